@@ -1,0 +1,86 @@
+#!/usr/bin/env python3
+"""fs_files.py - data generator and small-file reader for bench/fs.
+
+Subcommands (all paths are plain directories; nothing here knows about FUSE):
+
+  tree ROOT NDIRS NFILES SIZE      write NFILES files of SIZE random bytes into
+                                   ROOT/d000 .. ROOT/d{NDIRS-1}, round robin;
+                                   file i is named f{i:06d} (unique over the tree)
+  flat ROOT NFILES SIZE            write NFILES files of SIZE random bytes into ROOT
+  list NDIRS NFILES SEED           print the relative paths of a `tree`, shuffled
+                                   with random.Random(SEED), one per line
+  read ROOT LIST SIZE              open(ROOT/p, 'rb').read() every path p of LIST,
+                                   in LIST order; exit 1 if a file is not SIZE bytes
+
+Random bytes, not zeros, so that a content-addressed store cannot deduplicate the
+samples. `read` is the measured command: it imports only `sys` and reads the list
+before the first open, so its fixed cost is the interpreter start (run it with -S).
+"""
+import sys
+
+
+def rel(i, ndirs):
+    return "d%03d/f%06d" % (i % ndirs, i)
+
+
+def cmd_tree(root, ndirs, nfiles, size):
+    import os
+    for d in range(ndirs):
+        os.makedirs("%s/d%03d" % (root, d), exist_ok=True)
+    for i in range(nfiles):
+        with open("%s/%s" % (root, rel(i, ndirs)), "wb") as f:
+            f.write(os.urandom(size))
+
+
+def cmd_flat(root, nfiles, size):
+    import os
+    os.makedirs(root, exist_ok=True)
+    for i in range(nfiles):
+        with open("%s/f%06d" % (root, i), "wb") as f:
+            f.write(os.urandom(size))
+
+
+def cmd_list(ndirs, nfiles, seed):
+    import random
+    paths = [rel(i, ndirs) for i in range(nfiles)]
+    random.Random(seed).shuffle(paths)
+    sys.stdout.write("\n".join(paths) + "\n")
+
+
+def cmd_read(root, listfile, size):
+    with open(listfile) as f:
+        paths = [root + "/" + p for p in f.read().split("\n") if p]
+    bad = 0
+    for p in paths:
+        if len(open(p, "rb").read()) != size:
+            bad += 1
+            if bad <= 5:
+                sys.stderr.write("fs_files.py: %s: wrong size\n" % p)
+    if bad:
+        sys.stderr.write("fs_files.py: %d of %d files had the wrong size\n"
+                         % (bad, len(paths)))
+        return 1
+    return 0
+
+
+def main(argv):
+    if len(argv) < 2:
+        sys.stderr.write(__doc__)
+        return 2
+    cmd, a = argv[1], argv[2:]
+    if cmd == "tree" and len(a) == 4:
+        cmd_tree(a[0], int(a[1]), int(a[2]), int(a[3]))
+    elif cmd == "flat" and len(a) == 3:
+        cmd_flat(a[0], int(a[1]), int(a[2]))
+    elif cmd == "list" and len(a) == 3:
+        cmd_list(int(a[0]), int(a[1]), int(a[2]))
+    elif cmd == "read" and len(a) == 3:
+        return cmd_read(a[0], a[1], int(a[2]))
+    else:
+        sys.stderr.write(__doc__)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))

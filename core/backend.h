@@ -1,0 +1,113 @@
+/*
+ * backend.h — the one interface fs/ talks to: the platform's operations on
+ * datasets, tags, the nodes of trees, uploads, the selection, and the text of
+ * the control files.
+ *
+ * core/local.c implements it over store/ (embedded mode); the remote client
+ * in api/ implements the same table over HTTP (remote mode). The record types
+ * are store/'s plain structs, reused as value types: fs/ reads their fields
+ * but never calls store/.
+ *
+ * Errors: every operation returns 0 or a negative errno, ready for FUSE.
+ * Operations that can fail because of user input write a reason into `msg`
+ * (when non-NULL) and also record it in the dataset's log.
+ *
+ * Threads: every operation may be called from any thread concurrently and
+ * may block on disk or network I/O.
+ */
+#ifndef SIEVEFS_CORE_BACKEND_H
+#define SIEVEFS_CORE_BACKEND_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/statvfs.h>
+
+#include "store/store.h"
+
+typedef struct store_node be_node;
+typedef struct store_dataset be_dataset;
+typedef struct store_tag be_tag;
+
+#define BE_MSG 512
+
+struct backend;
+
+struct backend_ops {
+	/* Datasets of the mount's user. Lists are malloc'd; caller free()s. */
+	int (*dataset_list)(struct backend *, be_dataset **out, size_t *n);
+	int (*dataset_get)(struct backend *, const char *name, be_dataset *out);
+	int (*dataset_get_id)(struct backend *, int64_t id, be_dataset *out);
+	int (*dataset_create)(struct backend *, const char *name,
+			      be_dataset *out, char *msg);
+	int (*dataset_delete)(struct backend *, int64_t id, char *msg);
+	int (*dataset_rename)(struct backend *, int64_t id, const char *name,
+			      char *msg);
+
+	int (*tag_list)(struct backend *, int64_t ds, be_tag **out, size_t *n);
+	int (*tag_get)(struct backend *, int64_t ds, const char *name,
+		       be_tag *out);
+	int (*tag_get_id)(struct backend *, int64_t id, be_tag *out);
+	/* Freezes the current selection as tag `name`. */
+	int (*tag_create)(struct backend *, int64_t ds, const char *name,
+			  be_tag *out, char *msg);
+	int (*tag_delete)(struct backend *, int64_t tag, char *msg);
+	int (*tag_rename)(struct backend *, int64_t tag, const char *name,
+			  char *msg);
+
+	int (*node_get)(struct backend *, int64_t ino, be_node *out);
+	int (*node_lookup)(struct backend *, int64_t parent, const char *name,
+			   be_node *out);
+	int (*node_children)(struct backend *, int64_t parent, be_node **out,
+			     size_t *n);
+	int (*node_create)(struct backend *, int64_t parent, const char *name,
+			   const struct store_newnode *nn, be_node *out);
+	int (*node_remove)(struct backend *, int64_t parent, const char *name,
+			   int is_dir);
+	int (*node_rename)(struct backend *, int64_t parent, const char *name,
+			   int64_t newparent, const char *newname,
+			   int noreplace);
+	int (*node_setattr)(struct backend *, int64_t ino, int what,
+			    uint32_t mode, uint32_t uid, uint32_t gid,
+			    int64_t mtime_ns);
+	/* An fd on the committed bytes of a file node (caller closes). */
+	int (*node_open)(struct backend *, const be_node *n);
+	/* A new local staging file for an upload: fd, path in `path`. */
+	int (*staging_create)(struct backend *, char *path, size_t len);
+	/* Makes staged bytes the content of file node `ino` (see
+	 * store_node_commit); `staged` is consumed either way. */
+	int (*node_commit)(struct backend *, int64_t ino, const char *staged,
+			   const unsigned char sha[STORE_SHA_LEN], int64_t size,
+			   int64_t mtime_ns, int durable);
+
+	/* Control files: the whole text, malloc'd into *out (caller frees). */
+	int (*selection_read)(struct backend *, int64_t ds, char **out,
+			      size_t *len);
+	/* Replaces the selection from the text of the `selection` file. */
+	int (*selection_write)(struct backend *, int64_t ds, const char *text,
+			       size_t len, char *msg);
+	int (*info_read)(struct backend *, int64_t ds, char **out, size_t *len);
+	int (*log_read)(struct backend *, int64_t ds, char **out, size_t *len);
+	/* Records an event (level: STORE_INFO / STORE_ERROR) in a dataset's
+	 * log; ds 0 = the daemon log only. */
+	void (*log_event)(struct backend *, int64_t ds, int level,
+			  const char *msg);
+
+	int (*statfs)(struct backend *, struct statvfs *out);
+	/* Frozen trees never change: may the kernel cache them for long? */
+	int frozen_cache_ok;
+	/* Seconds the kernel may cache names and attributes of live trees. */
+	double live_ttl;
+	void (*destroy)(struct backend *);
+};
+
+struct backend {
+	const struct backend_ops *ops;
+};
+
+/* Embedded mode: a backend over the store in `dir` for user `owner`.
+ * Runs crash recovery. Returns 0 or -errno with a reason in msg.
+ * Free with be->ops->destroy(be). */
+int core_local_open(const char *dir, const char *owner, struct backend **out,
+		    char *msg, size_t msglen);
+
+#endif

@@ -1,0 +1,540 @@
+/*
+ * local.c — the embedded backend: the operations of backend.h over store/.
+ *
+ * This is where the platform's rules that are not storage rules live: name
+ * validation, reserved names, turning `selection` text into a selection,
+ * recording events and errors in the dataset's log, and rendering `info` and
+ * `log`. Everything a user can get wrong produces a message that goes both to
+ * the caller (msg) and to the dataset's log.
+ *
+ * Ownership: the backend owns the store; one owner (user) per backend.
+ * Threads: stateless apart from the store handle, so every op is as
+ * thread-safe as store/ is.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/backend.h"
+#include "core/log.h"
+#include "core/names.h"
+#include "core/text.h"
+
+#define TEXT_MAX (256u << 20)   /* cap on a control file's text */
+#define LOG_SHOWN 1000
+
+struct local {
+	struct backend be;
+	store *st;
+	char owner[65];
+};
+
+static struct local *L(struct backend *be)
+{
+	return (struct local *)be;
+}
+
+static void set_msg(char *msg, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+static void set_msg(char *msg, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (!msg)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(msg, BE_MSG, fmt, ap);
+	va_end(ap);
+}
+
+static void l_log_event(struct backend *be, int64_t ds, int level,
+			const char *msg)
+{
+	if (level == STORE_ERROR)
+		log_warn("%s", msg);
+	else
+		log_debug("%s", msg);
+	if (ds > 0)
+		store_event_add(L(be)->st, ds, level, msg);
+}
+
+/* Reports a user error: into msg and the dataset's log. Returns rc. */
+static int user_error(struct backend *be, int64_t ds, char *msg, int rc,
+		      const char *text)
+{
+	set_msg(msg, "%s", text);
+	l_log_event(be, ds, STORE_ERROR, text);
+	return rc;
+}
+
+/* ---- datasets ---- */
+
+static int l_dataset_list(struct backend *be, be_dataset **out, size_t *n)
+{
+	return store_dataset_list(L(be)->st, L(be)->owner, out, n);
+}
+
+static int l_dataset_get(struct backend *be, const char *name, be_dataset *out)
+{
+	return store_dataset_get(L(be)->st, L(be)->owner, name, out);
+}
+
+static int l_dataset_get_id(struct backend *be, int64_t id, be_dataset *out)
+{
+	int rc = store_dataset_get_id(L(be)->st, id, out);
+
+	/* Another user's dataset does not exist for this one. */
+	if (!rc && strcmp(out->owner, L(be)->owner))
+		rc = -ENOENT;
+	return rc;
+}
+
+static int l_dataset_create(struct backend *be, const char *name,
+			    be_dataset *out, char *msg)
+{
+	char text[BE_MSG];
+	int rc;
+
+	if (!core_name_valid(name)) {
+		set_msg(msg, "'%.200s' is not a valid dataset name: use 1-128 of"
+			" A-Z a-z 0-9 . _ - starting with a letter or digit",
+			name);
+		log_warn("%s", msg ? msg : "invalid dataset name");
+		return -EINVAL;
+	}
+	rc = store_dataset_create(L(be)->st, L(be)->owner, name, out);
+	if (rc == 0) {
+		snprintf(text, sizeof(text), "dataset '%s' created", name);
+		l_log_event(be, out->id, STORE_INFO, text);
+	}
+	return rc;
+}
+
+static int l_dataset_delete(struct backend *be, int64_t id, char *msg)
+{
+	be_dataset d;
+	int rc = l_dataset_get_id(be, id, &d);
+
+	if (rc)
+		return rc;
+	rc = store_dataset_delete(L(be)->st, id);
+	if (rc == -ENOTEMPTY)
+		return user_error(be, id, msg, rc, "cannot delete a dataset"
+				  " that has samples or tags: remove them first");
+	if (rc == 0)
+		log_info("dataset '%s' deleted", d.name);
+	return rc;
+}
+
+static int l_dataset_rename(struct backend *be, int64_t id, const char *name,
+			    char *msg)
+{
+	be_dataset d;
+	int rc = l_dataset_get_id(be, id, &d);
+
+	if (rc)
+		return rc;
+	if (!core_name_valid(name)) {
+		set_msg(msg, "'%.200s' is not a valid dataset name", name);
+		return -EINVAL;
+	}
+	return store_dataset_rename(L(be)->st, id, name);
+}
+
+/* ---- tags ---- */
+
+static int l_tag_list(struct backend *be, int64_t ds, be_tag **out, size_t *n)
+{
+	return store_tag_list(L(be)->st, ds, out, n);
+}
+
+static int l_tag_get(struct backend *be, int64_t ds, const char *name,
+		     be_tag *out)
+{
+	return store_tag_get(L(be)->st, ds, name, out);
+}
+
+static int l_tag_get_id(struct backend *be, int64_t id, be_tag *out)
+{
+	return store_tag_get_id(L(be)->st, id, out);
+}
+
+static int l_tag_create(struct backend *be, int64_t ds, const char *name,
+			be_tag *out, char *msg)
+{
+	char text[BE_MSG];
+	int rc;
+
+	if (core_name_reserved(name))
+		return -EEXIST;
+	if (!core_name_valid(name)) {
+		snprintf(text, sizeof(text), "'%.200s' is not a valid tag name:"
+			 " use 1-128 of A-Z a-z 0-9 . _ - starting with a"
+			 " letter or digit", name);
+		return user_error(be, ds, msg, -EINVAL, text);
+	}
+	rc = store_tag_create(L(be)->st, ds, name, store_now_ns(), out);
+	if (rc == 0) {
+		snprintf(text, sizeof(text), "tag '%s' created from '%s'"
+			 " (%lld samples)", name, out->parent_name,
+			 (long long)out->files);
+		l_log_event(be, ds, STORE_INFO, text);
+	}
+	return rc;
+}
+
+static int l_tag_delete(struct backend *be, int64_t tag, char *msg)
+{
+	be_tag t;
+	char text[BE_MSG];
+	int rc = store_tag_get_id(L(be)->st, tag, &t);
+
+	if (rc)
+		return rc;
+	rc = store_tag_delete(L(be)->st, tag);
+	if (rc == -ENOTEMPTY) {
+		snprintf(text, sizeof(text), "cannot delete tag '%s': other"
+			 " tags were made from it; delete them first", t.name);
+		return user_error(be, t.dataset, msg, rc, text);
+	}
+	if (rc == -EPERM)
+		return user_error(be, t.dataset, msg, rc, "initial-tag holds"
+				  " the dataset's samples and cannot be deleted");
+	if (rc == 0) {
+		snprintf(text, sizeof(text), "tag '%s' deleted", t.name);
+		l_log_event(be, t.dataset, STORE_INFO, text);
+	}
+	return rc;
+}
+
+static int l_tag_rename(struct backend *be, int64_t tag, const char *name,
+			char *msg)
+{
+	be_tag t;
+	int rc = store_tag_get_id(L(be)->st, tag, &t);
+
+	if (rc)
+		return rc;
+	if (t.live)
+		return -EPERM;
+	if (core_name_reserved(name))
+		return -EEXIST;
+	if (!core_name_valid(name)) {
+		set_msg(msg, "'%.200s' is not a valid tag name", name);
+		return -EINVAL;
+	}
+	return store_tag_rename(L(be)->st, tag, name);
+}
+
+/* ---- nodes ---- */
+
+static int l_node_get(struct backend *be, int64_t ino, be_node *out)
+{
+	return store_node_get(L(be)->st, ino, out);
+}
+
+static int l_node_lookup(struct backend *be, int64_t parent, const char *name,
+			 be_node *out)
+{
+	return store_node_lookup(L(be)->st, parent, name, out);
+}
+
+static int l_node_children(struct backend *be, int64_t parent, be_node **out,
+			   size_t *n)
+{
+	return store_node_children(L(be)->st, parent, out, n);
+}
+
+static int l_node_create(struct backend *be, int64_t parent, const char *name,
+			 const struct store_newnode *nn, be_node *out)
+{
+	int rc = core_component_check(name);
+
+	return rc ? rc : store_node_create(L(be)->st, parent, name, nn, out);
+}
+
+static int l_node_remove(struct backend *be, int64_t parent, const char *name,
+			 int is_dir)
+{
+	return store_node_remove(L(be)->st, parent, name, is_dir);
+}
+
+static int l_node_rename(struct backend *be, int64_t parent, const char *name,
+			 int64_t newparent, const char *newname, int noreplace)
+{
+	int rc = core_component_check(newname);
+
+	return rc ? rc : store_node_rename(L(be)->st, parent, name, newparent,
+					   newname, noreplace);
+}
+
+static int l_node_setattr(struct backend *be, int64_t ino, int what,
+			  uint32_t mode, uint32_t uid, uint32_t gid,
+			  int64_t mtime_ns)
+{
+	return store_node_setattr(L(be)->st, ino, what, mode, uid, gid,
+				  mtime_ns);
+}
+
+static int l_node_open(struct backend *be, const be_node *n)
+{
+	if (n->kind != STORE_FILE || !n->has_sha)
+		return -EIO;
+	return store_blob_open(L(be)->st, n->sha);
+}
+
+static int l_staging_create(struct backend *be, char *path, size_t len)
+{
+	return store_staging_create(L(be)->st, path, len);
+}
+
+static int l_node_commit(struct backend *be, int64_t ino, const char *staged,
+			 const unsigned char sha[STORE_SHA_LEN], int64_t size,
+			 int64_t mtime_ns, int durable)
+{
+	int rc = store_node_commit(L(be)->st, ino, staged, sha, size, mtime_ns,
+				   durable);
+	if (rc) {
+		char text[BE_MSG];
+		be_node n;
+		if (store_node_get(L(be)->st, ino, &n) == 0) {
+			snprintf(text, sizeof(text), "upload of '%s'"
+				 " failed: %s", n.name, strerror(-rc));
+			l_log_event(be, n.dataset, STORE_ERROR, text);
+		}
+	}
+	return rc;
+}
+
+/* ---- control files ---- */
+
+static int put_line(void *arg, const char *path)
+{
+	struct tbuf *b = arg;
+
+	tbuf_put(b, path, strlen(path));
+	tbuf_put(b, "\n", 1);
+	return b->err;
+}
+
+static int l_selection_read(struct backend *be, int64_t ds, char **out,
+			    size_t *len)
+{
+	struct tbuf b;
+	int rc;
+
+	tbuf_init(&b, TEXT_MAX);
+	rc = store_selection_each(L(be)->st, ds, put_line, &b);
+	if (rc) {
+		tbuf_free(&b);
+		return rc;
+	}
+	return tbuf_finish(&b, out, len);
+}
+
+static int l_selection_write(struct backend *be, int64_t ds, const char *text,
+			     size_t len, char *msg)
+{
+	struct core_sel sel;
+	char why[BE_MSG], line[BE_MSG + 64];
+	be_dataset d;
+	be_tag t;
+	size_t bad = 0;
+	int rc;
+
+	rc = l_dataset_get_id(be, ds, &d);
+	if (rc)
+		return rc;
+	rc = core_sel_parse(text, len, &sel, why, sizeof(why));
+	if (rc) {
+		core_sel_free(&sel);
+		snprintf(line, sizeof(line), "selection not changed: %s", why);
+		return rc == -EINVAL ? user_error(be, ds, msg, rc, line) : rc;
+	}
+	rc = store_tag_get(L(be)->st, ds, sel.from ? sel.from : "initial-tag",
+			   &t);
+	if (rc == -ENOENT) {
+		snprintf(line, sizeof(line), "selection not changed: line 1:"
+			 " no tag named '%s'", sel.from);
+		core_sel_free(&sel);
+		return user_error(be, ds, msg, -EINVAL, line);
+	}
+	if (rc == 0)
+		rc = store_selection_set(L(be)->st, ds, t.id,
+					 (const char *const *)sel.paths, sel.n,
+					 &bad, why, sizeof(why));
+	if (rc == -EINVAL) {
+		snprintf(line, sizeof(line), "selection not changed: line %zu:"
+			 " %s", sel.n ? sel.lines[bad] : 0, why);
+		core_sel_free(&sel);
+		return user_error(be, ds, msg, rc, line);
+	}
+	if (rc == 0) {
+		snprintf(line, sizeof(line), "selection set: %zu samples from"
+			 " '%s'", sel.n, t.name);
+		l_log_event(be, ds, STORE_INFO, line);
+	}
+	core_sel_free(&sel);
+	return rc;
+}
+
+/* Prints the tag tree below `parent`, depth first, by creation. */
+static void info_tags(struct tbuf *b, const be_tag *tags, size_t n,
+		      int64_t parent, const char *indent)
+{
+	size_t last = n;
+	char ts[32], next[256];
+
+	for (size_t i = 0; i < n; i++)
+		if (tags[i].parent == parent && !tags[i].live)
+			last = i;
+	for (size_t i = 0; i < n; i++) {
+		if (tags[i].parent != parent || tags[i].live)
+			continue;
+		core_fmt_time(tags[i].created_ns, ts);
+		tbuf_printf(b, "%s%s %s: %lld samples, %lld bytes, parent %s,"
+			    " created %s\n", indent, i == last ? "└─" : "├─",
+			    tags[i].name, (long long)tags[i].files,
+			    (long long)tags[i].bytes, tags[i].parent_name, ts);
+		if (strlen(indent) + 8 < sizeof(next)) {
+			snprintf(next, sizeof(next), "%s%s", indent,
+				 i == last ? "   " : "│  ");
+			info_tags(b, tags, n, tags[i].id, next);
+		}
+	}
+}
+
+static int l_info_read(struct backend *be, int64_t ds, char **out,
+		       size_t *len)
+{
+	struct local *l = L(be);
+	be_dataset d;
+	be_tag *tags = NULL, sel;
+	size_t ntags = 0;
+	int64_t files = 0, bytes = 0, nsel = 0;
+	char ts[32];
+	struct tbuf b;
+	int rc;
+
+	rc = l_dataset_get_id(be, ds, &d);
+	if (!rc)
+		rc = store_tree_count(l->st, d.live_tree, &files, &bytes);
+	if (!rc)
+		rc = store_selection_count(l->st, ds, &nsel);
+	if (!rc)
+		rc = store_tag_get_id(l->st, d.sel_tree, &sel);
+	if (!rc)
+		rc = store_tag_list(l->st, ds, &tags, &ntags);
+	if (rc)
+		return rc;
+	tbuf_init(&b, TEXT_MAX);
+	core_fmt_time(d.created_ns, ts);
+	tbuf_printf(&b, "id: %s\nname: %s\ncreated: %s\nsamples: %lld\n"
+		    "bytes: %lld\nselection: %lld samples from %s%s\n"
+		    "embeddings: none\nlatest run: none\ntags: %zu\n",
+		    d.uid, d.name, ts, (long long)files, (long long)bytes,
+		    (long long)nsel, sel.name,
+		    d.sel_explicit ? "" : " (all of it)", ntags);
+	tbuf_printf(&b, "  initial-tag: %lld samples, %lld bytes, live\n",
+		    (long long)files, (long long)bytes);
+	info_tags(&b, tags, ntags, d.live_tree, "  ");
+	free(tags);
+	return tbuf_finish(&b, out, len);
+}
+
+static int put_event(void *arg, int64_t ts_ns, int level, const char *msg)
+{
+	struct tbuf *b = arg;
+	char ts[32];
+
+	core_fmt_time(ts_ns, ts);
+	tbuf_printf(b, "%s %s %s\n", ts, level == STORE_ERROR ? "ERROR" : "info",
+		    msg);
+	return b->err;
+}
+
+static int l_log_read(struct backend *be, int64_t ds, char **out, size_t *len)
+{
+	struct tbuf b;
+	int rc;
+
+	tbuf_init(&b, TEXT_MAX);
+	rc = store_event_each(L(be)->st, ds, LOG_SHOWN, put_event, &b);
+	if (rc) {
+		tbuf_free(&b);
+		return rc;
+	}
+	return tbuf_finish(&b, out, len);
+}
+
+static int l_statfs(struct backend *be, struct statvfs *out)
+{
+	return store_statvfs(L(be)->st, out);
+}
+
+static void l_destroy(struct backend *be)
+{
+	if (!be)
+		return;
+	store_close(L(be)->st);
+	free(be);
+}
+
+static const struct backend_ops local_ops = {
+	.dataset_list = l_dataset_list,
+	.dataset_get = l_dataset_get,
+	.dataset_get_id = l_dataset_get_id,
+	.dataset_create = l_dataset_create,
+	.dataset_delete = l_dataset_delete,
+	.dataset_rename = l_dataset_rename,
+	.tag_list = l_tag_list,
+	.tag_get = l_tag_get,
+	.tag_get_id = l_tag_get_id,
+	.tag_create = l_tag_create,
+	.tag_delete = l_tag_delete,
+	.tag_rename = l_tag_rename,
+	.node_get = l_node_get,
+	.node_lookup = l_node_lookup,
+	.node_children = l_node_children,
+	.node_create = l_node_create,
+	.node_remove = l_node_remove,
+	.node_rename = l_node_rename,
+	.node_setattr = l_node_setattr,
+	.node_open = l_node_open,
+	.staging_create = l_staging_create,
+	.node_commit = l_node_commit,
+	.selection_read = l_selection_read,
+	.selection_write = l_selection_write,
+	.info_read = l_info_read,
+	.log_read = l_log_read,
+	.log_event = l_log_event,
+	.statfs = l_statfs,
+	/* Every change to a local store passes through this mount's kernel,
+	 * which keeps its caches coherent itself; only sampling (background)
+	 * changes the selection, and control files are never cached. */
+	.frozen_cache_ok = 1,
+	.live_ttl = 1.0,
+	.destroy = l_destroy,
+};
+
+int core_local_open(const char *dir, const char *owner, struct backend **out,
+		    char *msg, size_t msglen)
+{
+	struct local *l = calloc(1, sizeof(*l));
+	int rc;
+
+	*out = NULL;
+	if (!l)
+		return -ENOMEM;
+	rc = store_open(dir, &l->st, msg, msglen);
+	if (rc) {
+		free(l);
+		return rc;
+	}
+	l->be.ops = &local_ops;
+	snprintf(l->owner, sizeof(l->owner), "%s", owner);
+	*out = &l->be;
+	return 0;
+}

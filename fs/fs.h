@@ -1,0 +1,75 @@
+/*
+ * fs.h — the FUSE layer: the namespace of DESIGN.md §1 over the backend
+ * interface (core/backend.h), with the low-level libfuse API.
+ *
+ * What the kernel may cache, and for how long:
+ *  - frozen tags never change: names, attributes and pages are cached for a
+ *    day (`keep_cache` on every open), so re-reading a tag runs near native
+ *    speed;
+ *  - live trees (initial-tag) change only through this mount in embedded
+ *    mode, so the kernel's own caches stay coherent; names and attributes are
+ *    cached for backend->live_ttl seconds anyway (remote mode shortens it);
+ *  - control files are generated when opened, served with direct_io and an
+ *    attribute timeout of 0: always fresh, never cached.
+ * No file descriptor is kept per inode: blob files are open only while a file
+ * is open (a 100k-entry tag must not exhaust fds).
+ *
+ * Errors: helpers in fs/ return 0 or -errno; replies are made once, at the
+ * end of each operation.
+ */
+#ifndef SIEVEFS_FS_FS_H
+#define SIEVEFS_FS_FS_H
+
+#define FUSE_USE_VERSION 312
+#include <fuse_lowlevel.h>
+
+#include "core/backend.h"
+#include "core/upload.h"
+#include "fs/ino.h"
+
+struct fs {
+	struct backend *be;          /* owned */
+	struct upload_table *up;     /* owned */
+	uid_t uid;                   /* owner shown for the root and datasets */
+	gid_t gid;
+	double frozen_ttl, live_ttl;
+	struct fuse_session *se;
+};
+
+/* Kinds of open file handles (fuse_file_info.fh points at one). */
+enum fs_fh_kind { FH_BLOB, FH_UPLOAD, FH_CTL };
+
+struct fs_fh {
+	enum fs_fh_kind kind;
+	int fd;                      /* FH_BLOB: the blob, -1 = empty file */
+	struct upload *u;            /* FH_UPLOAD */
+	int64_t ds;                  /* FH_CTL: dataset and slot */
+	int slot;
+	char *text;                  /* FH_CTL read: snapshot; write: input */
+	size_t len, cap;
+	int writing, dirty;
+};
+
+extern const struct fuse_lowlevel_ops fs_ops;
+
+/* Control files (ctl.c). */
+struct fs_ctl {
+	const char *name;
+	int slot;
+	mode_t mode;
+};
+/* The control file named `name`, or NULL. */
+const struct fs_ctl *fs_ctl_by_name(const char *name);
+const struct fs_ctl *fs_ctl_by_slot(int slot);
+/* The control files, for readdir; *n set to their count. */
+const struct fs_ctl *fs_ctl_all(size_t *n);
+int fs_ctl_open(struct fs *fs, int64_t ds, int slot, int flags,
+		struct fs_fh **out);
+ssize_t fs_ctl_read(struct fs_fh *fh, char *buf, size_t size, off_t off);
+ssize_t fs_ctl_write(struct fs_fh *fh, const char *buf, size_t size,
+		     off_t off);
+/* Applies written text (selection); 0 or -errno. */
+int fs_ctl_flush(struct fs *fs, struct fs_fh *fh);
+void fs_ctl_release(struct fs *fs, struct fs_fh *fh);
+
+#endif

@@ -1,0 +1,42 @@
+/*
+ * ino.c — see ino.h for the numbering.
+ */
+#include "fs/ino.h"
+
+#define VBIT (UINT64_C(1) << 62)
+
+uint64_t fs_ino_node(int64_t node)
+{
+	return (uint64_t)node + 1;
+}
+
+uint64_t fs_ino_dataset(int64_t dataset)
+{
+	return fs_ino_ctl(dataset, FS_SLOT_DIR);
+}
+
+uint64_t fs_ino_ctl(int64_t dataset, int slot)
+{
+	return VBIT | ((uint64_t)dataset << 8) | (uint64_t)slot;
+}
+
+struct fs_ino fs_ino_decode(uint64_t ino)
+{
+	struct fs_ino r = { FS_INO_BAD, 0, 0 };
+
+	if (ino == 1) {
+		r.kind = FS_INO_ROOT;
+	} else if (ino & VBIT) {
+		if (ino >> 63)
+			return r;
+		r.id = (int64_t)((ino & ~VBIT) >> 8);
+		r.slot = (int)(ino & 0xff);
+		if (r.id <= 0)
+			return r;
+		r.kind = r.slot == FS_SLOT_DIR ? FS_INO_DATASET : FS_INO_CTL;
+	} else if (ino > 1) {
+		r.kind = FS_INO_NODE;
+		r.id = (int64_t)ino - 1;
+	}
+	return r;
+}

@@ -1,0 +1,1239 @@
+/*
+ * ops.c — the FUSE low-level operations: maps inode numbers (fs/ino.h) to the
+ * three kinds of things a mount shows (the root with datasets, a dataset's
+ * own folder with its tags and control files, and the nodes of trees) and
+ * calls the backend. See fs.h for what the kernel may cache.
+ *
+ * Lookup counts: fs/ keeps no per-inode state (everything is a catalog row),
+ * so forget needs no bookkeeping and a deleted node simply stops resolving.
+ * Callback arguments (names, buffers, attrs) are not kept past the call.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <fcntl.h>
+#include <linux/fs.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "core/log.h"
+#include "core/names.h"
+#include "fs/fs.h"
+
+#define XATTR_PREFIX "user.sievefs."
+
+static struct fs *FS(fuse_req_t req)
+{
+	return fuse_req_userdata(req);
+}
+
+static struct fs_fh *FH(struct fuse_file_info *fi)
+{
+	return (struct fs_fh *)(uintptr_t)fi->fh;
+}
+
+static void ns_to_ts(int64_t ns, struct timespec *ts)
+{
+	ts->tv_sec = (time_t)(ns / 1000000000);
+	ts->tv_nsec = (long)(ns % 1000000000);
+}
+
+/* ---- attributes ---- */
+
+static void root_attr(struct fs *fs, struct stat *st)
+{
+	memset(st, 0, sizeof(*st));
+	st->st_ino = 1;
+	st->st_mode = S_IFDIR | 0755;
+	st->st_nlink = 1;
+	st->st_uid = fs->uid;
+	st->st_gid = fs->gid;
+	st->st_blksize = 4096;
+}
+
+static void dataset_attr(struct fs *fs, const be_dataset *d, struct stat *st)
+{
+	memset(st, 0, sizeof(*st));
+	st->st_ino = fs_ino_dataset(d->id);
+	st->st_mode = S_IFDIR | 0755;
+	st->st_nlink = 1;
+	st->st_uid = fs->uid;
+	st->st_gid = fs->gid;
+	st->st_blksize = 4096;
+	ns_to_ts(d->created_ns, &st->st_mtim);
+	st->st_ctim = st->st_atim = st->st_mtim;
+}
+
+static void ctl_attr(struct fs *fs, const be_dataset *d,
+		     const struct fs_ctl *c, struct stat *st)
+{
+	memset(st, 0, sizeof(*st));
+	st->st_ino = fs_ino_ctl(d->id, c->slot);
+	st->st_mode = c->mode;
+	st->st_nlink = 1;
+	st->st_uid = fs->uid;
+	st->st_gid = fs->gid;
+	st->st_blksize = 4096;
+	struct timespec now;
+	clock_gettime(CLOCK_REALTIME, &now);
+	st->st_mtim = st->st_ctim = st->st_atim = now;
+}
+
+static void node_attr(struct fs *fs, const be_node *n, struct stat *st)
+{
+	int64_t size = n->size, mtime = n->mtime_ns;
+
+	if (n->kind == STORE_FILE && n->tree_live) {
+		struct upload *u = upload_find(fs->up, n->ino);
+		if (u) {
+			upload_stat(u, &size, &mtime);
+			upload_release(fs->up, u);
+		}
+	}
+	memset(st, 0, sizeof(*st));
+	st->st_ino = fs_ino_node(n->ino);
+	st->st_mode = (n->kind == STORE_DIR ? S_IFDIR : S_IFREG) |
+		      (n->mode & 07777);
+	if (!n->tree_live)
+		st->st_mode &= ~(mode_t)0222;
+	st->st_nlink = 1;
+	st->st_uid = n->uid;
+	st->st_gid = n->gid;
+	st->st_size = size;
+	st->st_blocks = (size + 511) / 512;
+	st->st_blksize = 131072;
+	ns_to_ts(mtime, &st->st_mtim);
+	ns_to_ts(n->ctime_ns, &st->st_ctim);
+	st->st_atim = st->st_mtim;
+}
+
+static double node_ttl(struct fs *fs, const be_node *n)
+{
+	return n->tree_live ? fs->live_ttl : fs->frozen_ttl;
+}
+
+static void node_entry(struct fs *fs, const be_node *n,
+		       struct fuse_entry_param *e)
+{
+	memset(e, 0, sizeof(*e));
+	node_attr(fs, n, &e->attr);
+	e->ino = e->attr.st_ino;
+	e->attr_timeout = e->entry_timeout = node_ttl(fs, n);
+}
+
+static void dataset_entry(struct fs *fs, const be_dataset *d,
+			  struct fuse_entry_param *e)
+{
+	memset(e, 0, sizeof(*e));
+	dataset_attr(fs, d, &e->attr);
+	e->ino = e->attr.st_ino;
+	e->attr_timeout = e->entry_timeout = fs->live_ttl;
+}
+
+static void ctl_entry(struct fs *fs, const be_dataset *d,
+		      const struct fs_ctl *c, struct fuse_entry_param *e)
+{
+	memset(e, 0, sizeof(*e));
+	ctl_attr(fs, d, c, &e->attr);
+	e->ino = e->attr.st_ino;
+	e->attr_timeout = 0;
+	e->entry_timeout = fs->live_ttl;
+}
+
+/* Entry of tag `t`'s folder: its root node. */
+static int tag_entry(struct fs *fs, const be_tag *t,
+		     struct fuse_entry_param *e)
+{
+	be_node n;
+	int rc = fs->be->ops->node_get(fs->be, t->root, &n);
+
+	if (!rc)
+		node_entry(fs, &n, e);
+	return rc;
+}
+
+/* Resolves `name` in directory `parent` to an entry. */
+static int do_lookup(struct fs *fs, fuse_ino_t parent, const char *name,
+		     struct fuse_entry_param *e)
+{
+	struct backend *be = fs->be;
+	struct fs_ino p = fs_ino_decode(parent);
+	be_dataset d;
+	be_tag t;
+	be_node n;
+	int rc;
+
+	switch (p.kind) {
+	case FS_INO_ROOT:
+		rc = be->ops->dataset_get(be, name, &d);
+		if (!rc)
+			dataset_entry(fs, &d, e);
+		return rc;
+	case FS_INO_DATASET: {
+		const struct fs_ctl *c = fs_ctl_by_name(name);
+		rc = be->ops->dataset_get_id(be, p.id, &d);
+		if (rc)
+			return rc;
+		if (c) {
+			ctl_entry(fs, &d, c, e);
+			return 0;
+		}
+		rc = be->ops->tag_get(be, p.id, name, &t);
+		return rc ? rc : tag_entry(fs, &t, e);
+	}
+	case FS_INO_NODE:
+		rc = be->ops->node_lookup(be, p.id, name, &n);
+		if (!rc)
+			node_entry(fs, &n, e);
+		return rc;
+	case FS_INO_CTL:
+		return -ENOTDIR;
+	default:
+		return -ENOENT;
+	}
+}
+
+static void op_init(void *userdata, struct fuse_conn_info *conn)
+{
+	(void)userdata;
+	conn->want |= FUSE_CAP_ATOMIC_O_TRUNC | FUSE_CAP_PARALLEL_DIROPS;
+	if (conn->capable & FUSE_CAP_READDIRPLUS)
+		conn->want |= FUSE_CAP_READDIRPLUS;
+	conn->want &= ~FUSE_CAP_READDIRPLUS_AUTO;
+	if (conn->capable & FUSE_CAP_SPLICE_WRITE)
+		conn->want |= FUSE_CAP_SPLICE_WRITE | FUSE_CAP_SPLICE_MOVE;
+	conn->want &= ~FUSE_CAP_POSIX_ACL;
+	conn->max_write = 1 << 20;
+	conn->max_readahead = 1 << 20;
+	conn->max_background = 64;
+	conn->congestion_threshold = 48;
+}
+
+static void op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
+{
+	struct fs *fs = FS(req);
+	struct fuse_entry_param e;
+	int rc = do_lookup(fs, parent, name, &e);
+
+	if (rc == -ENOENT) {
+		/* Negative entry: names appear only through this mount (or
+		 * after the TTL in remote mode). */
+		memset(&e, 0, sizeof(e));
+		e.entry_timeout = fs->live_ttl;
+		fuse_reply_entry(req, &e);
+		return;
+	}
+	if (rc)
+		fuse_reply_err(req, -rc);
+	else
+		fuse_reply_entry(req, &e);
+}
+
+static void op_forget(fuse_req_t req, fuse_ino_t ino, uint64_t nlookup)
+{
+	(void)ino;
+	(void)nlookup;
+	fuse_reply_none(req);
+}
+
+static void op_forget_multi(fuse_req_t req, size_t count,
+			    struct fuse_forget_data *forgets)
+{
+	(void)count;
+	(void)forgets;
+	fuse_reply_none(req);
+}
+
+/* Attributes of any inode, with the timeout the kernel may keep them. */
+static int do_getattr(struct fs *fs, fuse_ino_t ino, struct stat *st,
+		      double *ttl)
+{
+	struct backend *be = fs->be;
+	struct fs_ino i = fs_ino_decode(ino);
+	be_dataset d;
+	be_node n;
+	const struct fs_ctl *c;
+	int rc;
+
+	switch (i.kind) {
+	case FS_INO_ROOT:
+		root_attr(fs, st);
+		*ttl = fs->live_ttl;
+		return 0;
+	case FS_INO_DATASET:
+	case FS_INO_CTL:
+		rc = be->ops->dataset_get_id(be, i.id, &d);
+		if (rc)
+			return rc;
+		if (i.kind == FS_INO_DATASET) {
+			dataset_attr(fs, &d, st);
+			*ttl = fs->live_ttl;
+			return 0;
+		}
+		c = fs_ctl_by_slot(i.slot);
+		if (!c)
+			return -ENOENT;
+		ctl_attr(fs, &d, c, st);
+		*ttl = 0;
+		return 0;
+	case FS_INO_NODE:
+		rc = be->ops->node_get(be, i.id, &n);
+		if (rc)
+			return rc;
+		node_attr(fs, &n, st);
+		*ttl = node_ttl(fs, &n);
+		return 0;
+	default:
+		return -ENOENT;
+	}
+}
+
+static void op_getattr(fuse_req_t req, fuse_ino_t ino,
+		       struct fuse_file_info *fi)
+{
+	struct stat st;
+	double ttl;
+	int rc = do_getattr(FS(req), ino, &st, &ttl);
+
+	(void)fi;
+	if (rc)
+		fuse_reply_err(req, -rc);
+	else
+		fuse_reply_attr(req, &st, ttl);
+}
+
+/* ---- directories ---- */
+
+/* A directory listing, taken at opendir so that paging through it with
+ * offsets is stable and costs no query per page. */
+struct dirsnap {
+	int frozen;                  /* a folder of a frozen tag */
+	size_t n, cap;
+	char **names;
+	struct fuse_entry_param *e;
+};
+
+static int snap_add(struct dirsnap *s, const char *name,
+		    const struct fuse_entry_param *e)
+{
+	if (s->n == s->cap) {
+		size_t ncap = s->cap ? s->cap * 2 : 64;
+		char **nn = realloc(s->names, ncap * sizeof(*nn));
+		if (!nn)
+			return -ENOMEM;
+		s->names = nn;
+		struct fuse_entry_param *ne = realloc(s->e, ncap * sizeof(*ne));
+		if (!ne)
+			return -ENOMEM;
+		s->e = ne;
+		s->cap = ncap;
+	}
+	s->names[s->n] = strdup(name);
+	if (!s->names[s->n])
+		return -ENOMEM;
+	s->e[s->n++] = *e;
+	return 0;
+}
+
+static void snap_free(struct dirsnap *s)
+{
+	if (!s)
+		return;
+	for (size_t i = 0; i < s->n; i++)
+		free(s->names[i]);
+	free(s->names);
+	free(s->e);
+	free(s);
+}
+
+static int snap_dots(struct dirsnap *s, fuse_ino_t self, fuse_ino_t parent)
+{
+	struct fuse_entry_param e;
+	int rc;
+
+	memset(&e, 0, sizeof(e));
+	e.attr.st_mode = S_IFDIR;
+	e.attr.st_ino = self;
+	rc = snap_add(s, ".", &e);
+	e.attr.st_ino = parent;
+	return rc ? rc : snap_add(s, "..", &e);
+}
+
+static int snap_root(struct fs *fs, struct dirsnap *s)
+{
+	be_dataset *v;
+	size_t n;
+	struct fuse_entry_param e;
+	int rc = fs->be->ops->dataset_list(fs->be, &v, &n);
+
+	if (rc)
+		return rc;
+	rc = snap_dots(s, 1, 1);
+	for (size_t i = 0; i < n && !rc; i++) {
+		dataset_entry(fs, &v[i], &e);
+		rc = snap_add(s, v[i].name, &e);
+	}
+	free(v);
+	return rc;
+}
+
+static int snap_dataset(struct fs *fs, int64_t ds, struct dirsnap *s)
+{
+	struct backend *be = fs->be;
+	struct fuse_entry_param e;
+	const struct fs_ctl *ctls;
+	be_dataset d;
+	be_tag *tags;
+	size_t nctl, ntags;
+	int rc = be->ops->dataset_get_id(be, ds, &d);
+
+	if (rc)
+		return rc;
+	rc = be->ops->tag_list(be, ds, &tags, &ntags);
+	if (rc)
+		return rc;
+	rc = snap_dots(s, fs_ino_dataset(ds), 1);
+	for (size_t i = 0; i < ntags && !rc; i++) {
+		rc = tag_entry(fs, &tags[i], &e);
+		if (!rc)
+			rc = snap_add(s, tags[i].name, &e);
+	}
+	ctls = fs_ctl_all(&nctl);
+	for (size_t i = 0; i < nctl && !rc; i++) {
+		ctl_entry(fs, &d, &ctls[i], &e);
+		rc = snap_add(s, ctls[i].name, &e);
+	}
+	free(tags);
+	return rc;
+}
+
+static int snap_node(struct fs *fs, int64_t ino, struct dirsnap *s)
+{
+	struct backend *be = fs->be;
+	struct fuse_entry_param e;
+	be_node self, *v;
+	size_t n;
+	int rc = be->ops->node_get(be, ino, &self);
+
+	if (rc)
+		return rc;
+	if (self.kind != STORE_DIR)
+		return -ENOTDIR;
+	s->frozen = !self.tree_live;
+	rc = be->ops->node_children(be, ino, &v, &n);
+	if (rc)
+		return rc;
+	rc = snap_dots(s, fs_ino_node(ino), self.parent > 0 ?
+		       fs_ino_node(self.parent) : fs_ino_dataset(self.dataset));
+	for (size_t i = 0; i < n && !rc; i++) {
+		node_entry(fs, &v[i], &e);
+		rc = snap_add(s, v[i].name, &e);
+	}
+	free(v);
+	return rc;
+}
+
+static void op_opendir(fuse_req_t req, fuse_ino_t ino,
+		       struct fuse_file_info *fi)
+{
+	struct fs *fs = FS(req);
+	struct fs_ino i = fs_ino_decode(ino);
+	struct dirsnap *s = calloc(1, sizeof(*s));
+	int rc;
+
+	if (!s) {
+		fuse_reply_err(req, ENOMEM);
+		return;
+	}
+	switch (i.kind) {
+	case FS_INO_ROOT: rc = snap_root(fs, s); break;
+	case FS_INO_DATASET: rc = snap_dataset(fs, i.id, s); break;
+	case FS_INO_NODE: rc = snap_node(fs, i.id, s); break;
+	case FS_INO_CTL: rc = -ENOTDIR; break;
+	default: rc = -ENOENT;
+	}
+	if (rc) {
+		snap_free(s);
+		fuse_reply_err(req, -rc);
+		return;
+	}
+	fi->fh = (uintptr_t)s;
+	/* A frozen folder's listing never changes: let the kernel keep it. */
+	if (s->frozen && fs->frozen_ttl > fs->live_ttl) {
+		fi->cache_readdir = 1;
+		fi->keep_cache = 1;
+	}
+	fuse_reply_open(req, fi);
+}
+
+static void do_readdir(fuse_req_t req, size_t size, off_t off,
+		       struct fuse_file_info *fi, int plus)
+{
+	struct dirsnap *s = (struct dirsnap *)(uintptr_t)fi->fh;
+	char *buf = malloc(size);
+	size_t pos = 0;
+
+	if (!buf) {
+		fuse_reply_err(req, ENOMEM);
+		return;
+	}
+	for (size_t i = (size_t)off; i < s->n; i++) {
+		size_t len;
+		if (plus) {
+			struct fuse_entry_param e = s->e[i];
+			if (i < 2)
+				e.ino = 0;  /* "." and "..": name only */
+			len = fuse_add_direntry_plus(req, buf + pos, size - pos,
+						     s->names[i], &e,
+						     (off_t)i + 1);
+		} else {
+			len = fuse_add_direntry(req, buf + pos, size - pos,
+						s->names[i], &s->e[i].attr,
+						(off_t)i + 1);
+		}
+		if (len > size - pos)
+			break;
+		pos += len;
+	}
+	fuse_reply_buf(req, buf, pos);
+	free(buf);
+}
+
+static void op_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+		       struct fuse_file_info *fi)
+{
+	(void)ino;
+	do_readdir(req, size, off, fi, 0);
+}
+
+static void op_readdirplus(fuse_req_t req, fuse_ino_t ino, size_t size,
+			   off_t off, struct fuse_file_info *fi)
+{
+	(void)ino;
+	do_readdir(req, size, off, fi, 1);
+}
+
+static void op_releasedir(fuse_req_t req, fuse_ino_t ino,
+			  struct fuse_file_info *fi)
+{
+	(void)ino;
+	snap_free((struct dirsnap *)(uintptr_t)fi->fh);
+	fuse_reply_err(req, 0);
+}
+
+/* ---- namespace changes ---- */
+
+static void reply_node_entry(fuse_req_t req, struct fs *fs, const be_node *n)
+{
+	struct fuse_entry_param e;
+
+	node_entry(fs, n, &e);
+	fuse_reply_entry(req, &e);
+}
+
+static void op_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name,
+		     mode_t mode)
+{
+	struct fs *fs = FS(req);
+	struct backend *be = fs->be;
+	struct fs_ino p = fs_ino_decode(parent);
+	const struct fuse_ctx *ctx = fuse_req_ctx(req);
+	struct fuse_entry_param e;
+	char msg[BE_MSG];
+	be_dataset d;
+	be_tag t;
+	be_node n;
+	int rc;
+
+	switch (p.kind) {
+	case FS_INO_ROOT:
+		rc = be->ops->dataset_create(be, name, &d, msg);
+		if (!rc) {
+			dataset_entry(fs, &d, &e);
+			fuse_reply_entry(req, &e);
+			return;
+		}
+		break;
+	case FS_INO_DATASET:
+		rc = be->ops->tag_create(be, p.id, name, &t, msg);
+		if (!rc)
+			rc = tag_entry(fs, &t, &e);
+		if (!rc) {
+			fuse_reply_entry(req, &e);
+			return;
+		}
+		break;
+	case FS_INO_NODE: {
+		struct store_newnode nn = { .kind = STORE_DIR,
+			.mode = mode & 07777, .uid = ctx->uid, .gid = ctx->gid };
+		rc = be->ops->node_create(be, p.id, name, &nn, &n);
+		if (!rc) {
+			reply_node_entry(req, fs, &n);
+			return;
+		}
+		break;
+	}
+	case FS_INO_CTL:
+		rc = -ENOTDIR;
+		break;
+	default:
+		rc = -ENOENT;
+	}
+	fuse_reply_err(req, -rc);
+}
+
+/* Creates a file node in a live folder; files live only inside trees. */
+static int make_file(fuse_req_t req, fuse_ino_t parent, const char *name,
+		     mode_t mode, be_node *n)
+{
+	struct fs *fs = FS(req);
+	struct fs_ino p = fs_ino_decode(parent);
+	const struct fuse_ctx *ctx = fuse_req_ctx(req);
+	struct store_newnode nn = { .kind = STORE_FILE, .mode = mode & 07777,
+				    .uid = ctx->uid, .gid = ctx->gid };
+
+	if (p.kind == FS_INO_DATASET)
+		return fs_ctl_by_name(name) ? -EEXIST : -EPERM;
+	if (p.kind != FS_INO_NODE)
+		return p.kind == FS_INO_CTL ? -ENOTDIR : -EPERM;
+	return fs->be->ops->node_create(fs->be, p.id, name, &nn, n);
+}
+
+static void op_create(fuse_req_t req, fuse_ino_t parent, const char *name,
+		      mode_t mode, struct fuse_file_info *fi)
+{
+	struct fs *fs = FS(req);
+	struct fuse_entry_param e;
+	struct fs_fh *fh;
+	be_node n;
+	int rc = make_file(req, parent, name, mode, &n);
+
+	if (rc) {
+		fuse_reply_err(req, -rc);
+		return;
+	}
+	fh = calloc(1, sizeof(*fh));
+	if (!fh) {
+		fs->be->ops->node_remove(fs->be, n.parent, name, 0);
+		fuse_reply_err(req, ENOMEM);
+		return;
+	}
+	fh->kind = FH_UPLOAD;
+	fh->fd = -1;
+	rc = upload_get(fs->up, &n, 1, &fh->u);
+	if (rc) {
+		free(fh);
+		fs->be->ops->node_remove(fs->be, n.parent, name, 0);
+		fuse_reply_err(req, -rc);
+		return;
+	}
+	fi->fh = (uintptr_t)fh;
+	node_entry(fs, &n, &e);
+	if (fuse_reply_create(req, &e, fi) == -ENOENT) {
+		upload_release(fs->up, fh->u);
+		free(fh);
+	}
+}
+
+static void op_mknod(fuse_req_t req, fuse_ino_t parent, const char *name,
+		     mode_t mode, dev_t rdev)
+{
+	struct fs *fs = FS(req);
+	struct upload *u;
+	be_node n;
+	int rc;
+
+	(void)rdev;
+	if (!S_ISREG(mode)) {
+		fuse_reply_err(req, EPERM);
+		return;
+	}
+	rc = make_file(req, parent, name, mode, &n);
+	if (!rc)
+		rc = upload_get(fs->up, &n, 1, &u);
+	if (!rc) {
+		rc = upload_commit(u, 0);
+		upload_release(fs->up, u);
+	}
+	if (!rc)
+		rc = fs->be->ops->node_get(fs->be, n.ino, &n);
+	if (rc)
+		fuse_reply_err(req, -rc);
+	else
+		reply_node_entry(req, fs, &n);
+}
+
+static void op_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
+{
+	struct fs *fs = FS(req);
+	struct fs_ino p = fs_ino_decode(parent);
+	be_tag t;
+	int rc;
+
+	switch (p.kind) {
+	case FS_INO_NODE:
+		rc = fs->be->ops->node_remove(fs->be, p.id, name, 0);
+		break;
+	case FS_INO_DATASET:
+		if (fs_ctl_by_name(name))
+			rc = -EPERM;
+		else if (fs->be->ops->tag_get(fs->be, p.id, name, &t) == 0)
+			rc = -EISDIR;
+		else
+			rc = -ENOENT;
+		break;
+	case FS_INO_ROOT:
+		rc = -EISDIR;
+		break;
+	default:
+		rc = -ENOTDIR;
+	}
+	fuse_reply_err(req, -rc);
+}
+
+static void op_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
+{
+	struct fs *fs = FS(req);
+	struct backend *be = fs->be;
+	struct fs_ino p = fs_ino_decode(parent);
+	char msg[BE_MSG];
+	be_dataset d;
+	be_tag t;
+	int rc;
+
+	switch (p.kind) {
+	case FS_INO_ROOT:
+		rc = be->ops->dataset_get(be, name, &d);
+		if (!rc)
+			rc = be->ops->dataset_delete(be, d.id, msg);
+		break;
+	case FS_INO_DATASET:
+		if (fs_ctl_by_name(name)) {
+			rc = -ENOTDIR;
+			break;
+		}
+		rc = be->ops->tag_get(be, p.id, name, &t);
+		if (!rc)
+			rc = be->ops->tag_delete(be, t.id, msg);
+		break;
+	case FS_INO_NODE:
+		rc = be->ops->node_remove(be, p.id, name, 1);
+		break;
+	default:
+		rc = -ENOTDIR;
+	}
+	fuse_reply_err(req, -rc);
+}
+
+static void op_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
+		      fuse_ino_t newparent, const char *newname,
+		      unsigned int flags)
+{
+	struct fs *fs = FS(req);
+	struct backend *be = fs->be;
+	struct fs_ino p = fs_ino_decode(parent), np = fs_ino_decode(newparent);
+	int noreplace = (flags & RENAME_NOREPLACE) != 0;
+	char msg[BE_MSG];
+	be_dataset d;
+	be_tag t;
+	int rc;
+
+	if (flags & ~(unsigned)RENAME_NOREPLACE) {
+		fuse_reply_err(req, EINVAL);
+		return;
+	}
+	if (p.kind != np.kind || (p.kind != FS_INO_NODE && p.id != np.id)) {
+		fuse_reply_err(req, EXDEV);
+		return;
+	}
+	switch (p.kind) {
+	case FS_INO_ROOT:
+		rc = be->ops->dataset_get(be, name, &d);
+		if (!rc)
+			rc = be->ops->dataset_rename(be, d.id, newname, msg);
+		break;
+	case FS_INO_DATASET:
+		if (fs_ctl_by_name(name) || fs_ctl_by_name(newname)) {
+			rc = -EPERM;
+			break;
+		}
+		rc = be->ops->tag_get(be, p.id, name, &t);
+		if (!rc)
+			rc = be->ops->tag_rename(be, t.id, newname, msg);
+		break;
+	case FS_INO_NODE:
+		rc = be->ops->node_rename(be, p.id, name, np.id, newname,
+					  noreplace);
+		break;
+	default:
+		rc = -ENOTDIR;
+	}
+	fuse_reply_err(req, -rc);
+}
+
+static void op_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent,
+		    const char *newname)
+{
+	(void)ino;
+	(void)newparent;
+	(void)newname;
+	fuse_reply_err(req, EPERM);
+}
+
+static void op_symlink(fuse_req_t req, const char *link, fuse_ino_t parent,
+		       const char *name)
+{
+	(void)link;
+	(void)parent;
+	(void)name;
+	fuse_reply_err(req, EPERM);
+}
+
+/* ---- attributes ---- */
+
+static int setattr_node(struct fs *fs, int64_t id, struct stat *attr,
+			int to_set, struct fuse_file_info *fi)
+{
+	struct backend *be = fs->be;
+	struct upload *u = NULL;
+	be_node n;
+	int what = 0, rc;
+	int64_t mtime = 0;
+
+	rc = be->ops->node_get(be, id, &n);
+	if (rc)
+		return rc;
+	if (!n.tree_live)
+		return -EROFS;
+	if (to_set & FUSE_SET_ATTR_SIZE) {
+		struct fs_fh *fh = fi ? FH(fi) : NULL;
+		if (n.kind == STORE_DIR)
+			return -EISDIR;
+		if (fh && fh->kind == FH_UPLOAD) {
+			rc = upload_truncate(fh->u, attr->st_size);
+		} else {
+			rc = upload_get(fs->up, &n, attr->st_size == 0, &u);
+			if (!rc)
+				rc = upload_truncate(u, attr->st_size);
+			/* No open handle will close it: commit now. */
+			if (!rc)
+				rc = upload_commit(u, 0);
+			upload_release(fs->up, u);
+		}
+		if (rc)
+			return rc;
+	}
+	if (to_set & FUSE_SET_ATTR_MODE)
+		what |= STORE_SET_MODE;
+	if (to_set & FUSE_SET_ATTR_UID)
+		what |= STORE_SET_UID;
+	if (to_set & FUSE_SET_ATTR_GID)
+		what |= STORE_SET_GID;
+	if (to_set & FUSE_SET_ATTR_MTIME_NOW) {
+		struct timespec now;
+		clock_gettime(CLOCK_REALTIME, &now);
+		mtime = (int64_t)now.tv_sec * 1000000000 + now.tv_nsec;
+		what |= STORE_SET_MTIME;
+	} else if (to_set & FUSE_SET_ATTR_MTIME) {
+		mtime = (int64_t)attr->st_mtim.tv_sec * 1000000000 +
+			attr->st_mtim.tv_nsec;
+		what |= STORE_SET_MTIME;
+	}
+	if (what) {
+		rc = be->ops->node_setattr(be, id, what, attr->st_mode,
+					   attr->st_uid, attr->st_gid, mtime);
+		if (rc)
+			return rc;
+		if ((what & STORE_SET_MTIME) && n.kind == STORE_FILE) {
+			/* An open upload commits later: keep the time. */
+			u = upload_find(fs->up, id);
+			if (u) {
+				upload_set_mtime(u, mtime);
+				upload_release(fs->up, u);
+			}
+		}
+	}
+	return 0;
+}
+
+static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
+		       int to_set, struct fuse_file_info *fi)
+{
+	struct fs *fs = FS(req);
+	struct fs_ino i = fs_ino_decode(ino);
+	struct stat st;
+	double ttl;
+	int rc = 0;
+
+	switch (i.kind) {
+	case FS_INO_NODE:
+		rc = setattr_node(fs, i.id, attr, to_set, fi);
+		break;
+	case FS_INO_CTL:
+		/* Truncation is how shells open for writing; the text is
+		 * replaced on close anyway. */
+		if (to_set & (FUSE_SET_ATTR_MODE | FUSE_SET_ATTR_UID |
+			      FUSE_SET_ATTR_GID))
+			rc = -EPERM;
+		break;
+	default:
+		/* Datasets and the root have fixed owners and modes; times
+		 * (rsync, touch) are accepted and not kept. */
+		if (to_set & (FUSE_SET_ATTR_MODE | FUSE_SET_ATTR_UID |
+			      FUSE_SET_ATTR_GID | FUSE_SET_ATTR_SIZE))
+			rc = -EPERM;
+	}
+	if (!rc)
+		rc = do_getattr(fs, ino, &st, &ttl);
+	if (rc)
+		fuse_reply_err(req, -rc);
+	else
+		fuse_reply_attr(req, &st, ttl);
+}
+
+/* ---- files ---- */
+
+static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	struct fs *fs = FS(req);
+	struct fs_ino i = fs_ino_decode(ino);
+	int acc = fi->flags & O_ACCMODE;
+	int wr = acc != O_RDONLY || (fi->flags & O_TRUNC);
+	struct fs_fh *fh = NULL;
+	be_node n;
+	int rc;
+
+	if (i.kind == FS_INO_CTL) {
+		rc = fs_ctl_open(fs, i.id, i.slot, fi->flags, &fh);
+		if (rc) {
+			fuse_reply_err(req, -rc);
+			return;
+		}
+		fi->fh = (uintptr_t)fh;
+		fi->direct_io = 1;
+		fuse_reply_open(req, fi);
+		return;
+	}
+	if (i.kind != FS_INO_NODE) {
+		fuse_reply_err(req, i.kind == FS_INO_BAD ? ENOENT : EISDIR);
+		return;
+	}
+	rc = fs->be->ops->node_get(fs->be, i.id, &n);
+	if (!rc && n.kind == STORE_DIR)
+		rc = -EISDIR;
+	if (!rc && wr && !n.tree_live)
+		rc = -EROFS;
+	if (!rc && !(fh = calloc(1, sizeof(*fh))))
+		rc = -ENOMEM;
+	if (rc) {
+		fuse_reply_err(req, -rc);
+		return;
+	}
+	fh->fd = -1;
+	if (wr) {
+		fh->kind = FH_UPLOAD;
+		rc = upload_get(fs->up, &n, (fi->flags & O_TRUNC) != 0, &fh->u);
+	} else if (n.tree_live && (fh->u = upload_find(fs->up, n.ino))) {
+		fh->kind = FH_UPLOAD;     /* read what the writer wrote */
+	} else {
+		fh->kind = FH_BLOB;
+		if (n.has_sha) {
+			fh->fd = fs->be->ops->node_open(fs->be, &n);
+			rc = fh->fd < 0 ? fh->fd : 0;
+		}
+		/* Bytes of a committed blob never change: keep the kernel's
+		 * page cache across opens (epoch 2+ of training). */
+		fi->keep_cache = 1;
+	}
+	if (rc) {
+		free(fh);
+		fuse_reply_err(req, -rc);
+		return;
+	}
+	fi->fh = (uintptr_t)fh;
+	if (fuse_reply_open(req, fi) == -ENOENT) {
+		if (fh->u)
+			upload_release(fs->up, fh->u);
+		if (fh->fd >= 0)
+			close(fh->fd);
+		free(fh);
+	}
+}
+
+static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+		    struct fuse_file_info *fi)
+{
+	struct fs_fh *fh = FH(fi);
+	ssize_t n;
+
+	(void)ino;
+	if (fh->kind == FH_BLOB) {
+		struct fuse_bufvec bv = FUSE_BUFVEC_INIT(size);
+		if (fh->fd < 0) {
+			fuse_reply_buf(req, NULL, 0);
+			return;
+		}
+		bv.buf[0].flags = FUSE_BUF_IS_FD | FUSE_BUF_FD_SEEK;
+		bv.buf[0].fd = fh->fd;
+		bv.buf[0].pos = off;
+		fuse_reply_data(req, &bv, FUSE_BUF_SPLICE_MOVE);
+		return;
+	}
+	if (fh->kind == FH_CTL) {
+		if (fh->writing) {
+			fuse_reply_err(req, EBADF);
+			return;
+		}
+		if (off < 0 || (size_t)off >= fh->len) {
+			fuse_reply_buf(req, NULL, 0);
+			return;
+		}
+		n = (ssize_t)(fh->len - (size_t)off);
+		fuse_reply_buf(req, fh->text + off,
+			       (size_t)n < size ? (size_t)n : size);
+		return;
+	}
+	char *buf = malloc(size);
+	if (!buf) {
+		fuse_reply_err(req, ENOMEM);
+		return;
+	}
+	n = upload_read(fh->u, buf, size, off);
+	if (n < 0)
+		fuse_reply_err(req, (int)-n);
+	else
+		fuse_reply_buf(req, buf, (size_t)n);
+	free(buf);
+}
+
+static void op_write(fuse_req_t req, fuse_ino_t ino, const char *buf,
+		     size_t size, off_t off, struct fuse_file_info *fi)
+{
+	struct fs_fh *fh = FH(fi);
+	ssize_t n;
+
+	(void)ino;
+	if (fh->kind == FH_UPLOAD)
+		n = upload_write(fh->u, buf, size, off);
+	else if (fh->kind == FH_CTL)
+		n = fs_ctl_write(fh, buf, size, off);
+	else
+		n = -EBADF;
+	if (n < 0)
+		fuse_reply_err(req, (int)-n);
+	else
+		fuse_reply_write(req, (size_t)n);
+}
+
+static void op_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	struct fs_fh *fh = FH(fi);
+	int rc = 0;
+
+	(void)ino;
+	/* close() returns after this: the upload is a committed sample. */
+	if (fh->kind == FH_UPLOAD)
+		rc = upload_commit(fh->u, 0);
+	else if (fh->kind == FH_CTL)
+		rc = fs_ctl_flush(FS(req), fh);
+	fuse_reply_err(req, -rc);
+}
+
+static void op_fsync(fuse_req_t req, fuse_ino_t ino, int datasync,
+		     struct fuse_file_info *fi)
+{
+	struct fs_fh *fh = FH(fi);
+	int rc = 0;
+
+	(void)ino;
+	(void)datasync;
+	if (fh->kind == FH_UPLOAD)
+		rc = upload_commit(fh->u, 1);
+	fuse_reply_err(req, -rc);
+}
+
+static void op_release(fuse_req_t req, fuse_ino_t ino,
+		       struct fuse_file_info *fi)
+{
+	struct fs *fs = FS(req);
+	struct fs_fh *fh = FH(fi);
+
+	(void)ino;
+	switch (fh->kind) {
+	case FH_UPLOAD:
+		upload_release(fs->up, fh->u);
+		free(fh);
+		break;
+	case FH_BLOB:
+		if (fh->fd >= 0)
+			close(fh->fd);
+		free(fh);
+		break;
+	case FH_CTL:
+		fs_ctl_release(fs, fh);
+		break;
+	}
+	fuse_reply_err(req, 0);
+}
+
+/* ---- extended attributes ---- */
+
+/* Value of attribute `key` (after the prefix) of inode ino. */
+static int xattr_value(struct fs *fs, fuse_ino_t ino, const char *key,
+		       char *val, size_t len)
+{
+	struct backend *be = fs->be;
+	struct fs_ino i = fs_ino_decode(ino);
+	be_dataset d;
+	be_node n;
+	be_tag t;
+	int rc;
+
+	if (i.kind == FS_INO_DATASET) {
+		rc = be->ops->dataset_get_id(be, i.id, &d);
+		if (rc)
+			return rc;
+		if (strcmp(key, "id"))
+			return -ENODATA;
+		snprintf(val, len, "%s", d.uid);
+		return 0;
+	}
+	if (i.kind != FS_INO_NODE)
+		return -ENODATA;
+	rc = be->ops->node_get(be, i.id, &n);
+	if (rc)
+		return rc;
+	if (n.kind == STORE_FILE && n.has_sha && !strcmp(key, "sha256")) {
+		store_sha_hex(n.sha, val);
+		return 0;
+	}
+	if (n.parent <= 0) {
+		rc = be->ops->tag_get_id(be, n.tree, &t);
+		if (rc)
+			return rc;
+		if (!strcmp(key, "parent") && !t.live) {
+			snprintf(val, len, "%s", t.parent_name);
+			return 0;
+		}
+		if (!strcmp(key, "id")) {
+			snprintf(val, len, "%lld", (long long)t.id);
+			return 0;
+		}
+	}
+	return -ENODATA;
+}
+
+static void op_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
+			size_t size)
+{
+	char val[256];
+	size_t len;
+	int rc;
+
+	/* ls -l asks for security.* and system.* on every entry: answer
+	 * without touching the catalog. */
+	if (strncmp(name, XATTR_PREFIX, strlen(XATTR_PREFIX))) {
+		fuse_reply_err(req, ENODATA);
+		return;
+	}
+	rc = xattr_value(FS(req), ino, name + strlen(XATTR_PREFIX), val,
+			 sizeof(val));
+	if (rc) {
+		fuse_reply_err(req, -rc);
+		return;
+	}
+	len = strlen(val);
+	if (size == 0)
+		fuse_reply_xattr(req, len);
+	else if (size < len)
+		fuse_reply_err(req, ERANGE);
+	else
+		fuse_reply_buf(req, val, len);
+}
+
+static void op_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
+{
+	static const char *const keys[] = { "id", "parent", "sha256" };
+	char list[128], val[256];
+	size_t len = 0;
+
+	for (size_t k = 0; k < sizeof(keys) / sizeof(keys[0]); k++) {
+		if (xattr_value(FS(req), ino, keys[k], val, sizeof(val)))
+			continue;
+		len += (size_t)snprintf(list + len, sizeof(list) - len, "%s%s",
+					XATTR_PREFIX, keys[k]) + 1;
+	}
+	if (size == 0)
+		fuse_reply_xattr(req, len);
+	else if (size < len)
+		fuse_reply_err(req, ERANGE);
+	else
+		fuse_reply_buf(req, list, len);
+}
+
+static void op_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
+			const char *value, size_t size, int flags)
+{
+	(void)ino;
+	(void)name;
+	(void)value;
+	(void)size;
+	(void)flags;
+	fuse_reply_err(req, ENOTSUP);
+}
+
+static void op_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name)
+{
+	(void)ino;
+	(void)name;
+	fuse_reply_err(req, ENOTSUP);
+}
+
+static void op_statfs(fuse_req_t req, fuse_ino_t ino)
+{
+	struct fs *fs = FS(req);
+	struct statvfs sv;
+	int rc = fs->be->ops->statfs(fs->be, &sv);
+
+	(void)ino;
+	if (rc) {
+		fuse_reply_err(req, -rc);
+		return;
+	}
+	sv.f_namemax = 255;
+	fuse_reply_statfs(req, &sv);
+}
+
+const struct fuse_lowlevel_ops fs_ops = {
+	.init = op_init,
+	.lookup = op_lookup,
+	.forget = op_forget,
+	.forget_multi = op_forget_multi,
+	.getattr = op_getattr,
+	.setattr = op_setattr,
+	.mknod = op_mknod,
+	.mkdir = op_mkdir,
+	.unlink = op_unlink,
+	.rmdir = op_rmdir,
+	.symlink = op_symlink,
+	.rename = op_rename,
+	.link = op_link,
+	.open = op_open,
+	.read = op_read,
+	.write = op_write,
+	.flush = op_flush,
+	.release = op_release,
+	.fsync = op_fsync,
+	.opendir = op_opendir,
+	.readdir = op_readdir,
+	.readdirplus = op_readdirplus,
+	.releasedir = op_releasedir,
+	.statfs = op_statfs,
+	.setxattr = op_setxattr,
+	.getxattr = op_getxattr,
+	.listxattr = op_listxattr,
+	.removexattr = op_removexattr,
+	.create = op_create,
+};

@@ -1,0 +1,275 @@
+/*
+ * blob.c — the content-addressed blob store and the upload commit.
+ *
+ * A blob is an immutable file STORE/blobs/<first hex byte>/<sha256 hex>.
+ * Uploads are written to STORE/staging/<random> by the layer above; commit
+ * renames the staging file onto its blob name (or drops it when the blob is
+ * already there: same name, same bytes) and points the node at the hash, both
+ * under the write lock so that collection (unlink when no node references the
+ * hash) cannot race with a commit of the same bytes.
+ *
+ * Crash safety: the rename happens before the catalog commit. A crash between
+ * the two leaves an unreferenced blob, which blob_recover() collects at the
+ * next open; the node still names its previous blob, which was not touched.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <openssl/evp.h>
+
+#include "db.h"
+
+int64_t store_now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+void store_sha_hex(const unsigned char sha[STORE_SHA_LEN], char hex[65])
+{
+	static const char digits[] = "0123456789abcdef";
+
+	for (int i = 0; i < STORE_SHA_LEN; i++) {
+		hex[2 * i] = digits[sha[i] >> 4];
+		hex[2 * i + 1] = digits[sha[i] & 15];
+	}
+	hex[64] = '\0';
+}
+
+void blob_path(const store *st, const unsigned char *sha, char *buf,
+	       size_t len)
+{
+	char hex[65];
+
+	store_sha_hex(sha, hex);
+	snprintf(buf, len, "%s/%.2s/%s", st->blobdir, hex, hex);
+}
+
+int store_sha256_fd(int fd, unsigned char sha[STORE_SHA_LEN])
+{
+	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+	unsigned char *buf = malloc(1 << 20);
+	off_t off = 0;
+	int rc = 0;
+
+	if (!ctx || !buf || !EVP_DigestInit_ex(ctx, EVP_sha256(), NULL)) {
+		rc = -ENOMEM;
+		goto out;
+	}
+	for (;;) {
+		ssize_t r = pread(fd, buf, 1 << 20, off);
+		if (r < 0) {
+			if (errno == EINTR)
+				continue;
+			rc = -errno;
+			goto out;
+		}
+		if (r == 0)
+			break;
+		EVP_DigestUpdate(ctx, buf, (size_t)r);
+		off += r;
+	}
+	EVP_DigestFinal_ex(ctx, sha, NULL);
+out:
+	free(buf);
+	EVP_MD_CTX_free(ctx);
+	return rc;
+}
+
+int store_blob_open(store *st, const unsigned char sha[STORE_SHA_LEN])
+{
+	char path[STORE_PATH_MAX];
+	int fd;
+
+	blob_path(st, sha, path, sizeof(path));
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	return fd < 0 ? -errno : fd;
+}
+
+int store_staging_create(store *st, char *path, size_t len)
+{
+	unsigned char rnd[12];
+	char hex[25];
+	int fd;
+
+	for (int tries = 0; tries < 8; tries++) {
+		if (getrandom(rnd, sizeof(rnd), 0) != (ssize_t)sizeof(rnd))
+			return -EIO;
+		for (int i = 0; i < 12; i++)
+			snprintf(hex + 2 * i, 3, "%02x", rnd[i]);
+		if ((size_t)snprintf(path, len, "%s/%s", st->stagedir, hex) >= len)
+			return -ENAMETOOLONG;
+		fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+		if (fd >= 0)
+			return fd;
+		if (errno != EEXIST)
+			return -errno;
+	}
+	return -EEXIST;
+}
+
+void blob_collect(struct conn *c, const unsigned char *sha)
+{
+	sqlite3_stmt *s = db_stmt(c, Q_SHA_REF);
+	char path[STORE_PATH_MAX];
+
+	if (!s)
+		return;
+	sqlite3_bind_blob(s, 1, sha, STORE_SHA_LEN, SQLITE_STATIC);
+	int referenced = sqlite3_step(s) == SQLITE_ROW;
+	sqlite3_reset(s);
+	if (referenced)
+		return;
+	blob_path(c->st, sha, path, sizeof(path));
+	unlink(path);
+}
+
+static int fsync_path(const char *path, int flags)
+{
+	int fd = open(path, flags | O_CLOEXEC);
+	int rc = 0;
+
+	if (fd < 0)
+		return -errno;
+	if (fsync(fd))
+		rc = -errno;
+	close(fd);
+	return rc;
+}
+
+int store_node_commit(store *st, int64_t ino, const char *staged,
+		      const unsigned char sha[STORE_SHA_LEN], int64_t size,
+		      int64_t mtime_ns, int durable)
+{
+	struct conn *c = db_conn(st);
+	char path[STORE_PATH_MAX];
+	struct store_node old;
+	int64_t now = store_now_ns();
+	sqlite3_stmt *s;
+	int rc;
+
+	if (!c) {
+		unlink(staged);
+		return -EIO;
+	}
+	if (durable && (rc = fsync_path(staged, O_RDONLY)) != 0) {
+		unlink(staged);
+		return rc;
+	}
+	blob_path(st, sha, path, sizeof(path));
+	rc = db_begin(c);
+	if (rc) {
+		unlink(staged);
+		return rc;
+	}
+	rc = store_node_get(st, ino, &old);
+	if (rc == 0 && (old.kind != STORE_FILE || !old.tree_live))
+		rc = -EROFS;
+	if (rc) {
+		/* Unlinked while open: the bytes go with it, as on any fs. */
+		unlink(staged);
+		rc = rc == -ENOENT ? 0 : rc;
+		return db_end(c, rc);
+	}
+	if (access(path, F_OK) == 0)
+		unlink(staged);
+	else if (rename(staged, path))
+		rc = -errno;
+	if (rc == 0 && durable) {
+		char dir[STORE_PATH_MAX];
+		snprintf(dir, sizeof(dir), "%s", path);
+		*strrchr(dir, '/') = '\0';
+		rc = fsync_path(dir, O_RDONLY | O_DIRECTORY);
+	}
+	if (rc == 0) {
+		s = db_stmt(c, Q_NODE_SET_CONTENT);
+		if (!s)
+			rc = -EIO;
+	}
+	if (rc == 0) {
+		sqlite3_bind_int64(s, 1, ino);
+		sqlite3_bind_blob(s, 2, sha, STORE_SHA_LEN, SQLITE_STATIC);
+		sqlite3_bind_int64(s, 3, size);
+		sqlite3_bind_int64(s, 4, mtime_ns ? mtime_ns : now);
+		sqlite3_bind_int64(s, 5, now);
+		rc = db_err(sqlite3_step(s));
+		sqlite3_reset(s);
+	}
+	if (rc) {
+		unlink(staged);
+		blob_collect(c, sha);
+		return db_end(c, rc);
+	}
+	if (durable)
+		db_exec(c, "PRAGMA synchronous=FULL");
+	rc = db_exec(c, "COMMIT");
+	if (durable)
+		db_exec(c, "PRAGMA synchronous=NORMAL");
+	if (rc) {
+		db_exec(c, "ROLLBACK");
+		blob_collect(c, sha);
+	} else if (old.has_sha && memcmp(old.sha, sha, STORE_SHA_LEN)) {
+		blob_collect(c, old.sha);
+	}
+	pthread_mutex_unlock(&st->wlock);
+	return rc;
+}
+
+static int is_hex64(const char *s)
+{
+	size_t i;
+
+	for (i = 0; s[i]; i++)
+		if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
+			return 0;
+	return i == 64;
+}
+
+/* Removes every staging file and every blob no node references. */
+int blob_recover(struct conn *c)
+{
+	store *st = c->st;
+	char path[STORE_PATH_MAX];
+	struct dirent *de;
+	DIR *d = opendir(st->stagedir);
+
+	if (!d)
+		return -errno;
+	while ((de = readdir(d)) != NULL) {
+		if (de->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", st->stagedir, de->d_name);
+		unlink(path);
+	}
+	closedir(d);
+
+	for (int b = 0; b < 256; b++) {
+		snprintf(path, sizeof(path), "%s/%02x", st->blobdir, b);
+		d = opendir(path);
+		if (!d)
+			return -errno;
+		while ((de = readdir(d)) != NULL) {
+			unsigned char sha[STORE_SHA_LEN];
+			if (!is_hex64(de->d_name))
+				continue;
+			for (int i = 0; i < STORE_SHA_LEN; i++) {
+				unsigned v;
+				sscanf(de->d_name + 2 * i, "%2x", &v);
+				sha[i] = (unsigned char)v;
+			}
+			blob_collect(c, sha);
+		}
+		closedir(d);
+	}
+	return 0;
+}

@@ -1,0 +1,1404 @@
+/*
+ * catalog.c — datasets, tags, nodes, the selection and events over SQLite.
+ *
+ * Invariants kept here (and only here):
+ *  - every dataset has exactly one live tree, tag `initial-tag`, parent 0;
+ *  - a node's `path` is its parent's path + "/" + name (root: ""), so a
+ *    tree's files can be found by path with one index probe and a subtree is
+ *    one index range [p + "/", p + "0");
+ *  - frozen trees are never modified, only deleted whole;
+ *  - a blob is unlinked only when no node references its hash (blob.c).
+ * Hot paths (node get, lookup, children) are single indexed statements from
+ * the per-thread statement cache; no table is re-read per lookup.
+ */
+#include <errno.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <unistd.h>
+
+#include "db.h"
+
+__attribute__((format(printf, 3, 4)))
+static void set_msg(char *msg, size_t len, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (!msg || !len)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(msg, len, fmt, ap);
+	va_end(ap);
+}
+
+static int mkdir_p(const char *path)
+{
+	if (mkdir(path, 0755) && errno != EEXIST)
+		return -errno;
+	return 0;
+}
+
+static char *join(const char *a, const char *b)
+{
+	size_t len = strlen(a) + strlen(b) + 2;
+	char *p = malloc(len);
+
+	if (p)
+		snprintf(p, len, "%s/%s", a, b);
+	return p;
+}
+
+/* Deletes uploads that never completed: their bytes were only in staging. */
+static int recover_pending(struct conn *c)
+{
+	int rc = db_begin(c);
+
+	if (rc)
+		return rc;
+	rc = db_exec(c, "DELETE FROM selection WHERE node IN (SELECT ino FROM"
+		     " nodes WHERE kind=2 AND sha IS NULL);"
+		     "DELETE FROM nodes WHERE kind=2 AND sha IS NULL;");
+	return db_end(c, rc);
+}
+
+int store_open(const char *dir, store **out, char *msg, size_t msglen)
+{
+	store *st = calloc(1, sizeof(*st));
+	struct conn *c;
+	int rc;
+
+	*out = NULL;
+	if (!st)
+		return -ENOMEM;
+	st->dir = realpath(dir, NULL);
+	if (!st->dir && errno == ENOENT && mkdir(dir, 0755) == 0)
+		st->dir = realpath(dir, NULL);
+	if (!st->dir) {
+		rc = -errno;
+		set_msg(msg, msglen, "cannot use store directory %s: %s", dir,
+			strerror(-rc));
+		free(st);
+		return rc;
+	}
+	st->blobdir = join(st->dir, "blobs");
+	st->stagedir = join(st->dir, "staging");
+	if (!st->blobdir || !st->stagedir) {
+		free(st->blobdir);
+		free(st->stagedir);
+		free(st->dir);
+		free(st);
+		return -ENOMEM;
+	}
+	rc = db_init_store(st);
+	if (rc) {
+		free(st->blobdir);
+		free(st->stagedir);
+		free(st->dir);
+		free(st);
+		return rc;
+	}
+	rc = mkdir_p(st->blobdir);
+	if (!rc)
+		rc = mkdir_p(st->stagedir);
+	for (int b = 0; b < 256 && !rc; b++) {
+		char sub[STORE_PATH_MAX];
+		snprintf(sub, sizeof(sub), "%s/%02x", st->blobdir, b);
+		rc = mkdir_p(sub);
+	}
+	if (rc) {
+		set_msg(msg, msglen, "cannot create store layout in %s: %s",
+			st->dir, strerror(-rc));
+		goto fail;
+	}
+	c = db_conn(st);
+	if (!c) {
+		rc = -EIO;
+		set_msg(msg, msglen, "cannot open catalog %s/catalog.db%s",
+			st->dir, " (not a sievefs store, or unreadable)");
+		goto fail;
+	}
+	rc = db_schema(c);
+	if (!rc)
+		rc = recover_pending(c);
+	if (!rc)
+		rc = blob_recover(c);
+	if (rc) {
+		set_msg(msg, msglen, "cannot initialise catalog in %s: %s",
+			st->dir, strerror(-rc));
+		goto fail;
+	}
+	*out = st;
+	return 0;
+fail:
+	store_close(st);
+	return rc;
+}
+
+void store_close(store *st)
+{
+	if (!st)
+		return;
+	db_close_all(st);
+	free(st->blobdir);
+	free(st->stagedir);
+	free(st->dir);
+	free(st);
+}
+
+int store_statvfs(store *st, struct statvfs *out)
+{
+	return statvfs(st->dir, out) ? -errno : 0;
+}
+
+/* ---- datasets ---- */
+
+static void ds_row(sqlite3_stmt *s, struct store_dataset *d)
+{
+	memset(d, 0, sizeof(*d));
+	d->id = sqlite3_column_int64(s, 0);
+	snprintf(d->uid, sizeof(d->uid), "%s",
+		 (const char *)sqlite3_column_text(s, 1));
+	snprintf(d->name, sizeof(d->name), "%s",
+		 (const char *)sqlite3_column_text(s, 2));
+	snprintf(d->owner, sizeof(d->owner), "%s",
+		 (const char *)sqlite3_column_text(s, 3));
+	d->created_ns = sqlite3_column_int64(s, 4);
+	d->live_tree = sqlite3_column_int64(s, 5);
+	d->live_root = sqlite3_column_int64(s, 6);
+	d->sel_tree = sqlite3_column_int64(s, 7);
+	d->sel_explicit = sqlite3_column_int(s, 8);
+}
+
+/* Steps a statement expected to return at most one row. */
+static int step_one(sqlite3_stmt *s)
+{
+	int rc = sqlite3_step(s);
+
+	if (rc == SQLITE_ROW)
+		return 0;
+	return rc == SQLITE_DONE ? -ENOENT : db_err(rc);
+}
+
+int store_dataset_get(store *st, const char *owner, const char *name,
+		      struct store_dataset *out)
+{
+	struct conn *c = db_conn(st);
+	sqlite3_stmt *s = c ? db_stmt(c, Q_DS_GET) : NULL;
+	int rc;
+
+	if (!s)
+		return -EIO;
+	sqlite3_bind_text(s, 1, owner, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 2, name, -1, SQLITE_STATIC);
+	rc = step_one(s);
+	if (!rc)
+		ds_row(s, out);
+	sqlite3_reset(s);
+	return rc;
+}
+
+int store_dataset_get_id(store *st, int64_t id, struct store_dataset *out)
+{
+	struct conn *c = db_conn(st);
+	sqlite3_stmt *s = c ? db_stmt(c, Q_DS_GET_ID) : NULL;
+	int rc;
+
+	if (!s)
+		return -EIO;
+	sqlite3_bind_int64(s, 1, id);
+	rc = step_one(s);
+	if (!rc)
+		ds_row(s, out);
+	sqlite3_reset(s);
+	return rc;
+}
+
+/* Prepares a one-off statement (not cached: used off the hot path). */
+static sqlite3_stmt *prep(struct conn *c, const char *sql)
+{
+	sqlite3_stmt *s = NULL;
+
+	if (sqlite3_prepare_v2(c->db, sql, -1, &s, NULL))
+		return NULL;
+	return s;
+}
+
+static int64_t exec_int(struct conn *c, const char *sql, int64_t a,
+			int64_t b, int *rc)
+{
+	sqlite3_stmt *s = prep(c, sql);
+	int64_t v = 0;
+
+	if (!s) {
+		*rc = -EIO;
+		return 0;
+	}
+	sqlite3_bind_int64(s, 1, a);
+	sqlite3_bind_int64(s, 2, b);
+	int r = sqlite3_step(s);
+	if (r == SQLITE_ROW)
+		v = sqlite3_column_int64(s, 0);
+	else if (r != SQLITE_DONE)
+		*rc = db_err(r);
+	sqlite3_finalize(s);
+	return v;
+}
+
+static int insert_node(struct conn *c, int64_t tree, int64_t parent,
+		       const char *name, const char *path,
+		       const struct store_node *a, int64_t *ino)
+{
+	sqlite3_stmt *s = db_stmt(c, Q_NODE_INSERT);
+	int rc;
+
+	if (!s)
+		return -EIO;
+	sqlite3_bind_int64(s, 1, tree);
+	sqlite3_bind_int64(s, 2, parent);
+	sqlite3_bind_text(s, 3, name, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 4, path, -1, SQLITE_STATIC);
+	sqlite3_bind_int(s, 5, a->kind);
+	sqlite3_bind_int(s, 6, (int)a->mode);
+	sqlite3_bind_int64(s, 7, a->uid);
+	sqlite3_bind_int64(s, 8, a->gid);
+	sqlite3_bind_int64(s, 9, a->size);
+	sqlite3_bind_int64(s, 10, a->mtime_ns);
+	sqlite3_bind_int64(s, 11, a->ctime_ns);
+	if (a->has_sha)
+		sqlite3_bind_blob(s, 12, a->sha, STORE_SHA_LEN, SQLITE_STATIC);
+	rc = db_err(sqlite3_step(s));
+	sqlite3_reset(s);
+	if (!rc)
+		*ino = sqlite3_last_insert_rowid(c->db);
+	return rc;
+}
+
+/* Inserts a tag row and its root dir node; returns the tag id in *tag. */
+static int make_tree(struct conn *c, int64_t dataset, const char *name,
+		     int64_t parent, int live, const struct store_node *rootattr,
+		     int64_t now, int64_t *tag, int64_t *root)
+{
+	sqlite3_stmt *s = prep(c, "INSERT INTO tags(dataset,name,parent,"
+			       "created,live) VALUES(?1,?2,?3,?4,?5)");
+	int rc;
+
+	if (!s)
+		return -EIO;
+	sqlite3_bind_int64(s, 1, dataset);
+	sqlite3_bind_text(s, 2, name, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 3, parent);
+	sqlite3_bind_int64(s, 4, now);
+	sqlite3_bind_int(s, 5, live);
+	rc = db_err(sqlite3_step(s));
+	sqlite3_finalize(s);
+	if (rc)
+		return rc;
+	*tag = sqlite3_last_insert_rowid(c->db);
+	rc = insert_node(c, *tag, -*tag, "", "", rootattr, root);
+	if (rc)
+		return rc;
+	exec_int(c, "UPDATE tags SET root=?2 WHERE id=?1", *tag, *root, &rc);
+	return rc;
+}
+
+int store_dataset_create(store *st, const char *owner, const char *name,
+			 struct store_dataset *out)
+{
+	struct conn *c = db_conn(st);
+	unsigned char rnd[12];
+	char uid[25];
+	struct store_node root = { .kind = STORE_DIR, .mode = 0755 };
+	int64_t now = store_now_ns(), id = 0, tag = 0, rootino = 0;
+	sqlite3_stmt *s;
+	int rc;
+
+	if (!c)
+		return -EIO;
+	if (getrandom(rnd, sizeof(rnd), 0) != (ssize_t)sizeof(rnd))
+		return -EIO;
+	for (int i = 0; i < 12; i++)
+		snprintf(uid + 2 * i, 3, "%02x", rnd[i]);
+	root.uid = getuid();
+	root.gid = getgid();
+	root.mtime_ns = root.ctime_ns = now;
+	rc = db_begin(c);
+	if (rc)
+		return rc;
+	s = prep(c, "INSERT INTO datasets(uid,owner,name,created)"
+		 " VALUES(?1,?2,?3,?4)");
+	if (!s) {
+		rc = -EIO;
+		goto out;
+	}
+	sqlite3_bind_text(s, 1, uid, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 2, owner, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 3, name, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 4, now);
+	rc = db_err(sqlite3_step(s));
+	sqlite3_finalize(s);
+	if (rc)
+		goto out;
+	id = sqlite3_last_insert_rowid(c->db);
+	rc = make_tree(c, id, "initial-tag", 0, 1, &root, now, &tag, &rootino);
+	if (!rc)
+		exec_int(c, "UPDATE datasets SET live_tree=?2, sel_tree=?2"
+			 " WHERE id=?1", id, tag, &rc);
+out:
+	rc = db_end(c, rc);
+	if (!rc && out)
+		rc = store_dataset_get_id(st, id, out);
+	return rc;
+}
+
+int store_dataset_list(store *st, const char *owner,
+		       struct store_dataset **out, size_t *n)
+{
+	struct conn *c = db_conn(st);
+	sqlite3_stmt *s;
+	struct store_dataset *v = NULL;
+	size_t cnt = 0, cap = 0;
+	int rc = 0, r;
+
+	*out = NULL;
+	*n = 0;
+	if (!c || !(s = prep(c, "SELECT " DS_COLS " FROM datasets d"
+			     " WHERE d.owner=?1 ORDER BY d.name")))
+		return -EIO;
+	sqlite3_bind_text(s, 1, owner, -1, SQLITE_STATIC);
+	while ((r = sqlite3_step(s)) == SQLITE_ROW) {
+		if (cnt == cap) {
+			size_t ncap = cap ? cap * 2 : 16;
+			struct store_dataset *nv = realloc(v, ncap * sizeof(*v));
+			if (!nv) {
+				rc = -ENOMEM;
+				break;
+			}
+			v = nv;
+			cap = ncap;
+		}
+		ds_row(s, &v[cnt++]);
+	}
+	if (!rc && r != SQLITE_DONE)
+		rc = db_err(r);
+	sqlite3_finalize(s);
+	if (rc) {
+		free(v);
+		return rc;
+	}
+	*out = v;
+	*n = cnt;
+	return 0;
+}
+
+int store_dataset_delete(store *st, int64_t id)
+{
+	struct conn *c = db_conn(st);
+	struct store_dataset d;
+	int rc;
+
+	if (!c)
+		return -EIO;
+	rc = db_begin(c);
+	if (rc)
+		return rc;
+	rc = store_dataset_get_id(st, id, &d);
+	if (rc)
+		goto out;
+	if (exec_int(c, "SELECT count(*) FROM tags WHERE dataset=?1", id, 0,
+		     &rc) > 1 ||
+	    exec_int(c, "SELECT 1 FROM nodes WHERE tree=?1 AND kind=2 LIMIT 1",
+		     d.live_tree, 0, &rc)) {
+		rc = rc ? rc : -ENOTEMPTY;
+		goto out;
+	}
+	exec_int(c, "DELETE FROM nodes WHERE tree=?1", d.live_tree, 0, &rc);
+	exec_int(c, "DELETE FROM selection WHERE dataset=?1", id, 0, &rc);
+	exec_int(c, "DELETE FROM events WHERE dataset=?1", id, 0, &rc);
+	exec_int(c, "DELETE FROM tags WHERE dataset=?1", id, 0, &rc);
+	exec_int(c, "DELETE FROM datasets WHERE id=?1", id, 0, &rc);
+out:
+	return db_end(c, rc);
+}
+
+static int rename_row(store *st, const char *sql, int64_t id,
+		      const char *newname)
+{
+	struct conn *c = db_conn(st);
+	sqlite3_stmt *s;
+	int rc;
+
+	if (!c)
+		return -EIO;
+	rc = db_begin(c);
+	if (rc)
+		return rc;
+	s = prep(c, sql);
+	if (!s)
+		return db_end(c, -EIO);
+	sqlite3_bind_int64(s, 1, id);
+	sqlite3_bind_text(s, 2, newname, -1, SQLITE_STATIC);
+	rc = db_err(sqlite3_step(s));
+	if (!rc && sqlite3_changes(c->db) == 0)
+		rc = -ENOENT;
+	sqlite3_finalize(s);
+	return db_end(c, rc);
+}
+
+int store_dataset_rename(store *st, int64_t id, const char *newname)
+{
+	return rename_row(st, "UPDATE datasets SET name=?2 WHERE id=?1", id,
+			  newname);
+}
+
+/* ---- tags ---- */
+
+static void tag_row(sqlite3_stmt *s, struct store_tag *t)
+{
+	memset(t, 0, sizeof(*t));
+	t->id = sqlite3_column_int64(s, 0);
+	t->dataset = sqlite3_column_int64(s, 1);
+	snprintf(t->name, sizeof(t->name), "%s",
+		 (const char *)sqlite3_column_text(s, 2));
+	t->parent = sqlite3_column_int64(s, 3);
+	snprintf(t->parent_name, sizeof(t->parent_name), "%s",
+		 (const char *)sqlite3_column_text(s, 4));
+	t->created_ns = sqlite3_column_int64(s, 5);
+	t->root = sqlite3_column_int64(s, 6);
+	t->files = sqlite3_column_int64(s, 7);
+	t->bytes = sqlite3_column_int64(s, 8);
+	t->live = sqlite3_column_int(s, 9);
+}
+
+int store_tag_get(store *st, int64_t dataset, const char *name,
+		  struct store_tag *out)
+{
+	struct conn *c = db_conn(st);
+	sqlite3_stmt *s = c ? db_stmt(c, Q_TAG_GET) : NULL;
+	int rc;
+
+	if (!s)
+		return -EIO;
+	sqlite3_bind_int64(s, 1, dataset);
+	sqlite3_bind_text(s, 2, name, -1, SQLITE_STATIC);
+	rc = step_one(s);
+	if (!rc)
+		tag_row(s, out);
+	sqlite3_reset(s);
+	return rc;
+}
+
+int store_tag_get_id(store *st, int64_t id, struct store_tag *out)
+{
+	struct conn *c = db_conn(st);
+	sqlite3_stmt *s = c ? db_stmt(c, Q_TAG_GET_ID) : NULL;
+	int rc;
+
+	if (!s)
+		return -EIO;
+	sqlite3_bind_int64(s, 1, id);
+	rc = step_one(s);
+	if (!rc)
+		tag_row(s, out);
+	sqlite3_reset(s);
+	return rc;
+}
+
+int store_tag_list(store *st, int64_t dataset, struct store_tag **out,
+		   size_t *n)
+{
+	struct conn *c = db_conn(st);
+	sqlite3_stmt *s;
+	struct store_tag *v = NULL;
+	size_t cnt = 0, cap = 0;
+	int rc = 0, r;
+
+	*out = NULL;
+	*n = 0;
+	if (!c || !(s = prep(c, "SELECT " TAG_COLS " FROM tags t"
+			     " WHERE t.dataset=?1 ORDER BY t.live DESC, t.id")))
+		return -EIO;
+	sqlite3_bind_int64(s, 1, dataset);
+	while ((r = sqlite3_step(s)) == SQLITE_ROW) {
+		if (cnt == cap) {
+			size_t ncap = cap ? cap * 2 : 16;
+			struct store_tag *nv = realloc(v, ncap * sizeof(*v));
+			if (!nv) {
+				rc = -ENOMEM;
+				break;
+			}
+			v = nv;
+			cap = ncap;
+		}
+		tag_row(s, &v[cnt++]);
+	}
+	if (!rc && r != SQLITE_DONE)
+		rc = db_err(r);
+	sqlite3_finalize(s);
+	if (rc) {
+		free(v);
+		return rc;
+	}
+	*out = v;
+	*n = cnt;
+	return 0;
+}
+
+int store_tree_count(store *st, int64_t tree, int64_t *files, int64_t *bytes)
+{
+	struct conn *c = db_conn(st);
+	sqlite3_stmt *s;
+	int rc;
+
+	if (!c || !(s = prep(c, "SELECT count(*), coalesce(sum(size),0)"
+			     " FROM nodes WHERE tree=?1 AND kind=2"
+			     " AND sha IS NOT NULL")))
+		return -EIO;
+	sqlite3_bind_int64(s, 1, tree);
+	rc = step_one(s);
+	if (!rc) {
+		*files = sqlite3_column_int64(s, 0);
+		*bytes = sqlite3_column_int64(s, 1);
+	}
+	sqlite3_finalize(s);
+	return rc;
+}
+
+/* Copy state while freezing a tag: the last directory made, by path. */
+struct freeze {
+	struct conn *c;
+	int64_t src, tag, root, now;
+	char lastdir[STORE_PATH_MAX];
+	int64_t lastino;
+	sqlite3_stmt *srcdir;
+};
+
+/* Returns the node of directory `path` in the new tag, making it (and its
+ * parents) with the source tree's attributes when missing. */
+static int freeze_dir(struct freeze *f, const char *path, int64_t *ino)
+{
+	struct store_node a = { .kind = STORE_DIR, .mode = 0755 };
+	struct store_node got;
+	char parentpath[STORE_PATH_MAX];
+	const char *slash, *name;
+	int64_t parent;
+	sqlite3_stmt *s;
+	int rc;
+
+	if (!*path) {
+		*ino = f->root;
+		return 0;
+	}
+	if (!strcmp(path, f->lastdir)) {
+		*ino = f->lastino;
+		return 0;
+	}
+	s = db_stmt(f->c, Q_NODE_BY_PATH);
+	if (!s)
+		return -EIO;
+	sqlite3_bind_int64(s, 1, f->tag);
+	sqlite3_bind_text(s, 2, path, -1, SQLITE_STATIC);
+	rc = step_one(s);
+	if (!rc)
+		*ino = sqlite3_column_int64(s, 0);
+	sqlite3_reset(s);
+	if (rc != -ENOENT)
+		goto done;
+	slash = strrchr(path, '/');
+	name = slash ? slash + 1 : path;
+	snprintf(parentpath, sizeof(parentpath), "%.*s",
+		 slash ? (int)(slash - path) : 0, path);
+	rc = freeze_dir(f, parentpath, &parent);
+	if (rc)
+		return rc;
+	s = db_stmt(f->c, Q_NODE_BY_PATH);
+	if (!s)
+		return -EIO;
+	sqlite3_bind_int64(s, 1, f->src);
+	sqlite3_bind_text(s, 2, path, -1, SQLITE_STATIC);
+	if (step_one(s) == 0) {
+		db_node_row(s, &got);
+		a.mode = got.mode;
+		a.uid = got.uid;
+		a.gid = got.gid;
+		a.mtime_ns = got.mtime_ns;
+	} else {
+		a.uid = getuid();
+		a.gid = getgid();
+		a.mtime_ns = f->now;
+	}
+	sqlite3_reset(s);
+	a.ctime_ns = f->now;
+	rc = insert_node(f->c, f->tag, parent, name, path, &a, ino);
+done:
+	if (!rc) {
+		snprintf(f->lastdir, sizeof(f->lastdir), "%s", path);
+		f->lastino = *ino;
+	}
+	return rc;
+}
+
+static int freeze_node(struct freeze *f, const struct store_node *n,
+		       const char *path, int64_t *files, int64_t *bytes)
+{
+	char dir[STORE_PATH_MAX];
+	const char *slash = strrchr(path, '/');
+	int64_t parent, ino;
+	struct store_node a = *n;
+	int rc;
+
+	if (n->kind == STORE_DIR)
+		return freeze_dir(f, path, &ino);
+	snprintf(dir, sizeof(dir), "%.*s", slash ? (int)(slash - path) : 0,
+		 path);
+	rc = freeze_dir(f, dir, &parent);
+	if (rc)
+		return rc;
+	a.ctime_ns = f->now;
+	rc = insert_node(f->c, f->tag, parent, slash ? slash + 1 : path, path,
+			 &a, &ino);
+	if (!rc) {
+		(*files)++;
+		*bytes += n->size;
+	}
+	return rc;
+}
+
+int store_tag_create(store *st, int64_t dataset, const char *name,
+		     int64_t now_ns, struct store_tag *out)
+{
+	struct conn *c = db_conn(st);
+	struct store_dataset d;
+	struct store_node srcroot;
+	struct freeze f = { .c = c, .now = now_ns };
+	int64_t files = 0, bytes = 0;
+	sqlite3_stmt *s = NULL;
+	int rc, r;
+
+	if (!c)
+		return -EIO;
+	rc = db_begin(c);
+	if (rc)
+		return rc;
+	rc = store_dataset_get_id(st, dataset, &d);
+	if (!rc) {
+		struct store_tag src;
+		rc = store_tag_get_id(st, d.sel_tree, &src);
+		if (!rc)
+			rc = store_node_get(st, src.root, &srcroot);
+	}
+	if (rc)
+		goto out;
+	f.src = d.sel_tree;
+	srcroot.mtime_ns = now_ns;
+	srcroot.ctime_ns = now_ns;
+	rc = make_tree(c, dataset, name, d.sel_tree, 0, &srcroot, now_ns,
+		       &f.tag, &f.root);
+	if (rc)
+		goto out;
+	/* Sorted by path, so files of one folder come together and their
+	 * folder is made once. Without an explicit selection the whole tree
+	 * is copied, empty folders included, like a commit. */
+	if (d.sel_explicit)
+		s = prep(c, "SELECT " NODE_COLS ", n.path FROM selection x"
+			 " JOIN nodes n ON n.ino=x.node JOIN tags t ON"
+			 " t.id=n.tree WHERE x.dataset=?1 AND n.sha IS NOT NULL"
+			 " ORDER BY n.path");
+	else
+		s = prep(c, "SELECT " NODE_COLS ", n.path FROM nodes n"
+			 " JOIN tags t ON t.id=n.tree WHERE n.tree=?2 AND"
+			 " n.parent>0 AND (n.kind=1 OR n.sha IS NOT NULL)"
+			 " ORDER BY n.path");
+	if (!s) {
+		rc = -EIO;
+		goto out;
+	}
+	sqlite3_bind_int64(s, 1, dataset);
+	sqlite3_bind_int64(s, 2, d.sel_tree);
+	while ((r = sqlite3_step(s)) == SQLITE_ROW && !rc) {
+		struct store_node n;
+		db_node_row(s, &n);
+		rc = freeze_node(&f, &n, (const char *)sqlite3_column_text(s, 14),
+				 &files, &bytes);
+	}
+	if (!rc && r != SQLITE_DONE && r != SQLITE_ROW)
+		rc = db_err(r);
+	sqlite3_finalize(s);
+	if (!rc) {
+		sqlite3_stmt *u = prep(c, "UPDATE tags SET files=?2, bytes=?3"
+				       " WHERE id=?1");
+		if (!u) {
+			rc = -EIO;
+			goto out;
+		}
+		sqlite3_bind_int64(u, 1, f.tag);
+		sqlite3_bind_int64(u, 2, files);
+		sqlite3_bind_int64(u, 3, bytes);
+		rc = db_err(sqlite3_step(u));
+		sqlite3_finalize(u);
+	}
+out:
+	rc = db_end(c, rc);
+	if (!rc && out)
+		rc = store_tag_get_id(st, f.tag, out);
+	return rc;
+}
+
+int store_tag_delete(store *st, int64_t tag)
+{
+	struct conn *c = db_conn(st);
+	struct store_tag t;
+	struct store_dataset d;
+	unsigned char (*shas)[STORE_SHA_LEN] = NULL;
+	size_t nsha = 0, cap = 0;
+	sqlite3_stmt *s;
+	int rc, r;
+
+	if (!c)
+		return -EIO;
+	rc = db_begin(c);
+	if (rc)
+		return rc;
+	rc = store_tag_get_id(st, tag, &t);
+	if (!rc && t.live)
+		rc = -EPERM;
+	if (!rc && exec_int(c, "SELECT 1 FROM tags WHERE parent=?1 LIMIT 1",
+			    tag, 0, &rc))
+		rc = rc ? rc : -ENOTEMPTY;
+	if (!rc)
+		rc = store_dataset_get_id(st, t.dataset, &d);
+	if (rc)
+		goto out;
+	s = prep(c, "SELECT DISTINCT sha FROM nodes WHERE tree=?1"
+		 " AND sha IS NOT NULL");
+	if (!s) {
+		rc = -EIO;
+		goto out;
+	}
+	sqlite3_bind_int64(s, 1, tag);
+	while ((r = sqlite3_step(s)) == SQLITE_ROW) {
+		if (nsha == cap) {
+			size_t ncap = cap ? cap * 2 : 256;
+			void *nv = realloc(shas, ncap * STORE_SHA_LEN);
+			if (!nv) {
+				rc = -ENOMEM;
+				break;
+			}
+			shas = nv;
+			cap = ncap;
+		}
+		if (sqlite3_column_bytes(s, 0) == STORE_SHA_LEN)
+			memcpy(shas[nsha++], sqlite3_column_blob(s, 0),
+			       STORE_SHA_LEN);
+	}
+	sqlite3_finalize(s);
+	if (rc)
+		goto out;
+	if (d.sel_tree == tag) {
+		exec_int(c, "DELETE FROM selection WHERE dataset=?1", d.id, 0,
+			 &rc);
+		exec_int(c, "UPDATE datasets SET sel_tree=live_tree,"
+			 " sel_explicit=0 WHERE id=?1", d.id, 0, &rc);
+	}
+	exec_int(c, "DELETE FROM nodes WHERE tree=?1", tag, 0, &rc);
+	exec_int(c, "DELETE FROM tags WHERE id=?1", tag, 0, &rc);
+	if (rc)
+		goto out;
+	rc = db_exec(c, "COMMIT");
+	if (rc)
+		goto out;
+	for (size_t i = 0; i < nsha; i++)
+		blob_collect(c, shas[i]);
+	free(shas);
+	pthread_mutex_unlock(&st->wlock);
+	return 0;
+out:
+	free(shas);
+	return db_end(c, rc);
+}
+
+int store_tag_rename(store *st, int64_t tag, const char *newname)
+{
+	return rename_row(st, "UPDATE tags SET name=?2 WHERE id=?1 AND live=0",
+			  tag, newname);
+}
+
+/* ---- nodes ---- */
+
+int store_node_get(store *st, int64_t ino, struct store_node *out)
+{
+	struct conn *c = db_conn(st);
+	sqlite3_stmt *s = c ? db_stmt(c, Q_NODE_GET) : NULL;
+	int rc;
+
+	if (!s)
+		return -EIO;
+	sqlite3_bind_int64(s, 1, ino);
+	rc = step_one(s);
+	if (!rc)
+		db_node_row(s, out);
+	sqlite3_reset(s);
+	return rc;
+}
+
+int store_node_lookup(store *st, int64_t parent, const char *name,
+		      struct store_node *out)
+{
+	struct conn *c = db_conn(st);
+	sqlite3_stmt *s = c ? db_stmt(c, Q_NODE_LOOKUP) : NULL;
+	int rc;
+
+	if (!s)
+		return -EIO;
+	sqlite3_bind_int64(s, 1, parent);
+	sqlite3_bind_text(s, 2, name, -1, SQLITE_STATIC);
+	rc = step_one(s);
+	if (!rc)
+		db_node_row(s, out);
+	sqlite3_reset(s);
+	return rc;
+}
+
+int store_node_children(store *st, int64_t parent, struct store_node **out,
+			size_t *n)
+{
+	struct conn *c = db_conn(st);
+	sqlite3_stmt *s = c ? db_stmt(c, Q_NODE_CHILDREN) : NULL;
+	struct store_node *v = NULL;
+	size_t cnt = 0, cap = 0;
+	int rc = 0, r;
+
+	*out = NULL;
+	*n = 0;
+	if (!s)
+		return -EIO;
+	sqlite3_bind_int64(s, 1, parent);
+	while ((r = sqlite3_step(s)) == SQLITE_ROW) {
+		if (cnt == cap) {
+			size_t ncap = cap ? cap * 2 : 64;
+			struct store_node *nv = realloc(v, ncap * sizeof(*v));
+			if (!nv) {
+				rc = -ENOMEM;
+				break;
+			}
+			v = nv;
+			cap = ncap;
+		}
+		db_node_row(s, &v[cnt++]);
+	}
+	if (!rc && r != SQLITE_DONE)
+		rc = db_err(r);
+	sqlite3_reset(s);
+	if (rc) {
+		free(v);
+		return rc;
+	}
+	*out = v;
+	*n = cnt;
+	return 0;
+}
+
+int store_node_path(store *st, int64_t ino, char *buf, size_t len)
+{
+	struct conn *c = db_conn(st);
+	sqlite3_stmt *s = c ? db_stmt(c, Q_NODE_PATH) : NULL;
+	int rc;
+
+	if (!s)
+		return -EIO;
+	sqlite3_bind_int64(s, 1, ino);
+	rc = step_one(s);
+	if (!rc && (size_t)snprintf(buf, len, "%s",
+				    (const char *)sqlite3_column_text(s, 0)) >= len)
+		rc = -ENAMETOOLONG;
+	sqlite3_reset(s);
+	return rc;
+}
+
+/* Path of child `name` of dir node p, checked writable. */
+static int child_path(store *st, const struct store_node *p, const char *name,
+		      char *buf, size_t len)
+{
+	char ppath[STORE_PATH_MAX];
+	int rc;
+
+	if (p->kind != STORE_DIR)
+		return -ENOTDIR;
+	if (!p->tree_live)
+		return -EROFS;
+	if (strlen(name) > STORE_NAME_MAX)
+		return -ENAMETOOLONG;
+	rc = store_node_path(st, p->ino, ppath, sizeof(ppath));
+	if (rc)
+		return rc;
+	if ((size_t)snprintf(buf, len, "%s%s%s", ppath, *ppath ? "/" : "",
+			     name) >= len)
+		return -ENAMETOOLONG;
+	return 0;
+}
+
+int store_node_create(store *st, int64_t parent, const char *name,
+		      const struct store_newnode *nn, struct store_node *out)
+{
+	struct conn *c = db_conn(st);
+	struct store_node p, a = { 0 };
+	char path[STORE_PATH_MAX];
+	int64_t ino = 0, now = store_now_ns();
+	int rc;
+
+	if (!c)
+		return -EIO;
+	rc = db_begin(c);
+	if (rc)
+		return rc;
+	rc = store_node_get(st, parent, &p);
+	if (!rc)
+		rc = child_path(st, &p, name, path, sizeof(path));
+	if (rc)
+		goto out;
+	a.kind = nn->kind;
+	a.mode = nn->mode & 07777;
+	a.uid = nn->uid;
+	a.gid = nn->gid;
+	a.mtime_ns = nn->mtime_ns ? nn->mtime_ns : now;
+	a.ctime_ns = now;
+	if (nn->kind == STORE_FILE) {
+		/* A pending upload until committed (has_sha stays 0). */
+	}
+	rc = insert_node(c, p.tree, parent, name, path, &a, &ino);
+	if (!rc)
+		exec_int(c, "UPDATE nodes SET mtime=?2, ctime=?2 WHERE ino=?1",
+			 parent, now, &rc);
+out:
+	rc = db_end(c, rc);
+	if (!rc && out)
+		rc = store_node_get(st, ino, out);
+	return rc;
+}
+
+static int delete_node(struct conn *c, const struct store_node *n)
+{
+	sqlite3_stmt *s = db_stmt(c, Q_NODE_DELETE);
+	int rc;
+
+	if (!s)
+		return -EIO;
+	sqlite3_bind_int64(s, 1, n->ino);
+	rc = db_err(sqlite3_step(s));
+	sqlite3_reset(s);
+	if (rc || n->kind != STORE_FILE)
+		return rc;
+	s = db_stmt(c, Q_SEL_DEL_NODE);
+	if (!s)
+		return -EIO;
+	sqlite3_bind_int64(s, 1, n->ino);
+	rc = db_err(sqlite3_step(s));
+	sqlite3_reset(s);
+	return rc;
+}
+
+static int has_child(struct conn *c, int64_t ino)
+{
+	sqlite3_stmt *s = db_stmt(c, Q_NODE_HAS_CHILD);
+	int r;
+
+	if (!s)
+		return -EIO;
+	sqlite3_bind_int64(s, 1, ino);
+	r = sqlite3_step(s);
+	sqlite3_reset(s);
+	return r == SQLITE_ROW ? 1 : r == SQLITE_DONE ? 0 : db_err(r);
+}
+
+/* Ends a write transaction that removed node `gone` (or none): commits, then
+ * collects its blob while still holding the write lock. */
+static int end_and_collect(struct conn *c, int rc,
+			   const struct store_node *gone)
+{
+	if (rc)
+		return db_end(c, rc);
+	rc = db_exec(c, "COMMIT");
+	if (rc)
+		db_exec(c, "ROLLBACK");
+	else if (gone && gone->kind == STORE_FILE && gone->has_sha)
+		blob_collect(c, gone->sha);
+	pthread_mutex_unlock(&c->st->wlock);
+	return rc;
+}
+
+int store_node_remove(store *st, int64_t parent, const char *name, int is_dir)
+{
+	struct conn *c = db_conn(st);
+	struct store_node p, n;
+	int rc;
+
+	if (!c)
+		return -EIO;
+	rc = db_begin(c);
+	if (rc)
+		return rc;
+	rc = store_node_get(st, parent, &p);
+	if (!rc && !p.tree_live)
+		rc = -EROFS;
+	if (!rc)
+		rc = store_node_lookup(st, parent, name, &n);
+	if (rc)
+		goto out;
+	if (is_dir && n.kind != STORE_DIR)
+		rc = -ENOTDIR;
+	else if (!is_dir && n.kind == STORE_DIR)
+		rc = -EISDIR;
+	else if (is_dir && (rc = has_child(c, n.ino)) > 0)
+		rc = -ENOTEMPTY;
+	if (!rc)
+		rc = delete_node(c, &n);
+	if (!rc)
+		exec_int(c, "UPDATE nodes SET mtime=?2, ctime=?2 WHERE ino=?1",
+			 parent, store_now_ns(), &rc);
+out:
+	return end_and_collect(c, rc, rc ? NULL : &n);
+}
+
+int store_node_rename(store *st, int64_t parent, const char *name,
+		      int64_t newparent, const char *newname, int noreplace)
+{
+	struct conn *c = db_conn(st);
+	struct store_node src, np, dst;
+	char oldpath[STORE_PATH_MAX], newpath[STORE_PATH_MAX];
+	char lo[STORE_PATH_MAX + 2], hi[STORE_PATH_MAX + 2];
+	int64_t now = store_now_ns();
+	int have_dst = 0, rc;
+	sqlite3_stmt *s;
+
+	if (!c)
+		return -EIO;
+	rc = db_begin(c);
+	if (rc)
+		return rc;
+	rc = store_node_lookup(st, parent, name, &src);
+	if (!rc)
+		rc = store_node_get(st, newparent, &np);
+	if (!rc && (!src.tree_live || !np.tree_live))
+		rc = -EROFS;
+	if (!rc && src.tree != np.tree)
+		rc = -EXDEV;
+	if (!rc)
+		rc = store_node_path(st, src.ino, oldpath, sizeof(oldpath));
+	if (!rc)
+		rc = child_path(st, &np, newname, newpath, sizeof(newpath));
+	if (rc)
+		goto out;
+	/* A folder cannot move below itself. */
+	size_t ol = strlen(oldpath);
+	if (src.kind == STORE_DIR && !strncmp(newpath, oldpath, ol) &&
+	    newpath[ol] == '/') {
+		rc = -EINVAL;
+		goto out;
+	}
+	rc = store_node_lookup(st, newparent, newname, &dst);
+	if (rc == 0) {
+		if (noreplace) {
+			rc = -EEXIST;
+			goto out;
+		}
+		if (dst.ino == src.ino)
+			goto out;       /* rename onto itself: nothing to do */
+		have_dst = 1;
+		if (dst.kind == STORE_DIR && src.kind != STORE_DIR)
+			rc = -EISDIR;
+		else if (dst.kind != STORE_DIR && src.kind == STORE_DIR)
+			rc = -ENOTDIR;
+		else if (dst.kind == STORE_DIR && (rc = has_child(c, dst.ino)) > 0)
+			rc = -ENOTEMPTY;
+		if (!rc)
+			rc = delete_node(c, &dst);
+	} else if (rc == -ENOENT) {
+		rc = 0;
+	}
+	if (rc)
+		goto out;
+	s = db_stmt(c, Q_NODE_MOVE);
+	if (!s) {
+		rc = -EIO;
+		goto out;
+	}
+	sqlite3_bind_int64(s, 1, src.ino);
+	sqlite3_bind_int64(s, 2, newparent);
+	sqlite3_bind_text(s, 3, newname, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 4, newpath, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 5, now);
+	rc = db_err(sqlite3_step(s));
+	sqlite3_reset(s);
+	if (!rc && src.kind == STORE_DIR) {
+		snprintf(lo, sizeof(lo), "%s/", oldpath);
+		snprintf(hi, sizeof(hi), "%s0", oldpath);
+		s = db_stmt(c, Q_NODE_MOVE_SUBTREE);
+		if (!s) {
+			rc = -EIO;
+			goto out;
+		}
+		sqlite3_bind_text(s, 1, newpath, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(s, 2, (int64_t)ol + 1);
+		sqlite3_bind_int64(s, 3, src.tree);
+		sqlite3_bind_text(s, 4, lo, -1, SQLITE_STATIC);
+		sqlite3_bind_text(s, 5, hi, -1, SQLITE_STATIC);
+		rc = db_err(sqlite3_step(s));
+		sqlite3_reset(s);
+	}
+	if (!rc)
+		exec_int(c, "UPDATE nodes SET mtime=?2, ctime=?2 WHERE ino=?1"
+			 " OR ino=?3", parent, now, &rc);
+	if (!rc && newparent != parent)
+		exec_int(c, "UPDATE nodes SET mtime=?2, ctime=?2 WHERE ino=?1",
+			 newparent, now, &rc);
+out:
+	return end_and_collect(c, rc, have_dst && !rc ? &dst : NULL);
+}
+
+int store_node_setattr(store *st, int64_t ino, int what, uint32_t mode,
+		       uint32_t uid, uint32_t gid, int64_t mtime_ns)
+{
+	struct conn *c = db_conn(st);
+	struct store_node n;
+	sqlite3_stmt *s;
+	int rc;
+
+	if (!c)
+		return -EIO;
+	rc = db_begin(c);
+	if (rc)
+		return rc;
+	rc = store_node_get(st, ino, &n);
+	if (!rc && !n.tree_live)
+		rc = -EROFS;
+	if (rc)
+		goto out;
+	if (what & STORE_SET_MODE)
+		n.mode = mode & 07777;
+	if (what & STORE_SET_UID)
+		n.uid = uid;
+	if (what & STORE_SET_GID)
+		n.gid = gid;
+	if (what & STORE_SET_MTIME)
+		n.mtime_ns = mtime_ns;
+	s = prep(c, "UPDATE nodes SET mode=?2, uid=?3, gid=?4, mtime=?5,"
+		 " ctime=?6 WHERE ino=?1");
+	if (!s) {
+		rc = -EIO;
+		goto out;
+	}
+	sqlite3_bind_int64(s, 1, ino);
+	sqlite3_bind_int(s, 2, (int)n.mode);
+	sqlite3_bind_int64(s, 3, n.uid);
+	sqlite3_bind_int64(s, 4, n.gid);
+	sqlite3_bind_int64(s, 5, n.mtime_ns);
+	sqlite3_bind_int64(s, 6, store_now_ns());
+	rc = db_err(sqlite3_step(s));
+	sqlite3_finalize(s);
+out:
+	return db_end(c, rc);
+}
+
+/* ---- selection ---- */
+
+int store_selection_each(store *st, int64_t dataset, store_path_fn fn,
+			 void *arg)
+{
+	struct conn *c = db_conn(st);
+	struct store_dataset d;
+	sqlite3_stmt *s;
+	int rc, r;
+
+	if (!c)
+		return -EIO;
+	rc = store_dataset_get_id(st, dataset, &d);
+	if (rc)
+		return rc;
+	if (d.sel_explicit)
+		s = prep(c, "SELECT n.path FROM selection x JOIN nodes n ON"
+			 " n.ino=x.node WHERE x.dataset=?1 AND n.sha IS NOT NULL"
+			 " ORDER BY x.rank");
+	else
+		s = prep(c, "SELECT path FROM nodes WHERE tree=?2 AND kind=2"
+			 " AND sha IS NOT NULL ORDER BY path");
+	if (!s)
+		return -EIO;
+	sqlite3_bind_int64(s, 1, dataset);
+	sqlite3_bind_int64(s, 2, d.sel_tree);
+	while ((r = sqlite3_step(s)) == SQLITE_ROW) {
+		rc = fn(arg, (const char *)sqlite3_column_text(s, 0));
+		if (rc)
+			break;
+	}
+	if (!rc && r != SQLITE_DONE)
+		rc = db_err(r);
+	sqlite3_finalize(s);
+	return rc;
+}
+
+int store_selection_count(store *st, int64_t dataset, int64_t *n)
+{
+	struct conn *c = db_conn(st);
+	struct store_dataset d;
+	int rc;
+
+	if (!c)
+		return -EIO;
+	rc = store_dataset_get_id(st, dataset, &d);
+	if (rc)
+		return rc;
+	if (d.sel_explicit)
+		*n = exec_int(c, "SELECT count(*) FROM selection x JOIN nodes n"
+			      " ON n.ino=x.node WHERE x.dataset=?1 AND n.sha IS"
+			      " NOT NULL", dataset, 0, &rc);
+	else
+		*n = exec_int(c, "SELECT count(*) FROM nodes WHERE tree=?1 AND"
+			      " kind=2 AND sha IS NOT NULL", d.sel_tree, 0, &rc);
+	return rc;
+}
+
+int store_selection_set(store *st, int64_t dataset, int64_t tree,
+			const char *const *paths, size_t n, size_t *bad,
+			char *msg, size_t msglen)
+{
+	struct conn *c = db_conn(st);
+	struct store_tag t;
+	sqlite3_stmt *ins = NULL;
+	int rc;
+
+	if (bad)
+		*bad = 0;
+	if (!c)
+		return -EIO;
+	rc = db_begin(c);
+	if (rc)
+		return rc;
+	rc = store_tag_get_id(st, tree, &t);
+	if (!rc && t.dataset != dataset)
+		rc = -EINVAL;
+	if (rc)
+		goto out;
+	exec_int(c, "DELETE FROM selection WHERE dataset=?1", dataset, 0, &rc);
+	ins = prep(c, "INSERT INTO selection(dataset,rank,node)"
+		   " VALUES(?1,?2,?3)");
+	if (rc || !ins) {
+		rc = rc ? rc : -EIO;
+		goto out;
+	}
+	for (size_t i = 0; i < n && !rc; i++) {
+		sqlite3_stmt *s = db_stmt(c, Q_NODE_BY_PATH);
+		struct store_node node;
+		if (!s) {
+			rc = -EIO;
+			break;
+		}
+		sqlite3_bind_int64(s, 1, tree);
+		sqlite3_bind_text(s, 2, paths[i], -1, SQLITE_STATIC);
+		rc = step_one(s);
+		if (!rc)
+			db_node_row(s, &node);
+		sqlite3_reset(s);
+		if (bad)
+			*bad = i;
+		if (rc == -ENOENT || (!rc && node.kind == STORE_DIR) ||
+		    (!rc && !node.has_sha) || !*paths[i]) {
+			set_msg(msg, msglen, "'%s' is not a file of tag '%s'",
+				paths[i], t.name);
+			rc = -EINVAL;
+			break;
+		}
+		if (rc)
+			break;
+		sqlite3_reset(ins);
+		sqlite3_bind_int64(ins, 1, dataset);
+		sqlite3_bind_int64(ins, 2, (int64_t)i);
+		sqlite3_bind_int64(ins, 3, node.ino);
+		rc = db_err(sqlite3_step(ins));
+		if (rc == -EEXIST) {
+			set_msg(msg, msglen, "'%s' is listed twice",
+				paths[i]);
+			rc = -EINVAL;
+		}
+	}
+	if (!rc)
+		exec_int(c, "UPDATE datasets SET sel_tree=?2, sel_explicit=1"
+			 " WHERE id=?1", dataset, tree, &rc);
+out:
+	sqlite3_finalize(ins);
+	return db_end(c, rc);
+}
+
+int store_selection_reset(store *st, int64_t dataset)
+{
+	struct conn *c = db_conn(st);
+	int rc;
+
+	if (!c)
+		return -EIO;
+	rc = db_begin(c);
+	if (rc)
+		return rc;
+	exec_int(c, "DELETE FROM selection WHERE dataset=?1", dataset, 0, &rc);
+	exec_int(c, "UPDATE datasets SET sel_tree=live_tree, sel_explicit=0"
+		 " WHERE id=?1", dataset, 0, &rc);
+	return db_end(c, rc);
+}
+
+/* ---- events ---- */
+
+int store_event_add(store *st, int64_t dataset, int level, const char *msg)
+{
+	struct conn *c = db_conn(st);
+	sqlite3_stmt *s;
+	int rc;
+
+	if (!c)
+		return -EIO;
+	rc = db_begin(c);
+	if (rc)
+		return rc;
+	s = db_stmt(c, Q_EVENT_ADD);
+	if (!s)
+		return db_end(c, -EIO);
+	sqlite3_bind_int64(s, 1, dataset);
+	sqlite3_bind_int64(s, 2, store_now_ns());
+	sqlite3_bind_int(s, 3, level);
+	sqlite3_bind_text(s, 4, msg, -1, SQLITE_STATIC);
+	rc = db_err(sqlite3_step(s));
+	sqlite3_reset(s);
+	if (!rc && (s = db_stmt(c, Q_EVENT_TRIM)) != NULL) {
+		sqlite3_bind_int64(s, 1, dataset);
+		rc = db_err(sqlite3_step(s));
+		sqlite3_reset(s);
+	}
+	return db_end(c, rc);
+}
+
+int store_event_each(store *st, int64_t dataset, int limit, store_event_fn fn,
+		     void *arg)
+{
+	struct conn *c = db_conn(st);
+	sqlite3_stmt *s;
+	int rc = 0, r;
+
+	if (!c || !(s = prep(c, "SELECT ts, level, msg FROM (SELECT id, ts,"
+			     " level, msg FROM events WHERE dataset=?1 ORDER BY"
+			     " id DESC LIMIT ?2) ORDER BY id")))
+		return -EIO;
+	sqlite3_bind_int64(s, 1, dataset);
+	sqlite3_bind_int(s, 2, limit);
+	while ((r = sqlite3_step(s)) == SQLITE_ROW) {
+		rc = fn(arg, sqlite3_column_int64(s, 0), sqlite3_column_int(s, 1),
+			(const char *)sqlite3_column_text(s, 2));
+		if (rc)
+			break;
+	}
+	if (!rc && r != SQLITE_DONE)
+		rc = db_err(r);
+	sqlite3_finalize(s);
+	return rc;
+}

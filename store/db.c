@@ -1,0 +1,284 @@
+/*
+ * db.c — connections, statement cache, write lock, error translation and
+ * schema for the catalog. See db.h for the threading design.
+ *
+ * Schema (version 1):
+ *   datasets(id, uid, owner, name, created, live_tree, sel_tree, sel_explicit)
+ *   tags(id, dataset, name, parent, created, root, files, bytes, live)
+ *   nodes(ino, tree, parent, name, path, kind, mode, uid, gid, size, mtime,
+ *         ctime, sha)          -- sha NULL on a file = upload pending
+ *   selection(dataset, rank, node)  -- explicit selection, importance order
+ *   events(id, dataset, ts, level, msg)
+ * A tree root node has parent = -tree and name ''. Times are ns since epoch.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "db.h"
+
+static const char *const sql_text[Q_COUNT] = {
+	[Q_NODE_GET] = "SELECT " NODE_COLS
+		" FROM nodes n JOIN tags t ON t.id=n.tree WHERE n.ino=?1",
+	[Q_NODE_LOOKUP] = "SELECT " NODE_COLS
+		" FROM nodes n JOIN tags t ON t.id=n.tree"
+		" WHERE n.parent=?1 AND n.name=?2",
+	[Q_NODE_CHILDREN] = "SELECT " NODE_COLS
+		" FROM nodes n JOIN tags t ON t.id=n.tree"
+		" WHERE n.parent=?1 ORDER BY n.name",
+	[Q_NODE_PATH] = "SELECT path FROM nodes WHERE ino=?1",
+	[Q_NODE_INSERT] = "INSERT INTO nodes(tree,parent,name,path,kind,mode,"
+		"uid,gid,size,mtime,ctime,sha) VALUES(?1,?2,?3,?4,?5,?6,?7,?8,"
+		"?9,?10,?11,?12)",
+	[Q_NODE_DELETE] = "DELETE FROM nodes WHERE ino=?1",
+	[Q_NODE_HAS_CHILD] = "SELECT 1 FROM nodes WHERE parent=?1 LIMIT 1",
+	[Q_NODE_MOVE] = "UPDATE nodes SET parent=?2, name=?3, path=?4,"
+		" ctime=?5 WHERE ino=?1",
+	[Q_NODE_MOVE_SUBTREE] = "UPDATE nodes SET path=?1 || substr(path,?2)"
+		" WHERE tree=?3 AND path>?4 AND path<?5",
+	[Q_NODE_SET_CONTENT] = "UPDATE nodes SET sha=?2, size=?3, mtime=?4,"
+		" ctime=?5 WHERE ino=?1",
+	[Q_NODE_BY_PATH] = "SELECT " NODE_COLS
+		" FROM nodes n JOIN tags t ON t.id=n.tree"
+		" WHERE n.tree=?1 AND n.path=?2",
+	[Q_SHA_REF] = "SELECT 1 FROM nodes WHERE sha=?1 LIMIT 1",
+	[Q_SEL_DEL_NODE] = "DELETE FROM selection WHERE node=?1",
+	[Q_DS_GET] = "SELECT " DS_COLS " FROM datasets d"
+		" WHERE d.owner=?1 AND d.name=?2",
+	[Q_DS_GET_ID] = "SELECT " DS_COLS " FROM datasets d WHERE d.id=?1",
+	[Q_TAG_GET] = "SELECT " TAG_COLS " FROM tags t"
+		" WHERE t.dataset=?1 AND t.name=?2",
+	[Q_TAG_GET_ID] = "SELECT " TAG_COLS " FROM tags t WHERE t.id=?1",
+	[Q_EVENT_ADD] = "INSERT INTO events(dataset,ts,level,msg)"
+		" VALUES(?1,?2,?3,?4)",
+	[Q_EVENT_TRIM] = "DELETE FROM events WHERE dataset=?1 AND id<=coalesce("
+		"(SELECT id FROM events WHERE dataset=?1 ORDER BY id DESC"
+		" LIMIT 1 OFFSET 1000),0)",
+};
+
+static const char schema[] =
+	"CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT)"
+	" WITHOUT ROWID;"
+	"INSERT OR IGNORE INTO meta VALUES('schema','1');"
+	"CREATE TABLE IF NOT EXISTS datasets("
+	" id INTEGER PRIMARY KEY AUTOINCREMENT, uid TEXT NOT NULL UNIQUE,"
+	" owner TEXT NOT NULL, name TEXT NOT NULL, created INTEGER NOT NULL,"
+	" live_tree INTEGER NOT NULL DEFAULT 0,"
+	" sel_tree INTEGER NOT NULL DEFAULT 0,"
+	" sel_explicit INTEGER NOT NULL DEFAULT 0, UNIQUE(owner, name));"
+	"CREATE TABLE IF NOT EXISTS tags("
+	" id INTEGER PRIMARY KEY AUTOINCREMENT, dataset INTEGER NOT NULL,"
+	" name TEXT NOT NULL, parent INTEGER NOT NULL DEFAULT 0,"
+	" created INTEGER NOT NULL, root INTEGER NOT NULL DEFAULT 0,"
+	" files INTEGER NOT NULL DEFAULT 0, bytes INTEGER NOT NULL DEFAULT 0,"
+	" live INTEGER NOT NULL, UNIQUE(dataset, name));"
+	"CREATE INDEX IF NOT EXISTS tags_parent ON tags(parent);"
+	"CREATE TABLE IF NOT EXISTS nodes("
+	" ino INTEGER PRIMARY KEY AUTOINCREMENT, tree INTEGER NOT NULL,"
+	" parent INTEGER NOT NULL, name TEXT NOT NULL, path TEXT NOT NULL,"
+	" kind INTEGER NOT NULL, mode INTEGER NOT NULL, uid INTEGER NOT NULL,"
+	" gid INTEGER NOT NULL, size INTEGER NOT NULL DEFAULT 0,"
+	" mtime INTEGER NOT NULL, ctime INTEGER NOT NULL, sha BLOB);"
+	"CREATE UNIQUE INDEX IF NOT EXISTS nodes_dirent ON nodes(parent, name);"
+	"CREATE UNIQUE INDEX IF NOT EXISTS nodes_path ON nodes(tree, path);"
+	"CREATE INDEX IF NOT EXISTS nodes_sha ON nodes(sha)"
+	" WHERE sha IS NOT NULL;"
+	"CREATE TABLE IF NOT EXISTS selection(dataset INTEGER NOT NULL,"
+	" rank INTEGER NOT NULL, node INTEGER NOT NULL,"
+	" PRIMARY KEY(dataset, rank)) WITHOUT ROWID;"
+	"CREATE UNIQUE INDEX IF NOT EXISTS selection_node"
+	" ON selection(dataset, node);"
+	"CREATE INDEX IF NOT EXISTS selection_bynode ON selection(node);"
+	"CREATE TABLE IF NOT EXISTS events(id INTEGER PRIMARY KEY AUTOINCREMENT,"
+	" dataset INTEGER NOT NULL, ts INTEGER NOT NULL, level INTEGER NOT NULL,"
+	" msg TEXT NOT NULL);"
+	"CREATE INDEX IF NOT EXISTS events_ds ON events(dataset, id);";
+
+int db_err(int rc)
+{
+	switch (rc & 0xff) {
+	case SQLITE_OK: case SQLITE_ROW: case SQLITE_DONE: return 0;
+	case SQLITE_CONSTRAINT: return -EEXIST;
+	case SQLITE_FULL: return -ENOSPC;
+	case SQLITE_BUSY: case SQLITE_LOCKED: return -EBUSY;
+	case SQLITE_NOMEM: return -ENOMEM;
+	case SQLITE_READONLY: return -EROFS;
+	default: return -EIO;
+	}
+}
+
+static void conn_free(struct conn *c)
+{
+	if (!c)
+		return;
+	for (int i = 0; i < Q_COUNT; i++)
+		sqlite3_finalize(c->stmt[i]);
+	sqlite3_close(c->db);
+	free(c);
+}
+
+/* pthread key destructor: the thread is exiting. */
+static void conn_release(void *p)
+{
+	struct conn *c = p;
+	store *st = c->st;
+
+	pthread_mutex_lock(&st->conns_lock);
+	if (c->prev)
+		c->prev->next = c->next;
+	else
+		st->conns = c->next;
+	if (c->next)
+		c->next->prev = c->prev;
+	pthread_mutex_unlock(&st->conns_lock);
+	conn_free(c);
+}
+
+int db_exec(struct conn *c, const char *sql)
+{
+	return db_err(sqlite3_exec(c->db, sql, NULL, NULL, NULL));
+}
+
+static struct conn *conn_open(store *st)
+{
+	struct conn *c = calloc(1, sizeof(*c));
+	char *path = NULL;
+
+	if (!c)
+		return NULL;
+	c->st = st;
+	size_t len = strlen(st->dir) + sizeof("/catalog.db");
+	path = malloc(len);
+	if (!path)
+		goto fail;
+	snprintf(path, len, "%s/catalog.db", st->dir);
+	if (sqlite3_open_v2(path, &c->db, SQLITE_OPEN_READWRITE |
+			    SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL))
+		goto fail;
+	sqlite3_busy_timeout(c->db, 10000);
+	if (db_exec(c, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"
+		    "PRAGMA temp_store=MEMORY; PRAGMA cache_size=-16384;"
+		    "PRAGMA mmap_size=268435456;"))
+		goto fail;
+	free(path);
+	return c;
+fail:
+	free(path);
+	conn_free(c);
+	return NULL;
+}
+
+struct conn *db_conn(store *st)
+{
+	struct conn *c = pthread_getspecific(st->key);
+
+	if (c)
+		return c;
+	c = conn_open(st);
+	if (!c)
+		return NULL;
+	pthread_mutex_lock(&st->conns_lock);
+	c->next = st->conns;
+	if (st->conns)
+		st->conns->prev = c;
+	st->conns = c;
+	pthread_mutex_unlock(&st->conns_lock);
+	pthread_setspecific(st->key, c);
+	return c;
+}
+
+sqlite3_stmt *db_stmt(struct conn *c, enum q q)
+{
+	sqlite3_stmt *s = c->stmt[q];
+
+	if (!s) {
+		if (sqlite3_prepare_v3(c->db, sql_text[q], -1,
+				       SQLITE_PREPARE_PERSISTENT, &s, NULL))
+			return NULL;
+		c->stmt[q] = s;
+	}
+	sqlite3_reset(s);
+	sqlite3_clear_bindings(s);
+	return s;
+}
+
+int db_begin(struct conn *c)
+{
+	int rc;
+
+	pthread_mutex_lock(&c->st->wlock);
+	rc = db_exec(c, "BEGIN IMMEDIATE");
+	if (rc)
+		pthread_mutex_unlock(&c->st->wlock);
+	return rc;
+}
+
+int db_end(struct conn *c, int rc)
+{
+	if (rc == 0)
+		rc = db_exec(c, "COMMIT");
+	if (rc)
+		db_exec(c, "ROLLBACK");
+	pthread_mutex_unlock(&c->st->wlock);
+	return rc;
+}
+
+void db_node_row(sqlite3_stmt *s, struct store_node *n)
+{
+	memset(n, 0, sizeof(*n));
+	n->ino = sqlite3_column_int64(s, 0);
+	n->tree = sqlite3_column_int64(s, 1);
+	n->parent = sqlite3_column_int64(s, 2);
+	n->dataset = sqlite3_column_int64(s, 3);
+	n->tree_live = sqlite3_column_int(s, 4);
+	n->kind = sqlite3_column_int(s, 5);
+	n->mode = (uint32_t)sqlite3_column_int(s, 6);
+	n->uid = (uint32_t)sqlite3_column_int64(s, 7);
+	n->gid = (uint32_t)sqlite3_column_int64(s, 8);
+	n->size = sqlite3_column_int64(s, 9);
+	n->mtime_ns = sqlite3_column_int64(s, 10);
+	n->ctime_ns = sqlite3_column_int64(s, 11);
+	if (sqlite3_column_bytes(s, 12) == STORE_SHA_LEN) {
+		memcpy(n->sha, sqlite3_column_blob(s, 12), STORE_SHA_LEN);
+		n->has_sha = 1;
+	}
+	const unsigned char *name = sqlite3_column_text(s, 13);
+	if (name)
+		snprintf(n->name, sizeof(n->name), "%s", (const char *)name);
+}
+
+int db_schema(struct conn *c)
+{
+	int rc = db_begin(c);
+
+	if (rc)
+		return rc;
+	rc = db_exec(c, schema);
+	return db_end(c, rc);
+}
+
+int db_init_store(store *st)
+{
+	if (pthread_key_create(&st->key, conn_release))
+		return -EAGAIN;
+	pthread_mutex_init(&st->wlock, NULL);
+	pthread_mutex_init(&st->conns_lock, NULL);
+	return 0;
+}
+
+void db_close_all(store *st)
+{
+	struct conn *c = st->conns;
+
+	while (c) {
+		struct conn *next = c->next;
+		conn_free(c);
+		c = next;
+	}
+	st->conns = NULL;
+	pthread_setspecific(st->key, NULL);
+	pthread_key_delete(st->key);
+	pthread_mutex_destroy(&st->wlock);
+	pthread_mutex_destroy(&st->conns_lock);
+}

@@ -1,0 +1,87 @@
+/*
+ * db.h — private to store/: per-thread SQLite connections, the statement
+ * cache, the write lock and error translation. Not part of the store's public
+ * contract; nothing outside store/ includes this file.
+ *
+ * Each thread that touches a store gets one `struct conn` (a connection plus
+ * its prepared statements), created on first use and closed by a pthread key
+ * destructor when the thread exits, or by store_close(). Write transactions
+ * run under `store.wlock` (BEGIN IMMEDIATE inside it), so writers of this
+ * process queue on a mutex instead of spinning in SQLite's busy handler; the
+ * busy timeout only matters for other processes (e.g. the sqlite3 shell).
+ * Lock order: wlock, then conns_lock. Neither is held across file I/O except
+ * the blob store's rename/unlink, which are metadata operations.
+ */
+#ifndef SIEVEFS_STORE_DB_H
+#define SIEVEFS_STORE_DB_H
+
+#include <pthread.h>
+#include <sqlite3.h>
+
+#include "store.h"
+
+/* Column lists shared by the statements that fill the structs below. */
+#define NODE_COLS "n.ino,n.tree,n.parent,t.dataset,t.live,n.kind,n.mode," \
+	"n.uid,n.gid,n.size,n.mtime,n.ctime,n.sha,n.name"
+#define DS_COLS "d.id,d.uid,d.name,d.owner,d.created,d.live_tree," \
+	"(SELECT root FROM tags WHERE id=d.live_tree),d.sel_tree,d.sel_explicit"
+#define TAG_COLS "t.id,t.dataset,t.name,t.parent," \
+	"coalesce((SELECT name FROM tags p WHERE p.id=t.parent),'')," \
+	"t.created,t.root,t.files,t.bytes,t.live"
+
+enum q {
+	Q_NODE_GET, Q_NODE_LOOKUP, Q_NODE_CHILDREN, Q_NODE_PATH, Q_NODE_INSERT,
+	Q_NODE_DELETE, Q_NODE_HAS_CHILD, Q_NODE_MOVE, Q_NODE_MOVE_SUBTREE,
+	Q_NODE_SET_CONTENT, Q_NODE_BY_PATH, Q_SHA_REF, Q_SEL_DEL_NODE,
+	Q_DS_GET, Q_DS_GET_ID, Q_TAG_GET, Q_TAG_GET_ID,
+	Q_EVENT_ADD, Q_EVENT_TRIM,
+	Q_COUNT
+};
+
+struct conn {
+	sqlite3 *db;
+	sqlite3_stmt *stmt[Q_COUNT];   /* prepared lazily, reset after use */
+	struct conn *prev, *next;      /* in store.conns, under conns_lock */
+	struct store *st;
+};
+
+struct store {
+	char *dir;                     /* store directory, absolute */
+	char *blobdir, *stagedir;
+	pthread_key_t key;             /* → this thread's struct conn */
+	pthread_mutex_t wlock;         /* serialises write transactions */
+	pthread_mutex_t conns_lock;    /* protects conns */
+	struct conn *conns;
+};
+
+/* This thread's connection, opened on first use; NULL if it cannot be opened. */
+struct conn *db_conn(store *st);
+/* The cached statement for q, reset and with bindings cleared. */
+sqlite3_stmt *db_stmt(struct conn *c, enum q q);
+/* SQLite result code → negative errno (0 for OK/ROW/DONE). */
+int db_err(int rc);
+/* Runs SQL without results. Returns 0 or -errno. */
+int db_exec(struct conn *c, const char *sql);
+/* Write transaction: takes wlock and begins; db_end commits when rc == 0,
+ * else rolls back, and always releases wlock. Returns rc or the commit's
+ * error. */
+int db_begin(struct conn *c);
+int db_end(struct conn *c, int rc);
+/* Fills a node from a row whose columns follow NODE_COLS (see catalog.c). */
+void db_node_row(sqlite3_stmt *s, struct store_node *n);
+
+/* Lifecycle, for store_open/store_close: key and mutexes; the schema, run
+ * once with the opening thread's connection; closing every connection. */
+int db_init_store(store *st);
+int db_schema(struct conn *c);
+void db_close_all(store *st);
+
+/* Blob store internals (blob.c). */
+void blob_path(const store *st, const unsigned char *sha, char *buf,
+	       size_t len);
+/* Unlinks the blob of sha unless a node still references it. Call with
+ * wlock held (inside or right after a write transaction). */
+void blob_collect(struct conn *c, const unsigned char *sha);
+int blob_recover(struct conn *c);
+
+#endif

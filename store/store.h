@@ -1,0 +1,231 @@
+/*
+ * store.h — persistence for sievefs: the catalog (SQLite, WAL) and the
+ * content-addressed blob store, behind one opaque handle.
+ *
+ * Layout of a store directory:
+ *   STORE/catalog.db         SQLite catalog (WAL, synchronous=NORMAL)
+ *   STORE/blobs/ab/<sha256>  immutable sample bytes, named by their SHA-256
+ *   STORE/staging/           uploads in progress (deleted on open: never valid)
+ *
+ * Model. A dataset owns trees. A tree is either the live tree (the dataset's
+ * `initial-tag`, writable) or a frozen tag (immutable snapshot). A tree is a
+ * set of nodes (dirs and files) rooted at a root dir node; a file node names a
+ * blob by hash. A frozen tag is a copy of nodes, so nothing done to the live
+ * tree can change it. A file node whose hash is unset is an upload in
+ * progress ("pending"): store_open() deletes those, so after a crash a file is
+ * either committed whole or absent.
+ *
+ * Node numbers (`ino`) are SQLite AUTOINCREMENT row ids: stable across
+ * remounts and never reused.
+ *
+ * Errors: every function returns 0 or a negative errno value (SQLite errors
+ * are translated here, once: constraint → -EEXIST, full → -ENOSPC, busy →
+ * -EBUSY, nomem → -ENOMEM, everything else → -EIO). Functions that can fail
+ * because of user input also fill an optional message buffer.
+ *
+ * Threads: a store may be used from any number of threads at once. Each thread
+ * gets its own SQLite connection on first use (closed when the thread exits or
+ * at store_close). Writes are serialised by one in-process mutex held only for
+ * the duration of one short transaction; reads never take it.
+ */
+#ifndef SIEVEFS_STORE_H
+#define SIEVEFS_STORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/statvfs.h>
+#include <sys/types.h>
+
+typedef struct store store;
+
+#define STORE_NAME_MAX 255     /* one path component, bytes */
+#define STORE_PATH_MAX 4096    /* relative path inside a tree, bytes */
+#define STORE_SHA_LEN 32
+#define STORE_ERRMSG 256
+
+enum store_kind { STORE_DIR = 1, STORE_FILE = 2 };
+
+/* One node as the catalog has it. `tree_live` and `dataset` come from the
+ * node's tree. has_sha == 0 on a file node means "upload pending". */
+struct store_node {
+	int64_t ino;
+	int64_t tree;           /* tag id of the tree it belongs to */
+	int64_t parent;         /* parent node; a tree root has parent <= 0 */
+	int64_t dataset;
+	int tree_live;          /* 1 = initial-tag (writable), 0 = frozen tag */
+	int kind;               /* enum store_kind */
+	uint32_t mode;          /* permission bits only (07777) */
+	uint32_t uid, gid;
+	int64_t size;
+	int64_t mtime_ns, ctime_ns;
+	int has_sha;
+	unsigned char sha[STORE_SHA_LEN];
+	char name[STORE_NAME_MAX + 1];
+};
+
+struct store_dataset {
+	int64_t id;
+	char uid[25];           /* stable public id, 24 hex digits */
+	char name[129];
+	char owner[65];
+	int64_t created_ns;
+	int64_t live_tree;      /* tag id of initial-tag */
+	int64_t live_root;      /* root node of initial-tag */
+	int64_t sel_tree;       /* tag the selection was taken from */
+	int sel_explicit;       /* 0 = "all of sel_tree" (the default) */
+};
+
+struct store_tag {
+	int64_t id;
+	int64_t dataset;
+	char name[129];
+	int64_t parent;         /* parent tag id, 0 for initial-tag */
+	char parent_name[129];  /* "" for initial-tag */
+	int64_t created_ns;
+	int64_t root;           /* root dir node */
+	int64_t files, bytes;   /* frozen at creation; live: counted on demand */
+	int live;
+};
+
+/* Attributes for a new node or a change; see store_node for meaning. */
+struct store_newnode {
+	int kind;
+	uint32_t mode, uid, gid;
+	int64_t mtime_ns;       /* 0 = now */
+};
+
+/* ---- opening ---- */
+
+/* Opens (creating if needed) the store in directory `dir`, runs crash
+ * recovery: deletes pending uploads and staging files, collects orphan blobs.
+ * On failure returns -errno and writes a reason into msg (may be NULL).
+ * The caller frees the handle with store_close(). */
+int store_open(const char *dir, store **out, char *msg, size_t msglen);
+
+/* Closes every connection of every thread and frees the handle. Must not race
+ * with any other call on the same store. NULL is a no-op. */
+void store_close(store *st);
+
+/* Filesystem statistics of the store's disk (for statfs). */
+int store_statvfs(store *st, struct statvfs *out);
+
+/* ---- datasets ---- */
+
+/* Creates dataset `name` of `owner` with its initial-tag. -EEXIST if taken. */
+int store_dataset_create(store *st, const char *owner, const char *name,
+			 struct store_dataset *out);
+int store_dataset_get(store *st, const char *owner, const char *name,
+		      struct store_dataset *out);               /* -ENOENT */
+int store_dataset_get_id(store *st, int64_t id, struct store_dataset *out);
+/* Lists the datasets of `owner`, sorted by name. *out is malloc'd (free()). */
+int store_dataset_list(store *st, const char *owner,
+		       struct store_dataset **out, size_t *n);
+/* Deletes a dataset that has no sample (file node in initial-tag) and no tag
+ * but initial-tag: else -ENOTEMPTY. */
+int store_dataset_delete(store *st, int64_t id);
+int store_dataset_rename(store *st, int64_t id, const char *newname);
+
+/* ---- tags ---- */
+
+int store_tag_get(store *st, int64_t dataset, const char *name,
+		  struct store_tag *out);                     /* -ENOENT */
+int store_tag_get_id(store *st, int64_t id, struct store_tag *out);
+/* All tags of a dataset, initial-tag first then by creation. free(*out). */
+int store_tag_list(store *st, int64_t dataset, struct store_tag **out,
+		   size_t *n);
+/* Freezes the dataset's current selection as tag `name` (parent = the
+ * selection's source tag), in one transaction. -EEXIST if the name is taken. */
+int store_tag_create(store *st, int64_t dataset, const char *name,
+		     int64_t now_ns, struct store_tag *out);
+/* Deletes a frozen tag and its nodes (never the live samples); collects blobs
+ * nobody references any more. -ENOTEMPTY if another tag names it as parent,
+ * -EPERM for initial-tag. Resets the selection if it came from this tag. */
+int store_tag_delete(store *st, int64_t tag);
+int store_tag_rename(store *st, int64_t tag, const char *newname);
+/* Files and bytes of a tree, counted (committed files only). */
+int store_tree_count(store *st, int64_t tree, int64_t *files, int64_t *bytes);
+
+/* ---- nodes ---- */
+
+int store_node_get(store *st, int64_t ino, struct store_node *out);
+int store_node_lookup(store *st, int64_t parent, const char *name,
+		      struct store_node *out);                /* -ENOENT */
+/* Children of a dir node sorted by name; *out is malloc'd (free()). */
+int store_node_children(store *st, int64_t parent, struct store_node **out,
+			size_t *n);
+/* Relative path of a node inside its tree ("" for the root) into buf. */
+int store_node_path(store *st, int64_t ino, char *buf, size_t len);
+/* Creates a dir node, or a pending file node, under `parent` (must be a dir
+ * of a live tree). -EEXIST, -ENOTDIR, -EROFS. */
+int store_node_create(store *st, int64_t parent, const char *name,
+		      const struct store_newnode *nn, struct store_node *out);
+/* Removes a file node (unlink) or an empty dir node (rmdir: -ENOTEMPTY) of a
+ * live tree. Collects its blob if nothing else references it. */
+int store_node_remove(store *st, int64_t parent, const char *name, int is_dir);
+/* rename(2) inside one live tree. noreplace: -EEXIST if the target exists
+ * (RENAME_NOREPLACE). Replacing a dir requires it empty. Paths of the moved
+ * subtree are rewritten. -EXDEV across trees. */
+int store_node_rename(store *st, int64_t parent, const char *name,
+		      int64_t newparent, const char *newname, int noreplace);
+/* Sets mode/uid/gid/mtime (flags from STORE_SET_*). */
+#define STORE_SET_MODE  1
+#define STORE_SET_UID   2
+#define STORE_SET_GID   4
+#define STORE_SET_MTIME 8
+int store_node_setattr(store *st, int64_t ino, int what, uint32_t mode,
+		       uint32_t uid, uint32_t gid, int64_t mtime_ns);
+/* Commits content to a file node: the bytes are in staging file `staged`
+ * (a path inside the store's staging dir) with SHA-256 `sha`; moves them
+ * into the blob store and points the node at them in one transaction;
+ * collects the node's previous blob if unreferenced. mtime_ns 0 = now.
+ * On failure the node keeps its previous content and staged is removed. */
+int store_node_commit(store *st, int64_t ino, const char *staged,
+		      const unsigned char sha[STORE_SHA_LEN], int64_t size,
+		      int64_t mtime_ns, int durable);
+
+/* ---- blobs ---- */
+
+/* Opens the blob of `sha` read-only. Returns an fd (caller closes) or -errno. */
+int store_blob_open(store *st, const unsigned char sha[STORE_SHA_LEN]);
+/* Makes a new, empty staging file. Returns an fd open for read/write and
+ * writes its path into path (STORE_PATH_MAX). Caller closes the fd and either
+ * commits or unlinks the path. */
+int store_staging_create(store *st, char *path, size_t len);
+
+/* ---- selection ---- */
+
+/* Calls fn for each selected file path in importance order; stops early when
+ * fn returns non-zero (and returns that value). */
+typedef int (*store_path_fn)(void *arg, const char *path);
+int store_selection_each(store *st, int64_t dataset, store_path_fn fn,
+			 void *arg);
+int store_selection_count(store *st, int64_t dataset, int64_t *n);
+/* Replaces the selection with `paths` (n relative paths) resolved in tree
+ * `tree` of the dataset, in order. Unknown path, directory, pending file or
+ * duplicate: -EINVAL, *bad = index of the offending entry, msg says why
+ * (naming the path), and nothing changes. bad and msg may be NULL. */
+int store_selection_set(store *st, int64_t dataset, int64_t tree,
+			const char *const *paths, size_t n, size_t *bad,
+			char *msg, size_t msglen);
+/* Back to the default: all of initial-tag. */
+int store_selection_reset(store *st, int64_t dataset);
+
+/* ---- events (the dataset's `log`) ---- */
+
+enum store_level { STORE_INFO = 0, STORE_ERROR = 1 };
+/* Appends an event; keeps the newest 1000 per dataset. */
+int store_event_add(store *st, int64_t dataset, int level, const char *msg);
+/* Calls fn for each of the newest `limit` events, oldest first. */
+typedef int (*store_event_fn)(void *arg, int64_t ts_ns, int level,
+			      const char *msg);
+int store_event_each(store *st, int64_t dataset, int limit, store_event_fn fn,
+		     void *arg);
+
+/* ---- helpers ---- */
+
+/* SHA-256 of a whole file (fd read from offset 0). */
+int store_sha256_fd(int fd, unsigned char sha[STORE_SHA_LEN]);
+void store_sha_hex(const unsigned char sha[STORE_SHA_LEN], char hex[65]);
+int64_t store_now_ns(void);
+
+#endif
