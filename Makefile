@@ -32,7 +32,7 @@ UNIT_BIN = $(UNIT:%=$(BUILD)/tests/unit/test_%)
 all: sievefs
 
 sievefs: $(BUILD)/sievefs
-	cp $(BUILD)/sievefs $@
+	cp $(BUILD)/sievefs $@.tmp && mv -f $@.tmp $@
 
 $(BUILD)/sievefs: $(LIB_OBJ) $(MAIN_OBJ)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LIBS)

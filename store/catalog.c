@@ -43,6 +43,26 @@ static int mkdir_p(const char *path)
 	return 0;
 }
 
+/* mkdir -p: the store directory and any missing parents. */
+static int mkdir_parents(const char *dir)
+{
+	char path[STORE_PATH_MAX];
+	size_t len = strlen(dir);
+
+	if (len == 0 || len >= sizeof(path))
+		return -ENAMETOOLONG;
+	memcpy(path, dir, len + 1);
+	for (char *p = path + 1; *p; p++) {
+		if (*p != '/')
+			continue;
+		*p = '\0';
+		if (mkdir(path, 0755) && errno != EEXIST)
+			return -errno;
+		*p = '/';
+	}
+	return mkdir(path, 0755) && errno != EEXIST ? -errno : 0;
+}
+
 static char *join(const char *a, const char *b)
 {
 	size_t len = strlen(a) + strlen(b) + 2;
@@ -76,7 +96,7 @@ int store_open(const char *dir, store **out, char *msg, size_t msglen)
 	if (!st)
 		return -ENOMEM;
 	st->dir = realpath(dir, NULL);
-	if (!st->dir && errno == ENOENT && mkdir(dir, 0755) == 0)
+	if (!st->dir && errno == ENOENT && mkdir_parents(dir) == 0)
 		st->dir = realpath(dir, NULL);
 	if (!st->dir) {
 		rc = -errno;
