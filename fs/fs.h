@@ -43,6 +43,8 @@ struct fs_fh {
 	enum fs_fh_kind kind;
 	int fd;                      /* FH_BLOB: the blob, -1 = empty file */
 	struct upload *u;            /* FH_UPLOAD */
+	int wr;                      /* FH_UPLOAD opened for writing: its
+					close commits; a reader's does not */
 	int64_t ds;                  /* FH_CTL: dataset and slot */
 	int slot;
 	char *text;                  /* FH_CTL read: snapshot; write: input */

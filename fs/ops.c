@@ -622,6 +622,7 @@ static void op_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 	}
 	fh->kind = FH_UPLOAD;
 	fh->fd = -1;
+	fh->wr = 1;
 	rc = upload_get(fs->up, &n, 1, &fh->u);
 	if (rc) {
 		free(fh);
@@ -934,6 +935,7 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	fh->fd = -1;
 	if (wr) {
 		fh->kind = FH_UPLOAD;
+		fh->wr = 1;
 		rc = upload_get(fs->up, &n, (fi->flags & O_TRUNC) != 0, &fh->u);
 	} else if (n.tree_live && (fh->u = upload_find(fs->up, n.ino))) {
 		fh->kind = FH_UPLOAD;     /* read what the writer wrote */
@@ -1015,7 +1017,7 @@ static void op_write(fuse_req_t req, fuse_ino_t ino, const char *buf,
 	ssize_t n;
 
 	(void)ino;
-	if (fh->kind == FH_UPLOAD)
+	if (fh->kind == FH_UPLOAD && fh->wr)
 		n = upload_write(fh->u, buf, size, off);
 	else if (fh->kind == FH_CTL)
 		n = fs_ctl_write(fh, buf, size, off);
@@ -1034,7 +1036,7 @@ static void op_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 
 	(void)ino;
 	/* close() returns after this: the upload is a committed sample. */
-	if (fh->kind == FH_UPLOAD)
+	if (fh->kind == FH_UPLOAD && fh->wr)
 		rc = upload_commit(fh->u, 0);
 	else if (fh->kind == FH_CTL)
 		rc = fs_ctl_flush(FS(req), fh);
@@ -1049,7 +1051,7 @@ static void op_fsync(fuse_req_t req, fuse_ino_t ino, int datasync,
 
 	(void)ino;
 	(void)datasync;
-	if (fh->kind == FH_UPLOAD)
+	if (fh->kind == FH_UPLOAD && fh->wr)
 		rc = upload_commit(fh->u, 1);
 	fuse_reply_err(req, -rc);
 }

@@ -950,6 +950,9 @@ static int child_path(store *st, const struct store_node *p, const char *name,
 		return -ENOTDIR;
 	if (!p->tree_live)
 		return -EROFS;
+	if (!*name || strchr(name, '/') || !strcmp(name, ".") ||
+	    !strcmp(name, ".."))
+		return -EINVAL;
 	if (strlen(name) > STORE_NAME_MAX)
 		return -ENAMETOOLONG;
 	rc = store_node_path(st, p->ino, ppath, sizeof(ppath));
@@ -1119,6 +1122,28 @@ int store_node_rename(store *st, int64_t parent, const char *name,
 		rc = -EINVAL;
 		goto out;
 	}
+	/* Every path below a moved folder grows or shrinks with it. */
+	if (src.kind == STORE_DIR) {
+		snprintf(lo, sizeof(lo), "%s/", oldpath);
+		snprintf(hi, sizeof(hi), "%s0", oldpath);
+		sqlite3_stmt *m = prep(c, "SELECT max(length(CAST(path AS BLOB)))"
+				       " FROM nodes WHERE tree=?1 AND path>?2"
+				       " AND path<?3");
+		if (!m) {
+			rc = -EIO;
+			goto out;
+		}
+		sqlite3_bind_int64(m, 1, src.tree);
+		sqlite3_bind_text(m, 2, lo, -1, SQLITE_STATIC);
+		sqlite3_bind_text(m, 3, hi, -1, SQLITE_STATIC);
+		if (sqlite3_step(m) == SQLITE_ROW &&
+		    sqlite3_column_int64(m, 0) - (int64_t)ol +
+		    (int64_t)strlen(newpath) >= STORE_PATH_MAX)
+			rc = -ENAMETOOLONG;
+		sqlite3_finalize(m);
+		if (rc)
+			goto out;
+	}
 	rc = store_node_lookup(st, newparent, newname, &dst);
 	if (rc == 0) {
 		if (noreplace) {
@@ -1154,8 +1179,6 @@ int store_node_rename(store *st, int64_t parent, const char *name,
 	rc = db_err(sqlite3_step(s));
 	sqlite3_reset(s);
 	if (!rc && src.kind == STORE_DIR) {
-		snprintf(lo, sizeof(lo), "%s/", oldpath);
-		snprintf(hi, sizeof(hi), "%s0", oldpath);
 		s = db_stmt(c, Q_NODE_MOVE_SUBTREE);
 		if (!s) {
 			rc = -EIO;
@@ -1170,8 +1193,8 @@ int store_node_rename(store *st, int64_t parent, const char *name,
 		sqlite3_reset(s);
 	}
 	if (!rc)
-		exec_int(c, "UPDATE nodes SET mtime=?2, ctime=?2 WHERE ino=?1"
-			 " OR ino=?3", parent, now, &rc);
+		exec_int(c, "UPDATE nodes SET mtime=?2, ctime=?2 WHERE ino=?1",
+			 parent, now, &rc);
 	if (!rc && newparent != parent)
 		exec_int(c, "UPDATE nodes SET mtime=?2, ctime=?2 WHERE ino=?1",
 			 newparent, now, &rc);
@@ -1298,8 +1321,11 @@ int store_selection_set(store *st, int64_t dataset, int64_t tree,
 	if (rc)
 		return rc;
 	rc = store_tag_get_id(st, tree, &t);
-	if (!rc && t.dataset != dataset)
+	if (!rc && t.dataset != dataset) {
+		set_msg(msg, msglen, "tag '%s' belongs to another dataset",
+			t.name);
 		rc = -EINVAL;
+	}
 	if (rc)
 		goto out;
 	exec_int(c, "DELETE FROM selection WHERE dataset=?1", dataset, 0, &rc);

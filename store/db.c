@@ -35,7 +35,8 @@ static const char *const sql_text[Q_COUNT] = {
 	[Q_NODE_HAS_CHILD] = "SELECT 1 FROM nodes WHERE parent=?1 LIMIT 1",
 	[Q_NODE_MOVE] = "UPDATE nodes SET parent=?2, name=?3, path=?4,"
 		" ctime=?5 WHERE ino=?1",
-	[Q_NODE_MOVE_SUBTREE] = "UPDATE nodes SET path=?1 || substr(path,?2)"
+	[Q_NODE_MOVE_SUBTREE] = "UPDATE nodes SET path=?1 ||"
+		" CAST(substr(CAST(path AS BLOB),?2) AS TEXT)"
 		" WHERE tree=?3 AND path>?4 AND path<?5",
 	[Q_NODE_SET_CONTENT] = "UPDATE nodes SET sha=?2, size=?3, mtime=?4,"
 		" ctime=?5 WHERE ino=?1",

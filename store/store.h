@@ -156,7 +156,8 @@ int store_node_children(store *st, int64_t parent, struct store_node **out,
 /* Relative path of a node inside its tree ("" for the root) into buf. */
 int store_node_path(store *st, int64_t ino, char *buf, size_t len);
 /* Creates a dir node, or a pending file node, under `parent` (must be a dir
- * of a live tree). -EEXIST, -ENOTDIR, -EROFS. */
+ * of a live tree). -EEXIST, -ENOTDIR, -EROFS; -EINVAL for a name that is
+ * empty, "." or ".." or contains '/'; -ENAMETOOLONG past the limits. */
 int store_node_create(store *st, int64_t parent, const char *name,
 		      const struct store_newnode *nn, struct store_node *out);
 /* Removes a file node (unlink) or an empty dir node (rmdir: -ENOTEMPTY) of a
@@ -174,7 +175,8 @@ int store_node_rename(store *st, int64_t parent, const char *name,
 #define STORE_SET_MTIME 8
 int store_node_setattr(store *st, int64_t ino, int what, uint32_t mode,
 		       uint32_t uid, uint32_t gid, int64_t mtime_ns);
-/* Commits content to a file node: the bytes are in staging file `staged`
+/* Commits content to a file node (a node removed meanwhile: returns 0 and
+ * discards the bytes, as writes to an unlinked open file vanish): the bytes are in staging file `staged`
  * (a path inside the store's staging dir) with SHA-256 `sha`; moves them
  * into the blob store and points the node at them in one transaction;
  * collects the node's previous blob if unreferenced. mtime_ns 0 = now.

@@ -1,0 +1,2143 @@
+/*
+ * test_store.c — unit tests for store/: the catalog (datasets, tags, nodes,
+ * selection, events) and the content-addressed blob store.
+ *
+ * Fixture: every test gets a fresh temp dir (mkdtemp under /tmp) holding a
+ * store in TMP/store, opened in setup, plus one dataset `alice/leaves`;
+ * teardown closes the store and removes the temp dir recursively. Tests that
+ * reopen the store update fx->st so teardown closes the live handle.
+ *
+ * The tests check the contract in store/store.h, and where the contract
+ * speaks of files on disk (blobs, staging) they look at the disk directly:
+ * STORE/blobs/<first 2 hex>/<sha hex>, STORE/staging/.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "store/store.h"
+
+/* Fixed times, so attribute checks do not depend on the clock. */
+#define T1 1700000000123456789LL
+#define T2 1700000999000000001LL
+
+/* Asserts a 0/-errno result, printing both values readably on failure. */
+#define assert_rc(expr, want) do {                                       \
+	int rc_ = (expr), want_ = (want);                                \
+	if (rc_ != want_)                                                \
+		fail_msg("%s: got %d (%s), want %d (%s)", #expr, rc_,     \
+			 strerror(-rc_), want_, strerror(-want_));        \
+} while (0)
+
+struct fx {
+	char tmp[64];                  /* mkdtemp dir, removed in teardown */
+	char dir[128];                 /* the store: tmp/store */
+	store *st;
+	struct store_dataset ds;       /* alice/leaves */
+};
+
+/* ---- fixture ---- */
+
+static int rm_entry(const char *path, const struct stat *sb, int flag,
+		    struct FTW *ftw)
+{
+	(void)sb;
+	(void)flag;
+	(void)ftw;
+	return remove(path);
+}
+
+static int setup(void **state)
+{
+	struct fx *f = calloc(1, sizeof(*f));
+	char msg[STORE_ERRMSG] = "";
+
+	if (!f)
+		return -1;
+	snprintf(f->tmp, sizeof(f->tmp), "/tmp/sievefs-test-store-XXXXXX");
+	if (!mkdtemp(f->tmp)) {
+		free(f);
+		return -1;
+	}
+	snprintf(f->dir, sizeof(f->dir), "%s/store", f->tmp);
+	if (store_open(f->dir, &f->st, msg, sizeof(msg)) != 0) {
+		fprintf(stderr, "store_open: %s\n", msg);
+		nftw(f->tmp, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+		free(f);
+		return -1;
+	}
+	if (store_dataset_create(f->st, "alice", "leaves", &f->ds) != 0) {
+		store_close(f->st);
+		nftw(f->tmp, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+		free(f);
+		return -1;
+	}
+	*state = f;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct fx *f = *state;
+
+	store_close(f->st);
+	nftw(f->tmp, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+	free(f);
+	return 0;
+}
+
+/* Closes and reopens the fixture's store (a remount). */
+static void reopen(struct fx *f)
+{
+	char msg[STORE_ERRMSG] = "";
+	int rc;
+
+	store_close(f->st);
+	f->st = NULL;
+	rc = store_open(f->dir, &f->st, msg, sizeof(msg));
+	if (rc)
+		fail_msg("reopen: %d %s", rc, msg);
+}
+
+/* ---- helpers ---- */
+
+static int exists(const char *path)
+{
+	struct stat sb;
+
+	return stat(path, &sb) == 0;
+}
+
+static int is_dir(const char *path)
+{
+	struct stat sb;
+
+	return stat(path, &sb) == 0 && S_ISDIR(sb.st_mode);
+}
+
+static void blob_file(const struct fx *f, const unsigned char *sha,
+		      char *buf, size_t len)
+{
+	char hex[65];
+
+	store_sha_hex(sha, hex);
+	snprintf(buf, len, "%s/blobs/%.2s/%s", f->dir, hex, hex);
+}
+
+static int blob_exists(const struct fx *f, const unsigned char *sha)
+{
+	char path[STORE_PATH_MAX];
+
+	blob_file(f, sha, path, sizeof(path));
+	return exists(path);
+}
+
+/* Regular entries (not . or ..) in directory `path`. */
+static int count_entries(const char *path)
+{
+	DIR *d = opendir(path);
+	struct dirent *de;
+	int n = 0;
+
+	assert_non_null(d);
+	while ((de = readdir(d)) != NULL)
+		if (strcmp(de->d_name, ".") && strcmp(de->d_name, ".."))
+			n++;
+	closedir(d);
+	return n;
+}
+
+/* Files in all of STORE/blobs/xx/. */
+static int count_blobs(const struct fx *f)
+{
+	char path[STORE_PATH_MAX];
+	int n = 0;
+
+	for (int b = 0; b < 256; b++) {
+		snprintf(path, sizeof(path), "%s/blobs/%02x", f->dir, b);
+		n += count_entries(path);
+	}
+	return n;
+}
+
+static int count_staging(const struct fx *f)
+{
+	char path[STORE_PATH_MAX];
+
+	snprintf(path, sizeof(path), "%s/staging", f->dir);
+	return count_entries(path);
+}
+
+static int64_t mk(struct fx *f, int64_t parent, const char *name, int kind,
+		  uint32_t mode)
+{
+	struct store_newnode nn = { .kind = kind, .mode = mode,
+				    .uid = 1000, .gid = 1000,
+				    .mtime_ns = T1 };
+	struct store_node n;
+
+	assert_rc(store_node_create(f->st, parent, name, &nn, &n), 0);
+	return n.ino;
+}
+
+static int64_t mkdir_node(struct fx *f, int64_t parent, const char *name)
+{
+	return mk(f, parent, name, STORE_DIR, 0755);
+}
+
+static int64_t mkfile_pending(struct fx *f, int64_t parent, const char *name)
+{
+	return mk(f, parent, name, STORE_FILE, 0644);
+}
+
+/* Uploads `data` to file node ino the way fs/ does: staging file, hash,
+ * commit. Fills sha (may be NULL). */
+static void commit_str(struct fx *f, int64_t ino, const char *data,
+		       unsigned char *sha)
+{
+	char staged[STORE_PATH_MAX];
+	unsigned char h[STORE_SHA_LEN];
+	size_t len = strlen(data);
+	int fd = store_staging_create(f->st, staged, sizeof(staged));
+
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, data, len), len);
+	assert_rc(store_sha256_fd(fd, h), 0);
+	close(fd);
+	assert_rc(store_node_commit(f->st, ino, staged, h, (int64_t)len, T2, 0),
+		  0);
+	assert_false(exists(staged));
+	if (sha)
+		memcpy(sha, h, STORE_SHA_LEN);
+}
+
+/* A committed file `name` with content `data` under parent. */
+static int64_t put(struct fx *f, int64_t parent, const char *name,
+		   const char *data, unsigned char *sha)
+{
+	int64_t ino = mkfile_pending(f, parent, name);
+
+	commit_str(f, ino, data, sha);
+	return ino;
+}
+
+/* Asserts store_node_path(ino) == want; reports the caller's line. */
+#define assert_path(f, ino, want) \
+	assert_path_at((f), (ino), (want), __FILE__, __LINE__)
+
+static void assert_path_at(struct fx *f, int64_t ino, const char *want,
+			   const char *file, int line)
+{
+	char buf[STORE_PATH_MAX];
+	int rc = store_node_path(f->st, ino, buf, sizeof(buf));
+
+	_assert_int_equal((LargestIntegralType)rc, 0, file, line);
+	_assert_string_equal(buf, want, file, line);
+}
+
+/* Reads the whole blob of sha into buf (NUL-terminated) and compares. */
+static void assert_blob_content(struct fx *f, const unsigned char *sha,
+				const char *want)
+{
+	char buf[256];
+	int fd = store_blob_open(f->st, sha);
+	ssize_t r;
+
+	assert_true(fd >= 0);
+	r = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	assert_true(r >= 0);
+	buf[r] = '\0';
+	assert_string_equal(buf, want);
+}
+
+static int64_t lookup_ino(struct fx *f, int64_t parent, const char *name)
+{
+	struct store_node n;
+
+	assert_rc(store_node_lookup(f->st, parent, name, &n), 0);
+	return n.ino;
+}
+
+/* Asserts the children of dir node `parent` are exactly `names` in order. */
+static void assert_children(struct fx *f, int64_t parent,
+			    const char *const *names, size_t count)
+{
+	struct store_node *v;
+	size_t n;
+
+	assert_rc(store_node_children(f->st, parent, &v, &n), 0);
+	if (n != count) {
+		free(v);
+		fail_msg("node %lld: %zu children, want %zu", (long long)parent,
+			 n, count);
+	}
+	for (size_t i = 0; i < n; i++) {
+		if (strcmp(v[i].name, names[i])) {
+			char got[STORE_NAME_MAX + 1];
+			snprintf(got, sizeof(got), "%s", v[i].name);
+			free(v);
+			fail_msg("child %zu: got '%s', want '%s'", i, got,
+				 names[i]);
+		}
+	}
+	free(v);
+}
+
+/* Collects selection paths. */
+struct paths {
+	size_t n;
+	int stop_at;                   /* return 7 at this call (1-based), 0 never */
+	char p[16][128];
+};
+
+static int collect_path(void *arg, const char *path)
+{
+	struct paths *ps = arg;
+
+	if (ps->n < 16)
+		snprintf(ps->p[ps->n], sizeof(ps->p[0]), "%s", path);
+	ps->n++;
+	return ps->stop_at && (int)ps->n == ps->stop_at ? 7 : 0;
+}
+
+static void assert_selection(struct fx *f, const char *const *want,
+			     size_t count)
+{
+	struct paths ps = { 0 };
+	int64_t n = -1;
+
+	assert_rc(store_selection_each(f->st, f->ds.id, collect_path, &ps), 0);
+	assert_int_equal(ps.n, count);
+	for (size_t i = 0; i < count; i++)
+		assert_string_equal(ps.p[i], want[i]);
+	assert_rc(store_selection_count(f->st, f->ds.id, &n), 0);
+	assert_int_equal(n, count);
+}
+
+static struct store_dataset reload_ds(struct fx *f)
+{
+	struct store_dataset d;
+
+	assert_rc(store_dataset_get_id(f->st, f->ds.id, &d), 0);
+	return d;
+}
+
+/* ==== opening ==== */
+
+static void open_creates_layout(void **state)
+{
+	struct fx *f = *state;
+	char path[STORE_PATH_MAX];
+
+	snprintf(path, sizeof(path), "%s/catalog.db", f->dir);
+	assert_true(exists(path) && !is_dir(path));
+	snprintf(path, sizeof(path), "%s/staging", f->dir);
+	assert_true(is_dir(path));
+	assert_int_equal(count_entries(path), 0);
+	snprintf(path, sizeof(path), "%s/blobs", f->dir);
+	assert_true(is_dir(path));
+	for (int b = 0; b < 256; b++) {
+		snprintf(path, sizeof(path), "%s/blobs/%02x", f->dir, b);
+		assert_true(is_dir(path));
+	}
+	assert_int_equal(count_blobs(f), 0);
+}
+
+static void open_reopen_keeps_datasets_and_nodes(void **state)
+{
+	struct fx *f = *state;
+	unsigned char sha[STORE_SHA_LEN];
+	struct store_dataset d;
+	struct store_node n;
+	int64_t sub = mkdir_node(f, f->ds.live_root, "sub");
+	int64_t file = put(f, sub, "a.txt", "hello", sha);
+
+	reopen(f);
+	assert_rc(store_dataset_get(f->st, "alice", "leaves", &d), 0);
+	assert_int_equal(d.id, f->ds.id);
+	assert_string_equal(d.uid, f->ds.uid);
+	assert_int_equal(d.live_root, f->ds.live_root);
+	assert_int_equal(lookup_ino(f, f->ds.live_root, "sub"), sub);
+	assert_rc(store_node_lookup(f->st, sub, "a.txt", &n), 0);
+	assert_int_equal(n.ino, file);
+	assert_true(n.has_sha);
+	assert_memory_equal(n.sha, sha, STORE_SHA_LEN);
+	assert_int_equal(n.size, 5);
+	assert_path(f, file, "sub/a.txt");
+	assert_blob_content(f, sha, "hello");
+	/* ino numbers are never reused across remounts */
+	assert_true(mkdir_node(f, f->ds.live_root, "later") > file);
+}
+
+static void open_on_regular_file_fails_with_message(void **state)
+{
+	struct fx *f = *state;
+	char path[STORE_PATH_MAX], msg[STORE_ERRMSG] = "";
+	store *st = (store *)&msg;          /* must come back NULL */
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/plainfile", f->tmp);
+	fd = open(path, O_CREAT | O_WRONLY | O_EXCL, 0644);
+	assert_true(fd >= 0);
+	close(fd);
+	assert_rc(store_open(path, &st, msg, sizeof(msg)), -ENOTDIR);
+	assert_null(st);
+	assert_true(msg[0] != '\0');
+	assert_non_null(strstr(msg, "plainfile"));
+}
+
+static void open_creates_missing_parents(void **state)
+{
+	struct fx *f = *state;
+	char path[STORE_PATH_MAX], sub[STORE_PATH_MAX + 16];
+	char msg[STORE_ERRMSG] = "";
+	store *st = NULL;
+
+	snprintf(path, sizeof(path), "%s/no/such/dir", f->tmp);
+	assert_rc(store_open(path, &st, msg, sizeof(msg)), 0);
+	assert_non_null(st);
+	snprintf(sub, sizeof(sub), "%s/blobs/7f", path);
+	assert_true(is_dir(sub));
+	store_close(st);
+}
+
+static void open_below_regular_file_fails_with_message(void **state)
+{
+	struct fx *f = *state;
+	char file[STORE_PATH_MAX], path[STORE_PATH_MAX + 16];
+	char msg[STORE_ERRMSG] = "";
+	store *st = (store *)&msg;          /* must come back NULL */
+	int fd;
+
+	snprintf(file, sizeof(file), "%s/plainfile", f->tmp);
+	fd = open(file, O_CREAT | O_WRONLY | O_EXCL, 0644);
+	assert_true(fd >= 0);
+	close(fd);
+	snprintf(path, sizeof(path), "%s/sub/store", file);
+	assert_rc(store_open(path, &st, msg, sizeof(msg)), -ENOTDIR);
+	assert_null(st);
+	assert_non_null(strstr(msg, "plainfile"));
+	/* a NULL message buffer is allowed */
+	assert_rc(store_open(file, &st, NULL, 0), -ENOTDIR);
+	assert_null(st);
+}
+
+static void open_on_foreign_catalog_fails_with_message(void **state)
+{
+	struct fx *f = *state;
+	char dir[256], path[STORE_PATH_MAX], junk[8192];
+	char msg[STORE_ERRMSG] = "";
+	store *st = NULL;
+	int fd;
+
+	snprintf(dir, sizeof(dir), "%s/foreign", f->tmp);
+	assert_int_equal(mkdir(dir, 0755), 0);
+	snprintf(path, sizeof(path), "%s/catalog.db", dir);
+	fd = open(path, O_CREAT | O_WRONLY | O_EXCL, 0644);
+	assert_true(fd >= 0);
+	memset(junk, 'J', sizeof(junk));
+	assert_int_equal(write(fd, junk, sizeof(junk)), sizeof(junk));
+	close(fd);
+	assert_true(store_open(dir, &st, msg, sizeof(msg)) < 0);
+	assert_null(st);
+	assert_non_null(strstr(msg, "catalog"));
+}
+
+static void statvfs_and_close_null(void **state)
+{
+	struct fx *f = *state;
+	struct statvfs sv;
+
+	memset(&sv, 0, sizeof(sv));
+	assert_rc(store_statvfs(f->st, &sv), 0);
+	assert_true(sv.f_bsize > 0 && sv.f_blocks > 0);
+	store_close(NULL);                          /* a no-op */
+}
+
+/* ==== datasets ==== */
+
+static void dataset_create_has_live_initial_tag_with_root(void **state)
+{
+	struct fx *f = *state;
+	struct store_dataset d;
+	struct store_tag t;
+	struct store_node root;
+
+	assert_rc(store_dataset_create(f->st, "alice", "oaks", &d), 0);
+	assert_string_equal(d.name, "oaks");
+	assert_string_equal(d.owner, "alice");
+	assert_int_equal(strlen(d.uid), 24);
+	assert_int_equal(strspn(d.uid, "0123456789abcdef"), 24);
+	assert_string_not_equal(d.uid, f->ds.uid);
+	assert_true(d.created_ns > 0);
+	assert_true(d.live_tree > 0 && d.live_root > 0);
+	assert_int_equal(d.sel_tree, d.live_tree);
+	assert_int_equal(d.sel_explicit, 0);
+
+	assert_rc(store_tag_get(f->st, d.id, "initial-tag", &t), 0);
+	assert_int_equal(t.id, d.live_tree);
+	assert_int_equal(t.dataset, d.id);
+	assert_int_equal(t.live, 1);
+	assert_int_equal(t.parent, 0);
+	assert_string_equal(t.parent_name, "");
+	assert_int_equal(t.root, d.live_root);
+
+	assert_rc(store_node_get(f->st, d.live_root, &root), 0);
+	assert_int_equal(root.kind, STORE_DIR);
+	assert_int_equal(root.tree, d.live_tree);
+	assert_int_equal(root.dataset, d.id);
+	assert_int_equal(root.tree_live, 1);
+	assert_true(root.parent <= 0);
+	assert_path(f, d.live_root, "");
+	assert_children(f, d.live_root, NULL, 0);
+}
+
+static void dataset_get_and_get_id_agree(void **state)
+{
+	struct fx *f = *state;
+	struct store_dataset a, b;
+
+	assert_rc(store_dataset_get(f->st, "alice", "leaves", &a), 0);
+	assert_rc(store_dataset_get_id(f->st, f->ds.id, &b), 0);
+	assert_int_equal(a.id, b.id);
+	assert_string_equal(a.uid, b.uid);
+	assert_int_equal(a.live_tree, b.live_tree);
+	assert_int_equal(a.live_root, b.live_root);
+	assert_int_equal(a.created_ns, b.created_ns);
+}
+
+static void dataset_get_unknown_is_enoent(void **state)
+{
+	struct fx *f = *state;
+	struct store_dataset d;
+
+	assert_rc(store_dataset_get(f->st, "alice", "nope", &d), -ENOENT);
+	assert_rc(store_dataset_get(f->st, "bob", "leaves", &d), -ENOENT);
+	assert_rc(store_dataset_get_id(f->st, f->ds.id + 1000, &d), -ENOENT);
+}
+
+static void dataset_create_duplicate_is_eexist(void **state)
+{
+	struct fx *f = *state;
+	struct store_dataset d;
+
+	assert_rc(store_dataset_create(f->st, "alice", "leaves", &d), -EEXIST);
+	/* the same name under another owner is a different dataset */
+	assert_rc(store_dataset_create(f->st, "bob", "leaves", &d), 0);
+	assert_true(d.id != f->ds.id);
+}
+
+static void dataset_list_sorted_by_name_per_owner(void **state)
+{
+	struct fx *f = *state;
+	struct store_dataset *v;
+	size_t n;
+
+	assert_rc(store_dataset_create(f->st, "bob", "zeta", NULL), 0);
+	assert_rc(store_dataset_create(f->st, "bob", "alpha", NULL), 0);
+	assert_rc(store_dataset_create(f->st, "bob", "mid", NULL), 0);
+	assert_rc(store_dataset_create(f->st, "carol", "beta", NULL), 0);
+	assert_rc(store_dataset_list(f->st, "bob", &v, &n), 0);
+	assert_int_equal(n, 3);
+	assert_string_equal(v[0].name, "alpha");
+	assert_string_equal(v[1].name, "mid");
+	assert_string_equal(v[2].name, "zeta");
+	for (size_t i = 0; i < n; i++)
+		assert_string_equal(v[i].owner, "bob");
+	free(v);
+	assert_rc(store_dataset_list(f->st, "nobody", &v, &n), 0);
+	assert_int_equal(n, 0);
+	free(v);
+}
+
+static void dataset_rename(void **state)
+{
+	struct fx *f = *state;
+	struct store_dataset d;
+
+	assert_rc(store_dataset_rename(f->st, f->ds.id, "ferns"), 0);
+	assert_rc(store_dataset_get(f->st, "alice", "leaves", &d), -ENOENT);
+	assert_rc(store_dataset_get(f->st, "alice", "ferns", &d), 0);
+	assert_int_equal(d.id, f->ds.id);
+	assert_string_equal(d.uid, f->ds.uid);
+	assert_int_equal(d.live_root, f->ds.live_root);
+
+	assert_rc(store_dataset_create(f->st, "alice", "oaks", NULL), 0);
+	assert_rc(store_dataset_rename(f->st, f->ds.id, "oaks"), -EEXIST);
+	assert_rc(store_dataset_get_id(f->st, f->ds.id, &d), 0);
+	assert_string_equal(d.name, "ferns");
+	assert_rc(store_dataset_rename(f->st, f->ds.id + 1000, "x"), -ENOENT);
+}
+
+static void dataset_delete_empty_removes_everything(void **state)
+{
+	struct fx *f = *state;
+	struct store_dataset d;
+	struct store_tag t;
+	struct store_node n;
+	int64_t sub = mkdir_node(f, f->ds.live_root, "empty-folder");
+
+	assert_rc(store_event_add(f->st, f->ds.id, STORE_INFO, "hi"), 0);
+	assert_rc(store_dataset_delete(f->st, f->ds.id), 0);
+	assert_rc(store_dataset_get_id(f->st, f->ds.id, &d), -ENOENT);
+	assert_rc(store_dataset_get(f->st, "alice", "leaves", &d), -ENOENT);
+	assert_rc(store_tag_get_id(f->st, f->ds.live_tree, &t), -ENOENT);
+	assert_rc(store_node_get(f->st, f->ds.live_root, &n), -ENOENT);
+	assert_rc(store_node_get(f->st, sub, &n), -ENOENT);
+	/* the name is free again */
+	assert_rc(store_dataset_create(f->st, "alice", "leaves", &d), 0);
+	assert_true(d.id != f->ds.id);
+	assert_rc(store_dataset_delete(f->st, f->ds.id), -ENOENT);
+}
+
+static void dataset_delete_with_committed_file_is_enotempty(void **state)
+{
+	struct fx *f = *state;
+	struct store_dataset d;
+	int64_t sub = mkdir_node(f, f->ds.live_root, "sub");
+
+	put(f, sub, "a.txt", "sample", NULL);
+	assert_rc(store_dataset_delete(f->st, f->ds.id), -ENOTEMPTY);
+	assert_rc(store_dataset_get_id(f->st, f->ds.id, &d), 0);
+	assert_int_equal(lookup_ino(f, f->ds.live_root, "sub"), sub);
+}
+
+static void dataset_delete_with_tag_is_enotempty(void **state)
+{
+	struct fx *f = *state;
+	struct store_dataset d;
+	struct store_tag t;
+
+	assert_rc(store_tag_create(f->st, f->ds.id, "v1", T1, &t), 0);
+	assert_rc(store_dataset_delete(f->st, f->ds.id), -ENOTEMPTY);
+	assert_rc(store_dataset_get_id(f->st, f->ds.id, &d), 0);
+	assert_rc(store_tag_delete(f->st, t.id), 0);
+	assert_rc(store_dataset_delete(f->st, f->ds.id), 0);
+}
+
+/* ==== nodes ==== */
+
+static void node_create_dir_and_file_under_live_root(void **state)
+{
+	struct fx *f = *state;
+	struct store_newnode nd = { .kind = STORE_DIR, .mode = 040750,
+				    .uid = 1234, .gid = 5678, .mtime_ns = T1 };
+	struct store_newnode nf = { .kind = STORE_FILE, .mode = 0100640,
+				    .uid = 4000000000u, .gid = 7,
+				    .mtime_ns = T2 };
+	struct store_node d, fl, got;
+
+	assert_rc(store_node_create(f->st, f->ds.live_root, "dir", &nd, &d), 0);
+	assert_true(d.ino > f->ds.live_root);
+	assert_int_equal(d.kind, STORE_DIR);
+	assert_int_equal(d.mode, 0750);
+	assert_int_equal(d.uid, 1234);
+	assert_int_equal(d.gid, 5678);
+	assert_int_equal(d.mtime_ns, T1);
+	assert_true(d.ctime_ns > 0);
+	assert_int_equal(d.parent, f->ds.live_root);
+	assert_int_equal(d.tree, f->ds.live_tree);
+	assert_int_equal(d.dataset, f->ds.id);
+	assert_int_equal(d.tree_live, 1);
+	assert_string_equal(d.name, "dir");
+
+	assert_rc(store_node_create(f->st, d.ino, "f.bin", &nf, &fl), 0);
+	assert_int_equal(fl.kind, STORE_FILE);
+	assert_int_equal(fl.mode, 0640);
+	assert_int_equal(fl.uid, 4000000000u);
+	assert_int_equal(fl.gid, 7);
+	assert_int_equal(fl.mtime_ns, T2);
+	assert_int_equal(fl.has_sha, 0);         /* pending until committed */
+	assert_int_equal(fl.size, 0);
+	assert_int_equal(fl.parent, d.ino);
+
+	assert_rc(store_node_get(f->st, fl.ino, &got), 0);
+	assert_memory_equal(&got, &fl, sizeof(got));
+}
+
+static void node_create_mtime_zero_means_now(void **state)
+{
+	struct fx *f = *state;
+	struct store_newnode nn = { .kind = STORE_DIR, .mode = 0755 };
+	struct store_node n;
+	int64_t before = store_now_ns();
+
+	assert_rc(store_node_create(f->st, f->ds.live_root, "d", &nn, &n), 0);
+	assert_true(n.mtime_ns >= before && n.mtime_ns <= store_now_ns());
+}
+
+static void node_lookup_finds_child_or_enoent(void **state)
+{
+	struct fx *f = *state;
+	struct store_node n;
+	int64_t sub = mkdir_node(f, f->ds.live_root, "sub");
+	int64_t file = mkfile_pending(f, sub, "x");
+
+	assert_rc(store_node_lookup(f->st, sub, "x", &n), 0);
+	assert_int_equal(n.ino, file);
+	assert_string_equal(n.name, "x");
+	assert_rc(store_node_lookup(f->st, f->ds.live_root, "x", &n), -ENOENT);
+	assert_rc(store_node_lookup(f->st, sub, "X", &n), -ENOENT);
+	assert_rc(store_node_get(f->st, file + 1000, &n), -ENOENT);
+}
+
+static void node_children_sorted_by_name(void **state)
+{
+	struct fx *f = *state;
+	static const char *const want[] = { "A", "a", "b.txt", "b_dir", "c" };
+	int64_t root = f->ds.live_root, empty;
+
+	mkfile_pending(f, root, "c");
+	mkdir_node(f, root, "b_dir");
+	mkfile_pending(f, root, "a");
+	put(f, root, "b.txt", "x", NULL);
+	mkdir_node(f, root, "A");
+	assert_children(f, root, want, 5);
+	empty = lookup_ino(f, root, "b_dir");
+	assert_children(f, empty, NULL, 0);
+	assert_children(f, lookup_ino(f, root, "c"), NULL, 0);
+}
+
+static void node_path_of_nested_nodes(void **state)
+{
+	struct fx *f = *state;
+	char small[4];
+	int64_t a = mkdir_node(f, f->ds.live_root, "a");
+	int64_t b = mkdir_node(f, a, "b");
+	int64_t c = mkfile_pending(f, b, "c.txt");
+
+	assert_path(f, f->ds.live_root, "");
+	assert_path(f, a, "a");
+	assert_path(f, b, "a/b");
+	assert_path(f, c, "a/b/c.txt");
+	assert_rc(store_node_path(f->st, c, small, sizeof(small)),
+		  -ENAMETOOLONG);
+	assert_rc(store_node_path(f->st, c + 1000, small, sizeof(small)),
+		  -ENOENT);
+}
+
+static void node_create_duplicate_is_eexist(void **state)
+{
+	struct fx *f = *state;
+	struct store_newnode nn = { .kind = STORE_FILE, .mode = 0644 };
+	int64_t root = f->ds.live_root;
+
+	mkdir_node(f, root, "dup");
+	assert_rc(store_node_create(f->st, root, "dup", &nn, NULL), -EEXIST);
+	nn.kind = STORE_DIR;
+	assert_rc(store_node_create(f->st, root, "dup", &nn, NULL), -EEXIST);
+	{
+		struct store_node n;
+		assert_rc(store_node_lookup(f->st, root, "dup", &n), 0);
+		assert_int_equal(n.kind, STORE_DIR);   /* the first one stays */
+	}
+}
+
+static void node_create_bad_parent(void **state)
+{
+	struct fx *f = *state;
+	struct store_newnode nn = { .kind = STORE_FILE, .mode = 0644 };
+	char longname[STORE_NAME_MAX + 2];
+	int64_t file = mkfile_pending(f, f->ds.live_root, "file");
+
+	assert_rc(store_node_create(f->st, file, "x", &nn, NULL), -ENOTDIR);
+	assert_rc(store_node_create(f->st, file + 1000, "x", &nn, NULL),
+		  -ENOENT);
+	memset(longname, 'n', sizeof(longname) - 1);
+	longname[sizeof(longname) - 1] = '\0';
+	assert_rc(store_node_create(f->st, f->ds.live_root, longname, &nn,
+				    NULL), -ENAMETOOLONG);
+	longname[STORE_NAME_MAX] = '\0';            /* exactly the maximum */
+	assert_rc(store_node_create(f->st, f->ds.live_root, longname, &nn,
+				    NULL), 0);
+}
+
+static void node_remove_file_and_empty_dir(void **state)
+{
+	struct fx *f = *state;
+	struct store_node n;
+	int64_t root = f->ds.live_root;
+	int64_t d = mkdir_node(f, root, "d");
+	int64_t pend = mkfile_pending(f, root, "pending");
+	int64_t done = put(f, root, "done", "bytes", NULL);
+
+	assert_rc(store_node_remove(f->st, root, "pending", 0), 0);
+	assert_rc(store_node_remove(f->st, root, "done", 0), 0);
+	assert_rc(store_node_remove(f->st, root, "d", 1), 0);
+	assert_rc(store_node_get(f->st, pend, &n), -ENOENT);
+	assert_rc(store_node_get(f->st, done, &n), -ENOENT);
+	assert_rc(store_node_get(f->st, d, &n), -ENOENT);
+	assert_children(f, root, NULL, 0);
+	assert_rc(store_node_remove(f->st, root, "done", 0), -ENOENT);
+}
+
+static void node_rmdir_non_empty_is_enotempty(void **state)
+{
+	struct fx *f = *state;
+	int64_t root = f->ds.live_root;
+	int64_t d = mkdir_node(f, root, "d");
+	static const char *const one[] = { "x" };
+
+	mkfile_pending(f, d, "x");
+	assert_rc(store_node_remove(f->st, root, "d", 1), -ENOTEMPTY);
+	assert_int_equal(lookup_ino(f, root, "d"), d);
+	assert_children(f, d, one, 1);
+	/* a sub-folder alone also makes it non-empty */
+	assert_rc(store_node_remove(f->st, d, "x", 0), 0);
+	mkdir_node(f, d, "inner");
+	assert_rc(store_node_remove(f->st, root, "d", 1), -ENOTEMPTY);
+}
+
+static void node_unlink_dir_is_eisdir(void **state)
+{
+	struct fx *f = *state;
+	int64_t d = mkdir_node(f, f->ds.live_root, "d");
+
+	assert_rc(store_node_remove(f->st, f->ds.live_root, "d", 0), -EISDIR);
+	assert_int_equal(lookup_ino(f, f->ds.live_root, "d"), d);
+}
+
+static void node_rmdir_file_is_enotdir(void **state)
+{
+	struct fx *f = *state;
+	int64_t x = put(f, f->ds.live_root, "x", "data", NULL);
+
+	assert_rc(store_node_remove(f->st, f->ds.live_root, "x", 1), -ENOTDIR);
+	assert_int_equal(lookup_ino(f, f->ds.live_root, "x"), x);
+}
+
+static void node_rename_file(void **state)
+{
+	struct fx *f = *state;
+	unsigned char sha[STORE_SHA_LEN];
+	struct store_node n;
+	int64_t root = f->ds.live_root;
+	int64_t d = mkdir_node(f, root, "d");
+	int64_t x = put(f, root, "x.txt", "content", sha);
+
+	assert_rc(store_node_rename(f->st, root, "x.txt", root, "y.txt", 0), 0);
+	assert_rc(store_node_lookup(f->st, root, "x.txt", &n), -ENOENT);
+	assert_rc(store_node_lookup(f->st, root, "y.txt", &n), 0);
+	assert_int_equal(n.ino, x);
+	assert_string_equal(n.name, "y.txt");
+	assert_memory_equal(n.sha, sha, STORE_SHA_LEN);
+	assert_path(f, x, "y.txt");
+
+	assert_rc(store_node_rename(f->st, root, "y.txt", d, "z.txt", 0), 0);
+	assert_rc(store_node_get(f->st, x, &n), 0);
+	assert_int_equal(n.parent, d);
+	assert_string_equal(n.name, "z.txt");
+	assert_path(f, x, "d/z.txt");
+	assert_rc(store_node_lookup(f->st, root, "y.txt", &n), -ENOENT);
+	assert_rc(store_node_rename(f->st, root, "missing", d, "m", 0), -ENOENT);
+	/* onto itself: nothing changes */
+	assert_rc(store_node_rename(f->st, d, "z.txt", d, "z.txt", 0), 0);
+	assert_path(f, x, "d/z.txt");
+}
+
+static void node_rename_dir_rewrites_descendant_paths(void **state)
+{
+	struct fx *f = *state;
+	int64_t root = f->ds.live_root;
+	int64_t a = mkdir_node(f, root, "a");
+	int64_t b = mkdir_node(f, a, "b");
+	int64_t c = put(f, b, "c.txt", "deep", NULL);
+	int64_t sib = put(f, root, "a.txt", "sibling", NULL);
+	int64_t sib2 = mkdir_node(f, root, "ab");
+	int64_t sib2c = mkfile_pending(f, sib2, "k");
+	int64_t other = mkdir_node(f, root, "other");
+	struct store_node n;
+
+	assert_rc(store_node_rename(f->st, root, "a", root, "z", 0), 0);
+	assert_path(f, a, "z");
+	assert_path(f, b, "z/b");
+	assert_path(f, c, "z/b/c.txt");
+	/* siblings whose paths share the prefix are untouched */
+	assert_path(f, sib, "a.txt");
+	assert_path(f, sib2, "ab");
+	assert_path(f, sib2c, "ab/k");
+	assert_int_equal(lookup_ino(f, a, "b"), b);
+
+	assert_rc(store_node_rename(f->st, root, "z", other, "moved", 0), 0);
+	assert_path(f, a, "other/moved");
+	assert_path(f, b, "other/moved/b");
+	assert_path(f, c, "other/moved/b/c.txt");
+	assert_rc(store_node_get(f->st, a, &n), 0);
+	assert_int_equal(n.parent, other);
+	/* the selection (default: by path) sees the new path */
+	{
+		static const char *const want[] = { "a.txt",
+						    "other/moved/b/c.txt" };
+		assert_selection(f, want, 2);
+	}
+}
+
+/* Names are UTF-8 (any byte but '/' and NUL); paths of a renamed folder's
+ * descendants must be rewritten byte-exactly. */
+static void node_rename_non_ascii_dir_rewrites_descendant_paths(void **state)
+{
+	struct fx *f = *state;
+	int64_t root = f->ds.live_root;
+	int64_t d = mkdir_node(f, root, "h\xc3\xa9tre");        /* "hêtre" */
+	int64_t c = mkfile_pending(f, d, "leaf.jpg");
+
+	assert_path(f, c, "h\xc3\xa9tre/leaf.jpg");
+	assert_rc(store_node_rename(f->st, root, "h\xc3\xa9tre", root, "oak", 0),
+		  0);
+	assert_path(f, d, "oak");
+	assert_path(f, c, "oak/leaf.jpg");
+}
+
+/* Every path in a tree fits STORE_PATH_MAX (store_node_create refuses a
+ * longer one): renaming a folder must not push a descendant's path past it. */
+static void node_rename_dir_keeps_descendant_paths_within_max(void **state)
+{
+	struct fx *f = *state;
+	char name[STORE_NAME_MAX + 1], top[STORE_NAME_MAX + 1];
+	char buf[STORE_PATH_MAX];
+	int64_t p = f->ds.live_root, file;
+	size_t len = 0;
+
+	for (int i = 0; i < 16; i++) {                 /* 16 x "250 chars/" */
+		memset(name, 'a' + i, 250);
+		name[250] = '\0';
+		p = mkdir_node(f, p, name);
+		len += 251;
+	}
+	memset(name, 'z', STORE_PATH_MAX - 1 - len);   /* path = 4095 bytes */
+	name[STORE_PATH_MAX - 1 - len] = '\0';
+	file = mkfile_pending(f, p, name);
+	assert_rc(store_node_path(f->st, file, buf, sizeof(buf)), 0);
+	assert_int_equal(strlen(buf), STORE_PATH_MAX - 1);
+
+	memset(top, 'a', 250);
+	top[250] = '\0';
+	memset(name, 'Q', STORE_NAME_MAX);             /* +5 bytes */
+	name[STORE_NAME_MAX] = '\0';
+	assert_rc(store_node_rename(f->st, f->ds.live_root, top,
+				    f->ds.live_root, name, 0), -ENAMETOOLONG);
+	assert_rc(store_node_path(f->st, file, buf, sizeof(buf)), 0);
+	assert_int_equal(buf[0], 'a');
+}
+
+static void node_rename_over_existing_file_replaces_it(void **state)
+{
+	struct fx *f = *state;
+	unsigned char sha_src[STORE_SHA_LEN], sha_dst[STORE_SHA_LEN];
+	struct store_node n;
+	int64_t root = f->ds.live_root;
+	int64_t src = put(f, root, "src", "new bytes", sha_src);
+	int64_t dst = put(f, root, "dst", "old bytes", sha_dst);
+	static const char *const left[] = { "dst" };
+
+	assert_true(blob_exists(f, sha_dst));
+	assert_rc(store_node_rename(f->st, root, "src", root, "dst", 0), 0);
+	assert_rc(store_node_get(f->st, dst, &n), -ENOENT);
+	assert_rc(store_node_lookup(f->st, root, "dst", &n), 0);
+	assert_int_equal(n.ino, src);
+	assert_memory_equal(n.sha, sha_src, STORE_SHA_LEN);
+	assert_children(f, root, left, 1);
+	/* the replaced file's blob had no other reference */
+	assert_false(blob_exists(f, sha_dst));
+	assert_true(blob_exists(f, sha_src));
+}
+
+static void node_rename_noreplace(void **state)
+{
+	struct fx *f = *state;
+	unsigned char sa[STORE_SHA_LEN], sb[STORE_SHA_LEN];
+	struct store_node n;
+	int64_t root = f->ds.live_root;
+	int64_t a = put(f, root, "a", "aaa", sa);
+	int64_t b = put(f, root, "b", "bbb", sb);
+	int64_t d = mkdir_node(f, root, "d");
+
+	assert_rc(store_node_rename(f->st, root, "a", root, "b", 1), -EEXIST);
+	assert_rc(store_node_rename(f->st, root, "a", root, "d", 1), -EEXIST);
+	assert_int_equal(lookup_ino(f, root, "a"), a);
+	assert_rc(store_node_lookup(f->st, root, "b", &n), 0);
+	assert_int_equal(n.ino, b);
+	assert_memory_equal(n.sha, sb, STORE_SHA_LEN);
+	assert_true(blob_exists(f, sa) && blob_exists(f, sb));
+	assert_int_equal(lookup_ino(f, root, "d"), d);
+	/* to a free name it is an ordinary rename */
+	assert_rc(store_node_rename(f->st, root, "a", d, "a2", 1), 0);
+	assert_path(f, a, "d/a2");
+}
+
+static void node_rename_dir_into_own_subtree_is_einval(void **state)
+{
+	struct fx *f = *state;
+	int64_t root = f->ds.live_root;
+	int64_t a = mkdir_node(f, root, "a");
+	int64_t b = mkdir_node(f, a, "b");
+
+	assert_rc(store_node_rename(f->st, root, "a", b, "a", 0), -EINVAL);
+	assert_rc(store_node_rename(f->st, root, "a", a, "self", 0), -EINVAL);
+	assert_path(f, a, "a");
+	assert_path(f, b, "a/b");
+}
+
+static void node_rename_kind_mismatch_and_nonempty_target(void **state)
+{
+	struct fx *f = *state;
+	int64_t root = f->ds.live_root;
+	int64_t d1 = mkdir_node(f, root, "d1");
+	int64_t d2 = mkdir_node(f, root, "d2");
+	int64_t full = mkdir_node(f, root, "full");
+	struct store_node n;
+
+	mkfile_pending(f, root, "file");
+	mkfile_pending(f, full, "inside");
+	mkfile_pending(f, d1, "child");
+	assert_rc(store_node_rename(f->st, root, "file", root, "d2", 0), -EISDIR);
+	assert_rc(store_node_rename(f->st, root, "d1", root, "file", 0),
+		  -ENOTDIR);
+	assert_rc(store_node_rename(f->st, root, "d1", root, "full", 0),
+		  -ENOTEMPTY);
+	assert_int_equal(lookup_ino(f, root, "full"), full);
+	/* over an empty folder: replaces it */
+	assert_rc(store_node_rename(f->st, root, "d1", root, "d2", 0), 0);
+	assert_rc(store_node_get(f->st, d2, &n), -ENOENT);
+	assert_int_equal(lookup_ino(f, root, "d2"), d1);
+	assert_path(f, lookup_ino(f, d1, "child"), "d2/child");
+	/* into a file: not a directory */
+	assert_rc(store_node_rename(f->st, root, "d2", lookup_ino(f, root,
+				    "file"), "x", 0), -ENOTDIR);
+}
+
+static void node_rename_across_datasets_is_exdev(void **state)
+{
+	struct fx *f = *state;
+	struct store_dataset other;
+
+	assert_rc(store_dataset_create(f->st, "alice", "other", &other), 0);
+	mkfile_pending(f, f->ds.live_root, "x");
+	assert_rc(store_node_rename(f->st, f->ds.live_root, "x",
+				    other.live_root, "x", 0), -EXDEV);
+	lookup_ino(f, f->ds.live_root, "x");
+}
+
+static void node_setattr_mode_uid_gid_mtime(void **state)
+{
+	struct fx *f = *state;
+	struct store_node n;
+	int64_t x = put(f, f->ds.live_root, "x", "data", NULL);
+
+	assert_rc(store_node_setattr(f->st, x, STORE_SET_MODE, 0104600, 9, 9,
+				     9), 0);
+	assert_rc(store_node_get(f->st, x, &n), 0);
+	assert_int_equal(n.mode, 04600);
+	assert_int_equal(n.uid, 1000);
+	assert_int_equal(n.gid, 1000);
+	assert_int_equal(n.mtime_ns, T2);
+	assert_true(n.has_sha);                    /* content untouched */
+
+	assert_rc(store_node_setattr(f->st, x, STORE_SET_UID, 0, 42, 9, 9), 0);
+	assert_rc(store_node_setattr(f->st, x, STORE_SET_GID, 0, 9, 43, 9), 0);
+	assert_rc(store_node_get(f->st, x, &n), 0);
+	assert_int_equal(n.mode, 04600);
+	assert_int_equal(n.uid, 42);
+	assert_int_equal(n.gid, 43);
+	assert_int_equal(n.mtime_ns, T2);
+
+	assert_rc(store_node_setattr(f->st, x, STORE_SET_MTIME, 0, 0, 0, T1),
+		  0);
+	assert_rc(store_node_get(f->st, x, &n), 0);
+	assert_int_equal(n.mtime_ns, T1);
+	assert_int_equal(n.mode, 04600);
+	assert_int_equal(n.uid, 42);
+
+	assert_rc(store_node_setattr(f->st, f->ds.live_root, STORE_SET_MODE |
+				     STORE_SET_UID | STORE_SET_GID, 0700, 1, 2,
+				     0), 0);
+	assert_rc(store_node_get(f->st, f->ds.live_root, &n), 0);
+	assert_int_equal(n.mode, 0700);
+	assert_int_equal(n.uid, 1);
+	assert_int_equal(n.gid, 2);
+	assert_rc(store_node_setattr(f->st, x + 1000, STORE_SET_MODE, 0, 0, 0,
+				     0), -ENOENT);
+}
+
+/* ==== blobs and upload commit ==== */
+
+static void sha256_and_hex_known_vector(void **state)
+{
+	struct fx *f = *state;
+	char path[STORE_PATH_MAX], hex[65];
+	unsigned char sha[STORE_SHA_LEN];
+	int fd = store_staging_create(f->st, path, sizeof(path));
+
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, "abc", 3), 3);
+	assert_rc(store_sha256_fd(fd, sha), 0);
+	close(fd);
+	unlink(path);
+	store_sha_hex(sha, hex);
+	assert_string_equal(hex, "ba7816bf8f01cfea414140de5dae2223"
+			    "b00361a396177a9cb410ff61f20015ad");
+}
+
+static void staging_create_makes_distinct_files_in_staging(void **state)
+{
+	struct fx *f = *state;
+	char p1[STORE_PATH_MAX], p2[STORE_PATH_MAX], prefix[STORE_PATH_MAX];
+	char *real;
+	int fd1 = store_staging_create(f->st, p1, sizeof(p1));
+	int fd2 = store_staging_create(f->st, p2, sizeof(p2));
+
+	assert_true(fd1 >= 0 && fd2 >= 0);
+	assert_string_not_equal(p1, p2);
+	real = realpath(f->dir, NULL);
+	assert_non_null(real);
+	snprintf(prefix, sizeof(prefix), "%s/staging/", real);
+	free(real);
+	assert_int_equal(strncmp(p1, prefix, strlen(prefix)), 0);
+	assert_true(exists(p1) && exists(p2));
+	assert_int_equal(count_staging(f), 2);
+	assert_int_equal(write(fd1, "x", 1), 1);
+	close(fd1);
+	close(fd2);
+	unlink(p1);
+	unlink(p2);
+	/* a too-small buffer is reported, not overflowed */
+	assert_rc(store_staging_create(f->st, p1, 8), -ENAMETOOLONG);
+}
+
+static void commit_sets_sha_size_and_blob_reads_back(void **state)
+{
+	struct fx *f = *state;
+	unsigned char sha[STORE_SHA_LEN];
+	char staged[STORE_PATH_MAX], blob[STORE_PATH_MAX];
+	struct store_node n;
+	int64_t ino = mkfile_pending(f, f->ds.live_root, "s.bin");
+	int fd = store_staging_create(f->st, staged, sizeof(staged));
+	int64_t t0 = store_now_ns();
+
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, "abc", 3), 3);
+	assert_rc(store_sha256_fd(fd, sha), 0);
+	close(fd);
+	assert_rc(store_node_commit(f->st, ino, staged, sha, 3, 0, 1), 0);
+	assert_false(exists(staged));
+	assert_int_equal(count_staging(f), 0);
+
+	assert_rc(store_node_get(f->st, ino, &n), 0);
+	assert_true(n.has_sha);
+	assert_memory_equal(n.sha, sha, STORE_SHA_LEN);
+	assert_int_equal(n.size, 3);
+	assert_true(n.mtime_ns >= t0);              /* 0 = now */
+	assert_int_equal(n.mode, 0644);
+
+	blob_file(f, sha, blob, sizeof(blob));
+	assert_non_null(strstr(blob, "/blobs/ba/ba7816bf"));
+	assert_true(exists(blob));
+	assert_int_equal(count_blobs(f), 1);
+	assert_blob_content(f, sha, "abc");
+
+	/* explicit mtime is kept */
+	commit_str(f, ino, "abc", NULL);
+	assert_rc(store_node_get(f->st, ino, &n), 0);
+	assert_int_equal(n.mtime_ns, T2);
+	assert_int_equal(count_blobs(f), 1);
+}
+
+static void blob_open_unknown_sha_is_enoent(void **state)
+{
+	struct fx *f = *state;
+	unsigned char sha[STORE_SHA_LEN];
+
+	memset(sha, 0x5a, sizeof(sha));
+	assert_rc(store_blob_open(f->st, sha), -ENOENT);
+}
+
+static void commit_identical_bytes_dedupes(void **state)
+{
+	struct fx *f = *state;
+	unsigned char s1[STORE_SHA_LEN], s2[STORE_SHA_LEN];
+	char hex[65], sub[STORE_PATH_MAX];
+	int64_t a = put(f, f->ds.live_root, "a", "same bytes", s1);
+	int64_t d = mkdir_node(f, f->ds.live_root, "d");
+	int64_t b = put(f, d, "b", "same bytes", s2);
+
+	assert_true(a != b);
+	assert_memory_equal(s1, s2, STORE_SHA_LEN);
+	store_sha_hex(s1, hex);
+	snprintf(sub, sizeof(sub), "%s/blobs/%.2s", f->dir, hex);
+	assert_int_equal(count_entries(sub), 1);
+	assert_int_equal(count_blobs(f), 1);
+	assert_int_equal(count_staging(f), 0);
+	assert_blob_content(f, s1, "same bytes");
+}
+
+static void commit_overwrite_keeps_blob_of_other_node(void **state)
+{
+	struct fx *f = *state;
+	unsigned char shared[STORE_SHA_LEN], fresh[STORE_SHA_LEN];
+	struct store_node n;
+	int64_t a = put(f, f->ds.live_root, "a", "shared", shared);
+	int64_t b = put(f, f->ds.live_root, "b", "shared", NULL);
+
+	commit_str(f, a, "fresh content", fresh);
+	assert_rc(store_node_get(f->st, a, &n), 0);
+	assert_memory_equal(n.sha, fresh, STORE_SHA_LEN);
+	assert_int_equal(n.size, 13);
+	assert_rc(store_node_get(f->st, b, &n), 0);
+	assert_memory_equal(n.sha, shared, STORE_SHA_LEN);
+	assert_true(blob_exists(f, shared));
+	assert_true(blob_exists(f, fresh));
+	assert_int_equal(count_blobs(f), 2);
+	assert_blob_content(f, shared, "shared");
+	assert_blob_content(f, fresh, "fresh content");
+}
+
+static void commit_overwrite_collects_unreferenced_old_blob(void **state)
+{
+	struct fx *f = *state;
+	unsigned char old[STORE_SHA_LEN], cur[STORE_SHA_LEN];
+	int64_t a = put(f, f->ds.live_root, "a", "version 1", old);
+
+	commit_str(f, a, "version 2", cur);
+	assert_false(blob_exists(f, old));
+	assert_true(blob_exists(f, cur));
+	assert_int_equal(count_blobs(f), 1);
+}
+
+static void remove_last_reference_unlinks_blob(void **state)
+{
+	struct fx *f = *state;
+	unsigned char sha[STORE_SHA_LEN];
+	char path[STORE_PATH_MAX];
+	struct stat sb;
+	int64_t d = mkdir_node(f, f->ds.live_root, "d");
+
+	put(f, f->ds.live_root, "a", "twice", sha);
+	put(f, d, "b", "twice", NULL);
+	blob_file(f, sha, path, sizeof(path));
+	assert_rc(store_node_remove(f->st, f->ds.live_root, "a", 0), 0);
+	assert_int_equal(stat(path, &sb), 0);
+	assert_rc(store_node_remove(f->st, d, "b", 0), 0);
+	assert_int_equal(stat(path, &sb), -1);
+	assert_int_equal(errno, ENOENT);
+	assert_int_equal(count_blobs(f), 0);
+}
+
+static void commit_to_dir_fails_and_removes_staged(void **state)
+{
+	struct fx *f = *state;
+	unsigned char sha[STORE_SHA_LEN];
+	char staged[STORE_PATH_MAX];
+	struct store_node n;
+	int64_t d = mkdir_node(f, f->ds.live_root, "d");
+	int fd = store_staging_create(f->st, staged, sizeof(staged));
+
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, "zz", 2), 2);
+	assert_rc(store_sha256_fd(fd, sha), 0);
+	close(fd);
+	assert_true(store_node_commit(f->st, d, staged, sha, 2, 0, 0) < 0);
+	assert_false(exists(staged));
+	assert_false(blob_exists(f, sha));
+	assert_rc(store_node_get(f->st, d, &n), 0);
+	assert_int_equal(n.kind, STORE_DIR);
+	assert_false(n.has_sha);
+}
+
+/* ==== crash recovery ==== */
+
+static void reopen_recovers_from_crash(void **state)
+{
+	struct fx *f = *state;
+	unsigned char kept[STORE_SHA_LEN], orphan[STORE_SHA_LEN];
+	char path[STORE_PATH_MAX], hex[65];
+	struct store_node n;
+	int64_t root = f->ds.live_root;
+	int64_t d = mkdir_node(f, root, "d");
+	int64_t good = put(f, d, "good", "committed", kept);
+	int64_t pend = mkfile_pending(f, d, "half-uploaded");
+	int fd;
+
+	/* a stray staging file, as left by a crash mid-upload */
+	fd = store_staging_create(f->st, path, sizeof(path));
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, "partial", 7), 7);
+	close(fd);
+	/* an orphan blob: renamed into place, catalog commit never happened */
+	memset(orphan, 0xc3, sizeof(orphan));
+	store_sha_hex(orphan, hex);
+	blob_file(f, orphan, path, sizeof(path));
+	fd = open(path, O_CREAT | O_WRONLY | O_EXCL, 0644);
+	assert_true(fd >= 0);
+	close(fd);
+	assert_int_equal(count_staging(f), 1);
+	assert_int_equal(count_blobs(f), 2);
+
+	reopen(f);
+	assert_rc(store_node_get(f->st, pend, &n), -ENOENT);
+	assert_rc(store_node_lookup(f->st, d, "half-uploaded", &n), -ENOENT);
+	assert_int_equal(count_staging(f), 0);
+	assert_false(exists(path));
+	assert_false(blob_exists(f, orphan));
+	assert_rc(store_node_get(f->st, good, &n), 0);
+	assert_true(n.has_sha);
+	assert_memory_equal(n.sha, kept, STORE_SHA_LEN);
+	assert_true(blob_exists(f, kept));
+	assert_blob_content(f, kept, "committed");
+	assert_int_equal(count_blobs(f), 1);
+	assert_int_equal(lookup_ino(f, root, "d"), d);
+}
+
+/* ==== tags ==== */
+
+/* Live tree used by the tag tests:
+ *   a/ (0700)  a/x.txt "xx"  a/pending (no commit)
+ *   b/c/deep.txt "deep!"     empty/     top.txt "top" */
+struct tree {
+	int64_t a, x, pending, b, c, deep, empty, top;
+	unsigned char sx[STORE_SHA_LEN], sdeep[STORE_SHA_LEN],
+		      stop[STORE_SHA_LEN];
+};
+
+static void build_tree(struct fx *f, struct tree *t)
+{
+	int64_t root = f->ds.live_root;
+
+	t->a = mk(f, root, "a", STORE_DIR, 0700);
+	t->x = put(f, t->a, "x.txt", "xx", t->sx);
+	t->pending = mkfile_pending(f, t->a, "pending");
+	t->b = mkdir_node(f, root, "b");
+	t->c = mkdir_node(f, t->b, "c");
+	t->deep = put(f, t->c, "deep.txt", "deep!", t->sdeep);
+	t->empty = mkdir_node(f, root, "empty");
+	t->top = put(f, root, "top.txt", "top", t->stop);
+}
+
+static void tag_create_copies_committed_files_and_empty_dirs(void **state)
+{
+	struct fx *f = *state;
+	static const char *const top[] = { "a", "b", "empty", "top.txt" };
+	static const char *const in_a[] = { "x.txt" };
+	struct tree t;
+	struct store_tag tag, got;
+	struct store_node n, a;
+	int64_t files = -1, bytes = -1, ta, tx, tdeep;
+
+	build_tree(f, &t);
+	assert_rc(store_tag_create(f->st, f->ds.id, "v1", T1, &tag), 0);
+	assert_string_equal(tag.name, "v1");
+	assert_int_equal(tag.dataset, f->ds.id);
+	assert_int_equal(tag.live, 0);
+	assert_int_equal(tag.parent, f->ds.live_tree);
+	assert_string_equal(tag.parent_name, "initial-tag");
+	assert_int_equal(tag.created_ns, T1);
+	assert_int_equal(tag.files, 3);
+	assert_int_equal(tag.bytes, 2 + 5 + 3);
+	assert_true(tag.root > 0 && tag.root != f->ds.live_root);
+	assert_rc(store_tag_get(f->st, f->ds.id, "v1", &got), 0);
+	assert_int_equal(got.id, tag.id);
+	assert_int_equal(got.files, 3);
+	assert_rc(store_tree_count(f->st, tag.id, &files, &bytes), 0);
+	assert_int_equal(files, 3);
+	assert_int_equal(bytes, 10);
+
+	assert_children(f, tag.root, top, 4);
+	ta = lookup_ino(f, tag.root, "a");
+	assert_children(f, ta, in_a, 1);          /* pending not copied */
+	assert_children(f, lookup_ino(f, tag.root, "empty"), NULL, 0);
+	tx = lookup_ino(f, ta, "x.txt");
+	tdeep = lookup_ino(f, lookup_ino(f, lookup_ino(f, tag.root, "b"), "c"),
+			   "deep.txt");
+	assert_true(tx != t.x && tdeep != t.deep);
+	assert_path(f, tx, "a/x.txt");
+	assert_path(f, tdeep, "b/c/deep.txt");
+	assert_path(f, tag.root, "");
+
+	assert_rc(store_node_get(f->st, tx, &n), 0);
+	assert_int_equal(n.tree, tag.id);
+	assert_int_equal(n.tree_live, 0);
+	assert_int_equal(n.dataset, f->ds.id);
+	assert_true(n.has_sha);
+	assert_memory_equal(n.sha, t.sx, STORE_SHA_LEN);
+	assert_int_equal(n.size, 2);
+	assert_int_equal(n.mtime_ns, T2);
+	assert_int_equal(n.mode, 0644);
+	assert_rc(store_node_get(f->st, ta, &a), 0);
+	assert_int_equal(a.mode, 0700);           /* folder attributes kept */
+	assert_int_equal(a.uid, 1000);
+	/* the live tree is untouched, pending file included */
+	assert_int_equal(lookup_ino(f, t.a, "pending"), t.pending);
+	assert_rc(store_tree_count(f->st, f->ds.live_tree, &files, &bytes), 0);
+	assert_int_equal(files, 3);
+	assert_int_equal(bytes, 10);
+	/* blobs are shared, not copied */
+	assert_int_equal(count_blobs(f), 3);
+}
+
+static void tag_list_initial_first_then_by_creation(void **state)
+{
+	struct fx *f = *state;
+	struct store_tag *v;
+	size_t n;
+
+	assert_rc(store_tag_create(f->st, f->ds.id, "zz", T1, NULL), 0);
+	assert_rc(store_tag_create(f->st, f->ds.id, "aa", T2, NULL), 0);
+	assert_rc(store_tag_list(f->st, f->ds.id, &v, &n), 0);
+	assert_int_equal(n, 3);
+	assert_string_equal(v[0].name, "initial-tag");
+	assert_int_equal(v[0].live, 1);
+	assert_string_equal(v[1].name, "zz");
+	assert_string_equal(v[2].name, "aa");
+	free(v);
+}
+
+static void tag_is_frozen_erofs(void **state)
+{
+	struct fx *f = *state;
+	struct store_newnode nn = { .kind = STORE_DIR, .mode = 0755 };
+	unsigned char sha[STORE_SHA_LEN];
+	char staged[STORE_PATH_MAX];
+	struct store_tag tag;
+	struct store_node n;
+	struct tree t;
+	int64_t ta, tx;
+	int fd;
+
+	build_tree(f, &t);
+	assert_rc(store_tag_create(f->st, f->ds.id, "v1", T1, &tag), 0);
+	ta = lookup_ino(f, tag.root, "a");
+	tx = lookup_ino(f, ta, "x.txt");
+
+	assert_rc(store_node_create(f->st, tag.root, "new", &nn, NULL), -EROFS);
+	assert_rc(store_node_create(f->st, ta, "new", &nn, NULL), -EROFS);
+	assert_rc(store_node_remove(f->st, ta, "x.txt", 0), -EROFS);
+	assert_rc(store_node_remove(f->st, tag.root, "empty", 1), -EROFS);
+	assert_rc(store_node_rename(f->st, ta, "x.txt", ta, "y.txt", 0), -EROFS);
+	assert_rc(store_node_rename(f->st, ta, "x.txt", t.a, "y.txt", 0), -EROFS);
+	assert_rc(store_node_rename(f->st, t.a, "x.txt", ta, "y.txt", 0), -EROFS);
+	assert_rc(store_node_setattr(f->st, tx, STORE_SET_MODE, 0777, 0, 0, 0),
+		  -EROFS);
+	assert_rc(store_node_setattr(f->st, tag.root, STORE_SET_MTIME, 0, 0, 0,
+				     T2), -EROFS);
+
+	fd = store_staging_create(f->st, staged, sizeof(staged));
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, "evil", 4), 4);
+	assert_rc(store_sha256_fd(fd, sha), 0);
+	close(fd);
+	assert_rc(store_node_commit(f->st, tx, staged, sha, 4, 0, 0), -EROFS);
+	assert_false(exists(staged));
+	assert_false(blob_exists(f, sha));
+
+	assert_rc(store_node_get(f->st, tx, &n), 0);
+	assert_string_equal(n.name, "x.txt");
+	assert_int_equal(n.mode, 0644);
+	assert_memory_equal(n.sha, t.sx, STORE_SHA_LEN);
+	assert_path(f, tx, "a/x.txt");
+	assert_int_equal(lookup_ino(f, t.a, "x.txt"), t.x);
+}
+
+static void tag_survives_live_overwrite_and_remove(void **state)
+{
+	struct fx *f = *state;
+	unsigned char fresh[STORE_SHA_LEN];
+	struct store_tag tag;
+	struct store_node n;
+	struct tree t;
+	int64_t tx, ttop;
+
+	build_tree(f, &t);
+	assert_rc(store_tag_create(f->st, f->ds.id, "v1", T1, &tag), 0);
+	tx = lookup_ino(f, lookup_ino(f, tag.root, "a"), "x.txt");
+	ttop = lookup_ino(f, tag.root, "top.txt");
+
+	commit_str(f, t.x, "changed", fresh);
+	assert_rc(store_node_remove(f->st, f->ds.live_root, "top.txt", 0), 0);
+	assert_rc(store_node_rename(f->st, f->ds.live_root, "b",
+				    f->ds.live_root, "renamed", 0), 0);
+
+	assert_rc(store_node_get(f->st, tx, &n), 0);
+	assert_memory_equal(n.sha, t.sx, STORE_SHA_LEN);
+	assert_int_equal(n.size, 2);
+	assert_true(blob_exists(f, t.sx));
+	assert_blob_content(f, t.sx, "xx");
+	assert_rc(store_node_get(f->st, ttop, &n), 0);
+	assert_memory_equal(n.sha, t.stop, STORE_SHA_LEN);
+	assert_true(blob_exists(f, t.stop));
+	assert_blob_content(f, t.stop, "top");
+	assert_path(f, lookup_ino(f, lookup_ino(f, lookup_ino(f, tag.root,
+			"b"), "c"), "deep.txt"), "b/c/deep.txt");
+	assert_true(blob_exists(f, fresh));
+}
+
+static void tag_delete_collects_unreferenced_blobs(void **state)
+{
+	struct fx *f = *state;
+	struct store_tag tag, got;
+	struct store_node n;
+	struct tree t;
+	int64_t tx;
+
+	build_tree(f, &t);
+	assert_rc(store_tag_create(f->st, f->ds.id, "v1", T1, &tag), 0);
+	tx = lookup_ino(f, lookup_ino(f, tag.root, "a"), "x.txt");
+	assert_rc(store_node_remove(f->st, t.a, "x.txt", 0), 0);
+	assert_true(blob_exists(f, t.sx));        /* the tag still uses it */
+
+	assert_rc(store_tag_delete(f->st, tag.id), 0);
+	assert_rc(store_tag_get(f->st, f->ds.id, "v1", &got), -ENOENT);
+	assert_rc(store_tag_get_id(f->st, tag.id, &got), -ENOENT);
+	assert_rc(store_node_get(f->st, tag.root, &n), -ENOENT);
+	assert_rc(store_node_get(f->st, tx, &n), -ENOENT);
+	assert_false(blob_exists(f, t.sx));
+	/* blobs the live tree still uses stay */
+	assert_true(blob_exists(f, t.sdeep));
+	assert_true(blob_exists(f, t.stop));
+	assert_int_equal(count_blobs(f), 2);
+	assert_int_equal(lookup_ino(f, f->ds.live_root, "top.txt"), t.top);
+	assert_rc(store_tag_delete(f->st, tag.id), -ENOENT);
+}
+
+static void tag_delete_parent_of_other_tag_is_enotempty(void **state)
+{
+	struct fx *f = *state;
+	static const char *const one[] = { "top.txt" };
+	struct store_tag v1, v2, got;
+	struct tree t;
+
+	build_tree(f, &t);
+	assert_rc(store_tag_create(f->st, f->ds.id, "v1", T1, &v1), 0);
+	assert_rc(store_selection_set(f->st, f->ds.id, v1.id, one, 1, NULL, NULL, 0),
+		  0);
+	assert_rc(store_tag_create(f->st, f->ds.id, "v2", T2, &v2), 0);
+	assert_int_equal(v2.parent, v1.id);
+	assert_rc(store_tag_delete(f->st, v1.id), -ENOTEMPTY);
+	assert_rc(store_tag_get_id(f->st, v1.id, &got), 0);
+	assert_rc(store_tag_delete(f->st, v2.id), 0);
+	assert_rc(store_tag_delete(f->st, v1.id), 0);
+}
+
+static void tag_delete_initial_tag_is_eperm(void **state)
+{
+	struct fx *f = *state;
+	struct store_tag got;
+
+	assert_rc(store_tag_delete(f->st, f->ds.live_tree), -EPERM);
+	assert_rc(store_tag_get_id(f->st, f->ds.live_tree, &got), 0);
+	assert_int_equal(got.live, 1);
+}
+
+static void tag_create_duplicate_name_is_eexist(void **state)
+{
+	struct fx *f = *state;
+	struct store_tag *v;
+	size_t n;
+
+	assert_rc(store_tag_create(f->st, f->ds.id, "v1", T1, NULL), 0);
+	assert_rc(store_tag_create(f->st, f->ds.id, "v1", T2, NULL), -EEXIST);
+	assert_rc(store_tag_create(f->st, f->ds.id, "initial-tag", T2, NULL),
+		  -EEXIST);
+	assert_rc(store_tag_list(f->st, f->ds.id, &v, &n), 0);
+	free(v);
+	assert_int_equal(n, 2);
+}
+
+static void tag_rename(void **state)
+{
+	struct fx *f = *state;
+	struct store_tag v1, got;
+
+	assert_rc(store_tag_create(f->st, f->ds.id, "v1", T1, &v1), 0);
+	assert_rc(store_tag_create(f->st, f->ds.id, "v2", T1, NULL), 0);
+	assert_rc(store_tag_rename(f->st, v1.id, "best"), 0);
+	assert_rc(store_tag_get(f->st, f->ds.id, "v1", &got), -ENOENT);
+	assert_rc(store_tag_get(f->st, f->ds.id, "best", &got), 0);
+	assert_int_equal(got.id, v1.id);
+	assert_rc(store_tag_rename(f->st, v1.id, "v2"), -EEXIST);
+	/* initial-tag keeps its name */
+	assert_true(store_tag_rename(f->st, f->ds.live_tree, "other") < 0);
+	assert_rc(store_tag_get(f->st, f->ds.id, "initial-tag", &got), 0);
+}
+
+static void tag_create_from_explicit_live_selection(void **state)
+{
+	struct fx *f = *state;
+	static const char *const pick[] = { "top.txt", "b/c/deep.txt" };
+	static const char *const top[] = { "b", "top.txt" };
+	struct store_tag v1;
+	struct tree t;
+
+	build_tree(f, &t);
+	assert_rc(store_selection_set(f->st, f->ds.id, f->ds.live_tree, pick, 2,
+				      NULL, NULL, 0), 0);
+	assert_rc(store_tag_create(f->st, f->ds.id, "v1", T1, &v1), 0);
+	assert_int_equal(v1.parent, f->ds.live_tree);
+	assert_string_equal(v1.parent_name, "initial-tag");
+	assert_int_equal(v1.files, 2);
+	assert_int_equal(v1.bytes, 3 + 5);
+	assert_children(f, v1.root, top, 2);        /* only what was picked */
+	assert_path(f, lookup_ino(f, lookup_ino(f, lookup_ino(f, v1.root, "b"),
+				  "c"), "deep.txt"), "b/c/deep.txt");
+	/* the selection itself is left as it was */
+	assert_selection(f, pick, 2);
+	/* an empty explicit selection freezes an empty tag */
+	assert_rc(store_selection_set(f->st, f->ds.id, f->ds.live_tree, NULL, 0,
+				      NULL, NULL, 0), 0);
+	assert_rc(store_tag_create(f->st, f->ds.id, "none", T2, &v1), 0);
+	assert_int_equal(v1.files, 0);
+	assert_int_equal(v1.bytes, 0);
+	assert_children(f, v1.root, NULL, 0);
+	assert_rc(store_tag_create(f->st, f->ds.id + 1000, "x", T2, NULL),
+		  -ENOENT);
+}
+
+/* ==== selection ==== */
+
+static void selection_default_is_committed_files_sorted_by_path(void **state)
+{
+	struct fx *f = *state;
+	static const char *const want[] = { "a/x.txt", "b/c/deep.txt",
+					    "top.txt" };
+	struct store_dataset d;
+	struct tree t;
+
+	assert_selection(f, NULL, 0);
+	build_tree(f, &t);
+	assert_selection(f, want, 3);
+	d = reload_ds(f);
+	assert_int_equal(d.sel_explicit, 0);
+	assert_int_equal(d.sel_tree, f->ds.live_tree);
+}
+
+static void selection_each_stops_early_with_callback_value(void **state)
+{
+	struct fx *f = *state;
+	struct paths ps = { .stop_at = 2 };
+	struct tree t;
+
+	build_tree(f, &t);
+	assert_int_equal(store_selection_each(f->st, f->ds.id, collect_path,
+					      &ps), 7);
+	assert_int_equal(ps.n, 2);
+}
+
+static void selection_set_keeps_order(void **state)
+{
+	struct fx *f = *state;
+	static const char *const want[] = { "top.txt", "a/x.txt" };
+	struct store_dataset d;
+	struct tree t;
+	char msg[STORE_ERRMSG] = "";
+
+	build_tree(f, &t);
+	assert_rc(store_selection_set(f->st, f->ds.id, f->ds.live_tree, want,
+				      2, NULL, msg, sizeof(msg)), 0);
+	assert_selection(f, want, 2);
+	d = reload_ds(f);
+	assert_int_equal(d.sel_explicit, 1);
+	assert_int_equal(d.sel_tree, f->ds.live_tree);
+
+	/* a new list replaces the old one */
+	assert_rc(store_selection_set(f->st, f->ds.id, f->ds.live_tree,
+				      &want[1], 1, NULL, msg, sizeof(msg)), 0);
+	assert_selection(f, &want[1], 1);
+	/* and an empty list selects nothing */
+	assert_rc(store_selection_set(f->st, f->ds.id, f->ds.live_tree, NULL,
+				      0, NULL, msg, sizeof(msg)), 0);
+	assert_selection(f, NULL, 0);
+}
+
+/* Sets a valid selection, then tries `paths` and checks it fails with -EINVAL,
+ * *bad = want_bad, a message containing `needle`, and the selection as it
+ * was. */
+static void check_rejected(struct fx *f, const char *const *paths, size_t n,
+			   size_t want_bad, const char *needle)
+{
+	static const char *const good[] = { "b/c/deep.txt", "top.txt" };
+	char msg[STORE_ERRMSG] = "";
+	struct store_dataset d;
+	size_t bad = 999;
+
+	assert_rc(store_selection_set(f->st, f->ds.id, f->ds.live_tree, good,
+				      2, NULL, NULL, 0), 0);
+	assert_rc(store_selection_set(f->st, f->ds.id, f->ds.live_tree, paths,
+				      n, &bad, msg, sizeof(msg)), -EINVAL);
+	assert_int_equal(bad, want_bad);
+	if (!strstr(msg, needle))
+		fail_msg("message '%s' does not name '%s'", msg, needle);
+	assert_selection(f, good, 2);
+	d = reload_ds(f);
+	assert_int_equal(d.sel_explicit, 1);
+	assert_int_equal(d.sel_tree, f->ds.live_tree);
+	/* bad and msg are optional */
+	assert_rc(store_selection_set(f->st, f->ds.id, f->ds.live_tree, paths,
+				      n, NULL, NULL, 0), -EINVAL);
+	assert_selection(f, good, 2);
+}
+
+static void selection_set_unknown_path_is_einval(void **state)
+{
+	struct fx *f = *state;
+	static const char *const bad[] = { "a/x.txt", "no/such.jpg" };
+	struct tree t;
+
+	build_tree(f, &t);
+	check_rejected(f, bad, 2, 1, "no/such.jpg");
+}
+
+static void selection_set_directory_is_einval(void **state)
+{
+	struct fx *f = *state;
+	static const char *const bad[] = { "top.txt", "b/c" };
+	struct tree t;
+
+	build_tree(f, &t);
+	check_rejected(f, bad, 2, 1, "'b/c'");
+}
+
+static void selection_set_empty_string_is_einval(void **state)
+{
+	struct fx *f = *state;
+	static const char *const bad[] = { "top.txt", "" };
+	struct tree t;
+
+	build_tree(f, &t);
+	check_rejected(f, bad, 2, 1, "''");
+}
+
+static void selection_set_duplicate_is_einval(void **state)
+{
+	struct fx *f = *state;
+	static const char *const bad[] = { "top.txt", "a/x.txt", "top.txt" };
+	struct tree t;
+
+	build_tree(f, &t);
+	check_rejected(f, bad, 3, 2, "top.txt");
+}
+
+static void selection_set_pending_file_is_einval(void **state)
+{
+	struct fx *f = *state;
+	static const char *const bad[] = { "a/pending" };
+	struct tree t;
+
+	build_tree(f, &t);
+	check_rejected(f, bad, 1, 0, "a/pending");
+}
+
+static void selection_set_failure_keeps_default(void **state)
+{
+	struct fx *f = *state;
+	static const char *const bad[] = { "nope" };
+	static const char *const all[] = { "a/x.txt", "b/c/deep.txt",
+					   "top.txt" };
+	char msg[STORE_ERRMSG] = "";
+	struct store_dataset d;
+	struct tree t;
+	size_t idx = 999;
+
+	build_tree(f, &t);
+	assert_rc(store_selection_set(f->st, f->ds.id, f->ds.live_tree, bad, 1,
+				      &idx, msg, sizeof(msg)), -EINVAL);
+	assert_int_equal(idx, 0);
+	assert_non_null(strstr(msg, "nope"));
+	d = reload_ds(f);
+	assert_int_equal(d.sel_explicit, 0);
+	assert_selection(f, all, 3);
+}
+
+static void selection_set_tree_of_other_dataset_is_einval(void **state)
+{
+	struct fx *f = *state;
+	struct store_dataset other;
+	static const char *const one[] = { "top.txt" };
+	struct tree t;
+
+	build_tree(f, &t);
+	assert_rc(store_dataset_create(f->st, "alice", "other", &other), 0);
+	assert_rc(store_selection_set(f->st, other.id, f->ds.live_tree, one, 1, NULL,
+				      NULL, 0), -EINVAL);
+	assert_true(store_selection_set(f->st, f->ds.id, f->ds.live_tree +
+					1000, one, 1, NULL, NULL, 0) < 0);
+	assert_int_equal(reload_ds(f).sel_explicit, 0);
+}
+
+static void selection_from_frozen_tag_becomes_parent_of_new_tag(void **state)
+{
+	struct fx *f = *state;
+	static const char *const pick[] = { "b/c/deep.txt", "a/x.txt" };
+	static const char *const top[] = { "a", "b" };
+	struct store_tag v1, v2;
+	struct store_dataset d;
+	struct tree t;
+	int64_t files, bytes;
+
+	build_tree(f, &t);
+	assert_rc(store_tag_create(f->st, f->ds.id, "v1", T1, &v1), 0);
+	/* the live tree changes after v1; the selection reads v1 */
+	commit_str(f, t.x, "live only", NULL);
+	assert_rc(store_selection_set(f->st, f->ds.id, v1.id, pick, 2, NULL, NULL, 0),
+		  0);
+	d = reload_ds(f);
+	assert_int_equal(d.sel_tree, v1.id);
+	assert_int_equal(d.sel_explicit, 1);
+	assert_selection(f, pick, 2);
+
+	assert_rc(store_tag_create(f->st, f->ds.id, "v2", T2, &v2), 0);
+	assert_int_equal(v2.parent, v1.id);
+	assert_string_equal(v2.parent_name, "v1");
+	assert_int_equal(v2.files, 2);
+	assert_int_equal(v2.bytes, 2 + 5);
+	assert_rc(store_tree_count(f->st, v2.id, &files, &bytes), 0);
+	assert_int_equal(files, 2);
+	assert_int_equal(bytes, 7);
+	assert_children(f, v2.root, top, 2);       /* no empty/, no top.txt */
+	{
+		struct store_node n;
+		int64_t a = lookup_ino(f, v2.root, "a");
+		assert_rc(store_node_lookup(f->st, a, "x.txt", &n), 0);
+		assert_memory_equal(n.sha, t.sx, STORE_SHA_LEN);  /* v1's bytes */
+		assert_path(f, n.ino, "a/x.txt");
+		assert_rc(store_node_get(f->st, a, &n), 0);
+		assert_int_equal(n.mode, 0700);
+	}
+}
+
+static void tag_delete_resets_selection_taken_from_it(void **state)
+{
+	struct fx *f = *state;
+	static const char *const pick[] = { "top.txt" };
+	static const char *const all[] = { "a/x.txt", "b/c/deep.txt",
+					   "top.txt" };
+	struct store_dataset d;
+	struct store_tag v1;
+	struct tree t;
+
+	build_tree(f, &t);
+	assert_rc(store_tag_create(f->st, f->ds.id, "v1", T1, &v1), 0);
+	assert_rc(store_selection_set(f->st, f->ds.id, v1.id, pick, 1, NULL, NULL, 0),
+		  0);
+	assert_rc(store_tag_delete(f->st, v1.id), 0);
+	d = reload_ds(f);
+	assert_int_equal(d.sel_explicit, 0);
+	assert_int_equal(d.sel_tree, f->ds.live_tree);
+	assert_selection(f, all, 3);
+}
+
+static void selection_reset_returns_to_default(void **state)
+{
+	struct fx *f = *state;
+	static const char *const pick[] = { "top.txt" };
+	static const char *const all[] = { "a/x.txt", "b/c/deep.txt",
+					   "top.txt" };
+	struct store_dataset d;
+	struct store_tag v1;
+	struct tree t;
+
+	build_tree(f, &t);
+	assert_rc(store_tag_create(f->st, f->ds.id, "v1", T1, &v1), 0);
+	assert_rc(store_selection_set(f->st, f->ds.id, v1.id, pick, 1, NULL, NULL, 0),
+		  0);
+	assert_rc(store_selection_reset(f->st, f->ds.id), 0);
+	d = reload_ds(f);
+	assert_int_equal(d.sel_explicit, 0);
+	assert_int_equal(d.sel_tree, f->ds.live_tree);
+	assert_selection(f, all, 3);
+}
+
+static void removing_selected_live_file_drops_it(void **state)
+{
+	struct fx *f = *state;
+	static const char *const pick[] = { "top.txt", "a/x.txt" };
+	struct tree t;
+
+	build_tree(f, &t);
+	assert_rc(store_selection_set(f->st, f->ds.id, f->ds.live_tree, pick, 2, NULL,
+				      NULL, 0), 0);
+	assert_rc(store_node_remove(f->st, f->ds.live_root, "top.txt", 0), 0);
+	assert_selection(f, &pick[1], 1);
+	/* a renamed selected file keeps its place under its new path */
+	assert_rc(store_node_rename(f->st, t.a, "x.txt", f->ds.live_root,
+				    "moved.txt", 0), 0);
+	{
+		static const char *const want[] = { "moved.txt" };
+		assert_selection(f, want, 1);
+	}
+}
+
+/* ==== events ==== */
+
+struct events {
+	int n, bad_order;
+	int64_t last_ts;
+	int levels[8];
+	char first[64], last[64];
+};
+
+static int collect_event(void *arg, int64_t ts, int level, const char *msg)
+{
+	struct events *e = arg;
+
+	if (ts < e->last_ts)
+		e->bad_order = 1;
+	e->last_ts = ts;
+	if (e->n < 8)
+		e->levels[e->n] = level;
+	if (e->n == 0)
+		snprintf(e->first, sizeof(e->first), "%s", msg);
+	snprintf(e->last, sizeof(e->last), "%s", msg);
+	e->n++;
+	return 0;
+}
+
+static void events_each_oldest_first_with_limit(void **state)
+{
+	struct fx *f = *state;
+	struct store_dataset other;
+	struct events e = { 0 };
+	int64_t t0 = store_now_ns();
+
+	assert_rc(store_event_add(f->st, f->ds.id, STORE_INFO, "one"), 0);
+	assert_rc(store_event_add(f->st, f->ds.id, STORE_ERROR, "two"), 0);
+	assert_rc(store_event_add(f->st, f->ds.id, STORE_INFO, "three"), 0);
+	assert_rc(store_dataset_create(f->st, "alice", "other", &other), 0);
+	assert_rc(store_event_add(f->st, other.id, STORE_INFO, "elsewhere"), 0);
+
+	assert_rc(store_event_each(f->st, f->ds.id, 10, collect_event, &e), 0);
+	assert_int_equal(e.n, 3);
+	assert_string_equal(e.first, "one");
+	assert_string_equal(e.last, "three");
+	assert_int_equal(e.levels[0], STORE_INFO);
+	assert_int_equal(e.levels[1], STORE_ERROR);
+	assert_false(e.bad_order);
+	assert_true(e.last_ts >= t0);
+
+	memset(&e, 0, sizeof(e));
+	assert_rc(store_event_each(f->st, f->ds.id, 2, collect_event, &e), 0);
+	assert_int_equal(e.n, 2);
+	assert_string_equal(e.first, "two");
+	assert_string_equal(e.last, "three");
+}
+
+static void events_trimmed_to_newest_1000(void **state)
+{
+	struct fx *f = *state;
+	struct store_dataset other;
+	struct events e = { 0 };
+	char msg[32];
+
+	assert_rc(store_dataset_create(f->st, "alice", "other", &other), 0);
+	assert_rc(store_event_add(f->st, other.id, STORE_INFO, "keep me"), 0);
+	for (int i = 0; i < 1005; i++) {
+		snprintf(msg, sizeof(msg), "event %d", i);
+		assert_rc(store_event_add(f->st, f->ds.id, STORE_INFO, msg), 0);
+	}
+	assert_rc(store_event_each(f->st, f->ds.id, 5000, collect_event, &e),
+		  0);
+	assert_int_equal(e.n, 1000);
+	assert_string_equal(e.first, "event 5");
+	assert_string_equal(e.last, "event 1004");
+	assert_false(e.bad_order);
+	/* trimming one dataset's log leaves the others alone */
+	memset(&e, 0, sizeof(e));
+	assert_rc(store_event_each(f->st, other.id, 5000, collect_event, &e),
+		  0);
+	assert_int_equal(e.n, 1);
+	assert_string_equal(e.first, "keep me");
+}
+
+/* ==== threads ==== */
+
+#define NTHREADS 4
+#define PER_THREAD 20
+
+struct worker {
+	store *st;
+	int64_t dir;
+	int id, rc;
+	unsigned char shared[STORE_SHA_LEN];
+};
+
+/* Uploads PER_THREAD files into its own folder: even ones all have the same
+ * bytes (dedupe across threads), odd ones unique bytes; reads as it goes. */
+static void *worker_main(void *arg)
+{
+	struct worker *w = arg;
+	struct store_newnode nn = { .kind = STORE_FILE, .mode = 0644 };
+
+	for (int i = 0; i < PER_THREAD && !w->rc; i++) {
+		char name[32], data[64], staged[STORE_PATH_MAX];
+		unsigned char sha[STORE_SHA_LEN];
+		struct store_node n;
+		size_t len;
+		int fd;
+
+		snprintf(name, sizeof(name), "f%02d", i);
+		len = (size_t)snprintf(data, sizeof(data), i % 2 ? "t%d-%d" :
+				       "shared", w->id, i);
+		w->rc = store_node_create(w->st, w->dir, name, &nn, &n);
+		if (w->rc)
+			break;
+		fd = store_staging_create(w->st, staged, sizeof(staged));
+		if (fd < 0 || write(fd, data, len) != (ssize_t)len ||
+		    store_sha256_fd(fd, sha)) {
+			w->rc = fd < 0 ? fd : -EIO;
+			if (fd >= 0)
+				close(fd);
+			break;
+		}
+		close(fd);
+		w->rc = store_node_commit(w->st, n.ino, staged, sha,
+					  (int64_t)len, 0, 0);
+		if (!w->rc && i % 2 == 0)
+			memcpy(w->shared, sha, STORE_SHA_LEN);
+		if (!w->rc)
+			w->rc = store_node_lookup(w->st, w->dir, name, &n);
+		if (!w->rc && !n.has_sha)
+			w->rc = -EIO;
+	}
+	return NULL;
+}
+
+static void threads_upload_concurrently(void **state)
+{
+	struct fx *f = *state;
+	struct worker w[NTHREADS];
+	pthread_t th[NTHREADS];
+	int64_t files, bytes;
+
+	for (int i = 0; i < NTHREADS; i++) {
+		char name[16];
+		snprintf(name, sizeof(name), "t%d", i);
+		w[i] = (struct worker){ .st = f->st, .id = i,
+					.dir = mkdir_node(f, f->ds.live_root,
+							  name) };
+		assert_int_equal(pthread_create(&th[i], NULL, worker_main,
+						&w[i]), 0);
+	}
+	for (int i = 0; i < NTHREADS; i++)
+		assert_int_equal(pthread_join(th[i], NULL), 0);
+	for (int i = 0; i < NTHREADS; i++) {
+		struct store_node *v;
+		size_t n;
+		assert_rc(w[i].rc, 0);
+		assert_rc(store_node_children(f->st, w[i].dir, &v, &n), 0);
+		free(v);
+		assert_int_equal(n, PER_THREAD);
+		assert_memory_equal(w[i].shared, w[0].shared, STORE_SHA_LEN);
+	}
+	assert_rc(store_tree_count(f->st, f->ds.live_tree, &files, &bytes), 0);
+	assert_int_equal(files, NTHREADS * PER_THREAD);
+	/* one shared blob plus one per odd file */
+	assert_int_equal(count_blobs(f), 1 + NTHREADS * PER_THREAD / 2);
+	assert_int_equal(count_staging(f), 0);
+	assert_blob_content(f, w[0].shared, "shared");
+}
+
+/* ---- runner ---- */
+
+#define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		T(open_creates_layout),
+		T(open_reopen_keeps_datasets_and_nodes),
+		T(open_on_regular_file_fails_with_message),
+		T(open_creates_missing_parents),
+		T(open_below_regular_file_fails_with_message),
+		T(open_on_foreign_catalog_fails_with_message),
+		T(statvfs_and_close_null),
+
+		T(dataset_create_has_live_initial_tag_with_root),
+		T(dataset_get_and_get_id_agree),
+		T(dataset_get_unknown_is_enoent),
+		T(dataset_create_duplicate_is_eexist),
+		T(dataset_list_sorted_by_name_per_owner),
+		T(dataset_rename),
+		T(dataset_delete_empty_removes_everything),
+		T(dataset_delete_with_committed_file_is_enotempty),
+		T(dataset_delete_with_tag_is_enotempty),
+
+		T(node_create_dir_and_file_under_live_root),
+		T(node_create_mtime_zero_means_now),
+		T(node_lookup_finds_child_or_enoent),
+		T(node_children_sorted_by_name),
+		T(node_path_of_nested_nodes),
+		T(node_create_duplicate_is_eexist),
+		T(node_create_bad_parent),
+		T(node_remove_file_and_empty_dir),
+		T(node_rmdir_non_empty_is_enotempty),
+		T(node_unlink_dir_is_eisdir),
+		T(node_rmdir_file_is_enotdir),
+		T(node_rename_file),
+		T(node_rename_dir_rewrites_descendant_paths),
+		T(node_rename_non_ascii_dir_rewrites_descendant_paths),
+		T(node_rename_dir_keeps_descendant_paths_within_max),
+		T(node_rename_over_existing_file_replaces_it),
+		T(node_rename_noreplace),
+		T(node_rename_dir_into_own_subtree_is_einval),
+		T(node_rename_kind_mismatch_and_nonempty_target),
+		T(node_rename_across_datasets_is_exdev),
+		T(node_setattr_mode_uid_gid_mtime),
+
+		T(sha256_and_hex_known_vector),
+		T(staging_create_makes_distinct_files_in_staging),
+		T(commit_sets_sha_size_and_blob_reads_back),
+		T(blob_open_unknown_sha_is_enoent),
+		T(commit_identical_bytes_dedupes),
+		T(commit_overwrite_keeps_blob_of_other_node),
+		T(commit_overwrite_collects_unreferenced_old_blob),
+		T(remove_last_reference_unlinks_blob),
+		T(commit_to_dir_fails_and_removes_staged),
+
+		T(reopen_recovers_from_crash),
+
+		T(tag_create_copies_committed_files_and_empty_dirs),
+		T(tag_list_initial_first_then_by_creation),
+		T(tag_is_frozen_erofs),
+		T(tag_survives_live_overwrite_and_remove),
+		T(tag_delete_collects_unreferenced_blobs),
+		T(tag_delete_parent_of_other_tag_is_enotempty),
+		T(tag_delete_initial_tag_is_eperm),
+		T(tag_create_duplicate_name_is_eexist),
+		T(tag_rename),
+		T(tag_create_from_explicit_live_selection),
+
+		T(selection_default_is_committed_files_sorted_by_path),
+		T(selection_each_stops_early_with_callback_value),
+		T(selection_set_keeps_order),
+		T(selection_set_unknown_path_is_einval),
+		T(selection_set_directory_is_einval),
+		T(selection_set_empty_string_is_einval),
+		T(selection_set_duplicate_is_einval),
+		T(selection_set_pending_file_is_einval),
+		T(selection_set_failure_keeps_default),
+		T(selection_set_tree_of_other_dataset_is_einval),
+		T(selection_from_frozen_tag_becomes_parent_of_new_tag),
+		T(tag_delete_resets_selection_taken_from_it),
+		T(selection_reset_returns_to_default),
+		T(removing_selected_live_file_drops_it),
+
+		T(events_each_oldest_first_with_limit),
+		T(events_trimmed_to_newest_1000),
+
+		T(threads_upload_concurrently),
+	};
+
+	return cmocka_run_group_tests_name("store", tests, NULL, NULL);
+}
