@@ -75,9 +75,15 @@ static int run_mount(struct fs_cmdline *cl)
 	be->ops->destroy(be);
 	be = NULL;
 
+	/* fuse_daemonize() changes to "/": keep the store's absolute path. */
 	char *abs = realpath(cl->source, NULL);
-	snprintf(fsname, sizeof(fsname), "fsname=%s", abs ? abs : cl->source);
-	free(abs);
+	if (!abs) {
+		fprintf(stderr, "sievefs: %s: %s\n", cl->source, strerror(errno));
+		return 1;
+	}
+	free(cl->source);
+	cl->source = abs;
+	snprintf(fsname, sizeof(fsname), "fsname=%s", cl->source);
 	if (add_opt(&cl->args, fsname) || add_opt(&cl->args, "subtype=sievefs") ||
 	    add_opt(&cl->args, "default_permissions")) {
 		fprintf(stderr, "sievefs: out of memory\n");
