@@ -121,8 +121,8 @@ static int run_mount(struct fs_cmdline *cl)
 		fuse_loop_cfg_set_clone_fd(cfg, cl->opts.clone_fd);
 		fuse_loop_cfg_set_idle_threads(cfg, cl->opts.max_idle_threads ?
 					       cl->opts.max_idle_threads : 16);
-		fuse_loop_cfg_set_max_threads(cfg, cl->opts.max_threads ?
-					      cl->opts.max_threads : 64);
+		if (cl->opts.max_threads && cl->opts.max_threads <= 100000)
+			fuse_loop_cfg_set_max_threads(cfg, cl->opts.max_threads);
 		rc = fuse_session_loop_mt(fs.se, cfg);
 		fuse_loop_cfg_destroy(cfg);
 	}

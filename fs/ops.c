@@ -946,8 +946,10 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 			rc = fh->fd < 0 ? fh->fd : 0;
 		}
 		/* Bytes of a committed blob never change: keep the kernel's
-		 * page cache across opens (epoch 2+ of training). */
+		 * page cache across opens (epoch 2+ of training), and a reader's
+		 * close() has nothing to commit: spare it the FLUSH round trip. */
 		fi->keep_cache = 1;
+		fi->noflush = 1;
 	}
 	if (rc) {
 		free(fh);
