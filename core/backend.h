@@ -73,9 +73,10 @@ struct backend_ops {
 	int (*node_open)(struct backend *, const be_node *n);
 	/* A new local staging file for an upload: fd, path in `path`. */
 	int (*staging_create)(struct backend *, char *path, size_t len);
-	/* Makes staged bytes the content of file node `ino` (see
-	 * store_node_commit); `staged` is consumed either way. */
-	int (*node_commit)(struct backend *, int64_t ino, const char *staged,
+	/* Makes staged bytes (fd; staged = its path, "" if unnamed) the
+	 * content of file node `ino` (see store_node_commit). */
+	int (*node_commit)(struct backend *, int64_t ino, int fd,
+			   const char *staged,
 			   const unsigned char sha[STORE_SHA_LEN], int64_t size,
 			   int64_t mtime_ns, int durable);
 
@@ -91,6 +92,31 @@ struct backend_ops {
 	 * log; ds 0 = the daemon log only. */
 	void (*log_event)(struct backend *, int64_t ds, int level,
 			  const char *msg);
+
+	/* Sampling (DESIGN.md "The sample control file"): one request line;
+	 * 0 once accepted (the work runs in the background), -EINVAL with
+	 * the reason in msg. */
+	int (*sample_request)(struct backend *, int64_t ds, const char *line,
+			      char *msg);
+	int (*sample_read)(struct backend *, int64_t ds, char **out,
+			   size_t *len);
+	int (*scores_read)(struct backend *, int64_t ds, char **out,
+			   size_t *len);
+	int (*plot_read)(struct backend *, int64_t ds, char **out, size_t *len);
+
+	/* Embeddings: list (free(*out)), get by name or id, upload a whole
+	 * CSV text (validated: -EINVAL and msg names row and column; nothing
+	 * stored), delete, export as CSV text into fd. */
+	int (*emb_list)(struct backend *, int64_t ds,
+			struct store_embedding **out, size_t *n);
+	int (*emb_get)(struct backend *, int64_t ds, const char *name,
+		       struct store_embedding *out);
+	int (*emb_get_id)(struct backend *, int64_t id,
+			  struct store_embedding *out);
+	int (*emb_put)(struct backend *, int64_t ds, const char *name,
+		       const char *text, size_t len, char *msg);
+	int (*emb_delete)(struct backend *, int64_t id);
+	int (*emb_export)(struct backend *, int64_t id, int fd);
 
 	int (*statfs)(struct backend *, struct statvfs *out);
 	/* Frozen trees never change: may the kernel cache them for long? */

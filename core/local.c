@@ -16,10 +16,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "core/backend.h"
+#include "core/csv.h"
 #include "core/log.h"
 #include "core/names.h"
+#include "core/runs.h"
 #include "core/text.h"
 
 #define TEXT_MAX (256u << 20)   /* cap on a control file's text */
@@ -28,6 +31,7 @@
 struct local {
 	struct backend be;
 	store *st;
+	struct runner *runner;     /* sampling runs; owns a worker thread */
 	char owner[65];
 };
 
@@ -290,12 +294,13 @@ static int l_staging_create(struct backend *be, char *path, size_t len)
 	return store_staging_create(L(be)->st, path, len);
 }
 
-static int l_node_commit(struct backend *be, int64_t ino, const char *staged,
+static int l_node_commit(struct backend *be, int64_t ino, int fd,
+			 const char *staged,
 			 const unsigned char sha[STORE_SHA_LEN], int64_t size,
 			 int64_t mtime_ns, int durable)
 {
-	int rc = store_node_commit(L(be)->st, ino, staged, sha, size, mtime_ns,
-				   durable);
+	int rc = store_node_commit(L(be)->st, ino, fd, staged, sha, size,
+				   mtime_ns, durable);
 	if (rc) {
 		char text[BE_MSG];
 		be_node n;
@@ -406,6 +411,43 @@ static void info_tags(struct tbuf *b, const be_tag *tags, size_t n,
 	}
 }
 
+static void info_embeddings(struct local *l, int64_t ds, struct tbuf *b)
+{
+	struct store_embedding *v = NULL;
+	size_t n = 0;
+
+	if (store_embedding_list(l->st, ds, &v, &n) || n == 0) {
+		tbuf_printf(b, "embeddings: none\n");
+		free(v);
+		return;
+	}
+	tbuf_printf(b, "embeddings: %zu (", n);
+	for (size_t i = 0; i < n; i++)
+		tbuf_printf(b, "%s%s: %lld samples x %lld dims", i ? ", " : "",
+			    v[i].name, (long long)v[i].rows,
+			    (long long)v[i].dim);
+	tbuf_printf(b, ")\n");
+	free(v);
+}
+
+static void info_run(struct local *l, int64_t ds, struct tbuf *b)
+{
+	static const char *const st[] = { "queued", "running", "done",
+					  "cancelled", "failed" };
+	struct store_run r;
+	char ts[32];
+
+	if (store_run_latest(l->st, ds, &r)) {
+		tbuf_printf(b, "latest run: none\n");
+		return;
+	}
+	core_fmt_time(r.created_ns, ts);
+	tbuf_printf(b, "latest run: %lld '%s' %s, %lld/%lld picked, %s\n",
+		    (long long)r.id, r.request,
+		    r.status >= 0 && r.status <= 4 ? st[r.status] : "?",
+		    (long long)r.done, (long long)r.total, ts);
+}
+
 static int l_info_read(struct backend *be, int64_t ds, char **out,
 		       size_t *len)
 {
@@ -432,11 +474,13 @@ static int l_info_read(struct backend *be, int64_t ds, char **out,
 	tbuf_init(&b, TEXT_MAX);
 	core_fmt_time(d.created_ns, ts);
 	tbuf_printf(&b, "id: %s\nname: %s\ncreated: %s\nsamples: %lld\n"
-		    "bytes: %lld\nselection: %lld samples from %s%s\n"
-		    "embeddings: none\nlatest run: none\ntags: %zu\n",
+		    "bytes: %lld\nselection: %lld samples from %s%s\n",
 		    d.uid, d.name, ts, (long long)files, (long long)bytes,
 		    (long long)nsel, sel.name,
-		    d.sel_explicit ? "" : " (all of it)", ntags);
+		    d.sel_explicit ? "" : " (all of it)");
+	info_embeddings(l, ds, &b);
+	info_run(l, ds, &b);
+	tbuf_printf(&b, "tags: %zu\n", ntags);
 	tbuf_printf(&b, "  initial-tag: %lld samples, %lld bytes, live\n",
 		    (long long)files, (long long)bytes);
 	info_tags(&b, tags, ntags, d.live_tree, "  ");
@@ -469,6 +513,222 @@ static int l_log_read(struct backend *be, int64_t ds, char **out, size_t *len)
 	return tbuf_finish(&b, out, len);
 }
 
+/* ---- sampling ---- */
+
+static int l_sample_request(struct backend *be, int64_t ds, const char *line,
+			    char *msg)
+{
+	be_dataset d;
+	int rc = l_dataset_get_id(be, ds, &d);
+
+	if (rc)
+		return rc;
+	return runner_request(L(be)->runner, ds, line, msg, msg ? BE_MSG : 0);
+}
+
+static int l_sample_read(struct backend *be, int64_t ds, char **out,
+			 size_t *len)
+{
+	return runner_status_text(L(be)->runner, ds, out, len);
+}
+
+static int l_scores_read(struct backend *be, int64_t ds, char **out,
+			 size_t *len)
+{
+	return runner_scores_text(L(be)->runner, ds, out, len);
+}
+
+static int l_plot_read(struct backend *be, int64_t ds, char **out, size_t *len)
+{
+	be_dataset d;
+	int rc = l_dataset_get_id(be, ds, &d);
+
+	return rc ? rc : runner_plot_svg(L(be)->runner, ds, d.name, out, len);
+}
+
+/* ---- embeddings ---- */
+
+static int l_emb_list(struct backend *be, int64_t ds,
+		      struct store_embedding **out, size_t *n)
+{
+	return store_embedding_list(L(be)->st, ds, out, n);
+}
+
+static int l_emb_get(struct backend *be, int64_t ds, const char *name,
+		     struct store_embedding *out)
+{
+	return store_embedding_get(L(be)->st, ds, name, out);
+}
+
+static int l_emb_get_id(struct backend *be, int64_t id,
+			struct store_embedding *out)
+{
+	be_dataset d;
+	int rc = store_embedding_get_id(L(be)->st, id, out);
+
+	return rc ? rc : l_dataset_get_id(be, out->dataset, &d);
+}
+
+static int l_emb_put(struct backend *be, int64_t ds, const char *name,
+		     const char *text, size_t len, char *msg)
+{
+	struct core_emb e;
+	struct store_embedding se;
+	be_dataset d;
+	char why[BE_MSG], line[BE_MSG + 128];
+	size_t bad = 0;
+	int rc;
+
+	rc = l_dataset_get_id(be, ds, &d);
+	if (rc)
+		return rc;
+	if (!core_name_valid(name)) {
+		snprintf(line, sizeof(line), "embeddings/%.200s.csv: '%.200s' is"
+			 " not a valid embedding name", name, name);
+		return user_error(be, ds, msg, -EINVAL, line);
+	}
+	rc = core_csv_parse(text, len, &e, why, sizeof(why));
+	if (rc) {
+		snprintf(line, sizeof(line), "embeddings/%s.csv not stored: %s",
+			 name, why);
+		return rc == -EINVAL ? user_error(be, ds, msg, rc, line) : rc;
+	}
+	rc = store_embedding_put(L(be)->st, ds, d.live_tree, name, e.n, e.d,
+				 (const char *const *)e.names, e.x, e.labels,
+				 &bad, &se);
+	if (rc == -EINVAL) {
+		snprintf(line, sizeof(line), "embeddings/%s.csv not stored: row"
+			 " %zu, column 1 (filenames): '%.200s' is not a sample"
+			 " of initial-tag%s", name, bad + 2, e.names[bad],
+			 "");
+		core_csv_free(&e);
+		return user_error(be, ds, msg, rc, line);
+	}
+	if (rc == 0) {
+		snprintf(line, sizeof(line), "embedding '%s' stored: %zu samples,"
+			 " %zu dimensions", name, e.n, e.d);
+		l_log_event(be, ds, STORE_INFO, line);
+	}
+	core_csv_free(&e);
+	return rc;
+}
+
+static int l_emb_delete(struct backend *be, int64_t id)
+{
+	struct store_embedding e;
+	char line[BE_MSG];
+	int rc = l_emb_get_id(be, id, &e);
+
+	if (!rc)
+		rc = store_embedding_delete(L(be)->st, id);
+	if (!rc) {
+		snprintf(line, sizeof(line), "embedding '%s' deleted", e.name);
+		l_log_event(be, e.dataset, STORE_INFO, line);
+	}
+	return rc;
+}
+
+/* Export: rows are written to fd in batches, so a file larger than any
+ * text cap streams through a bounded buffer. */
+struct exporter {
+	int fd, rc;
+	size_t d, n;
+	char **names;
+	float *x;
+	int32_t *labels;
+	char *pool;
+	size_t poollen;
+	int header_done;
+};
+
+#define EXPORT_BATCH 4096
+
+static int export_flush(struct exporter *ex)
+{
+	struct tbuf b;
+	char *text;
+	size_t len;
+
+	if (!ex->n && ex->header_done)
+		return 0;
+	for (size_t i = 0, off = 0; i < ex->n; i++) {
+		ex->names[i] = ex->pool + off;
+		off += strlen(ex->pool + off) + 1;
+	}
+	tbuf_init(&b, 1u << 30);
+	core_csv_write(&b, ex->n, ex->d, (const char *const *)ex->names,
+		       ex->x, ex->labels);
+	int rc = tbuf_finish(&b, &text, &len);
+	if (rc)
+		return rc;
+	/* core_csv_write writes the header each time: keep it once. */
+	size_t skip = 0;
+	if (ex->header_done) {
+		char *nl = memchr(text, '\n', len);
+		skip = nl ? (size_t)(nl - text) + 1 : len;
+	}
+	for (size_t off = skip; off < len;) {
+		ssize_t w = write(ex->fd, text + off, len - off);
+		if (w < 0) {
+			rc = -errno;
+			break;
+		}
+		off += (size_t)w;
+	}
+	free(text);
+	ex->header_done = 1;
+	ex->n = 0;
+	ex->poollen = 0;
+	return rc;
+}
+
+static int export_row(void *arg, const char *path, const float *vec,
+		      int32_t label)
+{
+	struct exporter *ex = arg;
+	size_t plen = strlen(path) + 1;
+
+	if (ex->poollen + plen > EXPORT_BATCH * 256 || ex->n == EXPORT_BATCH) {
+		int rc = export_flush(ex);
+		if (rc)
+			return rc;
+	}
+	if (ex->poollen + plen > EXPORT_BATCH * 256)
+		return -ENAMETOOLONG;
+	memcpy(ex->pool + ex->poollen, path, plen);
+	ex->poollen += plen;
+	memcpy(ex->x + ex->n * ex->d, vec, ex->d * sizeof(float));
+	ex->labels[ex->n] = label;
+	ex->n++;
+	return 0;
+}
+
+static int l_emb_export(struct backend *be, int64_t id, int fd)
+{
+	struct store_embedding e;
+	struct exporter ex = { .fd = fd };
+	int rc = l_emb_get_id(be, id, &e);
+
+	if (rc)
+		return rc;
+	ex.d = (size_t)e.dim;
+	ex.names = malloc(EXPORT_BATCH * sizeof(*ex.names));
+	ex.x = malloc(EXPORT_BATCH * ex.d * sizeof(float));
+	ex.labels = malloc(EXPORT_BATCH * sizeof(*ex.labels));
+	ex.pool = malloc(EXPORT_BATCH * 256);
+	if (!ex.names || !ex.x || !ex.labels || !ex.pool)
+		rc = -ENOMEM;
+	if (!rc)
+		rc = store_embedding_each(L(be)->st, id, export_row, &ex);
+	if (!rc)
+		rc = export_flush(&ex);
+	free(ex.names);
+	free(ex.x);
+	free(ex.labels);
+	free(ex.pool);
+	return rc;
+}
+
 static int l_statfs(struct backend *be, struct statvfs *out)
 {
 	return store_statvfs(L(be)->st, out);
@@ -478,6 +738,7 @@ static void l_destroy(struct backend *be)
 {
 	if (!be)
 		return;
+	runner_free(L(be)->runner);
 	store_close(L(be)->st);
 	free(be);
 }
@@ -510,6 +771,16 @@ static const struct backend_ops local_ops = {
 	.info_read = l_info_read,
 	.log_read = l_log_read,
 	.log_event = l_log_event,
+	.sample_request = l_sample_request,
+	.sample_read = l_sample_read,
+	.scores_read = l_scores_read,
+	.plot_read = l_plot_read,
+	.emb_list = l_emb_list,
+	.emb_get = l_emb_get,
+	.emb_get_id = l_emb_get_id,
+	.emb_put = l_emb_put,
+	.emb_delete = l_emb_delete,
+	.emb_export = l_emb_export,
 	.statfs = l_statfs,
 	/* Every change to a local store passes through this mount's kernel,
 	 * which keeps its caches coherent itself; only sampling (background)
@@ -532,6 +803,12 @@ int core_local_open(const char *dir, const char *owner, struct backend **out,
 	if (rc) {
 		free(l);
 		return rc;
+	}
+	l->runner = runner_new(l->st);
+	if (!l->runner) {
+		store_close(l->st);
+		free(l);
+		return -ENOMEM;
 	}
 	l->be.ops = &local_ops;
 	snprintf(l->owner, sizeof(l->owner), "%s", owner);

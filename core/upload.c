@@ -73,7 +73,8 @@ static void upload_free(struct upload *u)
 {
 	if (u->fd >= 0) {
 		close(u->fd);
-		unlink(u->staged);
+		if (u->staged[0])
+			unlink(u->staged);
 	}
 	if (u->base >= 0)
 		close(u->base);
@@ -123,7 +124,8 @@ static void drop_staging(struct upload *u)
 {
 	if (u->fd >= 0) {
 		close(u->fd);
-		unlink(u->staged);
+		if (u->staged[0])
+			unlink(u->staged);
 		u->fd = -1;
 	}
 }
@@ -351,14 +353,17 @@ int upload_commit(struct upload *u, int durable)
 	}
 	if (rc)
 		goto out;
-	rc = be->ops->node_commit(be, u->ino, u->staged, sha, u->size,
+	rc = be->ops->node_commit(be, u->ino, u->fd, u->staged, sha, u->size,
 				  u->mtime_ns, durable);
-	/* The staging file was consumed either way. On success its fd now
-	 * reads the committed blob; keep it as the base for reads. */
+	/* The staging name is gone either way. On success the fd now reads
+	 * the committed blob: keep it as the base for reads. */
 	if (u->base >= 0)
 		close(u->base);
+	if (rc)
+		close(u->fd);
 	u->base = rc ? -1 : u->fd;
 	u->fd = -1;
+	u->staged[0] = '\0';
 	u->dirty = 0;
 	u->need_copy = rc ? 0 : 1;
 	if (rc)

@@ -21,6 +21,10 @@
 
 static const struct fs_ctl ctls[] = {
 	{ "selection", FS_SLOT_SELECTION, S_IFREG | 0644 },
+	{ "sample", FS_SLOT_SAMPLE, S_IFREG | 0644 },
+	{ "scores.csv", FS_SLOT_SCORES, S_IFREG | 0444 },
+	{ "plot.svg", FS_SLOT_PLOT, S_IFREG | 0444 },
+	{ "embeddings", FS_SLOT_EMBDIR, S_IFDIR | 0755 },
 	{ "info", FS_SLOT_INFO, S_IFREG | 0444 },
 	{ "log", FS_SLOT_LOG, S_IFREG | 0444 },
 };
@@ -84,6 +88,15 @@ int fs_ctl_open(struct fs *fs, int64_t ds, int slot, int flags,
 	case FS_SLOT_LOG:
 		rc = be->ops->log_read(be, ds, &fh->text, &fh->len);
 		break;
+	case FS_SLOT_SAMPLE:
+		rc = be->ops->sample_read(be, ds, &fh->text, &fh->len);
+		break;
+	case FS_SLOT_SCORES:
+		rc = be->ops->scores_read(be, ds, &fh->text, &fh->len);
+		break;
+	case FS_SLOT_PLOT:
+		rc = be->ops->plot_read(be, ds, &fh->text, &fh->len);
+		break;
 	default:
 		rc = -ENOENT;
 	}
@@ -137,6 +150,53 @@ ssize_t fs_ctl_write(struct fs_fh *fh, const char *buf, size_t size,
 	return (ssize_t)size;
 }
 
+/* `sample` takes one request per line and answers each at once, so that
+ * `echo "coreset n=50" > sample` fails in write() when the request is bad. */
+static int sample_lines(struct fs *fs, struct fs_fh *fh, int final)
+{
+	char msg[BE_MSG];
+	size_t start = 0;
+	int rc = 0;
+
+	for (size_t i = 0; i < fh->len && !rc; i++) {
+		if (fh->text[i] != '\n')
+			continue;
+		fh->text[i] = '\0';
+		if (fh->text[start])
+			rc = fs->be->ops->sample_request(fs->be, fh->ds,
+							 fh->text + start, msg);
+		start = i + 1;
+	}
+	if (!rc && final && start < fh->len) {
+		char *line = strndup(fh->text + start, fh->len - start);
+		if (!line)
+			return -ENOMEM;
+		if (*line)
+			rc = fs->be->ops->sample_request(fs->be, fh->ds, line,
+							 msg);
+		free(line);
+		start = fh->len;
+	}
+	/* Keep an unfinished line for the next write (or close). */
+	memmove(fh->text, fh->text + start, fh->len - start);
+	fh->len -= start;
+	fh->base += start;
+	return rc;
+}
+
+ssize_t fs_ctl_write_sample(struct fs *fs, struct fs_fh *fh, const char *buf,
+			    size_t size, off_t off)
+{
+	ssize_t n;
+	int rc;
+
+	n = fs_ctl_write(fh, buf, size, off - (off_t)fh->base);
+	if (n < 0)
+		return n;
+	rc = sample_lines(fs, fh, 0);
+	return rc ? rc : n;
+}
+
 int fs_ctl_flush(struct fs *fs, struct fs_fh *fh)
 {
 	char msg[BE_MSG] = "";
@@ -149,6 +209,8 @@ int fs_ctl_flush(struct fs *fs, struct fs_fh *fh)
 		rc = fs->be->ops->selection_write(fs->be, fh->ds,
 						  fh->text ? fh->text : "",
 						  fh->len, msg);
+	else if (fh->slot == FS_SLOT_SAMPLE)
+		rc = sample_lines(fs, fh, 1);
 	else
 		rc = -EACCES;
 	/* The next close of a dup'd descriptor must not apply it again;

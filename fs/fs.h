@@ -22,6 +22,7 @@
 
 #define FUSE_USE_VERSION 312
 #include <fuse_lowlevel.h>
+#include <pthread.h>
 
 #include "core/backend.h"
 #include "core/upload.h"
@@ -34,21 +35,26 @@ struct fs {
 	gid_t gid;
 	double frozen_ttl, live_ttl;
 	struct fuse_session *se;
+	pthread_mutex_t emb_lock;    /* protects the three fields below */
+	struct emb_upload *emb_pending;   /* CSVs being copied in (emb.c) */
+	int64_t emb_seq;
 };
 
 /* Kinds of open file handles (fuse_file_info.fh points at one). */
-enum fs_fh_kind { FH_BLOB, FH_UPLOAD, FH_CTL };
+enum fs_fh_kind { FH_BLOB, FH_UPLOAD, FH_CTL, FH_EMB_UPLOAD };
 
 struct fs_fh {
 	enum fs_fh_kind kind;
 	int fd;                      /* FH_BLOB: the blob, -1 = empty file */
 	struct upload *u;            /* FH_UPLOAD */
+	struct emb_upload *emb;      /* FH_EMB_UPLOAD */
 	int wr;                      /* FH_UPLOAD opened for writing: its
 					close commits; a reader's does not */
 	int64_t ds;                  /* FH_CTL: dataset and slot */
 	int slot;
 	char *text;                  /* FH_CTL read: snapshot; write: input */
 	size_t len, cap;
+	size_t base;                 /* `sample`: stream offset of text[0] */
 	int writing, dirty;
 };
 
@@ -70,6 +76,9 @@ int fs_ctl_open(struct fs *fs, int64_t ds, int slot, int flags,
 ssize_t fs_ctl_read(struct fs_fh *fh, char *buf, size_t size, off_t off);
 ssize_t fs_ctl_write(struct fs_fh *fh, const char *buf, size_t size,
 		     off_t off);
+/* Writes to `sample`: complete lines are requests, answered at once. */
+ssize_t fs_ctl_write_sample(struct fs *fs, struct fs_fh *fh, const char *buf,
+			    size_t size, off_t off);
 /* Applies written text (selection); 0 or -errno. */
 int fs_ctl_flush(struct fs *fs, struct fs_fh *fh);
 void fs_ctl_release(struct fs *fs, struct fs_fh *fh);

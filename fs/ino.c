@@ -4,6 +4,8 @@
 #include "fs/ino.h"
 
 #define VBIT (UINT64_C(1) << 62)
+#define EBIT (UINT64_C(1) << 61)
+#define UBIT (UINT64_C(1) << 60)
 
 uint64_t fs_ino_node(int64_t node)
 {
@@ -20,6 +22,16 @@ uint64_t fs_ino_ctl(int64_t dataset, int slot)
 	return VBIT | ((uint64_t)dataset << 8) | (uint64_t)slot;
 }
 
+uint64_t fs_ino_emb(int64_t embedding)
+{
+	return EBIT | (uint64_t)embedding;
+}
+
+uint64_t fs_ino_emb_upload(int64_t n)
+{
+	return EBIT | UBIT | (uint64_t)n;
+}
+
 struct fs_ino fs_ino_decode(uint64_t ino)
 {
 	struct fs_ino r = { FS_INO_BAD, 0, 0 };
@@ -34,6 +46,11 @@ struct fs_ino fs_ino_decode(uint64_t ino)
 		if (r.id <= 0)
 			return r;
 		r.kind = r.slot == FS_SLOT_DIR ? FS_INO_DATASET : FS_INO_CTL;
+	} else if (ino & EBIT) {
+		r.kind = (ino & UBIT) ? FS_INO_EMB_UPLOAD : FS_INO_EMB;
+		r.id = (int64_t)(ino & ~(EBIT | UBIT));
+		if (r.id <= 0)
+			r.kind = FS_INO_BAD;
 	} else if (ino > 1) {
 		r.kind = FS_INO_NODE;
 		r.id = (int64_t)ino - 1;

@@ -5,8 +5,11 @@
  *   node + 1                           a node of a tree (catalog row id + 1,
  *                                      so stable across remounts)
  *   1<<62 | dataset << 8 | slot        a dataset's own entries: its folder
- *                                      (slot 0) and its control files
- * Node ids stay far below 2^62, and dataset ids below 2^54.
+ *                                      (slot 0), its control files and its
+ *                                      embeddings/ folder
+ *   1<<61 | embedding                  embeddings/NAME.csv
+ *   1<<61 | 1<<60 | n                  a CSV being copied into embeddings/
+ * Node ids stay far below 2^60, and dataset ids below 2^54.
  * Pure functions, no state.
  */
 #ifndef SIEVEFS_FS_INO_H
@@ -15,22 +18,26 @@
 #include <stdint.h>
 
 enum fs_ino_kind { FS_INO_ROOT, FS_INO_DATASET, FS_INO_CTL, FS_INO_NODE,
-		   FS_INO_BAD };
+		   FS_INO_EMB, FS_INO_EMB_UPLOAD, FS_INO_BAD };
 
 /* Control files of a dataset; slot numbers are part of the inode numbers
  * users see, so never renumber. */
 enum fs_slot { FS_SLOT_DIR = 0, FS_SLOT_SELECTION = 1, FS_SLOT_INFO = 2,
-	       FS_SLOT_LOG = 3, FS_SLOT_MAX = 255 };
+	       FS_SLOT_LOG = 3, FS_SLOT_SAMPLE = 4, FS_SLOT_SCORES = 5,
+	       FS_SLOT_PLOT = 6, FS_SLOT_EMBDIR = 7, FS_SLOT_MAX = 255 };
 
 struct fs_ino {
 	enum fs_ino_kind kind;
-	int64_t id;      /* dataset id (DATASET, CTL) or node id (NODE) */
+	int64_t id;      /* dataset id (DATASET, CTL), node id (NODE),
+			    embedding id (EMB), upload number (EMB_UPLOAD) */
 	int slot;        /* CTL only */
 };
 
 uint64_t fs_ino_node(int64_t node);
 uint64_t fs_ino_dataset(int64_t dataset);
 uint64_t fs_ino_ctl(int64_t dataset, int slot);
+uint64_t fs_ino_emb(int64_t embedding);
+uint64_t fs_ino_emb_upload(int64_t n);
 /* Splits an inode number; FS_INO_BAD for numbers fs/ never hands out. */
 struct fs_ino fs_ino_decode(uint64_t ino);
 

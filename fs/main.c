@@ -17,6 +17,7 @@
 #include "core/log.h"
 #include "fs/cmdline.h"
 #include "fs/fs.h"
+#include "fs/sample_cli.h"
 
 #define OWNER_LOCAL ""
 
@@ -53,7 +54,8 @@ static int add_opt(struct fuse_args *args, const char *opt)
 
 static int run_mount(struct fs_cmdline *cl)
 {
-	struct fs fs = { .uid = getuid(), .gid = getgid() };
+	struct fs fs = { .uid = getuid(), .gid = getgid(),
+			 .emb_lock = PTHREAD_MUTEX_INITIALIZER };
 	struct fuse_loop_config *cfg = NULL;
 	char msg[512] = "", fsname[4200];
 	struct backend *be = NULL;
@@ -146,6 +148,8 @@ int main(int argc, char **argv)
 	int rc, ret;
 
 	log_setup(0, LOG_LVL_INFO);
+	if (argc > 1 && !strcmp(argv[1], "sample"))
+		return fs_sample_cli(argc - 1, argv + 1);
 	fuse_set_log_func(fuse_log_to_ours);
 	rc = fs_cmdline_parse(argc, argv, &cl);
 	if (rc) {

@@ -20,6 +20,7 @@
 
 #include "core/log.h"
 #include "core/names.h"
+#include "fs/emb.h"
 #include "fs/fs.h"
 
 #define XATTR_PREFIX "user.sievefs."
@@ -189,7 +190,12 @@ static int do_lookup(struct fs *fs, fuse_ino_t parent, const char *name,
 			node_entry(fs, &n, e);
 		return rc;
 	case FS_INO_CTL:
-		return -ENOTDIR;
+		if (p.slot != FS_SLOT_EMBDIR)
+			return -ENOTDIR;
+		rc = fs_emb_lookup(fs, p.id, name, e);
+		e->attr_timeout = 0;
+		e->entry_timeout = 0;
+		return rc;
 	default:
 		return -ENOENT;
 	}
@@ -285,6 +291,10 @@ static int do_getattr(struct fs *fs, fuse_ino_t ino, struct stat *st,
 		node_attr(fs, &n, st);
 		*ttl = node_ttl(fs, &n);
 		return 0;
+	case FS_INO_EMB:
+	case FS_INO_EMB_UPLOAD:
+		*ttl = 0;
+		return fs_emb_getattr(fs, i, st);
 	default:
 		return -ENOENT;
 	}
@@ -435,6 +445,23 @@ static int snap_node(struct fs *fs, int64_t ino, struct dirsnap *s)
 	return rc;
 }
 
+static int snap_emb_add(void *arg, const char *name,
+			const struct fuse_entry_param *e)
+{
+	return snap_add(arg, name, e);
+}
+
+static int snap_emb(struct fs *fs, int64_t ds, struct dirsnap *s)
+{
+	be_dataset d;
+	int rc = fs->be->ops->dataset_get_id(fs->be, ds, &d);
+
+	if (!rc)
+		rc = snap_dots(s, fs_ino_ctl(ds, FS_SLOT_EMBDIR),
+			       fs_ino_dataset(ds));
+	return rc ? rc : fs_emb_list(fs, ds, snap_emb_add, s);
+}
+
 static void op_opendir(fuse_req_t req, fuse_ino_t ino,
 		       struct fuse_file_info *fi)
 {
@@ -451,7 +478,9 @@ static void op_opendir(fuse_req_t req, fuse_ino_t ino,
 	case FS_INO_ROOT: rc = snap_root(fs, s); break;
 	case FS_INO_DATASET: rc = snap_dataset(fs, i.id, s); break;
 	case FS_INO_NODE: rc = snap_node(fs, i.id, s); break;
-	case FS_INO_CTL: rc = -ENOTDIR; break;
+	case FS_INO_CTL:
+		rc = i.slot == FS_SLOT_EMBDIR ? snap_emb(fs, i.id, s) : -ENOTDIR;
+		break;
 	default: rc = -ENOENT;
 	}
 	if (rc) {
@@ -576,7 +605,7 @@ static void op_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name,
 		break;
 	}
 	case FS_INO_CTL:
-		rc = -ENOTDIR;
+		rc = p.slot == FS_SLOT_EMBDIR ? -EPERM : -ENOTDIR;
 		break;
 	default:
 		rc = -ENOENT;
@@ -608,8 +637,22 @@ static void op_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 	struct fuse_entry_param e;
 	struct fs_fh *fh;
 	be_node n;
-	int rc = make_file(req, parent, name, mode, &n);
+	struct fs_ino p = fs_ino_decode(parent);
+	int rc;
 
+	if (p.kind == FS_INO_CTL && p.slot == FS_SLOT_EMBDIR) {
+		rc = fs_emb_upload_new(fs, p.id, name, &fh, &e);
+		if (rc) {
+			fuse_reply_err(req, -rc);
+			return;
+		}
+		fi->fh = (uintptr_t)fh;
+		fi->direct_io = 1;
+		if (fuse_reply_create(req, &e, fi) == -ENOENT)
+			fs_emb_release(fs, fh);
+		return;
+	}
+	rc = make_file(req, parent, name, mode, &n);
 	if (rc) {
 		fuse_reply_err(req, -rc);
 		return;
@@ -688,6 +731,10 @@ static void op_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
 	case FS_INO_ROOT:
 		rc = -EISDIR;
 		break;
+	case FS_INO_CTL:
+		rc = p.slot == FS_SLOT_EMBDIR ?
+		     fs_emb_unlink(fs, p.id, name) : -ENOTDIR;
+		break;
 	default:
 		rc = -ENOTDIR;
 	}
@@ -712,7 +759,8 @@ static void op_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
 		break;
 	case FS_INO_DATASET:
 		if (fs_ctl_by_name(name)) {
-			rc = -ENOTDIR;
+			rc = S_ISDIR(fs_ctl_by_name(name)->mode) ? -EPERM
+								 : -ENOTDIR;
 			break;
 		}
 		rc = be->ops->tag_get(be, p.id, name, &t);
@@ -872,6 +920,8 @@ static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 	case FS_INO_NODE:
 		rc = setattr_node(fs, i.id, attr, to_set, fi);
 		break;
+	case FS_INO_EMB:
+	case FS_INO_EMB_UPLOAD:
 	case FS_INO_CTL:
 		/* Truncation is how shells open for writing; the text is
 		 * replaced on close anyway. */
@@ -906,6 +956,29 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	be_node n;
 	int rc;
 
+	if (i.kind == FS_INO_EMB) {
+		struct store_embedding se;
+		char file[140];
+		rc = fs->be->ops->emb_get_id(fs->be, i.id, &se);
+		if (!rc && wr) {
+			snprintf(file, sizeof(file), "%s.csv", se.name);
+			rc = fs_emb_upload_new(fs, se.dataset, file, &fh, NULL);
+		} else if (!rc) {
+			rc = fs_emb_open_read(fs, i.id, &fh);
+		}
+		if (rc) {
+			fuse_reply_err(req, -rc);
+			return;
+		}
+		fi->fh = (uintptr_t)fh;
+		fi->direct_io = 1;
+		fuse_reply_open(req, fi);
+		return;
+	}
+	if (i.kind == FS_INO_CTL && i.slot == FS_SLOT_EMBDIR) {
+		fuse_reply_err(req, EISDIR);
+		return;
+	}
 	if (i.kind == FS_INO_CTL) {
 		rc = fs_ctl_open(fs, i.id, i.slot, fi->flags, &fh);
 		if (rc) {
@@ -1021,6 +1094,10 @@ static void op_write(fuse_req_t req, fuse_ino_t ino, const char *buf,
 	(void)ino;
 	if (fh->kind == FH_UPLOAD && fh->wr)
 		n = upload_write(fh->u, buf, size, off);
+	else if (fh->kind == FH_EMB_UPLOAD)
+		n = fs_emb_write(FS(req), fh, buf, size, off);
+	else if (fh->kind == FH_CTL && fh->slot == FS_SLOT_SAMPLE)
+		n = fs_ctl_write_sample(FS(req), fh, buf, size, off);
 	else if (fh->kind == FH_CTL)
 		n = fs_ctl_write(fh, buf, size, off);
 	else
@@ -1042,6 +1119,8 @@ static void op_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		rc = upload_commit(fh->u, 0);
 	else if (fh->kind == FH_CTL)
 		rc = fs_ctl_flush(FS(req), fh);
+	else if (fh->kind == FH_EMB_UPLOAD)
+		rc = fs_emb_flush(FS(req), fh);
 	fuse_reply_err(req, -rc);
 }
 
@@ -1077,6 +1156,9 @@ static void op_release(fuse_req_t req, fuse_ino_t ino,
 		break;
 	case FH_CTL:
 		fs_ctl_release(fs, fh);
+		break;
+	case FH_EMB_UPLOAD:
+		fs_emb_release(fs, fh);
 		break;
 	}
 	fuse_reply_err(req, 0);

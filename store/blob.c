@@ -35,15 +35,21 @@ int64_t store_now_ns(void)
 	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
-void store_sha_hex(const unsigned char sha[STORE_SHA_LEN], char hex[65])
+/* n bytes as 2n lowercase hex digits and a NUL. */
+static void store_sha_hex_n(const unsigned char *b, size_t n, char *hex)
 {
 	static const char digits[] = "0123456789abcdef";
 
-	for (int i = 0; i < STORE_SHA_LEN; i++) {
-		hex[2 * i] = digits[sha[i] >> 4];
-		hex[2 * i + 1] = digits[sha[i] & 15];
+	for (size_t i = 0; i < n; i++) {
+		hex[2 * i] = digits[b[i] >> 4];
+		hex[2 * i + 1] = digits[b[i] & 15];
 	}
-	hex[64] = '\0';
+	hex[2 * n] = '\0';
+}
+
+void store_sha_hex(const unsigned char sha[STORE_SHA_LEN], char hex[65])
+{
+	store_sha_hex_n(sha, STORE_SHA_LEN, hex);
 }
 
 void blob_path(const store *st, const unsigned char *sha, char *buf,
@@ -102,11 +108,20 @@ int store_staging_create(store *st, char *path, size_t len)
 	char hex[25];
 	int fd;
 
+	/* An unnamed file: nothing to clean up if we crash, no directory
+	 * entry to make and remove per upload. */
+	fd = open(st->stagedir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0644);
+	if (fd >= 0) {
+		if (len)
+			path[0] = '\0';
+		return fd;
+	}
+	if (errno != EOPNOTSUPP && errno != EISDIR && errno != EINVAL)
+		return -errno;
 	for (int tries = 0; tries < 8; tries++) {
 		if (getrandom(rnd, sizeof(rnd), 0) != (ssize_t)sizeof(rnd))
 			return -EIO;
-		for (int i = 0; i < 12; i++)
-			snprintf(hex + 2 * i, 3, "%02x", rnd[i]);
+		store_sha_hex_n(rnd, sizeof(rnd), hex);
 		if ((size_t)snprintf(path, len, "%s/%s", st->stagedir, hex) >= len)
 			return -ENAMETOOLONG;
 		fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
@@ -147,7 +162,31 @@ static int fsync_path(const char *path, int flags)
 	return rc;
 }
 
-int store_node_commit(store *st, int64_t ino, const char *staged,
+/* Gives the staged bytes (fd, and path when the file has a name) their
+ * blob name. A blob already there has the same bytes: keep it. */
+static int stage_to_blob(int fd, const char *staged, const char *blob)
+{
+	char proc[64];
+
+	if (staged[0]) {
+		if (access(blob, F_OK) == 0)
+			return unlink(staged) ? -errno : 0;
+		return rename(staged, blob) ? -errno : 0;
+	}
+	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
+	if (linkat(AT_FDCWD, proc, AT_FDCWD, blob, AT_SYMLINK_FOLLOW) == 0 ||
+	    errno == EEXIST)
+		return 0;
+	return -errno;
+}
+
+static void drop_staged(const char *staged)
+{
+	if (staged[0])
+		unlink(staged);
+}
+
+int store_node_commit(store *st, int64_t ino, int fd, const char *staged,
 		      const unsigned char sha[STORE_SHA_LEN], int64_t size,
 		      int64_t mtime_ns, int durable)
 {
@@ -159,17 +198,18 @@ int store_node_commit(store *st, int64_t ino, const char *staged,
 	int rc;
 
 	if (!c) {
-		unlink(staged);
+		drop_staged(staged);
 		return -EIO;
 	}
-	if (durable && (rc = fsync_path(staged, O_RDONLY)) != 0) {
-		unlink(staged);
+	if (durable && fsync(fd)) {
+		rc = -errno;
+		drop_staged(staged);
 		return rc;
 	}
 	blob_path(st, sha, path, sizeof(path));
 	rc = db_begin(c);
 	if (rc) {
-		unlink(staged);
+		drop_staged(staged);
 		return rc;
 	}
 	rc = store_node_get(st, ino, &old);
@@ -177,14 +217,11 @@ int store_node_commit(store *st, int64_t ino, const char *staged,
 		rc = -EROFS;
 	if (rc) {
 		/* Unlinked while open: the bytes go with it, as on any fs. */
-		unlink(staged);
+		drop_staged(staged);
 		rc = rc == -ENOENT ? 0 : rc;
 		return db_end(c, rc);
 	}
-	if (access(path, F_OK) == 0)
-		unlink(staged);
-	else if (rename(staged, path))
-		rc = -errno;
+	rc = stage_to_blob(fd, staged, path);
 	if (rc == 0 && durable) {
 		char dir[STORE_PATH_MAX];
 		snprintf(dir, sizeof(dir), "%s", path);
@@ -206,7 +243,7 @@ int store_node_commit(store *st, int64_t ino, const char *staged,
 		sqlite3_reset(s);
 	}
 	if (rc) {
-		unlink(staged);
+		drop_staged(staged);
 		blob_collect(c, sha);
 		return db_end(c, rc);
 	}

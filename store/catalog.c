@@ -82,7 +82,9 @@ static int recover_pending(struct conn *c)
 		return rc;
 	rc = db_exec(c, "DELETE FROM selection WHERE node IN (SELECT ino FROM"
 		     " nodes WHERE kind=2 AND sha IS NULL);"
-		     "DELETE FROM nodes WHERE kind=2 AND sha IS NULL;");
+		     "DELETE FROM nodes WHERE kind=2 AND sha IS NULL;"
+		     "UPDATE runs SET status=4, error='interrupted: the daemon"
+		     " stopped before the run finished' WHERE status IN (0,1);");
 	return db_end(c, rc);
 }
 
@@ -439,6 +441,12 @@ int store_dataset_delete(store *st, int64_t id)
 	exec_int(c, "DELETE FROM nodes WHERE tree=?1", d.live_tree, 0, &rc);
 	exec_int(c, "DELETE FROM selection WHERE dataset=?1", id, 0, &rc);
 	exec_int(c, "DELETE FROM events WHERE dataset=?1", id, 0, &rc);
+	exec_int(c, "DELETE FROM vectors WHERE emb IN (SELECT id FROM"
+		 " embeddings WHERE dataset=?1)", id, 0, &rc);
+	exec_int(c, "DELETE FROM embeddings WHERE dataset=?1", id, 0, &rc);
+	exec_int(c, "DELETE FROM scores WHERE run IN (SELECT id FROM runs"
+		 " WHERE dataset=?1)", id, 0, &rc);
+	exec_int(c, "DELETE FROM runs WHERE dataset=?1", id, 0, &rc);
 	exec_int(c, "DELETE FROM tags WHERE dataset=?1", id, 0, &rc);
 	exec_int(c, "DELETE FROM datasets WHERE id=?1", id, 0, &rc);
 out:

@@ -94,7 +94,26 @@ static const char schema[] =
 	"CREATE TABLE IF NOT EXISTS events(id INTEGER PRIMARY KEY AUTOINCREMENT,"
 	" dataset INTEGER NOT NULL, ts INTEGER NOT NULL, level INTEGER NOT NULL,"
 	" msg TEXT NOT NULL);"
-	"CREATE INDEX IF NOT EXISTS events_ds ON events(dataset, id);";
+	"CREATE INDEX IF NOT EXISTS events_ds ON events(dataset, id);"
+	"CREATE TABLE IF NOT EXISTS embeddings(id INTEGER PRIMARY KEY"
+	" AUTOINCREMENT, dataset INTEGER NOT NULL, name TEXT NOT NULL,"
+	" dim INTEGER NOT NULL, rows INTEGER NOT NULL, created INTEGER NOT NULL,"
+	" UNIQUE(dataset, name));"
+	"CREATE TABLE IF NOT EXISTS vectors(emb INTEGER NOT NULL,"
+	" path TEXT NOT NULL, label INTEGER NOT NULL, vec BLOB NOT NULL,"
+	" PRIMARY KEY(emb, path)) WITHOUT ROWID;"
+	"CREATE TABLE IF NOT EXISTS runs(id INTEGER PRIMARY KEY AUTOINCREMENT,"
+	" dataset INTEGER NOT NULL, request TEXT NOT NULL,"
+	" strategy TEXT NOT NULL, n INTEGER NOT NULL, from_tag INTEGER NOT NULL,"
+	" emb INTEGER NOT NULL, seed INTEGER NOT NULL, status INTEGER NOT NULL,"
+	" done INTEGER NOT NULL DEFAULT 0, total INTEGER NOT NULL DEFAULT 0,"
+	" skipped INTEGER NOT NULL DEFAULT 0, created INTEGER NOT NULL,"
+	" started INTEGER NOT NULL DEFAULT 0, finished INTEGER NOT NULL"
+	" DEFAULT 0, error TEXT NOT NULL DEFAULT '');"
+	"CREATE INDEX IF NOT EXISTS runs_ds ON runs(dataset, id);"
+	"CREATE TABLE IF NOT EXISTS scores(run INTEGER NOT NULL,"
+	" rank INTEGER NOT NULL, path TEXT NOT NULL, score REAL NOT NULL,"
+	" PRIMARY KEY(run, rank)) WITHOUT ROWID;";
 
 int db_err(int rc)
 {
@@ -160,7 +179,7 @@ static struct conn *conn_open(store *st)
 	sqlite3_busy_timeout(c->db, 10000);
 	if (db_exec(c, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"
 		    "PRAGMA temp_store=MEMORY; PRAGMA cache_size=-16384;"
-		    "PRAGMA mmap_size=268435456;"))
+		    ""))
 		goto fail;
 	free(path);
 	return c;

@@ -176,12 +176,14 @@ int store_node_rename(store *st, int64_t parent, const char *name,
 int store_node_setattr(store *st, int64_t ino, int what, uint32_t mode,
 		       uint32_t uid, uint32_t gid, int64_t mtime_ns);
 /* Commits content to a file node (a node removed meanwhile: returns 0 and
- * discards the bytes, as writes to an unlinked open file vanish): the bytes are in staging file `staged`
- * (a path inside the store's staging dir) with SHA-256 `sha`; moves them
- * into the blob store and points the node at them in one transaction;
- * collects the node's previous blob if unreferenced. mtime_ns 0 = now.
- * On failure the node keeps its previous content and staged is removed. */
-int store_node_commit(store *st, int64_t ino, const char *staged,
+ * discards the bytes, as writes to an unlinked open file vanish). The bytes
+ * are in a staging file from store_staging_create(): `fd`, and `staged` its
+ * path ("" for an unnamed one). Gives them their blob name and points the
+ * node at them in one transaction; collects the node's previous blob if
+ * unreferenced. mtime_ns 0 = now. durable: fsync file, directory and WAL.
+ * On failure the node keeps its previous content. Either way the caller
+ * still owns fd; after success it reads the blob. */
+int store_node_commit(store *st, int64_t ino, int fd, const char *staged,
 		      const unsigned char sha[STORE_SHA_LEN], int64_t size,
 		      int64_t mtime_ns, int durable);
 
@@ -189,9 +191,10 @@ int store_node_commit(store *st, int64_t ino, const char *staged,
 
 /* Opens the blob of `sha` read-only. Returns an fd (caller closes) or -errno. */
 int store_blob_open(store *st, const unsigned char sha[STORE_SHA_LEN]);
-/* Makes a new, empty staging file. Returns an fd open for read/write and
- * writes its path into path (STORE_PATH_MAX). Caller closes the fd and either
- * commits or unlinks the path. */
+/* Makes a new, empty staging file: unnamed (O_TMPFILE, path set to "")
+ * where the filesystem allows, else named in STORE/staging (path set).
+ * Returns an fd open for read/write; the caller closes it and commits it or
+ * unlinks a named path. */
 int store_staging_create(store *st, char *path, size_t len);
 
 /* ---- selection ---- */
@@ -222,6 +225,87 @@ typedef int (*store_event_fn)(void *arg, int64_t ts_ns, int level,
 			      const char *msg);
 int store_event_each(store *st, int64_t dataset, int limit, store_event_fn fn,
 		     void *arg);
+
+/* ---- embeddings ---- */
+
+/* An embedding: one float32 vector (and an integer label) per sample path.
+ * Vectors are keyed by path, so they apply to every tree holding the path. */
+struct store_embedding {
+	int64_t id, dataset;
+	char name[129];
+	int64_t dim, rows, created_ns;
+};
+
+/* Stores (or replaces) embedding `name` in one transaction: n rows of dim
+ * floats. Every path must be a committed file of tree `tree`, else -EINVAL,
+ * *bad = its index, and nothing is stored. */
+int store_embedding_put(store *st, int64_t dataset, int64_t tree,
+			const char *name, size_t n, size_t dim,
+			const char *const *paths, const float *x,
+			const int32_t *labels, size_t *bad,
+			struct store_embedding *out);
+int store_embedding_get(store *st, int64_t dataset, const char *name,
+			struct store_embedding *out);          /* -ENOENT */
+int store_embedding_get_id(store *st, int64_t id, struct store_embedding *out);
+/* By creation, newest last. free(*out). */
+int store_embedding_list(store *st, int64_t dataset,
+			 struct store_embedding **out, size_t *n);
+int store_embedding_delete(store *st, int64_t id);
+/* Calls fn for each row in path order. */
+typedef int (*store_vec_fn)(void *arg, const char *path, const float *vec,
+			    int32_t label);
+int store_embedding_each(store *st, int64_t emb, store_vec_fn fn, void *arg);
+
+/* The candidates of a run: the committed files of `tree` that have a vector
+ * in `emb`, in path order. Everything malloc'd; free with
+ * store_matrix_free(). */
+struct store_matrix {
+	size_t n, dim;
+	char **paths;          /* n, into pool */
+	float *x;              /* n*dim */
+	int32_t *labels;       /* n */
+	size_t skipped;        /* files of the tree without a vector */
+	char *pool;
+};
+int store_matrix_load(store *st, int64_t emb, int64_t tree,
+		      struct store_matrix *out);
+void store_matrix_free(struct store_matrix *m);
+
+/* ---- sampling runs ---- */
+
+enum store_run_status { STORE_RUN_QUEUED = 0, STORE_RUN_RUNNING = 1,
+			STORE_RUN_DONE = 2, STORE_RUN_CANCELLED = 3,
+			STORE_RUN_FAILED = 4 };
+
+struct store_run {
+	int64_t id, dataset;
+	char request[512];      /* as written by the user */
+	char strategy[32];
+	int64_t n;              /* selection size asked for (0 = all) */
+	int64_t from_tag, emb, seed;
+	int status;
+	int64_t done, total, skipped;
+	int64_t created_ns, started_ns, finished_ns;
+	char error[256];
+};
+
+int store_run_create(store *st, struct store_run *r);      /* sets r->id */
+/* Writes status, progress, times and error of r. */
+int store_run_update(store *st, const struct store_run *r);
+int store_run_get(store *st, int64_t id, struct store_run *out);
+int store_run_latest(store *st, int64_t dataset, struct store_run *out);
+int store_run_latest_done(store *st, int64_t dataset, struct store_run *out);
+/* Stores the ranking of a finished run (paths in rank order with scores) and
+ * makes its top `keep` the dataset's selection (from tag r->from_tag), all
+ * in one transaction. */
+int store_run_finish(store *st, const struct store_run *r, size_t n,
+		     const char *const *paths, const float *scores,
+		     size_t keep);
+/* The selection becomes the top `keep` of run `run`. */
+int store_run_keep(store *st, int64_t run, size_t keep);
+int store_run_scores_each(store *st, int64_t run, int limit,
+			  int (*fn)(void *arg, const char *path, double score),
+			  void *arg);
 
 /* ---- helpers ---- */
 

@@ -1,0 +1,948 @@
+/*
+ * runs.c — see runs.h for the design.
+ *
+ * Request grammar (one line; tokens separated by blanks):
+ *   [STRATEGY] [n=N] [from=TAG] [embedding=NAME] [seed=S] [min_distance=F]
+ *   keep N
+ *   cancel
+ * STRATEGY is random, coreset, typicality, kmeans or balance.
+ *
+ * Locking: runner.lock protects the queue, the active run's progress and
+ * cancel flag, and the per-dataset last errors; it is never held while a
+ * strategy runs or the catalog is written. The worker owns the matrix it
+ * loads and frees it before taking the next job.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <math.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/csv.h"
+#include "core/log.h"
+#include "core/names.h"
+#include "core/runs.h"
+#include "core/text.h"
+#include "sampling/sampling.h"
+
+#define TEXT_MAX (512u << 20)
+#define PLOT_POINTS 20000
+
+static const char *const strategies[] = {
+	"random", "coreset", "typicality", "kmeans", "balance",
+};
+
+struct job {
+	int64_t run, ds;
+	struct job *next;
+};
+
+struct dsstate {
+	int64_t ds;
+	char last_error[512];
+	int64_t error_ns;
+	struct dsstate *next;
+};
+
+struct runner {
+	store *st;
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	pthread_t thread;
+	int started, stop;
+	struct job *head, *tail;
+	int64_t active_run, active_ds;
+	volatile int cancel;
+	size_t done, total;
+	struct dsstate *states;
+};
+
+/* ---- request parsing ---- */
+
+static int parse_u64(const char *s, uint64_t *out)
+{
+	char *end;
+
+	if (!*s || *s == '-' || *s == '+')
+		return -EINVAL;
+	errno = 0;
+	unsigned long long v = strtoull(s, &end, 10);
+	if (errno || *end)
+		return -EINVAL;
+	*out = v;
+	return 0;
+}
+
+/* Splits off the next blank-separated token of *s in place; NULL at end. */
+static char *next_token(char **s)
+{
+	char *p = *s, *tok;
+
+	while (*p == ' ' || *p == '\t' || *p == '\r' || *p == '\n')
+		p++;
+	if (!*p)
+		return NULL;
+	tok = p;
+	while (*p && *p != ' ' && *p != '\t' && *p != '\r' && *p != '\n')
+		p++;
+	if (*p)
+		*p++ = '\0';
+	*s = p;
+	return tok;
+}
+
+int core_req_parse(const char *line, struct core_req *out, char *msg,
+		   size_t msglen)
+{
+	char buf[1024], *rest = buf, *tok;
+	int first = 1;
+
+	memset(out, 0, sizeof(*out));
+	if (strlen(line) >= sizeof(buf)) {
+		snprintf(msg, msglen, "request longer than %zu bytes",
+			 sizeof(buf) - 1);
+		return -EINVAL;
+	}
+	snprintf(buf, sizeof(buf), "%s", line);
+	out->kind = REQ_SAMPLE;
+	snprintf(out->strategy, sizeof(out->strategy), "%s",
+		 CORE_DEFAULT_STRATEGY);
+	for (; (tok = next_token(&rest)) != NULL; first = 0) {
+		char *eq = strchr(tok, '=');
+		if (first && !eq) {
+			if (!strcmp(tok, "cancel") || !strcmp(tok, "keep")) {
+				out->kind = !strcmp(tok, "cancel") ? REQ_CANCEL
+								   : REQ_KEEP;
+				continue;
+			}
+			size_t i, ns = sizeof(strategies) / sizeof(strategies[0]);
+			for (i = 0; i < ns && strcmp(tok, strategies[i]); i++)
+				;
+			if (i == ns) {
+				snprintf(msg, msglen, "unknown strategy '%.64s'"
+					 " (known: random, coreset, typicality,"
+					 " kmeans, balance; or keep N, cancel)",
+					 tok);
+				return -EINVAL;
+			}
+			snprintf(out->strategy, sizeof(out->strategy), "%s",
+				 strategies[i]);
+			continue;
+		}
+		if (out->kind == REQ_KEEP && !eq) {
+			uint64_t v;
+			if (out->n || parse_u64(tok, &v) || v == 0 ||
+			    v > INT32_MAX) {
+				snprintf(msg, msglen, "keep: '%.64s' is not a"
+					 " positive count", tok);
+				return -EINVAL;
+			}
+			out->n = (int64_t)v;
+			continue;
+		}
+		if (out->kind != REQ_SAMPLE || !eq) {
+			snprintf(msg, msglen, "unexpected '%.64s'", tok);
+			return -EINVAL;
+		}
+		*eq = '\0';
+		const char *key = tok, *val = eq + 1;
+		uint64_t v;
+		if (!strcmp(key, "n")) {
+			if (parse_u64(val, &v) || v == 0 || v > INT32_MAX) {
+				snprintf(msg, msglen, "n=%.64s: expected a"
+					 " positive count", val);
+				return -EINVAL;
+			}
+			out->n = (int64_t)v;
+		} else if (!strcmp(key, "seed")) {
+			if (parse_u64(val, &v)) {
+				snprintf(msg, msglen, "seed=%.64s: expected a"
+					 " non-negative integer", val);
+				return -EINVAL;
+			}
+			out->seed = v;
+		} else if (!strcmp(key, "from") || !strcmp(key, "embedding")) {
+			if (!core_name_valid(val)) {
+				snprintf(msg, msglen, "%s=%.64s: not a valid"
+					 " name", key, val);
+				return -EINVAL;
+			}
+			if (key[0] == 'f')
+				snprintf(out->from, sizeof(out->from), "%s", val);
+			else
+				snprintf(out->embedding, sizeof(out->embedding),
+					 "%s", val);
+		} else if (!strcmp(key, "min_distance")) {
+			char *end;
+			float f = strtof(val, &end);
+			if (!*val || *end || !isfinite(f) || f < 0) {
+				snprintf(msg, msglen, "min_distance=%.64s:"
+					 " expected a number >= 0", val);
+				return -EINVAL;
+			}
+			out->min_distance = f;
+		} else {
+			snprintf(msg, msglen, "unknown key '%.64s' (known: n,"
+				 " from, embedding, seed, min_distance)", key);
+			return -EINVAL;
+		}
+	}
+	if (out->kind == REQ_KEEP && out->n == 0) {
+		snprintf(msg, msglen, "keep: expected a count, e.g. keep 20");
+		return -EINVAL;
+	}
+	if (out->min_distance > 0 && strcmp(out->strategy, "coreset")) {
+		snprintf(msg, msglen, "min_distance applies to coreset only");
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/* ---- runner state ---- */
+
+static struct dsstate *ds_state(struct runner *r, int64_t ds)
+{
+	struct dsstate *s;
+
+	for (s = r->states; s; s = s->next)
+		if (s->ds == ds)
+			return s;
+	s = calloc(1, sizeof(*s));
+	if (!s)
+		return NULL;
+	s->ds = ds;
+	s->next = r->states;
+	r->states = s;
+	return s;
+}
+
+static void note_error(struct runner *r, int64_t ds, const char *why)
+{
+	char line[600];
+
+	pthread_mutex_lock(&r->lock);
+	struct dsstate *s = ds_state(r, ds);
+	if (s) {
+		snprintf(s->last_error, sizeof(s->last_error), "%s", why);
+		s->error_ns = store_now_ns();
+	}
+	pthread_mutex_unlock(&r->lock);
+	snprintf(line, sizeof(line), "sample: %s", why);
+	store_event_add(r->st, ds, STORE_ERROR, line);
+}
+
+static void on_progress(void *arg, size_t done, size_t total)
+{
+	struct runner *r = arg;
+
+	pthread_mutex_lock(&r->lock);
+	r->done = done;
+	r->total = total;
+	pthread_mutex_unlock(&r->lock);
+}
+
+/* Runs the strategy of run `run` over matrix m. */
+static int run_strategy(struct runner *r, const struct store_run *run,
+			const struct store_matrix *m, size_t k, float mind,
+			struct smp_result *res)
+{
+	struct smp_ctl ctl = { .cancel = &r->cancel, .progress = on_progress,
+			       .arg = r, .threads = 2 };
+	uint64_t seed = (uint64_t)run->seed;
+	const char *s = run->strategy;
+
+	if (!strcmp(s, "random"))
+		return smp_random(m->n, k, seed, &ctl, res);
+	if (!strcmp(s, "coreset"))
+		return smp_coreset(m->x, m->n, m->dim, k,
+				   (size_t)(seed % m->n), mind, &ctl, res);
+	if (!strcmp(s, "typicality"))
+		return smp_typicality(m->x, m->n, m->dim, k, seed, &ctl, res);
+	if (!strcmp(s, "kmeans"))
+		return smp_kmeans(m->x, m->n, m->dim, k, seed, &ctl, res);
+	if (!strcmp(s, "balance"))
+		return smp_balance(m->labels, m->n, k, seed, &ctl, res);
+	return -EINVAL;
+}
+
+static void finish_run(struct runner *r, struct store_run *run, int rc,
+		       const char *why)
+{
+	char line[700];
+	struct store_tag t;
+
+	run->finished_ns = store_now_ns();
+	if (rc == -ECANCELED) {
+		run->status = STORE_RUN_CANCELLED;
+		snprintf(run->error, sizeof(run->error), "cancelled");
+	} else if (rc) {
+		run->status = STORE_RUN_FAILED;
+		snprintf(run->error, sizeof(run->error), "%s",
+			 why ? why : strerror(-rc));
+	} else {
+		run->status = STORE_RUN_DONE;
+	}
+	store_run_update(r->st, run);
+	if (store_tag_get_id(r->st, run->from_tag, &t))
+		snprintf(t.name, sizeof(t.name), "?");
+	if (rc == 0)
+		snprintf(line, sizeof(line), "sample: run %" PRId64 " done: %s"
+			 " picked %" PRId64 " of %" PRId64 " from '%s' (%" PRId64
+			 " skipped without embedding)", run->id, run->strategy,
+			 run->done, run->total, t.name, run->skipped);
+	else
+		snprintf(line, sizeof(line), "sample: run %" PRId64 " %s: %s",
+			 run->id, rc == -ECANCELED ? "cancelled" : "failed",
+			 run->error);
+	store_event_add(r->st, run->dataset, rc && rc != -ECANCELED ?
+			STORE_ERROR : STORE_INFO, line);
+}
+
+static void do_job(struct runner *r, int64_t id)
+{
+	struct store_run run;
+	struct store_matrix m;
+	struct smp_result res = { 0 };
+	struct store_embedding e;
+	struct store_tag t;
+	const char **paths = NULL;
+	float *scores = NULL;
+	char why[400];
+	struct core_req q;
+	size_t k;
+	float mind = 0;
+	int rc;
+
+	if (store_run_get(r->st, id, &run))
+		return;
+	if (run.status != STORE_RUN_QUEUED)
+		return;      /* cancelled while queued */
+	run.status = STORE_RUN_RUNNING;
+	run.started_ns = store_now_ns();
+	store_run_update(r->st, &run);
+
+	rc = store_matrix_load(r->st, run.emb, run.from_tag, &m);
+	if (rc) {
+		finish_run(r, &run, rc, "cannot load the embedding");
+		return;
+	}
+	run.skipped = (int64_t)m.skipped;
+	if (m.n == 0) {
+		store_embedding_get_id(r->st, run.emb, &e);
+		store_tag_get_id(r->st, run.from_tag, &t);
+		snprintf(why, sizeof(why), "no candidates: no file of '%s' has a"
+			 " vector in embedding '%s'", t.name, e.name);
+		store_matrix_free(&m);
+		finish_run(r, &run, -EINVAL, why);
+		return;
+	}
+	k = run.n > 0 && (size_t)run.n < m.n ? (size_t)run.n : m.n;
+	/* The request was valid when accepted; only min_distance is not
+	 * kept in its own column. */
+	if (core_req_parse(run.request, &q, why, sizeof(why)) == 0)
+		mind = q.min_distance;
+	pthread_mutex_lock(&r->lock);
+	r->done = 0;
+	r->total = k;
+	pthread_mutex_unlock(&r->lock);
+	rc = run_strategy(r, &run, &m, k, mind, &res);
+	if (!rc) {
+		paths = malloc(m.n * sizeof(*paths));
+		scores = malloc(m.n * sizeof(*scores));
+		if (!paths || !scores)
+			rc = -ENOMEM;
+	}
+	if (!rc) {
+		for (size_t i = 0; i < m.n; i++) {
+			paths[i] = m.paths[res.order[i]];
+			scores[i] = res.score[res.order[i]];
+		}
+		/* coreset stops early at min_distance: keep what it picked */
+		pthread_mutex_lock(&r->lock);
+		if (mind > 0 && r->done > 0 && r->done < k)
+			k = r->done;
+		pthread_mutex_unlock(&r->lock);
+		run.done = run.total = (int64_t)k;
+		rc = store_run_finish(r->st, &run, m.n, paths, scores, k);
+	}
+	finish_run(r, &run, rc, NULL);
+	free(paths);
+	free(scores);
+	smp_result_free(&res);
+	store_matrix_free(&m);
+}
+
+static void *worker(void *arg)
+{
+	struct runner *r = arg;
+
+	pthread_mutex_lock(&r->lock);
+	for (;;) {
+		while (!r->head && !r->stop)
+			pthread_cond_wait(&r->cond, &r->lock);
+		if (r->stop)
+			break;
+		struct job *j = r->head;
+		r->head = j->next;
+		if (!r->head)
+			r->tail = NULL;
+		r->active_run = j->run;
+		r->active_ds = j->ds;
+		r->cancel = 0;
+		r->done = r->total = 0;
+		pthread_mutex_unlock(&r->lock);
+		do_job(r, j->run);
+		free(j);
+		pthread_mutex_lock(&r->lock);
+		r->active_run = 0;
+		r->active_ds = 0;
+	}
+	pthread_mutex_unlock(&r->lock);
+	return NULL;
+}
+
+struct runner *runner_new(store *st)
+{
+	struct runner *r = calloc(1, sizeof(*r));
+
+	if (!r)
+		return NULL;
+	r->st = st;
+	pthread_mutex_init(&r->lock, NULL);
+	pthread_cond_init(&r->cond, NULL);
+	return r;
+}
+
+void runner_free(struct runner *r)
+{
+	if (!r)
+		return;
+	pthread_mutex_lock(&r->lock);
+	r->stop = 1;
+	r->cancel = 1;
+	pthread_cond_broadcast(&r->cond);
+	pthread_mutex_unlock(&r->lock);
+	if (r->started)
+		pthread_join(r->thread, NULL);
+	while (r->head) {
+		struct job *j = r->head;
+		r->head = j->next;
+		free(j);
+	}
+	while (r->states) {
+		struct dsstate *s = r->states;
+		r->states = s->next;
+		free(s);
+	}
+	pthread_cond_destroy(&r->cond);
+	pthread_mutex_destroy(&r->lock);
+	free(r);
+}
+
+static int enqueue(struct runner *r, int64_t run, int64_t ds)
+{
+	struct job *j = calloc(1, sizeof(*j));
+	int rc = 0;
+
+	if (!j)
+		return -ENOMEM;
+	j->run = run;
+	j->ds = ds;
+	pthread_mutex_lock(&r->lock);
+	if (!r->started) {
+		if (pthread_create(&r->thread, NULL, worker, r))
+			rc = -EAGAIN;
+		else
+			r->started = 1;
+	}
+	if (!rc) {
+		if (r->tail)
+			r->tail->next = j;
+		else
+			r->head = j;
+		r->tail = j;
+		pthread_cond_signal(&r->cond);
+	}
+	pthread_mutex_unlock(&r->lock);
+	if (rc)
+		free(j);
+	return rc;
+}
+
+/* Cancels the dataset's running request and everything it has queued. */
+static int cancel_ds(struct runner *r, int64_t ds)
+{
+	struct job **p;
+	int found = 0;
+	int64_t queued[64];
+	size_t nq = 0;
+
+	pthread_mutex_lock(&r->lock);
+	if (r->active_ds == ds && r->active_run) {
+		r->cancel = 1;
+		found = 1;
+	}
+	for (p = &r->head; *p;) {
+		struct job *j = *p;
+		if (j->ds == ds) {
+			*p = j->next;
+			if (nq < 64)
+				queued[nq++] = j->run;
+			free(j);
+			found = 1;
+			continue;
+		}
+		p = &j->next;
+	}
+	r->tail = NULL;
+	for (struct job *j = r->head; j; j = j->next)
+		r->tail = j;
+	pthread_mutex_unlock(&r->lock);
+	for (size_t i = 0; i < nq; i++) {
+		struct store_run run;
+		if (store_run_get(r->st, queued[i], &run) == 0) {
+			run.status = STORE_RUN_CANCELLED;
+			run.finished_ns = store_now_ns();
+			snprintf(run.error, sizeof(run.error), "cancelled");
+			store_run_update(r->st, &run);
+		}
+	}
+	return found;
+}
+
+int runner_request(struct runner *r, int64_t ds, const char *line, char *msg,
+		   size_t msglen)
+{
+	struct core_req q;
+	struct store_run run = { 0 }, last;
+	struct store_tag t;
+	struct store_embedding e, *embs = NULL;
+	size_t nemb = 0;
+	char why[400];
+	int rc;
+
+	rc = core_req_parse(line, &q, why, sizeof(why));
+	if (rc)
+		goto bad;
+	if (q.kind == REQ_CANCEL) {
+		if (!cancel_ds(r, ds)) {
+			snprintf(why, sizeof(why), "cancel: no request is queued"
+				 " or running");
+			rc = -EINVAL;
+			goto bad;
+		}
+		store_event_add(r->st, ds, STORE_INFO, "sample: cancel requested");
+		return 0;
+	}
+	if (q.kind == REQ_KEEP) {
+		rc = store_run_latest_done(r->st, ds, &last);
+		if (rc == -ENOENT) {
+			snprintf(why, sizeof(why), "keep: no finished run to"
+				 " keep from");
+			rc = -EINVAL;
+			goto bad;
+		}
+		if (!rc && q.n > last.total + last.skipped &&
+		    q.n > last.done) {
+			int64_t files = 0, bytes = 0;
+			store_tree_count(r->st, last.from_tag, &files, &bytes);
+			if (q.n > files - last.skipped) {
+				snprintf(why, sizeof(why), "keep %" PRId64 ":"
+					 " the latest run ranked only %" PRId64
+					 " samples", q.n, files - last.skipped);
+				rc = -EINVAL;
+				goto bad;
+			}
+		}
+		if (!rc)
+			rc = store_run_keep(r->st, last.id, (size_t)q.n);
+		if (!rc) {
+			snprintf(why, sizeof(why), "sample: keep %" PRId64
+				 " of run %" PRId64, q.n, last.id);
+			store_event_add(r->st, ds, STORE_INFO, why);
+		}
+		return rc;
+	}
+	rc = store_tag_get(r->st, ds, q.from[0] ? q.from : "initial-tag", &t);
+	if (rc == -ENOENT) {
+		snprintf(why, sizeof(why), "from=%s: no such tag", q.from);
+		rc = -EINVAL;
+		goto bad;
+	}
+	if (rc)
+		return rc;
+	if (q.embedding[0]) {
+		rc = store_embedding_get(r->st, ds, q.embedding, &e);
+		if (rc == -ENOENT) {
+			snprintf(why, sizeof(why), "embedding=%s: no such"
+				 " embedding (see embeddings/)", q.embedding);
+			rc = -EINVAL;
+			goto bad;
+		}
+	} else {
+		rc = store_embedding_list(r->st, ds, &embs, &nemb);
+		if (!rc && nemb == 0) {
+			snprintf(why, sizeof(why), "no embedding: copy a CSV"
+				 " into embeddings/ first");
+			rc = -EINVAL;
+			goto bad;
+		}
+		if (!rc)
+			e = embs[nemb - 1];
+		free(embs);
+	}
+	if (rc)
+		return rc;
+	if (!strcmp(q.strategy, "balance")) {
+		/* labels come with every CSV: nothing more to check */
+	}
+	run.dataset = ds;
+	snprintf(run.request, sizeof(run.request), "%s", line);
+	snprintf(run.strategy, sizeof(run.strategy), "%s", q.strategy);
+	run.n = q.n;
+	run.from_tag = t.id;
+	run.emb = e.id;
+	run.seed = (int64_t)q.seed;
+	run.status = STORE_RUN_QUEUED;
+	rc = store_run_create(r->st, &run);
+	if (!rc)
+		rc = enqueue(r, run.id, ds);
+	if (!rc) {
+		snprintf(why, sizeof(why), "sample: run %" PRId64 " queued: %s",
+			 run.id, line);
+		store_event_add(r->st, ds, STORE_INFO, why);
+	}
+	return rc;
+bad:
+	note_error(r, ds, why);
+	snprintf(msg, msglen, "%s", why);
+	return rc;
+}
+
+/* ---- texts ---- */
+
+static const char *status_name(int s)
+{
+	static const char *const names[] = { "queued", "running", "done",
+					     "cancelled", "failed" };
+	return s >= 0 && s <= 4 ? names[s] : "unknown";
+}
+
+int runner_status_text(struct runner *r, int64_t ds, char **out, size_t *len)
+{
+	struct store_run run;
+	struct store_tag t;
+	struct store_embedding e;
+	struct tbuf b;
+	char err[512] = "";
+	int64_t err_ns = 0;
+	int rc;
+
+	tbuf_init(&b, 1 << 20);
+	pthread_mutex_lock(&r->lock);
+	for (struct dsstate *s = r->states; s; s = s->next)
+		if (s->ds == ds) {
+			snprintf(err, sizeof(err), "%s", s->last_error);
+			err_ns = s->error_ns;
+		}
+	pthread_mutex_unlock(&r->lock);
+	rc = store_run_latest(r->st, ds, &run);
+	if (rc == -ENOENT) {
+		tbuf_printf(&b, "status: idle\n");
+		if (*err)
+			tbuf_printf(&b, "rejected: %s\n", err);
+		tbuf_printf(&b, "usage: echo \"[STRATEGY] [n=N] [from=TAG]"
+			    " [embedding=NAME] [seed=S]\" > sample\n"
+			    "strategies: random coreset typicality kmeans"
+			    " balance (default %s)\n", CORE_DEFAULT_STRATEGY);
+		return tbuf_finish(&b, out, len);
+	}
+	if (rc) {
+		tbuf_free(&b);
+		return rc;
+	}
+	if (store_tag_get_id(r->st, run.from_tag, &t))
+		snprintf(t.name, sizeof(t.name), "(deleted)");
+	if (store_embedding_get_id(r->st, run.emb, &e))
+		snprintf(e.name, sizeof(e.name), "(deleted)");
+	pthread_mutex_lock(&r->lock);
+	if (r->active_run == run.id) {
+		run.done = (int64_t)r->done;
+		run.total = (int64_t)r->total;
+	}
+	pthread_mutex_unlock(&r->lock);
+	int64_t end = run.finished_ns ? run.finished_ns : store_now_ns();
+	double elapsed = run.started_ns ? (double)(end - run.started_ns) / 1e9
+					: 0.0;
+	tbuf_printf(&b, "status: %s\nrun: %" PRId64 "\nrequest: %s\n"
+		    "strategy: %s\nn: %s%" PRId64 "\nfrom: %s\nembedding: %s\n"
+		    "seed: %" PRId64 "\nprogress: %" PRId64 "/%" PRId64 "\n"
+		    "skipped: %" PRId64 " (no embedding)\nelapsed: %.2fs\n",
+		    status_name(run.status), run.id, run.request, run.strategy,
+		    run.n ? "" : "all ", run.n, t.name, e.name, run.seed,
+		    run.done, run.total, run.skipped, elapsed);
+	if (run.error[0] && run.status != STORE_RUN_DONE)
+		tbuf_printf(&b, "reason: %s\n", run.error);
+	if (*err && err_ns > run.created_ns)
+		tbuf_printf(&b, "rejected: %s\n", err);
+	return tbuf_finish(&b, out, len);
+}
+
+static void put_csv_field(struct tbuf *b, const char *s)
+{
+	if (!strpbrk(s, ",\"\r\n")) {
+		tbuf_put(b, s, strlen(s));
+		return;
+	}
+	tbuf_put(b, "\"", 1);
+	for (const char *p = s; *p; p++) {
+		if (*p == '"')
+			tbuf_put(b, "\"", 1);
+		tbuf_put(b, p, 1);
+	}
+	tbuf_put(b, "\"", 1);
+}
+
+static int put_score(void *arg, const char *path, double score)
+{
+	struct tbuf *b = arg;
+	char num[32];
+
+	put_csv_field(b, path);
+	core_csv_fmt_float((float)score, num);
+	tbuf_printf(b, ",%s\n", num);
+	return b->err;
+}
+
+int runner_scores_text(struct runner *r, int64_t ds, char **out, size_t *len)
+{
+	struct store_run run;
+	struct tbuf b;
+	int rc;
+
+	tbuf_init(&b, TEXT_MAX);
+	tbuf_printf(&b, "filename,score\n");
+	rc = store_run_latest_done(r->st, ds, &run);
+	if (rc == 0)
+		rc = store_run_scores_each(r->st, run.id, INT32_MAX, put_score,
+					   &b);
+	if (rc && rc != -ENOENT) {
+		tbuf_free(&b);
+		return rc;
+	}
+	return tbuf_finish(&b, out, len);
+}
+
+/* ---- plot.svg ---- */
+
+/* A set of selected paths, by 64-bit FNV-1a hash (open addressing). */
+struct pathset {
+	uint64_t *h;
+	size_t cap, n;
+};
+
+static uint64_t fnv(const char *s)
+{
+	uint64_t h = 1469598103934665603ULL;
+
+	for (; *s; s++)
+		h = (h ^ (unsigned char)*s) * 1099511628211ULL;
+	return h ? h : 1;
+}
+
+static int set_add(void *arg, const char *path)
+{
+	struct pathset *s = arg;
+	uint64_t h = fnv(path);
+
+	if (2 * (s->n + 1) > s->cap) {
+		size_t ncap = s->cap ? s->cap * 2 : 1024;
+		uint64_t *nh = calloc(ncap, sizeof(*nh));
+		if (!nh)
+			return -ENOMEM;
+		for (size_t i = 0; i < s->cap; i++) {
+			if (!s->h[i])
+				continue;
+			size_t j = s->h[i] & (ncap - 1);
+			while (nh[j])
+				j = (j + 1) & (ncap - 1);
+			nh[j] = s->h[i];
+		}
+		free(s->h);
+		s->h = nh;
+		s->cap = ncap;
+	}
+	size_t j = h & (s->cap - 1);
+	while (s->h[j] && s->h[j] != h)
+		j = (j + 1) & (s->cap - 1);
+	if (!s->h[j]) {
+		s->h[j] = h;
+		s->n++;
+	}
+	return 0;
+}
+
+static int set_has(const struct pathset *s, const char *path)
+{
+	uint64_t h = fnv(path);
+
+	if (!s->cap)
+		return 0;
+	for (size_t j = h & (s->cap - 1); s->h[j]; j = (j + 1) & (s->cap - 1))
+		if (s->h[j] == h)
+			return 1;
+	return 0;
+}
+
+static void svg_escape(struct tbuf *b, const char *s)
+{
+	for (; *s; s++) {
+		switch (*s) {
+		case '<': tbuf_put(b, "&lt;", 4); break;
+		case '>': tbuf_put(b, "&gt;", 4); break;
+		case '&': tbuf_put(b, "&amp;", 5); break;
+		case '"': tbuf_put(b, "&quot;", 6); break;
+		default: tbuf_put(b, s, 1);
+		}
+	}
+}
+
+int runner_plot_svg(struct runner *r, int64_t ds, const char *dsname,
+		    char **out, size_t *len)
+{
+	const double W = 800, H = 600, L = 70, R = 190, T = 50, B = 60;
+	struct store_embedding e, *embs = NULL;
+	struct store_run run;
+	struct store_dataset d;
+	struct store_matrix m = { 0 };
+	struct pathset sel = { 0 };
+	float *xy = NULL;
+	size_t nemb = 0, step, nsel = 0, nother = 0;
+	int have_run, rc;
+	struct tbuf b;
+
+	rc = store_dataset_get_id(r->st, ds, &d);
+	if (rc)
+		return rc;
+	have_run = store_run_latest_done(r->st, ds, &run) == 0;
+	if (have_run && store_embedding_get_id(r->st, run.emb, &e) == 0) {
+		rc = 0;
+	} else {
+		rc = store_embedding_list(r->st, ds, &embs, &nemb);
+		if (!rc && nemb)
+			e = embs[nemb - 1];
+		free(embs);
+		if (!rc && !nemb)
+			rc = -ENOENT;
+		have_run = 0;
+	}
+	tbuf_init(&b, 64u << 20);
+	tbuf_printf(&b, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
+		    "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%.0f\""
+		    " height=\"%.0f\" viewBox=\"0 0 %.0f %.0f\""
+		    " font-family=\"sans-serif\" font-size=\"12\">\n"
+		    "<rect width=\"100%%\" height=\"100%%\" fill=\"white\"/>\n",
+		    W, H, W, H);
+	if (rc == -ENOENT) {
+		tbuf_printf(&b, "<text x=\"%.0f\" y=\"%.0f\" text-anchor=\"middle\">"
+			    "No embedding yet: copy a CSV into ", W / 2, H / 2);
+		svg_escape(&b, dsname);
+		tbuf_printf(&b, "/embeddings/</text>\n</svg>\n");
+		return tbuf_finish(&b, out, len);
+	}
+	if (!rc)
+		rc = store_matrix_load(r->st, e.id, have_run ? run.from_tag :
+				       d.live_tree, &m);
+	if (!rc)
+		rc = store_selection_each(r->st, ds, set_add, &sel);
+	if (!rc && m.n && !(xy = malloc(m.n * 2 * sizeof(float))))
+		rc = -ENOMEM;
+	if (!rc && m.n)
+		rc = smp_pca2(m.x, m.n, m.dim, xy);
+	if (rc) {
+		tbuf_free(&b);
+		goto out;
+	}
+	float minx = 0, maxx = 1, miny = 0, maxy = 1;
+	for (size_t i = 0; i < m.n; i++) {
+		if (i == 0 || xy[2 * i] < minx) minx = xy[2 * i];
+		if (i == 0 || xy[2 * i] > maxx) maxx = xy[2 * i];
+		if (i == 0 || xy[2 * i + 1] < miny) miny = xy[2 * i + 1];
+		if (i == 0 || xy[2 * i + 1] > maxy) maxy = xy[2 * i + 1];
+	}
+	if (maxx - minx < 1e-12f) maxx = minx + 1;
+	if (maxy - miny < 1e-12f) maxy = miny + 1;
+	double pw = W - L - R, ph = H - T - B;
+#define PX(v) (L + ((v) - minx) / (maxx - minx) * pw)
+#define PY(v) (T + ph - ((v) - miny) / (maxy - miny) * ph)
+	tbuf_printf(&b, "<text x=\"%.0f\" y=\"24\" font-size=\"15\">", L);
+	svg_escape(&b, dsname);
+	tbuf_printf(&b, " — embedding ");
+	svg_escape(&b, e.name);
+	if (have_run)
+		tbuf_printf(&b, " — %s n=%" PRId64, run.strategy, run.done);
+	tbuf_printf(&b, " — %zu samples</text>\n", m.n);
+	/* axes with ticks */
+	tbuf_printf(&b, "<g stroke=\"#444\" fill=\"none\"><rect x=\"%.1f\" y=\"%.1f\""
+		    " width=\"%.1f\" height=\"%.1f\"/></g>\n", L, T, pw, ph);
+	for (int i = 0; i <= 4; i++) {
+		double fx = minx + (maxx - minx) * i / 4.0;
+		double fy = miny + (maxy - miny) * i / 4.0;
+		tbuf_printf(&b, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\""
+			    " stroke=\"#444\"/><text x=\"%.1f\" y=\"%.1f\""
+			    " text-anchor=\"middle\">%.3g</text>\n",
+			    PX(fx), T + ph, PX(fx), T + ph + 5, PX(fx),
+			    T + ph + 18, fx);
+		tbuf_printf(&b, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\""
+			    " stroke=\"#444\"/><text x=\"%.1f\" y=\"%.1f\""
+			    " text-anchor=\"end\">%.3g</text>\n",
+			    L - 5, PY(fy), L, PY(fy), L - 8, PY(fy) + 4, fy);
+	}
+	tbuf_printf(&b, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\">"
+		    "principal component 1</text>\n", L + pw / 2, H - 15);
+	tbuf_printf(&b, "<text transform=\"translate(18 %.1f) rotate(-90)\""
+		    " text-anchor=\"middle\">principal component 2</text>\n",
+		    T + ph / 2);
+	/* points: at most PLOT_POINTS, evenly spaced; selected ones last so
+	 * they are drawn on top */
+	step = m.n > PLOT_POINTS ? (m.n + PLOT_POINTS - 1) / PLOT_POINTS : 1;
+	for (int pass = 0; pass < 2; pass++) {
+		tbuf_printf(&b, "<g fill=\"%s\" fill-opacity=\"%s\">\n",
+			    pass ? "#d62728" : "#9aa5b1", pass ? "0.9" : "0.5");
+		for (size_t i = 0; i < m.n; i += step) {
+			int s = set_has(&sel, m.paths[i]);
+			if (s != pass)
+				continue;
+			tbuf_printf(&b, "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"%s\"/>\n",
+				    PX(xy[2 * i]), PY(xy[2 * i + 1]),
+				    pass ? "2.5" : "1.6");
+		}
+		tbuf_printf(&b, "</g>\n");
+	}
+	for (size_t i = 0; i < m.n; i++) {
+		if (set_has(&sel, m.paths[i]))
+			nsel++;
+		else
+			nother++;
+	}
+	tbuf_printf(&b, "<g transform=\"translate(%.0f %.0f)\">"
+		    "<circle cx=\"0\" cy=\"0\" r=\"5\" fill=\"#d62728\"/>"
+		    "<text x=\"12\" y=\"4\">selected (%zu)</text>"
+		    "<circle cx=\"0\" cy=\"22\" r=\"5\" fill=\"#9aa5b1\"/>"
+		    "<text x=\"12\" y=\"26\">other (%zu)</text>",
+		    W - R + 25, T + 10, nsel, nother);
+	if (step > 1)
+		tbuf_printf(&b, "<text x=\"0\" y=\"50\">1 point in %zu drawn</text>",
+			    step);
+	tbuf_printf(&b, "</g>\n</svg>\n");
+#undef PX
+#undef PY
+	rc = tbuf_finish(&b, out, len);
+out:
+	free(xy);
+	free(sel.h);
+	store_matrix_free(&m);
+	return rc;
+}

@@ -1,0 +1,62 @@
+/*
+ * runs.h — sampling runs of the embedded backend: the `sample` request
+ * grammar, a background worker that runs strategies (sampling/) over the
+ * vectors of an embedding (store/), and the texts of `sample`, `scores.csv`
+ * and `plot.svg`.
+ *
+ * One worker thread per backend, started on the first request, runs queued
+ * requests one at a time, oldest first. A request is accepted (and written
+ * to the catalog as `queued`) before the write that carried it returns; the
+ * work happens afterwards. Progress and cancellation of the running request
+ * live in memory, under the runner's mutex; everything else is in the
+ * catalog, so a remount shows the last finished run.
+ */
+#ifndef SIEVEFS_CORE_RUNS_H
+#define SIEVEFS_CORE_RUNS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "store/store.h"
+
+struct runner;
+
+/* The strategy used when a request names none: the one bench/quality
+ * measured best. */
+#define CORE_DEFAULT_STRATEGY "typicality"
+
+/* A parsed request line of the `sample` file. */
+enum core_req_kind { REQ_SAMPLE, REQ_KEEP, REQ_CANCEL };
+struct core_req {
+	enum core_req_kind kind;
+	char strategy[32];
+	int64_t n;              /* 0 = all candidates (SAMPLE), count (KEEP) */
+	char from[129];         /* "" = initial-tag */
+	char embedding[129];    /* "" = latest uploaded */
+	uint64_t seed;
+	float min_distance;     /* coreset only; 0 = off */
+};
+
+/* Parses one request line. 0, or -EINVAL with the reason in msg (unknown
+ * strategy or key, bad value, missing argument). Pure. */
+int core_req_parse(const char *line, struct core_req *out, char *msg,
+		   size_t msglen);
+
+/* Returns NULL on out-of-memory. The runner does not own the store. */
+struct runner *runner_new(store *st);
+/* Cancels the running request, stops the worker, frees. NULL is a no-op. */
+void runner_free(struct runner *r);
+
+/* Handles one request line for dataset ds: validates it against the
+ * dataset (tags, embeddings), then queues it, keeps or cancels. 0 or -EINVAL
+ * (reason in msg, also kept for the `sample` text) or another -errno. */
+int runner_request(struct runner *r, int64_t ds, const char *line, char *msg,
+		   size_t msglen);
+
+/* Texts of the control files; *out malloc'd (caller frees). */
+int runner_status_text(struct runner *r, int64_t ds, char **out, size_t *len);
+int runner_scores_text(struct runner *r, int64_t ds, char **out, size_t *len);
+int runner_plot_svg(struct runner *r, int64_t ds, const char *dsname,
+		    char **out, size_t *len);
+
+#endif

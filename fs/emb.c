@@ -1,0 +1,337 @@
+/*
+ * emb.c — the `embeddings/` folder of a dataset: one NAME.csv per embedding.
+ *
+ * Copying a CSV in: create() (or an open for writing over an existing name)
+ * makes a pending upload, whose bytes go to an unnamed temporary file
+ * (O_TMPFILE in $TMPDIR or /tmp: nothing to clean up after a crash); the
+ * first close (flush) validates the whole file and stores it, or fails with the
+ * backend's errno (EINVAL for a bad file, reason in `log`) and leaves
+ * nothing behind. While pending, the name resolves to the upload's inode so
+ * that cp's fstat and the like work.
+ *
+ * Reading NAME.csv exports it into a temporary file at open, served with
+ * direct_io (sizes show as 0: the text is generated, not stored).
+ *
+ * Threads: the pending list is protected by fs->emb_lock; a pending
+ * upload's fd and size by the same lock (writes are rare and sequential).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "core/log.h"
+#include "core/names.h"
+#include "fs/emb.h"
+
+#define EMB_UPLOAD_MAX ((off_t)8 << 30)
+
+struct emb_upload {
+	int64_t n;                /* inode number part */
+	int64_t ds;
+	char name[130];           /* without .csv */
+	int fd;
+	off_t size;
+	int refs;
+	int done;                 /* validated (or failed) once */
+	struct emb_upload *next;
+};
+
+static const char *tmpdir(void)
+{
+	const char *t = getenv("TMPDIR");
+
+	return t && *t ? t : "/tmp";
+}
+
+static int tmpfile_fd(void)
+{
+	int fd = open(tmpdir(), O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+
+	return fd < 0 ? -errno : fd;
+}
+
+/* "NAME.csv" → "NAME"; -EINVAL for anything else. */
+int fs_emb_base(const char *file, char *base, size_t len)
+{
+	size_t l = strlen(file);
+
+	if (l <= 4 || strcmp(file + l - 4, ".csv") || l - 4 >= len)
+		return -EINVAL;
+	memcpy(base, file, l - 4);
+	base[l - 4] = '\0';
+	return core_name_valid(base) ? 0 : -EINVAL;
+}
+
+static struct emb_upload *find_pending(struct fs *fs, int64_t ds,
+				       const char *base)
+{
+	for (struct emb_upload *u = fs->emb_pending; u; u = u->next)
+		if (u->ds == ds && !strcmp(u->name, base) && !u->done)
+			return u;
+	return NULL;
+}
+
+static void pending_attr(struct fs *fs, const struct emb_upload *u,
+			 struct stat *st)
+{
+	memset(st, 0, sizeof(*st));
+	st->st_ino = fs_ino_emb_upload(u->n);
+	st->st_mode = S_IFREG | 0644;
+	st->st_nlink = 1;
+	st->st_uid = fs->uid;
+	st->st_gid = fs->gid;
+	st->st_size = u->size;
+	clock_gettime(CLOCK_REALTIME, &st->st_mtim);
+	st->st_ctim = st->st_atim = st->st_mtim;
+}
+
+static void emb_attr(struct fs *fs, const struct store_embedding *e,
+		     struct stat *st)
+{
+	memset(st, 0, sizeof(*st));
+	st->st_ino = fs_ino_emb(e->id);
+	st->st_mode = S_IFREG | 0644;
+	st->st_nlink = 1;
+	st->st_uid = fs->uid;
+	st->st_gid = fs->gid;
+	st->st_mtim.tv_sec = (time_t)(e->created_ns / 1000000000);
+	st->st_mtim.tv_nsec = (long)(e->created_ns % 1000000000);
+	st->st_ctim = st->st_atim = st->st_mtim;
+}
+
+int fs_emb_lookup(struct fs *fs, int64_t ds, const char *file,
+		  struct fuse_entry_param *e)
+{
+	struct store_embedding se;
+	struct emb_upload *u;
+	char base[130];
+	int rc = fs_emb_base(file, base, sizeof(base));
+
+	if (rc)
+		return -ENOENT;
+	memset(e, 0, sizeof(*e));
+	pthread_mutex_lock(&fs->emb_lock);
+	u = find_pending(fs, ds, base);
+	if (u)
+		pending_attr(fs, u, &e->attr);
+	pthread_mutex_unlock(&fs->emb_lock);
+	if (!u) {
+		rc = fs->be->ops->emb_get(fs->be, ds, base, &se);
+		if (rc)
+			return rc;
+		emb_attr(fs, &se, &e->attr);
+	}
+	e->ino = e->attr.st_ino;
+	return 0;
+}
+
+int fs_emb_getattr(struct fs *fs, struct fs_ino i, struct stat *st)
+{
+	struct store_embedding se;
+	int rc = -ENOENT;
+
+	if (i.kind == FS_INO_EMB_UPLOAD) {
+		pthread_mutex_lock(&fs->emb_lock);
+		for (struct emb_upload *u = fs->emb_pending; u; u = u->next)
+			if (u->n == i.id) {
+				pending_attr(fs, u, st);
+				rc = 0;
+			}
+		pthread_mutex_unlock(&fs->emb_lock);
+		return rc;
+	}
+	rc = fs->be->ops->emb_get_id(fs->be, i.id, &se);
+	if (!rc)
+		emb_attr(fs, &se, st);
+	return rc;
+}
+
+int fs_emb_list(struct fs *fs, int64_t ds, fs_emb_list_fn fn, void *arg)
+{
+	struct store_embedding *v;
+	struct fuse_entry_param e;
+	char name[140];
+	size_t n;
+	int rc = fs->be->ops->emb_list(fs->be, ds, &v, &n);
+
+	if (rc)
+		return rc;
+	for (size_t i = 0; i < n && !rc; i++) {
+		memset(&e, 0, sizeof(e));
+		emb_attr(fs, &v[i], &e.attr);
+		e.ino = e.attr.st_ino;
+		snprintf(name, sizeof(name), "%s.csv", v[i].name);
+		rc = fn(arg, name, &e);
+	}
+	free(v);
+	return rc;
+}
+
+/* A new pending upload for ds/base; the caller holds a reference. */
+int fs_emb_upload_new(struct fs *fs, int64_t ds, const char *file,
+		      struct fs_fh **out, struct fuse_entry_param *e)
+{
+	struct emb_upload *u;
+	struct fs_fh *fh;
+	char base[130];
+	int rc = fs_emb_base(file, base, sizeof(base));
+
+	*out = NULL;
+	if (rc) {
+		char line[400];
+		snprintf(line, sizeof(line), "embeddings/%.200s: name it"
+			 " NAME.csv, NAME being 1-128 of A-Z a-z 0-9 . _ -",
+			 file);
+		fs->be->ops->log_event(fs->be, ds, STORE_ERROR, line);
+		return rc;
+	}
+	u = calloc(1, sizeof(*u));
+	fh = calloc(1, sizeof(*fh));
+	if (!u || !fh) {
+		free(u);
+		free(fh);
+		return -ENOMEM;
+	}
+	u->fd = tmpfile_fd();
+	if (u->fd < 0) {
+		rc = u->fd;
+		free(u);
+		free(fh);
+		return rc;
+	}
+	u->ds = ds;
+	snprintf(u->name, sizeof(u->name), "%s", base);
+	u->refs = 1;
+	pthread_mutex_lock(&fs->emb_lock);
+	u->n = ++fs->emb_seq;
+	u->next = fs->emb_pending;
+	fs->emb_pending = u;
+	if (e) {
+		memset(e, 0, sizeof(*e));
+		pending_attr(fs, u, &e->attr);
+		e->ino = e->attr.st_ino;
+	}
+	pthread_mutex_unlock(&fs->emb_lock);
+	fh->kind = FH_EMB_UPLOAD;
+	fh->fd = -1;
+	fh->emb = u;
+	fh->ds = ds;
+	*out = fh;
+	return 0;
+}
+
+ssize_t fs_emb_write(struct fs *fs, struct fs_fh *fh, const char *buf,
+		     size_t size, off_t off)
+{
+	struct emb_upload *u = fh->emb;
+	ssize_t n;
+
+	if (off < 0 || off + (off_t)size > EMB_UPLOAD_MAX)
+		return -EFBIG;
+	n = pwrite(u->fd, buf, size, off);
+	if (n < 0)
+		return -errno;
+	pthread_mutex_lock(&fs->emb_lock);
+	if (off + n > u->size)
+		u->size = off + n;
+	pthread_mutex_unlock(&fs->emb_lock);
+	return n;
+}
+
+/* Validates and stores the upload, once. */
+int fs_emb_flush(struct fs *fs, struct fs_fh *fh)
+{
+	struct emb_upload *u = fh->emb;
+	char msg[BE_MSG];
+	void *map = NULL;
+	int rc;
+
+	pthread_mutex_lock(&fs->emb_lock);
+	if (u->done) {
+		pthread_mutex_unlock(&fs->emb_lock);
+		return 0;
+	}
+	u->done = 1;
+	pthread_mutex_unlock(&fs->emb_lock);
+	if (u->size > 0) {
+		map = mmap(NULL, (size_t)u->size, PROT_READ, MAP_PRIVATE,
+			   u->fd, 0);
+		if (map == MAP_FAILED)
+			return -errno;
+	}
+	rc = fs->be->ops->emb_put(fs->be, u->ds, u->name, map ? map : "",
+				  (size_t)u->size, msg);
+	if (map)
+		munmap(map, (size_t)u->size);
+	return rc;
+}
+
+void fs_emb_release(struct fs *fs, struct fs_fh *fh)
+{
+	struct emb_upload *u = fh->emb, **p;
+	int last;
+
+	if (!u->done) {
+		int rc = fs_emb_flush(fs, fh);
+		if (rc)
+			log_warn("embedding upload failed at release: %s",
+				 strerror(-rc));
+	}
+	pthread_mutex_lock(&fs->emb_lock);
+	last = --u->refs == 0;
+	if (last)
+		for (p = &fs->emb_pending; *p; p = &(*p)->next)
+			if (*p == u) {
+				*p = u->next;
+				break;
+			}
+	pthread_mutex_unlock(&fs->emb_lock);
+	if (last) {
+		close(u->fd);
+		free(u);
+	}
+	free(fh);
+}
+
+int fs_emb_open_read(struct fs *fs, int64_t id, struct fs_fh **out)
+{
+	struct fs_fh *fh = calloc(1, sizeof(*fh));
+	int fd, rc;
+
+	*out = NULL;
+	if (!fh)
+		return -ENOMEM;
+	fd = tmpfile_fd();
+	if (fd < 0) {
+		free(fh);
+		return fd;
+	}
+	rc = fs->be->ops->emb_export(fs->be, id, fd);
+	if (rc) {
+		close(fd);
+		free(fh);
+		return rc;
+	}
+	fh->kind = FH_BLOB;
+	fh->fd = fd;
+	*out = fh;
+	return 0;
+}
+
+int fs_emb_unlink(struct fs *fs, int64_t ds, const char *file)
+{
+	struct store_embedding se;
+	char base[130];
+	int rc = fs_emb_base(file, base, sizeof(base));
+
+	if (rc)
+		return -ENOENT;
+	rc = fs->be->ops->emb_get(fs->be, ds, base, &se);
+	return rc ? rc : fs->be->ops->emb_delete(fs->be, se.id);
+}

@@ -1,0 +1,30 @@
+/*
+ * emb.h — the embeddings/ folder of a dataset (see emb.c). Helpers return 0
+ * or -errno; handles they make are freed by fs_emb_release (uploads) or as
+ * FH_BLOB handles (exports).
+ */
+#ifndef SIEVEFS_FS_EMB_H
+#define SIEVEFS_FS_EMB_H
+
+#include "fs/fs.h"
+
+/* "NAME.csv" → NAME (validated); -EINVAL otherwise. */
+int fs_emb_base(const char *file, char *base, size_t len);
+int fs_emb_lookup(struct fs *fs, int64_t ds, const char *file,
+		  struct fuse_entry_param *e);
+int fs_emb_getattr(struct fs *fs, struct fs_ino i, struct stat *st);
+typedef int (*fs_emb_list_fn)(void *arg, const char *name,
+			      const struct fuse_entry_param *e);
+int fs_emb_list(struct fs *fs, int64_t ds, fs_emb_list_fn fn, void *arg);
+/* A pending upload of embeddings/FILE; e (may be NULL) gets its entry. */
+int fs_emb_upload_new(struct fs *fs, int64_t ds, const char *file,
+		      struct fs_fh **out, struct fuse_entry_param *e);
+ssize_t fs_emb_write(struct fs *fs, struct fs_fh *fh, const char *buf,
+		     size_t size, off_t off);
+int fs_emb_flush(struct fs *fs, struct fs_fh *fh);
+void fs_emb_release(struct fs *fs, struct fs_fh *fh);
+/* An FH_BLOB handle on a fresh export of embedding id. */
+int fs_emb_open_read(struct fs *fs, int64_t id, struct fs_fh **out);
+int fs_emb_unlink(struct fs *fs, int64_t ds, const char *file);
+
+#endif

@@ -1,0 +1,123 @@
+/*
+ * sampling.h — the sampling strategies of sievefs: pure algorithms over
+ * float32 matrices (DESIGN.md §2 "sampling/"). No file or network I/O.
+ *
+ * Conventions shared by every function here:
+ *   - Inputs are row-major `const float *x`, n rows of d floats; never
+ *     modified and never kept after the call returns.
+ *   - Return 0, or a negative errno: -EINVAL (bad arguments), -ENOMEM,
+ *     -ECANCELED (ctl->cancel became non-zero; everything is freed and *out
+ *     is left empty). Nothing aborts on bad input or on out-of-memory.
+ *   - Every strategy fills a struct smp_result: `order` ranks ALL n
+ *     candidates (order[0] is the most important) and score[i] in [0,1] is
+ *     candidate i's importance, non-increasing along `order`. On failure
+ *     *out is zeroed, so smp_result_free() is always safe.
+ *   - Blocking: every call runs to completion on the caller's thread and may
+ *     use up to ctl->threads threads of its own (joined before returning).
+ *     Calls share no state: any number may run at once on different threads.
+ *     OpenBLAS is called single-threaded by us (see smp_kmeans_fit).
+ */
+#ifndef SIEVEFS_SAMPLING_H
+#define SIEVEFS_SAMPLING_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* Caps: indices are uint32_t, so n < 2^32; d and k are bounded so that
+ * n*d and k*d fit in size_t on 64-bit hosts with room to spare. */
+#define SMP_N_MAX ((size_t)UINT32_MAX)
+#define SMP_D_MAX ((size_t)1 << 20)
+#define SMP_THREADS_MAX 64
+
+/* Result of a strategy. Owned by the caller; free with smp_result_free(). */
+struct smp_result {
+	uint32_t *order; /* n indices, a permutation of 0..n-1, best first */
+	float *score;    /* n scores in [0,1], score[i] is candidate i's */
+	size_t n;
+};
+
+/* Progress and cancellation. Every field may be 0/NULL; ctl itself may be
+ * NULL (no cancel, no progress, 2 threads). */
+struct smp_ctl {
+	const volatile int *cancel; /* non-zero = stop: the call returns
+				     * -ECANCELED; polled at least every
+				     * ~50 ms of work */
+	void (*progress)(void *arg, size_t done, size_t total);
+				    /* picks done / picks total; called from the
+				     * caller's thread only, at most every
+				     * ~10 ms and once at the end; must be
+				     * cheap and must not call back into us */
+	void *arg;                  /* passed to progress */
+	int threads;                /* threads to use; <= 0 means 2 */
+};
+
+/* Frees r's arrays and zeroes it. NULL-safe, idempotent. */
+void smp_result_free(struct smp_result *r);
+
+/* Random: a seeded uniform permutation (xoshiro256**, reproducible across
+ * platforms); the first k are the picks, the rest follow in random order.
+ * score = 1 - rank/(n-1), i.e. linear in rank. k <= n (k = 0 is allowed:
+ * nothing is "picked", the order is random all the same). */
+int smp_random(size_t n, size_t k, uint64_t seed, const struct smp_ctl *ctl,
+	       struct smp_result *out);
+
+/* Coreset: exact k-center greedy (farthest-first, Euclidean). First pick is
+ * `start`; each next pick is the not-yet-picked point farthest from the
+ * picked set (ties: lowest index). Stops after k picks, or before a pick
+ * whose distance would be < min_distance (0 = never). The picks are
+ * identical to a brute-force O(n·k) farthest-first that uses
+ * smp_dist2_ref() as its distance (see coreset.c for why pruning never
+ * changes a decision). Scores: see coreset.c. 1 <= k <= n, start < n,
+ * min_distance >= 0 and finite; a non-finite value in x is -EINVAL.
+ * Memory: 16 to 40 bytes per point besides x and the result. */
+int smp_coreset(const float *x, size_t n, size_t d, size_t k, size_t start,
+		float min_distance, const struct smp_ctl *ctl,
+		struct smp_result *out);
+
+/* k-means (Lloyd) fit: k-means++ init from a seeded subsample, then up to
+ * `iters` Lloyd updates (iters <= 0: 25), stopping early once at most
+ * n/1000 points change cluster; see kmeans.c. centroids: OUT k*d floats
+ * (caller-allocated). assign: OUT n cluster ids (those of the returned
+ * centroids), or NULL. The result depends only on the inputs and the
+ * seed, not on the thread count. 1 <= k <= n. */
+int smp_kmeans_fit(const float *x, size_t n, size_t d, size_t k,
+		   uint64_t seed, int iters, const struct smp_ctl *ctl,
+		   float *centroids, uint32_t *assign);
+
+/* k-means strategy: fits k = min(k, n) centroids, then for each centroid the
+ * real sample nearest it (distinct samples). Picks are ranked by their
+ * cluster's size (largest first); every other sample follows, ranked by its
+ * distance to its own centroid, nearest first. Scores: see kmeans.c.
+ * 1 <= k <= n. */
+int smp_kmeans(const float *x, size_t n, size_t d, size_t k, uint64_t seed,
+	       const struct smp_ctl *ctl, struct smp_result *out);
+
+/* Typicality (TypiClust): k-means into k clusters; picks visit clusters from
+ * largest and least covered, taking each cluster's most typical sample
+ * (1 / mean distance to its 20 nearest neighbours within the cluster).
+ * The rest follow by typicality. See typicality.c. 1 <= k <= n. */
+int smp_typicality(const float *x, size_t n, size_t d, size_t k,
+		   uint64_t seed, const struct smp_ctl *ctl,
+		   struct smp_result *out);
+
+/* Balance: k picks spread as evenly over the labels as their counts allow
+ * (water-filling), uniformly random within a label (seeded); the rest
+ * follow in random order. See balance.c. k <= n. */
+int smp_balance(const int32_t *labels, size_t n, size_t k, uint64_t seed,
+		const struct smp_ctl *ctl, struct smp_result *out);
+
+/* 2-D PCA projection: centres x, computes the d×d covariance (SSYRK) and its
+ * top-2 eigenvectors (LAPACKE_ssyevr), each signed so its largest-magnitude
+ * component is positive, and writes out[2i], out[2i+1] = the projections
+ * of row i. d = 1: the second coordinate is 0. out: OUT n*2 floats.
+ * Returns 0, -EINVAL, -ENOMEM, or -EIO if LAPACK fails to converge. */
+int smp_pca2(const float *x, size_t n, size_t d, float *out);
+
+/* The reference squared distance that defines "farthest" for smp_coreset:
+ * the difference and square of each coordinate in double, summed in 8
+ * lane-wise partial sums (coordinate j goes to lane j % 8) combined as
+ * ((l0+l4)+(l2+l6)) + ((l1+l5)+(l3+l7)). Exposed so tests and callers can
+ * reproduce the decisions exactly. */
+double smp_dist2_ref(const float *a, const float *b, size_t d);
+
+#endif

@@ -1,0 +1,342 @@
+/*
+ * typicality.c — TypiClust-style representative picks (Hacohen et al.,
+ * "Active Learning on a Budget", 2022).
+ *
+ * 1. k-means (kmeans.c, seeded) into k clusters: TypiClust uses as many
+ *    clusters as the budget, so each cluster is a region worth one label.
+ * 2. Typicality of every point x in cluster C: 1 / mean distance to its
+ *    K = min(20, |C|-1) nearest neighbours in C. For |C| > REF_CAP the
+ *    neighbours are searched in a seeded random subset of REF_CAP members
+ *    (seed and cluster id decide it, not the thread): brute force costs
+ *    |C|·min(|C|, REF_CAP)·d, and 2,000 reference points estimate a
+ *    density as well as 20,000 would. A one-point cluster has no
+ *    neighbours and gets typicality 0. Distances come from SGEMM blocks
+ *    (||a||² + ||r||² - 2 a·r, clamped at 0).
+ * 3. Picks: visit the clusters "least covered first, then largest" — with
+ *    nothing labelled yet that is rounds over the clusters in size order
+ *    (ties: lower cluster id), each visit taking the cluster's most typical
+ *    member not yet taken (ties: lower index), until k picks.
+ * 4. The rest: by typicality, most typical first.
+ * Scores: pick r (0-based) scores 1 - 0.5·r/max(1, k-1); the rest score
+ * 0.5 / (1 + m/m̄), m = mean neighbour distance, m̄ = its mean over all
+ * points (so a duplicate-rich point, m = 0, scores 0.5; one-point clusters
+ * score 0). Scores fall with the rank and the rest never outrank a pick.
+ *
+ * Threads: clusters are dealt to the team round-robin; each member owns
+ * its scratch buffers; results land in disjoint entries of shared arrays.
+ */
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cblas.h>
+
+#include "sampling/internal.h"
+
+#define KNN 20
+#define REF_CAP 2000
+#define ROWS 256 /* query rows per SGEMM block */
+
+struct typ {
+	const float *x;
+	size_t n, d, k;
+	uint64_t seed;
+	const uint32_t *mem;   /* members grouped by cluster, index order */
+	const size_t *off;     /* cluster c: mem[off[c] .. off[c+1]) */
+	double *meand;         /* OUT: mean neighbour distance, -1 if none */
+	const struct smp_ctl *ctl;
+	int err[SMP_THREADS_MAX];
+};
+
+struct scratch {
+	float *ref, *rn;     /* reference rows (REF_CAP x d) and norms */
+	uint32_t *refid;     /* their point ids */
+	float *q, *qn;       /* query rows (ROWS x d) and norms */
+	float *g;            /* ROWS x REF_CAP dot products */
+	uint32_t *pool;      /* reservoir of member positions */
+};
+
+static void scratch_free(struct scratch *s)
+{
+	free(s->ref);
+	free(s->rn);
+	free(s->refid);
+	free(s->q);
+	free(s->qn);
+	free(s->g);
+	free(s->pool);
+}
+
+static int scratch_alloc(struct scratch *s, size_t d, size_t maxsize)
+{
+	memset(s, 0, sizeof(*s));
+	s->ref = malloc(REF_CAP * d * sizeof(float));
+	s->rn = malloc(REF_CAP * sizeof(float));
+	s->refid = malloc(REF_CAP * sizeof(uint32_t));
+	s->q = malloc(ROWS * d * sizeof(float));
+	s->qn = malloc(ROWS * sizeof(float));
+	s->g = malloc((size_t)ROWS * REF_CAP * sizeof(float));
+	s->pool = malloc((maxsize ? maxsize : 1) * sizeof(uint32_t));
+	if (!s->ref || !s->rn || !s->refid || !s->q || !s->qn || !s->g ||
+	    !s->pool) {
+		scratch_free(s);
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+static float sqnorm(const float *r, size_t d)
+{
+	double s = 0;
+
+	for (size_t j = 0; j < d; j++)
+		s += (double)r[j] * r[j];
+	return (float)s;
+}
+
+/* Keeps the K smallest values of a row in best[0..*nb), ascending. */
+static void keep_small(float *best, size_t *nb, size_t K, float v)
+{
+	size_t i;
+
+	if (*nb == K && v >= best[K - 1])
+		return;
+	i = *nb < K ? (*nb)++ : K - 1;
+	while (i > 0 && best[i - 1] > v) {
+		best[i] = best[i - 1];
+		i--;
+	}
+	best[i] = v;
+}
+
+static void one_cluster(struct typ *t, struct scratch *s, size_t c)
+{
+	const uint32_t *mem = t->mem + t->off[c];
+	size_t size = t->off[c + 1] - t->off[c], nref, d = t->d, K;
+
+	if (size < 2) {
+		if (size == 1)
+			t->meand[mem[0]] = -1;
+		return;
+	}
+	/* The reference set: all members, or a seeded subset. */
+	nref = size < REF_CAP ? size : REF_CAP;
+	if (size > REF_CAP) {
+		struct smp_rng rng;
+		smp_rng_init(&rng, t->seed ^ (0x9e3779b97f4a7c15ULL * (c + 1)));
+		for (size_t i = 0; i < size; i++)
+			s->pool[i] = (uint32_t)i;
+		for (size_t i = 0; i < nref; i++) {
+			size_t j = i + (size_t)smp_rng_below(&rng, size - i);
+			uint32_t tmp = s->pool[i];
+			s->pool[i] = s->pool[j];
+			s->pool[j] = tmp;
+		}
+		for (size_t i = 0; i < nref; i++)
+			s->refid[i] = mem[s->pool[i]];
+	} else {
+		memcpy(s->refid, mem, nref * sizeof(uint32_t));
+	}
+	for (size_t i = 0; i < nref; i++) {
+		memcpy(s->ref + i * d, t->x + (size_t)s->refid[i] * d,
+		       d * sizeof(float));
+		s->rn[i] = sqnorm(s->ref + i * d, d);
+	}
+	K = nref - 1 < KNN ? nref - 1 : KNN;
+	for (size_t lo = 0; lo < size; lo += ROWS) {
+		size_t rows = size - lo < ROWS ? size - lo : ROWS;
+
+		for (size_t r = 0; r < rows; r++) {
+			memcpy(s->q + r * d, t->x + (size_t)mem[lo + r] * d,
+			       d * sizeof(float));
+			s->qn[r] = sqnorm(s->q + r * d, d);
+		}
+		cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)rows,
+			    (int)nref, (int)d, 1.0f, s->q, (int)d, s->ref,
+			    (int)d, 0.0f, s->g, (int)nref);
+		for (size_t r = 0; r < rows; r++) {
+			float best[KNN];
+			size_t nb = 0;
+			uint32_t self = mem[lo + r];
+			double sum = 0;
+
+			for (size_t j = 0; j < nref; j++) {
+				float v;
+				if (s->refid[j] == self)
+					continue;
+				v = s->qn[r] + s->rn[j] - 2.0f * s->g[r * nref + j];
+				keep_small(best, &nb, K, v > 0 ? v : 0);
+			}
+			for (size_t j = 0; j < nb; j++)
+				sum += sqrt((double)best[j]);
+			t->meand[self] = nb ? sum / (double)nb : -1;
+		}
+	}
+}
+
+static void typ_member(void *arg, int tid, int nt)
+{
+	struct typ *t = arg;
+	struct scratch s;
+	size_t maxsize = 0;
+
+	for (size_t c = (size_t)tid; c < t->k; c += (size_t)nt)
+		if (t->off[c + 1] - t->off[c] > maxsize)
+			maxsize = t->off[c + 1] - t->off[c];
+	if ((t->err[tid] = scratch_alloc(&s, t->d, maxsize)))
+		return;
+	for (size_t c = (size_t)tid; c < t->k; c += (size_t)nt) {
+		if (smp_cancelled(t->ctl)) {
+			t->err[tid] = -ECANCELED;
+			break;
+		}
+		one_cluster(t, &s, c);
+	}
+	scratch_free(&s);
+}
+
+/* Cluster ids in visiting order: size descending, then id. */
+static int by_size(uint32_t *ord, size_t k, const size_t *off)
+{
+	float *key = malloc(k * sizeof(*key));
+	size_t maxs = 1;
+	int rc;
+
+	if (!key)
+		return -ENOMEM;
+	for (size_t c = 0; c < k; c++)
+		if (off[c + 1] - off[c] > maxs)
+			maxs = off[c + 1] - off[c];
+	for (size_t c = 0; c < k; c++) {
+		/* Exact for sizes < 2^24: distinct sizes never collide. */
+		key[c] = (float)((double)(off[c + 1] - off[c]) / (double)maxs);
+		ord[c] = (uint32_t)c;
+	}
+	rc = smp_rank_by_score(ord, k, key);
+	free(key);
+	return rc;
+}
+
+int smp_typicality(const float *x, size_t n, size_t d, size_t k,
+		   uint64_t seed, const struct smp_ctl *ctl,
+		   struct smp_result *out)
+{
+	struct typ t = {0};
+	struct smp_team *team = NULL;
+	struct smp_subctl sub;
+	struct smp_rng rng;
+	float *c = NULL, *dist2 = NULL;
+	uint32_t *asg = NULL, *mem = NULL, *ord = NULL, *picks = NULL;
+	size_t *off = NULL, *next = NULL, np = 0;
+	double *meand = NULL, mbar = 0;
+	size_t cnt = 0;
+	int rc;
+
+	if (out)
+		memset(out, 0, sizeof(*out));
+	if (!out || smp_check_matrix(x, n, d) || k == 0 || k > n ||
+	    k > INT32_MAX || d > INT32_MAX)
+		return -EINVAL;
+	c = malloc(k * d * sizeof(*c));
+	dist2 = malloc(n * sizeof(*dist2));
+	asg = malloc(n * sizeof(*asg));
+	mem = malloc(n * sizeof(*mem));
+	off = calloc(k + 1, sizeof(*off));
+	next = calloc(k, sizeof(*next));
+	ord = malloc(k * sizeof(*ord));
+	picks = malloc(k * sizeof(*picks));
+	meand = malloc(n * sizeof(*meand));
+	if (!c || !dist2 || !asg || !mem || !off || !next || !ord || !picks ||
+	    !meand) {
+		rc = -ENOMEM;
+		goto out;
+	}
+	smp_rng_init(&rng, seed);
+	if ((rc = smp_kpp_init(x, n, d, k, &rng, ctl, c)))
+		goto out;
+	team = smp_team_create(smp_ctl_threads(ctl));
+	smp_subctl_init(&sub, ctl, 0, k / 2, k);
+	if ((rc = smp_lloyd(team, x, n, d, k, 0, &sub.in, c, asg, dist2)))
+		goto out;
+	free(dist2);
+	dist2 = NULL;
+	/* Group the members of each cluster, in index order. */
+	for (size_t i = 0; i < n; i++)
+		off[asg[i] + 1]++;
+	for (size_t j = 0; j < k; j++)
+		off[j + 1] += off[j];
+	for (size_t j = 0; j < k; j++)
+		next[j] = off[j];
+	for (size_t i = 0; i < n; i++)
+		mem[next[asg[i]]++] = (uint32_t)i;
+	t.x = x;
+	t.n = n;
+	t.d = d;
+	t.k = k;
+	t.seed = seed;
+	t.mem = mem;
+	t.off = off;
+	t.meand = meand;
+	t.ctl = ctl;
+	smp_blas_init();
+	smp_team_run(team, typ_member, &t);
+	for (int i = 0; i < SMP_THREADS_MAX; i++)
+		if (t.err[i] && (!rc || t.err[i] == -ENOMEM))
+			rc = t.err[i];
+	if (rc)
+		goto out;
+	smp_report(ctl, k - k / 20, k);
+	if ((rc = smp_result_alloc(out, n)))
+		goto out;
+	for (size_t i = 0; i < n; i++)
+		if (meand[i] >= 0) {
+			mbar += meand[i];
+			cnt++;
+		}
+	mbar = cnt && mbar > 0 ? mbar / (double)cnt : 1.0;
+	for (size_t i = 0; i < n; i++)
+		out->score[i] = meand[i] < 0
+			? 0.0f : (float)(0.5 / (1.0 + meand[i] / mbar));
+	/* Each cluster's members by typicality, most typical first. */
+	for (size_t j = 0; j < k; j++)
+		if ((rc = smp_rank_by_score(mem + off[j], off[j + 1] - off[j],
+					    out->score)))
+			goto out;
+	if ((rc = by_size(ord, k, off)))
+		goto out;
+	for (size_t j = 0; j < k; j++)
+		next[j] = off[j];
+	/* Rounds over the clusters still holding members, by size; the
+	 * exhausted ones leave the list. k <= n ends it. */
+	for (size_t act = k; np < k;) {
+		size_t w = 0;
+		for (size_t r = 0; r < act && np < k; r++) {
+			uint32_t cl = ord[r];
+			if (next[cl] < off[cl + 1])
+				picks[np++] = mem[next[cl]++];
+			if (next[cl] < off[cl + 1])
+				ord[w++] = cl;
+		}
+		act = w;
+	}
+	for (size_t r = 0; r < np; r++)
+		out->score[picks[r]] =
+			(float)(1.0 - 0.5 * (double)r / (double)(k > 1 ? k - 1 : 1));
+	if (!(rc = smp_finish_order(out, picks, np)))
+		smp_report(ctl, k, k);
+out:
+	smp_team_destroy(team);
+	free(meand);
+	free(picks);
+	free(ord);
+	free(next);
+	free(off);
+	free(mem);
+	free(asg);
+	free(dist2);
+	free(c);
+	if (rc && out)
+		smp_result_free(out);
+	return rc;
+}

@@ -1,0 +1,615 @@
+/*
+ * vectors.c — embeddings and sampling runs in the catalog.
+ *
+ *   embeddings(id, dataset, name, dim, rows, created)
+ *   vectors(emb, path, label, vec)   -- vec: dim float32, native byte order
+ *   runs(id, dataset, request, strategy, n, from_tag, emb, seed, status,
+ *        done, total, skipped, created, started, finished, error)
+ *   scores(run, rank, path, score)   -- every candidate of a finished run
+ *
+ * Vectors and scores are keyed by relative path, not by node, so one
+ * embedding serves initial-tag and every tag made from it. An upload is one
+ * transaction: a bad row leaves the previous state untouched. Selecting the
+ * top N of a run is one INSERT ... SELECT joining scores to the tree's nodes.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "db.h"
+
+static sqlite3_stmt *prep(struct conn *c, const char *sql)
+{
+	sqlite3_stmt *s = NULL;
+
+	if (sqlite3_prepare_v2(c->db, sql, -1, &s, NULL))
+		return NULL;
+	return s;
+}
+
+/* Runs a statement with up to three integer parameters. */
+static int exec3(struct conn *c, const char *sql, int64_t a, int64_t b,
+		 int64_t d)
+{
+	sqlite3_stmt *s = prep(c, sql);
+	int rc;
+
+	if (!s)
+		return -EIO;
+	sqlite3_bind_int64(s, 1, a);
+	sqlite3_bind_int64(s, 2, b);
+	sqlite3_bind_int64(s, 3, d);
+	rc = db_err(sqlite3_step(s));
+	sqlite3_finalize(s);
+	return rc;
+}
+
+/* ---- embeddings ---- */
+
+#define EMB_COLS "id, dataset, name, dim, rows, created"
+
+static void emb_row(sqlite3_stmt *s, struct store_embedding *e)
+{
+	memset(e, 0, sizeof(*e));
+	e->id = sqlite3_column_int64(s, 0);
+	e->dataset = sqlite3_column_int64(s, 1);
+	snprintf(e->name, sizeof(e->name), "%s",
+		 (const char *)sqlite3_column_text(s, 2));
+	e->dim = sqlite3_column_int64(s, 3);
+	e->rows = sqlite3_column_int64(s, 4);
+	e->created_ns = sqlite3_column_int64(s, 5);
+}
+
+int store_embedding_put(store *st, int64_t dataset, int64_t tree,
+			const char *name, size_t n, size_t dim,
+			const char *const *paths, const float *x,
+			const int32_t *labels, size_t *bad,
+			struct store_embedding *out)
+{
+	struct conn *c = db_conn(st);
+	sqlite3_stmt *s = NULL, *ins = NULL, *chk = NULL;
+	int64_t id = 0;
+	int rc;
+
+	if (bad)
+		*bad = 0;
+	if (!c)
+		return -EIO;
+	if (n == 0 || dim == 0)
+		return -EINVAL;
+	rc = db_begin(c);
+	if (rc)
+		return rc;
+	/* Copying a CSV over NAME.csv replaces it. */
+	s = prep(c, "DELETE FROM vectors WHERE emb IN (SELECT id FROM"
+		 " embeddings WHERE dataset=?1 AND name=?2)");
+	if (!s) {
+		rc = -EIO;
+		goto out;
+	}
+	sqlite3_bind_int64(s, 1, dataset);
+	sqlite3_bind_text(s, 2, name, -1, SQLITE_STATIC);
+	rc = db_err(sqlite3_step(s));
+	sqlite3_finalize(s);
+	s = prep(c, "DELETE FROM embeddings WHERE dataset=?1 AND name=?2");
+	if (rc || !s) {
+		rc = rc ? rc : -EIO;
+		goto out;
+	}
+	sqlite3_bind_int64(s, 1, dataset);
+	sqlite3_bind_text(s, 2, name, -1, SQLITE_STATIC);
+	rc = db_err(sqlite3_step(s));
+	sqlite3_finalize(s);
+	s = prep(c, "INSERT INTO embeddings(dataset,name,dim,rows,created)"
+		 " VALUES(?1,?2,?3,?4,?5)");
+	if (rc || !s) {
+		rc = rc ? rc : -EIO;
+		goto out;
+	}
+	sqlite3_bind_int64(s, 1, dataset);
+	sqlite3_bind_text(s, 2, name, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 3, (int64_t)dim);
+	sqlite3_bind_int64(s, 4, (int64_t)n);
+	sqlite3_bind_int64(s, 5, store_now_ns());
+	rc = db_err(sqlite3_step(s));
+	sqlite3_finalize(s);
+	if (rc)
+		goto out;
+	id = sqlite3_last_insert_rowid(c->db);
+	chk = prep(c, "SELECT 1 FROM nodes WHERE tree=?1 AND path=?2 AND"
+		   " kind=2 AND sha IS NOT NULL");
+	ins = prep(c, "INSERT INTO vectors(emb,path,label,vec)"
+		   " VALUES(?1,?2,?3,?4)");
+	if (!chk || !ins) {
+		rc = -EIO;
+		goto out;
+	}
+	for (size_t i = 0; i < n && !rc; i++) {
+		sqlite3_reset(chk);
+		sqlite3_bind_int64(chk, 1, tree);
+		sqlite3_bind_text(chk, 2, paths[i], -1, SQLITE_STATIC);
+		if (sqlite3_step(chk) != SQLITE_ROW) {
+			if (bad)
+				*bad = i;
+			rc = -EINVAL;
+			break;
+		}
+		sqlite3_reset(ins);
+		sqlite3_bind_int64(ins, 1, id);
+		sqlite3_bind_text(ins, 2, paths[i], -1, SQLITE_STATIC);
+		sqlite3_bind_int(ins, 3, labels[i]);
+		sqlite3_bind_blob(ins, 4, x + i * dim, (int)(dim * sizeof(float)),
+				  SQLITE_STATIC);
+		rc = db_err(sqlite3_step(ins));
+		if (rc == -EEXIST) {
+			if (bad)
+				*bad = i;
+			rc = -EINVAL;   /* duplicate path */
+		}
+	}
+out:
+	sqlite3_finalize(chk);
+	sqlite3_finalize(ins);
+	rc = db_end(c, rc);
+	if (!rc && out)
+		rc = store_embedding_get_id(st, id, out);
+	return rc;
+}
+
+static int emb_query(store *st, const char *sql, int64_t a, const char *b,
+		     struct store_embedding *out)
+{
+	struct conn *c = db_conn(st);
+	sqlite3_stmt *s = c ? prep(c, sql) : NULL;
+	int r;
+
+	if (!s)
+		return -EIO;
+	sqlite3_bind_int64(s, 1, a);
+	if (b)
+		sqlite3_bind_text(s, 2, b, -1, SQLITE_STATIC);
+	r = sqlite3_step(s);
+	if (r == SQLITE_ROW)
+		emb_row(s, out);
+	sqlite3_finalize(s);
+	return r == SQLITE_ROW ? 0 : r == SQLITE_DONE ? -ENOENT : db_err(r);
+}
+
+int store_embedding_get(store *st, int64_t dataset, const char *name,
+			struct store_embedding *out)
+{
+	return emb_query(st, "SELECT " EMB_COLS " FROM embeddings WHERE"
+			 " dataset=?1 AND name=?2", dataset, name, out);
+}
+
+int store_embedding_get_id(store *st, int64_t id, struct store_embedding *out)
+{
+	return emb_query(st, "SELECT " EMB_COLS " FROM embeddings WHERE id=?1",
+			 id, NULL, out);
+}
+
+int store_embedding_list(store *st, int64_t dataset,
+			 struct store_embedding **out, size_t *n)
+{
+	struct conn *c = db_conn(st);
+	sqlite3_stmt *s;
+	struct store_embedding *v = NULL;
+	size_t cnt = 0, cap = 0;
+	int rc = 0, r;
+
+	*out = NULL;
+	*n = 0;
+	if (!c || !(s = prep(c, "SELECT " EMB_COLS " FROM embeddings WHERE"
+			     " dataset=?1 ORDER BY created, id")))
+		return -EIO;
+	sqlite3_bind_int64(s, 1, dataset);
+	while ((r = sqlite3_step(s)) == SQLITE_ROW) {
+		if (cnt == cap) {
+			size_t ncap = cap ? cap * 2 : 8;
+			struct store_embedding *nv = realloc(v, ncap * sizeof(*v));
+			if (!nv) {
+				rc = -ENOMEM;
+				break;
+			}
+			v = nv;
+			cap = ncap;
+		}
+		emb_row(s, &v[cnt++]);
+	}
+	if (!rc && r != SQLITE_DONE)
+		rc = db_err(r);
+	sqlite3_finalize(s);
+	if (rc) {
+		free(v);
+		return rc;
+	}
+	*out = v;
+	*n = cnt;
+	return 0;
+}
+
+int store_embedding_delete(store *st, int64_t id)
+{
+	struct conn *c = db_conn(st);
+	int rc;
+
+	if (!c)
+		return -EIO;
+	rc = db_begin(c);
+	if (rc)
+		return rc;
+	rc = exec3(c, "DELETE FROM vectors WHERE emb=?1", id, 0, 0);
+	if (!rc)
+		rc = exec3(c, "DELETE FROM embeddings WHERE id=?1", id, 0, 0);
+	if (!rc && sqlite3_changes(c->db) == 0)
+		rc = -ENOENT;
+	return db_end(c, rc);
+}
+
+int store_embedding_each(store *st, int64_t emb, store_vec_fn fn, void *arg)
+{
+	struct conn *c = db_conn(st);
+	struct store_embedding e;
+	sqlite3_stmt *s;
+	int rc, r;
+
+	if (!c)
+		return -EIO;
+	rc = store_embedding_get_id(st, emb, &e);
+	if (rc)
+		return rc;
+	s = prep(c, "SELECT path, vec, label FROM vectors WHERE emb=?1"
+		 " ORDER BY path");
+	if (!s)
+		return -EIO;
+	sqlite3_bind_int64(s, 1, emb);
+	while ((r = sqlite3_step(s)) == SQLITE_ROW) {
+		if ((size_t)sqlite3_column_bytes(s, 1) !=
+		    (size_t)e.dim * sizeof(float)) {
+			rc = -EIO;
+			break;
+		}
+		rc = fn(arg, (const char *)sqlite3_column_text(s, 0),
+			sqlite3_column_blob(s, 1), sqlite3_column_int(s, 2));
+		if (rc)
+			break;
+	}
+	if (!rc && r != SQLITE_DONE && r != SQLITE_ROW)
+		rc = db_err(r);
+	sqlite3_finalize(s);
+	return rc;
+}
+
+void store_matrix_free(struct store_matrix *m)
+{
+	if (!m)
+		return;
+	free(m->paths);
+	free(m->x);
+	free(m->labels);
+	free(m->pool);
+	memset(m, 0, sizeof(*m));
+}
+
+int store_matrix_load(store *st, int64_t emb, int64_t tree,
+		      struct store_matrix *m)
+{
+	struct conn *c = db_conn(st);
+	struct store_embedding e;
+	size_t cap = 0, poolcap = 0, poollen = 0;
+	size_t *offs = NULL;
+	int64_t files = 0, bytes = 0;
+	sqlite3_stmt *s = NULL;
+	int rc, r;
+
+	memset(m, 0, sizeof(*m));
+	if (!c)
+		return -EIO;
+	rc = store_embedding_get_id(st, emb, &e);
+	if (!rc)
+		rc = store_tree_count(st, tree, &files, &bytes);
+	if (rc)
+		return rc;
+	m->dim = (size_t)e.dim;
+	s = prep(c, "SELECT n.path, v.vec, v.label FROM nodes n JOIN vectors v"
+		 " ON v.emb=?1 AND v.path=n.path WHERE n.tree=?2 AND n.kind=2"
+		 " AND n.sha IS NOT NULL ORDER BY n.path");
+	if (!s)
+		return -EIO;
+	sqlite3_bind_int64(s, 1, emb);
+	sqlite3_bind_int64(s, 2, tree);
+	while ((r = sqlite3_step(s)) == SQLITE_ROW) {
+		const char *p = (const char *)sqlite3_column_text(s, 0);
+		size_t plen = strlen(p) + 1;
+		if ((size_t)sqlite3_column_bytes(s, 1) != m->dim * sizeof(float)) {
+			rc = -EIO;
+			break;
+		}
+		if (m->n == cap) {
+			size_t ncap = cap ? cap * 2 : 1024;
+			float *nx = realloc(m->x, ncap * m->dim * sizeof(float));
+			if (nx)
+				m->x = nx;
+			int32_t *nl = nx ? realloc(m->labels, ncap * sizeof(*nl)) : NULL;
+			if (nl)
+				m->labels = nl;
+			size_t *no = nl ? realloc(offs, ncap * sizeof(*no)) : NULL;
+			if (!no) {
+				rc = -ENOMEM;
+				break;
+			}
+			offs = no;
+			cap = ncap;
+		}
+		if (poollen + plen > poolcap) {
+			size_t ncap = poolcap ? poolcap * 2 : 65536;
+			while (ncap < poollen + plen)
+				ncap *= 2;
+			char *np = realloc(m->pool, ncap);
+			if (!np) {
+				rc = -ENOMEM;
+				break;
+			}
+			m->pool = np;
+			poolcap = ncap;
+		}
+		memcpy(m->pool + poollen, p, plen);
+		offs[m->n] = poollen;
+		poollen += plen;
+		memcpy(m->x + m->n * m->dim, sqlite3_column_blob(s, 1),
+		       m->dim * sizeof(float));
+		m->labels[m->n] = sqlite3_column_int(s, 2);
+		m->n++;
+	}
+	if (!rc && r != SQLITE_DONE)
+		rc = db_err(r);
+	sqlite3_finalize(s);
+	if (!rc && m->n) {
+		m->paths = malloc(m->n * sizeof(*m->paths));
+		if (!m->paths)
+			rc = -ENOMEM;
+		for (size_t i = 0; !rc && i < m->n; i++)
+			m->paths[i] = m->pool + offs[i];
+	}
+	free(offs);
+	if (rc) {
+		store_matrix_free(m);
+		return rc;
+	}
+	m->skipped = (size_t)files - m->n;
+	return 0;
+}
+
+/* ---- runs ---- */
+
+#define RUN_COLS "id, dataset, request, strategy, n, from_tag, emb, seed," \
+	" status, done, total, skipped, created, started, finished, error"
+
+static void run_row(sqlite3_stmt *s, struct store_run *r)
+{
+	memset(r, 0, sizeof(*r));
+	r->id = sqlite3_column_int64(s, 0);
+	r->dataset = sqlite3_column_int64(s, 1);
+	snprintf(r->request, sizeof(r->request), "%s",
+		 (const char *)sqlite3_column_text(s, 2));
+	snprintf(r->strategy, sizeof(r->strategy), "%s",
+		 (const char *)sqlite3_column_text(s, 3));
+	r->n = sqlite3_column_int64(s, 4);
+	r->from_tag = sqlite3_column_int64(s, 5);
+	r->emb = sqlite3_column_int64(s, 6);
+	r->seed = sqlite3_column_int64(s, 7);
+	r->status = sqlite3_column_int(s, 8);
+	r->done = sqlite3_column_int64(s, 9);
+	r->total = sqlite3_column_int64(s, 10);
+	r->skipped = sqlite3_column_int64(s, 11);
+	r->created_ns = sqlite3_column_int64(s, 12);
+	r->started_ns = sqlite3_column_int64(s, 13);
+	r->finished_ns = sqlite3_column_int64(s, 14);
+	snprintf(r->error, sizeof(r->error), "%s",
+		 (const char *)sqlite3_column_text(s, 15));
+}
+
+int store_run_create(store *st, struct store_run *r)
+{
+	struct conn *c = db_conn(st);
+	sqlite3_stmt *s;
+	int rc;
+
+	if (!c)
+		return -EIO;
+	rc = db_begin(c);
+	if (rc)
+		return rc;
+	s = prep(c, "INSERT INTO runs(dataset,request,strategy,n,from_tag,emb,"
+		 "seed,status,created) VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9)");
+	if (!s)
+		return db_end(c, -EIO);
+	r->created_ns = store_now_ns();
+	sqlite3_bind_int64(s, 1, r->dataset);
+	sqlite3_bind_text(s, 2, r->request, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 3, r->strategy, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 4, r->n);
+	sqlite3_bind_int64(s, 5, r->from_tag);
+	sqlite3_bind_int64(s, 6, r->emb);
+	sqlite3_bind_int64(s, 7, r->seed);
+	sqlite3_bind_int(s, 8, r->status);
+	sqlite3_bind_int64(s, 9, r->created_ns);
+	rc = db_err(sqlite3_step(s));
+	sqlite3_finalize(s);
+	if (!rc)
+		r->id = sqlite3_last_insert_rowid(c->db);
+	return db_end(c, rc);
+}
+
+int store_run_update(store *st, const struct store_run *r)
+{
+	struct conn *c = db_conn(st);
+	sqlite3_stmt *s;
+	int rc;
+
+	if (!c)
+		return -EIO;
+	rc = db_begin(c);
+	if (rc)
+		return rc;
+	s = prep(c, "UPDATE runs SET status=?2, done=?3, total=?4, skipped=?5,"
+		 " started=?6, finished=?7, error=?8 WHERE id=?1");
+	if (!s)
+		return db_end(c, -EIO);
+	sqlite3_bind_int64(s, 1, r->id);
+	sqlite3_bind_int(s, 2, r->status);
+	sqlite3_bind_int64(s, 3, r->done);
+	sqlite3_bind_int64(s, 4, r->total);
+	sqlite3_bind_int64(s, 5, r->skipped);
+	sqlite3_bind_int64(s, 6, r->started_ns);
+	sqlite3_bind_int64(s, 7, r->finished_ns);
+	sqlite3_bind_text(s, 8, r->error, -1, SQLITE_STATIC);
+	rc = db_err(sqlite3_step(s));
+	sqlite3_finalize(s);
+	return db_end(c, rc);
+}
+
+static int run_query(store *st, const char *sql, int64_t a,
+		     struct store_run *out)
+{
+	struct conn *c = db_conn(st);
+	sqlite3_stmt *s = c ? prep(c, sql) : NULL;
+	int r;
+
+	if (!s)
+		return -EIO;
+	sqlite3_bind_int64(s, 1, a);
+	r = sqlite3_step(s);
+	if (r == SQLITE_ROW)
+		run_row(s, out);
+	sqlite3_finalize(s);
+	return r == SQLITE_ROW ? 0 : r == SQLITE_DONE ? -ENOENT : db_err(r);
+}
+
+int store_run_get(store *st, int64_t id, struct store_run *out)
+{
+	return run_query(st, "SELECT " RUN_COLS " FROM runs WHERE id=?1", id,
+			 out);
+}
+
+int store_run_latest(store *st, int64_t dataset, struct store_run *out)
+{
+	return run_query(st, "SELECT " RUN_COLS " FROM runs WHERE dataset=?1"
+			 " ORDER BY id DESC LIMIT 1", dataset, out);
+}
+
+int store_run_latest_done(store *st, int64_t dataset, struct store_run *out)
+{
+	return run_query(st, "SELECT " RUN_COLS " FROM runs WHERE dataset=?1"
+			 " AND status=2 ORDER BY id DESC LIMIT 1", dataset, out);
+}
+
+/* Inside a write transaction: selection := top `keep` of run's scores. */
+static int select_top(struct conn *c, const struct store_run *r, size_t keep)
+{
+	int rc = exec3(c, "DELETE FROM selection WHERE dataset=?1", r->dataset,
+		       0, 0);
+	sqlite3_stmt *s = rc ? NULL : prep(c, "INSERT INTO selection(dataset,"
+		"rank,node) SELECT ?1, s.rank, n.ino FROM scores s JOIN nodes n"
+		" ON n.tree=?3 AND n.path=s.path WHERE s.run=?2 AND s.rank<?4");
+
+	if (rc || !s)
+		return rc ? rc : -EIO;
+	sqlite3_bind_int64(s, 1, r->dataset);
+	sqlite3_bind_int64(s, 2, r->id);
+	sqlite3_bind_int64(s, 3, r->from_tag);
+	sqlite3_bind_int64(s, 4, (int64_t)keep);
+	rc = db_err(sqlite3_step(s));
+	sqlite3_finalize(s);
+	return rc;
+}
+
+int store_run_finish(store *st, const struct store_run *r, size_t n,
+		     const char *const *paths, const float *scores,
+		     size_t keep)
+{
+	struct conn *c = db_conn(st);
+	sqlite3_stmt *s;
+	int rc;
+
+	if (!c)
+		return -EIO;
+	rc = db_begin(c);
+	if (rc)
+		return rc;
+	rc = exec3(c, "DELETE FROM scores WHERE run=?1", r->id, 0, 0);
+	s = prep(c, "INSERT INTO scores(run,rank,path,score) VALUES(?1,?2,?3,?4)");
+	if (rc || !s) {
+		sqlite3_finalize(s);
+		return db_end(c, rc ? rc : -EIO);
+	}
+	for (size_t i = 0; i < n && !rc; i++) {
+		sqlite3_reset(s);
+		sqlite3_bind_int64(s, 1, r->id);
+		sqlite3_bind_int64(s, 2, (int64_t)i);
+		sqlite3_bind_text(s, 3, paths[i], -1, SQLITE_STATIC);
+		sqlite3_bind_double(s, 4, scores[i]);
+		rc = db_err(sqlite3_step(s));
+	}
+	sqlite3_finalize(s);
+	/* Scores of older runs are not shown anywhere: keep only this one. */
+	if (!rc)
+		rc = exec3(c, "DELETE FROM scores WHERE run IN (SELECT id FROM"
+			   " runs WHERE dataset=?1 AND id<>?2)", r->dataset,
+			   r->id, 0);
+	if (!rc)
+		rc = select_top(c, r, keep);
+	if (!rc)
+		rc = exec3(c, "UPDATE datasets SET sel_tree=?2, sel_explicit=1"
+			   " WHERE id=?1", r->dataset, r->from_tag, 0);
+	return db_end(c, rc);
+}
+
+int store_run_keep(store *st, int64_t run, size_t keep)
+{
+	struct conn *c = db_conn(st);
+	struct store_run r;
+	int rc;
+
+	if (!c)
+		return -EIO;
+	rc = store_run_get(st, run, &r);
+	if (rc)
+		return rc;
+	if (r.status != STORE_RUN_DONE)
+		return -EINVAL;
+	rc = db_begin(c);
+	if (rc)
+		return rc;
+	rc = select_top(c, &r, keep);
+	if (!rc)
+		rc = exec3(c, "UPDATE datasets SET sel_tree=?2, sel_explicit=1"
+			   " WHERE id=?1", r.dataset, r.from_tag, 0);
+	return db_end(c, rc);
+}
+
+int store_run_scores_each(store *st, int64_t run, int limit,
+			  int (*fn)(void *arg, const char *path, double score),
+			  void *arg)
+{
+	struct conn *c = db_conn(st);
+	sqlite3_stmt *s;
+	int rc = 0, r;
+
+	if (!c || !(s = prep(c, "SELECT path, score FROM scores WHERE run=?1"
+			     " ORDER BY rank LIMIT ?2")))
+		return -EIO;
+	sqlite3_bind_int64(s, 1, run);
+	sqlite3_bind_int(s, 2, limit);
+	while ((r = sqlite3_step(s)) == SQLITE_ROW) {
+		rc = fn(arg, (const char *)sqlite3_column_text(s, 0),
+			sqlite3_column_double(s, 1));
+		if (rc)
+			break;
+	}
+	if (!rc && r != SQLITE_DONE && r != SQLITE_ROW)
+		rc = db_err(r);
+	sqlite3_finalize(s);
+	return rc;
+}
