@@ -393,16 +393,8 @@ int store_dataset_list(store *st, const char *owner,
 		return -EIO;
 	sqlite3_bind_text(s, 1, owner, -1, SQLITE_STATIC);
 	while ((r = sqlite3_step(s)) == SQLITE_ROW) {
-		if (cnt == cap) {
-			size_t ncap = cap ? cap * 2 : 16;
-			struct store_dataset *nv = realloc(v, ncap * sizeof(*v));
-			if (!nv) {
-				rc = -ENOMEM;
-				break;
-			}
-			v = nv;
-			cap = ncap;
-		}
+		if ((rc = db_grow((void **)&v, &cap, cnt, sizeof(*v))) != 0)
+			break;
 		ds_row(s, &v[cnt++]);
 	}
 	if (!rc && r != SQLITE_DONE)
@@ -552,16 +544,8 @@ int store_tag_list(store *st, int64_t dataset, struct store_tag **out,
 		return -EIO;
 	sqlite3_bind_int64(s, 1, dataset);
 	while ((r = sqlite3_step(s)) == SQLITE_ROW) {
-		if (cnt == cap) {
-			size_t ncap = cap ? cap * 2 : 16;
-			struct store_tag *nv = realloc(v, ncap * sizeof(*v));
-			if (!nv) {
-				rc = -ENOMEM;
-				break;
-			}
-			v = nv;
-			cap = ncap;
-		}
+		if ((rc = db_grow((void **)&v, &cap, cnt, sizeof(*v))) != 0)
+			break;
 		tag_row(s, &v[cnt++]);
 	}
 	if (!rc && r != SQLITE_DONE)
@@ -809,16 +793,8 @@ int store_tag_delete(store *st, int64_t tag)
 	}
 	sqlite3_bind_int64(s, 1, tag);
 	while ((r = sqlite3_step(s)) == SQLITE_ROW) {
-		if (nsha == cap) {
-			size_t ncap = cap ? cap * 2 : 256;
-			void *nv = realloc(shas, ncap * STORE_SHA_LEN);
-			if (!nv) {
-				rc = -ENOMEM;
-				break;
-			}
-			shas = nv;
-			cap = ncap;
-		}
+		if ((rc = db_grow((void **)&shas, &cap, nsha, STORE_SHA_LEN)) != 0)
+			break;
 		if (sqlite3_column_bytes(s, 0) == STORE_SHA_LEN)
 			memcpy(shas[nsha++], sqlite3_column_blob(s, 0),
 			       STORE_SHA_LEN);
@@ -906,16 +882,8 @@ int store_node_children(store *st, int64_t parent, struct store_node **out,
 		return -EIO;
 	sqlite3_bind_int64(s, 1, parent);
 	while ((r = sqlite3_step(s)) == SQLITE_ROW) {
-		if (cnt == cap) {
-			size_t ncap = cap ? cap * 2 : 64;
-			struct store_node *nv = realloc(v, ncap * sizeof(*v));
-			if (!nv) {
-				rc = -ENOMEM;
-				break;
-			}
-			v = nv;
-			cap = ncap;
-		}
+		if ((rc = db_grow((void **)&v, &cap, cnt, sizeof(*v))) != 0)
+			break;
 		db_node_row(s, &v[cnt++]);
 	}
 	if (!rc && r != SQLITE_DONE)

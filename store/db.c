@@ -244,6 +244,22 @@ int db_end(struct conn *c, int rc)
 	return rc;
 }
 
+int db_grow(void **v, size_t *cap, size_t n, size_t elem)
+{
+	size_t ncap;
+	void *nv;
+
+	if (n < *cap)
+		return 0;
+	ncap = *cap ? *cap * 2 : 16;
+	nv = realloc(*v, ncap * elem);
+	if (!nv)
+		return -ENOMEM;
+	*v = nv;
+	*cap = ncap;
+	return 0;
+}
+
 void db_node_row(sqlite3_stmt *s, struct store_node *n)
 {
 	memset(n, 0, sizeof(*n));

@@ -67,6 +67,9 @@ int db_exec(struct conn *c, const char *sql);
  * error. */
 int db_begin(struct conn *c);
 int db_end(struct conn *c, int rc);
+/* Makes room for one more element in *v (cap doubles, from 16): 0 or
+ * -ENOMEM, leaving *v untouched on failure. */
+int db_grow(void **v, size_t *cap, size_t n, size_t elem);
 /* Fills a node from a row whose columns follow NODE_COLS (see catalog.c). */
 void db_node_row(sqlite3_stmt *s, struct store_node *n);
 

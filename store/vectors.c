@@ -205,16 +205,8 @@ int store_embedding_list(store *st, int64_t dataset,
 		return -EIO;
 	sqlite3_bind_int64(s, 1, dataset);
 	while ((r = sqlite3_step(s)) == SQLITE_ROW) {
-		if (cnt == cap) {
-			size_t ncap = cap ? cap * 2 : 8;
-			struct store_embedding *nv = realloc(v, ncap * sizeof(*v));
-			if (!nv) {
-				rc = -ENOMEM;
-				break;
-			}
-			v = nv;
-			cap = ncap;
-		}
+		if ((rc = db_grow((void **)&v, &cap, cnt, sizeof(*v))) != 0)
+			break;
 		emb_row(s, &v[cnt++]);
 	}
 	if (!rc && r != SQLITE_DONE)
