@@ -360,10 +360,8 @@ static void do_job(struct runner *r, int64_t id)
 			scores[i] = res.score[res.order[i]];
 		}
 		/* coreset stops early at min_distance: keep what it picked */
-		pthread_mutex_lock(&r->lock);
-		if (mind > 0 && r->done > 0 && r->done < k)
-			k = r->done;
-		pthread_mutex_unlock(&r->lock);
+		if (res.picked > 0 && res.picked < k)
+			k = res.picked;
 		run.done = run.total = (int64_t)k;
 		rc = store_run_finish(r->st, &run, m.n, paths, scores, k);
 	}

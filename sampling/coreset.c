@@ -30,50 +30,57 @@
  * are rounded up and down respectively, so their test only adds
  * candidates. The margin τ costs nothing measurable.
  *
- * Two layouts, chosen per pick. Rows are dealt to the T threads ("shards")
- * in blocks of BLK: shard s owns block b when b % T == s, in both layouts,
- * so each shard sees every region of the data and owns its points alone.
- *   parts  (clusters stored contiguously) per shard and cluster, arrays
- *          (m, idx) of its members plus rmax/arg (max m, lowest index
- *          having it; rmax = -1 when empty). A skipped cluster costs
- *          nothing; a candidate costs a row fetched from anywhere in the
- *          matrix (a random 128-byte gather: ~6 GB/s where a scan streams
- *          at 12-20 GB/s). Members that move are compacted out and
- *          appended to the new cluster, which therefore is a few runs in
- *          index order; capacity stays < 2·len + 16.
+ * Two layouts, chosen per pick.
  *   flat   per point in row order: m, mf (m rounded up to float), cl, and
- *          per block bmax/barg. Every pick streams mf and cl (8 bytes per
- *          point) and the candidates' rows in address order. When little
- *          can be pruned (data with no cluster structure, or the first
- *          picks of any data) this is a plain fused pass, never worse.
+ *          per block of BLK rows bmax/barg. Every pick streams mf and cl
+ *          (8 bytes per point) and the candidates' rows in address order.
+ *          When little can be pruned (data with no cluster structure, or
+ *          the first picks of any data) this is a plain fused pass, never
+ *          worse. Blocks are dealt to the T threads round-robin (thread s
+ *          owns block b when b % T == s), so each sees every region of
+ *          the data and owns its points alone.
+ *   parts  (clusters stored contiguously) per cluster, arrays (m, idx) of
+ *          its members plus rmax/arg (max m, lowest index having it; -1
+ *          when empty). A skipped cluster costs nothing; a candidate costs
+ *          a row fetched from anywhere in the matrix (a random 128-byte
+ *          gather: ~6 GB/s where a scan streams at 12-20 GB/s). Members
+ *          that move are compacted out and appended to the new cluster,
+ *          which therefore is a few runs in index order; capacity stays
+ *          < 2·len + 16. Run by thread 0 alone (below).
  * Which is cheaper depends on the candidates per pick: parts wins while
- * they are a small share of n (on a 64-component Gaussian mixture, N=1M,
- * d=32, k=1000: ~45k per pick; parts 2.1 s vs flat 5.3 s), flat wins
- * when most points are candidates (isotropic Gaussian: parts was 5x
- * slower than a plain pass). So after each pick, all shards look at the
- * total candidates of that pick and switch layout when it crosses n/6
- * (to flat) or n/12 (to parts); the hysteresis keeps switches rare, and
- * a switch costs one pass over the shard's own points.
+ * they are a small share of n (64-component Gaussian mixture, N=1M, d=32,
+ * k=1000: ~16k per pick after the first ~60 picks; parts alone 2.1 s vs
+ * flat alone 5.3 s), flat wins when most points are candidates (isotropic
+ * Gaussian: parts was 5x slower than a plain pass). So the candidates per
+ * pick, smoothed (ema += (count - ema)/4), decide: to parts below n/12, to
+ * flat above n/6; the hysteresis keeps switches rare, and a switch costs
+ * one pass over the points.
  *
  * Invariants between picks (in the current layout):
  *   I1  every unpicked point has m = the brute-force min distance =
- *       D(point, center of its cluster); parts: it is in exactly one part
- *       (its cluster's, in its own shard); flat: cl holds its cluster and
- *       mf >= m is the nearest float;
+ *       D(point, center of its cluster); parts: it is in exactly one part,
+ *       its cluster's; flat: cl holds its cluster and mf >= m is the
+ *       nearest float;
  *   I2  picked points are in no part; flat: their m and mf are -1;
  *   I3  rmax/arg (parts) and bmax/barg (flat, -1 when all picked) exact.
  *   The flat arrays stay allocated in parts mode (stale) and are rebuilt
  *   from the parts on a switch back.
  *
- * Threads: the traversal is one team job. Per pick, every shard processes
- * its own points, publishes its best (max m, lowest index, its cluster),
- * its candidate count and a stop flag into slot[pick & 1][tid], meets the
- * others at a barrier, and computes the same argmax and the same layout
- * decision from the slots. Slots alternate by pick parity, so a fast shard
- * writing the next pick's slot never races a slow one reading this pick's.
- * Only tid 0 (the caller's thread) writes picks[]/pickm[], reports progress
- * and polls cancel between picks; a shard that sees cancel inside a long
- * scan stops early and raises its stop flag, which ends it for everyone.
+ * Threads: the traversal is one team job. In flat, per pick, every thread
+ * processes its own blocks, publishes its best (max m, lowest index, its
+ * cluster), its candidate count and a stop flag into slot[pick & 1][tid],
+ * meets the others at a barrier, and computes the same argmax and the
+ * same layout decision from the slots. Slots alternate by pick parity, so
+ * a fast thread writing the next pick's slot never races a slow one
+ * reading this pick's. Parts picks are short (a millisecond or less), and
+ * a barrier per pick made two threads slower than one on a loaded
+ * machine, so thread 0 runs the parts layout alone while the helpers
+ * park on a condition variable; it waits until all have parked (so none
+ * still reads the slots it will overwrite), and on a switch back to flat
+ * it hands them the pick to resume at (t, p, M, ema). Only thread 0 (the
+ * caller's) writes picks[]/pickm[], reports progress and polls cancel
+ * between picks; a thread that sees cancel inside a long scan stops early
+ * and raises its stop flag, which ends the traversal for everyone.
  *
  * Scores: a pick's score is sqrt(its M) / sqrt(M of the second pick) (the
  * largest after the first, since M never increases), the first pick scores
@@ -84,7 +91,8 @@
  *
  * Memory: flat 16 bytes per point, parts 12 (up to 24 with slack) per
  * point, the result 8, and the final sort of the unpicked 16 (allocated
- * after the traversal's arrays are freed).
+ * after the traversal's arrays are freed). Measured peak RSS of a process
+ * holding a 1M x 32 matrix: 1.35x the matrix.
  */
 #include <errno.h>
 #include <math.h>
@@ -115,7 +123,7 @@ struct part {
 struct shard {
 	double *c;          /* current center widened to double, d */
 	float *thrf;        /* flat: per cluster, threshold rounded down */
-	struct part *parts; /* parts: one per cluster, k */
+	struct part *parts; /* parts: one per cluster, k (thread 0 only) */
 	uint32_t *wpos;     /* parts scan window: candidate positions, WIN */
 	uint32_t *widx;     /* candidate ids (parts: of a window, flat: of a
 			     * batch), WIN */
@@ -154,12 +162,13 @@ struct cs {
 	int stopped;        /* set by tid 0: cancelled or failed */
 	size_t switches;    /* layout switches, for tests and benchmarks */
 	int force;          /* SMP_LAYOUT_*: tests pin a layout */
-	pthread_mutex_t park_mu; /* protects the five fields below */
-	pthread_cond_t park_cv;
+	pthread_mutex_t park_mu; /* protects the fields below */
+	pthread_cond_t park_cv;  /* any change of them */
 	unsigned solo_done; /* solo phases ended by tid 0 */
+	int nparked;        /* helpers parked now */
 	int over;           /* the traversal ended during a solo phase */
 	uint32_t resume_t, resume_p;
-	double resume_m;
+	double resume_m, resume_ema;
 	struct smp_prog prog;
 	float *score;       /* out->score */
 };
@@ -463,7 +472,12 @@ static int flat_init(struct cs *cs, int tid)
 		}
 		block_max(cs, b);
 	}
-	sh->ncand = cs->n;
+	sh->ncand = 0;
+	for (size_t b = (size_t)tid; b < cs->nb; b += (size_t)cs->nt) {
+		size_t lo, hi;
+		block_range(cs, b, &lo, &hi);
+		sh->ncand += hi - lo;
+	}
 	return 0;
 }
 
@@ -552,9 +566,12 @@ static void publish(struct cs *cs, int tid, enum layout lay, uint32_t nparts,
 	struct shard *sh = &cs->sh[tid];
 	struct slot *s = &cs->slot[par][tid];
 
-	if (lay == FLAT)
+	s->max = -1;
+	s->arg = s->cl = 0;
+	/* After an error the layout may be half-updated: only stop counts. */
+	if (!rc && lay == FLAT)
 		flat_best(cs, tid, &s->max, &s->arg, &s->cl);
-	else
+	else if (!rc)
 		parts_best(cs, tid, nparts, &s->max, &s->arg, &s->cl);
 	if (rc && !sh->err)
 		sh->err = rc;
@@ -602,22 +619,38 @@ static int park(struct cs *cs, unsigned phase)
 	int over;
 
 	pthread_mutex_lock(&cs->park_mu);
+	cs->nparked++;
+	pthread_cond_broadcast(&cs->park_cv);
 	while (cs->solo_done < phase)
 		pthread_cond_wait(&cs->park_cv, &cs->park_mu);
+	cs->nparked--;
 	over = cs->over;
 	pthread_mutex_unlock(&cs->park_mu);
 	return over;
 }
 
+/* tid 0, starting a solo phase: waits until every helper has parked, i.e.
+ * has finished reading the slots that tid 0 is about to overwrite. */
+static void await_parked(struct cs *cs)
+{
+	pthread_mutex_lock(&cs->park_mu);
+	while (cs->nparked < cs->nt - 1)
+		pthread_cond_wait(&cs->park_cv, &cs->park_mu);
+	pthread_mutex_unlock(&cs->park_mu);
+}
+
 /* tid 0: ends a solo phase, either resuming the helpers at flat pick t
- * (p, M) or telling them the traversal is over. */
-static void unpark(struct cs *cs, int over, uint32_t t, uint32_t p, double M)
+ * (p, M, and the decision state ema) or telling them the traversal is
+ * over. */
+static void unpark(struct cs *cs, int over, uint32_t t, uint32_t p, double M,
+		   double ema)
 {
 	pthread_mutex_lock(&cs->park_mu);
 	cs->over = over;
 	cs->resume_t = t;
 	cs->resume_p = p;
 	cs->resume_m = M;
+	cs->resume_ema = ema;
 	cs->solo_done++;
 	pthread_cond_broadcast(&cs->park_cv);
 	pthread_mutex_unlock(&cs->park_mu);
@@ -630,7 +663,7 @@ static void worker(void *arg, int tid, int nt)
 	enum layout lay = FLAT;
 	unsigned phases = 0; /* solo phases begun */
 	uint32_t t = 1, p = 0, a = 0;
-	double M, norm;
+	double M, norm, ema = 0;
 	int rc, stop;
 
 	(void)nt;
@@ -654,6 +687,8 @@ static void worker(void *arg, int tid, int nt)
 				a = sl[s].cl;
 			}
 		}
+		/* Candidates per pick, smoothed: one pick's count swings. */
+		ema = t == 1 ? (double)ncand : ema + ((double)ncand - ema) / 4;
 		if (tid == 0)
 			smp_prog_tick(&cs->prog, t);
 		if (stop || t == cs->k || M < 0 ||
@@ -668,7 +703,8 @@ static void worker(void *arg, int tid, int nt)
 		 * picks are too short to be worth a barrier each). */
 		rc = 0;
 		if (lay == FLAT && cs->force != SMP_LAYOUT_FLAT &&
-		    (ncand < cs->n / TO_PARTS || cs->force >= SMP_LAYOUT_PARTS)) {
+		    (ema < (double)(cs->n / TO_PARTS) ||
+		     cs->force >= SMP_LAYOUT_PARTS)) {
 			phases++;
 			if (tid) {
 				if (park(cs, phases))
@@ -676,18 +712,20 @@ static void worker(void *arg, int tid, int nt)
 				t = cs->resume_t;
 				p = cs->resume_p;
 				M = cs->resume_m;
+				ema = cs->resume_ema;
 			} else {
+				await_parked(cs);
 				rc = to_parts(cs, t);
 				lay = PARTS;
 				cs->switches++;
 			}
 		} else if (lay == PARTS && cs->force != SMP_LAYOUT_PARTS &&
-			   (ncand > cs->n / TO_FLAT ||
+			   (ema > (double)(cs->n / TO_FLAT) ||
 			    cs->force == SMP_LAYOUT_ALTERNATE)) {
 			to_flat(cs, t);
 			lay = FLAT;
 			cs->switches++;
-			unpark(cs, 0, t, p, M);
+			unpark(cs, 0, t, p, M, ema);
 		}
 		cs->sh[tid].ncand = 0;
 		widen(cs->x + (size_t)p * cs->d, cs->d, cs->sh[tid].c);
@@ -706,7 +744,7 @@ static void worker(void *arg, int tid, int nt)
 		cs->npicks = t;
 		cs->stopped = stop;
 		if (lay == PARTS)
-			unpark(cs, 1, t, 0, 0);
+			unpark(cs, 1, t, 0, 0, 0);
 	}
 	if (stop)
 		return;
@@ -780,11 +818,11 @@ static int arrays_alloc(struct cs *cs)
 		struct shard *sh = &cs->sh[s];
 		sh->c = malloc(cs->d * sizeof(*sh->c));
 		sh->thrf = malloc(cs->k * sizeof(*sh->thrf));
-		sh->parts = calloc(cs->k, sizeof(*sh->parts));
+		sh->parts = s ? NULL : calloc(cs->k, sizeof(*sh->parts));
 		sh->wpos = malloc(WIN * sizeof(*sh->wpos));
 		sh->widx = malloc(WIN * sizeof(*sh->widx));
 		sh->wd = malloc(WIN * sizeof(*sh->wd));
-		if (!sh->c || !sh->thrf || !sh->parts || !sh->wpos ||
+		if (!sh->c || !sh->thrf || (!s && !sh->parts) || !sh->wpos ||
 		    !sh->widx || !sh->wd)
 			return -ENOMEM;
 	}
@@ -870,6 +908,7 @@ int smp_coreset_ex(const float *x, size_t n, size_t d, size_t k,
 		goto out;
 	arrays_free(cs); /* before the final sort: keeps the peak low */
 	rc = smp_finish_order(out, cs->picks, cs->npicks);
+	out->picked = cs->npicks;
 	if (!rc)
 		smp_prog_end(&cs->prog);
 out:

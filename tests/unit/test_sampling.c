@@ -5,7 +5,8 @@
  *   coreset     picks identical to a naive O(n·k) farthest-first from the
  *               same start, using the reference distance, on random,
  *               clustered, duplicate-rich (exact ties) and 1-D data, k = n,
- *               1..3 threads, and each layout pinned (flat, parts, auto);
+ *               1..3 threads, and each layout pinned (flat, parts, auto,
+ *               switching at every pick);
  *               scores equal to the naive distances normalised.
  *   random, balance, kmeans, typicality
  *               deterministic under a seed, different under another;
@@ -230,7 +231,8 @@ static void check_coreset(const float *x, size_t n, size_t d, size_t k,
 				norm = sqrt(m[i]);
 	}
 	for (int threads = 1; threads <= 3; threads++) {
-		for (int lay = SMP_LAYOUT_AUTO; lay <= SMP_LAYOUT_PARTS; lay++) {
+		for (int lay = SMP_LAYOUT_AUTO; lay <= SMP_LAYOUT_ALTERNATE;
+		     lay++) {
 			struct smp_ctl ctl = {.threads = threads};
 			struct smp_result r;
 
@@ -260,6 +262,8 @@ static void check_coreset(const float *x, size_t n, size_t d, size_t k,
 				assert_int_equal(sw, 0);
 			if (lay == SMP_LAYOUT_PARTS && np > 1)
 				assert_int_equal(sw, 1);
+			if (lay == SMP_LAYOUT_ALTERNATE)
+				assert_int_equal(sw, np - 1);
 			smp_result_free(&r);
 		}
 	}
@@ -365,7 +369,7 @@ static void test_coreset_switches(void **state)
 static void test_coreset_bad_args(void **state)
 {
 	float x[8] = {0, 1, 2, 3, 4, 5, 6, 7};
-	struct smp_result r = {(uint32_t *)1, (float *)1, 9};
+	struct smp_result r = {(uint32_t *)1, (float *)1, 9, 9};
 
 	(void)state;
 	assert_int_equal(smp_coreset(NULL, 4, 2, 1, 0, 0, NULL, &r), -EINVAL);
@@ -438,7 +442,7 @@ static void test_cancel(void **state)
 				 -ECANCELED);
 	}
 	/* Cancelled from the progress callback, mid-run, in each layout. */
-	for (int lay = SMP_LAYOUT_AUTO; lay <= SMP_LAYOUT_PARTS; lay++) {
+	for (int lay = SMP_LAYOUT_AUTO; lay <= SMP_LAYOUT_ALTERNATE; lay++) {
 		struct prog_state p = {.cancel_at = 3};
 		struct smp_ctl ctl = {.cancel = &p.cancel, .progress = on_progress,
 				      .arg = &p, .threads = 2};
