@@ -319,6 +319,7 @@ void smp_result_free(struct smp_result *r)
 	r->order = NULL;
 	r->score = NULL;
 	r->n = 0;
+	r->picked = 0;
 }
 
 int smp_result_alloc(struct smp_result *out, size_t n)

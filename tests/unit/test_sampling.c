@@ -241,6 +241,7 @@ static void check_coreset(const float *x, size_t n, size_t d, size_t k,
 							lay, &sw, &r),
 					 0);
 			check_result(&r, n);
+			assert_int_equal(r.picked, np);
 			for (size_t t = 0; t < np; t++)
 				assert_int_equal(r.order[t], picks[t]);
 			if (np < n) /* the next one is not a pick */
