@@ -70,6 +70,7 @@ int fs_ctl_open(struct fs *fs, int64_t ds, int slot, int flags,
 		return -ENOMEM;
 	fh->kind = FH_CTL;
 	fh->fd = -1;
+	fh->refs = 1;
 	fh->ds = ds;
 	fh->slot = slot;
 	if (acc != O_RDONLY) {
@@ -227,6 +228,18 @@ void fs_ctl_release(struct fs *fs, struct fs_fh *fh)
 			log_warn("control file write failed at release: %s",
 				 strerror(-rc));
 	}
+	fs_ctl_put(fh);
+}
+
+void fs_ctl_get(struct fs_fh *fh)
+{
+	__atomic_add_fetch(&fh->refs, 1, __ATOMIC_ACQ_REL);
+}
+
+void fs_ctl_put(struct fs_fh *fh)
+{
+	if (__atomic_sub_fetch(&fh->refs, 1, __ATOMIC_ACQ_REL))
+		return;
 	free(fh->text);
 	free(fh);
 }

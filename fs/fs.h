@@ -56,6 +56,11 @@ struct fs_fh {
 	size_t len, cap;
 	size_t base;                 /* `sample`: stream offset of text[0] */
 	int writing, dirty;
+	int refs;                    /* FH_CTL: the open file, plus each read
+					replying from `text`: the kernel may
+					send RELEASE as soon as it has a
+					READ's reply, before the reply call
+					has returned here */
 };
 
 extern const struct fuse_lowlevel_ops fs_ops;
@@ -82,5 +87,8 @@ ssize_t fs_ctl_write_sample(struct fs *fs, struct fs_fh *fh, const char *buf,
 /* Applies written text (selection); 0 or -errno. */
 int fs_ctl_flush(struct fs *fs, struct fs_fh *fh);
 void fs_ctl_release(struct fs *fs, struct fs_fh *fh);
+/* References on an FH_CTL handle; the last put frees it. */
+void fs_ctl_get(struct fs_fh *fh);
+void fs_ctl_put(struct fs_fh *fh);
 
 #endif

@@ -1068,8 +1068,10 @@ static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 			return;
 		}
 		n = (ssize_t)(fh->len - (size_t)off);
+		fs_ctl_get(fh);
 		fuse_reply_buf(req, fh->text + off,
 			       (size_t)n < size ? (size_t)n : size);
+		fs_ctl_put(fh);
 		return;
 	}
 	char *buf = malloc(size);
