@@ -432,8 +432,6 @@ static void info_embeddings(struct local *l, int64_t ds, struct tbuf *b)
 
 static void info_run(struct local *l, int64_t ds, struct tbuf *b)
 {
-	static const char *const st[] = { "queued", "running", "done",
-					  "cancelled", "failed" };
 	struct store_run r;
 	char ts[32];
 
@@ -444,7 +442,7 @@ static void info_run(struct local *l, int64_t ds, struct tbuf *b)
 	core_fmt_time(r.created_ns, ts);
 	tbuf_printf(b, "latest run: %lld '%s' %s, %lld/%lld picked, %s\n",
 		    (long long)r.id, r.request,
-		    r.status >= 0 && r.status <= 4 ? st[r.status] : "?",
+		    core_run_status_name(r.status),
 		    (long long)r.done, (long long)r.total, ts);
 }
 
@@ -599,8 +597,7 @@ static int l_emb_put(struct backend *be, int64_t ds, const char *name,
 	if (rc == -EINVAL) {
 		snprintf(line, sizeof(line), "embeddings/%s.csv not stored: row"
 			 " %zu, column 1 (filenames): '%.200s' is not a sample"
-			 " of initial-tag%s", name, bad + 2, e.names[bad],
-			 "");
+			 " of initial-tag", name, bad + 2, e.names[bad]);
 		core_csv_free(&e);
 		return user_error(be, ds, msg, rc, line);
 	}

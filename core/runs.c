@@ -542,20 +542,15 @@ int runner_request(struct runner *r, int64_t ds, const char *line, char *msg,
 			rc = -EINVAL;
 			goto bad;
 		}
-		if (!rc && q.n > last.total + last.skipped &&
-		    q.n > last.done) {
-			int64_t files = 0, bytes = 0;
-			store_tree_count(r->st, last.from_tag, &files, &bytes);
-			if (q.n > files - last.skipped) {
-				snprintf(why, sizeof(why), "keep %" PRId64 ":"
-					 " the latest run ranked only %" PRId64
-					 " samples", q.n, files - last.skipped);
-				rc = -EINVAL;
-				goto bad;
-			}
-		}
+		int64_t ranked = 0;
 		if (!rc)
-			rc = store_run_keep(r->st, last.id, (size_t)q.n);
+			rc = store_run_keep(r->st, last.id, (size_t)q.n, &ranked);
+		if (rc == -EINVAL) {
+			snprintf(why, sizeof(why), "keep %" PRId64 ": the latest"
+				 " run ranked only %" PRId64 " samples", q.n,
+				 ranked);
+			goto bad;
+		}
 		if (!rc) {
 			snprintf(why, sizeof(why), "sample: keep %" PRId64
 				 " of run %" PRId64, q.n, last.id);
@@ -593,9 +588,6 @@ int runner_request(struct runner *r, int64_t ds, const char *line, char *msg,
 	}
 	if (rc)
 		return rc;
-	if (!strcmp(q.strategy, "balance")) {
-		/* labels come with every CSV: nothing more to check */
-	}
 	run.dataset = ds;
 	snprintf(run.request, sizeof(run.request), "%s", line);
 	snprintf(run.strategy, sizeof(run.strategy), "%s", q.strategy);
@@ -621,7 +613,7 @@ bad:
 
 /* ---- texts ---- */
 
-static const char *status_name(int s)
+const char *core_run_status_name(int s)
 {
 	static const char *const names[] = { "queued", "running", "done",
 					     "cancelled", "failed" };
@@ -678,7 +670,7 @@ int runner_status_text(struct runner *r, int64_t ds, char **out, size_t *len)
 		    "strategy: %s\nn: %s%" PRId64 "\nfrom: %s\nembedding: %s\n"
 		    "seed: %" PRId64 "\nprogress: %" PRId64 "/%" PRId64 "\n"
 		    "skipped: %" PRId64 " (no embedding)\nelapsed: %.2fs\n",
-		    status_name(run.status), run.id, run.request, run.strategy,
+		    core_run_status_name(run.status), run.id, run.request, run.strategy,
 		    run.n ? "" : "all ", run.n, t.name, e.name, run.seed,
 		    run.done, run.total, run.skipped, elapsed);
 	if (run.error[0] && run.status != STORE_RUN_DONE)

@@ -53,6 +53,10 @@ void runner_free(struct runner *r);
 int runner_request(struct runner *r, int64_t ds, const char *line, char *msg,
 		   size_t msglen);
 
+/* "queued", "running", "done", "cancelled", "failed" (enum
+ * store_run_status), "unknown" otherwise. */
+const char *core_run_status_name(int status);
+
 /* Texts of the control files; *out malloc'd (caller frees). */
 int runner_status_text(struct runner *r, int64_t ds, char **out, size_t *len);
 int runner_scores_text(struct runner *r, int64_t ds, char **out, size_t *len);

@@ -240,20 +240,10 @@ int store_dataset_get_id(store *st, int64_t id, struct store_dataset *out)
 	return rc;
 }
 
-/* Prepares a one-off statement (not cached: used off the hot path). */
-static sqlite3_stmt *prep(struct conn *c, const char *sql)
-{
-	sqlite3_stmt *s = NULL;
-
-	if (sqlite3_prepare_v2(c->db, sql, -1, &s, NULL))
-		return NULL;
-	return s;
-}
-
 static int64_t exec_int(struct conn *c, const char *sql, int64_t a,
 			int64_t b, int *rc)
 {
-	sqlite3_stmt *s = prep(c, sql);
+	sqlite3_stmt *s = db_prep(c, sql);
 	int64_t v = 0;
 
 	if (!s) {
@@ -305,7 +295,7 @@ static int make_tree(struct conn *c, int64_t dataset, const char *name,
 		     int64_t parent, int live, const struct store_node *rootattr,
 		     int64_t now, int64_t *tag, int64_t *root)
 {
-	sqlite3_stmt *s = prep(c, "INSERT INTO tags(dataset,name,parent,"
+	sqlite3_stmt *s = db_prep(c, "INSERT INTO tags(dataset,name,parent,"
 			       "created,live) VALUES(?1,?2,?3,?4,?5)");
 	int rc;
 
@@ -351,7 +341,7 @@ int store_dataset_create(store *st, const char *owner, const char *name,
 	rc = db_begin(c);
 	if (rc)
 		return rc;
-	s = prep(c, "INSERT INTO datasets(uid,owner,name,created)"
+	s = db_prep(c, "INSERT INTO datasets(uid,owner,name,created)"
 		 " VALUES(?1,?2,?3,?4)");
 	if (!s) {
 		rc = -EIO;
@@ -388,7 +378,7 @@ int store_dataset_list(store *st, const char *owner,
 
 	*out = NULL;
 	*n = 0;
-	if (!c || !(s = prep(c, "SELECT " DS_COLS " FROM datasets d"
+	if (!c || !(s = db_prep(c, "SELECT " DS_COLS " FROM datasets d"
 			     " WHERE d.owner=?1 ORDER BY d.name")))
 		return -EIO;
 	sqlite3_bind_text(s, 1, owner, -1, SQLITE_STATIC);
@@ -457,7 +447,7 @@ static int rename_row(store *st, const char *sql, int64_t id,
 	rc = db_begin(c);
 	if (rc)
 		return rc;
-	s = prep(c, sql);
+	s = db_prep(c, sql);
 	if (!s)
 		return db_end(c, -EIO);
 	sqlite3_bind_int64(s, 1, id);
@@ -539,7 +529,7 @@ int store_tag_list(store *st, int64_t dataset, struct store_tag **out,
 
 	*out = NULL;
 	*n = 0;
-	if (!c || !(s = prep(c, "SELECT " TAG_COLS " FROM tags t"
+	if (!c || !(s = db_prep(c, "SELECT " TAG_COLS " FROM tags t"
 			     " WHERE t.dataset=?1 ORDER BY t.live DESC, t.id")))
 		return -EIO;
 	sqlite3_bind_int64(s, 1, dataset);
@@ -566,7 +556,7 @@ int store_tree_count(store *st, int64_t tree, int64_t *files, int64_t *bytes)
 	sqlite3_stmt *s;
 	int rc;
 
-	if (!c || !(s = prep(c, "SELECT count(*), coalesce(sum(size),0)"
+	if (!c || !(s = db_prep(c, "SELECT count(*), coalesce(sum(size),0)"
 			     " FROM nodes WHERE tree=?1 AND kind=2"
 			     " AND sha IS NOT NULL")))
 		return -EIO;
@@ -716,12 +706,12 @@ int store_tag_create(store *st, int64_t dataset, const char *name,
 	 * folder is made once. Without an explicit selection the whole tree
 	 * is copied, empty folders included, like a commit. */
 	if (d.sel_explicit)
-		s = prep(c, "SELECT " NODE_COLS ", n.path FROM selection x"
+		s = db_prep(c, "SELECT " NODE_COLS ", n.path FROM selection x"
 			 " JOIN nodes n ON n.ino=x.node JOIN tags t ON"
 			 " t.id=n.tree WHERE x.dataset=?1 AND n.sha IS NOT NULL"
 			 " ORDER BY n.path");
 	else
-		s = prep(c, "SELECT " NODE_COLS ", n.path FROM nodes n"
+		s = db_prep(c, "SELECT " NODE_COLS ", n.path FROM nodes n"
 			 " JOIN tags t ON t.id=n.tree WHERE n.tree=?2 AND"
 			 " n.parent>0 AND (n.kind=1 OR n.sha IS NOT NULL)"
 			 " ORDER BY n.path");
@@ -741,7 +731,7 @@ int store_tag_create(store *st, int64_t dataset, const char *name,
 		rc = db_err(r);
 	sqlite3_finalize(s);
 	if (!rc) {
-		sqlite3_stmt *u = prep(c, "UPDATE tags SET files=?2, bytes=?3"
+		sqlite3_stmt *u = db_prep(c, "UPDATE tags SET files=?2, bytes=?3"
 				       " WHERE id=?1");
 		if (!u) {
 			rc = -EIO;
@@ -785,7 +775,7 @@ int store_tag_delete(store *st, int64_t tag)
 		rc = store_dataset_get_id(st, t.dataset, &d);
 	if (rc)
 		goto out;
-	s = prep(c, "SELECT DISTINCT sha FROM nodes WHERE tree=?1"
+	s = db_prep(c, "SELECT DISTINCT sha FROM nodes WHERE tree=?1"
 		 " AND sha IS NOT NULL");
 	if (!s) {
 		rc = -EIO;
@@ -965,9 +955,7 @@ int store_node_create(store *st, int64_t parent, const char *name,
 	a.gid = nn->gid;
 	a.mtime_ns = nn->mtime_ns ? nn->mtime_ns : now;
 	a.ctime_ns = now;
-	if (nn->kind == STORE_FILE) {
-		/* A pending upload until committed (has_sha stays 0). */
-	}
+	/* A file starts as a pending upload: no sha until committed. */
 	rc = insert_node(c, p.tree, parent, name, path, &a, &ino);
 	if (!rc)
 		exec_int(c, "UPDATE nodes SET mtime=?2, ctime=?2 WHERE ino=?1",
@@ -1102,7 +1090,7 @@ int store_node_rename(store *st, int64_t parent, const char *name,
 	if (src.kind == STORE_DIR) {
 		snprintf(lo, sizeof(lo), "%s/", oldpath);
 		snprintf(hi, sizeof(hi), "%s0", oldpath);
-		sqlite3_stmt *m = prep(c, "SELECT max(length(CAST(path AS BLOB)))"
+		sqlite3_stmt *m = db_prep(c, "SELECT max(length(CAST(path AS BLOB)))"
 				       " FROM nodes WHERE tree=?1 AND path>?2"
 				       " AND path<?3");
 		if (!m) {
@@ -1204,7 +1192,7 @@ int store_node_setattr(store *st, int64_t ino, int what, uint32_t mode,
 		n.gid = gid;
 	if (what & STORE_SET_MTIME)
 		n.mtime_ns = mtime_ns;
-	s = prep(c, "UPDATE nodes SET mode=?2, uid=?3, gid=?4, mtime=?5,"
+	s = db_prep(c, "UPDATE nodes SET mode=?2, uid=?3, gid=?4, mtime=?5,"
 		 " ctime=?6 WHERE ino=?1");
 	if (!s) {
 		rc = -EIO;
@@ -1238,11 +1226,11 @@ int store_selection_each(store *st, int64_t dataset, store_path_fn fn,
 	if (rc)
 		return rc;
 	if (d.sel_explicit)
-		s = prep(c, "SELECT n.path FROM selection x JOIN nodes n ON"
+		s = db_prep(c, "SELECT n.path FROM selection x JOIN nodes n ON"
 			 " n.ino=x.node WHERE x.dataset=?1 AND n.sha IS NOT NULL"
 			 " ORDER BY x.rank");
 	else
-		s = prep(c, "SELECT path FROM nodes WHERE tree=?2 AND kind=2"
+		s = db_prep(c, "SELECT path FROM nodes WHERE tree=?2 AND kind=2"
 			 " AND sha IS NOT NULL ORDER BY path");
 	if (!s)
 		return -EIO;
@@ -1305,7 +1293,7 @@ int store_selection_set(store *st, int64_t dataset, int64_t tree,
 	if (rc)
 		goto out;
 	exec_int(c, "DELETE FROM selection WHERE dataset=?1", dataset, 0, &rc);
-	ins = prep(c, "INSERT INTO selection(dataset,rank,node)"
+	ins = db_prep(c, "INSERT INTO selection(dataset,rank,node)"
 		   " VALUES(?1,?2,?3)");
 	if (rc || !ins) {
 		rc = rc ? rc : -EIO;
@@ -1407,7 +1395,7 @@ int store_event_each(store *st, int64_t dataset, int limit, store_event_fn fn,
 	sqlite3_stmt *s;
 	int rc = 0, r;
 
-	if (!c || !(s = prep(c, "SELECT ts, level, msg FROM (SELECT id, ts,"
+	if (!c || !(s = db_prep(c, "SELECT ts, level, msg FROM (SELECT id, ts,"
 			     " level, msg FROM events WHERE dataset=?1 ORDER BY"
 			     " id DESC LIMIT ?2) ORDER BY id")))
 		return -EIO;

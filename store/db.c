@@ -155,6 +155,15 @@ static void conn_release(void *p)
 	conn_free(c);
 }
 
+sqlite3_stmt *db_prep(struct conn *c, const char *sql)
+{
+	sqlite3_stmt *s = NULL;
+
+	if (sqlite3_prepare_v2(c->db, sql, -1, &s, NULL))
+		return NULL;
+	return s;
+}
+
 int db_exec(struct conn *c, const char *sql)
 {
 	return db_err(sqlite3_exec(c->db, sql, NULL, NULL, NULL));

@@ -60,6 +60,9 @@ struct conn *db_conn(store *st);
 sqlite3_stmt *db_stmt(struct conn *c, enum q q);
 /* SQLite result code → negative errno (0 for OK/ROW/DONE). */
 int db_err(int rc);
+/* Prepares a one-off statement (not cached: for paths off the hot ones);
+ * NULL on error. Caller finalizes. */
+sqlite3_stmt *db_prep(struct conn *c, const char *sql);
 /* Runs SQL without results. Returns 0 or -errno. */
 int db_exec(struct conn *c, const char *sql);
 /* Write transaction: takes wlock and begins; db_end commits when rc == 0,

@@ -301,8 +301,10 @@ int store_run_latest_done(store *st, int64_t dataset, struct store_run *out);
 int store_run_finish(store *st, const struct store_run *r, size_t n,
 		     const char *const *paths, const float *scores,
 		     size_t keep);
-/* The selection becomes the top `keep` of run `run`. */
-int store_run_keep(store *st, int64_t run, size_t keep);
+/* The selection becomes the top `keep` of run `run`. -EINVAL if the run is
+ * not done or ranked fewer than `keep` samples (*ranked tells how many;
+ * may be NULL). */
+int store_run_keep(store *st, int64_t run, size_t keep, int64_t *ranked);
 int store_run_scores_each(store *st, int64_t run, int limit,
 			  int (*fn)(void *arg, const char *path, double score),
 			  void *arg);

@@ -19,20 +19,11 @@
 
 #include "db.h"
 
-static sqlite3_stmt *prep(struct conn *c, const char *sql)
-{
-	sqlite3_stmt *s = NULL;
-
-	if (sqlite3_prepare_v2(c->db, sql, -1, &s, NULL))
-		return NULL;
-	return s;
-}
-
 /* Runs a statement with up to three integer parameters. */
 static int exec3(struct conn *c, const char *sql, int64_t a, int64_t b,
 		 int64_t d)
 {
-	sqlite3_stmt *s = prep(c, sql);
+	sqlite3_stmt *s = db_prep(c, sql);
 	int rc;
 
 	if (!s)
@@ -82,7 +73,7 @@ int store_embedding_put(store *st, int64_t dataset, int64_t tree,
 	if (rc)
 		return rc;
 	/* Copying a CSV over NAME.csv replaces it. */
-	s = prep(c, "DELETE FROM vectors WHERE emb IN (SELECT id FROM"
+	s = db_prep(c, "DELETE FROM vectors WHERE emb IN (SELECT id FROM"
 		 " embeddings WHERE dataset=?1 AND name=?2)");
 	if (!s) {
 		rc = -EIO;
@@ -92,7 +83,7 @@ int store_embedding_put(store *st, int64_t dataset, int64_t tree,
 	sqlite3_bind_text(s, 2, name, -1, SQLITE_STATIC);
 	rc = db_err(sqlite3_step(s));
 	sqlite3_finalize(s);
-	s = prep(c, "DELETE FROM embeddings WHERE dataset=?1 AND name=?2");
+	s = db_prep(c, "DELETE FROM embeddings WHERE dataset=?1 AND name=?2");
 	if (rc || !s) {
 		rc = rc ? rc : -EIO;
 		goto out;
@@ -101,7 +92,7 @@ int store_embedding_put(store *st, int64_t dataset, int64_t tree,
 	sqlite3_bind_text(s, 2, name, -1, SQLITE_STATIC);
 	rc = db_err(sqlite3_step(s));
 	sqlite3_finalize(s);
-	s = prep(c, "INSERT INTO embeddings(dataset,name,dim,rows,created)"
+	s = db_prep(c, "INSERT INTO embeddings(dataset,name,dim,rows,created)"
 		 " VALUES(?1,?2,?3,?4,?5)");
 	if (rc || !s) {
 		rc = rc ? rc : -EIO;
@@ -117,9 +108,9 @@ int store_embedding_put(store *st, int64_t dataset, int64_t tree,
 	if (rc)
 		goto out;
 	id = sqlite3_last_insert_rowid(c->db);
-	chk = prep(c, "SELECT 1 FROM nodes WHERE tree=?1 AND path=?2 AND"
+	chk = db_prep(c, "SELECT 1 FROM nodes WHERE tree=?1 AND path=?2 AND"
 		   " kind=2 AND sha IS NOT NULL");
-	ins = prep(c, "INSERT INTO vectors(emb,path,label,vec)"
+	ins = db_prep(c, "INSERT INTO vectors(emb,path,label,vec)"
 		   " VALUES(?1,?2,?3,?4)");
 	if (!chk || !ins) {
 		rc = -EIO;
@@ -161,7 +152,7 @@ static int emb_query(store *st, const char *sql, int64_t a, const char *b,
 		     struct store_embedding *out)
 {
 	struct conn *c = db_conn(st);
-	sqlite3_stmt *s = c ? prep(c, sql) : NULL;
+	sqlite3_stmt *s = c ? db_prep(c, sql) : NULL;
 	int r;
 
 	if (!s)
@@ -200,7 +191,7 @@ int store_embedding_list(store *st, int64_t dataset,
 
 	*out = NULL;
 	*n = 0;
-	if (!c || !(s = prep(c, "SELECT " EMB_COLS " FROM embeddings WHERE"
+	if (!c || !(s = db_prep(c, "SELECT " EMB_COLS " FROM embeddings WHERE"
 			     " dataset=?1 ORDER BY created, id")))
 		return -EIO;
 	sqlite3_bind_int64(s, 1, dataset);
@@ -251,7 +242,7 @@ int store_embedding_each(store *st, int64_t emb, store_vec_fn fn, void *arg)
 	rc = store_embedding_get_id(st, emb, &e);
 	if (rc)
 		return rc;
-	s = prep(c, "SELECT path, vec, label FROM vectors WHERE emb=?1"
+	s = db_prep(c, "SELECT path, vec, label FROM vectors WHERE emb=?1"
 		 " ORDER BY path");
 	if (!s)
 		return -EIO;
@@ -304,7 +295,7 @@ int store_matrix_load(store *st, int64_t emb, int64_t tree,
 	if (rc)
 		return rc;
 	m->dim = (size_t)e.dim;
-	s = prep(c, "SELECT n.path, v.vec, v.label FROM nodes n JOIN vectors v"
+	s = db_prep(c, "SELECT n.path, v.vec, v.label FROM nodes n JOIN vectors v"
 		 " ON v.emb=?1 AND v.path=n.path WHERE n.tree=?2 AND n.kind=2"
 		 " AND n.sha IS NOT NULL ORDER BY n.path");
 	if (!s)
@@ -413,7 +404,7 @@ int store_run_create(store *st, struct store_run *r)
 	rc = db_begin(c);
 	if (rc)
 		return rc;
-	s = prep(c, "INSERT INTO runs(dataset,request,strategy,n,from_tag,emb,"
+	s = db_prep(c, "INSERT INTO runs(dataset,request,strategy,n,from_tag,emb,"
 		 "seed,status,created) VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9)");
 	if (!s)
 		return db_end(c, -EIO);
@@ -445,7 +436,7 @@ int store_run_update(store *st, const struct store_run *r)
 	rc = db_begin(c);
 	if (rc)
 		return rc;
-	s = prep(c, "UPDATE runs SET status=?2, done=?3, total=?4, skipped=?5,"
+	s = db_prep(c, "UPDATE runs SET status=?2, done=?3, total=?4, skipped=?5,"
 		 " started=?6, finished=?7, error=?8 WHERE id=?1");
 	if (!s)
 		return db_end(c, -EIO);
@@ -466,7 +457,7 @@ static int run_query(store *st, const char *sql, int64_t a,
 		     struct store_run *out)
 {
 	struct conn *c = db_conn(st);
-	sqlite3_stmt *s = c ? prep(c, sql) : NULL;
+	sqlite3_stmt *s = c ? db_prep(c, sql) : NULL;
 	int r;
 
 	if (!s)
@@ -502,7 +493,7 @@ static int select_top(struct conn *c, const struct store_run *r, size_t keep)
 {
 	int rc = exec3(c, "DELETE FROM selection WHERE dataset=?1", r->dataset,
 		       0, 0);
-	sqlite3_stmt *s = rc ? NULL : prep(c, "INSERT INTO selection(dataset,"
+	sqlite3_stmt *s = rc ? NULL : db_prep(c, "INSERT INTO selection(dataset,"
 		"rank,node) SELECT ?1, s.rank, n.ino FROM scores s JOIN nodes n"
 		" ON n.tree=?3 AND n.path=s.path WHERE s.run=?2 AND s.rank<?4");
 
@@ -531,7 +522,7 @@ int store_run_finish(store *st, const struct store_run *r, size_t n,
 	if (rc)
 		return rc;
 	rc = exec3(c, "DELETE FROM scores WHERE run=?1", r->id, 0, 0);
-	s = prep(c, "INSERT INTO scores(run,rank,path,score) VALUES(?1,?2,?3,?4)");
+	s = db_prep(c, "INSERT INTO scores(run,rank,path,score) VALUES(?1,?2,?3,?4)");
 	if (rc || !s) {
 		sqlite3_finalize(s);
 		return db_end(c, rc ? rc : -EIO);
@@ -558,10 +549,12 @@ int store_run_finish(store *st, const struct store_run *r, size_t n,
 	return db_end(c, rc);
 }
 
-int store_run_keep(store *st, int64_t run, size_t keep)
+int store_run_keep(store *st, int64_t run, size_t keep, int64_t *ranked)
 {
 	struct conn *c = db_conn(st);
 	struct store_run r;
+	sqlite3_stmt *s;
+	int64_t n = 0;
 	int rc;
 
 	if (!c)
@@ -574,6 +567,17 @@ int store_run_keep(store *st, int64_t run, size_t keep)
 	rc = db_begin(c);
 	if (rc)
 		return rc;
+	s = db_prep(c, "SELECT count(*) FROM scores WHERE run=?1");
+	if (!s)
+		return db_end(c, -EIO);
+	sqlite3_bind_int64(s, 1, run);
+	if (sqlite3_step(s) == SQLITE_ROW)
+		n = sqlite3_column_int64(s, 0);
+	sqlite3_finalize(s);
+	if (ranked)
+		*ranked = n;
+	if ((int64_t)keep > n)
+		return db_end(c, -EINVAL);
 	rc = select_top(c, &r, keep);
 	if (!rc)
 		rc = exec3(c, "UPDATE datasets SET sel_tree=?2, sel_explicit=1"
@@ -589,7 +593,7 @@ int store_run_scores_each(store *st, int64_t run, int limit,
 	sqlite3_stmt *s;
 	int rc = 0, r;
 
-	if (!c || !(s = prep(c, "SELECT path, score FROM scores WHERE run=?1"
+	if (!c || !(s = db_prep(c, "SELECT path, score FROM scores WHERE run=?1"
 			     " ORDER BY rank LIMIT ?2")))
 		return -EIO;
 	sqlite3_bind_int64(s, 1, run);

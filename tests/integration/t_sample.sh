@@ -324,6 +324,8 @@ coreset seed=xyz|xyz
 random min_distance=5|min_distance
 coreset n=5 min_distance=far|far
 keep many|many
+keep 1000000|ranked only
+cancel|no request is queued or running
 EOF
 expect_list_eq "$T/sel.before" "$ds/selection" "selection unchanged after every bad request"
 grep -v '^rejected:' "$ds/sample" >"$T/sample.after"
