@@ -39,14 +39,18 @@
  *          worse. Blocks are dealt to the T threads round-robin (thread s
  *          owns block b when b % T == s), so each sees every region of
  *          the data and owns its points alone.
- *   parts  (clusters stored contiguously) per cluster, arrays (m, idx) of
- *          its members plus rmax/arg (max m, lowest index having it; -1
- *          when empty). A skipped cluster costs nothing; a candidate costs
- *          a row fetched from anywhere in the matrix (a random 128-byte
- *          gather: ~6 GB/s where a scan streams at 12-20 GB/s). Members
- *          that move are compacted out and appended to the new cluster,
- *          which therefore is a few runs in index order; capacity stays
- *          < 2·len + 16. Run by thread 0 alone (below).
+ *   parts  (clusters stored contiguously) per cluster, a segment of one
+ *          arena of (m, idx) pairs plus rmax/arg (max m, lowest index
+ *          having it; -1 when empty). A skipped cluster costs nothing; a
+ *          candidate costs a row fetched from anywhere in the matrix (a
+ *          random 128-byte gather: ~6 GB/s where a scan streams at 12-20
+ *          GB/s). Members that move are compacted out of their segment
+ *          and appended to the new cluster's, always the last one, which
+ *          therefore is a few runs in index order. The arena holds 2n
+ *          entries; when the free tail is shorter than the part about to
+ *          be scanned (all of which could move) every segment slides down
+ *          over the holes, which always frees enough (at most n live).
+ *          Run by thread 0 alone (below).
  * Which is cheaper depends on the candidates per pick: parts wins while
  * they are a small share of n (64-component Gaussian mixture, N=1M, d=32,
  * k=1000: ~16k per pick after the first ~60 picks; parts alone 2.1 s vs
@@ -89,16 +93,18 @@
  * pick the normaliser is the distance the second pick would have had; a
  * zero normaliser (all remaining points on the picks) gives 0.
  *
- * Memory: flat 16 bytes per point, parts 12 (up to 24 with slack) per
- * point, the result 8, and the final sort of the unpicked 16 (allocated
- * after the traversal's arrays are freed). Measured peak RSS of a process
- * holding a 1M x 32 matrix: 1.35x the matrix.
+ * Memory: flat 16 bytes per point, the parts arena 24 (allocated at the
+ * first switch to parts), the result 8, and the final sort of the
+ * unpicked 16 (allocated after the traversal's arrays are freed). The
+ * large arrays are advised as huge pages (big_alloc). Measured peak RSS
+ * of a process holding a 1M x 32 matrix: 1.40x the matrix.
  */
 #include <errno.h>
 #include <math.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include "sampling/internal.h"
 
@@ -113,11 +119,9 @@
 enum layout { FLAT, PARTS };
 
 struct part {
-	double *m;     /* squared distance to the cluster's center */
-	uint32_t *idx; /* member ids */
-	size_t len, cap;
-	double rmax;   /* max m, -1 when empty */
-	uint32_t arg;  /* lowest id with m == rmax */
+	size_t off, len; /* members: am/aidx[off .. off+len) of the arena */
+	double rmax;     /* max m, -1 when empty */
+	uint32_t arg;    /* lowest id with m == rmax */
 };
 
 struct shard {
@@ -153,6 +157,9 @@ struct cs {
 	uint32_t *cl;
 	double *bmax;       /* flat layout, nb */
 	uint32_t *barg;
+	double *am;         /* parts arena (tid 0): m of each member */
+	uint32_t *aidx;     /* and its id; acap entries, [0, atop) in use */
+	size_t acap, atop;
 	pthread_barrier_t bar;
 	struct shard sh[SMP_THREADS_MAX];
 	struct slot slot[2][SMP_THREADS_MAX];
@@ -172,6 +179,35 @@ struct cs {
 	struct smp_prog prog;
 	float *score;       /* out->score */
 };
+
+/* Large working arrays are aligned to 2 MiB and advised as transparent
+ * huge pages: one page fault per 2 MiB instead of per 4 KiB. On virtual
+ * machines a fault can cost 20 us (measured on the 2-vCPU bench VM: the
+ * 16k faults of this file's arrays were a tenth of the run). Small ones
+ * come from malloc. Free with big_free(). */
+#define HUGE_SZ ((size_t)2 << 20)
+
+static void *big_alloc(size_t bytes)
+{
+	void *p;
+
+	if (bytes < HUGE_SZ)
+		return malloc(bytes ? bytes : 1);
+	if (bytes > SIZE_MAX - HUGE_SZ)
+		return NULL;
+	bytes = (bytes + HUGE_SZ - 1) / HUGE_SZ * HUGE_SZ;
+	if (posix_memalign(&p, HUGE_SZ, bytes))
+		return NULL;
+#ifdef MADV_HUGEPAGE
+	(void)madvise(p, bytes, MADV_HUGEPAGE); /* a hint: failure is fine */
+#endif
+	return p;
+}
+
+static void big_free(void *p)
+{
+	free(p);
+}
 
 static float round_up(double v)
 {
@@ -235,56 +271,34 @@ static void block_max(struct cs *cs, size_t b)
 
 /* ---- parts layout ------------------------------------------------------- */
 
-static int part_grow(struct part *pt, size_t need)
+/* Slides every part (they lie in the arena in cluster order, the one being
+ * built last) down over the holes left by members that moved out. */
+static void arena_compact(struct cs *cs, uint32_t nparts)
 {
-	size_t cap = pt->cap ? pt->cap : 8;
-	double *m;
-	uint32_t *idx;
+	struct part *parts = cs->sh[0].parts;
+	size_t top = 0;
 
-	while (cap < need)
-		cap *= 2;
-	if (!(m = realloc(pt->m, cap * sizeof(*m))))
-		return -ENOMEM;
-	pt->m = m;
-	if (!(idx = realloc(pt->idx, cap * sizeof(*idx))))
-		return -ENOMEM;
-	pt->idx = idx;
-	pt->cap = cap;
-	return 0;
-}
-
-/* Keeps capacity < 2·len + 16; a failed shrink keeps the larger block. */
-static void part_trim(struct part *pt)
-{
-	void *p;
-
-	if (pt->len == 0) {
-		free(pt->m);
-		free(pt->idx);
-		pt->m = NULL;
-		pt->idx = NULL;
-		pt->cap = 0;
-		return;
+	for (uint32_t j = 0; j < nparts; j++) {
+		struct part *pt = &parts[j];
+		if (pt->off != top) {
+			memmove(cs->am + top, cs->am + pt->off,
+				pt->len * sizeof(*cs->am));
+			memmove(cs->aidx + top, cs->aidx + pt->off,
+				pt->len * sizeof(*cs->aidx));
+			pt->off = top;
+		}
+		top += pt->len;
 	}
-	if (pt->cap < 2 * pt->len + 16)
-		return;
-	if (!(p = realloc(pt->m, pt->len * sizeof(double))))
-		return;
-	pt->m = p;
-	if (!(p = realloc(pt->idx, pt->len * sizeof(uint32_t))))
-		return;
-	pt->idx = p;
-	pt->cap = pt->len;
+	cs->atop = top;
 }
 
-static int part_push(struct part *pt, double m, uint32_t id)
+/* Appends to the part being built, which ends at atop; room checked. */
+static void part_push(struct cs *cs, struct part *np, double m, uint32_t id)
 {
-	if (pt->len == pt->cap && part_grow(pt, pt->len + 1))
-		return -ENOMEM;
-	pt->m[pt->len] = m;
-	pt->idx[pt->len++] = id;
-	better(&pt->rmax, &pt->arg, m, id);
-	return 0;
+	cs->am[cs->atop] = m;
+	cs->aidx[cs->atop++] = id;
+	np->len++;
+	better(&np->rmax, &np->arg, m, id);
 }
 
 /* Re-examines one part against the new center c: members with m > thr get
@@ -293,10 +307,20 @@ static int part_push(struct part *pt, double m, uint32_t id)
 static int part_scan(struct cs *cs, struct shard *sh, struct part *pt,
 		     double thr, uint32_t p, struct part *np)
 {
+	double *pm = cs->am + pt->off;
+	uint32_t *pidx = cs->aidx + pt->off;
 	size_t len = pt->len, w = 0;
 	double best = -1;
 	uint32_t barg = 0;
 	int rc;
+
+	/* At most len members move to np. The arena holds 2n entries and
+	 * at most n are live, len among them: compaction always suffices. */
+	if (cs->acap - cs->atop < len) {
+		arena_compact(cs, (uint32_t)(np - sh->parts) + 1);
+		pm = cs->am + pt->off;
+		pidx = cs->aidx + pt->off;
+	}
 
 	for (size_t base = 0; base < len; base += WIN) {
 		size_t end = len - base < WIN ? len : base + WIN, nc = 0, ci = 0;
@@ -305,33 +329,31 @@ static int part_scan(struct cs *cs, struct shard *sh, struct part *pt,
 			return rc;
 		for (size_t i = base; i < end; i++) {
 			sh->wpos[nc] = (uint32_t)(i - base);
-			sh->widx[nc] = pt->idx[i];
-			nc += pt->m[i] > thr;
+			sh->widx[nc] = pidx[i];
+			nc += pm[i] > thr;
 		}
 		sh->ncand += nc;
 		smp_dist2_gather(cs->x, cs->d, sh->widx, nc, sh->c, sh->wd);
 		for (size_t i = base; i < end; i++) {
-			double mi = pt->m[i];
-			uint32_t id = pt->idx[i];
+			double mi = pm[i];
+			uint32_t id = pidx[i];
 			int cand = ci < nc && sh->wpos[ci] == i - base;
 			double s = cand ? sh->wd[ci++] : 0;
 
 			if (id == p)
 				continue;
 			if (cand && s < mi) {
-				if ((rc = part_push(np, s, id)))
-					return rc;
+				part_push(cs, np, s, id);
 				continue;
 			}
-			pt->m[w] = mi;
-			pt->idx[w++] = id;
+			pm[w] = mi;
+			pidx[w++] = id;
 			better(&best, &barg, mi, id);
 		}
 	}
 	pt->len = w;
 	pt->rmax = best;
 	pt->arg = barg;
-	part_trim(pt);
 	return 0;
 }
 
@@ -344,6 +366,8 @@ static int parts_pick(struct cs *cs, int tid, uint32_t t, uint32_t p,
 	double lo = q * M;
 	int rc;
 
+	np->off = cs->atop;
+	np->len = 0;
 	np->rmax = -1;
 	for (uint32_t j = 0; j < t; j++) {
 		struct part *pt = &sh->parts[j];
@@ -359,7 +383,6 @@ static int parts_pick(struct cs *cs, int tid, uint32_t t, uint32_t p,
 		if ((rc = part_scan(cs, sh, pt, thr, p, np)))
 			return rc;
 	}
-	part_trim(np);
 	return 0;
 }
 
@@ -383,43 +406,50 @@ static void parts_best(struct cs *cs, int tid, uint32_t nparts, double *best,
 }
 
 /* flat -> parts, by tid 0 alone: every unpicked point joins its cluster's
- * part in shard 0. The parts come out in index order. */
+ * part, laid out in cluster order in the arena (allocated on the first
+ * switch, kept until the end). The parts come out in index order. */
 static int to_parts(struct cs *cs, uint32_t nparts)
 {
-	struct shard *sh = &cs->sh[0];
-	int rc;
+	struct part *parts = cs->sh[0].parts;
+	size_t off = 0;
 
+	if (!cs->am) {
+		cs->acap = 2 * cs->n;
+		cs->am = big_alloc(cs->acap * sizeof(*cs->am));
+		cs->aidx = big_alloc(cs->acap * sizeof(*cs->aidx));
+		if (!cs->am || !cs->aidx)
+			return -ENOMEM;
+	}
 	for (uint32_t j = 0; j < nparts; j++) {
-		sh->parts[j].len = 0;
-		sh->parts[j].rmax = -1;
+		parts[j].len = 0;
+		parts[j].rmax = -1;
 	}
 	for (size_t i = 0; i < cs->n; i++)
 		if (cs->m[i] >= 0)
-			sh->parts[cs->cl[i]].len++;
+			parts[cs->cl[i]].len++;
 	for (uint32_t j = 0; j < nparts; j++) {
-		struct part *pt = &sh->parts[j];
-		size_t need = pt->len;
-		pt->len = 0;
-		if (need && need > pt->cap && (rc = part_grow(pt, need)))
-			return rc;
+		parts[j].off = off;
+		off += parts[j].len;
+		parts[j].len = 0;
 	}
+	cs->atop = off;
 	for (size_t i = 0; i < cs->n; i++) {
 		struct part *pt;
+		size_t e;
 		if (cs->m[i] < 0)
 			continue;
-		pt = &sh->parts[cs->cl[i]];
-		pt->m[pt->len] = cs->m[i];
-		pt->idx[pt->len++] = (uint32_t)i;
+		pt = &parts[cs->cl[i]];
+		e = pt->off + pt->len++;
+		cs->am[e] = cs->m[i];
+		cs->aidx[e] = (uint32_t)i;
 		better(&pt->rmax, &pt->arg, cs->m[i], (uint32_t)i);
 	}
-	for (uint32_t j = 0; j < nparts; j++)
-		part_trim(&sh->parts[j]);
 	return 0;
 }
 
 /* ---- flat layout -------------------------------------------------------- */
 
-/* parts -> flat, by tid 0 alone; frees the parts. */
+/* parts -> flat, by tid 0 alone; empties the parts (the arena stays). */
 static void to_flat(struct cs *cs, uint32_t nparts)
 {
 	struct shard *sh = &cs->sh[0];
@@ -430,16 +460,16 @@ static void to_flat(struct cs *cs, uint32_t nparts)
 	}
 	for (uint32_t j = 0; j < nparts; j++) {
 		struct part *pt = &sh->parts[j];
-		for (size_t e = 0; e < pt->len; e++) {
-			uint32_t i = pt->idx[e];
-			cs->m[i] = pt->m[e];
-			cs->mf[i] = round_up(pt->m[e]);
+		for (size_t e = pt->off; e < pt->off + pt->len; e++) {
+			uint32_t i = cs->aidx[e];
+			cs->m[i] = cs->am[e];
+			cs->mf[i] = round_up(cs->am[e]);
 			cs->cl[i] = j;
 		}
 		pt->len = 0;
 		pt->rmax = -1;
-		part_trim(pt);
 	}
+	cs->atop = 0;
 	for (size_t b = 0; b < cs->nb; b++)
 		block_max(cs, b);
 }
@@ -606,8 +636,8 @@ static void write_scores(struct cs *cs, int tid, enum layout lay,
 	}
 	for (uint32_t j = 0; j < nparts; j++) {
 		struct part *pt = &cs->sh[tid].parts[j];
-		for (size_t e = 0; e < pt->len; e++)
-			cs->score[pt->idx[e]] = scaled(pt->m[e], norm);
+		for (size_t e = pt->off; e < pt->off + pt->len; e++)
+			cs->score[cs->aidx[e]] = scaled(cs->am[e], norm);
 	}
 }
 
@@ -775,11 +805,6 @@ static void arrays_free(struct cs *cs)
 {
 	for (int s = 0; s < SMP_THREADS_MAX; s++) {
 		struct shard *sh = &cs->sh[s];
-		if (sh->parts)
-			for (size_t j = 0; j < cs->k; j++) {
-				free(sh->parts[j].m);
-				free(sh->parts[j].idx);
-			}
 		free(sh->parts);
 		free(sh->c);
 		free(sh->thrf);
@@ -788,14 +813,18 @@ static void arrays_free(struct cs *cs)
 		free(sh->wd);
 		memset(sh, 0, sizeof(*sh));
 	}
-	free(cs->m);
-	free(cs->mf);
-	free(cs->cl);
+	big_free(cs->m);
+	big_free(cs->mf);
+	big_free(cs->cl);
+	big_free(cs->am);
+	big_free(cs->aidx);
 	free(cs->bmax);
 	free(cs->barg);
 	cs->m = NULL;
 	cs->mf = NULL;
 	cs->cl = NULL;
+	cs->am = NULL;
+	cs->aidx = NULL;
 	cs->bmax = NULL;
 	cs->barg = NULL;
 }
@@ -804,9 +833,9 @@ static int arrays_alloc(struct cs *cs)
 {
 	size_t n = cs->n;
 
-	cs->m = malloc(n * sizeof(*cs->m));
-	cs->mf = malloc(n * sizeof(*cs->mf));
-	cs->cl = malloc(n * sizeof(*cs->cl));
+	cs->m = big_alloc(n * sizeof(*cs->m));
+	cs->mf = big_alloc(n * sizeof(*cs->mf));
+	cs->cl = big_alloc(n * sizeof(*cs->cl));
 	cs->bmax = malloc(cs->nb * sizeof(*cs->bmax));
 	cs->barg = malloc(cs->nb * sizeof(*cs->barg));
 	cs->picks = malloc(cs->k * sizeof(*cs->picks));

@@ -122,6 +122,13 @@ void smp_dist2_rows(const float *x, size_t d, size_t lo, size_t hi,
 void smp_dist2_gather(const float *x, size_t d, const uint32_t *idx,
 		      size_t m, const double *c, double *out);
 
+/* The instruction set of the three kernels above: AUTO (the best the CPU
+ * runs; the default), or one pinned for tests, which compare them bit for
+ * bit. Process-wide, not for use while another thread runs a strategy.
+ * 0, or -ENOTSUP if the CPU lacks it. */
+enum { SMP_ISA_AUTO, SMP_ISA_GENERIC, SMP_ISA_AVX2, SMP_ISA_AVX512 };
+int smp_dist_isa(int isa);
+
 /* argmin over j < k of cn[j] - 2·g[j] (ties: lowest j; NaN never wins),
  * its value in *minval (INFINITY and 0 when k = 0). */
 uint32_t smp_argmin_bias(const float *g, const float *cn, size_t k,

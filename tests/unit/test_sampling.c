@@ -136,11 +136,10 @@ static double ref_d2(const float *a, const float *b, size_t d)
 	       ((l[1] + l[5]) + (l[3] + l[7]));
 }
 
-static void test_dist_bitexact(void **state)
+static void check_dist_bitexact(void)
 {
 	static const size_t dims[] = {1, 3, 7, 8, 9, 13, 16, 32, 67};
 
-	(void)state;
 	for (size_t t = 0; t < sizeof(dims) / sizeof(dims[0]); t++) {
 		size_t d = dims[t], n = 50;
 		float *x = make_random(n, d, 7 + d);
@@ -168,6 +167,37 @@ static void test_dist_bitexact(void **state)
 		free(c);
 		free(x);
 	}
+}
+
+static void test_dist_bitexact(void **state)
+{
+	(void)state;
+	check_dist_bitexact();
+}
+
+static void check_coreset(const float *x, size_t n, size_t d, size_t k,
+			  size_t start, float min_distance);
+
+/* Every instruction set this CPU runs gives the reference's bits, and so
+ * the brute-force picks. */
+static void test_dist_isas(void **state)
+{
+	static const int isas[] = {SMP_ISA_GENERIC, SMP_ISA_AVX2,
+				   SMP_ISA_AVX512};
+	float *x = make_blobs(3000, 40, 12, 0.3f, 21);
+
+	(void)state;
+	assert_int_equal(smp_dist_isa(99), -ENOTSUP);
+	for (size_t i = 0; i < sizeof(isas) / sizeof(isas[0]); i++) {
+		if (smp_dist_isa(isas[i]))
+			continue; /* not on this CPU */
+		check_dist_bitexact();
+		check_coreset(x, 3000, 40, 120, 7, 0);
+	}
+	assert_int_equal(smp_dist_isa(SMP_ISA_AUTO), 0);
+	assert_int_equal(smp_dist_isa(SMP_ISA_GENERIC), 0);
+	assert_int_equal(smp_dist_isa(SMP_ISA_AUTO), 0);
+	free(x);
 }
 
 /* ---- coreset ------------------------------------------------------------ */
@@ -995,6 +1025,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_dist_bitexact),
+		cmocka_unit_test(test_dist_isas),
 		cmocka_unit_test(test_coreset_random),
 		cmocka_unit_test(test_coreset_clustered),
 		cmocka_unit_test(test_coreset_ties),
