@@ -36,9 +36,10 @@
  *          (8 bytes per point) and the candidates' rows in address order.
  *          When little can be pruned (data with no cluster structure, or
  *          the first picks of any data) this is a plain fused pass, never
- *          worse. Blocks are dealt to the T threads round-robin (thread s
- *          owns block b when b % T == s), so each sees every region of
- *          the data and owns its points alone.
+ *          worse. Runs of RUN blocks are dealt to the T threads
+ *          round-robin (thread s owns block b when (b / RUN) % T == s),
+ *          so each sees every region of the data and owns its points
+ *          alone, and no two write the same cache line of bmax/barg.
  *   parts  (clusters stored contiguously) per cluster, a segment of one
  *          arena of (m, idx) pairs plus rmax/arg (max m, lowest index
  *          having it; -1 when empty). A skipped cluster costs nothing; a
@@ -109,6 +110,7 @@
 #include "sampling/internal.h"
 
 #define BLK 64            /* rows per block */
+#define RUN 16            /* blocks per run dealt to one thread */
 #define WIN 1024          /* members examined per batch of a parts scan */
 #define BATCH 256         /* flat: candidates gathered per batch (min) */
 #define TAU 0x1.0p-20
@@ -209,18 +211,33 @@ static void big_free(void *p)
 	free(p);
 }
 
+/* The float nearest v rounded up (down), for v >= 0: one step in the bit
+ * pattern, which for non-negative floats is the next (previous) float,
+ * +inf included. */
 static float round_up(double v)
 {
 	float f = (float)v;
+	uint32_t u;
 
-	return (double)f < v ? nextafterf(f, INFINITY) : f;
+	if ((double)f >= v)
+		return f;
+	memcpy(&u, &f, sizeof(u));
+	u++;
+	memcpy(&f, &u, sizeof(f));
+	return f;
 }
 
 static float round_down(double v)
 {
 	float f = (float)v;
+	uint32_t u;
 
-	return (double)f > v ? nextafterf(f, -INFINITY) : f;
+	if ((double)f <= v)
+		return f;
+	memcpy(&u, &f, sizeof(u));
+	u--;
+	memcpy(&f, &u, sizeof(f));
+	return f;
 }
 
 static void widen(const float *r, size_t d, double *c)
@@ -250,6 +267,25 @@ static void block_range(const struct cs *cs, size_t b, size_t *lo,
 {
 	*lo = b * BLK;
 	*hi = *lo + BLK < cs->n ? *lo + BLK : cs->n;
+}
+
+/* Thread tid owns the blocks of every nt-th run of RUN blocks, starting
+ * with run tid: it sees every region of the data, and no two threads
+ * write the same cache line of bmax/barg. */
+static int block_owner(const struct cs *cs, size_t b)
+{
+	return (int)(b / RUN % (size_t)cs->nt);
+}
+
+static size_t block_first(int tid)
+{
+	return (size_t)tid * RUN;
+}
+
+static size_t block_next(const struct cs *cs, size_t b)
+{
+	b++;
+	return b % RUN ? b : b + (size_t)(cs->nt - 1) * RUN;
 }
 
 static void block_max(struct cs *cs, size_t b)
@@ -483,7 +519,7 @@ static int flat_init(struct cs *cs, int tid)
 	int rc;
 
 	widen(cs->x + (size_t)cs->start * d, d, sh->c);
-	for (size_t b = (size_t)tid; b < cs->nb; b += (size_t)cs->nt) {
+	for (size_t b = block_first(tid); b < cs->nb; b = block_next(cs, b)) {
 		size_t lo, hi;
 
 		if ((rc = poll_cancel(cs, sh)))
@@ -503,7 +539,7 @@ static int flat_init(struct cs *cs, int tid)
 		block_max(cs, b);
 	}
 	sh->ncand = 0;
-	for (size_t b = (size_t)tid; b < cs->nb; b += (size_t)cs->nt) {
+	for (size_t b = block_first(tid); b < cs->nb; b = block_next(cs, b)) {
 		size_t lo, hi;
 		block_range(cs, b, &lo, &hi);
 		sh->ncand += hi - lo;
@@ -511,30 +547,57 @@ static int flat_init(struct cs *cs, int tid)
 	return 0;
 }
 
-/* Evaluates the batched candidates of flat_pick and refreshes the maxima
- * of the blocks where a point moved. */
+/* Evaluates the batched candidates of flat_pick. A block's max needs a
+ * rescan only when the point holding it moved (the others only went down
+ * and were not above it); candidates come in index order, so each such
+ * block is rescanned once, after its last candidate. */
 static void flat_flush(struct cs *cs, struct shard *sh, uint32_t t)
 {
-	size_t last = SIZE_MAX;
+	double *restrict m = cs->m;
+	float *restrict mf = cs->mf;
+	uint32_t *restrict cl = cs->cl;
+	const uint32_t *widx = sh->widx;
+	const double *wd = sh->wd;
+	size_t dirty = SIZE_MAX;
 
-	smp_dist2_gather(cs->x, cs->d, sh->widx, sh->nw, sh->c, sh->wd);
+	smp_dist2_gather(cs->x, cs->d, widx, sh->nw, sh->c, sh->wd);
 	sh->ncand += sh->nw;
 	for (size_t r = 0; r < sh->nw; r++) {
-		uint32_t i = sh->widx[r];
-		if (sh->wd[r] < cs->m[i]) {
-			cs->m[i] = sh->wd[r];
-			cs->mf[i] = round_up(sh->wd[r]);
-			cs->cl[i] = t;
-			if (i / BLK != last) {
-				if (last != SIZE_MAX)
-					block_max(cs, last);
-				last = i / BLK;
-			}
+		uint32_t i = widx[r];
+		size_t b = i / BLK;
+
+		if (dirty != SIZE_MAX && b != dirty) {
+			block_max(cs, dirty);
+			dirty = SIZE_MAX;
 		}
+		if (!(wd[r] < m[i]))
+			continue;
+		m[i] = wd[r];
+		mf[i] = round_up(wd[r]);
+		cl[i] = t;
+		if (i == cs->barg[b])
+			dirty = b;
 	}
-	if (last != SIZE_MAX)
-		block_max(cs, last);
+	if (dirty != SIZE_MAX)
+		block_max(cs, dirty);
 	sh->nw = 0;
+}
+
+/* Queues the candidates of rows [lo, hi) in widx[nw..]; returns the new
+ * count. Local restrict pointers: the stores to widx must not make the
+ * compiler reload everything each row. */
+static size_t flat_filter(const struct cs *cs, const float *restrict thrf,
+			  size_t lo, size_t hi, uint32_t *restrict widx,
+			  size_t nw)
+{
+	const float *restrict mf = cs->mf;
+	const uint32_t *restrict cl = cs->cl;
+
+	for (size_t i = lo; i < hi; i++) {
+		widx[nw] = (uint32_t)i;
+		nw += mf[i] > thrf[cl[i]];
+	}
+	return nw;
 }
 
 static int flat_pick(struct cs *cs, int tid, uint32_t t, uint32_t p,
@@ -551,26 +614,22 @@ static int flat_pick(struct cs *cs, int tid, uint32_t t, uint32_t p,
 		sh->thrf[j] = round_down(
 			q * smp_dist2_fd(cs->x + (size_t)cs->picks[j] * cs->d,
 					 sh->c, cs->d));
-	if (pb % (size_t)cs->nt == (size_t)tid) {
+	if (block_owner(cs, pb) == tid) {
 		cs->m[p] = -1;
 		cs->mf[p] = -1;
 		block_max(cs, pb);
 	}
 	sh->nw = 0;
-	for (size_t b = (size_t)tid; b < cs->nb; b += (size_t)cs->nt) {
-		size_t blo, bhi, nw = sh->nw;
+	for (size_t b = block_first(tid); b < cs->nb; b = block_next(cs, b)) {
+		size_t blo, bhi;
 
 		if ((rc = poll_cancel(cs, sh)))
 			return rc;
 		if (cs->bmax[b] <= lo)
 			continue;
 		block_range(cs, b, &blo, &bhi);
-		for (size_t i = blo; i < bhi; i++) {
-			sh->widx[nw] = (uint32_t)i;
-			nw += cs->mf[i] > sh->thrf[cs->cl[i]];
-		}
-		sh->nw = nw;
-		if (nw >= BATCH)
+		sh->nw = flat_filter(cs, sh->thrf, blo, bhi, sh->widx, sh->nw);
+		if (sh->nw >= BATCH)
 			flat_flush(cs, sh, t);
 	}
 	if (sh->nw)
@@ -583,7 +642,7 @@ static void flat_best(struct cs *cs, int tid, double *best, uint32_t *arg,
 {
 	*best = -1;
 	*arg = 0;
-	for (size_t b = (size_t)tid; b < cs->nb; b += (size_t)cs->nt)
+	for (size_t b = block_first(tid); b < cs->nb; b = block_next(cs, b))
 		better(best, arg, cs->bmax[b], cs->barg[b]);
 	*cl = *best >= 0 ? cs->cl[*arg] : 0;
 }
@@ -626,7 +685,7 @@ static void write_scores(struct cs *cs, int tid, enum layout lay,
 			 uint32_t nparts, double norm)
 {
 	if (lay == FLAT) {
-		for (size_t b = (size_t)tid; b < cs->nb; b += (size_t)cs->nt) {
+		for (size_t b = block_first(tid); b < cs->nb; b = block_next(cs, b)) {
 			size_t lo, hi;
 			block_range(cs, b, &lo, &hi);
 			for (size_t i = lo; i < hi; i++)
@@ -890,10 +949,10 @@ int smp_coreset_ex(const float *x, size_t n, size_t d, size_t k,
 	cs->min_dist = min_distance;
 	cs->ctl = ctl;
 	cs->force = layout;
-	/* More shards than blocks would only add barriers. */
+	/* More shards than runs of blocks would only add barriers. */
 	nt = smp_ctl_threads(ctl);
-	if ((size_t)nt > cs->nb)
-		nt = (int)cs->nb;
+	if ((size_t)nt > (cs->nb + RUN - 1) / RUN)
+		nt = (int)((cs->nb + RUN - 1) / RUN);
 	if (nt > 1 && !(team = smp_team_create(nt))) {
 		rc = -ENOMEM;
 		goto out;
