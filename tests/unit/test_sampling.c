@@ -397,6 +397,17 @@ static void test_coreset_switches(void **state)
 	free(x);
 }
 
+/* Large enough for the working arrays to take big_alloc's huge-page path
+ * (2 MiB and up) in every layout. */
+static void test_coreset_large(void **state)
+{
+	float *x = make_blobs(300000, 2, 20, 0.3f, 14);
+
+	(void)state;
+	check_coreset(x, 300000, 2, 60, 11, 0);
+	free(x);
+}
+
 static void test_coreset_bad_args(void **state)
 {
 	float x[8] = {0, 1, 2, 3, 4, 5, 6, 7};
@@ -1032,6 +1043,7 @@ int main(void)
 		cmocka_unit_test(test_coreset_1d_and_k_equals_n),
 		cmocka_unit_test(test_coreset_min_distance),
 		cmocka_unit_test(test_coreset_switches),
+		cmocka_unit_test(test_coreset_large),
 		cmocka_unit_test(test_coreset_bad_args),
 		cmocka_unit_test(test_cancel),
 		cmocka_unit_test(test_random),
