@@ -145,6 +145,12 @@ void blob_collect(struct conn *c, const unsigned char *sha)
 	sqlite3_reset(s);
 	if (referenced)
 		return;
+	s = db_stmt(c, Q_FEAT_DEL);     /* its cached features go with it */
+	if (s) {
+		sqlite3_bind_blob(s, 1, sha, STORE_SHA_LEN, SQLITE_STATIC);
+		sqlite3_step(s);
+		sqlite3_reset(s);
+	}
 	blob_path(c->st, sha, path, sizeof(path));
 	unlink(path);
 }

@@ -429,6 +429,7 @@ int store_dataset_delete(store *st, int64_t id)
 	exec_int(c, "DELETE FROM scores WHERE run IN (SELECT id FROM runs"
 		 " WHERE dataset=?1)", id, 0, &rc);
 	exec_int(c, "DELETE FROM runs WHERE dataset=?1", id, 0, &rc);
+	exec_int(c, "DELETE FROM builtin WHERE dataset=?1", id, 0, &rc);
 	exec_int(c, "DELETE FROM tags WHERE dataset=?1", id, 0, &rc);
 	exec_int(c, "DELETE FROM datasets WHERE id=?1", id, 0, &rc);
 out:

@@ -51,6 +51,7 @@ static const char *const sql_text[Q_COUNT] = {
 	[Q_TAG_GET] = "SELECT " TAG_COLS " FROM tags t"
 		" WHERE t.dataset=?1 AND t.name=?2",
 	[Q_TAG_GET_ID] = "SELECT " TAG_COLS " FROM tags t WHERE t.id=?1",
+	[Q_FEAT_DEL] = "DELETE FROM features WHERE sha=?1",
 	[Q_EVENT_ADD] = "INSERT INTO events(dataset,ts,level,msg)"
 		" VALUES(?1,?2,?3,?4)",
 	[Q_EVENT_TRIM] = "DELETE FROM events WHERE dataset=?1 AND id<=coalesce("
@@ -113,7 +114,16 @@ static const char schema[] =
 	"CREATE INDEX IF NOT EXISTS runs_ds ON runs(dataset, id);"
 	"CREATE TABLE IF NOT EXISTS scores(run INTEGER NOT NULL,"
 	" rank INTEGER NOT NULL, path TEXT NOT NULL, score REAL NOT NULL,"
-	" PRIMARY KEY(run, rank)) WITHOUT ROWID;";
+	" PRIMARY KEY(run, rank)) WITHOUT ROWID;"
+	/* built-in embedder: raw features per blob and extractor (`kind`);
+	 * vec NULL = the blob is not a usable image, err says why */
+	"CREATE TABLE IF NOT EXISTS features(sha BLOB NOT NULL,"
+	" kind TEXT NOT NULL, vec BLOB, err TEXT,"
+	" PRIMARY KEY(sha, kind)) WITHOUT ROWID;"
+	/* the dataset's built-in embedding: its options, and a fingerprint of
+	 * the files and options it was computed from ('' = never) */
+	"CREATE TABLE IF NOT EXISTS builtin(dataset INTEGER PRIMARY KEY,"
+	" params TEXT NOT NULL, fp TEXT NOT NULL DEFAULT '');";
 
 int db_err(int rc)
 {

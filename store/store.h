@@ -271,6 +271,34 @@ int store_matrix_load(store *st, int64_t emb, int64_t tree,
 		      struct store_matrix *out);
 void store_matrix_free(struct store_matrix *m);
 
+/* ---- built-in embedder ---- */
+
+/* Calls fn for each committed file of tree `tree` (path order) with its
+ * blob hash and size; stops when fn returns non-zero (and returns that). */
+typedef int (*store_file_fn)(void *arg, const char *path,
+			     const unsigned char *sha, int64_t size);
+int store_tree_files_each(store *st, int64_t tree, store_file_fn fn,
+			  void *arg);
+/* Cached raw features of blob `sha` under extractor `kind` (dim floats into
+ * vec). 0 = found; 1 = the blob is known not to be a usable image (the
+ * reason in why, may be NULL); -ENOENT = not computed yet (or computed with
+ * another dimension). */
+int store_feature_get(store *st, const char *kind,
+		      const unsigned char sha[STORE_SHA_LEN], float *vec,
+		      size_t dim, char *why, size_t whylen);
+/* Stores n results in one transaction: shas n*32 bytes, vecs n*dim floats;
+ * errs[i] non-NULL marks entry i as not an image with that reason (its vec
+ * is ignored). errs may be NULL. */
+int store_feature_put(store *st, const char *kind, size_t n,
+		      const unsigned char *shas, const float *vecs,
+		      size_t dim, const char *const *errs);
+/* The dataset's embedder options and the fingerprint of the inputs its
+ * `builtin` embedding was made from. -ENOENT if never set. */
+int store_builtin_get(store *st, int64_t dataset, char *params, size_t plen,
+		      char *fp, size_t fplen);
+int store_builtin_set(store *st, int64_t dataset, const char *params,
+		      const char *fp);
+
 /* ---- sampling runs ---- */
 
 enum store_run_status { STORE_RUN_QUEUED = 0, STORE_RUN_RUNNING = 1,
@@ -290,10 +318,11 @@ struct store_run {
 };
 
 int store_run_create(store *st, struct store_run *r);      /* sets r->id */
-/* Writes status, progress, times and error of r. */
+/* Writes status, progress, times, error and embedding of r. */
 int store_run_update(store *st, const struct store_run *r);
 int store_run_get(store *st, int64_t id, struct store_run *out);
 int store_run_latest(store *st, int64_t dataset, struct store_run *out);
+/* The latest finished run that ranked samples (not an `embed` run). */
 int store_run_latest_done(store *st, int64_t dataset, struct store_run *out);
 /* Stores the ranking of a finished run (paths in rank order with scores) and
  * makes its top `keep` the dataset's selection (from tag r->from_tag), all

@@ -437,7 +437,7 @@ int store_run_update(store *st, const struct store_run *r)
 	if (rc)
 		return rc;
 	s = db_prep(c, "UPDATE runs SET status=?2, done=?3, total=?4, skipped=?5,"
-		 " started=?6, finished=?7, error=?8 WHERE id=?1");
+		 " started=?6, finished=?7, error=?8, emb=?9 WHERE id=?1");
 	if (!s)
 		return db_end(c, -EIO);
 	sqlite3_bind_int64(s, 1, r->id);
@@ -448,6 +448,7 @@ int store_run_update(store *st, const struct store_run *r)
 	sqlite3_bind_int64(s, 6, r->started_ns);
 	sqlite3_bind_int64(s, 7, r->finished_ns);
 	sqlite3_bind_text(s, 8, r->error, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 9, r->emb);
 	rc = db_err(sqlite3_step(s));
 	sqlite3_finalize(s);
 	return db_end(c, rc);
@@ -485,7 +486,8 @@ int store_run_latest(store *st, int64_t dataset, struct store_run *out)
 int store_run_latest_done(store *st, int64_t dataset, struct store_run *out)
 {
 	return run_query(st, "SELECT " RUN_COLS " FROM runs WHERE dataset=?1"
-			 " AND status=2 ORDER BY id DESC LIMIT 1", dataset, out);
+			 " AND status=2 AND strategy<>'embed' ORDER BY id DESC LIMIT 1",
+			 dataset, out);
 }
 
 /* Inside a write transaction: selection := top `keep` of run's scores. */

@@ -1,0 +1,169 @@
+/*
+ * features.c — what the built-in embedder keeps in the catalog.
+ *
+ *   features(sha, kind, vec, err)  -- raw feature vector of one blob under
+ *                                     one extractor ("kind": version and
+ *                                     options); vec NULL + err: not an image
+ *   builtin(dataset, params, fp)   -- the dataset's embedder options and the
+ *                                     fingerprint of what `builtin` was
+ *                                     computed from
+ *
+ * Features are keyed by content hash, so a file copied twice, renamed or
+ * present in several datasets is decoded once; they go when the blob goes
+ * (blob_collect). Writes come in batches, one transaction each, so a long
+ * computation that is cancelled or killed keeps what it finished.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "db.h"
+
+int store_tree_files_each(store *st, int64_t tree, store_file_fn fn,
+			  void *arg)
+{
+	struct conn *c = db_conn(st);
+	sqlite3_stmt *s;
+	int rc = 0, r;
+
+	if (!c || !(s = db_prep(c, "SELECT path, sha, size FROM nodes"
+			     " WHERE tree=?1 AND kind=2 AND sha IS NOT NULL"
+			     " ORDER BY path")))
+		return -EIO;
+	sqlite3_bind_int64(s, 1, tree);
+	while ((r = sqlite3_step(s)) == SQLITE_ROW) {
+		if (sqlite3_column_bytes(s, 1) != STORE_SHA_LEN) {
+			rc = -EIO;
+			break;
+		}
+		rc = fn(arg, (const char *)sqlite3_column_text(s, 0),
+			sqlite3_column_blob(s, 1), sqlite3_column_int64(s, 2));
+		if (rc)
+			break;
+	}
+	if (!rc && r != SQLITE_ROW)
+		rc = db_err(r);
+	sqlite3_finalize(s);
+	return rc;
+}
+
+int store_feature_get(store *st, const char *kind,
+		      const unsigned char sha[STORE_SHA_LEN], float *vec,
+		      size_t dim, char *why, size_t whylen)
+{
+	struct conn *c = db_conn(st);
+	sqlite3_stmt *s;
+	int rc;
+
+	if (!c || !(s = db_prep(c, "SELECT vec, err FROM features"
+			     " WHERE sha=?1 AND kind=?2")))
+		return -EIO;
+	sqlite3_bind_blob(s, 1, sha, STORE_SHA_LEN, SQLITE_STATIC);
+	sqlite3_bind_text(s, 2, kind, -1, SQLITE_STATIC);
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW) {
+		if (sqlite3_column_type(s, 0) == SQLITE_NULL) {
+			const char *e = (const char *)sqlite3_column_text(s, 1);
+			if (why)
+				snprintf(why, whylen, "%s", e ? e : "");
+			rc = 1;
+		} else if ((size_t)sqlite3_column_bytes(s, 0) !=
+			   dim * sizeof(float)) {
+			rc = -ENOENT;   /* another dimension: recompute */
+		} else {
+			memcpy(vec, sqlite3_column_blob(s, 0),
+			       dim * sizeof(float));
+			rc = 0;
+		}
+	} else {
+		rc = rc == SQLITE_DONE ? -ENOENT : db_err(rc);
+	}
+	sqlite3_finalize(s);
+	return rc;
+}
+
+int store_feature_put(store *st, const char *kind, size_t n,
+		      const unsigned char *shas, const float *vecs,
+		      size_t dim, const char *const *errs)
+{
+	struct conn *c = db_conn(st);
+	sqlite3_stmt *s;
+	int rc;
+
+	if (!c)
+		return -EIO;
+	rc = db_begin(c);
+	if (rc)
+		return rc;
+	s = db_prep(c, "INSERT OR REPLACE INTO features(sha,kind,vec,err)"
+		    " VALUES(?1,?2,?3,?4)");
+	if (!s)
+		rc = -EIO;
+	for (size_t i = 0; i < n && !rc; i++) {
+		sqlite3_reset(s);
+		sqlite3_bind_blob(s, 1, shas + i * STORE_SHA_LEN,
+				  STORE_SHA_LEN, SQLITE_STATIC);
+		sqlite3_bind_text(s, 2, kind, -1, SQLITE_STATIC);
+		if (errs && errs[i]) {
+			sqlite3_bind_null(s, 3);
+			sqlite3_bind_text(s, 4, errs[i], -1, SQLITE_STATIC);
+		} else {
+			sqlite3_bind_blob(s, 3, vecs + i * dim,
+					  (int)(dim * sizeof(float)),
+					  SQLITE_STATIC);
+			sqlite3_bind_null(s, 4);
+		}
+		rc = db_err(sqlite3_step(s));
+	}
+	sqlite3_finalize(s);
+	return db_end(c, rc);
+}
+
+int store_builtin_get(store *st, int64_t dataset, char *params, size_t plen,
+		      char *fp, size_t fplen)
+{
+	struct conn *c = db_conn(st);
+	sqlite3_stmt *s;
+	int rc;
+
+	if (!c || !(s = db_prep(c, "SELECT params, fp FROM builtin"
+			     " WHERE dataset=?1")))
+		return -EIO;
+	sqlite3_bind_int64(s, 1, dataset);
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW) {
+		snprintf(params, plen, "%s", sqlite3_column_text(s, 0));
+		snprintf(fp, fplen, "%s", sqlite3_column_text(s, 1));
+		rc = 0;
+	} else {
+		rc = rc == SQLITE_DONE ? -ENOENT : db_err(rc);
+	}
+	sqlite3_finalize(s);
+	return rc;
+}
+
+int store_builtin_set(store *st, int64_t dataset, const char *params,
+		      const char *fp)
+{
+	struct conn *c = db_conn(st);
+	sqlite3_stmt *s;
+	int rc;
+
+	if (!c)
+		return -EIO;
+	rc = db_begin(c);
+	if (rc)
+		return rc;
+	s = db_prep(c, "INSERT OR REPLACE INTO builtin(dataset,params,fp)"
+		    " VALUES(?1,?2,?3)");
+	if (!s) {
+		rc = -EIO;
+	} else {
+		sqlite3_bind_int64(s, 1, dataset);
+		sqlite3_bind_text(s, 2, params, -1, SQLITE_STATIC);
+		sqlite3_bind_text(s, 3, fp, -1, SQLITE_STATIC);
+		rc = db_err(sqlite3_step(s));
+		sqlite3_finalize(s);
+	}
+	return db_end(c, rc);
+}
