@@ -5,7 +5,11 @@
  *   [STRATEGY] [n=N] [from=TAG] [embedding=NAME] [seed=S] [min_distance=F]
  *   keep N
  *   cancel
- * STRATEGY is random, coreset, typicality, kmeans or balance.
+ *   embed [dim=N] [color=on|off]
+ * STRATEGY is random, coreset, typicality, kmeans or balance. A sample
+ * request whose embedding is the built-in one (named, or none uploaded)
+ * first brings it up to date (core/embedder.c), in the same job; `embed`
+ * alone does only that, and its options become the dataset's.
  *
  * Locking: runner.lock protects the queue, the active run's progress and
  * cancel flag, and the per-dataset last errors; it is never held while a
@@ -19,8 +23,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "core/csv.h"
+#include "core/embedder.h"
 #include "core/log.h"
 #include "core/names.h"
 #include "core/runs.h"
@@ -56,6 +62,7 @@ struct runner {
 	int64_t active_run, active_ds;
 	volatile int cancel;
 	size_t done, total;
+	const char *phase;      /* of the active run: "embedding", "sampling" */
 	struct dsstate *states;
 };
 
@@ -107,6 +114,7 @@ int core_req_parse(const char *line, struct core_req *out, char *msg,
 	}
 	snprintf(buf, sizeof(buf), "%s", line);
 	out->kind = REQ_SAMPLE;
+	out->color = -1;
 	snprintf(out->strategy, sizeof(out->strategy), "%s",
 		 CORE_DEFAULT_STRATEGY);
 	for (; (tok = next_token(&rest)) != NULL; first = 0) {
@@ -117,13 +125,20 @@ int core_req_parse(const char *line, struct core_req *out, char *msg,
 								   : REQ_KEEP;
 				continue;
 			}
+			if (!strcmp(tok, "embed")) {
+				out->kind = REQ_EMBED;
+				snprintf(out->strategy, sizeof(out->strategy),
+					 "embed");
+				continue;
+			}
 			size_t i, ns = sizeof(strategies) / sizeof(strategies[0]);
 			for (i = 0; i < ns && strcmp(tok, strategies[i]); i++)
 				;
 			if (i == ns) {
 				snprintf(msg, msglen, "unknown strategy '%.64s'"
 					 " (known: random, coreset, typicality,"
-					 " kmeans, balance; or keep N, cancel)",
+					 " kmeans, balance; or keep N, cancel,"
+					 " embed)",
 					 tok);
 				return -EINVAL;
 			}
@@ -140,6 +155,15 @@ int core_req_parse(const char *line, struct core_req *out, char *msg,
 				return -EINVAL;
 			}
 			out->n = (int64_t)v;
+			continue;
+		}
+		if (out->kind == REQ_EMBED && eq) {
+			struct core_embed_opts o = { out->dim, out->color };
+			*eq = '\0';
+			if (core_embed_opt(&o, tok, eq + 1, msg, msglen))
+				return -EINVAL;
+			out->dim = o.dim;
+			out->color = o.color;
 			continue;
 		}
 		if (out->kind != REQ_SAMPLE || !eq) {
@@ -287,7 +311,11 @@ static void finish_run(struct runner *r, struct store_run *run, int rc,
 	store_run_update(r->st, run);
 	if (store_tag_get_id(r->st, run->from_tag, &t))
 		snprintf(t.name, sizeof(t.name), "?");
-	if (rc == 0)
+	if (rc == 0 && !strcmp(run->strategy, "embed"))
+		snprintf(line, sizeof(line), "sample: run %" PRId64 " done:"
+			 " embed, %" PRId64 " distinct images", run->id,
+			 run->total);
+	else if (rc == 0)
 		snprintf(line, sizeof(line), "sample: run %" PRId64 " done: %s"
 			 " picked %" PRId64 " of %" PRId64 " from '%s' (%" PRId64
 			 " skipped without embedding)", run->id, run->strategy,
@@ -298,6 +326,37 @@ static void finish_run(struct runner *r, struct store_run *run, int rc,
 			 run->error);
 	store_event_add(r->st, run->dataset, rc && rc != -ECANCELED ?
 			STORE_ERROR : STORE_INFO, line);
+}
+
+/* Brings the built-in embedding up to date for run `run` (an `embed`
+ * request, or a sample request over the built-in embedding); sets
+ * run->emb. The options: the dataset's, overridden by an embed request's. */
+static int embed_phase(struct runner *r, struct store_run *run, char *why,
+		       size_t whylen)
+{
+	struct core_embed_opts o;
+	struct core_req q;
+	char ign[256];
+	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+	struct core_embed_ctl ctl = { .cancel = &r->cancel,
+				      .progress = on_progress, .arg = r,
+				      .threads = ncpu < 1 ? 1 : ncpu > 16 ? 16
+							   : (int)ncpu };
+
+	core_embed_opts_of(r->st, run->dataset, &o);
+	if (!strcmp(run->strategy, "embed") &&
+	    core_req_parse(run->request, &q, ign, sizeof(ign)) == 0) {
+		if (q.dim)
+			o.dim = q.dim;
+		if (q.color >= 0)
+			o.color = q.color;
+	}
+	pthread_mutex_lock(&r->lock);
+	r->phase = "embedding";
+	r->done = r->total = 0;
+	pthread_mutex_unlock(&r->lock);
+	return core_embed_builtin(r->st, run->dataset, &o, &ctl, &run->emb,
+				  why, whylen);
 }
 
 static void do_job(struct runner *r, int64_t id)
@@ -323,6 +382,22 @@ static void do_job(struct runner *r, int64_t id)
 	run.started_ns = store_now_ns();
 	store_run_update(r->st, &run);
 
+	if (!strcmp(run.strategy, "embed") || run.emb == 0) {
+		why[0] = '\0';
+		rc = embed_phase(r, &run, why, sizeof(why));
+		if (rc || !strcmp(run.strategy, "embed")) {
+			pthread_mutex_lock(&r->lock);
+			run.done = (int64_t)r->done;
+			run.total = (int64_t)r->total;
+			pthread_mutex_unlock(&r->lock);
+			finish_run(r, &run, rc, why[0] ? why : NULL);
+			return;
+		}
+		store_run_update(r->st, &run);       /* records run.emb */
+	}
+	pthread_mutex_lock(&r->lock);
+	r->phase = "sampling";
+	pthread_mutex_unlock(&r->lock);
 	rc = store_matrix_load(r->st, run.emb, run.from_tag, &m);
 	if (rc) {
 		finish_run(r, &run, rc, "cannot load the embedding");
@@ -390,6 +465,7 @@ static void *worker(void *arg)
 		r->active_ds = j->ds;
 		r->cancel = 0;
 		r->done = r->total = 0;
+		r->phase = "starting";
 		pthread_mutex_unlock(&r->lock);
 		do_job(r, j->run);
 		free(j);
@@ -558,6 +634,13 @@ int runner_request(struct runner *r, int64_t ds, const char *line, char *msg,
 		}
 		return rc;
 	}
+	if (q.kind == REQ_EMBED) {
+		rc = store_tag_get(r->st, ds, "initial-tag", &t);
+		if (rc)
+			return rc;
+		e.id = 0;
+		goto queue;
+	}
 	rc = store_tag_get(r->st, ds, q.from[0] ? q.from : "initial-tag", &t);
 	if (rc == -ENOENT) {
 		snprintf(why, sizeof(why), "from=%s: no such tag", q.from);
@@ -566,7 +649,9 @@ int runner_request(struct runner *r, int64_t ds, const char *line, char *msg,
 	}
 	if (rc)
 		return rc;
-	if (q.embedding[0]) {
+	if (!strcmp(q.embedding, CORE_BUILTIN_NAME)) {
+		e.id = 0;               /* brought up to date by the job */
+	} else if (q.embedding[0]) {
 		rc = store_embedding_get(r->st, ds, q.embedding, &e);
 		if (rc == -ENOENT) {
 			snprintf(why, sizeof(why), "embedding=%s: no such"
@@ -575,19 +660,19 @@ int runner_request(struct runner *r, int64_t ds, const char *line, char *msg,
 			goto bad;
 		}
 	} else {
+		/* the latest uploaded one, else the built-in embedder */
 		rc = store_embedding_list(r->st, ds, &embs, &nemb);
-		if (!rc && nemb == 0) {
-			snprintf(why, sizeof(why), "no embedding: copy a CSV"
-				 " into embeddings/ first");
-			rc = -EINVAL;
-			goto bad;
-		}
-		if (!rc)
-			e = embs[nemb - 1];
+		e.id = 0;
+		for (size_t i = nemb; !rc && i-- > 0;)
+			if (strcmp(embs[i].name, CORE_BUILTIN_NAME)) {
+				e = embs[i];
+				break;
+			}
 		free(embs);
 	}
 	if (rc)
 		return rc;
+queue:
 	run.dataset = ds;
 	snprintf(run.request, sizeof(run.request), "%s", line);
 	snprintf(run.strategy, sizeof(run.strategy), "%s", q.strategy);
@@ -645,6 +730,8 @@ int runner_status_text(struct runner *r, int64_t ds, char **out, size_t *len)
 			tbuf_printf(&b, "rejected: %s\n", err);
 		tbuf_printf(&b, "usage: echo \"[STRATEGY] [n=N] [from=TAG]"
 			    " [embedding=NAME] [seed=S]\" > sample\n"
+			    "       echo \"embed [dim=N] [color=on|off]\" >"
+			    " sample\n"
 			    "strategies: random coreset typicality kmeans"
 			    " balance (default %s)\n", CORE_DEFAULT_STRATEGY);
 		return tbuf_finish(&b, out, len);
@@ -655,24 +742,49 @@ int runner_status_text(struct runner *r, int64_t ds, char **out, size_t *len)
 	}
 	if (store_tag_get_id(r->st, run.from_tag, &t))
 		snprintf(t.name, sizeof(t.name), "(deleted)");
-	if (store_embedding_get_id(r->st, run.emb, &e))
+	if (run.emb == 0)
+		snprintf(e.name, sizeof(e.name), "%s (to be computed)",
+			 CORE_BUILTIN_NAME);
+	else if (store_embedding_get_id(r->st, run.emb, &e))
 		snprintf(e.name, sizeof(e.name), "(deleted)");
+	const char *phase = NULL;
 	pthread_mutex_lock(&r->lock);
 	if (r->active_run == run.id) {
 		run.done = (int64_t)r->done;
 		run.total = (int64_t)r->total;
+		phase = r->phase;
 	}
 	pthread_mutex_unlock(&r->lock);
 	int64_t end = run.finished_ns ? run.finished_ns : store_now_ns();
 	double elapsed = run.started_ns ? (double)(end - run.started_ns) / 1e9
 					: 0.0;
-	tbuf_printf(&b, "status: %s\nrun: %" PRId64 "\nrequest: %s\n"
-		    "strategy: %s\nn: %s%" PRId64 "\nfrom: %s\nembedding: %s\n"
-		    "seed: %" PRId64 "\nprogress: %" PRId64 "/%" PRId64 "\n"
-		    "skipped: %" PRId64 " (no embedding)\nelapsed: %.2fs\n",
-		    core_run_status_name(run.status), run.id, run.request, run.strategy,
-		    run.n ? "" : "all ", run.n, t.name, e.name, run.seed,
-		    run.done, run.total, run.skipped, elapsed);
+	if (!strcmp(run.strategy, "embed")) {
+		struct core_embed_opts o;
+		char opts[64];
+		core_embed_opts_of(r->st, ds, &o);
+		core_embed_opts_format(&o, opts, sizeof(opts));
+		tbuf_printf(&b, "status: %s\nrun: %" PRId64 "\nrequest: %s\n"
+			    "strategy: embed\nembedding: %s (%s)\n"
+			    "progress: %" PRId64 "/%" PRId64 " images\n"
+			    "elapsed: %.2fs\n", core_run_status_name(run.status),
+			    run.id, run.request, CORE_BUILTIN_NAME,
+			    run.status == STORE_RUN_DONE ? opts : "as requested",
+			    run.done, run.total, elapsed);
+	} else {
+		tbuf_printf(&b, "status: %s\nrun: %" PRId64 "\nrequest: %s\n"
+			    "strategy: %s\nn: %s%" PRId64 "\nfrom: %s\n"
+			    "embedding: %s\nseed: %" PRId64 "\nprogress: %"
+			    PRId64 "/%" PRId64 "\nskipped: %" PRId64
+			    " (no embedding)\nelapsed: %.2fs\n",
+			    core_run_status_name(run.status), run.id,
+			    run.request, run.strategy, run.n ? "" : "all ",
+			    run.n, t.name, e.name, run.seed, run.done,
+			    run.total, run.skipped, elapsed);
+	}
+	if (phase)
+		tbuf_printf(&b, "phase: %s%s\n", phase,
+			    !strcmp(phase, "embedding") ? " (built-in embedder;"
+			    " progress counts images)" : "");
 	if (run.error[0] && run.status != STORE_RUN_DONE)
 		tbuf_printf(&b, "reason: %s\n", run.error);
 	if (*err && err_ns > run.created_ns)

@@ -26,7 +26,7 @@ struct runner;
 #define CORE_DEFAULT_STRATEGY "typicality"
 
 /* A parsed request line of the `sample` file. */
-enum core_req_kind { REQ_SAMPLE, REQ_KEEP, REQ_CANCEL };
+enum core_req_kind { REQ_SAMPLE, REQ_KEEP, REQ_CANCEL, REQ_EMBED };
 struct core_req {
 	enum core_req_kind kind;
 	char strategy[32];
@@ -35,6 +35,8 @@ struct core_req {
 	char embedding[129];    /* "" = latest uploaded */
 	uint64_t seed;
 	float min_distance;     /* coreset only; 0 = off */
+	int dim;                /* embed: 0 = the dataset's current option */
+	int color;              /* embed: -1 = the dataset's, else 0/1 */
 };
 
 /* Parses one request line. 0, or -EINVAL with the reason in msg (unknown

@@ -27,6 +27,7 @@
 
 #include "core/log.h"
 #include "core/names.h"
+#include "core/embedder.h"
 #include "fs/emb.h"
 
 #define EMB_UPLOAD_MAX ((off_t)8 << 30)
@@ -190,6 +191,13 @@ int fs_emb_upload_new(struct fs *fs, int64_t ds, const char *file,
 			 file);
 		fs->be->ops->log_event(fs->be, ds, STORE_ERROR, line);
 		return rc;
+	}
+	if (!strcmp(base, CORE_BUILTIN_NAME)) {
+		fs->be->ops->log_event(fs->be, ds, STORE_ERROR, "embeddings/"
+				       CORE_BUILTIN_NAME ".csv is computed by"
+				       " sievefs (echo embed > sample); upload"
+				       " your CSV under another name");
+		return -EPERM;
 	}
 	u = calloc(1, sizeof(*u));
 	fh = calloc(1, sizeof(*fh));

@@ -161,8 +161,12 @@ int fs_sample_cli(int argc, char **argv)
 				fputc('\n', stderr);
 			field(text, "reason", reason, sizeof(reason));
 			if (!strcmp(status, "done")) {
-				printf("done: run %s picked %ld in %s\n", run,
-				       done, elapsed);
+				char strategy[64];
+				field(text, "strategy", strategy,
+				      sizeof(strategy));
+				printf("done: run %s %s %ld in %s\n", run,
+				       strcmp(strategy, "embed") ? "picked"
+				       : "embedded", done, elapsed);
 				return 0;
 			}
 			fprintf(stderr, "sievefs sample: run %s %s%s%s\n", run,
