@@ -870,16 +870,18 @@ static void test_kmeans_strategy(void **state)
 
 /* ---- typicality --------------------------------------------------------- */
 
+#define TYP_K 5 /* typicality.c's neighbourhood size */
+
 static double naive_meand(const float *x, size_t n, size_t d,
 			  const uint32_t *asg, size_t i)
 {
-	double best[20];
+	double best[TYP_K];
 	size_t nb = 0, K = 0;
 	double sum = 0;
 
 	for (size_t j = 0; j < n; j++)
 		K += asg[j] == asg[i] && j != i;
-	K = K < 20 ? K : 20;
+	K = K < TYP_K ? K : TYP_K;
 	if (!K)
 		return -1;
 	for (size_t j = 0; j < n; j++) {
@@ -962,6 +964,31 @@ static void test_typicality(void **state)
 	free(size);
 	free(asg);
 	free(c);
+	free(x);
+}
+
+/* The neighbourhood is 5 points: a tight clump of 6 inside a broad cloud
+ * is where the density is, so the single pick lands in the clump (with 20
+ * neighbours the clump's points would reach far into the cloud and the
+ * pick would be a cloud point). */
+static void test_typicality_neighbourhood(void **state)
+{
+	size_t n = 406, d = 3;
+	float *x = make_random(n, d, 33);
+	struct smp_result a;
+
+	(void)state;
+	for (size_t i = 400; i < n; i++)
+		for (size_t j = 0; j < d; j++)
+			x[i * d + j] = 1.5f + 1e-4f * (float)(i - 400 + j);
+	assert_int_equal(smp_typicality(x, n, d, 1, 5, NULL, &a), 0);
+	check_result(&a, n);
+	assert_true(a.order[0] >= 400);
+	assert_float_equal(a.score[a.order[0]], 1.0f, 0);
+	/* The rest: the clump first (most typical), then the cloud. */
+	for (size_t t = 1; t < 6; t++)
+		assert_true(a.order[t] >= 400);
+	smp_result_free(&a);
 	free(x);
 }
 
@@ -1055,6 +1082,7 @@ int main(void)
 		cmocka_unit_test(test_kmeans_fit_determinism),
 		cmocka_unit_test(test_kmeans_strategy),
 		cmocka_unit_test(test_typicality),
+		cmocka_unit_test(test_typicality_neighbourhood),
 		cmocka_unit_test(test_pca2),
 	};
 
