@@ -451,6 +451,8 @@ static int to_parts(struct cs *cs, uint32_t nparts)
 	size_t off = 0;
 
 	if (!cs->am) {
+		if (cs->n > SIZE_MAX / 2 / sizeof(*cs->am))
+			return -ENOMEM;
 		cs->acap = 2 * cs->n;
 		cs->am = big_alloc(cs->acap * sizeof(*cs->am));
 		cs->aidx = big_alloc(cs->acap * sizeof(*cs->aidx));
