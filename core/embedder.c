@@ -27,6 +27,7 @@
 #include "core/embedder.h"
 #include "embed/decode.h"
 #include "embed/features.h"
+#include "sampling/sampling.h"
 
 #define ROUND 512
 #define MAX_FILE (256 << 20)     /* larger files are not decoded */
@@ -600,6 +601,9 @@ int core_embed_builtin(store *st, int64_t ds, const struct core_embed_opts *o,
 	int rc = -EAGAIN;
 
 	why[0] = '\0';
+	/* one BLAS thread per calling thread (STYLE.md), for the whole
+	 * process: also what makes the projection bit-for-bit repeatable */
+	smp_blas_init();
 	/* initial-tag may change while we work; features are cached, so a
 	 * retry only redoes the cheap part */
 	for (int attempt = 0; attempt < 3 && rc == -EAGAIN; attempt++)

@@ -54,9 +54,11 @@ struct emb_pca {
 	float *basis;     /* f × dim, row-major: basis[i*dim + j] */
 };
 /* Fits PCA on n rows of f floats (at most EMB_PCA_FIT_ROWS of them, taken
- * evenly, are used). dim <= f and dim <= n. 0, -EINVAL, -ENOMEM, -EIO (the
+ * evenly, are used: plenty for a 440-dimensional covariance). BLAS calls
+ * give the same bits only at a fixed OpenBLAS thread count: the caller
+ * fixes it (core/ sets one thread, as for sampling/). dim <= f and dim <= n. 0, -EINVAL, -ENOMEM, -EIO (the
  * eigen-solver failed). */
-#define EMB_PCA_FIT_ROWS 100000
+#define EMB_PCA_FIT_ROWS 20000
 int emb_pca_fit(const float *x, size_t n, size_t f, size_t dim,
 		struct emb_pca *out);
 /* out[n × dim] = projection of x[n × f]. 0 or -ENOMEM. */

@@ -60,6 +60,11 @@ struct smp_ctl {
 /* Frees r's arrays and zeroes it. NULL-safe, idempotent. */
 void smp_result_free(struct smp_result *r);
 
+/* Sets OpenBLAS to one thread for the whole process, once (see above).
+ * Other users of BLAS in the process (embed/) call it too, so that every
+ * BLAS result is the same at every call. */
+void smp_blas_init(void);
+
 /* Random: a seeded uniform permutation (xoshiro256**, reproducible across
  * platforms); the first k are the picks, the rest follow in random order.
  * score = 1 - rank/(n-1), i.e. linear in rank. k <= n (k = 0 is allowed:
