@@ -13,7 +13,8 @@ PKG_CONFIG ?= pkg-config
 CFLAGS ?= -O2 -g
 WERROR ?=
 
-PKGS = fuse3 sqlite3 libcrypto openblas lapacke libjpeg libpng libwebp stb
+PKGS = fuse3 sqlite3 libcrypto openblas lapacke libjpeg libpng libwebp stb \
+       libmicrohttpd libcurl libcjson
 WARN = -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
        -Wformat=2 $(WERROR)
 ALL_CFLAGS = -std=c11 -D_GNU_SOURCE -D_FILE_OFFSET_BITS=64 -I. $(WARN) \
@@ -24,6 +25,7 @@ LIB_SRC = store/db.c store/blob.c store/catalog.c store/vectors.c \
           store/features.c \
           core/log.c core/names.c core/local.c core/upload.c core/text.c \
           core/csv.c core/runs.c core/embedder.c $(wildcard sampling/*.c) $(wildcard embed/*.c) \
+          $(wildcard api/*.c) $(wildcard cache/*.c) \
           fs/ino.c fs/ops.c fs/ctl.c fs/emb.c fs/cmdline.c fs/sample_cli.c
 MAIN_SRC = fs/main.c
 UNIT = store names fsname csv runs sampling decode embed
