@@ -55,8 +55,7 @@ int store_feature_get(store *st, const char *kind,
 	sqlite3_stmt *s;
 	int rc;
 
-	if (!c || !(s = db_prep(c, "SELECT vec, err FROM features"
-			     " WHERE sha=?1 AND kind=?2")))
+	if (!c || !(s = db_stmt(c, Q_FEAT_GET)))   /* cached: hot path */
 		return -EIO;
 	sqlite3_bind_blob(s, 1, sha, STORE_SHA_LEN, SQLITE_STATIC);
 	sqlite3_bind_text(s, 2, kind, -1, SQLITE_STATIC);
@@ -78,7 +77,7 @@ int store_feature_get(store *st, const char *kind,
 	} else {
 		rc = rc == SQLITE_DONE ? -ENOENT : db_err(rc);
 	}
-	sqlite3_finalize(s);
+	sqlite3_reset(s);
 	return rc;
 }
 
