@@ -105,7 +105,7 @@ int smp_kmeans(const float *x, size_t n, size_t d, size_t k, uint64_t seed,
 
 /* Typicality (TypiClust): k-means into k clusters; picks visit clusters from
  * largest and least covered, taking each cluster's most typical sample
- * (1 / mean distance to its 20 nearest neighbours within the cluster).
+ * (1 / mean distance to its 5 nearest neighbours within the cluster).
  * The rest follow by typicality. See typicality.c. 1 <= k <= n. */
 int smp_typicality(const float *x, size_t n, size_t d, size_t k,
 		   uint64_t seed, const struct smp_ctl *ctl,
