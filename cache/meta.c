@@ -1,0 +1,216 @@
+/*
+ * meta.c — see meta.h. A chained hash table (FNV-1a of the key) for lookups
+ * plus one list in insertion order (oldest first) for eviction; prefix
+ * invalidation walks that list, which is fine at the sizes a TTL of seconds
+ * keeps alive.
+ *
+ * Threads: `lock` protects everything in struct cache_meta and the entries.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "cache/meta.h"
+
+#define NBUCKETS 4096
+
+struct mentry {
+	char *key;
+	char *body;
+	size_t len;
+	double expires;
+	struct mentry *hnext;          /* hash chain */
+	struct mentry *prev, *next;    /* age list */
+};
+
+struct cache_meta {
+	double ttl;
+	size_t max_bytes, bytes, count;
+	pthread_mutex_t lock;
+	struct mentry *bucket[NBUCKETS];
+	struct mentry *oldest, *newest;
+};
+
+static double now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static size_t hash(const char *s)
+{
+	uint64_t h = 1469598103934665603ull;
+
+	for (; *s; s++)
+		h = (h ^ (unsigned char)*s) * 1099511628211ull;
+	return (size_t)(h % NBUCKETS);
+}
+
+struct cache_meta *cache_meta_new(double ttl, size_t max_bytes)
+{
+	struct cache_meta *m = calloc(1, sizeof(*m));
+
+	if (!m)
+		return NULL;
+	m->ttl = ttl;
+	m->max_bytes = max_bytes;
+	pthread_mutex_init(&m->lock, NULL);
+	return m;
+}
+
+static void drop(struct cache_meta *m, struct mentry *e)
+{
+	struct mentry **p = &m->bucket[hash(e->key)];
+
+	while (*p != e)
+		p = &(*p)->hnext;
+	*p = e->hnext;
+	if (e->prev)
+		e->prev->next = e->next;
+	else
+		m->oldest = e->next;
+	if (e->next)
+		e->next->prev = e->prev;
+	else
+		m->newest = e->prev;
+	m->bytes -= e->len + strlen(e->key);
+	m->count--;
+	free(e->key);
+	free(e->body);
+	free(e);
+}
+
+void cache_meta_free(struct cache_meta *m)
+{
+	if (!m)
+		return;
+	while (m->oldest)
+		drop(m, m->oldest);
+	pthread_mutex_destroy(&m->lock);
+	free(m);
+}
+
+static struct mentry *find(struct cache_meta *m, const char *key)
+{
+	struct mentry *e = m->bucket[hash(key)];
+
+	while (e && strcmp(e->key, key))
+		e = e->hnext;
+	return e;
+}
+
+int cache_meta_get(struct cache_meta *m, const char *key, char **out,
+		   size_t *len)
+{
+	struct mentry *e;
+	int rc = -ENOENT;
+
+	*out = NULL;
+	pthread_mutex_lock(&m->lock);
+	e = find(m, key);
+	if (e && e->expires <= now_s()) {
+		drop(m, e);
+		e = NULL;
+	}
+	if (e) {
+		*out = malloc(e->len + 1);
+		rc = *out ? 0 : -ENOMEM;
+		if (*out) {
+			memcpy(*out, e->body, e->len);
+			(*out)[e->len] = '\0';
+			if (len)
+				*len = e->len;
+		}
+	}
+	pthread_mutex_unlock(&m->lock);
+	return rc;
+}
+
+/* Makes room for `need` more bytes: expired entries first, then oldest. */
+static void make_room(struct cache_meta *m, size_t need, double now)
+{
+	struct mentry *e = m->oldest, *next;
+
+	for (; e && m->bytes + need > m->max_bytes; e = next) {
+		next = e->next;
+		if (e->expires <= now)
+			drop(m, e);
+	}
+	while (m->oldest && m->bytes + need > m->max_bytes)
+		drop(m, m->oldest);
+}
+
+int cache_meta_put(struct cache_meta *m, const char *key, const char *body,
+		   size_t len)
+{
+	size_t klen = strlen(key), need = len + klen;
+	struct mentry *e, *old;
+	double now;
+
+	if (m->ttl <= 0 || need > m->max_bytes)
+		return 0;
+	e = calloc(1, sizeof(*e));
+	if (!e)
+		return -ENOMEM;
+	e->key = malloc(klen + 1);
+	e->body = malloc(len + 1);
+	if (!e->key || !e->body) {
+		free(e->key);
+		free(e->body);
+		free(e);
+		return -ENOMEM;
+	}
+	memcpy(e->key, key, klen + 1);
+	memcpy(e->body, body, len);
+	e->body[len] = '\0';
+	e->len = len;
+	pthread_mutex_lock(&m->lock);
+	now = now_s();
+	e->expires = now + m->ttl;
+	old = find(m, key);
+	if (old)
+		drop(m, old);
+	make_room(m, need, now);
+	size_t b = hash(key);
+	e->hnext = m->bucket[b];
+	m->bucket[b] = e;
+	e->prev = m->newest;
+	if (m->newest)
+		m->newest->next = e;
+	else
+		m->oldest = e;
+	m->newest = e;
+	m->bytes += need;
+	m->count++;
+	pthread_mutex_unlock(&m->lock);
+	return 0;
+}
+
+void cache_meta_invalidate(struct cache_meta *m, const char *prefix)
+{
+	size_t plen = strlen(prefix);
+	struct mentry *e, *next;
+
+	pthread_mutex_lock(&m->lock);
+	for (e = m->oldest; e; e = next) {
+		next = e->next;
+		if (!strncmp(e->key, prefix, plen))
+			drop(m, e);
+	}
+	pthread_mutex_unlock(&m->lock);
+}
+
+size_t cache_meta_count(struct cache_meta *m)
+{
+	size_t n;
+
+	pthread_mutex_lock(&m->lock);
+	n = m->count;
+	pthread_mutex_unlock(&m->lock);
+	return n;
+}

@@ -1,0 +1,43 @@
+/*
+ * meta.h — a small in-memory cache of metadata responses (JSON bodies of GET
+ * requests), keyed by request path, each valid for a fixed TTL.
+ *
+ * Remote mode reads the same few resources over and over (a dataset, a
+ * directory's children, a node's attributes); this keeps the server from
+ * seeing every lookup while bounding staleness by the TTL. After a change of
+ * our own the client drops every key under the changed resource's prefix, so
+ * this mount sees its own writes at once; other mounts' changes show within
+ * the TTL.
+ *
+ * Bounded: at most `max_bytes` of cached bodies; inserting past that drops
+ * expired entries, then the oldest ones.
+ * Threads: every function may be called from any thread (one mutex).
+ */
+#ifndef SIEVEFS_CACHE_META_H
+#define SIEVEFS_CACHE_META_H
+
+#include <stddef.h>
+
+struct cache_meta;
+
+/* ttl in seconds (0 disables caching). Returns NULL on out-of-memory; free
+ * with cache_meta_free(). */
+struct cache_meta *cache_meta_new(double ttl, size_t max_bytes);
+/* NULL is a no-op. */
+void cache_meta_free(struct cache_meta *m);
+
+/* A fresh cached body for `key`: 0 with a malloc'd copy in *out (caller
+ * frees; NUL-terminated, *len without it), -ENOENT when absent or expired,
+ * -ENOMEM. */
+int cache_meta_get(struct cache_meta *m, const char *key, char **out,
+		   size_t *len);
+/* Stores a copy of body under key (replacing). Returns 0 or -ENOMEM; a body
+ * larger than the whole cache is not stored (0). */
+int cache_meta_put(struct cache_meta *m, const char *key, const char *body,
+		   size_t len);
+/* Drops every key that starts with `prefix` ("" drops everything). */
+void cache_meta_invalidate(struct cache_meta *m, const char *prefix);
+/* Number of entries held (expired ones included until dropped). */
+size_t cache_meta_count(struct cache_meta *m);
+
+#endif
