@@ -104,8 +104,8 @@ static struct mentry *find(struct cache_meta *m, const char *key)
 	return e;
 }
 
-int cache_meta_get(struct cache_meta *m, const char *key, char **out,
-		   size_t *len)
+static int get(struct cache_meta *m, const char *key, char **out,
+	       size_t *len, int stale)
 {
 	struct mentry *e;
 	int rc = -ENOENT;
@@ -113,10 +113,9 @@ int cache_meta_get(struct cache_meta *m, const char *key, char **out,
 	*out = NULL;
 	pthread_mutex_lock(&m->lock);
 	e = find(m, key);
-	if (e && e->expires <= now_s()) {
-		drop(m, e);
+	/* Expired entries stay (for get_stale) until room is needed. */
+	if (e && !stale && e->expires <= now_s())
 		e = NULL;
-	}
 	if (e) {
 		*out = malloc(e->len + 1);
 		rc = *out ? 0 : -ENOMEM;
@@ -129,6 +128,18 @@ int cache_meta_get(struct cache_meta *m, const char *key, char **out,
 	}
 	pthread_mutex_unlock(&m->lock);
 	return rc;
+}
+
+int cache_meta_get(struct cache_meta *m, const char *key, char **out,
+		   size_t *len)
+{
+	return get(m, key, out, len, 0);
+}
+
+int cache_meta_get_stale(struct cache_meta *m, const char *key, char **out,
+			 size_t *len)
+{
+	return get(m, key, out, len, 1);
 }
 
 /* Makes room for `need` more bytes: expired entries first, then oldest. */

@@ -10,7 +10,8 @@
  * the TTL.
  *
  * Bounded: at most `max_bytes` of cached bodies; inserting past that drops
- * expired entries, then the oldest ones.
+ * expired entries, then the oldest ones. Expired entries are kept until then
+ * (cache_meta_get_stale serves them when the server is unreachable).
  * Threads: every function may be called from any thread (one mutex).
  */
 #ifndef SIEVEFS_CACHE_META_H
@@ -31,13 +32,16 @@ void cache_meta_free(struct cache_meta *m);
  * -ENOMEM. */
 int cache_meta_get(struct cache_meta *m, const char *key, char **out,
 		   size_t *len);
+/* The same, expired or not: for when the source cannot be reached. */
+int cache_meta_get_stale(struct cache_meta *m, const char *key, char **out,
+			 size_t *len);
 /* Stores a copy of body under key (replacing). Returns 0 or -ENOMEM; a body
  * larger than the whole cache is not stored (0). */
 int cache_meta_put(struct cache_meta *m, const char *key, const char *body,
 		   size_t len);
 /* Drops every key that starts with `prefix` ("" drops everything). */
 void cache_meta_invalidate(struct cache_meta *m, const char *prefix);
-/* Number of entries held (expired ones included until dropped). */
+/* Number of entries held (expired ones included). */
 size_t cache_meta_count(struct cache_meta *m);
 
 #endif

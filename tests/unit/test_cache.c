@@ -337,7 +337,14 @@ static void test_meta_ttl(void **state)
 	usleep(80000);
 	assert_int_equal(cache_meta_get(m, "/v1/datasets", &body, &len),
 			 -ENOENT);
-	assert_int_equal(cache_meta_count(m), 0);
+	/* Expired, but still there for when the server is unreachable. */
+	assert_int_equal(cache_meta_count(m), 1);
+	assert_int_equal(cache_meta_get_stale(m, "/v1/datasets", &body, &len),
+			 0);
+	assert_string_equal(body, "[1,2]");
+	free(body);
+	assert_int_equal(cache_meta_get_stale(m, "/nope", &body, &len),
+			 -ENOENT);
 	cache_meta_free(m);
 
 	/* TTL 0: nothing is cached. */

@@ -1,0 +1,1606 @@
+/*
+ * client.c — remote mode: every backend op as requests to a sievefs server
+ * (docs/api.md), over libcurl, with cache/ in front.
+ *
+ * Transport. One CURLSH shares connections, DNS and TLS sessions between
+ * threads (its locks: one mutex per curl_lock_data); each thread has its own
+ * easy handle (a pthread key), so requests run in parallel over kept-alive
+ * connections. Connect timeout 5 s; a transfer that moves nothing for 30 s is
+ * aborted; JSON requests have 60 s in all.
+ *
+ * Retries: up to 3 more tries after 0.2, 0.4 and 0.8 s on network errors and
+ * 5xx, never on 4xx. Requests that are not idempotent (POST, PATCH, DELETE)
+ * are retried on a network error only when nothing reached the server
+ * (could not connect). After a network failure the server counts as down for
+ * 2 s: requests in that window make one try each, so a mount whose server is
+ * gone answers from its caches without stalling on backoff.
+ *
+ * Caches. Sample bytes: cache/blobs, by content hash — GET once, verified
+ * against the hash, then served from disk; an upload's staging file is linked
+ * into the cache as it is committed. Metadata (JSON of GETs of datasets,
+ * tags, nodes, embeddings, statfs): cache/meta for meta_ttl seconds, keyed by
+ * request path; our own changes drop the affected prefixes at once. When the
+ * server cannot be reached, an expired metadata entry is served rather than
+ * nothing (so cached files stay readable with the server down). Control
+ * files (selection, info, log, sample, scores, plot) are never cached.
+ *
+ * Errors: translated once, here: the error body's errno name (api/json.h),
+ * else 401/403 → EACCES, 404 → ENOENT, anything else EIO. Each failed request
+ * logs one line (404s at debug level: a lookup of a missing name is normal).
+ *
+ * Threads: `hlock` protects the handle list; `down_lock` the down-until time;
+ * the caches lock themselves. No lock is held across a request.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cjson/cJSON.h>
+#include <curl/curl.h>
+#include <openssl/evp.h>
+
+#include "api/client.h"
+#include "api/json.h"
+#include "cache/blobs.h"
+#include "cache/meta.h"
+#include "core/log.h"
+
+#define URL_MAX 2048
+#define JSON_MAX (64u << 20)           /* cap on a JSON response */
+#define TEXT_MAX (512u << 20)          /* cap on a control file's text */
+#define META_BYTES (64u << 20)
+#define RETRIES 3
+#define DOWN_S 2.0
+
+struct hnode {
+	CURL *h;
+	struct client *c;
+	struct hnode *prev, *next;
+};
+
+struct client {
+	struct backend be;
+	struct backend_ops ops;        /* per client: live_ttl is an option */
+	char base[512];                /* scheme://host:port, no trailing / */
+	char auth[160];                /* "Authorization: Bearer ..." */
+	enum api_upload upload;
+	CURLSH *share;
+	pthread_mutex_t share_lock[CURL_LOCK_DATA_LAST];
+	pthread_key_t key;
+	pthread_mutex_t hlock;         /* protects handles */
+	struct hnode *handles;
+	pthread_mutex_t down_lock;     /* protects down_until */
+	double down_until;
+	struct cache_blobs *blobs;
+	struct cache_meta *meta;
+};
+
+static struct client *C(struct backend *be)
+{
+	return (struct client *)be;
+}
+
+static double now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* ---- handles ---- */
+
+static void share_lock(CURL *h, curl_lock_data d, curl_lock_access a,
+		       void *arg)
+{
+	struct client *c = arg;
+
+	(void)h;
+	(void)a;
+	pthread_mutex_lock(&c->share_lock[d < CURL_LOCK_DATA_LAST ? d : 0]);
+}
+
+static void share_unlock(CURL *h, curl_lock_data d, void *arg)
+{
+	struct client *c = arg;
+
+	(void)h;
+	pthread_mutex_unlock(&c->share_lock[d < CURL_LOCK_DATA_LAST ? d : 0]);
+}
+
+static void hnode_free(struct hnode *n)
+{
+	curl_easy_cleanup(n->h);
+	free(n);
+}
+
+/* Thread exit: the thread's handle goes. */
+static void handle_dtor(void *p)
+{
+	struct hnode *n = p;
+	struct client *c = n->c;
+
+	pthread_mutex_lock(&c->hlock);
+	if (n->prev)
+		n->prev->next = n->next;
+	else
+		c->handles = n->next;
+	if (n->next)
+		n->next->prev = n->prev;
+	pthread_mutex_unlock(&c->hlock);
+	hnode_free(n);
+}
+
+static CURL *handle(struct client *c)
+{
+	struct hnode *n = pthread_getspecific(c->key);
+
+	if (n)
+		return n->h;
+	n = calloc(1, sizeof(*n));
+	if (!n)
+		return NULL;
+	n->h = curl_easy_init();
+	if (!n->h) {
+		free(n);
+		return NULL;
+	}
+	n->c = c;
+	if (pthread_setspecific(c->key, n)) {
+		hnode_free(n);
+		return NULL;
+	}
+	pthread_mutex_lock(&c->hlock);
+	n->next = c->handles;
+	if (c->handles)
+		c->handles->prev = n;
+	c->handles = n;
+	pthread_mutex_unlock(&c->hlock);
+	return n->h;
+}
+
+/* ---- one request ---- */
+
+struct rbuf {
+	char *p;
+	size_t len, cap, max;
+	int over;
+};
+
+struct req {
+	const char *method;
+	const char *path;              /* "/v1/...", query included, encoded */
+	const char *body;              /* in-memory request body, or NULL */
+	size_t blen;
+	const char *ctype;
+	int in_fd;                     /* >= 0: PUT body streamed from fd */
+	int64_t in_size, in_off;
+	int out_fd;                    /* >= 0: 2xx body into this fd */
+	int64_t out_len;
+	EVP_MD_CTX *out_sha;           /* hashes what goes to out_fd */
+	int out_err;
+	size_t max;                    /* cap on an in-memory body */
+	int quiet404;                  /* 404 is an answer, log at debug */
+	char *msg;                     /* BE_MSG: the server's message */
+	/* results */
+	CURL *h;
+	long status;
+	struct rbuf resp;
+	char code[48];                 /* error body's stable code */
+	char curlerr[CURL_ERROR_SIZE];
+	int net;                       /* failed without an HTTP answer */
+};
+
+static size_t on_write(char *data, size_t size, size_t nmemb, void *arg)
+{
+	struct req *r = arg;
+	size_t n = size * nmemb;
+	long st = 0;
+
+	curl_easy_getinfo(r->h, CURLINFO_RESPONSE_CODE, &st);
+	if (r->out_fd >= 0 && st >= 200 && st < 300) {
+		for (size_t off = 0; off < n;) {
+			ssize_t w = write(r->out_fd, data + off, n - off);
+			if (w < 0 && errno == EINTR)
+				continue;
+			if (w < 0) {
+				r->out_err = -errno;
+				return 0;
+			}
+			off += (size_t)w;
+		}
+		if (r->out_sha)
+			EVP_DigestUpdate(r->out_sha, data, n);
+		r->out_len += (int64_t)n;
+		return n;
+	}
+	struct rbuf *b = &r->resp;
+	if (b->len + n + 1 > b->max) {
+		b->over = 1;
+		return 0;
+	}
+	if (b->len + n + 1 > b->cap) {
+		size_t cap = b->cap ? b->cap : 4096;
+		while (cap < b->len + n + 1)
+			cap *= 2;
+		char *p = realloc(b->p, cap);
+		if (!p) {
+			b->over = 1;
+			return 0;
+		}
+		b->p = p;
+		b->cap = cap;
+	}
+	memcpy(b->p + b->len, data, n);
+	b->len += n;
+	b->p[b->len] = '\0';
+	return n;
+}
+
+static size_t on_read(char *buf, size_t size, size_t nmemb, void *arg)
+{
+	struct req *r = arg;
+	size_t want = size * nmemb;
+	ssize_t got;
+
+	if (r->in_off >= r->in_size)
+		return 0;
+	if ((int64_t)want > r->in_size - r->in_off)
+		want = (size_t)(r->in_size - r->in_off);
+	do
+		got = pread(r->in_fd, buf, want, r->in_off);
+	while (got < 0 && errno == EINTR);
+	if (got <= 0)
+		return CURL_READFUNC_ABORT;   /* file shrank or failed */
+	r->in_off += got;
+	return (size_t)got;
+}
+
+static int is_idempotent(const char *m)
+{
+	return !strcmp(m, "GET") || !strcmp(m, "HEAD") || !strcmp(m, "PUT");
+}
+
+static int retryable(const struct req *r, CURLcode res)
+{
+	if (res == CURLE_COULDNT_CONNECT || res == CURLE_COULDNT_RESOLVE_HOST)
+		return 1;
+	if (!is_idempotent(r->method))
+		return 0;
+	return res == CURLE_OPERATION_TIMEDOUT || res == CURLE_SEND_ERROR ||
+	       res == CURLE_RECV_ERROR || res == CURLE_GOT_NOTHING ||
+	       res == CURLE_PARTIAL_FILE || res == CURLE_SSL_CONNECT_ERROR;
+}
+
+static void setup(struct client *c, struct req *r, struct curl_slist *hdr,
+		  const char *url)
+{
+	CURL *h = r->h;
+
+	curl_easy_reset(h);
+	curl_easy_setopt(h, CURLOPT_URL, url);
+	curl_easy_setopt(h, CURLOPT_SHARE, c->share);
+	curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdr);
+	curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT, 5L);
+	curl_easy_setopt(h, CURLOPT_LOW_SPEED_LIMIT, 1L);
+	curl_easy_setopt(h, CURLOPT_LOW_SPEED_TIME, 30L);
+	if (r->in_fd < 0 && r->out_fd < 0)
+		curl_easy_setopt(h, CURLOPT_TIMEOUT, 60L);
+	curl_easy_setopt(h, CURLOPT_ERRORBUFFER, r->curlerr);
+	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_write);
+	curl_easy_setopt(h, CURLOPT_WRITEDATA, r);
+	curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
+	if (!strcmp(r->method, "HEAD")) {
+		curl_easy_setopt(h, CURLOPT_NOBODY, 1L);
+	} else if (r->in_fd >= 0) {
+		curl_easy_setopt(h, CURLOPT_UPLOAD, 1L);
+		curl_easy_setopt(h, CURLOPT_READFUNCTION, on_read);
+		curl_easy_setopt(h, CURLOPT_READDATA, r);
+		curl_easy_setopt(h, CURLOPT_INFILESIZE_LARGE,
+				 (curl_off_t)r->in_size);
+	} else if (r->body) {
+		curl_easy_setopt(h, CURLOPT_POSTFIELDS, r->body);
+		curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE,
+				 (curl_off_t)r->blen);
+		curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, r->method);
+	} else if (strcmp(r->method, "GET")) {
+		curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, r->method);
+	}
+}
+
+/* Resets what a try accumulates, so a retry starts clean. */
+static int restart(struct req *r, off_t out_start)
+{
+	r->resp.len = 0;
+	r->resp.over = 0;
+	if (r->resp.p)
+		r->resp.p[0] = '\0';
+	r->in_off = 0;
+	r->out_len = 0;
+	r->out_err = 0;
+	r->code[0] = '\0';
+	r->curlerr[0] = '\0';
+	r->status = 0;
+	r->net = 0;
+	if (r->out_fd >= 0) {
+		if (ftruncate(r->out_fd, out_start) ||
+		    lseek(r->out_fd, out_start, SEEK_SET) < 0)
+			return -errno;
+		if (r->out_sha && !EVP_DigestInit_ex(r->out_sha, EVP_sha256(),
+						     NULL))
+			return -ENOMEM;
+	}
+	return 0;
+}
+
+static int server_down(struct client *c)
+{
+	int down;
+
+	pthread_mutex_lock(&c->down_lock);
+	down = now_s() < c->down_until;
+	pthread_mutex_unlock(&c->down_lock);
+	return down;
+}
+
+static void mark_down(struct client *c, int down)
+{
+	pthread_mutex_lock(&c->down_lock);
+	c->down_until = down ? now_s() + DOWN_S : 0;
+	pthread_mutex_unlock(&c->down_lock);
+}
+
+/* Maps a finished request to 0 or -errno; fills msg; logs failures. */
+static int outcome(struct client *c, struct req *r, CURLcode res)
+{
+	char name[32] = "", message[BE_MSG] = "";
+	int err;
+
+	if (res == CURLE_OK && r->status >= 200 && r->status < 300)
+		return r->out_err;
+	if (res != CURLE_OK && r->status == 0) {
+		r->net = 1;
+		log_error("remote: %s %s%s: %s", r->method, c->base, r->path,
+			  r->curlerr[0] ? r->curlerr : curl_easy_strerror(res));
+		if (r->msg)
+			snprintf(r->msg, BE_MSG, "server %.200s unreachable: %.250s",
+				 c->base, r->curlerr[0] ? r->curlerr :
+				 curl_easy_strerror(res));
+		return r->out_err ? r->out_err : -EIO;
+	}
+	if (r->resp.len) {
+		cJSON *j = cJSON_ParseWithLength(r->resp.p, r->resp.len);
+		if (j)
+			api_error_from_json(j, r->code, sizeof(r->code), name,
+					    sizeof(name), message,
+					    sizeof(message));
+		cJSON_Delete(j);
+	}
+	if (name[0])
+		err = api_errno_from_name(name);
+	else if (r->status == 401 || r->status == 403)
+		err = EACCES;
+	else if (r->status == 404)
+		err = ENOENT;
+	else
+		err = EIO;
+	if (r->msg && message[0])
+		snprintf(r->msg, BE_MSG, "%s", message);
+	log_msg(r->status == 404 && r->quiet404 ? LOG_LVL_DEBUG : LOG_LVL_WARN,
+		"remote: %s %s: HTTP %ld %s%s%s", r->method, r->path, r->status,
+		name[0] ? name : strerror(err), message[0] ? ": " : "",
+		message);
+	return -err;
+}
+
+/* Runs a request with retries. 0 for a 2xx answer, else -errno. */
+static int http(struct client *c, struct req *r)
+{
+	struct curl_slist *hdr = NULL, *h2;
+	char url[URL_MAX], ct[96];
+	off_t out_start = 0;
+	CURLcode res = CURLE_OK;
+	int rc, tries;
+
+	r->h = handle(c);
+	if (!r->h)
+		return -ENOMEM;
+	if (!r->max)
+		r->max = JSON_MAX;
+	r->resp.max = r->max;
+	if ((size_t)snprintf(url, sizeof(url), "%s%s", c->base, r->path) >=
+	    sizeof(url))
+		return -ENAMETOOLONG;
+	if (r->out_fd >= 0) {
+		out_start = lseek(r->out_fd, 0, SEEK_CUR);
+		if (out_start < 0)
+			out_start = 0;
+	}
+	hdr = curl_slist_append(NULL, c->auth);
+	/* No "Expect: 100-continue" round trip before bodies. */
+	h2 = hdr ? curl_slist_append(hdr, "Expect:") : NULL;
+	if (h2 && r->ctype) {
+		snprintf(ct, sizeof(ct), "Content-Type: %s", r->ctype);
+		h2 = curl_slist_append(h2, ct);
+	}
+	if (!h2) {
+		curl_slist_free_all(hdr);
+		return -ENOMEM;
+	}
+	tries = server_down(c) ? 1 : RETRIES + 1;
+	for (int t = 0; t < tries; t++) {
+		if (t) {
+			struct timespec ts = { 0, 200000000L << (t - 1) };
+			if (ts.tv_nsec >= 1000000000L) {
+				ts.tv_sec = ts.tv_nsec / 1000000000L;
+				ts.tv_nsec %= 1000000000L;
+			}
+			nanosleep(&ts, NULL);
+		}
+		rc = restart(r, out_start);
+		if (rc)
+			goto out;
+		setup(c, r, hdr, url);
+		res = curl_easy_perform(r->h);
+		curl_easy_getinfo(r->h, CURLINFO_RESPONSE_CODE, &r->status);
+		if (res == CURLE_WRITE_ERROR && r->status)
+			res = CURLE_OK;     /* our cap or fd: judged below */
+		if (res == CURLE_OK && r->status < 500)
+			break;
+		if (res != CURLE_OK && !retryable(r, res))
+			break;
+		if (res == CURLE_OK && !is_idempotent(r->method) &&
+		    r->status != 502 && r->status != 503)
+			break;
+	}
+	if (res == CURLE_OK && r->resp.over)
+		rc = -EFBIG;
+	else
+		rc = outcome(c, r, res);
+	mark_down(c, r->net);
+out:
+	curl_slist_free_all(hdr);
+	return rc;
+}
+
+static void req_free(struct req *r)
+{
+	free(r->resp.p);
+	r->resp.p = NULL;
+}
+
+#define REQ(m, p) { .method = (m), .path = (p), .in_fd = -1, .out_fd = -1 }
+
+/* ---- paths ---- */
+
+/* Percent-encodes s (RFC 3986 unreserved bytes kept) into out. */
+static int pct(const char *s, char *out, size_t len)
+{
+	static const char hexd[] = "0123456789ABCDEF";
+	size_t o = 0;
+
+	for (; *s; s++) {
+		unsigned char ch = (unsigned char)*s;
+		int keep = (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+			   (ch >= '0' && ch <= '9') || ch == '-' || ch == '.' ||
+			   ch == '_' || ch == '~';
+		if (o + (keep ? 1 : 3) >= len)
+			return -ENAMETOOLONG;
+		if (keep) {
+			out[o++] = (char)ch;
+		} else {
+			out[o++] = '%';
+			out[o++] = hexd[ch >> 4];
+			out[o++] = hexd[ch & 15];
+		}
+	}
+	out[o] = '\0';
+	return 0;
+}
+
+static int pathf(char *buf, size_t len, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+static int pathf(char *buf, size_t len, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(buf, len, fmt, ap);
+	va_end(ap);
+	return n < 0 || (size_t)n >= len ? -ENAMETOOLONG : 0;
+}
+
+/* ---- JSON requests ---- */
+
+/* GET path as JSON, through the metadata cache when `cached`. With the
+ * server unreachable, an expired cached copy is better than an error. */
+static int get_json(struct client *c, const char *path, int cached,
+		    cJSON **out)
+{
+	struct req r = REQ("GET", path);
+	char *body = NULL;
+	size_t len = 0;
+	int rc;
+
+	*out = NULL;
+	r.quiet404 = 1;
+	if (cached && cache_meta_get(c->meta, path, &body, &len) == 0)
+		goto parse;
+	rc = http(c, &r);
+	if (rc) {
+		int net = r.net;
+		req_free(&r);
+		if (net && cached &&
+		    cache_meta_get_stale(c->meta, path, &body, &len) == 0) {
+			log_info("remote: serving %s from the cache (server"
+				 " unreachable)", path);
+			goto parse;
+		}
+		return rc;
+	}
+	body = r.resp.p ? r.resp.p : strdup("");
+	len = r.resp.len;
+	r.resp.p = NULL;
+	if (!body)
+		return -ENOMEM;
+	if (cached)
+		cache_meta_put(c->meta, path, body, len);
+parse:
+	*out = cJSON_ParseWithLength(body, len);
+	free(body);
+	if (!*out) {
+		log_warn("remote: GET %s: malformed JSON from the server", path);
+		return -EIO;
+	}
+	return 0;
+}
+
+/* Sends a JSON body (NULL: none); the JSON answer into *out (may be NULL,
+ * and is NULL after a 204). */
+static int send_json(struct client *c, const char *method, const char *path,
+		     const cJSON *body, cJSON **out, char *msg)
+{
+	struct req r = REQ(method, path);
+	char *text = NULL;
+	int rc;
+
+	if (out)
+		*out = NULL;
+	if (body) {
+		text = cJSON_PrintUnformatted(body);
+		if (!text)
+			return -ENOMEM;
+		r.body = text;
+		r.blen = strlen(text);
+		r.ctype = "application/json";
+	}
+	r.msg = msg;
+	rc = http(c, &r);
+	free(text);
+	if (!rc && out && r.resp.len) {
+		*out = cJSON_ParseWithLength(r.resp.p, r.resp.len);
+		if (!*out)
+			rc = -EIO;
+	}
+	req_free(&r);
+	return rc;
+}
+
+/* A body {"name": name}. */
+static cJSON *name_body(const char *name)
+{
+	cJSON *j = cJSON_CreateObject();
+
+	if (j && !cJSON_AddStringToObject(j, "name", name)) {
+		cJSON_Delete(j);
+		j = NULL;
+	}
+	return j;
+}
+
+/* Decodes {"key":[...]} into a malloc'd array of n records. */
+static int decode_list(const cJSON *j, const char *key, size_t size,
+		       int (*one)(const cJSON *, void *), void **out,
+		       size_t *n)
+{
+	const cJSON *a = cJSON_GetObjectItemCaseSensitive(j, key), *it;
+	size_t i = 0, cnt;
+	char *v;
+
+	*out = NULL;
+	*n = 0;
+	if (!cJSON_IsArray(a))
+		return -EIO;
+	cnt = (size_t)cJSON_GetArraySize(a);
+	v = calloc(cnt ? cnt : 1, size);
+	if (!v)
+		return -ENOMEM;
+	cJSON_ArrayForEach(it, a) {
+		if (i == cnt || one(it, v + i * size)) {
+			free(v);
+			return -EIO;
+		}
+		i++;
+	}
+	*out = v;
+	*n = i;
+	return 0;
+}
+
+static int one_dataset(const cJSON *j, void *out)
+{
+	return api_dataset_from_json(j, out);
+}
+
+static int one_tag(const cJSON *j, void *out)
+{
+	return api_tag_from_json(j, out);
+}
+
+static int one_node(const cJSON *j, void *out)
+{
+	return api_node_from_json(j, out);
+}
+
+static int one_emb(const cJSON *j, void *out)
+{
+	return api_embedding_from_json(j, out);
+}
+
+/* GET path and decode one record with `one`. */
+static int get_one(struct client *c, const char *path,
+		   int (*one)(const cJSON *, void *), void *out)
+{
+	cJSON *j;
+	int rc = get_json(c, path, 1, &j);
+
+	if (!rc) {
+		rc = one(j, out) ? -EIO : 0;
+		cJSON_Delete(j);
+	}
+	return rc;
+}
+
+/* Invalidation after our own changes. Node changes touch node records,
+ * lookups, listings, and the counts in tags and datasets. */
+static void changed_nodes(struct client *c)
+{
+	cache_meta_invalidate(c->meta, "/v1/nodes/");
+	cache_meta_invalidate(c->meta, "/v1/tags/");
+	cache_meta_invalidate(c->meta, "/v1/datasets/");
+	cache_meta_invalidate(c->meta, "/v1/statfs");
+}
+
+static void changed_all(struct client *c)
+{
+	cache_meta_invalidate(c->meta, "");
+}
+
+/* ---- datasets ---- */
+
+static int c_dataset_list(struct backend *be, be_dataset **out, size_t *n)
+{
+	cJSON *j;
+	int rc = get_json(C(be), "/v1/datasets", 1, &j);
+
+	if (rc)
+		return rc;
+	rc = decode_list(j, "datasets", sizeof(**out), one_dataset,
+			 (void **)out, n);
+	cJSON_Delete(j);
+	return rc;
+}
+
+static int c_dataset_get(struct backend *be, const char *name, be_dataset *out)
+{
+	char q[800], path[900];
+
+	if (pct(name, q, sizeof(q)) ||
+	    pathf(path, sizeof(path), "/v1/datasets?name=%s", q))
+		return -ENOENT;
+	return get_one(C(be), path, one_dataset, out);
+}
+
+static int c_dataset_get_id(struct backend *be, int64_t id, be_dataset *out)
+{
+	char path[64];
+
+	if (id <= 0)
+		return -ENOENT;
+	pathf(path, sizeof(path), "/v1/datasets/%lld", (long long)id);
+	return get_one(C(be), path, one_dataset, out);
+}
+
+static int c_dataset_create(struct backend *be, const char *name,
+			    be_dataset *out, char *msg)
+{
+	cJSON *b = name_body(name), *j = NULL;
+	int rc;
+
+	if (!b)
+		return -ENOMEM;
+	rc = send_json(C(be), "POST", "/v1/datasets", b, &j, msg);
+	cJSON_Delete(b);
+	changed_all(C(be));
+	if (!rc)
+		rc = j && !api_dataset_from_json(j, out) ? 0 : -EIO;
+	cJSON_Delete(j);
+	return rc;
+}
+
+static int c_dataset_delete(struct backend *be, int64_t id, char *msg)
+{
+	char path[64];
+	int rc;
+
+	pathf(path, sizeof(path), "/v1/datasets/%lld", (long long)id);
+	rc = send_json(C(be), "DELETE", path, NULL, NULL, msg);
+	changed_all(C(be));
+	return rc;
+}
+
+static int c_dataset_rename(struct backend *be, int64_t id, const char *name,
+			    char *msg)
+{
+	cJSON *b = name_body(name);
+	char path[64];
+	int rc;
+
+	if (!b)
+		return -ENOMEM;
+	pathf(path, sizeof(path), "/v1/datasets/%lld", (long long)id);
+	rc = send_json(C(be), "PATCH", path, b, NULL, msg);
+	cJSON_Delete(b);
+	changed_all(C(be));
+	return rc;
+}
+
+/* ---- tags ---- */
+
+static int c_tag_list(struct backend *be, int64_t ds, be_tag **out, size_t *n)
+{
+	char path[64];
+	cJSON *j;
+	int rc;
+
+	pathf(path, sizeof(path), "/v1/datasets/%lld/tags", (long long)ds);
+	rc = get_json(C(be), path, 1, &j);
+	if (rc)
+		return rc;
+	rc = decode_list(j, "tags", sizeof(**out), one_tag, (void **)out, n);
+	cJSON_Delete(j);
+	return rc;
+}
+
+static int c_tag_get(struct backend *be, int64_t ds, const char *name,
+		     be_tag *out)
+{
+	char q[800], path[900];
+
+	if (pct(name, q, sizeof(q)) ||
+	    pathf(path, sizeof(path), "/v1/datasets/%lld/tags?name=%s",
+		  (long long)ds, q))
+		return -ENOENT;
+	return get_one(C(be), path, one_tag, out);
+}
+
+static int c_tag_get_id(struct backend *be, int64_t id, be_tag *out)
+{
+	char path[64];
+
+	if (id <= 0)
+		return -ENOENT;
+	pathf(path, sizeof(path), "/v1/tags/%lld", (long long)id);
+	return get_one(C(be), path, one_tag, out);
+}
+
+static int c_tag_create(struct backend *be, int64_t ds, const char *name,
+			be_tag *out, char *msg)
+{
+	cJSON *b = name_body(name), *j = NULL;
+	char path[64];
+	int rc;
+
+	if (!b)
+		return -ENOMEM;
+	pathf(path, sizeof(path), "/v1/datasets/%lld/tags", (long long)ds);
+	rc = send_json(C(be), "POST", path, b, &j, msg);
+	cJSON_Delete(b);
+	changed_all(C(be));
+	if (!rc)
+		rc = j && !api_tag_from_json(j, out) ? 0 : -EIO;
+	cJSON_Delete(j);
+	return rc;
+}
+
+static int c_tag_delete(struct backend *be, int64_t tag, char *msg)
+{
+	char path[64];
+	int rc;
+
+	pathf(path, sizeof(path), "/v1/tags/%lld", (long long)tag);
+	rc = send_json(C(be), "DELETE", path, NULL, NULL, msg);
+	changed_all(C(be));
+	return rc;
+}
+
+static int c_tag_rename(struct backend *be, int64_t tag, const char *name,
+			char *msg)
+{
+	cJSON *b = name_body(name);
+	char path[64];
+	int rc;
+
+	if (!b)
+		return -ENOMEM;
+	pathf(path, sizeof(path), "/v1/tags/%lld", (long long)tag);
+	rc = send_json(C(be), "PATCH", path, b, NULL, msg);
+	cJSON_Delete(b);
+	changed_all(C(be));
+	return rc;
+}
+
+/* ---- nodes ---- */
+
+static int c_node_get(struct backend *be, int64_t ino, be_node *out)
+{
+	char path[64];
+
+	if (ino <= 0)
+		return -ENOENT;
+	pathf(path, sizeof(path), "/v1/nodes/%lld", (long long)ino);
+	return get_one(C(be), path, one_node, out);
+}
+
+static int c_node_lookup(struct backend *be, int64_t parent, const char *name,
+			 be_node *out)
+{
+	char q[3 * STORE_NAME_MAX + 1], path[3 * STORE_NAME_MAX + 80];
+
+	if (pct(name, q, sizeof(q)))
+		return -ENAMETOOLONG;
+	if (pathf(path, sizeof(path), "/v1/nodes/%lld/lookup?name=%s",
+		  (long long)parent, q))
+		return -ENAMETOOLONG;
+	return get_one(C(be), path, one_node, out);
+}
+
+static int c_node_children(struct backend *be, int64_t parent, be_node **out,
+			   size_t *n)
+{
+	char q[3 * STORE_NAME_MAX + 1], path[3 * STORE_NAME_MAX + 120];
+	char after[STORE_NAME_MAX + 1] = "";
+	be_node *all = NULL, *page;
+	size_t nall = 0, np;
+	int rc = 0;
+
+	*out = NULL;
+	*n = 0;
+	for (;;) {
+		cJSON *j, *next;
+		if (pct(after, q, sizeof(q)))
+			return -EIO;
+		pathf(path, sizeof(path), "/v1/nodes/%lld/children?limit=10000"
+		      "%s%s", (long long)parent, after[0] ? "&after=" : "",
+		      after[0] ? q : "");
+		rc = get_json(C(be), path, 1, &j);
+		if (rc)
+			break;
+		rc = decode_list(j, "children", sizeof(*page), one_node,
+				 (void **)&page, &np);
+		next = cJSON_GetObjectItemCaseSensitive(j, "next");
+		if (!rc && np) {
+			be_node *v = realloc(all, (nall + np) * sizeof(*v));
+			if (!v)
+				rc = -ENOMEM;
+			else {
+				memcpy(v + nall, page, np * sizeof(*v));
+				all = v;
+				nall += np;
+			}
+		}
+		if (!rc)
+			free(page);
+		int more = !rc && cJSON_IsString(next) && next->valuestring[0];
+		if (more)
+			snprintf(after, sizeof(after), "%s", next->valuestring);
+		cJSON_Delete(j);
+		if (!more)
+			break;
+	}
+	if (rc) {
+		free(all);
+		return rc;
+	}
+	*out = all;
+	*n = nall;
+	return 0;
+}
+
+static int c_node_create(struct backend *be, int64_t parent, const char *name,
+			 const struct store_newnode *nn, be_node *out)
+{
+	cJSON *b = NULL, *j = NULL;
+	char path[64];
+	int rc;
+
+	rc = api_newnode_to_json(name, nn, &b);
+	if (rc)
+		return rc;
+	pathf(path, sizeof(path), "/v1/nodes/%lld/children", (long long)parent);
+	rc = send_json(C(be), "POST", path, b, &j, NULL);
+	cJSON_Delete(b);
+	changed_nodes(C(be));
+	if (!rc)
+		rc = j && !api_node_from_json(j, out) ? 0 : -EIO;
+	cJSON_Delete(j);
+	return rc;
+}
+
+static int c_node_remove(struct backend *be, int64_t parent, const char *name,
+			 int is_dir)
+{
+	char q[3 * STORE_NAME_MAX + 1], path[3 * STORE_NAME_MAX + 100];
+	int rc;
+
+	if (pct(name, q, sizeof(q)))
+		return -ENAMETOOLONG;
+	pathf(path, sizeof(path), "/v1/nodes/%lld/children?name=%s&is_dir=%d",
+	      (long long)parent, q, is_dir ? 1 : 0);
+	rc = send_json(C(be), "DELETE", path, NULL, NULL, NULL);
+	changed_nodes(C(be));
+	return rc;
+}
+
+static int c_node_rename(struct backend *be, int64_t parent, const char *name,
+			 int64_t newparent, const char *newname,
+			 int noreplace)
+{
+	cJSON *b = cJSON_CreateObject();
+	char path[64];
+	int rc = -ENOMEM;
+
+	if (b && cJSON_AddStringToObject(b, "name", name) &&
+	    cJSON_AddNumberToObject(b, "newparent", (double)newparent) &&
+	    cJSON_AddStringToObject(b, "newname", newname) &&
+	    cJSON_AddBoolToObject(b, "noreplace", noreplace)) {
+		pathf(path, sizeof(path), "/v1/nodes/%lld/rename",
+		      (long long)parent);
+		rc = send_json(C(be), "POST", path, b, NULL, NULL);
+		changed_nodes(C(be));
+	}
+	cJSON_Delete(b);
+	return rc;
+}
+
+static int c_node_setattr(struct backend *be, int64_t ino, int what,
+			  uint32_t mode, uint32_t uid, uint32_t gid,
+			  int64_t mtime_ns)
+{
+	cJSON *b = cJSON_CreateObject();
+	char path[64];
+	int rc = -ENOMEM;
+
+	if (!b)
+		return -ENOMEM;
+	if ((what & STORE_SET_MODE) &&
+	    !cJSON_AddNumberToObject(b, "mode", mode))
+		goto out;
+	if ((what & STORE_SET_UID) && !cJSON_AddNumberToObject(b, "uid", uid))
+		goto out;
+	if ((what & STORE_SET_GID) && !cJSON_AddNumberToObject(b, "gid", gid))
+		goto out;
+	if ((what & STORE_SET_MTIME) && api_add_i64_str(b, "mtime_ns", mtime_ns))
+		goto out;
+	pathf(path, sizeof(path), "/v1/nodes/%lld", (long long)ino);
+	rc = send_json(C(be), "PATCH", path, b, NULL, NULL);
+	changed_nodes(C(be));
+out:
+	cJSON_Delete(b);
+	return rc;
+}
+
+/* ---- content ---- */
+
+/* Downloads blob `sha` into the cache; returns an fd on it. */
+static int fetch_blob(struct client *c, const be_node *n)
+{
+	unsigned char got[EVP_MAX_MD_SIZE];
+	char hexs[65], path[96], tmp[4096];
+	struct req r = REQ("GET", path);
+	unsigned int glen = 0;
+	int fd, rc;
+
+	store_sha_hex(n->sha, hexs);
+	pathf(path, sizeof(path), "/v1/blobs/%s", hexs);
+	fd = cache_blob_tmp(c->blobs, tmp, sizeof(tmp));
+	if (fd < 0)
+		return fd;
+	r.out_fd = fd;
+	r.out_sha = EVP_MD_CTX_new();
+	rc = r.out_sha ? http(c, &r) : -ENOMEM;
+	if (!rc && (!EVP_DigestFinal_ex(r.out_sha, got, &glen) ||
+		    glen != STORE_SHA_LEN ||
+		    memcmp(got, n->sha, STORE_SHA_LEN))) {
+		log_error("remote: blob %s: the bytes received do not match"
+			  " their hash", hexs);
+		rc = -EIO;
+	}
+	EVP_MD_CTX_free(r.out_sha);
+	req_free(&r);
+	if (close(fd) && !rc)
+		rc = -errno;
+	if (rc) {
+		unlink(tmp);
+		return rc;
+	}
+	return cache_blob_commit(c->blobs, tmp, n->sha, r.out_len, 0);
+}
+
+static int c_node_open(struct backend *be, const be_node *n)
+{
+	struct client *c = C(be);
+	char hexs[65];
+	int fd;
+
+	if (n->kind != STORE_FILE || !n->has_sha)
+		return -EIO;
+	fd = cache_blob_open(c->blobs, n->sha);
+	if (fd >= 0)
+		return fd;
+	fd = fetch_blob(c, n);
+	if (fd < 0) {
+		store_sha_hex(n->sha, hexs);
+		log_error("remote: cannot read '%s' (blob %.16s…): %s", n->name,
+			  hexs, strerror(-fd));
+		/* Whatever went wrong, the file exists: a read error. */
+		return fd == -ENOMEM ? fd : -EIO;
+	}
+	return fd;
+}
+
+static int c_staging_create(struct backend *be, char *path, size_t len)
+{
+	return cache_blob_tmp(C(be)->blobs, path, len);
+}
+
+/* Makes sure the server has blob `sha`: HEAD, and PUT it if missing. */
+static int push_blob(struct client *c, int fd, const char *hexs, int64_t size)
+{
+	char path[96];
+	struct req h = REQ("HEAD", path), p = REQ("PUT", path);
+	int rc;
+
+	pathf(path, sizeof(path), "/v1/blobs/%s", hexs);
+	h.quiet404 = 1;
+	rc = http(c, &h);
+	req_free(&h);
+	if (rc != -ENOENT)
+		return rc;
+	p.in_fd = fd;
+	p.in_size = size;
+	p.ctype = "application/octet-stream";
+	rc = http(c, &p);
+	req_free(&p);
+	return rc;
+}
+
+static int put_content(struct client *c, int64_t ino, const char *hexs,
+		       int64_t size, int64_t mtime_ns, int durable)
+{
+	cJSON *b = cJSON_CreateObject();
+	char path[64];
+	int rc = -ENOMEM;
+
+	if (b && cJSON_AddStringToObject(b, "sha256", hexs) &&
+	    cJSON_AddNumberToObject(b, "size", (double)size) &&
+	    !api_add_i64_str(b, "mtime_ns", mtime_ns) &&
+	    cJSON_AddBoolToObject(b, "durable", durable)) {
+		pathf(path, sizeof(path), "/v1/nodes/%lld/content",
+		      (long long)ino);
+		rc = send_json(c, "PUT", path, b, NULL, NULL);
+	}
+	cJSON_Delete(b);
+	return rc;
+}
+
+static int c_node_commit(struct backend *be, int64_t ino, int fd,
+			 const char *staged,
+			 const unsigned char sha[STORE_SHA_LEN], int64_t size,
+			 int64_t mtime_ns, int durable)
+{
+	struct client *c = C(be);
+	char hexs[65];
+	int rc;
+
+	store_sha_hex(sha, hexs);
+	rc = push_blob(c, fd, hexs, size);
+	/* The server may collect an unreferenced blob between our PUT and
+	 * the commit (blob_missing): send it once more. */
+	for (int t = 0; !rc && t < 2; t++) {
+		rc = put_content(c, ino, hexs, size, mtime_ns, durable);
+		if (rc == -EAGAIN && t == 0) {
+			char path[96];
+			struct req p = REQ("PUT", path);
+			pathf(path, sizeof(path), "/v1/blobs/%s", hexs);
+			p.in_fd = fd;
+			p.in_size = size;
+			p.ctype = "application/octet-stream";
+			rc = http(c, &p);
+			req_free(&p);
+			continue;
+		}
+		break;
+	}
+	/* Committed bytes are read from our cache from now on. */
+	if (!rc && cache_blob_adopt(c->blobs, fd, staged, sha, size, 0))
+		log_warn("remote: could not keep '%s' in the cache", hexs);
+	if (staged && staged[0])
+		unlink(staged);
+	if (rc)
+		log_error("remote: upload of node %lld failed: %s",
+			  (long long)ino, strerror(-rc));
+	changed_nodes(c);
+	return rc;
+}
+
+/* ---- control files ---- */
+
+static int get_text(struct client *c, const char *path, char **out,
+		    size_t *len)
+{
+	struct req r = REQ("GET", path);
+	int rc;
+
+	r.max = TEXT_MAX;
+	rc = http(c, &r);
+	if (rc) {
+		req_free(&r);
+		return rc;
+	}
+	*out = r.resp.p ? r.resp.p : strdup("");
+	*len = r.resp.len;
+	return *out ? 0 : -ENOMEM;
+}
+
+static int ds_text(struct backend *be, int64_t ds, const char *what,
+		   char **out, size_t *len)
+{
+	char path[96];
+
+	pathf(path, sizeof(path), "/v1/datasets/%lld/%s", (long long)ds, what);
+	return get_text(C(be), path, out, len);
+}
+
+static int c_selection_read(struct backend *be, int64_t ds, char **out,
+			    size_t *len)
+{
+	return ds_text(be, ds, "selection", out, len);
+}
+
+static int send_text(struct client *c, const char *method, const char *path,
+		     const char *ctype, const char *text, size_t len,
+		     char *msg)
+{
+	struct req r = REQ(method, path);
+	int rc;
+
+	r.body = text ? text : "";
+	r.blen = len;
+	r.ctype = ctype;
+	r.msg = msg;
+	rc = http(c, &r);
+	req_free(&r);
+	return rc;
+}
+
+static int c_selection_write(struct backend *be, int64_t ds, const char *text,
+			     size_t len, char *msg)
+{
+	char path[96];
+	int rc;
+
+	pathf(path, sizeof(path), "/v1/datasets/%lld/selection", (long long)ds);
+	rc = send_text(C(be), "PUT", path, "text/plain", text, len, msg);
+	changed_all(C(be));
+	return rc;
+}
+
+static int c_info_read(struct backend *be, int64_t ds, char **out, size_t *len)
+{
+	return ds_text(be, ds, "info", out, len);
+}
+
+static int c_log_read(struct backend *be, int64_t ds, char **out, size_t *len)
+{
+	return ds_text(be, ds, "log", out, len);
+}
+
+static void c_log_event(struct backend *be, int64_t ds, int level,
+			const char *msg)
+{
+	cJSON *b;
+	char path[96];
+
+	if (level == STORE_ERROR)
+		log_warn("%s", msg);
+	else
+		log_debug("%s", msg);
+	if (ds <= 0)
+		return;
+	b = cJSON_CreateObject();
+	if (b && cJSON_AddStringToObject(b, "level", level == STORE_ERROR ?
+					 "error" : "info") &&
+	    cJSON_AddStringToObject(b, "message", msg)) {
+		pathf(path, sizeof(path), "/v1/datasets/%lld/log",
+		      (long long)ds);
+		send_json(C(be), "POST", path, b, NULL, NULL);
+	}
+	cJSON_Delete(b);
+}
+
+static int c_sample_request(struct backend *be, int64_t ds, const char *line,
+			    char *msg)
+{
+	char path[96];
+
+	pathf(path, sizeof(path), "/v1/datasets/%lld/sample", (long long)ds);
+	return send_text(C(be), "POST", path, "text/plain", line, strlen(line),
+			 msg);
+}
+
+static int c_sample_read(struct backend *be, int64_t ds, char **out,
+			 size_t *len)
+{
+	return ds_text(be, ds, "sample", out, len);
+}
+
+static int c_scores_read(struct backend *be, int64_t ds, char **out,
+			 size_t *len)
+{
+	return ds_text(be, ds, "scores.csv", out, len);
+}
+
+static int c_plot_read(struct backend *be, int64_t ds, char **out, size_t *len)
+{
+	return ds_text(be, ds, "plot.svg", out, len);
+}
+
+/* ---- embeddings ---- */
+
+static int c_emb_list(struct backend *be, int64_t ds,
+		      struct store_embedding **out, size_t *n)
+{
+	char path[96];
+	cJSON *j;
+	int rc;
+
+	pathf(path, sizeof(path), "/v1/datasets/%lld/embeddings",
+	      (long long)ds);
+	rc = get_json(C(be), path, 1, &j);
+	if (rc)
+		return rc;
+	rc = decode_list(j, "embeddings", sizeof(**out), one_emb,
+			 (void **)out, n);
+	cJSON_Delete(j);
+	return rc;
+}
+
+static int c_emb_get(struct backend *be, int64_t ds, const char *name,
+		     struct store_embedding *out)
+{
+	char q[800], path[900];
+
+	if (pct(name, q, sizeof(q)) ||
+	    pathf(path, sizeof(path), "/v1/datasets/%lld/embeddings?name=%s",
+		  (long long)ds, q))
+		return -ENOENT;
+	return get_one(C(be), path, one_emb, out);
+}
+
+static int c_emb_get_id(struct backend *be, int64_t id,
+			struct store_embedding *out)
+{
+	char path[64];
+
+	if (id <= 0)
+		return -ENOENT;
+	pathf(path, sizeof(path), "/v1/embeddings/%lld", (long long)id);
+	return get_one(C(be), path, one_emb, out);
+}
+
+static int c_emb_put(struct backend *be, int64_t ds, const char *name,
+		     const char *text, size_t len, char *msg)
+{
+	char q[800], path[900];
+	int rc;
+
+	if (pct(name, q, sizeof(q)) ||
+	    pathf(path, sizeof(path), "/v1/datasets/%lld/embeddings?name=%s",
+		  (long long)ds, q))
+		return -ENAMETOOLONG;
+	rc = send_text(C(be), "PUT", path, "text/csv", text, len, msg);
+	changed_all(C(be));
+	return rc;
+}
+
+static int c_emb_delete(struct backend *be, int64_t id)
+{
+	char path[64];
+	int rc;
+
+	pathf(path, sizeof(path), "/v1/embeddings/%lld", (long long)id);
+	rc = send_json(C(be), "DELETE", path, NULL, NULL, NULL);
+	changed_all(C(be));
+	return rc;
+}
+
+static int c_emb_export(struct backend *be, int64_t id, int fd)
+{
+	char path[64];
+	struct req r = REQ("GET", path);
+	int rc;
+
+	pathf(path, sizeof(path), "/v1/embeddings/%lld/csv", (long long)id);
+	r.out_fd = fd;
+	rc = http(C(be), &r);
+	req_free(&r);
+	return rc;
+}
+
+static int c_statfs(struct backend *be, struct statvfs *out)
+{
+	cJSON *j;
+	int rc = get_json(C(be), "/v1/statfs", 1, &j);
+
+	if (rc)
+		return rc;
+	memset(out, 0, sizeof(*out));
+	rc = api_statfs_from_json(j, out) ? -EIO : 0;
+	cJSON_Delete(j);
+	return rc;
+}
+
+static void c_destroy(struct backend *be)
+{
+	struct client *c = C(be);
+
+	if (!be)
+		return;
+	/* No destructor runs after the key is gone: clean up the rest. */
+	pthread_key_delete(c->key);
+	while (c->handles) {
+		struct hnode *n = c->handles;
+		c->handles = n->next;
+		hnode_free(n);
+	}
+	if (c->share)
+		curl_share_cleanup(c->share);
+	for (int i = 0; i < CURL_LOCK_DATA_LAST; i++)
+		pthread_mutex_destroy(&c->share_lock[i]);
+	pthread_mutex_destroy(&c->hlock);
+	pthread_mutex_destroy(&c->down_lock);
+	cache_blobs_close(c->blobs);
+	cache_meta_free(c->meta);
+	explicit_bzero(c->auth, sizeof(c->auth));
+	free(c);
+}
+
+static const struct backend_ops client_ops = {
+	.dataset_list = c_dataset_list,
+	.dataset_get = c_dataset_get,
+	.dataset_get_id = c_dataset_get_id,
+	.dataset_create = c_dataset_create,
+	.dataset_delete = c_dataset_delete,
+	.dataset_rename = c_dataset_rename,
+	.tag_list = c_tag_list,
+	.tag_get = c_tag_get,
+	.tag_get_id = c_tag_get_id,
+	.tag_create = c_tag_create,
+	.tag_delete = c_tag_delete,
+	.tag_rename = c_tag_rename,
+	.node_get = c_node_get,
+	.node_lookup = c_node_lookup,
+	.node_children = c_node_children,
+	.node_create = c_node_create,
+	.node_remove = c_node_remove,
+	.node_rename = c_node_rename,
+	.node_setattr = c_node_setattr,
+	.node_open = c_node_open,
+	.staging_create = c_staging_create,
+	.node_commit = c_node_commit,
+	.selection_read = c_selection_read,
+	.selection_write = c_selection_write,
+	.info_read = c_info_read,
+	.log_read = c_log_read,
+	.log_event = c_log_event,
+	.sample_request = c_sample_request,
+	.sample_read = c_sample_read,
+	.scores_read = c_scores_read,
+	.plot_read = c_plot_read,
+	.emb_list = c_emb_list,
+	.emb_get = c_emb_get,
+	.emb_get_id = c_emb_get_id,
+	.emb_put = c_emb_put,
+	.emb_delete = c_emb_delete,
+	.emb_export = c_emb_export,
+	.statfs = c_statfs,
+	/* Frozen tags never change, whoever made them. Live trees change
+	 * on other machines too: set from meta_ttl at open. */
+	.frozen_cache_ok = 1,
+	.live_ttl = 1.0,
+	.destroy = c_destroy,
+};
+
+/* ---- opening ---- */
+
+int api_is_url(const char *s)
+{
+	return s && (!strncmp(s, "http://", 7) || !strncmp(s, "https://", 8));
+}
+
+/* Host part of an http(s) URL into host (brackets of [v6] kept out). */
+static int url_host(const char *url, char *host, size_t len)
+{
+	const char *p = strstr(url, "://"), *end;
+
+	if (!p)
+		return -EINVAL;
+	p += 3;
+	if (*p == '[') {
+		end = strchr(++p, ']');
+		if (!end)
+			return -EINVAL;
+	} else {
+		end = p + strcspn(p, ":/");
+	}
+	if (end == p || (size_t)(end - p) >= len)
+		return -EINVAL;
+	memcpy(host, p, (size_t)(end - p));
+	host[end - p] = '\0';
+	return 0;
+}
+
+static int loopback(const char *host)
+{
+	return !strcmp(host, "localhost") || !strncmp(host, "127.", 4) ||
+	       !strcmp(host, "::1");
+}
+
+static int global_init(void)
+{
+	static pthread_mutex_t once = PTHREAD_MUTEX_INITIALIZER;
+	static int done;
+	int rc = 0;
+
+	pthread_mutex_lock(&once);
+	if (!done)
+		rc = curl_global_init(CURL_GLOBAL_DEFAULT) ? -EIO : 0;
+	done = !rc;
+	pthread_mutex_unlock(&once);
+	return rc;
+}
+
+int api_client_open(const struct api_client_opts *o, struct backend **out,
+		    char *msg, size_t msglen)
+{
+	struct client *c;
+	char host[256];
+	size_t blen;
+	int rc;
+
+	*out = NULL;
+	if (!api_is_url(o->url) || url_host(o->url, host, sizeof(host))) {
+		snprintf(msg, msglen, "%s: not a server URL (http(s)://HOST:PORT)",
+			 o->url);
+		return -EINVAL;
+	}
+	if (!strncmp(o->url, "http://", 7) && !loopback(host)) {
+		snprintf(msg, msglen, "%s: plain http:// is allowed only to a"
+			 " loopback address (the token would cross the network"
+			 " in clear); use https://", o->url);
+		return -EINVAL;
+	}
+	if (!o->token || !o->token[0] || strlen(o->token) > 128 ||
+	    strpbrk(o->token, " \t\r\n")) {
+		snprintf(msg, msglen, "the token is empty or malformed");
+		return -EINVAL;
+	}
+	if (global_init()) {
+		snprintf(msg, msglen, "libcurl initialisation failed");
+		return -EIO;
+	}
+	c = calloc(1, sizeof(*c));
+	if (!c)
+		return -ENOMEM;
+	c->ops = client_ops;
+	/* The kernel keeps live names and attributes for a fraction of the
+	 * metadata TTL, so another mount's change shows within about
+	 * meta_ttl + that. */
+	c->ops.live_ttl = o->meta_ttl < 1.0 ? o->meta_ttl / 2 : 0.5;
+	c->be.ops = &c->ops;
+	c->upload = o->upload;
+	snprintf(c->base, sizeof(c->base), "%s", o->url);
+	blen = strlen(c->base);
+	while (blen && c->base[blen - 1] == '/')
+		c->base[--blen] = '\0';
+	snprintf(c->auth, sizeof(c->auth), "Authorization: Bearer %s", o->token);
+	for (int i = 0; i < CURL_LOCK_DATA_LAST; i++)
+		pthread_mutex_init(&c->share_lock[i], NULL);
+	pthread_mutex_init(&c->hlock, NULL);
+	pthread_mutex_init(&c->down_lock, NULL);
+	if (pthread_key_create(&c->key, handle_dtor)) {
+		free(c);
+		return -ENOMEM;
+	}
+	c->share = curl_share_init();
+	c->meta = cache_meta_new(o->meta_ttl, META_BYTES);
+	if (!c->share || !c->meta) {
+		rc = -ENOMEM;
+		goto fail;
+	}
+	curl_share_setopt(c->share, CURLSHOPT_LOCKFUNC, share_lock);
+	curl_share_setopt(c->share, CURLSHOPT_UNLOCKFUNC, share_unlock);
+	curl_share_setopt(c->share, CURLSHOPT_USERDATA, c);
+	curl_share_setopt(c->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_DNS);
+	curl_share_setopt(c->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_SSL_SESSION);
+	curl_share_setopt(c->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_CONNECT);
+	rc = cache_blobs_open(o->cache_dir, o->cache_size, &c->blobs, msg,
+			      msglen);
+	if (rc)
+		goto fail;
+	*out = &c->be;
+	return 0;
+fail:
+	c_destroy(&c->be);
+	return rc;
+}
+
+int api_client_check(struct backend *be, char *user, size_t userlen,
+		     char *msg, size_t msglen)
+{
+	struct client *c = C(be);
+	struct req r = REQ("GET", "/v1/whoami");
+	char m[BE_MSG] = "";
+	cJSON *j = NULL;
+	int rc;
+
+	r.msg = m;
+	rc = http(c, &r);
+	if (!rc) {
+		j = cJSON_ParseWithLength(r.resp.p ? r.resp.p : "",
+					  r.resp.len);
+		if (!j || api_get_str(j, "user", user, userlen, 1))
+			rc = -EIO;
+		cJSON_Delete(j);
+	}
+	if (!rc) {
+		req_free(&r);
+		r = (struct req)REQ("GET", "/v1/datasets");
+		r.msg = m;
+		rc = http(c, &r);
+	}
+	if (rc == -EACCES && r.status == 401)
+		snprintf(msg, msglen, "the server %s refused the token (absent,"
+			 " wrong or revoked): %s", c->base, m[0] ? m :
+			 "unauthorized");
+	else if (rc == -EAGAIN)
+		snprintf(msg, msglen, "the server %s refuses this address for"
+			 " now after too many failed token checks: wait a"
+			 " minute", c->base);
+	else if (rc && r.net)
+		snprintf(msg, msglen, "%s", m);
+	else if (rc)
+		snprintf(msg, msglen, "the server %s answered %s (HTTP %ld)%s%s",
+			 c->base, strerror(-rc), r.status, m[0] ? ": " : "", m);
+	req_free(&r);
+	return rc;
+}

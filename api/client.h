@@ -1,0 +1,51 @@
+/*
+ * client.h — remote mode: a `struct backend` (core/backend.h) whose
+ * operations are requests to a sievefs server (docs/api.md), with the
+ * client caches of cache/ in front: sample bytes on local disk by content
+ * hash, metadata for a short TTL.
+ *
+ * Errors are those a local mount gives: the server's JSON errno name when it
+ * sends one, else 401/403 → -EACCES, 404 → -ENOENT, anything else -EIO
+ * (network errors included, after the retries). Every failed request writes
+ * one line to the daemon log (core/log.h).
+ *
+ * Threads: every op may be called from any thread; each thread gets its own
+ * curl easy handle, and all share one connection/DNS/TLS-session cache.
+ * Not fork-safe: open it after fuse_daemonize(), as fs/main.c does.
+ */
+#ifndef SIEVEFS_API_CLIENT_H
+#define SIEVEFS_API_CLIENT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/backend.h"
+
+enum api_upload { API_UPLOAD_FULL = 0 };
+
+struct api_client_opts {
+	const char *url;          /* http(s)://HOST:PORT; http only on loopback */
+	const char *token;        /* svf_...; copied */
+	const char *cache_dir;    /* blob cache directory (created) */
+	uint64_t cache_size;      /* bytes of evictable cached blobs */
+	double meta_ttl;          /* seconds metadata responses are reused */
+	enum api_upload upload;
+};
+
+/* 1 if `url` looks like a server URL (http:// or https://), else 0. */
+int api_is_url(const char *s);
+
+/* Makes a remote backend. Does not contact the server (see
+ * api_client_check). Returns 0 or -errno with a reason in msg; free with
+ * be->ops->destroy(be). */
+int api_client_open(const struct api_client_opts *o, struct backend **out,
+		    char *msg, size_t msglen);
+
+/* Contacts the server with the token: GET /v1/whoami and /v1/datasets.
+ * 0 and the token's user in `user`, or -errno with a message for the
+ * terminal in msg (unreachable server, bad/revoked token, ...). Blocks up to
+ * the connect timeout times the retries. */
+int api_client_check(struct backend *be, char *user, size_t userlen,
+		     char *msg, size_t msglen);
+
+#endif
