@@ -3,15 +3,19 @@
 # starts in the foreground (-f) and always unmounts and reaps, even on ^C.
 #
 #   . "$(dirname "$0")/lib.sh"        then set BENCH_NAME, BIN
-#   bench_mount STORE MNT LOG          start "$BIN STORE MNT -f", wait ≤ 10 s
+#   bench_mount SRC MNT LOG [ARGS...]  start "$BIN SRC MNT -f ARGS", wait ≤ 10 s
+#                                      (SRC: a store dir or a server URL)
+#   bench_umount MNT                   unmount one now
 #   bench_cleanup                      (trapped on EXIT) unmount every mount
-#                                      made, reap the daemons, remove $BENCH_RM
+#                                      made, reap the daemons, TERM the PIDs in
+#                                      BENCH_SERVERS, remove $BENCH_RM
 #   now / since T0                     wall clock, "12.3 s" since T0
 #   bench_die MSG                      message and exit 1 (cleanup runs)
 # Only daemons this script started are signalled, by PID.
 
 BENCH_MNTS=()
 BENCH_PIDS=()
+BENCH_SERVERS=()     # PIDs of servers to stop with TERM at the end
 BENCH_RM=''        # a work dir to remove at the end ('' = keep)
 
 now() { date +%s.%N; }
@@ -20,9 +24,11 @@ bench_die() { echo "$BENCH_NAME: $*" >&2; exit 1; }
 bench_mounted() { findmnt -rn -M "$1" >/dev/null 2>&1; }
 
 bench_mount() {
-	local store=$1 mnt=$2 log=$3 i pid
-	mkdir -p "$store" "$mnt"
-	"$BIN" "$store" "$mnt" -f >"$log" 2>&1 &
+	local src=$1 mnt=$2 log=$3 i pid
+	shift 3
+	case $src in http://* | https://*) ;; *) mkdir -p "$src" ;; esac
+	mkdir -p "$mnt"
+	"$BIN" "$src" "$mnt" -f "$@" >"$log" 2>&1 &
 	pid=$!
 	BENCH_PIDS+=("$pid")
 	BENCH_MNTS+=("$mnt")
@@ -33,6 +39,17 @@ bench_mount() {
 		sleep 0.1
 	done
 	bench_die "no mount at $mnt after 10 s"
+}
+
+# bench_umount MNT — unmount one mount now (its daemon exits: -f mode).
+bench_umount() {
+	local i
+	for i in 1 2 3 4 5; do
+		bench_mounted "$1" || return 0
+		fusermount3 -u "$1" 2>/dev/null || sleep 1
+	done
+	bench_mounted "$1" && bench_die "cannot unmount $1"
+	return 0
 }
 
 bench_cleanup() {
@@ -47,6 +64,10 @@ bench_cleanup() {
 			echo "$BENCH_NAME: $m busy, lazy unmount" >&2
 			fusermount3 -u -z "$m" 2>/dev/null || true
 		fi
+	done
+	for p in "${BENCH_SERVERS[@]}"; do
+		kill -TERM "$p" 2>/dev/null
+		wait "$p" 2>/dev/null || true
 	done
 	for p in "${BENCH_PIDS[@]}"; do   # in -f mode a daemon exits once unmounted
 		for i in $(seq 20); do kill -0 "$p" 2>/dev/null || break; sleep 0.5; done
