@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/random.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -45,6 +46,7 @@ struct cache_blobs {
 	size_t nbuckets, count, npinned;
 	struct entry *head, *tail;     /* LRU: head newest, tail oldest */
 	uint64_t used, pinned;
+	int lockfd;                    /* DIR/lock, flock'd while open */
 };
 
 static void hex(const unsigned char *sha, char out[65])
@@ -313,6 +315,7 @@ int cache_blobs_open(const char *dir, uint64_t limit, struct cache_blobs **out,
 		return -ENOMEM;
 	pthread_mutex_init(&c->lock, NULL);
 	c->limit = limit;
+	c->lockfd = -1;
 	c->nbuckets = NBUCKETS_MIN;
 	c->bucket = calloc(c->nbuckets, sizeof(*c->bucket));
 	if (!c->bucket) {
@@ -333,6 +336,19 @@ int cache_blobs_open(const char *dir, uint64_t limit, struct cache_blobs **out,
 		rc = mkdir_p(sub);
 	if (rc)
 		goto out;
+	/* One process per cache: another one's temp files are not leftovers,
+	 * and its index would disagree with ours. */
+	snprintf(sub, sizeof(sub), "%s/lock", c->dir);
+	c->lockfd = open(sub, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (c->lockfd < 0) {
+		rc = -errno;
+		goto out;
+	}
+	if (flock(c->lockfd, LOCK_EX | LOCK_NB)) {
+		rc = errno == EWOULDBLOCK ? -EBUSY : -errno;
+		goto out;
+	}
+	snprintf(sub, sizeof(sub), "%s/tmp", c->dir);
 	clean_tmp(sub);
 	rc = scan(c, 1);
 	if (!rc)
@@ -343,6 +359,8 @@ out:
 	if (rc) {
 		if (msg && msglen)
 			snprintf(msg, msglen, "cache directory %s: %s", dir,
+				 rc == -EBUSY ? "in use by another mount (give"
+				 " each mount its own -o cache_dir=)" :
 				 strerror(-rc));
 		cache_blobs_close(c);
 		return rc;
@@ -363,6 +381,8 @@ void cache_blobs_close(struct cache_blobs *c)
 		}
 	}
 	free(c->bucket);
+	if (c->lockfd >= 0)
+		close(c->lockfd);
 	pthread_mutex_destroy(&c->lock);
 	free(c);
 }

@@ -6,6 +6,8 @@
  *   DIR/pinned/ab/<sha256>  bytes that exist only here (upload=meta): never
  *                           evicted, not counted against the size limit
  *   DIR/tmp/                downloads and uploads in progress; emptied at open
+ *   DIR/lock                flock'd by the one process using the cache
+ *                           (a second one gets -EBUSY)
  * An entry appears only by rename(2) of a complete temp file, so a crash never
  * leaves a partial entry under its hash. Bytes are named by their SHA-256, so
  * an entry is never stale.

@@ -8,6 +8,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "fs/cmdline.h"
 
@@ -15,9 +17,24 @@
 #define SIEVEFS_VERSION "0.1.0"
 #endif
 
-enum { KEY_DISCARD = 100, KEY_HELP, KEY_VERSION };
+enum { KEY_DISCARD = 100, KEY_HELP, KEY_VERSION, KEY_TOKEN };
+
+struct parse_state {
+	struct fs_cmdline *cl;
+	int help, version, extra, token;
+	char *token_file, *cache_dir, *cache_size, *meta_ttl, *upload;
+};
+
+/* Remote-mode options: fuse_opt stores their values in parse_state. */
+#define CL_OPT(t, f) { t, offsetof(struct parse_state, f), 0 }
 
 static const struct fuse_opt opt_spec[] = {
+	CL_OPT("token_file=%s", token_file),
+	CL_OPT("cache_dir=%s", cache_dir),
+	CL_OPT("cache_size=%s", cache_size),
+	CL_OPT("meta_ttl=%s", meta_ttl),
+	CL_OPT("upload=%s", upload),
+	FUSE_OPT_KEY("token=", KEY_TOKEN),
 	FUSE_OPT_KEY("defaults", KEY_DISCARD),
 	FUSE_OPT_KEY("noauto", KEY_DISCARD),
 	FUSE_OPT_KEY("auto", KEY_DISCARD),
@@ -34,11 +51,6 @@ static const struct fuse_opt opt_spec[] = {
 	FUSE_OPT_END
 };
 
-struct parse_state {
-	struct fs_cmdline *cl;
-	int help, version, extra;
-};
-
 static int opt_proc(void *data, const char *arg, int key,
 		    struct fuse_args *outargs)
 {
@@ -53,6 +65,9 @@ static int opt_proc(void *data, const char *arg, int key,
 		return 0;
 	case KEY_VERSION:
 		ps->version = 1;
+		return 0;
+	case KEY_TOKEN:
+		ps->token = 1;
 		return 0;
 	case FUSE_OPT_KEY_NONOPT:
 		if (!ps->cl->source) {
@@ -73,9 +88,12 @@ static int opt_proc(void *data, const char *arg, int key,
 void fs_usage(const char *prog)
 {
 	printf("usage: %s STORE MOUNTPOINT [-o opt[,opt...]] [-f] [-d] [-s]\n"
+	       "       %s https://HOST:PORT MOUNTPOINT -o token_file=PATH [...]\n"
 	       "\n"
 	       "Mounts the sievefs store in directory STORE (created if missing)"
-	       " at MOUNTPOINT.\n"
+	       " at MOUNTPOINT,\n"
+	       "or the datasets of a token's owner on a sievefs server"
+	       " (remote mode).\n"
 	       "Each dataset is a folder; copy files into DATASET/initial-tag/"
 	       " to upload them,\n"
 	       "write paths to DATASET/selection, and mkdir DATASET/TAG to"
@@ -88,13 +106,22 @@ void fs_usage(const char *prog)
 	       "    -s                     single-threaded\n"
 	       "    -o allow_other         let other users see the mount\n"
 	       "    -o max_idle_threads=N  idle worker threads kept (default 16)\n"
+	       "remote mode:\n"
+	       "    -o token_file=PATH     file holding the API token (or set"
+	       " SIEVEFS_TOKEN)\n"
+	       "    -o cache_dir=DIR       sample cache (default"
+	       " ~/.cache/sievefs)\n"
+	       "    -o cache_size=N[KMG]   cache size bound (default 1G)\n"
+	       "    -o meta_ttl=SECONDS    metadata reuse time (default 2)\n"
+	       "    -o upload=full         send sample bytes to the server"
+	       " (the only mode)\n"
 	       "    -h, --help             this text\n"
 	       "    -V, --version          the version\n"
 	       "\n"
 	       "Also usable as: mount -t fuse.sievefs STORE MOUNTPOINT,"
 	       " or in /etc/fstab:\n"
 	       "    /srv/sievefs-store  /mnt/data  fuse.sievefs  defaults  0 0\n",
-	       prog);
+	       prog, prog);
 }
 
 int fs_cmdline_parse(int argc, char **argv, struct fs_cmdline *out)
@@ -103,8 +130,23 @@ int fs_cmdline_parse(int argc, char **argv, struct fs_cmdline *out)
 
 	memset(out, 0, sizeof(*out));
 	out->args = (struct fuse_args)FUSE_ARGS_INIT(argc, argv);
-	if (fuse_opt_parse(&out->args, &ps, opt_spec, opt_proc) == -1)
+	int prc = fuse_opt_parse(&out->args, &ps, opt_spec, opt_proc);
+
+	out->token_file = ps.token_file;
+	out->cache_dir = ps.cache_dir;
+	out->cache_size = ps.cache_size;
+	out->meta_ttl = ps.meta_ttl;
+	out->upload = ps.upload;
+	if (prc == -1)
 		return -EINVAL;
+	if (ps.token) {
+		fprintf(stderr, "sievefs: -o token= is refused: a token on the"
+			" command line is visible to every user in `ps` and"
+			" stays in shell history. Put it in a file readable"
+			" only by you and pass -o token_file=PATH, or set"
+			" SIEVEFS_TOKEN.\n");
+		return -EINVAL;
+	}
 	if (ps.help) {
 		fs_usage(argv[0]);
 		return 1;
@@ -129,7 +171,184 @@ int fs_cmdline_parse(int argc, char **argv, struct fs_cmdline *out)
 void fs_cmdline_free(struct fs_cmdline *cl)
 {
 	free(cl->source);
+	free(cl->token_file);
+	free(cl->cache_dir);
+	free(cl->cache_size);
+	free(cl->meta_ttl);
+	free(cl->upload);
 	free(cl->opts.mountpoint);
 	fuse_opt_free_args(&cl->args);
 	memset(cl, 0, sizeof(*cl));
+}
+
+/* ---- remote mode ---- */
+
+/* "1G", "500M", "64k", "12345" → bytes. */
+static int parse_size(const char *s, uint64_t *out)
+{
+	char *end;
+	unsigned long long v;
+	uint64_t mul = 1;
+
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (errno || end == s)
+		return -EINVAL;
+	switch (*end) {
+	case 'k': case 'K': mul = 1ull << 10; end++; break;
+	case 'm': case 'M': mul = 1ull << 20; end++; break;
+	case 'g': case 'G': mul = 1ull << 30; end++; break;
+	case 't': case 'T': mul = 1ull << 40; end++; break;
+	default: break;
+	}
+	if (*end == 'i' && mul > 1)
+		end++;
+	if ((*end == 'b' || *end == 'B') && mul > 1)
+		end++;
+	if (*end || v > UINT64_MAX / mul)
+		return -EINVAL;
+	*out = v * mul;
+	return 0;
+}
+
+/* Reads the token: the first line of the file, whitespace trimmed. */
+static int read_token(const char *path, char **out, char *msg, size_t len)
+{
+	char buf[512];
+	struct stat st;
+	size_t n;
+	FILE *f = fopen(path, "re");
+
+	if (!f) {
+		snprintf(msg, len, "token file %s: %s", path, strerror(errno));
+		return -errno;
+	}
+	if (fstat(fileno(f), &st) == 0 && (st.st_mode & 077))
+		fprintf(stderr, "sievefs: warning: token file %s is readable by"
+			" other users (chmod 600 it)\n", path);
+	n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[n] = '\0';
+	buf[strcspn(buf, "\r\n")] = '\0';
+	*out = strdup(buf);
+	if (!*out)
+		return -ENOMEM;
+	return 0;
+}
+
+static char *trimmed_dup(const char *s)
+{
+	while (*s == ' ' || *s == '\t')
+		s++;
+	size_t n = strcspn(s, " \t\r\n");
+	return strndup(s, n);
+}
+
+/* The default cache directory: $XDG_CACHE_HOME/sievefs or ~/.cache/sievefs,
+ * created (with ~/.cache) if missing. */
+static int default_cache_dir(char **out)
+{
+	const char *xdg = getenv("XDG_CACHE_HOME"), *home = getenv("HOME");
+	char base[3000], dir[3100];
+
+	if (xdg && xdg[0] == '/')
+		snprintf(base, sizeof(base), "%s", xdg);
+	else if (home && home[0] == '/')
+		snprintf(base, sizeof(base), "%s/.cache", home);
+	else
+		return -ENOENT;
+	if (mkdir(base, 0700) && errno != EEXIST)
+		return -errno;
+	snprintf(dir, sizeof(dir), "%s/sievefs", base);
+	*out = strdup(dir);
+	return *out ? 0 : -ENOMEM;
+}
+
+int fs_remote_opts(const struct fs_cmdline *cl, struct fs_remote *out,
+		   char *msg, size_t len)
+{
+	const char *env = getenv("SIEVEFS_TOKEN");
+	char *end;
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	out->o.url = cl->source;
+	out->o.cache_size = 1ull << 30;
+	out->o.meta_ttl = 2.0;
+	out->o.upload = API_UPLOAD_FULL;
+	if (cl->upload && strcmp(cl->upload, "full")) {
+		if (!strcmp(cl->upload, "thumbnails") ||
+		    !strcmp(cl->upload, "meta"))
+			snprintf(msg, len, "-o upload=%s is not supported by this"
+				 " version: the server API has no way to commit"
+				 " a sample without its full bytes; only"
+				 " upload=full works", cl->upload);
+		else
+			snprintf(msg, len, "-o upload=%s: unknown mode (full,"
+				 " thumbnails or meta)", cl->upload);
+		return -EINVAL;
+	}
+	if (cl->cache_size && (parse_size(cl->cache_size, &out->o.cache_size) ||
+			       out->o.cache_size < (1u << 20))) {
+		snprintf(msg, len, "-o cache_size=%s: want a size of at least"
+			 " 1M, such as 500M or 2G", cl->cache_size);
+		return -EINVAL;
+	}
+	if (cl->meta_ttl) {
+		errno = 0;
+		out->o.meta_ttl = strtod(cl->meta_ttl, &end);
+		if (errno || end == cl->meta_ttl || *end ||
+		    !(out->o.meta_ttl >= 0 && out->o.meta_ttl <= 3600)) {
+			snprintf(msg, len, "-o meta_ttl=%s: want seconds"
+				 " between 0 and 3600", cl->meta_ttl);
+			return -EINVAL;
+		}
+	}
+	if (cl->cache_dir) {
+		out->cache_dir = realpath(cl->cache_dir, NULL);
+		if (!out->cache_dir && errno == ENOENT &&
+		    mkdir(cl->cache_dir, 0700) == 0)
+			out->cache_dir = realpath(cl->cache_dir, NULL);
+		if (!out->cache_dir) {
+			snprintf(msg, len, "-o cache_dir=%s: %s", cl->cache_dir,
+				 strerror(errno));
+			return -EINVAL;
+		}
+	} else {
+		rc = default_cache_dir(&out->cache_dir);
+		if (rc) {
+			snprintf(msg, len, "no cache directory: set HOME or"
+				 " pass -o cache_dir=DIR (%s)", strerror(-rc));
+			return rc;
+		}
+	}
+	out->o.cache_dir = out->cache_dir;
+	if (cl->token_file)
+		rc = read_token(cl->token_file, &out->token, msg, len);
+	else if (env && env[0])
+		rc = (out->token = trimmed_dup(env)) ? 0 : -ENOMEM;
+	else {
+		snprintf(msg, len, "remote mode needs a token: -o"
+			 " token_file=PATH (a file holding it) or the"
+			 " environment variable SIEVEFS_TOKEN");
+		return -EINVAL;
+	}
+	if (rc)
+		return rc;
+	if (!out->token[0]) {
+		snprintf(msg, len, "the token %s is empty", cl->token_file ?
+			 "file" : "in SIEVEFS_TOKEN");
+		return -EINVAL;
+	}
+	out->o.token = out->token;
+	return 0;
+}
+
+void fs_remote_free(struct fs_remote *r)
+{
+	if (r->token)
+		explicit_bzero(r->token, strlen(r->token));
+	free(r->token);
+	free(r->cache_dir);
+	memset(r, 0, sizeof(*r));
 }

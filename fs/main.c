@@ -6,6 +6,12 @@
  * can see the files), then closed, because SQLite connections and their
  * POSIX locks must not cross the fork of fuse_daemonize(); after
  * daemonising it is opened again for good.
+ *
+ * Remote mode (SOURCE is an http(s):// URL) follows the same order: the
+ * server and the token are checked before mounting, so an unreachable
+ * server or a bad, absent or revoked token fails on the terminal; curl's
+ * handles and threads must not cross the fork either, so the client is made
+ * again after daemonising.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -14,6 +20,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "api/client.h"
+#include "api/server.h"
 #include "core/log.h"
 #include "fs/cmdline.h"
 #include "fs/fs.h"
@@ -62,7 +70,49 @@ static int shared_mount(const struct fuse_args *a)
 	return 0;
 }
 
-static int run_mount(struct fs_cmdline *cl)
+/* Opens the backend of cl->source: a local store or a remote server. */
+static int open_backend(struct fs_cmdline *cl, struct fs_remote *rem,
+			struct backend **be, char *msg, size_t len)
+{
+	if (api_is_url(cl->source))
+		return api_client_open(&rem->o, be, msg, len);
+	return core_local_open(cl->source, OWNER_LOCAL, be, msg, len);
+}
+
+/* Before mounting: settings of remote mode, and the server's answer to our
+ * token. Embedded mode refuses the remote-only options. */
+static int check_source(struct fs_cmdline *cl, struct fs_remote *rem)
+{
+	char msg[1024] = "", user[128] = "";
+	struct backend *be = NULL;
+	int rc;
+
+	if (!api_is_url(cl->source)) {
+		if (cl->token_file || cl->cache_dir || cl->cache_size ||
+		    cl->meta_ttl || cl->upload) {
+			fprintf(stderr, "sievefs: token_file, cache_dir,"
+				" cache_size, meta_ttl and upload are options of"
+				" remote mode (SOURCE an http(s):// URL)\n");
+			return -EINVAL;
+		}
+		return 0;
+	}
+	rc = fs_remote_opts(cl, rem, msg, sizeof(msg));
+	if (!rc)
+		rc = api_client_open(&rem->o, &be, msg, sizeof(msg));
+	if (!rc)
+		rc = api_client_check(be, user, sizeof(user), msg, sizeof(msg));
+	if (be)
+		be->ops->destroy(be);
+	if (rc) {
+		fprintf(stderr, "sievefs: %s\n", *msg ? msg : strerror(-rc));
+		return rc;
+	}
+	log_info("%s: mounting the datasets of '%s'", cl->source, user);
+	return 0;
+}
+
+static int run_mount_with(struct fs_cmdline *cl, struct fs_remote *rem)
 {
 	struct fs fs = { .uid = getuid(), .gid = getgid(),
 			 .emb_lock = PTHREAD_MUTEX_INITIALIZER };
@@ -79,22 +129,29 @@ static int run_mount(struct fs_cmdline *cl)
 			"not a directory");
 		return 1;
 	}
-	rc = core_local_open(cl->source, OWNER_LOCAL, &be, msg, sizeof(msg));
-	if (rc) {
-		fprintf(stderr, "sievefs: %s\n", *msg ? msg : strerror(-rc));
+	if (check_source(cl, rem))
 		return 1;
-	}
-	be->ops->destroy(be);
-	be = NULL;
+	if (!api_is_url(cl->source)) {
+		rc = core_local_open(cl->source, OWNER_LOCAL, &be, msg,
+				     sizeof(msg));
+		if (rc) {
+			fprintf(stderr, "sievefs: %s\n", *msg ? msg :
+				strerror(-rc));
+			return 1;
+		}
+		be->ops->destroy(be);
+		be = NULL;
 
-	/* fuse_daemonize() changes to "/": keep the store's absolute path. */
-	char *abs = realpath(cl->source, NULL);
-	if (!abs) {
-		fprintf(stderr, "sievefs: %s: %s\n", cl->source, strerror(errno));
-		return 1;
+		/* fuse_daemonize() changes to "/": keep the absolute path. */
+		char *abs = realpath(cl->source, NULL);
+		if (!abs) {
+			fprintf(stderr, "sievefs: %s: %s\n", cl->source,
+				strerror(errno));
+			return 1;
+		}
+		free(cl->source);
+		cl->source = abs;
 	}
-	free(cl->source);
-	cl->source = abs;
 	snprintf(fsname, sizeof(fsname), "fsname=%s", cl->source);
 	/* Only the mounting user can enter a mount without allow_other, so
 	 * the kernel's mode checks would only cost a GETATTR of the folder
@@ -118,7 +175,7 @@ static int run_mount(struct fs_cmdline *cl)
 	log_setup(!cl->opts.foreground, cl->opts.debug ? LOG_LVL_DEBUG :
 		  LOG_LVL_INFO);
 
-	rc = core_local_open(cl->source, OWNER_LOCAL, &fs.be, msg, sizeof(msg));
+	rc = open_backend(cl, rem, &fs.be, msg, sizeof(msg));
 	if (rc) {
 		log_error("%s", *msg ? msg : strerror(-rc));
 		goto out_unmount;
@@ -157,6 +214,15 @@ out_session:
 	return ret;
 }
 
+static int run_mount(struct fs_cmdline *cl)
+{
+	struct fs_remote rem = { 0 };
+	int ret = run_mount_with(cl, &rem);
+
+	fs_remote_free(&rem);
+	return ret;
+}
+
 int main(int argc, char **argv)
 {
 	struct fs_cmdline cl;
@@ -165,6 +231,10 @@ int main(int argc, char **argv)
 	log_setup(0, LOG_LVL_INFO);
 	if (argc > 1 && !strcmp(argv[1], "sample"))
 		return fs_sample_cli(argc - 1, argv + 1);
+	if (argc > 1 && !strcmp(argv[1], "serve"))
+		return api_serve_cli(argc - 1, argv + 1);
+	if (argc > 1 && !strcmp(argv[1], "token"))
+		return api_token_cli(argc - 1, argv + 1);
 	fuse_set_log_func(fuse_log_to_ours);
 	rc = fs_cmdline_parse(argc, argv, &cl);
 	if (rc) {

@@ -316,6 +316,22 @@ static void test_open_fails(void **state)
 	assert_non_null(strstr(msg, "cache directory"));
 }
 
+static void test_one_user(void **state)
+{
+	struct fx *f = *state;
+	struct cache_blobs *c, *c2 = (void *)1;
+	char msg[256] = "";
+
+	assert_int_equal(cache_blobs_open(f->dir, 100, &c, NULL, 0), 0);
+	assert_int_equal(cache_blobs_open(f->dir, 100, &c2, msg, sizeof(msg)),
+			 -EBUSY);
+	assert_null(c2);
+	assert_non_null(strstr(msg, "in use"));
+	cache_blobs_close(c);
+	assert_int_equal(cache_blobs_open(f->dir, 100, &c2, NULL, 0), 0);
+	cache_blobs_close(c2);
+}
+
 static void test_meta_ttl(void **state)
 {
 	struct cache_meta *m = cache_meta_new(0.05, 1 << 20);
@@ -412,6 +428,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_adopt, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_rebuild, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_open_fails, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_one_user, setup, teardown),
 		cmocka_unit_test(test_meta_ttl),
 		cmocka_unit_test(test_meta_invalidate),
 		cmocka_unit_test(test_meta_bound),
