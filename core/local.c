@@ -24,6 +24,7 @@
 #include "core/names.h"
 #include "core/runs.h"
 #include "core/text.h"
+#include "core/view.h"
 
 #define TEXT_MAX (256u << 20)   /* cap on a control file's text */
 #define LOG_SHOWN 1000
@@ -33,6 +34,7 @@ struct local {
 	store *st;
 	struct runner *runner;     /* sampling runs; owns a worker thread */
 	char owner[65];
+	int view;                  /* 1 = borrows st and runner (core_local_view) */
 };
 
 static struct local *L(struct backend *be)
@@ -735,6 +737,10 @@ static void l_destroy(struct backend *be)
 {
 	if (!be)
 		return;
+	if (L(be)->view) {
+		free(be);
+		return;
+	}
 	runner_free(L(be)->runner);
 	store_close(L(be)->st);
 	free(be);
@@ -811,4 +817,24 @@ int core_local_open(const char *dir, const char *owner, struct backend **out,
 	snprintf(l->owner, sizeof(l->owner), "%s", owner);
 	*out = &l->be;
 	return 0;
+}
+
+int core_local_view(struct backend *base, const char *owner,
+		    struct backend **out)
+{
+	struct local *l = calloc(1, sizeof(*l));
+
+	*out = NULL;
+	if (!l)
+		return -ENOMEM;
+	*l = *L(base);
+	l->view = 1;
+	snprintf(l->owner, sizeof(l->owner), "%s", owner);
+	*out = &l->be;
+	return 0;
+}
+
+store *core_local_store(struct backend *be)
+{
+	return L(be)->st;
 }

@@ -9,6 +9,8 @@
  *         ctime, sha)          -- sha NULL on a file = upload pending
  *   selection(dataset, rank, node)  -- explicit selection, importance order
  *   events(id, dataset, ts, level, msg)
+ *   users(name, created), tokens(id, user, hash, created, revoked)
+ *                               -- server mode; hash = SHA-256 of the token
  * A tree root node has parent = -tree and name ''. Times are ns since epoch.
  */
 #include <errno.h>
@@ -124,7 +126,13 @@ static const char schema[] =
 	/* the dataset's built-in embedding: its options, and a fingerprint of
 	 * the files and options it was computed from ('' = never) */
 	"CREATE TABLE IF NOT EXISTS builtin(dataset INTEGER PRIMARY KEY,"
-	" params TEXT NOT NULL, fp TEXT NOT NULL DEFAULT '');";
+	" params TEXT NOT NULL, fp TEXT NOT NULL DEFAULT '');"
+	/* server mode: users, and their API tokens as SHA-256 hashes only */
+	"CREATE TABLE IF NOT EXISTS users(name TEXT PRIMARY KEY,"
+	" created INTEGER NOT NULL) WITHOUT ROWID;"
+	"CREATE TABLE IF NOT EXISTS tokens(id INTEGER PRIMARY KEY AUTOINCREMENT,"
+	" user TEXT NOT NULL, hash BLOB NOT NULL UNIQUE,"
+	" created INTEGER NOT NULL, revoked INTEGER NOT NULL DEFAULT 0);";
 
 int db_err(int rc)
 {

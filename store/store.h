@@ -338,6 +338,59 @@ int store_run_scores_each(store *st, int64_t run, int limit,
 			  int (*fn)(void *arg, const char *path, double score),
 			  void *arg);
 
+/* ---- users and API tokens (server mode; users.c) ---- */
+
+/* A token is "svf_" + 64 hex digits (32 random bytes). Only its SHA-256 is
+ * stored; the token itself is shown once, at creation. */
+#define STORE_TOKEN_LEN 68
+#define STORE_USER_MAX 64
+
+struct store_token {
+	int64_t id;
+	char user[STORE_USER_MAX + 1];
+	int64_t created_ns;
+	int revoked;
+};
+
+/* 1 if `name` may name a user: 1-64 of A-Z a-z 0-9 . _ -, starting with a
+ * letter or digit. */
+int store_user_valid(const char *name);
+/* 1 if `token` has the token format (it may still be unknown). */
+int store_token_format_ok(const char *token);
+/* SHA-256 of the token text. */
+void store_token_hash(const char *token, unsigned char out[STORE_SHA_LEN]);
+/* Constant-time comparison of two hashes: 1 if equal. */
+int store_hash_equal(const unsigned char a[STORE_SHA_LEN],
+		     const unsigned char b[STORE_SHA_LEN]);
+/* Creates a token for `user` (creating the user): the token text into
+ * `token` (STORE_TOKEN_LEN + 1 bytes), its id into *id (may be NULL).
+ * -EINVAL for a bad user name, -EIO if no randomness. */
+int store_token_create(store *st, const char *user, char *token, int64_t *id);
+/* Every token, by id; free(*out). */
+int store_token_list(store *st, struct store_token **out, size_t *n);
+/* Revokes a token: -ENOENT if no such id. Revoking twice is fine. */
+int store_token_revoke(store *st, int64_t id);
+/* The user of a valid, unrevoked token into user (STORE_USER_MAX + 1
+ * bytes): 0, or -EACCES (malformed, unknown or revoked). */
+int store_token_check(store *st, const char *token, char *user);
+
+/* ---- queries for the server (users.c) ---- */
+
+/* At most `limit` children of dir `parent` whose names sort after `after`
+ * ("" = from the start), by name (bytewise). free(*out). */
+int store_node_children_page(store *st, int64_t parent, const char *after,
+			     size_t limit, struct store_node **out, size_t *n);
+/* Gives staged bytes (fd; staged = path, "" if unnamed) whose hash the
+ * caller verified their blob name without pointing any node at them. An
+ * unreferenced blob may be collected at any time (next open, or when a node
+ * with the same bytes goes away): commit a node to it soon. */
+int store_blob_put(store *st, int fd, const char *staged,
+		   const unsigned char sha[STORE_SHA_LEN]);
+/* 1 if a node of a dataset of `owner` references blob sha, 0 if none,
+ * or -errno. */
+int store_blob_owned(store *st, const unsigned char sha[STORE_SHA_LEN],
+		     const char *owner);
+
 /* ---- helpers ---- */
 
 /* SHA-256 of a whole file (fd read from offset 0). */

@@ -1,0 +1,1800 @@
+/*
+ * server.c — `sievefs serve`: the v1 HTTP API (docs/api.md) on
+ * libmicrohttpd, over the embedded backend of core/; and `sievefs token`.
+ *
+ * Request life cycle (MHD calls the access handler several times per
+ * request): the URI-log callback allocates our `struct req` and keeps the raw
+ * request target (before MHD decodes it, so "%2e%2e" and "%2F" are checked
+ * by api_path_parse). On the first handler call we authenticate, route,
+ * check ids and Content-Length against the route's cap, and open the body
+ * sink; errors are answered right away, without reading the body. Body
+ * chunks then go to the sink: JSON and request lines into a capped memory
+ * buffer, selection and CSV texts and blobs into an unnamed staging file of
+ * the store (blobs hashed on the way). The last call runs the route. The
+ * completion callback frees everything, whatever happened.
+ *
+ * Every route runs the same operations a local mount does, through a
+ * per-user view of one backend (core/view.h): one store, one sampling
+ * runner. Ownership: a view checks the owner only for dataset ids, so every
+ * route first resolves the dataset of the tag, node or embedding it names
+ * and answers 404 unless the token's user owns it (no existence leak). A
+ * blob is readable only when a node of the user references it.
+ *
+ * Auth: "Authorization: Bearer svf_…", checked against hashed tokens
+ * (store/users.c). Failed checks are counted per client address in a small
+ * fixed table (rl_*): more than RL_MAX failures within RL_WINDOW seconds and
+ * every request from that address gets 429 until the window ends.
+ *
+ * Threads: MHD's internal thread pool (one epoll per thread, as many threads
+ * as cores); handlers block on SQLite and disk I/O in those threads. State
+ * shared between threads: the backend (thread-safe) and the rate table
+ * (rl_lock). Memory per connection is bounded: MHD's pool plus at most one
+ * JSON body (1 MiB).
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <netdb.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cjson/cJSON.h>
+#include <microhttpd.h>
+#include <openssl/evp.h>
+
+#include "api/json.h"
+#include "api/server.h"
+#include "core/backend.h"
+#include "core/log.h"
+#include "core/view.h"
+
+#define RAW_MAX 8192                     /* request target, bytes */
+#define CAP_JSON (1u << 20)
+#define CAP_LINE 4096u
+#define CAP_SELECTION (256ull << 20)
+#define CAP_CSV (512ull << 20)
+#define CAP_BLOB (64ull << 30)
+#define PAGE_DEFAULT 1000
+#define PAGE_MAX 10000
+#define RL_SLOTS 1024
+#define RL_MAX 10
+#define RL_WINDOW 60
+
+enum body { B_NONE, B_JSON, B_LINE, B_FILE, B_BLOB };
+
+struct rl_slot {
+	char addr[64];
+	time_t start;        /* window start */
+	int fails;
+};
+
+struct srv {
+	struct backend *base;
+	store *st;
+	pthread_mutex_t rl_lock;          /* protects rl */
+	struct rl_slot rl[RL_SLOTS];
+};
+
+struct req;
+typedef enum MHD_Result (*route_fn)(struct srv *, struct req *,
+				    struct MHD_Connection *);
+
+struct route {
+	const char *key;          /* collection["/#"]["/sub"] */
+	const char *method;
+	route_fn fn;
+	enum body body;
+	uint64_t cap;
+};
+
+struct req {
+	char raw[RAW_MAX];
+	int raw_bad;              /* target too long */
+	int started;
+	const struct route *rt;
+	struct api_path path;
+	const char *query;        /* into raw, "" if none */
+	int64_t id;               /* the id segment, 0 if none */
+	unsigned char sha[STORE_SHA_LEN];   /* blob routes */
+	char user[STORE_USER_MAX + 1];
+	struct backend *be;       /* the user's view */
+	/* body sink */
+	uint64_t got;
+	char *buf;
+	size_t len;
+	int fd;
+	char staged[STORE_PATH_MAX];
+	EVP_MD_CTX *md;
+	int ioerr;                /* first write error, -errno */
+	int over;                 /* over the cap: answered 413 */
+};
+
+/* ---- responses ---- */
+
+static enum MHD_Result send_resp(struct MHD_Connection *c, unsigned status,
+				 struct MHD_Response *resp, const char *ctype)
+{
+	enum MHD_Result ret;
+
+	if (!resp)
+		return MHD_NO;
+	if (ctype)
+		MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE,
+					ctype);
+	ret = MHD_queue_response(c, status, resp);
+	MHD_destroy_response(resp);
+	return ret;
+}
+
+/* Sends a malloc'd buffer (taken over, also on failure). */
+static enum MHD_Result send_buf(struct MHD_Connection *c, unsigned status,
+				const char *ctype, char *buf, size_t len)
+{
+	struct MHD_Response *resp =
+		MHD_create_response_from_buffer(len, buf ? buf : (char *)"",
+						buf ? MHD_RESPMEM_MUST_FREE :
+						MHD_RESPMEM_PERSISTENT);
+	if (!resp)
+		free(buf);
+	return send_resp(c, status, resp, ctype);
+}
+
+static enum MHD_Result send_json(struct MHD_Connection *c, unsigned status,
+				 cJSON *j)
+{
+	char *text = j ? cJSON_PrintUnformatted(j) : NULL;
+
+	cJSON_Delete(j);
+	if (!text)
+		return MHD_NO;
+	return send_buf(c, status, "application/json", text, strlen(text));
+}
+
+static enum MHD_Result send_err(struct MHD_Connection *c, unsigned status,
+				const char *code, const char *ename,
+				const char *msg)
+{
+	return send_json(c, status, api_error_json(code, ename, msg));
+}
+
+/* An error from an operation: -errno, with a reason when msg is set. */
+static enum MHD_Result send_errno(struct MHD_Connection *c, int rc,
+				  const char *msg)
+{
+	const char *code;
+	unsigned status = (unsigned)api_status_for_errno(rc, &code);
+
+	return send_err(c, status, code, api_errno_name(rc),
+			msg && *msg ? msg : strerror(rc < 0 ? -rc : rc));
+}
+
+static enum MHD_Result send_empty(struct MHD_Connection *c, unsigned status)
+{
+	return send_buf(c, status, NULL, NULL, 0);
+}
+
+/* Sends a resource encoded by `enc`, or the encoder's error. */
+static enum MHD_Result send_obj(struct MHD_Connection *c, unsigned status,
+				int rc, cJSON *j)
+{
+	return rc ? send_errno(c, rc, NULL) : send_json(c, status, j);
+}
+
+static enum MHD_Result send_text(struct MHD_Connection *c, int rc,
+				 const char *ctype, char *text, size_t len)
+{
+	if (rc)
+		return send_errno(c, rc, NULL);
+	return send_buf(c, MHD_HTTP_OK, ctype, text, len);
+}
+
+/* ---- rate limit of failed token checks ---- */
+
+static void client_addr(struct MHD_Connection *c, char *out, size_t len)
+{
+	const union MHD_ConnectionInfo *ci =
+		MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+	socklen_t sl = sizeof(struct sockaddr_in6);
+
+	snprintf(out, len, "?");
+	if (!ci || !ci->client_addr)
+		return;
+	if (ci->client_addr->sa_family == AF_INET)
+		sl = sizeof(struct sockaddr_in);
+	getnameinfo(ci->client_addr, sl, out, (socklen_t)len, NULL, 0,
+		    NI_NUMERICHOST);
+}
+
+static uint32_t addr_hash(const char *s)
+{
+	uint32_t h = 2166136261u;
+
+	for (; *s; s++)
+		h = (h ^ (unsigned char)*s) * 16777619u;
+	return h;
+}
+
+/* The slot of addr (claiming the stalest of a few probed slots for a new
+ * address). Call with rl_lock held. */
+static struct rl_slot *rl_find(struct srv *s, const char *addr, time_t now)
+{
+	uint32_t h = addr_hash(addr);
+	struct rl_slot *victim = NULL;
+
+	for (int i = 0; i < 8; i++) {
+		struct rl_slot *e = &s->rl[(h + (uint32_t)i) % RL_SLOTS];
+		if (!strcmp(e->addr, addr))
+			return e;
+		if (!victim || e->start < victim->start)
+			victim = e;
+	}
+	snprintf(victim->addr, sizeof(victim->addr), "%s", addr);
+	victim->start = now;
+	victim->fails = 0;
+	return victim;
+}
+
+static int rl_blocked(struct srv *s, const char *addr)
+{
+	time_t now = time(NULL);
+	int blocked;
+
+	pthread_mutex_lock(&s->rl_lock);
+	struct rl_slot *e = rl_find(s, addr, now);
+	if (now - e->start >= RL_WINDOW) {
+		e->start = now;
+		e->fails = 0;
+	}
+	blocked = e->fails > RL_MAX;
+	pthread_mutex_unlock(&s->rl_lock);
+	return blocked;
+}
+
+static void rl_fail(struct srv *s, const char *addr)
+{
+	time_t now = time(NULL);
+
+	pthread_mutex_lock(&s->rl_lock);
+	struct rl_slot *e = rl_find(s, addr, now);
+	if (now - e->start >= RL_WINDOW) {
+		e->start = now;
+		e->fails = 0;
+	}
+	e->fails++;
+	pthread_mutex_unlock(&s->rl_lock);
+}
+
+/* 0 with r->user set, or an answered error (401/429): returns 1. */
+static int authenticate(struct srv *s, struct req *r, struct MHD_Connection *c,
+			enum MHD_Result *ret)
+{
+	const char *h = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
+						    MHD_HTTP_HEADER_AUTHORIZATION);
+	char addr[64];
+
+	client_addr(c, addr, sizeof(addr));
+	if (rl_blocked(s, addr)) {
+		*ret = send_err(c, MHD_HTTP_TOO_MANY_REQUESTS, "rate_limited",
+				"EAGAIN", "too many failed token checks from"
+				" this address: wait a minute");
+		return 1;
+	}
+	if (!h || strncmp(h, "Bearer ", 7)) {
+		*ret = send_err(c, MHD_HTTP_UNAUTHORIZED, "unauthorized",
+				"EACCES", "missing 'Authorization: Bearer"
+				" TOKEN' header");
+		return 1;
+	}
+	h += 7;
+	while (*h == ' ')
+		h++;
+	if (store_token_check(s->st, h, r->user)) {
+		rl_fail(s, addr);
+		log_warn("rejected a token from %s", addr);
+		*ret = send_err(c, MHD_HTTP_UNAUTHORIZED, "unauthorized",
+				"EACCES", "unknown or revoked token");
+		return 1;
+	}
+	return 0;
+}
+
+/* ---- ownership ---- */
+
+static int own_ds(struct srv *s, struct req *r, int64_t id,
+		  struct store_dataset *d)
+{
+	int rc = store_dataset_get_id(s->st, id, d);
+
+	return !rc && strcmp(d->owner, r->user) ? -ENOENT : rc;
+}
+
+static int own_tag(struct srv *s, struct req *r, int64_t id,
+		   struct store_tag *t)
+{
+	struct store_dataset d;
+	int rc = store_tag_get_id(s->st, id, t);
+
+	return rc ? rc : own_ds(s, r, t->dataset, &d);
+}
+
+static int own_node(struct srv *s, struct req *r, int64_t ino,
+		    struct store_node *n)
+{
+	struct store_dataset d;
+	int rc = store_node_get(s->st, ino, n);
+
+	return rc ? rc : own_ds(s, r, n->dataset, &d);
+}
+
+static int own_emb(struct srv *s, struct req *r, int64_t id,
+		   struct store_embedding *e)
+{
+	struct store_dataset d;
+	int rc = store_embedding_get_id(s->st, id, e);
+
+	return rc ? rc : own_ds(s, r, e->dataset, &d);
+}
+
+/* ---- bodies ---- */
+
+/* The JSON body parsed, or NULL after answering 400. */
+static cJSON *body_json(struct req *r, struct MHD_Connection *c,
+			enum MHD_Result *ret)
+{
+	cJSON *j = r->buf ? cJSON_ParseWithLength(r->buf, r->len) : NULL;
+
+	if (!cJSON_IsObject(j)) {
+		cJSON_Delete(j);
+		*ret = send_err(c, MHD_HTTP_BAD_REQUEST, "bad_json", "EINVAL",
+				"the body is not a JSON object");
+		return NULL;
+	}
+	return j;
+}
+
+static enum MHD_Result bad_field(struct MHD_Connection *c, const char *what)
+{
+	char msg[160];
+
+	snprintf(msg, sizeof(msg), "missing or mistyped field: %s", what);
+	return send_err(c, MHD_HTTP_BAD_REQUEST, "bad_json", "EINVAL", msg);
+}
+
+/* Maps the staged body file. *text is "" for an empty body. */
+static int body_map(struct req *r, const char **text, size_t *len,
+		    void **map)
+{
+	*map = NULL;
+	*len = (size_t)r->got;
+	*text = "";
+	if (r->ioerr)
+		return r->ioerr;
+	if (!r->got)
+		return 0;
+	*map = mmap(NULL, *len, PROT_READ, MAP_PRIVATE, r->fd, 0);
+	if (*map == MAP_FAILED) {
+		*map = NULL;
+		return -errno;
+	}
+	*text = *map;
+	return 0;
+}
+
+/* A query parameter into buf: 1 present, 0 absent, or answered 400 (-1). */
+static int query(struct req *r, struct MHD_Connection *c, const char *key,
+		 char *buf, size_t len, enum MHD_Result *ret)
+{
+	int q = api_query_get(r->query, key, buf, len);
+
+	if (q == -ENAMETOOLONG) {
+		*ret = send_err(c, MHD_HTTP_BAD_REQUEST, "name_too_long",
+				"ENAMETOOLONG", "query parameter too long");
+		return -1;
+	}
+	if (q < 0) {
+		*ret = send_err(c, MHD_HTTP_BAD_REQUEST, "bad_path", "EINVAL",
+				"malformed query string");
+		return -1;
+	}
+	return q;
+}
+
+/* ---- routes: misc ---- */
+
+static enum MHD_Result r_whoami(struct srv *s, struct req *r,
+				struct MHD_Connection *c)
+{
+	cJSON *j = cJSON_CreateObject();
+
+	(void)s;
+	if (j && !cJSON_AddStringToObject(j, "user", r->user)) {
+		cJSON_Delete(j);
+		j = NULL;
+	}
+	return send_json(c, MHD_HTTP_OK, j);
+}
+
+static enum MHD_Result r_statfs(struct srv *s, struct req *r,
+				struct MHD_Connection *c)
+{
+	struct statvfs sv;
+	cJSON *j = NULL;
+	int rc = r->be->ops->statfs(r->be, &sv);
+
+	(void)s;
+	if (!rc)
+		rc = api_statfs_to_json(&sv, &j);
+	return send_obj(c, MHD_HTTP_OK, rc, j);
+}
+
+/* ---- routes: datasets ---- */
+
+static enum MHD_Result send_dataset(struct MHD_Connection *c, unsigned st,
+				    int rc, const struct store_dataset *d)
+{
+	cJSON *j = NULL;
+
+	if (!rc)
+		rc = api_dataset_to_json(d, &j);
+	return send_obj(c, st, rc, j);
+}
+
+static enum MHD_Result r_datasets(struct srv *s, struct req *r,
+				  struct MHD_Connection *c)
+{
+	struct store_dataset d, *v = NULL;
+	char name[STORE_NAME_MAX + 1];
+	enum MHD_Result ret;
+	size_t n = 0;
+	cJSON *j = NULL;
+	int q = query(r, c, "name", name, sizeof(name), &ret), rc;
+
+	(void)s;
+	if (q < 0)
+		return ret;
+	if (q)
+		return send_dataset(c, MHD_HTTP_OK,
+				    r->be->ops->dataset_get(r->be, name, &d), &d);
+	rc = r->be->ops->dataset_list(r->be, &v, &n);
+	if (!rc)
+		rc = api_list_to_json("datasets", v, n, sizeof(*v),
+				      api_dataset_any, &j);
+	free(v);
+	return send_obj(c, MHD_HTTP_OK, rc, j);
+}
+
+static enum MHD_Result r_dataset_create(struct srv *s, struct req *r,
+					struct MHD_Connection *c)
+{
+	struct store_dataset d;
+	char name[STORE_NAME_MAX + 1], msg[BE_MSG] = "";
+	enum MHD_Result ret;
+	cJSON *j = body_json(r, c, &ret);
+	int rc;
+
+	(void)s;
+	if (!j)
+		return ret;
+	rc = api_get_str(j, "name", name, sizeof(name), 1);
+	cJSON_Delete(j);
+	if (rc == -ENAMETOOLONG)
+		return send_errno(c, -EINVAL, "name too long");
+	if (rc)
+		return bad_field(c, "name");
+	rc = r->be->ops->dataset_create(r->be, name, &d, msg);
+	if (rc)
+		return send_errno(c, rc, msg);
+	return send_dataset(c, MHD_HTTP_CREATED, 0, &d);
+}
+
+static enum MHD_Result r_dataset(struct srv *s, struct req *r,
+				 struct MHD_Connection *c)
+{
+	struct store_dataset d;
+
+	return send_dataset(c, MHD_HTTP_OK, own_ds(s, r, r->id, &d), &d);
+}
+
+static enum MHD_Result r_dataset_rename(struct srv *s, struct req *r,
+					struct MHD_Connection *c)
+{
+	struct store_dataset d;
+	char name[STORE_NAME_MAX + 1], msg[BE_MSG] = "";
+	enum MHD_Result ret;
+	cJSON *j;
+	int rc = own_ds(s, r, r->id, &d);
+
+	if (rc)
+		return send_errno(c, rc, NULL);
+	if (!(j = body_json(r, c, &ret)))
+		return ret;
+	rc = api_get_str(j, "name", name, sizeof(name), 1);
+	cJSON_Delete(j);
+	if (rc == -ENAMETOOLONG)
+		return send_errno(c, -EINVAL, "name too long");
+	if (rc)
+		return bad_field(c, "name");
+	rc = r->be->ops->dataset_rename(r->be, r->id, name, msg);
+	if (rc)
+		return send_errno(c, rc, msg);
+	return send_dataset(c, MHD_HTTP_OK, own_ds(s, r, r->id, &d), &d);
+}
+
+static enum MHD_Result r_dataset_delete(struct srv *s, struct req *r,
+					struct MHD_Connection *c)
+{
+	struct store_dataset d;
+	char msg[BE_MSG] = "";
+	int rc = own_ds(s, r, r->id, &d);
+
+	if (!rc)
+		rc = r->be->ops->dataset_delete(r->be, r->id, msg);
+	return rc ? send_errno(c, rc, msg) : send_empty(c, MHD_HTTP_NO_CONTENT);
+}
+
+/* ---- routes: tags ---- */
+
+static enum MHD_Result send_tag(struct MHD_Connection *c, unsigned st, int rc,
+				const struct store_tag *t)
+{
+	cJSON *j = NULL;
+
+	if (!rc)
+		rc = api_tag_to_json(t, &j);
+	return send_obj(c, st, rc, j);
+}
+
+static enum MHD_Result r_tags(struct srv *s, struct req *r,
+			      struct MHD_Connection *c)
+{
+	struct store_dataset d;
+	struct store_tag t, *v = NULL;
+	char name[STORE_NAME_MAX + 1];
+	enum MHD_Result ret;
+	size_t n = 0;
+	cJSON *j = NULL;
+	int rc = own_ds(s, r, r->id, &d), q;
+
+	if (rc)
+		return send_errno(c, rc, NULL);
+	q = query(r, c, "name", name, sizeof(name), &ret);
+	if (q < 0)
+		return ret;
+	if (q)
+		return send_tag(c, MHD_HTTP_OK,
+				r->be->ops->tag_get(r->be, r->id, name, &t), &t);
+	rc = r->be->ops->tag_list(r->be, r->id, &v, &n);
+	if (!rc)
+		rc = api_list_to_json("tags", v, n, sizeof(*v), api_tag_any, &j);
+	free(v);
+	return send_obj(c, MHD_HTTP_OK, rc, j);
+}
+
+/* Reads {"name": ...} of a create/rename body: 0, or answered (1). */
+static int name_body(struct req *r, struct MHD_Connection *c, char *name,
+		     size_t len, enum MHD_Result *ret)
+{
+	cJSON *j = body_json(r, c, ret);
+	int rc;
+
+	if (!j)
+		return 1;
+	rc = api_get_str(j, "name", name, len, 1);
+	cJSON_Delete(j);
+	if (rc == -ENAMETOOLONG) {
+		*ret = send_errno(c, -EINVAL, "name too long");
+		return 1;
+	}
+	if (rc) {
+		*ret = bad_field(c, "name");
+		return 1;
+	}
+	return 0;
+}
+
+static enum MHD_Result r_tag_create(struct srv *s, struct req *r,
+				    struct MHD_Connection *c)
+{
+	struct store_dataset d;
+	struct store_tag t;
+	char name[STORE_NAME_MAX + 1], msg[BE_MSG] = "";
+	enum MHD_Result ret;
+	int rc = own_ds(s, r, r->id, &d);
+
+	if (rc)
+		return send_errno(c, rc, NULL);
+	if (name_body(r, c, name, sizeof(name), &ret))
+		return ret;
+	rc = r->be->ops->tag_create(r->be, r->id, name, &t, msg);
+	if (rc)
+		return send_errno(c, rc, msg);
+	return send_tag(c, MHD_HTTP_CREATED, 0, &t);
+}
+
+static enum MHD_Result r_tag(struct srv *s, struct req *r,
+			     struct MHD_Connection *c)
+{
+	struct store_tag t;
+
+	return send_tag(c, MHD_HTTP_OK, own_tag(s, r, r->id, &t), &t);
+}
+
+static enum MHD_Result r_tag_rename(struct srv *s, struct req *r,
+				    struct MHD_Connection *c)
+{
+	struct store_tag t;
+	char name[STORE_NAME_MAX + 1], msg[BE_MSG] = "";
+	enum MHD_Result ret;
+	int rc = own_tag(s, r, r->id, &t);
+
+	if (rc)
+		return send_errno(c, rc, NULL);
+	if (name_body(r, c, name, sizeof(name), &ret))
+		return ret;
+	rc = r->be->ops->tag_rename(r->be, r->id, name, msg);
+	if (rc)
+		return send_errno(c, rc, msg);
+	return send_tag(c, MHD_HTTP_OK, own_tag(s, r, r->id, &t), &t);
+}
+
+static enum MHD_Result r_tag_delete(struct srv *s, struct req *r,
+				    struct MHD_Connection *c)
+{
+	struct store_tag t;
+	char msg[BE_MSG] = "";
+	int rc = own_tag(s, r, r->id, &t);
+
+	if (!rc)
+		rc = r->be->ops->tag_delete(r->be, r->id, msg);
+	return rc ? send_errno(c, rc, msg) : send_empty(c, MHD_HTTP_NO_CONTENT);
+}
+
+/* ---- routes: nodes ---- */
+
+static enum MHD_Result send_node(struct MHD_Connection *c, unsigned st,
+				 int rc, const struct store_node *n)
+{
+	cJSON *j = NULL;
+
+	if (!rc)
+		rc = api_node_to_json(n, &j);
+	return send_obj(c, st, rc, j);
+}
+
+static enum MHD_Result r_node(struct srv *s, struct req *r,
+			      struct MHD_Connection *c)
+{
+	struct store_node n;
+
+	return send_node(c, MHD_HTTP_OK, own_node(s, r, r->id, &n), &n);
+}
+
+static enum MHD_Result r_node_lookup(struct srv *s, struct req *r,
+				     struct MHD_Connection *c)
+{
+	struct store_node n;
+	char name[STORE_NAME_MAX + 1];
+	enum MHD_Result ret;
+	int rc = own_node(s, r, r->id, &n), q;
+
+	if (rc)
+		return send_errno(c, rc, NULL);
+	q = query(r, c, "name", name, sizeof(name), &ret);
+	if (q < 0)
+		return ret;
+	if (!q)
+		return send_err(c, MHD_HTTP_BAD_REQUEST, "bad_path", "EINVAL",
+				"lookup needs ?name=");
+	rc = r->be->ops->node_lookup(r->be, r->id, name, &n);
+	return send_node(c, MHD_HTTP_OK, rc, &n);
+}
+
+static enum MHD_Result r_children(struct srv *s, struct req *r,
+				  struct MHD_Connection *c)
+{
+	struct store_node n, *v = NULL;
+	char after[STORE_NAME_MAX + 1] = "", num[24];
+	enum MHD_Result ret;
+	int64_t limit = PAGE_DEFAULT;
+	size_t cnt = 0;
+	cJSON *j = NULL;
+	int rc = own_node(s, r, r->id, &n), q;
+
+	if (rc)
+		return send_errno(c, rc, NULL);
+	if (query(r, c, "after", after, sizeof(after), &ret) < 0)
+		return ret;
+	q = query(r, c, "limit", num, sizeof(num), &ret);
+	if (q < 0)
+		return ret;
+	if (q && (api_id_parse(num, &limit) || limit > PAGE_MAX))
+		return send_err(c, MHD_HTTP_BAD_REQUEST, "invalid", "EINVAL",
+				"limit must be 1-10000");
+	/* One more than asked tells whether another page follows. */
+	rc = store_node_children_page(s->st, r->id, after, (size_t)limit + 1,
+				      &v, &cnt);
+	int more = cnt > (size_t)limit;
+	if (more)
+		cnt = (size_t)limit;
+	if (!rc)
+		rc = api_list_to_json("children", v, cnt, sizeof(*v),
+				      api_node_any, &j);
+	if (!rc && !(more ? cJSON_AddStringToObject(j, "next", v[cnt - 1].name)
+			  : cJSON_AddNullToObject(j, "next")))
+		rc = -ENOMEM;
+	free(v);
+	if (rc)
+		cJSON_Delete(j);
+	return send_obj(c, MHD_HTTP_OK, rc, rc ? NULL : j);
+}
+
+static enum MHD_Result r_node_create(struct srv *s, struct req *r,
+				     struct MHD_Connection *c)
+{
+	struct store_node n;
+	struct store_newnode nn;
+	char name[STORE_NAME_MAX + 2];
+	enum MHD_Result ret;
+	cJSON *j;
+	int rc = own_node(s, r, r->id, &n);
+
+	if (rc)
+		return send_errno(c, rc, NULL);
+	if (!(j = body_json(r, c, &ret)))
+		return ret;
+	rc = api_newnode_from_json(j, name, sizeof(name), &nn);
+	cJSON_Delete(j);
+	if (rc == -ENAMETOOLONG)
+		return send_errno(c, rc, "name longer than 255 bytes");
+	if (rc)
+		return bad_field(c, "name, kind (1 or 2), mode, uid, gid,"
+				 " mtime_ns");
+	rc = r->be->ops->node_create(r->be, r->id, name, &nn, &n);
+	return send_node(c, MHD_HTTP_CREATED, rc, &n);
+}
+
+static enum MHD_Result r_node_remove(struct srv *s, struct req *r,
+				     struct MHD_Connection *c)
+{
+	struct store_node n;
+	char name[STORE_NAME_MAX + 1], isdir[8] = "0";
+	enum MHD_Result ret;
+	int rc = own_node(s, r, r->id, &n), q;
+
+	if (rc)
+		return send_errno(c, rc, NULL);
+	q = query(r, c, "name", name, sizeof(name), &ret);
+	if (q < 0)
+		return ret;
+	if (!q || query(r, c, "is_dir", isdir, sizeof(isdir), &ret) < 0 ||
+	    (strcmp(isdir, "0") && strcmp(isdir, "1")))
+		return q && isdir[0] == '\0' ? ret :
+		       send_err(c, MHD_HTTP_BAD_REQUEST, "bad_path", "EINVAL",
+				"remove needs ?name=NAME&is_dir=0|1");
+	rc = r->be->ops->node_remove(r->be, r->id, name, isdir[0] == '1');
+	return rc ? send_errno(c, rc, NULL) : send_empty(c, MHD_HTTP_NO_CONTENT);
+}
+
+static enum MHD_Result r_node_rename(struct srv *s, struct req *r,
+				     struct MHD_Connection *c)
+{
+	struct store_node n;
+	char name[STORE_NAME_MAX + 2], newname[STORE_NAME_MAX + 2];
+	int64_t newparent = 0;
+	int noreplace = 0, rc;
+	enum MHD_Result ret;
+	cJSON *j;
+
+	if ((rc = own_node(s, r, r->id, &n)) != 0)
+		return send_errno(c, rc, NULL);
+	if (!(j = body_json(r, c, &ret)))
+		return ret;
+	rc = api_get_str(j, "name", name, sizeof(name), 1);
+	if (!rc)
+		rc = api_get_str(j, "newname", newname, sizeof(newname), 1);
+	if (!rc)
+		rc = api_get_i64(j, "newparent", &newparent, 1);
+	if (!rc && api_get_bool(j, "noreplace", &noreplace, 0) < 0)
+		rc = -EINVAL;
+	cJSON_Delete(j);
+	if (rc == -ENAMETOOLONG)
+		return send_errno(c, rc, "name longer than 255 bytes");
+	if (rc)
+		return bad_field(c, "name, newparent, newname, noreplace");
+	if ((rc = own_node(s, r, newparent, &n)) != 0)
+		return send_errno(c, rc, NULL);
+	rc = r->be->ops->node_rename(r->be, r->id, name, newparent, newname,
+				     noreplace);
+	return rc ? send_errno(c, rc, NULL) : send_empty(c, MHD_HTTP_NO_CONTENT);
+}
+
+static enum MHD_Result r_node_setattr(struct srv *s, struct req *r,
+				      struct MHD_Connection *c)
+{
+	struct store_node n;
+	int64_t mode = 0, uid = 0, gid = 0, mtime = 0;
+	int what = 0, q, bad = 0;
+	enum MHD_Result ret;
+	cJSON *j;
+	int rc = own_node(s, r, r->id, &n);
+
+	if (rc)
+		return send_errno(c, rc, NULL);
+	if (!(j = body_json(r, c, &ret)))
+		return ret;
+	if ((q = api_get_i64(j, "mode", &mode, 0)) == 0)
+		what |= STORE_SET_MODE;
+	bad |= q < 0 || mode < 0 || mode > 07777;
+	if ((q = api_get_i64(j, "uid", &uid, 0)) == 0)
+		what |= STORE_SET_UID;
+	bad |= q < 0 || uid < 0 || uid > UINT32_MAX;
+	if ((q = api_get_i64(j, "gid", &gid, 0)) == 0)
+		what |= STORE_SET_GID;
+	bad |= q < 0 || gid < 0 || gid > UINT32_MAX;
+	if ((q = api_get_i64(j, "mtime_ns", &mtime, 0)) == 0)
+		what |= STORE_SET_MTIME;
+	bad |= q < 0;
+	cJSON_Delete(j);
+	if (bad)
+		return bad_field(c, "mode, uid, gid, mtime_ns");
+	rc = r->be->ops->node_setattr(r->be, r->id, what, (uint32_t)mode,
+				      (uint32_t)uid, (uint32_t)gid, mtime);
+	if (rc)
+		return send_errno(c, rc, NULL);
+	return send_node(c, MHD_HTTP_OK, own_node(s, r, r->id, &n), &n);
+}
+
+static enum MHD_Result blob_missing(struct MHD_Connection *c)
+{
+	return send_err(c, MHD_HTTP_CONFLICT, "blob_missing", "EAGAIN",
+			"the server does not have this blob: PUT"
+			" /v1/blobs/{sha} and retry");
+}
+
+static enum MHD_Result r_content(struct srv *s, struct req *r,
+				 struct MHD_Connection *c)
+{
+	struct store_node n;
+	unsigned char sha[STORE_SHA_LEN];
+	char hex[80];
+	int64_t size = -1, mtime = 0;
+	int durable = 0, fd, rc;
+	enum MHD_Result ret;
+	struct stat sb;
+	cJSON *j;
+
+	if ((rc = own_node(s, r, r->id, &n)) != 0)
+		return send_errno(c, rc, NULL);
+	if (!(j = body_json(r, c, &ret)))
+		return ret;
+	rc = api_get_str(j, "sha256", hex, sizeof(hex), 1);
+	if (!rc)
+		rc = api_sha_from_hex(hex, sha);
+	if (!rc)
+		rc = api_get_i64(j, "size", &size, 1);
+	if (!rc && (api_get_i64(j, "mtime_ns", &mtime, 0) < 0 ||
+		    api_get_bool(j, "durable", &durable, 0) < 0))
+		rc = -EINVAL;
+	cJSON_Delete(j);
+	if (rc || size < 0 || mtime < 0)
+		return bad_field(c, "sha256, size, mtime_ns, durable");
+	fd = store_blob_open(s->st, sha);
+	if (fd == -ENOENT)
+		return blob_missing(c);
+	if (fd < 0)
+		return send_errno(c, fd, NULL);
+	if (fstat(fd, &sb) || sb.st_size != size) {
+		close(fd);
+		return send_errno(c, -EINVAL, "size does not match the blob");
+	}
+	rc = r->be->ops->node_commit(r->be, r->id, fd, "", sha, size, mtime,
+				     durable);
+	close(fd);
+	if (rc == -ENOENT)       /* collected between open and commit */
+		return blob_missing(c);
+	if (rc)
+		return send_errno(c, rc, NULL);
+	rc = own_node(s, r, r->id, &n);
+	if (rc == -ENOENT)       /* removed meanwhile: bytes discarded */
+		return send_empty(c, MHD_HTTP_NO_CONTENT);
+	return send_node(c, MHD_HTTP_OK, rc, &n);
+}
+
+/* ---- routes: blobs ---- */
+
+/* Parses "bytes=A-B", "bytes=A-", "bytes=-N": 1 partial (off, len set),
+ * 0 serve everything (absent, or several ranges), -1 unsatisfiable. */
+static int parse_range(const char *h, int64_t size, int64_t *off,
+		       int64_t *len)
+{
+	char *end;
+	long long a = -1, b = -1;
+
+	if (!h)
+		return 0;
+	if (strncmp(h, "bytes=", 6) || strchr(h, ','))
+		return 0;
+	h += 6;
+	if (*h == '-') {
+		b = strtoll(h + 1, &end, 10);
+		if (end == h + 1 || *end || b <= 0)
+			return -1;
+		if (size == 0)
+			return -1;
+		*off = b >= size ? 0 : size - b;
+		*len = size - *off;
+		return 1;
+	}
+	a = strtoll(h, &end, 10);
+	if (end == h || a < 0 || *end != '-')
+		return -1;
+	h = end + 1;
+	if (*h) {
+		b = strtoll(h, &end, 10);
+		if (*end || b < a)
+			return -1;
+	}
+	if (a >= size)
+		return -1;
+	if (b < 0 || b >= size)
+		b = size - 1;
+	*off = a;
+	*len = b - a + 1;
+	return 1;
+}
+
+static enum MHD_Result r_blob_get(struct srv *s, struct req *r,
+				  struct MHD_Connection *c)
+{
+	struct MHD_Response *resp;
+	char etag[72], cr[96], hex[65];
+	int64_t off = 0, len;
+	struct stat sb;
+	int fd, rc, pr;
+
+	rc = store_blob_owned(s->st, r->sha, r->user);
+	if (rc <= 0)
+		return send_errno(c, rc ? rc : -ENOENT, NULL);
+	fd = store_blob_open(s->st, r->sha);
+	if (fd < 0)
+		return send_errno(c, fd, NULL);
+	if (fstat(fd, &sb)) {
+		rc = -errno;
+		close(fd);
+		return send_errno(c, rc, NULL);
+	}
+	len = sb.st_size;
+	pr = parse_range(MHD_lookup_connection_value(c, MHD_HEADER_KIND,
+						     MHD_HTTP_HEADER_RANGE),
+			 sb.st_size, &off, &len);
+	store_sha_hex(r->sha, hex);
+	snprintf(etag, sizeof(etag), "\"%s\"", hex);
+	if (pr < 0) {
+		close(fd);
+		resp = MHD_create_response_from_buffer(0, (char *)"",
+						       MHD_RESPMEM_PERSISTENT);
+		if (!resp)
+			return MHD_NO;
+		snprintf(cr, sizeof(cr), "bytes */%lld", (long long)sb.st_size);
+		MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_RANGE, cr);
+		return send_resp(c, MHD_HTTP_RANGE_NOT_SATISFIABLE, resp, NULL);
+	}
+	resp = MHD_create_response_from_fd_at_offset64((uint64_t)len, fd,
+							(uint64_t)off);
+	if (!resp) {
+		close(fd);
+		return MHD_NO;
+	}
+	MHD_add_response_header(resp, MHD_HTTP_HEADER_ETAG, etag);
+	MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL,
+				"private, max-age=31536000, immutable");
+	MHD_add_response_header(resp, MHD_HTTP_HEADER_ACCEPT_RANGES, "bytes");
+	if (pr > 0) {
+		snprintf(cr, sizeof(cr), "bytes %lld-%lld/%lld", (long long)off,
+			 (long long)(off + len - 1), (long long)sb.st_size);
+		MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_RANGE, cr);
+	}
+	return send_resp(c, pr > 0 ? MHD_HTTP_PARTIAL_CONTENT : MHD_HTTP_OK,
+			 resp, "application/octet-stream");
+}
+
+static enum MHD_Result r_blob_put(struct srv *s, struct req *r,
+				  struct MHD_Connection *c)
+{
+	unsigned char got[EVP_MAX_MD_SIZE];
+	unsigned int glen = 0;
+	int rc;
+
+	if (r->ioerr)
+		return send_errno(c, r->ioerr, NULL);
+	if (!EVP_DigestFinal_ex(r->md, got, &glen) || glen != STORE_SHA_LEN)
+		return send_errno(c, -EIO, "hashing failed");
+	if (memcmp(got, r->sha, STORE_SHA_LEN))
+		return send_err(c, MHD_HTTP_BAD_REQUEST, "hash_mismatch", "EIO",
+				"the body does not hash to the blob's name;"
+				" nothing stored");
+	rc = store_blob_put(s->st, r->fd, r->staged, r->sha);
+	r->staged[0] = '\0';     /* consumed (renamed or unlinked) */
+	return rc ? send_errno(c, rc, NULL) : send_empty(c, MHD_HTTP_CREATED);
+}
+
+/* ---- routes: control files ---- */
+
+static enum MHD_Result r_selection(struct srv *s, struct req *r,
+				   struct MHD_Connection *c)
+{
+	struct store_dataset d;
+	char *text = NULL;
+	size_t len = 0;
+	int rc = own_ds(s, r, r->id, &d);
+
+	if (!rc)
+		rc = r->be->ops->selection_read(r->be, r->id, &text, &len);
+	return send_text(c, rc, "text/plain; charset=utf-8", text, len);
+}
+
+static enum MHD_Result r_selection_put(struct srv *s, struct req *r,
+				       struct MHD_Connection *c)
+{
+	struct store_dataset d;
+	char msg[BE_MSG] = "";
+	const char *text;
+	size_t len;
+	void *map;
+	int rc = own_ds(s, r, r->id, &d);
+
+	if (rc)
+		return send_errno(c, rc, NULL);
+	rc = body_map(r, &text, &len, &map);
+	if (!rc)
+		rc = r->be->ops->selection_write(r->be, r->id, text, len, msg);
+	if (map)
+		munmap(map, len);
+	return rc ? send_errno(c, rc, msg) : send_empty(c, MHD_HTTP_NO_CONTENT);
+}
+
+typedef int (*text_op)(struct backend *, int64_t, char **, size_t *);
+
+static enum MHD_Result text_route(struct srv *s, struct req *r,
+				  struct MHD_Connection *c, text_op op,
+				  const char *ctype)
+{
+	struct store_dataset d;
+	char *text = NULL;
+	size_t len = 0;
+	int rc = own_ds(s, r, r->id, &d);
+
+	if (!rc)
+		rc = op(r->be, r->id, &text, &len);
+	return send_text(c, rc, ctype, text, len);
+}
+
+static enum MHD_Result r_info(struct srv *s, struct req *r,
+			      struct MHD_Connection *c)
+{
+	return text_route(s, r, c, r->be->ops->info_read,
+			  "text/plain; charset=utf-8");
+}
+
+static enum MHD_Result r_log(struct srv *s, struct req *r,
+			     struct MHD_Connection *c)
+{
+	return text_route(s, r, c, r->be->ops->log_read,
+			  "text/plain; charset=utf-8");
+}
+
+static enum MHD_Result r_sample(struct srv *s, struct req *r,
+				struct MHD_Connection *c)
+{
+	return text_route(s, r, c, r->be->ops->sample_read,
+			  "text/plain; charset=utf-8");
+}
+
+static enum MHD_Result r_scores(struct srv *s, struct req *r,
+				struct MHD_Connection *c)
+{
+	return text_route(s, r, c, r->be->ops->scores_read, "text/csv");
+}
+
+static enum MHD_Result r_plot(struct srv *s, struct req *r,
+			      struct MHD_Connection *c)
+{
+	return text_route(s, r, c, r->be->ops->plot_read, "image/svg+xml");
+}
+
+static enum MHD_Result r_log_post(struct srv *s, struct req *r,
+				  struct MHD_Connection *c)
+{
+	struct store_dataset d;
+	char level[16], msg[CAP_LINE];
+	enum MHD_Result ret;
+	cJSON *j;
+	int rc = own_ds(s, r, r->id, &d);
+
+	if (rc)
+		return send_errno(c, rc, NULL);
+	if (!(j = body_json(r, c, &ret)))
+		return ret;
+	rc = api_get_str(j, "level", level, sizeof(level), 1);
+	if (!rc)
+		rc = api_get_str(j, "message", msg, sizeof(msg), 1);
+	cJSON_Delete(j);
+	if (rc || (strcmp(level, "info") && strcmp(level, "error")))
+		return bad_field(c, "level (info|error), message");
+	r->be->ops->log_event(r->be, r->id, level[0] == 'e' ? STORE_ERROR :
+			      STORE_INFO, msg);
+	return send_empty(c, MHD_HTTP_NO_CONTENT);
+}
+
+static enum MHD_Result r_sample_post(struct srv *s, struct req *r,
+				     struct MHD_Connection *c)
+{
+	struct store_dataset d;
+	char line[CAP_LINE + 1], msg[BE_MSG] = "";
+	cJSON *j;
+	int rc = own_ds(s, r, r->id, &d);
+
+	if (rc)
+		return send_errno(c, rc, NULL);
+	memcpy(line, r->buf ? r->buf : "", r->len);
+	line[r->len] = '\0';
+	if (strlen(line) != r->len)
+		return send_errno(c, -EINVAL, "the request contains a NUL byte");
+	while (r->len && (line[r->len - 1] == '\n' || line[r->len - 1] == '\r'))
+		line[--r->len] = '\0';
+	rc = r->be->ops->sample_request(r->be, r->id, line, msg);
+	if (rc)
+		return send_errno(c, rc, msg);
+	j = cJSON_CreateObject();
+	if (j && !cJSON_AddTrueToObject(j, "accepted")) {
+		cJSON_Delete(j);
+		j = NULL;
+	}
+	return send_json(c, MHD_HTTP_ACCEPTED, j);
+}
+
+/* ---- routes: embeddings ---- */
+
+static enum MHD_Result send_emb(struct MHD_Connection *c, unsigned st, int rc,
+				const struct store_embedding *e)
+{
+	cJSON *j = NULL;
+
+	if (!rc)
+		rc = api_embedding_to_json(e, &j);
+	return send_obj(c, st, rc, j);
+}
+
+static enum MHD_Result r_embs(struct srv *s, struct req *r,
+			      struct MHD_Connection *c)
+{
+	struct store_dataset d;
+	struct store_embedding e, *v = NULL;
+	char name[STORE_NAME_MAX + 1];
+	enum MHD_Result ret;
+	size_t n = 0;
+	cJSON *j = NULL;
+	int rc = own_ds(s, r, r->id, &d), q;
+
+	if (rc)
+		return send_errno(c, rc, NULL);
+	q = query(r, c, "name", name, sizeof(name), &ret);
+	if (q < 0)
+		return ret;
+	if (q)
+		return send_emb(c, MHD_HTTP_OK,
+				r->be->ops->emb_get(r->be, r->id, name, &e), &e);
+	rc = r->be->ops->emb_list(r->be, r->id, &v, &n);
+	if (!rc)
+		rc = api_list_to_json("embeddings", v, n, sizeof(*v),
+				      api_embedding_any, &j);
+	free(v);
+	return send_obj(c, MHD_HTTP_OK, rc, j);
+}
+
+static enum MHD_Result r_emb_put(struct srv *s, struct req *r,
+				 struct MHD_Connection *c)
+{
+	struct store_dataset d;
+	struct store_embedding e;
+	char name[STORE_NAME_MAX + 1], msg[BE_MSG] = "";
+	enum MHD_Result ret;
+	const char *text;
+	size_t len;
+	void *map;
+	int rc = own_ds(s, r, r->id, &d), q;
+
+	if (rc)
+		return send_errno(c, rc, NULL);
+	q = query(r, c, "name", name, sizeof(name), &ret);
+	if (q < 0)
+		return ret;
+	if (!q)
+		return send_err(c, MHD_HTTP_BAD_REQUEST, "bad_path", "EINVAL",
+				"upload needs ?name=");
+	rc = body_map(r, &text, &len, &map);
+	if (!rc)
+		rc = r->be->ops->emb_put(r->be, r->id, name, text, len, msg);
+	if (map)
+		munmap(map, len);
+	if (rc)
+		return send_errno(c, rc, msg);
+	return send_emb(c, MHD_HTTP_CREATED,
+			r->be->ops->emb_get(r->be, r->id, name, &e), &e);
+}
+
+static enum MHD_Result r_emb(struct srv *s, struct req *r,
+			     struct MHD_Connection *c)
+{
+	struct store_embedding e;
+
+	return send_emb(c, MHD_HTTP_OK, own_emb(s, r, r->id, &e), &e);
+}
+
+static enum MHD_Result r_emb_delete(struct srv *s, struct req *r,
+				    struct MHD_Connection *c)
+{
+	struct store_embedding e;
+	int rc = own_emb(s, r, r->id, &e);
+
+	if (!rc)
+		rc = r->be->ops->emb_delete(r->be, r->id);
+	return rc ? send_errno(c, rc, NULL) : send_empty(c, MHD_HTTP_NO_CONTENT);
+}
+
+static enum MHD_Result r_emb_csv(struct srv *s, struct req *r,
+				 struct MHD_Connection *c)
+{
+	struct store_embedding e;
+	struct MHD_Response *resp;
+	char path[STORE_PATH_MAX];
+	struct stat sb;
+	int rc = own_emb(s, r, r->id, &e), fd;
+
+	if (rc)
+		return send_errno(c, rc, NULL);
+	/* The export streams through a scratch file of the store. */
+	fd = store_staging_create(s->st, path, sizeof(path));
+	if (fd < 0)
+		return send_errno(c, fd, NULL);
+	if (path[0])
+		unlink(path);
+	rc = r->be->ops->emb_export(r->be, r->id, fd);
+	if (!rc && fstat(fd, &sb))
+		rc = -errno;
+	if (rc) {
+		close(fd);
+		return send_errno(c, rc, NULL);
+	}
+	resp = MHD_create_response_from_fd_at_offset64((uint64_t)sb.st_size,
+						       fd, 0);
+	if (!resp) {
+		close(fd);
+		return MHD_NO;
+	}
+	return send_resp(c, MHD_HTTP_OK, resp, "text/csv");
+}
+
+/* ---- routing ---- */
+
+static const struct route routes[] = {
+	{ "whoami", "GET", r_whoami, B_NONE, 0 },
+	{ "statfs", "GET", r_statfs, B_NONE, 0 },
+	{ "datasets", "GET", r_datasets, B_NONE, 0 },
+	{ "datasets", "POST", r_dataset_create, B_JSON, CAP_JSON },
+	{ "datasets/#", "GET", r_dataset, B_NONE, 0 },
+	{ "datasets/#", "PATCH", r_dataset_rename, B_JSON, CAP_JSON },
+	{ "datasets/#", "DELETE", r_dataset_delete, B_NONE, 0 },
+	{ "datasets/#/tags", "GET", r_tags, B_NONE, 0 },
+	{ "datasets/#/tags", "POST", r_tag_create, B_JSON, CAP_JSON },
+	{ "datasets/#/selection", "GET", r_selection, B_NONE, 0 },
+	{ "datasets/#/selection", "PUT", r_selection_put, B_FILE,
+	  CAP_SELECTION },
+	{ "datasets/#/info", "GET", r_info, B_NONE, 0 },
+	{ "datasets/#/log", "GET", r_log, B_NONE, 0 },
+	{ "datasets/#/log", "POST", r_log_post, B_JSON, CAP_LINE + 1024 },
+	{ "datasets/#/sample", "GET", r_sample, B_NONE, 0 },
+	{ "datasets/#/sample", "POST", r_sample_post, B_LINE, CAP_LINE },
+	{ "datasets/#/scores.csv", "GET", r_scores, B_NONE, 0 },
+	{ "datasets/#/plot.svg", "GET", r_plot, B_NONE, 0 },
+	{ "datasets/#/embeddings", "GET", r_embs, B_NONE, 0 },
+	{ "datasets/#/embeddings", "PUT", r_emb_put, B_FILE, CAP_CSV },
+	{ "tags/#", "GET", r_tag, B_NONE, 0 },
+	{ "tags/#", "PATCH", r_tag_rename, B_JSON, CAP_JSON },
+	{ "tags/#", "DELETE", r_tag_delete, B_NONE, 0 },
+	{ "nodes/#", "GET", r_node, B_NONE, 0 },
+	{ "nodes/#", "PATCH", r_node_setattr, B_JSON, CAP_JSON },
+	{ "nodes/#/lookup", "GET", r_node_lookup, B_NONE, 0 },
+	{ "nodes/#/children", "GET", r_children, B_NONE, 0 },
+	{ "nodes/#/children", "POST", r_node_create, B_JSON, CAP_JSON },
+	{ "nodes/#/children", "DELETE", r_node_remove, B_NONE, 0 },
+	{ "nodes/#/rename", "POST", r_node_rename, B_JSON, CAP_JSON },
+	{ "nodes/#/content", "PUT", r_content, B_JSON, CAP_JSON },
+	{ "blobs/#", "GET", r_blob_get, B_NONE, 0 },
+	{ "blobs/#", "HEAD", r_blob_get, B_NONE, 0 },
+	{ "blobs/#", "PUT", r_blob_put, B_BLOB, CAP_BLOB },
+	{ "embeddings/#", "GET", r_emb, B_NONE, 0 },
+	{ "embeddings/#", "DELETE", r_emb_delete, B_NONE, 0 },
+	{ "embeddings/#/csv", "GET", r_emb_csv, B_NONE, 0 },
+};
+
+#define NROUTES (sizeof(routes) / sizeof(routes[0]))
+
+/* Finds the route: 0, or an answered error (1). */
+static int route(struct req *r, struct MHD_Connection *c, const char *method,
+		 enum MHD_Result *ret)
+{
+	char key[API_SEG_MAX * 2 + 8];
+	char *q = strchr(r->raw, '?');
+	int found_path = 0;
+
+	r->query = "";
+	if (q) {
+		*q = '\0';
+		r->query = q + 1;
+	}
+	if (r->raw_bad || api_path_parse(r->raw, &r->path) ||
+	    r->path.n < 2 || r->path.n > 4 || strcmp(r->path.seg[0], "v1")) {
+		*ret = r->raw_bad || (r->path.n && r->path.n <= 4 &&
+				      !api_path_parse(r->raw, &r->path)) ?
+		       send_err(c, MHD_HTTP_NOT_FOUND, "not_found", "ENOENT",
+				"no such route") :
+		       send_err(c, MHD_HTTP_BAD_REQUEST, "bad_path", "EINVAL",
+				"malformed path");
+		return 1;
+	}
+	snprintf(key, sizeof(key), "%s%s%s%s", r->path.seg[1],
+		 r->path.n >= 3 ? "/#" : "", r->path.n == 4 ? "/" : "",
+		 r->path.n == 4 ? r->path.seg[3] : "");
+	for (size_t i = 0; i < NROUTES; i++) {
+		if (strcmp(routes[i].key, key))
+			continue;
+		found_path = 1;
+		if (!strcmp(routes[i].method, method)) {
+			r->rt = &routes[i];
+			break;
+		}
+	}
+	if (!r->rt) {
+		*ret = found_path ?
+		       send_err(c, MHD_HTTP_METHOD_NOT_ALLOWED,
+				"method_not_allowed", "EINVAL",
+				"method not allowed on this path") :
+		       send_err(c, MHD_HTTP_NOT_FOUND, "not_found", "ENOENT",
+				"no such route");
+		return 1;
+	}
+	if (r->path.n >= 3) {
+		int bad = !strcmp(r->path.seg[1], "blobs") ?
+			  api_sha_from_hex(r->path.seg[2], r->sha) :
+			  api_id_parse(r->path.seg[2], &r->id);
+		if (bad) {
+			*ret = send_err(c, MHD_HTTP_BAD_REQUEST, "bad_path",
+					"EINVAL", "bad id in path");
+			return 1;
+		}
+	}
+	return 0;
+}
+
+/* Opens the body sink of the route: 0, or an answered error (1). */
+static int body_open(struct srv *s, struct req *r, struct MHD_Connection *c,
+		     enum MHD_Result *ret)
+{
+	const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
+						     MHD_HTTP_HEADER_CONTENT_LENGTH);
+	int rc;
+
+	if (cl) {
+		char *end;
+		unsigned long long v = strtoull(cl, &end, 10);
+		if (*end == '\0' && v > r->rt->cap) {
+			r->over = 1;
+			*ret = send_err(c, MHD_HTTP_CONTENT_TOO_LARGE, "too_large",
+					"EFBIG", "request body over the cap");
+			return 1;
+		}
+	}
+	if (r->rt->body != B_FILE && r->rt->body != B_BLOB)
+		return 0;
+	rc = store_staging_create(s->st, r->staged, sizeof(r->staged));
+	if (rc >= 0 && r->rt->body == B_FILE && r->staged[0]) {
+		unlink(r->staged);       /* scratch only: never committed */
+		r->staged[0] = '\0';
+	}
+	if (rc >= 0) {
+		r->fd = rc;
+		if (r->rt->body == B_BLOB &&
+		    (!(r->md = EVP_MD_CTX_new()) ||
+		     !EVP_DigestInit_ex(r->md, EVP_sha256(), NULL)))
+			rc = -ENOMEM;
+	}
+	if (rc < 0) {
+		*ret = send_errno(c, rc, NULL);
+		return 1;
+	}
+	return 0;
+}
+
+/* Takes one chunk of body: 0, or over the cap (1). */
+static int body_take(struct req *r, const char *data, size_t n)
+{
+	if (r->got + n > r->rt->cap || r->rt->body == B_NONE)
+		return r->rt->body == B_NONE && n == 0 ? 0 : 1;
+	r->got += n;
+	if (r->rt->body == B_JSON || r->rt->body == B_LINE) {
+		char *nb = realloc(r->buf, r->len + n + 1);
+		if (!nb) {
+			r->ioerr = -ENOMEM;
+			return 0;
+		}
+		r->buf = nb;
+		memcpy(r->buf + r->len, data, n);
+		r->len += n;
+		r->buf[r->len] = '\0';
+		return 0;
+	}
+	if (r->md)
+		EVP_DigestUpdate(r->md, data, n);
+	while (n && !r->ioerr) {
+		ssize_t w = write(r->fd, data, n);
+		if (w < 0) {
+			if (errno != EINTR)
+				r->ioerr = -errno;
+			continue;
+		}
+		data += w;
+		n -= (size_t)w;
+	}
+	return 0;
+}
+
+static enum MHD_Result handler(void *cls, struct MHD_Connection *c,
+			       const char *url, const char *method,
+			       const char *version, const char *data,
+			       size_t *data_size, void **con_cls)
+{
+	struct srv *s = cls;
+	struct req *r = *con_cls;
+	enum MHD_Result ret = MHD_YES;
+
+	(void)url;
+	(void)version;
+	if (!r)
+		return send_err(c, MHD_HTTP_SERVICE_UNAVAILABLE, "busy",
+				"ENOMEM", "out of memory");
+	if (r->over) {                /* answered 413: drop the rest */
+		*data_size = 0;
+		return MHD_YES;
+	}
+	if (!r->started) {
+		r->started = 1;
+		if (authenticate(s, r, c, &ret) || route(r, c, method, &ret))
+			return ret;
+		if (core_local_view(s->base, r->user, &r->be))
+			return send_errno(c, -ENOMEM, NULL);
+		if (body_open(s, r, c, &ret))
+			return ret;
+		return MHD_YES;
+	}
+	if (*data_size) {
+		if (body_take(r, data, *data_size)) {
+			r->over = 1;
+			*data_size = 0;
+			/* Answers now; MHD then closes this connection. */
+			if (send_err(c, MHD_HTTP_CONTENT_TOO_LARGE, "too_large",
+				     "EFBIG", "request body over the cap") !=
+			    MHD_YES)
+				return MHD_NO;
+			return MHD_YES;
+		}
+		*data_size = 0;
+		return MHD_YES;
+	}
+	if (r->ioerr && r->rt->body != B_FILE && r->rt->body != B_BLOB)
+		return send_errno(c, r->ioerr, NULL);
+	return r->rt->fn(s, r, c);
+}
+
+static void *on_uri(void *cls, const char *uri, struct MHD_Connection *c)
+{
+	struct req *r = calloc(1, sizeof(*r));
+
+	(void)cls;
+	(void)c;
+	if (!r)
+		return NULL;
+	r->fd = -1;
+	if (strlen(uri) >= sizeof(r->raw))
+		r->raw_bad = 1;
+	else
+		memcpy(r->raw, uri, strlen(uri) + 1);
+	return r;
+}
+
+static void on_done(void *cls, struct MHD_Connection *c, void **con_cls,
+		    enum MHD_RequestTerminationCode toe)
+{
+	struct req *r = *con_cls;
+
+	(void)cls;
+	(void)c;
+	(void)toe;
+	if (!r)
+		return;
+	if (r->be)
+		r->be->ops->destroy(r->be);
+	if (r->fd >= 0)
+		close(r->fd);
+	if (r->staged[0])
+		unlink(r->staged);
+	EVP_MD_CTX_free(r->md);
+	free(r->buf);
+	free(r);
+	*con_cls = NULL;
+}
+
+/* ---- command line ---- */
+
+static int read_file(const char *path, char **out)
+{
+	FILE *f = fopen(path, "rb");
+	char *buf = NULL;
+	long n;
+
+	if (!f)
+		return -errno;
+	if (fseek(f, 0, SEEK_END) || (n = ftell(f)) < 0 || n > (1 << 20) ||
+	    fseek(f, 0, SEEK_SET) || !(buf = malloc((size_t)n + 1)) ||
+	    fread(buf, 1, (size_t)n, f) != (size_t)n) {
+		fclose(f);
+		free(buf);
+		return -EIO;
+	}
+	buf[n] = '\0';
+	fclose(f);
+	*out = buf;
+	return 0;
+}
+
+/* "HOST:PORT" or "[V6]:PORT" → a socket address. */
+static int parse_listen(const char *spec, struct sockaddr_storage *ss,
+			int *v6)
+{
+	char host[256];
+	const char *colon, *port;
+	struct addrinfo hints = { .ai_socktype = SOCK_STREAM,
+				  .ai_flags = AI_PASSIVE }, *ai = NULL;
+
+	if (spec[0] == '[') {
+		const char *rb = strchr(spec, ']');
+		if (!rb || rb[1] != ':' || (size_t)(rb - spec - 1) >= sizeof(host))
+			return -EINVAL;
+		memcpy(host, spec + 1, (size_t)(rb - spec - 1));
+		host[rb - spec - 1] = '\0';
+		port = rb + 2;
+	} else {
+		colon = strrchr(spec, ':');
+		if (!colon || (size_t)(colon - spec) >= sizeof(host))
+			return -EINVAL;
+		memcpy(host, spec, (size_t)(colon - spec));
+		host[colon - spec] = '\0';
+		port = colon + 1;
+	}
+	if (!*port || getaddrinfo(host[0] ? host : NULL, port, &hints, &ai))
+		return -EINVAL;
+	memcpy(ss, ai->ai_addr, ai->ai_addrlen);
+	*v6 = ai->ai_family == AF_INET6;
+	freeaddrinfo(ai);
+	return 0;
+}
+
+static int serve_usage(void)
+{
+	fprintf(stderr, "usage: sievefs serve STORE --listen HOST:PORT"
+		" [--tls-cert FILE --tls-key FILE]\n");
+	return 2;
+}
+
+int api_serve_cli(int argc, char **argv)
+{
+	const char *dir = NULL, *listen = NULL, *cert = NULL, *key = NULL;
+	char *cert_pem = NULL, *key_pem = NULL, msg[512] = "", host[64];
+	struct sockaddr_storage ss;
+	struct MHD_Daemon *d;
+	struct srv *s;
+	sigset_t sigs;
+	long cores = sysconf(_SC_NPROCESSORS_ONLN);
+	int v6 = 0, rc, sig, ret = 1;
+	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL |
+			 MHD_USE_ERROR_LOG;
+
+	for (int i = 1; i < argc; i++) {
+		const char **opt = !strcmp(argv[i], "--listen") ? &listen :
+				   !strcmp(argv[i], "--tls-cert") ? &cert :
+				   !strcmp(argv[i], "--tls-key") ? &key : NULL;
+		if (opt && i + 1 < argc)
+			*opt = argv[++i];
+		else if (!opt && argv[i][0] != '-' && !dir)
+			dir = argv[i];
+		else
+			return serve_usage();
+	}
+	if (!dir || !listen || !cert != !key)
+		return serve_usage();
+	if (parse_listen(listen, &ss, &v6)) {
+		fprintf(stderr, "sievefs: --listen %s: expected HOST:PORT\n",
+			listen);
+		return 2;
+	}
+	if (cert) {
+		if (MHD_is_feature_supported(MHD_FEATURE_TLS) != MHD_YES) {
+			fprintf(stderr, "sievefs: this libmicrohttpd has no TLS\n");
+			return 1;
+		}
+		if (read_file(cert, &cert_pem) || read_file(key, &key_pem)) {
+			fprintf(stderr, "sievefs: cannot read %s or %s\n", cert,
+				key);
+			free(cert_pem);
+			return 1;
+		}
+		flags |= MHD_USE_TLS;
+	}
+	if (v6)
+		flags |= MHD_USE_IPv6;
+	s = calloc(1, sizeof(*s));
+	if (!s)
+		goto out;
+	pthread_mutex_init(&s->rl_lock, NULL);
+	rc = core_local_open(dir, "", &s->base, msg, sizeof(msg));
+	if (rc) {
+		fprintf(stderr, "sievefs: %s\n", *msg ? msg : strerror(-rc));
+		goto out;
+	}
+	s->st = core_local_store(s->base);
+
+	/* Signals are taken by sigwait below; MHD's threads inherit the mask. */
+	sigemptyset(&sigs);
+	sigaddset(&sigs, SIGINT);
+	sigaddset(&sigs, SIGTERM);
+	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+	signal(SIGPIPE, SIG_IGN);
+
+	d = MHD_start_daemon(flags, 0, NULL, NULL, handler, s,
+			     MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
+			     MHD_OPTION_THREAD_POOL_SIZE,
+			     (unsigned)(cores > 0 ? cores : 1),
+			     MHD_OPTION_URI_LOG_CALLBACK, on_uri, s,
+			     MHD_OPTION_NOTIFY_COMPLETED, on_done, s,
+			     MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)120,
+			     MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)65536,
+			     cert ? MHD_OPTION_HTTPS_MEM_CERT : MHD_OPTION_END,
+			     cert_pem,
+			     MHD_OPTION_HTTPS_MEM_KEY, key_pem,
+			     MHD_OPTION_END);
+	if (!d) {
+		fprintf(stderr, "sievefs: cannot listen on %s\n", listen);
+		goto out_backend;
+	}
+	{
+		const union MHD_DaemonInfo *di =
+			MHD_get_daemon_info(d, MHD_DAEMON_INFO_BIND_PORT);
+		getnameinfo((struct sockaddr *)&ss, v6 ?
+			    sizeof(struct sockaddr_in6) :
+			    sizeof(struct sockaddr_in), host, sizeof(host),
+			    NULL, 0, NI_NUMERICHOST);
+		fprintf(stderr, "sievefs: listening on %s://%s%s%s:%u\n",
+			cert ? "https" : "http", v6 ? "[" : "", host,
+			v6 ? "]" : "", di ? (unsigned)di->port : 0);
+		fflush(stderr);
+	}
+	do {
+		if (sigwait(&sigs, &sig))
+			break;
+	} while (sig != SIGINT && sig != SIGTERM);
+	log_info("stopping the server");
+	MHD_stop_daemon(d);
+	ret = 0;
+out_backend:
+	s->base->ops->destroy(s->base);
+out:
+	if (s)
+		pthread_mutex_destroy(&s->rl_lock);
+	free(s);
+	free(cert_pem);
+	free(key_pem);
+	return ret;
+}
+
+static int token_usage(void)
+{
+	fprintf(stderr, "usage: sievefs token create --store STORE USER\n"
+		"       sievefs token list --store STORE\n"
+		"       sievefs token revoke --store STORE ID\n");
+	return 2;
+}
+
+int api_token_cli(int argc, char **argv)
+{
+	const char *cmd = argc > 1 ? argv[1] : "", *dir = NULL, *arg = NULL;
+	char msg[512] = "", token[STORE_TOKEN_LEN + 1], ts[32];
+	struct store_token *v = NULL;
+	store *st = NULL;
+	int64_t id = 0;
+	size_t n = 0;
+	int rc, ret = 1;
+
+	for (int i = 2; i < argc; i++) {
+		if (!strcmp(argv[i], "--store") && i + 1 < argc)
+			dir = argv[++i];
+		else if (argv[i][0] != '-' && !arg)
+			arg = argv[i];
+		else
+			return token_usage();
+	}
+	if (!dir || (strcmp(cmd, "list") ? !arg : arg != NULL) ||
+	    (strcmp(cmd, "create") && strcmp(cmd, "list") &&
+	     strcmp(cmd, "revoke")))
+		return token_usage();
+	if (!strcmp(cmd, "create") && !store_user_valid(arg)) {
+		fprintf(stderr, "sievefs: '%s' is not a valid user name: use"
+			" 1-64 of A-Z a-z 0-9 . _ - starting with a letter or"
+			" digit\n", arg);
+		return 2;
+	}
+	if (!strcmp(cmd, "revoke") && api_id_parse(arg, &id)) {
+		fprintf(stderr, "sievefs: '%s' is not a token id\n", arg);
+		return 2;
+	}
+	rc = store_open(dir, &st, msg, sizeof(msg));
+	if (rc) {
+		fprintf(stderr, "sievefs: %s\n", *msg ? msg : strerror(-rc));
+		return 1;
+	}
+	if (!strcmp(cmd, "create")) {
+		rc = store_token_create(st, arg, token, &id);
+		if (!rc) {
+			printf("%s\n", token);
+			fprintf(stderr, "sievefs: token %lld for user '%s'"
+				" created; it is shown only this once\n",
+				(long long)id, arg);
+		}
+	} else if (!strcmp(cmd, "list")) {
+		rc = store_token_list(st, &v, &n);
+		if (!rc)
+			printf("%-6s %-24s %-20s %s\n", "ID", "USER", "CREATED",
+			       "STATUS");
+		for (size_t i = 0; !rc && i < n; i++) {
+			time_t t = (time_t)(v[i].created_ns / 1000000000);
+			struct tm tm;
+			gmtime_r(&t, &tm);
+			strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%SZ", &tm);
+			printf("%-6lld %-24s %-20s %s\n", (long long)v[i].id,
+			       v[i].user, ts, v[i].revoked ? "revoked" :
+			       "active");
+		}
+		free(v);
+	} else {
+		rc = store_token_revoke(st, id);
+		if (!rc)
+			fprintf(stderr, "sievefs: token %lld revoked\n",
+				(long long)id);
+		else if (rc == -ENOENT)
+			fprintf(stderr, "sievefs: no token with id %lld\n",
+				(long long)id);
+	}
+	if (rc && rc != -ENOENT)
+		fprintf(stderr, "sievefs: token %s: %s\n", cmd, strerror(-rc));
+	ret = rc ? 1 : 0;
+	store_close(st);
+	return ret;
+}

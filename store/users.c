@@ -1,0 +1,291 @@
+/*
+ * users.c — what server mode adds to the store: users and their API tokens,
+ * a paged listing of a directory, and blobs uploaded ahead of the node that
+ * will reference them (the HTTP API's PUT /v1/blobs/{sha}).
+ *
+ * Tokens: "svf_" + 64 hex digits from getrandom() (256 bits). The catalog
+ * keeps only SHA-256(token) (tokens.hash, UNIQUE), so a stolen catalog does
+ * not hold usable tokens. A check hashes the presented token, finds the row
+ * by hash and compares the hashes again with CRYPTO_memcmp (the index lookup
+ * is on a hash of a 256-bit secret, so it leaks nothing useful; the constant
+ * time compare is the belt to those braces). Revoked tokens stay listed.
+ *
+ * Blob put takes the store's write lock around the rename/link, the same
+ * lock under which blob_collect() decides a blob is unreferenced, so a put
+ * and a collection of the same hash never interleave.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <unistd.h>
+
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+
+#include "db.h"
+
+#define TOKEN_PREFIX "svf_"
+
+int store_user_valid(const char *name)
+{
+	size_t n;
+
+	if (!name || !name[0])
+		return 0;
+	for (n = 0; name[n]; n++) {
+		char c = name[n];
+		int alnum = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+			    (c >= '0' && c <= '9');
+		if (!alnum && (n == 0 || (c != '.' && c != '_' && c != '-')))
+			return 0;
+	}
+	return n <= STORE_USER_MAX;
+}
+
+int store_token_format_ok(const char *token)
+{
+	size_t plen = strlen(TOKEN_PREFIX);
+
+	if (!token || strlen(token) != STORE_TOKEN_LEN ||
+	    strncmp(token, TOKEN_PREFIX, plen))
+		return 0;
+	for (const char *p = token + plen; *p; p++)
+		if (!((*p >= '0' && *p <= '9') || (*p >= 'a' && *p <= 'f')))
+			return 0;
+	return 1;
+}
+
+void store_token_hash(const char *token, unsigned char out[STORE_SHA_LEN])
+{
+	unsigned int len = 0;
+
+	EVP_Digest(token, strlen(token), out, &len, EVP_sha256(), NULL);
+}
+
+int store_hash_equal(const unsigned char a[STORE_SHA_LEN],
+		     const unsigned char b[STORE_SHA_LEN])
+{
+	return CRYPTO_memcmp(a, b, STORE_SHA_LEN) == 0;
+}
+
+int store_token_create(store *st, const char *user, char *token, int64_t *id)
+{
+	struct conn *c = db_conn(st);
+	unsigned char rnd[32], hash[STORE_SHA_LEN];
+	sqlite3_stmt *s = NULL;
+	int64_t now = store_now_ns();
+	char hex[65];
+	int rc;
+
+	if (!store_user_valid(user))
+		return -EINVAL;
+	if (!c)
+		return -EIO;
+	if (getrandom(rnd, sizeof(rnd), 0) != (ssize_t)sizeof(rnd))
+		return -EIO;
+	store_sha_hex(rnd, hex);     /* 32 bytes → 64 hex digits */
+	snprintf(token, STORE_TOKEN_LEN + 1, TOKEN_PREFIX "%s", hex);
+	store_token_hash(token, hash);
+	rc = db_begin(c);
+	if (rc)
+		return rc;
+	s = db_prep(c, "INSERT OR IGNORE INTO users(name, created)"
+		    " VALUES(?1, ?2)");
+	if (!s)
+		rc = -EIO;
+	if (!rc) {
+		sqlite3_bind_text(s, 1, user, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(s, 2, now);
+		rc = db_err(sqlite3_step(s));
+		sqlite3_finalize(s);
+		s = db_prep(c, "INSERT INTO tokens(user, hash, created)"
+			    " VALUES(?1, ?2, ?3)");
+		if (!s)
+			rc = -EIO;
+	}
+	if (!rc) {
+		sqlite3_bind_text(s, 1, user, -1, SQLITE_STATIC);
+		sqlite3_bind_blob(s, 2, hash, STORE_SHA_LEN, SQLITE_STATIC);
+		sqlite3_bind_int64(s, 3, now);
+		rc = db_err(sqlite3_step(s));
+		if (!rc && id)
+			*id = sqlite3_last_insert_rowid(c->db);
+	}
+	sqlite3_finalize(s);
+	OPENSSL_cleanse(rnd, sizeof(rnd));
+	OPENSSL_cleanse(hex, sizeof(hex));
+	rc = db_end(c, rc);
+	if (rc)
+		OPENSSL_cleanse(token, STORE_TOKEN_LEN + 1);
+	return rc;
+}
+
+int store_token_list(store *st, struct store_token **out, size_t *n)
+{
+	struct conn *c = db_conn(st);
+	struct store_token *v = NULL;
+	size_t cnt = 0, cap = 0;
+	sqlite3_stmt *s;
+	int rc = 0, r;
+
+	*out = NULL;
+	*n = 0;
+	if (!c || !(s = db_prep(c, "SELECT id, user, created, revoked"
+			     " FROM tokens ORDER BY id")))
+		return -EIO;
+	while ((r = sqlite3_step(s)) == SQLITE_ROW) {
+		if ((rc = db_grow((void **)&v, &cap, cnt, sizeof(*v))) != 0)
+			break;
+		struct store_token *t = &v[cnt++];
+		const unsigned char *u = sqlite3_column_text(s, 1);
+		t->id = sqlite3_column_int64(s, 0);
+		snprintf(t->user, sizeof(t->user), "%s", u ? (const char *)u : "");
+		t->created_ns = sqlite3_column_int64(s, 2);
+		t->revoked = sqlite3_column_int(s, 3) != 0;
+	}
+	if (!rc && r != SQLITE_DONE)
+		rc = db_err(r);
+	sqlite3_finalize(s);
+	if (rc) {
+		free(v);
+		return rc;
+	}
+	*out = v;
+	*n = cnt;
+	return 0;
+}
+
+int store_token_revoke(store *st, int64_t id)
+{
+	struct conn *c = db_conn(st);
+	sqlite3_stmt *s;
+	int rc;
+
+	if (!c)
+		return -EIO;
+	rc = db_begin(c);
+	if (rc)
+		return rc;
+	s = db_prep(c, "UPDATE tokens SET revoked=1 WHERE id=?1");
+	if (!s)
+		return db_end(c, -EIO);
+	sqlite3_bind_int64(s, 1, id);
+	rc = db_err(sqlite3_step(s));
+	if (!rc && sqlite3_changes(c->db) == 0)
+		rc = -ENOENT;
+	sqlite3_finalize(s);
+	return db_end(c, rc);
+}
+
+int store_token_check(store *st, const char *token, char *user)
+{
+	struct conn *c = db_conn(st);
+	unsigned char hash[STORE_SHA_LEN];
+	sqlite3_stmt *s;
+	int rc = -EACCES;
+
+	if (!store_token_format_ok(token))
+		return -EACCES;
+	if (!c || !(s = db_prep(c, "SELECT user, hash, revoked FROM tokens"
+			     " WHERE hash=?1")))
+		return -EIO;
+	store_token_hash(token, hash);
+	sqlite3_bind_blob(s, 1, hash, STORE_SHA_LEN, SQLITE_STATIC);
+	if (sqlite3_step(s) == SQLITE_ROW &&
+	    sqlite3_column_bytes(s, 1) == STORE_SHA_LEN &&
+	    store_hash_equal(sqlite3_column_blob(s, 1), hash) &&
+	    sqlite3_column_int(s, 2) == 0) {
+		const unsigned char *u = sqlite3_column_text(s, 0);
+		snprintf(user, STORE_USER_MAX + 1, "%s",
+			 u ? (const char *)u : "");
+		rc = 0;
+	}
+	sqlite3_finalize(s);
+	return rc;
+}
+
+int store_node_children_page(store *st, int64_t parent, const char *after,
+			     size_t limit, struct store_node **out, size_t *n)
+{
+	struct conn *c = db_conn(st);
+	struct store_node *v = NULL;
+	size_t cnt = 0, cap = 0;
+	sqlite3_stmt *s;
+	int rc = 0, r;
+
+	*out = NULL;
+	*n = 0;
+	/* (parent, name) is the nodes_dirent index: one range scan. */
+	if (!c || !(s = db_prep(c, "SELECT " NODE_COLS
+			     " FROM nodes n JOIN tags t ON t.id=n.tree"
+			     " WHERE n.parent=?1 AND n.name>?2"
+			     " ORDER BY n.name LIMIT ?3")))
+		return -EIO;
+	sqlite3_bind_int64(s, 1, parent);
+	sqlite3_bind_text(s, 2, after ? after : "", -1, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 3, (sqlite3_int64)limit);
+	while ((r = sqlite3_step(s)) == SQLITE_ROW) {
+		if ((rc = db_grow((void **)&v, &cap, cnt, sizeof(*v))) != 0)
+			break;
+		db_node_row(s, &v[cnt++]);
+	}
+	if (!rc && r != SQLITE_DONE)
+		rc = db_err(r);
+	sqlite3_finalize(s);
+	if (rc) {
+		free(v);
+		return rc;
+	}
+	*out = v;
+	*n = cnt;
+	return 0;
+}
+
+int store_blob_put(store *st, int fd, const char *staged,
+		   const unsigned char sha[STORE_SHA_LEN])
+{
+	char path[STORE_PATH_MAX], proc[64];
+	int rc = 0;
+
+	blob_path(st, sha, path, sizeof(path));
+	pthread_mutex_lock(&st->wlock);
+	if (staged[0]) {
+		if (access(path, F_OK) == 0)
+			rc = unlink(staged) ? -errno : 0;
+		else if (rename(staged, path))
+			rc = -errno;
+	} else {
+		snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
+		if (linkat(AT_FDCWD, proc, AT_FDCWD, path, AT_SYMLINK_FOLLOW) &&
+		    errno != EEXIST)
+			rc = -errno;
+	}
+	pthread_mutex_unlock(&st->wlock);
+	if (rc && staged[0])
+		unlink(staged);
+	return rc;
+}
+
+int store_blob_owned(store *st, const unsigned char sha[STORE_SHA_LEN],
+		     const char *owner)
+{
+	struct conn *c = db_conn(st);
+	sqlite3_stmt *s;
+	int r;
+
+	if (!c || !(s = db_prep(c, "SELECT 1 FROM nodes n"
+			     " JOIN tags t ON t.id=n.tree"
+			     " JOIN datasets d ON d.id=t.dataset"
+			     " WHERE n.sha=?1 AND d.owner=?2 LIMIT 1")))
+		return -EIO;
+	sqlite3_bind_blob(s, 1, sha, STORE_SHA_LEN, SQLITE_STATIC);
+	sqlite3_bind_text(s, 2, owner, -1, SQLITE_STATIC);
+	r = sqlite3_step(s);
+	sqlite3_finalize(s);
+	if (r == SQLITE_ROW)
+		return 1;
+	return r == SQLITE_DONE ? 0 : db_err(r);
+}
