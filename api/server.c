@@ -63,6 +63,7 @@
 #define CAP_SELECTION (256ull << 20)
 #define CAP_CSV (512ull << 20)
 #define CAP_BLOB (64ull << 30)
+#define DISCARD_MAX (16ull << 20) /* swallowed past a cap before closing */
 #define PAGE_DEFAULT 1000
 #define PAGE_MAX 10000
 #define RL_SLOTS 1024
@@ -115,7 +116,8 @@ struct req {
 	char staged[STORE_PATH_MAX];
 	EVP_MD_CTX *md;
 	int ioerr;                /* first write error, -errno */
-	int over;                 /* over the cap: answered 413 */
+	int over;                 /* Content-Length over the cap: answered */
+	uint64_t discard;         /* bytes dropped past the cap (chunked) */
 };
 
 /* ---- responses ---- */
@@ -1487,19 +1489,20 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c,
 		return MHD_YES;
 	}
 	if (*data_size) {
-		if (body_take(r, data, *data_size)) {
-			r->over = 1;
+		if (r->discard || body_take(r, data, *data_size)) {
+			/* Over the cap without a Content-Length saying so (chunked):
+			 * MHD cannot answer before the body ends, so swallow a
+			 * bounded amount more, then give up on the connection. */
+			r->discard += *data_size;
 			*data_size = 0;
-			/* Answers now; MHD then closes this connection. */
-			if (send_err(c, MHD_HTTP_CONTENT_TOO_LARGE, "too_large",
-				     "EFBIG", "request body over the cap") !=
-			    MHD_YES)
-				return MHD_NO;
-			return MHD_YES;
+			return r->discard > DISCARD_MAX ? MHD_NO : MHD_YES;
 		}
 		*data_size = 0;
 		return MHD_YES;
 	}
+	if (r->discard)
+		return send_err(c, MHD_HTTP_CONTENT_TOO_LARGE, "too_large", "EFBIG",
+				"request body over the cap");
 	if (r->ioerr && r->rt->body != B_FILE && r->rt->body != B_BLOB)
 		return send_errno(c, r->ioerr, NULL);
 	return r->rt->fn(s, r, c);
