@@ -522,8 +522,8 @@ static int pathf(char *buf, size_t len, const char *fmt, ...)
 
 /* GET path as JSON, through the metadata cache when `cached`. With the
  * server unreachable, an expired cached copy is better than an error. */
-static int get_json(struct client *c, const char *path, int cached,
-		    cJSON **out)
+static int get_json_f(struct client *c, const char *path, int cached,
+		      cJSON **out, int *fresh)
 {
 	struct req r = REQ("GET", path);
 	char *body = NULL;
@@ -531,6 +531,8 @@ static int get_json(struct client *c, const char *path, int cached,
 	int rc;
 
 	*out = NULL;
+	if (fresh)
+		*fresh = 0;
 	r.quiet404 = 1;
 	if (cached && cache_meta_get(c->meta, path, &body, &len) == 0)
 		goto parse;
@@ -553,6 +555,8 @@ static int get_json(struct client *c, const char *path, int cached,
 		return -ENOMEM;
 	if (cached)
 		cache_meta_put(c->meta, path, body, len);
+	if (fresh)
+		*fresh = 1;
 parse:
 	*out = cJSON_ParseWithLength(body, len);
 	free(body);
@@ -561,6 +565,42 @@ parse:
 		return -EIO;
 	}
 	return 0;
+}
+
+static int get_json(struct client *c, const char *path, int cached,
+		    cJSON **out)
+{
+	return get_json_f(c, path, cached, out, NULL);
+}
+
+/* A list just fetched also answers the lookups of its items: cache each
+ * item under the paths that would fetch it alone: name_pre + its name,
+ * id_pre + its id. Saves a request per name after a readdir, and lets a
+ * lookup be answered from the cache when the server is unreachable. */
+static void prime(struct client *c, const cJSON *list, const char *key,
+		  const char *name_pre, const char *id_field,
+		  const char *id_pre)
+{
+	const cJSON *a = cJSON_GetObjectItemCaseSensitive(list, key), *it;
+	char q[3 * STORE_NAME_MAX + 1], path[3 * STORE_NAME_MAX + 120];
+
+	cJSON_ArrayForEach(it, a) {
+		const cJSON *nm = cJSON_GetObjectItemCaseSensitive(it, "name");
+		int64_t id = 0;
+		char *text = NULL;
+
+		if (!cJSON_IsString(nm) || pct(nm->valuestring, q, sizeof(q)) ||
+		    api_get_i64(it, id_field, &id, 1))
+			continue;
+		text = cJSON_PrintUnformatted(it);
+		if (!text)
+			return;
+		if (!pathf(path, sizeof(path), "%s%s", name_pre, q))
+			cache_meta_put(c->meta, path, text, strlen(text));
+		if (!pathf(path, sizeof(path), "%s%lld", id_pre, (long long)id))
+			cache_meta_put(c->meta, path, text, strlen(text));
+		free(text);
+	}
 }
 
 /* Sends a JSON body (NULL: none); the JSON answer into *out (may be NULL,
@@ -689,10 +729,13 @@ static void changed_all(struct client *c)
 static int c_dataset_list(struct backend *be, be_dataset **out, size_t *n)
 {
 	cJSON *j;
-	int rc = get_json(C(be), "/v1/datasets", 1, &j);
+	int fresh, rc = get_json_f(C(be), "/v1/datasets", 1, &j, &fresh);
 
 	if (rc)
 		return rc;
+	if (fresh)
+		prime(C(be), j, "datasets", "/v1/datasets?name=", "id",
+		      "/v1/datasets/");
 	rc = decode_list(j, "datasets", sizeof(**out), one_dataset,
 			 (void **)out, n);
 	cJSON_Delete(j);
@@ -771,10 +814,16 @@ static int c_tag_list(struct backend *be, int64_t ds, be_tag **out, size_t *n)
 	cJSON *j;
 	int rc;
 
+	char fmt[96];
+	int fresh;
+
 	pathf(path, sizeof(path), "/v1/datasets/%lld/tags", (long long)ds);
-	rc = get_json(C(be), path, 1, &j);
+	rc = get_json_f(C(be), path, 1, &j, &fresh);
 	if (rc)
 		return rc;
+	pathf(fmt, sizeof(fmt), "/v1/datasets/%lld/tags?name=", (long long)ds);
+	if (fresh)
+		prime(C(be), j, "tags", fmt, "id", "/v1/tags/");
 	rc = decode_list(j, "tags", sizeof(**out), one_tag, (void **)out, n);
 	cJSON_Delete(j);
 	return rc;
@@ -877,13 +926,15 @@ static int c_node_children(struct backend *be, int64_t parent, be_node **out,
 			   size_t *n)
 {
 	char q[3 * STORE_NAME_MAX + 1], path[3 * STORE_NAME_MAX + 120];
-	char after[STORE_NAME_MAX + 1] = "";
+	char after[STORE_NAME_MAX + 1] = "", fmt[96];
 	be_node *all = NULL, *page;
 	size_t nall = 0, np;
 	int rc = 0;
 
 	*out = NULL;
 	*n = 0;
+	pathf(fmt, sizeof(fmt), "/v1/nodes/%lld/lookup?name=",
+	      (long long)parent);
 	for (;;) {
 		cJSON *j, *next;
 		if (pct(after, q, sizeof(q)))
@@ -891,9 +942,12 @@ static int c_node_children(struct backend *be, int64_t parent, be_node **out,
 		pathf(path, sizeof(path), "/v1/nodes/%lld/children?limit=10000"
 		      "%s%s", (long long)parent, after[0] ? "&after=" : "",
 		      after[0] ? q : "");
-		rc = get_json(C(be), path, 1, &j);
+		int fresh;
+		rc = get_json_f(C(be), path, 1, &j, &fresh);
 		if (rc)
 			break;
+		if (fresh)
+			prime(C(be), j, "children", fmt, "ino", "/v1/nodes/");
 		rc = decode_list(j, "children", sizeof(*page), one_node,
 				 (void **)&page, &np);
 		next = cJSON_GetObjectItemCaseSensitive(j, "next");

@@ -1,0 +1,185 @@
+#!/usr/bin/env bash
+#
+# t_remote — remote mode: mounts of a real `sievefs serve` on loopback.
+#
+# Proves: with -o token_file a remote mount behaves like a local one (mkdir a
+# dataset, cp -r ~200 files in and diff -r them back, selection + mkdir tag,
+# an embeddings CSV + `random n=5` + mkdir); a second mount of the same user
+# sees the datasets and tags after the metadata TTL; two users see only their
+# own datasets; absent, wrong and revoked tokens and an unreachable server
+# make the mount fail at start with a message; -o token= is refused; files
+# read once stay readable from the cache after the server is killed.
+# The server is started by PID and killed by PID (also in the trap).
+
+. "$(dirname "$0")/lib.sh"
+sv_need_binary
+sv_need python3 curl diff grep mountpoint fusermount3
+
+SERVER_PID=
+SERVER_LOG=$T/server.log
+
+free_port() {
+	python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+}
+
+# start_server PORT — serve $T/store; wait (≤ 10 s) until it answers HTTP.
+start_server() {
+	"$SIEVEFS" serve "$T/store" --listen "127.0.0.1:$1" >>"$SERVER_LOG" 2>&1 &
+	SERVER_PID=$!
+	SV_BG+=("$SERVER_PID")
+	local deadline=$((SECONDS + 10)) code
+	while ((SECONDS < deadline)); do
+		code=$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$1/v1/whoami")
+		[[ $code == 401 ]] && return 0
+		sv_alive "$SERVER_PID" || break
+		sleep 0.1
+	done
+	sv_show "$SERVER_LOG"
+	return 1
+}
+
+# new_token USER FILE — creates a token for USER into FILE (mode 600);
+# prints the token's id.
+new_token() {
+	local err=$T/token.err
+	(umask 077 && "$SIEVEFS" token create --store "$T/store" "$1" >"$2" 2>"$err") ||
+		{ sv_show "$err"; return 1; }
+	sed -n 's/.*token \([0-9][0-9]*\) for user.*/\1/p' "$err"
+}
+
+# mount_fails DESC TEXT ARGS... — the mount must exit non-zero at once,
+# saying TEXT on stderr, and leave nothing mounted.
+mount_fails() {
+	local desc=$1 text=$2 rc
+	shift 2
+	mkdir -p "$T/mfail"
+	timeout 20 "$SIEVEFS" "$url" "$T/mfail" -f "$@" </dev/null >"$T/mfail.out" 2>&1
+	rc=$?
+	if ((rc == 0 || rc == 124)); then
+		fail "$desc: mount exited $rc"
+	elif ! grep -qF -- "$text" "$T/mfail.out"; then
+		fail "$desc: stderr lacks '$text'"
+		sv_show "$T/mfail.out"
+	elif sv_is_mounted "$T/mfail"; then
+		fail "$desc: something got mounted"
+		fusermount3 -u "$T/mfail"
+	else
+		pass "$desc ($(head -c 160 "$T/mfail.out"))"
+	fi
+}
+
+port=$(free_port) || die "no free port"
+url=http://127.0.0.1:$port
+mkdir -p "$T/store"
+# Users and tokens first: the server must answer them when they exist.
+alice_id=$(new_token alice "$T/alice.tok") || die "token create failed"
+new_token bob "$T/bob.tok" >/dev/null || die "token create failed"
+mallory_id=$(new_token mallory "$T/mallory.tok") || die "token create failed"
+start_server "$port" || die "sievefs serve did not come up on $url"
+note "server pid $SERVER_PID on $url"
+
+# --- refusals before anything is mounted
+mount_fails "-o token= is refused" "visible" -o "token=$(cat "$T/alice.tok")"
+mount_fails "no token at all" "needs a token" -o "cache_dir=$T/c0"
+printf 'svf_%064d\n' 0 >"$T/wrong.tok"
+chmod 600 "$T/wrong.tok"
+mount_fails "a wrong token" "refused the token" -o "token_file=$T/wrong.tok" \
+	-o "cache_dir=$T/c0"
+ok "token revoke" "$SIEVEFS" token revoke --store "$T/store" "$mallory_id"
+mount_fails "a revoked token" "refused the token" \
+	-o "token_file=$T/mallory.tok" -o "cache_dir=$T/c0"
+url_saved=$url
+url=http://127.0.0.1:$(free_port)
+mount_fails "a server that is not there" "unreachable" \
+	-o "token_file=$T/alice.tok" -o "cache_dir=$T/c0"
+url=$url_saved
+mount_fails "upload=thumbnails is refused, not faked" "upload=thumbnails" \
+	-o "token_file=$T/alice.tok" -o "cache_dir=$T/c0" -o upload=thumbnails
+
+# --- alice's first mount: the filesystem flows
+A=$T/mntA
+sv_mount "$url" "$A" -o "token_file=$T/alice.tok" -o "cache_dir=$T/cacheA" \
+	-o meta_ttl=1 || die "remote mount failed"
+ok "mkdir a dataset" mkdir "$A/leaves" || die "cannot create a dataset"
+src=$T/src
+sv_gen_tree "$src" 200 20000 501 || die "could not generate files"
+ok "cp -r 200 files in" cp -r "$src/." "$A/leaves/initial-tag/"
+expect_tree_eq "$src" "$A/leaves/initial-tag" "diff -r: the files came back intact"
+sv_files "$src" >"$T/all.txt"
+nfiles=$(wc -l <"$T/all.txt")
+
+head -n 20 "$T/all.txt" >"$T/sel.txt"
+ok "write the selection" cp "$T/sel.txt" "$A/leaves/selection"
+ok "read the selection" cat "$A/leaves/selection"
+expect_list_eq "$T/sel.txt" "$T/last.out" "selection reads back as written"
+ok "mkdir tag first20" mkdir "$A/leaves/first20"
+sv_files "$A/leaves/first20" >"$T/first20.txt"
+expect_list_eq "$T/sel.txt" "$T/first20.txt" "the tag holds exactly the selection"
+ok "the tag's bytes" cmp "$src/$(head -n1 "$T/sel.txt")" \
+	"$A/leaves/first20/$(head -n1 "$T/sel.txt")"
+
+python3 - "$T/all.txt" "$T/emb.csv" <<'EOF'
+import sys, random
+paths = [l.rstrip("\n") for l in open(sys.argv[1])]
+r = random.Random(5)
+with open(sys.argv[2], "w") as f:
+    f.write("filenames,embedding_0,embedding_1,embedding_2,labels\n")
+    for p in paths:
+        f.write("%s,%f,%f,%f,%d\n" % (p, r.random(), r.random(), r.random(), r.randrange(3)))
+EOF
+ok "cp an embeddings CSV" cp "$T/emb.csv" "$A/leaves/embeddings/e3.csv"
+ok "ls embeddings/" ls "$A/leaves/embeddings"
+expect_contains "$T/last.out" "e3.csv" "the embedding is listed"
+ok "echo 'random n=5' > sample" sh -c "echo 'random n=5 seed=3' > '$A/leaves/sample'"
+deadline=$((SECONDS + 20))
+while ((SECONDS < deadline)); do
+	grep -q '^status: \(done\|failed\)' "$A/leaves/sample" && break
+	sleep 0.2
+done
+cat "$A/leaves/sample" >"$T/sample.txt"
+expect_line "$T/sample.txt" "status: done" "the sampling run finished"
+ok "mkdir tag r5" mkdir "$A/leaves/r5"
+expect_eq 5 "$(sv_files "$A/leaves/r5" | wc -l)" "r5 holds the 5 picked samples"
+ok "info over the network" cat "$A/leaves/info"
+expect_contains "$T/last.out" "r5" "info names tag r5"
+
+# --- a second mount of the same user sees it all (after the TTL)
+B=$T/mntB
+sv_mount "$url" "$B" -o "token_file=$T/alice.tok" -o "cache_dir=$T/cacheB" \
+	-o meta_ttl=1 || die "second remote mount failed"
+ok "ls the second mount" ls "$B/leaves"
+for t in initial-tag first20 r5; do
+	expect_line "$T/last.out" "$t" "the second mount sees tag $t"
+done
+expect_tree_eq "$src" "$B/leaves/initial-tag" "the second mount reads the same bytes"
+ok "mkdir a tag on the first mount" mkdir "$A/leaves/later"
+sleep 2.5
+ok "ls the second mount again" ls "$B/leaves"
+expect_line "$T/last.out" "later" "a tag made elsewhere shows within the TTL"
+sv_umount "$B"
+
+# --- another user sees only their own datasets
+C=$T/mntC
+sv_mount "$url" "$C" -o "token_file=$T/bob.tok" -o "cache_dir=$T/cacheC" \
+	-o meta_ttl=1 || die "bob's mount failed"
+ok "ls bob's root" ls "$C"
+expect_eq "" "$(cat "$T/last.out")" "bob sees none of alice's datasets"
+expect_fail "bob cannot reach alice's dataset by name" ls "$C/leaves"
+ok "bob makes his own dataset" mkdir "$C/bobs"
+sleep 2.5
+ok "ls alice's root" ls "$A"
+expect_eq "leaves" "$(cat "$T/last.out")" "alice does not see bob's dataset"
+sv_umount "$C"
+
+# --- reads from the cache while the server is down
+expect_tree_eq "$src" "$A/leaves/initial-tag" "diff -r once more (fills the caches)"
+kill -9 "$SERVER_PID" 2>/dev/null
+wait "$SERVER_PID" 2>/dev/null
+note "server killed"
+sleep 1.5   # past the kernel's and the metadata cache's TTLs
+expect_tree_eq "$src" "$A/leaves/initial-tag" "cached files stay readable with the server down"
+expect_fail "a change needs the server" mkdir "$A/leaves/offline"
+ok "the failure is in the mount's log" grep -q "remote: " "${SV_MNT_LOG[$A]}"
+sv_umount "$A"
+
+note "$nfiles files"
