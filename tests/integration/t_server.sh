@@ -1,0 +1,253 @@
+#!/usr/bin/env bash
+#
+# t_server — `sievefs serve` and `sievefs token` driven with curl on loopback.
+#
+# Proves: tokens are printed once and listed without the token; each user
+# sees only their own datasets (another user's id or name is 404, as are its
+# tags, nodes and blobs); absent, wrong and revoked tokens get 401; a body
+# over its cap gets 413 and the server keeps serving; malformed JSON gets
+# 400; a path with `..` (raw or %2e%2e) gets 400; a blob PUT with a wrong
+# hash gets 400 and stores nothing; a sample is uploaded (PUT blob, create
+# node, PUT content) and read back whole and by Range; children are listed
+# in pages; an embedding CSV upload, a sampling run (POST → 202, GET status
+# until done), a bad request (400 with the reason), a frozen tag; more than
+# 10 failed token checks from one address → 429. The server is stopped by PID.
+
+. "$(dirname "$0")/lib.sh"
+sv_need_binary
+sv_need curl sha256sum python3
+
+STORE=$T/store
+ok "token create alice" "$SIEVEFS" token create --store "$STORE" alice
+TA=$(cat "$T/last.out")
+ok "token create bob" "$SIEVEFS" token create --store "$STORE" bob
+TB=$(cat "$T/last.out")
+[[ $TA == svf_* && ${#TA} == 68 ]] && pass "token has the svf_ format" ||
+	fail "token format: [$TA]"
+ok "token create carol" "$SIEVEFS" token create --store "$STORE" carol
+TC=$(cat "$T/last.out")
+ok "token list" "$SIEVEFS" token list --store "$STORE"
+cp "$T/last.out" "$T/list.txt"
+expect_contains "$T/list.txt" "alice" "token list names the users"
+if grep -qF -- "${TA#svf_}" "$T/list.txt"; then
+	fail "token list shows a token"
+else
+	pass "token list never shows a token"
+fi
+expect_fail "token create with a bad user name" \
+	"$SIEVEFS" token create --store "$STORE" "bad name"
+
+# --- start the server on a free port
+"$SIEVEFS" serve "$STORE" --listen 127.0.0.1:0 </dev/null >"$T/serve.log" 2>&1 &
+SPID=$!
+SV_PIDS+=("$SPID")
+PORT=
+for _ in $(seq 50); do
+	PORT=$(sed -n 's|.*listening on http://127.0.0.1:\([0-9]*\)$|\1|p' "$T/serve.log")
+	[[ -n $PORT ]] && break
+	sv_alive "$SPID" || break
+	sleep 0.1
+done
+[[ -n $PORT ]] || { sv_show "$T/serve.log"; die "server did not start"; }
+note "server pid $SPID on port $PORT"
+U=http://127.0.0.1:$PORT
+
+# api TOKEN METHOD PATH [curl args...] — body in $T/body, status in $code.
+api() {
+	local tok=$1 method=$2 path=$3
+	shift 3
+	local auth=()
+	[[ -n $tok ]] && auth=(-H "Authorization: Bearer $tok")
+	code=$(curl -s --path-as-is -o "$T/body" -w '%{http_code}' -X "$method" \
+		"${auth[@]}" "$@" "$U$path")
+}
+# expect_code CODE DESC — checks $code.
+expect_code() {
+	if [[ $code == "$1" ]]; then
+		pass "$2 ($1)"
+	else
+		fail "$2: expected HTTP $1, got $code"
+		sv_show "$T/body"
+	fi
+}
+jget() { python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print(eval("d"+sys.argv[2]))' "$T/body" "$1"; }
+
+api "$TA" GET /v1/whoami
+expect_code 200 "whoami"
+expect_eq alice "$(jget '["user"]')" "whoami names the token's user"
+
+# --- auth
+api "" GET /v1/datasets
+expect_code 401 "no token"
+expect_contains "$T/body" '"errno":"EACCES"' "401 body carries the errno name"
+api "svf_$(printf '0%.0s' $(seq 64))" GET /v1/datasets
+expect_code 401 "wrong token"
+
+# --- datasets are per user
+api "$TA" POST /v1/datasets -d '{"name":"leaves"}'
+expect_code 201 "alice creates a dataset"
+DS=$(jget '["id"]')
+ROOT=$(jget '["live_root"]')
+api "$TB" POST /v1/datasets -d '{"name":"mine"}'
+expect_code 201 "bob creates a dataset"
+api "$TA" POST /v1/datasets -d '{"name":"leaves"}'
+expect_code 409 "same name again"
+api "$TA" POST /v1/datasets -d '{"name":"bad name!"}'
+expect_code 400 "invalid dataset name"
+api "$TB" GET "/v1/datasets/$DS"
+expect_code 404 "bob gets alice's dataset by id"
+api "$TB" GET "/v1/datasets?name=leaves"
+expect_code 404 "bob gets alice's dataset by name"
+api "$TB" GET "/v1/datasets/$DS/tags"
+expect_code 404 "bob lists alice's tags"
+api "$TB" GET "/v1/nodes/$ROOT/children"
+expect_code 404 "bob lists alice's folder"
+api "$TB" GET /v1/datasets
+expect_eq "['mine']" "$(jget '["datasets"]' | python3 -c 'import sys,ast; print([d["name"] for d in ast.literal_eval(sys.stdin.read())])')" \
+	"bob's list holds only his dataset"
+
+# --- malformed requests
+api "$TA" POST /v1/datasets -d '{"name":'
+expect_code 400 "malformed JSON"
+expect_contains "$T/body" '"code":"bad_json"' "bad_json code"
+api "$TA" GET "/v1/datasets/../datasets"
+expect_code 400 "raw .. in the path"
+api "$TA" GET "/v1/datasets/%2e%2e/x"
+expect_code 400 "%2e%2e in the path"
+api "$TA" GET "/v1/nodes/0"
+expect_code 400 "id 0"
+api "$TA" GET "/v1/nodes/abc"
+expect_code 400 "non-numeric id"
+api "$TA" GET "/v1/nope"
+expect_code 404 "unknown route"
+python3 -c 'import sys; sys.stdout.write("{\"name\":\"" + "a"*2000000 + "\"}")' >"$T/big.json"
+api "$TA" POST /v1/datasets --data-binary @"$T/big.json"
+expect_code 413 "JSON body over 1 MiB"
+api "$TA" POST /v1/datasets -H 'Transfer-Encoding: chunked' --data-binary @"$T/big.json"
+expect_code 413 "chunked JSON body over 1 MiB"
+api "$TA" GET /v1/whoami
+expect_code 200 "the server still serves after 413"
+
+# --- upload a sample: blob, node, content
+printf 'hello sievefs\n' >"$T/a.txt"
+SHA=$(sha256sum "$T/a.txt" | cut -d' ' -f1)
+ZERO=$(printf '0%.0s' $(seq 64))
+api "$TA" PUT "/v1/blobs/$ZERO" -T "$T/a.txt"
+expect_code 400 "blob PUT with a wrong hash"
+expect_contains "$T/body" hash_mismatch "hash_mismatch code"
+if find "$STORE/blobs" -type f | grep -q .; then
+	fail "a blob was stored after a hash mismatch"
+else
+	pass "nothing stored after a hash mismatch"
+fi
+api "$TA" HEAD "/v1/blobs/$SHA" -I
+expect_code 404 "HEAD of a blob nobody references"
+api "$TA" PUT "/v1/blobs/$SHA" -T "$T/a.txt"
+expect_code 201 "blob PUT"
+api "$TA" POST "/v1/nodes/$ROOT/children" -d '{"name":"a.txt","kind":2,"mode":420}'
+expect_code 201 "create a file node"
+INO=$(jget '["ino"]')
+api "$TA" PUT "/v1/nodes/$INO/content" -d "{\"sha256\":\"$SHA\",\"size\":14,\"mtime_ns\":\"1700000000123456789\",\"durable\":true}"
+expect_code 200 "point the node at the blob"
+expect_eq 1700000000123456789 "$(jget '["mtime_ns"]')" "mtime_ns kept to the nanosecond"
+api "$TA" GET "/v1/blobs/$SHA"
+expect_code 200 "blob GET"
+cmp -s "$T/body" "$T/a.txt" && pass "blob bytes read back" || fail "blob bytes differ"
+api "$TA" GET "/v1/blobs/$SHA" -r 6-12
+expect_code 206 "blob GET with Range"
+expect_eq "sievefs" "$(cat "$T/body")" "Range returns the asked bytes"
+api "$TA" GET "/v1/blobs/$SHA" -r 100-
+expect_code 416 "unsatisfiable Range"
+api "$TB" GET "/v1/blobs/$SHA"
+expect_code 404 "bob reads alice's blob"
+api "$TB" GET "/v1/nodes/$INO"
+expect_code 404 "bob gets alice's node"
+api "$TA" POST "/v1/nodes/$ROOT/children" -d '{"name":"a.txt","kind":2}'
+expect_code 409 "create an existing name"
+api "$TA" GET "/v1/nodes/$ROOT/lookup?name=a.txt"
+expect_code 200 "lookup by name"
+
+# --- paging: 25 folders + a.txt, 10 per page
+for i in $(seq -w 1 25); do
+	api "$TA" POST "/v1/nodes/$ROOT/children" -d "{\"name\":\"d$i\",\"kind\":1}"
+	[[ $code == 201 ]] || fail "mkdir d$i: $code"
+done
+: >"$T/paged"
+after="" pages=0
+while :; do
+	api "$TA" GET "/v1/nodes/$ROOT/children?limit=10&after=$after"
+	[[ $code == 200 ]] || { fail "children page: $code"; break; }
+	pages=$((pages + 1))
+	python3 -c 'import json,sys; [print(c["name"]) for c in json.load(open(sys.argv[1]))["children"]]' "$T/body" >>"$T/paged"
+	after=$(python3 -c 'import json,sys; n=json.load(open(sys.argv[1]))["next"]; print(n if n else "")' "$T/body")
+	[[ -n $after ]] || break
+	((pages < 10)) || { fail "paging does not end"; break; }
+done
+expect_eq 3 "$pages" "26 children come in 3 pages of 10"
+(echo a.txt; for i in $(seq -w 1 25); do echo "d$i"; done) | LC_ALL=C sort >"$T/want"
+expect_list_eq "$T/want" "$T/paged" "pages hold every child once, in order"
+
+# --- two more samples, an embedding, a sampling run, a tag
+for f in b c; do
+	printf 'sample %s\n' "$f" >"$T/$f.txt"
+	s=$(sha256sum "$T/$f.txt" | cut -d' ' -f1)
+	api "$TA" PUT "/v1/blobs/$s" -T "$T/$f.txt"
+	api "$TA" POST "/v1/nodes/$ROOT/children" -d "{\"name\":\"$f.txt\",\"kind\":2}"
+	i=$(jget '["ino"]')
+	api "$TA" PUT "/v1/nodes/$i/content" -d "{\"sha256\":\"$s\",\"size\":$(stat -c%s "$T/$f.txt")}"
+	[[ $code == 200 ]] || fail "upload $f.txt: $code"
+done
+printf 'filenames,embedding_0,embedding_1,labels\na.txt,0,0,0\nb.txt,1,0,0\nc.txt,0,5,1\n' >"$T/emb.csv"
+api "$TA" PUT "/v1/datasets/$DS/embeddings?name=e1" -H 'Content-Type: text/csv' --data-binary @"$T/emb.csv"
+expect_code 201 "embedding CSV upload"
+printf 'filenames,embedding_0,labels\nnope.txt,1,0\n' >"$T/bad.csv"
+api "$TA" PUT "/v1/datasets/$DS/embeddings?name=e2" --data-binary @"$T/bad.csv"
+expect_code 400 "bad embedding CSV"
+api "$TA" POST "/v1/datasets/$DS/sample" --data-binary 'bogus n=2'
+expect_code 400 "unknown strategy"
+expect_contains "$T/body" "unknown strategy" "the reason is in the message"
+api "$TA" POST "/v1/datasets/$DS/sample" --data-binary 'coreset n=2 embedding=e1'
+expect_code 202 "sampling request accepted"
+for _ in $(seq 100); do
+	api "$TA" GET "/v1/datasets/$DS/sample"
+	grep -q '^status: \(done\|failed\|cancelled\)' "$T/body" && break
+	sleep 0.1
+done
+expect_contains "$T/body" "status: done" "the run finishes"
+api "$TA" GET "/v1/datasets/$DS/selection"
+expect_eq 2 "$(wc -l <"$T/body")" "the selection holds 2 samples"
+api "$TB" POST "/v1/datasets/$DS/sample" --data-binary 'random'
+expect_code 404 "bob starts a run on alice's dataset"
+api "$TA" POST "/v1/datasets/$DS/tags" -d '{"name":"best-2"}'
+expect_code 201 "freeze the selection as a tag"
+expect_eq 2 "$(jget '["files"]')" "the tag holds 2 samples"
+TROOT=$(jget '["root"]')
+api "$TA" POST "/v1/nodes/$TROOT/children" -d '{"name":"x","kind":1}'
+expect_code 403 "mkdir in a frozen tag"
+expect_contains "$T/body" '"errno":"EROFS"' "the errno is EROFS"
+api "$TA" DELETE "/v1/datasets/$DS"
+expect_code 409 "delete a dataset with samples"
+
+# --- revocation, then the rate limit (last: it blocks this address)
+ok "token list before revoke" "$SIEVEFS" token list --store "$STORE"
+CID=$(awk '$2 == "carol" { print $1 }' "$T/last.out")
+api "$TC" GET /v1/whoami
+expect_code 200 "carol's token works"
+ok "token revoke" "$SIEVEFS" token revoke --store "$STORE" "$CID"
+api "$TC" GET /v1/whoami
+expect_code 401 "revoked token"
+for _ in $(seq 12); do
+	api "svf_$ZERO" GET /v1/whoami
+done
+expect_code 429 "more than 10 failed token checks"
+api "$TA" GET /v1/whoami
+expect_code 429 "the address stays blocked for the window"
+sv_alive "$SPID" && pass "the server is still running" || fail "the server died"
+
+kill -TERM "$SPID"
+if sv_wait_gone "$SPID" 10; then
+	wait "$SPID"
+	expect_eq 0 "$?" "the server exits 0 on SIGTERM"
+else
+	fail "the server did not stop on SIGTERM"
+fi
