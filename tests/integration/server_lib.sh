@@ -1,0 +1,46 @@
+# shellcheck shell=bash
+# server_lib.sh — a real `sievefs serve` for the remote-mode tests; source it
+# after lib.sh. The server runs in the background by PID (registered in
+# SV_BG, so lib.sh's trap stops it on any exit).
+#
+#   free_port                  a free TCP port on 127.0.0.1
+#   start_server PORT [STORE]  serve STORE (default $T/store) on PORT; wait
+#                              ≤ 10 s until it answers; sets SERVER_PID
+#   kill_server                SIGKILL the server, reap it
+#   new_token USER FILE        a token for USER into FILE (mode 600); prints
+#                              the token's id
+
+SERVER_PID=
+SERVER_LOG=$T/server.log
+
+free_port() {
+	python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+}
+
+start_server() {
+	"$SIEVEFS" serve "${2:-$T/store}" --listen "127.0.0.1:$1" >>"$SERVER_LOG" 2>&1 &
+	SERVER_PID=$!
+	SV_BG+=("$SERVER_PID")
+	local deadline=$((SECONDS + 10)) code
+	while ((SECONDS < deadline)); do
+		code=$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$1/v1/whoami")
+		[[ $code == 401 ]] && return 0
+		sv_alive "$SERVER_PID" || break
+		sleep 0.1
+	done
+	sv_show "$SERVER_LOG"
+	return 1
+}
+
+kill_server() {
+	kill -9 "$SERVER_PID" 2>/dev/null
+	wait "$SERVER_PID" 2>/dev/null
+	note "killed the server (pid $SERVER_PID) with SIGKILL"
+}
+
+new_token() {
+	local err=$T/token.err
+	(umask 077 && "$SIEVEFS" token create --store "${STORE:-$T/store}" "$1" >"$2" 2>"$err") ||
+		{ sv_show "$err"; return 1; }
+	sed -n 's/.*token \([0-9][0-9]*\) for user.*/\1/p' "$err"
+}
