@@ -20,6 +20,9 @@
 #   sv_gen_tree DIR COUNT MAXBYTES SEED [PREFIX]  deterministic tree of random files
 #   sv_files DIR                   sorted relative paths of the regular files under DIR
 #   sv_xattr PATH NAME             one extended attribute's value
+#   sample_req DS REQUEST          write one request to DS/sample
+#   wait_run DS                    wait for the latest run to end; prints its
+#                                  status, leaves the text in $T/sample.txt
 #
 # Failures are counted, not fatal: a test keeps going so one run reports as much
 # as it can. `die` is for when going on makes no sense (mount failed, tool missing).
@@ -378,4 +381,24 @@ sv_files() {
 # sv_xattr PATH NAME — value of one extended attribute, or empty with status 1.
 sv_xattr() {
 	getfattr --absolute-names --only-values -n "$2" -- "$1" 2>/dev/null
+}
+
+# ---------------------------------------------------------------- sampling
+# sample_req DS REQUEST — write one request to DS/sample the way a user does.
+sample_req() {
+	bash -c 'echo "$1" > "$2"' _ "$2" "$1/sample"
+}
+
+# wait_run DS — poll DS/sample (at most 1200 times, 0.1 s apart) until the
+# status is done, failed or cancelled; prints that status. The last text read
+# is left in $T/sample.txt.
+wait_run() {
+	local i st=""
+	for ((i = 0; i < 1200; i++)); do
+		cat "$1/sample" >"$T/sample.txt" 2>&1
+		st=$(sed -n 's/^status: //p' "$T/sample.txt")
+		case $st in done | failed | cancelled) break ;; esac
+		sleep 0.1
+	done
+	printf '%s\n' "$st"
 }

@@ -31,23 +31,6 @@ PY=/usr/bin/python3
 "$PY" -c 'import PIL' 2>/dev/null ||
 	die "$PY cannot import PIL (apt-get install python3-pil)"
 
-# sample_req DS REQUEST — write one request as a user does.
-sample_req() {
-	bash -c 'echo "$1" > "$2"' _ "$2" "$1/sample"
-}
-
-# wait_run DS — poll DS/sample until done/failed/cancelled; prints it.
-wait_run() {
-	local i st=""
-	for ((i = 0; i < 1200; i++)); do
-		cat "$1/sample" >"$T/sample.txt" 2>&1
-		st=$(sed -n 's/^status: //p' "$T/sample.txt")
-		case $st in done | failed | cancelled) break ;; esac
-		sleep 0.1
-	done
-	printf '%s\n' "$st"
-}
-
 # run_ok DS REQUEST DESC — the request is accepted and ends done.
 run_ok() {
 	if ! sample_req "$1" "$2" 2>"$T/req.err"; then

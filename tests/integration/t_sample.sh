@@ -39,25 +39,6 @@ same_text() {
 	cat -- "$2" 2>/dev/null | cmp -s -- "$1" -
 }
 
-# sample_req DS REQUEST — write one request to DS/sample the way a user does.
-sample_req() {
-	bash -c 'echo "$1" > "$2"' _ "$2" "$1/sample"
-}
-
-# wait_run DS — poll DS/sample (at most 1200 times, 0.1 s apart) until the
-# status is done, failed or cancelled; prints that status. The last text read
-# is left in $T/sample.txt.
-wait_run() {
-	local i st=""
-	for ((i = 0; i < 1200; i++)); do
-		cat "$1/sample" >"$T/sample.txt" 2>&1
-		st=$(sed -n 's/^status: //p' "$T/sample.txt")
-		case $st in done | failed | cancelled) break ;; esac
-		sleep 0.1
-	done
-	printf '%s\n' "$st"
-}
-
 # run_done DS REQUEST — the request is accepted and its run ends "done".
 run_done() {
 	local st
