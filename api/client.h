@@ -21,7 +21,10 @@
 
 #include "core/backend.h"
 
-enum api_upload { API_UPLOAD_FULL = 0 };
+/* What a commit sends (README "Remote mode"): full = the bytes; meta = only
+ * metadata, the bytes stay pinned in this machine's cache; thumbnails = as
+ * meta, plus a JPEG copy whose longest side is 128 px. */
+enum api_upload { API_UPLOAD_FULL = 0, API_UPLOAD_META, API_UPLOAD_THUMBNAILS };
 
 struct api_client_opts {
 	const char *url;          /* http(s)://HOST:PORT; http only on loopback */

@@ -662,13 +662,34 @@ static enum MHD_Result r_tag_delete(struct srv *s, struct req *r,
 
 /* ---- routes: nodes ---- */
 
-static enum MHD_Result send_node(struct MHD_Connection *c, unsigned st,
-				 int rc, const struct store_node *n)
+/* Adds "thumb_sha" and "thumb_size" to a node's JSON when its bytes have a
+ * thumbnail on the server (upload=thumbnails, docs/api.md "Content"). */
+static int add_thumb(store *st, const struct store_node *n, cJSON *j)
+{
+	unsigned char t[STORE_SHA_LEN];
+	char hex[65];
+	int64_t size;
+
+	if (n->kind != STORE_FILE || !n->has_sha ||
+	    store_thumb_get(st, n->sha, t, &size))
+		return 0;
+	store_sha_hex(t, hex);
+	if (!cJSON_AddStringToObject(j, "thumb_sha", hex) ||
+	    !cJSON_AddNumberToObject(j, "thumb_size", (double)size))
+		return -ENOMEM;
+	return 0;
+}
+
+static enum MHD_Result send_node(struct srv *s, struct MHD_Connection *c,
+				 unsigned st, int rc,
+				 const struct store_node *n)
 {
 	cJSON *j = NULL;
 
 	if (!rc)
 		rc = api_node_to_json(n, &j);
+	if (!rc)
+		rc = add_thumb(s->st, n, j);
 	return send_obj(c, st, rc, j);
 }
 
@@ -677,7 +698,7 @@ static enum MHD_Result r_node(struct srv *s, struct req *r,
 {
 	struct store_node n;
 
-	return send_node(c, MHD_HTTP_OK, own_node(s, r, r->id, &n), &n);
+	return send_node(s, c, MHD_HTTP_OK, own_node(s, r, r->id, &n), &n);
 }
 
 static enum MHD_Result r_node_lookup(struct srv *s, struct req *r,
@@ -697,7 +718,7 @@ static enum MHD_Result r_node_lookup(struct srv *s, struct req *r,
 		return send_err(c, MHD_HTTP_BAD_REQUEST, "bad_path", "EINVAL",
 				"lookup needs ?name=");
 	rc = r->be->ops->node_lookup(r->be, r->id, name, &n);
-	return send_node(c, MHD_HTTP_OK, rc, &n);
+	return send_node(s, c, MHD_HTTP_OK, rc, &n);
 }
 
 static enum MHD_Result r_children(struct srv *s, struct req *r,
@@ -730,6 +751,14 @@ static enum MHD_Result r_children(struct srv *s, struct req *r,
 	if (!rc)
 		rc = api_list_to_json("children", v, cnt, sizeof(*v),
 				      api_node_any, &j);
+	if (!rc) {
+		cJSON *it, *a = cJSON_GetObjectItemCaseSensitive(j, "children");
+		size_t i = 0;
+		cJSON_ArrayForEach(it, a) {
+			if (i >= cnt || (rc = add_thumb(s->st, &v[i++], it)))
+				break;
+		}
+	}
 	if (!rc && !(more ? cJSON_AddStringToObject(j, "next", v[cnt - 1].name)
 			  : cJSON_AddNullToObject(j, "next")))
 		rc = -ENOMEM;
@@ -761,7 +790,7 @@ static enum MHD_Result r_node_create(struct srv *s, struct req *r,
 		return bad_field(c, "name, kind (1 or 2), mode, uid, gid,"
 				 " mtime_ns");
 	rc = r->be->ops->node_create(r->be, r->id, name, &nn, &n);
-	return send_node(c, MHD_HTTP_CREATED, rc, &n);
+	return send_node(s, c, MHD_HTTP_CREATED, rc, &n);
 }
 
 static enum MHD_Result r_node_remove(struct srv *s, struct req *r,
@@ -852,7 +881,7 @@ static enum MHD_Result r_node_setattr(struct srv *s, struct req *r,
 				      (uint32_t)uid, (uint32_t)gid, mtime);
 	if (rc)
 		return send_errno(c, rc, NULL);
-	return send_node(c, MHD_HTTP_OK, own_node(s, r, r->id, &n), &n);
+	return send_node(s, c, MHD_HTTP_OK, own_node(s, r, r->id, &n), &n);
 }
 
 static enum MHD_Result blob_missing(struct MHD_Connection *c)
@@ -862,14 +891,65 @@ static enum MHD_Result blob_missing(struct MHD_Connection *c)
 			" /v1/blobs/{sha} and retry");
 }
 
+/* The optional upload=meta|thumbnails fields of a content commit:
+ * "bytes":"kept" and "thumbnail":{"sha256","size"} (only with kept).
+ * 0 or -EINVAL. */
+static int content_kept(const cJSON *j, int *kept, int *thumb,
+			unsigned char tsha[STORE_SHA_LEN], int64_t *tsize)
+{
+	const cJSON *b = cJSON_GetObjectItemCaseSensitive(j, "bytes");
+	const cJSON *t = cJSON_GetObjectItemCaseSensitive(j, "thumbnail");
+	char hex[80];
+
+	*kept = *thumb = 0;
+	if (b && !(cJSON_IsString(b) && !strcmp(b->valuestring, "kept")))
+		return -EINVAL;
+	*kept = b != NULL;
+	if (!t || cJSON_IsNull(t))
+		return 0;
+	if (!*kept || !cJSON_IsObject(t) ||
+	    api_get_str(t, "sha256", hex, sizeof(hex), 1) ||
+	    api_sha_from_hex(hex, tsha) || api_get_i64(t, "size", tsize, 1) ||
+	    *tsize < 0)
+		return -EINVAL;
+	*thumb = 1;
+	return 0;
+}
+
+/* Commits a node whose bytes stay with the uploader (store/kept.c). */
+static enum MHD_Result commit_kept(struct srv *s, struct req *r,
+				   struct MHD_Connection *c,
+				   const unsigned char *sha, int64_t size,
+				   int64_t mtime, const unsigned char *tsha,
+				   int64_t tsize, int durable)
+{
+	struct store_node n;
+	int rc;
+
+	/* Known limit: the server cannot tell that this user PUT the
+	 * thumbnail blob; naming a blob known only by hash as a thumbnail
+	 * would make it readable (see docs/api.md). */
+	rc = store_node_commit_kept(s->st, r->id, sha, size, mtime, tsha,
+				    tsize, durable);
+	if (rc == -EAGAIN)
+		return blob_missing(c);
+	if (rc)
+		return send_errno(c, rc, NULL);
+	rc = own_node(s, r, r->id, &n);
+	if (rc == -ENOENT)
+		return send_empty(c, MHD_HTTP_NO_CONTENT);
+	return send_node(s, c, MHD_HTTP_OK, rc, &n);
+}
+
 static enum MHD_Result r_content(struct srv *s, struct req *r,
 				 struct MHD_Connection *c)
 {
 	struct store_node n;
-	unsigned char sha[STORE_SHA_LEN];
+	unsigned char sha[STORE_SHA_LEN], tsha[STORE_SHA_LEN];
+	int64_t tsize = 0;
 	char hex[80];
 	int64_t size = -1, mtime = 0;
-	int durable = 0, fd, rc;
+	int durable = 0, fd, rc, kept = 0, thumb = 0;
 	enum MHD_Result ret;
 	struct stat sb;
 	cJSON *j;
@@ -886,9 +966,15 @@ static enum MHD_Result r_content(struct srv *s, struct req *r,
 	if (!rc && (api_get_i64(j, "mtime_ns", &mtime, 0) < 0 ||
 		    api_get_bool(j, "durable", &durable, 0) < 0))
 		rc = -EINVAL;
+	if (!rc)
+		rc = content_kept(j, &kept, &thumb, tsha, &tsize);
 	cJSON_Delete(j);
 	if (rc || size < 0 || mtime < 0)
-		return bad_field(c, "sha256, size, mtime_ns, durable");
+		return bad_field(c, "sha256, size, mtime_ns, durable, bytes"
+				 " (\"kept\"), thumbnail {sha256, size}");
+	if (kept)
+		return commit_kept(s, r, c, sha, size, mtime,
+				   thumb ? tsha : NULL, tsize, durable);
 	fd = store_blob_open(s->st, sha);
 	if (fd == -ENOENT)
 		return blob_missing(c);
@@ -908,7 +994,7 @@ static enum MHD_Result r_content(struct srv *s, struct req *r,
 	rc = own_node(s, r, r->id, &n);
 	if (rc == -ENOENT)       /* removed meanwhile: bytes discarded */
 		return send_empty(c, MHD_HTTP_NO_CONTENT);
-	return send_node(c, MHD_HTTP_OK, rc, &n);
+	return send_node(s, c, MHD_HTTP_OK, rc, &n);
 }
 
 /* ---- routes: blobs ---- */
@@ -967,6 +1053,10 @@ static enum MHD_Result r_blob_get(struct srv *s, struct req *r,
 	if (rc <= 0)
 		return send_errno(c, rc ? rc : -ENOENT, NULL);
 	fd = store_blob_open(s->st, r->sha);
+	if (fd == -ENOENT && store_blob_kept(s->st, r->sha) == 1)
+		return send_err(c, MHD_HTTP_NOT_FOUND, "bytes_kept_by_uploader",
+				"EIO", "the bytes of this sample stay on the"
+				" machine that uploaded it (upload=meta)");
 	if (fd < 0)
 		return send_errno(c, fd, NULL);
 	if (fstat(fd, &sb)) {

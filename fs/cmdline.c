@@ -114,7 +114,10 @@ void fs_usage(const char *prog)
 	       "    -o cache_size=N[KMG]   cache size bound (default 1G)\n"
 	       "    -o meta_ttl=SECONDS    metadata reuse time (default 2)\n"
 	       "    -o upload=full         send sample bytes to the server"
-	       " (the only mode)\n"
+	       " (default)\n"
+	       "    -o upload=meta         send metadata only; the bytes stay"
+	       " pinned in this\n"
+	       "                           machine's cache\n"
 	       "    -h, --help             this text\n"
 	       "    -V, --version          the version\n"
 	       "\n"
@@ -276,13 +279,13 @@ int fs_remote_opts(const struct fs_cmdline *cl, struct fs_remote *out,
 	out->o.cache_size = 1ull << 30;
 	out->o.meta_ttl = 2.0;
 	out->o.upload = API_UPLOAD_FULL;
-	if (cl->upload && strcmp(cl->upload, "full")) {
-		if (!strcmp(cl->upload, "thumbnails") ||
-		    !strcmp(cl->upload, "meta"))
+	if (cl->upload && !strcmp(cl->upload, "meta"))
+		out->o.upload = API_UPLOAD_META;
+	else if (cl->upload && strcmp(cl->upload, "full")) {
+		if (!strcmp(cl->upload, "thumbnails"))
 			snprintf(msg, len, "-o upload=%s is not supported by this"
-				 " version: the server API has no way to commit"
-				 " a sample without its full bytes; only"
-				 " upload=full works", cl->upload);
+				 " version: only upload=full and upload=meta"
+				 " work", cl->upload);
 		else
 			snprintf(msg, len, "-o upload=%s: unknown mode (full,"
 				 " thumbnails or meta)", cl->upload);

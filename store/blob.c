@@ -153,6 +153,7 @@ void blob_collect(struct conn *c, const unsigned char *sha)
 	}
 	blob_path(c->st, sha, path, sizeof(path));
 	unlink(path);
+	kept_forget(c, sha);
 }
 
 static int fsync_path(const char *path, int flags)

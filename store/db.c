@@ -11,6 +11,8 @@
  *   events(id, dataset, ts, level, msg)
  *   users(name, created), tokens(id, user, hash, created, revoked)
  *                               -- server mode; hash = SHA-256 of the token
+ *   kept(sha), thumbs(sha, thumb, size)
+ *                               -- upload=meta|thumbnails, see kept.c
  * A tree root node has parent = -tree and name ''. Times are ns since epoch.
  */
 #include <errno.h>
@@ -45,7 +47,10 @@ static const char *const sql_text[Q_COUNT] = {
 	[Q_NODE_BY_PATH] = "SELECT " NODE_COLS
 		" FROM nodes n JOIN tags t ON t.id=n.tree"
 		" WHERE n.tree=?1 AND n.path=?2",
-	[Q_SHA_REF] = "SELECT 1 FROM nodes WHERE sha=?1 LIMIT 1",
+	/* a thumbnail (kept.c) lives as long as a node names its original */
+	[Q_SHA_REF] = "SELECT 1 FROM nodes WHERE sha=?1 UNION ALL"
+		" SELECT 1 FROM thumbs t JOIN nodes n ON n.sha=t.sha"
+		" WHERE t.thumb=?1 LIMIT 1",
 	[Q_SEL_DEL_NODE] = "DELETE FROM selection WHERE node=?1",
 	[Q_DS_GET] = "SELECT " DS_COLS " FROM datasets d"
 		" WHERE d.owner=?1 AND d.name=?2",
@@ -132,7 +137,13 @@ static const char schema[] =
 	" created INTEGER NOT NULL) WITHOUT ROWID;"
 	"CREATE TABLE IF NOT EXISTS tokens(id INTEGER PRIMARY KEY AUTOINCREMENT,"
 	" user TEXT NOT NULL, hash BLOB NOT NULL UNIQUE,"
-	" created INTEGER NOT NULL, revoked INTEGER NOT NULL DEFAULT 0);";
+	" created INTEGER NOT NULL, revoked INTEGER NOT NULL DEFAULT 0);"
+	/* upload=meta|thumbnails (kept.c): bytes kept by the uploader, and
+	 * the thumbnail blob of an original */
+	"CREATE TABLE IF NOT EXISTS kept(sha BLOB PRIMARY KEY) WITHOUT ROWID;"
+	"CREATE TABLE IF NOT EXISTS thumbs(sha BLOB PRIMARY KEY,"
+	" thumb BLOB NOT NULL, size INTEGER NOT NULL) WITHOUT ROWID;"
+	"CREATE INDEX IF NOT EXISTS thumbs_thumb ON thumbs(thumb);";
 
 int db_err(int rc)
 {

@@ -89,5 +89,8 @@ void blob_path(const store *st, const unsigned char *sha, char *buf,
  * wlock held (inside or right after a write transaction). */
 void blob_collect(struct conn *c, const unsigned char *sha);
 int blob_recover(struct conn *c);
+/* kept.c: sha is referenced no more: drops its kept and thumbs rows and
+ * collects its thumbnail. Call with wlock held (from blob_collect). */
+void kept_forget(struct conn *c, const unsigned char *sha);
 
 #endif

@@ -386,10 +386,30 @@ int store_node_children_page(store *st, int64_t parent, const char *after,
  * with the same bytes goes away): commit a node to it soon. */
 int store_blob_put(store *st, int fd, const char *staged,
 		   const unsigned char sha[STORE_SHA_LEN]);
-/* 1 if a node of a dataset of `owner` references blob sha, 0 if none,
- * or -errno. */
+/* 1 if a node of a dataset of `owner` references blob sha (or an original
+ * whose thumbnail sha is), 0 if none, or -errno. */
 int store_blob_owned(store *st, const unsigned char sha[STORE_SHA_LEN],
 		     const char *owner);
+
+/* ---- bytes kept by the uploader (upload=meta|thumbnails; kept.c) ---- */
+
+/* Points file node `ino` at `sha` (size bytes) without the blob: its bytes
+ * stay on the uploading machine. thumb (NULL = none): a blob of thumb_size
+ * bytes the server has, recorded as sha's thumbnail. One transaction; a node
+ * removed meanwhile: 0, nothing changes. -EROFS (frozen/dir), -EAGAIN (the
+ * thumbnail blob is missing: upload it again), -EINVAL, -EIO. */
+int store_node_commit_kept(store *st, int64_t ino,
+			   const unsigned char sha[STORE_SHA_LEN], int64_t size,
+			   int64_t mtime_ns,
+			   const unsigned char *thumb, int64_t thumb_size,
+			   int durable);
+/* 1 if the bytes of sha were committed as kept by their uploader, 0 if
+ * not, or -errno. (The blob may still exist: a full upload of the same
+ * bytes.) */
+int store_blob_kept(store *st, const unsigned char sha[STORE_SHA_LEN]);
+/* The thumbnail of original sha: its hash and size. 0, -ENOENT or -EIO. */
+int store_thumb_get(store *st, const unsigned char sha[STORE_SHA_LEN],
+		    unsigned char thumb[STORE_SHA_LEN], int64_t *size);
 
 /* ---- helpers ---- */
 

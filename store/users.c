@@ -279,7 +279,9 @@ int store_blob_owned(store *st, const unsigned char sha[STORE_SHA_LEN],
 	if (!c || !(s = db_prep(c, "SELECT 1 FROM nodes n"
 			     " JOIN tags t ON t.id=n.tree"
 			     " JOIN datasets d ON d.id=t.dataset"
-			     " WHERE n.sha=?1 AND d.owner=?2 LIMIT 1")))
+			     " WHERE d.owner=?2 AND n.sha IN (SELECT ?1"
+			     " UNION ALL SELECT sha FROM thumbs"
+			     " WHERE thumb=?1) LIMIT 1")))
 		return -EIO;
 	sqlite3_bind_blob(s, 1, sha, STORE_SHA_LEN, SQLITE_STATIC);
 	sqlite3_bind_text(s, 2, owner, -1, SQLITE_STATIC);

@@ -1,0 +1,177 @@
+/*
+ * kept.c — samples whose bytes the server does not hold (upload=meta and
+ * upload=thumbnails, docs/api.md "Content").
+ *
+ *   kept(sha)                   -- the bytes of blob `sha` stay on the machine
+ *                                  that uploaded them; nodes may name the hash
+ *                                  without the blob file existing
+ *   thumbs(sha, thumb, size)    -- blob `thumb` (a real blob, `size` bytes) is
+ *                                  a downscaled copy of the image `sha`
+ *
+ * Invariants. A node committed with store_node_commit_kept() names `sha`
+ * whether or not STORE/blobs has it; readers ask store_blob_kept() to tell
+ * "kept by the uploader" from "lost". A thumbnail blob counts as referenced
+ * (blob_collect keeps it) while a node names its original; when the last node
+ * naming the original goes, blob_collect calls kept_forget(), which drops both
+ * rows and collects the thumbnail. If the same bytes later arrive whole (an
+ * upload=full of the same file), the blob file simply exists and is served:
+ * the kept row is then stale but harmless.
+ *
+ * Threads and locks: writes under the store's wlock, as everywhere in store/.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "db.h"
+
+/* 1 if the blob file of sha exists with `size` bytes, else 0. */
+static int blob_has(store *st, const unsigned char *sha, int64_t size)
+{
+	char path[STORE_PATH_MAX];
+	struct stat sb;
+
+	blob_path(st, sha, path, sizeof(path));
+	return stat(path, &sb) == 0 && sb.st_size == size;
+}
+
+static int run1(struct conn *c, const char *sql, const unsigned char *a,
+		const unsigned char *b, int64_t n)
+{
+	sqlite3_stmt *s = db_prep(c, sql);
+	int rc;
+
+	if (!s)
+		return -EIO;
+	sqlite3_bind_blob(s, 1, a, STORE_SHA_LEN, SQLITE_STATIC);
+	if (b)
+		sqlite3_bind_blob(s, 2, b, STORE_SHA_LEN, SQLITE_STATIC);
+	if (b)
+		sqlite3_bind_int64(s, 3, n);
+	rc = db_err(sqlite3_step(s));
+	sqlite3_finalize(s);
+	return rc;
+}
+
+static int set_content(struct conn *c, int64_t ino,
+		       const unsigned char *sha, int64_t size, int64_t mtime_ns)
+{
+	sqlite3_stmt *s = db_stmt(c, Q_NODE_SET_CONTENT);
+	int64_t now = store_now_ns();
+	int rc;
+
+	if (!s)
+		return -EIO;
+	sqlite3_bind_int64(s, 1, ino);
+	sqlite3_bind_blob(s, 2, sha, STORE_SHA_LEN, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 3, size);
+	sqlite3_bind_int64(s, 4, mtime_ns ? mtime_ns : now);
+	sqlite3_bind_int64(s, 5, now);
+	rc = db_err(sqlite3_step(s));
+	sqlite3_reset(s);
+	return rc;
+}
+
+int store_node_commit_kept(store *st, int64_t ino,
+			   const unsigned char sha[STORE_SHA_LEN], int64_t size,
+			   int64_t mtime_ns,
+			   const unsigned char *thumb, int64_t thumb_size,
+			   int durable)
+{
+	struct conn *c = db_conn(st);
+	struct store_node old;
+	int rc;
+
+	if (!c)
+		return -EIO;
+	if (size < 0 || (thumb && thumb_size < 0))
+		return -EINVAL;
+	rc = db_begin(c);
+	if (rc)
+		return rc;
+	rc = store_node_get(st, ino, &old);
+	if (rc == 0 && (old.kind != STORE_FILE || !old.tree_live))
+		rc = -EROFS;
+	if (rc)          /* removed meanwhile: nothing to point at */
+		return db_end(c, rc == -ENOENT ? 0 : rc);
+	/* Under wlock, so the thumbnail cannot be collected before the
+	 * thumbs row references it. */
+	if (thumb && !blob_has(st, thumb, thumb_size))
+		rc = -EAGAIN;
+	if (!rc)
+		rc = run1(c, "INSERT OR IGNORE INTO kept(sha) VALUES(?1)", sha,
+			  NULL, 0);
+	if (!rc && thumb)
+		rc = run1(c, "INSERT OR REPLACE INTO thumbs(sha,thumb,size)"
+			  " VALUES(?1,?2,?3)", sha, thumb, thumb_size);
+	if (!rc)
+		rc = set_content(c, ino, sha, size, mtime_ns);
+	if (rc)
+		return db_end(c, rc);
+	if (durable)
+		db_exec(c, "PRAGMA synchronous=FULL");
+	rc = db_exec(c, "COMMIT");
+	if (durable)
+		db_exec(c, "PRAGMA synchronous=NORMAL");
+	if (rc)
+		db_exec(c, "ROLLBACK");
+	else if (old.has_sha && memcmp(old.sha, sha, STORE_SHA_LEN))
+		blob_collect(c, old.sha);
+	pthread_mutex_unlock(&st->wlock);
+	return rc;
+}
+
+int store_blob_kept(store *st, const unsigned char sha[STORE_SHA_LEN])
+{
+	struct conn *c = db_conn(st);
+	sqlite3_stmt *s;
+	int r;
+
+	if (!c || !(s = db_prep(c, "SELECT 1 FROM kept WHERE sha=?1")))
+		return -EIO;
+	sqlite3_bind_blob(s, 1, sha, STORE_SHA_LEN, SQLITE_STATIC);
+	r = sqlite3_step(s);
+	sqlite3_finalize(s);
+	if (r == SQLITE_ROW)
+		return 1;
+	return r == SQLITE_DONE ? 0 : db_err(r);
+}
+
+int store_thumb_get(store *st, const unsigned char sha[STORE_SHA_LEN],
+		    unsigned char thumb[STORE_SHA_LEN], int64_t *size)
+{
+	struct conn *c = db_conn(st);
+	sqlite3_stmt *s;
+	int r, rc = -ENOENT;
+
+	if (!c || !(s = db_prep(c, "SELECT thumb, size FROM thumbs"
+			     " WHERE sha=?1")))
+		return -EIO;
+	sqlite3_bind_blob(s, 1, sha, STORE_SHA_LEN, SQLITE_STATIC);
+	r = sqlite3_step(s);
+	if (r == SQLITE_ROW &&
+	    sqlite3_column_bytes(s, 0) == STORE_SHA_LEN) {
+		memcpy(thumb, sqlite3_column_blob(s, 0), STORE_SHA_LEN);
+		*size = sqlite3_column_int64(s, 1);
+		rc = 0;
+	} else if (r != SQLITE_ROW && r != SQLITE_DONE) {
+		rc = db_err(r);
+	}
+	sqlite3_finalize(s);
+	return rc;
+}
+
+void kept_forget(struct conn *c, const unsigned char *sha)
+{
+	unsigned char thumb[STORE_SHA_LEN];
+	int64_t size;
+	int has = store_thumb_get(c->st, sha, thumb, &size) == 0;
+
+	run1(c, "DELETE FROM kept WHERE sha=?1", sha, NULL, 0);
+	if (!has)
+		return;
+	run1(c, "DELETE FROM thumbs WHERE sha=?1", sha, NULL, 0);
+	blob_collect(c, thumb);
+}
