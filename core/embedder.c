@@ -7,6 +7,11 @@
  * streams the rest in blocks, so a run holds about N × dim floats of output
  * plus the paths.
  *
+ * Bytes the server does not have (upload=meta, store/kept.c) give no
+ * vector: one_image records "bytes not on the server" as the reason, like a
+ * non-image (logged, cached, skipped by sampling). When the uploader sent a
+ * thumbnail (upload=thumbnails), the features come from the thumbnail.
+ *
  * Threads: each round, ctl->threads - 1 helper threads and the calling
  * thread take images from a shared counter; each image has its own result
  * slot, so no lock is needed until the round is committed (by the caller's
@@ -185,14 +190,20 @@ static void set_err(struct round *r, size_t i, const char *reason)
 		r->fatal[i] = -ENOMEM;
 }
 
-/* Reads the blob of sha whole. 0, -EFBIG (too large to decode), or -errno. */
+/* Reads the blob of sha whole, or its thumbnail when the server has only
+ * that. 0, -EFBIG (too large to decode), -ENOENT (bytes not on the server),
+ * or -errno. */
 static int read_blob(store *st, const unsigned char *sha, unsigned char **buf,
 		     size_t *len)
 {
+	unsigned char thumb[STORE_SHA_LEN];
 	struct stat sb;
+	int64_t tsize;
 	int fd = store_blob_open(st, sha), rc = 0;
 
 	*buf = NULL;
+	if (fd == -ENOENT && store_thumb_get(st, sha, thumb, &tsize) == 0)
+		fd = store_blob_open(st, thumb);
 	if (fd < 0)
 		return fd;
 	if (fstat(fd, &sb)) {
@@ -234,6 +245,11 @@ static void one_image(struct round *r, size_t i)
 	rc = read_blob(r->st, r->shas + i * STORE_SHA_LEN, &buf, &len);
 	if (rc == -EFBIG) {            /* a sample, not an image we decode */
 		set_err(r, i, "file larger than 256 MiB: not decoded");
+		return;
+	}
+	if (rc == -ENOENT) {           /* committed with "bytes":"kept" */
+		set_err(r, i, "no vector: bytes not on the server"
+			" (upload=meta)");
 		return;
 	}
 	if (rc) {

@@ -106,6 +106,10 @@ int store_node_commit_kept(store *st, int64_t ino,
 	if (!rc && thumb)
 		rc = run1(c, "INSERT OR REPLACE INTO thumbs(sha,thumb,size)"
 			  " VALUES(?1,?2,?3)", sha, thumb, thumb_size);
+	/* features cached before (none, or "bytes not on the server") are
+	 * stale once a thumbnail can be read */
+	if (!rc && thumb)
+		rc = run1(c, "DELETE FROM features WHERE sha=?1", sha, NULL, 0);
 	if (!rc)
 		rc = set_content(c, ino, sha, size, mtime_ns);
 	if (rc)
