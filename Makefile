@@ -28,7 +28,7 @@ LIB_SRC = store/db.c store/blob.c store/catalog.c store/vectors.c store/users.c 
           $(wildcard api/*.c) $(wildcard cache/*.c) \
           fs/ino.c fs/ops.c fs/ctl.c fs/emb.c fs/cmdline.c fs/sample_cli.c
 MAIN_SRC = fs/main.c
-UNIT = store names fsname csv runs sampling decode embed cache api
+UNIT = store names fsname csv runs sampling decode embed cache api thumb
 LIB_OBJ = $(LIB_SRC:%.c=$(BUILD)/%.o)
 MAIN_OBJ = $(MAIN_SRC:%.c=$(BUILD)/%.o)
 UNIT_BIN = $(UNIT:%=$(BUILD)/tests/unit/test_%)

@@ -50,6 +50,7 @@
 #include "cache/blobs.h"
 #include "cache/meta.h"
 #include "core/log.h"
+#include "embed/thumb.h"
 
 #define URL_MAX 2048
 #define JSON_MAX (64u << 20)           /* cap on a JSON response */
@@ -695,6 +696,40 @@ static int one_emb(const cJSON *j, void *out)
 	return api_embedding_from_json(j, out);
 }
 
+/* upload=thumbnails, as another machine sees it: a node whose bytes have a
+ * thumbnail on the server ("thumb_sha") and are not pinned in our cache
+ * reads as that thumbnail: its hash and size replace the original's, so
+ * stat and read agree. The uploading machine (bytes pinned) keeps the
+ * original. */
+static void thumb_view(struct client *c, const cJSON *j, be_node *n)
+{
+	unsigned char t[STORE_SHA_LEN];
+	char hex[80];
+	int64_t size;
+
+	if (!n->has_sha || api_get_str(j, "thumb_sha", hex, sizeof(hex), 1) ||
+	    api_sha_from_hex(hex, t) || api_get_i64(j, "thumb_size", &size, 1) ||
+	    size < 0 || cache_blob_pinned(c->blobs, n->sha))
+		return;
+	memcpy(n->sha, t, STORE_SHA_LEN);
+	n->size = size;
+}
+
+/* GET path and decode one node, as this machine sees it (thumb_view). */
+static int get_node(struct client *c, const char *path, be_node *out)
+{
+	cJSON *j;
+	int rc = get_json(c, path, 1, &j);
+
+	if (!rc) {
+		rc = api_node_from_json(j, out) ? -EIO : 0;
+		if (!rc)
+			thumb_view(c, j, out);
+		cJSON_Delete(j);
+	}
+	return rc;
+}
+
 /* GET path and decode one record with `one`. */
 static int get_one(struct client *c, const char *path,
 		   int (*one)(const cJSON *, void *), void *out)
@@ -906,7 +941,7 @@ static int c_node_get(struct backend *be, int64_t ino, be_node *out)
 	if (ino <= 0)
 		return -ENOENT;
 	pathf(path, sizeof(path), "/v1/nodes/%lld", (long long)ino);
-	return get_one(C(be), path, one_node, out);
+	return get_node(C(be), path, out);
 }
 
 static int c_node_lookup(struct backend *be, int64_t parent, const char *name,
@@ -919,7 +954,7 @@ static int c_node_lookup(struct backend *be, int64_t parent, const char *name,
 	if (pathf(path, sizeof(path), "/v1/nodes/%lld/lookup?name=%s",
 		  (long long)parent, q))
 		return -ENAMETOOLONG;
-	return get_one(C(be), path, one_node, out);
+	return get_node(C(be), path, out);
 }
 
 static int c_node_children(struct backend *be, int64_t parent, be_node **out,
@@ -950,6 +985,14 @@ static int c_node_children(struct backend *be, int64_t parent, be_node **out,
 			prime(C(be), j, "children", fmt, "ino", "/v1/nodes/");
 		rc = decode_list(j, "children", sizeof(*page), one_node,
 				 (void **)&page, &np);
+		if (!rc) {
+			const cJSON *it, *a = cJSON_GetObjectItemCaseSensitive(
+				j, "children");
+			size_t i = 0;
+			cJSON_ArrayForEach(it, a)
+				if (i < np)
+					thumb_view(C(be), it, &page[i++]);
+		}
 		next = cJSON_GetObjectItemCaseSensitive(j, "next");
 		if (!rc && np) {
 			be_node *v = realloc(all, (nall + np) * sizeof(*v));
@@ -1151,6 +1194,8 @@ static int push_blob(struct client *c, int fd, const char *hexs, int64_t size)
 	return rc;
 }
 
+#define THUMB_SRC_MAX (256 << 20)   /* larger files get no thumbnail */
+
 /* A thumbnail sent along with a kept commit (upload=thumbnails). */
 struct thumb_ref {
 	char hex[65];
@@ -1191,11 +1236,66 @@ static int put_content(struct client *c, int64_t ino, const char *hexs,
 static int thumb_push(struct client *c, int fd, int64_t size,
 		      struct thumb_ref *t)
 {
-	(void)c;
-	(void)fd;
-	(void)size;
-	(void)t;
-	return -ENOTSUP;
+	unsigned char *buf = NULL, *jpg = NULL, sha[STORE_SHA_LEN];
+	char why[256] = "", tmp[4096];
+	size_t jlen = 0, got = 0;
+	int tfd = -1, rc = 0;
+
+	if (size > THUMB_SRC_MAX) {
+		snprintf(why, sizeof(why), "larger than %d MiB",
+			 THUMB_SRC_MAX >> 20);
+		rc = -EFBIG;
+		goto out;
+	}
+	if (!(buf = malloc((size_t)size + 1))) {
+		rc = -ENOMEM;
+		goto out;
+	}
+	while (got < (size_t)size) {
+		ssize_t r = pread(fd, buf + got, (size_t)size - got,
+				  (off_t)got);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0) {
+			rc = r < 0 ? -errno : -EIO;
+			goto out;
+		}
+		got += (size_t)r;
+	}
+	rc = emb_thumb_jpeg(buf, got, EMB_THUMB_SIDE, &jpg, &jlen, why,
+			    sizeof(why));
+	if (rc)
+		goto out;
+	if (!EVP_Digest(jpg, jlen, sha, NULL, EVP_sha256(), NULL)) {
+		rc = -ENOMEM;
+		goto out;
+	}
+	tfd = cache_blob_tmp(c->blobs, tmp, sizeof(tmp));
+	if (tfd < 0) {
+		rc = tfd;
+		goto out;
+	}
+	if (write(tfd, jpg, jlen) != (ssize_t)jlen) {
+		rc = -EIO;
+		goto out;
+	}
+	store_sha_hex(sha, t->hex);
+	t->size = (int64_t)jlen;
+	rc = push_blob(c, tfd, t->hex, t->size);
+out:
+	if (tfd >= 0) {
+		close(tfd);
+		unlink(tmp);
+	}
+	if (rc == -EINVAL || rc == -EFBIG)
+		log_warn("remote: no thumbnail (%s): the sample goes as"
+			 " upload=meta", why[0] ? why : strerror(-rc));
+	else if (rc)
+		log_error("remote: thumbnail upload failed (%s): the sample"
+			  " goes as upload=meta", strerror(-rc));
+	free(jpg);
+	free(buf);
+	return rc;
 }
 
 /* upload=meta|thumbnails: the bytes are pinned in our cache before

@@ -118,6 +118,9 @@ void fs_usage(const char *prog)
 	       "    -o upload=meta         send metadata only; the bytes stay"
 	       " pinned in this\n"
 	       "                           machine's cache\n"
+	       "    -o upload=thumbnails   as meta, plus a JPEG copy (longest"
+	       " side 128 px) that\n"
+	       "                           other machines read instead\n"
 	       "    -h, --help             this text\n"
 	       "    -V, --version          the version\n"
 	       "\n"
@@ -281,14 +284,11 @@ int fs_remote_opts(const struct fs_cmdline *cl, struct fs_remote *out,
 	out->o.upload = API_UPLOAD_FULL;
 	if (cl->upload && !strcmp(cl->upload, "meta"))
 		out->o.upload = API_UPLOAD_META;
+	else if (cl->upload && !strcmp(cl->upload, "thumbnails"))
+		out->o.upload = API_UPLOAD_THUMBNAILS;
 	else if (cl->upload && strcmp(cl->upload, "full")) {
-		if (!strcmp(cl->upload, "thumbnails"))
-			snprintf(msg, len, "-o upload=%s is not supported by this"
-				 " version: only upload=full and upload=meta"
-				 " work", cl->upload);
-		else
-			snprintf(msg, len, "-o upload=%s: unknown mode (full,"
-				 " thumbnails or meta)", cl->upload);
+		snprintf(msg, len, "-o upload=%s: unknown mode (full,"
+			 " thumbnails or meta)", cl->upload);
 		return -EINVAL;
 	}
 	if (cl->cache_size && (parse_size(cl->cache_size, &out->o.cache_size) ||

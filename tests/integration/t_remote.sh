@@ -93,8 +93,8 @@ url=http://127.0.0.1:$(free_port)
 mount_fails "a server that is not there" "unreachable" \
 	-o "token_file=$T/alice.tok" -o "cache_dir=$T/c0"
 url=$url_saved
-mount_fails "upload=thumbnails is refused, not faked" "upload=thumbnails" \
-	-o "token_file=$T/alice.tok" -o "cache_dir=$T/c0" -o upload=thumbnails
+mount_fails "an unknown upload mode is refused" "upload=everything" \
+	-o "token_file=$T/alice.tok" -o "cache_dir=$T/c0" -o upload=everything
 
 # --- alice's first mount: the filesystem flows
 A=$T/mntA

@@ -92,5 +92,54 @@ expect_line "$T/sample.txt" "status: done" "the sampling run finished"
 ok "mkdir tag r3" mkdir "$A/m/r3"
 expect_eq 3 "$(sv_files "$A/m/r3" | wc -l)" "r3 holds the 3 picked samples"
 
+# --- upload=thumbnails
+sv_umount "$A"
+sv_mount "$url" "$A" -o "token_file=$T/alice.tok" -o "cache_dir=$T/cacheA" \
+	-o meta_ttl=1 -o upload=thumbnails || die "upload=thumbnails mount failed"
+img=$T/img
+mkdir -p "$img"
+"$PY" - "$img" <<'EOF'
+import sys
+from PIL import Image, ImageDraw
+d = sys.argv[1]
+im = Image.new("RGB", (640, 480), (30, 90, 200))
+ImageDraw.Draw(im).ellipse((100, 80, 500, 400), fill=(250, 200, 20))
+im.save(d + "/wide.jpg", quality=92)
+im = Image.new("L", (300, 900), 40)
+ImageDraw.Draw(im).rectangle((50, 100, 250, 800), fill=220)
+im.save(d + "/tall.png")
+Image.new("RGB", (64, 40), (10, 200, 10)).save(d + "/small.png")
+open(d + "/notes.txt", "w").write("not an image\n" * 500)
+EOF
+ok "mkdir a dataset" mkdir "$A/t"
+ok "cp images into an upload=thumbnails mount" cp "$img"/* "$A/t/initial-tag/"
+for f in wide.jpg tall.png small.png notes.txt; do
+	ok "the uploading mount reads the original $f" cmp "$img/$f" "$A/t/initial-tag/$f"
+done
+ok "the uploading mount's log names the non-image" grep -q \
+	"no thumbnail (not an image" "${SV_MNT_LOG[$A]}"
+sleep 1.2   # past B's metadata TTL
+for f in wide.jpg tall.png small.png; do
+	ok "the second mount reads $f" cp "$B/t/initial-tag/$f" "$T/th-$f"
+	expect_eq "$(stat -c %s "$T/th-$f")" "$(stat -c %s "$B/t/initial-tag/$f")" \
+		"stat size of $f = the thumbnail's size"
+done
+ok "the thumbnails are JPEGs of the right size" "$PY" - "$T" <<'EOF'
+import sys
+from PIL import Image
+t = sys.argv[1]
+want = {"wide.jpg": ((128, 96), "RGB"), "tall.png": ((43, 128), "L"),
+        "small.png": ((64, 40), "RGB")}
+for f, (size, mode) in want.items():
+    im = Image.open(t + "/th-" + f)
+    im.load()
+    assert im.format == "JPEG", (f, im.format)
+    assert im.size == size, (f, im.size, size)
+    assert im.mode == mode, (f, im.mode, mode)
+EOF
+expect_eq "$(stat -c %s "$img/notes.txt")" "$(stat -c %s "$B/t/initial-tag/notes.txt")" \
+	"a non-image shows its real size on the second mount"
+expect_errno "Input/output error" cat "$B/t/initial-tag/notes.txt"
+
 sv_umount "$B"
 sv_umount "$A"
