@@ -926,9 +926,10 @@ static enum MHD_Result commit_kept(struct srv *s, struct req *r,
 	struct store_node n;
 	int rc;
 
-	/* Known limit: the server cannot tell that this user PUT the
-	 * thumbnail blob; naming a blob known only by hash as a thumbnail
-	 * would make it readable (see docs/api.md). */
+	/* a thumbnail must be bytes this user has sent (store_blob_grant):
+	 * a hash alone is not a right to read */
+	if (tsha && (rc = store_blob_granted(s->st, r->user, tsha)) != 1)
+		return rc < 0 ? send_errno(c, rc, NULL) : blob_missing(c);
 	rc = store_node_commit_kept(s->st, r->id, sha, size, mtime, tsha,
 				    tsize, durable);
 	if (rc == -EAGAIN)
@@ -975,7 +976,10 @@ static enum MHD_Result r_content(struct srv *s, struct req *r,
 	if (kept)
 		return commit_kept(s, r, c, sha, size, mtime,
 				   thumb ? tsha : NULL, tsize, durable);
-	fd = store_blob_open(s->st, sha);
+	rc = store_blob_granted(s->st, r->user, sha);
+	if (rc < 0)
+		return send_errno(c, rc, NULL);
+	fd = rc ? store_blob_open(s->st, sha) : -ENOENT;  /* not sent: PUT */
 	if (fd == -ENOENT)
 		return blob_missing(c);
 	if (fd < 0)
@@ -1049,11 +1053,14 @@ static enum MHD_Result r_blob_get(struct srv *s, struct req *r,
 	struct stat sb;
 	int fd, rc, pr;
 
-	rc = store_blob_owned(s->st, r->sha, r->user);
-	if (rc <= 0)
-		return send_errno(c, rc ? rc : -ENOENT, NULL);
-	fd = store_blob_open(s->st, r->sha);
-	if (fd == -ENOENT && store_blob_kept(s->st, r->sha) == 1)
+	rc = store_blob_granted(s->st, r->user, r->sha);  /* sent it once? */
+	if (rc < 0)
+		return send_errno(c, rc, NULL);
+	/* not sent by this user: their own upload=meta sample (bytes on the
+	 * uploading machine) says so; anything else is simply not there */
+	fd = rc ? store_blob_open(s->st, r->sha) : -ENOENT;
+	if (fd == -ENOENT && store_blob_kept(s->st, r->sha) == 1 &&
+	    store_blob_owned(s->st, r->sha, r->user) == 1)
 		return send_err(c, MHD_HTTP_NOT_FOUND, "bytes_kept_by_uploader",
 				"EIO", "the bytes of this sample stay on the"
 				" machine that uploaded it (upload=meta)");
@@ -1116,6 +1123,8 @@ static enum MHD_Result r_blob_put(struct srv *s, struct req *r,
 				" nothing stored");
 	rc = store_blob_put(s->st, r->fd, r->staged, r->sha);
 	r->staged[0] = '\0';     /* consumed (renamed or unlinked) */
+	if (!rc)                 /* this user has shown the bytes */
+		rc = store_blob_grant(s->st, r->user, r->sha);
 	return rc ? send_errno(c, rc, NULL) : send_empty(c, MHD_HTTP_CREATED);
 }
 

@@ -154,6 +154,12 @@ void blob_collect(struct conn *c, const unsigned char *sha)
 	blob_path(c->st, sha, path, sizeof(path));
 	unlink(path);
 	kept_forget(c, sha);
+	s = db_prep(c, "DELETE FROM grants WHERE sha=?1");  /* rare path */
+	if (s) {
+		sqlite3_bind_blob(s, 1, sha, STORE_SHA_LEN, SQLITE_STATIC);
+		sqlite3_step(s);
+		sqlite3_finalize(s);
+	}
 }
 
 static int fsync_path(const char *path, int flags)

@@ -138,6 +138,10 @@ static const char schema[] =
 	"CREATE TABLE IF NOT EXISTS tokens(id INTEGER PRIMARY KEY AUTOINCREMENT,"
 	" user TEXT NOT NULL, hash BLOB NOT NULL UNIQUE,"
 	" created INTEGER NOT NULL, revoked INTEGER NOT NULL DEFAULT 0);"
+	/* who has sent which bytes (a verified blob PUT): only they may read
+	 * or reference that blob, so knowing a hash is not enough */
+	"CREATE TABLE IF NOT EXISTS grants(user TEXT NOT NULL,"
+	" sha BLOB NOT NULL, PRIMARY KEY(user, sha)) WITHOUT ROWID;"
 	/* upload=meta|thumbnails (kept.c): bytes kept by the uploader, and
 	 * the thumbnail blob of an original */
 	"CREATE TABLE IF NOT EXISTS kept(sha BLOB PRIMARY KEY) WITHOUT ROWID;"

@@ -386,10 +386,19 @@ int store_node_children_page(store *st, int64_t parent, const char *after,
  * with the same bytes goes away): commit a node to it soon. */
 int store_blob_put(store *st, int fd, const char *staged,
 		   const unsigned char sha[STORE_SHA_LEN]);
-/* 1 if a node of a dataset of `owner` references blob sha (or an original
- * whose thumbnail sha is), 0 if none, or -errno. */
+/* Content addressing makes a hash look like a capability: whoever knows
+ * it could point a node at the bytes and read them. So a server user may
+ * read or reference a blob only after sending its bytes once (a verified
+ * PUT records a grant). Grants go with the blob (blob_collect). */
+int store_blob_grant(store *st, const char *user,
+		     const unsigned char sha[STORE_SHA_LEN]);
+/* 1 if a node of a dataset of `owner` names sha, 0 if none, or -errno
+ * (names, not reads: see store_blob_granted). */
 int store_blob_owned(store *st, const unsigned char sha[STORE_SHA_LEN],
 		     const char *owner);
+/* 1 if `user` has sent the bytes of sha, 0 if not, or -errno. */
+int store_blob_granted(store *st, const char *user,
+		       const unsigned char sha[STORE_SHA_LEN]);
 
 /* ---- bytes kept by the uploader (upload=meta|thumbnails; kept.c) ---- */
 

@@ -269,6 +269,28 @@ int store_blob_put(store *st, int fd, const char *staged,
 	return rc;
 }
 
+int store_blob_grant(store *st, const char *user,
+		     const unsigned char sha[STORE_SHA_LEN])
+{
+	struct conn *c = db_conn(st);
+	sqlite3_stmt *s;
+	int rc;
+
+	if (!c)
+		return -EIO;
+	rc = db_begin(c);
+	if (rc)
+		return rc;
+	s = db_prep(c, "INSERT OR IGNORE INTO grants(user, sha) VALUES(?1,?2)");
+	if (!s)
+		return db_end(c, -EIO);
+	sqlite3_bind_text(s, 1, user, -1, SQLITE_STATIC);
+	sqlite3_bind_blob(s, 2, sha, STORE_SHA_LEN, SQLITE_STATIC);
+	rc = db_err(sqlite3_step(s));
+	sqlite3_finalize(s);
+	return db_end(c, rc);
+}
+
 int store_blob_owned(store *st, const unsigned char sha[STORE_SHA_LEN],
 		     const char *owner)
 {
@@ -279,12 +301,29 @@ int store_blob_owned(store *st, const unsigned char sha[STORE_SHA_LEN],
 	if (!c || !(s = db_prep(c, "SELECT 1 FROM nodes n"
 			     " JOIN tags t ON t.id=n.tree"
 			     " JOIN datasets d ON d.id=t.dataset"
-			     " WHERE d.owner=?2 AND n.sha IN (SELECT ?1"
-			     " UNION ALL SELECT sha FROM thumbs"
-			     " WHERE thumb=?1) LIMIT 1")))
+			     " WHERE d.owner=?2 AND n.sha=?1 LIMIT 1")))
 		return -EIO;
 	sqlite3_bind_blob(s, 1, sha, STORE_SHA_LEN, SQLITE_STATIC);
 	sqlite3_bind_text(s, 2, owner, -1, SQLITE_STATIC);
+	r = sqlite3_step(s);
+	sqlite3_finalize(s);
+	if (r == SQLITE_ROW)
+		return 1;
+	return r == SQLITE_DONE ? 0 : db_err(r);
+}
+
+int store_blob_granted(store *st, const char *user,
+		       const unsigned char sha[STORE_SHA_LEN])
+{
+	struct conn *c = db_conn(st);
+	sqlite3_stmt *s;
+	int r;
+
+	if (!c || !(s = db_prep(c, "SELECT 1 FROM grants WHERE user=?1"
+			     " AND sha=?2")))
+		return -EIO;
+	sqlite3_bind_text(s, 1, user, -1, SQLITE_STATIC);
+	sqlite3_bind_blob(s, 2, sha, STORE_SHA_LEN, SQLITE_STATIC);
 	r = sqlite3_step(s);
 	sqlite3_finalize(s);
 	if (r == SQLITE_ROW)

@@ -8,7 +8,8 @@
 # over its cap gets 413 and the server keeps serving; malformed JSON gets
 # 400; a path with `..` (raw or %2e%2e) gets 400; a blob PUT with a wrong
 # hash gets 400 and stores nothing; a sample is uploaded (PUT blob, create
-# node, PUT content) and read back whole and by Range; children are listed
+# node, PUT content) and read back whole and by Range; another user who
+# knows the hash can neither reference nor read the bytes until he sends them; children are listed
 # in pages; an embedding CSV upload, a sampling run (POST → 202, GET status
 # until done), a bad request (400 with the reason), a frozen tag; more than
 # 10 failed token checks from one address → 429. The server is stopped by PID.
@@ -89,6 +90,7 @@ expect_code 201 "alice creates a dataset"
 DS=$(jget '["id"]')
 ROOT=$(jget '["live_root"]')
 api "$TB" POST /v1/datasets -d '{"name":"mine"}'
+BROOT=$(jget '["live_root"]')
 expect_code 201 "bob creates a dataset"
 api "$TA" POST /v1/datasets -d '{"name":"leaves"}'
 expect_code 409 "same name again"
@@ -162,6 +164,22 @@ api "$TB" GET "/v1/blobs/$SHA"
 expect_code 404 "bob reads alice's blob"
 api "$TB" GET "/v1/nodes/$INO"
 expect_code 404 "bob gets alice's node"
+# knowing a hash is no right to the bytes behind it
+api "$TB" POST "/v1/nodes/$BROOT/children" -d '{"name":"guess.txt","kind":2,"mode":420}'
+expect_code 201 "bob creates a file node"
+BINO=$(jget '["ino"]')
+api "$TB" HEAD "/v1/blobs/$SHA" -I
+expect_code 404 "HEAD of alice's bytes for bob"
+api "$TB" PUT "/v1/nodes/$BINO/content" -d "{\"sha256\":\"$SHA\",\"size\":14}"
+expect_code 409 "bob cannot point a node at alice's bytes by their hash"
+api "$TB" PUT "/v1/nodes/$BINO/content" -d "{\"sha256\":\"$SHA\",\"size\":14,\"bytes\":\"kept\"}"
+expect_code 200 "bob may name the hash as bytes he keeps (upload=meta)"
+api "$TB" GET "/v1/blobs/$SHA"
+expect_code 404 "... and still cannot read alice's bytes"
+api "$TB" PUT "/v1/blobs/$SHA" -T "$T/a.txt"
+expect_code 201 "bob sends the same bytes himself"
+api "$TB" GET "/v1/blobs/$SHA"
+expect_code 200 "then he may read them"
 api "$TA" POST "/v1/nodes/$ROOT/children" -d '{"name":"a.txt","kind":2}'
 expect_code 409 "create an existing name"
 api "$TA" GET "/v1/nodes/$ROOT/lookup?name=a.txt"
