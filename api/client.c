@@ -23,6 +23,11 @@
  * server cannot be reached, an expired metadata entry is served rather than
  * nothing (so cached files stay readable with the server down). Control
  * files (selection, info, log, sample, scores, plot) are never cached.
+ * A lookup that misses is answered by one listing of its folder (when the
+ * folder fits in a page and this mount is not busy writing), which also
+ * primes the node records open wants: warm reads of a tree cost a request
+ * per folder per meta_ttl, not three per file. A blob missing at open queues
+ * its folder's other blobs for background fetching (see "prefetch").
  *
  * Errors: translated once, here: the error body's errno name (api/json.h),
  * else 401/403 → EACCES, 404 → ENOENT, anything else EIO. Each failed request
@@ -58,6 +63,16 @@
 #define META_BYTES (64u << 20)
 #define RETRIES 3
 #define DOWN_S 2.0
+#define PF_THREADS 4                   /* background blob transfers */
+#define PF_BUSY 32                     /* blobs being fetched, at most */
+#define PF_DIRS 256                    /* folders remembered as queued */
+#define PF_QUEUE 65536                 /* queued blobs, at most */
+
+struct pf_item {
+	unsigned char sha[STORE_SHA_LEN];
+	int64_t size, parent;
+	struct pf_item *next;
+};
 
 struct hnode {
 	CURL *h;
@@ -76,10 +91,28 @@ struct client {
 	pthread_key_t key;
 	pthread_mutex_t hlock;         /* protects handles */
 	struct hnode *handles;
-	pthread_mutex_t down_lock;     /* protects down_until */
+	pthread_mutex_t down_lock;     /* protects down_until, wrote_at */
 	double down_until;
+	double wrote_at;               /* last change of nodes by this mount */
 	struct cache_blobs *blobs;
 	struct cache_meta *meta;
+	double meta_ttl;
+	uint64_t cache_size;           /* the blob cache's bound */
+	/* Prefetch (see there). pf_lock protects every pf_ field; no other
+	 * lock is taken while it is held. */
+	pthread_mutex_t pf_lock;
+	pthread_cond_t pf_work;        /* queue not empty, or pf_stop */
+	pthread_cond_t pf_done;        /* a pf_busy slot was freed */
+	struct pf_item *pf_head, *pf_tail;
+	size_t pf_len;
+	uint64_t pf_bytes;             /* sizes of the queued items */
+	unsigned char pf_busy[PF_BUSY][STORE_SHA_LEN]; /* being fetched */
+	int pf_busy_on[PF_BUSY];
+	int64_t pf_dirs[PF_DIRS];      /* folders queued lately (a ring) */
+	size_t pf_dir_next;
+	int64_t pf_failed;             /* folder whose last fetch failed */
+	pthread_t pf_tid[PF_THREADS];
+	int pf_threads, pf_stop;
 };
 
 static struct client *C(struct backend *be)
@@ -466,6 +499,7 @@ static int http(struct client *c, struct req *r)
 	else
 		rc = outcome(c, r, res);
 	mark_down(c, r->net);
+	log_debug("remote: %s %s: %ld", r->method, r->path, r->status);
 out:
 	curl_slist_free_all(hdr);
 	return rc;
@@ -748,6 +782,9 @@ static int get_one(struct client *c, const char *path,
  * lookups, listings, and the counts in tags and datasets. */
 static void changed_nodes(struct client *c)
 {
+	pthread_mutex_lock(&c->down_lock);
+	c->wrote_at = now_s();
+	pthread_mutex_unlock(&c->down_lock);
 	cache_meta_invalidate(c->meta, "/v1/nodes/");
 	cache_meta_invalidate(c->meta, "/v1/tags/");
 	cache_meta_invalidate(c->meta, "/v1/datasets/");
@@ -944,16 +981,88 @@ static int c_node_get(struct backend *be, int64_t ino, be_node *out)
 	return get_node(C(be), path, out);
 }
 
+/* A lookup that missed the cache, answered by one listing of the whole
+ * directory: a loader reading a folder then costs one request per folder
+ * per meta_ttl instead of one per name, and the listing primes the node
+ * records that open and getattr want next. Only for directories that fit
+ * in one page of DIR_PAGE entries: a larger one is marked ("#big" key, kept
+ * while the cache holds it) and looked up name by name, as are all names
+ * while this mount is writing nodes.
+ * Returns 0, -ENOENT (absent from a fresh complete listing), or -EAGAIN:
+ * ask by name instead. */
+#define DIR_PAGE 1000
+static int lookup_by_listing(struct client *c, int64_t parent,
+			     const char *name, be_node *out)
+{
+	char path[96], big[112], fmt[96], *marker = NULL;
+	const cJSON *a, *it, *next;
+	size_t mlen;
+	cJSON *j;
+	int fresh, rc, writing;
+
+	pathf(path, sizeof(path), "/v1/nodes/%lld/children?limit=%d",
+	      (long long)parent, DIR_PAGE);
+	pathf(big, sizeof(big), "%s#big", path);
+	if (cache_meta_get_stale(c->meta, big, &marker, &mlen) == 0) {
+		free(marker);
+		return -EAGAIN;
+	}
+	/* A mount that is writing (cp -r in) invalidates listings with every
+	 * file it creates: re-listing for each new name would cost more than
+	 * the name's own request. */
+	pthread_mutex_lock(&c->down_lock);
+	writing = c->wrote_at > 0 && now_s() - c->wrote_at < c->meta_ttl;
+	pthread_mutex_unlock(&c->down_lock);
+	if (writing)
+		return -EAGAIN;
+	rc = get_json_f(c, path, 1, &j, &fresh);
+	if (rc)
+		return rc == -ENOENT ? rc : -EAGAIN;
+	next = cJSON_GetObjectItemCaseSensitive(j, "next");
+	if (cJSON_IsString(next) && next->valuestring[0]) {
+		cache_meta_put(c->meta, big, "1", 1);
+		cJSON_Delete(j);
+		return -EAGAIN;
+	}
+	if (fresh) {
+		pathf(fmt, sizeof(fmt), "/v1/nodes/%lld/lookup?name=",
+		      (long long)parent);
+		prime(c, j, "children", fmt, "ino", "/v1/nodes/");
+	}
+	/* Absent from a listing fetched just now: absent. From an older one:
+	 * ask by name, so a name made elsewhere shows within the TTL. */
+	rc = fresh ? -ENOENT : -EAGAIN;
+	a = cJSON_GetObjectItemCaseSensitive(j, "children");
+	cJSON_ArrayForEach(it, a) {
+		const cJSON *nm = cJSON_GetObjectItemCaseSensitive(it, "name");
+		if (cJSON_IsString(nm) && !strcmp(nm->valuestring, name)) {
+			rc = api_node_from_json(it, out) ? -EIO : 0;
+			if (!rc)
+				thumb_view(c, it, out);
+			break;
+		}
+	}
+	cJSON_Delete(j);
+	return rc;
+}
+
 static int c_node_lookup(struct backend *be, int64_t parent, const char *name,
 			 be_node *out)
 {
 	char q[3 * STORE_NAME_MAX + 1], path[3 * STORE_NAME_MAX + 80];
+	char *body = NULL;
+	size_t len;
+	int rc;
 
 	if (pct(name, q, sizeof(q)))
 		return -ENAMETOOLONG;
 	if (pathf(path, sizeof(path), "/v1/nodes/%lld/lookup?name=%s",
 		  (long long)parent, q))
 		return -ENAMETOOLONG;
+	if (cache_meta_get(C(be)->meta, path, &body, &len) == 0)
+		free(body);             /* fresh: get_node answers, no request */
+	else if ((rc = lookup_by_listing(C(be), parent, name, out)) != -EAGAIN)
+		return rc;
 	return get_node(C(be), path, out);
 }
 
@@ -1146,18 +1255,217 @@ static int fetch_blob(struct client *c, const be_node *n)
 	return cache_blob_commit(c->blobs, tmp, n->sha, r.out_len, 0);
 }
 
+/* ---- prefetch ----
+ *
+ * A training loader reads whole folders, in its own order. When a file's
+ * blob is missing, the blobs of the other files of its folder (from the
+ * listing the lookups left in the metadata cache; none is requested for
+ * this) are queued, and PF_THREADS threads fetch them into the blob cache,
+ * each verified against its hash as any fetch, so later opens find them on
+ * disk. A folder is queued once (while PF_DIRS others have not pushed it out
+ * of memory); the queue holds at most half the cache's bound, counting what
+ * is already cached, so speculation never evicts much. A blob is fetched by
+ * one thread at a time (pf_busy): an open that wants a blob being fetched
+ * waits for that transfer instead of starting a second one. While the server
+ * is down the queue is dropped, and a folder whose fetch failed is skipped
+ * (its other blobs would fail alike). */
+
+/* Registers sha as being fetched: a slot index, or -1 when another thread
+ * is fetching it. With `wait`, waits for that thread first. */
+static int pf_claim(struct client *c, const unsigned char *sha, int wait)
+{
+	int slot;
+
+	pthread_mutex_lock(&c->pf_lock);
+	for (;;) {
+		int busy = 0;
+		slot = -1;
+		for (int i = 0; i < PF_BUSY; i++) {
+			if (!c->pf_busy_on[i]) {
+				if (slot < 0)
+					slot = i;
+			} else if (!memcmp(c->pf_busy[i], sha, STORE_SHA_LEN)) {
+				busy = 1;
+			}
+		}
+		if (!busy)
+			break;
+		if (!wait) {
+			slot = -1;
+			goto out;
+		}
+		pthread_cond_wait(&c->pf_done, &c->pf_lock);
+	}
+	if (slot >= 0) {               /* no slot free: fetch unregistered */
+		memcpy(c->pf_busy[slot], sha, STORE_SHA_LEN);
+		c->pf_busy_on[slot] = 1;
+	}
+	if (slot < 0)
+		slot = PF_BUSY;
+out:
+	pthread_mutex_unlock(&c->pf_lock);
+	return slot;
+}
+
+static void pf_release(struct client *c, int slot)
+{
+	if (slot < 0 || slot >= PF_BUSY)
+		return;
+	pthread_mutex_lock(&c->pf_lock);
+	c->pf_busy_on[slot] = 0;
+	pthread_cond_broadcast(&c->pf_done);
+	pthread_mutex_unlock(&c->pf_lock);
+}
+
+static void *pf_worker(void *arg)
+{
+	struct client *c = arg;
+
+	pthread_mutex_lock(&c->pf_lock);
+	for (;;) {
+		struct pf_item *it;
+		while (!c->pf_stop && !c->pf_head)
+			pthread_cond_wait(&c->pf_work, &c->pf_lock);
+		if (c->pf_stop)
+			break;
+		it = c->pf_head;
+		c->pf_head = it->next;
+		if (!c->pf_head)
+			c->pf_tail = NULL;
+		c->pf_len--;
+		c->pf_bytes -= (uint64_t)it->size;
+		int skip = it->parent == c->pf_failed;
+		pthread_mutex_unlock(&c->pf_lock);
+		int slot = skip || server_down(c) ? -1 : pf_claim(c, it->sha, 0);
+		if (slot >= 0 && !cache_blob_has(c->blobs, it->sha)) {
+			be_node n;
+			memset(&n, 0, sizeof(n));
+			n.kind = STORE_FILE;
+			n.has_sha = 1;
+			memcpy(n.sha, it->sha, STORE_SHA_LEN);
+			snprintf(n.name, sizeof(n.name), "(prefetch)");
+			int fd = fetch_blob(c, &n);
+			if (fd >= 0)
+				close(fd);
+			pthread_mutex_lock(&c->pf_lock);
+			c->pf_failed = fd < 0 ? it->parent : 0;
+			pthread_mutex_unlock(&c->pf_lock);
+		}
+		pf_release(c, slot);
+		free(it);
+		pthread_mutex_lock(&c->pf_lock);
+	}
+	pthread_mutex_unlock(&c->pf_lock);
+	return NULL;
+}
+
+/* Queues the uncached blobs of the folder of `n` (see above). */
+static void prefetch_folder(struct client *c, const be_node *n)
+{
+	struct pf_item *head = NULL, **tail = &head, *it;
+	const cJSON *a, *e;
+	char path[96], *body = NULL;
+	uint64_t used = 0;
+	size_t len;
+	cJSON *j;
+	int seen = 0;
+
+	if (n->parent <= 0)
+		return;
+	pthread_mutex_lock(&c->pf_lock);
+	for (size_t i = 0; i < PF_DIRS && !seen; i++)
+		seen = c->pf_dirs[i] == n->parent;
+	if (!seen) {
+		c->pf_dirs[c->pf_dir_next] = n->parent;
+		c->pf_dir_next = (c->pf_dir_next + 1) % PF_DIRS;
+	}
+	pthread_mutex_unlock(&c->pf_lock);
+	pathf(path, sizeof(path), "/v1/nodes/%lld/children?limit=%d",
+	      (long long)n->parent, DIR_PAGE);
+	if (seen || cache_meta_get_stale(c->meta, path, &body, &len))
+		return;
+	j = cJSON_ParseWithLength(body, len);
+	free(body);
+	a = cJSON_GetObjectItemCaseSensitive(j, "children");
+	cJSON_ArrayForEach(e, a) {
+		be_node m;
+		if (api_node_from_json(e, &m))
+			continue;
+		thumb_view(c, e, &m);
+		if (m.kind != STORE_FILE || !m.has_sha ||
+		    !memcmp(m.sha, n->sha, STORE_SHA_LEN) ||
+		    cache_blob_has(c->blobs, m.sha) || !(it = calloc(1, sizeof(*it))))
+			continue;
+		memcpy(it->sha, m.sha, STORE_SHA_LEN);
+		it->size = m.size;
+		it->parent = n->parent;
+		*tail = it;
+		tail = &it->next;
+	}
+	cJSON_Delete(j);
+	cache_blobs_usage(c->blobs, &used, NULL, NULL, NULL);
+	pthread_mutex_lock(&c->pf_lock);
+	while (head && !c->pf_stop && c->pf_len < PF_QUEUE &&
+	       used + c->pf_bytes + (uint64_t)head->size <= c->cache_size / 2) {
+		it = head;
+		head = it->next;
+		it->next = NULL;
+		if (c->pf_tail)
+			c->pf_tail->next = it;
+		else
+			c->pf_head = it;
+		c->pf_tail = it;
+		c->pf_len++;
+		c->pf_bytes += (uint64_t)it->size;
+	}
+	while (c->pf_head && !c->pf_stop && c->pf_threads < PF_THREADS &&
+	       !pthread_create(&c->pf_tid[c->pf_threads], NULL, pf_worker, c))
+		c->pf_threads++;
+	pthread_cond_broadcast(&c->pf_work);
+	pthread_mutex_unlock(&c->pf_lock);
+	while (head) {                 /* over the bounds: not queued */
+		it = head;
+		head = it->next;
+		free(it);
+	}
+}
+
+/* Stops the prefetch threads (waiting for their transfers) and empties the
+ * queue. */
+static void prefetch_stop(struct client *c)
+{
+	pthread_mutex_lock(&c->pf_lock);
+	c->pf_stop = 1;
+	pthread_cond_broadcast(&c->pf_work);
+	pthread_mutex_unlock(&c->pf_lock);
+	for (int i = 0; i < c->pf_threads; i++)
+		pthread_join(c->pf_tid[i], NULL);
+	c->pf_threads = 0;
+	while (c->pf_head) {
+		struct pf_item *it = c->pf_head;
+		c->pf_head = it->next;
+		free(it);
+	}
+	c->pf_tail = NULL;
+}
+
 static int c_node_open(struct backend *be, const be_node *n)
 {
 	struct client *c = C(be);
 	char hexs[65];
-	int fd;
+	int fd, slot;
 
 	if (n->kind != STORE_FILE || !n->has_sha)
 		return -EIO;
 	fd = cache_blob_open(c->blobs, n->sha);
 	if (fd >= 0)
 		return fd;
-	fd = fetch_blob(c, n);
+	prefetch_folder(c, n);
+	slot = pf_claim(c, n->sha, 1);   /* waits for a fetch under way */
+	fd = cache_blob_open(c->blobs, n->sha);
+	if (fd < 0)
+		fd = fetch_blob(c, n);
+	pf_release(c, slot);
 	if (fd < 0) {
 		store_sha_hex(n->sha, hexs);
 		log_error("remote: cannot read '%s' (blob %.16s…): %s", n->name,
@@ -1600,6 +1908,7 @@ static void c_destroy(struct backend *be)
 
 	if (!be)
 		return;
+	prefetch_stop(c);
 	/* No destructor runs after the key is gone: clean up the rest. */
 	pthread_key_delete(c->key);
 	while (c->handles) {
@@ -1613,6 +1922,9 @@ static void c_destroy(struct backend *be)
 		pthread_mutex_destroy(&c->share_lock[i]);
 	pthread_mutex_destroy(&c->hlock);
 	pthread_mutex_destroy(&c->down_lock);
+	pthread_mutex_destroy(&c->pf_lock);
+	pthread_cond_destroy(&c->pf_work);
+	pthread_cond_destroy(&c->pf_done);
 	cache_blobs_close(c->blobs);
 	cache_meta_free(c->meta);
 	explicit_bzero(c->auth, sizeof(c->auth));
@@ -1747,12 +2059,14 @@ int api_client_open(const struct api_client_opts *o, struct backend **out,
 	if (!c)
 		return -ENOMEM;
 	c->ops = client_ops;
-	/* The kernel keeps live names and attributes for a fraction of the
-	 * metadata TTL, so another mount's change shows within about
-	 * meta_ttl + that. */
-	c->ops.live_ttl = o->meta_ttl < 1.0 ? o->meta_ttl / 2 : 0.5;
+	/* The kernel keeps live names and attributes for half the metadata
+	 * TTL: a name made by another mount shows within meta_ttl (we cache
+	 * no absence longer than the kernel's half), another mount's change
+	 * of an existing node within 1.5 x meta_ttl. */
+	c->ops.live_ttl = o->meta_ttl / 2;
 	c->be.ops = &c->ops;
 	c->upload = o->upload;
+	c->meta_ttl = o->meta_ttl;
 	snprintf(c->base, sizeof(c->base), "%s", o->url);
 	blen = strlen(c->base);
 	while (blen && c->base[blen - 1] == '/')
@@ -1762,6 +2076,10 @@ int api_client_open(const struct api_client_opts *o, struct backend **out,
 		pthread_mutex_init(&c->share_lock[i], NULL);
 	pthread_mutex_init(&c->hlock, NULL);
 	pthread_mutex_init(&c->down_lock, NULL);
+	pthread_mutex_init(&c->pf_lock, NULL);
+	pthread_cond_init(&c->pf_work, NULL);
+	pthread_cond_init(&c->pf_done, NULL);
+	c->cache_size = o->cache_size;
 	if (pthread_key_create(&c->key, handle_dtor)) {
 		free(c);
 		return -ENOMEM;

@@ -416,6 +416,17 @@ int cache_blob_open(struct cache_blobs *c,
 	return fd;
 }
 
+int cache_blob_has(struct cache_blobs *c,
+		   const unsigned char sha[CACHE_SHA_LEN])
+{
+	int has;
+
+	pthread_mutex_lock(&c->lock);
+	has = find(c, sha) != NULL;
+	pthread_mutex_unlock(&c->lock);
+	return has;
+}
+
 int cache_blob_pinned(struct cache_blobs *c, 
 		    const unsigned char sha[CACHE_SHA_LEN])
 {

@@ -65,6 +65,11 @@ int cache_blob_adopt(struct cache_blobs *c, int fd, const char *path,
 		     const unsigned char sha[CACHE_SHA_LEN], int64_t size,
 		     int pin);
 
+/* 1 if `sha` is cached (pinned or not), else 0. Touches nothing on disk and
+ * leaves the LRU order alone: for deciding whether to fetch. */
+int cache_blob_has(struct cache_blobs *c,
+		   const unsigned char sha[CACHE_SHA_LEN]);
+
 /* 1 if `sha` is pinned here (its bytes exist only in this cache). */
 int cache_blob_pinned(struct cache_blobs *c,
 		      const unsigned char sha[CACHE_SHA_LEN]);

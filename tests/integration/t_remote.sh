@@ -6,7 +6,9 @@
 # dataset, cp -r ~200 files in and diff -r them back, selection + mkdir tag,
 # an embeddings CSV + `random n=5` + mkdir); a second mount of the same user
 # sees the datasets and tags after the metadata TTL; two users see only their
-# own datasets; absent, wrong and revoked tokens and an unreachable server
+# own datasets; a file made or removed by one mount shows in another within
+# the TTL; opening one file prefetches its folder's blobs into the cache;
+# absent, wrong and revoked tokens and an unreachable server
 # make the mount fail at start with a message; -o token= is refused; files
 # read once stay readable from the cache after the server is killed.
 # The server is started by PID and killed by PID (also in the trap).
@@ -156,7 +158,43 @@ ok "mkdir a tag on the first mount" mkdir "$A/leaves/later"
 sleep 2.5
 ok "ls the second mount again" ls "$B/leaves"
 expect_line "$T/last.out" "later" "a tag made elsewhere shows within the TTL"
+# A file made elsewhere after this mount looked for it (and cached its
+# absence, and a listing of the folder) shows within the TTL too.
+one=$(head -n1 "$T/all.txt")
+expect_fail "the second mount: no new.bin yet" stat "$B/leaves/initial-tag/new.bin"
+ok "cp a file in on the first mount" cp "$src/$one" "$A/leaves/initial-tag/new.bin"
+sleep 1.2
+ok "the second mount reads new.bin within the TTL" \
+	cmp "$src/$one" "$B/leaves/initial-tag/new.bin"
+ok "rm new.bin on the first mount" rm "$A/leaves/initial-tag/new.bin"
+sleep 1.7   # the metadata TTL, then the kernel's half of it
+expect_fail "the second mount sees new.bin gone within 1.5 x the TTL" \
+	stat "$B/leaves/initial-tag/new.bin"
 sv_umount "$B"
+
+# --- prefetch: opening one file of a folder fetches the folder's other
+# blobs in the background, into the cache
+D=$T/mntD
+sv_mount "$url" "$D" -o "token_file=$T/alice.tok" -o "cache_dir=$T/cacheD" \
+	-o meta_ttl=1 || die "a fresh remote mount failed"
+dir=$(sed -n 's|/[^/]*$||p' "$T/all.txt" | sort | uniq -c | sort -rn | head -n1 |
+	sed 's/^ *[0-9]* //')
+first=$(grep "^$dir/[^/]*\$" "$T/all.txt" | head -n1)
+want=$(find "$src/$dir" -maxdepth 1 -type f -size +0c | wc -l)
+ok "read one file of '$dir'" cmp "$src/$first" "$D/leaves/initial-tag/$first"
+deadline=$((SECONDS + 15))
+while :; do
+	have=$(find "$T/cacheD" -type f -regextype egrep -regex '.*/[0-9a-f]{64}' | wc -l)
+	((have >= want || SECONDS >= deadline)) && break
+	sleep 0.2
+done
+if ((want >= 2 && have >= want)); then
+	pass "prefetch cached the $want blobs of '$dir' ($have in the cache)"
+else
+	fail "prefetch: $have blobs cached, want $want (folder '$dir')"
+fi
+expect_tree_eq "$src/$dir" "$D/leaves/initial-tag/$dir" "the prefetched files read back intact"
+sv_umount "$D"
 
 # --- another user sees only their own datasets
 C=$T/mntC

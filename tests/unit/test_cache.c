@@ -205,6 +205,13 @@ static void test_pinning(void **state)
 	assert_true(cache_blob_pinned(c, sha));
 	sha_of(3, sha);
 	assert_false(cache_blob_pinned(c, sha));
+	/* cache_blob_has: pinned or not, and only what is held. */
+	assert_true(cache_blob_has(c, sha));
+	sha_of(1, sha);
+	assert_true(cache_blob_has(c, sha));
+	sha_of(2, sha);
+	assert_false(cache_blob_has(c, sha));
+	sha_of(3, sha);
 	/* Pinning an evictable entry moves it out of the candidates. */
 	put(c, 3, 100, 1);
 	assert_true(cache_blob_pinned(c, sha));
