@@ -334,6 +334,19 @@ int db_schema(struct conn *c)
 	if (rc)
 		return rc;
 	rc = db_exec(c, schema);
+	/* Stores made before grants existed: their users keep reading what
+	 * their nodes name (once, marked in meta). Such a store trusted a
+	 * hash; the grants start from that state. */
+	if (!rc)
+		rc = db_exec(c, "INSERT OR IGNORE INTO grants(user, sha)"
+			     " SELECT DISTINCT d.owner, n.sha FROM nodes n"
+			     " JOIN tags t ON t.id=n.tree"
+			     " JOIN datasets d ON d.id=t.dataset"
+			     " WHERE d.owner<>'' AND n.sha IS NOT NULL"
+			     " AND NOT EXISTS (SELECT 1 FROM meta"
+			     " WHERE key='grants_v1');"
+			     "INSERT OR IGNORE INTO meta(key, value)"
+			     " VALUES('grants_v1', '1')");
 	return db_end(c, rc);
 }
 

@@ -269,3 +269,21 @@ if sv_wait_gone "$SPID" 10; then
 else
 	fail "the server did not stop on SIGTERM"
 fi
+
+# --- a store from before grants: its users still read what their nodes name
+sqlite3 "$STORE/catalog.db" "DELETE FROM grants; DELETE FROM meta WHERE key='grants_v1'" ||
+	fail "cannot empty the grants"
+"$SIEVEFS" serve "$STORE" --listen 127.0.0.1:0 </dev/null >"$T/serve2.log" 2>&1 &
+SPID=$!
+SV_BG+=("$SPID")
+PORT=
+for _ in $(seq 100); do
+	PORT=$(sed -n 's|.*listening on http://127.0.0.1:\([0-9]*\)$|\1|p' "$T/serve2.log")
+	[[ -n $PORT ]] && break
+	sleep 0.1
+done
+U=http://127.0.0.1:$PORT
+api "$TA" GET "/v1/blobs/$SHA"
+expect_code 200 "after the upgrade alice reads her blob again"
+kill -TERM "$SPID"
+sv_wait_gone "$SPID" 10 && wait "$SPID"
