@@ -281,7 +281,7 @@ static int scan(struct cache_blobs *c, int pinned)
 		if (!rc)
 			rc = scan_sub(sub, &v, &n, &cap);
 	}
-	if (!rc)
+	if (!rc && n > 1)             /* qsort(NULL, 0) is undefined */
 		qsort(v, n, sizeof(*v), by_mtime);
 	for (size_t i = 0; i < n && !rc; i++)
 		if (!find(c, v[i].sha) && !add(c, v[i].sha, v[i].size, pinned))
