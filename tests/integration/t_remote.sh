@@ -14,40 +14,9 @@
 # The server is started by PID and killed by PID (also in the trap).
 
 . "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/server_lib.sh"
 sv_need_binary
 sv_need python3 curl diff grep mountpoint fusermount3
-
-SERVER_PID=
-SERVER_LOG=$T/server.log
-
-free_port() {
-	python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
-}
-
-# start_server PORT — serve $T/store; wait (≤ 10 s) until it answers HTTP.
-start_server() {
-	"$SIEVEFS" serve "$T/store" --listen "127.0.0.1:$1" >>"$SERVER_LOG" 2>&1 &
-	SERVER_PID=$!
-	SV_BG+=("$SERVER_PID")
-	local deadline=$((SECONDS + 10)) code
-	while ((SECONDS < deadline)); do
-		code=$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$1/v1/whoami")
-		[[ $code == 401 ]] && return 0
-		sv_alive "$SERVER_PID" || break
-		sleep 0.1
-	done
-	sv_show "$SERVER_LOG"
-	return 1
-}
-
-# new_token USER FILE — creates a token for USER into FILE (mode 600);
-# prints the token's id.
-new_token() {
-	local err=$T/token.err
-	(umask 077 && "$SIEVEFS" token create --store "$T/store" "$1" >"$2" 2>"$err") ||
-		{ sv_show "$err"; return 1; }
-	sed -n 's/.*token \([0-9][0-9]*\) for user.*/\1/p' "$err"
-}
 
 # mount_fails DESC TEXT ARGS... — the mount must exit non-zero at once,
 # saying TEXT on stderr, and leave nothing mounted.
@@ -211,8 +180,7 @@ sv_umount "$C"
 
 # --- reads from the cache while the server is down
 expect_tree_eq "$src" "$A/leaves/initial-tag" "diff -r once more (fills the caches)"
-kill -9 "$SERVER_PID" 2>/dev/null
-wait "$SERVER_PID" 2>/dev/null
+kill_server
 note "server killed"
 sleep 1.5   # past the kernel's and the metadata cache's TTLs
 expect_tree_eq "$src" "$A/leaves/initial-tag" "cached files stay readable with the server down"

@@ -15,6 +15,7 @@
 # The server is started and killed by PID (also in the trap).
 
 . "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/server_lib.sh"
 sv_need_binary
 sv_need curl cmp grep mountpoint fusermount3
 PY=/usr/bin/python3
@@ -22,22 +23,11 @@ PY=/usr/bin/python3
 "$PY" -c 'import PIL' 2>/dev/null ||
 	die "$PY cannot import PIL (apt-get install python3-pil)"
 
-SERVER_LOG=$T/server.log
-port=$("$PY" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])') ||
-	die "no free port"
+port=$(free_port) || die "no free port"
 url=http://127.0.0.1:$port
 mkdir -p "$T/store"
-(umask 077 && "$SIEVEFS" token create --store "$T/store" alice >"$T/alice.tok" 2>/dev/null) ||
-	die "token create failed"
-"$SIEVEFS" serve "$T/store" --listen "127.0.0.1:$port" >>"$SERVER_LOG" 2>&1 &
-SERVER_PID=$!
-SV_BG+=("$SERVER_PID")
-deadline=$((SECONDS + 10))
-until [[ $(curl -s -o /dev/null -w '%{http_code}' "$url/v1/whoami") == 401 ]]; do
-	((SECONDS < deadline)) && sv_alive "$SERVER_PID" ||
-		{ sv_show "$SERVER_LOG"; die "sievefs serve did not come up"; }
-	sleep 0.1
-done
+new_token alice "$T/alice.tok" >/dev/null || die "token create failed"
+start_server "$port" || die "sievefs serve did not come up"
 note "server pid $SERVER_PID on $url"
 
 # --- upload=meta
