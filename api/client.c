@@ -85,6 +85,7 @@ struct client {
 	struct backend_ops ops;        /* per client: live_ttl is an option */
 	char base[512];                /* scheme://host:port, no trailing / */
 	char auth[160];                /* "Authorization: Bearer ..." */
+	char cafile[4096];             /* "" = the system's CA store */
 	enum api_upload upload;
 	CURLSH *share;
 	pthread_mutex_t share_lock[CURL_LOCK_DATA_LAST];
@@ -331,6 +332,8 @@ static void setup(struct client *c, struct req *r, struct curl_slist *hdr,
 	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_write);
 	curl_easy_setopt(h, CURLOPT_WRITEDATA, r);
 	curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
+	if (c->cafile[0])
+		curl_easy_setopt(h, CURLOPT_CAINFO, c->cafile);
 	if (!strcmp(r->method, "HEAD")) {
 		curl_easy_setopt(h, CURLOPT_NOBODY, 1L);
 	} else if (r->in_fd >= 0) {
@@ -2072,6 +2075,8 @@ int api_client_open(const struct api_client_opts *o, struct backend **out,
 	while (blen && c->base[blen - 1] == '/')
 		c->base[--blen] = '\0';
 	snprintf(c->auth, sizeof(c->auth), "Authorization: Bearer %s", o->token);
+	if (o->cafile)
+		snprintf(c->cafile, sizeof(c->cafile), "%s", o->cafile);
 	for (int i = 0; i < CURL_LOCK_DATA_LAST; i++)
 		pthread_mutex_init(&c->share_lock[i], NULL);
 	pthread_mutex_init(&c->hlock, NULL);

@@ -29,6 +29,8 @@ enum api_upload { API_UPLOAD_FULL = 0, API_UPLOAD_META, API_UPLOAD_THUMBNAILS };
 struct api_client_opts {
 	const char *url;          /* http(s)://HOST:PORT; http only on loopback */
 	const char *token;        /* svf_...; copied */
+	const char *cafile;       /* https: CA file to trust, or NULL (the
+	                           * system's store); copied */
 	const char *cache_dir;    /* blob cache directory (created) */
 	uint64_t cache_size;      /* bytes of evictable cached blobs */
 	double meta_ttl;          /* seconds metadata responses are reused */

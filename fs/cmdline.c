@@ -23,6 +23,7 @@ struct parse_state {
 	struct fs_cmdline *cl;
 	int help, version, extra, token;
 	char *token_file, *cache_dir, *cache_size, *meta_ttl, *upload;
+	char *cafile;
 };
 
 /* Remote-mode options: fuse_opt stores their values in parse_state. */
@@ -30,6 +31,7 @@ struct parse_state {
 
 static const struct fuse_opt opt_spec[] = {
 	CL_OPT("token_file=%s", token_file),
+	CL_OPT("cafile=%s", cafile),
 	CL_OPT("cache_dir=%s", cache_dir),
 	CL_OPT("cache_size=%s", cache_size),
 	CL_OPT("meta_ttl=%s", meta_ttl),
@@ -109,6 +111,8 @@ void fs_usage(const char *prog)
 	       "remote mode:\n"
 	       "    -o token_file=PATH     file holding the API token (or set"
 	       " SIEVEFS_TOKEN)\n"
+	       "    -o cafile=PATH         https: trust the CA certificate(s) in"
+	       " PATH\n"
 	       "    -o cache_dir=DIR       sample cache (default"
 	       " ~/.cache/sievefs)\n"
 	       "    -o cache_size=N[KMG]   cache size bound (default 1G)\n"
@@ -143,6 +147,7 @@ int fs_cmdline_parse(int argc, char **argv, struct fs_cmdline *out)
 	out->cache_size = ps.cache_size;
 	out->meta_ttl = ps.meta_ttl;
 	out->upload = ps.upload;
+	out->cafile = ps.cafile;
 	if (prc == -1)
 		return -EINVAL;
 	if (ps.token) {
@@ -182,6 +187,7 @@ void fs_cmdline_free(struct fs_cmdline *cl)
 	free(cl->cache_size);
 	free(cl->meta_ttl);
 	free(cl->upload);
+	free(cl->cafile);
 	free(cl->opts.mountpoint);
 	fuse_opt_free_args(&cl->args);
 	memset(cl, 0, sizeof(*cl));
@@ -326,6 +332,15 @@ int fs_remote_opts(const struct fs_cmdline *cl, struct fs_remote *out,
 		}
 	}
 	out->o.cache_dir = out->cache_dir;
+	if (cl->cafile) {     /* absolute: the daemon leaves its directory */
+		out->cafile = realpath(cl->cafile, NULL);
+		if (!out->cafile) {
+			snprintf(msg, len, "-o cafile=%s: %s", cl->cafile,
+				 strerror(errno));
+			return -EINVAL;
+		}
+		out->o.cafile = out->cafile;
+	}
 	if (cl->token_file)
 		rc = read_token(cl->token_file, &out->token, msg, len);
 	else if (env && env[0])
@@ -353,5 +368,6 @@ void fs_remote_free(struct fs_remote *r)
 		explicit_bzero(r->token, strlen(r->token));
 	free(r->token);
 	free(r->cache_dir);
+	free(r->cafile);
 	memset(r, 0, sizeof(*r));
 }

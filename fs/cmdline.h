@@ -3,7 +3,7 @@
  *   sievefs SOURCE MOUNTPOINT [-o opt,...] [-f] [-d] [-s]
  * which is also the form mount(8) and mount.fuse3 pass (`-o rw,dev,...`).
  * SOURCE is a store directory (embedded mode) or an http(s):// URL of a
- * sievefs server (remote mode: -o token_file=, cache_dir=, cache_size=,
+ * sievefs server (remote mode: -o token_file=, cafile=, cache_dir=, cache_size=,
  * meta_ttl=, upload=; the token itself is refused on the command line,
  * where `ps` and shell history would show it). Options mount(8) keeps for
  * itself (defaults, noauto, nofail, _netdev, user, users, x-*) are dropped;
@@ -19,6 +19,7 @@ struct fs_cmdline {
 	char *source;                  /* malloc'd */
 	/* Remote mode (all malloc'd by fuse_opt, NULL when not given). */
 	char *token_file, *cache_dir, *cache_size, *meta_ttl, *upload;
+	char *cafile;                  /* https: trust this CA file */
 	struct fuse_args args;         /* what libfuse gets (fuse_opt_free_args) */
 	struct fuse_cmdline_opts opts; /* mountpoint malloc'd by libfuse */
 };
@@ -32,6 +33,7 @@ struct fs_remote {
 	struct api_client_opts o;      /* points into this struct and cl */
 	char *token;                   /* malloc'd; wiped by fs_remote_free */
 	char *cache_dir;               /* malloc'd, absolute */
+	char *cafile;                  /* malloc'd, absolute, or NULL */
 };
 /* Fills out from cl (source is a URL): reads the token from token_file or
  * SIEVEFS_TOKEN, resolves the cache directory (creating it), parses

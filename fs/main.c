@@ -89,8 +89,8 @@ static int check_source(struct fs_cmdline *cl, struct fs_remote *rem)
 
 	if (!api_is_url(cl->source)) {
 		if (cl->token_file || cl->cache_dir || cl->cache_size ||
-		    cl->meta_ttl || cl->upload) {
-			fprintf(stderr, "sievefs: token_file, cache_dir,"
+		    cl->meta_ttl || cl->upload || cl->cafile) {
+			fprintf(stderr, "sievefs: token_file, cafile, cache_dir,"
 				" cache_size, meta_ttl and upload are options of"
 				" remote mode (SOURCE an http(s):// URL)\n");
 			return -EINVAL;
