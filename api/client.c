@@ -611,10 +611,14 @@ static int get_json(struct client *c, const char *path, int cached,
 	return get_json_f(c, path, cached, out, NULL);
 }
 
+static void thumb_view(struct client *c, const cJSON *j, be_node *n);
+static void memo_put(struct client *c, const char *path, const be_node *n);
+
 /* A list just fetched also answers the lookups of its items: cache each
  * item under the paths that would fetch it alone: name_pre + its name,
  * id_pre + its id. Saves a request per name after a readdir, and lets a
- * lookup be answered from the cache when the server is unreachable. */
+ * lookup be answered from the cache when the server is unreachable. Node
+ * items go in decoded (memo_put), everything else as JSON text. */
 static void prime(struct client *c, const cJSON *list, const char *key,
 		  const char *name_pre, const char *id_field,
 		  const char *id_pre)
@@ -622,14 +626,28 @@ static void prime(struct client *c, const cJSON *list, const char *key,
 	const cJSON *a = cJSON_GetObjectItemCaseSensitive(list, key), *it;
 	char q[3 * STORE_NAME_MAX + 1], path[3 * STORE_NAME_MAX + 120];
 
+	int nodes = !strcmp(id_pre, "/v1/nodes/");
+
 	cJSON_ArrayForEach(it, a) {
 		const cJSON *nm = cJSON_GetObjectItemCaseSensitive(it, "name");
 		int64_t id = 0;
 		char *text = NULL;
+		be_node n;
 
 		if (!cJSON_IsString(nm) || pct(nm->valuestring, q, sizeof(q)) ||
 		    api_get_i64(it, id_field, &id, 1))
 			continue;
+		if (nodes) {            /* decoded once, no JSON re-printed */
+			if (api_node_from_json(it, &n))
+				continue;
+			thumb_view(c, it, &n);
+			if (!pathf(path, sizeof(path), "%s%s", name_pre, q))
+				memo_put(c, path, &n);
+			if (!pathf(path, sizeof(path), "%s%lld", id_pre,
+				   (long long)id))
+				memo_put(c, path, &n);
+			continue;
+		}
 		text = cJSON_PrintUnformatted(it);
 		if (!text)
 			return;
@@ -752,17 +770,58 @@ static void thumb_view(struct client *c, const cJSON *j, be_node *n)
 	n->size = size;
 }
 
+/* Decoded node records are cached too, as raw be_node bytes under the
+ * request's path + NODE_MEMO: the same TTL and prefix invalidation as the
+ * JSON, but a lookup or open costs a copy instead of a JSON parse (which,
+ * with number formatting when priming, was most of a warm read's CPU). */
+#define NODE_MEMO "\001node"
+
+static void memo_put(struct client *c, const char *path, const be_node *n)
+{
+	char key[3 * STORE_NAME_MAX + 130];
+
+	if (!pathf(key, sizeof(key), "%s" NODE_MEMO, path))
+		cache_meta_put(c->meta, key, (const char *)n, sizeof(*n));
+}
+
+/* 0 and *out from the memo of path (stale: also an expired one). */
+static int memo_get(struct client *c, const char *path, be_node *out,
+		    int stale)
+{
+	char key[3 * STORE_NAME_MAX + 130], *b = NULL;
+	size_t len = 0;
+	int rc;
+
+	if (pathf(key, sizeof(key), "%s" NODE_MEMO, path))
+		return -ENOENT;
+	rc = stale ? cache_meta_get_stale(c->meta, key, &b, &len)
+		   : cache_meta_get(c->meta, key, &b, &len);
+	if (!rc && len == sizeof(*out))
+		memcpy(out, b, len);
+	else
+		rc = -ENOENT;
+	free(b);
+	return rc;
+}
+
 /* GET path and decode one node, as this machine sees it (thumb_view). */
 static int get_node(struct client *c, const char *path, be_node *out)
 {
 	cJSON *j;
-	int rc = get_json(c, path, 1, &j);
+	int rc;
 
+	if (memo_get(c, path, out, 0) == 0)
+		return 0;
+	rc = get_json(c, path, 1, &j);
 	if (!rc) {
 		rc = api_node_from_json(j, out) ? -EIO : 0;
 		if (!rc)
 			thumb_view(c, j, out);
 		cJSON_Delete(j);
+		if (!rc)
+			memo_put(c, path, out);
+	} else if (rc == -EIO && memo_get(c, path, out, 1) == 0) {
+		rc = 0;                 /* server unreachable: last known */
 	}
 	return rc;
 }
@@ -1062,6 +1121,8 @@ static int c_node_lookup(struct backend *be, int64_t parent, const char *name,
 	if (pathf(path, sizeof(path), "/v1/nodes/%lld/lookup?name=%s",
 		  (long long)parent, q))
 		return -ENAMETOOLONG;
+	if (memo_get(C(be), path, out, 0) == 0)
+		return 0;               /* primed by a listing, or seen */
 	if (cache_meta_get(C(be)->meta, path, &body, &len) == 0)
 		free(body);             /* fresh: get_node answers, no request */
 	else if ((rc = lookup_by_listing(C(be), parent, name, out)) != -EAGAIN)
