@@ -179,8 +179,10 @@ int store_statvfs(store *st, struct statvfs *out)
 
 /* ---- datasets ---- */
 
-static void ds_row(sqlite3_stmt *s, struct store_dataset *d)
+static void ds_row(sqlite3_stmt *s, void *out)
 {
+	struct store_dataset *d = out;
+
 	memset(d, 0, sizeof(*d));
 	d->id = sqlite3_column_int64(s, 0);
 	snprintf(d->uid, sizeof(d->uid), "%s",
@@ -372,9 +374,7 @@ int store_dataset_list(store *st, const char *owner,
 {
 	struct conn *c = db_conn(st);
 	sqlite3_stmt *s;
-	struct store_dataset *v = NULL;
-	size_t cnt = 0, cap = 0;
-	int rc = 0, r;
+	int rc;
 
 	*out = NULL;
 	*n = 0;
@@ -382,21 +382,9 @@ int store_dataset_list(store *st, const char *owner,
 			     " WHERE d.owner=?1 ORDER BY d.name")))
 		return -EIO;
 	sqlite3_bind_text(s, 1, owner, -1, SQLITE_STATIC);
-	while ((r = sqlite3_step(s)) == SQLITE_ROW) {
-		if ((rc = db_grow((void **)&v, &cap, cnt, sizeof(*v))) != 0)
-			break;
-		ds_row(s, &v[cnt++]);
-	}
-	if (!rc && r != SQLITE_DONE)
-		rc = db_err(r);
+	rc = db_rows(s, sizeof(**out), ds_row, (void **)out, n);
 	sqlite3_finalize(s);
-	if (rc) {
-		free(v);
-		return rc;
-	}
-	*out = v;
-	*n = cnt;
-	return 0;
+	return rc;
 }
 
 int store_dataset_delete(store *st, int64_t id)
@@ -468,8 +456,10 @@ int store_dataset_rename(store *st, int64_t id, const char *newname)
 
 /* ---- tags ---- */
 
-static void tag_row(sqlite3_stmt *s, struct store_tag *t)
+static void tag_row(sqlite3_stmt *s, void *out)
 {
+	struct store_tag *t = out;
+
 	memset(t, 0, sizeof(*t));
 	t->id = sqlite3_column_int64(s, 0);
 	t->dataset = sqlite3_column_int64(s, 1);
@@ -524,9 +514,7 @@ int store_tag_list(store *st, int64_t dataset, struct store_tag **out,
 {
 	struct conn *c = db_conn(st);
 	sqlite3_stmt *s;
-	struct store_tag *v = NULL;
-	size_t cnt = 0, cap = 0;
-	int rc = 0, r;
+	int rc;
 
 	*out = NULL;
 	*n = 0;
@@ -534,21 +522,9 @@ int store_tag_list(store *st, int64_t dataset, struct store_tag **out,
 			     " WHERE t.dataset=?1 ORDER BY t.live DESC, t.id")))
 		return -EIO;
 	sqlite3_bind_int64(s, 1, dataset);
-	while ((r = sqlite3_step(s)) == SQLITE_ROW) {
-		if ((rc = db_grow((void **)&v, &cap, cnt, sizeof(*v))) != 0)
-			break;
-		tag_row(s, &v[cnt++]);
-	}
-	if (!rc && r != SQLITE_DONE)
-		rc = db_err(r);
+	rc = db_rows(s, sizeof(**out), tag_row, (void **)out, n);
 	sqlite3_finalize(s);
-	if (rc) {
-		free(v);
-		return rc;
-	}
-	*out = v;
-	*n = cnt;
-	return 0;
+	return rc;
 }
 
 int store_tree_count(store *st, int64_t tree, int64_t *files, int64_t *bytes)
@@ -863,30 +839,16 @@ int store_node_children(store *st, int64_t parent, struct store_node **out,
 {
 	struct conn *c = db_conn(st);
 	sqlite3_stmt *s = c ? db_stmt(c, Q_NODE_CHILDREN) : NULL;
-	struct store_node *v = NULL;
-	size_t cnt = 0, cap = 0;
-	int rc = 0, r;
+	int rc;
 
 	*out = NULL;
 	*n = 0;
 	if (!s)
 		return -EIO;
 	sqlite3_bind_int64(s, 1, parent);
-	while ((r = sqlite3_step(s)) == SQLITE_ROW) {
-		if ((rc = db_grow((void **)&v, &cap, cnt, sizeof(*v))) != 0)
-			break;
-		db_node_row(s, &v[cnt++]);
-	}
-	if (!rc && r != SQLITE_DONE)
-		rc = db_err(r);
+	rc = db_rows(s, sizeof(**out), db_node_row, (void **)out, n);
 	sqlite3_reset(s);
-	if (rc) {
-		free(v);
-		return rc;
-	}
-	*out = v;
-	*n = cnt;
-	return 0;
+	return rc;
 }
 
 int store_node_path(store *st, int64_t ino, char *buf, size_t len)

@@ -303,8 +303,10 @@ int db_grow(void **v, size_t *cap, size_t n, size_t elem)
 	return 0;
 }
 
-void db_node_row(sqlite3_stmt *s, struct store_node *n)
+void db_node_row(sqlite3_stmt *s, void *out)
 {
+	struct store_node *n = out;
+
 	memset(n, 0, sizeof(*n));
 	n->ino = sqlite3_column_int64(s, 0);
 	n->tree = sqlite3_column_int64(s, 1);
@@ -373,4 +375,29 @@ void db_close_all(store *st)
 	pthread_key_delete(st->key);
 	pthread_mutex_destroy(&st->wlock);
 	pthread_mutex_destroy(&st->conns_lock);
+}
+
+int db_rows(sqlite3_stmt *s, size_t elem, db_row_fn row, void **out,
+	    size_t *n)
+{
+	char *v = NULL;
+	size_t cnt = 0, cap = 0;
+	int rc = 0, r;
+
+	*out = NULL;
+	*n = 0;
+	while ((r = sqlite3_step(s)) == SQLITE_ROW) {
+		if ((rc = db_grow((void **)&v, &cap, cnt, elem)) != 0)
+			break;
+		row(s, v + cnt++ * elem);
+	}
+	if (!rc && r != SQLITE_DONE)
+		rc = db_err(r);
+	if (rc) {
+		free(v);
+		return rc;
+	}
+	*out = v;
+	*n = cnt;
+	return 0;
 }

@@ -73,8 +73,16 @@ int db_end(struct conn *c, int rc);
 /* Makes room for one more element in *v (cap doubles, from 16): 0 or
  * -ENOMEM, leaving *v untouched on failure. */
 int db_grow(void **v, size_t *cap, size_t n, size_t elem);
-/* Fills a node from a row whose columns follow NODE_COLS (see catalog.c). */
-void db_node_row(sqlite3_stmt *s, struct store_node *n);
+/* Fills a node (a struct store_node *) from a row whose columns follow
+ * NODE_COLS (see catalog.c). A db_row_fn. */
+void db_node_row(sqlite3_stmt *s, void *n);
+/* Fills one list element from the current row of s. */
+typedef void (*db_row_fn)(sqlite3_stmt *s, void *elem);
+/* Steps s to its end, one element of `elem` bytes per row filled by row();
+ * *out malloc'd (NULL when empty), *n the count. The caller finalizes or
+ * resets s. 0, or -ENOMEM / the step's error with *out NULL and *n 0. */
+int db_rows(sqlite3_stmt *s, size_t elem, db_row_fn row, void **out,
+	    size_t *n);
 
 /* Lifecycle, for store_open/store_close: key and mutexes; the schema, run
  * once with the opening thread's connection; closing every connection. */

@@ -123,39 +123,31 @@ int store_token_create(store *st, const char *user, char *token, int64_t *id)
 	return rc;
 }
 
+static void token_row(sqlite3_stmt *s, void *out)
+{
+	struct store_token *t = out;
+	const unsigned char *u = sqlite3_column_text(s, 1);
+
+	t->id = sqlite3_column_int64(s, 0);
+	snprintf(t->user, sizeof(t->user), "%s", u ? (const char *)u : "");
+	t->created_ns = sqlite3_column_int64(s, 2);
+	t->revoked = sqlite3_column_int(s, 3) != 0;
+}
+
 int store_token_list(store *st, struct store_token **out, size_t *n)
 {
 	struct conn *c = db_conn(st);
-	struct store_token *v = NULL;
-	size_t cnt = 0, cap = 0;
 	sqlite3_stmt *s;
-	int rc = 0, r;
+	int rc;
 
 	*out = NULL;
 	*n = 0;
 	if (!c || !(s = db_prep(c, "SELECT id, user, created, revoked"
 			     " FROM tokens ORDER BY id")))
 		return -EIO;
-	while ((r = sqlite3_step(s)) == SQLITE_ROW) {
-		if ((rc = db_grow((void **)&v, &cap, cnt, sizeof(*v))) != 0)
-			break;
-		struct store_token *t = &v[cnt++];
-		const unsigned char *u = sqlite3_column_text(s, 1);
-		t->id = sqlite3_column_int64(s, 0);
-		snprintf(t->user, sizeof(t->user), "%s", u ? (const char *)u : "");
-		t->created_ns = sqlite3_column_int64(s, 2);
-		t->revoked = sqlite3_column_int(s, 3) != 0;
-	}
-	if (!rc && r != SQLITE_DONE)
-		rc = db_err(r);
+	rc = db_rows(s, sizeof(**out), token_row, (void **)out, n);
 	sqlite3_finalize(s);
-	if (rc) {
-		free(v);
-		return rc;
-	}
-	*out = v;
-	*n = cnt;
-	return 0;
+	return rc;
 }
 
 int store_token_revoke(store *st, int64_t id)
@@ -211,10 +203,8 @@ int store_node_children_page(store *st, int64_t parent, const char *after,
 			     size_t limit, struct store_node **out, size_t *n)
 {
 	struct conn *c = db_conn(st);
-	struct store_node *v = NULL;
-	size_t cnt = 0, cap = 0;
 	sqlite3_stmt *s;
-	int rc = 0, r;
+	int rc;
 
 	*out = NULL;
 	*n = 0;
@@ -227,21 +217,9 @@ int store_node_children_page(store *st, int64_t parent, const char *after,
 	sqlite3_bind_int64(s, 1, parent);
 	sqlite3_bind_text(s, 2, after ? after : "", -1, SQLITE_STATIC);
 	sqlite3_bind_int64(s, 3, (sqlite3_int64)limit);
-	while ((r = sqlite3_step(s)) == SQLITE_ROW) {
-		if ((rc = db_grow((void **)&v, &cap, cnt, sizeof(*v))) != 0)
-			break;
-		db_node_row(s, &v[cnt++]);
-	}
-	if (!rc && r != SQLITE_DONE)
-		rc = db_err(r);
+	rc = db_rows(s, sizeof(**out), db_node_row, (void **)out, n);
 	sqlite3_finalize(s);
-	if (rc) {
-		free(v);
-		return rc;
-	}
-	*out = v;
-	*n = cnt;
-	return 0;
+	return rc;
 }
 
 int store_blob_put(store *st, int fd, const char *staged,

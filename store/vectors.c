@@ -40,8 +40,10 @@ static int exec3(struct conn *c, const char *sql, int64_t a, int64_t b,
 
 #define EMB_COLS "id, dataset, name, dim, rows, created"
 
-static void emb_row(sqlite3_stmt *s, struct store_embedding *e)
+static void emb_row(sqlite3_stmt *s, void *out)
 {
+	struct store_embedding *e = out;
+
 	memset(e, 0, sizeof(*e));
 	e->id = sqlite3_column_int64(s, 0);
 	e->dataset = sqlite3_column_int64(s, 1);
@@ -185,9 +187,7 @@ int store_embedding_list(store *st, int64_t dataset,
 {
 	struct conn *c = db_conn(st);
 	sqlite3_stmt *s;
-	struct store_embedding *v = NULL;
-	size_t cnt = 0, cap = 0;
-	int rc = 0, r;
+	int rc;
 
 	*out = NULL;
 	*n = 0;
@@ -195,21 +195,9 @@ int store_embedding_list(store *st, int64_t dataset,
 			     " dataset=?1 ORDER BY created, id")))
 		return -EIO;
 	sqlite3_bind_int64(s, 1, dataset);
-	while ((r = sqlite3_step(s)) == SQLITE_ROW) {
-		if ((rc = db_grow((void **)&v, &cap, cnt, sizeof(*v))) != 0)
-			break;
-		emb_row(s, &v[cnt++]);
-	}
-	if (!rc && r != SQLITE_DONE)
-		rc = db_err(r);
+	rc = db_rows(s, sizeof(**out), emb_row, (void **)out, n);
 	sqlite3_finalize(s);
-	if (rc) {
-		free(v);
-		return rc;
-	}
-	*out = v;
-	*n = cnt;
-	return 0;
+	return rc;
 }
 
 int store_embedding_delete(store *st, int64_t id)
