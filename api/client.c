@@ -913,31 +913,33 @@ static int c_dataset_create(struct backend *be, const char *name,
 	return rc;
 }
 
-static int c_dataset_delete(struct backend *be, int64_t id, char *msg)
+/* DELETE /v1/KIND/ID (name NULL), or PATCH it to {"name": name}: a
+ * dataset or a tag. Names and counts anywhere may change: drop the cache. */
+static int change_by_id(struct backend *be, const char *kind, int64_t id,
+			const char *name, char *msg)
 {
+	cJSON *b = name ? name_body(name) : NULL;
 	char path[64];
 	int rc;
 
-	pathf(path, sizeof(path), "/v1/datasets/%lld", (long long)id);
-	rc = send_json(C(be), "DELETE", path, NULL, NULL, msg);
+	if (name && !b)
+		return -ENOMEM;
+	pathf(path, sizeof(path), "/v1/%s/%lld", kind, (long long)id);
+	rc = send_json(C(be), name ? "PATCH" : "DELETE", path, b, NULL, msg);
+	cJSON_Delete(b);
 	changed_all(C(be));
 	return rc;
+}
+
+static int c_dataset_delete(struct backend *be, int64_t id, char *msg)
+{
+	return change_by_id(be, "datasets", id, NULL, msg);
 }
 
 static int c_dataset_rename(struct backend *be, int64_t id, const char *name,
 			    char *msg)
 {
-	cJSON *b = name_body(name);
-	char path[64];
-	int rc;
-
-	if (!b)
-		return -ENOMEM;
-	pathf(path, sizeof(path), "/v1/datasets/%lld", (long long)id);
-	rc = send_json(C(be), "PATCH", path, b, NULL, msg);
-	cJSON_Delete(b);
-	changed_all(C(be));
-	return rc;
+	return change_by_id(be, "datasets", id, name, msg);
 }
 
 /* ---- tags ---- */
@@ -1006,29 +1008,13 @@ static int c_tag_create(struct backend *be, int64_t ds, const char *name,
 
 static int c_tag_delete(struct backend *be, int64_t tag, char *msg)
 {
-	char path[64];
-	int rc;
-
-	pathf(path, sizeof(path), "/v1/tags/%lld", (long long)tag);
-	rc = send_json(C(be), "DELETE", path, NULL, NULL, msg);
-	changed_all(C(be));
-	return rc;
+	return change_by_id(be, "tags", tag, NULL, msg);
 }
 
 static int c_tag_rename(struct backend *be, int64_t tag, const char *name,
 			char *msg)
 {
-	cJSON *b = name_body(name);
-	char path[64];
-	int rc;
-
-	if (!b)
-		return -ENOMEM;
-	pathf(path, sizeof(path), "/v1/tags/%lld", (long long)tag);
-	rc = send_json(C(be), "PATCH", path, b, NULL, msg);
-	cJSON_Delete(b);
-	changed_all(C(be));
-	return rc;
+	return change_by_id(be, "tags", tag, name, msg);
 }
 
 /* ---- nodes ---- */
