@@ -474,24 +474,39 @@ static enum MHD_Result r_datasets(struct srv *s, struct req *r,
 	return send_obj(c, MHD_HTTP_OK, rc, j);
 }
 
+/* Reads {"name": ...} of a create/rename body: 0, or answered (1). */
+static int name_body(struct req *r, struct MHD_Connection *c, char *name,
+		     size_t len, enum MHD_Result *ret)
+{
+	cJSON *j = body_json(r, c, ret);
+	int rc;
+
+	if (!j)
+		return 1;
+	rc = api_get_str(j, "name", name, len, 1);
+	cJSON_Delete(j);
+	if (rc == -ENAMETOOLONG) {
+		*ret = send_errno(c, -EINVAL, "name too long");
+		return 1;
+	}
+	if (rc) {
+		*ret = bad_field(c, "name");
+		return 1;
+	}
+	return 0;
+}
+
 static enum MHD_Result r_dataset_create(struct srv *s, struct req *r,
 					struct MHD_Connection *c)
 {
 	struct store_dataset d;
 	char name[STORE_NAME_MAX + 1], msg[BE_MSG] = "";
 	enum MHD_Result ret;
-	cJSON *j = body_json(r, c, &ret);
 	int rc;
 
 	(void)s;
-	if (!j)
+	if (name_body(r, c, name, sizeof(name), &ret))
 		return ret;
-	rc = api_get_str(j, "name", name, sizeof(name), 1);
-	cJSON_Delete(j);
-	if (rc == -ENAMETOOLONG)
-		return send_errno(c, -EINVAL, "name too long");
-	if (rc)
-		return bad_field(c, "name");
 	rc = r->be->ops->dataset_create(r->be, name, &d, msg);
 	if (rc)
 		return send_errno(c, rc, msg);
@@ -512,19 +527,12 @@ static enum MHD_Result r_dataset_rename(struct srv *s, struct req *r,
 	struct store_dataset d;
 	char name[STORE_NAME_MAX + 1], msg[BE_MSG] = "";
 	enum MHD_Result ret;
-	cJSON *j;
 	int rc = own_ds(s, r, r->id, &d);
 
 	if (rc)
 		return send_errno(c, rc, NULL);
-	if (!(j = body_json(r, c, &ret)))
+	if (name_body(r, c, name, sizeof(name), &ret))
 		return ret;
-	rc = api_get_str(j, "name", name, sizeof(name), 1);
-	cJSON_Delete(j);
-	if (rc == -ENAMETOOLONG)
-		return send_errno(c, -EINVAL, "name too long");
-	if (rc)
-		return bad_field(c, "name");
 	rc = r->be->ops->dataset_rename(r->be, r->id, name, msg);
 	if (rc)
 		return send_errno(c, rc, msg);
@@ -579,28 +587,6 @@ static enum MHD_Result r_tags(struct srv *s, struct req *r,
 		rc = api_list_to_json("tags", v, n, sizeof(*v), api_tag_any, &j);
 	free(v);
 	return send_obj(c, MHD_HTTP_OK, rc, j);
-}
-
-/* Reads {"name": ...} of a create/rename body: 0, or answered (1). */
-static int name_body(struct req *r, struct MHD_Connection *c, char *name,
-		     size_t len, enum MHD_Result *ret)
-{
-	cJSON *j = body_json(r, c, ret);
-	int rc;
-
-	if (!j)
-		return 1;
-	rc = api_get_str(j, "name", name, len, 1);
-	cJSON_Delete(j);
-	if (rc == -ENAMETOOLONG) {
-		*ret = send_errno(c, -EINVAL, "name too long");
-		return 1;
-	}
-	if (rc) {
-		*ret = bad_field(c, "name");
-		return 1;
-	}
-	return 0;
 }
 
 static enum MHD_Result r_tag_create(struct srv *s, struct req *r,
