@@ -133,6 +133,18 @@ int store_staging_create(store *st, char *path, size_t len)
 	return -EEXIST;
 }
 
+/* Runs cached statement q ("DELETE ... WHERE sha=?1") for sha. */
+static void delete_by_sha(struct conn *c, enum q q, const unsigned char *sha)
+{
+	sqlite3_stmt *s = db_stmt(c, q);
+
+	if (!s)
+		return;
+	sqlite3_bind_blob(s, 1, sha, STORE_SHA_LEN, SQLITE_STATIC);
+	sqlite3_step(s);
+	sqlite3_reset(s);
+}
+
 void blob_collect(struct conn *c, const unsigned char *sha)
 {
 	sqlite3_stmt *s = db_stmt(c, Q_SHA_REF);
@@ -145,21 +157,11 @@ void blob_collect(struct conn *c, const unsigned char *sha)
 	sqlite3_reset(s);
 	if (referenced)
 		return;
-	s = db_stmt(c, Q_FEAT_DEL);     /* its cached features go with it */
-	if (s) {
-		sqlite3_bind_blob(s, 1, sha, STORE_SHA_LEN, SQLITE_STATIC);
-		sqlite3_step(s);
-		sqlite3_reset(s);
-	}
+	delete_by_sha(c, Q_FEAT_DEL, sha);   /* its cached features */
 	blob_path(c->st, sha, path, sizeof(path));
 	unlink(path);
 	kept_forget(c, sha);
-	s = db_prep(c, "DELETE FROM grants WHERE sha=?1");  /* rare path */
-	if (s) {
-		sqlite3_bind_blob(s, 1, sha, STORE_SHA_LEN, SQLITE_STATIC);
-		sqlite3_step(s);
-		sqlite3_finalize(s);
-	}
+	delete_by_sha(c, Q_GRANT_DEL, sha);  /* who sent it: moot now */
 }
 
 static int fsync_path(const char *path, int flags)

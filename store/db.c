@@ -59,6 +59,7 @@ static const char *const sql_text[Q_COUNT] = {
 		" WHERE t.dataset=?1 AND t.name=?2",
 	[Q_TAG_GET_ID] = "SELECT " TAG_COLS " FROM tags t WHERE t.id=?1",
 	[Q_FEAT_DEL] = "DELETE FROM features WHERE sha=?1",
+	[Q_GRANT_DEL] = "DELETE FROM grants WHERE sha=?1",
 	[Q_FEAT_GET] = "SELECT vec, err FROM features WHERE sha=?1 AND kind=?2",
 	[Q_EVENT_ADD] = "INSERT INTO events(dataset,ts,level,msg)"
 		" VALUES(?1,?2,?3,?4)",
