@@ -28,7 +28,6 @@
 """
 import argparse
 import glob
-import gzip
 import io
 import multiprocessing
 import os
@@ -38,20 +37,15 @@ import time
 
 import numpy as np
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from quality_eval import read_idx  # noqa: E402  (the idx reader, shared)
+
 FM = ["train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz",
       "t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"]
 
 
 def log(msg):
     print(msg, file=sys.stderr, flush=True)
-
-
-def read_idx(path):
-    with gzip.open(path, "rb") as f:
-        raw = f.read()
-    nd = raw[3]
-    shape = [int.from_bytes(raw[4 + 4 * i:8 + 4 * i], "big") for i in range(nd)]
-    return np.frombuffer(raw, np.uint8, offset=4 + 4 * nd).reshape(shape)
 
 
 def cmd_photos(a):
