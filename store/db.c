@@ -13,7 +13,21 @@
  *                               -- server mode; hash = SHA-256 of the token
  *   kept(sha), thumbs(sha, thumb, size)
  *                               -- upload=meta|thumbnails, see kept.c
+ *   dirgen(ino, gen)            -- a folder's change counter, see below
  * A tree root node has parent = -tree and name ''. Times are ns since epoch.
+ *
+ * Folder generations. dirgen.gen counts the changes to the rows of a
+ * folder's children (a missing row reads as 0): triggers on `nodes` bump the
+ * parent of every inserted, deleted or updated node (both parents on a
+ * move), and a new thumbnail bumps the folders of the nodes naming its
+ * original (a listing shows "thumb_sha"). Triggers, not code in the write
+ * paths, so no write path, present or future, can forget it; the catalog
+ * carries them, so even an older binary writing to this catalog keeps them
+ * true. Updates of `path` alone (a renamed ancestor) do not count: a
+ * listing does not show it. Inos are never reused (AUTOINCREMENT), so
+ * (ino, gen) names one state of one folder for the catalog's life; the
+ * server builds its ETags from it (api/server.c). A folder's own row goes
+ * with it. Cost: one upsert into a small table per node write.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -61,6 +75,7 @@ static const char *const sql_text[Q_COUNT] = {
 	[Q_FEAT_DEL] = "DELETE FROM features WHERE sha=?1",
 	[Q_GRANT_DEL] = "DELETE FROM grants WHERE sha=?1",
 	[Q_FEAT_GET] = "SELECT vec, err FROM features WHERE sha=?1 AND kind=?2",
+	[Q_DIR_GEN] = "SELECT gen FROM dirgen WHERE ino=?1",
 	[Q_EVENT_ADD] = "INSERT INTO events(dataset,ts,level,msg)"
 		" VALUES(?1,?2,?3,?4)",
 	[Q_EVENT_TRIM] = "DELETE FROM events WHERE dataset=?1 AND id<=coalesce("
@@ -148,7 +163,29 @@ static const char schema[] =
 	"CREATE TABLE IF NOT EXISTS kept(sha BLOB PRIMARY KEY) WITHOUT ROWID;"
 	"CREATE TABLE IF NOT EXISTS thumbs(sha BLOB PRIMARY KEY,"
 	" thumb BLOB NOT NULL, size INTEGER NOT NULL) WITHOUT ROWID;"
-	"CREATE INDEX IF NOT EXISTS thumbs_thumb ON thumbs(thumb);";
+	"CREATE INDEX IF NOT EXISTS thumbs_thumb ON thumbs(thumb);"
+	/* folder generations (see the top of this file); IF NOT EXISTS makes
+	 * this the migration of an older catalog too */
+	"CREATE TABLE IF NOT EXISTS dirgen(ino INTEGER PRIMARY KEY,"
+	" gen INTEGER NOT NULL);"
+#define BUMP(x) "INSERT INTO dirgen(ino, gen) VALUES(" x ", 1)" \
+	" ON CONFLICT(ino) DO UPDATE SET gen=gen+1;"
+	"CREATE TRIGGER IF NOT EXISTS nodes_gen_ins AFTER INSERT ON nodes"
+	" BEGIN " BUMP("NEW.parent") " END;"
+	"CREATE TRIGGER IF NOT EXISTS nodes_gen_del AFTER DELETE ON nodes"
+	" BEGIN " BUMP("OLD.parent")
+	" DELETE FROM dirgen WHERE ino=OLD.ino; END;"
+	"CREATE TRIGGER IF NOT EXISTS nodes_gen_upd AFTER UPDATE OF parent,"
+	" name, kind, mode, uid, gid, size, mtime, ctime, sha, tree ON nodes"
+	" BEGIN " BUMP("OLD.parent") " END;"
+	"CREATE TRIGGER IF NOT EXISTS nodes_gen_move AFTER UPDATE OF parent"
+	" ON nodes WHEN NEW.parent<>OLD.parent"
+	" BEGIN " BUMP("NEW.parent") " END;"
+	"CREATE TRIGGER IF NOT EXISTS thumbs_gen AFTER INSERT ON thumbs"
+	" BEGIN INSERT INTO dirgen(ino, gen) SELECT DISTINCT parent, 1"
+	" FROM nodes WHERE sha=NEW.sha"
+	" ON CONFLICT(ino) DO UPDATE SET gen=gen+1; END;";
+#undef BUMP
 
 int db_err(int rc)
 {

@@ -380,6 +380,11 @@ int store_token_check(store *st, const char *token, char *user);
  * ("" = from the start), by name (bytewise). free(*out). */
 int store_node_children_page(store *st, int64_t parent, const char *after,
 			     size_t limit, struct store_node **out, size_t *n);
+/* The change counter of folder `ino` into *gen: it moves whenever a child
+ * of ino is created, committed, renamed in or out, removed or has its
+ * attributes set (db.c, "Folder generations"); 0 for a folder never
+ * changed. One indexed read. 0 or -EIO. */
+int store_node_gen(store *st, int64_t ino, uint64_t *gen);
 /* Gives staged bytes (fd; staged = path, "" if unnamed) whose hash the
  * caller verified their blob name without pointing any node at them. An
  * unreferenced blob may be collected at any time (next open, or when a node

@@ -1,7 +1,8 @@
 /*
  * users.c — what server mode adds to the store: users and their API tokens,
- * a paged listing of a directory, and blobs uploaded ahead of the node that
- * will reference them (the HTTP API's PUT /v1/blobs/{sha}).
+ * a paged listing of a directory and its change counter (ETags), and blobs
+ * uploaded ahead of the node that will reference them (the HTTP API's
+ * PUT /v1/blobs/{sha}).
  *
  * Tokens: "svf_" + 64 hex digits from getrandom() (256 bits). The catalog
  * keeps only SHA-256(token) (tokens.hash, UNIQUE), so a stolen catalog does
@@ -220,6 +221,23 @@ int store_node_children_page(store *st, int64_t parent, const char *after,
 	rc = db_rows(s, sizeof(**out), db_node_row, (void **)out, n);
 	sqlite3_finalize(s);
 	return rc;
+}
+
+int store_node_gen(store *st, int64_t ino, uint64_t *gen)
+{
+	struct conn *c = db_conn(st);
+	sqlite3_stmt *s;
+	int r;
+
+	*gen = 0;
+	if (!c || !(s = db_stmt(c, Q_DIR_GEN)))
+		return -EIO;
+	sqlite3_bind_int64(s, 1, ino);
+	r = sqlite3_step(s);
+	if (r == SQLITE_ROW)
+		*gen = (uint64_t)sqlite3_column_int64(s, 0);
+	sqlite3_reset(s);
+	return r == SQLITE_ROW || r == SQLITE_DONE ? 0 : db_err(r);
 }
 
 int store_blob_put(store *st, int fd, const char *staged,

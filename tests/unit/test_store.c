@@ -1,6 +1,7 @@
 /*
  * test_store.c — unit tests for store/: the catalog (datasets, tags, nodes,
- * selection, events) and the content-addressed blob store.
+ * selection, events, folder generations) and the content-addressed blob
+ * store.
  *
  * Fixture: every test gets a fresh temp dir (mkdtemp under /tmp) holding a
  * store in TMP/store, opened in setup, plus one dataset `alice/leaves`;
@@ -28,6 +29,8 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+#include <sqlite3.h>
 
 #include "store/store.h"
 
@@ -1074,6 +1077,156 @@ static void node_setattr_mode_uid_gid_mtime(void **state)
 				     0), -ENOENT);
 }
 
+/* ==== folder generations (change counters for ETags) ==== */
+
+static uint64_t gen_of(struct fx *f, int64_t dir)
+{
+	uint64_t g = 12345;
+
+	assert_rc(store_node_gen(f->st, dir, &g), 0);
+	return g;
+}
+
+/* Asserts that `op` moved dir's counter, and returns the new value. */
+#define assert_bumps(f, dir, before, op) do {                             \
+	op;                                                               \
+	if (gen_of((f), (dir)) == (before))                               \
+		fail_msg("%s did not change the generation of %lld", #op, \
+			 (long long)(dir));                               \
+	(before) = gen_of((f), (dir));                                    \
+} while (0)
+
+static void gen_moves_with_every_change_of_a_child(void **state)
+{
+	struct fx *f = *state;
+	int64_t a = mkdir_node(f, f->ds.live_root, "a");
+	int64_t b = mkdir_node(f, f->ds.live_root, "b");
+	int64_t other = mkdir_node(f, f->ds.live_root, "other"), x, y;
+	uint64_t ga = gen_of(f, a), gb = gen_of(f, b);
+	uint64_t go = gen_of(f, other);
+	struct store_node n, *v;
+	char path[STORE_PATH_MAX];
+	size_t cnt;
+
+	assert_int_equal(go, 0);                     /* never changed */
+	assert_bumps(f, a, ga, x = mkfile_pending(f, a, "x"));
+	assert_bumps(f, a, ga, commit_str(f, x, "hello", NULL));
+	assert_bumps(f, a, ga, assert_rc(store_node_setattr(
+		f->st, x, STORE_SET_MODE, 0600, 0, 0, 0), 0));
+	assert_bumps(f, a, ga, assert_rc(store_node_setattr(
+		f->st, x, STORE_SET_MTIME, 0, 0, 0, T1), 0));
+	assert_bumps(f, a, ga, y = mkdir_node(f, a, "sub"));
+	/* rename inside a folder, then out of it (both folders move) */
+	assert_bumps(f, a, ga, assert_rc(store_node_rename(f->st, a, "x", a,
+							   "x2", 0), 0));
+	assert_bumps(f, b, gb, assert_rc(store_node_rename(f->st, a, "x2", b,
+							   "x", 0), 0));
+	assert_true(gen_of(f, a) != ga);             /* moved out of a */
+	ga = gen_of(f, a);
+	assert_bumps(f, a, ga, assert_rc(store_node_rename(f->st, b, "x", a,
+							   "x", 0), 0));
+	assert_bumps(f, a, ga, assert_rc(store_node_remove(f->st, a, "x", 0),
+					 0));
+	assert_bumps(f, b, gb, put(f, b, "z", "zz", NULL));
+	assert_bumps(f, b, gb, assert_rc(store_node_remove(f->st, b, "z", 0),
+					 0));
+	assert_bumps(f, a, ga, assert_rc(store_node_remove(f->st, a, "sub", 1),
+					 0));
+	(void)y;
+
+	/* reads change nothing */
+	ga = gen_of(f, a);
+	gb = gen_of(f, b);
+	put(f, a, "r", "read me", NULL);
+	ga = gen_of(f, a);
+	assert_rc(store_node_get(f->st, a, &n), 0);
+	assert_rc(store_node_lookup(f->st, a, "r", &n), 0);
+	assert_rc(store_node_children(f->st, a, &v, &cnt), 0);
+	free(v);
+	assert_rc(store_node_children_page(f->st, a, "", 10, &v, &cnt), 0);
+	free(v);
+	assert_rc(store_node_path(f->st, n.ino, path, sizeof(path)), 0);
+	assert_int_equal(gen_of(f, a), ga);
+	assert_int_equal(gen_of(f, b), gb);
+	/* unrelated folders never moved */
+	assert_int_equal(gen_of(f, other), go);
+	/* a folder that does not exist reads as 0, not an error */
+	assert_int_equal(gen_of(f, a + 100000), 0);
+}
+
+/* A renamed ancestor rewrites the paths below it; the folders below show
+ * nothing new, so their counters stay (only the two parents move). */
+static void gen_ignores_path_rewrites_below_a_renamed_dir(void **state)
+{
+	struct fx *f = *state;
+	int64_t d = mkdir_node(f, f->ds.live_root, "d");
+	int64_t e = mkdir_node(f, d, "e");
+	uint64_t gd, ge, groot;
+
+	put(f, e, "leaf", "x", NULL);
+	gd = gen_of(f, d);
+	ge = gen_of(f, e);
+	groot = gen_of(f, f->ds.live_root);
+	assert_rc(store_node_rename(f->st, f->ds.live_root, "d",
+				    f->ds.live_root, "d2", 0), 0);
+	assert_true(gen_of(f, f->ds.live_root) != groot);
+	assert_int_equal(gen_of(f, d), gd);
+	assert_int_equal(gen_of(f, e), ge);
+}
+
+/* A thumbnail recorded for some bytes shows in the listing of every folder
+ * with a node naming those bytes: their counters move. */
+static void gen_moves_when_a_thumbnail_appears(void **state)
+{
+	struct fx *f = *state;
+	int64_t a = mkdir_node(f, f->ds.live_root, "a");
+	int64_t b = mkdir_node(f, f->ds.live_root, "b"), q;
+	unsigned char sha[STORE_SHA_LEN], th[STORE_SHA_LEN];
+	char staged[STORE_PATH_MAX];
+	uint64_t ga;
+	int fd;
+
+	put(f, a, "p", "an image", sha);
+	ga = gen_of(f, a);
+	fd = store_staging_create(f->st, staged, sizeof(staged));
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, "thumb", 5), 5);
+	assert_rc(store_sha256_fd(fd, th), 0);
+	assert_rc(store_blob_put(f->st, fd, staged, th), 0);
+	close(fd);
+	q = mkfile_pending(f, b, "q");
+	assert_rc(store_node_commit_kept(f->st, q, sha, 8, T2, th, 5, 0), 0);
+	assert_true(gen_of(f, a) != ga);
+}
+
+/* A catalog made before generations existed (no dirgen table, no
+ * triggers) opens, and its folders count from then on. */
+static void gen_added_to_an_older_catalog(void **state)
+{
+	struct fx *f = *state;
+	int64_t a = mkdir_node(f, f->ds.live_root, "a");
+	char db[200];
+	sqlite3 *h;
+
+	put(f, a, "x", "x", NULL);
+	store_close(f->st);
+	f->st = NULL;
+	snprintf(db, sizeof(db), "%s/catalog.db", f->dir);
+	assert_int_equal(sqlite3_open(db, &h), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(h, "DROP TRIGGER nodes_gen_ins;"
+				      "DROP TRIGGER nodes_gen_del;"
+				      "DROP TRIGGER nodes_gen_upd;"
+				      "DROP TRIGGER nodes_gen_move;"
+				      "DROP TRIGGER thumbs_gen;"
+				      "DROP TABLE dirgen;", NULL, NULL,
+				      NULL), SQLITE_OK);
+	sqlite3_close(h);
+	reopen(f);
+	assert_int_equal(gen_of(f, a), 0);
+	put(f, a, "y", "y", NULL);
+	assert_true(gen_of(f, a) > 0);
+}
+
 /* ==== blobs and upload commit ==== */
 
 static void sha256_and_hex_known_vector(void **state)
@@ -2097,6 +2250,11 @@ int main(void)
 		T(node_rename_kind_mismatch_and_nonempty_target),
 		T(node_rename_across_datasets_is_exdev),
 		T(node_setattr_mode_uid_gid_mtime),
+
+		T(gen_moves_with_every_change_of_a_child),
+		T(gen_ignores_path_rewrites_below_a_renamed_dir),
+		T(gen_moves_when_a_thumbnail_appears),
+		T(gen_added_to_an_older_catalog),
 
 		T(sha256_and_hex_known_vector),
 		T(staging_create_makes_distinct_unnamed_files),
