@@ -20,6 +20,11 @@
  * and answers 404 unless the token's user owns it (no existence leak). A
  * blob is readable only when a node of the user references it.
  *
+ * Revalidation: a folder listing carries an ETag built from the folder's
+ * change counter (r_children); a request whose If-None-Match names it gets
+ * 304 after auth, the ownership check and one indexed read, before any row
+ * is listed or any JSON built.
+ *
  * Auth: "Authorization: Bearer svf_…", checked against hashed tokens
  * (store/users.c). Failed checks are counted per client address in a small
  * fixed table (rl_*): more than RL_MAX failures within RL_WINDOW seconds and
@@ -42,6 +47,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/random.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -81,6 +87,7 @@ struct rl_slot {
 struct srv {
 	struct backend *base;
 	store *st;
+	uint64_t boot;                    /* random per start: in every ETag */
 	pthread_mutex_t rl_lock;          /* protects rl */
 	struct rl_slot rl[RL_SLOTS];
 };
@@ -189,6 +196,62 @@ static enum MHD_Result send_obj(struct MHD_Connection *c, unsigned status,
 				int rc, cJSON *j)
 {
 	return rc ? send_errno(c, rc, NULL) : send_json(c, status, j);
+}
+
+/* 200 with j (taken over) and its validator. */
+static enum MHD_Result send_tagged(struct MHD_Connection *c, cJSON *j,
+				   const char *etag)
+{
+	char *text = cJSON_PrintUnformatted(j);
+	struct MHD_Response *resp;
+
+	cJSON_Delete(j);
+	if (!text)
+		return MHD_NO;
+	resp = MHD_create_response_from_buffer(strlen(text), text,
+					       MHD_RESPMEM_MUST_FREE);
+	if (!resp) {
+		free(text);
+		return MHD_NO;
+	}
+	MHD_add_response_header(resp, MHD_HTTP_HEADER_ETAG, etag);
+	return send_resp(c, MHD_HTTP_OK, resp, "application/json");
+}
+
+/* 304 Not Modified: no body, the validator again (RFC 9110 15.4.5). */
+static enum MHD_Result send_not_modified(struct MHD_Connection *c,
+					 const char *etag)
+{
+	struct MHD_Response *resp =
+		MHD_create_response_from_buffer(0, (char *)"",
+						MHD_RESPMEM_PERSISTENT);
+
+	if (resp)
+		MHD_add_response_header(resp, MHD_HTTP_HEADER_ETAG, etag);
+	return send_resp(c, MHD_HTTP_NOT_MODIFIED, resp, NULL);
+}
+
+/* 1 if the request's If-None-Match names etag ("*" too), else 0. A list
+ * of validators is allowed; weak ones ("W/...") compare by their opaque
+ * part, as RFC 9110 13.1.2 asks for If-None-Match. */
+static int none_match_hit(struct MHD_Connection *c, const char *etag)
+{
+	const char *h = MHD_lookup_connection_value(
+		c, MHD_HEADER_KIND, MHD_HTTP_HEADER_IF_NONE_MATCH);
+	size_t len = strlen(etag);
+
+	while (h && *h) {
+		size_t n;
+		while (*h == ' ' || *h == '\t' || *h == ',')
+			h++;
+		if (!strncmp(h, "W/", 2))
+			h += 2;
+		n = strcspn(h, ", \t");
+		if ((n == 1 && *h == '*') || (n == len && !memcmp(h, etag, n)))
+			return 1;
+		h += n;
+	}
+	return 0;
 }
 
 static enum MHD_Result send_text(struct MHD_Connection *c, int rc,
@@ -707,13 +770,20 @@ static enum MHD_Result r_node_lookup(struct srv *s, struct req *r,
 	return send_node(s, c, MHD_HTTP_OK, rc, &n);
 }
 
+/* A listing's content is a function of its folder's children, so the
+ * folder's change counter (store_node_gen) is its validator: ETag
+ * "g<ino>-<gen>-<boot>" (boot: a restored or replaced store starts new
+ * ETags). Paging is in the URL, so each page is its own resource. The
+ * counter is read before the rows: a change in between labels the newer
+ * rows with the older counter, which only costs the client one more 200. */
 static enum MHD_Result r_children(struct srv *s, struct req *r,
 				  struct MHD_Connection *c)
 {
 	struct store_node n, *v = NULL;
-	char after[STORE_NAME_MAX + 1] = "", num[24];
+	char after[STORE_NAME_MAX + 1] = "", num[24], etag[80];
 	enum MHD_Result ret;
 	int64_t limit = PAGE_DEFAULT;
+	uint64_t gen;
 	size_t cnt = 0;
 	cJSON *j = NULL;
 	int rc = own_node(s, r, r->id, &n), q;
@@ -728,6 +798,15 @@ static enum MHD_Result r_children(struct srv *s, struct req *r,
 	if (q && (api_id_parse(num, &limit) || limit > PAGE_MAX))
 		return send_err(c, MHD_HTTP_BAD_REQUEST, "invalid", "EINVAL",
 				"limit must be 1-10000");
+	/* Ownership was checked above: a 304 tells nothing about a folder
+	 * of another user's (that was a 404). */
+	rc = store_node_gen(s->st, r->id, &gen);
+	if (rc)
+		return send_errno(c, rc, NULL);
+	snprintf(etag, sizeof(etag), "\"g%lld-%" PRIu64 "-%016" PRIx64 "\"",
+		 (long long)r->id, gen, s->boot);
+	if (none_match_hit(c, etag))
+		return send_not_modified(c, etag);
 	/* One more than asked tells whether another page follows. */
 	rc = store_node_children_page(s->st, r->id, after, (size_t)limit + 1,
 				      &v, &cnt);
@@ -749,9 +828,11 @@ static enum MHD_Result r_children(struct srv *s, struct req *r,
 			  : cJSON_AddNullToObject(j, "next")))
 		rc = -ENOMEM;
 	free(v);
-	if (rc)
+	if (rc) {
 		cJSON_Delete(j);
-	return send_obj(c, MHD_HTTP_OK, rc, rc ? NULL : j);
+		return send_errno(c, rc, NULL);
+	}
+	return send_tagged(c, j, etag);
 }
 
 static enum MHD_Result r_node_create(struct srv *s, struct req *r,
@@ -1743,6 +1824,8 @@ int api_serve_cli(int argc, char **argv)
 	if (!s)
 		goto out;
 	pthread_mutex_init(&s->rl_lock, NULL);
+	if (getrandom(&s->boot, sizeof(s->boot), 0) != (ssize_t)sizeof(s->boot))
+		s->boot = (uint64_t)time(NULL) ^ (uint64_t)getpid() << 32;
 	rc = core_local_open(dir, "", &s->base, msg, sizeof(msg));
 	if (rc) {
 		fprintf(stderr, "sievefs: %s\n", *msg ? msg : strerror(-rc));
