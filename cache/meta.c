@@ -4,7 +4,14 @@
  * invalidation walks that list, which is fine at the sizes a TTL of seconds
  * keeps alive.
  *
- * Threads: `lock` protects everything in struct cache_meta and the entries.
+ * Groups (meta.h, "Revalidation"): a head entry owns a struct mgroup that
+ * holds the expiry it shares with its members; an entry's expiry is its
+ * group's when it has one (expiry()), so a refresh writes one double. The
+ * group counts its live members and how many ever joined; it is freed when
+ * neither the head nor any member points to it any more.
+ *
+ * Threads: `lock` protects everything in struct cache_meta, the entries and
+ * the groups.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -17,11 +24,22 @@
 
 #define NBUCKETS 4096
 
+struct mgroup {
+	double expires;                /* of the head and every member */
+	size_t members;                /* member entries pointing here */
+	size_t joined;                 /* member puts ever: > members = some left */
+	int headed;                    /* the head entry still points here */
+};
+
 struct mentry {
 	char *key;
 	char *body;
+	char *etag;                    /* a head's validator, else NULL */
 	size_t len;
-	double expires;
+	size_t cost;                   /* bytes counted against max_bytes */
+	double expires;                /* when grp is NULL */
+	struct mgroup *grp;            /* head's or member's group, or NULL */
+	int head;                      /* this entry heads grp */
 	struct mentry *hnext;          /* hash chain */
 	struct mentry *prev, *next;    /* age list */
 };
@@ -63,6 +81,27 @@ struct cache_meta *cache_meta_new(double ttl, size_t max_bytes)
 	return m;
 }
 
+static double expiry(const struct mentry *e)
+{
+	return e->grp ? e->grp->expires : e->expires;
+}
+
+/* Unlinks e from its group; the last one out frees it. */
+static void leave(struct mentry *e)
+{
+	struct mgroup *g = e->grp;
+
+	if (!g)
+		return;
+	if (e->head)
+		g->headed = 0;
+	else
+		g->members--;
+	if (!g->headed && !g->members)
+		free(g);
+	e->grp = NULL;
+}
+
 static void drop(struct cache_meta *m, struct mentry *e)
 {
 	struct mentry **p = &m->bucket[hash(e->key)];
@@ -78,10 +117,12 @@ static void drop(struct cache_meta *m, struct mentry *e)
 		e->next->prev = e->prev;
 	else
 		m->newest = e->prev;
-	m->bytes -= e->len + strlen(e->key);
+	m->bytes -= e->cost;
 	m->count--;
+	leave(e);
 	free(e->key);
 	free(e->body);
+	free(e->etag);
 	free(e);
 }
 
@@ -114,7 +155,7 @@ static int get(struct cache_meta *m, const char *key, char **out,
 	pthread_mutex_lock(&m->lock);
 	e = find(m, key);
 	/* Expired entries stay (for get_stale) until room is needed. */
-	if (e && !stale && e->expires <= now_s())
+	if (e && !stale && expiry(e) <= now_s())
 		e = NULL;
 	if (e) {
 		*out = malloc(e->len + 1);
@@ -149,18 +190,32 @@ static void make_room(struct cache_meta *m, size_t need, double now)
 
 	for (; e && m->bytes + need > m->max_bytes; e = next) {
 		next = e->next;
-		if (e->expires <= now)
+		if (expiry(e) <= now)
 			drop(m, e);
 	}
 	while (m->oldest && m->bytes + need > m->max_bytes)
 		drop(m, m->oldest);
 }
 
-int cache_meta_put(struct cache_meta *m, const char *key, const char *body,
-		   size_t len)
+static void entry_free(struct mentry *e)
 {
-	size_t klen = strlen(key), need = len + klen;
-	struct mentry *e, *old;
+	if (!e)
+		return;
+	free(e->key);
+	free(e->body);
+	free(e->etag);
+	free(e->grp);
+	free(e);
+}
+
+/* The one insertion: a plain entry, a head (etag set) or a member of head's
+ * group (head set). */
+static int put(struct cache_meta *m, const char *key, const char *body,
+	       size_t len, const char *etag, const char *head)
+{
+	size_t klen = strlen(key), tlen = etag ? strlen(etag) : 0;
+	size_t need = len + klen + tlen;
+	struct mentry *e, *old, *h;
 	double now;
 
 	if (m->ttl <= 0 || need > m->max_bytes)
@@ -170,23 +225,41 @@ int cache_meta_put(struct cache_meta *m, const char *key, const char *body,
 		return -ENOMEM;
 	e->key = malloc(klen + 1);
 	e->body = malloc(len + 1);
-	if (!e->key || !e->body) {
-		free(e->key);
-		free(e->body);
-		free(e);
+	if (tlen) {
+		e->etag = malloc(tlen + 1);
+		e->grp = calloc(1, sizeof(*e->grp));
+	}
+	if (!e->key || !e->body || (tlen && (!e->etag || !e->grp))) {
+		entry_free(e);
 		return -ENOMEM;
 	}
 	memcpy(e->key, key, klen + 1);
 	memcpy(e->body, body, len);
 	e->body[len] = '\0';
+	if (tlen)
+		memcpy(e->etag, etag, tlen + 1);
 	e->len = len;
+	e->cost = need;
 	pthread_mutex_lock(&m->lock);
 	now = now_s();
 	e->expires = now + m->ttl;
+	if (e->grp) {
+		e->head = 1;
+		e->grp->headed = 1;
+		e->grp->expires = e->expires;
+	}
 	old = find(m, key);
 	if (old)
 		drop(m, old);
 	make_room(m, need, now);
+	/* Joined after make_room, which may drop the head: the group
+	 * outlives it while we point to it. */
+	h = head ? find(m, head) : NULL;
+	if (h && h->head && !e->grp) {
+		e->grp = h->grp;
+		e->grp->members++;
+		e->grp->joined++;
+	}
 	size_t b = hash(key);
 	e->hnext = m->bucket[b];
 	m->bucket[b] = e;
@@ -200,6 +273,58 @@ int cache_meta_put(struct cache_meta *m, const char *key, const char *body,
 	m->count++;
 	pthread_mutex_unlock(&m->lock);
 	return 0;
+}
+
+int cache_meta_put(struct cache_meta *m, const char *key, const char *body,
+		   size_t len)
+{
+	return put(m, key, body, len, NULL, NULL);
+}
+
+int cache_meta_put_etag(struct cache_meta *m, const char *key,
+			const char *body, size_t len, const char *etag)
+{
+	return put(m, key, body, len, etag && *etag ? etag : NULL, NULL);
+}
+
+int cache_meta_put_member(struct cache_meta *m, const char *key,
+			  const char *body, size_t len, const char *head)
+{
+	return put(m, key, body, len, NULL, head);
+}
+
+int cache_meta_etag(struct cache_meta *m, const char *key, char *buf,
+		    size_t len)
+{
+	struct mentry *e;
+	int rc = -ENOENT;
+
+	pthread_mutex_lock(&m->lock);
+	e = find(m, key);
+	if (e && e->etag) {
+		size_t n = strlen(e->etag);
+		rc = n < len ? 0 : -ENAMETOOLONG;
+		if (!rc)
+			memcpy(buf, e->etag, n + 1);
+	}
+	pthread_mutex_unlock(&m->lock);
+	return rc;
+}
+
+int cache_meta_refresh(struct cache_meta *m, const char *key,
+		       const char *etag)
+{
+	struct mentry *e;
+	int rc = -ENOENT;
+
+	pthread_mutex_lock(&m->lock);
+	e = find(m, key);
+	if (e && e->head && !strcmp(e->etag, etag)) {
+		e->grp->expires = now_s() + m->ttl;
+		rc = e->grp->members == e->grp->joined ? 0 : 1;
+	}
+	pthread_mutex_unlock(&m->lock);
+	return rc;
 }
 
 void cache_meta_invalidate(struct cache_meta *m, const char *prefix)

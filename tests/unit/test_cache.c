@@ -2,7 +2,9 @@
  * test_cache.c — the client caches (cache/): the blob cache's insert and
  * read, LRU eviction order and size bound, pinned entries, adoption of an
  * upload's staging file, rebuild of the index from disk, crash leftovers;
- * the metadata cache's TTL expiry, prefix invalidation and byte bound.
+ * the metadata cache's TTL expiry, prefix invalidation and byte bound, and
+ * its groups: validators, refresh of a head and its members, members
+ * leaving, heads replaced or dropped.
  * Each blob test runs in its own temp directory (fixture).
  */
 #include <errno.h>
@@ -424,6 +426,148 @@ static void test_meta_bound(void **state)
 	cache_meta_free(m);
 }
 
+/* 0 if key is fresh (the body is dropped), else get's error. */
+static int fresh(struct cache_meta *m, const char *key)
+{
+	char *body = NULL;
+	size_t len;
+	int rc = cache_meta_get(m, key, &body, &len);
+
+	free(body);
+	return rc;
+}
+
+/* A listing (head, with its ETag) and the records primed from it: after
+ * the TTL all are stale; a refresh with the right validator makes the head
+ * and every member fresh again at once, and nothing else. */
+static void test_meta_group_refresh(void **state)
+{
+	struct cache_meta *m = cache_meta_new(0.3, 1 << 20);
+	char tag[32], tiny[4], *body;
+	size_t len;
+
+	(void)state;
+	assert_int_equal(cache_meta_put_etag(m, "/L", "[a,b]", 5, "\"e1\""),
+			 0);
+	assert_int_equal(cache_meta_put_member(m, "/L/a", "A", 1, "/L"), 0);
+	assert_int_equal(cache_meta_put_member(m, "/L/b", "B", 1, "/L"), 0);
+	assert_int_equal(cache_meta_put(m, "/x", "X", 1), 0);
+	/* no such head: a plain entry */
+	assert_int_equal(cache_meta_put_member(m, "/y", "Y", 1, "/none"), 0);
+	/* a head without a validator heads nothing */
+	assert_int_equal(cache_meta_put_etag(m, "/P", "p", 1, ""), 0);
+	assert_int_equal(cache_meta_put_member(m, "/P/z", "Z", 1, "/P"), 0);
+	assert_int_equal(cache_meta_etag(m, "/L", tag, sizeof(tag)), 0);
+	assert_string_equal(tag, "\"e1\"");
+	assert_int_equal(cache_meta_etag(m, "/L", tiny, sizeof(tiny)),
+			 -ENAMETOOLONG);
+	assert_int_equal(cache_meta_etag(m, "/L/a", tag, sizeof(tag)),
+			 -ENOENT);
+	assert_int_equal(cache_meta_etag(m, "/P", tag, sizeof(tag)), -ENOENT);
+	assert_int_equal(fresh(m, "/L/a"), 0);
+	usleep(400000);
+	assert_int_equal(fresh(m, "/L"), -ENOENT);
+	assert_int_equal(fresh(m, "/L/a"), -ENOENT);
+	/* the validator survives expiry: it is what the request sends */
+	assert_int_equal(cache_meta_etag(m, "/L", tag, sizeof(tag)), 0);
+	/* another validator: not this body, nothing changes */
+	assert_int_equal(cache_meta_refresh(m, "/L", "\"e2\""), -ENOENT);
+	assert_int_equal(cache_meta_refresh(m, "/nope", "\"e1\""), -ENOENT);
+	assert_int_equal(cache_meta_refresh(m, "/L/a", "\"e1\""), -ENOENT);
+	assert_int_equal(fresh(m, "/L"), -ENOENT);
+	assert_int_equal(cache_meta_refresh(m, "/L", "\"e1\""), 0);
+	assert_int_equal(fresh(m, "/L"), 0);
+	assert_int_equal(fresh(m, "/L/a"), 0);
+	assert_int_equal(cache_meta_get(m, "/L/b", &body, &len), 0);
+	assert_int_equal(len, 1);
+	assert_string_equal(body, "B");
+	free(body);
+	assert_int_equal(fresh(m, "/x"), -ENOENT);
+	assert_int_equal(fresh(m, "/y"), -ENOENT);
+	assert_int_equal(fresh(m, "/P/z"), -ENOENT);
+	/* stale copies of the others are still there */
+	assert_int_equal(cache_meta_get_stale(m, "/x", &body, &len), 0);
+	free(body);
+	cache_meta_free(m);
+}
+
+/* Members leave a group on their own; a replaced or dropped head leaves
+ * its old members to age out; refresh says when members are missing. */
+static void test_meta_group_leave(void **state)
+{
+	struct cache_meta *m = cache_meta_new(0.3, 1 << 20);
+
+	(void)state;
+	cache_meta_put_etag(m, "/L", "[a,b,c]", 7, "\"e1\"");
+	cache_meta_put_member(m, "/L/a", "A", 1, "/L");
+	cache_meta_put_member(m, "/L/b", "B", 1, "/L");
+	cache_meta_put_member(m, "/L/c", "C", 1, "/L");
+	assert_int_equal(cache_meta_refresh(m, "/L", "\"e1\""), 0);
+	/* invalidated, and replaced by a plain entry: both left the group */
+	cache_meta_invalidate(m, "/L/a");
+	cache_meta_put(m, "/L/b", "B2", 2);
+	assert_int_equal(cache_meta_refresh(m, "/L", "\"e1\""), 1);
+	usleep(400000);
+	assert_int_equal(cache_meta_refresh(m, "/L", "\"e1\""), 1);
+	assert_int_equal(fresh(m, "/L/c"), 0);
+	assert_int_equal(fresh(m, "/L/b"), -ENOENT);      /* its own TTL */
+
+	/* The listing changed (a 200): the new head has a new group; the old
+	 * members are not refreshed with it. */
+	cache_meta_put_etag(m, "/L", "[c,d]", 5, "\"e2\"");
+	cache_meta_put_member(m, "/L/d", "D", 1, "/L");
+	usleep(400000);
+	assert_int_equal(cache_meta_refresh(m, "/L", "\"e1\""), -ENOENT);
+	assert_int_equal(cache_meta_refresh(m, "/L", "\"e2\""), 0);
+	assert_int_equal(fresh(m, "/L/d"), 0);
+	assert_int_equal(fresh(m, "/L/c"), -ENOENT);
+
+	/* The head invalidated (our own change): members age out, refresh
+	 * finds nothing, and putting into the gone group is a plain put. */
+	cache_meta_invalidate(m, "/L");      /* also drops /L/... */
+	cache_meta_put_etag(m, "/M", "m", 1, "\"m1\"");
+	cache_meta_put_member(m, "/M/a", "A", 1, "/M");
+	cache_meta_invalidate(m, "/M");
+	assert_int_equal(cache_meta_count(m), 0);
+	cache_meta_put_etag(m, "/N", "n", 1, "\"n1\"");
+	cache_meta_put_member(m, "/n/a", "A", 1, "/N");
+	cache_meta_invalidate(m, "/N");
+	assert_int_equal(cache_meta_refresh(m, "/N", "\"n1\""), -ENOENT);
+	assert_int_equal(fresh(m, "/n/a"), 0);     /* until its TTL */
+	cache_meta_put_member(m, "/n/b", "B", 1, "/N");
+	usleep(400000);
+	assert_int_equal(fresh(m, "/n/a"), -ENOENT);
+	assert_int_equal(fresh(m, "/n/b"), -ENOENT);
+	cache_meta_free(m);
+}
+
+/* Eviction by the byte bound drops heads and members in any order (the
+ * sanitizer build checks the groups are freed exactly once); TTL 0 keeps
+ * nothing, validators included. */
+static void test_meta_group_bound(void **state)
+{
+	struct cache_meta *m = cache_meta_new(60, 200);
+	char key[32], tag[32];
+
+	(void)state;
+	for (int i = 0; i < 40; i++) {
+		snprintf(key, sizeof(key), "/h%d", i % 7);
+		cache_meta_put_etag(m, key, "0123456789", 10, "\"t\"");
+		snprintf(key, sizeof(key), "/m%d", i);
+		snprintf(tag, sizeof(tag), "/h%d", (i * 3) % 7);
+		cache_meta_put_member(m, key, "0123456789", 10, tag);
+	}
+	assert_true(cache_meta_count(m) <= 14);
+	cache_meta_invalidate(m, "/h");
+	cache_meta_free(m);
+
+	m = cache_meta_new(0, 1 << 20);
+	assert_int_equal(cache_meta_put_etag(m, "/L", "x", 1, "\"e\""), 0);
+	assert_int_equal(cache_meta_etag(m, "/L", tag, sizeof(tag)), -ENOENT);
+	assert_int_equal(cache_meta_refresh(m, "/L", "\"e\""), -ENOENT);
+	cache_meta_free(m);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -439,6 +583,9 @@ int main(void)
 		cmocka_unit_test(test_meta_ttl),
 		cmocka_unit_test(test_meta_invalidate),
 		cmocka_unit_test(test_meta_bound),
+		cmocka_unit_test(test_meta_group_refresh),
+		cmocka_unit_test(test_meta_group_leave),
+		cmocka_unit_test(test_meta_group_bound),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
