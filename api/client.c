@@ -29,6 +29,17 @@
  * per folder per meta_ttl, not three per file. A blob missing at open queues
  * its folder's other blobs for background fetching (see "prefetch").
  *
+ * Revalidation. A listing comes with an ETag (the folder's change counter
+ * on the server) and is cached with it; the records primed from it join its
+ * group in cache/meta. When it expires, the next GET carries If-None-Match;
+ * a 304 (no body) extends the listing and every record of its group in one
+ * step, and lookups go on being answered from those records: an unchanged
+ * folder costs one small request per meta_ttl, nothing parsed or primed.
+ * A 200 replaces the listing and primes again, as a first fetch does. Our
+ * own changes drop listings and records at once (changed_nodes), so the
+ * next request is unconditional; the unreachable-server fallback serves the
+ * expired copy as before (get_body).
+ *
  * Errors: translated once, here: the error body's errno name (api/json.h),
  * else 401/403 → EACCES, 404 → ENOENT, anything else EIO. Each failed request
  * logs one line (404s at debug level: a lookup of a missing name is normal).
@@ -223,9 +234,12 @@ struct req {
 	size_t max;                    /* cap on an in-memory body */
 	int quiet404;                  /* 404 is an answer, log at debug */
 	char *msg;                     /* BE_MSG: the server's message */
+	const char *inm;               /* If-None-Match: a 304 is an answer */
+	int want_etag;                 /* keep the answer's ETag in etag */
 	/* results */
 	CURL *h;
 	long status;
+	char etag[96];                 /* "" if none, or too long to keep */
 	struct rbuf resp;
 	char code[48];                 /* error body's stable code */
 	char curlerr[CURL_ERROR_SIZE];
@@ -366,6 +380,7 @@ static int restart(struct req *r, off_t out_start)
 	r->curlerr[0] = '\0';
 	r->status = 0;
 	r->net = 0;
+	r->etag[0] = '\0';
 	if (r->out_fd >= 0) {
 		if (ftruncate(r->out_fd, out_start) ||
 		    lseek(r->out_fd, out_start, SEEK_SET) < 0)
@@ -402,6 +417,8 @@ static int outcome(struct client *c, struct req *r, CURLcode res)
 
 	if (res == CURLE_OK && r->status >= 200 && r->status < 300)
 		return r->out_err;
+	if (res == CURLE_OK && r->status == 304 && r->inm)
+		return 0;
 	if (res != CURLE_OK && r->status == 0) {
 		r->net = 1;
 		log_error("remote: %s %s%s: %s", r->method, c->base, r->path,
@@ -437,11 +454,22 @@ static int outcome(struct client *c, struct req *r, CURLcode res)
 	return -err;
 }
 
-/* Runs a request with retries. 0 for a 2xx answer, else -errno. */
+/* The answer's ETag into r->etag (curl_easy_header: libcurl >= 7.83). */
+static void keep_etag(struct req *r)
+{
+	struct curl_header *hd;
+
+	if (curl_easy_header(r->h, "ETag", 0, CURLH_HEADER, -1, &hd) ==
+	    CURLHE_OK && strlen(hd->value) < sizeof(r->etag))
+		snprintf(r->etag, sizeof(r->etag), "%s", hd->value);
+}
+
+/* Runs a request with retries. 0 for a 2xx answer (or a 304 to r->inm),
+ * else -errno. */
 static int http(struct client *c, struct req *r)
 {
 	struct curl_slist *hdr = NULL, *h2;
-	char url[URL_MAX], ct[96];
+	char url[URL_MAX], ct[96], inm[128];
 	off_t out_start = 0;
 	CURLcode res = CURLE_OK;
 	int rc, tries;
@@ -466,6 +494,10 @@ static int http(struct client *c, struct req *r)
 	if (h2 && r->ctype) {
 		snprintf(ct, sizeof(ct), "Content-Type: %s", r->ctype);
 		h2 = curl_slist_append(h2, ct);
+	}
+	if (h2 && r->inm) {
+		snprintf(inm, sizeof(inm), "If-None-Match: %s", r->inm);
+		h2 = curl_slist_append(h2, inm);
 	}
 	if (!h2) {
 		curl_slist_free_all(hdr);
@@ -501,6 +533,8 @@ static int http(struct client *c, struct req *r)
 		rc = -EFBIG;
 	else
 		rc = outcome(c, r, res);
+	if (!rc && r->want_etag)
+		keep_etag(r);
 	mark_down(c, r->net);
 	log_debug("remote: %s %s: %ld", r->method, r->path, r->status);
 out:
@@ -558,50 +592,114 @@ static int pathf(char *buf, size_t len, const char *fmt, ...)
 
 /* ---- JSON requests ---- */
 
-/* GET path as JSON, through the metadata cache when `cached`. With the
- * server unreachable, an expired cached copy is better than an error. */
-static int get_json_f(struct client *c, const char *path, int cached,
-		      cJSON **out, int *fresh)
+/* How get_body answered. */
+enum got {
+	GOT_CACHED,        /* a fresh cached copy, no request */
+	GOT_FETCHED,       /* a full answer (cached, when asked, with its ETag) */
+	GOT_REVALIDATED,   /* 304: the expired copy is current, and it and the
+			    * records primed from it are fresh again */
+	GOT_STALE,         /* the server unreachable: an expired copy */
+};
+
+/* GET path, through the metadata cache when `cached`: a fresh copy, else a
+ * request — conditional (If-None-Match) when an expired copy has an ETag.
+ * A 304 refreshes the copy and its group (cache/meta.h) without reading a
+ * body; if some records primed from it were dropped meanwhile, the copy is
+ * put again and reported GOT_FETCHED, so the caller primes them again.
+ * With the server unreachable, an expired copy is better than an error.
+ * *out malloc'd (NUL-terminated), caller frees. */
+static int get_body(struct client *c, const char *path, int cached,
+		    char **out, size_t *len, enum got *how)
 {
 	struct req r = REQ("GET", path);
-	char *body = NULL;
-	size_t len = 0;
-	int rc;
+	char etag[96];
+	int rc, fr;
 
 	*out = NULL;
-	if (fresh)
-		*fresh = 0;
+	*len = 0;
+	*how = GOT_FETCHED;
+	if (cached && cache_meta_get(c->meta, path, out, len) == 0) {
+		*how = GOT_CACHED;
+		return 0;
+	}
 	r.quiet404 = 1;
-	if (cached && cache_meta_get(c->meta, path, &body, &len) == 0)
-		goto parse;
+	r.want_etag = cached;
+	if (cached && cache_meta_etag(c->meta, path, etag, sizeof(etag)) == 0)
+		r.inm = etag;
 	rc = http(c, &r);
+	if (!rc && r.status == 304) {
+		req_free(&r);
+		fr = cache_meta_refresh(c->meta, path, etag);
+		if (fr >= 0 && cache_meta_get(c->meta, path, out, len) == 0) {
+			*how = GOT_REVALIDATED;
+			if (fr > 0) {
+				cache_meta_put_etag(c->meta, path, *out, *len,
+						    etag);
+				*how = GOT_FETCHED;
+			}
+			return 0;
+		}
+		/* Our copy went meanwhile (our own change dropped it): ask
+		 * for the whole body. */
+		r = (struct req)REQ("GET", path);
+		r.quiet404 = 1;
+		r.want_etag = 1;
+		rc = http(c, &r);
+		if (!rc && r.status == 304)
+			rc = -EIO;      /* no If-None-Match was sent */
+	}
 	if (rc) {
 		int net = r.net;
 		req_free(&r);
 		if (net && cached &&
-		    cache_meta_get_stale(c->meta, path, &body, &len) == 0) {
+		    cache_meta_get_stale(c->meta, path, out, len) == 0) {
 			log_info("remote: serving %s from the cache (server"
 				 " unreachable)", path);
-			goto parse;
+			*how = GOT_STALE;
+			return 0;
 		}
 		return rc;
 	}
-	body = r.resp.p ? r.resp.p : strdup("");
-	len = r.resp.len;
+	*out = r.resp.p ? r.resp.p : strdup("");
+	*len = r.resp.len;
 	r.resp.p = NULL;
-	if (!body)
+	if (!*out)
 		return -ENOMEM;
 	if (cached)
-		cache_meta_put(c->meta, path, body, len);
-	if (fresh)
-		*fresh = 1;
-parse:
-	*out = cJSON_ParseWithLength(body, len);
-	free(body);
-	if (!*out) {
+		cache_meta_put_etag(c->meta, path, *out, *len, r.etag);
+	return 0;
+}
+
+static cJSON *parse_body(const char *path, const char *body, size_t len)
+{
+	cJSON *j = cJSON_ParseWithLength(body, len);
+
+	if (!j)
 		log_warn("remote: GET %s: malformed JSON from the server", path);
+	return j;
+}
+
+/* GET path as JSON (get_body); *fresh: a full answer just arrived (the
+ * caller primes from it). */
+static int get_json_f(struct client *c, const char *path, int cached,
+		      cJSON **out, int *fresh)
+{
+	char *body;
+	size_t len;
+	enum got how;
+	int rc = get_body(c, path, cached, &body, &len, &how);
+
+	*out = NULL;
+	if (fresh)
+		*fresh = 0;
+	if (rc)
+		return rc;
+	*out = parse_body(path, body, len);
+	free(body);
+	if (!*out)
 		return -EIO;
-	}
+	if (fresh)
+		*fresh = how == GOT_FETCHED;
 	return 0;
 }
 
@@ -612,16 +710,19 @@ static int get_json(struct client *c, const char *path, int cached,
 }
 
 static void thumb_view(struct client *c, const cJSON *j, be_node *n);
-static void memo_put(struct client *c, const char *path, const be_node *n);
+static void memo_put(struct client *c, const char *path, const be_node *n,
+		     const char *head);
 
 /* A list just fetched also answers the lookups of its items: cache each
  * item under the paths that would fetch it alone: name_pre + its name,
  * id_pre + its id. Saves a request per name after a readdir, and lets a
  * lookup be answered from the cache when the server is unreachable. Node
- * items go in decoded (memo_put), everything else as JSON text. */
+ * items go in decoded (memo_put), everything else as JSON text. Each goes
+ * into the group of `head`, the list's own cache key: when a 304 says the
+ * list is unchanged, they are all fresh again with it (get_body). */
 static void prime(struct client *c, const cJSON *list, const char *key,
-		  const char *name_pre, const char *id_field,
-		  const char *id_pre)
+		  const char *head, const char *name_pre,
+		  const char *id_field, const char *id_pre)
 {
 	const cJSON *a = cJSON_GetObjectItemCaseSensitive(list, key), *it;
 	char q[3 * STORE_NAME_MAX + 1], path[3 * STORE_NAME_MAX + 120];
@@ -642,19 +743,21 @@ static void prime(struct client *c, const cJSON *list, const char *key,
 				continue;
 			thumb_view(c, it, &n);
 			if (!pathf(path, sizeof(path), "%s%s", name_pre, q))
-				memo_put(c, path, &n);
+				memo_put(c, path, &n, head);
 			if (!pathf(path, sizeof(path), "%s%lld", id_pre,
 				   (long long)id))
-				memo_put(c, path, &n);
+				memo_put(c, path, &n, head);
 			continue;
 		}
 		text = cJSON_PrintUnformatted(it);
 		if (!text)
 			return;
 		if (!pathf(path, sizeof(path), "%s%s", name_pre, q))
-			cache_meta_put(c->meta, path, text, strlen(text));
+			cache_meta_put_member(c->meta, path, text,
+					      strlen(text), head);
 		if (!pathf(path, sizeof(path), "%s%lld", id_pre, (long long)id))
-			cache_meta_put(c->meta, path, text, strlen(text));
+			cache_meta_put_member(c->meta, path, text,
+					      strlen(text), head);
 		free(text);
 	}
 }
@@ -776,12 +879,15 @@ static void thumb_view(struct client *c, const cJSON *j, be_node *n)
  * with number formatting when priming, was most of a warm read's CPU). */
 #define NODE_MEMO "\001node"
 
-static void memo_put(struct client *c, const char *path, const be_node *n)
+/* head: the listing it was primed from (its group), or NULL. */
+static void memo_put(struct client *c, const char *path, const be_node *n,
+		     const char *head)
 {
 	char key[3 * STORE_NAME_MAX + 130];
 
 	if (!pathf(key, sizeof(key), "%s" NODE_MEMO, path))
-		cache_meta_put(c->meta, key, (const char *)n, sizeof(*n));
+		cache_meta_put_member(c->meta, key, (const char *)n,
+				      sizeof(*n), head);
 }
 
 /* 0 and *out from the memo of path (stale: also an expired one). */
@@ -819,7 +925,7 @@ static int get_node(struct client *c, const char *path, be_node *out)
 			thumb_view(c, j, out);
 		cJSON_Delete(j);
 		if (!rc)
-			memo_put(c, path, out);
+			memo_put(c, path, out, NULL);
 	} else if (rc == -EIO && memo_get(c, path, out, 1) == 0) {
 		rc = 0;                 /* server unreachable: last known */
 	}
@@ -868,8 +974,8 @@ static int c_dataset_list(struct backend *be, be_dataset **out, size_t *n)
 	if (rc)
 		return rc;
 	if (fresh)
-		prime(C(be), j, "datasets", "/v1/datasets?name=", "id",
-		      "/v1/datasets/");
+		prime(C(be), j, "datasets", "/v1/datasets",
+		      "/v1/datasets?name=", "id", "/v1/datasets/");
 	rc = decode_list(j, "datasets", sizeof(**out), one_dataset,
 			 (void **)out, n);
 	cJSON_Delete(j);
@@ -959,7 +1065,7 @@ static int c_tag_list(struct backend *be, int64_t ds, be_tag **out, size_t *n)
 		return rc;
 	pathf(fmt, sizeof(fmt), "/v1/datasets/%lld/tags?name=", (long long)ds);
 	if (fresh)
-		prime(C(be), j, "tags", fmt, "id", "/v1/tags/");
+		prime(C(be), j, "tags", path, fmt, "id", "/v1/tags/");
 	rc = decode_list(j, "tags", sizeof(**out), one_tag, (void **)out, n);
 	cJSON_Delete(j);
 	return rc;
@@ -1032,21 +1138,26 @@ static int c_node_get(struct backend *be, int64_t ino, be_node *out)
 /* A lookup that missed the cache, answered by one listing of the whole
  * directory: a loader reading a folder then costs one request per folder
  * per meta_ttl instead of one per name, and the listing primes the node
- * records that open and getattr want next. Only for directories that fit
- * in one page of DIR_PAGE entries: a larger one is marked ("#big" key, kept
- * while the cache holds it) and looked up name by name, as are all names
- * while this mount is writing nodes.
- * Returns 0, -ENOENT (absent from a fresh complete listing), or -EAGAIN:
+ * records that open and getattr want next. Once the listing expires, it is
+ * revalidated: a 304 makes it and every record primed from it fresh again
+ * (get_body), and the name is answered from its record (lpath, the
+ * lookup's own path) without parsing the listing. Only for directories
+ * that fit in one page of DIR_PAGE entries: a larger one is marked ("#big"
+ * key, kept while the cache holds it) and looked up name by name, as are
+ * all names while this mount is writing nodes.
+ * Returns 0, -ENOENT (absent from a listing that is current), or -EAGAIN:
  * ask by name instead. */
 #define DIR_PAGE 1000
 static int lookup_by_listing(struct client *c, int64_t parent,
-			     const char *name, be_node *out)
+			     const char *name, const char *lpath,
+			     be_node *out)
 {
-	char path[96], big[112], fmt[96], *marker = NULL;
+	char path[96], big[112], fmt[96], *marker = NULL, *body;
 	const cJSON *a, *it, *next;
-	size_t mlen;
+	size_t mlen, blen;
+	enum got how;
 	cJSON *j;
-	int fresh, rc, writing;
+	int rc, writing;
 
 	pathf(path, sizeof(path), "/v1/nodes/%lld/children?limit=%d",
 	      (long long)parent, DIR_PAGE);
@@ -1063,23 +1174,32 @@ static int lookup_by_listing(struct client *c, int64_t parent,
 	pthread_mutex_unlock(&c->down_lock);
 	if (writing)
 		return -EAGAIN;
-	rc = get_json_f(c, path, 1, &j, &fresh);
+	rc = get_body(c, path, 1, &body, &blen, &how);
 	if (rc)
 		return rc == -ENOENT ? rc : -EAGAIN;
+	if (how == GOT_REVALIDATED && memo_get(c, lpath, out, 0) == 0) {
+		free(body);
+		return 0;
+	}
+	j = parse_body(path, body, blen);
+	free(body);
+	if (!j)
+		return -EAGAIN;
 	next = cJSON_GetObjectItemCaseSensitive(j, "next");
 	if (cJSON_IsString(next) && next->valuestring[0]) {
 		cache_meta_put(c->meta, big, "1", 1);
 		cJSON_Delete(j);
 		return -EAGAIN;
 	}
-	if (fresh) {
+	if (how == GOT_FETCHED) {
 		pathf(fmt, sizeof(fmt), "/v1/nodes/%lld/lookup?name=",
 		      (long long)parent);
-		prime(c, j, "children", fmt, "ino", "/v1/nodes/");
+		prime(c, j, "children", path, fmt, "ino", "/v1/nodes/");
 	}
-	/* Absent from a listing fetched just now: absent. From an older one:
-	 * ask by name, so a name made elsewhere shows within the TTL. */
-	rc = fresh ? -ENOENT : -EAGAIN;
+	/* Absent from a listing the server just vouched for: absent. From
+	 * an older one: ask by name, so a name made elsewhere shows within
+	 * the TTL. */
+	rc = how == GOT_FETCHED || how == GOT_REVALIDATED ? -ENOENT : -EAGAIN;
 	a = cJSON_GetObjectItemCaseSensitive(j, "children");
 	cJSON_ArrayForEach(it, a) {
 		const cJSON *nm = cJSON_GetObjectItemCaseSensitive(it, "name");
@@ -1111,7 +1231,8 @@ static int c_node_lookup(struct backend *be, int64_t parent, const char *name,
 		return 0;               /* primed by a listing, or seen */
 	if (cache_meta_get(C(be)->meta, path, &body, &len) == 0)
 		free(body);             /* fresh: get_node answers, no request */
-	else if ((rc = lookup_by_listing(C(be), parent, name, out)) != -EAGAIN)
+	else if ((rc = lookup_by_listing(C(be), parent, name, path, out)) !=
+		 -EAGAIN)
 		return rc;
 	return get_node(C(be), path, out);
 }
@@ -1141,7 +1262,8 @@ static int c_node_children(struct backend *be, int64_t parent, be_node **out,
 		if (rc)
 			break;
 		if (fresh)
-			prime(C(be), j, "children", fmt, "ino", "/v1/nodes/");
+			prime(C(be), j, "children", path, fmt, "ino",
+			      "/v1/nodes/");
 		rc = decode_list(j, "children", sizeof(*page), one_node,
 				 (void **)&page, &np);
 		if (!rc) {
