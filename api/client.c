@@ -1125,14 +1125,27 @@ static int c_tag_rename(struct backend *be, int64_t tag, const char *name,
 
 /* ---- nodes ---- */
 
+static int revalidate_listing(struct client *c, int64_t parent);
+
+/* A record primed from a listing that has expired since is refreshed by
+ * revalidating that listing (a 304 for the whole folder) rather than by a
+ * GET of the node alone, whose answer would leave the listing's group. */
 static int c_node_get(struct backend *be, int64_t ino, be_node *out)
 {
+	struct client *c = C(be);
 	char path[64];
+	be_node old;
 
 	if (ino <= 0)
 		return -ENOENT;
 	pathf(path, sizeof(path), "/v1/nodes/%lld", (long long)ino);
-	return get_node(C(be), path, out);
+	if (memo_get(c, path, out, 0) == 0)
+		return 0;
+	if (memo_get(c, path, &old, 1) == 0 && old.parent > 0 &&
+	    revalidate_listing(c, old.parent) == 0 &&
+	    memo_get(c, path, out, 0) == 0)
+		return 0;
+	return get_node(c, path, out);
 }
 
 /* A lookup that missed the cache, answered by one listing of the whole
@@ -1212,6 +1225,42 @@ static int lookup_by_listing(struct client *c, int64_t parent,
 	}
 	cJSON_Delete(j);
 	return rc;
+}
+
+/* Brings the one-page listing of parent up to date when an expired copy
+ * with a validator is cached (a 304, or a 200 primed again). 0, or -errno
+ * (-ENOENT: no such copy) — the caller then asks for what it wanted. */
+static int revalidate_listing(struct client *c, int64_t parent)
+{
+	char path[96], fmt[96], etag[96], *body;
+	const cJSON *next;
+	size_t blen;
+	enum got how;
+	cJSON *j;
+	int rc;
+
+	pathf(path, sizeof(path), "/v1/nodes/%lld/children?limit=%d",
+	      (long long)parent, DIR_PAGE);
+	if (cache_meta_etag(c->meta, path, etag, sizeof(etag)))
+		return -ENOENT;
+	rc = get_body(c, path, 1, &body, &blen, &how);
+	if (rc || how != GOT_FETCHED) {
+		if (!rc)
+			free(body);
+		return rc ? rc : how == GOT_STALE ? -EAGAIN : 0;
+	}
+	j = parse_body(path, body, blen);
+	free(body);
+	if (!j)
+		return -EIO;
+	next = cJSON_GetObjectItemCaseSensitive(j, "next");
+	if (!cJSON_IsString(next) || !next->valuestring[0]) {
+		pathf(fmt, sizeof(fmt), "/v1/nodes/%lld/lookup?name=",
+		      (long long)parent);
+		prime(c, j, "children", path, fmt, "ino", "/v1/nodes/");
+	}
+	cJSON_Delete(j);
+	return 0;
 }
 
 static int c_node_lookup(struct backend *be, int64_t parent, const char *name,
