@@ -10,7 +10,9 @@
 # hash gets 400 and stores nothing; a sample is uploaded (PUT blob, create
 # node, PUT content) and read back whole and by Range; another user who
 # knows the hash can neither reference nor read the bytes until he sends them; children are listed
-# in pages; an embedding CSV upload, a sampling run (POST → 202, GET status
+# in pages; a listing has an ETag and If-None-Match gets 304 while the folder
+# is unchanged (only for its owner; 200 with a new ETag after a create,
+# setattr or remove of a child; a change two levels down leaves it); an embedding CSV upload, a sampling run (POST → 202, GET status
 # until done), a bad request (400 with the reason), a frozen tag; more than
 # 10 failed token checks from one address → 429. The server is stopped by PID.
 
@@ -204,6 +206,56 @@ done
 expect_eq 3 "$pages" "26 children come in 3 pages of 10"
 (echo a.txt; for i in $(seq -w 1 25); do echo "d$i"; done) | LC_ALL=C sort >"$T/want"
 expect_list_eq "$T/want" "$T/paged" "pages hold every child once, in order"
+
+# --- revalidation: a listing's ETag, If-None-Match → 304 while unchanged
+# etag_of — the ETag of the last answer (its headers are in $T/hdr).
+etag_of() { tr -d '\r' <"$T/hdr" | sed -n 's/^[Ee][Tt][Aa][Gg]: //p'; }
+api "$TA" GET "/v1/nodes/$ROOT/children"
+D01=$(python3 -c 'import json,sys; print([c["ino"] for c in json.load(open(sys.argv[1]))["children"] if c["name"]=="d01"][0])' "$T/body")
+api "$TA" POST "/v1/nodes/$D01/children" -d '{"name":"inner","kind":1}'
+INNER=$(jget '["ino"]')
+api "$TA" GET "/v1/nodes/$ROOT/children" -D "$T/hdr"
+expect_code 200 "listing with a validator"
+E1=$(etag_of)
+[[ $E1 == \"*\" ]] && pass "the listing has a quoted ETag ($E1)" ||
+	fail "no ETag on the listing: [$E1]"
+rm -f "$T/body"
+api "$TA" GET "/v1/nodes/$ROOT/children" -D "$T/hdr" -H "If-None-Match: $E1"
+expect_code 304 "If-None-Match of the current ETag"
+[[ ! -s $T/body ]] && pass "a 304 has no body" || fail "a 304 with a body"
+expect_eq "$E1" "$(etag_of)" "a 304 repeats the ETag"
+api "$TA" GET "/v1/nodes/$ROOT/children" -H "If-None-Match: \"nope\", $E1"
+expect_code 304 "If-None-Match with a list of validators"
+api "$TA" GET "/v1/nodes/$ROOT/children" -H 'If-None-Match: "g1-0-0"'
+expect_code 200 "If-None-Match of another ETag gets the listing"
+api "$TB" GET "/v1/nodes/$ROOT/children" -H "If-None-Match: $E1"
+expect_code 404 "bob's If-None-Match on alice's folder is a 404, never a 304"
+api "$TB" GET "/v1/nodes/$ROOT/children" -H "If-None-Match: *"
+expect_code 404 "... also with If-None-Match: *"
+api "" GET "/v1/nodes/$ROOT/children" -H "If-None-Match: $E1"
+expect_code 401 "If-None-Match without a token is a 401"
+api "$TA" POST "/v1/nodes/$INNER/children" -d '{"name":"leaf","kind":1}'
+expect_code 201 "a change two levels down"
+api "$TA" GET "/v1/nodes/$ROOT/children" -H "If-None-Match: $E1"
+expect_code 304 "... leaves the listing unchanged"
+api "$TA" POST "/v1/nodes/$ROOT/children" -d '{"name":"z.txt","kind":2}'
+expect_code 201 "create a child"
+api "$TA" GET "/v1/nodes/$ROOT/children" -D "$T/hdr" -H "If-None-Match: $E1"
+expect_code 200 "after a create the old ETag gets the new listing"
+E2=$(etag_of)
+[[ -n $E2 && $E2 != "$E1" ]] && pass "with a new ETag ($E2)" ||
+	fail "the ETag did not change: [$E1] → [$E2]"
+expect_contains "$T/body" '"name":"z.txt"' "the new listing names the new child"
+ZINO=$(python3 -c 'import json,sys; print([c["ino"] for c in json.load(open(sys.argv[1]))["children"] if c["name"]=="z.txt"][0])' "$T/body")
+api "$TA" PATCH "/v1/nodes/$ZINO" -d '{"mode":384}'
+expect_code 200 "setattr of a child"
+api "$TA" GET "/v1/nodes/$ROOT/children" -D "$T/hdr" -H "If-None-Match: $E2"
+expect_code 200 "after a setattr of a child the listing is new"
+E3=$(etag_of)
+api "$TA" DELETE "/v1/nodes/$ROOT/children?name=z.txt&is_dir=0"
+expect_code 204 "remove a child"
+api "$TA" GET "/v1/nodes/$ROOT/children" -H "If-None-Match: $E3"
+expect_code 200 "after a remove the listing is new"
 
 # --- two more samples, an embedding, a sampling run, a tag
 for f in b c; do
