@@ -252,8 +252,8 @@ static int put(struct cache_meta *m, const char *key, const char *body,
 	if (old)
 		drop(m, old);
 	make_room(m, need, now);
-	/* Joined after make_room, which may drop the head: the group
-	 * outlives it while we point to it. */
+	/* The head is looked up after make_room, which may drop it (then
+	 * this becomes a plain entry, with its own expiry). */
 	h = head ? find(m, head) : NULL;
 	if (h && h->head && !e->grp) {
 		e->grp = h->grp;
