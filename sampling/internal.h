@@ -161,6 +161,29 @@ int smp_lloyd(struct smp_team *team, const float *x, size_t n, size_t d,
 	      size_t k, int iters, const struct smp_ctl *ctl, float *c,
 	      uint32_t *assign, float *dist2);
 
+/* The rescaled copy of x that typicality clusters in (see whiten.c):
+ * z = (x - mean) · V · diag(λ^(-p/2)) / max scale, V and λ the
+ * eigenpairs of the within-cluster covariance of the clustering (c: k*d
+ * centroids, asg: n cluster ids), or of the plain covariance when c and
+ * asg are both NULL. 0 <= p <= 4. z: OUT n*d floats. d <= 8192. 0,
+ * -EINVAL, -ENOMEM, -EIO (LAPACK failed), -ECANCELED. Single-threaded;
+ * depends only on its inputs. */
+int smp_whiten(const float *x, size_t n, size_t d, const float *c,
+	       const uint32_t *asg, double p, const struct smp_ctl *ctl,
+	       float *z);
+/* The two halves of smp_whiten. smp_whiten_fit: the mean (mu, OUT d
+ * doubles) and the scaled axes (w, OUT d*d floats) from all of x; same
+ * arguments and errors as smp_whiten. smp_whiten_apply: z = (x_r - mu)·w
+ * for `rows` rows r — x[idx[i]] when idx is non-NULL, else x[lo + i];
+ * blk: caller's scratch of rows*d floats; z: OUT rows*d floats; rows and
+ * d at most INT32_MAX. Cannot fail. */
+int smp_whiten_fit(const float *x, size_t n, size_t d, const float *c,
+		   const uint32_t *asg, double p, const struct smp_ctl *ctl,
+		   double *mu, float *w);
+void smp_whiten_apply(const float *x, size_t d, const uint32_t *idx,
+		      size_t lo, size_t rows, const double *mu, const float *w,
+		      float *blk, float *z);
+
 /* k-means++ centroids (see kmeans.c) from a seeded subsample into c. */
 int smp_kpp_init(const float *x, size_t n, size_t d, size_t k,
 		 struct smp_rng *rng, const struct smp_ctl *ctl, float *c);

@@ -870,20 +870,35 @@ static void test_kmeans_strategy(void **state)
 
 /* ---- typicality --------------------------------------------------------- */
 
-#define TYP_K 5 /* typicality.c's neighbourhood size */
+/* typicality.c's constants: the rescaling power, the mean cluster size
+ * from which it re-clusters in the rescaled copy, and the neighbourhood
+ * K = |C| / 10 clamped to [5, 50] (then to |C| - 1). */
+#define TYP_P 0.75
+#define TYP_TIED_MIN 200
+#define TYP_KMIN 5
+#define TYP_KMAX 50
+#define TYP_FRAC 10
+
+static size_t typ_k(size_t size)
+{
+	size_t K = size / TYP_FRAC;
+
+	K = K < TYP_KMIN ? TYP_KMIN : K > TYP_KMAX ? TYP_KMAX : K;
+	return K < size - 1 ? K : size - 1;
+}
 
 static double naive_meand(const float *x, size_t n, size_t d,
 			  const uint32_t *asg, size_t i)
 {
-	double best[TYP_K];
-	size_t nb = 0, K = 0;
+	double best[TYP_KMAX];
+	size_t nb = 0, K = 0, size = 0;
 	double sum = 0;
 
 	for (size_t j = 0; j < n; j++)
-		K += asg[j] == asg[i] && j != i;
-	K = K < TYP_K ? K : TYP_K;
-	if (!K)
+		size += asg[j] == asg[i];
+	if (size < 2)
 		return -1;
+	K = typ_k(size);
 	for (size_t j = 0; j < n; j++) {
 		double v;
 		size_t p;
@@ -904,27 +919,55 @@ static double naive_meand(const float *x, size_t n, size_t d,
 	return sum / (double)nb;
 }
 
-static void test_typicality(void **state)
+/* The clusters typicality picks from, as typicality.c defines them:
+ * k-means on x; when n/k >= 200, the copy rescaled by that fit's
+ * within-cluster covariance and k-means again on the copy with the same
+ * seed. */
+static void typ_clusters(const float *x, size_t n, size_t d, size_t k,
+			 uint64_t seed, uint32_t *asg)
 {
-	size_t n = 1500, d = 4, k = 12;
+	float *c = malloc(k * d * 4), *z = malloc(n * d * 4);
+
+	assert_non_null(c);
+	assert_non_null(z);
+	assert_int_equal(smp_kmeans_fit(x, n, d, k, seed, 0, NULL, c, asg), 0);
+	if (n / k >= TYP_TIED_MIN) {
+		assert_int_equal(smp_whiten(x, n, d, c, asg, TYP_P, NULL, z), 0);
+		assert_int_equal(smp_kmeans_fit(z, n, d, k, seed, 0, NULL, c,
+						asg), 0);
+	}
+	free(z);
+	free(c);
+}
+
+/* typicality on n points of 8 blobs with k picks, against the naive
+ * reference: deterministic under the seed, the same for 1, 2 and 3
+ * threads, one pick per cluster, largest first, each the most typical
+ * member of its cluster; the rest by typicality. */
+static void check_typicality(size_t n, size_t k)
+{
+	size_t d = 4;
 	float *x = make_blobs(n, d, 8, 0.7f, 31);
-	float *c = malloc(k * d * 4);
 	uint32_t *asg = malloc(n * 4);
 	size_t *size = calloc(k, sizeof(*size));
 	double *md = malloc(n * sizeof(*md));
-	struct smp_result a, b, o;
+	struct smp_result a, b, o, t1, t3;
+	struct smp_ctl one = {.threads = 1}, three = {.threads = 3};
 
-	(void)state;
 	assert_int_equal(smp_typicality(x, n, d, k, 3, NULL, &a), 0);
 	assert_int_equal(smp_typicality(x, n, d, k, 3, NULL, &b), 0);
 	assert_int_equal(smp_typicality(x, n, d, k, 4, NULL, &o), 0);
+	assert_int_equal(smp_typicality(x, n, d, k, 3, &one, &t1), 0);
+	assert_int_equal(smp_typicality(x, n, d, k, 3, &three, &t3), 0);
 	check_result(&a, n);
 	assert_true(same_order(&a, &b));
+	assert_true(same_order(&a, &t1));
+	assert_true(same_order(&a, &t3));
 	assert_false(same_order(&a, &o));
-	/* Clusters as the fit with the same seed makes them; the picks are
-	 * one per cluster, largest cluster first, each (up to float
-	 * rounding) the most typical member of its cluster. */
-	assert_int_equal(smp_kmeans_fit(x, n, d, k, 3, 0, NULL, c, asg), 0);
+	/* The picks are one per cluster, largest cluster first, each (up to
+	 * float rounding) the most typical member of its cluster by a naive
+	 * kNN with the size-dependent K. */
+	typ_clusters(x, n, d, k, 3, asg);
 	for (size_t i = 0; i < n; i++) {
 		size[asg[i]]++;
 		md[i] = naive_meand(x, n, d, asg, i);
@@ -947,7 +990,25 @@ static void test_typicality(void **state)
 	smp_result_free(&a);
 	smp_result_free(&b);
 	smp_result_free(&o);
-	/* A cluster bigger than the 2,000-point reference cap; and k = n. */
+	smp_result_free(&t1);
+	smp_result_free(&t3);
+	free(md);
+	free(size);
+	free(asg);
+	free(x);
+}
+
+static void test_typicality(void **state)
+{
+	size_t n = 1500, d = 4;
+	float *x = make_blobs(n, d, 8, 0.7f, 31);
+	struct smp_result a;
+
+	(void)state;
+	check_typicality(1500, 12);     /* n/k = 125: clusters of x */
+	check_typicality(2500, 10);     /* n/k = 250: re-clustered (tied) */
+	/* A cluster bigger than the 2,000-point reference cap; k = n; a
+	 * constant column (a zero eigenvalue of the covariance). */
 	float *big = make_random(5000, 3, 32);
 	assert_int_equal(smp_typicality(big, 5000, 3, 2, 1, NULL, &a), 0);
 	check_result(&a, 5000);
@@ -955,25 +1016,60 @@ static void test_typicality(void **state)
 	assert_int_equal(smp_typicality(big, 40, 3, 40, 1, NULL, &a), 0);
 	check_result(&a, 40);
 	smp_result_free(&a);
+	for (size_t i = 0; i < 500; i++)
+		big[i * 3 + 1] = 2.0f;
+	assert_int_equal(smp_typicality(big, 500, 3, 7, 1, NULL, &a), 0);
+	check_result(&a, 500);
+	smp_result_free(&a);
 	assert_int_equal(smp_typicality(x, n, d, 0, 1, NULL, &a), -EINVAL);
 	assert_int_equal(smp_typicality(x, 5, d, 6, 1, NULL, &a), -EINVAL);
 	assert_int_equal(smp_typicality(NULL, n, d, 2, 1, NULL, &a), -EINVAL);
 	assert_int_equal(smp_typicality(x, n, d, 2, 1, NULL, NULL), -EINVAL);
 	free(big);
-	free(md);
-	free(size);
-	free(asg);
-	free(c);
 	free(x);
 }
 
-/* The neighbourhood is 5 points: a tight clump of 6 inside a broad cloud
- * is where the density is, so the single pick lands in the clump (with 20
- * neighbours the clump's points would reach far into the cloud and the
- * pick would be a cloud point). */
+/* More rows than the rescaled fit takes (65,536): the second k-means runs
+ * on a seeded sample of z and every row is assigned in blocks. On 10
+ * well-separated blobs of 7,000 points each, k = 10 picks one point of
+ * each blob; the same seed gives the same order on 1, 2 or 3 threads. */
+static void test_typicality_sampled(void **state)
+{
+	size_t n = 70000, d = 4, k = 10;
+	float *x = malloc(n * d * sizeof(*x));
+	struct smp_result a, b, t3;
+	struct smp_ctl one = {.threads = 1}, three = {.threads = 3};
+	int hit[10] = {0};
+
+	(void)state;
+	assert_non_null(x);
+	lcg_state = 77;
+	for (size_t i = 0; i < n; i++)  /* blob i % 10, centre (30·b, 0, 0, 0) */
+		for (size_t j = 0; j < d; j++)
+			x[i * d + j] = (j ? 0.0f : 30.0f * (float)(i % k)) +
+				       (float)nrand();
+	assert_int_equal(smp_typicality(x, n, d, k, 9, &one, &a), 0);
+	assert_int_equal(smp_typicality(x, n, d, k, 9, &three, &t3), 0);
+	assert_int_equal(smp_typicality(x, n, d, k, 9, NULL, &b), 0);
+	check_result(&a, n);
+	assert_true(same_order(&a, &t3));
+	assert_true(same_order(&a, &b));
+	for (size_t t = 0; t < k; t++)
+		hit[a.order[t] % k]++;
+	for (size_t j = 0; j < k; j++)
+		assert_int_equal(hit[j], 1);
+	smp_result_free(&a);
+	smp_result_free(&b);
+	smp_result_free(&t3);
+	free(x);
+}
+
+/* The neighbourhood grows with the cluster (K = |C|/10): a tight clump of
+ * 60 inside a broad cloud of 400 is where the density is at that scale,
+ * so the single pick lands in the clump and the clump leads the rest. */
 static void test_typicality_neighbourhood(void **state)
 {
-	size_t n = 406, d = 3;
+	size_t n = 460, d = 3;
 	float *x = make_random(n, d, 33);
 	struct smp_result a;
 
@@ -985,10 +1081,102 @@ static void test_typicality_neighbourhood(void **state)
 	check_result(&a, n);
 	assert_true(a.order[0] >= 400);
 	assert_float_equal(a.score[a.order[0]], 1.0f, 0);
-	/* The rest: the clump first (most typical), then the cloud. */
-	for (size_t t = 1; t < 6; t++)
+	for (size_t t = 1; t < 60; t++)
 		assert_true(a.order[t] >= 400);
 	smp_result_free(&a);
+	free(x);
+}
+
+/* ---- whiten ------------------------------------------------------------- */
+
+/* Covariance (d×d, double) of the rows of z minus their cluster's mean. */
+static void within_cov(const float *z, size_t n, size_t d, size_t k,
+		       const uint32_t *asg, double *w)
+{
+	double *mu = calloc(k * d, sizeof(*mu));
+	size_t *cnt = calloc(k, sizeof(*cnt));
+
+	assert_non_null(mu);
+	assert_non_null(cnt);
+	for (size_t i = 0; i < n; i++) {
+		cnt[asg[i]]++;
+		for (size_t j = 0; j < d; j++)
+			mu[asg[i] * d + j] += z[i * d + j];
+	}
+	for (size_t c = 0; c < k; c++)
+		for (size_t j = 0; j < d; j++)
+			mu[c * d + j] /= (double)(cnt[c] ? cnt[c] : 1);
+	memset(w, 0, d * d * sizeof(*w));
+	for (size_t i = 0; i < n; i++)
+		for (size_t a = 0; a < d; a++)
+			for (size_t b = 0; b < d; b++)
+				w[a * d + b] +=
+					(z[i * d + a] - mu[asg[i] * d + a]) *
+					(z[i * d + b] - mu[asg[i] * d + b]);
+	free(cnt);
+	free(mu);
+}
+
+static void test_whiten(void **state)
+{
+	size_t n = 3000, d = 5, k = 6;
+	float *x = make_blobs(n, d, 6, 0.5f, 51), *z = malloc(n * d * 4);
+	float *c = malloc(k * d * 4);
+	uint32_t *asg = malloc(n * 4);
+	double w[5 * 5];
+	volatile int stop = 1;
+	struct smp_ctl cancel = {.cancel = &stop};
+
+	(void)state;
+	/* Stretch one axis: the brute-force checks below must undo it. */
+	for (size_t i = 0; i < n; i++)
+		x[i * d + 2] *= 8.0f;
+	/* p = 0: a rotation of the centred rows, distances unchanged. */
+	assert_int_equal(smp_whiten(x, n, d, NULL, NULL, 0, NULL, z), 0);
+	for (size_t i = 0; i + 1 < n; i += 37) {
+		double a = smp_sqdist(x + i * d, x + (i + 1) * d, d);
+		double b = smp_sqdist(z + i * d, z + (i + 1) * d, d);
+		assert_true(fabs(a - b) <= 1e-4 * a + 1e-4);
+	}
+	/* p = 1 on a clustering: the within-cluster covariance of z is a
+	 * multiple of the identity (z is Mahalanobis space for W). The
+	 * centroids are the exact cluster means here. */
+	assert_int_equal(smp_kmeans_fit(x, n, d, k, 1, 0, NULL, c, asg), 0);
+	{
+		double *s = calloc(k * d, sizeof(*s));
+		size_t *cnt = calloc(k, sizeof(*cnt));
+		assert_non_null(s);
+		assert_non_null(cnt);
+		for (size_t i = 0; i < n; i++) {
+			cnt[asg[i]]++;
+			for (size_t j = 0; j < d; j++)
+				s[asg[i] * d + j] += x[i * d + j];
+		}
+		for (size_t q = 0; q < k * d; q++)
+			c[q] = (float)(s[q] / (double)cnt[q / d]);
+		free(cnt);
+		free(s);
+	}
+	assert_int_equal(smp_whiten(x, n, d, c, asg, 1.0, NULL, z), 0);
+	within_cov(z, n, d, k, asg, w);
+	for (size_t a = 0; a < d; a++)
+		for (size_t b = 0; b < d; b++) {
+			if (a == b)
+				assert_true(fabs(w[a * d + a] / w[0] - 1) < 1e-3);
+			else
+				assert_true(fabs(w[a * d + b]) < 1e-3 * w[0]);
+		}
+	/* Bad arguments; cancel. */
+	assert_int_equal(smp_whiten(NULL, n, d, NULL, NULL, 0.5, NULL, z), -EINVAL);
+	assert_int_equal(smp_whiten(x, n, d, NULL, NULL, 0.5, NULL, NULL), -EINVAL);
+	assert_int_equal(smp_whiten(x, n, d, c, NULL, 0.5, NULL, z), -EINVAL);
+	assert_int_equal(smp_whiten(x, n, d, NULL, NULL, -1, NULL, z), -EINVAL);
+	assert_int_equal(smp_whiten(x, n, d, NULL, NULL, NAN, NULL, z), -EINVAL);
+	assert_int_equal(smp_whiten(x, n, d, NULL, NULL, 0.5, &cancel, z),
+			 -ECANCELED);
+	free(asg);
+	free(c);
+	free(z);
 	free(x);
 }
 
@@ -1083,6 +1271,8 @@ int main(void)
 		cmocka_unit_test(test_kmeans_strategy),
 		cmocka_unit_test(test_typicality),
 		cmocka_unit_test(test_typicality_neighbourhood),
+		cmocka_unit_test(test_typicality_sampled),
+		cmocka_unit_test(test_whiten),
 		cmocka_unit_test(test_pca2),
 	};
 
