@@ -193,8 +193,12 @@ static int run_mount_with(struct fs_cmdline *cl, struct fs_remote *rem)
 		if (!cfg)
 			goto out_uploads;
 		fuse_loop_cfg_set_clone_fd(cfg, cl->opts.clone_fd);
-		fuse_loop_cfg_set_idle_threads(cfg, cl->opts.max_idle_threads ?
-					       cl->opts.max_idle_threads : 16);
+		/* fuse_parse_cmdline leaves UINT_MAX for "not given", which
+		 * libfuse 3.14.0's setter logs as an invalid value. */
+		fuse_loop_cfg_set_idle_threads(cfg,
+			cl->opts.max_idle_threads &&
+			cl->opts.max_idle_threads <= 100000 ?
+			cl->opts.max_idle_threads : 16);
 		if (cl->opts.max_threads && cl->opts.max_threads <= 100000)
 			fuse_loop_cfg_set_max_threads(cfg, cl->opts.max_threads);
 		rc = fuse_session_loop_mt(fs.se, cfg);
