@@ -174,15 +174,19 @@ int smp_whiten(const float *x, size_t n, size_t d, const float *c,
 /* The two halves of smp_whiten. smp_whiten_fit: the mean (mu, OUT d
  * doubles) and the scaled axes (w, OUT d*d floats) from all of x; same
  * arguments and errors as smp_whiten. smp_whiten_apply: z = (x_r - mu)·w
- * for `rows` rows r — x[idx[i]] when idx is non-NULL, else x[lo + i];
- * blk: caller's scratch of rows*d floats; z: OUT rows*d floats; rows and
- * d at most INT32_MAX. Cannot fail. */
+ * for `rows` rows r — x[idx[i]] when idx is non-NULL, else x[lo + i] —
+ * in blocks, one SGEMM each (so a row's result does not depend on how the
+ * rows are split between calls of whole blocks); z: OUT rows*d floats; d
+ * at most INT32_MAX. 0, -ENOMEM, -ECANCELED. */
 int smp_whiten_fit(const float *x, size_t n, size_t d, const float *c,
 		   const uint32_t *asg, double p, const struct smp_ctl *ctl,
 		   double *mu, float *w);
-void smp_whiten_apply(const float *x, size_t d, const uint32_t *idx,
-		      size_t lo, size_t rows, const double *mu, const float *w,
-		      float *blk, float *z);
+int smp_whiten_apply(const float *x, size_t d, const uint32_t *idx,
+		     size_t lo, size_t rows, const double *mu, const float *w,
+		     const struct smp_ctl *ctl, float *z);
+
+/* out[i] = ||x_i||² (summed in double) for n rows of d floats. */
+void smp_row_norms(const float *x, size_t n, size_t d, float *out);
 
 /* k-means++ centroids (see kmeans.c) from a seeded subsample into c. */
 int smp_kpp_init(const float *x, size_t n, size_t d, size_t k,

@@ -108,7 +108,7 @@ static void asg_member(void *arg, int tid, int nt)
 	}
 }
 
-static void norms(const float *x, size_t n, size_t d, float *out)
+void smp_row_norms(const float *x, size_t n, size_t d, float *out)
 {
 	for (size_t i = 0; i < n; i++) {
 		double s = 0;
@@ -142,7 +142,7 @@ int smp_assign(struct smp_team *team, const float *x, size_t n, size_t d,
 	a.ctl = ctl;
 	if (!(a.cn = malloc(k * sizeof(float))))
 		return -ENOMEM;
-	norms(c, k, d, a.cn);
+	smp_row_norms(c, k, d, a.cn);
 	for (int t = 0; t < nt; t++)
 		if (!(a.g[t] = malloc(blk * k * sizeof(float)))) {
 			rc = -ENOMEM;
@@ -306,7 +306,7 @@ int smp_lloyd(struct smp_team *team, const float *x, size_t n, size_t d,
 		goto out;
 	}
 	smp_prog_init(&prog, ctl, (size_t)iters);
-	norms(x, n, d, xn);
+	smp_row_norms(x, n, d, xn);
 	if ((rc = smp_assign(team, x, n, d, c, k, xn, assign, dist2, ctl)))
 		goto out;
 	for (int it = 0; it < iters; it++) {

@@ -276,30 +276,6 @@ static int cmp_u32(const void *a, const void *b)
 	return (x > y) - (x < y);
 }
 
-/* The rescaled copy, fitted on m of the n rows: zs = rows idx[0..m) (or
- * all rows when m = n, idx NULL) of z. */
-static int zcopy(const float *x, size_t d, const uint32_t *idx, size_t m,
-		 const double *mu, const float *w, const struct smp_ctl *ctl,
-		 float *zs)
-{
-	float *blk = malloc(ZBLOCK * d * sizeof(*blk));
-
-	if (!blk)
-		return -ENOMEM;
-	for (size_t lo = 0; lo < m; lo += ZBLOCK) {
-		size_t rows = m - lo < ZBLOCK ? m - lo : ZBLOCK;
-
-		if (smp_cancelled(ctl)) {
-			free(blk);
-			return -ECANCELED;
-		}
-		smp_whiten_apply(x, d, idx ? idx + lo : NULL, lo, rows, mu, w,
-				 blk, zs + lo * d);
-	}
-	free(blk);
-	return 0;
-}
-
 /* Every row of x to its nearest of the k centroids c in z, ZBLOCK rows at
  * a time (z made on the fly, never whole). */
 static int zassign(struct smp_team *team, const float *x, size_t n,
@@ -307,29 +283,22 @@ static int zassign(struct smp_team *team, const float *x, size_t n,
 		   const float *c, const struct smp_ctl *ctl, uint32_t *asg,
 		   float *dist2)
 {
-	float *blk = malloc(ZBLOCK * d * sizeof(*blk));
 	float *zb = malloc(ZBLOCK * d * sizeof(*zb));
 	float *zn = malloc(ZBLOCK * sizeof(*zn));
-	int rc = 0;
+	int rc = zb && zn ? 0 : -ENOMEM;
 
-	if (!blk || !zb || !zn)
-		rc = -ENOMEM;
 	for (size_t lo = 0; lo < n && !rc; lo += ZBLOCK) {
 		size_t rows = n - lo < ZBLOCK ? n - lo : ZBLOCK;
 
-		smp_whiten_apply(x, d, NULL, lo, rows, mu, w, blk, zb);
-		for (size_t r = 0; r < rows; r++) {
-			double q = 0;
-			for (size_t j = 0; j < d; j++)
-				q += (double)zb[r * d + j] * zb[r * d + j];
-			zn[r] = (float)q;
+		rc = smp_whiten_apply(x, d, NULL, lo, rows, mu, w, ctl, zb);
+		if (!rc) {
+			smp_row_norms(zb, rows, d, zn);
+			rc = smp_assign(team, zb, rows, d, c, k, zn, asg + lo,
+					dist2 + lo, ctl);
 		}
-		rc = smp_assign(team, zb, rows, d, c, k, zn, asg + lo,
-				dist2 + lo, ctl);
 	}
 	free(zn);
 	free(zb);
-	free(blk);
 	return rc;
 }
 
@@ -389,7 +358,7 @@ static int fit(struct smp_team *team, const float *x, size_t n, size_t d,
 		}
 		qsort(idx, m, sizeof(*idx), cmp_u32);
 	}
-	if ((rc = zcopy(x, d, idx, m, mu, w, ctl, zs)) ||
+	if ((rc = smp_whiten_apply(x, d, idx, 0, m, mu, w, ctl, zs)) ||
 	    (rc = smp_kpp_init(zs, m, d, k, &rng, ctl, c)))
 		goto out;
 	smp_subctl_init(&sub, ctl, k / 4, k / 2 - k / 4, k);

@@ -142,18 +142,33 @@ out:
 	return rc;
 }
 
-void smp_whiten_apply(const float *x, size_t d, const uint32_t *idx,
-		      size_t lo, size_t rows, const double *mu, const float *w,
-		      float *blk, float *z)
+int smp_whiten_apply(const float *x, size_t d, const uint32_t *idx,
+		     size_t lo, size_t rows, const double *mu, const float *w,
+		     const struct smp_ctl *ctl, float *z)
 {
-	for (size_t r = 0; r < rows; r++) {
-		const float *xi = x + (idx ? (size_t)idx[r] : lo + r) * d;
-		for (size_t j = 0; j < d; j++)
-			blk[r * d + j] = (float)(xi[j] - mu[j]);
+	float *blk = malloc((rows < BLOCK ? rows : BLOCK) * d * sizeof(*blk));
+
+	if (!blk)
+		return -ENOMEM;
+	for (size_t b = 0; b < rows; b += BLOCK) {
+		size_t m = rows - b < BLOCK ? rows - b : BLOCK;
+
+		if (smp_cancelled(ctl)) {
+			free(blk);
+			return -ECANCELED;
+		}
+		for (size_t r = 0; r < m; r++) {
+			const float *xi = x + (idx ? (size_t)idx[b + r]
+						   : lo + b + r) * d;
+			for (size_t j = 0; j < d; j++)
+				blk[r * d + j] = (float)(xi[j] - mu[j]);
+		}
+		cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)m,
+			    (int)d, (int)d, 1.0f, blk, (int)d, w, (int)d, 0.0f,
+			    z + b * d, (int)d);
 	}
-	cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)rows,
-		    (int)d, (int)d, 1.0f, blk, (int)d, w, (int)d, 0.0f, z,
-		    (int)d);
+	free(blk);
+	return 0;
 }
 
 int smp_whiten(const float *x, size_t n, size_t d, const float *c,
@@ -161,33 +176,17 @@ int smp_whiten(const float *x, size_t n, size_t d, const float *c,
 	       float *z)
 {
 	double *mu = NULL;
-	float *blk = NULL, *w = NULL;
-	size_t rows0 = n < BLOCK ? n : BLOCK;
+	float *w = NULL;
 	int rc;
 
 	if (!z || smp_check_matrix(x, n, d) || d > 8192)
 		return -EINVAL;
 	mu = malloc(d * sizeof(*mu));
 	w = malloc(d * d * sizeof(*w));
-	blk = malloc(rows0 * d * sizeof(*blk));
-	if (!mu || !w || !blk) {
+	if (!mu || !w)
 		rc = -ENOMEM;
-		goto out;
-	}
-	if ((rc = smp_whiten_fit(x, n, d, c, asg, p, ctl, mu, w)))
-		goto out;
-	for (size_t lo = 0; lo < n; lo += BLOCK) {
-		size_t rows = n - lo < BLOCK ? n - lo : BLOCK;
-
-		if (smp_cancelled(ctl)) {
-			rc = -ECANCELED;
-			goto out;
-		}
-		smp_whiten_apply(x, d, NULL, lo, rows, mu, w, blk,
-				 z + lo * d);
-	}
-out:
-	free(blk);
+	else if (!(rc = smp_whiten_fit(x, n, d, c, asg, p, ctl, mu, w)))
+		rc = smp_whiten_apply(x, d, NULL, 0, n, mu, w, ctl, z);
 	free(w);
 	free(mu);
 	return rc;

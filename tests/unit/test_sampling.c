@@ -1032,7 +1032,8 @@ static void test_typicality(void **state)
 /* More rows than the rescaled fit takes (65,536): the second k-means runs
  * on a seeded sample of z and every row is assigned in blocks. On 10
  * well-separated blobs of 7,000 points each, k = 10 picks one point of
- * each blob; the same seed gives the same order on 1, 2 or 3 threads. */
+ * each blob; the same seed gives the same order on 1, 2 or 3 threads; a
+ * cancel after the first fit ends the call with -ECANCELED. */
 static void test_typicality_sampled(void **state)
 {
 	size_t n = 70000, d = 4, k = 10;
@@ -1061,6 +1062,17 @@ static void test_typicality_sampled(void **state)
 	smp_result_free(&a);
 	smp_result_free(&b);
 	smp_result_free(&t3);
+	/* Cancelled once the first fit is done (progress k/4): inside the
+	 * second fit or the blockwise assignment, nothing is returned. */
+	{
+		struct prog_state p = {.cancel_at = k / 4 + 1};
+		struct smp_ctl ctl = {.cancel = &p.cancel, .progress = on_progress,
+				      .arg = &p};
+		assert_int_equal(smp_typicality(x, n, d, k, 9, &ctl, &a),
+				 -ECANCELED);
+		assert_true(p.last_done >= k / 4);
+		assert_null(a.order);
+	}
 	free(x);
 }
 
