@@ -966,20 +966,49 @@ static void changed_all(struct client *c)
 
 /* ---- datasets ---- */
 
-static int c_dataset_list(struct backend *be, be_dataset **out, size_t *n)
+/* GET a list (datasets or tags) at path, priming each item under
+ * name_pre + its name and /v1/KIND/ + its id (see prime), decoded by one. */
+static int list_primed(struct client *c, const char *path, const char *key,
+		       const char *name_pre, const char *id_pre, size_t size,
+		       int (*one)(const cJSON *, void *), void **out,
+		       size_t *n)
 {
 	cJSON *j;
-	int fresh, rc = get_json_f(C(be), "/v1/datasets", 1, &j, &fresh);
+	int fresh, rc = get_json_f(c, path, 1, &j, &fresh);
 
 	if (rc)
 		return rc;
 	if (fresh)
-		prime(C(be), j, "datasets", "/v1/datasets",
-		      "/v1/datasets?name=", "id", "/v1/datasets/");
-	rc = decode_list(j, "datasets", sizeof(**out), one_dataset,
-			 (void **)out, n);
+		prime(c, j, key, path, name_pre, "id", id_pre);
+	rc = decode_list(j, key, size, one, out, n);
 	cJSON_Delete(j);
 	return rc;
+}
+
+/* POST {"name": name} to path (a new dataset or tag), decoded by one.
+ * Names and counts anywhere may change: drop the cache. */
+static int create_named(struct client *c, const char *path, const char *name,
+			int (*one)(const cJSON *, void *), void *out, char *msg)
+{
+	cJSON *b = name_body(name), *j = NULL;
+	int rc;
+
+	if (!b)
+		return -ENOMEM;
+	rc = send_json(c, "POST", path, b, &j, msg);
+	cJSON_Delete(b);
+	changed_all(c);
+	if (!rc)
+		rc = j && !one(j, out) ? 0 : -EIO;
+	cJSON_Delete(j);
+	return rc;
+}
+
+static int c_dataset_list(struct backend *be, be_dataset **out, size_t *n)
+{
+	return list_primed(C(be), "/v1/datasets", "datasets",
+			   "/v1/datasets?name=", "/v1/datasets/", sizeof(**out),
+			   one_dataset, (void **)out, n);
 }
 
 static int c_dataset_get(struct backend *be, const char *name, be_dataset *out)
@@ -1005,18 +1034,8 @@ static int c_dataset_get_id(struct backend *be, int64_t id, be_dataset *out)
 static int c_dataset_create(struct backend *be, const char *name,
 			    be_dataset *out, char *msg)
 {
-	cJSON *b = name_body(name), *j = NULL;
-	int rc;
-
-	if (!b)
-		return -ENOMEM;
-	rc = send_json(C(be), "POST", "/v1/datasets", b, &j, msg);
-	cJSON_Delete(b);
-	changed_all(C(be));
-	if (!rc)
-		rc = j && !api_dataset_from_json(j, out) ? 0 : -EIO;
-	cJSON_Delete(j);
-	return rc;
+	return create_named(C(be), "/v1/datasets", name, one_dataset, out,
+			    msg);
 }
 
 /* DELETE /v1/KIND/ID (name NULL), or PATCH it to {"name": name}: a
@@ -1052,23 +1071,12 @@ static int c_dataset_rename(struct backend *be, int64_t id, const char *name,
 
 static int c_tag_list(struct backend *be, int64_t ds, be_tag **out, size_t *n)
 {
-	char path[64];
-	cJSON *j;
-	int rc;
-
-	char fmt[96];
-	int fresh;
+	char path[64], fmt[96];
 
 	pathf(path, sizeof(path), "/v1/datasets/%lld/tags", (long long)ds);
-	rc = get_json_f(C(be), path, 1, &j, &fresh);
-	if (rc)
-		return rc;
 	pathf(fmt, sizeof(fmt), "/v1/datasets/%lld/tags?name=", (long long)ds);
-	if (fresh)
-		prime(C(be), j, "tags", path, fmt, "id", "/v1/tags/");
-	rc = decode_list(j, "tags", sizeof(**out), one_tag, (void **)out, n);
-	cJSON_Delete(j);
-	return rc;
+	return list_primed(C(be), path, "tags", fmt, "/v1/tags/",
+			   sizeof(**out), one_tag, (void **)out, n);
 }
 
 static int c_tag_get(struct backend *be, int64_t ds, const char *name,
@@ -1096,20 +1104,10 @@ static int c_tag_get_id(struct backend *be, int64_t id, be_tag *out)
 static int c_tag_create(struct backend *be, int64_t ds, const char *name,
 			be_tag *out, char *msg)
 {
-	cJSON *b = name_body(name), *j = NULL;
 	char path[64];
-	int rc;
 
-	if (!b)
-		return -ENOMEM;
 	pathf(path, sizeof(path), "/v1/datasets/%lld/tags", (long long)ds);
-	rc = send_json(C(be), "POST", path, b, &j, msg);
-	cJSON_Delete(b);
-	changed_all(C(be));
-	if (!rc)
-		rc = j && !api_tag_from_json(j, out) ? 0 : -EIO;
-	cJSON_Delete(j);
-	return rc;
+	return create_named(C(be), path, name, one_tag, out, msg);
 }
 
 static int c_tag_delete(struct backend *be, int64_t tag, char *msg)
