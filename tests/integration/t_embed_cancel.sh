@@ -93,7 +93,7 @@ done
 	{ fail "never saw the first round done in phase embedding"; sv_show "$T/sample.txt" 20; }
 ok "request: cancel" sample_req "$ds" cancel
 expect_eq "$(wait_run "$ds")" cancelled "the run ends cancelled"
-expect_contains "$ds/log" "cancel" "log records the cancel"
+expect_contains "$ds/log" "sample: run 1 cancelled" "log records the run as cancelled"
 if [ -e "$ds/embeddings/builtin.csv" ]; then
 	fail "builtin.csv exists after a cancelled embedding"
 else
