@@ -109,18 +109,6 @@ int fs_ctl_open(struct fs *fs, int64_t ds, int slot, int flags,
 	return 0;
 }
 
-ssize_t fs_ctl_read(struct fs_fh *fh, char *buf, size_t size, off_t off)
-{
-	if (fh->writing)
-		return -EBADF;
-	if (off < 0 || (size_t)off >= fh->len)
-		return 0;
-	if (size > fh->len - (size_t)off)
-		size = fh->len - (size_t)off;
-	memcpy(buf, fh->text + off, size);
-	return (ssize_t)size;
-}
-
 ssize_t fs_ctl_write(struct fs_fh *fh, const char *buf, size_t size,
 		     off_t off)
 {

@@ -78,7 +78,6 @@ const struct fs_ctl *fs_ctl_by_slot(int slot);
 const struct fs_ctl *fs_ctl_all(size_t *n);
 int fs_ctl_open(struct fs *fs, int64_t ds, int slot, int flags,
 		struct fs_fh **out);
-ssize_t fs_ctl_read(struct fs_fh *fh, char *buf, size_t size, off_t off);
 ssize_t fs_ctl_write(struct fs_fh *fh, const char *buf, size_t size,
 		     off_t off);
 /* Writes to `sample`: complete lines are requests, answered at once. */

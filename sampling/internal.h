@@ -78,9 +78,6 @@ void smp_team_run(struct smp_team *t, smp_team_fn fn, void *arg);
 int smp_team_size(const struct smp_team *t);
 void smp_team_destroy(struct smp_team *t); /* joins; NULL-safe */
 
-/* [lo, hi) of member tid when m items are split evenly over nt members. */
-void smp_split(size_t m, int tid, int nt, size_t *lo, size_t *hi);
-
 /* ---- result and ranking ------------------------------------------------- */
 /* Allocates out->order and out->score for n; -ENOMEM. */
 int smp_result_alloc(struct smp_result *out, size_t n);

@@ -300,14 +300,6 @@ void smp_team_destroy(struct smp_team *t)
 	free(t);
 }
 
-void smp_split(size_t m, int tid, int nt, size_t *lo, size_t *hi)
-{
-	size_t q = m / (size_t)nt, r = m % (size_t)nt, t = (size_t)tid;
-
-	*lo = t * q + (t < r ? t : r);
-	*hi = *lo + q + (t < r ? 1 : 0);
-}
-
 /* ---- result and ranking ------------------------------------------------- */
 
 void smp_result_free(struct smp_result *r)
