@@ -1146,6 +1146,35 @@ static int c_node_get(struct backend *be, int64_t ino, be_node *out)
 	return get_node(c, path, out);
 }
 
+#define DIR_PAGE 1000
+
+/* The cache key (request path) of parent's one-page listing. */
+static void listing_path(char *path, size_t len, int64_t parent)
+{
+	pathf(path, len, "/v1/nodes/%lld/children?limit=%d",
+	      (long long)parent, DIR_PAGE);
+}
+
+/* 1 when the listing j holds the whole folder (no "next" page). */
+static int whole_folder(const cJSON *j)
+{
+	const cJSON *next = cJSON_GetObjectItemCaseSensitive(j, "next");
+
+	return !cJSON_IsString(next) || !next->valuestring[0];
+}
+
+/* Primes the lookups and node records of a listing of parent just
+ * fetched (path: its cache key, the group's head). */
+static void prime_children(struct client *c, int64_t parent,
+			   const char *path, const cJSON *j)
+{
+	char fmt[96];
+
+	pathf(fmt, sizeof(fmt), "/v1/nodes/%lld/lookup?name=",
+	      (long long)parent);
+	prime(c, j, "children", path, fmt, "ino", "/v1/nodes/");
+}
+
 /* A lookup that missed the cache, answered by one listing of the whole
  * directory: a loader reading a folder then costs one request per folder
  * per meta_ttl instead of one per name, and the listing primes the node
@@ -1158,20 +1187,18 @@ static int c_node_get(struct backend *be, int64_t ino, be_node *out)
  * all names while this mount is writing nodes.
  * Returns 0, -ENOENT (absent from a listing that is current), or -EAGAIN:
  * ask by name instead. */
-#define DIR_PAGE 1000
 static int lookup_by_listing(struct client *c, int64_t parent,
 			     const char *name, const char *lpath,
 			     be_node *out)
 {
-	char path[96], big[112], fmt[96], *marker = NULL, *body;
-	const cJSON *a, *it, *next;
+	char path[96], big[112], *marker = NULL, *body;
+	const cJSON *a, *it;
 	size_t mlen, blen;
 	enum got how;
 	cJSON *j;
 	int rc, writing;
 
-	pathf(path, sizeof(path), "/v1/nodes/%lld/children?limit=%d",
-	      (long long)parent, DIR_PAGE);
+	listing_path(path, sizeof(path), parent);
 	pathf(big, sizeof(big), "%s#big", path);
 	if (cache_meta_get_stale(c->meta, big, &marker, &mlen) == 0) {
 		free(marker);
@@ -1196,17 +1223,13 @@ static int lookup_by_listing(struct client *c, int64_t parent,
 	free(body);
 	if (!j)
 		return -EAGAIN;
-	next = cJSON_GetObjectItemCaseSensitive(j, "next");
-	if (cJSON_IsString(next) && next->valuestring[0]) {
+	if (!whole_folder(j)) {
 		cache_meta_put(c->meta, big, "1", 1);
 		cJSON_Delete(j);
 		return -EAGAIN;
 	}
-	if (how == GOT_FETCHED) {
-		pathf(fmt, sizeof(fmt), "/v1/nodes/%lld/lookup?name=",
-		      (long long)parent);
-		prime(c, j, "children", path, fmt, "ino", "/v1/nodes/");
-	}
+	if (how == GOT_FETCHED)
+		prime_children(c, parent, path, j);
 	/* Absent from a listing the server just vouched for: absent. From
 	 * an older one: ask by name, so a name made elsewhere shows within
 	 * the TTL. */
@@ -1230,15 +1253,13 @@ static int lookup_by_listing(struct client *c, int64_t parent,
  * (-ENOENT: no such copy) — the caller then asks for what it wanted. */
 static int revalidate_listing(struct client *c, int64_t parent)
 {
-	char path[96], fmt[96], etag[96], *body;
-	const cJSON *next;
+	char path[96], etag[96], *body;
 	size_t blen;
 	enum got how;
 	cJSON *j;
 	int rc;
 
-	pathf(path, sizeof(path), "/v1/nodes/%lld/children?limit=%d",
-	      (long long)parent, DIR_PAGE);
+	listing_path(path, sizeof(path), parent);
 	if (cache_meta_etag(c->meta, path, etag, sizeof(etag)))
 		return -ENOENT;
 	rc = get_body(c, path, 1, &body, &blen, &how);
@@ -1251,12 +1272,8 @@ static int revalidate_listing(struct client *c, int64_t parent)
 	free(body);
 	if (!j)
 		return -EIO;
-	next = cJSON_GetObjectItemCaseSensitive(j, "next");
-	if (!cJSON_IsString(next) || !next->valuestring[0]) {
-		pathf(fmt, sizeof(fmt), "/v1/nodes/%lld/lookup?name=",
-		      (long long)parent);
-		prime(c, j, "children", path, fmt, "ino", "/v1/nodes/");
-	}
+	if (whole_folder(j))
+		prime_children(c, parent, path, j);
 	cJSON_Delete(j);
 	return 0;
 }
@@ -1288,15 +1305,13 @@ static int c_node_children(struct backend *be, int64_t parent, be_node **out,
 			   size_t *n)
 {
 	char q[3 * STORE_NAME_MAX + 1], path[3 * STORE_NAME_MAX + 120];
-	char after[STORE_NAME_MAX + 1] = "", fmt[96];
+	char after[STORE_NAME_MAX + 1] = "";
 	be_node *all = NULL, *page;
 	size_t nall = 0, np;
 	int rc = 0;
 
 	*out = NULL;
 	*n = 0;
-	pathf(fmt, sizeof(fmt), "/v1/nodes/%lld/lookup?name=",
-	      (long long)parent);
 	for (;;) {
 		cJSON *j, *next;
 		if (pct(after, q, sizeof(q)))
@@ -1309,8 +1324,7 @@ static int c_node_children(struct backend *be, int64_t parent, be_node **out,
 		if (rc)
 			break;
 		if (fresh)
-			prime(C(be), j, "children", path, fmt, "ino",
-			      "/v1/nodes/");
+			prime_children(C(be), parent, path, j);
 		rc = decode_list(j, "children", sizeof(*page), one_node,
 				 (void **)&page, &np);
 		if (!rc) {
@@ -1599,8 +1613,7 @@ static void prefetch_folder(struct client *c, const be_node *n)
 		c->pf_dir_next = (c->pf_dir_next + 1) % PF_DIRS;
 	}
 	pthread_mutex_unlock(&c->pf_lock);
-	pathf(path, sizeof(path), "/v1/nodes/%lld/children?limit=%d",
-	      (long long)n->parent, DIR_PAGE);
+	listing_path(path, sizeof(path), n->parent);
 	if (seen || cache_meta_get_stale(c->meta, path, &body, &len))
 		return;
 	j = cJSON_ParseWithLength(body, len);
