@@ -34,6 +34,10 @@ uint64_t smp_rng_below(struct smp_rng *r, uint64_t n);
 double smp_rng_unit(struct smp_rng *r);
 /* Fisher-Yates shuffle of a[0..n). */
 void smp_shuffle_u32(uint32_t *a, size_t n, struct smp_rng *r);
+/* idx[0..n) = 0..n-1, then idx[0..m) a uniform random m-subset in random
+ * order (partial Fisher-Yates from the front: step i swaps idx[i] with
+ * idx[i + below(n - i)]). m <= n. */
+void smp_sample_u32(uint32_t *idx, size_t n, size_t m, struct smp_rng *r);
 
 /* ---- ctl ---------------------------------------------------------------- */
 int smp_ctl_threads(const struct smp_ctl *ctl);

@@ -179,14 +179,7 @@ int smp_kpp_init(const float *x, size_t n, size_t d, size_t k,
 		rc = -ENOMEM;
 		goto out;
 	}
-	for (size_t i = 0; i < n; i++)
-		idx[i] = (uint32_t)i;
-	for (size_t i = 0; i < s; i++) { /* partial Fisher-Yates */
-		size_t j = i + (size_t)smp_rng_below(rng, n - i);
-		uint32_t t = idx[i];
-		idx[i] = idx[j];
-		idx[j] = t;
-	}
+	smp_sample_u32(idx, n, s, rng);
 	for (size_t i = 0; i < s; i++)
 		dmin[i] = INFINITY;
 	size_t pick = (size_t)smp_rng_below(rng, s);

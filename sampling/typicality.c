@@ -177,14 +177,7 @@ static void one_cluster(struct typ *t, struct scratch *s, size_t c)
 	if (size > REF_CAP) {
 		struct smp_rng rng;
 		smp_rng_init(&rng, t->seed ^ (0x9e3779b97f4a7c15ULL * (c + 1)));
-		for (size_t i = 0; i < size; i++)
-			s->pool[i] = (uint32_t)i;
-		for (size_t i = 0; i < nref; i++) {
-			size_t j = i + (size_t)smp_rng_below(&rng, size - i);
-			uint32_t tmp = s->pool[i];
-			s->pool[i] = s->pool[j];
-			s->pool[j] = tmp;
-		}
+		smp_sample_u32(s->pool, size, nref, &rng);
 		for (size_t i = 0; i < nref; i++)
 			s->refid[i] = mem[s->pool[i]];
 	} else {
@@ -348,14 +341,7 @@ static int fit(struct smp_team *team, const float *x, size_t n, size_t d,
 		goto out;
 	smp_rng_init(&rng, seed);
 	if (idx) {                      /* seeded sample, in index order */
-		for (size_t i = 0; i < n; i++)
-			idx[i] = (uint32_t)i;
-		for (size_t i = 0; i < m; i++) {
-			size_t j = i + (size_t)smp_rng_below(&rng, n - i);
-			uint32_t t = idx[i];
-			idx[i] = idx[j];
-			idx[j] = t;
-		}
+		smp_sample_u32(idx, n, m, &rng);
 		qsort(idx, m, sizeof(*idx), cmp_u32);
 	}
 	if ((rc = smp_whiten_apply(x, d, idx, 0, m, mu, w, ctl, zs)) ||

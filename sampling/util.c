@@ -91,6 +91,18 @@ void smp_shuffle_u32(uint32_t *a, size_t n, struct smp_rng *r)
 	}
 }
 
+void smp_sample_u32(uint32_t *idx, size_t n, size_t m, struct smp_rng *r)
+{
+	for (size_t i = 0; i < n; i++)
+		idx[i] = (uint32_t)i;
+	for (size_t i = 0; i < m; i++) {
+		size_t j = i + (size_t)smp_rng_below(r, n - i);
+		uint32_t t = idx[i];
+		idx[i] = idx[j];
+		idx[j] = t;
+	}
+}
+
 /* ---- ctl ---------------------------------------------------------------- */
 
 int smp_ctl_threads(const struct smp_ctl *ctl)
