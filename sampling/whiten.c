@@ -22,7 +22,10 @@
  * blocks, as pca.c does); all eigenpairs by LAPACKE_dsyevr; the
  * projection one SGEMM per block. Everything runs on the caller's thread
  * in a fixed order, so z depends only on the inputs. Cost O(n·d² + d³):
- * ~0.3 s for 1M × 32. Memory: 2·BLOCK·d floats and a few d×d matrices.
+ * ~0.3 s for 1M × 32. Memory: BLOCK·d floats and a few d×d matrices.
+ * The fit (μ, scaled axes) and the projection are separate calls, so a
+ * caller can project a sample of rows, or rows a block at a time, without
+ * holding all of z (typicality.c does both).
  */
 #include <errno.h>
 #include <math.h>
