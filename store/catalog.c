@@ -680,13 +680,19 @@ int store_tag_create(store *st, int64_t dataset, const char *name,
 	if (rc)
 		goto out;
 	/* Sorted by path, so files of one folder come together and their
-	 * folder is made once. Without an explicit selection the whole tree
-	 * is copied, empty folders included, like a commit. */
+	 * folder is made once. Every folder of the source tree is copied,
+	 * also those holding no selected file: a loader that maps folders to
+	 * classes (torchvision's ImageFolder: sorted folder names) gives a
+	 * tag the same class indices as its source. Without an explicit
+	 * selection the whole tree is copied, like a commit. */
 	if (d.sel_explicit)
-		s = db_prep(c, "SELECT " NODE_COLS ", n.path FROM selection x"
+		s = db_prep(c, "SELECT " NODE_COLS ", n.path FROM nodes n"
+			 " JOIN tags t ON t.id=n.tree WHERE n.tree=?2 AND"
+			 " n.parent>0 AND n.kind=1 UNION ALL"
+			 " SELECT " NODE_COLS ", n.path FROM selection x"
 			 " JOIN nodes n ON n.ino=x.node JOIN tags t ON"
 			 " t.id=n.tree WHERE x.dataset=?1 AND n.sha IS NOT NULL"
-			 " ORDER BY n.path");
+			 " ORDER BY 15");
 	else
 		s = db_prep(c, "SELECT " NODE_COLS ", n.path FROM nodes n"
 			 " JOIN tags t ON t.id=n.tree WHERE n.tree=?2 AND"

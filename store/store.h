@@ -134,7 +134,9 @@ int store_tag_get_id(store *st, int64_t id, struct store_tag *out);
 int store_tag_list(store *st, int64_t dataset, struct store_tag **out,
 		   size_t *n);
 /* Freezes the dataset's current selection as tag `name` (parent = the
- * selection's source tag), in one transaction. -EEXIST if the name is taken. */
+ * selection's source tag), in one transaction: the selected files, and
+ * every folder of the source tag (same paths, modes, owners and mtimes),
+ * also those holding no selected file. -EEXIST if the name is taken. */
 int store_tag_create(store *st, int64_t dataset, const char *name,
 		     int64_t now_ns, struct store_tag *out);
 /* Deletes a frozen tag and its nodes (never the live samples); collects blobs

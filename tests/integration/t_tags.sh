@@ -4,7 +4,8 @@
 #
 # Proves: the default selection is every file of initial-tag sorted by path;
 # `mkdir v1` snapshots initial-tag; a selection written with a grep'd subset
-# becomes exactly the files of `mkdir cats`; tags have user.sievefs.parent;
+# becomes exactly the files of `mkdir cats` (with every folder of
+# initial-tag, see t_tag_folders); tags have user.sievefs.parent;
 # overwriting, removing and renaming files in initial-tag never changes a tag;
 # every kind of write into a tag fails with EROFS; `# from: v1` resolves paths
 # in v1 (even ones gone from initial-tag) and makes v1 the parent of v2; rmdir
@@ -49,7 +50,9 @@ expect_eq "$ncats" "$(wc -l <"$ds/selection")" "wc -l selection counts the subse
 ok "mkdir cats (from the subset)" mkdir "$ds/cats"
 sv_files "$ds/cats" >"$T/cats.got"
 expect_list_eq "$T/cats.txt" "$T/cats.got" "cats holds exactly the selected files"
-mkdir -p "$T/exp_cats" && cp -r "$src/cats" "$T/exp_cats/"
+# a tag keeps every folder of its source, also those with no selected file
+mkdir -p "$T/exp_cats" && (cd "$src" && find . -type d -exec mkdir -p "$T/exp_cats/{}" \;)
+cp -r "$src/cats/." "$T/exp_cats/cats/"
 expect_tree_eq "$T/exp_cats" "$ds/cats" "cats bytes equal the source"
 expect_eq "initial-tag" "$(sv_xattr "$ds/cats" user.sievefs.parent)" \
 	"getfattr -n user.sievefs.parent of cats is initial-tag"

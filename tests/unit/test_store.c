@@ -1733,8 +1733,10 @@ static void tag_create_from_explicit_live_selection(void **state)
 {
 	struct fx *f = *state;
 	static const char *const pick[] = { "top.txt", "b/c/deep.txt" };
-	static const char *const top[] = { "b", "top.txt" };
+	static const char *const top[] = { "a", "b", "empty", "top.txt" };
+	static const char *const dirs[] = { "a", "b", "empty" };
 	struct store_tag v1;
+	struct store_node a;
 	struct tree t;
 
 	build_tree(f, &t);
@@ -1745,18 +1747,23 @@ static void tag_create_from_explicit_live_selection(void **state)
 	assert_string_equal(v1.parent_name, "initial-tag");
 	assert_int_equal(v1.files, 2);
 	assert_int_equal(v1.bytes, 3 + 5);
-	assert_children(f, v1.root, top, 2);        /* only what was picked */
+	/* the picked files, and every folder of the source (issue 10 item 8:
+	 * a loader mapping folders to classes sees the same classes) */
+	assert_children(f, v1.root, top, 4);
+	assert_rc(store_node_lookup(f->st, v1.root, "a", &a), 0);
+	assert_children(f, a.ino, NULL, 0);         /* x.txt not picked */
+	assert_int_equal(a.mode, 0700);             /* the source's mode */
 	assert_path(f, lookup_ino(f, lookup_ino(f, lookup_ino(f, v1.root, "b"),
 				  "c"), "deep.txt"), "b/c/deep.txt");
 	/* the selection itself is left as it was */
 	assert_selection(f, pick, 2);
-	/* an empty explicit selection freezes an empty tag */
+	/* an empty explicit selection freezes the folders, no file */
 	assert_rc(store_selection_set(f->st, f->ds.id, f->ds.live_tree, NULL, 0,
 				      NULL, NULL, 0), 0);
 	assert_rc(store_tag_create(f->st, f->ds.id, "none", T2, &v1), 0);
 	assert_int_equal(v1.files, 0);
 	assert_int_equal(v1.bytes, 0);
-	assert_children(f, v1.root, NULL, 0);
+	assert_children(f, v1.root, dirs, 3);
 	assert_rc(store_tag_create(f->st, f->ds.id + 1000, "x", T2, NULL),
 		  -ENOENT);
 }
@@ -1936,7 +1943,7 @@ static void selection_from_frozen_tag_becomes_parent_of_new_tag(void **state)
 {
 	struct fx *f = *state;
 	static const char *const pick[] = { "b/c/deep.txt", "a/x.txt" };
-	static const char *const top[] = { "a", "b" };
+	static const char *const top[] = { "a", "b", "empty" };
 	struct store_tag v1, v2;
 	struct store_dataset d;
 	struct tree t;
@@ -1961,7 +1968,7 @@ static void selection_from_frozen_tag_becomes_parent_of_new_tag(void **state)
 	assert_rc(store_tree_count(f->st, v2.id, &files, &bytes), 0);
 	assert_int_equal(files, 2);
 	assert_int_equal(bytes, 7);
-	assert_children(f, v2.root, top, 2);       /* no empty/, no top.txt */
+	assert_children(f, v2.root, top, 3);       /* v1's folders, no top.txt */
 	{
 		struct store_node n;
 		int64_t a = lookup_ino(f, v2.root, "a");
