@@ -402,9 +402,10 @@ static void info_tags(struct tbuf *b, const be_tag *tags, size_t n,
 			continue;
 		core_fmt_time(tags[i].created_ns, ts);
 		tbuf_printf(b, "%s%s %s: %lld samples, %lld bytes, parent %s,"
-			    " created %s\n", indent, i == last ? "└─" : "├─",
-			    tags[i].name, (long long)tags[i].files,
-			    (long long)tags[i].bytes, tags[i].parent_name, ts);
+			    " created %s, id %s\n", indent,
+			    i == last ? "└─" : "├─", tags[i].name,
+			    (long long)tags[i].files, (long long)tags[i].bytes,
+			    tags[i].parent_name, ts, tags[i].uid);
 		if (strlen(indent) + 8 < sizeof(next)) {
 			snprintf(next, sizeof(next), "%s%s", indent,
 				 i == last ? "   " : "│  ");
@@ -481,8 +482,9 @@ static int l_info_read(struct backend *be, int64_t ds, char **out,
 	info_embeddings(l, ds, &b);
 	info_run(l, ds, &b);
 	tbuf_printf(&b, "tags: %zu\n", ntags);
-	tbuf_printf(&b, "  initial-tag: %lld samples, %lld bytes, live\n",
-		    (long long)files, (long long)bytes);
+	tbuf_printf(&b, "  initial-tag: %lld samples, %lld bytes, live, id %s\n",
+		    (long long)files, (long long)bytes,
+		    ntags && tags[0].live ? tags[0].uid : "");
 	info_tags(&b, tags, ntags, d.live_tree, "  ");
 	free(tags);
 	return tbuf_finish(&b, out, len);

@@ -1206,7 +1206,12 @@ static int xattr_value(struct fs *fs, fuse_ino_t ino, const char *key,
 			return 0;
 		}
 		if (!strcmp(key, "id")) {
-			snprintf(val, len, "%lld", (long long)t.id);
+			/* the 24-hex uid (a server older than
+			 * tag uids sends none: its row id) */
+			if (t.uid[0])
+				snprintf(val, len, "%s", t.uid);
+			else
+				snprintf(val, len, "%lld", (long long)t.id);
 			return 0;
 		}
 	}

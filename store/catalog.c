@@ -297,8 +297,11 @@ static int make_tree(struct conn *c, int64_t dataset, const char *name,
 		     int64_t parent, int live, const struct store_node *rootattr,
 		     int64_t now, int64_t *tag, int64_t *root)
 {
+	/* uid: 12 random bytes as hex, like a dataset's (SQLite's PRNG is
+	 * seeded from the OS); unique, see db.c */
 	sqlite3_stmt *s = db_prep(c, "INSERT INTO tags(dataset,name,parent,"
-			       "created,live) VALUES(?1,?2,?3,?4,?5)");
+			       "created,live,uid) VALUES(?1,?2,?3,?4,?5,"
+			       "lower(hex(randomblob(12))))");
 	int rc;
 
 	if (!s)
@@ -473,6 +476,8 @@ static void tag_row(sqlite3_stmt *s, void *out)
 	t->files = sqlite3_column_int64(s, 7);
 	t->bytes = sqlite3_column_int64(s, 8);
 	t->live = sqlite3_column_int(s, 9);
+	snprintf(t->uid, sizeof(t->uid), "%s",
+		 (const char *)sqlite3_column_text(s, 10));
 }
 
 int store_tag_get(store *st, int64_t dataset, const char *name,

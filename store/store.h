@@ -76,7 +76,9 @@ struct store_dataset {
 };
 
 struct store_tag {
-	int64_t id;
+	int64_t id;             /* catalog row id: what the API's URLs name */
+	char uid[25];           /* stable public id, 24 hex digits, as a
+				 * dataset's: user.sievefs.id, info */
 	int64_t dataset;
 	char name[129];
 	int64_t parent;         /* parent tag id, 0 for initial-tag */

@@ -72,6 +72,11 @@ scenario() {
 	else
 		fail "$what: info has no 'picked: $n samples,'"; sv_show "$T/info" 20
 	fi
+	local id
+	id=$(sv_xattr "$ds/picked" user.sievefs.id)
+	[[ $id =~ ^[0-9a-f]{24}$ ]] && pass "$what: the tag's user.sievefs.id is 24 hex ($id)" ||
+		fail "$what: the tag's user.sievefs.id is '$id'"
+	expect_contains "$T/info" "id $id" "$what: info shows the tag's id"
 	ok "$what: log says the tag's count" grep -q "tag 'picked' created from 'initial-tag' ($n samples)" "$ds/log"
 
 	# a selection '# from: picked' of one c/ file: the folders of picked

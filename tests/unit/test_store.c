@@ -1729,6 +1729,60 @@ static void tag_rename(void **state)
 	assert_rc(store_tag_get(f->st, f->ds.id, "initial-tag", &got), 0);
 }
 
+static void assert_hex24(const char *uid)
+{
+	if (strlen(uid) != 24 || strspn(uid, "0123456789abcdef") != 24)
+		fail_msg("uid '%s' is not 24 lowercase hex digits", uid);
+}
+
+/* Tags have a public 24-hex uid like datasets, kept across reopens; a
+ * catalog made before tag uids gets one for each of its tags on open. */
+static void tag_uid_is_24_hex_stable_and_migrated(void **state)
+{
+	struct fx *f = *state;
+	struct store_tag live, v1, got;
+	char path[192], uid_live[25], uid_v1[25];
+	sqlite3 *db;
+
+	assert_rc(store_tag_create(f->st, f->ds.id, "v1", T1, &v1), 0);
+	assert_rc(store_tag_get_id(f->st, f->ds.live_tree, &live), 0);
+	assert_hex24(v1.uid);
+	assert_hex24(live.uid);
+	assert_string_not_equal(v1.uid, live.uid);
+	reopen(f);
+	assert_rc(store_tag_get(f->st, f->ds.id, "v1", &got), 0);
+	assert_string_equal(got.uid, v1.uid);
+	assert_rc(store_tag_get_id(f->st, f->ds.live_tree, &got), 0);
+	assert_string_equal(got.uid, live.uid);
+
+	/* an old catalog: the column is not there */
+	store_close(f->st);
+	f->st = NULL;
+	snprintf(path, sizeof(path), "%s/catalog.db", f->dir);
+	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(db, "DROP INDEX tags_uid;"
+				      "ALTER TABLE tags DROP COLUMN uid",
+				      NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(db);
+	reopen(f);
+	assert_rc(store_tag_get(f->st, f->ds.id, "v1", &got), 0);
+	assert_hex24(got.uid);
+	snprintf(uid_v1, sizeof(uid_v1), "%s", got.uid);
+	assert_rc(store_tag_get_id(f->st, f->ds.live_tree, &got), 0);
+	assert_hex24(got.uid);
+	snprintf(uid_live, sizeof(uid_live), "%s", got.uid);
+	assert_string_not_equal(uid_v1, uid_live);
+	/* given once: the next open keeps them */
+	reopen(f);
+	assert_rc(store_tag_get(f->st, f->ds.id, "v1", &got), 0);
+	assert_string_equal(got.uid, uid_v1);
+	assert_rc(store_tag_get_id(f->st, f->ds.live_tree, &got), 0);
+	assert_string_equal(got.uid, uid_live);
+	/* and new tags get theirs as usual */
+	assert_rc(store_tag_create(f->st, f->ds.id, "v2", T2, &got), 0);
+	assert_hex24(got.uid);
+}
+
 static void tag_create_from_explicit_live_selection(void **state)
 {
 	struct fx *f = *state;
@@ -2285,6 +2339,7 @@ int main(void)
 		T(tag_create_duplicate_name_is_eexist),
 		T(tag_rename),
 		T(tag_create_from_explicit_live_selection),
+		T(tag_uid_is_24_hex_stable_and_migrated),
 
 		T(selection_default_is_committed_files_sorted_by_path),
 		T(selection_each_stops_early_with_callback_value),
