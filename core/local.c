@@ -571,13 +571,39 @@ static int l_emb_get_id(struct backend *be, int64_t id,
 	return rc ? rc : l_dataset_get_id(be, out->dataset, &d);
 }
 
+/* " (skipped 2 rows naming no sample: 'a', 'b')" into buf, or "". */
+static void skipped_text(const struct store_emb_skip *sk,
+			 const struct core_emb *e, char *buf, size_t len)
+{
+	struct tbuf b;
+	char *text = NULL;
+	size_t tlen, shown = sk->n < STORE_EMB_SKIP_SHOW ? sk->n
+							  : STORE_EMB_SKIP_SHOW;
+
+	buf[0] = '\0';
+	if (!sk->n)
+		return;
+	tbuf_init(&b, len);
+	tbuf_printf(&b, "skipped %zu row%s naming no sample:", sk->n,
+		    sk->n == 1 ? "" : "s");
+	for (size_t i = 0; i < shown; i++)
+		tbuf_printf(&b, "%s '%.100s'", i ? "," : "",
+			    e->names[sk->first[i]]);
+	if (sk->n > shown)
+		tbuf_printf(&b, ", ...");
+	if (tbuf_finish(&b, &text, &tlen) == 0)
+		snprintf(buf, len, "%s", text);
+	free(text);
+}
+
 static int l_emb_put(struct backend *be, int64_t ds, const char *name,
 		     const char *text, size_t len, char *msg)
 {
 	struct core_emb e;
 	struct store_embedding se;
+	struct store_emb_skip sk = { 0 };
 	be_dataset d;
-	char why[BE_MSG], line[BE_MSG + 128];
+	char why[BE_MSG], line[BE_MSG + 128], skipped[BE_MSG];
 	size_t bad = 0;
 	int rc;
 
@@ -595,19 +621,32 @@ static int l_emb_put(struct backend *be, int64_t ds, const char *name,
 			 name, why);
 		return rc == -EINVAL ? user_error(be, ds, msg, rc, line) : rc;
 	}
+	/* Rows naming no sample (removed since the export, or a CSV made
+	 * over a larger folder) are skipped and named; only a file that
+	 * matches nothing is refused. */
 	rc = store_embedding_put(L(be)->st, ds, d.live_tree, name, e.n, e.d,
 				 (const char *const *)e.names, e.x, e.labels,
-				 &bad, &se);
+				 &bad, &sk, &se);
+	skipped_text(&sk, &e, skipped, sizeof(skipped));
+	if (rc == -ENOENT) {
+		snprintf(line, sizeof(line), "embeddings/%s.csv not stored: no"
+			 " row names a sample of initial-tag (%s)", name,
+			 skipped);
+		core_csv_free(&e);
+		return user_error(be, ds, msg, -EINVAL, line);
+	}
 	if (rc == -EINVAL) {
 		snprintf(line, sizeof(line), "embeddings/%s.csv not stored: row"
-			 " %zu, column 1 (filenames): '%.200s' is not a sample"
-			 " of initial-tag", name, bad + 2, e.names[bad]);
+			 " %zu, column 1 (filenames): '%.200s' is listed twice",
+			 name, bad + 2, e.names[bad]);
 		core_csv_free(&e);
 		return user_error(be, ds, msg, rc, line);
 	}
 	if (rc == 0) {
-		snprintf(line, sizeof(line), "embedding '%s' stored: %zu samples,"
-			 " %zu dimensions", name, e.n, e.d);
+		snprintf(line, sizeof(line), "embedding '%s' stored: %lld"
+			 " samples, %zu dimensions%s%s%s", name,
+			 (long long)se.rows, e.d, *skipped ? " (" : "", skipped,
+			 *skipped ? ")" : "");
 		l_log_event(be, ds, STORE_INFO, line);
 	}
 	core_csv_free(&e);
@@ -636,7 +675,7 @@ struct exporter {
 	size_t d, n;
 	char **names;
 	float *x;
-	int32_t *labels;
+	int64_t *labels;
 	char *pool;
 	size_t poollen;
 	int header_done;
@@ -684,7 +723,7 @@ static int export_flush(struct exporter *ex)
 }
 
 static int export_row(void *arg, const char *path, const float *vec,
-		      int32_t label)
+		      int64_t label)
 {
 	struct exporter *ex = arg;
 	size_t plen = strlen(path) + 1;

@@ -232,7 +232,7 @@ int store_event_each(store *st, int64_t dataset, int limit, store_event_fn fn,
 
 /* ---- embeddings ---- */
 
-/* An embedding: one float32 vector (and an integer label) per sample path.
+/* An embedding: one float32 vector (and an int64 label) per sample path.
  * Vectors are keyed by path, so they apply to every tree holding the path. */
 struct store_embedding {
 	int64_t id, dataset;
@@ -240,13 +240,25 @@ struct store_embedding {
 	int64_t dim, rows, created_ns;
 };
 
-/* Stores (or replaces) embedding `name` in one transaction: n rows of dim
- * floats. Every path must be a committed file of tree `tree`, else -EINVAL,
- * *bad = its index, and nothing is stored. */
+/* Rows of an upload that name no sample (store_embedding_put). */
+#define STORE_EMB_SKIP_SHOW 3
+struct store_emb_skip {
+	size_t n;                           /* rows skipped */
+	size_t first[STORE_EMB_SKIP_SHOW];  /* indices of the first min(n, 3) */
+};
+
+/* Stores (or replaces) embedding `name` in one transaction: of n rows of
+ * dim floats, those whose path is a committed file of tree `tree`; the
+ * others are skipped and reported in *skip (may be NULL): an export read
+ * back after a sample was removed, or a CSV made over a larger folder,
+ * uploads as is. No row naming a file: -ENOENT and nothing changes. A path
+ * given twice: -EINVAL, *bad = its index, nothing changes. out->rows
+ * counts the rows kept. */
 int store_embedding_put(store *st, int64_t dataset, int64_t tree,
 			const char *name, size_t n, size_t dim,
 			const char *const *paths, const float *x,
-			const int32_t *labels, size_t *bad,
+			const int64_t *labels, size_t *bad,
+			struct store_emb_skip *skip,
 			struct store_embedding *out);
 int store_embedding_get(store *st, int64_t dataset, const char *name,
 			struct store_embedding *out);          /* -ENOENT */
@@ -257,7 +269,7 @@ int store_embedding_list(store *st, int64_t dataset,
 int store_embedding_delete(store *st, int64_t id);
 /* Calls fn for each row in path order. */
 typedef int (*store_vec_fn)(void *arg, const char *path, const float *vec,
-			    int32_t label);
+			    int64_t label);
 int store_embedding_each(store *st, int64_t emb, store_vec_fn fn, void *arg);
 
 /* The candidates of a run: the committed files of `tree` that have a vector
@@ -267,7 +279,9 @@ struct store_matrix {
 	size_t n, dim;
 	char **paths;          /* n, into pool */
 	float *x;              /* n*dim */
-	int32_t *labels;       /* n */
+	int32_t *labels;       /* n: each label's rank among the distinct
+				* labels (order kept: equal, less and greater
+				* are those of the int64 labels) */
 	size_t skipped;        /* files of the tree without a vector */
 	char *pool;
 };

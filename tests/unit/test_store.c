@@ -1,7 +1,7 @@
 /*
  * test_store.c — unit tests for store/: the catalog (datasets, tags, nodes,
- * selection, events, folder generations) and the content-addressed blob
- * store.
+ * selection, events, folder generations, embedding uploads) and the
+ * content-addressed blob store.
  *
  * Fixture: every test gets a fresh temp dir (mkdtemp under /tmp) holding a
  * store in TMP/store, opened in setup, plus one dataset `alice/leaves`;
@@ -1822,6 +1822,85 @@ static void tag_create_from_explicit_live_selection(void **state)
 		  -ENOENT);
 }
 
+/* ==== embeddings ==== */
+
+struct got_vec {
+	int n;
+	char path[4][64];
+	int64_t label[4];
+};
+
+static int collect_vec(void *arg, const char *path, const float *vec,
+		       int64_t label)
+{
+	struct got_vec *g = arg;
+
+	(void)vec;
+	if (g->n == 4)
+		return -E2BIG;
+	snprintf(g->path[g->n], sizeof(g->path[0]), "%s", path);
+	g->label[g->n++] = label;
+	return 0;
+}
+
+/* Rows naming no committed file (unknown path, folder, pending upload) are
+ * skipped and reported; nothing matching is -ENOENT and changes nothing;
+ * labels are int64 in and out; a matrix carries their ranks. */
+static void embedding_put_skips_rows_naming_no_sample(void **state)
+{
+	struct fx *f = *state;
+	static const char *const paths[] = { "a/x.txt", "gone.txt", "a",
+					     "a/pending", "b/c/deep.txt",
+					     "top.txt", "zz" };
+	const int64_t labels[] = { INT64_MAX, 1, 2, 3, INT64_MAX, INT64_MIN,
+				   4 };
+	static const char *const nope[] = { "nope", "also/nope" };
+	static const char *const dup[] = { "top.txt", "top.txt" };
+	float x[7 * 2] = { 0 };
+	struct store_emb_skip sk;
+	struct store_embedding e, got;
+	struct store_matrix m;
+	struct got_vec g = { 0 };
+	struct tree t;
+	size_t bad = 99;
+
+	build_tree(f, &t);
+	assert_rc(store_embedding_put(f->st, f->ds.id, f->ds.live_tree, "e",
+				      7, 2, paths, x, labels, &bad, &sk, &e), 0);
+	assert_int_equal(e.rows, 3);
+	assert_int_equal(sk.n, 4);
+	assert_int_equal(sk.first[0], 1);
+	assert_int_equal(sk.first[1], 2);
+	assert_int_equal(sk.first[2], 3);
+	assert_rc(store_embedding_each(f->st, e.id, collect_vec, &g), 0);
+	assert_int_equal(g.n, 3);
+	assert_string_equal(g.path[0], "a/x.txt");
+	assert_true(g.label[0] == INT64_MAX);
+	assert_string_equal(g.path[2], "top.txt");
+	assert_true(g.label[2] == INT64_MIN);
+	assert_rc(store_matrix_load(f->st, e.id, f->ds.live_tree, &m), 0);
+	assert_int_equal(m.n, 3);
+	assert_int_equal(m.labels[0], 1);     /* INT64_MAX: above ... */
+	assert_int_equal(m.labels[1], 1);     /* ... equal to it ... */
+	assert_int_equal(m.labels[2], 0);     /* INT64_MIN: the lowest */
+	store_matrix_free(&m);
+
+	/* nothing matches: -ENOENT, the embedding of that name unchanged */
+	assert_rc(store_embedding_put(f->st, f->ds.id, f->ds.live_tree, "e",
+				      2, 2, nope, x, labels, &bad, &sk, NULL),
+		  -ENOENT);
+	assert_int_equal(sk.n, 2);
+	assert_rc(store_embedding_get(f->st, f->ds.id, "e", &got), 0);
+	assert_int_equal(got.rows, 3);
+	/* a path twice: -EINVAL naming the second */
+	assert_rc(store_embedding_put(f->st, f->ds.id, f->ds.live_tree, "e",
+				      2, 2, dup, x, labels, &bad, NULL, NULL),
+		  -EINVAL);
+	assert_int_equal(bad, 1);
+	assert_rc(store_embedding_get(f->st, f->ds.id, "e", &got), 0);
+	assert_int_equal(got.rows, 3);
+}
+
 /* ==== selection ==== */
 
 static void selection_default_is_committed_files_sorted_by_path(void **state)
@@ -2340,6 +2419,7 @@ int main(void)
 		T(tag_rename),
 		T(tag_create_from_explicit_live_selection),
 		T(tag_uid_is_24_hex_stable_and_migrated),
+		T(embedding_put_skips_rows_naming_no_sample),
 
 		T(selection_default_is_committed_files_sorted_by_path),
 		T(selection_each_stops_early_with_callback_value),
