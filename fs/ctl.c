@@ -17,14 +17,19 @@
  * hash of the content and the time that content was first seen, which is the
  * file's mtime and ctime: both stay put while the text does not change
  * (rsync's quick check, tar's "file changed as we read it"), and move when it
- * does. A stat within `window` seconds of the last generation (the mount's
- * live TTL; 0 for `sample`, whose progress moves) reuses the kept length, so
- * the lookup + getattr pair of one stat, or `ls -l`, generate once. An open
- * always generates afresh (a `cat` right after a change sees it) and updates
- * the kept record, so tar's fstat after reading agrees with what it read.
- * A write through this mount forgets the dataset's records. readdir
- * (fs_ctl_stat with generate = 0) never generates: a plain `ls` of a dataset
- * must not render plot.svg; it reports the kept length, or 0, with attribute
+ * does. A stat within a window of the last generation reuses the kept
+ * length, so the lookup + getattr pair of one stat, or an `ls -l`, generate
+ * once. The window is the mount's live TTL plus four times what the last
+ * generation took (at most 30 s more): a plot.svg or scores.csv of 100k
+ * samples takes most of a second, and stats then spend at most a fifth of
+ * the time generating. `sample` (cheap, and its progress moves) has none:
+ * every stat generates it. An open always generates afresh (a `cat` right
+ * after a change sees it) and updates the kept record, so tar's fstat after
+ * reading agrees with what it read. A write through this mount forgets the
+ * dataset's records. A change made elsewhere (an upload, the end of a run,
+ * another mount) can thus show in stat up to a window late, never in read.
+ * readdir (gen = 0) never generates — a plain `ls` of a dataset must not
+ * render plot.svg — and reports the kept length, or 0, with attribute
  * timeout 0, so any stat asks again. Handles are still served with
  * direct_io: reads reach the daemon and return the snapshot of the open.
  *
@@ -51,6 +56,7 @@ struct gen_rec {
 	size_t len;
 	struct timespec mtime;       /* when this content was first seen */
 	double checked;              /* monotonic time of the last generation */
+	double cost;                 /* seconds that generation took */
 	struct gen_rec *next;
 };
 
@@ -118,7 +124,7 @@ static struct gen_rec *rec_find(int64_t ds, int slot)
 /* Records a freshly generated text; *out gets the record's values. A text
  * that differs from the last one seen gets mtime = now. */
 static void rec_note(int64_t ds, int slot, const char *text, size_t len,
-		     struct gen_rec *out)
+		     double started, struct gen_rec *out)
 {
 	uint64_t h = text_hash(text, len);
 	struct gen_rec *r;
@@ -139,6 +145,7 @@ static void rec_note(int64_t ds, int slot, const char *text, size_t len,
 			clock_gettime(CLOCK_REALTIME, &r->mtime);
 		}
 		r->checked = mono_now();
+		r->cost = r->checked - started;
 		*out = *r;
 	} else {
 		memset(out, 0, sizeof(*out));
@@ -198,10 +205,10 @@ static int generate(struct fs *fs, int64_t ds, int slot, char **out,
 int fs_ctl_stat(struct fs *fs, int64_t ds, int slot, int gen, off_t *size,
 		struct timespec *mtime)
 {
-	double window = slot == FS_SLOT_SAMPLE ? 0 : fs->live_ttl;
 	struct gen_rec r;
 	char *text = NULL;
 	size_t len = 0;
+	double started;
 	int found, rc;
 
 	pthread_mutex_lock(&gen_lock);
@@ -210,7 +217,10 @@ int fs_ctl_stat(struct fs *fs, int64_t ds, int slot, int gen, off_t *size,
 	if (found)
 		r = *p;
 	pthread_mutex_unlock(&gen_lock);
-	if (found && (!gen || mono_now() - r.checked < window)) {
+	started = mono_now();
+	if (found && (!gen || (slot != FS_SLOT_SAMPLE &&
+			       started - r.checked < fs->live_ttl +
+			       (r.cost < 7.5 ? 4 * r.cost : 30)))) {
 		*size = (off_t)r.len;
 		*mtime = r.mtime;
 		return 0;
@@ -223,7 +233,7 @@ int fs_ctl_stat(struct fs *fs, int64_t ds, int slot, int gen, off_t *size,
 			rec_drop(ds, slot);
 		return rc;
 	}
-	rec_note(ds, slot, text, len, &r);
+	rec_note(ds, slot, text, len, started, &r);
 	free(text);
 	*size = (off_t)r.len;
 	*mtime = r.mtime;
@@ -235,6 +245,7 @@ int fs_ctl_open(struct fs *fs, int64_t ds, int slot, int flags,
 {
 	const struct fs_ctl *c = fs_ctl_by_slot(slot);
 	struct gen_rec r;
+	double started;
 	struct fs_fh *fh;
 	int acc = flags & O_ACCMODE;
 	int rc = 0;
@@ -268,12 +279,13 @@ int fs_ctl_open(struct fs *fs, int64_t ds, int slot, int flags,
 		*out = fh;
 		return 0;
 	}
+	started = mono_now();
 	rc = generate(fs, ds, slot, &fh->text, &fh->len);
 	if (rc) {
 		free(fh);
 		return rc;
 	}
-	rec_note(ds, slot, fh->text, fh->len, &r);
+	rec_note(ds, slot, fh->text, fh->len, started, &r);
 	*out = fh;
 	return 0;
 }
