@@ -18,7 +18,7 @@
  * file's mtime and ctime: both stay put while the text does not change
  * (rsync's quick check, tar's "file changed as we read it"), and move when it
  * does. A stat within a window of the last generation reuses the kept
- * length, so the lookup + getattr pair of one stat, or an `ls -l`, generate
+ * length, so that bursts of stats (`ls -l`, tar's lstat then fstat) generate
  * once. The window is the mount's live TTL plus four times what the last
  * generation took (at most 30 s more): a plot.svg or scores.csv of 100k
  * samples takes most of a second, and stats then spend at most a fifth of
@@ -28,9 +28,9 @@
  * reading agrees with what it read. A write through this mount forgets the
  * dataset's records. A change made elsewhere (an upload, the end of a run,
  * another mount) can thus show in stat up to a window late, never in read.
- * readdir (gen = 0) never generates — a plain `ls` of a dataset must not
- * render plot.svg — and reports the kept length, or 0, with attribute
- * timeout 0, so any stat asks again. Handles are still served with
+ * readdir and lookup (gen = 0) never generate — a plain `ls` of a dataset
+ * must not render plot.svg, a `cat` should render it once — and report the
+ * kept length, or 0, with attribute timeout 0, so any stat asks again. Handles are still served with
  * direct_io: reads reach the daemon and return the snapshot of the open.
  *
  * Threads: the records are protected by gen_lock (never held while a text is

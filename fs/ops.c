@@ -67,8 +67,9 @@ static void dataset_attr(struct fs *fs, const be_dataset *d, struct stat *st)
 	st->st_ctim = st->st_atim = st->st_mtim;
 }
 
-/* A control file's size is its text's (gen = 0, for listings: without
- * generating it; see ctl.c "Sizes"); its times are when that text was first
+/* A control file's size is its text's (gen = 0, for listings and lookups,
+ * whose attributes expire at once: without generating it; see ctl.c
+ * "Sizes"); its times are when that text was first
  * seen, so they stay put while it does not change. A text that cannot be
  * generated now shows size 0 (its open reports why). */
 static void ctl_attr(struct fs *fs, const be_dataset *d,
@@ -189,7 +190,9 @@ static int do_lookup(struct fs *fs, fuse_ino_t parent, const char *name,
 		if (rc)
 			return rc;
 		if (c) {
-			ctl_entry(fs, &d, c, e, 1);
+			/* Attributes valid for 0 s: the stat that follows asks
+			 * again, so the text is generated there, not twice. */
+			ctl_entry(fs, &d, c, e, 0);
 			return 0;
 		}
 		rc = be->ops->tag_get(be, p.id, name, &t);
