@@ -17,21 +17,22 @@
  * hash of the content and the time that content was first seen, which is the
  * file's mtime and ctime: both stay put while the text does not change
  * (rsync's quick check, tar's "file changed as we read it"), and move when it
- * does. A stat within a window of the last generation reuses the kept
- * length, so that bursts of stats (`ls -l`, tar's lstat then fstat) generate
- * once. The window is the mount's live TTL plus four times what the last
- * generation took (at most 30 s more): a plot.svg or scores.csv of 100k
- * samples takes most of a second, and stats then spend at most a fifth of
- * the time generating. `sample` (cheap, and its progress moves) has none:
- * every stat generates it. An open always generates afresh (a `cat` right
- * after a change sees it) and updates the kept record, so tar's fstat after
- * reading agrees with what it read. A write through this mount forgets the
- * dataset's records. A change made elsewhere (an upload, the end of a run,
- * another mount) can thus show in stat up to a window late, never in read.
- * readdir and lookup (gen = 0) never generate — a plain `ls` of a dataset
- * must not render plot.svg, a `cat` should render it once — and report the
- * kept length, or 0, with attribute timeout 0, so any stat asks again. Handles are still served with
- * direct_io: reads reach the daemon and return the snapshot of the open.
+ * does. A stat within a window after the last generation reuses the kept
+ * length, so that bursts of stats (`ls -l`, tar's lstat then fstat) cost
+ * little: the window is four times what that generation took (at most 30 s).
+ * A plot.svg or scores.csv of 100k samples takes most of a second, so stats
+ * in a loop spend at most a fifth of the time generating; a text made in a
+ * millisecond is reused for four. `sample` (cheap, and its progress moves)
+ * has no window: every stat generates it. An open always generates afresh (a
+ * `cat` right after a change sees it) and updates the kept record, so tar's
+ * fstat after reading agrees with what it read. A write through this mount
+ * forgets the dataset's records. A change made otherwise (an upload, the end
+ * of a run, another mount) can thus show in stat up to a window late, never
+ * in read. readdir and lookup (gen = 0) never generate — a plain `ls` of a
+ * dataset must not render plot.svg, a `cat` should render it once — and
+ * report the kept length, or 0, with attribute timeout 0, so any stat asks
+ * again. Handles are still served with direct_io: reads reach the daemon and
+ * return the snapshot of the open.
  *
  * Threads: the records are protected by gen_lock (never held while a text is
  * generated). One mount per process, so they are this file's.
@@ -219,7 +220,7 @@ int fs_ctl_stat(struct fs *fs, int64_t ds, int slot, int gen, off_t *size,
 	pthread_mutex_unlock(&gen_lock);
 	started = mono_now();
 	if (found && (!gen || (slot != FS_SLOT_SAMPLE &&
-			       started - r.checked < fs->live_ttl +
+			       started - r.checked <
 			       (r.cost < 7.5 ? 4 * r.cost : 30)))) {
 		*size = (off_t)r.len;
 		*mtime = r.mtime;
