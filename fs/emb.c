@@ -17,8 +17,8 @@
  * replaced, which makes a new version), and later stats and opens of the
  * same version share it (an open dup()s its fd: reads are positional).
  * At most EXPORTS_KEPT files and EXPORTS_BYTES are kept, least recently used
- * dropped first (an open handle keeps its own fd). A listing never renders:
- * it shows the kept size, or 0, with attribute timeout 0.
+ * dropped first (an open handle keeps its own fd). A listing or lookup
+ * never renders: it shows the kept size, or 0, with attribute timeout 0.
  *
  * Threads: the pending list is protected by fs->emb_lock; a pending
  * upload's fd and size by the same lock (writes are rare and sequential).
@@ -255,8 +255,9 @@ static void pending_attr(struct fs *fs, const struct emb_upload *u,
 	st->st_ctim = st->st_atim = st->st_mtim;
 }
 
-/* gen = 0 (listings): the size only if already known, else 0. A render
- * that fails shows 0 (the open reports why). */
+/* gen = 0 (listings, lookups: their attributes expire at once, and an rm
+ * must not render): the size only if already known, else 0. A render that
+ * fails shows 0 (the open reports why). */
 static void emb_attr(struct fs *fs, const struct store_embedding *e,
 		     struct stat *st, int gen)
 {
@@ -297,7 +298,7 @@ int fs_emb_lookup(struct fs *fs, int64_t ds, const char *file,
 		rc = fs->be->ops->emb_get(fs->be, ds, base, &se);
 		if (rc)
 			return rc;
-		emb_attr(fs, &se, &e->attr, 1);
+		emb_attr(fs, &se, &e->attr, 0);
 	}
 	e->ino = e->attr.st_ino;
 	return 0;

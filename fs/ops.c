@@ -69,9 +69,9 @@ static void dataset_attr(struct fs *fs, const be_dataset *d, struct stat *st)
 
 /* A control file's size is its text's (gen = 0, for listings and lookups,
  * whose attributes expire at once: without generating it; see ctl.c
- * "Sizes"); its times are when that text was first
- * seen, so they stay put while it does not change. A text that cannot be
- * generated now shows size 0 (its open reports why). */
+ * "Sizes"); its times are when that text was first seen, so they stay put
+ * while it does not change. A text that cannot be generated now shows size
+ * 0 (its open reports why). */
 static void ctl_attr(struct fs *fs, const be_dataset *d,
 		     const struct fs_ctl *c, struct stat *st, int gen)
 {
