@@ -363,8 +363,7 @@ ssize_t fs_ctl_write_sample(struct fs *fs, struct fs_fh *fh, const char *buf,
 	ssize_t n;
 	int rc;
 
-	n = fs_ctl_write(fh, buf, size, fh->append ? (off_t)fh->len :
-			 off - (off_t)fh->base);
+	n = fs_ctl_write(fh, buf, size, off - (off_t)fh->base);
 	if (n < 0)
 		return n;
 	rc = sample_lines(fs, fh, 0);
