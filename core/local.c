@@ -317,12 +317,13 @@ static int l_node_commit(struct backend *be, int64_t ino, int fd,
 
 /* ---- control files ---- */
 
+/* One path per line, quoted when it must be (core/text.h) so that the text
+ * can always be written back. */
 static int put_line(void *arg, const char *path)
 {
 	struct tbuf *b = arg;
 
-	tbuf_put(b, path, strlen(path));
-	tbuf_put(b, "\n", 1);
+	tbuf_put_path_line(b, path);
 	return b->err;
 }
 
