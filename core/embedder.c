@@ -113,6 +113,7 @@ struct file {
 	unsigned char sha[STORE_SHA_LEN];
 	int64_t size;
 	int state;               /* 0 unknown, 1 has features, 2 not an image */
+	size_t copies;           /* on a hash's first file: files with it */
 };
 
 struct files {
@@ -326,9 +327,10 @@ static int cancelled(const struct core_embed_ctl *ctl)
 }
 
 /* Computes the features of every distinct hash not cached yet. uniq: the
- * first file of each distinct hash; their state is set. */
+ * first file of each distinct hash; their state is set. Progress counts
+ * samples (a hash counts for each of its copies), of nfiles. */
 static int compute_missing(store *st, int64_t ds, const char *kind, int color,
-			   struct file **uniq, size_t nu,
+			   struct file **uniq, size_t nu, size_t nfiles,
 			   const struct core_embed_ctl *ctl, size_t *bad_logged,
 			   char *why, size_t whylen)
 {
@@ -355,7 +357,7 @@ static int compute_missing(store *st, int64_t ds, const char *kind, int color,
 			rc = 0;
 		} else if (rc >= 0) {
 			uniq[i]->state = rc == 0 ? 1 : 2;
-			done++;
+			done += uniq[i]->copies;
 			rc = 0;
 		}
 	}
@@ -364,7 +366,7 @@ static int compute_missing(store *st, int64_t ds, const char *kind, int color,
 			 strerror(-rc));
 		goto out;
 	}
-	progress(ctl, done, nu);
+	progress(ctl, done, nfiles);
 	for (size_t m0 = 0; m0 < nmiss && !rc; m0 += ROUND) {
 		size_t n = nmiss - m0 < ROUND ? nmiss - m0 : ROUND;
 		if (cancelled(ctl)) {
@@ -410,9 +412,9 @@ static int compute_missing(store *st, int64_t ds, const char *kind, int color,
 			}
 			free(r.errs[i]);
 			r.errs[i] = NULL;
+			done += miss[m0 + i]->copies;
 		}
-		done += n;
-		progress(ctl, done, nu);
+		progress(ctl, done, nfiles);
 	}
 out:
 	free(miss);
@@ -540,12 +542,17 @@ static int embed_once(store *st, int64_t ds, const struct core_embed_opts *o,
 	for (size_t i = 0; i < f.n; i++)
 		uniq[i] = &f.v[i];
 	qsort(uniq, f.n, sizeof(*uniq), cmp_sha);
-	for (size_t i = 0; i < f.n; i++)
+	for (size_t i = 0; i < f.n; i++) {
 		if (i == 0 || memcmp(uniq[i]->sha, uniq[nu - 1]->sha,
-				     STORE_SHA_LEN))
+				     STORE_SHA_LEN)) {
 			uniq[nu++] = uniq[i];
-	rc = compute_missing(st, ds, kind, o->color, uniq, nu, ctl, &logged,
-			     why, whylen);
+			uniq[nu - 1]->copies = 1;
+		} else {
+			uniq[nu - 1]->copies++;
+		}
+	}
+	rc = compute_missing(st, ds, kind, o->color, uniq, nu, f.n, ctl,
+			     &logged, why, whylen);
 	if (rc)
 		goto out;
 	/* every file takes the state of its hash's representative: files
@@ -560,8 +567,14 @@ static int embed_once(store *st, int64_t ds, const struct core_embed_opts *o,
 			nbad++;
 	}
 	if (ng == 0) {
-		snprintf(why, whylen, "none of the %zu samples of initial-tag"
-			 " is an image sievefs can decode (see log)", f.n);
+		if (f.n == 1)
+			snprintf(why, whylen, "the only sample of initial-tag"
+				 " is not an image sievefs can decode (see"
+				 " log)");
+		else
+			snprintf(why, whylen, "none of the %zu samples of"
+				 " initial-tag is an image sievefs can decode"
+				 " (see log)", f.n);
 		rc = -EINVAL;
 		goto out;
 	}
@@ -597,8 +610,9 @@ static int embed_once(store *st, int64_t ds, const struct core_embed_opts *o,
 	}
 	*emb = e.id;
 	char line[300];
-	snprintf(line, sizeof(line), "embed: builtin (%s): %zu images, %zu"
-		 " samples without a vector (not images)", params, ng, nbad);
+	snprintf(line, sizeof(line), "embed: builtin (%s): %zu image%s, %zu"
+		 " sample%s without a vector (not images)", params, ng,
+		 ng == 1 ? "" : "s", nbad, nbad == 1 ? "" : "s");
 	store_event_add(st, ds, STORE_INFO, line);
 out:
 	files_free(&f);

@@ -24,6 +24,12 @@ void tbuf_printf(struct tbuf *b, const char *fmt, ...);
 int tbuf_finish(struct tbuf *b, char **out, size_t *len);
 void tbuf_free(struct tbuf *b);
 
+/* "s" unless n is 1 (or -1): "%lld sample%s", n, core_s(n). Static text. */
+static inline const char *core_s(long long n)
+{
+	return n == 1 || n == -1 ? "" : "s";
+}
+
 /* ISO 8601 UTC, e.g. 2026-11-24T02:00:00Z (buf of 32 bytes). */
 void core_fmt_time(int64_t ns, char buf[32]);
 

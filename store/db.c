@@ -367,6 +367,39 @@ void db_node_row(sqlite3_stmt *s, void *out)
 		snprintf(n->name, sizeof(n->name), "%s", (const char *)name);
 }
 
+/* Runs are numbered per dataset (runs.seq, shown to users; the id stays
+ * the catalog-wide key) and remember how many candidates they ranked.
+ * Catalogs made before lack both columns: add them and number their runs
+ * in id order. Idempotent; inside db_schema's transaction. */
+static int migrate_runs_seq(struct conn *c)
+{
+	static const char *const cols[] = { "seq", "candidates" };
+	int rc = 0;
+
+	for (size_t i = 0; i < 2 && !rc; i++) {
+		sqlite3_stmt *s = db_prep(c, "SELECT 1 FROM pragma_table_info("
+					  "'runs') WHERE name=?1");
+		char sql[128];
+		int have;
+
+		if (!s)
+			return -EIO;
+		sqlite3_bind_text(s, 1, cols[i], -1, SQLITE_STATIC);
+		have = sqlite3_step(s) == SQLITE_ROW;
+		sqlite3_finalize(s);
+		if (have)
+			continue;
+		snprintf(sql, sizeof(sql), "ALTER TABLE runs ADD COLUMN %s"
+			 " INTEGER NOT NULL DEFAULT 0", cols[i]);
+		rc = db_exec(c, sql);
+	}
+	if (!rc)
+		rc = db_exec(c, "UPDATE runs SET seq=(SELECT count(*) FROM runs"
+			     " r2 WHERE r2.dataset=runs.dataset AND"
+			     " r2.id<=runs.id) WHERE seq=0");
+	return rc;
+}
+
 int db_schema(struct conn *c)
 {
 	int rc = db_begin(c);
@@ -387,6 +420,8 @@ int db_schema(struct conn *c)
 			     " WHERE key='grants_v1');"
 			     "INSERT OR IGNORE INTO meta(key, value)"
 			     " VALUES('grants_v1', '1')");
+	if (!rc)
+		rc = migrate_runs_seq(c);
 	return db_end(c, rc);
 }
 
