@@ -143,8 +143,12 @@ static int l_dataset_rename(struct backend *be, int64_t id, const char *name,
 	if (rc)
 		return rc;
 	if (!core_name_valid(name)) {
-		set_msg(msg, "'%.200s' is not a valid dataset name", name);
-		return -EINVAL;
+		char text[BE_MSG];
+		snprintf(text, sizeof(text), "cannot rename dataset '%s':"
+			 " '%.200s' is not a valid dataset name: use 1-128 of"
+			 " A-Z a-z 0-9 . _ - starting with a letter or digit",
+			 d.name, name);
+		return user_error(be, id, msg, -EINVAL, text);
 	}
 	return store_dataset_rename(L(be)->st, id, name);
 }
@@ -240,8 +244,11 @@ static int l_tag_rename(struct backend *be, int64_t tag, const char *name,
 	if (core_name_reserved(name))
 		return -EEXIST;
 	if (!core_name_valid(name)) {
-		set_msg(msg, "'%.200s' is not a valid tag name", name);
-		return -EINVAL;
+		char text[BE_MSG];
+		snprintf(text, sizeof(text), "cannot rename tag '%s': '%.200s'"
+			 " is not a valid tag name: use 1-128 of A-Z a-z 0-9 . _"
+			 " - starting with a letter or digit", t.name, name);
+		return user_error(be, t.dataset, msg, -EINVAL, text);
 	}
 	return store_tag_rename(L(be)->st, tag, name);
 }
