@@ -666,6 +666,10 @@ static enum MHD_Result r_tag_create(struct srv *s, struct req *r,
 	if (name_body(r, c, name, sizeof(name), &ret))
 		return ret;
 	rc = r->be->ops->tag_create(r->be, r->id, name, &t, msg);
+	/* a sampling run will replace the selection (msg says which): a
+	 * conflict with the dataset's state, not a transient 503 to retry */
+	if (rc == -EBUSY && *msg)
+		return send_err(c, MHD_HTTP_CONFLICT, "run_active", "EBUSY", msg);
 	if (rc)
 		return send_errno(c, rc, msg);
 	return send_tag(c, MHD_HTTP_CREATED, 0, &t);
