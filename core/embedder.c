@@ -182,6 +182,12 @@ struct round {
 	int *fatal;                   /* n, -errno of an I/O failure or 0 */
 	atomic_size_t next;
 	volatile int *cancel;
+	/* progress within the round, in samples: copies[i] files have image
+	 * i's content; base of total were done before the round */
+	const size_t *copies;
+	size_t base, total;
+	atomic_size_t done;
+	const struct core_embed_ctl *ctl;
 };
 
 /* Records why image i has no features. */
@@ -275,16 +281,27 @@ static void one_image(struct round *r, size_t i)
 		set_err(r, i, "empty image");
 }
 
-static void *round_worker(void *arg)
+/* Takes images until none is left. The calling thread (report = 1) also
+ * reports the round's progress after each of its images: one reporter, so
+ * the counts it gives never go backwards. */
+static void round_loop(struct round *r, int report)
 {
-	struct round *r = arg;
 	size_t i;
 
 	while ((i = atomic_fetch_add(&r->next, 1)) < r->n) {
 		if (r->cancel && *r->cancel)
 			break;
 		one_image(r, i);
+		size_t d = atomic_fetch_add(&r->done, r->copies[i]) +
+			   r->copies[i];
+		if (report && r->ctl->progress)
+			r->ctl->progress(r->ctl->arg, r->base + d, r->total);
 	}
+}
+
+static void *round_worker(void *arg)
+{
+	round_loop(arg, 0);
 	return NULL;
 }
 
@@ -294,12 +311,13 @@ static void run_round(struct round *r, int threads)
 	int started = 0;
 
 	atomic_store(&r->next, 0);
+	atomic_store(&r->done, 0);
 	if (threads > 16)
 		threads = 16;
 	for (int t = 1; t < threads; t++)
 		if (pthread_create(&tid[started], NULL, round_worker, r) == 0)
 			started++;
-	round_worker(r);
+	round_loop(r, 1);
 	for (int t = 0; t < started; t++)
 		pthread_join(tid[t], NULL);
 }
@@ -338,14 +356,17 @@ static int compute_missing(store *st, int64_t ds, const char *kind, int color,
 	struct file **miss = malloc((nu ? nu : 1) * sizeof(*miss));
 	float *probe = malloc(fdim * sizeof(float));
 	struct round r = { .st = st, .color = color, .fdim = fdim,
-			   .cancel = ctl->cancel };
+			   .cancel = ctl->cancel, .ctl = ctl,
+			   .total = nfiles };
 	unsigned char *shas = malloc(ROUND * STORE_SHA_LEN);
+	size_t *copies = malloc(ROUND * sizeof(*copies));
 	int rc = 0;
 
 	r.vecs = malloc(ROUND * fdim * sizeof(float));
 	r.errs = calloc(ROUND, sizeof(char *));
 	r.fatal = calloc(ROUND, sizeof(int));
-	if (!miss || !probe || !shas || !r.vecs || !r.errs || !r.fatal) {
+	if (!miss || !probe || !shas || !copies || !r.vecs || !r.errs ||
+	    !r.fatal) {
 		rc = -ENOMEM;
 		goto out;
 	}
@@ -376,10 +397,13 @@ static int compute_missing(store *st, int64_t ds, const char *kind, int color,
 		for (size_t i = 0; i < n; i++) {
 			memcpy(shas + i * STORE_SHA_LEN, miss[m0 + i]->sha,
 			       STORE_SHA_LEN);
+			copies[i] = miss[m0 + i]->copies;
 			r.errs[i] = NULL;
 			r.fatal[i] = 0;
 		}
 		r.shas = shas;
+		r.copies = copies;
+		r.base = done;
 		r.n = n;
 		run_round(&r, ctl->threads);
 		if (cancelled(ctl))
@@ -420,6 +444,7 @@ out:
 	free(miss);
 	free(probe);
 	free(shas);
+	free(copies);
 	free(r.vecs);
 	free(r.errs);
 	free(r.fatal);

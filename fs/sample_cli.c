@@ -105,13 +105,18 @@ static void draw_bar(const char *label, long done, long total,
 	char text[160], bar[64], line[512];
 	int cols = term_cols(STDERR_FILENO) - 1, width, fill;
 
+	/* the bar's width is that of the line at done = total, so it does
+	 * not shrink as the count grows */
 	if (total > 0)
-		snprintf(text, sizeof(text), "%ld/%ld%s%s %s", done, total,
+		snprintf(text, sizeof(text), "%ld/%ld%s%s %s", total, total,
 			 *unit ? " " : "", unit, el);
 	else
 		snprintf(text, sizeof(text), "%s", el);
-	/* label, a space, "[" bar "]", a space, text */
 	width = cols - (int)strlen(label) - (int)strlen(text) - 4;
+	if (total > 0)
+		snprintf(text, sizeof(text), "%ld/%ld%s%s %s", done, total,
+			 *unit ? " " : "", unit, el);
+	/* label, a space, "[" bar "]", a space, text */
 	if (width > 30)
 		width = 30;
 	if (total > 0 && width >= 5) {
@@ -239,9 +244,13 @@ int fs_sample_cli(int argc, char **argv)
 		int ours = strcmp(run, first_run) != 0;
 		if (tty && ours && (!strcmp(status, "queued") ||
 				    !strcmp(status, "running"))) {
-			draw_bar(*phase ? phase : status, done, total,
-				 !strcmp(phase, "embedding") ? "samples" : "",
-				 elapsed);
+			if (!strcmp(status, "queued"))
+				draw_bar("queued", 0, 0, "", "behind another"
+					 " request");
+			else
+				draw_bar(*phase ? phase : status, done, total,
+					 !strcmp(phase, "embedding") ?
+					 "samples" : "", elapsed);
 			drawn = 1;
 		}
 		if (ours && (!strcmp(status, "done") ||
