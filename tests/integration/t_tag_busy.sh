@@ -11,6 +11,7 @@
 # request is running; an `embed` run does not block a tag (it does not
 # change the selection); once the run is done (or cancelled) mkdir works and
 # the tag holds the run's picks (3 samples), or the unchanged selection.
+# Also on both: an empty request is EINVAL with its reason in `sample`.
 #
 # Timing: the blocker embeds 200 black 4000x4000 PNGs (distinct bytes, a
 # tEXt chunk with a counter; tens of milliseconds each to decode), seconds of
@@ -72,6 +73,10 @@ busy_flow() {
 	ok "$L: cp $NBIG big PNGs into slow" cp -r "$big/." "$slow/initial-tag/"
 	ok "$L: cp 20 samples into fast" cp "$small"/f*.txt "$fast/initial-tag/"
 	ok "$L: cp the embedding into fast" cp "$small/emb.csv" "$fast/embeddings/emb.csv"
+
+	# an empty request is refused here too (the server runs the same check)
+	expect_errno "Invalid argument" bash -c 'echo > "$1"' _ "$fast/sample"
+	expect_contains "$fast/sample" "rejected: empty request" "$L: sample says the empty request was rejected"
 
 	# --- queued
 	ok "$L: slow: embed" sample_req "$slow" embed
