@@ -5,7 +5,9 @@
  * validation, reserved names, turning `selection` text into a selection,
  * recording events and errors in the dataset's log, and rendering `info` and
  * `log`. Everything a user can get wrong produces a message that goes both to
- * the caller (msg) and to the dataset's log.
+ * the caller (msg) and to the dataset's log. A tag is not made while a
+ * sample request of its dataset is queued or running (EBUSY): it would
+ * freeze the selection that run is about to replace.
  *
  * Ownership: the backend owns the store; one owner (user) per backend.
  * Threads: stateless apart from the store handle, so every op is as

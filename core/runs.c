@@ -354,6 +354,12 @@ static void finish_run(struct runner *r, struct store_run *run, int rc,
 	char line[700];
 	struct store_tag t;
 
+	/* No longer in the way of a tag before anyone can read the final
+	 * status (`sievefs sample DS && mkdir DS/TAG` must not see EBUSY);
+	 * a done run's selection is committed by now. */
+	pthread_mutex_lock(&r->lock);
+	r->active_selects = 0;
+	pthread_mutex_unlock(&r->lock);
 	run->finished_ns = store_now_ns();
 	if (rc == -ECANCELED) {
 		run->status = STORE_RUN_CANCELLED;

@@ -11,6 +11,7 @@
 # request is running; an `embed` run does not block a tag (it does not
 # change the selection); once the run is done (or cancelled) mkdir works and
 # the tag holds the run's picks (3 samples), or the unchanged selection.
+# `sievefs sample DS REQ && mkdir DS/TAG` works (the CLI waits for the run).
 # Also on both: an empty request is EINVAL with its reason in `sample`.
 #
 # Timing: the blocker embeds 200 black 4000x4000 PNGs (distinct bytes, a
@@ -97,6 +98,10 @@ busy_flow() {
 	expect_eq done "$(wait_run "$fast")" "$L: fast's run ends done"
 	ok "$L: mkdir fast/best once the run is done" mkdir "$fast/best"
 	expect_eq 3 "$(find "$fast/best" -type f | wc -l)" "$L: fast/best holds the 3 picks"
+	# the README's flow: the CLI waits, then mkdir works at once
+	ok "$L: sievefs sample fast coreset n=4 && mkdir fast/best4" \
+		bash -c '"$1" sample "$2" coreset n=4 >/dev/null && mkdir "$2/best4"' _ "$SIEVEFS" "$fast"
+	expect_eq 4 "$(find "$fast/best4" -type f | wc -l)" "$L: fast/best4 holds the 4 picks"
 
 	# --- running: a sample request over the built-in embedding of slow
 	# (its features are mostly not cached yet: the embed was cancelled)
