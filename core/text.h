@@ -45,6 +45,12 @@ void tbuf_put_path_line(struct tbuf *b, const char *path);
  * at the end, an unknown escape, an escaped NUL), or -ENOMEM. */
 int core_path_unquote(char *line, size_t *len);
 
+/* "s" unless n is 1 (or -1): "%lld sample%s", n, core_s(n). Static text. */
+static inline const char *core_s(long long n)
+{
+	return n == 1 || n == -1 ? "" : "s";
+}
+
 /* ISO 8601 UTC, e.g. 2026-11-24T02:00:00Z (buf of 32 bytes). */
 void core_fmt_time(int64_t ns, char buf[32]);
 

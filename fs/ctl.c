@@ -324,7 +324,9 @@ ssize_t fs_ctl_write(struct fs_fh *fh, const char *buf, size_t size,
 }
 
 /* `sample` takes one request per line and answers each at once, so that
- * `echo "coreset n=50" > sample` fails in write() when the request is bad. */
+ * `echo "coreset n=50" > sample` fails in write() when the request is bad.
+ * A blank line is an (empty, refused) request too: `echo > sample` must
+ * not succeed doing nothing. */
 static int sample_lines(struct fs *fs, struct fs_fh *fh, int final)
 {
 	char msg[BE_MSG];
@@ -335,18 +337,15 @@ static int sample_lines(struct fs *fs, struct fs_fh *fh, int final)
 		if (fh->text[i] != '\n')
 			continue;
 		fh->text[i] = '\0';
-		if (fh->text[start])
-			rc = fs->be->ops->sample_request(fs->be, fh->ds,
-							 fh->text + start, msg);
+		rc = fs->be->ops->sample_request(fs->be, fh->ds,
+						 fh->text + start, msg);
 		start = i + 1;
 	}
 	if (!rc && final && start < fh->len) {
 		char *line = strndup(fh->text + start, fh->len - start);
 		if (!line)
 			return -ENOMEM;
-		if (*line)
-			rc = fs->be->ops->sample_request(fs->be, fh->ds, line,
-							 msg);
+		rc = fs->be->ops->sample_request(fs->be, fh->ds, line, msg);
 		free(line);
 		start = fh->len;
 	}

@@ -129,9 +129,24 @@ static int run_mount_with(struct fs_cmdline *cl, struct fs_remote *rem)
 			"not a directory");
 		return 1;
 	}
+	rc = fs_mountpoint_check(cl->opts.mountpoint, cl->nonempty, msg,
+				 sizeof(msg));
+	if (rc) {
+		fprintf(stderr, "sievefs: %s\n", msg);
+		return 1;
+	}
 	if (check_source(cl, rem))
 		return 1;
 	if (!api_is_url(cl->source)) {
+		if (strstr(cl->source, "://")) {
+			fprintf(stderr, "sievefs: %s: a server URL starts with"
+				" http:// or https://; anything else is a store"
+				" directory\n", cl->source);
+			return 1;
+		}
+		if (stat(cl->source, &st) && errno == ENOENT)
+			fprintf(stderr, "sievefs: creating new store in %s\n",
+				cl->source);
 		rc = core_local_open(cl->source, OWNER_LOCAL, &be, msg,
 				     sizeof(msg));
 		if (rc) {
@@ -233,6 +248,23 @@ int main(int argc, char **argv)
 	int rc, ret;
 
 	log_setup(0, LOG_LVL_INFO);
+	if (argc > 1 && !strcmp(argv[1], "help")) {
+		/* `sievefs help CMD` is `sievefs CMD --help` */
+		char *sub[] = { argv[2], "--help", NULL };
+		if (argc > 2 && !strcmp(argv[2], "sample"))
+			return fs_sample_cli(2, sub);
+		if (argc > 2 && !strcmp(argv[2], "serve"))
+			return api_serve_cli(2, sub);
+		if (argc > 2 && !strcmp(argv[2], "token"))
+			return api_token_cli(2, sub);
+		if (argc > 2) {
+			fprintf(stderr, "sievefs help: no command '%s' (sample,"
+				" serve, token)\n", argv[2]);
+			return 2;
+		}
+		fs_usage(argv[0]);
+		return 0;
+	}
 	if (argc > 1 && !strcmp(argv[1], "sample"))
 		return fs_sample_cli(argc - 1, argv + 1);
 	if (argc > 1 && !strcmp(argv[1], "serve"))

@@ -368,6 +368,32 @@ void db_node_row(sqlite3_stmt *s, void *out)
 		snprintf(n->name, sizeof(n->name), "%s", (const char *)name);
 }
 
+/* Adds column `col` (declared `decl`) to `table` unless it is there: the
+ * migration step of a catalog made before the column existed. Idempotent;
+ * table, col and decl are our own constants, never user input. */
+static int add_column(struct conn *c, const char *table, const char *col,
+		      const char *decl)
+{
+	sqlite3_stmt *s = db_prep(c, "SELECT 1 FROM pragma_table_info(?1)"
+				  " WHERE name=?2");
+	char sql[160];
+	int r;
+
+	if (!s)
+		return -EIO;
+	sqlite3_bind_text(s, 1, table, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 2, col, -1, SQLITE_STATIC);
+	r = sqlite3_step(s);
+	sqlite3_finalize(s);
+	if (r == SQLITE_ROW)
+		return 0;
+	if (r != SQLITE_DONE)
+		return db_err(r);
+	snprintf(sql, sizeof(sql), "ALTER TABLE %s ADD COLUMN %s %s", table,
+		 col, decl);
+	return db_exec(c, sql);
+}
+
 /* Tags have a public 24-hex uid like datasets (issue 10). A catalog made
  * before gets the column, and each of its tags a random uid, here; the
  * column is added rather than in CREATE TABLE so this one path serves old
@@ -375,23 +401,31 @@ void db_node_row(sqlite3_stmt *s, void *out)
  * indexed probe once every tag has its uid. */
 static int migrate_tag_uid(struct conn *c)
 {
-	sqlite3_stmt *s = db_prep(c, "SELECT 1 FROM pragma_table_info('tags')"
-				  " WHERE name='uid'");
-	int r, rc = 0;
+	int rc = add_column(c, "tags", "uid", "TEXT");
 
-	if (!s)
-		return -EIO;
-	r = sqlite3_step(s);
-	sqlite3_finalize(s);
-	if (r == SQLITE_DONE)
-		rc = db_exec(c, "ALTER TABLE tags ADD COLUMN uid TEXT");
-	else if (r != SQLITE_ROW)
-		rc = db_err(r);
 	if (!rc)
 		rc = db_exec(c, "CREATE UNIQUE INDEX IF NOT EXISTS tags_uid"
 			     " ON tags(uid);"
 			     "UPDATE tags SET uid=lower(hex(randomblob(12)))"
 			     " WHERE uid IS NULL");
+	return rc;
+}
+
+/* Runs are numbered per dataset (runs.seq, shown to users; the id stays
+ * the catalog-wide key) and remember how many candidates they ranked.
+ * Catalogs made before lack both columns: add them and number their runs
+ * in id order. Idempotent; inside db_schema's transaction. */
+static int migrate_runs_seq(struct conn *c)
+{
+	int rc = add_column(c, "runs", "seq", "INTEGER NOT NULL DEFAULT 0");
+
+	if (!rc)
+		rc = add_column(c, "runs", "candidates",
+				"INTEGER NOT NULL DEFAULT 0");
+	if (!rc)
+		rc = db_exec(c, "UPDATE runs SET seq=(SELECT count(*) FROM runs"
+			     " r2 WHERE r2.dataset=runs.dataset AND"
+			     " r2.id<=runs.id) WHERE seq=0");
 	return rc;
 }
 
@@ -417,6 +451,8 @@ int db_schema(struct conn *c)
 			     " WHERE key='grants_v1');"
 			     "INSERT OR IGNORE INTO meta(key, value)"
 			     " VALUES('grants_v1', '1')");
+	if (!rc)
+		rc = migrate_runs_seq(c);
 	return db_end(c, rc);
 }
 

@@ -325,18 +325,21 @@ enum store_run_status { STORE_RUN_QUEUED = 0, STORE_RUN_RUNNING = 1,
 
 struct store_run {
 	int64_t id, dataset;
+	int64_t seq;            /* the run's number in its dataset: 1, 2, 3… */
 	char request[512];      /* as written by the user */
 	char strategy[32];
 	int64_t n;              /* selection size asked for (0 = all) */
 	int64_t from_tag, emb, seed;
 	int status;
 	int64_t done, total, skipped;
+	int64_t candidates;     /* files the strategy ranked (when done) */
 	int64_t created_ns, started_ns, finished_ns;
 	char error[256];
 };
 
-int store_run_create(store *st, struct store_run *r);      /* sets r->id */
-/* Writes status, progress, times, error and embedding of r. */
+/* Sets r->id (catalog-wide, the key) and r->seq (max + 1 in r->dataset). */
+int store_run_create(store *st, struct store_run *r);
+/* Writes status, progress, candidates, times, error and embedding of r. */
 int store_run_update(store *st, const struct store_run *r);
 int store_run_get(store *st, int64_t id, struct store_run *out);
 int store_run_latest(store *st, int64_t dataset, struct store_run *out);

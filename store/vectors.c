@@ -4,7 +4,8 @@
  *   embeddings(id, dataset, name, dim, rows, created)
  *   vectors(emb, path, label, vec)   -- vec: dim float32, native byte order
  *   runs(id, dataset, request, strategy, n, from_tag, emb, seed, status,
- *        done, total, skipped, created, started, finished, error)
+ *        done, total, skipped, created, started, finished, error,
+ *        seq, candidates)  -- seq: 1, 2, 3… per dataset (what users see)
  *   scores(run, rank, path, score)   -- every candidate of a finished run
  *
  * Vectors and scores are keyed by relative path, not by node, so one
@@ -416,7 +417,8 @@ int store_matrix_load(store *st, int64_t emb, int64_t tree,
 /* ---- runs ---- */
 
 #define RUN_COLS "id, dataset, request, strategy, n, from_tag, emb, seed," \
-	" status, done, total, skipped, created, started, finished, error"
+	" status, done, total, skipped, created, started, finished, error," \
+	" seq, candidates"
 
 static void run_row(sqlite3_stmt *s, struct store_run *r)
 {
@@ -440,6 +442,8 @@ static void run_row(sqlite3_stmt *s, struct store_run *r)
 	r->finished_ns = sqlite3_column_int64(s, 14);
 	snprintf(r->error, sizeof(r->error), "%s",
 		 (const char *)sqlite3_column_text(s, 15));
+	r->seq = sqlite3_column_int64(s, 16);
+	r->candidates = sqlite3_column_int64(s, 17);
 }
 
 int store_run_create(store *st, struct store_run *r)
@@ -453,8 +457,11 @@ int store_run_create(store *st, struct store_run *r)
 	rc = db_begin(c);
 	if (rc)
 		return rc;
+	/* numbered per dataset, inside the write transaction */
 	s = db_prep(c, "INSERT INTO runs(dataset,request,strategy,n,from_tag,emb,"
-		 "seed,status,created) VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9)");
+		 "seed,status,created,seq) VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,"
+		 "1+coalesce((SELECT max(seq) FROM runs WHERE dataset=?1),0))"
+		 " RETURNING id, seq");
 	if (!s)
 		return db_end(c, -EIO);
 	r->created_ns = store_now_ns();
@@ -467,10 +474,14 @@ int store_run_create(store *st, struct store_run *r)
 	sqlite3_bind_int64(s, 7, r->seed);
 	sqlite3_bind_int(s, 8, r->status);
 	sqlite3_bind_int64(s, 9, r->created_ns);
-	rc = db_err(sqlite3_step(s));
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW) {
+		r->id = sqlite3_column_int64(s, 0);
+		r->seq = sqlite3_column_int64(s, 1);
+		rc = sqlite3_step(s);
+	}
+	rc = db_err(rc);
 	sqlite3_finalize(s);
-	if (!rc)
-		r->id = sqlite3_last_insert_rowid(c->db);
 	return db_end(c, rc);
 }
 
@@ -486,7 +497,8 @@ int store_run_update(store *st, const struct store_run *r)
 	if (rc)
 		return rc;
 	s = db_prep(c, "UPDATE runs SET status=?2, done=?3, total=?4, skipped=?5,"
-		 " started=?6, finished=?7, error=?8, emb=?9 WHERE id=?1");
+		 " started=?6, finished=?7, error=?8, emb=?9, candidates=?10"
+		 " WHERE id=?1");
 	if (!s)
 		return db_end(c, -EIO);
 	sqlite3_bind_int64(s, 1, r->id);
@@ -498,6 +510,7 @@ int store_run_update(store *st, const struct store_run *r)
 	sqlite3_bind_int64(s, 7, r->finished_ns);
 	sqlite3_bind_text(s, 8, r->error, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(s, 9, r->emb);
+	sqlite3_bind_int64(s, 10, r->candidates);
 	rc = db_err(sqlite3_step(s));
 	sqlite3_finalize(s);
 	return db_end(c, rc);
