@@ -10,7 +10,20 @@
  *
  * Crash safety: the rename happens before the catalog commit. A crash between
  * the two leaves an unreferenced blob, which blob_recover() collects at the
- * next open; the node still names its previous blob, which was not touched.
+ * next owner's open; the node still names its previous blob, which was not
+ * touched. Recovery runs only in the owner (store.h): another process may
+ * be between the two steps of a commit, or writing a staging file.
+ *
+ * Full disk. Deleting a sample frees space only after the catalog has
+ * recorded the delete, and SQLite needs room for that (WAL frames). So the
+ * owner keeps STORE/reserve, STORE_RESERVE_BYTES preallocated (fallocate):
+ * a delete whose catalog write fails with -ENOSPC unlinks the reserve and
+ * retries once (store_node_remove); its blob's unlink then gives the space
+ * back. The reserve is made again by the next delete or the next upload's
+ * staging file once the disk has room for it and a margin, and until then
+ * no new upload starts (-ENOSPC), so uploads can never eat the room the
+ * next delete needs. Uploads already under way may still fill the disk;
+ * their writes fail, and a failed upload never becomes a sample (upload.c).
  */
 #include <dirent.h>
 #include <errno.h>
@@ -20,6 +33,7 @@
 #include <string.h>
 #include <sys/random.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -102,11 +116,89 @@ int store_blob_open(store *st, const unsigned char sha[STORE_SHA_LEN])
 	return fd < 0 ? -errno : fd;
 }
 
+/* Free space the disk must have beyond the reserve before it is made. */
+#define RESERVE_MARGIN (1 << 20)
+
+/* Free bytes this process may allocate: root may use ext4's reserved
+ * blocks too. */
+static uint64_t disk_free(const struct statvfs *sv)
+{
+	return (uint64_t)(geteuid() == 0 ? sv->f_bfree : sv->f_bavail) *
+	       sv->f_frsize;
+}
+
+void blob_reserve_ensure(store *st)
+{
+	char path[STORE_PATH_MAX], tmp[STORE_PATH_MAX];
+	struct statvfs sv;
+	struct stat sb;
+	int fd, rc;
+
+	if (st->mode != STORE_OPEN_OWNER)
+		return;
+	pthread_mutex_lock(&st->reserve_lock);
+	if (!st->reserve_gone)
+		goto out;
+	snprintf(path, sizeof(path), "%s/reserve", st->dir);
+	if (stat(path, &sb) == 0 && S_ISREG(sb.st_mode) &&
+	    (int64_t)sb.st_blocks * 512 >= STORE_RESERVE_BYTES) {
+		st->reserve_gone = st->reserve_short = 0;
+		goto out;
+	}
+	if (statvfs(st->dir, &sv) == 0 &&
+	    disk_free(&sv) < (uint64_t)STORE_RESERVE_BYTES + RESERVE_MARGIN) {
+		st->reserve_short = 1;
+		goto out;
+	}
+	/* Allocated under a temporary name: a half-allocated reserve
+	 * (ENOSPC midway) is never taken for a whole one. */
+	snprintf(tmp, sizeof(tmp), "%s/reserve.tmp", st->dir);
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW,
+		  0600);
+	rc = fd < 0 ? errno : posix_fallocate(fd, 0, STORE_RESERVE_BYTES);
+	if (fd >= 0)
+		close(fd);
+	if (!rc && rename(tmp, path))
+		rc = errno;
+	if (rc) {
+		unlink(tmp);
+		/* Only a lack of space stops uploads; a filesystem that
+		 * cannot hold the file (read-only, ...) just has no reserve. */
+		st->reserve_short = rc == ENOSPC || rc == EDQUOT;
+		goto out;
+	}
+	st->reserve_gone = st->reserve_short = 0;
+out:
+	pthread_mutex_unlock(&st->reserve_lock);
+}
+
+int blob_reserve_release(store *st)
+{
+	char path[STORE_PATH_MAX];
+	int freed;
+
+	if (st->mode != STORE_OPEN_OWNER)
+		return 0;
+	snprintf(path, sizeof(path), "%s/reserve", st->dir);
+	pthread_mutex_lock(&st->reserve_lock);
+	freed = unlink(path) == 0;
+	st->reserve_gone = 1;
+	pthread_mutex_unlock(&st->reserve_lock);
+	return freed;
+}
+
 int store_staging_create(store *st, char *path, size_t len)
 {
 	unsigned char rnd[12];
 	char hex[25];
-	int fd;
+	int fd, is_short;
+
+	blob_reserve_ensure(st);
+	pthread_mutex_lock(&st->reserve_lock);
+	is_short = st->reserve_short;
+	pthread_mutex_unlock(&st->reserve_lock);
+	if (is_short)
+		return -ENOSPC;   /* the room left is the next delete's */
 
 	/* An unnamed file: nothing to clean up if we crash, no directory
 	 * entry to make and remove per upload. */

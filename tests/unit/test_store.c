@@ -77,7 +77,7 @@ static int setup(void **state)
 		return -1;
 	}
 	snprintf(f->dir, sizeof(f->dir), "%s/store", f->tmp);
-	if (store_open(f->dir, &f->st, msg, sizeof(msg)) != 0) {
+	if (store_open(f->dir, STORE_OPEN_OWNER, &f->st, msg, sizeof(msg)) != 0) {
 		fprintf(stderr, "store_open: %s\n", msg);
 		nftw(f->tmp, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
 		free(f);
@@ -111,7 +111,7 @@ static void reopen(struct fx *f)
 
 	store_close(f->st);
 	f->st = NULL;
-	rc = store_open(f->dir, &f->st, msg, sizeof(msg));
+	rc = store_open(f->dir, STORE_OPEN_OWNER, &f->st, msg, sizeof(msg));
 	if (rc)
 		fail_msg("reopen: %d %s", rc, msg);
 }
@@ -398,7 +398,7 @@ static void open_on_regular_file_fails_with_message(void **state)
 	fd = open(path, O_CREAT | O_WRONLY | O_EXCL, 0644);
 	assert_true(fd >= 0);
 	close(fd);
-	assert_rc(store_open(path, &st, msg, sizeof(msg)), -ENOTDIR);
+	assert_rc(store_open(path, STORE_OPEN_OWNER, &st, msg, sizeof(msg)), -ENOTDIR);
 	assert_null(st);
 	assert_true(msg[0] != '\0');
 	assert_non_null(strstr(msg, "plainfile"));
@@ -412,7 +412,7 @@ static void open_creates_missing_parents(void **state)
 	store *st = NULL;
 
 	snprintf(path, sizeof(path), "%s/no/such/dir", f->tmp);
-	assert_rc(store_open(path, &st, msg, sizeof(msg)), 0);
+	assert_rc(store_open(path, STORE_OPEN_OWNER, &st, msg, sizeof(msg)), 0);
 	assert_non_null(st);
 	snprintf(sub, sizeof(sub), "%s/blobs/7f", path);
 	assert_true(is_dir(sub));
@@ -432,11 +432,11 @@ static void open_below_regular_file_fails_with_message(void **state)
 	assert_true(fd >= 0);
 	close(fd);
 	snprintf(path, sizeof(path), "%s/sub/store", file);
-	assert_rc(store_open(path, &st, msg, sizeof(msg)), -ENOTDIR);
+	assert_rc(store_open(path, STORE_OPEN_OWNER, &st, msg, sizeof(msg)), -ENOTDIR);
 	assert_null(st);
 	assert_non_null(strstr(msg, "plainfile"));
 	/* a NULL message buffer is allowed */
-	assert_rc(store_open(file, &st, NULL, 0), -ENOTDIR);
+	assert_rc(store_open(file, STORE_OPEN_OWNER, &st, NULL, 0), -ENOTDIR);
 	assert_null(st);
 }
 
@@ -456,7 +456,7 @@ static void open_on_foreign_catalog_fails_with_message(void **state)
 	memset(junk, 'J', sizeof(junk));
 	assert_int_equal(write(fd, junk, sizeof(junk)), sizeof(junk));
 	close(fd);
-	assert_true(store_open(dir, &st, msg, sizeof(msg)) < 0);
+	assert_true(store_open(dir, STORE_OPEN_OWNER, &st, msg, sizeof(msg)) < 0);
 	assert_null(st);
 	assert_non_null(strstr(msg, "catalog"));
 }
