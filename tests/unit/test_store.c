@@ -1457,6 +1457,156 @@ static void reopen_recovers_from_crash(void **state)
 	assert_int_equal(lookup_ino(f, root, "d"), d);
 }
 
+/* ==== one owner per store ==== */
+
+/* Runs SQL on the fixture's catalog through a connection of its own. */
+static void sql_on_catalog(const struct fx *f, const char *sql)
+{
+	char db[STORE_PATH_MAX];
+	sqlite3 *h = NULL;
+
+	snprintf(db, sizeof(db), "%s/catalog.db", f->dir);
+	assert_int_equal(sqlite3_open(db, &h), SQLITE_OK);
+	sqlite3_busy_timeout(h, 5000);
+	assert_int_equal(sqlite3_exec(h, sql, NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(h);
+}
+
+/* The status of run 1, read with a connection of its own. */
+static int run_status(const struct fx *f)
+{
+	char db[STORE_PATH_MAX];
+	sqlite3 *h = NULL;
+	sqlite3_stmt *s = NULL;
+	int st = -1;
+
+	snprintf(db, sizeof(db), "%s/catalog.db", f->dir);
+	assert_int_equal(sqlite3_open(db, &h), SQLITE_OK);
+	assert_int_equal(sqlite3_prepare_v2(h, "SELECT status FROM runs"
+					    " WHERE id=1", -1, &s, NULL),
+			 SQLITE_OK);
+	if (sqlite3_step(s) == SQLITE_ROW)
+		st = sqlite3_column_int(s, 0);
+	sqlite3_finalize(s);
+	sqlite3_close(h);
+	return st;
+}
+
+static void second_owner_is_refused_with_pid(void **state)
+{
+	struct fx *f = *state;
+	char msg[STORE_ERRMSG] = "", want[64], path[STORE_PATH_MAX];
+	char buf[32] = "";
+	store *st = (store *)&msg;          /* must come back NULL */
+	int fd;
+
+	assert_rc(store_open(f->dir, STORE_OPEN_OWNER, &st, msg, sizeof(msg)),
+		  -EBUSY);
+	assert_null(st);
+	snprintf(want, sizeof(want), "store in use by PID %ld",
+		 (long)getpid());
+	assert_non_null(strstr(msg, want));
+	/* the lock file names the owner */
+	snprintf(path, sizeof(path), "%s/lock", f->dir);
+	fd = open(path, O_RDONLY);
+	assert_true(fd >= 0);
+	assert_true(read(fd, buf, sizeof(buf) - 1) > 0);
+	close(fd);
+	snprintf(want, sizeof(want), "%ld\n", (long)getpid());
+	assert_string_equal(buf, want);
+	/* the refused open changed nothing: the owner goes on */
+	assert_int_equal(mkdir_node(f, f->ds.live_root, "still") > 0, 1);
+	/* the owner's close frees the store for the next one */
+	reopen(f);
+	assert_non_null(f->st);
+}
+
+static void admin_open_beside_owner_recovers_nothing(void **state)
+{
+	struct fx *f = *state;
+	char msg[STORE_ERRMSG] = "", path[STORE_PATH_MAX];
+	char token[STORE_TOKEN_LEN + 1], user[STORE_USER_MAX + 1];
+	struct store_token *v = NULL;
+	struct store_node n;
+	int64_t pend = mkfile_pending(f, f->ds.live_root, "uploading");
+	int64_t id = 0;
+	size_t cnt = 0;
+	store *adm = NULL;
+	int fd;
+
+	/* what a running owner has in progress: an upload (a pending node and
+	 * a named staging file) and a sampling run */
+	snprintf(path, sizeof(path), "%s/staging/00000000000000000000beef",
+		 f->dir);
+	fd = open(path, O_CREAT | O_WRONLY | O_EXCL, 0644);
+	assert_true(fd >= 0);
+	close(fd);
+	sql_on_catalog(f, "INSERT INTO runs(dataset, request, strategy, n,"
+		       " from_tag, emb, seed, status, created)"
+		       " VALUES(1, 'random', 'random', 1, 1, 0, 0, 1, 0)");
+
+	assert_rc(store_open(f->dir, STORE_OPEN_ADMIN, &adm, msg, sizeof(msg)),
+		  0);
+	assert_rc(store_token_create(adm, "carol", token, &id), 0);
+	assert_rc(store_token_list(adm, &v, &cnt), 0);
+	assert_int_equal(cnt, 1);
+	free(v);
+	store_close(adm);
+
+	assert_rc(store_node_get(f->st, pend, &n), 0);
+	assert_false(n.has_sha);
+	assert_true(exists(path));
+	assert_int_equal(run_status(f), 1);
+	/* the owner sees the admin's token */
+	assert_rc(store_token_check(f->st, token, user), 0);
+	assert_string_equal(user, "carol");
+	/* a second admin beside the first and the owner */
+	assert_rc(store_open(f->dir, STORE_OPEN_ADMIN, &adm, msg, sizeof(msg)),
+		  0);
+	store_close(adm);
+
+	/* the next owner recovers */
+	reopen(f);
+	assert_rc(store_node_get(f->st, pend, &n), -ENOENT);
+	assert_false(exists(path));
+	assert_int_equal(run_status(f), 4);
+}
+
+static void admin_open_without_owner_works(void **state)
+{
+	struct fx *f = *state;
+	char msg[STORE_ERRMSG] = "", dir[STORE_PATH_MAX];
+	char token[STORE_TOKEN_LEN + 1], user[STORE_USER_MAX + 1];
+	store *adm = NULL, *own = NULL;
+
+	/* a store that does not exist yet: made, catalog only */
+	snprintf(dir, sizeof(dir), "%s/fresh", f->tmp);
+	assert_rc(store_open(dir, STORE_OPEN_ADMIN, &adm, msg, sizeof(msg)), 0);
+	assert_rc(store_token_create(adm, "dave", token, NULL), 0);
+	/* an admin handle holds no lock: an owner may come while it is open */
+	assert_rc(store_open(dir, STORE_OPEN_OWNER, &own, msg, sizeof(msg)), 0);
+	assert_rc(store_token_check(own, token, user), 0);
+	store_close(own);
+	store_close(adm);
+	assert_rc(store_open(dir, 0, &adm, msg, sizeof(msg)), -EINVAL);
+	assert_null(adm);
+}
+
+static void owner_keeps_a_space_reserve(void **state)
+{
+	struct fx *f = *state;
+	char path[STORE_PATH_MAX];
+	struct stat sb;
+
+	snprintf(path, sizeof(path), "%s/reserve", f->dir);
+	assert_int_equal(stat(path, &sb), 0);
+	assert_true((int64_t)sb.st_blocks * 512 >= STORE_RESERVE_BYTES);
+	/* a lost reserve comes back with the next owner, or the next upload */
+	assert_int_equal(unlink(path), 0);
+	reopen(f);
+	assert_int_equal(stat(path, &sb), 0);
+}
+
 /* ==== tags ==== */
 
 /* Live tree used by the tag tests:
@@ -2267,6 +2417,10 @@ int main(void)
 		T(commit_to_dir_fails_and_removes_staged),
 
 		T(reopen_recovers_from_crash),
+		T(second_owner_is_refused_with_pid),
+		T(admin_open_beside_owner_recovers_nothing),
+		T(admin_open_without_owner_works),
+		T(owner_keeps_a_space_reserve),
 
 		T(tag_create_copies_committed_files_and_empty_dirs),
 		T(tag_list_initial_first_then_by_creation),
