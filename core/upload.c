@@ -10,6 +10,17 @@
  * A write to a clean upload copies `base` into a new staging file first
  * (copy_file_range: the kernel copies, nothing crosses user space). After a
  * commit the staging file *is* the blob, so it becomes `base`, read-only.
+ *
+ * Failed writes. A write, copy-up or truncate that fails (ENOSPC, EIO, ...)
+ * leaves the staging file holding bytes the writer did not mean, so the
+ * upload is poisoned (`werr`): later writes fail with the same error, and
+ * the next commit (flush on close(), fsync, release) reports it instead of
+ * committing, then discards the staging file. A failed commit is discarded
+ * the same way. Discarding returns the upload to the node's committed
+ * bytes; a node that never had any (a brand-new file) is removed, so it is
+ * never listed as an empty or partial sample. Truncating to 0 (O_TRUNC)
+ * starts over and clears the error. The kernel runs without writeback
+ * cache (fs/ops.c op_init), so every write error reaches write() itself.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -38,6 +49,8 @@ struct upload {
 	int dirty;
 	int need_copy;             /* clean, base holds bytes to copy up */
 	int64_t size;
+	int64_t base_size;         /* bytes of `base` */
+	int werr;                  /* -errno of a failed write, or 0 */
 	int64_t mtime_ns;          /* explicit mtime, 0 = commit time */
 	EVP_MD_CTX *sha;
 	int64_t hashed;
@@ -200,7 +213,7 @@ int upload_get(struct upload_table *t, const be_node *n, int trunc,
 		u->base = t->be->ops->node_open(t->be, n);
 		if (u->base < 0)
 			rc = u->base;
-		u->size = n->size;
+		u->size = u->base_size = n->size;
 		u->need_copy = 1;
 	}
 	/* A file without committed bytes (just created) must be committed
@@ -235,11 +248,11 @@ void upload_release(struct upload_table *t, struct upload *u)
 	pthread_mutex_unlock(&t->lock);
 	if (!last)
 		return;
-	if (u->dirty) {
+	if (u->dirty || u->werr) {
 		int rc = upload_commit(u, 0);
 		if (rc)
-			log_error("upload of inode %lld lost at release: %s",
-				  (long long)u->ino, strerror(-rc));
+			log_error("upload of inode %lld discarded at release:"
+				  " %s", (long long)u->ino, strerror(-rc));
 	}
 	upload_free(u);
 }
@@ -251,7 +264,7 @@ ssize_t upload_write(struct upload *u, const void *buf, size_t size,
 	int rc;
 
 	pthread_mutex_lock(&u->lock);
-	rc = make_dirty(u);
+	rc = u->werr ? u->werr : make_dirty(u);
 	while (!rc && (size_t)done < size) {
 		ssize_t n = pwrite(u->fd, (const char *)buf + done,
 				   size - (size_t)done, off + done);
@@ -273,6 +286,8 @@ ssize_t upload_write(struct upload *u, const void *buf, size_t size,
 			u->size = off + done;
 		u->mtime_ns = 0;
 	}
+	if (rc)
+		u->werr = rc;   /* a short write is followed by this error */
 	pthread_mutex_unlock(&u->lock);
 	return done > 0 ? done : rc;
 }
@@ -302,9 +317,10 @@ int upload_truncate(struct upload *u, off_t size)
 		drop_staging(u);
 		u->dirty = 0;
 		u->need_copy = 0;
+		u->werr = 0;
 		rc = start_staging(u);
 	} else {
-		rc = make_dirty(u);
+		rc = u->werr ? u->werr : make_dirty(u);
 		if (!rc && ftruncate(u->fd, size))
 			rc = -errno;
 		if (!rc && size != u->hashed)
@@ -312,6 +328,8 @@ int upload_truncate(struct upload *u, off_t size)
 	}
 	if (!rc)
 		u->size = size;
+	else
+		u->werr = rc;
 	pthread_mutex_unlock(&u->lock);
 	return rc;
 }
@@ -332,6 +350,49 @@ void upload_stat(struct upload *u, int64_t *size, int64_t *mtime_ns)
 	pthread_mutex_unlock(&u->lock);
 }
 
+/* After a failed write or commit: back to the node's committed bytes, or,
+ * for a node that has none (a new file), no node at all. Called with
+ * u->lock held; the node lookup and removal go through the backend like
+ * the commit. Between the two a rename could move another file to the
+ * name: removal checks it is still our ino and still uncommitted. */
+static void discard(struct upload *u)
+{
+	struct backend *be = u->t->be;
+	be_node n, now;
+
+	drop_staging(u);
+	u->staged[0] = '\0';
+	u->dirty = 0;
+	u->werr = 0;
+	u->rehash = 0;
+	u->hashed = 0;
+	if (be->ops->node_get(be, u->ino, &n) || n.kind != STORE_FILE) {
+		u->size = 0;          /* gone meanwhile: nothing to return to */
+		u->need_copy = 0;
+		return;
+	}
+	if (n.has_sha) {
+		if (u->base < 0) {    /* O_TRUNC dropped it: reopen */
+			u->base = be->ops->node_open(be, &n);
+			if (u->base < 0)
+				u->base = -1;
+		}
+		u->size = u->base_size = n.size;
+		u->need_copy = u->base >= 0;
+		return;
+	}
+	u->size = 0;
+	u->need_copy = 0;
+	if (be->ops->node_lookup(be, n.parent, n.name, &now) == 0 &&
+	    now.ino == u->ino && !now.has_sha) {
+		int rc = be->ops->node_remove(be, n.parent, n.name, 0);
+		if (rc)
+			log_error("failed upload '%s' (inode %lld) could not be"
+				  " removed: %s", n.name, (long long)u->ino,
+				  strerror(-rc));
+	}
+}
+
 int upload_commit(struct upload *u, int durable)
 {
 	unsigned char sha[STORE_SHA_LEN];
@@ -339,6 +400,12 @@ int upload_commit(struct upload *u, int durable)
 	int rc = 0;
 
 	pthread_mutex_lock(&u->lock);
+	if (u->werr) {
+		/* The staging bytes are not what was written: never commit. */
+		rc = u->werr;
+		discard(u);
+		goto out;
+	}
 	if (!u->dirty)
 		goto out;
 	if (u->rehash || u->hashed != u->size) {
@@ -351,23 +418,29 @@ int upload_commit(struct upload *u, int durable)
 			rc = -ENOMEM;
 		EVP_MD_CTX_free(copy);
 	}
-	if (rc)
+	if (rc) {
+		discard(u);
 		goto out;
+	}
 	rc = be->ops->node_commit(be, u->ino, u->fd, u->staged, sha, u->size,
 				  u->mtime_ns, durable);
-	/* The staging name is gone either way. On success the fd now reads
-	 * the committed blob: keep it as the base for reads. */
+	if (rc) {
+		/* The node keeps its previous content (or has none); the
+		 * staging name is gone either way. */
+		u->staged[0] = '\0';
+		discard(u);
+		goto out;
+	}
+	/* The staging name is gone. The fd now reads the committed blob:
+	 * keep it as the base for reads. */
 	if (u->base >= 0)
 		close(u->base);
-	if (rc)
-		close(u->fd);
-	u->base = rc ? -1 : u->fd;
+	u->base = u->fd;
+	u->base_size = u->size;
 	u->fd = -1;
 	u->staged[0] = '\0';
 	u->dirty = 0;
-	u->need_copy = rc ? 0 : 1;
-	if (rc)
-		u->size = 0;
+	u->need_copy = 1;
 out:
 	pthread_mutex_unlock(&u->lock);
 	return rc;
