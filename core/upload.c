@@ -25,6 +25,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -355,10 +356,11 @@ void upload_stat(struct upload *u, int64_t *size, int64_t *mtime_ns)
  * u->lock held; the node lookup and removal go through the backend like
  * the commit. Between the two a rename could move another file to the
  * name: removal checks it is still our ino and still uncommitted. */
-static void discard(struct upload *u)
+static void discard(struct upload *u, int werr)
 {
 	struct backend *be = u->t->be;
 	be_node n, now;
+	char text[STORE_NAME_MAX + 128];
 
 	drop_staging(u);
 	u->staged[0] = '\0';
@@ -370,6 +372,11 @@ static void discard(struct upload *u)
 		u->size = 0;          /* gone meanwhile: nothing to return to */
 		u->need_copy = 0;
 		return;
+	}
+	if (werr) {   /* a failed commit says so itself (node_commit) */
+		snprintf(text, sizeof(text), "upload of '%s' discarded: a write"
+			 " failed: %s", n.name, strerror(-werr));
+		be->ops->log_event(be, n.dataset, STORE_ERROR, text);
 	}
 	if (n.has_sha) {
 		if (u->base < 0) {    /* O_TRUNC dropped it: reopen */
@@ -403,7 +410,7 @@ int upload_commit(struct upload *u, int durable)
 	if (u->werr) {
 		/* The staging bytes are not what was written: never commit. */
 		rc = u->werr;
-		discard(u);
+		discard(u, rc);
 		goto out;
 	}
 	if (!u->dirty)
@@ -419,7 +426,7 @@ int upload_commit(struct upload *u, int durable)
 		EVP_MD_CTX_free(copy);
 	}
 	if (rc) {
-		discard(u);
+		discard(u, 0);
 		goto out;
 	}
 	rc = be->ops->node_commit(be, u->ino, u->fd, u->staged, sha, u->size,
@@ -428,7 +435,7 @@ int upload_commit(struct upload *u, int durable)
 		/* The node keeps its previous content (or has none); the
 		 * staging name is gone either way. */
 		u->staged[0] = '\0';
-		discard(u);
+		discard(u, 0);
 		goto out;
 	}
 	/* The staging name is gone. The fd now reads the committed blob:

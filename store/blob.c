@@ -19,11 +19,15 @@
  * owner keeps STORE/reserve, STORE_RESERVE_BYTES preallocated (fallocate):
  * a delete whose catalog write fails with -ENOSPC unlinks the reserve and
  * retries once (store_node_remove); its blob's unlink then gives the space
- * back. The reserve is made again by the next delete or the next upload's
- * staging file once the disk has room for it and a margin, and until then
- * no new upload starts (-ENOSPC), so uploads can never eat the room the
- * next delete needs. Uploads already under way may still fill the disk;
+ * back. Right after such a delete (and before every upload's staging file)
+ * the reserve is allocated again, as far as the disk has room; while it is
+ * not whole no new upload starts (-ENOSPC), so uploads cannot eat the room
+ * the next delete needs. Uploads already under way may still fill the disk;
  * their writes fail, and a failed upload never becomes a sample (upload.c).
+ * Other processes may fill the disk too: the reserve is what deletes have
+ * then. One release gives room for many deletes (a delete writes a few WAL
+ * pages, and each one frees its blob's space). Admin handles keep no
+ * reserve.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -33,7 +37,6 @@
 #include <string.h>
 #include <sys/random.h>
 #include <sys/stat.h>
-#include <sys/statvfs.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -116,23 +119,14 @@ int store_blob_open(store *st, const unsigned char sha[STORE_SHA_LEN])
 	return fd < 0 ? -errno : fd;
 }
 
-/* Free space the disk must have beyond the reserve before it is made. */
-#define RESERVE_MARGIN (1 << 20)
-
-/* Free bytes this process may allocate: root may use ext4's reserved
- * blocks too. */
-static uint64_t disk_free(const struct statvfs *sv)
-{
-	return (uint64_t)(geteuid() == 0 ? sv->f_bfree : sv->f_bavail) *
-	       sv->f_frsize;
-}
+/* The reserve grows in steps, so a disk with less room than the whole
+ * reserve still gets what it has. */
+#define RESERVE_STEP (256 << 10)
 
 void blob_reserve_ensure(store *st)
 {
-	char path[STORE_PATH_MAX], tmp[STORE_PATH_MAX];
-	struct statvfs sv;
-	struct stat sb;
-	int fd, rc;
+	char path[STORE_PATH_MAX];
+	int fd, rc = 0;
 
 	if (st->mode != STORE_OPEN_OWNER)
 		return;
@@ -140,34 +134,23 @@ void blob_reserve_ensure(store *st)
 	if (!st->reserve_gone)
 		goto out;
 	snprintf(path, sizeof(path), "%s/reserve", st->dir);
-	if (stat(path, &sb) == 0 && S_ISREG(sb.st_mode) &&
-	    (int64_t)sb.st_blocks * 512 >= STORE_RESERVE_BYTES) {
-		st->reserve_gone = st->reserve_short = 0;
-		goto out;
+	fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (fd < 0)
+		rc = errno;
+	/* Allocating blocks that are allocated already costs nothing; on
+	 * ENOSPC the steps done so far stay (a partial reserve). */
+	for (off_t off = 0; fd >= 0 && off < STORE_RESERVE_BYTES;
+	     off += RESERVE_STEP) {
+		rc = posix_fallocate(fd, off, RESERVE_STEP);
+		if (rc)
+			break;
 	}
-	if (statvfs(st->dir, &sv) == 0 &&
-	    disk_free(&sv) < (uint64_t)STORE_RESERVE_BYTES + RESERVE_MARGIN) {
-		st->reserve_short = 1;
-		goto out;
-	}
-	/* Allocated under a temporary name: a half-allocated reserve
-	 * (ENOSPC midway) is never taken for a whole one. */
-	snprintf(tmp, sizeof(tmp), "%s/reserve.tmp", st->dir);
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW,
-		  0600);
-	rc = fd < 0 ? errno : posix_fallocate(fd, 0, STORE_RESERVE_BYTES);
 	if (fd >= 0)
 		close(fd);
-	if (!rc && rename(tmp, path))
-		rc = errno;
-	if (rc) {
-		unlink(tmp);
-		/* Only a lack of space stops uploads; a filesystem that
-		 * cannot hold the file (read-only, ...) just has no reserve. */
-		st->reserve_short = rc == ENOSPC || rc == EDQUOT;
-		goto out;
-	}
-	st->reserve_gone = st->reserve_short = 0;
+	st->reserve_gone = rc != 0;
+	/* Only a lack of space stops uploads; a filesystem that cannot hold
+	 * the file (read-only, ...) just has no reserve. */
+	st->reserve_short = rc == ENOSPC || rc == EDQUOT;
 out:
 	pthread_mutex_unlock(&st->reserve_lock);
 }

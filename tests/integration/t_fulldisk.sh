@@ -10,8 +10,8 @@
 #      write failed never becomes a sample: every file listed in initial-tag
 #      has exactly its source's bytes (sha256; so no 0-byte or partial file),
 #      every file whose close() returned success is there, no pending
-#      upload is left in the catalog, and every file whose write failed got
-#      an error from close() too;
+#      upload is left in the catalog, every file whose write failed got an
+#      error from close() too, and `log` says which upload was discarded;
 #  (B) an overwrite that fails on the full disk reports the error and the
 #      sample keeps its old bytes;
 #  (C) removing samples works on a full disk: with the disk filled to the
@@ -161,6 +161,9 @@ while read -r what name _; do
 done <"$T/writer.log"
 expect_eq 0 "$missing" "every file whose close() succeeded is present"
 expect_eq 0 "$(pending)" "no pending upload left in the catalog"
+cat "$mnt/ds/log" >"$T/log.txt"
+expect_contains "$T/log.txt" "discarded: a write failed: No space left on device" \
+	"the dataset log names a discarded upload and why"
 ((present >= 22)) || die "only $present samples fit: the rest of the test needs 22"
 
 # ---- (B) a failing overwrite keeps the old bytes
