@@ -18,7 +18,9 @@
 #  (C) a store served by `sievefs serve` refuses a mount with the server's
 #      PID; token commands work while the server runs;
 #  (D) after kill -9 of the owner a new mount works and recovers: the upload
-#      the killed daemon had in progress is gone, staging is empty.
+#      the killed daemon had in progress is gone, staging is empty;
+#  (E) a mount that daemonises (no -f) writes the PID of the daemon that
+#      stays, not the one that exited, and a second mount names that PID.
 # The writer waits for a file the test creates instead of sleeping, so no
 # step depends on timing.
 
@@ -191,4 +193,27 @@ expect_eq 0 "$(sqlite3 "$store/catalog.db" \
 	"no pending node after recovery"
 expect_eq 0 "$(find "$store/staging" -type f | wc -l)" "staging is empty after recovery"
 ok "the committed upload survived" cmp "$T/want" "$mnt/ds/initial-tag/slow.bin"
+sv_umount "$mnt"
+
+# ---- (E) without -f: the lock names the daemon that stays
+ok "a daemonising mount" "$SIEVEFS" "$store" "$mnt"
+SV_MOUNTS+=("$mnt")
+# The daemon takes the lock right after daemonising (fs/main.c), a moment
+# after the mount command returned: wait for it to name a live process.
+for ((i = 0; i < 100; i++)); do
+	dpid=$(tr -d '\n' <"$store/lock")
+	[[ $dpid =~ ^[0-9]+$ ]] && sv_alive "$dpid" && break
+	sleep 0.1
+done
+if [[ $dpid =~ ^[0-9]+$ ]] && sv_alive "$dpid" &&
+	tr '\0' ' ' <"/proc/$dpid/cmdline" | grep -qF -- "$mnt"; then
+	pass "STORE/lock names the running daemon (pid $dpid)"
+else
+	fail "STORE/lock names '$dpid', not a running sievefs daemon of $mnt"
+fi
+expect_errno "store in use by PID $dpid" "$SIEVEFS" "$store" "$mnt2"
+ok "the daemon's mount works" cmp "$T/want" "$mnt/ds/initial-tag/slow.bin"
+fusermount3 -u "$mnt"
+[[ $dpid =~ ^[0-9]+$ ]] && sv_wait_gone "$dpid" 10
+ok "after its unmount the store mounts again" sv_mount "$store" "$mnt"
 sv_umount "$mnt"
