@@ -13,14 +13,17 @@
  *
  * Failed writes. A write, copy-up or truncate that fails (ENOSPC, EIO, ...)
  * leaves the staging file holding bytes the writer did not mean, so the
- * upload is poisoned (`werr`): later writes fail with the same error, and
- * the next commit (flush on close(), fsync, release) reports it instead of
- * committing, then discards the staging file. A failed commit is discarded
- * the same way. Discarding returns the upload to the node's committed
- * bytes; a node that never had any (a brand-new file) is removed, so it is
- * never listed as an empty or partial sample. Truncating to 0 (O_TRUNC)
- * starts over and clears the error. The kernel runs without writeback
- * cache (fs/ops.c op_init), so every write error reaches write() itself.
+ * upload is failed (`werr`): the next commit (flush on close(), fsync,
+ * release) reports the error instead of committing and discards the
+ * staging file; a commit that fails does the same. Discarding returns the
+ * upload to the node's committed bytes; a node that never had any (a
+ * brand-new file) is removed, so it is never listed as an empty or partial
+ * sample. The error stays until the last handle is released or the file is
+ * truncated to 0 (O_TRUNC starts over): later writes and flushes fail with
+ * it too, so no close() of a descriptor still open (a dup, a forked child's
+ * copy) can report success for bytes that were dropped. The kernel runs
+ * without writeback cache (fs/ops.c op_init), so every write error reaches
+ * write() itself.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -50,8 +53,8 @@ struct upload {
 	int dirty;
 	int need_copy;             /* clean, base holds bytes to copy up */
 	int64_t size;
-	int64_t base_size;         /* bytes of `base` */
-	int werr;                  /* -errno of a failed write, or 0 */
+	int werr;                  /* -errno of a failed write or commit */
+	int commit_failed;         /* werr came from a commit (for the log) */
 	int64_t mtime_ns;          /* explicit mtime, 0 = commit time */
 	EVP_MD_CTX *sha;
 	int64_t hashed;
@@ -214,7 +217,7 @@ int upload_get(struct upload_table *t, const be_node *n, int trunc,
 		u->base = t->be->ops->node_open(t->be, n);
 		if (u->base < 0)
 			rc = u->base;
-		u->size = u->base_size = n->size;
+		u->size = n->size;
 		u->need_copy = 1;
 	}
 	/* A file without committed bytes (just created) must be committed
@@ -250,8 +253,10 @@ void upload_release(struct upload_table *t, struct upload *u)
 	if (!last)
 		return;
 	if (u->dirty || u->werr) {
+		/* Errors were reported already unless bytes were pending. */
+		int pending = u->dirty;
 		int rc = upload_commit(u, 0);
-		if (rc)
+		if (rc && pending)
 			log_error("upload of inode %lld discarded at release:"
 				  " %s", (long long)u->ino, strerror(-rc));
 	}
@@ -319,6 +324,7 @@ int upload_truncate(struct upload *u, off_t size)
 		u->dirty = 0;
 		u->need_copy = 0;
 		u->werr = 0;
+		u->commit_failed = 0;
 		rc = start_staging(u);
 	} else {
 		rc = u->werr ? u->werr : make_dirty(u);
@@ -351,45 +357,45 @@ void upload_stat(struct upload *u, int64_t *size, int64_t *mtime_ns)
 	pthread_mutex_unlock(&u->lock);
 }
 
-/* After a failed write or commit: back to the node's committed bytes, or,
- * for a node that has none (a new file), no node at all. Called with
- * u->lock held; the node lookup and removal go through the backend like
- * the commit. Between the two a rename could move another file to the
- * name: removal checks it is still our ino and still uncommitted. */
-static void discard(struct upload *u, int werr)
+/* After a failed write or commit (u->werr set): back to the node's
+ * committed bytes, or, for a node that has none (a new file), no node at
+ * all. Called with u->lock held; the lookups and the removal go through the
+ * backend like the commit. Between the lookup and the removal a rename
+ * could move another file to the name: the removal checks it is still our
+ * ino and still uncommitted. Nothing to do once done. */
+static void discard(struct upload *u)
 {
 	struct backend *be = u->t->be;
-	be_node n, now;
 	char text[STORE_NAME_MAX + 128];
+	int staged = u->dirty || u->fd >= 0;
+	be_node n, now;
 
 	drop_staging(u);
 	u->staged[0] = '\0';
 	u->dirty = 0;
-	u->werr = 0;
 	u->rehash = 0;
 	u->hashed = 0;
-	if (be->ops->node_get(be, u->ino, &n) || n.kind != STORE_FILE) {
-		u->size = 0;          /* gone meanwhile: nothing to return to */
-		u->need_copy = 0;
+	if (!staged)
 		return;
-	}
-	if (werr) {   /* a failed commit says so itself (node_commit) */
-		snprintf(text, sizeof(text), "upload of '%s' discarded: a write"
-			 " failed: %s", n.name, strerror(-werr));
-		be->ops->log_event(be, n.dataset, STORE_ERROR, text);
-	}
+	if (u->base >= 0)
+		close(u->base);
+	u->base = -1;
+	u->size = 0;
+	u->need_copy = 0;
+	if (be->ops->node_get(be, u->ino, &n) || n.kind != STORE_FILE)
+		return;               /* gone meanwhile: nothing to return to */
+	snprintf(text, sizeof(text), "upload of '%s' discarded: %s failed: %s",
+		 n.name, u->commit_failed ? "its commit" : "a write",
+		 strerror(-u->werr));
+	be->ops->log_event(be, n.dataset, STORE_ERROR, text);
 	if (n.has_sha) {
-		if (u->base < 0) {    /* O_TRUNC dropped it: reopen */
-			u->base = be->ops->node_open(be, &n);
-			if (u->base < 0)
-				u->base = -1;
-		}
-		u->size = u->base_size = n.size;
+		u->base = be->ops->node_open(be, &n);
+		if (u->base < 0)
+			u->base = -1;
+		u->size = n.size;
 		u->need_copy = u->base >= 0;
 		return;
 	}
-	u->size = 0;
-	u->need_copy = 0;
 	if (be->ops->node_lookup(be, n.parent, n.name, &now) == 0 &&
 	    now.ino == u->ino && !now.has_sha) {
 		int rc = be->ops->node_remove(be, n.parent, n.name, 0);
@@ -398,6 +404,15 @@ static void discard(struct upload *u, int werr)
 				  " removed: %s", n.name, (long long)u->ino,
 				  strerror(-rc));
 	}
+}
+
+/* A commit failed with rc: the upload is failed from now on. */
+static int fail_commit(struct upload *u, int rc)
+{
+	u->werr = rc;
+	u->commit_failed = 1;
+	discard(u);
+	return rc;
 }
 
 int upload_commit(struct upload *u, int durable)
@@ -410,7 +425,7 @@ int upload_commit(struct upload *u, int durable)
 	if (u->werr) {
 		/* The staging bytes are not what was written: never commit. */
 		rc = u->werr;
-		discard(u, rc);
+		discard(u);
 		goto out;
 	}
 	if (!u->dirty)
@@ -426,7 +441,7 @@ int upload_commit(struct upload *u, int durable)
 		EVP_MD_CTX_free(copy);
 	}
 	if (rc) {
-		discard(u, 0);
+		fail_commit(u, rc);
 		goto out;
 	}
 	rc = be->ops->node_commit(be, u->ino, u->fd, u->staged, sha, u->size,
@@ -435,7 +450,7 @@ int upload_commit(struct upload *u, int durable)
 		/* The node keeps its previous content (or has none); the
 		 * staging name is gone either way. */
 		u->staged[0] = '\0';
-		discard(u, 0);
+		fail_commit(u, rc);
 		goto out;
 	}
 	/* The staging name is gone. The fd now reads the committed blob:
@@ -443,7 +458,6 @@ int upload_commit(struct upload *u, int durable)
 	if (u->base >= 0)
 		close(u->base);
 	u->base = u->fd;
-	u->base_size = u->size;
 	u->fd = -1;
 	u->staged[0] = '\0';
 	u->dirty = 0;

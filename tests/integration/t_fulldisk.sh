@@ -11,7 +11,8 @@
 #      has exactly its source's bytes (sha256; so no 0-byte or partial file),
 #      every file whose close() returned success is there, no pending
 #      upload is left in the catalog, every file whose write failed got an
-#      error from close() too, and `log` says which upload was discarded;
+#      error from close() too (so did a dup's close() and a further write),
+#      and `log` says which upload was discarded;
 #  (B) an overwrite that fails on the full disk reports the error and the
 #      sample keeps its old bytes;
 #  (C) removing samples works on a full disk: with the disk filled to the
@@ -135,11 +136,25 @@ for name in sorted(os.listdir(srcdir)):
         except OSError as e:
             werr = errno.errorcode[e.errno]
             break
+    after = "-"
+    if werr:
+        # the error sticks: a dup's close() and a further write fail too
+        d = os.dup(fd)
+        try:
+            os.close(d)
+            after = "dup-closed"
+        except OSError as e:
+            after = "dup:" + errno.errorcode[e.errno]
+        try:
+            os.write(fd, b"x")
+            after += ",write-ok"
+        except OSError as e:
+            after += ",write:" + errno.errorcode[e.errno]
     try:
         os.close(fd)
-        print("closed", name, werr or "-")
+        print("closed", name, werr or "-", after)
     except OSError as e:
-        print("close-failed", name, werr or "-", errno.errorcode[e.errno])
+        print("close-failed", name, werr or "-", after, errno.errorcode[e.errno])
 EOF
 cp -r "$src/b/." "$dst/" 2>"$T/cp.err"
 cprc=$?
@@ -149,6 +164,8 @@ expect_eq 1 "$(grep -c ENOSPC "$T/writer.log" | awk '{print ($1 > 0)}')" \
 	"the Python writer saw ENOSPC (the disk filled)"
 bad_close=$(awk '$1 == "closed" && $3 != "-"' "$T/writer.log" | wc -l)
 expect_eq 0 "$bad_close" "no close() succeeds after a failed write"
+bad_after=$(awk '$1 ~ /^clos/ && $3 != "-" && $4 != "dup:ENOSPC,write:ENOSPC"' "$T/writer.log" | wc -l)
+expect_eq 0 "$bad_after" "after a failed write, a dup's close() and the next write fail too"
 
 read -r present bad empty < <(verify "$dst")
 note "after the copies: $present samples"
