@@ -1976,7 +1976,7 @@ int api_token_cli(int argc, char **argv)
 		fprintf(stderr, "sievefs: '%s' is not a token id\n", arg);
 		return 2;
 	}
-	rc = store_open(dir, &st, msg, sizeof(msg));
+	rc = store_open(dir, STORE_OPEN_ADMIN, &st, msg, sizeof(msg));
 	if (rc) {
 		fprintf(stderr, "sievefs: %s\n", *msg ? msg : strerror(-rc));
 		return 1;

@@ -869,7 +869,7 @@ int core_local_open(const char *dir, const char *owner, struct backend **out,
 	*out = NULL;
 	if (!l)
 		return -ENOMEM;
-	rc = store_open(dir, &l->st, msg, msglen);
+	rc = store_open(dir, STORE_OPEN_OWNER, &l->st, msg, msglen);
 	if (rc) {
 		free(l);
 		return rc;

@@ -6,6 +6,12 @@
  * can see the files), then closed, because SQLite connections and their
  * POSIX locks must not cross the fork of fuse_daemonize(); after
  * daemonising it is opened again for good.
+ * Both opens take the store's owner lock (store.h), so a store another
+ * process owns is refused on the terminal ("store in use by PID N"), and
+ * the lock file names the PID of the process that stays, the daemon. Both
+ * run recovery; the second finds nothing left to do. A second mount started
+ * in the instant between the two opens can pass its first check; its own
+ * second open is then refused, logged, and it unmounts itself.
  *
  * Remote mode (SOURCE is an http(s):// URL) follows the same order: the
  * server and the token are checked before mounting, so an unreachable

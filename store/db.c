@@ -462,6 +462,7 @@ int db_init_store(store *st)
 		return -EAGAIN;
 	pthread_mutex_init(&st->wlock, NULL);
 	pthread_mutex_init(&st->conns_lock, NULL);
+	pthread_mutex_init(&st->reserve_lock, NULL);
 	return 0;
 }
 
@@ -479,6 +480,7 @@ void db_close_all(store *st)
 	pthread_key_delete(st->key);
 	pthread_mutex_destroy(&st->wlock);
 	pthread_mutex_destroy(&st->conns_lock);
+	pthread_mutex_destroy(&st->reserve_lock);
 }
 
 int db_rows(sqlite3_stmt *s, size_t elem, db_row_fn row, void **out,

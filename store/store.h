@@ -5,15 +5,30 @@
  * Layout of a store directory:
  *   STORE/catalog.db         SQLite catalog (WAL, synchronous=NORMAL)
  *   STORE/blobs/ab/<sha256>  immutable sample bytes, named by their SHA-256
- *   STORE/staging/           uploads in progress (deleted on open: never valid)
+ *   STORE/staging/           uploads in progress (deleted by the owner's
+ *                            recovery: never valid)
+ *   STORE/lock               the owner lock (flock) and the owner's PID
+ *   STORE/reserve            STORE_RESERVE_BYTES of preallocated space that
+ *                            lets deletes run on a full disk (see blob.c)
  *
  * Model. A dataset owns trees. A tree is either the live tree (the dataset's
  * `initial-tag`, writable) or a frozen tag (immutable snapshot). A tree is a
  * set of nodes (dirs and files) rooted at a root dir node; a file node names a
  * blob by hash. A frozen tag is a copy of nodes, so nothing done to the live
  * tree can change it. A file node whose hash is unset is an upload in
- * progress ("pending"): store_open() deletes those, so after a crash a file is
- * either committed whole or absent.
+ * progress ("pending"): the owner's store_open() deletes those, so after a
+ * crash a file is either committed whole or absent.
+ *
+ * One owner per store. The process that serves a store (an embedded mount,
+ * or `sievefs serve`) opens it with STORE_OPEN_OWNER: it takes an exclusive
+ * flock on STORE/lock for the life of the handle, writes its PID there, and
+ * only then runs crash recovery, which is safe only because nobody else can
+ * have uploads in progress or a sampling run going. A second owner is
+ * refused with -EBUSY ("store in use by PID N"). Admin commands (`sievefs
+ * token ...`) open with STORE_OPEN_ADMIN: no lock, no recovery, no cleanup;
+ * they only run short catalog transactions, which SQLite (WAL, busy timeout)
+ * serialises with the owner's. The lock is on the open file description
+ * (O_CLOEXEC): a fork shares it, an exec does not inherit it.
  *
  * Node numbers (`ino`) are SQLite AUTOINCREMENT row ids: stable across
  * remounts and never reused.
@@ -98,14 +113,31 @@ struct store_newnode {
 
 /* ---- opening ---- */
 
-/* Opens (creating if needed) the store in directory `dir`, runs crash
- * recovery: deletes pending uploads and staging files, collects orphan blobs.
- * On failure returns -errno and writes a reason into msg (may be NULL).
- * The caller frees the handle with store_close(). */
-int store_open(const char *dir, store **out, char *msg, size_t msglen);
+enum store_open_mode {
+	/* The serving process: takes the owner lock (held until store_close),
+	 * then runs crash recovery: deletes pending uploads, marks queued and
+	 * running sampling runs failed, empties staging, collects orphan
+	 * blobs; keeps the space reserve. -EBUSY when another process (or
+	 * another handle of this one) owns the store. */
+	STORE_OPEN_OWNER = 1,
+	/* Catalog access beside a running owner (token commands): no lock,
+	 * no recovery, no staging or blob cleanup, no reserve. */
+	STORE_OPEN_ADMIN = 2,
+};
 
-/* Closes every connection of every thread and frees the handle. Must not race
- * with any other call on the same store. NULL is a no-op. */
+/* Opens (creating if needed) the store in directory `dir` in `mode` (enum
+ * store_open_mode). On failure returns -errno and writes a reason into msg
+ * (may be NULL): -EBUSY "store in use by PID N" for a second owner. The
+ * caller frees the handle with store_close(). */
+int store_open(const char *dir, int mode, store **out, char *msg,
+	       size_t msglen);
+
+/* Bytes STORE/reserve holds for deletes on a full disk. */
+#define STORE_RESERVE_BYTES (4 << 20)
+
+/* Closes every connection of every thread, releases the owner lock and
+ * frees the handle. Must not race with any other call on the same store.
+ * NULL is a no-op. */
 void store_close(store *st);
 
 /* Filesystem statistics of the store's disk (for statfs). */
@@ -165,7 +197,9 @@ int store_node_path(store *st, int64_t ino, char *buf, size_t len);
 int store_node_create(store *st, int64_t parent, const char *name,
 		      const struct store_newnode *nn, struct store_node *out);
 /* Removes a file node (unlink) or an empty dir node (rmdir: -ENOTEMPTY) of a
- * live tree. Collects its blob if nothing else references it. */
+ * live tree. Collects its blob if nothing else references it. Works on a
+ * full disk: when the catalog has no room for the delete (-ENOSPC) it gives
+ * up the space reserve and retries once. */
 int store_node_remove(store *st, int64_t parent, const char *name, int is_dir);
 /* rename(2) inside one live tree. noreplace: -EEXIST if the target exists
  * (RENAME_NOREPLACE). Replacing a dir requires it empty. Paths of the moved
@@ -197,6 +231,8 @@ int store_node_commit(store *st, int64_t ino, int fd, const char *staged,
 int store_blob_open(store *st, const unsigned char sha[STORE_SHA_LEN]);
 /* Makes a new, empty staging file: unnamed (O_TMPFILE, path set to "")
  * where the filesystem allows, else named in STORE/staging (path set).
+ * First re-creates the space reserve if it was given up and there is room
+ * again, so uploads cannot take the space deletes need.
  * Returns an fd open for read/write; the caller closes it and commits it or
  * unlinks a named path. */
 int store_staging_create(store *st, char *path, size_t len);

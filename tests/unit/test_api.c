@@ -345,7 +345,7 @@ static void test_tokens_in_store(void **state)
 
 	(void)state;
 	assert_non_null(mkdtemp(dir));
-	assert_int_equal(store_open(dir, &st, NULL, 0), 0);
+	assert_int_equal(store_open(dir, STORE_OPEN_OWNER, &st, NULL, 0), 0);
 	assert_int_equal(store_token_create(st, "alice", t1, &id1), 0);
 	assert_int_equal(store_token_create(st, "bob", t2, &id2), 0);
 	assert_int_equal(store_token_create(st, "bad name", t2 + 0, NULL),

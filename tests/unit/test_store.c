@@ -77,7 +77,7 @@ static int setup(void **state)
 		return -1;
 	}
 	snprintf(f->dir, sizeof(f->dir), "%s/store", f->tmp);
-	if (store_open(f->dir, &f->st, msg, sizeof(msg)) != 0) {
+	if (store_open(f->dir, STORE_OPEN_OWNER, &f->st, msg, sizeof(msg)) != 0) {
 		fprintf(stderr, "store_open: %s\n", msg);
 		nftw(f->tmp, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
 		free(f);
@@ -111,7 +111,7 @@ static void reopen(struct fx *f)
 
 	store_close(f->st);
 	f->st = NULL;
-	rc = store_open(f->dir, &f->st, msg, sizeof(msg));
+	rc = store_open(f->dir, STORE_OPEN_OWNER, &f->st, msg, sizeof(msg));
 	if (rc)
 		fail_msg("reopen: %d %s", rc, msg);
 }
@@ -398,7 +398,7 @@ static void open_on_regular_file_fails_with_message(void **state)
 	fd = open(path, O_CREAT | O_WRONLY | O_EXCL, 0644);
 	assert_true(fd >= 0);
 	close(fd);
-	assert_rc(store_open(path, &st, msg, sizeof(msg)), -ENOTDIR);
+	assert_rc(store_open(path, STORE_OPEN_OWNER, &st, msg, sizeof(msg)), -ENOTDIR);
 	assert_null(st);
 	assert_true(msg[0] != '\0');
 	assert_non_null(strstr(msg, "plainfile"));
@@ -412,7 +412,7 @@ static void open_creates_missing_parents(void **state)
 	store *st = NULL;
 
 	snprintf(path, sizeof(path), "%s/no/such/dir", f->tmp);
-	assert_rc(store_open(path, &st, msg, sizeof(msg)), 0);
+	assert_rc(store_open(path, STORE_OPEN_OWNER, &st, msg, sizeof(msg)), 0);
 	assert_non_null(st);
 	snprintf(sub, sizeof(sub), "%s/blobs/7f", path);
 	assert_true(is_dir(sub));
@@ -432,11 +432,11 @@ static void open_below_regular_file_fails_with_message(void **state)
 	assert_true(fd >= 0);
 	close(fd);
 	snprintf(path, sizeof(path), "%s/sub/store", file);
-	assert_rc(store_open(path, &st, msg, sizeof(msg)), -ENOTDIR);
+	assert_rc(store_open(path, STORE_OPEN_OWNER, &st, msg, sizeof(msg)), -ENOTDIR);
 	assert_null(st);
 	assert_non_null(strstr(msg, "plainfile"));
 	/* a NULL message buffer is allowed */
-	assert_rc(store_open(file, &st, NULL, 0), -ENOTDIR);
+	assert_rc(store_open(file, STORE_OPEN_OWNER, &st, NULL, 0), -ENOTDIR);
 	assert_null(st);
 }
 
@@ -456,7 +456,7 @@ static void open_on_foreign_catalog_fails_with_message(void **state)
 	memset(junk, 'J', sizeof(junk));
 	assert_int_equal(write(fd, junk, sizeof(junk)), sizeof(junk));
 	close(fd);
-	assert_true(store_open(dir, &st, msg, sizeof(msg)) < 0);
+	assert_true(store_open(dir, STORE_OPEN_OWNER, &st, msg, sizeof(msg)) < 0);
 	assert_null(st);
 	assert_non_null(strstr(msg, "catalog"));
 }
@@ -1457,6 +1457,156 @@ static void reopen_recovers_from_crash(void **state)
 	assert_int_equal(lookup_ino(f, root, "d"), d);
 }
 
+/* ==== one owner per store ==== */
+
+/* Runs SQL on the fixture's catalog through a connection of its own. */
+static void sql_on_catalog(const struct fx *f, const char *sql)
+{
+	char db[STORE_PATH_MAX];
+	sqlite3 *h = NULL;
+
+	snprintf(db, sizeof(db), "%s/catalog.db", f->dir);
+	assert_int_equal(sqlite3_open(db, &h), SQLITE_OK);
+	sqlite3_busy_timeout(h, 5000);
+	assert_int_equal(sqlite3_exec(h, sql, NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(h);
+}
+
+/* The status of run 1, read with a connection of its own. */
+static int run_status(const struct fx *f)
+{
+	char db[STORE_PATH_MAX];
+	sqlite3 *h = NULL;
+	sqlite3_stmt *s = NULL;
+	int st = -1;
+
+	snprintf(db, sizeof(db), "%s/catalog.db", f->dir);
+	assert_int_equal(sqlite3_open(db, &h), SQLITE_OK);
+	assert_int_equal(sqlite3_prepare_v2(h, "SELECT status FROM runs"
+					    " WHERE id=1", -1, &s, NULL),
+			 SQLITE_OK);
+	if (sqlite3_step(s) == SQLITE_ROW)
+		st = sqlite3_column_int(s, 0);
+	sqlite3_finalize(s);
+	sqlite3_close(h);
+	return st;
+}
+
+static void second_owner_is_refused_with_pid(void **state)
+{
+	struct fx *f = *state;
+	char msg[STORE_ERRMSG] = "", want[64], path[STORE_PATH_MAX];
+	char buf[32] = "";
+	store *st = (store *)&msg;          /* must come back NULL */
+	int fd;
+
+	assert_rc(store_open(f->dir, STORE_OPEN_OWNER, &st, msg, sizeof(msg)),
+		  -EBUSY);
+	assert_null(st);
+	snprintf(want, sizeof(want), "store in use by PID %ld",
+		 (long)getpid());
+	assert_non_null(strstr(msg, want));
+	/* the lock file names the owner */
+	snprintf(path, sizeof(path), "%s/lock", f->dir);
+	fd = open(path, O_RDONLY);
+	assert_true(fd >= 0);
+	assert_true(read(fd, buf, sizeof(buf) - 1) > 0);
+	close(fd);
+	snprintf(want, sizeof(want), "%ld\n", (long)getpid());
+	assert_string_equal(buf, want);
+	/* the refused open changed nothing: the owner goes on */
+	assert_int_equal(mkdir_node(f, f->ds.live_root, "still") > 0, 1);
+	/* the owner's close frees the store for the next one */
+	reopen(f);
+	assert_non_null(f->st);
+}
+
+static void admin_open_beside_owner_recovers_nothing(void **state)
+{
+	struct fx *f = *state;
+	char msg[STORE_ERRMSG] = "", path[STORE_PATH_MAX];
+	char token[STORE_TOKEN_LEN + 1], user[STORE_USER_MAX + 1];
+	struct store_token *v = NULL;
+	struct store_node n;
+	int64_t pend = mkfile_pending(f, f->ds.live_root, "uploading");
+	int64_t id = 0;
+	size_t cnt = 0;
+	store *adm = NULL;
+	int fd;
+
+	/* what a running owner has in progress: an upload (a pending node and
+	 * a named staging file) and a sampling run */
+	snprintf(path, sizeof(path), "%s/staging/00000000000000000000beef",
+		 f->dir);
+	fd = open(path, O_CREAT | O_WRONLY | O_EXCL, 0644);
+	assert_true(fd >= 0);
+	close(fd);
+	sql_on_catalog(f, "INSERT INTO runs(dataset, request, strategy, n,"
+		       " from_tag, emb, seed, status, created)"
+		       " VALUES(1, 'random', 'random', 1, 1, 0, 0, 1, 0)");
+
+	assert_rc(store_open(f->dir, STORE_OPEN_ADMIN, &adm, msg, sizeof(msg)),
+		  0);
+	assert_rc(store_token_create(adm, "carol", token, &id), 0);
+	assert_rc(store_token_list(adm, &v, &cnt), 0);
+	assert_int_equal(cnt, 1);
+	free(v);
+	store_close(adm);
+
+	assert_rc(store_node_get(f->st, pend, &n), 0);
+	assert_false(n.has_sha);
+	assert_true(exists(path));
+	assert_int_equal(run_status(f), 1);
+	/* the owner sees the admin's token */
+	assert_rc(store_token_check(f->st, token, user), 0);
+	assert_string_equal(user, "carol");
+	/* a second admin beside the first and the owner */
+	assert_rc(store_open(f->dir, STORE_OPEN_ADMIN, &adm, msg, sizeof(msg)),
+		  0);
+	store_close(adm);
+
+	/* the next owner recovers */
+	reopen(f);
+	assert_rc(store_node_get(f->st, pend, &n), -ENOENT);
+	assert_false(exists(path));
+	assert_int_equal(run_status(f), 4);
+}
+
+static void admin_open_without_owner_works(void **state)
+{
+	struct fx *f = *state;
+	char msg[STORE_ERRMSG] = "", dir[STORE_PATH_MAX];
+	char token[STORE_TOKEN_LEN + 1], user[STORE_USER_MAX + 1];
+	store *adm = NULL, *own = NULL;
+
+	/* a store that does not exist yet: made, catalog only */
+	snprintf(dir, sizeof(dir), "%s/fresh", f->tmp);
+	assert_rc(store_open(dir, STORE_OPEN_ADMIN, &adm, msg, sizeof(msg)), 0);
+	assert_rc(store_token_create(adm, "dave", token, NULL), 0);
+	/* an admin handle holds no lock: an owner may come while it is open */
+	assert_rc(store_open(dir, STORE_OPEN_OWNER, &own, msg, sizeof(msg)), 0);
+	assert_rc(store_token_check(own, token, user), 0);
+	store_close(own);
+	store_close(adm);
+	assert_rc(store_open(dir, 0, &adm, msg, sizeof(msg)), -EINVAL);
+	assert_null(adm);
+}
+
+static void owner_keeps_a_space_reserve(void **state)
+{
+	struct fx *f = *state;
+	char path[STORE_PATH_MAX];
+	struct stat sb;
+
+	snprintf(path, sizeof(path), "%s/reserve", f->dir);
+	assert_int_equal(stat(path, &sb), 0);
+	assert_true((int64_t)sb.st_blocks * 512 >= STORE_RESERVE_BYTES);
+	/* a lost reserve comes back with the next owner, or the next upload */
+	assert_int_equal(unlink(path), 0);
+	reopen(f);
+	assert_int_equal(stat(path, &sb), 0);
+}
+
 /* ==== tags ==== */
 
 /* Live tree used by the tag tests:
@@ -2407,6 +2557,10 @@ int main(void)
 		T(commit_to_dir_fails_and_removes_staged),
 
 		T(reopen_recovers_from_crash),
+		T(second_owner_is_refused_with_pid),
+		T(admin_open_beside_owner_recovers_nothing),
+		T(admin_open_without_owner_works),
+		T(owner_keeps_a_space_reserve),
 
 		T(tag_create_copies_committed_files_and_empty_dirs),
 		T(tag_list_initial_first_then_by_creation),
