@@ -1430,6 +1430,15 @@ static int c_node_setattr(struct backend *be, int64_t ino, int what,
 
 	if (!b)
 		return -ENOMEM;
+	/* The contract (core/backend.h, docs/api.md): permission bits only;
+	 * the server would answer 400 — say here whose bug it is. */
+	if ((what & STORE_SET_MODE) && (mode & ~07777u)) {
+		log_error("remote: setattr of node %lld: mode 0%o is not"
+			  " permission bits only (07777): refused",
+			  (long long)ino, (unsigned)mode);
+		rc = -EINVAL;
+		goto out;
+	}
 	if ((what & STORE_SET_MODE) &&
 	    !cJSON_AddNumberToObject(b, "mode", mode))
 		goto out;
