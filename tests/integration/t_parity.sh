@@ -26,7 +26,10 @@
 #   into a frozen tag (EROFS), bad or reserved names (EINVAL / EEXIST),
 #   rmdir of a non-empty folder or dataset (ENOTEMPTY), a name over 255 bytes
 #   (ENAMETOOLONG), rename(2) across datasets (EXDEV, so mv falls back to
-#   copy and delete) — and nothing is half-applied;
+#   copy and delete) — and nothing is half-applied; and a table of 34
+#   system calls (link, symlink, renames of files, folders, tags and
+#   datasets onto each other, O_EXCL, unlink/rmdir of the wrong kind, …)
+#   gives, each, the errno a local disk or the namespace gives;
 # - emptying the dataset and removing it leaves an empty root.
 # This suite took over the flows and assertions of t_copy, t_rsync and
 # t_xattr_df (local only before), at a smaller scale.
@@ -387,6 +390,75 @@ errors() {
 	ok "the file arrived in ds2" test -f "$mnt/ds2/initial-tag/f.txt"
 	ok "the file left ds" test ! -e "$live/full/sub/f.txt"
 	ok "rm it from ds2" rm "$mnt/ds2/initial-tag/f.txt"
+
+	# One system call each, as a program makes them: the errno of each.
+	ok "system calls give the errno a local disk (or the namespace) gives" \
+		python3 - "$mnt" <<'EOF'
+import errno, os, sys
+mnt = sys.argv[1]
+ds = os.path.join(mnt, "ds")
+live = os.path.join(ds, "initial-tag")
+def p(*a): return os.path.join(live, "probe", *a)
+def at(*a): return os.path.join(ds, *a)
+os.makedirs(p("d")); os.makedirs(p("e"))
+open(p("a.txt"), "w").write("a\n"); open(p("d", "x"), "w").write("x\n")
+def creat(path): os.close(os.open(path, os.O_CREAT | os.O_WRONLY))
+def two(f, g): f(); g()
+checks = [
+    ("link", "EPERM", lambda: os.link(p("a.txt"), p("b.txt"))),
+    ("symlink", "EPERM", lambda: os.symlink("a.txt", p("l"))),
+    ("mkfifo", "EPERM", lambda: os.mkfifo(p("fifo"))),
+    ("rename a file onto a folder", "EISDIR", lambda: os.rename(p("a.txt"), p("d"))),
+    ("rename a folder onto a file", "ENOTDIR", lambda: os.rename(p("d"), p("a.txt"))),
+    ("rename a folder onto a non-empty one", "ENOTEMPTY", lambda: os.rename(p("e"), p("d"))),
+    ("rename a folder into itself", "EINVAL", lambda: os.rename(p("d"), p("d", "sub"))),
+    ("rename a missing name", "ENOENT", lambda: os.rename(p("nope"), p("nope2"))),
+    ("open O_CREAT|O_EXCL of an existing file", "EEXIST",
+     lambda: os.close(os.open(p("a.txt"), os.O_CREAT | os.O_EXCL | os.O_WRONLY))),
+    ("unlink a folder", "EISDIR", lambda: os.unlink(p("d"))),
+    ("rmdir a file", "ENOTDIR", lambda: os.rmdir(p("a.txt"))),
+    ("rmdir a missing name", "ENOENT", lambda: os.rmdir(p("missing"))),
+    ("mkdir under a file", "ENOTDIR", lambda: os.mkdir(p("a.txt", "x"))),
+    ("create under a missing folder", "ENOENT", lambda: creat(p("missing", "x"))),
+    ("stat file/", "ENOTDIR", lambda: os.stat(p("a.txt") + "/")),
+    ("truncate a folder", "EISDIR", lambda: os.truncate(p("d"), 0)),
+    ("open a folder for writing", "EISDIR", lambda: os.open(p("d"), os.O_WRONLY)),
+    ("write to an O_RDONLY fd", "EBADF", lambda: os.write(os.open(p("a.txt"), os.O_RDONLY), b"x")),
+    ("rename to a 255+1-byte name", "ENAMETOOLONG", lambda: os.rename(p("a.txt"), p("n" * 256))),
+    ("rename a folder onto an empty one", "ok", lambda: two(lambda: os.mkdir(p("f")),
+                                                          lambda: os.rename(p("f"), p("e")))),
+    ("rename a file onto a file", "ok", lambda: two(lambda: open(p("c.txt"), "w").write("c"),
+                                                   lambda: os.rename(p("c.txt"), p("a.txt")))),
+    ("chown to oneself", "ok", lambda: os.chown(p("a.txt"), os.getuid(), os.getgid())),
+    ("create a file at dataset level", "EPERM", lambda: creat(at("f.txt"))),
+    ("create a file at the root", "EPERM", lambda: creat(os.path.join(mnt, "f.txt"))),
+    ("rename initial-tag", "EPERM", lambda: os.rename(live, at("live2"))),
+    ("rmdir embeddings", "EPERM", lambda: os.rmdir(at("embeddings"))),
+    ("rename a tag onto initial-tag", "EEXIST", lambda: os.rename(at("after"), live)),
+    ("rename a tag onto a control file", "ENOTDIR", lambda: os.rename(at("after"), at("info"))),
+    ("rename a tag to a bad name", "EINVAL", lambda: os.rename(at("after"), at("bad name"))),
+    ("rename a dataset onto another", "EEXIST", lambda: os.rename(ds, os.path.join(mnt, "ds2"))),
+    ("rename a file to dataset level", "EXDEV", lambda: os.rename(p("a.txt"), at("a.txt"))),
+    ("rename a file into a tag", "EROFS", lambda: os.rename(p("a.txt"), at("after", "a.txt"))),
+    ("rename a tag and back", "ok", lambda: two(lambda: os.rename(at("after"), at("after2")),
+                                               lambda: os.rename(at("after2"), at("after")))),
+    ("rename a dataset and back", "ok",
+     lambda: two(lambda: os.rename(os.path.join(mnt, "ds2"), os.path.join(mnt, "ds3")),
+                 lambda: os.rename(os.path.join(mnt, "ds3"), os.path.join(mnt, "ds2")))),
+]
+bad = 0
+for name, want, f in checks:
+    try:
+        f()
+        got = "ok"
+    except OSError as e:
+        got = errno.errorcode.get(e.errno, str(e.errno))
+    if got != want:
+        bad += 1
+        print("%s: want %s, got %s" % (name, want, got), file=sys.stderr)
+sys.exit(1 if bad else 0)
+EOF
+	rm -rf "${live:?}/probe"
 
 	# Control files.
 	expect_fail "writing info is refused" bash -c 'echo x > "$1"' _ "$ds/info"
