@@ -13,7 +13,8 @@
 #   with the source;
 # - cp -a and tar x keep modes and mtimes (chmod and utimes on upload);
 #   python shutil.copytree (copy2: copystat) works; chmod, touch -m/-d/-a,
-#   truncate, append, dd conv=notrunc, mv, rm, rm -r, mkdir -p, rmdir give
+#   truncate, append, dd conv=notrunc, a 24 MiB file (cp, dd conv=fsync),
+#   mv, rm, rm -r, mkdir -p, rmdir give
 #   what they give on a local disk (diff -r against a mirror);
 # - rsync -a uploads everything; a second run transfers nothing (--stats and
 #   an empty --itemize-changes); a changed file is the only one re-sent;
@@ -65,6 +66,7 @@ with open(os.path.join(d, "L" * 251 + ".jpg"), "wb") as f:
     f.write(b"long name\n")
 EOF
 nfiles=$(find "$src" -type f | wc -l)
+head -c $((24 * 1024 * 1024)) /dev/urandom >"$T/big.bin"
 
 # A small tree with distinct modes and old mtimes, for cp -a / tar / copy2.
 attr=$T/attr
@@ -221,6 +223,10 @@ flows() {
 	both "dd conv=notrunc overwrites 4 KiB in the middle" \
 		dd if="$src/$f1" of="@/$f2" bs=1024 count=4 seek=3 conv=notrunc status=none
 	both "overwrite a file with cp" cp "$src/$f2" "@/$f1"
+	both "cp a 24 MiB file" cp "$T/big.bin" "@/new/big.bin"
+	ok "the 24 MiB file reads back identical" cmp "$T/big.bin" "$live/new/big.bin"
+	both "dd conv=fsync rewrites its second MiB" dd if=/dev/zero of="@/new/big.bin" \
+		bs=1M count=1 seek=1 conv=notrunc,fsync status=none
 	both "mv a file across folders" mv "@/${files[10]}" "@/new/deeper/moved.bin"
 	both "mv a file onto an existing one" mv "@/${files[11]}" "@/${files[12]}"
 	local mvdir rmd
