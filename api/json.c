@@ -443,7 +443,7 @@ int api_newnode_from_json(const cJSON *j, char *name, size_t namelen,
 	    (rc = get_u32(j, "gid", &nn.gid, 0)) < 0 ||
 	    (rc = api_get_i64(j, "mtime_ns", &nn.mtime_ns, 0)) < 0)
 		return -EINVAL;
-	if (nn.mode > 07777 || nn.mtime_ns < 0)
+	if (nn.mode > 07777)            /* mtime_ns: 0 = now, < 0 is 1969 */
 		return -EINVAL;
 	*out = nn;
 	return 0;

@@ -933,21 +933,33 @@ static enum MHD_Result r_node_setattr(struct srv *s, struct req *r,
 		return send_errno(c, rc, NULL);
 	if (!(j = body_json(r, c, &ret)))
 		return ret;
+	/* mode is permission bits only (docs/api.md): a file type in it is
+	 * a client's bug, refused rather than guessed at. */
 	if ((q = api_get_i64(j, "mode", &mode, 0)) == 0)
 		what |= STORE_SET_MODE;
-	bad |= q < 0 || mode < 0 || mode > 07777;
+	if (q < 0 || mode < 0 || mode > 07777)
+		bad = 1;
 	if ((q = api_get_i64(j, "uid", &uid, 0)) == 0)
 		what |= STORE_SET_UID;
-	bad |= q < 0 || uid < 0 || uid > UINT32_MAX;
+	if (!bad && (q < 0 || uid < 0 || uid > UINT32_MAX))
+		bad = 2;
 	if ((q = api_get_i64(j, "gid", &gid, 0)) == 0)
 		what |= STORE_SET_GID;
-	bad |= q < 0 || gid < 0 || gid > UINT32_MAX;
+	if (!bad && (q < 0 || gid < 0 || gid > UINT32_MAX))
+		bad = 3;
 	if ((q = api_get_i64(j, "mtime_ns", &mtime, 0)) == 0)
 		what |= STORE_SET_MTIME;
-	bad |= q < 0;
+	if (!bad && q < 0)
+		bad = 4;
 	cJSON_Delete(j);
+	if (bad == 1)
+		return send_err(c, MHD_HTTP_BAD_REQUEST, "bad_json", "EINVAL",
+				"mode: permission bits only, a number from 0"
+				" to 4095 (07777), no file type bits");
 	if (bad)
-		return bad_field(c, "mode, uid, gid, mtime_ns");
+		return bad_field(c, bad == 2 ? "uid (0 to 2^32-1)" :
+				 bad == 3 ? "gid (0 to 2^32-1)" :
+				 "mtime_ns (an integer, as a string)");
 	rc = r->be->ops->node_setattr(r->be, r->id, what, (uint32_t)mode,
 				      (uint32_t)uid, (uint32_t)gid, mtime);
 	if (rc)
@@ -1041,7 +1053,7 @@ static enum MHD_Result r_content(struct srv *s, struct req *r,
 	if (!rc)
 		rc = content_kept(j, &kept, &thumb, tsha, &tsize);
 	cJSON_Delete(j);
-	if (rc || size < 0 || mtime < 0)
+	if (rc || size < 0)         /* mtime: 0 = now, < 0 before 1970 */
 		return bad_field(c, "sha256, size, mtime_ns, durable, bytes"
 				 " (\"kept\"), thumbnail {sha256, size}");
 	if (kept)

@@ -132,8 +132,8 @@ void fs_usage(const char *prog)
 	       " SIEVEFS_TOKEN)\n"
 	       "    -o cafile=PATH         https: trust the CA certificate(s) in"
 	       " PATH\n"
-	       "    -o cache_dir=DIR       sample cache (default"
-	       " ~/.cache/sievefs)\n"
+	       "    -o cache_dir=DIR       sample cache (default: one per"
+	       " server and user in ~/.cache/sievefs)\n"
 	       "    -o cache_size=N[KMG]   cache size bound (default 1G)\n"
 	       "    -o meta_ttl=SECONDS    metadata reuse time (default 2)\n"
 	       "    -o upload=full         send sample bytes to the server"
@@ -436,8 +436,9 @@ static char *trimmed_dup(const char *s)
 	return strndup(s, n);
 }
 
-/* The default cache directory: $XDG_CACHE_HOME/sievefs or ~/.cache/sievefs,
- * created (with ~/.cache) if missing. */
+/* The default cache root: $XDG_CACHE_HOME/sievefs or ~/.cache/sievefs,
+ * created (with ~/.cache) if missing; each server and user gets a cache
+ * in it (api/client.c, open_user_cache). */
 static int default_cache_dir(char **out)
 {
 	const char *xdg = getenv("XDG_CACHE_HOME"), *home = getenv("HOME");
@@ -504,6 +505,7 @@ int fs_remote_opts(const struct fs_cmdline *cl, struct fs_remote *out,
 			return -EINVAL;
 		}
 	} else {
+		out->o.cache_per_user = 1;
 		rc = default_cache_dir(&out->cache_dir);
 		if (rc) {
 			snprintf(msg, len, "no cache directory: set HOME or"

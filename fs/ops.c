@@ -39,6 +39,10 @@ static void ns_to_ts(int64_t ns, struct timespec *ts)
 {
 	ts->tv_sec = (time_t)(ns / 1000000000);
 	ts->tv_nsec = (long)(ns % 1000000000);
+	if (ts->tv_nsec < 0) {         /* before 1970: tv_nsec is 0..1e9-1 */
+		ts->tv_sec -= 1;
+		ts->tv_nsec += 1000000000;
+	}
 }
 
 /* ---- attributes ---- */
@@ -905,7 +909,9 @@ static int setattr_node(struct fs *fs, int64_t id, struct stat *attr,
 		what |= STORE_SET_MTIME;
 	}
 	if (what) {
-		rc = be->ops->node_setattr(be, id, what, attr->st_mode,
+		/* The backend takes permission bits only: st_mode also
+		 * holds the file type (the server refuses it, EINVAL). */
+		rc = be->ops->node_setattr(be, id, what, attr->st_mode & 07777,
 					   attr->st_uid, attr->st_gid, mtime);
 		if (rc)
 			return rc;
