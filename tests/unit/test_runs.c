@@ -163,7 +163,7 @@ static int setup(void **state)
 		return -1;
 	}
 	snprintf(f->dir, sizeof(f->dir), "%s/store", f->tmp);
-	if (store_open(f->dir, &f->st, msg, sizeof(msg)) ||
+	if (store_open(f->dir, STORE_OPEN_OWNER, &f->st, msg, sizeof(msg)) ||
 	    store_dataset_create(f->st, "", "a", &f->a) ||
 	    store_dataset_create(f->st, "", "b", &f->b)) {
 		fprintf(stderr, "setup: %s\n", msg);
@@ -200,7 +200,7 @@ static void reopen(struct fx *f)
 
 	store_close(f->st);
 	f->st = NULL;
-	if (store_open(f->dir, &f->st, msg, sizeof(msg)))
+	if (store_open(f->dir, STORE_OPEN_OWNER, &f->st, msg, sizeof(msg)))
 		fail_msg("reopen: %s", msg);
 }
 
