@@ -118,6 +118,10 @@ int core_sel_parse(const char *text, size_t len, struct core_sel *out,
 			out->from = tag;
 			continue;
 		}
+		while (line[0] == '.' && line[1] == '/')
+			line += 2;
+		if (line[0] == '\0')
+			continue;
 		if (line[0] == '/') {
 			snprintf(msg, msglen, "line %zu: '%s' is an absolute"
 				 " path; list paths relative to the tag",
@@ -125,8 +129,6 @@ int core_sel_parse(const char *text, size_t len, struct core_sel *out,
 			rc = -EINVAL;
 			break;
 		}
-		while (line[0] == '.' && line[1] == '/')
-			line += 2;
 		if (out->n == cap) {
 			size_t ncap = cap ? cap * 2 : 256;
 			char **np = realloc(out->paths, ncap * sizeof(*np));
