@@ -1,6 +1,6 @@
 /*
  * names.c — see names.h. The reserved names are the control entries of
- * DESIGN.md §1 "Inside a dataset"; a dataset or tag may not take them.
+ * docs/design.md §1 "Inside a dataset"; a dataset or tag may not take them.
  */
 #include <errno.h>
 #include <stdio.h>
