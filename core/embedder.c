@@ -492,7 +492,7 @@ static int embed_once(store *st, int64_t ds, const struct core_embed_opts *o,
 	struct file **uniq = NULL, **good = NULL;
 	const char **paths = NULL;
 	float *vecs = NULL;
-	int32_t *labels = NULL;
+	int64_t *labels = NULL;
 	const char *kind = emb_feature_kind(o->color);
 	char params[64], fp[FP_HEX], oldfp[FP_HEX], oldparams[128];
 	unsigned char digest[EVP_MAX_MD_SIZE];
@@ -583,9 +583,9 @@ static int embed_once(store *st, int64_t ds, const struct core_embed_opts *o,
 	for (size_t i = 0; i < ng; i++)
 		paths[i] = good[i]->path;
 	rc = store_embedding_put(st, ds, d.live_tree, CORE_BUILTIN_NAME, ng,
-				 dim, paths, vecs, labels, &bad, &e);
-	if (rc == -EINVAL) {
-		rc = -EAGAIN;           /* a file went away meanwhile */
+				 dim, paths, vecs, labels, &bad, NULL, &e);
+	if (rc == -EINVAL || rc == -ENOENT) {
+		rc = -EAGAIN;           /* the files went away meanwhile */
 		goto out;
 	}
 	if (!rc)

@@ -317,12 +317,13 @@ static int l_node_commit(struct backend *be, int64_t ino, int fd,
 
 /* ---- control files ---- */
 
+/* One path per line, quoted when it must be (core/text.h) so that the text
+ * can always be written back. */
 static int put_line(void *arg, const char *path)
 {
 	struct tbuf *b = arg;
 
-	tbuf_put(b, path, strlen(path));
-	tbuf_put(b, "\n", 1);
+	tbuf_put_path_line(b, path);
 	return b->err;
 }
 
@@ -402,9 +403,10 @@ static void info_tags(struct tbuf *b, const be_tag *tags, size_t n,
 			continue;
 		core_fmt_time(tags[i].created_ns, ts);
 		tbuf_printf(b, "%s%s %s: %lld samples, %lld bytes, parent %s,"
-			    " created %s\n", indent, i == last ? "└─" : "├─",
-			    tags[i].name, (long long)tags[i].files,
-			    (long long)tags[i].bytes, tags[i].parent_name, ts);
+			    " created %s, id %s\n", indent,
+			    i == last ? "└─" : "├─", tags[i].name,
+			    (long long)tags[i].files, (long long)tags[i].bytes,
+			    tags[i].parent_name, ts, tags[i].uid);
 		if (strlen(indent) + 8 < sizeof(next)) {
 			snprintf(next, sizeof(next), "%s%s", indent,
 				 i == last ? "   " : "│  ");
@@ -481,8 +483,9 @@ static int l_info_read(struct backend *be, int64_t ds, char **out,
 	info_embeddings(l, ds, &b);
 	info_run(l, ds, &b);
 	tbuf_printf(&b, "tags: %zu\n", ntags);
-	tbuf_printf(&b, "  initial-tag: %lld samples, %lld bytes, live\n",
-		    (long long)files, (long long)bytes);
+	tbuf_printf(&b, "  initial-tag: %lld samples, %lld bytes, live, id %s\n",
+		    (long long)files, (long long)bytes,
+		    ntags && tags[0].live ? tags[0].uid : "");
 	info_tags(&b, tags, ntags, d.live_tree, "  ");
 	free(tags);
 	return tbuf_finish(&b, out, len);
@@ -569,13 +572,39 @@ static int l_emb_get_id(struct backend *be, int64_t id,
 	return rc ? rc : l_dataset_get_id(be, out->dataset, &d);
 }
 
+/* " (skipped 2 rows naming no sample: 'a', 'b')" into buf, or "". */
+static void skipped_text(const struct store_emb_skip *sk,
+			 const struct core_emb *e, char *buf, size_t len)
+{
+	struct tbuf b;
+	char *text = NULL;
+	size_t tlen, shown = sk->n < STORE_EMB_SKIP_SHOW ? sk->n
+							  : STORE_EMB_SKIP_SHOW;
+
+	buf[0] = '\0';
+	if (!sk->n)
+		return;
+	tbuf_init(&b, len);
+	tbuf_printf(&b, "skipped %zu row%s naming no sample:", sk->n,
+		    sk->n == 1 ? "" : "s");
+	for (size_t i = 0; i < shown; i++)
+		tbuf_printf(&b, "%s '%.100s'", i ? "," : "",
+			    e->names[sk->first[i]]);
+	if (sk->n > shown)
+		tbuf_printf(&b, ", ...");
+	if (tbuf_finish(&b, &text, &tlen) == 0)
+		snprintf(buf, len, "%s", text);
+	free(text);
+}
+
 static int l_emb_put(struct backend *be, int64_t ds, const char *name,
 		     const char *text, size_t len, char *msg)
 {
 	struct core_emb e;
 	struct store_embedding se;
+	struct store_emb_skip sk = { 0 };
 	be_dataset d;
-	char why[BE_MSG], line[BE_MSG + 128];
+	char why[BE_MSG], line[BE_MSG + 128], skipped[BE_MSG];
 	size_t bad = 0;
 	int rc;
 
@@ -593,19 +622,32 @@ static int l_emb_put(struct backend *be, int64_t ds, const char *name,
 			 name, why);
 		return rc == -EINVAL ? user_error(be, ds, msg, rc, line) : rc;
 	}
+	/* Rows naming no sample (removed since the export, or a CSV made
+	 * over a larger folder) are skipped and named; only a file that
+	 * matches nothing is refused. */
 	rc = store_embedding_put(L(be)->st, ds, d.live_tree, name, e.n, e.d,
 				 (const char *const *)e.names, e.x, e.labels,
-				 &bad, &se);
+				 &bad, &sk, &se);
+	skipped_text(&sk, &e, skipped, sizeof(skipped));
+	if (rc == -ENOENT) {
+		snprintf(line, sizeof(line), "embeddings/%s.csv not stored: no"
+			 " row names a sample of initial-tag (%s)", name,
+			 skipped);
+		core_csv_free(&e);
+		return user_error(be, ds, msg, -EINVAL, line);
+	}
 	if (rc == -EINVAL) {
 		snprintf(line, sizeof(line), "embeddings/%s.csv not stored: row"
-			 " %zu, column 1 (filenames): '%.200s' is not a sample"
-			 " of initial-tag", name, bad + 2, e.names[bad]);
+			 " %zu, column 1 (filenames): '%.200s' is listed twice",
+			 name, bad + 2, e.names[bad]);
 		core_csv_free(&e);
 		return user_error(be, ds, msg, rc, line);
 	}
 	if (rc == 0) {
-		snprintf(line, sizeof(line), "embedding '%s' stored: %zu samples,"
-			 " %zu dimensions", name, e.n, e.d);
+		snprintf(line, sizeof(line), "embedding '%s' stored: %lld"
+			 " samples, %zu dimensions%s%s%s", name,
+			 (long long)se.rows, e.d, *skipped ? " (" : "", skipped,
+			 *skipped ? ")" : "");
 		l_log_event(be, ds, STORE_INFO, line);
 	}
 	core_csv_free(&e);
@@ -634,7 +676,7 @@ struct exporter {
 	size_t d, n;
 	char **names;
 	float *x;
-	int32_t *labels;
+	int64_t *labels;
 	char *pool;
 	size_t poollen;
 	int header_done;
@@ -682,7 +724,7 @@ static int export_flush(struct exporter *ex)
 }
 
 static int export_row(void *arg, const char *path, const float *vec,
-		      int32_t label)
+		      int64_t label)
 {
 	struct exporter *ex = arg;
 	size_t plen = strlen(path) + 1;

@@ -948,10 +948,16 @@ int runner_plot_svg(struct runner *r, int64_t ds, const char *dsname,
 		    "<rect width=\"100%%\" height=\"100%%\" fill=\"white\"/>\n",
 		    W, H, W, H);
 	if (rc == -ENOENT) {
-		tbuf_printf(&b, "<text x=\"%.0f\" y=\"%.0f\" text-anchor=\"middle\">"
-			    "No embedding yet: copy a CSV into ", W / 2, H / 2);
+		/* Say every way to get one, the built-in embedder first. */
+		tbuf_printf(&b, "<g text-anchor=\"middle\"><text x=\"%.0f\""
+			    " y=\"%.0f\">No embedding yet. Compute the built-in"
+			    " one: echo embed &gt; ", W / 2, H / 2 - 20);
 		svg_escape(&b, dsname);
-		tbuf_printf(&b, "/embeddings/</text>\n</svg>\n");
+		tbuf_printf(&b, "/sample</text>\n<text x=\"%.0f\" y=\"%.0f\">"
+			    "(a sampling request computes it too),"
+			    " or copy a CSV into ", W / 2, H / 2);
+		svg_escape(&b, dsname);
+		tbuf_printf(&b, "/embeddings/</text></g>\n</svg>\n");
 		return tbuf_finish(&b, out, len);
 	}
 	if (!rc)

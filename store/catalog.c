@@ -297,8 +297,11 @@ static int make_tree(struct conn *c, int64_t dataset, const char *name,
 		     int64_t parent, int live, const struct store_node *rootattr,
 		     int64_t now, int64_t *tag, int64_t *root)
 {
+	/* uid: 12 random bytes as hex, like a dataset's (SQLite's PRNG is
+	 * seeded from the OS); unique, see db.c */
 	sqlite3_stmt *s = db_prep(c, "INSERT INTO tags(dataset,name,parent,"
-			       "created,live) VALUES(?1,?2,?3,?4,?5)");
+			       "created,live,uid) VALUES(?1,?2,?3,?4,?5,"
+			       "lower(hex(randomblob(12))))");
 	int rc;
 
 	if (!s)
@@ -473,6 +476,8 @@ static void tag_row(sqlite3_stmt *s, void *out)
 	t->files = sqlite3_column_int64(s, 7);
 	t->bytes = sqlite3_column_int64(s, 8);
 	t->live = sqlite3_column_int(s, 9);
+	snprintf(t->uid, sizeof(t->uid), "%s",
+		 (const char *)sqlite3_column_text(s, 10));
 }
 
 int store_tag_get(store *st, int64_t dataset, const char *name,
@@ -680,13 +685,19 @@ int store_tag_create(store *st, int64_t dataset, const char *name,
 	if (rc)
 		goto out;
 	/* Sorted by path, so files of one folder come together and their
-	 * folder is made once. Without an explicit selection the whole tree
-	 * is copied, empty folders included, like a commit. */
+	 * folder is made once. Every folder of the source tree is copied,
+	 * also those holding no selected file: a loader that maps folders to
+	 * classes (torchvision's ImageFolder: sorted folder names) gives a
+	 * tag the same class indices as its source. Without an explicit
+	 * selection the whole tree is copied, like a commit. */
 	if (d.sel_explicit)
-		s = db_prep(c, "SELECT " NODE_COLS ", n.path FROM selection x"
+		s = db_prep(c, "SELECT " NODE_COLS ", n.path FROM nodes n"
+			 " JOIN tags t ON t.id=n.tree WHERE n.tree=?2 AND"
+			 " n.parent>0 AND n.kind=1 UNION ALL"
+			 " SELECT " NODE_COLS ", n.path FROM selection x"
 			 " JOIN nodes n ON n.ino=x.node JOIN tags t ON"
 			 " t.id=n.tree WHERE x.dataset=?1 AND n.sha IS NOT NULL"
-			 " ORDER BY n.path");
+			 " ORDER BY 15");
 	else
 		s = db_prep(c, "SELECT " NODE_COLS ", n.path FROM nodes n"
 			 " JOIN tags t ON t.id=n.tree WHERE n.tree=?2 AND"

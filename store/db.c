@@ -4,7 +4,8 @@
  *
  * Schema (version 1):
  *   datasets(id, uid, owner, name, created, live_tree, sel_tree, sel_explicit)
- *   tags(id, dataset, name, parent, created, root, files, bytes, live)
+ *   tags(id, dataset, name, parent, created, root, files, bytes, live,
+ *        uid)                   -- uid: see migrate_tag_uid()
  *   nodes(ino, tree, parent, name, path, kind, mode, uid, gid, size, mtime,
  *         ctime, sha)          -- sha NULL on a file = upload pending
  *   selection(dataset, rank, node)  -- explicit selection, importance order
@@ -367,6 +368,33 @@ void db_node_row(sqlite3_stmt *s, void *out)
 		snprintf(n->name, sizeof(n->name), "%s", (const char *)name);
 }
 
+/* Tags have a public 24-hex uid like datasets (issue 10). A catalog made
+ * before gets the column, and each of its tags a random uid, here; the
+ * column is added rather than in CREATE TABLE so this one path serves old
+ * and new catalogs alike. Idempotent: runs on every open, costs one
+ * indexed probe once every tag has its uid. */
+static int migrate_tag_uid(struct conn *c)
+{
+	sqlite3_stmt *s = db_prep(c, "SELECT 1 FROM pragma_table_info('tags')"
+				  " WHERE name='uid'");
+	int r, rc = 0;
+
+	if (!s)
+		return -EIO;
+	r = sqlite3_step(s);
+	sqlite3_finalize(s);
+	if (r == SQLITE_DONE)
+		rc = db_exec(c, "ALTER TABLE tags ADD COLUMN uid TEXT");
+	else if (r != SQLITE_ROW)
+		rc = db_err(r);
+	if (!rc)
+		rc = db_exec(c, "CREATE UNIQUE INDEX IF NOT EXISTS tags_uid"
+			     " ON tags(uid);"
+			     "UPDATE tags SET uid=lower(hex(randomblob(12)))"
+			     " WHERE uid IS NULL");
+	return rc;
+}
+
 int db_schema(struct conn *c)
 {
 	int rc = db_begin(c);
@@ -374,6 +402,8 @@ int db_schema(struct conn *c)
 	if (rc)
 		return rc;
 	rc = db_exec(c, schema);
+	if (!rc)
+		rc = migrate_tag_uid(c);
 	/* Stores made before grants existed: their users keep reading what
 	 * their nodes name (once, marked in meta). Such a store trusted a
 	 * hash; the grants start from that state. */

@@ -27,7 +27,7 @@
 	"(SELECT root FROM tags WHERE id=d.live_tree),d.sel_tree,d.sel_explicit"
 #define TAG_COLS "t.id,t.dataset,t.name,t.parent," \
 	"coalesce((SELECT name FROM tags p WHERE p.id=t.parent),'')," \
-	"t.created,t.root,t.files,t.bytes,t.live"
+	"t.created,t.root,t.files,t.bytes,t.live,coalesce(t.uid,'')"
 
 enum q {
 	Q_NODE_GET, Q_NODE_LOOKUP, Q_NODE_CHILDREN, Q_NODE_PATH, Q_NODE_INSERT,

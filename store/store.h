@@ -76,7 +76,9 @@ struct store_dataset {
 };
 
 struct store_tag {
-	int64_t id;
+	int64_t id;             /* catalog row id: what the API's URLs name */
+	char uid[25];           /* stable public id, 24 hex digits, as a
+				 * dataset's: user.sievefs.id, info */
 	int64_t dataset;
 	char name[129];
 	int64_t parent;         /* parent tag id, 0 for initial-tag */
@@ -134,7 +136,9 @@ int store_tag_get_id(store *st, int64_t id, struct store_tag *out);
 int store_tag_list(store *st, int64_t dataset, struct store_tag **out,
 		   size_t *n);
 /* Freezes the dataset's current selection as tag `name` (parent = the
- * selection's source tag), in one transaction. -EEXIST if the name is taken. */
+ * selection's source tag), in one transaction: the selected files, and
+ * every folder of the source tag (same paths, modes, owners and mtimes),
+ * also those holding no selected file. -EEXIST if the name is taken. */
 int store_tag_create(store *st, int64_t dataset, const char *name,
 		     int64_t now_ns, struct store_tag *out);
 /* Deletes a frozen tag and its nodes (never the live samples); collects blobs
@@ -228,7 +232,7 @@ int store_event_each(store *st, int64_t dataset, int limit, store_event_fn fn,
 
 /* ---- embeddings ---- */
 
-/* An embedding: one float32 vector (and an integer label) per sample path.
+/* An embedding: one float32 vector (and an int64 label) per sample path.
  * Vectors are keyed by path, so they apply to every tree holding the path. */
 struct store_embedding {
 	int64_t id, dataset;
@@ -236,13 +240,25 @@ struct store_embedding {
 	int64_t dim, rows, created_ns;
 };
 
-/* Stores (or replaces) embedding `name` in one transaction: n rows of dim
- * floats. Every path must be a committed file of tree `tree`, else -EINVAL,
- * *bad = its index, and nothing is stored. */
+/* Rows of an upload that name no sample (store_embedding_put). */
+#define STORE_EMB_SKIP_SHOW 3
+struct store_emb_skip {
+	size_t n;                           /* rows skipped */
+	size_t first[STORE_EMB_SKIP_SHOW];  /* indices of the first min(n, 3) */
+};
+
+/* Stores (or replaces) embedding `name` in one transaction: of n rows of
+ * dim floats, those whose path is a committed file of tree `tree`; the
+ * others are skipped and reported in *skip (may be NULL): an export read
+ * back after a sample was removed, or a CSV made over a larger folder,
+ * uploads as is. No row naming a file: -ENOENT and nothing changes. A path
+ * given twice: -EINVAL, *bad = its index, nothing changes. out->rows
+ * counts the rows kept. */
 int store_embedding_put(store *st, int64_t dataset, int64_t tree,
 			const char *name, size_t n, size_t dim,
 			const char *const *paths, const float *x,
-			const int32_t *labels, size_t *bad,
+			const int64_t *labels, size_t *bad,
+			struct store_emb_skip *skip,
 			struct store_embedding *out);
 int store_embedding_get(store *st, int64_t dataset, const char *name,
 			struct store_embedding *out);          /* -ENOENT */
@@ -253,7 +269,7 @@ int store_embedding_list(store *st, int64_t dataset,
 int store_embedding_delete(store *st, int64_t id);
 /* Calls fn for each row in path order. */
 typedef int (*store_vec_fn)(void *arg, const char *path, const float *vec,
-			    int32_t label);
+			    int64_t label);
 int store_embedding_each(store *st, int64_t emb, store_vec_fn fn, void *arg);
 
 /* The candidates of a run: the committed files of `tree` that have a vector
@@ -263,7 +279,9 @@ struct store_matrix {
 	size_t n, dim;
 	char **paths;          /* n, into pool */
 	float *x;              /* n*dim */
-	int32_t *labels;       /* n */
+	int32_t *labels;       /* n: each label's rank among the distinct
+				* labels (order kept: equal, less and greater
+				* are those of the int64 labels) */
 	size_t skipped;        /* files of the tree without a vector */
 	char *pool;
 };
