@@ -59,6 +59,7 @@
 
 #include "api/json.h"
 #include "api/server.h"
+#include "api/server_probe.h"
 #include "core/backend.h"
 #include "core/log.h"
 #include "core/view.h"
@@ -1726,6 +1727,26 @@ static void on_done(void *cls, struct MHD_Connection *c, void **con_cls,
 	free(r->buf);
 	free(r);
 	*con_cls = NULL;
+}
+
+/* See server_probe.h. With no connection, MHD_queue_response() refuses the
+ * error response route() builds, and it is freed. */
+int api_server_route_probe(const char *target, const char *method,
+			   char *key, size_t keylen, int64_t *id)
+{
+	struct req *r = on_uri(NULL, target, NULL);
+	enum MHD_Result ret;
+	int rc;
+
+	if (!r)
+		return -ENOMEM;
+	rc = route(r, NULL, method, &ret);
+	if (!rc) {
+		snprintf(key, keylen, "%s", r->rt->key);
+		*id = r->id;
+	}
+	free(r);
+	return rc;
 }
 
 /* ---- command line ---- */

@@ -95,7 +95,7 @@ struct backend_ops {
 	void (*log_event)(struct backend *, int64_t ds, int level,
 			  const char *msg);
 
-	/* Sampling (DESIGN.md "The sample control file"): one request line;
+	/* Sampling (docs/design.md "The sample control file"): one request line;
 	 * 0 once accepted (the work runs in the background), -EINVAL with
 	 * the reason in msg. */
 	int (*sample_request)(struct backend *, int64_t ds, const char *line,

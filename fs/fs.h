@@ -1,5 +1,5 @@
 /*
- * fs.h — the FUSE layer: the namespace of DESIGN.md §1 over the backend
+ * fs.h — the FUSE layer: the namespace of docs/design.md §1 over the backend
  * interface (core/backend.h), with the low-level libfuse API.
  *
  * What the kernel may cache, and for how long:
