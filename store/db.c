@@ -31,9 +31,12 @@
  * with it. Cost: one upsert into a small table per node write.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "db.h"
 
@@ -246,6 +249,7 @@ static struct conn *conn_open(store *st)
 {
 	struct conn *c = calloc(1, sizeof(*c));
 	char *path = NULL;
+	int fd;
 
 	if (!c)
 		return NULL;
@@ -255,6 +259,14 @@ static struct conn *conn_open(store *st)
 	if (!path)
 		goto fail;
 	snprintf(path, len, "%s/catalog.db", st->dir);
+	/* SQLite would create it 0644 less the umask, and its -wal and -shm
+	 * with the same mode: make it owner-only first (store.h, "Modes"). */
+	fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+		  STORE_FILE_MODE);
+	if (fd >= 0) {
+		fchmod(fd, STORE_FILE_MODE);
+		close(fd);
+	}
 	if (sqlite3_open_v2(path, &c->db, SQLITE_OPEN_READWRITE |
 			    SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL))
 		goto fail;

@@ -11,6 +11,12 @@
  *   STORE/reserve            STORE_RESERVE_BYTES of preallocated space that
  *                            lets deletes run on a full disk (see blob.c)
  *
+ * Modes. A store holds every user's samples, so it is owner-only: folders
+ * STORE_DIR_MODE (0700), files STORE_FILE_MODE (0600), set explicitly
+ * whatever the umask (SQLite gives -wal/-shm the mode of catalog.db). The
+ * owner's open repairs a store made before this (anything wider is narrowed,
+ * with one warning saying how many); admin opens change nothing.
+ *
  * Model. A dataset owns trees. A tree is either the live tree (the dataset's
  * `initial-tag`, writable) or a frozen tag (immutable snapshot). A tree is a
  * set of nodes (dirs and files) rooted at a root dir node; a file node names a
@@ -57,6 +63,8 @@ typedef struct store store;
 #define STORE_PATH_MAX 4096    /* relative path inside a tree, bytes */
 #define STORE_SHA_LEN 32
 #define STORE_ERRMSG 256
+#define STORE_DIR_MODE 0700
+#define STORE_FILE_MODE 0600
 
 enum store_kind { STORE_DIR = 1, STORE_FILE = 2 };
 
