@@ -452,8 +452,10 @@ int store_node_children_page(store *st, int64_t parent, const char *after,
 int store_node_gen(store *st, int64_t ino, uint64_t *gen);
 /* Gives staged bytes (fd; staged = path, "" if unnamed) whose hash the
  * caller verified their blob name without pointing any node at them. An
- * unreferenced blob may be collected at any time (next open, or when a node
- * with the same bytes goes away): commit a node to it soon. */
+ * unreferenced blob may be collected at any time (next open, when a node
+ * with the same bytes goes away, or by store_blob_sweep once it is older
+ * than the grace): commit a node to it soon. A blob already there gets a
+ * new mtime, so a re-sent blob has its whole grace again. */
 int store_blob_put(store *st, int fd, const char *staged,
 		   const unsigned char sha[STORE_SHA_LEN]);
 /* Content addressing makes a hash look like a capability: whoever knows
@@ -469,6 +471,22 @@ int store_blob_owned(store *st, const unsigned char sha[STORE_SHA_LEN],
 /* 1 if `user` has sent the bytes of sha, 0 if not, or -errno. */
 int store_blob_granted(store *st, const char *user,
 		       const unsigned char sha[STORE_SHA_LEN]);
+
+/* Uploaded blobs no node names ("pending": PUT, not yet committed; a
+ * thumbnail counts as named while a node names its original). */
+/* The pending blobs `user` has sent: how many (*count, at most max: the
+ * walk stops there) and their bytes (*bytes). One indexed read of the
+ * user's grants and one stat per pending blob. 0 or -errno. */
+int store_blob_pending(store *st, const char *user, size_t max,
+		       size_t *count, int64_t *bytes);
+/* Collects every pending blob whose file is older than grace_ns (its
+ * mtime: the PUT that made or last re-sent it, see store_blob_put), with
+ * its grants: a commit naming it then finds no blob (the client sends it
+ * again). Each collection is one short write transaction that checks the
+ * references again, so a commit never loses its blob to a sweep. Counts
+ * into *removed and *bytes (may be NULL). 0 or -errno; blocks on I/O. */
+int store_blob_sweep(store *st, int64_t grace_ns, size_t *removed,
+		     int64_t *bytes);
 
 /* ---- bytes kept by the uploader (upload=meta|thumbnails; kept.c) ---- */
 

@@ -14,6 +14,15 @@
  * Blob put takes the store's write lock around the rename/link, the same
  * lock under which blob_collect() decides a blob is unreferenced, so a put
  * and a collection of the same hash never interleave.
+ *
+ * Pending blobs (PUT, no node names them yet) are found from the grants a
+ * verified PUT records: the server caps each user's pending bytes
+ * (store_blob_pending) and sweeps pending blobs older than a grace
+ * (store_blob_sweep). Age is the blob file's mtime, which every PUT sets
+ * (store_blob_put, under the write lock); the sweep decides under that lock
+ * too, after a fresh stat, so a blob sent again during a sweep stays. The
+ * sweep walks the grants in primary-key order in pages (keyset), so it
+ * holds no read transaction while it collects.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -21,6 +30,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <openssl/crypto.h>
@@ -259,6 +269,10 @@ int store_blob_put(store *st, int fd, const char *staged,
 		    errno != EEXIST)
 			rc = -errno;
 	}
+	/* Under wlock, as the sweep's second look is: a blob sent again is
+	 * young again (store_blob_sweep). */
+	if (!rc)
+		utimensat(AT_FDCWD, path, NULL, 0);
 	pthread_mutex_unlock(&st->wlock);
 	if (rc && staged[0])
 		unlink(staged);
@@ -325,4 +339,136 @@ int store_blob_granted(store *st, const char *user,
 	if (r == SQLITE_ROW)
 		return 1;
 	return r == SQLITE_DONE ? 0 : db_err(r);
+}
+
+/* A grant whose blob no node names (nor, as a thumbnail, the node of an
+ * original): db.c's Q_SHA_REF, negated. */
+#define UNNAMED(g) " NOT EXISTS(SELECT 1 FROM nodes n WHERE n.sha=" g ".sha)" \
+	" AND NOT EXISTS(SELECT 1 FROM thumbs t JOIN nodes n ON n.sha=t.sha" \
+	" WHERE t.thumb=" g ".sha)"
+
+int store_blob_pending(store *st, const char *user, size_t max,
+		       size_t *count, int64_t *bytes)
+{
+	struct conn *c = db_conn(st);
+	char path[STORE_PATH_MAX];
+	struct stat sb;
+	sqlite3_stmt *s;
+	int r;
+
+	*count = 0;
+	*bytes = 0;
+	if (!c || !(s = db_prep(c, "SELECT g.sha FROM grants g WHERE"
+			     " g.user=?1 AND" UNNAMED("g"))))
+		return -EIO;
+	sqlite3_bind_text(s, 1, user, -1, SQLITE_STATIC);
+	while (*count < max && (r = sqlite3_step(s)) == SQLITE_ROW) {
+		if (sqlite3_column_bytes(s, 0) != STORE_SHA_LEN)
+			continue;
+		blob_path(st, sqlite3_column_blob(s, 0), path, sizeof(path));
+		if (stat(path, &sb))
+			continue;          /* collected meanwhile */
+		(*count)++;
+		*bytes += sb.st_size;
+	}
+	sqlite3_finalize(s);
+	return *count >= max || r == SQLITE_DONE ? 0 : db_err(r);
+}
+
+#define SWEEP_PAGE 256
+
+/* Collects sha if no node names it and its file is older than `before`
+ * (ns) or gone. 1 if a blob file went, else 0; *size: its bytes. */
+static int sweep_one(struct conn *c, const unsigned char *sha, int64_t before,
+		     int64_t *size)
+{
+	char path[STORE_PATH_MAX];
+	struct stat sb;
+	int had, rc;
+
+	blob_path(c->st, sha, path, sizeof(path));
+	if (stat(path, &sb) == 0 &&
+	    (int64_t)sb.st_mtim.tv_sec * 1000000000 + sb.st_mtim.tv_nsec >= before)
+		return 0;                       /* young: no lock taken */
+	if (db_begin(c))
+		return 0;
+	/* again under wlock: a PUT may have just made it young */
+	had = stat(path, &sb) == 0;
+	if (had && (int64_t)sb.st_mtim.tv_sec * 1000000000 +
+		   sb.st_mtim.tv_nsec >= before) {
+		db_end(c, 0);
+		return 0;
+	}
+	blob_collect(c, sha);           /* no-op while a node names it */
+	rc = db_end(c, 0);
+	*size = had ? sb.st_size : 0;
+	return had && !rc && access(path, F_OK) != 0;
+}
+
+int store_blob_sweep(store *st, int64_t grace_ns, size_t *removed,
+		     int64_t *bytes)
+{
+	struct conn *c = db_conn(st);
+	unsigned char (*page)[STORE_SHA_LEN] = NULL;
+	char (*users)[STORE_USER_MAX + 1] = NULL;
+	char last_user[STORE_USER_MAX + 1] = "";
+	unsigned char last_sha[STORE_SHA_LEN] = { 0 };
+	int64_t before = store_now_ns() - grace_ns, size;
+	size_t n, gone = 0;
+	int64_t freed = 0;
+	int rc = 0, r;
+
+	if (!c)
+		return -EIO;
+	page = malloc(SWEEP_PAGE * sizeof(*page));
+	users = malloc(SWEEP_PAGE * sizeof(*users));
+	if (!page || !users) {
+		rc = -ENOMEM;
+		goto out;
+	}
+	do {
+		sqlite3_stmt *s = db_prep(c, "SELECT g.user, g.sha FROM grants g"
+					  " WHERE (g.user, g.sha) > (?1, ?2) AND"
+					  UNNAMED("g")
+					  " ORDER BY g.user, g.sha LIMIT ?3");
+		if (!s) {
+			rc = -EIO;
+			goto out;
+		}
+		sqlite3_bind_text(s, 1, last_user, -1, SQLITE_STATIC);
+		sqlite3_bind_blob(s, 2, last_sha, STORE_SHA_LEN, SQLITE_STATIC);
+		sqlite3_bind_int(s, 3, SWEEP_PAGE);
+		n = 0;
+		while ((r = sqlite3_step(s)) == SQLITE_ROW) {
+			const char *u = (const char *)sqlite3_column_text(s, 0);
+			if (sqlite3_column_bytes(s, 1) != STORE_SHA_LEN || !u)
+				continue;
+			snprintf(users[n], sizeof(users[n]), "%s", u);
+			memcpy(page[n++], sqlite3_column_blob(s, 1),
+			       STORE_SHA_LEN);
+		}
+		sqlite3_finalize(s);
+		if (r != SQLITE_DONE) {
+			rc = db_err(r);
+			goto out;
+		}
+		/* The statement is done: collect without a read open. */
+		for (size_t i = 0; i < n; i++)
+			if (sweep_one(c, page[i], before, &size)) {
+				gone++;
+				freed += size;
+			}
+		if (n) {
+			memcpy(last_user, users[n - 1], sizeof(last_user));
+			memcpy(last_sha, page[n - 1], STORE_SHA_LEN);
+		}
+	} while (n == SWEEP_PAGE);
+out:
+	free(page);
+	free(users);
+	if (removed)
+		*removed = gone;
+	if (bytes)
+		*bytes = freed;
+	return rc;
 }
