@@ -1222,8 +1222,7 @@ static int quota_refuses(struct srv *s, struct req *r, struct MHD_Connection *c,
 	int rc = store_blob_granted(s->st, r->user, r->sha);
 
 	if (rc == 0)
-		rc = store_blob_pending(s->st, r->user, PENDING_MAX, &count,
-					&bytes);
+		rc = store_blob_pending(s->st, r->user, &count, &bytes);
 	if (rc < 0) {
 		*ret = send_errno(c, rc, NULL);
 		return 1;
@@ -1266,10 +1265,9 @@ static enum MHD_Result r_blob_put(struct srv *s, struct req *r,
 		pthread_mutex_unlock(&s->quota_lock);
 		return ret;          /* on_done drops the staged bytes */
 	}
-	rc = store_blob_put(s->st, r->fd, r->staged, r->sha);
+	/* with the grant (this user has shown the bytes) and the pending row */
+	rc = store_blob_put(s->st, r->fd, r->staged, r->sha, r->user);
 	r->staged[0] = '\0';     /* consumed (renamed or unlinked) */
-	if (!rc)                 /* this user has shown the bytes */
-		rc = store_blob_grant(s->st, r->user, r->sha);
 	pthread_mutex_unlock(&s->quota_lock);
 	return rc ? send_errno(c, rc, NULL) : send_empty(c, MHD_HTTP_CREATED);
 }

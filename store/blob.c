@@ -247,6 +247,7 @@ void blob_collect(struct conn *c, const unsigned char *sha)
 	unlink(path);
 	kept_forget(c, sha);
 	delete_by_sha(c, Q_GRANT_DEL, sha);  /* who sent it: moot now */
+	delete_by_sha(c, Q_PENDING_DEL, sha);
 }
 
 static int fsync_path(const char *path, int flags)

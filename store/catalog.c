@@ -166,58 +166,96 @@ static int take_owner_lock(store *st, char *msg, size_t msglen)
 }
 
 /* Narrows entry `name` of the folder dfd to owner-only if it is wider:
- * folders to STORE_DIR_MODE, files to STORE_FILE_MODE. Symlinks and other
- * kinds are left alone (a store makes none). 1 if changed, else 0. With
- * `sub`, the entry's folder is opened into *sub (-1 if not a folder). */
-static int narrow_at(int dfd, const char *name, int *sub)
+ * folders to STORE_DIR_MODE, files to STORE_FILE_MODE (owner bits kept).
+ * Symlinks and other kinds are left alone (a store makes none). 1 if
+ * changed, else 0. */
+static int narrow_at(int dfd, const char *name)
 {
 	struct stat sb;
-	int changed = 0;
 	mode_t want;
 
-	if (sub)
-		*sub = -1;
 	if (fstatat(dfd, name, &sb, AT_SYMLINK_NOFOLLOW))
 		return 0;
 	if (!S_ISDIR(sb.st_mode) && !S_ISREG(sb.st_mode))
 		return 0;
 	want = S_ISDIR(sb.st_mode) ? STORE_DIR_MODE : STORE_FILE_MODE;
-	if ((sb.st_mode & 077) && fchmodat(dfd, name, sb.st_mode & want, 0) == 0)
-		changed = 1;
-	if (sub && S_ISDIR(sb.st_mode))
-		*sub = openat(dfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
-			      O_CLOEXEC);
-	return changed;
+	return (sb.st_mode & 077) &&
+	       fchmodat(dfd, name, sb.st_mode & want, 0) == 0;
 }
 
-/* Narrows every entry of folder fd (closed here), and with depth > 0 the
- * entries of its sub-folders too. Returns how many were changed. */
-static size_t narrow_dir(int fd, int depth)
+static int is_hexname(const char *s, size_t len)
 {
-	DIR *d = fdopendir(fd);
+	size_t i;
+
+	for (i = 0; s[i]; i++)
+		if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
+			return 0;
+	return i == len;
+}
+
+/* Opens folder `name` of dfd (no symlink). -1 if it is not one. */
+static int open_sub(int dfd, const char *name)
+{
+	return openat(dfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
+		      O_CLOEXEC);
+}
+
+/* Narrows the entries of folder fd (closed here) whose names `keep`
+ * accepts (NULL: all); with `inner`, also the entries of each such
+ * sub-folder that `inner` accepts. Returns how many changed. */
+static size_t narrow_dir(int fd, int (*keep)(const char *),
+			 int (*inner)(const char *))
+{
+	DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
 	struct dirent *de;
 	size_t n = 0;
 
 	if (!d) {
-		close(fd);
+		if (fd >= 0)
+			close(fd);
 		return 0;
 	}
 	while ((de = readdir(d)) != NULL) {
-		int sub;
-		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, "..") ||
+		    (keep && !keep(de->d_name)))
 			continue;
-		n += (size_t)narrow_at(dirfd(d), de->d_name,
-				       depth > 0 ? &sub : NULL);
-		if (depth > 0 && sub >= 0)
-			n += narrow_dir(sub, depth - 1);
+		n += (size_t)narrow_at(dirfd(d), de->d_name);
+		if (inner)
+			n += narrow_dir(open_sub(dirfd(d), de->d_name), inner,
+					NULL);
 	}
 	closedir(d);
 	return n;
 }
 
-/* Stores made before modes were set (STORE_DIR_MODE): STORE itself, its
+static int is_bucket(const char *name)
+{
+	return is_hexname(name, 2);
+}
+
+static int is_blob(const char *name)
+{
+	return is_hexname(name, 64);
+}
+
+/* What a store makes in STORE: only these are touched, so a folder that
+ * was not a store (a wrong path) keeps its other files as they were. */
+static int is_store_file(const char *name)
+{
+	static const char *const names[] = {
+		"catalog.db", "catalog.db-wal", "catalog.db-shm",
+		"catalog.db-journal", "lock", "reserve",
+	};
+
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		if (!strcmp(name, names[i]))
+			return 1;
+	return 0;
+}
+
+/* Stores made before modes were set (store.h, "Modes"): STORE itself, its
  * files (catalog.db, -wal, -shm, lock, reserve), blobs/, blobs/xx/ and the
- * blobs in them, staging/ and what it holds. One stat per entry: the same
+ * blobs in them, staging/ and what it holds. One stat per entry, the same
  * walk as blob_recover's. Owner only, before the catalog is opened. */
 static void repair_modes(store *st)
 {
@@ -230,8 +268,10 @@ static void repair_modes(store *st)
 	if (fstat(fd, &sb) == 0 && (sb.st_mode & 077) &&
 	    fchmod(fd, sb.st_mode & STORE_DIR_MODE) == 0)
 		n++;
-	/* depth 2: STORE/blobs/xx/<blob>, STORE/staging/<file> */
-	n += narrow_dir(fd, 2);
+	n += (size_t)narrow_at(fd, "blobs") + (size_t)narrow_at(fd, "staging");
+	n += narrow_dir(open_sub(fd, "blobs"), is_bucket, is_blob);
+	n += narrow_dir(open_sub(fd, "staging"), NULL, NULL);
+	n += narrow_dir(fd, is_store_file, NULL);
 	if (n)
 		log_warn("store %s: %zu file(s) and folder(s) were readable by"
 			 " other users; repaired to owner-only (0700 folders,"

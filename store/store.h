@@ -451,13 +451,15 @@ int store_node_children_page(store *st, int64_t parent, const char *after,
  * changed. One indexed read. 0 or -EIO. */
 int store_node_gen(store *st, int64_t ino, uint64_t *gen);
 /* Gives staged bytes (fd; staged = path, "" if unnamed) whose hash the
- * caller verified their blob name without pointing any node at them. An
- * unreferenced blob may be collected at any time (next open, when a node
- * with the same bytes goes away, or by store_blob_sweep once it is older
- * than the grace): commit a node to it soon. A blob already there gets a
- * new mtime, so a re-sent blob has its whole grace again. */
+ * caller verified their blob name without pointing any node at them. With
+ * `user` (NULL: none), also records in the same transaction that user sent
+ * them (store_blob_grant) and, unless a node names them already, that they
+ * are pending from now on (a blob sent again has its whole grace again).
+ * An unreferenced blob may be collected at any time (next open, when a node
+ * with the same bytes goes away, or by store_blob_sweep after its grace):
+ * commit a node to it soon. 0 or -errno; the staged file is consumed. */
 int store_blob_put(store *st, int fd, const char *staged,
-		   const unsigned char sha[STORE_SHA_LEN]);
+		   const unsigned char sha[STORE_SHA_LEN], const char *user);
 /* Content addressing makes a hash look like a capability: whoever knows
  * it could point a node at the bytes and read them. So a server user may
  * read or reference a blob only after sending its bytes once (a verified
@@ -472,19 +474,19 @@ int store_blob_owned(store *st, const unsigned char sha[STORE_SHA_LEN],
 int store_blob_granted(store *st, const char *user,
 		       const unsigned char sha[STORE_SHA_LEN]);
 
-/* Uploaded blobs no node names ("pending": PUT, not yet committed; a
- * thumbnail counts as named while a node names its original). */
-/* The pending blobs `user` has sent: how many (*count, at most max: the
- * walk stops there) and their bytes (*bytes). One indexed read of the
- * user's grants and one stat per pending blob. 0 or -errno. */
-int store_blob_pending(store *st, const char *user, size_t max,
-		       size_t *count, int64_t *bytes);
-/* Collects every pending blob whose file is older than grace_ns (its
- * mtime: the PUT that made or last re-sent it, see store_blob_put), with
- * its grants: a commit naming it then finds no blob (the client sends it
- * again). Each collection is one short write transaction that checks the
- * references again, so a commit never loses its blob to a sweep. Counts
- * into *removed and *bytes (may be NULL). 0 or -errno; blocks on I/O. */
+/* Uploaded blobs no node names ("pending": PUT by a user, not committed;
+ * a thumbnail is named while its original is). users.c has the design. */
+/* How many blobs `user` has pending (*count) and their bytes (*bytes).
+ * One indexed read. 0 or -errno. */
+int store_blob_pending(store *st, const char *user, size_t *count,
+		       int64_t *bytes);
+/* Collects every pending blob whose last PUT is older than grace_ns, with
+ * its grants (a commit naming it then finds no blob: the client sends it
+ * again), unless another user's PUT within the grace still keeps it. Each
+ * collection is one short write transaction that checks again under the
+ * write lock, so neither a commit nor a PUT again loses its blob to the
+ * sweep. Counts into *removed and *bytes (may be NULL). 0 or -errno;
+ * blocks on I/O. */
 int store_blob_sweep(store *st, int64_t grace_ns, size_t *removed,
 		     int64_t *bytes);
 

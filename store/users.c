@@ -15,14 +15,17 @@
  * lock under which blob_collect() decides a blob is unreferenced, so a put
  * and a collection of the same hash never interleave.
  *
- * Pending blobs (PUT, no node names them yet) are found from the grants a
- * verified PUT records: the server caps each user's pending bytes
- * (store_blob_pending) and sweeps pending blobs older than a grace
- * (store_blob_sweep). Age is the blob file's mtime, which every PUT sets
- * (store_blob_put, under the write lock); the sweep decides under that lock
- * too, after a fresh stat, so a blob sent again during a sweep stays. The
- * sweep walks the grants in primary-key order in pages (keyset), so it
- * holds no read transaction while it collects.
+ * Pending blobs. A verified PUT by a user (store_blob_put) records, in the
+ * same write transaction as the link of its file, the grant and a row
+ * pending(user, sha, size, put time) unless a node names the hash already.
+ * Triggers on nodes and thumbs (db.c) delete the rows of a hash as soon as
+ * something names it, and blob_collect deletes them with the blob; so the
+ * rows are exactly the uploads nobody has committed, and the server's cap
+ * (store_blob_pending) is one indexed sum, not a walk of the grants. The
+ * sweep (store_blob_sweep) takes the rows older than the grace (index on
+ * put) in pages, and for each one, in its own write transaction, deletes
+ * the row if it is still that old (a PUT again renews it, under the same
+ * lock) and collects the blob if no other user's row keeps it pending.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -250,14 +253,61 @@ int store_node_gen(store *st, int64_t ino, uint64_t *gen)
 	return r == SQLITE_ROW || r == SQLITE_DONE ? 0 : db_err(r);
 }
 
-int store_blob_put(store *st, int fd, const char *staged,
-		   const unsigned char sha[STORE_SHA_LEN])
+/* Records that `user` sent sha (size bytes): the grant, and the pending
+ * row unless a node names it already. Inside the caller's transaction. */
+static int record_put(struct conn *c, const char *user,
+		      const unsigned char *sha, int64_t size)
 {
-	char path[STORE_PATH_MAX], proc[64];
-	int rc = 0;
+	sqlite3_stmt *s = db_stmt(c, Q_SHA_REF);
+	int named, rc;
 
+	if (!s)
+		return -EIO;
+	sqlite3_bind_blob(s, 1, sha, STORE_SHA_LEN, SQLITE_STATIC);
+	rc = sqlite3_step(s);
+	named = rc == SQLITE_ROW;
+	sqlite3_reset(s);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		return db_err(rc);
+	s = db_prep(c, "INSERT OR IGNORE INTO grants(user, sha) VALUES(?1,?2)");
+	if (!s)
+		return -EIO;
+	sqlite3_bind_text(s, 1, user, -1, SQLITE_STATIC);
+	sqlite3_bind_blob(s, 2, sha, STORE_SHA_LEN, SQLITE_STATIC);
+	rc = db_err(sqlite3_step(s));
+	sqlite3_finalize(s);
+	if (rc || named)
+		return rc;
+	/* sent again: its grace starts again */
+	s = db_prep(c, "INSERT INTO pending(user, sha, size, put)"
+		    " VALUES(?1,?2,?3,?4) ON CONFLICT(user, sha)"
+		    " DO UPDATE SET size=excluded.size, put=excluded.put");
+	if (!s)
+		return -EIO;
+	sqlite3_bind_text(s, 1, user, -1, SQLITE_STATIC);
+	sqlite3_bind_blob(s, 2, sha, STORE_SHA_LEN, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 3, size);
+	sqlite3_bind_int64(s, 4, store_now_ns());
+	rc = db_err(sqlite3_step(s));
+	sqlite3_finalize(s);
+	return rc;
+}
+
+int store_blob_put(store *st, int fd, const char *staged,
+		   const unsigned char sha[STORE_SHA_LEN], const char *user)
+{
+	struct conn *c = db_conn(st);
+	char path[STORE_PATH_MAX], proc[64];
+	struct stat sb;
+	int rc;
+
+	rc = c ? db_begin(c) : -EIO;      /* wlock: see blob_collect */
+	if (rc) {
+		if (staged[0])
+			unlink(staged);
+		return rc;
+	}
 	blob_path(st, sha, path, sizeof(path));
-	pthread_mutex_lock(&st->wlock);
 	if (staged[0]) {
 		if (access(path, F_OK) == 0)
 			rc = unlink(staged) ? -errno : 0;
@@ -269,14 +319,14 @@ int store_blob_put(store *st, int fd, const char *staged,
 		    errno != EEXIST)
 			rc = -errno;
 	}
-	/* Under wlock, as the sweep's second look is: a blob sent again is
-	 * young again (store_blob_sweep). */
-	if (!rc)
-		utimensat(AT_FDCWD, path, NULL, 0);
-	pthread_mutex_unlock(&st->wlock);
+	if (!rc && user)
+		rc = fstat(fd, &sb) ? -errno :
+		     record_put(c, user, sha, (int64_t)sb.st_size);
 	if (rc && staged[0])
 		unlink(staged);
-	return rc;
+	/* A failure after the link leaves a blob nobody names and no row
+	 * says is pending: the owner's next open collects it (blob.c). */
+	return db_end(c, rc);
 }
 
 int store_blob_grant(store *st, const char *user,
@@ -341,131 +391,140 @@ int store_blob_granted(store *st, const char *user,
 	return r == SQLITE_DONE ? 0 : db_err(r);
 }
 
-/* A grant whose blob no node names (nor, as a thumbnail, the node of an
- * original): db.c's Q_SHA_REF, negated. */
-#define UNNAMED(g) " NOT EXISTS(SELECT 1 FROM nodes n WHERE n.sha=" g ".sha)" \
-	" AND NOT EXISTS(SELECT 1 FROM thumbs t JOIN nodes n ON n.sha=t.sha" \
-	" WHERE t.thumb=" g ".sha)"
-
-int store_blob_pending(store *st, const char *user, size_t max,
-		       size_t *count, int64_t *bytes)
+int store_blob_pending(store *st, const char *user, size_t *count,
+		       int64_t *bytes)
 {
 	struct conn *c = db_conn(st);
-	char path[STORE_PATH_MAX];
-	struct stat sb;
 	sqlite3_stmt *s;
 	int r;
 
 	*count = 0;
 	*bytes = 0;
-	if (!c || !(s = db_prep(c, "SELECT g.sha FROM grants g WHERE"
-			     " g.user=?1 AND" UNNAMED("g"))))
+	if (!c || !(s = db_prep(c, "SELECT count(*), coalesce(sum(size), 0)"
+			     " FROM pending WHERE user=?1")))
 		return -EIO;
 	sqlite3_bind_text(s, 1, user, -1, SQLITE_STATIC);
-	while (*count < max && (r = sqlite3_step(s)) == SQLITE_ROW) {
-		if (sqlite3_column_bytes(s, 0) != STORE_SHA_LEN)
-			continue;
-		blob_path(st, sqlite3_column_blob(s, 0), path, sizeof(path));
-		if (stat(path, &sb))
-			continue;          /* collected meanwhile */
-		(*count)++;
-		*bytes += sb.st_size;
+	r = sqlite3_step(s);
+	if (r == SQLITE_ROW) {
+		*count = (size_t)sqlite3_column_int64(s, 0);
+		*bytes = sqlite3_column_int64(s, 1);
 	}
 	sqlite3_finalize(s);
-	return *count >= max || r == SQLITE_DONE ? 0 : db_err(r);
+	return r == SQLITE_ROW ? 0 : db_err(r);
 }
 
 #define SWEEP_PAGE 256
 
-/* Collects sha if no node names it and its file is older than `before`
- * (ns) or gone. 1 if a blob file went, else 0; *size: its bytes. */
-static int sweep_one(struct conn *c, const unsigned char *sha, int64_t before,
-		     int64_t *size)
+/* 1 if statement s (?1 = sha) returns a row, 0 if not, or -errno. */
+static int any_row(sqlite3_stmt *s, const unsigned char *sha)
+{
+	int r;
+
+	if (!s)
+		return -EIO;
+	sqlite3_bind_blob(s, 1, sha, STORE_SHA_LEN, SQLITE_STATIC);
+	r = sqlite3_step(s);
+	sqlite3_reset(s);
+	return r == SQLITE_ROW ? 1 : r == SQLITE_DONE ? 0 : db_err(r);
+}
+
+/* Ends user's pending row of sha if it is still older than `before` (a PUT
+ * may have renewed it), and collects the blob if no other row keeps it
+ * pending and no node names it. One write transaction. 1 if a blob file
+ * went (*size: its bytes), 0 if not, or -errno. */
+static int sweep_one(struct conn *c, const char *user, const unsigned char *sha,
+		     int64_t before, int64_t *size)
 {
 	char path[STORE_PATH_MAX];
 	struct stat sb;
-	int had, rc;
+	sqlite3_stmt *s;
+	int rc, had, gone = 0;
 
-	blob_path(c->st, sha, path, sizeof(path));
-	if (stat(path, &sb) == 0 &&
-	    (int64_t)sb.st_mtim.tv_sec * 1000000000 + sb.st_mtim.tv_nsec >= before)
-		return 0;                       /* young: no lock taken */
-	if (db_begin(c))
-		return 0;
-	/* again under wlock: a PUT may have just made it young */
-	had = stat(path, &sb) == 0;
-	if (had && (int64_t)sb.st_mtim.tv_sec * 1000000000 +
-		   sb.st_mtim.tv_nsec >= before) {
-		db_end(c, 0);
-		return 0;
+	*size = 0;
+	rc = db_begin(c);
+	if (rc)
+		return rc;
+	s = db_prep(c, "DELETE FROM pending WHERE user=?1 AND sha=?2"
+		    " AND put<?3");
+	if (!s)
+		return db_end(c, -EIO);
+	sqlite3_bind_text(s, 1, user, -1, SQLITE_STATIC);
+	sqlite3_bind_blob(s, 2, sha, STORE_SHA_LEN, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 3, before);
+	rc = db_err(sqlite3_step(s));
+	sqlite3_finalize(s);
+	if (rc || sqlite3_changes(c->db) == 0)
+		return db_end(c, rc);          /* renewed meanwhile */
+	s = db_prep(c, "SELECT 1 FROM pending WHERE sha=?1");
+	rc = any_row(s, sha);
+	sqlite3_finalize(s);
+	if (rc == 0)
+		rc = any_row(db_stmt(c, Q_SHA_REF), sha);
+	if (rc == 0) {                     /* nobody's any more */
+		blob_path(c->st, sha, path, sizeof(path));
+		had = stat(path, &sb) == 0;
+		blob_collect(c, sha);
+		gone = had && access(path, F_OK) != 0;
+		*size = gone ? sb.st_size : 0;
 	}
-	blob_collect(c, sha);           /* no-op while a node names it */
-	rc = db_end(c, 0);
-	*size = had ? sb.st_size : 0;
-	return had && !rc && access(path, F_OK) != 0;
+	rc = db_end(c, rc < 0 ? rc : 0);
+	return rc ? rc : gone;
 }
 
 int store_blob_sweep(store *st, int64_t grace_ns, size_t *removed,
 		     int64_t *bytes)
 {
 	struct conn *c = db_conn(st);
-	unsigned char (*page)[STORE_SHA_LEN] = NULL;
-	char (*users)[STORE_USER_MAX + 1] = NULL;
-	char last_user[STORE_USER_MAX + 1] = "";
-	unsigned char last_sha[STORE_SHA_LEN] = { 0 };
-	int64_t before = store_now_ns() - grace_ns, size;
-	size_t n, gone = 0;
-	int64_t freed = 0;
+	struct { char user[STORE_USER_MAX + 1]; unsigned char sha[STORE_SHA_LEN]; }
+		*page = NULL;
+	int64_t before = store_now_ns() - grace_ns, size, freed = 0;
+	size_t n, gone = 0, done;
 	int rc = 0, r;
 
 	if (!c)
 		return -EIO;
 	page = malloc(SWEEP_PAGE * sizeof(*page));
-	users = malloc(SWEEP_PAGE * sizeof(*users));
-	if (!page || !users) {
-		rc = -ENOMEM;
-		goto out;
-	}
+	if (!page)
+		return -ENOMEM;
 	do {
-		sqlite3_stmt *s = db_prep(c, "SELECT g.user, g.sha FROM grants g"
-					  " WHERE (g.user, g.sha) > (?1, ?2) AND"
-					  UNNAMED("g")
-					  " ORDER BY g.user, g.sha LIMIT ?3");
+		sqlite3_stmt *s = db_prep(c, "SELECT user, sha FROM pending"
+					  " WHERE put<?1 ORDER BY put LIMIT ?2");
 		if (!s) {
 			rc = -EIO;
-			goto out;
+			break;
 		}
-		sqlite3_bind_text(s, 1, last_user, -1, SQLITE_STATIC);
-		sqlite3_bind_blob(s, 2, last_sha, STORE_SHA_LEN, SQLITE_STATIC);
-		sqlite3_bind_int(s, 3, SWEEP_PAGE);
+		sqlite3_bind_int64(s, 1, before);
+		sqlite3_bind_int(s, 2, SWEEP_PAGE);
 		n = 0;
 		while ((r = sqlite3_step(s)) == SQLITE_ROW) {
 			const char *u = (const char *)sqlite3_column_text(s, 0);
 			if (sqlite3_column_bytes(s, 1) != STORE_SHA_LEN || !u)
 				continue;
-			snprintf(users[n], sizeof(users[n]), "%s", u);
-			memcpy(page[n++], sqlite3_column_blob(s, 1),
+			snprintf(page[n].user, sizeof(page[n].user), "%s", u);
+			memcpy(page[n++].sha, sqlite3_column_blob(s, 1),
 			       STORE_SHA_LEN);
 		}
 		sqlite3_finalize(s);
 		if (r != SQLITE_DONE) {
 			rc = db_err(r);
-			goto out;
+			break;
 		}
-		/* The statement is done: collect without a read open. */
-		for (size_t i = 0; i < n; i++)
-			if (sweep_one(c, page[i], before, &size)) {
-				gone++;
-				freed += size;
+		/* The read is over: each collection is its own short write. */
+		done = 0;
+		for (size_t i = 0; i < n && !rc; i++) {
+			r = sweep_one(c, page[i].user, page[i].sha, before, &size);
+			if (r < 0) {
+				rc = r;
+			} else {
+				done++;
+				if (r) {
+					gone++;
+					freed += size;
+				}
 			}
-		if (n) {
-			memcpy(last_user, users[n - 1], sizeof(last_user));
-			memcpy(last_sha, page[n - 1], STORE_SHA_LEN);
 		}
-	} while (n == SWEEP_PAGE);
-out:
+	} while (!rc && n == SWEEP_PAGE && done);
 	free(page);
-	free(users);
 	if (removed)
 		*removed = gone;
 	if (bytes)
