@@ -15,6 +15,8 @@
  *   kept(sha), thumbs(sha, thumb, size)
  *                               -- upload=meta|thumbnails, see kept.c
  *   dirgen(ino, gen)            -- a folder's change counter, see below
+ *   pending(user, sha, size, put)
+ *                               -- uploads no node names yet, see users.c
  * A tree root node has parent = -tree and name ''. Times are ns since epoch.
  *
  * Folder generations. dirgen.gen counts the changes to the rows of a
@@ -31,9 +33,12 @@
  * with it. Cost: one upsert into a small table per node write.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "db.h"
 
@@ -75,6 +80,7 @@ static const char *const sql_text[Q_COUNT] = {
 	[Q_TAG_GET_ID] = "SELECT " TAG_COLS " FROM tags t WHERE t.id=?1",
 	[Q_FEAT_DEL] = "DELETE FROM features WHERE sha=?1",
 	[Q_GRANT_DEL] = "DELETE FROM grants WHERE sha=?1",
+	[Q_PENDING_DEL] = "DELETE FROM pending WHERE sha=?1",
 	[Q_FEAT_GET] = "SELECT vec, err FROM features WHERE sha=?1 AND kind=?2",
 	[Q_DIR_GEN] = "SELECT gen FROM dirgen WHERE ino=?1",
 	[Q_EVENT_ADD] = "INSERT INTO events(dataset,ts,level,msg)"
@@ -165,6 +171,25 @@ static const char schema[] =
 	"CREATE TABLE IF NOT EXISTS thumbs(sha BLOB PRIMARY KEY,"
 	" thumb BLOB NOT NULL, size INTEGER NOT NULL) WITHOUT ROWID;"
 	"CREATE INDEX IF NOT EXISTS thumbs_thumb ON thumbs(thumb);"
+	/* uploads no node names yet (users.c, "Pending blobs"): a row per
+	 * verified PUT, gone when a node (or, as a thumbnail, a thumbs row)
+	 * names the hash — triggers, so no commit path can forget — or with
+	 * the blob */
+	"CREATE TABLE IF NOT EXISTS pending(user TEXT NOT NULL,"
+	" sha BLOB NOT NULL, size INTEGER NOT NULL, put INTEGER NOT NULL,"
+	" PRIMARY KEY(user, sha)) WITHOUT ROWID;"
+	"CREATE INDEX IF NOT EXISTS pending_sha ON pending(sha);"
+	"CREATE INDEX IF NOT EXISTS pending_put ON pending(put);"
+	"CREATE TRIGGER IF NOT EXISTS pending_named_ins AFTER INSERT ON nodes"
+	" WHEN NEW.sha IS NOT NULL"
+	" BEGIN DELETE FROM pending WHERE sha=NEW.sha; END;"
+	"CREATE TRIGGER IF NOT EXISTS pending_named_upd AFTER UPDATE OF sha"
+	" ON nodes WHEN NEW.sha IS NOT NULL"
+	" BEGIN DELETE FROM pending WHERE sha=NEW.sha; END;"
+	"CREATE TRIGGER IF NOT EXISTS pending_thumb_ins AFTER INSERT ON thumbs"
+	" BEGIN DELETE FROM pending WHERE sha=NEW.thumb; END;"
+	"CREATE TRIGGER IF NOT EXISTS pending_thumb_upd AFTER UPDATE OF thumb"
+	" ON thumbs BEGIN DELETE FROM pending WHERE sha=NEW.thumb; END;"
 	/* folder generations (see the top of this file); IF NOT EXISTS makes
 	 * this the migration of an older catalog too */
 	"CREATE TABLE IF NOT EXISTS dirgen(ino INTEGER PRIMARY KEY,"
@@ -246,6 +271,7 @@ static struct conn *conn_open(store *st)
 {
 	struct conn *c = calloc(1, sizeof(*c));
 	char *path = NULL;
+	int fd;
 
 	if (!c)
 		return NULL;
@@ -255,6 +281,14 @@ static struct conn *conn_open(store *st)
 	if (!path)
 		goto fail;
 	snprintf(path, len, "%s/catalog.db", st->dir);
+	/* SQLite would create it 0644 less the umask, and its -wal and -shm
+	 * with the same mode: make it owner-only first (store.h, "Modes"). */
+	fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+		  STORE_FILE_MODE);
+	if (fd >= 0) {
+		fchmod(fd, STORE_FILE_MODE);
+		close(fd);
+	}
 	if (sqlite3_open_v2(path, &c->db, SQLITE_OPEN_READWRITE |
 			    SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL))
 		goto fail;

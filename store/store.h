@@ -11,6 +11,12 @@
  *   STORE/reserve            STORE_RESERVE_BYTES of preallocated space that
  *                            lets deletes run on a full disk (see blob.c)
  *
+ * Modes. A store holds every user's samples, so it is owner-only: folders
+ * STORE_DIR_MODE (0700), files STORE_FILE_MODE (0600), set explicitly
+ * whatever the umask (SQLite gives -wal/-shm the mode of catalog.db). The
+ * owner's open repairs a store made before this (anything wider is narrowed,
+ * with one warning saying how many); admin opens change nothing.
+ *
  * Model. A dataset owns trees. A tree is either the live tree (the dataset's
  * `initial-tag`, writable) or a frozen tag (immutable snapshot). A tree is a
  * set of nodes (dirs and files) rooted at a root dir node; a file node names a
@@ -57,6 +63,8 @@ typedef struct store store;
 #define STORE_PATH_MAX 4096    /* relative path inside a tree, bytes */
 #define STORE_SHA_LEN 32
 #define STORE_ERRMSG 256
+#define STORE_DIR_MODE 0700
+#define STORE_FILE_MODE 0600
 
 enum store_kind { STORE_DIR = 1, STORE_FILE = 2 };
 
@@ -443,11 +451,15 @@ int store_node_children_page(store *st, int64_t parent, const char *after,
  * changed. One indexed read. 0 or -EIO. */
 int store_node_gen(store *st, int64_t ino, uint64_t *gen);
 /* Gives staged bytes (fd; staged = path, "" if unnamed) whose hash the
- * caller verified their blob name without pointing any node at them. An
- * unreferenced blob may be collected at any time (next open, or when a node
- * with the same bytes goes away): commit a node to it soon. */
+ * caller verified their blob name without pointing any node at them. With
+ * `user` (NULL: none), also records in the same transaction that user sent
+ * them (store_blob_grant) and, unless a node names them already, that they
+ * are pending from now on (a blob sent again has its whole grace again).
+ * An unreferenced blob may be collected at any time (next open, when a node
+ * with the same bytes goes away, or by store_blob_sweep after its grace):
+ * commit a node to it soon. 0 or -errno; the staged file is consumed. */
 int store_blob_put(store *st, int fd, const char *staged,
-		   const unsigned char sha[STORE_SHA_LEN]);
+		   const unsigned char sha[STORE_SHA_LEN], const char *user);
 /* Content addressing makes a hash look like a capability: whoever knows
  * it could point a node at the bytes and read them. So a server user may
  * read or reference a blob only after sending its bytes once (a verified
@@ -461,6 +473,22 @@ int store_blob_owned(store *st, const unsigned char sha[STORE_SHA_LEN],
 /* 1 if `user` has sent the bytes of sha, 0 if not, or -errno. */
 int store_blob_granted(store *st, const char *user,
 		       const unsigned char sha[STORE_SHA_LEN]);
+
+/* Uploaded blobs no node names ("pending": PUT by a user, not committed;
+ * a thumbnail is named while its original is). users.c has the design. */
+/* How many blobs `user` has pending (*count) and their bytes (*bytes).
+ * One indexed read. 0 or -errno. */
+int store_blob_pending(store *st, const char *user, size_t *count,
+		       int64_t *bytes);
+/* Collects every pending blob whose last PUT is older than grace_ns, with
+ * its grants (a commit naming it then finds no blob: the client sends it
+ * again), unless another user's PUT within the grace still keeps it. Each
+ * collection is one short write transaction that checks again under the
+ * write lock, so neither a commit nor a PUT again loses its blob to the
+ * sweep. Counts into *removed and *bytes (may be NULL). 0 or -errno;
+ * blocks on I/O. */
+int store_blob_sweep(store *st, int64_t grace_ns, size_t *removed,
+		     int64_t *bytes);
 
 /* ---- bytes kept by the uploader (upload=meta|thumbnails; kept.c) ---- */
 

@@ -1192,7 +1192,7 @@ static void gen_moves_when_a_thumbnail_appears(void **state)
 	assert_true(fd >= 0);
 	assert_int_equal(write(fd, "thumb", 5), 5);
 	assert_rc(store_sha256_fd(fd, th), 0);
-	assert_rc(store_blob_put(f->st, fd, staged, th), 0);
+	assert_rc(store_blob_put(f->st, fd, staged, th, NULL), 0);
 	close(fd);
 	q = mkfile_pending(f, b, "q");
 	assert_rc(store_node_commit_kept(f->st, q, sha, 8, T2, th, 5, 0), 0);
@@ -2494,6 +2494,144 @@ static void threads_upload_concurrently(void **state)
 	assert_blob_content(f, w[0].shared, "shared");
 }
 
+/* ==== modes and pending uploads ==== */
+
+static unsigned mode_of(const char *dir, const char *rel)
+{
+	char path[STORE_PATH_MAX];
+	struct stat sb;
+
+	snprintf(path, sizeof(path), "%s%s%s", dir, *rel ? "/" : "", rel);
+	assert_int_equal(lstat(path, &sb), 0);
+	return (unsigned)(sb.st_mode & 07777);
+}
+
+/* Whatever the umask, a new store is owner-only; an older store with wide
+ * modes is narrowed by the owner's open (not by an admin open). */
+static void modes_owner_only_and_repaired(void **state)
+{
+	struct fx *f = *state;
+	char path[STORE_PATH_MAX], dir2[160];
+	unsigned char sha[STORE_SHA_LEN];
+	mode_t old = umask(0);
+	store *adm = NULL;
+
+	put(f, f->ds.live_root, "x", "bytes", sha);
+	snprintf(dir2, sizeof(dir2), "%s/new", f->tmp);
+	store_close(f->st);
+	f->st = NULL;
+	assert_rc(store_open(dir2, STORE_OPEN_OWNER, &f->st, NULL, 0), 0);
+	umask(old);
+	assert_int_equal(mode_of(dir2, ""), 0700);
+	assert_int_equal(mode_of(dir2, "blobs"), 0700);
+	assert_int_equal(mode_of(dir2, "blobs/ab"), 0700);
+	assert_int_equal(mode_of(dir2, "staging"), 0700);
+	assert_int_equal(mode_of(dir2, "catalog.db"), 0600);
+	assert_int_equal(mode_of(dir2, "lock"), 0600);
+	store_close(f->st);
+	f->st = NULL;
+
+	/* the fixture's store, made old-style by hand */
+	blob_file(f, sha, path, sizeof(path));
+	assert_int_equal(chmod(path, 0644), 0);
+	snprintf(path, sizeof(path), "%s/blobs", f->dir);
+	assert_int_equal(chmod(path, 0755), 0);
+	snprintf(path, sizeof(path), "%s/catalog.db", f->dir);
+	assert_int_equal(chmod(path, 0664), 0);
+	assert_int_equal(chmod(f->dir, 0777), 0);
+	snprintf(path, sizeof(path), "%s/notes.txt", f->dir);   /* not ours */
+	close(open(path, O_CREAT | O_WRONLY, 0644));
+	assert_int_equal(chmod(path, 0644), 0);
+	assert_rc(store_open(f->dir, STORE_OPEN_ADMIN, &adm, NULL, 0), 0);
+	store_close(adm);
+	assert_int_equal(mode_of(f->dir, ""), 0777);   /* admin: untouched */
+	reopen(f);
+	assert_int_equal(mode_of(f->dir, ""), 0700);
+	assert_int_equal(mode_of(f->dir, "blobs"), 0700);
+	assert_int_equal(mode_of(f->dir, "catalog.db"), 0600);
+	assert_int_equal(mode_of(f->dir, "notes.txt"), 0644);
+	blob_file(f, sha, path, sizeof(path));
+	assert_int_equal(mode_of(path, ""), 0600);
+}
+
+/* PUT-style bytes (store_blob_put with a user) into *sha. */
+static void put_blob(struct fx *f, const char *user, const char *data,
+		     unsigned char *sha)
+{
+	char staged[STORE_PATH_MAX];
+	int fd = store_staging_create(f->st, staged, sizeof(staged));
+
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, data, strlen(data)), strlen(data));
+	assert_rc(store_sha256_fd(fd, sha), 0);
+	assert_rc(store_blob_put(f->st, fd, staged, sha, user), 0);
+	close(fd);
+}
+
+static void pending_counted_until_named_and_swept_after_grace(void **state)
+{
+	struct fx *f = *state;
+	unsigned char a[STORE_SHA_LEN], b[STORE_SHA_LEN], c[STORE_SHA_LEN];
+	int64_t bytes, ino;
+	size_t n, gone;
+	int fd;
+
+	put_blob(f, "dave", "aaaa", a);
+	put_blob(f, "dave", "bbbbbb", b);
+	put_blob(f, "erin", "aaaa", a);       /* the same bytes, another user */
+	assert_rc(store_blob_pending(f->st, "dave", &n, &bytes), 0);
+	assert_int_equal(n, 2);
+	assert_int_equal(bytes, 10);
+	assert_int_equal(store_blob_granted(f->st, "dave", b), 1);
+
+	/* a commit names b: no longer pending (trigger) */
+	ino = mkfile_pending(f, f->ds.live_root, "b");
+	fd = store_blob_open(f->st, b);      /* as the server commits */
+	assert_true(fd >= 0);
+	assert_rc(store_node_commit(f->st, ino, fd, "", b, 6, T2, 0), 0);
+	close(fd);
+	assert_rc(store_blob_pending(f->st, "dave", &n, &bytes), 0);
+	assert_int_equal(n, 1);
+	assert_int_equal(bytes, 4);
+
+	/* within the grace nothing goes */
+	assert_rc(store_blob_sweep(f->st, 3600ll * 1000000000, &gone, &bytes), 0);
+	assert_int_equal(gone, 0);
+	assert_true(blob_exists(f, a));
+
+	/* a named blob sent again is not pending */
+	put_blob(f, "dave", "bbbbbb", b);
+	put_blob(f, "dave", "cc", c);
+	assert_rc(store_blob_sweep(f->st, 0, &gone, &bytes), 0);
+	assert_int_equal(gone, 2);           /* a (dave's and erin's), c */
+	assert_int_equal(bytes, 6);
+	assert_false(blob_exists(f, a));
+	assert_false(blob_exists(f, c));
+	assert_true(blob_exists(f, b));
+	assert_int_equal(store_blob_granted(f->st, "dave", a), 0);
+	assert_int_equal(store_blob_granted(f->st, "erin", a), 0);
+	assert_int_equal(store_blob_granted(f->st, "dave", b), 1);
+	assert_rc(store_blob_pending(f->st, "dave", &n, &bytes), 0);
+	assert_int_equal(n, 0);
+	assert_rc(store_blob_pending(f->st, "erin", &n, &bytes), 0);
+	assert_int_equal(n, 0);
+}
+
+/* Collection at the owner's open forgets the pending rows too. */
+static void pending_rows_go_with_the_blob_at_open(void **state)
+{
+	struct fx *f = *state;
+	unsigned char a[STORE_SHA_LEN];
+	int64_t bytes;
+	size_t n;
+
+	put_blob(f, "dave", "aaaa", a);
+	reopen(f);
+	assert_false(blob_exists(f, a));
+	assert_rc(store_blob_pending(f->st, "dave", &n, &bytes), 0);
+	assert_int_equal(n, 0);
+}
+
 /* ---- runner ---- */
 
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
@@ -2594,6 +2732,10 @@ int main(void)
 		T(events_trimmed_to_newest_1000),
 
 		T(threads_upload_concurrently),
+
+		T(modes_owner_only_and_repaired),
+		T(pending_counted_until_named_and_swept_after_grace),
+		T(pending_rows_go_with_the_blob_at_open),
 	};
 
 	return cmocka_run_group_tests_name("store", tests, NULL, NULL);
