@@ -165,6 +165,8 @@ static const char schema[] =
 	 * or reference that blob, so knowing a hash is not enough */
 	"CREATE TABLE IF NOT EXISTS grants(user TEXT NOT NULL,"
 	" sha BLOB NOT NULL, PRIMARY KEY(user, sha)) WITHOUT ROWID;"
+	/* blob_collect drops a collected blob's grants by sha alone */
+	"CREATE INDEX IF NOT EXISTS grants_sha ON grants(sha);"
 	/* upload=meta|thumbnails (kept.c): bytes kept by the uploader, and
 	 * the thumbnail blob of an original */
 	"CREATE TABLE IF NOT EXISTS kept(sha BLOB PRIMARY KEY) WITHOUT ROWID;"
