@@ -919,7 +919,7 @@ static enum MHD_Result r_node_setattr(struct srv *s, struct req *r,
 				      struct MHD_Connection *c)
 {
 	struct store_node n;
-	int64_t mode = 0, uid = 0, gid = 0, mtime = 0;
+	int64_t mode = 0, uid = 0, gid = 0, mtime = 0, atime = 0;
 	int what = 0, q, bad = 0;
 	enum MHD_Result ret;
 	cJSON *j;
@@ -941,11 +941,15 @@ static enum MHD_Result r_node_setattr(struct srv *s, struct req *r,
 	if ((q = api_get_i64(j, "mtime_ns", &mtime, 0)) == 0)
 		what |= STORE_SET_MTIME;
 	bad |= q < 0;
+	if ((q = api_get_i64(j, "atime_ns", &atime, 0)) == 0)
+		what |= STORE_SET_ATIME;
+	bad |= q < 0;
 	cJSON_Delete(j);
 	if (bad)
-		return bad_field(c, "mode, uid, gid, mtime_ns");
+		return bad_field(c, "mode, uid, gid, mtime_ns, atime_ns");
 	rc = r->be->ops->node_setattr(r->be, r->id, what, (uint32_t)mode,
-				      (uint32_t)uid, (uint32_t)gid, mtime);
+				      (uint32_t)uid, (uint32_t)gid, mtime,
+				      atime);
 	if (rc)
 		return send_errno(c, rc, NULL);
 	return send_node(s, c, MHD_HTTP_OK, own_node(s, r, r->id, &n), &n);

@@ -66,9 +66,10 @@ struct backend_ops {
 	int (*node_rename)(struct backend *, int64_t parent, const char *name,
 			   int64_t newparent, const char *newname,
 			   int noreplace);
+	/* what: STORE_SET_* flags (store.h) saying which values to set. */
 	int (*node_setattr)(struct backend *, int64_t ino, int what,
 			    uint32_t mode, uint32_t uid, uint32_t gid,
-			    int64_t mtime_ns);
+			    int64_t mtime_ns, int64_t atime_ns);
 	/* An fd on the committed bytes of a file node (caller closes). */
 	int (*node_open)(struct backend *, const be_node *n);
 	/* A new local staging file for an upload: fd, path in `path`. */

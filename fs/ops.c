@@ -4,8 +4,10 @@
  * own folder with its tags and control files, and the nodes of trees) and
  * calls the backend. See fs.h for what the kernel may cache.
  *
- * Lookup counts: fs/ keeps no per-inode state (everything is a catalog row),
- * so forget needs no bookkeeping and a deleted node simply stops resolving.
+ * Lookup counts: fs/ keeps no per-inode state for names (everything is a
+ * catalog row), so forget needs no bookkeeping and a deleted node simply
+ * stops resolving by name. The one exception is files with open handles
+ * ("Open files" below): their attributes stay answerable after an unlink.
  * Callback arguments (names, buffers, attrs) are not kept past the call.
  */
 #include <errno.h>
@@ -107,7 +109,134 @@ static void node_attr(struct fs *fs, const be_node *n, struct stat *st)
 	st->st_blksize = 131072;
 	ns_to_ts(mtime, &st->st_mtim);
 	ns_to_ts(n->ctime_ns, &st->st_ctim);
-	st->st_atim = st->st_mtim;
+	ns_to_ts(n->atime_ns, &st->st_atim);
+}
+
+/* ---- open files ----
+ *
+ * fs.open_files maps the node of every file with an open handle (FH_BLOB,
+ * FH_UPLOAD) to its handle count and its attributes as last seen (at open,
+ * getattr, setattr, and right before an unlink or a rename over it). When
+ * the node is gone from the catalog, getattr and setattr fall back to this
+ * copy, so a process that has the file open keeps a working descriptor
+ * until its last close, as on any POSIX filesystem. Only open files have an
+ * entry, so the table stays small; lock: fs.open_lock, held for a lookup
+ * or a copy only (never across backend calls). */
+
+struct fs_open {
+	int64_t ino;
+	int refs;                    /* open handles on the node */
+	be_node n;                   /* attributes as last seen */
+	struct fs_open *next;
+};
+
+static struct fs_open **open_slot(struct fs *fs, int64_t ino)
+{
+	struct fs_open **p = &fs->open_files[(uint64_t)ino % FS_OPEN_BUCKETS];
+
+	while (*p && (*p)->ino != ino)
+		p = &(*p)->next;
+	return p;
+}
+
+/* A handle on file node n was opened: 0 or -ENOMEM. */
+static int open_ref(struct fs *fs, const be_node *n)
+{
+	struct fs_open **p, *o;
+	int rc = 0;
+
+	pthread_mutex_lock(&fs->open_lock);
+	p = open_slot(fs, n->ino);
+	if (*p) {
+		(*p)->refs++;
+		(*p)->n = *n;
+	} else if ((o = calloc(1, sizeof(*o))) != NULL) {
+		o->ino = n->ino;
+		o->refs = 1;
+		o->n = *n;
+		*p = o;
+		fs->nopen++;
+	} else {
+		rc = -ENOMEM;
+	}
+	pthread_mutex_unlock(&fs->open_lock);
+	return rc;
+}
+
+static void open_unref(struct fs *fs, int64_t ino)
+{
+	struct fs_open **p, *o = NULL;
+
+	pthread_mutex_lock(&fs->open_lock);
+	p = open_slot(fs, ino);
+	if (*p && --(*p)->refs == 0) {
+		o = *p;
+		*p = o->next;
+		fs->nopen--;
+	}
+	pthread_mutex_unlock(&fs->open_lock);
+	free(o);
+}
+
+/* Refreshes the copy of an open node (no-op for a node not open); also
+ * how fchmod/futimens change a removed one. */
+static void open_update(struct fs *fs, const be_node *n)
+{
+	struct fs_open *o;
+
+	pthread_mutex_lock(&fs->open_lock);
+	o = fs->nopen ? *open_slot(fs, n->ino) : NULL;
+	if (o)
+		o->n = *n;
+	pthread_mutex_unlock(&fs->open_lock);
+}
+
+/* The last attributes of open node ino into *out: 0, or -ENOENT if no
+ * handle has it open. */
+static int open_get(struct fs *fs, int64_t ino, be_node *out)
+{
+	struct fs_open *o;
+	int rc = -ENOENT;
+
+	pthread_mutex_lock(&fs->open_lock);
+	o = fs->nopen ? *open_slot(fs, ino) : NULL;
+	if (o) {
+		*out = o->n;
+		rc = 0;
+	}
+	pthread_mutex_unlock(&fs->open_lock);
+	return rc;
+}
+
+/* Node `name` of `parent` is about to be removed or replaced: if it is
+ * open, its attributes are kept for its handles. */
+static void open_forget_name(struct fs *fs, int64_t parent, const char *name)
+{
+	be_node n;
+	size_t nopen;
+
+	pthread_mutex_lock(&fs->open_lock);
+	nopen = fs->nopen;
+	pthread_mutex_unlock(&fs->open_lock);
+	if (nopen && fs->be->ops->node_lookup(fs->be, parent, name, &n) == 0 &&
+	    n.kind == STORE_FILE)
+		open_update(fs, &n);
+}
+
+/* A node by number, or the last attributes of an open one removed
+ * meanwhile (*gone set). */
+static int node_get_open(struct fs *fs, int64_t ino, be_node *n, int *gone)
+{
+	int rc = fs->be->ops->node_get(fs->be, ino, n);
+
+	*gone = 0;
+	if (rc == -ENOENT && open_get(fs, ino, n) == 0) {
+		*gone = 1;
+		return 0;
+	}
+	if (!rc && n->kind == STORE_FILE)
+		open_update(fs, n);
+	return rc;
 }
 
 static double node_ttl(struct fs *fs, const be_node *n)
@@ -203,7 +332,9 @@ static int do_lookup(struct fs *fs, fuse_ino_t parent, const char *name,
 
 static void op_init(void *userdata, struct fuse_conn_info *conn)
 {
-	(void)userdata;
+	struct fs *fs = userdata;
+
+	pthread_mutex_init(&fs->open_lock, NULL);
 	conn->want |= FUSE_CAP_ATOMIC_O_TRUNC | FUSE_CAP_PARALLEL_DIROPS;
 	if (conn->capable & FUSE_CAP_READDIRPLUS)
 		conn->want |= FUSE_CAP_READDIRPLUS;
@@ -284,13 +415,19 @@ static int do_getattr(struct fs *fs, fuse_ino_t ino, struct stat *st,
 		ctl_attr(fs, &d, c, st);
 		*ttl = 0;
 		return 0;
-	case FS_INO_NODE:
-		rc = be->ops->node_get(be, i.id, &n);
+	case FS_INO_NODE: {
+		int gone;
+		rc = node_get_open(fs, i.id, &n, &gone);
 		if (rc)
 			return rc;
 		node_attr(fs, &n, st);
 		*ttl = node_ttl(fs, &n);
+		if (gone) {
+			st->st_nlink = 0;
+			*ttl = 0;
+		}
 		return 0;
+	}
 	case FS_INO_EMB:
 	case FS_INO_EMB_UPLOAD:
 		*ttl = 0;
@@ -666,7 +803,10 @@ static void op_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 	fh->kind = FH_UPLOAD;
 	fh->fd = -1;
 	fh->wr = 1;
+	fh->ino = n.ino;
 	rc = upload_get(fs->up, &n, 1, &fh->u);
+	if (!rc && (rc = open_ref(fs, &n)) != 0)
+		upload_release(fs->up, fh->u);
 	if (rc) {
 		free(fh);
 		fs->be->ops->node_remove(fs->be, n.parent, name, 0);
@@ -676,6 +816,7 @@ static void op_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 	fi->fh = (uintptr_t)fh;
 	node_entry(fs, &n, &e);
 	if (fuse_reply_create(req, &e, fi) == -ENOENT) {
+		open_unref(fs, fh->ino);
 		upload_release(fs->up, fh->u);
 		free(fh);
 	}
@@ -718,6 +859,7 @@ static void op_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
 
 	switch (p.kind) {
 	case FS_INO_NODE:
+		open_forget_name(fs, p.id, name);
 		rc = fs->be->ops->node_remove(fs->be, p.id, name, 0);
 		break;
 	case FS_INO_DATASET:
@@ -813,6 +955,8 @@ static void op_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 			rc = be->ops->tag_rename(be, t.id, newname, msg);
 		break;
 	case FS_INO_NODE:
+		if (!noreplace)
+			open_forget_name(fs, np.id, newname);
 		rc = be->ops->node_rename(be, p.id, name, np.id, newname,
 					  noreplace);
 		break;
@@ -842,37 +986,76 @@ static void op_symlink(fuse_req_t req, const char *link, fuse_ino_t parent,
 
 /* ---- attributes ---- */
 
+static int64_t now_ns(void)
+{
+	struct timespec now;
+
+	clock_gettime(CLOCK_REALTIME, &now);
+	return (int64_t)now.tv_sec * 1000000000 + now.tv_nsec;
+}
+
+static int64_t ts_ns(const struct timespec *ts)
+{
+	return (int64_t)ts->tv_sec * 1000000000 + ts->tv_nsec;
+}
+
+/* Changes the size of file node n: through the writer's upload when the
+ * call came with one (ftruncate), else as a whole upload committed now
+ * (truncate by path: no open handle will close it). */
+static int truncate_node(struct fs *fs, const be_node *n, off_t size,
+			 struct fs_fh *fh, int gone)
+{
+	struct upload *u = NULL;
+	int rc;
+
+	if (n->kind == STORE_DIR)
+		return -EISDIR;
+	if (fh && fh->kind == FH_UPLOAD)
+		return upload_truncate(fh->u, size);
+	if (gone) {
+		/* Removed, and this is no writer's handle: only an upload
+		 * still has the bytes. */
+		u = upload_find(fs->up, n->ino);
+		rc = u ? upload_truncate(u, size) : -EBADF;
+		upload_release(fs->up, u);
+		return rc;
+	}
+	rc = upload_get(fs->up, n, size == 0, &u);
+	if (!rc)
+		rc = upload_truncate(u, size);
+	if (!rc)
+		rc = upload_commit(u, 0);
+	upload_release(fs->up, u);
+	return rc;
+}
+
+/* setattr of a node of a tree. Times follow utimensat(2): atime and mtime
+ * each set to a given time, to now, or left; a size change (truncate and
+ * ftruncate alike) sets mtime (and ctime) to now unless a time is given,
+ * as ext4 does. Reads never move atime (see README, "POSIX"). A node
+ * removed while open (gone) changes only its copy in the open-files table
+ * (fchmod, futimens on the descriptor); nothing can bring it back. */
 static int setattr_node(struct fs *fs, int64_t id, struct stat *attr,
 			int to_set, struct fuse_file_info *fi)
 {
 	struct backend *be = fs->be;
-	struct upload *u = NULL;
+	struct fs_fh *fh = fi ? FH(fi) : NULL;
+	struct upload *u;
 	be_node n;
-	int what = 0, rc;
-	int64_t mtime = 0;
+	int what = 0, gone, rc;
+	int64_t now = now_ns(), mtime = 0, atime = 0;
 
-	rc = be->ops->node_get(be, id, &n);
+	rc = node_get_open(fs, id, &n, &gone);
 	if (rc)
 		return rc;
 	if (!n.tree_live)
 		return -EROFS;
 	if (to_set & FUSE_SET_ATTR_SIZE) {
-		struct fs_fh *fh = fi ? FH(fi) : NULL;
-		if (n.kind == STORE_DIR)
-			return -EISDIR;
-		if (fh && fh->kind == FH_UPLOAD) {
-			rc = upload_truncate(fh->u, attr->st_size);
-		} else {
-			rc = upload_get(fs->up, &n, attr->st_size == 0, &u);
-			if (!rc)
-				rc = upload_truncate(u, attr->st_size);
-			/* No open handle will close it: commit now. */
-			if (!rc)
-				rc = upload_commit(u, 0);
-			upload_release(fs->up, u);
-		}
+		rc = truncate_node(fs, &n, attr->st_size, fh, gone);
 		if (rc)
 			return rc;
+		what |= STORE_SET_MTIME;
+		mtime = now;
 	}
 	if (to_set & FUSE_SET_ATTR_MODE)
 		what |= STORE_SET_MODE;
@@ -881,27 +1064,47 @@ static int setattr_node(struct fs *fs, int64_t id, struct stat *attr,
 	if (to_set & FUSE_SET_ATTR_GID)
 		what |= STORE_SET_GID;
 	if (to_set & FUSE_SET_ATTR_MTIME_NOW) {
-		struct timespec now;
-		clock_gettime(CLOCK_REALTIME, &now);
-		mtime = (int64_t)now.tv_sec * 1000000000 + now.tv_nsec;
+		mtime = now;
 		what |= STORE_SET_MTIME;
 	} else if (to_set & FUSE_SET_ATTR_MTIME) {
-		mtime = (int64_t)attr->st_mtim.tv_sec * 1000000000 +
-			attr->st_mtim.tv_nsec;
+		mtime = ts_ns(&attr->st_mtim);
 		what |= STORE_SET_MTIME;
 	}
-	if (what) {
+	if (to_set & FUSE_SET_ATTR_ATIME_NOW) {
+		atime = now;
+		what |= STORE_SET_ATIME;
+	} else if (to_set & FUSE_SET_ATTR_ATIME) {
+		atime = ts_ns(&attr->st_atim);
+		what |= STORE_SET_ATIME;
+	}
+	if (!what)
+		return 0;
+	if (gone) {
+		if (what & STORE_SET_MODE)
+			n.mode = attr->st_mode & 07777;
+		if (what & STORE_SET_UID)
+			n.uid = attr->st_uid;
+		if (what & STORE_SET_GID)
+			n.gid = attr->st_gid;
+		if (what & STORE_SET_MTIME)
+			n.mtime_ns = mtime;
+		if (what & STORE_SET_ATIME)
+			n.atime_ns = atime;
+		n.ctime_ns = now;
+		open_update(fs, &n);
+	} else {
 		rc = be->ops->node_setattr(be, id, what, attr->st_mode,
-					   attr->st_uid, attr->st_gid, mtime);
+					   attr->st_uid, attr->st_gid, mtime,
+					   atime);
 		if (rc)
 			return rc;
-		if ((what & STORE_SET_MTIME) && n.kind == STORE_FILE) {
-			/* An open upload commits later: keep the time. */
-			u = upload_find(fs->up, id);
-			if (u) {
-				upload_set_mtime(u, mtime);
-				upload_release(fs->up, u);
-			}
+	}
+	if ((what & STORE_SET_MTIME) && n.kind == STORE_FILE) {
+		/* An open upload commits later: keep the time. */
+		u = upload_find(fs->up, id);
+		if (u) {
+			upload_set_mtime(u, mtime);
+			upload_release(fs->up, u);
 		}
 	}
 	return 0;
@@ -1006,6 +1209,7 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		return;
 	}
 	fh->fd = -1;
+	fh->ino = n.ino;
 	if (wr) {
 		fh->kind = FH_UPLOAD;
 		fh->wr = 1;
@@ -1024,13 +1228,20 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		fi->keep_cache = 1;
 		fi->noflush = 1;
 	}
+	if (!rc)
+		rc = open_ref(fs, &n);
 	if (rc) {
+		if (fh->u)
+			upload_release(fs->up, fh->u);
+		if (fh->fd >= 0)
+			close(fh->fd);
 		free(fh);
 		fuse_reply_err(req, -rc);
 		return;
 	}
 	fi->fh = (uintptr_t)fh;
 	if (fuse_reply_open(req, fi) == -ENOENT) {
+		open_unref(fs, fh->ino);
 		if (fh->u)
 			upload_release(fs->up, fh->u);
 		if (fh->fd >= 0)
@@ -1149,11 +1360,13 @@ static void op_release(fuse_req_t req, fuse_ino_t ino,
 	switch (fh->kind) {
 	case FH_UPLOAD:
 		upload_release(fs->up, fh->u);
+		open_unref(fs, fh->ino);
 		free(fh);
 		break;
 	case FH_BLOB:
 		if (fh->fd >= 0)
 			close(fh->fd);
+		open_unref(fs, fh->ino);
 		free(fh);
 		break;
 	case FH_CTL:

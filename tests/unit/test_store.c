@@ -1043,7 +1043,7 @@ static void node_setattr_mode_uid_gid_mtime(void **state)
 	int64_t x = put(f, f->ds.live_root, "x", "data", NULL);
 
 	assert_rc(store_node_setattr(f->st, x, STORE_SET_MODE, 0104600, 9, 9,
-				     9), 0);
+				     9, 0), 0);
 	assert_rc(store_node_get(f->st, x, &n), 0);
 	assert_int_equal(n.mode, 04600);
 	assert_int_equal(n.uid, 1000);
@@ -1051,15 +1051,15 @@ static void node_setattr_mode_uid_gid_mtime(void **state)
 	assert_int_equal(n.mtime_ns, T2);
 	assert_true(n.has_sha);                    /* content untouched */
 
-	assert_rc(store_node_setattr(f->st, x, STORE_SET_UID, 0, 42, 9, 9), 0);
-	assert_rc(store_node_setattr(f->st, x, STORE_SET_GID, 0, 9, 43, 9), 0);
+	assert_rc(store_node_setattr(f->st, x, STORE_SET_UID, 0, 42, 9, 9, 0), 0);
+	assert_rc(store_node_setattr(f->st, x, STORE_SET_GID, 0, 9, 43, 9, 0), 0);
 	assert_rc(store_node_get(f->st, x, &n), 0);
 	assert_int_equal(n.mode, 04600);
 	assert_int_equal(n.uid, 42);
 	assert_int_equal(n.gid, 43);
 	assert_int_equal(n.mtime_ns, T2);
 
-	assert_rc(store_node_setattr(f->st, x, STORE_SET_MTIME, 0, 0, 0, T1),
+	assert_rc(store_node_setattr(f->st, x, STORE_SET_MTIME, 0, 0, 0, T1, 0),
 		  0);
 	assert_rc(store_node_get(f->st, x, &n), 0);
 	assert_int_equal(n.mtime_ns, T1);
@@ -1068,13 +1068,13 @@ static void node_setattr_mode_uid_gid_mtime(void **state)
 
 	assert_rc(store_node_setattr(f->st, f->ds.live_root, STORE_SET_MODE |
 				     STORE_SET_UID | STORE_SET_GID, 0700, 1, 2,
-				     0), 0);
+				     0, 0), 0);
 	assert_rc(store_node_get(f->st, f->ds.live_root, &n), 0);
 	assert_int_equal(n.mode, 0700);
 	assert_int_equal(n.uid, 1);
 	assert_int_equal(n.gid, 2);
 	assert_rc(store_node_setattr(f->st, x + 1000, STORE_SET_MODE, 0, 0, 0,
-				     0), -ENOENT);
+				     0, 0), -ENOENT);
 }
 
 /* ==== folder generations (change counters for ETags) ==== */
@@ -1112,9 +1112,9 @@ static void gen_moves_with_every_change_of_a_child(void **state)
 	assert_bumps(f, a, ga, x = mkfile_pending(f, a, "x"));
 	assert_bumps(f, a, ga, commit_str(f, x, "hello", NULL));
 	assert_bumps(f, a, ga, assert_rc(store_node_setattr(
-		f->st, x, STORE_SET_MODE, 0600, 0, 0, 0), 0));
+		f->st, x, STORE_SET_MODE, 0600, 0, 0, 0, 0), 0));
 	assert_bumps(f, a, ga, assert_rc(store_node_setattr(
-		f->st, x, STORE_SET_MTIME, 0, 0, 0, T1), 0));
+		f->st, x, STORE_SET_MTIME, 0, 0, 0, T1, 0), 0));
 	assert_bumps(f, a, ga, y = mkdir_node(f, a, "sub"));
 	/* rename inside a folder, then out of it (both folders move) */
 	assert_bumps(f, a, ga, assert_rc(store_node_rename(f->st, a, "x", a,
@@ -1584,10 +1584,10 @@ static void tag_is_frozen_erofs(void **state)
 	assert_rc(store_node_rename(f->st, ta, "x.txt", ta, "y.txt", 0), -EROFS);
 	assert_rc(store_node_rename(f->st, ta, "x.txt", t.a, "y.txt", 0), -EROFS);
 	assert_rc(store_node_rename(f->st, t.a, "x.txt", ta, "y.txt", 0), -EROFS);
-	assert_rc(store_node_setattr(f->st, tx, STORE_SET_MODE, 0777, 0, 0, 0),
+	assert_rc(store_node_setattr(f->st, tx, STORE_SET_MODE, 0777, 0, 0, 0, 0),
 		  -EROFS);
 	assert_rc(store_node_setattr(f->st, tag.root, STORE_SET_MTIME, 0, 0, 0,
-				     T2), -EROFS);
+				     T2, 0), -EROFS);
 
 	fd = store_staging_create(f->st, staged, sizeof(staged));
 	assert_true(fd >= 0);
