@@ -53,6 +53,7 @@ struct fs {
 					in op_init, before any request */
 	struct fs_open *open_files[FS_OPEN_BUCKETS];
 	size_t nopen;                /* entries in open_files */
+	int64_t started_ns;          /* when the mount started (op_init) */
 };
 
 /* Kinds of open file handles (fuse_file_info.fh points at one). */

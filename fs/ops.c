@@ -43,25 +43,72 @@ static void ns_to_ts(int64_t ns, struct timespec *ts)
 	ts->tv_nsec = (long)(ns % 1000000000);
 }
 
+static int64_t now_ns(void)
+{
+	struct timespec now;
+
+	clock_gettime(CLOCK_REALTIME, &now);
+	return (int64_t)now.tv_sec * 1000000000 + now.tv_nsec;
+}
+
+static int64_t ts_ns(const struct timespec *ts)
+{
+	return (int64_t)ts->tv_sec * 1000000000 + ts->tv_nsec;
+}
+
+/* Names longer than a component may be (statfs f_namemax) can name
+ * nothing: ENAMETOOLONG, as on ext4, before any lookup. */
+static int name_check(const char *name)
+{
+	return strlen(name) > STORE_NAME_MAX ? -ENAMETOOLONG : 0;
+}
+
 /* ---- attributes ---- */
 
-static void root_attr(struct fs *fs, struct stat *st)
+/* Directory link counts are as on ext4, 2 + child folders (find's leaf
+ * optimisation trusts them): the root has one per dataset, a dataset one
+ * per tag plus embeddings/, a node folder its child folders. */
+
+/* The root: its times are those of the newest dataset's creation (stable
+ * across remounts), or of the mount's start when there is none. */
+static int root_attr(struct fs *fs, struct stat *st)
 {
+	be_dataset *v;
+	size_t n;
+	int64_t t = fs->started_ns;
+	int rc = fs->be->ops->dataset_list(fs->be, &v, &n);
+
+	if (rc)
+		return rc;
+	for (size_t i = 0; i < n; i++)
+		if (i == 0 || v[i].created_ns > t)
+			t = v[i].created_ns;
+	free(v);
 	memset(st, 0, sizeof(*st));
 	st->st_ino = 1;
 	st->st_mode = S_IFDIR | 0755;
-	st->st_nlink = 1;
+	st->st_nlink = 2 + n;
 	st->st_uid = fs->uid;
 	st->st_gid = fs->gid;
 	st->st_blksize = 4096;
+	ns_to_ts(t, &st->st_mtim);
+	st->st_ctim = st->st_atim = st->st_mtim;
+	return 0;
 }
 
 static void dataset_attr(struct fs *fs, const be_dataset *d, struct stat *st)
 {
+	be_tag *tags;
+	size_t ntags = 0;
+
+	if (fs->be->ops->tag_list(fs->be, d->id, &tags, &ntags) == 0)
+		free(tags);
+	else
+		ntags = 1;   /* initial-tag is always there */
 	memset(st, 0, sizeof(*st));
 	st->st_ino = fs_ino_dataset(d->id);
 	st->st_mode = S_IFDIR | 0755;
-	st->st_nlink = 1;
+	st->st_nlink = 2 + ntags + 1;   /* + embeddings/ */
 	st->st_uid = fs->uid;
 	st->st_gid = fs->gid;
 	st->st_blksize = 4096;
@@ -101,7 +148,7 @@ static void node_attr(struct fs *fs, const be_node *n, struct stat *st)
 		      (n->mode & 07777);
 	if (!n->tree_live)
 		st->st_mode &= ~(mode_t)0222;
-	st->st_nlink = 1;
+	st->st_nlink = n->kind == STORE_DIR ? 2 + (nlink_t)n->subdirs : 1;
 	st->st_uid = n->uid;
 	st->st_gid = n->gid;
 	st->st_size = size;
@@ -293,8 +340,10 @@ static int do_lookup(struct fs *fs, fuse_ino_t parent, const char *name,
 	be_dataset d;
 	be_tag t;
 	be_node n;
-	int rc;
+	int rc = name_check(name);
 
+	if (rc)
+		return rc;
 	switch (p.kind) {
 	case FS_INO_ROOT:
 		rc = be->ops->dataset_get(be, name, &d);
@@ -335,6 +384,7 @@ static void op_init(void *userdata, struct fuse_conn_info *conn)
 	struct fs *fs = userdata;
 
 	pthread_mutex_init(&fs->open_lock, NULL);
+	fs->started_ns = now_ns();
 	conn->want |= FUSE_CAP_ATOMIC_O_TRUNC | FUSE_CAP_PARALLEL_DIROPS;
 	if (conn->capable & FUSE_CAP_READDIRPLUS)
 		conn->want |= FUSE_CAP_READDIRPLUS;
@@ -396,9 +446,8 @@ static int do_getattr(struct fs *fs, fuse_ino_t ino, struct stat *st,
 
 	switch (i.kind) {
 	case FS_INO_ROOT:
-		root_attr(fs, st);
 		*ttl = fs->live_ttl;
-		return 0;
+		return root_attr(fs, st);
 	case FS_INO_DATASET:
 	case FS_INO_CTL:
 		rc = be->ops->dataset_get_id(be, i.id, &d);
@@ -711,8 +760,12 @@ static void op_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name,
 	be_dataset d;
 	be_tag t;
 	be_node n;
-	int rc;
+	int rc = name_check(name);
 
+	if (rc) {
+		fuse_reply_err(req, -rc);
+		return;
+	}
 	switch (p.kind) {
 	case FS_INO_ROOT:
 		rc = be->ops->dataset_create(be, name, &d, msg);
@@ -760,6 +813,8 @@ static int make_file(fuse_req_t req, fuse_ino_t parent, const char *name,
 	struct store_newnode nn = { .kind = STORE_FILE, .mode = mode & 07777,
 				    .uid = ctx->uid, .gid = ctx->gid };
 
+	if (strlen(name) > STORE_NAME_MAX)
+		return -ENAMETOOLONG;
 	if (p.kind == FS_INO_DATASET)
 		return fs_ctl_by_name(name) ? -EEXIST : -EPERM;
 	if (p.kind != FS_INO_NODE)
@@ -935,6 +990,10 @@ static void op_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 		fuse_reply_err(req, EINVAL);
 		return;
 	}
+	if (name_check(name) || name_check(newname)) {
+		fuse_reply_err(req, ENAMETOOLONG);
+		return;
+	}
 	if (p.kind != np.kind || (p.kind != FS_INO_NODE && p.id != np.id)) {
 		fuse_reply_err(req, EXDEV);
 		return;
@@ -985,19 +1044,6 @@ static void op_symlink(fuse_req_t req, const char *link, fuse_ino_t parent,
 }
 
 /* ---- attributes ---- */
-
-static int64_t now_ns(void)
-{
-	struct timespec now;
-
-	clock_gettime(CLOCK_REALTIME, &now);
-	return (int64_t)now.tv_sec * 1000000000 + now.tv_nsec;
-}
-
-static int64_t ts_ns(const struct timespec *ts)
-{
-	return (int64_t)ts->tv_sec * 1000000000 + ts->tv_nsec;
-}
 
 /* Changes the size of file node n: through the writer's upload when the
  * call came with one (ftruncate), else as a whole upload committed now

@@ -59,6 +59,7 @@ struct store_node {
 	int64_t size;
 	int64_t mtime_ns, ctime_ns;
 	int64_t atime_ns;       /* set by utimensat only; reads leave it */
+	int64_t subdirs;        /* a dir: its child dirs (for st_nlink) */
 	int has_sha;
 	unsigned char sha[STORE_SHA_LEN];
 	char name[STORE_NAME_MAX + 1];
