@@ -265,8 +265,7 @@ static void open_forget_name(struct fs *fs, int64_t parent, const char *name)
 	pthread_mutex_lock(&fs->open_lock);
 	nopen = fs->nopen;
 	pthread_mutex_unlock(&fs->open_lock);
-	if (nopen && fs->be->ops->node_lookup(fs->be, parent, name, &n) == 0 &&
-	    n.kind == STORE_FILE)
+	if (nopen && fs->be->ops->node_lookup(fs->be, parent, name, &n) == 0)
 		open_update(fs, &n);
 }
 
@@ -281,7 +280,7 @@ static int node_get_open(struct fs *fs, int64_t ino, be_node *n, int *gone)
 		*gone = 1;
 		return 0;
 	}
-	if (!rc && n->kind == STORE_FILE)
+	if (!rc)
 		open_update(fs, n);
 	return rc;
 }
@@ -506,6 +505,8 @@ static void op_getattr(fuse_req_t req, fuse_ino_t ino,
  * offsets is stable and costs no query per page. */
 struct dirsnap {
 	int frozen;                  /* a folder of a frozen tag */
+	be_node self;                /* a node folder: itself (ino 0: not
+					one) */
 	size_t n, cap;
 	char **names;
 	struct fuse_entry_param *e;
@@ -618,6 +619,7 @@ static int snap_node(struct fs *fs, int64_t ino, struct dirsnap *s)
 	if (self.kind != STORE_DIR)
 		return -ENOTDIR;
 	s->frozen = !self.tree_live;
+	s->self = self;
 	rc = be->ops->node_children(be, ino, &v, &n);
 	if (rc)
 		return rc;
@@ -669,6 +671,9 @@ static void op_opendir(fuse_req_t req, fuse_ino_t ino,
 		break;
 	default: rc = -ENOENT;
 	}
+	/* fstat/futimens on an open folder work after its rmdir too */
+	if (!rc && s->self.ino)
+		rc = open_ref(fs, &s->self);
 	if (rc) {
 		snap_free(s);
 		fuse_reply_err(req, -rc);
@@ -733,8 +738,12 @@ static void op_readdirplus(fuse_req_t req, fuse_ino_t ino, size_t size,
 static void op_releasedir(fuse_req_t req, fuse_ino_t ino,
 			  struct fuse_file_info *fi)
 {
+	struct dirsnap *s = (struct dirsnap *)(uintptr_t)fi->fh;
+
 	(void)ino;
-	snap_free((struct dirsnap *)(uintptr_t)fi->fh);
+	if (s->self.ino)
+		open_unref(FS(req), s->self.ino);
+	snap_free(s);
 	fuse_reply_err(req, 0);
 }
 
@@ -965,6 +974,7 @@ static void op_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
 			rc = be->ops->tag_delete(be, t.id, msg);
 		break;
 	case FS_INO_NODE:
+		open_forget_name(fs, p.id, name);
 		rc = be->ops->node_remove(be, p.id, name, 1);
 		break;
 	default:
@@ -1262,6 +1272,17 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		rc = upload_get(fs->up, &n, (fi->flags & O_TRUNC) != 0, &fh->u);
 	} else if (n.tree_live && (fh->u = upload_find(fs->up, n.ino))) {
 		fh->kind = FH_UPLOAD;     /* read what the writer wrote */
+		fi->noflush = 1;
+	} else if (n.tree_live && n.has_sha) {
+		/* A reader of a live file shares the file's upload with any
+		 * writer that comes later, so it reads what they write (and
+		 * commit), as on any filesystem. Until one comes the bytes are
+		 * the committed blob's: the kernel may keep its pages (a
+		 * writer's open drops them; its writes go through them). */
+		fh->kind = FH_UPLOAD;
+		rc = upload_get(fs->up, &n, 0, &fh->u);
+		fi->keep_cache = 1;
+		fi->noflush = 1;
 	} else {
 		fh->kind = FH_BLOB;
 		if (n.has_sha) {
