@@ -1270,6 +1270,10 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		fh->kind = FH_UPLOAD;
 		fh->wr = 1;
 		rc = upload_get(fs->up, &n, (fi->flags & O_TRUNC) != 0, &fh->u);
+		/* O_TRUNC truncates: mtime moves now (also for an empty file,
+		 * as on ext4) */
+		if (!rc && (fi->flags & O_TRUNC))
+			upload_set_mtime(fh->u, now_ns());
 	} else if (n.tree_live && (fh->u = upload_find(fs->up, n.ino))) {
 		fh->kind = FH_UPLOAD;     /* read what the writer wrote */
 		fi->noflush = 1;
@@ -1388,9 +1392,14 @@ static void op_write(fuse_req_t req, fuse_ino_t ino, const char *buf,
 	ssize_t n;
 
 	(void)ino;
-	if (fh->kind == FH_UPLOAD && fh->wr)
+	if (fh->kind == FH_UPLOAD && fh->wr) {
 		n = upload_write(fh->u, buf, size, off);
-	else if (fh->kind == FH_EMB_UPLOAD)
+		/* A write moves mtime now, as on any filesystem (a time set
+		 * before it no longer holds): stat shows it while the file is
+		 * open, and the commit keeps it. */
+		if (n > 0)
+			upload_set_mtime(fh->u, now_ns());
+	} else if (fh->kind == FH_EMB_UPLOAD)
 		n = fs_emb_write(FS(req), fh, buf, size, off);
 	else if (fh->kind == FH_CTL && fh->slot == FS_SLOT_SAMPLE)
 		n = fs_ctl_write_sample(FS(req), fh, buf, size, off);

@@ -21,11 +21,13 @@ EISDIR, ENOTEMPTY, EINVAL), with an occasional name of 200-300 bytes
 symlinks, chown, special files, set-id bits.
 
 What is compared, and what is not (and why):
-  - mtime and atime only right after a step set them explicitly (utimensat,
-    futimens): other times are the clock's; UTIME_NOW is checked to lie in
-    the step's time window. atime after a read is not compared: sievefs
-    does not move atime on reads (noatime-like, README "POSIX"), the native
-    folder may (relatime).
+  - mtime and atime of every entry after every step, where a step set
+    them explicitly (utimensat, futimens: always to a time before 2017, so
+    such a time is recognisable) and nothing changed them since; other
+    times are the clock's, and UTIME_NOW is checked to lie in the step's
+    time window. An atime the native side moved on a read is not compared:
+    sievefs does not move atime on reads (noatime-like, README "POSIX"),
+    the native folder may (relatime).
   - a folder's st_size (ext4 and tmpfs count differently), st_blocks,
     ctime, st_ino, owners.
 Options --no-chmod and --no-atime leave those operations out (for a run
@@ -105,9 +107,19 @@ def attrs(st, with_size=True):
     return a
 
 
+# Times set explicitly are drawn before this instant (2017), so a time
+# before it can only be one a step set and nothing has moved since:
+# check_tree compares every such time, for every entry, after every step.
+OLD = 1_500_000_000 * 10**9
+
+TIMES = {}   # root -> {relative path: (atime_ns, mtime_ns)} of the last tree()
+
+
 def tree(root):
-    """Every entry below root: relative path -> attributes."""
+    """Every entry below root: relative path -> attributes (times of each
+    entry go to TIMES[root])."""
     out = {}
+    times = TIMES[root] = {}
     stack = [""]
     while stack:
         rel = stack.pop()
@@ -116,6 +128,7 @@ def tree(root):
             r = os.path.join(rel, name) if rel else name
             st = os.lstat(os.path.join(root, r))
             out[r] = attrs(st)
+            times[r] = (st.st_atime_ns, st.st_mtime_ns)
             if stat.S_ISDIR(st.st_mode):
                 stack.append(r)
     return out
@@ -210,6 +223,16 @@ class Model:
                     diff.append(f"  {k}: sievefs {a.get(k)} native {b.get(k)}")
             raise Divergence("listings differ after the step:\n" +
                              "\n".join(diff[:20]))
+        ta, tb = TIMES[self.root["mnt"]], TIMES[self.root["ref"]]
+        for k in b:
+            (am, mm), (ar, mr) = ta[k], tb[k]
+            # mtime: an explicit time stays on both sides until changed
+            if (mm < OLD or mr < OLD) and mm != mr:
+                raise Divergence(f"{k}: mtime sievefs {mm} native {mr}")
+            # atime: the native side may move it on a read (relatime),
+            # sievefs never does; an explicit one it kept must agree
+            if self.atime and ar < OLD and am != ar:
+                raise Divergence(f"{k}: atime sievefs {am} native {ar}")
 
     def check_bytes(self, rel):
         r = {s: outcome(lambda s=s: read_all(self.p(s, rel)))
@@ -349,7 +372,7 @@ class Model:
                 return UTIME_NOW
             if r < 0.4:
                 return UTIME_OMIT
-            return self.rng.randrange(0, 2_000_000_000) * 10**9 + \
+            return self.rng.randrange(0, OLD // 10**9) * 10**9 + \
                 self.rng.randrange(0, 10**9)
         a, m = one(), one()
         if not self.atime and a not in (UTIME_OMIT, UTIME_NOW):
