@@ -20,6 +20,8 @@
  * (or replaced by a rename) still answer until the last close. Reads need
  * nothing more: a handle holds its own fd on the blob (blobs are collected
  * by unlink, so the fd keeps the bytes) or a reference on the upload.
+ * Times: atime and mtime are kept apart (utimensat sets either); reads never
+ * move atime, as on a noatime mount, which spares a catalog write per open.
  *
  * Errors: helpers in fs/ return 0 or -errno; replies are made once, at the
  * end of each operation.

@@ -492,6 +492,9 @@ static void op_getattr(fuse_req_t req, fuse_ino_t ino,
 	double ttl;
 	int rc = do_getattr(FS(req), ino, &st, &ttl);
 
+	/* fi: the kernel names the handle only on some paths (a read past
+	 * the cached size), never for fstat(), so a removed open file is
+	 * answered from the open-files table, by inode. */
 	(void)fi;
 	if (rc)
 		fuse_reply_err(req, -rc);
