@@ -17,7 +17,8 @@
  *
  * Caches. Sample bytes: cache/blobs, by content hash — GET once, verified
  * against the hash, then served from disk; an upload's staging file is linked
- * into the cache as it is committed. Metadata (JSON of GETs of datasets,
+ * into the cache as it is committed. Without -o cache_dir, one cache per
+ * server and user under the default root (open_user_cache says why). Metadata (JSON of GETs of datasets,
  * tags, nodes, embeddings, statfs): cache/meta for meta_ttl seconds, keyed by
  * request path; our own changes drop the affected prefixes at once. When the
  * server cannot be reached, an expired metadata entry is served rather than
@@ -48,6 +49,7 @@
  * the caches lock themselves. No lock is held across a request.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -1430,6 +1432,15 @@ static int c_node_setattr(struct backend *be, int64_t ino, int what,
 
 	if (!b)
 		return -ENOMEM;
+	/* The contract (core/backend.h, docs/api.md): permission bits only;
+	 * the server would answer 400 — say here whose bug it is. */
+	if ((what & STORE_SET_MODE) && (mode & ~07777u)) {
+		log_error("remote: setattr of node %lld: mode 0%o is not"
+			  " permission bits only (07777): refused",
+			  (long long)ino, (unsigned)mode);
+		rc = -EINVAL;
+		goto out;
+	}
 	if ((what & STORE_SET_MODE) &&
 	    !cJSON_AddNumberToObject(b, "mode", mode))
 		goto out;
@@ -2262,6 +2273,69 @@ static int global_init(void)
 	return rc;
 }
 
+/*
+ * The default cache: one directory per server and user, ROOT/<id>, id = the
+ * first 16 hex digits of SHA-256("URL\nUSER") (USER as the server's whoami
+ * names the token's owner). Why per server and user rather than one cache
+ * shared by every mount: a cache has one owner process (its in-memory LRU
+ * index, its size bound and its tmp/ are that process's), so a shared one
+ * would need cross-process locking of the index and of eviction; a
+ * directory per (server, user) keeps that simple and keeps the size bound
+ * exact, and the same user of the same server always finds the pinned
+ * bytes (upload=meta) of their earlier mounts again. Two mounts of the
+ * same server and user at once still need distinct -o cache_dir= (the
+ * second is told so). The id hides neither URL nor user (both are in
+ * ROOT/<id>/source, for people looking at the disk) and holds nothing of
+ * the token. ROOT itself was the cache before: its pinned entries are
+ * linked into each new cache, so no upload=meta bytes go missing.
+ */
+static int open_user_cache(struct client *c, const struct api_client_opts *o,
+			   char *msg, size_t msglen)
+{
+	unsigned char md[EVP_MAX_MD_SIZE];
+	char user[128] = "", id[17], dir[4096], text[2600];
+	unsigned int mdlen = 0;
+	int n, rc, fd, adopted;
+
+	rc = api_client_check(&c->be, user, sizeof(user), msg, msglen);
+	if (rc)
+		return rc;
+	n = snprintf(text, sizeof(text), "%s\n%s", c->base, user);
+	if (n < 0 || (size_t)n >= sizeof(text) ||
+	    !EVP_Digest(text, (size_t)n, md, &mdlen, EVP_sha256(), NULL))
+		return -EIO;
+	for (int i = 0; i < 8; i++)
+		snprintf(id + 2 * i, 3, "%02x", md[i]);
+	n = snprintf(dir, sizeof(dir), "%s/%s", o->cache_dir, id);
+	if (n < 0 || (size_t)n >= sizeof(dir)) {
+		snprintf(msg, msglen, "cache directory %s: name too long",
+			 o->cache_dir);
+		return -ENAMETOOLONG;
+	}
+	if (mkdir(o->cache_dir, 0700) && errno != EEXIST) {
+		rc = -errno;
+		snprintf(msg, msglen, "cache directory %s: %s", o->cache_dir,
+			 strerror(-rc));
+		return rc;
+	}
+	rc = cache_blobs_open(dir, o->cache_size, &c->blobs, msg, msglen);
+	if (rc)
+		return rc;
+	/* For people: whose cache this is (never the token). */
+	n = snprintf(dir, sizeof(dir), "%s/%s/source", o->cache_dir, id);
+	fd = n > 0 && (size_t)n < sizeof(dir) ?
+	     open(dir, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600) : -1;
+	if (fd >= 0) {
+		dprintf(fd, "server: %s\nuser: %s\n", c->base, user);
+		close(fd);
+	}
+	adopted = cache_blobs_adopt_pinned(c->blobs, o->cache_dir);
+	if (adopted > 0)
+		log_info("cache %s/%s: took in %d pinned file(s) of the older"
+			 " cache %s", o->cache_dir, id, adopted, o->cache_dir);
+	return 0;
+}
+
 int api_client_open(const struct api_client_opts *o, struct backend **out,
 		    char *msg, size_t msglen)
 {
@@ -2334,8 +2408,11 @@ int api_client_open(const struct api_client_opts *o, struct backend **out,
 	curl_share_setopt(c->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_DNS);
 	curl_share_setopt(c->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_SSL_SESSION);
 	curl_share_setopt(c->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_CONNECT);
-	rc = cache_blobs_open(o->cache_dir, o->cache_size, &c->blobs, msg,
-			      msglen);
+	if (o->cache_per_user)
+		rc = open_user_cache(c, o, msg, msglen);
+	else
+		rc = cache_blobs_open(o->cache_dir, o->cache_size, &c->blobs,
+				      msg, msglen);
 	if (rc)
 		goto fail;
 	*out = &c->be;

@@ -32,6 +32,9 @@ struct api_client_opts {
 	const char *cafile;       /* https: CA file to trust, or NULL (the
 	                           * system's store); copied */
 	const char *cache_dir;    /* blob cache directory (created) */
+	int cache_per_user;       /* 1: cache_dir is a root holding one cache
+	                           * per server and user (the default; see
+	                           * open_user_cache in client.c) */
 	uint64_t cache_size;      /* bytes of evictable cached blobs */
 	double meta_ttl;          /* seconds metadata responses are reused */
 	enum api_upload upload;
@@ -41,7 +44,9 @@ struct api_client_opts {
 int api_is_url(const char *s);
 
 /* Makes a remote backend. Does not contact the server (see
- * api_client_check). Returns 0 or -errno with a reason in msg; free with
+ * api_client_check), except with o->cache_per_user: then it asks who the
+ * token's user is (api_client_check, its errors and messages) to open that
+ * user's cache. Returns 0 or -errno with a reason in msg; free with
  * be->ops->destroy(be). */
 int api_client_open(const struct api_client_opts *o, struct backend **out,
 		    char *msg, size_t msglen);

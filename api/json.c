@@ -305,6 +305,7 @@ int api_tag_to_json(const struct store_tag *t, cJSON **out)
 	int rc = j ? 0 : -ENOMEM;
 
 	if (!rc) rc = add_num(j, "id", t->id);
+	if (!rc) rc = add_str(j, "uid", t->uid);
 	if (!rc) rc = add_num(j, "dataset", t->dataset);
 	if (!rc) rc = add_str(j, "name", t->name);
 	if (!rc) rc = add_num(j, "parent", t->parent);
@@ -324,6 +325,9 @@ int api_tag_from_json(const cJSON *j, struct store_tag *out)
 
 	memset(&t, 0, sizeof(t));
 	rc = api_get_i64(j, "id", &t.id, 1);
+	/* optional: a server older than tag uids sends none */
+	if (!rc && api_get_str(j, "uid", t.uid, sizeof(t.uid), 0) < 0)
+		rc = -EINVAL;
 	if (!rc) rc = api_get_i64(j, "dataset", &t.dataset, 1);
 	if (!rc) rc = api_get_str(j, "name", t.name, sizeof(t.name), 1);
 	if (!rc) rc = api_get_i64(j, "parent", &t.parent, 1);
@@ -446,7 +450,7 @@ int api_newnode_from_json(const cJSON *j, char *name, size_t namelen,
 	    (rc = get_u32(j, "gid", &nn.gid, 0)) < 0 ||
 	    (rc = api_get_i64(j, "mtime_ns", &nn.mtime_ns, 0)) < 0)
 		return -EINVAL;
-	if (nn.mode > 07777 || nn.mtime_ns < 0)
+	if (nn.mode > 07777)            /* mtime_ns: 0 = now, < 0 is 1969 */
 		return -EINVAL;
 	*out = nn;
 	return 0;

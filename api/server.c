@@ -666,6 +666,10 @@ static enum MHD_Result r_tag_create(struct srv *s, struct req *r,
 	if (name_body(r, c, name, sizeof(name), &ret))
 		return ret;
 	rc = r->be->ops->tag_create(r->be, r->id, name, &t, msg);
+	/* a sampling run will replace the selection (msg says which): a
+	 * conflict with the dataset's state, not a transient 503 to retry */
+	if (rc == -EBUSY && *msg)
+		return send_err(c, MHD_HTTP_CONFLICT, "run_active", "EBUSY", msg);
 	if (rc)
 		return send_errno(c, rc, msg);
 	return send_tag(c, MHD_HTTP_CREATED, 0, &t);
@@ -929,24 +933,38 @@ static enum MHD_Result r_node_setattr(struct srv *s, struct req *r,
 		return send_errno(c, rc, NULL);
 	if (!(j = body_json(r, c, &ret)))
 		return ret;
+	/* mode is permission bits only (docs/api.md): a file type in it is
+	 * a client's bug, refused rather than guessed at. */
 	if ((q = api_get_i64(j, "mode", &mode, 0)) == 0)
 		what |= STORE_SET_MODE;
-	bad |= q < 0 || mode < 0 || mode > 07777;
+	if (q < 0 || mode < 0 || mode > 07777)
+		bad = 1;
 	if ((q = api_get_i64(j, "uid", &uid, 0)) == 0)
 		what |= STORE_SET_UID;
-	bad |= q < 0 || uid < 0 || uid > UINT32_MAX;
+	if (!bad && (q < 0 || uid < 0 || uid > UINT32_MAX))
+		bad = 2;
 	if ((q = api_get_i64(j, "gid", &gid, 0)) == 0)
 		what |= STORE_SET_GID;
-	bad |= q < 0 || gid < 0 || gid > UINT32_MAX;
+	if (!bad && (q < 0 || gid < 0 || gid > UINT32_MAX))
+		bad = 3;
 	if ((q = api_get_i64(j, "mtime_ns", &mtime, 0)) == 0)
 		what |= STORE_SET_MTIME;
-	bad |= q < 0;
+	if (!bad && q < 0)
+		bad = 4;
 	if ((q = api_get_i64(j, "atime_ns", &atime, 0)) == 0)
 		what |= STORE_SET_ATIME;
-	bad |= q < 0;
+	if (!bad && q < 0)
+		bad = 5;
 	cJSON_Delete(j);
+	if (bad == 1)
+		return send_err(c, MHD_HTTP_BAD_REQUEST, "bad_json", "EINVAL",
+				"mode: permission bits only, a number from 0"
+				" to 4095 (07777), no file type bits");
 	if (bad)
-		return bad_field(c, "mode, uid, gid, mtime_ns, atime_ns");
+		return bad_field(c, bad == 2 ? "uid (0 to 2^32-1)" :
+				 bad == 3 ? "gid (0 to 2^32-1)" :
+				 bad == 4 ? "mtime_ns (an integer, as a string)" :
+				 "atime_ns (an integer, as a string)");
 	rc = r->be->ops->node_setattr(r->be, r->id, what, (uint32_t)mode,
 				      (uint32_t)uid, (uint32_t)gid, mtime,
 				      atime);
@@ -1041,7 +1059,7 @@ static enum MHD_Result r_content(struct srv *s, struct req *r,
 	if (!rc)
 		rc = content_kept(j, &kept, &thumb, tsha, &tsize);
 	cJSON_Delete(j);
-	if (rc || size < 0 || mtime < 0)
+	if (rc || size < 0)         /* mtime: 0 = now, < 0 before 1970 */
 		return bad_field(c, "sha256, size, mtime_ns, durable, bytes"
 				 " (\"kept\"), thumbnail {sha256, size}");
 	if (kept)
@@ -1771,11 +1789,36 @@ static int parse_listen(const char *spec, struct sockaddr_storage *ss,
 	return 0;
 }
 
-static int serve_usage(void)
+/* Usage on stdout with status 0 (--help), else on stderr with 2. */
+static int serve_usage(int help)
 {
-	fprintf(stderr, "usage: sievefs serve STORE --listen HOST:PORT"
-		" [--tls-cert FILE --tls-key FILE]\n");
-	return 2;
+	fprintf(help ? stdout : stderr,
+		"usage: sievefs serve STORE --listen HOST:PORT"
+		" [--tls-cert FILE --tls-key FILE]\n"
+		"Serves the datasets of the store in directory STORE (created if"
+		" missing) over\n"
+		"HTTP (docs/api.md) to remote mounts: sievefs"
+		" http(s)://HOST:PORT MOUNTPOINT.\n"
+		"  --listen HOST:PORT   address to listen on (127.0.0.1:8420;"
+		" port 0: any free)\n"
+		"  --tls-cert FILE      https: the certificate chain (PEM), with"
+		" --tls-key\n"
+		"  --tls-key FILE       https: its private key (PEM)\n"
+		"Tokens for the users: sievefs token create --store STORE USER."
+		" Stops on\n"
+		"SIGINT or SIGTERM.\n");
+	return help ? 0 : 2;
+}
+
+/* A store argument that is a URL would create ./http:/… directories. */
+static int url_as_store(const char *dir)
+{
+	if (!dir || !strstr(dir, "://"))
+		return 0;
+	fprintf(stderr, "sievefs: STORE %s is a URL; STORE is the directory of"
+		" a store on this machine (a server's URL is what a remote"
+		" mount takes: sievefs URL MOUNTPOINT)\n", dir);
+	return 1;
 }
 
 int api_serve_cli(int argc, char **argv)
@@ -1791,6 +1834,9 @@ int api_serve_cli(int argc, char **argv)
 	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL |
 			 MHD_USE_ERROR_LOG;
 
+	for (int i = 1; i < argc; i++)
+		if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help"))
+			return serve_usage(1);
 	for (int i = 1; i < argc; i++) {
 		const char **opt = !strcmp(argv[i], "--listen") ? &listen :
 				   !strcmp(argv[i], "--tls-cert") ? &cert :
@@ -1800,10 +1846,12 @@ int api_serve_cli(int argc, char **argv)
 		else if (!opt && argv[i][0] != '-' && !dir)
 			dir = argv[i];
 		else
-			return serve_usage();
+			return serve_usage(0);
 	}
 	if (!dir || !listen || !cert != !key)
-		return serve_usage();
+		return serve_usage(0);
+	if (url_as_store(dir))
+		return 2;
 	if (parse_listen(listen, &ss, &v6)) {
 		fprintf(stderr, "sievefs: --listen %s: expected HOST:PORT\n",
 			listen);
@@ -1830,6 +1878,9 @@ int api_serve_cli(int argc, char **argv)
 	pthread_mutex_init(&s->rl_lock, NULL);
 	if (getrandom(&s->boot, sizeof(s->boot), 0) != (ssize_t)sizeof(s->boot))
 		s->boot = (uint64_t)time(NULL) ^ (uint64_t)getpid() << 32;
+	struct stat dst;
+	if (stat(dir, &dst) && errno == ENOENT)
+		fprintf(stderr, "sievefs: creating new store in %s\n", dir);
 	rc = core_local_open(dir, "", &s->base, msg, sizeof(msg));
 	if (rc) {
 		fprintf(stderr, "sievefs: %s\n", *msg ? msg : strerror(-rc));
@@ -1890,12 +1941,19 @@ out:
 	return ret;
 }
 
-static int token_usage(void)
+/* Usage on stdout with status 0 (--help), else on stderr with 2. */
+static int token_usage(int help)
 {
-	fprintf(stderr, "usage: sievefs token create --store STORE USER\n"
+	fprintf(help ? stdout : stderr,
+		"usage: sievefs token create --store STORE USER\n"
 		"       sievefs token list --store STORE\n"
-		"       sievefs token revoke --store STORE ID\n");
-	return 2;
+		"       sievefs token revoke --store STORE ID\n"
+		"API tokens of a server's users (sievefs serve STORE): create"
+		" prints a new\n"
+		"token once (only its hash is kept), list shows ids, users and"
+		" status, revoke\n"
+		"stops a token at once.\n");
+	return help ? 0 : 2;
 }
 
 int api_token_cli(int argc, char **argv)
@@ -1908,18 +1966,24 @@ int api_token_cli(int argc, char **argv)
 	size_t n = 0;
 	int rc, ret = 1;
 
+	for (int i = 1; i < argc; i++)
+		if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help") ||
+		    (i == 1 && !strcmp(argv[i], "help")))
+			return token_usage(1);
 	for (int i = 2; i < argc; i++) {
 		if (!strcmp(argv[i], "--store") && i + 1 < argc)
 			dir = argv[++i];
 		else if (argv[i][0] != '-' && !arg)
 			arg = argv[i];
 		else
-			return token_usage();
+			return token_usage(0);
 	}
 	if (!dir || (strcmp(cmd, "list") ? !arg : arg != NULL) ||
 	    (strcmp(cmd, "create") && strcmp(cmd, "list") &&
 	     strcmp(cmd, "revoke")))
-		return token_usage();
+		return token_usage(0);
+	if (url_as_store(dir))
+		return 2;
 	if (!strcmp(cmd, "create") && !store_user_valid(arg)) {
 		fprintf(stderr, "sievefs: '%s' is not a valid user name: use"
 			" 1-64 of A-Z a-z 0-9 . _ - starting with a letter or"
@@ -1930,7 +1994,7 @@ int api_token_cli(int argc, char **argv)
 		fprintf(stderr, "sievefs: '%s' is not a token id\n", arg);
 		return 2;
 	}
-	rc = store_open(dir, &st, msg, sizeof(msg));
+	rc = store_open(dir, STORE_OPEN_ADMIN, &st, msg, sizeof(msg));
 	if (rc) {
 		fprintf(stderr, "sievefs: %s\n", *msg ? msg : strerror(-rc));
 		return 1;

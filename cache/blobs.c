@@ -303,11 +303,27 @@ static void clean_tmp(const char *tmpdir)
 	closedir(d);
 }
 
+/* The PID the holder of the lock file wrote into it, or 0. */
+static long lock_holder(int fd)
+{
+	char buf[32];
+	ssize_t n = pread(fd, buf, sizeof(buf) - 1, 0);
+	char *end;
+	long pid;
+
+	if (n <= 0)
+		return 0;
+	buf[n] = '\0';
+	pid = strtol(buf, &end, 10);
+	return end != buf && pid > 0 ? pid : 0;
+}
+
 int cache_blobs_open(const char *dir, uint64_t limit, struct cache_blobs **out,
 		     char *msg, size_t msglen)
 {
 	struct cache_blobs *c = calloc(1, sizeof(*c));
 	char sub[PATH_CAP];
+	long holder = 0;
 	int rc = 0;
 
 	*out = NULL;
@@ -346,8 +362,13 @@ int cache_blobs_open(const char *dir, uint64_t limit, struct cache_blobs **out,
 	}
 	if (flock(c->lockfd, LOCK_EX | LOCK_NB)) {
 		rc = errno == EWOULDBLOCK ? -EBUSY : -errno;
+		if (rc == -EBUSY)
+			holder = lock_holder(c->lockfd);
 		goto out;
 	}
+	/* Who holds it, for the message a second mount gets. */
+	if (ftruncate(c->lockfd, 0) == 0)
+		dprintf(c->lockfd, "%ld\n", (long)getpid());
 	snprintf(sub, sizeof(sub), "%s/tmp", c->dir);
 	clean_tmp(sub);
 	rc = scan(c, 1);
@@ -356,12 +377,14 @@ int cache_blobs_open(const char *dir, uint64_t limit, struct cache_blobs **out,
 	if (!rc)
 		evict(c);              /* the limit may have shrunk */
 out:
+	if (rc == -EBUSY && msg && msglen)
+		snprintf(msg, msglen, "cache directory %s: in use by another"
+			 " mount (PID %ld); give each mount its own"
+			 " -o cache_dir=", dir, holder);
+	else if (rc && msg && msglen)
+		snprintf(msg, msglen, "cache directory %s: %s", dir,
+			 strerror(-rc));
 	if (rc) {
-		if (msg && msglen)
-			snprintf(msg, msglen, "cache directory %s: %s", dir,
-				 rc == -EBUSY ? "in use by another mount (give"
-				 " each mount its own -o cache_dir=)" :
-				 strerror(-rc));
 		cache_blobs_close(c);
 		return rc;
 	}
@@ -385,6 +408,43 @@ void cache_blobs_close(struct cache_blobs *c)
 		close(c->lockfd);
 	pthread_mutex_destroy(&c->lock);
 	free(c);
+}
+
+int cache_blobs_adopt_pinned(struct cache_blobs *c, const char *old)
+{
+	char from[PATH_CAP], to[PATH_CAP], sub[PATH_CAP];
+	unsigned char sha[CACHE_SHA_LEN];
+	int adopted = 0;
+
+	for (int i = 0; i < 256; i++) {
+		struct dirent *de;
+		struct stat st;
+		DIR *d;
+
+		snprintf(sub, sizeof(sub), "%s/pinned/%02x", old, i);
+		if (!(d = opendir(sub)))
+			continue;
+		while ((de = readdir(d))) {
+			if (strlen(de->d_name) != 64 ||
+			    unhex(de->d_name, sha) ||
+			    fstatat(dirfd(d), de->d_name, &st, 0) ||
+			    !S_ISREG(st.st_mode) ||
+			    (size_t)snprintf(from, sizeof(from), "%s/%s", sub,
+					     de->d_name) >= sizeof(from))
+				continue;
+			pthread_mutex_lock(&c->lock);
+			/* A link, not a copy: the bytes exist once, and the
+			 * old place keeps them for any other cache. */
+			if (!find(c, sha) &&
+			    !entry_path(c, sha, 1, to, sizeof(to)) &&
+			    (link(from, to) == 0 || errno == EEXIST) &&
+			    add(c, sha, st.st_size, 1))
+				adopted++;
+			pthread_mutex_unlock(&c->lock);
+		}
+		closedir(d);
+	}
+	return adopted;
 }
 
 /* ---- lookups and inserts ---- */

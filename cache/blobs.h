@@ -7,7 +7,7 @@
  *                           evicted, not counted against the size limit
  *   DIR/tmp/                downloads and uploads in progress; emptied at open
  *   DIR/lock                flock'd by the one process using the cache
- *                           (a second one gets -EBUSY)
+ *                           (a second one gets -EBUSY); holds its PID
  * An entry appears only by rename(2) of a complete temp file, so a crash never
  * leaves a partial entry under its hash. Bytes are named by their SHA-256, so
  * an entry is never stale.
@@ -35,6 +35,12 @@ struct cache_blobs;
  * -errno with a reason in msg; free with cache_blobs_close(). */
 int cache_blobs_open(const char *dir, uint64_t limit, struct cache_blobs **out,
 		     char *msg, size_t msglen);
+/* Takes in the pinned entries of another cache directory `old` that this
+ * one lacks, as hard links (the bytes stay in `old` too): for a cache that
+ * replaces an older one, since pinned bytes may exist nowhere else. An
+ * entry that cannot be linked (another filesystem) is left where it is.
+ * Returns how many were adopted. */
+int cache_blobs_adopt_pinned(struct cache_blobs *c, const char *old);
 /* Frees the index (the files stay). NULL is a no-op. */
 void cache_blobs_close(struct cache_blobs *c);
 

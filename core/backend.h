@@ -66,7 +66,8 @@ struct backend_ops {
 	int (*node_rename)(struct backend *, int64_t parent, const char *name,
 			   int64_t newparent, const char *newname,
 			   int noreplace);
-	/* what: STORE_SET_* flags (store.h) saying which values to set. */
+	/* Sets the STORE_SET_* fields of `what`. mode is permission bits
+	 * only (07777): a mode with file type bits is -EINVAL remotely. */
 	int (*node_setattr)(struct backend *, int64_t ino, int what,
 			    uint32_t mode, uint32_t uid, uint32_t gid,
 			    int64_t mtime_ns, int64_t atime_ns);

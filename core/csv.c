@@ -14,6 +14,17 @@
  *     follow; a '"' inside an unquoted field is an ordinary character (as in
  *     Python); a quote never closed is an error;
  *   - a UTF-8 byte-order mark before the header is skipped (Excel writes one).
+ * Header. What lightly's check_embeddings accepts (lightly/utils/io.py),
+ * read as its upload did after remove_additional_columns: 'filenames'
+ * first; the first 'labels' column somewhere after it; between them only
+ * embedding columns (a name starting "embedding_" and a digit, as its
+ * re.match takes them; in any order: the vector is the columns in file
+ * order, as its load_embeddings reads them) and 'masked' or 'selected'
+ * (ignored, values unread); after 'labels' any columns (ignored, values
+ * unread). A header name with spaces around it is refused, as there.
+ * Every row has the header's number of columns. Unlike lightly: empty
+ * lines at the end are ignored (it refuses them); d = 0, non-finite values
+ * and bad labels are errors here (numpy would fail later, or take them).
  * Row numbers are line numbers: a row whose quoted name holds a newline spans
  * two lines, and errors inside it name the line where it starts.
  *
@@ -27,7 +38,8 @@
  * for float32 become subnormals or zero, as numpy's astype would make them;
  * underscores between digits ("1_000", which float() takes) and hex are
  * rejected. Labels are what int() accepts without underscores: optional
- * whitespace, optional sign, decimal digits, within int32. Names are taken
+ * whitespace, optional sign, decimal digits, within int64 (numpy's int64,
+ * what lightly writes from a label array). Names are taken
  * byte for byte (no whitespace stripping; paths may hold spaces) and must be
  * relative paths of plain components: not empty, no leading '/', no NUL, no
  * empty, "." or ".." component. Names are unique (a hash set over the pool).
@@ -90,9 +102,14 @@ struct parser {
 	char *msg;
 	size_t msglen;
 
+	struct span *hdr;       /* the header's fields (messages name them) */
+	size_t ncols;           /* columns of the header, so of every row */
+	size_t lab;             /* column of 'labels' (the first one) */
+	size_t *emb;            /* d: the column of embedding j */
+
 	size_t n, d, cap;       /* rows, dims, room in the arrays below */
 	float *x;
-	int32_t *labels;
+	int64_t *labels;
 	size_t *off;            /* name i starts at pool + off[i] */
 	size_t *rows;           /* line of sample i, for duplicate messages */
 	char *pool;
@@ -143,15 +160,15 @@ static const char *show(char *out, const char *s, size_t n)
 	return out;
 }
 
-/* "filenames", "embedding_3" or "labels" for 0-based column c. */
-static const char *colname(const struct parser *ps, size_t c, char buf[40])
+/* The header's name of 0-based column c ("filenames", "embedding_3",
+ * "labels"), as a message shows it. buf holds MSG_VAL_MAX + 4 bytes. */
+static const char *colname(const struct parser *ps, size_t c, char *buf)
 {
 	if (c == 0)
 		return "filenames";
-	if (c == ps->d + 1)
+	if (c == ps->lab)
 		return "labels";
-	snprintf(buf, 40, "embedding_%zu", c - 1);
-	return buf;
+	return show(buf, ps->hdr[c].s, (size_t)(ps->hdr[c].e - ps->hdr[c].s));
 }
 
 /* ---- lexing ------------------------------------------------------------ */
@@ -293,9 +310,19 @@ static int span_is(const struct span *sp, const char *want)
 
 /* ---- header ------------------------------------------------------------ */
 
+/* An embedding column as lightly's check_embeddings takes one:
+ * re.match(r"embedding_\d+", name), a match of the name's start. */
+static int is_emb_col(const struct span *sp)
+{
+	size_t n = (size_t)(sp->e - sp->s);
+
+	return n > 10 && !memcmp(sp->s, "embedding_", 10) &&
+	       sp->s[10] >= '0' && sp->s[10] <= '9';
+}
+
 static int parse_header(struct parser *ps)
 {
-	char v[MSG_VAL_MAX + 4], want[40];
+	char v[MSG_VAL_MAX + 4];
 	const struct span *f;
 	int rc;
 
@@ -313,6 +340,12 @@ static int parse_header(struct parser *ps)
 	if (rc)
 		return rc;
 	f = ps->f;
+	for (size_t i = 0; i < ps->nf; i++)
+		if (f[i].e > f[i].s && (is_space(f[i].s[0]) ||
+					is_space(f[i].e[-1])))
+			return fail(ps, "row %zu, column %zu: header '%s' has "
+				    "spaces around it", ps->row, i + 1,
+				    show(v, f[i].s, (size_t)(f[i].e - f[i].s)));
 	if (!span_is(&f[0], "filenames"))
 		return fail(ps, "row %zu, column 1: expected the header "
 			    "'filenames,embedding_0,...,labels', found '%s'",
@@ -320,23 +353,35 @@ static int parse_header(struct parser *ps)
 	if (ps->nf < 2)
 		return fail(ps, "row %zu: the header has 1 column; expected "
 			    "'filenames,embedding_0,...,labels'", ps->row);
-	if (!span_is(&f[ps->nf - 1], "labels")) {
-		const struct span *l = &f[ps->nf - 1];
-		return fail(ps, "row %zu, column %zu: expected 'labels' as the "
-			    "last header column, found '%s'", ps->row, ps->nf,
-			    show(v, l->s, (size_t)(l->e - l->s)));
+	for (ps->lab = 1; ps->lab < ps->nf; ps->lab++)
+		if (span_is(&f[ps->lab], "labels"))
+			break;
+	if (ps->lab == ps->nf)
+		return fail(ps, "row %zu: the header has no 'labels' column; "
+			    "expected 'filenames,embedding_0,...,labels'",
+			    ps->row);
+	ps->emb = malloc(ps->lab * sizeof(*ps->emb));
+	if (!ps->emb)
+		return fail_nomem(ps);
+	/* Before 'labels': embeddings, in file order, and lightly's flag
+	 * columns (ignored); after it: anything (ignored). */
+	for (size_t i = 1; i < ps->lab; i++) {
+		if (is_emb_col(&f[i]))
+			ps->emb[ps->d++] = i;
+		else if (!span_is(&f[i], "masked") &&
+			 !span_is(&f[i], "selected"))
+			return fail(ps, "row %zu, column %zu: expected "
+				    "'embedding_N', 'masked' or 'selected' "
+				    "before 'labels', found '%s'", ps->row,
+				    i + 1, show(v, f[i].s,
+						(size_t)(f[i].e - f[i].s)));
 	}
-	ps->d = ps->nf - 2;
 	if (ps->d == 0)
 		return fail(ps, "row %zu: no embedding columns (d = 0)", ps->row);
-	for (size_t j = 0; j < ps->d; j++) {
-		snprintf(want, sizeof(want), "embedding_%zu", j);
-		if (!span_is(&f[j + 1], want))
-			return fail(ps, "row %zu, column %zu: expected '%s', "
-				    "found '%s'", ps->row, j + 2, want,
-				    show(v, f[j + 1].s,
-					 (size_t)(f[j + 1].e - f[j + 1].s)));
-	}
+	ps->ncols = ps->nf;
+	ps->hdr = ps->f;        /* kept for messages; rows get their own */
+	ps->f = NULL;
+	ps->fcap = 0;
 	return 0;
 }
 
@@ -478,36 +523,38 @@ static int parse_float(struct parser *ps, const char *s, const char *e,
 	return slow_float(ps, num, e, out);
 }
 
-/* Reads an int32 label. Returns a NUM_ value (NUM_RANGE: out of int32). */
-static int parse_label(const char *s, const char *e, int32_t *out)
+/* Reads an int64 label. Returns a NUM_ value (NUM_RANGE: out of int64). */
+static int parse_label(const char *s, const char *e, int64_t *out)
 {
-	int64_t v = 0;
-	int neg = 0, digits = 0;
+	uint64_t v = 0;
+	int neg = 0, digits = 0, big = 0;
 
 	strip(&s, &e);
 	if (s < e && (*s == '+' || *s == '-'))
 		neg = *s++ == '-';
 	for (; s < e && *s >= '0' && *s <= '9'; s++) {
 		digits = 1;
-		if (v <= (int64_t)INT32_MAX + 1)
-			v = v * 10 + (*s - '0');
+		if (v > (UINT64_MAX - 9) / 10)
+			big = 1;
+		else
+			v = v * 10 + (uint64_t)(*s - '0');
 	}
 	if (!digits || s != e)
 		return NUM_BAD;
-	if (neg)
-		v = -v;
-	if (v < INT32_MIN || v > INT32_MAX)
+	if (big || v > (uint64_t)INT64_MAX + (uint64_t)neg)
 		return NUM_RANGE;
-	*out = (int32_t)v;
+	*out = !neg ? (int64_t)v : v == (uint64_t)INT64_MAX + 1 ? INT64_MIN
+	     : -(int64_t)v;
 	return NUM_OK;
 }
 
 /* ---- names ------------------------------------------------------------- */
 
 /* How many rows the rest of the text can hold: its line count, but no more
- * than rows of the shortest form "a,0,...,0,0\n" (2d + 3 bytes and a line
- * end) fit, as quoted names may hold line ends. Sizing the arrays once
- * spares the copies of growing a large matrix by doubling. */
+ * than rows of the shortest form "a,0,...,0,0\n" (ignored columns empty:
+ * ncols + d + 1 bytes with the line end) fit, as quoted names may hold
+ * line ends. Sizing the arrays once spares the copies of growing a large
+ * matrix by doubling. */
 static size_t estimate_rows(const struct parser *ps)
 {
 	size_t len = (size_t)(ps->end - ps->p), lines = 1, most;
@@ -521,7 +568,7 @@ static size_t estimate_rows(const struct parser *ps)
 		for (q = ps->p; (q = memchr(q, '\r', (size_t)(ps->end - q)));
 		     q++)
 			lines++;
-	most = len / (2 * ps->d + 3) + 1;
+	most = len / (ps->ncols + ps->d + 1) + 1;
 	return lines < most ? lines : most;
 }
 
@@ -535,7 +582,7 @@ static int grow_rows(struct parser *ps)
 	if (!(p = realloc(ps->x, ncap * ps->d * sizeof(float))))
 		return -ENOMEM;
 	ps->x = p;
-	if (!(p = realloc(ps->labels, ncap * sizeof(int32_t))))
+	if (!(p = realloc(ps->labels, ncap * sizeof(int64_t))))
 		return -ENOMEM;
 	ps->labels = p;
 	if (!(p = realloc(ps->off, ncap * sizeof(size_t))))
@@ -694,14 +741,14 @@ static int check_name(struct parser *ps)
 
 static int num_fail(struct parser *ps, int r, size_t col, const struct span *sp)
 {
-	char v[MSG_VAL_MAX + 4], cn[40];
+	char v[MSG_VAL_MAX + 4], cn[MSG_VAL_MAX + 4];
 	const char *what;
 
 	if (r < 0)
 		return fail_nomem(ps);
 	show(v, sp->s, (size_t)(sp->e - sp->s));
-	if (col == ps->d + 1)
-		what = r == NUM_RANGE ? "is out of int32 range"
+	if (col == ps->lab)
+		what = r == NUM_RANGE ? "is out of int64 range"
 				      : "is not an integer";
 	else
 		what = r == NUM_NONFINITE ? "is not finite"
@@ -713,7 +760,7 @@ static int num_fail(struct parser *ps, int r, size_t col, const struct span *sp)
 
 static int parse_row(struct parser *ps)
 {
-	const size_t cols = ps->d + 2;
+	const size_t cols = ps->ncols;
 	size_t first;
 	float *xr;
 	int r;
@@ -742,15 +789,15 @@ static int parse_row(struct parser *ps)
 	}
 	xr = ps->x + ps->n * ps->d;
 	for (size_t j = 0; j < ps->d; j++) {
-		const struct span *sp = &ps->f[j + 1];
+		const struct span *sp = &ps->f[ps->emb[j]];
 		r = parse_float(ps, sp->s, sp->e, &xr[j]);
 		if (r)
-			return num_fail(ps, r, j + 1, sp);
+			return num_fail(ps, r, ps->emb[j], sp);
 	}
-	r = parse_label(ps->f[cols - 1].s, ps->f[cols - 1].e,
+	r = parse_label(ps->f[ps->lab].s, ps->f[ps->lab].e,
 			&ps->labels[ps->n]);
 	if (r)
-		return num_fail(ps, r, cols - 1, &ps->f[cols - 1]);
+		return num_fail(ps, r, ps->lab, &ps->f[ps->lab]);
 	ps->rows[ps->n] = ps->row;
 	ps->n++;
 	return 0;
@@ -764,7 +811,7 @@ static int trailing_empty(struct parser *ps)
 	for (const char *q = ps->p; q < ps->end; q++)
 		if (!is_eol(*q))
 			return fail(ps, "row %zu: empty line (expected %zu "
-				    "columns)", row, ps->d + 2);
+				    "columns)", row, ps->ncols);
 	ps->p = ps->end;
 	return 0;
 }
@@ -772,6 +819,8 @@ static int trailing_empty(struct parser *ps)
 static void parser_free(struct parser *ps)
 {
 	free(ps->f);
+	free(ps->hdr);
+	free(ps->emb);
 	free(ps->x);
 	free(ps->labels);
 	free(ps->off);
@@ -806,7 +855,7 @@ int core_csv_parse(const char *text, size_t len, struct core_emb *out,
 		goto out;
 	first_row = ps.line;
 	for (;;) {
-		rc = lex_record(&ps, ps.d + 2);
+		rc = lex_record(&ps, ps.lab + 1);  /* the rest: counted */
 		if (rc == 1) {
 			rc = 0;
 			break;
@@ -831,7 +880,7 @@ int core_csv_parse(const char *text, size_t len, struct core_emb *out,
 
 	if (ps.cap > ps.n) {  /* give back the slack; keep it if this fails */
 		float *nx = realloc(ps.x, ps.n * ps.d * sizeof(float));
-		int32_t *nl = realloc(ps.labels, ps.n * sizeof(int32_t));
+		int64_t *nl = realloc(ps.labels, ps.n * sizeof(int64_t));
 		if (nx)
 			ps.x = nx;
 		if (nl)
@@ -1195,7 +1244,7 @@ static void wname(struct wbuf *w, const char *s)
 
 void core_csv_write(struct tbuf *b, size_t n, size_t d,
 		    const char *const *names, const float *x,
-		    const int32_t *labels)
+		    const int64_t *labels)
 {
 	struct wbuf wb, *w = &wb;
 	char num[40];
@@ -1216,8 +1265,8 @@ void core_csv_write(struct tbuf *b, size_t n, size_t d,
 			k = core_csv_fmt_float(x[i * d + j], num + 1);
 			wput(w, num, k + 1);
 		}
-		k = (size_t)snprintf(num, sizeof(num), ",%d\r\n",
-				     (int)labels[i]);
+		k = (size_t)snprintf(num, sizeof(num), ",%lld\r\n",
+				     (long long)labels[i]);
 		wput(w, num, k);
 	}
 	wflush(w);

@@ -8,6 +8,10 @@
  *   class a/img 1.jpg,0.1,-0.0,1e-05,...,3\r\n
  *   "with, comma.jpg",...
  *
+ * It also reads what lightly's check_embeddings accepts: 'masked' and
+ * 'selected' columns before 'labels', any columns after it (both ignored),
+ * embedding columns in any order (see csv.c, "Header"); labels are int64.
+ *
  * The parser is strict: every malformed input fails as a whole with a message
  * naming the row (a line of the file as a user counts them, header = row 1)
  * and, where there is one, the column (1-based, with its header name).
@@ -28,7 +32,7 @@ struct core_emb {
 	size_t n, d;         /* n samples (>= 1 when parsed), d dims (>= 1) */
 	char **names;        /* n relative paths, NUL-terminated, into pool */
 	float *x;            /* n*d, row-major, float32 */
-	int32_t *labels;     /* n */
+	int64_t *labels;     /* n */
 	char *pool;          /* the bytes of all names */
 };
 
@@ -51,7 +55,7 @@ void core_csv_free(struct core_emb *e);
  * recorded in b->err, as with every tbuf writer. */
 void core_csv_write(struct tbuf *b, size_t n, size_t d,
 		    const char *const *names, const float *x,
-		    const int32_t *labels);
+		    const int64_t *labels);
 
 /* Writes the float32 v as numpy's str() does into buf (NUL-terminated) and
  * returns its length (at most 23). Exposed for tests and for other writers

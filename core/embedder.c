@@ -113,6 +113,7 @@ struct file {
 	unsigned char sha[STORE_SHA_LEN];
 	int64_t size;
 	int state;               /* 0 unknown, 1 has features, 2 not an image */
+	size_t copies;           /* on a hash's first file: files with it */
 };
 
 struct files {
@@ -181,6 +182,12 @@ struct round {
 	int *fatal;                   /* n, -errno of an I/O failure or 0 */
 	atomic_size_t next;
 	volatile int *cancel;
+	/* progress within the round, in samples: copies[i] files have image
+	 * i's content; base of total were done before the round */
+	const size_t *copies;
+	size_t base, total;
+	atomic_size_t done;
+	const struct core_embed_ctl *ctl;
 };
 
 /* Records why image i has no features. */
@@ -274,16 +281,27 @@ static void one_image(struct round *r, size_t i)
 		set_err(r, i, "empty image");
 }
 
-static void *round_worker(void *arg)
+/* Takes images until none is left. The calling thread (report = 1) also
+ * reports the round's progress after each of its images: one reporter, so
+ * the counts it gives never go backwards. */
+static void round_loop(struct round *r, int report)
 {
-	struct round *r = arg;
 	size_t i;
 
 	while ((i = atomic_fetch_add(&r->next, 1)) < r->n) {
 		if (r->cancel && *r->cancel)
 			break;
 		one_image(r, i);
+		size_t d = atomic_fetch_add(&r->done, r->copies[i]) +
+			   r->copies[i];
+		if (report && r->ctl->progress)
+			r->ctl->progress(r->ctl->arg, r->base + d, r->total);
 	}
+}
+
+static void *round_worker(void *arg)
+{
+	round_loop(arg, 0);
 	return NULL;
 }
 
@@ -293,12 +311,13 @@ static void run_round(struct round *r, int threads)
 	int started = 0;
 
 	atomic_store(&r->next, 0);
+	atomic_store(&r->done, 0);
 	if (threads > 16)
 		threads = 16;
 	for (int t = 1; t < threads; t++)
 		if (pthread_create(&tid[started], NULL, round_worker, r) == 0)
 			started++;
-	round_worker(r);
+	round_loop(r, 1);
 	for (int t = 0; t < started; t++)
 		pthread_join(tid[t], NULL);
 }
@@ -326,9 +345,10 @@ static int cancelled(const struct core_embed_ctl *ctl)
 }
 
 /* Computes the features of every distinct hash not cached yet. uniq: the
- * first file of each distinct hash; their state is set. */
+ * first file of each distinct hash; their state is set. Progress counts
+ * samples (a hash counts for each of its copies), of nfiles. */
 static int compute_missing(store *st, int64_t ds, const char *kind, int color,
-			   struct file **uniq, size_t nu,
+			   struct file **uniq, size_t nu, size_t nfiles,
 			   const struct core_embed_ctl *ctl, size_t *bad_logged,
 			   char *why, size_t whylen)
 {
@@ -336,14 +356,17 @@ static int compute_missing(store *st, int64_t ds, const char *kind, int color,
 	struct file **miss = malloc((nu ? nu : 1) * sizeof(*miss));
 	float *probe = malloc(fdim * sizeof(float));
 	struct round r = { .st = st, .color = color, .fdim = fdim,
-			   .cancel = ctl->cancel };
+			   .cancel = ctl->cancel, .ctl = ctl,
+			   .total = nfiles };
 	unsigned char *shas = malloc(ROUND * STORE_SHA_LEN);
+	size_t *copies = malloc(ROUND * sizeof(*copies));
 	int rc = 0;
 
 	r.vecs = malloc(ROUND * fdim * sizeof(float));
 	r.errs = calloc(ROUND, sizeof(char *));
 	r.fatal = calloc(ROUND, sizeof(int));
-	if (!miss || !probe || !shas || !r.vecs || !r.errs || !r.fatal) {
+	if (!miss || !probe || !shas || !copies || !r.vecs || !r.errs ||
+	    !r.fatal) {
 		rc = -ENOMEM;
 		goto out;
 	}
@@ -355,7 +378,7 @@ static int compute_missing(store *st, int64_t ds, const char *kind, int color,
 			rc = 0;
 		} else if (rc >= 0) {
 			uniq[i]->state = rc == 0 ? 1 : 2;
-			done++;
+			done += uniq[i]->copies;
 			rc = 0;
 		}
 	}
@@ -364,7 +387,7 @@ static int compute_missing(store *st, int64_t ds, const char *kind, int color,
 			 strerror(-rc));
 		goto out;
 	}
-	progress(ctl, done, nu);
+	progress(ctl, done, nfiles);
 	for (size_t m0 = 0; m0 < nmiss && !rc; m0 += ROUND) {
 		size_t n = nmiss - m0 < ROUND ? nmiss - m0 : ROUND;
 		if (cancelled(ctl)) {
@@ -374,10 +397,13 @@ static int compute_missing(store *st, int64_t ds, const char *kind, int color,
 		for (size_t i = 0; i < n; i++) {
 			memcpy(shas + i * STORE_SHA_LEN, miss[m0 + i]->sha,
 			       STORE_SHA_LEN);
+			copies[i] = miss[m0 + i]->copies;
 			r.errs[i] = NULL;
 			r.fatal[i] = 0;
 		}
 		r.shas = shas;
+		r.copies = copies;
+		r.base = done;
 		r.n = n;
 		run_round(&r, ctl->threads);
 		if (cancelled(ctl))
@@ -410,14 +436,15 @@ static int compute_missing(store *st, int64_t ds, const char *kind, int color,
 			}
 			free(r.errs[i]);
 			r.errs[i] = NULL;
+			done += miss[m0 + i]->copies;
 		}
-		done += n;
-		progress(ctl, done, nu);
+		progress(ctl, done, nfiles);
 	}
 out:
 	free(miss);
 	free(probe);
 	free(shas);
+	free(copies);
 	free(r.vecs);
 	free(r.errs);
 	free(r.fatal);
@@ -492,7 +519,7 @@ static int embed_once(store *st, int64_t ds, const struct core_embed_opts *o,
 	struct file **uniq = NULL, **good = NULL;
 	const char **paths = NULL;
 	float *vecs = NULL;
-	int32_t *labels = NULL;
+	int64_t *labels = NULL;
 	const char *kind = emb_feature_kind(o->color);
 	char params[64], fp[FP_HEX], oldfp[FP_HEX], oldparams[128];
 	unsigned char digest[EVP_MAX_MD_SIZE];
@@ -540,12 +567,17 @@ static int embed_once(store *st, int64_t ds, const struct core_embed_opts *o,
 	for (size_t i = 0; i < f.n; i++)
 		uniq[i] = &f.v[i];
 	qsort(uniq, f.n, sizeof(*uniq), cmp_sha);
-	for (size_t i = 0; i < f.n; i++)
+	for (size_t i = 0; i < f.n; i++) {
 		if (i == 0 || memcmp(uniq[i]->sha, uniq[nu - 1]->sha,
-				     STORE_SHA_LEN))
+				     STORE_SHA_LEN)) {
 			uniq[nu++] = uniq[i];
-	rc = compute_missing(st, ds, kind, o->color, uniq, nu, ctl, &logged,
-			     why, whylen);
+			uniq[nu - 1]->copies = 1;
+		} else {
+			uniq[nu - 1]->copies++;
+		}
+	}
+	rc = compute_missing(st, ds, kind, o->color, uniq, nu, f.n, ctl,
+			     &logged, why, whylen);
 	if (rc)
 		goto out;
 	/* every file takes the state of its hash's representative: files
@@ -560,8 +592,14 @@ static int embed_once(store *st, int64_t ds, const struct core_embed_opts *o,
 			nbad++;
 	}
 	if (ng == 0) {
-		snprintf(why, whylen, "none of the %zu samples of initial-tag"
-			 " is an image sievefs can decode (see log)", f.n);
+		if (f.n == 1)
+			snprintf(why, whylen, "the only sample of initial-tag"
+				 " is not an image sievefs can decode (see"
+				 " log)");
+		else
+			snprintf(why, whylen, "none of the %zu samples of"
+				 " initial-tag is an image sievefs can decode"
+				 " (see log)", f.n);
 		rc = -EINVAL;
 		goto out;
 	}
@@ -583,9 +621,9 @@ static int embed_once(store *st, int64_t ds, const struct core_embed_opts *o,
 	for (size_t i = 0; i < ng; i++)
 		paths[i] = good[i]->path;
 	rc = store_embedding_put(st, ds, d.live_tree, CORE_BUILTIN_NAME, ng,
-				 dim, paths, vecs, labels, &bad, &e);
-	if (rc == -EINVAL) {
-		rc = -EAGAIN;           /* a file went away meanwhile */
+				 dim, paths, vecs, labels, &bad, NULL, &e);
+	if (rc == -EINVAL || rc == -ENOENT) {
+		rc = -EAGAIN;           /* the files went away meanwhile */
 		goto out;
 	}
 	if (!rc)
@@ -597,8 +635,9 @@ static int embed_once(store *st, int64_t ds, const struct core_embed_opts *o,
 	}
 	*emb = e.id;
 	char line[300];
-	snprintf(line, sizeof(line), "embed: builtin (%s): %zu images, %zu"
-		 " samples without a vector (not images)", params, ng, nbad);
+	snprintf(line, sizeof(line), "embed: builtin (%s): %zu image%s, %zu"
+		 " sample%s without a vector (not images)", params, ng,
+		 ng == 1 ? "" : "s", nbad, nbad == 1 ? "" : "s");
 	store_event_add(st, ds, STORE_INFO, line);
 out:
 	files_free(&f);

@@ -44,7 +44,8 @@ void core_embed_opts_of(store *st, int64_t ds, struct core_embed_opts *o);
 
 struct core_embed_ctl {
 	volatile int *cancel;   /* polled; set to stop (-ECANCELED) */
-	/* images with features so far, of total distinct images */
+	/* samples (files of initial-tag) done so far, of total: a content
+	 * that several files share counts once per file */
 	void (*progress)(void *arg, size_t done, size_t total);
 	void *arg;
 	int threads;            /* decoding threads, >= 1 */

@@ -5,7 +5,9 @@
  * validation, reserved names, turning `selection` text into a selection,
  * recording events and errors in the dataset's log, and rendering `info` and
  * `log`. Everything a user can get wrong produces a message that goes both to
- * the caller (msg) and to the dataset's log.
+ * the caller (msg) and to the dataset's log. A tag is not made while a
+ * sample request of its dataset is queued or running (EBUSY): it would
+ * freeze the selection that run is about to replace.
  *
  * Ownership: the backend owns the store; one owner (user) per backend.
  * Threads: stateless apart from the store handle, so every op is as
@@ -143,8 +145,12 @@ static int l_dataset_rename(struct backend *be, int64_t id, const char *name,
 	if (rc)
 		return rc;
 	if (!core_name_valid(name)) {
-		set_msg(msg, "'%.200s' is not a valid dataset name", name);
-		return -EINVAL;
+		char text[BE_MSG];
+		snprintf(text, sizeof(text), "cannot rename dataset '%s':"
+			 " '%.200s' is not a valid dataset name: use 1-128 of"
+			 " A-Z a-z 0-9 . _ - starting with a letter or digit",
+			 d.name, name);
+		return user_error(be, id, msg, -EINVAL, text);
 	}
 	return store_dataset_rename(L(be)->st, id, name);
 }
@@ -181,11 +187,23 @@ static int l_tag_create(struct backend *be, int64_t ds, const char *name,
 			 " letter or digit", name);
 		return user_error(be, ds, msg, -EINVAL, text);
 	}
+	/* A run that will replace the selection: freezing now would freeze
+	 * the previous one without a word. */
+	int64_t seq = 0;
+	int running = 0;
+	if (runner_busy(L(be)->runner, ds, &seq, &running)) {
+		snprintf(text, sizeof(text), "tag '%.200s' not created: sampling"
+			 " run %lld is %s and will replace the selection; wait"
+			 " for it (`sievefs sample DATASET_DIR` waits, or watch"
+			 " `sample`) or `cancel` it, then mkdir again", name,
+			 (long long)seq, running ? "running" : "queued");
+		return user_error(be, ds, msg, -EBUSY, text);
+	}
 	rc = store_tag_create(L(be)->st, ds, name, store_now_ns(), out);
 	if (rc == 0) {
 		snprintf(text, sizeof(text), "tag '%s' created from '%s'"
-			 " (%lld samples)", name, out->parent_name,
-			 (long long)out->files);
+			 " (%lld sample%s)", name, out->parent_name,
+			 (long long)out->files, core_s(out->files));
 		l_log_event(be, ds, STORE_INFO, text);
 	}
 	return rc;
@@ -228,8 +246,11 @@ static int l_tag_rename(struct backend *be, int64_t tag, const char *name,
 	if (core_name_reserved(name))
 		return -EEXIST;
 	if (!core_name_valid(name)) {
-		set_msg(msg, "'%.200s' is not a valid tag name", name);
-		return -EINVAL;
+		char text[BE_MSG];
+		snprintf(text, sizeof(text), "cannot rename tag '%s': '%.200s'"
+			 " is not a valid tag name: use 1-128 of A-Z a-z 0-9 . _"
+			 " - starting with a letter or digit", t.name, name);
+		return user_error(be, t.dataset, msg, -EINVAL, text);
 	}
 	return store_tag_rename(L(be)->st, tag, name);
 }
@@ -317,12 +338,13 @@ static int l_node_commit(struct backend *be, int64_t ino, int fd,
 
 /* ---- control files ---- */
 
+/* One path per line, quoted when it must be (core/text.h) so that the text
+ * can always be written back. */
 static int put_line(void *arg, const char *path)
 {
 	struct tbuf *b = arg;
 
-	tbuf_put(b, path, strlen(path));
-	tbuf_put(b, "\n", 1);
+	tbuf_put_path_line(b, path);
 	return b->err;
 }
 
@@ -379,8 +401,9 @@ static int l_selection_write(struct backend *be, int64_t ds, const char *text,
 		return user_error(be, ds, msg, rc, line);
 	}
 	if (rc == 0) {
-		snprintf(line, sizeof(line), "selection set: %zu samples from"
-			 " '%s'", sel.n, t.name);
+		runner_selection_written(L(be)->runner, ds);
+		snprintf(line, sizeof(line), "selection set: %zu sample%s from"
+			 " '%s'", sel.n, core_s((long long)sel.n), t.name);
 		l_log_event(be, ds, STORE_INFO, line);
 	}
 	core_sel_free(&sel);
@@ -401,10 +424,12 @@ static void info_tags(struct tbuf *b, const be_tag *tags, size_t n,
 		if (tags[i].parent != parent || tags[i].live)
 			continue;
 		core_fmt_time(tags[i].created_ns, ts);
-		tbuf_printf(b, "%s%s %s: %lld samples, %lld bytes, parent %s,"
-			    " created %s\n", indent, i == last ? "└─" : "├─",
-			    tags[i].name, (long long)tags[i].files,
-			    (long long)tags[i].bytes, tags[i].parent_name, ts);
+		tbuf_printf(b, "%s%s %s: %lld sample%s, %lld byte%s, parent %s,"
+			    " created %s, id %s\n", indent,
+			    i == last ? "└─" : "├─", tags[i].name,
+			    (long long)tags[i].files, core_s(tags[i].files),
+			    (long long)tags[i].bytes, core_s(tags[i].bytes),
+			    tags[i].parent_name, ts, tags[i].uid);
 		if (strlen(indent) + 8 < sizeof(next)) {
 			snprintf(next, sizeof(next), "%s%s", indent,
 				 i == last ? "   " : "│  ");
@@ -425,9 +450,9 @@ static void info_embeddings(struct local *l, int64_t ds, struct tbuf *b)
 	}
 	tbuf_printf(b, "embeddings: %zu (", n);
 	for (size_t i = 0; i < n; i++)
-		tbuf_printf(b, "%s%s: %lld samples x %lld dims", i ? ", " : "",
-			    v[i].name, (long long)v[i].rows,
-			    (long long)v[i].dim);
+		tbuf_printf(b, "%s%s: %lld sample%s x %lld dim%s", i ? ", " : "",
+			    v[i].name, (long long)v[i].rows, core_s(v[i].rows),
+			    (long long)v[i].dim, core_s(v[i].dim));
 	tbuf_printf(b, ")\n");
 	free(v);
 }
@@ -443,7 +468,7 @@ static void info_run(struct local *l, int64_t ds, struct tbuf *b)
 	}
 	core_fmt_time(r.created_ns, ts);
 	tbuf_printf(b, "latest run: %lld '%s' %s, %lld/%lld picked, %s\n",
-		    (long long)r.id, r.request,
+		    (long long)r.seq, r.request,
 		    core_run_status_name(r.status),
 		    (long long)r.done, (long long)r.total, ts);
 }
@@ -474,15 +499,17 @@ static int l_info_read(struct backend *be, int64_t ds, char **out,
 	tbuf_init(&b, TEXT_MAX);
 	core_fmt_time(d.created_ns, ts);
 	tbuf_printf(&b, "id: %s\nname: %s\ncreated: %s\nsamples: %lld\n"
-		    "bytes: %lld\nselection: %lld samples from %s%s\n",
+		    "bytes: %lld\nselection: %lld sample%s from %s%s\n",
 		    d.uid, d.name, ts, (long long)files, (long long)bytes,
-		    (long long)nsel, sel.name,
+		    (long long)nsel, core_s(nsel), sel.name,
 		    d.sel_explicit ? "" : " (all of it)");
 	info_embeddings(l, ds, &b);
 	info_run(l, ds, &b);
 	tbuf_printf(&b, "tags: %zu\n", ntags);
-	tbuf_printf(&b, "  initial-tag: %lld samples, %lld bytes, live\n",
-		    (long long)files, (long long)bytes);
+	tbuf_printf(&b, "  initial-tag: %lld sample%s, %lld byte%s, live,"
+		    " id %s\n", (long long)files, core_s(files),
+		    (long long)bytes, core_s(bytes),
+		    ntags && tags[0].live ? tags[0].uid : "");
 	info_tags(&b, tags, ntags, d.live_tree, "  ");
 	free(tags);
 	return tbuf_finish(&b, out, len);
@@ -569,13 +596,39 @@ static int l_emb_get_id(struct backend *be, int64_t id,
 	return rc ? rc : l_dataset_get_id(be, out->dataset, &d);
 }
 
+/* " (skipped 2 rows naming no sample: 'a', 'b')" into buf, or "". */
+static void skipped_text(const struct store_emb_skip *sk,
+			 const struct core_emb *e, char *buf, size_t len)
+{
+	struct tbuf b;
+	char *text = NULL;
+	size_t tlen, shown = sk->n < STORE_EMB_SKIP_SHOW ? sk->n
+							  : STORE_EMB_SKIP_SHOW;
+
+	buf[0] = '\0';
+	if (!sk->n)
+		return;
+	tbuf_init(&b, len);
+	tbuf_printf(&b, "skipped %zu row%s naming no sample:", sk->n,
+		    sk->n == 1 ? "" : "s");
+	for (size_t i = 0; i < shown; i++)
+		tbuf_printf(&b, "%s '%.100s'", i ? "," : "",
+			    e->names[sk->first[i]]);
+	if (sk->n > shown)
+		tbuf_printf(&b, ", ...");
+	if (tbuf_finish(&b, &text, &tlen) == 0)
+		snprintf(buf, len, "%s", text);
+	free(text);
+}
+
 static int l_emb_put(struct backend *be, int64_t ds, const char *name,
 		     const char *text, size_t len, char *msg)
 {
 	struct core_emb e;
 	struct store_embedding se;
+	struct store_emb_skip sk = { 0 };
 	be_dataset d;
-	char why[BE_MSG], line[BE_MSG + 128];
+	char why[BE_MSG], line[BE_MSG + 128], skipped[BE_MSG];
 	size_t bad = 0;
 	int rc;
 
@@ -593,19 +646,33 @@ static int l_emb_put(struct backend *be, int64_t ds, const char *name,
 			 name, why);
 		return rc == -EINVAL ? user_error(be, ds, msg, rc, line) : rc;
 	}
+	/* Rows naming no sample (removed since the export, or a CSV made
+	 * over a larger folder) are skipped and named; only a file that
+	 * matches nothing is refused. */
 	rc = store_embedding_put(L(be)->st, ds, d.live_tree, name, e.n, e.d,
 				 (const char *const *)e.names, e.x, e.labels,
-				 &bad, &se);
+				 &bad, &sk, &se);
+	skipped_text(&sk, &e, skipped, sizeof(skipped));
+	if (rc == -ENOENT) {
+		snprintf(line, sizeof(line), "embeddings/%s.csv not stored: no"
+			 " row names a sample of initial-tag (%s)", name,
+			 skipped);
+		core_csv_free(&e);
+		return user_error(be, ds, msg, -EINVAL, line);
+	}
 	if (rc == -EINVAL) {
 		snprintf(line, sizeof(line), "embeddings/%s.csv not stored: row"
-			 " %zu, column 1 (filenames): '%.200s' is not a sample"
-			 " of initial-tag", name, bad + 2, e.names[bad]);
+			 " %zu, column 1 (filenames): '%.200s' is listed twice",
+			 name, bad + 2, e.names[bad]);
 		core_csv_free(&e);
 		return user_error(be, ds, msg, rc, line);
 	}
 	if (rc == 0) {
-		snprintf(line, sizeof(line), "embedding '%s' stored: %zu samples,"
-			 " %zu dimensions", name, e.n, e.d);
+		snprintf(line, sizeof(line), "embedding '%s' stored: %lld"
+			 " sample%s, %zu dimension%s%s%s%s", name,
+			 (long long)se.rows, core_s(se.rows), e.d,
+			 core_s((long long)e.d), *skipped ? " (" : "", skipped,
+			 *skipped ? ")" : "");
 		l_log_event(be, ds, STORE_INFO, line);
 	}
 	core_csv_free(&e);
@@ -634,7 +701,7 @@ struct exporter {
 	size_t d, n;
 	char **names;
 	float *x;
-	int32_t *labels;
+	int64_t *labels;
 	char *pool;
 	size_t poollen;
 	int header_done;
@@ -682,7 +749,7 @@ static int export_flush(struct exporter *ex)
 }
 
 static int export_row(void *arg, const char *path, const float *vec,
-		      int32_t label)
+		      int64_t label)
 {
 	struct exporter *ex = arg;
 	size_t plen = strlen(path) + 1;
@@ -802,7 +869,7 @@ int core_local_open(const char *dir, const char *owner, struct backend **out,
 	*out = NULL;
 	if (!l)
 		return -ENOMEM;
-	rc = store_open(dir, &l->st, msg, msglen);
+	rc = store_open(dir, STORE_OPEN_OWNER, &l->st, msg, msglen);
 	if (rc) {
 		free(l);
 		return rc;

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "core/names.h"
+#include "core/text.h"
 
 static const char *const reserved[] = {
 	"initial-tag", "sample", "selection", "scores.csv", "embeddings",
@@ -93,7 +94,8 @@ int core_sel_parse(const char *text, size_t len, struct core_sel *out,
 		line[l] = '\0';
 		if (l && line[l - 1] == '\r')
 			line[--l] = '\0';
-		if (l > SEL_LINE_MAX) {
+		/* A quoted line may spell each byte of a path in 4. */
+		if (l > (line[0] == '"' ? 4 * SEL_LINE_MAX + 2 : SEL_LINE_MAX)) {
 			snprintf(msg, msglen, "line %zu: longer than %d bytes",
 				 lineno, SEL_LINE_MAX);
 			rc = -EINVAL;
@@ -101,6 +103,23 @@ int core_sel_parse(const char *text, size_t len, struct core_sel *out,
 		}
 		if (l == 0)
 			continue;
+		/* A quoted path (core/text.h); a line that does not parse as
+		 * one is taken as it is, as lists written before quoting. */
+		if (line[0] == '"') {
+			rc = core_path_unquote(line, &l);
+			if (rc == -ENOMEM)
+				break;
+			rc = 0;
+			if (l == 0 || l > SEL_LINE_MAX) {
+				snprintf(msg, msglen, "line %zu: %s", lineno,
+					 l ? "the path is longer than 4096"
+					   " bytes" : "an empty path");
+				rc = -EINVAL;
+				break;
+			}
+			if (line[0] != '/')
+				goto path;
+		}
 		if (lineno == 1 && !strncmp(line, FROM_PREFIX,
 					    strlen(FROM_PREFIX))) {
 			char *tag = line + strlen(FROM_PREFIX);
@@ -127,6 +146,7 @@ int core_sel_parse(const char *text, size_t len, struct core_sel *out,
 		}
 		while (line[0] == '.' && line[1] == '/')
 			line += 2;
+path:
 		if (out->n == cap) {
 			size_t ncap = cap ? cap * 2 : 256;
 			char **np = realloc(out->paths, ncap * sizeof(*np));

@@ -6,13 +6,19 @@
  *   keep N
  *   cancel
  *   embed [dim=N] [color=on|off]
- * STRATEGY is random, coreset, typicality, kmeans or balance. A sample
+ * STRATEGY is random, coreset, typicality, kmeans or balance; a line of
+ * only key=value words is a sample request with the default strategy, an
+ * empty (or blank) line is refused. A sample
  * request whose embedding is the built-in one (named, or none uploaded)
  * first brings it up to date (core/embedder.c), in the same job; `embed`
  * alone does only that, and its options become the dataset's.
  *
+ * Runs are numbered per dataset (store_run.seq): that number is what
+ * `sample`, `log` and `info` show; the catalog id is internal.
+ *
  * Locking: runner.lock protects the queue, the active run's progress and
- * cancel flag, and the per-dataset last errors; it is never held while a
+ * cancel flag, and the per-dataset last errors and keeps; it is never held
+ * while a
  * strategy runs or the catalog is written. The worker owns the matrix it
  * loads and frees it before taking the next job.
  */
@@ -41,7 +47,8 @@ static const char *const strategies[] = {
 };
 
 struct job {
-	int64_t run, ds;
+	int64_t run, ds, seq;
+	int selects;            /* 1: ends by setting the selection (not embed) */
 	struct job *next;
 };
 
@@ -49,6 +56,8 @@ struct dsstate {
 	int64_t ds;
 	char last_error[512];
 	int64_t error_ns;
+	/* the latest `keep`, until the selection is written otherwise */
+	int64_t keep_n, keep_seq, keep_ns;
 	struct dsstate *next;
 };
 
@@ -59,7 +68,8 @@ struct runner {
 	pthread_t thread;
 	int started, stop;
 	struct job *head, *tail;
-	int64_t active_run, active_ds;
+	int64_t active_run, active_ds, active_seq;
+	int active_selects;
 	volatile int cancel;
 	size_t done, total;
 	const char *phase;      /* of the active run: "embedding", "sampling" */
@@ -113,6 +123,12 @@ int core_req_parse(const char *line, struct core_req *out, char *msg,
 		return -EINVAL;
 	}
 	snprintf(buf, sizeof(buf), "%s", line);
+	if (!buf[strspn(buf, " \t\r\n")]) {
+		snprintf(msg, msglen, "empty request: write one, e.g. `coreset"
+			 " n=100`, `n=100` (default strategy %s), `keep 20`,"
+			 " `cancel` or `embed`", CORE_DEFAULT_STRATEGY);
+		return -EINVAL;
+	}
 	out->kind = REQ_SAMPLE;
 	out->color = -1;
 	snprintf(out->strategy, sizeof(out->strategy), "%s",
@@ -257,6 +273,47 @@ static void note_error(struct runner *r, int64_t ds, const char *why)
 	store_event_add(r->st, ds, STORE_ERROR, line);
 }
 
+static void note_keep(struct runner *r, int64_t ds, int64_t n, int64_t seq)
+{
+	pthread_mutex_lock(&r->lock);
+	struct dsstate *s = ds_state(r, ds);
+	if (s) {
+		s->keep_n = n;
+		s->keep_seq = seq;
+		s->keep_ns = store_now_ns();
+	}
+	pthread_mutex_unlock(&r->lock);
+}
+
+void runner_selection_written(struct runner *r, int64_t ds)
+{
+	pthread_mutex_lock(&r->lock);
+	for (struct dsstate *s = r->states; s; s = s->next)
+		if (s->ds == ds)
+			s->keep_n = 0;
+	pthread_mutex_unlock(&r->lock);
+}
+
+int runner_busy(struct runner *r, int64_t ds, int64_t *seq, int *running)
+{
+	int busy = 0;
+
+	pthread_mutex_lock(&r->lock);
+	if (r->active_run && r->active_ds == ds && r->active_selects) {
+		busy = 1;
+		*seq = r->active_seq;
+		*running = 1;
+	}
+	for (struct job *j = r->head; j && !busy; j = j->next)
+		if (j->ds == ds && j->selects) {
+			busy = 1;
+			*seq = j->seq;
+			*running = 0;
+		}
+	pthread_mutex_unlock(&r->lock);
+	return busy;
+}
+
 static void on_progress(void *arg, size_t done, size_t total)
 {
 	struct runner *r = arg;
@@ -297,10 +354,16 @@ static void finish_run(struct runner *r, struct store_run *run, int rc,
 	char line[700];
 	struct store_tag t;
 
+	/* No longer in the way of a tag before anyone can read the final
+	 * status (`sievefs sample DS && mkdir DS/TAG` must not see EBUSY);
+	 * a done run's selection is committed by now. */
+	pthread_mutex_lock(&r->lock);
+	r->active_selects = 0;
+	pthread_mutex_unlock(&r->lock);
 	run->finished_ns = store_now_ns();
 	if (rc == -ECANCELED) {
 		run->status = STORE_RUN_CANCELLED;
-		snprintf(run->error, sizeof(run->error), "cancelled");
+		run->error[0] = '\0';     /* the status says it all */
 	} else if (rc) {
 		run->status = STORE_RUN_FAILED;
 		snprintf(run->error, sizeof(run->error), "%s",
@@ -313,17 +376,20 @@ static void finish_run(struct runner *r, struct store_run *run, int rc,
 		snprintf(t.name, sizeof(t.name), "?");
 	if (rc == 0 && !strcmp(run->strategy, "embed"))
 		snprintf(line, sizeof(line), "sample: run %" PRId64 " done:"
-			 " embed, %" PRId64 " distinct images", run->id,
-			 run->total);
+			 " embed, %" PRId64 " sample%s", run->seq, run->total,
+			 core_s(run->total));
 	else if (rc == 0)
 		snprintf(line, sizeof(line), "sample: run %" PRId64 " done: %s"
-			 " picked %" PRId64 " of %" PRId64 " from '%s' (%" PRId64
-			 " skipped without embedding)", run->id, run->strategy,
-			 run->done, run->total, t.name, run->skipped);
+			 " picked %" PRId64 " of %" PRId64 " candidate%s from"
+			 " '%s' (%" PRId64 " skipped without embedding)",
+			 run->seq, run->strategy, run->done, run->candidates,
+			 core_s(run->candidates), t.name, run->skipped);
+	else if (rc == -ECANCELED)
+		snprintf(line, sizeof(line), "sample: run %" PRId64
+			 " cancelled", run->seq);
 	else
-		snprintf(line, sizeof(line), "sample: run %" PRId64 " %s: %s",
-			 run->id, rc == -ECANCELED ? "cancelled" : "failed",
-			 run->error);
+		snprintf(line, sizeof(line), "sample: run %" PRId64 " failed:"
+			 " %s", run->seq, run->error);
 	store_event_add(r->st, run->dataset, rc && rc != -ECANCELED ?
 			STORE_ERROR : STORE_INFO, line);
 }
@@ -438,6 +504,7 @@ static void do_job(struct runner *r, int64_t id)
 		if (res.picked > 0 && res.picked < k)
 			k = res.picked;
 		run.done = run.total = (int64_t)k;
+		run.candidates = (int64_t)m.n;
 		rc = store_run_finish(r->st, &run, m.n, paths, scores, k);
 	}
 	finish_run(r, &run, rc, NULL);
@@ -463,6 +530,8 @@ static void *worker(void *arg)
 			r->tail = NULL;
 		r->active_run = j->run;
 		r->active_ds = j->ds;
+		r->active_seq = j->seq;
+		r->active_selects = j->selects;
 		r->cancel = 0;
 		r->done = r->total = 0;
 		r->phase = "starting";
@@ -472,6 +541,7 @@ static void *worker(void *arg)
 		pthread_mutex_lock(&r->lock);
 		r->active_run = 0;
 		r->active_ds = 0;
+		r->active_selects = 0;
 	}
 	pthread_mutex_unlock(&r->lock);
 	return NULL;
@@ -515,15 +585,17 @@ void runner_free(struct runner *r)
 	free(r);
 }
 
-static int enqueue(struct runner *r, int64_t run, int64_t ds)
+static int enqueue(struct runner *r, const struct store_run *run)
 {
 	struct job *j = calloc(1, sizeof(*j));
 	int rc = 0;
 
 	if (!j)
 		return -ENOMEM;
-	j->run = run;
-	j->ds = ds;
+	j->run = run->id;
+	j->ds = run->dataset;
+	j->seq = run->seq;
+	j->selects = strcmp(run->strategy, "embed") != 0;
 	pthread_mutex_lock(&r->lock);
 	if (!r->started) {
 		if (pthread_create(&r->thread, NULL, worker, r))
@@ -579,7 +651,7 @@ static int cancel_ds(struct runner *r, int64_t ds)
 		if (store_run_get(r->st, queued[i], &run) == 0) {
 			run.status = STORE_RUN_CANCELLED;
 			run.finished_ns = store_now_ns();
-			snprintf(run.error, sizeof(run.error), "cancelled");
+			run.error[0] = '\0';
 			store_run_update(r->st, &run);
 		}
 	}
@@ -623,13 +695,14 @@ int runner_request(struct runner *r, int64_t ds, const char *line, char *msg,
 			rc = store_run_keep(r->st, last.id, (size_t)q.n, &ranked);
 		if (rc == -EINVAL) {
 			snprintf(why, sizeof(why), "keep %" PRId64 ": the latest"
-				 " run ranked only %" PRId64 " samples", q.n,
-				 ranked);
+				 " run ranked only %" PRId64 " sample%s", q.n,
+				 ranked, core_s(ranked));
 			goto bad;
 		}
 		if (!rc) {
+			note_keep(r, ds, q.n, last.seq);
 			snprintf(why, sizeof(why), "sample: keep %" PRId64
-				 " of run %" PRId64, q.n, last.id);
+				 " of run %" PRId64, q.n, last.seq);
 			store_event_add(r->st, ds, STORE_INFO, why);
 		}
 		return rc;
@@ -683,10 +756,10 @@ queue:
 	run.status = STORE_RUN_QUEUED;
 	rc = store_run_create(r->st, &run);
 	if (!rc)
-		rc = enqueue(r, run.id, ds);
+		rc = enqueue(r, &run);
 	if (!rc) {
 		snprintf(why, sizeof(why), "sample: run %" PRId64 " queued: %s",
-			 run.id, line);
+			 run.seq, line);
 		store_event_add(r->st, ds, STORE_INFO, why);
 	}
 	return rc;
@@ -703,6 +776,28 @@ const char *core_run_status_name(int s)
 	static const char *const names[] = { "queued", "running", "done",
 					     "cancelled", "failed" };
 	return s >= 0 && s <= 4 ? names[s] : "unknown";
+}
+
+/* The `selection:` line, and `kept:` when the latest `keep` made it. */
+static void status_selection(struct runner *r, int64_t ds,
+			     const struct store_run *run, struct tbuf *b)
+{
+	int64_t nsel = 0, keep_n = 0, keep_seq = 0;
+
+	pthread_mutex_lock(&r->lock);
+	for (struct dsstate *s = r->states; s; s = s->next)
+		if (s->ds == ds && s->keep_n && (!run ||
+						 s->keep_ns > run->created_ns)) {
+			keep_n = s->keep_n;
+			keep_seq = s->keep_seq;
+		}
+	pthread_mutex_unlock(&r->lock);
+	if (store_selection_count(r->st, ds, &nsel) == 0)
+		tbuf_printf(b, "selection: %" PRId64 " sample%s\n", nsel,
+			    core_s(nsel));
+	if (keep_n)
+		tbuf_printf(b, "kept: top %" PRId64 " of run %" PRId64 "\n",
+			    keep_n, keep_seq);
 }
 
 int runner_status_text(struct runner *r, int64_t ds, char **out, size_t *len)
@@ -726,6 +821,7 @@ int runner_status_text(struct runner *r, int64_t ds, char **out, size_t *len)
 	rc = store_run_latest(r->st, ds, &run);
 	if (rc == -ENOENT) {
 		tbuf_printf(&b, "status: idle\n");
+		status_selection(r, ds, NULL, &b);
 		if (*err)
 			tbuf_printf(&b, "rejected: %s\n", err);
 		tbuf_printf(&b, "usage: echo \"[STRATEGY] [n=N] [from=TAG]"
@@ -758,33 +854,40 @@ int runner_status_text(struct runner *r, int64_t ds, char **out, size_t *len)
 	int64_t end = run.finished_ns ? run.finished_ns : store_now_ns();
 	double elapsed = run.started_ns ? (double)(end - run.started_ns) / 1e9
 					: 0.0;
+	int embedding = phase && !strcmp(phase, "embedding");
+	tbuf_printf(&b, "status: %s\nrun: %" PRId64 "\nrequest: %s\n",
+		    core_run_status_name(run.status), run.seq, run.request);
 	if (!strcmp(run.strategy, "embed")) {
 		struct core_embed_opts o;
 		char opts[64];
 		core_embed_opts_of(r->st, ds, &o);
 		core_embed_opts_format(&o, opts, sizeof(opts));
-		tbuf_printf(&b, "status: %s\nrun: %" PRId64 "\nrequest: %s\n"
-			    "strategy: embed\nembedding: %s (%s)\n"
-			    "progress: %" PRId64 "/%" PRId64 " images\n"
-			    "elapsed: %.2fs\n", core_run_status_name(run.status),
-			    run.id, run.request, CORE_BUILTIN_NAME,
-			    run.status == STORE_RUN_DONE ? opts : "as requested",
-			    run.done, run.total, elapsed);
+		tbuf_printf(&b, "strategy: embed\nembedding: %s (%s)\n",
+			    CORE_BUILTIN_NAME, run.status == STORE_RUN_DONE ?
+			    opts : "as requested");
+		if (phase)
+			tbuf_printf(&b, "phase: %s\n", phase);
+		tbuf_printf(&b, "progress: %" PRId64 "/%" PRId64 " samples\n",
+			    run.done, run.total);
 	} else {
-		tbuf_printf(&b, "status: %s\nrun: %" PRId64 "\nrequest: %s\n"
-			    "strategy: %s\nn: %s%" PRId64 "\nfrom: %s\n"
-			    "embedding: %s\nseed: %" PRId64 "\nprogress: %"
-			    PRId64 "/%" PRId64 "\nskipped: %" PRId64
-			    " (no embedding)\nelapsed: %.2fs\n",
-			    core_run_status_name(run.status), run.id,
-			    run.request, run.strategy, run.n ? "" : "all ",
-			    run.n, t.name, e.name, run.seed, run.done,
-			    run.total, run.skipped, elapsed);
+		tbuf_printf(&b, "strategy: %s\nn: %s%" PRId64 "\nfrom: %s\n"
+			    "embedding: %s\nseed: %" PRId64 "\n",
+			    run.strategy, run.n ? "" : "all ", run.n, t.name,
+			    e.name, run.seed);
+		if (phase)
+			tbuf_printf(&b, "phase: %s%s\n", phase, embedding ?
+				    " (built-in embedder; progress counts"
+				    " samples)" : "");
+		tbuf_printf(&b, "progress: %" PRId64 "/%" PRId64 "\n",
+			    run.done, run.total);
+		if (run.status == STORE_RUN_DONE)
+			tbuf_printf(&b, "candidates: %" PRId64 "\n",
+				    run.candidates);
+		tbuf_printf(&b, "skipped: %" PRId64 " (no embedding)\n",
+			    run.skipped);
 	}
-	if (phase)
-		tbuf_printf(&b, "phase: %s%s\n", phase,
-			    !strcmp(phase, "embedding") ? " (built-in embedder;"
-			    " progress counts images)" : "");
+	tbuf_printf(&b, "elapsed: %.2fs\n", elapsed);
+	status_selection(r, ds, &run, &b);
 	if (run.error[0] && run.status != STORE_RUN_DONE)
 		tbuf_printf(&b, "reason: %s\n", run.error);
 	if (*err && err_ns > run.created_ns)
@@ -948,10 +1051,16 @@ int runner_plot_svg(struct runner *r, int64_t ds, const char *dsname,
 		    "<rect width=\"100%%\" height=\"100%%\" fill=\"white\"/>\n",
 		    W, H, W, H);
 	if (rc == -ENOENT) {
-		tbuf_printf(&b, "<text x=\"%.0f\" y=\"%.0f\" text-anchor=\"middle\">"
-			    "No embedding yet: copy a CSV into ", W / 2, H / 2);
+		/* Say every way to get one, the built-in embedder first. */
+		tbuf_printf(&b, "<g text-anchor=\"middle\"><text x=\"%.0f\""
+			    " y=\"%.0f\">No embedding yet. Compute the built-in"
+			    " one: echo embed &gt; ", W / 2, H / 2 - 20);
 		svg_escape(&b, dsname);
-		tbuf_printf(&b, "/embeddings/</text>\n</svg>\n");
+		tbuf_printf(&b, "/sample</text>\n<text x=\"%.0f\" y=\"%.0f\">"
+			    "(a sampling request computes it too),"
+			    " or copy a CSV into ", W / 2, H / 2);
+		svg_escape(&b, dsname);
+		tbuf_printf(&b, "/embeddings/</text></g>\n</svg>\n");
 		return tbuf_finish(&b, out, len);
 	}
 	if (!rc)
@@ -985,7 +1094,7 @@ int runner_plot_svg(struct runner *r, int64_t ds, const char *dsname,
 	svg_escape(&b, e.name);
 	if (have_run)
 		tbuf_printf(&b, " — %s n=%" PRId64, run.strategy, run.done);
-	tbuf_printf(&b, " — %zu samples</text>\n", m.n);
+	tbuf_printf(&b, " — %zu sample%s</text>\n", m.n, core_s((long long)m.n));
 	/* axes with ticks */
 	tbuf_printf(&b, "<g stroke=\"#444\" fill=\"none\"><rect x=\"%.1f\" y=\"%.1f\""
 		    " width=\"%.1f\" height=\"%.1f\"/></g>\n", L, T, pw, ph);

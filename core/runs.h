@@ -9,7 +9,8 @@
  * to the catalog as `queued`) before the write that carried it returns; the
  * work happens afterwards. Progress and cancellation of the running request
  * live in memory, under the runner's mutex; everything else is in the
- * catalog, so a remount shows the last finished run.
+ * catalog, so a remount shows the last finished run. Runs are numbered
+ * 1, 2, 3… in each dataset (store_run.seq); that is the number users see.
  */
 #ifndef SIEVEFS_CORE_RUNS_H
 #define SIEVEFS_CORE_RUNS_H
@@ -54,6 +55,15 @@ void runner_free(struct runner *r);
  * (reason in msg, also kept for the `sample` text) or another -errno. */
 int runner_request(struct runner *r, int64_t ds, const char *line, char *msg,
 		   size_t msglen);
+
+/* 1 if dataset ds has a request queued or running that will set the
+ * selection when it ends (a sample request; `embed` alone does not), with
+ * the first such run's number in *seq and *running = 1 if it is the one
+ * running (0: queued). 0 otherwise. Takes the runner's lock only. */
+int runner_busy(struct runner *r, int64_t ds, int64_t *seq, int *running);
+/* The selection of ds was written by other means than `keep`: `sample` no
+ * longer says "kept:". */
+void runner_selection_written(struct runner *r, int64_t ds);
 
 /* "queued", "running", "done", "cancelled", "failed" (enum
  * store_run_status), "unknown" otherwise. */

@@ -2,6 +2,10 @@
  * text.c — see text.h. Growth doubles up to the cap; past the cap the buffer
  * stops growing and remembers -EFBIG so the caller fails cleanly instead of
  * returning a truncated text as if it were whole.
+ *
+ * Selection lines: the quoting of text.h is the one place that decides how
+ * a path is written; core/names.c (core_sel_parse) reads it back with
+ * core_path_unquote, so whatever `selection` shows can be written back.
  */
 #include <errno.h>
 #include <stdarg.h>
@@ -99,6 +103,121 @@ void tbuf_free(struct tbuf *b)
 {
 	free(b->p);
 	memset(b, 0, sizeof(*b));
+}
+
+static int is_ctl(unsigned char c)
+{
+	return c < 0x20 || c == 0x7f;
+}
+
+int core_path_needs_quote(const char *path)
+{
+	size_t n = strlen(path);
+
+	if (n == 0 || path[0] == '"' || path[0] == '#' || path[0] == ' ' ||
+	    path[n - 1] == ' ')
+		return 1;
+	for (size_t i = 0; i < n; i++)
+		if (is_ctl((unsigned char)path[i]))
+			return 1;
+	return 0;
+}
+
+/* The escape letter of a named control byte, or 0. */
+static char named_escape(unsigned char c)
+{
+	static const char from[] = "\a\b\t\n\v\f\r";
+	static const char to[] = "abtnvfr";
+	const char *p = c ? memchr(from, c, sizeof(from) - 1) : NULL;
+
+	return p ? to[p - from] : 0;
+}
+
+void tbuf_put_path_line(struct tbuf *b, const char *path)
+{
+	char esc[5];
+
+	if (!core_path_needs_quote(path)) {
+		tbuf_put(b, path, strlen(path));
+		tbuf_put(b, "\n", 1);
+		return;
+	}
+	tbuf_put(b, "\"", 1);
+	for (const unsigned char *p = (const unsigned char *)path; *p; p++) {
+		char letter = named_escape(*p);
+		if (*p == '"' || *p == '\\') {
+			esc[0] = '\\';
+			esc[1] = (char)*p;
+			tbuf_put(b, esc, 2);
+		} else if (letter) {
+			esc[0] = '\\';
+			esc[1] = letter;
+			tbuf_put(b, esc, 2);
+		} else if (is_ctl(*p)) {
+			esc[0] = '\\';
+			esc[1] = (char)('0' + (*p >> 6));
+			esc[2] = (char)('0' + ((*p >> 3) & 7));
+			esc[3] = (char)('0' + (*p & 7));
+			tbuf_put(b, esc, 4);
+		} else {
+			tbuf_put(b, (const char *)p, 1);
+		}
+	}
+	tbuf_put(b, "\"\n", 2);
+}
+
+int core_path_unquote(char *line, size_t *len)
+{
+	static const char letters[] = "abtnvfr";
+	static const char bytes[] = "\a\b\t\n\v\f\r";
+	size_t n = *len, o = 0;
+	char *out;
+
+	if (n < 2 || line[0] != '"' || line[n - 1] != '"')
+		return -EINVAL;
+	/* Decode into a copy first: the line stays as it was on failure. */
+	out = malloc(n);
+	if (!out)
+		return -ENOMEM;
+	for (size_t i = 1; i < n - 1; i++) {
+		unsigned char c = (unsigned char)line[i];
+		const char *l;
+		if (c == '"')
+			goto bad;          /* an unescaped quote inside */
+		if (c != '\\') {
+			out[o++] = (char)c;
+			continue;
+		}
+		if (++i >= n - 1)
+			goto bad;
+		c = (unsigned char)line[i];
+		if (c == '"' || c == '\\') {
+			out[o++] = (char)c;
+		} else if (c >= '0' && c <= '7') {
+			unsigned v = 0;
+			for (int k = 0; k < 3; k++, i++) {
+				if (i >= n - 1 || line[i] < '0' || line[i] > '7')
+					goto bad;
+				v = v * 8 + (unsigned)(line[i] - '0');
+			}
+			i--;
+			if (v == 0 || v > 0xff)
+				goto bad;
+			out[o++] = (char)v;
+		} else if (c && (l = strchr(letters, (char)c))) {
+			out[o++] = bytes[l - letters];
+		} else {
+			goto bad;
+		}
+	}
+	memcpy(line, out, o);
+	line[o] = '\0';
+	*len = o;
+	free(out);
+	return 0;
+bad:
+	free(out);
+	return -EINVAL;
 }
 
 void core_fmt_time(int64_t ns, char buf[32])

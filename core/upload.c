@@ -10,10 +10,25 @@
  * A write to a clean upload copies `base` into a new staging file first
  * (copy_file_range: the kernel copies, nothing crosses user space). After a
  * commit the staging file *is* the blob, so it becomes `base`, read-only.
+ *
+ * Failed writes. A write, copy-up or truncate that fails (ENOSPC, EIO, ...)
+ * leaves the staging file holding bytes the writer did not mean, so the
+ * upload is failed (`werr`): the next commit (flush on close(), fsync,
+ * release) reports the error instead of committing and discards the
+ * staging file; a commit that fails does the same. Discarding returns the
+ * upload to the node's committed bytes; a node that never had any (a
+ * brand-new file) is removed, so it is never listed as an empty or partial
+ * sample. The error stays until the last handle is released or the file is
+ * truncated to 0 (O_TRUNC starts over): later writes and flushes fail with
+ * it too, so no close() of a descriptor still open (a dup, a forked child's
+ * copy) can report success for bytes that were dropped. The kernel runs
+ * without writeback cache (fs/ops.c op_init), so every write error reaches
+ * write() itself.
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -38,6 +53,8 @@ struct upload {
 	int dirty;
 	int need_copy;             /* clean, base holds bytes to copy up */
 	int64_t size;
+	int werr;                  /* -errno of a failed write or commit */
+	int commit_failed;         /* werr came from a commit (for the log) */
 	int64_t mtime_ns;          /* explicit mtime, 0 = commit time */
 	EVP_MD_CTX *sha;
 	int64_t hashed;
@@ -235,11 +252,13 @@ void upload_release(struct upload_table *t, struct upload *u)
 	pthread_mutex_unlock(&t->lock);
 	if (!last)
 		return;
-	if (u->dirty) {
+	if (u->dirty || u->werr) {
+		/* Errors were reported already unless bytes were pending. */
+		int pending = u->dirty;
 		int rc = upload_commit(u, 0);
-		if (rc)
-			log_error("upload of inode %lld lost at release: %s",
-				  (long long)u->ino, strerror(-rc));
+		if (rc && pending)
+			log_error("upload of inode %lld discarded at release:"
+				  " %s", (long long)u->ino, strerror(-rc));
 	}
 	upload_free(u);
 }
@@ -251,7 +270,7 @@ ssize_t upload_write(struct upload *u, const void *buf, size_t size,
 	int rc;
 
 	pthread_mutex_lock(&u->lock);
-	rc = make_dirty(u);
+	rc = u->werr ? u->werr : make_dirty(u);
 	while (!rc && (size_t)done < size) {
 		ssize_t n = pwrite(u->fd, (const char *)buf + done,
 				   size - (size_t)done, off + done);
@@ -273,6 +292,8 @@ ssize_t upload_write(struct upload *u, const void *buf, size_t size,
 			u->size = off + done;
 		u->mtime_ns = 0;
 	}
+	if (rc)
+		u->werr = rc;   /* a short write is followed by this error */
 	pthread_mutex_unlock(&u->lock);
 	return done > 0 ? done : rc;
 }
@@ -316,9 +337,11 @@ int upload_truncate(struct upload *u, off_t size)
 		drop_staging(u);
 		u->dirty = 0;
 		u->need_copy = 0;
+		u->werr = 0;
+		u->commit_failed = 0;
 		rc = start_staging(u);
 	} else {
-		rc = make_dirty(u);
+		rc = u->werr ? u->werr : make_dirty(u);
 		if (!rc && ftruncate(u->fd, size))
 			rc = -errno;
 		if (!rc && size != u->hashed)
@@ -326,6 +349,8 @@ int upload_truncate(struct upload *u, off_t size)
 	}
 	if (!rc)
 		u->size = size;
+	else
+		u->werr = rc;
 	pthread_mutex_unlock(&u->lock);
 	return rc;
 }
@@ -346,6 +371,64 @@ void upload_stat(struct upload *u, int64_t *size, int64_t *mtime_ns)
 	pthread_mutex_unlock(&u->lock);
 }
 
+/* After a failed write or commit (u->werr set): back to the node's
+ * committed bytes, or, for a node that has none (a new file), no node at
+ * all. Called with u->lock held; the lookups and the removal go through the
+ * backend like the commit. Between the lookup and the removal a rename
+ * could move another file to the name: the removal checks it is still our
+ * ino and still uncommitted. Nothing to do once done. */
+static void discard(struct upload *u)
+{
+	struct backend *be = u->t->be;
+	char text[STORE_NAME_MAX + 128];
+	int staged = u->dirty || u->fd >= 0;
+	be_node n, now;
+
+	drop_staging(u);
+	u->staged[0] = '\0';
+	u->dirty = 0;
+	u->rehash = 0;
+	u->hashed = 0;
+	if (!staged)
+		return;
+	if (u->base >= 0)
+		close(u->base);
+	u->base = -1;
+	u->size = 0;
+	u->need_copy = 0;
+	if (be->ops->node_get(be, u->ino, &n) || n.kind != STORE_FILE)
+		return;               /* gone meanwhile: nothing to return to */
+	snprintf(text, sizeof(text), "upload of '%s' discarded: %s failed: %s",
+		 n.name, u->commit_failed ? "its commit" : "a write",
+		 strerror(-u->werr));
+	be->ops->log_event(be, n.dataset, STORE_ERROR, text);
+	if (n.has_sha) {
+		u->base = be->ops->node_open(be, &n);
+		if (u->base < 0)
+			u->base = -1;
+		u->size = n.size;
+		u->need_copy = u->base >= 0;
+		return;
+	}
+	if (be->ops->node_lookup(be, n.parent, n.name, &now) == 0 &&
+	    now.ino == u->ino && !now.has_sha) {
+		int rc = be->ops->node_remove(be, n.parent, n.name, 0);
+		if (rc)
+			log_error("failed upload '%s' (inode %lld) could not be"
+				  " removed: %s", n.name, (long long)u->ino,
+				  strerror(-rc));
+	}
+}
+
+/* A commit failed with rc: the upload is failed from now on. */
+static int fail_commit(struct upload *u, int rc)
+{
+	u->werr = rc;
+	u->commit_failed = 1;
+	discard(u);
+	return rc;
+}
+
 int upload_commit(struct upload *u, int durable)
 {
 	unsigned char sha[STORE_SHA_LEN];
@@ -353,6 +436,12 @@ int upload_commit(struct upload *u, int durable)
 	int rc = 0;
 
 	pthread_mutex_lock(&u->lock);
+	if (u->werr) {
+		/* The staging bytes are not what was written: never commit. */
+		rc = u->werr;
+		discard(u);
+		goto out;
+	}
 	if (!u->dirty)
 		goto out;
 	if (u->rehash || u->hashed != u->size) {
@@ -365,23 +454,28 @@ int upload_commit(struct upload *u, int durable)
 			rc = -ENOMEM;
 		EVP_MD_CTX_free(copy);
 	}
-	if (rc)
+	if (rc) {
+		fail_commit(u, rc);
 		goto out;
+	}
 	rc = be->ops->node_commit(be, u->ino, u->fd, u->staged, sha, u->size,
 				  u->mtime_ns, durable);
-	/* The staging name is gone either way. On success the fd now reads
-	 * the committed blob: keep it as the base for reads. */
+	if (rc) {
+		/* The node keeps its previous content (or has none); the
+		 * staging name is gone either way. */
+		u->staged[0] = '\0';
+		fail_commit(u, rc);
+		goto out;
+	}
+	/* The staging name is gone. The fd now reads the committed blob:
+	 * keep it as the base for reads. */
 	if (u->base >= 0)
 		close(u->base);
-	if (rc)
-		close(u->fd);
-	u->base = rc ? -1 : u->fd;
+	u->base = u->fd;
 	u->fd = -1;
 	u->staged[0] = '\0';
 	u->dirty = 0;
-	u->need_copy = rc ? 0 : 1;
-	if (rc)
-		u->size = 0;
+	u->need_copy = 1;
 out:
 	pthread_mutex_unlock(&u->lock);
 	return rc;

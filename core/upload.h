@@ -43,7 +43,8 @@ struct upload *upload_find(struct upload_table *t, int64_t ino);
  * logged: close() already returned) and frees the upload. */
 void upload_release(struct upload_table *t, struct upload *u);
 
-/* pwrite semantics; returns bytes written or -errno. */
+/* pwrite semantics; returns bytes written or -errno. After a failed write
+ * every later write and the next commit fail with that error (upload.c). */
 ssize_t upload_write(struct upload *u, const void *buf, size_t size,
 		     off_t off);
 /* pread semantics over the current (possibly uncommitted) bytes. */
@@ -57,7 +58,10 @@ int upload_truncate(struct upload *u, off_t size);
 void upload_set_mtime(struct upload *u, int64_t mtime_ns);
 /* Current size and mtime, for getattr while the file is open. */
 void upload_stat(struct upload *u, int64_t *size, int64_t *mtime_ns);
-/* Commits uncommitted bytes. durable: fsync before returning. */
+/* Commits uncommitted bytes. durable: fsync before returning. Returns 0 or
+ * -errno: the error of a failed earlier write (ENOSPC, EIO, ...; nothing is
+ * committed then) or of the commit itself. On error the upload is discarded:
+ * the node keeps its committed bytes, or, if it never had any, is removed. */
 int upload_commit(struct upload *u, int durable);
 
 #endif

@@ -2,8 +2,17 @@
  * cmdline.c — see cmdline.h. The first non-option argument is the source;
  * everything else goes through fuse_parse_cmdline, so -f, -d, -s and
  * -o max_idle_threads= behave as in every libfuse filesystem.
+ *
+ * Paths in options may start with ~ or ~user: mount(8) and fstab pass them
+ * unexpanded, so we expand them ($HOME, else the password database).
+ * libfuse 3 mounts over anything; we refuse a folder that is already a
+ * mount point or not empty (what it holds would be hidden) unless
+ * -o nonempty asks for it.
  */
+#include <dirent.h>
 #include <errno.h>
+#include <limits.h>
+#include <pwd.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,11 +26,11 @@
 #define SIEVEFS_VERSION "0.1.0"
 #endif
 
-enum { KEY_DISCARD = 100, KEY_HELP, KEY_VERSION, KEY_TOKEN };
+enum { KEY_DISCARD = 100, KEY_HELP, KEY_VERSION, KEY_TOKEN, KEY_NONEMPTY };
 
 struct parse_state {
 	struct fs_cmdline *cl;
-	int help, version, extra, token;
+	int help, version, extra, token, nonempty;
 	char *token_file, *cache_dir, *cache_size, *meta_ttl, *upload;
 	char *cafile;
 };
@@ -37,6 +46,7 @@ static const struct fuse_opt opt_spec[] = {
 	CL_OPT("meta_ttl=%s", meta_ttl),
 	CL_OPT("upload=%s", upload),
 	FUSE_OPT_KEY("token=", KEY_TOKEN),
+	FUSE_OPT_KEY("nonempty", KEY_NONEMPTY),
 	FUSE_OPT_KEY("defaults", KEY_DISCARD),
 	FUSE_OPT_KEY("noauto", KEY_DISCARD),
 	FUSE_OPT_KEY("auto", KEY_DISCARD),
@@ -71,6 +81,9 @@ static int opt_proc(void *data, const char *arg, int key,
 	case KEY_TOKEN:
 		ps->token = 1;
 		return 0;
+	case KEY_NONEMPTY:
+		ps->nonempty = 1;
+		return 0;
 	case FUSE_OPT_KEY_NONOPT:
 		if (!ps->cl->source) {
 			ps->cl->source = strdup(arg);
@@ -91,11 +104,13 @@ void fs_usage(const char *prog)
 {
 	printf("usage: %s STORE MOUNTPOINT [-o opt[,opt...]] [-f] [-d] [-s]\n"
 	       "       %s https://HOST:PORT MOUNTPOINT -o token_file=PATH [...]\n"
+	       "       %s COMMAND ... (below)\n"
 	       "\n"
 	       "Mounts the sievefs store in directory STORE (created if missing)"
-	       " at MOUNTPOINT,\n"
-	       "or the datasets of a token's owner on a sievefs server"
-	       " (remote mode).\n"
+	       " at MOUNTPOINT\n"
+	       "(an empty folder), or the datasets of a token's owner on a"
+	       " sievefs server\n"
+	       "(remote mode).\n"
 	       "Each dataset is a folder; copy files into DATASET/initial-tag/"
 	       " to upload them,\n"
 	       "write paths to DATASET/selection, and mkdir DATASET/TAG to"
@@ -107,14 +122,18 @@ void fs_usage(const char *prog)
 	       "    -d                     debug output (implies -f)\n"
 	       "    -s                     single-threaded\n"
 	       "    -o allow_other         let other users see the mount\n"
+	       "    -o nonempty            mount even on a folder that is not"
+	       " empty or is\n"
+	       "                           already a mount point (hides what"
+	       " is there)\n"
 	       "    -o max_idle_threads=N  idle worker threads kept (default 16)\n"
 	       "remote mode:\n"
 	       "    -o token_file=PATH     file holding the API token (or set"
 	       " SIEVEFS_TOKEN)\n"
 	       "    -o cafile=PATH         https: trust the CA certificate(s) in"
 	       " PATH\n"
-	       "    -o cache_dir=DIR       sample cache (default"
-	       " ~/.cache/sievefs)\n"
+	       "    -o cache_dir=DIR       sample cache (default: one per"
+	       " server and user in ~/.cache/sievefs)\n"
 	       "    -o cache_size=N[KMG]   cache size bound (default 1G)\n"
 	       "    -o meta_ttl=SECONDS    metadata reuse time (default 2)\n"
 	       "    -o upload=full         send sample bytes to the server"
@@ -127,11 +146,167 @@ void fs_usage(const char *prog)
 	       "                           other machines read instead\n"
 	       "    -h, --help             this text\n"
 	       "    -V, --version          the version\n"
+	       "Paths in options may start with ~ (expanded even from fstab).\n"
+	       "\n"
+	       "commands (each has --help):\n"
+	       "    sample DATASET_DIR REQUEST...   sample a dataset of a"
+	       " mount and wait,\n"
+	       "                           e.g. sievefs sample mnt/leaves"
+	       " coreset n=500\n"
+	       "    serve STORE --listen HOST:PORT  serve a store to remote"
+	       " mounts (HTTP)\n"
+	       "    token create|list|revoke --store STORE ...  API tokens of"
+	       " a server\n"
+	       "    help [COMMAND]         this text, or a command's\n"
 	       "\n"
 	       "Also usable as: mount -t fuse.sievefs STORE MOUNTPOINT,"
 	       " or in /etc/fstab:\n"
 	       "    /srv/sievefs-store  /mnt/data  fuse.sievefs  defaults  0 0\n",
-	       prog, prog);
+	       prog, prog, prog);
+}
+
+char *fs_expand_tilde(const char *p)
+{
+	const char *rest, *home = NULL;
+	char user[LOGIN_NAME_MAX + 1], *out;
+	struct passwd pw, *res = NULL;
+	char pwbuf[4096];
+	size_t ul;
+
+	if (p[0] != '~')
+		return strdup(p);
+	rest = p + 1 + strcspn(p + 1, "/");
+	ul = (size_t)(rest - p - 1);
+	if (ul == 0) {
+		home = getenv("HOME");
+		if (!home || home[0] != '/') {
+			getpwuid_r(getuid(), &pw, pwbuf, sizeof(pwbuf), &res);
+			home = res ? res->pw_dir : NULL;
+		}
+	} else if (ul < sizeof(user)) {
+		memcpy(user, p + 1, ul);
+		user[ul] = '\0';
+		getpwnam_r(user, &pw, pwbuf, sizeof(pwbuf), &res);
+		home = res ? res->pw_dir : NULL;
+	}
+	if (!home) {
+		errno = ENOENT;
+		return NULL;
+	}
+	size_t n = strlen(home) + strlen(rest) + 1;
+	out = malloc(n);
+	if (out)
+		snprintf(out, n, "%s%s", home, rest);
+	return out;
+}
+
+/* Expands ~ in an option's value in place. 0, or -EINVAL with a message. */
+static int expand_opt(char **v, const char *name)
+{
+	char *e;
+
+	if (!*v || (*v)[0] != '~')
+		return 0;
+	e = fs_expand_tilde(*v);
+	if (!e) {
+		fprintf(stderr, "sievefs: -o %s=%s: cannot expand ~: %s\n",
+			name, *v, errno == ENOENT ? "no such user, or no home"
+			" directory" : strerror(errno));
+		return -EINVAL;
+	}
+	free(*v);
+	*v = e;
+	return 0;
+}
+
+/* The mount of absolute path abs in /proc/self/mountinfo ("TYPE SOURCE"
+ * into what), 1 if there is one. */
+static int mounted_at(const char *abs, char *what, size_t len)
+{
+	FILE *f = fopen("/proc/self/mountinfo", "re");
+	char line[8192], mp[4096];
+	int found = 0;
+
+	if (!f)
+		return 0;
+	while (!found && fgets(line, sizeof(line), f)) {
+		/* id parent maj:min root MOUNTPOINT opts... - TYPE SOURCE ... */
+		char *p = line, *sep;
+		size_t o = 0;
+		for (int field = 0; field < 4 && p; field++) {
+			p = strchr(p, ' ');
+			p = p ? p + 1 : NULL;
+		}
+		if (!p)
+			continue;
+		for (; *p && *p != ' ' && o + 1 < sizeof(mp); p++) {
+			/* octal escapes: \040 for a space, \134 for \ ... */
+			if (p[0] == '\\' && p[1] >= '0' && p[1] <= '3' &&
+			    p[2] >= '0' && p[2] <= '7' && p[3] >= '0' &&
+			    p[3] <= '7') {
+				mp[o++] = (char)((p[1] - '0') * 64 +
+						 (p[2] - '0') * 8 + (p[3] - '0'));
+				p += 3;
+			} else {
+				mp[o++] = *p;
+			}
+		}
+		mp[o] = '\0';
+		if (strcmp(mp, abs))
+			continue;
+		found = 1;
+		sep = strstr(p, " - ");
+		if (sep) {
+			char type[256] = "", src[1024] = "";
+			if (sscanf(sep + 3, "%255s %1023s", type, src) >= 1)
+				snprintf(what, len, "%s %s", type, src);
+		}
+	}
+	fclose(f);
+	return found;
+}
+
+int fs_mountpoint_check(const char *mnt, int nonempty, char *msg,
+			size_t len)
+{
+	char what[1400] = "?", *abs;
+	struct dirent *de;
+	DIR *d;
+	int rc = 0;
+
+	if (nonempty)
+		return 0;
+	abs = realpath(mnt, NULL);
+	if (!abs) {
+		snprintf(msg, len, "mount point %s: %s", mnt, strerror(errno));
+		return -errno;
+	}
+	if (mounted_at(abs, what, sizeof(what))) {
+		snprintf(msg, len, "mount point %s is already mounted (%s):"
+			 " unmount it first (fusermount3 -u %s), or pass -o"
+			 " nonempty to mount over it", mnt, what, mnt);
+		rc = -EBUSY;
+		goto out;
+	}
+	d = opendir(abs);
+	if (!d) {
+		snprintf(msg, len, "mount point %s: %s", mnt, strerror(errno));
+		rc = -errno;
+		goto out;
+	}
+	while ((de = readdir(d)) != NULL)
+		if (strcmp(de->d_name, ".") && strcmp(de->d_name, "..")) {
+			snprintf(msg, len, "mount point %s is not empty (it"
+				 " holds '%.200s'…): the mount would hide its"
+				 " files; use an empty folder, or pass -o"
+				 " nonempty", mnt, de->d_name);
+			rc = -ENOTEMPTY;
+			break;
+		}
+	closedir(d);
+out:
+	free(abs);
+	return rc;
 }
 
 int fs_cmdline_parse(int argc, char **argv, struct fs_cmdline *out)
@@ -148,7 +323,12 @@ int fs_cmdline_parse(int argc, char **argv, struct fs_cmdline *out)
 	out->meta_ttl = ps.meta_ttl;
 	out->upload = ps.upload;
 	out->cafile = ps.cafile;
+	out->nonempty = ps.nonempty;
 	if (prc == -1)
+		return -EINVAL;
+	if (expand_opt(&out->token_file, "token_file") ||
+	    expand_opt(&out->cache_dir, "cache_dir") ||
+	    expand_opt(&out->cafile, "cafile"))
 		return -EINVAL;
 	if (ps.token) {
 		fprintf(stderr, "sievefs: -o token= is refused: a token on the"
@@ -256,8 +436,9 @@ static char *trimmed_dup(const char *s)
 	return strndup(s, n);
 }
 
-/* The default cache directory: $XDG_CACHE_HOME/sievefs or ~/.cache/sievefs,
- * created (with ~/.cache) if missing. */
+/* The default cache root: $XDG_CACHE_HOME/sievefs or ~/.cache/sievefs,
+ * created (with ~/.cache) if missing; each server and user gets a cache
+ * in it (api/client.c, open_user_cache). */
 static int default_cache_dir(char **out)
 {
 	const char *xdg = getenv("XDG_CACHE_HOME"), *home = getenv("HOME");
@@ -324,6 +505,7 @@ int fs_remote_opts(const struct fs_cmdline *cl, struct fs_remote *out,
 			return -EINVAL;
 		}
 	} else {
+		out->o.cache_per_user = 1;
 		rc = default_cache_dir(&out->cache_dir);
 		if (rc) {
 			snprintf(msg, len, "no cache directory: set HOME or"

@@ -7,7 +7,9 @@
  * meta_ttl=, upload=; the token itself is refused on the command line,
  * where `ps` and shell history would show it). Options mount(8) keeps for
  * itself (defaults, noauto, nofail, _netdev, user, users, x-*) are dropped;
- * libfuse's own options pass through.
+ * libfuse's own options pass through. -o nonempty is ours (libfuse 3
+ * dropped it): see fs_mountpoint_check. ~ in token_file=, cache_dir= and
+ * cafile= is expanded (fstab and mount(8) do not).
  */
 #ifndef SIEVEFS_FS_CMDLINE_H
 #define SIEVEFS_FS_CMDLINE_H
@@ -20,6 +22,7 @@ struct fs_cmdline {
 	/* Remote mode (all malloc'd by fuse_opt, NULL when not given). */
 	char *token_file, *cache_dir, *cache_size, *meta_ttl, *upload;
 	char *cafile;                  /* https: trust this CA file */
+	int nonempty;                  /* -o nonempty: skip the mount point check */
 	struct fuse_args args;         /* what libfuse gets (fuse_opt_free_args) */
 	struct fuse_cmdline_opts opts; /* mountpoint malloc'd by libfuse */
 };
@@ -42,6 +45,16 @@ struct fs_remote {
 int fs_remote_opts(const struct fs_cmdline *cl, struct fs_remote *out,
 		   char *msg, size_t len);
 void fs_remote_free(struct fs_remote *r);
+
+/* p with a leading ~ (or ~user) replaced by the home directory ($HOME,
+ * else the password database). malloc'd, caller frees; NULL with errno
+ * (ENOENT: no such user or home, ENOMEM). */
+char *fs_expand_tilde(const char *p);
+
+/* Unless nonempty: -EBUSY if mnt is already a mount point, -ENOTEMPTY if
+ * it holds anything, with the reason (and the way out) in msg. 0 if fine. */
+int fs_mountpoint_check(const char *mnt, int nonempty, char *msg,
+			size_t len);
 
 /* Usage text, for --help and errors. */
 void fs_usage(const char *prog);

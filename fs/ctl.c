@@ -1,23 +1,68 @@
 /*
- * ctl.c — the control files of a dataset: `selection` (rw), `info` and `log`
- * (r).
+ * ctl.c — the control files of a dataset: `selection` and `sample` (rw),
+ * `info`, `log`, `scores.csv` and `plot.svg` (r).
  *
  * Reading: the whole text is generated once when the file is opened, so one
  * `cat` sees one consistent snapshot however many read calls it makes.
  * Writing: the text is collected (capped at CTL_WRITE_MAX) and applied when
  * the file is closed (flush), so a list written in many write() calls is one
  * change; a bad list makes close() fail with the backend's errno (EINVAL) and
- * changes nothing. Handles are served with direct_io: sizes show as 0.
+ * changes nothing. An O_APPEND open of `selection` starts from the current
+ * list (appending adds paths); writes to an O_APPEND handle always continue
+ * the stream, whatever offset the kernel derives from the file's size.
+ *
+ * Sizes (fs_ctl_stat). stat reports the true size of the text — rsync, tar,
+ * shutil.copy and `test -s` trust it — so a stat generates the text (and
+ * frees it). What is kept per (dataset, slot) is small: the length, a 64-bit
+ * hash of the content and the time that content was first seen, which is the
+ * file's mtime and ctime: both stay put while the text does not change
+ * (rsync's quick check, tar's "file changed as we read it"), and move when it
+ * does. A stat within a window after the last generation reuses the kept
+ * length, so that bursts of stats (`ls -l`, tar's lstat then fstat) cost
+ * little: the window is four times what that generation took (at most 30 s).
+ * A plot.svg or scores.csv of 100k samples takes most of a second, so stats
+ * in a loop spend at most a fifth of the time generating; a text made in a
+ * millisecond is reused for four. `sample` (cheap, and its progress moves)
+ * has no window: every stat generates it. An open always generates afresh (a
+ * `cat` right after a change sees it) and updates the kept record, so tar's
+ * fstat after reading agrees with what it read. A write through this mount
+ * forgets the dataset's records. A change made otherwise (an upload, the end
+ * of a run, another mount) can thus show in stat up to a window late, never
+ * in read. readdir and lookup (gen = 0) never generate — a plain `ls` of a
+ * dataset must not render plot.svg, a `cat` should render it once — and
+ * report the kept length, or 0, with attribute timeout 0, so any stat asks
+ * again. Handles are still served with direct_io: reads reach the daemon and
+ * return the snapshot of the open.
+ *
+ * Threads: the records are protected by gen_lock (never held while a text is
+ * generated). One mount per process, so they are this file's.
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "core/log.h"
 #include "fs/fs.h"
 
 #define CTL_WRITE_MAX (256u << 20)
+
+/* What is known of a generated text; see "Sizes" above. */
+struct gen_rec {
+	int64_t ds;
+	int slot;
+	uint64_t hash;               /* FNV-1a of the content */
+	size_t len;
+	struct timespec mtime;       /* when this content was first seen */
+	double checked;              /* monotonic time of the last generation */
+	double cost;                 /* seconds that generation took */
+	struct gen_rec *next;
+};
+
+static pthread_mutex_t gen_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct gen_rec *gen_recs;     /* protected by gen_lock */
 
 static const struct fs_ctl ctls[] = {
 	{ "selection", FS_SLOT_SELECTION, S_IFREG | 0644 },
@@ -51,11 +96,157 @@ const struct fs_ctl *fs_ctl_by_slot(int slot)
 	return NULL;
 }
 
+static double mono_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static uint64_t text_hash(const char *p, size_t len)
+{
+	uint64_t h = 1469598103934665603ULL;
+
+	for (size_t i = 0; i < len; i++)
+		h = (h ^ (unsigned char)p[i]) * 1099511628211ULL;
+	return h;
+}
+
+/* The record of (ds, slot), or NULL. Caller holds gen_lock. */
+static struct gen_rec *rec_find(int64_t ds, int slot)
+{
+	for (struct gen_rec *r = gen_recs; r; r = r->next)
+		if (r->ds == ds && r->slot == slot)
+			return r;
+	return NULL;
+}
+
+/* Records a freshly generated text; *out gets the record's values. A text
+ * that differs from the last one seen gets mtime = now. */
+static void rec_note(int64_t ds, int slot, const char *text, size_t len,
+		     double started, struct gen_rec *out)
+{
+	uint64_t h = text_hash(text, len);
+	struct gen_rec *r;
+
+	pthread_mutex_lock(&gen_lock);
+	r = rec_find(ds, slot);
+	if (!r && (r = calloc(1, sizeof(*r)))) {
+		r->ds = ds;
+		r->slot = slot;
+		r->next = gen_recs;
+		gen_recs = r;
+		r->hash = ~h;        /* differs: mtime set below */
+	}
+	if (r) {
+		if (r->hash != h || r->len != len) {
+			r->hash = h;
+			r->len = len;
+			clock_gettime(CLOCK_REALTIME, &r->mtime);
+		}
+		r->checked = mono_now();
+		r->cost = r->checked - started;
+		*out = *r;
+	} else {
+		memset(out, 0, sizeof(*out));
+		out->len = len;
+		clock_gettime(CLOCK_REALTIME, &out->mtime);
+	}
+	pthread_mutex_unlock(&gen_lock);
+}
+
+/* The next stat of any of dataset ds's texts generates afresh. */
+static void rec_expire(int64_t ds)
+{
+	pthread_mutex_lock(&gen_lock);
+	for (struct gen_rec *r = gen_recs; r; r = r->next)
+		if (r->ds == ds)
+			r->checked = -1e18;
+	pthread_mutex_unlock(&gen_lock);
+}
+
+static void rec_drop(int64_t ds, int slot)
+{
+	pthread_mutex_lock(&gen_lock);
+	for (struct gen_rec **p = &gen_recs; *p; p = &(*p)->next)
+		if ((*p)->ds == ds && (*p)->slot == slot) {
+			struct gen_rec *r = *p;
+			*p = r->next;
+			free(r);
+			break;
+		}
+	pthread_mutex_unlock(&gen_lock);
+}
+
+/* The whole text of a readable control file, malloc'd into *out. */
+static int generate(struct fs *fs, int64_t ds, int slot, char **out,
+		    size_t *len)
+{
+	struct backend *be = fs->be;
+
+	switch (slot) {
+	case FS_SLOT_SELECTION:
+		return be->ops->selection_read(be, ds, out, len);
+	case FS_SLOT_INFO:
+		return be->ops->info_read(be, ds, out, len);
+	case FS_SLOT_LOG:
+		return be->ops->log_read(be, ds, out, len);
+	case FS_SLOT_SAMPLE:
+		return be->ops->sample_read(be, ds, out, len);
+	case FS_SLOT_SCORES:
+		return be->ops->scores_read(be, ds, out, len);
+	case FS_SLOT_PLOT:
+		return be->ops->plot_read(be, ds, out, len);
+	default:
+		return -ENOENT;
+	}
+}
+
+int fs_ctl_stat(struct fs *fs, int64_t ds, int slot, int gen, off_t *size,
+		struct timespec *mtime)
+{
+	struct gen_rec r;
+	char *text = NULL;
+	size_t len = 0;
+	double started;
+	int found, rc;
+
+	pthread_mutex_lock(&gen_lock);
+	struct gen_rec *p = rec_find(ds, slot);
+	found = p != NULL;
+	if (found)
+		r = *p;
+	pthread_mutex_unlock(&gen_lock);
+	started = mono_now();
+	if (found && (!gen || (slot != FS_SLOT_SAMPLE &&
+			       started - r.checked <
+			       (r.cost < 7.5 ? 4 * r.cost : 30)))) {
+		*size = (off_t)r.len;
+		*mtime = r.mtime;
+		return 0;
+	}
+	if (!gen)
+		return -ENOENT;
+	rc = generate(fs, ds, slot, &text, &len);
+	if (rc) {
+		if (rc == -ENOENT)
+			rec_drop(ds, slot);
+		return rc;
+	}
+	rec_note(ds, slot, text, len, started, &r);
+	free(text);
+	*size = (off_t)r.len;
+	*mtime = r.mtime;
+	return 0;
+}
+
 int fs_ctl_open(struct fs *fs, int64_t ds, int slot, int flags,
 		struct fs_fh **out)
 {
 	const struct fs_ctl *c = fs_ctl_by_slot(slot);
-	struct backend *be = fs->be;
+	struct gen_rec r;
+	double started;
 	struct fs_fh *fh;
 	int acc = flags & O_ACCMODE;
 	int rc = 0;
@@ -75,36 +266,27 @@ int fs_ctl_open(struct fs *fs, int64_t ds, int slot, int flags,
 	fh->slot = slot;
 	if (acc != O_RDONLY) {
 		fh->writing = 1;
+		fh->append = (flags & O_APPEND) != 0;
 		fh->dirty = (flags & O_TRUNC) != 0;
+		/* Appending to the list adds to it: start from the list. */
+		if (fh->append && !fh->dirty && slot == FS_SLOT_SELECTION) {
+			rc = generate(fs, ds, slot, &fh->text, &fh->len);
+			if (rc) {
+				free(fh);
+				return rc;
+			}
+			fh->cap = fh->len;
+		}
 		*out = fh;
 		return 0;
 	}
-	switch (slot) {
-	case FS_SLOT_SELECTION:
-		rc = be->ops->selection_read(be, ds, &fh->text, &fh->len);
-		break;
-	case FS_SLOT_INFO:
-		rc = be->ops->info_read(be, ds, &fh->text, &fh->len);
-		break;
-	case FS_SLOT_LOG:
-		rc = be->ops->log_read(be, ds, &fh->text, &fh->len);
-		break;
-	case FS_SLOT_SAMPLE:
-		rc = be->ops->sample_read(be, ds, &fh->text, &fh->len);
-		break;
-	case FS_SLOT_SCORES:
-		rc = be->ops->scores_read(be, ds, &fh->text, &fh->len);
-		break;
-	case FS_SLOT_PLOT:
-		rc = be->ops->plot_read(be, ds, &fh->text, &fh->len);
-		break;
-	default:
-		rc = -ENOENT;
-	}
+	started = mono_now();
+	rc = generate(fs, ds, slot, &fh->text, &fh->len);
 	if (rc) {
 		free(fh);
 		return rc;
 	}
+	rec_note(ds, slot, fh->text, fh->len, started, &r);
 	*out = fh;
 	return 0;
 }
@@ -116,8 +298,10 @@ ssize_t fs_ctl_write(struct fs_fh *fh, const char *buf, size_t size,
 
 	if (!fh->writing)
 		return -EBADF;
-	/* The text is one stream: writes must follow each other (the kernel
-	 * sends offset 0 first even for O_APPEND, since the size shows 0). */
+	/* The text is one stream: writes must follow each other. With
+	 * O_APPEND the kernel sends the size it last saw as the offset. */
+	if (fh->append)
+		off = (off_t)fh->len;
 	if (off < 0 || (size_t)off != fh->len)
 		return -EINVAL;
 	end = (size_t)off + size;
@@ -140,7 +324,9 @@ ssize_t fs_ctl_write(struct fs_fh *fh, const char *buf, size_t size,
 }
 
 /* `sample` takes one request per line and answers each at once, so that
- * `echo "coreset n=50" > sample` fails in write() when the request is bad. */
+ * `echo "coreset n=50" > sample` fails in write() when the request is bad.
+ * A blank line is an (empty, refused) request too: `echo > sample` must
+ * not succeed doing nothing. */
 static int sample_lines(struct fs *fs, struct fs_fh *fh, int final)
 {
 	char msg[BE_MSG];
@@ -151,18 +337,15 @@ static int sample_lines(struct fs *fs, struct fs_fh *fh, int final)
 		if (fh->text[i] != '\n')
 			continue;
 		fh->text[i] = '\0';
-		if (fh->text[start])
-			rc = fs->be->ops->sample_request(fs->be, fh->ds,
-							 fh->text + start, msg);
+		rc = fs->be->ops->sample_request(fs->be, fh->ds,
+						 fh->text + start, msg);
 		start = i + 1;
 	}
 	if (!rc && final && start < fh->len) {
 		char *line = strndup(fh->text + start, fh->len - start);
 		if (!line)
 			return -ENOMEM;
-		if (*line)
-			rc = fs->be->ops->sample_request(fs->be, fh->ds, line,
-							 msg);
+		rc = fs->be->ops->sample_request(fs->be, fh->ds, line, msg);
 		free(line);
 		start = fh->len;
 	}
@@ -183,6 +366,7 @@ ssize_t fs_ctl_write_sample(struct fs *fs, struct fs_fh *fh, const char *buf,
 	if (n < 0)
 		return n;
 	rc = sample_lines(fs, fh, 0);
+	rec_expire(fh->ds);
 	return rc ? rc : n;
 }
 
@@ -202,6 +386,7 @@ int fs_ctl_flush(struct fs *fs, struct fs_fh *fh)
 		rc = sample_lines(fs, fh, 1);
 	else
 		rc = -EACCES;
+	rec_expire(fh->ds);
 	/* The next close of a dup'd descriptor must not apply it again;
 	 * a later write starts a new text. */
 	fh->len = 0;

@@ -9,11 +9,22 @@
  * nothing behind. While pending, the name resolves to the upload's inode so
  * that cp's fstat and the like work.
  *
- * Reading NAME.csv exports it into a temporary file at open, served with
- * direct_io (sizes show as 0: the text is generated, not stored).
+ * Reading NAME.csv exports it (rendered by the backend into an unnamed
+ * temporary file), served with direct_io. stat reports the export's true
+ * size (rsync and tar copy what stat says), so a stat renders it: the
+ * rendered file is kept, keyed by the embedding's id and version (creation
+ * time, rows, dimensions: an embedding's vectors change only when it is
+ * replaced, which makes a new version), and later stats and opens of the
+ * same version share it (an open dup()s its fd: reads are positional).
+ * At most EXPORTS_KEPT files and EXPORTS_BYTES are kept, least recently used
+ * dropped first (an open handle keeps its own fd). A listing or lookup
+ * never renders: it shows the kept size, or 0, with attribute timeout 0.
  *
  * Threads: the pending list is protected by fs->emb_lock; a pending
  * upload's fd and size by the same lock (writes are rare and sequential).
+ * Kept exports by exp_lock (one mount per process, so they are this
+ * file's); one thread renders a version while the others wait on exp_cond;
+ * no lock is held while rendering.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -31,6 +42,23 @@
 #include "fs/emb.h"
 
 #define EMB_UPLOAD_MAX ((off_t)8 << 30)
+#define EXPORTS_KEPT 8
+#define EXPORTS_BYTES ((off_t)2 << 30)
+
+/* A rendered export; see the top of the file. */
+struct export {
+	int64_t id, created_ns, rows, dim;
+	int fd;                   /* -1 while being rendered */
+	off_t size;
+	int busy;                 /* being rendered */
+	uint64_t used;            /* LRU clock */
+	struct export *next;
+};
+
+static pthread_mutex_t exp_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t exp_cond = PTHREAD_COND_INITIALIZER;
+static struct export *exports;       /* protected by exp_lock */
+static uint64_t exp_clock;
 
 struct emb_upload {
 	int64_t n;                /* inode number part */
@@ -55,6 +83,141 @@ static int tmpfile_fd(void)
 	int fd = open(tmpdir(), O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
 
 	return fd < 0 ? -errno : fd;
+}
+
+static int same_version(const struct export *x,
+			const struct store_embedding *e)
+{
+	return x->id == e->id && x->created_ns == e->created_ns &&
+	       x->rows == e->rows && x->dim == e->dim;
+}
+
+/* Unlinks *p and closes its file. Caller holds exp_lock. */
+static void export_unlink(struct export **p)
+{
+	struct export *x = *p;
+
+	*p = x->next;
+	if (x->fd >= 0)
+		close(x->fd);
+	free(x);
+}
+
+/* Drops the least recently used idle exports beyond the bounds, never
+ * `keep`. Caller holds exp_lock. */
+static void export_trim(const struct export *keep)
+{
+	for (;;) {
+		struct export **lru = NULL;
+		size_t n = 0;
+		off_t bytes = 0;
+		for (struct export **p = &exports; *p; p = &(*p)->next) {
+			n++;
+			bytes += (*p)->size;
+			if (*p != keep && !(*p)->busy &&
+			    (!lru || (*p)->used < (*lru)->used))
+				lru = p;
+		}
+		if (!lru || (n <= EXPORTS_KEPT && bytes <= EXPORTS_BYTES))
+			return;
+		export_unlink(lru);
+	}
+}
+
+/* Forgets every kept export of embedding id. */
+static void export_forget(int64_t id)
+{
+	pthread_mutex_lock(&exp_lock);
+	for (struct export **p = &exports; *p;) {
+		if ((*p)->id == id && !(*p)->busy)
+			export_unlink(p);
+		else
+			p = &(*p)->next;
+	}
+	pthread_mutex_unlock(&exp_lock);
+}
+
+/* The export of e's version: its size, and (fd non-NULL) a dup of its file.
+ * gen = 0: only if already rendered (-ENOENT otherwise). Renders it when
+ * needed (blocks). 0 or -errno. */
+static int export_get(struct fs *fs, const struct store_embedding *e, int gen,
+		      off_t *size, int *fd)
+{
+	struct export *x;
+	struct stat st;
+	int rc = 0, tfd;
+
+	if (fd)
+		*fd = -1;
+	pthread_mutex_lock(&exp_lock);
+again:
+	for (struct export **p = &exports; *p; p = &(*p)->next) {
+		x = *p;
+		if (x->id != e->id)
+			continue;
+		if (x->busy) {
+			if (!gen)
+				break;
+			pthread_cond_wait(&exp_cond, &exp_lock);
+			goto again;
+		}
+		if (!same_version(x, e)) {
+			export_unlink(p);
+			goto again;
+		}
+		x->used = ++exp_clock;
+		*size = x->size;
+		if (fd && (*fd = dup(x->fd)) < 0)
+			rc = -errno;
+		pthread_mutex_unlock(&exp_lock);
+		return rc;
+	}
+	if (!gen) {
+		pthread_mutex_unlock(&exp_lock);
+		return -ENOENT;
+	}
+	x = calloc(1, sizeof(*x));
+	if (!x) {
+		pthread_mutex_unlock(&exp_lock);
+		return -ENOMEM;
+	}
+	x->id = e->id;
+	x->created_ns = e->created_ns;
+	x->rows = e->rows;
+	x->dim = e->dim;
+	x->fd = -1;
+	x->busy = 1;
+	x->next = exports;
+	exports = x;
+	pthread_mutex_unlock(&exp_lock);
+
+	tfd = tmpfile_fd();
+	rc = tfd < 0 ? tfd : fs->be->ops->emb_export(fs->be, e->id, tfd);
+	if (!rc && fstat(tfd, &st))
+		rc = -errno;
+
+	pthread_mutex_lock(&exp_lock);
+	x->busy = 0;
+	if (rc) {
+		if (tfd >= 0)
+			close(tfd);
+		for (struct export **p = &exports; *p; p = &(*p)->next)
+			if (*p == x) {
+				export_unlink(p);
+				break;
+			}
+	} else {
+		x->fd = tfd;
+		x->size = st.st_size;
+		x->used = ++exp_clock;
+		*size = x->size;
+		if (fd && (*fd = dup(x->fd)) < 0)
+			rc = -errno;
+		export_trim(x);
+	}
+	pthread_cond_broadcast(&exp_cond);
+	pthread_mutex_unlock(&exp_lock);
+	return rc;
 }
 
 /* "NAME.csv" → "NAME"; -EINVAL for anything else. */
@@ -92,10 +255,19 @@ static void pending_attr(struct fs *fs, const struct emb_upload *u,
 	st->st_ctim = st->st_atim = st->st_mtim;
 }
 
+/* gen = 0 (listings, lookups: their attributes expire at once, and an rm
+ * must not render): the size only if already known, else 0. A render that
+ * fails shows 0 (the open reports why). */
 static void emb_attr(struct fs *fs, const struct store_embedding *e,
-		     struct stat *st)
+		     struct stat *st, int gen)
 {
+	off_t size = 0;
+
+	if (export_get(fs, e, gen, &size, NULL))
+		size = 0;
 	memset(st, 0, sizeof(*st));
+	st->st_size = size;
+	st->st_blocks = (size + 511) / 512;
 	st->st_ino = fs_ino_emb(e->id);
 	st->st_mode = S_IFREG | 0644;
 	st->st_nlink = 1;
@@ -126,7 +298,7 @@ int fs_emb_lookup(struct fs *fs, int64_t ds, const char *file,
 		rc = fs->be->ops->emb_get(fs->be, ds, base, &se);
 		if (rc)
 			return rc;
-		emb_attr(fs, &se, &e->attr);
+		emb_attr(fs, &se, &e->attr, 0);
 	}
 	e->ino = e->attr.st_ino;
 	return 0;
@@ -149,7 +321,7 @@ int fs_emb_getattr(struct fs *fs, struct fs_ino i, struct stat *st)
 	}
 	rc = fs->be->ops->emb_get_id(fs->be, i.id, &se);
 	if (!rc)
-		emb_attr(fs, &se, st);
+		emb_attr(fs, &se, st, 1);
 	return rc;
 }
 
@@ -165,7 +337,7 @@ int fs_emb_list(struct fs *fs, int64_t ds, fs_emb_list_fn fn, void *arg)
 		return rc;
 	for (size_t i = 0; i < n && !rc; i++) {
 		memset(&e, 0, sizeof(e));
-		emb_attr(fs, &v[i], &e.attr);
+		emb_attr(fs, &v[i], &e.attr, 0);
 		e.ino = e.attr.st_ino;
 		snprintf(name, sizeof(name), "%s.csv", v[i].name);
 		rc = fn(arg, name, &e);
@@ -310,19 +482,19 @@ void fs_emb_release(struct fs *fs, struct fs_fh *fh)
 int fs_emb_open_read(struct fs *fs, int64_t id, struct fs_fh **out)
 {
 	struct fs_fh *fh = calloc(1, sizeof(*fh));
-	int fd, rc;
+	struct store_embedding se;
+	off_t size;
+	int fd = -1, rc;
 
 	*out = NULL;
 	if (!fh)
 		return -ENOMEM;
-	fd = tmpfile_fd();
-	if (fd < 0) {
-		free(fh);
-		return fd;
-	}
-	rc = fs->be->ops->emb_export(fs->be, id, fd);
+	rc = fs->be->ops->emb_get_id(fs->be, id, &se);
+	if (!rc)
+		rc = export_get(fs, &se, 1, &size, &fd);
 	if (rc) {
-		close(fd);
+		if (fd >= 0)
+			close(fd);
 		free(fh);
 		return rc;
 	}
@@ -341,5 +513,9 @@ int fs_emb_unlink(struct fs *fs, int64_t ds, const char *file)
 	if (rc)
 		return -ENOENT;
 	rc = fs->be->ops->emb_get(fs->be, ds, base, &se);
-	return rc ? rc : fs->be->ops->emb_delete(fs->be, se.id);
+	if (!rc)
+		rc = fs->be->ops->emb_delete(fs->be, se.id);
+	if (!rc)
+		export_forget(se.id);
+	return rc;
 }

@@ -10,7 +10,9 @@
  *    mode, so the kernel's own caches stay coherent; names and attributes are
  *    cached for backend->live_ttl seconds anyway (remote mode shortens it);
  *  - control files are generated when opened, served with direct_io and an
- *    attribute timeout of 0: always fresh, never cached.
+ *    attribute timeout of 0: always fresh, never cached; their sizes are the
+ *    true sizes of the texts (ctl.c "Sizes"), as are those of embedding
+ *    exports (emb.c).
  * No file descriptor is kept per inode: blob files are open only while a file
  * is open (a 100k-entry tag must not exhaust fds).
  *
@@ -76,6 +78,7 @@ struct fs_fh {
 	size_t len, cap;
 	size_t base;                 /* `sample`: stream offset of text[0] */
 	int writing, dirty;
+	int append;                  /* FH_CTL opened with O_APPEND */
 	int refs;                    /* FH_CTL: the open file, plus each read
 					replying from `text`: the kernel may
 					send RELEASE as soon as it has a
@@ -96,6 +99,11 @@ const struct fs_ctl *fs_ctl_by_name(const char *name);
 const struct fs_ctl *fs_ctl_by_slot(int slot);
 /* The control files, for readdir; *n set to their count. */
 const struct fs_ctl *fs_ctl_all(size_t *n);
+/* Size and mtime (= ctime) of a readable control file's text. gen = 0:
+ * only what is known without generating (-ENOENT if nothing is). 0 or the
+ * backend's -errno. Blocks while the text is generated. */
+int fs_ctl_stat(struct fs *fs, int64_t ds, int slot, int gen, off_t *size,
+		struct timespec *mtime);
 int fs_ctl_open(struct fs *fs, int64_t ds, int slot, int flags,
 		struct fs_fh **out);
 ssize_t fs_ctl_write(struct fs_fh *fh, const char *buf, size_t size,

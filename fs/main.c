@@ -6,6 +6,12 @@
  * can see the files), then closed, because SQLite connections and their
  * POSIX locks must not cross the fork of fuse_daemonize(); after
  * daemonising it is opened again for good.
+ * Both opens take the store's owner lock (store.h), so a store another
+ * process owns is refused on the terminal ("store in use by PID N"), and
+ * the lock file names the PID of the process that stays, the daemon. Both
+ * run recovery; the second finds nothing left to do. A second mount started
+ * in the instant between the two opens can pass its first check; its own
+ * second open is then refused, logged, and it unmounts itself.
  *
  * Remote mode (SOURCE is an http(s):// URL) follows the same order: the
  * server and the token are checked before mounting, so an unreachable
@@ -129,9 +135,24 @@ static int run_mount_with(struct fs_cmdline *cl, struct fs_remote *rem)
 			"not a directory");
 		return 1;
 	}
+	rc = fs_mountpoint_check(cl->opts.mountpoint, cl->nonempty, msg,
+				 sizeof(msg));
+	if (rc) {
+		fprintf(stderr, "sievefs: %s\n", msg);
+		return 1;
+	}
 	if (check_source(cl, rem))
 		return 1;
 	if (!api_is_url(cl->source)) {
+		if (strstr(cl->source, "://")) {
+			fprintf(stderr, "sievefs: %s: a server URL starts with"
+				" http:// or https://; anything else is a store"
+				" directory\n", cl->source);
+			return 1;
+		}
+		if (stat(cl->source, &st) && errno == ENOENT)
+			fprintf(stderr, "sievefs: creating new store in %s\n",
+				cl->source);
 		rc = core_local_open(cl->source, OWNER_LOCAL, &be, msg,
 				     sizeof(msg));
 		if (rc) {
@@ -233,6 +254,23 @@ int main(int argc, char **argv)
 	int rc, ret;
 
 	log_setup(0, LOG_LVL_INFO);
+	if (argc > 1 && !strcmp(argv[1], "help")) {
+		/* `sievefs help CMD` is `sievefs CMD --help` */
+		char *sub[] = { argv[2], "--help", NULL };
+		if (argc > 2 && !strcmp(argv[2], "sample"))
+			return fs_sample_cli(2, sub);
+		if (argc > 2 && !strcmp(argv[2], "serve"))
+			return api_serve_cli(2, sub);
+		if (argc > 2 && !strcmp(argv[2], "token"))
+			return api_token_cli(2, sub);
+		if (argc > 2) {
+			fprintf(stderr, "sievefs help: no command '%s' (sample,"
+				" serve, token)\n", argv[2]);
+			return 2;
+		}
+		fs_usage(argv[0]);
+		return 0;
+	}
 	if (argc > 1 && !strcmp(argv[1], "sample"))
 		return fs_sample_cli(argc - 1, argv + 1);
 	if (argc > 1 && !strcmp(argv[1], "serve"))

@@ -41,6 +41,10 @@ static void ns_to_ts(int64_t ns, struct timespec *ts)
 {
 	ts->tv_sec = (time_t)(ns / 1000000000);
 	ts->tv_nsec = (long)(ns % 1000000000);
+	if (ts->tv_nsec < 0) {         /* before 1970: tv_nsec is 0..1e9-1 */
+		ts->tv_sec -= 1;
+		ts->tv_nsec += 1000000000;
+	}
 }
 
 static int64_t now_ns(void)
@@ -116,9 +120,16 @@ static void dataset_attr(struct fs *fs, const be_dataset *d, struct stat *st)
 	st->st_ctim = st->st_atim = st->st_mtim;
 }
 
+/* A control file's size is its text's (gen = 0, for listings and lookups,
+ * whose attributes expire at once: without generating it; see ctl.c
+ * "Sizes"); its times are when that text was first seen, so they stay put
+ * while it does not change. A text that cannot be generated now shows size
+ * 0 (its open reports why). */
 static void ctl_attr(struct fs *fs, const be_dataset *d,
-		     const struct fs_ctl *c, struct stat *st)
+		     const struct fs_ctl *c, struct stat *st, int gen)
 {
+	off_t size = 0;
+
 	memset(st, 0, sizeof(*st));
 	st->st_ino = fs_ino_ctl(d->id, c->slot);
 	st->st_mode = c->mode;
@@ -126,9 +137,13 @@ static void ctl_attr(struct fs *fs, const be_dataset *d,
 	st->st_uid = fs->uid;
 	st->st_gid = fs->gid;
 	st->st_blksize = 4096;
-	struct timespec now;
-	clock_gettime(CLOCK_REALTIME, &now);
-	st->st_mtim = st->st_ctim = st->st_atim = now;
+	ns_to_ts(d->created_ns, &st->st_mtim);
+	if (S_ISREG(c->mode) &&
+	    fs_ctl_stat(fs, d->id, c->slot, gen, &size, &st->st_mtim))
+		ns_to_ts(d->created_ns, &st->st_mtim);
+	st->st_size = size;
+	st->st_blocks = (size + 511) / 512;
+	st->st_ctim = st->st_atim = st->st_mtim;
 }
 
 static void node_attr(struct fs *fs, const be_node *n, struct stat *st)
@@ -309,10 +324,11 @@ static void dataset_entry(struct fs *fs, const be_dataset *d,
 }
 
 static void ctl_entry(struct fs *fs, const be_dataset *d,
-		      const struct fs_ctl *c, struct fuse_entry_param *e)
+		      const struct fs_ctl *c, struct fuse_entry_param *e,
+		      int gen)
 {
 	memset(e, 0, sizeof(*e));
-	ctl_attr(fs, d, c, &e->attr);
+	ctl_attr(fs, d, c, &e->attr, gen);
 	e->ino = e->attr.st_ino;
 	e->attr_timeout = 0;
 	e->entry_timeout = fs->live_ttl;
@@ -355,7 +371,9 @@ static int do_lookup(struct fs *fs, fuse_ino_t parent, const char *name,
 		if (rc)
 			return rc;
 		if (c) {
-			ctl_entry(fs, &d, c, e);
+			/* Attributes valid for 0 s: the stat that follows asks
+			 * again, so the text is generated there, not twice. */
+			ctl_entry(fs, &d, c, e, 0);
 			return 0;
 		}
 		rc = be->ops->tag_get(be, p.id, name, &t);
@@ -460,7 +478,7 @@ static int do_getattr(struct fs *fs, fuse_ino_t ino, struct stat *st,
 		c = fs_ctl_by_slot(i.slot);
 		if (!c)
 			return -ENOENT;
-		ctl_attr(fs, &d, c, st);
+		ctl_attr(fs, &d, c, st, 1);
 		*ttl = 0;
 		return 0;
 	case FS_INO_NODE: {
@@ -602,7 +620,7 @@ static int snap_dataset(struct fs *fs, int64_t ds, struct dirsnap *s)
 	}
 	ctls = fs_ctl_all(&nctl);
 	for (size_t i = 0; i < nctl && !rc; i++) {
-		ctl_entry(fs, &d, &ctls[i], &e);
+		ctl_entry(fs, &d, &ctls[i], &e, 0);
 		rc = snap_add(s, ctls[i].name, &e);
 	}
 	free(tags);
@@ -1152,7 +1170,9 @@ static int setattr_node(struct fs *fs, int64_t id, struct stat *attr,
 		n.ctime_ns = now;
 		open_update(fs, &n);
 	} else {
-		rc = be->ops->node_setattr(be, id, what, attr->st_mode,
+		/* The backend takes permission bits only: st_mode also
+		 * holds the file type (the server refuses it, EINVAL). */
+		rc = be->ops->node_setattr(be, id, what, attr->st_mode & 07777,
 					   attr->st_uid, attr->st_gid, mtime,
 					   atime);
 		if (rc)
@@ -1514,7 +1534,12 @@ static int xattr_value(struct fs *fs, fuse_ino_t ino, const char *key,
 			return 0;
 		}
 		if (!strcmp(key, "id")) {
-			snprintf(val, len, "%lld", (long long)t.id);
+			/* the 24-hex uid (a server older than
+			 * tag uids sends none: its row id) */
+			if (t.uid[0])
+				snprintf(val, len, "%s", t.uid);
+			else
+				snprintf(val, len, "%lld", (long long)t.id);
 			return 0;
 		}
 	}

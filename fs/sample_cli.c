@@ -2,9 +2,18 @@
  * sample_cli.c — `sievefs sample DATASET_DIR [STRATEGY] [key=value ...]`:
  * the shell-friendly way to sample. It only uses the mount: it writes the
  * request to DATASET_DIR/sample, then reads that file every 200 ms and
- * shows the progress (a bar on a terminal, nothing otherwise) until the run
- * ends. Exit status: 0 done, 1 failed or cancelled, 2 request rejected or
- * bad usage. Ctrl-C writes `cancel` and waits for the run to stop.
+ * shows the progress until the run ends. Exit status: 0 done, 1 failed or
+ * cancelled, 2 request rejected or bad usage. Ctrl-C writes `cancel` and
+ * waits for the run to stop.
+ *
+ * The progress line (only when stderr is a terminal; nothing otherwise) is
+ * redrawn in place: each update starts with \r and ends with "erase to the
+ * end of the line", so a shorter line leaves nothing behind, and it is cut
+ * to the terminal's width (TIOCGWINSZ, read each time: the window may be
+ * resized; 80 when unknown) minus one column, so it never wraps. It names
+ * the phase — queued, embedding (the built-in embedder, counting samples),
+ * sampling (the strategy's own steps) — so a counter that restarts at 0
+ * says why.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -12,6 +21,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -77,33 +87,103 @@ static int write_request(const char *path, const char *line)
 	return rc;
 }
 
-static void draw_bar(const char *status, long done, long total, const char *el)
+/* Columns of the terminal on fd, 80 if unknown. */
+static int term_cols(int fd)
 {
-	int width = 30, fill = total > 0 ? (int)(done * width / total) : 0;
-	char bar[64];
+	struct winsize ws;
 
-	for (int i = 0; i < width; i++)
-		bar[i] = i < fill ? '#' : '.';
-	bar[width] = '\0';
-	fprintf(stderr, "\r[%s] %ld/%ld %-9s %s   ", bar, done, total, status,
-		el);
+	if (ioctl(fd, TIOCGWINSZ, &ws) == 0 && ws.ws_col > 0)
+		return ws.ws_col;
+	return 80;
+}
+
+/* One progress line: "LABEL [####....] DONE/TOTAL UNIT ELAPSED", the bar
+ * shrunk (or left out) to fit cols - 1 columns. */
+static void draw_bar(const char *label, long done, long total,
+		     const char *unit, const char *el)
+{
+	char text[160], bar[64], line[512];
+	int cols = term_cols(STDERR_FILENO) - 1, width, fill;
+
+	/* the bar's width is that of the line at done = total, so it does
+	 * not shrink as the count grows */
+	if (total > 0)
+		snprintf(text, sizeof(text), "%ld/%ld%s%s %s", total, total,
+			 *unit ? " " : "", unit, el);
+	else
+		snprintf(text, sizeof(text), "%s", el);
+	width = cols - (int)strlen(label) - (int)strlen(text) - 4;
+	if (total > 0)
+		snprintf(text, sizeof(text), "%ld/%ld%s%s %s", done, total,
+			 *unit ? " " : "", unit, el);
+	/* label, a space, "[" bar "]", a space, text */
+	if (width > 30)
+		width = 30;
+	if (total > 0 && width >= 5) {
+		fill = done >= total ? width : (int)(done * width / total);
+		for (int i = 0; i < width; i++)
+			bar[i] = i < fill ? '#' : '.';
+		bar[width] = '\0';
+		snprintf(line, sizeof(line), "%s [%s] %s", label, bar, text);
+	} else {
+		snprintf(line, sizeof(line), "%s %s", label, text);
+	}
+	if (cols > 0 && (size_t)cols < sizeof(line))
+		line[cols] = '\0';
+	fprintf(stderr, "\r%s\033[K", line);
+	fflush(stderr);
+}
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"usage: sievefs sample DATASET_DIR REQUEST...\n"
+		"Writes REQUEST to DATASET_DIR/sample and waits for its run to"
+		" end, with a\n"
+		"progress line on a terminal. Requests:\n"
+		"  [STRATEGY] [n=N] [from=TAG] [embedding=NAME] [seed=S]"
+		" [min_distance=D]\n"
+		"      pick N samples (default all) from TAG (default"
+		" initial-tag) with the\n"
+		"      vectors of embeddings/NAME.csv (default the latest"
+		" uploaded, else the\n"
+		"      built-in embedder, computed first); min_distance: coreset"
+		" only\n"
+		"  keep N                       the selection becomes the top N"
+		" of the latest run\n"
+		"  cancel                       stop this dataset's running and"
+		" queued requests\n"
+		"  embed [dim=N] [color=on|off] compute the built-in embedding"
+		" (dim 2..256)\n"
+		"Strategies: typicality (the default), kmeans, coreset, random,"
+		" balance.\n"
+		"Examples: sievefs sample mnt/leaves n=500\n"
+		"          sievefs sample mnt/leaves coreset n=50"
+		" from=best-500\n"
+		"Exit status: 0 done, 1 failed or cancelled (Ctrl-C cancels),"
+		" 2 rejected or\n"
+		"bad usage (the reason is printed, and in DATASET_DIR/log).\n");
 }
 
 int fs_sample_cli(int argc, char **argv)
 {
 	char path[4096], line[1024] = "", text[8192], status[64], run[32];
 	char first_run[32] = "", progress[64], elapsed[32], reason[512];
-	int tty = isatty(STDERR_FILENO), cancel_sent = 0;
+	char phase[64], candidates[32];
+	int tty = isatty(STDERR_FILENO), cancel_sent = 0, drawn = 0;
 	size_t len = 0;
 
-	if (argc < 2 || !strcmp(argv[1], "-h") || !strcmp(argv[1], "--help")) {
-		fprintf(argc < 2 ? stderr : stdout,
-			"usage: sievefs sample DATASET_DIR [STRATEGY] [n=N]"
-			" [from=TAG] [embedding=NAME] [seed=S]\n"
-			"       sievefs sample DATASET_DIR keep N\n"
-			"Writes the request to DATASET_DIR/sample and waits for"
-			" the run to end.\n");
-		return argc < 2 ? 2 : 0;
+	for (int i = 1; i < argc; i++)
+		if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
+			usage(stdout);
+			return 0;
+		}
+	if (argc < 3) {
+		fprintf(stderr, "sievefs sample: %s\n", argc < 2 ?
+			"missing DATASET_DIR and REQUEST" : "missing REQUEST"
+			" (e.g. n=500, for the default strategy)");
+		usage(stderr);
+		return 2;
 	}
 	snprintf(path, sizeof(path), "%s/sample", argv[1]);
 	for (int i = 2; i < argc; i++) {
@@ -131,7 +211,15 @@ int fs_sample_cli(int argc, char **argv)
 			strerror(-rc));
 		return 2;
 	}
-	if (!strncmp(line, "keep ", 5) || !strcmp(line, "cancel\n"))
+	if (!strncmp(line, "keep ", 5)) {
+		char kept[128] = "";
+		if (read_text(path, text, sizeof(text)) >= 0)
+			field(text, "kept", kept, sizeof(kept));
+		if (*kept)
+			printf("kept: %s\n", kept);
+		return 0;
+	}
+	if (!strcmp(line, "cancel\n"))
 		return 0;
 	signal(SIGINT, on_sigint);
 	for (;;) {
@@ -149,24 +237,45 @@ int fs_sample_cli(int argc, char **argv)
 		field(text, "run", run, sizeof(run));
 		field(text, "progress", progress, sizeof(progress));
 		field(text, "elapsed", elapsed, sizeof(elapsed));
+		field(text, "phase", phase, sizeof(phase));
+		phase[strcspn(phase, " ")] = '\0';
 		long done = 0, total = 0;
 		sscanf(progress, "%ld/%ld", &done, &total);
 		int ours = strcmp(run, first_run) != 0;
-		if (tty && ours)
-			draw_bar(status, done, total, elapsed);
+		if (tty && ours && (!strcmp(status, "queued") ||
+				    !strcmp(status, "running"))) {
+			if (!strcmp(status, "queued"))
+				draw_bar("queued", 0, 0, "", "behind another"
+					 " request");
+			else
+				draw_bar(*phase ? phase : status, done, total,
+					 !strcmp(phase, "embedding") ?
+					 "samples" : "", elapsed);
+			drawn = 1;
+		}
 		if (ours && (!strcmp(status, "done") ||
 			     !strcmp(status, "failed") ||
 			     !strcmp(status, "cancelled"))) {
-			if (tty)
-				fputc('\n', stderr);
+			if (tty && drawn)
+				fputs("\r\033[K", stderr);
 			field(text, "reason", reason, sizeof(reason));
 			if (!strcmp(status, "done")) {
 				char strategy[64];
 				field(text, "strategy", strategy,
 				      sizeof(strategy));
-				printf("done: run %s %s %ld in %s\n", run,
-				       strcmp(strategy, "embed") ? "picked"
-				       : "embedded", done, elapsed);
+				field(text, "candidates", candidates,
+				      sizeof(candidates));
+				if (!strcmp(strategy, "embed"))
+					printf("done: run %s embedded %ld sample%s"
+					       " in %s\n", run, done,
+					       done == 1 ? "" : "s", elapsed);
+				else if (*candidates)
+					printf("done: run %s picked %ld of %s in"
+					       " %s\n", run, done, candidates,
+					       elapsed);
+				else
+					printf("done: run %s picked %ld in %s\n",
+					       run, done, elapsed);
 				return 0;
 			}
 			fprintf(stderr, "sievefs sample: run %s %s%s%s\n", run,

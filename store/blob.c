@@ -10,7 +10,24 @@
  *
  * Crash safety: the rename happens before the catalog commit. A crash between
  * the two leaves an unreferenced blob, which blob_recover() collects at the
- * next open; the node still names its previous blob, which was not touched.
+ * next owner's open; the node still names its previous blob, which was not
+ * touched. Recovery runs only in the owner (store.h): another process may
+ * be between the two steps of a commit, or writing a staging file.
+ *
+ * Full disk. Deleting a sample frees space only after the catalog has
+ * recorded the delete, and SQLite needs room for that (WAL frames). So the
+ * owner keeps STORE/reserve, STORE_RESERVE_BYTES preallocated (fallocate):
+ * a delete whose catalog write fails with -ENOSPC unlinks the reserve and
+ * retries once (store_node_remove); its blob's unlink then gives the space
+ * back. Right after such a delete (and before every upload's staging file)
+ * the reserve is allocated again, as far as the disk has room; while it is
+ * not whole no new upload starts (-ENOSPC), so uploads cannot eat the room
+ * the next delete needs. Uploads already under way may still fill the disk;
+ * their writes fail, and a failed upload never becomes a sample (upload.c).
+ * Other processes may fill the disk too: the reserve is what deletes have
+ * then. One release gives room for many deletes (a delete writes a few WAL
+ * pages, and each one frees its blob's space). Admin handles keep no
+ * reserve.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -102,11 +119,69 @@ int store_blob_open(store *st, const unsigned char sha[STORE_SHA_LEN])
 	return fd < 0 ? -errno : fd;
 }
 
+/* The reserve grows in steps, so a disk with less room than the whole
+ * reserve still gets what it has. */
+#define RESERVE_STEP (256 << 10)
+
+void blob_reserve_ensure(store *st)
+{
+	char path[STORE_PATH_MAX];
+	int fd, rc = 0;
+
+	if (st->mode != STORE_OPEN_OWNER)
+		return;
+	pthread_mutex_lock(&st->reserve_lock);
+	if (!st->reserve_gone)
+		goto out;
+	snprintf(path, sizeof(path), "%s/reserve", st->dir);
+	fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (fd < 0)
+		rc = errno;
+	/* Allocating blocks that are allocated already costs nothing; on
+	 * ENOSPC the steps done so far stay (a partial reserve). */
+	for (off_t off = 0; fd >= 0 && off < STORE_RESERVE_BYTES;
+	     off += RESERVE_STEP) {
+		rc = posix_fallocate(fd, off, RESERVE_STEP);
+		if (rc)
+			break;
+	}
+	if (fd >= 0)
+		close(fd);
+	st->reserve_gone = rc != 0;
+	/* Only a lack of space stops uploads; a filesystem that cannot hold
+	 * the file (read-only, ...) just has no reserve. */
+	st->reserve_short = rc == ENOSPC || rc == EDQUOT;
+out:
+	pthread_mutex_unlock(&st->reserve_lock);
+}
+
+int blob_reserve_release(store *st)
+{
+	char path[STORE_PATH_MAX];
+	int freed;
+
+	if (st->mode != STORE_OPEN_OWNER)
+		return 0;
+	snprintf(path, sizeof(path), "%s/reserve", st->dir);
+	pthread_mutex_lock(&st->reserve_lock);
+	freed = unlink(path) == 0;
+	st->reserve_gone = 1;
+	pthread_mutex_unlock(&st->reserve_lock);
+	return freed;
+}
+
 int store_staging_create(store *st, char *path, size_t len)
 {
 	unsigned char rnd[12];
 	char hex[25];
-	int fd;
+	int fd, is_short;
+
+	blob_reserve_ensure(st);
+	pthread_mutex_lock(&st->reserve_lock);
+	is_short = st->reserve_short;
+	pthread_mutex_unlock(&st->reserve_lock);
+	if (is_short)
+		return -ENOSPC;   /* the room left is the next delete's */
 
 	/* An unnamed file: nothing to clean up if we crash, no directory
 	 * entry to make and remove per upload. */

@@ -12,11 +12,13 @@
  * the per-thread statement cache; no table is re-read per lookup.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/random.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
@@ -88,15 +90,104 @@ static int recover_pending(struct conn *c)
 	return db_end(c, rc);
 }
 
-int store_open(const char *dir, store **out, char *msg, size_t msglen)
+/* The PID a refused opener reports: what the owner wrote into its lock
+ * file, or 0 when it is not readable yet (the owner writes it right after
+ * locking). */
+static long lock_holder(int fd)
+{
+	char buf[32];
+	char *end;
+	ssize_t n = pread(fd, buf, sizeof(buf) - 1, 0);
+	long pid;
+
+	if (n <= 0)
+		return 0;
+	buf[n] = '\0';
+	errno = 0;
+	pid = strtol(buf, &end, 10);
+	if (errno || end == buf || pid <= 0)
+		return 0;
+	return pid;
+}
+
+/* Takes the owner lock STORE/lock (flock: on the open file description, so
+ * it survives fork and dies with the last descriptor) and writes our PID
+ * into it. -EBUSY with "store in use by PID N" when someone holds it. */
+static int take_owner_lock(store *st, char *msg, size_t msglen)
+{
+	char path[STORE_PATH_MAX], pid[32];
+	int fd, rc = 0, len;
+
+	snprintf(path, sizeof(path), "%s/lock", st->dir);
+	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644);
+	if (fd < 0) {
+		rc = -errno;
+		set_msg(msg, msglen, "cannot open the lock file %s: %s", path,
+			strerror(-rc));
+		return rc;
+	}
+	while (flock(fd, LOCK_EX | LOCK_NB)) {
+		if (errno == EINTR)
+			continue;
+		rc = errno == EWOULDBLOCK ? -EBUSY : -errno;
+		if (rc == -EBUSY) {
+			long holder = lock_holder(fd);
+			if (holder > 0)
+				set_msg(msg, msglen, "%s: store in use by PID"
+					" %ld (a sievefs mount or server owns"
+					" it)", st->dir, holder);
+			else
+				set_msg(msg, msglen, "%s: store in use by"
+					" another process (a sievefs mount or"
+					" server owns it)", st->dir);
+		} else {
+			set_msg(msg, msglen, "cannot lock %s: %s", path,
+				strerror(-rc));
+		}
+		close(fd);
+		return rc;
+	}
+	len = snprintf(pid, sizeof(pid), "%ld\n", (long)getpid());
+	if (ftruncate(fd, 0) || pwrite(fd, pid, (size_t)len, 0) != len) {
+		rc = -errno;
+		set_msg(msg, msglen, "cannot write the lock file %s: %s", path,
+			strerror(-rc));
+		close(fd);
+		return rc;
+	}
+	st->lockfd = fd;
+	return 0;
+}
+
+/* The owner's start: nothing of a previous owner is in progress any more. */
+static int recover(store *st, struct conn *c)
+{
+	int rc = recover_pending(c);
+
+	if (!rc)
+		rc = blob_recover(c);
+	if (!rc)
+		blob_reserve_ensure(st);
+	return rc;
+}
+
+int store_open(const char *dir, int mode, store **out, char *msg,
+	       size_t msglen)
 {
 	store *st = calloc(1, sizeof(*st));
 	struct conn *c;
-	int rc;
+	int rc, owner = mode == STORE_OPEN_OWNER;
 
 	*out = NULL;
 	if (!st)
 		return -ENOMEM;
+	if (mode != STORE_OPEN_OWNER && mode != STORE_OPEN_ADMIN) {
+		free(st);
+		return -EINVAL;
+	}
+	st->mode = mode;
+	st->lockfd = -1;
+	st->reserve_gone = owner;      /* looked for by recover() */
 	st->dir = realpath(dir, NULL);
 	if (!st->dir && errno == ENOENT && mkdir_parents(dir) == 0)
 		st->dir = realpath(dir, NULL);
@@ -124,18 +215,25 @@ int store_open(const char *dir, store **out, char *msg, size_t msglen)
 		free(st);
 		return rc;
 	}
-	rc = mkdir_p(st->blobdir);
-	if (!rc)
-		rc = mkdir_p(st->stagedir);
-	for (int b = 0; b < 256 && !rc; b++) {
-		char sub[STORE_PATH_MAX];
-		snprintf(sub, sizeof(sub), "%s/%02x", st->blobdir, b);
-		rc = mkdir_p(sub);
-	}
-	if (rc) {
-		set_msg(msg, msglen, "cannot create store layout in %s: %s",
-			st->dir, strerror(-rc));
-		goto fail;
+	/* The lock comes first: recovery, and even the layout's creation,
+	 * belong to the one owner. */
+	if (owner) {
+		rc = take_owner_lock(st, msg, msglen);
+		if (rc)
+			goto fail;
+		rc = mkdir_p(st->blobdir);
+		if (!rc)
+			rc = mkdir_p(st->stagedir);
+		for (int b = 0; b < 256 && !rc; b++) {
+			char sub[STORE_PATH_MAX];
+			snprintf(sub, sizeof(sub), "%s/%02x", st->blobdir, b);
+			rc = mkdir_p(sub);
+		}
+		if (rc) {
+			set_msg(msg, msglen, "cannot create store layout in"
+				" %s: %s", st->dir, strerror(-rc));
+			goto fail;
+		}
 	}
 	c = db_conn(st);
 	if (!c) {
@@ -145,10 +243,8 @@ int store_open(const char *dir, store **out, char *msg, size_t msglen)
 		goto fail;
 	}
 	rc = db_schema(c);
-	if (!rc)
-		rc = recover_pending(c);
-	if (!rc)
-		rc = blob_recover(c);
+	if (!rc && owner)
+		rc = recover(st, c);
 	if (rc) {
 		set_msg(msg, msglen, "cannot initialise catalog in %s: %s",
 			st->dir, strerror(-rc));
@@ -166,6 +262,9 @@ void store_close(store *st)
 	if (!st)
 		return;
 	db_close_all(st);
+	/* After the catalog: the next owner finds every connection closed. */
+	if (st->lockfd >= 0)
+		close(st->lockfd);
 	free(st->blobdir);
 	free(st->stagedir);
 	free(st->dir);
@@ -298,8 +397,11 @@ static int make_tree(struct conn *c, int64_t dataset, const char *name,
 		     int64_t parent, int live, const struct store_node *rootattr,
 		     int64_t now, int64_t *tag, int64_t *root)
 {
+	/* uid: 12 random bytes as hex, like a dataset's (SQLite's PRNG is
+	 * seeded from the OS); unique, see db.c */
 	sqlite3_stmt *s = db_prep(c, "INSERT INTO tags(dataset,name,parent,"
-			       "created,live) VALUES(?1,?2,?3,?4,?5)");
+			       "created,live,uid) VALUES(?1,?2,?3,?4,?5,"
+			       "lower(hex(randomblob(12))))");
 	int rc;
 
 	if (!s)
@@ -474,6 +576,8 @@ static void tag_row(sqlite3_stmt *s, void *out)
 	t->files = sqlite3_column_int64(s, 7);
 	t->bytes = sqlite3_column_int64(s, 8);
 	t->live = sqlite3_column_int(s, 9);
+	snprintf(t->uid, sizeof(t->uid), "%s",
+		 (const char *)sqlite3_column_text(s, 10));
 }
 
 int store_tag_get(store *st, int64_t dataset, const char *name,
@@ -682,13 +786,19 @@ int store_tag_create(store *st, int64_t dataset, const char *name,
 	if (rc)
 		goto out;
 	/* Sorted by path, so files of one folder come together and their
-	 * folder is made once. Without an explicit selection the whole tree
-	 * is copied, empty folders included, like a commit. */
+	 * folder is made once. Every folder of the source tree is copied,
+	 * also those holding no selected file: a loader that maps folders to
+	 * classes (torchvision's ImageFolder: sorted folder names) gives a
+	 * tag the same class indices as its source. Without an explicit
+	 * selection the whole tree is copied, like a commit. */
 	if (d.sel_explicit)
-		s = db_prep(c, "SELECT " NODE_COLS ", n.path FROM selection x"
+		s = db_prep(c, "SELECT " NODE_COLS ", n.path FROM nodes n"
+			 " JOIN tags t ON t.id=n.tree WHERE n.tree=?2 AND"
+			 " n.parent>0 AND n.kind=1 UNION ALL"
+			 " SELECT " NODE_COLS ", n.path FROM selection x"
 			 " JOIN nodes n ON n.ino=x.node JOIN tags t ON"
 			 " t.id=n.tree WHERE x.dataset=?1 AND n.sha IS NOT NULL"
-			 " ORDER BY n.path");
+			 " ORDER BY 15");
 	else
 		s = db_prep(c, "SELECT " NODE_COLS ", n.path FROM nodes n"
 			 " JOIN tags t ON t.id=n.tree WHERE n.tree=?2 AND"
@@ -983,7 +1093,8 @@ static int end_and_collect(struct conn *c, int rc,
 	return rc;
 }
 
-int store_node_remove(store *st, int64_t parent, const char *name, int is_dir)
+static int node_remove_once(store *st, int64_t parent, const char *name,
+			    int is_dir)
 {
 	struct conn *c = db_conn(st);
 	struct store_node p, n;
@@ -1014,6 +1125,19 @@ int store_node_remove(store *st, int64_t parent, const char *name, int is_dir)
 			 parent, store_now_ns(), &rc);
 out:
 	return end_and_collect(c, rc, rc ? NULL : &n);
+}
+
+/* A delete must work on a full disk: that is how space comes back (blob.c,
+ * "Full disk"). */
+int store_node_remove(store *st, int64_t parent, const char *name, int is_dir)
+{
+	int rc = node_remove_once(st, parent, name, is_dir);
+
+	if (rc == -ENOSPC && blob_reserve_release(st))
+		rc = node_remove_once(st, parent, name, is_dir);
+	if (rc == 0)
+		blob_reserve_ensure(st);
+	return rc;
 }
 
 int store_node_rename(store *st, int64_t parent, const char *name,

@@ -4,7 +4,8 @@
  *
  * Schema (version 1):
  *   datasets(id, uid, owner, name, created, live_tree, sel_tree, sel_explicit)
- *   tags(id, dataset, name, parent, created, root, files, bytes, live)
+ *   tags(id, dataset, name, parent, created, root, files, bytes, live,
+ *        uid)                   -- uid: see migrate_tag_uid()
  *   nodes(ino, tree, parent, name, path, kind, mode, uid, gid, size, mtime,
  *         ctime, sha, atime)   -- sha NULL on a file = upload pending;
  *                                 atime added by migrate_atime()
@@ -401,6 +402,67 @@ static int migrate_subdirs(struct conn *c)
 		       " ON nodes(parent) WHERE kind=1");
 }
 
+/* Adds column `col` (declared `decl`) to `table` unless it is there: the
+ * migration step of a catalog made before the column existed. Idempotent;
+ * table, col and decl are our own constants, never user input. */
+static int add_column(struct conn *c, const char *table, const char *col,
+		      const char *decl)
+{
+	sqlite3_stmt *s = db_prep(c, "SELECT 1 FROM pragma_table_info(?1)"
+				  " WHERE name=?2");
+	char sql[160];
+	int r;
+
+	if (!s)
+		return -EIO;
+	sqlite3_bind_text(s, 1, table, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 2, col, -1, SQLITE_STATIC);
+	r = sqlite3_step(s);
+	sqlite3_finalize(s);
+	if (r == SQLITE_ROW)
+		return 0;
+	if (r != SQLITE_DONE)
+		return db_err(r);
+	snprintf(sql, sizeof(sql), "ALTER TABLE %s ADD COLUMN %s %s", table,
+		 col, decl);
+	return db_exec(c, sql);
+}
+
+/* Tags have a public 24-hex uid like datasets (issue 10). A catalog made
+ * before gets the column, and each of its tags a random uid, here; the
+ * column is added rather than in CREATE TABLE so this one path serves old
+ * and new catalogs alike. Idempotent: runs on every open, costs one
+ * indexed probe once every tag has its uid. */
+static int migrate_tag_uid(struct conn *c)
+{
+	int rc = add_column(c, "tags", "uid", "TEXT");
+
+	if (!rc)
+		rc = db_exec(c, "CREATE UNIQUE INDEX IF NOT EXISTS tags_uid"
+			     " ON tags(uid);"
+			     "UPDATE tags SET uid=lower(hex(randomblob(12)))"
+			     " WHERE uid IS NULL");
+	return rc;
+}
+
+/* Runs are numbered per dataset (runs.seq, shown to users; the id stays
+ * the catalog-wide key) and remember how many candidates they ranked.
+ * Catalogs made before lack both columns: add them and number their runs
+ * in id order. Idempotent; inside db_schema's transaction. */
+static int migrate_runs_seq(struct conn *c)
+{
+	int rc = add_column(c, "runs", "seq", "INTEGER NOT NULL DEFAULT 0");
+
+	if (!rc)
+		rc = add_column(c, "runs", "candidates",
+				"INTEGER NOT NULL DEFAULT 0");
+	if (!rc)
+		rc = db_exec(c, "UPDATE runs SET seq=(SELECT count(*) FROM runs"
+			     " r2 WHERE r2.dataset=runs.dataset AND"
+			     " r2.id<=runs.id) WHERE seq=0");
+	return rc;
+}
+
 int db_schema(struct conn *c)
 {
 	int rc = db_begin(c);
@@ -408,6 +470,8 @@ int db_schema(struct conn *c)
 	if (rc)
 		return rc;
 	rc = db_exec(c, schema);
+	if (!rc)
+		rc = migrate_tag_uid(c);
 	if (!rc)
 		rc = migrate_atime(c);
 	if (!rc)
@@ -425,6 +489,8 @@ int db_schema(struct conn *c)
 			     " WHERE key='grants_v1');"
 			     "INSERT OR IGNORE INTO meta(key, value)"
 			     " VALUES('grants_v1', '1')");
+	if (!rc)
+		rc = migrate_runs_seq(c);
 	return db_end(c, rc);
 }
 
@@ -434,6 +500,7 @@ int db_init_store(store *st)
 		return -EAGAIN;
 	pthread_mutex_init(&st->wlock, NULL);
 	pthread_mutex_init(&st->conns_lock, NULL);
+	pthread_mutex_init(&st->reserve_lock, NULL);
 	return 0;
 }
 
@@ -451,6 +518,7 @@ void db_close_all(store *st)
 	pthread_key_delete(st->key);
 	pthread_mutex_destroy(&st->wlock);
 	pthread_mutex_destroy(&st->conns_lock);
+	pthread_mutex_destroy(&st->reserve_lock);
 }
 
 int db_rows(sqlite3_stmt *s, size_t elem, db_row_fn row, void **out,

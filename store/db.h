@@ -30,7 +30,7 @@
 	"(SELECT root FROM tags WHERE id=d.live_tree),d.sel_tree,d.sel_explicit"
 #define TAG_COLS "t.id,t.dataset,t.name,t.parent," \
 	"coalesce((SELECT name FROM tags p WHERE p.id=t.parent),'')," \
-	"t.created,t.root,t.files,t.bytes,t.live"
+	"t.created,t.root,t.files,t.bytes,t.live,coalesce(t.uid,'')"
 
 enum q {
 	Q_NODE_GET, Q_NODE_LOOKUP, Q_NODE_CHILDREN, Q_NODE_PATH, Q_NODE_INSERT,
@@ -52,6 +52,12 @@ struct conn {
 struct store {
 	char *dir;                     /* store directory, absolute */
 	char *blobdir, *stagedir;
+	int mode;                      /* enum store_open_mode */
+	int lockfd;                    /* STORE/lock, flocked (owner), or -1 */
+	pthread_mutex_t reserve_lock;  /* protects reserve_*, serialises
+	                                * making and dropping STORE/reserve */
+	int reserve_gone;              /* owner: STORE/reserve is missing */
+	int reserve_short;             /* owner: ... for lack of space */
 	pthread_key_t key;             /* → this thread's struct conn */
 	pthread_mutex_t wlock;         /* serialises write transactions */
 	pthread_mutex_t conns_lock;    /* protects conns */
@@ -101,6 +107,13 @@ void blob_path(const store *st, const unsigned char *sha, char *buf,
  * wlock held (inside or right after a write transaction). */
 void blob_collect(struct conn *c, const unsigned char *sha);
 int blob_recover(struct conn *c);
+/* The space reserve (owner handles only; no-ops for admin handles).
+ * ensure: makes STORE/reserve if it is missing and the disk has room for it
+ * and a margin; cheap when it is there. release: deletes it; 1 if that freed
+ * space (a retry may now succeed), 0 if there was none to give. Neither is
+ * called with wlock held. */
+void blob_reserve_ensure(store *st);
+int blob_reserve_release(store *st);
 /* kept.c: sha is referenced no more: drops its kept and thumbs rows and
  * collects its thumbnail. Call with wlock held (from blob_collect). */
 void kept_forget(struct conn *c, const unsigned char *sha);

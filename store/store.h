@@ -5,15 +5,30 @@
  * Layout of a store directory:
  *   STORE/catalog.db         SQLite catalog (WAL, synchronous=NORMAL)
  *   STORE/blobs/ab/<sha256>  immutable sample bytes, named by their SHA-256
- *   STORE/staging/           uploads in progress (deleted on open: never valid)
+ *   STORE/staging/           uploads in progress (deleted by the owner's
+ *                            recovery: never valid)
+ *   STORE/lock               the owner lock (flock) and the owner's PID
+ *   STORE/reserve            STORE_RESERVE_BYTES of preallocated space that
+ *                            lets deletes run on a full disk (see blob.c)
  *
  * Model. A dataset owns trees. A tree is either the live tree (the dataset's
  * `initial-tag`, writable) or a frozen tag (immutable snapshot). A tree is a
  * set of nodes (dirs and files) rooted at a root dir node; a file node names a
  * blob by hash. A frozen tag is a copy of nodes, so nothing done to the live
  * tree can change it. A file node whose hash is unset is an upload in
- * progress ("pending"): store_open() deletes those, so after a crash a file is
- * either committed whole or absent.
+ * progress ("pending"): the owner's store_open() deletes those, so after a
+ * crash a file is either committed whole or absent.
+ *
+ * One owner per store. The process that serves a store (an embedded mount,
+ * or `sievefs serve`) opens it with STORE_OPEN_OWNER: it takes an exclusive
+ * flock on STORE/lock for the life of the handle, writes its PID there, and
+ * only then runs crash recovery, which is safe only because nobody else can
+ * have uploads in progress or a sampling run going. A second owner is
+ * refused with -EBUSY ("store in use by PID N"). Admin commands (`sievefs
+ * token ...`) open with STORE_OPEN_ADMIN: no lock, no recovery, no cleanup;
+ * they only run short catalog transactions, which SQLite (WAL, busy timeout)
+ * serialises with the owner's. The lock is on the open file description
+ * (O_CLOEXEC): a fork shares it, an exec does not inherit it.
  *
  * Node numbers (`ino`) are SQLite AUTOINCREMENT row ids: stable across
  * remounts and never reused.
@@ -78,7 +93,9 @@ struct store_dataset {
 };
 
 struct store_tag {
-	int64_t id;
+	int64_t id;             /* catalog row id: what the API's URLs name */
+	char uid[25];           /* stable public id, 24 hex digits, as a
+				 * dataset's: user.sievefs.id, info */
 	int64_t dataset;
 	char name[129];
 	int64_t parent;         /* parent tag id, 0 for initial-tag */
@@ -98,14 +115,31 @@ struct store_newnode {
 
 /* ---- opening ---- */
 
-/* Opens (creating if needed) the store in directory `dir`, runs crash
- * recovery: deletes pending uploads and staging files, collects orphan blobs.
- * On failure returns -errno and writes a reason into msg (may be NULL).
- * The caller frees the handle with store_close(). */
-int store_open(const char *dir, store **out, char *msg, size_t msglen);
+enum store_open_mode {
+	/* The serving process: takes the owner lock (held until store_close),
+	 * then runs crash recovery: deletes pending uploads, marks queued and
+	 * running sampling runs failed, empties staging, collects orphan
+	 * blobs; keeps the space reserve. -EBUSY when another process (or
+	 * another handle of this one) owns the store. */
+	STORE_OPEN_OWNER = 1,
+	/* Catalog access beside a running owner (token commands): no lock,
+	 * no recovery, no staging or blob cleanup, no reserve. */
+	STORE_OPEN_ADMIN = 2,
+};
 
-/* Closes every connection of every thread and frees the handle. Must not race
- * with any other call on the same store. NULL is a no-op. */
+/* Opens (creating if needed) the store in directory `dir` in `mode` (enum
+ * store_open_mode). On failure returns -errno and writes a reason into msg
+ * (may be NULL): -EBUSY "store in use by PID N" for a second owner. The
+ * caller frees the handle with store_close(). */
+int store_open(const char *dir, int mode, store **out, char *msg,
+	       size_t msglen);
+
+/* Bytes STORE/reserve holds for deletes on a full disk. */
+#define STORE_RESERVE_BYTES (4 << 20)
+
+/* Closes every connection of every thread, releases the owner lock and
+ * frees the handle. Must not race with any other call on the same store.
+ * NULL is a no-op. */
 void store_close(store *st);
 
 /* Filesystem statistics of the store's disk (for statfs). */
@@ -136,7 +170,9 @@ int store_tag_get_id(store *st, int64_t id, struct store_tag *out);
 int store_tag_list(store *st, int64_t dataset, struct store_tag **out,
 		   size_t *n);
 /* Freezes the dataset's current selection as tag `name` (parent = the
- * selection's source tag), in one transaction. -EEXIST if the name is taken. */
+ * selection's source tag), in one transaction: the selected files, and
+ * every folder of the source tag (same paths, modes, owners and mtimes),
+ * also those holding no selected file. -EEXIST if the name is taken. */
 int store_tag_create(store *st, int64_t dataset, const char *name,
 		     int64_t now_ns, struct store_tag *out);
 /* Deletes a frozen tag and its nodes (never the live samples); collects blobs
@@ -163,7 +199,9 @@ int store_node_path(store *st, int64_t ino, char *buf, size_t len);
 int store_node_create(store *st, int64_t parent, const char *name,
 		      const struct store_newnode *nn, struct store_node *out);
 /* Removes a file node (unlink) or an empty dir node (rmdir: -ENOTEMPTY) of a
- * live tree. Collects its blob if nothing else references it. */
+ * live tree. Collects its blob if nothing else references it. Works on a
+ * full disk: when the catalog has no room for the delete (-ENOSPC) it gives
+ * up the space reserve and retries once. */
 int store_node_remove(store *st, int64_t parent, const char *name, int is_dir);
 /* rename(2) inside one live tree. noreplace: -EEXIST if the target exists
  * (RENAME_NOREPLACE). Replacing a dir requires it empty. Paths of the moved
@@ -198,6 +236,8 @@ int store_node_commit(store *st, int64_t ino, int fd, const char *staged,
 int store_blob_open(store *st, const unsigned char sha[STORE_SHA_LEN]);
 /* Makes a new, empty staging file: unnamed (O_TMPFILE, path set to "")
  * where the filesystem allows, else named in STORE/staging (path set).
+ * First re-creates the space reserve if it was given up and there is room
+ * again, so uploads cannot take the space deletes need.
  * Returns an fd open for read/write; the caller closes it and commits it or
  * unlinks a named path. */
 int store_staging_create(store *st, char *path, size_t len);
@@ -233,7 +273,7 @@ int store_event_each(store *st, int64_t dataset, int limit, store_event_fn fn,
 
 /* ---- embeddings ---- */
 
-/* An embedding: one float32 vector (and an integer label) per sample path.
+/* An embedding: one float32 vector (and an int64 label) per sample path.
  * Vectors are keyed by path, so they apply to every tree holding the path. */
 struct store_embedding {
 	int64_t id, dataset;
@@ -241,13 +281,25 @@ struct store_embedding {
 	int64_t dim, rows, created_ns;
 };
 
-/* Stores (or replaces) embedding `name` in one transaction: n rows of dim
- * floats. Every path must be a committed file of tree `tree`, else -EINVAL,
- * *bad = its index, and nothing is stored. */
+/* Rows of an upload that name no sample (store_embedding_put). */
+#define STORE_EMB_SKIP_SHOW 3
+struct store_emb_skip {
+	size_t n;                           /* rows skipped */
+	size_t first[STORE_EMB_SKIP_SHOW];  /* indices of the first min(n, 3) */
+};
+
+/* Stores (or replaces) embedding `name` in one transaction: of n rows of
+ * dim floats, those whose path is a committed file of tree `tree`; the
+ * others are skipped and reported in *skip (may be NULL): an export read
+ * back after a sample was removed, or a CSV made over a larger folder,
+ * uploads as is. No row naming a file: -ENOENT and nothing changes. A path
+ * given twice: -EINVAL, *bad = its index, nothing changes. out->rows
+ * counts the rows kept. */
 int store_embedding_put(store *st, int64_t dataset, int64_t tree,
 			const char *name, size_t n, size_t dim,
 			const char *const *paths, const float *x,
-			const int32_t *labels, size_t *bad,
+			const int64_t *labels, size_t *bad,
+			struct store_emb_skip *skip,
 			struct store_embedding *out);
 int store_embedding_get(store *st, int64_t dataset, const char *name,
 			struct store_embedding *out);          /* -ENOENT */
@@ -258,7 +310,7 @@ int store_embedding_list(store *st, int64_t dataset,
 int store_embedding_delete(store *st, int64_t id);
 /* Calls fn for each row in path order. */
 typedef int (*store_vec_fn)(void *arg, const char *path, const float *vec,
-			    int32_t label);
+			    int64_t label);
 int store_embedding_each(store *st, int64_t emb, store_vec_fn fn, void *arg);
 
 /* The candidates of a run: the committed files of `tree` that have a vector
@@ -268,7 +320,9 @@ struct store_matrix {
 	size_t n, dim;
 	char **paths;          /* n, into pool */
 	float *x;              /* n*dim */
-	int32_t *labels;       /* n */
+	int32_t *labels;       /* n: each label's rank among the distinct
+				* labels (order kept: equal, less and greater
+				* are those of the int64 labels) */
 	size_t skipped;        /* files of the tree without a vector */
 	char *pool;
 };
@@ -312,18 +366,21 @@ enum store_run_status { STORE_RUN_QUEUED = 0, STORE_RUN_RUNNING = 1,
 
 struct store_run {
 	int64_t id, dataset;
+	int64_t seq;            /* the run's number in its dataset: 1, 2, 3… */
 	char request[512];      /* as written by the user */
 	char strategy[32];
 	int64_t n;              /* selection size asked for (0 = all) */
 	int64_t from_tag, emb, seed;
 	int status;
 	int64_t done, total, skipped;
+	int64_t candidates;     /* files the strategy ranked (when done) */
 	int64_t created_ns, started_ns, finished_ns;
 	char error[256];
 };
 
-int store_run_create(store *st, struct store_run *r);      /* sets r->id */
-/* Writes status, progress, times, error and embedding of r. */
+/* Sets r->id (catalog-wide, the key) and r->seq (max + 1 in r->dataset). */
+int store_run_create(store *st, struct store_run *r);
+/* Writes status, progress, candidates, times, error and embedding of r. */
 int store_run_update(store *st, const struct store_run *r);
 int store_run_get(store *st, int64_t id, struct store_run *out);
 int store_run_latest(store *st, int64_t dataset, struct store_run *out);

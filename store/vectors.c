@@ -4,12 +4,16 @@
  *   embeddings(id, dataset, name, dim, rows, created)
  *   vectors(emb, path, label, vec)   -- vec: dim float32, native byte order
  *   runs(id, dataset, request, strategy, n, from_tag, emb, seed, status,
- *        done, total, skipped, created, started, finished, error)
+ *        done, total, skipped, created, started, finished, error,
+ *        seq, candidates)  -- seq: 1, 2, 3… per dataset (what users see)
  *   scores(run, rank, path, score)   -- every candidate of a finished run
  *
  * Vectors and scores are keyed by relative path, not by node, so one
  * embedding serves initial-tag and every tag made from it. An upload is one
- * transaction: a bad row leaves the previous state untouched. Selecting the
+ * transaction: a bad row leaves the previous state untouched; rows naming
+ * no committed file are skipped and reported, not stored. Labels are int64
+ * in the catalog; a matrix carries their dense ranks (int32), which is all
+ * a strategy compares. Selecting the
  * top N of a run is one INSERT ... SELECT joining scores to the tree's nodes.
  */
 #include <errno.h>
@@ -57,16 +61,20 @@ static void emb_row(sqlite3_stmt *s, void *out)
 int store_embedding_put(store *st, int64_t dataset, int64_t tree,
 			const char *name, size_t n, size_t dim,
 			const char *const *paths, const float *x,
-			const int32_t *labels, size_t *bad,
+			const int64_t *labels, size_t *bad,
+			struct store_emb_skip *skip,
 			struct store_embedding *out)
 {
 	struct conn *c = db_conn(st);
 	sqlite3_stmt *s = NULL, *ins = NULL, *chk = NULL;
-	int64_t id = 0;
+	struct store_emb_skip sk = { 0 };
+	int64_t id = 0, kept = 0;
 	int rc;
 
 	if (bad)
 		*bad = 0;
+	if (skip)
+		*skip = sk;
 	if (!c)
 		return -EIO;
 	if (n == 0 || dim == 0)
@@ -122,16 +130,21 @@ int store_embedding_put(store *st, int64_t dataset, int64_t tree,
 		sqlite3_reset(chk);
 		sqlite3_bind_int64(chk, 1, tree);
 		sqlite3_bind_text(chk, 2, paths[i], -1, SQLITE_STATIC);
-		if (sqlite3_step(chk) != SQLITE_ROW) {
-			if (bad)
-				*bad = i;
-			rc = -EINVAL;
+		int r = sqlite3_step(chk);
+		if (r == SQLITE_DONE) {
+			if (sk.n < STORE_EMB_SKIP_SHOW)
+				sk.first[sk.n] = i;
+			sk.n++;
+			continue;
+		}
+		if (r != SQLITE_ROW) {
+			rc = db_err(r);
 			break;
 		}
 		sqlite3_reset(ins);
 		sqlite3_bind_int64(ins, 1, id);
 		sqlite3_bind_text(ins, 2, paths[i], -1, SQLITE_STATIC);
-		sqlite3_bind_int(ins, 3, labels[i]);
+		sqlite3_bind_int64(ins, 3, labels[i]);
 		sqlite3_bind_blob(ins, 4, x + i * dim, (int)(dim * sizeof(float)),
 				  SQLITE_STATIC);
 		rc = db_err(sqlite3_step(ins));
@@ -140,7 +153,15 @@ int store_embedding_put(store *st, int64_t dataset, int64_t tree,
 				*bad = i;
 			rc = -EINVAL;   /* duplicate path */
 		}
+		kept++;
 	}
+	if (!rc && kept == 0)
+		rc = -ENOENT;
+	if (!rc)
+		rc = exec3(c, "UPDATE embeddings SET rows=?2 WHERE id=?1", id,
+			   kept, 0);
+	if (skip)
+		*skip = sk;
 out:
 	sqlite3_finalize(chk);
 	sqlite3_finalize(ins);
@@ -242,7 +263,7 @@ int store_embedding_each(store *st, int64_t emb, store_vec_fn fn, void *arg)
 			break;
 		}
 		rc = fn(arg, (const char *)sqlite3_column_text(s, 0),
-			sqlite3_column_blob(s, 1), sqlite3_column_int(s, 2));
+			sqlite3_column_blob(s, 1), sqlite3_column_int64(s, 2));
 		if (rc)
 			break;
 	}
@@ -263,6 +284,40 @@ void store_matrix_free(struct store_matrix *m)
 	memset(m, 0, sizeof(*m));
 }
 
+struct rank {
+	int64_t v;
+	size_t i;
+};
+
+static int cmp_rank(const void *a, const void *b)
+{
+	const struct rank *x = a, *y = b;
+
+	if (x->v != y->v)
+		return x->v < y->v ? -1 : 1;
+	return (x->i > y->i) - (x->i < y->i);
+}
+
+/* out[i] = the rank of raw[i] among the distinct values of raw. */
+static int rank_labels(const int64_t *raw, size_t n, int32_t *out)
+{
+	struct rank *v = malloc(n * sizeof(*v));
+	int32_t r = -1;
+
+	if (!v)
+		return -ENOMEM;
+	for (size_t i = 0; i < n; i++)
+		v[i] = (struct rank){ raw[i], i };
+	qsort(v, n, sizeof(*v), cmp_rank);
+	for (size_t k = 0; k < n; k++) {
+		if (k == 0 || v[k].v != v[k - 1].v)
+			r++;
+		out[v[k].i] = r;
+	}
+	free(v);
+	return 0;
+}
+
 int store_matrix_load(store *st, int64_t emb, int64_t tree,
 		      struct store_matrix *m)
 {
@@ -270,6 +325,7 @@ int store_matrix_load(store *st, int64_t emb, int64_t tree,
 	struct store_embedding e;
 	size_t cap = 0, poolcap = 0, poollen = 0;
 	size_t *offs = NULL;
+	int64_t *raw = NULL;
 	int64_t files = 0, bytes = 0;
 	sqlite3_stmt *s = NULL;
 	int rc, r;
@@ -302,9 +358,9 @@ int store_matrix_load(store *st, int64_t emb, int64_t tree,
 			float *nx = realloc(m->x, ncap * m->dim * sizeof(float));
 			if (nx)
 				m->x = nx;
-			int32_t *nl = nx ? realloc(m->labels, ncap * sizeof(*nl)) : NULL;
+			int64_t *nl = nx ? realloc(raw, ncap * sizeof(*nl)) : NULL;
 			if (nl)
-				m->labels = nl;
+				raw = nl;
 			size_t *no = nl ? realloc(offs, ncap * sizeof(*no)) : NULL;
 			if (!no) {
 				rc = -ENOMEM;
@@ -330,7 +386,7 @@ int store_matrix_load(store *st, int64_t emb, int64_t tree,
 		poollen += plen;
 		memcpy(m->x + m->n * m->dim, sqlite3_column_blob(s, 1),
 		       m->dim * sizeof(float));
-		m->labels[m->n] = sqlite3_column_int(s, 2);
+		raw[m->n] = sqlite3_column_int64(s, 2);
 		m->n++;
 	}
 	if (!rc && r != SQLITE_DONE)
@@ -342,8 +398,14 @@ int store_matrix_load(store *st, int64_t emb, int64_t tree,
 			rc = -ENOMEM;
 		for (size_t i = 0; !rc && i < m->n; i++)
 			m->paths[i] = m->pool + offs[i];
+		m->labels = rc ? NULL : malloc(m->n * sizeof(*m->labels));
+		if (!rc && !m->labels)
+			rc = -ENOMEM;
+		if (!rc)
+			rc = rank_labels(raw, m->n, m->labels);
 	}
 	free(offs);
+	free(raw);
 	if (rc) {
 		store_matrix_free(m);
 		return rc;
@@ -355,7 +417,8 @@ int store_matrix_load(store *st, int64_t emb, int64_t tree,
 /* ---- runs ---- */
 
 #define RUN_COLS "id, dataset, request, strategy, n, from_tag, emb, seed," \
-	" status, done, total, skipped, created, started, finished, error"
+	" status, done, total, skipped, created, started, finished, error," \
+	" seq, candidates"
 
 static void run_row(sqlite3_stmt *s, struct store_run *r)
 {
@@ -379,6 +442,8 @@ static void run_row(sqlite3_stmt *s, struct store_run *r)
 	r->finished_ns = sqlite3_column_int64(s, 14);
 	snprintf(r->error, sizeof(r->error), "%s",
 		 (const char *)sqlite3_column_text(s, 15));
+	r->seq = sqlite3_column_int64(s, 16);
+	r->candidates = sqlite3_column_int64(s, 17);
 }
 
 int store_run_create(store *st, struct store_run *r)
@@ -392,8 +457,11 @@ int store_run_create(store *st, struct store_run *r)
 	rc = db_begin(c);
 	if (rc)
 		return rc;
+	/* numbered per dataset, inside the write transaction */
 	s = db_prep(c, "INSERT INTO runs(dataset,request,strategy,n,from_tag,emb,"
-		 "seed,status,created) VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9)");
+		 "seed,status,created,seq) VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,"
+		 "1+coalesce((SELECT max(seq) FROM runs WHERE dataset=?1),0))"
+		 " RETURNING id, seq");
 	if (!s)
 		return db_end(c, -EIO);
 	r->created_ns = store_now_ns();
@@ -406,10 +474,14 @@ int store_run_create(store *st, struct store_run *r)
 	sqlite3_bind_int64(s, 7, r->seed);
 	sqlite3_bind_int(s, 8, r->status);
 	sqlite3_bind_int64(s, 9, r->created_ns);
-	rc = db_err(sqlite3_step(s));
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW) {
+		r->id = sqlite3_column_int64(s, 0);
+		r->seq = sqlite3_column_int64(s, 1);
+		rc = sqlite3_step(s);
+	}
+	rc = db_err(rc);
 	sqlite3_finalize(s);
-	if (!rc)
-		r->id = sqlite3_last_insert_rowid(c->db);
 	return db_end(c, rc);
 }
 
@@ -425,7 +497,8 @@ int store_run_update(store *st, const struct store_run *r)
 	if (rc)
 		return rc;
 	s = db_prep(c, "UPDATE runs SET status=?2, done=?3, total=?4, skipped=?5,"
-		 " started=?6, finished=?7, error=?8, emb=?9 WHERE id=?1");
+		 " started=?6, finished=?7, error=?8, emb=?9, candidates=?10"
+		 " WHERE id=?1");
 	if (!s)
 		return db_end(c, -EIO);
 	sqlite3_bind_int64(s, 1, r->id);
@@ -437,6 +510,7 @@ int store_run_update(store *st, const struct store_run *r)
 	sqlite3_bind_int64(s, 7, r->finished_ns);
 	sqlite3_bind_text(s, 8, r->error, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(s, 9, r->emb);
+	sqlite3_bind_int64(s, 10, r->candidates);
 	rc = db_err(sqlite3_step(s));
 	sqlite3_finalize(s);
 	return db_end(c, rc);

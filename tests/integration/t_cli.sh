@@ -137,3 +137,85 @@ detached_mount "mount -t fuse.SIEVEFS STORE MNT" "$T/m4" "umount" \
 printf '%s %s fuse.%s defaults,nofail 0 0\n' "$newstore" "$T/m5" "$SIEVEFS" >"$T/fstab"
 detached_mount "an fstab line (mount --fstab FILE MNT)" "$T/m5" "umount" \
 	mount --fstab "$T/fstab" "$T/m5"
+
+# ---------------------------------------------------------------- issue 10, item 12
+. "$(dirname "$0")/server_lib.sh"
+sv_need curl python3
+
+# --- the subcommands are discoverable
+timeout 10 "$SIEVEFS" --help >"$T/help2.out" 2>&1
+for w in "sample DATASET_DIR" "serve STORE" "token create|list|revoke" "help [COMMAND]" "-o nonempty"; do
+	expect_contains "$T/help2.out" "$w" "--help lists '$w'"
+done
+ok "sievefs help exits 0" timeout 10 "$SIEVEFS" help
+expect_contains "$T/last.out" "serve STORE" "sievefs help prints the usage with the commands"
+ok "sievefs help sample exits 0" timeout 10 "$SIEVEFS" help sample
+expect_contains "$T/last.out" "keep N" "sievefs help sample shows the request grammar"
+expect_fail "sievefs help nosuch fails" timeout 10 "$SIEVEFS" help nosuch
+ok "sievefs serve --help exits 0" timeout 10 "$SIEVEFS" serve --help
+expect_contains "$T/last.out" "usage: sievefs serve STORE --listen HOST:PORT" "serve --help prints its usage on stdout"
+ok "sievefs token --help exits 0" timeout 10 "$SIEVEFS" token --help
+expect_contains "$T/last.out" "sievefs token create --store STORE USER" "token --help prints its usage on stdout"
+expect_fail "sievefs serve without arguments fails" timeout 10 "$SIEVEFS" serve
+
+# --- a URL is not a store path
+mkdir -p "$T/cwd"
+(cd "$T/cwd" && timeout 10 "$SIEVEFS" token list --store http://127.0.0.1:8420) >"$T/url.out" 2>"$T/url.err"
+rc=$?
+((rc != 0 && rc != 124)) && pass "token list --store URL fails (exit $rc)" || fail "token list --store URL: exit $rc"
+expect_contains "$T/url.err" "is a URL" "token --store URL: the message says it is a URL"
+(cd "$T/cwd" && timeout 10 "$SIEVEFS" serve https://example.org/x --listen 127.0.0.1:0) >"$T/url.out" 2>"$T/url.err"
+rc=$?
+((rc != 0 && rc != 124)) && pass "serve URL fails (exit $rc)" || fail "serve URL: exit $rc"
+expect_contains "$T/url.err" "is a URL" "serve URL: the message says it is a URL"
+(cd "$T/cwd" && timeout 10 "$SIEVEFS" ftp://host/store "$T/m0" -f) >"$T/url.out" 2>"$T/url.err"
+rc=$?
+((rc != 0 && rc != 124)) && pass "mount of ftp://… fails (exit $rc)" || fail "mount ftp://…: exit $rc"
+expect_eq "" "$(ls -A "$T/cwd")" "no ./http:, ./https: or ./ftp: directory was created"
+
+# --- a new store is announced, an existing one is not
+expect_contains "${SV_MNT_LOG[$T/m0]:-$T/daemon.1.log}" "sievefs: creating new store in $newstore" \
+	"the first mount of a missing STORE says it creates a new store"
+if grep -q "creating new store" "$T/daemon.2.log"; then
+	fail "mounting an existing store says it creates a new one"; else
+	pass "mounting an existing store does not say 'creating'"; fi
+
+# --- a live mount point, and a folder that is not empty
+sv_mount "$newstore" "$T/m7" || die "mount m7 failed"
+timeout 15 "$SIEVEFS" "$T/store-other" "$T/m7" -f >"$T/over.out" 2>"$T/over.err"
+rc=$?
+((rc != 0 && rc != 124)) && pass "mounting over a live mount fails (exit $rc)" || fail "mount over a live mount: exit $rc"
+expect_contains "$T/over.err" "is already mounted" "the message says the mount point is already mounted"
+ok "the live mount still serves its files" test -d "$T/m7/ds/initial-tag"
+[[ -e $T/store-other ]] && fail "the refused mount created its store anyway" || pass "the refused mount created nothing"
+sv_umount "$T/m7"
+mkdir -p "$T/full"
+echo keep >"$T/full/precious.txt"
+timeout 15 "$SIEVEFS" "$newstore" "$T/full" -f >"$T/full.out" 2>"$T/full.err"
+rc=$?
+((rc != 0 && rc != 124)) && pass "mounting onto a non-empty folder fails (exit $rc)" || fail "mount onto a non-empty folder: exit $rc"
+expect_contains "$T/full.err" "is not empty" "the message says the folder is not empty"
+expect_contains "$T/full.err" "-o nonempty" "the message names -o nonempty"
+sv_is_mounted "$T/full" && fail "$T/full got mounted"
+sv_mount "$newstore" "$T/full" -o nonempty || die "mount -o nonempty failed"
+ok "-o nonempty mounts over the folder" test -d "$T/full/ds/initial-tag"
+sv_umount "$T/full"
+expect_eq keep "$(cat "$T/full/precious.txt")" "the folder's file is there again after the unmount"
+
+# --- ~ in -o token_file= and cache_dir= (fstab and mount(8) do not expand it)
+port=$(free_port)
+STORE=$T/srvstore new_token alice "$T/alice.tok" >/dev/null || die "token create failed"
+mkdir -p "$T/home"
+cp "$T/alice.tok" "$T/home/tok" && chmod 600 "$T/home/tok"
+start_server "$port" "$T/srvstore" || die "sievefs serve did not come up"
+HOME=$T/home sv_mount "http://127.0.0.1:$port" "$T/m8" -o "token_file=~/tok,cache_dir=~/cache" ||
+	die "remote mount with ~ in token_file and cache_dir failed"
+ok "the mount with ~/tok works (mkdir a dataset)" mkdir "$T/m8/remote-ds"
+ok "cache_dir=~/cache was created in HOME" test -d "$T/home/cache"
+[[ -e "$T/m8/~" || -e "$T/~" || -e "/~" ]] && fail "a literal ~ directory was created"
+sv_umount "$T/m8"
+timeout 15 "$SIEVEFS" "http://127.0.0.1:$port" "$T/m9" -f -o "token_file=~no-such-user-here/tok" \
+	>"$T/tilde.out" 2>"$T/tilde.err"
+rc=$?
+((rc != 0 && rc != 124)) && pass "~unknown-user fails (exit $rc)" || fail "~unknown-user: exit $rc"
+expect_contains "$T/tilde.err" "cannot expand ~" "the message says ~ cannot be expanded"

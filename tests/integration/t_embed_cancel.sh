@@ -106,7 +106,7 @@ expect_eq "$(features "$T/store")" "$NSMALL" \
 # The next request computes the rest; the result is that of a clean run.
 ok "request: embed again" sample_req "$ds" embed
 expect_eq "$(wait_run "$ds")" done "the second embed completes"
-expect_line "$T/sample.txt" "progress: $N/$N images" "progress: $N/$N"
+expect_line "$T/sample.txt" "progress: $N/$N samples" "progress: $N/$N"
 expect_eq "$(features "$T/store")" "$N" "one feature row per image"
 cat "$ds/embeddings/builtin.csv" >"$T/resumed.csv"
 expect_eq "$(tail -n +2 "$T/resumed.csv" | grep -c .)" "$N" "builtin.csv has $N rows"

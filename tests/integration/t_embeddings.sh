@@ -12,14 +12,20 @@
 # exported in the canonical form (rows by path, "\r\n", shortest float32
 # decimals, plain integer labels); every malformed file (empty, header only,
 # d = 0, missing or wrong header, wrong column count, non-numeric, nan, inf,
-# overflow, non-integer label, duplicate or empty or absolute or "../" name, a
-# name that is a folder or no sample, an unterminated quote, an empty line
-# between rows, a line over the cap) makes close() fail with EINVAL — through
+# overflow, non-integer label, duplicate or empty or absolute or "../" name,
+# an unterminated quote, an empty line between rows, a line over the cap, a
+# header name with spaces around it, a file whose rows name no sample at
+# all) makes close() fail with EINVAL — through
 # cp ("failed to close") and Python (OSError errno 22) — stores nothing, keeps
 # an existing NAME.csv unchanged, and leaves a log line with the row (and the
 # column where there is one); a name that is not NAME.csv is refused; copying
 # over NAME.csv replaces it; several embeddings coexist and info lists them;
-# rm deletes one; embeddings survive a remount.
+# rm deletes one; embeddings survive a remount. What lightly accepts
+# (issue 10 item 9): an export uploads again after one of its samples was
+# removed, and a CSV made over a larger folder uploads as is — the rows
+# naming no sample (a removed file, an unknown path, a folder) are skipped,
+# counted and the first three named in log; 'masked'/'selected' columns and
+# extra columns after 'labels' are ignored; 64-bit labels export exactly.
 
 . "$(dirname "$0")/lib.sh"
 sv_need_binary
@@ -103,8 +109,9 @@ bad = [
     ("header-only", (H + "\r\n").encode(), "not stored"),
     ("d0", ("filenames,labels\r\n" + S[0] + ",1\r\n").encode("utf-8"), "row 1"),
     ("no-header", "\r\n".join(good_rows).encode("utf-8") + b"\r\n", "row 1, column 1"),
-    ("bad-header-column", body(good_rows, H.replace("embedding_1", "embedding_2")), "row 1, column 3"),
-    ("bad-header-last", body(good_rows, H.replace("labels", "label")), "row 1, column 6"),
+    ("bad-header-column", body(good_rows, H.replace("embedding_1", "embed_1")), "row 1, column 3"),
+    ("bad-header-last", body(good_rows, H.replace("labels", "label")), "row 1: the header has no 'labels'"),
+    ("header-space", body(good_rows, H.replace(",labels", ", labels")), "row 1, column 6"),
     ("few-columns", with_row(1, S[1] + ",0.5,1.0,-2.0,1"), "row 3"),
     ("many-columns", with_row(3, row(S[3]) + ",7"), "row 5"),
     ("non-numeric", with_row(2, row(S[2], ("0.5", "abc", "-2.0", "3.25"))), "row 4, column 3"),
@@ -115,8 +122,6 @@ bad = [
     ("float-label", with_row(2, row(S[2], label="1.5")), "row 4, column 6"),
     ("text-label", with_row(4, row(S[4], label="cat")), "row 6, column 6"),
     ("duplicate", with_row(3, row(S[0])), "row 5"),
-    ("unknown-file", with_row(2, row("no/such/sample-77.bin")), "row 4, column 1"),
-    ("folder", with_row(1, row(q(FOLDER))), "row 3, column 1"),
     ("absolute", with_row(0, row(q("/" + names[0]))), "row 2, column 1"),
     ("dotdot", with_row(1, row(q("../" + names[1]))), "row 3, column 1"),
     ("empty-name", with_row(0, row("")), "row 2, column 1"),
@@ -281,5 +286,66 @@ ok "cat e1.csv after remount" cat "$emb/e1.csv"
 expect_list_eq "$T/good2.csv" "$T/last.out" "e1.csv reads back the same after a remount"
 ok "cat part.csv after remount" cat "$emb/part.csv"
 expect_list_eq "$T/part.csv" "$T/last.out" "part.csv reads back the same after a remount"
+
+# --- rows naming no sample are skipped and named; lightly's extra columns
+lastlog() { tail -n 1 "$ds/log"; }
+gone=$(python3 -c 'import csv,sys; r=csv.reader(open(sys.argv[1],newline="")); next(r); print(next(r)[0])' "$T/part.csv")
+[[ -n $gone && $gone != *[,\"]* ]] || die "test setup: unexpected first name of part.csv: '$gone'"
+ok "export part.csv" cp "$emb/part.csv" "$T/part.export"
+ok "rm one of its samples" rm -- "$ds/initial-tag/$gone"
+ok "the export uploads again after the rm" cp "$T/part.export" "$emb/again.csv"
+expect_contains <(lastlog) "skipped 1 row naming no sample: '$gone'" \
+	"log: skipped 1 row naming no sample: '$gone'"
+grep -v -F -- "$gone," "$T/part.export" >"$T/again.expected"
+ok "cat again.csv" cat "$emb/again.csv"
+expect_list_eq "$T/again.expected" "$T/last.out" "again.csv holds the export less the removed row"
+
+cat >"$T/gen2.py" <<'EOF'
+import csv, sys
+out, listfile, folder, gone = sys.argv[1:5]
+names = sorted(l.rstrip("\n") for l in open(listfile, encoding="utf-8"))
+def write(path, header, rows):
+    with open(path, "w", newline="", encoding="utf-8") as f:
+        w = csv.writer(f)
+        w.writerow(header)
+        w.writerows(rows)
+H = ["filenames", "embedding_0", "embedding_1", "labels"]
+# a superset: every name of the source (gone among them), unknown ones, a folder
+extra = ["not/here-1.jpg", "zz-nope.png", folder]
+allrows = [[n, str(i / 4), "0.5", str(i % 3)] for i, n in enumerate(sorted(names + extra))]
+write(out + "/super.csv", H, allrows)
+write(out + "/super.expected", H, [r for r in allrows if r[0] in names and r[0] != gone])
+# lightly's flag columns and extra columns, labels over 2^53 and at the ends
+keep = [n for n in names if n != gone][:4]
+labels = ["9007199254740993", "-9223372036854775808", "9223372036854775807", "-1"]
+write(out + "/flags.csv",
+      ["filenames", "selected", "embedding_0", "masked", "embedding_1", "labels", "note", "labels"],
+      [[n, "1", "1.5", "0", str(-j), labels[j], "free, text", "x"] for j, n in enumerate(keep)])
+write(out + "/flags.expected", H, [[n, "1.5", str(float(-j)), labels[j]] for j, n in enumerate(keep)])
+# nothing matches
+write(out + "/none.csv", H, [["no/such-1.bin", "1", "2", "0"], ["no/such-2.bin", "1", "2", "0"]])
+EOF
+ok "generate the lenient CSVs" python3 "$T/gen2.py" "$T" "$T/all.txt" "$a_folder" "$gone" ||
+	die "CSV generation failed"
+ok "cp a CSV over a larger folder (unknown paths, a folder, the removed file)" \
+	cp "$T/super.csv" "$emb/super.csv"
+expect_contains <(lastlog) "skipped 4 rows naming no sample: '" "log: skipped 4 rows naming no sample"
+expect_contains <(lastlog) ", ..." "log: names the first three, then '...'"
+ok "cat super.csv" cat "$emb/super.csv"
+expect_list_eq "$T/super.expected" "$T/last.out" "super.csv holds exactly the rows of samples"
+ok "cp a CSV with selected/masked and extra columns after labels" cp "$T/flags.csv" "$emb/flags.csv"
+ok "cat flags.csv" cat "$emb/flags.csv"
+expect_list_eq "$T/flags.expected" "$T/last.out" \
+	"flags.csv: flag and extra columns ignored, 64-bit labels exported exactly"
+expect_contains <(lastlog) "embedding 'flags' stored: 4 samples, 2 dimensions" "log: flags stored, 4 samples"
+ok "cp flags.csv's export back in" cp "$emb/flags.csv" "$emb/flags2.csv"
+ok "cat flags2.csv" cat "$emb/flags2.csv"
+expect_list_eq "$T/flags.expected" "$T/last.out" "the export of 64-bit labels re-uploads identical"
+ls "$emb" >"$T/ls.before"
+expect_errno "Invalid argument" cp "$T/none.csv" "$emb/none.csv"
+expect_contains <(lastlog) "embeddings/none.csv not stored: no row names a sample of initial-tag (skipped 2 rows naming no sample: 'no/such-1.bin', 'no/such-2.bin')" \
+	"log: a CSV naming no sample at all is refused, and says why"
+ok "ls embeddings/" ls "$emb"
+expect_list_eq "$T/ls.before" "$T/last.out" "the refused CSV stored nothing"
 
 sv_umount "$mnt"

@@ -9,7 +9,9 @@
 # error) and Python's open/write/close (OSError errno 22), the selection is
 # unchanged and the reason is in `log`; mkdir of each reserved name → EEXIST;
 # info and log refuse writes; rmdir of a dataset with samples or with a tag →
-# ENOTEMPTY; rmdir initial-tag fails and deletes nothing.
+# ENOTEMPTY; rmdir initial-tag fails and deletes nothing. A bad dataset or
+# tag name (mkdir, mv) leaves the naming rule in the daemon's log (and the
+# dataset's log for a rename or a tag).
 
 . "$(dirname "$0")/lib.sh"
 sv_need_binary
@@ -34,6 +36,18 @@ ok "... and can be removed" rmdir "$mnt/$long128"
 ok "names may use . _ - after the first character" mkdir "$mnt/A1.b_c-d"
 ok "... and can be removed" rmdir "$mnt/A1.b_c-d"
 expect_errno "File exists" mkdir "$mnt/ds"
+# the daemon's log (stderr with -f) says why, with the naming rule
+log=${SV_MNT_LOG[$mnt]}
+expect_contains "$log" "'bad!' is not a valid dataset name: use 1-128 of A-Z a-z 0-9 . _ - starting with a letter or digit" \
+	"daemon log: mkdir of a bad dataset name gives the naming rule"
+ok "mkdir dataset rn" mkdir "$mnt/rn"
+# (GNU mv words a rename's EINVAL as "a subdirectory of itself": use Python)
+expect_errno "Invalid argument" python3 -c 'import os, sys; os.rename(sys.argv[1], sys.argv[2])' "$mnt/rn" "$mnt/r n"
+expect_contains "$log" "cannot rename dataset 'rn': 'r n' is not a valid dataset name: use 1-128 of" \
+	"daemon log: a rename to a bad dataset name gives the rule"
+expect_contains "$mnt/rn/log" "cannot rename dataset 'rn': 'r n' is not a valid dataset name" \
+	"the dataset's log too"
+ok "rmdir rn" rmdir "$mnt/rn"
 
 # --- some samples and a valid selection
 mkdir -p "$T/src/sub"
@@ -51,6 +65,10 @@ for bad in "-t" "t t" "$long129" "v1!" ".t"; do
 done
 ok "mkdir tag t1" mkdir "$ds/t1"
 expect_errno "File exists" mkdir "$ds/t1"
+expect_contains "$ds/log" "'v1!' is not a valid tag name: use 1-128 of" "ds log: a bad tag name gives the rule"
+expect_errno "Invalid argument" python3 -c 'import os, sys; os.rename(sys.argv[1], sys.argv[2])' "$ds/t1" "$ds/t 1"
+expect_contains "$ds/log" "cannot rename tag 't1': 't 1' is not a valid tag name: use 1-128 of" \
+	"ds log: a rename to a bad tag name gives the rule"
 
 # --- selection with an unknown path
 printf '%s\n' sub/s1.txt nope/missing-file-42.bin top.txt >"$T/bad.txt"

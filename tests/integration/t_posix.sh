@@ -139,7 +139,5 @@ start_server "$port" "$T/rstore" || die "sievefs serve did not come up"
 sv_mount "http://127.0.0.1:$port" "$T/rmnt" -o "token_file=$T/alice.tok" \
 	-o "cache_dir=$T/cache" || die "remote mount failed"
 fixed_cases "$T/rmnt" remote
-# --no-chmod: chmod over a remote mount fails with EINVAL (issue 10, item 5,
-# fixed on the remote-parity branch); drop the option once that fix is in.
-model "$T/rmnt" remote --no-chmod
+model "$T/rmnt" remote
 sv_umount "$T/rmnt"

@@ -24,6 +24,12 @@
 # embeddings: and latest run: lines; `sievefs sample` exits 0 and prints done,
 # or exits 2 with the reason; `cancel` stops a long coreset run (status
 # cancelled, selection unchanged) and the next request runs normally.
+# Runs are numbered per dataset (`run: N`, log, info); log says "picked N of
+# M candidates" and a cancel once; `keep N` shows as `kept: top N of run R`
+# until the selection is written otherwise; counts of 1 are singular; an
+# empty request (blank line) fails with EINVAL and a reason and queues
+# nothing; `sievefs sample DS` with no request exits 2 with the usage, and
+# `sievefs sample --help` shows the whole grammar.
 
 . "$(dirname "$0")/lib.sh"
 sv_need_binary
@@ -493,5 +499,69 @@ ok "cat big/log" cat "$big/log"
 expect_contains "$T/last.out" "cancel" "big's log records the cancel"
 run_done "$big" "random n=10 seed=1"
 expect_eq 10 "$(wc -l <"$big/selection")" "after the cancel a new request runs normally"
+
+# ---------------------------------------------------------------- texts, numbers, keep
+# Runs are numbered per dataset: big's runs are 1 (cancelled) and 2.
+expect_line "$T/sample.txt" "run: 2" "big's second run is run 2 (numbers are per dataset)"
+expect_contains "$big/log" "sample: run 2 done: random picked 10 of 3000 candidates from 'initial-tag'" \
+	"log: picked N of M candidates"
+expect_contains "$ds/log" "done: coreset picked 50 of $ncand candidates" \
+	"leaves' log: picked 50 of $ncand candidates (not 50 of 50)"
+expect_line "$T/sample.txt" "candidates: 3000" "sample: candidates: 3000"
+expect_contains "$big/log" "sample: run 1 cancelled" "log: run 1 cancelled"
+if grep -q "cancelled: cancelled" "$big/log"; then
+	fail "log says 'cancelled: cancelled'"; sv_show "$big/log"
+else pass "log says cancelled once"; fi
+if grep -q '^reason: cancelled' "$T/big.sample"; then
+	fail "a cancelled run's sample text says reason: cancelled"; else
+	pass "a cancelled run's sample text does not repeat the status as a reason"; fi
+third=$mnt/third
+ok "mkdir dataset third" mkdir "$third"
+ok "cp 1 sample into third" cp "$src/$(sed -n 1p "$T/cands.txt")" "$third/initial-tag/a"
+printf 'filenames,embedding_0,labels\na,1.5,0\n' >"$T/third.csv"
+ok "cp a 1-row embedding into third" cp "$T/third.csv" "$third/embeddings/one.csv"
+expect_contains "$third/log" "embedding 'one' stored: 1 sample, 1 dimension" "log: 1 sample, 1 dimension (singular)"
+ok "echo \"random n=1\" > third/sample" sample_req "$third" "random n=1"
+wait_run "$third" >/dev/null
+expect_line "$T/sample.txt" "run: 1" "a new dataset's first run is run 1"
+expect_line "$T/sample.txt" "selection: 1 sample" "sample: selection: 1 sample (singular)"
+expect_contains "$third/info" "selection: 1 sample from initial-tag" "info: 1 sample (singular)"
+expect_contains "$third/info" "latest run: 1 " "info: latest run: 1"
+
+# keep N shows in `sample`; writing the selection otherwise clears it
+ok "echo \"keep 4\" > big/sample" sample_req "$big" "keep 4"
+cat "$big/sample" >"$T/keep.txt"
+expect_line "$T/keep.txt" "kept: top 4 of run 2" "sample: kept: top 4 of run 2"
+expect_line "$T/keep.txt" "selection: 4 samples" "sample: selection: 4 samples"
+"$SIEVEFS" sample "$big" keep 3 >"$T/keep.out" 2>&1
+expect_eq 0 $? "sievefs sample big keep 3 exits 0"
+expect_line "$T/keep.out" "kept: top 3 of run 2" "sievefs sample ... keep 3 prints what was kept"
+head -1 "$big/selection" >"$T/one.txt"
+ok "cp a one-line list to big/selection" cp "$T/one.txt" "$big/selection"
+cat "$big/sample" >"$T/keep2.txt"
+expect_line "$T/keep2.txt" "selection: 1 sample" "sample: selection: 1 sample after the write"
+if grep -q '^kept:' "$T/keep2.txt"; then fail "sample still says kept: after the selection was written"; else
+	pass "sample no longer says kept: once the selection was written by hand"; fi
+ok "mkdir big/one" mkdir "$big/one"
+expect_contains "$big/log" "tag 'one' created from 'initial-tag' (1 sample)" "log: tag of 1 sample (singular)"
+
+# ---------------------------------------------------------------- empty requests
+run_before=$(sed -n 's/^run: //p' "$big/sample")
+expect_errno "Invalid argument" bash -c 'echo > "$1"' _ "$big/sample"
+expect_errno "Invalid argument" bash -c 'printf " \t\n" > "$1"' _ "$big/sample"
+cat "$big/sample" >"$T/empty.txt"
+expect_contains "$T/empty.txt" "rejected: empty request" "sample says the empty request was rejected"
+expect_contains "$big/log" "sample: empty request: write one" "log says why"
+expect_eq "$run_before" "$(sed -n 's/^run: //p' "$big/sample")" "an empty request queues no run"
+timeout 20 "$SIEVEFS" sample "$big" >"$T/cli0.out" 2>"$T/cli0.err"
+expect_eq 2 $? "sievefs sample DS without a request exits 2 (no hang)"
+expect_contains "$T/cli0.err" "missing REQUEST" "... saying the request is missing"
+expect_contains "$T/cli0.err" "usage: sievefs sample" "... with the usage"
+timeout 20 "$SIEVEFS" sample --help >"$T/help.out" 2>&1
+expect_eq 0 $? "sievefs sample --help exits 0"
+for w in "keep N" "cancel" "embed [dim=N] [color=on|off]" "min_distance" "from=TAG" "embedding=NAME" \
+	"seed=S" typicality kmeans coreset random balance "Exit status"; do
+	expect_contains "$T/help.out" "$w" "sievefs sample --help shows '$w'"
+done
 
 sv_umount "$mnt"

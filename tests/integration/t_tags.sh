@@ -4,12 +4,14 @@
 #
 # Proves: the default selection is every file of initial-tag sorted by path;
 # `mkdir v1` snapshots initial-tag; a selection written with a grep'd subset
-# becomes exactly the files of `mkdir cats`; tags have user.sievefs.parent;
+# becomes exactly the files of `mkdir cats` (with every folder of
+# initial-tag, see t_tag_folders); tags have user.sievefs.parent;
 # overwriting, removing and renaming files in initial-tag never changes a tag;
 # every kind of write into a tag fails with EROFS; `# from: v1` resolves paths
 # in v1 (even ones gone from initial-tag) and makes v1 the parent of v2; rmdir
 # of a parent tag is ENOTEMPTY until its child is gone; rmdir of a tag never
-# deletes samples; info lists the tags.
+# deletes samples; info lists the tags; a tag's user.sievefs.id is 24 hex
+# digits (as a dataset's), shown in info, the same after a remount.
 
 . "$(dirname "$0")/lib.sh"
 sv_need_binary
@@ -37,6 +39,12 @@ expect_list_eq "$T/all.txt" "$T/sel0.txt" "default selection = every file of ini
 ok "mkdir v1 (snapshot of the default selection)" mkdir "$ds/v1"
 expect_tree_eq "$src" "$ds/v1" "v1 has the same files and bytes as initial-tag"
 expect_eq "initial-tag" "$(sv_xattr "$ds/v1" user.sievefs.parent)" "parent of v1 is initial-tag"
+v1id=$(sv_xattr "$ds/v1" user.sievefs.id)
+if [[ $v1id =~ ^[0-9a-f]{24}$ ]]; then pass "user.sievefs.id of a tag is 24 hex digits ($v1id)"; else
+	fail "user.sievefs.id of v1 is '$v1id', not 24 hex digits"; fi
+liveid=$(sv_xattr "$live" user.sievefs.id)
+[[ $liveid =~ ^[0-9a-f]{24}$ && $liveid != "$v1id" ]] &&
+	pass "initial-tag has its own 24-hex id" || fail "initial-tag id '$liveid' (v1: '$v1id')"
 
 # --- a grep'd subset becomes a tag with exactly those files
 grep '^cats/' "$T/sel0.txt" >"$T/cats.txt"
@@ -49,7 +57,9 @@ expect_eq "$ncats" "$(wc -l <"$ds/selection")" "wc -l selection counts the subse
 ok "mkdir cats (from the subset)" mkdir "$ds/cats"
 sv_files "$ds/cats" >"$T/cats.got"
 expect_list_eq "$T/cats.txt" "$T/cats.got" "cats holds exactly the selected files"
-mkdir -p "$T/exp_cats" && cp -r "$src/cats" "$T/exp_cats/"
+# a tag keeps every folder of its source, also those with no selected file
+mkdir -p "$T/exp_cats" && (cd "$src" && find . -type d -exec mkdir -p "$T/exp_cats/{}" \;)
+cp -r "$src/cats/." "$T/exp_cats/cats/"
 expect_tree_eq "$T/exp_cats" "$ds/cats" "cats bytes equal the source"
 expect_eq "initial-tag" "$(sv_xattr "$ds/cats" user.sievefs.parent)" \
 	"getfattr -n user.sievefs.parent of cats is initial-tag"
@@ -113,6 +123,8 @@ expect_line "$T/info" "samples: $((nfiles - 1))" "info: samples count after one 
 for tag in v1 cats v2; do
 	expect_contains "$T/info" "$tag" "info lists tag $tag"
 done
+expect_contains "$T/info" "id $v1id" "info shows v1's id (the one of user.sievefs.id)"
+expect_contains "$T/info" "id $liveid" "info shows initial-tag's id"
 # count: the line naming a tag also gives its number of samples
 tagline() { grep -E "(^|[^[:alnum:]-])$1([^[:alnum:]-]|$)" "$T/info"; }
 if tagline cats | grep -qw -- "$ncats"; then pass "info gives the count of cats ($ncats)"; else
@@ -135,4 +147,10 @@ fi
 expect_tree_eq "$T/exp_live" "$live" "rmdir of tags deleted no sample"
 expect_tree_eq "$T/exp_cats" "$ds/cats" "cats untouched by deleting other tags"
 
+# --- tag ids survive a remount
+catsid=$(sv_xattr "$ds/cats" user.sievefs.id)
+sv_umount "$T/mnt"
+sv_mount "$T/store" "$T/mnt" || die "remount failed"
+expect_eq "$catsid" "$(sv_xattr "$ds/cats" user.sievefs.id)" "a tag's id is the same after a remount"
+expect_eq "$liveid" "$(sv_xattr "$live" user.sievefs.id)" "initial-tag's id is the same after a remount"
 sv_umount "$T/mnt"

@@ -163,6 +163,14 @@ static void test_list_statfs_newnode(void **state)
 	cJSON_Delete(j);
 	assert_int_equal(nn2.mode, 0755);
 	assert_int_equal(nn2.mtime_ns, 0);
+
+	/* The largest mode; a time before 1970. */
+	j = cJSON_Parse("{\"name\":\"f\",\"kind\":2,\"mode\":4095,"
+			"\"mtime_ns\":\"-14182940500000000\"}");
+	assert_int_equal(api_newnode_from_json(j, name, sizeof(name), &nn2), 0);
+	cJSON_Delete(j);
+	assert_int_equal(nn2.mode, 07777);
+	assert_true(nn2.mtime_ns == INT64_C(-14182940500000000));
 }
 
 static void test_decode_rejects(void **state)
@@ -171,6 +179,9 @@ static void test_decode_rejects(void **state)
 		"[]", "{}", "{\"name\":\"x\",\"kind\":3}",
 		"{\"name\":\"x\",\"kind\":\"1\",\"mode\":-1}",
 		"{\"name\":\"x\",\"kind\":2,\"mode\":70000}",
+		/* 0100644: st_mode with the file type is not a mode */
+		"{\"name\":\"x\",\"kind\":2,\"mode\":33188}",
+		"{\"name\":\"x\",\"kind\":2,\"mode\":4096}",
 		"{\"name\":\"x\",\"kind\":2,\"uid\":1.5}",
 		"{\"name\":\"x\",\"kind\":2,\"mtime_ns\":\"12a\"}",
 		"{\"name\":\"x\",\"kind\":2,\"mtime_ns\":\"99999999999999999999\"}",
@@ -345,7 +356,7 @@ static void test_tokens_in_store(void **state)
 
 	(void)state;
 	assert_non_null(mkdtemp(dir));
-	assert_int_equal(store_open(dir, &st, NULL, 0), 0);
+	assert_int_equal(store_open(dir, STORE_OPEN_OWNER, &st, NULL, 0), 0);
 	assert_int_equal(store_token_create(st, "alice", t1, &id1), 0);
 	assert_int_equal(store_token_create(st, "bob", t2, &id2), 0);
 	assert_int_equal(store_token_create(st, "bad name", t2 + 0, NULL),

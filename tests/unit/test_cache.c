@@ -325,17 +325,58 @@ static void test_open_fails(void **state)
 	assert_non_null(strstr(msg, "cache directory"));
 }
 
+/* Pinned entries of an old cache directory are linked into a new one;
+ * evictable ones and what the new one has already are left alone. */
+static void test_adopt_pinned(void **state)
+{
+	struct fx *f = *state;
+	struct cache_blobs *old, *c;
+	char dir[300];
+	uint64_t bytes, pinned;
+	size_t n, np;
+
+	assert_int_equal(cache_blobs_open(f->dir, 1000, &old, NULL, 0), 0);
+	put(old, 1, 10, 1);
+	put(old, 2, 20, 1);
+	put(old, 3, 30, 0);          /* evictable: not adopted */
+	cache_blobs_close(old);
+	snprintf(dir, sizeof(dir), "%s/new", f->dir);
+	assert_int_equal(cache_blobs_open(dir, 1000, &c, NULL, 0), 0);
+	put(c, 2, 20, 1);            /* already here */
+	assert_int_equal(cache_blobs_adopt_pinned(c, f->dir), 1);
+	assert_true(has(c, 1));
+	assert_true(has(c, 2));
+	assert_false(has(c, 3));
+	cache_blobs_usage(c, &bytes, &pinned, &n, &np);
+	assert_int_equal(pinned, 30);
+	assert_int_equal(np, 2);
+	assert_int_equal(cache_blobs_adopt_pinned(c, f->dir), 0);
+	cache_blobs_close(c);
+	/* Still pinned after a reopen (a file of its own, not a memory). */
+	assert_int_equal(cache_blobs_open(dir, 1000, &c, NULL, 0), 0);
+	assert_true(has(c, 1));
+	cache_blobs_close(c);
+	/* A directory with no pinned/ at all adopts nothing. */
+	assert_int_equal(cache_blobs_open(dir, 1000, &c, NULL, 0), 0);
+	snprintf(dir, sizeof(dir), "%s/none", f->dir);
+	assert_int_equal(cache_blobs_adopt_pinned(c, dir), 0);
+	cache_blobs_close(c);
+}
+
 static void test_one_user(void **state)
 {
 	struct fx *f = *state;
 	struct cache_blobs *c, *c2 = (void *)1;
-	char msg[256] = "";
+	char msg[256] = "", want[40];
 
 	assert_int_equal(cache_blobs_open(f->dir, 100, &c, NULL, 0), 0);
 	assert_int_equal(cache_blobs_open(f->dir, 100, &c2, msg, sizeof(msg)),
 			 -EBUSY);
 	assert_null(c2);
 	assert_non_null(strstr(msg, "in use"));
+	/* flock is per open file, so the same process is told its own PID. */
+	snprintf(want, sizeof(want), "PID %ld)", (long)getpid());
+	assert_non_null(strstr(msg, want));
 	cache_blobs_close(c);
 	assert_int_equal(cache_blobs_open(f->dir, 100, &c2, NULL, 0), 0);
 	cache_blobs_close(c2);
@@ -580,6 +621,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_rebuild, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_open_fails, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_one_user, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_adopt_pinned, setup,
+						teardown),
 		cmocka_unit_test(test_meta_ttl),
 		cmocka_unit_test(test_meta_invalidate),
 		cmocka_unit_test(test_meta_bound),

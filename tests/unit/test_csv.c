@@ -3,7 +3,9 @@
  * save_embeddings writes them (CRLF and LF, with and without a last newline,
  * quoted names), the values Python prints (1e-05, -0.0, float64 text),
  * parse -> write -> parse bit for bit, numpy's str() of float32 for the
- * writer, a table of malformed inputs each with the message it must give,
+ * writer, the shapes lightly's check_embeddings accepts (flag and extra
+ * columns, embedding columns in any order, int64 labels), a table of
+ * malformed inputs each with the message it must give,
  * and a large synthetic file for counts and values.
  *
  * Expected float strings were taken from numpy 1.24's str(np.float32(v)).
@@ -203,6 +205,70 @@ static void test_values(void **state)
 	core_csv_free(&e);
 }
 
+/* What lightly's check_embeddings accepts: 'masked'/'selected' before
+ * 'labels' and any columns after it (ignored, whatever they hold), and
+ * embedding columns in any order and numbering (the vector is the file's
+ * column order); labels over the whole int64 range. */
+static void test_lightly_shapes(void **state)
+{
+	static const struct {
+		const char *text;
+		size_t d;
+		float x0, x1;           /* the first row's values */
+		int64_t label0;
+	} ok[] = {
+		/* lightly's own test file: flags after labels */
+		{ "filenames,embedding_0,embedding_1,labels,selected,masked\r\n"
+		  "image_0.jpg,3.4,0.23,0,1,0\r\nimage_1.jpg,3.4,0.23,1,0,1\r\n",
+		  2, 3.4f, 0.23f, 0 },
+		/* and its "special order": masked before labels */
+		{ "filenames,embedding_0,embedding_1,masked,labels,selected\r\n"
+		  "image_0.jpg,3.4,0.23,0,1,0\r\nimage_1.jpg,3.4,0.23,1,0,1\r\n",
+		  2, 3.4f, 0.23f, 1 },
+		/* flags first; extra columns of any name and content after */
+		{ "filenames,selected,masked,embedding_0,embedding_1,labels,"
+		  "note,labels,embedding_9\n"
+		  "a.jpg,,yes,1.5,-2,7,\"free, text\",zzz,\n"
+		  "b.jpg,1,0,1,2,8,,,\n", 2, 1.5f, -2.0f, 7 },
+		/* embedding columns out of order, and any number after '_':
+		 * taken in file order */
+		{ "filenames,embedding_1,embedding_0,labels\r\na,1,2,0\r\n",
+		  2, 1.0f, 2.0f, 0 },
+		{ "filenames,embedding_0,embedding_2,embedding_2x,labels\r\n"
+		  "a,1,2,3,0\r\n", 3, 1.0f, 2.0f, 0 },
+		/* 64-bit labels */
+		{ "filenames,embedding_0,embedding_1,labels\na,1,2,"
+		  "9007199254740993\n", 2, 1.0f, 2.0f, 9007199254740993LL },
+		{ "filenames,embedding_0,embedding_1,labels\na,1,2,"
+		  "-9223372036854775808\nb,1,2,9223372036854775807\n", 2, 1.0f,
+		  2.0f, INT64_MIN },
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
+		struct core_emb e;
+		if (parse_ok(ok[i].text, strlen(ok[i].text), &e))
+			fail_msg("case %zu refused", i);
+		assert_int_equal(e.d, ok[i].d);
+		assert_true(e.n >= 1);
+		assert_true(e.x[0] == ok[i].x0 && e.x[1] == ok[i].x1);
+		assert_true(e.labels[0] == ok[i].label0);
+		core_csv_free(&e);
+	}
+	{
+		struct core_emb e;
+		PARSE_OK(ok[2].text, &e);
+		assert_int_equal(e.n, 2);
+		assert_string_equal(e.names[1], "b.jpg");
+		assert_true(e.x[2] == 1.0f && e.x[3] == 2.0f);
+		assert_true(e.labels[1] == 8);
+		core_csv_free(&e);
+		PARSE_OK(ok[6].text, &e);
+		assert_true(e.labels[1] == INT64_MAX);
+		core_csv_free(&e);
+	}
+}
+
 /* d = 1 and d = 64, built with the writer's own header. */
 static void test_dims(void **state)
 {
@@ -318,15 +384,16 @@ static void test_write_exact(void **state)
 	const float x[] = { 0.1f, -0.0f, 1e-05f, FLT_MAX, 1.0f,
 			    123456789.0f, 0.0001f, 0.5f, 2.0f, -3.0f,
 			    1e16f, 1e-45f };
-	const int32_t labels[] = { 0, 1, -2, INT32_MAX, INT32_MIN, 5 };
+	const int64_t labels[] = { 0, 1, -2, INT64_MAX, INT64_MIN,
+				   9007199254740993LL };
 	const char want[] =
 		"filenames,embedding_0,embedding_1,labels\r\n"
 		"a.jpg,0.1,-0.0,0\r\n"
 		"dir/b c.jpg,1e-05,3.4028235e+38,1\r\n"
 		"\"x,y.jpg\",1.0,123456790.0,-2\r\n"
-		"\"q\"\"uote.jpg\",1e-04,0.5,2147483647\r\n"
-		"\"new\nline.jpg\",2.0,-3.0,-2147483648\r\n"
-		"\"cr\r.jpg\",1e+16,1e-45,5\r\n";
+		"\"q\"\"uote.jpg\",1e-04,0.5,9223372036854775807\r\n"
+		"\"new\nline.jpg\",2.0,-3.0,-9223372036854775808\r\n"
+		"\"cr\r.jpg\",1e+16,1e-45,9007199254740993\r\n";
 	struct tbuf b;
 	char *text;
 	size_t len;
@@ -353,7 +420,7 @@ static void test_round_trip(void **state)
 	const char *names[500];
 	char namebuf[500][48];
 	float *x = malloc(n * d * sizeof(float));
-	int32_t labels[500];
+	int64_t labels[500];
 	struct tbuf b;
 	struct core_emb e1, e2;
 	char *t1, *t2;
@@ -367,7 +434,7 @@ static void test_round_trip(void **state)
 		snprintf(namebuf[i], sizeof(namebuf[i]), "%simg %zu.jpg",
 			 pre[i % 5], i);
 		names[i] = namebuf[i];
-		labels[i] = (int32_t)rnd32();
+		labels[i] = (int64_t)(((uint64_t)rnd32() << 32) | rnd32());
 		for (size_t j = 0; j < d; j++)
 			x[i * d + j] = rnd_float();
 	}
@@ -466,21 +533,40 @@ static const struct bad {
 	  "row 1, column 1: expected the header 'filenames,embedding_0,...,"
 	  "labels', found 'a.jpg'" },
 	{ "filenames,embedding_0,embedding_1\r\na,1,2\r\n", 0,
-	  "row 1, column 3: expected 'labels' as the last header column, "
-	  "found 'embedding_1'" },
+	  "row 1: the header has no 'labels' column" },
 	{ "filenames,labels\r\na,1\r\n", 0,
 	  "row 1: no embedding columns (d = 0)" },
 	{ "filenames\r\na\r\n", 0, "row 1: the header has 1 column" },
-	{ "filenames,embedding_0,embedding_2,labels\r\n", 0,
-	  "row 1, column 3: expected 'embedding_1', found 'embedding_2'" },
-	{ "filenames,embedding_1,embedding_0,labels\r\n", 0,
-	  "row 1, column 2: expected 'embedding_0', found 'embedding_1'" },
+	/* lightly's check_embeddings refuses these too */
 	{ "filenames, embedding_0,labels\r\n", 0,
-	  "row 1, column 2: expected 'embedding_0', found ' embedding_0'" },
+	  "row 1, column 2: header ' embedding_0' has spaces around it" },
+	{ "filenames,embedding_0,labels,extra \r\n", 0,
+	  "row 1, column 4: header 'extra ' has spaces around it" },
+	{ "filenames,embedding_0,foo,labels\r\na,1,2,0\r\n", 0,
+	  "row 1, column 3: expected 'embedding_N', 'masked' or 'selected' "
+	  "before 'labels', found 'foo'" },
+	{ "filenames,embedding_,labels\r\n", 0,
+	  "found 'embedding_'" },
+	{ "filenames,Embedding_0,labels\r\n", 0, "found 'Embedding_0'" },
+	{ "filenames,masked,labels\r\na,1,0\r\n", 0,
+	  "row 1: no embedding columns (d = 0)" },
+	{ "filenames,labels,embedding_0\r\na,0,1\r\n", 0,
+	  "row 1: no embedding columns (d = 0)" },
+	/* the ignored columns still count */
+	{ "filenames,embedding_0,labels,x\r\na,1,0\r\n", 0,
+	  "row 2: expected 4 columns, found 3" },
+	{ "filenames,masked,embedding_0,labels\r\na,1,2,0,5\r\n", 0,
+	  "row 2: expected 4 columns, found 5" },
+	/* messages name a column by its header */
+	{ "filenames,selected,embedding_7,embedding_3,labels,z\r\n"
+	  "a,1,2,x,0,\r\n", 0,
+	  "row 2, column 4 (embedding_3): 'x' is not a number" },
+	{ "filenames,embedding_0,masked,labels,z\r\na,1,0,q,\r\n", 0,
+	  "row 2, column 4 (labels): 'q' is not an integer" },
 	{ "Filenames,embedding_0,labels\r\n", 0,
 	  "row 1, column 1: expected the header" },
 	{ "filenames,embedding_0,label\r\n", 0,
-	  "row 1, column 3: expected 'labels'" },
+	  "row 1: the header has no 'labels' column" },
 	/* no rows */
 	{ HDR, 0, "row 2: the file has a header but no rows (0 samples)" },
 	{ "filenames,embedding_0,labels", 0, "but no rows (0 samples)" },
@@ -515,11 +601,13 @@ static const struct bad {
 	{ HDR "a,1,2,\r\n", 0, "row 2, column 4 (labels): '' is not an "
 	  "integer" },
 	{ HDR "a,1,2,x\r\n", 0, "'x' is not an integer" },
-	{ HDR "a,1,2,2147483648\r\n", 0,
-	  "row 2, column 4 (labels): '2147483648' is out of int32 range" },
-	{ HDR "a,1,2,-2147483649\r\n", 0, "is out of int32 range" },
+	{ HDR "a,1,2,9223372036854775808\r\n", 0,
+	  "row 2, column 4 (labels): '9223372036854775808' is out of int64 "
+	  "range" },
+	{ HDR "a,1,2,-9223372036854775809\r\n", 0, "is out of int64 range" },
+	{ HDR "a,1,2,18446744073709551616\r\n", 0, "is out of int64 range" },
 	{ HDR "a,1,2,99999999999999999999999\r\n", 0,
-	  "is out of int32 range" },
+	  "is out of int64 range" },
 	/* names */
 	{ HDR ",1,2,0\r\n", 0, "row 2, column 1 (filenames): empty filename" },
 	{ HDR "\"\",1,2,0\r\n", 0, "row 2, column 1 (filenames): empty "
@@ -766,6 +854,7 @@ int main(void)
 		cmocka_unit_test(test_quoted_names),
 		cmocka_unit_test(test_values),
 		cmocka_unit_test(test_dims),
+		cmocka_unit_test(test_lightly_shapes),
 		cmocka_unit_test(test_fmt_float),
 		cmocka_unit_test(test_fmt_shortest),
 		cmocka_unit_test(test_write_exact),

@@ -8,11 +8,13 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <cmocka.h>
 
 #include "core/names.h"
+#include "core/text.h"
 
 static void test_name_valid(void **state)
 {
@@ -156,6 +158,126 @@ static void test_sel_from_only_first(void **state)
 	core_sel_free(&s);
 }
 
+
+/* Selection lines (core/text.h): every legal name reads back as itself;
+ * plain names stay plain. */
+static const char *const odd_names[] = {
+	"a/plain.jpg", "back\\slash.png", "new\nline.jpg", "cr\r", "tab\there",
+	"# from: v1", "#hash", " lead", "trail ", "q\"uote", "\"start",
+	"ctl\001\037\177", "sub/ünïcødé.bin", "a,b;c", "\"", " ",
+	"\\\"", "bell\a\b\v\f",
+};
+
+static void test_sel_quote_roundtrip(void **state)
+{
+	size_t n = sizeof(odd_names) / sizeof(odd_names[0]);
+	struct tbuf b;
+	struct core_sel s;
+	char msg[256] = "", *text;
+	size_t len;
+
+	(void)state;
+	tbuf_init(&b, 1 << 20);
+	for (size_t i = 0; i < n; i++)
+		tbuf_put_path_line(&b, odd_names[i]);
+	assert_int_equal(tbuf_finish(&b, &text, &len), 0);
+	/* one line per name */
+	size_t lines = 0;
+	for (size_t i = 0; i < len; i++)
+		lines += text[i] == '\n';
+	assert_int_equal(lines, n);
+	assert_int_equal(core_sel_parse(text, len, &s, msg, sizeof(msg)), 0);
+	assert_null(s.from);
+	assert_int_equal(s.n, n);
+	for (size_t i = 0; i < n; i++)
+		assert_string_equal(s.paths[i], odd_names[i]);
+	core_sel_free(&s);
+	free(text);
+}
+
+static void expect_line(const char *name, const char *want)
+{
+	struct tbuf b;
+	char *text;
+	size_t len;
+
+	tbuf_init(&b, 4096);
+	tbuf_put_path_line(&b, name);
+	assert_int_equal(tbuf_finish(&b, &text, &len), 0);
+	assert_string_equal(text, want);
+	free(text);
+}
+
+static void test_sel_quote_form(void **state)
+{
+	(void)state;
+	expect_line("a/b c.jpg", "a/b c.jpg\n");
+	expect_line("back\\slash", "back\\slash\n");
+	expect_line("sub/ünï.bin", "sub/ünï.bin\n");
+	expect_line("new\nline", "\"new\\nline\"\n");
+	expect_line("cr\r", "\"cr\\r\"\n");
+	expect_line("a\\b\tc", "\"a\\\\b\\tc\"\n");
+	expect_line("x\001y\177", "\"x\\001y\\177\"\n");
+	expect_line("#x", "\"#x\"\n");
+	expect_line(" x", "\" x\"\n");
+	expect_line("x ", "\"x \"\n");
+	expect_line("\"x\"", "\"\\\"x\\\"\"\n");
+	assert_int_equal(core_path_needs_quote("a\"b"), 0);
+	assert_int_equal(core_path_needs_quote("a\nb"), 1);
+}
+
+static void test_sel_quote_parse(void **state)
+{
+	const char text[] = "\"a\\nb\"\r\n\"\\101\\t\\\"\\\\\"\n\"oops\n"
+			    "\"a\\qb\"\n\"\\000\"\n\"x\"y\"\n./\"k\"\n";
+	struct core_sel s;
+	char msg[256] = "";
+
+	(void)state;
+	assert_int_equal(core_sel_parse(text, strlen(text), &s, msg,
+					sizeof(msg)), 0);
+	assert_int_equal(s.n, 7);
+	assert_string_equal(s.paths[0], "a\nb");
+	assert_string_equal(s.paths[1], "A\t\"\\");
+	/* not well-formed quoted strings: taken as they are */
+	assert_string_equal(s.paths[2], "\"oops");
+	assert_string_equal(s.paths[3], "\"a\\qb\"");
+	assert_string_equal(s.paths[4], "\"\\000\"");
+	assert_string_equal(s.paths[5], "\"x\"y\"");
+	assert_string_equal(s.paths[6], "\"k\"");
+	core_sel_free(&s);
+	expect_bad("\"\"\n", 3, "line 1: an empty path");
+	expect_bad("x\n\"/abs\"\n", 9, "line 2: '/abs' is an absolute");
+}
+
+/* A path of 4096 control bytes quotes to 16,386 bytes and still reads. */
+static void test_sel_quote_long(void **state)
+{
+	static char name[4098];
+	struct tbuf b;
+	struct core_sel s;
+	char msg[256] = "", *text;
+	size_t len;
+
+	(void)state;
+	memset(name, '\001', 4096);
+	tbuf_init(&b, 1 << 20);
+	tbuf_put_path_line(&b, name);
+	assert_int_equal(tbuf_finish(&b, &text, &len), 0);
+	assert_int_equal(len, 4 * 4096 + 3);
+	assert_int_equal(core_sel_parse(text, len, &s, msg, sizeof(msg)), 0);
+	assert_int_equal(s.n, 1);
+	assert_string_equal(s.paths[0], name);
+	core_sel_free(&s);
+	free(text);
+	name[4096] = '\001';
+	tbuf_init(&b, 1 << 20);
+	tbuf_put_path_line(&b, name);
+	assert_int_equal(tbuf_finish(&b, &text, &len), 0);
+	expect_bad(text, len, "longer than");
+	free(text);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -167,6 +289,10 @@ int main(void)
 		cmocka_unit_test(test_sel_empty),
 		cmocka_unit_test(test_sel_errors),
 		cmocka_unit_test(test_sel_from_only_first),
+		cmocka_unit_test(test_sel_quote_roundtrip),
+		cmocka_unit_test(test_sel_quote_form),
+		cmocka_unit_test(test_sel_quote_parse),
+		cmocka_unit_test(test_sel_quote_long),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

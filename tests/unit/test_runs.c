@@ -1,18 +1,30 @@
 /*
  * test_runs.c — the `sample` request grammar (core/runs.c core_req_parse):
  * every strategy and key, the defaults, and each way a request can be wrong
- * with the message the user will read in `sample` and `log`.
+ * with the message the user will read in `sample` and `log`; and the runs
+ * of the catalog (store/vectors.c, store/db.c): numbered 1, 2, 3… in each
+ * dataset, also after the migration of a catalog made before the numbers
+ * existed (a temp store, its runs table cut back to the old columns with
+ * sqlite3, reopened twice).
  */
+#define _XOPEN_SOURCE 700
 #include <errno.h>
+#include <ftw.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <cmocka.h>
+#include <sqlite3.h>
 
 #include "core/runs.h"
+#include "core/text.h"
+
+static void expect_bad(const char *req, const char *want);
 
 static void test_defaults(void **state)
 {
@@ -27,8 +39,18 @@ static void test_defaults(void **state)
 	assert_string_equal(q.from, "");
 	assert_string_equal(q.embedding, "");
 	assert_int_equal(q.seed, 0);
-	assert_int_equal(core_req_parse("", &q, msg, sizeof(msg)), 0);
+	assert_int_equal(core_req_parse("coreset", &q, msg, sizeof(msg)), 0);
 	assert_int_equal(q.n, 0);           /* all candidates */
+}
+
+/* A blank line is not "sample everything with the defaults". */
+static void test_empty(void **state)
+{
+	(void)state;
+	expect_bad("", "empty request");
+	expect_bad("   ", "empty request");
+	expect_bad(" \t\r\n", "empty request");
+	expect_bad("\n", "e.g. `coreset n=100`");
 }
 
 static void test_full(void **state)
@@ -101,6 +123,150 @@ static void test_errors(void **state)
 	expect_bad("coreset random", "unexpected 'random'");
 }
 
+static void test_plural(void **state)
+{
+	(void)state;
+	assert_string_equal(core_s(1), "");
+	assert_string_equal(core_s(-1), "");
+	assert_string_equal(core_s(0), "s");
+	assert_string_equal(core_s(2), "s");
+	assert_string_equal(core_s(3200), "s");
+}
+
+/* ---- runs in the catalog ---- */
+
+static int rm_entry(const char *path, const struct stat *sb, int flag,
+		    struct FTW *ftw)
+{
+	(void)sb;
+	(void)flag;
+	(void)ftw;
+	return remove(path);
+}
+
+struct fx {
+	char tmp[64], dir[128];
+	store *st;
+	struct store_dataset a, b;
+};
+
+static int setup(void **state)
+{
+	struct fx *f = calloc(1, sizeof(*f));
+	char msg[STORE_ERRMSG] = "";
+
+	if (!f)
+		return -1;
+	snprintf(f->tmp, sizeof(f->tmp), "/tmp/sievefs-test-runs-XXXXXX");
+	if (!mkdtemp(f->tmp)) {
+		free(f);
+		return -1;
+	}
+	snprintf(f->dir, sizeof(f->dir), "%s/store", f->tmp);
+	if (store_open(f->dir, STORE_OPEN_OWNER, &f->st, msg, sizeof(msg)) ||
+	    store_dataset_create(f->st, "", "a", &f->a) ||
+	    store_dataset_create(f->st, "", "b", &f->b)) {
+		fprintf(stderr, "setup: %s\n", msg);
+		return -1;
+	}
+	*state = f;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct fx *f = *state;
+
+	store_close(f->st);
+	nftw(f->tmp, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+	free(f);
+	return 0;
+}
+
+static int64_t new_run(store *st, int64_t ds, int64_t *seq)
+{
+	struct store_run r = { .dataset = ds, .status = STORE_RUN_QUEUED };
+
+	snprintf(r.request, sizeof(r.request), "random n=1");
+	snprintf(r.strategy, sizeof(r.strategy), "random");
+	assert_int_equal(store_run_create(st, &r), 0);
+	*seq = r.seq;
+	return r.id;
+}
+
+static void reopen(struct fx *f)
+{
+	char msg[STORE_ERRMSG] = "";
+
+	store_close(f->st);
+	f->st = NULL;
+	if (store_open(f->dir, STORE_OPEN_OWNER, &f->st, msg, sizeof(msg)))
+		fail_msg("reopen: %s", msg);
+}
+
+static void test_seq_per_dataset(void **state)
+{
+	struct fx *f = *state;
+	struct store_run r;
+	int64_t seq, id1, id2, id3;
+
+	id1 = new_run(f->st, f->a.id, &seq);
+	assert_int_equal(seq, 1);
+	id2 = new_run(f->st, f->b.id, &seq);
+	assert_int_equal(seq, 1);           /* not 2: b's own first run */
+	id3 = new_run(f->st, f->a.id, &seq);
+	assert_int_equal(seq, 2);
+	assert_true(id1 != id2 && id2 != id3);      /* ids stay unique */
+	assert_int_equal(store_run_get(f->st, id3, &r), 0);
+	assert_int_equal(r.seq, 2);
+	r.candidates = 400;
+	r.status = STORE_RUN_DONE;
+	assert_int_equal(store_run_update(f->st, &r), 0);
+	reopen(f);
+	assert_int_equal(store_run_latest(f->st, f->a.id, &r), 0);
+	assert_int_equal(r.id, id3);
+	assert_int_equal(r.seq, 2);
+	assert_int_equal(r.candidates, 400);
+	new_run(f->st, f->b.id, &seq);
+	assert_int_equal(seq, 2);
+}
+
+/* Runs of a catalog made before `seq` (and `candidates`) existed are
+ * numbered in id order per dataset when it is opened; opening it again
+ * changes nothing; new runs continue from there. */
+static void test_seq_migration(void **state)
+{
+	struct fx *f = *state;
+	struct store_run r;
+	char path[200];
+	sqlite3 *db;
+	int64_t seq, ids[5];
+	const int64_t want[5] = { 1, 1, 2, 3, 2 };
+
+	for (int i = 0; i < 5; i++)
+		ids[i] = new_run(f->st, i == 1 || i == 4 ? f->b.id : f->a.id,
+				 &seq);
+	store_close(f->st);
+	f->st = NULL;
+	snprintf(path, sizeof(path), "%s/catalog.db", f->dir);
+	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(db, "ALTER TABLE runs DROP COLUMN seq;"
+				      "ALTER TABLE runs DROP COLUMN candidates",
+				      NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(db);
+	for (int pass = 0; pass < 2; pass++) {
+		reopen(f);
+		for (int i = 0; i < 5; i++) {
+			assert_int_equal(store_run_get(f->st, ids[i], &r), 0);
+			assert_int_equal(r.seq, want[i]);
+		}
+	}
+	new_run(f->st, f->a.id, &seq);
+	assert_int_equal(seq, 4);
+	new_run(f->st, f->b.id, &seq);
+	assert_int_equal(seq, 3);
+}
+
 static void test_too_long(void **state)
 {
 	char req[2000];
@@ -119,6 +285,12 @@ int main(void)
 		cmocka_unit_test(test_keep_cancel),
 		cmocka_unit_test(test_errors),
 		cmocka_unit_test(test_too_long),
+		cmocka_unit_test(test_empty),
+		cmocka_unit_test(test_plural),
+		cmocka_unit_test_setup_teardown(test_seq_per_dataset, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_seq_migration, setup,
+						teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,7 +1,7 @@
 /*
  * test_store.c — unit tests for store/: the catalog (datasets, tags, nodes,
- * selection, events, folder generations) and the content-addressed blob
- * store.
+ * selection, events, folder generations, embedding uploads) and the
+ * content-addressed blob store.
  *
  * Fixture: every test gets a fresh temp dir (mkdtemp under /tmp) holding a
  * store in TMP/store, opened in setup, plus one dataset `alice/leaves`;
@@ -77,7 +77,7 @@ static int setup(void **state)
 		return -1;
 	}
 	snprintf(f->dir, sizeof(f->dir), "%s/store", f->tmp);
-	if (store_open(f->dir, &f->st, msg, sizeof(msg)) != 0) {
+	if (store_open(f->dir, STORE_OPEN_OWNER, &f->st, msg, sizeof(msg)) != 0) {
 		fprintf(stderr, "store_open: %s\n", msg);
 		nftw(f->tmp, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
 		free(f);
@@ -111,7 +111,7 @@ static void reopen(struct fx *f)
 
 	store_close(f->st);
 	f->st = NULL;
-	rc = store_open(f->dir, &f->st, msg, sizeof(msg));
+	rc = store_open(f->dir, STORE_OPEN_OWNER, &f->st, msg, sizeof(msg));
 	if (rc)
 		fail_msg("reopen: %d %s", rc, msg);
 }
@@ -398,7 +398,7 @@ static void open_on_regular_file_fails_with_message(void **state)
 	fd = open(path, O_CREAT | O_WRONLY | O_EXCL, 0644);
 	assert_true(fd >= 0);
 	close(fd);
-	assert_rc(store_open(path, &st, msg, sizeof(msg)), -ENOTDIR);
+	assert_rc(store_open(path, STORE_OPEN_OWNER, &st, msg, sizeof(msg)), -ENOTDIR);
 	assert_null(st);
 	assert_true(msg[0] != '\0');
 	assert_non_null(strstr(msg, "plainfile"));
@@ -412,7 +412,7 @@ static void open_creates_missing_parents(void **state)
 	store *st = NULL;
 
 	snprintf(path, sizeof(path), "%s/no/such/dir", f->tmp);
-	assert_rc(store_open(path, &st, msg, sizeof(msg)), 0);
+	assert_rc(store_open(path, STORE_OPEN_OWNER, &st, msg, sizeof(msg)), 0);
 	assert_non_null(st);
 	snprintf(sub, sizeof(sub), "%s/blobs/7f", path);
 	assert_true(is_dir(sub));
@@ -432,11 +432,11 @@ static void open_below_regular_file_fails_with_message(void **state)
 	assert_true(fd >= 0);
 	close(fd);
 	snprintf(path, sizeof(path), "%s/sub/store", file);
-	assert_rc(store_open(path, &st, msg, sizeof(msg)), -ENOTDIR);
+	assert_rc(store_open(path, STORE_OPEN_OWNER, &st, msg, sizeof(msg)), -ENOTDIR);
 	assert_null(st);
 	assert_non_null(strstr(msg, "plainfile"));
 	/* a NULL message buffer is allowed */
-	assert_rc(store_open(file, &st, NULL, 0), -ENOTDIR);
+	assert_rc(store_open(file, STORE_OPEN_OWNER, &st, NULL, 0), -ENOTDIR);
 	assert_null(st);
 }
 
@@ -456,7 +456,7 @@ static void open_on_foreign_catalog_fails_with_message(void **state)
 	memset(junk, 'J', sizeof(junk));
 	assert_int_equal(write(fd, junk, sizeof(junk)), sizeof(junk));
 	close(fd);
-	assert_true(store_open(dir, &st, msg, sizeof(msg)) < 0);
+	assert_true(store_open(dir, STORE_OPEN_OWNER, &st, msg, sizeof(msg)) < 0);
 	assert_null(st);
 	assert_non_null(strstr(msg, "catalog"));
 }
@@ -1539,6 +1539,156 @@ static void reopen_recovers_from_crash(void **state)
 	assert_int_equal(lookup_ino(f, root, "d"), d);
 }
 
+/* ==== one owner per store ==== */
+
+/* Runs SQL on the fixture's catalog through a connection of its own. */
+static void sql_on_catalog(const struct fx *f, const char *sql)
+{
+	char db[STORE_PATH_MAX];
+	sqlite3 *h = NULL;
+
+	snprintf(db, sizeof(db), "%s/catalog.db", f->dir);
+	assert_int_equal(sqlite3_open(db, &h), SQLITE_OK);
+	sqlite3_busy_timeout(h, 5000);
+	assert_int_equal(sqlite3_exec(h, sql, NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(h);
+}
+
+/* The status of run 1, read with a connection of its own. */
+static int run_status(const struct fx *f)
+{
+	char db[STORE_PATH_MAX];
+	sqlite3 *h = NULL;
+	sqlite3_stmt *s = NULL;
+	int st = -1;
+
+	snprintf(db, sizeof(db), "%s/catalog.db", f->dir);
+	assert_int_equal(sqlite3_open(db, &h), SQLITE_OK);
+	assert_int_equal(sqlite3_prepare_v2(h, "SELECT status FROM runs"
+					    " WHERE id=1", -1, &s, NULL),
+			 SQLITE_OK);
+	if (sqlite3_step(s) == SQLITE_ROW)
+		st = sqlite3_column_int(s, 0);
+	sqlite3_finalize(s);
+	sqlite3_close(h);
+	return st;
+}
+
+static void second_owner_is_refused_with_pid(void **state)
+{
+	struct fx *f = *state;
+	char msg[STORE_ERRMSG] = "", want[64], path[STORE_PATH_MAX];
+	char buf[32] = "";
+	store *st = (store *)&msg;          /* must come back NULL */
+	int fd;
+
+	assert_rc(store_open(f->dir, STORE_OPEN_OWNER, &st, msg, sizeof(msg)),
+		  -EBUSY);
+	assert_null(st);
+	snprintf(want, sizeof(want), "store in use by PID %ld",
+		 (long)getpid());
+	assert_non_null(strstr(msg, want));
+	/* the lock file names the owner */
+	snprintf(path, sizeof(path), "%s/lock", f->dir);
+	fd = open(path, O_RDONLY);
+	assert_true(fd >= 0);
+	assert_true(read(fd, buf, sizeof(buf) - 1) > 0);
+	close(fd);
+	snprintf(want, sizeof(want), "%ld\n", (long)getpid());
+	assert_string_equal(buf, want);
+	/* the refused open changed nothing: the owner goes on */
+	assert_int_equal(mkdir_node(f, f->ds.live_root, "still") > 0, 1);
+	/* the owner's close frees the store for the next one */
+	reopen(f);
+	assert_non_null(f->st);
+}
+
+static void admin_open_beside_owner_recovers_nothing(void **state)
+{
+	struct fx *f = *state;
+	char msg[STORE_ERRMSG] = "", path[STORE_PATH_MAX];
+	char token[STORE_TOKEN_LEN + 1], user[STORE_USER_MAX + 1];
+	struct store_token *v = NULL;
+	struct store_node n;
+	int64_t pend = mkfile_pending(f, f->ds.live_root, "uploading");
+	int64_t id = 0;
+	size_t cnt = 0;
+	store *adm = NULL;
+	int fd;
+
+	/* what a running owner has in progress: an upload (a pending node and
+	 * a named staging file) and a sampling run */
+	snprintf(path, sizeof(path), "%s/staging/00000000000000000000beef",
+		 f->dir);
+	fd = open(path, O_CREAT | O_WRONLY | O_EXCL, 0644);
+	assert_true(fd >= 0);
+	close(fd);
+	sql_on_catalog(f, "INSERT INTO runs(dataset, request, strategy, n,"
+		       " from_tag, emb, seed, status, created)"
+		       " VALUES(1, 'random', 'random', 1, 1, 0, 0, 1, 0)");
+
+	assert_rc(store_open(f->dir, STORE_OPEN_ADMIN, &adm, msg, sizeof(msg)),
+		  0);
+	assert_rc(store_token_create(adm, "carol", token, &id), 0);
+	assert_rc(store_token_list(adm, &v, &cnt), 0);
+	assert_int_equal(cnt, 1);
+	free(v);
+	store_close(adm);
+
+	assert_rc(store_node_get(f->st, pend, &n), 0);
+	assert_false(n.has_sha);
+	assert_true(exists(path));
+	assert_int_equal(run_status(f), 1);
+	/* the owner sees the admin's token */
+	assert_rc(store_token_check(f->st, token, user), 0);
+	assert_string_equal(user, "carol");
+	/* a second admin beside the first and the owner */
+	assert_rc(store_open(f->dir, STORE_OPEN_ADMIN, &adm, msg, sizeof(msg)),
+		  0);
+	store_close(adm);
+
+	/* the next owner recovers */
+	reopen(f);
+	assert_rc(store_node_get(f->st, pend, &n), -ENOENT);
+	assert_false(exists(path));
+	assert_int_equal(run_status(f), 4);
+}
+
+static void admin_open_without_owner_works(void **state)
+{
+	struct fx *f = *state;
+	char msg[STORE_ERRMSG] = "", dir[STORE_PATH_MAX];
+	char token[STORE_TOKEN_LEN + 1], user[STORE_USER_MAX + 1];
+	store *adm = NULL, *own = NULL;
+
+	/* a store that does not exist yet: made, catalog only */
+	snprintf(dir, sizeof(dir), "%s/fresh", f->tmp);
+	assert_rc(store_open(dir, STORE_OPEN_ADMIN, &adm, msg, sizeof(msg)), 0);
+	assert_rc(store_token_create(adm, "dave", token, NULL), 0);
+	/* an admin handle holds no lock: an owner may come while it is open */
+	assert_rc(store_open(dir, STORE_OPEN_OWNER, &own, msg, sizeof(msg)), 0);
+	assert_rc(store_token_check(own, token, user), 0);
+	store_close(own);
+	store_close(adm);
+	assert_rc(store_open(dir, 0, &adm, msg, sizeof(msg)), -EINVAL);
+	assert_null(adm);
+}
+
+static void owner_keeps_a_space_reserve(void **state)
+{
+	struct fx *f = *state;
+	char path[STORE_PATH_MAX];
+	struct stat sb;
+
+	snprintf(path, sizeof(path), "%s/reserve", f->dir);
+	assert_int_equal(stat(path, &sb), 0);
+	assert_true((int64_t)sb.st_blocks * 512 >= STORE_RESERVE_BYTES);
+	/* a lost reserve comes back with the next owner, or the next upload */
+	assert_int_equal(unlink(path), 0);
+	reopen(f);
+	assert_int_equal(stat(path, &sb), 0);
+}
+
 /* ==== tags ==== */
 
 /* Live tree used by the tag tests:
@@ -1811,12 +1961,68 @@ static void tag_rename(void **state)
 	assert_rc(store_tag_get(f->st, f->ds.id, "initial-tag", &got), 0);
 }
 
+static void assert_hex24(const char *uid)
+{
+	if (strlen(uid) != 24 || strspn(uid, "0123456789abcdef") != 24)
+		fail_msg("uid '%s' is not 24 lowercase hex digits", uid);
+}
+
+/* Tags have a public 24-hex uid like datasets, kept across reopens; a
+ * catalog made before tag uids gets one for each of its tags on open. */
+static void tag_uid_is_24_hex_stable_and_migrated(void **state)
+{
+	struct fx *f = *state;
+	struct store_tag live, v1, got;
+	char path[192], uid_live[25], uid_v1[25];
+	sqlite3 *db;
+
+	assert_rc(store_tag_create(f->st, f->ds.id, "v1", T1, &v1), 0);
+	assert_rc(store_tag_get_id(f->st, f->ds.live_tree, &live), 0);
+	assert_hex24(v1.uid);
+	assert_hex24(live.uid);
+	assert_string_not_equal(v1.uid, live.uid);
+	reopen(f);
+	assert_rc(store_tag_get(f->st, f->ds.id, "v1", &got), 0);
+	assert_string_equal(got.uid, v1.uid);
+	assert_rc(store_tag_get_id(f->st, f->ds.live_tree, &got), 0);
+	assert_string_equal(got.uid, live.uid);
+
+	/* an old catalog: the column is not there */
+	store_close(f->st);
+	f->st = NULL;
+	snprintf(path, sizeof(path), "%s/catalog.db", f->dir);
+	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(db, "DROP INDEX tags_uid;"
+				      "ALTER TABLE tags DROP COLUMN uid",
+				      NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(db);
+	reopen(f);
+	assert_rc(store_tag_get(f->st, f->ds.id, "v1", &got), 0);
+	assert_hex24(got.uid);
+	snprintf(uid_v1, sizeof(uid_v1), "%s", got.uid);
+	assert_rc(store_tag_get_id(f->st, f->ds.live_tree, &got), 0);
+	assert_hex24(got.uid);
+	snprintf(uid_live, sizeof(uid_live), "%s", got.uid);
+	assert_string_not_equal(uid_v1, uid_live);
+	/* given once: the next open keeps them */
+	reopen(f);
+	assert_rc(store_tag_get(f->st, f->ds.id, "v1", &got), 0);
+	assert_string_equal(got.uid, uid_v1);
+	assert_rc(store_tag_get_id(f->st, f->ds.live_tree, &got), 0);
+	assert_string_equal(got.uid, uid_live);
+	/* and new tags get theirs as usual */
+	assert_rc(store_tag_create(f->st, f->ds.id, "v2", T2, &got), 0);
+	assert_hex24(got.uid);
+}
+
 static void tag_create_from_explicit_live_selection(void **state)
 {
 	struct fx *f = *state;
 	static const char *const pick[] = { "top.txt", "b/c/deep.txt" };
-	static const char *const top[] = { "b", "top.txt" };
+	static const char *const top[] = { "a", "b", "empty", "top.txt" };
+	static const char *const dirs[] = { "a", "b", "empty" };
 	struct store_tag v1;
+	struct store_node a;
 	struct tree t;
 
 	build_tree(f, &t);
@@ -1827,20 +2033,104 @@ static void tag_create_from_explicit_live_selection(void **state)
 	assert_string_equal(v1.parent_name, "initial-tag");
 	assert_int_equal(v1.files, 2);
 	assert_int_equal(v1.bytes, 3 + 5);
-	assert_children(f, v1.root, top, 2);        /* only what was picked */
+	/* the picked files, and every folder of the source (issue 10 item 8:
+	 * a loader mapping folders to classes sees the same classes) */
+	assert_children(f, v1.root, top, 4);
+	assert_rc(store_node_lookup(f->st, v1.root, "a", &a), 0);
+	assert_children(f, a.ino, NULL, 0);         /* x.txt not picked */
+	assert_int_equal(a.mode, 0700);             /* the source's mode */
 	assert_path(f, lookup_ino(f, lookup_ino(f, lookup_ino(f, v1.root, "b"),
 				  "c"), "deep.txt"), "b/c/deep.txt");
 	/* the selection itself is left as it was */
 	assert_selection(f, pick, 2);
-	/* an empty explicit selection freezes an empty tag */
+	/* an empty explicit selection freezes the folders, no file */
 	assert_rc(store_selection_set(f->st, f->ds.id, f->ds.live_tree, NULL, 0,
 				      NULL, NULL, 0), 0);
 	assert_rc(store_tag_create(f->st, f->ds.id, "none", T2, &v1), 0);
 	assert_int_equal(v1.files, 0);
 	assert_int_equal(v1.bytes, 0);
-	assert_children(f, v1.root, NULL, 0);
+	assert_children(f, v1.root, dirs, 3);
 	assert_rc(store_tag_create(f->st, f->ds.id + 1000, "x", T2, NULL),
 		  -ENOENT);
+}
+
+/* ==== embeddings ==== */
+
+struct got_vec {
+	int n;
+	char path[4][64];
+	int64_t label[4];
+};
+
+static int collect_vec(void *arg, const char *path, const float *vec,
+		       int64_t label)
+{
+	struct got_vec *g = arg;
+
+	(void)vec;
+	if (g->n == 4)
+		return -E2BIG;
+	snprintf(g->path[g->n], sizeof(g->path[0]), "%s", path);
+	g->label[g->n++] = label;
+	return 0;
+}
+
+/* Rows naming no committed file (unknown path, folder, pending upload) are
+ * skipped and reported; nothing matching is -ENOENT and changes nothing;
+ * labels are int64 in and out; a matrix carries their ranks. */
+static void embedding_put_skips_rows_naming_no_sample(void **state)
+{
+	struct fx *f = *state;
+	static const char *const paths[] = { "a/x.txt", "gone.txt", "a",
+					     "a/pending", "b/c/deep.txt",
+					     "top.txt", "zz" };
+	const int64_t labels[] = { INT64_MAX, 1, 2, 3, INT64_MAX, INT64_MIN,
+				   4 };
+	static const char *const nope[] = { "nope", "also/nope" };
+	static const char *const dup[] = { "top.txt", "top.txt" };
+	float x[7 * 2] = { 0 };
+	struct store_emb_skip sk;
+	struct store_embedding e, got;
+	struct store_matrix m;
+	struct got_vec g = { 0 };
+	struct tree t;
+	size_t bad = 99;
+
+	build_tree(f, &t);
+	assert_rc(store_embedding_put(f->st, f->ds.id, f->ds.live_tree, "e",
+				      7, 2, paths, x, labels, &bad, &sk, &e), 0);
+	assert_int_equal(e.rows, 3);
+	assert_int_equal(sk.n, 4);
+	assert_int_equal(sk.first[0], 1);
+	assert_int_equal(sk.first[1], 2);
+	assert_int_equal(sk.first[2], 3);
+	assert_rc(store_embedding_each(f->st, e.id, collect_vec, &g), 0);
+	assert_int_equal(g.n, 3);
+	assert_string_equal(g.path[0], "a/x.txt");
+	assert_true(g.label[0] == INT64_MAX);
+	assert_string_equal(g.path[2], "top.txt");
+	assert_true(g.label[2] == INT64_MIN);
+	assert_rc(store_matrix_load(f->st, e.id, f->ds.live_tree, &m), 0);
+	assert_int_equal(m.n, 3);
+	assert_int_equal(m.labels[0], 1);     /* INT64_MAX: above ... */
+	assert_int_equal(m.labels[1], 1);     /* ... equal to it ... */
+	assert_int_equal(m.labels[2], 0);     /* INT64_MIN: the lowest */
+	store_matrix_free(&m);
+
+	/* nothing matches: -ENOENT, the embedding of that name unchanged */
+	assert_rc(store_embedding_put(f->st, f->ds.id, f->ds.live_tree, "e",
+				      2, 2, nope, x, labels, &bad, &sk, NULL),
+		  -ENOENT);
+	assert_int_equal(sk.n, 2);
+	assert_rc(store_embedding_get(f->st, f->ds.id, "e", &got), 0);
+	assert_int_equal(got.rows, 3);
+	/* a path twice: -EINVAL naming the second */
+	assert_rc(store_embedding_put(f->st, f->ds.id, f->ds.live_tree, "e",
+				      2, 2, dup, x, labels, &bad, NULL, NULL),
+		  -EINVAL);
+	assert_int_equal(bad, 1);
+	assert_rc(store_embedding_get(f->st, f->ds.id, "e", &got), 0);
+	assert_int_equal(got.rows, 3);
 }
 
 /* ==== selection ==== */
@@ -2018,7 +2308,7 @@ static void selection_from_frozen_tag_becomes_parent_of_new_tag(void **state)
 {
 	struct fx *f = *state;
 	static const char *const pick[] = { "b/c/deep.txt", "a/x.txt" };
-	static const char *const top[] = { "a", "b" };
+	static const char *const top[] = { "a", "b", "empty" };
 	struct store_tag v1, v2;
 	struct store_dataset d;
 	struct tree t;
@@ -2043,7 +2333,7 @@ static void selection_from_frozen_tag_becomes_parent_of_new_tag(void **state)
 	assert_rc(store_tree_count(f->st, v2.id, &files, &bytes), 0);
 	assert_int_equal(files, 2);
 	assert_int_equal(bytes, 7);
-	assert_children(f, v2.root, top, 2);       /* no empty/, no top.txt */
+	assert_children(f, v2.root, top, 3);       /* v1's folders, no top.txt */
 	{
 		struct store_node n;
 		int64_t a = lookup_ino(f, v2.root, "a");
@@ -2352,6 +2642,10 @@ int main(void)
 		T(commit_to_dir_fails_and_removes_staged),
 
 		T(reopen_recovers_from_crash),
+		T(second_owner_is_refused_with_pid),
+		T(admin_open_beside_owner_recovers_nothing),
+		T(admin_open_without_owner_works),
+		T(owner_keeps_a_space_reserve),
 
 		T(tag_create_copies_committed_files_and_empty_dirs),
 		T(tag_list_initial_first_then_by_creation),
@@ -2363,6 +2657,8 @@ int main(void)
 		T(tag_create_duplicate_name_is_eexist),
 		T(tag_rename),
 		T(tag_create_from_explicit_live_selection),
+		T(tag_uid_is_24_hex_stable_and_migrated),
+		T(embedding_put_skips_rows_naming_no_sample),
 
 		T(selection_default_is_committed_files_sorted_by_path),
 		T(selection_each_stops_early_with_callback_value),

@@ -1,0 +1,131 @@
+#!/usr/bin/env bash
+#
+# t_tag_busy — `mkdir TAG` while a sampling run of the dataset is queued or
+# running, on a local mount and on a remote one (same core/ code behind the
+# server).
+#
+# Proves: while a sample request is queued (behind another dataset's long
+# `embed`: one worker runs the requests of a store one at a time) `mkdir
+# DS/TAG` fails with EBUSY ("Device or resource busy"), creates nothing, and
+# `log` says which run is in the way and what to do; the same while a sample
+# request is running; an `embed` run does not block a tag (it does not
+# change the selection); once the run is done (or cancelled) mkdir works and
+# the tag holds the run's picks (3 samples), or the unchanged selection.
+# `sievefs sample DS REQ && mkdir DS/TAG` works (the CLI waits for the run).
+# Also on both: an empty request is EINVAL with its reason in `sample`.
+#
+# Timing: the blocker embeds 200 black 4000x4000 PNGs (distinct bytes, a
+# tEXt chunk with a counter; tens of milliseconds each to decode), seconds of
+# work, while each mkdir follows its state check within milliseconds. Nothing
+# asserts a time: the state is read back after each refused mkdir, and a run
+# that had already ended would make the status check fail loudly.
+
+. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/server_lib.sh"
+sv_need_binary
+sv_need python3 curl grep mountpoint fusermount3
+PY=/usr/bin/python3
+[ -x "$PY" ] || PY=$(command -v python3)
+"$PY" -c 'import PIL' 2>/dev/null || die "$PY cannot import PIL (apt-get install python3-pil)"
+
+NBIG=200
+big=$T/big
+small=$T/small
+mkdir -p "$big" "$small"
+"$PY" - "$big" "$NBIG" "$small" <<'EOF' || die "cannot make the test files"
+import io, struct, sys, zlib
+from PIL import Image
+d, n, sd = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+b = io.BytesIO()
+Image.new("L", (4000, 4000), 0).save(b, "PNG")
+base = b.getvalue()
+for i in range(n):
+    data = b"sievefs\0big." + str(i).encode()
+    body = b"tEXt" + data
+    out = (base[:33] + struct.pack(">I", len(data)) + body +
+           struct.pack(">I", zlib.crc32(body)) + base[33:])
+    open("%s/b%03d.png" % (d, i), "wb").write(out)
+# 20 small samples and a 2-D embedding of them: 4 clusters
+with open("%s/emb.csv" % sd, "w") as f:
+    f.write("filenames,embedding_0,embedding_1,labels\n")
+    for i in range(20):
+        name = "f%02d.txt" % i
+        open("%s/%s" % (sd, name), "w").write("sample %d\n" % i)
+        f.write("%s,%d.%d,%d.5,0\n" % (name, (i % 4) * 10, i, (i % 4) * 7))
+EOF
+
+# status DS — the status: line of DS/sample
+status() { sed -n 's/^status: //p' "$1/sample"; }
+
+# wait_status DS WANT — poll until DS/sample shows status WANT (≤ 60 s)
+wait_status() {
+	local i
+	for ((i = 0; i < 600; i++)); do
+		[[ $(status "$1") == "$2" ]] && return 0
+		sleep 0.1
+	done
+	return 1
+}
+
+# busy_flow MNT LABEL — the whole scenario on a mount
+busy_flow() {
+	local m=$1 L=$2 slow=$1/slow fast=$1/fast st
+	ok "$L: mkdir datasets" mkdir "$slow" "$fast"
+	ok "$L: cp $NBIG big PNGs into slow" cp -r "$big/." "$slow/initial-tag/"
+	ok "$L: cp 20 samples into fast" cp "$small"/f*.txt "$fast/initial-tag/"
+	ok "$L: cp the embedding into fast" cp "$small/emb.csv" "$fast/embeddings/emb.csv"
+
+	# an empty request is refused here too (the server runs the same check)
+	expect_errno "Invalid argument" bash -c 'echo > "$1"' _ "$fast/sample"
+	expect_contains "$fast/sample" "rejected: empty request" "$L: sample says the empty request was rejected"
+
+	# --- queued
+	ok "$L: slow: embed" sample_req "$slow" embed
+	wait_status "$slow" running || fail "$L: slow's embed never showed status: running"
+	ok "$L: fast: coreset n=3" sample_req "$fast" "coreset n=3"
+	expect_eq queued "$(status "$fast")" "$L: fast's run is queued behind slow's embed"
+	expect_errno "Device or resource busy" mkdir "$fast/best"
+	st=$(status "$fast")
+	expect_eq queued "$st" "$L: fast's run was still queued when mkdir was refused"
+	ok "$L: no tag was created" test ! -e "$fast/best"
+	expect_contains "$fast/log" "tag 'best' not created: sampling run 1 is queued and will replace the selection" \
+		"$L: log says which run is in the way"
+	expect_contains "$fast/log" "sievefs sample DATASET_DIR" "$L: log says how to wait"
+	# an embed run does not change the selection: tagging slow is fine
+	ok "$L: mkdir slow/v1 during slow's embed" mkdir "$slow/v1"
+	expect_eq "$NBIG" "$(find "$slow/v1" -type f | wc -l)" "$L: slow/v1 holds every sample"
+	ok "$L: slow: cancel" sample_req "$slow" cancel
+	expect_eq done "$(wait_run "$fast")" "$L: fast's run ends done"
+	ok "$L: mkdir fast/best once the run is done" mkdir "$fast/best"
+	expect_eq 3 "$(find "$fast/best" -type f | wc -l)" "$L: fast/best holds the 3 picks"
+	# the README's flow: the CLI waits, then mkdir works at once
+	ok "$L: sievefs sample fast coreset n=4 && mkdir fast/best4" \
+		bash -c '"$1" sample "$2" coreset n=4 >/dev/null && mkdir "$2/best4"' _ "$SIEVEFS" "$fast"
+	expect_eq 4 "$(find "$fast/best4" -type f | wc -l)" "$L: fast/best4 holds the 4 picks"
+
+	# --- running: a sample request over the built-in embedding of slow
+	# (its features are mostly not cached yet: the embed was cancelled)
+	ok "$L: slow: n=5 (embeds first)" sample_req "$slow" "n=5"
+	wait_status "$slow" running || fail "$L: slow's n=5 never showed status: running"
+	expect_errno "Device or resource busy" mkdir "$slow/v2"
+	expect_eq running "$(status "$slow")" "$L: slow's run was still running when mkdir was refused"
+	ok "$L: no tag v2" test ! -e "$slow/v2"
+	expect_contains "$slow/log" "tag 'v2' not created: sampling run 2 is running" \
+		"$L: log names the running run"
+	ok "$L: slow: cancel" sample_req "$slow" cancel
+	expect_eq cancelled "$(wait_run "$slow")" "$L: slow's run ends cancelled"
+	ok "$L: mkdir slow/v2 after the cancel" mkdir "$slow/v2"
+	expect_eq "$NBIG" "$(find "$slow/v2" -type f | wc -l)" "$L: slow/v2 holds the unchanged selection"
+}
+
+sv_mount "$T/local-store" "$T/mnt" || die "mount failed"
+busy_flow "$T/mnt" local
+sv_umount "$T/mnt"
+
+port=$(free_port)
+new_token alice "$T/alice.tok" >/dev/null || die "token create failed"
+start_server "$port" || die "sievefs serve did not come up"
+sv_mount "http://127.0.0.1:$port" "$T/rmnt" -o "token_file=$T/alice.tok,cache_dir=$T/cache" ||
+	die "remote mount failed"
+busy_flow "$T/rmnt" remote
+sv_umount "$T/rmnt"
