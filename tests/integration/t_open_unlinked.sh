@@ -38,7 +38,6 @@ newer" "$got" "$what: a file replaced by mv stays readable through its fd"
 import os, stat, sys
 d = sys.argv[1]
 p = os.path.join(d, "py")
-# mode from create, not chmod: chmod over a remote mount is item 5's
 os.umask(0)
 fd = os.open(p, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o640)
 os.write(fd, b"x" * 10000)
