@@ -945,7 +945,7 @@ static enum MHD_Result r_node_setattr(struct srv *s, struct req *r,
 				      struct MHD_Connection *c)
 {
 	struct store_node n;
-	int64_t mode = 0, uid = 0, gid = 0, mtime = 0;
+	int64_t mode = 0, uid = 0, gid = 0, mtime = 0, atime = 0;
 	int what = 0, q, bad = 0;
 	enum MHD_Result ret;
 	cJSON *j;
@@ -973,6 +973,10 @@ static enum MHD_Result r_node_setattr(struct srv *s, struct req *r,
 		what |= STORE_SET_MTIME;
 	if (!bad && q < 0)
 		bad = 4;
+	if ((q = api_get_i64(j, "atime_ns", &atime, 0)) == 0)
+		what |= STORE_SET_ATIME;
+	if (!bad && q < 0)
+		bad = 5;
 	cJSON_Delete(j);
 	if (bad == 1)
 		return send_err(c, MHD_HTTP_BAD_REQUEST, "bad_json", "EINVAL",
@@ -981,9 +985,11 @@ static enum MHD_Result r_node_setattr(struct srv *s, struct req *r,
 	if (bad)
 		return bad_field(c, bad == 2 ? "uid (0 to 2^32-1)" :
 				 bad == 3 ? "gid (0 to 2^32-1)" :
-				 "mtime_ns (an integer, as a string)");
+				 bad == 4 ? "mtime_ns (an integer, as a string)" :
+				 "atime_ns (an integer, as a string)");
 	rc = r->be->ops->node_setattr(r->be, r->id, what, (uint32_t)mode,
-				      (uint32_t)uid, (uint32_t)gid, mtime);
+				      (uint32_t)uid, (uint32_t)gid, mtime,
+				      atime);
 	if (rc)
 		return send_errno(c, rc, NULL);
 	return send_node(s, c, MHD_HTTP_OK, own_node(s, r, r->id, &n), &n);

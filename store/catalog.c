@@ -504,6 +504,7 @@ static int insert_node(struct conn *c, int64_t tree, int64_t parent,
 	sqlite3_bind_int64(s, 11, a->ctime_ns);
 	if (a->has_sha)
 		sqlite3_bind_blob(s, 12, a->sha, STORE_SHA_LEN, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 13, a->atime_ns ? a->atime_ns : a->mtime_ns);
 	rc = db_err(sqlite3_step(s));
 	sqlite3_reset(s);
 	if (!rc)
@@ -829,6 +830,7 @@ static int freeze_dir(struct freeze *f, const char *path, int64_t *ino)
 		a.uid = got.uid;
 		a.gid = got.gid;
 		a.mtime_ns = got.mtime_ns;
+		a.atime_ns = got.atime_ns;
 	} else {
 		a.uid = getuid();
 		a.gid = getgid();
@@ -931,7 +933,8 @@ int store_tag_create(store *st, int64_t dataset, const char *name,
 	while ((r = sqlite3_step(s)) == SQLITE_ROW && !rc) {
 		struct store_node n;
 		db_node_row(s, &n);
-		rc = freeze_node(&f, &n, (const char *)sqlite3_column_text(s, 14),
+		rc = freeze_node(&f, &n,
+				 (const char *)sqlite3_column_text(s, NODE_NCOLS),
 				 &files, &bytes);
 	}
 	if (!rc && r != SQLITE_DONE && r != SQLITE_ROW)
@@ -1374,7 +1377,8 @@ out:
 }
 
 int store_node_setattr(store *st, int64_t ino, int what, uint32_t mode,
-		       uint32_t uid, uint32_t gid, int64_t mtime_ns)
+		       uint32_t uid, uint32_t gid, int64_t mtime_ns,
+		       int64_t atime_ns)
 {
 	struct conn *c = db_conn(st);
 	struct store_node n;
@@ -1399,8 +1403,10 @@ int store_node_setattr(store *st, int64_t ino, int what, uint32_t mode,
 		n.gid = gid;
 	if (what & STORE_SET_MTIME)
 		n.mtime_ns = mtime_ns;
+	if (what & STORE_SET_ATIME)
+		n.atime_ns = atime_ns;
 	s = db_prep(c, "UPDATE nodes SET mode=?2, uid=?3, gid=?4, mtime=?5,"
-		 " ctime=?6 WHERE ino=?1");
+		 " ctime=?6, atime=?7 WHERE ino=?1");
 	if (!s) {
 		rc = -EIO;
 		goto out;
@@ -1411,6 +1417,7 @@ int store_node_setattr(store *st, int64_t ino, int what, uint32_t mode,
 	sqlite3_bind_int64(s, 4, n.gid);
 	sqlite3_bind_int64(s, 5, n.mtime_ns);
 	sqlite3_bind_int64(s, 6, store_now_ns());
+	sqlite3_bind_int64(s, 7, n.atime_ns);
 	rc = db_err(sqlite3_step(s));
 	sqlite3_finalize(s);
 out:

@@ -7,7 +7,8 @@
  *   tags(id, dataset, name, parent, created, root, files, bytes, live,
  *        uid)                   -- uid: see migrate_tag_uid()
  *   nodes(ino, tree, parent, name, path, kind, mode, uid, gid, size, mtime,
- *         ctime, sha)          -- sha NULL on a file = upload pending
+ *         ctime, sha, atime)   -- sha NULL on a file = upload pending;
+ *                                 atime added by migrate_atime()
  *   selection(dataset, rank, node)  -- explicit selection, importance order
  *   events(id, dataset, ts, level, msg)
  *   users(name, created), tokens(id, user, hash, created, revoked)
@@ -53,8 +54,8 @@ static const char *const sql_text[Q_COUNT] = {
 		" WHERE n.parent=?1 ORDER BY n.name",
 	[Q_NODE_PATH] = "SELECT path FROM nodes WHERE ino=?1",
 	[Q_NODE_INSERT] = "INSERT INTO nodes(tree,parent,name,path,kind,mode,"
-		"uid,gid,size,mtime,ctime,sha) VALUES(?1,?2,?3,?4,?5,?6,?7,?8,"
-		"?9,?10,?11,?12)",
+		"uid,gid,size,mtime,ctime,sha,atime) VALUES(?1,?2,?3,?4,?5,?6,"
+		"?7,?8,?9,?10,?11,?12,?13)",
 	[Q_NODE_DELETE] = "DELETE FROM nodes WHERE ino=?1",
 	[Q_NODE_HAS_CHILD] = "SELECT 1 FROM nodes WHERE parent=?1 LIMIT 1",
 	[Q_NODE_MOVE] = "UPDATE nodes SET parent=?2, name=?3, path=?4,"
@@ -402,6 +403,39 @@ void db_node_row(sqlite3_stmt *s, void *out)
 	const unsigned char *name = sqlite3_column_text(s, 13);
 	if (name)
 		snprintf(n->name, sizeof(n->name), "%s", (const char *)name);
+	n->atime_ns = sqlite3_column_int64(s, 14);
+	n->subdirs = sqlite3_column_int64(s, 15);
+}
+
+/* nodes.atime (access time, kept apart from mtime since issue 10): added
+ * to a catalog made before it, with atime = mtime, once. Idempotent: the
+ * column is looked for first, so a catalog that has it is left alone. */
+static int migrate_atime(struct conn *c)
+{
+	sqlite3_stmt *s = db_prep(c, "SELECT 1 FROM pragma_table_info('nodes')"
+			       " WHERE name='atime'");
+	int r;
+
+	if (!s)
+		return -EIO;
+	r = sqlite3_step(s);
+	sqlite3_finalize(s);
+	if (r == SQLITE_ROW)
+		return 0;
+	if (r != SQLITE_DONE)
+		return db_err(r);
+	return db_exec(c, "ALTER TABLE nodes ADD COLUMN atime INTEGER NOT NULL"
+		       " DEFAULT 0; UPDATE nodes SET atime=mtime;");
+}
+
+/* A folder's st_nlink is 2 + its child folders (as on ext4; find's leaf
+ * optimisation relies on it): NODE_COLS counts them through this partial
+ * index, so the count costs one index range of folders only, never a scan
+ * of a big folder's files. IF NOT EXISTS: its own migration. */
+static int migrate_subdirs(struct conn *c)
+{
+	return db_exec(c, "CREATE INDEX IF NOT EXISTS nodes_subdir"
+		       " ON nodes(parent) WHERE kind=1");
 }
 
 /* Adds column `col` (declared `decl`) to `table` unless it is there: the
@@ -474,6 +508,10 @@ int db_schema(struct conn *c)
 	rc = db_exec(c, schema);
 	if (!rc)
 		rc = migrate_tag_uid(c);
+	if (!rc)
+		rc = migrate_atime(c);
+	if (!rc)
+		rc = migrate_subdirs(c);
 	/* Stores made before grants existed: their users keep reading what
 	 * their nodes name (once, marked in meta). Such a store trusted a
 	 * hash; the grants start from that state. */

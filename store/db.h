@@ -22,7 +22,10 @@
 
 /* Column lists shared by the statements that fill the structs below. */
 #define NODE_COLS "n.ino,n.tree,n.parent,t.dataset,t.live,n.kind,n.mode," \
-	"n.uid,n.gid,n.size,n.mtime,n.ctime,n.sha,n.name"
+	"n.uid,n.gid,n.size,n.mtime,n.ctime,n.sha,n.name,n.atime," \
+	"CASE n.kind WHEN 1 THEN (SELECT count(*) FROM nodes sd" \
+	" WHERE sd.parent=n.ino AND sd.kind=1) ELSE 0 END"
+#define NODE_NCOLS 16   /* columns in NODE_COLS: the index of one after */
 #define DS_COLS "d.id,d.uid,d.name,d.owner,d.created,d.live_tree," \
 	"(SELECT root FROM tags WHERE id=d.live_tree),d.sel_tree,d.sel_explicit"
 #define TAG_COLS "t.id,t.dataset,t.name,t.parent," \

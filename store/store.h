@@ -81,6 +81,8 @@ struct store_node {
 	uint32_t uid, gid;
 	int64_t size;
 	int64_t mtime_ns, ctime_ns;
+	int64_t atime_ns;       /* set by utimensat only; reads leave it */
+	int64_t subdirs;        /* a dir: its child dirs (for st_nlink) */
 	int has_sha;
 	unsigned char sha[STORE_SHA_LEN];
 	char name[STORE_NAME_MAX + 1];
@@ -214,13 +216,16 @@ int store_node_remove(store *st, int64_t parent, const char *name, int is_dir);
  * subtree are rewritten. -EXDEV across trees. */
 int store_node_rename(store *st, int64_t parent, const char *name,
 		      int64_t newparent, const char *newname, int noreplace);
-/* Sets mode/uid/gid/mtime (flags from STORE_SET_*). */
+/* Sets mode/uid/gid/mtime/atime (flags from STORE_SET_*); ctime becomes
+ * now. -ENOENT, -EROFS (frozen tree). */
 #define STORE_SET_MODE  1
 #define STORE_SET_UID   2
 #define STORE_SET_GID   4
 #define STORE_SET_MTIME 8
+#define STORE_SET_ATIME 16
 int store_node_setattr(store *st, int64_t ino, int what, uint32_t mode,
-		       uint32_t uid, uint32_t gid, int64_t mtime_ns);
+		       uint32_t uid, uint32_t gid, int64_t mtime_ns,
+		       int64_t atime_ns);
 /* Commits content to a file node (a node removed meanwhile: returns 0 and
  * discards the bytes, as writes to an unlinked open file vanish). The bytes
  * are in a staging file from store_staging_create(): `fd`, and `staged` its

@@ -1043,7 +1043,7 @@ static void node_setattr_mode_uid_gid_mtime(void **state)
 	int64_t x = put(f, f->ds.live_root, "x", "data", NULL);
 
 	assert_rc(store_node_setattr(f->st, x, STORE_SET_MODE, 0104600, 9, 9,
-				     9), 0);
+				     9, 0), 0);
 	assert_rc(store_node_get(f->st, x, &n), 0);
 	assert_int_equal(n.mode, 04600);
 	assert_int_equal(n.uid, 1000);
@@ -1051,15 +1051,15 @@ static void node_setattr_mode_uid_gid_mtime(void **state)
 	assert_int_equal(n.mtime_ns, T2);
 	assert_true(n.has_sha);                    /* content untouched */
 
-	assert_rc(store_node_setattr(f->st, x, STORE_SET_UID, 0, 42, 9, 9), 0);
-	assert_rc(store_node_setattr(f->st, x, STORE_SET_GID, 0, 9, 43, 9), 0);
+	assert_rc(store_node_setattr(f->st, x, STORE_SET_UID, 0, 42, 9, 9, 0), 0);
+	assert_rc(store_node_setattr(f->st, x, STORE_SET_GID, 0, 9, 43, 9, 0), 0);
 	assert_rc(store_node_get(f->st, x, &n), 0);
 	assert_int_equal(n.mode, 04600);
 	assert_int_equal(n.uid, 42);
 	assert_int_equal(n.gid, 43);
 	assert_int_equal(n.mtime_ns, T2);
 
-	assert_rc(store_node_setattr(f->st, x, STORE_SET_MTIME, 0, 0, 0, T1),
+	assert_rc(store_node_setattr(f->st, x, STORE_SET_MTIME, 0, 0, 0, T1, 0),
 		  0);
 	assert_rc(store_node_get(f->st, x, &n), 0);
 	assert_int_equal(n.mtime_ns, T1);
@@ -1068,13 +1068,95 @@ static void node_setattr_mode_uid_gid_mtime(void **state)
 
 	assert_rc(store_node_setattr(f->st, f->ds.live_root, STORE_SET_MODE |
 				     STORE_SET_UID | STORE_SET_GID, 0700, 1, 2,
-				     0), 0);
+				     0, 0), 0);
 	assert_rc(store_node_get(f->st, f->ds.live_root, &n), 0);
 	assert_int_equal(n.mode, 0700);
 	assert_int_equal(n.uid, 1);
 	assert_int_equal(n.gid, 2);
 	assert_rc(store_node_setattr(f->st, x + 1000, STORE_SET_MODE, 0, 0, 0,
-				     0), -ENOENT);
+				     0, 0), -ENOENT);
+}
+
+/* atime is its own attribute: a new node starts with atime = mtime, and
+ * STORE_SET_ATIME / STORE_SET_MTIME each leave the other alone. */
+static void node_setattr_atime_apart_from_mtime(void **state)
+{
+	struct fx *f = *state;
+	struct store_node n;
+	int64_t x = mkfile_pending(f, f->ds.live_root, "x"), made;
+
+	assert_rc(store_node_get(f->st, x, &n), 0);
+	assert_int_equal(n.atime_ns, n.mtime_ns);
+	made = n.atime_ns;
+	commit_str(f, x, "data", NULL);           /* a write leaves atime */
+	assert_rc(store_node_get(f->st, x, &n), 0);
+	assert_int_equal(n.atime_ns, made);
+	assert_int_equal(n.mtime_ns, T2);
+	assert_rc(store_node_setattr(f->st, x, STORE_SET_ATIME, 0, 0, 0, 0, T1),
+		  0);
+	assert_rc(store_node_get(f->st, x, &n), 0);
+	assert_int_equal(n.atime_ns, T1);
+	assert_int_equal(n.mtime_ns, T2);
+	assert_rc(store_node_setattr(f->st, x, STORE_SET_MTIME, 0, 0, 0, T1 + 5,
+				     0), 0);
+	assert_rc(store_node_get(f->st, x, &n), 0);
+	assert_int_equal(n.atime_ns, T1);
+	assert_int_equal(n.mtime_ns, T1 + 5);
+	assert_rc(store_node_setattr(f->st, x, STORE_SET_ATIME | STORE_SET_MTIME,
+				     0, 0, 0, 7, 8), 0);
+	assert_rc(store_node_get(f->st, x, &n), 0);
+	assert_int_equal(n.atime_ns, 8);
+	assert_int_equal(n.mtime_ns, 7);
+}
+
+/* A folder counts its child folders (st_nlink = 2 + subdirs), not files. */
+static void node_subdirs_counted(void **state)
+{
+	struct fx *f = *state;
+	struct store_node n;
+	int64_t a = mkdir_node(f, f->ds.live_root, "a");
+
+	mkdir_node(f, a, "x");
+	mkdir_node(f, a, "y");
+	put(f, a, "file", "z", NULL);
+	assert_rc(store_node_get(f->st, a, &n), 0);
+	assert_int_equal(n.subdirs, 2);
+	assert_rc(store_node_get(f->st, f->ds.live_root, &n), 0);
+	assert_int_equal(n.subdirs, 1);
+	assert_rc(store_node_remove(f->st, a, "y", 1), 0);
+	assert_rc(store_node_lookup(f->st, f->ds.live_root, "a", &n), 0);
+	assert_int_equal(n.subdirs, 1);
+}
+
+/* A catalog made before nodes.atime existed gets the column on open, with
+ * atime = mtime; opening it again changes nothing. */
+static void open_migrates_catalog_without_atime(void **state)
+{
+	struct fx *f = *state;
+	struct store_node n;
+	int64_t x = put(f, f->ds.live_root, "x", "data", NULL);
+	char db[200];
+	sqlite3 *h;
+
+	store_close(f->st);
+	f->st = NULL;
+	snprintf(db, sizeof(db), "%s/catalog.db", f->dir);
+	assert_int_equal(sqlite3_open(db, &h), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(h, "DROP INDEX nodes_subdir;"
+				      "ALTER TABLE nodes DROP COLUMN atime;"
+				      "UPDATE nodes SET mtime=1234;", NULL, NULL,
+				      NULL), SQLITE_OK);
+	sqlite3_close(h);
+	reopen(f);
+	assert_rc(store_node_get(f->st, x, &n), 0);
+	assert_int_equal(n.atime_ns, 1234);
+	assert_int_equal(n.mtime_ns, 1234);
+	assert_rc(store_node_setattr(f->st, x, STORE_SET_ATIME, 0, 0, 0, 0, 99),
+		  0);
+	reopen(f);
+	assert_rc(store_node_get(f->st, x, &n), 0);
+	assert_int_equal(n.atime_ns, 99);
+	assert_int_equal(n.mtime_ns, 1234);
 }
 
 /* ==== folder generations (change counters for ETags) ==== */
@@ -1112,9 +1194,9 @@ static void gen_moves_with_every_change_of_a_child(void **state)
 	assert_bumps(f, a, ga, x = mkfile_pending(f, a, "x"));
 	assert_bumps(f, a, ga, commit_str(f, x, "hello", NULL));
 	assert_bumps(f, a, ga, assert_rc(store_node_setattr(
-		f->st, x, STORE_SET_MODE, 0600, 0, 0, 0), 0));
+		f->st, x, STORE_SET_MODE, 0600, 0, 0, 0, 0), 0));
 	assert_bumps(f, a, ga, assert_rc(store_node_setattr(
-		f->st, x, STORE_SET_MTIME, 0, 0, 0, T1), 0));
+		f->st, x, STORE_SET_MTIME, 0, 0, 0, T1, 0), 0));
 	assert_bumps(f, a, ga, y = mkdir_node(f, a, "sub"));
 	/* rename inside a folder, then out of it (both folders move) */
 	assert_bumps(f, a, ga, assert_rc(store_node_rename(f->st, a, "x", a,
@@ -1734,10 +1816,10 @@ static void tag_is_frozen_erofs(void **state)
 	assert_rc(store_node_rename(f->st, ta, "x.txt", ta, "y.txt", 0), -EROFS);
 	assert_rc(store_node_rename(f->st, ta, "x.txt", t.a, "y.txt", 0), -EROFS);
 	assert_rc(store_node_rename(f->st, t.a, "x.txt", ta, "y.txt", 0), -EROFS);
-	assert_rc(store_node_setattr(f->st, tx, STORE_SET_MODE, 0777, 0, 0, 0),
+	assert_rc(store_node_setattr(f->st, tx, STORE_SET_MODE, 0777, 0, 0, 0, 0),
 		  -EROFS);
 	assert_rc(store_node_setattr(f->st, tag.root, STORE_SET_MTIME, 0, 0, 0,
-				     T2), -EROFS);
+				     T2, 0), -EROFS);
 
 	fd = store_staging_create(f->st, staged, sizeof(staged));
 	assert_true(fd >= 0);
@@ -2678,6 +2760,9 @@ int main(void)
 		T(node_rename_kind_mismatch_and_nonempty_target),
 		T(node_rename_across_datasets_is_exdev),
 		T(node_setattr_mode_uid_gid_mtime),
+		T(node_setattr_atime_apart_from_mtime),
+		T(node_subdirs_counted),
+		T(open_migrates_catalog_without_atime),
 
 		T(gen_moves_with_every_change_of_a_child),
 		T(gen_ignores_path_rewrites_below_a_renamed_dir),
