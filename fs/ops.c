@@ -133,7 +133,7 @@ static void ctl_attr(struct fs *fs, const be_dataset *d,
 	memset(st, 0, sizeof(*st));
 	st->st_ino = fs_ino_ctl(d->id, c->slot);
 	st->st_mode = c->mode;
-	st->st_nlink = 1;
+	st->st_nlink = S_ISDIR(c->mode) ? 2 : 1;   /* embeddings/: no subfolders */
 	st->st_uid = fs->uid;
 	st->st_gid = fs->gid;
 	st->st_blksize = 4096;

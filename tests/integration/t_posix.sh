@@ -100,6 +100,7 @@ ds = os.path.dirname(d)
 n_tags = len([e for e in os.listdir(ds) if os.path.isdir(os.path.join(ds, e))])
 assert nl(ds) == 2 + n_tags, (nl(ds), os.listdir(ds))
 assert nl(m) == 2 + len(os.listdir(m)), (nl(m), os.listdir(m))
+assert nl(os.path.join(ds, "embeddings")) == 2   # a folder with no folders
 os.mkdir(os.path.join(ds, "v1"))               # a frozen tag keeps the counts
 assert nl(os.path.join(ds, "v1", "a")) == 3
 assert nl(ds) == 2 + n_tags + 1
