@@ -17,6 +17,13 @@
  * upload=full of the same file), the blob file simply exists and is served:
  * the kept row is then stale but harmless.
  *
+ * Who may read what (store_blob_source). A node names a hash, and a kept
+ * commit may name any hash at all, so naming is no right to read: a server
+ * user's runs (the embedder) read only bytes that user has sent (the grants
+ * of users.c), the original when granted, else a granted thumbnail. Whether
+ * anyone else holds the bytes never changes the answer, nor the work done
+ * to find it (one query). The embedded user (owner "") reads everything.
+ *
  * Threads and locks: writes under the store's wlock, as everywhere in store/.
  */
 #include <errno.h>
@@ -106,10 +113,8 @@ int store_node_commit_kept(store *st, int64_t ino,
 	if (!rc && thumb)
 		rc = run1(c, "INSERT OR REPLACE INTO thumbs(sha,thumb,size)"
 			  " VALUES(?1,?2,?3)", sha, thumb, thumb_size);
-	/* features cached before (none, or "bytes not on the server") are
-	 * stale once a thumbnail can be read */
-	if (!rc && thumb)
-		rc = run1(c, "DELETE FROM features WHERE sha=?1", sha, NULL, 0);
+	/* features are cached by the hash of the bytes read (the thumbnail's,
+	 * here), so nothing cached goes stale */
 	if (!rc)
 		rc = set_content(c, ino, sha, size, mtime_ns);
 	if (rc)
@@ -159,6 +164,56 @@ int store_thumb_get(store *st, const unsigned char sha[STORE_SHA_LEN],
 	    sqlite3_column_bytes(s, 0) == STORE_SHA_LEN) {
 		memcpy(thumb, sqlite3_column_blob(s, 0), STORE_SHA_LEN);
 		*size = sqlite3_column_int64(s, 1);
+		rc = 0;
+	} else if (r != SQLITE_ROW && r != SQLITE_DONE) {
+		rc = db_err(r);
+	}
+	sqlite3_finalize(s);
+	return rc;
+}
+
+int store_blob_source(store *st, const char *owner,
+		      const unsigned char sha[STORE_SHA_LEN],
+		      unsigned char src[STORE_SHA_LEN])
+{
+	struct conn *c = db_conn(st);
+	unsigned char thumb[STORE_SHA_LEN];
+	sqlite3_stmt *s;
+	int64_t size;
+	int r, rc = -ENOENT;
+
+	if (!c)
+		return -EIO;
+	if (!owner[0]) {                     /* embedded: the one local user */
+		char path[STORE_PATH_MAX];
+		struct stat sb;
+
+		blob_path(st, sha, path, sizeof(path));
+		if (stat(path, &sb) == 0) {
+			memcpy(src, sha, STORE_SHA_LEN);
+			return 0;
+		}
+		r = store_thumb_get(st, sha, thumb, &size);
+		if (r)
+			return r;
+		if (!blob_has(st, thumb, size))
+			return -ENOENT;
+		memcpy(src, thumb, STORE_SHA_LEN);
+		return 0;
+	}
+	/* The original if granted, else its thumbnail if granted: the same
+	 * single query whether the bytes exist or not (no oracle). */
+	if (!(s = db_prep(c, "SELECT ?2 FROM grants WHERE user=?1 AND sha=?2"
+			  " UNION ALL"
+			  " SELECT t.thumb FROM thumbs t JOIN grants g"
+			  " ON g.sha=t.thumb AND g.user=?1 WHERE t.sha=?2"
+			  " LIMIT 1")))
+		return -EIO;
+	sqlite3_bind_text(s, 1, owner, -1, SQLITE_STATIC);
+	sqlite3_bind_blob(s, 2, sha, STORE_SHA_LEN, SQLITE_STATIC);
+	r = sqlite3_step(s);
+	if (r == SQLITE_ROW && sqlite3_column_bytes(s, 0) == STORE_SHA_LEN) {
+		memcpy(src, sqlite3_column_blob(s, 0), STORE_SHA_LEN);
 		rc = 0;
 	} else if (r != SQLITE_ROW && r != SQLITE_DONE) {
 		rc = db_err(r);

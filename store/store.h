@@ -334,7 +334,9 @@ typedef int (*store_file_fn)(void *arg, const char *path,
 int store_tree_files_each(store *st, int64_t tree, store_file_fn fn,
 			  void *arg);
 /* Cached raw features of blob `sha` under extractor `kind` (dim floats into
- * vec). 0 = found; 1 = the blob is known not to be a usable image (the
+ * vec), sha being the hash of the bytes they were computed from. Derived
+ * from those bytes, so readable exactly as they are: server code asks only
+ * for a hash store_blob_source() gave for the user. 0 = found; 1 = the blob is known not to be a usable image (the
  * reason in why, may be NULL); -ENOENT = not computed yet (or computed with
  * another dimension). */
 int store_feature_get(store *st, const char *kind,
@@ -478,6 +480,17 @@ int store_node_commit_kept(store *st, int64_t ino,
  * not, or -errno. (The blob may still exist: a full upload of the same
  * bytes.) */
 int store_blob_kept(store *st, const unsigned char sha[STORE_SHA_LEN]);
+/* Which bytes a run of `owner`'s dataset may read for a node naming sha,
+ * into src: sha itself or its thumbnail (upload=thumbnails). A server user
+ * (owner not "") reads only bytes they sent (store_blob_grant): sha when
+ * granted, else a granted thumbnail; one query either way, so the answer
+ * and its cost say nothing about what other users hold. The embedded user
+ * (owner "") reads sha when its blob exists, else its thumbnail's. 0,
+ * -ENOENT (nothing this user may read: "bytes not on the server"), -EIO.
+ * A granted blob may still be collected before it is opened. */
+int store_blob_source(store *st, const char *owner,
+		      const unsigned char sha[STORE_SHA_LEN],
+		      unsigned char src[STORE_SHA_LEN]);
 /* The thumbnail of original sha: its hash and size. 0, -ENOENT or -EIO. */
 int store_thumb_get(store *st, const unsigned char sha[STORE_SHA_LEN],
 		    unsigned char thumb[STORE_SHA_LEN], int64_t *size);
