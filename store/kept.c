@@ -222,6 +222,35 @@ int store_blob_source(store *st, const char *owner,
 	return rc;
 }
 
+int store_thumb_get_for(store *st, const char *user,
+			const unsigned char sha[STORE_SHA_LEN],
+			unsigned char thumb[STORE_SHA_LEN], int64_t *size)
+{
+	struct conn *c = db_conn(st);
+	sqlite3_stmt *s;
+	int r, rc = -ENOENT;
+
+	if (!user[0])
+		return store_thumb_get(st, sha, thumb, size);
+	if (!c || !(s = db_prep(c, "SELECT t.thumb, t.size FROM thumbs t"
+			     " JOIN grants g ON g.sha=t.thumb AND g.user=?2"
+			     " WHERE t.sha=?1")))
+		return -EIO;
+	sqlite3_bind_blob(s, 1, sha, STORE_SHA_LEN, SQLITE_STATIC);
+	sqlite3_bind_text(s, 2, user, -1, SQLITE_STATIC);
+	r = sqlite3_step(s);
+	if (r == SQLITE_ROW &&
+	    sqlite3_column_bytes(s, 0) == STORE_SHA_LEN) {
+		memcpy(thumb, sqlite3_column_blob(s, 0), STORE_SHA_LEN);
+		*size = sqlite3_column_int64(s, 1);
+		rc = 0;
+	} else if (r != SQLITE_ROW && r != SQLITE_DONE) {
+		rc = db_err(r);
+	}
+	sqlite3_finalize(s);
+	return rc;
+}
+
 void kept_forget(struct conn *c, const unsigned char *sha)
 {
 	unsigned char thumb[STORE_SHA_LEN];

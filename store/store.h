@@ -494,6 +494,12 @@ int store_blob_source(store *st, const char *owner,
 /* The thumbnail of original sha: its hash and size. 0, -ENOENT or -EIO. */
 int store_thumb_get(store *st, const unsigned char sha[STORE_SHA_LEN],
 		    unsigned char thumb[STORE_SHA_LEN], int64_t *size);
+/* The same as `user` may see it: only a thumbnail whose bytes user sent
+ * (a grant), one query whether or not another user's exists; user ""
+ * (embedded) sees any. 0, -ENOENT or -EIO. */
+int store_thumb_get_for(store *st, const char *user,
+			const unsigned char sha[STORE_SHA_LEN],
+			unsigned char thumb[STORE_SHA_LEN], int64_t *size);
 
 /* ---- helpers ---- */
 
