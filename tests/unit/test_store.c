@@ -1199,6 +1199,73 @@ static void gen_moves_when_a_thumbnail_appears(void **state)
 	assert_true(gen_of(f, a) != ga);
 }
 
+/* Blob bytes into the store (a verified upload, no node), hash into sha. */
+static void stage_blob(struct fx *f, const char *data, unsigned char *sha)
+{
+	char staged[STORE_PATH_MAX];
+	int fd = store_staging_create(f->st, staged, sizeof(staged));
+
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, data, strlen(data)), (ssize_t)strlen(data));
+	assert_rc(store_sha256_fd(fd, sha), 0);
+	assert_rc(store_blob_put(f->st, fd, staged, sha), 0);
+	close(fd);
+}
+
+/* What a run may read (issue 11 item 2): a server user only bytes they
+ * sent, the original before its thumbnail; another user's upload and a
+ * hash nobody has give the same -ENOENT; the embedded user reads what
+ * exists. The thumbnail in a listing follows the same rule. */
+static void blob_source_follows_grants(void **state)
+{
+	struct fx *f = *state;
+	unsigned char a[STORE_SHA_LEN], o[STORE_SHA_LEN], th[STORE_SHA_LEN];
+	unsigned char rnd[STORE_SHA_LEN], src[STORE_SHA_LEN], t[STORE_SHA_LEN];
+	int64_t q, size;
+
+	put(f, f->ds.live_root, "a", "alice's image", a);
+	assert_rc(store_blob_grant(f->st, "alice", a), 0);
+	stage_blob(f, "alice's thumbnail", th);
+	assert_rc(store_blob_grant(f->st, "alice", th), 0);
+	memset(o, 0x5a, sizeof(o));      /* an original kept by alice */
+	memset(rnd, 0xa5, sizeof(rnd));  /* a hash nobody has */
+	q = mkfile_pending(f, f->ds.live_root, "o");
+	assert_rc(store_node_commit_kept(f->st, q, o, 1000, T2, th, 17, 0), 0);
+
+	assert_rc(store_blob_source(f->st, "alice", a, src), 0);
+	assert_memory_equal(src, a, STORE_SHA_LEN);
+	assert_rc(store_blob_source(f->st, "alice", o, src), 0);
+	assert_memory_equal(src, th, STORE_SHA_LEN);
+	assert_rc(store_blob_source(f->st, "alice", rnd, src), -ENOENT);
+
+	assert_rc(store_blob_source(f->st, "bob", a, src), -ENOENT);
+	assert_rc(store_blob_source(f->st, "bob", o, src), -ENOENT);
+	assert_rc(store_blob_source(f->st, "bob", th, src), -ENOENT);
+	assert_rc(store_blob_source(f->st, "bob", rnd, src), -ENOENT);
+	assert_rc(store_thumb_get_for(f->st, "bob", o, t, &size), -ENOENT);
+	assert_rc(store_thumb_get_for(f->st, "alice", o, t, &size), 0);
+	assert_memory_equal(t, th, STORE_SHA_LEN);
+	assert_int_equal(size, 17);
+
+	assert_rc(store_blob_source(f->st, "", a, src), 0);
+	assert_memory_equal(src, a, STORE_SHA_LEN);
+	assert_rc(store_blob_source(f->st, "", o, src), 0);
+	assert_memory_equal(src, th, STORE_SHA_LEN);
+	assert_rc(store_blob_source(f->st, "", rnd, src), -ENOENT);
+	assert_rc(store_thumb_get_for(f->st, "", o, t, &size), 0);
+
+	/* bob sends the thumbnail's bytes: the sample named by the original
+	 * reads them; sending alice's image makes it his too */
+	assert_rc(store_blob_grant(f->st, "bob", th), 0);
+	assert_rc(store_blob_source(f->st, "bob", o, src), 0);
+	assert_memory_equal(src, th, STORE_SHA_LEN);
+	assert_rc(store_thumb_get_for(f->st, "bob", o, t, &size), 0);
+	assert_rc(store_blob_source(f->st, "bob", a, src), -ENOENT);
+	assert_rc(store_blob_grant(f->st, "bob", a), 0);
+	assert_rc(store_blob_source(f->st, "bob", a, src), 0);
+	assert_memory_equal(src, a, STORE_SHA_LEN);
+}
+
 /* A catalog made before generations existed (no dirgen table, no
  * triggers) opens, and its folders count from then on. */
 static void gen_added_to_an_older_catalog(void **state)
@@ -2544,6 +2611,7 @@ int main(void)
 		T(gen_moves_with_every_change_of_a_child),
 		T(gen_ignores_path_rewrites_below_a_renamed_dir),
 		T(gen_moves_when_a_thumbnail_appears),
+		T(blob_source_follows_grants),
 		T(gen_added_to_an_older_catalog),
 
 		T(sha256_and_hex_known_vector),
