@@ -451,6 +451,18 @@ int db_schema(struct conn *c)
 			     " WHERE key='grants_v1');"
 			     "INSERT OR IGNORE INTO meta(key, value)"
 			     " VALUES('grants_v1', '1')");
+	/* Features are keyed by the bytes read (features.c) since grants
+	 * gate the embedder: drop, once, rows of the old keying (computed
+	 * from a thumbnail under the original's hash, or a cached "bytes not
+	 * on the server" that is now a fact about a user, not the bytes). */
+	if (!rc)
+		rc = db_exec(c, "DELETE FROM features WHERE (sha IN"
+			     " (SELECT sha FROM thumbs) OR err LIKE"
+			     " 'no vector: bytes not on the server%')"
+			     " AND NOT EXISTS (SELECT 1 FROM meta"
+			     " WHERE key='features_v2');"
+			     "INSERT OR IGNORE INTO meta(key, value)"
+			     " VALUES('features_v2', '1')");
 	if (!rc)
 		rc = migrate_runs_seq(c);
 	return db_end(c, rc);

@@ -1266,6 +1266,51 @@ static void blob_source_follows_grants(void **state)
 	assert_memory_equal(src, a, STORE_SHA_LEN);
 }
 
+/* A catalog from before features were keyed by the bytes read: its rows
+ * under an original that has a thumbnail, and its cached "bytes not on the
+ * server", go once on open; other rows stay. */
+static void features_of_the_old_keying_dropped_on_open(void **state)
+{
+	struct fx *f = *state;
+	unsigned char a[STORE_SHA_LEN], o[STORE_SHA_LEN], th[STORE_SHA_LEN];
+	unsigned char z[STORE_SHA_LEN];
+	const char *errs[3] = { NULL, NULL,
+		"no vector: bytes not on the server (upload=meta)" };
+	unsigned char shas[3 * STORE_SHA_LEN];
+	float vecs[3 * 2] = { 1, 2, 3, 4, 5, 6 }, v[2];
+	char db[200];
+	sqlite3 *h;
+	int64_t q;
+
+	put(f, f->ds.live_root, "a", "an image", a);
+	stage_blob(f, "a thumbnail", th);
+	memset(o, 0x11, sizeof(o));
+	memset(z, 0x22, sizeof(z));
+	q = mkfile_pending(f, f->ds.live_root, "o");
+	assert_rc(store_node_commit_kept(f->st, q, o, 1000, T2, th, 11, 0), 0);
+	memcpy(shas, a, STORE_SHA_LEN);
+	memcpy(shas + STORE_SHA_LEN, o, STORE_SHA_LEN);
+	memcpy(shas + 2 * STORE_SHA_LEN, z, STORE_SHA_LEN);
+	assert_rc(store_feature_put(f->st, "k", 3, shas, vecs, 2, errs), 0);
+	store_close(f->st);
+	f->st = NULL;
+	snprintf(db, sizeof(db), "%s/catalog.db", f->dir);
+	assert_int_equal(sqlite3_open(db, &h), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(h, "DELETE FROM meta WHERE"
+				      " key='features_v2'", NULL, NULL, NULL),
+			 SQLITE_OK);
+	sqlite3_close(h);
+	reopen(f);
+	assert_rc(store_feature_get(f->st, "k", a, v, 2, NULL, 0), 0);
+	assert_rc(store_feature_get(f->st, "k", o, v, 2, NULL, 0), -ENOENT);
+	assert_rc(store_feature_get(f->st, "k", z, v, 2, NULL, 0), -ENOENT);
+	/* once: a later row under the same hash stays */
+	assert_rc(store_feature_put(f->st, "k", 1, shas + 2 * STORE_SHA_LEN,
+				    vecs, 2, errs + 2), 0);
+	reopen(f);
+	assert_rc(store_feature_get(f->st, "k", z, v, 2, NULL, 0), 1);
+}
+
 /* A catalog made before generations existed (no dirgen table, no
  * triggers) opens, and its folders count from then on. */
 static void gen_added_to_an_older_catalog(void **state)
@@ -2612,6 +2657,7 @@ int main(void)
 		T(gen_ignores_path_rewrites_below_a_renamed_dir),
 		T(gen_moves_when_a_thumbnail_appears),
 		T(blob_source_follows_grants),
+		T(features_of_the_old_keying_dropped_on_open),
 		T(gen_added_to_an_older_catalog),
 
 		T(sha256_and_hex_known_vector),
