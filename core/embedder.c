@@ -208,7 +208,7 @@ static void set_err(struct round *r, size_t i, const char *reason)
 
 /* The reason of a hash this run may not read (store_blob_source): one
  * text for "nobody has the bytes" and "another user has them". */
-#define NOT_HERE "no vector: bytes not on the server (upload=meta)"
+#define NOT_HERE "bytes not on the server (upload=meta)"
 
 /* Reads blob sha (a source from store_blob_source) whole. 0, -EFBIG (too
  * large to decode), -ENOENT (collected since), or -errno. */

@@ -152,7 +152,7 @@ for n in x-alice y-thumbed z-random; do
 		sed "s|^.*embed: /*$n\.png: ||" >"$T/$n.msg"
 	expect_eq 1 "$(grep -c . "$T/$n.msg")" "bob's log has one line for $n.png"
 done
-expect_contains "$T/z-random.msg" "bytes not on the server" \
+expect_contains "$T/z-random.msg" "no vector: bytes not on the server (upload=meta) (it stays a sample)" \
 	"a random hash: bytes not on the server"
 if cmp -s "$T/x-alice.msg" "$T/z-random.msg" &&
 	cmp -s "$T/y-thumbed.msg" "$T/z-random.msg"; then
