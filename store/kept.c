@@ -6,14 +6,16 @@
  *                                  that uploaded them; nodes may name the hash
  *                                  without the blob file existing
  *   thumbs(sha, thumb, size)    -- blob `thumb` (a real blob, `size` bytes) is
- *                                  a downscaled copy of the image `sha`
+ *                                  a downscaled copy of the image `sha`; one
+ *                                  row per thumbnail sent, so each user who
+ *                                  commits `sha` kept has his own
  *
  * Invariants. A node committed with store_node_commit_kept() names `sha`
  * whether or not STORE/blobs has it; readers ask store_blob_kept() to tell
  * "kept by the uploader" from "lost". A thumbnail blob counts as referenced
  * (blob_collect keeps it) while a node names its original; when the last node
- * naming the original goes, blob_collect calls kept_forget(), which drops both
- * rows and collects the thumbnail. If the same bytes later arrive whole (an
+ * naming the original goes, blob_collect calls kept_forget(), which drops the
+ * rows and collects the thumbnails. If the same bytes later arrive whole (an
  * upload=full of the same file), the blob file simply exists and is served:
  * the kept row is then stale but harmless.
  *
@@ -23,6 +25,9 @@
  * of users.c), the original when granted, else a granted thumbnail. Whether
  * anyone else holds the bytes never changes the answer, nor the work done
  * to find it (one query). The embedded user (owner "") reads everything.
+ * Thumbnails follow the grants too (store_thumb_get_for): a listing shows
+ * a user only a thumbnail he sent, and one user's kept commit of a hash
+ * adds his thumbnail beside another's instead of replacing it.
  *
  * Threads and locks: writes under the store's wlock, as everywhere in store/.
  */
@@ -156,7 +161,7 @@ int store_thumb_get(store *st, const unsigned char sha[STORE_SHA_LEN],
 	int r, rc = -ENOENT;
 
 	if (!c || !(s = db_prep(c, "SELECT thumb, size FROM thumbs"
-			     " WHERE sha=?1")))
+			     " WHERE sha=?1 ORDER BY thumb LIMIT 1")))
 		return -EIO;
 	sqlite3_bind_blob(s, 1, sha, STORE_SHA_LEN, SQLITE_STATIC);
 	r = sqlite3_step(s);
@@ -255,11 +260,14 @@ void kept_forget(struct conn *c, const unsigned char *sha)
 {
 	unsigned char thumb[STORE_SHA_LEN];
 	int64_t size;
-	int has = store_thumb_get(c->st, sha, thumb, &size) == 0;
 
 	run1(c, "DELETE FROM kept WHERE sha=?1", sha, NULL, 0);
-	if (!has)
-		return;
-	run1(c, "DELETE FROM thumbs WHERE sha=?1", sha, NULL, 0);
-	blob_collect(c, thumb);
+	/* each user's thumbnail: one row at a time, each row deleted before
+	 * its blob is collected (else the row would keep it referenced) */
+	while (store_thumb_get(c->st, sha, thumb, &size) == 0) {
+		if (run1(c, "DELETE FROM thumbs WHERE sha=?1 AND thumb=?2",
+			 sha, thumb, -1))
+			break;
+		blob_collect(c, thumb);
+	}
 }

@@ -14,6 +14,9 @@
 # alice's, and alice's export still holds both her rows. Once bob has PUT
 # alice's image bytes himself (a grant), his next embed has a vector for it;
 # once he has PUT the thumbnail bytes, for the sample named by its original.
+# Carol commits alice's kept original with a thumbnail of her own: she sees
+# and embeds hers, alice's listing (and its ETag) and vectors stay exactly
+# as they were.
 # The server is started and stopped by PID (also in the trap).
 
 . "$(dirname "$0")/lib.sh"
@@ -30,8 +33,10 @@ U=http://127.0.0.1:$port
 mkdir -p "$T/store"
 new_token alice "$T/alice.tok" >/dev/null || die "token create failed"
 new_token bob "$T/bob.tok" >/dev/null || die "token create failed"
+new_token carol "$T/carol.tok" >/dev/null || die "token create failed"
 TA=$(cat "$T/alice.tok")
 TB=$(cat "$T/bob.tok")
+TC=$(cat "$T/carol.tok")
 start_server "$port" || die "sievefs serve did not come up"
 
 # api TOKEN METHOD PATH [curl args...] — body in $T/body, status in $code.
@@ -106,6 +111,7 @@ for name, seed in (("a1.png", 1), ("a2.png", 2), ("b1.png", 3)):
     im.save(f"{t}/{name}")
     if name == "a2.png":
         im.resize((64, 53)).save(f"{t}/a2.thumb.jpg", quality=90)
+        im.resize((48, 40)).save(f"{t}/c.thumb.jpg", quality=70)
 EOF
 A1=$(sha_of "$T/a1.png")
 A2=$(sha_of "$T/a2.png")
@@ -185,6 +191,46 @@ embed "$TB" "$DB" "bob embeds after the thumbnail PUT"
 export_csv "$TB" "$DB" "$T/bob3.csv"
 expect_eq "own.png x-alice.png y-thumbed.png " "$(names "$T/bob3.csv")" \
 	"the sample named by its original embeds from the thumbnail he sent"
+
+# --- carol sends her own thumbnail of alice's kept original: it is hers;
+# alice's stays alice's (her listing, her embedding), nothing changes for her
+api "$TA" GET "/v1/nodes/$RA/children"
+cp "$T/body" "$T/alice-ls1.json"
+ETAG=$(curl -s -D - -o /dev/null -H "Authorization: Bearer $TA" \
+	"$U/v1/nodes/$RA/children" | tr -d '\r' | sed -n 's/^[Ee][Tt][Aa][Gg]: //p')
+[[ -n $ETAG ]] || fail "alice's listing has no ETag"
+api "$TC" POST /v1/datasets -d '{"name":"carol"}'
+DC=$(jget '["id"]')
+RC=$(jget '["live_root"]')
+api "$TC" PUT "/v1/blobs/$(sha_of "$T/c.thumb.jpg")" -T "$T/c.thumb.jpg"
+expect_eq 201 "$code" "carol PUTs her thumbnail"
+kept "$TC" "$RC" c.png "$A2" "$(stat -c%s "$T/a2.png")" "$T/c.thumb.jpg"
+api "$TC" GET "/v1/nodes/$RC/children"
+expect_eq "$(sha_of "$T/c.thumb.jpg")" "$(jget '["children"][0]["thumb_sha"]')" \
+	"carol's listing shows her own thumbnail"
+api "$TA" GET "/v1/nodes/$RA/children" -H "If-None-Match: $ETAG"
+expect_eq 304 "$code" "alice's listing is still not modified (its ETag tells nothing)"
+api "$TA" GET "/v1/nodes/$RA/children"
+if cmp -s "$T/body" "$T/alice-ls1.json"; then
+	pass "alice's listing is unchanged by carol's thumbnail"
+else
+	fail "alice's listing changed: $(cat "$T/body")"
+fi
+expect_contains "$T/body" "\"thumb_sha\":\"$(sha_of "$T/a2.thumb.jpg")\"" \
+	"alice's listing still names her thumbnail"
+embed "$TC" "$DC" "carol embeds from her thumbnail"
+export_csv "$TC" "$DC" "$T/carol.csv"
+expect_eq "c.png " "$(names "$T/carol.csv")" "carol's export has her sample"
+embed "$TA" "$DA" "alice embeds after carol"
+export_csv "$TA" "$DA" "$T/alice3.csv"
+expect_eq "a1.png a2.png " "$(names "$T/alice3.csv")" \
+	"alice's export still has both her rows after carol's thumbnail"
+if cmp -s "$T/alice2.csv" "$T/alice3.csv"; then
+	pass "alice's vectors are the same as before carol came"
+else
+	fail "alice's vectors changed"
+	diff "$T/alice2.csv" "$T/alice3.csv" | head -5
+fi
 
 sv_alive "$SERVER_PID" && pass "the server is still running" || fail "the server died"
 kill -TERM "$SERVER_PID"
