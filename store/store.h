@@ -468,7 +468,8 @@ int store_blob_granted(store *st, const char *user,
 
 /* Points file node `ino` at `sha` (size bytes) without the blob: its bytes
  * stay on the uploading machine. thumb (NULL = none): a blob of thumb_size
- * bytes the server has, recorded as sha's thumbnail. One transaction; a node
+ * bytes the server has, recorded as a thumbnail of sha (beside any other
+ * user's: each sees his own, store_thumb_get_for). One transaction; a node
  * removed meanwhile: 0, nothing changes. -EROFS (frozen/dir), -EAGAIN (the
  * thumbnail blob is missing: upload it again), -EINVAL, -EIO. */
 int store_node_commit_kept(store *st, int64_t ino,
@@ -491,7 +492,9 @@ int store_blob_kept(store *st, const unsigned char sha[STORE_SHA_LEN]);
 int store_blob_source(store *st, const char *owner,
 		      const unsigned char sha[STORE_SHA_LEN],
 		      unsigned char src[STORE_SHA_LEN]);
-/* The thumbnail of original sha: its hash and size. 0, -ENOENT or -EIO. */
+/* A thumbnail of original sha (the first by hash when several users sent
+ * one): its hash and size. For the embedded user; a server user's view is
+ * store_thumb_get_for. 0, -ENOENT or -EIO. */
 int store_thumb_get(store *st, const unsigned char sha[STORE_SHA_LEN],
 		    unsigned char thumb[STORE_SHA_LEN], int64_t *size);
 /* The same as `user` may see it: only a thumbnail whose bytes user sent
