@@ -206,23 +206,34 @@ int store_blob_source(store *st, const char *owner,
 		memcpy(src, thumb, STORE_SHA_LEN);
 		return 0;
 	}
-	/* The original if granted, else its thumbnail if granted: the same
-	 * single query whether the bytes exist or not (no oracle). */
-	if (!(s = db_prep(c, "SELECT ?2 FROM grants WHERE user=?1 AND sha=?2"
+	/* The original if granted, else a thumbnail of it if granted: the
+	 * same single query whether anyone else has the bytes or not (no
+	 * oracle). Only then the disk, for this user's own grants: a grant
+	 * whose blob is gone (collected meanwhile) reads as not there. */
+	if (!(s = db_prep(c, "SELECT 0 AS k, ?2 FROM grants"
+			  " WHERE user=?1 AND sha=?2"
 			  " UNION ALL"
-			  " SELECT t.thumb FROM thumbs t JOIN grants g"
+			  " SELECT 1, t.thumb FROM thumbs t JOIN grants g"
 			  " ON g.sha=t.thumb AND g.user=?1 WHERE t.sha=?2"
-			  " LIMIT 1")))
+			  " ORDER BY k")))
 		return -EIO;
 	sqlite3_bind_text(s, 1, owner, -1, SQLITE_STATIC);
 	sqlite3_bind_blob(s, 2, sha, STORE_SHA_LEN, SQLITE_STATIC);
-	r = sqlite3_step(s);
-	if (r == SQLITE_ROW && sqlite3_column_bytes(s, 0) == STORE_SHA_LEN) {
-		memcpy(src, sqlite3_column_blob(s, 0), STORE_SHA_LEN);
-		rc = 0;
-	} else if (r != SQLITE_ROW && r != SQLITE_DONE) {
-		rc = db_err(r);
+	while ((r = sqlite3_step(s)) == SQLITE_ROW) {
+		char path[STORE_PATH_MAX];
+		struct stat sb;
+
+		if (sqlite3_column_bytes(s, 1) != STORE_SHA_LEN)
+			continue;
+		blob_path(st, sqlite3_column_blob(s, 1), path, sizeof(path));
+		if (stat(path, &sb) == 0) {
+			memcpy(src, sqlite3_column_blob(s, 1), STORE_SHA_LEN);
+			rc = 0;
+			break;
+		}
 	}
+	if (r != SQLITE_ROW && r != SQLITE_DONE)
+		rc = db_err(r);
 	sqlite3_finalize(s);
 	return rc;
 }

@@ -487,8 +487,8 @@ int store_blob_kept(store *st, const unsigned char sha[STORE_SHA_LEN]);
  * granted, else a granted thumbnail; one query either way, so the answer
  * and its cost say nothing about what other users hold. The embedded user
  * (owner "") reads sha when its blob exists, else its thumbnail's. 0,
- * -ENOENT (nothing this user may read: "bytes not on the server"), -EIO.
- * A granted blob may still be collected before it is opened. */
+ * -ENOENT (nothing this user may read, or its blob is gone: "bytes not on
+ * the server"), -EIO. A blob may still be collected before it is opened. */
 int store_blob_source(store *st, const char *owner,
 		      const unsigned char sha[STORE_SHA_LEN],
 		      unsigned char src[STORE_SHA_LEN]);
