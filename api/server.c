@@ -738,15 +738,17 @@ static enum MHD_Result r_tag_delete(struct srv *s, struct req *r,
 /* ---- routes: nodes ---- */
 
 /* Adds "thumb_sha" and "thumb_size" to a node's JSON when its bytes have a
- * thumbnail on the server (upload=thumbnails, docs/api.md "Content"). */
-static int add_thumb(store *st, const struct store_node *n, cJSON *j)
+ * thumbnail on the server (upload=thumbnails, docs/api.md "Content") that
+ * `user` sent: another user's would say who has those bytes. */
+static int add_thumb(store *st, const char *user, const struct store_node *n,
+		     cJSON *j)
 {
 	unsigned char t[STORE_SHA_LEN];
 	char hex[65];
 	int64_t size;
 
 	if (n->kind != STORE_FILE || !n->has_sha ||
-	    store_thumb_get(st, n->sha, t, &size))
+	    store_thumb_get_for(st, user, n->sha, t, &size))
 		return 0;
 	store_sha_hex(t, hex);
 	if (!cJSON_AddStringToObject(j, "thumb_sha", hex) ||
@@ -755,8 +757,8 @@ static int add_thumb(store *st, const struct store_node *n, cJSON *j)
 	return 0;
 }
 
-static enum MHD_Result send_node(struct srv *s, struct MHD_Connection *c,
-				 unsigned st, int rc,
+static enum MHD_Result send_node(struct srv *s, const struct req *r,
+				 struct MHD_Connection *c, unsigned st, int rc,
 				 const struct store_node *n)
 {
 	cJSON *j = NULL;
@@ -764,7 +766,7 @@ static enum MHD_Result send_node(struct srv *s, struct MHD_Connection *c,
 	if (!rc)
 		rc = api_node_to_json(n, &j);
 	if (!rc)
-		rc = add_thumb(s->st, n, j);
+		rc = add_thumb(s->st, r->user, n, j);
 	return send_obj(c, st, rc, j);
 }
 
@@ -773,7 +775,7 @@ static enum MHD_Result r_node(struct srv *s, struct req *r,
 {
 	struct store_node n;
 
-	return send_node(s, c, MHD_HTTP_OK, own_node(s, r, r->id, &n), &n);
+	return send_node(s, r, c, MHD_HTTP_OK, own_node(s, r, r->id, &n), &n);
 }
 
 static enum MHD_Result r_node_lookup(struct srv *s, struct req *r,
@@ -793,7 +795,7 @@ static enum MHD_Result r_node_lookup(struct srv *s, struct req *r,
 		return send_err(c, MHD_HTTP_BAD_REQUEST, "bad_path", "EINVAL",
 				"lookup needs ?name=");
 	rc = r->be->ops->node_lookup(r->be, r->id, name, &n);
-	return send_node(s, c, MHD_HTTP_OK, rc, &n);
+	return send_node(s, r, c, MHD_HTTP_OK, rc, &n);
 }
 
 /* A listing's content is a function of its folder's children, so the
@@ -846,7 +848,8 @@ static enum MHD_Result r_children(struct srv *s, struct req *r,
 		cJSON *it, *a = cJSON_GetObjectItemCaseSensitive(j, "children");
 		size_t i = 0;
 		cJSON_ArrayForEach(it, a) {
-			if (i >= cnt || (rc = add_thumb(s->st, &v[i++], it)))
+			if (i >= cnt || (rc = add_thumb(s->st, r->user,
+							&v[i++], it)))
 				break;
 		}
 	}
@@ -883,7 +886,7 @@ static enum MHD_Result r_node_create(struct srv *s, struct req *r,
 		return bad_field(c, "name, kind (1 or 2), mode, uid, gid,"
 				 " mtime_ns");
 	rc = r->be->ops->node_create(r->be, r->id, name, &nn, &n);
-	return send_node(s, c, MHD_HTTP_CREATED, rc, &n);
+	return send_node(s, r, c, MHD_HTTP_CREATED, rc, &n);
 }
 
 static enum MHD_Result r_node_remove(struct srv *s, struct req *r,
@@ -992,7 +995,7 @@ static enum MHD_Result r_node_setattr(struct srv *s, struct req *r,
 				      atime);
 	if (rc)
 		return send_errno(c, rc, NULL);
-	return send_node(s, c, MHD_HTTP_OK, own_node(s, r, r->id, &n), &n);
+	return send_node(s, r, c, MHD_HTTP_OK, own_node(s, r, r->id, &n), &n);
 }
 
 static enum MHD_Result blob_missing(struct MHD_Connection *c)
@@ -1050,7 +1053,7 @@ static enum MHD_Result commit_kept(struct srv *s, struct req *r,
 	rc = own_node(s, r, r->id, &n);
 	if (rc == -ENOENT)
 		return send_empty(c, MHD_HTTP_NO_CONTENT);
-	return send_node(s, c, MHD_HTTP_OK, rc, &n);
+	return send_node(s, r, c, MHD_HTTP_OK, rc, &n);
 }
 
 static enum MHD_Result r_content(struct srv *s, struct req *r,
@@ -1109,7 +1112,7 @@ static enum MHD_Result r_content(struct srv *s, struct req *r,
 	rc = own_node(s, r, r->id, &n);
 	if (rc == -ENOENT)       /* removed meanwhile: bytes discarded */
 		return send_empty(c, MHD_HTTP_NO_CONTENT);
-	return send_node(s, c, MHD_HTTP_OK, rc, &n);
+	return send_node(s, r, c, MHD_HTTP_OK, rc, &n);
 }
 
 /* ---- routes: blobs ---- */

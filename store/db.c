@@ -24,7 +24,10 @@
  * folder's children (a missing row reads as 0): triggers on `nodes` bump the
  * parent of every inserted, deleted or updated node (both parents on a
  * move), and a new thumbnail bumps the folders of the nodes naming its
- * original (a listing shows "thumb_sha"). Triggers, not code in the write
+ * original (a listing shows "thumb_sha") whose owner may see it (sent its
+ * bytes: a grant, kept.c), as a new grant bumps that user's folders naming
+ * an original it is the thumbnail of; another user's thumbnail moves no
+ * counter of yours (it would tell you someone holds your file). Triggers, not code in the write
  * paths, so no write path, present or future, can forget it; the catalog
  * carries them, so even an older binary writing to this catalog keeps them
  * true. Updates of `path` alone (a renamed ancestor) do not count: a
@@ -171,8 +174,9 @@ static const char schema[] =
 	/* upload=meta|thumbnails (kept.c): bytes kept by the uploader, and
 	 * the thumbnail blob of an original */
 	"CREATE TABLE IF NOT EXISTS kept(sha BLOB PRIMARY KEY) WITHOUT ROWID;"
-	"CREATE TABLE IF NOT EXISTS thumbs(sha BLOB PRIMARY KEY,"
-	" thumb BLOB NOT NULL, size INTEGER NOT NULL) WITHOUT ROWID;"
+	"CREATE TABLE IF NOT EXISTS thumbs(sha BLOB NOT NULL,"
+	" thumb BLOB NOT NULL, size INTEGER NOT NULL,"
+	" PRIMARY KEY(sha, thumb)) WITHOUT ROWID;"
 	"CREATE INDEX IF NOT EXISTS thumbs_thumb ON thumbs(thumb);"
 	/* uploads no node names yet (users.c, "Pending blobs"): a row per
 	 * verified PUT, gone when a node (or, as a thumbnail, a thumbs row)
@@ -211,8 +215,17 @@ static const char schema[] =
 	" ON nodes WHEN NEW.parent<>OLD.parent"
 	" BEGIN " BUMP("NEW.parent") " END;"
 	"CREATE TRIGGER IF NOT EXISTS thumbs_gen AFTER INSERT ON thumbs"
-	" BEGIN INSERT INTO dirgen(ino, gen) SELECT DISTINCT parent, 1"
-	" FROM nodes WHERE sha=NEW.sha"
+	" BEGIN INSERT INTO dirgen(ino, gen) SELECT DISTINCT n.parent, 1"
+	" FROM nodes n JOIN tags t ON t.id=n.tree"
+	" JOIN datasets d ON d.id=t.dataset WHERE n.sha=NEW.sha"
+	" AND (d.owner='' OR EXISTS (SELECT 1 FROM grants g"
+	" WHERE g.user=d.owner AND g.sha=NEW.thumb))"
+	" ON CONFLICT(ino) DO UPDATE SET gen=gen+1; END;"
+	"CREATE TRIGGER IF NOT EXISTS grants_gen AFTER INSERT ON grants"
+	" BEGIN INSERT INTO dirgen(ino, gen) SELECT DISTINCT n.parent, 1"
+	" FROM thumbs th JOIN nodes n ON n.sha=th.sha"
+	" JOIN tags t ON t.id=n.tree JOIN datasets d ON d.id=t.dataset"
+	" WHERE th.thumb=NEW.sha AND d.owner=NEW.user"
 	" ON CONFLICT(ino) DO UPDATE SET gen=gen+1; END;";
 #undef BUMP
 
@@ -499,6 +512,37 @@ static int migrate_runs_seq(struct conn *c)
 	return rc;
 }
 
+/* Thumbnails were one per original (thumbs.sha the key): a second user's
+ * kept commit of the same hash replaced the first one's. Now one row per
+ * (original, thumbnail), each user seeing those they sent (kept.c). An
+ * older table is rebuilt (its index and triggers go with it; the schema
+ * makes them again). Inside db_schema's transaction. */
+static int migrate_thumbs(struct conn *c)
+{
+	sqlite3_stmt *s = db_prep(c, "SELECT pk FROM pragma_table_info('thumbs')"
+				  " WHERE name='thumb'");
+	int r, old;
+
+	if (!s)
+		return -EIO;
+	r = sqlite3_step(s);
+	old = r == SQLITE_ROW && sqlite3_column_int(s, 0) == 0;
+	sqlite3_finalize(s);
+	if (r != SQLITE_ROW)
+		return db_err(r) ? db_err(r) : -EIO;
+	if (!old)
+		return 0;
+	/* grants_gen names thumbs: dropped first, or the rename fails */
+	r = db_exec(c, "DROP TRIGGER IF EXISTS grants_gen;"
+		    "CREATE TABLE thumbs_v2(sha BLOB NOT NULL,"
+		    " thumb BLOB NOT NULL, size INTEGER NOT NULL,"
+		    " PRIMARY KEY(sha, thumb)) WITHOUT ROWID;"
+		    "INSERT INTO thumbs_v2 SELECT sha, thumb, size FROM thumbs;"
+		    "DROP TABLE thumbs;"
+		    "ALTER TABLE thumbs_v2 RENAME TO thumbs;");
+	return r ? r : db_exec(c, schema);
+}
+
 int db_schema(struct conn *c)
 {
 	int rc = db_begin(c);
@@ -506,6 +550,8 @@ int db_schema(struct conn *c)
 	if (rc)
 		return rc;
 	rc = db_exec(c, schema);
+	if (!rc)
+		rc = migrate_thumbs(c);
 	if (!rc)
 		rc = migrate_tag_uid(c);
 	if (!rc)
@@ -525,6 +571,18 @@ int db_schema(struct conn *c)
 			     " WHERE key='grants_v1');"
 			     "INSERT OR IGNORE INTO meta(key, value)"
 			     " VALUES('grants_v1', '1')");
+	/* Features are keyed by the bytes read (features.c) since grants
+	 * gate the embedder: drop, once, rows of the old keying (computed
+	 * from a thumbnail under the original's hash, or a cached "bytes not
+	 * on the server" that is now a fact about a user, not the bytes). */
+	if (!rc)
+		rc = db_exec(c, "DELETE FROM features WHERE (sha IN"
+			     " (SELECT sha FROM thumbs) OR err LIKE"
+			     " 'no vector: bytes not on the server%')"
+			     " AND NOT EXISTS (SELECT 1 FROM meta"
+			     " WHERE key='features_v2');"
+			     "INSERT OR IGNORE INTO meta(key, value)"
+			     " VALUES('features_v2', '1')");
 	if (!rc)
 		rc = migrate_runs_seq(c);
 	return db_end(c, rc);

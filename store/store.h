@@ -347,7 +347,9 @@ typedef int (*store_file_fn)(void *arg, const char *path,
 int store_tree_files_each(store *st, int64_t tree, store_file_fn fn,
 			  void *arg);
 /* Cached raw features of blob `sha` under extractor `kind` (dim floats into
- * vec). 0 = found; 1 = the blob is known not to be a usable image (the
+ * vec), sha being the hash of the bytes they were computed from. Derived
+ * from those bytes, so readable exactly as they are: server code asks only
+ * for a hash store_blob_source() gave for the user. 0 = found; 1 = the blob is known not to be a usable image (the
  * reason in why, may be NULL); -ENOENT = not computed yet (or computed with
  * another dimension). */
 int store_feature_get(store *st, const char *kind,
@@ -499,7 +501,8 @@ int store_blob_sweep(store *st, int64_t grace_ns, size_t *removed,
 
 /* Points file node `ino` at `sha` (size bytes) without the blob: its bytes
  * stay on the uploading machine. thumb (NULL = none): a blob of thumb_size
- * bytes the server has, recorded as sha's thumbnail. One transaction; a node
+ * bytes the server has, recorded as a thumbnail of sha (beside any other
+ * user's: each sees his own, store_thumb_get_for). One transaction; a node
  * removed meanwhile: 0, nothing changes. -EROFS (frozen/dir), -EAGAIN (the
  * thumbnail blob is missing: upload it again), -EINVAL, -EIO. */
 int store_node_commit_kept(store *st, int64_t ino,
@@ -511,9 +514,28 @@ int store_node_commit_kept(store *st, int64_t ino,
  * not, or -errno. (The blob may still exist: a full upload of the same
  * bytes.) */
 int store_blob_kept(store *st, const unsigned char sha[STORE_SHA_LEN]);
-/* The thumbnail of original sha: its hash and size. 0, -ENOENT or -EIO. */
+/* Which bytes a run of `owner`'s dataset may read for a node naming sha,
+ * into src: sha itself or its thumbnail (upload=thumbnails). A server user
+ * (owner not "") reads only bytes they sent (store_blob_grant): sha when
+ * granted, else a granted thumbnail; one query either way, so the answer
+ * and its cost say nothing about what other users hold. The embedded user
+ * (owner "") reads sha when its blob exists, else its thumbnail's. 0,
+ * -ENOENT (nothing this user may read, or its blob is gone: "bytes not on
+ * the server"), -EIO. A blob may still be collected before it is opened. */
+int store_blob_source(store *st, const char *owner,
+		      const unsigned char sha[STORE_SHA_LEN],
+		      unsigned char src[STORE_SHA_LEN]);
+/* A thumbnail of original sha (the first by hash when several users sent
+ * one): its hash and size. For the embedded user; a server user's view is
+ * store_thumb_get_for. 0, -ENOENT or -EIO. */
 int store_thumb_get(store *st, const unsigned char sha[STORE_SHA_LEN],
 		    unsigned char thumb[STORE_SHA_LEN], int64_t *size);
+/* The same as `user` may see it: only a thumbnail whose bytes user sent
+ * (a grant), one query whether or not another user's exists; user ""
+ * (embedded) sees any. 0, -ENOENT or -EIO. */
+int store_thumb_get_for(store *st, const char *user,
+			const unsigned char sha[STORE_SHA_LEN],
+			unsigned char thumb[STORE_SHA_LEN], int64_t *size);
 
 /* ---- helpers ---- */
 

@@ -1256,14 +1256,31 @@ static void gen_ignores_path_rewrites_below_a_renamed_dir(void **state)
 	assert_int_equal(gen_of(f, e), ge);
 }
 
+/* Blob bytes into the store (a verified upload, no node), hash into sha. */
+static void stage_blob(struct fx *f, const char *data, unsigned char *sha)
+{
+	char staged[STORE_PATH_MAX];
+	int fd = store_staging_create(f->st, staged, sizeof(staged));
+
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, data, strlen(data)), (ssize_t)strlen(data));
+	assert_rc(store_sha256_fd(fd, sha), 0);
+	assert_rc(store_blob_put(f->st, fd, staged, sha), 0);
+	close(fd);
+}
+
 /* A thumbnail recorded for some bytes shows in the listing of every folder
- * with a node naming those bytes: their counters move. */
+ * of its sender with a node naming those bytes: their counters move; a
+ * thumbnail another user sent moves none (the listing does not show it),
+ * until the owner sends its bytes too. */
 static void gen_moves_when_a_thumbnail_appears(void **state)
 {
 	struct fx *f = *state;
 	int64_t a = mkdir_node(f, f->ds.live_root, "a");
 	int64_t b = mkdir_node(f, f->ds.live_root, "b"), q;
 	unsigned char sha[STORE_SHA_LEN], th[STORE_SHA_LEN];
+	unsigned char bth[STORE_SHA_LEN];
+	struct store_dataset bob;
 	char staged[STORE_PATH_MAX];
 	uint64_t ga;
 	int fd;
@@ -1276,9 +1293,189 @@ static void gen_moves_when_a_thumbnail_appears(void **state)
 	assert_rc(store_sha256_fd(fd, th), 0);
 	assert_rc(store_blob_put(f->st, fd, staged, th, NULL), 0);
 	close(fd);
+	assert_rc(store_blob_grant(f->st, "alice", th), 0);
 	q = mkfile_pending(f, b, "q");
 	assert_rc(store_node_commit_kept(f->st, q, sha, 8, T2, th, 5, 0), 0);
 	assert_true(gen_of(f, a) != ga);
+
+	/* bob's own thumbnail of the same bytes: alice's folders stay */
+	assert_rc(store_dataset_create(f->st, "bob", "b", &bob), 0);
+	stage_blob(f, "bob's thumb", bth);
+	assert_rc(store_blob_grant(f->st, "bob", bth), 0);
+	ga = gen_of(f, a);
+	q = mkfile_pending(f, bob.live_root, "q");
+	assert_rc(store_node_commit_kept(f->st, q, sha, 8, T2, bth, 11, 0), 0);
+	assert_int_equal(gen_of(f, a), ga);
+	/* alice sends bob's thumbnail bytes: now her listing shows it */
+	assert_rc(store_blob_grant(f->st, "alice", bth), 0);
+	assert_true(gen_of(f, a) != ga);
+}
+
+/* What a run may read (issue 11 item 2): a server user only bytes they
+ * sent, the original before its thumbnail; another user's upload and a
+ * hash nobody has give the same -ENOENT; the embedded user reads what
+ * exists. The thumbnail in a listing follows the same rule. */
+static void blob_source_follows_grants(void **state)
+{
+	struct fx *f = *state;
+	unsigned char a[STORE_SHA_LEN], o[STORE_SHA_LEN], th[STORE_SHA_LEN];
+	unsigned char rnd[STORE_SHA_LEN], src[STORE_SHA_LEN], t[STORE_SHA_LEN];
+	int64_t q, size;
+
+	put(f, f->ds.live_root, "a", "alice's image", a);
+	assert_rc(store_blob_grant(f->st, "alice", a), 0);
+	stage_blob(f, "alice's thumbnail", th);
+	assert_rc(store_blob_grant(f->st, "alice", th), 0);
+	memset(o, 0x5a, sizeof(o));      /* an original kept by alice */
+	memset(rnd, 0xa5, sizeof(rnd));  /* a hash nobody has */
+	q = mkfile_pending(f, f->ds.live_root, "o");
+	assert_rc(store_node_commit_kept(f->st, q, o, 1000, T2, th, 17, 0), 0);
+
+	assert_rc(store_blob_source(f->st, "alice", a, src), 0);
+	assert_memory_equal(src, a, STORE_SHA_LEN);
+	assert_rc(store_blob_source(f->st, "alice", o, src), 0);
+	assert_memory_equal(src, th, STORE_SHA_LEN);
+	assert_rc(store_blob_source(f->st, "alice", rnd, src), -ENOENT);
+	/* a grant whose blob is gone reads as not there; the thumbnail
+	 * still serves the original */
+	assert_rc(store_blob_grant(f->st, "alice", rnd), 0);
+	assert_rc(store_blob_source(f->st, "alice", rnd, src), -ENOENT);
+	assert_rc(store_blob_grant(f->st, "alice", o), 0);
+	assert_rc(store_blob_source(f->st, "alice", o, src), 0);
+	assert_memory_equal(src, th, STORE_SHA_LEN);
+
+	assert_rc(store_blob_source(f->st, "bob", a, src), -ENOENT);
+	assert_rc(store_blob_source(f->st, "bob", o, src), -ENOENT);
+	assert_rc(store_blob_source(f->st, "bob", th, src), -ENOENT);
+	assert_rc(store_blob_source(f->st, "bob", rnd, src), -ENOENT);
+	assert_rc(store_thumb_get_for(f->st, "bob", o, t, &size), -ENOENT);
+	assert_rc(store_thumb_get_for(f->st, "alice", o, t, &size), 0);
+	assert_memory_equal(t, th, STORE_SHA_LEN);
+	assert_int_equal(size, 17);
+
+	assert_rc(store_blob_source(f->st, "", a, src), 0);
+	assert_memory_equal(src, a, STORE_SHA_LEN);
+	assert_rc(store_blob_source(f->st, "", o, src), 0);
+	assert_memory_equal(src, th, STORE_SHA_LEN);
+	assert_rc(store_blob_source(f->st, "", rnd, src), -ENOENT);
+	assert_rc(store_thumb_get_for(f->st, "", o, t, &size), 0);
+
+	/* bob sends the thumbnail's bytes: the sample named by the original
+	 * reads them; sending alice's image makes it his too */
+	assert_rc(store_blob_grant(f->st, "bob", th), 0);
+	assert_rc(store_blob_source(f->st, "bob", o, src), 0);
+	assert_memory_equal(src, th, STORE_SHA_LEN);
+	assert_rc(store_thumb_get_for(f->st, "bob", o, t, &size), 0);
+	assert_rc(store_blob_source(f->st, "bob", a, src), -ENOENT);
+	assert_rc(store_blob_grant(f->st, "bob", a), 0);
+	assert_rc(store_blob_source(f->st, "bob", a, src), 0);
+	assert_memory_equal(src, a, STORE_SHA_LEN);
+}
+
+/* Two users' thumbnails of the same original: each sees and reads his
+ * own, neither replaces the other; both go with the last node naming the
+ * original. A catalog whose thumbs table had one row per original is
+ * rebuilt on open, its rows kept. */
+static void thumbs_one_per_sender(void **state)
+{
+	struct fx *f = *state;
+	unsigned char o[STORE_SHA_LEN], th[STORE_SHA_LEN], bth[STORE_SHA_LEN];
+	unsigned char t[STORE_SHA_LEN], src[STORE_SHA_LEN];
+	struct store_dataset bob;
+	char db[200];
+	sqlite3 *h;
+	int64_t qa, qb, size;
+
+	memset(o, 0x33, sizeof(o));
+	stage_blob(f, "alice's thumb", th);
+	assert_rc(store_blob_grant(f->st, "alice", th), 0);
+	qa = mkfile_pending(f, f->ds.live_root, "o");
+	assert_rc(store_node_commit_kept(f->st, qa, o, 100, T2, th, 13, 0), 0);
+
+	/* an older catalog: one thumbnail per original */
+	store_close(f->st);
+	f->st = NULL;
+	snprintf(db, sizeof(db), "%s/catalog.db", f->dir);
+	assert_int_equal(sqlite3_open(db, &h), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(h, "CREATE TABLE old AS SELECT * FROM"
+				      " thumbs; DROP TABLE thumbs;"
+				      "CREATE TABLE thumbs(sha BLOB PRIMARY KEY,"
+				      " thumb BLOB NOT NULL, size INTEGER NOT"
+				      " NULL) WITHOUT ROWID;"
+				      "INSERT INTO thumbs SELECT * FROM old;"
+				      "DROP TABLE old;", NULL, NULL, NULL),
+			 SQLITE_OK);
+	sqlite3_close(h);
+	reopen(f);
+	assert_rc(store_thumb_get_for(f->st, "alice", o, t, &size), 0);
+	assert_memory_equal(t, th, STORE_SHA_LEN);
+
+	assert_rc(store_dataset_create(f->st, "bob", "b", &bob), 0);
+	stage_blob(f, "bob's thumbnail", bth);
+	assert_rc(store_blob_grant(f->st, "bob", bth), 0);
+	qb = mkfile_pending(f, bob.live_root, "o");
+	assert_rc(store_node_commit_kept(f->st, qb, o, 100, T2, bth, 15, 0), 0);
+	assert_rc(store_thumb_get_for(f->st, "alice", o, t, &size), 0);
+	assert_memory_equal(t, th, STORE_SHA_LEN);
+	assert_int_equal(size, 13);
+	assert_rc(store_thumb_get_for(f->st, "bob", o, t, &size), 0);
+	assert_memory_equal(t, bth, STORE_SHA_LEN);
+	assert_rc(store_blob_source(f->st, "alice", o, src), 0);
+	assert_memory_equal(src, th, STORE_SHA_LEN);
+	assert_rc(store_blob_source(f->st, "bob", o, src), 0);
+	assert_memory_equal(src, bth, STORE_SHA_LEN);
+
+	assert_rc(store_node_remove(f->st, f->ds.live_root, "o", 0), 0);
+	assert_true(blob_exists(f, th));     /* bob's node names o still */
+	assert_rc(store_node_remove(f->st, bob.live_root, "o", 0), 0);
+	assert_false(blob_exists(f, th));
+	assert_false(blob_exists(f, bth));
+	assert_rc(store_thumb_get(f->st, o, t, &size), -ENOENT);
+}
+
+/* A catalog from before features were keyed by the bytes read: its rows
+ * under an original that has a thumbnail, and its cached "bytes not on the
+ * server", go once on open; other rows stay. */
+static void features_of_the_old_keying_dropped_on_open(void **state)
+{
+	struct fx *f = *state;
+	unsigned char a[STORE_SHA_LEN], o[STORE_SHA_LEN], th[STORE_SHA_LEN];
+	unsigned char z[STORE_SHA_LEN];
+	const char *errs[3] = { NULL, NULL,
+		"no vector: bytes not on the server (upload=meta)" };
+	unsigned char shas[3 * STORE_SHA_LEN];
+	float vecs[3 * 2] = { 1, 2, 3, 4, 5, 6 }, v[2];
+	char db[200];
+	sqlite3 *h;
+	int64_t q;
+
+	put(f, f->ds.live_root, "a", "an image", a);
+	stage_blob(f, "a thumbnail", th);
+	memset(o, 0x11, sizeof(o));
+	memset(z, 0x22, sizeof(z));
+	q = mkfile_pending(f, f->ds.live_root, "o");
+	assert_rc(store_node_commit_kept(f->st, q, o, 1000, T2, th, 11, 0), 0);
+	memcpy(shas, a, STORE_SHA_LEN);
+	memcpy(shas + STORE_SHA_LEN, o, STORE_SHA_LEN);
+	memcpy(shas + 2 * STORE_SHA_LEN, z, STORE_SHA_LEN);
+	assert_rc(store_feature_put(f->st, "k", 3, shas, vecs, 2, errs), 0);
+	store_close(f->st);
+	f->st = NULL;
+	snprintf(db, sizeof(db), "%s/catalog.db", f->dir);
+	assert_int_equal(sqlite3_open(db, &h), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(h, "DELETE FROM meta WHERE"
+				      " key='features_v2'", NULL, NULL, NULL),
+			 SQLITE_OK);
+	sqlite3_close(h);
+	reopen(f);
+	assert_rc(store_feature_get(f->st, "k", a, v, 2, NULL, 0), 0);
+	assert_rc(store_feature_get(f->st, "k", o, v, 2, NULL, 0), -ENOENT);
+	assert_rc(store_feature_get(f->st, "k", z, v, 2, NULL, 0), -ENOENT);
+	/* once: a later row under the same hash stays */
+	assert_rc(store_feature_put(f->st, "k", 1, shas + 2 * STORE_SHA_LEN,
+				    vecs, 2, errs + 2), 0);
+	reopen(f);
+	assert_rc(store_feature_get(f->st, "k", z, v, 2, NULL, 0), 1);
 }
 
 /* A catalog made before generations existed (no dirgen table, no
@@ -2767,6 +2964,9 @@ int main(void)
 		T(gen_moves_with_every_change_of_a_child),
 		T(gen_ignores_path_rewrites_below_a_renamed_dir),
 		T(gen_moves_when_a_thumbnail_appears),
+		T(blob_source_follows_grants),
+		T(thumbs_one_per_sender),
+		T(features_of_the_old_keying_dropped_on_open),
 		T(gen_added_to_an_older_catalog),
 
 		T(sha256_and_hex_known_vector),
