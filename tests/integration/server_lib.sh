@@ -7,6 +7,11 @@
 #   start_server PORT [STORE]  serve STORE (default $T/store) on PORT; wait
 #                              ≤ 10 s until it answers; sets SERVER_PID
 #   kill_server                SIGKILL the server, reap it
+#   remote_mount STORE MNT [OPTS...]  serve STORE on a free port, give user
+#                              alice a token ($T/alice.tok) and mount her
+#                              datasets at MNT (cache MNT.cache); OPTS go to
+#                              sv_mount; fails the test (returns 1) if any
+#                              step fails
 #   new_token USER FILE        a token for USER into FILE (mode 600); prints
 #                              the token's id
 
@@ -43,4 +48,17 @@ new_token() {
 	(umask 077 && "$SIEVEFS" token create --store "${STORE:-$T/store}" "$1" >"$2" 2>"$err") ||
 		{ sv_show "$err"; return 1; }
 	sed -n 's/.*token \([0-9][0-9]*\) for user.*/\1/p' "$err"
+}
+
+remote_mount() {
+	local store=$1 mnt=$2 port
+	shift 2
+	port=$(free_port) || { fail "no free port"; return 1; }
+	mkdir -p "$store"
+	STORE=$store new_token alice "$T/alice.tok" >/dev/null ||
+		{ fail "token create failed"; return 1; }
+	start_server "$port" "$store" ||
+		{ fail "sievefs serve did not come up"; return 1; }
+	sv_mount "http://127.0.0.1:$port" "$mnt" -o "token_file=$T/alice.tok" \
+		-o "cache_dir=$mnt.cache" "$@" || { fail "remote mount failed"; return 1; }
 }

@@ -160,13 +160,8 @@ check local "$L/ds"
 appends local "$L/ds"
 
 # --- remote mode
-port=$(free_port) || die "no free port"
-mkdir -p "$T/store"
-new_token alice "$T/alice.tok" >/dev/null || die "token create failed"
-start_server "$port" || die "sievefs serve did not come up"
 R=$T/rmnt
-sv_mount "http://127.0.0.1:$port" "$R" -o "token_file=$T/alice.tok" \
-	-o "cache_dir=$T/rcache" -o meta_ttl=1 || die "remote mount failed"
+remote_mount "$T/store" "$R" -o meta_ttl=1 || die "no remote mount"
 setup "$R/ds" || die "remote setup failed"
 check remote "$R/ds"
 appends remote "$R/ds"

@@ -88,11 +88,6 @@ check_mount "$T/mnt" embedded
 sv_umount "$T/mnt"
 
 # --- remote mode, a real server on loopback
-port=$(free_port) || die "no free port"
-mkdir -p "$T/rstore"
-STORE=$T/rstore new_token alice "$T/alice.tok" >/dev/null || die "token create failed"
-start_server "$port" "$T/rstore" || die "sievefs serve did not come up"
-sv_mount "http://127.0.0.1:$port" "$T/rmnt" -o "token_file=$T/alice.tok" \
-	-o "cache_dir=$T/cache" -o meta_ttl=1 || die "remote mount failed"
+remote_mount "$T/rstore" "$T/rmnt" -o meta_ttl=1 || die "no remote mount"
 check_mount "$T/rmnt" remote
 sv_umount "$T/rmnt"

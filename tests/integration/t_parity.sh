@@ -479,11 +479,6 @@ sv_umount "$T/mnt.local"
 
 # ---------------------------------------------------------------- remote
 MODE=remote
-port=$(free_port) || die "no free port"
-mkdir -p "$T/store"
-new_token alice "$T/alice.tok" >/dev/null || die "token create failed"
-start_server "$port" || die "sievefs serve did not come up"
-sv_mount "http://127.0.0.1:$port" "$T/mnt.remote" -o "token_file=$T/alice.tok" \
-	-o "cache_dir=$T/cache" || die "remote mount failed"
+remote_mount "$T/store" "$T/mnt.remote" || die "no remote mount"
 flows "$T/mnt.remote"
 sv_umount "$T/mnt.remote"

@@ -133,12 +133,7 @@ model "$T/mnt" embedded
 sv_umount "$T/mnt"
 
 # --- remote mode
-port=$(free_port) || die "no free port"
-mkdir -p "$T/rstore"
-STORE=$T/rstore new_token alice "$T/alice.tok" >/dev/null || die "token create failed"
-start_server "$port" "$T/rstore" || die "sievefs serve did not come up"
-sv_mount "http://127.0.0.1:$port" "$T/rmnt" -o "token_file=$T/alice.tok" \
-	-o "cache_dir=$T/cache" || die "remote mount failed"
+remote_mount "$T/rstore" "$T/rmnt" || die "no remote mount"
 fixed_cases "$T/rmnt" remote
 model "$T/rmnt" remote
 sv_umount "$T/rmnt"

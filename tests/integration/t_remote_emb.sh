@@ -13,13 +13,8 @@
 sv_need_binary
 sv_need python3 curl grep mountpoint fusermount3
 
-port=$(free_port) || die "no free port"
-mkdir -p "$T/store"
-new_token alice "$T/alice.tok" >/dev/null || die "token create failed"
-start_server "$port" || die "sievefs serve did not come up"
 mnt=$T/mnt
-sv_mount "http://127.0.0.1:$port" "$mnt" -o "token_file=$T/alice.tok" \
-	-o "cache_dir=$T/cache" -o meta_ttl=0 || die "remote mount failed"
+remote_mount "$T/store" "$mnt" -o meta_ttl=0 || die "no remote mount"
 ok "mkdir dataset" mkdir "$mnt/r" || die "cannot create a dataset"
 ds=$mnt/r
 emb=$ds/embeddings

@@ -165,13 +165,8 @@ ok "the run's selection writes back" cp "$ds/selection" "$T/run.s"
 ok "... and back in" cp "$T/run.s" "$ds/selection"
 
 # --- remote: the server passes the text through
-port=$(free_port) || die "no free port"
-mkdir -p "$T/store"
-new_token alice "$T/alice.tok" >/dev/null || die "token create failed"
-start_server "$port" || die "sievefs serve did not come up"
 R=$T/rmnt
-sv_mount "http://127.0.0.1:$port" "$R" -o "token_file=$T/alice.tok" \
-	-o "cache_dir=$T/rcache" -o meta_ttl=1 || die "remote mount failed"
+remote_mount "$T/store" "$R" -o meta_ttl=1 || die "no remote mount"
 ok "remote: mkdir the dataset" mkdir "$R/ds" || die "no remote dataset"
 ok "remote: cp -r the odd names in" cp -r "$src/." "$R/ds/initial-tag/"
 roundtrip remote "$R/ds"

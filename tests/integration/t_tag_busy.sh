@@ -122,10 +122,6 @@ sv_mount "$T/local-store" "$T/mnt" || die "mount failed"
 busy_flow "$T/mnt" local
 sv_umount "$T/mnt"
 
-port=$(free_port)
-new_token alice "$T/alice.tok" >/dev/null || die "token create failed"
-start_server "$port" || die "sievefs serve did not come up"
-sv_mount "http://127.0.0.1:$port" "$T/rmnt" -o "token_file=$T/alice.tok,cache_dir=$T/cache" ||
-	die "remote mount failed"
+remote_mount "$T/store" "$T/rmnt" || die "no remote mount"
 busy_flow "$T/rmnt" remote
 sv_umount "$T/rmnt"

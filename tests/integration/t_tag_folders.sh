@@ -97,11 +97,6 @@ sv_mount "$T/store" "$T/mnt" || die "mount failed"
 scenario "$T/mnt" local
 sv_umount "$T/mnt"
 
-port=$(free_port) || die "no free port"
-mkdir -p "$T/rstore"
-STORE=$T/rstore new_token alice "$T/alice.tok" >/dev/null || die "token create failed"
-start_server "$port" "$T/rstore" || die "sievefs serve did not come up"
-sv_mount "http://127.0.0.1:$port" "$T/rmnt" -o "token_file=$T/alice.tok" \
-	-o "cache_dir=$T/cache" -o meta_ttl=0 || die "remote mount failed"
+remote_mount "$T/rstore" "$T/rmnt" -o meta_ttl=0 || die "no remote mount"
 scenario "$T/rmnt" remote
 sv_umount "$T/rmnt"
