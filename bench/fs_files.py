@@ -11,6 +11,10 @@ Subcommands (all paths are plain directories; nothing here knows about FUSE):
                                    with random.Random(SEED), one per line
   read ROOT LIST SIZE              open(ROOT/p, 'rb').read() every path p of LIST,
                                    in LIST order; exit 1 if a file is not SIZE bytes
+  readpar N ROOT LIST SIZE         the same by N processes at once (fork): reader k
+                                   reads paths k, k+N, k+2N, ... of LIST (a disjoint
+                                   1/N each, all of LIST in all); waits for all and
+                                   exits 1 if any reader failed
 
 Random bytes, not zeros, so that a content-addressed store cannot deduplicate the
 samples. `read` is the measured command: it imports only `sys` and reads the list
@@ -47,9 +51,40 @@ def cmd_list(ndirs, nfiles, seed):
     sys.stdout.write("\n".join(paths) + "\n")
 
 
-def cmd_read(root, listfile, size):
+def load_list(root, listfile):
     with open(listfile) as f:
-        paths = [root + "/" + p for p in f.read().split("\n") if p]
+        return [root + "/" + p for p in f.read().split("\n") if p]
+
+
+def cmd_read(root, listfile, size):
+    return read_paths(load_list(root, listfile), size)
+
+
+def cmd_readpar(n, root, listfile, size):
+    import os
+    paths = load_list(root, listfile)   # before the fork: no reader pays for it
+    pids = []
+    for k in range(n):
+        pid = os.fork()
+        if pid == 0:
+            rc = 1
+            try:
+                rc = read_paths(paths[k::n], size)
+            finally:
+                os._exit(rc)
+        pids.append(pid)
+    failed = 0
+    for pid in pids:
+        _, status = os.waitpid(pid, 0)
+        if status != 0:
+            failed += 1
+    if failed:
+        sys.stderr.write("fs_files.py: %d of %d readers failed\n" % (failed, n))
+        return 1
+    return 0
+
+
+def read_paths(paths, size):
     bad = 0
     for p in paths:
         if len(open(p, "rb").read()) != size:
@@ -76,6 +111,8 @@ def main(argv):
         cmd_list(int(a[0]), int(a[1]), int(a[2]))
     elif cmd == "read" and len(a) == 3:
         return cmd_read(a[0], a[1], int(a[2]))
+    elif cmd == "readpar" and len(a) == 4 and int(a[0]) > 0:
+        return cmd_readpar(int(a[0]), a[1], a[2], int(a[3]))
     else:
         sys.stderr.write(__doc__)
         return 2
