@@ -48,13 +48,16 @@
  * Threads: `hlock` protects the handle list; `down_lock` the down-until time;
  * the caches lock themselves. No lock is held across a request.
  */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <netinet/in.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -2224,35 +2227,88 @@ static const struct backend_ops client_ops = {
 
 int api_is_url(const char *s)
 {
-	return s && (!strncmp(s, "http://", 7) || !strncmp(s, "https://", 8));
+	return s && (!strncasecmp(s, "http://", 7) ||
+		     !strncasecmp(s, "https://", 8));
 }
 
-/* Host part of an http(s) URL into host (brackets of [v6] kept out). */
-static int url_host(const char *url, char *host, size_t len)
-{
-	const char *p = strstr(url, "://"), *end;
-
-	if (!p)
-		return -EINVAL;
-	p += 3;
-	if (*p == '[') {
-		end = strchr(++p, ']');
-		if (!end)
-			return -EINVAL;
-	} else {
-		end = p + strcspn(p, ":/");
-	}
-	if (end == p || (size_t)(end - p) >= len)
-		return -EINVAL;
-	memcpy(host, p, (size_t)(end - p));
-	host[end - p] = '\0';
-	return 0;
-}
-
+/* 1 if host (as libcurl parsed it out of a URL, so in the spelling curl
+ * will connect to) names this machine without asking any resolver: a
+ * literal IPv4 address in 127.0.0.0/8, [::1], or "localhost" (RFC 6761;
+ * libcurl answers it itself). A name that merely starts with "127." (a
+ * DNS name anyone can register) is not one; neither is "localhost." nor
+ * "127.0.0.1.", whose trailing dot sends them to DNS. */
 static int loopback(const char *host)
 {
-	return !strcmp(host, "localhost") || !strncmp(host, "127.", 4) ||
-	       !strcmp(host, "::1");
+	struct in_addr a4;
+	struct in6_addr a6;
+	char v6[INET6_ADDRSTRLEN + 1];
+	size_t n = strlen(host);
+
+	if (!strcasecmp(host, "localhost"))
+		return 1;
+	if (inet_pton(AF_INET, host, &a4) == 1)
+		return (ntohl(a4.s_addr) >> 24) == 127;
+	if (n < 3 || host[0] != '[' || host[n - 1] != ']' || n - 2 >= sizeof(v6))
+		return 0;
+	memcpy(v6, host + 1, n - 2);
+	v6[n - 2] = '\0';
+	return inet_pton(AF_INET6, v6, &a6) == 1 && IN6_IS_ADDR_LOOPBACK(&a6);
+}
+
+/* 1 if the URL has `part` (CURLUE_NO_* when absent). */
+static int url_has(CURLU *u, CURLUPart part)
+{
+	char *v = NULL;
+	CURLUcode uc = curl_url_get(u, part, &v, 0);
+
+	curl_free(v);
+	return uc == CURLUE_OK;
+}
+
+int api_url_check(const char *url, char *msg, size_t msglen)
+{
+	CURLU *u = curl_url();
+	char *scheme = NULL, *host = NULL;
+	CURLUcode uc;
+	int rc = -EINVAL;
+
+	if (!u)
+		return -ENOMEM;
+	/* libcurl's parser, not ours: the host checked is the host that
+	 * the requests (this URL + "/v1/...") will connect to. */
+	uc = curl_url_set(u, CURLUPART_URL, url, 0);
+	if (uc || curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) ||
+	    (strcmp(scheme, "http") && strcmp(scheme, "https")) ||
+	    curl_url_get(u, CURLUPART_HOST, &host, 0) || !host[0]) {
+		snprintf(msg, msglen, "%s: not a server URL"
+			 " (http(s)://HOST:PORT)%s%s", url, uc ? ": " : "",
+			 uc ? curl_url_strerror(uc) : "");
+		goto out;
+	}
+	if (url_has(u, CURLUPART_USER) || url_has(u, CURLUPART_PASSWORD)) {
+		snprintf(msg, msglen, "%s: a server URL has no user@ part"
+			 " (the token is the only credential)", url);
+		goto out;
+	}
+	if (url_has(u, CURLUPART_QUERY) || url_has(u, CURLUPART_FRAGMENT)) {
+		snprintf(msg, msglen, "%s: a server URL has no ?query or"
+			 " #fragment", url);
+		goto out;
+	}
+	if (!strcmp(scheme, "http") &&
+	    (url_has(u, CURLUPART_ZONEID) || !loopback(host))) {
+		snprintf(msg, msglen, "%s: plain http:// is allowed only to a"
+			 " loopback address (127.x.x.x, [::1] or localhost,"
+			 " literally: host %s is not one) since the token would"
+			 " cross the network in clear; use https://", url, host);
+		goto out;
+	}
+	rc = 0;
+out:
+	curl_free(scheme);
+	curl_free(host);
+	curl_url_cleanup(u);
+	return rc;
 }
 
 static int global_init(void)
@@ -2336,22 +2392,13 @@ int api_client_open(const struct api_client_opts *o, struct backend **out,
 		    char *msg, size_t msglen)
 {
 	struct client *c;
-	char host[256];
 	size_t blen;
 	int rc;
 
 	*out = NULL;
-	if (!api_is_url(o->url) || url_host(o->url, host, sizeof(host))) {
-		snprintf(msg, msglen, "%s: not a server URL (http(s)://HOST:PORT)",
-			 o->url);
-		return -EINVAL;
-	}
-	if (!strncmp(o->url, "http://", 7) && !loopback(host)) {
-		snprintf(msg, msglen, "%s: plain http:// is allowed only to a"
-			 " loopback address (the token would cross the network"
-			 " in clear); use https://", o->url);
-		return -EINVAL;
-	}
+	rc = api_url_check(o->url, msg, msglen);
+	if (rc)
+		return rc;
 	if (!o->token || !o->token[0] || strlen(o->token) > 128 ||
 	    strpbrk(o->token, " \t\r\n")) {
 		snprintf(msg, msglen, "the token is empty or malformed");

@@ -9,7 +9,10 @@
 # own datasets; a file made or removed by one mount shows in another within
 # the TTL; opening one file prefetches its folder's blobs into the cache;
 # absent, wrong and revoked tokens and an unreachable server
-# make the mount fail at start with a message; -o token= is refused; files
+# make the mount fail at start with a message; plain http to a DNS name
+# that only starts like a loopback address (127.evil.example,
+# 127.0.0.1.evil.example, 127.0.0.1@evil.example) is refused with a message
+# and without any connection (a listener set as http_proxy sees none); -o token= is refused; files
 # read once stay readable from the cache after the server is killed.
 # The server is started by PID and killed by PID (also in the trap).
 
@@ -66,6 +69,40 @@ mount_fails "a server that is not there" "unreachable" \
 url=$url_saved
 mount_fails "an unknown upload mode is refused" "upload=everything" \
 	-o "token_file=$T/alice.tok" -o "cache_dir=$T/c0" -o upload=everything
+
+# --- plain http only to a literal loopback host (issue 11, item 3). DNS
+# names that start like a loopback address are refused before any
+# connection: a listener set as http_proxy (which libcurl would use for
+# such a name, without any DNS) must see nothing, so no token left.
+python3 - "$T/proxy.port" "$T/proxy.seen" <<'PY' &
+import socket, sys
+s = socket.socket(); s.bind(("127.0.0.1", 0)); s.listen(8)
+open(sys.argv[1], "w").write(str(s.getsockname()[1]))
+while True:
+    c, _ = s.accept(); c.settimeout(2)
+    try: data = c.recv(4096)
+    except OSError: data = b"?"
+    with open(sys.argv[2], "ab") as f: f.write(data or b"(connect)")
+    c.close()
+PY
+SV_BG+=("$!")
+for _ in $(seq 50); do [[ -s $T/proxy.port ]] && break; sleep 0.1; done
+[[ -s $T/proxy.port ]] || die "the proxy listener did not start"
+url_saved=$url
+for case in "127.evil.example:$port|allowed only to a loopback" \
+	"127.0.0.1.evil.example:$port|allowed only to a loopback" \
+	"127.0.0.1@evil.example:$port|no user@ part"; do
+	url=http://${case%%|*}
+	http_proxy=http://127.0.0.1:$(cat "$T/proxy.port") mount_fails \
+		"plain $url is refused" "${case#*|}" \
+		-o "token_file=$T/alice.tok" -o "cache_dir=$T/c0"
+done
+url=$url_saved
+if [[ -e $T/proxy.seen ]]; then
+	fail "a refused URL still connected: $(head -c 200 "$T/proxy.seen")"
+else
+	pass "no connection was attempted for the refused URLs"
+fi
 
 # --- alice's first mount: the filesystem flows
 A=$T/mntA
