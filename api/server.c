@@ -72,6 +72,12 @@
 #define DISCARD_MAX (16ull << 20) /* swallowed past a cap before closing */
 #define PAGE_DEFAULT 1000
 #define PAGE_MAX 10000
+/* GnuTLS priorities (MHD_OPTION_HTTPS_PRIORITIES): TLS 1.2 and 1.3 only;
+ * in 1.2 only forward-secret ECDHE key exchange with AEAD ciphers (no CBC,
+ * no RSA key transport, no SHA-1 MACs); the server's order wins. */
+#define TLS_PRIORITIES "NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2:" \
+	"-CIPHER-ALL:+AES-256-GCM:+AES-128-GCM:+CHACHA20-POLY1305:" \
+	"-MAC-ALL:+AEAD:-KX-ALL:+ECDHE-ECDSA:+ECDHE-RSA:%SERVER_PRECEDENCE"
 #define RL_SLOTS 1024
 #define RL_MAX 10
 #define RL_WINDOW 60
@@ -1889,6 +1895,14 @@ int api_serve_cli(int argc, char **argv)
 	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
 	signal(SIGPIPE, SIG_IGN);
 
+	/* TLS (when on) is the only option that differs between runs:
+	 * TLS_PRIORITIES, and the key pair. */
+	struct MHD_OptionItem tls[] = {
+		{ MHD_OPTION_HTTPS_MEM_CERT, 0, cert_pem },
+		{ MHD_OPTION_HTTPS_MEM_KEY, 0, key_pem },
+		{ MHD_OPTION_HTTPS_PRIORITIES, 0, (void *)TLS_PRIORITIES },
+		{ MHD_OPTION_END, 0, NULL },
+	};
 	d = MHD_start_daemon(flags, 0, NULL, NULL, handler, s,
 			     MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
 			     MHD_OPTION_THREAD_POOL_SIZE,
@@ -1897,9 +1911,7 @@ int api_serve_cli(int argc, char **argv)
 			     MHD_OPTION_NOTIFY_COMPLETED, on_done, s,
 			     MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)120,
 			     MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)65536,
-			     cert ? MHD_OPTION_HTTPS_MEM_CERT : MHD_OPTION_END,
-			     cert_pem,
-			     MHD_OPTION_HTTPS_MEM_KEY, key_pem,
+			     cert ? MHD_OPTION_ARRAY : MHD_OPTION_END, tls,
 			     MHD_OPTION_END);
 	if (!d) {
 		fprintf(stderr, "sievefs: cannot listen on %s\n", listen);
