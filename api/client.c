@@ -526,6 +526,15 @@ static int http(struct client *c, struct req *r)
 		curl_easy_getinfo(r->h, CURLINFO_RESPONSE_CODE, &r->status);
 		if (res == CURLE_WRITE_ERROR && r->status)
 			res = CURLE_OK;     /* our cap or fd: judged below */
+		if (res == CURLE_OK && r->status == 429 && t + 1 < tries) {
+			/* over a limit of the server's (docs/api.md): the
+			 * request was not run, so any method may wait and
+			 * go again (Retry-After, at most 5 s here) */
+			curl_off_t ra = 0;
+			curl_easy_getinfo(r->h, CURLINFO_RETRY_AFTER, &ra);
+			sleep((unsigned)(ra < 1 ? 1 : ra > 5 ? 5 : ra));
+			continue;
+		}
 		if (res == CURLE_OK && r->status < 500)
 			break;
 		if (res != CURLE_OK && !retryable(r, res))
@@ -2493,10 +2502,9 @@ int api_client_check(struct backend *be, char *user, size_t userlen,
 		snprintf(msg, msglen, "the server %s refused the token (absent,"
 			 " wrong or revoked): %s", c->base, m[0] ? m :
 			 "unauthorized");
-	else if (rc == -EAGAIN)
-		snprintf(msg, msglen, "the server %s refuses this address for"
-			 " now after too many failed token checks: wait a"
-			 " minute", c->base);
+	else if (rc == -EAGAIN && r.status == 429)
+		snprintf(msg, msglen, "the server %s asks to slow down (HTTP"
+			 " 429): %s", c->base, m[0] ? m : "too many requests");
 	else if (rc && r.net)
 		snprintf(msg, msglen, "%s", m);
 	else if (rc)

@@ -5,7 +5,8 @@
  * bodies, the errno-name table, token format, hashing, constant-time
  * comparison and the create/check/revoke cycle on a temp store, and a table
  * of request paths and query strings that must be accepted or refused, and
- * a table of server URLs: plain http only to a literal loopback host.
+ * a table of server URLs: plain http only to a literal loopback host, and
+ * the scan of JSON text for NUL characters.
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -544,6 +545,39 @@ static void test_url_check(void **state)
 	assert_non_null(strstr(msg, "user@"));
 }
 
+/* NUL in JSON text: raw, or \u0000 in any string (key or value), but not
+ * an escaped backslash followed by "u0000" (issue 11, item 5). */
+static void test_json_nul(void **state)
+{
+	static const struct { const char *text; int nul; } t[] = {
+		{ "{\"name\":\"zz\\u0000evil\"}", 1 },
+		{ "{\"name\":\"\\u0000\"}", 1 },
+		{ "{\"na\\u0000me\":\"x\"}", 1 },
+		{ "[\"a\",\"b\\\\\\u0000\"]", 1 },       /* \\ then \u0000 */
+		{ "{\"name\":\"zz\\\\u0000evil\"}", 0 }, /* \\ then u0000 */
+		{ "{\"name\":\"\\\\\\\\u0000\"}", 0 },   /* \\\\ then u0000 */
+		{ "{\"name\":\"\\u00000\"}", 1 },
+		{ "{\"name\":\"\\u0001\\u0100\\u1000\"}", 0 },
+		{ "{\"name\":\"\\\"u0000\"}", 0 },       /* \" then u0000 */
+		{ "{\"name\":\"u0000\"}", 0 },
+		{ "{\"a\":\"\\\"\",\"b\":\"\\u0000\"}", 1 },
+		{ "{\"name\":\"x\\u000\"}", 0 },         /* malformed: parser's */
+		{ "{\"name\":\"x\\", 0 },
+		{ "", 0 },
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++)
+		if (api_json_has_nul(t[i].text, strlen(t[i].text)) != t[i].nul)
+			fail_msg("%s: expected %d", t[i].text, t[i].nul);
+	/* a raw 0 byte, inside a string or outside one */
+	assert_int_equal(api_json_has_nul("{\"a\":\"x\0y\"}", 11), 1);
+	assert_int_equal(api_json_has_nul("{\"a\":1}\0", 8), 1);
+	assert_int_equal(api_json_has_nul("{\"a\":\"\\\0\"}", 10), 1);
+	/* length, not the terminator, bounds the scan */
+	assert_int_equal(api_json_has_nul("{\"a\":\"\\u0000\"}", 7), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -559,6 +593,7 @@ int main(void)
 		cmocka_unit_test(test_paths),
 		cmocka_unit_test(test_ids_and_queries),
 		cmocka_unit_test(test_url_check),
+		cmocka_unit_test(test_json_nul),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
