@@ -102,6 +102,7 @@ struct client {
 	char base[512];                /* scheme://host:port, no trailing / */
 	char auth[160];                /* "Authorization: Bearer ..." */
 	char cafile[4096];             /* "" = the system's CA store */
+	int plain;                     /* http:// (to loopback): no proxy */
 	enum api_upload upload;
 	CURLSH *share;
 	pthread_mutex_t share_lock[CURL_LOCK_DATA_LAST];
@@ -351,6 +352,11 @@ static void setup(struct client *c, struct req *r, struct curl_slist *hdr,
 	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_write);
 	curl_easy_setopt(h, CURLOPT_WRITEDATA, r);
 	curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
+	/* Plain http is allowed to loopback only because it stays on this
+	 * machine: an http_proxy of the environment would carry the token
+	 * off it in clear. (https through a proxy is an end-to-end tunnel.) */
+	if (c->plain)
+		curl_easy_setopt(h, CURLOPT_PROXY, "");
 	if (c->cafile[0])
 		curl_easy_setopt(h, CURLOPT_CAINFO, c->cafile);
 	if (!strcmp(r->method, "HEAD")) {
@@ -2274,7 +2280,8 @@ static int url_has(CURLU *u, CURLUPart part)
 	return uc == CURLUE_OK;
 }
 
-int api_url_check(const char *url, char *msg, size_t msglen)
+/* api_url_check, and whether the scheme is plain http. */
+static int url_check(const char *url, int *plain, char *msg, size_t msglen)
 {
 	CURLU *u = curl_url();
 	char *scheme = NULL, *host = NULL;
@@ -2312,12 +2319,20 @@ int api_url_check(const char *url, char *msg, size_t msglen)
 			 " cross the network in clear; use https://", url, host);
 		goto out;
 	}
+	*plain = !strcmp(scheme, "http");
 	rc = 0;
 out:
 	curl_free(scheme);
 	curl_free(host);
 	curl_url_cleanup(u);
 	return rc;
+}
+
+int api_url_check(const char *url, char *msg, size_t msglen)
+{
+	int plain;
+
+	return url_check(url, &plain, msg, msglen);
 }
 
 static int global_init(void)
@@ -2402,12 +2417,17 @@ int api_client_open(const struct api_client_opts *o, struct backend **out,
 {
 	struct client *c;
 	size_t blen;
-	int rc;
+	int rc, plain = 0;
 
 	*out = NULL;
-	rc = api_url_check(o->url, msg, msglen);
+	rc = url_check(o->url, &plain, msg, msglen);
 	if (rc)
 		return rc;
+	if (strlen(o->url) >= sizeof(((struct client *)0)->base)) {
+		snprintf(msg, msglen, "the server URL is longer than %zu bytes",
+			 sizeof(((struct client *)0)->base) - 1);
+		return -ENAMETOOLONG;
+	}
 	if (!o->token || !o->token[0] || strlen(o->token) > 128 ||
 	    strpbrk(o->token, " \t\r\n")) {
 		snprintf(msg, msglen, "the token is empty or malformed");
@@ -2428,6 +2448,7 @@ int api_client_open(const struct api_client_opts *o, struct backend **out,
 	c->ops.live_ttl = o->meta_ttl / 2;
 	c->be.ops = &c->ops;
 	c->upload = o->upload;
+	c->plain = plain;
 	c->meta_ttl = o->meta_ttl;
 	snprintf(c->base, sizeof(c->base), "%s", o->url);
 	blen = strlen(c->base);

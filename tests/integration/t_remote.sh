@@ -12,7 +12,8 @@
 # make the mount fail at start with a message; plain http to a DNS name
 # that only starts like a loopback address (127.evil.example,
 # 127.0.0.1.evil.example, 127.0.0.1@evil.example) is refused with a message
-# and without any connection (a listener set as http_proxy sees none); -o token= is refused; files
+# and without any connection (a listener set as http_proxy sees none), and
+# a loopback mount ignores http_proxy; -o token= is refused; files
 # read once stay readable from the cache after the server is killed.
 # The server is started by PID and killed by PID (also in the trap).
 
@@ -102,6 +103,18 @@ if [[ -e $T/proxy.seen ]]; then
 	fail "a refused URL still connected: $(head -c 200 "$T/proxy.seen")"
 else
 	pass "no connection was attempted for the refused URLs"
+fi
+# plain http to loopback never goes through a proxy of the environment
+# (it would carry the token off this machine in clear)
+P=$T/mntP
+http_proxy=http://127.0.0.1:$(cat "$T/proxy.port") sv_mount "$url" "$P" \
+	-o "token_file=$T/alice.tok" -o "cache_dir=$T/cacheP" &&
+	ok "ls a loopback mount with http_proxy set" ls "$P" &&
+	sv_umount "$P"
+if [[ -e $T/proxy.seen ]]; then
+	fail "the loopback mount went through http_proxy: $(head -c 200 "$T/proxy.seen")"
+else
+	pass "the loopback mount ignored http_proxy"
 fi
 
 # --- alice's first mount: the filesystem flows
