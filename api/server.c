@@ -1937,6 +1937,7 @@ static int serve_usage(int help)
 	fprintf(help ? stdout : stderr,
 		"usage: sievefs serve STORE --listen HOST:PORT"
 		" [--tls-cert FILE --tls-key FILE]\n"
+		"                     [--user-rate N/S] [--conns-per-addr N]\n"
 		"Serves the datasets of the store in directory STORE (created if"
 		" missing) over\n"
 		"HTTP (docs/api.md) to remote mounts: sievefs"
