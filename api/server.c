@@ -100,6 +100,7 @@ struct rl_slot {
 	double last;         /* last use; rate: last refill */
 	int count;           /* rl: failures in the window */
 	double tokens;       /* rate: requests left in the bucket */
+	int over;            /* rate: the last request was refused */
 };
 
 struct srv {
@@ -373,21 +374,30 @@ static unsigned rate_take(struct srv *s, const char *user)
 {
 	double now = mono_now(), per_s = s->rate_n / s->rate_s;
 	unsigned wait = 0;
-	int fresh;
+	int fresh, first = 0;
 
 	pthread_mutex_lock(&s->rl_lock);
 	struct rl_slot *e = rl_find(s->rate, RATE_SLOTS, user, now, &fresh);
-	if (fresh)
+	if (fresh) {
 		e->tokens = s->rate_n;
+		e->over = 0;
+	}
 	e->tokens += (now - e->last) * per_s;
 	if (e->tokens > s->rate_n)
 		e->tokens = s->rate_n;
 	e->last = now;
-	if (e->tokens >= 1.0)
+	if (e->tokens >= 1.0) {
 		e->tokens -= 1.0;
-	else
+		e->over = 0;
+	} else {
 		wait = (unsigned)((1.0 - e->tokens) / per_s) + 1;
+		first = !e->over;
+		e->over = 1;
+	}
 	pthread_mutex_unlock(&s->rl_lock);
+	if (first)      /* once per episode, not per refused request */
+		log_warn("user '%s' is over --user-rate %g/%g: answering 429",
+			 user, s->rate_n, s->rate_s);
 	return wait;
 }
 
