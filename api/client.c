@@ -1442,7 +1442,7 @@ static int c_node_rename(struct backend *be, int64_t parent, const char *name,
 
 static int c_node_setattr(struct backend *be, int64_t ino, int what,
 			  uint32_t mode, uint32_t uid, uint32_t gid,
-			  int64_t mtime_ns)
+			  int64_t mtime_ns, int64_t atime_ns)
 {
 	cJSON *b = cJSON_CreateObject();
 	char path[64];
@@ -1467,6 +1467,8 @@ static int c_node_setattr(struct backend *be, int64_t ino, int what,
 	if ((what & STORE_SET_GID) && !cJSON_AddNumberToObject(b, "gid", gid))
 		goto out;
 	if ((what & STORE_SET_MTIME) && api_add_i64_str(b, "mtime_ns", mtime_ns))
+		goto out;
+	if ((what & STORE_SET_ATIME) && api_add_i64_str(b, "atime_ns", atime_ns))
 		goto out;
 	pathf(path, sizeof(path), "/v1/nodes/%lld", (long long)ino);
 	rc = send_json(C(be), "PATCH", path, b, NULL, NULL);
@@ -1796,7 +1798,9 @@ static int put_content(struct client *c, int64_t ino, const char *hexs,
 		rc = send_json(c, "PUT", path, b, NULL, NULL);
 	}
 	cJSON_Delete(b);
-	return rc;
+	/* Node removed while open: the bytes go with it, as in embedded
+	 * mode (store_node_commit), and close() succeeds. */
+	return rc == -ENOENT ? 0 : rc;
 }
 
 /* upload=thumbnails: makes the thumbnail of the bytes in fd and makes

@@ -213,6 +213,8 @@ int api_node_to_json(const struct store_node *n, cJSON **out)
 	if (!rc) rc = add_num(j, "size", n->size);
 	if (!rc) rc = api_add_i64_str(j, "mtime_ns", n->mtime_ns);
 	if (!rc) rc = api_add_i64_str(j, "ctime_ns", n->ctime_ns);
+	if (!rc) rc = api_add_i64_str(j, "atime_ns", n->atime_ns);
+	if (!rc && n->kind == STORE_DIR) rc = add_num(j, "subdirs", n->subdirs);
 	if (!rc) rc = add_bool(j, "has_sha", n->has_sha);
 	if (!rc && n->has_sha) {
 		store_sha_hex(n->sha, hex);
@@ -243,6 +245,11 @@ int api_node_from_json(const cJSON *j, struct store_node *out)
 	if (!rc) rc = api_get_i64(j, "size", &n.size, 1);
 	if (!rc) rc = api_get_i64(j, "mtime_ns", &n.mtime_ns, 1);
 	if (!rc) rc = api_get_i64(j, "ctime_ns", &n.ctime_ns, 1);
+	/* optional: servers before issue 10 kept no atime */
+	if (!rc && api_get_i64(j, "atime_ns", &n.atime_ns, 0) == 1)
+		n.atime_ns = n.mtime_ns;
+	if (!rc && api_get_i64(j, "subdirs", &n.subdirs, 0) < 0)
+		rc = -EINVAL;
 	if (!rc) rc = api_get_bool(j, "has_sha", &n.has_sha, 1);
 	if (!rc && n.has_sha) {
 		rc = api_get_str(j, "sha", hex, sizeof(hex), 1);

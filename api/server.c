@@ -35,10 +35,22 @@
  * address at most --conns-per-addr connections at once (libmicrohttpd
  * closes the one over, before reading it). Over a limit: 429 + Retry-After.
  *
+ * Uploads no node names (PUT /v1/blobs without a commit): each user may
+ * hold at most `upload_cap` bytes of them (UPLOAD_CAP, --upload-cap); a PUT
+ * that would go over is answered 507 "upload_quota" and stores nothing,
+ * checked from Content-Length before the body is read and again, exactly,
+ * before the blob is kept (quota_lock serialises that check with the keep,
+ * so parallel PUTs cannot add up past the cap). A sweep thread collects
+ * those older than `grace` (ORPHAN_GRACE, --orphan-grace) every
+ * sweep_every(grace) seconds (store_blob_sweep): the grace is the window
+ * between a client's PUT and its commit; after it, the commit gets 409
+ * blob_missing and the client sends the bytes again.
+ *
  * Threads: MHD's internal thread pool (one epoll per thread, as many threads
- * as cores); handlers block on SQLite and disk I/O in those threads. State
- * shared between threads: the backend (thread-safe) and the limit tables
- * (rl_lock). Memory per connection is bounded: MHD's pool plus at most one
+ * as cores); handlers block on SQLite and disk I/O in those threads; one
+ * sweep thread. State shared between threads: the backend (thread-safe),
+ * the limit tables (rl_lock), the quota check (quota_lock) and the sweep's
+ * stop flag (sweep_lock). Memory per connection is bounded: MHD's pool plus at most one
  * JSON body (1 MiB).
  */
 #include <arpa/inet.h>
@@ -64,6 +76,7 @@
 
 #include "api/json.h"
 #include "api/server.h"
+#include "api/server_probe.h"
 #include "core/backend.h"
 #include "core/log.h"
 #include "core/view.h"
@@ -83,6 +96,9 @@
 #define TLS_PRIORITIES "NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2:" \
 	"-CIPHER-ALL:+AES-256-GCM:+AES-128-GCM:+CHACHA20-POLY1305:" \
 	"-MAC-ALL:+AEAD:-KX-ALL:+ECDHE-ECDSA:+ECDHE-RSA:%SERVER_PRECEDENCE"
+#define UPLOAD_CAP (1ull << 30)   /* pending bytes per user, default */
+#define PENDING_MAX 100000        /* pending blobs per user */
+#define ORPHAN_GRACE 3600         /* seconds, default */
 #define RL_SLOTS 1024
 #define RL_MAX 10                /* failed token checks per address... */
 #define RL_WINDOW 60             /* ...per this many seconds */
@@ -111,6 +127,12 @@ struct srv {
 	pthread_mutex_t rl_lock;          /* protects rl and rate */
 	struct rl_slot rl[RL_SLOTS];
 	struct rl_slot rate[RATE_SLOTS];
+	uint64_t upload_cap;              /* pending bytes per user */
+	unsigned grace;                   /* seconds before a sweep takes one */
+	pthread_mutex_t quota_lock;       /* the cap's check + the blob's keep */
+	pthread_mutex_t sweep_lock;       /* protects sweep_stop */
+	pthread_cond_t sweep_cond;        /* signalled to stop the sweep */
+	int sweep_stop;
 };
 
 struct req;
@@ -837,15 +859,17 @@ static enum MHD_Result r_tag_delete(struct srv *s, struct req *r,
 /* ---- routes: nodes ---- */
 
 /* Adds "thumb_sha" and "thumb_size" to a node's JSON when its bytes have a
- * thumbnail on the server (upload=thumbnails, docs/api.md "Content"). */
-static int add_thumb(store *st, const struct store_node *n, cJSON *j)
+ * thumbnail on the server (upload=thumbnails, docs/api.md "Content") that
+ * `user` sent: another user's would say who has those bytes. */
+static int add_thumb(store *st, const char *user, const struct store_node *n,
+		     cJSON *j)
 {
 	unsigned char t[STORE_SHA_LEN];
 	char hex[65];
 	int64_t size;
 
 	if (n->kind != STORE_FILE || !n->has_sha ||
-	    store_thumb_get(st, n->sha, t, &size))
+	    store_thumb_get_for(st, user, n->sha, t, &size))
 		return 0;
 	store_sha_hex(t, hex);
 	if (!cJSON_AddStringToObject(j, "thumb_sha", hex) ||
@@ -854,8 +878,8 @@ static int add_thumb(store *st, const struct store_node *n, cJSON *j)
 	return 0;
 }
 
-static enum MHD_Result send_node(struct srv *s, struct MHD_Connection *c,
-				 unsigned st, int rc,
+static enum MHD_Result send_node(struct srv *s, const struct req *r,
+				 struct MHD_Connection *c, unsigned st, int rc,
 				 const struct store_node *n)
 {
 	cJSON *j = NULL;
@@ -863,7 +887,7 @@ static enum MHD_Result send_node(struct srv *s, struct MHD_Connection *c,
 	if (!rc)
 		rc = api_node_to_json(n, &j);
 	if (!rc)
-		rc = add_thumb(s->st, n, j);
+		rc = add_thumb(s->st, r->user, n, j);
 	return send_obj(c, st, rc, j);
 }
 
@@ -872,7 +896,7 @@ static enum MHD_Result r_node(struct srv *s, struct req *r,
 {
 	struct store_node n;
 
-	return send_node(s, c, MHD_HTTP_OK, own_node(s, r, r->id, &n), &n);
+	return send_node(s, r, c, MHD_HTTP_OK, own_node(s, r, r->id, &n), &n);
 }
 
 static enum MHD_Result r_node_lookup(struct srv *s, struct req *r,
@@ -892,7 +916,7 @@ static enum MHD_Result r_node_lookup(struct srv *s, struct req *r,
 		return send_err(c, MHD_HTTP_BAD_REQUEST, "bad_path", "EINVAL",
 				"lookup needs ?name=");
 	rc = r->be->ops->node_lookup(r->be, r->id, name, &n);
-	return send_node(s, c, MHD_HTTP_OK, rc, &n);
+	return send_node(s, r, c, MHD_HTTP_OK, rc, &n);
 }
 
 /* A listing's content is a function of its folder's children, so the
@@ -945,7 +969,8 @@ static enum MHD_Result r_children(struct srv *s, struct req *r,
 		cJSON *it, *a = cJSON_GetObjectItemCaseSensitive(j, "children");
 		size_t i = 0;
 		cJSON_ArrayForEach(it, a) {
-			if (i >= cnt || (rc = add_thumb(s->st, &v[i++], it)))
+			if (i >= cnt || (rc = add_thumb(s->st, r->user,
+							&v[i++], it)))
 				break;
 		}
 	}
@@ -982,7 +1007,7 @@ static enum MHD_Result r_node_create(struct srv *s, struct req *r,
 		return bad_field(c, "name, kind (1 or 2), mode, uid, gid,"
 				 " mtime_ns");
 	rc = r->be->ops->node_create(r->be, r->id, name, &nn, &n);
-	return send_node(s, c, MHD_HTTP_CREATED, rc, &n);
+	return send_node(s, r, c, MHD_HTTP_CREATED, rc, &n);
 }
 
 static enum MHD_Result r_node_remove(struct srv *s, struct req *r,
@@ -1044,7 +1069,7 @@ static enum MHD_Result r_node_setattr(struct srv *s, struct req *r,
 				      struct MHD_Connection *c)
 {
 	struct store_node n;
-	int64_t mode = 0, uid = 0, gid = 0, mtime = 0;
+	int64_t mode = 0, uid = 0, gid = 0, mtime = 0, atime = 0;
 	int what = 0, q, bad = 0;
 	enum MHD_Result ret;
 	cJSON *j;
@@ -1072,6 +1097,10 @@ static enum MHD_Result r_node_setattr(struct srv *s, struct req *r,
 		what |= STORE_SET_MTIME;
 	if (!bad && q < 0)
 		bad = 4;
+	if ((q = api_get_i64(j, "atime_ns", &atime, 0)) == 0)
+		what |= STORE_SET_ATIME;
+	if (!bad && q < 0)
+		bad = 5;
 	cJSON_Delete(j);
 	if (bad == 1)
 		return send_err(c, MHD_HTTP_BAD_REQUEST, "bad_json", "EINVAL",
@@ -1080,12 +1109,14 @@ static enum MHD_Result r_node_setattr(struct srv *s, struct req *r,
 	if (bad)
 		return bad_field(c, bad == 2 ? "uid (0 to 2^32-1)" :
 				 bad == 3 ? "gid (0 to 2^32-1)" :
-				 "mtime_ns (an integer, as a string)");
+				 bad == 4 ? "mtime_ns (an integer, as a string)" :
+				 "atime_ns (an integer, as a string)");
 	rc = r->be->ops->node_setattr(r->be, r->id, what, (uint32_t)mode,
-				      (uint32_t)uid, (uint32_t)gid, mtime);
+				      (uint32_t)uid, (uint32_t)gid, mtime,
+				      atime);
 	if (rc)
 		return send_errno(c, rc, NULL);
-	return send_node(s, c, MHD_HTTP_OK, own_node(s, r, r->id, &n), &n);
+	return send_node(s, r, c, MHD_HTTP_OK, own_node(s, r, r->id, &n), &n);
 }
 
 static enum MHD_Result blob_missing(struct MHD_Connection *c)
@@ -1143,7 +1174,7 @@ static enum MHD_Result commit_kept(struct srv *s, struct req *r,
 	rc = own_node(s, r, r->id, &n);
 	if (rc == -ENOENT)
 		return send_empty(c, MHD_HTTP_NO_CONTENT);
-	return send_node(s, c, MHD_HTTP_OK, rc, &n);
+	return send_node(s, r, c, MHD_HTTP_OK, rc, &n);
 }
 
 static enum MHD_Result r_content(struct srv *s, struct req *r,
@@ -1202,7 +1233,7 @@ static enum MHD_Result r_content(struct srv *s, struct req *r,
 	rc = own_node(s, r, r->id, &n);
 	if (rc == -ENOENT)       /* removed meanwhile: bytes discarded */
 		return send_empty(c, MHD_HTTP_NO_CONTENT);
-	return send_node(s, c, MHD_HTTP_OK, rc, &n);
+	return send_node(s, r, c, MHD_HTTP_OK, rc, &n);
 }
 
 /* ---- routes: blobs ---- */
@@ -1310,11 +1341,45 @@ static enum MHD_Result r_blob_get(struct srv *s, struct req *r,
 			 resp, "application/octet-stream");
 }
 
+/* 0 if `user` may add `more` pending bytes (docs/api.md, "Uploads"), 1
+ * with the 507 answered (or the error of the count). A blob this user has
+ * sent already costs nothing more (it is pending, and counted, or named). */
+static int quota_refuses(struct srv *s, struct req *r, struct MHD_Connection *c,
+			 uint64_t more, enum MHD_Result *ret)
+{
+	char why[320];
+	int64_t bytes;
+	size_t count;
+	int rc = store_blob_granted(s->st, r->user, r->sha);
+
+	if (rc == 0)
+		rc = store_blob_pending(s->st, r->user, &count, &bytes);
+	if (rc < 0) {
+		*ret = send_errno(c, rc, NULL);
+		return 1;
+	}
+	if (rc == 1 || (count < PENDING_MAX &&
+			(uint64_t)bytes + more <= s->upload_cap))
+		return 0;
+	snprintf(why, sizeof(why), "%zu%s uploaded blob(s) of %lld bytes that no"
+		 " node names yet; with this one (%llu bytes) over the cap of"
+		 " %llu bytes%s: commit them (PUT /v1/nodes/{id}/content), or"
+		 " wait %u s for the unused ones to be collected; nothing"
+		 " stored", count, count >= PENDING_MAX ? " (the most allowed)" :
+		 "", (long long)bytes, (unsigned long long)more,
+		 (unsigned long long)s->upload_cap,
+		 count >= PENDING_MAX ? " or the count cap" : "", s->grace);
+	*ret = send_err(c, MHD_HTTP_INSUFFICIENT_STORAGE, "upload_quota",
+			"EDQUOT", why);
+	return 1;
+}
+
 static enum MHD_Result r_blob_put(struct srv *s, struct req *r,
 				  struct MHD_Connection *c)
 {
 	unsigned char got[EVP_MAX_MD_SIZE];
 	unsigned int glen = 0;
+	enum MHD_Result ret;
 	int rc;
 
 	if (r->ioerr)
@@ -1325,10 +1390,16 @@ static enum MHD_Result r_blob_put(struct srv *s, struct req *r,
 		return send_err(c, MHD_HTTP_BAD_REQUEST, "hash_mismatch", "EIO",
 				"the body does not hash to the blob's name;"
 				" nothing stored");
-	rc = store_blob_put(s->st, r->fd, r->staged, r->sha);
+	/* the exact size now (a chunked body has no Content-Length) */
+	pthread_mutex_lock(&s->quota_lock);
+	if (quota_refuses(s, r, c, r->got, &ret)) {
+		pthread_mutex_unlock(&s->quota_lock);
+		return ret;          /* on_done drops the staged bytes */
+	}
+	/* with the grant (this user has shown the bytes) and the pending row */
+	rc = store_blob_put(s->st, r->fd, r->staged, r->sha, r->user);
 	r->staged[0] = '\0';     /* consumed (renamed or unlinked) */
-	if (!rc)                 /* this user has shown the bytes */
-		rc = store_blob_grant(s->st, r->user, r->sha);
+	pthread_mutex_unlock(&s->quota_lock);
 	return rc ? send_errno(c, rc, NULL) : send_empty(c, MHD_HTTP_CREATED);
 }
 
@@ -1711,6 +1782,11 @@ static int body_open(struct srv *s, struct req *r, struct MHD_Connection *c,
 	}
 	if (r->rt->body != B_FILE && r->rt->body != B_BLOB)
 		return 0;
+	if (r->rt->body == B_BLOB && cl &&
+	    quota_refuses(s, r, c, strtoull(cl, NULL, 10), ret)) {
+		r->over = 1;             /* answered: drop the body */
+		return 1;
+	}
 	rc = store_staging_create(s->st, r->staged, sizeof(r->staged));
 	if (rc >= 0 && r->rt->body == B_FILE && r->staged[0]) {
 		unlink(r->staged);       /* scratch only: never committed */
@@ -1886,6 +1962,26 @@ static void on_done(void *cls, struct MHD_Connection *c, void **con_cls,
 	*con_cls = NULL;
 }
 
+/* See server_probe.h. With no connection, MHD_queue_response() refuses the
+ * error response route() builds, and it is freed. */
+int api_server_route_probe(const char *target, const char *method,
+			   char *key, size_t keylen, int64_t *id)
+{
+	struct req *r = on_uri(NULL, target, NULL);
+	enum MHD_Result ret;
+	int rc;
+
+	if (!r)
+		return -ENOMEM;
+	rc = route(r, NULL, method, &ret);
+	if (!rc) {
+		snprintf(key, keylen, "%s", r->rt->key);
+		*id = r->id;
+	}
+	free(r);
+	return rc;
+}
+
 /* ---- command line ---- */
 
 static int read_file(const char *path, char **out)
@@ -1941,12 +2037,105 @@ static int parse_listen(const char *spec, struct sockaddr_storage *ss,
 	return 0;
 }
 
+/* ---- the sweep of uploads no node names ---- */
+
+/* How often the sweep runs: a quarter of the grace (so a blob goes at
+ * most 1.25 graces after its PUT), between 1 s and 5 min. */
+static unsigned sweep_every(unsigned grace)
+{
+	unsigned t = grace / 4;
+
+	return t < 1 ? 1 : t > 300 ? 300 : t;
+}
+
+static void *sweep_main(void *arg)
+{
+	struct srv *s = arg;
+	struct timespec until;
+	int64_t bytes;
+	size_t n;
+	int rc;
+
+	pthread_mutex_lock(&s->sweep_lock);
+	while (!s->sweep_stop) {
+		clock_gettime(CLOCK_REALTIME, &until);
+		until.tv_sec += sweep_every(s->grace);
+		while (!s->sweep_stop &&
+		       pthread_cond_timedwait(&s->sweep_cond, &s->sweep_lock,
+					      &until) != ETIMEDOUT)
+			;
+		if (s->sweep_stop)
+			break;
+		pthread_mutex_unlock(&s->sweep_lock);
+		rc = store_blob_sweep(s->st, (int64_t)s->grace * 1000000000,
+				      &n, &bytes);
+		if (rc)
+			log_warn("sweep of unused uploads failed: %s",
+				 strerror(-rc));
+		else if (n)
+			log_info("collected %zu uploaded blob(s), %lld bytes,"
+				 " that no node named %u s after their PUT", n,
+				 (long long)bytes, s->grace);
+		pthread_mutex_lock(&s->sweep_lock);
+	}
+	pthread_mutex_unlock(&s->sweep_lock);
+	return NULL;
+}
+
+static void sweep_stop(struct srv *s, pthread_t t)
+{
+	pthread_mutex_lock(&s->sweep_lock);
+	s->sweep_stop = 1;
+	pthread_cond_signal(&s->sweep_cond);
+	pthread_mutex_unlock(&s->sweep_lock);
+	pthread_join(t, NULL);
+}
+
+/* "N", "N[KMG]" (binary) into *out; 0, or -1 if not that or 0. */
+static int parse_bytes(const char *v, uint64_t *out)
+{
+	unsigned long long n, mul = 1;
+	char *end;
+
+	errno = 0;
+	n = strtoull(v, &end, 10);
+	if (errno || end == v || *v == '-')
+		return -1;
+	if (*end == 'K' || *end == 'k')
+		mul = 1ull << 10;
+	else if (*end == 'M' || *end == 'm')
+		mul = 1ull << 20;
+	else if (*end == 'G' || *end == 'g')
+		mul = 1ull << 30;
+	if (mul > 1)
+		end++;
+	if (*end || n == 0 || n > UINT64_MAX / mul)
+		return -1;
+	*out = n * mul;
+	return 0;
+}
+
+/* Seconds, 1 to 30 days, into *out; 0 or -1. */
+static int parse_grace(const char *v, unsigned *out)
+{
+	unsigned long n;
+	char *end;
+
+	errno = 0;
+	n = strtoul(v, &end, 10);
+	if (errno || end == v || *end || *v == '-' || n < 1 || n > 2592000)
+		return -1;
+	*out = (unsigned)n;
+	return 0;
+}
+
 /* Usage on stdout with status 0 (--help), else on stderr with 2. */
 static int serve_usage(int help)
 {
 	fprintf(help ? stdout : stderr,
 		"usage: sievefs serve STORE --listen HOST:PORT"
 		" [--tls-cert FILE --tls-key FILE]\n"
+		"                     [--orphan-grace SECS] [--upload-cap BYTES]\n"
 		"                     [--user-rate N/S] [--conns-per-addr N]\n"
 		"Serves the datasets of the store in directory STORE (created if"
 		" missing) over\n"
@@ -1957,6 +2146,12 @@ static int serve_usage(int help)
 		"  --tls-cert FILE      https: the certificate chain (PEM), with"
 		" --tls-key\n"
 		"  --tls-key FILE       https: its private key (PEM)\n"
+		"  --orphan-grace SECS  uploaded blobs no node names are"
+		" collected after this\n"
+		"                       (3600; a commit after it sends the"
+		" bytes again)\n"
+		"  --upload-cap BYTES   per user, bytes of such blobs at once"
+		" (1G; K, M, G)\n"
 		"  --user-rate N/S      at most N requests per S seconds per"
 		" user, in bursts\n"
 		"                       of up to N (default " RATE_DEFAULT "); over"
@@ -2023,6 +2218,11 @@ int api_serve_cli(int argc, char **argv)
 		   *rate = RATE_DEFAULT, *conns = NULL;
 	double rate_n = 0, rate_s = 0;
 	unsigned per_addr = CONNS_DEFAULT;
+	const char *grace = NULL, *cap = NULL;
+	uint64_t upload_cap = UPLOAD_CAP;
+	unsigned grace_s = ORPHAN_GRACE;
+	pthread_t sweeper;
+	int sweeping = 0;
 	char *cert_pem = NULL, *key_pem = NULL, msg[512] = "", host[64];
 	struct sockaddr_storage ss;
 	struct MHD_Daemon *d;
@@ -2040,6 +2240,8 @@ int api_serve_cli(int argc, char **argv)
 		const char **opt = !strcmp(argv[i], "--listen") ? &listen :
 				   !strcmp(argv[i], "--tls-cert") ? &cert :
 				   !strcmp(argv[i], "--tls-key") ? &key :
+				   !strcmp(argv[i], "--orphan-grace") ? &grace :
+				   !strcmp(argv[i], "--upload-cap") ? &cap :
 				   !strcmp(argv[i], "--user-rate") ? &rate :
 				   !strcmp(argv[i], "--conns-per-addr") ? &conns :
 				   NULL;
@@ -2054,6 +2256,16 @@ int api_serve_cli(int argc, char **argv)
 		return serve_usage(0);
 	if (url_as_store(dir))
 		return 2;
+	if (grace && parse_grace(grace, &grace_s)) {
+		fprintf(stderr, "sievefs: --orphan-grace %s: want seconds, 1 to"
+			" 2592000 (30 days)\n", grace);
+		return 2;
+	}
+	if (cap && parse_bytes(cap, &upload_cap)) {
+		fprintf(stderr, "sievefs: --upload-cap %s: want a size above 0,"
+			" such as 500M or 2G\n", cap);
+		return 2;
+	}
 	if (parse_listen(listen, &ss, &v6)) {
 		fprintf(stderr, "sievefs: --listen %s: expected HOST:PORT\n",
 			listen);
@@ -2090,6 +2302,11 @@ int api_serve_cli(int argc, char **argv)
 	pthread_mutex_init(&s->rl_lock, NULL);
 	s->rate_n = rate_n;
 	s->rate_s = rate_s;
+	pthread_mutex_init(&s->quota_lock, NULL);
+	pthread_mutex_init(&s->sweep_lock, NULL);
+	pthread_cond_init(&s->sweep_cond, NULL);
+	s->upload_cap = upload_cap;
+	s->grace = grace_s;
 	if (getrandom(&s->boot, sizeof(s->boot), 0) != (ssize_t)sizeof(s->boot))
 		s->boot = (uint64_t)time(NULL) ^ (uint64_t)getpid() << 32;
 	struct stat dst;
@@ -2108,6 +2325,14 @@ int api_serve_cli(int argc, char **argv)
 	sigaddset(&sigs, SIGTERM);
 	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
 	signal(SIGPIPE, SIG_IGN);
+	/* after the mask: the sweeper inherits it, signals stay ours */
+	rc = pthread_create(&sweeper, NULL, sweep_main, s);
+	if (rc) {
+		fprintf(stderr, "sievefs: cannot start the upload sweep: %s\n",
+			strerror(rc));
+		goto out_backend;
+	}
+	sweeping = 1;
 
 	/* TLS (when on) is the only option that differs between runs:
 	 * TLS_PRIORITIES, and the key pair. */
@@ -2152,10 +2377,16 @@ int api_serve_cli(int argc, char **argv)
 	MHD_stop_daemon(d);
 	ret = 0;
 out_backend:
+	if (sweeping)
+		sweep_stop(s, sweeper);
 	s->base->ops->destroy(s->base);
 out:
-	if (s)
+	if (s) {
 		pthread_mutex_destroy(&s->rl_lock);
+		pthread_mutex_destroy(&s->quota_lock);
+		pthread_mutex_destroy(&s->sweep_lock);
+		pthread_cond_destroy(&s->sweep_cond);
+	}
 	free(s);
 	free(cert_pem);
 	free(key_pem);

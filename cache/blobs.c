@@ -212,6 +212,22 @@ static void evict(struct cache_blobs *c)
 
 /* ---- opening: scan the directory ---- */
 
+/* Owner-only, whatever the umask: cached bytes are samples the server gave
+ * only to this user. A folder or file left wider by an older sievefs (or
+ * made by hand) is narrowed (owner bits kept) when the cache is opened. */
+#define CACHE_DIR_MODE 0700
+#define CACHE_FILE_MODE 0600
+
+static void narrow_at(int dfd, const char *name, const struct stat *st)
+{
+	mode_t want = S_ISDIR(st->st_mode) ? CACHE_DIR_MODE : CACHE_FILE_MODE;
+
+	if ((S_ISDIR(st->st_mode) || S_ISREG(st->st_mode)) &&
+	    (st->st_mode & 077))
+		fchmodat(dfd, name, st->st_mode & want, 0);
+}
+
+
 struct found {
 	unsigned char sha[CACHE_SHA_LEN];
 	int64_t size;
@@ -243,6 +259,7 @@ static int scan_sub(const char *sub, struct found **v, size_t *n, size_t *cap)
 		if (strlen(de->d_name) != 64 || unhex(de->d_name, f.sha) ||
 		    fstatat(dirfd(d), de->d_name, &st, 0) || !S_ISREG(st.st_mode))
 			continue;
+		narrow_at(dirfd(d), de->d_name, &st);
 		if (*n == *cap) {
 			size_t nc = *cap ? *cap * 2 : 1024;
 			struct found *nv = realloc(*v, nc * sizeof(*nv));
@@ -263,7 +280,31 @@ static int scan_sub(const char *sub, struct found **v, size_t *n, size_t *cap)
 
 static int mkdir_p(const char *path)
 {
-	return mkdir(path, 0700) && errno != EEXIST ? -errno : 0;
+	struct stat st;
+
+	if (mkdir(path, CACHE_DIR_MODE) == 0)
+		return chmod(path, CACHE_DIR_MODE) ? -errno : 0;
+	if (errno != EEXIST)
+		return -errno;
+	if (lstat(path, &st) == 0)
+		narrow_at(AT_FDCWD, path, &st);
+	return 0;
+}
+
+/* The files directly in the cache folder (lock, source, ...). */
+static void narrow_files(const char *dir)
+{
+	DIR *d = opendir(dir);
+	struct dirent *de;
+	struct stat st;
+
+	if (!d)
+		return;
+	while ((de = readdir(d)))
+		if (!fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) &&
+		    S_ISREG(st.st_mode))
+			narrow_at(dirfd(d), de->d_name, &st);
+	closedir(d);
 }
 
 /* Makes DIR/xx (or DIR/pinned/xx) for every xx and scans them. */
@@ -355,7 +396,8 @@ int cache_blobs_open(const char *dir, uint64_t limit, struct cache_blobs **out,
 	/* One process per cache: another one's temp files are not leftovers,
 	 * and its index would disagree with ours. */
 	snprintf(sub, sizeof(sub), "%s/lock", c->dir);
-	c->lockfd = open(sub, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	narrow_files(c->dir);
+	c->lockfd = open(sub, O_RDWR | O_CREAT | O_CLOEXEC, CACHE_FILE_MODE);
 	if (c->lockfd < 0) {
 		rc = -errno;
 		goto out;
@@ -438,8 +480,10 @@ int cache_blobs_adopt_pinned(struct cache_blobs *c, const char *old)
 			if (!find(c, sha) &&
 			    !entry_path(c, sha, 1, to, sizeof(to)) &&
 			    (link(from, to) == 0 || errno == EEXIST) &&
-			    add(c, sha, st.st_size, 1))
+			    add(c, sha, st.st_size, 1)) {
+				narrow_at(AT_FDCWD, to, &st);
 				adopted++;
+			}
 			pthread_mutex_unlock(&c->lock);
 		}
 		closedir(d);

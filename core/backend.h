@@ -70,7 +70,7 @@ struct backend_ops {
 	 * only (07777): a mode with file type bits is -EINVAL remotely. */
 	int (*node_setattr)(struct backend *, int64_t ino, int what,
 			    uint32_t mode, uint32_t uid, uint32_t gid,
-			    int64_t mtime_ns);
+			    int64_t mtime_ns, int64_t atime_ns);
 	/* An fd on the committed bytes of a file node (caller closes). */
 	int (*node_open)(struct backend *, const be_node *n);
 	/* A new local staging file for an upload: fd, path in `path`. */
@@ -95,7 +95,7 @@ struct backend_ops {
 	void (*log_event)(struct backend *, int64_t ds, int level,
 			  const char *msg);
 
-	/* Sampling (DESIGN.md "The sample control file"): one request line;
+	/* Sampling (docs/design.md "The sample control file"): one request line;
 	 * 0 once accepted (the work runs in the background), -EINVAL with
 	 * the reason in msg. */
 	int (*sample_request)(struct backend *, int64_t ds, const char *line,

@@ -1,5 +1,5 @@
 /*
- * csv.h — the embeddings CSV of DESIGN.md §1 "Embeddings CSV": the format the
+ * csv.h — the embeddings CSV of docs/design.md §1 "Embeddings CSV": the format the
  * lightly Python package's save_embeddings writes (Python csv module, default
  * dialect), read into float32 rows and written back byte-for-byte like numpy
  * and Python would. Pure functions, no I/O, thread-safe (no shared state).

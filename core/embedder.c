@@ -7,10 +7,18 @@
  * streams the rest in blocks, so a run holds about N × dim floats of output
  * plus the paths.
  *
- * Bytes the server does not have (upload=meta, store/kept.c) give no
- * vector: one_image records "bytes not on the server" as the reason, like a
- * non-image (logged, cached, skipped by sampling). When the uploader sent a
- * thumbnail (upload=thumbnails), the features come from the thumbnail.
+ * Which bytes a run reads: for each distinct hash, store_blob_source() says
+ * (the original, or its thumbnail when the uploader sent one with
+ * upload=thumbnails), and for a server user only bytes that user has sent
+ * (a grant): a metadata-only commit naming somebody else's hash reads
+ * nothing of theirs. A hash with nothing readable gives no vector, "bytes
+ * not on the server" (logged like a non-image, skipped by sampling, not
+ * cached: it is a fact about the user, not the bytes), the same answer and
+ * the same path whether or not another user has those bytes. Features are
+ * cached, and looked up, by the hash of the bytes read (the source), never
+ * by the name alone: a cached row is only ever served to a run that may
+ * read the bytes it came from. Which source each hash has goes into the
+ * fingerprint, so a new grant or thumbnail makes the next run recompute.
  *
  * Threads: each round, ctl->threads - 1 helper threads and the calling
  * thread take images from a shared counter; each image has its own result
@@ -112,7 +120,8 @@ struct file {
 	const char *path;        /* into the pool */
 	unsigned char sha[STORE_SHA_LEN];
 	int64_t size;
-	int state;               /* 0 unknown, 1 has features, 2 not an image */
+	unsigned char src[STORE_SHA_LEN];  /* the bytes read (store_blob_source) */
+	int state;               /* 0 unknown, 1 has features, 2 no vector */
 	size_t copies;           /* on a hash's first file: files with it */
 };
 
@@ -197,20 +206,19 @@ static void set_err(struct round *r, size_t i, const char *reason)
 		r->fatal[i] = -ENOMEM;
 }
 
-/* Reads the blob of sha whole, or its thumbnail when the server has only
- * that. 0, -EFBIG (too large to decode), -ENOENT (bytes not on the server),
- * or -errno. */
+/* The reason of a hash this run may not read (store_blob_source): one
+ * text for "nobody has the bytes" and "another user has them". */
+#define NOT_HERE "bytes not on the server (upload=meta)"
+
+/* Reads blob sha (a source from store_blob_source) whole. 0, -EFBIG (too
+ * large to decode), -ENOENT (collected since), or -errno. */
 static int read_blob(store *st, const unsigned char *sha, unsigned char **buf,
 		     size_t *len)
 {
-	unsigned char thumb[STORE_SHA_LEN];
 	struct stat sb;
-	int64_t tsize;
 	int fd = store_blob_open(st, sha), rc = 0;
 
 	*buf = NULL;
-	if (fd == -ENOENT && store_thumb_get(st, sha, thumb, &tsize) == 0)
-		fd = store_blob_open(st, thumb);
 	if (fd < 0)
 		return fd;
 	if (fstat(fd, &sb)) {
@@ -254,9 +262,8 @@ static void one_image(struct round *r, size_t i)
 		set_err(r, i, "file larger than 256 MiB: not decoded");
 		return;
 	}
-	if (rc == -ENOENT) {           /* committed with "bytes":"kept" */
-		set_err(r, i, "no vector: bytes not on the server"
-			" (upload=meta)");
+	if (rc == -ENOENT) {  /* collected after store_blob_source: retry */
+		r->fatal[i] = -EAGAIN;
 		return;
 	}
 	if (rc) {
@@ -344,9 +351,24 @@ static int cancelled(const struct core_embed_ctl *ctl)
 	return ctl->cancel && *ctl->cancel;
 }
 
-/* Computes the features of every distinct hash not cached yet. uniq: the
- * first file of each distinct hash; their state is set. Progress counts
- * samples (a hash counts for each of its copies), of nfiles. */
+/* Logs why a file has no vector, for the first LOG_BAD of a run. */
+static void log_bad(store *st, int64_t ds, const char *path,
+		    const char *reason, size_t *bad_logged)
+{
+	char line[600];
+
+	if ((*bad_logged)++ >= LOG_BAD)
+		return;
+	snprintf(line, sizeof(line), "embed: %s: no vector: %s (it stays a"
+		 " sample)", path, reason);
+	store_event_add(st, ds, STORE_ERROR, line);
+}
+
+/* Computes the features of every distinct source not cached yet. uniq: the
+ * first file of each distinct hash, its src set, state 2 if nothing is
+ * readable (logged here), else 0; their state is set. Progress counts
+ * samples (a hash counts for each of its copies), of nfiles. -EAGAIN: a
+ * blob went away meanwhile (why not set). */
 static int compute_missing(store *st, int64_t ds, const char *kind, int color,
 			   struct file **uniq, size_t nu, size_t nfiles,
 			   const struct core_embed_ctl *ctl, size_t *bad_logged,
@@ -371,7 +393,12 @@ static int compute_missing(store *st, int64_t ds, const char *kind, int color,
 		goto out;
 	}
 	for (size_t i = 0; i < nu && !rc; i++) {
-		rc = store_feature_get(st, kind, uniq[i]->sha, probe, fdim,
+		if (uniq[i]->state == 2) {    /* nothing this user may read */
+			log_bad(st, ds, uniq[i]->path, NOT_HERE, bad_logged);
+			done += uniq[i]->copies;
+			continue;
+		}
+		rc = store_feature_get(st, kind, uniq[i]->src, probe, fdim,
 				       NULL, 0);
 		if (rc == -ENOENT) {
 			miss[nmiss++] = uniq[i];
@@ -395,7 +422,7 @@ static int compute_missing(store *st, int64_t ds, const char *kind, int color,
 			break;
 		}
 		for (size_t i = 0; i < n; i++) {
-			memcpy(shas + i * STORE_SHA_LEN, miss[m0 + i]->sha,
+			memcpy(shas + i * STORE_SHA_LEN, miss[m0 + i]->src,
 			       STORE_SHA_LEN);
 			copies[i] = miss[m0 + i]->copies;
 			r.errs[i] = NULL;
@@ -411,8 +438,10 @@ static int compute_missing(store *st, int64_t ds, const char *kind, int color,
 		for (size_t i = 0; i < n && !rc; i++)
 			if (r.fatal[i]) {
 				rc = r.fatal[i];
-				snprintf(why, whylen, "reading %s: %s",
-					 miss[m0 + i]->path, strerror(-rc));
+				if (rc != -EAGAIN)
+					snprintf(why, whylen, "reading %s: %s",
+						 miss[m0 + i]->path,
+						 strerror(-rc));
 			}
 		if (!rc) {
 			rc = store_feature_put(st, kind, n, shas, r.vecs, fdim,
@@ -424,15 +453,9 @@ static int compute_missing(store *st, int64_t ds, const char *kind, int color,
 		for (size_t i = 0; i < n; i++) {
 			if (!rc) {
 				miss[m0 + i]->state = r.errs[i] ? 2 : 1;
-				if (r.errs[i] && (*bad_logged)++ < LOG_BAD) {
-					char line[600];
-					snprintf(line, sizeof(line), "embed: %s:"
-						 " no vector: %s (it stays a"
-						 " sample)",
-						 miss[m0 + i]->path, r.errs[i]);
-					store_event_add(st, ds, STORE_ERROR,
-							line);
-				}
+				if (r.errs[i])
+					log_bad(st, ds, miss[m0 + i]->path,
+						r.errs[i], bad_logged);
 			}
 			free(r.errs[i]);
 			r.errs[i] = NULL;
@@ -451,15 +474,16 @@ out:
 	return rc;
 }
 
-/* Loads the cached features of files good[idx[0..n)] into x (n × fdim). */
+/* Loads the cached features of files good[idx[0..n)] into x (n × fdim).
+ * -EAGAIN: a row went with its blob meanwhile. */
 static int load_rows(store *st, const char *kind, size_t fdim,
 		     struct file **good, const size_t *idx, size_t n, float *x)
 {
 	for (size_t i = 0; i < n; i++) {
-		int rc = store_feature_get(st, kind, good[idx ? idx[i] : i]->sha,
+		int rc = store_feature_get(st, kind, good[idx ? idx[i] : i]->src,
 					   x + i * fdim, fdim, NULL, 0);
 		if (rc)
-			return rc > 0 ? -EIO : rc;
+			return rc > 0 ? -EIO : rc == -ENOENT ? -EAGAIN : rc;
 	}
 	return 0;
 }
@@ -547,15 +571,6 @@ static int embed_once(store *st, int64_t ds, const struct core_embed_opts *o,
 		rc = -EINVAL;
 		goto out;
 	}
-	EVP_DigestFinal_ex(f.fp, digest, NULL);
-	hex(digest, 32, fp);
-	if (store_builtin_get(st, ds, oldparams, sizeof(oldparams), oldfp,
-			      sizeof(oldfp)) == 0 && !strcmp(oldfp, fp) &&
-	    store_embedding_get(st, ds, CORE_BUILTIN_NAME, &e) == 0) {
-		*emb = e.id;
-		progress(ctl, f.n, f.n);
-		goto out;                     /* up to date */
-	}
 
 	/* one entry per distinct hash */
 	uniq = malloc(f.n * sizeof(*uniq));
@@ -576,6 +591,33 @@ static int embed_once(store *st, int64_t ds, const struct core_embed_opts *o,
 			uniq[nu - 1]->copies++;
 		}
 	}
+	/* what this dataset's owner may read of each (file header), part of
+	 * the fingerprint: a grant or a thumbnail since changes the result */
+	for (size_t i = 0; i < nu; i++) {
+		static const unsigned char none = 0, some = 1;
+		rc = store_blob_source(st, d.owner, uniq[i]->sha, uniq[i]->src);
+		if (rc == -ENOENT) {
+			uniq[i]->state = 2;
+			EVP_DigestUpdate(f.fp, &none, 1);
+			rc = 0;
+		} else if (rc) {
+			snprintf(why, whylen, "finding the bytes of %s: %s",
+				 uniq[i]->path, strerror(-rc));
+			goto out;
+		} else {
+			EVP_DigestUpdate(f.fp, &some, 1);
+			EVP_DigestUpdate(f.fp, uniq[i]->src, STORE_SHA_LEN);
+		}
+	}
+	EVP_DigestFinal_ex(f.fp, digest, NULL);
+	hex(digest, 32, fp);
+	if (store_builtin_get(st, ds, oldparams, sizeof(oldparams), oldfp,
+			      sizeof(oldfp)) == 0 && !strcmp(oldfp, fp) &&
+	    store_embedding_get(st, ds, CORE_BUILTIN_NAME, &e) == 0) {
+		*emb = e.id;
+		progress(ctl, f.n, f.n);
+		goto out;                     /* up to date */
+	}
 	rc = compute_missing(st, ds, kind, o->color, uniq, nu, f.n, ctl,
 			     &logged, why, whylen);
 	if (rc)
@@ -586,6 +628,8 @@ static int embed_once(store *st, int64_t ds, const struct core_embed_opts *o,
 		struct file *key = &f.v[i], **hit;
 		hit = bsearch(&key, uniq, nu, sizeof(*uniq), cmp_sha);
 		key->state = hit ? (*hit)->state : 2;
+		if (hit)
+			memcpy(key->src, (*hit)->src, STORE_SHA_LEN);
 		if (key->state == 1)
 			good[ng++] = key;
 		else
@@ -614,7 +658,7 @@ static int embed_once(store *st, int64_t ds, const struct core_embed_opts *o,
 	rc = project(st, kind, emb_feature_dim(o->color), dim, good, ng, vecs,
 		     why, whylen);
 	if (rc) {
-		if (!why[0])
+		if (!why[0] && rc != -EAGAIN)
 			snprintf(why, whylen, "projecting: %s", strerror(-rc));
 		goto out;
 	}

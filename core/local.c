@@ -299,10 +299,10 @@ static int l_node_rename(struct backend *be, int64_t parent, const char *name,
 
 static int l_node_setattr(struct backend *be, int64_t ino, int what,
 			  uint32_t mode, uint32_t uid, uint32_t gid,
-			  int64_t mtime_ns)
+			  int64_t mtime_ns, int64_t atime_ns)
 {
 	return store_node_setattr(L(be)->st, ino, what, mode, uid, gid,
-				  mtime_ns);
+				  mtime_ns, atime_ns);
 }
 
 static int l_node_open(struct backend *be, const be_node *n)

@@ -1,6 +1,6 @@
 /*
  * names.c — see names.h. The reserved names are the control entries of
- * DESIGN.md §1 "Inside a dataset"; a dataset or tag may not take them.
+ * docs/design.md §1 "Inside a dataset"; a dataset or tag may not take them.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -137,6 +137,10 @@ int core_sel_parse(const char *text, size_t len, struct core_sel *out,
 			out->from = tag;
 			continue;
 		}
+		while (line[0] == '.' && line[1] == '/')
+			line += 2;
+		if (line[0] == '\0')
+			continue;
 		if (line[0] == '/') {
 			snprintf(msg, msglen, "line %zu: '%s' is an absolute"
 				 " path; list paths relative to the tag",
@@ -144,8 +148,6 @@ int core_sel_parse(const char *text, size_t len, struct core_sel *out,
 			rc = -EINVAL;
 			break;
 		}
-		while (line[0] == '.' && line[1] == '/')
-			line += 2;
 path:
 		if (out->n == cap) {
 			size_t ncap = cap ? cap * 2 : 256;

@@ -313,6 +313,20 @@ ssize_t upload_read(struct upload *u, void *buf, size_t size, off_t off)
 	return n;
 }
 
+int upload_read_fd(struct upload *u)
+{
+	int fd;
+
+	pthread_mutex_lock(&u->lock);
+	fd = u->dirty ? u->fd : u->base;
+	if (fd < 0)
+		fd = -ENODATA;
+	else if ((fd = fcntl(fd, F_DUPFD_CLOEXEC, 0)) < 0)
+		fd = -errno;
+	pthread_mutex_unlock(&u->lock);
+	return fd;
+}
+
 int upload_truncate(struct upload *u, off_t size)
 {
 	int rc = 0;

@@ -49,6 +49,10 @@ ssize_t upload_write(struct upload *u, const void *buf, size_t size,
 		     off_t off);
 /* pread semantics over the current (possibly uncommitted) bytes. */
 ssize_t upload_read(struct upload *u, void *buf, size_t size, off_t off);
+/* A new fd on the current bytes (staging or committed), for a read the
+ * kernel splices; -ENODATA when there are none yet (an empty file), or
+ * -errno. The caller closes it; it stays valid after a commit. */
+int upload_read_fd(struct upload *u);
 int upload_truncate(struct upload *u, off_t size);
 /* mtime to commit with (cp -p, touch on an open file); 0 = time of commit. */
 void upload_set_mtime(struct upload *u, int64_t mtime_ns);

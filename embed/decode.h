@@ -1,7 +1,7 @@
 /*
  * decode.h — image decoding for the built-in embedder: one image file held in
  * memory in, 8-bit grey or RGB pixels out. Pure: no I/O, no global state, so
- * any number of threads may decode at once (DESIGN.md §2: embed/ takes and
+ * any number of threads may decode at once (docs/design.md §2.1: embed/ takes and
  * returns arrays).
  *
  * Formats are told by their first bytes, never by a file name: JPEG (libjpeg-

@@ -403,26 +403,51 @@ static int parse_size(const char *s, uint64_t *out)
 	return 0;
 }
 
-/* Reads the token: the first line of the file, whitespace trimmed. */
+/* Reads the token: the first line of the file, whitespace trimmed. As ssh
+ * does with a private key, a token file others could read or change (any
+ * group/other permission bit), or that belongs to someone other than the
+ * mounting user (or root), is refused: -EACCES, nothing is read. */
 static int read_token(const char *path, char **out, char *msg, size_t len)
 {
 	char buf[512];
 	struct stat st;
 	size_t n;
+	int rc;
 	FILE *f = fopen(path, "re");
 
 	if (!f) {
-		snprintf(msg, len, "token file %s: %s", path, strerror(errno));
-		return -errno;
+		rc = -errno;
+		snprintf(msg, len, "token file %s: %s", path, strerror(-rc));
+		return rc;
 	}
-	if (fstat(fileno(f), &st) == 0 && (st.st_mode & 077))
-		fprintf(stderr, "sievefs: warning: token file %s is readable by"
-			" other users (chmod 600 it)\n", path);
+	if (fstat(fileno(f), &st)) {
+		rc = -errno;
+		snprintf(msg, len, "token file %s: %s", path, strerror(-rc));
+		fclose(f);
+		return rc;
+	}
+	if (st.st_uid != geteuid() && st.st_uid != 0) {
+		snprintf(msg, len, "token file %s belongs to uid %ld, not to you"
+			 " (uid %ld): refusing to use it; keep your token in a"
+			 " file of your own, chmod 600", path, (long)st.st_uid,
+			 (long)geteuid());
+		fclose(f);
+		return -EACCES;
+	}
+	if (st.st_mode & 077) {
+		snprintf(msg, len, "token file %s has mode %04o: other users"
+			 " could read the token; refusing to use it. Run:"
+			 " chmod 600 %s (and consider revoking the token)",
+			 path, (unsigned)(st.st_mode & 07777), path);
+		fclose(f);
+		return -EACCES;
+	}
 	n = fread(buf, 1, sizeof(buf) - 1, f);
 	fclose(f);
 	buf[n] = '\0';
 	buf[strcspn(buf, "\r\n")] = '\0';
 	*out = strdup(buf);
+	explicit_bzero(buf, sizeof(buf));
 	if (!*out)
 		return -ENOMEM;
 	return 0;

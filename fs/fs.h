@@ -1,5 +1,5 @@
 /*
- * fs.h — the FUSE layer: the namespace of DESIGN.md §1 over the backend
+ * fs.h — the FUSE layer: the namespace of docs/design.md §1 over the backend
  * interface (core/backend.h), with the low-level libfuse API.
  *
  * What the kernel may cache, and for how long:
@@ -16,6 +16,15 @@
  * No file descriptor is kept per inode: blob files are open only while a file
  * is open (a 100k-entry tag must not exhaust fds).
  *
+ * Open files outlive their names (POSIX unlink): fs/ keeps a small table of
+ * the file nodes that have an open handle, with their attributes as last
+ * seen, so that fstat and f*() calls on a descriptor whose file was removed
+ * (or replaced by a rename) still answer until the last close. Reads need
+ * nothing more: a handle holds its own fd on the blob (blobs are collected
+ * by unlink, so the fd keeps the bytes) or a reference on the upload.
+ * Times: atime and mtime are kept apart (utimensat sets either); reads never
+ * move atime, as on a noatime mount, which spares a catalog write per open.
+ *
  * Errors: helpers in fs/ return 0 or -errno; replies are made once, at the
  * end of each operation.
  */
@@ -30,6 +39,10 @@
 #include "core/upload.h"
 #include "fs/ino.h"
 
+/* Buckets of the table of open file nodes (ops.c, "Open files"). */
+#define FS_OPEN_BUCKETS 256
+struct fs_open;
+
 struct fs {
 	struct backend *be;          /* owned */
 	struct upload_table *up;     /* owned */
@@ -40,6 +53,11 @@ struct fs {
 	pthread_mutex_t emb_lock;    /* protects the three fields below */
 	struct emb_upload *emb_pending;   /* CSVs being copied in (emb.c) */
 	int64_t emb_seq;
+	pthread_mutex_t open_lock;   /* protects the two fields below; made
+					in op_init, before any request */
+	struct fs_open *open_files[FS_OPEN_BUCKETS];
+	size_t nopen;                /* entries in open_files */
+	int64_t started_ns;          /* when the mount started (op_init) */
 };
 
 /* Kinds of open file handles (fuse_file_info.fh points at one). */
@@ -47,6 +65,8 @@ enum fs_fh_kind { FH_BLOB, FH_UPLOAD, FH_CTL, FH_EMB_UPLOAD };
 
 struct fs_fh {
 	enum fs_fh_kind kind;
+	int64_t ino;                 /* FH_BLOB, FH_UPLOAD: the node (its
+					entry in fs.open_files) */
 	int fd;                      /* FH_BLOB: the blob, -1 = empty file */
 	struct upload *u;            /* FH_UPLOAD */
 	struct emb_upload *emb;      /* FH_EMB_UPLOAD */

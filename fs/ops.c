@@ -4,8 +4,10 @@
  * own folder with its tags and control files, and the nodes of trees) and
  * calls the backend. See fs.h for what the kernel may cache.
  *
- * Lookup counts: fs/ keeps no per-inode state (everything is a catalog row),
- * so forget needs no bookkeeping and a deleted node simply stops resolving.
+ * Lookup counts: fs/ keeps no per-inode state for names (everything is a
+ * catalog row), so forget needs no bookkeeping and a deleted node simply
+ * stops resolving by name. The one exception is files with open handles
+ * ("Open files" below): their attributes stay answerable after an unlink.
  * Callback arguments (names, buffers, attrs) are not kept past the call.
  */
 #include <errno.h>
@@ -45,25 +47,72 @@ static void ns_to_ts(int64_t ns, struct timespec *ts)
 	}
 }
 
+static int64_t now_ns(void)
+{
+	struct timespec now;
+
+	clock_gettime(CLOCK_REALTIME, &now);
+	return (int64_t)now.tv_sec * 1000000000 + now.tv_nsec;
+}
+
+static int64_t ts_ns(const struct timespec *ts)
+{
+	return (int64_t)ts->tv_sec * 1000000000 + ts->tv_nsec;
+}
+
+/* Names longer than a component may be (statfs f_namemax) can name
+ * nothing: ENAMETOOLONG, as on ext4, before any lookup. */
+static int name_check(const char *name)
+{
+	return strlen(name) > STORE_NAME_MAX ? -ENAMETOOLONG : 0;
+}
+
 /* ---- attributes ---- */
 
-static void root_attr(struct fs *fs, struct stat *st)
+/* Directory link counts are as on ext4, 2 + child folders (find's leaf
+ * optimisation trusts them): the root has one per dataset, a dataset one
+ * per tag plus embeddings/, a node folder its child folders. */
+
+/* The root: its times are those of the newest dataset's creation (stable
+ * across remounts), or of the mount's start when there is none. */
+static int root_attr(struct fs *fs, struct stat *st)
 {
+	be_dataset *v;
+	size_t n;
+	int64_t t = fs->started_ns;
+	int rc = fs->be->ops->dataset_list(fs->be, &v, &n);
+
+	if (rc)
+		return rc;
+	for (size_t i = 0; i < n; i++)
+		if (i == 0 || v[i].created_ns > t)
+			t = v[i].created_ns;
+	free(v);
 	memset(st, 0, sizeof(*st));
 	st->st_ino = 1;
 	st->st_mode = S_IFDIR | 0755;
-	st->st_nlink = 1;
+	st->st_nlink = 2 + n;
 	st->st_uid = fs->uid;
 	st->st_gid = fs->gid;
 	st->st_blksize = 4096;
+	ns_to_ts(t, &st->st_mtim);
+	st->st_ctim = st->st_atim = st->st_mtim;
+	return 0;
 }
 
 static void dataset_attr(struct fs *fs, const be_dataset *d, struct stat *st)
 {
+	be_tag *tags;
+	size_t ntags = 0;
+
+	if (fs->be->ops->tag_list(fs->be, d->id, &tags, &ntags) == 0)
+		free(tags);
+	else
+		ntags = 1;   /* initial-tag is always there */
 	memset(st, 0, sizeof(*st));
 	st->st_ino = fs_ino_dataset(d->id);
 	st->st_mode = S_IFDIR | 0755;
-	st->st_nlink = 1;
+	st->st_nlink = 2 + ntags + 1;   /* + embeddings/ */
 	st->st_uid = fs->uid;
 	st->st_gid = fs->gid;
 	st->st_blksize = 4096;
@@ -84,7 +133,7 @@ static void ctl_attr(struct fs *fs, const be_dataset *d,
 	memset(st, 0, sizeof(*st));
 	st->st_ino = fs_ino_ctl(d->id, c->slot);
 	st->st_mode = c->mode;
-	st->st_nlink = 1;
+	st->st_nlink = S_ISDIR(c->mode) ? 2 : 1;   /* embeddings/: no subfolders */
 	st->st_uid = fs->uid;
 	st->st_gid = fs->gid;
 	st->st_blksize = 4096;
@@ -114,7 +163,7 @@ static void node_attr(struct fs *fs, const be_node *n, struct stat *st)
 		      (n->mode & 07777);
 	if (!n->tree_live)
 		st->st_mode &= ~(mode_t)0222;
-	st->st_nlink = 1;
+	st->st_nlink = n->kind == STORE_DIR ? 2 + (nlink_t)n->subdirs : 1;
 	st->st_uid = n->uid;
 	st->st_gid = n->gid;
 	st->st_size = size;
@@ -122,7 +171,133 @@ static void node_attr(struct fs *fs, const be_node *n, struct stat *st)
 	st->st_blksize = 131072;
 	ns_to_ts(mtime, &st->st_mtim);
 	ns_to_ts(n->ctime_ns, &st->st_ctim);
-	st->st_atim = st->st_mtim;
+	ns_to_ts(n->atime_ns, &st->st_atim);
+}
+
+/* ---- open files ----
+ *
+ * fs.open_files maps the node of every file with an open handle (FH_BLOB,
+ * FH_UPLOAD) to its handle count and its attributes as last seen (at open,
+ * getattr, setattr, and right before an unlink or a rename over it). When
+ * the node is gone from the catalog, getattr and setattr fall back to this
+ * copy, so a process that has the file open keeps a working descriptor
+ * until its last close, as on any POSIX filesystem. Only open files have an
+ * entry, so the table stays small; lock: fs.open_lock, held for a lookup
+ * or a copy only (never across backend calls). */
+
+struct fs_open {
+	int64_t ino;
+	int refs;                    /* open handles on the node */
+	be_node n;                   /* attributes as last seen */
+	struct fs_open *next;
+};
+
+static struct fs_open **open_slot(struct fs *fs, int64_t ino)
+{
+	struct fs_open **p = &fs->open_files[(uint64_t)ino % FS_OPEN_BUCKETS];
+
+	while (*p && (*p)->ino != ino)
+		p = &(*p)->next;
+	return p;
+}
+
+/* A handle on file node n was opened: 0 or -ENOMEM. */
+static int open_ref(struct fs *fs, const be_node *n)
+{
+	struct fs_open **p, *o;
+	int rc = 0;
+
+	pthread_mutex_lock(&fs->open_lock);
+	p = open_slot(fs, n->ino);
+	if (*p) {
+		(*p)->refs++;
+		(*p)->n = *n;
+	} else if ((o = calloc(1, sizeof(*o))) != NULL) {
+		o->ino = n->ino;
+		o->refs = 1;
+		o->n = *n;
+		*p = o;
+		fs->nopen++;
+	} else {
+		rc = -ENOMEM;
+	}
+	pthread_mutex_unlock(&fs->open_lock);
+	return rc;
+}
+
+static void open_unref(struct fs *fs, int64_t ino)
+{
+	struct fs_open **p, *o = NULL;
+
+	pthread_mutex_lock(&fs->open_lock);
+	p = open_slot(fs, ino);
+	if (*p && --(*p)->refs == 0) {
+		o = *p;
+		*p = o->next;
+		fs->nopen--;
+	}
+	pthread_mutex_unlock(&fs->open_lock);
+	free(o);
+}
+
+/* Refreshes the copy of an open node (no-op for a node not open); also
+ * how fchmod/futimens change a removed one. */
+static void open_update(struct fs *fs, const be_node *n)
+{
+	struct fs_open *o;
+
+	pthread_mutex_lock(&fs->open_lock);
+	o = fs->nopen ? *open_slot(fs, n->ino) : NULL;
+	if (o)
+		o->n = *n;
+	pthread_mutex_unlock(&fs->open_lock);
+}
+
+/* The last attributes of open node ino into *out: 0, or -ENOENT if no
+ * handle has it open. */
+static int open_get(struct fs *fs, int64_t ino, be_node *out)
+{
+	struct fs_open *o;
+	int rc = -ENOENT;
+
+	pthread_mutex_lock(&fs->open_lock);
+	o = fs->nopen ? *open_slot(fs, ino) : NULL;
+	if (o) {
+		*out = o->n;
+		rc = 0;
+	}
+	pthread_mutex_unlock(&fs->open_lock);
+	return rc;
+}
+
+/* Node `name` of `parent` is about to be removed or replaced: if it is
+ * open, its attributes are kept for its handles. */
+static void open_forget_name(struct fs *fs, int64_t parent, const char *name)
+{
+	be_node n;
+	size_t nopen;
+
+	pthread_mutex_lock(&fs->open_lock);
+	nopen = fs->nopen;
+	pthread_mutex_unlock(&fs->open_lock);
+	if (nopen && fs->be->ops->node_lookup(fs->be, parent, name, &n) == 0)
+		open_update(fs, &n);
+}
+
+/* A node by number, or the last attributes of an open one removed
+ * meanwhile (*gone set). */
+static int node_get_open(struct fs *fs, int64_t ino, be_node *n, int *gone)
+{
+	int rc = fs->be->ops->node_get(fs->be, ino, n);
+
+	*gone = 0;
+	if (rc == -ENOENT && open_get(fs, ino, n) == 0) {
+		*gone = 1;
+		return 0;
+	}
+	if (!rc)
+		open_update(fs, n);
+	return rc;
 }
 
 static double node_ttl(struct fs *fs, const be_node *n)
@@ -180,8 +355,10 @@ static int do_lookup(struct fs *fs, fuse_ino_t parent, const char *name,
 	be_dataset d;
 	be_tag t;
 	be_node n;
-	int rc;
+	int rc = name_check(name);
 
+	if (rc)
+		return rc;
 	switch (p.kind) {
 	case FS_INO_ROOT:
 		rc = be->ops->dataset_get(be, name, &d);
@@ -221,7 +398,10 @@ static int do_lookup(struct fs *fs, fuse_ino_t parent, const char *name,
 
 static void op_init(void *userdata, struct fuse_conn_info *conn)
 {
-	(void)userdata;
+	struct fs *fs = userdata;
+
+	pthread_mutex_init(&fs->open_lock, NULL);
+	fs->started_ns = now_ns();
 	conn->want |= FUSE_CAP_ATOMIC_O_TRUNC | FUSE_CAP_PARALLEL_DIROPS;
 	if (conn->capable & FUSE_CAP_READDIRPLUS)
 		conn->want |= FUSE_CAP_READDIRPLUS;
@@ -283,9 +463,8 @@ static int do_getattr(struct fs *fs, fuse_ino_t ino, struct stat *st,
 
 	switch (i.kind) {
 	case FS_INO_ROOT:
-		root_attr(fs, st);
 		*ttl = fs->live_ttl;
-		return 0;
+		return root_attr(fs, st);
 	case FS_INO_DATASET:
 	case FS_INO_CTL:
 		rc = be->ops->dataset_get_id(be, i.id, &d);
@@ -302,13 +481,19 @@ static int do_getattr(struct fs *fs, fuse_ino_t ino, struct stat *st,
 		ctl_attr(fs, &d, c, st, 1);
 		*ttl = 0;
 		return 0;
-	case FS_INO_NODE:
-		rc = be->ops->node_get(be, i.id, &n);
+	case FS_INO_NODE: {
+		int gone;
+		rc = node_get_open(fs, i.id, &n, &gone);
 		if (rc)
 			return rc;
 		node_attr(fs, &n, st);
 		*ttl = node_ttl(fs, &n);
+		if (gone) {
+			st->st_nlink = 0;
+			*ttl = 0;
+		}
 		return 0;
+	}
 	case FS_INO_EMB:
 	case FS_INO_EMB_UPLOAD:
 		*ttl = 0;
@@ -325,6 +510,9 @@ static void op_getattr(fuse_req_t req, fuse_ino_t ino,
 	double ttl;
 	int rc = do_getattr(FS(req), ino, &st, &ttl);
 
+	/* fi: the kernel names the handle only on some paths (a read past
+	 * the cached size), never for fstat(), so a removed open file is
+	 * answered from the open-files table, by inode. */
 	(void)fi;
 	if (rc)
 		fuse_reply_err(req, -rc);
@@ -338,6 +526,8 @@ static void op_getattr(fuse_req_t req, fuse_ino_t ino,
  * offsets is stable and costs no query per page. */
 struct dirsnap {
 	int frozen;                  /* a folder of a frozen tag */
+	be_node self;                /* a node folder: itself (ino 0: not
+					one) */
 	size_t n, cap;
 	char **names;
 	struct fuse_entry_param *e;
@@ -450,6 +640,7 @@ static int snap_node(struct fs *fs, int64_t ino, struct dirsnap *s)
 	if (self.kind != STORE_DIR)
 		return -ENOTDIR;
 	s->frozen = !self.tree_live;
+	s->self = self;
 	rc = be->ops->node_children(be, ino, &v, &n);
 	if (rc)
 		return rc;
@@ -501,6 +692,9 @@ static void op_opendir(fuse_req_t req, fuse_ino_t ino,
 		break;
 	default: rc = -ENOENT;
 	}
+	/* fstat/futimens on an open folder work after its rmdir too */
+	if (!rc && s->self.ino)
+		rc = open_ref(fs, &s->self);
 	if (rc) {
 		snap_free(s);
 		fuse_reply_err(req, -rc);
@@ -565,8 +759,12 @@ static void op_readdirplus(fuse_req_t req, fuse_ino_t ino, size_t size,
 static void op_releasedir(fuse_req_t req, fuse_ino_t ino,
 			  struct fuse_file_info *fi)
 {
+	struct dirsnap *s = (struct dirsnap *)(uintptr_t)fi->fh;
+
 	(void)ino;
-	snap_free((struct dirsnap *)(uintptr_t)fi->fh);
+	if (s->self.ino)
+		open_unref(FS(req), s->self.ino);
+	snap_free(s);
 	fuse_reply_err(req, 0);
 }
 
@@ -592,8 +790,12 @@ static void op_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name,
 	be_dataset d;
 	be_tag t;
 	be_node n;
-	int rc;
+	int rc = name_check(name);
 
+	if (rc) {
+		fuse_reply_err(req, -rc);
+		return;
+	}
 	switch (p.kind) {
 	case FS_INO_ROOT:
 		rc = be->ops->dataset_create(be, name, &d, msg);
@@ -641,6 +843,8 @@ static int make_file(fuse_req_t req, fuse_ino_t parent, const char *name,
 	struct store_newnode nn = { .kind = STORE_FILE, .mode = mode & 07777,
 				    .uid = ctx->uid, .gid = ctx->gid };
 
+	if (strlen(name) > STORE_NAME_MAX)
+		return -ENAMETOOLONG;
 	if (p.kind == FS_INO_DATASET)
 		return fs_ctl_by_name(name) ? -EEXIST : -EPERM;
 	if (p.kind != FS_INO_NODE)
@@ -684,7 +888,10 @@ static void op_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 	fh->kind = FH_UPLOAD;
 	fh->fd = -1;
 	fh->wr = 1;
+	fh->ino = n.ino;
 	rc = upload_get(fs->up, &n, 1, &fh->u);
+	if (!rc && (rc = open_ref(fs, &n)) != 0)
+		upload_release(fs->up, fh->u);
 	if (rc) {
 		free(fh);
 		fs->be->ops->node_remove(fs->be, n.parent, name, 0);
@@ -694,6 +901,7 @@ static void op_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 	fi->fh = (uintptr_t)fh;
 	node_entry(fs, &n, &e);
 	if (fuse_reply_create(req, &e, fi) == -ENOENT) {
+		open_unref(fs, fh->ino);
 		upload_release(fs->up, fh->u);
 		free(fh);
 	}
@@ -736,6 +944,7 @@ static void op_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
 
 	switch (p.kind) {
 	case FS_INO_NODE:
+		open_forget_name(fs, p.id, name);
 		rc = fs->be->ops->node_remove(fs->be, p.id, name, 0);
 		break;
 	case FS_INO_DATASET:
@@ -786,6 +995,7 @@ static void op_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
 			rc = be->ops->tag_delete(be, t.id, msg);
 		break;
 	case FS_INO_NODE:
+		open_forget_name(fs, p.id, name);
 		rc = be->ops->node_remove(be, p.id, name, 1);
 		break;
 	default:
@@ -811,6 +1021,10 @@ static void op_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 		fuse_reply_err(req, EINVAL);
 		return;
 	}
+	if (name_check(name) || name_check(newname)) {
+		fuse_reply_err(req, ENAMETOOLONG);
+		return;
+	}
 	if (p.kind != np.kind || (p.kind != FS_INO_NODE && p.id != np.id)) {
 		fuse_reply_err(req, EXDEV);
 		return;
@@ -831,6 +1045,8 @@ static void op_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 			rc = be->ops->tag_rename(be, t.id, newname, msg);
 		break;
 	case FS_INO_NODE:
+		if (!noreplace)
+			open_forget_name(fs, np.id, newname);
 		rc = be->ops->node_rename(be, p.id, name, np.id, newname,
 					  noreplace);
 		break;
@@ -860,37 +1076,63 @@ static void op_symlink(fuse_req_t req, const char *link, fuse_ino_t parent,
 
 /* ---- attributes ---- */
 
+/* Changes the size of file node n: through the writer's upload when the
+ * call came with one (ftruncate), else as a whole upload committed now
+ * (truncate by path: no open handle will close it). */
+static int truncate_node(struct fs *fs, const be_node *n, off_t size,
+			 struct fs_fh *fh, int gone)
+{
+	struct upload *u = NULL;
+	int rc;
+
+	if (n->kind == STORE_DIR)
+		return -EISDIR;
+	if (fh && fh->kind == FH_UPLOAD)
+		return upload_truncate(fh->u, size);
+	if (gone) {
+		/* Removed, and this is no writer's handle: only an upload
+		 * still has the bytes. */
+		u = upload_find(fs->up, n->ino);
+		rc = u ? upload_truncate(u, size) : -EBADF;
+		upload_release(fs->up, u);
+		return rc;
+	}
+	rc = upload_get(fs->up, n, size == 0, &u);
+	if (!rc)
+		rc = upload_truncate(u, size);
+	if (!rc)
+		rc = upload_commit(u, 0);
+	upload_release(fs->up, u);
+	return rc;
+}
+
+/* setattr of a node of a tree. Times follow utimensat(2): atime and mtime
+ * each set to a given time, to now, or left; a size change (truncate and
+ * ftruncate alike) sets mtime (and ctime) to now unless a time is given,
+ * as ext4 does. Reads never move atime (see README, "POSIX"). A node
+ * removed while open (gone) changes only its copy in the open-files table
+ * (fchmod, futimens on the descriptor); nothing can bring it back. */
 static int setattr_node(struct fs *fs, int64_t id, struct stat *attr,
 			int to_set, struct fuse_file_info *fi)
 {
 	struct backend *be = fs->be;
-	struct upload *u = NULL;
+	struct fs_fh *fh = fi ? FH(fi) : NULL;
+	struct upload *u;
 	be_node n;
-	int what = 0, rc;
-	int64_t mtime = 0;
+	int what = 0, gone, rc;
+	int64_t now = now_ns(), mtime = 0, atime = 0;
 
-	rc = be->ops->node_get(be, id, &n);
+	rc = node_get_open(fs, id, &n, &gone);
 	if (rc)
 		return rc;
 	if (!n.tree_live)
 		return -EROFS;
 	if (to_set & FUSE_SET_ATTR_SIZE) {
-		struct fs_fh *fh = fi ? FH(fi) : NULL;
-		if (n.kind == STORE_DIR)
-			return -EISDIR;
-		if (fh && fh->kind == FH_UPLOAD) {
-			rc = upload_truncate(fh->u, attr->st_size);
-		} else {
-			rc = upload_get(fs->up, &n, attr->st_size == 0, &u);
-			if (!rc)
-				rc = upload_truncate(u, attr->st_size);
-			/* No open handle will close it: commit now. */
-			if (!rc)
-				rc = upload_commit(u, 0);
-			upload_release(fs->up, u);
-		}
+		rc = truncate_node(fs, &n, attr->st_size, fh, gone);
 		if (rc)
 			return rc;
+		what |= STORE_SET_MTIME;
+		mtime = now;
 	}
 	if (to_set & FUSE_SET_ATTR_MODE)
 		what |= STORE_SET_MODE;
@@ -899,29 +1141,49 @@ static int setattr_node(struct fs *fs, int64_t id, struct stat *attr,
 	if (to_set & FUSE_SET_ATTR_GID)
 		what |= STORE_SET_GID;
 	if (to_set & FUSE_SET_ATTR_MTIME_NOW) {
-		struct timespec now;
-		clock_gettime(CLOCK_REALTIME, &now);
-		mtime = (int64_t)now.tv_sec * 1000000000 + now.tv_nsec;
+		mtime = now;
 		what |= STORE_SET_MTIME;
 	} else if (to_set & FUSE_SET_ATTR_MTIME) {
-		mtime = (int64_t)attr->st_mtim.tv_sec * 1000000000 +
-			attr->st_mtim.tv_nsec;
+		mtime = ts_ns(&attr->st_mtim);
 		what |= STORE_SET_MTIME;
 	}
-	if (what) {
+	if (to_set & FUSE_SET_ATTR_ATIME_NOW) {
+		atime = now;
+		what |= STORE_SET_ATIME;
+	} else if (to_set & FUSE_SET_ATTR_ATIME) {
+		atime = ts_ns(&attr->st_atim);
+		what |= STORE_SET_ATIME;
+	}
+	if (!what)
+		return 0;
+	if (gone) {
+		if (what & STORE_SET_MODE)
+			n.mode = attr->st_mode & 07777;
+		if (what & STORE_SET_UID)
+			n.uid = attr->st_uid;
+		if (what & STORE_SET_GID)
+			n.gid = attr->st_gid;
+		if (what & STORE_SET_MTIME)
+			n.mtime_ns = mtime;
+		if (what & STORE_SET_ATIME)
+			n.atime_ns = atime;
+		n.ctime_ns = now;
+		open_update(fs, &n);
+	} else {
 		/* The backend takes permission bits only: st_mode also
 		 * holds the file type (the server refuses it, EINVAL). */
 		rc = be->ops->node_setattr(be, id, what, attr->st_mode & 07777,
-					   attr->st_uid, attr->st_gid, mtime);
+					   attr->st_uid, attr->st_gid, mtime,
+					   atime);
 		if (rc)
 			return rc;
-		if ((what & STORE_SET_MTIME) && n.kind == STORE_FILE) {
-			/* An open upload commits later: keep the time. */
-			u = upload_find(fs->up, id);
-			if (u) {
-				upload_set_mtime(u, mtime);
-				upload_release(fs->up, u);
-			}
+	}
+	if ((what & STORE_SET_MTIME) && n.kind == STORE_FILE) {
+		/* An open upload commits later: keep the time. */
+		u = upload_find(fs->up, id);
+		if (u) {
+			upload_set_mtime(u, mtime);
+			upload_release(fs->up, u);
 		}
 	}
 	return 0;
@@ -1026,12 +1288,28 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		return;
 	}
 	fh->fd = -1;
+	fh->ino = n.ino;
 	if (wr) {
 		fh->kind = FH_UPLOAD;
 		fh->wr = 1;
 		rc = upload_get(fs->up, &n, (fi->flags & O_TRUNC) != 0, &fh->u);
+		/* O_TRUNC truncates: mtime moves now (also for an empty file,
+		 * as on ext4) */
+		if (!rc && (fi->flags & O_TRUNC))
+			upload_set_mtime(fh->u, now_ns());
 	} else if (n.tree_live && (fh->u = upload_find(fs->up, n.ino))) {
 		fh->kind = FH_UPLOAD;     /* read what the writer wrote */
+		fi->noflush = 1;
+	} else if (n.tree_live && n.has_sha) {
+		/* A reader of a live file shares the file's upload with any
+		 * writer that comes later, so it reads what they write (and
+		 * commit), as on any filesystem. Until one comes the bytes are
+		 * the committed blob's: the kernel may keep its pages (a
+		 * writer's open drops them; its writes go through them). */
+		fh->kind = FH_UPLOAD;
+		rc = upload_get(fs->up, &n, 0, &fh->u);
+		fi->keep_cache = 1;
+		fi->noflush = 1;
 	} else {
 		fh->kind = FH_BLOB;
 		if (n.has_sha) {
@@ -1044,13 +1322,20 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		fi->keep_cache = 1;
 		fi->noflush = 1;
 	}
+	if (!rc)
+		rc = open_ref(fs, &n);
 	if (rc) {
+		if (fh->u)
+			upload_release(fs->up, fh->u);
+		if (fh->fd >= 0)
+			close(fh->fd);
 		free(fh);
 		fuse_reply_err(req, -rc);
 		return;
 	}
 	fi->fh = (uintptr_t)fh;
 	if (fuse_reply_open(req, fi) == -ENOENT) {
+		open_unref(fs, fh->ino);
 		if (fh->u)
 			upload_release(fs->up, fh->u);
 		if (fh->fd >= 0)
@@ -1094,6 +1379,22 @@ static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		fs_ctl_put(fh);
 		return;
 	}
+	/* An upload: splice from a descriptor of its current bytes (no
+	 * buffer per request), the way committed blobs are read. */
+	int fd = upload_read_fd(fh->u);
+	if (fd >= 0) {
+		struct fuse_bufvec bv = FUSE_BUFVEC_INIT(size);
+		bv.buf[0].flags = FUSE_BUF_IS_FD | FUSE_BUF_FD_SEEK;
+		bv.buf[0].fd = fd;
+		bv.buf[0].pos = off;
+		fuse_reply_data(req, &bv, FUSE_BUF_SPLICE_MOVE);
+		close(fd);
+		return;
+	}
+	if (fd == -ENODATA) {
+		fuse_reply_buf(req, NULL, 0);
+		return;
+	}
 	char *buf = malloc(size);
 	if (!buf) {
 		fuse_reply_err(req, ENOMEM);
@@ -1114,9 +1415,14 @@ static void op_write(fuse_req_t req, fuse_ino_t ino, const char *buf,
 	ssize_t n;
 
 	(void)ino;
-	if (fh->kind == FH_UPLOAD && fh->wr)
+	if (fh->kind == FH_UPLOAD && fh->wr) {
 		n = upload_write(fh->u, buf, size, off);
-	else if (fh->kind == FH_EMB_UPLOAD)
+		/* A write moves mtime now, as on any filesystem (a time set
+		 * before it no longer holds): stat shows it while the file is
+		 * open, and the commit keeps it. */
+		if (n > 0)
+			upload_set_mtime(fh->u, now_ns());
+	} else if (fh->kind == FH_EMB_UPLOAD)
 		n = fs_emb_write(FS(req), fh, buf, size, off);
 	else if (fh->kind == FH_CTL && fh->slot == FS_SLOT_SAMPLE)
 		n = fs_ctl_write_sample(FS(req), fh, buf, size, off);
@@ -1169,11 +1475,13 @@ static void op_release(fuse_req_t req, fuse_ino_t ino,
 	switch (fh->kind) {
 	case FH_UPLOAD:
 		upload_release(fs->up, fh->u);
+		open_unref(fs, fh->ino);
 		free(fh);
 		break;
 	case FH_BLOB:
 		if (fh->fd >= 0)
 			close(fh->fd);
+		open_unref(fs, fh->ino);
 		free(fh);
 		break;
 	case FH_CTL:

@@ -1,6 +1,6 @@
 /*
  * sampling.h — the sampling strategies of sievefs: pure algorithms over
- * float32 matrices (DESIGN.md §2 "sampling/"). No file or network I/O.
+ * float32 matrices (docs/design.md §2.1 "sampling/"). No file or network I/O.
  *
  * Conventions shared by every function here:
  *   - Inputs are row-major `const float *x`, n rows of d floats; never

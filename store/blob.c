@@ -170,6 +170,14 @@ int blob_reserve_release(store *st)
 	return freed;
 }
 
+/* A staging file becomes a blob as it is: it gets STORE_FILE_MODE exactly,
+ * whatever the umask took from it. */
+static int owner_only(int fd)
+{
+	fchmod(fd, STORE_FILE_MODE);
+	return fd;
+}
+
 int store_staging_create(store *st, char *path, size_t len)
 {
 	unsigned char rnd[12];
@@ -185,11 +193,12 @@ int store_staging_create(store *st, char *path, size_t len)
 
 	/* An unnamed file: nothing to clean up if we crash, no directory
 	 * entry to make and remove per upload. */
-	fd = open(st->stagedir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0644);
+	fd = open(st->stagedir, O_TMPFILE | O_RDWR | O_CLOEXEC,
+		  STORE_FILE_MODE);
 	if (fd >= 0) {
 		if (len)
 			path[0] = '\0';
-		return fd;
+		return owner_only(fd);
 	}
 	if (errno != EOPNOTSUPP && errno != EISDIR && errno != EINVAL)
 		return -errno;
@@ -199,9 +208,10 @@ int store_staging_create(store *st, char *path, size_t len)
 		store_sha_hex_n(rnd, sizeof(rnd), hex);
 		if ((size_t)snprintf(path, len, "%s/%s", st->stagedir, hex) >= len)
 			return -ENAMETOOLONG;
-		fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+		fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC,
+			  STORE_FILE_MODE);
 		if (fd >= 0)
-			return fd;
+			return owner_only(fd);
 		if (errno != EEXIST)
 			return -errno;
 	}
@@ -237,6 +247,7 @@ void blob_collect(struct conn *c, const unsigned char *sha)
 	unlink(path);
 	kept_forget(c, sha);
 	delete_by_sha(c, Q_GRANT_DEL, sha);  /* who sent it: moot now */
+	delete_by_sha(c, Q_PENDING_DEL, sha);
 }
 
 static int fsync_path(const char *path, int flags)

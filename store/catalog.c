@@ -11,6 +11,7 @@
  * Hot paths (node get, lookup, children) are single indexed statements from
  * the per-thread statement cache; no table is re-read per lookup.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -24,6 +25,7 @@
 #include <sys/statvfs.h>
 #include <unistd.h>
 
+#include "core/log.h"
 #include "db.h"
 
 __attribute__((format(printf, 3, 4)))
@@ -38,14 +40,17 @@ static void set_msg(char *msg, size_t len, const char *fmt, ...)
 	va_end(ap);
 }
 
+/* A folder of the store: owner-only whatever the umask (the umask may
+ * only take bits away from 0700; a new folder gets exactly 0700). */
 static int mkdir_p(const char *path)
 {
-	if (mkdir(path, 0755) && errno != EEXIST)
-		return -errno;
-	return 0;
+	if (mkdir(path, STORE_DIR_MODE) == 0)
+		return chmod(path, STORE_DIR_MODE) ? -errno : 0;
+	return errno == EEXIST ? 0 : -errno;
 }
 
-/* mkdir -p: the store directory and any missing parents. */
+/* mkdir -p: the store directory (owner-only) and any missing parents
+ * (0755 less the umask, as mkdir -p makes them). */
 static int mkdir_parents(const char *dir)
 {
 	char path[STORE_PATH_MAX];
@@ -62,7 +67,7 @@ static int mkdir_parents(const char *dir)
 			return -errno;
 		*p = '/';
 	}
-	return mkdir(path, 0755) && errno != EEXIST ? -errno : 0;
+	return mkdir_p(path);
 }
 
 static char *join(const char *a, const char *b)
@@ -119,7 +124,8 @@ static int take_owner_lock(store *st, char *msg, size_t msglen)
 	int fd, rc = 0, len;
 
 	snprintf(path, sizeof(path), "%s/lock", st->dir);
-	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644);
+	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW,
+		  STORE_FILE_MODE);
 	if (fd < 0) {
 		rc = -errno;
 		set_msg(msg, msglen, "cannot open the lock file %s: %s", path,
@@ -157,6 +163,119 @@ static int take_owner_lock(store *st, char *msg, size_t msglen)
 	}
 	st->lockfd = fd;
 	return 0;
+}
+
+/* Narrows entry `name` of the folder dfd to owner-only if it is wider:
+ * folders to STORE_DIR_MODE, files to STORE_FILE_MODE (owner bits kept).
+ * Symlinks and other kinds are left alone (a store makes none). 1 if
+ * changed, else 0. */
+static int narrow_at(int dfd, const char *name)
+{
+	struct stat sb;
+	mode_t want;
+
+	if (fstatat(dfd, name, &sb, AT_SYMLINK_NOFOLLOW))
+		return 0;
+	if (!S_ISDIR(sb.st_mode) && !S_ISREG(sb.st_mode))
+		return 0;
+	want = S_ISDIR(sb.st_mode) ? STORE_DIR_MODE : STORE_FILE_MODE;
+	return (sb.st_mode & 077) &&
+	       fchmodat(dfd, name, sb.st_mode & want, 0) == 0;
+}
+
+static int is_hexname(const char *s, size_t len)
+{
+	size_t i;
+
+	for (i = 0; s[i]; i++)
+		if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
+			return 0;
+	return i == len;
+}
+
+/* Opens folder `name` of dfd (no symlink). -1 if it is not one. */
+static int open_sub(int dfd, const char *name)
+{
+	return openat(dfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
+		      O_CLOEXEC);
+}
+
+/* Narrows the entries of folder fd (closed here) whose names `keep`
+ * accepts (NULL: all); with `inner`, also the entries of each such
+ * sub-folder that `inner` accepts. Returns how many changed. */
+static size_t narrow_dir(int fd, int (*keep)(const char *),
+			 int (*inner)(const char *))
+{
+	DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+	struct dirent *de;
+	size_t n = 0;
+
+	if (!d) {
+		if (fd >= 0)
+			close(fd);
+		return 0;
+	}
+	while ((de = readdir(d)) != NULL) {
+		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, "..") ||
+		    (keep && !keep(de->d_name)))
+			continue;
+		n += (size_t)narrow_at(dirfd(d), de->d_name);
+		if (inner)
+			n += narrow_dir(open_sub(dirfd(d), de->d_name), inner,
+					NULL);
+	}
+	closedir(d);
+	return n;
+}
+
+static int is_bucket(const char *name)
+{
+	return is_hexname(name, 2);
+}
+
+static int is_blob(const char *name)
+{
+	return is_hexname(name, 64);
+}
+
+/* What a store makes in STORE: only these are touched, so a folder that
+ * was not a store (a wrong path) keeps its other files as they were. */
+static int is_store_file(const char *name)
+{
+	static const char *const names[] = {
+		"catalog.db", "catalog.db-wal", "catalog.db-shm",
+		"catalog.db-journal", "lock", "reserve",
+	};
+
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		if (!strcmp(name, names[i]))
+			return 1;
+	return 0;
+}
+
+/* Stores made before modes were set (store.h, "Modes"): STORE itself, its
+ * files (catalog.db, -wal, -shm, lock, reserve), blobs/, blobs/xx/ and the
+ * blobs in them, staging/ and what it holds. One stat per entry, the same
+ * walk as blob_recover's. Owner only, before the catalog is opened. */
+static void repair_modes(store *st)
+{
+	int fd = open(st->dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	size_t n = 0;
+	struct stat sb;
+
+	if (fd < 0)
+		return;
+	if (fstat(fd, &sb) == 0 && (sb.st_mode & 077) &&
+	    fchmod(fd, sb.st_mode & STORE_DIR_MODE) == 0)
+		n++;
+	n += (size_t)narrow_at(fd, "blobs") + (size_t)narrow_at(fd, "staging");
+	n += narrow_dir(open_sub(fd, "blobs"), is_bucket, is_blob);
+	n += narrow_dir(open_sub(fd, "staging"), NULL, NULL);
+	n += narrow_dir(fd, is_store_file, NULL);
+	if (n)
+		log_warn("store %s: %zu file(s) and folder(s) were readable by"
+			 " other users; repaired to owner-only (0700 folders,"
+			 " 0600 files)", st->dir, n);
 }
 
 /* The owner's start: nothing of a previous owner is in progress any more. */
@@ -221,6 +340,7 @@ int store_open(const char *dir, int mode, store **out, char *msg,
 		rc = take_owner_lock(st, msg, msglen);
 		if (rc)
 			goto fail;
+		repair_modes(st);
 		rc = mkdir_p(st->blobdir);
 		if (!rc)
 			rc = mkdir_p(st->stagedir);
@@ -384,6 +504,7 @@ static int insert_node(struct conn *c, int64_t tree, int64_t parent,
 	sqlite3_bind_int64(s, 11, a->ctime_ns);
 	if (a->has_sha)
 		sqlite3_bind_blob(s, 12, a->sha, STORE_SHA_LEN, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 13, a->atime_ns ? a->atime_ns : a->mtime_ns);
 	rc = db_err(sqlite3_step(s));
 	sqlite3_reset(s);
 	if (!rc)
@@ -709,6 +830,7 @@ static int freeze_dir(struct freeze *f, const char *path, int64_t *ino)
 		a.uid = got.uid;
 		a.gid = got.gid;
 		a.mtime_ns = got.mtime_ns;
+		a.atime_ns = got.atime_ns;
 	} else {
 		a.uid = getuid();
 		a.gid = getgid();
@@ -811,7 +933,8 @@ int store_tag_create(store *st, int64_t dataset, const char *name,
 	while ((r = sqlite3_step(s)) == SQLITE_ROW && !rc) {
 		struct store_node n;
 		db_node_row(s, &n);
-		rc = freeze_node(&f, &n, (const char *)sqlite3_column_text(s, 14),
+		rc = freeze_node(&f, &n,
+				 (const char *)sqlite3_column_text(s, NODE_NCOLS),
 				 &files, &bytes);
 	}
 	if (!rc && r != SQLITE_DONE && r != SQLITE_ROW)
@@ -1254,7 +1377,8 @@ out:
 }
 
 int store_node_setattr(store *st, int64_t ino, int what, uint32_t mode,
-		       uint32_t uid, uint32_t gid, int64_t mtime_ns)
+		       uint32_t uid, uint32_t gid, int64_t mtime_ns,
+		       int64_t atime_ns)
 {
 	struct conn *c = db_conn(st);
 	struct store_node n;
@@ -1279,8 +1403,10 @@ int store_node_setattr(store *st, int64_t ino, int what, uint32_t mode,
 		n.gid = gid;
 	if (what & STORE_SET_MTIME)
 		n.mtime_ns = mtime_ns;
+	if (what & STORE_SET_ATIME)
+		n.atime_ns = atime_ns;
 	s = db_prep(c, "UPDATE nodes SET mode=?2, uid=?3, gid=?4, mtime=?5,"
-		 " ctime=?6 WHERE ino=?1");
+		 " ctime=?6, atime=?7 WHERE ino=?1");
 	if (!s) {
 		rc = -EIO;
 		goto out;
@@ -1291,6 +1417,7 @@ int store_node_setattr(store *st, int64_t ino, int what, uint32_t mode,
 	sqlite3_bind_int64(s, 4, n.gid);
 	sqlite3_bind_int64(s, 5, n.mtime_ns);
 	sqlite3_bind_int64(s, 6, store_now_ns());
+	sqlite3_bind_int64(s, 7, n.atime_ns);
 	rc = db_err(sqlite3_step(s));
 	sqlite3_finalize(s);
 out:

@@ -7,7 +7,8 @@
  *   tags(id, dataset, name, parent, created, root, files, bytes, live,
  *        uid)                   -- uid: see migrate_tag_uid()
  *   nodes(ino, tree, parent, name, path, kind, mode, uid, gid, size, mtime,
- *         ctime, sha)          -- sha NULL on a file = upload pending
+ *         ctime, sha, atime)   -- sha NULL on a file = upload pending;
+ *                                 atime added by migrate_atime()
  *   selection(dataset, rank, node)  -- explicit selection, importance order
  *   events(id, dataset, ts, level, msg)
  *   users(name, created), tokens(id, user, hash, created, revoked)
@@ -15,13 +16,18 @@
  *   kept(sha), thumbs(sha, thumb, size)
  *                               -- upload=meta|thumbnails, see kept.c
  *   dirgen(ino, gen)            -- a folder's change counter, see below
+ *   pending(user, sha, size, put)
+ *                               -- uploads no node names yet, see users.c
  * A tree root node has parent = -tree and name ''. Times are ns since epoch.
  *
  * Folder generations. dirgen.gen counts the changes to the rows of a
  * folder's children (a missing row reads as 0): triggers on `nodes` bump the
  * parent of every inserted, deleted or updated node (both parents on a
  * move), and a new thumbnail bumps the folders of the nodes naming its
- * original (a listing shows "thumb_sha"). Triggers, not code in the write
+ * original (a listing shows "thumb_sha") whose owner may see it (sent its
+ * bytes: a grant, kept.c), as a new grant bumps that user's folders naming
+ * an original it is the thumbnail of; another user's thumbnail moves no
+ * counter of yours (it would tell you someone holds your file). Triggers, not code in the write
  * paths, so no write path, present or future, can forget it; the catalog
  * carries them, so even an older binary writing to this catalog keeps them
  * true. Updates of `path` alone (a renamed ancestor) do not count: a
@@ -31,9 +37,12 @@
  * with it. Cost: one upsert into a small table per node write.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "db.h"
 
@@ -48,8 +57,8 @@ static const char *const sql_text[Q_COUNT] = {
 		" WHERE n.parent=?1 ORDER BY n.name",
 	[Q_NODE_PATH] = "SELECT path FROM nodes WHERE ino=?1",
 	[Q_NODE_INSERT] = "INSERT INTO nodes(tree,parent,name,path,kind,mode,"
-		"uid,gid,size,mtime,ctime,sha) VALUES(?1,?2,?3,?4,?5,?6,?7,?8,"
-		"?9,?10,?11,?12)",
+		"uid,gid,size,mtime,ctime,sha,atime) VALUES(?1,?2,?3,?4,?5,?6,"
+		"?7,?8,?9,?10,?11,?12,?13)",
 	[Q_NODE_DELETE] = "DELETE FROM nodes WHERE ino=?1",
 	[Q_NODE_HAS_CHILD] = "SELECT 1 FROM nodes WHERE parent=?1 LIMIT 1",
 	[Q_NODE_MOVE] = "UPDATE nodes SET parent=?2, name=?3, path=?4,"
@@ -75,6 +84,7 @@ static const char *const sql_text[Q_COUNT] = {
 	[Q_TAG_GET_ID] = "SELECT " TAG_COLS " FROM tags t WHERE t.id=?1",
 	[Q_FEAT_DEL] = "DELETE FROM features WHERE sha=?1",
 	[Q_GRANT_DEL] = "DELETE FROM grants WHERE sha=?1",
+	[Q_PENDING_DEL] = "DELETE FROM pending WHERE sha=?1",
 	[Q_FEAT_GET] = "SELECT vec, err FROM features WHERE sha=?1 AND kind=?2",
 	[Q_DIR_GEN] = "SELECT gen FROM dirgen WHERE ino=?1",
 	[Q_EVENT_ADD] = "INSERT INTO events(dataset,ts,level,msg)"
@@ -159,12 +169,34 @@ static const char schema[] =
 	 * or reference that blob, so knowing a hash is not enough */
 	"CREATE TABLE IF NOT EXISTS grants(user TEXT NOT NULL,"
 	" sha BLOB NOT NULL, PRIMARY KEY(user, sha)) WITHOUT ROWID;"
+	/* blob_collect drops a collected blob's grants by sha alone */
+	"CREATE INDEX IF NOT EXISTS grants_sha ON grants(sha);"
 	/* upload=meta|thumbnails (kept.c): bytes kept by the uploader, and
 	 * the thumbnail blob of an original */
 	"CREATE TABLE IF NOT EXISTS kept(sha BLOB PRIMARY KEY) WITHOUT ROWID;"
-	"CREATE TABLE IF NOT EXISTS thumbs(sha BLOB PRIMARY KEY,"
-	" thumb BLOB NOT NULL, size INTEGER NOT NULL) WITHOUT ROWID;"
+	"CREATE TABLE IF NOT EXISTS thumbs(sha BLOB NOT NULL,"
+	" thumb BLOB NOT NULL, size INTEGER NOT NULL,"
+	" PRIMARY KEY(sha, thumb)) WITHOUT ROWID;"
 	"CREATE INDEX IF NOT EXISTS thumbs_thumb ON thumbs(thumb);"
+	/* uploads no node names yet (users.c, "Pending blobs"): a row per
+	 * verified PUT, gone when a node (or, as a thumbnail, a thumbs row)
+	 * names the hash — triggers, so no commit path can forget — or with
+	 * the blob */
+	"CREATE TABLE IF NOT EXISTS pending(user TEXT NOT NULL,"
+	" sha BLOB NOT NULL, size INTEGER NOT NULL, put INTEGER NOT NULL,"
+	" PRIMARY KEY(user, sha)) WITHOUT ROWID;"
+	"CREATE INDEX IF NOT EXISTS pending_sha ON pending(sha);"
+	"CREATE INDEX IF NOT EXISTS pending_put ON pending(put);"
+	"CREATE TRIGGER IF NOT EXISTS pending_named_ins AFTER INSERT ON nodes"
+	" WHEN NEW.sha IS NOT NULL"
+	" BEGIN DELETE FROM pending WHERE sha=NEW.sha; END;"
+	"CREATE TRIGGER IF NOT EXISTS pending_named_upd AFTER UPDATE OF sha"
+	" ON nodes WHEN NEW.sha IS NOT NULL"
+	" BEGIN DELETE FROM pending WHERE sha=NEW.sha; END;"
+	"CREATE TRIGGER IF NOT EXISTS pending_thumb_ins AFTER INSERT ON thumbs"
+	" BEGIN DELETE FROM pending WHERE sha=NEW.thumb; END;"
+	"CREATE TRIGGER IF NOT EXISTS pending_thumb_upd AFTER UPDATE OF thumb"
+	" ON thumbs BEGIN DELETE FROM pending WHERE sha=NEW.thumb; END;"
 	/* folder generations (see the top of this file); IF NOT EXISTS makes
 	 * this the migration of an older catalog too */
 	"CREATE TABLE IF NOT EXISTS dirgen(ino INTEGER PRIMARY KEY,"
@@ -183,8 +215,17 @@ static const char schema[] =
 	" ON nodes WHEN NEW.parent<>OLD.parent"
 	" BEGIN " BUMP("NEW.parent") " END;"
 	"CREATE TRIGGER IF NOT EXISTS thumbs_gen AFTER INSERT ON thumbs"
-	" BEGIN INSERT INTO dirgen(ino, gen) SELECT DISTINCT parent, 1"
-	" FROM nodes WHERE sha=NEW.sha"
+	" BEGIN INSERT INTO dirgen(ino, gen) SELECT DISTINCT n.parent, 1"
+	" FROM nodes n JOIN tags t ON t.id=n.tree"
+	" JOIN datasets d ON d.id=t.dataset WHERE n.sha=NEW.sha"
+	" AND (d.owner='' OR EXISTS (SELECT 1 FROM grants g"
+	" WHERE g.user=d.owner AND g.sha=NEW.thumb))"
+	" ON CONFLICT(ino) DO UPDATE SET gen=gen+1; END;"
+	"CREATE TRIGGER IF NOT EXISTS grants_gen AFTER INSERT ON grants"
+	" BEGIN INSERT INTO dirgen(ino, gen) SELECT DISTINCT n.parent, 1"
+	" FROM thumbs th JOIN nodes n ON n.sha=th.sha"
+	" JOIN tags t ON t.id=n.tree JOIN datasets d ON d.id=t.dataset"
+	" WHERE th.thumb=NEW.sha AND d.owner=NEW.user"
 	" ON CONFLICT(ino) DO UPDATE SET gen=gen+1; END;";
 #undef BUMP
 
@@ -246,6 +287,7 @@ static struct conn *conn_open(store *st)
 {
 	struct conn *c = calloc(1, sizeof(*c));
 	char *path = NULL;
+	int fd;
 
 	if (!c)
 		return NULL;
@@ -255,6 +297,14 @@ static struct conn *conn_open(store *st)
 	if (!path)
 		goto fail;
 	snprintf(path, len, "%s/catalog.db", st->dir);
+	/* SQLite would create it 0644 less the umask, and its -wal and -shm
+	 * with the same mode: make it owner-only first (store.h, "Modes"). */
+	fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+		  STORE_FILE_MODE);
+	if (fd >= 0) {
+		fchmod(fd, STORE_FILE_MODE);
+		close(fd);
+	}
 	if (sqlite3_open_v2(path, &c->db, SQLITE_OPEN_READWRITE |
 			    SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL))
 		goto fail;
@@ -366,6 +416,39 @@ void db_node_row(sqlite3_stmt *s, void *out)
 	const unsigned char *name = sqlite3_column_text(s, 13);
 	if (name)
 		snprintf(n->name, sizeof(n->name), "%s", (const char *)name);
+	n->atime_ns = sqlite3_column_int64(s, 14);
+	n->subdirs = sqlite3_column_int64(s, 15);
+}
+
+/* nodes.atime (access time, kept apart from mtime since issue 10): added
+ * to a catalog made before it, with atime = mtime, once. Idempotent: the
+ * column is looked for first, so a catalog that has it is left alone. */
+static int migrate_atime(struct conn *c)
+{
+	sqlite3_stmt *s = db_prep(c, "SELECT 1 FROM pragma_table_info('nodes')"
+			       " WHERE name='atime'");
+	int r;
+
+	if (!s)
+		return -EIO;
+	r = sqlite3_step(s);
+	sqlite3_finalize(s);
+	if (r == SQLITE_ROW)
+		return 0;
+	if (r != SQLITE_DONE)
+		return db_err(r);
+	return db_exec(c, "ALTER TABLE nodes ADD COLUMN atime INTEGER NOT NULL"
+		       " DEFAULT 0; UPDATE nodes SET atime=mtime;");
+}
+
+/* A folder's st_nlink is 2 + its child folders (as on ext4; find's leaf
+ * optimisation relies on it): NODE_COLS counts them through this partial
+ * index, so the count costs one index range of folders only, never a scan
+ * of a big folder's files. IF NOT EXISTS: its own migration. */
+static int migrate_subdirs(struct conn *c)
+{
+	return db_exec(c, "CREATE INDEX IF NOT EXISTS nodes_subdir"
+		       " ON nodes(parent) WHERE kind=1");
 }
 
 /* Adds column `col` (declared `decl`) to `table` unless it is there: the
@@ -429,6 +512,37 @@ static int migrate_runs_seq(struct conn *c)
 	return rc;
 }
 
+/* Thumbnails were one per original (thumbs.sha the key): a second user's
+ * kept commit of the same hash replaced the first one's. Now one row per
+ * (original, thumbnail), each user seeing those they sent (kept.c). An
+ * older table is rebuilt (its index and triggers go with it; the schema
+ * makes them again). Inside db_schema's transaction. */
+static int migrate_thumbs(struct conn *c)
+{
+	sqlite3_stmt *s = db_prep(c, "SELECT pk FROM pragma_table_info('thumbs')"
+				  " WHERE name='thumb'");
+	int r, old;
+
+	if (!s)
+		return -EIO;
+	r = sqlite3_step(s);
+	old = r == SQLITE_ROW && sqlite3_column_int(s, 0) == 0;
+	sqlite3_finalize(s);
+	if (r != SQLITE_ROW)
+		return db_err(r) ? db_err(r) : -EIO;
+	if (!old)
+		return 0;
+	/* grants_gen names thumbs: dropped first, or the rename fails */
+	r = db_exec(c, "DROP TRIGGER IF EXISTS grants_gen;"
+		    "CREATE TABLE thumbs_v2(sha BLOB NOT NULL,"
+		    " thumb BLOB NOT NULL, size INTEGER NOT NULL,"
+		    " PRIMARY KEY(sha, thumb)) WITHOUT ROWID;"
+		    "INSERT INTO thumbs_v2 SELECT sha, thumb, size FROM thumbs;"
+		    "DROP TABLE thumbs;"
+		    "ALTER TABLE thumbs_v2 RENAME TO thumbs;");
+	return r ? r : db_exec(c, schema);
+}
+
 int db_schema(struct conn *c)
 {
 	int rc = db_begin(c);
@@ -437,7 +551,13 @@ int db_schema(struct conn *c)
 		return rc;
 	rc = db_exec(c, schema);
 	if (!rc)
+		rc = migrate_thumbs(c);
+	if (!rc)
 		rc = migrate_tag_uid(c);
+	if (!rc)
+		rc = migrate_atime(c);
+	if (!rc)
+		rc = migrate_subdirs(c);
 	/* Stores made before grants existed: their users keep reading what
 	 * their nodes name (once, marked in meta). Such a store trusted a
 	 * hash; the grants start from that state. */
@@ -451,6 +571,18 @@ int db_schema(struct conn *c)
 			     " WHERE key='grants_v1');"
 			     "INSERT OR IGNORE INTO meta(key, value)"
 			     " VALUES('grants_v1', '1')");
+	/* Features are keyed by the bytes read (features.c) since grants
+	 * gate the embedder: drop, once, rows of the old keying (computed
+	 * from a thumbnail under the original's hash, or a cached "bytes not
+	 * on the server" that is now a fact about a user, not the bytes). */
+	if (!rc)
+		rc = db_exec(c, "DELETE FROM features WHERE (sha IN"
+			     " (SELECT sha FROM thumbs) OR err LIKE"
+			     " 'no vector: bytes not on the server%')"
+			     " AND NOT EXISTS (SELECT 1 FROM meta"
+			     " WHERE key='features_v2');"
+			     "INSERT OR IGNORE INTO meta(key, value)"
+			     " VALUES('features_v2', '1')");
 	if (!rc)
 		rc = migrate_runs_seq(c);
 	return db_end(c, rc);

@@ -22,7 +22,10 @@
 
 /* Column lists shared by the statements that fill the structs below. */
 #define NODE_COLS "n.ino,n.tree,n.parent,t.dataset,t.live,n.kind,n.mode," \
-	"n.uid,n.gid,n.size,n.mtime,n.ctime,n.sha,n.name"
+	"n.uid,n.gid,n.size,n.mtime,n.ctime,n.sha,n.name,n.atime," \
+	"CASE n.kind WHEN 1 THEN (SELECT count(*) FROM nodes sd" \
+	" WHERE sd.parent=n.ino AND sd.kind=1) ELSE 0 END"
+#define NODE_NCOLS 16   /* columns in NODE_COLS: the index of one after */
 #define DS_COLS "d.id,d.uid,d.name,d.owner,d.created,d.live_tree," \
 	"(SELECT root FROM tags WHERE id=d.live_tree),d.sel_tree,d.sel_explicit"
 #define TAG_COLS "t.id,t.dataset,t.name,t.parent," \
@@ -35,7 +38,7 @@ enum q {
 	Q_NODE_SET_CONTENT, Q_NODE_BY_PATH, Q_SHA_REF, Q_SEL_DEL_NODE,
 	Q_DS_GET, Q_DS_GET_ID, Q_TAG_GET, Q_TAG_GET_ID,
 	Q_EVENT_ADD, Q_EVENT_TRIM, Q_FEAT_DEL, Q_FEAT_GET, Q_GRANT_DEL,
-	Q_DIR_GEN,
+	Q_DIR_GEN, Q_PENDING_DEL,
 	Q_COUNT
 };
 

@@ -10,7 +10,12 @@
  *
  * Features are keyed by content hash, so a file copied twice, renamed or
  * present in several datasets is decoded once; they go when the blob goes
- * (blob_collect). Writes come in batches, one transaction each, so a long
+ * (blob_collect). The hash is that of the bytes decoded: a sample read
+ * through its thumbnail (upload=thumbnails) has its features under the
+ * thumbnail's hash, never the original's. So a row is derived from exactly
+ * the bytes it is keyed by, and whoever may read those bytes may have it:
+ * the embedder asks only for hashes store_blob_source() gives its user (a
+ * feature of another user's upload is as closed as its bytes). Writes come in batches, one transaction each, so a long
  * computation that is cancelled or killed keeps what it finished.
  */
 #include <errno.h>

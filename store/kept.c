@@ -6,16 +6,28 @@
  *                                  that uploaded them; nodes may name the hash
  *                                  without the blob file existing
  *   thumbs(sha, thumb, size)    -- blob `thumb` (a real blob, `size` bytes) is
- *                                  a downscaled copy of the image `sha`
+ *                                  a downscaled copy of the image `sha`; one
+ *                                  row per thumbnail sent, so each user who
+ *                                  commits `sha` kept has his own
  *
  * Invariants. A node committed with store_node_commit_kept() names `sha`
  * whether or not STORE/blobs has it; readers ask store_blob_kept() to tell
  * "kept by the uploader" from "lost". A thumbnail blob counts as referenced
  * (blob_collect keeps it) while a node names its original; when the last node
- * naming the original goes, blob_collect calls kept_forget(), which drops both
- * rows and collects the thumbnail. If the same bytes later arrive whole (an
+ * naming the original goes, blob_collect calls kept_forget(), which drops the
+ * rows and collects the thumbnails. If the same bytes later arrive whole (an
  * upload=full of the same file), the blob file simply exists and is served:
  * the kept row is then stale but harmless.
+ *
+ * Who may read what (store_blob_source). A node names a hash, and a kept
+ * commit may name any hash at all, so naming is no right to read: a server
+ * user's runs (the embedder) read only bytes that user has sent (the grants
+ * of users.c), the original when granted, else a granted thumbnail. Whether
+ * anyone else holds the bytes never changes the answer, nor the work done
+ * to find it (one query). The embedded user (owner "") reads everything.
+ * Thumbnails follow the grants too (store_thumb_get_for): a listing shows
+ * a user only a thumbnail he sent, and one user's kept commit of a hash
+ * adds his thumbnail beside another's instead of replacing it.
  *
  * Threads and locks: writes under the store's wlock, as everywhere in store/.
  */
@@ -106,10 +118,8 @@ int store_node_commit_kept(store *st, int64_t ino,
 	if (!rc && thumb)
 		rc = run1(c, "INSERT OR REPLACE INTO thumbs(sha,thumb,size)"
 			  " VALUES(?1,?2,?3)", sha, thumb, thumb_size);
-	/* features cached before (none, or "bytes not on the server") are
-	 * stale once a thumbnail can be read */
-	if (!rc && thumb)
-		rc = run1(c, "DELETE FROM features WHERE sha=?1", sha, NULL, 0);
+	/* features are cached by the hash of the bytes read (the thumbnail's,
+	 * here), so nothing cached goes stale */
 	if (!rc)
 		rc = set_content(c, ino, sha, size, mtime_ns);
 	if (rc)
@@ -151,9 +161,99 @@ int store_thumb_get(store *st, const unsigned char sha[STORE_SHA_LEN],
 	int r, rc = -ENOENT;
 
 	if (!c || !(s = db_prep(c, "SELECT thumb, size FROM thumbs"
-			     " WHERE sha=?1")))
+			     " WHERE sha=?1 ORDER BY thumb LIMIT 1")))
 		return -EIO;
 	sqlite3_bind_blob(s, 1, sha, STORE_SHA_LEN, SQLITE_STATIC);
+	r = sqlite3_step(s);
+	if (r == SQLITE_ROW &&
+	    sqlite3_column_bytes(s, 0) == STORE_SHA_LEN) {
+		memcpy(thumb, sqlite3_column_blob(s, 0), STORE_SHA_LEN);
+		*size = sqlite3_column_int64(s, 1);
+		rc = 0;
+	} else if (r != SQLITE_ROW && r != SQLITE_DONE) {
+		rc = db_err(r);
+	}
+	sqlite3_finalize(s);
+	return rc;
+}
+
+int store_blob_source(store *st, const char *owner,
+		      const unsigned char sha[STORE_SHA_LEN],
+		      unsigned char src[STORE_SHA_LEN])
+{
+	struct conn *c = db_conn(st);
+	unsigned char thumb[STORE_SHA_LEN];
+	sqlite3_stmt *s;
+	int64_t size;
+	int r, rc = -ENOENT;
+
+	if (!c)
+		return -EIO;
+	if (!owner[0]) {                     /* embedded: the one local user */
+		char path[STORE_PATH_MAX];
+		struct stat sb;
+
+		blob_path(st, sha, path, sizeof(path));
+		if (stat(path, &sb) == 0) {
+			memcpy(src, sha, STORE_SHA_LEN);
+			return 0;
+		}
+		r = store_thumb_get(st, sha, thumb, &size);
+		if (r)
+			return r;
+		if (!blob_has(st, thumb, size))
+			return -ENOENT;
+		memcpy(src, thumb, STORE_SHA_LEN);
+		return 0;
+	}
+	/* The original if granted, else a thumbnail of it if granted: the
+	 * same single query whether anyone else has the bytes or not (no
+	 * oracle). Only then the disk, for this user's own grants: a grant
+	 * whose blob is gone (collected meanwhile) reads as not there. */
+	if (!(s = db_prep(c, "SELECT 0 AS k, ?2 FROM grants"
+			  " WHERE user=?1 AND sha=?2"
+			  " UNION ALL"
+			  " SELECT 1, t.thumb FROM thumbs t JOIN grants g"
+			  " ON g.sha=t.thumb AND g.user=?1 WHERE t.sha=?2"
+			  " ORDER BY k")))
+		return -EIO;
+	sqlite3_bind_text(s, 1, owner, -1, SQLITE_STATIC);
+	sqlite3_bind_blob(s, 2, sha, STORE_SHA_LEN, SQLITE_STATIC);
+	while ((r = sqlite3_step(s)) == SQLITE_ROW) {
+		char path[STORE_PATH_MAX];
+		struct stat sb;
+
+		if (sqlite3_column_bytes(s, 1) != STORE_SHA_LEN)
+			continue;
+		blob_path(st, sqlite3_column_blob(s, 1), path, sizeof(path));
+		if (stat(path, &sb) == 0) {
+			memcpy(src, sqlite3_column_blob(s, 1), STORE_SHA_LEN);
+			rc = 0;
+			break;
+		}
+	}
+	if (r != SQLITE_ROW && r != SQLITE_DONE)
+		rc = db_err(r);
+	sqlite3_finalize(s);
+	return rc;
+}
+
+int store_thumb_get_for(store *st, const char *user,
+			const unsigned char sha[STORE_SHA_LEN],
+			unsigned char thumb[STORE_SHA_LEN], int64_t *size)
+{
+	struct conn *c = db_conn(st);
+	sqlite3_stmt *s;
+	int r, rc = -ENOENT;
+
+	if (!user[0])
+		return store_thumb_get(st, sha, thumb, size);
+	if (!c || !(s = db_prep(c, "SELECT t.thumb, t.size FROM thumbs t"
+			     " JOIN grants g ON g.sha=t.thumb AND g.user=?2"
+			     " WHERE t.sha=?1")))
+		return -EIO;
+	sqlite3_bind_blob(s, 1, sha, STORE_SHA_LEN, SQLITE_STATIC);
+	sqlite3_bind_text(s, 2, user, -1, SQLITE_STATIC);
 	r = sqlite3_step(s);
 	if (r == SQLITE_ROW &&
 	    sqlite3_column_bytes(s, 0) == STORE_SHA_LEN) {
@@ -171,11 +271,14 @@ void kept_forget(struct conn *c, const unsigned char *sha)
 {
 	unsigned char thumb[STORE_SHA_LEN];
 	int64_t size;
-	int has = store_thumb_get(c->st, sha, thumb, &size) == 0;
 
 	run1(c, "DELETE FROM kept WHERE sha=?1", sha, NULL, 0);
-	if (!has)
-		return;
-	run1(c, "DELETE FROM thumbs WHERE sha=?1", sha, NULL, 0);
-	blob_collect(c, thumb);
+	/* each user's thumbnail: one row at a time, each row deleted before
+	 * its blob is collected (else the row would keep it referenced) */
+	while (store_thumb_get(c->st, sha, thumb, &size) == 0) {
+		if (run1(c, "DELETE FROM thumbs WHERE sha=?1 AND thumb=?2",
+			 sha, thumb, -1))
+			break;
+		blob_collect(c, thumb);
+	}
 }

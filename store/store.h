@@ -11,6 +11,12 @@
  *   STORE/reserve            STORE_RESERVE_BYTES of preallocated space that
  *                            lets deletes run on a full disk (see blob.c)
  *
+ * Modes. A store holds every user's samples, so it is owner-only: folders
+ * STORE_DIR_MODE (0700), files STORE_FILE_MODE (0600), set explicitly
+ * whatever the umask (SQLite gives -wal/-shm the mode of catalog.db). The
+ * owner's open repairs a store made before this (anything wider is narrowed,
+ * with one warning saying how many); admin opens change nothing.
+ *
  * Model. A dataset owns trees. A tree is either the live tree (the dataset's
  * `initial-tag`, writable) or a frozen tag (immutable snapshot). A tree is a
  * set of nodes (dirs and files) rooted at a root dir node; a file node names a
@@ -57,6 +63,8 @@ typedef struct store store;
 #define STORE_PATH_MAX 4096    /* relative path inside a tree, bytes */
 #define STORE_SHA_LEN 32
 #define STORE_ERRMSG 256
+#define STORE_DIR_MODE 0700
+#define STORE_FILE_MODE 0600
 
 enum store_kind { STORE_DIR = 1, STORE_FILE = 2 };
 
@@ -73,6 +81,8 @@ struct store_node {
 	uint32_t uid, gid;
 	int64_t size;
 	int64_t mtime_ns, ctime_ns;
+	int64_t atime_ns;       /* set by utimensat only; reads leave it */
+	int64_t subdirs;        /* a dir: its child dirs (for st_nlink) */
 	int has_sha;
 	unsigned char sha[STORE_SHA_LEN];
 	char name[STORE_NAME_MAX + 1];
@@ -206,13 +216,16 @@ int store_node_remove(store *st, int64_t parent, const char *name, int is_dir);
  * subtree are rewritten. -EXDEV across trees. */
 int store_node_rename(store *st, int64_t parent, const char *name,
 		      int64_t newparent, const char *newname, int noreplace);
-/* Sets mode/uid/gid/mtime (flags from STORE_SET_*). */
+/* Sets mode/uid/gid/mtime/atime (flags from STORE_SET_*); ctime becomes
+ * now. -ENOENT, -EROFS (frozen tree). */
 #define STORE_SET_MODE  1
 #define STORE_SET_UID   2
 #define STORE_SET_GID   4
 #define STORE_SET_MTIME 8
+#define STORE_SET_ATIME 16
 int store_node_setattr(store *st, int64_t ino, int what, uint32_t mode,
-		       uint32_t uid, uint32_t gid, int64_t mtime_ns);
+		       uint32_t uid, uint32_t gid, int64_t mtime_ns,
+		       int64_t atime_ns);
 /* Commits content to a file node (a node removed meanwhile: returns 0 and
  * discards the bytes, as writes to an unlinked open file vanish). The bytes
  * are in a staging file from store_staging_create(): `fd`, and `staged` its
@@ -334,7 +347,9 @@ typedef int (*store_file_fn)(void *arg, const char *path,
 int store_tree_files_each(store *st, int64_t tree, store_file_fn fn,
 			  void *arg);
 /* Cached raw features of blob `sha` under extractor `kind` (dim floats into
- * vec). 0 = found; 1 = the blob is known not to be a usable image (the
+ * vec), sha being the hash of the bytes they were computed from. Derived
+ * from those bytes, so readable exactly as they are: server code asks only
+ * for a hash store_blob_source() gave for the user. 0 = found; 1 = the blob is known not to be a usable image (the
  * reason in why, may be NULL); -ENOENT = not computed yet (or computed with
  * another dimension). */
 int store_feature_get(store *st, const char *kind,
@@ -443,11 +458,15 @@ int store_node_children_page(store *st, int64_t parent, const char *after,
  * changed. One indexed read. 0 or -EIO. */
 int store_node_gen(store *st, int64_t ino, uint64_t *gen);
 /* Gives staged bytes (fd; staged = path, "" if unnamed) whose hash the
- * caller verified their blob name without pointing any node at them. An
- * unreferenced blob may be collected at any time (next open, or when a node
- * with the same bytes goes away): commit a node to it soon. */
+ * caller verified their blob name without pointing any node at them. With
+ * `user` (NULL: none), also records in the same transaction that user sent
+ * them (store_blob_grant) and, unless a node names them already, that they
+ * are pending from now on (a blob sent again has its whole grace again).
+ * An unreferenced blob may be collected at any time (next open, when a node
+ * with the same bytes goes away, or by store_blob_sweep after its grace):
+ * commit a node to it soon. 0 or -errno; the staged file is consumed. */
 int store_blob_put(store *st, int fd, const char *staged,
-		   const unsigned char sha[STORE_SHA_LEN]);
+		   const unsigned char sha[STORE_SHA_LEN], const char *user);
 /* Content addressing makes a hash look like a capability: whoever knows
  * it could point a node at the bytes and read them. So a server user may
  * read or reference a blob only after sending its bytes once (a verified
@@ -462,11 +481,28 @@ int store_blob_owned(store *st, const unsigned char sha[STORE_SHA_LEN],
 int store_blob_granted(store *st, const char *user,
 		       const unsigned char sha[STORE_SHA_LEN]);
 
+/* Uploaded blobs no node names ("pending": PUT by a user, not committed;
+ * a thumbnail is named while its original is). users.c has the design. */
+/* How many blobs `user` has pending (*count) and their bytes (*bytes).
+ * One indexed read. 0 or -errno. */
+int store_blob_pending(store *st, const char *user, size_t *count,
+		       int64_t *bytes);
+/* Collects every pending blob whose last PUT is older than grace_ns, with
+ * its grants (a commit naming it then finds no blob: the client sends it
+ * again), unless another user's PUT within the grace still keeps it. Each
+ * collection is one short write transaction that checks again under the
+ * write lock, so neither a commit nor a PUT again loses its blob to the
+ * sweep. Counts into *removed and *bytes (may be NULL). 0 or -errno;
+ * blocks on I/O. */
+int store_blob_sweep(store *st, int64_t grace_ns, size_t *removed,
+		     int64_t *bytes);
+
 /* ---- bytes kept by the uploader (upload=meta|thumbnails; kept.c) ---- */
 
 /* Points file node `ino` at `sha` (size bytes) without the blob: its bytes
  * stay on the uploading machine. thumb (NULL = none): a blob of thumb_size
- * bytes the server has, recorded as sha's thumbnail. One transaction; a node
+ * bytes the server has, recorded as a thumbnail of sha (beside any other
+ * user's: each sees his own, store_thumb_get_for). One transaction; a node
  * removed meanwhile: 0, nothing changes. -EROFS (frozen/dir), -EAGAIN (the
  * thumbnail blob is missing: upload it again), -EINVAL, -EIO. */
 int store_node_commit_kept(store *st, int64_t ino,
@@ -478,9 +514,28 @@ int store_node_commit_kept(store *st, int64_t ino,
  * not, or -errno. (The blob may still exist: a full upload of the same
  * bytes.) */
 int store_blob_kept(store *st, const unsigned char sha[STORE_SHA_LEN]);
-/* The thumbnail of original sha: its hash and size. 0, -ENOENT or -EIO. */
+/* Which bytes a run of `owner`'s dataset may read for a node naming sha,
+ * into src: sha itself or its thumbnail (upload=thumbnails). A server user
+ * (owner not "") reads only bytes they sent (store_blob_grant): sha when
+ * granted, else a granted thumbnail; one query either way, so the answer
+ * and its cost say nothing about what other users hold. The embedded user
+ * (owner "") reads sha when its blob exists, else its thumbnail's. 0,
+ * -ENOENT (nothing this user may read, or its blob is gone: "bytes not on
+ * the server"), -EIO. A blob may still be collected before it is opened. */
+int store_blob_source(store *st, const char *owner,
+		      const unsigned char sha[STORE_SHA_LEN],
+		      unsigned char src[STORE_SHA_LEN]);
+/* A thumbnail of original sha (the first by hash when several users sent
+ * one): its hash and size. For the embedded user; a server user's view is
+ * store_thumb_get_for. 0, -ENOENT or -EIO. */
 int store_thumb_get(store *st, const unsigned char sha[STORE_SHA_LEN],
 		    unsigned char thumb[STORE_SHA_LEN], int64_t *size);
+/* The same as `user` may see it: only a thumbnail whose bytes user sent
+ * (a grant), one query whether or not another user's exists; user ""
+ * (embedded) sees any. 0, -ENOENT or -EIO. */
+int store_thumb_get_for(store *st, const char *user,
+			const unsigned char sha[STORE_SHA_LEN],
+			unsigned char thumb[STORE_SHA_LEN], int64_t *size);
 
 /* ---- helpers ---- */
 

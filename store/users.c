@@ -14,6 +14,18 @@
  * Blob put takes the store's write lock around the rename/link, the same
  * lock under which blob_collect() decides a blob is unreferenced, so a put
  * and a collection of the same hash never interleave.
+ *
+ * Pending blobs. A verified PUT by a user (store_blob_put) records, in the
+ * same write transaction as the link of its file, the grant and a row
+ * pending(user, sha, size, put time) unless a node names the hash already.
+ * Triggers on nodes and thumbs (db.c) delete the rows of a hash as soon as
+ * something names it, and blob_collect deletes them with the blob; so the
+ * rows are exactly the uploads nobody has committed, and the server's cap
+ * (store_blob_pending) is one indexed sum, not a walk of the grants. The
+ * sweep (store_blob_sweep) takes the rows older than the grace (index on
+ * put) in pages, and for each one, in its own write transaction, deletes
+ * the row if it is still that old (a PUT again renews it, under the same
+ * lock) and collects the blob if no other user's row keeps it pending.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -21,6 +33,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <openssl/crypto.h>
@@ -240,14 +253,61 @@ int store_node_gen(store *st, int64_t ino, uint64_t *gen)
 	return r == SQLITE_ROW || r == SQLITE_DONE ? 0 : db_err(r);
 }
 
-int store_blob_put(store *st, int fd, const char *staged,
-		   const unsigned char sha[STORE_SHA_LEN])
+/* Records that `user` sent sha (size bytes): the grant, and the pending
+ * row unless a node names it already. Inside the caller's transaction. */
+static int record_put(struct conn *c, const char *user,
+		      const unsigned char *sha, int64_t size)
 {
-	char path[STORE_PATH_MAX], proc[64];
-	int rc = 0;
+	sqlite3_stmt *s = db_stmt(c, Q_SHA_REF);
+	int named, rc;
 
+	if (!s)
+		return -EIO;
+	sqlite3_bind_blob(s, 1, sha, STORE_SHA_LEN, SQLITE_STATIC);
+	rc = sqlite3_step(s);
+	named = rc == SQLITE_ROW;
+	sqlite3_reset(s);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		return db_err(rc);
+	s = db_prep(c, "INSERT OR IGNORE INTO grants(user, sha) VALUES(?1,?2)");
+	if (!s)
+		return -EIO;
+	sqlite3_bind_text(s, 1, user, -1, SQLITE_STATIC);
+	sqlite3_bind_blob(s, 2, sha, STORE_SHA_LEN, SQLITE_STATIC);
+	rc = db_err(sqlite3_step(s));
+	sqlite3_finalize(s);
+	if (rc || named)
+		return rc;
+	/* sent again: its grace starts again */
+	s = db_prep(c, "INSERT INTO pending(user, sha, size, put)"
+		    " VALUES(?1,?2,?3,?4) ON CONFLICT(user, sha)"
+		    " DO UPDATE SET size=excluded.size, put=excluded.put");
+	if (!s)
+		return -EIO;
+	sqlite3_bind_text(s, 1, user, -1, SQLITE_STATIC);
+	sqlite3_bind_blob(s, 2, sha, STORE_SHA_LEN, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 3, size);
+	sqlite3_bind_int64(s, 4, store_now_ns());
+	rc = db_err(sqlite3_step(s));
+	sqlite3_finalize(s);
+	return rc;
+}
+
+int store_blob_put(store *st, int fd, const char *staged,
+		   const unsigned char sha[STORE_SHA_LEN], const char *user)
+{
+	struct conn *c = db_conn(st);
+	char path[STORE_PATH_MAX], proc[64];
+	struct stat sb;
+	int rc;
+
+	rc = c ? db_begin(c) : -EIO;      /* wlock: see blob_collect */
+	if (rc) {
+		if (staged[0])
+			unlink(staged);
+		return rc;
+	}
 	blob_path(st, sha, path, sizeof(path));
-	pthread_mutex_lock(&st->wlock);
 	if (staged[0]) {
 		if (access(path, F_OK) == 0)
 			rc = unlink(staged) ? -errno : 0;
@@ -259,10 +319,14 @@ int store_blob_put(store *st, int fd, const char *staged,
 		    errno != EEXIST)
 			rc = -errno;
 	}
-	pthread_mutex_unlock(&st->wlock);
+	if (!rc && user)
+		rc = fstat(fd, &sb) ? -errno :
+		     record_put(c, user, sha, (int64_t)sb.st_size);
 	if (rc && staged[0])
 		unlink(staged);
-	return rc;
+	/* A failure after the link leaves a blob nobody names and no row
+	 * says is pending: the owner's next open collects it (blob.c). */
+	return db_end(c, rc);
 }
 
 int store_blob_grant(store *st, const char *user,
@@ -325,4 +389,145 @@ int store_blob_granted(store *st, const char *user,
 	if (r == SQLITE_ROW)
 		return 1;
 	return r == SQLITE_DONE ? 0 : db_err(r);
+}
+
+int store_blob_pending(store *st, const char *user, size_t *count,
+		       int64_t *bytes)
+{
+	struct conn *c = db_conn(st);
+	sqlite3_stmt *s;
+	int r;
+
+	*count = 0;
+	*bytes = 0;
+	if (!c || !(s = db_prep(c, "SELECT count(*), coalesce(sum(size), 0)"
+			     " FROM pending WHERE user=?1")))
+		return -EIO;
+	sqlite3_bind_text(s, 1, user, -1, SQLITE_STATIC);
+	r = sqlite3_step(s);
+	if (r == SQLITE_ROW) {
+		*count = (size_t)sqlite3_column_int64(s, 0);
+		*bytes = sqlite3_column_int64(s, 1);
+	}
+	sqlite3_finalize(s);
+	return r == SQLITE_ROW ? 0 : db_err(r);
+}
+
+#define SWEEP_PAGE 256
+
+/* 1 if statement s (?1 = sha) returns a row, 0 if not, or -errno. */
+static int any_row(sqlite3_stmt *s, const unsigned char *sha)
+{
+	int r;
+
+	if (!s)
+		return -EIO;
+	sqlite3_bind_blob(s, 1, sha, STORE_SHA_LEN, SQLITE_STATIC);
+	r = sqlite3_step(s);
+	sqlite3_reset(s);
+	return r == SQLITE_ROW ? 1 : r == SQLITE_DONE ? 0 : db_err(r);
+}
+
+/* Ends user's pending row of sha if it is still older than `before` (a PUT
+ * may have renewed it), and collects the blob if no other row keeps it
+ * pending and no node names it. One write transaction. 1 if a blob file
+ * went (*size: its bytes), 0 if not, or -errno. */
+static int sweep_one(struct conn *c, const char *user, const unsigned char *sha,
+		     int64_t before, int64_t *size)
+{
+	char path[STORE_PATH_MAX];
+	struct stat sb;
+	sqlite3_stmt *s;
+	int rc, had, gone = 0;
+
+	*size = 0;
+	rc = db_begin(c);
+	if (rc)
+		return rc;
+	s = db_prep(c, "DELETE FROM pending WHERE user=?1 AND sha=?2"
+		    " AND put<?3");
+	if (!s)
+		return db_end(c, -EIO);
+	sqlite3_bind_text(s, 1, user, -1, SQLITE_STATIC);
+	sqlite3_bind_blob(s, 2, sha, STORE_SHA_LEN, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 3, before);
+	rc = db_err(sqlite3_step(s));
+	sqlite3_finalize(s);
+	if (rc || sqlite3_changes(c->db) == 0)
+		return db_end(c, rc);          /* renewed meanwhile */
+	s = db_prep(c, "SELECT 1 FROM pending WHERE sha=?1");
+	rc = any_row(s, sha);
+	sqlite3_finalize(s);
+	if (rc == 0)
+		rc = any_row(db_stmt(c, Q_SHA_REF), sha);
+	if (rc == 0) {                     /* nobody's any more */
+		blob_path(c->st, sha, path, sizeof(path));
+		had = stat(path, &sb) == 0;
+		blob_collect(c, sha);
+		gone = had && access(path, F_OK) != 0;
+		*size = gone ? sb.st_size : 0;
+	}
+	rc = db_end(c, rc < 0 ? rc : 0);
+	return rc ? rc : gone;
+}
+
+int store_blob_sweep(store *st, int64_t grace_ns, size_t *removed,
+		     int64_t *bytes)
+{
+	struct conn *c = db_conn(st);
+	struct { char user[STORE_USER_MAX + 1]; unsigned char sha[STORE_SHA_LEN]; }
+		*page = NULL;
+	int64_t before = store_now_ns() - grace_ns, size, freed = 0;
+	size_t n, gone = 0, done;
+	int rc = 0, r;
+
+	if (!c)
+		return -EIO;
+	page = malloc(SWEEP_PAGE * sizeof(*page));
+	if (!page)
+		return -ENOMEM;
+	do {
+		sqlite3_stmt *s = db_prep(c, "SELECT user, sha FROM pending"
+					  " WHERE put<?1 ORDER BY put LIMIT ?2");
+		if (!s) {
+			rc = -EIO;
+			break;
+		}
+		sqlite3_bind_int64(s, 1, before);
+		sqlite3_bind_int(s, 2, SWEEP_PAGE);
+		n = 0;
+		while ((r = sqlite3_step(s)) == SQLITE_ROW) {
+			const char *u = (const char *)sqlite3_column_text(s, 0);
+			if (sqlite3_column_bytes(s, 1) != STORE_SHA_LEN || !u)
+				continue;
+			snprintf(page[n].user, sizeof(page[n].user), "%s", u);
+			memcpy(page[n++].sha, sqlite3_column_blob(s, 1),
+			       STORE_SHA_LEN);
+		}
+		sqlite3_finalize(s);
+		if (r != SQLITE_DONE) {
+			rc = db_err(r);
+			break;
+		}
+		/* The read is over: each collection is its own short write. */
+		done = 0;
+		for (size_t i = 0; i < n && !rc; i++) {
+			r = sweep_one(c, page[i].user, page[i].sha, before, &size);
+			if (r < 0) {
+				rc = r;
+			} else {
+				done++;
+				if (r) {
+					gone++;
+					freed += size;
+				}
+			}
+		}
+	} while (!rc && n == SWEEP_PAGE && done);
+	free(page);
+	if (removed)
+		*removed = gone;
+	if (bytes)
+		*bytes = freed;
+	return rc;
 }

@@ -6,10 +6,11 @@
 #   bash tests/integration/run.sh t_copy     # only the named tests
 #
 # Each test runs in its own bash process under a time limit (SV_TEST_TIMEOUT
-# seconds, default 240). Prints "PASS name" or "FAIL name" per test (with the
-# failing test's output indented below it) and ends with exactly one line
-# "N passed, N failed". Exit status is non-zero if any test failed. A test that
-# cannot run (missing tool, missing binary) fails; nothing is skipped.
+# seconds, default 240). Prints "PASS name (N s)" or "FAIL name (N s)" as each
+# test ends (with the failing test's output indented below it) and ends with
+# exactly one line "N passed, N failed". Exit status is non-zero if any test
+# failed. A test that cannot run (missing tool, missing binary) fails; nothing
+# is skipped.
 # SIEVEFS=/path/to/binary overrides the binary under test.
 
 set -u
@@ -65,10 +66,10 @@ for t in "${tests[@]}"; do
 	echo "# $name took $((SECONDS - start)) s, exit $rc" >>"$out"
 	if ((rc == 0)); then
 		passed=$((passed + 1))
-		echo "PASS $name"
+		echo "PASS $name ($((SECONDS - start)) s)"
 	else
 		failed=$((failed + 1))
-		echo "FAIL $name"
+		echo "FAIL $name ($((SECONDS - start)) s)"
 		sed 's/^/    /' "$out"
 	fi
 done

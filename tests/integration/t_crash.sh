@@ -120,12 +120,19 @@ cat >"$T/writer.py" <<'EOF'
 import hashlib, os, random, sys
 dst, log = sys.argv[1], sys.argv[2]
 rng = random.Random(7)
+# Everything relative to a descriptor of the mounted folder: once the daemon
+# is dead, every call fails (ENOTCONN) instead of writing into the bare
+# mountpoint after the dead mount is detached.
+top = os.open(dst, os.O_RDONLY | os.O_DIRECTORY)
 with open(log, "w", buffering=1) as ack:
     for i in range(100000):
         data = rng.randbytes(rng.randint(0, 131072))
         rel = "w%03d/file-%06d.bin" % (i // 100, i)
-        os.makedirs(os.path.join(dst, os.path.dirname(rel)), exist_ok=True)
-        with open(os.path.join(dst, rel), "wb") as f:
+        if i % 100 == 0:
+            os.mkdir(os.path.dirname(rel), dir_fd=top)
+        fd = os.open(rel, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644,
+                     dir_fd=top)
+        with open(fd, "wb") as f:
             f.write(data)
         # close() returned success: from here on the file must survive
         ack.write("%s %s\n" % (hashlib.sha256(data).hexdigest(), rel))

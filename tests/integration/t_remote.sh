@@ -9,11 +9,14 @@
 # own datasets; a file made or removed by one mount shows in another within
 # the TTL; opening one file prefetches its folder's blobs into the cache;
 # absent, wrong and revoked tokens and an unreachable server
-# make the mount fail at start with a message; plain http to a DNS name
-# that only starts like a loopback address (127.evil.example,
-# 127.0.0.1.evil.example, 127.0.0.1@evil.example) is refused with a message
-# and without any connection (a listener set as http_proxy sees none), and
-# a loopback mount ignores http_proxy; -o token= is refused; files
+# make the mount fail at start with a message; a token file with any
+# group/other permission (0644, 0640) or owned by another user is refused
+# with a message that says `chmod 600 FILE`, and nothing is mounted; plain
+# http to a DNS name that only starts like a loopback address
+# (127.evil.example, 127.0.0.1.evil.example, 127.0.0.1@evil.example) is
+# refused with a message and without any connection (a listener set as
+# http_proxy sees none), and a loopback mount ignores http_proxy; -o token=
+# is refused; files
 # read once stay readable from the cache after the server is killed.
 # The server is started by PID and killed by PID (also in the trap).
 
@@ -70,6 +73,19 @@ mount_fails "a server that is not there" "unreachable" \
 url=$url_saved
 mount_fails "an unknown upload mode is refused" "upload=everything" \
 	-o "token_file=$T/alice.tok" -o "cache_dir=$T/c0" -o upload=everything
+# a good token in a file others can read, or that is someone else's: refused
+# as ssh refuses such a key (the 0600 file works: the mounts below)
+cp "$T/alice.tok" "$T/open.tok"
+chmod 644 "$T/open.tok"
+mount_fails "a token file of mode 0644 is refused" "chmod 600 $T/open.tok" \
+	-o "token_file=$T/open.tok" -o "cache_dir=$T/c0"
+chmod 640 "$T/open.tok"
+mount_fails "a token file of mode 0640 is refused" "chmod 600" \
+	-o "token_file=$T/open.tok" -o "cache_dir=$T/c0"
+chmod 600 "$T/open.tok"
+ok "chown the token file to uid 65534 (the suite runs as root)" chown 65534 "$T/open.tok"
+mount_fails "a token file owned by another user is refused" "belongs to uid 65534" \
+	-o "token_file=$T/open.tok" -o "cache_dir=$T/c0"
 
 # --- plain http only to a literal loopback host (issue 11, item 3). DNS
 # names that start like a loopback address are refused before any

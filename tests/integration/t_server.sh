@@ -15,8 +15,14 @@
 # setattr or remove of a child; a change two levels down leaves it); an embedding CSV upload, a sampling run (POST → 202, GET status
 # until done), a bad request (400 with the reason), a frozen tag; more than
 # 10 failed token checks from one address → 429 for bad tokens (valid ones
-# still pass). Then (issue 11) hostile requests and limits, see that
-# section. The servers are stopped by PID.
+# still pass). Uploads no node names: with
+# --orphan-grace 2 an unnamed blob leaves STORE/blobs after the grace (the
+# log says so) while one committed at once stays, a commit naming the
+# collected one gets 409 blob_missing until it is sent again; with
+# --upload-cap 3M a user's 4th unnamed MiB gets 507 upload_quota (with and
+# without Content-Length) and nothing is stored, a re-sent pending blob
+# costs nothing, and a commit makes room. Then (issue 11) hostile requests
+# and limits, see that section. The servers are stopped by PID.
 
 . "$(dirname "$0")/lib.sh"
 sv_need_binary
@@ -344,6 +350,116 @@ expect_code 200 "after the upgrade alice reads her blob again"
 kill -TERM "$SPID"
 sv_wait_gone "$SPID" 10 && wait "$SPID"
 
+# --- uploads no node names: swept after the grace, capped per user
+# start2 LOG STORE ARGS... — a server on a free port; sets SPID and U.
+start2() {
+	local log=$1 store=$2
+	shift 2
+	"$SIEVEFS" serve "$store" --listen 127.0.0.1:0 "$@" </dev/null >"$log" 2>&1 &
+	SPID=$!
+	SV_BG+=("$SPID")
+	PORT=
+	for _ in $(seq 100); do
+		PORT=$(sed -n 's|.*listening on http://127.0.0.1:\([0-9]*\)$|\1|p' "$log")
+		[[ -n $PORT ]] && break
+		sv_alive "$SPID" || break
+		sleep 0.1
+	done
+	[[ -n $PORT ]] || { sv_show "$log"; die "server did not start: $*"; }
+	U=http://127.0.0.1:$PORT
+}
+stop2() {
+	kill -TERM "$SPID"
+	sv_wait_gone "$SPID" 10 && wait "$SPID"
+}
+# mkblob NAME KIB SEED — a file of random bytes; prints its sha256.
+mkblob() {
+	python3 -c 'import random,sys; r=random.Random(int(sys.argv[3])); sys.stdout.buffer.write(r.randbytes(int(sys.argv[2])*1024))' \
+		"$T/$1" "$2" "$3" >"$T/$1"
+	sha256sum "$T/$1" | cut -d' ' -f1
+}
+blob_on_disk() { [[ -f $1/blobs/${2:0:2}/$2 ]]; }
+
+expect_fail "--orphan-grace 0 is refused" "$SIEVEFS" serve "$T/s2" --listen 127.0.0.1:0 --orphan-grace 0
+expect_fail "--upload-cap nonsense is refused" "$SIEVEFS" serve "$T/s2" --listen 127.0.0.1:0 --upload-cap lots
+
+S2=$T/s2
+ok "token create dave" "$SIEVEFS" token create --store "$S2" dave
+TD=$(cat "$T/last.out")
+start2 "$T/serve3.log" "$S2" --orphan-grace 2
+api "$TD" POST /v1/datasets -d '{"name":"sweep"}'
+expect_code 201 "dave creates a dataset"
+DROOT=$(jget '["live_root"]')
+SO=$(mkblob orphan.bin 1024 11)
+SK=$(mkblob kept.bin 1024 12)
+api "$TD" PUT "/v1/blobs/$SO" -T "$T/orphan.bin"
+expect_code 201 "PUT a blob no node will name"
+api "$TD" PUT "/v1/blobs/$SK" -T "$T/kept.bin"
+expect_code 201 "PUT a blob and commit it at once"
+api "$TD" POST "/v1/nodes/$DROOT/children" -d '{"name":"k.bin","kind":2,"mode":420}'
+KINO=$(jget '["ino"]')
+api "$TD" PUT "/v1/nodes/$KINO/content" -d "{\"sha256\":\"$SK\",\"size\":1048576}"
+expect_code 200 "commit within the grace"
+api "$TD" POST "/v1/nodes/$DROOT/children" -d '{"name":"late.bin","kind":2,"mode":420}'
+LINO=$(jget '["ino"]')
+blob_on_disk "$S2" "$SO" && pass "the unnamed blob is on disk after its PUT" ||
+	fail "the unnamed blob is not on disk after its PUT"
+# wait (bounded, polling) for the sweep: grace 2 s, a sweep every second
+for _ in $(seq 100); do
+	blob_on_disk "$S2" "$SO" || break
+	sleep 0.2
+done
+if blob_on_disk "$S2" "$SO"; then
+	fail "the unnamed blob is still in STORE/blobs 20 s after a 2 s grace"
+else
+	pass "the unnamed blob was collected from STORE/blobs after the grace"
+fi
+blob_on_disk "$S2" "$SK" && pass "the committed blob stays" || fail "the committed blob was collected"
+grep -q "collected 1 uploaded blob" "$T/serve3.log" &&
+	pass "the server log says what the sweep collected" ||
+	{ fail "no sweep line in the server log"; sv_show "$T/serve3.log"; }
+api "$TD" PUT "/v1/nodes/$LINO/content" -d "{\"sha256\":\"$SO\",\"size\":1048576}"
+expect_code 409 "a commit naming a collected blob"
+expect_contains "$T/body" blob_missing "it says blob_missing (send it again)"
+api "$TD" GET "/v1/blobs/$SK"
+expect_code 200 "the committed blob reads back"
+cmp -s "$T/body" "$T/kept.bin" && pass "its bytes are intact" || fail "its bytes differ"
+api "$TD" PUT "/v1/blobs/$SO" -T "$T/orphan.bin"
+expect_code 201 "the collected blob is sent again"
+api "$TD" PUT "/v1/nodes/$LINO/content" -d "{\"sha256\":\"$SO\",\"size\":1048576}"
+expect_code 200 "and the commit now works"
+sleep 3    # past the grace: a named blob is never collected
+blob_on_disk "$S2" "$SO" && pass "a named blob outlives the grace" || fail "a named blob was collected"
+stop2
+
+# the cap: 3 MiB of unnamed uploads per user (long grace: no sweep here)
+start2 "$T/serve4.log" "$S2" --upload-cap 3M
+for i in 1 2 3; do
+	H[i]=$(mkblob "c$i.bin" 1024 $((20 + i)))
+	api "$TD" PUT "/v1/blobs/${H[i]}" -T "$T/c$i.bin"
+	expect_code 201 "unnamed upload $i of 1 MiB (cap 3 MiB)"
+done
+H4=$(mkblob c4.bin 1024 24)
+api "$TD" PUT "/v1/blobs/$H4" -T "$T/c4.bin"
+expect_code 507 "a 4th MiB unnamed is over the cap"
+expect_contains "$T/body" '"code":"upload_quota"' "507 says upload_quota"
+expect_contains "$T/body" 'nothing stored' "507 says nothing was stored"
+blob_on_disk "$S2" "$H4" && fail "the refused blob was stored" || pass "the refused blob is not in STORE/blobs"
+api "$TD" PUT "/v1/blobs/$H4" -H 'Transfer-Encoding: chunked' -T "$T/c4.bin"
+expect_code 507 "the same PUT chunked (no Content-Length) is refused too"
+blob_on_disk "$S2" "$H4" && fail "the refused chunked blob was stored" || pass "nor is the chunked one"
+[[ -z $(find "$S2/staging" -type f) ]] && pass "staging is empty after the refusals" ||
+	fail "staging holds leftovers"
+api "$TD" PUT "/v1/blobs/${H[1]}" -T "$T/c1.bin"
+expect_code 201 "sending a pending blob again costs nothing"
+api "$TD" POST "/v1/nodes/$DROOT/children" -d '{"name":"c1.bin","kind":2,"mode":420}'
+CINO=$(jget '["ino"]')
+api "$TD" PUT "/v1/nodes/$CINO/content" -d "{\"sha256\":\"${H[1]}\",\"size\":1048576}"
+expect_code 200 "commit one pending blob"
+api "$TD" PUT "/v1/blobs/$H4" -T "$T/c4.bin"
+expect_code 201 "the commit made room: the 4th upload is taken"
+stop2
+
 # ===== issue 11, items 5 and 6: hostile requests and limits =====
 # (sec-http) A server with small limits: each user 30 requests per hour,
 # 4 connections per address. NUL bytes in names, bodies and the request
@@ -353,16 +469,16 @@ sv_wait_gone "$SPID" 10 && wait "$SPID"
 # Retry-After; the 5th concurrent connection from one address is refused
 # while 4 idle ones stay open and usable.
 "$SIEVEFS" serve "$STORE" --listen 127.0.0.1:0 --user-rate 30/3600 \
-	--conns-per-addr 4 </dev/null >"$T/serve3.log" 2>&1 &
+	--conns-per-addr 4 </dev/null >"$T/serve-sec.log" 2>&1 &
 SPID=$!
 SV_BG+=("$SPID")
 PORT=
 for _ in $(seq 100); do
-	PORT=$(sed -n 's|.*listening on http://127.0.0.1:\([0-9]*\)$|\1|p' "$T/serve3.log")
+	PORT=$(sed -n 's|.*listening on http://127.0.0.1:\([0-9]*\)$|\1|p' "$T/serve-sec.log")
 	[[ -n $PORT ]] && break
 	sleep 0.1
 done
-[[ -n $PORT ]] || { sv_show "$T/serve3.log"; die "server 3 did not start"; }
+[[ -n $PORT ]] || { sv_show "$T/serve-sec.log"; die "server 3 did not start"; }
 U=http://127.0.0.1:$PORT
 expect_fail "serve refuses a malformed --user-rate" timeout 10 "$SIEVEFS" serve \
 	"$T/store-x" --listen 127.0.0.1:0 --user-rate 10

@@ -1043,7 +1043,7 @@ static void node_setattr_mode_uid_gid_mtime(void **state)
 	int64_t x = put(f, f->ds.live_root, "x", "data", NULL);
 
 	assert_rc(store_node_setattr(f->st, x, STORE_SET_MODE, 0104600, 9, 9,
-				     9), 0);
+				     9, 0), 0);
 	assert_rc(store_node_get(f->st, x, &n), 0);
 	assert_int_equal(n.mode, 04600);
 	assert_int_equal(n.uid, 1000);
@@ -1051,15 +1051,15 @@ static void node_setattr_mode_uid_gid_mtime(void **state)
 	assert_int_equal(n.mtime_ns, T2);
 	assert_true(n.has_sha);                    /* content untouched */
 
-	assert_rc(store_node_setattr(f->st, x, STORE_SET_UID, 0, 42, 9, 9), 0);
-	assert_rc(store_node_setattr(f->st, x, STORE_SET_GID, 0, 9, 43, 9), 0);
+	assert_rc(store_node_setattr(f->st, x, STORE_SET_UID, 0, 42, 9, 9, 0), 0);
+	assert_rc(store_node_setattr(f->st, x, STORE_SET_GID, 0, 9, 43, 9, 0), 0);
 	assert_rc(store_node_get(f->st, x, &n), 0);
 	assert_int_equal(n.mode, 04600);
 	assert_int_equal(n.uid, 42);
 	assert_int_equal(n.gid, 43);
 	assert_int_equal(n.mtime_ns, T2);
 
-	assert_rc(store_node_setattr(f->st, x, STORE_SET_MTIME, 0, 0, 0, T1),
+	assert_rc(store_node_setattr(f->st, x, STORE_SET_MTIME, 0, 0, 0, T1, 0),
 		  0);
 	assert_rc(store_node_get(f->st, x, &n), 0);
 	assert_int_equal(n.mtime_ns, T1);
@@ -1068,13 +1068,95 @@ static void node_setattr_mode_uid_gid_mtime(void **state)
 
 	assert_rc(store_node_setattr(f->st, f->ds.live_root, STORE_SET_MODE |
 				     STORE_SET_UID | STORE_SET_GID, 0700, 1, 2,
-				     0), 0);
+				     0, 0), 0);
 	assert_rc(store_node_get(f->st, f->ds.live_root, &n), 0);
 	assert_int_equal(n.mode, 0700);
 	assert_int_equal(n.uid, 1);
 	assert_int_equal(n.gid, 2);
 	assert_rc(store_node_setattr(f->st, x + 1000, STORE_SET_MODE, 0, 0, 0,
-				     0), -ENOENT);
+				     0, 0), -ENOENT);
+}
+
+/* atime is its own attribute: a new node starts with atime = mtime, and
+ * STORE_SET_ATIME / STORE_SET_MTIME each leave the other alone. */
+static void node_setattr_atime_apart_from_mtime(void **state)
+{
+	struct fx *f = *state;
+	struct store_node n;
+	int64_t x = mkfile_pending(f, f->ds.live_root, "x"), made;
+
+	assert_rc(store_node_get(f->st, x, &n), 0);
+	assert_int_equal(n.atime_ns, n.mtime_ns);
+	made = n.atime_ns;
+	commit_str(f, x, "data", NULL);           /* a write leaves atime */
+	assert_rc(store_node_get(f->st, x, &n), 0);
+	assert_int_equal(n.atime_ns, made);
+	assert_int_equal(n.mtime_ns, T2);
+	assert_rc(store_node_setattr(f->st, x, STORE_SET_ATIME, 0, 0, 0, 0, T1),
+		  0);
+	assert_rc(store_node_get(f->st, x, &n), 0);
+	assert_int_equal(n.atime_ns, T1);
+	assert_int_equal(n.mtime_ns, T2);
+	assert_rc(store_node_setattr(f->st, x, STORE_SET_MTIME, 0, 0, 0, T1 + 5,
+				     0), 0);
+	assert_rc(store_node_get(f->st, x, &n), 0);
+	assert_int_equal(n.atime_ns, T1);
+	assert_int_equal(n.mtime_ns, T1 + 5);
+	assert_rc(store_node_setattr(f->st, x, STORE_SET_ATIME | STORE_SET_MTIME,
+				     0, 0, 0, 7, 8), 0);
+	assert_rc(store_node_get(f->st, x, &n), 0);
+	assert_int_equal(n.atime_ns, 8);
+	assert_int_equal(n.mtime_ns, 7);
+}
+
+/* A folder counts its child folders (st_nlink = 2 + subdirs), not files. */
+static void node_subdirs_counted(void **state)
+{
+	struct fx *f = *state;
+	struct store_node n;
+	int64_t a = mkdir_node(f, f->ds.live_root, "a");
+
+	mkdir_node(f, a, "x");
+	mkdir_node(f, a, "y");
+	put(f, a, "file", "z", NULL);
+	assert_rc(store_node_get(f->st, a, &n), 0);
+	assert_int_equal(n.subdirs, 2);
+	assert_rc(store_node_get(f->st, f->ds.live_root, &n), 0);
+	assert_int_equal(n.subdirs, 1);
+	assert_rc(store_node_remove(f->st, a, "y", 1), 0);
+	assert_rc(store_node_lookup(f->st, f->ds.live_root, "a", &n), 0);
+	assert_int_equal(n.subdirs, 1);
+}
+
+/* A catalog made before nodes.atime existed gets the column on open, with
+ * atime = mtime; opening it again changes nothing. */
+static void open_migrates_catalog_without_atime(void **state)
+{
+	struct fx *f = *state;
+	struct store_node n;
+	int64_t x = put(f, f->ds.live_root, "x", "data", NULL);
+	char db[200];
+	sqlite3 *h;
+
+	store_close(f->st);
+	f->st = NULL;
+	snprintf(db, sizeof(db), "%s/catalog.db", f->dir);
+	assert_int_equal(sqlite3_open(db, &h), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(h, "DROP INDEX nodes_subdir;"
+				      "ALTER TABLE nodes DROP COLUMN atime;"
+				      "UPDATE nodes SET mtime=1234;", NULL, NULL,
+				      NULL), SQLITE_OK);
+	sqlite3_close(h);
+	reopen(f);
+	assert_rc(store_node_get(f->st, x, &n), 0);
+	assert_int_equal(n.atime_ns, 1234);
+	assert_int_equal(n.mtime_ns, 1234);
+	assert_rc(store_node_setattr(f->st, x, STORE_SET_ATIME, 0, 0, 0, 0, 99),
+		  0);
+	reopen(f);
+	assert_rc(store_node_get(f->st, x, &n), 0);
+	assert_int_equal(n.atime_ns, 99);
+	assert_int_equal(n.mtime_ns, 1234);
 }
 
 /* ==== folder generations (change counters for ETags) ==== */
@@ -1112,9 +1194,9 @@ static void gen_moves_with_every_change_of_a_child(void **state)
 	assert_bumps(f, a, ga, x = mkfile_pending(f, a, "x"));
 	assert_bumps(f, a, ga, commit_str(f, x, "hello", NULL));
 	assert_bumps(f, a, ga, assert_rc(store_node_setattr(
-		f->st, x, STORE_SET_MODE, 0600, 0, 0, 0), 0));
+		f->st, x, STORE_SET_MODE, 0600, 0, 0, 0, 0), 0));
 	assert_bumps(f, a, ga, assert_rc(store_node_setattr(
-		f->st, x, STORE_SET_MTIME, 0, 0, 0, T1), 0));
+		f->st, x, STORE_SET_MTIME, 0, 0, 0, T1, 0), 0));
 	assert_bumps(f, a, ga, y = mkdir_node(f, a, "sub"));
 	/* rename inside a folder, then out of it (both folders move) */
 	assert_bumps(f, a, ga, assert_rc(store_node_rename(f->st, a, "x", a,
@@ -1174,14 +1256,31 @@ static void gen_ignores_path_rewrites_below_a_renamed_dir(void **state)
 	assert_int_equal(gen_of(f, e), ge);
 }
 
+/* Blob bytes into the store (a verified upload, no node), hash into sha. */
+static void stage_blob(struct fx *f, const char *data, unsigned char *sha)
+{
+	char staged[STORE_PATH_MAX];
+	int fd = store_staging_create(f->st, staged, sizeof(staged));
+
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, data, strlen(data)), (ssize_t)strlen(data));
+	assert_rc(store_sha256_fd(fd, sha), 0);
+	assert_rc(store_blob_put(f->st, fd, staged, sha), 0);
+	close(fd);
+}
+
 /* A thumbnail recorded for some bytes shows in the listing of every folder
- * with a node naming those bytes: their counters move. */
+ * of its sender with a node naming those bytes: their counters move; a
+ * thumbnail another user sent moves none (the listing does not show it),
+ * until the owner sends its bytes too. */
 static void gen_moves_when_a_thumbnail_appears(void **state)
 {
 	struct fx *f = *state;
 	int64_t a = mkdir_node(f, f->ds.live_root, "a");
 	int64_t b = mkdir_node(f, f->ds.live_root, "b"), q;
 	unsigned char sha[STORE_SHA_LEN], th[STORE_SHA_LEN];
+	unsigned char bth[STORE_SHA_LEN];
+	struct store_dataset bob;
 	char staged[STORE_PATH_MAX];
 	uint64_t ga;
 	int fd;
@@ -1192,11 +1291,191 @@ static void gen_moves_when_a_thumbnail_appears(void **state)
 	assert_true(fd >= 0);
 	assert_int_equal(write(fd, "thumb", 5), 5);
 	assert_rc(store_sha256_fd(fd, th), 0);
-	assert_rc(store_blob_put(f->st, fd, staged, th), 0);
+	assert_rc(store_blob_put(f->st, fd, staged, th, NULL), 0);
 	close(fd);
+	assert_rc(store_blob_grant(f->st, "alice", th), 0);
 	q = mkfile_pending(f, b, "q");
 	assert_rc(store_node_commit_kept(f->st, q, sha, 8, T2, th, 5, 0), 0);
 	assert_true(gen_of(f, a) != ga);
+
+	/* bob's own thumbnail of the same bytes: alice's folders stay */
+	assert_rc(store_dataset_create(f->st, "bob", "b", &bob), 0);
+	stage_blob(f, "bob's thumb", bth);
+	assert_rc(store_blob_grant(f->st, "bob", bth), 0);
+	ga = gen_of(f, a);
+	q = mkfile_pending(f, bob.live_root, "q");
+	assert_rc(store_node_commit_kept(f->st, q, sha, 8, T2, bth, 11, 0), 0);
+	assert_int_equal(gen_of(f, a), ga);
+	/* alice sends bob's thumbnail bytes: now her listing shows it */
+	assert_rc(store_blob_grant(f->st, "alice", bth), 0);
+	assert_true(gen_of(f, a) != ga);
+}
+
+/* What a run may read (issue 11 item 2): a server user only bytes they
+ * sent, the original before its thumbnail; another user's upload and a
+ * hash nobody has give the same -ENOENT; the embedded user reads what
+ * exists. The thumbnail in a listing follows the same rule. */
+static void blob_source_follows_grants(void **state)
+{
+	struct fx *f = *state;
+	unsigned char a[STORE_SHA_LEN], o[STORE_SHA_LEN], th[STORE_SHA_LEN];
+	unsigned char rnd[STORE_SHA_LEN], src[STORE_SHA_LEN], t[STORE_SHA_LEN];
+	int64_t q, size;
+
+	put(f, f->ds.live_root, "a", "alice's image", a);
+	assert_rc(store_blob_grant(f->st, "alice", a), 0);
+	stage_blob(f, "alice's thumbnail", th);
+	assert_rc(store_blob_grant(f->st, "alice", th), 0);
+	memset(o, 0x5a, sizeof(o));      /* an original kept by alice */
+	memset(rnd, 0xa5, sizeof(rnd));  /* a hash nobody has */
+	q = mkfile_pending(f, f->ds.live_root, "o");
+	assert_rc(store_node_commit_kept(f->st, q, o, 1000, T2, th, 17, 0), 0);
+
+	assert_rc(store_blob_source(f->st, "alice", a, src), 0);
+	assert_memory_equal(src, a, STORE_SHA_LEN);
+	assert_rc(store_blob_source(f->st, "alice", o, src), 0);
+	assert_memory_equal(src, th, STORE_SHA_LEN);
+	assert_rc(store_blob_source(f->st, "alice", rnd, src), -ENOENT);
+	/* a grant whose blob is gone reads as not there; the thumbnail
+	 * still serves the original */
+	assert_rc(store_blob_grant(f->st, "alice", rnd), 0);
+	assert_rc(store_blob_source(f->st, "alice", rnd, src), -ENOENT);
+	assert_rc(store_blob_grant(f->st, "alice", o), 0);
+	assert_rc(store_blob_source(f->st, "alice", o, src), 0);
+	assert_memory_equal(src, th, STORE_SHA_LEN);
+
+	assert_rc(store_blob_source(f->st, "bob", a, src), -ENOENT);
+	assert_rc(store_blob_source(f->st, "bob", o, src), -ENOENT);
+	assert_rc(store_blob_source(f->st, "bob", th, src), -ENOENT);
+	assert_rc(store_blob_source(f->st, "bob", rnd, src), -ENOENT);
+	assert_rc(store_thumb_get_for(f->st, "bob", o, t, &size), -ENOENT);
+	assert_rc(store_thumb_get_for(f->st, "alice", o, t, &size), 0);
+	assert_memory_equal(t, th, STORE_SHA_LEN);
+	assert_int_equal(size, 17);
+
+	assert_rc(store_blob_source(f->st, "", a, src), 0);
+	assert_memory_equal(src, a, STORE_SHA_LEN);
+	assert_rc(store_blob_source(f->st, "", o, src), 0);
+	assert_memory_equal(src, th, STORE_SHA_LEN);
+	assert_rc(store_blob_source(f->st, "", rnd, src), -ENOENT);
+	assert_rc(store_thumb_get_for(f->st, "", o, t, &size), 0);
+
+	/* bob sends the thumbnail's bytes: the sample named by the original
+	 * reads them; sending alice's image makes it his too */
+	assert_rc(store_blob_grant(f->st, "bob", th), 0);
+	assert_rc(store_blob_source(f->st, "bob", o, src), 0);
+	assert_memory_equal(src, th, STORE_SHA_LEN);
+	assert_rc(store_thumb_get_for(f->st, "bob", o, t, &size), 0);
+	assert_rc(store_blob_source(f->st, "bob", a, src), -ENOENT);
+	assert_rc(store_blob_grant(f->st, "bob", a), 0);
+	assert_rc(store_blob_source(f->st, "bob", a, src), 0);
+	assert_memory_equal(src, a, STORE_SHA_LEN);
+}
+
+/* Two users' thumbnails of the same original: each sees and reads his
+ * own, neither replaces the other; both go with the last node naming the
+ * original. A catalog whose thumbs table had one row per original is
+ * rebuilt on open, its rows kept. */
+static void thumbs_one_per_sender(void **state)
+{
+	struct fx *f = *state;
+	unsigned char o[STORE_SHA_LEN], th[STORE_SHA_LEN], bth[STORE_SHA_LEN];
+	unsigned char t[STORE_SHA_LEN], src[STORE_SHA_LEN];
+	struct store_dataset bob;
+	char db[200];
+	sqlite3 *h;
+	int64_t qa, qb, size;
+
+	memset(o, 0x33, sizeof(o));
+	stage_blob(f, "alice's thumb", th);
+	assert_rc(store_blob_grant(f->st, "alice", th), 0);
+	qa = mkfile_pending(f, f->ds.live_root, "o");
+	assert_rc(store_node_commit_kept(f->st, qa, o, 100, T2, th, 13, 0), 0);
+
+	/* an older catalog: one thumbnail per original */
+	store_close(f->st);
+	f->st = NULL;
+	snprintf(db, sizeof(db), "%s/catalog.db", f->dir);
+	assert_int_equal(sqlite3_open(db, &h), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(h, "CREATE TABLE old AS SELECT * FROM"
+				      " thumbs; DROP TABLE thumbs;"
+				      "CREATE TABLE thumbs(sha BLOB PRIMARY KEY,"
+				      " thumb BLOB NOT NULL, size INTEGER NOT"
+				      " NULL) WITHOUT ROWID;"
+				      "INSERT INTO thumbs SELECT * FROM old;"
+				      "DROP TABLE old;", NULL, NULL, NULL),
+			 SQLITE_OK);
+	sqlite3_close(h);
+	reopen(f);
+	assert_rc(store_thumb_get_for(f->st, "alice", o, t, &size), 0);
+	assert_memory_equal(t, th, STORE_SHA_LEN);
+
+	assert_rc(store_dataset_create(f->st, "bob", "b", &bob), 0);
+	stage_blob(f, "bob's thumbnail", bth);
+	assert_rc(store_blob_grant(f->st, "bob", bth), 0);
+	qb = mkfile_pending(f, bob.live_root, "o");
+	assert_rc(store_node_commit_kept(f->st, qb, o, 100, T2, bth, 15, 0), 0);
+	assert_rc(store_thumb_get_for(f->st, "alice", o, t, &size), 0);
+	assert_memory_equal(t, th, STORE_SHA_LEN);
+	assert_int_equal(size, 13);
+	assert_rc(store_thumb_get_for(f->st, "bob", o, t, &size), 0);
+	assert_memory_equal(t, bth, STORE_SHA_LEN);
+	assert_rc(store_blob_source(f->st, "alice", o, src), 0);
+	assert_memory_equal(src, th, STORE_SHA_LEN);
+	assert_rc(store_blob_source(f->st, "bob", o, src), 0);
+	assert_memory_equal(src, bth, STORE_SHA_LEN);
+
+	assert_rc(store_node_remove(f->st, f->ds.live_root, "o", 0), 0);
+	assert_true(blob_exists(f, th));     /* bob's node names o still */
+	assert_rc(store_node_remove(f->st, bob.live_root, "o", 0), 0);
+	assert_false(blob_exists(f, th));
+	assert_false(blob_exists(f, bth));
+	assert_rc(store_thumb_get(f->st, o, t, &size), -ENOENT);
+}
+
+/* A catalog from before features were keyed by the bytes read: its rows
+ * under an original that has a thumbnail, and its cached "bytes not on the
+ * server", go once on open; other rows stay. */
+static void features_of_the_old_keying_dropped_on_open(void **state)
+{
+	struct fx *f = *state;
+	unsigned char a[STORE_SHA_LEN], o[STORE_SHA_LEN], th[STORE_SHA_LEN];
+	unsigned char z[STORE_SHA_LEN];
+	const char *errs[3] = { NULL, NULL,
+		"no vector: bytes not on the server (upload=meta)" };
+	unsigned char shas[3 * STORE_SHA_LEN];
+	float vecs[3 * 2] = { 1, 2, 3, 4, 5, 6 }, v[2];
+	char db[200];
+	sqlite3 *h;
+	int64_t q;
+
+	put(f, f->ds.live_root, "a", "an image", a);
+	stage_blob(f, "a thumbnail", th);
+	memset(o, 0x11, sizeof(o));
+	memset(z, 0x22, sizeof(z));
+	q = mkfile_pending(f, f->ds.live_root, "o");
+	assert_rc(store_node_commit_kept(f->st, q, o, 1000, T2, th, 11, 0), 0);
+	memcpy(shas, a, STORE_SHA_LEN);
+	memcpy(shas + STORE_SHA_LEN, o, STORE_SHA_LEN);
+	memcpy(shas + 2 * STORE_SHA_LEN, z, STORE_SHA_LEN);
+	assert_rc(store_feature_put(f->st, "k", 3, shas, vecs, 2, errs), 0);
+	store_close(f->st);
+	f->st = NULL;
+	snprintf(db, sizeof(db), "%s/catalog.db", f->dir);
+	assert_int_equal(sqlite3_open(db, &h), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(h, "DELETE FROM meta WHERE"
+				      " key='features_v2'", NULL, NULL, NULL),
+			 SQLITE_OK);
+	sqlite3_close(h);
+	reopen(f);
+	assert_rc(store_feature_get(f->st, "k", a, v, 2, NULL, 0), 0);
+	assert_rc(store_feature_get(f->st, "k", o, v, 2, NULL, 0), -ENOENT);
+	assert_rc(store_feature_get(f->st, "k", z, v, 2, NULL, 0), -ENOENT);
+	/* once: a later row under the same hash stays */
+	assert_rc(store_feature_put(f->st, "k", 1, shas + 2 * STORE_SHA_LEN,
+				    vecs, 2, errs + 2), 0);
+	reopen(f);
+	assert_rc(store_feature_get(f->st, "k", z, v, 2, NULL, 0), 1);
 }
 
 /* A catalog made before generations existed (no dirgen table, no
@@ -1734,10 +2013,10 @@ static void tag_is_frozen_erofs(void **state)
 	assert_rc(store_node_rename(f->st, ta, "x.txt", ta, "y.txt", 0), -EROFS);
 	assert_rc(store_node_rename(f->st, ta, "x.txt", t.a, "y.txt", 0), -EROFS);
 	assert_rc(store_node_rename(f->st, t.a, "x.txt", ta, "y.txt", 0), -EROFS);
-	assert_rc(store_node_setattr(f->st, tx, STORE_SET_MODE, 0777, 0, 0, 0),
+	assert_rc(store_node_setattr(f->st, tx, STORE_SET_MODE, 0777, 0, 0, 0, 0),
 		  -EROFS);
 	assert_rc(store_node_setattr(f->st, tag.root, STORE_SET_MTIME, 0, 0, 0,
-				     T2), -EROFS);
+				     T2, 0), -EROFS);
 
 	fd = store_staging_create(f->st, staged, sizeof(staged));
 	assert_true(fd >= 0);
@@ -2494,6 +2773,144 @@ static void threads_upload_concurrently(void **state)
 	assert_blob_content(f, w[0].shared, "shared");
 }
 
+/* ==== modes and pending uploads ==== */
+
+static unsigned mode_of(const char *dir, const char *rel)
+{
+	char path[STORE_PATH_MAX];
+	struct stat sb;
+
+	snprintf(path, sizeof(path), "%s%s%s", dir, *rel ? "/" : "", rel);
+	assert_int_equal(lstat(path, &sb), 0);
+	return (unsigned)(sb.st_mode & 07777);
+}
+
+/* Whatever the umask, a new store is owner-only; an older store with wide
+ * modes is narrowed by the owner's open (not by an admin open). */
+static void modes_owner_only_and_repaired(void **state)
+{
+	struct fx *f = *state;
+	char path[STORE_PATH_MAX], dir2[160];
+	unsigned char sha[STORE_SHA_LEN];
+	mode_t old = umask(0);
+	store *adm = NULL;
+
+	put(f, f->ds.live_root, "x", "bytes", sha);
+	snprintf(dir2, sizeof(dir2), "%s/new", f->tmp);
+	store_close(f->st);
+	f->st = NULL;
+	assert_rc(store_open(dir2, STORE_OPEN_OWNER, &f->st, NULL, 0), 0);
+	umask(old);
+	assert_int_equal(mode_of(dir2, ""), 0700);
+	assert_int_equal(mode_of(dir2, "blobs"), 0700);
+	assert_int_equal(mode_of(dir2, "blobs/ab"), 0700);
+	assert_int_equal(mode_of(dir2, "staging"), 0700);
+	assert_int_equal(mode_of(dir2, "catalog.db"), 0600);
+	assert_int_equal(mode_of(dir2, "lock"), 0600);
+	store_close(f->st);
+	f->st = NULL;
+
+	/* the fixture's store, made old-style by hand */
+	blob_file(f, sha, path, sizeof(path));
+	assert_int_equal(chmod(path, 0644), 0);
+	snprintf(path, sizeof(path), "%s/blobs", f->dir);
+	assert_int_equal(chmod(path, 0755), 0);
+	snprintf(path, sizeof(path), "%s/catalog.db", f->dir);
+	assert_int_equal(chmod(path, 0664), 0);
+	assert_int_equal(chmod(f->dir, 0777), 0);
+	snprintf(path, sizeof(path), "%s/notes.txt", f->dir);   /* not ours */
+	close(open(path, O_CREAT | O_WRONLY, 0644));
+	assert_int_equal(chmod(path, 0644), 0);
+	assert_rc(store_open(f->dir, STORE_OPEN_ADMIN, &adm, NULL, 0), 0);
+	store_close(adm);
+	assert_int_equal(mode_of(f->dir, ""), 0777);   /* admin: untouched */
+	reopen(f);
+	assert_int_equal(mode_of(f->dir, ""), 0700);
+	assert_int_equal(mode_of(f->dir, "blobs"), 0700);
+	assert_int_equal(mode_of(f->dir, "catalog.db"), 0600);
+	assert_int_equal(mode_of(f->dir, "notes.txt"), 0644);
+	blob_file(f, sha, path, sizeof(path));
+	assert_int_equal(mode_of(path, ""), 0600);
+}
+
+/* PUT-style bytes (store_blob_put with a user) into *sha. */
+static void put_blob(struct fx *f, const char *user, const char *data,
+		     unsigned char *sha)
+{
+	char staged[STORE_PATH_MAX];
+	int fd = store_staging_create(f->st, staged, sizeof(staged));
+
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, data, strlen(data)), strlen(data));
+	assert_rc(store_sha256_fd(fd, sha), 0);
+	assert_rc(store_blob_put(f->st, fd, staged, sha, user), 0);
+	close(fd);
+}
+
+static void pending_counted_until_named_and_swept_after_grace(void **state)
+{
+	struct fx *f = *state;
+	unsigned char a[STORE_SHA_LEN], b[STORE_SHA_LEN], c[STORE_SHA_LEN];
+	int64_t bytes, ino;
+	size_t n, gone;
+	int fd;
+
+	put_blob(f, "dave", "aaaa", a);
+	put_blob(f, "dave", "bbbbbb", b);
+	put_blob(f, "erin", "aaaa", a);       /* the same bytes, another user */
+	assert_rc(store_blob_pending(f->st, "dave", &n, &bytes), 0);
+	assert_int_equal(n, 2);
+	assert_int_equal(bytes, 10);
+	assert_int_equal(store_blob_granted(f->st, "dave", b), 1);
+
+	/* a commit names b: no longer pending (trigger) */
+	ino = mkfile_pending(f, f->ds.live_root, "b");
+	fd = store_blob_open(f->st, b);      /* as the server commits */
+	assert_true(fd >= 0);
+	assert_rc(store_node_commit(f->st, ino, fd, "", b, 6, T2, 0), 0);
+	close(fd);
+	assert_rc(store_blob_pending(f->st, "dave", &n, &bytes), 0);
+	assert_int_equal(n, 1);
+	assert_int_equal(bytes, 4);
+
+	/* within the grace nothing goes */
+	assert_rc(store_blob_sweep(f->st, 3600ll * 1000000000, &gone, &bytes), 0);
+	assert_int_equal(gone, 0);
+	assert_true(blob_exists(f, a));
+
+	/* a named blob sent again is not pending */
+	put_blob(f, "dave", "bbbbbb", b);
+	put_blob(f, "dave", "cc", c);
+	assert_rc(store_blob_sweep(f->st, 0, &gone, &bytes), 0);
+	assert_int_equal(gone, 2);           /* a (dave's and erin's), c */
+	assert_int_equal(bytes, 6);
+	assert_false(blob_exists(f, a));
+	assert_false(blob_exists(f, c));
+	assert_true(blob_exists(f, b));
+	assert_int_equal(store_blob_granted(f->st, "dave", a), 0);
+	assert_int_equal(store_blob_granted(f->st, "erin", a), 0);
+	assert_int_equal(store_blob_granted(f->st, "dave", b), 1);
+	assert_rc(store_blob_pending(f->st, "dave", &n, &bytes), 0);
+	assert_int_equal(n, 0);
+	assert_rc(store_blob_pending(f->st, "erin", &n, &bytes), 0);
+	assert_int_equal(n, 0);
+}
+
+/* Collection at the owner's open forgets the pending rows too. */
+static void pending_rows_go_with_the_blob_at_open(void **state)
+{
+	struct fx *f = *state;
+	unsigned char a[STORE_SHA_LEN];
+	int64_t bytes;
+	size_t n;
+
+	put_blob(f, "dave", "aaaa", a);
+	reopen(f);
+	assert_false(blob_exists(f, a));
+	assert_rc(store_blob_pending(f->st, "dave", &n, &bytes), 0);
+	assert_int_equal(n, 0);
+}
+
 /* ---- runner ---- */
 
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
@@ -2540,10 +2957,16 @@ int main(void)
 		T(node_rename_kind_mismatch_and_nonempty_target),
 		T(node_rename_across_datasets_is_exdev),
 		T(node_setattr_mode_uid_gid_mtime),
+		T(node_setattr_atime_apart_from_mtime),
+		T(node_subdirs_counted),
+		T(open_migrates_catalog_without_atime),
 
 		T(gen_moves_with_every_change_of_a_child),
 		T(gen_ignores_path_rewrites_below_a_renamed_dir),
 		T(gen_moves_when_a_thumbnail_appears),
+		T(blob_source_follows_grants),
+		T(thumbs_one_per_sender),
+		T(features_of_the_old_keying_dropped_on_open),
 		T(gen_added_to_an_older_catalog),
 
 		T(sha256_and_hex_known_vector),
@@ -2594,6 +3017,10 @@ int main(void)
 		T(events_trimmed_to_newest_1000),
 
 		T(threads_upload_concurrently),
+
+		T(modes_owner_only_and_repaired),
+		T(pending_counted_until_named_and_swept_after_grace),
+		T(pending_rows_go_with_the_blob_at_open),
 	};
 
 	return cmocka_run_group_tests_name("store", tests, NULL, NULL);
