@@ -1265,7 +1265,7 @@ static void stage_blob(struct fx *f, const char *data, unsigned char *sha)
 	assert_true(fd >= 0);
 	assert_int_equal(write(fd, data, strlen(data)), (ssize_t)strlen(data));
 	assert_rc(store_sha256_fd(fd, sha), 0);
-	assert_rc(store_blob_put(f->st, fd, staged, sha), 0);
+	assert_rc(store_blob_put(f->st, fd, staged, sha, NULL), 0);
 	close(fd);
 }
 
