@@ -48,13 +48,16 @@
  * Threads: `hlock` protects the handle list; `down_lock` the down-until time;
  * the caches lock themselves. No lock is held across a request.
  */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <netinet/in.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -99,6 +102,7 @@ struct client {
 	char base[512];                /* scheme://host:port, no trailing / */
 	char auth[160];                /* "Authorization: Bearer ..." */
 	char cafile[4096];             /* "" = the system's CA store */
+	int plain;                     /* http:// (to loopback): no proxy */
 	enum api_upload upload;
 	CURLSH *share;
 	pthread_mutex_t share_lock[CURL_LOCK_DATA_LAST];
@@ -348,6 +352,11 @@ static void setup(struct client *c, struct req *r, struct curl_slist *hdr,
 	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_write);
 	curl_easy_setopt(h, CURLOPT_WRITEDATA, r);
 	curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
+	/* Plain http is allowed to loopback only because it stays on this
+	 * machine: an http_proxy of the environment would carry the token
+	 * off it in clear. (https through a proxy is an end-to-end tunnel.) */
+	if (c->plain)
+		curl_easy_setopt(h, CURLOPT_PROXY, "");
 	if (c->cafile[0])
 		curl_easy_setopt(h, CURLOPT_CAINFO, c->cafile);
 	if (!strcmp(r->method, "HEAD")) {
@@ -523,6 +532,15 @@ static int http(struct client *c, struct req *r)
 		curl_easy_getinfo(r->h, CURLINFO_RESPONSE_CODE, &r->status);
 		if (res == CURLE_WRITE_ERROR && r->status)
 			res = CURLE_OK;     /* our cap or fd: judged below */
+		if (res == CURLE_OK && r->status == 429 && t + 1 < tries) {
+			/* over a limit of the server's (docs/api.md): the
+			 * request was not run, so any method may wait and
+			 * go again (Retry-After, at most 5 s here) */
+			curl_off_t ra = 0;
+			curl_easy_getinfo(r->h, CURLINFO_RETRY_AFTER, &ra);
+			sleep((unsigned)(ra < 1 ? 1 : ra > 5 ? 5 : ra));
+			continue;
+		}
 		if (res == CURLE_OK && r->status < 500)
 			break;
 		if (res != CURLE_OK && !retryable(r, res))
@@ -2228,35 +2246,97 @@ static const struct backend_ops client_ops = {
 
 int api_is_url(const char *s)
 {
-	return s && (!strncmp(s, "http://", 7) || !strncmp(s, "https://", 8));
+	return s && (!strncasecmp(s, "http://", 7) ||
+		     !strncasecmp(s, "https://", 8));
 }
 
-/* Host part of an http(s) URL into host (brackets of [v6] kept out). */
-static int url_host(const char *url, char *host, size_t len)
-{
-	const char *p = strstr(url, "://"), *end;
-
-	if (!p)
-		return -EINVAL;
-	p += 3;
-	if (*p == '[') {
-		end = strchr(++p, ']');
-		if (!end)
-			return -EINVAL;
-	} else {
-		end = p + strcspn(p, ":/");
-	}
-	if (end == p || (size_t)(end - p) >= len)
-		return -EINVAL;
-	memcpy(host, p, (size_t)(end - p));
-	host[end - p] = '\0';
-	return 0;
-}
-
+/* 1 if host (as libcurl parsed it out of a URL, so in the spelling curl
+ * will connect to) names this machine without asking any resolver: a
+ * literal IPv4 address in 127.0.0.0/8, [::1], or "localhost" (RFC 6761;
+ * libcurl answers it itself). A name that merely starts with "127." (a
+ * DNS name anyone can register) is not one; neither is "localhost." nor
+ * "127.0.0.1.", whose trailing dot sends them to DNS. */
 static int loopback(const char *host)
 {
-	return !strcmp(host, "localhost") || !strncmp(host, "127.", 4) ||
-	       !strcmp(host, "::1");
+	struct in_addr a4;
+	struct in6_addr a6;
+	char v6[INET6_ADDRSTRLEN + 1];
+	size_t n = strlen(host);
+
+	if (!strcasecmp(host, "localhost"))
+		return 1;
+	if (inet_pton(AF_INET, host, &a4) == 1)
+		return (ntohl(a4.s_addr) >> 24) == 127;
+	if (n < 3 || host[0] != '[' || host[n - 1] != ']' || n - 2 >= sizeof(v6))
+		return 0;
+	memcpy(v6, host + 1, n - 2);
+	v6[n - 2] = '\0';
+	return inet_pton(AF_INET6, v6, &a6) == 1 && IN6_IS_ADDR_LOOPBACK(&a6);
+}
+
+/* 1 if the URL has `part` (CURLUE_NO_* when absent). */
+static int url_has(CURLU *u, CURLUPart part)
+{
+	char *v = NULL;
+	CURLUcode uc = curl_url_get(u, part, &v, 0);
+
+	curl_free(v);
+	return uc == CURLUE_OK;
+}
+
+/* api_url_check, and whether the scheme is plain http. */
+static int url_check(const char *url, int *plain, char *msg, size_t msglen)
+{
+	CURLU *u = curl_url();
+	char *scheme = NULL, *host = NULL;
+	CURLUcode uc;
+	int rc = -EINVAL;
+
+	if (!u)
+		return -ENOMEM;
+	/* libcurl's parser, not ours: the host checked is the host that
+	 * the requests (this URL + "/v1/...") will connect to. */
+	uc = curl_url_set(u, CURLUPART_URL, url, 0);
+	if (uc || curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) ||
+	    (strcmp(scheme, "http") && strcmp(scheme, "https")) ||
+	    curl_url_get(u, CURLUPART_HOST, &host, 0) || !host[0]) {
+		snprintf(msg, msglen, "%s: not a server URL"
+			 " (http(s)://HOST:PORT)%s%s", url, uc ? ": " : "",
+			 uc ? curl_url_strerror(uc) : "");
+		goto out;
+	}
+	if (url_has(u, CURLUPART_USER) || url_has(u, CURLUPART_PASSWORD)) {
+		snprintf(msg, msglen, "%s: a server URL has no user@ part"
+			 " (the token is the only credential)", url);
+		goto out;
+	}
+	if (url_has(u, CURLUPART_QUERY) || url_has(u, CURLUPART_FRAGMENT)) {
+		snprintf(msg, msglen, "%s: a server URL has no ?query or"
+			 " #fragment", url);
+		goto out;
+	}
+	if (!strcmp(scheme, "http") &&
+	    (url_has(u, CURLUPART_ZONEID) || !loopback(host))) {
+		snprintf(msg, msglen, "%s: plain http:// is allowed only to a"
+			 " loopback address (127.x.x.x, [::1] or localhost,"
+			 " literally: host %s is not one) since the token would"
+			 " cross the network in clear; use https://", url, host);
+		goto out;
+	}
+	*plain = !strcmp(scheme, "http");
+	rc = 0;
+out:
+	curl_free(scheme);
+	curl_free(host);
+	curl_url_cleanup(u);
+	return rc;
+}
+
+int api_url_check(const char *url, char *msg, size_t msglen)
+{
+	int plain;
+
+	return url_check(url, &plain, msg, msglen);
 }
 
 static int global_init(void)
@@ -2340,21 +2420,17 @@ int api_client_open(const struct api_client_opts *o, struct backend **out,
 		    char *msg, size_t msglen)
 {
 	struct client *c;
-	char host[256];
 	size_t blen;
-	int rc;
+	int rc, plain = 0;
 
 	*out = NULL;
-	if (!api_is_url(o->url) || url_host(o->url, host, sizeof(host))) {
-		snprintf(msg, msglen, "%s: not a server URL (http(s)://HOST:PORT)",
-			 o->url);
-		return -EINVAL;
-	}
-	if (!strncmp(o->url, "http://", 7) && !loopback(host)) {
-		snprintf(msg, msglen, "%s: plain http:// is allowed only to a"
-			 " loopback address (the token would cross the network"
-			 " in clear); use https://", o->url);
-		return -EINVAL;
+	rc = url_check(o->url, &plain, msg, msglen);
+	if (rc)
+		return rc;
+	if (strlen(o->url) >= sizeof(((struct client *)0)->base)) {
+		snprintf(msg, msglen, "the server URL is longer than %zu bytes",
+			 sizeof(((struct client *)0)->base) - 1);
+		return -ENAMETOOLONG;
 	}
 	if (!o->token || !o->token[0] || strlen(o->token) > 128 ||
 	    strpbrk(o->token, " \t\r\n")) {
@@ -2376,6 +2452,7 @@ int api_client_open(const struct api_client_opts *o, struct backend **out,
 	c->ops.live_ttl = o->meta_ttl / 2;
 	c->be.ops = &c->ops;
 	c->upload = o->upload;
+	c->plain = plain;
 	c->meta_ttl = o->meta_ttl;
 	snprintf(c->base, sizeof(c->base), "%s", o->url);
 	blen = strlen(c->base);
@@ -2450,10 +2527,9 @@ int api_client_check(struct backend *be, char *user, size_t userlen,
 		snprintf(msg, msglen, "the server %s refused the token (absent,"
 			 " wrong or revoked): %s", c->base, m[0] ? m :
 			 "unauthorized");
-	else if (rc == -EAGAIN)
-		snprintf(msg, msglen, "the server %s refuses this address for"
-			 " now after too many failed token checks: wait a"
-			 " minute", c->base);
+	else if (rc == -EAGAIN && r.status == 429)
+		snprintf(msg, msglen, "the server %s asks to slow down (HTTP"
+			 " 429): %s", c->base, m[0] ? m : "too many requests");
 	else if (rc && r.net)
 		snprintf(msg, msglen, "%s", m);
 	else if (rc)

@@ -40,8 +40,17 @@ struct api_client_opts {
 	enum api_upload upload;
 };
 
-/* 1 if `url` looks like a server URL (http:// or https://), else 0. */
+/* 1 if `url` looks like a server URL (http:// or https://, any case),
+ * else 0. */
 int api_is_url(const char *s);
+
+/* Checks a server URL as libcurl parses it, before anything is sent or
+ * resolved: scheme http or https, a host, no user@ part, no ?query or
+ * #fragment, and plain http only to a literal loopback host (an IPv4
+ * address in 127.0.0.0/8, [::1], or localhost; never a name that only
+ * looks like one, such as 127.0.0.1.example). 0, or -EINVAL (-ENOMEM)
+ * with the reason in msg. */
+int api_url_check(const char *url, char *msg, size_t msglen);
 
 /* Makes a remote backend. Does not contact the server (see
  * api_client_check), except with o->cache_per_user: then it asks who the

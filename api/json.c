@@ -10,6 +10,8 @@
  *
  * Path parsing works on the raw request target (before any decoding), so a
  * "%2e%2e" or "%2F" cannot sneak past the checks after a decoding step.
+ * For the same reason a JSON body is scanned for NUL (raw, or the escape
+ * \u0000) before cJSON decodes it into C strings that would end there.
  * Pure functions, no global mutable state: thread-safe.
  */
 #include <errno.h>
@@ -696,6 +698,41 @@ int api_query_get(const char *query, const char *key, char *out,
 			return 1;
 		}
 		p = amp ? amp + 1 : NULL;
+	}
+	return 0;
+}
+
+/* ---- NUL in JSON text ---- */
+
+/* A small scanner of JSON's lexical structure, enough to find escapes:
+ * outside a string nothing can hide a NUL but a raw 0 byte; inside one a
+ * backslash takes exactly the next byte with it, so "\\u0000" (an escaped
+ * backslash, then the text u0000) is not an escape of NUL while "\u0000"
+ * is. Malformed text is left to the parser. */
+int api_json_has_nul(const char *text, size_t len)
+{
+	int in_str = 0;
+
+	for (size_t i = 0; i < len; i++) {
+		char ch = text[i];
+
+		if (ch == '\0')
+			return 1;
+		if (!in_str) {
+			in_str = ch == '"';
+			continue;
+		}
+		if (ch == '"') {
+			in_str = 0;
+		} else if (ch == '\\') {
+			if (++i >= len)
+				return 0;
+			if (text[i] == 'u' && len - i > 4 &&
+			    !memcmp(text + i + 1, "0000", 4))
+				return 1;
+			if (text[i] == '\0')
+				return 1;
+		}
 	}
 	return 0;
 }

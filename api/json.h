@@ -71,6 +71,12 @@ int api_get_bool(const cJSON *j, const char *key, int *out, int required);
 /* Adds a decimal-string integer field (for *_ns). 0 or -ENOMEM. */
 int api_add_i64_str(cJSON *j, const char *key, int64_t v);
 
+/* 1 if the JSON text holds a NUL character: a raw 0 byte anywhere, or the
+ * escape \u0000 in a string (cJSON would decode it into a C string that
+ * ends there: "zz\u0000evil" would become "zz"). An escaped backslash
+ * followed by "u0000" is ordinary text, not a NUL. Else 0. */
+int api_json_has_nul(const char *text, size_t len);
+
 /* ---- hashes ---- */
 
 /* 64 lower-case hex digits → 32 bytes. 0 or -EINVAL (upper case refused:

@@ -27,8 +27,13 @@
  *
  * Auth: "Authorization: Bearer svf_…", checked against hashed tokens
  * (store/users.c). Failed checks are counted per client address in a small
- * fixed table (rl_*): more than RL_MAX failures within RL_WINDOW seconds and
- * every request from that address gets 429 until the window ends.
+ * fixed table (rl): more than RL_MAX failures within RL_WINDOW seconds and
+ * every bad token from that address gets 429 until the window ends; valid
+ * tokens still pass (see authenticate). Limits, so that one client cannot
+ * starve the rest: each user has a token bucket of requests (rate,
+ * --user-rate N/S: bursts of N, N per S seconds sustained), and each
+ * address at most --conns-per-addr connections at once (libmicrohttpd
+ * closes the one over, before reading it). Over a limit: 429 + Retry-After.
  *
  * Uploads no node names (PUT /v1/blobs without a commit): each user may
  * hold at most `upload_cap` bytes of them (UPLOAD_CAP, --upload-cap); a PUT
@@ -44,7 +49,7 @@
  * Threads: MHD's internal thread pool (one epoll per thread, as many threads
  * as cores); handlers block on SQLite and disk I/O in those threads; one
  * sweep thread. State shared between threads: the backend (thread-safe),
- * the rate table (rl_lock), the quota check (quota_lock) and the sweep's
+ * the limit tables (rl_lock), the quota check (quota_lock) and the sweep's
  * stop flag (sweep_lock). Memory per connection is bounded: MHD's pool plus at most one
  * JSON body (1 MiB).
  */
@@ -85,27 +90,43 @@
 #define DISCARD_MAX (16ull << 20) /* swallowed past a cap before closing */
 #define PAGE_DEFAULT 1000
 #define PAGE_MAX 10000
+/* GnuTLS priorities (MHD_OPTION_HTTPS_PRIORITIES): TLS 1.2 and 1.3 only;
+ * in 1.2 only forward-secret ECDHE key exchange with AEAD ciphers (no CBC,
+ * no RSA key transport, no SHA-1 MACs); the server's order wins. */
+#define TLS_PRIORITIES "NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2:" \
+	"-CIPHER-ALL:+AES-256-GCM:+AES-128-GCM:+CHACHA20-POLY1305:" \
+	"-MAC-ALL:+AEAD:-KX-ALL:+ECDHE-ECDSA:+ECDHE-RSA:%SERVER_PRECEDENCE"
 #define UPLOAD_CAP (1ull << 30)   /* pending bytes per user, default */
 #define PENDING_MAX 100000        /* pending blobs per user */
 #define ORPHAN_GRACE 3600         /* seconds, default */
 #define RL_SLOTS 1024
-#define RL_MAX 10
-#define RL_WINDOW 60
+#define RL_MAX 10                /* failed token checks per address... */
+#define RL_WINDOW 60             /* ...per this many seconds */
+#define RATE_SLOTS 1024
+#define RATE_DEFAULT "20000/10"  /* requests per seconds, per user */
+#define CONNS_DEFAULT 128        /* concurrent connections per address */
 
 enum body { B_NONE, B_JSON, B_LINE, B_FILE, B_BLOB };
 
+/* One key's state in a limit table (rl: by address, rate: by user). */
 struct rl_slot {
-	char addr[64];
-	time_t start;        /* window start */
-	int fails;
+	char key[STORE_USER_MAX + 64];
+	int used;
+	double start;        /* rl: window start (monotonic s) */
+	double last;         /* last use; rate: last refill */
+	int count;           /* rl: failures in the window */
+	double tokens;       /* rate: requests left in the bucket */
+	int over;            /* rate: the last request was refused */
 };
 
 struct srv {
 	struct backend *base;
 	store *st;
 	uint64_t boot;                    /* random per start: in every ETag */
-	pthread_mutex_t rl_lock;          /* protects rl */
+	double rate_n, rate_s;            /* --user-rate N/S */
+	pthread_mutex_t rl_lock;          /* protects rl and rate */
 	struct rl_slot rl[RL_SLOTS];
+	struct rl_slot rate[RATE_SLOTS];
 	uint64_t upload_cap;              /* pending bytes per user */
 	unsigned grace;                   /* seconds before a sweep takes one */
 	pthread_mutex_t quota_lock;       /* the cap's check + the blob's keep */
@@ -128,7 +149,10 @@ struct route {
 
 struct req {
 	char raw[RAW_MAX];
-	int raw_bad;              /* target too long */
+	int raw_bad;              /* target too long, or none */
+	const char *target;       /* MHD's request target (compared, never
+	                           * read after on_uri) */
+	size_t target_len;        /* its strlen */
 	int started;
 	const struct route *rt;
 	struct api_path path;
@@ -284,7 +308,7 @@ static enum MHD_Result send_text(struct MHD_Connection *c, int rc,
 	return send_buf(c, MHD_HTTP_OK, ctype, text, len);
 }
 
-/* ---- rate limit of failed token checks ---- */
+/* ---- limits: failed token checks per address, requests per user ---- */
 
 static void client_addr(struct MHD_Connection *c, char *out, size_t len)
 {
@@ -310,71 +334,138 @@ static uint32_t addr_hash(const char *s)
 	return h;
 }
 
-/* The slot of addr (claiming the stalest of a few probed slots for a new
- * address). Call with rl_lock held. */
-static struct rl_slot *rl_find(struct srv *s, const char *addr, time_t now)
+/* Seconds on a clock that never jumps (limits are about durations). */
+static double mono_now(void)
 {
-	uint32_t h = addr_hash(addr);
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* The slot of key in a table of n (claiming the stalest of a few probed
+ * slots for a new key: a table full of keys forgets the idlest). Call
+ * with the table's lock held. */
+static struct rl_slot *rl_find(struct rl_slot *tab, size_t n,
+			       const char *key, double now, int *fresh)
+{
+	uint32_t h = addr_hash(key);
 	struct rl_slot *victim = NULL;
 
+	*fresh = 0;
 	for (int i = 0; i < 8; i++) {
-		struct rl_slot *e = &s->rl[(h + (uint32_t)i) % RL_SLOTS];
-		if (!strcmp(e->addr, addr))
+		struct rl_slot *e = &tab[(h + (uint32_t)i) % n];
+		if (e->used && !strcmp(e->key, key))
 			return e;
-		if (!victim || e->start < victim->start)
+		if (!victim || !e->used || (victim->used && e->last < victim->last))
 			victim = e;
 	}
-	snprintf(victim->addr, sizeof(victim->addr), "%s", addr);
-	victim->start = now;
-	victim->fails = 0;
+	snprintf(victim->key, sizeof(victim->key), "%s", key);
+	victim->used = 1;
+	victim->start = victim->last = now;
+	victim->count = 0;
+	*fresh = 1;
 	return victim;
 }
 
-static int rl_blocked(struct srv *s, const char *addr)
+/* Counts one failed token check from addr. Returns 0, or the seconds
+ * until its window ends when the address is over RL_MAX failures. */
+static unsigned rl_fail(struct srv *s, const char *addr)
 {
-	time_t now = time(NULL);
-	int blocked;
+	double now = mono_now();
+	unsigned wait = 0;
+	int fresh;
 
 	pthread_mutex_lock(&s->rl_lock);
-	struct rl_slot *e = rl_find(s, addr, now);
+	struct rl_slot *e = rl_find(s->rl, RL_SLOTS, addr, now, &fresh);
 	if (now - e->start >= RL_WINDOW) {
 		e->start = now;
-		e->fails = 0;
+		e->count = 0;
 	}
-	blocked = e->fails > RL_MAX;
+	e->last = now;
+	if (++e->count > RL_MAX)
+		wait = (unsigned)(e->start + RL_WINDOW - now) + 1;
 	pthread_mutex_unlock(&s->rl_lock);
-	return blocked;
+	return wait;
 }
 
-static void rl_fail(struct srv *s, const char *addr)
+/* Takes one request from the user's token bucket (s->rate_n requests,
+ * refilled at rate_n per rate_s seconds). Returns 0, or the seconds until
+ * the bucket holds a request again. */
+static unsigned rate_take(struct srv *s, const char *user)
 {
-	time_t now = time(NULL);
+	double now = mono_now(), per_s = s->rate_n / s->rate_s;
+	unsigned wait = 0;
+	int fresh, first = 0;
 
 	pthread_mutex_lock(&s->rl_lock);
-	struct rl_slot *e = rl_find(s, addr, now);
-	if (now - e->start >= RL_WINDOW) {
-		e->start = now;
-		e->fails = 0;
+	struct rl_slot *e = rl_find(s->rate, RATE_SLOTS, user, now, &fresh);
+	if (fresh) {
+		e->tokens = s->rate_n;
+		e->over = 0;
 	}
-	e->fails++;
+	e->tokens += (now - e->last) * per_s;
+	if (e->tokens > s->rate_n)
+		e->tokens = s->rate_n;
+	e->last = now;
+	if (e->tokens >= 1.0) {
+		e->tokens -= 1.0;
+		e->over = 0;
+	} else {
+		wait = (unsigned)((1.0 - e->tokens) / per_s) + 1;
+		first = !e->over;
+		e->over = 1;
+	}
 	pthread_mutex_unlock(&s->rl_lock);
+	if (first)      /* once per episode, not per refused request */
+		log_warn("user '%s' is over --user-rate %g/%g: answering 429",
+			 user, s->rate_n, s->rate_s);
+	return wait;
 }
 
-/* 0 with r->user set, or an answered error (401/429): returns 1. */
+/* 429 with Retry-After (RFC 6585, RFC 9110 10.2.3). */
+static enum MHD_Result send_429(struct MHD_Connection *c, unsigned wait,
+				const char *msg)
+{
+	char text[32];
+	cJSON *j = api_error_json("rate_limited", "EAGAIN", msg);
+	char *body = j ? cJSON_PrintUnformatted(j) : NULL;
+	struct MHD_Response *resp;
+
+	cJSON_Delete(j);
+	if (!body)
+		return MHD_NO;
+	resp = MHD_create_response_from_buffer(strlen(body), body,
+					       MHD_RESPMEM_MUST_FREE);
+	if (!resp) {
+		free(body);
+		return MHD_NO;
+	}
+	snprintf(text, sizeof(text), "%u", wait);
+	MHD_add_response_header(resp, MHD_HTTP_HEADER_RETRY_AFTER, text);
+	return send_resp(c, MHD_HTTP_TOO_MANY_REQUESTS, resp,
+			 "application/json");
+}
+
+/*
+ * 0 with r->user set, or an answered error (401/429/503): returns 1.
+ * A valid token always passes the failure count: one mistyped token in a
+ * script must not lock out everyone behind the same address (a NAT'd
+ * team). That costs a brute-forcer nothing: tokens hold 256 random bits,
+ * and checking one is one SHA-256 and one indexed lookup whatever the
+ * answer; the count only stops an address from being answered 401 (and
+ * logged) at full speed. Authenticated requests then draw on their user's
+ * request budget.
+ */
 static int authenticate(struct srv *s, struct req *r, struct MHD_Connection *c,
 			enum MHD_Result *ret)
 {
 	const char *h = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
 						    MHD_HTTP_HEADER_AUTHORIZATION);
-	char addr[64];
+	char addr[64], msg[160];
+	unsigned wait;
+	int rc;
 
-	client_addr(c, addr, sizeof(addr));
-	if (rl_blocked(s, addr)) {
-		*ret = send_err(c, MHD_HTTP_TOO_MANY_REQUESTS, "rate_limited",
-				"EAGAIN", "too many failed token checks from"
-				" this address: wait a minute");
-		return 1;
-	}
 	if (!h || strncmp(h, "Bearer ", 7)) {
 		*ret = send_err(c, MHD_HTTP_UNAUTHORIZED, "unauthorized",
 				"EACCES", "missing 'Authorization: Bearer"
@@ -384,11 +475,33 @@ static int authenticate(struct srv *s, struct req *r, struct MHD_Connection *c,
 	h += 7;
 	while (*h == ' ')
 		h++;
-	if (store_token_check(s->st, h, r->user)) {
-		rl_fail(s, addr);
+	rc = store_token_check(s->st, h, r->user);
+	if (rc == -EACCES) {
+		client_addr(c, addr, sizeof(addr));
+		wait = rl_fail(s, addr);
 		log_warn("rejected a token from %s", addr);
-		*ret = send_err(c, MHD_HTTP_UNAUTHORIZED, "unauthorized",
-				"EACCES", "unknown or revoked token");
+		if (wait) {
+			snprintf(msg, sizeof(msg), "too many failed token"
+				 " checks from this address: retry in %u s"
+				 " (valid tokens are not affected)", wait);
+			*ret = send_429(c, wait, msg);
+		} else {
+			*ret = send_err(c, MHD_HTTP_UNAUTHORIZED,
+					"unauthorized", "EACCES",
+					"unknown or revoked token");
+		}
+		return 1;
+	}
+	if (rc) {
+		*ret = send_errno(c, -EBUSY, "cannot check the token now");
+		return 1;
+	}
+	wait = rate_take(s, r->user);
+	if (wait) {
+		snprintf(msg, sizeof(msg), "user '%s' is over %g requests per"
+			 " %g s: retry in %u s", r->user, s->rate_n, s->rate_s,
+			 wait);
+		*ret = send_429(c, wait, msg);
 		return 1;
 	}
 	return 0;
@@ -437,8 +550,16 @@ static int own_emb(struct srv *s, struct req *r, int64_t id,
 static cJSON *body_json(struct req *r, struct MHD_Connection *c,
 			enum MHD_Result *ret)
 {
-	cJSON *j = r->buf ? cJSON_ParseWithLength(r->buf, r->len) : NULL;
+	cJSON *j;
 
+	/* before cJSON turns "a\u0000b" into the C string "a" */
+	if (r->buf && api_json_has_nul(r->buf, r->len)) {
+		*ret = send_err(c, MHD_HTTP_BAD_REQUEST, "bad_json", "EINVAL",
+				"the body holds a NUL character (\\u0000 or a"
+				" 0 byte): names and texts cannot contain one");
+		return NULL;
+	}
+	j = r->buf ? cJSON_ParseWithLength(r->buf, r->len) : NULL;
 	if (!cJSON_IsObject(j)) {
 		cJSON_Delete(j);
 		*ret = send_err(c, MHD_HTTP_BAD_REQUEST, "bad_json", "EINVAL",
@@ -1718,6 +1839,40 @@ static int body_take(struct req *r, const char *data, size_t n)
 	return 0;
 }
 
+/*
+ * A NUL byte in the request line: libmicrohttpd 0.9 hands us its pieces as
+ * C strings cut out of the line in place ("GET /v1/datasets\0/../x
+ * HTTP/1.1" arrives as the target "/v1/datasets"), and says nothing. Its
+ * parser (connection.c, parse_initial_message_line) splits the line where
+ * it is, at the first space after the method and at the last space before
+ * the version, so in a line without a NUL the target begins one byte after
+ * the method's end and the version one byte after the target's end. Those
+ * two pointer equalities are checked (nothing is read). Any other layout --
+ * a NUL, two spaces, or a libmicrohttpd that copies the pieces -- refuses
+ * the request: the failure is loud (every request 400), never silent.
+ * Also HTTP/1.1 without Host (RFC 9112 3.2). 0, or answered 400 (1).
+ */
+static int request_line_bad(struct req *r, struct MHD_Connection *c,
+			    const char *method, const char *version,
+			    enum MHD_Result *ret)
+{
+	if (!r->target || r->target != method + strlen(method) + 1 ||
+	    version != r->target + r->target_len + 1) {
+		*ret = send_err(c, MHD_HTTP_BAD_REQUEST, "bad_request", "EINVAL",
+				"malformed request line (a NUL byte, or not"
+				" METHOD SP TARGET SP VERSION)");
+		return 1;
+	}
+	if (strcmp(version, MHD_HTTP_VERSION_1_0) &&
+	    !MHD_lookup_connection_value(c, MHD_HEADER_KIND,
+					 MHD_HTTP_HEADER_HOST)) {
+		*ret = send_err(c, MHD_HTTP_BAD_REQUEST, "bad_request", "EINVAL",
+				"an HTTP/1.1 request needs a Host header");
+		return 1;
+	}
+	return 0;
+}
+
 static enum MHD_Result handler(void *cls, struct MHD_Connection *c,
 			       const char *url, const char *method,
 			       const char *version, const char *data,
@@ -1738,7 +1893,8 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c,
 	}
 	if (!r->started) {
 		r->started = 1;
-		if (authenticate(s, r, c, &ret) || route(r, c, method, &ret))
+		if (request_line_bad(r, c, method, version, &ret) ||
+		    authenticate(s, r, c, &ret) || route(r, c, method, &ret))
 			return ret;
 		if (core_local_view(s->base, r->user, &r->be))
 			return send_errno(c, -ENOMEM, NULL);
@@ -1775,10 +1931,12 @@ static void *on_uri(void *cls, const char *uri, struct MHD_Connection *c)
 	if (!r)
 		return NULL;
 	r->fd = -1;
-	if (strlen(uri) >= sizeof(r->raw))
+	r->target = uri;
+	r->target_len = uri ? strlen(uri) : 0;
+	if (!uri || r->target_len >= sizeof(r->raw))
 		r->raw_bad = 1;
 	else
-		memcpy(r->raw, uri, strlen(uri) + 1);
+		memcpy(r->raw, uri, r->target_len + 1);
 	return r;
 }
 
@@ -1977,6 +2135,8 @@ static int serve_usage(int help)
 	fprintf(help ? stdout : stderr,
 		"usage: sievefs serve STORE --listen HOST:PORT"
 		" [--tls-cert FILE --tls-key FILE]\n"
+		"                     [--orphan-grace SECS] [--upload-cap BYTES]\n"
+		"                     [--user-rate N/S] [--conns-per-addr N]\n"
 		"Serves the datasets of the store in directory STORE (created if"
 		" missing) over\n"
 		"HTTP (docs/api.md) to remote mounts: sievefs"
@@ -1992,10 +2152,53 @@ static int serve_usage(int help)
 		" bytes again)\n"
 		"  --upload-cap BYTES   per user, bytes of such blobs at once"
 		" (1G; K, M, G)\n"
+		"  --user-rate N/S      at most N requests per S seconds per"
+		" user, in bursts\n"
+		"                       of up to N (default " RATE_DEFAULT "); over"
+		" it: 429\n"
+		"  --conns-per-addr N   at most N connections at once from one"
+		" address\n"
+		"                       (default %d)\n"
 		"Tokens for the users: sievefs token create --store STORE USER."
 		" Stops on\n"
-		"SIGINT or SIGTERM.\n");
+		"SIGINT or SIGTERM.\n", CONNS_DEFAULT);
 	return help ? 0 : 2;
+}
+
+/* "N/S" (N, S integers >= 1) into *n, *sec: 0 or -EINVAL. */
+static int parse_rate(const char *spec, double *n, double *sec)
+{
+	char *end;
+	unsigned long a, b;
+
+	errno = 0;
+	a = strtoul(spec, &end, 10);
+	if (errno || end == spec || *end != '/' || a < 1 || a > 100000000ul ||
+	    spec[0] == '-')
+		return -EINVAL;
+	spec = end + 1;
+	b = strtoul(spec, &end, 10);
+	if (errno || end == spec || *end || b < 1 || b > 86400ul ||
+	    spec[0] == '-')
+		return -EINVAL;
+	*n = (double)a;
+	*sec = (double)b;
+	return 0;
+}
+
+/* A positive count: 0 or -EINVAL. */
+static int parse_count(const char *spec, unsigned *out)
+{
+	char *end;
+	unsigned long v;
+
+	errno = 0;
+	v = strtoul(spec, &end, 10);
+	if (errno || end == spec || *end || v < 1 || v > 65535 ||
+	    spec[0] == '-')
+		return -EINVAL;
+	*out = (unsigned)v;
+	return 0;
 }
 
 /* A store argument that is a URL would create ./http:/… directories. */
@@ -2011,7 +2214,10 @@ static int url_as_store(const char *dir)
 
 int api_serve_cli(int argc, char **argv)
 {
-	const char *dir = NULL, *listen = NULL, *cert = NULL, *key = NULL;
+	const char *dir = NULL, *listen = NULL, *cert = NULL, *key = NULL,
+		   *rate = RATE_DEFAULT, *conns = NULL;
+	double rate_n = 0, rate_s = 0;
+	unsigned per_addr = CONNS_DEFAULT;
 	const char *grace = NULL, *cap = NULL;
 	uint64_t upload_cap = UPLOAD_CAP;
 	unsigned grace_s = ORPHAN_GRACE;
@@ -2035,7 +2241,10 @@ int api_serve_cli(int argc, char **argv)
 				   !strcmp(argv[i], "--tls-cert") ? &cert :
 				   !strcmp(argv[i], "--tls-key") ? &key :
 				   !strcmp(argv[i], "--orphan-grace") ? &grace :
-				   !strcmp(argv[i], "--upload-cap") ? &cap : NULL;
+				   !strcmp(argv[i], "--upload-cap") ? &cap :
+				   !strcmp(argv[i], "--user-rate") ? &rate :
+				   !strcmp(argv[i], "--conns-per-addr") ? &conns :
+				   NULL;
 		if (opt && i + 1 < argc)
 			*opt = argv[++i];
 		else if (!opt && argv[i][0] != '-' && !dir)
@@ -2062,6 +2271,16 @@ int api_serve_cli(int argc, char **argv)
 			listen);
 		return 2;
 	}
+	if (parse_rate(rate, &rate_n, &rate_s)) {
+		fprintf(stderr, "sievefs: --user-rate %s: expected N/SECONDS"
+			" (integers >= 1), e.g. " RATE_DEFAULT "\n", rate);
+		return 2;
+	}
+	if (conns && parse_count(conns, &per_addr)) {
+		fprintf(stderr, "sievefs: --conns-per-addr %s: expected a"
+			" number from 1 to 65535\n", conns);
+		return 2;
+	}
 	if (cert) {
 		if (MHD_is_feature_supported(MHD_FEATURE_TLS) != MHD_YES) {
 			fprintf(stderr, "sievefs: this libmicrohttpd has no TLS\n");
@@ -2081,6 +2300,8 @@ int api_serve_cli(int argc, char **argv)
 	if (!s)
 		goto out;
 	pthread_mutex_init(&s->rl_lock, NULL);
+	s->rate_n = rate_n;
+	s->rate_s = rate_s;
 	pthread_mutex_init(&s->quota_lock, NULL);
 	pthread_mutex_init(&s->sweep_lock, NULL);
 	pthread_cond_init(&s->sweep_cond, NULL);
@@ -2113,6 +2334,14 @@ int api_serve_cli(int argc, char **argv)
 	}
 	sweeping = 1;
 
+	/* TLS (when on) is the only option that differs between runs:
+	 * TLS_PRIORITIES, and the key pair. */
+	struct MHD_OptionItem tls[] = {
+		{ MHD_OPTION_HTTPS_MEM_CERT, 0, cert_pem },
+		{ MHD_OPTION_HTTPS_MEM_KEY, 0, key_pem },
+		{ MHD_OPTION_HTTPS_PRIORITIES, 0, (void *)TLS_PRIORITIES },
+		{ MHD_OPTION_END, 0, NULL },
+	};
 	d = MHD_start_daemon(flags, 0, NULL, NULL, handler, s,
 			     MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
 			     MHD_OPTION_THREAD_POOL_SIZE,
@@ -2121,9 +2350,8 @@ int api_serve_cli(int argc, char **argv)
 			     MHD_OPTION_NOTIFY_COMPLETED, on_done, s,
 			     MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)120,
 			     MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)65536,
-			     cert ? MHD_OPTION_HTTPS_MEM_CERT : MHD_OPTION_END,
-			     cert_pem,
-			     MHD_OPTION_HTTPS_MEM_KEY, key_pem,
+			     MHD_OPTION_PER_IP_CONNECTION_LIMIT, per_addr,
+			     cert ? MHD_OPTION_ARRAY : MHD_OPTION_END, tls,
 			     MHD_OPTION_END);
 	if (!d) {
 		fprintf(stderr, "sievefs: cannot listen on %s\n", listen);

@@ -11,7 +11,12 @@
 # absent, wrong and revoked tokens and an unreachable server
 # make the mount fail at start with a message; a token file with any
 # group/other permission (0644, 0640) or owned by another user is refused
-# with a message that says `chmod 600 FILE`, and nothing is mounted; -o token= is refused; files
+# with a message that says `chmod 600 FILE`, and nothing is mounted; plain
+# http to a DNS name that only starts like a loopback address
+# (127.evil.example, 127.0.0.1.evil.example, 127.0.0.1@evil.example) is
+# refused with a message and without any connection (a listener set as
+# http_proxy sees none), and a loopback mount ignores http_proxy; -o token=
+# is refused; files
 # read once stay readable from the cache after the server is killed.
 # The server is started by PID and killed by PID (also in the trap).
 
@@ -81,6 +86,52 @@ chmod 600 "$T/open.tok"
 ok "chown the token file to uid 65534 (the suite runs as root)" chown 65534 "$T/open.tok"
 mount_fails "a token file owned by another user is refused" "belongs to uid 65534" \
 	-o "token_file=$T/open.tok" -o "cache_dir=$T/c0"
+
+# --- plain http only to a literal loopback host (issue 11, item 3). DNS
+# names that start like a loopback address are refused before any
+# connection: a listener set as http_proxy (which libcurl would use for
+# such a name, without any DNS) must see nothing, so no token left.
+python3 - "$T/proxy.port" "$T/proxy.seen" <<'PY' &
+import socket, sys
+s = socket.socket(); s.bind(("127.0.0.1", 0)); s.listen(8)
+open(sys.argv[1], "w").write(str(s.getsockname()[1]))
+while True:
+    c, _ = s.accept(); c.settimeout(2)
+    try: data = c.recv(4096)
+    except OSError: data = b"?"
+    with open(sys.argv[2], "ab") as f: f.write(data or b"(connect)")
+    c.close()
+PY
+SV_BG+=("$!")
+for _ in $(seq 50); do [[ -s $T/proxy.port ]] && break; sleep 0.1; done
+[[ -s $T/proxy.port ]] || die "the proxy listener did not start"
+url_saved=$url
+for case in "127.evil.example:$port|allowed only to a loopback" \
+	"127.0.0.1.evil.example:$port|allowed only to a loopback" \
+	"127.0.0.1@evil.example:$port|no user@ part"; do
+	url=http://${case%%|*}
+	http_proxy=http://127.0.0.1:$(cat "$T/proxy.port") mount_fails \
+		"plain $url is refused" "${case#*|}" \
+		-o "token_file=$T/alice.tok" -o "cache_dir=$T/c0"
+done
+url=$url_saved
+if [[ -e $T/proxy.seen ]]; then
+	fail "a refused URL still connected: $(head -c 200 "$T/proxy.seen")"
+else
+	pass "no connection was attempted for the refused URLs"
+fi
+# plain http to loopback never goes through a proxy of the environment
+# (it would carry the token off this machine in clear)
+P=$T/mntP
+http_proxy=http://127.0.0.1:$(cat "$T/proxy.port") sv_mount "$url" "$P" \
+	-o "token_file=$T/alice.tok" -o "cache_dir=$T/cacheP" &&
+	ok "ls a loopback mount with http_proxy set" ls "$P" &&
+	sv_umount "$P"
+if [[ -e $T/proxy.seen ]]; then
+	fail "the loopback mount went through http_proxy: $(head -c 200 "$T/proxy.seen")"
+else
+	pass "the loopback mount ignored http_proxy"
+fi
 
 # --- alice's first mount: the filesystem flows
 A=$T/mntA

@@ -14,13 +14,15 @@
 # is unchanged (only for its owner; 200 with a new ETag after a create,
 # setattr or remove of a child; a change two levels down leaves it); an embedding CSV upload, a sampling run (POST → 202, GET status
 # until done), a bad request (400 with the reason), a frozen tag; more than
-# 10 failed token checks from one address → 429. Uploads no node names: with
+# 10 failed token checks from one address → 429 for bad tokens (valid ones
+# still pass). Uploads no node names: with
 # --orphan-grace 2 an unnamed blob leaves STORE/blobs after the grace (the
 # log says so) while one committed at once stays, a commit naming the
 # collected one gets 409 blob_missing until it is sent again; with
 # --upload-cap 3M a user's 4th unnamed MiB gets 507 upload_quota (with and
 # without Content-Length) and nothing is stored, a re-sent pending blob
-# costs nothing, and a commit makes room. The server is stopped by PID.
+# costs nothing, and a commit makes room. Then (issue 11) hostile requests
+# and limits, see that section. The servers are stopped by PID.
 
 . "$(dirname "$0")/lib.sh"
 sv_need_binary
@@ -317,7 +319,9 @@ for _ in $(seq 12); do
 done
 expect_code 429 "more than 10 failed token checks"
 api "$TA" GET /v1/whoami
-expect_code 429 "the address stays blocked for the window"
+expect_code 200 "a valid token from that address still passes"
+api "svf_$ZERO" GET /v1/whoami
+expect_code 429 "bad tokens from the address stay refused for the window"
 sv_alive "$SPID" && pass "the server is still running" || fail "the server died"
 
 kill -TERM "$SPID"
@@ -455,3 +459,173 @@ expect_code 200 "commit one pending blob"
 api "$TD" PUT "/v1/blobs/$H4" -T "$T/c4.bin"
 expect_code 201 "the commit made room: the 4th upload is taken"
 stop2
+
+# ===== issue 11, items 5 and 6: hostile requests and limits =====
+# (sec-http) A server with small limits: each user 30 requests per hour,
+# 4 connections per address. NUL bytes in names, bodies and the request
+# line, and an HTTP/1.1 request without Host, are answered 400 with a
+# reason and create nothing; a valid token passes after 10+ bad ones from
+# the same address while bad ones get 429; the per-user budget gives 429 +
+# Retry-After; the 5th concurrent connection from one address is refused
+# while 4 idle ones stay open and usable.
+"$SIEVEFS" serve "$STORE" --listen 127.0.0.1:0 --user-rate 30/3600 \
+	--conns-per-addr 4 </dev/null >"$T/serve-sec.log" 2>&1 &
+SPID=$!
+SV_BG+=("$SPID")
+PORT=
+for _ in $(seq 100); do
+	PORT=$(sed -n 's|.*listening on http://127.0.0.1:\([0-9]*\)$|\1|p' "$T/serve-sec.log")
+	[[ -n $PORT ]] && break
+	sleep 0.1
+done
+[[ -n $PORT ]] || { sv_show "$T/serve-sec.log"; die "server 3 did not start"; }
+U=http://127.0.0.1:$PORT
+expect_fail "serve refuses a malformed --user-rate" timeout 10 "$SIEVEFS" serve \
+	"$T/store-x" --listen 127.0.0.1:0 --user-rate 10
+expect_contains "$T/last.err" "N/SECONDS" "the message gives the format"
+expect_fail "serve refuses --conns-per-addr 0" timeout 10 "$SIEVEFS" serve \
+	"$T/store-x" --listen 127.0.0.1:0 --conns-per-addr 0
+
+# raw NAME REQUEST — sends the bytes of REQUEST (a Python bytes literal;
+# TOKEN in it is replaced by alice's token, CLEN by the body's length) on
+# one connection; the answer's
+# status in $code, its body in $T/body.
+cat >"$T/raw.py" <<'PY'
+import ast, socket, sys
+port, tok, req = int(sys.argv[1]), sys.argv[2].encode(), ast.literal_eval(sys.argv[3])
+req = req.replace(b"TOKEN", tok)
+if b"CLEN" in req:
+    req = req.replace(b"CLEN", str(len(req.split(b"\r\n\r\n", 1)[1])).encode())
+s = socket.create_connection(("127.0.0.1", port)); s.settimeout(10)
+s.sendall(req)
+data = b""
+while b"\r\n\r\n" not in data:
+    d = s.recv(65536)
+    if not d: break
+    data += d
+head, _, body = data.partition(b"\r\n\r\n")
+n = [int(l.split(b":")[1]) for l in head.split(b"\r\n") if l.lower().startswith(b"content-length:")]
+while n and len(body) < n[0]:
+    d = s.recv(65536)
+    if not d: break
+    body += d
+open(sys.argv[4], "wb").write(body)
+print(head.split(b" ")[1].decode() if head else "none")
+PY
+raw() {
+	code=$(python3 "$T/raw.py" "$PORT" "$TA" "$2" "$T/body" 2>"$T/raw.err") ||
+		{ sv_show "$T/raw.err"; code=error; }
+	expect_code 400 "$1"
+	expect_contains "$T/body" '"message"' "$1: the answer gives a reason"
+}
+jbody() {   # jbody JSON — a POST /v1/datasets request with that body
+	printf "b'POST /v1/datasets HTTP/1.1\\\\r\\\\nHost: x\\\\r\\\\nAuthorization: Bearer TOKEN\\\\r\\\\nContent-Length: CLEN\\\\r\\\\n\\\\r\\\\n%s'" "$1"
+}
+api "$TA" GET /v1/datasets
+cp "$T/body" "$T/before.json"
+raw 'a JSON name "zz\u0000evil"' "$(jbody '{"name":"zz\\u0000evil"}')"
+expect_contains "$T/body" 'NUL' "the reason names the NUL"
+raw 'a \u0000 in a key' "$(jbody '{"na\\u0000me":"x"}')"
+raw 'a raw 0 byte in a JSON body' "$(jbody '{"name":"zz\\x00evil"}')"
+raw 'GET /v1/datasets\0/../x' \
+	"b'GET /v1/datasets\\x00/../x HTTP/1.1\\r\\nHost: x\\r\\nAuthorization: Bearer TOKEN\\r\\n\\r\\n'"
+expect_contains "$T/body" 'request line' "the reason names the request line"
+raw 'a NUL in the method' \
+	"b'GET\\x00X /v1/datasets HTTP/1.1\\r\\nHost: x\\r\\nAuthorization: Bearer TOKEN\\r\\n\\r\\n'"
+raw 'POST /v1/datasets\0x with a body' \
+	"b'POST /v1/datasets\\x00x HTTP/1.1\\r\\nHost: x\\r\\nAuthorization: Bearer TOKEN\\r\\nContent-Length: 13\\r\\n\\r\\n{\"name\":\"zz\"}'"
+raw 'HTTP/1.1 without Host' \
+	"b'GET /v1/datasets HTTP/1.1\\r\\nAuthorization: Bearer TOKEN\\r\\n\\r\\n'"
+expect_contains "$T/body" 'Host' "the reason names Host"
+code=$(python3 "$T/raw.py" "$PORT" "$TA" \
+	"b'GET /v1/whoami HTTP/1.0\\r\\nAuthorization: Bearer TOKEN\\r\\n\\r\\n'" "$T/body")
+expect_code 200 "HTTP/1.0 without Host is fine"
+printf 'random\000 n=1' >"$T/nul-sample.txt"
+api "$TA" GET "/v1/datasets/$DS/sample"
+cp "$T/body" "$T/sample-before.txt"
+api "$TA" POST "/v1/datasets/$DS/sample" --data-binary @"$T/nul-sample.txt"
+expect_code 400 "a sample request with a NUL byte"
+expect_contains "$T/body" 'NUL' "its reason names the NUL"
+api "$TA" GET "/v1/datasets/$DS/sample"
+expect_eq "$(cat "$T/sample-before.txt")" "$(cat "$T/body")" "no run was started"
+printf '/a.jpg\000/../b.jpg\n' >"$T/nul-sel.txt"
+api "$TA" PUT "/v1/datasets/$DS/selection" --data-binary @"$T/nul-sel.txt"
+expect_code 400 "a selection text with a NUL byte"
+expect_contains "$T/body" 'NUL' "its reason names the NUL"
+printf 'path,x\nz.txt\000evil,1\n' >"$T/nul-emb.csv"
+api "$TA" PUT "/v1/datasets/$DS/embeddings?name=nulemb" --data-binary @"$T/nul-emb.csv"
+expect_code 400 "an embedding CSV with a NUL byte"
+api "$TA" GET "/v1/datasets/$DS/embeddings?name=nulemb"
+expect_code 404 "no embedding was stored"
+api "$TA" GET "/v1/datasets?name=zz%00evil"
+expect_code 400 "%00 in a query name"
+api "$TA" GET /v1/datasets
+expect_eq "$(cat "$T/before.json")" "$(cat "$T/body")" "nothing was created by the hostile requests"
+api "$TA" POST /v1/datasets -d '{"name":"zz\\u0000evil"}'
+expect_code 400 "an escaped backslash then u0000 is text (an invalid name here, not a NUL)"
+expect_contains "$T/body" 'not a valid dataset name' "it reaches the name check"
+
+# --- the lockout counts bad tokens per address, valid tokens pass
+for _ in $(seq 12); do
+	api "svf_$ZERO" GET /v1/whoami
+done
+expect_code 429 "bad tokens get 429 after 10 failures"
+grep -qi '^Retry-After: [1-9]' <(curl -s -D - -o /dev/null \
+	-H "Authorization: Bearer svf_$ZERO" "$U/v1/whoami") &&
+	pass "the 429 carries Retry-After" || fail "no Retry-After on the lockout 429"
+api "$TA" GET /v1/whoami
+expect_code 200 "a valid token from the same address still works"
+api "svf_$ZERO" GET /v1/whoami
+expect_code 429 "bad tokens are still refused"
+
+# --- the per-user budget: bob has 30 requests per hour here
+n200=0
+for _ in $(seq 30); do
+	api "$TB" GET /v1/whoami
+	[[ $code == 200 ]] && n200=$((n200 + 1))
+done
+expect_eq 30 "$n200" "bob's first 30 requests pass"
+code=$(curl -s -D "$T/hdr" -o "$T/body" -w '%{http_code}' \
+	-H "Authorization: Bearer $TB" "$U/v1/whoami")
+expect_code 429 "bob's 31st request in the hour"
+grep -qi '^Retry-After: [1-9]' "$T/hdr" && pass "with Retry-After ($(grep -i '^Retry-After' "$T/hdr" | tr -d '\r'))" ||
+	fail "no Retry-After on the rate 429"
+expect_contains "$T/body" '"errno":"EAGAIN"' "its errno is EAGAIN"
+api "$TA" GET /v1/whoami
+expect_code 200 "alice is not slowed down by bob"
+
+# --- connections per address: 4 idle ones open, the 5th is refused, the
+# 4 still answer, and one closed makes room again
+python3 - "$PORT" "$TA" >"$T/conns.out" 2>&1 <<'PY'
+import socket, sys
+port, tok = int(sys.argv[1]), sys.argv[2].encode()
+req = b"GET /v1/whoami HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " + tok + b"\r\n\r\n"
+def ask(s):
+    s.settimeout(10); s.sendall(req)
+    try: d = s.recv(4096)
+    except OSError as e: return "error %s" % e
+    return d.split(b"\r\n")[0].decode() if d else "closed"
+idle = [socket.create_connection(("127.0.0.1", port)) for _ in range(4)]
+extra = socket.create_connection(("127.0.0.1", port))
+print("fifth:", ask(extra))
+for i, s in enumerate(idle):
+    print("idle%d:" % i, ask(s))
+idle[0].close()
+import time
+for _ in range(50):    # the server sees the close on its own schedule
+    again = socket.create_connection(("127.0.0.1", port))
+    a = ask(again)
+    if a.startswith("HTTP"): break
+    again.close(); time.sleep(0.1)
+print("again:", a)
+PY
+grep -q '^fifth: \(closed\|error\)' "$T/conns.out" && pass "the 5th connection is refused" ||
+	{ fail "the 5th connection was served"; sv_show "$T/conns.out"; }
+[[ $(grep -c '^idle[0-3]: HTTP/1.1 200' "$T/conns.out") == 4 ]] &&
+	pass "the 4 open connections still answer" ||
+	{ fail "the open connections did not all answer"; sv_show "$T/conns.out"; }
+grep -q '^again: HTTP/1.1 200' "$T/conns.out" && pass "a closed one makes room" ||
+	{ fail "no room after a close"; sv_show "$T/conns.out"; }
+sv_alive "$SPID" && pass "server 3 is still running" || fail "server 3 died"
+kill -TERM "$SPID"
+sv_wait_gone "$SPID" 10 && wait "$SPID"

@@ -7,7 +7,10 @@
 # names the token's user; no token gets 401), plain http to the same port
 # fails; a remote mount over https is refused without -o cafile= (the
 # certificate is not in the system's store) and works with it (mkdir, cp,
-# cmp); a missing key file makes `serve` exit non-zero with a message naming
+# cmp); TLS 1.0 and 1.1 handshakes are refused (openssl s_client at
+# SECLEVEL=0, so the refusal is the server's), and so are TLS 1.2 ciphers
+# without forward secrecy or with CBC, while TLS 1.2 (ECDHE + GCM) and 1.3
+# work; a missing key file makes `serve` exit non-zero with a message naming
 # it.
 
 . "$(dirname "$0")/lib.sh"
@@ -38,6 +41,34 @@ expect_eq 200 "$code" "https with the token: 200"
 expect_contains "$T/body" '"alice"' "whoami names alice over TLS"
 expect_fail "plain http to the TLS port fails" \
 	curl -sf --max-time 5 "http://127.0.0.1:$port/v1/whoami"
+
+# --- TLS >= 1.2 with forward-secret AEAD ciphers only (issue 11, item 4).
+# handshake DESC WANT(ok|refused) S_CLIENT-ARGS... — one handshake with
+# openssl s_client. SECLEVEL=0 lets this client offer TLS 1.0/1.1 and old
+# ciphers, so a refusal is the server's.
+handshake() {
+	local desc=$1 want=$2 got=refused
+	shift 2
+	echo | timeout 10 openssl s_client -connect "127.0.0.1:$port" \
+		-CAfile "$T/cert.pem" "$@" >"$T/s_client.out" 2>&1 &&
+		grep -q 'Cipher is [A-Z]' "$T/s_client.out" && got=ok
+	if [[ $got == "$want" ]]; then
+		pass "$desc: $want ($(grep -m1 'Cipher is' "$T/s_client.out"))"
+	else
+		fail "$desc: expected $want, got $got"
+		sv_show "$T/s_client.out"
+	fi
+}
+handshake "TLS 1.0" refused -tls1 -cipher 'DEFAULT@SECLEVEL=0'
+handshake "TLS 1.1" refused -tls1_1 -cipher 'DEFAULT@SECLEVEL=0'
+handshake "TLS 1.2" ok -tls1_2 -cipher 'DEFAULT@SECLEVEL=0'
+handshake "TLS 1.3" ok -tls1_3
+handshake "TLS 1.2 with AES256-SHA (RSA key transport, CBC)" refused -tls1_2 \
+	-cipher 'AES256-SHA:@SECLEVEL=0'
+handshake "TLS 1.2 with ECDHE-RSA-AES256-SHA (CBC, SHA-1 MAC)" refused -tls1_2 \
+	-cipher 'ECDHE-RSA-AES256-SHA:@SECLEVEL=0'
+handshake "TLS 1.2 with ECDHE-RSA-AES128-GCM-SHA256" ok -tls1_2 \
+	-cipher 'ECDHE-RSA-AES128-GCM-SHA256'
 
 # a remote mount over https, trusting the test CA with -o cafile=
 mkdir -p "$T/nocafile"

@@ -4,7 +4,9 @@
  * past 2^53 and names with odd bytes), rejection of mistyped fields, error
  * bodies, the errno-name table, token format, hashing, constant-time
  * comparison and the create/check/revoke cycle on a temp store, and a table
- * of request paths and query strings that must be accepted or refused.
+ * of request paths and query strings that must be accepted or refused, and
+ * a table of server URLs: plain http only to a literal loopback host, and
+ * the scan of JSON text for NUL characters.
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -18,6 +20,7 @@
 
 #include <cmocka.h>
 
+#include "api/client.h"
 #include "api/json.h"
 #include "store/store.h"
 
@@ -469,6 +472,112 @@ static void test_ids_and_queries(void **state)
 	assert_string_equal(out, "Ab");
 }
 
+/* Server URLs: plain http only to a literal loopback host, as libcurl
+ * parses the URL (issue 11, item 3); https to anything. */
+static void test_url_check(void **state)
+{
+	static const struct { const char *url; int ok; } t[] = {
+		{ "http://127.0.0.1:8420", 1 },
+		{ "http://127.0.0.1:8420/", 1 },
+		{ "http://127.0.0.1", 1 },
+		{ "http://127.1.2.3:8420", 1 },
+		{ "http://127.255.255.254:1", 1 },
+		{ "http://127.1:8420", 1 },          /* curl: 127.0.0.1 */
+		{ "http://0x7f000001:8420", 1 },
+		{ "http://localhost:8420", 1 },
+		{ "http://LocalHost:8420", 1 },
+		{ "http://[::1]:8420", 1 },
+		{ "HTTP://127.0.0.1:8420", 1 },
+		{ "Http://localhost:8420/", 1 },
+		{ "https://example.org:8420", 1 },
+		{ "https://127.evil.example:8420", 1 },
+		{ "HTTPS://10.1.2.3:443/sievefs", 1 },
+		/* names that only look like loopback */
+		{ "http://127.evil.example:8420", 0 },
+		{ "http://127.0.0.1.evil.example:8420", 0 },
+		{ "http://127.0.0.1.nip.io:8420", 0 },
+		{ "http://localhost.evil.example:8420", 0 },
+		{ "http://localhost.:8420", 0 },
+		{ "http://127.0.0.1.:8420", 0 },
+		{ "http://127.0.0.1%2eevil.example:8420", 0 },
+		{ "http://127.0.0.1\\@evil.example/", 0 },
+		{ "http://evil.example:8420", 0 },
+		{ "HTTP://evil.example:8420", 0 },
+		{ "http://10.0.0.1:8420", 0 },
+		{ "http://128.0.0.1:8420", 0 },
+		{ "http://0.0.0.0:8420", 0 },
+		{ "http://[::2]:8420", 0 },
+		{ "http://[::ffff:10.0.0.1]:8420", 0 },
+		{ "http://[fe80::1%25eth0]:8420", 0 },
+		/* userinfo: the host is after the @ */
+		{ "http://127.0.0.1@evil.example/", 0 },
+		{ "http://127.0.0.1:8420@evil.example:8420/", 0 },
+		{ "http://user:pw@127.0.0.1:8420", 0 },
+		{ "https://user@example.org", 0 },
+		/* what would change the request URL's meaning */
+		{ "http://127.0.0.1:8420?x=1", 0 },
+		{ "http://127.0.0.1:8420#@evil.example", 0 },
+		{ "http://127.0.0.1:8420/ x", 0 },
+		{ "ftp://127.0.0.1:8420", 0 },
+		{ "file:///etc/passwd", 0 },
+		{ "http://", 0 },
+		{ "127.0.0.1:8420", 0 },
+		{ "", 0 },
+	};
+	char msg[512];
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		msg[0] = '\0';
+		int rc = api_url_check(t[i].url, msg, sizeof(msg));
+		if ((rc == 0) != t[i].ok)
+			fail_msg("%s: expected %s, got %d (%s)", t[i].url,
+				 t[i].ok ? "accepted" : "refused", rc, msg);
+		if (!t[i].ok && !msg[0])
+			fail_msg("%s: refused without a reason", t[i].url);
+	}
+	assert_int_equal(api_url_check("http://127.evil.example:8420", msg,
+				       sizeof(msg)), -EINVAL);
+	assert_non_null(strstr(msg, "loopback"));
+	assert_non_null(strstr(msg, "127.evil.example"));
+	assert_int_equal(api_url_check("http://127.0.0.1@evil.example/", msg,
+				       sizeof(msg)), -EINVAL);
+	assert_non_null(strstr(msg, "user@"));
+}
+
+/* NUL in JSON text: raw, or \u0000 in any string (key or value), but not
+ * an escaped backslash followed by "u0000" (issue 11, item 5). */
+static void test_json_nul(void **state)
+{
+	static const struct { const char *text; int nul; } t[] = {
+		{ "{\"name\":\"zz\\u0000evil\"}", 1 },
+		{ "{\"name\":\"\\u0000\"}", 1 },
+		{ "{\"na\\u0000me\":\"x\"}", 1 },
+		{ "[\"a\",\"b\\\\\\u0000\"]", 1 },       /* \\ then \u0000 */
+		{ "{\"name\":\"zz\\\\u0000evil\"}", 0 }, /* \\ then u0000 */
+		{ "{\"name\":\"\\\\\\\\u0000\"}", 0 },   /* \\\\ then u0000 */
+		{ "{\"name\":\"\\u00000\"}", 1 },
+		{ "{\"name\":\"\\u0001\\u0100\\u1000\"}", 0 },
+		{ "{\"name\":\"\\\"u0000\"}", 0 },       /* \" then u0000 */
+		{ "{\"name\":\"u0000\"}", 0 },
+		{ "{\"a\":\"\\\"\",\"b\":\"\\u0000\"}", 1 },
+		{ "{\"name\":\"x\\u000\"}", 0 },         /* malformed: parser's */
+		{ "{\"name\":\"x\\", 0 },
+		{ "", 0 },
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++)
+		if (api_json_has_nul(t[i].text, strlen(t[i].text)) != t[i].nul)
+			fail_msg("%s: expected %d", t[i].text, t[i].nul);
+	/* a raw 0 byte, inside a string or outside one */
+	assert_int_equal(api_json_has_nul("{\"a\":\"x\0y\"}", 11), 1);
+	assert_int_equal(api_json_has_nul("{\"a\":1}\0", 8), 1);
+	assert_int_equal(api_json_has_nul("{\"a\":\"\\\0\"}", 10), 1);
+	/* length, not the terminator, bounds the scan */
+	assert_int_equal(api_json_has_nul("{\"a\":\"\\u0000\"}", 7), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -483,6 +592,8 @@ int main(void)
 		cmocka_unit_test(test_tokens_in_store),
 		cmocka_unit_test(test_paths),
 		cmocka_unit_test(test_ids_and_queries),
+		cmocka_unit_test(test_url_check),
+		cmocka_unit_test(test_json_nul),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
