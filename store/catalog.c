@@ -1126,6 +1126,21 @@ static int child_path(store *st, const struct store_node *p, const char *name,
 	return 0;
 }
 
+/* The folder ino changed now (a child came or went): its mtime and ctime. */
+static int touch_dir(struct conn *c, int64_t ino, int64_t now)
+{
+	sqlite3_stmt *s = db_stmt(c, Q_NODE_TOUCH_DIR);
+	int rc;
+
+	if (!s)
+		return -EIO;
+	sqlite3_bind_int64(s, 1, ino);
+	sqlite3_bind_int64(s, 2, now);
+	rc = db_err(sqlite3_step(s));
+	sqlite3_reset(s);
+	return rc;
+}
+
 int store_node_create(store *st, int64_t parent, const char *name,
 		      const struct store_newnode *nn, struct store_node *out)
 {
@@ -1154,8 +1169,7 @@ int store_node_create(store *st, int64_t parent, const char *name,
 	/* A file starts as a pending upload: no sha until committed. */
 	rc = insert_node(c, p.tree, parent, name, path, &a, &ino);
 	if (!rc)
-		exec_int(c, "UPDATE nodes SET mtime=?2, ctime=?2 WHERE ino=?1",
-			 parent, now, &rc);
+		rc = touch_dir(c, parent, now);
 out:
 	rc = db_end(c, rc);
 	if (!rc && out)

@@ -89,6 +89,10 @@ static const char *const sql_text[Q_COUNT] = {
 	[Q_DIR_GEN] = "SELECT gen FROM dirgen WHERE ino=?1",
 	[Q_EVENT_ADD] = "INSERT INTO events(dataset,ts,level,msg)"
 		" VALUES(?1,?2,?3,?4)",
+	[Q_NODE_TOUCH_DIR] = "UPDATE nodes SET mtime=?2, ctime=?2 WHERE ino=?1",
+	[Q_BEGIN] = "BEGIN IMMEDIATE",
+	[Q_COMMIT] = "COMMIT",
+	[Q_ROLLBACK] = "ROLLBACK",
 	[Q_EVENT_TRIM] = "DELETE FROM events WHERE dataset=?1 AND id<=coalesce("
 		"(SELECT id FROM events WHERE dataset=?1 ORDER BY id DESC"
 		" LIMIT 1 OFFSET 1000),0)",
@@ -355,12 +359,24 @@ sqlite3_stmt *db_stmt(struct conn *c, enum q q)
 	return s;
 }
 
+int db_run(struct conn *c, enum q q)
+{
+	sqlite3_stmt *s = db_stmt(c, q);
+	int rc;
+
+	if (!s)
+		return -EIO;
+	rc = db_err(sqlite3_step(s));
+	sqlite3_reset(s);
+	return rc;
+}
+
 int db_begin(struct conn *c)
 {
 	int rc;
 
 	pthread_mutex_lock(&c->st->wlock);
-	rc = db_exec(c, "BEGIN IMMEDIATE");
+	rc = db_run(c, Q_BEGIN);
 	if (rc)
 		pthread_mutex_unlock(&c->st->wlock);
 	return rc;
@@ -369,9 +385,9 @@ int db_begin(struct conn *c)
 int db_end(struct conn *c, int rc)
 {
 	if (rc == 0)
-		rc = db_exec(c, "COMMIT");
+		rc = db_run(c, Q_COMMIT);
 	if (rc)
-		db_exec(c, "ROLLBACK");
+		db_run(c, Q_ROLLBACK);
 	pthread_mutex_unlock(&c->st->wlock);
 	return rc;
 }

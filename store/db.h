@@ -38,7 +38,8 @@ enum q {
 	Q_NODE_SET_CONTENT, Q_NODE_BY_PATH, Q_SHA_REF, Q_SEL_DEL_NODE,
 	Q_DS_GET, Q_DS_GET_ID, Q_TAG_GET, Q_TAG_GET_ID,
 	Q_EVENT_ADD, Q_EVENT_TRIM, Q_FEAT_DEL, Q_FEAT_GET, Q_GRANT_DEL,
-	Q_DIR_GEN, Q_PENDING_DEL,
+	Q_DIR_GEN, Q_PENDING_DEL, Q_NODE_TOUCH_DIR,
+	Q_BEGIN, Q_COMMIT, Q_ROLLBACK,
 	Q_COUNT
 };
 
@@ -75,6 +76,10 @@ int db_err(int rc);
 sqlite3_stmt *db_prep(struct conn *c, const char *sql);
 /* Runs SQL without results. Returns 0 or -errno. */
 int db_exec(struct conn *c, const char *sql);
+/* Runs cached statement q (one without parameters or results: Q_BEGIN,
+ * Q_COMMIT, Q_ROLLBACK) and resets it; parsing "COMMIT" anew for every
+ * transaction cost more than the transaction's own work. 0 or -errno. */
+int db_run(struct conn *c, enum q q);
 /* Write transaction: takes wlock and begins; db_end commits when rc == 0,
  * else rolls back, and always releases wlock. Returns rc or the commit's
  * error. */
