@@ -359,7 +359,7 @@ int store_node_commit(store *st, int64_t ino, int fd, const char *staged,
 	} else if (old.has_sha && memcmp(old.sha, sha, STORE_SHA_LEN)) {
 		blob_collect(c, old.sha);
 	}
-	pthread_mutex_unlock(&st->wlock);
+	db_unlock(c);
 	return rc;
 }
 

@@ -1018,7 +1018,7 @@ int store_tag_delete(store *st, int64_t tag)
 	for (size_t i = 0; i < nsha; i++)
 		blob_collect(c, shas[i]);
 	free(shas);
-	pthread_mutex_unlock(&st->wlock);
+	db_unlock(c);
 	return 0;
 out:
 	free(shas);
@@ -1223,7 +1223,7 @@ static int end_and_collect(struct conn *c, int rc,
 		db_exec(c, "ROLLBACK");
 	else if (gone && gone->kind == STORE_FILE && gone->has_sha)
 		blob_collect(c, gone->sha);
-	pthread_mutex_unlock(&c->st->wlock);
+	db_unlock(c);
 	return rc;
 }
 

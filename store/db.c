@@ -371,15 +371,41 @@ int db_run(struct conn *c, enum q q)
 	return rc;
 }
 
+/* Exchanges the handles and statements of c and the writer (under wlock). */
+static void swap_writer(struct conn *c)
+{
+	struct conn *w = c->st->writer;
+	sqlite3_stmt *tmp[Q_COUNT];
+	sqlite3 *db = c->db;
+
+	c->db = w->db;
+	w->db = db;
+	memcpy(tmp, c->stmt, sizeof(tmp));
+	memcpy(c->stmt, w->stmt, sizeof(tmp));
+	memcpy(w->stmt, tmp, sizeof(tmp));
+}
+
 int db_begin(struct conn *c)
 {
+	store *st = c->st;
 	int rc;
 
-	pthread_mutex_lock(&c->st->wlock);
+	pthread_mutex_lock(&st->wlock);
+	if (!st->writer && !(st->writer = conn_open(st))) {
+		pthread_mutex_unlock(&st->wlock);
+		return -EIO;
+	}
+	swap_writer(c);
 	rc = db_run(c, Q_BEGIN);
 	if (rc)
-		pthread_mutex_unlock(&c->st->wlock);
+		db_unlock(c);
 	return rc;
+}
+
+void db_unlock(struct conn *c)
+{
+	swap_writer(c);
+	pthread_mutex_unlock(&c->st->wlock);
 }
 
 int db_end(struct conn *c, int rc)
@@ -388,7 +414,7 @@ int db_end(struct conn *c, int rc)
 		rc = db_run(c, Q_COMMIT);
 	if (rc)
 		db_run(c, Q_ROLLBACK);
-	pthread_mutex_unlock(&c->st->wlock);
+	db_unlock(c);
 	return rc;
 }
 
@@ -624,6 +650,8 @@ void db_close_all(store *st)
 		c = next;
 	}
 	st->conns = NULL;
+	conn_free(st->writer);
+	st->writer = NULL;
 	pthread_setspecific(st->key, NULL);
 	pthread_key_delete(st->key);
 	pthread_mutex_destroy(&st->wlock);

@@ -11,6 +11,17 @@
  * busy timeout only matters for other processes (e.g. the sqlite3 shell).
  * Lock order: wlock, then conns_lock. Neither is held across file I/O except
  * the blob store's rename/unlink, which are metadata operations.
+ *
+ * Writer connection. Every write transaction of the process runs on one
+ * connection, `store.writer`: db_begin() swaps its handle and statements
+ * into the calling thread's `struct conn` and db_end()/db_unlock() swap them
+ * back, so the code between them, and every db_conn() it calls, works on
+ * that connection unchanged. Why: SQLite drops a connection's whole page
+ * cache when another connection wrote since its last transaction, so with a
+ * connection per FUSE thread nearly every write began by re-reading the
+ * b-tree pages it touched (~10 preads per transaction); the writer's cache
+ * stays valid from one write to the next. Reads outside transactions keep
+ * the thread's own connection (they run in parallel).
  */
 #ifndef SIEVEFS_STORE_DB_H
 #define SIEVEFS_STORE_DB_H
@@ -61,6 +72,8 @@ struct store {
 	int reserve_short;             /* owner: ... for lack of space */
 	pthread_key_t key;             /* → this thread's struct conn */
 	pthread_mutex_t wlock;         /* serialises write transactions */
+	struct conn *writer;           /* write transactions' connection,
+	                                * under wlock (top of this file) */
 	pthread_mutex_t conns_lock;    /* protects conns */
 	struct conn *conns;
 };
@@ -85,6 +98,9 @@ int db_run(struct conn *c, enum q q);
  * error. */
 int db_begin(struct conn *c);
 int db_end(struct conn *c, int rc);
+/* Releases wlock after a transaction the caller ended itself (COMMIT, then
+ * work that must stay under the lock, such as blob_collect()). */
+void db_unlock(struct conn *c);
 /* Makes room for one more element in *v (cap doubles, from 16): 0 or
  * -ENOMEM, leaving *v untouched on failure. */
 int db_grow(void **v, size_t *cap, size_t n, size_t elem);
