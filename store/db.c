@@ -371,6 +371,93 @@ int db_run(struct conn *c, enum q q)
 	return rc;
 }
 
+/* WAL size (pages) at which the checkpointer is woken: SQLite's default. */
+#define CKPT_PAGES 1000
+
+static void *checkpointer(void *arg)
+{
+	store *st = arg;
+	struct conn *c = conn_open(st);
+
+	pthread_mutex_lock(&st->ckpt_lock);
+	while (!st->ckpt_stop) {
+		if (!st->ckpt_want) {
+			pthread_cond_wait(&st->ckpt_cond, &st->ckpt_lock);
+			continue;
+		}
+		int frames = 0;
+		st->ckpt_want = 0;
+		pthread_mutex_unlock(&st->ckpt_lock);
+		if (c)
+			sqlite3_wal_checkpoint_v2(c->db, NULL,
+						  SQLITE_CHECKPOINT_PASSIVE,
+						  &frames, NULL);
+		pthread_mutex_lock(&st->ckpt_lock);
+		st->ckpt_frames = frames;
+	}
+	pthread_mutex_unlock(&st->ckpt_lock);
+	conn_free(c);
+	return NULL;
+}
+
+/* The writer's WAL hook (under wlock): past CKPT_PAGES, wake (or start)
+ * the checkpointer; if no thread can be made, checkpoint here as SQLite
+ * would have. */
+static int wal_hook(void *arg, sqlite3 *db, const char *name, int pages)
+{
+	store *st = arg;
+	int inline_ckpt = 0;
+
+	(void)name;
+	pthread_mutex_lock(&st->ckpt_lock);
+	/* The WAL keeps its size after a checkpoint until a writer starts
+	 * it over: count the frames added since. */
+	if (pages < st->ckpt_frames)
+		st->ckpt_frames = 0;
+	if (pages - st->ckpt_frames < CKPT_PAGES) {
+		pthread_mutex_unlock(&st->ckpt_lock);
+		return SQLITE_OK;
+	}
+	st->ckpt_frames = pages;       /* until the checkpoint reports */
+	st->ckpt_want = 1;
+	if (!st->ckpt_running && !st->ckpt_stop) {
+		st->ckpt_running = pthread_create(&st->ckpt_thread, NULL,
+						  checkpointer, st) == 0;
+		inline_ckpt = !st->ckpt_running;
+	}
+	pthread_cond_signal(&st->ckpt_cond);
+	pthread_mutex_unlock(&st->ckpt_lock);
+	if (inline_ckpt)
+		sqlite3_wal_checkpoint_v2(db, NULL, SQLITE_CHECKPOINT_PASSIVE,
+					  NULL, NULL);
+	return SQLITE_OK;
+}
+
+static void checkpointer_stop(store *st)
+{
+	int running;
+
+	pthread_mutex_lock(&st->ckpt_lock);
+	st->ckpt_stop = 1;
+	running = st->ckpt_running;
+	st->ckpt_running = 0;
+	pthread_cond_signal(&st->ckpt_cond);
+	pthread_mutex_unlock(&st->ckpt_lock);
+	if (running)
+		pthread_join(st->ckpt_thread, NULL);
+}
+
+/* The connection every write transaction runs on (db.h), with its WAL
+ * hook; NULL if it cannot be opened. Under wlock. */
+static struct conn *writer_open(store *st)
+{
+	struct conn *w = conn_open(st);
+
+	if (w)
+		sqlite3_wal_hook(w->db, wal_hook, st);
+	return w;
+}
+
 /* Exchanges the handles and statements of c and the writer (under wlock). */
 static void swap_writer(struct conn *c)
 {
@@ -391,7 +478,7 @@ int db_begin(struct conn *c)
 	int rc;
 
 	pthread_mutex_lock(&st->wlock);
-	if (!st->writer && !(st->writer = conn_open(st))) {
+	if (!st->writer && !(st->writer = writer_open(st))) {
 		pthread_mutex_unlock(&st->wlock);
 		return -EIO;
 	}
@@ -637,6 +724,8 @@ int db_init_store(store *st)
 	pthread_mutex_init(&st->wlock, NULL);
 	pthread_mutex_init(&st->conns_lock, NULL);
 	pthread_mutex_init(&st->reserve_lock, NULL);
+	pthread_mutex_init(&st->ckpt_lock, NULL);
+	pthread_cond_init(&st->ckpt_cond, NULL);
 	return 0;
 }
 
@@ -644,6 +733,7 @@ void db_close_all(store *st)
 {
 	struct conn *c = st->conns;
 
+	checkpointer_stop(st);
 	while (c) {
 		struct conn *next = c->next;
 		conn_free(c);
@@ -657,6 +747,8 @@ void db_close_all(store *st)
 	pthread_mutex_destroy(&st->wlock);
 	pthread_mutex_destroy(&st->conns_lock);
 	pthread_mutex_destroy(&st->reserve_lock);
+	pthread_mutex_destroy(&st->ckpt_lock);
+	pthread_cond_destroy(&st->ckpt_cond);
 }
 
 int db_rows(sqlite3_stmt *s, size_t elem, db_row_fn row, void **out,
