@@ -1172,8 +1172,18 @@ int store_node_create(store *st, int64_t parent, const char *name,
 		rc = touch_dir(c, parent, now);
 out:
 	rc = db_end(c, rc);
-	if (!rc && out)
-		rc = store_node_get(st, ino, out);
+	if (!rc && out) {
+		/* What store_node_get() would read back, without the query:
+		 * a new node has no content and no subfolders. */
+		a.ino = ino;
+		a.tree = p.tree;
+		a.parent = parent;
+		a.dataset = p.dataset;
+		a.tree_live = p.tree_live;
+		a.atime_ns = a.mtime_ns;
+		snprintf(a.name, sizeof(a.name), "%s", name);
+		*out = a;
+	}
 	return rc;
 }
 
