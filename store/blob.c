@@ -350,16 +350,16 @@ int store_node_commit(store *st, int64_t ino, int fd, const char *staged,
 	}
 	if (durable)
 		db_exec(c, "PRAGMA synchronous=FULL");
-	rc = db_exec(c, "COMMIT");
+	rc = db_run(c, Q_COMMIT);
 	if (durable)
 		db_exec(c, "PRAGMA synchronous=NORMAL");
 	if (rc) {
-		db_exec(c, "ROLLBACK");
+		db_run(c, Q_ROLLBACK);
 		blob_collect(c, sha);
 	} else if (old.has_sha && memcmp(old.sha, sha, STORE_SHA_LEN)) {
 		blob_collect(c, old.sha);
 	}
-	pthread_mutex_unlock(&st->wlock);
+	db_unlock(c);
 	return rc;
 }
 

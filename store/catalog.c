@@ -1018,7 +1018,7 @@ int store_tag_delete(store *st, int64_t tag)
 	for (size_t i = 0; i < nsha; i++)
 		blob_collect(c, shas[i]);
 	free(shas);
-	pthread_mutex_unlock(&st->wlock);
+	db_unlock(c);
 	return 0;
 out:
 	free(shas);
@@ -1126,6 +1126,21 @@ static int child_path(store *st, const struct store_node *p, const char *name,
 	return 0;
 }
 
+/* The folder ino changed now (a child came or went): its mtime and ctime. */
+static int touch_dir(struct conn *c, int64_t ino, int64_t now)
+{
+	sqlite3_stmt *s = db_stmt(c, Q_NODE_TOUCH_DIR);
+	int rc;
+
+	if (!s)
+		return -EIO;
+	sqlite3_bind_int64(s, 1, ino);
+	sqlite3_bind_int64(s, 2, now);
+	rc = db_err(sqlite3_step(s));
+	sqlite3_reset(s);
+	return rc;
+}
+
 int store_node_create(store *st, int64_t parent, const char *name,
 		      const struct store_newnode *nn, struct store_node *out)
 {
@@ -1154,12 +1169,21 @@ int store_node_create(store *st, int64_t parent, const char *name,
 	/* A file starts as a pending upload: no sha until committed. */
 	rc = insert_node(c, p.tree, parent, name, path, &a, &ino);
 	if (!rc)
-		exec_int(c, "UPDATE nodes SET mtime=?2, ctime=?2 WHERE ino=?1",
-			 parent, now, &rc);
+		rc = touch_dir(c, parent, now);
 out:
 	rc = db_end(c, rc);
-	if (!rc && out)
-		rc = store_node_get(st, ino, out);
+	if (!rc && out) {
+		/* What store_node_get() would read back, without the query:
+		 * a new node has no content and no subfolders. */
+		a.ino = ino;
+		a.tree = p.tree;
+		a.parent = parent;
+		a.dataset = p.dataset;
+		a.tree_live = p.tree_live;
+		a.atime_ns = a.mtime_ns;
+		snprintf(a.name, sizeof(a.name), "%s", name);
+		*out = a;
+	}
 	return rc;
 }
 
@@ -1209,7 +1233,7 @@ static int end_and_collect(struct conn *c, int rc,
 		db_exec(c, "ROLLBACK");
 	else if (gone && gone->kind == STORE_FILE && gone->has_sha)
 		blob_collect(c, gone->sha);
-	pthread_mutex_unlock(&c->st->wlock);
+	db_unlock(c);
 	return rc;
 }
 

@@ -89,6 +89,10 @@ static const char *const sql_text[Q_COUNT] = {
 	[Q_DIR_GEN] = "SELECT gen FROM dirgen WHERE ino=?1",
 	[Q_EVENT_ADD] = "INSERT INTO events(dataset,ts,level,msg)"
 		" VALUES(?1,?2,?3,?4)",
+	[Q_NODE_TOUCH_DIR] = "UPDATE nodes SET mtime=?2, ctime=?2 WHERE ino=?1",
+	[Q_BEGIN] = "BEGIN IMMEDIATE",
+	[Q_COMMIT] = "COMMIT",
+	[Q_ROLLBACK] = "ROLLBACK",
 	[Q_EVENT_TRIM] = "DELETE FROM events WHERE dataset=?1 AND id<=coalesce("
 		"(SELECT id FROM events WHERE dataset=?1 ORDER BY id DESC"
 		" LIMIT 1 OFFSET 1000),0)",
@@ -355,24 +359,149 @@ sqlite3_stmt *db_stmt(struct conn *c, enum q q)
 	return s;
 }
 
-int db_begin(struct conn *c)
+int db_run(struct conn *c, enum q q)
 {
+	sqlite3_stmt *s = db_stmt(c, q);
 	int rc;
 
-	pthread_mutex_lock(&c->st->wlock);
-	rc = db_exec(c, "BEGIN IMMEDIATE");
-	if (rc)
-		pthread_mutex_unlock(&c->st->wlock);
+	if (!s)
+		return -EIO;
+	rc = db_err(sqlite3_step(s));
+	sqlite3_reset(s);
 	return rc;
+}
+
+/* WAL size (pages) at which the checkpointer is woken: SQLite's default. */
+#define CKPT_PAGES 1000
+
+static void *checkpointer(void *arg)
+{
+	store *st = arg;
+	struct conn *c = conn_open(st);
+
+	pthread_mutex_lock(&st->ckpt_lock);
+	while (!st->ckpt_stop) {
+		if (!st->ckpt_want) {
+			pthread_cond_wait(&st->ckpt_cond, &st->ckpt_lock);
+			continue;
+		}
+		int frames = 0;
+		st->ckpt_want = 0;
+		pthread_mutex_unlock(&st->ckpt_lock);
+		if (c)
+			sqlite3_wal_checkpoint_v2(c->db, NULL,
+						  SQLITE_CHECKPOINT_PASSIVE,
+						  &frames, NULL);
+		pthread_mutex_lock(&st->ckpt_lock);
+		st->ckpt_frames = frames;
+	}
+	pthread_mutex_unlock(&st->ckpt_lock);
+	conn_free(c);
+	return NULL;
+}
+
+/* The writer's WAL hook (under wlock): past CKPT_PAGES, wake (or start)
+ * the checkpointer; if no thread can be made, checkpoint here as SQLite
+ * would have. */
+static int wal_hook(void *arg, sqlite3 *db, const char *name, int pages)
+{
+	store *st = arg;
+	int inline_ckpt = 0;
+
+	(void)name;
+	pthread_mutex_lock(&st->ckpt_lock);
+	/* The WAL keeps its size after a checkpoint until a writer starts
+	 * it over: count the frames added since. */
+	if (pages < st->ckpt_frames)
+		st->ckpt_frames = 0;
+	if (pages - st->ckpt_frames < CKPT_PAGES) {
+		pthread_mutex_unlock(&st->ckpt_lock);
+		return SQLITE_OK;
+	}
+	st->ckpt_frames = pages;       /* until the checkpoint reports */
+	st->ckpt_want = 1;
+	if (!st->ckpt_running && !st->ckpt_stop) {
+		st->ckpt_running = pthread_create(&st->ckpt_thread, NULL,
+						  checkpointer, st) == 0;
+		inline_ckpt = !st->ckpt_running;
+	}
+	pthread_cond_signal(&st->ckpt_cond);
+	pthread_mutex_unlock(&st->ckpt_lock);
+	if (inline_ckpt)
+		sqlite3_wal_checkpoint_v2(db, NULL, SQLITE_CHECKPOINT_PASSIVE,
+					  NULL, NULL);
+	return SQLITE_OK;
+}
+
+static void checkpointer_stop(store *st)
+{
+	int running;
+
+	pthread_mutex_lock(&st->ckpt_lock);
+	st->ckpt_stop = 1;
+	running = st->ckpt_running;
+	st->ckpt_running = 0;
+	pthread_cond_signal(&st->ckpt_cond);
+	pthread_mutex_unlock(&st->ckpt_lock);
+	if (running)
+		pthread_join(st->ckpt_thread, NULL);
+}
+
+/* The connection every write transaction runs on (db.h), with its WAL
+ * hook; NULL if it cannot be opened. Under wlock. */
+static struct conn *writer_open(store *st)
+{
+	struct conn *w = conn_open(st);
+
+	if (w)
+		sqlite3_wal_hook(w->db, wal_hook, st);
+	return w;
+}
+
+/* Exchanges the handles and statements of c and the writer (under wlock). */
+static void swap_writer(struct conn *c)
+{
+	struct conn *w = c->st->writer;
+	sqlite3_stmt *tmp[Q_COUNT];
+	sqlite3 *db = c->db;
+
+	c->db = w->db;
+	w->db = db;
+	memcpy(tmp, c->stmt, sizeof(tmp));
+	memcpy(c->stmt, w->stmt, sizeof(tmp));
+	memcpy(w->stmt, tmp, sizeof(tmp));
+}
+
+int db_begin(struct conn *c)
+{
+	store *st = c->st;
+	int rc;
+
+	pthread_mutex_lock(&st->wlock);
+	if (!st->writer && !(st->writer = writer_open(st))) {
+		pthread_mutex_unlock(&st->wlock);
+		return -EIO;
+	}
+	swap_writer(c);
+	rc = db_run(c, Q_BEGIN);
+	if (rc)
+		db_unlock(c);
+	return rc;
+}
+
+void db_unlock(struct conn *c)
+{
+	swap_writer(c);
+	pthread_mutex_unlock(&c->st->wlock);
 }
 
 int db_end(struct conn *c, int rc)
 {
 	if (rc == 0)
-		rc = db_exec(c, "COMMIT");
+		rc = db_run(c, Q_COMMIT);
 	if (rc)
-		db_exec(c, "ROLLBACK");
-	pthread_mutex_unlock(&c->st->wlock);
+		db_run(c, Q_ROLLBACK);
+	db_unlock(c);
 	return rc;
 }
 
@@ -595,6 +724,8 @@ int db_init_store(store *st)
 	pthread_mutex_init(&st->wlock, NULL);
 	pthread_mutex_init(&st->conns_lock, NULL);
 	pthread_mutex_init(&st->reserve_lock, NULL);
+	pthread_mutex_init(&st->ckpt_lock, NULL);
+	pthread_cond_init(&st->ckpt_cond, NULL);
 	return 0;
 }
 
@@ -602,17 +733,22 @@ void db_close_all(store *st)
 {
 	struct conn *c = st->conns;
 
+	checkpointer_stop(st);
 	while (c) {
 		struct conn *next = c->next;
 		conn_free(c);
 		c = next;
 	}
 	st->conns = NULL;
+	conn_free(st->writer);
+	st->writer = NULL;
 	pthread_setspecific(st->key, NULL);
 	pthread_key_delete(st->key);
 	pthread_mutex_destroy(&st->wlock);
 	pthread_mutex_destroy(&st->conns_lock);
 	pthread_mutex_destroy(&st->reserve_lock);
+	pthread_mutex_destroy(&st->ckpt_lock);
+	pthread_cond_destroy(&st->ckpt_cond);
 }
 
 int db_rows(sqlite3_stmt *s, size_t elem, db_row_fn row, void **out,

@@ -133,7 +133,7 @@ int store_node_commit_kept(store *st, int64_t ino,
 		db_exec(c, "ROLLBACK");
 	else if (old.has_sha && memcmp(old.sha, sha, STORE_SHA_LEN))
 		blob_collect(c, old.sha);
-	pthread_mutex_unlock(&st->wlock);
+	db_unlock(c);
 	return rc;
 }
 
