@@ -34,13 +34,18 @@
 #define FUSE_USE_VERSION 312
 #include <fuse_lowlevel.h>
 #include <pthread.h>
+#include <stdatomic.h>
 
 #include "core/backend.h"
 #include "core/upload.h"
 #include "fs/ino.h"
+#include "fs/nodecache.h"
 
 /* Buckets of the table of open file nodes (ops.c, "Open files"). */
 #define FS_OPEN_BUCKETS 256
+/* Slots of the cache of frozen node records (nodecache.h): ~130 bytes each,
+ * touched only when used. */
+#define FS_NODECACHE_SLOTS 65536
 struct fs_open;
 
 struct fs {
@@ -53,10 +58,16 @@ struct fs {
 	pthread_mutex_t emb_lock;    /* protects the three fields below */
 	struct emb_upload *emb_pending;   /* CSVs being copied in (emb.c) */
 	int64_t emb_seq;
-	pthread_mutex_t open_lock;   /* protects the two fields below; made
-					in op_init, before any request */
+	/* open_locks[i] protects bucket open_files[i]; made in op_init,
+	 * before any request. One lock per bucket: opens and closes of
+	 * parallel readers do not serialise (ops.c "Open files"). */
+	pthread_mutex_t open_locks[FS_OPEN_BUCKETS];
 	struct fs_open *open_files[FS_OPEN_BUCKETS];
-	size_t nopen;                /* entries in open_files */
+	_Atomic size_t nopen;        /* entries in open_files */
+	int node_cache;              /* set before mounting: 1 = keep frozen
+					node records in memory (embedded
+					mode; remote mode has its own memo) */
+	struct nodecache *nc;        /* made in op_init; NULL = none */
 	int64_t started_ns;          /* when the mount started (op_init) */
 };
 

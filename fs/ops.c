@@ -182,8 +182,11 @@ static void node_attr(struct fs *fs, const be_node *n, struct stat *st)
  * the node is gone from the catalog, getattr and setattr fall back to this
  * copy, so a process that has the file open keeps a working descriptor
  * until its last close, as on any POSIX filesystem. Only open files have an
- * entry, so the table stays small; lock: fs.open_lock, held for a lookup
- * or a copy only (never across backend calls). */
+ * entry, so the table stays small; locks: one per bucket
+ * (fs.open_locks), held for a lookup or a copy only (never across backend
+ * calls), so that the opens and closes of parallel readers do not contend;
+ * fs.nopen (atomic) lets the paths that only matter for removed files skip
+ * the table when nothing is open. */
 
 struct fs_open {
 	int64_t ino;
@@ -192,6 +195,12 @@ struct fs_open {
 	struct fs_open *next;
 };
 
+static pthread_mutex_t *open_lock(struct fs *fs, int64_t ino)
+{
+	return &fs->open_locks[(uint64_t)ino % FS_OPEN_BUCKETS];
+}
+
+/* Caller holds open_lock(fs, ino). */
 static struct fs_open **open_slot(struct fs *fs, int64_t ino)
 {
 	struct fs_open **p = &fs->open_files[(uint64_t)ino % FS_OPEN_BUCKETS];
@@ -207,7 +216,7 @@ static int open_ref(struct fs *fs, const be_node *n)
 	struct fs_open **p, *o;
 	int rc = 0;
 
-	pthread_mutex_lock(&fs->open_lock);
+	pthread_mutex_lock(open_lock(fs, n->ino));
 	p = open_slot(fs, n->ino);
 	if (*p) {
 		(*p)->refs++;
@@ -217,11 +226,11 @@ static int open_ref(struct fs *fs, const be_node *n)
 		o->refs = 1;
 		o->n = *n;
 		*p = o;
-		fs->nopen++;
+		atomic_fetch_add(&fs->nopen, 1);
 	} else {
 		rc = -ENOMEM;
 	}
-	pthread_mutex_unlock(&fs->open_lock);
+	pthread_mutex_unlock(open_lock(fs, n->ino));
 	return rc;
 }
 
@@ -229,14 +238,14 @@ static void open_unref(struct fs *fs, int64_t ino)
 {
 	struct fs_open **p, *o = NULL;
 
-	pthread_mutex_lock(&fs->open_lock);
+	pthread_mutex_lock(open_lock(fs, ino));
 	p = open_slot(fs, ino);
 	if (*p && --(*p)->refs == 0) {
 		o = *p;
 		*p = o->next;
-		fs->nopen--;
+		atomic_fetch_sub(&fs->nopen, 1);
 	}
-	pthread_mutex_unlock(&fs->open_lock);
+	pthread_mutex_unlock(open_lock(fs, ino));
 	free(o);
 }
 
@@ -246,11 +255,13 @@ static void open_update(struct fs *fs, const be_node *n)
 {
 	struct fs_open *o;
 
-	pthread_mutex_lock(&fs->open_lock);
-	o = fs->nopen ? *open_slot(fs, n->ino) : NULL;
+	if (!atomic_load(&fs->nopen))
+		return;
+	pthread_mutex_lock(open_lock(fs, n->ino));
+	o = *open_slot(fs, n->ino);
 	if (o)
 		o->n = *n;
-	pthread_mutex_unlock(&fs->open_lock);
+	pthread_mutex_unlock(open_lock(fs, n->ino));
 }
 
 /* The last attributes of open node ino into *out: 0, or -ENOENT if no
@@ -260,13 +271,15 @@ static int open_get(struct fs *fs, int64_t ino, be_node *out)
 	struct fs_open *o;
 	int rc = -ENOENT;
 
-	pthread_mutex_lock(&fs->open_lock);
-	o = fs->nopen ? *open_slot(fs, ino) : NULL;
+	if (!atomic_load(&fs->nopen))
+		return -ENOENT;
+	pthread_mutex_lock(open_lock(fs, ino));
+	o = *open_slot(fs, ino);
 	if (o) {
 		*out = o->n;
 		rc = 0;
 	}
-	pthread_mutex_unlock(&fs->open_lock);
+	pthread_mutex_unlock(open_lock(fs, ino));
 	return rc;
 }
 
@@ -275,12 +288,9 @@ static int open_get(struct fs *fs, int64_t ino, be_node *out)
 static void open_forget_name(struct fs *fs, int64_t parent, const char *name)
 {
 	be_node n;
-	size_t nopen;
 
-	pthread_mutex_lock(&fs->open_lock);
-	nopen = fs->nopen;
-	pthread_mutex_unlock(&fs->open_lock);
-	if (nopen && fs->be->ops->node_lookup(fs->be, parent, name, &n) == 0)
+	if (atomic_load(&fs->nopen) &&
+	    fs->be->ops->node_lookup(fs->be, parent, name, &n) == 0)
 		open_update(fs, &n);
 }
 
@@ -288,15 +298,21 @@ static void open_forget_name(struct fs *fs, int64_t parent, const char *name)
  * meanwhile (*gone set). */
 static int node_get_open(struct fs *fs, int64_t ino, be_node *n, int *gone)
 {
-	int rc = fs->be->ops->node_get(fs->be, ino, n);
+	int rc;
 
 	*gone = 0;
+	/* a frozen node does not change: its open copy needs no refresh */
+	if (nodecache_get(fs->nc, ino, n) == 0)
+		return 0;
+	rc = fs->be->ops->node_get(fs->be, ino, n);
 	if (rc == -ENOENT && open_get(fs, ino, n) == 0) {
 		*gone = 1;
 		return 0;
 	}
-	if (!rc)
+	if (!rc) {
+		nodecache_put(fs->nc, n);
 		open_update(fs, n);
+	}
 	return rc;
 }
 
@@ -312,6 +328,7 @@ static void node_entry(struct fs *fs, const be_node *n,
 	node_attr(fs, n, &e->attr);
 	e->ino = e->attr.st_ino;
 	e->attr_timeout = e->entry_timeout = node_ttl(fs, n);
+	nodecache_put(fs->nc, n);   /* the open that follows needs no query */
 }
 
 static void dataset_entry(struct fs *fs, const be_dataset *d,
@@ -400,7 +417,11 @@ static void op_init(void *userdata, struct fuse_conn_info *conn)
 {
 	struct fs *fs = userdata;
 
-	pthread_mutex_init(&fs->open_lock, NULL);
+	for (size_t i = 0; i < FS_OPEN_BUCKETS; i++)
+		pthread_mutex_init(&fs->open_locks[i], NULL);
+	atomic_init(&fs->nopen, 0);
+	/* No cache (out of memory) only costs a query per open. */
+	fs->nc = fs->node_cache ? nodecache_new(FS_NODECACHE_SLOTS) : NULL;
 	fs->started_ns = now_ns();
 	conn->want |= FUSE_CAP_ATOMIC_O_TRUNC | FUSE_CAP_PARALLEL_DIROPS;
 	if (conn->capable & FUSE_CAP_READDIRPLUS)
@@ -413,6 +434,14 @@ static void op_init(void *userdata, struct fuse_conn_info *conn)
 	conn->max_readahead = 1 << 20;
 	conn->max_background = 64;
 	conn->congestion_threshold = 48;
+}
+
+static void op_destroy(void *userdata)
+{
+	struct fs *fs = userdata;
+
+	nodecache_free(fs->nc);
+	fs->nc = NULL;
 }
 
 static void op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
@@ -983,6 +1012,8 @@ static void op_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
 		rc = be->ops->dataset_get(be, name, &d);
 		if (!rc)
 			rc = be->ops->dataset_delete(be, d.id, msg);
+		if (!rc)
+			nodecache_clear(fs->nc);
 		break;
 	case FS_INO_DATASET:
 		if (fs_ctl_by_name(name)) {
@@ -993,6 +1024,8 @@ static void op_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
 		rc = be->ops->tag_get(be, p.id, name, &t);
 		if (!rc)
 			rc = be->ops->tag_delete(be, t.id, msg);
+		if (!rc)
+			nodecache_clear(fs->nc);
 		break;
 	case FS_INO_NODE:
 		open_forget_name(fs, p.id, name);
@@ -1276,7 +1309,10 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		fuse_reply_err(req, i.kind == FS_INO_BAD ? ENOENT : EISDIR);
 		return;
 	}
-	rc = fs->be->ops->node_get(fs->be, i.id, &n);
+	/* A frozen file's record comes from memory (nodecache.h). */
+	rc = nodecache_get(fs->nc, i.id, &n);
+	if (rc && (rc = fs->be->ops->node_get(fs->be, i.id, &n)) == 0)
+		nodecache_put(fs->nc, &n);
 	if (!rc && n.kind == STORE_DIR)
 		rc = -EISDIR;
 	if (!rc && wr && !n.tree_live)
@@ -1629,6 +1665,7 @@ static void op_statfs(fuse_req_t req, fuse_ino_t ino)
 
 const struct fuse_lowlevel_ops fs_ops = {
 	.init = op_init,
+	.destroy = op_destroy,
 	.lookup = op_lookup,
 	.forget = op_forget,
 	.forget_multi = op_forget_multi,
