@@ -552,9 +552,16 @@ static void op_getattr(fuse_req_t req, fuse_ino_t ino,
 /* ---- directories ---- */
 
 /* A directory listing, taken at opendir so that paging through it with
- * offsets is stable and costs no query per page. */
+ * offsets is stable and costs no query per page. A frozen folder's listing
+ * never changes, and the kernel keeps it (cache_readdir): its OPENDIR is
+ * still sent for every `ls`, but READDIR only when the kernel's copy is
+ * gone. So a frozen folder's snapshot is taken at the first READDIR
+ * (`pending`), and a warm `ls` of a frozen tag costs no query at all
+ * (callgrind, 2,000 entries: 13.1 M instructions per OPENDIR before). */
 struct dirsnap {
 	int frozen;                  /* a folder of a frozen tag */
+	int pending;                 /* entries not read yet (frozen only) */
+	pthread_mutex_t lock;        /* taking a pending snapshot */
 	be_node self;                /* a node folder: itself (ino 0: not
 					one) */
 	size_t n, cap;
@@ -588,6 +595,7 @@ static void snap_free(struct dirsnap *s)
 {
 	if (!s)
 		return;
+	pthread_mutex_destroy(&s->lock);
 	for (size_t i = 0; i < s->n; i++)
 		free(s->names[i]);
 	free(s->names);
@@ -656,31 +664,47 @@ static int snap_dataset(struct fs *fs, int64_t ds, struct dirsnap *s)
 	return rc;
 }
 
-static int snap_node(struct fs *fs, int64_t ino, struct dirsnap *s)
+/* The entries of node folder s->self. */
+static int snap_children(struct fs *fs, struct dirsnap *s)
 {
 	struct backend *be = fs->be;
 	struct fuse_entry_param e;
-	be_node self, *v;
+	const be_node *self = &s->self;
+	be_node *v;
 	size_t n;
-	int rc = be->ops->node_get(be, ino, &self);
+	int rc = be->ops->node_children(be, self->ino, &v, &n);
 
 	if (rc)
 		return rc;
-	if (self.kind != STORE_DIR)
-		return -ENOTDIR;
-	s->frozen = !self.tree_live;
-	s->self = self;
-	rc = be->ops->node_children(be, ino, &v, &n);
-	if (rc)
-		return rc;
-	rc = snap_dots(s, fs_ino_node(ino), self.parent > 0 ?
-		       fs_ino_node(self.parent) : fs_ino_dataset(self.dataset));
+	rc = snap_dots(s, fs_ino_node(self->ino), self->parent > 0 ?
+		       fs_ino_node(self->parent) : fs_ino_dataset(self->dataset));
 	for (size_t i = 0; i < n && !rc; i++) {
 		node_entry(fs, &v[i], &e);
 		rc = snap_add(s, v[i].name, &e);
 	}
 	free(v);
 	return rc;
+}
+
+static int snap_node(struct fs *fs, int64_t ino, struct dirsnap *s)
+{
+	be_node self;
+	int rc = 0;
+
+	if (nodecache_get(fs->nc, ino, &self) &&
+	    (rc = fs->be->ops->node_get(fs->be, ino, &self)) == 0)
+		nodecache_put(fs->nc, &self);
+	if (rc)
+		return rc;
+	if (self.kind != STORE_DIR)
+		return -ENOTDIR;
+	s->frozen = !self.tree_live;
+	s->self = self;
+	if (s->frozen && fs->frozen_ttl > fs->live_ttl) {
+		s->pending = 1;
+		return 0;
+	}
+	return snap_children(fs, s);
 }
 
 static int snap_emb_add(void *arg, const char *name,
@@ -712,6 +736,7 @@ static void op_opendir(fuse_req_t req, fuse_ino_t ino,
 		fuse_reply_err(req, ENOMEM);
 		return;
 	}
+	pthread_mutex_init(&s->lock, NULL);
 	switch (i.kind) {
 	case FS_INO_ROOT: rc = snap_root(fs, s); break;
 	case FS_INO_DATASET: rc = snap_dataset(fs, i.id, s); break;
@@ -742,9 +767,27 @@ static void do_readdir(fuse_req_t req, size_t size, off_t off,
 		       struct fuse_file_info *fi, int plus)
 {
 	struct dirsnap *s = (struct dirsnap *)(uintptr_t)fi->fh;
-	char *buf = malloc(size);
+	char *buf;
 	size_t pos = 0;
+	int rc = 0;
 
+	pthread_mutex_lock(&s->lock);
+	if (s->pending) {
+		rc = snap_children(FS(req), s);
+		if (!rc) {
+			s->pending = 0;
+		} else {             /* the next READDIR starts afresh */
+			for (size_t i = 0; i < s->n; i++)
+				free(s->names[i]);
+			s->n = 0;
+		}
+	}
+	pthread_mutex_unlock(&s->lock);
+	if (rc) {
+		fuse_reply_err(req, -rc);
+		return;
+	}
+	buf = malloc(size);
 	if (!buf) {
 		fuse_reply_err(req, ENOMEM);
 		return;
