@@ -192,8 +192,15 @@ struct fs_open {
 	int64_t ino;
 	int refs;                    /* open handles on the node */
 	be_node n;                   /* attributes as last seen */
+	_Atomic int fd;              /* lazily opened blob of a frozen file,
+					shared by its FH_BLOB handles (set
+					under the bucket lock); BLOB_LAZY:
+					not opened yet */
 	struct fs_open *next;
 };
+
+/* fs_fh.fd / fs_open.fd of a blob not opened yet (see op_open). */
+#define BLOB_LAZY (-2)
 
 static pthread_mutex_t *open_lock(struct fs *fs, int64_t ino)
 {
@@ -210,28 +217,81 @@ static struct fs_open **open_slot(struct fs *fs, int64_t ino)
 	return p;
 }
 
-/* A handle on file node n was opened: 0 or -ENOMEM. */
-static int open_ref(struct fs *fs, const be_node *n)
+/* A handle on file node n was opened: 0 or -ENOMEM. *out (if out is not
+ * NULL): the node's entry, valid until the handle's open_unref. */
+static int open_ref_get(struct fs *fs, const be_node *n, struct fs_open **out)
 {
-	struct fs_open **p, *o;
+	struct fs_open **p, *o = NULL;
 	int rc = 0;
 
 	pthread_mutex_lock(open_lock(fs, n->ino));
 	p = open_slot(fs, n->ino);
 	if (*p) {
-		(*p)->refs++;
-		(*p)->n = *n;
+		o = *p;
+		o->refs++;
+		o->n = *n;
 	} else if ((o = calloc(1, sizeof(*o))) != NULL) {
 		o->ino = n->ino;
 		o->refs = 1;
 		o->n = *n;
+		atomic_init(&o->fd, BLOB_LAZY);
 		*p = o;
 		atomic_fetch_add(&fs->nopen, 1);
 	} else {
 		rc = -ENOMEM;
 	}
 	pthread_mutex_unlock(open_lock(fs, n->ino));
+	if (out)
+		*out = o;
 	return rc;
+}
+
+static int open_ref(struct fs *fs, const be_node *n)
+{
+	return open_ref_get(fs, n, NULL);
+}
+
+/* The blob fd of open frozen file o, opened at the first call (the first
+ * READ of any handle on it; see op_open): fd or -errno. The fd is closed
+ * with the node's last handle. */
+static int open_blob_fd(struct fs *fs, struct fs_open *o)
+{
+	int fd = atomic_load(&o->fd);
+
+	if (fd != BLOB_LAZY)
+		return fd;
+	pthread_mutex_lock(open_lock(fs, o->ino));
+	fd = atomic_load(&o->fd);
+	if (fd == BLOB_LAZY) {
+		fd = fs->be->ops->node_open(fs->be, &o->n);
+		if (fd >= 0)
+			atomic_store(&o->fd, fd);
+	}
+	pthread_mutex_unlock(open_lock(fs, o->ino));
+	return fd;
+}
+
+/* A tag or dataset is about to be removed, and with it the blobs no other
+ * node names: every open frozen file not read yet gets its blob fd now, so
+ * that its handles read the bytes they opened (as after an unlink). */
+static void open_blobs_now(struct fs *fs)
+{
+	if (!atomic_load(&fs->nopen))
+		return;
+	for (size_t b = 0; b < FS_OPEN_BUCKETS; b++) {
+		pthread_mutex_lock(&fs->open_locks[b]);
+		for (struct fs_open *o = fs->open_files[b]; o; o = o->next) {
+			int fd;
+			if (atomic_load(&o->fd) != BLOB_LAZY ||
+			    o->n.kind != STORE_FILE || !o->n.has_sha ||
+			    o->n.tree_live)
+				continue;
+			fd = fs->be->ops->node_open(fs->be, &o->n);
+			if (fd >= 0)
+				atomic_store(&o->fd, fd);
+		}
+		pthread_mutex_unlock(&fs->open_locks[b]);
+	}
 }
 
 static void open_unref(struct fs *fs, int64_t ino)
@@ -246,6 +306,8 @@ static void open_unref(struct fs *fs, int64_t ino)
 		atomic_fetch_sub(&fs->nopen, 1);
 	}
 	pthread_mutex_unlock(open_lock(fs, ino));
+	if (o && atomic_load(&o->fd) >= 0)
+		close(atomic_load(&o->fd));
 	free(o);
 }
 
@@ -1053,8 +1115,10 @@ static void op_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
 	switch (p.kind) {
 	case FS_INO_ROOT:
 		rc = be->ops->dataset_get(be, name, &d);
-		if (!rc)
+		if (!rc) {
+			open_blobs_now(fs);
 			rc = be->ops->dataset_delete(be, d.id, msg);
+		}
 		if (!rc)
 			nodecache_clear(fs->nc);
 		break;
@@ -1065,8 +1129,10 @@ static void op_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
 			break;
 		}
 		rc = be->ops->tag_get(be, p.id, name, &t);
-		if (!rc)
+		if (!rc) {
+			open_blobs_now(fs);
 			rc = be->ops->tag_delete(be, t.id, msg);
+		}
 		if (!rc)
 			nodecache_clear(fs->nc);
 		break;
@@ -1391,7 +1457,13 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		fi->noflush = 1;
 	} else {
 		fh->kind = FH_BLOB;
-		if (n.has_sha) {
+		/* Embedded mode: the blob is opened at the first READ, shared
+		 * by the node's handles (open_blob_fd): a re-read whose pages
+		 * the kernel has opens no file at all. Remote mode opens it
+		 * now (it may be fetched: errors belong to open). */
+		if (n.has_sha && fs->nc)
+			fh->fd = BLOB_LAZY;
+		else if (n.has_sha) {
 			fh->fd = fs->be->ops->node_open(fs->be, &n);
 			rc = fh->fd < 0 ? fh->fd : 0;
 		}
@@ -1402,7 +1474,7 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		fi->noflush = 1;
 	}
 	if (!rc)
-		rc = open_ref(fs, &n);
+		rc = open_ref_get(fs, &n, &fh->o);
 	if (rc) {
 		if (fh->u)
 			upload_release(fs->up, fh->u);
@@ -1432,12 +1504,17 @@ static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	(void)ino;
 	if (fh->kind == FH_BLOB) {
 		struct fuse_bufvec bv = FUSE_BUFVEC_INIT(size);
-		if (fh->fd < 0) {
+		int bfd = fh->fd;
+		if (bfd == BLOB_LAZY && (bfd = open_blob_fd(FS(req), fh->o)) < 0) {
+			fuse_reply_err(req, -bfd);
+			return;
+		}
+		if (bfd < 0) {
 			fuse_reply_buf(req, NULL, 0);
 			return;
 		}
 		bv.buf[0].flags = FUSE_BUF_IS_FD | FUSE_BUF_FD_SEEK;
-		bv.buf[0].fd = fh->fd;
+		bv.buf[0].fd = bfd;
 		bv.buf[0].pos = off;
 		fuse_reply_data(req, &bv, FUSE_BUF_SPLICE_MOVE);
 		return;
