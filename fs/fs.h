@@ -16,6 +16,40 @@
  * No file descriptor is kept per inode: blob files are open only while a file
  * is open (a 100k-entry tag must not exhaust fds).
  *
+ * Read path costs (issue 12; counted with -d, instructions with callgrind):
+ * a warm Python open().read() of a frozen file sends OPEN, IOCTL, RELEASE
+ * (no LOOKUP, GETATTR or READ: dentry, attributes and pages are the
+ * kernel's); a warm `ls -l` of a frozen folder sends OPENDIR, then two
+ * GETXATTR per entry (security.selinux, system.posix_acl_access). What is
+ * done about each, and what was decided against:
+ *  - OPEN: the node record of a frozen file comes from memory (nodecache.h,
+ *    embedded mode), the open-files table has a lock per bucket, and the
+ *    blob is opened at the first READ (one fd per open node, shared by its
+ *    handles), so a warm re-open opens no file: 15.5 k instructions per
+ *    OPEN before, 4.0 k with the node cache (2.4 k of them opening the
+ *    blob), 1.45 k with the lazy blob. Removing a tag or dataset first
+ *    opens the blobs of open files not read yet (ops.c open_blobs_now),
+ *    since the removal collects blobs no other node names. Remote mode
+ *    opens the blob at OPEN: fetching may fail, and that belongs to open.
+ *  - FUSE_CAP_NO_OPEN_SUPPORT (OPEN answered ENOSYS) would drop OPEN and
+ *    RELEASE, but for the whole mount: initial-tag's uploads need their
+ *    opens and releases (a writer's open, a reader sharing the upload), and
+ *    it is not per file. Not used.
+ *  - IOCTL: Python's isatty() (TCGETS). fs_ops has no ioctl; the kernel
+ *    sends FUSE_IOCTL anyway and libfuse answers ENOSYS (the daemon does no
+ *    work; the kernel does not remember the answer). No lever on 3.14.
+ *  - GETXATTR: answered ENODATA for every name outside user.sievefs.*
+ *    without the catalog (~460 instructions); the round trip is the cost.
+ *    FUSE_CAP_POSIX_ACL halves them on a warm `ls -l` (2,003 instead of
+ *    4,003 for 2,000 entries: the kernel caches the "no ACL" answer), but it
+ *    turns on default_permissions, which costs one GETATTR per file of a
+ *    `cp -r` (measured: 100 files, 100 GETATTR more) and changes the errors
+ *    a non-root owner gets (EACCES before the daemon's EROFS). Not used:
+ *    copy-in is further from its target than listings.
+ *  - OPENDIR of a frozen folder: its listing is read at the first READDIR,
+ *    which a warm `ls` never sends (cache_readdir); 13.1 M instructions per
+ *    OPENDIR of 2,000 entries before, none after.
+ *
  * Open files outlive their names (POSIX unlink): fs/ keeps a small table of
  * the file nodes that have an open handle, with their attributes as last
  * seen, so that fstat and f*() calls on a descriptor whose file was removed
@@ -34,13 +68,18 @@
 #define FUSE_USE_VERSION 312
 #include <fuse_lowlevel.h>
 #include <pthread.h>
+#include <stdatomic.h>
 
 #include "core/backend.h"
 #include "core/upload.h"
 #include "fs/ino.h"
+#include "fs/nodecache.h"
 
 /* Buckets of the table of open file nodes (ops.c, "Open files"). */
 #define FS_OPEN_BUCKETS 256
+/* Slots of the cache of frozen node records (nodecache.h): ~130 bytes each,
+ * touched only when used. */
+#define FS_NODECACHE_SLOTS 65536
 struct fs_open;
 
 struct fs {
@@ -53,10 +92,16 @@ struct fs {
 	pthread_mutex_t emb_lock;    /* protects the three fields below */
 	struct emb_upload *emb_pending;   /* CSVs being copied in (emb.c) */
 	int64_t emb_seq;
-	pthread_mutex_t open_lock;   /* protects the two fields below; made
-					in op_init, before any request */
+	/* open_locks[i] protects bucket open_files[i]; made in op_init,
+	 * before any request. One lock per bucket: opens and closes of
+	 * parallel readers do not serialise (ops.c "Open files"). */
+	pthread_mutex_t open_locks[FS_OPEN_BUCKETS];
 	struct fs_open *open_files[FS_OPEN_BUCKETS];
-	size_t nopen;                /* entries in open_files */
+	_Atomic size_t nopen;        /* entries in open_files */
+	int node_cache;              /* set before mounting: 1 = keep frozen
+					node records in memory (embedded
+					mode; remote mode has its own memo) */
+	struct nodecache *nc;        /* made in op_init; NULL = none */
 	int64_t started_ns;          /* when the mount started (op_init) */
 };
 
@@ -67,7 +112,11 @@ struct fs_fh {
 	enum fs_fh_kind kind;
 	int64_t ino;                 /* FH_BLOB, FH_UPLOAD: the node (its
 					entry in fs.open_files) */
-	int fd;                      /* FH_BLOB: the blob, -1 = empty file */
+	int fd;                      /* FH_BLOB: the blob, -1 = empty file,
+					-2 = opened at the first READ, in
+					o (ops.c, op_open) */
+	struct fs_open *o;           /* FH_BLOB, FH_UPLOAD: the node's entry
+					in fs.open_files */
 	struct upload *u;            /* FH_UPLOAD */
 	struct emb_upload *emb;      /* FH_EMB_UPLOAD */
 	int wr;                      /* FH_UPLOAD opened for writing: its

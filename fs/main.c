@@ -206,6 +206,7 @@ static int run_mount_with(struct fs_cmdline *cl, struct fs_remote *rem)
 		goto out_backend;
 	fs.frozen_ttl = fs.be->ops->frozen_cache_ok ? 86400.0 : fs.be->ops->live_ttl;
 	fs.live_ttl = fs.be->ops->live_ttl;
+	fs.node_cache = !api_is_url(cl->source);
 
 	if (cl->opts.singlethread) {
 		rc = fuse_session_loop(fs.se);

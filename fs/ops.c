@@ -182,16 +182,32 @@ static void node_attr(struct fs *fs, const be_node *n, struct stat *st)
  * the node is gone from the catalog, getattr and setattr fall back to this
  * copy, so a process that has the file open keeps a working descriptor
  * until its last close, as on any POSIX filesystem. Only open files have an
- * entry, so the table stays small; lock: fs.open_lock, held for a lookup
- * or a copy only (never across backend calls). */
+ * entry, so the table stays small; locks: one per bucket
+ * (fs.open_locks), held for a lookup or a copy only (never across backend
+ * calls), so that the opens and closes of parallel readers do not contend;
+ * fs.nopen (atomic) lets the paths that only matter for removed files skip
+ * the table when nothing is open. */
 
 struct fs_open {
 	int64_t ino;
 	int refs;                    /* open handles on the node */
 	be_node n;                   /* attributes as last seen */
+	_Atomic int fd;              /* lazily opened blob of a frozen file,
+					shared by its FH_BLOB handles (set
+					under the bucket lock); BLOB_LAZY:
+					not opened yet */
 	struct fs_open *next;
 };
 
+/* fs_fh.fd / fs_open.fd of a blob not opened yet (see op_open). */
+#define BLOB_LAZY (-2)
+
+static pthread_mutex_t *open_lock(struct fs *fs, int64_t ino)
+{
+	return &fs->open_locks[(uint64_t)ino % FS_OPEN_BUCKETS];
+}
+
+/* Caller holds open_lock(fs, ino). */
 static struct fs_open **open_slot(struct fs *fs, int64_t ino)
 {
 	struct fs_open **p = &fs->open_files[(uint64_t)ino % FS_OPEN_BUCKETS];
@@ -201,42 +217,97 @@ static struct fs_open **open_slot(struct fs *fs, int64_t ino)
 	return p;
 }
 
-/* A handle on file node n was opened: 0 or -ENOMEM. */
-static int open_ref(struct fs *fs, const be_node *n)
+/* A handle on file node n was opened: 0 or -ENOMEM. *out (if out is not
+ * NULL): the node's entry, valid until the handle's open_unref. */
+static int open_ref_get(struct fs *fs, const be_node *n, struct fs_open **out)
 {
-	struct fs_open **p, *o;
+	struct fs_open **p, *o = NULL;
 	int rc = 0;
 
-	pthread_mutex_lock(&fs->open_lock);
+	pthread_mutex_lock(open_lock(fs, n->ino));
 	p = open_slot(fs, n->ino);
 	if (*p) {
-		(*p)->refs++;
-		(*p)->n = *n;
+		o = *p;
+		o->refs++;
+		o->n = *n;
 	} else if ((o = calloc(1, sizeof(*o))) != NULL) {
 		o->ino = n->ino;
 		o->refs = 1;
 		o->n = *n;
+		atomic_init(&o->fd, BLOB_LAZY);
 		*p = o;
-		fs->nopen++;
+		atomic_fetch_add(&fs->nopen, 1);
 	} else {
 		rc = -ENOMEM;
 	}
-	pthread_mutex_unlock(&fs->open_lock);
+	pthread_mutex_unlock(open_lock(fs, n->ino));
+	if (out)
+		*out = o;
 	return rc;
+}
+
+static int open_ref(struct fs *fs, const be_node *n)
+{
+	return open_ref_get(fs, n, NULL);
+}
+
+/* The blob fd of open frozen file o, opened at the first call (the first
+ * READ of any handle on it; see op_open): fd or -errno. The fd is closed
+ * with the node's last handle. */
+static int open_blob_fd(struct fs *fs, struct fs_open *o)
+{
+	int fd = atomic_load(&o->fd);
+
+	if (fd != BLOB_LAZY)
+		return fd;
+	pthread_mutex_lock(open_lock(fs, o->ino));
+	fd = atomic_load(&o->fd);
+	if (fd == BLOB_LAZY) {
+		fd = fs->be->ops->node_open(fs->be, &o->n);
+		if (fd >= 0)
+			atomic_store(&o->fd, fd);
+	}
+	pthread_mutex_unlock(open_lock(fs, o->ino));
+	return fd;
+}
+
+/* A tag or dataset is about to be removed, and with it the blobs no other
+ * node names: every open frozen file not read yet gets its blob fd now, so
+ * that its handles read the bytes they opened (as after an unlink). */
+static void open_blobs_now(struct fs *fs)
+{
+	if (!atomic_load(&fs->nopen))
+		return;
+	for (size_t b = 0; b < FS_OPEN_BUCKETS; b++) {
+		pthread_mutex_lock(&fs->open_locks[b]);
+		for (struct fs_open *o = fs->open_files[b]; o; o = o->next) {
+			int fd;
+			if (atomic_load(&o->fd) != BLOB_LAZY ||
+			    o->n.kind != STORE_FILE || !o->n.has_sha ||
+			    o->n.tree_live)
+				continue;
+			fd = fs->be->ops->node_open(fs->be, &o->n);
+			if (fd >= 0)
+				atomic_store(&o->fd, fd);
+		}
+		pthread_mutex_unlock(&fs->open_locks[b]);
+	}
 }
 
 static void open_unref(struct fs *fs, int64_t ino)
 {
 	struct fs_open **p, *o = NULL;
 
-	pthread_mutex_lock(&fs->open_lock);
+	pthread_mutex_lock(open_lock(fs, ino));
 	p = open_slot(fs, ino);
 	if (*p && --(*p)->refs == 0) {
 		o = *p;
 		*p = o->next;
-		fs->nopen--;
+		atomic_fetch_sub(&fs->nopen, 1);
 	}
-	pthread_mutex_unlock(&fs->open_lock);
+	pthread_mutex_unlock(open_lock(fs, ino));
+	if (o && atomic_load(&o->fd) >= 0)
+		close(atomic_load(&o->fd));
 	free(o);
 }
 
@@ -246,11 +317,13 @@ static void open_update(struct fs *fs, const be_node *n)
 {
 	struct fs_open *o;
 
-	pthread_mutex_lock(&fs->open_lock);
-	o = fs->nopen ? *open_slot(fs, n->ino) : NULL;
+	if (!atomic_load(&fs->nopen))
+		return;
+	pthread_mutex_lock(open_lock(fs, n->ino));
+	o = *open_slot(fs, n->ino);
 	if (o)
 		o->n = *n;
-	pthread_mutex_unlock(&fs->open_lock);
+	pthread_mutex_unlock(open_lock(fs, n->ino));
 }
 
 /* The last attributes of open node ino into *out: 0, or -ENOENT if no
@@ -260,13 +333,15 @@ static int open_get(struct fs *fs, int64_t ino, be_node *out)
 	struct fs_open *o;
 	int rc = -ENOENT;
 
-	pthread_mutex_lock(&fs->open_lock);
-	o = fs->nopen ? *open_slot(fs, ino) : NULL;
+	if (!atomic_load(&fs->nopen))
+		return -ENOENT;
+	pthread_mutex_lock(open_lock(fs, ino));
+	o = *open_slot(fs, ino);
 	if (o) {
 		*out = o->n;
 		rc = 0;
 	}
-	pthread_mutex_unlock(&fs->open_lock);
+	pthread_mutex_unlock(open_lock(fs, ino));
 	return rc;
 }
 
@@ -275,12 +350,9 @@ static int open_get(struct fs *fs, int64_t ino, be_node *out)
 static void open_forget_name(struct fs *fs, int64_t parent, const char *name)
 {
 	be_node n;
-	size_t nopen;
 
-	pthread_mutex_lock(&fs->open_lock);
-	nopen = fs->nopen;
-	pthread_mutex_unlock(&fs->open_lock);
-	if (nopen && fs->be->ops->node_lookup(fs->be, parent, name, &n) == 0)
+	if (atomic_load(&fs->nopen) &&
+	    fs->be->ops->node_lookup(fs->be, parent, name, &n) == 0)
 		open_update(fs, &n);
 }
 
@@ -288,15 +360,21 @@ static void open_forget_name(struct fs *fs, int64_t parent, const char *name)
  * meanwhile (*gone set). */
 static int node_get_open(struct fs *fs, int64_t ino, be_node *n, int *gone)
 {
-	int rc = fs->be->ops->node_get(fs->be, ino, n);
+	int rc;
 
 	*gone = 0;
+	/* a frozen node does not change: its open copy needs no refresh */
+	if (nodecache_get(fs->nc, ino, n) == 0)
+		return 0;
+	rc = fs->be->ops->node_get(fs->be, ino, n);
 	if (rc == -ENOENT && open_get(fs, ino, n) == 0) {
 		*gone = 1;
 		return 0;
 	}
-	if (!rc)
+	if (!rc) {
+		nodecache_put(fs->nc, n);
 		open_update(fs, n);
+	}
 	return rc;
 }
 
@@ -312,6 +390,7 @@ static void node_entry(struct fs *fs, const be_node *n,
 	node_attr(fs, n, &e->attr);
 	e->ino = e->attr.st_ino;
 	e->attr_timeout = e->entry_timeout = node_ttl(fs, n);
+	nodecache_put(fs->nc, n);   /* the open that follows needs no query */
 }
 
 static void dataset_entry(struct fs *fs, const be_dataset *d,
@@ -400,7 +479,11 @@ static void op_init(void *userdata, struct fuse_conn_info *conn)
 {
 	struct fs *fs = userdata;
 
-	pthread_mutex_init(&fs->open_lock, NULL);
+	for (size_t i = 0; i < FS_OPEN_BUCKETS; i++)
+		pthread_mutex_init(&fs->open_locks[i], NULL);
+	atomic_init(&fs->nopen, 0);
+	/* No cache (out of memory) only costs a query per open. */
+	fs->nc = fs->node_cache ? nodecache_new(FS_NODECACHE_SLOTS) : NULL;
 	fs->started_ns = now_ns();
 	conn->want |= FUSE_CAP_ATOMIC_O_TRUNC | FUSE_CAP_PARALLEL_DIROPS;
 	if (conn->capable & FUSE_CAP_READDIRPLUS)
@@ -413,6 +496,14 @@ static void op_init(void *userdata, struct fuse_conn_info *conn)
 	conn->max_readahead = 1 << 20;
 	conn->max_background = 64;
 	conn->congestion_threshold = 48;
+}
+
+static void op_destroy(void *userdata)
+{
+	struct fs *fs = userdata;
+
+	nodecache_free(fs->nc);
+	fs->nc = NULL;
 }
 
 static void op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
@@ -523,9 +614,16 @@ static void op_getattr(fuse_req_t req, fuse_ino_t ino,
 /* ---- directories ---- */
 
 /* A directory listing, taken at opendir so that paging through it with
- * offsets is stable and costs no query per page. */
+ * offsets is stable and costs no query per page. A frozen folder's listing
+ * never changes, and the kernel keeps it (cache_readdir): its OPENDIR is
+ * still sent for every `ls`, but READDIR only when the kernel's copy is
+ * gone. So a frozen folder's snapshot is taken at the first READDIR
+ * (`pending`), and a warm `ls` of a frozen tag costs no query at all
+ * (callgrind, 2,000 entries: 13.1 M instructions per OPENDIR before). */
 struct dirsnap {
 	int frozen;                  /* a folder of a frozen tag */
+	int pending;                 /* entries not read yet (frozen only) */
+	pthread_mutex_t lock;        /* taking a pending snapshot */
 	be_node self;                /* a node folder: itself (ino 0: not
 					one) */
 	size_t n, cap;
@@ -559,6 +657,7 @@ static void snap_free(struct dirsnap *s)
 {
 	if (!s)
 		return;
+	pthread_mutex_destroy(&s->lock);
 	for (size_t i = 0; i < s->n; i++)
 		free(s->names[i]);
 	free(s->names);
@@ -627,31 +726,47 @@ static int snap_dataset(struct fs *fs, int64_t ds, struct dirsnap *s)
 	return rc;
 }
 
-static int snap_node(struct fs *fs, int64_t ino, struct dirsnap *s)
+/* The entries of node folder s->self. */
+static int snap_children(struct fs *fs, struct dirsnap *s)
 {
 	struct backend *be = fs->be;
 	struct fuse_entry_param e;
-	be_node self, *v;
+	const be_node *self = &s->self;
+	be_node *v;
 	size_t n;
-	int rc = be->ops->node_get(be, ino, &self);
+	int rc = be->ops->node_children(be, self->ino, &v, &n);
 
 	if (rc)
 		return rc;
-	if (self.kind != STORE_DIR)
-		return -ENOTDIR;
-	s->frozen = !self.tree_live;
-	s->self = self;
-	rc = be->ops->node_children(be, ino, &v, &n);
-	if (rc)
-		return rc;
-	rc = snap_dots(s, fs_ino_node(ino), self.parent > 0 ?
-		       fs_ino_node(self.parent) : fs_ino_dataset(self.dataset));
+	rc = snap_dots(s, fs_ino_node(self->ino), self->parent > 0 ?
+		       fs_ino_node(self->parent) : fs_ino_dataset(self->dataset));
 	for (size_t i = 0; i < n && !rc; i++) {
 		node_entry(fs, &v[i], &e);
 		rc = snap_add(s, v[i].name, &e);
 	}
 	free(v);
 	return rc;
+}
+
+static int snap_node(struct fs *fs, int64_t ino, struct dirsnap *s)
+{
+	be_node self;
+	int rc = 0;
+
+	if (nodecache_get(fs->nc, ino, &self) &&
+	    (rc = fs->be->ops->node_get(fs->be, ino, &self)) == 0)
+		nodecache_put(fs->nc, &self);
+	if (rc)
+		return rc;
+	if (self.kind != STORE_DIR)
+		return -ENOTDIR;
+	s->frozen = !self.tree_live;
+	s->self = self;
+	if (s->frozen && fs->frozen_ttl > fs->live_ttl) {
+		s->pending = 1;
+		return 0;
+	}
+	return snap_children(fs, s);
 }
 
 static int snap_emb_add(void *arg, const char *name,
@@ -683,6 +798,7 @@ static void op_opendir(fuse_req_t req, fuse_ino_t ino,
 		fuse_reply_err(req, ENOMEM);
 		return;
 	}
+	pthread_mutex_init(&s->lock, NULL);
 	switch (i.kind) {
 	case FS_INO_ROOT: rc = snap_root(fs, s); break;
 	case FS_INO_DATASET: rc = snap_dataset(fs, i.id, s); break;
@@ -713,9 +829,27 @@ static void do_readdir(fuse_req_t req, size_t size, off_t off,
 		       struct fuse_file_info *fi, int plus)
 {
 	struct dirsnap *s = (struct dirsnap *)(uintptr_t)fi->fh;
-	char *buf = malloc(size);
+	char *buf;
 	size_t pos = 0;
+	int rc = 0;
 
+	pthread_mutex_lock(&s->lock);
+	if (s->pending) {
+		rc = snap_children(FS(req), s);
+		if (!rc) {
+			s->pending = 0;
+		} else {             /* the next READDIR starts afresh */
+			for (size_t i = 0; i < s->n; i++)
+				free(s->names[i]);
+			s->n = 0;
+		}
+	}
+	pthread_mutex_unlock(&s->lock);
+	if (rc) {
+		fuse_reply_err(req, -rc);
+		return;
+	}
+	buf = malloc(size);
 	if (!buf) {
 		fuse_reply_err(req, ENOMEM);
 		return;
@@ -981,8 +1115,12 @@ static void op_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
 	switch (p.kind) {
 	case FS_INO_ROOT:
 		rc = be->ops->dataset_get(be, name, &d);
-		if (!rc)
+		if (!rc) {
+			open_blobs_now(fs);
 			rc = be->ops->dataset_delete(be, d.id, msg);
+		}
+		if (!rc)
+			nodecache_clear(fs->nc);
 		break;
 	case FS_INO_DATASET:
 		if (fs_ctl_by_name(name)) {
@@ -991,8 +1129,12 @@ static void op_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
 			break;
 		}
 		rc = be->ops->tag_get(be, p.id, name, &t);
-		if (!rc)
+		if (!rc) {
+			open_blobs_now(fs);
 			rc = be->ops->tag_delete(be, t.id, msg);
+		}
+		if (!rc)
+			nodecache_clear(fs->nc);
 		break;
 	case FS_INO_NODE:
 		open_forget_name(fs, p.id, name);
@@ -1276,7 +1418,10 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		fuse_reply_err(req, i.kind == FS_INO_BAD ? ENOENT : EISDIR);
 		return;
 	}
-	rc = fs->be->ops->node_get(fs->be, i.id, &n);
+	/* A frozen file's record comes from memory (nodecache.h). */
+	rc = nodecache_get(fs->nc, i.id, &n);
+	if (rc && (rc = fs->be->ops->node_get(fs->be, i.id, &n)) == 0)
+		nodecache_put(fs->nc, &n);
 	if (!rc && n.kind == STORE_DIR)
 		rc = -EISDIR;
 	if (!rc && wr && !n.tree_live)
@@ -1312,7 +1457,13 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		fi->noflush = 1;
 	} else {
 		fh->kind = FH_BLOB;
-		if (n.has_sha) {
+		/* Embedded mode: the blob is opened at the first READ, shared
+		 * by the node's handles (open_blob_fd): a re-read whose pages
+		 * the kernel has opens no file at all. Remote mode opens it
+		 * now (it may be fetched: errors belong to open). */
+		if (n.has_sha && fs->nc)
+			fh->fd = BLOB_LAZY;
+		else if (n.has_sha) {
 			fh->fd = fs->be->ops->node_open(fs->be, &n);
 			rc = fh->fd < 0 ? fh->fd : 0;
 		}
@@ -1323,7 +1474,7 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		fi->noflush = 1;
 	}
 	if (!rc)
-		rc = open_ref(fs, &n);
+		rc = open_ref_get(fs, &n, &fh->o);
 	if (rc) {
 		if (fh->u)
 			upload_release(fs->up, fh->u);
@@ -1353,12 +1504,17 @@ static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	(void)ino;
 	if (fh->kind == FH_BLOB) {
 		struct fuse_bufvec bv = FUSE_BUFVEC_INIT(size);
-		if (fh->fd < 0) {
+		int bfd = fh->fd;
+		if (bfd == BLOB_LAZY && (bfd = open_blob_fd(FS(req), fh->o)) < 0) {
+			fuse_reply_err(req, -bfd);
+			return;
+		}
+		if (bfd < 0) {
 			fuse_reply_buf(req, NULL, 0);
 			return;
 		}
 		bv.buf[0].flags = FUSE_BUF_IS_FD | FUSE_BUF_FD_SEEK;
-		bv.buf[0].fd = fh->fd;
+		bv.buf[0].fd = bfd;
 		bv.buf[0].pos = off;
 		fuse_reply_data(req, &bv, FUSE_BUF_SPLICE_MOVE);
 		return;
@@ -1629,6 +1785,7 @@ static void op_statfs(fuse_req_t req, fuse_ino_t ino)
 
 const struct fuse_lowlevel_ops fs_ops = {
 	.init = op_init,
+	.destroy = op_destroy,
 	.lookup = op_lookup,
 	.forget = op_forget,
 	.forget_multi = op_forget_multi,

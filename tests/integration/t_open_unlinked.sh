@@ -10,7 +10,9 @@
 # and unlinked meanwhile keeps taking writes, ftruncate, fchmod and
 # futimens, reads back what was written, and never reappears in the
 # listing (not after its close either); fstat of the open descriptor works
-# for the whole time.
+# for the whole time; a frozen tag's file stays readable through its fd
+# after `rmdir` of the tag (also one never read before, whose blob the
+# removal collects), and a new tag of the same name has the new bytes.
 
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/server_lib.sh"
@@ -80,6 +82,38 @@ EOF
 	sleep 1.2   # past the remote metadata TTL: listings come from the server
 	got=$(ls "$d")
 	expect_eq "g" "$got" "$what: the listing holds only g after every close"
+
+	# A file of a frozen tag (its record and pages cached: read twice and
+	# stat'ed) stays readable through its fd after the tag is removed; a
+	# new tag of the same name shows the new bytes.
+	printf 'tag one\n' >"$d/t" && printf 'only in v1\n' >"$d/u" &&
+		mkdir "$1/d/v1" && rm "$d/u" || fail "$what: make tag v1"
+	ok "$what: python open, rmdir the tag, pread/fstat, new tag of that name" \
+		python3 - "$1/d" <<'EOF'
+import os, sys
+ds = sys.argv[1]
+p = os.path.join(ds, "v1", "t")
+assert open(p, "rb").read() == b"tag one\n"
+assert open(p, "rb").read() == b"tag one\n"
+os.stat(p)
+fd = os.open(p, os.O_RDONLY)
+# u: never read before the tag goes, and its bytes are named by v1 only
+ufd = os.open(os.path.join(ds, "v1", "u"), os.O_RDONLY)
+os.rmdir(os.path.join(ds, "v1"))
+assert os.pread(ufd, 100, 0) == b"only in v1\n"
+os.close(ufd)
+assert not os.path.exists(p), "tag file still there after rmdir of the tag"
+assert os.fstat(fd).st_size == 8, os.fstat(fd)
+assert os.pread(fd, 100, 0) == b"tag one\n"
+with open(os.path.join(ds, "initial-tag", "t"), "wb") as f:
+    f.write(b"tag two, longer\n")
+os.mkdir(os.path.join(ds, "v1"))
+assert open(p, "rb").read() == b"tag two, longer\n", open(p, "rb").read()
+assert os.stat(p).st_size == 16
+os.close(fd)
+print("ok")
+EOF
+	rm -f "$d/t"
 }
 
 # --- embedded mode
