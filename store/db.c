@@ -549,39 +549,9 @@ void db_node_row(sqlite3_stmt *s, void *out)
 	n->subdirs = sqlite3_column_int64(s, 15);
 }
 
-/* nodes.atime (access time, kept apart from mtime since issue 10): added
- * to a catalog made before it, with atime = mtime, once. Idempotent: the
- * column is looked for first, so a catalog that has it is left alone. */
-static int migrate_atime(struct conn *c)
-{
-	sqlite3_stmt *s = db_prep(c, "SELECT 1 FROM pragma_table_info('nodes')"
-			       " WHERE name='atime'");
-	int r;
-
-	if (!s)
-		return -EIO;
-	r = sqlite3_step(s);
-	sqlite3_finalize(s);
-	if (r == SQLITE_ROW)
-		return 0;
-	if (r != SQLITE_DONE)
-		return db_err(r);
-	return db_exec(c, "ALTER TABLE nodes ADD COLUMN atime INTEGER NOT NULL"
-		       " DEFAULT 0; UPDATE nodes SET atime=mtime;");
-}
-
-/* A folder's st_nlink is 2 + its child folders (as on ext4; find's leaf
- * optimisation relies on it): NODE_COLS counts them through this partial
- * index, so the count costs one index range of folders only, never a scan
- * of a big folder's files. IF NOT EXISTS: its own migration. */
-static int migrate_subdirs(struct conn *c)
-{
-	return db_exec(c, "CREATE INDEX IF NOT EXISTS nodes_subdir"
-		       " ON nodes(parent) WHERE kind=1");
-}
-
 /* Adds column `col` (declared `decl`) to `table` unless it is there: the
- * migration step of a catalog made before the column existed. Idempotent;
+ * migration step of a catalog made before the column existed. Returns 1
+ * if it added the column, 0 if it was there, or -errno. Idempotent;
  * table, col and decl are our own constants, never user input. */
 static int add_column(struct conn *c, const char *table, const char *col,
 		      const char *decl)
@@ -603,7 +573,30 @@ static int add_column(struct conn *c, const char *table, const char *col,
 		return db_err(r);
 	snprintf(sql, sizeof(sql), "ALTER TABLE %s ADD COLUMN %s %s", table,
 		 col, decl);
-	return db_exec(c, sql);
+	r = db_exec(c, sql);
+	return r ? r : 1;
+}
+
+/* nodes.atime (access time, kept apart from mtime since issue 10): added
+ * to a catalog made before it, with atime = mtime, once. Idempotent: the
+ * column is looked for first, so a catalog that has it is left alone. */
+static int migrate_atime(struct conn *c)
+{
+	int rc = add_column(c, "nodes", "atime", "INTEGER NOT NULL DEFAULT 0");
+
+	if (rc == 1)
+		rc = db_exec(c, "UPDATE nodes SET atime=mtime");
+	return rc < 0 ? rc : 0;
+}
+
+/* A folder's st_nlink is 2 + its child folders (as on ext4; find's leaf
+ * optimisation relies on it): NODE_COLS counts them through this partial
+ * index, so the count costs one index range of folders only, never a scan
+ * of a big folder's files. IF NOT EXISTS: its own migration. */
+static int migrate_subdirs(struct conn *c)
+{
+	return db_exec(c, "CREATE INDEX IF NOT EXISTS nodes_subdir"
+		       " ON nodes(parent) WHERE kind=1");
 }
 
 /* Tags have a public 24-hex uid like datasets (issue 10). A catalog made
@@ -615,7 +608,7 @@ static int migrate_tag_uid(struct conn *c)
 {
 	int rc = add_column(c, "tags", "uid", "TEXT");
 
-	if (!rc)
+	if (rc >= 0)
 		rc = db_exec(c, "CREATE UNIQUE INDEX IF NOT EXISTS tags_uid"
 			     " ON tags(uid);"
 			     "UPDATE tags SET uid=lower(hex(randomblob(12)))"
@@ -631,10 +624,10 @@ static int migrate_runs_seq(struct conn *c)
 {
 	int rc = add_column(c, "runs", "seq", "INTEGER NOT NULL DEFAULT 0");
 
-	if (!rc)
+	if (rc >= 0)
 		rc = add_column(c, "runs", "candidates",
 				"INTEGER NOT NULL DEFAULT 0");
-	if (!rc)
+	if (rc >= 0)
 		rc = db_exec(c, "UPDATE runs SET seq=(SELECT count(*) FROM runs"
 			     " r2 WHERE r2.dataset=runs.dataset AND"
 			     " r2.id<=runs.id) WHERE seq=0");
