@@ -153,18 +153,13 @@ int store_blob_kept(store *st, const unsigned char sha[STORE_SHA_LEN])
 	return r == SQLITE_DONE ? 0 : db_err(r);
 }
 
-int store_thumb_get(store *st, const unsigned char sha[STORE_SHA_LEN],
-		    unsigned char thumb[STORE_SHA_LEN], int64_t *size)
+/* Steps s (bound; columns thumb, size) once into thumb/size and finalizes
+ * it: 0, -ENOENT when there is no row, or -errno. */
+static int thumb_row(sqlite3_stmt *s, unsigned char thumb[STORE_SHA_LEN],
+		     int64_t *size)
 {
-	struct conn *c = db_conn(st);
-	sqlite3_stmt *s;
-	int r, rc = -ENOENT;
+	int r = sqlite3_step(s), rc = -ENOENT;
 
-	if (!c || !(s = db_prep(c, "SELECT thumb, size FROM thumbs"
-			     " WHERE sha=?1 ORDER BY thumb LIMIT 1")))
-		return -EIO;
-	sqlite3_bind_blob(s, 1, sha, STORE_SHA_LEN, SQLITE_STATIC);
-	r = sqlite3_step(s);
 	if (r == SQLITE_ROW &&
 	    sqlite3_column_bytes(s, 0) == STORE_SHA_LEN) {
 		memcpy(thumb, sqlite3_column_blob(s, 0), STORE_SHA_LEN);
@@ -175,6 +170,19 @@ int store_thumb_get(store *st, const unsigned char sha[STORE_SHA_LEN],
 	}
 	sqlite3_finalize(s);
 	return rc;
+}
+
+int store_thumb_get(store *st, const unsigned char sha[STORE_SHA_LEN],
+		    unsigned char thumb[STORE_SHA_LEN], int64_t *size)
+{
+	struct conn *c = db_conn(st);
+	sqlite3_stmt *s;
+
+	if (!c || !(s = db_prep(c, "SELECT thumb, size FROM thumbs"
+			     " WHERE sha=?1 ORDER BY thumb LIMIT 1")))
+		return -EIO;
+	sqlite3_bind_blob(s, 1, sha, STORE_SHA_LEN, SQLITE_STATIC);
+	return thumb_row(s, thumb, size);
 }
 
 int store_blob_source(store *st, const char *owner,
@@ -244,7 +252,6 @@ int store_thumb_get_for(store *st, const char *user,
 {
 	struct conn *c = db_conn(st);
 	sqlite3_stmt *s;
-	int r, rc = -ENOENT;
 
 	if (!user[0])
 		return store_thumb_get(st, sha, thumb, size);
@@ -254,17 +261,7 @@ int store_thumb_get_for(store *st, const char *user,
 		return -EIO;
 	sqlite3_bind_blob(s, 1, sha, STORE_SHA_LEN, SQLITE_STATIC);
 	sqlite3_bind_text(s, 2, user, -1, SQLITE_STATIC);
-	r = sqlite3_step(s);
-	if (r == SQLITE_ROW &&
-	    sqlite3_column_bytes(s, 0) == STORE_SHA_LEN) {
-		memcpy(thumb, sqlite3_column_blob(s, 0), STORE_SHA_LEN);
-		*size = sqlite3_column_int64(s, 1);
-		rc = 0;
-	} else if (r != SQLITE_ROW && r != SQLITE_DONE) {
-		rc = db_err(r);
-	}
-	sqlite3_finalize(s);
-	return rc;
+	return thumb_row(s, thumb, size);
 }
 
 void kept_forget(struct conn *c, const unsigned char *sha)
