@@ -2249,7 +2249,7 @@ int api_server_start(const char *dir, const struct sockaddr *sa,
 	long cores = sysconf(_SC_NPROCESSORS_ONLN);
 	int rc;
 	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL |
-			 MHD_USE_ERROR_LOG;
+			 (o->quiet ? 0 : MHD_USE_ERROR_LOG);
 
 	*out = NULL;
 	if (o->cert_pem)

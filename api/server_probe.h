@@ -26,6 +26,7 @@ struct api_server_opts {
 	unsigned per_addr;                /* --conns-per-addr */
 	uint64_t upload_cap;              /* --upload-cap, bytes */
 	unsigned grace;                   /* --orphan-grace, seconds */
+	int quiet;                        /* 1: no libmicrohttpd error log */
 };
 
 struct api_server;
