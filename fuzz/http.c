@@ -32,9 +32,11 @@
  * alive and not wedged). At exit it prints how many answers had which
  * status class.
  *
- * State grows with what the inputs create (datasets, nodes, blobs) in the
- * temporary store; for runs of minutes that is small. The store is removed
- * at exit (not after a crash: its path is printed at start).
+ * State grows with what the inputs create (datasets, nodes, blobs): every
+ * RESET_EVERY inputs the harness checks the server, stops it (which also
+ * puts api_server_stop under ASan/LSan), removes the store and starts
+ * again on a fresh one (new port, new tokens: seeds name them only through
+ * the placeholders). The store is removed at exit (not after a crash).
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -54,6 +56,7 @@
 #include "store/store.h"
 
 #define SANITY_EVERY 500
+#define RESET_EVERY 5000       /* a new server on a new store */
 #define IDLE_MS 200            /* no byte for this long: done */
 #define IDLE_PART_MS 30        /* the same when no header block ends */
 #define INPUT_MS 3000          /* one input's exchange at most */
@@ -66,7 +69,7 @@ static struct api_server_opts opts;
 static unsigned port;
 static char dir[] = "/tmp/sievefs-fuzz-http.XXXXXX";
 static char tok_a[STORE_TOKEN_LEN + 1], tok_b[STORE_TOKEN_LEN + 1];
-static unsigned long inputs, classes[7];   /* [0] nothing, [1..5] 1xx..5xx,
+static unsigned long inputs, restarts, classes[7];   /* [0] nothing, [1..5] 1xx..5xx,
 					    * [6] cut by the harness's timer */
 
 static double now_ms(void)
@@ -196,46 +199,24 @@ static int rm_one(const char *path, const struct stat *st, int flag,
 	return 0;
 }
 
-static void at_exit(void)
-{
-	if (!srv)
-		return;
-	sanity();
-	api_server_stop(srv);
-	srv = NULL;
-	nftw(dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
-	fprintf(stderr, "fuzz_http: %lu inputs; answers: none %lu, 1xx %lu,"
-		" 2xx %lu, 3xx %lu, 4xx %lu, 5xx %lu, timed out %lu\n", inputs,
-		classes[0], classes[1], classes[2], classes[3], classes[4],
-		classes[5], classes[6]);
-}
-
 static void die(const char *what, int rc)
 {
 	fprintf(stderr, "fuzz_http: %s: %s\n", what, strerror(rc < 0 ? -rc : rc));
 	abort();
 }
 
-int LLVMFuzzerInitialize(int *argc, char ***argv)
+/* A fresh store in a new temporary directory, served; the two users'
+ * tokens; alice's dataset "seed". Aborts on failure. */
+static void server_up(void)
 {
 	struct sockaddr_in sa = { .sin_family = AF_INET };
 	char msg[256] = "", req[512], head[64];
 	store *st = NULL;
 	int rc;
 
-	(void)argc;
-	(void)argv;
-	signal(SIGPIPE, SIG_IGN);
-	log_setup(0, LOG_LVL_ERROR);
+	memcpy(dir, "/tmp/sievefs-fuzz-http.XXXXXX", sizeof(dir));
 	if (!mkdtemp(dir))
 		die("mkdtemp", errno);
-	fprintf(stderr, "fuzz_http: store in %s\n", dir);
-	opts.rate_n = 100000000;
-	opts.rate_s = 1;
-	opts.per_addr = 65535;
-	opts.upload_cap = 64ull << 20;
-	opts.grace = 3600;
-	opts.quiet = 1;
 	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
 	rc = api_server_start(dir, (struct sockaddr *)&sa, &opts, &srv, &port);
 	if (rc)
@@ -250,14 +231,49 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	store_close(st);
 	if (rc)
 		die("store_token_create", rc);
-	atexit(at_exit);
 	snprintf(req, sizeof(req), "POST /v1/datasets HTTP/1.1\r\nHost: fuzz\r\n"
 		 "Authorization: Bearer %s\r\nConnection: close\r\n"
 		 "Content-Length: 15\r\n\r\n{\"name\":\"seed\"}", tok_a);
 	if (request(req, head, sizeof(head)) != 201)
 		die("creating the seed dataset", EIO);
 	sanity();
-	fprintf(stderr, "fuzz_http: serving on 127.0.0.1:%u\n", port);
+}
+
+/* Checks the server is alive, stops it, removes its store. */
+static void server_down(void)
+{
+	sanity();
+	api_server_stop(srv);
+	srv = NULL;
+	nftw(dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+static void at_exit(void)
+{
+	if (!srv)
+		return;
+	server_down();
+	fprintf(stderr, "fuzz_http: %lu inputs, %lu server restarts; answers:"
+		" none %lu, 1xx %lu, 2xx %lu, 3xx %lu, 4xx %lu, 5xx %lu, timed"
+		" out %lu\n", inputs, restarts, classes[0], classes[1],
+		classes[2], classes[3], classes[4], classes[5], classes[6]);
+}
+
+int LLVMFuzzerInitialize(int *argc, char ***argv)
+{
+	(void)argc;
+	(void)argv;
+	signal(SIGPIPE, SIG_IGN);
+	log_setup(0, LOG_LVL_ERROR);
+	opts.rate_n = 100000000;
+	opts.rate_s = 1;
+	opts.per_addr = 65535;
+	opts.upload_cap = 64ull << 20;
+	opts.grace = 3600;
+	opts.quiet = 1;
+	server_up();
+	atexit(at_exit);
+	fprintf(stderr, "fuzz_http: serving %s on 127.0.0.1:%u\n", dir, port);
 	return 0;
 }
 
@@ -344,7 +360,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	int cl = !closed && !head[0] ? 6 : st / 100;
 	classes[cl]++;
 	dump(data, size, cl, head);
-	if (++inputs % SANITY_EVERY == 0)
+	if (++inputs % RESET_EVERY == 0) {
+		server_down();
+		server_up();
+		restarts++;
+	} else if (inputs % SANITY_EVERY == 0) {
 		sanity();
+	}
 	return 0;
 }
