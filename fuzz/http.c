@@ -27,7 +27,8 @@
  * Checks: no crash, no ASan/UBSan error, no leak (the server is stopped
  * and its store closed at exit, so LSan sees only real leaks); what the
  * server sends starts with a status line "HTTP/1.x NNN " (or it sends
- * nothing and closes); and every SANITY_EVERY inputs, and at exit, GET
+ * nothing and closes) and is not a 500 (the errors a client can cause are
+ * 4xx; a 505 for an unknown HTTP version, or a 503, are fine); and every SANITY_EVERY inputs, and at exit, GET
  * /v1/whoami with alice's token still answers 200 within 5 s (the server is
  * alive and not wedged). At exit it prints how many answers had which
  * status class.
@@ -357,6 +358,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	check(closed >= 0, "the server accepts a connection");
 	st = status_of(head);
 	check(!head[0] || st, "an answer starts with HTTP/1.x NNN");
+	/* On a healthy store, what a client sends never makes a 500 (an error
+	 * the server did not expect): the request is refused with a 4xx. */
+	check(st != 500, "no 500 Internal Server Error");
 	int cl = !closed && !head[0] ? 6 : st / 100;
 	classes[cl]++;
 	dump(data, size, cl, head);
