@@ -2212,26 +2212,135 @@ static int url_as_store(const char *dir)
 	return 1;
 }
 
+struct api_server {
+	struct srv *s;
+	struct MHD_Daemon *d;
+	pthread_t sweeper;
+	int sweeping;
+};
+
+void api_server_stop(struct api_server *h)
+{
+	if (!h)
+		return;
+	if (h->d)
+		MHD_stop_daemon(h->d);
+	if (h->sweeping)
+		sweep_stop(h->s, h->sweeper);
+	if (h->s) {
+		if (h->s->base)
+			h->s->base->ops->destroy(h->s->base);
+		pthread_mutex_destroy(&h->s->rl_lock);
+		pthread_mutex_destroy(&h->s->quota_lock);
+		pthread_mutex_destroy(&h->s->sweep_lock);
+		pthread_cond_destroy(&h->s->sweep_cond);
+	}
+	free(h->s);
+	free(h);
+}
+
+int api_server_start(const char *dir, const struct sockaddr *sa,
+		     const struct api_server_opts *o, struct api_server **out,
+		     unsigned *port)
+{
+	char msg[512] = "";
+	struct api_server *h;
+	struct srv *s;
+	long cores = sysconf(_SC_NPROCESSORS_ONLN);
+	int rc;
+	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL |
+			 (o->quiet ? 0 : MHD_USE_ERROR_LOG);
+
+	*out = NULL;
+	if (o->cert_pem)
+		flags |= MHD_USE_TLS;
+	if (sa->sa_family == AF_INET6)
+		flags |= MHD_USE_IPv6;
+	h = calloc(1, sizeof(*h));
+	s = h ? calloc(1, sizeof(*s)) : NULL;
+	if (!s) {
+		free(h);
+		return -ENOMEM;
+	}
+	h->s = s;
+	pthread_mutex_init(&s->rl_lock, NULL);
+	s->rate_n = o->rate_n;
+	s->rate_s = o->rate_s;
+	pthread_mutex_init(&s->quota_lock, NULL);
+	pthread_mutex_init(&s->sweep_lock, NULL);
+	pthread_cond_init(&s->sweep_cond, NULL);
+	s->upload_cap = o->upload_cap;
+	s->grace = o->grace;
+	if (getrandom(&s->boot, sizeof(s->boot), 0) != (ssize_t)sizeof(s->boot))
+		s->boot = (uint64_t)time(NULL) ^ (uint64_t)getpid() << 32;
+	rc = core_local_open(dir, "", &s->base, msg, sizeof(msg));
+	if (rc) {
+		s->base = NULL;
+		fprintf(stderr, "sievefs: %s\n", *msg ? msg : strerror(-rc));
+		goto fail;
+	}
+	s->st = core_local_store(s->base);
+
+	/* the sweeper inherits the caller's signal mask */
+	rc = pthread_create(&h->sweeper, NULL, sweep_main, s);
+	if (rc) {
+		fprintf(stderr, "sievefs: cannot start the upload sweep: %s\n",
+			strerror(rc));
+		rc = -rc;
+		goto fail;
+	}
+	h->sweeping = 1;
+
+	/* TLS (when on) is the only option that differs between runs:
+	 * TLS_PRIORITIES, and the key pair. */
+	struct MHD_OptionItem tls[] = {
+		{ MHD_OPTION_HTTPS_MEM_CERT, 0, (void *)o->cert_pem },
+		{ MHD_OPTION_HTTPS_MEM_KEY, 0, (void *)o->key_pem },
+		{ MHD_OPTION_HTTPS_PRIORITIES, 0, (void *)TLS_PRIORITIES },
+		{ MHD_OPTION_END, 0, NULL },
+	};
+	h->d = MHD_start_daemon(flags, 0, NULL, NULL, handler, s,
+				MHD_OPTION_SOCK_ADDR, sa,
+				MHD_OPTION_THREAD_POOL_SIZE,
+				(unsigned)(cores > 0 ? cores : 1),
+				MHD_OPTION_URI_LOG_CALLBACK, on_uri, s,
+				MHD_OPTION_NOTIFY_COMPLETED, on_done, s,
+				MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)120,
+				MHD_OPTION_CONNECTION_MEMORY_LIMIT,
+				(size_t)65536,
+				MHD_OPTION_PER_IP_CONNECTION_LIMIT, o->per_addr,
+				o->cert_pem ? MHD_OPTION_ARRAY : MHD_OPTION_END,
+				tls, MHD_OPTION_END);
+	if (!h->d) {
+		rc = -EADDRNOTAVAIL;
+		goto fail;
+	}
+	{
+		const union MHD_DaemonInfo *di =
+			MHD_get_daemon_info(h->d, MHD_DAEMON_INFO_BIND_PORT);
+		*port = di ? (unsigned)di->port : 0;
+	}
+	*out = h;
+	return 0;
+fail:
+	api_server_stop(h);
+	return rc;
+}
+
 int api_serve_cli(int argc, char **argv)
 {
 	const char *dir = NULL, *listen = NULL, *cert = NULL, *key = NULL,
 		   *rate = RATE_DEFAULT, *conns = NULL;
-	double rate_n = 0, rate_s = 0;
-	unsigned per_addr = CONNS_DEFAULT;
+	struct api_server_opts o = { .per_addr = CONNS_DEFAULT,
+				     .upload_cap = UPLOAD_CAP,
+				     .grace = ORPHAN_GRACE };
 	const char *grace = NULL, *cap = NULL;
-	uint64_t upload_cap = UPLOAD_CAP;
-	unsigned grace_s = ORPHAN_GRACE;
-	pthread_t sweeper;
-	int sweeping = 0;
-	char *cert_pem = NULL, *key_pem = NULL, msg[512] = "", host[64];
+	char *cert_pem = NULL, *key_pem = NULL, host[64];
 	struct sockaddr_storage ss;
-	struct MHD_Daemon *d;
-	struct srv *s;
+	struct api_server *h = NULL;
 	sigset_t sigs;
-	long cores = sysconf(_SC_NPROCESSORS_ONLN);
+	unsigned port = 0;
 	int v6 = 0, rc, sig, ret = 1;
-	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL |
-			 MHD_USE_ERROR_LOG;
 
 	for (int i = 1; i < argc; i++)
 		if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help"))
@@ -2256,12 +2365,12 @@ int api_serve_cli(int argc, char **argv)
 		return serve_usage(0);
 	if (url_as_store(dir))
 		return 2;
-	if (grace && parse_grace(grace, &grace_s)) {
+	if (grace && parse_grace(grace, &o.grace)) {
 		fprintf(stderr, "sievefs: --orphan-grace %s: want seconds, 1 to"
 			" 2592000 (30 days)\n", grace);
 		return 2;
 	}
-	if (cap && parse_bytes(cap, &upload_cap)) {
+	if (cap && parse_bytes(cap, &o.upload_cap)) {
 		fprintf(stderr, "sievefs: --upload-cap %s: want a size above 0,"
 			" such as 500M or 2G\n", cap);
 		return 2;
@@ -2271,12 +2380,12 @@ int api_serve_cli(int argc, char **argv)
 			listen);
 		return 2;
 	}
-	if (parse_rate(rate, &rate_n, &rate_s)) {
+	if (parse_rate(rate, &o.rate_n, &o.rate_s)) {
 		fprintf(stderr, "sievefs: --user-rate %s: expected N/SECONDS"
 			" (integers >= 1), e.g. " RATE_DEFAULT "\n", rate);
 		return 2;
 	}
-	if (conns && parse_count(conns, &per_addr)) {
+	if (conns && parse_count(conns, &o.per_addr)) {
 		fprintf(stderr, "sievefs: --conns-per-addr %s: expected a"
 			" number from 1 to 65535\n", conns);
 		return 2;
@@ -2292,102 +2401,42 @@ int api_serve_cli(int argc, char **argv)
 			free(cert_pem);
 			return 1;
 		}
-		flags |= MHD_USE_TLS;
+		o.cert_pem = cert_pem;
+		o.key_pem = key_pem;
 	}
-	if (v6)
-		flags |= MHD_USE_IPv6;
-	s = calloc(1, sizeof(*s));
-	if (!s)
-		goto out;
-	pthread_mutex_init(&s->rl_lock, NULL);
-	s->rate_n = rate_n;
-	s->rate_s = rate_s;
-	pthread_mutex_init(&s->quota_lock, NULL);
-	pthread_mutex_init(&s->sweep_lock, NULL);
-	pthread_cond_init(&s->sweep_cond, NULL);
-	s->upload_cap = upload_cap;
-	s->grace = grace_s;
-	if (getrandom(&s->boot, sizeof(s->boot), 0) != (ssize_t)sizeof(s->boot))
-		s->boot = (uint64_t)time(NULL) ^ (uint64_t)getpid() << 32;
 	struct stat dst;
 	if (stat(dir, &dst) && errno == ENOENT)
 		fprintf(stderr, "sievefs: creating new store in %s\n", dir);
-	rc = core_local_open(dir, "", &s->base, msg, sizeof(msg));
-	if (rc) {
-		fprintf(stderr, "sievefs: %s\n", *msg ? msg : strerror(-rc));
-		goto out;
-	}
-	s->st = core_local_store(s->base);
 
-	/* Signals are taken by sigwait below; MHD's threads inherit the mask. */
+	/* Signals are taken by sigwait below; the server's threads (started
+	 * after the mask) inherit it. */
 	sigemptyset(&sigs);
 	sigaddset(&sigs, SIGINT);
 	sigaddset(&sigs, SIGTERM);
 	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
 	signal(SIGPIPE, SIG_IGN);
-	/* after the mask: the sweeper inherits it, signals stay ours */
-	rc = pthread_create(&sweeper, NULL, sweep_main, s);
+	rc = api_server_start(dir, (struct sockaddr *)&ss, &o, &h, &port);
 	if (rc) {
-		fprintf(stderr, "sievefs: cannot start the upload sweep: %s\n",
-			strerror(rc));
-		goto out_backend;
+		if (rc == -EADDRNOTAVAIL)
+			fprintf(stderr, "sievefs: cannot listen on %s\n",
+				listen);
+		goto out;
 	}
-	sweeping = 1;
-
-	/* TLS (when on) is the only option that differs between runs:
-	 * TLS_PRIORITIES, and the key pair. */
-	struct MHD_OptionItem tls[] = {
-		{ MHD_OPTION_HTTPS_MEM_CERT, 0, cert_pem },
-		{ MHD_OPTION_HTTPS_MEM_KEY, 0, key_pem },
-		{ MHD_OPTION_HTTPS_PRIORITIES, 0, (void *)TLS_PRIORITIES },
-		{ MHD_OPTION_END, 0, NULL },
-	};
-	d = MHD_start_daemon(flags, 0, NULL, NULL, handler, s,
-			     MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
-			     MHD_OPTION_THREAD_POOL_SIZE,
-			     (unsigned)(cores > 0 ? cores : 1),
-			     MHD_OPTION_URI_LOG_CALLBACK, on_uri, s,
-			     MHD_OPTION_NOTIFY_COMPLETED, on_done, s,
-			     MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)120,
-			     MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)65536,
-			     MHD_OPTION_PER_IP_CONNECTION_LIMIT, per_addr,
-			     cert ? MHD_OPTION_ARRAY : MHD_OPTION_END, tls,
-			     MHD_OPTION_END);
-	if (!d) {
-		fprintf(stderr, "sievefs: cannot listen on %s\n", listen);
-		goto out_backend;
-	}
-	{
-		const union MHD_DaemonInfo *di =
-			MHD_get_daemon_info(d, MHD_DAEMON_INFO_BIND_PORT);
-		getnameinfo((struct sockaddr *)&ss, v6 ?
-			    sizeof(struct sockaddr_in6) :
-			    sizeof(struct sockaddr_in), host, sizeof(host),
-			    NULL, 0, NI_NUMERICHOST);
-		fprintf(stderr, "sievefs: listening on %s://%s%s%s:%u\n",
-			cert ? "https" : "http", v6 ? "[" : "", host,
-			v6 ? "]" : "", di ? (unsigned)di->port : 0);
-		fflush(stderr);
-	}
+	getnameinfo((struct sockaddr *)&ss, v6 ? sizeof(struct sockaddr_in6) :
+		    sizeof(struct sockaddr_in), host, sizeof(host), NULL, 0,
+		    NI_NUMERICHOST);
+	fprintf(stderr, "sievefs: listening on %s://%s%s%s:%u\n",
+		cert ? "https" : "http", v6 ? "[" : "", host, v6 ? "]" : "",
+		port);
+	fflush(stderr);
 	do {
 		if (sigwait(&sigs, &sig))
 			break;
 	} while (sig != SIGINT && sig != SIGTERM);
 	log_info("stopping the server");
-	MHD_stop_daemon(d);
 	ret = 0;
-out_backend:
-	if (sweeping)
-		sweep_stop(s, sweeper);
-	s->base->ops->destroy(s->base);
 out:
-	if (s) {
-		pthread_mutex_destroy(&s->rl_lock);
-		pthread_mutex_destroy(&s->quota_lock);
-		pthread_mutex_destroy(&s->sweep_lock);
-		pthread_cond_destroy(&s->sweep_cond);
-	}
-	free(s);
+	api_server_stop(h);
 	free(cert_pem);
 	free(key_pem);
 	return ret;

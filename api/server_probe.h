@@ -1,13 +1,16 @@
 /*
  * server_probe.h — a test entry point into the router of api/server.c, for
  * fuzz/route.c: it routes a raw request target the way the request handler
- * does, without a connection or a store. Not part of the server's interface.
+ * does, without a connection or a store; and api_server_start/stop, the
+ * daemon of `sievefs serve` without its command line and signals, which
+ * api_serve_cli and fuzz/http.c use. Not part of the server's interface.
  */
 #ifndef SIEVEFS_API_SERVER_PROBE_H
 #define SIEVEFS_API_SERVER_PROBE_H
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/socket.h>
 
 /* Routes `target` (raw, still percent-encoded, with any "?query") for
  * `method`. Returns 0 with the route's key (e.g. "nodes/#/children") in key
@@ -15,5 +18,31 @@
  * (400, 404 or 405; the error body is built, then dropped); -ENOMEM. */
 int api_server_route_probe(const char *target, const char *method,
 			   char *key, size_t keylen, int64_t *id);
+
+/* What `sievefs serve`'s options set; see its usage for the defaults. */
+struct api_server_opts {
+	const char *cert_pem, *key_pem;   /* both (https) or neither; PEM */
+	double rate_n, rate_s;            /* --user-rate N/S, both >= 1 */
+	unsigned per_addr;                /* --conns-per-addr */
+	uint64_t upload_cap;              /* --upload-cap, bytes */
+	unsigned grace;                   /* --orphan-grace, seconds */
+	int quiet;                        /* 1: no libmicrohttpd error log */
+};
+
+struct api_server;
+
+/* Opens (creating if missing) the store in `dir` and serves it on `sa`
+ * (AF_INET or AF_INET6; port 0 picks a free one) from threads of its own,
+ * which inherit the caller's signal mask; `o` and its PEMs must outlive the
+ * server. 0 with *out (free with api_server_stop) and the bound port in
+ * *port; or -errno with the reason on stderr, except -EADDRNOTAVAIL
+ * (libmicrohttpd would not listen on sa), which the caller words. */
+int api_server_start(const char *dir, const struct sockaddr *sa,
+		     const struct api_server_opts *o, struct api_server **out,
+		     unsigned *port);
+
+/* Stops the server (answers under way are finished or cut) and closes its
+ * store; frees h. NULL is a no-op. */
+void api_server_stop(struct api_server *h);
 
 #endif

@@ -14,6 +14,15 @@
  * second decode sees exactly what our own encoder writes). Skipped for a
  * value whose encoding holds an integer beyond 2^53: ids are JSON numbers
  * by the documented format, and only *_ns fields travel as strings.
+ *
+ * Property of api_json_has_nul (the server's NUL check on JSON bodies),
+ * against texts whose answer is known by construction, since cJSON's C
+ * strings cannot show a decoded NUL: a raw 0 byte in the input → 1; the
+ * tree printed again by cJSON (C strings: no NUL, no \u0000) → 0; the
+ * same tree with "\x01" put in front of one of its strings (a key or a
+ * value, chosen by the input), printed (cJSON writes \u0001) → 0, and
+ * that one escape turned into \u0000 → 1. Skipped when the printed text
+ * already holds "u0001" (the escape to change would not be unique).
  */
 #include <errno.h>
 #include <math.h>
@@ -129,12 +138,92 @@ static void helpers(const cJSON *j)
 	}
 }
 
+/* The k-th string of j (keys and string values, depth first), counting
+ * down *k; NULL if fewer. *is_key says which. */
+static cJSON *nth_string(cJSON *j, size_t *k, int *is_key)
+{
+	for (cJSON *c = j ? j->child : NULL; c; c = c->next) {
+		cJSON *r;
+
+		if (c->string && (*k)-- == 0) {
+			*is_key = 1;
+			return c;
+		}
+		if (cJSON_IsString(c) && c->valuestring && (*k)-- == 0) {
+			*is_key = 0;
+			return c;
+		}
+		r = nth_string(c, k, is_key);
+		if (r)
+			return r;
+	}
+	return NULL;
+}
+
+static void nul_check(const uint8_t *data, size_t size, cJSON *j)
+{
+	char *t0, *t1 = NULL, *u, *s, *ns;
+	size_t k = 0, n = 0;
+	int is_key = 0;
+	cJSON *c;
+
+	if (memchr(data, 0, size))
+		check(api_json_has_nul((const char *)data, size) == 1,
+		      "has_nul: a raw NUL byte");
+	t0 = cJSON_PrintUnformatted(j);
+	if (!t0)
+		return;
+	check(api_json_has_nul(t0, strlen(t0)) == 0,
+	      "has_nul: 0 for what cJSON prints");
+	if (strstr(t0, "u0001"))
+		goto out;
+	for (size_t i = 0; i < size; i++)
+		k = k * 31 + data[i];
+	if (cJSON_IsString(j)) {
+		c = j;
+	} else {
+		size_t cnt = (size_t)-1;
+		nth_string(j, &cnt, &is_key);      /* counts them all */
+		n = (size_t)-1 - cnt;
+		if (!n)
+			goto out;
+		k %= n;
+		c = nth_string(j, &k, &is_key);
+	}
+	s = is_key ? c->string : c->valuestring;
+	ns = malloc(strlen(s) + 2);
+	if (!ns)
+		goto out;
+	ns[0] = '\x01';
+	memcpy(ns + 1, s, strlen(s) + 1);
+	cJSON_free(s);
+	if (is_key)
+		c->string = ns;
+	else
+		c->valuestring = ns;
+	t1 = cJSON_PrintUnformatted(j);
+	if (!t1)
+		goto out;
+	check(api_json_has_nul(t1, strlen(t1)) == 0, "has_nul: 0 for \\u0001");
+	u = strstr(t1, "\\u0001");
+	check(u && !strstr(u + 6, "u0001"), "one \\u0001, the one put in");
+	u[5] = '0';
+	check(api_json_has_nul(t1, strlen(t1)) == 1, "has_nul: 1 for \\u0000");
+out:
+	free(t0);
+	free(t1);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	cJSON *j = cJSON_ParseWithLength((const char *)data, size);
 
-	if (!j)
+	if (!j) {
+		if (memchr(data, 0, size))
+			check(api_json_has_nul((const char *)data, size) == 1,
+			      "has_nul: a raw NUL byte");
 		return 0;
+	}
 	resources(j);
 	newnode(j);
 	helpers(j);
@@ -144,6 +233,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			if (cJSON_IsArray(c))
 				for (const cJSON *e = c->child; e; e = e->next)
 					resources(e);
+	nul_check(data, size, j);       /* last: it changes the tree */
 	cJSON_Delete(j);
 	return 0;
 }
