@@ -18,6 +18,7 @@
 #               pass / fail record a result, die fails and stops the test
 #   sv_need TOOL...                a missing tool FAILS the test (never a skip)
 #   sv_gen_tree DIR COUNT MAXBYTES SEED [PREFIX]  deterministic tree of random files
+#   sv_slow_pngs DIR COUNT TAG [NDUP]  distinct PNGs that are slow to embed
 #   sv_files DIR                   sorted relative paths of the regular files under DIR
 #   sv_xattr PATH NAME             one extended attribute's value
 #   sample_req DS REQUEST          write one request to DS/sample
@@ -343,6 +344,31 @@ trap sv_cleanup EXIT
 trap 'echo "# $SV_NAME: interrupted"; exit 130' INT TERM HUP
 
 # ---------------------------------------------------------------- data
+
+# sv_slow_pngs DIR COUNT TAG [NDUP] — COUNT PNGs DIR/b000.png… of 4000×4000
+# black pixels (small files, slow to decode: they keep a run busy), each made
+# distinct by a tEXt chunk "sievefs\0TAG.i"; the first NDUP (default 0) are
+# also copied as DIR/copy000.png… (same content, other name). Needs PIL in
+# $PY (default python3).
+sv_slow_pngs() {
+	"${PY:-python3}" - "$@" <<'EOF'
+import io, struct, sys, zlib
+from PIL import Image
+d, n, tag = sys.argv[1], int(sys.argv[2]), sys.argv[3].encode()
+ndup = int(sys.argv[4]) if len(sys.argv) > 4 else 0
+b = io.BytesIO()
+Image.new("L", (4000, 4000), 0).save(b, "PNG")
+base = b.getvalue()
+for i in range(n):
+    data = b"sievefs\0" + tag + b"." + str(i).encode()
+    body = b"tEXt" + data
+    out = (base[:33] + struct.pack(">I", len(data)) + body +
+           struct.pack(">I", zlib.crc32(body)) + base[33:])
+    open("%s/b%03d.png" % (d, i), "wb").write(out)
+    if i < ndup:
+        open("%s/copy%03d.png" % (d, i), "wb").write(out)
+EOF
+}
 
 # sv_gen_tree DIR COUNT MAXBYTES SEED [PREFIX] — COUNT files with random sizes
 # in [0, MAXBYTES] spread over nested folders (depth ≤ 3). Always includes an

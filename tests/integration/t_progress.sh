@@ -31,21 +31,10 @@ PY=/usr/bin/python3
 NIMG=60 NDUP=20 NVEC=4000
 img=$T/img vec=$T/vec
 mkdir -p "$img" "$vec"
-"$PY" - "$img" "$NIMG" "$NDUP" "$vec" "$NVEC" <<'EOF' || die "cannot make the test files"
-import io, random, struct, sys, zlib
-from PIL import Image
-d, n, ndup, vd, nvec = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4], int(sys.argv[5])
-b = io.BytesIO()
-Image.new("L", (4000, 4000), 0).save(b, "PNG")
-base = b.getvalue()
-for i in range(n):
-    data = b"sievefs\0p." + str(i).encode()
-    body = b"tEXt" + data
-    out = (base[:33] + struct.pack(">I", len(data)) + body +
-           struct.pack(">I", zlib.crc32(body)) + base[33:])
-    open("%s/b%03d.png" % (d, i), "wb").write(out)
-    if i < ndup:                        # a copy: same content, other name
-        open("%s/copy%03d.png" % (d, i), "wb").write(out)
+sv_slow_pngs "$img" "$NIMG" p "$NDUP" || die "cannot make the test images"
+"$PY" - "$vec" "$NVEC" <<'EOF' || die "cannot make the test files"
+import random, sys
+vd, nvec = sys.argv[1], int(sys.argv[2])
 random.seed(5)
 with open("%s.csv" % vd, "w") as f:
     f.write("filenames," + ",".join("embedding_%d" % j for j in range(64)) + ",labels\n")

@@ -32,19 +32,10 @@ NBIG=200
 big=$T/big
 small=$T/small
 mkdir -p "$big" "$small"
-"$PY" - "$big" "$NBIG" "$small" <<'EOF' || die "cannot make the test files"
-import io, struct, sys, zlib
-from PIL import Image
-d, n, sd = sys.argv[1], int(sys.argv[2]), sys.argv[3]
-b = io.BytesIO()
-Image.new("L", (4000, 4000), 0).save(b, "PNG")
-base = b.getvalue()
-for i in range(n):
-    data = b"sievefs\0big." + str(i).encode()
-    body = b"tEXt" + data
-    out = (base[:33] + struct.pack(">I", len(data)) + body +
-           struct.pack(">I", zlib.crc32(body)) + base[33:])
-    open("%s/b%03d.png" % (d, i), "wb").write(out)
+sv_slow_pngs "$big" "$NBIG" big || die "cannot make the test images"
+"$PY" - "$small" <<'EOF' || die "cannot make the test files"
+import sys
+sd = sys.argv[1]
 # 20 small samples and a 2-D embedding of them: 4 clusters
 with open("%s/emb.csv" % sd, "w") as f:
     f.write("filenames,embedding_0,embedding_1,labels\n")
