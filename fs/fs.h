@@ -38,14 +38,23 @@
  *  - IOCTL: Python's isatty() (TCGETS). fs_ops has no ioctl; the kernel
  *    sends FUSE_IOCTL anyway and libfuse answers ENOSYS (the daemon does no
  *    work; the kernel does not remember the answer). No lever on 3.14.
- *  - GETXATTR: answered ENODATA for every name outside user.sievefs.*
- *    without the catalog (~460 instructions); the round trip is the cost.
- *    FUSE_CAP_POSIX_ACL halves them on a warm `ls -l` (2,003 instead of
- *    4,003 for 2,000 entries: the kernel caches the "no ACL" answer), but it
- *    turns on default_permissions, which costs one GETATTR per file of a
- *    `cp -r` (measured: 100 files, 100 GETATTR more) and changes the errors
- *    a non-root owner gets (EACCES before the daemon's EROFS). Not used:
- *    copy-in is further from its target than listings.
+ *  - GETXATTR: only the user namespace exists (setxattr refuses every
+ *    name), so security.*, system.* and trusted.* names are answered
+ *    EOPNOTSUPP, without the catalog, as a filesystem without them does;
+ *    user.* names other than user.sievefs.* are ENODATA. GNU ls (gnulib's
+ *    getfilecon/file_has_acl caches) stops asking for a label and an ACL
+ *    for the rest of a listing once a device said "not supported": a warm
+ *    `ls -l` of a 100,000-entry tag went from 2 GETXATTR per entry
+ *    (~6.8 s; native ext4 0.69 s, bindfs 22.7 s) to 2 in all (0.20-0.28 s;
+ *    native 0.46-0.61 s, which asks ext4 for both on every entry).
+ *    Decided against: ENOSYS (the kernel then sends no GETXATTR for the
+ *    whole mount: user.sievefs.* disappear); FUSE_CAP_POSIX_ACL (the kernel
+ *    caches only the ACL half, and it turns on default_permissions, which
+ *    costs one GETATTR per file of a `cp -r` and changes the errors a
+ *    non-root owner gets: EACCES before the daemon's EROFS). The kernel's
+ *    own probe before each write to a file (security.capability) still
+ *    costs a round trip per write(): only ENOSYS or
+ *    FUSE_HANDLE_KILLPRIV_V2 (not in libfuse 3.14) would stop it.
  *  - OPENDIR of a frozen folder: its listing is read at the first READDIR,
  *    which a warm `ls` never sends (cache_readdir); 13.1 M instructions per
  *    OPENDIR of 2,000 entries before, none after.

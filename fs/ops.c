@@ -1709,8 +1709,21 @@ static void op_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
 	size_t len;
 	int rc;
 
-	/* ls -l asks for security.* and system.* on every entry: answer
-	 * without touching the catalog. */
+	/* Only the user namespace exists here (setxattr refuses every
+	 * name): a security.*, system.* or trusted.* name is "not
+	 * supported", as on a filesystem without them. That is also what
+	 * makes listings cheap: GNU ls -l asks for security.selinux and
+	 * system.posix_acl_access on every entry (two round trips each,
+	 * the kernel caches neither answer), but stops asking for the
+	 * rest of a listing once a device said EOPNOTSUPP. ENOSYS would
+	 * stop the kernel sending any GETXATTR for the whole mount, and
+	 * hide user.sievefs.*; FUSE_CAP_POSIX_ACL would let the kernel
+	 * cache only the ACL half, at the price of default_permissions
+	 * (fs.h, "Read path costs"). */
+	if (strncmp(name, "user.", 5)) {
+		fuse_reply_err(req, EOPNOTSUPP);
+		return;
+	}
 	if (strncmp(name, XATTR_PREFIX, strlen(XATTR_PREFIX))) {
 		fuse_reply_err(req, ENODATA);
 		return;
