@@ -19,9 +19,10 @@
  * Read path costs (issue 12; counted with -d, instructions with callgrind):
  * a warm Python open().read() of a frozen file sends OPEN, IOCTL, RELEASE
  * (no LOOKUP, GETATTR or READ: dentry, attributes and pages are the
- * kernel's); a warm `ls -l` of a frozen folder sends OPENDIR, then two
- * GETXATTR per entry (security.selinux, system.posix_acl_access). What is
- * done about each, and what was decided against:
+ * kernel's); a warm `ls -l` of a frozen folder sends OPENDIR, and GNU ls
+ * asks for security.selinux and system.posix_acl_access (GETXATTR) until
+ * the first "not supported" (below). What is done about each, and what was
+ * decided against:
  *  - OPEN: the node record of a frozen file comes from memory (nodecache.h,
  *    embedded mode), the open-files table has a lock per bucket, and the
  *    blob is opened at the first READ (one fd per open node, shared by its
