@@ -29,7 +29,7 @@
  *    handles), so a warm re-open opens no file: 15.5 k instructions per
  *    OPEN before, 4.0 k with the node cache (2.4 k of them opening the
  *    blob), 1.45 k with the lazy blob. Removing a tag or dataset first
- *    opens the blobs of open files not read yet (ops.c open_blobs_now),
+ *    opens the blobs of open files not read yet (openfiles.c fs_open_blobs_now),
  *    since the removal collects blobs no other node names. Remote mode
  *    opens the blob at OPEN: fetching may fail, and that belongs to open.
  *  - FUSE_CAP_NO_OPEN_SUPPORT (OPEN answered ENOSYS) would drop OPEN and
@@ -79,13 +79,16 @@
 #include <fuse_lowlevel.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdint.h>
+#include <sys/stat.h>
+#include <time.h>
 
 #include "core/backend.h"
 #include "core/upload.h"
 #include "fs/ino.h"
 #include "fs/nodecache.h"
 
-/* Buckets of the table of open file nodes (ops.c, "Open files"). */
+/* Buckets of the table of open file nodes (openfiles.c). */
 #define FS_OPEN_BUCKETS 256
 /* Slots of the cache of frozen node records (nodecache.h): ~130 bytes each,
  * touched only when used. */
@@ -104,7 +107,7 @@ struct fs {
 	int64_t emb_seq;
 	/* open_locks[i] protects bucket open_files[i]; made in op_init,
 	 * before any request. One lock per bucket: opens and closes of
-	 * parallel readers do not serialise (ops.c "Open files"). */
+	 * parallel readers do not serialise (openfiles.c). */
 	pthread_mutex_t open_locks[FS_OPEN_BUCKETS];
 	struct fs_open *open_files[FS_OPEN_BUCKETS];
 	_Atomic size_t nopen;        /* entries in open_files */
@@ -124,7 +127,7 @@ struct fs_fh {
 					entry in fs.open_files) */
 	int fd;                      /* FH_BLOB: the blob, -1 = empty file,
 					-2 = opened at the first READ, in
-					o (ops.c, op_open) */
+					o (files.c, fs_op_open) */
 	struct fs_open *o;           /* FH_BLOB, FH_UPLOAD: the node's entry
 					in fs.open_files */
 	struct upload *u;            /* FH_UPLOAD */
@@ -144,6 +147,91 @@ struct fs_fh {
 					READ's reply, before the reply call
 					has returned here */
 };
+
+/* Shared by the handlers of ops.c, files.c and xattr.c. */
+static inline struct fs *fs_of(fuse_req_t req)
+{
+	return fuse_req_userdata(req);
+}
+
+static inline struct fs_fh *fs_fh_of(struct fuse_file_info *fi)
+{
+	return (struct fs_fh *)(uintptr_t)fi->fh;
+}
+
+static inline void fs_ns_to_ts(int64_t ns, struct timespec *ts)
+{
+	ts->tv_sec = (time_t)(ns / 1000000000);
+	ts->tv_nsec = (long)(ns % 1000000000);
+	if (ts->tv_nsec < 0) {         /* before 1970: tv_nsec is 0..1e9-1 */
+		ts->tv_sec -= 1;
+		ts->tv_nsec += 1000000000;
+	}
+}
+
+static inline int64_t fs_now_ns(void)
+{
+	struct timespec now;
+
+	clock_gettime(CLOCK_REALTIME, &now);
+	return (int64_t)now.tv_sec * 1000000000 + now.tv_nsec;
+}
+
+static inline int64_t fs_ts_ns(const struct timespec *ts)
+{
+	return (int64_t)ts->tv_sec * 1000000000 + ts->tv_nsec;
+}
+
+/* Attributes of node n as stat shows them (a live file's open upload gives
+ * its current size and mtime). */
+void fs_node_attr(struct fs *fs, const be_node *n, struct stat *st);
+/* Attributes of any inode, with how long the kernel may keep them: 0 or
+ * -errno (-ENOENT for a name that no longer resolves). */
+int fs_getattr(struct fs *fs, fuse_ino_t ino, struct stat *st, double *ttl);
+
+/* The open-files table (openfiles.c). fs_fh.fd and the table's fd of a
+ * frozen file's blob not opened yet: */
+#define FS_BLOB_LAZY (-2)
+/* A handle on file node n was opened: 0 or -ENOMEM. *out (if out is not
+ * NULL): the node's entry, valid until the handle's fs_open_unref. */
+int fs_open_ref_get(struct fs *fs, const be_node *n, struct fs_open **out);
+int fs_open_ref(struct fs *fs, const be_node *n);
+/* The last handle on node ino was closed: drops its entry (and blob fd). */
+void fs_open_unref(struct fs *fs, int64_t ino);
+/* The blob fd of open frozen file o, opened at the first call: fd or
+ * -errno; owned by the table (closed with the node's last handle). */
+int fs_open_blob_fd(struct fs *fs, struct fs_open *o);
+/* Before a tag or dataset removal: every open frozen file not read yet
+ * gets its blob fd, so its handles keep their bytes. */
+void fs_open_blobs_now(struct fs *fs);
+/* Refreshes the copy of an open node (no-op for a node not open). */
+void fs_open_update(struct fs *fs, const be_node *n);
+/* The last attributes of open node ino: 0, or -ENOENT if not open. */
+int fs_open_get(struct fs *fs, int64_t ino, be_node *out);
+/* Node `name` of `parent` is about to go: if open, its copy is refreshed. */
+void fs_open_forget_name(struct fs *fs, int64_t parent, const char *name);
+/* A node by number, or the last attributes of an open one removed
+ * meanwhile (*gone set): 0 or -errno. */
+int fs_node_get_open(struct fs *fs, int64_t ino, be_node *n, int *gone);
+
+/* Handlers of files.c and xattr.c (fs_ops lists them). */
+void fs_op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
+		   int to_set, struct fuse_file_info *fi);
+void fs_op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
+void fs_op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+		struct fuse_file_info *fi);
+void fs_op_write(fuse_req_t req, fuse_ino_t ino, const char *buf,
+		 size_t size, off_t off, struct fuse_file_info *fi);
+void fs_op_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
+void fs_op_fsync(fuse_req_t req, fuse_ino_t ino, int datasync,
+		 struct fuse_file_info *fi);
+void fs_op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
+void fs_op_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
+		    size_t size);
+void fs_op_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size);
+void fs_op_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
+		    const char *value, size_t size, int flags);
+void fs_op_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name);
 
 extern const struct fuse_lowlevel_ops fs_ops;
 

@@ -2,12 +2,15 @@
  * ops.c — the FUSE low-level operations: maps inode numbers (fs/ino.h) to the
  * three kinds of things a mount shows (the root with datasets, a dataset's
  * own folder with its tags and control files, and the nodes of trees) and
- * calls the backend. See fs.h for what the kernel may cache.
+ * calls the backend. See fs.h for what the kernel may cache. This file has
+ * the namespace (lookup, getattr, folders, create, mkdir, unlink, rename);
+ * open files are handled in files.c, their table in openfiles.c, extended
+ * attributes in xattr.c.
  *
  * Lookup counts: fs/ keeps no per-inode state for names (everything is a
  * catalog row), so forget needs no bookkeeping and a deleted node simply
  * stops resolving by name. The one exception is files with open handles
- * ("Open files" below): their attributes stay answerable after an unlink.
+ * (openfiles.c): their attributes stay answerable after an unlink.
  * Callback arguments (names, buffers, attrs) are not kept past the call.
  */
 #include <errno.h>
@@ -24,41 +27,6 @@
 #include "core/names.h"
 #include "fs/emb.h"
 #include "fs/fs.h"
-
-#define XATTR_PREFIX "user.sievefs."
-
-static struct fs *FS(fuse_req_t req)
-{
-	return fuse_req_userdata(req);
-}
-
-static struct fs_fh *FH(struct fuse_file_info *fi)
-{
-	return (struct fs_fh *)(uintptr_t)fi->fh;
-}
-
-static void ns_to_ts(int64_t ns, struct timespec *ts)
-{
-	ts->tv_sec = (time_t)(ns / 1000000000);
-	ts->tv_nsec = (long)(ns % 1000000000);
-	if (ts->tv_nsec < 0) {         /* before 1970: tv_nsec is 0..1e9-1 */
-		ts->tv_sec -= 1;
-		ts->tv_nsec += 1000000000;
-	}
-}
-
-static int64_t now_ns(void)
-{
-	struct timespec now;
-
-	clock_gettime(CLOCK_REALTIME, &now);
-	return (int64_t)now.tv_sec * 1000000000 + now.tv_nsec;
-}
-
-static int64_t ts_ns(const struct timespec *ts)
-{
-	return (int64_t)ts->tv_sec * 1000000000 + ts->tv_nsec;
-}
 
 /* Names longer than a component may be (statfs f_namemax) can name
  * nothing: ENAMETOOLONG, as on ext4, before any lookup. */
@@ -95,7 +63,7 @@ static int root_attr(struct fs *fs, struct stat *st)
 	st->st_uid = fs->uid;
 	st->st_gid = fs->gid;
 	st->st_blksize = 4096;
-	ns_to_ts(t, &st->st_mtim);
+	fs_ns_to_ts(t, &st->st_mtim);
 	st->st_ctim = st->st_atim = st->st_mtim;
 	return 0;
 }
@@ -116,7 +84,7 @@ static void dataset_attr(struct fs *fs, const be_dataset *d, struct stat *st)
 	st->st_uid = fs->uid;
 	st->st_gid = fs->gid;
 	st->st_blksize = 4096;
-	ns_to_ts(d->created_ns, &st->st_mtim);
+	fs_ns_to_ts(d->created_ns, &st->st_mtim);
 	st->st_ctim = st->st_atim = st->st_mtim;
 }
 
@@ -137,16 +105,16 @@ static void ctl_attr(struct fs *fs, const be_dataset *d,
 	st->st_uid = fs->uid;
 	st->st_gid = fs->gid;
 	st->st_blksize = 4096;
-	ns_to_ts(d->created_ns, &st->st_mtim);
+	fs_ns_to_ts(d->created_ns, &st->st_mtim);
 	if (S_ISREG(c->mode) &&
 	    fs_ctl_stat(fs, d->id, c->slot, gen, &size, &st->st_mtim))
-		ns_to_ts(d->created_ns, &st->st_mtim);
+		fs_ns_to_ts(d->created_ns, &st->st_mtim);
 	st->st_size = size;
 	st->st_blocks = (size + 511) / 512;
 	st->st_ctim = st->st_atim = st->st_mtim;
 }
 
-static void node_attr(struct fs *fs, const be_node *n, struct stat *st)
+void fs_node_attr(struct fs *fs, const be_node *n, struct stat *st)
 {
 	int64_t size = n->size, mtime = n->mtime_ns;
 
@@ -169,216 +137,13 @@ static void node_attr(struct fs *fs, const be_node *n, struct stat *st)
 	st->st_size = size;
 	st->st_blocks = (size + 511) / 512;
 	st->st_blksize = 131072;
-	ns_to_ts(mtime, &st->st_mtim);
-	ns_to_ts(n->ctime_ns, &st->st_ctim);
-	ns_to_ts(n->atime_ns, &st->st_atim);
+	fs_ns_to_ts(mtime, &st->st_mtim);
+	fs_ns_to_ts(n->ctime_ns, &st->st_ctim);
+	fs_ns_to_ts(n->atime_ns, &st->st_atim);
 }
 
-/* ---- open files ----
- *
- * fs.open_files maps the node of every file with an open handle (FH_BLOB,
- * FH_UPLOAD) to its handle count and its attributes as last seen (at open,
- * getattr, setattr, and right before an unlink or a rename over it). When
- * the node is gone from the catalog, getattr and setattr fall back to this
- * copy, so a process that has the file open keeps a working descriptor
- * until its last close, as on any POSIX filesystem. Only open files have an
- * entry, so the table stays small; locks: one per bucket
- * (fs.open_locks), held for a lookup or a copy only (never across backend
- * calls), so that the opens and closes of parallel readers do not contend;
- * fs.nopen (atomic) lets the paths that only matter for removed files skip
- * the table when nothing is open. */
 
-struct fs_open {
-	int64_t ino;
-	int refs;                    /* open handles on the node */
-	be_node n;                   /* attributes as last seen */
-	_Atomic int fd;              /* lazily opened blob of a frozen file,
-					shared by its FH_BLOB handles (set
-					under the bucket lock); BLOB_LAZY:
-					not opened yet */
-	struct fs_open *next;
-};
-
-/* fs_fh.fd / fs_open.fd of a blob not opened yet (see op_open). */
-#define BLOB_LAZY (-2)
-
-static pthread_mutex_t *open_lock(struct fs *fs, int64_t ino)
-{
-	return &fs->open_locks[(uint64_t)ino % FS_OPEN_BUCKETS];
-}
-
-/* Caller holds open_lock(fs, ino). */
-static struct fs_open **open_slot(struct fs *fs, int64_t ino)
-{
-	struct fs_open **p = &fs->open_files[(uint64_t)ino % FS_OPEN_BUCKETS];
-
-	while (*p && (*p)->ino != ino)
-		p = &(*p)->next;
-	return p;
-}
-
-/* A handle on file node n was opened: 0 or -ENOMEM. *out (if out is not
- * NULL): the node's entry, valid until the handle's open_unref. */
-static int open_ref_get(struct fs *fs, const be_node *n, struct fs_open **out)
-{
-	struct fs_open **p, *o = NULL;
-	int rc = 0;
-
-	pthread_mutex_lock(open_lock(fs, n->ino));
-	p = open_slot(fs, n->ino);
-	if (*p) {
-		o = *p;
-		o->refs++;
-		o->n = *n;
-	} else if ((o = calloc(1, sizeof(*o))) != NULL) {
-		o->ino = n->ino;
-		o->refs = 1;
-		o->n = *n;
-		atomic_init(&o->fd, BLOB_LAZY);
-		*p = o;
-		atomic_fetch_add(&fs->nopen, 1);
-	} else {
-		rc = -ENOMEM;
-	}
-	pthread_mutex_unlock(open_lock(fs, n->ino));
-	if (out)
-		*out = o;
-	return rc;
-}
-
-static int open_ref(struct fs *fs, const be_node *n)
-{
-	return open_ref_get(fs, n, NULL);
-}
-
-/* The blob fd of open frozen file o, opened at the first call (the first
- * READ of any handle on it; see op_open): fd or -errno. The fd is closed
- * with the node's last handle. */
-static int open_blob_fd(struct fs *fs, struct fs_open *o)
-{
-	int fd = atomic_load(&o->fd);
-
-	if (fd != BLOB_LAZY)
-		return fd;
-	pthread_mutex_lock(open_lock(fs, o->ino));
-	fd = atomic_load(&o->fd);
-	if (fd == BLOB_LAZY) {
-		fd = fs->be->ops->node_open(fs->be, &o->n);
-		if (fd >= 0)
-			atomic_store(&o->fd, fd);
-	}
-	pthread_mutex_unlock(open_lock(fs, o->ino));
-	return fd;
-}
-
-/* A tag or dataset is about to be removed, and with it the blobs no other
- * node names: every open frozen file not read yet gets its blob fd now, so
- * that its handles read the bytes they opened (as after an unlink). */
-static void open_blobs_now(struct fs *fs)
-{
-	if (!atomic_load(&fs->nopen))
-		return;
-	for (size_t b = 0; b < FS_OPEN_BUCKETS; b++) {
-		pthread_mutex_lock(&fs->open_locks[b]);
-		for (struct fs_open *o = fs->open_files[b]; o; o = o->next) {
-			int fd;
-			if (atomic_load(&o->fd) != BLOB_LAZY ||
-			    o->n.kind != STORE_FILE || !o->n.has_sha ||
-			    o->n.tree_live)
-				continue;
-			fd = fs->be->ops->node_open(fs->be, &o->n);
-			if (fd >= 0)
-				atomic_store(&o->fd, fd);
-		}
-		pthread_mutex_unlock(&fs->open_locks[b]);
-	}
-}
-
-static void open_unref(struct fs *fs, int64_t ino)
-{
-	struct fs_open **p, *o = NULL;
-
-	pthread_mutex_lock(open_lock(fs, ino));
-	p = open_slot(fs, ino);
-	if (*p && --(*p)->refs == 0) {
-		o = *p;
-		*p = o->next;
-		atomic_fetch_sub(&fs->nopen, 1);
-	}
-	pthread_mutex_unlock(open_lock(fs, ino));
-	if (o && atomic_load(&o->fd) >= 0)
-		close(atomic_load(&o->fd));
-	free(o);
-}
-
-/* Refreshes the copy of an open node (no-op for a node not open); also
- * how fchmod/futimens change a removed one. */
-static void open_update(struct fs *fs, const be_node *n)
-{
-	struct fs_open *o;
-
-	if (!atomic_load(&fs->nopen))
-		return;
-	pthread_mutex_lock(open_lock(fs, n->ino));
-	o = *open_slot(fs, n->ino);
-	if (o)
-		o->n = *n;
-	pthread_mutex_unlock(open_lock(fs, n->ino));
-}
-
-/* The last attributes of open node ino into *out: 0, or -ENOENT if no
- * handle has it open. */
-static int open_get(struct fs *fs, int64_t ino, be_node *out)
-{
-	struct fs_open *o;
-	int rc = -ENOENT;
-
-	if (!atomic_load(&fs->nopen))
-		return -ENOENT;
-	pthread_mutex_lock(open_lock(fs, ino));
-	o = *open_slot(fs, ino);
-	if (o) {
-		*out = o->n;
-		rc = 0;
-	}
-	pthread_mutex_unlock(open_lock(fs, ino));
-	return rc;
-}
-
-/* Node `name` of `parent` is about to be removed or replaced: if it is
- * open, its attributes are kept for its handles. */
-static void open_forget_name(struct fs *fs, int64_t parent, const char *name)
-{
-	be_node n;
-
-	if (atomic_load(&fs->nopen) &&
-	    fs->be->ops->node_lookup(fs->be, parent, name, &n) == 0)
-		open_update(fs, &n);
-}
-
-/* A node by number, or the last attributes of an open one removed
- * meanwhile (*gone set). */
-static int node_get_open(struct fs *fs, int64_t ino, be_node *n, int *gone)
-{
-	int rc;
-
-	*gone = 0;
-	/* a frozen node does not change: its open copy needs no refresh */
-	if (nodecache_get(fs->nc, ino, n) == 0)
-		return 0;
-	rc = fs->be->ops->node_get(fs->be, ino, n);
-	if (rc == -ENOENT && open_get(fs, ino, n) == 0) {
-		*gone = 1;
-		return 0;
-	}
-	if (!rc) {
-		nodecache_put(fs->nc, n);
-		open_update(fs, n);
-	}
-	return rc;
-}
-
-static double node_ttl(struct fs *fs, const be_node *n)
+static double fs_node_ttl(struct fs *fs, const be_node *n)
 {
 	return n->tree_live ? fs->live_ttl : fs->frozen_ttl;
 }
@@ -387,9 +152,9 @@ static void node_entry(struct fs *fs, const be_node *n,
 		       struct fuse_entry_param *e)
 {
 	memset(e, 0, sizeof(*e));
-	node_attr(fs, n, &e->attr);
+	fs_node_attr(fs, n, &e->attr);
 	e->ino = e->attr.st_ino;
-	e->attr_timeout = e->entry_timeout = node_ttl(fs, n);
+	e->attr_timeout = e->entry_timeout = fs_node_ttl(fs, n);
 	nodecache_put(fs->nc, n);   /* the open that follows needs no query */
 }
 
@@ -484,7 +249,7 @@ static void op_init(void *userdata, struct fuse_conn_info *conn)
 	atomic_init(&fs->nopen, 0);
 	/* No cache (out of memory) only costs a query per open. */
 	fs->nc = fs->node_cache ? nodecache_new(FS_NODECACHE_SLOTS) : NULL;
-	fs->started_ns = now_ns();
+	fs->started_ns = fs_now_ns();
 	conn->want |= FUSE_CAP_ATOMIC_O_TRUNC | FUSE_CAP_PARALLEL_DIROPS;
 	if (conn->capable & FUSE_CAP_READDIRPLUS)
 		conn->want |= FUSE_CAP_READDIRPLUS;
@@ -508,7 +273,7 @@ static void op_destroy(void *userdata)
 
 static void op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
-	struct fs *fs = FS(req);
+	struct fs *fs = fs_of(req);
 	struct fuse_entry_param e;
 	int rc = do_lookup(fs, parent, name, &e);
 
@@ -542,7 +307,7 @@ static void op_forget_multi(fuse_req_t req, size_t count,
 }
 
 /* Attributes of any inode, with the timeout the kernel may keep them. */
-static int do_getattr(struct fs *fs, fuse_ino_t ino, struct stat *st,
+int fs_getattr(struct fs *fs, fuse_ino_t ino, struct stat *st,
 		      double *ttl)
 {
 	struct backend *be = fs->be;
@@ -574,11 +339,11 @@ static int do_getattr(struct fs *fs, fuse_ino_t ino, struct stat *st,
 		return 0;
 	case FS_INO_NODE: {
 		int gone;
-		rc = node_get_open(fs, i.id, &n, &gone);
+		rc = fs_node_get_open(fs, i.id, &n, &gone);
 		if (rc)
 			return rc;
-		node_attr(fs, &n, st);
-		*ttl = node_ttl(fs, &n);
+		fs_node_attr(fs, &n, st);
+		*ttl = fs_node_ttl(fs, &n);
 		if (gone) {
 			st->st_nlink = 0;
 			*ttl = 0;
@@ -599,7 +364,7 @@ static void op_getattr(fuse_req_t req, fuse_ino_t ino,
 {
 	struct stat st;
 	double ttl;
-	int rc = do_getattr(FS(req), ino, &st, &ttl);
+	int rc = fs_getattr(fs_of(req), ino, &st, &ttl);
 
 	/* fi: the kernel names the handle only on some paths (a read past
 	 * the cached size), never for fstat(), so a removed open file is
@@ -789,7 +554,7 @@ static int snap_emb(struct fs *fs, int64_t ds, struct dirsnap *s)
 static void op_opendir(fuse_req_t req, fuse_ino_t ino,
 		       struct fuse_file_info *fi)
 {
-	struct fs *fs = FS(req);
+	struct fs *fs = fs_of(req);
 	struct fs_ino i = fs_ino_decode(ino);
 	struct dirsnap *s = calloc(1, sizeof(*s));
 	int rc;
@@ -810,7 +575,7 @@ static void op_opendir(fuse_req_t req, fuse_ino_t ino,
 	}
 	/* fstat/futimens on an open folder work after its rmdir too */
 	if (!rc && s->self.ino)
-		rc = open_ref(fs, &s->self);
+		rc = fs_open_ref(fs, &s->self);
 	if (rc) {
 		snap_free(s);
 		fuse_reply_err(req, -rc);
@@ -835,7 +600,7 @@ static void do_readdir(fuse_req_t req, size_t size, off_t off,
 
 	pthread_mutex_lock(&s->lock);
 	if (s->pending) {
-		rc = snap_children(FS(req), s);
+		rc = snap_children(fs_of(req), s);
 		if (!rc) {
 			s->pending = 0;
 		} else {             /* the next READDIR starts afresh */
@@ -897,7 +662,7 @@ static void op_releasedir(fuse_req_t req, fuse_ino_t ino,
 
 	(void)ino;
 	if (s->self.ino)
-		open_unref(FS(req), s->self.ino);
+		fs_open_unref(fs_of(req), s->self.ino);
 	snap_free(s);
 	fuse_reply_err(req, 0);
 }
@@ -915,7 +680,7 @@ static void reply_node_entry(fuse_req_t req, struct fs *fs, const be_node *n)
 static void op_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name,
 		     mode_t mode)
 {
-	struct fs *fs = FS(req);
+	struct fs *fs = fs_of(req);
 	struct backend *be = fs->be;
 	struct fs_ino p = fs_ino_decode(parent);
 	const struct fuse_ctx *ctx = fuse_req_ctx(req);
@@ -971,7 +736,7 @@ static void op_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name,
 static int make_file(fuse_req_t req, fuse_ino_t parent, const char *name,
 		     mode_t mode, be_node *n)
 {
-	struct fs *fs = FS(req);
+	struct fs *fs = fs_of(req);
 	struct fs_ino p = fs_ino_decode(parent);
 	const struct fuse_ctx *ctx = fuse_req_ctx(req);
 	struct store_newnode nn = { .kind = STORE_FILE, .mode = mode & 07777,
@@ -989,7 +754,7 @@ static int make_file(fuse_req_t req, fuse_ino_t parent, const char *name,
 static void op_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 		      mode_t mode, struct fuse_file_info *fi)
 {
-	struct fs *fs = FS(req);
+	struct fs *fs = fs_of(req);
 	struct fuse_entry_param e;
 	struct fs_fh *fh;
 	be_node n;
@@ -1024,7 +789,7 @@ static void op_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 	fh->wr = 1;
 	fh->ino = n.ino;
 	rc = upload_get(fs->up, &n, 1, &fh->u);
-	if (!rc && (rc = open_ref(fs, &n)) != 0)
+	if (!rc && (rc = fs_open_ref(fs, &n)) != 0)
 		upload_release(fs->up, fh->u);
 	if (rc) {
 		free(fh);
@@ -1035,7 +800,7 @@ static void op_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 	fi->fh = (uintptr_t)fh;
 	node_entry(fs, &n, &e);
 	if (fuse_reply_create(req, &e, fi) == -ENOENT) {
-		open_unref(fs, fh->ino);
+		fs_open_unref(fs, fh->ino);
 		upload_release(fs->up, fh->u);
 		free(fh);
 	}
@@ -1044,7 +809,7 @@ static void op_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 static void op_mknod(fuse_req_t req, fuse_ino_t parent, const char *name,
 		     mode_t mode, dev_t rdev)
 {
-	struct fs *fs = FS(req);
+	struct fs *fs = fs_of(req);
 	struct upload *u;
 	be_node n;
 	int rc;
@@ -1071,14 +836,14 @@ static void op_mknod(fuse_req_t req, fuse_ino_t parent, const char *name,
 
 static void op_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
-	struct fs *fs = FS(req);
+	struct fs *fs = fs_of(req);
 	struct fs_ino p = fs_ino_decode(parent);
 	be_tag t;
 	int rc;
 
 	switch (p.kind) {
 	case FS_INO_NODE:
-		open_forget_name(fs, p.id, name);
+		fs_open_forget_name(fs, p.id, name);
 		rc = fs->be->ops->node_remove(fs->be, p.id, name, 0);
 		break;
 	case FS_INO_DATASET:
@@ -1104,7 +869,7 @@ static void op_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
 
 static void op_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
-	struct fs *fs = FS(req);
+	struct fs *fs = fs_of(req);
 	struct backend *be = fs->be;
 	struct fs_ino p = fs_ino_decode(parent);
 	char msg[BE_MSG];
@@ -1116,7 +881,7 @@ static void op_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
 	case FS_INO_ROOT:
 		rc = be->ops->dataset_get(be, name, &d);
 		if (!rc) {
-			open_blobs_now(fs);
+			fs_open_blobs_now(fs);
 			rc = be->ops->dataset_delete(be, d.id, msg);
 		}
 		if (!rc)
@@ -1130,14 +895,14 @@ static void op_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
 		}
 		rc = be->ops->tag_get(be, p.id, name, &t);
 		if (!rc) {
-			open_blobs_now(fs);
+			fs_open_blobs_now(fs);
 			rc = be->ops->tag_delete(be, t.id, msg);
 		}
 		if (!rc)
 			nodecache_clear(fs->nc);
 		break;
 	case FS_INO_NODE:
-		open_forget_name(fs, p.id, name);
+		fs_open_forget_name(fs, p.id, name);
 		rc = be->ops->node_remove(be, p.id, name, 1);
 		break;
 	default:
@@ -1150,7 +915,7 @@ static void op_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 		      fuse_ino_t newparent, const char *newname,
 		      unsigned int flags)
 {
-	struct fs *fs = FS(req);
+	struct fs *fs = fs_of(req);
 	struct backend *be = fs->be;
 	struct fs_ino p = fs_ino_decode(parent), np = fs_ino_decode(newparent);
 	int noreplace = (flags & RENAME_NOREPLACE) != 0;
@@ -1188,7 +953,7 @@ static void op_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 		break;
 	case FS_INO_NODE:
 		if (!noreplace)
-			open_forget_name(fs, np.id, newname);
+			fs_open_forget_name(fs, np.id, newname);
 		rc = be->ops->node_rename(be, p.id, name, np.id, newname,
 					  noreplace);
 		break;
@@ -1216,574 +981,9 @@ static void op_symlink(fuse_req_t req, const char *link, fuse_ino_t parent,
 	fuse_reply_err(req, EPERM);
 }
 
-/* ---- attributes ---- */
-
-/* Changes the size of file node n: through the writer's upload when the
- * call came with one (ftruncate), else as a whole upload committed now
- * (truncate by path: no open handle will close it). */
-static int truncate_node(struct fs *fs, const be_node *n, off_t size,
-			 struct fs_fh *fh, int gone)
-{
-	struct upload *u = NULL;
-	int rc;
-
-	if (n->kind == STORE_DIR)
-		return -EISDIR;
-	if (fh && fh->kind == FH_UPLOAD)
-		return upload_truncate(fh->u, size);
-	if (gone) {
-		/* Removed, and this is no writer's handle: only an upload
-		 * still has the bytes. */
-		u = upload_find(fs->up, n->ino);
-		rc = u ? upload_truncate(u, size) : -EBADF;
-		upload_release(fs->up, u);
-		return rc;
-	}
-	rc = upload_get(fs->up, n, size == 0, &u);
-	if (!rc)
-		rc = upload_truncate(u, size);
-	if (!rc)
-		rc = upload_commit(u, 0);
-	upload_release(fs->up, u);
-	return rc;
-}
-
-/* setattr of a node of a tree. Times follow utimensat(2): atime and mtime
- * each set to a given time, to now, or left; a size change (truncate and
- * ftruncate alike) sets mtime (and ctime) to now unless a time is given,
- * as ext4 does. Reads never move atime (see README, "POSIX"). A node
- * removed while open (gone) changes only its copy in the open-files table
- * (fchmod, futimens on the descriptor); nothing can bring it back. */
-static int setattr_node(struct fs *fs, int64_t id, struct stat *attr,
-			int to_set, struct fuse_file_info *fi)
-{
-	struct backend *be = fs->be;
-	struct fs_fh *fh = fi ? FH(fi) : NULL;
-	struct upload *u;
-	be_node n;
-	int what = 0, gone, rc;
-	int64_t now = now_ns(), mtime = 0, atime = 0;
-
-	rc = node_get_open(fs, id, &n, &gone);
-	if (rc)
-		return rc;
-	if (!n.tree_live)
-		return -EROFS;
-	if (to_set & FUSE_SET_ATTR_SIZE) {
-		rc = truncate_node(fs, &n, attr->st_size, fh, gone);
-		if (rc)
-			return rc;
-		what |= STORE_SET_MTIME;
-		mtime = now;
-	}
-	if (to_set & FUSE_SET_ATTR_MODE)
-		what |= STORE_SET_MODE;
-	if (to_set & FUSE_SET_ATTR_UID)
-		what |= STORE_SET_UID;
-	if (to_set & FUSE_SET_ATTR_GID)
-		what |= STORE_SET_GID;
-	if (to_set & FUSE_SET_ATTR_MTIME_NOW) {
-		mtime = now;
-		what |= STORE_SET_MTIME;
-	} else if (to_set & FUSE_SET_ATTR_MTIME) {
-		mtime = ts_ns(&attr->st_mtim);
-		what |= STORE_SET_MTIME;
-	}
-	if (to_set & FUSE_SET_ATTR_ATIME_NOW) {
-		atime = now;
-		what |= STORE_SET_ATIME;
-	} else if (to_set & FUSE_SET_ATTR_ATIME) {
-		atime = ts_ns(&attr->st_atim);
-		what |= STORE_SET_ATIME;
-	}
-	if (!what)
-		return 0;
-	if (gone) {
-		if (what & STORE_SET_MODE)
-			n.mode = attr->st_mode & 07777;
-		if (what & STORE_SET_UID)
-			n.uid = attr->st_uid;
-		if (what & STORE_SET_GID)
-			n.gid = attr->st_gid;
-		if (what & STORE_SET_MTIME)
-			n.mtime_ns = mtime;
-		if (what & STORE_SET_ATIME)
-			n.atime_ns = atime;
-		n.ctime_ns = now;
-		open_update(fs, &n);
-	} else {
-		/* The backend takes permission bits only: st_mode also
-		 * holds the file type (the server refuses it, EINVAL). */
-		rc = be->ops->node_setattr(be, id, what, attr->st_mode & 07777,
-					   attr->st_uid, attr->st_gid, mtime,
-					   atime);
-		if (rc)
-			return rc;
-	}
-	if ((what & STORE_SET_MTIME) && n.kind == STORE_FILE) {
-		/* An open upload commits later: keep the time. */
-		u = upload_find(fs->up, id);
-		if (u) {
-			upload_set_mtime(u, mtime);
-			upload_release(fs->up, u);
-		}
-	}
-	return 0;
-}
-
-static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
-		       int to_set, struct fuse_file_info *fi)
-{
-	struct fs *fs = FS(req);
-	struct fs_ino i = fs_ino_decode(ino);
-	struct stat st;
-	double ttl;
-	int rc = 0;
-
-	switch (i.kind) {
-	case FS_INO_NODE:
-		rc = setattr_node(fs, i.id, attr, to_set, fi);
-		break;
-	case FS_INO_EMB:
-	case FS_INO_EMB_UPLOAD:
-	case FS_INO_CTL:
-		/* Truncation is how shells open for writing; the text is
-		 * replaced on close anyway. */
-		if (to_set & (FUSE_SET_ATTR_MODE | FUSE_SET_ATTR_UID |
-			      FUSE_SET_ATTR_GID))
-			rc = -EPERM;
-		break;
-	default:
-		/* Datasets and the root have fixed owners and modes; times
-		 * (rsync, touch) are accepted and not kept. */
-		if (to_set & (FUSE_SET_ATTR_MODE | FUSE_SET_ATTR_UID |
-			      FUSE_SET_ATTR_GID | FUSE_SET_ATTR_SIZE))
-			rc = -EPERM;
-	}
-	if (!rc)
-		rc = do_getattr(fs, ino, &st, &ttl);
-	if (rc)
-		fuse_reply_err(req, -rc);
-	else
-		fuse_reply_attr(req, &st, ttl);
-}
-
-/* ---- files ---- */
-
-static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
-{
-	struct fs *fs = FS(req);
-	struct fs_ino i = fs_ino_decode(ino);
-	int acc = fi->flags & O_ACCMODE;
-	int wr = acc != O_RDONLY || (fi->flags & O_TRUNC);
-	struct fs_fh *fh = NULL;
-	be_node n;
-	int rc;
-
-	if (i.kind == FS_INO_EMB) {
-		struct store_embedding se;
-		char file[140];
-		rc = fs->be->ops->emb_get_id(fs->be, i.id, &se);
-		if (!rc && wr) {
-			snprintf(file, sizeof(file), "%s.csv", se.name);
-			rc = fs_emb_upload_new(fs, se.dataset, file, &fh, NULL);
-		} else if (!rc) {
-			rc = fs_emb_open_read(fs, i.id, &fh);
-		}
-		if (rc) {
-			fuse_reply_err(req, -rc);
-			return;
-		}
-		fi->fh = (uintptr_t)fh;
-		fi->direct_io = 1;
-		fuse_reply_open(req, fi);
-		return;
-	}
-	if (i.kind == FS_INO_CTL && i.slot == FS_SLOT_EMBDIR) {
-		fuse_reply_err(req, EISDIR);
-		return;
-	}
-	if (i.kind == FS_INO_CTL) {
-		rc = fs_ctl_open(fs, i.id, i.slot, fi->flags, &fh);
-		if (rc) {
-			fuse_reply_err(req, -rc);
-			return;
-		}
-		fi->fh = (uintptr_t)fh;
-		fi->direct_io = 1;
-		fuse_reply_open(req, fi);
-		return;
-	}
-	if (i.kind != FS_INO_NODE) {
-		fuse_reply_err(req, i.kind == FS_INO_BAD ? ENOENT : EISDIR);
-		return;
-	}
-	/* A frozen file's record comes from memory (nodecache.h). */
-	rc = nodecache_get(fs->nc, i.id, &n);
-	if (rc && (rc = fs->be->ops->node_get(fs->be, i.id, &n)) == 0)
-		nodecache_put(fs->nc, &n);
-	if (!rc && n.kind == STORE_DIR)
-		rc = -EISDIR;
-	if (!rc && wr && !n.tree_live)
-		rc = -EROFS;
-	if (!rc && !(fh = calloc(1, sizeof(*fh))))
-		rc = -ENOMEM;
-	if (rc) {
-		fuse_reply_err(req, -rc);
-		return;
-	}
-	fh->fd = -1;
-	fh->ino = n.ino;
-	if (wr) {
-		fh->kind = FH_UPLOAD;
-		fh->wr = 1;
-		rc = upload_get(fs->up, &n, (fi->flags & O_TRUNC) != 0, &fh->u);
-		/* O_TRUNC truncates: mtime moves now (also for an empty file,
-		 * as on ext4) */
-		if (!rc && (fi->flags & O_TRUNC))
-			upload_set_mtime(fh->u, now_ns());
-	} else if (n.tree_live && (fh->u = upload_find(fs->up, n.ino))) {
-		fh->kind = FH_UPLOAD;     /* read what the writer wrote */
-		fi->noflush = 1;
-	} else if (n.tree_live && n.has_sha) {
-		/* A reader of a live file shares the file's upload with any
-		 * writer that comes later, so it reads what they write (and
-		 * commit), as on any filesystem. Until one comes the bytes are
-		 * the committed blob's: the kernel may keep its pages (a
-		 * writer's open drops them; its writes go through them). */
-		fh->kind = FH_UPLOAD;
-		rc = upload_get(fs->up, &n, 0, &fh->u);
-		fi->keep_cache = 1;
-		fi->noflush = 1;
-	} else {
-		fh->kind = FH_BLOB;
-		/* Embedded mode: the blob is opened at the first READ, shared
-		 * by the node's handles (open_blob_fd): a re-read whose pages
-		 * the kernel has opens no file at all. Remote mode opens it
-		 * now (it may be fetched: errors belong to open). */
-		if (n.has_sha && fs->nc)
-			fh->fd = BLOB_LAZY;
-		else if (n.has_sha) {
-			fh->fd = fs->be->ops->node_open(fs->be, &n);
-			rc = fh->fd < 0 ? fh->fd : 0;
-		}
-		/* Bytes of a committed blob never change: keep the kernel's
-		 * page cache across opens (epoch 2+ of training), and a reader's
-		 * close() has nothing to commit: spare it the FLUSH round trip. */
-		fi->keep_cache = 1;
-		fi->noflush = 1;
-	}
-	if (!rc)
-		rc = open_ref_get(fs, &n, &fh->o);
-	if (rc) {
-		if (fh->u)
-			upload_release(fs->up, fh->u);
-		if (fh->fd >= 0)
-			close(fh->fd);
-		free(fh);
-		fuse_reply_err(req, -rc);
-		return;
-	}
-	fi->fh = (uintptr_t)fh;
-	if (fuse_reply_open(req, fi) == -ENOENT) {
-		open_unref(fs, fh->ino);
-		if (fh->u)
-			upload_release(fs->up, fh->u);
-		if (fh->fd >= 0)
-			close(fh->fd);
-		free(fh);
-	}
-}
-
-static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
-		    struct fuse_file_info *fi)
-{
-	struct fs_fh *fh = FH(fi);
-	ssize_t n;
-
-	(void)ino;
-	if (fh->kind == FH_BLOB) {
-		struct fuse_bufvec bv = FUSE_BUFVEC_INIT(size);
-		int bfd = fh->fd;
-		if (bfd == BLOB_LAZY && (bfd = open_blob_fd(FS(req), fh->o)) < 0) {
-			fuse_reply_err(req, -bfd);
-			return;
-		}
-		if (bfd < 0) {
-			fuse_reply_buf(req, NULL, 0);
-			return;
-		}
-		bv.buf[0].flags = FUSE_BUF_IS_FD | FUSE_BUF_FD_SEEK;
-		bv.buf[0].fd = bfd;
-		bv.buf[0].pos = off;
-		fuse_reply_data(req, &bv, FUSE_BUF_SPLICE_MOVE);
-		return;
-	}
-	if (fh->kind == FH_CTL) {
-		if (fh->writing) {
-			fuse_reply_err(req, EBADF);
-			return;
-		}
-		if (off < 0 || (size_t)off >= fh->len) {
-			fuse_reply_buf(req, NULL, 0);
-			return;
-		}
-		n = (ssize_t)(fh->len - (size_t)off);
-		fs_ctl_get(fh);
-		fuse_reply_buf(req, fh->text + off,
-			       (size_t)n < size ? (size_t)n : size);
-		fs_ctl_put(fh);
-		return;
-	}
-	/* An upload: splice from a descriptor of its current bytes (no
-	 * buffer per request), the way committed blobs are read. */
-	int fd = upload_read_fd(fh->u);
-	if (fd >= 0) {
-		struct fuse_bufvec bv = FUSE_BUFVEC_INIT(size);
-		bv.buf[0].flags = FUSE_BUF_IS_FD | FUSE_BUF_FD_SEEK;
-		bv.buf[0].fd = fd;
-		bv.buf[0].pos = off;
-		fuse_reply_data(req, &bv, FUSE_BUF_SPLICE_MOVE);
-		close(fd);
-		return;
-	}
-	if (fd == -ENODATA) {
-		fuse_reply_buf(req, NULL, 0);
-		return;
-	}
-	char *buf = malloc(size);
-	if (!buf) {
-		fuse_reply_err(req, ENOMEM);
-		return;
-	}
-	n = upload_read(fh->u, buf, size, off);
-	if (n < 0)
-		fuse_reply_err(req, (int)-n);
-	else
-		fuse_reply_buf(req, buf, (size_t)n);
-	free(buf);
-}
-
-static void op_write(fuse_req_t req, fuse_ino_t ino, const char *buf,
-		     size_t size, off_t off, struct fuse_file_info *fi)
-{
-	struct fs_fh *fh = FH(fi);
-	ssize_t n;
-
-	(void)ino;
-	if (fh->kind == FH_UPLOAD && fh->wr) {
-		n = upload_write(fh->u, buf, size, off);
-		/* A write moves mtime now, as on any filesystem (a time set
-		 * before it no longer holds): stat shows it while the file is
-		 * open, and the commit keeps it. */
-		if (n > 0)
-			upload_set_mtime(fh->u, now_ns());
-	} else if (fh->kind == FH_EMB_UPLOAD)
-		n = fs_emb_write(FS(req), fh, buf, size, off);
-	else if (fh->kind == FH_CTL && fh->slot == FS_SLOT_SAMPLE)
-		n = fs_ctl_write_sample(FS(req), fh, buf, size, off);
-	else if (fh->kind == FH_CTL)
-		n = fs_ctl_write(fh, buf, size, off);
-	else
-		n = -EBADF;
-	if (n < 0)
-		fuse_reply_err(req, (int)-n);
-	else
-		fuse_reply_write(req, (size_t)n);
-}
-
-static void op_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
-{
-	struct fs_fh *fh = FH(fi);
-	int rc = 0;
-
-	(void)ino;
-	/* close() returns after this: the upload is a committed sample. */
-	if (fh->kind == FH_UPLOAD && fh->wr)
-		rc = upload_commit(fh->u, 0);
-	else if (fh->kind == FH_CTL)
-		rc = fs_ctl_flush(FS(req), fh);
-	else if (fh->kind == FH_EMB_UPLOAD)
-		rc = fs_emb_flush(FS(req), fh);
-	fuse_reply_err(req, -rc);
-}
-
-static void op_fsync(fuse_req_t req, fuse_ino_t ino, int datasync,
-		     struct fuse_file_info *fi)
-{
-	struct fs_fh *fh = FH(fi);
-	int rc = 0;
-
-	(void)ino;
-	(void)datasync;
-	if (fh->kind == FH_UPLOAD && fh->wr)
-		rc = upload_commit(fh->u, 1);
-	fuse_reply_err(req, -rc);
-}
-
-static void op_release(fuse_req_t req, fuse_ino_t ino,
-		       struct fuse_file_info *fi)
-{
-	struct fs *fs = FS(req);
-	struct fs_fh *fh = FH(fi);
-
-	(void)ino;
-	switch (fh->kind) {
-	case FH_UPLOAD:
-		upload_release(fs->up, fh->u);
-		open_unref(fs, fh->ino);
-		free(fh);
-		break;
-	case FH_BLOB:
-		if (fh->fd >= 0)
-			close(fh->fd);
-		open_unref(fs, fh->ino);
-		free(fh);
-		break;
-	case FH_CTL:
-		fs_ctl_release(fs, fh);
-		break;
-	case FH_EMB_UPLOAD:
-		fs_emb_release(fs, fh);
-		break;
-	}
-	fuse_reply_err(req, 0);
-}
-
-/* ---- extended attributes ---- */
-
-/* Value of attribute `key` (after the prefix) of inode ino. */
-static int xattr_value(struct fs *fs, fuse_ino_t ino, const char *key,
-		       char *val, size_t len)
-{
-	struct backend *be = fs->be;
-	struct fs_ino i = fs_ino_decode(ino);
-	be_dataset d;
-	be_node n;
-	be_tag t;
-	int rc;
-
-	if (i.kind == FS_INO_DATASET) {
-		rc = be->ops->dataset_get_id(be, i.id, &d);
-		if (rc)
-			return rc;
-		if (strcmp(key, "id"))
-			return -ENODATA;
-		snprintf(val, len, "%s", d.uid);
-		return 0;
-	}
-	if (i.kind != FS_INO_NODE)
-		return -ENODATA;
-	rc = be->ops->node_get(be, i.id, &n);
-	if (rc)
-		return rc;
-	if (n.kind == STORE_FILE && n.has_sha && !strcmp(key, "sha256")) {
-		store_sha_hex(n.sha, val);
-		return 0;
-	}
-	if (n.parent <= 0) {
-		rc = be->ops->tag_get_id(be, n.tree, &t);
-		if (rc)
-			return rc;
-		if (!strcmp(key, "parent") && !t.live) {
-			snprintf(val, len, "%s", t.parent_name);
-			return 0;
-		}
-		if (!strcmp(key, "id")) {
-			/* the 24-hex uid (a server older than
-			 * tag uids sends none: its row id) */
-			if (t.uid[0])
-				snprintf(val, len, "%s", t.uid);
-			else
-				snprintf(val, len, "%lld", (long long)t.id);
-			return 0;
-		}
-	}
-	return -ENODATA;
-}
-
-static void op_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
-			size_t size)
-{
-	char val[256];
-	size_t len;
-	int rc;
-
-	/* Only the user namespace exists here (setxattr refuses every
-	 * name): a security.*, system.* or trusted.* name is "not
-	 * supported", as on a filesystem without them. That is also what
-	 * makes listings cheap: GNU ls -l asks for security.selinux and
-	 * system.posix_acl_access on every entry (two round trips each,
-	 * the kernel caches neither answer), but stops asking for the
-	 * rest of a listing once a device said EOPNOTSUPP. ENOSYS would
-	 * stop the kernel sending any GETXATTR for the whole mount, and
-	 * hide user.sievefs.*; FUSE_CAP_POSIX_ACL would let the kernel
-	 * cache only the ACL half, at the price of default_permissions
-	 * (fs.h, "Read path costs"). */
-	if (strncmp(name, "user.", 5)) {
-		fuse_reply_err(req, EOPNOTSUPP);
-		return;
-	}
-	if (strncmp(name, XATTR_PREFIX, strlen(XATTR_PREFIX))) {
-		fuse_reply_err(req, ENODATA);
-		return;
-	}
-	rc = xattr_value(FS(req), ino, name + strlen(XATTR_PREFIX), val,
-			 sizeof(val));
-	if (rc) {
-		fuse_reply_err(req, -rc);
-		return;
-	}
-	len = strlen(val);
-	if (size == 0)
-		fuse_reply_xattr(req, len);
-	else if (size < len)
-		fuse_reply_err(req, ERANGE);
-	else
-		fuse_reply_buf(req, val, len);
-}
-
-static void op_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
-{
-	static const char *const keys[] = { "id", "parent", "sha256" };
-	char list[128], val[256];
-	size_t len = 0;
-
-	for (size_t k = 0; k < sizeof(keys) / sizeof(keys[0]); k++) {
-		if (xattr_value(FS(req), ino, keys[k], val, sizeof(val)))
-			continue;
-		len += (size_t)snprintf(list + len, sizeof(list) - len, "%s%s",
-					XATTR_PREFIX, keys[k]) + 1;
-	}
-	if (size == 0)
-		fuse_reply_xattr(req, len);
-	else if (size < len)
-		fuse_reply_err(req, ERANGE);
-	else
-		fuse_reply_buf(req, list, len);
-}
-
-static void op_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
-			const char *value, size_t size, int flags)
-{
-	(void)ino;
-	(void)name;
-	(void)value;
-	(void)size;
-	(void)flags;
-	fuse_reply_err(req, ENOTSUP);
-}
-
-static void op_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name)
-{
-	(void)ino;
-	(void)name;
-	fuse_reply_err(req, ENOTSUP);
-}
-
 static void op_statfs(fuse_req_t req, fuse_ino_t ino)
 {
-	struct fs *fs = FS(req);
+	struct fs *fs = fs_of(req);
 	struct statvfs sv;
 	int rc = fs->be->ops->statfs(fs->be, &sv);
 
@@ -1803,7 +1003,7 @@ const struct fuse_lowlevel_ops fs_ops = {
 	.forget = op_forget,
 	.forget_multi = op_forget_multi,
 	.getattr = op_getattr,
-	.setattr = op_setattr,
+	.setattr = fs_op_setattr,
 	.mknod = op_mknod,
 	.mkdir = op_mkdir,
 	.unlink = op_unlink,
@@ -1811,20 +1011,20 @@ const struct fuse_lowlevel_ops fs_ops = {
 	.symlink = op_symlink,
 	.rename = op_rename,
 	.link = op_link,
-	.open = op_open,
-	.read = op_read,
-	.write = op_write,
-	.flush = op_flush,
-	.release = op_release,
-	.fsync = op_fsync,
+	.open = fs_op_open,
+	.read = fs_op_read,
+	.write = fs_op_write,
+	.flush = fs_op_flush,
+	.release = fs_op_release,
+	.fsync = fs_op_fsync,
 	.opendir = op_opendir,
 	.readdir = op_readdir,
 	.readdirplus = op_readdirplus,
 	.releasedir = op_releasedir,
 	.statfs = op_statfs,
-	.setxattr = op_setxattr,
-	.getxattr = op_getxattr,
-	.listxattr = op_listxattr,
-	.removexattr = op_removexattr,
+	.setxattr = fs_op_setxattr,
+	.getxattr = fs_op_getxattr,
+	.listxattr = fs_op_listxattr,
+	.removexattr = fs_op_removexattr,
 	.create = op_create,
 };

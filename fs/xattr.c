@@ -1,0 +1,142 @@
+/*
+ * xattr.c — extended attributes: read-only user.sievefs.* names (id of a
+ * dataset or tag, parent of a tag, sha256 of a file), nothing else. Why
+ * other namespaces answer EOPNOTSUPP rather than ENODATA or ENOSYS: fs.h,
+ * "Read path costs".
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "fs/fs.h"
+
+#define XATTR_PREFIX "user.sievefs."
+
+/* Value of attribute `key` (after the prefix) of inode ino. */
+static int xattr_value(struct fs *fs, fuse_ino_t ino, const char *key,
+		       char *val, size_t len)
+{
+	struct backend *be = fs->be;
+	struct fs_ino i = fs_ino_decode(ino);
+	be_dataset d;
+	be_node n;
+	be_tag t;
+	int rc;
+
+	if (i.kind == FS_INO_DATASET) {
+		rc = be->ops->dataset_get_id(be, i.id, &d);
+		if (rc)
+			return rc;
+		if (strcmp(key, "id"))
+			return -ENODATA;
+		snprintf(val, len, "%s", d.uid);
+		return 0;
+	}
+	if (i.kind != FS_INO_NODE)
+		return -ENODATA;
+	rc = be->ops->node_get(be, i.id, &n);
+	if (rc)
+		return rc;
+	if (n.kind == STORE_FILE && n.has_sha && !strcmp(key, "sha256")) {
+		store_sha_hex(n.sha, val);
+		return 0;
+	}
+	if (n.parent <= 0) {
+		rc = be->ops->tag_get_id(be, n.tree, &t);
+		if (rc)
+			return rc;
+		if (!strcmp(key, "parent") && !t.live) {
+			snprintf(val, len, "%s", t.parent_name);
+			return 0;
+		}
+		if (!strcmp(key, "id")) {
+			/* the 24-hex uid (a server older than
+			 * tag uids sends none: its row id) */
+			if (t.uid[0])
+				snprintf(val, len, "%s", t.uid);
+			else
+				snprintf(val, len, "%lld", (long long)t.id);
+			return 0;
+		}
+	}
+	return -ENODATA;
+}
+
+void fs_op_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
+			size_t size)
+{
+	char val[256];
+	size_t len;
+	int rc;
+
+	/* Only the user namespace exists here (setxattr refuses every
+	 * name): a security.*, system.* or trusted.* name is "not
+	 * supported", as on a filesystem without them. That is also what
+	 * makes listings cheap: GNU ls -l asks for security.selinux and
+	 * system.posix_acl_access on every entry (two round trips each,
+	 * the kernel caches neither answer), but stops asking for the
+	 * rest of a listing once a device said EOPNOTSUPP. ENOSYS would
+	 * stop the kernel sending any GETXATTR for the whole mount, and
+	 * hide user.sievefs.*; FUSE_CAP_POSIX_ACL would let the kernel
+	 * cache only the ACL half, at the price of default_permissions
+	 * (fs.h, "Read path costs"). */
+	if (strncmp(name, "user.", 5)) {
+		fuse_reply_err(req, EOPNOTSUPP);
+		return;
+	}
+	if (strncmp(name, XATTR_PREFIX, strlen(XATTR_PREFIX))) {
+		fuse_reply_err(req, ENODATA);
+		return;
+	}
+	rc = xattr_value(fs_of(req), ino, name + strlen(XATTR_PREFIX), val,
+			 sizeof(val));
+	if (rc) {
+		fuse_reply_err(req, -rc);
+		return;
+	}
+	len = strlen(val);
+	if (size == 0)
+		fuse_reply_xattr(req, len);
+	else if (size < len)
+		fuse_reply_err(req, ERANGE);
+	else
+		fuse_reply_buf(req, val, len);
+}
+
+void fs_op_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
+{
+	static const char *const keys[] = { "id", "parent", "sha256" };
+	char list[128], val[256];
+	size_t len = 0;
+
+	for (size_t k = 0; k < sizeof(keys) / sizeof(keys[0]); k++) {
+		if (xattr_value(fs_of(req), ino, keys[k], val, sizeof(val)))
+			continue;
+		len += (size_t)snprintf(list + len, sizeof(list) - len, "%s%s",
+					XATTR_PREFIX, keys[k]) + 1;
+	}
+	if (size == 0)
+		fuse_reply_xattr(req, len);
+	else if (size < len)
+		fuse_reply_err(req, ERANGE);
+	else
+		fuse_reply_buf(req, list, len);
+}
+
+void fs_op_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
+			const char *value, size_t size, int flags)
+{
+	(void)ino;
+	(void)name;
+	(void)value;
+	(void)size;
+	(void)flags;
+	fuse_reply_err(req, ENOTSUP);
+}
+
+void fs_op_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name)
+{
+	(void)ino;
+	(void)name;
+	fuse_reply_err(req, ENOTSUP);
+}
