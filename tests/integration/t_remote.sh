@@ -205,6 +205,24 @@ ok "rm new.bin on the first mount" rm "$A/leaves/initial-tag/new.bin"
 sleep 1.7   # the metadata TTL, then the kernel's half of it
 expect_fail "the second mount sees new.bin gone within 1.5 x the TTL" \
 	stat "$B/leaves/initial-tag/new.bin"
+# A file rewritten in place (same size, new bytes) and closed: the writing
+# mount reads the new bytes at once, the other one within the TTL — though
+# it had the old bytes in its page cache (live files keep their pages
+# between opens; a changed mtime must drop them).
+head -c 65536 /dev/urandom >"$T/old.bin"
+head -c 65536 /dev/urandom >"$T/new.bin"
+ok "write rw.bin on the first mount" cp "$T/old.bin" "$A/leaves/initial-tag/rw.bin"
+sleep 1.2
+ok "the second mount reads rw.bin (its pages are now cached)" \
+	cmp "$T/old.bin" "$B/leaves/initial-tag/rw.bin"
+ok "rewrite rw.bin in place on the first mount (dd conv=notrunc)" \
+	dd if="$T/new.bin" of="$A/leaves/initial-tag/rw.bin" bs=64k conv=notrunc status=none
+ok "the first mount reads the new bytes at once" \
+	cmp "$T/new.bin" "$A/leaves/initial-tag/rw.bin"
+sleep 1.7   # the metadata TTL, then the kernel's half of it
+ok "the second mount reads the new bytes within 1.5 x the TTL" \
+	cmp "$T/new.bin" "$B/leaves/initial-tag/rw.bin"
+ok "rm rw.bin (the tree is compared with the source below)" rm "$A/leaves/initial-tag/rw.bin"
 sv_umount "$B"
 
 # --- prefetch: opening one file of a folder fetches the folder's other
