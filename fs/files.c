@@ -173,6 +173,21 @@ void fs_op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 		fuse_reply_attr(req, &st, ttl);
 }
 
+/* Answers the open of a generated file (control file, embeddings export):
+ * served with direct_io, its size being the text's, never the kernel's
+ * cache. rc: the open's result; on 0, fh is the new handle. */
+static void reply_open_direct(fuse_req_t req, struct fuse_file_info *fi,
+			      struct fs_fh *fh, int rc)
+{
+	if (rc) {
+		fuse_reply_err(req, -rc);
+		return;
+	}
+	fi->fh = (uintptr_t)fh;
+	fi->direct_io = 1;
+	fuse_reply_open(req, fi);
+}
+
 void fs_op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	struct fs *fs = fs_of(req);
@@ -193,13 +208,7 @@ void fs_op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		} else if (!rc) {
 			rc = fs_emb_open_read(fs, i.id, &fh);
 		}
-		if (rc) {
-			fuse_reply_err(req, -rc);
-			return;
-		}
-		fi->fh = (uintptr_t)fh;
-		fi->direct_io = 1;
-		fuse_reply_open(req, fi);
+		reply_open_direct(req, fi, fh, rc);
 		return;
 	}
 	if (i.kind == FS_INO_CTL && i.slot == FS_SLOT_EMBDIR) {
@@ -208,13 +217,7 @@ void fs_op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	}
 	if (i.kind == FS_INO_CTL) {
 		rc = fs_ctl_open(fs, i.id, i.slot, fi->flags, &fh);
-		if (rc) {
-			fuse_reply_err(req, -rc);
-			return;
-		}
-		fi->fh = (uintptr_t)fh;
-		fi->direct_io = 1;
-		fuse_reply_open(req, fi);
+		reply_open_direct(req, fi, fh, rc);
 		return;
 	}
 	if (i.kind != FS_INO_NODE) {

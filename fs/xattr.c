@@ -62,11 +62,23 @@ static int xattr_value(struct fs *fs, fuse_ino_t ino, const char *key,
 	return -ENODATA;
 }
 
+/* Answers a getxattr/listxattr of `len` bytes to a caller with a buffer of
+ * `size`: size 0 asks for the length only; a short buffer is ERANGE. */
+static void reply_value(fuse_req_t req, const char *val, size_t len,
+			size_t size)
+{
+	if (size == 0)
+		fuse_reply_xattr(req, len);
+	else if (size < len)
+		fuse_reply_err(req, ERANGE);
+	else
+		fuse_reply_buf(req, val, len);
+}
+
 void fs_op_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
 			size_t size)
 {
 	char val[256];
-	size_t len;
 	int rc;
 
 	/* Only the user namespace exists here (setxattr refuses every
@@ -94,13 +106,7 @@ void fs_op_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
 		fuse_reply_err(req, -rc);
 		return;
 	}
-	len = strlen(val);
-	if (size == 0)
-		fuse_reply_xattr(req, len);
-	else if (size < len)
-		fuse_reply_err(req, ERANGE);
-	else
-		fuse_reply_buf(req, val, len);
+	reply_value(req, val, strlen(val), size);
 }
 
 void fs_op_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
@@ -115,12 +121,7 @@ void fs_op_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
 		len += (size_t)snprintf(list + len, sizeof(list) - len, "%s%s",
 					XATTR_PREFIX, keys[k]) + 1;
 	}
-	if (size == 0)
-		fuse_reply_xattr(req, len);
-	else if (size < len)
-		fuse_reply_err(req, ERANGE);
-	else
-		fuse_reply_buf(req, list, len);
+	reply_value(req, list, len, size);
 }
 
 void fs_op_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
