@@ -159,16 +159,6 @@ static inline struct fs_fh *fs_fh_of(struct fuse_file_info *fi)
 	return (struct fs_fh *)(uintptr_t)fi->fh;
 }
 
-static inline void fs_ns_to_ts(int64_t ns, struct timespec *ts)
-{
-	ts->tv_sec = (time_t)(ns / 1000000000);
-	ts->tv_nsec = (long)(ns % 1000000000);
-	if (ts->tv_nsec < 0) {         /* before 1970: tv_nsec is 0..1e9-1 */
-		ts->tv_sec -= 1;
-		ts->tv_nsec += 1000000000;
-	}
-}
-
 static inline int64_t fs_now_ns(void)
 {
 	struct timespec now;
@@ -182,9 +172,6 @@ static inline int64_t fs_ts_ns(const struct timespec *ts)
 	return (int64_t)ts->tv_sec * 1000000000 + ts->tv_nsec;
 }
 
-/* Attributes of node n as stat shows them (a live file's open upload gives
- * its current size and mtime). */
-void fs_node_attr(struct fs *fs, const be_node *n, struct stat *st);
 /* Attributes of any inode, with how long the kernel may keep them: 0 or
  * -errno (-ENOENT for a name that no longer resolves). */
 int fs_getattr(struct fs *fs, fuse_ino_t ino, struct stat *st, double *ttl);
@@ -206,8 +193,6 @@ int fs_open_blob_fd(struct fs *fs, struct fs_open *o);
 void fs_open_blobs_now(struct fs *fs);
 /* Refreshes the copy of an open node (no-op for a node not open). */
 void fs_open_update(struct fs *fs, const be_node *n);
-/* The last attributes of open node ino: 0, or -ENOENT if not open. */
-int fs_open_get(struct fs *fs, int64_t ino, be_node *out);
 /* Node `name` of `parent` is about to go: if open, its copy is refreshed. */
 void fs_open_forget_name(struct fs *fs, int64_t parent, const char *name);
 /* A node by number, or the last attributes of an open one removed

@@ -157,7 +157,7 @@ void fs_open_update(struct fs *fs, const be_node *n)
 
 /* The last attributes of open node ino into *out: 0, or -ENOENT if no
  * handle has it open. */
-int fs_open_get(struct fs *fs, int64_t ino, be_node *out)
+static int open_get(struct fs *fs, int64_t ino, be_node *out)
 {
 	struct fs_open *o;
 	int rc = -ENOENT;
@@ -196,7 +196,7 @@ int fs_node_get_open(struct fs *fs, int64_t ino, be_node *n, int *gone)
 	if (nodecache_get(fs->nc, ino, n) == 0)
 		return 0;
 	rc = fs->be->ops->node_get(fs->be, ino, n);
-	if (rc == -ENOENT && fs_open_get(fs, ino, n) == 0) {
+	if (rc == -ENOENT && open_get(fs, ino, n) == 0) {
 		*gone = 1;
 		return 0;
 	}

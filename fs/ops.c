@@ -28,6 +28,16 @@
 #include "fs/emb.h"
 #include "fs/fs.h"
 
+static void ns_to_ts(int64_t ns, struct timespec *ts)
+{
+	ts->tv_sec = (time_t)(ns / 1000000000);
+	ts->tv_nsec = (long)(ns % 1000000000);
+	if (ts->tv_nsec < 0) {         /* before 1970: tv_nsec is 0..1e9-1 */
+		ts->tv_sec -= 1;
+		ts->tv_nsec += 1000000000;
+	}
+}
+
 /* Names longer than a component may be (statfs f_namemax) can name
  * nothing: ENAMETOOLONG, as on ext4, before any lookup. */
 static int name_check(const char *name)
@@ -63,7 +73,7 @@ static int root_attr(struct fs *fs, struct stat *st)
 	st->st_uid = fs->uid;
 	st->st_gid = fs->gid;
 	st->st_blksize = 4096;
-	fs_ns_to_ts(t, &st->st_mtim);
+	ns_to_ts(t, &st->st_mtim);
 	st->st_ctim = st->st_atim = st->st_mtim;
 	return 0;
 }
@@ -84,7 +94,7 @@ static void dataset_attr(struct fs *fs, const be_dataset *d, struct stat *st)
 	st->st_uid = fs->uid;
 	st->st_gid = fs->gid;
 	st->st_blksize = 4096;
-	fs_ns_to_ts(d->created_ns, &st->st_mtim);
+	ns_to_ts(d->created_ns, &st->st_mtim);
 	st->st_ctim = st->st_atim = st->st_mtim;
 }
 
@@ -105,16 +115,16 @@ static void ctl_attr(struct fs *fs, const be_dataset *d,
 	st->st_uid = fs->uid;
 	st->st_gid = fs->gid;
 	st->st_blksize = 4096;
-	fs_ns_to_ts(d->created_ns, &st->st_mtim);
+	ns_to_ts(d->created_ns, &st->st_mtim);
 	if (S_ISREG(c->mode) &&
 	    fs_ctl_stat(fs, d->id, c->slot, gen, &size, &st->st_mtim))
-		fs_ns_to_ts(d->created_ns, &st->st_mtim);
+		ns_to_ts(d->created_ns, &st->st_mtim);
 	st->st_size = size;
 	st->st_blocks = (size + 511) / 512;
 	st->st_ctim = st->st_atim = st->st_mtim;
 }
 
-void fs_node_attr(struct fs *fs, const be_node *n, struct stat *st)
+static void node_attr(struct fs *fs, const be_node *n, struct stat *st)
 {
 	int64_t size = n->size, mtime = n->mtime_ns;
 
@@ -137,13 +147,13 @@ void fs_node_attr(struct fs *fs, const be_node *n, struct stat *st)
 	st->st_size = size;
 	st->st_blocks = (size + 511) / 512;
 	st->st_blksize = 131072;
-	fs_ns_to_ts(mtime, &st->st_mtim);
-	fs_ns_to_ts(n->ctime_ns, &st->st_ctim);
-	fs_ns_to_ts(n->atime_ns, &st->st_atim);
+	ns_to_ts(mtime, &st->st_mtim);
+	ns_to_ts(n->ctime_ns, &st->st_ctim);
+	ns_to_ts(n->atime_ns, &st->st_atim);
 }
 
 
-static double fs_node_ttl(struct fs *fs, const be_node *n)
+static double node_ttl(struct fs *fs, const be_node *n)
 {
 	return n->tree_live ? fs->live_ttl : fs->frozen_ttl;
 }
@@ -152,9 +162,9 @@ static void node_entry(struct fs *fs, const be_node *n,
 		       struct fuse_entry_param *e)
 {
 	memset(e, 0, sizeof(*e));
-	fs_node_attr(fs, n, &e->attr);
+	node_attr(fs, n, &e->attr);
 	e->ino = e->attr.st_ino;
-	e->attr_timeout = e->entry_timeout = fs_node_ttl(fs, n);
+	e->attr_timeout = e->entry_timeout = node_ttl(fs, n);
 	nodecache_put(fs->nc, n);   /* the open that follows needs no query */
 }
 
@@ -342,8 +352,8 @@ int fs_getattr(struct fs *fs, fuse_ino_t ino, struct stat *st,
 		rc = fs_node_get_open(fs, i.id, &n, &gone);
 		if (rc)
 			return rc;
-		fs_node_attr(fs, &n, st);
-		*ttl = fs_node_ttl(fs, &n);
+		node_attr(fs, &n, st);
+		*ttl = node_ttl(fs, &n);
 		if (gone) {
 			st->st_nlink = 0;
 			*ttl = 0;
