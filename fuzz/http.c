@@ -28,9 +28,9 @@
  * and its store closed at exit, so LSan sees only real leaks); what the
  * server sends starts with a status line "HTTP/1.x NNN " (or it sends
  * nothing and closes) and is not a 500 (the errors a client can cause are
- * 4xx; a 505 for an unknown HTTP version, or a 503, are fine); and every SANITY_EVERY inputs, and at exit, GET
- * /v1/whoami with alice's token still answers 200 within 5 s (the server is
- * alive and not wedged). At exit it prints how many answers had which
+ * 4xx; a 505 for an unknown HTTP version, or a 503, are fine); and every
+ * SANITY_EVERY inputs, and at exit, GET /v1/whoami with alice's token still
+ * answers 200 within 5 s (the server is alive and not wedged). At exit it prints how many answers had which
  * status class.
  *
  * State grows with what the inputs create (datasets, nodes, blobs): every

@@ -167,9 +167,6 @@ static void nul_check(const uint8_t *data, size_t size, cJSON *j)
 	int is_key = 0;
 	cJSON *c;
 
-	if (memchr(data, 0, size))
-		check(api_json_has_nul((const char *)data, size) == 1,
-		      "has_nul: a raw NUL byte");
 	t0 = cJSON_PrintUnformatted(j);
 	if (!t0)
 		return;
@@ -218,12 +215,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	cJSON *j = cJSON_ParseWithLength((const char *)data, size);
 
-	if (!j) {
-		if (memchr(data, 0, size))
-			check(api_json_has_nul((const char *)data, size) == 1,
-			      "has_nul: a raw NUL byte");
+	if (memchr(data, 0, size))
+		check(api_json_has_nul((const char *)data, size) == 1,
+		      "has_nul: a raw NUL byte");
+	if (!j)
 		return 0;
-	}
 	resources(j);
 	newnode(j);
 	helpers(j);

@@ -276,6 +276,8 @@ static const struct kern *isa_kern(int isa)
 		return &kern_avx512;
 	if (isa == SMP_ISA_AVX2)
 		return &kern_avx2;
+#else
+	(void)isa;                 /* only the generic kernel is built */
 #endif
 	return &kern_generic;
 }
