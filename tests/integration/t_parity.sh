@@ -327,6 +327,21 @@ EOF2
 		test "$nx" -ge 1 -a "$nx" -le 2
 	ok "the xattrs ls asked were answered EOPNOTSUPP" \
 		grep -q 'getxattr(.*EOPNOTSUPP' "$T/ls.strace"
+	# Copying a tag out with the tools that carry ACLs and xattrs: an
+	# unsupported ACL is "none", not an error; user.sievefs.* come along.
+	out=$T/out.$MODE
+	mkdir -p "$out"
+	ok "cp -a a tag out of the mount" cp -a "$ds/before" "$out/cpa"
+	expect_eq "" "$(cat "$T/last.err")" "cp -a out printed nothing on stderr"
+	expect_tree_eq "$ds/before" "$out/cpa" "diff -r after cp -a out"
+	ok "rsync -aAX a tag out of the mount" rsync -aAX "$ds/before/" "$out/rs/"
+	expect_eq "" "$(cat "$T/last.err")" "rsync -aAX out printed nothing on stderr"
+	expect_tree_eq "$ds/before" "$out/rs" "diff -r after rsync -aAX out"
+	expect_eq "$(sv_xattr "$ds/before/$f1" user.sievefs.sha256)" \
+		"$(sv_xattr "$out/rs/$f1" user.sievefs.sha256)" "rsync -X carried user.sievefs.sha256"
+	ok "tar --acls --xattrs of a tag" tar --acls --xattrs -cf "$out/t.tar" -C "$ds" before
+	expect_eq "" "$(cat "$T/last.err")" "tar --acls --xattrs printed nothing on stderr"
+	rm -rf "${out:?}"
 	expect_tree_eq "$src" "$ds/before" "the tag taken before the changes has the old bytes"
 	ok "mkdir tag after" mkdir "$ds/after"
 	expect_tree_eq "$m" "$ds/after" "the tag taken after the changes has the new bytes"
