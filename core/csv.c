@@ -118,6 +118,8 @@ struct parser {
 	size_t ht_cap, ht_used;
 	char *scratch;          /* NUL-terminated copy of a number for strtof */
 	size_t scratch_cap;
+	int check;              /* core_csv_check: rows are checked, not kept
+				   (x and labels hold one row) */
 };
 
 /* ---- messages ---------------------------------------------------------- */
@@ -577,12 +579,14 @@ static int grow_rows(struct parser *ps)
 	size_t ncap = ps->cap ? ps->cap * 2 : estimate_rows(ps);
 	void *p;
 
-	if (ncap > SIZE_MAX / sizeof(float) / ps->d)
+	size_t xcap = ps->check ? 1 : ncap;
+
+	if (xcap > SIZE_MAX / sizeof(float) / ps->d)
 		return -ENOMEM;
-	if (!(p = realloc(ps->x, ncap * ps->d * sizeof(float))))
+	if (!(p = realloc(ps->x, xcap * ps->d * sizeof(float))))
 		return -ENOMEM;
 	ps->x = p;
-	if (!(p = realloc(ps->labels, ncap * sizeof(int64_t))))
+	if (!(p = realloc(ps->labels, xcap * sizeof(int64_t))))
 		return -ENOMEM;
 	ps->labels = p;
 	if (!(p = realloc(ps->off, ncap * sizeof(size_t))))
@@ -787,7 +791,7 @@ static int parse_row(struct parser *ps)
 			    show(v, s, ps->pool_len - ps->off[ps->n] - 1),
 			    ps->rows[first]);
 	}
-	xr = ps->x + ps->n * ps->d;
+	xr = ps->x + (ps->check ? 0 : ps->n * ps->d);
 	for (size_t j = 0; j < ps->d; j++) {
 		const struct span *sp = &ps->f[ps->emb[j]];
 		r = parse_float(ps, sp->s, sp->e, &xr[j]);
@@ -795,7 +799,7 @@ static int parse_row(struct parser *ps)
 			return num_fail(ps, r, ps->emb[j], sp);
 	}
 	r = parse_label(ps->f[ps->lab].s, ps->f[ps->lab].e,
-			&ps->labels[ps->n]);
+			&ps->labels[ps->check ? 0 : ps->n]);
 	if (r)
 		return num_fail(ps, r, ps->lab, &ps->f[ps->lab]);
 	ps->rows[ps->n] = ps->row;
@@ -919,6 +923,207 @@ void core_csv_free(struct core_emb *e)
 	free(e->labels);
 	free(e->pool);
 	memset(e, 0, sizeof(*e));
+}
+
+/* ---- checking as the bytes arrive -------------------------------------- */
+
+/* A file being written is checked record by record (core_csv_check_feed):
+ * the header once, then every complete row with the rules above (columns,
+ * numbers, names, duplicates), keeping only the names seen. Where the last
+ * complete record ends is found by a scan that follows the lexer's quoting
+ * (a field is quoted when it starts with '"'; "" inside is a quote); the
+ * bytes after it wait in `tail` for the next feed. A lone CR line end is
+ * not taken as the end of a record (its LF may come next): such a file,
+ * and one whose unfinished record outgrows CHECK_TAIL_MAX, is checked by
+ * the final parse only. */
+#define CHECK_TAIL_MAX (CORE_CSV_LINE_MAX + 65536)
+
+struct core_csv_check {
+	struct parser ps;        /* header, names seen, line counter */
+	char *head;              /* the bytes holding the header (ps.hdr
+				    points into them) */
+	char *tail;              /* an unfinished record */
+	size_t tail_len, tail_cap;
+	size_t empty_row;        /* row of an empty line, 0 = none seen */
+	int started;             /* the header is checked */
+	int off;                 /* gave up: the final parse judges */
+	int failed;              /* a record was refused */
+};
+
+struct core_csv_check *core_csv_check_new(void)
+{
+	struct core_csv_check *ck = calloc(1, sizeof(*ck));
+
+	if (ck) {
+		ck->ps.line = 1;
+		ck->ps.check = 1;
+	}
+	return ck;
+}
+
+void core_csv_check_free(struct core_csv_check *ck)
+{
+	if (!ck)
+		return;
+	parser_free(&ck->ps);
+	free(ck->head);
+	free(ck->tail);
+	free(ck);
+}
+
+/* Offset just past the last complete record of b[0..len) (0 = none). */
+static size_t record_end(const char *b, size_t len)
+{
+	enum { START, PLAIN, QUOTED, QUOTE } st = START;
+	size_t last = 0;
+
+	for (size_t i = 0; i < len; i++) {
+		char c = b[i];
+		switch (st) {
+		case QUOTED:
+			if (c == '"')
+				st = QUOTE;
+			continue;
+		case QUOTE:
+			if (c == '"') {
+				st = QUOTED;
+				continue;
+			}
+			break;
+		case START:
+			if (c == '"') {
+				st = QUOTED;
+				continue;
+			}
+			break;
+		case PLAIN:
+			break;
+		}
+		if (c == '\n') {
+			last = i + 1;
+			st = START;
+		} else if (c == ',' || c == '\r') {
+			st = START;
+		} else {
+			st = PLAIN;
+		}
+	}
+	return last;
+}
+
+/* Checks the complete records of [p, end): the header first, then rows. */
+static int check_records(struct core_csv_check *ck, const char *p,
+			 const char *end)
+{
+	struct parser *ps = &ck->ps;
+	int rc;
+
+	ps->p = p;
+	ps->end = end;
+	if (!ck->started) {
+		if (end - p >= 3 && !memcmp(p, "\xef\xbb\xbf", 3))
+			ps->p += 3;
+		rc = parse_header(ps);
+		if (rc)
+			return rc;
+		ck->started = 1;
+	}
+	for (;;) {
+		rc = lex_record(ps, ps->lab + 1);
+		if (rc == 1)
+			return 0;
+		if (rc == 2) {
+			if (!ck->empty_row)
+				ck->empty_row = ps->row;
+			continue;
+		}
+		if (rc)
+			return rc;
+		if (ck->empty_row)
+			return fail(ps, "row %zu: empty line (expected %zu "
+				    "columns)", ck->empty_row, ps->ncols);
+		rc = parse_row(ps);
+		if (rc)
+			return rc;
+	}
+}
+
+int core_csv_check_feed(struct core_csv_check *ck, const char *data,
+			size_t len, char *msg, size_t msglen)
+{
+	size_t end;
+	int rc;
+
+	if (msg && msglen)
+		msg[0] = '\0';
+	if (ck->failed) {
+		if (msg && msglen)
+			snprintf(msg, msglen, "an earlier row was refused");
+		return -EINVAL;
+	}
+	if (ck->off || !len)
+		return 0;
+	if (ck->tail_len + len > CHECK_TAIL_MAX) {
+		/* No record end within reach: the final parse decides. */
+		ck->off = 1;
+		free(ck->tail);
+		ck->tail = NULL;
+		ck->tail_len = ck->tail_cap = 0;
+		return 0;
+	}
+	if (ck->tail_len + len > ck->tail_cap) {
+		size_t ncap = ck->tail_cap ? ck->tail_cap : 65536;
+		while (ncap < ck->tail_len + len)
+			ncap *= 2;
+		char *nt = realloc(ck->tail, ncap);
+		if (!nt)
+			return -ENOMEM;
+		ck->tail = nt;
+		ck->tail_cap = ncap;
+	}
+	memcpy(ck->tail + ck->tail_len, data, len);
+	ck->tail_len += len;
+	end = record_end(ck->tail, ck->tail_len);
+	if (!end)
+		return 0;
+	if (!ck->started) {
+		/* Only line ends so far: an empty file, or an empty first
+		 * line before a header — the bytes after them tell which. */
+		size_t i = 0;
+		while (i < end && is_eol(ck->tail[i]))
+			i++;
+		if (i == end)
+			return 0;
+	}
+	ck->ps.msg = msg;
+	ck->ps.msglen = msglen;
+	if (!ck->started) {
+		/* The header's spans must outlive this call: its bytes move
+		 * to `head`, and a fresh tail takes what follows. */
+		ck->head = ck->tail;
+		ck->tail = NULL;
+		ck->tail_cap = 0;
+		rc = check_records(ck, ck->head, ck->head + end);
+		if (!rc && ck->tail_len > end) {
+			ck->tail = malloc(ck->tail_len - end);
+			if (!ck->tail)
+				rc = -ENOMEM;
+			else
+				memcpy(ck->tail, ck->head + end,
+				       ck->tail_len - end);
+			ck->tail_cap = ck->tail_len - end;
+		}
+	} else {
+		rc = check_records(ck, ck->tail, ck->tail + end);
+		if (!rc)
+			memmove(ck->tail, ck->tail + end, ck->tail_len - end);
+	}
+	ck->ps.msg = NULL;
+	ck->ps.msglen = 0;
+	ck->tail_len -= end;
+	if (rc == -EINVAL)
+		ck->failed = 1;
+	return rc;
 }
 
 /* ---- writing: Ryu f2s -------------------------------------------------- */

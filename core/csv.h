@@ -44,6 +44,21 @@ struct core_emb {
 int core_csv_parse(const char *text, size_t len, struct core_emb *out,
 		   char *msg, size_t msglen);
 
+/* Checking a file as it is written: feed each piece of the file in order,
+ * from its first byte. Every record completed by a piece is checked with
+ * the rules of core_csv_parse (header, columns, numbers, names, duplicate
+ * names; line numbers count from the file's start); an unfinished record
+ * waits for the next piece. Returns 0 (nothing wrong so far), -EINVAL with
+ * the message core_csv_parse would give (and -EINVAL for every later feed),
+ * or -ENOMEM. Whole-file rules (no rows at all, an empty file) are the
+ * final parse's. The checker keeps the names seen, not the vectors.
+ * core_csv_check_new returns NULL on out-of-memory; free is NULL-safe. */
+struct core_csv_check;
+struct core_csv_check *core_csv_check_new(void);
+int core_csv_check_feed(struct core_csv_check *ck, const char *data,
+			size_t len, char *msg, size_t msglen);
+void core_csv_check_free(struct core_csv_check *ck);
+
 /* Frees what *e owns and zeroes it. NULL-safe. */
 void core_csv_free(struct core_emb *e);
 

@@ -672,6 +672,98 @@ static void test_malformed(void **state)
 	core_csv_free(NULL);
 }
 
+/* Feeds text to a checker in pieces of `step` bytes, then a line end (so
+ * that the last record is complete). Returns the first failing feed's rc. */
+static int check_in_pieces(const char *text, size_t len, size_t step,
+			   char *msg, size_t msglen, size_t *at)
+{
+	struct core_csv_check *ck = core_csv_check_new();
+	int rc = 0;
+
+	assert_non_null(ck);
+	*at = 0;
+	for (size_t o = 0; o < len && !rc; o += step) {
+		size_t k = len - o < step ? len - o : step;
+		rc = core_csv_check_feed(ck, text + o, k, msg, msglen);
+		*at = o + k;
+	}
+	if (!rc)
+		rc = core_csv_check_feed(ck, "\r\n", 2, msg, msglen);
+	/* once refused, always refused */
+	if (rc == -EINVAL)
+		assert_int_equal(core_csv_check_feed(ck, "x", 1, NULL, 0),
+				 -EINVAL);
+	core_csv_check_free(ck);
+	return rc;
+}
+
+/* The checker refuses, row by row, what the whole-file parse refuses, with
+ * the same message, whatever the pieces the file arrives in. Cases it may
+ * leave to the final parse: lone-CR line ends (a record's end is not
+ * known until its LF could have come), an unterminated quote (a quoted
+ * name may hold line ends until the end of the file) and whole-file
+ * rules. */
+static void test_check_malformed(void **state)
+{
+	size_t caught = 0, steps[] = { 1, 5, 64, (size_t)1 << 20 };
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(bad_inputs) / sizeof(bad_inputs[0]);
+	     i++) {
+		const struct bad *t = &bad_inputs[i];
+		size_t len = t->len ? t->len : strlen(t->text), at;
+		int lone_cr = 0;
+
+		for (size_t j = 0; j < len; j++)
+			if (t->text[j] == '\r' && (j + 1 == len ||
+						   t->text[j + 1] != '\n'))
+				lone_cr = 1;
+		for (size_t s = 0; s < sizeof(steps) / sizeof(steps[0]); s++) {
+			char msg[512] = "";
+			int rc = check_in_pieces(t->text, len, steps[s], msg,
+						 sizeof(msg), &at);
+			if (rc == 0 && (lone_cr || strstr(t->want, "empty file")
+					|| strstr(t->want, "no rows") ||
+					strstr(t->want, "unterminated")))
+				continue;
+			if (rc != -EINVAL || !strstr(msg, t->want))
+				fail_msg("case %zu, pieces of %zu: rc %d, \"%s\"",
+					 i, steps[s], rc, msg);
+			caught++;
+		}
+	}
+	assert_true(caught > 3 * 40);
+}
+
+/* A good file passes every feed; a bad row fails the feed that completes
+ * it, not an earlier one. */
+static void test_check_good_then_bad(void **state)
+{
+	const char *good = "filenames,embedding_0,embedding_1,labels\r\n"
+			   "\"a, b.jpg\",1,2,0\r\n\"two\nlines\",3,4,1\r\n";
+	struct core_csv_check *ck = core_csv_check_new();
+	char msg[256];
+	size_t at;
+
+	(void)state;
+	for (size_t step = 1; step < 9; step++)
+		assert_int_equal(check_in_pieces(good, strlen(good), step, msg,
+						 sizeof(msg), &at), 0);
+	assert_non_null(ck);
+	assert_int_equal(core_csv_check_feed(ck, good, strlen(good), msg,
+					     sizeof(msg)), 0);
+	assert_int_equal(core_csv_check_feed(ck, "c.jpg,5,x", 9, msg,
+					     sizeof(msg)), 0);
+	assert_int_equal(core_csv_check_feed(ck, "yz,0\r", 5, msg,
+					     sizeof(msg)), 0);
+	assert_int_equal(core_csv_check_feed(ck, "\n", 1, msg, sizeof(msg)),
+			 -EINVAL);
+	assert_string_equal(msg, "row 5, column 3 (embedding_1): 'xyz' is "
+			    "not a number");
+	core_csv_check_free(ck);
+	core_csv_check_free(NULL);
+}
+
 /* A message buffer too small, or none, is fine. */
 static void test_small_msg(void **state)
 {
@@ -864,6 +956,8 @@ int main(void)
 		cmocka_unit_test(test_small_msg),
 		cmocka_unit_test(test_line_cap),
 		cmocka_unit_test(test_mutations),
+		cmocka_unit_test(test_check_malformed),
+		cmocka_unit_test(test_check_good_then_bad),
 		cmocka_unit_test(test_large),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
