@@ -2001,14 +2001,18 @@ static int send_text(struct client *c, const char *method, const char *path,
 }
 
 static int c_selection_write(struct backend *be, int64_t ds, const char *text,
-			     size_t len, char *msg)
+			     size_t len, int flags, char *msg)
 {
-	char path[96];
+	char path[128];
 	int rc;
 
-	pathf(path, sizeof(path), "/v1/datasets/%lld/selection", (long long)ds);
+	pathf(path, sizeof(path), "/v1/datasets/%lld/selection%s%s",
+	      (long long)ds, flags & BE_SEL_APPEND ? "?append=1" : "",
+	      !(flags & BE_SEL_CHECK) ? "" : flags & BE_SEL_APPEND ?
+	      "&check=1" : "?check=1");
 	rc = send_text(C(be), "PUT", path, "text/plain", text, len, msg);
-	changed_all(C(be));
+	if (!(flags & BE_SEL_CHECK))
+		changed_all(C(be));
 	return rc;
 }
 

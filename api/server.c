@@ -1422,17 +1422,31 @@ static enum MHD_Result r_selection_put(struct srv *s, struct req *r,
 				       struct MHD_Connection *c)
 {
 	struct store_dataset d;
-	char msg[BE_MSG] = "";
+	char msg[BE_MSG] = "", v[8];
 	const char *text;
 	size_t len;
 	void *map;
-	int rc = own_ds(s, r, r->id, &d);
+	enum MHD_Result ret;
+	int rc = own_ds(s, r, r->id, &d), flags = 0, q;
 
 	if (rc)
 		return send_errno(c, rc, NULL);
+	/* ?append=1: add to the selection; ?check=1: change nothing */
+	if ((q = query(r, c, "append", v, sizeof(v), &ret)) < 0)
+		return ret;
+	if (q)
+		flags |= strcmp(v, "1") ? -1 : BE_SEL_APPEND;
+	if ((q = query(r, c, "check", v, sizeof(v), &ret)) < 0)
+		return ret;
+	if (q)
+		flags |= strcmp(v, "1") ? -1 : BE_SEL_CHECK;
+	if (flags < 0)
+		return send_errno(c, -EINVAL, "append and check take the"
+				  " value 1");
 	rc = body_map(r, &text, &len, &map);
 	if (!rc)
-		rc = r->be->ops->selection_write(r->be, r->id, text, len, msg);
+		rc = r->be->ops->selection_write(r->be, r->id, text, len,
+						 flags, msg);
 	if (map)
 		munmap(map, len);
 	return rc ? send_errno(c, rc, msg) : send_empty(c, MHD_HTTP_NO_CONTENT);

@@ -32,6 +32,16 @@ typedef struct store_tag be_tag;
 
 struct backend;
 
+/* selection_write flags. APPEND: the text's paths are added after the
+ * current selection (a path already selected, or listed twice, keeps its
+ * first place), resolved in the selection's source tag unless the text's
+ * first line names another (`# from: TAG`, which then becomes the source
+ * of all of it). CHECK: the text is parsed and every path resolved as the
+ * write would, and nothing changes (a path listed twice is found only by
+ * the write); a refusal is logged like the write's. */
+#define BE_SEL_APPEND 1
+#define BE_SEL_CHECK 2
+
 struct backend_ops {
 	/* Datasets of the mount's user. Lists are malloc'd; caller free()s. */
 	int (*dataset_list)(struct backend *, be_dataset **out, size_t *n);
@@ -85,9 +95,11 @@ struct backend_ops {
 	/* Control files: the whole text, malloc'd into *out (caller frees). */
 	int (*selection_read)(struct backend *, int64_t ds, char **out,
 			      size_t *len);
-	/* Replaces the selection from the text of the `selection` file. */
+	/* Replaces the selection from the text of the `selection` file;
+	 * flags: BE_SEL_* below. -EINVAL with the reason in msg (and the
+	 * log), nothing changed. */
 	int (*selection_write)(struct backend *, int64_t ds, const char *text,
-			       size_t len, char *msg);
+			       size_t len, int flags, char *msg);
 	int (*info_read)(struct backend *, int64_t ds, char **out, size_t *len);
 	int (*log_read)(struct backend *, int64_t ds, char **out, size_t *len);
 	/* Records an event (level: STORE_INFO / STORE_ERROR) in a dataset's

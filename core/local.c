@@ -363,14 +363,85 @@ static int l_selection_read(struct backend *be, int64_t ds, char **out,
 	return tbuf_finish(&b, out, len);
 }
 
+/* Paths of the current selection (l_selection_write, BE_SEL_APPEND). */
+struct pathv {
+	char **v;
+	size_t n, cap;
+};
+
+static int pathv_add(void *arg, const char *path)
+{
+	struct pathv *pv = arg;
+
+	if (pv->n == pv->cap) {
+		size_t ncap = pv->cap ? 2 * pv->cap : 256;
+		char **nv = realloc(pv->v, ncap * sizeof(*nv));
+		if (!nv)
+			return -ENOMEM;
+		pv->v = nv;
+		pv->cap = ncap;
+	}
+	if (!(pv->v[pv->n] = strdup(path)))
+		return -ENOMEM;
+	pv->n++;
+	return 0;
+}
+
+static void pathv_free(struct pathv *pv)
+{
+	for (size_t i = 0; i < pv->n; i++)
+		free(pv->v[i]);
+	free(pv->v);
+}
+
+static uint64_t path_hash(const char *s)
+{
+	uint64_t h = 1469598103934665603ULL;
+
+	for (; *s; s++)
+		h = (h ^ (unsigned char)*s) * 1099511628211ULL;
+	return h;
+}
+
+/* out[0..*nout) = a[0..na) then those of b[0..nb) not seen before, each
+ * path once, at its first place; from[k] = its index in a ++ b. */
+static int merge_paths(char *const *a, size_t na, char *const *b, size_t nb,
+		       const char **out, size_t *from, size_t *nout)
+{
+	size_t cap = 16, k = 0;
+	const char **set;
+
+	while (cap < 2 * (na + nb))
+		cap *= 2;
+	if (!(set = calloc(cap, sizeof(*set))))
+		return -ENOMEM;
+	for (size_t i = 0; i < na + nb; i++) {
+		const char *p = i < na ? a[i] : b[i - na];
+		size_t h = (size_t)path_hash(p) & (cap - 1);
+		while (set[h] && strcmp(set[h], p))
+			h = (h + 1) & (cap - 1);
+		if (set[h])
+			continue;
+		set[h] = p;
+		out[k] = p;
+		from[k++] = i;
+	}
+	free(set);
+	*nout = k;
+	return 0;
+}
+
 static int l_selection_write(struct backend *be, int64_t ds, const char *text,
-			     size_t len, char *msg)
+			     size_t len, int flags, char *msg)
 {
 	struct core_sel sel;
+	struct pathv cur = { 0 };
 	char why[BE_MSG], line[BE_MSG + 64];
+	const char **paths = NULL;
+	size_t bad = 0, *from = NULL, n = 0;
+	int append = (flags & BE_SEL_APPEND) != 0;
 	be_dataset d;
 	be_tag t;
-	size_t bad = 0;
 	int rc;
 
 	rc = l_dataset_get_id(be, ds, &d);
@@ -382,30 +453,69 @@ static int l_selection_write(struct backend *be, int64_t ds, const char *text,
 		snprintf(line, sizeof(line), "selection not changed: %s", why);
 		return rc == -EINVAL ? user_error(be, ds, msg, rc, line) : rc;
 	}
-	rc = store_tag_get(L(be)->st, ds, sel.from ? sel.from : "initial-tag",
-			   &t);
+	/* Appending keeps the selection's source unless the text names one. */
+	if (!sel.from && append)
+		rc = store_tag_get_id(L(be)->st, d.sel_tree, &t);
+	else
+		rc = store_tag_get(L(be)->st, ds,
+				   sel.from ? sel.from : "initial-tag", &t);
 	if (rc == -ENOENT) {
 		snprintf(line, sizeof(line), "selection not changed: line 1:"
 			 " no tag named '%s'", sel.from);
 		core_sel_free(&sel);
 		return user_error(be, ds, msg, -EINVAL, line);
 	}
-	if (rc == 0)
-		rc = store_selection_set(L(be)->st, ds, t.id,
-					 (const char *const *)sel.paths, sel.n,
-					 &bad, why, sizeof(why));
-	if (rc == -EINVAL) {
-		snprintf(line, sizeof(line), "selection not changed: line %zu:"
-			 " %s", sel.n ? sel.lines[bad] : 0, why);
-		core_sel_free(&sel);
-		return user_error(be, ds, msg, rc, line);
+	if (!rc && (flags & BE_SEL_CHECK)) {
+		rc = store_selection_check(L(be)->st, ds, t.id,
+					   (const char *const *)sel.paths,
+					   sel.n, &bad, why, sizeof(why));
+	} else if (!rc) {
+		if (append)
+			rc = store_selection_each(L(be)->st, ds, pathv_add,
+						  &cur);
+		paths = malloc((cur.n + sel.n + 1) * sizeof(*paths));
+		from = malloc((cur.n + sel.n + 1) * sizeof(*from));
+		if (!rc && (!paths || !from))
+			rc = -ENOMEM;
+		if (!rc && append) {
+			rc = merge_paths(cur.v, cur.n, sel.paths, sel.n, paths,
+					 from, &n);
+		} else if (!rc) {
+			/* a path listed twice is refused (store/) */
+			for (n = 0; n < sel.n; n++) {
+				paths[n] = sel.paths[n];
+				from[n] = n;
+			}
+		}
+		if (!rc)
+			rc = store_selection_set(L(be)->st, ds, t.id, paths, n,
+						 &bad, why, sizeof(why));
+		if (rc == -EINVAL)
+			bad = from[bad];
 	}
-	if (rc == 0) {
+	if (rc == -EINVAL && bad < cur.n)
+		snprintf(line, sizeof(line), "selection not changed: %s (a"
+			 " path already selected)", why);
+	else if (rc == -EINVAL)
+		snprintf(line, sizeof(line), "selection not changed: line %zu:"
+			 " %s", sel.n ? sel.lines[bad - cur.n] : 0, why);
+	if (rc == -EINVAL)
+		rc = user_error(be, ds, msg, rc, line);
+	if (rc == 0 && !(flags & BE_SEL_CHECK)) {
 		runner_selection_written(L(be)->runner, ds);
-		snprintf(line, sizeof(line), "selection set: %zu sample%s from"
-			 " '%s'", sel.n, core_s((long long)sel.n), t.name);
+		if (append)
+			snprintf(line, sizeof(line), "selection: %zu sample%s"
+				 " added, %zu in all, from '%s'", n - cur.n,
+				 core_s((long long)(n - cur.n)), n, t.name);
+		else
+			snprintf(line, sizeof(line), "selection set: %zu"
+				 " sample%s from '%s'", n,
+				 core_s((long long)n), t.name);
 		l_log_event(be, ds, STORE_INFO, line);
 	}
+	free(paths);
+	free(from);
+	pathv_free(&cur);
 	core_sel_free(&sel);
 	return rc;
 }

@@ -4,13 +4,26 @@
  *
  * Reading: the whole text is generated once when the file is opened, so one
  * `cat` sees one consistent snapshot however many read calls it makes.
- * Writing: the text is collected (capped at CTL_WRITE_MAX) and applied when
- * the file is closed (flush), so a list written in many write() calls is one
- * change; a bad list makes close() fail with the backend's errno (EINVAL) and
- * changes nothing. An O_APPEND open of `selection` starts from the current
- * list (appending adds paths); writes to an O_APPEND handle always continue
- * the stream, whatever offset the kernel derives from the file's size.
+ * Writing `selection`: the text written since the open is collected
+ * (capped at CTL_WRITE_MAX); each line is checked as soon as it is complete
+ * (the backend resolves it, BE_SEL_CHECK), and a refused line fails that
+ * write() with EINVAL — which a shell shows (`write error: Invalid
+ * argument`) — and poisons the open file: later writes and closes fail
+ * too, and nothing of it is ever applied. An O_APPEND open adds to the
+ * selection and keeps its source tag (BE_SEL_APPEND); writes to it always
+ * continue the stream, whatever offset the kernel derives from the size.
  *
+ * When a write ends: fs/README.md has the rule, the same for every
+ * writable file. In short: a close() by the process that opened the file
+ * applies the whole text written since the open, if anything was written
+ * since the last apply, and returns the verdict; other closes (bash's
+ * after dup2, a child's that inherited the descriptor) apply nothing; the
+ * last close (RELEASE) applies what no close did, and an O_TRUNC open with
+ * nothing written at all (`: > selection`) empties the selection there —
+ * never at the open, which leaves the selection as it was until a text is
+ * accepted. `sample` needs little of it: each complete line is a request,
+ * answered by its write(); a close sends an unfinished last line.
+
  * Sizes (fs_ctl_stat). stat reports the true size of the text — rsync, tar,
  * shutil.copy and `test -s` trust it — so a stat generates the text (and
  * frees it). What is kept per (dataset, slot) is small: the length, a 64-bit
@@ -265,18 +278,11 @@ int fs_ctl_open(struct fs *fs, int64_t ds, int slot, int flags,
 	fh->ds = ds;
 	fh->slot = slot;
 	if (acc != O_RDONLY) {
+		/* Nothing changes at open: O_TRUNC empties the selection only
+		 * if nothing is written at all ("When a write ends"). */
 		fh->writing = 1;
 		fh->append = (flags & O_APPEND) != 0;
-		fh->dirty = (flags & O_TRUNC) != 0;
-		/* Appending to the list adds to it: start from the list. */
-		if (fh->append && !fh->dirty && slot == FS_SLOT_SELECTION) {
-			rc = generate(fs, ds, slot, &fh->text, &fh->len);
-			if (rc) {
-				free(fh);
-				return rc;
-			}
-			fh->cap = fh->len;
-		}
+		fh->trunc = (flags & O_TRUNC) != 0;
 		*out = fh;
 		return 0;
 	}
@@ -291,8 +297,9 @@ int fs_ctl_open(struct fs *fs, int64_t ds, int slot, int flags,
 	return 0;
 }
 
-ssize_t fs_ctl_write(struct fs_fh *fh, const char *buf, size_t size,
-		     off_t off)
+/* Appends written bytes to the handle's text. */
+static ssize_t text_put(struct fs_fh *fh, const char *buf, size_t size,
+			off_t off)
 {
 	size_t end;
 
@@ -323,13 +330,80 @@ ssize_t fs_ctl_write(struct fs_fh *fh, const char *buf, size_t size,
 	return (ssize_t)size;
 }
 
+static int sel_flags(const struct fs_fh *fh)
+{
+	return fh->append ? BE_SEL_APPEND : 0;
+}
+
+/* Checks the `selection` lines completed since the last check, as the
+ * write would resolve them: the backend is given those lines only, after
+ * the text's `# from:` line (when it has one and it was checked before)
+ * and as many empty lines (which the format ignores) as precede them, so
+ * the line numbers of its reasons are those of the whole text. */
+static int check_lines(struct fs *fs, struct fs_fh *fh)
+{
+	const char *from = "# from:", *chunk = fh->text + fh->checked;
+	char *nl = NULL, *buf, msg[BE_MSG];
+	size_t clen, flen = 0, pad, lines = 0;
+	int rc;
+
+	for (size_t i = fh->len; i > fh->checked; i--)
+		if (fh->text[i - 1] == '\n') {
+			nl = fh->text + i - 1;
+			break;
+		}
+	if (!nl)
+		return 0;
+	clen = (size_t)(nl + 1 - chunk);
+	for (const char *p = chunk; p <= nl; p++)
+		lines += *p == '\n';
+	if (fh->checked && !strncmp(fh->text, from, strlen(from)))
+		flen = (size_t)((char *)memchr(fh->text, '\n', fh->len) -
+				fh->text) + 1;
+	pad = fh->checked_lines - (flen ? 1 : 0);
+	buf = malloc(flen + pad + clen);
+	if (!buf)
+		return -ENOMEM;
+	memcpy(buf, fh->text, flen);
+	memset(buf + flen, '\n', pad);
+	memcpy(buf + flen + pad, chunk, clen);
+	rc = fs->be->ops->selection_write(fs->be, fh->ds, buf, flen + pad + clen,
+					  sel_flags(fh) | BE_SEL_CHECK, msg);
+	free(buf);
+	if (!rc) {
+		fh->checked += clen;
+		fh->checked_lines += lines;
+	}
+	return rc;
+}
+
+ssize_t fs_ctl_write(struct fs *fs, struct fs_fh *fh, const char *buf,
+		     size_t size, off_t off)
+{
+	ssize_t n;
+	int rc;
+
+	if (fh->failed)
+		return -EINVAL;
+	n = text_put(fh, buf, size, off);
+	if (n < 0 || fh->slot != FS_SLOT_SELECTION)
+		return n;
+	rc = check_lines(fs, fh);
+	if (rc == -EINVAL)
+		fh->failed = 1;
+	return rc ? rc : n;
+}
+
 /* `sample` takes one request per line and answers each at once, so that
  * `echo "coreset n=50" > sample` fails in write() when the request is bad.
  * A blank line is an (empty, refused) request too: `echo > sample` must
- * not succeed doing nothing. */
+ * not succeed doing nothing. A line holding a NUL byte is refused whole
+ * (the backend takes C strings: it would see only what precedes the
+ * NUL). After a refused line the open file takes no more requests: its
+ * later writes and its close fail too. */
 static int sample_lines(struct fs *fs, struct fs_fh *fh, int final)
 {
-	char msg[BE_MSG];
+	char msg[BE_MSG] = "";
 	size_t start = 0;
 	int rc = 0;
 
@@ -337,16 +411,33 @@ static int sample_lines(struct fs *fs, struct fs_fh *fh, int final)
 		if (fh->text[i] != '\n')
 			continue;
 		fh->text[i] = '\0';
-		rc = fs->be->ops->sample_request(fs->be, fh->ds,
-						 fh->text + start, msg);
+		if (memchr(fh->text + start, '\0', i - start))
+			rc = -EINVAL;
+		else
+			rc = fs->be->ops->sample_request(fs->be, fh->ds,
+							 fh->text + start, msg);
 		start = i + 1;
 	}
 	if (!rc && final && start < fh->len) {
-		char *line = strndup(fh->text + start, fh->len - start);
-		if (!line)
-			return -ENOMEM;
-		rc = fs->be->ops->sample_request(fs->be, fh->ds, line, msg);
-		free(line);
+		if (memchr(fh->text + start, '\0', fh->len - start)) {
+			rc = -EINVAL;
+		} else {
+			char *line = strndup(fh->text + start,
+					     fh->len - start);
+			if (!line)
+				return -ENOMEM;
+			rc = fs->be->ops->sample_request(fs->be, fh->ds, line,
+							 msg);
+			free(line);
+		}
+		start = fh->len;
+	}
+	if (rc == -EINVAL && !*msg)
+		fs->be->ops->log_event(fs->be, fh->ds, STORE_ERROR,
+				       "sample: request refused: it holds a"
+				       " NUL byte");
+	if (rc) {
+		fh->failed = 1;
 		start = fh->len;
 	}
 	/* Keep an unfinished line for the next write (or close). */
@@ -362,7 +453,9 @@ ssize_t fs_ctl_write_sample(struct fs *fs, struct fs_fh *fh, const char *buf,
 	ssize_t n;
 	int rc;
 
-	n = fs_ctl_write(fh, buf, size, off - (off_t)fh->base);
+	if (fh->failed)
+		return -EINVAL;
+	n = text_put(fh, buf, size, off - (off_t)fh->base);
 	if (n < 0)
 		return n;
 	rc = sample_lines(fs, fh, 0);
@@ -370,37 +463,58 @@ ssize_t fs_ctl_write_sample(struct fs *fs, struct fs_fh *fh, const char *buf,
 	return rc ? rc : n;
 }
 
-int fs_ctl_flush(struct fs *fs, struct fs_fh *fh)
+/* The whole text written since the open, applied (atomically: all or
+ * nothing). */
+static int apply(struct fs *fs, struct fs_fh *fh)
 {
 	char msg[BE_MSG] = "";
-	int rc = 0;
+	int rc;
 
-	if (!fh->writing || !fh->dirty)
-		return 0;
 	fh->dirty = 0;
-	if (fh->slot == FS_SLOT_SELECTION)
-		rc = fs->be->ops->selection_write(fs->be, fh->ds,
-						  fh->text ? fh->text : "",
-						  fh->len, msg);
-	else if (fh->slot == FS_SLOT_SAMPLE)
-		rc = sample_lines(fs, fh, 1);
-	else
-		rc = -EACCES;
+	fh->applied = 1;
+	rc = fs->be->ops->selection_write(fs->be, fh->ds,
+					  fh->text ? fh->text : "", fh->len,
+					  sel_flags(fh), msg);
 	rec_expire(fh->ds);
-	/* The next close of a dup'd descriptor must not apply it again;
-	 * a later write starts a new text. */
-	fh->len = 0;
 	return rc;
+}
+
+int fs_ctl_flush(struct fs *fs, struct fs_fh *fh, int by_opener)
+{
+	int rc;
+
+	if (!fh->writing)
+		return 0;
+	if (fh->failed)
+		return -EINVAL;
+	if (!fh->dirty || !by_opener)
+		return 0;
+	if (fh->slot == FS_SLOT_SAMPLE) {
+		fh->dirty = 0;
+		rc = sample_lines(fs, fh, 1);
+		rec_expire(fh->ds);
+		return rc;
+	}
+	if (fh->slot != FS_SLOT_SELECTION)
+		return -EACCES;
+	return apply(fs, fh);
 }
 
 void fs_ctl_release(struct fs *fs, struct fs_fh *fh)
 {
-	if (fh->writing && fh->dirty) {
-		int rc = fs_ctl_flush(fs, fh);
-		if (rc)
-			log_warn("control file write failed at release: %s",
-				 strerror(-rc));
-	}
+	int rc = 0;
+
+	/* The last close of the open file. What no FLUSH applied is
+	 * applied now; the verdict can only go to the log (which the
+	 * backend writes for a refused text). */
+	if (fh->writing && !fh->failed && fh->slot == FS_SLOT_SELECTION &&
+	    (fh->dirty || (fh->trunc && !fh->applied)))
+		rc = apply(fs, fh);
+	else if (fh->writing && !fh->failed && fh->dirty)
+		rc = fs_ctl_flush(fs, fh, 1);
+	if (rc && rc != -EINVAL)
+		log_warn("control file write failed at release: %s",
+			 strerror(-rc));
 	fs_ctl_put(fh);
 }
 

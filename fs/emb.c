@@ -3,12 +3,16 @@
  *
  * Copying a CSV in: create() (or an open for writing over an existing name)
  * makes a pending upload, whose bytes go to an unnamed temporary file
- * (O_TMPFILE in $TMPDIR or /tmp: nothing to clean up after a crash); the
- * first close (flush) validates the whole file and stores it, or fails with the
- * backend's errno (EINVAL for a bad file, reason in `log`) and leaves
- * nothing behind. While pending, the name resolves to the upload's inode so
- * that cp's fstat and the like work.
- *
+ * (O_TMPFILE in $TMPDIR or /tmp: nothing to clean up after a crash). Rows
+ * are checked as they are written (core_csv_check): a bad one fails its
+ * write() with EINVAL, reason in `log`, and the upload is then never
+ * stored. A close stores the whole file if anything was written since the
+ * last store — or fails with the backend's errno (EINVAL, reason in `log`)
+ * and stores nothing — and the last close (RELEASE) stores what no close
+ * did (fs/README.md: when a write ends). An embedding being replaced stays
+ * as it was until a new text is accepted. While pending, the name resolves
+ * to the upload's inode so that cp's fstat and the like work.
+
  * Reading NAME.csv exports it (rendered by the backend into an unnamed
  * temporary file), served with direct_io. stat reports the export's true
  * size (rsync and tar copy what stat says), so a stat renders it: the
@@ -37,6 +41,7 @@
 #include <unistd.h>
 
 #include "core/log.h"
+#include "core/csv.h"
 #include "core/names.h"
 #include "core/embedder.h"
 #include "fs/emb.h"
@@ -67,7 +72,13 @@ struct emb_upload {
 	int fd;
 	off_t size;
 	int refs;
-	int done;                 /* validated (or failed) once */
+	struct core_csv_check *ck; /* checks rows as they arrive; NULL once
+				      the writes are not sequential */
+	off_t checked;            /* bytes fed to ck */
+	int dirty;                /* written since the last store */
+	int stored;               /* a store was tried */
+	int failed;               /* a write was refused: never stored */
+	int gone;                 /* released: no longer a pending name */
 	struct emb_upload *next;
 };
 
@@ -236,7 +247,7 @@ static struct emb_upload *find_pending(struct fs *fs, int64_t ds,
 				       const char *base)
 {
 	for (struct emb_upload *u = fs->emb_pending; u; u = u->next)
-		if (u->ds == ds && !strcmp(u->name, base) && !u->done)
+		if (u->ds == ds && !strcmp(u->name, base) && !u->gone)
 			return u;
 	return NULL;
 }
@@ -379,8 +390,12 @@ int fs_emb_upload_new(struct fs *fs, int64_t ds, const char *file,
 		return -ENOMEM;
 	}
 	u->fd = tmpfile_fd();
-	if (u->fd < 0) {
-		rc = u->fd;
+	u->ck = core_csv_check_new();
+	if (u->fd < 0 || !u->ck) {
+		rc = u->fd < 0 ? u->fd : -ENOMEM;
+		if (u->fd >= 0)
+			close(u->fd);
+		core_csv_check_free(u->ck);
 		free(u);
 		free(fh);
 		return rc;
@@ -406,64 +421,113 @@ int fs_emb_upload_new(struct fs *fs, int64_t ds, const char *file,
 	return 0;
 }
 
+/* Writes land in the upload's file; written in order (as cp, a shell
+ * redirect or Python write), each piece is checked at once, so a bad row
+ * fails the write() that completes it (EINVAL, reason in `log`) and the
+ * upload is then never stored. */
 ssize_t fs_emb_write(struct fs *fs, struct fs_fh *fh, const char *buf,
 		     size_t size, off_t off)
 {
 	struct emb_upload *u = fh->emb;
+	char msg[BE_MSG], line[BE_MSG + 200];
 	ssize_t n;
+	int rc = 0;
 
 	if (off < 0 || off + (off_t)size > EMB_UPLOAD_MAX)
 		return -EFBIG;
-	n = pwrite(u->fd, buf, size, off);
-	if (n < 0)
-		return -errno;
 	pthread_mutex_lock(&fs->emb_lock);
+	if (u->failed) {
+		pthread_mutex_unlock(&fs->emb_lock);
+		return -EINVAL;
+	}
+	n = pwrite(u->fd, buf, size, off);
+	if (n < 0) {
+		pthread_mutex_unlock(&fs->emb_lock);
+		return -errno;
+	}
 	if (off + n > u->size)
 		u->size = off + n;
+	u->dirty = 1;
+	if (u->ck && off == u->checked) {
+		rc = core_csv_check_feed(u->ck, buf, (size_t)n, msg,
+					 sizeof(msg));
+		u->checked += n;
+	} else if (u->ck) {
+		/* Out of order (dd seek=, a rewrite): the close judges. */
+		core_csv_check_free(u->ck);
+		u->ck = NULL;
+	}
+	if (rc == -EINVAL)
+		u->failed = 1;
 	pthread_mutex_unlock(&fs->emb_lock);
-	return n;
+	if (rc == -EINVAL) {
+		snprintf(line, sizeof(line), "embeddings/%s.csv not stored: %s",
+			 u->name, msg);
+		fs->be->ops->log_event(fs->be, u->ds, STORE_ERROR, line);
+	}
+	return rc ? rc : n;
 }
 
-/* Validates and stores the upload, once. */
-int fs_emb_flush(struct fs *fs, struct fs_fh *fh)
+/* Validates and stores the whole file written so far; see fs/README.md. */
+static int store_upload(struct fs *fs, struct emb_upload *u)
 {
-	struct emb_upload *u = fh->emb;
 	char msg[BE_MSG];
 	void *map = NULL;
+	off_t size;
 	int rc;
 
 	pthread_mutex_lock(&fs->emb_lock);
-	if (u->done) {
-		pthread_mutex_unlock(&fs->emb_lock);
-		return 0;
-	}
-	u->done = 1;
+	u->dirty = 0;
+	u->stored = 1;
+	size = u->size;
 	pthread_mutex_unlock(&fs->emb_lock);
-	if (u->size > 0) {
-		map = mmap(NULL, (size_t)u->size, PROT_READ, MAP_PRIVATE,
-			   u->fd, 0);
+	if (size > 0) {
+		map = mmap(NULL, (size_t)size, PROT_READ, MAP_PRIVATE, u->fd, 0);
 		if (map == MAP_FAILED)
 			return -errno;
 	}
 	rc = fs->be->ops->emb_put(fs->be, u->ds, u->name, map ? map : "",
-				  (size_t)u->size, msg);
+				  (size_t)size, msg);
 	if (map)
-		munmap(map, (size_t)u->size);
+		munmap(map, (size_t)size);
 	return rc;
 }
 
+/* A close of a descriptor by the opener: stores the file if anything was
+ * written since the last store (a close before any write — bash's, after
+ * dup2 — does nothing), and returns the verdict. */
+int fs_emb_flush(struct fs *fs, struct fs_fh *fh, int by_opener)
+{
+	struct emb_upload *u = fh->emb;
+	int failed, dirty;
+
+	pthread_mutex_lock(&fs->emb_lock);
+	failed = u->failed;
+	dirty = u->dirty;
+	pthread_mutex_unlock(&fs->emb_lock);
+	if (failed)
+		return -EINVAL;
+	return dirty && by_opener ? store_upload(fs, u) : 0;
+}
+
+/* The last close: stores what no close stored — also a file never
+ * written, whose refusal ("empty file") then reaches only the log. */
 void fs_emb_release(struct fs *fs, struct fs_fh *fh)
 {
 	struct emb_upload *u = fh->emb, **p;
-	int last;
+	int last, todo;
 
-	if (!u->done) {
-		int rc = fs_emb_flush(fs, fh);
-		if (rc)
+	pthread_mutex_lock(&fs->emb_lock);
+	todo = !u->failed && (u->dirty || !u->stored);
+	pthread_mutex_unlock(&fs->emb_lock);
+	if (todo) {
+		int rc = store_upload(fs, u);
+		if (rc && rc != -EINVAL)
 			log_warn("embedding upload failed at release: %s",
 				 strerror(-rc));
 	}
 	pthread_mutex_lock(&fs->emb_lock);
+	u->gone = 1;
 	last = --u->refs == 0;
 	if (last)
 		for (p = &fs->emb_pending; *p; p = &(*p)->next)
@@ -474,6 +538,7 @@ void fs_emb_release(struct fs *fs, struct fs_fh *fh)
 	pthread_mutex_unlock(&fs->emb_lock);
 	if (last) {
 		close(u->fd);
+		core_csv_check_free(u->ck);
 		free(u);
 	}
 	free(fh);

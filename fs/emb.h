@@ -21,7 +21,9 @@ int fs_emb_upload_new(struct fs *fs, int64_t ds, const char *file,
 		      struct fs_fh **out, struct fuse_entry_param *e);
 ssize_t fs_emb_write(struct fs *fs, struct fs_fh *fh, const char *buf,
 		     size_t size, off_t off);
-int fs_emb_flush(struct fs *fs, struct fs_fh *fh);
+/* A close (FLUSH): stores the file when by_opener and written since the
+ * last store; 0 or -errno (fs/README.md, "When a write ends"). */
+int fs_emb_flush(struct fs *fs, struct fs_fh *fh, int by_opener);
 void fs_emb_release(struct fs *fs, struct fs_fh *fh);
 /* An FH_BLOB handle on a fresh export of embedding id. */
 int fs_emb_open_read(struct fs *fs, int64_t id, struct fs_fh **out);

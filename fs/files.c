@@ -183,6 +183,7 @@ static void reply_open_direct(fuse_req_t req, struct fuse_file_info *fi,
 		fuse_reply_err(req, -rc);
 		return;
 	}
+	fh->opener = fuse_req_ctx(req)->pid;
 	fi->fh = (uintptr_t)fh;
 	fi->direct_io = 1;
 	fuse_reply_open(req, fi);
@@ -389,7 +390,7 @@ void fs_op_write(fuse_req_t req, fuse_ino_t ino, const char *buf,
 	else if (fh->kind == FH_CTL && fh->slot == FS_SLOT_SAMPLE)
 		n = fs_ctl_write_sample(fs_of(req), fh, buf, size, off);
 	else if (fh->kind == FH_CTL)
-		n = fs_ctl_write(fh, buf, size, off);
+		n = fs_ctl_write(fs_of(req), fh, buf, size, off);
 	else
 		n = -EBADF;
 	if (n < 0)
@@ -408,9 +409,11 @@ void fs_op_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	if (fh->kind == FH_UPLOAD && fh->wr)
 		rc = upload_commit(fh->u, 0);
 	else if (fh->kind == FH_CTL)
-		rc = fs_ctl_flush(fs_of(req), fh);
+		rc = fs_ctl_flush(fs_of(req), fh,
+				  fuse_req_ctx(req)->pid == fh->opener);
 	else if (fh->kind == FH_EMB_UPLOAD)
-		rc = fs_emb_flush(fs_of(req), fh);
+		rc = fs_emb_flush(fs_of(req), fh,
+				  fuse_req_ctx(req)->pid == fh->opener);
 	fuse_reply_err(req, -rc);
 }
 

@@ -139,8 +139,18 @@ struct fs_fh {
 	char *text;                  /* FH_CTL read: snapshot; write: input */
 	size_t len, cap;
 	size_t base;                 /* `sample`: stream offset of text[0] */
-	int writing, dirty;
+	int writing;                 /* FH_CTL opened for writing */
+	pid_t opener;                /* FH_CTL, FH_EMB_UPLOAD: the process
+					(thread) whose open made it */
+	int dirty;                   /* written since the last apply */
 	int append;                  /* FH_CTL opened with O_APPEND */
+	int trunc;                   /* FH_CTL opened with O_TRUNC */
+	int applied;                 /* the text was applied (or tried) */
+	int failed;                  /* a write was refused: nothing of this
+					open file is ever applied */
+	size_t checked;              /* `selection`: bytes of text whose lines
+					were checked, and their lines: */
+	size_t checked_lines;
 	int refs;                    /* FH_CTL: the open file, plus each read
 					replying from `text`: the kernel may
 					send RELEASE as soon as it has a
@@ -238,13 +248,18 @@ int fs_ctl_stat(struct fs *fs, int64_t ds, int slot, int gen, off_t *size,
 		struct timespec *mtime);
 int fs_ctl_open(struct fs *fs, int64_t ds, int slot, int flags,
 		struct fs_fh **out);
-ssize_t fs_ctl_write(struct fs_fh *fh, const char *buf, size_t size,
-		     off_t off);
+/* Writes to `selection`: collected; the complete lines are checked at
+ * once (-EINVAL refuses the write, and then every later write and close
+ * of the open file; nothing of it is ever applied). */
+ssize_t fs_ctl_write(struct fs *fs, struct fs_fh *fh, const char *buf,
+		     size_t size, off_t off);
 /* Writes to `sample`: complete lines are requests, answered at once. */
 ssize_t fs_ctl_write_sample(struct fs *fs, struct fs_fh *fh, const char *buf,
 			    size_t size, off_t off);
-/* Applies written text (selection); 0 or -errno. */
-int fs_ctl_flush(struct fs *fs, struct fs_fh *fh);
+/* A close of a descriptor of the open file (FLUSH) by the process that
+ * opened it (by_opener) applies what was written since the last apply, if
+ * anything was; 0 or -errno (fs/README.md, "When a write ends"). */
+int fs_ctl_flush(struct fs *fs, struct fs_fh *fh, int by_opener);
 void fs_ctl_release(struct fs *fs, struct fs_fh *fh);
 /* References on an FH_CTL handle; the last put frees it. */
 void fs_ctl_get(struct fs_fh *fh);

@@ -777,6 +777,7 @@ static void op_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 			fuse_reply_err(req, -rc);
 			return;
 		}
+		fh->opener = fuse_req_ctx(req)->pid;
 		fi->fh = (uintptr_t)fh;
 		fi->direct_io = 1;
 		if (fuse_reply_create(req, &e, fi) == -ENOENT)

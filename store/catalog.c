@@ -1506,6 +1506,59 @@ int store_selection_count(store *st, int64_t dataset, int64_t *n)
 	return rc;
 }
 
+/* The committed file at `path` of tag t: 0, -EINVAL (msg says why) or
+ * -EIO. */
+static int sel_resolve(struct conn *c, const struct store_tag *t,
+		       const char *path, struct store_node *node, char *msg,
+		       size_t msglen)
+{
+	sqlite3_stmt *s = db_stmt(c, Q_NODE_BY_PATH);
+	int rc;
+
+	if (!s)
+		return -EIO;
+	sqlite3_bind_int64(s, 1, t->id);
+	sqlite3_bind_text(s, 2, path, -1, SQLITE_STATIC);
+	rc = step_one(s);
+	if (!rc)
+		db_node_row(s, node);
+	sqlite3_reset(s);
+	if (rc == -ENOENT || (!rc && node->kind == STORE_DIR) ||
+	    (!rc && !node->has_sha) || !*path) {
+		set_msg(msg, msglen, "'%s' is not a file of tag '%s'", path,
+			t->name);
+		return -EINVAL;
+	}
+	return rc;
+}
+
+int store_selection_check(store *st, int64_t dataset, int64_t tree,
+			  const char *const *paths, size_t n, size_t *bad,
+			  char *msg, size_t msglen)
+{
+	struct conn *c = db_conn(st);
+	struct store_tag t;
+	struct store_node node;
+	int rc;
+
+	if (bad)
+		*bad = 0;
+	if (!c)
+		return -EIO;
+	rc = store_tag_get_id(st, tree, &t);
+	if (!rc && t.dataset != dataset) {
+		set_msg(msg, msglen, "tag '%s' belongs to another dataset",
+			t.name);
+		rc = -EINVAL;
+	}
+	for (size_t i = 0; i < n && !rc; i++) {
+		if (bad)
+			*bad = i;
+		rc = sel_resolve(c, &t, paths[i], &node, msg, msglen);
+	}
+	return rc;
+}
+
 int store_selection_set(store *st, int64_t dataset, int64_t tree,
 			const char *const *paths, size_t n, size_t *bad,
 			char *msg, size_t msglen)
@@ -1538,27 +1591,10 @@ int store_selection_set(store *st, int64_t dataset, int64_t tree,
 		goto out;
 	}
 	for (size_t i = 0; i < n && !rc; i++) {
-		sqlite3_stmt *s = db_stmt(c, Q_NODE_BY_PATH);
 		struct store_node node;
-		if (!s) {
-			rc = -EIO;
-			break;
-		}
-		sqlite3_bind_int64(s, 1, tree);
-		sqlite3_bind_text(s, 2, paths[i], -1, SQLITE_STATIC);
-		rc = step_one(s);
-		if (!rc)
-			db_node_row(s, &node);
-		sqlite3_reset(s);
 		if (bad)
 			*bad = i;
-		if (rc == -ENOENT || (!rc && node.kind == STORE_DIR) ||
-		    (!rc && !node.has_sha) || !*paths[i]) {
-			set_msg(msg, msglen, "'%s' is not a file of tag '%s'",
-				paths[i], t.name);
-			rc = -EINVAL;
-			break;
-		}
+		rc = sel_resolve(c, &t, paths[i], &node, msg, msglen);
 		if (rc)
 			break;
 		sqlite3_reset(ins);

@@ -265,6 +265,12 @@ int store_selection_count(store *st, int64_t dataset, int64_t *n);
 int store_selection_set(store *st, int64_t dataset, int64_t tree,
 			const char *const *paths, size_t n, size_t *bad,
 			char *msg, size_t msglen);
+/* Checks, without changing anything, that each of `paths` is a file of
+ * tree `tree` (duplicates are not looked for): 0, or -EINVAL with *bad
+ * and msg as store_selection_set gives them. Reads only. */
+int store_selection_check(store *st, int64_t dataset, int64_t tree,
+			  const char *const *paths, size_t n, size_t *bad,
+			  char *msg, size_t msglen);
 /* Back to the default: all of initial-tag. */
 int store_selection_reset(store *st, int64_t dataset);
 
