@@ -1,0 +1,280 @@
+#!/usr/bin/env bash
+#
+# t_shell — every way a shell or a script writes a file works on every
+# writable file of a dataset, on a local and on a remote mount (one body,
+# `flows MNT`, run in both modes; assertions are prefixed [local] /
+# [remote]). The rule they test is fs/README.md, "When a write ends".
+#
+# Proves, in each mode:
+# - the idioms `cmd > F` (an external command: bash's close after dup2 comes
+#   first), a loop of builtins `> F`, `{ head; tail; } > F` (two children, each
+#   closing its inherited descriptor), `cmd >> F`, `cmd | tee F`,
+#   `exec 3>F … exec 3>&-`, Python open(F, 'w') with a flush per line, cp, dd,
+#   rsync --inplace, and (for samples) rsync's temp file + rename and a
+#   Python temp file + os.replace, each store exactly what was written in
+#   initial-tag/ (read back byte for byte), embeddings/NAME.csv (the export
+#   reads back as written), selection (reads back as written) and sample
+#   (the run's request line is the one written);
+# - errors where the shell sees them: `echo bad > selection`, `echo x >>
+#   selection`, a bad CSV row through `>` and a NUL byte in a sample request
+#   make bash print "write error: Invalid argument", with the reason in
+#   `log`;
+# - nothing half-applied: after each refused write (also one after a valid
+#   part written by a child, and one over an existing embedding) the
+#   selection, the embedding and the run count are exactly as before;
+# - `>>` keeps the selection's source tag (the next tag's parent), unless
+#   the appended text names another; `: > selection` empties it.
+
+. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/server_lib.sh"
+sv_need_binary
+sv_need python3 curl cmp cp dd rsync tee getfattr head tail
+
+MODE=setup
+eval "lib_pass() $(declare -f pass | tail -n +2)"
+eval "lib_fail() $(declare -f fail | tail -n +2)"
+pass() { lib_pass "[$MODE] $*"; }
+fail() { lib_fail "[$MODE] $*"; }
+
+# ---------------------------------------------------------------- fixtures
+src=$T/src
+sv_gen_tree "$src" 12 3000 77 || die "could not generate the source tree"
+mapfile -t files < <(sv_files "$src")
+((${#files[@]} >= 8)) || die "the source tree has ${#files[@]} files"
+
+# An embeddings CSV over the first files, in the format the export writes.
+python3 - "$T/emb.csv" "${files[@]}" <<'EOF'
+import sys
+out, names = sys.argv[1], sys.argv[2:]
+with open(out, 'w', newline='') as f:
+    f.write('filenames,embedding_0,embedding_1,labels\r\n')
+    for i, n in enumerate(names):
+        f.write('%s,%s,%s,%d\r\n' % (n, repr(0.5 + i), repr(-1.25 * i), i % 3))
+EOF
+
+# The idioms: each `idiom_NAME SRC DST` writes file SRC to DST.
+idioms=(redirect loop children append tee exec3 python cp dd rsync_inplace)
+idiom_redirect() { bash -c 'cat "$1" > "$2"' _ "$1" "$2"; }
+idiom_loop() {
+	bash -c 'while IFS= read -r l || [[ -n $l ]]; do printf "%s\n" "$l"; done < "$1" > "$2"' _ "$1" "$2"
+}
+idiom_children() { bash -c '{ head -n 2 "$1"; tail -n +3 "$1"; } > "$2"' _ "$1" "$2"; }
+idiom_append() { bash -c 'cat "$1" >> "$2"' _ "$1" "$2"; }
+idiom_tee() { bash -c 'cat "$1" | tee "$2" > /dev/null' _ "$1" "$2"; }
+idiom_exec3() { bash -c 'exec 3>"$2"; cat "$1" >&3; exec 3>&-' _ "$1" "$2"; }
+idiom_python() {
+	python3 - "$1" "$2" <<'EOF'
+import sys
+with open(sys.argv[1], 'rb') as s, open(sys.argv[2], 'wb') as d:
+    for line in s:
+        d.write(line)
+        d.flush()
+EOF
+}
+idiom_cp() { cp "$1" "$2"; }
+idiom_dd() { dd if="$1" of="$2" status=none; }
+idiom_rsync_inplace() { rsync --inplace "$1" "$2"; }
+# Only where a file may be created beside the target (initial-tag/):
+idiom_rsync_rename() { rsync "$1" "$2"; }
+idiom_replace() {
+	python3 - "$1" "$2" <<'EOF'
+import os, sys
+tmp = sys.argv[2] + '.tmp~'
+with open(sys.argv[1], 'rb') as s, open(tmp, 'wb') as d:
+    d.write(s.read())
+os.replace(tmp, sys.argv[2])
+EOF
+}
+
+# runs DS — the number of the latest run (0 before any).
+runs() { sed -n 's/^run: //p' "$1/sample" | head -1 | grep . || echo 0; }
+
+# unchanged DS WHAT — selection, log-less state and runs are as saved by save.
+save() {
+	cat "$1/selection" >"$T/sel.before"
+	grep '^selection:' "$1/info" >"$T/info.before"
+	runs "$1" >"$T/runs.before"
+}
+unchanged() {
+	local ds=$1 what=$2
+	if cmp -s "$T/sel.before" <(cat "$ds/selection") &&
+		cmp -s "$T/info.before" <(grep '^selection:' "$ds/info") &&
+		cmp -s "$T/runs.before" <(runs "$ds"); then
+		pass "$what: selection, its source and the runs unchanged"
+	else
+		fail "$what: the selection or the runs changed"
+		diff "$T/sel.before" <(cat "$ds/selection") | head -5 | sed 's/^/#   /'
+	fi
+}
+
+# shell_error DESC CMD... — CMD (a bash -c line) fails with bash's
+# "write error: Invalid argument".
+shell_error() {
+	local desc=$1
+	shift
+	"$@" >"$T/last.out" 2>"$T/last.err"
+	if grep -q 'write error: Invalid argument' "$T/last.err"; then
+		pass "$desc: the shell shows 'write error: Invalid argument'"
+	else
+		fail "$desc: stderr lacks 'write error: Invalid argument'"
+		sv_show "$T/last.err"
+	fi
+}
+
+# log_has DS TEXT DESC
+log_has() {
+	if grep -qF -- "$2" "$1/log"; then
+		pass "$3: log says \"$2\""
+	else
+		fail "$3: log lacks \"$2\""
+		tail -n 3 "$1/log" | sed 's/^/#   | /'
+	fi
+}
+
+# ---------------------------------------------------------------- the flows
+flows() {
+	local m=$1 ds=$1/ds i f list n
+	mkdir "$ds" || { fail "mkdir ds"; return; }
+	ok "cp -r the source tree into initial-tag" cp -r "$src/." "$ds/initial-tag/"
+
+	# initial-tag: every idiom, and the two temp-file-and-rename ones (the
+	# shell loop reads lines: the source is text).
+	mkdir "$ds/initial-tag/w"
+	for i in "${idioms[@]}" rsync_rename replace; do
+		f=$ds/initial-tag/w/$i.bin
+		"idiom_$i" "$T/emb.csv" "$f" >"$T/last.err" 2>&1 ||
+			{ fail "initial-tag: $i exited non-zero"; sv_show "$T/last.err"; }
+		if cmp -s "$T/emb.csv" "$f"; then
+			pass "initial-tag: $i stores exactly what was written"
+		else
+			fail "initial-tag: $i: w/$i.bin differs from the source"
+		fi
+	done
+	ok "initial-tag: no temp file is left by rsync or os.replace" \
+		test -z "$(ls -A "$ds/initial-tag/w" | grep -v '\.bin$')"
+
+	# embeddings/: every idiom, to a new name, and over an existing one.
+	for i in "${idioms[@]}"; do
+		f=$ds/embeddings/$i.csv
+		"idiom_$i" "$T/emb.csv" "$f" >"$T/last.err" 2>&1 ||
+			{ fail "embeddings: $i exited non-zero"; sv_show "$T/last.err"; }
+		if cmp -s "$T/emb.csv" "$f"; then
+			pass "embeddings: $i stores the CSV (its export reads back as written)"
+		else
+			fail "embeddings: $i: $i.csv does not read back as written"
+			sv_show "$T/last.err"
+		fi
+	done
+	head -n 4 "$T/emb.csv" >"$T/emb.short"
+	idiom_redirect "$T/emb.short" "$ds/embeddings/redirect.csv"
+	ok "embeddings: > over an existing CSV replaces it" cmp -s "$T/emb.short" "$ds/embeddings/redirect.csv"
+
+	# A bad row: the write fails, nothing is stored, an old CSV stays.
+	{ head -n 3 "$T/emb.csv"; printf 'x.png,1,zz,0\r\n'; tail -n +4 "$T/emb.csv"; } >"$T/emb.bad"
+	shell_error "embeddings: a bad row through >" bash -c 'cat "$1" > "$2"' _ "$T/emb.bad" "$ds/embeddings/bad.csv"
+	log_has "$ds" "embeddings/bad.csv not stored: row 4, column 3 (embedding_1): 'zz' is not a number" \
+		"embeddings: a bad row"
+	ok "embeddings: nothing stored for the refused CSV" test ! -e "$ds/embeddings/bad.csv"
+	shell_error "embeddings: a bad row after a child wrote a valid part" \
+		bash -c '{ head -n 2 "$1"; cat "$2"; } > "$3"' _ "$T/emb.csv" "$T/emb.bad" "$ds/embeddings/cp.csv"
+	ok "embeddings: the refused text over cp.csv leaves it as it was" cmp -s "$T/emb.csv" "$ds/embeddings/cp.csv"
+	ok "embeddings: nothing stored by a child's close either" test ! -e "$ds/embeddings/bad.csv"
+
+	# selection: every idiom stores exactly what was written.
+	n=0
+	for i in "${idioms[@]}"; do
+		n=$((n + 1))
+		printf '%s\n' "${files[@]:0:$(((n % 6) + 2))}" >"$T/list"
+		[[ $i == append ]] && : >"$ds/selection"
+		"idiom_$i" "$T/list" "$ds/selection" >"$T/last.err" 2>&1 ||
+			{ fail "selection: $i exited non-zero"; sv_show "$T/last.err"; }
+		if cmp -s "$T/list" "$ds/selection"; then
+			pass "selection: $i stores exactly the list written"
+		else
+			fail "selection: $i: selection does not read back as written"
+			diff "$T/list" "$ds/selection" | head -5 | sed 's/^/#   /'
+		fi
+	done
+
+	# Refused writes change nothing, and the shell says so.
+	save "$ds"
+	shell_error "selection: echo bad > selection" bash -c 'echo no-such.png > "$1"' _ "$ds/selection"
+	unchanged "$ds" "echo bad > selection"
+	log_has "$ds" "selection not changed: line 1: 'no-such.png' is not a file of tag 'initial-tag'" \
+		"echo bad > selection"
+	shell_error "selection: echo x >> selection" bash -c 'echo no-such.png >> "$1"' _ "$ds/selection"
+	unchanged "$ds" "echo x >> selection"
+	shell_error "selection: a bad third line" \
+		bash -c 'printf "%s\n%s\nno-such.png\n" "$2" "$3" > "$1"' _ "$ds/selection" "${files[0]}" "${files[1]}"
+	unchanged "$ds" "a bad third line after two good ones"
+	log_has "$ds" "selection not changed: line 3: 'no-such.png'" "a bad third line"
+	shell_error "selection: a bad line after a child wrote good ones" \
+		bash -c '{ echo "$2"; /bin/echo "$3"; echo no-such.png; echo "$2"; } > "$1"' _ \
+		"$ds/selection" "${files[2]}" "${files[3]}"
+	unchanged "$ds" "a bad line after a child's valid part"
+	if python3 - "$ds/selection" <<'EOF'; then
+import sys
+f = open(sys.argv[1], 'w')
+try:
+    f.write('no-such.png\n')
+    f.close()
+except OSError as e:
+    sys.exit(0 if e.errno == 22 else 1)
+sys.exit(1)
+EOF
+		pass "selection: Python's write of a bad path raises EINVAL"
+	else
+		fail "selection: Python's write of a bad path did not raise EINVAL"
+	fi
+	unchanged "$ds" "Python open('w') of a bad path"
+
+	# >> keeps the source; a '# from:' in the appended text changes it.
+	ok "mkdir tag t1 (every file)" bash -c ': > "$1/selection"; cat "$2" > "$1/selection"; mkdir "$1/t1"' _ \
+		"$ds" <(printf '%s\n' "${files[@]}")
+	printf '# from: t1\n%s\n' "${files[0]}" >"$T/from"
+	ok "selection from t1" cp "$T/from" "$ds/selection"
+	ok "echo PATH >> selection" bash -c 'echo "$2" >> "$1"' _ "$ds/selection" "${files[1]}"
+	expect_eq "$(printf '%s\n' "${files[0]}" "${files[1]}")" "$(cat "$ds/selection")" \
+		">> adds the path after the others"
+	expect_contains "$ds/info" "selection: 2 samples from t1" ">> keeps the source t1"
+	ok "echo the same path >> selection again" bash -c 'echo "$2" >> "$1"' _ "$ds/selection" "${files[1]}"
+	expect_eq 2 "$(wc -l <"$ds/selection")" "a path appended twice is listed once"
+	ok "mkdir t2 from the appended selection" mkdir "$ds/t2"
+	expect_eq t1 "$(sv_xattr "$ds/t2" user.sievefs.parent)" "the tag made after >> has parent t1"
+	ok "# from: initial-tag appended" bash -c 'printf "# from: initial-tag\n%s\n" "$2" >> "$1"' _ \
+		"$ds/selection" "${files[2]}"
+	expect_contains "$ds/info" "selection: 3 samples from initial-tag" \
+		"an appended '# from:' line changes the source"
+	ok ": > selection" bash -c ': > "$1"' _ "$ds/selection"
+	expect_eq 0 "$(wc -l <"$ds/selection")" ": > selection empties the selection"
+
+	# sample: each idiom's request is the run's request.
+	ok "embedding for sampling" cp "$T/emb.csv" "$ds/embeddings/z.csv"
+	for i in "${idioms[@]}"; do
+		n=$(runs "$ds")
+		printf 'random n=2 seed=%s embedding=z\n' "${#i}" >"$T/req"
+		"idiom_$i" "$T/req" "$ds/sample" >"$T/last.err" 2>&1 ||
+			{ fail "sample: $i exited non-zero"; sv_show "$T/last.err"; }
+		wait_run "$ds" >/dev/null
+		expect_eq "$((n + 1))" "$(runs "$ds")" "sample: $i queued exactly one run"
+		expect_contains "$T/sample.txt" "request: $(cat "$T/req")" "sample: $i: the run's request is the one written"
+	done
+	save "$ds"
+	shell_error "sample: a NUL byte in a request" bash -c 'printf "random\\0 n=1\\n" > "$1"' _ "$ds/sample"
+	unchanged "$ds" "a NUL byte in a request"
+	log_has "$ds" "sample: request refused: it holds a NUL byte" "a NUL byte in a request"
+	shell_error "sample: a bad request" bash -c 'echo "coreset n=x" > "$1"' _ "$ds/sample"
+	unchanged "$ds" "a bad request"
+}
+
+MODE=local
+mkdir "$T/mnt.local"
+sv_mount "$T/store.local" "$T/mnt.local" || die "local mount failed"
+flows "$T/mnt.local"
+sv_umount "$T/mnt.local"
+
+MODE=remote
+mkdir "$T/mnt.remote"
+remote_mount "$T/store" "$T/mnt.remote" || die "no remote mount"
+flows "$T/mnt.remote"
+sv_umount "$T/mnt.remote"
