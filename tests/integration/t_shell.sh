@@ -10,7 +10,8 @@
 #   first), a loop of builtins `> F`, `{ head; tail; } > F` (two children, each
 #   closing its inherited descriptor), `cmd >> F`, `cmd | tee F`,
 #   `exec 3>F … exec 3>&-`, Python open(F, 'w') with a flush per line, cp, dd,
-#   rsync --inplace, and (for samples) rsync's temp file + rename and a
+#   rsync --inplace, vim saving in place (selection, a CSV), and (for
+#   samples) rsync's temp file + rename and a
 #   Python temp file + os.replace, each store exactly what was written in
 #   initial-tag/ (read back byte for byte), embeddings/NAME.csv (the export
 #   reads back as written), selection (reads back as written) and sample
@@ -28,7 +29,7 @@
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/server_lib.sh"
 sv_need_binary
-sv_need python3 curl cmp cp dd rsync tee getfattr head tail
+sv_need python3 curl cmp cp dd rsync tee getfattr head tail vim
 
 MODE=setup
 eval "lib_pass() $(declare -f pass | tail -n +2)"
@@ -247,6 +248,18 @@ EOF
 		"an appended '# from:' line changes the source"
 	ok ": > selection" bash -c ': > "$1"' _ "$ds/selection"
 	expect_eq 0 "$(wc -l <"$ds/selection")" ": > selection empties the selection"
+
+	# An editor saving in place (vim, which cannot make its swap or
+	# backup file beside a control file).
+	printf '%s\n' "${files[0]}" >"$ds/selection"
+	ok "vim: add a line to selection and save" \
+		vim -u NONE -N -es -c "normal Go${files[3]}" -c wq "$ds/selection"
+	expect_eq "$(printf '%s\n' "${files[0]}" "${files[3]}")" "$(cat "$ds/selection")" \
+		"vim's save stores the edited selection"
+	ok "vim: change a label in an embeddings CSV and save" \
+		vim -u NONE -N -es -c '2s/,0$/,7/' -c wq "$ds/embeddings/cp.csv"
+	sed '2s/,0\r$/,7\r/' "$T/emb.csv" >"$T/emb.edited"
+	ok "vim's save stores the edited CSV" cmp -s "$T/emb.edited" "$ds/embeddings/cp.csv"
 
 	# sample: each idiom's request is the run's request.
 	ok "embedding for sampling" cp "$T/emb.csv" "$ds/embeddings/z.csv"
