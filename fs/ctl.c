@@ -518,6 +518,33 @@ void fs_ctl_release(struct fs *fs, struct fs_fh *fh)
 	fs_ctl_put(fh);
 }
 
+int fs_ctl_apply(struct fs *fs, int64_t ds, int slot, const char *text,
+		 size_t len)
+{
+	struct fs_fh fh = { .kind = FH_CTL, .ds = ds, .slot = slot,
+			    .writing = 1 };
+	char msg[BE_MSG];
+	int rc;
+
+	if (slot == FS_SLOT_SELECTION) {
+		rc = fs->be->ops->selection_write(fs->be, ds, text, len, 0, msg);
+		rec_expire(ds);
+		return rc;
+	}
+	if (slot != FS_SLOT_SAMPLE)
+		return -EPERM;
+	/* Requests, one a line, as written (sample_lines edits the text). */
+	fh.text = malloc(len + 1);
+	if (!fh.text)
+		return -ENOMEM;
+	memcpy(fh.text, text, len);
+	fh.len = fh.cap = len;
+	rc = sample_lines(fs, &fh, 1);
+	rec_expire(ds);
+	free(fh.text);
+	return rc;
+}
+
 void fs_ctl_get(struct fs_fh *fh)
 {
 	__atomic_add_fetch(&fh->refs, 1, __ATOMIC_ACQ_REL);

@@ -22,6 +22,7 @@
 #include "core/log.h"
 #include "fs/emb.h"
 #include "fs/fs.h"
+#include "fs/scratch.h"
 
 /* Changes the size of file node n: through the writer's upload when the
  * call came with one (ftruncate), else as a whole upload committed now
@@ -149,6 +150,9 @@ void fs_op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 	case FS_INO_NODE:
 		rc = setattr_node(fs, i.id, attr, to_set, fi);
 		break;
+	case FS_INO_SCRATCH:
+		rc = fs_scratch_setattr(i.id, attr, to_set);
+		break;
 	case FS_INO_EMB:
 	case FS_INO_EMB_UPLOAD:
 	case FS_INO_CTL:
@@ -214,6 +218,17 @@ void fs_op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	}
 	if (i.kind == FS_INO_CTL && i.slot == FS_SLOT_EMBDIR) {
 		fuse_reply_err(req, EISDIR);
+		return;
+	}
+	if (i.kind == FS_INO_SCRATCH) {
+		rc = fs_scratch_open(i.id, fi->flags, &fh);
+		if (rc) {
+			fuse_reply_err(req, -rc);
+			return;
+		}
+		fi->fh = (uintptr_t)fh;
+		if (fuse_reply_open(req, fi) == -ENOENT)
+			fs_scratch_release(fh);
 		return;
 	}
 	if (i.kind == FS_INO_CTL) {
@@ -309,7 +324,7 @@ void fs_op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	ssize_t n;
 
 	(void)ino;
-	if (fh->kind == FH_BLOB) {
+	if (fh->kind == FH_BLOB || fh->kind == FH_SCRATCH) {
 		struct fuse_bufvec bv = FUSE_BUFVEC_INIT(size);
 		int bfd = fh->fd;
 		if (bfd == FS_BLOB_LAZY && (bfd = fs_open_blob_fd(fs_of(req), fh->o)) < 0) {
@@ -387,6 +402,8 @@ void fs_op_write(fuse_req_t req, fuse_ino_t ino, const char *buf,
 			upload_set_mtime(fh->u, fs_now_ns());
 	} else if (fh->kind == FH_EMB_UPLOAD)
 		n = fs_emb_write(fs_of(req), fh, buf, size, off);
+	else if (fh->kind == FH_SCRATCH)
+		n = fs_scratch_write(fh, buf, size, off);
 	else if (fh->kind == FH_CTL && fh->slot == FS_SLOT_SAMPLE)
 		n = fs_ctl_write_sample(fs_of(req), fh, buf, size, off);
 	else if (fh->kind == FH_CTL)
@@ -454,6 +471,9 @@ void fs_op_release(fuse_req_t req, fuse_ino_t ino,
 		break;
 	case FH_EMB_UPLOAD:
 		fs_emb_release(fs, fh);
+		break;
+	case FH_SCRATCH:
+		fs_scratch_release(fh);
 		break;
 	}
 	fuse_reply_err(req, 0);

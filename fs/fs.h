@@ -119,13 +119,15 @@ struct fs {
 };
 
 /* Kinds of open file handles (fuse_file_info.fh points at one). */
-enum fs_fh_kind { FH_BLOB, FH_UPLOAD, FH_CTL, FH_EMB_UPLOAD };
+enum fs_fh_kind { FH_BLOB, FH_UPLOAD, FH_CTL, FH_EMB_UPLOAD, FH_SCRATCH };
 
 struct fs_fh {
 	enum fs_fh_kind kind;
 	int64_t ino;                 /* FH_BLOB, FH_UPLOAD: the node (its
-					entry in fs.open_files) */
-	int fd;                      /* FH_BLOB: the blob, -1 = empty file,
+					entry in fs.open_files); FH_SCRATCH:
+					the scratch file's number */
+	int fd;                      /* FH_SCRATCH: its bytes;
+					FH_BLOB: the blob, -1 = empty file,
 					-2 = opened at the first READ, in
 					o (files.c, fs_op_open) */
 	struct fs_open *o;           /* FH_BLOB, FH_UPLOAD: the node's entry
@@ -261,6 +263,11 @@ ssize_t fs_ctl_write_sample(struct fs *fs, struct fs_fh *fh, const char *buf,
  * anything was; 0 or -errno (fs/README.md, "When a write ends"). */
 int fs_ctl_flush(struct fs *fs, struct fs_fh *fh, int by_opener);
 void fs_ctl_release(struct fs *fs, struct fs_fh *fh);
+/* Makes `text` the whole written text of writable control file `slot`
+ * (a scratch file renamed onto it): 0, or -errno (EINVAL: refused, the
+ * reason in `log`, nothing changed). */
+int fs_ctl_apply(struct fs *fs, int64_t ds, int slot, const char *text,
+		 size_t len);
 /* References on an FH_CTL handle; the last put frees it. */
 void fs_ctl_get(struct fs_fh *fh);
 void fs_ctl_put(struct fs_fh *fh);

@@ -6,6 +6,7 @@
 #define VBIT (UINT64_C(1) << 62)
 #define EBIT (UINT64_C(1) << 61)
 #define UBIT (UINT64_C(1) << 60)
+#define SBIT (UINT64_C(1) << 59)
 
 uint64_t fs_ino_node(int64_t node)
 {
@@ -32,6 +33,11 @@ uint64_t fs_ino_emb_upload(int64_t n)
 	return EBIT | UBIT | (uint64_t)n;
 }
 
+uint64_t fs_ino_scratch(int64_t n)
+{
+	return EBIT | SBIT | (uint64_t)n;
+}
+
 struct fs_ino fs_ino_decode(uint64_t ino)
 {
 	struct fs_ino r = { FS_INO_BAD, 0, 0 };
@@ -47,8 +53,11 @@ struct fs_ino fs_ino_decode(uint64_t ino)
 			return r;
 		r.kind = r.slot == FS_SLOT_DIR ? FS_INO_DATASET : FS_INO_CTL;
 	} else if (ino & EBIT) {
-		r.kind = (ino & UBIT) ? FS_INO_EMB_UPLOAD : FS_INO_EMB;
-		r.id = (int64_t)(ino & ~(EBIT | UBIT));
+		r.kind = (ino & UBIT) ? FS_INO_EMB_UPLOAD
+			 : (ino & SBIT) ? FS_INO_SCRATCH : FS_INO_EMB;
+		r.id = (int64_t)(ino & ~(EBIT | UBIT | SBIT));
+		if ((ino & UBIT) && (ino & SBIT))
+			r.kind = FS_INO_BAD;
 		if (r.id <= 0)
 			r.kind = FS_INO_BAD;
 	} else if (ino > 1) {

@@ -9,7 +9,8 @@
  *                                      embeddings/ folder
  *   1<<61 | embedding                  embeddings/NAME.csv
  *   1<<61 | 1<<60 | n                  a CSV being copied into embeddings/
- * Node ids stay far below 2^60, and dataset ids below 2^54.
+ *   1<<61 | 1<<59 | n                  a scratch file (scratch.c)
+ * Node and embedding ids stay far below 2^59, and dataset ids below 2^54.
  * Pure functions, no state.
  */
 #ifndef SIEVEFS_FS_INO_H
@@ -18,7 +19,7 @@
 #include <stdint.h>
 
 enum fs_ino_kind { FS_INO_ROOT, FS_INO_DATASET, FS_INO_CTL, FS_INO_NODE,
-		   FS_INO_EMB, FS_INO_EMB_UPLOAD, FS_INO_BAD };
+		   FS_INO_EMB, FS_INO_EMB_UPLOAD, FS_INO_SCRATCH, FS_INO_BAD };
 
 /* Control files of a dataset; slot numbers are part of the inode numbers
  * users see, so never renumber. */
@@ -29,7 +30,8 @@ enum fs_slot { FS_SLOT_DIR = 0, FS_SLOT_SELECTION = 1, FS_SLOT_INFO = 2,
 struct fs_ino {
 	enum fs_ino_kind kind;
 	int64_t id;      /* dataset id (DATASET, CTL), node id (NODE),
-			    embedding id (EMB), upload number (EMB_UPLOAD) */
+			    embedding id (EMB), upload number (EMB_UPLOAD),
+			    scratch file number (SCRATCH) */
 	int slot;        /* CTL only */
 };
 
@@ -38,6 +40,7 @@ uint64_t fs_ino_dataset(int64_t dataset);
 uint64_t fs_ino_ctl(int64_t dataset, int slot);
 uint64_t fs_ino_emb(int64_t embedding);
 uint64_t fs_ino_emb_upload(int64_t n);
+uint64_t fs_ino_scratch(int64_t n);
 /* Splits an inode number; FS_INO_BAD for numbers fs/ never hands out. */
 struct fs_ino fs_ino_decode(uint64_t ino);
 

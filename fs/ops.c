@@ -26,6 +26,7 @@
 #include "core/log.h"
 #include "core/names.h"
 #include "fs/emb.h"
+#include "fs/scratch.h"
 #include "fs/fs.h"
 
 static void ns_to_ts(int64_t ns, struct timespec *ts)
@@ -230,6 +231,8 @@ static int do_lookup(struct fs *fs, fuse_ino_t parent, const char *name,
 			ctl_entry(fs, &d, c, e, 0);
 			return 0;
 		}
+		if (fs_scratch_name(name))
+			return fs_scratch_lookup(p.id, FS_SLOT_DIR, name, e);
 		rc = be->ops->tag_get(be, p.id, name, &t);
 		return rc ? rc : tag_entry(fs, &t, e);
 	}
@@ -241,6 +244,8 @@ static int do_lookup(struct fs *fs, fuse_ino_t parent, const char *name,
 	case FS_INO_CTL:
 		if (p.slot != FS_SLOT_EMBDIR)
 			return -ENOTDIR;
+		if (fs_scratch_name(name))
+			return fs_scratch_lookup(p.id, p.slot, name, e);
 		rc = fs_emb_lookup(fs, p.id, name, e);
 		e->attr_timeout = 0;
 		e->entry_timeout = 0;
@@ -279,6 +284,7 @@ static void op_destroy(void *userdata)
 
 	nodecache_free(fs->nc);
 	fs->nc = NULL;
+	fs_scratch_free_all();
 }
 
 static void op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
@@ -364,6 +370,9 @@ int fs_getattr(struct fs *fs, fuse_ino_t ino, struct stat *st,
 	case FS_INO_EMB_UPLOAD:
 		*ttl = 0;
 		return fs_emb_getattr(fs, i, st);
+	case FS_INO_SCRATCH:
+		*ttl = 0;
+		return fs_scratch_getattr(i.id, st);
 	default:
 		return -ENOENT;
 	}
@@ -471,6 +480,12 @@ static int snap_root(struct fs *fs, struct dirsnap *s)
 	return rc;
 }
 
+static int snap_add_fn(void *arg, const char *name,
+			const struct fuse_entry_param *e)
+{
+	return snap_add(arg, name, e);
+}
+
 static int snap_dataset(struct fs *fs, int64_t ds, struct dirsnap *s)
 {
 	struct backend *be = fs->be;
@@ -498,7 +513,7 @@ static int snap_dataset(struct fs *fs, int64_t ds, struct dirsnap *s)
 		rc = snap_add(s, ctls[i].name, &e);
 	}
 	free(tags);
-	return rc;
+	return rc ? rc : fs_scratch_list(ds, FS_SLOT_DIR, snap_add_fn, s);
 }
 
 /* The entries of node folder s->self. */
@@ -544,12 +559,6 @@ static int snap_node(struct fs *fs, int64_t ino, struct dirsnap *s)
 	return snap_children(fs, s);
 }
 
-static int snap_emb_add(void *arg, const char *name,
-			const struct fuse_entry_param *e)
-{
-	return snap_add(arg, name, e);
-}
-
 static int snap_emb(struct fs *fs, int64_t ds, struct dirsnap *s)
 {
 	be_dataset d;
@@ -558,7 +567,9 @@ static int snap_emb(struct fs *fs, int64_t ds, struct dirsnap *s)
 	if (!rc)
 		rc = snap_dots(s, fs_ino_ctl(ds, FS_SLOT_EMBDIR),
 			       fs_ino_dataset(ds));
-	return rc ? rc : fs_emb_list(fs, ds, snap_emb_add, s);
+	if (!rc)
+		rc = fs_scratch_list(ds, FS_SLOT_EMBDIR, snap_add_fn, s);
+	return rc ? rc : fs_emb_list(fs, ds, snap_add_fn, s);
 }
 
 static void op_opendir(fuse_req_t req, fuse_ino_t ino,
@@ -771,6 +782,22 @@ static void op_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 	struct fs_ino p = fs_ino_decode(parent);
 	int rc;
 
+	if ((p.kind == FS_INO_DATASET || (p.kind == FS_INO_CTL &&
+					   p.slot == FS_SLOT_EMBDIR)) &&
+	    fs_scratch_name(name)) {
+		const struct fuse_ctx *ctx = fuse_req_ctx(req);
+		rc = fs_scratch_create(fs, p.id, p.kind == FS_INO_DATASET ?
+				       FS_SLOT_DIR : FS_SLOT_EMBDIR, name,
+				       mode, ctx->uid, ctx->gid, &fh, &e);
+		if (rc) {
+			fuse_reply_err(req, -rc);
+			return;
+		}
+		fi->fh = (uintptr_t)fh;
+		if (fuse_reply_create(req, &e, fi) == -ENOENT)
+			fs_scratch_release(fh);
+		return;
+	}
 	if (p.kind == FS_INO_CTL && p.slot == FS_SLOT_EMBDIR) {
 		rc = fs_emb_upload_new(fs, p.id, name, &fh, &e);
 		if (rc) {
@@ -860,6 +887,8 @@ static void op_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
 	case FS_INO_DATASET:
 		if (fs_ctl_by_name(name))
 			rc = -EPERM;
+		else if (fs_scratch_name(name))
+			rc = fs_scratch_unlink(p.id, FS_SLOT_DIR, name);
 		else if (fs->be->ops->tag_get(fs->be, p.id, name, &t) == 0)
 			rc = -EISDIR;
 		else
@@ -869,8 +898,11 @@ static void op_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
 		rc = -EISDIR;
 		break;
 	case FS_INO_CTL:
-		rc = p.slot == FS_SLOT_EMBDIR ?
-		     fs_emb_unlink(fs, p.id, name) : -ENOTDIR;
+		if (p.slot == FS_SLOT_EMBDIR && fs_scratch_name(name))
+			rc = fs_scratch_unlink(p.id, p.slot, name);
+		else
+			rc = p.slot == FS_SLOT_EMBDIR ?
+			     fs_emb_unlink(fs, p.id, name) : -ENOTDIR;
 		break;
 	default:
 		rc = -ENOTDIR;
@@ -954,6 +986,11 @@ static void op_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 			rc = be->ops->dataset_rename(be, d.id, newname, msg);
 		break;
 	case FS_INO_DATASET:
+		if (fs_scratch_name(name)) {
+			rc = fs_scratch_rename(fs, p.id, FS_SLOT_DIR, name,
+					       newname, noreplace);
+			break;
+		}
 		if (fs_ctl_by_name(name) || fs_ctl_by_name(newname)) {
 			rc = -EPERM;
 			break;
@@ -967,6 +1004,15 @@ static void op_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 			fs_open_forget_name(fs, np.id, newname);
 		rc = be->ops->node_rename(be, p.id, name, np.id, newname,
 					  noreplace);
+		break;
+	case FS_INO_CTL:
+		if (p.slot != FS_SLOT_EMBDIR)
+			rc = -ENOTDIR;
+		else if (fs_scratch_name(name))
+			rc = fs_scratch_rename(fs, p.id, p.slot, name, newname,
+					       noreplace);
+		else
+			rc = -EPERM;      /* embeddings are not renamed */
 		break;
 	default:
 		rc = -ENOTDIR;

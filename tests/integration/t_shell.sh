@@ -10,9 +10,9 @@
 #   first), a loop of builtins `> F`, `{ head; tail; } > F` (two children, each
 #   closing its inherited descriptor), `cmd >> F`, `cmd | tee F`,
 #   `exec 3>F … exec 3>&-`, Python open(F, 'w') with a flush per line, cp, dd,
-#   rsync --inplace, vim saving in place (selection, a CSV), and (for
-#   samples) rsync's temp file + rename and a
-#   Python temp file + os.replace, each store exactly what was written in
+#   rsync --inplace, rsync (a '.'-named temp file renamed over the target),
+#   a Python '.'-named temp file + os.replace, and vim saving in place
+#   (selection, a CSV), each store exactly what was written in
 #   initial-tag/ (read back byte for byte), embeddings/NAME.csv (the export
 #   reads back as written), selection (reads back as written) and sample
 #   (the run's request line is the one written);
@@ -22,7 +22,10 @@
 #   `log`;
 # - nothing half-applied: after each refused write (also one after a valid
 #   part written by a child, and one over an existing embedding) the
-#   selection, the embedding and the run count are exactly as before;
+#   selection, the embedding and the run count are exactly as before,
+#   also after rsync's refused rename, which leaves no temp file behind;
+#   scratch ('.'-named) files can be made, listed, renamed and removed in a
+#   dataset folder; other names stay EPERM;
 # - `>>` keeps the selection's source tag (the next tag's parent), unless
 #   the appended text names another; `: > selection` empties it.
 
@@ -54,7 +57,8 @@ with open(out, 'w', newline='') as f:
 EOF
 
 # The idioms: each `idiom_NAME SRC DST` writes file SRC to DST.
-idioms=(redirect loop children append tee exec3 python cp dd rsync_inplace)
+idioms=(redirect loop children append tee exec3 python cp dd rsync_inplace
+	rsync replace)
 idiom_redirect() { bash -c 'cat "$1" > "$2"' _ "$1" "$2"; }
 idiom_loop() {
 	bash -c 'while IFS= read -r l || [[ -n $l ]]; do printf "%s\n" "$l"; done < "$1" > "$2"' _ "$1" "$2"
@@ -75,12 +79,14 @@ EOF
 idiom_cp() { cp "$1" "$2"; }
 idiom_dd() { dd if="$1" of="$2" status=none; }
 idiom_rsync_inplace() { rsync --inplace "$1" "$2"; }
-# Only where a file may be created beside the target (initial-tag/):
-idiom_rsync_rename() { rsync "$1" "$2"; }
+# A temporary file beside the target, renamed over it (-I: whatever the
+# sizes and times, as a changed file would be sent).
+idiom_rsync() { rsync -I "$1" "$2"; }
 idiom_replace() {
 	python3 - "$1" "$2" <<'EOF'
 import os, sys
-tmp = sys.argv[2] + '.tmp~'
+d, b = os.path.split(sys.argv[2])
+tmp = os.path.join(d, '.' + b + '.tmp')
 with open(sys.argv[1], 'rb') as s, open(tmp, 'wb') as d:
     d.write(s.read())
 os.replace(tmp, sys.argv[2])
@@ -138,10 +144,10 @@ flows() {
 	mkdir "$ds" || { fail "mkdir ds"; return; }
 	ok "cp -r the source tree into initial-tag" cp -r "$src/." "$ds/initial-tag/"
 
-	# initial-tag: every idiom, and the two temp-file-and-rename ones (the
-	# shell loop reads lines: the source is text).
+	# initial-tag: every idiom (the shell loop reads lines: the source is
+	# text).
 	mkdir "$ds/initial-tag/w"
-	for i in "${idioms[@]}" rsync_rename replace; do
+	for i in "${idioms[@]}"; do
 		f=$ds/initial-tag/w/$i.bin
 		"idiom_$i" "$T/emb.csv" "$f" >"$T/last.err" 2>&1 ||
 			{ fail "initial-tag: $i exited non-zero"; sv_show "$T/last.err"; }
@@ -153,6 +159,8 @@ flows() {
 	done
 	ok "initial-tag: no temp file is left by rsync or os.replace" \
 		test -z "$(ls -A "$ds/initial-tag/w" | grep -v '\.bin$')"
+	ok "no scratch file is left in the dataset folder or embeddings/" \
+		test -z "$(ls -A "$ds" "$ds/embeddings" | grep '^\.')"
 
 	# embeddings/: every idiom, to a new name, and over an existing one.
 	for i in "${idioms[@]}"; do
@@ -180,6 +188,17 @@ flows() {
 		bash -c '{ head -n 2 "$1"; cat "$2"; } > "$3"' _ "$T/emb.csv" "$T/emb.bad" "$ds/embeddings/cp.csv"
 	ok "embeddings: the refused text over cp.csv leaves it as it was" cmp -s "$T/emb.csv" "$ds/embeddings/cp.csv"
 	ok "embeddings: nothing stored by a child's close either" test ! -e "$ds/embeddings/bad.csv"
+	expect_errno "Invalid argument" rsync -I "$T/emb.bad" "$ds/embeddings/cp.csv"
+	ok "embeddings: rsync's refused rename leaves cp.csv as it was" cmp -s "$T/emb.csv" "$ds/embeddings/cp.csv"
+	ok "embeddings: and no temporary file" test -z "$(ls -A "$ds/embeddings" | grep '^\.')"
+
+	# Scratch files: made, listed, renamed and removed like files.
+	ok "touch a scratch file in the dataset folder" touch "$ds/.scratch"
+	expect_contains <(ls -a "$ds") ".scratch" "ls -a lists it"
+	ok "mv it to another scratch name" mv "$ds/.scratch" "$ds/.scratch2"
+	ok "rm it" rm "$ds/.scratch2"
+	expect_errno "Operation not permitted" touch "$ds/not-hidden"
+	expect_errno "Operation not permitted" mv "$ds/embeddings/cp.csv" "$ds/embeddings/other.csv"
 
 	# selection: every idiom stores exactly what was written.
 	n=0
@@ -199,6 +218,7 @@ flows() {
 
 	# Refused writes change nothing, and the shell says so.
 	save "$ds"
+	printf '%s\n' "${files[0]}" no-such.png >"$T/sel.bad"
 	shell_error "selection: echo bad > selection" bash -c 'echo no-such.png > "$1"' _ "$ds/selection"
 	unchanged "$ds" "echo bad > selection"
 	log_has "$ds" "selection not changed: line 1: 'no-such.png' is not a file of tag 'initial-tag'" \
@@ -228,6 +248,9 @@ EOF
 		fail "selection: Python's write of a bad path did not raise EINVAL"
 	fi
 	unchanged "$ds" "Python open('w') of a bad path"
+	expect_errno "Invalid argument" rsync -I "$T/sel.bad" "$ds/selection"
+	unchanged "$ds" "rsync of a bad list (the rename is refused)"
+	ok "selection: no temporary file left" test -z "$(ls -A "$ds" | grep '^\.')"
 
 	# >> keeps the source; a '# from:' in the appended text changes it.
 	ok "mkdir tag t1 (every file)" bash -c ': > "$1/selection"; cat "$2" > "$1/selection"; mkdir "$1/t1"' _ \

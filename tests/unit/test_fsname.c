@@ -54,6 +54,27 @@ static void test_dataset_and_ctl(void **state)
 	assert_int_not_equal(fs_ino_dataset(7), fs_ino_node(7));
 }
 
+/* Embeddings, uploads into embeddings/ and scratch files never share a
+ * number. */
+static void test_emb_upload_scratch(void **state)
+{
+	struct fs_ino d;
+
+	(void)state;
+	d = fs_ino_decode(fs_ino_scratch(5));
+	assert_int_equal(d.kind, FS_INO_SCRATCH);
+	assert_int_equal(d.id, 5);
+	d = fs_ino_decode(fs_ino_emb_upload(5));
+	assert_int_equal(d.kind, FS_INO_EMB_UPLOAD);
+	assert_int_equal(d.id, 5);
+	d = fs_ino_decode(fs_ino_emb(5));
+	assert_int_equal(d.kind, FS_INO_EMB);
+	assert_int_equal(d.id, 5);
+	assert_int_equal(fs_ino_decode(fs_ino_scratch(0)).kind, FS_INO_BAD);
+	assert_int_equal(fs_ino_decode(fs_ino_scratch(5) |
+				       fs_ino_emb_upload(5)).kind, FS_INO_BAD);
+}
+
 static void test_bad_numbers(void **state)
 {
 	(void)state;
@@ -90,6 +111,7 @@ int main(void)
 		cmocka_unit_test(test_root),
 		cmocka_unit_test(test_node_roundtrip),
 		cmocka_unit_test(test_dataset_and_ctl),
+		cmocka_unit_test(test_emb_upload_scratch),
 		cmocka_unit_test(test_bad_numbers),
 		cmocka_unit_test(test_ctl_names),
 	};
