@@ -56,8 +56,11 @@ struct dsstate {
 	int64_t ds;
 	char last_error[512];
 	int64_t error_ns;
-	/* the latest `keep`, until the selection is written otherwise */
-	int64_t keep_n, keep_seq, keep_ns;
+	/* the latest `keep`, until the selection is written otherwise:
+	 * keep_n asked, keep_got in the selection (picks removed since the
+	 * run are not) */
+	int64_t keep_n, keep_got, keep_seq, keep_ns;
+	int64_t hand_ns;        /* the selection was last written by hand */
 	struct dsstate *next;
 };
 
@@ -273,12 +276,14 @@ static void note_error(struct runner *r, int64_t ds, const char *why)
 	store_event_add(r->st, ds, STORE_ERROR, line);
 }
 
-static void note_keep(struct runner *r, int64_t ds, int64_t n, int64_t seq)
+static void note_keep(struct runner *r, int64_t ds, int64_t n, int64_t got,
+		      int64_t seq)
 {
 	pthread_mutex_lock(&r->lock);
 	struct dsstate *s = ds_state(r, ds);
 	if (s) {
 		s->keep_n = n;
+		s->keep_got = got;
 		s->keep_seq = seq;
 		s->keep_ns = store_now_ns();
 	}
@@ -288,9 +293,11 @@ static void note_keep(struct runner *r, int64_t ds, int64_t n, int64_t seq)
 void runner_selection_written(struct runner *r, int64_t ds)
 {
 	pthread_mutex_lock(&r->lock);
-	for (struct dsstate *s = r->states; s; s = s->next)
-		if (s->ds == ds)
-			s->keep_n = 0;
+	struct dsstate *s = ds_state(r, ds);
+	if (s) {
+		s->keep_n = 0;
+		s->hand_ns = store_now_ns();
+	}
 	pthread_mutex_unlock(&r->lock);
 }
 
@@ -321,6 +328,17 @@ static void on_progress(void *arg, size_t done, size_t total)
 	pthread_mutex_lock(&r->lock);
 	r->done = done;
 	r->total = total;
+	pthread_mutex_unlock(&r->lock);
+}
+
+/* A step with no count of its own: `sample` shows its name, no progress. */
+static void on_phase(void *arg, const char *name)
+{
+	struct runner *r = arg;
+
+	pthread_mutex_lock(&r->lock);
+	r->phase = name;
+	r->done = r->total = 0;
 	pthread_mutex_unlock(&r->lock);
 }
 
@@ -381,7 +399,7 @@ static void finish_run(struct runner *r, struct store_run *run, int rc,
 	else if (rc == 0)
 		snprintf(line, sizeof(line), "sample: run %" PRId64 " done: %s"
 			 " picked %" PRId64 " of %" PRId64 " candidate%s from"
-			 " '%s' (%" PRId64 " skipped without embedding)",
+			 " '%s' (%" PRId64 " skipped: no vector)",
 			 run->seq, run->strategy, run->done, run->candidates,
 			 core_s(run->candidates), t.name, run->skipped);
 	else if (rc == -ECANCELED)
@@ -405,7 +423,8 @@ static int embed_phase(struct runner *r, struct store_run *run, char *why,
 	char ign[256];
 	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
 	struct core_embed_ctl ctl = { .cancel = &r->cancel,
-				      .progress = on_progress, .arg = r,
+				      .progress = on_progress,
+				      .phase = on_phase, .arg = r,
 				      .threads = ncpu < 1 ? 1 : ncpu > 16 ? 16
 							   : (int)ncpu };
 
@@ -423,6 +442,15 @@ static int embed_phase(struct runner *r, struct store_run *run, char *why,
 	pthread_mutex_unlock(&r->lock);
 	return core_embed_builtin(r->st, run->dataset, &o, &ctl, &run->emb,
 				  why, whylen);
+}
+
+/* 1 if the matrix's labels tell at least two classes apart. */
+static int has_labels(const struct store_matrix *m)
+{
+	for (size_t i = 1; i < m->n; i++)
+		if (m->labels[i] != m->labels[0])
+			return 1;
+	return 0;
 }
 
 static void do_job(struct runner *r, int64_t id)
@@ -461,9 +489,7 @@ static void do_job(struct runner *r, int64_t id)
 		}
 		store_run_update(r->st, &run);       /* records run.emb */
 	}
-	pthread_mutex_lock(&r->lock);
-	r->phase = "sampling";
-	pthread_mutex_unlock(&r->lock);
+	on_phase(r, "loading");     /* the candidates' vectors, one query */
 	rc = store_matrix_load(r->st, run.emb, run.from_tag, &m);
 	if (rc) {
 		finish_run(r, &run, rc, "cannot load the embedding");
@@ -479,12 +505,24 @@ static void do_job(struct runner *r, int64_t id)
 		finish_run(r, &run, -EINVAL, why);
 		return;
 	}
+	if (!strcmp(run.strategy, "balance") && !has_labels(&m)) {
+		store_embedding_get_id(r->st, run.emb, &e);
+		snprintf(why, sizeof(why), "balance: embedding '%s' has no"
+			 " labels (all %zu candidates have the same one), so"
+			 " there is nothing to balance; upload a CSV whose"
+			 " labels column holds the classes, or use another"
+			 " strategy", e.name, m.n);
+		store_matrix_free(&m);
+		finish_run(r, &run, -EINVAL, why);
+		return;
+	}
 	k = run.n > 0 && (size_t)run.n < m.n ? (size_t)run.n : m.n;
 	/* The request was valid when accepted; only min_distance is not
 	 * kept in its own column. */
 	if (core_req_parse(run.request, &q, why, sizeof(why)) == 0)
 		mind = q.min_distance;
 	pthread_mutex_lock(&r->lock);
+	r->phase = "sampling";
 	r->done = 0;
 	r->total = k;
 	pthread_mutex_unlock(&r->lock);
@@ -658,6 +696,20 @@ static int cancel_ds(struct runner *r, int64_t ds)
 	return found;
 }
 
+/* "top N of run R", and how many of those picks are gone (removed from
+ * the run's tag since): what `sample` shows after `kept: ` and `log`
+ * after `sample: kept `. */
+static void keep_text(char *out, size_t len, int64_t n, int64_t got,
+		      int64_t seq)
+{
+	if (got >= n)
+		snprintf(out, len, "top %" PRId64 " of run %" PRId64, n, seq);
+	else
+		snprintf(out, len, "%" PRId64 " of the top %" PRId64 " of run"
+			 " %" PRId64 " (%" PRId64 " of those picks were removed"
+			 " since the run)", got, n, seq, n - got);
+}
+
 int runner_request(struct runner *r, int64_t ds, const char *line, char *msg,
 		   size_t msglen)
 {
@@ -700,9 +752,12 @@ int runner_request(struct runner *r, int64_t ds, const char *line, char *msg,
 			goto bad;
 		}
 		if (!rc) {
-			note_keep(r, ds, q.n, last.seq);
-			snprintf(why, sizeof(why), "sample: keep %" PRId64
-				 " of run %" PRId64, q.n, last.seq);
+			int64_t got = q.n;
+			store_selection_count(r->st, ds, &got);
+			note_keep(r, ds, q.n, got, last.seq);
+			char kt[200];
+			keep_text(kt, sizeof(kt), q.n, got, last.seq);
+			snprintf(why, sizeof(why), "sample: kept %s", kt);
 			store_event_add(r->st, ds, STORE_INFO, why);
 		}
 		return rc;
@@ -745,6 +800,14 @@ int runner_request(struct runner *r, int64_t ds, const char *line, char *msg,
 	}
 	if (rc)
 		return rc;
+	if (!strcmp(q.strategy, "balance") && e.id == 0) {
+		snprintf(why, sizeof(why), "balance: the built-in embedding"
+			 " has no labels (all 0), so there is nothing to"
+			 " balance; upload a CSV whose labels column holds the"
+			 " classes (embedding=NAME), or use another strategy");
+		rc = -EINVAL;
+		goto bad;
+	}
 queue:
 	run.dataset = ds;
 	snprintf(run.request, sizeof(run.request), "%s", line);
@@ -782,22 +845,49 @@ const char *core_run_status_name(int s)
 static void status_selection(struct runner *r, int64_t ds,
 			     const struct store_run *run, struct tbuf *b)
 {
-	int64_t nsel = 0, keep_n = 0, keep_seq = 0;
+	int64_t nsel = 0, keep_n = 0, keep_got = 0, keep_seq = 0;
+	char kt[200];
 
 	pthread_mutex_lock(&r->lock);
 	for (struct dsstate *s = r->states; s; s = s->next)
 		if (s->ds == ds && s->keep_n && (!run ||
 						 s->keep_ns > run->created_ns)) {
 			keep_n = s->keep_n;
+			keep_got = s->keep_got;
 			keep_seq = s->keep_seq;
 		}
 	pthread_mutex_unlock(&r->lock);
 	if (store_selection_count(r->st, ds, &nsel) == 0)
 		tbuf_printf(b, "selection: %" PRId64 " sample%s\n", nsel,
 			    core_s(nsel));
-	if (keep_n)
-		tbuf_printf(b, "kept: top %" PRId64 " of run %" PRId64 "\n",
-			    keep_n, keep_seq);
+	if (keep_n) {
+		keep_text(kt, sizeof(kt), keep_n, keep_got, keep_seq);
+		tbuf_printf(b, "kept: %s\n", kt);
+	}
+}
+
+/* What a phase without a count is doing, for `phase:`. */
+static const char *phase_note(const char *phase)
+{
+	if (!strcmp(phase, "projecting"))
+		return " (built-in embedder: PCA of the images' features,"
+		       " storing the vectors)";
+	if (!strcmp(phase, "loading"))
+		return " (reading the candidates' vectors)";
+	return "";
+}
+
+/* `skipped: N (no vector: WHY)`: the built-in embedder gives none to a
+ * file it cannot decode (log says which and why); a CSV has no row for
+ * it. */
+static void skipped_text(struct tbuf *b, const struct store_run *run,
+			 const struct store_embedding *e)
+{
+	tbuf_printf(b, "skipped: %" PRId64, run->skipped);
+	if (run->emb == 0 || !strcmp(e->name, CORE_BUILTIN_NAME))
+		tbuf_printf(b, " (no vector: not images)\n");
+	else
+		tbuf_printf(b, " (no vector: not in %s.csv)\n", e->name);
 }
 
 int runner_status_text(struct runner *r, int64_t ds, char **out, size_t *len)
@@ -866,9 +956,11 @@ int runner_status_text(struct runner *r, int64_t ds, char **out, size_t *len)
 			    CORE_BUILTIN_NAME, run.status == STORE_RUN_DONE ?
 			    opts : "as requested");
 		if (phase)
-			tbuf_printf(&b, "phase: %s\n", phase);
-		tbuf_printf(&b, "progress: %" PRId64 "/%" PRId64 " samples\n",
-			    run.done, run.total);
+			tbuf_printf(&b, "phase: %s%s\n", phase,
+				    phase_note(phase));
+		if (run.total > 0)
+			tbuf_printf(&b, "progress: %" PRId64 "/%" PRId64
+				    " samples\n", run.done, run.total);
 	} else {
 		tbuf_printf(&b, "strategy: %s\nn: %s%" PRId64 "\nfrom: %s\n"
 			    "embedding: %s\nseed: %" PRId64 "\n",
@@ -877,14 +969,14 @@ int runner_status_text(struct runner *r, int64_t ds, char **out, size_t *len)
 		if (phase)
 			tbuf_printf(&b, "phase: %s%s\n", phase, embedding ?
 				    " (built-in embedder; progress counts"
-				    " samples)" : "");
-		tbuf_printf(&b, "progress: %" PRId64 "/%" PRId64 "\n",
-			    run.done, run.total);
+				    " samples)" : phase_note(phase));
+		if (run.total > 0)
+			tbuf_printf(&b, "progress: %" PRId64 "/%" PRId64 "\n",
+				    run.done, run.total);
 		if (run.status == STORE_RUN_DONE)
 			tbuf_printf(&b, "candidates: %" PRId64 "\n",
 				    run.candidates);
-		tbuf_printf(&b, "skipped: %" PRId64 " (no embedding)\n",
-			    run.skipped);
+		skipped_text(&b, &run, &e);
 	}
 	tbuf_printf(&b, "elapsed: %.2fs\n", elapsed);
 	status_selection(r, ds, &run, &b);

@@ -270,7 +270,10 @@ int store_selection_reset(store *st, int64_t dataset);
 
 /* ---- events (the dataset's `log`) ---- */
 
-enum store_level { STORE_INFO = 0, STORE_ERROR = 1 };
+/* An event's level; `log` shows info, ERROR, warning. A warning is
+ * something the user may want to fix that failed nothing (a file the
+ * built-in embedder cannot decode). */
+enum store_level { STORE_INFO = 0, STORE_ERROR = 1, STORE_WARN = 2 };
 /* Appends an event; keeps the newest 1000 per dataset. */
 int store_event_add(store *st, int64_t dataset, int level, const char *msg);
 /* Calls fn for each of the newest `limit` events, oldest first. */
