@@ -331,14 +331,15 @@ static void on_progress(void *arg, size_t done, size_t total)
 	pthread_mutex_unlock(&r->lock);
 }
 
-/* A step with no count of its own: `sample` shows its name, no progress. */
+/* A step with no count of its own: `sample` shows its name and no
+ * progress (the counts of the step before stay: an embed run reports
+ * them). */
 static void on_phase(void *arg, const char *name)
 {
 	struct runner *r = arg;
 
 	pthread_mutex_lock(&r->lock);
 	r->phase = name;
-	r->done = r->total = 0;
 	pthread_mutex_unlock(&r->lock);
 }
 
@@ -945,6 +946,7 @@ int runner_status_text(struct runner *r, int64_t ds, char **out, size_t *len)
 	double elapsed = run.started_ns ? (double)(end - run.started_ns) / 1e9
 					: 0.0;
 	int embedding = phase && !strcmp(phase, "embedding");
+	int uncounted = phase && *phase_note(phase);
 	tbuf_printf(&b, "status: %s\nrun: %" PRId64 "\nrequest: %s\n",
 		    core_run_status_name(run.status), run.seq, run.request);
 	if (!strcmp(run.strategy, "embed")) {
@@ -958,7 +960,7 @@ int runner_status_text(struct runner *r, int64_t ds, char **out, size_t *len)
 		if (phase)
 			tbuf_printf(&b, "phase: %s%s\n", phase,
 				    phase_note(phase));
-		if (run.total > 0)
+		if (run.total > 0 && !uncounted)
 			tbuf_printf(&b, "progress: %" PRId64 "/%" PRId64
 				    " samples\n", run.done, run.total);
 	} else {
@@ -970,7 +972,7 @@ int runner_status_text(struct runner *r, int64_t ds, char **out, size_t *len)
 			tbuf_printf(&b, "phase: %s%s\n", phase, embedding ?
 				    " (built-in embedder; progress counts"
 				    " samples)" : phase_note(phase));
-		if (run.total > 0)
+		if (run.total > 0 && !uncounted)
 			tbuf_printf(&b, "progress: %" PRId64 "/%" PRId64 "\n",
 				    run.done, run.total);
 		if (run.status == STORE_RUN_DONE)
@@ -1032,8 +1034,59 @@ int runner_scores_text(struct runner *r, int64_t ds, char **out, size_t *len)
 	return tbuf_finish(&b, out, len);
 }
 
+/* What made the selection of ds, for plot.svg's title: the latest `keep`
+ * or hand-written list if it came after the latest finished run, else that
+ * run. This mount's memory only: after a restart a selection that does not
+ * have the run's size is described by its source tag alone. */
+static void selection_note(struct runner *r, int64_t ds, char *out,
+			   size_t len)
+{
+	struct store_run run;
+	struct store_dataset d;
+	struct store_tag t;
+	int64_t keep_n = 0, keep_got = 0, keep_seq = 0, hand_ns = 0, nsel = 0;
+	int have_run = store_run_latest_done(r->st, ds, &run) == 0;
+	char kt[200];
+
+	out[0] = '\0';
+	if (store_dataset_get_id(r->st, ds, &d))
+		return;
+	if (store_tag_get_id(r->st, d.sel_tree, &t))
+		snprintf(t.name, sizeof(t.name), "?");
+	pthread_mutex_lock(&r->lock);
+	for (struct dsstate *s = r->states; s; s = s->next)
+		if (s->ds == ds) {
+			if (s->keep_n && (!have_run ||
+					  s->keep_ns > run.created_ns)) {
+				keep_n = s->keep_n;
+				keep_got = s->keep_got;
+				keep_seq = s->keep_seq;
+			}
+			hand_ns = s->hand_ns;
+		}
+	pthread_mutex_unlock(&r->lock);
+	if (!d.sel_explicit) {
+		snprintf(out, len, "all of %s: nothing sampled or written",
+			 t.name);
+	} else if (keep_n && have_run) {
+		keep_text(kt, sizeof(kt), keep_n, keep_got, keep_seq);
+		snprintf(out, len, "%s, %s", kt, run.strategy);
+	} else if (hand_ns && (!have_run || hand_ns > run.finished_ns)) {
+		snprintf(out, len, "written by hand, from %s", t.name);
+	} else if (have_run && store_selection_count(r->st, ds, &nsel) == 0 &&
+		   nsel == run.done && run.from_tag == d.sel_tree) {
+		snprintf(out, len, "run %" PRId64 ", %s", run.seq,
+			 run.strategy);
+	} else {
+		snprintf(out, len, "from %s", t.name);
+	}
+}
+
 int runner_plot_svg(struct runner *r, int64_t ds, const char *dsname,
 		    char **out, size_t *len)
 {
-	return core_plot_svg(r->st, ds, dsname, out, len);
+	char note[400];
+
+	selection_note(r, ds, note, sizeof(note));
+	return core_plot_svg(r->st, ds, dsname, note, out, len);
 }

@@ -334,6 +334,7 @@ struct store_matrix {
 	int32_t *labels;       /* n: each label's rank among the distinct
 				* labels (order kept: equal, less and greater
 				* are those of the int64 labels) */
+	int64_t *raw_labels;   /* n: the labels as the CSV gave them */
 	size_t skipped;        /* files of the tree without a vector */
 	char *pool;
 };
