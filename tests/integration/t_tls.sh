@@ -6,7 +6,9 @@
 # answers https:// requests that verify against that certificate (whoami
 # names the token's user; no token gets 401), plain http to the same port
 # fails; a remote mount over https is refused without -o cafile= (the
-# certificate is not in the system's store) and works with it (mkdir, cp,
+# certificate is not in the system's store), with a message suggesting
+# `-o cafile=`, a mount of http:// to that port is refused with a message
+# saying the port may speak https, and it works with it (mkdir, cp,
 # cmp); TLS 1.0 and 1.1 handshakes are refused (openssl s_client at
 # SECLEVEL=0, so the refusal is the server's), and so are TLS 1.2 ciphers
 # without forward secrecy or with CBC, while TLS 1.2 (ECDHE + GCM) and 1.3
@@ -78,6 +80,18 @@ rc=$?
 ((rc != 0 && rc != 124)) && ! sv_is_mounted "$T/nocafile" &&
 	pass "without cafile the self-signed server is refused ($(head -c 120 "$T/nocafile.out"))" ||
 	{ fail "a mount without cafile exited $rc"; fusermount3 -u "$T/nocafile" 2>/dev/null; }
+expect_contains "$T/nocafile.out" "self-signed or from your own CA, mount with -o cafile=CA.pem" \
+	"the refusal suggests -o cafile="
+# http:// to the https port: the message says so
+mkdir -p "$T/plain"
+timeout 30 "$SIEVEFS" "http://127.0.0.1:$port" "$T/plain" -f \
+	-o "token_file=$T/alice.tok" -o "cache_dir=$T/c1" </dev/null >"$T/plain.out" 2>&1
+rc=$?
+((rc != 0 && rc != 124)) && ! sv_is_mounted "$T/plain" &&
+	pass "http:// to the https port is refused ($(head -c 160 "$T/plain.out"))" ||
+	{ fail "an http:// mount of the https port exited $rc"; fusermount3 -u "$T/plain" 2>/dev/null; }
+expect_contains "$T/plain.out" "the URL says http://, but this port may speak https: try https://" \
+	"the refusal says the port may speak https"
 M=$T/mnt
 sv_mount "https://127.0.0.1:$port" "$M" -o "token_file=$T/alice.tok" \
 	-o "cafile=$T/cert.pem" -o "cache_dir=$T/cache" || die "https mount failed"
