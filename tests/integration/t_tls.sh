@@ -72,24 +72,25 @@ handshake "TLS 1.2 with ECDHE-RSA-AES256-SHA (CBC, SHA-1 MAC)" refused -tls1_2 \
 handshake "TLS 1.2 with ECDHE-RSA-AES128-GCM-SHA256" ok -tls1_2 \
 	-cipher 'ECDHE-RSA-AES128-GCM-SHA256'
 
+# refused_mount URL NAME DESC — a foreground mount of URL on $T/NAME fails
+# at start (not a timeout) and leaves nothing mounted; its output in
+# $T/NAME.out
+refused_mount() {
+	local rc
+	mkdir -p "$T/$2"
+	timeout 30 "$SIEVEFS" "$1" "$T/$2" -f -o "token_file=$T/alice.tok" \
+		-o "cache_dir=$T/$2.cache" </dev/null >"$T/$2.out" 2>&1
+	rc=$?
+	((rc != 0 && rc != 124)) && ! sv_is_mounted "$T/$2" &&
+		pass "$3 ($(head -c 160 "$T/$2.out"))" ||
+		{ fail "$3: the mount exited $rc"; fusermount3 -u "$T/$2" 2>/dev/null; }
+}
+
 # a remote mount over https, trusting the test CA with -o cafile=
-mkdir -p "$T/nocafile"
-timeout 30 "$SIEVEFS" "https://127.0.0.1:$port" "$T/nocafile" -f \
-	-o "token_file=$T/alice.tok" -o "cache_dir=$T/c0" </dev/null >"$T/nocafile.out" 2>&1
-rc=$?
-((rc != 0 && rc != 124)) && ! sv_is_mounted "$T/nocafile" &&
-	pass "without cafile the self-signed server is refused ($(head -c 120 "$T/nocafile.out"))" ||
-	{ fail "a mount without cafile exited $rc"; fusermount3 -u "$T/nocafile" 2>/dev/null; }
+refused_mount "https://127.0.0.1:$port" nocafile "without cafile the self-signed server is refused"
 expect_contains "$T/nocafile.out" "self-signed or from your own CA, mount with -o cafile=CA.pem" \
 	"the refusal suggests -o cafile="
-# http:// to the https port: the message says so
-mkdir -p "$T/plain"
-timeout 30 "$SIEVEFS" "http://127.0.0.1:$port" "$T/plain" -f \
-	-o "token_file=$T/alice.tok" -o "cache_dir=$T/c1" </dev/null >"$T/plain.out" 2>&1
-rc=$?
-((rc != 0 && rc != 124)) && ! sv_is_mounted "$T/plain" &&
-	pass "http:// to the https port is refused ($(head -c 160 "$T/plain.out"))" ||
-	{ fail "an http:// mount of the https port exited $rc"; fusermount3 -u "$T/plain" 2>/dev/null; }
+refused_mount "http://127.0.0.1:$port" plain "http:// to the https port is refused"
 expect_contains "$T/plain.out" "the URL says http://, but this port may speak https: try https://" \
 	"the refusal says the port may speak https"
 M=$T/mnt
