@@ -18,7 +18,7 @@
  *
  * With no REQUEST it writes nothing and waits the same way for the
  * dataset's latest run (the one in progress, if any): what `mkdir TAG`'s
- * EBUSY advice names. The result line counts the samples skipped for lack
+ * EBUSY advice names. Ctrl-C then stops the wait, not the run. The result line counts the samples skipped for lack
  * of a vector, with the reason `sample` gives.
  */
 #include <errno.h>
@@ -178,7 +178,7 @@ static void usage(FILE *f)
 		" end, with a\n"
 		"progress line on a terminal; with no REQUEST, waits for the"
 		" run in progress\n"
-		"(or reports the latest one). Requests:\n"
+		"(or reports the latest one; Ctrl-C stops waiting). Requests:\n"
 		"  [STRATEGY] [n=N] [from=TAG] [embedding=NAME] [seed=S]"
 		" [min_distance=D]\n"
 		"      pick N samples (default all) from TAG (default"
@@ -274,6 +274,14 @@ wait:
 	signal(SIGINT, on_sigint);
 	for (;;) {
 		struct timespec ts = { 0, 200 * 1000 * 1000 };
+		if (interrupted && argc == 2) {
+			/* only waiting: Ctrl-C stops the wait, not the run */
+			if (tty && drawn)
+				fputs("\r\033[K", stderr);
+			fprintf(stderr, "sievefs sample: stopped waiting; the"
+				" run goes on\n");
+			return 1;
+		}
 		if (interrupted && !cancel_sent) {
 			write_request(path, "cancel\n");
 			cancel_sent = 1;

@@ -9,7 +9,8 @@
 # DS/TAG` fails with EBUSY ("Device or resource busy"), creates nothing, and
 # `log` says which run is in the way and names the command that waits for it
 # (`sievefs sample MOUNT/DS`, no request), which, started while the run is
-# queued, waits and prints its result; the same while a sample
+# queued, waits and prints its result (Ctrl-C stops that wait and leaves
+# the run running); the same while a sample
 # request is running; an `embed` run does not block a tag (it does not
 # change the selection); once the run is done (or cancelled) mkdir works and
 # the tag holds the run's picks (3 samples), or the unchanged selection.
@@ -111,6 +112,11 @@ busy_flow() {
 	wait_status "$slow" running || fail "$L: slow's n=5 never showed status: running"
 	expect_errno "Device or resource busy" mkdir "$slow/v2"
 	expect_eq running "$(status "$slow")" "$L: slow's run was still running when mkdir was refused"
+	# Ctrl-C while only waiting stops the wait, not the run
+	timeout --preserve-status -s INT 1 "$SIEVEFS" sample "$slow" >"$T/int.out" 2>"$T/int.err"
+	expect_eq 1 $? "$L: sievefs sample slow (no request), Ctrl-C: exits 1"
+	expect_contains "$T/int.err" "stopped waiting; the run goes on" "$L: ... saying the run goes on"
+	expect_eq running "$(status "$slow")" "$L: slow's run still running after the waiter's Ctrl-C"
 	ok "$L: no tag v2" test ! -e "$slow/v2"
 	expect_contains "$slow/log" "tag 'v2' not created: sampling run 2 is running" \
 		"$L: log names the running run"
