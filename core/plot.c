@@ -273,9 +273,11 @@ static const char *point_colour(const struct store_matrix *m, int nlab,
 	return m->labels[i] < PALETTE ? palette[m->labels[i]] : "#555555";
 }
 
-/* The legend, right of the frame at (x, y). */
+/* The legend, right of the frame at (x, y). all: the selection is still
+ * the default, all of the tag, and no ring is drawn. */
 static void draw_legend(struct tbuf *b, const struct store_matrix *m,
-			int nlab, size_t nsel, size_t step, double x, double y)
+			int nlab, int all, size_t nsel, size_t step, double x,
+			double y)
 {
 	size_t count[PALETTE + 1] = { 0 };
 	int64_t value[PALETTE] = { 0 };
@@ -285,10 +287,10 @@ static void draw_legend(struct tbuf *b, const struct store_matrix *m,
 	tbuf_printf(b, "<circle cx=\"0\" cy=\"0\" r=\"5\" fill=\"none\""
 		    " stroke=\"#111\" stroke-width=\"1.5\"/><text x=\"12\""
 		    " y=\"4\">");
-	if (nsel)
-		tbuf_printf(b, "selected (%zu)</text>\n", nsel);
+	if (all)
+		tbuf_printf(b, "selected: all (no rings)</text>\n");
 	else
-		tbuf_printf(b, "selected: none drawn</text>\n");
+		tbuf_printf(b, "selected (%zu)</text>\n", nsel);
 	y = 22;
 	if (nlab < 2) {
 		tbuf_printf(b, "<circle cx=\"0\" cy=\"%.0f\" r=\"3\""
@@ -451,7 +453,8 @@ int core_plot_svg(store *st, int64_t ds, const char *dsname,
 			draw_point(&b, &f, xy + 2 * i, m.paths[i], NULL, 1);
 	}
 	tbuf_printf(&b, "</g>\n");
-	draw_legend(&b, &m, nlab, nsel, step, W - R + 25, f.T + 10);
+	draw_legend(&b, &m, nlab, !d.sel_explicit, nsel, step, W - R + 25,
+		    f.T + 10);
 	tbuf_printf(&b, "</svg>\n");
 	rc = tbuf_finish(&b, out, len);
 out:
