@@ -420,6 +420,33 @@ static void mark_down(struct client *c, int down)
 	pthread_mutex_unlock(&c->down_lock);
 }
 
+/* What to do about a request that reached no HTTP answer, from libcurl's
+ * result: "" when there is nothing more to say than curl's own text. */
+static const char *net_hint(const struct client *c, CURLcode res)
+{
+	int http = !strncmp(c->base, "http://", 7);
+
+	if (res == CURLE_PEER_FAILED_VERIFICATION)
+		return c->cafile[0] ? " (the certificate does not verify"
+		       " against -o cafile=: is it the server's CA?)" :
+		       " (the server's certificate is not trusted here: if it"
+		       " is self-signed or from your own CA, mount with -o"
+		       " cafile=CA.pem)";
+	if (http && (res == CURLE_GOT_NOTHING || res == CURLE_RECV_ERROR ||
+		     res == CURLE_WEIRD_SERVER_REPLY ||
+		     res == CURLE_UNSUPPORTED_PROTOCOL))
+		return " (the URL says http://, but this port may speak"
+		       " https: try https://)";
+	if (!http && res == CURLE_SSL_CONNECT_ERROR)
+		return " (the URL says https://, but the server may speak plain"
+		       " http: a server without --tls-cert is reached with"
+		       " http://, on loopback only)";
+	if (res == CURLE_COULDNT_CONNECT)
+		return " (is `sievefs serve` running at this address and"
+		       " port?)";
+	return "";
+}
+
 /* Maps a finished request to 0 or -errno; fills msg; logs failures. */
 static int outcome(struct client *c, struct req *r, CURLcode res)
 {
@@ -431,13 +458,15 @@ static int outcome(struct client *c, struct req *r, CURLcode res)
 	if (res == CURLE_OK && r->status == 304 && r->inm)
 		return 0;
 	if (res != CURLE_OK && r->status == 0) {
+		const char *hint = net_hint(c, res);
 		r->net = 1;
-		log_error("remote: %s %s%s: %s", r->method, c->base, r->path,
-			  r->curlerr[0] ? r->curlerr : curl_easy_strerror(res));
+		log_error("remote: %s %s%s: %s%s", r->method, c->base, r->path,
+			  r->curlerr[0] ? r->curlerr : curl_easy_strerror(res),
+			  hint);
 		if (r->msg)
-			snprintf(r->msg, BE_MSG, "server %.200s unreachable: %.250s",
-				 c->base, r->curlerr[0] ? r->curlerr :
-				 curl_easy_strerror(res));
+			snprintf(r->msg, BE_MSG, "server %.120s unreachable:"
+				 " %.150s%s", c->base, r->curlerr[0] ?
+				 r->curlerr : curl_easy_strerror(res), hint);
 		return r->out_err ? r->out_err : -EIO;
 	}
 	if (r->resp.len) {

@@ -361,7 +361,7 @@ static void log_bad(store *st, int64_t ds, const char *path,
 		return;
 	snprintf(line, sizeof(line), "embed: %s: no vector: %s (it stays a"
 		 " sample)", path, reason);
-	store_event_add(st, ds, STORE_ERROR, line);
+	store_event_add(st, ds, STORE_WARN, line);
 }
 
 /* Computes the features of every distinct source not cached yet. uniq: the
@@ -647,6 +647,8 @@ static int embed_once(store *st, int64_t ds, const struct core_embed_opts *o,
 		rc = -EINVAL;
 		goto out;
 	}
+	if (ctl->phase)
+		ctl->phase(ctl->arg, "projecting");
 	size_t dim = (size_t)o->dim < ng ? (size_t)o->dim : ng;
 	vecs = malloc(ng * dim * sizeof(float));
 	paths = malloc(ng * sizeof(*paths));

@@ -47,6 +47,9 @@ struct core_embed_ctl {
 	/* samples (files of initial-tag) done so far, of total: a content
 	 * that several files share counts once per file */
 	void (*progress)(void *arg, size_t done, size_t total);
+	/* the step after the features: "projecting" (PCA of every image's
+	 * features to vectors, then storing them); no count. May be NULL. */
+	void (*phase)(void *arg, const char *name);
 	void *arg;
 	int threads;            /* decoding threads, >= 1 */
 };

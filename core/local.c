@@ -192,11 +192,16 @@ static int l_tag_create(struct backend *be, int64_t ds, const char *name,
 	int64_t seq = 0;
 	int running = 0;
 	if (runner_busy(L(be)->runner, ds, &seq, &running)) {
-		snprintf(text, sizeof(text), "tag '%.200s' not created: sampling"
+		struct store_dataset d;
+		if (store_dataset_get_id(L(be)->st, ds, &d))
+			snprintf(d.name, sizeof(d.name), "DATASET");
+		snprintf(text, sizeof(text), "tag '%.128s' not created: sampling"
 			 " run %lld is %s and will replace the selection; wait"
-			 " for it (`sievefs sample DATASET_DIR` waits, or watch"
-			 " `sample`) or `cancel` it, then mkdir again", name,
-			 (long long)seq, running ? "running" : "queued");
+			 " for it with `sievefs sample MOUNT/%.128s` (with no"
+			 " request it waits for the run in progress) or write"
+			 " `cancel` to sample, then mkdir again", name,
+			 (long long)seq, running ? "running" : "queued",
+			 d.name);
 		return user_error(be, ds, msg, -EBUSY, text);
 	}
 	rc = store_tag_create(L(be)->st, ds, name, store_now_ns(), out);
@@ -631,8 +636,8 @@ static int put_event(void *arg, int64_t ts_ns, int level, const char *msg)
 	char ts[32];
 
 	core_fmt_time(ts_ns, ts);
-	tbuf_printf(b, "%s %s %s\n", ts, level == STORE_ERROR ? "ERROR" : "info",
-		    msg);
+	tbuf_printf(b, "%s %s %s\n", ts, level == STORE_ERROR ? "ERROR" :
+		    level == STORE_WARN ? "warning" : "info", msg);
 	return b->err;
 }
 

@@ -35,12 +35,12 @@
 #include "core/embedder.h"
 #include "core/log.h"
 #include "core/names.h"
+#include "core/plot.h"
 #include "core/runs.h"
 #include "core/text.h"
 #include "sampling/sampling.h"
 
 #define TEXT_MAX (512u << 20)
-#define PLOT_POINTS 20000
 
 static const char *const strategies[] = {
 	"random", "coreset", "typicality", "kmeans", "balance",
@@ -56,8 +56,11 @@ struct dsstate {
 	int64_t ds;
 	char last_error[512];
 	int64_t error_ns;
-	/* the latest `keep`, until the selection is written otherwise */
-	int64_t keep_n, keep_seq, keep_ns;
+	/* the latest `keep`, until the selection is written otherwise:
+	 * keep_n asked, keep_got in the selection (picks removed since the
+	 * run are not) */
+	int64_t keep_n, keep_got, keep_seq, keep_ns;
+	int64_t hand_ns;        /* the selection was last written by hand */
 	struct dsstate *next;
 };
 
@@ -273,12 +276,14 @@ static void note_error(struct runner *r, int64_t ds, const char *why)
 	store_event_add(r->st, ds, STORE_ERROR, line);
 }
 
-static void note_keep(struct runner *r, int64_t ds, int64_t n, int64_t seq)
+static void note_keep(struct runner *r, int64_t ds, int64_t n, int64_t got,
+		      int64_t seq)
 {
 	pthread_mutex_lock(&r->lock);
 	struct dsstate *s = ds_state(r, ds);
 	if (s) {
 		s->keep_n = n;
+		s->keep_got = got;
 		s->keep_seq = seq;
 		s->keep_ns = store_now_ns();
 	}
@@ -288,9 +293,11 @@ static void note_keep(struct runner *r, int64_t ds, int64_t n, int64_t seq)
 void runner_selection_written(struct runner *r, int64_t ds)
 {
 	pthread_mutex_lock(&r->lock);
-	for (struct dsstate *s = r->states; s; s = s->next)
-		if (s->ds == ds)
-			s->keep_n = 0;
+	struct dsstate *s = ds_state(r, ds);
+	if (s) {
+		s->keep_n = 0;
+		s->hand_ns = store_now_ns();
+	}
 	pthread_mutex_unlock(&r->lock);
 }
 
@@ -321,6 +328,18 @@ static void on_progress(void *arg, size_t done, size_t total)
 	pthread_mutex_lock(&r->lock);
 	r->done = done;
 	r->total = total;
+	pthread_mutex_unlock(&r->lock);
+}
+
+/* A step with no count of its own: `sample` shows its name and no
+ * progress (the counts of the step before stay: an embed run reports
+ * them). */
+static void on_phase(void *arg, const char *name)
+{
+	struct runner *r = arg;
+
+	pthread_mutex_lock(&r->lock);
+	r->phase = name;
 	pthread_mutex_unlock(&r->lock);
 }
 
@@ -381,7 +400,7 @@ static void finish_run(struct runner *r, struct store_run *run, int rc,
 	else if (rc == 0)
 		snprintf(line, sizeof(line), "sample: run %" PRId64 " done: %s"
 			 " picked %" PRId64 " of %" PRId64 " candidate%s from"
-			 " '%s' (%" PRId64 " skipped without embedding)",
+			 " '%s' (%" PRId64 " skipped: no vector)",
 			 run->seq, run->strategy, run->done, run->candidates,
 			 core_s(run->candidates), t.name, run->skipped);
 	else if (rc == -ECANCELED)
@@ -405,7 +424,8 @@ static int embed_phase(struct runner *r, struct store_run *run, char *why,
 	char ign[256];
 	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
 	struct core_embed_ctl ctl = { .cancel = &r->cancel,
-				      .progress = on_progress, .arg = r,
+				      .progress = on_progress,
+				      .phase = on_phase, .arg = r,
 				      .threads = ncpu < 1 ? 1 : ncpu > 16 ? 16
 							   : (int)ncpu };
 
@@ -423,6 +443,15 @@ static int embed_phase(struct runner *r, struct store_run *run, char *why,
 	pthread_mutex_unlock(&r->lock);
 	return core_embed_builtin(r->st, run->dataset, &o, &ctl, &run->emb,
 				  why, whylen);
+}
+
+/* 1 if the matrix's labels tell at least two classes apart. */
+static int has_labels(const struct store_matrix *m)
+{
+	for (size_t i = 1; i < m->n; i++)
+		if (m->labels[i] != m->labels[0])
+			return 1;
+	return 0;
 }
 
 static void do_job(struct runner *r, int64_t id)
@@ -461,9 +490,7 @@ static void do_job(struct runner *r, int64_t id)
 		}
 		store_run_update(r->st, &run);       /* records run.emb */
 	}
-	pthread_mutex_lock(&r->lock);
-	r->phase = "sampling";
-	pthread_mutex_unlock(&r->lock);
+	on_phase(r, "loading");     /* the candidates' vectors, one query */
 	rc = store_matrix_load(r->st, run.emb, run.from_tag, &m);
 	if (rc) {
 		finish_run(r, &run, rc, "cannot load the embedding");
@@ -479,12 +506,24 @@ static void do_job(struct runner *r, int64_t id)
 		finish_run(r, &run, -EINVAL, why);
 		return;
 	}
+	if (!strcmp(run.strategy, "balance") && !has_labels(&m)) {
+		store_embedding_get_id(r->st, run.emb, &e);
+		snprintf(why, sizeof(why), "balance: embedding '%s' has no"
+			 " labels (all %zu candidates have the same one), so"
+			 " there is nothing to balance; upload a CSV whose"
+			 " labels column holds the classes, or use another"
+			 " strategy", e.name, m.n);
+		store_matrix_free(&m);
+		finish_run(r, &run, -EINVAL, why);
+		return;
+	}
 	k = run.n > 0 && (size_t)run.n < m.n ? (size_t)run.n : m.n;
 	/* The request was valid when accepted; only min_distance is not
 	 * kept in its own column. */
 	if (core_req_parse(run.request, &q, why, sizeof(why)) == 0)
 		mind = q.min_distance;
 	pthread_mutex_lock(&r->lock);
+	r->phase = "sampling";
 	r->done = 0;
 	r->total = k;
 	pthread_mutex_unlock(&r->lock);
@@ -658,6 +697,20 @@ static int cancel_ds(struct runner *r, int64_t ds)
 	return found;
 }
 
+/* "top N of run R", and how many of those picks are gone (removed from
+ * the run's tag since): what `sample` shows after `kept: ` and `log`
+ * after `sample: kept `. */
+static void keep_text(char *out, size_t len, int64_t n, int64_t got,
+		      int64_t seq)
+{
+	if (got >= n)
+		snprintf(out, len, "top %" PRId64 " of run %" PRId64, n, seq);
+	else
+		snprintf(out, len, "%" PRId64 " of the top %" PRId64 " of run"
+			 " %" PRId64 " (%" PRId64 " of those picks were removed"
+			 " since the run)", got, n, seq, n - got);
+}
+
 int runner_request(struct runner *r, int64_t ds, const char *line, char *msg,
 		   size_t msglen)
 {
@@ -700,9 +753,12 @@ int runner_request(struct runner *r, int64_t ds, const char *line, char *msg,
 			goto bad;
 		}
 		if (!rc) {
-			note_keep(r, ds, q.n, last.seq);
-			snprintf(why, sizeof(why), "sample: keep %" PRId64
-				 " of run %" PRId64, q.n, last.seq);
+			int64_t got = q.n;
+			store_selection_count(r->st, ds, &got);
+			note_keep(r, ds, q.n, got, last.seq);
+			char kt[200];
+			keep_text(kt, sizeof(kt), q.n, got, last.seq);
+			snprintf(why, sizeof(why), "sample: kept %s", kt);
 			store_event_add(r->st, ds, STORE_INFO, why);
 		}
 		return rc;
@@ -745,6 +801,14 @@ int runner_request(struct runner *r, int64_t ds, const char *line, char *msg,
 	}
 	if (rc)
 		return rc;
+	if (!strcmp(q.strategy, "balance") && e.id == 0) {
+		snprintf(why, sizeof(why), "balance: the built-in embedding"
+			 " has no labels (all 0), so there is nothing to"
+			 " balance; upload a CSV whose labels column holds the"
+			 " classes (embedding=NAME), or use another strategy");
+		rc = -EINVAL;
+		goto bad;
+	}
 queue:
 	run.dataset = ds;
 	snprintf(run.request, sizeof(run.request), "%s", line);
@@ -782,22 +846,49 @@ const char *core_run_status_name(int s)
 static void status_selection(struct runner *r, int64_t ds,
 			     const struct store_run *run, struct tbuf *b)
 {
-	int64_t nsel = 0, keep_n = 0, keep_seq = 0;
+	int64_t nsel = 0, keep_n = 0, keep_got = 0, keep_seq = 0;
+	char kt[200];
 
 	pthread_mutex_lock(&r->lock);
 	for (struct dsstate *s = r->states; s; s = s->next)
 		if (s->ds == ds && s->keep_n && (!run ||
 						 s->keep_ns > run->created_ns)) {
 			keep_n = s->keep_n;
+			keep_got = s->keep_got;
 			keep_seq = s->keep_seq;
 		}
 	pthread_mutex_unlock(&r->lock);
 	if (store_selection_count(r->st, ds, &nsel) == 0)
 		tbuf_printf(b, "selection: %" PRId64 " sample%s\n", nsel,
 			    core_s(nsel));
-	if (keep_n)
-		tbuf_printf(b, "kept: top %" PRId64 " of run %" PRId64 "\n",
-			    keep_n, keep_seq);
+	if (keep_n) {
+		keep_text(kt, sizeof(kt), keep_n, keep_got, keep_seq);
+		tbuf_printf(b, "kept: %s\n", kt);
+	}
+}
+
+/* What a phase without a count is doing, for `phase:`. */
+static const char *phase_note(const char *phase)
+{
+	if (!strcmp(phase, "projecting"))
+		return " (built-in embedder: PCA of the images' features,"
+		       " storing the vectors)";
+	if (!strcmp(phase, "loading"))
+		return " (reading the candidates' vectors)";
+	return "";
+}
+
+/* `skipped: N (no vector: WHY)`: the built-in embedder gives none to a
+ * file it cannot decode (log says which and why); a CSV has no row for
+ * it. */
+static void skipped_text(struct tbuf *b, const struct store_run *run,
+			 const struct store_embedding *e)
+{
+	tbuf_printf(b, "skipped: %" PRId64, run->skipped);
+	if (run->emb == 0 || !strcmp(e->name, CORE_BUILTIN_NAME))
+		tbuf_printf(b, " (no vector: not images)\n");
+	else
+		tbuf_printf(b, " (no vector: not in %s.csv)\n", e->name);
 }
 
 int runner_status_text(struct runner *r, int64_t ds, char **out, size_t *len)
@@ -855,6 +946,7 @@ int runner_status_text(struct runner *r, int64_t ds, char **out, size_t *len)
 	double elapsed = run.started_ns ? (double)(end - run.started_ns) / 1e9
 					: 0.0;
 	int embedding = phase && !strcmp(phase, "embedding");
+	int uncounted = phase && *phase_note(phase);
 	tbuf_printf(&b, "status: %s\nrun: %" PRId64 "\nrequest: %s\n",
 		    core_run_status_name(run.status), run.seq, run.request);
 	if (!strcmp(run.strategy, "embed")) {
@@ -866,9 +958,11 @@ int runner_status_text(struct runner *r, int64_t ds, char **out, size_t *len)
 			    CORE_BUILTIN_NAME, run.status == STORE_RUN_DONE ?
 			    opts : "as requested");
 		if (phase)
-			tbuf_printf(&b, "phase: %s\n", phase);
-		tbuf_printf(&b, "progress: %" PRId64 "/%" PRId64 " samples\n",
-			    run.done, run.total);
+			tbuf_printf(&b, "phase: %s%s\n", phase,
+				    phase_note(phase));
+		if (run.total > 0 && !uncounted)
+			tbuf_printf(&b, "progress: %" PRId64 "/%" PRId64
+				    " samples\n", run.done, run.total);
 	} else {
 		tbuf_printf(&b, "strategy: %s\nn: %s%" PRId64 "\nfrom: %s\n"
 			    "embedding: %s\nseed: %" PRId64 "\n",
@@ -877,14 +971,14 @@ int runner_status_text(struct runner *r, int64_t ds, char **out, size_t *len)
 		if (phase)
 			tbuf_printf(&b, "phase: %s%s\n", phase, embedding ?
 				    " (built-in embedder; progress counts"
-				    " samples)" : "");
-		tbuf_printf(&b, "progress: %" PRId64 "/%" PRId64 "\n",
-			    run.done, run.total);
+				    " samples)" : phase_note(phase));
+		if (run.total > 0 && !uncounted)
+			tbuf_printf(&b, "progress: %" PRId64 "/%" PRId64 "\n",
+				    run.done, run.total);
 		if (run.status == STORE_RUN_DONE)
 			tbuf_printf(&b, "candidates: %" PRId64 "\n",
 				    run.candidates);
-		tbuf_printf(&b, "skipped: %" PRId64 " (no embedding)\n",
-			    run.skipped);
+		skipped_text(&b, &run, &e);
 	}
 	tbuf_printf(&b, "elapsed: %.2fs\n", elapsed);
 	status_selection(r, ds, &run, &b);
@@ -940,220 +1034,59 @@ int runner_scores_text(struct runner *r, int64_t ds, char **out, size_t *len)
 	return tbuf_finish(&b, out, len);
 }
 
-/* ---- plot.svg ---- */
-
-/* A set of selected paths, by 64-bit FNV-1a hash (open addressing). */
-struct pathset {
-	uint64_t *h;
-	size_t cap, n;
-};
-
-static uint64_t fnv(const char *s)
+/* What made the selection of ds, for plot.svg's title: the latest `keep`
+ * or hand-written list if it came after the latest finished run, else that
+ * run. This mount's memory only: after a restart a selection that does not
+ * have the run's size is described by its source tag alone. */
+static void selection_note(struct runner *r, int64_t ds, char *out,
+			   size_t len)
 {
-	uint64_t h = 1469598103934665603ULL;
+	struct store_run run;
+	struct store_dataset d;
+	struct store_tag t;
+	int64_t keep_n = 0, keep_got = 0, keep_seq = 0, hand_ns = 0, nsel = 0;
+	int have_run = store_run_latest_done(r->st, ds, &run) == 0;
+	char kt[200];
 
-	for (; *s; s++)
-		h = (h ^ (unsigned char)*s) * 1099511628211ULL;
-	return h ? h : 1;
-}
-
-static int set_add(void *arg, const char *path)
-{
-	struct pathset *s = arg;
-	uint64_t h = fnv(path);
-
-	if (2 * (s->n + 1) > s->cap) {
-		size_t ncap = s->cap ? s->cap * 2 : 1024;
-		uint64_t *nh = calloc(ncap, sizeof(*nh));
-		if (!nh)
-			return -ENOMEM;
-		for (size_t i = 0; i < s->cap; i++) {
-			if (!s->h[i])
-				continue;
-			size_t j = s->h[i] & (ncap - 1);
-			while (nh[j])
-				j = (j + 1) & (ncap - 1);
-			nh[j] = s->h[i];
+	out[0] = '\0';
+	if (store_dataset_get_id(r->st, ds, &d))
+		return;
+	if (store_tag_get_id(r->st, d.sel_tree, &t))
+		snprintf(t.name, sizeof(t.name), "?");
+	pthread_mutex_lock(&r->lock);
+	for (struct dsstate *s = r->states; s; s = s->next)
+		if (s->ds == ds) {
+			if (s->keep_n && (!have_run ||
+					  s->keep_ns > run.created_ns)) {
+				keep_n = s->keep_n;
+				keep_got = s->keep_got;
+				keep_seq = s->keep_seq;
+			}
+			hand_ns = s->hand_ns;
 		}
-		free(s->h);
-		s->h = nh;
-		s->cap = ncap;
-	}
-	size_t j = h & (s->cap - 1);
-	while (s->h[j] && s->h[j] != h)
-		j = (j + 1) & (s->cap - 1);
-	if (!s->h[j]) {
-		s->h[j] = h;
-		s->n++;
-	}
-	return 0;
-}
-
-static int set_has(const struct pathset *s, const char *path)
-{
-	uint64_t h = fnv(path);
-
-	if (!s->cap)
-		return 0;
-	for (size_t j = h & (s->cap - 1); s->h[j]; j = (j + 1) & (s->cap - 1))
-		if (s->h[j] == h)
-			return 1;
-	return 0;
-}
-
-static void svg_escape(struct tbuf *b, const char *s)
-{
-	for (; *s; s++) {
-		switch (*s) {
-		case '<': tbuf_put(b, "&lt;", 4); break;
-		case '>': tbuf_put(b, "&gt;", 4); break;
-		case '&': tbuf_put(b, "&amp;", 5); break;
-		case '"': tbuf_put(b, "&quot;", 6); break;
-		default: tbuf_put(b, s, 1);
-		}
+	pthread_mutex_unlock(&r->lock);
+	if (!d.sel_explicit) {
+		snprintf(out, len, "all of %s: nothing sampled or written",
+			 t.name);
+	} else if (keep_n && have_run) {
+		keep_text(kt, sizeof(kt), keep_n, keep_got, keep_seq);
+		snprintf(out, len, "%s, %s", kt, run.strategy);
+	} else if (hand_ns && (!have_run || hand_ns > run.finished_ns)) {
+		snprintf(out, len, "written by hand, from %s", t.name);
+	} else if (have_run && store_selection_count(r->st, ds, &nsel) == 0 &&
+		   nsel == run.done && run.from_tag == d.sel_tree) {
+		snprintf(out, len, "run %" PRId64 ", %s", run.seq,
+			 run.strategy);
+	} else {
+		snprintf(out, len, "from %s", t.name);
 	}
 }
 
 int runner_plot_svg(struct runner *r, int64_t ds, const char *dsname,
 		    char **out, size_t *len)
 {
-	const double W = 800, H = 600, L = 70, R = 190, T = 50, B = 60;
-	struct store_embedding e, *embs = NULL;
-	struct store_run run;
-	struct store_dataset d;
-	struct store_matrix m = { 0 };
-	struct pathset sel = { 0 };
-	float *xy = NULL;
-	size_t nemb = 0, step, nsel = 0, nother = 0;
-	int have_run, rc;
-	struct tbuf b;
+	char note[400];
 
-	rc = store_dataset_get_id(r->st, ds, &d);
-	if (rc)
-		return rc;
-	have_run = store_run_latest_done(r->st, ds, &run) == 0;
-	if (have_run && store_embedding_get_id(r->st, run.emb, &e) == 0) {
-		rc = 0;
-	} else {
-		rc = store_embedding_list(r->st, ds, &embs, &nemb);
-		if (!rc && nemb)
-			e = embs[nemb - 1];
-		free(embs);
-		if (!rc && !nemb)
-			rc = -ENOENT;
-		have_run = 0;
-	}
-	tbuf_init(&b, 64u << 20);
-	tbuf_printf(&b, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
-		    "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%.0f\""
-		    " height=\"%.0f\" viewBox=\"0 0 %.0f %.0f\""
-		    " font-family=\"sans-serif\" font-size=\"12\">\n"
-		    "<rect width=\"100%%\" height=\"100%%\" fill=\"white\"/>\n",
-		    W, H, W, H);
-	if (rc == -ENOENT) {
-		/* Say every way to get one, the built-in embedder first. */
-		tbuf_printf(&b, "<g text-anchor=\"middle\"><text x=\"%.0f\""
-			    " y=\"%.0f\">No embedding yet. Compute the built-in"
-			    " one: echo embed &gt; ", W / 2, H / 2 - 20);
-		svg_escape(&b, dsname);
-		tbuf_printf(&b, "/sample</text>\n<text x=\"%.0f\" y=\"%.0f\">"
-			    "(a sampling request computes it too),"
-			    " or copy a CSV into ", W / 2, H / 2);
-		svg_escape(&b, dsname);
-		tbuf_printf(&b, "/embeddings/</text></g>\n</svg>\n");
-		return tbuf_finish(&b, out, len);
-	}
-	if (!rc)
-		rc = store_matrix_load(r->st, e.id, have_run ? run.from_tag :
-				       d.live_tree, &m);
-	if (!rc)
-		rc = store_selection_each(r->st, ds, set_add, &sel);
-	if (!rc && m.n && !(xy = malloc(m.n * 2 * sizeof(float))))
-		rc = -ENOMEM;
-	if (!rc && m.n)
-		rc = smp_pca2(m.x, m.n, m.dim, xy);
-	if (rc) {
-		tbuf_free(&b);
-		goto out;
-	}
-	float minx = 0, maxx = 1, miny = 0, maxy = 1;
-	for (size_t i = 0; i < m.n; i++) {
-		if (i == 0 || xy[2 * i] < minx) minx = xy[2 * i];
-		if (i == 0 || xy[2 * i] > maxx) maxx = xy[2 * i];
-		if (i == 0 || xy[2 * i + 1] < miny) miny = xy[2 * i + 1];
-		if (i == 0 || xy[2 * i + 1] > maxy) maxy = xy[2 * i + 1];
-	}
-	if (maxx - minx < 1e-12f) maxx = minx + 1;
-	if (maxy - miny < 1e-12f) maxy = miny + 1;
-	double pw = W - L - R, ph = H - T - B;
-#define PX(v) (L + ((v) - minx) / (maxx - minx) * pw)
-#define PY(v) (T + ph - ((v) - miny) / (maxy - miny) * ph)
-	tbuf_printf(&b, "<text x=\"%.0f\" y=\"24\" font-size=\"15\">", L);
-	svg_escape(&b, dsname);
-	tbuf_printf(&b, " — embedding ");
-	svg_escape(&b, e.name);
-	if (have_run)
-		tbuf_printf(&b, " — %s n=%" PRId64, run.strategy, run.done);
-	tbuf_printf(&b, " — %zu sample%s</text>\n", m.n, core_s((long long)m.n));
-	/* axes with ticks */
-	tbuf_printf(&b, "<g stroke=\"#444\" fill=\"none\"><rect x=\"%.1f\" y=\"%.1f\""
-		    " width=\"%.1f\" height=\"%.1f\"/></g>\n", L, T, pw, ph);
-	for (int i = 0; i <= 4; i++) {
-		double fx = minx + (maxx - minx) * i / 4.0;
-		double fy = miny + (maxy - miny) * i / 4.0;
-		tbuf_printf(&b, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\""
-			    " stroke=\"#444\"/><text x=\"%.1f\" y=\"%.1f\""
-			    " text-anchor=\"middle\">%.3g</text>\n",
-			    PX(fx), T + ph, PX(fx), T + ph + 5, PX(fx),
-			    T + ph + 18, fx);
-		tbuf_printf(&b, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\""
-			    " stroke=\"#444\"/><text x=\"%.1f\" y=\"%.1f\""
-			    " text-anchor=\"end\">%.3g</text>\n",
-			    L - 5, PY(fy), L, PY(fy), L - 8, PY(fy) + 4, fy);
-	}
-	tbuf_printf(&b, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\">"
-		    "principal component 1</text>\n", L + pw / 2, H - 15);
-	tbuf_printf(&b, "<text transform=\"translate(18 %.1f) rotate(-90)\""
-		    " text-anchor=\"middle\">principal component 2</text>\n",
-		    T + ph / 2);
-	/* points: at most PLOT_POINTS, evenly spaced; selected ones last so
-	 * they are drawn on top */
-	step = m.n > PLOT_POINTS ? (m.n + PLOT_POINTS - 1) / PLOT_POINTS : 1;
-	for (int pass = 0; pass < 2; pass++) {
-		tbuf_printf(&b, "<g fill=\"%s\" fill-opacity=\"%s\">\n",
-			    pass ? "#d62728" : "#9aa5b1", pass ? "0.9" : "0.5");
-		for (size_t i = 0; i < m.n; i += step) {
-			int s = set_has(&sel, m.paths[i]);
-			if (s != pass)
-				continue;
-			tbuf_printf(&b, "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"%s\"/>\n",
-				    PX(xy[2 * i]), PY(xy[2 * i + 1]),
-				    pass ? "2.5" : "1.6");
-		}
-		tbuf_printf(&b, "</g>\n");
-	}
-	for (size_t i = 0; i < m.n; i++) {
-		if (set_has(&sel, m.paths[i]))
-			nsel++;
-		else
-			nother++;
-	}
-	tbuf_printf(&b, "<g transform=\"translate(%.0f %.0f)\">"
-		    "<circle cx=\"0\" cy=\"0\" r=\"5\" fill=\"#d62728\"/>"
-		    "<text x=\"12\" y=\"4\">selected (%zu)</text>"
-		    "<circle cx=\"0\" cy=\"22\" r=\"5\" fill=\"#9aa5b1\"/>"
-		    "<text x=\"12\" y=\"26\">other (%zu)</text>",
-		    W - R + 25, T + 10, nsel, nother);
-	if (step > 1)
-		tbuf_printf(&b, "<text x=\"0\" y=\"50\">1 point in %zu drawn</text>",
-			    step);
-	tbuf_printf(&b, "</g>\n</svg>\n");
-#undef PX
-#undef PY
-	rc = tbuf_finish(&b, out, len);
-out:
-	free(xy);
-	free(sel.h);
-	store_matrix_free(&m);
-	return rc;
+	selection_note(r, ds, note, sizeof(note));
+	return core_plot_svg(r->st, ds, dsname, note, out, len);
 }

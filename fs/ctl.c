@@ -203,8 +203,9 @@ static int generate(struct fs *fs, int64_t ds, int slot, char **out,
 		return be->ops->selection_read(be, ds, out, len);
 	case FS_SLOT_INFO:
 		return be->ops->info_read(be, ds, out, len);
-	case FS_SLOT_LOG:
-		return be->ops->log_read(be, ds, out, len);
+	case FS_SLOT_LOG:       /* ds 0: the mount's own (fs/ops.c) */
+		return ds ? be->ops->log_read(be, ds, out, len) :
+			    log_recent(out, len);
 	case FS_SLOT_SAMPLE:
 		return be->ops->sample_read(be, ds, out, len);
 	case FS_SLOT_SCORES:

@@ -49,6 +49,8 @@ struct fs_ino fs_ino_decode(uint64_t ino)
 			return r;
 		r.id = (int64_t)((ino & ~VBIT) >> 8);
 		r.slot = (int)(ino & 0xff);
+		if (r.id == 0 && r.slot == FS_SLOT_LOG)
+			r.kind = FS_INO_CTL;    /* the root's `log` */
 		if (r.id <= 0)
 			return r;
 		r.kind = r.slot == FS_SLOT_DIR ? FS_INO_DATASET : FS_INO_CTL;

@@ -6,7 +6,8 @@
  *                                      so stable across remounts)
  *   1<<62 | dataset << 8 | slot        a dataset's own entries: its folder
  *                                      (slot 0), its control files and its
- *                                      embeddings/ folder
+ *                                      embeddings/ folder; dataset 0 with
+ *                                      FS_SLOT_LOG: the root's `log`
  *   1<<61 | embedding                  embeddings/NAME.csv
  *   1<<61 | 1<<60 | n                  a CSV being copied into embeddings/
  *   1<<61 | 1<<59 | n                  a scratch file (scratch.c)

@@ -189,6 +189,16 @@ static void ctl_entry(struct fs *fs, const be_dataset *d,
 	e->entry_timeout = fs->live_ttl;
 }
 
+/* The root's `log`: the mount's own recent warnings and errors
+ * (core/log.h log_recent), a read-only control file of "dataset 0". A
+ * dataset named `log` hides it. */
+static const be_dataset root_log_ds;
+
+static void root_log_entry(struct fs *fs, struct fuse_entry_param *e)
+{
+	ctl_entry(fs, &root_log_ds, fs_ctl_by_slot(FS_SLOT_LOG), e, 0);
+}
+
 /* Entry of tag `t`'s folder: its root node. */
 static int tag_entry(struct fs *fs, const be_tag *t,
 		     struct fuse_entry_param *e)
@@ -219,6 +229,11 @@ static int do_lookup(struct fs *fs, fuse_ino_t parent, const char *name,
 		rc = be->ops->dataset_get(be, name, &d);
 		if (!rc)
 			dataset_entry(fs, &d, e);
+		/* also with the server gone: that is when it is needed */
+		if (rc && !strcmp(name, "log")) {
+			root_log_entry(fs, e);
+			rc = 0;
+		}
 		return rc;
 	case FS_INO_DATASET: {
 		const struct fs_ctl *c = fs_ctl_by_name(name);
@@ -339,8 +354,9 @@ int fs_getattr(struct fs *fs, fuse_ino_t ino, struct stat *st,
 		return root_attr(fs, st);
 	case FS_INO_DATASET:
 	case FS_INO_CTL:
-		rc = be->ops->dataset_get_id(be, i.id, &d);
-		if (rc)
+		if (i.id == 0)
+			d = root_log_ds;
+		else if ((rc = be->ops->dataset_get_id(be, i.id, &d)))
 			return rc;
 		if (i.kind == FS_INO_DATASET) {
 			dataset_attr(fs, &d, st);
@@ -471,12 +487,18 @@ static int snap_root(struct fs *fs, struct dirsnap *s)
 
 	if (rc)
 		return rc;
+	int shadowed = 0;
 	rc = snap_dots(s, 1, 1);
 	for (size_t i = 0; i < n && !rc; i++) {
 		dataset_entry(fs, &v[i], &e);
 		rc = snap_add(s, v[i].name, &e);
+		shadowed |= !strcmp(v[i].name, "log");
 	}
 	free(v);
+	if (!rc && !shadowed) {
+		root_log_entry(fs, &e);
+		rc = snap_add(s, "log", &e);
+	}
 	return rc;
 }
 

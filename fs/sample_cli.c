@@ -12,8 +12,14 @@
  * to the terminal's width (TIOCGWINSZ, read each time: the window may be
  * resized; 80 when unknown) minus one column, so it never wraps. It names
  * the phase — queued, embedding (the built-in embedder, counting samples),
- * sampling (the strategy's own steps) — so a counter that restarts at 0
- * says why.
+ * loading (the candidates' vectors, read from the catalog in one query:
+ * no count), sampling (the strategy's own steps) — so a counter that
+ * restarts at 0 says why.
+ *
+ * With no REQUEST it writes nothing and waits the same way for the
+ * dataset's latest run (the one in progress, if any): what `mkdir TAG`'s
+ * EBUSY advice names. Ctrl-C then stops the wait, not the run. The result line counts the samples skipped for lack
+ * of a vector, with the reason `sample` gives.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -134,13 +140,45 @@ static void draw_bar(const char *label, long done, long total,
 	fflush(stderr);
 }
 
+/* The result line of a done run: "done: run R picked K of M in T", and
+ * "; N skipped: WHY" from `skipped: N (no vector: WHY)` when N > 0. */
+static void print_done(const char *text, const char *run, long done,
+		       const char *elapsed)
+{
+	char strategy[64], candidates[32], skipped[256], why[256] = "";
+	long nskip = 0;
+
+	field(text, "strategy", strategy, sizeof(strategy));
+	field(text, "candidates", candidates, sizeof(candidates));
+	field(text, "skipped", skipped, sizeof(skipped));
+	if (!strcmp(strategy, "embed")) {
+		printf("done: run %s embedded %ld sample%s in %s\n", run, done,
+		       done == 1 ? "" : "s", elapsed);
+		return;
+	}
+	if (sscanf(skipped, "%ld", &nskip) == 1 && nskip > 0) {
+		const char *w = strstr(skipped, "no vector: ");
+		snprintf(why, sizeof(why), "; %ld skipped: %s", nskip,
+			 w ? w + 11 : "no vector");
+		why[strcspn(why, ")")] = '\0';
+	}
+	if (*candidates)
+		printf("done: run %s picked %ld of %s in %s%s\n", run, done,
+		       candidates, elapsed, why);
+	else
+		printf("done: run %s picked %ld in %s%s\n", run, done, elapsed,
+		       why);
+}
+
 static void usage(FILE *f)
 {
 	fprintf(f,
-		"usage: sievefs sample DATASET_DIR REQUEST...\n"
+		"usage: sievefs sample DATASET_DIR [REQUEST...]\n"
 		"Writes REQUEST to DATASET_DIR/sample and waits for its run to"
 		" end, with a\n"
-		"progress line on a terminal. Requests:\n"
+		"progress line on a terminal; with no REQUEST, waits for the"
+		" run in progress\n"
+		"(or reports the latest one; Ctrl-C stops waiting). Requests:\n"
 		"  [STRATEGY] [n=N] [from=TAG] [embedding=NAME] [seed=S]"
 		" [min_distance=D]\n"
 		"      pick N samples (default all) from TAG (default"
@@ -158,6 +196,8 @@ static void usage(FILE *f)
 		"Strategies: typicality (the default), kmeans, coreset, random,"
 		" balance.\n"
 		"Examples: sievefs sample mnt/leaves n=500\n"
+		"          sievefs sample mnt/leaves      (wait for the"
+		" running request)\n"
 		"          sievefs sample mnt/leaves coreset n=50"
 		" from=best-500\n"
 		"Exit status: 0 done, 1 failed or cancelled (Ctrl-C cancels),"
@@ -169,7 +209,7 @@ int fs_sample_cli(int argc, char **argv)
 {
 	char path[4096], line[1024] = "", text[8192], status[64], run[32];
 	char first_run[32] = "", progress[64], elapsed[32], reason[512];
-	char phase[64], candidates[32];
+	char phase[64];
 	int tty = isatty(STDERR_FILENO), cancel_sent = 0, drawn = 0;
 	size_t len = 0;
 
@@ -178,10 +218,8 @@ int fs_sample_cli(int argc, char **argv)
 			usage(stdout);
 			return 0;
 		}
-	if (argc < 3) {
-		fprintf(stderr, "sievefs sample: %s\n", argc < 2 ?
-			"missing DATASET_DIR and REQUEST" : "missing REQUEST"
-			" (e.g. n=500, for the default strategy)");
+	if (argc < 2) {
+		fprintf(stderr, "sievefs sample: missing DATASET_DIR\n");
 		usage(stderr);
 		return 2;
 	}
@@ -202,6 +240,17 @@ int fs_sample_cli(int argc, char **argv)
 			" sievefs mount?)\n", path, strerror(errno), argv[1]);
 		return 2;
 	}
+	if (argc == 2) {
+		/* wait for the latest run: every run counts as ours */
+		field(text, "status", status, sizeof(status));
+		if (!strcmp(status, "idle")) {
+			fprintf(stderr, "sievefs sample: no request was made in"
+				" %s yet; give one (e.g. n=500)\n", argv[1]);
+			usage(stderr);
+			return 2;
+		}
+		goto wait;
+	}
 	field(text, "run", first_run, sizeof(first_run));
 	int rc = write_request(path, line);
 	if (rc) {
@@ -221,9 +270,18 @@ int fs_sample_cli(int argc, char **argv)
 	}
 	if (!strcmp(line, "cancel\n"))
 		return 0;
+wait:
 	signal(SIGINT, on_sigint);
 	for (;;) {
 		struct timespec ts = { 0, 200 * 1000 * 1000 };
+		if (interrupted && argc == 2) {
+			/* only waiting: Ctrl-C stops the wait, not the run */
+			if (tty && drawn)
+				fputs("\r\033[K", stderr);
+			fprintf(stderr, "sievefs sample: stopped waiting; the"
+				" run goes on\n");
+			return 1;
+		}
 		if (interrupted && !cancel_sent) {
 			write_request(path, "cancel\n");
 			cancel_sent = 1;
@@ -260,22 +318,7 @@ int fs_sample_cli(int argc, char **argv)
 				fputs("\r\033[K", stderr);
 			field(text, "reason", reason, sizeof(reason));
 			if (!strcmp(status, "done")) {
-				char strategy[64];
-				field(text, "strategy", strategy,
-				      sizeof(strategy));
-				field(text, "candidates", candidates,
-				      sizeof(candidates));
-				if (!strcmp(strategy, "embed"))
-					printf("done: run %s embedded %ld sample%s"
-					       " in %s\n", run, done,
-					       done == 1 ? "" : "s", elapsed);
-				else if (*candidates)
-					printf("done: run %s picked %ld of %s in"
-					       " %s\n", run, done, candidates,
-					       elapsed);
-				else
-					printf("done: run %s picked %ld in %s\n",
-					       run, done, elapsed);
+				print_done(text, run, done, elapsed);
 				return 0;
 			}
 			fprintf(stderr, "sievefs sample: run %s %s%s%s\n", run,

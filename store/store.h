@@ -276,7 +276,10 @@ int store_selection_reset(store *st, int64_t dataset);
 
 /* ---- events (the dataset's `log`) ---- */
 
-enum store_level { STORE_INFO = 0, STORE_ERROR = 1 };
+/* An event's level; `log` shows info, ERROR, warning. A warning is
+ * something the user may want to fix that failed nothing (a file the
+ * built-in embedder cannot decode). */
+enum store_level { STORE_INFO = 0, STORE_ERROR = 1, STORE_WARN = 2 };
 /* Appends an event; keeps the newest 1000 per dataset. */
 int store_event_add(store *st, int64_t dataset, int level, const char *msg);
 /* Calls fn for each of the newest `limit` events, oldest first. */
@@ -337,6 +340,7 @@ struct store_matrix {
 	int32_t *labels;       /* n: each label's rank among the distinct
 				* labels (order kept: equal, less and greater
 				* are those of the int64 labels) */
+	int64_t *raw_labels;   /* n: the labels as the CSV gave them */
 	size_t skipped;        /* files of the tree without a vector */
 	char *pool;
 };

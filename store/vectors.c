@@ -280,6 +280,7 @@ void store_matrix_free(struct store_matrix *m)
 	free(m->paths);
 	free(m->x);
 	free(m->labels);
+	free(m->raw_labels);
 	free(m->pool);
 	memset(m, 0, sizeof(*m));
 }
@@ -403,6 +404,10 @@ int store_matrix_load(store *st, int64_t emb, int64_t tree,
 			rc = -ENOMEM;
 		if (!rc)
 			rc = rank_labels(raw, m->n, m->labels);
+		if (!rc) {
+			m->raw_labels = raw;
+			raw = NULL;
+		}
 	}
 	free(offs);
 	free(raw);

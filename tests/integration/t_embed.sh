@@ -117,7 +117,7 @@ ok "cp -r images in" cp -r "$src/." "$ds/initial-tag/"
 run_ok "$ds" "n=5" "n=5 with no CSV: embeds, then samples"
 cp "$T/sample.txt" "$T/sample.first"
 expect_line "$T/sample.first" "embedding: builtin" "sample: embedding builtin"
-expect_line "$T/sample.first" "skipped: $nbad (no embedding)" \
+expect_line "$T/sample.first" "skipped: $nbad (no vector: not images)" \
 	"sample: the $nbad non-images are skipped"
 [ "$(grep -c . "$ds/selection")" = 5 ] && pass "selection has 5 entries" ||
 	fail "selection has $(grep -c . "$ds/selection") entries, wanted 5"

@@ -28,7 +28,8 @@
 # M candidates" and a cancel once; `keep N` shows as `kept: top N of run R`
 # until the selection is written otherwise; counts of 1 are singular; an
 # empty request (blank line) fails with EINVAL and a reason and queues
-# nothing; `sievefs sample DS` with no request exits 2 with the usage, and
+# nothing; `sievefs sample DS` with no request reports the latest run (exit
+# 0 when it is done), or exits 2 with the usage when there was none, and
 # `sievefs sample --help` shows the whole grammar.
 
 . "$(dirname "$0")/lib.sh"
@@ -217,7 +218,7 @@ expect_line "$T/sample.run1" "n: 50" "sample: n: 50"
 expect_line "$T/sample.run1" "from: initial-tag" "sample: from: initial-tag"
 expect_line "$T/sample.run1" "embedding: clusters" "sample: embedding: clusters"
 expect_line "$T/sample.run1" "progress: 50/50" "sample: progress: 50/50"
-expect_line "$T/sample.run1" "skipped: $nnovec (no embedding)" \
+expect_line "$T/sample.run1" "skipped: $nnovec (no vector: not in clusters.csv)" \
 	"sample: skipped: $nnovec (the samples without a vector)"
 if grep -qE '^elapsed: .+' "$T/sample.run1"; then pass "sample: elapsed: line"; else
 	fail "sample has no elapsed: line"; sv_show "$T/sample.run1" 20; fi
@@ -324,7 +325,7 @@ expect_list_eq "$T/scores.run1" "$ds/scores.csv" "scores.csv unchanged after eve
 run_done "$ds" "coreset n=10 from=best-50"
 cp "$T/sample.txt" "$T/sample.from"
 expect_line "$T/sample.from" "from: best-50" "sample: from: best-50"
-expect_line "$T/sample.from" "skipped: 0 (no embedding)" "sample: skipped: 0 (every file of best-50 has a vector)"
+expect_line "$T/sample.from" "skipped: 0 (no vector: not in clusters.csv)" "sample: skipped: 0 (every file of best-50 has a vector)"
 check_scores "$ds" 10 "$T/best50.got" "from=best-50: scores.csv ranks exactly the 50 files of best-50; selection = top 10"
 ok "mkdir b10" mkdir "$ds/b10"
 sv_files "$ds/b10" >"$T/b10.got"
@@ -383,12 +384,12 @@ ok "cp part.csv into embeddings/" cp "$T/part.csv" "$ds/embeddings/part.csv"
 head -n 100 "$T/cands.txt" >"$T/cands.part"
 run_done "$ds" "coreset n=10"
 expect_line "$T/sample.txt" "embedding: part" "without embedding=, the latest uploaded embedding is used"
-expect_line "$T/sample.txt" "skipped: $((nnovec + ncand - 100)) (no embedding)" \
+expect_line "$T/sample.txt" "skipped: $((nnovec + ncand - 100)) (no vector: not in part.csv)" \
 	"skipped counts every sample without a vector in part"
 check_scores "$ds" 10 "$T/cands.part" "embedding part: only its 100 samples are candidates"
 run_done "$ds" "coreset n=10 embedding=clusters"
 expect_line "$T/sample.txt" "embedding: clusters" "embedding=clusters is used when named"
-expect_line "$T/sample.txt" "skipped: $nnovec (no embedding)" "skipped: $nnovec with clusters"
+expect_line "$T/sample.txt" "skipped: $nnovec (no vector: not in clusters.csv)" "skipped: $nnovec with clusters"
 check_scores "$ds" 10 "$T/cands.txt" "embedding=clusters: all $ncand candidates ranked"
 
 # ---------------------------------------------------------------- a run that fails
@@ -554,8 +555,12 @@ expect_contains "$T/empty.txt" "rejected: empty request" "sample says the empty 
 expect_contains "$big/log" "sample: empty request: write one" "log says why"
 expect_eq "$run_before" "$(sed -n 's/^run: //p' "$big/sample")" "an empty request queues no run"
 timeout 20 "$SIEVEFS" sample "$big" >"$T/cli0.out" 2>"$T/cli0.err"
-expect_eq 2 $? "sievefs sample DS without a request exits 2 (no hang)"
-expect_contains "$T/cli0.err" "missing REQUEST" "... saying the request is missing"
+expect_eq 0 $? "sievefs sample DS without a request, nothing running: exits 0 (no hang)"
+expect_contains "$T/cli0.out" "done: run 2 picked 10 of 3000 in" "... reporting the latest run"
+ok "mkdir dataset fresh" mkdir "$mnt/fresh"
+timeout 20 "$SIEVEFS" sample "$mnt/fresh" >"$T/cli0.out" 2>"$T/cli0.err"
+expect_eq 2 $? "sievefs sample DS without a request, no run ever: exits 2"
+expect_contains "$T/cli0.err" "no request was made in" "... saying no request was made"
 expect_contains "$T/cli0.err" "usage: sievefs sample" "... with the usage"
 timeout 20 "$SIEVEFS" sample --help >"$T/help.out" 2>&1
 expect_eq 0 $? "sievefs sample --help exits 0"

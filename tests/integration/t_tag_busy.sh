@@ -7,7 +7,10 @@
 # Proves: while a sample request is queued (behind another dataset's long
 # `embed`: one worker runs the requests of a store one at a time) `mkdir
 # DS/TAG` fails with EBUSY ("Device or resource busy"), creates nothing, and
-# `log` says which run is in the way and what to do; the same while a sample
+# `log` says which run is in the way and names the command that waits for it
+# (`sievefs sample MOUNT/DS`, no request), which, started while the run is
+# queued, waits and prints its result (Ctrl-C stops that wait and leaves
+# the run running); the same while a sample
 # request is running; an `embed` run does not block a tag (it does not
 # change the selection); once the run is done (or cancelled) mkdir works and
 # the tag holds the run's picks (3 samples), or the unchanged selection.
@@ -81,11 +84,20 @@ busy_flow() {
 	ok "$L: no tag was created" test ! -e "$fast/best"
 	expect_contains "$fast/log" "tag 'best' not created: sampling run 1 is queued and will replace the selection" \
 		"$L: log says which run is in the way"
-	expect_contains "$fast/log" "sievefs sample DATASET_DIR" "$L: log says how to wait"
+	expect_contains "$fast/log" "wait for it with \`sievefs sample MOUNT/fast\` (with no request it waits for the run in progress)" \
+		"$L: log names the command that waits"
+	# that command, started while the run is queued, waits for it
+	"$SIEVEFS" sample "$fast" >"$T/wait.out" 2>"$T/wait.err" &
+	local waiter=$!
+	SV_BG+=("$waiter")
 	# an embed run does not change the selection: tagging slow is fine
 	ok "$L: mkdir slow/v1 during slow's embed" mkdir "$slow/v1"
 	expect_eq "$NBIG" "$(find "$slow/v1" -type f | wc -l)" "$L: slow/v1 holds every sample"
+	expect_eq queued "$(status "$fast")" "$L: fast's run still queued while sievefs sample fast waits"
 	ok "$L: slow: cancel" sample_req "$slow" cancel
+	wait "$waiter"
+	expect_eq 0 $? "$L: sievefs sample fast (no request) exits 0 once the run is done"
+	expect_contains "$T/wait.out" "done: run 1 picked 3 of 20 in" "$L: ... and prints the run's result"
 	expect_eq done "$(wait_run "$fast")" "$L: fast's run ends done"
 	ok "$L: mkdir fast/best once the run is done" mkdir "$fast/best"
 	expect_eq 3 "$(find "$fast/best" -type f | wc -l)" "$L: fast/best holds the 3 picks"
@@ -100,6 +112,11 @@ busy_flow() {
 	wait_status "$slow" running || fail "$L: slow's n=5 never showed status: running"
 	expect_errno "Device or resource busy" mkdir "$slow/v2"
 	expect_eq running "$(status "$slow")" "$L: slow's run was still running when mkdir was refused"
+	# Ctrl-C while only waiting stops the wait, not the run
+	timeout --preserve-status -s INT 1 "$SIEVEFS" sample "$slow" >"$T/int.out" 2>"$T/int.err"
+	expect_eq 1 $? "$L: sievefs sample slow (no request), Ctrl-C: exits 1"
+	expect_contains "$T/int.err" "stopped waiting; the run goes on" "$L: ... saying the run goes on"
+	expect_eq running "$(status "$slow")" "$L: slow's run still running after the waiter's Ctrl-C"
 	ok "$L: no tag v2" test ! -e "$slow/v2"
 	expect_contains "$slow/log" "tag 'v2' not created: sampling run 2 is running" \
 		"$L: log names the running run"

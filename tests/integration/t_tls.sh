@@ -6,7 +6,9 @@
 # answers https:// requests that verify against that certificate (whoami
 # names the token's user; no token gets 401), plain http to the same port
 # fails; a remote mount over https is refused without -o cafile= (the
-# certificate is not in the system's store) and works with it (mkdir, cp,
+# certificate is not in the system's store), with a message suggesting
+# `-o cafile=`, a mount of http:// to that port is refused with a message
+# saying the port may speak https, and it works with it (mkdir, cp,
 # cmp); TLS 1.0 and 1.1 handshakes are refused (openssl s_client at
 # SECLEVEL=0, so the refusal is the server's), and so are TLS 1.2 ciphers
 # without forward secrecy or with CBC, while TLS 1.2 (ECDHE + GCM) and 1.3
@@ -70,14 +72,27 @@ handshake "TLS 1.2 with ECDHE-RSA-AES256-SHA (CBC, SHA-1 MAC)" refused -tls1_2 \
 handshake "TLS 1.2 with ECDHE-RSA-AES128-GCM-SHA256" ok -tls1_2 \
 	-cipher 'ECDHE-RSA-AES128-GCM-SHA256'
 
+# refused_mount URL NAME DESC — a foreground mount of URL on $T/NAME fails
+# at start (not a timeout) and leaves nothing mounted; its output in
+# $T/NAME.out
+refused_mount() {
+	local rc
+	mkdir -p "$T/$2"
+	timeout 30 "$SIEVEFS" "$1" "$T/$2" -f -o "token_file=$T/alice.tok" \
+		-o "cache_dir=$T/$2.cache" </dev/null >"$T/$2.out" 2>&1
+	rc=$?
+	((rc != 0 && rc != 124)) && ! sv_is_mounted "$T/$2" &&
+		pass "$3 ($(head -c 160 "$T/$2.out"))" ||
+		{ fail "$3: the mount exited $rc"; fusermount3 -u "$T/$2" 2>/dev/null; }
+}
+
 # a remote mount over https, trusting the test CA with -o cafile=
-mkdir -p "$T/nocafile"
-timeout 30 "$SIEVEFS" "https://127.0.0.1:$port" "$T/nocafile" -f \
-	-o "token_file=$T/alice.tok" -o "cache_dir=$T/c0" </dev/null >"$T/nocafile.out" 2>&1
-rc=$?
-((rc != 0 && rc != 124)) && ! sv_is_mounted "$T/nocafile" &&
-	pass "without cafile the self-signed server is refused ($(head -c 120 "$T/nocafile.out"))" ||
-	{ fail "a mount without cafile exited $rc"; fusermount3 -u "$T/nocafile" 2>/dev/null; }
+refused_mount "https://127.0.0.1:$port" nocafile "without cafile the self-signed server is refused"
+expect_contains "$T/nocafile.out" "self-signed or from your own CA, mount with -o cafile=CA.pem" \
+	"the refusal suggests -o cafile="
+refused_mount "http://127.0.0.1:$port" plain "http:// to the https port is refused"
+expect_contains "$T/plain.out" "the URL says http://, but this port may speak https: try https://" \
+	"the refusal says the port may speak https"
 M=$T/mnt
 sv_mount "https://127.0.0.1:$port" "$M" -o "token_file=$T/alice.tok" \
 	-o "cafile=$T/cert.pem" -o "cache_dir=$T/cache" || die "https mount failed"

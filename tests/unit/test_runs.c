@@ -5,7 +5,9 @@
  * of the catalog (store/vectors.c, store/db.c): numbered 1, 2, 3… in each
  * dataset, also after the migration of a catalog made before the numbers
  * existed (a temp store, its runs table cut back to the old columns with
- * sqlite3, reopened twice).
+ * sqlite3, reopened twice). And plot.svg (core/plot.c) over file names
+ * XML cannot carry as they are: metacharacters escaped, a control byte and
+ * invalid UTF-8 as U+FFFD, valid UTF-8 kept; one colour per label.
  */
 #define _XOPEN_SOURCE 700
 #include <errno.h>
@@ -17,10 +19,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 #include <sqlite3.h>
 
+#include "core/plot.h"
 #include "core/runs.h"
 #include "core/text.h"
 
@@ -277,6 +281,58 @@ static void test_too_long(void **state)
 	expect_bad(req, "request longer than");
 }
 
+/* A committed file `name` in dataset ds's initial-tag. */
+static void put_file(store *st, const struct store_dataset *ds,
+		     const char *name)
+{
+	struct store_newnode nn = { .kind = STORE_FILE, .mode = 0644 };
+	struct store_node n;
+	unsigned char sha[STORE_SHA_LEN];
+	char staged[4096];
+	int fd;
+
+	assert_int_equal(store_node_create(st, ds->live_root, name, &nn, &n),
+			 0);
+	fd = store_staging_create(st, staged, sizeof(staged));
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, name, strlen(name)), (ssize_t)strlen(name));
+	assert_int_equal(store_sha256_fd(fd, sha), 0);
+	assert_int_equal(store_node_commit(st, n.ino, fd, staged, sha,
+					   (int64_t)strlen(name), 0, 0), 0);
+	close(fd);
+}
+
+static void test_plot_names(void **state)
+{
+	struct fx *f = *state;
+	const char *names[] = { "a<&>\".txt", "ctl\001x.txt", "bad\377x.txt",
+				"caf\303\251.txt" };
+	const float x[] = { 0, 0, 1, 0, 0, 1, 1, 1 };
+	const int64_t labels[] = { 7, 7, 9, 9 };
+	struct store_embedding e;
+	size_t bad = 0, len = 0;
+	char *svg = NULL;
+
+	for (int i = 0; i < 4; i++)
+		put_file(f->st, &f->a, names[i]);
+	assert_int_equal(store_embedding_put(f->st, f->a.id, f->a.live_tree,
+					     "e", 4, 2, names, x, labels, &bad,
+					     NULL, &e), 0);
+	assert_int_equal(core_plot_svg(f->st, f->a.id, "a", "my note", &svg,
+				       &len), 0);
+	assert_int_equal(strlen(svg), len);
+	assert_non_null(strstr(svg, "<title>a&lt;&amp;&gt;&quot;.txt</title>"));
+	assert_non_null(strstr(svg, "<title>ctl\357\277\275x.txt</title>"));
+	assert_non_null(strstr(svg, "<title>bad\357\277\275x.txt</title>"));
+	assert_non_null(strstr(svg, "<title>caf\303\251.txt</title>"));
+	assert_null(strchr(svg, '\001'));
+	assert_null(strchr(svg, '\377'));
+	assert_non_null(strstr(svg, "selection: 4 of 4 (my note)"));
+	assert_non_null(strstr(svg, "label 7 (2)"));
+	assert_non_null(strstr(svg, "label 9 (2)"));
+	free(svg);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -290,6 +346,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_seq_per_dataset, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_seq_migration, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_plot_names, setup,
 						teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
