@@ -246,7 +246,7 @@ static int do_lookup(struct fs *fs, fuse_ino_t parent, const char *name,
 			ctl_entry(fs, &d, c, e, 0);
 			return 0;
 		}
-		if (fs_scratch_name(name))
+		if (fs_scratch_name(FS_SLOT_DIR, name))
 			return fs_scratch_lookup(p.id, FS_SLOT_DIR, name, e);
 		rc = be->ops->tag_get(be, p.id, name, &t);
 		return rc ? rc : tag_entry(fs, &t, e);
@@ -259,7 +259,7 @@ static int do_lookup(struct fs *fs, fuse_ino_t parent, const char *name,
 	case FS_INO_CTL:
 		if (p.slot != FS_SLOT_EMBDIR)
 			return -ENOTDIR;
-		if (fs_scratch_name(name))
+		if (fs_scratch_name(p.slot, name))
 			return fs_scratch_lookup(p.id, p.slot, name, e);
 		rc = fs_emb_lookup(fs, p.id, name, e);
 		e->attr_timeout = 0;
@@ -804,9 +804,9 @@ static void op_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 	struct fs_ino p = fs_ino_decode(parent);
 	int rc;
 
-	if ((p.kind == FS_INO_DATASET || (p.kind == FS_INO_CTL &&
-					   p.slot == FS_SLOT_EMBDIR)) &&
-	    fs_scratch_name(name)) {
+	if ((p.kind == FS_INO_DATASET && fs_scratch_name(FS_SLOT_DIR, name)) ||
+	    (p.kind == FS_INO_CTL && p.slot == FS_SLOT_EMBDIR &&
+	     fs_scratch_name(p.slot, name))) {
 		const struct fuse_ctx *ctx = fuse_req_ctx(req);
 		rc = fs_scratch_create(fs, p.id, p.kind == FS_INO_DATASET ?
 				       FS_SLOT_DIR : FS_SLOT_EMBDIR, name,
@@ -909,7 +909,7 @@ static void op_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
 	case FS_INO_DATASET:
 		if (fs_ctl_by_name(name))
 			rc = -EPERM;
-		else if (fs_scratch_name(name))
+		else if (fs_scratch_name(FS_SLOT_DIR, name))
 			rc = fs_scratch_unlink(p.id, FS_SLOT_DIR, name);
 		else if (fs->be->ops->tag_get(fs->be, p.id, name, &t) == 0)
 			rc = -EISDIR;
@@ -920,7 +920,7 @@ static void op_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
 		rc = -EISDIR;
 		break;
 	case FS_INO_CTL:
-		if (p.slot == FS_SLOT_EMBDIR && fs_scratch_name(name))
+		if (p.slot == FS_SLOT_EMBDIR && fs_scratch_name(p.slot, name))
 			rc = fs_scratch_unlink(p.id, p.slot, name);
 		else
 			rc = p.slot == FS_SLOT_EMBDIR ?
@@ -1008,7 +1008,7 @@ static void op_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 			rc = be->ops->dataset_rename(be, d.id, newname, msg);
 		break;
 	case FS_INO_DATASET:
-		if (fs_scratch_name(name)) {
+		if (fs_scratch_name(FS_SLOT_DIR, name)) {
 			rc = fs_scratch_rename(fs, p.id, FS_SLOT_DIR, name,
 					       newname, noreplace);
 			break;
@@ -1030,7 +1030,7 @@ static void op_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 	case FS_INO_CTL:
 		if (p.slot != FS_SLOT_EMBDIR)
 			rc = -ENOTDIR;
-		else if (fs_scratch_name(name))
+		else if (fs_scratch_name(p.slot, name))
 			rc = fs_scratch_rename(fs, p.id, p.slot, name, newname,
 					       noreplace);
 		else

@@ -57,9 +57,13 @@ static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static struct scratch *list;          /* protected by lock */
 static int64_t seq;
 
-int fs_scratch_name(const char *name)
+int fs_scratch_name(int slot, const char *name)
 {
-	return name[0] == '.' && strcmp(name, ".") && strcmp(name, "..");
+	size_t l = strlen(name);
+
+	if (name[0] != '.' || !strcmp(name, ".") || !strcmp(name, ".."))
+		return 0;
+	return slot != FS_SLOT_EMBDIR || l < 4 || strcmp(name + l - 4, ".csv");
 }
 
 /* Caller holds lock. */
@@ -397,7 +401,7 @@ int fs_scratch_rename(struct fs *fs, int64_t ds, int slot, const char *name,
 		pthread_mutex_unlock(&lock);
 		return -ENOENT;
 	}
-	if (fs_scratch_name(newname)) {
+	if (fs_scratch_name(slot, newname)) {
 		t = find(ds, slot, newname);
 		if (t && t != s && noreplace) {
 			rc = -EEXIST;

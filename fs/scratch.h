@@ -9,9 +9,11 @@
 
 #include "fs/fs.h"
 
-/* 1 if `name` may name a scratch file: it starts with '.' (and is not
- * "." or ".."), which no dataset entry, tag or embedding name does. */
-int fs_scratch_name(const char *name);
+/* 1 if `name` may name a scratch file of folder slot (FS_SLOT_DIR or
+ * FS_SLOT_EMBDIR): it starts with '.' (and is not "." or ".."), which no
+ * dataset entry, tag or embedding name does — and in embeddings/ it does
+ * not end in ".csv" (that is an embedding's name, refused as one). */
+int fs_scratch_name(int slot, const char *name);
 /* The scratch file `name` of folder (ds, slot): 0 or -ENOENT. slot is
  * FS_SLOT_DIR (the dataset folder) or FS_SLOT_EMBDIR. */
 int fs_scratch_lookup(int64_t ds, int slot, const char *name,
