@@ -971,13 +971,13 @@ void core_csv_check_free(struct core_csv_check *ck)
 	free(ck);
 }
 
-/* Offset just past the last complete record of b[0..len) (0 = none). */
-static size_t record_end(const char *b, size_t len)
+/* Offset just past the last complete record of b[from..len) (0 = none). */
+static size_t record_end(const char *b, size_t from, size_t len)
 {
 	enum { START, PLAIN, QUOTED, QUOTE } st = START;
 	size_t last = 0;
 
-	for (size_t i = 0; i < len; i++) {
+	for (size_t i = from; i < len; i++) {
 		char c = b[i];
 		switch (st) {
 		case QUOTED:
@@ -1029,19 +1029,26 @@ static int check_records(struct core_csv_check *ck, const char *p,
 		ck->started = 1;
 	}
 	for (;;) {
+		if (ck->empty_row) {
+			/* After an empty line only line ends may follow
+			 * (trailing_empty): anything else is refused at once,
+			 * before it is lexed, as the whole parse does. */
+			for (const char *q = ps->p; q < ps->end; q++)
+				if (!is_eol(*q))
+					return fail(ps, "row %zu: empty line "
+						    "(expected %zu columns)",
+						    ck->empty_row, ps->ncols);
+			return 0;
+		}
 		rc = lex_record(ps, ps->lab + 1);
 		if (rc == 1)
 			return 0;
 		if (rc == 2) {
-			if (!ck->empty_row)
-				ck->empty_row = ps->row;
+			ck->empty_row = ps->row;
 			continue;
 		}
 		if (rc)
 			return rc;
-		if (ck->empty_row)
-			return fail(ps, "row %zu: empty line (expected %zu "
-				    "columns)", ck->empty_row, ps->ncols);
 		rc = parse_row(ps);
 		if (rc)
 			return rc;
@@ -1051,7 +1058,7 @@ static int check_records(struct core_csv_check *ck, const char *p,
 int core_csv_check_feed(struct core_csv_check *ck, const char *data,
 			size_t len, char *msg, size_t msglen)
 {
-	size_t end;
+	size_t end, bom;
 	int rc;
 
 	if (msg && msglen)
@@ -1083,13 +1090,17 @@ int core_csv_check_feed(struct core_csv_check *ck, const char *data,
 	}
 	memcpy(ck->tail + ck->tail_len, data, len);
 	ck->tail_len += len;
-	end = record_end(ck->tail, ck->tail_len);
+	/* The parser skips a byte-order mark before the header; so must the
+	 * scans, or a quoted first field would look unquoted to them. */
+	bom = !ck->started && ck->tail_len >= 3 &&
+	      !memcmp(ck->tail, "\xef\xbb\xbf", 3) ? 3 : 0;
+	end = record_end(ck->tail, bom, ck->tail_len);
 	if (!end)
 		return 0;
 	if (!ck->started) {
 		/* Only line ends so far: an empty file, or an empty first
 		 * line before a header — the bytes after them tell which. */
-		size_t i = 0;
+		size_t i = bom;
 		while (i < end && is_eol(ck->tail[i]))
 			i++;
 		if (i == end)

@@ -10,7 +10,10 @@
  * and a NUL-terminated message; a success has n >= 1 rows of d >= 1 dims.
  * Property (cheap, found by the writer's round trip): what parses, written
  * back with core_csv_write, parses again to the same rows — same names,
- * labels and float32 bits (any NaN equals any NaN).
+ * labels and float32 bits (any NaN equals any NaN). And the checker that
+ * judges a file as it is written (core_csv_check_feed), fed the same bytes
+ * in pieces whose sizes come from the input, refuses only what the whole
+ * parse refuses, with the same message.
  */
 #include <errno.h>
 #include <math.h>
@@ -55,6 +58,33 @@ static void round_trip(const struct core_emb *e)
 	free(text);
 }
 
+/* Feeds the checker in pieces of 1..64 bytes (sizes from the data). A
+ * refusal must be the whole parse's: rc and message equal. */
+static void check_in_pieces(const uint8_t *data, size_t size, int rc,
+			    const char *msg)
+{
+	struct core_csv_check *ck = core_csv_check_new();
+	char cmsg[512] = "";
+	int crc = 0;
+
+	if (!ck)
+		return;
+	for (size_t o = 0, k; o < size && !crc; o += k) {
+		k = 1 + data[o] % 64;
+		if (k > size - o)
+			k = size - o;
+		crc = core_csv_check_feed(ck, (const char *)data + o, k, cmsg,
+					  sizeof(cmsg));
+	}
+	core_csv_check_free(ck);
+	if (crc == -ENOMEM || rc == -ENOMEM)
+		return;
+	if (crc)
+		fprintf(stderr, "checker: %s / parse: %s\n", cmsg, msg);
+	check(!crc || rc == crc, "the checker refuses only what the parse does");
+	check(!crc || !strcmp(cmsg, msg), "with the parse's message");
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static const struct core_emb zero;
@@ -64,6 +94,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	msg[0] = '\0';
 	rc = core_csv_parse((const char *)data, size, &e, msg, sizeof(msg));
+	check_in_pieces(data, size, rc, msg);
 	if (rc) {
 		check(rc == -EINVAL || rc == -ENOMEM, "fails with EINVAL");
 		check(!memcmp(&e, &zero, sizeof(e)), "*out zeroed on failure");
