@@ -42,6 +42,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "db.h"
@@ -287,6 +288,9 @@ int db_exec(struct conn *c, const char *sql)
 	return db_err(sqlite3_exec(c->db, sql, NULL, NULL, NULL));
 }
 
+/* journal_size_limit: a WAL started over is cut back to this (bytes). */
+#define WAL_LIMIT_BYTES "16777216"
+
 static struct conn *conn_open(store *st)
 {
 	struct conn *c = calloc(1, sizeof(*c));
@@ -315,7 +319,7 @@ static struct conn *conn_open(store *st)
 	sqlite3_busy_timeout(c->db, 10000);
 	if (db_exec(c, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"
 		    "PRAGMA temp_store=MEMORY; PRAGMA cache_size=-16384;"
-		    ""))
+		    "PRAGMA journal_size_limit=" WAL_LIMIT_BYTES ";"))
 		goto fail;
 	free(path);
 	return c;
@@ -373,59 +377,127 @@ int db_run(struct conn *c, enum q q)
 
 /* WAL size (pages) at which the checkpointer is woken: SQLite's default. */
 #define CKPT_PAGES 1000
+/* No commit for this long: the WAL is checkpointed and truncated to 0. */
+#define CKPT_IDLE_MS 1000
+/* How long a checkpoint under wlock waits for readers to leave the WAL
+ * (the checkpointer's busy timeout); past it, it gives up until the next
+ * round, so writers never wait longer than this for it. */
+#define CKPT_READER_WAIT_MS 200
 
+static int64_t mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* A checkpoint of `mode` (RESTART or TRUNCATE) under wlock: no commit adds
+ * frames while it runs, so it backfills the WAL to its end and leaves it
+ * to be started over (RESTART: by the next commit, which also cuts the
+ * file to journal_size_limit; TRUNCATE: now, to 0 bytes). 0, or -EBUSY
+ * when a reader kept a snapshot in the WAL for CKPT_READER_WAIT_MS. */
+static int ckpt_locked(store *st, struct conn *c, int mode)
+{
+	int rc;
+
+	pthread_mutex_lock(&st->wlock);
+	rc = sqlite3_wal_checkpoint_v2(c->db, NULL, mode, NULL, NULL);
+	pthread_mutex_unlock(&st->wlock);
+	return db_err(rc);
+}
+
+/* Waits (under ckpt_lock) for work: a WAL past CKPT_PAGES, or the end of
+ * CKPT_IDLE_MS without commits after one; 0 when told to stop. */
+static int ckpt_wait(store *st)
+{
+	while (!st->ckpt_stop && !st->ckpt_want) {
+		if (!st->ckpt_dirty) {
+			pthread_cond_wait(&st->ckpt_cond, &st->ckpt_lock);
+			continue;
+		}
+		int64_t due = st->ckpt_last + CKPT_IDLE_MS, now = mono_ms();
+		if (now >= due)
+			return 1;
+		struct timespec ts;
+		clock_gettime(CLOCK_MONOTONIC, &ts);
+		int64_t ns = ts.tv_nsec + (due - now) * 1000000;
+		ts.tv_sec += ns / 1000000000;
+		ts.tv_nsec = ns % 1000000000;
+		pthread_cond_timedwait(&st->ckpt_cond, &st->ckpt_lock, &ts);
+	}
+	return !st->ckpt_stop;
+}
+
+/* The checkpointer thread (db.h, "Checkpoints"). */
 static void *checkpointer(void *arg)
 {
 	store *st = arg;
 	struct conn *c = conn_open(st);
 
+	if (c)
+		sqlite3_busy_timeout(c->db, CKPT_READER_WAIT_MS);
 	pthread_mutex_lock(&st->ckpt_lock);
-	while (!st->ckpt_stop) {
-		if (!st->ckpt_want) {
-			pthread_cond_wait(&st->ckpt_cond, &st->ckpt_lock);
-			continue;
-		}
-		int frames = 0;
+	while (ckpt_wait(st)) {
+		int frames = 0, want = st->ckpt_want;
+
 		st->ckpt_want = 0;
+		if (!want)
+			st->ckpt_dirty = 0;   /* a commit from now on sets it */
 		pthread_mutex_unlock(&st->ckpt_lock);
-		if (c)
+		if (c && want) {
+			/* the bulk beside the writers, then the tail under wlock */
 			sqlite3_wal_checkpoint_v2(c->db, NULL,
 						  SQLITE_CHECKPOINT_PASSIVE,
 						  &frames, NULL);
+			ckpt_locked(st, c, SQLITE_CHECKPOINT_RESTART);
+		}
+		int busy = c && !want &&
+			   ckpt_locked(st, c, SQLITE_CHECKPOINT_TRUNCATE);
 		pthread_mutex_lock(&st->ckpt_lock);
-		st->ckpt_frames = frames;
+		if (want)
+			st->ckpt_frames = frames;
+		else if (!c || busy) {
+			/* a reader stayed: try again after another idle time */
+			st->ckpt_dirty = c != NULL;
+			st->ckpt_last = mono_ms();
+		}
 	}
 	pthread_mutex_unlock(&st->ckpt_lock);
 	conn_free(c);
 	return NULL;
 }
 
-/* The writer's WAL hook (under wlock): past CKPT_PAGES, wake (or start)
- * the checkpointer; if no thread can be made, checkpoint here as SQLite
- * would have. */
+/* The writer's WAL hook (under wlock), after every commit: notes the time
+ * for the idle truncation and, past CKPT_PAGES, wakes the checkpointer
+ * (started at the first commit); if no thread can be made, checkpoints
+ * here as SQLite would have. */
 static int wal_hook(void *arg, sqlite3 *db, const char *name, int pages)
 {
 	store *st = arg;
-	int inline_ckpt = 0;
+	int inline_ckpt = 0, wake;
 
 	(void)name;
 	pthread_mutex_lock(&st->ckpt_lock);
+	wake = !st->ckpt_dirty;        /* it waits with no deadline */
+	st->ckpt_dirty = 1;
+	st->ckpt_last = mono_ms();
 	/* The WAL keeps its size after a checkpoint until a writer starts
 	 * it over: count the frames added since. */
 	if (pages < st->ckpt_frames)
 		st->ckpt_frames = 0;
-	if (pages - st->ckpt_frames < CKPT_PAGES) {
-		pthread_mutex_unlock(&st->ckpt_lock);
-		return SQLITE_OK;
+	if (pages - st->ckpt_frames >= CKPT_PAGES) {
+		st->ckpt_frames = pages;       /* until the checkpoint reports */
+		st->ckpt_want = 1;
+		wake = 1;
 	}
-	st->ckpt_frames = pages;       /* until the checkpoint reports */
-	st->ckpt_want = 1;
 	if (!st->ckpt_running && !st->ckpt_stop) {
 		st->ckpt_running = pthread_create(&st->ckpt_thread, NULL,
 						  checkpointer, st) == 0;
-		inline_ckpt = !st->ckpt_running;
+		inline_ckpt = !st->ckpt_running && st->ckpt_want;
 	}
-	pthread_cond_signal(&st->ckpt_cond);
+	if (wake)
+		pthread_cond_signal(&st->ckpt_cond);
 	pthread_mutex_unlock(&st->ckpt_lock);
 	if (inline_ckpt)
 		sqlite3_wal_checkpoint_v2(db, NULL, SQLITE_CHECKPOINT_PASSIVE,
@@ -718,7 +790,11 @@ int db_init_store(store *st)
 	pthread_mutex_init(&st->conns_lock, NULL);
 	pthread_mutex_init(&st->reserve_lock, NULL);
 	pthread_mutex_init(&st->ckpt_lock, NULL);
-	pthread_cond_init(&st->ckpt_cond, NULL);
+	pthread_condattr_t ca;
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&st->ckpt_cond, &ca);
+	pthread_condattr_destroy(&ca);
 	return 0;
 }
 
