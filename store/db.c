@@ -3,7 +3,8 @@
  * schema for the catalog. See db.h for the threading design.
  *
  * Schema (version 1):
- *   datasets(id, uid, owner, name, created, live_tree, sel_tree, sel_explicit)
+ *   datasets(id, uid, owner, name, created, live_tree, sel_tree, sel_explicit,
+ *            tag_folders)  -- tag_folders added by migrate_tag_folders()
  *   tags(id, dataset, name, parent, created, root, files, bytes, live,
  *        uid)                   -- uid: see migrate_tag_uid()
  *   nodes(ino, tree, parent, name, path, kind, mode, uid, gid, size, mtime,
@@ -661,6 +662,17 @@ static int migrate_atime(struct conn *c)
 	return rc < 0 ? rc : 0;
 }
 
+/* datasets.tag_folders (issue 16: enum store_tag_folders, which folders
+ * a new tag gets): a catalog made before gets the column, 0 = all, as
+ * every tag was made. Idempotent. */
+static int migrate_tag_folders(struct conn *c)
+{
+	int rc = add_column(c, "datasets", "tag_folders",
+			    "INTEGER NOT NULL DEFAULT 0");
+
+	return rc < 0 ? rc : 0;
+}
+
 /* A folder's st_nlink is 2 + its child folders (as on ext4; find's leaf
  * optimisation relies on it): NODE_COLS counts them through this partial
  * index, so the count costs one index range of folders only, never a scan
@@ -752,6 +764,8 @@ int db_schema(struct conn *c)
 		rc = migrate_atime(c);
 	if (!rc)
 		rc = migrate_subdirs(c);
+	if (!rc)
+		rc = migrate_tag_folders(c);
 	/* Stores made before grants existed: their users keep reading what
 	 * their nodes name (once, marked in meta). Such a store trusted a
 	 * hash; the grants start from that state. */

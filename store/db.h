@@ -65,7 +65,8 @@
 	" WHERE sd.parent=n.ino AND sd.kind=1) ELSE 0 END"
 #define NODE_NCOLS 16   /* columns in NODE_COLS: the index of one after */
 #define DS_COLS "d.id,d.uid,d.name,d.owner,d.created,d.live_tree," \
-	"(SELECT root FROM tags WHERE id=d.live_tree),d.sel_tree,d.sel_explicit"
+	"(SELECT root FROM tags WHERE id=d.live_tree),d.sel_tree," \
+	"d.sel_explicit,d.tag_folders"
 #define TAG_COLS "t.id,t.dataset,t.name,t.parent," \
 	"coalesce((SELECT name FROM tags p WHERE p.id=t.parent),'')," \
 	"t.created,t.root,t.files,t.bytes,t.live,coalesce(t.uid,'')"

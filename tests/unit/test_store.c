@@ -2251,6 +2251,53 @@ static void tag_create_from_explicit_live_selection(void **state)
 		  -ENOENT);
 }
 
+/* tag_folders = SELECTED (issue 16 item 6): only the folders of selected
+ * files, at any depth, with the source's attributes; persisted; the
+ * default stays "every folder". */
+static void tag_create_selected_folders_only(void **state)
+{
+	struct fx *f = *state;
+	static const char *const pick[] = { "b/c/deep.txt" };
+	static const char *const top_sel[] = { "b" };
+	static const char *const top_whole[] = { "a", "b", "top.txt" };
+	static const char *const top_all[] = { "a", "b", "empty" };
+	struct store_dataset d;
+	struct store_tag v;
+	struct store_node a;
+	struct tree t;
+
+	build_tree(f, &t);
+	assert_rc(store_dataset_get_id(f->st, f->ds.id, &d), 0);
+	assert_int_equal(d.tag_folders, STORE_TAG_FOLDERS_ALL);
+	assert_rc(store_dataset_set_tag_folders(f->st, f->ds.id,
+						STORE_TAG_FOLDERS_SELECTED), 0);
+	assert_rc(store_dataset_set_tag_folders(f->st, f->ds.id + 1000,
+						STORE_TAG_FOLDERS_SELECTED),
+		  -ENOENT);
+	reopen(f);
+	assert_rc(store_dataset_get_id(f->st, f->ds.id, &d), 0);
+	assert_int_equal(d.tag_folders, STORE_TAG_FOLDERS_SELECTED);
+	/* no explicit selection: every file, and the folders holding one
+	 * (not "empty") */
+	assert_rc(store_tag_create(f->st, f->ds.id, "whole", T1, &v), 0);
+	assert_int_equal(v.files, 3);
+	assert_children(f, v.root, top_whole, 3);
+	assert_rc(store_node_lookup(f->st, v.root, "a", &a), 0);
+	assert_int_equal(a.mode, 0700);             /* the source's mode */
+	assert_rc(store_selection_set(f->st, f->ds.id, f->ds.live_tree, pick, 1,
+				      NULL, NULL, 0), 0);
+	assert_rc(store_tag_create(f->st, f->ds.id, "sel", T1, &v), 0);
+	assert_int_equal(v.files, 1);
+	assert_children(f, v.root, top_sel, 1);
+	assert_path(f, lookup_ino(f, lookup_ino(f, lookup_ino(f, v.root, "b"),
+				  "c"), "deep.txt"), "b/c/deep.txt");
+	/* back to all: every folder again */
+	assert_rc(store_dataset_set_tag_folders(f->st, f->ds.id,
+						STORE_TAG_FOLDERS_ALL), 0);
+	assert_rc(store_tag_create(f->st, f->ds.id, "all", T2, &v), 0);
+	assert_children(f, v.root, top_all, 3);
+}
+
 /* ==== embeddings ==== */
 
 struct got_vec {
@@ -2995,6 +3042,7 @@ int main(void)
 		T(tag_create_duplicate_name_is_eexist),
 		T(tag_rename),
 		T(tag_create_from_explicit_live_selection),
+		T(tag_create_selected_folders_only),
 		T(tag_uid_is_24_hex_stable_and_migrated),
 		T(embedding_put_skips_rows_naming_no_sample),
 
