@@ -141,14 +141,14 @@ void fs_op_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
 
 /* Sets a dataset's tag_folders from the bytes of a setxattr (not a C
  * string): a NUL or other control byte becomes '?' and a long value is
- * cut with "...", so what the backend refuses (anything but the two
+ * cut to 60 bytes and "...", so what the backend refuses (anything but the two
  * words) shows readably in log. 0 or -errno. */
 static int set_tag_folders(struct fs *fs, fuse_ino_t ino, const char *value,
 			   size_t size)
 {
 	struct fs_ino i = fs_ino_decode(ino);
-	char val[72], msg[BE_MSG] = "";
-	size_t n = size < 64 ? size : 64;
+	char val[64], msg[BE_MSG] = "";
+	size_t n = size < 60 ? size : 60;
 
 	if (i.kind != FS_INO_DATASET)
 		return -ENOTSUP;
