@@ -378,6 +378,10 @@ int db_run(struct conn *c, enum q q)
 
 /* WAL size (pages) at which the checkpointer is woken: SQLite's default. */
 #define CKPT_PAGES 1000
+/* WAL size (pages) past which a round ends with a RESTART under wlock:
+ * journal_size_limit's 16 MiB in 4 KiB pages. Below it, the WAL is
+ * started over only when a commit happens to find it all copied back. */
+#define CKPT_RESTART_PAGES 4096
 /* No commit for this long: the WAL is checkpointed and truncated to 0. */
 #define CKPT_IDLE_MS 1000
 /* How long a checkpoint under wlock waits for readers to leave the WAL
@@ -447,11 +451,13 @@ static void *checkpointer(void *arg)
 			st->ckpt_dirty = 0;   /* a commit from now on sets it */
 		pthread_mutex_unlock(&st->ckpt_lock);
 		if (c && want) {
-			/* the bulk beside the writers, then the tail under wlock */
+			/* the bulk beside the writers; once the WAL is past
+			 * the size kept, the tail under wlock */
 			sqlite3_wal_checkpoint_v2(c->db, NULL,
 						  SQLITE_CHECKPOINT_PASSIVE,
 						  &frames, NULL);
-			ckpt_locked(st, c, SQLITE_CHECKPOINT_RESTART);
+			if (frames >= CKPT_RESTART_PAGES)
+				ckpt_locked(st, c, SQLITE_CHECKPOINT_RESTART);
 		}
 		int busy = c && !want &&
 			   ckpt_locked(st, c, SQLITE_CHECKPOINT_TRUNCATE);

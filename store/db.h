@@ -39,15 +39,17 @@
  * A checkpoint beside the writers never gets there under a steady stream
  * of commits — they add frames while it copies — so a cp -r of 5,000
  * files grew the WAL to 197 MB (its high-water mark for the mount's life;
- * no reader held a snapshot: every checkpoint copied all it saw). So each
- * round is now: the bulk PASSIVE beside the writers, then a RESTART under
- * wlock, which copies only the frames added meanwhile and waits up to
+ * no reader held a snapshot: every checkpoint copied all it saw). So a
+ * round is now the bulk PASSIVE beside the writers and, once the WAL is
+ * past 16 MiB (CKPT_RESTART_PAGES), a RESTART under wlock: it copies only
+ * the frames added meanwhile (two fsyncs) and waits up to
  * CKPT_READER_WAIT_MS for readers to leave the WAL, so the next commit
- * starts it over and cuts the file to journal_size_limit (16 MiB); and
- * CKPT_IDLE_MS after the last commit a TRUNCATE under wlock leaves it at 0
- * bytes (retried after each further idle time while a reader is in the
- * way). Writers wait for wlock during those short tails, never for the
- * bulk. The checkpointer starts at the first commit.
+ * starts it over and cuts the file to journal_size_limit (16 MiB). Below
+ * that size a commit that finds the WAL all copied back starts it over
+ * for free. CKPT_IDLE_MS after the last commit a TRUNCATE under wlock
+ * leaves it at 0 bytes (retried after each further idle time while a
+ * reader is in the way). Writers wait for wlock only during those short
+ * tails, never for the bulk. The checkpointer starts at the first commit.
  */
 #ifndef SIEVEFS_STORE_DB_H
 #define SIEVEFS_STORE_DB_H

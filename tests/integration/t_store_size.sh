@@ -5,7 +5,8 @@
 # left to grow with every write since the mount.
 #
 # Proves, on a local mount: after copying 5,000 small distinct PNGs in (in
-# sub-folders, one transaction per file), computing the built-in embedding
+# sub-folders, one transaction per file, while another process reads the
+# tree and `info` in a loop), computing the built-in embedding
 # (`echo embed > sample`), two sampling runs (`sievefs sample DS n=100`) and
 # freezing a tag, and with the mount still up and idle, the WAL is at most
 # 64 MiB (the daemon truncates it when idle: it must also be ≤ 64 MiB at
@@ -62,7 +63,15 @@ wal_ok() {
 sv_mount "$T/store" "$T/mnt" || die "mount failed"
 ds=$T/mnt/ds
 ok "mkdir dataset" mkdir "$ds" || die "no dataset"
+# a reader beside the writer (readers in the WAL are what can keep a
+# checkpoint from finishing): stat every file and read info, in a loop
+(while :; do find "$ds/initial-tag" -type f -newer "$T/src" >/dev/null 2>&1
+	cat "$ds/info" >/dev/null 2>&1; done) &
+SV_BG+=("$!")
+reader=$!
 ok "cp -r $N PNGs in" cp -r "$T/src/." "$ds/initial-tag/"
+kill "$reader" 2>/dev/null
+wait "$reader" 2>/dev/null
 n=$(find "$ds/initial-tag" -type f | wc -l)
 expect_eq "$N" "$n" "initial-tag holds $N files"
 wal_ok "after cp -r"
