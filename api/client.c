@@ -1116,6 +1116,24 @@ static int c_dataset_rename(struct backend *be, int64_t id, const char *name,
 	return change_by_id(be, "datasets", id, name, msg);
 }
 
+static int c_dataset_set_tag_folders(struct backend *be, int64_t id,
+				     const char *value, char *msg)
+{
+	cJSON *b = cJSON_CreateObject();
+	char path[64];
+	int rc;
+
+	if (!b || !cJSON_AddStringToObject(b, "tag_folders", value)) {
+		cJSON_Delete(b);
+		return -ENOMEM;
+	}
+	pathf(path, sizeof(path), "/v1/datasets/%lld", (long long)id);
+	rc = send_json(C(be), "PATCH", path, b, NULL, msg);
+	cJSON_Delete(b);
+	changed_all(C(be));
+	return rc;
+}
+
 /* ---- tags ---- */
 
 static int c_tag_list(struct backend *be, int64_t ds, be_tag **out, size_t *n)
@@ -2236,6 +2254,7 @@ static const struct backend_ops client_ops = {
 	.dataset_create = c_dataset_create,
 	.dataset_delete = c_dataset_delete,
 	.dataset_rename = c_dataset_rename,
+	.dataset_set_tag_folders = c_dataset_set_tag_folders,
 	.tag_list = c_tag_list,
 	.tag_get = c_tag_get,
 	.tag_get_id = c_tag_get_id,

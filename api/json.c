@@ -22,6 +22,7 @@
 #include <string.h>
 
 #include "api/json.h"
+#include "core/names.h"
 
 /* ---- field helpers ---- */
 
@@ -277,6 +278,8 @@ int api_dataset_to_json(const struct store_dataset *d, cJSON **out)
 	if (!rc) rc = add_num(j, "live_root", d->live_root);
 	if (!rc) rc = add_num(j, "sel_tree", d->sel_tree);
 	if (!rc) rc = add_bool(j, "sel_explicit", d->sel_explicit);
+	if (!rc) rc = add_str(j, "tag_folders",
+			      core_tag_folders_name(d->tag_folders));
 	return finish(j, rc, out);
 }
 
@@ -295,6 +298,13 @@ int api_dataset_from_json(const cJSON *j, struct store_dataset *out)
 	if (!rc) rc = api_get_i64(j, "live_root", &d.live_root, 1);
 	if (!rc) rc = api_get_i64(j, "sel_tree", &d.sel_tree, 1);
 	if (!rc) rc = api_get_bool(j, "sel_explicit", &d.sel_explicit, 1);
+	/* optional: a server older than issue 16 sends none (all) */
+	char tf[16];
+	int got = rc ? rc : api_get_str(j, "tag_folders", tf, sizeof(tf), 0);
+	if (got == 0)
+		rc = core_tag_folders_parse(tf, &d.tag_folders);
+	else if (got < 0)
+		rc = got;
 	if (rc)
 		return -EINVAL;
 	*out = d;

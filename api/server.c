@@ -745,6 +745,36 @@ static enum MHD_Result r_dataset_rename(struct srv *s, struct req *r,
 	return send_dataset(c, MHD_HTTP_OK, own_ds(s, r, r->id, &d), &d);
 }
 
+/* PATCH datasets/#: {"tag_folders": "all"|"selected"} sets which folders
+ * later tags get (core/backend.h); any other body is a rename. */
+static enum MHD_Result r_dataset_patch(struct srv *s, struct req *r,
+				       struct MHD_Connection *c)
+{
+	struct store_dataset d;
+	char val[64], msg[BE_MSG] = "";
+	enum MHD_Result ret;
+	cJSON *j;
+	int rc = own_ds(s, r, r->id, &d), has;
+
+	if (rc)
+		return send_errno(c, rc, NULL);
+	if (!(j = body_json(r, c, &ret)))
+		return ret;
+	has = cJSON_HasObjectItem(j, "tag_folders");
+	rc = has ? api_get_str(j, "tag_folders", val, sizeof(val), 1) : 0;
+	cJSON_Delete(j);
+	if (!has)
+		return r_dataset_rename(s, r, c);
+	if (rc == -ENAMETOOLONG)   /* refused below, with a reason */
+		snprintf(val, sizeof(val), "(a value of over 63 bytes)");
+	else if (rc)
+		return bad_field(c, "tag_folders");
+	rc = r->be->ops->dataset_set_tag_folders(r->be, r->id, val, msg);
+	if (rc)
+		return send_errno(c, rc, msg);
+	return send_dataset(c, MHD_HTTP_OK, own_ds(s, r, r->id, &d), &d);
+}
+
 static enum MHD_Result r_dataset_delete(struct srv *s, struct req *r,
 					struct MHD_Connection *c)
 {
@@ -1682,7 +1712,7 @@ static const struct route routes[] = {
 	{ "datasets", "GET", r_datasets, B_NONE, 0 },
 	{ "datasets", "POST", r_dataset_create, B_JSON, CAP_JSON },
 	{ "datasets/#", "GET", r_dataset, B_NONE, 0 },
-	{ "datasets/#", "PATCH", r_dataset_rename, B_JSON, CAP_JSON },
+	{ "datasets/#", "PATCH", r_dataset_patch, B_JSON, CAP_JSON },
 	{ "datasets/#", "DELETE", r_dataset_delete, B_NONE, 0 },
 	{ "datasets/#/tags", "GET", r_tags, B_NONE, 0 },
 	{ "datasets/#/tags", "POST", r_tag_create, B_JSON, CAP_JSON },

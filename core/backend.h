@@ -52,6 +52,11 @@ struct backend_ops {
 	int (*dataset_delete)(struct backend *, int64_t id, char *msg);
 	int (*dataset_rename)(struct backend *, int64_t id, const char *name,
 			      char *msg);
+	/* Sets which folders later tags of the dataset get: value "all" or
+	 * "selected" (core_tag_folders_parse); anything else -EINVAL, with
+	 * the reason in msg and the log, and nothing changed. */
+	int (*dataset_set_tag_folders)(struct backend *, int64_t id,
+				       const char *value, char *msg);
 
 	int (*tag_list)(struct backend *, int64_t ds, be_tag **out, size_t *n);
 	int (*tag_get)(struct backend *, int64_t ds, const char *name,

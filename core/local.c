@@ -155,6 +155,33 @@ static int l_dataset_rename(struct backend *be, int64_t id, const char *name,
 	return store_dataset_rename(L(be)->st, id, name);
 }
 
+static int l_dataset_set_tag_folders(struct backend *be, int64_t id,
+				     const char *value, char *msg)
+{
+	char text[BE_MSG];
+	be_dataset d;
+	int mode, rc = l_dataset_get_id(be, id, &d);
+
+	if (rc)
+		return rc;
+	if (core_tag_folders_parse(value, &mode)) {
+		snprintf(text, sizeof(text), "tag_folders not changed: '%.64s'"
+			 " is not 'all' (every folder of the source tag, the"
+			 " default) or 'selected' (only folders holding a"
+			 " selected file)", value);
+		return user_error(be, id, msg, -EINVAL, text);
+	}
+	rc = store_dataset_set_tag_folders(L(be)->st, id, mode);
+	if (rc == 0 && mode != d.tag_folders) {
+		snprintf(text, sizeof(text), "tag_folders: %s (later tags get"
+			 " %s)", value, mode == STORE_TAG_FOLDERS_SELECTED ?
+			 "only the folders holding a selected file" :
+			 "every folder of their source tag");
+		l_log_event(be, id, STORE_INFO, text);
+	}
+	return rc;
+}
+
 /* ---- tags ---- */
 
 static int l_tag_list(struct backend *be, int64_t ds, be_tag **out, size_t *n)
@@ -618,6 +645,8 @@ static int l_info_read(struct backend *be, int64_t ds, char **out,
 		    d.uid, d.name, ts, (long long)files, (long long)bytes,
 		    (long long)nsel, core_s(nsel), sel.name,
 		    d.sel_explicit ? "" : " (all of it)");
+	tbuf_printf(&b, "tag_folders: %s\n",
+		    core_tag_folders_name(d.tag_folders));
 	info_embeddings(l, ds, &b);
 	info_run(l, ds, &b);
 	tbuf_printf(&b, "tags: %zu\n", ntags);
@@ -935,6 +964,7 @@ static const struct backend_ops local_ops = {
 	.dataset_create = l_dataset_create,
 	.dataset_delete = l_dataset_delete,
 	.dataset_rename = l_dataset_rename,
+	.dataset_set_tag_folders = l_dataset_set_tag_folders,
 	.tag_list = l_tag_list,
 	.tag_get = l_tag_get,
 	.tag_get_id = l_tag_get_id,

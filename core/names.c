@@ -9,6 +9,7 @@
 
 #include "core/names.h"
 #include "core/text.h"
+#include "store/store.h"
 
 static const char *const reserved[] = {
 	"initial-tag", "sample", "selection", "scores.csv", "embeddings",
@@ -35,6 +36,22 @@ int core_name_valid(const char *name)
 			return 0;
 	}
 	return 1;
+}
+
+int core_tag_folders_parse(const char *value, int *mode)
+{
+	if (value && !strcmp(value, "all"))
+		*mode = STORE_TAG_FOLDERS_ALL;
+	else if (value && !strcmp(value, "selected"))
+		*mode = STORE_TAG_FOLDERS_SELECTED;
+	else
+		return -EINVAL;
+	return 0;
+}
+
+const char *core_tag_folders_name(int mode)
+{
+	return mode == STORE_TAG_FOLDERS_SELECTED ? "selected" : "all";
 }
 
 int core_name_reserved(const char *name)

@@ -22,6 +22,14 @@ int core_name_reserved(const char *name);
  * (empty, ".", "..", contains '/') or -ENAMETOOLONG (over 255 bytes). */
 int core_component_check(const char *name);
 
+/* The values of a dataset's tag_folders setting (the extended attribute
+ * user.sievefs.tag_folders): "all" (STORE_TAG_FOLDERS_ALL, the default)
+ * and "selected". parse: 0 and *mode, or -EINVAL for anything else
+ * (case-sensitive, no spaces). name: the word of a mode ("all" for an
+ * unknown one). */
+int core_tag_folders_parse(const char *value, int *mode);
+const char *core_tag_folders_name(int mode);
+
 /* A parsed `selection` text. Lines end with \n or \r\n; empty lines are
  * ignored; a leading "./" is dropped; an optional first line
  * "# from: TAG" names the tag the paths are resolved in. */

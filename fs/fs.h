@@ -40,8 +40,9 @@
  *    sends FUSE_IOCTL anyway and libfuse answers ENOSYS (the daemon does no
  *    work; the kernel does not remember the answer). No lever on 3.14.
  *  - GETXATTR: only the user namespace exists (setxattr refuses every
- *    name), so security.*, system.* and trusted.* names are answered
- *    EOPNOTSUPP, without the catalog, as a filesystem without them does;
+ *    name but a dataset's user.sievefs.tag_folders, xattr.c), so
+ *    security.*, system.* and trusted.* names are answered EOPNOTSUPP,
+ *    without the catalog, as a filesystem without them does;
  *    user.* names other than user.sievefs.* are ENODATA. GNU ls (gnulib's
  *    getfilecon/file_has_acl caches) stops asking for a label and an ACL
  *    for the rest of a listing once a device said "not supported": a warm

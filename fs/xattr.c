@@ -1,13 +1,20 @@
 /*
- * xattr.c — extended attributes: read-only user.sievefs.* names (id of a
- * dataset or tag, parent of a tag, sha256 of a file), nothing else. Why
- * other namespaces answer EOPNOTSUPP rather than ENODATA or ENOSYS: fs.h,
- * "Read path costs".
+ * xattr.c — extended attributes: user.sievefs.* names (id of a dataset or
+ * tag, parent of a tag, sha256 of a file: read-only), and one setting,
+ * user.sievefs.tag_folders on a dataset folder ("all" or "selected":
+ * which folders later tags get, core/backend.h), which setfattr sets and
+ * removexattr puts back to "all"; nothing else. The setting lives in the
+ * catalog (local or the server's), so it outlives the mount and a remote
+ * mount's tags, built by the server, follow it too. Why other namespaces
+ * answer EOPNOTSUPP rather than ENODATA or ENOSYS: fs.h, "Read path
+ * costs".
  */
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/xattr.h>
 
+#include "core/names.h"
 #include "fs/fs.h"
 
 #define XATTR_PREFIX "user.sievefs."
@@ -27,6 +34,11 @@ static int xattr_value(struct fs *fs, fuse_ino_t ino, const char *key,
 		rc = be->ops->dataset_get_id(be, i.id, &d);
 		if (rc)
 			return rc;
+		if (!strcmp(key, "tag_folders")) {
+			snprintf(val, len, "%s",
+				 core_tag_folders_name(d.tag_folders));
+			return 0;
+		}
 		if (strcmp(key, "id"))
 			return -ENODATA;
 		snprintf(val, len, "%s", d.uid);
@@ -111,8 +123,9 @@ void fs_op_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
 
 void fs_op_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
 {
-	static const char *const keys[] = { "id", "parent", "sha256" };
-	char list[128], val[256];
+	static const char *const keys[] = { "id", "parent", "sha256",
+					    "tag_folders" };
+	char list[160], val[256];
 	size_t len = 0;
 
 	for (size_t k = 0; k < sizeof(keys) / sizeof(keys[0]); k++) {
@@ -124,20 +137,45 @@ void fs_op_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
 	reply_value(req, list, len, size);
 }
 
+#define TAG_FOLDERS XATTR_PREFIX "tag_folders"
+
+/* Sets a dataset's tag_folders from the bytes of a setxattr (not a C
+ * string): a NUL or other control byte becomes '?' and a long value is
+ * cut to 60 bytes and "...", so what the backend refuses (anything but the two
+ * words) shows readably in log. 0 or -errno. */
+static int set_tag_folders(struct fs *fs, fuse_ino_t ino, const char *value,
+			   size_t size)
+{
+	struct fs_ino i = fs_ino_decode(ino);
+	char val[64], msg[BE_MSG] = "";
+	size_t n = size < 60 ? size : 60;
+
+	if (i.kind != FS_INO_DATASET)
+		return -ENOTSUP;
+	for (size_t k = 0; k < n; k++)
+		val[k] = (unsigned char)value[k] < 0x20 ? '?' : value[k];
+	snprintf(val + n, sizeof(val) - n, "%s", size > n ? "..." : "");
+	return fs->be->ops->dataset_set_tag_folders(fs->be, i.id, val, msg);
+}
+
 void fs_op_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
 			const char *value, size_t size, int flags)
 {
-	(void)ino;
-	(void)name;
-	(void)value;
-	(void)size;
-	(void)flags;
-	fuse_reply_err(req, ENOTSUP);
+	int rc = -ENOTSUP;
+
+	if (!strcmp(name, TAG_FOLDERS)) {
+		/* the setting always has a value: it can only be replaced */
+		rc = flags & XATTR_CREATE ? -EEXIST :
+		     set_tag_folders(fs_of(req), ino, value, size);
+	}
+	fuse_reply_err(req, -rc);
 }
 
 void fs_op_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name)
 {
-	(void)ino;
-	(void)name;
-	fuse_reply_err(req, ENOTSUP);
+	int rc = -ENOTSUP;
+
+	if (!strcmp(name, TAG_FOLDERS))   /* back to the default */
+		rc = set_tag_folders(fs_of(req), ino, "all", 3);
+	fuse_reply_err(req, -rc);
 }

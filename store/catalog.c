@@ -415,6 +415,7 @@ static void ds_row(sqlite3_stmt *s, void *out)
 	d->live_root = sqlite3_column_int64(s, 6);
 	d->sel_tree = sqlite3_column_int64(s, 7);
 	d->sel_explicit = sqlite3_column_int(s, 8);
+	d->tag_folders = sqlite3_column_int(s, 9);
 }
 
 /* Steps a statement expected to return at most one row. */
@@ -677,6 +678,23 @@ int store_dataset_rename(store *st, int64_t id, const char *newname)
 			  newname);
 }
 
+int store_dataset_set_tag_folders(store *st, int64_t id, int mode)
+{
+	struct conn *c = db_conn(st);
+	int rc;
+
+	if (!c)
+		return -EIO;
+	rc = db_begin(c);
+	if (rc)
+		return rc;
+	exec_int(c, "UPDATE datasets SET tag_folders=?2 WHERE id=?1", id, mode,
+		 &rc);
+	if (!rc && sqlite3_changes(c->db) == 0)
+		rc = -ENOENT;
+	return db_end(c, rc);
+}
+
 /* ---- tags ---- */
 
 static void tag_row(sqlite3_stmt *s, void *out)
@@ -906,30 +924,34 @@ int store_tag_create(store *st, int64_t dataset, const char *name,
 	if (rc)
 		goto out;
 	/* Sorted by path, so files of one folder come together and their
-	 * folder is made once. Every folder of the source tree is copied,
-	 * also those holding no selected file: a loader that maps folders to
-	 * classes (torchvision's ImageFolder: sorted folder names) gives a
-	 * tag the same class indices as its source. Without an explicit
-	 * selection the whole tree is copied, like a commit. */
+	 * folder is made once. By default every folder of the source tree is
+	 * copied, also those holding no selected file: a loader that maps
+	 * folders to classes (torchvision's ImageFolder: sorted folder names)
+	 * gives a tag the same class indices as its source. With tag_folders
+	 * = SELECTED (?3 = 1) no folder row is read: freeze_dir() makes the
+	 * folders of the selected files only, with the source's attributes
+	 * (older ImageFolders refuse a class folder with no file). Without an
+	 * explicit selection the whole tree is copied, like a commit. */
 	if (d.sel_explicit)
 		s = db_prep(c, "SELECT " NODE_COLS ", n.path FROM nodes n"
 			 " JOIN tags t ON t.id=n.tree WHERE n.tree=?2 AND"
-			 " n.parent>0 AND n.kind=1 UNION ALL"
+			 " n.parent>0 AND n.kind=1 AND ?3=0 UNION ALL"
 			 " SELECT " NODE_COLS ", n.path FROM selection x"
 			 " JOIN nodes n ON n.ino=x.node JOIN tags t ON"
 			 " t.id=n.tree WHERE x.dataset=?1 AND n.sha IS NOT NULL"
-			 " ORDER BY 15");
+			 " ORDER BY 17");
 	else
 		s = db_prep(c, "SELECT " NODE_COLS ", n.path FROM nodes n"
 			 " JOIN tags t ON t.id=n.tree WHERE n.tree=?2 AND"
-			 " n.parent>0 AND (n.kind=1 OR n.sha IS NOT NULL)"
-			 " ORDER BY n.path");
+			 " n.parent>0 AND ((n.kind=1 AND ?3=0) OR"
+			 " n.sha IS NOT NULL) ORDER BY n.path");
 	if (!s) {
 		rc = -EIO;
 		goto out;
 	}
 	sqlite3_bind_int64(s, 1, dataset);
 	sqlite3_bind_int64(s, 2, d.sel_tree);
+	sqlite3_bind_int(s, 3, d.tag_folders == STORE_TAG_FOLDERS_SELECTED);
 	while ((r = sqlite3_step(s)) == SQLITE_ROW && !rc) {
 		struct store_node n;
 		db_node_row(s, &n);

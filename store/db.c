@@ -3,7 +3,8 @@
  * schema for the catalog. See db.h for the threading design.
  *
  * Schema (version 1):
- *   datasets(id, uid, owner, name, created, live_tree, sel_tree, sel_explicit)
+ *   datasets(id, uid, owner, name, created, live_tree, sel_tree, sel_explicit,
+ *            tag_folders)  -- tag_folders added by migrate_tag_folders()
  *   tags(id, dataset, name, parent, created, root, files, bytes, live,
  *        uid)                   -- uid: see migrate_tag_uid()
  *   nodes(ino, tree, parent, name, path, kind, mode, uid, gid, size, mtime,
@@ -42,6 +43,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "db.h"
@@ -155,10 +157,10 @@ static const char schema[] =
 	" rank INTEGER NOT NULL, path TEXT NOT NULL, score REAL NOT NULL,"
 	" PRIMARY KEY(run, rank)) WITHOUT ROWID;"
 	/* built-in embedder: raw features per blob and extractor (`kind`);
-	 * vec NULL = the blob is not a usable image, err says why */
+	 * vec NULL = the blob is not a usable image, err says why. A rowid
+	 * table, see migrate_features_rowid() */
 	"CREATE TABLE IF NOT EXISTS features(sha BLOB NOT NULL,"
-	" kind TEXT NOT NULL, vec BLOB, err TEXT,"
-	" PRIMARY KEY(sha, kind)) WITHOUT ROWID;"
+	" kind TEXT NOT NULL, vec BLOB, err TEXT, UNIQUE(sha, kind));"
 	/* the dataset's built-in embedding: its options, and a fingerprint of
 	 * the files and options it was computed from ('' = never) */
 	"CREATE TABLE IF NOT EXISTS builtin(dataset INTEGER PRIMARY KEY,"
@@ -287,6 +289,9 @@ int db_exec(struct conn *c, const char *sql)
 	return db_err(sqlite3_exec(c->db, sql, NULL, NULL, NULL));
 }
 
+/* journal_size_limit: a WAL started over is cut back to this (bytes). */
+#define WAL_LIMIT_BYTES "16777216"
+
 static struct conn *conn_open(store *st)
 {
 	struct conn *c = calloc(1, sizeof(*c));
@@ -315,7 +320,7 @@ static struct conn *conn_open(store *st)
 	sqlite3_busy_timeout(c->db, 10000);
 	if (db_exec(c, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"
 		    "PRAGMA temp_store=MEMORY; PRAGMA cache_size=-16384;"
-		    ""))
+		    "PRAGMA journal_size_limit=" WAL_LIMIT_BYTES ";"))
 		goto fail;
 	free(path);
 	return c;
@@ -373,59 +378,133 @@ int db_run(struct conn *c, enum q q)
 
 /* WAL size (pages) at which the checkpointer is woken: SQLite's default. */
 #define CKPT_PAGES 1000
+/* WAL size (pages) past which a round ends with a RESTART under wlock:
+ * journal_size_limit's 16 MiB in 4 KiB pages. Below it, the WAL is
+ * started over only when a commit happens to find it all copied back. */
+#define CKPT_RESTART_PAGES 4096
+/* No commit for this long: the WAL is checkpointed and truncated to 0. */
+#define CKPT_IDLE_MS 1000
+/* How long a checkpoint under wlock waits for readers to leave the WAL
+ * (the checkpointer's busy timeout); past it, it gives up until the next
+ * round, so writers never wait longer than this for it. */
+#define CKPT_READER_WAIT_MS 200
 
+static int64_t mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* A checkpoint of `mode` (RESTART or TRUNCATE) under wlock: no commit adds
+ * frames while it runs, so it backfills the WAL to its end and leaves it
+ * to be started over (RESTART: by the next commit, which also cuts the
+ * file to journal_size_limit; TRUNCATE: now, to 0 bytes). 0, or -EBUSY
+ * when a reader kept a snapshot in the WAL for CKPT_READER_WAIT_MS. */
+static int ckpt_locked(store *st, struct conn *c, int mode)
+{
+	int rc;
+
+	pthread_mutex_lock(&st->wlock);
+	rc = sqlite3_wal_checkpoint_v2(c->db, NULL, mode, NULL, NULL);
+	pthread_mutex_unlock(&st->wlock);
+	return db_err(rc);
+}
+
+/* Waits (under ckpt_lock) for work: a WAL past CKPT_PAGES, or the end of
+ * CKPT_IDLE_MS without commits after one; 0 when told to stop. */
+static int ckpt_wait(store *st)
+{
+	while (!st->ckpt_stop && !st->ckpt_want) {
+		if (!st->ckpt_dirty) {
+			pthread_cond_wait(&st->ckpt_cond, &st->ckpt_lock);
+			continue;
+		}
+		int64_t due = st->ckpt_last + CKPT_IDLE_MS, now = mono_ms();
+		if (now >= due)
+			return 1;
+		struct timespec ts;
+		clock_gettime(CLOCK_MONOTONIC, &ts);
+		int64_t ns = ts.tv_nsec + (due - now) * 1000000;
+		ts.tv_sec += ns / 1000000000;
+		ts.tv_nsec = ns % 1000000000;
+		pthread_cond_timedwait(&st->ckpt_cond, &st->ckpt_lock, &ts);
+	}
+	return !st->ckpt_stop;
+}
+
+/* The checkpointer thread (db.h, "Checkpoints"). */
 static void *checkpointer(void *arg)
 {
 	store *st = arg;
 	struct conn *c = conn_open(st);
 
+	if (c)
+		sqlite3_busy_timeout(c->db, CKPT_READER_WAIT_MS);
 	pthread_mutex_lock(&st->ckpt_lock);
-	while (!st->ckpt_stop) {
-		if (!st->ckpt_want) {
-			pthread_cond_wait(&st->ckpt_cond, &st->ckpt_lock);
-			continue;
-		}
-		int frames = 0;
+	while (ckpt_wait(st)) {
+		int frames = 0, want = st->ckpt_want;
+
 		st->ckpt_want = 0;
+		if (!want)
+			st->ckpt_dirty = 0;   /* a commit from now on sets it */
 		pthread_mutex_unlock(&st->ckpt_lock);
-		if (c)
+		if (c && want) {
+			/* the bulk beside the writers; once the WAL is past
+			 * the size kept, the tail under wlock */
 			sqlite3_wal_checkpoint_v2(c->db, NULL,
 						  SQLITE_CHECKPOINT_PASSIVE,
 						  &frames, NULL);
+			if (frames >= CKPT_RESTART_PAGES)
+				ckpt_locked(st, c, SQLITE_CHECKPOINT_RESTART);
+		}
+		int busy = c && !want &&
+			   ckpt_locked(st, c, SQLITE_CHECKPOINT_TRUNCATE);
 		pthread_mutex_lock(&st->ckpt_lock);
-		st->ckpt_frames = frames;
+		if (want)
+			st->ckpt_frames = frames;
+		else if (!c || busy) {
+			/* a reader stayed: try again after another idle time */
+			st->ckpt_dirty = c != NULL;
+			st->ckpt_last = mono_ms();
+		}
 	}
 	pthread_mutex_unlock(&st->ckpt_lock);
 	conn_free(c);
 	return NULL;
 }
 
-/* The writer's WAL hook (under wlock): past CKPT_PAGES, wake (or start)
- * the checkpointer; if no thread can be made, checkpoint here as SQLite
- * would have. */
+/* The writer's WAL hook (under wlock), after every commit: notes the time
+ * for the idle truncation and, past CKPT_PAGES, wakes the checkpointer
+ * (started at the first commit); if no thread can be made, checkpoints
+ * here as SQLite would have. */
 static int wal_hook(void *arg, sqlite3 *db, const char *name, int pages)
 {
 	store *st = arg;
-	int inline_ckpt = 0;
+	int inline_ckpt = 0, wake;
 
 	(void)name;
 	pthread_mutex_lock(&st->ckpt_lock);
+	wake = !st->ckpt_dirty;        /* it waits with no deadline */
+	st->ckpt_dirty = 1;
+	st->ckpt_last = mono_ms();
 	/* The WAL keeps its size after a checkpoint until a writer starts
 	 * it over: count the frames added since. */
 	if (pages < st->ckpt_frames)
 		st->ckpt_frames = 0;
-	if (pages - st->ckpt_frames < CKPT_PAGES) {
-		pthread_mutex_unlock(&st->ckpt_lock);
-		return SQLITE_OK;
+	if (pages - st->ckpt_frames >= CKPT_PAGES) {
+		st->ckpt_frames = pages;       /* until the checkpoint reports */
+		st->ckpt_want = 1;
+		wake = 1;
 	}
-	st->ckpt_frames = pages;       /* until the checkpoint reports */
-	st->ckpt_want = 1;
 	if (!st->ckpt_running && !st->ckpt_stop) {
 		st->ckpt_running = pthread_create(&st->ckpt_thread, NULL,
 						  checkpointer, st) == 0;
-		inline_ckpt = !st->ckpt_running;
+		inline_ckpt = !st->ckpt_running && st->ckpt_want;
 	}
-	pthread_cond_signal(&st->ckpt_cond);
+	if (wake)
+		pthread_cond_signal(&st->ckpt_cond);
 	pthread_mutex_unlock(&st->ckpt_lock);
 	if (inline_ckpt)
 		sqlite3_wal_checkpoint_v2(db, NULL, SQLITE_CHECKPOINT_PASSIVE,
@@ -589,6 +668,48 @@ static int migrate_atime(struct conn *c)
 	return rc < 0 ? rc : 0;
 }
 
+/* datasets.tag_folders (issue 16: enum store_tag_folders, which folders
+ * a new tag gets): a catalog made before gets the column, 0 = all, as
+ * every tag was made. Idempotent. */
+static int migrate_tag_folders(struct conn *c)
+{
+	int rc = add_column(c, "datasets", "tag_folders",
+			    "INTEGER NOT NULL DEFAULT 0");
+
+	return rc < 0 ? rc : 0;
+}
+
+/* features was a WITHOUT ROWID table: its rows (a vector of ~1.8 KB) are
+ * past the ~1 KB such a b-tree keeps in a page, so each spilled onto an
+ * overflow page of its own, two-thirds empty: 4.7 KB of catalog per image
+ * for 1.8 KB of data (issue 16: 23 of 26 MB after embedding 5,000 PNGs).
+ * A rowid table keeps rows up to ~4 KB in its leaves: ~2 KB per image.
+ * An older catalog's table is rebuilt once (the freed pages are reused by
+ * later writes; VACUUM would give them back to the disk). */
+static int migrate_features_rowid(struct conn *c)
+{
+	sqlite3_stmt *s = db_prep(c, "SELECT 1 FROM sqlite_master WHERE"
+				  " type='table' AND name='features' AND"
+				  " sql LIKE '%WITHOUT ROWID%'");
+	int r;
+
+	if (!s)
+		return -EIO;
+	r = sqlite3_step(s);
+	sqlite3_finalize(s);
+	if (r == SQLITE_DONE)
+		return 0;
+	if (r != SQLITE_ROW)
+		return db_err(r);
+	return db_exec(c, "CREATE TABLE features_v3(sha BLOB NOT NULL,"
+		       " kind TEXT NOT NULL, vec BLOB, err TEXT,"
+		       " UNIQUE(sha, kind));"
+		       "INSERT INTO features_v3(sha, kind, vec, err)"
+		       " SELECT sha, kind, vec, err FROM features;"
+		       "DROP TABLE features;"
+		       "ALTER TABLE features_v3 RENAME TO features;");
+}
+
 /* A folder's st_nlink is 2 + its child folders (as on ext4; find's leaf
  * optimisation relies on it): NODE_COLS counts them through this partial
  * index, so the count costs one index range of folders only, never a scan
@@ -680,6 +801,10 @@ int db_schema(struct conn *c)
 		rc = migrate_atime(c);
 	if (!rc)
 		rc = migrate_subdirs(c);
+	if (!rc)
+		rc = migrate_tag_folders(c);
+	if (!rc)
+		rc = migrate_features_rowid(c);
 	/* Stores made before grants existed: their users keep reading what
 	 * their nodes name (once, marked in meta). Such a store trusted a
 	 * hash; the grants start from that state. */
@@ -718,7 +843,11 @@ int db_init_store(store *st)
 	pthread_mutex_init(&st->conns_lock, NULL);
 	pthread_mutex_init(&st->reserve_lock, NULL);
 	pthread_mutex_init(&st->ckpt_lock, NULL);
-	pthread_cond_init(&st->ckpt_cond, NULL);
+	pthread_condattr_t ca;
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&st->ckpt_cond, &ca);
+	pthread_condattr_destroy(&ca);
 	return 0;
 }
 

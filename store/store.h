@@ -98,6 +98,14 @@ struct store_dataset {
 	int64_t live_root;      /* root node of initial-tag */
 	int64_t sel_tree;       /* tag the selection was taken from */
 	int sel_explicit;       /* 0 = "all of sel_tree" (the default) */
+	int tag_folders;        /* enum store_tag_folders: which folders a
+	                         * new tag gets (store_tag_create) */
+};
+
+/* Which folders of the selection's source tag a new tag gets. */
+enum store_tag_folders {
+	STORE_TAG_FOLDERS_ALL = 0,      /* every one (the default) */
+	STORE_TAG_FOLDERS_SELECTED = 1, /* those holding a selected file */
 };
 
 struct store_tag {
@@ -168,6 +176,9 @@ int store_dataset_list(store *st, const char *owner,
  * but initial-tag: else -ENOTEMPTY. */
 int store_dataset_delete(store *st, int64_t id);
 int store_dataset_rename(store *st, int64_t id, const char *newname);
+/* Sets the dataset's tag_folders (enum store_tag_folders; the caller
+ * checks the value). -ENOENT if there is no such dataset. */
+int store_dataset_set_tag_folders(store *st, int64_t id, int mode);
 
 /* ---- tags ---- */
 
@@ -179,8 +190,10 @@ int store_tag_list(store *st, int64_t dataset, struct store_tag **out,
 		   size_t *n);
 /* Freezes the dataset's current selection as tag `name` (parent = the
  * selection's source tag), in one transaction: the selected files, and
- * every folder of the source tag (same paths, modes, owners and mtimes),
- * also those holding no selected file. -EEXIST if the name is taken. */
+ * the folders of the source tag (same paths, modes, owners and mtimes):
+ * every one, also those holding no selected file, or with the dataset's
+ * tag_folders = SELECTED only those holding one (at any depth).
+ * -EEXIST if the name is taken. */
 int store_tag_create(store *st, int64_t dataset, const char *name,
 		     int64_t now_ns, struct store_tag *out);
 /* Deletes a frozen tag and its nodes (never the live samples); collects blobs

@@ -78,7 +78,9 @@ static void test_dataset_tag_emb_round_trip(void **state)
 {
 	struct store_dataset d = { .id = 3, .created_ns = BIG_NS,
 				   .live_tree = 5, .live_root = 9,
-				   .sel_tree = 6, .sel_explicit = 1 }, d2;
+				   .sel_tree = 6, .sel_explicit = 1,
+				   .tag_folders = STORE_TAG_FOLDERS_SELECTED },
+			    d2;
 	struct store_tag t = { .id = 8, .dataset = 3, .parent = 5,
 			       .created_ns = BIG_NS, .root = 77,
 			       .files = 500, .bytes = INT64_C(1) << 40,

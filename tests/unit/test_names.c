@@ -15,6 +15,7 @@
 
 #include "core/names.h"
 #include "core/text.h"
+#include "store/store.h"
 
 static void test_name_valid(void **state)
 {
@@ -53,6 +54,29 @@ static void test_reserved(void **state)
 	assert_false(core_name_reserved("v1"));
 	assert_false(core_name_reserved("Info"));
 	assert_false(core_name_reserved("logs"));
+}
+
+/* the two words of tag_folders, exactly; the mode written back by name */
+static void test_tag_folders(void **state)
+{
+	static const char *const bad[] = { "", "All", "selected\n", " all",
+					   "selected ", "sel", "none", "1" };
+	int mode = 77;
+
+	(void)state;
+	assert_int_equal(core_tag_folders_parse("all", &mode), 0);
+	assert_int_equal(mode, STORE_TAG_FOLDERS_ALL);
+	assert_int_equal(core_tag_folders_parse("selected", &mode), 0);
+	assert_int_equal(mode, STORE_TAG_FOLDERS_SELECTED);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		mode = 77;
+		assert_int_equal(core_tag_folders_parse(bad[i], &mode), -EINVAL);
+		assert_int_equal(mode, 77);
+	}
+	assert_int_equal(core_tag_folders_parse(NULL, &mode), -EINVAL);
+	assert_string_equal(core_tag_folders_name(STORE_TAG_FOLDERS_ALL), "all");
+	assert_string_equal(core_tag_folders_name(STORE_TAG_FOLDERS_SELECTED),
+			    "selected");
 }
 
 static void test_component(void **state)
@@ -284,6 +308,7 @@ int main(void)
 		cmocka_unit_test(test_name_valid),
 		cmocka_unit_test(test_reserved),
 		cmocka_unit_test(test_component),
+		cmocka_unit_test(test_tag_folders),
 		cmocka_unit_test(test_sel_plain),
 		cmocka_unit_test(test_sel_from),
 		cmocka_unit_test(test_sel_empty),

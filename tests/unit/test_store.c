@@ -1478,6 +1478,65 @@ static void features_of_the_old_keying_dropped_on_open(void **state)
 	assert_rc(store_feature_get(f->st, "k", z, v, 2, NULL, 0), 1);
 }
 
+/* features is a rowid table (issue 16): a vector of 440 floats stays in
+ * the b-tree's leaves, no overflow page per row; an older catalog's
+ * WITHOUT ROWID table is rebuilt at open with its rows. */
+static void features_kept_in_leaves(void **state)
+{
+	struct fx *f = *state;
+	enum { DIM = 440, N = 40 };
+	static float vecs[N * DIM], v[DIM];
+	unsigned char shas[N * STORE_SHA_LEN];
+	char db[200];
+	sqlite3 *h;
+	sqlite3_stmt *s;
+
+	for (int i = 0; i < N * DIM; i++)
+		vecs[i] = (float)i;
+	for (int i = 0; i < N * STORE_SHA_LEN; i++)
+		shas[i] = (unsigned char)(i * 7 + i / STORE_SHA_LEN);
+	store_close(f->st);
+	f->st = NULL;
+	snprintf(db, sizeof(db), "%s/catalog.db", f->dir);
+	assert_int_equal(sqlite3_open(db, &h), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(h, "DROP TABLE features;"
+				      "CREATE TABLE features(sha BLOB NOT NULL,"
+				      " kind TEXT NOT NULL, vec BLOB, err TEXT,"
+				      " PRIMARY KEY(sha, kind)) WITHOUT ROWID;"
+				      "INSERT INTO features VALUES(x'01','k',"
+				      " zeroblob(8),NULL)", NULL, NULL, NULL),
+			 SQLITE_OK);
+	sqlite3_close(h);
+	reopen(f);
+	assert_rc(store_feature_put(f->st, "k", N, shas, vecs, DIM, NULL), 0);
+	assert_rc(store_feature_get(f->st, "k", shas + 3 * STORE_SHA_LEN, v,
+				    DIM, NULL, 0), 0);
+	assert_memory_equal(v, vecs + 3 * DIM, sizeof(v));
+	store_close(f->st);
+	f->st = NULL;
+	assert_int_equal(sqlite3_open(db, &h), SQLITE_OK);
+	assert_int_equal(sqlite3_prepare_v2(h, "SELECT (SELECT count(*) FROM"
+					    " features), (SELECT count(*) FROM"
+					    " sqlite_master WHERE name="
+					    "'features' AND sql LIKE"
+					    " '%WITHOUT ROWID%')", -1, &s,
+					    NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_step(s), SQLITE_ROW);
+	assert_int_equal(sqlite3_column_int(s, 0), N + 1);  /* the old row kept */
+	assert_int_equal(sqlite3_column_int(s, 1), 0);
+	sqlite3_finalize(s);
+	/* no overflow page (the old layout had one per row) */
+	assert_int_equal(sqlite3_prepare_v2(h, "SELECT count(*) FROM dbstat"
+					    " WHERE name='features' AND"
+					    " pagetype='overflow'", -1, &s,
+					    NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_step(s), SQLITE_ROW);
+	assert_int_equal(sqlite3_column_int(s, 0), 0);
+	sqlite3_finalize(s);
+	sqlite3_close(h);
+	reopen(f);
+}
+
 /* A catalog made before generations existed (no dirgen table, no
  * triggers) opens, and its folders count from then on. */
 static void gen_added_to_an_older_catalog(void **state)
@@ -2251,6 +2310,53 @@ static void tag_create_from_explicit_live_selection(void **state)
 		  -ENOENT);
 }
 
+/* tag_folders = SELECTED (issue 16 item 6): only the folders of selected
+ * files, at any depth, with the source's attributes; persisted; the
+ * default stays "every folder". */
+static void tag_create_selected_folders_only(void **state)
+{
+	struct fx *f = *state;
+	static const char *const pick[] = { "b/c/deep.txt" };
+	static const char *const top_sel[] = { "b" };
+	static const char *const top_whole[] = { "a", "b", "top.txt" };
+	static const char *const top_all[] = { "a", "b", "empty" };
+	struct store_dataset d;
+	struct store_tag v;
+	struct store_node a;
+	struct tree t;
+
+	build_tree(f, &t);
+	assert_rc(store_dataset_get_id(f->st, f->ds.id, &d), 0);
+	assert_int_equal(d.tag_folders, STORE_TAG_FOLDERS_ALL);
+	assert_rc(store_dataset_set_tag_folders(f->st, f->ds.id,
+						STORE_TAG_FOLDERS_SELECTED), 0);
+	assert_rc(store_dataset_set_tag_folders(f->st, f->ds.id + 1000,
+						STORE_TAG_FOLDERS_SELECTED),
+		  -ENOENT);
+	reopen(f);
+	assert_rc(store_dataset_get_id(f->st, f->ds.id, &d), 0);
+	assert_int_equal(d.tag_folders, STORE_TAG_FOLDERS_SELECTED);
+	/* no explicit selection: every file, and the folders holding one
+	 * (not "empty") */
+	assert_rc(store_tag_create(f->st, f->ds.id, "whole", T1, &v), 0);
+	assert_int_equal(v.files, 3);
+	assert_children(f, v.root, top_whole, 3);
+	assert_rc(store_node_lookup(f->st, v.root, "a", &a), 0);
+	assert_int_equal(a.mode, 0700);             /* the source's mode */
+	assert_rc(store_selection_set(f->st, f->ds.id, f->ds.live_tree, pick, 1,
+				      NULL, NULL, 0), 0);
+	assert_rc(store_tag_create(f->st, f->ds.id, "sel", T1, &v), 0);
+	assert_int_equal(v.files, 1);
+	assert_children(f, v.root, top_sel, 1);
+	assert_path(f, lookup_ino(f, lookup_ino(f, lookup_ino(f, v.root, "b"),
+				  "c"), "deep.txt"), "b/c/deep.txt");
+	/* back to all: every folder again */
+	assert_rc(store_dataset_set_tag_folders(f->st, f->ds.id,
+						STORE_TAG_FOLDERS_ALL), 0);
+	assert_rc(store_tag_create(f->st, f->ds.id, "all", T2, &v), 0);
+	assert_children(f, v.root, top_all, 3);
+}
+
 /* ==== embeddings ==== */
 
 struct got_vec {
@@ -2967,6 +3073,7 @@ int main(void)
 		T(blob_source_follows_grants),
 		T(thumbs_one_per_sender),
 		T(features_of_the_old_keying_dropped_on_open),
+		T(features_kept_in_leaves),
 		T(gen_added_to_an_older_catalog),
 
 		T(sha256_and_hex_known_vector),
@@ -2995,6 +3102,7 @@ int main(void)
 		T(tag_create_duplicate_name_is_eexist),
 		T(tag_rename),
 		T(tag_create_from_explicit_live_selection),
+		T(tag_create_selected_folders_only),
 		T(tag_uid_is_24_hex_stable_and_migrated),
 		T(embedding_put_skips_rows_naming_no_sample),
 
