@@ -1294,6 +1294,57 @@ static int parse_range(const char *h, int64_t size, int64_t *off,
 	return 1;
 }
 
+/*
+ * POST /v1/kept {"sha256":[HEX…]} (at most KEPT_MAX): which of these hashes
+ * a node of the caller's datasets (live tree or frozen tag) still names:
+ * {"named":[HEX…]}. A mount with upload=meta asks it to release the bytes it
+ * pinned for samples that are gone (docs/api.md, Content). It tells the
+ * caller nothing about other users' datasets.
+ */
+#define KEPT_MAX 10000
+static enum MHD_Result r_kept(struct srv *s, struct req *r,
+			      struct MHD_Connection *c)
+{
+	enum MHD_Result ret;
+	cJSON *j = body_json(r, c, &ret), *in, *out, *named, *it;
+	unsigned char sha[STORE_SHA_LEN];
+	int rc = 0;
+
+	if (!j)
+		return ret;
+	in = cJSON_GetObjectItemCaseSensitive(j, "sha256");
+	if (!cJSON_IsArray(in) || cJSON_GetArraySize(in) > KEPT_MAX) {
+		cJSON_Delete(j);
+		return bad_field(c, "sha256 (an array of at most 10000 hashes)");
+	}
+	out = cJSON_CreateObject();
+	named = out ? cJSON_AddArrayToObject(out, "named") : NULL;
+	if (!named)
+		rc = -ENOMEM;
+	cJSON_ArrayForEach(it, in) {
+		if (rc)
+			break;
+		if (!cJSON_IsString(it) || api_sha_from_hex(it->valuestring, sha)) {
+			cJSON_Delete(j);
+			cJSON_Delete(out);
+			return bad_field(c, "sha256 (64 hex digits each)");
+		}
+		rc = store_sha_named_for(s->st, r->user, sha);
+		if (rc == 1) {
+			cJSON *h = cJSON_CreateString(it->valuestring);
+			rc = h && cJSON_AddItemToArray(named, h) ? 0 : -ENOMEM;
+			if (rc)
+				cJSON_Delete(h);
+		}
+	}
+	cJSON_Delete(j);
+	if (rc < 0) {
+		cJSON_Delete(out);
+		return send_errno(c, rc, NULL);
+	}
+	return send_json(c, MHD_HTTP_OK, out);
+}
+
 static enum MHD_Result r_blob_get(struct srv *s, struct req *r,
 				  struct MHD_Connection *c)
 {
@@ -1713,6 +1764,7 @@ static const struct route routes[] = {
 	{ "blobs/#", "GET", r_blob_get, B_NONE, 0 },
 	{ "blobs/#", "HEAD", r_blob_get, B_NONE, 0 },
 	{ "blobs/#", "PUT", r_blob_put, B_BLOB, CAP_BLOB },
+	{ "kept", "POST", r_kept, B_JSON, CAP_JSON },
 	{ "embeddings/#", "GET", r_emb, B_NONE, 0 },
 	{ "embeddings/#", "DELETE", r_emb_delete, B_NONE, 0 },
 	{ "embeddings/#/csv", "GET", r_emb_csv, B_NONE, 0 },
