@@ -60,7 +60,12 @@
 typedef struct store store;
 
 #define STORE_NAME_MAX 255     /* one path component, bytes */
-#define STORE_PATH_MAX 4096    /* relative path inside a tree, bytes */
+#define STORE_PATH_MAX 4096    /* a path on this machine (store files) */
+/* A node's path inside its tree, bytes. ext4 sets no limit on a tree's
+ * depth (only on one syscall's path argument, PATH_MAX, which a deep tree
+ * is reached around with relative paths), so this cap only bounds memory:
+ * catalog.c builds these paths on the heap, at their length. */
+#define STORE_TREE_PATH_MAX (1u << 20)
 #define STORE_SHA_LEN 32
 #define STORE_ERRMSG 256
 #define STORE_DIR_MODE 0700
@@ -199,7 +204,8 @@ int store_node_lookup(store *st, int64_t parent, const char *name,
 /* Children of a dir node sorted by name; *out is malloc'd (free()). */
 int store_node_children(store *st, int64_t parent, struct store_node **out,
 			size_t *n);
-/* Relative path of a node inside its tree ("" for the root) into buf. */
+/* Relative path of a node inside its tree ("" for the root) into buf;
+ * -ENAMETOOLONG when it does not fit. */
 int store_node_path(store *st, int64_t ino, char *buf, size_t len);
 /* Creates a dir node, or a pending file node, under `parent` (must be a dir
  * of a live tree). -EEXIST, -ENOTDIR, -EROFS; -EINVAL for a name that is
