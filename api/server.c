@@ -34,6 +34,10 @@
  * --user-rate N/S: bursts of N, N per S seconds sustained), and each
  * address at most --conns-per-addr connections at once (libmicrohttpd
  * closes the one over, before reading it). Over a limit: 429 + Retry-After.
+ * In all at most --max-conns connections, and silent ones do not keep
+ * their place: per-connection deadlines (on_conn). A body length with two
+ * readings is refused before the body is read (framing_bad: request
+ * smuggling). Plain http listens only on loopback unless --insecure-http.
  *
  * Uploads no node names (PUT /v1/blobs without a commit): each user may
  * hold at most `upload_cap` bytes of them (UPLOAD_CAP, --upload-cap); a PUT
