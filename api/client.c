@@ -54,6 +54,7 @@
 #include <netinet/in.h>
 #include <pthread.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -131,6 +132,7 @@ struct client {
 	int64_t pf_failed;             /* folder whose last fetch failed */
 	pthread_t pf_tid[PF_THREADS];
 	int pf_threads, pf_stop;
+	atomic_int pinning;            /* upload=meta commits under way */
 };
 
 static struct client *C(struct backend *be)
@@ -1105,6 +1107,97 @@ static int change_by_id(struct backend *be, const char *kind, int64_t id,
 	return rc;
 }
 
+/*
+ * Pins follow the samples that need them (issue 16). Bytes pinned by
+ * upload=meta exist only in this cache, so a pin may go only when no node of
+ * this user's datasets on the server — live or in a frozen tag — names the
+ * hash (POST /v1/kept answers which still do). Checked for a file's hash
+ * when this mount removes it, for every pin when it deletes a tag, and
+ * for every pin when the mount starts (what other mounts of the
+ * user deleted, overwrites, renames over a file). A pin made while the
+ * server is asked may belong to an upload whose commit it has not seen yet:
+ * no release then (c->pinning counts commits under way, and
+ * cache_blob_unpin refuses if any pin happened since the generation read
+ * before asking). Released bytes become ordinary cache entries. Errors only
+ * postpone a release (the next check retries); returns how many went.
+ */
+#define KEPT_BATCH 5000
+static size_t pins_release(struct client *c,
+			   const unsigned char (*sha)[STORE_SHA_LEN], size_t n)
+{
+	uint64_t gen = cache_blobs_pin_gen(c->blobs);
+	size_t gone = 0;
+	char hexs[65];
+
+	for (size_t at = 0; at < n; at += KEPT_BATCH) {
+		size_t k = n - at < KEPT_BATCH ? n - at : KEPT_BATCH;
+		cJSON *b = cJSON_CreateObject(), *arr, *j = NULL, *named;
+		unsigned char *keep = calloc(k, 1);
+		int rc = -ENOMEM;
+
+		if (atomic_load(&c->pinning)) {
+			cJSON_Delete(b);
+			free(keep);
+			break;
+		}
+		arr = b ? cJSON_AddArrayToObject(b, "sha256") : NULL;
+		for (size_t i = 0; arr && i < k; i++) {
+			store_sha_hex(sha[at + i], hexs);
+			if (!cJSON_AddItemToArray(arr, cJSON_CreateString(hexs)))
+				arr = NULL;
+		}
+		if (arr && keep)
+			rc = send_json(c, "POST", "/v1/kept", b, &j, NULL);
+		cJSON_Delete(b);
+		named = rc ? NULL : cJSON_GetObjectItemCaseSensitive(j, "named");
+		if (!cJSON_IsArray(named)) {
+			if (!rc)
+				log_warn("remote: the server's answer to /v1/kept"
+					 " has no list: pins kept");
+			else if (rc != -ENOENT)
+				log_warn("remote: cannot ask which pinned bytes"
+					 " are still needed (%s): kept",
+					 strerror(-rc));
+			cJSON_Delete(j);
+			free(keep);
+			break;
+		}
+		for (cJSON *it = named->child; it; it = it->next) {
+			unsigned char h[STORE_SHA_LEN];
+			if (!cJSON_IsString(it) ||
+			    api_sha_from_hex(it->valuestring, h))
+				continue;
+			for (size_t i = 0; i < k; i++)
+				if (!memcmp(h, sha[at + i], STORE_SHA_LEN))
+					keep[i] = 1;
+		}
+		cJSON_Delete(j);
+		for (size_t i = 0; i < k; i++)
+			if (!keep[i] && !atomic_load(&c->pinning) &&
+			    !cache_blob_unpin(c->blobs, sha[at + i], gen))
+				gone++;
+		free(keep);
+	}
+	return gone;
+}
+
+/* Every pin of the cache checked against the server (pins_release). */
+static void pins_reconcile(struct client *c, const char *why)
+{
+	unsigned char (*v)[STORE_SHA_LEN] = NULL;
+	size_t n = 0, gone;
+
+	if (cache_blobs_pinned_list(c->blobs, &v, &n) || !n) {
+		free(v);
+		return;
+	}
+	gone = pins_release(c, (const unsigned char (*)[STORE_SHA_LEN])v, n);
+	if (gone)
+		log_info("remote: released %zu of %zu pinned file(s) no sample"
+			 " names any more (%s)", gone, n, why);
+	free(v);
+}
+
 static int c_dataset_delete(struct backend *be, int64_t id, char *msg)
 {
 	return change_by_id(be, "datasets", id, NULL, msg);
@@ -1179,7 +1272,11 @@ static int c_tag_create(struct backend *be, int64_t ds, const char *name,
 
 static int c_tag_delete(struct backend *be, int64_t tag, char *msg)
 {
-	return change_by_id(be, "tags", tag, NULL, msg);
+	int rc = change_by_id(be, "tags", tag, NULL, msg);
+
+	if (!rc)
+		pins_reconcile(C(be), "a tag was deleted");
+	return rc;
 }
 
 static int c_tag_rename(struct backend *be, int64_t tag, const char *name,
@@ -1455,14 +1552,23 @@ static int c_node_remove(struct backend *be, int64_t parent, const char *name,
 			 int is_dir)
 {
 	char q[3 * STORE_NAME_MAX + 1], path[3 * STORE_NAME_MAX + 100];
-	int rc;
+	struct client *c = C(be);
+	be_node n;
+	int rc, pinned = 0;
 
 	if (pct(name, q, sizeof(q)))
 		return -ENAMETOOLONG;
+	/* a file whose bytes we pinned: release them if it was the last
+	 * sample naming them (pins_release) */
+	if (!is_dir && !c_node_lookup(be, parent, name, &n) && n.has_sha)
+		pinned = cache_blob_pinned(c->blobs, n.sha);
 	pathf(path, sizeof(path), "/v1/nodes/%lld/children?name=%s&is_dir=%d",
 	      (long long)parent, q, is_dir ? 1 : 0);
-	rc = send_json(C(be), "DELETE", path, NULL, NULL, NULL);
-	changed_nodes(C(be));
+	rc = send_json(c, "DELETE", path, NULL, NULL, NULL);
+	changed_nodes(c);
+	if (!rc && pinned)
+		pins_release(c, (const unsigned char (*)[STORE_SHA_LEN])&n.sha,
+			     1);
 	return rc;
 }
 
@@ -1932,10 +2038,12 @@ static int commit_kept(struct client *c, int64_t ino, int fd,
 	int rc;
 
 	store_sha_hex(sha, hexs);
+	atomic_fetch_add(&c->pinning, 1);   /* before the pin: pins_release */
 	rc = cache_blob_adopt(c->blobs, fd, staged, sha, size, 1);
 	if (staged && staged[0])
 		unlink(staged);
 	if (rc) {
+		atomic_fetch_sub(&c->pinning, 1);
 		log_error("remote: upload of node %lld: cannot pin its bytes"
 			  " in the cache (%s); nothing sent", (long long)ino,
 			  strerror(-rc));
@@ -1946,6 +2054,7 @@ static int commit_kept(struct client *c, int64_t ino, int fd,
 	rc = put_content(c, ino, hexs, size, mtime_ns, durable, 1, tp);
 	if (rc == -EAGAIN && tp && !thumb_push(c, fd, size, &t))
 		rc = put_content(c, ino, hexs, size, mtime_ns, durable, 1, tp);
+	atomic_fetch_sub(&c->pinning, 1);
 	if (rc)
 		log_error("remote: upload of node %lld (metadata only) failed:"
 			  " %s", (long long)ino, strerror(-rc));
@@ -2496,6 +2605,7 @@ int api_client_open(const struct api_client_opts *o, struct backend **out,
 	c = calloc(1, sizeof(*c));
 	if (!c)
 		return -ENOMEM;
+	atomic_init(&c->pinning, 0);
 	c->ops = client_ops;
 	/* The kernel keeps live names and attributes for half the metadata
 	 * TTL: a name made by another mount shows within meta_ttl (we cache
@@ -2544,6 +2654,7 @@ int api_client_open(const struct api_client_opts *o, struct backend **out,
 				      msg, msglen);
 	if (rc)
 		goto fail;
+	pins_reconcile(c, "checked at mount");
 	*out = &c->be;
 	return 0;
 fail:

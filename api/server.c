@@ -34,6 +34,10 @@
  * --user-rate N/S: bursts of N, N per S seconds sustained), and each
  * address at most --conns-per-addr connections at once (libmicrohttpd
  * closes the one over, before reading it). Over a limit: 429 + Retry-After.
+ * In all at most --max-conns connections, and silent ones do not keep
+ * their place: per-connection deadlines (on_conn). A body length with two
+ * readings is refused before the body is read (framing_bad: request
+ * smuggling). Plain http listens only on loopback unless --insecure-http.
  *
  * Uploads no node names (PUT /v1/blobs without a commit): each user may
  * hold at most `upload_cap` bytes of them (UPLOAD_CAP, --upload-cap); a PUT
@@ -60,11 +64,14 @@
 #include <netdb.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/mman.h>
 #include <sys/random.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -105,6 +112,15 @@
 #define RATE_SLOTS 1024
 #define RATE_DEFAULT "20000/10"  /* requests per seconds, per user */
 #define CONNS_DEFAULT 128        /* concurrent connections per address */
+#define MAX_CONNS_DEFAULT 1000   /* concurrent connections in all */
+#define FD_SPARE 256             /* descriptors kept for the store, logs */
+/* Connection deadlines, seconds without a byte moving (MHD's timeout is
+ * one of inactivity): see on_conn. */
+#define HEAD_TIMEOUT 10          /* to send a request head (or a TLS
+                                  * handshake), and between body chunks */
+#define PRESSED_TIMEOUT 2        /* the same, under pressure */
+#define IDLE_TIMEOUT 120         /* an authenticated keep-alive, between
+                                  * requests */
 
 enum body { B_NONE, B_JSON, B_LINE, B_FILE, B_BLOB };
 
@@ -133,6 +149,9 @@ struct srv {
 	pthread_mutex_t sweep_lock;       /* protects sweep_stop */
 	pthread_cond_t sweep_cond;        /* signalled to stop the sweep */
 	int sweep_stop;
+	unsigned max_conns;               /* the global cap MHD enforces */
+	unsigned pressure;                /* conns from which on_conn presses */
+	atomic_uint conns;                /* open connections (on_conn) */
 };
 
 struct req;
@@ -1309,6 +1328,57 @@ static int parse_range(const char *h, int64_t size, int64_t *off,
 	return 1;
 }
 
+/*
+ * POST /v1/kept {"sha256":[HEX…]} (at most KEPT_MAX): which of these hashes
+ * a node of the caller's datasets (live tree or frozen tag) still names:
+ * {"named":[HEX…]}. A mount with upload=meta asks it to release the bytes it
+ * pinned for samples that are gone (docs/api.md, Content). It tells the
+ * caller nothing about other users' datasets.
+ */
+#define KEPT_MAX 10000
+static enum MHD_Result r_kept(struct srv *s, struct req *r,
+			      struct MHD_Connection *c)
+{
+	enum MHD_Result ret;
+	cJSON *j = body_json(r, c, &ret), *in, *out, *named, *it;
+	unsigned char sha[STORE_SHA_LEN];
+	int rc = 0;
+
+	if (!j)
+		return ret;
+	in = cJSON_GetObjectItemCaseSensitive(j, "sha256");
+	if (!cJSON_IsArray(in) || cJSON_GetArraySize(in) > KEPT_MAX) {
+		cJSON_Delete(j);
+		return bad_field(c, "sha256 (an array of at most 10000 hashes)");
+	}
+	out = cJSON_CreateObject();
+	named = out ? cJSON_AddArrayToObject(out, "named") : NULL;
+	if (!named)
+		rc = -ENOMEM;
+	cJSON_ArrayForEach(it, in) {
+		if (rc)
+			break;
+		if (!cJSON_IsString(it) || api_sha_from_hex(it->valuestring, sha)) {
+			cJSON_Delete(j);
+			cJSON_Delete(out);
+			return bad_field(c, "sha256 (64 hex digits each)");
+		}
+		rc = store_sha_named_for(s->st, r->user, sha);
+		if (rc == 1) {
+			cJSON *h = cJSON_CreateString(it->valuestring);
+			rc = h && cJSON_AddItemToArray(named, h) ? 0 : -ENOMEM;
+			if (rc)
+				cJSON_Delete(h);
+		}
+	}
+	cJSON_Delete(j);
+	if (rc < 0) {
+		cJSON_Delete(out);
+		return send_errno(c, rc, NULL);
+	}
+	return send_json(c, MHD_HTTP_OK, out);
+}
+
 static enum MHD_Result r_blob_get(struct srv *s, struct req *r,
 				  struct MHD_Connection *c)
 {
@@ -1742,6 +1812,7 @@ static const struct route routes[] = {
 	{ "blobs/#", "GET", r_blob_get, B_NONE, 0 },
 	{ "blobs/#", "HEAD", r_blob_get, B_NONE, 0 },
 	{ "blobs/#", "PUT", r_blob_put, B_BLOB, CAP_BLOB },
+	{ "kept", "POST", r_kept, B_JSON, CAP_JSON },
 	{ "embeddings/#", "GET", r_emb, B_NONE, 0 },
 	{ "embeddings/#", "DELETE", r_emb_delete, B_NONE, 0 },
 	{ "embeddings/#/csv", "GET", r_emb_csv, B_NONE, 0 },
@@ -1917,6 +1988,71 @@ static int request_line_bad(struct req *r, struct MHD_Connection *c,
 	return 0;
 }
 
+/* Sets how long connection c may stay silent before MHD closes it. */
+static void conn_timeout(struct MHD_Connection *c, unsigned seconds)
+{
+	MHD_set_connection_option(c, MHD_CONNECTION_OPTION_TIMEOUT, seconds);
+}
+
+/* Whether the server is near its connection cap (see on_conn). */
+static int pressed(struct srv *s)
+{
+	return atomic_load(&s->conns) >= s->pressure;
+}
+
+/* What framing_bad counts while walking the headers. */
+struct framing {
+	unsigned cl, te;          /* Content-Length, Transfer-Encoding seen */
+	int cl_bad, te_bad;       /* a value that is not digits / "chunked" */
+};
+
+static enum MHD_Result framing_count(void *cls, enum MHD_ValueKind kind,
+				     const char *key, const char *value)
+{
+	struct framing *f = cls;
+
+	(void)kind;
+	if (!strcasecmp(key, MHD_HTTP_HEADER_CONTENT_LENGTH)) {
+		f->cl++;
+		if (!value || !*value || strspn(value, "0123456789") !=
+		    strlen(value))
+			f->cl_bad = 1;
+	} else if (!strcasecmp(key, MHD_HTTP_HEADER_TRANSFER_ENCODING)) {
+		f->te++;
+		if (!value || strcasecmp(value, "chunked"))
+			f->te_bad = 1;
+	}
+	return MHD_YES;
+}
+
+/*
+ * Request smuggling: a proxy in front may frame the body by another header
+ * than libmicrohttpd does (MHD takes the first Content-Length, and ignores
+ * Content-Length whenever Transfer-Encoding is present). So the body's
+ * length must have exactly one reading (RFC 9112 6.1, 6.3): at most one
+ * Content-Length, all digits; at most one Transfer-Encoding, exactly
+ * "chunked"; never both. Anything else is 400, answered before the body is
+ * read, which makes MHD close the connection (nothing left in it is taken
+ * as a next request). 0, or answered (1).
+ */
+static int framing_bad(struct MHD_Connection *c, enum MHD_Result *ret)
+{
+	struct framing f = { 0 };
+
+	MHD_get_connection_values(c, MHD_HEADER_KIND, framing_count, &f);
+	if (f.cl <= 1 && f.te <= 1 && !(f.cl && f.te) && !f.cl_bad &&
+	    !f.te_bad)
+		return 0;
+	*ret = send_err(c, MHD_HTTP_BAD_REQUEST, "bad_request", "EINVAL",
+			f.cl && f.te ? "both Content-Length and"
+			" Transfer-Encoding" : f.cl > 1 ? "more than one"
+			" Content-Length" : f.te > 1 ? "more than one"
+			" Transfer-Encoding" : f.cl_bad ? "a Content-Length"
+			" that is not a number" : "a Transfer-Encoding other"
+			" than chunked");
+	return 1;
+}
+
 static enum MHD_Result handler(void *cls, struct MHD_Connection *c,
 			       const char *url, const char *method,
 			       const char *version, const char *data,
@@ -1937,8 +2073,10 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c,
 	}
 	if (!r->started) {
 		r->started = 1;
+		/* the head is in: now the body's deadline (on_conn) */
+		conn_timeout(c, HEAD_TIMEOUT);
 		if (request_line_bad(r, c, method, version, &ret) ||
-		    authenticate(s, r, c, &ret) || route(r, c, method, &ret))
+		    framing_bad(c, &ret) || authenticate(s, r, c, &ret) || route(r, c, method, &ret))
 			return ret;
 		if (core_local_view(s->base, r->user, &r->be))
 			return send_errno(c, -ENOMEM, NULL);
@@ -1984,14 +2122,48 @@ static void *on_uri(void *cls, const char *uri, struct MHD_Connection *c)
 	return r;
 }
 
+/*
+ * Connections that send nothing must not hold the server (issue 16: 1,100
+ * silent connections from 11 addresses, each under --conns-per-addr, shut
+ * out every client for 120 s). MHD enforces the global cap (--max-conns,
+ * kept below the descriptor limit, so the store always has descriptors)
+ * and closes a connection silent for longer than its timeout; this
+ * callback (MHD_OPTION_NOTIFY_CONNECTION, in the connection's own thread)
+ * chooses the timeouts so that slots go to clients that talk:
+ *   - a new connection has HEAD_TIMEOUT s to send its request head (MHD's
+ *     daemon default), PRESSED_TIMEOUT s once a quarter of the cap or less
+ *     is left — a real client sends its head at once, so the room that is
+ *     left turns over every few seconds;
+ *   - while a body arrives, the same HEAD_TIMEOUT between chunks (handler);
+ *   - between requests (on_done) only a connection whose last request had a
+ *     valid token may idle, IDLE_TIMEOUT s (libcurl's pool keeps them for
+ *     118 s) — and only while there is no pressure: under pressure, idle
+ *     connections are the first to go (PRESSED_TIMEOUT).
+ * A client whose connection is closed while idle reconnects (libcurl does).
+ */
+static void on_conn(void *cls, struct MHD_Connection *c, void **socket_ctx,
+		    enum MHD_ConnectionNotificationCode code)
+{
+	struct srv *s = cls;
+
+	(void)socket_ctx;
+	if (code == MHD_CONNECTION_NOTIFY_CLOSED) {
+		atomic_fetch_sub(&s->conns, 1);
+		return;
+	}
+	if (atomic_fetch_add(&s->conns, 1) + 1 >= s->pressure)
+		conn_timeout(c, PRESSED_TIMEOUT);
+}
+
 static void on_done(void *cls, struct MHD_Connection *c, void **con_cls,
 		    enum MHD_RequestTerminationCode toe)
 {
 	struct req *r = *con_cls;
+	struct srv *s = cls;
 
-	(void)cls;
-	(void)c;
-	(void)toe;
+	if (toe == MHD_REQUEST_TERMINATED_COMPLETED_OK && c)
+		conn_timeout(c, pressed(s) ? PRESSED_TIMEOUT :
+			     r && r->user[0] ? IDLE_TIMEOUT : HEAD_TIMEOUT);
 	if (!r)
 		return;
 	if (r->be)
@@ -2078,6 +2250,23 @@ static int parse_listen(const char *spec, struct sockaddr_storage *ss,
 	memcpy(ss, ai->ai_addr, ai->ai_addrlen);
 	*v6 = ai->ai_family == AF_INET6;
 	freeaddrinfo(ai);
+	return 0;
+}
+
+/* Whether a bound address only this machine can reach: 127.0.0.0/8, ::1,
+ * or ::ffff:127.x.y.z. A wildcard (0.0.0.0, ::) is not. */
+static int listen_loopback(const struct sockaddr_storage *ss)
+{
+	if (ss->ss_family == AF_INET) {
+		const struct sockaddr_in *a = (const struct sockaddr_in *)ss;
+		return (ntohl(a->sin_addr.s_addr) >> 24) == 127;
+	}
+	if (ss->ss_family == AF_INET6) {
+		const struct in6_addr *a =
+			&((const struct sockaddr_in6 *)ss)->sin6_addr;
+		return IN6_IS_ADDR_LOOPBACK(a) ||
+		       (IN6_IS_ADDR_V4MAPPED(a) && a->s6_addr[12] == 127);
+	}
 	return 0;
 }
 
@@ -2180,7 +2369,9 @@ static int serve_usage(int help)
 		"usage: sievefs serve STORE --listen HOST:PORT"
 		" [--tls-cert FILE --tls-key FILE]\n"
 		"                     [--orphan-grace SECS] [--upload-cap BYTES]\n"
-		"                     [--user-rate N/S] [--conns-per-addr N]\n"
+		"                     [--user-rate N/S] [--conns-per-addr N]"
+		" [--max-conns N]\n"
+		"                     [--insecure-http]\n"
 		"Serves the datasets of the store in directory STORE (created if"
 		" missing) over\n"
 		"HTTP (docs/api.md) to remote mounts: sievefs"
@@ -2190,6 +2381,12 @@ static int serve_usage(int help)
 		"  --tls-cert FILE      https: the certificate chain (PEM), with"
 		" --tls-key\n"
 		"  --tls-key FILE       https: its private key (PEM)\n"
+		"  --insecure-http      allow plain http on an address other"
+		" machines reach\n"
+		"                       (without TLS only a loopback --listen is"
+		" accepted:\n"
+		"                       tokens and samples would cross the"
+		" network in clear)\n"
 		"  --orphan-grace SECS  uploaded blobs no node names are"
 		" collected after this\n"
 		"                       (3600; a commit after it sends the"
@@ -2203,9 +2400,16 @@ static int serve_usage(int help)
 		"  --conns-per-addr N   at most N connections at once from one"
 		" address\n"
 		"                       (default %d)\n"
+		"  --max-conns N        at most N connections at once in all"
+		" (default %d, less\n"
+		"                       if the descriptor limit is low); a"
+		" request head must\n"
+		"                       arrive within %d s (%d s when the"
+		" server is nearly full)\n"
 		"Tokens for the users: sievefs token create --store STORE USER."
 		" Stops on\n"
-		"SIGINT or SIGTERM.\n", CONNS_DEFAULT);
+		"SIGINT or SIGTERM.\n", CONNS_DEFAULT, MAX_CONNS_DEFAULT,
+		HEAD_TIMEOUT, PRESSED_TIMEOUT);
 	return help ? 0 : 2;
 }
 
@@ -2283,6 +2487,22 @@ void api_server_stop(struct api_server *h)
 	free(h);
 }
 
+/* The global connection cap: `want` (0: MAX_CONNS_DEFAULT), lowered so
+ * that FD_SPARE descriptors stay for the store, staging files and logs. */
+static unsigned max_conns(unsigned want)
+{
+	struct rlimit rl;
+	unsigned n = want ? want : MAX_CONNS_DEFAULT;
+
+	if (!getrlimit(RLIMIT_NOFILE, &rl) && rl.rlim_cur != RLIM_INFINITY) {
+		rlim_t room = rl.rlim_cur > 2 * FD_SPARE ?
+			      rl.rlim_cur - FD_SPARE : rl.rlim_cur / 2;
+		if ((rlim_t)n > room)
+			n = (unsigned)room;
+	}
+	return n < 8 ? 8 : n;
+}
+
 int api_server_start(const char *dir, const struct sockaddr *sa,
 		     const struct api_server_opts *o, struct api_server **out,
 		     unsigned *port)
@@ -2315,6 +2535,9 @@ int api_server_start(const char *dir, const struct sockaddr *sa,
 	pthread_cond_init(&s->sweep_cond, NULL);
 	s->upload_cap = o->upload_cap;
 	s->grace = o->grace;
+	s->max_conns = max_conns(o->max_conns);
+	s->pressure = s->max_conns - s->max_conns / 4;
+	atomic_init(&s->conns, 0);
 	if (getrandom(&s->boot, sizeof(s->boot), 0) != (ssize_t)sizeof(s->boot))
 		s->boot = (uint64_t)time(NULL) ^ (uint64_t)getpid() << 32;
 	rc = core_local_open(dir, "", &s->base, msg, sizeof(msg));
@@ -2349,7 +2572,10 @@ int api_server_start(const char *dir, const struct sockaddr *sa,
 				(unsigned)(cores > 0 ? cores : 1),
 				MHD_OPTION_URI_LOG_CALLBACK, on_uri, s,
 				MHD_OPTION_NOTIFY_COMPLETED, on_done, s,
-				MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)120,
+				MHD_OPTION_NOTIFY_CONNECTION, on_conn, s,
+				MHD_OPTION_CONNECTION_LIMIT, s->max_conns,
+				MHD_OPTION_CONNECTION_TIMEOUT,
+				(unsigned)HEAD_TIMEOUT,
 				MHD_OPTION_CONNECTION_MEMORY_LIMIT,
 				(size_t)65536,
 				MHD_OPTION_PER_IP_CONNECTION_LIMIT, o->per_addr,
@@ -2374,7 +2600,7 @@ fail:
 int api_serve_cli(int argc, char **argv)
 {
 	const char *dir = NULL, *listen = NULL, *cert = NULL, *key = NULL,
-		   *rate = RATE_DEFAULT, *conns = NULL;
+		   *rate = RATE_DEFAULT, *conns = NULL, *maxc = NULL;
 	struct api_server_opts o = { .per_addr = CONNS_DEFAULT,
 				     .upload_cap = UPLOAD_CAP,
 				     .grace = ORPHAN_GRACE };
@@ -2384,12 +2610,16 @@ int api_serve_cli(int argc, char **argv)
 	struct api_server *h = NULL;
 	sigset_t sigs;
 	unsigned port = 0;
-	int v6 = 0, rc, sig, ret = 1;
+	int v6 = 0, rc, sig, ret = 1, insecure = 0;
 
 	for (int i = 1; i < argc; i++)
 		if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help"))
 			return serve_usage(1);
 	for (int i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "--insecure-http")) {
+			insecure = 1;
+			continue;
+		}
 		const char **opt = !strcmp(argv[i], "--listen") ? &listen :
 				   !strcmp(argv[i], "--tls-cert") ? &cert :
 				   !strcmp(argv[i], "--tls-key") ? &key :
@@ -2397,6 +2627,7 @@ int api_serve_cli(int argc, char **argv)
 				   !strcmp(argv[i], "--upload-cap") ? &cap :
 				   !strcmp(argv[i], "--user-rate") ? &rate :
 				   !strcmp(argv[i], "--conns-per-addr") ? &conns :
+				   !strcmp(argv[i], "--max-conns") ? &maxc :
 				   NULL;
 		if (opt && i + 1 < argc)
 			*opt = argv[++i];
@@ -2424,6 +2655,15 @@ int api_serve_cli(int argc, char **argv)
 			listen);
 		return 2;
 	}
+	if (!cert && !insecure && !listen_loopback(&ss)) {
+		fprintf(stderr, "sievefs: --listen %s: refusing plain http on an"
+			" address other machines can reach: tokens and samples"
+			" would cross the network unencrypted. Give --tls-cert"
+			" and --tls-key, listen on 127.0.0.1 behind a TLS proxy,"
+			" or add --insecure-http if the network is trusted\n",
+			listen);
+		return 2;
+	}
 	if (parse_rate(rate, &o.rate_n, &o.rate_s)) {
 		fprintf(stderr, "sievefs: --user-rate %s: expected N/SECONDS"
 			" (integers >= 1), e.g. " RATE_DEFAULT "\n", rate);
@@ -2432,6 +2672,11 @@ int api_serve_cli(int argc, char **argv)
 	if (conns && parse_count(conns, &o.per_addr)) {
 		fprintf(stderr, "sievefs: --conns-per-addr %s: expected a"
 			" number from 1 to 65535\n", conns);
+		return 2;
+	}
+	if (maxc && parse_count(maxc, &o.max_conns)) {
+		fprintf(stderr, "sievefs: --max-conns %s: expected a number"
+			" from 1 to 65535\n", maxc);
 		return 2;
 	}
 	if (cert) {

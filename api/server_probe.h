@@ -24,6 +24,7 @@ struct api_server_opts {
 	const char *cert_pem, *key_pem;   /* both (https) or neither; PEM */
 	double rate_n, rate_s;            /* --user-rate N/S, both >= 1 */
 	unsigned per_addr;                /* --conns-per-addr */
+	unsigned max_conns;               /* --max-conns; 0: the default */
 	uint64_t upload_cap;              /* --upload-cap, bytes */
 	unsigned grace;                   /* --orphan-grace, seconds */
 	int quiet;                        /* 1: no libmicrohttpd error log */

@@ -46,6 +46,7 @@ struct cache_blobs {
 	size_t nbuckets, count, npinned;
 	struct entry *head, *tail;     /* LRU: head newest, tail oldest */
 	uint64_t used, pinned;
+	uint64_t pin_gen;              /* bumped by every pinning commit */
 	int lockfd;                    /* DIR/lock, flock'd while open */
 };
 
@@ -576,6 +577,9 @@ static int install(struct cache_blobs *c, const char *tmp,
 	struct entry *e = find(c, sha);
 	int rc;
 
+	if (pin)
+		c->pin_gen++;          /* see cache_blob_unpin */
+
 	if (e && (e->pinned || !pin)) {
 		unlink(tmp);
 		if (!e->pinned) {
@@ -699,4 +703,71 @@ void cache_blobs_usage(struct cache_blobs *c, uint64_t *bytes,
 	if (pinned_entries)
 		*pinned_entries = c->npinned;
 	pthread_mutex_unlock(&c->lock);
+}
+
+uint64_t cache_blobs_pin_gen(struct cache_blobs *c)
+{
+	uint64_t g;
+
+	pthread_mutex_lock(&c->lock);
+	g = c->pin_gen;
+	pthread_mutex_unlock(&c->lock);
+	return g;
+}
+
+int cache_blobs_pinned_list(struct cache_blobs *c,
+			    unsigned char (**out)[CACHE_SHA_LEN], size_t *n)
+{
+	unsigned char (*v)[CACHE_SHA_LEN];
+	size_t k = 0;
+
+	*out = NULL;
+	*n = 0;
+	pthread_mutex_lock(&c->lock);
+	v = malloc((c->npinned ? c->npinned : 1) * sizeof(*v));
+	if (!v) {
+		pthread_mutex_unlock(&c->lock);
+		return -ENOMEM;
+	}
+	for (size_t b = 0; b < c->nbuckets; b++)
+		for (struct entry *e = c->bucket[b]; e; e = e->hnext)
+			if (e->pinned && k < c->npinned)
+				memcpy(v[k++], e->sha, CACHE_SHA_LEN);
+	pthread_mutex_unlock(&c->lock);
+	*out = v;
+	*n = k;
+	return 0;
+}
+
+/* The pinned file moves to the evictable side (a rename in the cache
+ * directory), so the bytes stay readable while there is room, then go the
+ * way of any cached entry. */
+int cache_blob_unpin(struct cache_blobs *c,
+		     const unsigned char sha[CACHE_SHA_LEN], uint64_t gen)
+{
+	char from[PATH_CAP], to[PATH_CAP];
+	struct entry *e;
+	int64_t size;
+	int rc = 0;
+
+	pthread_mutex_lock(&c->lock);
+	e = find(c, sha);
+	if (c->pin_gen != gen)
+		rc = -EAGAIN;
+	else if (!e || !e->pinned)
+		rc = -ENOENT;
+	else if ((rc = entry_path(c, sha, 1, from, sizeof(from))) ||
+		 (rc = entry_path(c, sha, 0, to, sizeof(to))))
+		;
+	else if (rename(from, to))
+		rc = -errno;
+	else {
+		size = e->size;
+		drop(c, e);
+		if (!add(c, sha, size, 0))
+			unlink(to);    /* no memory for the entry: just free it */
+		evict(c);
+	}
+	pthread_mutex_unlock(&c->lock);
+	return rc;
 }

@@ -4,7 +4,9 @@
  * Layout of a cache directory:
  *   DIR/ab/<sha256>         cached bytes, evictable (least recently used first)
  *   DIR/pinned/ab/<sha256>  bytes that exist only here (upload=meta): never
- *                           evicted, not counted against the size limit
+ *                           evicted, not counted against the size limit;
+ *                           released (made evictable) once no sample on the
+ *                           server names them (api/client.c, pins_release)
  *   DIR/tmp/                downloads and uploads in progress; emptied at open
  *   DIR/lock                flock'd by the one process using the cache
  *                           (a second one gets -EBUSY); holds its PID
@@ -79,6 +81,21 @@ int cache_blob_has(struct cache_blobs *c,
 /* 1 if `sha` is pinned here (its bytes exist only in this cache). */
 int cache_blob_pinned(struct cache_blobs *c,
 		      const unsigned char sha[CACHE_SHA_LEN]);
+
+/* Releasing pins (upload=meta bytes no sample names any more). The caller
+ * reads the generation, finds out (from the server) which pins nothing
+ * needs, and unpins each with that generation: cache_blob_unpin refuses
+ * (-EAGAIN) if any entry was pinned since, because that pin may belong to an
+ * upload the server had not seen yet. An unpinned entry becomes an ordinary
+ * evictable one (it stays readable while it fits the size bound).
+ * cache_blobs_pinned_list: every pinned hash into a malloc'd array (caller
+ * frees) and its length; 0 or -ENOMEM. cache_blob_unpin: 0, -EAGAIN,
+ * -ENOENT (not pinned) or -errno. */
+uint64_t cache_blobs_pin_gen(struct cache_blobs *c);
+int cache_blobs_pinned_list(struct cache_blobs *c,
+			    unsigned char (**out)[CACHE_SHA_LEN], size_t *n);
+int cache_blob_unpin(struct cache_blobs *c,
+		     const unsigned char sha[CACHE_SHA_LEN], uint64_t gen);
 
 /* Bytes held by evictable entries, by pinned entries, and their counts. */
 void cache_blobs_usage(struct cache_blobs *c, uint64_t *bytes,

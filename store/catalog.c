@@ -794,73 +794,99 @@ int store_tree_count(store *st, int64_t tree, int64_t *files, int64_t *bytes)
 struct freeze {
 	struct conn *c;
 	int64_t src, tag, root, now;
-	char lastdir[STORE_PATH_MAX];
+	char *lastdir;                 /* malloc'd, NULL if none yet */
 	int64_t lastino;
 	sqlite3_stmt *srcdir;
 };
 
-/* Returns the node of directory `path` in the new tag, making it (and its
- * parents) with the source tree's attributes when missing. */
-static int freeze_dir(struct freeze *f, const char *path, int64_t *ino)
+/* The node of path `path` (length len, not NUL-terminated there) in tree
+ * `tree`: 0 with *ino, -ENOENT, or -errno. */
+static int node_at(struct freeze *f, int64_t tree, const char *path,
+		   size_t len, struct store_node *got, int64_t *ino)
 {
-	struct store_node a = { .kind = STORE_DIR, .mode = 0755 };
-	struct store_node got;
-	char parentpath[STORE_PATH_MAX];
-	const char *slash, *name;
-	int64_t parent;
-	sqlite3_stmt *s;
+	sqlite3_stmt *s = db_stmt(f->c, Q_NODE_BY_PATH);
 	int rc;
 
-	if (!*path) {
+	if (!s)
+		return -EIO;
+	sqlite3_bind_int64(s, 1, tree);
+	sqlite3_bind_text(s, 2, path, (int)len, SQLITE_STATIC);
+	rc = step_one(s);
+	if (!rc && ino)
+		*ino = sqlite3_column_int64(s, 0);
+	if (!rc && got)
+		db_node_row(s, got);
+	sqlite3_reset(s);
+	return rc;
+}
+
+/* Returns the node of directory `path` in the new tag, making it (and its
+ * missing parents) with the source tree's attributes. Iterative: the
+ * deepest folder the tag already has is found first, then the rest made
+ * downwards (a tree may be thousands of folders deep). */
+static int freeze_dir(struct freeze *f, const char *path, int64_t *ino)
+{
+	size_t len = strlen(path), end = len;
+	int64_t parent = f->root;
+	int rc;
+
+	if (!len) {
 		*ino = f->root;
 		return 0;
 	}
-	if (!strcmp(path, f->lastdir)) {
+	if (f->lastdir && !strcmp(path, f->lastdir)) {
 		*ino = f->lastino;
 		return 0;
 	}
-	s = db_stmt(f->c, Q_NODE_BY_PATH);
-	if (!s)
-		return -EIO;
-	sqlite3_bind_int64(s, 1, f->tag);
-	sqlite3_bind_text(s, 2, path, -1, SQLITE_STATIC);
-	rc = step_one(s);
-	if (!rc)
-		*ino = sqlite3_column_int64(s, 0);
-	sqlite3_reset(s);
-	if (rc != -ENOENT)
-		goto done;
-	slash = strrchr(path, '/');
-	name = slash ? slash + 1 : path;
-	snprintf(parentpath, sizeof(parentpath), "%.*s",
-		 slash ? (int)(slash - path) : 0, path);
-	rc = freeze_dir(f, parentpath, &parent);
-	if (rc)
-		return rc;
-	s = db_stmt(f->c, Q_NODE_BY_PATH);
-	if (!s)
-		return -EIO;
-	sqlite3_bind_int64(s, 1, f->src);
-	sqlite3_bind_text(s, 2, path, -1, SQLITE_STATIC);
-	if (step_one(s) == 0) {
-		db_node_row(s, &got);
-		a.mode = got.mode;
-		a.uid = got.uid;
-		a.gid = got.gid;
-		a.mtime_ns = got.mtime_ns;
-		a.atime_ns = got.atime_ns;
-	} else {
-		a.uid = getuid();
-		a.gid = getgid();
-		a.mtime_ns = f->now;
+	for (;;) {                     /* the deepest prefix the tag has */
+		rc = node_at(f, f->tag, path, end, NULL, &parent);
+		if (rc != -ENOENT)
+			break;
+		while (end > 0 && path[end - 1] != '/')
+			end--;
+		if (end == 0) {
+			parent = f->root;
+			rc = 0;
+			break;
+		}
+		end--;                 /* at the '/' */
 	}
-	sqlite3_reset(s);
-	a.ctime_ns = f->now;
-	rc = insert_node(f->c, f->tag, parent, name, path, &a, ino);
-done:
+	while (!rc && end < len) {     /* make the rest, top down */
+		struct store_node a = { .kind = STORE_DIR, .mode = 0755 };
+		struct store_node got;
+		size_t start = end ? end + 1 : 0, stop = start;
+		char *sub;
+
+		while (stop < len && path[stop] != '/')
+			stop++;
+		if (node_at(f, f->src, path, stop, &got, NULL) == 0) {
+			a.mode = got.mode;
+			a.uid = got.uid;
+			a.gid = got.gid;
+			a.mtime_ns = got.mtime_ns;
+			a.atime_ns = got.atime_ns;
+		} else {
+			a.uid = getuid();
+			a.gid = getgid();
+			a.mtime_ns = f->now;
+		}
+		a.ctime_ns = f->now;
+		sub = strndup(path, stop);
+		if (!sub)
+			return -ENOMEM;
+		rc = insert_node(f->c, f->tag, parent, sub + start, sub, &a,
+				 &parent);
+		free(sub);
+		end = stop;
+	}
 	if (!rc) {
-		snprintf(f->lastdir, sizeof(f->lastdir), "%s", path);
-		f->lastino = *ino;
+		char *last = strdup(path);
+		if (last) {
+			free(f->lastdir);
+			f->lastdir = last;
+			f->lastino = parent;
+		}
+		*ino = parent;
 	}
 	return rc;
 }
@@ -868,17 +894,19 @@ done:
 static int freeze_node(struct freeze *f, const struct store_node *n,
 		       const char *path, int64_t *files, int64_t *bytes)
 {
-	char dir[STORE_PATH_MAX];
 	const char *slash = strrchr(path, '/');
 	int64_t parent, ino;
 	struct store_node a = *n;
+	char *dir;
 	int rc;
 
 	if (n->kind == STORE_DIR)
 		return freeze_dir(f, path, &ino);
-	snprintf(dir, sizeof(dir), "%.*s", slash ? (int)(slash - path) : 0,
-		 path);
+	dir = strndup(path, slash ? (size_t)(slash - path) : 0);
+	if (!dir)
+		return -ENOMEM;
 	rc = freeze_dir(f, dir, &parent);
+	free(dir);
 	if (rc)
 		return rc;
 	a.ctime_ns = f->now;
@@ -976,6 +1004,7 @@ int store_tag_create(store *st, int64_t dataset, const char *name,
 		sqlite3_finalize(u);
 	}
 out:
+	free(f.lastdir);
 	rc = db_end(c, rc);
 	if (!rc && out)
 		rc = store_tag_get_id(st, f.tag, out);
@@ -1123,13 +1152,36 @@ int store_node_path(store *st, int64_t ino, char *buf, size_t len)
 	return rc;
 }
 
-/* Path of child `name` of dir node p, checked writable. */
-static int child_path(store *st, const struct store_node *p, const char *name,
-		      char *buf, size_t len)
+/* The path of node ino in its tree, malloc'd into *out (caller frees):
+ * 0, -ENOENT, -ENOMEM or -EIO. Tree paths live on the heap, at their
+ * length (STORE_TREE_PATH_MAX, store.h). */
+static int node_path_dup(store *st, int64_t ino, char **out)
 {
-	char ppath[STORE_PATH_MAX];
+	struct conn *c = db_conn(st);
+	sqlite3_stmt *s = c ? db_stmt(c, Q_NODE_PATH) : NULL;
 	int rc;
 
+	*out = NULL;
+	if (!s)
+		return -EIO;
+	sqlite3_bind_int64(s, 1, ino);
+	rc = step_one(s);
+	if (!rc && !(*out = strdup((const char *)sqlite3_column_text(s, 0))))
+		rc = -ENOMEM;
+	sqlite3_reset(s);
+	return rc;
+}
+
+/* Path of child `name` of dir node p, checked writable, malloc'd into *out
+ * (caller frees). */
+static int child_path(store *st, const struct store_node *p, const char *name,
+		      char **out)
+{
+	char *ppath;
+	size_t len;
+	int rc;
+
+	*out = NULL;
 	if (p->kind != STORE_DIR)
 		return -ENOTDIR;
 	if (!p->tree_live)
@@ -1139,13 +1191,18 @@ static int child_path(store *st, const struct store_node *p, const char *name,
 		return -EINVAL;
 	if (strlen(name) > STORE_NAME_MAX)
 		return -ENAMETOOLONG;
-	rc = store_node_path(st, p->ino, ppath, sizeof(ppath));
+	rc = node_path_dup(st, p->ino, &ppath);
 	if (rc)
 		return rc;
-	if ((size_t)snprintf(buf, len, "%s%s%s", ppath, *ppath ? "/" : "",
-			     name) >= len)
-		return -ENAMETOOLONG;
-	return 0;
+	len = strlen(ppath) + 1 + strlen(name) + 1;
+	if (len > STORE_TREE_PATH_MAX)
+		rc = -ENAMETOOLONG;
+	else if (!(*out = malloc(len)))
+		rc = -ENOMEM;
+	else
+		snprintf(*out, len, "%s%s%s", ppath, *ppath ? "/" : "", name);
+	free(ppath);
+	return rc;
 }
 
 /* The folder ino changed now (a child came or went): its mtime and ctime. */
@@ -1168,7 +1225,7 @@ int store_node_create(store *st, int64_t parent, const char *name,
 {
 	struct conn *c = db_conn(st);
 	struct store_node p, a = { 0 };
-	char path[STORE_PATH_MAX];
+	char *path = NULL;
 	int64_t ino = 0, now = store_now_ns();
 	int rc;
 
@@ -1179,7 +1236,7 @@ int store_node_create(store *st, int64_t parent, const char *name,
 		return rc;
 	rc = store_node_get(st, parent, &p);
 	if (!rc)
-		rc = child_path(st, &p, name, path, sizeof(path));
+		rc = child_path(st, &p, name, &path);
 	if (rc)
 		goto out;
 	a.kind = nn->kind;
@@ -1193,6 +1250,7 @@ int store_node_create(store *st, int64_t parent, const char *name,
 	if (!rc)
 		rc = touch_dir(c, parent, now);
 out:
+	free(path);
 	rc = db_end(c, rc);
 	if (!rc && out) {
 		/* What store_node_get() would read back, without the query:
@@ -1311,8 +1369,7 @@ int store_node_rename(store *st, int64_t parent, const char *name,
 {
 	struct conn *c = db_conn(st);
 	struct store_node src, np, dst;
-	char oldpath[STORE_PATH_MAX], newpath[STORE_PATH_MAX];
-	char lo[STORE_PATH_MAX + 2], hi[STORE_PATH_MAX + 2];
+	char *oldpath = NULL, *newpath = NULL, *lo = NULL, *hi = NULL;
 	int64_t now = store_now_ns();
 	int have_dst = 0, rc;
 	sqlite3_stmt *s;
@@ -1330,9 +1387,9 @@ int store_node_rename(store *st, int64_t parent, const char *name,
 	if (!rc && src.tree != np.tree)
 		rc = -EXDEV;
 	if (!rc)
-		rc = store_node_path(st, src.ino, oldpath, sizeof(oldpath));
+		rc = node_path_dup(st, src.ino, &oldpath);
 	if (!rc)
-		rc = child_path(st, &np, newname, newpath, sizeof(newpath));
+		rc = child_path(st, &np, newname, &newpath);
 	if (rc)
 		goto out;
 	/* A folder cannot move below itself. */
@@ -1344,8 +1401,14 @@ int store_node_rename(store *st, int64_t parent, const char *name,
 	}
 	/* Every path below a moved folder grows or shrinks with it. */
 	if (src.kind == STORE_DIR) {
-		snprintf(lo, sizeof(lo), "%s/", oldpath);
-		snprintf(hi, sizeof(hi), "%s0", oldpath);
+		lo = malloc(ol + 2);
+		hi = malloc(ol + 2);
+		if (!lo || !hi) {
+			rc = -ENOMEM;
+			goto out;
+		}
+		snprintf(lo, ol + 2, "%s/", oldpath);
+		snprintf(hi, ol + 2, "%s0", oldpath);
 		sqlite3_stmt *m = db_prep(c, "SELECT max(length(CAST(path AS BLOB)))"
 				       " FROM nodes WHERE tree=?1 AND path>?2"
 				       " AND path<?3");
@@ -1358,7 +1421,7 @@ int store_node_rename(store *st, int64_t parent, const char *name,
 		sqlite3_bind_text(m, 3, hi, -1, SQLITE_STATIC);
 		if (sqlite3_step(m) == SQLITE_ROW &&
 		    sqlite3_column_int64(m, 0) - (int64_t)ol +
-		    (int64_t)strlen(newpath) >= STORE_PATH_MAX)
+		    (int64_t)strlen(newpath) >= STORE_TREE_PATH_MAX)
 			rc = -ENAMETOOLONG;
 		sqlite3_finalize(m);
 		if (rc)
@@ -1419,6 +1482,10 @@ int store_node_rename(store *st, int64_t parent, const char *name,
 		exec_int(c, "UPDATE nodes SET mtime=?2, ctime=?2 WHERE ino=?1",
 			 newparent, now, &rc);
 out:
+	free(oldpath);
+	free(newpath);
+	free(lo);
+	free(hi);
 	return end_and_collect(c, rc, have_dst && !rc ? &dst : NULL);
 }
 

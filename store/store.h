@@ -60,7 +60,12 @@
 typedef struct store store;
 
 #define STORE_NAME_MAX 255     /* one path component, bytes */
-#define STORE_PATH_MAX 4096    /* relative path inside a tree, bytes */
+#define STORE_PATH_MAX 4096    /* a path on this machine (store files) */
+/* A node's path inside its tree, bytes. ext4 sets no limit on a tree's
+ * depth (only on one syscall's path argument, PATH_MAX, which a deep tree
+ * is reached around with relative paths), so this cap only bounds memory:
+ * catalog.c builds these paths on the heap, at their length. */
+#define STORE_TREE_PATH_MAX (1u << 20)
 #define STORE_SHA_LEN 32
 #define STORE_ERRMSG 256
 #define STORE_DIR_MODE 0700
@@ -212,7 +217,8 @@ int store_node_lookup(store *st, int64_t parent, const char *name,
 /* Children of a dir node sorted by name; *out is malloc'd (free()). */
 int store_node_children(store *st, int64_t parent, struct store_node **out,
 			size_t *n);
-/* Relative path of a node inside its tree ("" for the root) into buf. */
+/* Relative path of a node inside its tree ("" for the root) into buf;
+ * -ENAMETOOLONG when it does not fit. */
 int store_node_path(store *st, int64_t ino, char *buf, size_t len);
 /* Creates a dir node, or a pending file node, under `parent` (must be a dir
  * of a live tree). -EEXIST, -ENOTDIR, -EROFS; -EINVAL for a name that is
@@ -537,6 +543,10 @@ int store_node_commit_kept(store *st, int64_t ino,
  * not, or -errno. (The blob may still exist: a full upload of the same
  * bytes.) */
 int store_blob_kept(store *st, const unsigned char sha[STORE_SHA_LEN]);
+/* 1 if a node (live or frozen, file of any tag) of a dataset of `owner`
+ * names sha, 0 if none does, or -errno. One indexed probe (nodes_sha). */
+int store_sha_named_for(store *st, const char *owner,
+			const unsigned char sha[STORE_SHA_LEN]);
 /* Which bytes a run of `owner`'s dataset may read for a node naming sha,
  * into src: sha itself or its thumbnail (upload=thumbnails). A server user
  * (owner not "") reads only bytes they sent (store_blob_grant): sha when

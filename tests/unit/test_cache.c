@@ -230,6 +230,52 @@ static void test_pinning(void **state)
 	cache_blobs_close(c);
 }
 
+/* Releasing pins: the list holds every pinned hash; an unpin with a stale
+ * generation (a pin happened since) is refused; an unpinned entry becomes
+ * evictable and obeys the size bound; unpinning what is not pinned is
+ * -ENOENT. */
+static void test_unpin(void **state)
+{
+	struct fx *f = *state;
+	struct cache_blobs *c;
+	unsigned char sha[CACHE_SHA_LEN], (*v)[CACHE_SHA_LEN] = NULL;
+	uint64_t gen, bytes, pinned;
+	size_t n = 0, np;
+
+	assert_int_equal(cache_blobs_open(f->dir, 150, &c, NULL, 0), 0);
+	put(c, 1, 100, 1);
+	put(c, 2, 100, 1);
+	put(c, 3, 100, 0);
+	assert_int_equal(cache_blobs_pinned_list(c, &v, &n), 0);
+	assert_int_equal(n, 2);
+	sha_of(1, sha);
+	assert_true(!memcmp(v[0], sha, CACHE_SHA_LEN) ||
+		    !memcmp(v[1], sha, CACHE_SHA_LEN));
+	free(v);
+	gen = cache_blobs_pin_gen(c);
+	put(c, 4, 10, 1);             /* a pin after the generation was read */
+	assert_int_equal(cache_blob_unpin(c, sha, gen), -EAGAIN);
+	assert_true(cache_blob_pinned(c, sha));
+	gen = cache_blobs_pin_gen(c);
+	assert_int_equal(cache_blob_unpin(c, sha, gen), 0);
+	assert_false(cache_blob_pinned(c, sha));
+	assert_true(has(c, 1));       /* still readable: now a cached entry */
+	cache_blobs_usage(c, &bytes, &pinned, NULL, &np);
+	assert_int_equal(pinned, 110);
+	assert_int_equal(np, 2);
+	assert_true(bytes <= 150);    /* the bound holds: 3 or 1 went */
+	assert_int_equal(cache_blob_unpin(c, sha, gen), -ENOENT);
+	sha_of(2, sha);
+	assert_int_equal(cache_blob_unpin(c, sha, gen), 0);
+	cache_blobs_close(c);
+	/* the index rebuilt from disk agrees */
+	assert_int_equal(cache_blobs_open(f->dir, 150, &c, NULL, 0), 0);
+	cache_blobs_usage(c, NULL, &pinned, NULL, &np);
+	assert_int_equal(pinned, 10);
+	assert_int_equal(np, 1);
+	cache_blobs_close(c);
+}
+
 static void test_adopt(void **state)
 {
 	struct fx *f = *state;
@@ -617,6 +663,7 @@ int main(void)
 						teardown),
 		cmocka_unit_test_setup_teardown(test_size_bound, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_pinning, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_unpin, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_adopt, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_rebuild, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_open_fails, setup, teardown),

@@ -906,13 +906,15 @@ static void node_rename_non_ascii_dir_rewrites_descendant_paths(void **state)
 	assert_path(f, c, "oak/leaf.jpg");
 }
 
-/* Every path in a tree fits STORE_PATH_MAX (store_node_create refuses a
- * longer one): renaming a folder must not push a descendant's path past it. */
-static void node_rename_dir_keeps_descendant_paths_within_max(void **state)
+/* A tree's paths are not capped at PATH_MAX (issue 16): a file 4,095 bytes
+ * deep is made, and renaming a folder above it lengthens its path past
+ * 4,096 bytes; every descendant's path is rewritten. (The real cap,
+ * STORE_TREE_PATH_MAX, is 1 MiB: memory, not use.) */
+static void node_rename_dir_lengthens_descendant_paths(void **state)
 {
 	struct fx *f = *state;
 	char name[STORE_NAME_MAX + 1], top[STORE_NAME_MAX + 1];
-	char buf[STORE_PATH_MAX];
+	char buf[2 * STORE_PATH_MAX];
 	int64_t p = f->ds.live_root, file;
 	size_t len = 0;
 
@@ -933,9 +935,19 @@ static void node_rename_dir_keeps_descendant_paths_within_max(void **state)
 	memset(name, 'Q', STORE_NAME_MAX);             /* +5 bytes */
 	name[STORE_NAME_MAX] = '\0';
 	assert_rc(store_node_rename(f->st, f->ds.live_root, top,
-				    f->ds.live_root, name, 0), -ENAMETOOLONG);
+				    f->ds.live_root, name, 0), 0);
 	assert_rc(store_node_path(f->st, file, buf, sizeof(buf)), 0);
-	assert_int_equal(buf[0], 'a');
+	assert_int_equal(buf[0], 'Q');
+	assert_int_equal(strlen(buf), STORE_PATH_MAX + 4);
+	/* and deeper still: a chain below the 4,100-byte path's folder */
+	for (int i = 0; i < 4; i++) {
+		memset(name, 'k' + i, 250);
+		name[250] = '\0';
+		p = mkdir_node(f, p, name);
+	}
+	file = mkfile_pending(f, p, "f.txt");
+	assert_rc(store_node_path(f->st, file, buf, sizeof(buf)), 0);
+	assert_int_equal(strlen(buf), 255 + 15 * 251 + 4 * 251 + 6);
 }
 
 static void node_rename_over_existing_file_replaces_it(void **state)
@@ -3056,7 +3068,7 @@ int main(void)
 		T(node_rename_file),
 		T(node_rename_dir_rewrites_descendant_paths),
 		T(node_rename_non_ascii_dir_rewrites_descendant_paths),
-		T(node_rename_dir_keeps_descendant_paths_within_max),
+		T(node_rename_dir_lengthens_descendant_paths),
 		T(node_rename_over_existing_file_replaces_it),
 		T(node_rename_noreplace),
 		T(node_rename_dir_into_own_subtree_is_einval),
