@@ -1363,7 +1363,7 @@ static enum MHD_Result r_kept(struct srv *s, struct req *r,
 			cJSON_Delete(out);
 			return bad_field(c, "sha256 (64 hex digits each)");
 		}
-		rc = store_sha_named_for(s->st, r->user, sha);
+		rc = store_blob_owned(s->st, sha, r->user);
 		if (rc == 1) {
 			cJSON *h = cJSON_CreateString(it->valuestring);
 			rc = h && cJSON_AddItemToArray(named, h) ? 0 : -ENOMEM;

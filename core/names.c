@@ -82,7 +82,7 @@ void core_sel_free(struct core_sel *sel)
 	memset(sel, 0, sizeof(*sel));
 }
 
-#define SEL_LINE_MAX 4096
+#define SEL_LINE_MAX CORE_SEL_PATH_MAX
 #define FROM_PREFIX "# from:"
 
 int core_sel_parse(const char *text, size_t len, struct core_sel *out,
@@ -114,7 +114,7 @@ int core_sel_parse(const char *text, size_t len, struct core_sel *out,
 		/* A quoted line may spell each byte of a path in 4. */
 		if (l > (line[0] == '"' ? 4 * SEL_LINE_MAX + 2 : SEL_LINE_MAX)) {
 			snprintf(msg, msglen, "line %zu: longer than %d bytes",
-				 lineno, SEL_LINE_MAX);
+				 lineno, (int)SEL_LINE_MAX);
 			rc = -EINVAL;
 			break;
 		}
@@ -128,9 +128,10 @@ int core_sel_parse(const char *text, size_t len, struct core_sel *out,
 				break;
 			rc = 0;
 			if (l == 0 || l > SEL_LINE_MAX) {
-				snprintf(msg, msglen, "line %zu: %s", lineno,
-					 l ? "the path is longer than 4096"
-					   " bytes" : "an empty path");
+				snprintf(msg, msglen, l ? "line %zu: the path is"
+					 " longer than %u bytes" : "line %zu: an"
+					 " empty path", lineno,
+					 (unsigned)SEL_LINE_MAX);
 				rc = -EINVAL;
 				break;
 			}

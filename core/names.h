@@ -8,6 +8,8 @@
 
 #include <stddef.h>
 
+#include "store/store.h"
+
 #define CORE_NAME_MAX 128
 
 /* 1 if `name` is a valid dataset or tag name: 1-128 characters of
@@ -29,6 +31,9 @@ int core_component_check(const char *name);
  * unknown one). */
 int core_tag_folders_parse(const char *value, int *mode);
 const char *core_tag_folders_name(int mode);
+
+/* Longest path a `selection` line may name: a tree's (store.h). */
+#define CORE_SEL_PATH_MAX STORE_TREE_PATH_MAX
 
 /* A parsed `selection` text. Lines end with \n or \r\n; empty lines are
  * ignored; a leading "./" is dropped; an optional first line

@@ -378,23 +378,6 @@ static int check_lines(struct fs *fs, struct fs_fh *fh)
 	return rc;
 }
 
-ssize_t fs_ctl_write(struct fs *fs, struct fs_fh *fh, const char *buf,
-		     size_t size, off_t off)
-{
-	ssize_t n;
-	int rc;
-
-	if (fh->failed)
-		return -EINVAL;
-	n = text_put(fh, buf, size, off);
-	if (n < 0 || fh->slot != FS_SLOT_SELECTION)
-		return n;
-	rc = check_lines(fs, fh);
-	if (rc == -EINVAL)
-		fh->failed = 1;
-	return rc ? rc : n;
-}
-
 /* `sample` takes one request per line and answers each at once, so that
  * `echo "coreset n=50" > sample` fails in write() when the request is bad.
  * A blank line is an (empty, refused) request too: `echo > sample` must
@@ -448,19 +431,27 @@ static int sample_lines(struct fs *fs, struct fs_fh *fh, int final)
 	return rc;
 }
 
-ssize_t fs_ctl_write_sample(struct fs *fs, struct fs_fh *fh, const char *buf,
-			    size_t size, off_t off)
+ssize_t fs_ctl_write(struct fs *fs, struct fs_fh *fh, const char *buf,
+		     size_t size, off_t off)
 {
+	int sample = fh->slot == FS_SLOT_SAMPLE;
 	ssize_t n;
 	int rc;
 
 	if (fh->failed)
 		return -EINVAL;
-	n = text_put(fh, buf, size, off - (off_t)fh->base);
+	/* `sample` keeps only an unfinished line: its stream starts at base */
+	n = text_put(fh, buf, size, off - (sample ? (off_t)fh->base : 0));
 	if (n < 0)
 		return n;
-	rc = sample_lines(fs, fh, 0);
-	rec_expire(fh->ds);
+	if (sample) {
+		rc = sample_lines(fs, fh, 0);
+		rec_expire(fh->ds);
+	} else {
+		rc = check_lines(fs, fh);
+		if (rc == -EINVAL)
+			fh->failed = 1;
+	}
 	return rc ? rc : n;
 }
 

@@ -404,8 +404,6 @@ void fs_op_write(fuse_req_t req, fuse_ino_t ino, const char *buf,
 		n = fs_emb_write(fs_of(req), fh, buf, size, off);
 	else if (fh->kind == FH_SCRATCH)
 		n = fs_scratch_write(fh, buf, size, off);
-	else if (fh->kind == FH_CTL && fh->slot == FS_SLOT_SAMPLE)
-		n = fs_ctl_write_sample(fs_of(req), fh, buf, size, off);
 	else if (fh->kind == FH_CTL)
 		n = fs_ctl_write(fs_of(req), fh, buf, size, off);
 	else

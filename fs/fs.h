@@ -253,12 +253,10 @@ int fs_ctl_open(struct fs *fs, int64_t ds, int slot, int flags,
 		struct fs_fh **out);
 /* Writes to `selection`: collected; the complete lines are checked at
  * once (-EINVAL refuses the write, and then every later write and close
- * of the open file; nothing of it is ever applied). */
+ * of the open file; nothing of it is ever applied). To `sample`: complete
+ * lines are requests, answered at once. */
 ssize_t fs_ctl_write(struct fs *fs, struct fs_fh *fh, const char *buf,
 		     size_t size, off_t off);
-/* Writes to `sample`: complete lines are requests, answered at once. */
-ssize_t fs_ctl_write_sample(struct fs *fs, struct fs_fh *fh, const char *buf,
-			    size_t size, off_t off);
 /* A close of a descriptor of the open file (FLUSH) by the process that
  * opened it (by_opener) applies what was written since the last apply, if
  * anything was; 0 or -errno (fs/README.md, "When a write ends"). */

@@ -1135,23 +1135,6 @@ int store_node_children(store *st, int64_t parent, struct store_node **out,
 	return rc;
 }
 
-int store_node_path(store *st, int64_t ino, char *buf, size_t len)
-{
-	struct conn *c = db_conn(st);
-	sqlite3_stmt *s = c ? db_stmt(c, Q_NODE_PATH) : NULL;
-	int rc;
-
-	if (!s)
-		return -EIO;
-	sqlite3_bind_int64(s, 1, ino);
-	rc = step_one(s);
-	if (!rc && (size_t)snprintf(buf, len, "%s",
-				    (const char *)sqlite3_column_text(s, 0)) >= len)
-		rc = -ENAMETOOLONG;
-	sqlite3_reset(s);
-	return rc;
-}
-
 /* The path of node ino in its tree, malloc'd into *out (caller frees):
  * 0, -ENOENT, -ENOMEM or -EIO. Tree paths live on the heap, at their
  * length (STORE_TREE_PATH_MAX, store.h). */
@@ -1169,6 +1152,17 @@ static int node_path_dup(store *st, int64_t ino, char **out)
 	if (!rc && !(*out = strdup((const char *)sqlite3_column_text(s, 0))))
 		rc = -ENOMEM;
 	sqlite3_reset(s);
+	return rc;
+}
+
+int store_node_path(store *st, int64_t ino, char *buf, size_t len)
+{
+	char *p = NULL;
+	int rc = node_path_dup(st, ino, &p);
+
+	if (!rc && (size_t)snprintf(buf, len, "%s", p) >= len)
+		rc = -ENAMETOOLONG;
+	free(p);
 	return rc;
 }
 

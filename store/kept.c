@@ -153,27 +153,6 @@ int store_blob_kept(store *st, const unsigned char sha[STORE_SHA_LEN])
 	return r == SQLITE_DONE ? 0 : db_err(r);
 }
 
-int store_sha_named_for(store *st, const char *owner,
-			const unsigned char sha[STORE_SHA_LEN])
-{
-	struct conn *c = db_conn(st);
-	sqlite3_stmt *s;
-	int r;
-
-	if (!c || !(s = db_prep(c, "SELECT 1 FROM nodes n"
-				" JOIN tags t ON t.id=n.tree"
-				" JOIN datasets d ON d.id=t.dataset"
-				" WHERE n.sha=?1 AND d.owner=?2 LIMIT 1")))
-		return -EIO;
-	sqlite3_bind_blob(s, 1, sha, STORE_SHA_LEN, SQLITE_STATIC);
-	sqlite3_bind_text(s, 2, owner, -1, SQLITE_STATIC);
-	r = sqlite3_step(s);
-	sqlite3_finalize(s);
-	if (r == SQLITE_ROW)
-		return 1;
-	return r == SQLITE_DONE ? 0 : db_err(r);
-}
-
 /* Steps s (bound; columns thumb, size) once into thumb/size and finalizes
  * it: 0, -ENOENT when there is no row, or -errno. */
 static int thumb_row(sqlite3_stmt *s, unsigned char thumb[STORE_SHA_LEN],

@@ -502,8 +502,9 @@ int store_blob_put(store *st, int fd, const char *staged,
  * PUT records a grant). Grants go with the blob (blob_collect). */
 int store_blob_grant(store *st, const char *user,
 		     const unsigned char sha[STORE_SHA_LEN]);
-/* 1 if a node of a dataset of `owner` names sha, 0 if none, or -errno
- * (names, not reads: see store_blob_granted). */
+/* 1 if a node (live or frozen, file of any tag) of a dataset of `owner`
+ * names sha, 0 if none, or -errno (names, not reads: see
+ * store_blob_granted). One indexed probe (nodes_sha). */
 int store_blob_owned(store *st, const unsigned char sha[STORE_SHA_LEN],
 		     const char *owner);
 /* 1 if `user` has sent the bytes of sha, 0 if not, or -errno. */
@@ -543,10 +544,6 @@ int store_node_commit_kept(store *st, int64_t ino,
  * not, or -errno. (The blob may still exist: a full upload of the same
  * bytes.) */
 int store_blob_kept(store *st, const unsigned char sha[STORE_SHA_LEN]);
-/* 1 if a node (live or frozen, file of any tag) of a dataset of `owner`
- * names sha, 0 if none does, or -errno. One indexed probe (nodes_sha). */
-int store_sha_named_for(store *st, const char *owner,
-			const unsigned char sha[STORE_SHA_LEN]);
 /* Which bytes a run of `owner`'s dataset may read for a node naming sha,
  * into src: sha itself or its thumbnail (upload=thumbnails). A server user
  * (owner not "") reads only bytes they sent (store_blob_grant): sha when

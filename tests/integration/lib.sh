@@ -22,6 +22,7 @@
 #   sv_files DIR                   sorted relative paths of the regular files under DIR
 #   sv_xattr PATH NAME             one extended attribute's value
 #   sample_req DS REQUEST          write one request to DS/sample
+#   sv_modes                       prefix every later assertion with [$MODE]
 #   wait_run DS                    wait for the latest run to end; prints its
 #                                  status, leaves the text in $T/sample.txt
 #
@@ -407,6 +408,16 @@ sv_files() {
 # sv_xattr PATH NAME — value of one extended attribute, or empty with status 1.
 sv_xattr() {
 	getfattr --absolute-names --only-values -n "$2" -- "$1" 2>/dev/null
+}
+
+# sv_modes — from here on every assertion is prefixed "[$MODE] ", for a
+# suite that runs one body against several mounts (set MODE=local, …).
+sv_modes() {
+	MODE=setup
+	eval "lib_pass() $(declare -f pass | tail -n +2)"
+	eval "lib_fail() $(declare -f fail | tail -n +2)"
+	pass() { lib_pass "[$MODE] $*"; }
+	fail() { lib_fail "[$MODE] $*"; }
 }
 
 # ---------------------------------------------------------------- sampling

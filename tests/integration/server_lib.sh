@@ -14,6 +14,11 @@
 #                              step fails
 #   new_token USER FILE        a token for USER into FILE (mode 600); prints
 #                              the token's id
+#   serve_alice                serve $T/store on a free port ($port) with a
+#                              token for alice in $T/alice.tok; dies on failure
+#   both_modes FN              FN MNT KIND REMOUNT-FN on a local mount, then
+#                              on a remote one (-o meta_ttl=1), each unmounted
+#                              after; REMOUNT-FN remounts MNT the same way
 
 SERVER_PID=
 SERVER_LOG=$T/server.log
@@ -61,4 +66,33 @@ remote_mount() {
 		{ fail "sievefs serve did not come up"; return 1; }
 	sv_mount "http://127.0.0.1:$port" "$mnt" -o "token_file=$T/alice.tok" \
 		-o "cache_dir=$mnt.cache" "$@" || { fail "remote mount failed"; return 1; }
+}
+
+serve_alice() {
+	mkdir -p "$T/store"
+	new_token alice "$T/alice.tok" >/dev/null || die "token create failed"
+	port=$(free_port) || die "no free port"
+	start_server "$port" || die "sievefs serve did not come up"
+}
+
+both_modes() {
+	local fn=$1
+	L=$T/local
+	sv_mount "$T/lstore" "$L" || die "local mount failed"
+	remount_local() { sv_umount "$L"; sv_mount "$T/lstore" "$L" || die "local remount failed"; }
+	"$fn" "$L" local remount_local
+	sv_umount "$L"
+
+	R=$T/remote
+	remote_mount "$T/rstore" "$R" -o meta_ttl=1 || die "remote mount failed"
+	port=$(sed -n 's|.*listening on http://127.0.0.1:\([0-9]*\).*|\1|p' "$SERVER_LOG" | tail -1)
+	remount_remote() {
+		sv_umount "$R"
+		sv_mount "http://127.0.0.1:$port" "$R" -o "token_file=$T/alice.tok" \
+			-o "cache_dir=$R.cache" -o meta_ttl=1 || die "remote remount failed"
+	}
+	"$fn" "$R" remote remount_remote
+	sv_umount "$R"
+	kill "$SERVER_PID"
+	wait "$SERVER_PID" 2>/dev/null
 }

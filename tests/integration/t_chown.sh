@@ -32,21 +32,4 @@ check() {   # check MNT KIND REMOUNT-FUNCTION
 	expect_errno "Operation not permitted" chown 1:1 "$M/c/selection"
 }
 
-L=$T/local
-sv_mount "$T/lstore" "$L" || die "local mount failed"
-remount_local() { sv_umount "$L"; sv_mount "$T/lstore" "$L" || die "local remount failed"; }
-check "$L" local remount_local
-sv_umount "$L"
-
-R=$T/remote
-remote_mount "$T/rstore" "$R" -o meta_ttl=1 || die "remote mount failed"
-port=$(sed -n 's|.*listening on http://127.0.0.1:\([0-9]*\).*|\1|p' "$SERVER_LOG" | tail -1)
-remount_remote() {
-	sv_umount "$R"
-	sv_mount "http://127.0.0.1:$port" "$R" -o "token_file=$T/alice.tok" \
-		-o "cache_dir=$R.cache" -o meta_ttl=1 || die "remote remount failed"
-}
-check "$R" remote remount_remote
-sv_umount "$R"
-kill "$SERVER_PID"
-wait "$SERVER_PID" 2>/dev/null
+both_modes check

@@ -9,8 +9,9 @@
 # files written there read back identical (also after a remount); a folder
 # high in the deep chain is renamed (every path below it rewritten) and
 # the file is still read through the new name; the deep file is in a
-# frozen tag, whose copy reads back identical; a chain of 2,500 one-letter
-# folders is frozen as a tag too (the freeze walks it without recursion);
+# frozen tag, whose copy reads back identical; `selection` lists the deep
+# path and takes it back (lines as long as tree paths); a chain of 2,500
+# one-letter folders is frozen as a tag too (the freeze walks it without recursion);
 # rm -r removes it all.
 
 . "$(dirname "$0")/lib.sh"
@@ -79,25 +80,13 @@ check_mount() {   # check_mount MNT KIND REMOUNT-COMMAND...
 	ok "rmdir that tag ($kind)" rmdir "$M/deep/v2"
 	ok "rm -r the narrow tree ($kind)" rm -r "$M/deep/initial-tag/a"
 	ok "rmdir the tag ($kind)" rmdir "$M/deep/v1"
+	# the selection names deep paths too, and takes them back
+	grep -F f.bin "$M/deep/selection" >"$T/deep.sel"
+	expect_eq 1 "$(wc -l <"$T/deep.sel")" "selection lists the deep file ($kind)"
+	ok "write the deep path to selection ($kind)" cp "$T/deep.sel" "$M/deep/selection"
+	ok "selection reads it back ($kind)" cmp -s "$T/deep.sel" "$M/deep/selection"
 	ok "rm -r the deep tree ($kind)" rm -r "$M/deep/initial-tag/$seg"
 	ok "rmdir the dataset ($kind)" rmdir "$M/deep"
 }
 
-L=$T/local
-sv_mount "$T/lstore" "$L" || die "local mount failed"
-remount_local() { sv_umount "$L"; sv_mount "$T/lstore" "$L" || die "local remount failed"; }
-check_mount "$L" local remount_local
-sv_umount "$L"
-
-R=$T/remote
-remote_mount "$T/rstore" "$R" -o meta_ttl=1 || die "remote mount failed"
-remount_remote() {
-	sv_umount "$R"
-	sv_mount "http://127.0.0.1:$port" "$R" -o "token_file=$T/alice.tok" \
-		-o "cache_dir=$R.cache" -o meta_ttl=1 || die "remote remount failed"
-}
-port=$(sed -n 's|.*listening on http://127.0.0.1:\([0-9]*\).*|\1|p' "$SERVER_LOG" | tail -1)
-check_mount "$R" remote remount_remote
-sv_umount "$R"
-kill "$SERVER_PID"
-wait "$SERVER_PID" 2>/dev/null
+both_modes check_mount

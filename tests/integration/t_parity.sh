@@ -41,12 +41,7 @@ sv_need_binary
 sv_need python3 curl diff find du cp rsync tar dd truncate getfattr setfattr strace \
 	sha256sum df mountpoint fusermount3
 
-# Every assertion names its mode.
-MODE=setup
-eval "lib_pass() $(declare -f pass | tail -n +2)"
-eval "lib_fail() $(declare -f fail | tail -n +2)"
-pass() { lib_pass "[$MODE] $*"; }
-fail() { lib_fail "[$MODE] $*"; }
+sv_modes    # every assertion names its mode
 
 # ---------------------------------------------------------------- fixtures
 # The same inputs for both modes, made once.

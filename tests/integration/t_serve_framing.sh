@@ -21,10 +21,7 @@
 sv_need_binary
 sv_need python3 curl grep
 
-mkdir -p "$T/store"
-new_token alice "$T/alice.tok" >/dev/null || die "token create failed"
-port=$(free_port) || die "no free port"
-start_server "$port" || die "sievefs serve did not come up"
+serve_alice
 
 # raw NAME HEADERS... : send one POST /v1/datasets creating dataset NAME
 # (JSON body) with alice's token and these extra header lines ("LEN" in them

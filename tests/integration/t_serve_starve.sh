@@ -19,10 +19,7 @@
 sv_need_binary
 sv_need python3 curl grep
 
-mkdir -p "$T/store"
-new_token alice "$T/alice.tok" >/dev/null || die "token create failed"
-port=$(free_port) || die "no free port"
-start_server "$port" || die "sievefs serve did not come up"
+serve_alice
 tok=$(cat "$T/alice.tok")
 
 whoami() {   # whoami MAXTIME: prints the HTTP status (000 on a timeout)

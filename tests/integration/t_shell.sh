@@ -34,11 +34,7 @@
 sv_need_binary
 sv_need python3 curl cmp cp dd rsync tee getfattr head tail vim
 
-MODE=setup
-eval "lib_pass() $(declare -f pass | tail -n +2)"
-eval "lib_fail() $(declare -f fail | tail -n +2)"
-pass() { lib_pass "[$MODE] $*"; }
-fail() { lib_fail "[$MODE] $*"; }
+sv_modes    # every assertion names its mode
 
 # ---------------------------------------------------------------- fixtures
 src=$T/src
@@ -91,6 +87,24 @@ with open(sys.argv[1], 'rb') as s, open(tmp, 'wb') as d:
     d.write(s.read())
 os.replace(tmp, sys.argv[2])
 EOF
+}
+
+# each_idiom WHAT SRC PATTERN — every idiom writes SRC to the path PATTERN
+# makes of its name (printf), which must then read back as SRC.
+each_idiom() {
+	local what=$1 src=$2 i f
+	for i in "${idioms[@]}"; do
+		# shellcheck disable=SC2059
+		f=$(printf "$3" "$i")
+		"idiom_$i" "$src" "$f" >"$T/last.err" 2>&1 ||
+			{ fail "$what: $i exited non-zero"; sv_show "$T/last.err"; }
+		if cmp -s "$src" "$f"; then
+			pass "$what: $i stores exactly what was written"
+		else
+			fail "$what: $i: ${f##*/} does not read back as written"
+			sv_show "$T/last.err"
+		fi
+	done
 }
 
 # runs DS — the number of the latest run (0 before any).
@@ -147,33 +161,15 @@ flows() {
 	# initial-tag: every idiom (the shell loop reads lines: the source is
 	# text).
 	mkdir "$ds/initial-tag/w"
-	for i in "${idioms[@]}"; do
-		f=$ds/initial-tag/w/$i.bin
-		"idiom_$i" "$T/emb.csv" "$f" >"$T/last.err" 2>&1 ||
-			{ fail "initial-tag: $i exited non-zero"; sv_show "$T/last.err"; }
-		if cmp -s "$T/emb.csv" "$f"; then
-			pass "initial-tag: $i stores exactly what was written"
-		else
-			fail "initial-tag: $i: w/$i.bin differs from the source"
-		fi
-	done
+	each_idiom initial-tag "$T/emb.csv" "$ds/initial-tag/w/%s.bin"
 	ok "initial-tag: no temp file is left by rsync or os.replace" \
 		test -z "$(ls -A "$ds/initial-tag/w" | grep -v '\.bin$')"
 	ok "no scratch file is left in the dataset folder or embeddings/" \
 		test -z "$(ls -A "$ds" "$ds/embeddings" | grep '^\.')"
 
-	# embeddings/: every idiom, to a new name, and over an existing one.
-	for i in "${idioms[@]}"; do
-		f=$ds/embeddings/$i.csv
-		"idiom_$i" "$T/emb.csv" "$f" >"$T/last.err" 2>&1 ||
-			{ fail "embeddings: $i exited non-zero"; sv_show "$T/last.err"; }
-		if cmp -s "$T/emb.csv" "$f"; then
-			pass "embeddings: $i stores the CSV (its export reads back as written)"
-		else
-			fail "embeddings: $i: $i.csv does not read back as written"
-			sv_show "$T/last.err"
-		fi
-	done
+	# embeddings/: every idiom (its export reads back as written), to a
+	# new name, and over an existing one.
+	each_idiom embeddings "$T/emb.csv" "$ds/embeddings/%s.csv"
 	head -n 4 "$T/emb.csv" >"$T/emb.short"
 	idiom_redirect "$T/emb.short" "$ds/embeddings/redirect.csv"
 	ok "embeddings: > over an existing CSV replaces it" cmp -s "$T/emb.short" "$ds/embeddings/redirect.csv"

@@ -156,7 +156,9 @@ static void expect_bad(const char *text, size_t len, const char *want)
 
 static void test_sel_errors(void **state)
 {
-	static char longline[5000];
+	static char longline[CORE_SEL_PATH_MAX + 2];
+	struct core_sel s;
+	char msg[256];
 
 	(void)state;
 	expect_bad("a\n/abs/path\n", 12, "line 2: '/abs/path' is an absolute");
@@ -164,6 +166,11 @@ static void test_sel_errors(void **state)
 	expect_bad("a\0b\n", 4, "NUL byte");
 	memset(longline, 'a', sizeof(longline) - 1);
 	expect_bad(longline, sizeof(longline) - 1, "line 1: longer than");
+	/* paths as long as a tree's (past 4,096 bytes) are fine */
+	assert_int_equal(core_sel_parse(longline, CORE_SEL_PATH_MAX, &s, msg,
+					sizeof(msg)), 0);
+	assert_int_equal(s.n, 1);
+	core_sel_free(&s);
 }
 
 /* "# from:" is special on line 1 only: later it is a (strange) path. */
@@ -274,28 +281,30 @@ static void test_sel_quote_parse(void **state)
 	expect_bad("x\n\"/abs\"\n", 9, "line 2: '/abs' is an absolute");
 }
 
-/* A path of 4096 control bytes quotes to 16,386 bytes and still reads. */
+/* A path of CORE_SEL_PATH_MAX control bytes quotes to four times that and
+ * still reads; one more byte is refused. */
+#define QL CORE_SEL_PATH_MAX
 static void test_sel_quote_long(void **state)
 {
-	static char name[4098];
+	static char name[QL + 2];
 	struct tbuf b;
 	struct core_sel s;
 	char msg[256] = "", *text;
 	size_t len;
 
 	(void)state;
-	memset(name, '\001', 4096);
-	tbuf_init(&b, 1 << 20);
+	memset(name, '\001', QL);
+	tbuf_init(&b, 8 * QL);
 	tbuf_put_path_line(&b, name);
 	assert_int_equal(tbuf_finish(&b, &text, &len), 0);
-	assert_int_equal(len, 4 * 4096 + 3);
+	assert_int_equal(len, 4 * QL + 3);
 	assert_int_equal(core_sel_parse(text, len, &s, msg, sizeof(msg)), 0);
 	assert_int_equal(s.n, 1);
 	assert_string_equal(s.paths[0], name);
 	core_sel_free(&s);
 	free(text);
-	name[4096] = '\001';
-	tbuf_init(&b, 1 << 20);
+	name[QL] = '\001';
+	tbuf_init(&b, 8 * QL);
 	tbuf_put_path_line(&b, name);
 	assert_int_equal(tbuf_finish(&b, &text, &len), 0);
 	expect_bad(text, len, "longer than");
