@@ -500,19 +500,7 @@ static void c_destroy(struct backend *be)
 	if (!be)
 		return;
 	cl_prefetch_stop(c);
-	/* No destructor runs after the key is gone: clean up the rest. */
-	pthread_key_delete(c->key);
-	while (c->handles) {
-		struct hnode *n = c->handles;
-		c->handles = n->next;
-		cl_hnode_free(n);
-	}
-	if (c->share)
-		curl_share_cleanup(c->share);
-	for (int i = 0; i < CURL_LOCK_DATA_LAST; i++)
-		pthread_mutex_destroy(&c->share_lock[i]);
-	pthread_mutex_destroy(&c->hlock);
-	pthread_mutex_destroy(&c->down_lock);
+	cl_transport_free(c);
 	pthread_mutex_destroy(&c->pf_lock);
 	pthread_cond_destroy(&c->pf_work);
 	pthread_cond_destroy(&c->pf_done);
@@ -789,30 +777,19 @@ int api_client_open(const struct api_client_opts *o, struct backend **out,
 	snprintf(c->auth, sizeof(c->auth), "Authorization: Bearer %s", o->token);
 	if (o->cafile)
 		snprintf(c->cafile, sizeof(c->cafile), "%s", o->cafile);
-	for (int i = 0; i < CURL_LOCK_DATA_LAST; i++)
-		pthread_mutex_init(&c->share_lock[i], NULL);
-	pthread_mutex_init(&c->hlock, NULL);
-	pthread_mutex_init(&c->down_lock, NULL);
 	pthread_mutex_init(&c->pf_lock, NULL);
 	pthread_cond_init(&c->pf_work, NULL);
 	pthread_cond_init(&c->pf_done, NULL);
 	c->cache_size = o->cache_size;
-	if (pthread_key_create(&c->key, cl_handle_dtor)) {
+	if (cl_transport_init(c)) {
 		free(c);
 		return -ENOMEM;
 	}
-	c->share = curl_share_init();
 	c->meta = cache_meta_new(o->meta_ttl, META_BYTES);
-	if (!c->share || !c->meta) {
+	if (!c->meta) {
 		rc = -ENOMEM;
 		goto fail;
 	}
-	curl_share_setopt(c->share, CURLSHOPT_LOCKFUNC, cl_share_lock);
-	curl_share_setopt(c->share, CURLSHOPT_UNLOCKFUNC, cl_share_unlock);
-	curl_share_setopt(c->share, CURLSHOPT_USERDATA, c);
-	curl_share_setopt(c->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_DNS);
-	curl_share_setopt(c->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_SSL_SESSION);
-	curl_share_setopt(c->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_CONNECT);
 	if (o->cache_per_user)
 		rc = open_user_cache(c, o, msg, msglen);
 	else

@@ -48,8 +48,15 @@
 
 /* ---- handles ---- */
 
-void cl_share_lock(CURL *h, curl_lock_data d, curl_lock_access a,
-		   void *arg)
+/* One thread's easy handle, in the client's list (under hlock). */
+struct hnode {
+	CURL *h;
+	struct client *c;
+	struct hnode *prev, *next;
+};
+
+static void share_lock(CURL *h, curl_lock_data d, curl_lock_access a,
+		       void *arg)
 {
 	struct client *c = arg;
 
@@ -58,7 +65,7 @@ void cl_share_lock(CURL *h, curl_lock_data d, curl_lock_access a,
 	pthread_mutex_lock(&c->share_lock[d < CURL_LOCK_DATA_LAST ? d : 0]);
 }
 
-void cl_share_unlock(CURL *h, curl_lock_data d, void *arg)
+static void share_unlock(CURL *h, curl_lock_data d, void *arg)
 {
 	struct client *c = arg;
 
@@ -66,14 +73,14 @@ void cl_share_unlock(CURL *h, curl_lock_data d, void *arg)
 	pthread_mutex_unlock(&c->share_lock[d < CURL_LOCK_DATA_LAST ? d : 0]);
 }
 
-void cl_hnode_free(struct hnode *n)
+static void hnode_free(struct hnode *n)
 {
 	curl_easy_cleanup(n->h);
 	free(n);
 }
 
 /* Thread exit: the thread's handle goes. */
-void cl_handle_dtor(void *p)
+static void handle_dtor(void *p)
 {
 	struct hnode *n = p;
 	struct client *c = n->c;
@@ -86,7 +93,7 @@ void cl_handle_dtor(void *p)
 	if (n->next)
 		n->next->prev = n->prev;
 	pthread_mutex_unlock(&c->hlock);
-	cl_hnode_free(n);
+	hnode_free(n);
 }
 
 static CURL *handle(struct client *c)
@@ -105,7 +112,7 @@ static CURL *handle(struct client *c)
 	}
 	n->c = c;
 	if (pthread_setspecific(c->key, n)) {
-		cl_hnode_free(n);
+		hnode_free(n);
 		return NULL;
 	}
 	pthread_mutex_lock(&c->hlock);
@@ -115,6 +122,45 @@ static CURL *handle(struct client *c)
 	c->handles = n;
 	pthread_mutex_unlock(&c->hlock);
 	return n->h;
+}
+
+int cl_transport_init(struct client *c)
+{
+	for (int i = 0; i < CURL_LOCK_DATA_LAST; i++)
+		pthread_mutex_init(&c->share_lock[i], NULL);
+	pthread_mutex_init(&c->hlock, NULL);
+	pthread_mutex_init(&c->down_lock, NULL);
+	if (pthread_key_create(&c->key, handle_dtor))
+		return -ENOMEM;
+	c->share = curl_share_init();
+	if (!c->share) {
+		pthread_key_delete(c->key);
+		return -ENOMEM;
+	}
+	curl_share_setopt(c->share, CURLSHOPT_LOCKFUNC, share_lock);
+	curl_share_setopt(c->share, CURLSHOPT_UNLOCKFUNC, share_unlock);
+	curl_share_setopt(c->share, CURLSHOPT_USERDATA, c);
+	curl_share_setopt(c->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_DNS);
+	curl_share_setopt(c->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_SSL_SESSION);
+	curl_share_setopt(c->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_CONNECT);
+	return 0;
+}
+
+void cl_transport_free(struct client *c)
+{
+	/* No destructor runs after the key is gone: clean up the rest. */
+	pthread_key_delete(c->key);
+	while (c->handles) {
+		struct hnode *n = c->handles;
+		c->handles = n->next;
+		hnode_free(n);
+	}
+	if (c->share)
+		curl_share_cleanup(c->share);
+	for (int i = 0; i < CURL_LOCK_DATA_LAST; i++)
+		pthread_mutex_destroy(&c->share_lock[i]);
+	pthread_mutex_destroy(&c->hlock);
+	pthread_mutex_destroy(&c->down_lock);
 }
 
 /* ---- one request ---- */

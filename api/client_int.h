@@ -41,11 +41,7 @@ struct pf_item {
 	struct pf_item *next;
 };
 
-struct hnode {
-	CURL *h;
-	struct client *c;
-	struct hnode *prev, *next;
-};
+struct hnode;                          /* client_http.c */
 
 struct client {
 	struct backend be;
@@ -135,13 +131,13 @@ struct req {
 
 #define REQ(m, p) { .method = (m), .path = (p), .in_fd = -1, .out_fd = -1 }
 
-/* The share handle's lock callbacks (arg: the client). */
-void cl_share_lock(CURL *h, curl_lock_data d, curl_lock_access a, void *arg);
-void cl_share_unlock(CURL *h, curl_lock_data d, void *arg);
-/* Frees one thread's easy handle; cl_handle_dtor is the pthread key's
- * destructor, which also unlinks it from the client's list. */
-void cl_hnode_free(struct hnode *n);
-void cl_handle_dtor(void *p);
+/* Sets up the transport of a new (zeroed) client: the locks share_lock[],
+ * hlock and down_lock, the key of the per-thread easy handles, and the
+ * share handle. 0, or -ENOMEM with nothing left to undo but free(c). */
+int cl_transport_init(struct client *c);
+/* Undoes cl_transport_init, every thread's easy handle included. No
+ * request may be running. */
+void cl_transport_free(struct client *c);
 
 /* 1 while the server counts as down (a network failure in the last 2 s). */
 int cl_server_down(struct client *c);
