@@ -1,27 +1,52 @@
 /*
  * client.c — remote mode: every backend op as requests to a sievefs server
- * (docs/api.md), over libcurl, with cache/ in front.
+ * (docs/api.md), over libcurl, with cache/ in front. This file holds the
+ * backend_ops table, the ops that are one request each (datasets, tags,
+ * control files, embeddings, statfs), and the opening and closing of a
+ * client. The rest, declared in api/client_int.h:
+ *   client_http.c    the transport: one request with retries, errors to
+ *                    errno, JSON requests, cache invalidation
+ *   client_nodes.c   node ops, node records, lookups by listing
+ *   client_fetch.c   reading sample bytes: blob fetch, prefetch
+ *   client_upload.c  writing them: staging, commits per upload mode, pins
  *
  * Caches. Sample bytes: cache/blobs, by content hash — GET once, verified
  * against the hash, then served from disk; an upload's staging file is linked
  * into the cache as it is committed. Without -o cache_dir, one cache per
- * server and user under the default root (open_user_cache says why). Metadata (JSON of GETs of datasets,
- * tags, nodes, embeddings, statfs): cache/meta for meta_ttl seconds, keyed by
- * request path; our own changes drop the affected prefixes at once. When the
- * server cannot be reached, an expired metadata entry is served rather than
- * nothing (so cached files stay readable with the server down). Control
- * files (selection, info, log, sample, scores, plot) are never cached.
- * A lookup that misses is answered by one listing of its folder (when the
- * folder fits in a page and this mount is not busy writing), which also
- * primes the node records open wants: warm reads of a tree cost a request
- * per folder per meta_ttl, not three per file. A blob missing at open queues
- * its folder's other blobs for background fetching (see "prefetch").
+ * server and user under the default root (open_user_cache says why).
+ * Metadata (JSON of GETs of datasets, tags, nodes, embeddings, statfs):
+ * cache/meta for meta_ttl seconds, keyed by request path; our own changes
+ * drop the affected prefixes at once. When the server cannot be reached, an
+ * expired metadata entry is served rather than nothing (so cached files stay
+ * readable with the server down). Control files (selection, info, log,
+ * sample, scores, plot) are never cached. A lookup that misses is answered
+ * by one listing of its folder (when the folder fits in a page and this
+ * mount is not busy writing), which also primes the node records open
+ * wants: warm reads of a tree cost a request per folder per meta_ttl, not
+ * three per file (client_nodes.c). A blob missing at open queues its
+ * folder's other blobs for background fetching (client_fetch.c).
  *
- * Files: client_http.c (requests), client_nodes.c (nodes),
- * client_fetch.c (reading blobs, prefetch), client_upload.c (commits, pins);
- * their shared declarations in api/client_int.h.
+ * Invariants: every change this mount makes drops what it may have made
+ * wrong in the metadata cache before the op returns, whether or not the
+ * server took it (cl_changed_all after a dataset, tag, selection or
+ * embedding change; cl_changed_nodes after a node change), so a mount
+ * never reads back its own stale metadata. A URL is checked (url_check)
+ * before anything is sent: http(s) only, plain http only to a literal
+ * loopback host.
  *
- * Threads: the caches lock themselves. No lock is held across a request.
+ * Ownership: api_client_open allocates the struct client, which is the
+ * backend; ops->destroy frees it once no op is running (prefetch threads
+ * joined, every thread's curl handle freed, the token wiped). Records an op
+ * returns in an array are malloc'd; the caller frees them.
+ *
+ * Threads: every op may run on any thread at once. A client's fields are
+ * set at open and only read after, but for those under the locks of
+ * client_int.h and the atomic `pinning`; the caches lock themselves. No
+ * lock is held across a request. Not fork-safe (api/client.h).
+ *
+ * Failure: 0 or -errno, the errno a local mount would give (client_http.c
+ * maps the server's answer); a reason for the user in msg where the op
+ * has one. Opening fails with a message for the terminal.
  */
 #include <arpa/inet.h>
 #include <errno.h>

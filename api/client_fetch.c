@@ -1,7 +1,27 @@
 /*
- * client_fetch.c — remote mode's reads of sample bytes: a blob fetched into
- * the blob cache and verified against its hash, and the prefetch of a
- * folder's other blobs (api/client_int.h).
+ * client_fetch.c — remote mode's reads of sample bytes: node_open answers
+ * from the blob cache (cache/blobs.h), else fetches the blob (GET
+ * /v1/blobs/SHA) into it, and queues the folder's other blobs for the
+ * prefetch threads. Declared in api/client_int.h.
+ *
+ * Invariants: bytes enter the cache only after their SHA-256 matched the
+ * hash they were asked for (fetch_blob), so a cached blob is never wrong
+ * and never stale; a blob is fetched by one thread at a time (pf_claim);
+ * speculation is bounded (the queue holds at most half the cache's bound,
+ * PF_QUEUE items, PF_BUSY transfers).
+ *
+ * Threads: pf_lock protects every pf_ field of struct client, and no other
+ * lock is taken while it is held; it is never held across a transfer. Up
+ * to PF_THREADS workers start on demand and run until cl_prefetch_stop
+ * (at destroy) joins them. node_open may run on any thread.
+ *
+ * Ownership: node_open returns an fd the caller closes; a queued item
+ * belongs to the queue until a worker takes it.
+ *
+ * Failure: an open whose blob cannot be had is -EIO (-ENOMEM), logged with
+ * the file's name (a sample whose bytes stay with their uploader,
+ * upload=meta, says so). A failed prefetch only skips the rest of its
+ * folder; while the server is down, queued items are dropped.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -19,7 +39,7 @@
 #include "cache/meta.h"
 #include "core/log.h"
 
-/* ---- content ---- */
+/* ---- one blob ---- */
 
 /* Downloads blob `sha` into the cache; returns an fd on it. */
 static int fetch_blob(struct client *c, const be_node *n)

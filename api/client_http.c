@@ -1,27 +1,50 @@
 /*
  * client_http.c — remote mode's transport: one request to the server over
- * libcurl, with retries, and the JSON requests the operations are made of
- * (api/client_int.h).
+ * libcurl, with retries, its answer mapped to 0 or -errno; and the JSON
+ * requests the operations are made of (GETs through the metadata cache,
+ * bodies sent as JSON), with the cache invalidation after our own changes.
+ * Declared in api/client_int.h.
  *
  * Transport. One CURLSH shares connections, DNS and TLS sessions between
  * threads (its locks: one mutex per curl_lock_data); each thread has its own
  * easy handle (a pthread key), so requests run in parallel over kept-alive
  * connections. Connect timeout 5 s; a transfer that moves nothing for 30 s is
- * aborted; JSON requests have 60 s in all.
+ * aborted; JSON requests have 60 s in all. Only http and https; plain http
+ * (to loopback, checked at open) never goes through a proxy; -o cafile=
+ * replaces the system's CA store.
  *
  * Retries: up to 3 more tries after 0.2, 0.4 and 0.8 s on network errors and
  * 5xx, never on 4xx. Requests that are not idempotent (POST, PATCH, DELETE)
  * are retried on a network error only when nothing reached the server
  * (could not connect). After a network failure the server counts as down for
  * 2 s: requests in that window make one try each, so a mount whose server is
- * gone answers from its caches without stalling on backoff.
+ * gone answers from its caches without stalling on backoff. A 429 waits for
+ * its Retry-After (1 to 5 s) and goes again, whatever the method: the server
+ * did not run it.
+ *
+ * Invariants. A try starts clean (restart): an answer streamed to a file
+ * is cut back to where it began, its hash restarted, so a retry never
+ * appends to a partial body. An in-memory answer never grows past r->max
+ * (JSON_MAX unless the caller says): beyond it the request fails -EFBIG.
+ * The cached GET (cl_get_body) answers from a fresh copy, else asks,
+ * conditionally when an expired copy has an ETag; only a request that got
+ * no HTTP answer at all may fall back to an expired copy.
+ *
+ * Ownership: a struct req lives on the caller's stack; its answer
+ * (r->resp) is malloc'd by cl_http, and the caller frees it with
+ * cl_req_free whatever cl_http returned. The easy handles belong to their
+ * threads (freed at thread exit, or by cl_transport_free).
  *
  * Errors: translated once, here: the error body's errno name (api/json.h),
- * else 401/403 → EACCES, 404 → ENOENT, anything else EIO. Each failed request
- * logs one line (404s at debug level: a lookup of a missing name is normal).
+ * else 401/403 → EACCES, 404 → ENOENT, anything else EIO. Each failed
+ * request logs one line (404s at debug level: a lookup of a missing name is
+ * normal); one that got no HTTP answer adds a hint to curl's text
+ * (net_hint: an untrusted certificate, http:// to an https port and the
+ * reverse, nothing listening). cl_http blocks for the whole of its tries.
  *
- * Threads: `hlock` protects the handle list; `down_lock` the down-until time;
- * the caches lock themselves. No lock is held across a request.
+ * Threads: `hlock` protects the handle list; `down_lock` the down-until time
+ * (and the nodes' wrote_at); the share locks are libcurl's. No two of them
+ * are held at once, and none across a request. The caches lock themselves.
  */
 #include <errno.h>
 #include <pthread.h>

@@ -11,7 +11,14 @@
  *   api/client_upload.c  sample bytes written: staging, commits in each
  *                        upload mode, upload=meta pins
  *
- * Every function returns 0 or -errno unless its comment says otherwise.
+ * One struct client per mount (api_client_open); every file works on it
+ * through these declarations, none reaches into another's statics.
+ * Every function returns 0 or -errno unless its comment says otherwise;
+ * none holds a lock across a request.
+ *
+ * Locks of struct client: share_lock[] (libcurl's share handle), hlock
+ * (the handle list), down_lock (down_until, wrote_at), pf_lock (the pf_
+ * fields). No two are ever held at once, so there is no lock order.
  */
 #ifndef SIEVEFS_API_CLIENT_INT_H
 #define SIEVEFS_API_CLIENT_INT_H

@@ -1,6 +1,20 @@
 /*
- * client_nodes.c — remote mode's nodes: lookups, listings and node records
- * as this mount sees them, through the metadata cache (api/client_int.h).
+ * client_nodes.c — remote mode's nodes: the node ops of the backend
+ * (get, lookup, children, create, remove, rename, setattr) and the node
+ * records they keep in the metadata cache. Declared in api/client_int.h.
+ *
+ * Records. A node is cached decoded (memo_put: a be_node under its request
+ * path + NODE_MEMO), so a warm lookup or open is a copy, not a JSON parse.
+ * A listing primes the records of its items (cl_prime) under the lookup and
+ * id paths that would fetch them alone. A record is a node as this machine
+ * sees it (cl_thumb_view): with upload=thumbnails, a file whose bytes are
+ * not pinned here reads as its thumbnail, hash and size both, so stat and
+ * read agree.
+ *
+ * Lookups. A lookup that misses the cache is answered by one listing of its
+ * folder when the folder fits in one page (DIR_PAGE) and this mount is not
+ * writing nodes (a writing mount would invalidate the listing with every
+ * file); a larger folder is marked and looked up name by name.
  *
  * Revalidation. A listing comes with an ETag (the folder's change counter
  * on the server) and is cached with it; the records primed from it join its
@@ -12,6 +26,16 @@
  * own changes drop listings and records at once (cl_changed_nodes), so the
  * next request is unconditional; the unreachable-server fallback serves the
  * expired copy as before (cl_get_body).
+ *
+ * Invariants: a record primed from a listing is fresh exactly as long as
+ * that listing; a name absent from a listing the server just vouched for
+ * is absent (-ENOENT), from an older one it is asked for by name; every
+ * node change of this mount calls cl_changed_nodes, whatever its outcome.
+ *
+ * Threads: no lock of its own; wrote_at is read under down_lock. Ownership:
+ * records are copied out by value; node_children's array is malloc'd, the
+ * caller frees it. Failure: 0 or -errno from the request; with the server
+ * unreachable a node is answered from its last known record (get_node).
  */
 #include <errno.h>
 #include <pthread.h>

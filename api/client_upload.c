@@ -1,7 +1,34 @@
 /*
- * client_upload.c — remote mode's uploads: staging, the commit of a node's
- * bytes in each upload mode (full, meta, thumbnails), and the pins that keep
- * upload=meta bytes while a sample names them (api/client_int.h).
+ * client_upload.c — remote mode's uploads: the staging file of a write
+ * (in the blob cache's tmp/), the commit of a node's bytes in each upload
+ * mode, and the pins that keep upload=meta bytes while a sample names
+ * them. Declared in api/client_int.h.
+ *
+ * A commit (node_commit, at close or fsync), one request after another on
+ * the calling thread:
+ *   full        HEAD /v1/blobs/SHA, PUT it if missing (push_blob); PUT
+ *               /v1/nodes/INO/content (put_content) — if the server
+ *               collected the blob meanwhile (-EAGAIN), PUT it once more
+ *               and commit again; then the staging file is adopted into
+ *               the blob cache, so committed bytes are read locally.
+ *   meta        the bytes are pinned in the cache first (commit_kept),
+ *               then the commit says "bytes": "kept": they never leave.
+ *   thumbnails  as meta, with a 128 px JPEG made here and pushed before
+ *               the commit (thumb_push); not an image: meta only.
+ *
+ * Invariants: node_commit returns 0 only once the server has committed the
+ * node (or the node went while open, as in embedded mode: its bytes go
+ * with it); upload=meta bytes are pinned before anything is sent; a pin is
+ * released only when the server says no sample of the user names the hash,
+ * and never while a commit is under way (c->pinning, and the cache's pin
+ * generation: see cl_pins_release).
+ *
+ * Threads: any thread; `pinning` is atomic and the cache locks itself; no
+ * lock is held across a request. Ownership: fd and the staging file are
+ * the caller's (core/upload.c), but the staging path is unlinked here,
+ * whatever the outcome. Failure: 0 or -errno, logged with the node; a
+ * commit that sent anything, failed or not, drops the node metadata
+ * (cl_changed_nodes).
  */
 #include <errno.h>
 #include <stdatomic.h>
@@ -18,6 +45,8 @@
 #include "cache/blobs.h"
 #include "core/log.h"
 #include "embed/thumb.h"
+
+/* ---- pins ---- */
 
 /*
  * Pins follow the samples that need them (issue 16). Bytes pinned by
@@ -109,6 +138,8 @@ void cl_pins_reconcile(struct client *c, const char *why)
 			 " names any more (%s)", gone, n, why);
 	free(v);
 }
+
+/* ---- staging and commits ---- */
 
 int cl_staging_create(struct backend *be, char *path, size_t len)
 {
