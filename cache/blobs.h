@@ -6,7 +6,8 @@
  *   DIR/pinned/ab/<sha256>  bytes that exist only here (upload=meta): never
  *                           evicted, not counted against the size limit;
  *                           released (made evictable) once no sample on the
- *                           server names them (api/client.c, pins_release)
+ *                           server names them (api/client_upload.c,
+ *                           cl_pins_release)
  *   DIR/tmp/                downloads and uploads in progress; emptied at open
  *   DIR/lock                flock'd by the one process using the cache
  *                           (a second one gets -EBUSY); holds its PID
