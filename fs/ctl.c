@@ -282,6 +282,7 @@ int fs_ctl_open(struct fs *fs, int64_t ds, int slot, int flags,
 		/* Nothing changes at open: O_TRUNC empties the selection only
 		 * if nothing is written at all ("When a write ends"). */
 		fh->writing = 1;
+		pthread_mutex_init(&fh->wlock, NULL);
 		fh->append = (flags & O_APPEND) != 0;
 		fh->trunc = (flags & O_TRUNC) != 0;
 		*out = fh;
@@ -431,8 +432,8 @@ static int sample_lines(struct fs *fs, struct fs_fh *fh, int final)
 	return rc;
 }
 
-ssize_t fs_ctl_write(struct fs *fs, struct fs_fh *fh, const char *buf,
-		     size_t size, off_t off)
+static ssize_t ctl_write(struct fs *fs, struct fs_fh *fh, const char *buf,
+			 size_t size, off_t off)
 {
 	int sample = fh->slot == FS_SLOT_SAMPLE;
 	ssize_t n;
@@ -455,6 +456,19 @@ ssize_t fs_ctl_write(struct fs *fs, struct fs_fh *fh, const char *buf,
 	return rc ? rc : n;
 }
 
+ssize_t fs_ctl_write(struct fs *fs, struct fs_fh *fh, const char *buf,
+		     size_t size, off_t off)
+{
+	ssize_t n;
+
+	if (!fh->writing)
+		return -EBADF;
+	pthread_mutex_lock(&fh->wlock);
+	n = ctl_write(fs, fh, buf, size, off);
+	pthread_mutex_unlock(&fh->wlock);
+	return n;
+}
+
 /* The whole text written since the open, applied (atomically: all or
  * nothing). */
 static int apply(struct fs *fs, struct fs_fh *fh)
@@ -471,12 +485,10 @@ static int apply(struct fs *fs, struct fs_fh *fh)
 	return rc;
 }
 
-int fs_ctl_flush(struct fs *fs, struct fs_fh *fh, int by_opener)
+static int ctl_flush(struct fs *fs, struct fs_fh *fh, int by_opener)
 {
 	int rc;
 
-	if (!fh->writing)
-		return 0;
 	if (fh->failed)
 		return -EINVAL;
 	if (!fh->dirty || !by_opener)
@@ -492,6 +504,18 @@ int fs_ctl_flush(struct fs *fs, struct fs_fh *fh, int by_opener)
 	return apply(fs, fh);
 }
 
+int fs_ctl_flush(struct fs *fs, struct fs_fh *fh, int by_opener)
+{
+	int rc;
+
+	if (!fh->writing)
+		return 0;
+	pthread_mutex_lock(&fh->wlock);
+	rc = ctl_flush(fs, fh, by_opener);
+	pthread_mutex_unlock(&fh->wlock);
+	return rc;
+}
+
 void fs_ctl_release(struct fs *fs, struct fs_fh *fh)
 {
 	int rc = 0;
@@ -499,11 +523,15 @@ void fs_ctl_release(struct fs *fs, struct fs_fh *fh)
 	/* The last close of the open file. What no FLUSH applied is
 	 * applied now; the verdict can only go to the log (which the
 	 * backend writes for a refused text). */
+	if (fh->writing)
+		pthread_mutex_lock(&fh->wlock);
 	if (fh->writing && !fh->failed && fh->slot == FS_SLOT_SELECTION &&
 	    (fh->dirty || (fh->trunc && !fh->applied)))
 		rc = apply(fs, fh);
 	else if (fh->writing && !fh->failed && fh->dirty)
-		rc = fs_ctl_flush(fs, fh, 1);
+		rc = ctl_flush(fs, fh, 1);
+	if (fh->writing)
+		pthread_mutex_unlock(&fh->wlock);
 	if (rc && rc != -EINVAL)
 		log_warn("control file write failed at release: %s",
 			 strerror(-rc));
@@ -546,6 +574,8 @@ void fs_ctl_put(struct fs_fh *fh)
 {
 	if (__atomic_sub_fetch(&fh->refs, 1, __ATOMIC_ACQ_REL))
 		return;
+	if (fh->writing)
+		pthread_mutex_destroy(&fh->wlock);
 	free(fh->text);
 	free(fh);
 }

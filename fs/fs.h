@@ -154,6 +154,11 @@ struct fs_fh {
 	size_t checked;              /* `selection`: bytes of text whose lines
 					were checked, and their lines: */
 	size_t checked_lines;
+	pthread_mutex_t wlock;       /* FH_CTL opened for writing: protects
+					the written text and the fields
+					above; the kernel may send a WRITE
+					and a FLUSH (a child's close) of one
+					open file at once */
 	int refs;                    /* FH_CTL: the open file, plus each read
 					replying from `text`: the kernel may
 					send RELEASE as soon as it has a
