@@ -18,10 +18,11 @@
  * method, its handler, the kind of body it takes and that body's cap. Each
  * routes file exports its table, ended by a row with a NULL key; the router
  * (server_http.c) looks a request up in the tables it lists, so a new
- * group of routes is a file of its own with its table, added to that list.
- * A handler runs in one of libmicrohttpd's threads once the whole body is
- * in, and returns what its srv_send_* answer returned (MHD_NO closes the
- * connection).
+ * group of routes is a file of its own with its table, added to that list
+ * (the router knows only paths under /v1: the web app's will need it to
+ * learn other prefixes). A handler runs in one of libmicrohttpd's threads
+ * once the whole body is in, and returns what its srv_send_* answer
+ * returned (MHD_NO closes the connection).
  *
  * Names: srv_ for what these files share; api_ stays the prefix of the
  * public entry points. The constants below are the ones more than one of
