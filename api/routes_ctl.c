@@ -71,7 +71,8 @@ static enum MHD_Result r_selection_put(struct srv *s, struct req *r,
 						 flags, msg);
 	if (map)
 		munmap(map, len);
-	return rc ? srv_send_errno(c, rc, msg) : srv_send_empty(c, MHD_HTTP_NO_CONTENT);
+	return rc ? srv_send_errno(c, rc, msg) :
+		    srv_send_empty(c, MHD_HTTP_NO_CONTENT);
 }
 
 typedef int (*text_op)(struct backend *, int64_t, char **, size_t *);
@@ -231,8 +232,8 @@ static enum MHD_Result r_emb_put(struct srv *s, struct req *r,
 	if (q < 0)
 		return ret;
 	if (!q)
-		return srv_send_err(c, MHD_HTTP_BAD_REQUEST, "bad_path", "EINVAL",
-				    "upload needs ?name=");
+		return srv_send_err(c, MHD_HTTP_BAD_REQUEST, "bad_path",
+				    "EINVAL", "upload needs ?name=");
 	rc = srv_body_map(r, &text, &len, &map);
 	if (!rc)
 		rc = r->be->ops->emb_put(r->be, r->id, name, text, len, msg);

@@ -211,7 +211,8 @@ static enum MHD_Result r_dataset_delete(struct srv *s, struct req *r,
 
 	if (!rc)
 		rc = r->be->ops->dataset_delete(r->be, r->id, msg);
-	return rc ? srv_send_errno(c, rc, msg) : srv_send_empty(c, MHD_HTTP_NO_CONTENT);
+	return rc ? srv_send_errno(c, rc, msg) :
+		    srv_send_empty(c, MHD_HTTP_NO_CONTENT);
 }
 
 /* ---- routes: tags ---- */
@@ -310,7 +311,8 @@ static enum MHD_Result r_tag_delete(struct srv *s, struct req *r,
 
 	if (!rc)
 		rc = r->be->ops->tag_delete(r->be, r->id, msg);
-	return rc ? srv_send_errno(c, rc, msg) : srv_send_empty(c, MHD_HTTP_NO_CONTENT);
+	return rc ? srv_send_errno(c, rc, msg) :
+		    srv_send_empty(c, MHD_HTTP_NO_CONTENT);
 }
 
 /* ---- routes: nodes ---- */
@@ -353,7 +355,8 @@ static enum MHD_Result r_node(struct srv *s, struct req *r,
 {
 	struct store_node n;
 
-	return send_node(s, r, c, MHD_HTTP_OK, srv_own_node(s, r, r->id, &n), &n);
+	return send_node(s, r, c, MHD_HTTP_OK, srv_own_node(s, r, r->id, &n),
+			 &n);
 }
 
 static enum MHD_Result r_node_lookup(struct srv *s, struct req *r,
@@ -370,8 +373,8 @@ static enum MHD_Result r_node_lookup(struct srv *s, struct req *r,
 	if (q < 0)
 		return ret;
 	if (!q)
-		return srv_send_err(c, MHD_HTTP_BAD_REQUEST, "bad_path", "EINVAL",
-				    "lookup needs ?name=");
+		return srv_send_err(c, MHD_HTTP_BAD_REQUEST, "bad_path",
+				    "EINVAL", "lookup needs ?name=");
 	rc = r->be->ops->node_lookup(r->be, r->id, name, &n);
 	return send_node(s, r, c, MHD_HTTP_OK, rc, &n);
 }
@@ -402,8 +405,8 @@ static enum MHD_Result r_children(struct srv *s, struct req *r,
 	if (q < 0)
 		return ret;
 	if (q && (api_id_parse(num, &limit) || limit > PAGE_MAX))
-		return srv_send_err(c, MHD_HTTP_BAD_REQUEST, "invalid", "EINVAL",
-				    "limit must be 1-10000");
+		return srv_send_err(c, MHD_HTTP_BAD_REQUEST, "invalid",
+				    "EINVAL", "limit must be 1-10000");
 	/* Ownership was checked above: a 304 tells nothing about a folder
 	 * of another user's (that was a 404). */
 	rc = store_node_gen(s->st, r->id, &gen);
@@ -483,10 +486,12 @@ static enum MHD_Result r_node_remove(struct srv *s, struct req *r,
 	if (!q || srv_query(r, c, "is_dir", isdir, sizeof(isdir), &ret) < 0 ||
 	    (strcmp(isdir, "0") && strcmp(isdir, "1")))
 		return q && isdir[0] == '\0' ? ret :
-		       srv_send_err(c, MHD_HTTP_BAD_REQUEST, "bad_path", "EINVAL",
+		       srv_send_err(c, MHD_HTTP_BAD_REQUEST, "bad_path",
+				    "EINVAL",
 				    "remove needs ?name=NAME&is_dir=0|1");
 	rc = r->be->ops->node_remove(r->be, r->id, name, isdir[0] == '1');
-	return rc ? srv_send_errno(c, rc, NULL) : srv_send_empty(c, MHD_HTTP_NO_CONTENT);
+	return rc ? srv_send_errno(c, rc, NULL) :
+		    srv_send_empty(c, MHD_HTTP_NO_CONTENT);
 }
 
 static enum MHD_Result r_node_rename(struct srv *s, struct req *r,
@@ -519,7 +524,8 @@ static enum MHD_Result r_node_rename(struct srv *s, struct req *r,
 		return srv_send_errno(c, rc, NULL);
 	rc = r->be->ops->node_rename(r->be, r->id, name, newparent, newname,
 				     noreplace);
-	return rc ? srv_send_errno(c, rc, NULL) : srv_send_empty(c, MHD_HTTP_NO_CONTENT);
+	return rc ? srv_send_errno(c, rc, NULL) :
+		    srv_send_empty(c, MHD_HTTP_NO_CONTENT);
 }
 
 static enum MHD_Result r_node_setattr(struct srv *s, struct req *r,
@@ -560,9 +566,10 @@ static enum MHD_Result r_node_setattr(struct srv *s, struct req *r,
 		bad = 5;
 	cJSON_Delete(j);
 	if (bad == 1)
-		return srv_send_err(c, MHD_HTTP_BAD_REQUEST, "bad_json", "EINVAL",
-				    "mode: permission bits only, a number from 0"
-				    " to 4095 (07777), no file type bits");
+		return srv_send_err(c, MHD_HTTP_BAD_REQUEST, "bad_json",
+				    "EINVAL", "mode: permission bits only, a"
+				    " number from 0 to 4095 (07777), no file"
+				    " type bits");
 	if (bad)
 		return srv_bad_field(c, bad == 2 ? "uid (0 to 2^32-1)" :
 				     bad == 3 ? "gid (0 to 2^32-1)" :
@@ -573,7 +580,8 @@ static enum MHD_Result r_node_setattr(struct srv *s, struct req *r,
 				      atime);
 	if (rc)
 		return srv_send_errno(c, rc, NULL);
-	return send_node(s, r, c, MHD_HTTP_OK, srv_own_node(s, r, r->id, &n), &n);
+	return send_node(s, r, c, MHD_HTTP_OK, srv_own_node(s, r, r->id, &n),
+			 &n);
 }
 
 static enum MHD_Result blob_missing(struct MHD_Connection *c)
@@ -678,7 +686,8 @@ static enum MHD_Result r_content(struct srv *s, struct req *r,
 		return srv_send_errno(c, fd, NULL);
 	if (fstat(fd, &sb) || sb.st_size != size) {
 		close(fd);
-		return srv_send_errno(c, -EINVAL, "size does not match the blob");
+		return srv_send_errno(c, -EINVAL,
+				      "size does not match the blob");
 	}
 	rc = r->be->ops->node_commit(r->be, r->id, fd, "", sha, size, mtime,
 				     durable);
@@ -804,9 +813,10 @@ static enum MHD_Result r_blob_get(struct srv *s, struct req *r,
 	fd = rc ? store_blob_open(s->st, r->sha) : -ENOENT;
 	if (fd == -ENOENT && store_blob_kept(s->st, r->sha) == 1 &&
 	    store_blob_owned(s->st, r->sha, r->user) == 1)
-		return srv_send_err(c, MHD_HTTP_NOT_FOUND, "bytes_kept_by_uploader",
-				    "EIO", "the bytes of this sample stay on the"
-				    " machine that uploaded it (upload=meta)");
+		return srv_send_err(c, MHD_HTTP_NOT_FOUND,
+				    "bytes_kept_by_uploader", "EIO", "the bytes"
+				    " of this sample stay on the machine that"
+				    " uploaded it (upload=meta)");
 	if (fd < 0)
 		return srv_send_errno(c, fd, NULL);
 	if (fstat(fd, &sb)) {
@@ -828,7 +838,8 @@ static enum MHD_Result r_blob_get(struct srv *s, struct req *r,
 			return MHD_NO;
 		snprintf(cr, sizeof(cr), "bytes */%lld", (long long)sb.st_size);
 		MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_RANGE, cr);
-		return srv_send_resp(c, MHD_HTTP_RANGE_NOT_SATISFIABLE, resp, NULL);
+		return srv_send_resp(c, MHD_HTTP_RANGE_NOT_SATISFIABLE, resp,
+				     NULL);
 	}
 	resp = MHD_create_response_from_fd_at_offset64((uint64_t)len, fd,
 							(uint64_t)off);
@@ -895,9 +906,9 @@ static enum MHD_Result r_blob_put(struct srv *s, struct req *r,
 	if (!EVP_DigestFinal_ex(r->md, got, &glen) || glen != STORE_SHA_LEN)
 		return srv_send_errno(c, -EIO, "hashing failed");
 	if (memcmp(got, r->sha, STORE_SHA_LEN))
-		return srv_send_err(c, MHD_HTTP_BAD_REQUEST, "hash_mismatch", "EIO",
-				    "the body does not hash to the blob's name;"
-				    " nothing stored");
+		return srv_send_err(c, MHD_HTTP_BAD_REQUEST, "hash_mismatch",
+				    "EIO", "the body does not hash to the"
+				    " blob's name; nothing stored");
 	/* the exact size now (a chunked body has no Content-Length) */
 	pthread_mutex_lock(&s->quota_lock);
 	if (srv_quota_refuses(s, r, c, r->got, &ret)) {
@@ -908,7 +919,8 @@ static enum MHD_Result r_blob_put(struct srv *s, struct req *r,
 	rc = store_blob_put(s->st, r->fd, r->staged, r->sha, r->user);
 	r->staged[0] = '\0';     /* consumed (renamed or unlinked) */
 	pthread_mutex_unlock(&s->quota_lock);
-	return rc ? srv_send_errno(c, rc, NULL) : srv_send_empty(c, MHD_HTTP_CREATED);
+	return rc ? srv_send_errno(c, rc, NULL) :
+		    srv_send_empty(c, MHD_HTTP_CREATED);
 }
 
 /* ---- the table ---- */

@@ -441,16 +441,17 @@ cJSON *srv_body_json(struct req *r, struct MHD_Connection *c,
 
 	/* before cJSON turns "a\u0000b" into the C string "a" */
 	if (r->buf && api_json_has_nul(r->buf, r->len)) {
-		*ret = srv_send_err(c, MHD_HTTP_BAD_REQUEST, "bad_json", "EINVAL",
-				    "the body holds a NUL character (\\u0000 or a"
-				    " 0 byte): names and texts cannot contain one");
+		*ret = srv_send_err(c, MHD_HTTP_BAD_REQUEST, "bad_json",
+				    "EINVAL", "the body holds a NUL character"
+				    " (\\u0000 or a 0 byte): names and texts"
+				    " cannot contain one");
 		return NULL;
 	}
 	j = r->buf ? cJSON_ParseWithLength(r->buf, r->len) : NULL;
 	if (!cJSON_IsObject(j)) {
 		cJSON_Delete(j);
-		*ret = srv_send_err(c, MHD_HTTP_BAD_REQUEST, "bad_json", "EINVAL",
-				    "the body is not a JSON object");
+		*ret = srv_send_err(c, MHD_HTTP_BAD_REQUEST, "bad_json",
+				    "EINVAL", "the body is not a JSON object");
 		return NULL;
 	}
 	return j;
@@ -496,8 +497,8 @@ int srv_query(struct req *r, struct MHD_Connection *c, const char *key,
 		return -1;
 	}
 	if (q < 0) {
-		*ret = srv_send_err(c, MHD_HTTP_BAD_REQUEST, "bad_path", "EINVAL",
-				    "malformed query string");
+		*ret = srv_send_err(c, MHD_HTTP_BAD_REQUEST, "bad_path",
+				    "EINVAL", "malformed query string");
 		return -1;
 	}
 	return q;
@@ -531,10 +532,10 @@ static int route(struct req *r, struct MHD_Connection *c, const char *method,
 	    r->path.n < 2 || r->path.n > 4 || strcmp(r->path.seg[0], "v1")) {
 		*ret = r->raw_bad || (r->path.n && r->path.n <= 4 &&
 				      !api_path_parse(r->raw, &r->path)) ?
-		       srv_send_err(c, MHD_HTTP_NOT_FOUND, "not_found", "ENOENT",
-				    "no such route") :
-		       srv_send_err(c, MHD_HTTP_BAD_REQUEST, "bad_path", "EINVAL",
-				    "malformed path");
+		       srv_send_err(c, MHD_HTTP_NOT_FOUND, "not_found",
+				    "ENOENT", "no such route") :
+		       srv_send_err(c, MHD_HTTP_BAD_REQUEST, "bad_path",
+				    "EINVAL", "malformed path");
 		return 1;
 	}
 	snprintf(key, sizeof(key), "%s%s%s%s", r->path.seg[1],
@@ -556,8 +557,8 @@ static int route(struct req *r, struct MHD_Connection *c, const char *method,
 		       srv_send_err(c, MHD_HTTP_METHOD_NOT_ALLOWED,
 				    "method_not_allowed", "EINVAL",
 				    "method not allowed on this path") :
-		       srv_send_err(c, MHD_HTTP_NOT_FOUND, "not_found", "ENOENT",
-				    "no such route");
+		       srv_send_err(c, MHD_HTTP_NOT_FOUND, "not_found",
+				    "ENOENT", "no such route");
 		return 1;
 	}
 	if (r->path.n >= 3) {
@@ -586,8 +587,9 @@ static int body_open(struct srv *s, struct req *r, struct MHD_Connection *c,
 		unsigned long long v = strtoull(cl, &end, 10);
 		if (*end == '\0' && v > r->rt->cap) {
 			r->over = 1;
-			*ret = srv_send_err(c, MHD_HTTP_CONTENT_TOO_LARGE, "too_large",
-					    "EFBIG", "request body over the cap");
+			*ret = srv_send_err(c, MHD_HTTP_CONTENT_TOO_LARGE,
+					    "too_large", "EFBIG",
+					    "request body over the cap");
 			return 1;
 		}
 	}
@@ -739,13 +741,13 @@ static int framing_bad(struct MHD_Connection *c, enum MHD_Result *ret)
 	if (f.cl <= 1 && f.te <= 1 && !(f.cl && f.te) && !f.cl_bad &&
 	    !f.te_bad)
 		return 0;
-	*ret = srv_send_err(c, MHD_HTTP_BAD_REQUEST, "bad_request", "EINVAL",
-			    f.cl && f.te ? "both Content-Length and"
-			    " Transfer-Encoding" : f.cl > 1 ? "more than one"
-			    " Content-Length" : f.te > 1 ? "more than one"
+	*ret = srv_send_err(c, MHD_HTTP_BAD_REQUEST, "bad_request",
+			    "EINVAL", f.cl && f.te ? "both Content-Length"
+			    " and Transfer-Encoding" : f.cl > 1 ? "more than"
+			    " one Content-Length" : f.te > 1 ? "more than one"
 			    " Transfer-Encoding" : f.cl_bad ? "a Content-Length"
-			    " that is not a number" : "a Transfer-Encoding other"
-			    " than chunked");
+			    " that is not a number" : "a Transfer-Encoding"
+			    " other than chunked");
 	return 1;
 }
 
