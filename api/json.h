@@ -1,8 +1,8 @@
 /*
  * json.h — the wire format of the v1 API (docs/api.md), shared by the server
- * (api/server.c) and the remote client: JSON encoding and decoding of every
- * resource, error bodies, errno names, and validation of request paths and
- * query strings.
+ * (api/server_http.c, api/routes_*.c) and the remote client: JSON
+ * encoding and decoding of every resource, error bodies, errno names, and
+ * validation of request paths and query strings.
  *
  * Everything here is pure: no I/O, no global state, thread-safe.
  *

@@ -1,7 +1,8 @@
 /*
- * server_probe.h — a test entry point into the router of api/server.c, for
- * fuzz/route.c: it routes a raw request target the way the request handler
- * does, without a connection or a store; and api_server_start/stop, the
+ * server_probe.h — a test entry point into the router of
+ * api/server_http.c, for fuzz/route.c: it routes a raw request target the
+ * way the request handler does, without a connection or a store; and
+ * api_server_start/stop, the
  * daemon of `sievefs serve` without its command line and signals, which
  * api_serve_cli and fuzz/http.c use. Not part of the server's interface.
  */

@@ -1,7 +1,7 @@
 /*
  * fuzz/route.c — libFuzzer harness for the HTTP request routing of
- * `sievefs serve`: the router of api/server.c (through the test entry
- * point of api/server_probe.h) and the path and query parsers it uses
+ * `sievefs serve`: the router of api/server_http.c (through the test
+ * entry point of api/server_probe.h) and the path and query parsers it uses
  * (api_path_parse, api_id_parse, api_sha_from_hex, api_query_get,
  * api_pct_decode in api/json.c).
  *

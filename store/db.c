@@ -34,7 +34,7 @@
  * true. Updates of `path` alone (a renamed ancestor) do not count: a
  * listing does not show it. Inos are never reused (AUTOINCREMENT), so
  * (ino, gen) names one state of one folder for the catalog's life; the
- * server builds its ETags from it (api/server.c). A folder's own row goes
+ * server builds its ETags from it (api/routes_data.c). A folder's own row goes
  * with it. Cost: one upsert into a small table per node write.
  */
 #include <errno.h>

@@ -1,0 +1,954 @@
+/*
+ * routes_data.c — the v1 routes of datasets, tags, nodes and blobs
+ * (docs/api.md), and their table (srv_routes_data; api/server_int.h says
+ * how a route is called and answers).
+ *
+ * Every route runs the same operations a local mount does, through a
+ * per-user view of one backend (core/view.h): one store, one sampling
+ * runner. Ownership: a view checks the owner only for dataset ids, so every
+ * route first resolves the dataset of the tag, node or embedding it names
+ * and answers 404 unless the token's user owns it (no existence leak). A
+ * blob is readable only when a node of the user references it.
+ *
+ * Revalidation: a folder listing carries an ETag built from the folder's
+ * change counter (r_children); a request whose If-None-Match names it gets
+ * 304 after auth, the ownership check and one indexed read, before any row
+ * is listed or any JSON built.
+ *
+ * Uploads no node names (PUT /v1/blobs without a commit): each user may
+ * hold at most `upload_cap` bytes of them (--upload-cap); a PUT
+ * that would go over is answered 507 "upload_quota" and stores nothing,
+ * checked from Content-Length before the body is read and again, exactly,
+ * before the blob is kept (quota_lock serialises that check with the keep,
+ * so parallel PUTs cannot add up past the cap). The sweep of api/server.c
+ * collects those older than the grace.
+ *
+ * Threads: handlers run in MHD's threads and block on SQLite and disk I/O;
+ * they share the backend (thread-safe) and s->quota_lock.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "api/server_int.h"
+#include "core/log.h"
+
+#define PAGE_DEFAULT 1000
+#define PAGE_MAX 10000
+#define PENDING_MAX 100000        /* pending blobs per user */
+
+/* ---- routes: misc ---- */
+
+static enum MHD_Result r_whoami(struct srv *s, struct req *r,
+				struct MHD_Connection *c)
+{
+	cJSON *j = cJSON_CreateObject();
+
+	(void)s;
+	if (j && !cJSON_AddStringToObject(j, "user", r->user)) {
+		cJSON_Delete(j);
+		j = NULL;
+	}
+	return srv_send_json(c, MHD_HTTP_OK, j);
+}
+
+static enum MHD_Result r_statfs(struct srv *s, struct req *r,
+				struct MHD_Connection *c)
+{
+	struct statvfs sv;
+	cJSON *j = NULL;
+	int rc = r->be->ops->statfs(r->be, &sv);
+
+	(void)s;
+	if (!rc)
+		rc = api_statfs_to_json(&sv, &j);
+	return srv_send_obj(c, MHD_HTTP_OK, rc, j);
+}
+
+/* ---- routes: datasets ---- */
+
+static enum MHD_Result send_dataset(struct MHD_Connection *c, unsigned st,
+				    int rc, const struct store_dataset *d)
+{
+	cJSON *j = NULL;
+
+	if (!rc)
+		rc = api_dataset_to_json(d, &j);
+	return srv_send_obj(c, st, rc, j);
+}
+
+static enum MHD_Result r_datasets(struct srv *s, struct req *r,
+				  struct MHD_Connection *c)
+{
+	struct store_dataset d, *v = NULL;
+	char name[STORE_NAME_MAX + 1];
+	enum MHD_Result ret;
+	size_t n = 0;
+	cJSON *j = NULL;
+	int q = srv_query(r, c, "name", name, sizeof(name), &ret), rc;
+
+	(void)s;
+	if (q < 0)
+		return ret;
+	if (q)
+		return send_dataset(c, MHD_HTTP_OK,
+				    r->be->ops->dataset_get(r->be, name, &d), &d);
+	rc = r->be->ops->dataset_list(r->be, &v, &n);
+	if (!rc)
+		rc = api_list_to_json("datasets", v, n, sizeof(*v),
+				      api_dataset_any, &j);
+	free(v);
+	return srv_send_obj(c, MHD_HTTP_OK, rc, j);
+}
+
+/* Reads {"name": ...} of a create/rename body: 0, or answered (1). */
+static int name_body(struct req *r, struct MHD_Connection *c, char *name,
+		     size_t len, enum MHD_Result *ret)
+{
+	cJSON *j = srv_body_json(r, c, ret);
+	int rc;
+
+	if (!j)
+		return 1;
+	rc = api_get_str(j, "name", name, len, 1);
+	cJSON_Delete(j);
+	if (rc == -ENAMETOOLONG) {
+		*ret = srv_send_errno(c, -EINVAL, "name too long");
+		return 1;
+	}
+	if (rc) {
+		*ret = srv_bad_field(c, "name");
+		return 1;
+	}
+	return 0;
+}
+
+static enum MHD_Result r_dataset_create(struct srv *s, struct req *r,
+					struct MHD_Connection *c)
+{
+	struct store_dataset d;
+	char name[STORE_NAME_MAX + 1], msg[BE_MSG] = "";
+	enum MHD_Result ret;
+	int rc;
+
+	(void)s;
+	if (name_body(r, c, name, sizeof(name), &ret))
+		return ret;
+	rc = r->be->ops->dataset_create(r->be, name, &d, msg);
+	if (rc)
+		return srv_send_errno(c, rc, msg);
+	return send_dataset(c, MHD_HTTP_CREATED, 0, &d);
+}
+
+static enum MHD_Result r_dataset(struct srv *s, struct req *r,
+				 struct MHD_Connection *c)
+{
+	struct store_dataset d;
+
+	return send_dataset(c, MHD_HTTP_OK, srv_own_ds(s, r, r->id, &d), &d);
+}
+
+static enum MHD_Result r_dataset_rename(struct srv *s, struct req *r,
+					struct MHD_Connection *c)
+{
+	struct store_dataset d;
+	char name[STORE_NAME_MAX + 1], msg[BE_MSG] = "";
+	enum MHD_Result ret;
+	int rc = srv_own_ds(s, r, r->id, &d);
+
+	if (rc)
+		return srv_send_errno(c, rc, NULL);
+	if (name_body(r, c, name, sizeof(name), &ret))
+		return ret;
+	rc = r->be->ops->dataset_rename(r->be, r->id, name, msg);
+	if (rc)
+		return srv_send_errno(c, rc, msg);
+	return send_dataset(c, MHD_HTTP_OK, srv_own_ds(s, r, r->id, &d), &d);
+}
+
+/* PATCH datasets/#: {"tag_folders": "all"|"selected"} sets which folders
+ * later tags get (core/backend.h); any other body is a rename. */
+static enum MHD_Result r_dataset_patch(struct srv *s, struct req *r,
+				       struct MHD_Connection *c)
+{
+	struct store_dataset d;
+	char val[64], msg[BE_MSG] = "";
+	enum MHD_Result ret;
+	cJSON *j;
+	int rc = srv_own_ds(s, r, r->id, &d), has;
+
+	if (rc)
+		return srv_send_errno(c, rc, NULL);
+	if (!(j = srv_body_json(r, c, &ret)))
+		return ret;
+	has = cJSON_HasObjectItem(j, "tag_folders");
+	rc = has ? api_get_str(j, "tag_folders", val, sizeof(val), 1) : 0;
+	cJSON_Delete(j);
+	if (!has)
+		return r_dataset_rename(s, r, c);
+	if (rc == -ENAMETOOLONG)   /* refused below, with a reason */
+		snprintf(val, sizeof(val), "(a value of over 63 bytes)");
+	else if (rc)
+		return srv_bad_field(c, "tag_folders");
+	rc = r->be->ops->dataset_set_tag_folders(r->be, r->id, val, msg);
+	if (rc)
+		return srv_send_errno(c, rc, msg);
+	return send_dataset(c, MHD_HTTP_OK, srv_own_ds(s, r, r->id, &d), &d);
+}
+
+static enum MHD_Result r_dataset_delete(struct srv *s, struct req *r,
+					struct MHD_Connection *c)
+{
+	struct store_dataset d;
+	char msg[BE_MSG] = "";
+	int rc = srv_own_ds(s, r, r->id, &d);
+
+	if (!rc)
+		rc = r->be->ops->dataset_delete(r->be, r->id, msg);
+	return rc ? srv_send_errno(c, rc, msg) :
+		    srv_send_empty(c, MHD_HTTP_NO_CONTENT);
+}
+
+/* ---- routes: tags ---- */
+
+static enum MHD_Result send_tag(struct MHD_Connection *c, unsigned st, int rc,
+				const struct store_tag *t)
+{
+	cJSON *j = NULL;
+
+	if (!rc)
+		rc = api_tag_to_json(t, &j);
+	return srv_send_obj(c, st, rc, j);
+}
+
+static enum MHD_Result r_tags(struct srv *s, struct req *r,
+			      struct MHD_Connection *c)
+{
+	struct store_dataset d;
+	struct store_tag t, *v = NULL;
+	char name[STORE_NAME_MAX + 1];
+	enum MHD_Result ret;
+	size_t n = 0;
+	cJSON *j = NULL;
+	int rc = srv_own_ds(s, r, r->id, &d), q;
+
+	if (rc)
+		return srv_send_errno(c, rc, NULL);
+	q = srv_query(r, c, "name", name, sizeof(name), &ret);
+	if (q < 0)
+		return ret;
+	if (q)
+		return send_tag(c, MHD_HTTP_OK,
+				r->be->ops->tag_get(r->be, r->id, name, &t), &t);
+	rc = r->be->ops->tag_list(r->be, r->id, &v, &n);
+	if (!rc)
+		rc = api_list_to_json("tags", v, n, sizeof(*v), api_tag_any, &j);
+	free(v);
+	return srv_send_obj(c, MHD_HTTP_OK, rc, j);
+}
+
+static enum MHD_Result r_tag_create(struct srv *s, struct req *r,
+				    struct MHD_Connection *c)
+{
+	struct store_dataset d;
+	struct store_tag t;
+	char name[STORE_NAME_MAX + 1], msg[BE_MSG] = "";
+	enum MHD_Result ret;
+	int rc = srv_own_ds(s, r, r->id, &d);
+
+	if (rc)
+		return srv_send_errno(c, rc, NULL);
+	if (name_body(r, c, name, sizeof(name), &ret))
+		return ret;
+	rc = r->be->ops->tag_create(r->be, r->id, name, &t, msg);
+	/* a sampling run will replace the selection (msg says which): a
+	 * conflict with the dataset's state, not a transient 503 to retry */
+	if (rc == -EBUSY && *msg)
+		return srv_send_err(c, MHD_HTTP_CONFLICT, "run_active", "EBUSY", msg);
+	if (rc)
+		return srv_send_errno(c, rc, msg);
+	return send_tag(c, MHD_HTTP_CREATED, 0, &t);
+}
+
+static enum MHD_Result r_tag(struct srv *s, struct req *r,
+			     struct MHD_Connection *c)
+{
+	struct store_tag t;
+
+	return send_tag(c, MHD_HTTP_OK, srv_own_tag(s, r, r->id, &t), &t);
+}
+
+static enum MHD_Result r_tag_rename(struct srv *s, struct req *r,
+				    struct MHD_Connection *c)
+{
+	struct store_tag t;
+	char name[STORE_NAME_MAX + 1], msg[BE_MSG] = "";
+	enum MHD_Result ret;
+	int rc = srv_own_tag(s, r, r->id, &t);
+
+	if (rc)
+		return srv_send_errno(c, rc, NULL);
+	if (name_body(r, c, name, sizeof(name), &ret))
+		return ret;
+	rc = r->be->ops->tag_rename(r->be, r->id, name, msg);
+	if (rc)
+		return srv_send_errno(c, rc, msg);
+	return send_tag(c, MHD_HTTP_OK, srv_own_tag(s, r, r->id, &t), &t);
+}
+
+static enum MHD_Result r_tag_delete(struct srv *s, struct req *r,
+				    struct MHD_Connection *c)
+{
+	struct store_tag t;
+	char msg[BE_MSG] = "";
+	int rc = srv_own_tag(s, r, r->id, &t);
+
+	if (!rc)
+		rc = r->be->ops->tag_delete(r->be, r->id, msg);
+	return rc ? srv_send_errno(c, rc, msg) :
+		    srv_send_empty(c, MHD_HTTP_NO_CONTENT);
+}
+
+/* ---- routes: nodes ---- */
+
+/* Adds "thumb_sha" and "thumb_size" to a node's JSON when its bytes have a
+ * thumbnail on the server (upload=thumbnails, docs/api.md "Content") that
+ * `user` sent: another user's would say who has those bytes. */
+static int add_thumb(store *st, const char *user, const struct store_node *n,
+		     cJSON *j)
+{
+	unsigned char t[STORE_SHA_LEN];
+	char hex[65];
+	int64_t size;
+
+	if (n->kind != STORE_FILE || !n->has_sha ||
+	    store_thumb_get_for(st, user, n->sha, t, &size))
+		return 0;
+	store_sha_hex(t, hex);
+	if (!cJSON_AddStringToObject(j, "thumb_sha", hex) ||
+	    !cJSON_AddNumberToObject(j, "thumb_size", (double)size))
+		return -ENOMEM;
+	return 0;
+}
+
+static enum MHD_Result send_node(struct srv *s, const struct req *r,
+				 struct MHD_Connection *c, unsigned st, int rc,
+				 const struct store_node *n)
+{
+	cJSON *j = NULL;
+
+	if (!rc)
+		rc = api_node_to_json(n, &j);
+	if (!rc)
+		rc = add_thumb(s->st, r->user, n, j);
+	return srv_send_obj(c, st, rc, j);
+}
+
+static enum MHD_Result r_node(struct srv *s, struct req *r,
+			      struct MHD_Connection *c)
+{
+	struct store_node n;
+
+	return send_node(s, r, c, MHD_HTTP_OK, srv_own_node(s, r, r->id, &n),
+			 &n);
+}
+
+static enum MHD_Result r_node_lookup(struct srv *s, struct req *r,
+				     struct MHD_Connection *c)
+{
+	struct store_node n;
+	char name[STORE_NAME_MAX + 1];
+	enum MHD_Result ret;
+	int rc = srv_own_node(s, r, r->id, &n), q;
+
+	if (rc)
+		return srv_send_errno(c, rc, NULL);
+	q = srv_query(r, c, "name", name, sizeof(name), &ret);
+	if (q < 0)
+		return ret;
+	if (!q)
+		return srv_send_err(c, MHD_HTTP_BAD_REQUEST, "bad_path",
+				    "EINVAL", "lookup needs ?name=");
+	rc = r->be->ops->node_lookup(r->be, r->id, name, &n);
+	return send_node(s, r, c, MHD_HTTP_OK, rc, &n);
+}
+
+/* A listing's content is a function of its folder's children, so the
+ * folder's change counter (store_node_gen) is its validator: ETag
+ * "g<ino>-<gen>-<boot>" (boot: a restored or replaced store starts new
+ * ETags). Paging is in the URL, so each page is its own resource. The
+ * counter is read before the rows: a change in between labels the newer
+ * rows with the older counter, which only costs the client one more 200. */
+static enum MHD_Result r_children(struct srv *s, struct req *r,
+				  struct MHD_Connection *c)
+{
+	struct store_node n, *v = NULL;
+	char after[STORE_NAME_MAX + 1] = "", num[24], etag[80];
+	enum MHD_Result ret;
+	int64_t limit = PAGE_DEFAULT;
+	uint64_t gen;
+	size_t cnt = 0;
+	cJSON *j = NULL;
+	int rc = srv_own_node(s, r, r->id, &n), q;
+
+	if (rc)
+		return srv_send_errno(c, rc, NULL);
+	if (srv_query(r, c, "after", after, sizeof(after), &ret) < 0)
+		return ret;
+	q = srv_query(r, c, "limit", num, sizeof(num), &ret);
+	if (q < 0)
+		return ret;
+	if (q && (api_id_parse(num, &limit) || limit > PAGE_MAX))
+		return srv_send_err(c, MHD_HTTP_BAD_REQUEST, "invalid",
+				    "EINVAL", "limit must be 1-10000");
+	/* Ownership was checked above: a 304 tells nothing about a folder
+	 * of another user's (that was a 404). */
+	rc = store_node_gen(s->st, r->id, &gen);
+	if (rc)
+		return srv_send_errno(c, rc, NULL);
+	snprintf(etag, sizeof(etag), "\"g%lld-%" PRIu64 "-%016" PRIx64 "\"",
+		 (long long)r->id, gen, s->boot);
+	if (srv_none_match_hit(c, etag))
+		return srv_send_not_modified(c, etag);
+	/* One more than asked tells whether another page follows. */
+	rc = store_node_children_page(s->st, r->id, after, (size_t)limit + 1,
+				      &v, &cnt);
+	int more = cnt > (size_t)limit;
+	if (more)
+		cnt = (size_t)limit;
+	if (!rc)
+		rc = api_list_to_json("children", v, cnt, sizeof(*v),
+				      api_node_any, &j);
+	if (!rc) {
+		cJSON *it, *a = cJSON_GetObjectItemCaseSensitive(j, "children");
+		size_t i = 0;
+		cJSON_ArrayForEach(it, a) {
+			if (i >= cnt || (rc = add_thumb(s->st, r->user,
+							&v[i++], it)))
+				break;
+		}
+	}
+	if (!rc && !(more ? cJSON_AddStringToObject(j, "next", v[cnt - 1].name)
+			  : cJSON_AddNullToObject(j, "next")))
+		rc = -ENOMEM;
+	free(v);
+	if (rc) {
+		cJSON_Delete(j);
+		return srv_send_errno(c, rc, NULL);
+	}
+	return srv_send_tagged(c, j, etag);
+}
+
+static enum MHD_Result r_node_create(struct srv *s, struct req *r,
+				     struct MHD_Connection *c)
+{
+	struct store_node n;
+	struct store_newnode nn;
+	char name[STORE_NAME_MAX + 2];
+	enum MHD_Result ret;
+	cJSON *j;
+	int rc = srv_own_node(s, r, r->id, &n);
+
+	if (rc)
+		return srv_send_errno(c, rc, NULL);
+	if (!(j = srv_body_json(r, c, &ret)))
+		return ret;
+	rc = api_newnode_from_json(j, name, sizeof(name), &nn);
+	cJSON_Delete(j);
+	if (rc == -ENAMETOOLONG)
+		return srv_send_errno(c, rc, "name longer than 255 bytes");
+	if (rc)
+		return srv_bad_field(c, "name, kind (1 or 2), mode, uid, gid,"
+				     " mtime_ns");
+	rc = r->be->ops->node_create(r->be, r->id, name, &nn, &n);
+	return send_node(s, r, c, MHD_HTTP_CREATED, rc, &n);
+}
+
+static enum MHD_Result r_node_remove(struct srv *s, struct req *r,
+				     struct MHD_Connection *c)
+{
+	struct store_node n;
+	char name[STORE_NAME_MAX + 1], isdir[8] = "0";
+	enum MHD_Result ret;
+	int rc = srv_own_node(s, r, r->id, &n), q;
+
+	if (rc)
+		return srv_send_errno(c, rc, NULL);
+	q = srv_query(r, c, "name", name, sizeof(name), &ret);
+	if (q < 0)
+		return ret;
+	if (!q || srv_query(r, c, "is_dir", isdir, sizeof(isdir), &ret) < 0 ||
+	    (strcmp(isdir, "0") && strcmp(isdir, "1")))
+		return q && isdir[0] == '\0' ? ret :
+		       srv_send_err(c, MHD_HTTP_BAD_REQUEST, "bad_path",
+				    "EINVAL",
+				    "remove needs ?name=NAME&is_dir=0|1");
+	rc = r->be->ops->node_remove(r->be, r->id, name, isdir[0] == '1');
+	return rc ? srv_send_errno(c, rc, NULL) :
+		    srv_send_empty(c, MHD_HTTP_NO_CONTENT);
+}
+
+static enum MHD_Result r_node_rename(struct srv *s, struct req *r,
+				     struct MHD_Connection *c)
+{
+	struct store_node n;
+	char name[STORE_NAME_MAX + 2], newname[STORE_NAME_MAX + 2];
+	int64_t newparent = 0;
+	int noreplace = 0, rc;
+	enum MHD_Result ret;
+	cJSON *j;
+
+	if ((rc = srv_own_node(s, r, r->id, &n)) != 0)
+		return srv_send_errno(c, rc, NULL);
+	if (!(j = srv_body_json(r, c, &ret)))
+		return ret;
+	rc = api_get_str(j, "name", name, sizeof(name), 1);
+	if (!rc)
+		rc = api_get_str(j, "newname", newname, sizeof(newname), 1);
+	if (!rc)
+		rc = api_get_i64(j, "newparent", &newparent, 1);
+	if (!rc && api_get_bool(j, "noreplace", &noreplace, 0) < 0)
+		rc = -EINVAL;
+	cJSON_Delete(j);
+	if (rc == -ENAMETOOLONG)
+		return srv_send_errno(c, rc, "name longer than 255 bytes");
+	if (rc)
+		return srv_bad_field(c, "name, newparent, newname, noreplace");
+	if ((rc = srv_own_node(s, r, newparent, &n)) != 0)
+		return srv_send_errno(c, rc, NULL);
+	rc = r->be->ops->node_rename(r->be, r->id, name, newparent, newname,
+				     noreplace);
+	return rc ? srv_send_errno(c, rc, NULL) :
+		    srv_send_empty(c, MHD_HTTP_NO_CONTENT);
+}
+
+static enum MHD_Result r_node_setattr(struct srv *s, struct req *r,
+				      struct MHD_Connection *c)
+{
+	struct store_node n;
+	int64_t mode = 0, uid = 0, gid = 0, mtime = 0, atime = 0;
+	int what = 0, q, bad = 0;
+	enum MHD_Result ret;
+	cJSON *j;
+	int rc = srv_own_node(s, r, r->id, &n);
+
+	if (rc)
+		return srv_send_errno(c, rc, NULL);
+	if (!(j = srv_body_json(r, c, &ret)))
+		return ret;
+	/* mode is permission bits only (docs/api.md): a file type in it is
+	 * a client's bug, refused rather than guessed at. */
+	if ((q = api_get_i64(j, "mode", &mode, 0)) == 0)
+		what |= STORE_SET_MODE;
+	if (q < 0 || mode < 0 || mode > 07777)
+		bad = 1;
+	if ((q = api_get_i64(j, "uid", &uid, 0)) == 0)
+		what |= STORE_SET_UID;
+	if (!bad && (q < 0 || uid < 0 || uid > UINT32_MAX))
+		bad = 2;
+	if ((q = api_get_i64(j, "gid", &gid, 0)) == 0)
+		what |= STORE_SET_GID;
+	if (!bad && (q < 0 || gid < 0 || gid > UINT32_MAX))
+		bad = 3;
+	if ((q = api_get_i64(j, "mtime_ns", &mtime, 0)) == 0)
+		what |= STORE_SET_MTIME;
+	if (!bad && q < 0)
+		bad = 4;
+	if ((q = api_get_i64(j, "atime_ns", &atime, 0)) == 0)
+		what |= STORE_SET_ATIME;
+	if (!bad && q < 0)
+		bad = 5;
+	cJSON_Delete(j);
+	if (bad == 1)
+		return srv_send_err(c, MHD_HTTP_BAD_REQUEST, "bad_json",
+				    "EINVAL", "mode: permission bits only, a"
+				    " number from 0 to 4095 (07777), no file"
+				    " type bits");
+	if (bad)
+		return srv_bad_field(c, bad == 2 ? "uid (0 to 2^32-1)" :
+				     bad == 3 ? "gid (0 to 2^32-1)" :
+				     bad == 4 ? "mtime_ns (an integer, as a string)" :
+				     "atime_ns (an integer, as a string)");
+	rc = r->be->ops->node_setattr(r->be, r->id, what, (uint32_t)mode,
+				      (uint32_t)uid, (uint32_t)gid, mtime,
+				      atime);
+	if (rc)
+		return srv_send_errno(c, rc, NULL);
+	return send_node(s, r, c, MHD_HTTP_OK, srv_own_node(s, r, r->id, &n),
+			 &n);
+}
+
+static enum MHD_Result blob_missing(struct MHD_Connection *c)
+{
+	return srv_send_err(c, MHD_HTTP_CONFLICT, "blob_missing", "EAGAIN",
+			    "the server does not have this blob: PUT"
+			    " /v1/blobs/{sha} and retry");
+}
+
+/* The optional upload=meta|thumbnails fields of a content commit:
+ * "bytes":"kept" and "thumbnail":{"sha256","size"} (only with kept).
+ * 0 or -EINVAL. */
+static int content_kept(const cJSON *j, int *kept, int *thumb,
+			unsigned char tsha[STORE_SHA_LEN], int64_t *tsize)
+{
+	const cJSON *b = cJSON_GetObjectItemCaseSensitive(j, "bytes");
+	const cJSON *t = cJSON_GetObjectItemCaseSensitive(j, "thumbnail");
+	char hex[80];
+
+	*kept = *thumb = 0;
+	if (b && !(cJSON_IsString(b) && !strcmp(b->valuestring, "kept")))
+		return -EINVAL;
+	*kept = b != NULL;
+	if (!t || cJSON_IsNull(t))
+		return 0;
+	if (!*kept || !cJSON_IsObject(t) ||
+	    api_get_str(t, "sha256", hex, sizeof(hex), 1) ||
+	    api_sha_from_hex(hex, tsha) || api_get_i64(t, "size", tsize, 1) ||
+	    *tsize < 0)
+		return -EINVAL;
+	*thumb = 1;
+	return 0;
+}
+
+/* Commits a node whose bytes stay with the uploader (store/kept.c). */
+static enum MHD_Result commit_kept(struct srv *s, struct req *r,
+				   struct MHD_Connection *c,
+				   const unsigned char *sha, int64_t size,
+				   int64_t mtime, const unsigned char *tsha,
+				   int64_t tsize, int durable)
+{
+	struct store_node n;
+	int rc;
+
+	/* a thumbnail must be bytes this user has sent (store_blob_grant):
+	 * a hash alone is not a right to read */
+	if (tsha && (rc = store_blob_granted(s->st, r->user, tsha)) != 1)
+		return rc < 0 ? srv_send_errno(c, rc, NULL) : blob_missing(c);
+	rc = store_node_commit_kept(s->st, r->id, sha, size, mtime, tsha,
+				    tsize, durable);
+	if (rc == -EAGAIN)
+		return blob_missing(c);
+	if (rc)
+		return srv_send_errno(c, rc, NULL);
+	rc = srv_own_node(s, r, r->id, &n);
+	if (rc == -ENOENT)
+		return srv_send_empty(c, MHD_HTTP_NO_CONTENT);
+	return send_node(s, r, c, MHD_HTTP_OK, rc, &n);
+}
+
+static enum MHD_Result r_content(struct srv *s, struct req *r,
+				 struct MHD_Connection *c)
+{
+	struct store_node n;
+	unsigned char sha[STORE_SHA_LEN], tsha[STORE_SHA_LEN];
+	int64_t tsize = 0;
+	char hex[80];
+	int64_t size = -1, mtime = 0;
+	int durable = 0, fd, rc, kept = 0, thumb = 0;
+	enum MHD_Result ret;
+	struct stat sb;
+	cJSON *j;
+
+	if ((rc = srv_own_node(s, r, r->id, &n)) != 0)
+		return srv_send_errno(c, rc, NULL);
+	if (!(j = srv_body_json(r, c, &ret)))
+		return ret;
+	rc = api_get_str(j, "sha256", hex, sizeof(hex), 1);
+	if (!rc)
+		rc = api_sha_from_hex(hex, sha);
+	if (!rc)
+		rc = api_get_i64(j, "size", &size, 1);
+	if (!rc && (api_get_i64(j, "mtime_ns", &mtime, 0) < 0 ||
+		    api_get_bool(j, "durable", &durable, 0) < 0))
+		rc = -EINVAL;
+	if (!rc)
+		rc = content_kept(j, &kept, &thumb, tsha, &tsize);
+	cJSON_Delete(j);
+	if (rc || size < 0)         /* mtime: 0 = now, < 0 before 1970 */
+		return srv_bad_field(c, "sha256, size, mtime_ns, durable, bytes"
+				     " (\"kept\"), thumbnail {sha256, size}");
+	if (kept)
+		return commit_kept(s, r, c, sha, size, mtime,
+				   thumb ? tsha : NULL, tsize, durable);
+	rc = store_blob_granted(s->st, r->user, sha);
+	if (rc < 0)
+		return srv_send_errno(c, rc, NULL);
+	fd = rc ? store_blob_open(s->st, sha) : -ENOENT;  /* not sent: PUT */
+	if (fd == -ENOENT)
+		return blob_missing(c);
+	if (fd < 0)
+		return srv_send_errno(c, fd, NULL);
+	if (fstat(fd, &sb) || sb.st_size != size) {
+		close(fd);
+		return srv_send_errno(c, -EINVAL,
+				      "size does not match the blob");
+	}
+	rc = r->be->ops->node_commit(r->be, r->id, fd, "", sha, size, mtime,
+				     durable);
+	close(fd);
+	if (rc == -ENOENT)       /* collected between open and commit */
+		return blob_missing(c);
+	if (rc)
+		return srv_send_errno(c, rc, NULL);
+	rc = srv_own_node(s, r, r->id, &n);
+	if (rc == -ENOENT)       /* removed meanwhile: bytes discarded */
+		return srv_send_empty(c, MHD_HTTP_NO_CONTENT);
+	return send_node(s, r, c, MHD_HTTP_OK, rc, &n);
+}
+
+/* ---- routes: blobs ---- */
+
+/* Parses "bytes=A-B", "bytes=A-", "bytes=-N": 1 partial (off, len set),
+ * 0 serve everything (absent, or several ranges), -1 unsatisfiable. */
+static int parse_range(const char *h, int64_t size, int64_t *off,
+		       int64_t *len)
+{
+	char *end;
+	long long a = -1, b = -1;
+
+	if (!h)
+		return 0;
+	if (strncmp(h, "bytes=", 6) || strchr(h, ','))
+		return 0;
+	h += 6;
+	if (*h == '-') {
+		b = strtoll(h + 1, &end, 10);
+		if (end == h + 1 || *end || b <= 0)
+			return -1;
+		if (size == 0)
+			return -1;
+		*off = b >= size ? 0 : size - b;
+		*len = size - *off;
+		return 1;
+	}
+	a = strtoll(h, &end, 10);
+	if (end == h || a < 0 || *end != '-')
+		return -1;
+	h = end + 1;
+	if (*h) {
+		b = strtoll(h, &end, 10);
+		if (*end || b < a)
+			return -1;
+	}
+	if (a >= size)
+		return -1;
+	if (b < 0 || b >= size)
+		b = size - 1;
+	*off = a;
+	*len = b - a + 1;
+	return 1;
+}
+
+/*
+ * POST /v1/kept {"sha256":[HEX…]} (at most KEPT_MAX): which of these hashes
+ * a node of the caller's datasets (live tree or frozen tag) still names:
+ * {"named":[HEX…]}. A mount with upload=meta asks it to release the bytes it
+ * pinned for samples that are gone (docs/api.md, Content). It tells the
+ * caller nothing about other users' datasets.
+ */
+#define KEPT_MAX 10000
+static enum MHD_Result r_kept(struct srv *s, struct req *r,
+			      struct MHD_Connection *c)
+{
+	enum MHD_Result ret;
+	cJSON *j = srv_body_json(r, c, &ret), *in, *out, *named, *it;
+	unsigned char sha[STORE_SHA_LEN];
+	int rc = 0;
+
+	if (!j)
+		return ret;
+	in = cJSON_GetObjectItemCaseSensitive(j, "sha256");
+	if (!cJSON_IsArray(in) || cJSON_GetArraySize(in) > KEPT_MAX) {
+		cJSON_Delete(j);
+		return srv_bad_field(c, "sha256 (an array of at most 10000 hashes)");
+	}
+	out = cJSON_CreateObject();
+	named = out ? cJSON_AddArrayToObject(out, "named") : NULL;
+	if (!named)
+		rc = -ENOMEM;
+	cJSON_ArrayForEach(it, in) {
+		if (rc)
+			break;
+		if (!cJSON_IsString(it) || api_sha_from_hex(it->valuestring, sha)) {
+			cJSON_Delete(j);
+			cJSON_Delete(out);
+			return srv_bad_field(c, "sha256 (64 hex digits each)");
+		}
+		rc = store_blob_owned(s->st, sha, r->user);
+		if (rc == 1) {
+			cJSON *h = cJSON_CreateString(it->valuestring);
+			rc = h && cJSON_AddItemToArray(named, h) ? 0 : -ENOMEM;
+			if (rc)
+				cJSON_Delete(h);
+		}
+	}
+	cJSON_Delete(j);
+	if (rc < 0) {
+		cJSON_Delete(out);
+		return srv_send_errno(c, rc, NULL);
+	}
+	return srv_send_json(c, MHD_HTTP_OK, out);
+}
+
+static enum MHD_Result r_blob_get(struct srv *s, struct req *r,
+				  struct MHD_Connection *c)
+{
+	struct MHD_Response *resp;
+	char etag[72], cr[96], hex[65];
+	int64_t off = 0, len;
+	struct stat sb;
+	int fd, rc, pr;
+
+	rc = store_blob_granted(s->st, r->user, r->sha);  /* sent it once? */
+	if (rc < 0)
+		return srv_send_errno(c, rc, NULL);
+	/* not sent by this user: their own upload=meta sample (bytes on the
+	 * uploading machine) says so; anything else is simply not there */
+	fd = rc ? store_blob_open(s->st, r->sha) : -ENOENT;
+	if (fd == -ENOENT && store_blob_kept(s->st, r->sha) == 1 &&
+	    store_blob_owned(s->st, r->sha, r->user) == 1)
+		return srv_send_err(c, MHD_HTTP_NOT_FOUND,
+				    "bytes_kept_by_uploader", "EIO", "the bytes"
+				    " of this sample stay on the machine that"
+				    " uploaded it (upload=meta)");
+	if (fd < 0)
+		return srv_send_errno(c, fd, NULL);
+	if (fstat(fd, &sb)) {
+		rc = -errno;
+		close(fd);
+		return srv_send_errno(c, rc, NULL);
+	}
+	len = sb.st_size;
+	pr = parse_range(MHD_lookup_connection_value(c, MHD_HEADER_KIND,
+						     MHD_HTTP_HEADER_RANGE),
+			 sb.st_size, &off, &len);
+	store_sha_hex(r->sha, hex);
+	snprintf(etag, sizeof(etag), "\"%s\"", hex);
+	if (pr < 0) {
+		close(fd);
+		resp = MHD_create_response_from_buffer(0, (char *)"",
+						       MHD_RESPMEM_PERSISTENT);
+		if (!resp)
+			return MHD_NO;
+		snprintf(cr, sizeof(cr), "bytes */%lld", (long long)sb.st_size);
+		MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_RANGE, cr);
+		return srv_send_resp(c, MHD_HTTP_RANGE_NOT_SATISFIABLE, resp,
+				     NULL);
+	}
+	resp = MHD_create_response_from_fd_at_offset64((uint64_t)len, fd,
+							(uint64_t)off);
+	if (!resp) {
+		close(fd);
+		return MHD_NO;
+	}
+	MHD_add_response_header(resp, MHD_HTTP_HEADER_ETAG, etag);
+	MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL,
+				"private, max-age=31536000, immutable");
+	MHD_add_response_header(resp, MHD_HTTP_HEADER_ACCEPT_RANGES, "bytes");
+	if (pr > 0) {
+		snprintf(cr, sizeof(cr), "bytes %lld-%lld/%lld", (long long)off,
+			 (long long)(off + len - 1), (long long)sb.st_size);
+		MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_RANGE, cr);
+	}
+	return srv_send_resp(c, pr > 0 ? MHD_HTTP_PARTIAL_CONTENT : MHD_HTTP_OK,
+			     resp, "application/octet-stream");
+}
+
+/* 0 if `user` may add `more` pending bytes (docs/api.md, "Uploads"), 1
+ * with the 507 answered (or the error of the count). A blob this user has
+ * sent already costs nothing more (it is pending, and counted, or named). */
+int srv_quota_refuses(struct srv *s, struct req *r, struct MHD_Connection *c,
+		      uint64_t more, enum MHD_Result *ret)
+{
+	char why[320];
+	int64_t bytes;
+	size_t count;
+	int rc = store_blob_granted(s->st, r->user, r->sha);
+
+	if (rc == 0)
+		rc = store_blob_pending(s->st, r->user, &count, &bytes);
+	if (rc < 0) {
+		*ret = srv_send_errno(c, rc, NULL);
+		return 1;
+	}
+	if (rc == 1 || (count < PENDING_MAX &&
+			(uint64_t)bytes + more <= s->upload_cap))
+		return 0;
+	snprintf(why, sizeof(why), "%zu%s uploaded blob(s) of %lld bytes that no"
+		 " node names yet; with this one (%llu bytes) over the cap of"
+		 " %llu bytes%s: commit them (PUT /v1/nodes/{id}/content), or"
+		 " wait %u s for the unused ones to be collected; nothing"
+		 " stored", count, count >= PENDING_MAX ? " (the most allowed)" :
+		 "", (long long)bytes, (unsigned long long)more,
+		 (unsigned long long)s->upload_cap,
+		 count >= PENDING_MAX ? " or the count cap" : "", s->grace);
+	*ret = srv_send_err(c, MHD_HTTP_INSUFFICIENT_STORAGE, "upload_quota",
+			    "EDQUOT", why);
+	return 1;
+}
+
+static enum MHD_Result r_blob_put(struct srv *s, struct req *r,
+				  struct MHD_Connection *c)
+{
+	unsigned char got[EVP_MAX_MD_SIZE];
+	unsigned int glen = 0;
+	enum MHD_Result ret;
+	int rc;
+
+	if (r->ioerr)
+		return srv_send_errno(c, r->ioerr, NULL);
+	if (!EVP_DigestFinal_ex(r->md, got, &glen) || glen != STORE_SHA_LEN)
+		return srv_send_errno(c, -EIO, "hashing failed");
+	if (memcmp(got, r->sha, STORE_SHA_LEN))
+		return srv_send_err(c, MHD_HTTP_BAD_REQUEST, "hash_mismatch",
+				    "EIO", "the body does not hash to the"
+				    " blob's name; nothing stored");
+	/* the exact size now (a chunked body has no Content-Length) */
+	pthread_mutex_lock(&s->quota_lock);
+	if (srv_quota_refuses(s, r, c, r->got, &ret)) {
+		pthread_mutex_unlock(&s->quota_lock);
+		return ret;          /* srv_on_done drops the staged bytes */
+	}
+	/* with the grant (this user has shown the bytes) and the pending row */
+	rc = store_blob_put(s->st, r->fd, r->staged, r->sha, r->user);
+	r->staged[0] = '\0';     /* consumed (renamed or unlinked) */
+	pthread_mutex_unlock(&s->quota_lock);
+	return rc ? srv_send_errno(c, rc, NULL) :
+		    srv_send_empty(c, MHD_HTTP_CREATED);
+}
+
+/* ---- the table ---- */
+
+const struct route srv_routes_data[] = {
+	{ "whoami", "GET", r_whoami, B_NONE, 0 },
+	{ "statfs", "GET", r_statfs, B_NONE, 0 },
+	{ "datasets", "GET", r_datasets, B_NONE, 0 },
+	{ "datasets", "POST", r_dataset_create, B_JSON, CAP_JSON },
+	{ "datasets/#", "GET", r_dataset, B_NONE, 0 },
+	{ "datasets/#", "PATCH", r_dataset_patch, B_JSON, CAP_JSON },
+	{ "datasets/#", "DELETE", r_dataset_delete, B_NONE, 0 },
+	{ "datasets/#/tags", "GET", r_tags, B_NONE, 0 },
+	{ "datasets/#/tags", "POST", r_tag_create, B_JSON, CAP_JSON },
+	{ "tags/#", "GET", r_tag, B_NONE, 0 },
+	{ "tags/#", "PATCH", r_tag_rename, B_JSON, CAP_JSON },
+	{ "tags/#", "DELETE", r_tag_delete, B_NONE, 0 },
+	{ "nodes/#", "GET", r_node, B_NONE, 0 },
+	{ "nodes/#", "PATCH", r_node_setattr, B_JSON, CAP_JSON },
+	{ "nodes/#/lookup", "GET", r_node_lookup, B_NONE, 0 },
+	{ "nodes/#/children", "GET", r_children, B_NONE, 0 },
+	{ "nodes/#/children", "POST", r_node_create, B_JSON, CAP_JSON },
+	{ "nodes/#/children", "DELETE", r_node_remove, B_NONE, 0 },
+	{ "nodes/#/rename", "POST", r_node_rename, B_JSON, CAP_JSON },
+	{ "nodes/#/content", "PUT", r_content, B_JSON, CAP_JSON },
+	{ "blobs/#", "GET", r_blob_get, B_NONE, 0 },
+	{ "blobs/#", "HEAD", r_blob_get, B_NONE, 0 },
+	{ "blobs/#", "PUT", r_blob_put, B_BLOB, CAP_BLOB },
+	{ "kept", "POST", r_kept, B_JSON, CAP_JSON },
+	{ NULL, NULL, NULL, B_NONE, 0 },
+};

@@ -1,0 +1,232 @@
+/*
+ * server_int.h — the inside of `sievefs serve`, shared by the files that
+ * make it up. Not an interface: only those files include it (the public
+ * entry points are in api/server.h, the test ones in api/server_probe.h).
+ *
+ *   api/server_http.c  the HTTP plumbing on libmicrohttpd: a request's life
+ *                      cycle, connection deadlines, the request line and
+ *                      framing checks, auth and limits, the router, body
+ *                      sinks, responses, and what every route uses
+ *                      (ownership checks, bodies, query parameters)
+ *   api/routes_data.c  the v1 routes of datasets, tags, nodes and blobs
+ *   api/routes_ctl.c   the v1 routes of control files and embeddings
+ *   api/server.c       `sievefs serve` and `sievefs token`: the command
+ *                      line, startup and shutdown, the sweep of uploads no
+ *                      node names
+ *
+ * A route is one row of a table (struct route): the key of its path, its
+ * method, its handler, the kind of body it takes and that body's cap. Each
+ * routes file exports its table, ended by a row with a NULL key; the router
+ * (server_http.c) looks a request up in the tables it lists, so a new
+ * group of routes is a file of its own with its table, added to that list
+ * (the router knows only paths under /v1: the web app's will need it to
+ * learn other prefixes). A handler runs in one of libmicrohttpd's threads
+ * once the whole body is in, and returns what its srv_send_* answer
+ * returned (MHD_NO closes the connection).
+ *
+ * Names: srv_ for what these files share; api_ stays the prefix of the
+ * public entry points. The constants below are the ones more than one of
+ * the files needs; the others stay in the file that uses them.
+ */
+#ifndef SIEVEFS_API_SERVER_INT_H
+#define SIEVEFS_API_SERVER_INT_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cjson/cJSON.h>
+#include <microhttpd.h>
+#include <openssl/evp.h>
+
+#include "api/json.h"
+#include "core/backend.h"
+
+#define RAW_MAX 8192                     /* request target, bytes */
+#define CAP_JSON (1u << 20)
+#define CAP_LINE 4096u
+#define CAP_SELECTION (256ull << 20)
+#define CAP_CSV (512ull << 20)
+#define CAP_BLOB (64ull << 30)
+#define RL_SLOTS 1024
+#define RATE_SLOTS 1024
+/* Connection deadlines, seconds without a byte moving (MHD's timeout is
+ * one of inactivity): see srv_on_conn. */
+#define HEAD_TIMEOUT 10          /* to send a request head (or a TLS
+                                  * handshake), and between body chunks */
+#define PRESSED_TIMEOUT 2        /* the same, under pressure */
+#define IDLE_TIMEOUT 120         /* an authenticated keep-alive, between
+                                  * requests */
+
+enum body { B_NONE, B_JSON, B_LINE, B_FILE, B_BLOB };
+
+/* One key's state in a limit table (rl: by address, rate: by user). */
+struct rl_slot {
+	char key[STORE_USER_MAX + 64];
+	int used;
+	double start;        /* rl: window start (monotonic s) */
+	double last;         /* last use; rate: last refill */
+	int count;           /* rl: failures in the window */
+	double tokens;       /* rate: requests left in the bucket */
+	int over;            /* rate: the last request was refused */
+};
+
+struct srv {
+	struct backend *base;
+	store *st;
+	uint64_t boot;                    /* random per start: in every ETag */
+	double rate_n, rate_s;            /* --user-rate N/S */
+	pthread_mutex_t rl_lock;          /* protects rl and rate */
+	struct rl_slot rl[RL_SLOTS];
+	struct rl_slot rate[RATE_SLOTS];
+	uint64_t upload_cap;              /* pending bytes per user */
+	unsigned grace;                   /* seconds before a sweep takes one */
+	pthread_mutex_t quota_lock;       /* the cap's check + the blob's keep */
+	pthread_mutex_t sweep_lock;       /* protects sweep_stop */
+	pthread_cond_t sweep_cond;        /* signalled to stop the sweep */
+	int sweep_stop;
+	unsigned max_conns;               /* the global cap MHD enforces */
+	unsigned pressure;                /* conns from which srv_on_conn
+	                                   * presses */
+	atomic_uint conns;                /* open connections (srv_on_conn) */
+};
+
+struct req;
+typedef enum MHD_Result (*route_fn)(struct srv *, struct req *,
+				    struct MHD_Connection *);
+
+struct route {
+	const char *key;          /* collection["/#"]["/sub"] */
+	const char *method;
+	route_fn fn;
+	enum body body;
+	uint64_t cap;
+};
+
+struct req {
+	char raw[RAW_MAX];
+	int raw_bad;              /* target too long, or none */
+	const char *target;       /* MHD's request target (compared, never
+	                           * read after srv_on_uri) */
+	size_t target_len;        /* its strlen */
+	int started;
+	const struct route *rt;
+	struct api_path path;
+	const char *query;        /* into raw, "" if none */
+	int64_t id;               /* the id segment, 0 if none */
+	unsigned char sha[STORE_SHA_LEN];   /* blob routes */
+	char user[STORE_USER_MAX + 1];
+	struct backend *be;       /* the user's view */
+	/* body sink */
+	uint64_t got;
+	char *buf;
+	size_t len;
+	int fd;
+	char staged[STORE_PATH_MAX];
+	EVP_MD_CTX *md;
+	int ioerr;                /* first write error, -errno */
+	int over;                 /* Content-Length over the cap: answered */
+	uint64_t discard;         /* bytes dropped past the cap (chunked) */
+};
+
+/* ---- the route tables (routes_*.c), each ended by a NULL key ---- */
+
+extern const struct route srv_routes_data[];   /* datasets, tags, nodes,
+                                                * blobs */
+extern const struct route srv_routes_ctl[];    /* control files,
+                                                * embeddings */
+
+/* ---- libmicrohttpd's callbacks (server_http.c), for MHD_start_daemon */
+
+/* MHD_AccessHandlerCallback; cls is the struct srv. */
+enum MHD_Result srv_handler(void *cls, struct MHD_Connection *c,
+			    const char *url, const char *method,
+			    const char *version, const char *data,
+			    size_t *data_size, void **con_cls);
+/* MHD_OPTION_URI_LOG_CALLBACK: allocates the struct req (NULL if out of
+ * memory; srv_handler answers 503). */
+void *srv_on_uri(void *cls, const char *uri, struct MHD_Connection *c);
+/* MHD_OPTION_NOTIFY_CONNECTION: counts connections, sets deadlines. */
+void srv_on_conn(void *cls, struct MHD_Connection *c, void **socket_ctx,
+		 enum MHD_ConnectionNotificationCode code);
+/* MHD_OPTION_NOTIFY_COMPLETED: frees the struct req, whatever happened. */
+void srv_on_done(void *cls, struct MHD_Connection *c, void **con_cls,
+		 enum MHD_RequestTerminationCode toe);
+
+/* ---- responses (server_http.c) ----
+ * Each queues an answer on c and returns what MHD_queue_response did
+ * (MHD_NO when out of memory: MHD closes the connection). Buffers and
+ * cJSON trees passed in are taken over, also on failure. */
+
+/* Queues resp (destroyed here; NULL: MHD_NO) with an optional type. */
+enum MHD_Result srv_send_resp(struct MHD_Connection *c, unsigned status,
+			      struct MHD_Response *resp, const char *ctype);
+/* A malloc'd buffer (NULL: an empty body). */
+enum MHD_Result srv_send_buf(struct MHD_Connection *c, unsigned status,
+			     const char *ctype, char *buf, size_t len);
+enum MHD_Result srv_send_json(struct MHD_Connection *c, unsigned status,
+			      cJSON *j);
+/* An error body (docs/api.md, "Errors"): code, errno name, message. */
+enum MHD_Result srv_send_err(struct MHD_Connection *c, unsigned status,
+			     const char *code, const char *ename,
+			     const char *msg);
+/* An error from an operation: -errno, with a reason when msg is set. */
+enum MHD_Result srv_send_errno(struct MHD_Connection *c, int rc,
+			       const char *msg);
+enum MHD_Result srv_send_empty(struct MHD_Connection *c, unsigned status);
+/* j with status, or the error rc when rc is not 0 (j is then NULL). */
+enum MHD_Result srv_send_obj(struct MHD_Connection *c, unsigned status,
+			     int rc, cJSON *j);
+/* 200 with j and its validator. */
+enum MHD_Result srv_send_tagged(struct MHD_Connection *c, cJSON *j,
+				const char *etag);
+/* 304 with the validator. */
+enum MHD_Result srv_send_not_modified(struct MHD_Connection *c,
+				      const char *etag);
+/* 1 if the request's If-None-Match names etag ("*" too), else 0. */
+int srv_none_match_hit(struct MHD_Connection *c, const char *etag);
+/* 200 with text (malloc'd, taken over), or the error rc. */
+enum MHD_Result srv_send_text(struct MHD_Connection *c, int rc,
+			      const char *ctype, char *text, size_t len);
+
+/* ---- ownership (server_http.c) ----
+ * The dataset, tag, node or embedding `id` into the record when the
+ * request's user owns its dataset: 0, -ENOENT also when another user owns
+ * it (no existence leak), or another -errno of the store. */
+
+int srv_own_ds(struct srv *s, struct req *r, int64_t id,
+	       struct store_dataset *d);
+int srv_own_tag(struct srv *s, struct req *r, int64_t id,
+		struct store_tag *t);
+int srv_own_node(struct srv *s, struct req *r, int64_t ino,
+		 struct store_node *n);
+int srv_own_emb(struct srv *s, struct req *r, int64_t id,
+		struct store_embedding *e);
+
+/* ---- bodies and query parameters (server_http.c) ---- */
+
+/* The JSON body parsed (free with cJSON_Delete), or NULL after answering
+ * 400 into *ret. */
+cJSON *srv_body_json(struct req *r, struct MHD_Connection *c,
+		     enum MHD_Result *ret);
+/* 400 "missing or mistyped field: what". */
+enum MHD_Result srv_bad_field(struct MHD_Connection *c, const char *what);
+/* Maps a staged (B_FILE) body read-only: 0 with *text ("" when empty) and
+ * *map to munmap(*map, *len) when not NULL, or -errno. */
+int srv_body_map(struct req *r, const char **text, size_t *len,
+		 void **map);
+/* A query parameter into buf: 1 present, 0 absent, or answered 400 into
+ * *ret (-1). */
+int srv_query(struct req *r, struct MHD_Connection *c, const char *key,
+	      char *buf, size_t len, enum MHD_Result *ret);
+
+/* ---- uploads (routes_data.c) ---- */
+
+/* 0 if the request's user may add `more` bytes of uploads no node names
+ * (--upload-cap), else 1 with the 507 (or the error of the count)
+ * answered into *ret. Blob PUTs call it under s->quota_lock. */
+int srv_quota_refuses(struct srv *s, struct req *r, struct MHD_Connection *c,
+		      uint64_t more, enum MHD_Result *ret);
+
+#endif
