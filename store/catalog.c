@@ -1615,6 +1615,21 @@ static int sel_resolve(struct conn *c, const struct store_tag *t,
 	return rc;
 }
 
+/* Tag `tree`, which must be one of dataset's: 0, -EINVAL (msg says why),
+ * or the lookup's -errno. */
+static int sel_tag(store *st, int64_t dataset, int64_t tree,
+		   struct store_tag *t, char *msg, size_t msglen)
+{
+	int rc = store_tag_get_id(st, tree, t);
+
+	if (!rc && t->dataset != dataset) {
+		set_msg(msg, msglen, "tag '%s' belongs to another dataset",
+			t->name);
+		rc = -EINVAL;
+	}
+	return rc;
+}
+
 int store_selection_check(store *st, int64_t dataset, int64_t tree,
 			  const char *const *paths, size_t n, size_t *bad,
 			  char *msg, size_t msglen)
@@ -1628,12 +1643,7 @@ int store_selection_check(store *st, int64_t dataset, int64_t tree,
 		*bad = 0;
 	if (!c)
 		return -EIO;
-	rc = store_tag_get_id(st, tree, &t);
-	if (!rc && t.dataset != dataset) {
-		set_msg(msg, msglen, "tag '%s' belongs to another dataset",
-			t.name);
-		rc = -EINVAL;
-	}
+	rc = sel_tag(st, dataset, tree, &t, msg, msglen);
 	for (size_t i = 0; i < n && !rc; i++) {
 		if (bad)
 			*bad = i;
@@ -1658,12 +1668,7 @@ int store_selection_set(store *st, int64_t dataset, int64_t tree,
 	rc = db_begin(c);
 	if (rc)
 		return rc;
-	rc = store_tag_get_id(st, tree, &t);
-	if (!rc && t.dataset != dataset) {
-		set_msg(msg, msglen, "tag '%s' belongs to another dataset",
-			t.name);
-		rc = -EINVAL;
-	}
+	rc = sel_tag(st, dataset, tree, &t, msg, msglen);
 	if (rc)
 		goto out;
 	exec_int(c, "DELETE FROM selection WHERE dataset=?1", dataset, 0, &rc);

@@ -89,21 +89,28 @@ os.replace(tmp, sys.argv[2])
 EOF
 }
 
-# each_idiom WHAT SRC PATTERN — every idiom writes SRC to the path PATTERN
-# makes of its name (printf), which must then read back as SRC.
+# one_idiom WHAT IDIOM SRC DST — the idiom writes SRC to DST, which must
+# then read back as SRC.
+one_idiom() {
+	local what=$1 i=$2 src=$3 f=$4
+	"idiom_$i" "$src" "$f" >"$T/last.err" 2>&1 ||
+		{ fail "$what: $i exited non-zero"; sv_show "$T/last.err"; }
+	if cmp -s "$src" "$f"; then
+		pass "$what: $i stores exactly what was written"
+	else
+		fail "$what: $i: ${f##*/} does not read back as written"
+		sv_show "$T/last.err"
+		diff "$src" "$f" 2>&1 | head -5 | sed 's/^/#   /'
+	fi
+}
+
+# each_idiom WHAT SRC PATTERN — one_idiom for every idiom, to the path
+# PATTERN makes of its name (printf).
 each_idiom() {
-	local what=$1 src=$2 i f
+	local i
 	for i in "${idioms[@]}"; do
 		# shellcheck disable=SC2059
-		f=$(printf "$3" "$i")
-		"idiom_$i" "$src" "$f" >"$T/last.err" 2>&1 ||
-			{ fail "$what: $i exited non-zero"; sv_show "$T/last.err"; }
-		if cmp -s "$src" "$f"; then
-			pass "$what: $i stores exactly what was written"
-		else
-			fail "$what: $i: ${f##*/} does not read back as written"
-			sv_show "$T/last.err"
-		fi
+		one_idiom "$1" "$i" "$2" "$(printf "$3" "$i")"
 	done
 }
 
@@ -202,14 +209,7 @@ flows() {
 		n=$((n + 1))
 		printf '%s\n' "${files[@]:0:$(((n % 6) + 2))}" >"$T/list"
 		[[ $i == append ]] && : >"$ds/selection"
-		"idiom_$i" "$T/list" "$ds/selection" >"$T/last.err" 2>&1 ||
-			{ fail "selection: $i exited non-zero"; sv_show "$T/last.err"; }
-		if cmp -s "$T/list" "$ds/selection"; then
-			pass "selection: $i stores exactly the list written"
-		else
-			fail "selection: $i: selection does not read back as written"
-			diff "$T/list" "$ds/selection" | head -5 | sed 's/^/#   /'
-		fi
+		one_idiom selection "$i" "$T/list" "$ds/selection"
 	done
 
 	# Refused writes change nothing, and the shell says so.
