@@ -175,5 +175,8 @@ int blob_reserve_release(store *st);
 /* kept.c: sha is referenced no more: drops its kept and thumbs rows and
  * collects its thumbnail. Call with wlock held (from blob_collect). */
 void kept_forget(struct conn *c, const unsigned char *sha);
+/* sessions.c: deletes the sessions token `token` made (it is revoked).
+ * Call inside a write transaction. 0 or -errno. */
+int sessions_end_token(struct conn *c, int64_t token);
 
 #endif

@@ -9,7 +9,8 @@
  * not hold usable tokens. A check hashes the presented token, finds the row
  * by hash and compares the hashes again with CRYPTO_memcmp (the index lookup
  * is on a hash of a 256-bit secret, so it leaks nothing useful; the constant
- * time compare is the belt to those braces). Revoked tokens stay listed.
+ * time compare is the belt to those braces). Revoked tokens stay listed;
+ * revoking one deletes the web sessions it made (sessions.c).
  *
  * Blob put takes the store's write lock around the rename/link, the same
  * lock under which blob_collect() decides a blob is unreferenced, so a put
@@ -183,6 +184,8 @@ int store_token_revoke(store *st, int64_t id)
 	if (!rc && sqlite3_changes(c->db) == 0)
 		rc = -ENOENT;
 	sqlite3_finalize(s);
+	if (!rc)
+		rc = sessions_end_token(c, id);
 	return db_end(c, rc);
 }
 
