@@ -229,7 +229,7 @@ static int name_ok(const char *name, size_t n)
  * component at a time, following no symlink. The descriptor (>= 0) with
  * *st; -ENOENT when nothing (or no regular file) is there; -EACCES when the
  * path is refused (a bad component, a symlink, a trailing or doubled
- * '/').
+ * '/', a component that is no folder).
  */
 static int open_under(int root, const char *path, struct stat *st)
 {
@@ -254,8 +254,7 @@ static int open_under(int root, const char *path, struct stat *st)
 		if (dir != root)
 			close(dir);
 		if (fd < 0)
-			return err == ENOENT || err == ENOTDIR ? -ENOENT :
-			       -EACCES;
+			return err == ENOENT ? -ENOENT : -EACCES;
 		if (last)
 			break;
 		dir = fd;
