@@ -6,6 +6,10 @@
  * options) and the sweep; the requests themselves are api/server_http.c's
  * and the routes' (api/server_int.h says which file holds what).
  *
+ * The web app (api/web.c) gets its root from --web-root, else
+ * SIEVEFS_WEB_DIR when that exists (Makefile: $(PREFIX)/share/sievefs/web),
+ * opened once at start, and its sessions' lifetime from --session-ttl.
+ *
  * Plain http listens only on loopback unless --insecure-http. The global
  * connection cap (--max-conns) is kept FD_SPARE below the descriptor
  * limit, so the store always has descriptors.
