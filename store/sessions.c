@@ -44,22 +44,15 @@ int store_session_format_ok(const char *sid)
 static int token_row_of(struct conn *c, const unsigned char *hash,
 			int64_t *id, char *user)
 {
-	sqlite3_stmt *s = db_prep(c, "SELECT id, user, hash FROM tokens"
+	sqlite3_stmt *s = db_prep(c, "SELECT user, hash, id FROM tokens"
 				  " WHERE hash=?1 AND revoked=0");
-	int rc = -EACCES;
+	int rc;
 
 	if (!s)
 		return -EIO;
-	sqlite3_bind_blob(s, 1, hash, STORE_SHA_LEN, SQLITE_STATIC);
-	if (sqlite3_step(s) == SQLITE_ROW &&
-	    sqlite3_column_bytes(s, 2) == STORE_SHA_LEN &&
-	    store_hash_equal(sqlite3_column_blob(s, 2), hash)) {
-		const unsigned char *u = sqlite3_column_text(s, 1);
-		*id = sqlite3_column_int64(s, 0);
-		snprintf(user, STORE_USER_MAX + 1, "%s",
-			 u ? (const char *)u : "");
-		rc = 0;
-	}
+	rc = users_hash_row(s, hash, user);
+	if (!rc)
+		*id = sqlite3_column_int64(s, 2);
 	sqlite3_finalize(s);
 	return rc;
 }
@@ -133,7 +126,7 @@ int store_session_check(store *st, const char *sid, char *user)
 	struct conn *c = db_conn(st);
 	unsigned char hash[STORE_SHA_LEN];
 	sqlite3_stmt *s;
-	int rc = -EACCES;
+	int rc;
 
 	if (!store_session_format_ok(sid))
 		return -EACCES;
@@ -143,16 +136,8 @@ int store_session_check(store *st, const char *sid, char *user)
 			     " AND t.revoked=0")))
 		return -EIO;
 	store_token_hash(sid, hash);
-	sqlite3_bind_blob(s, 1, hash, STORE_SHA_LEN, SQLITE_STATIC);
 	sqlite3_bind_int64(s, 2, store_now_ns());
-	if (sqlite3_step(s) == SQLITE_ROW &&
-	    sqlite3_column_bytes(s, 1) == STORE_SHA_LEN &&
-	    store_hash_equal(sqlite3_column_blob(s, 1), hash)) {
-		const unsigned char *u = sqlite3_column_text(s, 0);
-		snprintf(user, STORE_USER_MAX + 1, "%s",
-			 u ? (const char *)u : "");
-		rc = 0;
-	}
+	rc = users_hash_row(s, hash, user);
 	sqlite3_finalize(s);
 	return rc;
 }

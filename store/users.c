@@ -189,29 +189,37 @@ int store_token_revoke(store *st, int64_t id)
 	return db_end(c, rc);
 }
 
+int users_hash_row(sqlite3_stmt *s, const unsigned char *hash, char *user)
+{
+	const unsigned char *u;
+	int rc = -EACCES;
+
+	sqlite3_bind_blob(s, 1, hash, STORE_SHA_LEN, SQLITE_STATIC);
+	if (sqlite3_step(s) == SQLITE_ROW &&
+	    sqlite3_column_bytes(s, 1) == STORE_SHA_LEN &&
+	    store_hash_equal(sqlite3_column_blob(s, 1), hash)) {
+		u = sqlite3_column_text(s, 0);
+		snprintf(user, STORE_USER_MAX + 1, "%s",
+			 u ? (const char *)u : "");
+		rc = 0;
+	}
+	return rc;
+}
+
 int store_token_check(store *st, const char *token, char *user)
 {
 	struct conn *c = db_conn(st);
 	unsigned char hash[STORE_SHA_LEN];
 	sqlite3_stmt *s;
-	int rc = -EACCES;
+	int rc;
 
 	if (!store_token_format_ok(token))
 		return -EACCES;
-	if (!c || !(s = db_prep(c, "SELECT user, hash, revoked FROM tokens"
-			     " WHERE hash=?1")))
+	if (!c || !(s = db_prep(c, "SELECT user, hash FROM tokens"
+			     " WHERE hash=?1 AND revoked=0")))
 		return -EIO;
 	store_token_hash(token, hash);
-	sqlite3_bind_blob(s, 1, hash, STORE_SHA_LEN, SQLITE_STATIC);
-	if (sqlite3_step(s) == SQLITE_ROW &&
-	    sqlite3_column_bytes(s, 1) == STORE_SHA_LEN &&
-	    store_hash_equal(sqlite3_column_blob(s, 1), hash) &&
-	    sqlite3_column_int(s, 2) == 0) {
-		const unsigned char *u = sqlite3_column_text(s, 0);
-		snprintf(user, STORE_USER_MAX + 1, "%s",
-			 u ? (const char *)u : "");
-		rc = 0;
-	}
+	rc = users_hash_row(s, hash, user);
 	sqlite3_finalize(s);
 	return rc;
 }

@@ -106,6 +106,22 @@ app_headers() {
 	fi
 }
 
+# cookie_has ATTR — the last answer's Set-Cookie has attribute ATTR
+cookie_has() {
+	local setc attrs
+	setc=$(tr -d '\r' <"$T/hdr" | grep -i '^Set-Cookie:')
+	attrs=${setc#*;}
+	[[ ";${attrs// /};" == *";$1;"* ]]
+}
+
+# mkds COOKIE NAME [ORIGIN] — POST /v1/datasets NAME by session cookie
+mkds() {
+	local origin=()
+	[[ -n ${3:-} ]] && origin=(-H "Origin: $3")
+	req POST /v1/datasets -b "sievefs_session=$1" "${origin[@]}" \
+		--data-binary "{\"name\":\"$2\"}"
+}
+
 signin() {  # signin TOKEN [curl args...]
 	local tok=$1
 	shift
@@ -137,11 +153,9 @@ C=$(cookie_of)
 	fail "session id: [$C]"
 setc=$(tr -d '\r' <"$T/hdr" | grep -i '^Set-Cookie:')
 for attr in HttpOnly SameSite=Strict Path=/ Max-Age=3600; do
-	attrs=${setc#*;}
-	[[ ";${attrs// /};" == *";$attr;"* ]] && pass "cookie has $attr" ||
-		fail "cookie lacks $attr: $setc"
+	cookie_has "$attr" && pass "cookie has $attr" || fail "cookie lacks $attr: $setc"
 done
-[[ $setc != *Secure* ]] && pass "no Secure over plain http" || fail "Secure over http: $setc"
+if cookie_has Secure; then fail "Secure over http: $setc"; else pass "no Secure over plain http"; fi
 [[ $(cat "$T/body") != *"$TA"* && $(cat "$T/hdr") != *"${TA#svf_}"* ]] &&
 	pass "the answer holds no token" || fail "the token is in the answer"
 signin "$TA" -H "Origin: $ORIGIN"
@@ -166,17 +180,14 @@ expect_eq 401 "$code" "GET /app/session signed out: 401"
 app_headers "a 401 of /app"
 
 # ---- CSRF: changes by cookie need the server's Origin
-req POST /v1/datasets -b "sievefs_session=$C" --data-binary '{"name":"nocsrf"}'
+mkds "$C" nocsrf
 expect_eq 403 "$code" "POST /v1/datasets by cookie without Origin: 403"
 expect_contains "$T/body" '"csrf"' "the 403 says csrf"
-req POST /v1/datasets -b "sievefs_session=$C" -H "Origin: http://evil.example" \
-	--data-binary '{"name":"evil"}'
+mkds "$C" evil http://evil.example
 expect_eq 403 "$code" "POST /v1/datasets by cookie from a foreign Origin: 403"
-req POST /v1/datasets -b "sievefs_session=$C" -H "Origin: http://127.0.0.1:$((SPORT + 1))" \
-	--data-binary '{"name":"evil"}'
+mkds "$C" evil "http://127.0.0.1:$((SPORT + 1))"
 expect_eq 403 "$code" "... from another port of the same host: 403"
-req POST /v1/datasets -b "sievefs_session=$C" -H "Origin: https://127.0.0.1:$SPORT" \
-	--data-binary '{"name":"evil"}'
+mkds "$C" evil "https://127.0.0.1:$SPORT"
 expect_eq 403 "$code" "... with https:// on an http server: 403"
 req GET /v1/datasets -H "Authorization: Bearer $TA"
 for n in nocsrf evil; do
@@ -186,8 +197,7 @@ for n in nocsrf evil; do
 		pass "no dataset $n was made"
 	fi
 done
-req POST /v1/datasets -b "sievefs_session=$C" -H "Origin: $ORIGIN" \
-	--data-binary '{"name":"bycookie"}'
+mkds "$C" bycookie "$ORIGIN"
 expect_eq 201 "$code" "POST /v1/datasets by cookie with the server's Origin: 201"
 expect_contains "$T/body" '"owner":"alice"' "the cookie's dataset is alice's"
 req POST /v1/datasets -H "Authorization: Bearer $TB" --data-binary '{"name":"bybearer"}'
@@ -322,16 +332,12 @@ U=https://127.0.0.1:$SPORT
 CURL_TLS=$T/cert.pem
 signin "$TB"
 expect_eq 201 "$code" "sign-in over https: 201"
-setc=$(tr -d '\r' <"$T/hdr" | grep -i '^Set-Cookie:')
-attrs=${setc#*;}
-[[ ";${attrs// /};" == *";Secure;"* ]] && pass "the cookie is Secure over https" ||
-	fail "no Secure over https: $setc"
+cookie_has Secure && pass "the cookie is Secure over https" ||
+	fail "no Secure over https: $(grep -i '^Set-Cookie:' "$T/hdr")"
 C=$(cookie_of)
-req POST /v1/datasets -b "sievefs_session=$C" -H "Origin: http://127.0.0.1:$SPORT" \
-	--data-binary '{"name":"tlsplain"}'
+mkds "$C" tlsplain "http://127.0.0.1:$SPORT"
 expect_eq 403 "$code" "https server, http:// Origin: 403"
-req POST /v1/datasets -b "sievefs_session=$C" -H "Origin: $U" \
-	--data-binary '{"name":"tls"}'
+mkds "$C" tls "$U"
 expect_eq 201 "$code" "https server, its own https:// Origin: 201"
 for i in $(seq 10); do
 	req GET /v1/whoami -H "Authorization: Bearer svf_$(printf '1%.0s' $(seq 64))"
