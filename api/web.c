@@ -248,6 +248,14 @@ static int open_under(int root, const char *path, struct stat *st)
 		}
 		memcpy(name, p, n);
 		name[n] = '\0';
+		/* the last one is looked at before it is opened, so that no
+		 * device or FIFO in DIR is ever opened */
+		if (last && !fstatat(dir, name, st, AT_SYMLINK_NOFOLLOW) &&
+		    !S_ISREG(st->st_mode)) {
+			if (dir != root)
+				close(dir);
+			return S_ISLNK(st->st_mode) ? -EACCES : -ENOENT;
+		}
 		fd = openat(dir, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW |
 			    (last ? O_NONBLOCK : O_DIRECTORY));
 		err = errno;

@@ -20,7 +20,8 @@
 # extension is index.html, a missing file with one is 404; every answer to
 # the app carries the CSP and the other headers, and /v1 answers do not;
 # traversal (/../x, /%2e%2e/x, /assets/..%2fsecret, a symlink inside the
-# root pointing out) → 404 and never the outside file; POST / → 405. A
+# root pointing out) → 404 and never the outside file; a FIFO in the root
+# → 404 without hanging; POST / → 405. A
 # root without index.html, and no --web-root (when the built-in default
 # is absent), answer / with the plain-text "not installed" 404. Over TLS
 # the cookie is Secure and the Origin must be https://; wrong sign-in
@@ -47,6 +48,7 @@ printf 'body{}\n' >"$W/assets/index-77aa01.css"
 printf 'OUTSIDE-SECRET\n' >"$T/secret"
 ln -s "$T/secret" "$W/assets/leak.txt"
 ln -s "$T" "$W/up"
+mkfifo "$W/assets/pipe.js"
 
 # serve_on LOG ARGS... — serve $STORE with ARGS; sets SPORT (and SCHEME)
 serve_on() {
@@ -292,6 +294,8 @@ for path in /../secret /..%2fsecret /%2e%2e/secret /assets/..%2f..%2fsecret \
 		sv_show "$T/body"
 	fi
 done
+code=$(curl -s --max-time 5 -o "$T/body" -w '%{http_code}' "$U/assets/pipe.js")
+expect_eq 404 "$code" "a FIFO in the root: 404 at once, never opened"
 stop_server
 
 # ---- no app to serve
@@ -306,7 +310,7 @@ has_header Content-Type "text/plain; charset=utf-8" && pass "... as plain text" 
 	fail "not-installed type"
 app_headers "the not-installed page"
 stop_server
-def=$("$SIEVEFS" serve --help | sed -n 's/.*--web-root DIR .*(default \(.*\)$/\1/p')
+def=$("$SIEVEFS" serve --help | sed -n '/^  --web-root DIR/{n;n;s/^ *//p}')
 serve_on "$T/serve3.log" || die "server 3 did not start"
 U=http://127.0.0.1:$SPORT
 req GET /
