@@ -126,12 +126,7 @@ struct MHD_Response *srv_json_resp(cJSON *j)
 enum MHD_Result srv_send_json(struct MHD_Connection *c, unsigned status,
 			      cJSON *j)
 {
-	char *text = j ? cJSON_PrintUnformatted(j) : NULL;
-
-	cJSON_Delete(j);
-	if (!text)
-		return MHD_NO;
-	return srv_send_buf(c, status, "application/json", text, strlen(text));
+	return srv_send_resp(c, status, srv_json_resp(j), "application/json");
 }
 
 enum MHD_Result srv_send_err(struct MHD_Connection *c, unsigned status,
