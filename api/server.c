@@ -6,6 +6,10 @@
  * options) and the sweep; the requests themselves are api/server_http.c's
  * and the routes' (api/server_int.h says which file holds what).
  *
+ * The web app (api/web.c) gets its root from --web-root, else
+ * SIEVEFS_WEB_DIR when that exists (Makefile: $(PREFIX)/share/sievefs/web),
+ * opened once at start, and its sessions' lifetime from --session-ttl.
+ *
  * Plain http listens only on loopback unless --insecure-http. The global
  * connection cap (--max-conns) is kept FD_SPARE below the descriptor
  * limit, so the store always has descriptors.
@@ -27,6 +31,7 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <netdb.h>
 #include <pthread.h>
 #include <signal.h>
@@ -59,6 +64,12 @@
 #define CONNS_DEFAULT 128        /* concurrent connections per address */
 #define MAX_CONNS_DEFAULT 1000   /* concurrent connections in all */
 #define FD_SPARE 256             /* descriptors kept for the store, logs */
+#define SESSION_TTL 604800       /* web sessions, seconds (7 days) */
+/* The built web app `make install` puts in place (Makefile); --web-root
+ * replaces it. Used only when it exists. */
+#ifndef SIEVEFS_WEB_DIR
+#define SIEVEFS_WEB_DIR "/usr/local/share/sievefs/web"
+#endif
 
 /* ---- command line ---- */
 
@@ -210,15 +221,16 @@ static int parse_bytes(const char *v, uint64_t *out)
 	return 0;
 }
 
-/* Seconds, 1 to 30 days, into *out; 0 or -1. */
-static int parse_grace(const char *v, unsigned *out)
+/* Seconds, lo to hi, into *out; 0 or -1. */
+static int parse_secs(const char *v, unsigned long lo, unsigned long hi,
+		      unsigned *out)
 {
 	unsigned long n;
 	char *end;
 
 	errno = 0;
 	n = strtoul(v, &end, 10);
-	if (errno || end == v || *end || *v == '-' || n < 1 || n > 2592000)
+	if (errno || end == v || *end || *v == '-' || n < lo || n > hi)
 		return -1;
 	*out = (unsigned)n;
 	return 0;
@@ -233,7 +245,8 @@ static int serve_usage(int help)
 		"                     [--orphan-grace SECS] [--upload-cap BYTES]\n"
 		"                     [--user-rate N/S] [--conns-per-addr N]"
 		" [--max-conns N]\n"
-		"                     [--insecure-http]\n"
+		"                     [--insecure-http] [--web-root DIR]"
+		" [--session-ttl SECS]\n"
 		"Serves the datasets of the store in directory STORE (created if"
 		" missing) over\n"
 		"HTTP (docs/api.md) to remote mounts: sievefs"
@@ -268,10 +281,17 @@ static int serve_usage(int help)
 		" request head must\n"
 		"                       arrive within %d s (%d s when the"
 		" server is nearly full)\n"
+		"  --web-root DIR       the built web app, served at / (without"
+		" one, / says how\n"
+		"                       to build it); default, when it exists:\n"
+		"                       %s\n"
+		"  --session-ttl SECS   web sign-in sessions expire after this"
+		" (default %d,\n"
+		"                       7 days; 60 to 31536000)\n"
 		"Tokens for the users: sievefs token create --store STORE USER."
 		" Stops on\n"
 		"SIGINT or SIGTERM.\n", CONNS_DEFAULT, MAX_CONNS_DEFAULT,
-		HEAD_TIMEOUT, PRESSED_TIMEOUT);
+		HEAD_TIMEOUT, PRESSED_TIMEOUT, SIEVEFS_WEB_DIR, SESSION_TTL);
 	return help ? 0 : 2;
 }
 
@@ -344,9 +364,27 @@ void api_server_stop(struct api_server *h)
 		pthread_mutex_destroy(&h->s->quota_lock);
 		pthread_mutex_destroy(&h->s->sweep_lock);
 		pthread_cond_destroy(&h->s->sweep_cond);
+		if (h->s->web_fd >= 0)
+			close(h->s->web_fd);
 	}
 	free(h->s);
 	free(h);
+}
+
+/* The web root's directory (O_PATH) into *fd: `dir` (an error if it
+ * cannot be opened), else SIEVEFS_WEB_DIR when it exists, else -1 (the
+ * app is not installed: web.c says so). 0 or -errno, said on stderr. */
+static int open_web_root(const char *dir, int *fd)
+{
+	const char *d = dir ? dir : SIEVEFS_WEB_DIR;
+	int err;
+
+	*fd = open(d, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (*fd >= 0 || !dir)
+		return 0;
+	err = errno;
+	fprintf(stderr, "sievefs: --web-root %s: %s\n", dir, strerror(err));
+	return -err;
 }
 
 /* The global connection cap: `want` (0: MAX_CONNS_DEFAULT), lowered so
@@ -400,6 +438,12 @@ int api_server_start(const char *dir, const struct sockaddr *sa,
 	s->max_conns = max_conns(o->max_conns);
 	s->pressure = s->max_conns - s->max_conns / 4;
 	atomic_init(&s->conns, 0);
+	s->tls = o->cert_pem != NULL;
+	s->session_ttl = o->session_ttl ? o->session_ttl : SESSION_TTL;
+	s->web_fd = -1;
+	rc = open_web_root(o->web_root, &s->web_fd);
+	if (rc)
+		goto fail;
 	if (getrandom(&s->boot, sizeof(s->boot), 0) != (ssize_t)sizeof(s->boot))
 		s->boot = (uint64_t)time(NULL) ^ (uint64_t)getpid() << 32;
 	rc = core_local_open(dir, "", &s->base, msg, sizeof(msg));
@@ -462,7 +506,8 @@ fail:
 int api_serve_cli(int argc, char **argv)
 {
 	const char *dir = NULL, *listen = NULL, *cert = NULL, *key = NULL,
-		   *rate = RATE_DEFAULT, *conns = NULL, *maxc = NULL;
+		   *rate = RATE_DEFAULT, *conns = NULL, *maxc = NULL,
+		   *ttl = NULL;
 	struct api_server_opts o = { .per_addr = CONNS_DEFAULT,
 				     .upload_cap = UPLOAD_CAP,
 				     .grace = ORPHAN_GRACE };
@@ -490,6 +535,8 @@ int api_serve_cli(int argc, char **argv)
 				   !strcmp(argv[i], "--user-rate") ? &rate :
 				   !strcmp(argv[i], "--conns-per-addr") ? &conns :
 				   !strcmp(argv[i], "--max-conns") ? &maxc :
+				   !strcmp(argv[i], "--web-root") ? &o.web_root :
+				   !strcmp(argv[i], "--session-ttl") ? &ttl :
 				   NULL;
 		if (opt && i + 1 < argc)
 			*opt = argv[++i];
@@ -502,9 +549,14 @@ int api_serve_cli(int argc, char **argv)
 		return serve_usage(0);
 	if (url_as_store(dir))
 		return 2;
-	if (grace && parse_grace(grace, &o.grace)) {
+	if (grace && parse_secs(grace, 1, 2592000, &o.grace)) {
 		fprintf(stderr, "sievefs: --orphan-grace %s: want seconds, 1 to"
 			" 2592000 (30 days)\n", grace);
+		return 2;
+	}
+	if (ttl && parse_secs(ttl, 60, 31536000, &o.session_ttl)) {
+		fprintf(stderr, "sievefs: --session-ttl %s: want seconds, 60 to"
+			" 31536000 (a year)\n", ttl);
 		return 2;
 	}
 	if (cap && parse_bytes(cap, &o.upload_cap)) {

@@ -13,6 +13,7 @@
 /* sievefs serve STORE --listen HOST:PORT [--tls-cert F --tls-key F]
  *               [--user-rate N/S] [--conns-per-addr N] [--max-conns N]
  *               [--insecure-http]   (needed for plain http off loopback)
+ *               [--web-root DIR] [--session-ttl SECS]   (the web app)
  * Port 0 picks a free port; the address actually bound is printed on stderr
  * as "sievefs: listening on http(s)://HOST:PORT". */
 int api_serve_cli(int argc, char **argv);

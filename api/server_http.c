@@ -31,7 +31,16 @@
  * Routing: the raw target's path, /v1/COLLECTION[/ID[/SUB]], becomes a
  * key ("nodes/#/children") looked up with the method in the route tables
  * of the routes_*.c files (tables[] below); no path: 404, no method on a
- * known path: 405.
+ * known path: 405. A target whose first segment is not "v1" is the web
+ * app's (web_target): /app/... is looked up by its whole path in web.c's
+ * table, anything else is a static file; those are routed before any
+ * authentication (their handlers authenticate when they need a user),
+ * and every answer to them carries the app's headers (web_answer). /v1
+ * is authenticated first, then routed, as before the app existed.
+ *
+ * A session cookie (web.c) authenticates like a token when there is no
+ * Authorization header; a change by cookie must carry the server's own
+ * Origin (CSRF), see cookie_auth.
  *
  * Threads: everything here runs in MHD's threads; shared between them are
  * the limit tables (s->rl_lock) and the count of open connections
@@ -62,6 +71,13 @@
 
 /* ---- responses ---- */
 
+/* 1 while this thread runs srv_handler for a request of the web app (set
+ * at each call's start: MHD queues a response only from inside the
+ * handler, in the handler's thread), so that every answer to it, the
+ * plumbing's errors too, carries the app's headers (srv_web_headers),
+ * and no answer under /v1 changes. */
+static _Thread_local int web_answer;
+
 enum MHD_Result srv_send_resp(struct MHD_Connection *c, unsigned status,
 			      struct MHD_Response *resp, const char *ctype)
 {
@@ -69,6 +85,8 @@ enum MHD_Result srv_send_resp(struct MHD_Connection *c, unsigned status,
 
 	if (!resp)
 		return MHD_NO;
+	if (web_answer)
+		srv_web_headers(resp);
 	if (ctype)
 		MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE,
 					ctype);
@@ -90,15 +108,25 @@ enum MHD_Result srv_send_buf(struct MHD_Connection *c, unsigned status,
 	return srv_send_resp(c, status, resp, ctype);
 }
 
-enum MHD_Result srv_send_json(struct MHD_Connection *c, unsigned status,
-			      cJSON *j)
+struct MHD_Response *srv_json_resp(cJSON *j)
 {
 	char *text = j ? cJSON_PrintUnformatted(j) : NULL;
+	struct MHD_Response *resp;
 
 	cJSON_Delete(j);
 	if (!text)
-		return MHD_NO;
-	return srv_send_buf(c, status, "application/json", text, strlen(text));
+		return NULL;
+	resp = MHD_create_response_from_buffer(strlen(text), text,
+					       MHD_RESPMEM_MUST_FREE);
+	if (!resp)
+		free(text);
+	return resp;
+}
+
+enum MHD_Result srv_send_json(struct MHD_Connection *c, unsigned status,
+			      cJSON *j)
+{
+	return srv_send_resp(c, status, srv_json_resp(j), "application/json");
 }
 
 enum MHD_Result srv_send_err(struct MHD_Connection *c, unsigned status,
@@ -135,18 +163,10 @@ enum MHD_Result srv_send_obj(struct MHD_Connection *c, unsigned status,
 enum MHD_Result srv_send_tagged(struct MHD_Connection *c, cJSON *j,
 				const char *etag)
 {
-	char *text = cJSON_PrintUnformatted(j);
-	struct MHD_Response *resp;
+	struct MHD_Response *resp = srv_json_resp(j);
 
-	cJSON_Delete(j);
-	if (!text)
+	if (!resp)
 		return MHD_NO;
-	resp = MHD_create_response_from_buffer(strlen(text), text,
-					       MHD_RESPMEM_MUST_FREE);
-	if (!resp) {
-		free(text);
-		return MHD_NO;
-	}
 	MHD_add_response_header(resp, MHD_HTTP_HEADER_ETAG, etag);
 	return srv_send_resp(c, MHD_HTTP_OK, resp, "application/json");
 }
@@ -315,73 +335,113 @@ static enum MHD_Result send_429(struct MHD_Connection *c, unsigned wait,
 				const char *msg)
 {
 	char text[32];
-	cJSON *j = api_error_json("rate_limited", "EAGAIN", msg);
-	char *body = j ? cJSON_PrintUnformatted(j) : NULL;
-	struct MHD_Response *resp;
+	struct MHD_Response *resp =
+		srv_json_resp(api_error_json("rate_limited", "EAGAIN", msg));
 
-	cJSON_Delete(j);
-	if (!body)
+	if (!resp)
 		return MHD_NO;
-	resp = MHD_create_response_from_buffer(strlen(body), body,
-					       MHD_RESPMEM_MUST_FREE);
-	if (!resp) {
-		free(body);
-		return MHD_NO;
-	}
 	snprintf(text, sizeof(text), "%u", wait);
 	MHD_add_response_header(resp, MHD_HTTP_HEADER_RETRY_AFTER, text);
 	return srv_send_resp(c, MHD_HTTP_TOO_MANY_REQUESTS, resp,
 			     "application/json");
 }
 
+enum MHD_Result srv_refuse_secret(struct srv *s, struct MHD_Connection *c,
+				  const char *what, const char *msg)
+{
+	char addr[64], text[160];
+	unsigned wait;
+
+	client_addr(c, addr, sizeof(addr));
+	wait = rl_fail(s, addr);
+	log_warn("rejected %s from %s", what, addr);
+	if (!wait)
+		return srv_send_err(c, MHD_HTTP_UNAUTHORIZED, "unauthorized",
+				    "EACCES", msg);
+	snprintf(text, sizeof(text), "too many failed token checks from this"
+		 " address: retry in %u s (valid tokens are not affected)",
+		 wait);
+	return send_429(c, wait, text);
+}
+
+/* A session cookie instead of a token (the web app's, web.c): 0 with
+ * r->user set, or 1 answered. A cookie sent by a browser is sent whoever
+ * made the page that sends it, so a change (a method other than GET and
+ * HEAD) by cookie must come from a page of this server: its Origin
+ * (srv_origin_ok), or 403 before anything runs. */
+static int cookie_auth(struct srv *s, struct req *r, struct MHD_Connection *c,
+		       const char *sid, const char *method,
+		       enum MHD_Result *ret)
+{
+	int rc = store_session_check(s->st, sid, r->user);
+
+	if (rc == -EACCES) {
+		*ret = srv_refuse_secret(s, c, "a session cookie",
+					 "unknown, expired or revoked session:"
+					 " sign in again");
+		return 1;
+	}
+	if (rc) {
+		*ret = srv_send_errno(c, -EBUSY, "cannot check the session now");
+		return 1;
+	}
+	r->by_cookie = 1;
+	if (strcmp(method, "GET") && strcmp(method, "HEAD") &&
+	    !srv_origin_ok(s, c, 1)) {
+		*ret = srv_send_csrf(c);
+		return 1;
+	}
+	return 0;
+}
+
 /*
- * 0 with r->user set, or an answered error (401/429/503): returns 1.
+ * 0 with r->user set, or an answered error (401/403/429/503): returns 1.
  * A valid token always passes the failure count: one mistyped token in a
  * script must not lock out everyone behind the same address (a NAT'd
  * team). That costs a brute-forcer nothing: tokens hold 256 random bits,
  * and checking one is one SHA-256 and one indexed lookup whatever the
  * answer; the count only stops an address from being answered 401 (and
- * logged) at full speed. Authenticated requests then draw on their user's
- * request budget.
+ * logged) at full speed. Session ids are checked the same way. The
+ * Authorization header wins over a cookie. Authenticated requests then
+ * draw on their user's request budget.
  */
-static int authenticate(struct srv *s, struct req *r, struct MHD_Connection *c,
-			enum MHD_Result *ret)
+int srv_authenticate(struct srv *s, struct req *r, struct MHD_Connection *c,
+		     const char *method, enum MHD_Result *ret)
 {
 	const char *h = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
 						    MHD_HTTP_HEADER_AUTHORIZATION);
-	char addr[64], msg[160];
+	const char *sid = h ? NULL :
+			  MHD_lookup_connection_value(c, MHD_COOKIE_KIND,
+						      SRV_COOKIE);
+	char msg[160];
 	unsigned wait;
 	int rc;
 
-	if (!h || strncmp(h, "Bearer ", 7)) {
+	if (sid) {
+		if (cookie_auth(s, r, c, sid, method, ret))
+			return 1;
+	} else if (!h || strncmp(h, "Bearer ", 7)) {
 		*ret = srv_send_err(c, MHD_HTTP_UNAUTHORIZED, "unauthorized",
-				    "EACCES", "missing 'Authorization: Bearer"
-				    " TOKEN' header");
+				    "EACCES", r->web ? "not signed in (no"
+				    " session cookie, no 'Authorization:"
+				    " Bearer TOKEN' header)" : "missing"
+				    " 'Authorization: Bearer TOKEN' header");
 		return 1;
-	}
-	h += 7;
-	while (*h == ' ')
-		h++;
-	rc = store_token_check(s->st, h, r->user);
-	if (rc == -EACCES) {
-		client_addr(c, addr, sizeof(addr));
-		wait = rl_fail(s, addr);
-		log_warn("rejected a token from %s", addr);
-		if (wait) {
-			snprintf(msg, sizeof(msg), "too many failed token"
-				 " checks from this address: retry in %u s"
-				 " (valid tokens are not affected)", wait);
-			*ret = send_429(c, wait, msg);
-		} else {
-			*ret = srv_send_err(c, MHD_HTTP_UNAUTHORIZED,
-					    "unauthorized", "EACCES",
-					    "unknown or revoked token");
+	} else {
+		h += 7;
+		while (*h == ' ')
+			h++;
+		rc = store_token_check(s->st, h, r->user);
+		if (rc == -EACCES) {
+			*ret = srv_refuse_secret(s, c, "a token",
+						 "unknown or revoked token");
+			return 1;
 		}
-		return 1;
-	}
-	if (rc) {
-		*ret = srv_send_errno(c, -EBUSY, "cannot check the token now");
-		return 1;
+		if (rc) {
+			*ret = srv_send_errno(c, -EBUSY,
+					      "cannot check the token now");
+			return 1;
+		}
 	}
 	wait = rate_take(s, r->user);
 	if (wait) {
@@ -515,19 +575,89 @@ static const struct route *const tables[] = {
 
 #define NTABLES (sizeof(tables) / sizeof(tables[0]))
 
-/* Finds the route: 0, or an answered error (1). */
-static int route(struct req *r, struct MHD_Connection *c, const char *method,
-		 enum MHD_Result *ret)
+/* Looks key and method up in the tables: 0 with r->rt, or 404 (no such
+ * key) / 405 (the key, not with this method) answered (1). */
+static int find_route(struct req *r, struct MHD_Connection *c,
+		      const struct route *const *tabs, size_t ntabs,
+		      const char *key, const char *method, enum MHD_Result *ret)
 {
-	char key[API_SEG_MAX * 2 + 8];
-	char *q = strchr(r->raw, '?');
 	int found_path = 0;
+
+	for (size_t t = 0; t < ntabs && !r->rt; t++) {
+		for (const struct route *e = tabs[t]; e->key; e++) {
+			if (strcmp(e->key, key))
+				continue;
+			found_path = 1;
+			if (!strcmp(e->method, method)) {
+				r->rt = e;
+				break;
+			}
+		}
+	}
+	if (r->rt)
+		return 0;
+	*ret = found_path ?
+	       srv_send_err(c, MHD_HTTP_METHOD_NOT_ALLOWED,
+			    "method_not_allowed", "EINVAL",
+			    "method not allowed on this path") :
+	       srv_send_err(c, MHD_HTTP_NOT_FOUND, "not_found", "ENOENT",
+			    "no such route");
+	return 1;
+}
+
+/* Cuts the query off r->raw into r->query ("" if none). */
+static void split_query(struct req *r)
+{
+	char *q = strchr(r->raw, '?');
 
 	r->query = "";
 	if (q) {
 		*q = '\0';
 		r->query = q + 1;
 	}
+}
+
+/* 1 if the target is the web app's: a path whose first segment, decoded,
+ * is not "v1". Targets that are no path (too long, "*", absolute-form)
+ * stay with the v1 router, which refuses them as it always has. */
+static int web_target(const struct req *r)
+{
+	char seg[8];
+
+	if (r->raw_bad || r->raw[0] != '/')
+		return 0;
+	return api_pct_decode(r->raw + 1, strcspn(r->raw + 1, "/?"), seg,
+			      sizeof(seg), 0) != 2 || strcmp(seg, "v1");
+}
+
+/* Routes a web app target (web_target): /app/... by its whole path in
+ * srv_routes_app; the rest is a static file, GET or HEAD. 0 or answered
+ * (1); nothing here authenticates. */
+static int route_web(struct req *r, struct MHD_Connection *c,
+		     const char *method, enum MHD_Result *ret)
+{
+	static const struct route *const app[] = { srv_routes_app };
+
+	split_query(r);
+	if (!strncmp(r->raw, "/app/", 5) || !strcmp(r->raw, "/app"))
+		return find_route(r, c, app, 1, r->raw, method, ret);
+	if (strcmp(method, "GET") && strcmp(method, "HEAD")) {
+		*ret = srv_send_err(c, MHD_HTTP_METHOD_NOT_ALLOWED,
+				    "method_not_allowed", "EINVAL",
+				    "method not allowed on this path");
+		return 1;
+	}
+	r->rt = &srv_route_static;
+	return 0;
+}
+
+/* Finds the route of a /v1 target: 0, or an answered error (1). */
+static int route(struct req *r, struct MHD_Connection *c, const char *method,
+		 enum MHD_Result *ret)
+{
+	char key[API_SEG_MAX * 2 + 8];
+
+	split_query(r);
 	if (r->raw_bad || api_path_parse(r->raw, &r->path) ||
 	    r->path.n < 2 || r->path.n > 4 || strcmp(r->path.seg[0], "v1")) {
 		*ret = r->raw_bad || (r->path.n && r->path.n <= 4 &&
@@ -541,26 +671,8 @@ static int route(struct req *r, struct MHD_Connection *c, const char *method,
 	snprintf(key, sizeof(key), "%s%s%s%s", r->path.seg[1],
 		 r->path.n >= 3 ? "/#" : "", r->path.n == 4 ? "/" : "",
 		 r->path.n == 4 ? r->path.seg[3] : "");
-	for (size_t t = 0; t < NTABLES && !r->rt; t++) {
-		for (const struct route *e = tables[t]; e->key; e++) {
-			if (strcmp(e->key, key))
-				continue;
-			found_path = 1;
-			if (!strcmp(e->method, method)) {
-				r->rt = e;
-				break;
-			}
-		}
-	}
-	if (!r->rt) {
-		*ret = found_path ?
-		       srv_send_err(c, MHD_HTTP_METHOD_NOT_ALLOWED,
-				    "method_not_allowed", "EINVAL",
-				    "method not allowed on this path") :
-		       srv_send_err(c, MHD_HTTP_NOT_FOUND, "not_found",
-				    "ENOENT", "no such route");
+	if (find_route(r, c, tables, NTABLES, key, method, ret))
 		return 1;
-	}
 	if (r->path.n >= 3) {
 		int bad = !strcmp(r->path.seg[1], "blobs") ?
 			  api_sha_from_hex(r->path.seg[2], r->sha) :
@@ -572,6 +684,19 @@ static int route(struct req *r, struct MHD_Connection *c, const char *method,
 		}
 	}
 	return 0;
+}
+
+/* Routes a target of either family (the web app's, or /v1 after its
+ * authentication): 0 with r->rt, or answered (1). */
+static int dispatch(struct srv *s, struct req *r, struct MHD_Connection *c,
+		    const char *method, enum MHD_Result *ret)
+{
+	r->web = web_target(r);
+	web_answer = r->web;
+	if (r->web)
+		return route_web(r, c, method, ret);
+	return (s && srv_authenticate(s, r, c, method, ret)) ||
+	       route(r, c, method, ret);
 }
 
 /* Opens the body sink of the route: 0, or an answered error (1). */
@@ -762,6 +887,7 @@ enum MHD_Result srv_handler(void *cls, struct MHD_Connection *c,
 
 	(void)url;
 	(void)version;
+	web_answer = r && r->web;
 	if (!r)
 		return srv_send_err(c, MHD_HTTP_SERVICE_UNAVAILABLE, "busy",
 				    "ENOMEM", "out of memory");
@@ -774,9 +900,9 @@ enum MHD_Result srv_handler(void *cls, struct MHD_Connection *c,
 		/* the head is in: now the body's deadline (srv_on_conn) */
 		conn_timeout(c, HEAD_TIMEOUT);
 		if (request_line_bad(r, c, method, version, &ret) ||
-		    framing_bad(c, &ret) || authenticate(s, r, c, &ret) || route(r, c, method, &ret))
+		    framing_bad(c, &ret) || dispatch(s, r, c, method, &ret))
 			return ret;
-		if (core_local_view(s->base, r->user, &r->be))
+		if (!r->web && core_local_view(s->base, r->user, &r->be))
 			return srv_send_errno(c, -ENOMEM, NULL);
 		if (body_open(s, r, c, &ret))
 			return ret;
@@ -887,7 +1013,8 @@ int api_server_route_probe(const char *target, const char *method,
 
 	if (!r)
 		return -ENOMEM;
-	rc = route(r, NULL, method, &ret);
+	rc = dispatch(NULL, r, NULL, method, &ret);
+	web_answer = 0;
 	if (!rc) {
 		snprintf(key, keylen, "%s", r->rt->key);
 		*id = r->id;

@@ -10,6 +10,9 @@
  *                      (ownership checks, bodies, query parameters)
  *   api/routes_data.c  the v1 routes of datasets, tags, nodes and blobs
  *   api/routes_ctl.c   the v1 routes of control files and embeddings
+ *   api/web.c          the web app's side: sign-in sessions (/app/...),
+ *                      cookie auth's CSRF rule, static files at /, the
+ *                      headers every app answer carries
  *   api/server.c       `sievefs serve` and `sievefs token`: the command
  *                      line, startup and shutdown, the sweep of uploads no
  *                      node names
@@ -18,9 +21,12 @@
  * method, its handler, the kind of body it takes and that body's cap. Each
  * routes file exports its table, ended by a row with a NULL key; the router
  * (server_http.c) looks a request up in the tables it lists, so a new
- * group of routes is a file of its own with its table, added to that list
- * (the router knows only paths under /v1: the web app's will need it to
- * learn other prefixes). A handler runs in one of libmicrohttpd's threads
+ * group of routes is a file of its own with its table, added to that list.
+ * Targets whose first segment is not "v1" are the web app's (api/web.c):
+ * those under /app/ are looked up by their whole path in srv_routes_app,
+ * the rest are static files (srv_route_static); the router does not
+ * authenticate them, their handlers call srv_authenticate when they need
+ * a user. A handler runs in one of libmicrohttpd's threads
  * once the whole body is in, and returns what its srv_send_* answer
  * returned (MHD_NO closes the connection).
  *
@@ -90,6 +96,10 @@ struct srv {
 	unsigned pressure;                /* conns from which srv_on_conn
 	                                   * presses */
 	atomic_uint conns;                /* open connections (srv_on_conn) */
+	int tls;                          /* 1: https (cookies get Secure,
+	                                   * origins are https://) */
+	unsigned session_ttl;             /* --session-ttl, seconds */
+	int web_fd;                       /* --web-root (O_PATH), -1: none */
 };
 
 struct req;
@@ -118,6 +128,9 @@ struct req {
 	unsigned char sha[STORE_SHA_LEN];   /* blob routes */
 	char user[STORE_USER_MAX + 1];
 	struct backend *be;       /* the user's view */
+	int web;                  /* the web app's (not under /v1): its
+	                           * answers carry srv_web_headers */
+	int by_cookie;            /* authenticated by a session cookie */
 	/* body sink */
 	uint64_t got;
 	char *buf;
@@ -136,6 +149,10 @@ extern const struct route srv_routes_data[];   /* datasets, tags, nodes,
                                                 * blobs */
 extern const struct route srv_routes_ctl[];    /* control files,
                                                 * embeddings */
+extern const struct route srv_routes_app[];    /* /app/..., keyed by the
+                                                * whole path (web.c) */
+extern const struct route srv_route_static;    /* GET/HEAD of anything
+                                                * else (web.c) */
 
 /* ---- libmicrohttpd's callbacks (server_http.c), for MHD_start_daemon */
 
@@ -189,6 +206,37 @@ int srv_none_match_hit(struct MHD_Connection *c, const char *etag);
 /* 200 with text (malloc'd, taken over), or the error rc. */
 enum MHD_Result srv_send_text(struct MHD_Connection *c, int rc,
 			      const char *ctype, char *text, size_t len);
+
+/* A response with j's text (j taken over), or NULL when out of memory. */
+struct MHD_Response *srv_json_resp(cJSON *j);
+
+/* ---- auth (server_http.c) ---- */
+
+/* The name of the session cookie (web.c sets it, the auth reads it). */
+#define SRV_COOKIE "sievefs_session"
+
+/* Authenticates the request (a bearer token, else a session cookie, with
+ * the CSRF rule of web.c for a cookie on a method other than GET/HEAD)
+ * and takes one request of its user's budget: 0 with r->user set, or 1
+ * with the error (401, 403, 429, 503) answered into *ret. */
+int srv_authenticate(struct srv *s, struct req *r, struct MHD_Connection *c,
+		     const char *method, enum MHD_Result *ret);
+/* A failed check of a secret (token or session) from the client's address:
+ * counted, logged with `what`; answers 401 with msg, or 429 once the
+ * address is over the limit. */
+enum MHD_Result srv_refuse_secret(struct srv *s, struct MHD_Connection *c,
+				  const char *what, const char *msg);
+
+/* ---- the web app (web.c) ---- */
+
+/* Adds the headers every answer of the web app carries (CSP, nosniff,
+ * no referrer, no framing). */
+void srv_web_headers(struct MHD_Response *resp);
+/* 1 if the request's Origin is the server's own (scheme://Host), or it
+ * has none and `required` is 0; else 0. */
+int srv_origin_ok(struct srv *s, struct MHD_Connection *c, int required);
+/* 403 csrf: a cookie-authenticated change without the server's Origin. */
+enum MHD_Result srv_send_csrf(struct MHD_Connection *c);
 
 /* ---- ownership (server_http.c) ----
  * The dataset, tag, node or embedding `id` into the record when the

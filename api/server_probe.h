@@ -29,6 +29,9 @@ struct api_server_opts {
 	uint64_t upload_cap;              /* --upload-cap, bytes */
 	unsigned grace;                   /* --orphan-grace, seconds */
 	int quiet;                        /* 1: no libmicrohttpd error log */
+	unsigned session_ttl;             /* --session-ttl, seconds; 0: the
+	                                   * default */
+	const char *web_root;             /* --web-root; NULL: none */
 };
 
 struct api_server;

@@ -11,7 +11,8 @@
  * on a fresh store in a temporary directory, listening on 127.0.0.1 on a
  * free port, with the per-user rate limit and the connection cap per
  * address out of the way (the failed-token count never blocks a valid
- * token, so it stays as it is). It creates two users, alice and bob, with a
+ * token, so it stays as it is), and a small web root (index.html, one
+ * asset) for the web app's static files. It creates two users, alice and bob, with a
  * token each, and one dataset of alice's ("seed", id 1) so that seeds can
  * name ids that exist.
  *
@@ -48,6 +49,7 @@
 #include <signal.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -249,11 +251,39 @@ static void server_down(void)
 	nftw(dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
 }
 
+/* A web root with an index.html and an asset, for the static files of
+ * api/web.c; made once, removed at exit. Aborts on failure. */
+static char web[] = "/tmp/sievefs-fuzz-web.XXXXXX";
+
+static void web_up(void)
+{
+	static const char *const files[][2] = {
+		{ "index.html", "<!doctype html><p>app</p>\n" },
+		{ "assets/app-1.js", "console.log(1)\n" },
+	};
+	char path[128];
+
+	if (!mkdtemp(web))
+		die("mkdtemp", errno);
+	snprintf(path, sizeof(path), "%s/assets", web);
+	if (mkdir(path, 0700))
+		die("mkdir", errno);
+	for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
+		FILE *f;
+		snprintf(path, sizeof(path), "%s/%s", web, files[i][0]);
+		f = fopen(path, "w");
+		if (!f || fputs(files[i][1], f) < 0 || fclose(f))
+			die("writing the web root", EIO);
+	}
+	opts.web_root = web;
+}
+
 static void at_exit(void)
 {
 	if (!srv)
 		return;
 	server_down();
+	nftw(web, rm_one, 16, FTW_DEPTH | FTW_PHYS);
 	fprintf(stderr, "fuzz_http: %lu inputs, %lu server restarts; answers:"
 		" none %lu, 1xx %lu, 2xx %lu, 3xx %lu, 4xx %lu, 5xx %lu, timed"
 		" out %lu\n", inputs, restarts, classes[0], classes[1],
@@ -272,6 +302,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	opts.upload_cap = 64ull << 20;
 	opts.grace = 3600;
 	opts.quiet = 1;
+	web_up();
 	server_up();
 	atexit(at_exit);
 	fprintf(stderr, "fuzz_http: serving %s on 127.0.0.1:%u\n", dir, port);

@@ -11,7 +11,9 @@
  *
  * Checks: no crash, no ASan/UBSan error, no leak. A routed request has a
  * path of 2-4 segments under /v1 whose shape is the route's key
- * ("nodes/#/children") and a valid id (> 0) or blob hash. Property: the
+ * ("nodes/#/children") and a valid id (> 0) or blob hash; or it is the
+ * web app's: not under /v1, keyed by its whole path (/app/...) or "/"
+ * (a static file). Property: the
  * decoded segments, percent-encoded again, parse to the same segments.
  */
 #include <errno.h>
@@ -98,7 +100,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		check(path.n >= 1 && path.n <= API_SEGS_MAX, "1..8 segments");
 		path_round_trip(&path);
 	}
-	if (rc == 0) {
+	if (rc == 0 && key[0] == '/') {
+		/* the web app's: a path whose first segment is not v1; an
+		 * /app route is its whole path, anything else static */
+		char seg[8];
+		check(target[0] == '/', "a web route is a path");
+		check(api_pct_decode(target + 1, strcspn(target + 1, "/"), seg,
+				     sizeof(seg), 0) != 2 || strcmp(seg, "v1"),
+		      "a web route is not under /v1");
+		check(!strcmp(key, "/") || !strcmp(key, target),
+		      "an /app route is keyed by its path");
+		check(id == 0, "web routes have no id");
+	} else if (rc == 0) {
 		check(api_path_parse(target, &path) == 0, "a route's path parses");
 		check(path.n >= 2 && path.n <= 4 && !strcmp(path.seg[0], "v1"),
 		      "a route is /v1/ and 2..4 segments");

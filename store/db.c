@@ -14,6 +14,8 @@
  *   events(id, dataset, ts, level, msg)
  *   users(name, created), tokens(id, user, hash, created, revoked)
  *                               -- server mode; hash = SHA-256 of the token
+ *   sessions(hash, token, user, created, expires)
+ *                               -- the web app's sign-ins, see sessions.c
  *   kept(sha), thumbs(sha, thumb, size)
  *                               -- upload=meta|thumbnails, see kept.c
  *   dirgen(ino, gen)            -- a folder's change counter, see below
@@ -171,6 +173,14 @@ static const char schema[] =
 	"CREATE TABLE IF NOT EXISTS tokens(id INTEGER PRIMARY KEY AUTOINCREMENT,"
 	" user TEXT NOT NULL, hash BLOB NOT NULL UNIQUE,"
 	" created INTEGER NOT NULL, revoked INTEGER NOT NULL DEFAULT 0);"
+	/* the web app's sessions (sessions.c): SHA-256 of the session id,
+	 * the token that made it (tokens.id), expiry in ns; IF NOT EXISTS
+	 * makes this the migration of an older catalog too */
+	"CREATE TABLE IF NOT EXISTS sessions(hash BLOB PRIMARY KEY,"
+	" token INTEGER NOT NULL, user TEXT NOT NULL,"
+	" created INTEGER NOT NULL, expires INTEGER NOT NULL) WITHOUT ROWID;"
+	"CREATE INDEX IF NOT EXISTS sessions_token ON sessions(token);"
+	"CREATE INDEX IF NOT EXISTS sessions_expires ON sessions(expires);"
 	/* who has sent which bytes (a verified blob PUT): only they may read
 	 * or reference that blob, so knowing a hash is not enough */
 	"CREATE TABLE IF NOT EXISTS grants(user TEXT NOT NULL,"

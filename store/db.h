@@ -175,5 +175,13 @@ int blob_reserve_release(store *st);
 /* kept.c: sha is referenced no more: drops its kept and thumbs rows and
  * collects its thumbnail. Call with wlock held (from blob_collect). */
 void kept_forget(struct conn *c, const unsigned char *sha);
+/* users.c: binds hash to ?1 of s (a SELECT of user, hash, ...) and steps
+ * it: 0 with the row's user into user (STORE_USER_MAX + 1) when a row
+ * came whose hash equals it (constant-time), else -EACCES. The caller
+ * finalizes s. */
+int users_hash_row(sqlite3_stmt *s, const unsigned char *hash, char *user);
+/* sessions.c: deletes the sessions token `token` made (it is revoked).
+ * Call inside a write transaction. 0 or -errno. */
+int sessions_end_token(struct conn *c, int64_t token);
 
 #endif

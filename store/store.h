@@ -469,11 +469,32 @@ int store_hash_equal(const unsigned char a[STORE_SHA_LEN],
 int store_token_create(store *st, const char *user, char *token, int64_t *id);
 /* Every token, by id; free(*out). */
 int store_token_list(store *st, struct store_token **out, size_t *n);
-/* Revokes a token: -ENOENT if no such id. Revoking twice is fine. */
+/* Revokes a token and ends its sessions: -ENOENT if no such id. Revoking
+ * twice is fine. */
 int store_token_revoke(store *st, int64_t id);
 /* The user of a valid, unrevoked token into user (STORE_USER_MAX + 1
  * bytes): 0, or -EACCES (malformed, unknown or revoked). */
 int store_token_check(store *st, const char *token, char *user);
+
+/* ---- the web app's sessions (sessions.c) ---- */
+
+/* A session id is 64 hex digits (32 random bytes); only its SHA-256 is
+ * stored. */
+#define STORE_SESSION_LEN 64
+
+/* 1 if `sid` has the session id format (it may still be unknown). */
+int store_session_format_ok(const char *sid);
+/* Signs in with `token`: a new session of its user, valid ttl_ns from
+ * now, its id into sid (STORE_SESSION_LEN + 1 bytes) and the user into
+ * user (STORE_USER_MAX + 1). 0; -EACCES for a malformed, unknown or
+ * revoked token; -EIO if no randomness; another -errno of the catalog. */
+int store_session_create(store *st, const char *token, int64_t ttl_ns,
+			 char *sid, char *user);
+/* The user of a live session (not expired, its token not revoked) into
+ * user: 0, or -EACCES (malformed, unknown, expired, revoked); -EIO. */
+int store_session_check(store *st, const char *sid, char *user);
+/* Ends a session (signs out): 0 also when there was none; -errno. */
+int store_session_delete(store *st, const char *sid);
 
 /* ---- queries for the server (users.c) ---- */
 

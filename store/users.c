@@ -9,7 +9,8 @@
  * not hold usable tokens. A check hashes the presented token, finds the row
  * by hash and compares the hashes again with CRYPTO_memcmp (the index lookup
  * is on a hash of a 256-bit secret, so it leaks nothing useful; the constant
- * time compare is the belt to those braces). Revoked tokens stay listed.
+ * time compare is the belt to those braces). Revoked tokens stay listed;
+ * revoking one deletes the web sessions it made (sessions.c).
  *
  * Blob put takes the store's write lock around the rename/link, the same
  * lock under which blob_collect() decides a blob is unreferenced, so a put
@@ -183,7 +184,26 @@ int store_token_revoke(store *st, int64_t id)
 	if (!rc && sqlite3_changes(c->db) == 0)
 		rc = -ENOENT;
 	sqlite3_finalize(s);
+	if (!rc)
+		rc = sessions_end_token(c, id);
 	return db_end(c, rc);
+}
+
+int users_hash_row(sqlite3_stmt *s, const unsigned char *hash, char *user)
+{
+	const unsigned char *u;
+	int rc = -EACCES;
+
+	sqlite3_bind_blob(s, 1, hash, STORE_SHA_LEN, SQLITE_STATIC);
+	if (sqlite3_step(s) == SQLITE_ROW &&
+	    sqlite3_column_bytes(s, 1) == STORE_SHA_LEN &&
+	    store_hash_equal(sqlite3_column_blob(s, 1), hash)) {
+		u = sqlite3_column_text(s, 0);
+		snprintf(user, STORE_USER_MAX + 1, "%s",
+			 u ? (const char *)u : "");
+		rc = 0;
+	}
+	return rc;
 }
 
 int store_token_check(store *st, const char *token, char *user)
@@ -191,24 +211,15 @@ int store_token_check(store *st, const char *token, char *user)
 	struct conn *c = db_conn(st);
 	unsigned char hash[STORE_SHA_LEN];
 	sqlite3_stmt *s;
-	int rc = -EACCES;
+	int rc;
 
 	if (!store_token_format_ok(token))
 		return -EACCES;
-	if (!c || !(s = db_prep(c, "SELECT user, hash, revoked FROM tokens"
-			     " WHERE hash=?1")))
+	if (!c || !(s = db_prep(c, "SELECT user, hash FROM tokens"
+			     " WHERE hash=?1 AND revoked=0")))
 		return -EIO;
 	store_token_hash(token, hash);
-	sqlite3_bind_blob(s, 1, hash, STORE_SHA_LEN, SQLITE_STATIC);
-	if (sqlite3_step(s) == SQLITE_ROW &&
-	    sqlite3_column_bytes(s, 1) == STORE_SHA_LEN &&
-	    store_hash_equal(sqlite3_column_blob(s, 1), hash) &&
-	    sqlite3_column_int(s, 2) == 0) {
-		const unsigned char *u = sqlite3_column_text(s, 0);
-		snprintf(user, STORE_USER_MAX + 1, "%s",
-			 u ? (const char *)u : "");
-		rc = 0;
-	}
+	rc = users_hash_row(s, hash, user);
 	sqlite3_finalize(s);
 	return rc;
 }

@@ -1810,16 +1810,11 @@ static void reopen_recovers_from_crash(void **state)
 /* ==== one owner per store ==== */
 
 /* Runs SQL on the fixture's catalog through a connection of its own. */
+static int sql_changes(const struct fx *f, const char *sql);
+
 static void sql_on_catalog(const struct fx *f, const char *sql)
 {
-	char db[STORE_PATH_MAX];
-	sqlite3 *h = NULL;
-
-	snprintf(db, sizeof(db), "%s/catalog.db", f->dir);
-	assert_int_equal(sqlite3_open(db, &h), SQLITE_OK);
-	sqlite3_busy_timeout(h, 5000);
-	assert_int_equal(sqlite3_exec(h, sql, NULL, NULL, NULL), SQLITE_OK);
-	sqlite3_close(h);
+	(void)sql_changes(f, sql);
 }
 
 /* The status of run 1, read with a connection of its own. */
@@ -1940,6 +1935,89 @@ static void admin_open_without_owner_works(void **state)
 	store_close(adm);
 	assert_rc(store_open(dir, 0, &adm, msg, sizeof(msg)), -EINVAL);
 	assert_null(adm);
+}
+
+/* Runs SQL on the fixture's catalog through a connection of its own;
+ * returns the rows it changed. */
+static int sql_changes(const struct fx *f, const char *sql)
+{
+	char db[STORE_PATH_MAX];
+	sqlite3 *h = NULL;
+	int n;
+
+	snprintf(db, sizeof(db), "%s/catalog.db", f->dir);
+	assert_int_equal(sqlite3_open(db, &h), SQLITE_OK);
+	sqlite3_busy_timeout(h, 5000);
+	assert_int_equal(sqlite3_exec(h, sql, NULL, NULL, NULL), SQLITE_OK);
+	n = sqlite3_changes(h);
+	sqlite3_close(h);
+	return n;
+}
+
+/* Sessions: made from a valid token only, checked by id, ended by
+ * sign-out, by the token's revocation and by expiry; the catalog holds no
+ * session id. */
+static void sessions_follow_their_token(void **state)
+{
+	struct fx *f = *state;
+	char token[STORE_TOKEN_LEN + 1], other[STORE_TOKEN_LEN + 1];
+	char sid[STORE_SESSION_LEN + 1], sid2[STORE_SESSION_LEN + 1];
+	char user[STORE_USER_MAX + 1] = "", sql[256];
+	int64_t id = 0;
+
+	assert_rc(store_token_create(f->st, "erin", token, &id), 0);
+	assert_rc(store_token_create(f->st, "erin", other, NULL), 0);
+	/* a wrong, malformed or empty token makes nothing */
+	snprintf(sid, sizeof(sid), "x");
+	assert_rc(store_session_create(f->st, "svf_00", 1000000000, sid,
+				       user), -EACCES);
+	assert_string_equal(sid, "");
+	other[10] ^= 1;
+	assert_rc(store_session_create(f->st, other, 1000000000, sid, user),
+		  -EACCES);
+	other[10] ^= 1;
+
+	assert_rc(store_session_create(f->st, token, 3600000000000LL, sid,
+				       user), 0);
+	assert_string_equal(user, "erin");
+	assert_true(store_session_format_ok(sid));
+	assert_rc(store_session_create(f->st, other, 3600000000000LL, sid2,
+				       user), 0);
+	assert_string_not_equal(sid, sid2);
+	memset(user, 0, sizeof(user));
+	assert_rc(store_session_check(f->st, sid, user), 0);
+	assert_string_equal(user, "erin");
+	/* the catalog keeps a hash: no row holds the id's bytes */
+	snprintf(sql, sizeof(sql), "DELETE FROM sessions WHERE hex(hash)"
+		 " LIKE '%%' || upper('%s') || '%%'", sid);
+	assert_int_equal(sql_changes(f, sql), 0);
+	/* a forged id, one digit off, or a token as an id: refused */
+	sid[0] = sid[0] == 'a' ? 'b' : 'a';
+	assert_rc(store_session_check(f->st, sid, user), -EACCES);
+	sid[0] = sid[0] == 'a' ? 'b' : 'a';
+	assert_rc(store_session_check(f->st, token, user), -EACCES);
+	assert_rc(store_session_check(f->st, "", user), -EACCES);
+
+	/* revoking the token ends its session, not the other token's */
+	assert_rc(store_token_revoke(f->st, id), 0);
+	assert_rc(store_session_check(f->st, sid, user), -EACCES);
+	assert_rc(store_session_check(f->st, sid2, user), 0);
+	assert_rc(store_session_create(f->st, token, 3600000000000LL, sid,
+				       user), -EACCES);
+	/* sign-out ends it; signing out twice is fine */
+	assert_rc(store_session_delete(f->st, sid2), 0);
+	assert_rc(store_session_check(f->st, sid2, user), -EACCES);
+	assert_rc(store_session_delete(f->st, sid2), 0);
+	/* expiry: a session whose time is up is refused */
+	assert_rc(store_session_create(f->st, other, 3600000000000LL, sid2,
+				       user), 0);
+	assert_int_equal(sql_changes(f, "UPDATE sessions SET expires=1"), 1);
+	assert_rc(store_session_check(f->st, sid2, user), -EACCES);
+	/* and the next sign-in sweeps the expired row away */
+	assert_rc(store_session_create(f->st, other, 3600000000000LL, sid,
+				       user), 0);
+	assert_int_equal(sql_changes(f, "UPDATE sessions SET created=created"),
+			 1);
 }
 
 static void owner_keeps_a_space_reserve(void **state)
@@ -3037,6 +3115,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		T(open_creates_layout),
+		T(sessions_follow_their_token),
 		T(open_reopen_keeps_datasets_and_nodes),
 		T(open_on_regular_file_fails_with_message),
 		T(open_creates_missing_parents),

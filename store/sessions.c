@@ -1,0 +1,180 @@
+/*
+ * sessions.c — the web app's sign-in sessions (api/web.c): a browser
+ * trades an API token for a session id it keeps in an HttpOnly cookie.
+ *
+ * A session id is 64 hex digits from getrandom() (256 bits). Like tokens,
+ * the catalog keeps only SHA-256(id) (sessions.hash, the primary key), so
+ * a copy of the catalog holds no usable session. A row names the token
+ * that made it (sessions.token = tokens.id): a check joins the two and
+ * accepts only a session whose token is not revoked and whose expiry is
+ * still ahead, so revoking the token ends its sessions whoever revokes it
+ * (store_token_revoke also deletes their rows; an older binary that does
+ * not is still covered by the join). Everything is in the catalog, so any
+ * server process on the store honours any session, and a restart loses
+ * none. Expired rows are deleted when a new session is made (index on
+ * expires): the table stays about as big as the live sessions.
+ *
+ * Checks hash the presented id and find the row by hash (an index lookup
+ * on a hash of a 256-bit secret leaks nothing useful), then compare the
+ * hashes again with CRYPTO_memcmp, as token checks do (users.c).
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/random.h>
+
+#include <openssl/crypto.h>
+
+#include "db.h"
+
+int store_session_format_ok(const char *sid)
+{
+	size_t n = 0;
+
+	if (!sid)
+		return 0;
+	for (; sid[n]; n++)
+		if (!((sid[n] >= '0' && sid[n] <= '9') ||
+		      (sid[n] >= 'a' && sid[n] <= 'f')))
+			return 0;
+	return n == STORE_SESSION_LEN;
+}
+
+/* The token's id and user if it is valid and unrevoked: 0 or -EACCES. */
+static int token_row_of(struct conn *c, const unsigned char *hash,
+			int64_t *id, char *user)
+{
+	sqlite3_stmt *s = db_prep(c, "SELECT user, hash, id FROM tokens"
+				  " WHERE hash=?1 AND revoked=0");
+	int rc;
+
+	if (!s)
+		return -EIO;
+	rc = users_hash_row(s, hash, user);
+	if (!rc)
+		*id = sqlite3_column_int64(s, 2);
+	sqlite3_finalize(s);
+	return rc;
+}
+
+/* Inserts the session row and drops expired ones: 0 or -errno. */
+static int session_insert(struct conn *c, const unsigned char *hash,
+			  int64_t token, const char *user, int64_t now,
+			  int64_t expires)
+{
+	sqlite3_stmt *s = db_prep(c, "DELETE FROM sessions WHERE expires<=?1");
+	int rc;
+
+	if (!s)
+		return -EIO;
+	sqlite3_bind_int64(s, 1, now);
+	rc = db_err(sqlite3_step(s));
+	sqlite3_finalize(s);
+	if (rc)
+		return rc;
+	s = db_prep(c, "INSERT INTO sessions(hash, token, user, created,"
+		    " expires) VALUES(?1, ?2, ?3, ?4, ?5)");
+	if (!s)
+		return -EIO;
+	sqlite3_bind_blob(s, 1, hash, STORE_SHA_LEN, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 2, token);
+	sqlite3_bind_text(s, 3, user, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 4, now);
+	sqlite3_bind_int64(s, 5, expires);
+	rc = db_err(sqlite3_step(s));
+	sqlite3_finalize(s);
+	return rc;
+}
+
+int store_session_create(store *st, const char *token, int64_t ttl_ns,
+			 char *sid, char *user)
+{
+	struct conn *c = db_conn(st);
+	unsigned char rnd[32], hash[STORE_SHA_LEN];
+	int64_t now = store_now_ns(), tid = 0;
+	int rc;
+
+	sid[0] = '\0';
+	if (!store_token_format_ok(token) || ttl_ns <= 0)
+		return -EACCES;
+	if (!c)
+		return -EIO;
+	if (getrandom(rnd, sizeof(rnd), 0) != (ssize_t)sizeof(rnd))
+		return -EIO;
+	store_token_hash(token, hash);
+	rc = db_begin(c);
+	if (rc)
+		goto out;
+	rc = token_row_of(c, hash, &tid, user);
+	if (!rc) {
+		store_sha_hex(rnd, sid);     /* 32 bytes → 64 hex digits */
+		store_token_hash(sid, hash);
+		rc = session_insert(c, hash, tid, user, now,
+				    ttl_ns > INT64_MAX - now ? INT64_MAX :
+				    now + ttl_ns);
+	}
+	rc = db_end(c, rc);
+out:
+	OPENSSL_cleanse(rnd, sizeof(rnd));
+	if (rc)
+		OPENSSL_cleanse(sid, STORE_SESSION_LEN + 1);
+	return rc;
+}
+
+int store_session_check(store *st, const char *sid, char *user)
+{
+	struct conn *c = db_conn(st);
+	unsigned char hash[STORE_SHA_LEN];
+	sqlite3_stmt *s;
+	int rc;
+
+	if (!store_session_format_ok(sid))
+		return -EACCES;
+	if (!c || !(s = db_prep(c, "SELECT s.user, s.hash FROM sessions s"
+			     " JOIN tokens t ON t.id=s.token"
+			     " WHERE s.hash=?1 AND s.expires>?2"
+			     " AND t.revoked=0")))
+		return -EIO;
+	store_token_hash(sid, hash);
+	sqlite3_bind_int64(s, 2, store_now_ns());
+	rc = users_hash_row(s, hash, user);
+	sqlite3_finalize(s);
+	return rc;
+}
+
+int store_session_delete(store *st, const char *sid)
+{
+	struct conn *c = db_conn(st);
+	unsigned char hash[STORE_SHA_LEN];
+	sqlite3_stmt *s;
+	int rc;
+
+	if (!store_session_format_ok(sid))
+		return 0;
+	if (!c)
+		return -EIO;
+	store_token_hash(sid, hash);
+	rc = db_begin(c);
+	if (rc)
+		return rc;
+	s = db_prep(c, "DELETE FROM sessions WHERE hash=?1");
+	if (!s)
+		return db_end(c, -EIO);
+	sqlite3_bind_blob(s, 1, hash, STORE_SHA_LEN, SQLITE_STATIC);
+	rc = db_err(sqlite3_step(s));
+	sqlite3_finalize(s);
+	return db_end(c, rc);
+}
+
+int sessions_end_token(struct conn *c, int64_t token)
+{
+	sqlite3_stmt *s = db_prep(c, "DELETE FROM sessions WHERE token=?1");
+	int rc;
+
+	if (!s)
+		return -EIO;
+	sqlite3_bind_int64(s, 1, token);
+	rc = db_err(sqlite3_step(s));
+	sqlite3_finalize(s);
+	return rc;
+}
