@@ -17,12 +17,13 @@
  * writable file. In short: a close() by the process that opened the file
  * applies the whole text written since the open, if anything was written
  * since the last apply, and returns the verdict; other closes (bash's
- * after dup2, a child's that inherited the descriptor) apply nothing; the
- * last close (RELEASE) applies what no close did, and an O_TRUNC open with
- * nothing written at all (`: > selection`) empties the selection there —
- * never at the open, which leaves the selection as it was until a text is
- * accepted. `sample` needs little of it: each complete line is a request,
- * answered by its write(); a close sends an unfinished last line.
+ * after dup2, a child's that inherited the descriptor) apply nothing; with
+ * nothing written at all, the opener's second close is the end (`: >
+ * selection` empties the selection there); the last close (RELEASE)
+ * applies what no close did. Opening never changes the selection, which
+ * stays as it was until a text is accepted. `sample` needs little of it:
+ * each complete line is a request, answered by its write(); a close sends
+ * an unfinished last line.
 
  * Sizes (fs_ctl_stat). stat reports the true size of the text — rsync, tar,
  * shutil.copy and `test -s` trust it — so a stat generates the text (and
@@ -491,7 +492,17 @@ static int ctl_flush(struct fs *fs, struct fs_fh *fh, int by_opener)
 
 	if (fh->failed)
 		return -EINVAL;
-	if (!fh->dirty || !by_opener)
+	if (!by_opener)
+		return 0;
+	/* Nothing written at all: the opener's first close is bash's after
+	 * dup2; a second is the end (bash restoring its descriptor after
+	 * `: > F`, or the exit of the command it ran), so a truncation with
+	 * nothing written applies there, in order with what follows, not
+	 * only at the RELEASE the kernel does not wait for. */
+	if (!fh->dirty && !fh->len && fh->trunc && !fh->applied &&
+	    fh->slot == FS_SLOT_SELECTION && ++fh->idle_closes >= 2)
+		return apply(fs, fh);
+	if (!fh->dirty)
 		return 0;
 	if (fh->slot == FS_SLOT_SAMPLE) {
 		fh->dirty = 0;

@@ -77,6 +77,7 @@ struct emb_upload {
 	off_t checked;            /* bytes fed to ck */
 	int dirty;                /* written since the last store */
 	int stored;               /* a store was tried */
+	int idle_closes;          /* the opener's closes, nothing written */
 	int failed;               /* a write was refused: never stored */
 	int gone;                 /* released: no longer a pending name */
 	struct emb_upload *next;
@@ -247,7 +248,11 @@ static struct emb_upload *find_pending(struct fs *fs, int64_t ds,
 				       const char *base)
 {
 	for (struct emb_upload *u = fs->emb_pending; u; u = u->next)
-		if (u->ds == ds && !strcmp(u->name, base) && !u->gone)
+		/* once stored (and not written since), the name is the
+		 * stored embedding's: a lookup must not hand out an upload
+		 * inode that the RELEASE the kernel sends next takes away */
+		if (u->ds == ds && !strcmp(u->name, base) && !u->gone &&
+		    (!u->stored || u->dirty))
 			return u;
 	return NULL;
 }
@@ -499,15 +504,19 @@ static int store_upload(struct fs *fs, struct emb_upload *u)
 int fs_emb_flush(struct fs *fs, struct fs_fh *fh, int by_opener)
 {
 	struct emb_upload *u = fh->emb;
-	int failed, dirty;
+	int failed, dirty, empty_end = 0;
 
 	pthread_mutex_lock(&fs->emb_lock);
 	failed = u->failed;
 	dirty = u->dirty;
+	/* nothing written at all, and the opener's second close: the end
+	 * (the first was bash's after dup2), judged in order (ctl.c) */
+	if (by_opener && !dirty && !u->size && !u->stored)
+		empty_end = ++u->idle_closes >= 2;
 	pthread_mutex_unlock(&fs->emb_lock);
 	if (failed)
 		return -EINVAL;
-	return dirty && by_opener ? store_upload(fs, u) : 0;
+	return (dirty || empty_end) && by_opener ? store_upload(fs, u) : 0;
 }
 
 /* The last close: stores what no close stored — also a file never

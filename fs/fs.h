@@ -149,6 +149,8 @@ struct fs_fh {
 	int append;                  /* FH_CTL opened with O_APPEND */
 	int trunc;                   /* FH_CTL opened with O_TRUNC */
 	int applied;                 /* the text was applied (or tried) */
+	int idle_closes;             /* the opener's closes with nothing
+					written since the open */
 	int failed;                  /* a write was refused: nothing of this
 					open file is ever applied */
 	size_t checked;              /* `selection`: bytes of text whose lines
