@@ -426,43 +426,6 @@ static void pathv_free(struct pathv *pv)
 	free(pv->v);
 }
 
-static uint64_t path_hash(const char *s)
-{
-	uint64_t h = 1469598103934665603ULL;
-
-	for (; *s; s++)
-		h = (h ^ (unsigned char)*s) * 1099511628211ULL;
-	return h;
-}
-
-/* out[0..*nout) = a[0..na) then those of b[0..nb) not seen before, each
- * path once, at its first place; from[k] = its index in a ++ b. */
-static int merge_paths(char *const *a, size_t na, char *const *b, size_t nb,
-		       const char **out, size_t *from, size_t *nout)
-{
-	size_t cap = 16, k = 0;
-	const char **set;
-
-	while (cap < 2 * (na + nb))
-		cap *= 2;
-	if (!(set = calloc(cap, sizeof(*set))))
-		return -ENOMEM;
-	for (size_t i = 0; i < na + nb; i++) {
-		const char *p = i < na ? a[i] : b[i - na];
-		size_t h = (size_t)path_hash(p) & (cap - 1);
-		while (set[h] && strcmp(set[h], p))
-			h = (h + 1) & (cap - 1);
-		if (set[h])
-			continue;
-		set[h] = p;
-		out[k] = p;
-		from[k++] = i;
-	}
-	free(set);
-	*nout = k;
-	return 0;
-}
-
 static int l_selection_write(struct backend *be, int64_t ds, const char *text,
 			     size_t len, int flags, char *msg)
 {
@@ -470,7 +433,8 @@ static int l_selection_write(struct backend *be, int64_t ds, const char *text,
 	struct pathv cur = { 0 };
 	char why[BE_MSG], line[BE_MSG + 64];
 	const char **paths = NULL;
-	size_t bad = 0, *from = NULL, n = 0;
+	size_t bad = 0;
+	int64_t total = 0;
 	int append = (flags & BE_SEL_APPEND) != 0;
 	be_dataset d;
 	be_tag t;
@@ -501,29 +465,26 @@ static int l_selection_write(struct backend *be, int64_t ds, const char *text,
 		rc = store_selection_check(L(be)->st, ds, t.id,
 					   (const char *const *)sel.paths,
 					   sel.n, &bad, why, sizeof(why));
-	} else if (!rc) {
-		if (append)
-			rc = store_selection_each(L(be)->st, ds, pathv_add,
-						  &cur);
+	} else if (!rc && append) {
+		/* the current paths, then the new ones; a path already
+		 * selected keeps its place */
+		rc = store_selection_each(L(be)->st, ds, pathv_add, &cur);
 		paths = malloc((cur.n + sel.n + 1) * sizeof(*paths));
-		from = malloc((cur.n + sel.n + 1) * sizeof(*from));
-		if (!rc && (!paths || !from))
+		if (!rc && !paths)
 			rc = -ENOMEM;
-		if (!rc && append) {
-			rc = merge_paths(cur.v, cur.n, sel.paths, sel.n, paths,
-					 from, &n);
-		} else if (!rc) {
-			/* a path listed twice is refused (store/) */
-			for (n = 0; n < sel.n; n++) {
-				paths[n] = sel.paths[n];
-				from[n] = n;
-			}
-		}
+		for (size_t i = 0; !rc && i < cur.n + sel.n; i++)
+			paths[i] = i < cur.n ? cur.v[i] : sel.paths[i - cur.n];
 		if (!rc)
-			rc = store_selection_set(L(be)->st, ds, t.id, paths, n,
-						 &bad, why, sizeof(why));
-		if (rc == -EINVAL)
-			bad = from[bad];
+			rc = store_selection_set_once(L(be)->st, ds, t.id,
+						      paths, cur.n + sel.n,
+						      &bad, why, sizeof(why));
+		if (!rc)
+			rc = store_selection_count(L(be)->st, ds, &total);
+	} else if (!rc) {
+		rc = store_selection_set(L(be)->st, ds, t.id,
+					 (const char *const *)sel.paths, sel.n,
+					 &bad, why, sizeof(why));
+		total = (int64_t)sel.n;
 	}
 	if (rc == -EINVAL && bad < cur.n)
 		snprintf(line, sizeof(line), "selection not changed: %s (a"
@@ -535,18 +496,18 @@ static int l_selection_write(struct backend *be, int64_t ds, const char *text,
 		rc = user_error(be, ds, msg, rc, line);
 	if (rc == 0 && !(flags & BE_SEL_CHECK)) {
 		runner_selection_written(L(be)->runner, ds);
+		long long added = total - (int64_t)cur.n;
 		if (append)
-			snprintf(line, sizeof(line), "selection: %zu sample%s"
-				 " added, %zu in all, from '%s'", n - cur.n,
-				 core_s((long long)(n - cur.n)), n, t.name);
+			snprintf(line, sizeof(line), "selection: %lld sample%s"
+				 " added, %lld in all, from '%s'", added,
+				 core_s(added), (long long)total, t.name);
 		else
-			snprintf(line, sizeof(line), "selection set: %zu"
-				 " sample%s from '%s'", n,
-				 core_s((long long)n), t.name);
+			snprintf(line, sizeof(line), "selection set: %lld"
+				 " sample%s from '%s'", (long long)total,
+				 core_s((long long)total), t.name);
 		l_log_event(be, ds, STORE_INFO, line);
 	}
 	free(paths);
-	free(from);
 	pathv_free(&cur);
 	core_sel_free(&sel);
 	return rc;

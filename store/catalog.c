@@ -1630,78 +1630,89 @@ static int sel_tag(store *st, int64_t dataset, int64_t tree,
 	return rc;
 }
 
-int store_selection_check(store *st, int64_t dataset, int64_t tree,
-			  const char *const *paths, size_t n, size_t *bad,
-			  char *msg, size_t msglen)
+enum { SEL_REPLACE, SEL_ONCE, SEL_CHECK };
+
+/* store_selection_set (SEL_REPLACE), _set_once (SEL_ONCE: a node listed
+ * again keeps its first place) and _check (SEL_CHECK: resolves only, in
+ * no transaction). */
+static int sel_put(store *st, int64_t dataset, int64_t tree,
+		   const char *const *paths, size_t n, size_t *bad, char *msg,
+		   size_t msglen, int mode)
 {
 	struct conn *c = db_conn(st);
 	struct store_tag t;
 	struct store_node node;
-	int rc;
+	sqlite3_stmt *ins = NULL;
+	int64_t rank = 0;
+	int check = mode == SEL_CHECK, rc;
 
 	if (bad)
 		*bad = 0;
 	if (!c)
 		return -EIO;
+	if (!check && (rc = db_begin(c)))
+		return rc;
 	rc = sel_tag(st, dataset, tree, &t, msg, msglen);
+	if (!rc && !check) {
+		exec_int(c, "DELETE FROM selection WHERE dataset=?1", dataset,
+			 0, &rc);
+		ins = rc ? NULL : db_prep(c, "INSERT INTO selection(dataset,"
+					  "rank,node) VALUES(?1,?2,?3)");
+		if (!rc && !ins)
+			rc = -EIO;
+	}
 	for (size_t i = 0; i < n && !rc; i++) {
 		if (bad)
 			*bad = i;
 		rc = sel_resolve(c, &t, paths[i], &node, msg, msglen);
+		if (rc || check)
+			continue;
+		sqlite3_reset(ins);
+		sqlite3_bind_int64(ins, 1, dataset);
+		sqlite3_bind_int64(ins, 2, rank);
+		sqlite3_bind_int64(ins, 3, node.ino);
+		rc = db_err(sqlite3_step(ins));
+		if (rc == -EEXIST && mode == SEL_ONCE) {
+			rc = 0;
+		} else if (rc == -EEXIST) {
+			set_msg(msg, msglen, "'%s' is listed twice",
+				paths[i]);
+			rc = -EINVAL;
+		} else if (!rc) {
+			rank++;
+		}
 	}
-	return rc;
+	if (check)
+		return rc;
+	if (!rc)
+		exec_int(c, "UPDATE datasets SET sel_tree=?2, sel_explicit=1"
+			 " WHERE id=?1", dataset, tree, &rc);
+	sqlite3_finalize(ins);
+	return db_end(c, rc);
+}
+
+int store_selection_check(store *st, int64_t dataset, int64_t tree,
+			  const char *const *paths, size_t n, size_t *bad,
+			  char *msg, size_t msglen)
+{
+	return sel_put(st, dataset, tree, paths, n, bad, msg, msglen,
+		       SEL_CHECK);
 }
 
 int store_selection_set(store *st, int64_t dataset, int64_t tree,
 			const char *const *paths, size_t n, size_t *bad,
 			char *msg, size_t msglen)
 {
-	struct conn *c = db_conn(st);
-	struct store_tag t;
-	sqlite3_stmt *ins = NULL;
-	int rc;
+	return sel_put(st, dataset, tree, paths, n, bad, msg, msglen,
+		       SEL_REPLACE);
+}
 
-	if (bad)
-		*bad = 0;
-	if (!c)
-		return -EIO;
-	rc = db_begin(c);
-	if (rc)
-		return rc;
-	rc = sel_tag(st, dataset, tree, &t, msg, msglen);
-	if (rc)
-		goto out;
-	exec_int(c, "DELETE FROM selection WHERE dataset=?1", dataset, 0, &rc);
-	ins = db_prep(c, "INSERT INTO selection(dataset,rank,node)"
-		   " VALUES(?1,?2,?3)");
-	if (rc || !ins) {
-		rc = rc ? rc : -EIO;
-		goto out;
-	}
-	for (size_t i = 0; i < n && !rc; i++) {
-		struct store_node node;
-		if (bad)
-			*bad = i;
-		rc = sel_resolve(c, &t, paths[i], &node, msg, msglen);
-		if (rc)
-			break;
-		sqlite3_reset(ins);
-		sqlite3_bind_int64(ins, 1, dataset);
-		sqlite3_bind_int64(ins, 2, (int64_t)i);
-		sqlite3_bind_int64(ins, 3, node.ino);
-		rc = db_err(sqlite3_step(ins));
-		if (rc == -EEXIST) {
-			set_msg(msg, msglen, "'%s' is listed twice",
-				paths[i]);
-			rc = -EINVAL;
-		}
-	}
-	if (!rc)
-		exec_int(c, "UPDATE datasets SET sel_tree=?2, sel_explicit=1"
-			 " WHERE id=?1", dataset, tree, &rc);
-out:
-	sqlite3_finalize(ins);
-	return db_end(c, rc);
+int store_selection_set_once(store *st, int64_t dataset, int64_t tree,
+			     const char *const *paths, size_t n, size_t *bad,
+			     char *msg, size_t msglen)
+{
+	return sel_put(st, dataset, tree, paths, n, bad, msg, msglen,
+		       SEL_ONCE);
 }
 
 int store_selection_reset(store *st, int64_t dataset)

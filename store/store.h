@@ -284,6 +284,11 @@ int store_selection_count(store *st, int64_t dataset, int64_t *n);
 int store_selection_set(store *st, int64_t dataset, int64_t tree,
 			const char *const *paths, size_t n, size_t *bad,
 			char *msg, size_t msglen);
+/* As store_selection_set, but a path listed again (also one naming the
+ * same file) keeps its first place instead of being refused: appending. */
+int store_selection_set_once(store *st, int64_t dataset, int64_t tree,
+			     const char *const *paths, size_t n, size_t *bad,
+			     char *msg, size_t msglen);
 /* Checks, without changing anything, that each of `paths` is a file of
  * tree `tree` (duplicates are not looked for): 0, or -EINVAL with *bad
  * and msg as store_selection_set gives them. Reads only. */

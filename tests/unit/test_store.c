@@ -2650,6 +2650,27 @@ static void selection_set_duplicate_is_einval(void **state)
 	check_rejected(f, bad, 3, 2, "top.txt");
 }
 
+/* Appending (store_selection_set_once): a path listed again keeps its
+ * first place; an unknown one is still refused and changes nothing. */
+static void selection_set_once_keeps_first(void **state)
+{
+	struct fx *f = *state;
+	static const char *const twice[] = { "top.txt", "a/x.txt", "top.txt" };
+	static const char *const want[] = { "top.txt", "a/x.txt" };
+	static const char *const bad[] = { "top.txt", "nope.txt" };
+	size_t badi = 9;
+	struct tree t;
+
+	build_tree(f, &t);
+	assert_rc(store_selection_set_once(f->st, f->ds.id, f->ds.live_tree,
+					   twice, 3, NULL, NULL, 0), 0);
+	assert_selection(f, want, 2);
+	assert_rc(store_selection_set_once(f->st, f->ds.id, f->ds.live_tree,
+					   bad, 2, &badi, NULL, 0), -EINVAL);
+	assert_int_equal(badi, 1);
+	assert_selection(f, want, 2);
+}
+
 static void selection_set_pending_file_is_einval(void **state)
 {
 	struct fx *f = *state;
@@ -3204,6 +3225,7 @@ int main(void)
 		T(selection_set_directory_is_einval),
 		T(selection_set_empty_string_is_einval),
 		T(selection_set_duplicate_is_einval),
+		T(selection_set_once_keeps_first),
 		T(selection_set_pending_file_is_einval),
 		T(selection_set_failure_keeps_default),
 		T(selection_set_tree_of_other_dataset_is_einval),
