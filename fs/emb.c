@@ -83,16 +83,11 @@ struct emb_upload {
 	struct emb_upload *next;
 };
 
-static const char *tmpdir(void)
+int fs_tmpfile_fd(void)
 {
 	const char *t = getenv("TMPDIR");
-
-	return t && *t ? t : "/tmp";
-}
-
-static int tmpfile_fd(void)
-{
-	int fd = open(tmpdir(), O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+	int fd = open(t && *t ? t : "/tmp", O_TMPFILE | O_RDWR | O_CLOEXEC,
+		      0600);
 
 	return fd < 0 ? -errno : fd;
 }
@@ -203,7 +198,7 @@ again:
 	exports = x;
 	pthread_mutex_unlock(&exp_lock);
 
-	tfd = tmpfile_fd();
+	tfd = fs_tmpfile_fd();
 	rc = tfd < 0 ? tfd : fs->be->ops->emb_export(fs->be, e->id, tfd);
 	if (!rc && fstat(tfd, &st))
 		rc = -errno;
@@ -394,7 +389,7 @@ int fs_emb_upload_new(struct fs *fs, int64_t ds, const char *file,
 		free(fh);
 		return -ENOMEM;
 	}
-	u->fd = tmpfile_fd();
+	u->fd = fs_tmpfile_fd();
 	u->ck = core_csv_check_new();
 	if (u->fd < 0 || !u->ck) {
 		rc = u->fd < 0 ? u->fd : -ENOMEM;

@@ -8,6 +8,9 @@
 
 #include "fs/fs.h"
 
+/* An unnamed temporary file (O_TMPFILE in $TMPDIR or /tmp: nothing to
+ * clean up after a crash), for uploads and scratch files: fd or -errno. */
+int fs_tmpfile_fd(void);
 /* "NAME.csv" → NAME (validated); -EINVAL otherwise. */
 int fs_emb_base(const char *file, char *base, size_t len);
 int fs_emb_lookup(struct fs *fs, int64_t ds, const char *file,

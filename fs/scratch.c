@@ -214,15 +214,6 @@ static int handle(struct scratch *s, struct fs_fh **out)
 	return 0;
 }
 
-static int tmpfile_fd(void)
-{
-	const char *t = getenv("TMPDIR");
-	int fd = open(t && *t ? t : "/tmp", O_TMPFILE | O_RDWR | O_CLOEXEC,
-		      0600);
-
-	return fd < 0 ? -errno : fd;
-}
-
 int fs_scratch_create(struct fs *fs, int64_t ds, int slot, const char *name,
 		      mode_t mode, uid_t uid, gid_t gid, struct fs_fh **out,
 		      struct fuse_entry_param *e)
@@ -238,7 +229,7 @@ int fs_scratch_create(struct fs *fs, int64_t ds, int slot, const char *name,
 	s = calloc(1, sizeof(*s));
 	if (!s)
 		return -ENOMEM;
-	s->fd = tmpfile_fd();
+	s->fd = fs_tmpfile_fd();
 	if (s->fd < 0) {
 		rc = s->fd;
 		free(s);
