@@ -460,14 +460,19 @@ int cl_node_remove(struct backend *be, int64_t parent, const char *name,
 {
 	char q[3 * STORE_NAME_MAX + 1], path[3 * STORE_NAME_MAX + 100];
 	struct client *c = C(be);
+	size_t npins = 0;
 	be_node n;
 	int rc, pinned = 0;
 
 	if (cl_pct(name, q, sizeof(q)))
 		return -ENAMETOOLONG;
 	/* a file whose bytes we pinned: release them if it was the last
-	 * sample naming them (cl_pins_release) */
-	if (!is_dir && !cl_node_lookup(be, parent, name, &n) && n.has_sha)
+	 * sample naming them (cl_pins_release). Only a cache holding pins
+	 * (upload=meta) pays the lookup: an rm -r of a full upload must not
+	 * ask the server about every file first. */
+	cache_blobs_usage(c->blobs, NULL, NULL, NULL, &npins);
+	if (npins && !is_dir && !cl_node_lookup(be, parent, name, &n) &&
+	    n.has_sha)
 		pinned = cache_blob_pinned(c->blobs, n.sha);
 	cl_pathf(path, sizeof(path),
 		 "/v1/nodes/%lld/children?name=%s&is_dir=%d",
