@@ -204,6 +204,13 @@ flows() {
 	ok "mv it to another scratch name" mv "$ds/.scratch" "$ds/.scratch2"
 	ok "rm it" rm "$ds/.scratch2"
 	expect_errno "Operation not permitted" touch "$ds/not-hidden"
+	ok "a scratch file for renames that are refused" touch "$ds/.s" "$ds/embeddings/.s"
+	expect_errno "Operation not permitted" mv "$ds/.s" "$ds/info"
+	expect_errno "Operation not permitted" mv "$ds/.s" "$ds/t9"
+	expect_errno "Operation not permitted" mv "$ds/embeddings/.s" "$ds/embeddings/builtin.csv"
+	expect_errno "Operation not permitted" mv "$ds/embeddings/.s" "$ds/embeddings/no name.csv"
+	ok "the scratch files stay after a refused rename" test -e "$ds/.s" -a -e "$ds/embeddings/.s"
+	ok "rm them" rm "$ds/.s" "$ds/embeddings/.s"
 	expect_errno "Operation not permitted" mv "$ds/embeddings/cp.csv" "$ds/embeddings/other.csv"
 
 	# selection: every idiom stores exactly what was written.
@@ -312,4 +319,22 @@ MODE=remote
 mkdir "$T/mnt.remote"
 remote_mount "$T/store" "$T/mnt.remote" || die "no remote mount"
 flows "$T/mnt.remote"
+
+# The route behind >> and the write-time checks: PUT …/selection?append=1
+# and ?check=1 (check changes nothing; a bad flag value is a 400).
+port=$(sed -n 's|.*listening on http://127.0.0.1:\([0-9]*\).*|\1|p' "$SERVER_LOG" | tail -1)
+url=http://127.0.0.1:$port/v1
+auth=(-H "Authorization: Bearer $(cat "$T/alice.tok")")
+id=$(curl -s "${auth[@]}" "$url/datasets" | python3 -c '
+import json, sys
+print(next(d["id"] for d in json.load(sys.stdin)["datasets"] if d["name"] == "ds"))')
+cat "$T/mnt.remote/ds/selection" >"$T/sel.now"
+put() { curl -s -o "$T/put.out" -w '%{http_code}' "${auth[@]}" -X PUT --data-binary "@$1" "$url/datasets/$id/selection$2"; }
+printf '%s\n' "${files[0]}" >"$T/one"
+expect_eq 204 "$(put "$T/one" '?check=1')" "PUT ?check=1 of a good list: 204"
+expect_eq 400 "$(put "$T/sel.bad" '?check=1')" "PUT ?check=1 of a bad list: 400"
+expect_contains "$T/put.out" "no-such.png" "the 400 names the bad path"
+expect_eq 400 "$(put "$T/one" '?append=2')" "PUT ?append=2: 400"
+expect_contains "$T/put.out" "append and check take the value 1" "the 400 says which values are taken"
+ok "checks and refused PUTs leave the selection as it was" cmp -s "$T/sel.now" "$T/mnt.remote/ds/selection"
 sv_umount "$T/mnt.remote"
