@@ -434,7 +434,7 @@ static int l_selection_write(struct backend *be, int64_t ds, const char *text,
 	char why[BE_MSG], line[BE_MSG + 64];
 	const char **paths = NULL;
 	size_t bad = 0;
-	int64_t total = 0;
+	int64_t total = 0, before = 0;
 	int append = (flags & BE_SEL_APPEND) != 0;
 	be_dataset d;
 	be_tag t;
@@ -465,10 +465,23 @@ static int l_selection_write(struct backend *be, int64_t ds, const char *text,
 		rc = store_selection_check(L(be)->st, ds, t.id,
 					   (const char *const *)sel.paths,
 					   sel.n, &bad, why, sizeof(why));
+	} else if (!rc && append && d.sel_explicit && t.id == d.sel_tree) {
+		/* the same source: only the new paths are resolved and
+		 * added (a loop of `echo P >> selection` stays linear) */
+		rc = store_selection_count(L(be)->st, ds, &before);
+		if (!rc)
+			rc = store_selection_append(L(be)->st, ds, t.id,
+						    (const char *const *)sel.paths,
+						    sel.n, &bad, why,
+						    sizeof(why));
+		if (!rc)
+			rc = store_selection_count(L(be)->st, ds, &total);
 	} else if (!rc && append) {
-		/* the current paths, then the new ones; a path already
-		 * selected keeps its place */
+		/* another source (or the implicit all-of-initial-tag): the
+		 * current paths, resolved again in it, then the new ones; a
+		 * path already selected keeps its place */
 		rc = store_selection_each(L(be)->st, ds, pathv_add, &cur);
+		before = (int64_t)cur.n;
 		paths = malloc((cur.n + sel.n + 1) * sizeof(*paths));
 		if (!rc && !paths)
 			rc = -ENOMEM;
@@ -496,7 +509,7 @@ static int l_selection_write(struct backend *be, int64_t ds, const char *text,
 		rc = user_error(be, ds, msg, rc, line);
 	if (rc == 0 && !(flags & BE_SEL_CHECK)) {
 		runner_selection_written(L(be)->runner, ds);
-		long long added = total - (int64_t)cur.n;
+		long long added = total - before;
 		if (append)
 			snprintf(line, sizeof(line), "selection: %lld sample%s"
 				 " added, %lld in all, from '%s'", added,

@@ -1630,11 +1630,12 @@ static int sel_tag(store *st, int64_t dataset, int64_t tree,
 	return rc;
 }
 
-enum { SEL_REPLACE, SEL_ONCE, SEL_CHECK };
+enum { SEL_REPLACE, SEL_ONCE, SEL_APPEND, SEL_CHECK };
 
 /* store_selection_set (SEL_REPLACE), _set_once (SEL_ONCE: a node listed
- * again keeps its first place) and _check (SEL_CHECK: resolves only, in
- * no transaction). */
+ * again keeps its first place), _append (SEL_APPEND: SEL_ONCE after the
+ * rows already there, which stay) and _check (SEL_CHECK: resolves only,
+ * in no transaction). */
 static int sel_put(store *st, int64_t dataset, int64_t tree,
 		   const char *const *paths, size_t n, size_t *bad, char *msg,
 		   size_t msglen, int mode)
@@ -1653,9 +1654,13 @@ static int sel_put(store *st, int64_t dataset, int64_t tree,
 	if (!check && (rc = db_begin(c)))
 		return rc;
 	rc = sel_tag(st, dataset, tree, &t, msg, msglen);
-	if (!rc && !check) {
+	if (!rc && mode == SEL_APPEND)
+		rank = exec_int(c, "SELECT COALESCE(MAX(rank)+1,0) FROM"
+				" selection WHERE dataset=?1", dataset, 0, &rc);
+	else if (!rc && !check)
 		exec_int(c, "DELETE FROM selection WHERE dataset=?1", dataset,
 			 0, &rc);
+	if (!rc && !check) {
 		ins = rc ? NULL : db_prep(c, "INSERT INTO selection(dataset,"
 					  "rank,node) VALUES(?1,?2,?3)");
 		if (!rc && !ins)
@@ -1672,7 +1677,7 @@ static int sel_put(store *st, int64_t dataset, int64_t tree,
 		sqlite3_bind_int64(ins, 2, rank);
 		sqlite3_bind_int64(ins, 3, node.ino);
 		rc = db_err(sqlite3_step(ins));
-		if (rc == -EEXIST && mode == SEL_ONCE) {
+		if (rc == -EEXIST && mode != SEL_REPLACE) {
 			rc = 0;
 		} else if (rc == -EEXIST) {
 			set_msg(msg, msglen, "'%s' is listed twice",
@@ -1713,6 +1718,14 @@ int store_selection_set_once(store *st, int64_t dataset, int64_t tree,
 {
 	return sel_put(st, dataset, tree, paths, n, bad, msg, msglen,
 		       SEL_ONCE);
+}
+
+int store_selection_append(store *st, int64_t dataset, int64_t tree,
+			   const char *const *paths, size_t n, size_t *bad,
+			   char *msg, size_t msglen)
+{
+	return sel_put(st, dataset, tree, paths, n, bad, msg, msglen,
+		       SEL_APPEND);
 }
 
 int store_selection_reset(store *st, int64_t dataset)

@@ -289,6 +289,12 @@ int store_selection_set(store *st, int64_t dataset, int64_t tree,
 int store_selection_set_once(store *st, int64_t dataset, int64_t tree,
 			     const char *const *paths, size_t n, size_t *bad,
 			     char *msg, size_t msglen);
+/* Adds `paths` after an explicit selection taken from tree `tree` (the
+ * caller checked both), each path not selected yet, in order; the rows
+ * there stay. Errors as store_selection_set's; nothing changes then. */
+int store_selection_append(store *st, int64_t dataset, int64_t tree,
+			   const char *const *paths, size_t n, size_t *bad,
+			   char *msg, size_t msglen);
 /* Checks, without changing anything, that each of `paths` is a file of
  * tree `tree` (duplicates are not looked for): 0, or -EINVAL with *bad
  * and msg as store_selection_set gives them. Reads only. */

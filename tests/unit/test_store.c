@@ -2671,6 +2671,30 @@ static void selection_set_once_keeps_first(void **state)
 	assert_selection(f, want, 2);
 }
 
+/* store_selection_append: new paths after the rows there, which stay;
+ * one already selected is skipped; a bad one changes nothing. */
+static void selection_append_adds_after(void **state)
+{
+	struct fx *f = *state;
+	static const char *const first[] = { "a/x.txt" };
+	static const char *const more[] = { "top.txt", "a/x.txt" };
+	static const char *const want[] = { "a/x.txt", "top.txt" };
+	static const char *const bad[] = { "b/c/deep.txt", "nope.txt" };
+	size_t badi = 9;
+	struct tree t;
+
+	build_tree(f, &t);
+	assert_rc(store_selection_set(f->st, f->ds.id, f->ds.live_tree,
+				      first, 1, NULL, NULL, 0), 0);
+	assert_rc(store_selection_append(f->st, f->ds.id, f->ds.live_tree,
+					 more, 2, NULL, NULL, 0), 0);
+	assert_selection(f, want, 2);
+	assert_rc(store_selection_append(f->st, f->ds.id, f->ds.live_tree,
+					 bad, 2, &badi, NULL, 0), -EINVAL);
+	assert_int_equal(badi, 1);
+	assert_selection(f, want, 2);
+}
+
 static void selection_set_pending_file_is_einval(void **state)
 {
 	struct fx *f = *state;
@@ -3226,6 +3250,7 @@ int main(void)
 		T(selection_set_empty_string_is_einval),
 		T(selection_set_duplicate_is_einval),
 		T(selection_set_once_keeps_first),
+		T(selection_append_adds_after),
 		T(selection_set_pending_file_is_einval),
 		T(selection_set_failure_keeps_default),
 		T(selection_set_tree_of_other_dataset_is_einval),
