@@ -48,6 +48,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -102,12 +103,21 @@ static int exchange(const char *req, size_t n, int idle_ms, int total_ms,
 
 	head[0] = '\0';
 	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return -1;
-	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa))) {
-		close(fd);
-		return -1;
+	/* A connect refused for a moment (a full accept queue, no free
+	 * local port while earlier connections wait out TIME_WAIT) is
+	 * tried again for up to a second; a server that never accepts still
+	 * fails the check. Each failure says why. */
+	for (int tries = 0;; tries++) {
+		fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		if (fd >= 0 && !connect(fd, (struct sockaddr *)&sa, sizeof(sa)))
+			break;
+		fprintf(stderr, "fuzz/http: no connection to the server: %s\n",
+			strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		if (tries == 20)
+			return -1;
+		usleep(50000);
 	}
 	fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
 	if (n == 0) {
@@ -294,8 +304,19 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
 	(void)argc;
 	(void)argv;
+	struct rlimit rl;
+
 	signal(SIGPIPE, SIG_IGN);
 	log_setup(0, LOG_LVL_ERROR);
+	/* The server runs in this process: its connections (the fuzzer opens
+	 * one per input, and the server may still hold the last ones) and
+	 * the harness's sockets share one descriptor limit. Take the hard
+	 * limit, so the harness's socket() never meets EMFILE before the
+	 * server's own cap (--max-conns, kept below the limit) is reached. */
+	if (!getrlimit(RLIMIT_NOFILE, &rl) && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &rl);
+	}
 	opts.rate_n = 100000000;
 	opts.rate_s = 1;
 	opts.per_addr = 65535;
