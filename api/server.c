@@ -649,20 +649,23 @@ out:
 static int token_usage(int help)
 {
 	fprintf(help ? stdout : stderr,
-		"usage: sievefs token create --store STORE USER\n"
+		"usage: sievefs token create --store STORE [--name NAME] USER\n"
 		"       sievefs token list --store STORE\n"
 		"       sievefs token revoke --store STORE ID\n"
 		"API tokens of a server's users (sievefs serve STORE): create"
 		" prints a new\n"
-		"token once (only its hash is kept), list shows ids, users and"
-		" status, revoke\n"
-		"stops a token at once.\n");
+		"token once (only its hash is kept; --name labels it, as the"
+		" app's\n"
+		"preferences show it), list shows ids, users, names, status and"
+		" last use,\n"
+		"revoke stops a token at once.\n");
 	return help ? 0 : 2;
 }
 
 int api_token_cli(int argc, char **argv)
 {
-	const char *cmd = argc > 1 ? argv[1] : "", *dir = NULL, *arg = NULL;
+	const char *cmd = argc > 1 ? argv[1] : "", *dir = NULL, *arg = NULL,
+		   *name = NULL;
 	char msg[512] = "", token[STORE_TOKEN_LEN + 1], ts[32];
 	struct store_token *v = NULL;
 	store *st = NULL;
@@ -677,6 +680,9 @@ int api_token_cli(int argc, char **argv)
 	for (int i = 2; i < argc; i++) {
 		if (!strcmp(argv[i], "--store") && i + 1 < argc)
 			dir = argv[++i];
+		else if (!strcmp(argv[i], "--name") && i + 1 < argc &&
+			 !strcmp(cmd, "create"))
+			name = argv[++i];
 		else if (argv[i][0] != '-' && !arg)
 			arg = argv[i];
 		else
@@ -694,6 +700,12 @@ int api_token_cli(int argc, char **argv)
 			" digit\n", arg);
 		return 2;
 	}
+	if (name && !store_token_name_valid(name)) {
+		fprintf(stderr, "sievefs: a token name is at most %d bytes of"
+			" UTF-8 without control characters\n",
+			STORE_TOKEN_NAME_MAX);
+		return 2;
+	}
 	if (!strcmp(cmd, "revoke") && api_id_parse(arg, &id)) {
 		fprintf(stderr, "sievefs: '%s' is not a token id\n", arg);
 		return 2;
@@ -704,7 +716,7 @@ int api_token_cli(int argc, char **argv)
 		return 1;
 	}
 	if (!strcmp(cmd, "create")) {
-		rc = store_token_create(st, arg, token, &id);
+		rc = store_token_create_named(st, arg, name, token, &id);
 		if (!rc) {
 			printf("%s\n", token);
 			fprintf(stderr, "sievefs: token %lld for user '%s'"
@@ -714,16 +726,25 @@ int api_token_cli(int argc, char **argv)
 	} else if (!strcmp(cmd, "list")) {
 		rc = store_token_list(st, &v, &n);
 		if (!rc)
-			printf("%-6s %-24s %-20s %s\n", "ID", "USER", "CREATED",
-			       "STATUS");
+			printf("%-6s %-24s %-20s %-8s %-20s %s\n", "ID", "USER",
+			       "CREATED", "STATUS", "LAST-USED", "NAME");
 		for (size_t i = 0; !rc && i < n; i++) {
+			char used[32] = "never";
 			time_t t = (time_t)(v[i].created_ns / 1000000000);
 			struct tm tm;
 			gmtime_r(&t, &tm);
 			strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%SZ", &tm);
-			printf("%-6lld %-24s %-20s %s\n", (long long)v[i].id,
-			       v[i].user, ts, v[i].revoked ? "revoked" :
-			       "active");
+			if (v[i].last_used_ns > 0) {
+				t = (time_t)(v[i].last_used_ns / 1000000000);
+				gmtime_r(&t, &tm);
+				strftime(used, sizeof(used),
+					 "%Y-%m-%dT%H:%M:%SZ", &tm);
+			}
+			/* the name last: it may hold spaces */
+			printf("%-6lld %-24s %-20s %-8s %-20s %s\n",
+			       (long long)v[i].id, v[i].user, ts,
+			       v[i].revoked ? "revoked" : "active", used,
+			       v[i].name);
 		}
 		free(v);
 	} else {

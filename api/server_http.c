@@ -373,7 +373,7 @@ static int cookie_auth(struct srv *s, struct req *r, struct MHD_Connection *c,
 		       const char *sid, const char *method,
 		       enum MHD_Result *ret)
 {
-	int rc = store_session_check(s->st, sid, r->user);
+	int rc = store_session_auth(s->st, sid, r->user, &r->token_id);
 
 	if (rc == -EACCES) {
 		*ret = srv_refuse_secret(s, c, "a session cookie",
@@ -431,7 +431,7 @@ int srv_authenticate(struct srv *s, struct req *r, struct MHD_Connection *c,
 		h += 7;
 		while (*h == ' ')
 			h++;
-		rc = store_token_check(s->st, h, r->user);
+		rc = store_token_auth(s->st, h, r->user, &r->token_id);
 		if (rc == -EACCES) {
 			*ret = srv_refuse_secret(s, c, "a token",
 						 "unknown or revoked token");
@@ -571,6 +571,7 @@ int srv_query(struct req *r, struct MHD_Connection *c, const char *key,
 static const struct route *const tables[] = {
 	srv_routes_data,
 	srv_routes_ctl,
+	srv_routes_app_v1,
 };
 
 #define NTABLES (sizeof(tables) / sizeof(tables[0]))

@@ -10,6 +10,9 @@
  *                      (ownership checks, bodies, query parameters)
  *   api/routes_data.c  the v1 routes of datasets, tags, nodes and blobs
  *   api/routes_ctl.c   the v1 routes of control files and embeddings
+ *   api/routes_app.c   the v1 routes the web app adds: tokens, a
+ *                      dataset's change counters and runs, a tag's
+ *                      file names and .tar stream
  *   api/web.c          the web app's side: sign-in sessions (/app/...),
  *                      cookie auth's CSRF rule, static files at /, the
  *                      headers every app answer carries
@@ -131,6 +134,8 @@ struct req {
 	int web;                  /* the web app's (not under /v1): its
 	                           * answers carry srv_web_headers */
 	int by_cookie;            /* authenticated by a session cookie */
+	int64_t token_id;         /* the token behind this request (the
+	                           * session's, by cookie); 0 before auth */
 	/* body sink */
 	uint64_t got;
 	char *buf;
@@ -149,6 +154,9 @@ extern const struct route srv_routes_data[];   /* datasets, tags, nodes,
                                                 * blobs */
 extern const struct route srv_routes_ctl[];    /* control files,
                                                 * embeddings */
+extern const struct route srv_routes_app_v1[]; /* tokens, state, runs,
+                                                * tag downloads
+                                                * (routes_app.c) */
 extern const struct route srv_routes_app[];    /* /app/..., keyed by the
                                                 * whole path (web.c) */
 extern const struct route srv_route_static;    /* GET/HEAD of anything

@@ -180,6 +180,11 @@ void kept_forget(struct conn *c, const unsigned char *sha);
  * came whose hash equals it (constant-time), else -EACCES. The caller
  * finalizes s. */
 int users_hash_row(sqlite3_stmt *s, const unsigned char *hash, char *user);
+/* users.c: records that token `id`, whose last recorded use is `last`,
+ * authenticated now, unless that record is younger than
+ * STORE_TOKEN_TOUCH_NS (then nothing is written). Its own short write
+ * transaction; call outside one. 0 or -errno. */
+int users_token_touch(struct conn *c, int64_t id, int64_t last);
 /* sessions.c: deletes the sessions token `token` made (it is revoked).
  * Call inside a write transaction. 0 or -errno. */
 int sessions_end_token(struct conn *c, int64_t token);
