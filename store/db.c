@@ -21,6 +21,7 @@
  *   dirgen(ino, gen)            -- a folder's change counter, see below
  *   pending(user, sha, size, put)
  *                               -- uploads no node names yet, see users.c
+ *   samples_gen(dataset, gen)   -- a live tree's change counter, table.c
  * A tree root node has parent = -tree and name ''. Times are ns since epoch.
  *
  * Folder generations. dirgen.gen counts the changes to the rows of a
@@ -842,6 +843,8 @@ int db_schema(struct conn *c)
 			     " VALUES('features_v2', '1')");
 	if (!rc)
 		rc = migrate_runs_seq(c);
+	if (!rc)
+		rc = table_schema(c);
 	return db_end(c, rc);
 }
 
