@@ -66,6 +66,8 @@ static void obj_free(struct tbl_obj *o)
 		free(t->kept);
 		free(t->pool);
 		free(t->json);
+		free(t->slot);
+		pthread_mutex_destroy(&t->hlock);
 	} else {
 		free(((struct tbl_layout *)o)->xy);
 	}
@@ -360,6 +362,7 @@ static int build(struct tbl_cache *c, store *st, int64_t dataset,
 	*out = NULL;
 	if (!t)
 		return -ENOMEM;
+	pthread_mutex_init(&t->hlock, NULL);
 	b.t = t;
 	rc = store_table_each(st, dataset, &gen, add_row, &b);
 	if (!rc && !(t->path = malloc((t->n ? t->n : 1) * sizeof(*t->path))))
@@ -383,7 +386,8 @@ static int build(struct tbl_cache *c, store *st, int64_t dataset,
 	}
 	t->o.bytes = sizeof(*t) + b.pool_cap + b.cap * (sizeof(*t->size) +
 		     sizeof(*t->ino) + sizeof(*t->kept)) +
-		     t->n * sizeof(*t->path) + t->json_len;
+		     t->n * sizeof(*t->path) + t->json_len +
+		     4 * t->n * sizeof(*t->slot);   /* the index, if built */
 	*out = t;
 	return 0;
 }
@@ -434,25 +438,80 @@ int64_t tbl_find(const struct tbl *t, const char *path)
 	return -1;
 }
 
+/* FNV-1a, 64 bits. */
+static uint64_t path_hash(const char *s)
+{
+	uint64_t h = 1469598103934665603ull;
+
+	for (; *s; s++)
+		h = (h ^ (unsigned char)*s) * 1099511628211ull;
+	return h;
+}
+
+/* Builds t->slot once (linear probing, load <= 1/2). 0 or -ENOMEM. */
+static int index_ready(struct tbl *t)
+{
+	size_t ns = 16;
+	uint32_t *slot;
+
+	pthread_mutex_lock(&t->hlock);
+	if (t->slot || t->n >= UINT32_MAX / 4) {
+		pthread_mutex_unlock(&t->hlock);
+		return t->slot ? 0 : -ENOMEM;
+	}
+	while (ns < 2 * t->n + 1)
+		ns <<= 1;
+	slot = calloc(ns, sizeof(*slot));
+	for (size_t i = 0; slot && i < t->n; i++) {
+		size_t h = (size_t)path_hash(t->path[i]) & (ns - 1);
+		while (slot[h])
+			h = (h + 1) & (ns - 1);
+		slot[h] = (uint32_t)i + 1;
+	}
+	t->nslot = ns;
+	t->slot = slot;
+	pthread_mutex_unlock(&t->hlock);
+	return slot ? 0 : -ENOMEM;
+}
+
+/* A probe of the built index. */
+static int64_t index_find(const struct tbl *t, const char *path)
+{
+	size_t h = (size_t)path_hash(path) & (t->nslot - 1);
+
+	for (; t->slot[h]; h = (h + 1) & (t->nslot - 1))
+		if (!strcmp(t->path[t->slot[h] - 1], path))
+			return (int64_t)t->slot[h] - 1;
+	return -1;
+}
+
+int64_t tbl_lookup(struct tbl *t, const char *path)
+{
+	return index_ready(t) ? tbl_find(t, path) : index_find(t, path);
+}
+
 /* A merge walk over paths that come sorted, falling back to binary
  * search once one does not (so a caller's order is a speed-up, never a
  * condition of being right). Invariant while sorted: every table path
  * before i is less than the next input. */
 struct walk {
-	const struct tbl *t;
+	struct tbl *t;
 	size_t i;
 	int sorted;
+	int indexed;               /* t's index is built (out of order) */
 };
 
 static int64_t walk_find(struct walk *w, const char *path)
 {
-	const struct tbl *t = w->t;
+	struct tbl *t = w->t;
 	size_t base = w->i, bound = 1, lo, hi;
 
-	if (w->sorted && base > 0 && strcmp(t->path[base - 1], path) >= 0)
+	if (w->sorted && base > 0 && strcmp(t->path[base - 1], path) >= 0) {
 		w->sorted = 0;          /* went back (or repeated) */
+		w->indexed = !index_ready(t);
+	}
 	if (!w->sorted)
-		return tbl_find(t, path);
+		return w->indexed ? index_find(t, path) : tbl_find(t, path);
 	/* gallop to the first table path >= path: O(log distance) */
 	while (base + bound <= t->n &&
 	       strcmp(t->path[base + bound - 1], path) < 0)
@@ -497,26 +556,26 @@ static int mark_file(void *arg, const char *path, const unsigned char *sha,
 	return mark_path(arg, path);
 }
 
-int tbl_members_tree(const struct tbl *t, store *st, int64_t tree,
-		     uint8_t *out)
+int tbl_members_tree(struct tbl *t, store *st, int64_t tree, uint8_t *out)
 {
-	struct mark m = { { t, 0, 1 }, out };
+	struct mark m = { { t, 0, 1, 0 }, out };
 
 	memset(out, 0, t->n);
 	return store_tree_files_each(st, tree, mark_file, &m);
 }
 
-int tbl_members_selection(const struct tbl *t, store *st, uint8_t *out)
+int tbl_members_selection(struct tbl *t, store *st, uint8_t *out)
 {
-	/* importance order, not path order: binary search */
-	struct mark m = { { t, 0, 0 }, out };
+	/* importance order (an explicit selection: the walk turns to the
+	 * index at the first step back) or path order (the default) */
+	struct mark m = { { t, 0, 1, 0 }, out };
 
 	memset(out, 0, t->n);
 	return store_selection_each(st, t->o.key, mark_path, &m);
 }
 
 struct rankw {
-	const struct tbl *t;
+	struct tbl *t;
 	float *score;
 	int32_t *rank;
 	int32_t next;
@@ -525,7 +584,8 @@ struct rankw {
 static int rank_one(void *arg, const char *path, double score)
 {
 	struct rankw *r = arg;
-	int64_t i = path ? tbl_find(r->t, path) : -1;
+	int64_t i = path ? (r->t->slot ? index_find(r->t, path) :
+			    tbl_find(r->t, path)) : -1;
 
 	if (i >= 0 && r->rank[i] < 0) {
 		r->score[i] = (float)score;
@@ -535,11 +595,12 @@ static int rank_one(void *arg, const char *path, double score)
 	return 0;
 }
 
-int tbl_scores(const struct tbl *t, store *st, int64_t run, float *score,
+int tbl_scores(struct tbl *t, store *st, int64_t run, float *score,
 	       int32_t *rank)
 {
 	struct rankw r = { t, score, rank, 0 };
 
+	index_ready(t);                 /* rank order: by hash (or search) */
 	for (size_t i = 0; i < t->n; i++) {
 		score[i] = NAN;
 		rank[i] = -1;
@@ -603,11 +664,11 @@ static int gather_row(void *arg, const char *path, const float *vec,
 	return 0;
 }
 
-static int layout_build(store *st, const struct tbl *t, int64_t emb,
+static int layout_build(store *st, struct tbl *t, int64_t emb,
 			struct tbl_layout **out)
 {
 	struct store_embedding e;
-	struct gather g = { { t, 0, 1 }, 0, 0, 0, NULL, NULL };
+	struct gather g = { { t, 0, 1, 0 }, 0, 0, 0, NULL, NULL };
 	struct tbl_layout *l = calloc(1, sizeof(*l));
 	float *xy = NULL;
 	int rc;
@@ -654,7 +715,7 @@ static int layout_build(store *st, const struct tbl *t, int64_t emb,
 	return 0;
 }
 
-int tbl_layout_get(struct tbl_cache *c, store *st, const struct tbl *t,
+int tbl_layout_get(struct tbl_cache *c, store *st, struct tbl *t,
 		   int64_t emb, struct tbl_layout **out)
 {
 	struct tbl_layout *l;

@@ -12,6 +12,7 @@
 #define SIEVEFS_CORE_TABLE_H
 
 #include <stddef.h>
+#include <pthread.h>
 #include <stdint.h>
 
 #include "store/store.h"
@@ -40,9 +41,15 @@ struct tbl {
 	char *pool;
 	char *json;                /* the GET .../table answer */
 	size_t json_len;
+	/* A hash index of the paths for unsorted lookups, built on first
+	 * need (tbl_lookup): slot[h] = index + 1, 0 = empty. */
+	pthread_mutex_t hlock;     /* protects the building of slot */
+	uint32_t *slot;            /* nslot entries, NULL until built */
+	size_t nslot;              /* a power of two, > 2n */
 };
 
-/* The 2-D layout of an embedding in a table's order. */
+/* The 2-D layout of an embedding in a table's order. (Functions taking a
+ * non-const table may build its path index: tbl_lookup.) */
 struct tbl_layout {
 	struct tbl_obj o;
 	size_t n;                  /* the table's n */
@@ -67,23 +74,25 @@ int tbl_get(struct tbl_cache *c, store *st, int64_t dataset,
 	    struct tbl **out);
 /* The PCA layout of embedding emb (of t's dataset; the caller checked)
  * in t's order, cached per (emb, t's gen). A reference: tbl_put it. */
-int tbl_layout_get(struct tbl_cache *c, store *st, const struct tbl *t,
+int tbl_layout_get(struct tbl_cache *c, store *st, struct tbl *t,
 		   int64_t emb, struct tbl_layout **out);
 /* Drops a reference from tbl_get / tbl_layout_get. NULL is a no-op. */
 void tbl_put(struct tbl_cache *c, struct tbl_obj *o);
 
 /* The index of path in t, or -1. O(log n). */
 int64_t tbl_find(const struct tbl *t, const char *path);
+/* The same through the hash index (built on the first call: O(n) once,
+ * then O(1)); falls back to tbl_find when out of memory. */
+int64_t tbl_lookup(struct tbl *t, const char *path);
 
 /* Membership (out: t->n bytes, 1 = in): the committed files of tree
  * `tree` (any tag of t's dataset), matched by path. */
-int tbl_members_tree(const struct tbl *t, store *st, int64_t tree,
-		     uint8_t *out);
+int tbl_members_tree(struct tbl *t, store *st, int64_t tree, uint8_t *out);
 /* The same for the dataset's current selection. */
-int tbl_members_selection(const struct tbl *t, store *st, uint8_t *out);
+int tbl_members_selection(struct tbl *t, store *st, uint8_t *out);
 /* Scores of ranked run `run` (catalog id): score (t->n floats, NaN when
  * not ranked) and rank (t->n int32, 0 = picked first, -1 = not ranked). */
-int tbl_scores(const struct tbl *t, store *st, int64_t run, float *score,
+int tbl_scores(struct tbl *t, store *st, int64_t run, float *score,
 	       int32_t *rank);
 
 /* Scales m points (xy, 2m floats) into [-1, 1] keeping the aspect ratio:

@@ -176,6 +176,10 @@ static void table_rows_in_bytewise_order(void **state)
 	assert_int_equal(tbl_find(t, "a/y"), -1);
 	assert_int_equal(tbl_find(t, ""), -1);
 	assert_int_equal(tbl_find(t, "zzz"), -1);
+	for (size_t i = 0; i < t->n; i++)
+		assert_int_equal(tbl_lookup(t, t->path[i]), (int64_t)i);
+	assert_int_equal(tbl_lookup(t, "a/y"), -1);
+	assert_int_equal(tbl_lookup(t, "a"), -1);
 	tbl_put(f->c, &t->o);
 }
 
