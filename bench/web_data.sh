@@ -77,9 +77,12 @@ change() {   # renames a file back and forth through the API: a new gen
 	local from=f0000000.jpg to=g0000000.jpg
 	((flip)) && { from=g0000000.jpg; to=f0000000.jpg; }
 	flip=$((1 - flip))
-	curl -sf -o /dev/null -X POST -H "Authorization: Bearer $TOK" \
+	local code
+	code=$(curl -s -o "$work/rename.out" -w '%{http_code}' -X POST \
+		-H "Authorization: Bearer $TOK" \
 		-d '{"name":"'$from'","newparent":'"$DIR0"',"newname":"'$to'"}' \
-		"$U/v1/nodes/$DIR0/rename" || bench_die "rename failed"
+		"$U/v1/nodes/$DIR0/rename")
+	[[ $code == 204 ]] || bench_die "rename failed: $code $(head -c 300 "$work/rename.out")"
 }
 
 echo "web_data: $BIN, reps $REPS, dim $DIM, $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg)"
