@@ -572,6 +572,7 @@ static const struct route *const tables[] = {
 	srv_routes_data,
 	srv_routes_ctl,
 	srv_routes_app_v1,
+	srv_routes_samples,
 };
 
 #define NTABLES (sizeof(tables) / sizeof(tables[0]))

@@ -13,6 +13,8 @@
  *   api/routes_app.c   the v1 routes the web app adds: tokens, a
  *                      dataset's change counters and runs, a tag's
  *                      file names and .tar stream
+ *   api/routes_samples.c  the web app's bulk routes: a dataset's sample
+ *                      table and the arrays in its order (core/table.c)
  *   api/web.c          the web app's side: sign-in sessions (/app/...),
  *                      cookie auth's CSRF rule, static files at /, the
  *                      headers every app answer carries
@@ -157,6 +159,8 @@ extern const struct route srv_routes_ctl[];    /* control files,
 extern const struct route srv_routes_app_v1[]; /* tokens, state, runs,
                                                 * tag downloads
                                                 * (routes_app.c) */
+extern const struct route srv_routes_samples[]; /* the sample table and
+                                                  * arrays in its order */
 extern const struct route srv_routes_app[];    /* /app/..., keyed by the
                                                 * whole path (web.c) */
 extern const struct route srv_route_static;    /* GET/HEAD of anything

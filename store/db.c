@@ -22,6 +22,7 @@
  *   pending(user, sha, size, put)
  *                               -- uploads no node names yet, see users.c
  *   changes(dataset, kind, gen) -- a dataset's change counters, see below
+ *   samples_gen(dataset, gen)   -- a live tree's change counter, table.c
  * tokens.name and tokens.last_used are added by migrate_tokens().
  * A tree root node has parent = -tree and name ''. Times are ns since epoch.
  *
@@ -935,6 +936,8 @@ int db_schema(struct conn *c)
 		rc = migrate_runs_seq(c);
 	if (!rc)
 		rc = migrate_tokens(c);
+	if (!rc)
+		rc = table_schema(c);
 	return db_end(c, rc);
 }
 

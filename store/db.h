@@ -188,5 +188,9 @@ int users_token_touch(struct conn *c, int64_t id, int64_t last);
 /* sessions.c: deletes the sessions token `token` made (it is revoked).
  * Call inside a write transaction. 0 or -errno. */
 int sessions_end_token(struct conn *c, int64_t token);
+/* table.c: the sample table's counter and its triggers (IF NOT EXISTS:
+ * also the migration of an older catalog). Inside db_schema's
+ * transaction. 0 or -errno. */
+int table_schema(struct conn *c);
 
 #endif
