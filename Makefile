@@ -24,9 +24,9 @@ ALL_CFLAGS = -std=c11 -D_GNU_SOURCE -D_FILE_OFFSET_BITS=64 -I. $(WARN) \
 LIBS = $(shell $(PKG_CONFIG) --libs $(PKGS)) -lm -lpthread $(LDLIBS)
 
 LIB_SRC = store/db.c store/blob.c store/catalog.c store/vectors.c store/users.c \
-          store/features.c store/kept.c store/sessions.c \
+          store/features.c store/kept.c store/sessions.c store/thumbs.c \
           core/log.c core/names.c core/local.c core/upload.c core/text.c \
-          core/csv.c core/runs.c core/plot.c core/embedder.c $(wildcard sampling/*.c) $(wildcard embed/*.c) \
+          core/csv.c core/runs.c core/plot.c core/embedder.c core/thumbs.c $(wildcard sampling/*.c) $(wildcard embed/*.c) \
           $(wildcard api/*.c) $(wildcard cache/*.c) \
           fs/ino.c fs/ops.c fs/openfiles.c fs/files.c fs/xattr.c fs/nodecache.c fs/ctl.c fs/emb.c fs/scratch.c fs/cmdline.c \
           fs/sample_cli.c

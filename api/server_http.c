@@ -571,6 +571,7 @@ int srv_query(struct req *r, struct MHD_Connection *c, const char *key,
 static const struct route *const tables[] = {
 	srv_routes_data,
 	srv_routes_ctl,
+	srv_routes_media,
 };
 
 #define NTABLES (sizeof(tables) / sizeof(tables[0]))

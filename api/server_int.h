@@ -10,6 +10,7 @@
  *                      (ownership checks, bodies, query parameters)
  *   api/routes_data.c  the v1 routes of datasets, tags, nodes and blobs
  *   api/routes_ctl.c   the v1 routes of control files and embeddings
+ *   api/routes_media.c the v1 routes of thumbnails and images of samples
  *   api/web.c          the web app's side: sign-in sessions (/app/...),
  *                      cookie auth's CSRF rule, static files at /, the
  *                      headers every app answer carries
@@ -149,6 +150,7 @@ extern const struct route srv_routes_data[];   /* datasets, tags, nodes,
                                                 * blobs */
 extern const struct route srv_routes_ctl[];    /* control files,
                                                 * embeddings */
+extern const struct route srv_routes_media[];  /* thumbnails, images */
 extern const struct route srv_routes_app[];    /* /app/..., keyed by the
                                                 * whole path (web.c) */
 extern const struct route srv_route_static;    /* GET/HEAD of anything
