@@ -17,11 +17,14 @@
  * memory; the next request opens the cache file.
  *
  * Memory. emb_decode refuses images of more than EMB_MAX_PIXELS pixels or
- * a side over EMB_MAX_SIDE before it allocates pixels, but PNG, BMP and
- * WebP-at-full-size can still take up to 4 bytes per pixel of the source,
- * i.e. 400 MB for a 100-Mpixel image. So at most CORE_THUMB_DECODERS
- * decodes run at once (`gate`: the others wait on its condition), and
- * blobs over CORE_THUMB_SRC_MAX bytes are not thumbnailed at all.
+ * a side over EMB_MAX_SIDE before it allocates pixels, but PNG and BMP
+ * always decode at full size, up to 4 bytes per pixel (RGBA before it is
+ * packed): 400 MB for a 100-Mpixel PNG a few KB long. So the server reads
+ * their headers first and does not thumbnail more than
+ * CORE_THUMB_MAX_PIXELS of them (JPEG decodes at 1/8 scale and WebP scales
+ * inside its decoder, so EMB_MAX_PIXELS is their limit); at most
+ * CORE_THUMB_DECODERS decodes run at once (`gate`: the others wait on its
+ * condition); blobs over CORE_THUMB_SRC_MAX bytes are not thumbnailed.
  *
  * Threads: the gate's mutex protects `busy`; nothing else is shared.
  */
@@ -100,6 +103,44 @@ static int from_cache(int fd, struct core_thumb *out)
 	return 0;
 }
 
+static uint32_t be32(const unsigned char *p)
+{
+	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 |
+	       (uint32_t)p[2] << 8 | p[3];
+}
+
+static int32_t le32(const unsigned char *p)
+{
+	return (int32_t)((uint32_t)p[3] << 24 | (uint32_t)p[2] << 16 |
+			 (uint32_t)p[1] << 8 | p[0]);
+}
+
+int core_thumb_too_big(const unsigned char *buf, size_t len, char *why,
+		       size_t whylen)
+{
+	long long w = 0, h = 0;
+	const char *fmt = NULL;
+
+	if (len >= 24 && !memcmp(buf, "\x89PNG\r\n\x1a\n", 8) &&
+	    !memcmp(buf + 12, "IHDR", 4)) {
+		fmt = "png";
+		w = be32(buf + 16);
+		h = be32(buf + 20);
+	} else if (len >= 26 && buf[0] == 'B' && buf[1] == 'M') {
+		fmt = "bmp";
+		w = llabs((long long)le32(buf + 18));
+		h = llabs((long long)le32(buf + 22));
+	}
+	/* w, h < 2^32: the product fits in 64 bits unsigned */
+	if (!fmt || (unsigned long long)w * (unsigned long long)h <=
+		    (unsigned long long)CORE_THUMB_MAX_PIXELS)
+		return 0;
+	snprintf(why, whylen, "%s: %lldx%lld is too large to thumbnail (at"
+		 " most %lld pixels decoded at full size)", fmt, w, h,
+		 (long long)CORE_THUMB_MAX_PIXELS);
+	return 1;
+}
+
 /* Decodes and encodes the blob in bfd (size bytes): 0 with *jpg, or
  * -EINVAL/-EFBIG with why (not an image), or -errno. */
 static int make(int bfd, int64_t size, int side, unsigned char **jpg,
@@ -120,6 +161,10 @@ static int make(int bfd, int64_t size, int side, unsigned char **jpg,
 	map = mmap(NULL, (size_t)size, PROT_READ, MAP_PRIVATE, bfd, 0);
 	if (map == MAP_FAILED)
 		return -errno;
+	if (core_thumb_too_big(map, (size_t)size, why, whylen)) {
+		munmap(map, (size_t)size);
+		return -EFBIG;
+	}
 	gate_enter();
 	rc = emb_thumb_jpeg(map, (size_t)size, side, jpg, jlen, why, whylen);
 	gate_leave();

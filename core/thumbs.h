@@ -19,6 +19,9 @@
 #define CORE_THUMB_DECODERS 2          /* decodes at once, process-wide */
 #define CORE_THUMB_SRC_MAX (256ll << 20) /* larger blobs: not thumbnailed */
 #define CORE_THUMB_WHY 160             /* a reason, bytes with the NUL */
+/* PNG and BMP decode at full size: more pixels than this (by their
+ * header) are not thumbnailed (4 bytes a pixel while decoding: 160 MB) */
+#define CORE_THUMB_MAX_PIXELS (40ll * 1000 * 1000)
 
 enum core_thumb_how {
 	CORE_THUMB_CACHED = 0,   /* opened from the cache: nothing decoded */
@@ -50,6 +53,12 @@ int core_thumb_get(store *st, const unsigned char src[STORE_SHA_LEN],
 		   int side, struct core_thumb *out);
 /* Closes or frees what out holds; NULL-safe, idempotent. */
 void core_thumb_release(struct core_thumb *out);
+
+/* 1 with the reason in why when buf (len bytes of a file) is a PNG or BMP
+ * whose header claims more than CORE_THUMB_MAX_PIXELS pixels, else 0.
+ * Reads the header only. */
+int core_thumb_too_big(const unsigned char *buf, size_t len, char *why,
+		       size_t whylen);
 
 /* Cached "not an image" records: the first byte of a cache file is
  * CORE_THUMB_NOT_IMAGE, the rest the reason (a JPEG starts with 0xFF).

@@ -10,8 +10,8 @@
  * does not keep is -EINVAL; collecting the blob (the sweep of unnamed
  * uploads) removes its thumbnail; reopening the store drops stale cache
  * files and temp files; threads putting the same thumbnail while others
- * read it never see a partial file. And the pure pieces: the not-an-image
- * record, the placeholder SVG (escaping, control bytes, wrapping, cap),
+ * read it never see a partial file. And the pure pieces: the size probe
+ * of PNG and BMP headers, the not-an-image record, the placeholder SVG (escaping, control bytes, wrapping, cap),
  * image types by magic bytes, Content-Disposition (ASCII fallback,
  * filename*, too long).
  */
@@ -445,6 +445,44 @@ static void svg_placeholder(void **state)
 	free(s);
 }
 
+/* A PNG signature and IHDR of w x h (CRC not checked by the probe). */
+static void png_head(unsigned char *b, uint32_t w, uint32_t h)
+{
+	memcpy(b, "\x89PNG\r\n\x1a\n\0\0\0\x0dIHDR", 16);
+	for (int i = 0; i < 4; i++) {
+		b[16 + i] = (unsigned char)(w >> (24 - 8 * i));
+		b[20 + i] = (unsigned char)(h >> (24 - 8 * i));
+	}
+}
+
+static void too_big(void **state)
+{
+	unsigned char b[32] = { 0 };
+	char why[CORE_THUMB_WHY];
+
+	(void)state;
+	png_head(b, 20000, 20000);
+	assert_int_equal(core_thumb_too_big(b, sizeof(b), why, sizeof(why)), 1);
+	assert_non_null(strstr(why, "png: 20000x20000 is too large"));
+	png_head(b, 7000, 7000);                  /* 49 Mpixels */
+	assert_int_equal(core_thumb_too_big(b, sizeof(b), why, sizeof(why)), 1);
+	png_head(b, 6000, 6000);                  /* 36 Mpixels */
+	assert_int_equal(core_thumb_too_big(b, sizeof(b), why, sizeof(why)), 0);
+	png_head(b, 0xffffffffu, 0xffffffffu);    /* no overflow */
+	assert_int_equal(core_thumb_too_big(b, sizeof(b), why, sizeof(why)), 1);
+	assert_int_equal(core_thumb_too_big(b, 20, why, sizeof(why)), 0);
+	memset(b, 0, sizeof(b));                  /* BMP, top-down (h < 0) */
+	b[0] = 'B';
+	b[1] = 'M';
+	b[18] = 0x40; b[19] = 0x1f;               /* 8000 */
+	b[22] = 0xc0; b[23] = 0xe0; b[24] = 0xff; b[25] = 0xff;   /* -8000 */
+	assert_int_equal(core_thumb_too_big(b, sizeof(b), why, sizeof(why)), 1);
+	assert_non_null(strstr(why, "bmp: 8000x8000"));
+	assert_int_equal(core_thumb_too_big((const unsigned char *)
+					    "\xff\xd8\xff", 3, why,
+					    sizeof(why)), 0);
+}
+
 static void image_types(void **state)
 {
 	(void)state;
@@ -508,6 +546,7 @@ int main(void)
 						setup, teardown),
 		cmocka_unit_test(record_parse),
 		cmocka_unit_test(svg_placeholder),
+		cmocka_unit_test(too_big),
 		cmocka_unit_test(image_types),
 		cmocka_unit_test(disposition),
 	};
