@@ -5,6 +5,9 @@
  * Layout of a store directory:
  *   STORE/catalog.db         SQLite catalog (WAL, synchronous=NORMAL)
  *   STORE/blobs/ab/<sha256>  immutable sample bytes, named by their SHA-256
+ *   STORE/thumbs/ab/<sha>.128
+ *                            server-made thumbnails of blob <sha> (thumbs.c),
+ *                            removed with the blob
  *   STORE/staging/           uploads in progress (deleted by the owner's
  *                            recovery: never valid)
  *   STORE/lock               the owner lock (flock) and the owner's PID

@@ -152,6 +152,9 @@ get "$TA" "/v1/nodes/$I_JPG/thumbnail" "$T/th"
 ok "a planted cache file is answered as is (served from the cache)" \
 	cmp "$T/red.jpg" "$T/th"
 cp "$T/photo.thumb" "$CF"
+get "$TA" "/v1/nodes/$I_JPG/thumbnail?v=$H" "$T/th"
+expect_code "an unknown query parameter (?v=SHA, cache busting) is ignored" 200
+ok "... and the answer is the same thumbnail" cmp "$T/photo.thumb" "$T/th"
 
 # --- concurrent first requests
 HR=$(sha "$S/race.jpg")
