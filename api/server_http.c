@@ -573,6 +573,7 @@ static const struct route *const tables[] = {
 	srv_routes_ctl,
 	srv_routes_app_v1,
 	srv_routes_samples,
+	srv_routes_media,
 };
 
 #define NTABLES (sizeof(tables) / sizeof(tables[0]))

@@ -15,6 +15,7 @@
  *                      file names and .tar stream
  *   api/routes_samples.c  the web app's bulk routes: a dataset's sample
  *                      table and the arrays in its order (core/table.c)
+ *   api/routes_media.c the v1 routes of thumbnails and images of samples
  *   api/web.c          the web app's side: sign-in sessions (/app/...),
  *                      cookie auth's CSRF rule, static files at /, the
  *                      headers every app answer carries
@@ -161,6 +162,7 @@ extern const struct route srv_routes_app_v1[]; /* tokens, state, runs,
                                                 * (routes_app.c) */
 extern const struct route srv_routes_samples[]; /* the sample table and
                                                   * arrays in its order */
+extern const struct route srv_routes_media[];  /* thumbnails, images */
 extern const struct route srv_routes_app[];    /* /app/..., keyed by the
                                                 * whole path (web.c) */
 extern const struct route srv_route_static;    /* GET/HEAD of anything

@@ -175,6 +175,11 @@ int blob_reserve_release(store *st);
 /* kept.c: sha is referenced no more: drops its kept and thumbs rows and
  * collects its thumbnail. Call with wlock held (from blob_collect). */
 void kept_forget(struct conn *c, const unsigned char *sha);
+/* thumbs.c: unlinks every cached thumbnail of sha (its blob is gone;
+ * from blob_collect). recover: at the owner's open (blob_recover), drops
+ * temp files and thumbnails whose blob is gone. */
+void thumbcache_forget(store *st, const unsigned char *sha);
+void thumbcache_recover(store *st);
 /* users.c: binds hash to ?1 of s (a SELECT of user, hash, ...) and steps
  * it: 0 with the row's user into user (STORE_USER_MAX + 1) when a row
  * came whose hash equals it (constant-time), else -EACCES. The caller

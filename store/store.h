@@ -5,6 +5,9 @@
  * Layout of a store directory:
  *   STORE/catalog.db         SQLite catalog (WAL, synchronous=NORMAL)
  *   STORE/blobs/ab/<sha256>  immutable sample bytes, named by their SHA-256
+ *   STORE/thumbs/ab/<sha>.128
+ *                            server-made thumbnails of blob <sha> (thumbs.c),
+ *                            removed with the blob
  *   STORE/staging/           uploads in progress (deleted by the owner's
  *                            recovery: never valid)
  *   STORE/lock               the owner lock (flock) and the owner's PID
@@ -667,6 +670,24 @@ int store_thumb_get(store *st, const unsigned char sha[STORE_SHA_LEN],
 int store_thumb_get_for(store *st, const char *user,
 			const unsigned char sha[STORE_SHA_LEN],
 			unsigned char thumb[STORE_SHA_LEN], int64_t *size);
+
+/* ---- the cache of server-made thumbnails (thumbs.c) ---- */
+
+/* The one side (longest, pixels) the cache keeps thumbnails at. */
+#define STORE_THUMB_SIDE 128
+
+/* Opens the cached thumbnail of the bytes of blob sha at `side`
+ * (STORE_THUMB_SIDE) read-only: an fd (caller closes), -ENOENT when none
+ * is cached, -EINVAL for another side, or -errno. One open(2), no catalog
+ * read: the caller has checked the user may read sha. */
+int store_thumbcache_open(store *st, const unsigned char sha[STORE_SHA_LEN],
+			  int side);
+/* Caches len bytes of buf as that thumbnail (temp file + rename, so
+ * concurrent puts of the same one leave one whole file). It goes when the
+ * blob of sha is collected; when that blob is already gone it is removed
+ * again and the call returns -ENOENT. 0 or -errno; blocks on I/O. */
+int store_thumbcache_put(store *st, const unsigned char sha[STORE_SHA_LEN],
+			 int side, const void *buf, size_t len);
 
 /* ---- helpers ---- */
 
