@@ -495,7 +495,8 @@ int api_web_bind(const struct api_web_opts *o, struct api_web **out,
 	w->o = (struct api_server_opts){ .rate_n = RATE_N, .rate_s = RATE_S,
 					 .per_addr = CONNS_DEFAULT,
 					 .upload_cap = UPLOAD_CAP,
-					 .grace = ORPHAN_GRACE };
+					 .grace = ORPHAN_GRACE,
+					 .web_root = o->web_root };
 	if (o->tls_cert) {
 		char *c = NULL, *k = NULL;
 		if (MHD_is_feature_supported(MHD_FEATURE_TLS) != MHD_YES) {
@@ -515,6 +516,7 @@ int api_web_bind(const struct api_web_opts *o, struct api_web **out,
 		w->o.key_pem = k;
 	}
 	w->h = server_new(&w->o, &rc, msg, msglen);
+	w->o.web_root = NULL;    /* opened: o's string need not live on */
 	if (!w->h) {
 		free((char *)w->o.cert_pem);
 		free((char *)w->o.key_pem);

@@ -219,12 +219,16 @@ static int run_mount_with(struct fs_cmdline *cl, struct fs_remote *rem)
 	}
 	if (check_source(cl, rem))
 		return 1;
+	/* before the store is created or opened: a refused address leaves
+	 * nothing behind */
+	if (web_bind(cl, &web, url, sizeof(url)))
+		return 1;
 	if (!api_is_url(cl->source)) {
 		if (strstr(cl->source, "://")) {
 			fprintf(stderr, "sievefs: %s: a server URL starts with"
 				" http:// or https://; anything else is a store"
 				" directory\n", cl->source);
-			return 1;
+			goto out_web;
 		}
 		if (stat(cl->source, &st) && errno == ENOENT)
 			fprintf(stderr, "sievefs: creating new store in %s\n",
@@ -234,7 +238,7 @@ static int run_mount_with(struct fs_cmdline *cl, struct fs_remote *rem)
 		if (rc) {
 			fprintf(stderr, "sievefs: %s\n", *msg ? msg :
 				strerror(-rc));
-			return 1;
+			goto out_web;
 		}
 		be->ops->destroy(be);
 		be = NULL;
@@ -244,13 +248,11 @@ static int run_mount_with(struct fs_cmdline *cl, struct fs_remote *rem)
 		if (!abs) {
 			fprintf(stderr, "sievefs: %s: %s\n", cl->source,
 				strerror(errno));
-			return 1;
+			goto out_web;
 		}
 		free(cl->source);
 		cl->source = abs;
 	}
-	if (web_bind(cl, &web, url, sizeof(url)))
-		return 1;
 	snprintf(fsname, sizeof(fsname), "fsname=%s", cl->source);
 	/* Only the mounting user can enter a mount without allow_other, so
 	 * the kernel's mode checks would only cost a GETATTR of the folder
