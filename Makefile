@@ -57,7 +57,7 @@ $(BUILD)/tests/unit/test_%: $(BUILD)/tests/unit/test_%.o $(LIB_OBJ)
 	      $(shell $(PKG_CONFIG) --libs cmocka)
 
 $(BUILD)/tests/unit/%.o: ALL_CFLAGS += $(shell $(PKG_CONFIG) --cflags cmocka)
-$(BUILD)/api/server.o: ALL_CFLAGS += -DSIEVEFS_WEB_DIR='"$(WEB_DIR)"'
+$(BUILD)/api/server.o $(BUILD)/api/server_run.o: ALL_CFLAGS += -DSIEVEFS_WEB_DIR='"$(WEB_DIR)"'
 
 units: $(UNIT_BIN)
 

@@ -443,6 +443,9 @@ int srv_authenticate(struct srv *s, struct req *r, struct MHD_Connection *c,
 			return 1;
 		}
 	}
+	/* whose data: a mount's web door serves its owner's datasets to
+	 * every valid token of the store (api/server.h) */
+	snprintf(r->owner, sizeof(r->owner), "%s", s->owner ? s->owner : r->user);
 	wait = rate_take(s, r->user);
 	if (wait) {
 		snprintf(msg, sizeof(msg), "user '%s' is over %g requests per"
@@ -461,7 +464,7 @@ int srv_own_ds(struct srv *s, struct req *r, int64_t id,
 {
 	int rc = store_dataset_get_id(s->st, id, d);
 
-	return !rc && strcmp(d->owner, r->user) ? -ENOENT : rc;
+	return !rc && strcmp(d->owner, r->owner) ? -ENOENT : rc;
 }
 
 int srv_own_tag(struct srv *s, struct req *r, int64_t id,
@@ -489,6 +492,16 @@ int srv_own_emb(struct srv *s, struct req *r, int64_t id,
 	int rc = store_embedding_get_id(s->st, id, e);
 
 	return rc ? rc : srv_own_ds(s, r, e->dataset, &d);
+}
+
+int srv_blob_readable(struct srv *s, struct req *r,
+		      const unsigned char sha[STORE_SHA_LEN])
+{
+	int rc = store_blob_granted(s->st, r->owner, sha);
+
+	if (rc == 0 && !r->owner[0])
+		rc = store_blob_owned(s->st, sha, "");
+	return rc;
 }
 
 /* ---- bodies ---- */
@@ -905,7 +918,7 @@ enum MHD_Result srv_handler(void *cls, struct MHD_Connection *c,
 		if (request_line_bad(r, c, method, version, &ret) ||
 		    framing_bad(c, &ret) || dispatch(s, r, c, method, &ret))
 			return ret;
-		if (!r->web && core_local_view(s->base, r->user, &r->be))
+		if (!r->web && core_local_view(s->base, r->owner, &r->be))
 			return srv_send_errno(c, -ENOMEM, NULL);
 		if (body_open(s, r, c, &ret))
 			return ret;
