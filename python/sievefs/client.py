@@ -425,6 +425,7 @@ class Client:
             self._ssl = ssl.create_default_context(cafile=cafile)
         self._local = threading.local()
         self._vlock = threading.Lock()
+        self._conns = {}          # thread -> its connection (to close them)
         self.dataset_id = None
         if dataset is not None:
             self.dataset_id = self.get_dataset(dataset)["id"]
@@ -440,6 +441,7 @@ class Client:
             return c, True
         if c is not None:
             c.close()
+        t = threading.current_thread()
         if self._scheme == "https":
             c = http.client.HTTPSConnection(self._host, self._port,
                                             timeout=self.timeout,
@@ -450,15 +452,33 @@ class Client:
                                            timeout=self.timeout,
                                            blocksize=CHUNK)
         self._local.conn = c
+        with self._vlock:
+            self._conns[t] = c
         return c, False
 
-    def close(self):
-        """Closes this thread's connection (others close with their
-        threads)."""
-        c = getattr(self._local, "conn", None)
-        if c is not None:
+    def _close_dead(self):
+        """Closes the connections of worker threads that have ended."""
+        with self._vlock:
+            dead = [t for t in self._conns if not t.is_alive()]
+            conns = [self._conns.pop(t) for t in dead]
+        for c in conns:
             c.close()
-            self._local.conn = None
+
+    def close(self):
+        """Closes every connection of this client (a later request opens a
+        new one)."""
+        with self._vlock:
+            conns = list(self._conns.values())
+            self._conns.clear()
+        for c in conns:
+            c.close()
+        self._local = threading.local()
+
+    def __del__(self):
+        try:
+            self.close()
+        except Exception:
+            pass
 
     def __enter__(self):
         return self
@@ -847,6 +867,7 @@ class Client:
                     else:
                         msg = e.message if isinstance(e, Error) else str(e)
                         res.failed.append((futs[f][0], msg))
+        self._close_dead()
         bar.draw(force=True)
         bar.finish()
         res.seconds = time.monotonic() - t0
@@ -1004,6 +1025,7 @@ class Client:
                         raise e
                     res.failed.append((futs[f], getattr(e, "message",
                                                         str(e))))
+        self._close_dead()
         bar.finish()
         if res.failed:
             res.failed.sort()

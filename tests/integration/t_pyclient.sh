@@ -1,0 +1,54 @@
+#!/usr/bin/env bash
+#
+# t_pyclient — the Python client (python/sievefs) against a real `sievefs
+# serve`: runs tests/python/test_client.py with /usr/bin/python3 and this
+# suite's binary ($SIEVEFS), and checks that `pip install ./python` makes an
+# importable package with no third-party dependency.
+#
+# Proves (each unittest case is one ok/not ok line below): a 500-PNG tree
+# uploaded in each mode (full, meta, thumbnails) lists back with the
+# source's paths, sizes and SHA-256; a re-run sends nothing; an upload
+# killed with SIGKILL after 150 blobs leaves only complete samples and,
+# resumed, sends no blob and commits no file twice and ends equal to the
+# source; embeddings, sampling (random, coreset, keep), tags from filenames
+# and download (verified, equal to the source) work; bad token, unknown
+# dataset, bad CSV, name rules and bad requests raise with the server's
+# message; the command line has --help for each command, no progress bar
+# off a terminal and one on a terminal. The test starts its own server (a
+# temp store) and stops it by PID.
+
+. "$(dirname "$0")/lib.sh"
+sv_need_binary
+PY=/usr/bin/python3
+[ -x "$PY" ] || die "$PY is missing (apt-get install python3)"
+"$PY" -c 'import PIL' 2>/dev/null ||
+	die "$PY cannot import PIL (apt-get install python3-pil)"
+
+export SIEVEFS
+out=$T/unittest.out
+(cd "$SV_REPO" && timeout 200 "$PY" -W ignore::ResourceWarning -m unittest \
+	discover -v -s tests/python -p 'test_*.py') >"$out" 2>&1
+rc=$?
+# "test_x (test_client.Class.test_x) ... ok|FAIL|ERROR"
+while IFS= read -r line; do
+	case $line in
+	*" ... ok") pass "${line% ... ok}" ;;
+	*" ... FAIL" | *" ... ERROR") fail "${line% ... *}" ;;
+	esac
+done < <(grep -E ' \.\.\. (ok|FAIL|ERROR)$' "$out")
+if ((rc != 0)); then
+	fail "python3 -m unittest exited $rc"
+	sed -n '/^=====/,$p' "$out" | head -n 80 | sed 's/^/#   /'
+fi
+grep -q '^OK' "$out" || { fail "the unittest run did not end OK"; tail -n 20 "$out" | sed 's/^/#   /'; }
+
+# pip install ./python (a copy: the build leaves files beside the source)
+cp -r "$SV_REPO/python" "$T/pysrc"
+rm -rf "$T/pysrc/build" "$T/pysrc"/*.egg-info
+ok "pip install ./python" "$PY" -m pip install --quiet --no-deps \
+	--no-build-isolation --no-index --target "$T/site" "$T/pysrc"
+ok "the installed package imports and has the command's --help" \
+	env PYTHONPATH="$T/site" "$PY" -c \
+	'import sievefs, subprocess, sys; assert sievefs.Client; sys.exit(subprocess.call([sys.executable, "-m", "sievefs", "--help"], stdout=subprocess.DEVNULL))'
+ok "no third-party requirement in its metadata" sh -c \
+	"! grep -q '^Requires-Dist: [^;]*\$' '$T'/site/sievefs-*.dist-info/METADATA"
