@@ -100,7 +100,14 @@ def cmd_sample(a):
         if a.no_wait:
             print("accepted: %s" % " ".join(words))
             return 0
-        st = c.wait(i, progress=False if a.quiet else None, _first=first)
+        try:
+            st = c.wait(i, progress=False if a.quiet else None, _first=first)
+        except KeyboardInterrupt:
+            # as `sievefs sample`: Ctrl-C cancels the run we started
+            c.cancel(i)
+            print("sievefs: interrupted: the run is cancelled",
+                  file=sys.stderr)
+            return 130
     done = st.get("progress", "").split("/")[0] or "?"
     print("done: run %s picked %s of %s in %s" % (
         st.get("run", "?"), done, st.get("candidates", "?"),

@@ -721,7 +721,7 @@ class Client:
     # ------------------------------------------------------------ upload
 
     def upload_dataset(self, input, dataset=None, mode="full", workers=8,
-                       progress=None, durable=False):
+                       progress=None, durable=False, max_workers=None):
         """Uploads every regular file under the folder `input` into the
         dataset's initial-tag, keeping sub-folders (a dataset given by a
         name that does not exist yet is created).
@@ -754,6 +754,8 @@ class Client:
                     " which this Python lacks: pip install pillow (or"
                     " apt-get install python3-pil), or use mode='meta'"
                     " (no thumbnail) or mode='full'") from None
+        if max_workers is not None:       # lightly's name
+            workers = max_workers
         workers = max(1, int(workers))
         t0 = time.monotonic()
         try:
@@ -1054,7 +1056,12 @@ class Client:
             raise e
         return res
 
-    download_dataset = download
+    def download_dataset(self, output_dir, tag_name="initial-tag",
+                         verbose=True, dataset=None):
+        """lightly's form of download(): the files of tag `tag_name` into
+        `output_dir` (a progress bar when verbose and on a terminal)."""
+        return self.download(tag_name, output_dir, dataset=dataset,
+                             progress=None if verbose else False)
 
     def _fetch_verified(self, sha, out):
         d = os.path.dirname(out) or "."
@@ -1136,20 +1143,29 @@ class Client:
                           {"name": name})
 
     def create_tag_from_filenames(self, fnames_new_tag, new_tag_name,
-                                  parent_tag=None, dataset=None):
+                                  parent_tag=None, dataset=None,
+                                  parent_tag_id=None):
         """A tag holding exactly these files (relative paths of
-        `parent_tag`, default initial-tag, which becomes its parent): the
-        selection is set to them, then frozen."""
+        `parent_tag` — a name, or lightly's parent_tag_id — default
+        initial-tag, which becomes its parent): the selection is set to
+        them, then frozen."""
+        if parent_tag is None and parent_tag_id is not None:
+            parent_tag = self.get_tag(int(parent_tag_id))["name"]
         self.set_selection(fnames_new_tag, from_tag=parent_tag,
                            dataset=dataset)
         return self.create_tag(new_tag_name, dataset)
 
-    def get_filenames_in_tag(self, tag, dataset=None):
+    def get_filenames_in_tag(self, tag, dataset=None,
+                             exclude_parent_tag=False, **_lightly):
         """The relative paths of every file of a tag (name, id or dict),
-        sorted."""
+        sorted; with exclude_parent_tag, only those its parent tag lacks."""
         t = self.get_tag(tag, dataset)
         files, _ = self._tree(t["root"])
-        return sorted(p for p, n in files.items() if n.get("has_sha"))
+        names = sorted(p for p, n in files.items() if n.get("has_sha"))
+        if exclude_parent_tag and t.get("parent", 0) > 0:
+            parent = set(self.get_filenames_in_tag(int(t["parent"])))
+            names = [p for p in names if p not in parent]
+        return names
 
     def rename_tag(self, tag, new_name, dataset=None):
         t = self.get_tag(tag, dataset)

@@ -19,6 +19,7 @@
 
 . "$(dirname "$0")/lib.sh"
 sv_need_binary
+sv_need openssl
 PY=/usr/bin/python3
 [ -x "$PY" ] || die "$PY is missing (apt-get install python3)"
 "$PY" -c 'import PIL' 2>/dev/null ||

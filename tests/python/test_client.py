@@ -380,8 +380,11 @@ class TestWorkflow(Base):
         self.assertEqual(t["parent_name"], "initial-tag")
         self.assertEqual(c.get_filenames_in_tag("every17"), sorted(pick))
         self.assertEqual(c.get_filenames_in_tag(t["id"]), sorted(pick))
+        self.assertEqual(c.get_filenames_in_tag(t, exclude_parent_tag=True),
+                         [], "every file of every17 is in initial-tag")
         sub = pick[:3]
-        t2 = c.create_tag_from_filenames(sub, "sub3", parent_tag="every17")
+        t2 = c.create_tag_from_filenames(sub, "sub3",
+                                         parent_tag_id=t["id"])  # lightly's
         self.assertEqual(t2["parent_name"], "every17")
         self.assertEqual(c.get_filenames_in_tag("sub3"), sorted(sub))
         with self.assertRaises(sievefs.Conflict) as cm:
@@ -417,6 +420,10 @@ class TestWorkflow(Base):
         r3 = c.download("initial-tag", dest)
         self.assertEqual(r3.files, 1)
         self.assertEqual(_tree_shas(dest), SHAS)
+        # lightly's form
+        d3 = os.path.join(T, "dl-lightly")
+        c.download_dataset(d3, tag_name="initial-tag", verbose=False)
+        self.assertEqual(_tree_shas(d3), SHAS)
         # a tag, through the command line
         c.create_tag_from_filenames(self.names[:12], "dl12")
         d2 = os.path.join(T, "dl12")
@@ -563,6 +570,74 @@ class TestErrors(Base):
         with self.assertRaises(sievefs.ConnectionFailed) as cm:
             c.get_datasets()
         self.assertIn("sievefs serve", str(cm.exception))
+
+
+class TestTLS(unittest.TestCase):
+    """A server with a self-signed certificate (openssl): trusted with
+    cafile=, refused (with the hint) without it."""
+
+    @classmethod
+    def setUpClass(cls):
+        d = os.path.join(T, "tls")
+        os.makedirs(d)
+        cls.cert = os.path.join(d, "cert.pem")
+        key = os.path.join(d, "key.pem")
+        subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048",
+                        "-nodes", "-days", "1", "-subj", "/CN=127.0.0.1",
+                        "-addext", "subjectAltName=IP:127.0.0.1",
+                        "-keyout", key, "-out", cls.cert],
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                       check=True)
+        store = os.path.join(d, "store")
+        os.mkdir(store, 0o700)
+        cls.tok = os.path.join(d, "alice.tok")
+        _token(store, "alice", cls.tok)
+        logp = os.path.join(d, "server.log")
+        with open(logp, "wb") as log:
+            cls.srv = subprocess.Popen(
+                [SIEVEFS, "serve", store, "--listen", "127.0.0.1:0",
+                 "--tls-cert", cls.cert, "--tls-key", key],
+                stdout=log, stderr=log)
+        cls.url = None
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline and cls.srv.poll() is None:
+            with open(logp, "rb") as f:
+                m = re.search(rb"listening on https?://([0-9.:]+)", f.read())
+            if m:
+                cls.url = "https://" + m.group(1).decode()
+                break
+            time.sleep(0.05)
+        if cls.url is None:
+            cls.tearDownClass()
+            raise RuntimeError("the TLS server did not come up")
+
+    @classmethod
+    def tearDownClass(cls):
+        if cls.srv.poll() is None:
+            cls.srv.terminate()
+            cls.srv.wait(10)
+
+    def test_cafile(self):
+        c = sievefs.Client(server=self.url, token_file=self.tok,
+                           cafile=self.cert)
+        self.assertEqual(c.whoami(), "alice")
+        d = os.path.join(T, "tls-src")
+        os.makedirs(os.path.join(d, "sub"), exist_ok=True)
+        for i in range(20):
+            with open(os.path.join(d, "sub", "f%02d" % i), "wb") as f:
+                f.write(os.urandom(3000 + i))
+        r = c.upload_dataset(d, dataset="tls", workers=4)
+        self.assertEqual(r.uploaded, 20)
+        out = os.path.join(T, "tls-dl")
+        c.download("initial-tag", out, dataset="tls")
+        self.assertEqual(_tree_shas(out), _tree_shas(d))
+        c.close()
+
+    def test_untrusted(self):
+        c = sievefs.Client(server=self.url, token_file=self.tok)
+        with self.assertRaises(sievefs.ConnectionFailed) as cm:
+            c.whoami()
+        self.assertIn("cafile", str(cm.exception))
 
 
 class TestCommandLine(unittest.TestCase):
