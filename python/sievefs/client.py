@@ -595,6 +595,8 @@ class Client:
         for k, v in headers.items():
             conn.putheader(k, v)
         conn.endheaders()
+        if size == 0:
+            return
         sent = conn.sock.sendfile(f, pos, size)
         if sent != size:
             raise BrokenPipeError("the file shrank while it was sent"
@@ -780,7 +782,15 @@ class Client:
                 continue
             parent, _, name = rel.rpartition("/")
             st = os.stat(os.path.join(input, rel))
-            n = self._mknode(dir_ino[parent], name, 1, st)
+            try:
+                n = self._mknode(dir_ino[parent], name, 1, st)
+            except Conflict:      # made meanwhile, or a file there
+                n = self._json("GET", "/v1/nodes/%d/lookup?name=%s"
+                               % (dir_ino[parent], _q(name)))
+                if n["kind"] != 1:
+                    raise Error("%s is a folder here but a file in dataset"
+                                " %s: nothing under it can be uploaded"
+                                % (rel, ds["name"]), code="not_a_directory")
             dir_ino[rel] = n["ino"]
         total_bytes = sum(st.st_size for _, _, st in local)
         bar = _Progress("upload", len(local), total_bytes, progress)
@@ -874,6 +884,8 @@ class Client:
                     return_when=concurrent.futures.FIRST_COMPLETED)
                 bar.draw()
                 for f in done:
+                    if f.cancelled():
+                        continue
                     e = f.exception()
                     if e is None:
                         continue
@@ -1035,6 +1047,8 @@ class Client:
                     return_when=concurrent.futures.FIRST_COMPLETED)
                 bar.draw()
                 for f in done:
+                    if f.cancelled():
+                        continue
                     e = f.exception()
                     if e is None:
                         continue

@@ -244,6 +244,49 @@ class TestUpload(Base):
         self.assertIn(b"mode='meta'", out)
 
 
+class TestOddNames(Base):
+    def test_names_round_trip(self):
+        """Names with spaces, UTF-8, control bytes, leading '#', '"' or
+        space, '+', '%', bytes that are not UTF-8, and an empty file:
+        upload, selection, tag from filenames and download keep them."""
+        src = os.path.join(T, "odd").encode()
+        os.makedirs(src + b"/sub dir", exist_ok=True)
+        names = [b"my file.jpg", "\u00fcn\u00efc\u00f8d\u00e9.png".encode(),
+                 b"new\nline.bin", b"#hash.txt", b" lead.txt", b"+plus.bin",
+                 b"a%20b", b"\xff\xfe.bin", b"empty.bin", b"sub dir/tab\there",
+                 b'"quoted"', b"trail "]
+        for n in names:
+            with open(src + b"/" + n, "wb") as f:
+                f.write(b"" if n == b"empty.bin" else n * 10)
+        c = client()
+        r = c.upload_dataset(os.fsdecode(src), dataset="odd")
+        self.assertEqual((r.uploaded, r.failed), (len(names), []))
+        want = sorted(os.fsdecode(n) for n in names)
+        self.assertEqual(c.get_filenames("odd"), want)
+        self.assertEqual(sorted(c.get_selection("odd")), want)
+        c.create_tag_from_filenames(want[::2], "half", dataset="odd")
+        self.assertEqual(c.get_filenames_in_tag("half", dataset="odd"),
+                         want[::2])
+        dest = os.path.join(T, "odd-dl")
+        c.download("initial-tag", dest, dataset="odd")
+        self.assertEqual(_tree_shas(dest), _tree_shas(os.fsdecode(src)))
+
+    def test_folder_over_a_file(self):
+        c = client()
+        a = os.path.join(T, "fof-a")
+        os.makedirs(a, exist_ok=True)
+        with open(os.path.join(a, "x"), "wb") as f:
+            f.write(b"file")
+        c.upload_dataset(a, dataset="fof")
+        b = os.path.join(T, "fof-b")
+        os.makedirs(os.path.join(b, "x"), exist_ok=True)
+        with open(os.path.join(b, "x", "y"), "wb") as f:
+            f.write(b"y")
+        with self.assertRaises(sievefs.Error) as cm:
+            c.upload_dataset(b, dataset="fof")
+        self.assertIn("x is a folder here but a file", str(cm.exception))
+
+
 class TestInterrupted(Base):
     def test_kill9_and_resume(self):
         # dave: a user who has sent none of these bytes, so the first run
