@@ -522,6 +522,7 @@ class Client:
         while True:
             attempt += 1
             conn, reused = self._conn()
+            sunk = False
             if size is not None:
                 body.seek(pos)
             try:
@@ -536,6 +537,7 @@ class Client:
                         b = resp.read(CHUNK)
                         if not b:
                             break
+                        sunk = True
                         sink(b)
                     data = b""
                 else:
@@ -546,7 +548,7 @@ class Client:
                 self._conn(fresh=True)
                 # a kept-alive connection the server closed meanwhile:
                 # nothing was done, try once more on a new one
-                if reused and attempt == 1 and sink is None:
+                if reused and attempt == 1 and not sunk:
                     continue
                 raise ConnectionFailed("%s %s: connection lost: %s"
                                        % (method, path, e or type(e).__name__),

@@ -602,6 +602,16 @@ class TestErrors(Base):
         self.assertEqual(r.returncode, 1)
         self.assertIn("unknown strategy", r.stderr)
 
+    def test_closed_keepalive_is_reopened(self):
+        import socket
+        c = client()
+        self.assertEqual(c.whoami(), "alice")
+        # the connection goes away between requests (as when the server
+        # drops an idle one): the next request opens a new one
+        c._local.conn.sock.shutdown(socket.SHUT_RDWR)
+        self.assertEqual(c.whoami(), "alice")
+        c.close()
+
     def test_connection_refused(self):
         import socket
         s = socket.socket()
