@@ -952,6 +952,8 @@ class Client:
         else:
             try:
                 with Image.open(path) as im:
+                    if im.format == "JPEG":   # decode at a DCT scale >= 128
+                        im.draft(im.mode, (THUMB_SIDE, THUMB_SIDE))
                     im.load()
                     if im.mode not in ("L", "RGB"):
                         im = im.convert("L" if im.mode in ("1", "I", "F",
@@ -960,8 +962,9 @@ class Client:
                     w, h = im.size
                     s = max(w, h)
                     if s > THUMB_SIDE:
-                        nw = max(1, round(w * THUMB_SIDE / s))
-                        nh = max(1, round(h * THUMB_SIDE / s))
+                        # embed/thumb.c emb_thumb_size: half rounds up
+                        nw = max(1, (w * THUMB_SIDE + s // 2) // s)
+                        nh = max(1, (h * THUMB_SIDE + s // 2) // s)
                         im = im.resize((nw, nh), Image.BOX)
                     buf = io.BytesIO()
                     im.save(buf, "JPEG", quality=THUMB_QUALITY)

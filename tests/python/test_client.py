@@ -229,6 +229,28 @@ class TestUpload(Base):
         self.assertEqual(res.thumbnails, N_IMAGES)
         self.assertEqual([p for p, _ in res.failed], ["notes/readme.txt"])
 
+    def test_thumbnail_sizes_as_the_mount(self):
+        """As t_remote_modes holds the mount to: longest side 128, never
+        enlarged, grey kept grey (embed/thumb.c's sizes)."""
+        from PIL import Image
+        d = os.path.join(T, "thumbsizes")
+        os.makedirs(d, exist_ok=True)
+        Image.new("RGB", (640, 480), (30, 90, 200)).save(
+            os.path.join(d, "wide.jpg"), quality=92)
+        Image.new("L", (300, 900), 40).save(os.path.join(d, "tall.png"))
+        Image.new("RGB", (64, 40), (10, 200, 10)).save(
+            os.path.join(d, "small.png"))
+        c = client(token_file=os.path.join(T, "carol.tok"))
+        r = c.upload_dataset(d, dataset="thumbsizes", mode="thumbnails")
+        self.assertEqual(r.thumbnails, 3)
+        files = c.list_files("initial-tag", "thumbsizes")
+        want = {"wide.jpg": ((128, 96), "RGB"), "tall.png": ((43, 128), "L"),
+                "small.png": ((64, 40), "RGB")}
+        for p, (size, mode) in want.items():
+            im = Image.open(io.BytesIO(c.get_blob(files[p]["thumb_sha"])))
+            self.assertEqual((im.format, im.size, im.mode),
+                             ("JPEG", size, mode), p)
+
     def test_thumbnails_without_pil(self):
         env = {"PYTHONPATH": os.path.join(REPO, "python")}
         code = ("import sys; sys.modules['PIL'] = None\n"
