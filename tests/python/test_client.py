@@ -715,6 +715,53 @@ class TestTLS(unittest.TestCase):
         self.assertIn("cafile", str(cm.exception))
 
 
+class TestUploadCap(unittest.TestCase):
+    """A server with --upload-cap 64K: a 1 MiB file is refused before its
+    body is read (507 upload_quota, the numbers in the message) and the
+    client reads that answer although the server stopped reading; the
+    small files still go."""
+
+    def test_over_the_cap(self):
+        d = os.path.join(T, "cap")
+        os.makedirs(os.path.join(d, "store"), 0o700)
+        tok = os.path.join(d, "alice.tok")
+        _token(os.path.join(d, "store"), "alice", tok)
+        logp = os.path.join(d, "server.log")
+        with open(logp, "wb") as log:
+            srv = subprocess.Popen([SIEVEFS, "serve", os.path.join(d, "store"),
+                                    "--listen", "127.0.0.1:0",
+                                    "--upload-cap", "64K"],
+                                   stdout=log, stderr=log)
+        try:
+            url = None
+            deadline = time.monotonic() + 20
+            while url is None and time.monotonic() < deadline:
+                with open(logp, "rb") as f:
+                    m = re.search(rb"listening on (http://[0-9.:]+)", f.read())
+                url = m and m.group(1).decode()
+                time.sleep(0.05)
+            src = os.path.join(d, "src")
+            os.makedirs(src)
+            with open(os.path.join(src, "big.bin"), "wb") as f:
+                f.write(os.urandom(8 << 20))
+            for i in range(5):
+                with open(os.path.join(src, "small%d" % i), "wb") as f:
+                    f.write(os.urandom(1000))
+            c = sievefs.Client(server=url, token_file=tok)
+            with self.assertRaises(sievefs.NoSpace) as cm:
+                c.upload_dataset(src, dataset="cap", workers=2)
+            e = cm.exception
+            self.assertEqual((e.status, e.code), (507, "upload_quota"))
+            self.assertIn("upload", e.message)
+            # a fatal error stops the upload; what went is complete
+            for p, n in c.list_files("initial-tag", "cap").items():
+                self.assertTrue(p.startswith("small"), p)
+            c.close()
+        finally:
+            srv.terminate()
+            srv.wait(10)
+
+
 class TestCommandLine(unittest.TestCase):
     def test_help_for_each(self):
         for cmd in ([], ["ls"], ["upload"], ["embeddings"], ["sample"],
