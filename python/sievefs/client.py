@@ -368,6 +368,10 @@ class DownloadResult:
 
 # ---------------------------------------------------------------- transport
 
+class _FileChanged(Exception):
+    """A file body ended early: the file shrank while it was sent."""
+
+
 class _Disconnected(ConnectionError):
     """The server closed the connection before an answer began."""
 
@@ -441,8 +445,8 @@ class _HTTPConn:
             if size:
                 sent = self.sock.sendfile(f, pos, size)
                 if sent != size:
-                    raise OSError("the file shrank while it was sent (%d"
-                                  " of %d bytes)" % (sent, size))
+                    raise _FileChanged("it shrank while it was sent (%d of"
+                                       " %d bytes)" % (sent, size))
         except (BrokenPipeError, ConnectionResetError):
             if self._answer_waiting():
                 return
@@ -697,6 +701,11 @@ class Client:
                 raise ConnectionFailed("%s %s: connection lost: %s"
                                        % (method, path, e or type(e).__name__),
                                        method=method, path=path) from None
+            except _FileChanged as e:
+                self._conn(fresh=True)   # half a body went: start over
+                raise Error("%s: %s" % (getattr(body, "name", "file"), e),
+                            code="file_changed", method=method,
+                            path=path) from None
             except ssl.SSLCertVerificationError as e:
                 self._conn(fresh=True)
                 raise ConnectionFailed(

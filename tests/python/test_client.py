@@ -230,8 +230,8 @@ class TestUpload(Base):
         self.assertEqual([p for p, _ in res.failed], ["notes/readme.txt"])
 
     def test_thumbnail_sizes_as_the_mount(self):
-        """As t_remote_modes holds the mount to: longest side 128, never
-        enlarged, grey kept grey (embed/thumb.c's sizes)."""
+        # As t_remote_modes holds the mount to: longest side 128, never
+        # enlarged, grey kept grey (embed/thumb.c's sizes).
         from PIL import Image
         d = os.path.join(T, "thumbsizes")
         os.makedirs(d, exist_ok=True)
@@ -268,9 +268,9 @@ class TestUpload(Base):
 
 class TestOddNames(Base):
     def test_names_round_trip(self):
-        """Names with spaces, UTF-8, control bytes, leading '#', '"' or
-        space, '+', '%', bytes that are not UTF-8, and an empty file:
-        upload, selection, tag from filenames and download keep them."""
+        # Names with spaces, UTF-8, control bytes, leading '#', '"' or
+        # space, '+', '%', bytes that are not UTF-8, and an empty file:
+        # upload, selection, tag from filenames and download keep them.
         src = os.path.join(T, "odd").encode()
         os.makedirs(src + b"/sub dir", exist_ok=True)
         names = [b"my file.jpg", "\u00fcn\u00efc\u00f8d\u00e9.png".encode(),
@@ -623,6 +623,40 @@ class TestErrors(Base):
         r = cli("--token-file", TOKEN, "sample", "reqs", "bogus", text=True)
         self.assertEqual(r.returncode, 1)
         self.assertIn("unknown strategy", r.stderr)
+
+    def test_changed_file_fails_alone(self):
+        # A file whose bytes no longer hash to what was computed (changed
+        # during the upload): the server refuses it (hash_mismatch, nothing
+        # stored), the others go, and Error names it with the server's
+        # message; a re-run sends it.
+        import sievefs.client as sc
+        d = os.path.join(T, "changing")
+        os.makedirs(d, exist_ok=True)
+        for i in range(6):
+            with open(os.path.join(d, "f%d" % i), "wb") as f:
+                f.write(os.urandom(2000))
+        real = sc._sha256_file
+
+        def lying(path):
+            sha, size = real(path)
+            if path.endswith("f3"):
+                sha = hashlib.sha256(b"other bytes").hexdigest()
+            return sha, size
+        c = client(token_file=os.path.join(T, "carol.tok"))
+        sc._sha256_file = lying
+        try:
+            with self.assertRaises(sievefs.Error) as cm:
+                c.upload_dataset(d, dataset="changing")
+        finally:
+            sc._sha256_file = real
+        e = cm.exception
+        self.assertEqual([p for p, _ in e.result.failed], ["f3"])
+        self.assertIn("f3", str(e))
+        self.assertEqual(e.result.uploaded, 5)
+        self.assertEqual(sorted(c.list_files("initial-tag", "changing")),
+                         ["f0", "f1", "f2", "f4", "f5"])
+        r = c.upload_dataset(d, dataset="changing")
+        self.assertEqual((r.uploaded, r.skipped), (1, 5))
 
     def test_closed_keepalive_is_reopened(self):
         import socket
