@@ -18,8 +18,9 @@
 # temp store) and stops it by PID.
 
 . "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/server_lib.sh"
 sv_need_binary
-sv_need openssl
+sv_need openssl curl diff mountpoint fusermount3
 PY=/usr/bin/python3
 [ -x "$PY" ] || die "$PY is missing (apt-get install python3)"
 "$PY" -c 'import PIL' 2>/dev/null ||
@@ -53,3 +54,28 @@ ok "the installed package imports and has the command's --help" \
 	'import sievefs, subprocess, sys; assert sievefs.Client; sys.exit(subprocess.call([sys.executable, "-m", "sievefs", "--help"], stdout=subprocess.DEVNULL))'
 ok "no third-party requirement in its metadata" sh -c \
 	"! grep -q '^Requires-Dist: [^;]*\$' '$T'/site/sievefs-*.dist-info/METADATA"
+
+# --- the two doors agree: the client's upload reads back through a remote
+# mount, and what the mount copies in the client downloads
+serve_alice
+url=http://127.0.0.1:$port
+pyc() {
+	env PYTHONPATH="$SV_REPO/python" SIEVEFS_SERVER="$url" "$PY" -m sievefs \
+		--token-file "$T/alice.tok" "$@"
+}
+sv_gen_tree "$T/tree" 120 40000 11 || die "could not generate files"
+ok "python3 -m sievefs upload (full)" pyc upload "$T/tree" doors
+M=$T/mnt
+sv_mount "$url" "$M" -o "token_file=$T/alice.tok" -o "cache_dir=$T/cache" \
+	-o meta_ttl=1 || die "remote mount failed"
+expect_tree_eq "$T/tree" "$M/doors/initial-tag" \
+	"the remote mount reads the client's upload, identical"
+sv_gen_tree "$T/tree2" 60 30000 12 || die "could not generate files"
+ok "mkdir + cp -r through the mount" sh -c "mkdir '$M/fromfs' && cp -r '$T/tree2/.' '$M/fromfs/initial-tag/'"
+ok "python3 -m sievefs download of the mount's copy" pyc download fromfs initial-tag "$T/dl2"
+expect_tree_eq "$T/tree2" "$T/dl2" "the client downloads what the mount copied in"
+ok "python3 -m sievefs upload again: nothing to send" pyc upload "$T/tree2" fromfs
+expect_contains "$T/last.out" "0 uploaded" "the re-run against the mount's copy sends nothing"
+sv_umount "$M"
+kill "$SERVER_PID"
+wait "$SERVER_PID" 2>/dev/null
