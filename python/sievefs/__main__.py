@@ -26,10 +26,16 @@ def cmd_ls(a):
         for d in c.get_datasets():
             print("%s\t%s" % (d["name"], d.get("uid", d["id"])))
     elif a.tag is None:
+        info = None
         for t in c.get_all_tags(a.dataset):
+            files, nbytes = t.get("files", 0), t.get("bytes", 0)
+            if t.get("live"):   # counted on freezing only: ask `info`
+                if info is None:
+                    info = _c._parse_status(c.info(a.dataset))
+                files = int(info.get("samples", "0").split()[0] or 0)
+                nbytes = int(info.get("bytes", "0").split()[0] or 0)
             print("%s\t%d files\t%d bytes\tparent %s" % (
-                t["name"], t.get("files", 0), t.get("bytes", 0),
-                t.get("parent_name") or "-"))
+                t["name"], files, nbytes, t.get("parent_name") or "-"))
     else:
         for p in c.get_filenames_in_tag(a.tag, a.dataset):
             print(p)
@@ -167,6 +173,12 @@ def cmd_scores(a):
     c = _client(a)
     for p, s in c.get_scores(a.dataset):
         print("%s,%s" % (p, s))
+    return 0
+
+
+def cmd_info(a):
+    c = _client(a)
+    sys.stdout.write(c.log(a.dataset) if a.log else c.info(a.dataset))
     return 0
 
 
@@ -308,6 +320,15 @@ def build_parser():
     s.add_argument("--set", metavar="FILE")
     s.add_argument("--from", dest="from_tag", metavar="TAG")
     s.set_defaults(fn=cmd_selection)
+
+    s = sub.add_parser("info", parents=[common], help="print a dataset's"
+                       " info (or --log)",
+                       description="The dataset's info text (id, samples,"
+                       " bytes, selection, embeddings, latest run, the tag"
+                       " tree), or with --log its log, newest last.")
+    s.add_argument("dataset")
+    s.add_argument("--log", action="store_true")
+    s.set_defaults(fn=cmd_info)
 
     s = sub.add_parser("scores", parents=[common], help="print scores.csv"
                        " of the latest run",

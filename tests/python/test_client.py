@@ -467,6 +467,13 @@ class TestWorkflow(Base):
         self.assertEqual(r.returncode, 0, r.stderr)
         r = cli("--token-file", TOKEN, "ls", "wf", "first7", text=True)
         self.assertEqual(r.stdout.splitlines(), self.names[:7])
+        r = cli("--token-file", TOKEN, "ls", "wf", text=True)
+        self.assertIn("initial-tag\t%d files\t" % (N_IMAGES + 1), r.stdout)
+        self.assertIn("first7\t7 files\t", r.stdout)
+        r = cli("--token-file", TOKEN, "ls", text=True)
+        self.assertIn("wf\t", r.stdout)
+        r = cli("--token-file", TOKEN, "info", "wf", text=True)
+        self.assertIn("samples: %d" % (N_IMAGES + 1), r.stdout)
         r = cli("--token-file", TOKEN, "tag", "wf", "first7", "--delete",
                 text=True)
         self.assertEqual(r.returncode, 0, r.stderr)
@@ -800,7 +807,7 @@ class TestCommandLine(unittest.TestCase):
     def test_help_for_each(self):
         for cmd in ([], ["ls"], ["upload"], ["embeddings"], ["sample"],
                     ["keep"], ["tag"], ["download"], ["selection"],
-                    ["scores"]):
+                    ["scores"], ["info"]):
             r = cli(*(cmd + ["--help"]), text=True)
             self.assertEqual(r.returncode, 0, cmd)
             self.assertIn("usage: python3 -m sievefs", r.stdout)
