@@ -756,31 +756,38 @@ class TestTLS(unittest.TestCase):
         self.assertIn("cafile", str(cm.exception))
 
 
-class TestUploadCap(unittest.TestCase):
-    """A server with --upload-cap 64K: a 1 MiB file is refused before its
-    body is read (507 upload_quota, the numbers in the message) and the
-    client reads that answer although the server stopped reading; the
-    small files still go."""
+def _serve(d, *extra):
+    """Another server (own store under d, a token for alice) with options
+    `extra`: (Popen, url, token file)."""
+    os.makedirs(os.path.join(d, "store"), 0o700)
+    tok = os.path.join(d, "alice.tok")
+    _token(os.path.join(d, "store"), "alice", tok)
+    logp = os.path.join(d, "server.log")
+    with open(logp, "wb") as log:
+        srv = subprocess.Popen([SIEVEFS, "serve", os.path.join(d, "store"),
+                                "--listen", "127.0.0.1:0"] + list(extra),
+                               stdout=log, stderr=log)
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline and srv.poll() is None:
+        with open(logp, "rb") as f:
+            m = re.search(rb"listening on (http://[0-9.:]+)", f.read())
+        if m:
+            return srv, m.group(1).decode(), tok
+        time.sleep(0.05)
+    srv.kill()
+    srv.wait()
+    raise RuntimeError("sievefs serve %s did not come up" % " ".join(extra))
 
-    def test_over_the_cap(self):
+
+class TestServerLimits(unittest.TestCase):
+    def test_over_the_upload_cap(self):
+        # --upload-cap 64K: an 8 MiB file is refused before its body is
+        # read (507 upload_quota, the numbers in the message) and the client
+        # reads that answer although the server stopped reading; the upload
+        # stops, and what went is complete.
         d = os.path.join(T, "cap")
-        os.makedirs(os.path.join(d, "store"), 0o700)
-        tok = os.path.join(d, "alice.tok")
-        _token(os.path.join(d, "store"), "alice", tok)
-        logp = os.path.join(d, "server.log")
-        with open(logp, "wb") as log:
-            srv = subprocess.Popen([SIEVEFS, "serve", os.path.join(d, "store"),
-                                    "--listen", "127.0.0.1:0",
-                                    "--upload-cap", "64K"],
-                                   stdout=log, stderr=log)
+        srv, url, tok = _serve(d, "--upload-cap", "64K")
         try:
-            url = None
-            deadline = time.monotonic() + 20
-            while url is None and time.monotonic() < deadline:
-                with open(logp, "rb") as f:
-                    m = re.search(rb"listening on (http://[0-9.:]+)", f.read())
-                url = m and m.group(1).decode()
-                time.sleep(0.05)
             src = os.path.join(d, "src")
             os.makedirs(src)
             with open(os.path.join(src, "big.bin"), "wb") as f:
@@ -794,10 +801,31 @@ class TestUploadCap(unittest.TestCase):
             e = cm.exception
             self.assertEqual((e.status, e.code), (507, "upload_quota"))
             self.assertIn("upload", e.message)
-            # a fatal error stops the upload; what went is complete
             for p, n in c.list_files("initial-tag", "cap").items():
                 self.assertTrue(p.startswith("small"), p)
             c.close()
+        finally:
+            srv.terminate()
+            srv.wait(10)
+
+    def test_rate_limit_is_waited_out(self):
+        # --user-rate 10/1: past the burst the server answers 429 with
+        # Retry-After; the client waits and retries (as the mount does), so
+        # every call succeeds (and some were answered 429).
+        d = os.path.join(T, "rate")
+        srv, url, tok = _serve(d, "--user-rate", "10/1")
+        try:
+            c = sievefs.Client(server=url, token_file=tok, verbose=True)
+            err = io.StringIO()
+            real, sys.stderr = sys.stderr, err
+            try:
+                for _ in range(25):
+                    self.assertEqual(c.whoami(), "alice")
+            finally:
+                sys.stderr = real
+            c.close()
+            self.assertIn("GET /v1/whoami 429", err.getvalue())
+            self.assertEqual(err.getvalue().count("GET /v1/whoami 200"), 25)
         finally:
             srv.terminate()
             srv.wait(10)
