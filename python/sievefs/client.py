@@ -372,6 +372,10 @@ class _FileChanged(Exception):
     """A file body ended early: the file shrank while it was sent."""
 
 
+class _SinkError(Exception):
+    """Writing what was received failed (a local error, e.g. ENOSPC)."""
+
+
 class _Disconnected(ConnectionError):
     """The server closed the connection before an answer began."""
 
@@ -687,7 +691,10 @@ class Client:
                     def counted(b):
                         nonlocal sunk
                         sunk = True
-                        sink(b)
+                        try:
+                            sink(b)
+                        except Exception as e:
+                            raise _SinkError(e)
                     data = conn.read_body(method, resp, counted)
                 else:
                     data = conn.read_body(method, resp)
@@ -701,6 +708,9 @@ class Client:
                 raise ConnectionFailed("%s %s: connection lost: %s"
                                        % (method, path, e or type(e).__name__),
                                        method=method, path=path) from None
+            except _SinkError as e:
+                self._conn(fresh=True)   # the rest of the answer is unread
+                raise e.args[0]
             except _FileChanged as e:
                 self._conn(fresh=True)   # half a body went: start over
                 raise Error("%s: %s" % (getattr(body, "name", "file"), e),
