@@ -636,7 +636,7 @@ class TestErrors(Base):
         # during the upload): the server refuses it (hash_mismatch, nothing
         # stored), the others go, and Error names it with the server's
         # message; a re-run sends it.
-        import sievefs.client as sc
+        import sievefs._transfer as sc
         d = os.path.join(T, "changing")
         os.makedirs(d, exist_ok=True)
         for i in range(6):
