@@ -47,6 +47,14 @@ class Client(Transfers):
     dataset  the current dataset (name or id) for methods given none
     cafile   a CA bundle for the server's certificate (else the system's)
     verbose  one line per request on stderr (method, path, status)
+
+    Every method that talks to the server raises sievefs.Error on failure:
+    the subclass of the HTTP status (NotFound for an unknown or another
+    user's dataset, tag or embedding; BadRequest for a refused name,
+    request line, selection or CSV; Conflict for a taken name...) with the
+    server's code, errno and message, or ConnectionFailed when no answer
+    came. The constructor raises TokenError for a missing or refused token
+    and Error for a malformed or non-loopback http:// server URL.
     """
 
     def __init__(self, server=None, token=None, dataset=None, token_file=None,
@@ -308,10 +316,13 @@ class Client(Transfers):
         return d
 
     def set_dataset_id_by_name(self, dataset_name):
+        """Makes the dataset named so the current one; returns its id
+        (NotFound if there is none)."""
         self.dataset_id = self.get_dataset(dataset_name)["id"]
         return self.dataset_id
 
     def rename_dataset(self, dataset, new_name):
+        """Renames a dataset; returns it (BadRequest, Conflict exists)."""
         return self._json("PATCH", "/v1/datasets/%d" % self._ds(dataset),
                           {"name": new_name})
 
@@ -324,12 +335,16 @@ class Client(Transfers):
             self.dataset_id = None
 
     def delete_dataset_by_id(self, dataset_id):
+        """lightly's name for delete_dataset(id)."""
         self.delete_dataset(int(dataset_id))
 
     def info(self, dataset=None):
+        """The dataset's `info` text (id, samples, bytes, selection, tags
+        as a tree...)."""
         return self._text("/v1/datasets/%d/info" % self._ds(dataset))
 
     def log(self, dataset=None):
+        """The dataset's `log` text: events and refusals, newest last."""
         return self._text("/v1/datasets/%d/log" % self._ds(dataset))
 
     # ------------------------------------------------------------ nodes
@@ -386,12 +401,15 @@ class Client(Transfers):
                 f, ctype="text/csv")[2])
 
     def get_embeddings(self, dataset=None):
+        """The dataset's embeddings: a list of records (name, dim, rows),
+        by creation."""
         return self._json("GET", "/v1/datasets/%d/embeddings"
                           % self._ds(dataset))["embeddings"]
 
     get_all_embedding_data = get_embeddings
 
     def get_embedding(self, name, dataset=None):
+        """One embedding record by name (NotFound if absent)."""
         return self._json("GET", "/v1/datasets/%d/embeddings?name=%s"
                           % (self._ds(dataset), _q(name)))
 
@@ -403,6 +421,7 @@ class Client(Transfers):
                          sink=f.write)
 
     def delete_embedding(self, name, dataset=None):
+        """Deletes embeddings/NAME.csv (NotFound if absent)."""
         e = self.get_embedding(name, dataset)
         self.request("DELETE", "/v1/embeddings/%d" % e["id"])
 
@@ -456,6 +475,8 @@ class Client(Transfers):
         return names
 
     def rename_tag(self, tag, new_name, dataset=None):
+        """Renames a tag; returns it (Forbidden for initial-tag, Conflict
+        for a taken name)."""
         t = self.get_tag(tag, dataset)
         return self._json("PATCH", "/v1/tags/%d" % t["id"],
                           {"name": new_name})
@@ -467,6 +488,7 @@ class Client(Transfers):
         self.request("DELETE", "/v1/tags/%d" % t["id"])
 
     def delete_tag_by_id(self, tag_id):
+        """lightly's name: deletes the tag with this id."""
         self.request("DELETE", "/v1/tags/%d" % int(tag_id))
 
     # ------------------------------------------------------------ selection
