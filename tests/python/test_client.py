@@ -368,6 +368,11 @@ class TestInterrupted(Base):
                         "the resumed run sent only what was missing")
         self.assertServerTreeEqualsSource(c, "killed")
         self.assertIn("already there", r.stdout)
+        # the files the killed run had created but not committed were
+        # committed by the resumed run: no pending file is left
+        files, _ = c._tree(c.get_dataset("killed")["live_root"])
+        self.assertEqual([q for q, n in files.items()
+                          if not n.get("has_sha")], [])
 
 
 class TestWorkflow(Base):
