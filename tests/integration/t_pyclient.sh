@@ -2,20 +2,30 @@
 #
 # t_pyclient — the Python client (python/sievefs) against a real `sievefs
 # serve`: runs tests/python/test_client.py with /usr/bin/python3 and this
-# suite's binary ($SIEVEFS), and checks that `pip install ./python` makes an
-# importable package with no third-party dependency.
+# suite's binary ($SIEVEFS), checks that `pip install ./python` makes an
+# importable package with no third-party dependency, and that the client
+# and a remote mount of the same server agree.
 #
 # Proves (each unittest case is one ok/not ok line below): a 500-PNG tree
 # uploaded in each mode (full, meta, thumbnails) lists back with the
-# source's paths, sizes and SHA-256; a re-run sends nothing; an upload
-# killed with SIGKILL after 150 blobs leaves only complete samples and,
-# resumed, sends no blob and commits no file twice and ends equal to the
-# source; embeddings, sampling (random, coreset, keep), tags from filenames
-# and download (verified, equal to the source) work; bad token, unknown
-# dataset, bad CSV, name rules and bad requests raise with the server's
-# message; the command line has --help for each command, no progress bar
-# off a terminal and one on a terminal. The test starts its own server (a
-# temp store) and stops it by PID.
+# source's paths, sizes and SHA-256, and a re-run sends nothing; thumbnails
+# are sized as the mount sizes them, and without Pillow the thumbnails mode
+# says so; an upload killed with SIGKILL after 150 blobs leaves only
+# complete samples and, resumed, sends no blob and commits no file twice,
+# leaves nothing pending and ends equal to the source; odd names (newline,
+# tab, leading #, non-UTF-8 bytes...) survive upload, selection, tags and
+# download; embeddings, sampling (random, coreset, keep), tags from
+# filenames and download (verified, equal to the source, resumable) work;
+# bad token, token file readable by others, unknown or another user's
+# dataset, bad CSV, name rules, bad requests, a file changed during the
+# upload, the upload cap (507) raise with the server's message; 429 is
+# waited out; a closed keep-alive connection is reopened; TLS with cafile
+# works and an untrusted certificate is refused with the hint; the command
+# line has --help for each command, no progress bar off a terminal and one
+# on a terminal. Then: a tree uploaded by the client reads back identical
+# through a remote mount, and one copied in through the mount downloads
+# identical through the client. Servers are started here and stopped by
+# PID.
 
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/server_lib.sh"
