@@ -357,6 +357,10 @@ class TestInterrupted(Base):
 
         def commits(lines):
             return [m.group(1) for m in map(commit_re.match, lines) if m]
+        with open(tok) as f:
+            secret = f.read().strip()
+        self.assertFalse([ln for ln in lines1 + lines2 if secret in ln or
+                          "svf_" in ln], "--verbose never shows the token")
         b1, b2 = puts(lines1), puts(lines2)
         c1, c2 = commits(lines1), commits(lines2)
         self.assertEqual(len(b1), len(set(b1)))
