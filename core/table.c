@@ -157,11 +157,12 @@ static struct tbl_obj *publish(struct tbl_cache *c, struct tbl_obj *o)
 		obj_free(o);
 		return had;
 	}
-	/* the same key at an older counter is stale for good */
+	/* the same key at an older counter is stale for good (a dataset's
+	 * counter only grows; an embedding belongs to one dataset) */
 	for (struct tbl_obj **pp = &c->head; *pp;) {
 		struct tbl_obj *x = *pp;
 		if (x->kind == o->kind && x->st == o->st && x->key == o->key &&
-		    x->gen < o->gen && o->kind == TBL_TABLE) {
+		    x->gen < o->gen) {
 			*pp = x->next;
 			x->next = NULL;
 			c->bytes -= x->bytes;
