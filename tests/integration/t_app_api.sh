@@ -34,7 +34,9 @@
 # sub-folders), a sample whose bytes stay with the uploader (upload=meta)
 # is not in it and SKIPPED.txt says why; another user's tag → 404; a
 # 1,000-file tag (~32 MB) streams while the server's peak RSS grows by far
-# less than the archive (VmHWM reset before, read after).
+# less than the archive (VmHWM reset before, read after). A run seen while
+# it runs says state running, phase embedding and its live total, and
+# state's "runs" carries the clock until it ends (then no phase).
 
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/server_lib.sh"
@@ -376,6 +378,45 @@ note "archive ${size_kb} kB; server RSS ${rss0} kB before, peak ${hwm1} kB durin
 mkdir -p "$T/bx"
 ok "GNU tar extracts the big one" tar -xf "$T/big.tar" -C "$T/bx"
 expect_tree_eq "$T/big" "$T/bx" "diff -r: the 1,000 files came back intact"
+
+# --- a run seen while it runs: state, phase and live progress
+ok "mkdir a dataset of slow images" mkdir "$M/slow"
+mkdir -p "$T/slow"
+PY=/usr/bin/python3 sv_slow_pngs "$T/slow" 40 app || die "cannot make the slow images"
+ok "cp 40 slow images in" cp -r "$T/slow/." "$M/slow/initial-tag/"
+api "$TA" GET "/v1/datasets?name=slow"
+SDS=$(jget '["id"]')
+api "$TA" POST "/v1/datasets/$SDS/sample" --data-binary 'embed'
+expect_code 202 "queue an embed run"
+seen=""
+for _ in $(seq 600); do
+	api "$TA" GET "/v1/datasets/$SDS/runs"
+	r=$(jget '["runs"][0]' | python3 -c 'import sys,ast; r=ast.literal_eval(sys.stdin.read()); print(r["state"], r["phase"], r["total"])')
+	case $r in
+	"running embedding "[1-9]*) seen=$r; break ;;
+	done* | failed* | cancelled*) break ;;
+	esac
+	sleep 0.05
+done
+[[ -n $seen ]] && pass "a running embed run: state running, phase embedding, live total ($seen)" ||
+	fail "never saw the run running with its phase: last [$r]"
+api "$TA" GET "/v1/datasets/$SDS/state"
+[[ $(jget '["runs"]') == *.* ]] && pass "state's runs carries the clock while a run is active ($(jget '["runs"]'))" ||
+	fail "state's runs while a run is active: $(cat "$T/body")"
+api "$TA" POST "/v1/datasets/$SDS/sample" --data-binary 'cancel'
+for _ in $(seq 200); do
+	api "$TA" GET "/v1/datasets/$SDS/runs"
+	st=$(jget '["runs"][0]["state"]')
+	[[ $st == cancelled || $st == done ]] && break
+	sleep 0.1
+done
+# the cancel may come after the last image: done is as good
+r=$(jget '["runs"][0]' | python3 -c 'import sys,ast; r=ast.literal_eval(sys.stdin.read()); print(r["state"], r["phase"])')
+[[ $r == "cancelled " || $r == "done " ]] && pass "an ended run has no phase ($r)" ||
+	fail "an ended run: [$r]"
+api "$TA" GET "/v1/datasets/$SDS/state"
+[[ $(jget '["runs"]') != *.* ]] && pass "state's runs is a plain counter once no run is active" ||
+	fail "state's runs after the run: $(cat "$T/body")"
 
 sv_umount "$M"
 
