@@ -21,7 +21,7 @@
 # by at most 1, and leave last_used as it was. GET
 # /v1/datasets/{id}/state: a file copied in through the remote mount moves
 # "tree" (and the selection, implicit over the live tree) and nothing
-# else; a tag moves "tags"; a selection write moves "selection"; an
+# else, and "tree" equals the sample table's X-Sievefs-Gen; a tag moves "tags"; a selection write moves "selection"; an
 # embedding CSV moves "embeddings"; a sampling run moves "runs"; another
 # user's dataset → 404. GET /v1/datasets/{id}/runs: newest first with
 # number, state, strategy, phase, counts and times; ?limit=1 gives one;
@@ -238,6 +238,9 @@ state 1
 expect_eq "selection tree" "$(changed 0 1)" "files copied in through the mount move tree (and the implicit selection), nothing else"
 state 1b
 expect_eq "" "$(changed 1 1b)" "unchanged when nothing changed"
+api "$TA" GET "/v1/datasets/$DS/table"
+expect_eq "$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["tree"])' "$T/state.1b")" \
+	"$(hdr X-Sievefs-Gen)" "state's tree is the sample table's X-Sievefs-Gen"
 api "$TB" GET "/v1/datasets/$DS/state"
 expect_code 404 "bob reads alice's state"
 
