@@ -34,7 +34,11 @@
 # sub-folders), a sample whose bytes stay with the uploader (upload=meta)
 # is not in it and SKIPPED.txt says why; another user's tag → 404; a
 # 1,000-file tag (~32 MB) streams while the server's peak RSS grows by far
-# less than the archive (VmHWM reset before, read after). A run seen while
+# less than the archive (VmHWM reset before, read after). Through an
+# embedded mount serving the API (-o web=: one process, the other door),
+# a cp, a tag's mkdir, the selection file, an embeddings CSV and a sample
+# request each move their counter at the web door, and the tar of a tag
+# made in the mount holds its files. A run seen while
 # it runs says state running, phase embedding and its live total, and
 # state's "runs" carries the clock until it ends (then no phase).
 
@@ -226,7 +230,12 @@ printf 'tab\n' >"$src/$(printf 'tab\there.txt')"
 head -c 100000 /dev/urandom >"$src/sub dir/deeper/blob.bin"
 printf 'x\n' >"$src/sub dir/x.txt"
 
-state() { api "$TA" GET "/v1/datasets/$DS/state"; cp "$T/body" "$T/state.$1"; }
+# state N — the state of $DS as ${STOK:-$TA} sees it, into $T/state.N
+state() {
+	api "${STOK:-$TA}" GET "/v1/datasets/$DS/state"
+	[[ $code == 200 ]] || fail "GET state: $code"
+	cp "$T/body" "$T/state.$1"
+}
 # changed A B KEYS — the keys whose values differ between states A and B
 changed() { python3 -c 'import json,sys; a=json.load(open(sys.argv[1])); b=json.load(open(sys.argv[2])); print(" ".join(k for k in sorted(a) if a[k]!=b[k]))' "$T/state.$1" "$T/state.$2"; }
 state 0
@@ -422,6 +431,57 @@ api "$TA" GET "/v1/datasets/$SDS/state"
 	fail "state's runs after the run: $(cat "$T/body")"
 
 sv_umount "$M"
+
+# --- the other door in one process: an embedded mount serving the API
+# (-o web=), its changes made through FUSE
+WS=$T/wstore
+WM=$T/wmnt
+sv_mount "$WS" "$WM" -o web=127.0.0.1:0 || die "mount with -o web= failed"
+WPORT=$(sed -n 's|^sievefs: listening on http://127.0.0.1:\([0-9]*\)$|\1|p' "${SV_MNT_LOG[$WM]}" | tail -1)
+[[ -n $WPORT ]] || die "the mount printed no address"
+TM=$(STORE=$WS new_token alice "$T/m.tok" >/dev/null && cat "$T/m.tok") || die "token create beside the mount failed"
+U_SAVED=$U
+U=http://127.0.0.1:$WPORT
+STOK=$TM
+ok "mkdir a dataset in the mount" mkdir "$WM/w"
+api "$TM" GET "/v1/datasets?name=w"
+expect_code 200 "the mount's door lists the dataset"
+DS=$(jget '["id"]')
+state m0
+ok "cp files into the mount" cp -r "$src/." "$WM/w/initial-tag/"
+state m1
+expect_eq "selection tree" "$(changed m0 m1)" "a cp through the mount moves tree (and the implicit selection) at the web door"
+ok "mkdir a tag in the mount" mkdir "$WM/w/t1"
+state m2
+expect_eq "tags" "$(changed m1 m2)" "a mkdir of a tag in the mount moves tags"
+ok "write the selection in the mount" cp "$T/sel.txt" "$WM/w/selection"
+state m3
+expect_eq "selection" "$(changed m2 m3)" "the selection file written in the mount moves selection"
+ok "cp an embedding CSV into the mount" cp "$T/emb.csv" "$WM/w/embeddings/e1.csv"
+state m4
+expect_eq "embeddings" "$(changed m3 m4)" "an embedding copied into the mount moves embeddings"
+ok "a sampling request in the mount" sh -c "echo 'random n=2 embedding=e1' > '$WM/w/sample'"
+for _ in $(seq 100); do
+	grep -q '^status: \(done\|failed\)' "$WM/w/sample" && break
+	sleep 0.1
+done
+state m5
+expect_eq "runs selection" "$(changed m4 m5)" "a run in the mount moves runs (and the selection it sets)"
+api "$TM" GET "/v1/datasets/$DS/runs"
+expect_eq "done random" "$(jget '["runs"][0]' | python3 -c 'import sys,ast; r=ast.literal_eval(sys.stdin.read()); print(r["state"], r["strategy"])')" \
+	"the mount's run at the web door"
+api "$TM" GET "/v1/datasets/$DS/tags"
+MTAG=$(python3 -c 'import json,sys; print([t["id"] for t in json.load(open(sys.argv[1]))["tags"] if t["name"]=="t1"][0])' "$T/body")
+api "$TM" GET "/v1/tags/$MTAG/tar"
+expect_code 200 "the tar of a tag made in the mount"
+mv "$T/body" "$T/m.tar"
+mkdir -p "$T/mx"
+ok "GNU tar extracts it" tar -xf "$T/m.tar" -C "$T/mx"
+(cd "$T/mx" && find . -type f -print0 | LC_ALL=C sort -z | xargs -0 sha256sum) >"$T/m.sums"
+expect_list_eq "$T/want.sums" "$T/m.sums" "the mount's tag, every file equal to its original (no SKIPPED.txt)"
+sv_umount "$WM"
+U=$U_SAVED
+STOK=
 
 # --- secrets never in the log
 for t in "$TA" "$TC" "$TW"; do
