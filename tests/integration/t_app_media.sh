@@ -4,7 +4,8 @@
 # "Thumbnails and images") against a real `sievefs serve` on loopback, with
 # samples copied in through real remote mounts.
 #
-# Proves: the thumbnail of a JPEG, a PNG and a WebP sample is a JPEG (read
+# Proves: the thumbnail of a JPEG (baseline and progressive), a PNG and a
+# WebP sample is a JPEG (read
 # back with PIL) whose longest side is 128 with the aspect kept, with
 # ETag "t<sha of the bytes>" and Cache-Control private, max-age=604800; a
 # request naming the ETag gets 304; the cached thumbnail is served from
@@ -70,6 +71,7 @@ def grad(w, h, mode="RGB"):
                 for y in range(h) for x in range(w)])
     return im
 grad(640, 480).save(d + "/photo.jpg", quality=90)
+grad(480, 640).save(d + "/prog.jpg", quality=90, progressive=True)
 grad(300, 200, "RGBA").save(d + "/pic.png")
 grad(200, 300).save(d + "/pic.webp", quality=80)
 grad(90, 60).save(d + "/gc.png")
@@ -104,7 +106,7 @@ ino() {   # ino NAME [PARENT]
 }
 I_JPG=$(ino photo.jpg); I_PNG=$(ino pic.png); I_WEBP=$(ino pic.webp)
 I_TXT=$(ino notes.txt); I_TRUNC=$(ino trunc.jpg); I_BOMB=$(ino bomb.png)
-I_GC=$(ino gc.png); I_RACE=$(ino race.jpg); I_SUB=$(ino sub)
+I_PROG=$(ino prog.jpg); I_GC=$(ino gc.png); I_RACE=$(ino race.jpg); I_SUB=$(ino sub)
 I_NAIVE=$(ino "naïve é.jpg" "$I_SUB")
 [[ -n $I_JPG && -n $I_NAIVE ]] || die "could not look the samples up"
 
@@ -128,6 +130,7 @@ ETAG=$(hdr "$T/th.h" ETag)
 cp "$T/th" "$T/photo.thumb"
 thumb_ok "png 300x200 RGBA" "$I_PNG" 128 85
 thumb_ok "webp 200x300" "$I_WEBP" 85 128
+thumb_ok "progressive jpeg 480x640" "$I_PROG" 96 128
 
 # --- 304 and the cache
 get "$TA" "/v1/nodes/$I_JPG/thumbnail" "$T/th" -H "If-None-Match: $ETAG"
