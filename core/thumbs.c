@@ -78,7 +78,8 @@ int core_thumb_record_parse(const unsigned char *head, size_t len, char *why,
 	return 1;
 }
 
-/* Fills out from an open cache file: 0, or -errno (fd closed then). */
+/* Fills out from an open cache file: 0, -EAGAIN when the file is not one
+ * we write (make it again), or -errno (fd closed then). */
 static int from_cache(int fd, struct core_thumb *out)
 {
 	unsigned char head[CORE_THUMB_WHY];
@@ -97,9 +98,11 @@ static int from_cache(int fd, struct core_thumb *out)
 		out->not_image = 1;
 		return 0;
 	}
-	if (got == 0) {               /* cannot be ours: no JPEG is empty */
+	if (got < 3 || head[0] != 0xff) {
+		/* not what we write (a file cut short by a power loss after
+		 * its rename, say): made again, and renamed over it */
 		close(fd);
-		return -EIO;
+		return -EAGAIN;
 	}
 	out->fd = fd;
 	out->size = sb.st_size;
@@ -236,10 +239,15 @@ int core_thumb_get(store *st, const unsigned char src[STORE_SHA_LEN],
 	memset(out, 0, sizeof(*out));
 	out->fd = -1;
 	fd = store_thumbcache_open(st, src, side);
-	if (fd >= 0)
-		return from_cache(fd, out);
-	if (fd != -ENOENT)
+	if (fd >= 0) {
+		rc = from_cache(fd, out);
+		if (rc != -EAGAIN)
+			return rc;
+		memset(out, 0, sizeof(*out));
+		out->fd = -1;
+	} else if (fd != -ENOENT) {
 		return fd;
+	}
 	fd = store_blob_open(st, src);
 	if (fd < 0)
 		return fd;

@@ -4,7 +4,7 @@
  *
  * Covered: a cold request decodes and caches, the next one opens the
  * cache (CORE_THUMB_CACHED, the same bytes, by fd); a planted cache file
- * is what a request gets (nothing decoded); bytes that are no image are
+ * is what a request gets (nothing decoded), an empty one is made again; bytes that are no image are
  * "not an image" with a reason, cached as such; an absent blob is
  * -ENOENT; a put for a blob that is gone leaves nothing; a side the cache
  * does not keep is -EINVAL; collecting the blob (the sweep of unnamed
@@ -233,6 +233,31 @@ static void planted_cache_is_served(void **state)
 	assert_int_equal(core_thumb_get(f->st, sha, STORE_THUMB_SIDE, &t), 0);
 	assert_int_equal(t.how, CORE_THUMB_CACHED);
 	assert_int_equal(t.size, (int64_t)sizeof(fake));
+	core_thumb_release(&t);
+}
+
+/* A cache file that is not what we write (empty: a power loss after the
+ * rename) is made again and replaced. */
+static void broken_cache_is_remade(void **state)
+{
+	struct fx *f = *state;
+	unsigned char sha[STORE_SHA_LEN], *src;
+	struct core_thumb t;
+	char path[STORE_PATH_MAX];
+	struct stat sb;
+	size_t len;
+
+	src = make_jpeg(300, 200, &len);
+	put_blob(f, src, len, sha);
+	free(src);
+	assert_int_equal(store_thumbcache_put(f->st, sha, STORE_THUMB_SIDE,
+					      "", 0), 0);
+	assert_int_equal(core_thumb_get(f->st, sha, STORE_THUMB_SIDE, &t), 0);
+	assert_int_equal(t.how, CORE_THUMB_MADE);
+	assert_non_null(t.buf);
+	cache_path(f, sha, path, sizeof(path));
+	assert_int_equal(stat(path, &sb), 0);
+	assert_int_equal(sb.st_size, t.size);
 	core_thumb_release(&t);
 }
 
@@ -582,6 +607,8 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(cold_then_cached, setup, teardown),
 		cmocka_unit_test_setup_teardown(planted_cache_is_served, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(broken_cache_is_remade, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(not_an_image_is_cached, setup,
 						teardown),
