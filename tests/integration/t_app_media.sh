@@ -15,7 +15,9 @@
 # whole JPEG and leave one cache file and no temp file; a text file, a
 # truncated JPEG and a 20000x20000 PNG header bomb get the "not-image" SVG
 # placeholder (the server keeps serving, the outcome is cached too); a
-# folder, another user's node and an absent ino are 404, and another user
+# folder (not_a_file), an upload not committed yet (pending), another
+# user's node and an absent ino are 404 (the last two alike, and nothing is
+# made for another user's node), and another user
 # who sends a kept commit naming alice's hash gets the "kept" placeholder,
 # not her thumbnail; an upload=meta sample gets the "kept" placeholder and
 # its /image is 404 bytes_kept_by_uploader; an upload=thumbnails sample gets
@@ -210,6 +212,21 @@ expect_code "an absent ino: 404" 404
 ok "bob's 404 is the same as an absent ino's" cmp "$T/x.bob" "$T/x"
 get "$TB" "/v1/nodes/$I_JPG/image" "$T/x"
 expect_code "bob asks for alice's image: 404" 404
+HG=$(sha "$S/gc.png")
+get "$TB" "/v1/nodes/$I_GC/thumbnail" "$T/x"
+expect_code "bob asks for a thumbnail of alice's never made: 404" 404
+ok "... and nothing was made or cached" test ! -e "$STORE/thumbs/${HG:0:2}/$HG.128"
+expect_contains "$T/x" '"not_found"' "... with the body of an absent node"
+get "$TA" "/v1/nodes/$I_SUB/thumbnail" "$T/x"
+expect_contains "$T/x" '"not_a_file"' "a folder's 404 says not_a_file"
+curl -s -o "$T/pn.json" -H "Authorization: Bearer $TA" -X POST \
+	-d '{"name":"pending.jpg","kind":2}' "$U/v1/nodes/$ROOT/children"
+I_PEND=$(json '["ino"]' "$T/pn.json")
+get "$TA" "/v1/nodes/$I_PEND/thumbnail" "$T/x"
+expect_code "an upload not committed yet: 404" 404
+expect_contains "$T/x" '"pending"' "... pending"
+get "$TA" "/v1/nodes/$I_PEND/image" "$T/x"
+expect_code "its image: 404" 404
 # bob names alice's hash in a kept commit of his own: no thumbnail of hers
 curl -s -o "$T/bds.json" -H "Authorization: Bearer $TB" -X POST \
 	-d '{"name":"b"}' "$U/v1/datasets"
@@ -296,7 +313,6 @@ expect_eq "kept" "$(hdr "$T/ph.h" X-Sievefs-Placeholder)" \
 sv_umount "$N"
 
 # --- collection with the blob
-HG=$(sha "$S/gc.png")
 get "$TA" "/v1/nodes/$I_GC/thumbnail" "$T/th"
 ok "gc.png's thumbnail is cached" test -f "$STORE/thumbs/${HG:0:2}/$HG.128"
 ok "rm the only node naming it" rm "$A/d/initial-tag/gc.png"
