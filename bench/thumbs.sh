@@ -153,7 +153,7 @@ cold photos "$W/ph.curl" "$PH" "$(wc -l <"$W/ph.inos")"
 echo "  load $(cut -d' ' -f1-3 /proc/loadavg)"
 
 # ---------------------------------------------------------------- cached
-curl -s --parallel --parallel-max 8 -K "$W/fm.curl"     # all cached now
+curl -s --parallel --parallel-max 8 -K "$W/fm.curl" 2>/dev/null   # all cached now
 awk '{ print "/v1/nodes/" $1 "/thumbnail" }' "$W/fm.inos" >"$W/thumb.paths"
 awk '{ print "/v1/blobs/" $2 }' "$W/fm.inos" >"$W/blob.paths"
 mkdir -p "$W/static"
