@@ -189,6 +189,8 @@ notimg() {
 	expect_eq "not-image" "$(hdr "$T/ph.h" X-Sievefs-Placeholder)" \
 		"$1: X-Sievefs-Placeholder: not-image"
 	expect_contains "$T/ph" "$3" "$1: the SVG says why"
+	ok "$1: the SVG is well-formed XML" "$PY" -c \
+		'import sys, xml.etree.ElementTree as E; E.parse(sys.argv[1])' "$T/ph"
 }
 notimg "a text file" "$I_TXT" "not an image"
 notimg "a truncated JPEG" "$I_TRUNC" "Premature end of JPEG file"
