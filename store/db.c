@@ -119,6 +119,13 @@ static const char *const sql_text[Q_COUNT] = {
 	[Q_PENDING_DEL] = "DELETE FROM pending WHERE sha=?1",
 	[Q_FEAT_GET] = "SELECT vec, err FROM features WHERE sha=?1 AND kind=?2",
 	[Q_DIR_GEN] = "SELECT gen FROM dirgen WHERE ino=?1",
+	/* store_blob_source (kept.c): every thumbnail request runs it */
+	[Q_BLOB_SOURCE] = "SELECT 0 AS k, ?2 FROM grants"
+		" WHERE user=?1 AND sha=?2"
+		" UNION ALL"
+		" SELECT 1, t.thumb FROM thumbs t JOIN grants g"
+		" ON g.sha=t.thumb AND g.user=?1 WHERE t.sha=?2"
+		" ORDER BY k",
 	[Q_EVENT_ADD] = "INSERT INTO events(dataset,ts,level,msg)"
 		" VALUES(?1,?2,?3,?4)",
 	[Q_NODE_TOUCH_DIR] = "UPDATE nodes SET mtime=?2, ctime=?2 WHERE ino=?1",
