@@ -221,6 +221,13 @@ void srv_on_done(void *cls, struct MHD_Connection *c, void **con_cls,
  * cJSON trees passed in are taken over, also on failure. */
 
 /* Queues resp (destroyed here; NULL: MHD_NO) with an optional type. */
+/* Answers the bytes of fd (size of them; the call owns fd) honouring one
+ * Range of the request: 200, 206 with Content-Range, or 416. headers:
+ * name, value pairs ended by NULL (a NULL value skips its pair), added to
+ * the 200/206, with Accept-Ranges; type is the Content-Type. */
+enum MHD_Result srv_send_fd_ranged(struct MHD_Connection *c, int fd,
+				   int64_t size, const char *type,
+				   const char *const *headers);
 enum MHD_Result srv_send_resp(struct MHD_Connection *c, unsigned status,
 			      struct MHD_Response *resp, const char *ctype);
 /* A malloc'd buffer (NULL: an empty body). */
