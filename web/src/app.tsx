@@ -88,9 +88,9 @@ function DatasetFrame({ route, id }: { route: Route; id: number }) {
   }
   return (
     <div class="dataset-layout">
-      <aside class="side" aria-label="Tags">
+      <div class="side">
         <TagMenu datasetId={id} />
-      </aside>
+      </div>
       <main id="main" class="dataset-main">
         <div class="dataset-head">
           <h1 class="dataset-name">{d ? d.name : '\u00a0'}</h1>
