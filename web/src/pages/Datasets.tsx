@@ -1,17 +1,18 @@
 /* My datasets: name, samples, size, created; create one by name.
  * Samples and size are those of each dataset's initial-tag (its live tree),
- * from GET /v1/datasets/ID/tags; the server's message is shown as is when a
+ * from its info text (GET /v1/datasets/ID/info: the tag list counts only
+ * frozen tags); the server's message is shown as is when a
  * create is refused (the same rules and messages as mkdir). */
 import { useEffect, useState } from 'preact/hooks';
 import * as api from '../api';
-import { ApiError, type Dataset, type Tag } from '../api';
+import { ApiError, type Dataset } from '../api';
 import { formatBytes, formatCount, formatDate, isoDate } from '../format';
-import { liveTag } from '../tagtree';
+import { parseInfo, type InfoFigures } from '../info';
 import { linkClick } from '../router';
 
 interface Row {
   ds: Dataset;
-  live?: Tag | null; // undefined while loading, null when it failed
+  live?: InfoFigures | null; // undefined while loading, null when it failed
 }
 
 export function DatasetsPage() {
@@ -28,7 +29,7 @@ export function DatasetsPage() {
       setRows(list.map((ds) => ({ ds })));
       const lives = await Promise.all(list.map(async (ds) => {
         try {
-          return liveTag(await api.tagList(ds.id)) ?? null;
+          return parseInfo(await api.infoRead(ds.id));
         } catch {
           return null;
         }
@@ -115,8 +116,8 @@ export function DatasetsPage() {
                 <th scope="row">
                   <a href={`/datasets/${ds.id}`} onClick={linkClick}>{ds.name}</a>
                 </th>
-                <td class="num">{live ? formatCount(live.files) : live === null ? '—' : '…'}</td>
-                <td class="num">{live ? formatBytes(live.bytes) : live === null ? '—' : '…'}</td>
+                <td class="num">{live?.samples != null ? formatCount(live.samples) : live === undefined ? '…' : '—'}</td>
+                <td class="num">{live?.bytes != null ? formatBytes(live.bytes) : live === undefined ? '…' : '—'}</td>
                 <td><time dateTime={isoDate(ds.created_ns)}>{formatDate(ds.created_ns)}</time></td>
               </tr>
             ))}

@@ -94,7 +94,7 @@ export function OverviewPage({ datasetId }: DatasetPageProps) {
   const rows = buildTagTree(tags.value);
   const embs = embeddings.value;
   const t = table.value;
-  const samples = live ? live.files : t ? t.count : null;
+  const samples = t ? t.count : live ? live.files : null;
   return (
     <div class="overview">
       <section class="card" aria-labelledby="ov-facts">
@@ -138,10 +138,10 @@ export function OverviewPage({ datasetId }: DatasetPageProps) {
                 <td class="num">{formatBytes(r.tag.bytes)}</td>
                 <td><time dateTime={isoDate(r.tag.created_ns)}>{formatDate(r.tag.created_ns)}</time></td>
                 <td class="downloads">
-                  <a href={api.filenamesUrl(r.tag.id)} download
-                     aria-label={`Filenames of ${r.tag.name} (.txt)`}>.txt</a>
-                  <a href={api.tarUrl(r.tag.id)} download
-                     aria-label={`Files of ${r.tag.name} (.tar)`}>.tar</a>
+                  <a href={api.filenamesUrl(r.tag.id)} download>
+                    .txt<span class="sr-only"> filenames of {r.tag.name}</span></a>
+                  <a href={api.tarUrl(r.tag.id)} download>
+                    .tar<span class="sr-only"> files of {r.tag.name}</span></a>
                 </td>
               </tr>
             ))}

@@ -18,7 +18,7 @@ import * as api from '../api';
 import { ApiError, type Tag } from '../api';
 import {
   tags, chosenTag, dataset, table, activeCount, selectionMembers, sourceMembers,
-  sliderN, type DatasetPageProps,
+  sliderN, liveInfo, type DatasetPageProps,
 } from '../state';
 import { chooseTag, reloadSelection, reloadTags, selectionDiffers } from '../data';
 import { buildTagTree, liveTag } from '../tagtree';
@@ -28,13 +28,15 @@ import { countOnes } from './util';
 export function ActiveBar() {
   const t = table.value;
   const live = liveTag(tags.value);
-  const total = t ? t.count : live ? live.files : 0;
+  const li = liveInfo.value;
+  const total = t ? t.count : li?.samples ?? (live ? live.files : 0);
   let n = activeCount.value;
   if (n === null) {
-    // without membership arrays (an older server): the chosen tag's own count
+    // without membership arrays (an older server): the chosen tag's own
+    // count, or the selection's size from the info text
     const c = chosenTag.value;
     const tag = c !== null ? tags.value.find((x) => x.id === c) : undefined;
-    n = tag ? tag.files : null;
+    n = tag ? tag.files : c === null ? li?.selection ?? null : null;
   }
   const pct = n !== null && total > 0 ? Math.min(100, (100 * n) / total) : 0;
   const text = n === null ? 'unknown' : `${formatCount(n)} of ${formatCount(total)}`;
@@ -81,7 +83,7 @@ function TagList({ datasetId }: DatasetPageProps) {
   const opts: Opt[] = [
     {
       key: 'sel', id: null, label: 'Current selection',
-      count: sel ? countOnes(sel) : null, bytes: null, depth: 0,
+      count: sel ? countOnes(sel) : liveInfo.value?.selection ?? null, bytes: null, depth: 0,
       parent: source ? source.name : null, live: false,
     },
     ...rows.map((r) => ({
@@ -232,7 +234,18 @@ function FreezeForm({ datasetId }: DatasetPageProps) {
   const [error, setError] = useState<string | null>(null);
   const [status, setStatus] = useState('');
   const [busy, setBusy] = useState(false);
-  const differs = selectionDiffers(selectionMembers.value, sourceMembers.value);
+  const sel = selectionMembers.value;
+  const src = sourceMembers.value;
+  let differs = selectionDiffers(sel, src);
+  let selCount = sel ? countOnes(sel) : null;
+  if (!sel || !src) {
+    // no membership arrays (a server without /members): the selection is a
+    // subset of its source tag, so the counts tell whether they differ
+    const d = dataset.value;
+    const source = d ? tags.value.find((t) => t.id === d.sel_tree) : undefined;
+    selCount = liveInfo.value?.selection ?? null;
+    differs = selCount !== null && !!source && selCount !== source.files;
+  }
 
   const freeze = async (e: Event) => {
     e.preventDefault();
@@ -263,7 +276,7 @@ function FreezeForm({ datasetId }: DatasetPageProps) {
                  autocomplete="off" spellcheck={false} maxLength={128} disabled={busy}
                  aria-describedby="freeze-help" />
           <p id="freeze-help" class="help">
-            The current selection ({formatCount(countOnes(selectionMembers.value!))} samples) becomes a
+            The current selection ({selCount === null ? '?' : formatCount(selCount)} samples) becomes a
             read-only tag, a folder in every mount.
           </p>
         </form>
