@@ -47,7 +47,7 @@ export function PreferencesPage() {
       setLoadError(null);
     } catch (e) {
       if (e instanceof ApiError && e.status === 404)
-        setLoadError('This server cannot list tokens yet (no /v1/tokens route). Use `sievefs token list` on the server.');
+        setLoadError('This server cannot list tokens yet (no /v1/tokens route). Use “sievefs token list” on the server.');
       else setLoadError(e instanceof ApiError ? e.message : 'could not load your tokens');
     }
   };
