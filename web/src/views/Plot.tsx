@@ -183,7 +183,13 @@ export function PlotPanel({ datasetId, compact = false }: DatasetPageProps & { c
 		const s = stateBuf.current;
 		const aa = a && a.length === l.count ? a : null;
 		const gg = g && g.length === l.count ? g : null;
-		for (let i = 0; i < l.count; i++) s[i] = (aa ? (aa[i] ? 1 : 0) : 0) | (gg ? gg[i] << 1 : 0);
+		let c = 0;
+		for (let i = 0; i < l.count; i++) {
+			const on = aa && aa[i] ? 1 : 0;
+			c += on;
+			s[i] = on | (gg ? gg[i] << 1 : 0);
+		}
+		p.setActiveCount(c);
 		p.setState(s);
 	});
 

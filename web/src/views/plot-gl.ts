@@ -121,11 +121,15 @@ export class PlotGL {
 	useRank = false;
 	n = 0;
 	byGroup = false;
+	/** how many points are active: many active points are drawn fainter, so
+	 * their density stays visible instead of one solid blot */
+	activeCount = 0;
 	drawCount = 0;
 	lastDrawMs = 0;
 	private frame = 0;
 	private scratch: Float32Array | null = null;
 	private pixel = new Uint8Array(4);
+	private activeColor = new Float32Array(ACTIVE);
 
 	constructor(readonly canvas: HTMLCanvasElement) {
 		const gl = canvas.getContext('webgl2', {
@@ -235,6 +239,13 @@ export class PlotGL {
 		this.invalidate();
 	}
 
+	setActiveCount(n: number): void {
+		if (n !== this.activeCount) {
+			this.activeCount = n;
+			this.invalidate();
+		}
+	}
+
 	setByGroup(on: boolean): void {
 		if (on !== this.byGroup) {
 			this.byGroup = on;
@@ -337,7 +348,10 @@ export class PlotGL {
 			gl.uniform1f(this.u.u_size, size);
 			gl.uniform1f(this.u.u_activeSize, activeSize);
 			gl.uniform4fv(this.u.u_inactive, INACTIVE);
-			gl.uniform4fv(this.u.u_active, ACTIVE);
+			const nAct = this.useRank ? Math.min(this.n, this.points) : this.activeCount;
+			const alpha = Math.min(ACTIVE[3], Math.max(0.3, ACTIVE[3] * Math.sqrt(3000 / Math.max(1, nAct))));
+			this.activeColor[3] = alpha;
+			gl.uniform4fv(this.u.u_active, this.activeColor);
 			gl.bindVertexArray(this.vao);
 			gl.drawArrays(gl.POINTS, 0, this.points);
 			gl.bindVertexArray(null);
