@@ -9,6 +9,7 @@ import { ApiError, type Dataset } from '../api';
 import { formatBytes, formatCount, formatDate, isoDate } from '../format';
 import { parseInfo, type InfoFigures } from '../info';
 import { linkClick } from '../router';
+import { refusal } from './util';
 
 interface Row {
   ds: Dataset;
@@ -63,7 +64,7 @@ export function DatasetsPage() {
       setStatus(`Dataset ${ds.name} created.`);
       await load();
     } catch (err) {
-      setCreateError(err instanceof ApiError ? err.message : 'could not create the dataset');
+      setCreateError(refusal(err, 'dataset', name, 'could not create the dataset'));
       input.focus();
     } finally {
       setBusy(false);

@@ -15,7 +15,7 @@
  * Names are rendered as text only. */
 import { useEffect, useRef, useState } from 'preact/hooks';
 import * as api from '../api';
-import { ApiError, type Tag } from '../api';
+import type { Tag } from '../api';
 import {
   tags, chosenTag, dataset, table, activeCount, selectionMembers, sourceMembers,
   sliderN, liveInfo, type DatasetPageProps,
@@ -23,7 +23,7 @@ import {
 import { chooseTag, reloadSelection, reloadTags, selectionDiffers } from '../data';
 import { buildTagTree, liveTag } from '../tagtree';
 import { formatBytes, formatCount, formatPercent } from '../format';
-import { countOnes } from './util';
+import { countOnes, refusal } from './util';
 
 export function ActiveBar() {
   const t = table.value;
@@ -132,7 +132,10 @@ function TagList({ datasetId }: DatasetPageProps) {
           class={`tag-opt depth-${Math.min(o.depth, 6)}${o.id === null ? ' tag-sel' : ''}`}
           onClick={() => void chooseTag(o.id)}
         >
-          <span class="tag-name">{o.label}</span>
+          <span class="tag-name">
+            {o.depth > 0 && <span class="tree-mark" aria-hidden="true">└ </span>}
+            {o.label}
+          </span>
           <span class="tag-count">{o.count === null ? '' : formatCount(o.count)}</span>
           <span class="sr-only">
             {o.count !== null ? ` samples${o.bytes !== null ? `, ${formatBytes(o.bytes)}` : ''}` : ''}
@@ -168,7 +171,7 @@ function TagActions({ tag }: { tag: Tag }) {
       setMode('none');
       await reloadTags();
     } catch (err) {
-      setError(err instanceof ApiError ? err.message : 'rename failed');
+      setError(refusal(err, 'tag', name, 'rename failed'));
     } finally {
       setBusy(false);
     }
@@ -184,7 +187,7 @@ function TagActions({ tag }: { tag: Tag }) {
       await reloadTags();
       await reloadSelection();
     } catch (err) {
-      setError(err instanceof ApiError ? err.message : 'delete failed');
+      setError(refusal(err, 'tag', tag.name, 'delete failed'));
     } finally {
       setBusy(false);
     }
@@ -261,7 +264,7 @@ function FreezeForm({ datasetId }: DatasetPageProps) {
       await reloadTags();
       await reloadSelection();
     } catch (err) {
-      setError(err instanceof ApiError ? err.message : 'could not freeze the selection');
+      setError(refusal(err, 'tag', name, 'could not freeze the selection'));
     } finally {
       setBusy(false);
     }

@@ -1,4 +1,5 @@
 /* Small helpers shared by the shell's pages. */
+import { ApiError } from '../api';
 
 export function countOnes(m: Uint8Array): number {
   let c = 0;
@@ -14,4 +15,17 @@ export async function copyText(text: string): Promise<boolean> {
   } catch {
     return false;
   }
+}
+
+/** The server's message for a refused create/rename/delete, with what the
+ * bare errno text ("File exists", "Directory not empty") leaves unsaid. */
+export function refusal(e: unknown, kind: 'tag' | 'dataset', name: string, fallback: string): string {
+  if (!(e instanceof ApiError)) return fallback;
+  if (e.code === 'exists')
+    return kind === 'tag'
+      ? `There is already a tag named ${name}, or the name is reserved (${e.message}).`
+      : `You already have a dataset named ${name} (${e.message}).`;
+  if (e.code === 'not_empty' && kind === 'tag')
+    return `Other tags were made from ${name}: delete them first (${e.message}).`;
+  return e.message;
 }
