@@ -35,7 +35,7 @@ function Header() {
         <nav class="top-nav" aria-label="Account">
           <a href="/" onClick={linkClick}>My datasets</a>
           <a href="/preferences" onClick={linkClick}>Preferences</a>
-          <span class="user" aria-label="Signed in as">{s.user}</span>
+          <span class="user"><span class="sr-only">Signed in as </span>{s.user}</span>
           <button type="button" class="link-button" onClick={() => void signOut()}>Sign out</button>
         </nav>
       )}
@@ -104,10 +104,22 @@ function DatasetFrame({ route, id }: { route: Route; id: number }) {
   );
 }
 
+const TITLES: Record<Route['name'], string> = {
+  home: 'My datasets', preferences: 'Preferences', overview: 'Overview', samples: 'Samples',
+  sample: 'Sample', upload: 'Upload', sampling: 'Sampling', plot: 'Plot', notfound: 'Not found',
+};
+
 export function App() {
   const route = parseRoute(path.value);
   const signed = session.value;
   const isDataset = 'id' in route;
+  const dsName = isDataset ? dataset.value?.name : undefined;
+  useEffect(() => {
+    const parts = [!signed ? 'Sign in' : datasetError.value === 'not_found' ? 'No such dataset' : TITLES[route.name]];
+    if (signed && dsName && datasetError.value !== 'not_found') parts.push(dsName);
+    parts.push('sievefs');
+    document.title = parts.join(' — ');
+  });
   useEffect(() => {
     if (!isDataset) closeDataset();
   }, [isDataset]);

@@ -260,12 +260,14 @@ export async function openDataset(id: number): Promise<void> {
   try {
     const st = soft('state', () => api.datasetState(id));
     if (!(await loadDataset(id, e))) return;
+    // everything at once: the arrays do not wait for the table (they are
+    // checked against it below, and fetched again in the rare case the tree
+    // changed between the answers)
     await Promise.all([
       loadInfo(id, e), loadTags(id, e), loadTable(id, e), loadRuns(id, e), loadEmbeddings(id, e),
       st.then((s) => { if (e === epoch) datasetState.value = s; }),
+      loadArrays(id, e),
     ]);
-    if (e !== epoch) return;
-    await loadArrays(id, e);
     if (e === epoch && !arraysFit()) {
       await loadTable(id, e);
       await loadArrays(id, e);
