@@ -113,13 +113,14 @@ export function App() {
   const route = parseRoute(path.value);
   const signed = session.value;
   const isDataset = 'id' in route;
+  // read in render, so a change of either re-renders the App and its title
   const dsName = isDataset ? dataset.value?.name : undefined;
+  const gone = isDataset && datasetError.value === 'not_found';
+  const title = [!signed ? 'Sign in' : gone ? 'No such dataset' : TITLES[route.name],
+    ...(signed && dsName && !gone ? [dsName] : []), 'sievefs'].join(' — ');
   useEffect(() => {
-    const parts = [!signed ? 'Sign in' : datasetError.value === 'not_found' ? 'No such dataset' : TITLES[route.name]];
-    if (signed && dsName && datasetError.value !== 'not_found') parts.push(dsName);
-    parts.push('sievefs');
-    document.title = parts.join(' — ');
-  });
+    document.title = title;
+  }, [title]);
   useEffect(() => {
     if (!isDataset) closeDataset();
   }, [isDataset]);
