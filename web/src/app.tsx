@@ -74,7 +74,7 @@ function DatasetFrame({ route, id }: { route: Route; id: number }) {
     void openDataset(id);
   }, [id]);
   const err = datasetError.value;
-  if (err === 'not_found') return <main id="main" class="page"><NotFoundPage what="dataset" /></main>;
+  if (err === 'not_found') return <main id="main" tabIndex={-1} class="page"><NotFoundPage what="dataset" /></main>;
   const d = dataset.value;
   let page;
   switch (route.name) {
@@ -91,7 +91,7 @@ function DatasetFrame({ route, id }: { route: Route; id: number }) {
       <div class="side">
         <TagMenu datasetId={id} />
       </div>
-      <main id="main" class="dataset-main">
+      <main id="main" tabIndex={-1} class="dataset-main">
         <div class="dataset-head">
           <h1 class="dataset-name">{d ? d.name : '\u00a0'}</h1>
           <DatasetTabs id={id} route={route} />
@@ -129,15 +129,15 @@ export function App() {
 
   let body;
   if (!signed) {
-    body = <main id="main" class="page narrow"><SignInPage /></main>;
+    body = <main id="main" tabIndex={-1} class="page narrow"><SignInPage /></main>;
   } else if (route.name === 'home') {
-    body = <main id="main" class="page"><DatasetsPage /></main>;
+    body = <main id="main" tabIndex={-1} class="page"><DatasetsPage /></main>;
   } else if (route.name === 'preferences') {
-    body = <main id="main" class="page"><PreferencesPage /></main>;
+    body = <main id="main" tabIndex={-1} class="page"><PreferencesPage /></main>;
   } else if ('id' in route) {
     body = <DatasetFrame route={route} id={route.id} />;
   } else {
-    body = <main id="main" class="page"><NotFoundPage what="page" /></main>;
+    body = <main id="main" tabIndex={-1} class="page"><NotFoundPage what="page" /></main>;
   }
   return (
     <>
