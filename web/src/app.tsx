@@ -28,13 +28,15 @@ import { TagMenu } from './pages/TagMenu';
 
 function Header() {
   const s = session.value;
+  const name = parseRoute(path.value).name;
   return (
     <header class="top">
       <a class="brand" href="/" onClick={linkClick}>sievefs</a>
       {s && (
         <nav class="top-nav" aria-label="Account">
-          <a href="/" onClick={linkClick}>My datasets</a>
-          <a href="/preferences" onClick={linkClick}>Preferences</a>
+          <a href="/" onClick={linkClick} aria-current={name === 'home' ? 'page' : undefined}>My datasets</a>
+          <a href="/preferences" onClick={linkClick}
+             aria-current={name === 'preferences' ? 'page' : undefined}>Preferences</a>
           <span class="user"><span class="sr-only">Signed in as </span>{s.user}</span>
           <button type="button" class="link-button" onClick={() => void signOut()}>Sign out</button>
         </nav>

@@ -13,7 +13,24 @@ export async function copyText(text: string): Promise<boolean> {
     await navigator.clipboard.writeText(text);
     return true;
   } catch {
-    return false;
+    // no Clipboard API (an insecure context) or no permission: the old way
+    const ta = document.createElement('textarea');
+    ta.value = text;
+    ta.className = 'sr-only';
+    ta.setAttribute('readonly', '');
+    ta.setAttribute('aria-hidden', 'true');
+    const back = document.activeElement as HTMLElement | null;
+    document.body.appendChild(ta);
+    ta.select();
+    let ok = false;
+    try {
+      ok = document.execCommand('copy');
+    } catch {
+      ok = false;
+    }
+    ta.remove();
+    back?.focus();
+    return ok;
   }
 }
 
