@@ -16,9 +16,11 @@
  * arrows move the focused cell, PageUp/PageDown by a screenful of rows,
  * Home/End to the first/last sample, Enter opens it.
  */
+import { Component } from 'preact';
 import { useEffect, useMemo, useRef, useState } from 'preact/hooks';
 import { Virtualizer, elementScroll, observeElementOffset, observeElementRect } from '@tanstack/virtual-core';
 import * as api from '../api';
+import type { SampleTable } from '../api';
 import { table, active, activeCount, scores, chosenTag, tags, sliderN, type DatasetPageProps } from '../state';
 import { navigate } from '../router';
 import { formatCount } from '../format';
@@ -157,42 +159,73 @@ export function SamplesGrid({ datasetId, compact = false, sortKey, desc, label }
 			<div class="sgrid-inner" style={{ height: `${virt.getTotalSize()}px` }} role="presentation">
 				{t && items.map((row) => {
 					const from = row.index * cols, to = Math.min(n, from + cols);
-					const cells = [];
-					for (let pos = from; pos < to; pos++) {
-						const i = order[pos];
-						const p = t.path[i];
-						cells.push(
-							<a
-								key={i}
-								id={cellId(pos)}
-								role="gridcell"
-								class={pos === f ? 'sgrid-cell focused' : 'sgrid-cell'}
-								href={`/datasets/${datasetId}/samples/${t.ino[i]}`}
-								tabIndex={-1}
-								aria-selected={pos === f}
-								onClick={(e) => {
-									if (e.button !== 0 || e.metaKey || e.ctrlKey || e.shiftKey || e.altKey) return;
-									e.preventDefault();
-									setFocus(pos);
-									navigate(`/datasets/${datasetId}/samples/${t.ino[i]}`);
-								}}
-							>
-								<img class="sgrid-thumb" src={api.thumbnailUrl(t.ino[i])} alt={p} loading="lazy" decoding="async"
-									width={128} height={128} />
-								<span class="sgrid-name" aria-hidden="true">{basename(p)}</span>
-							</a>,
-						);
-					}
 					return (
-						<div key={row.key} class="sgrid-row" role="row" aria-rowindex={row.index + 1}
-							style={{ transform: `translateY(${row.start}px)` }}>
-							{cells}
-						</div>
+						<GridRow key={row.key} datasetId={datasetId} table={t} order={order} from={from} to={to}
+							start={row.start} rowIndex={row.index} focus={f >= from && f < to ? f : -1}
+							cellId={cellId} onOpen={setFocus} />
 					);
 				})}
 			</div>
 		</div>
 	);
+}
+
+interface RowProps {
+	datasetId: number;
+	table: SampleTable;
+	order: Int32Array;
+	from: number;
+	to: number;
+	start: number;
+	rowIndex: number;
+	focus: number; // the focused position when it is in this row, else -1
+	cellId: (pos: number) => string;
+	onOpen: (pos: number) => void;
+}
+
+/* One row of cells. Re-rendered only when what it shows changes, so a
+ * scroll step renders just the rows that came into view. */
+class GridRow extends Component<RowProps> {
+	shouldComponentUpdate(nx: RowProps): boolean {
+		const p = this.props;
+		return nx.order !== p.order || nx.from !== p.from || nx.to !== p.to || nx.start !== p.start
+			|| nx.focus !== p.focus || nx.table !== p.table || nx.datasetId !== p.datasetId;
+	}
+
+	render() {
+		const { datasetId, table: t, order, from, to, start, rowIndex, focus, cellId, onOpen } = this.props;
+		const cells = [];
+		for (let pos = from; pos < to; pos++) {
+			const i = order[pos];
+			const p = t.path[i];
+			const href = `/datasets/${datasetId}/samples/${t.ino[i]}`;
+			cells.push(
+				<div key={i} id={cellId(pos)} role="gridcell" aria-selected={pos === focus}
+					class={pos === focus ? 'sgrid-cell focused' : 'sgrid-cell'}>
+					<a
+						class="sgrid-link"
+						href={href}
+						tabIndex={-1}
+						onClick={(e) => {
+							if (e.button !== 0 || e.metaKey || e.ctrlKey || e.shiftKey || e.altKey) return;
+							e.preventDefault();
+							onOpen(pos);
+							navigate(href);
+						}}
+					>
+						<img class="sgrid-thumb" src={api.thumbnailUrl(t.ino[i])} alt={p} loading="lazy" decoding="async"
+							width={128} height={128} />
+						<span class="sgrid-name" aria-hidden="true">{basename(p)}</span>
+					</a>
+				</div>,
+			);
+		}
+		return (
+			<div class="sgrid-row" role="row" aria-rowindex={rowIndex + 1} style={{ transform: `translateY(${start}px)` }}>
+				{cells}
+			</div>
+		);
+	}
 }
 
 const DIRECTION: Record<SortKey, [string, string]> = {
