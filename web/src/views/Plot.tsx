@@ -29,6 +29,7 @@ import { chooseTag, reloadSelection } from '../data';
 import { formatCount } from '../format';
 import { buildGrid, inBox, inPolygon, nearest, type Grid } from '../lib/spatial';
 import { selectionText } from '../lib/selection';
+import { packState } from '../lib/active';
 import { NoWebGL, PALETTE, PlotGL } from './plot-gl';
 import './views.css';
 
@@ -181,14 +182,7 @@ export function PlotPanel({ datasetId, compact = false }: DatasetPageProps & { c
 		if (moving) return;
 		if (!stateBuf.current || stateBuf.current.length !== l.count) stateBuf.current = new Uint8Array(l.count);
 		const s = stateBuf.current;
-		const aa = a && a.length === l.count ? a : null;
-		const gg = g && g.length === l.count ? g : null;
-		let c = 0;
-		for (let i = 0; i < l.count; i++) {
-			const on = aa && aa[i] ? 1 : 0;
-			c += on;
-			s[i] = on | (gg ? gg[i] << 1 : 0);
-		}
+		const c = packState(a, g, s);
 		p.setActiveCount(c);
 		p.setState(s);
 	});
