@@ -52,6 +52,11 @@ function css(c: number[]): string {
 	return `rgb(${Math.round(c[0] * 255)}, ${Math.round(c[1] * 255)}, ${Math.round(c[2] * 255)})`;
 }
 
+/** The tooltip's middle, kept inside the plot (it is ~150 px tall). */
+function tipTop(y: number, h: number): number {
+	return h < 170 ? y : Math.min(Math.max(y, 80), h - 80);
+}
+
 function layoutMessage(e: unknown): string {
 	if (e instanceof ApiError) {
 		if (e.code === 'no_embedding')
@@ -421,7 +426,7 @@ export function PlotPanel({ datasetId, compact = false }: DatasetPageProps & { c
 					<>
 						<div ref={ringRef} class="plot-ring" style={{ left: `${hp.x}px`, top: `${hp.y}px` }} />
 						<div class={`plot-tip${hp.x > (canvasRef.current?.clientWidth ?? 0) - 220 ? ' left' : ''}`} role="tooltip"
-							style={{ left: `${hp.x}px`, top: `${hp.y}px` }}>
+							style={{ left: `${hp.x}px`, top: `${tipTop(hp.y, canvasRef.current?.clientHeight ?? 0)}px` }}>
 							<img src={api.thumbnailUrl(t.ino[hp.i])} alt="" width={96} height={96} />
 							<span class="plot-tip-path">{t.path[hp.i]}</span>
 						</div>
