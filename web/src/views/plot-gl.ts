@@ -366,7 +366,9 @@ export class PlotGL {
 		performance.measure('plot-draw', mark);
 		performance.clearMarks(mark);
 		if (this.drawCount % 500 === 0) performance.clearMeasures('plot-draw');
+		// test hooks: how many draws so far, and how many points the last one drew
 		this.canvas.dataset.draws = String(this.drawCount);
+		this.canvas.dataset.points = String(this.points);
 	}
 
 	destroy(): void {
