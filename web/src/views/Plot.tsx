@@ -448,10 +448,14 @@ export function PlotPanel({ datasetId, compact = false }: DatasetPageProps & { c
 						</div>
 					</>
 				)}
-				{(message || glError) && <p class="plot-message" role="status">{glError ?? message}</p>}
+				{(message || glError) && (
+					<p class="plot-message" role="status">
+						{glError ?? (t && t.count === 0 ? 'This dataset has no samples yet: upload some (Upload tab), then run a sampling request.' : message)}
+					</p>
+				)}
 			</div>
 			<div class="plot-legend" aria-label="Legend">
-				{!byTag && (
+				{l && !byTag && (
 					<>
 						<span class="swatch-item"><span class="swatch active" />active{nAct !== null ? ` (${formatCount(nAct)})` : ''}</span>
 						<span class="swatch-item"><span class="swatch inactive" />inactive</span>
