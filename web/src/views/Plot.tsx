@@ -466,6 +466,7 @@ export function PlotPanel({ datasetId, compact = false }: DatasetPageProps & { c
 						<span class="swatch" style={{ background: css(PALETTE[k]) }} />{tg.name}
 					</span>
 				))}
+				{l && byTag && <span class="swatch-item"><span class="swatch active" />active, in none of these tags</span>}
 				{byTag && legendTags.length === 0 && <span class="muted">No tags but initial-tag yet.</span>}
 				{l && l.missing > 0 && <span class="muted">{formatCount(l.missing)} without a row in the embedding (not drawn)</span>}
 				{busy && <span class="muted" role="status">Setting the selection…</span>}

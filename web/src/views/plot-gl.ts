@@ -63,7 +63,7 @@ void main() {
   uint grp = a_state >> 1u;
   vec4 c;
   if (u_byGroup != 0) {
-    c = grp == 0u ? u_inactive : u_palette[int(min(grp, 8u)) - 1];
+    c = grp == 0u ? (act ? u_active : u_inactive) : u_palette[int(min(grp, 8u)) - 1];
     c.a = act ? u_active.a : u_inactive.a;
   } else {
     c = act ? u_active : u_inactive;
@@ -86,10 +86,11 @@ ${round ? '  vec2 d = gl_PointCoord - 0.5;\n  if (dot(d, d) > 0.25) discard;' : 
 
 export type RGBA = [number, number, number, number];
 
-/** Colours of groups (tags), colour-blind-safe order (Okabe–Ito). */
+/** Colours of groups (tags): Okabe–Ito's colour-blind-safe set, the blues
+ * last (the active colour is the app's blue). */
 export const PALETTE: RGBA[] = [
-	[0.0, 0.45, 0.70, 1], [0.90, 0.62, 0.0, 1], [0.0, 0.62, 0.45, 1], [0.80, 0.47, 0.65, 1],
-	[0.34, 0.71, 0.91, 1], [0.84, 0.37, 0.0, 1], [0.94, 0.89, 0.26, 1], [0.2, 0.2, 0.2, 1],
+	[0.90, 0.62, 0.0, 1], [0.0, 0.62, 0.45, 1], [0.80, 0.47, 0.65, 1], [0.84, 0.37, 0.0, 1],
+	[0.94, 0.89, 0.26, 1], [0.34, 0.71, 0.91, 1], [0.2, 0.2, 0.2, 1], [0.0, 0.45, 0.70, 1],
 ];
 export const ACTIVE: RGBA = [0.09, 0.33, 0.80, 0.85]; // the app's accent, as the active bar
 export const INACTIVE: RGBA = [0.45, 0.48, 0.53, 0.28];
