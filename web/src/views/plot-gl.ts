@@ -370,6 +370,9 @@ export class PlotGL {
 		// test hooks: how many draws so far, and how many points the last one drew
 		this.canvas.dataset.draws = String(this.drawCount);
 		this.canvas.dataset.points = String(this.points);
+		// the view, so a browser test can find a point of the layout on screen:
+		// CSS px from the canvas' top left = (w/2 + (x - cx)·k, h/2 - (y - cy)·k)
+		this.canvas.dataset.view = `${this.cx} ${this.cy} ${this.basePx() * this.zoom}`;
 	}
 
 	destroy(): void {
