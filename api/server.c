@@ -6,9 +6,12 @@
  * options) and the sweep; the requests themselves are api/server_http.c's
  * and the routes' (api/server_int.h says which file holds what).
  *
- * The web app (api/web.c) gets its root from --web-root, else
- * SIEVEFS_WEB_DIR when that exists (Makefile: $(PREFIX)/share/sievefs/web),
- * opened once at start, and its sessions' lifetime from --session-ttl.
+ * The web app (api/web.c) gets its root from --web-root, else the default
+ * (default_web_root: the source tree's web/dist for a binary run from
+ * inside that tree, such as ./sievefs or build/sievefs, so `make` then
+ * `./sievefs serve` serves the app just built; otherwise SIEVEFS_WEB_DIR,
+ * Makefile: $(PREFIX)/share/sievefs/web) when that exists, opened once at
+ * start, and its sessions' lifetime from --session-ttl.
  *
  * Plain http listens only on loopback unless --insecure-http. The global
  * connection cap (--max-conns) is kept FD_SPARE below the descriptor
@@ -32,6 +35,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <netdb.h>
 #include <pthread.h>
 #include <signal.h>
@@ -70,6 +74,31 @@
 #ifndef SIEVEFS_WEB_DIR
 #define SIEVEFS_WEB_DIR "/usr/local/share/sievefs/web"
 #endif
+/* The source tree the binary was built in (Makefile: $(CURDIR)); a binary
+ * run from inside it takes its app from SIEVEFS_SRC_DIR/web/dist. "": none. */
+#ifndef SIEVEFS_SRC_DIR
+#define SIEVEFS_SRC_DIR ""
+#endif
+
+/* The web root used without --web-root: SIEVEFS_SRC_DIR "/web/dist" when
+ * this executable (/proc/self/exe) lies inside SIEVEFS_SRC_DIR, else
+ * SIEVEFS_WEB_DIR. Never fails (an unreadable link: the installed one). */
+static const char *default_web_root(void)
+{
+	char exe[PATH_MAX];
+	size_t n = strlen(SIEVEFS_SRC_DIR);
+	ssize_t len;
+
+	if (!n)
+		return SIEVEFS_WEB_DIR;
+	len = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+	if (len <= (ssize_t)n)
+		return SIEVEFS_WEB_DIR;
+	exe[len] = '\0';
+	if (strncmp(exe, SIEVEFS_SRC_DIR, n) || exe[n] != '/')
+		return SIEVEFS_WEB_DIR;
+	return SIEVEFS_SRC_DIR "/web/dist";
+}
 
 /* ---- command line ---- */
 
@@ -291,7 +320,7 @@ static int serve_usage(int help)
 		"Tokens for the users: sievefs token create --store STORE USER."
 		" Stops on\n"
 		"SIGINT or SIGTERM.\n", CONNS_DEFAULT, MAX_CONNS_DEFAULT,
-		HEAD_TIMEOUT, PRESSED_TIMEOUT, SIEVEFS_WEB_DIR, SESSION_TTL);
+		HEAD_TIMEOUT, PRESSED_TIMEOUT, default_web_root(), SESSION_TTL);
 	return help ? 0 : 2;
 }
 
@@ -372,11 +401,11 @@ void api_server_stop(struct api_server *h)
 }
 
 /* The web root's directory (O_PATH) into *fd: `dir` (an error if it
- * cannot be opened), else SIEVEFS_WEB_DIR when it exists, else -1 (the
+ * cannot be opened), else default_web_root() when it exists, else -1 (the
  * app is not installed: web.c says so). 0 or -errno, said on stderr. */
 static int open_web_root(const char *dir, int *fd)
 {
-	const char *d = dir ? dir : SIEVEFS_WEB_DIR;
+	const char *d = dir ? dir : default_web_root();
 	int err;
 
 	*fd = open(d, O_PATH | O_DIRECTORY | O_CLOEXEC);
