@@ -1,0 +1,66 @@
+// webmount.test.mjs — the web app served by the mount daemon itself
+// (`sievefs STORE MNT -o web=127.0.0.1:0`, one process owns the store), in
+// headless Chromium.
+//
+// Proves: the mount comes up with -o web= and prints its address (a binary
+// without the option fails this test, never skips it); the app signs in
+// with a token of `sievefs token create --store STORE`; a dataset made with
+// mkdir in the mount shows in the app without a reload (its poll); one made
+// in the app is a folder in the mount; files copied into the mount are the
+// app's samples (the overview's count). Each page: a screenshot, axe-core,
+// no dialog.
+
+import { test, describe, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import * as H from './harness.mjs';
+
+const S = {};
+
+describe('the web app from a mount with -o web=', { concurrency: false }, () => {
+	before(async () => {
+		H.need();
+		S.dir = H.tmpdir('webmount');
+		S.store = path.join(S.dir, 'store');
+		S.tok = H.tokenCreate(S.store, 'alice', S.dir);
+		S.mnt = path.join(S.dir, 'mnt');
+		const m = await H.mount(S.store, S.mnt, ['web=127.0.0.1:0', `web_root=${H.WEB_DIST}`]);
+		S.url = await H.waitFor(() => (/listening on (http:\/\/127\.0\.0\.1:\d+)/.exec(m.proc.out) || [])[1],
+			'the mount to print its web address', 10000);
+		S.browser = await H.launch();
+	});
+	after(async () => {
+		await S.browser?.close().catch(() => {});
+		await H.stopAll();
+	});
+
+	test('sign in, see a mkdir of the mount, make a dataset seen by the mount', async () => {
+		const { page } = await H.newPage(S.browser);
+		await page.goto(S.url + '/');
+		await H.look(page, 'webmount-sign-in');
+		await page.getByLabel(/token/i).first().fill(S.tok.token);
+		await page.getByRole('button', { name: /sign in/i }).click();
+		await page.getByRole('heading', { name: /datasets/i }).first().waitFor({ timeout: 10000 });
+		// door 1 → door 2: mkdir in the mount, seen by the app's poll
+		fs.mkdirSync(path.join(S.mnt, 'fromfs'));
+		await page.getByRole('link', { name: /^\s*fromfs\b/ }).first().waitFor({ timeout: 15000 });
+		// door 2 → door 1: a dataset made in the app is a folder of the mount
+		await page.getByLabel(/name/i).first().fill('fromweb');
+		await page.getByRole('button', { name: /create/i }).first().click();
+		await page.getByRole('link', { name: /^\s*fromweb\b/ }).first().waitFor({ timeout: 10000 });
+		await H.waitFor(() => fs.existsSync(path.join(S.mnt, 'fromweb')), 'fromweb in the mount', 10000);
+		await H.look(page, 'webmount-datasets');
+		// files copied in through the mount are the app's samples
+		const photos = path.join(S.dir, 'photos');
+		H.makePngs(photos, [['a/1.png', [200, 0, 0]], ['a/2.png', [0, 200, 0]], ['b/3.png', [0, 0, 200]]]);
+		const live = path.join(S.mnt, 'fromweb', 'initial-tag');
+		fs.cpSync(photos, live, { recursive: true });
+		await page.getByRole('link', { name: /^\s*fromweb\b/ }).first().click();
+		await page.waitForURL(/\/datasets\/\d+$/, { timeout: 10000 });
+		await H.waitFor(async () => /\b3\b/.test(await H.bodyText(page)) && /\bsamples\b/i.test(await H.bodyText(page)),
+			'the overview to count 3 samples', 15000);
+		await H.look(page, 'webmount-overview');
+		assert.deepEqual(fs.readdirSync(path.join(live, 'a')).sort(), ['1.png', '2.png']);
+	});
+});
