@@ -1,8 +1,10 @@
 /* Plot.tsx — the embedding plot (placeholder until filled in). */
-export function PlotPanel(_props: { id?: string | number }) {
+import type { DatasetPageProps } from '../state';
+
+export function PlotPanel(_props: DatasetPageProps) {
 	return <div class="plot-panel"></div>;
 }
 
-export function PlotPage(props: { id?: string | number }) {
-	return <section aria-label="Embedding plot"><h1>Embedding plot</h1><PlotPanel id={props.id} /></section>;
+export function PlotPage(props: DatasetPageProps) {
+	return <section aria-label="Embedding plot"><h2>Embedding plot</h2><PlotPanel datasetId={props.datasetId} /></section>;
 }

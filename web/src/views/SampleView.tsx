@@ -1,4 +1,6 @@
 /* SampleView.tsx — one sample: image, path, size, hash, score, tags (placeholder). */
-export function SamplePage(_props: { id?: string | number; ino?: string | number }) {
-	return <section aria-label="Sample"><h1>Sample</h1></section>;
+import type { SamplePageProps } from '../state';
+
+export function SamplePage(_props: SamplePageProps) {
+	return <section aria-label="Sample"><h2>Sample</h2></section>;
 }

@@ -1,4 +1,6 @@
 /* Samples.tsx — the grid of thumbnails of the chosen tag (placeholder until filled in). */
-export function SamplesPage(_props: { id?: string | number }) {
-	return <section aria-label="Samples"><h1>Samples</h1></section>;
+import type { DatasetPageProps } from '../state';
+
+export function SamplesPage(_props: DatasetPageProps) {
+	return <section aria-label="Samples"><h2>Samples</h2></section>;
 }

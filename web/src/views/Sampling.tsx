@@ -1,4 +1,6 @@
 /* Sampling.tsx — the sampling view (placeholder until filled in). */
-export function SamplingPage(_props: { id?: string | number }) {
-	return <section aria-label="Sampling"><h1>Sampling</h1></section>;
+import type { DatasetPageProps } from '../state';
+
+export function SamplingPage(_props: DatasetPageProps) {
+	return <section aria-label="Sampling"><h2>Sampling</h2></section>;
 }

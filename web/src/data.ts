@@ -1,0 +1,394 @@
+/* The open dataset's data: loading it, following the server, choosing a tag.
+ *
+ * openDataset(id) resets the shared signals and loads, in parallel: the
+ * dataset, its tags, the sample table, the current selection's membership
+ * (the default chosen tag is the current selection: chosenTag null), the
+ * selection's source tag's membership, embeddings, runs and scores (404
+ * no_run is normal: scores stay null). While a dataset is open, poll() asks
+ * GET /v1/datasets/ID/state every 2 s and reloads only what a changed counter
+ * names: tree → table (revalidated by ETag) and every membership array, tags
+ * → tags, selection → the dataset (sel_tree) and the selection's arrays, runs
+ * → runs (and scores when a newer run finished), embeddings → the list.
+ * A server without /state is polled on dataset + tags instead.
+ *
+ * `active` follows one rule (applyActive): while sliderN is set and scores
+ * are loaded, rank < sliderN; else the chosen tag's membership (or the
+ * selection's). Each load carries a sequence number so a slow answer for a
+ * dataset or tag no longer open is dropped. Bulk arrays whose length is not
+ * the table's count (the tree changed between the two answers) make the
+ * table reload once and the arrays be fetched again. */
+import { effect } from '@preact/signals';
+import * as api from './api';
+import { ApiError } from './api';
+import {
+  dataset, tags, table, chosenTag, active, scores, sliderN, runs, embeddings,
+  datasetState, selectionMembers, sourceMembers, datasetError, missingRoutes,
+} from './state';
+import { signal } from '@preact/signals';
+
+/** membership of the chosen tag (null chosenTag: the selection's) */
+export const chosenMembers = signal<Uint8Array | null>(null);
+/** true while the dataset's first load runs */
+export const loading = signal(false);
+
+let openId = 0;          // the dataset open now (0 = none)
+let epoch = 0;           // bumps on every open/close: stale answers are dropped
+let tagSeq = 0;          // bumps on every chooseTag
+let pollTimer: ReturnType<typeof setTimeout> | null = null;
+let polling = false;
+
+function isRouteMissing(e: unknown): boolean {
+  // a 404 from a route this server does not have (the server says "no such
+  // route"; a non-JSON 404 is a proxy's or a static file server's), not the
+  // 404 of an absent dataset/tag/node
+  return e instanceof ApiError && e.status === 404
+    && (e.code === 'http_404' || /no such route/i.test(e.message));
+}
+
+function noteMissing(name: string, e: unknown): void {
+  if (!isRouteMissing(e)) return;
+  missingRoutes.value = {
+    ...missingRoutes.value,
+    [name]: `This server has no ${name} route yet (${(e as ApiError).message}).`,
+  };
+}
+
+function clearMissing(name: string): void {
+  if (!(name in missingRoutes.value)) return;
+  const m = { ...missingRoutes.value };
+  delete m[name];
+  missingRoutes.value = m;
+}
+
+/** Runs fn, records a missing route, and returns null on any ApiError other than
+ * the ones `rethrow` names (by status). */
+async function soft<T>(name: string, fn: () => Promise<T>): Promise<T | null> {
+  try {
+    const v = await fn();
+    clearMissing(name);
+    return v;
+  } catch (e) {
+    if (e instanceof ApiError) {
+      noteMissing(name, e);
+      return null;
+    }
+    throw e;
+  }
+}
+
+export function applyActive(): void {
+  const n = sliderN.value;
+  const s = scores.value;
+  if (n !== null && s) {
+    const r = s.rank;
+    const a = new Uint8Array(r.length);
+    for (let i = 0; i < r.length; i++) a[i] = r[i] >= 0 && r[i] < n ? 1 : 0;
+    active.value = a;
+  } else {
+    active.value = chosenMembers.value;
+  }
+}
+
+let effectStarted = false;
+function startActiveEffect(): void {
+  if (effectStarted) return;
+  effectStarted = true;
+  effect(() => {
+    // subscribe to all three
+    void sliderN.value;
+    void scores.value;
+    void chosenMembers.value;
+    applyActive();
+  });
+}
+
+function fits(a: { length: number } | null): boolean {
+  const t = table.value;
+  if (!a || !t) return true;
+  return a.length === t.count;
+}
+
+async function loadTable(ds: number, e: number): Promise<void> {
+  const cur = table.value;
+  const t = await soft('table', () => api.table(ds, cur?.gen));
+  if (e !== epoch) return;
+  if (t) table.value = t;
+}
+
+async function loadMembers(ds: number, tag: number | null): Promise<Uint8Array | null> {
+  const m = await soft('members', () => api.members(ds, tag));
+  return m ? m.bytes : null;
+}
+
+async function loadSelectionArrays(ds: number, e: number): Promise<void> {
+  const d = dataset.value;
+  const [sel, src] = await Promise.all([
+    loadMembers(ds, null),
+    d && d.sel_tree > 0 ? loadMembers(ds, d.sel_tree) : Promise.resolve(null),
+  ]);
+  if (e !== epoch) return;
+  selectionMembers.value = sel;
+  sourceMembers.value = src;
+  if (chosenTag.value === null) chosenMembers.value = sel;
+}
+
+async function loadChosen(ds: number, e: number): Promise<void> {
+  const tag = chosenTag.value;
+  if (tag === null) {
+    chosenMembers.value = selectionMembers.value;
+    return;
+  }
+  const seq = ++tagSeq;
+  const m = await loadMembers(ds, tag);
+  if (e !== epoch || seq !== tagSeq) return;
+  chosenMembers.value = m;
+}
+
+async function loadScores(ds: number, e: number): Promise<void> {
+  try {
+    const s = await api.scores(ds);
+    if (e !== epoch) return;
+    clearMissing('scores');
+    scores.value = { run: s.run, score: s.score, rank: s.rank };
+  } catch (err) {
+    if (!(err instanceof ApiError)) throw err;
+    if (e !== epoch) return;
+    if (err.code === 'no_run') {
+      scores.value = null;
+      clearMissing('scores');
+    } else noteMissing('scores', err);
+  }
+}
+
+async function loadTags(ds: number, e: number): Promise<void> {
+  const t = await soft('tags', () => api.tagList(ds));
+  if (e !== epoch || !t) return;
+  tags.value = t;
+  const c = chosenTag.value;
+  if (c !== null && !t.some((x) => x.id === c)) {
+    chosenTag.value = null;
+    chosenMembers.value = selectionMembers.value;
+  }
+}
+
+async function loadRuns(ds: number, e: number): Promise<void> {
+  const r = await soft('runs', () => api.runList(ds, 20));
+  if (e !== epoch) return;
+  runs.value = r ?? [];
+}
+
+async function loadEmbeddings(ds: number, e: number): Promise<void> {
+  const r = await soft('embeddings', () => api.embeddingList(ds));
+  if (e !== epoch) return;
+  if (r) embeddings.value = r;
+}
+
+async function loadDataset(ds: number, e: number): Promise<boolean> {
+  try {
+    const d = await api.datasetGet(ds);
+    if (e !== epoch) return false;
+    dataset.value = d;
+    return true;
+  } catch (err) {
+    if (e !== epoch) return false;
+    if (err instanceof ApiError) {
+      datasetError.value = err.status === 404 ? 'not_found' : err.message;
+      return false;
+    }
+    throw err;
+  }
+}
+
+/** Every table-order array again (after the table changed). */
+async function loadArrays(ds: number, e: number): Promise<void> {
+  await Promise.all([loadSelectionArrays(ds, e), loadScores(ds, e)]);
+  if (e !== epoch) return;
+  if (chosenTag.value !== null) await loadChosen(ds, e);
+}
+
+function arraysFit(): boolean {
+  const s = scores.value;
+  return fits(selectionMembers.value) && fits(chosenMembers.value)
+    && (s === null || fits(s.rank));
+}
+
+function resetSignals(): void {
+  dataset.value = null;
+  tags.value = [];
+  table.value = null;
+  chosenTag.value = null;
+  chosenMembers.value = null;
+  active.value = null;
+  scores.value = null;
+  sliderN.value = null;
+  runs.value = [];
+  embeddings.value = [];
+  datasetState.value = null;
+  selectionMembers.value = null;
+  sourceMembers.value = null;
+  datasetError.value = null;
+  missingRoutes.value = {};
+}
+
+/** Opens dataset `id` (no-op when it is open already) and starts polling it. */
+export async function openDataset(id: number): Promise<void> {
+  startActiveEffect();
+  if (openId === id) return;
+  closeDataset();
+  openId = id;
+  const e = ++epoch;
+  loading.value = true;
+  try {
+    const st = soft('state', () => api.datasetState(id));
+    if (!(await loadDataset(id, e))) return;
+    await Promise.all([
+      loadTags(id, e), loadTable(id, e), loadRuns(id, e), loadEmbeddings(id, e),
+      st.then((s) => { if (e === epoch) datasetState.value = s; }),
+    ]);
+    if (e !== epoch) return;
+    await loadArrays(id, e);
+    if (e === epoch && !arraysFit()) {
+      await loadTable(id, e);
+      await loadArrays(id, e);
+    }
+  } finally {
+    if (e === epoch) {
+      loading.value = false;
+      schedulePoll();
+    }
+  }
+}
+
+export function closeDataset(): void {
+  if (pollTimer) clearTimeout(pollTimer);
+  pollTimer = null;
+  openId = 0;
+  epoch++;
+  resetSignals();
+  loading.value = false;
+}
+
+/** Chooses the tag whose members are active (null = the current selection). */
+export async function chooseTag(tag: number | null): Promise<void> {
+  if (!openId) return;
+  chosenTag.value = tag;
+  sliderN.value = null;
+  await loadChosen(openId, epoch);
+}
+
+/** After the selection changed here (a lasso, keep N, a tag frozen): reload it now. */
+export async function reloadSelection(): Promise<void> {
+  if (!openId) return;
+  const e = epoch;
+  const ds = openId;
+  await loadDataset(ds, e);
+  await loadSelectionArrays(ds, e);
+  const s = await soft('state', () => api.datasetState(ds));
+  if (e === epoch && s) datasetState.value = s;
+}
+
+/** After tags changed here (create, rename, delete). */
+export async function reloadTags(): Promise<void> {
+  if (openId) await loadTags(openId, epoch);
+}
+
+/** After an upload: table, tags, arrays. */
+export async function reloadTree(): Promise<void> {
+  if (!openId) return;
+  const e = epoch;
+  const ds = openId;
+  await Promise.all([loadTable(ds, e), loadTags(ds, e)]);
+  await loadArrays(ds, e);
+}
+
+function schedulePoll(): void {
+  if (pollTimer) clearTimeout(pollTimer);
+  if (!openId) return;
+  pollTimer = setTimeout(() => void poll(), 2000);
+}
+
+/** One poll: GET /state, reload what changed. Exported for tests and the upload page. */
+export async function poll(): Promise<void> {
+  if (!openId || polling) return;
+  if (typeof document !== 'undefined' && document.hidden) {
+    schedulePoll();
+    return;
+  }
+  polling = true;
+  const ds = openId;
+  const e = epoch;
+  try {
+    let st: api.DatasetState | null = null;
+    try {
+      st = await api.datasetState(ds);
+      clearMissing('state');
+    } catch (err) {
+      if (!(err instanceof ApiError)) throw err;
+      if (err.status === 404 && !isRouteMissing(err)) {
+        // the dataset itself is gone (deleted elsewhere)
+        if (e === epoch) datasetError.value = 'not_found';
+        return;
+      }
+      noteMissing('state', err);
+    }
+    if (e !== epoch) return;
+    if (!st) {
+      await pollWithoutState(ds, e);
+      return;
+    }
+    const old = datasetState.value;
+    datasetState.value = st;
+    if (!old) return;
+    const jobs: Promise<void>[] = [];
+    if (st.tree !== old.tree) {
+      jobs.push((async () => {
+        await Promise.all([loadTable(ds, e), loadTags(ds, e)]);
+        await loadArrays(ds, e);
+      })());
+    } else {
+      if (st.tags !== old.tags) jobs.push(loadTags(ds, e));
+      if (st.selection !== old.selection) {
+        jobs.push((async () => {
+          await loadDataset(ds, e);
+          await loadSelectionArrays(ds, e);
+        })());
+      }
+    }
+    if (st.runs !== old.runs) {
+      jobs.push((async () => {
+        await loadRuns(ds, e);
+        const done = runs.value.find((r) => r.state === 'done');
+        if (done && done.number !== scores.value?.run) await loadScores(ds, e);
+      })());
+    }
+    if (st.embeddings !== old.embeddings) jobs.push(loadEmbeddings(ds, e));
+    await Promise.all(jobs);
+  } catch (err) {
+    if (!(err instanceof ApiError)) throw err;
+    /* a failed poll is tried again at the next tick */
+  } finally {
+    polling = false;
+    if (e === epoch) schedulePoll();
+  }
+}
+
+async function pollWithoutState(ds: number, e: number): Promise<void> {
+  const before = dataset.value;
+  const beforeTags = JSON.stringify(tags.value);
+  await Promise.all([loadDataset(ds, e), loadTags(ds, e)]);
+  if (e !== epoch) return;
+  const d = dataset.value;
+  if (JSON.stringify(tags.value) !== beforeTags || d?.sel_tree !== before?.sel_tree
+      || d?.sel_explicit !== before?.sel_explicit) {
+    await loadTable(ds, e);
+    await loadArrays(ds, e);
+  }
+}
+
+/** True when the current selection differs from all of its source tag. */
+export function selectionDiffers(sel: Uint8Array | null, src: Uint8Array | null): boolean {
+  if (!sel || !src) return false;
+  if (sel.length !== src.length) return true;
+  for (let i = 0; i < sel.length; i++) if (sel[i] !== src[i]) return true;
+  return false;
+}

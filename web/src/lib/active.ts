@@ -1,0 +1,64 @@
+/*
+ * active.ts — which samples are active, as table-order bytes.
+ *
+ * While the slider moves, active = rank < N (rank -1 = not ranked = never
+ * active). activeFromRank writes into a buffer the caller keeps and reuses,
+ * so a slider step allocates nothing; it returns how many are active.
+ */
+
+/** out[i] = 1 when 0 <= rank[i] < n, else 0; returns the count. */
+export function activeFromRank(rank: Int32Array, n: number, out: Uint8Array): number {
+	const len = rank.length;
+	if (out.length < len) throw new RangeError('activeFromRank: buffer shorter than the ranks');
+	let count = 0;
+	// rank >>> 0 turns -1 into 4294967295, so one unsigned compare covers both ends
+	const lim = n <= 0 ? 0 : n >>> 0;
+	for (let i = 0; i < len; i++) {
+		const a = (rank[i] >>> 0) < lim ? 1 : 0;
+		out[i] = a;
+		count += a;
+	}
+	return count;
+}
+
+/** How many samples have a rank (the run's candidates, the slider's max). */
+export function rankedCount(rank: Int32Array): number {
+	let c = 0;
+	for (let i = 0; i < rank.length; i++) if (rank[i] >= 0) c++;
+	return c;
+}
+
+/** Number of ones in a membership array. */
+export function countOnes(m: Uint8Array): number {
+	let c = 0;
+	for (let i = 0; i < m.length; i++) c += m[i] ? 1 : 0;
+	return c;
+}
+
+/**
+ * A buffer of at least n bytes, the same one while it is big enough: a
+ * slider step reuses it instead of making a new array.
+ */
+export function reuseBuffer(buf: Uint8Array | null, n: number): Uint8Array {
+	return buf && buf.length === n ? buf : new Uint8Array(n);
+}
+
+/**
+ * Two buffers used in turn: each step writes rank < N into the one not
+ * handed out last time, so a signal that compares by identity sees a new
+ * value every step while nothing is allocated after the first two steps.
+ */
+export class RankActive {
+	private bufs: [Uint8Array | null, Uint8Array | null] = [null, null];
+	private turn = 0;
+	/** the count of the last step */
+	count = 0;
+
+	step(rank: Int32Array, n: number): Uint8Array {
+		this.turn ^= 1;
+		const b = reuseBuffer(this.bufs[this.turn], rank.length);
+		this.bufs[this.turn] = b;
+		this.count = activeFromRank(rank, n, b);
+		return b;
+	}
+}

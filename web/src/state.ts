@@ -1,0 +1,71 @@
+/* Shared state of the app: preact signals that the shell (app.tsx, pages/,
+ * data.ts) and the views (views/) read and write.
+ *
+ * The first block is exactly the contract's (CONTRACT-17 "Shared state").
+ * Who writes what:
+ *  - session: the shell (sign-in, sign-out, a 401 anywhere).
+ *  - dataset, tags, table, runs, embeddings, datasetState, selectionMembers,
+ *    tagMembers: the shell's loader (data.ts) when a dataset opens and on
+ *    every poll that shows a change.
+ *  - chosenTag: the tag menu (shell) — call data.ts chooseTag(), which also
+ *    loads the tag's members into `active`.
+ *  - active: data.ts. It is the chosen tag's membership, or, while sliderN is
+ *    not null and scores are loaded, rank < sliderN (data.ts follows sliderN).
+ *    Views read it; after changing the selection (a lasso), call
+ *    data.ts reloadSelection() rather than writing it.
+ *  - scores: data.ts (null when the dataset has no finished run: 404 no_run).
+ *  - sliderN: the sampling view while its slider moves; null when released.
+ * Every typed array a signal holds is replaced, never mutated in place, so a
+ * subscriber sees each change. */
+import { signal, computed } from '@preact/signals';
+import type {
+  Dataset, Tag, SampleTable, Run, Embedding, DatasetState,
+} from './api';
+
+export type { Dataset, Tag, SampleTable } from './api';
+
+// ---- the contract's signals ----
+export const session = signal<{ user: string } | null>(null);
+export const dataset = signal<Dataset | null>(null);
+export const tags = signal<Tag[]>([]);
+export const table = signal<SampleTable | null>(null);
+/** tag id, or null = the current selection */
+export const chosenTag = signal<number | null>(null);
+export const active = signal<Uint8Array | null>(null);
+export const scores = signal<{ run: number; score: Float32Array; rank: Int32Array } | null>(null);
+export const sliderN = signal<number | null>(null);
+
+// ---- the shell's own (views may read them) ----
+
+/** false until the first GET /app/session answered (the app shows nothing before) */
+export const sessionChecked = signal(false);
+/** latest runs of the open dataset, latest first (GET /runs; [] when the route is absent) */
+export const runs = signal<Run[]>([]);
+export const embeddings = signal<Embedding[]>([]);
+/** the last GET /state answer (null before the first, or when the route is absent) */
+export const datasetState = signal<DatasetState | null>(null);
+/** membership of the current selection (members without tag) */
+export const selectionMembers = signal<Uint8Array | null>(null);
+/** membership of the tag the selection came from (its source tag), to tell when they differ */
+export const sourceMembers = signal<Uint8Array | null>(null);
+/** why the open dataset could not be loaded: 'not_found' (404, also another user's) or a message */
+export const datasetError = signal<string | null>(null);
+/** a route of the contract the server lacks (404 of the route itself): name → message */
+export const missingRoutes = signal<Record<string, string>>({});
+/** the number of active samples (counted once per change of `active`) */
+export const activeCount = computed(() => {
+  const a = active.value;
+  if (!a) return null;
+  let n = 0;
+  for (let i = 0; i < a.length; i++) n += a[i];
+  return n;
+});
+
+// ---- the page props the router hands the views' pages ----
+export interface DatasetPageProps {
+  datasetId: number;
+}
+export interface SamplePageProps {
+  datasetId: number;
+  ino: number;
+}
