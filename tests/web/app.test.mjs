@@ -12,8 +12,8 @@
 // menu (mouse and keyboard) moves the bar; hovering a point shows its
 // thumbnail and path; a lasso around 10 points makes them the selection,
 // frozen as a tag that a REMOTE mount shows as a folder with those 10 files;
-// names that are HTML (a file and a tag) are shown as text and fire no
-// dialog; another user's dataset URL is a not-found page with none of the
+// a file name that is HTML is shown as text (grid, sample view) and fires
+// no dialog (tag and dataset names cannot hold < > or spaces); another user's dataset URL is a not-found page with none of the
 // data; a POST from a page of another origin, with the session cookie, is
 // refused (403) and creates nothing; the grid works from the keyboard; a
 // token made in Preferences is shown once and can be revoked; revoking the
@@ -115,11 +115,13 @@ async function ensureRun(ds) {
 	await S.api.waitRun(ds.id);
 }
 
+// the shared page, signed in as alice (through the API when the page has
+// no session, e.g. because the sign-in test failed)
 async function openSignedIn(pathname) {
-	if (!S.page || S.page.isClosed()) {
+	if (!S.page || S.page.isClosed())
 		({ context: S.context, page: S.page } = await H.newPage(S.browser));
+	if ((await S.context.request.get(`${S.url}/app/session`)).status() !== 200)
 		await H.signInByApi(S.context, S.url, S.a1.token);
-	}
 	await S.page.goto(S.url + pathname);
 	return S.page;
 }
@@ -431,17 +433,14 @@ describe('the web app against sievefs serve', { concurrency: false }, () => {
 		if (!have.includes(evil)) {
 			await S.api.put(ds.live_root, evil, fs.readFileSync(path.join(S.photos, CATS[0])));
 			await S.api.put(ds.live_root, 'plain.png', fs.readFileSync(path.join(S.photos, CATS[1])));
-			await S.api.req('PUT', `/v1/datasets/${ds.id}/selection`, 'plain.png\n');
-			await S.api.json('POST', `/v1/datasets/${ds.id}/tags`, { name: '<b onmouseover=alert(2)>t' }, 201);
 		}
 		const page = await openSignedIn(`/datasets/${ds.id}/samples`);
 		const dialogs = [];
 		page.on('dialog', (d) => dialogs.push(d.message()));
 		await page.getByText(evil, { exact: true }).first().waitFor({ timeout: 10000 });
-		await anyRole(tagMenu(page), /<b onmouseover=alert\(2\)>t/).waitFor({ timeout: 10000 });
 		await page.getByText(evil, { exact: true }).first().hover();
 		await page.waitForTimeout(500);
-		assert.equal(await page.locator('img[src="x"], b[onmouseover]').count(), 0, 'a name became markup');
+		assert.equal(await page.locator('img[src="x"]').count(), 0, 'a name became markup');
 		await H.shot(page, 'samples-html-names');
 		const node = await (await S.api.req('GET', `/v1/nodes/${ds.live_root}/lookup?name=${encodeURIComponent(evil)}`)).json();
 		await page.goto(`${S.url}/datasets/${ds.id}/samples/${node.ino}`);

@@ -304,6 +304,7 @@ export async function launch() {
 // or uncaught page error; `problems` lists them (checked by assertClean)
 export async function newPage(browser, opts = {}) {
 	const context = await browser.newContext({ viewport: { width: 1280, height: 800 }, ...opts });
+	context.setDefaultTimeout(10000);   // a missing control fails in 10 s, not 30
 	const page = await context.newPage();
 	page.problems = [];
 	// any dialog is a problem (an alert is what injected markup would fire),
