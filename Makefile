@@ -20,7 +20,7 @@ CFLAGS ?= -O2 -g
 WERROR ?=
 
 PKGS = fuse3 sqlite3 libcrypto openblas lapacke libjpeg libpng libwebp stb \
-       libmicrohttpd libcurl libcjson
+       libmicrohttpd libcurl libcjson libarchive
 WARN = -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
        -Wformat=2 $(WERROR)
 ALL_CFLAGS = -std=c11 -D_GNU_SOURCE -D_FILE_OFFSET_BITS=64 -I. $(WARN) \
@@ -28,16 +28,18 @@ ALL_CFLAGS = -std=c11 -D_GNU_SOURCE -D_FILE_OFFSET_BITS=64 -I. $(WARN) \
 LIBS = $(shell $(PKG_CONFIG) --libs $(PKGS)) -lm -lpthread $(LDLIBS)
 
 LIB_SRC = store/db.c store/blob.c store/catalog.c store/vectors.c store/users.c \
-          store/features.c store/kept.c store/sessions.c \
-          core/log.c core/names.c core/local.c core/upload.c core/text.c \
-          core/csv.c core/runs.c core/plot.c core/embedder.c $(wildcard sampling/*.c) $(wildcard embed/*.c) \
+           store/features.c store/kept.c store/sessions.c store/changes.c store/table.c \
+           store/thumbs.c \
+           core/log.c core/names.c core/local.c core/upload.c core/text.c \
+           core/csv.c core/runs.c core/plot.c core/embedder.c core/table.c core/thumbs.c \
+           $(wildcard sampling/*.c) $(wildcard embed/*.c) \
           $(wildcard api/*.c) $(wildcard cache/*.c) \
           fs/ino.c fs/ops.c fs/openfiles.c fs/files.c fs/xattr.c fs/nodecache.c fs/ctl.c fs/emb.c fs/scratch.c fs/cmdline.c \
           fs/sample_cli.c
 MAIN_SRC = fs/main.c
 # the built web app's home, served by `sievefs serve` when it exists
 WEB_DIR = $(PREFIX)/share/sievefs/web
-UNIT = store names fsname csv runs sampling decode embed cache api thumb
+UNIT = store names fsname csv runs sampling decode embed cache api thumb changes table thumbs
 LIB_OBJ = $(LIB_SRC:%.c=$(BUILD)/%.o)
 MAIN_OBJ = $(MAIN_SRC:%.c=$(BUILD)/%.o)
 UNIT_BIN = $(UNIT:%=$(BUILD)/tests/unit/test_%)
@@ -59,8 +61,8 @@ $(BUILD)/tests/unit/test_%: $(BUILD)/tests/unit/test_%.o $(LIB_OBJ)
 	      $(shell $(PKG_CONFIG) --libs cmocka)
 
 $(BUILD)/tests/unit/%.o: ALL_CFLAGS += $(shell $(PKG_CONFIG) --cflags cmocka)
-$(BUILD)/api/server.o: ALL_CFLAGS += -DSIEVEFS_WEB_DIR='"$(WEB_DIR)"' \
-                                      -DSIEVEFS_SRC_DIR='"$(CURDIR)"'
+$(BUILD)/api/server.o $(BUILD)/api/server_run.o: ALL_CFLAGS += -DSIEVEFS_WEB_DIR='"$(WEB_DIR)"' \
+	-DSIEVEFS_SRC_DIR='"$(CURDIR)"'
 
 units: $(UNIT_BIN)
 
@@ -91,7 +93,7 @@ install: $(BUILD)/sievefs web
 # to build it). npm ci runs when web/node_modules is missing or older than
 # the lockfile (a stamp file marks a finished install); vite build writes
 # web/dist/, which `sievefs serve` run from this tree serves by default
-# (api/server.c, default_web_root) and `make install` copies to $(WEB_DIR).
+# (api/server_run.c, srv_default_web_root) and `make install` copies to $(WEB_DIR).
 NODE ?= node
 NPM ?= npm
 WEB_OK := $(shell $(NODE) -e 'process.exit(+process.versions.node.split(".")[0] >= 18 ? 0 : 1)' \

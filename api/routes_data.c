@@ -169,6 +169,7 @@ static enum MHD_Result r_dataset_rename(struct srv *s, struct req *r,
 	rc = r->be->ops->dataset_rename(r->be, r->id, name, msg);
 	if (rc)
 		return srv_send_errno(c, rc, msg);
+	srv_name_gone(s, 0, d.name);
 	return send_dataset(c, MHD_HTTP_OK, srv_own_ds(s, r, r->id, &d), &d);
 }
 
@@ -209,8 +210,12 @@ static enum MHD_Result r_dataset_delete(struct srv *s, struct req *r,
 	char msg[BE_MSG] = "";
 	int rc = srv_own_ds(s, r, r->id, &d);
 
-	if (!rc)
+	if (!rc) {
+		srv_before_remove(s);
 		rc = r->be->ops->dataset_delete(r->be, r->id, msg);
+	}
+	if (!rc)
+		srv_name_gone(s, 0, d.name);
 	return rc ? srv_send_errno(c, rc, msg) :
 		    srv_send_empty(c, MHD_HTTP_NO_CONTENT);
 }
@@ -299,6 +304,7 @@ static enum MHD_Result r_tag_rename(struct srv *s, struct req *r,
 	rc = r->be->ops->tag_rename(r->be, r->id, name, msg);
 	if (rc)
 		return srv_send_errno(c, rc, msg);
+	srv_name_gone(s, t.dataset, t.name);
 	return send_tag(c, MHD_HTTP_OK, srv_own_tag(s, r, r->id, &t), &t);
 }
 
@@ -309,8 +315,12 @@ static enum MHD_Result r_tag_delete(struct srv *s, struct req *r,
 	char msg[BE_MSG] = "";
 	int rc = srv_own_tag(s, r, r->id, &t);
 
-	if (!rc)
+	if (!rc) {
+		srv_before_remove(s);
 		rc = r->be->ops->tag_delete(r->be, r->id, msg);
+	}
+	if (!rc)
+		srv_name_gone(s, t.dataset, t.name);
 	return rc ? srv_send_errno(c, rc, msg) :
 		    srv_send_empty(c, MHD_HTTP_NO_CONTENT);
 }
@@ -346,7 +356,7 @@ static enum MHD_Result send_node(struct srv *s, const struct req *r,
 	if (!rc)
 		rc = api_node_to_json(n, &j);
 	if (!rc)
-		rc = add_thumb(s->st, r->user, n, j);
+		rc = add_thumb(s->st, r->owner, n, j);
 	return srv_send_obj(c, st, rc, j);
 }
 
@@ -429,7 +439,7 @@ static enum MHD_Result r_children(struct srv *s, struct req *r,
 		cJSON *it, *a = cJSON_GetObjectItemCaseSensitive(j, "children");
 		size_t i = 0;
 		cJSON_ArrayForEach(it, a) {
-			if (i >= cnt || (rc = add_thumb(s->st, r->user,
+			if (i >= cnt || (rc = add_thumb(s->st, r->owner,
 							&v[i++], it)))
 				break;
 		}
@@ -628,7 +638,7 @@ static enum MHD_Result commit_kept(struct srv *s, struct req *r,
 
 	/* a thumbnail must be bytes this user has sent (store_blob_grant):
 	 * a hash alone is not a right to read */
-	if (tsha && (rc = store_blob_granted(s->st, r->user, tsha)) != 1)
+	if (tsha && (rc = srv_blob_readable(s, r, tsha)) != 1)
 		return rc < 0 ? srv_send_errno(c, rc, NULL) : blob_missing(c);
 	rc = store_node_commit_kept(s->st, r->id, sha, size, mtime, tsha,
 				    tsize, durable);
@@ -676,7 +686,7 @@ static enum MHD_Result r_content(struct srv *s, struct req *r,
 	if (kept)
 		return commit_kept(s, r, c, sha, size, mtime,
 				   thumb ? tsha : NULL, tsize, durable);
-	rc = store_blob_granted(s->st, r->user, sha);
+	rc = srv_blob_readable(s, r, sha);
 	if (rc < 0)
 		return srv_send_errno(c, rc, NULL);
 	fd = rc ? store_blob_open(s->st, sha) : -ENOENT;  /* not sent: PUT */
@@ -780,7 +790,7 @@ static enum MHD_Result r_kept(struct srv *s, struct req *r,
 			cJSON_Delete(out);
 			return srv_bad_field(c, "sha256 (64 hex digits each)");
 		}
-		rc = store_blob_owned(s->st, sha, r->user);
+		rc = store_blob_owned(s->st, sha, r->owner);
 		if (rc == 1) {
 			cJSON *h = cJSON_CreateString(it->valuestring);
 			rc = h && cJSON_AddItemToArray(named, h) ? 0 : -ENOMEM;
@@ -805,14 +815,14 @@ static enum MHD_Result r_blob_get(struct srv *s, struct req *r,
 	struct stat sb;
 	int fd, rc, pr;
 
-	rc = store_blob_granted(s->st, r->user, r->sha);  /* sent it once? */
+	rc = srv_blob_readable(s, r, r->sha);  /* sent it once? */
 	if (rc < 0)
 		return srv_send_errno(c, rc, NULL);
 	/* not sent by this user: their own upload=meta sample (bytes on the
 	 * uploading machine) says so; anything else is simply not there */
 	fd = rc ? store_blob_open(s->st, r->sha) : -ENOENT;
 	if (fd == -ENOENT && store_blob_kept(s->st, r->sha) == 1 &&
-	    store_blob_owned(s->st, r->sha, r->user) == 1)
+	    store_blob_owned(s->st, r->sha, r->owner) == 1)
 		return srv_send_err(c, MHD_HTTP_NOT_FOUND,
 				    "bytes_kept_by_uploader", "EIO", "the bytes"
 				    " of this sample stay on the machine that"
@@ -869,10 +879,10 @@ int srv_quota_refuses(struct srv *s, struct req *r, struct MHD_Connection *c,
 	char why[320];
 	int64_t bytes;
 	size_t count;
-	int rc = store_blob_granted(s->st, r->user, r->sha);
+	int rc = srv_blob_readable(s, r, r->sha);
 
 	if (rc == 0)
-		rc = store_blob_pending(s->st, r->user, &count, &bytes);
+		rc = store_blob_pending(s->st, r->owner, &count, &bytes);
 	if (rc < 0) {
 		*ret = srv_send_errno(c, rc, NULL);
 		return 1;
@@ -916,7 +926,7 @@ static enum MHD_Result r_blob_put(struct srv *s, struct req *r,
 		return ret;          /* srv_on_done drops the staged bytes */
 	}
 	/* with the grant (this user has shown the bytes) and the pending row */
-	rc = store_blob_put(s->st, r->fd, r->staged, r->sha, r->user);
+	rc = store_blob_put(s->st, r->fd, r->staged, r->sha, r->owner);
 	r->staged[0] = '\0';     /* consumed (renamed or unlinked) */
 	pthread_mutex_unlock(&s->quota_lock);
 	return rc ? srv_send_errno(c, rc, NULL) :

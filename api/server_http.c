@@ -373,7 +373,7 @@ static int cookie_auth(struct srv *s, struct req *r, struct MHD_Connection *c,
 		       const char *sid, const char *method,
 		       enum MHD_Result *ret)
 {
-	int rc = store_session_check(s->st, sid, r->user);
+	int rc = store_session_auth(s->st, sid, r->user, &r->token_id);
 
 	if (rc == -EACCES) {
 		*ret = srv_refuse_secret(s, c, "a session cookie",
@@ -431,7 +431,7 @@ int srv_authenticate(struct srv *s, struct req *r, struct MHD_Connection *c,
 		h += 7;
 		while (*h == ' ')
 			h++;
-		rc = store_token_check(s->st, h, r->user);
+		rc = store_token_auth(s->st, h, r->user, &r->token_id);
 		if (rc == -EACCES) {
 			*ret = srv_refuse_secret(s, c, "a token",
 						 "unknown or revoked token");
@@ -443,6 +443,9 @@ int srv_authenticate(struct srv *s, struct req *r, struct MHD_Connection *c,
 			return 1;
 		}
 	}
+	/* whose data: a mount's web door serves its owner's datasets to
+	 * every valid token of the store (api/server.h) */
+	snprintf(r->owner, sizeof(r->owner), "%s", s->owner ? s->owner : r->user);
 	wait = rate_take(s, r->user);
 	if (wait) {
 		snprintf(msg, sizeof(msg), "user '%s' is over %g requests per"
@@ -461,7 +464,7 @@ int srv_own_ds(struct srv *s, struct req *r, int64_t id,
 {
 	int rc = store_dataset_get_id(s->st, id, d);
 
-	return !rc && strcmp(d->owner, r->user) ? -ENOENT : rc;
+	return !rc && strcmp(d->owner, r->owner) ? -ENOENT : rc;
 }
 
 int srv_own_tag(struct srv *s, struct req *r, int64_t id,
@@ -489,6 +492,16 @@ int srv_own_emb(struct srv *s, struct req *r, int64_t id,
 	int rc = store_embedding_get_id(s->st, id, e);
 
 	return rc ? rc : srv_own_ds(s, r, e->dataset, &d);
+}
+
+int srv_blob_readable(struct srv *s, struct req *r,
+		      const unsigned char sha[STORE_SHA_LEN])
+{
+	int rc = store_blob_granted(s->st, r->owner, sha);
+
+	if (rc == 0 && !r->owner[0])
+		rc = store_blob_owned(s->st, sha, "");
+	return rc;
 }
 
 /* ---- bodies ---- */
@@ -571,6 +584,9 @@ int srv_query(struct req *r, struct MHD_Connection *c, const char *key,
 static const struct route *const tables[] = {
 	srv_routes_data,
 	srv_routes_ctl,
+	srv_routes_app_v1,
+	srv_routes_samples,
+	srv_routes_media,
 };
 
 #define NTABLES (sizeof(tables) / sizeof(tables[0]))
@@ -902,7 +918,7 @@ enum MHD_Result srv_handler(void *cls, struct MHD_Connection *c,
 		if (request_line_bad(r, c, method, version, &ret) ||
 		    framing_bad(c, &ret) || dispatch(s, r, c, method, &ret))
 			return ret;
-		if (!r->web && core_local_view(s->base, r->user, &r->be))
+		if (!r->web && core_local_view(s->base, r->owner, &r->be))
 			return srv_send_errno(c, -ENOMEM, NULL);
 		if (body_open(s, r, c, &ret))
 			return ret;

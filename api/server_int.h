@@ -10,12 +10,21 @@
  *                      (ownership checks, bodies, query parameters)
  *   api/routes_data.c  the v1 routes of datasets, tags, nodes and blobs
  *   api/routes_ctl.c   the v1 routes of control files and embeddings
+ *   api/routes_app.c   the v1 routes the web app adds: tokens, a
+ *                      dataset's change counters and runs, a tag's
+ *                      file names and .tar stream
+ *   api/routes_samples.c  the web app's bulk routes: a dataset's sample
+ *                      table and the arrays in its order (core/table.c)
+ *   api/routes_media.c the v1 routes of thumbnails and images of samples
  *   api/web.c          the web app's side: sign-in sessions (/app/...),
  *                      cookie auth's CSRF rule, static files at /, the
  *                      headers every app answer carries
- *   api/server.c       `sievefs serve` and `sievefs token`: the command
- *                      line, startup and shutdown, the sweep of uploads no
- *                      node names
+ *   api/server.c       `sievefs serve` and `sievefs token`: their command
+ *                      lines
+ *   api/server_run.c   startup and shutdown (over a store of its own, or
+ *                      over the backend of a mount: api_web_*), the
+ *                      listening address, the sweep of uploads no node
+ *                      names
  *
  * A route is one row of a table (struct route): the key of its path, its
  * method, its handler, the kind of body it takes and that body's cap. Each
@@ -47,6 +56,7 @@
 #include <openssl/evp.h>
 
 #include "api/json.h"
+#include "api/server.h"
 #include "core/backend.h"
 
 #define RAW_MAX 8192                     /* request target, bytes */
@@ -64,6 +74,26 @@
 #define PRESSED_TIMEOUT 2        /* the same, under pressure */
 #define IDLE_TIMEOUT 120         /* an authenticated keep-alive, between
                                   * requests */
+
+/* Defaults of `sievefs serve`'s options, which a mount's web door keeps. */
+#define UPLOAD_CAP (1ull << 30)   /* pending bytes per user */
+#define ORPHAN_GRACE 3600         /* seconds */
+#define RATE_DEFAULT "20000/10"   /* requests per seconds, per user */
+#define RATE_N 20000.0            /* the same, as numbers */
+#define RATE_S 10.0
+#define CONNS_DEFAULT 128         /* concurrent connections per address */
+#define MAX_CONNS_DEFAULT 1000    /* concurrent connections in all */
+#define SESSION_TTL 604800        /* web sessions, seconds (7 days) */
+/* The built web app `make install` puts in place (Makefile); --web-root
+ * replaces it. Used only when it exists. */
+#ifndef SIEVEFS_WEB_DIR
+#define SIEVEFS_WEB_DIR "/usr/local/share/sievefs/web"
+#endif
+/* The web root used without --web-root (server_run.c): the source tree's
+ * web/dist (SIEVEFS_SRC_DIR, Makefile: $(CURDIR)) when this executable
+ * lies inside that tree (./sievefs, build/sievefs: `make` then `./sievefs
+ * serve` serves the app just built), else SIEVEFS_WEB_DIR. Never fails. */
+const char *srv_default_web_root(void);
 
 enum body { B_NONE, B_JSON, B_LINE, B_FILE, B_BLOB };
 
@@ -100,6 +130,13 @@ struct srv {
 	                                   * origins are https://) */
 	unsigned session_ttl;             /* --session-ttl, seconds */
 	int web_fd;                       /* --web-root (O_PATH), -1: none */
+	const char *owner;                /* NULL: every user owns datasets
+	                                   * of their own (serve); else every
+	                                   * signed-in user acts as this owner
+	                                   * (a mount's web door: the mount's
+	                                   * owner "", see api/server.h) */
+	int own_base;                     /* base opened here: stop closes it */
+	const struct api_web_hooks *hooks;  /* the mount's, or NULL */
 };
 
 struct req;
@@ -126,11 +163,17 @@ struct req {
 	const char *query;        /* into raw, "" if none */
 	int64_t id;               /* the id segment, 0 if none */
 	unsigned char sha[STORE_SHA_LEN];   /* blob routes */
-	char user[STORE_USER_MAX + 1];
-	struct backend *be;       /* the user's view */
+	char user[STORE_USER_MAX + 1];   /* who signed in: tokens, sessions,
+	                                  * the request budget, whoami */
+	char owner[STORE_USER_MAX + 1];  /* whose datasets and blobs the
+	                                  * request reaches: user, or the
+	                                  * srv's fixed owner (a mount's) */
+	struct backend *be;       /* the owner's view */
 	int web;                  /* the web app's (not under /v1): its
 	                           * answers carry srv_web_headers */
 	int by_cookie;            /* authenticated by a session cookie */
+	int64_t token_id;         /* the token behind this request (the
+	                           * session's, by cookie); 0 before auth */
 	/* body sink */
 	uint64_t got;
 	char *buf;
@@ -149,6 +192,12 @@ extern const struct route srv_routes_data[];   /* datasets, tags, nodes,
                                                 * blobs */
 extern const struct route srv_routes_ctl[];    /* control files,
                                                 * embeddings */
+extern const struct route srv_routes_app_v1[]; /* tokens, state, runs,
+                                                * tag downloads
+                                                * (routes_app.c) */
+extern const struct route srv_routes_samples[]; /* the sample table and
+                                                  * arrays in its order */
+extern const struct route srv_routes_media[];  /* thumbnails, images */
 extern const struct route srv_routes_app[];    /* /app/..., keyed by the
                                                 * whole path (web.c) */
 extern const struct route srv_route_static;    /* GET/HEAD of anything
@@ -240,7 +289,7 @@ enum MHD_Result srv_send_csrf(struct MHD_Connection *c);
 
 /* ---- ownership (server_http.c) ----
  * The dataset, tag, node or embedding `id` into the record when the
- * request's user owns its dataset: 0, -ENOENT also when another user owns
+ * request's owner (r->owner) owns its dataset: 0, -ENOENT also when another user owns
  * it (no existence leak), or another -errno of the store. */
 
 int srv_own_ds(struct srv *s, struct req *r, int64_t id,
@@ -251,6 +300,28 @@ int srv_own_node(struct srv *s, struct req *r, int64_t ino,
 		 struct store_node *n);
 int srv_own_emb(struct srv *s, struct req *r, int64_t id,
 		struct store_embedding *e);
+
+/* 1 if the request's owner may read or reference blob sha, 0 if not, or
+ * -errno: a server user once they have sent its bytes (store_blob_granted);
+ * the embedded owner "" (a mount's web door) also when a node of its
+ * datasets names it (bytes copied in through the mount carry no grant). */
+int srv_blob_readable(struct srv *s, struct req *r,
+		      const unsigned char sha[STORE_SHA_LEN]);
+
+/* ---- the mount's hooks (api/server.h, struct api_web_hooks) ----
+ * Routes that remove or rename a dataset or a tag call these, so that a
+ * mount serving the API keeps its own caches true. No-ops under serve. */
+static inline void srv_before_remove(struct srv *s)
+{
+	if (s->hooks && s->hooks->before_remove)
+		s->hooks->before_remove(s->hooks->arg);
+}
+
+static inline void srv_name_gone(struct srv *s, int64_t ds, const char *name)
+{
+	if (s->hooks && s->hooks->name_gone)
+		s->hooks->name_gone(s->hooks->arg, ds, name);
+}
 
 /* ---- bodies and query parameters (server_http.c) ---- */
 
@@ -268,6 +339,21 @@ int srv_body_map(struct req *r, const char **text, size_t *len,
  * *ret (-1). */
 int srv_query(struct req *r, struct MHD_Connection *c, const char *key,
 	      char *buf, size_t len, enum MHD_Result *ret);
+
+/* ---- startup (server_run.c), for both command lines ---- */
+
+struct sockaddr_storage;
+/* "HOST:PORT" or "[V6]:PORT" into *ss (*v6: an IPv6 address): 0 or
+ * -EINVAL. */
+int srv_parse_listen(const char *spec, struct sockaddr_storage *ss, int *v6);
+/* 1 if only this machine can reach ss: 127.0.0.0/8, ::1, ::ffff:127.x.y.z
+ * (a wildcard such as 0.0.0.0 is not). */
+int srv_listen_loopback(const struct sockaddr_storage *ss);
+/* A file of at most 1 MiB into *out (NUL-ended, malloc'd): 0 or -errno. */
+int srv_read_file(const char *path, char **out);
+/* "http(s)://HOST:PORT" of ss with `port` into buf. */
+void srv_url(const struct sockaddr_storage *ss, unsigned port, int tls,
+	     char *buf, size_t len);
 
 /* ---- uploads (routes_data.c) ---- */
 

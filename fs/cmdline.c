@@ -33,6 +33,8 @@ struct parse_state {
 	int help, version, extra, token, nonempty;
 	char *token_file, *cache_dir, *cache_size, *meta_ttl, *upload;
 	char *cafile;
+	char *web, *web_root, *web_tls_cert, *web_tls_key;
+	int web_insecure;
 };
 
 /* Remote-mode options: fuse_opt stores their values in parse_state. */
@@ -45,6 +47,11 @@ static const struct fuse_opt opt_spec[] = {
 	CL_OPT("cache_size=%s", cache_size),
 	CL_OPT("meta_ttl=%s", meta_ttl),
 	CL_OPT("upload=%s", upload),
+	CL_OPT("web=%s", web),
+	CL_OPT("web_root=%s", web_root),
+	CL_OPT("web_tls_cert=%s", web_tls_cert),
+	CL_OPT("web_tls_key=%s", web_tls_key),
+	{ "web_insecure_http", offsetof(struct parse_state, web_insecure), 1 },
 	FUSE_OPT_KEY("token=", KEY_TOKEN),
 	FUSE_OPT_KEY("nonempty", KEY_NONEMPTY),
 	FUSE_OPT_KEY("defaults", KEY_DISCARD),
@@ -127,6 +134,19 @@ void fs_usage(const char *prog)
 	       "                           already a mount point (hides what"
 	       " is there)\n"
 	       "    -o max_idle_threads=N  idle worker threads kept (default 16)\n"
+	       "    -o web=HOST[:PORT]     also serve the web app and the HTTP"
+	       " API from this\n"
+	       "                           mount (e.g. 127.0.0.1:8420; port"
+	       " 0: any free one);\n"
+	       "                           sign in with a token of sievefs"
+	       " token create\n"
+	       "                           --store STORE USER\n"
+	       "    -o web_tls_cert=FILE,web_tls_key=FILE  https (needed off"
+	       " loopback)\n"
+	       "    -o web_insecure_http   plain http on an address other"
+	       " machines reach\n"
+	       "    -o web_root=DIR        the built web app (default: the"
+	       " installed one)\n"
 	       "remote mode:\n"
 	       "    -o token_file=PATH     file holding the API token (or set"
 	       " SIEVEFS_TOKEN)\n"
@@ -324,11 +344,19 @@ int fs_cmdline_parse(int argc, char **argv, struct fs_cmdline *out)
 	out->upload = ps.upload;
 	out->cafile = ps.cafile;
 	out->nonempty = ps.nonempty;
+	out->web = ps.web;
+	out->web_root = ps.web_root;
+	out->web_tls_cert = ps.web_tls_cert;
+	out->web_tls_key = ps.web_tls_key;
+	out->web_insecure = ps.web_insecure;
 	if (prc == -1)
 		return -EINVAL;
 	if (expand_opt(&out->token_file, "token_file") ||
 	    expand_opt(&out->cache_dir, "cache_dir") ||
-	    expand_opt(&out->cafile, "cafile"))
+	    expand_opt(&out->cafile, "cafile") ||
+	    expand_opt(&out->web_root, "web_root") ||
+	    expand_opt(&out->web_tls_cert, "web_tls_cert") ||
+	    expand_opt(&out->web_tls_key, "web_tls_key"))
 		return -EINVAL;
 	if (ps.token) {
 		fprintf(stderr, "sievefs: -o token= is refused: a token on the"
@@ -368,6 +396,10 @@ void fs_cmdline_free(struct fs_cmdline *cl)
 	free(cl->meta_ttl);
 	free(cl->upload);
 	free(cl->cafile);
+	free(cl->web);
+	free(cl->web_root);
+	free(cl->web_tls_cert);
+	free(cl->web_tls_key);
 	free(cl->opts.mountpoint);
 	fuse_opt_free_args(&cl->args);
 	memset(cl, 0, sizeof(*cl));

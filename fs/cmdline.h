@@ -8,8 +8,12 @@
  * where `ps` and shell history would show it). Options mount(8) keeps for
  * itself (defaults, noauto, nofail, _netdev, user, users, x-*) are dropped;
  * libfuse's own options pass through. -o nonempty is ours (libfuse 3
- * dropped it): see fs_mountpoint_check. ~ in token_file=, cache_dir= and
- * cafile= is expanded (fstab and mount(8) do not).
+ * dropped it): see fs_mountpoint_check. ~ in token_file=, cache_dir=,
+ * cafile=, web_root=, web_tls_cert= and web_tls_key= is expanded (fstab
+ * and mount(8) do not).
+ * Embedded mode may also serve the HTTP API and the web app from the mount
+ * daemon: -o web=HOST[:PORT] (web_root=, web_tls_cert=, web_tls_key=,
+ * web_insecure_http; api/server.h, api_web_*).
  */
 #ifndef SIEVEFS_FS_CMDLINE_H
 #define SIEVEFS_FS_CMDLINE_H
@@ -23,6 +27,10 @@ struct fs_cmdline {
 	char *token_file, *cache_dir, *cache_size, *meta_ttl, *upload;
 	char *cafile;                  /* https: trust this CA file */
 	int nonempty;                  /* -o nonempty: skip the mount point check */
+	/* The web door (embedded mode; malloc'd by fuse_opt, NULL when not
+	 * given): -o web=, web_root=, web_tls_cert=, web_tls_key=. */
+	char *web, *web_root, *web_tls_cert, *web_tls_key;
+	int web_insecure;              /* -o web_insecure_http */
 	struct fuse_args args;         /* what libfuse gets (fuse_opt_free_args) */
 	struct fuse_cmdline_opts opts; /* mountpoint malloc'd by libfuse */
 };

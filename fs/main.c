@@ -18,6 +18,22 @@
  * server or a bad, absent or revoked token fails on the terminal; curl's
  * handles and threads must not cross the fork either, so the client is made
  * again after daemonising.
+ *
+ * The web door (-o web=ADDR, embedded mode only) follows it too: its
+ * address is checked and bound before mounting (api_web_bind: a bad or
+ * busy address fails on the terminal with nothing mounted), the address
+ * is printed as `sievefs serve` prints it, and the server's threads start
+ * in the daemon over the mount's own backend (api_web_start) — `sievefs
+ * serve` cannot run beside a mount: the store has one owner. Whose
+ * datasets: an embedded mount's datasets belong to the mount's owner ""
+ * (OWNER_LOCAL), a name no token can have; the web door of this
+ * single-user mount shows them, the ones `ls MNT` shows, to any valid
+ * token of the store (docs/api.md, "Who serves the API"). The server is
+ * stopped before the backend is destroyed, whatever ended the session
+ * (fusermount3 -u, SIGTERM, SIGINT), so no request runs on a destroyed
+ * backend; after a kill -9 the kernel frees the port and the lock.
+ * Changes made over HTTP bypass the kernel: the hooks below keep the
+ * mount's caches true when a dataset or tag goes or is renamed.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -31,6 +47,7 @@
 #include "core/log.h"
 #include "fs/cmdline.h"
 #include "fs/fs.h"
+#include "fs/ino.h"
 #include "fs/sample_cli.h"
 
 #define OWNER_LOCAL ""
@@ -73,6 +90,61 @@ static int shared_mount(const struct fuse_args *a)
 		if (strstr(a->argv[i], "allow_other") ||
 		    strstr(a->argv[i], "allow_root"))
 			return 1;
+	return 0;
+}
+
+/* ---- the web door's hooks (api/server.h): arg is the struct fs ---- */
+
+/* Open files of the tag or dataset keep their bytes (as rmdir does). */
+static void web_before_remove(void *arg)
+{
+	fs_open_blobs_now(arg);
+}
+
+/* The kernel forgets the name (a frozen tag's entry is kept a day), and
+ * the node cache its records. */
+static void web_name_gone(void *arg, int64_t ds, const char *name)
+{
+	struct fs *fs = arg;
+
+	nodecache_clear(fs->nc);
+	fuse_lowlevel_notify_inval_entry(fs->se, ds ? fs_ino_dataset(ds) :
+					 FUSE_ROOT_ID, name, strlen(name));
+}
+
+/* Checks the web door's options and binds its address, before mounting:
+ * 0 (*w NULL without -o web=), or 1 with the reason on stderr. */
+static int web_bind(const struct fs_cmdline *cl, struct api_web **w,
+		    char *url, size_t len)
+{
+	struct api_web_opts o = { .addr = cl->web, .tls_cert = cl->web_tls_cert,
+				  .tls_key = cl->web_tls_key,
+				  .web_root = cl->web_root,
+				  .insecure_http = cl->web_insecure };
+	char msg[1024] = "";
+	int rc;
+
+	*w = NULL;
+	if (!cl->web) {
+		if (!cl->web_root && !cl->web_tls_cert && !cl->web_tls_key &&
+		    !cl->web_insecure)
+			return 0;
+		fprintf(stderr, "sievefs: web_root, web_tls_cert, web_tls_key"
+			" and web_insecure_http go with -o web=HOST[:PORT]\n");
+		return 1;
+	}
+	if (api_is_url(cl->source)) {
+		fprintf(stderr, "sievefs: -o web= serves a store of this"
+			" machine from its mount; %s is a server, which serves"
+			" the web app itself (open it in a browser)\n",
+			cl->source);
+		return 1;
+	}
+	rc = api_web_bind(&o, w, url, len, msg, sizeof(msg));
+	if (rc) {
+		fprintf(stderr, "sievefs: %s\n", *msg ? msg : strerror(-rc));
+		return 1;
+	}
 	return 0;
 }
 
@@ -123,8 +195,12 @@ static int run_mount_with(struct fs_cmdline *cl, struct fs_remote *rem)
 	struct fs fs = { .uid = getuid(), .gid = getgid(),
 			 .emb_lock = PTHREAD_MUTEX_INITIALIZER };
 	struct fuse_loop_config *cfg = NULL;
-	char msg[512] = "", fsname[4200];
+	char msg[512] = "", fsname[4200], url[160] = "";
 	struct backend *be = NULL;
+	struct api_web *web = NULL;
+	struct api_web_hooks hooks = { .arg = &fs,
+				       .before_remove = web_before_remove,
+				       .name_gone = web_name_gone };
 	struct stat st;
 	int rc, ret = 1;
 
@@ -143,12 +219,16 @@ static int run_mount_with(struct fs_cmdline *cl, struct fs_remote *rem)
 	}
 	if (check_source(cl, rem))
 		return 1;
+	/* before the store is created or opened: a refused address leaves
+	 * nothing behind */
+	if (web_bind(cl, &web, url, sizeof(url)))
+		return 1;
 	if (!api_is_url(cl->source)) {
 		if (strstr(cl->source, "://")) {
 			fprintf(stderr, "sievefs: %s: a server URL starts with"
 				" http:// or https://; anything else is a store"
 				" directory\n", cl->source);
-			return 1;
+			goto out_web;
 		}
 		if (stat(cl->source, &st) && errno == ENOENT)
 			fprintf(stderr, "sievefs: creating new store in %s\n",
@@ -158,7 +238,7 @@ static int run_mount_with(struct fs_cmdline *cl, struct fs_remote *rem)
 		if (rc) {
 			fprintf(stderr, "sievefs: %s\n", *msg ? msg :
 				strerror(-rc));
-			return 1;
+			goto out_web;
 		}
 		be->ops->destroy(be);
 		be = NULL;
@@ -168,7 +248,7 @@ static int run_mount_with(struct fs_cmdline *cl, struct fs_remote *rem)
 		if (!abs) {
 			fprintf(stderr, "sievefs: %s: %s\n", cl->source,
 				strerror(errno));
-			return 1;
+			goto out_web;
 		}
 		free(cl->source);
 		cl->source = abs;
@@ -182,15 +262,19 @@ static int run_mount_with(struct fs_cmdline *cl, struct fs_remote *rem)
 	    (shared_mount(&cl->args) &&
 	     add_opt(&cl->args, "default_permissions"))) {
 		fprintf(stderr, "sievefs: out of memory\n");
-		return 1;
+		goto out_web;
 	}
 	fs.se = fuse_session_new(&cl->args, &fs_ops, sizeof(fs_ops), &fs);
 	if (!fs.se)
-		return 1;
+		goto out_web;
 	if (fuse_set_signal_handlers(fs.se))
 		goto out_session;
 	if (fuse_session_mount(fs.se, cl->opts.mountpoint))
 		goto out_signals;
+	if (web) {               /* as `sievefs serve` says it */
+		fprintf(stderr, "sievefs: listening on %s\n", url);
+		fflush(stderr);
+	}
 	if (fuse_daemonize(cl->opts.foreground))
 		goto out_unmount;
 	log_setup(!cl->opts.foreground, cl->opts.debug ? LOG_LVL_DEBUG :
@@ -207,6 +291,15 @@ static int run_mount_with(struct fs_cmdline *cl, struct fs_remote *rem)
 	fs.frozen_ttl = fs.be->ops->frozen_cache_ok ? 86400.0 : fs.be->ops->live_ttl;
 	fs.live_ttl = fs.be->ops->live_ttl;
 	fs.node_cache = !api_is_url(cl->source);
+	if (web) {
+		rc = api_web_start(web, fs.be, OWNER_LOCAL, &hooks);
+		if (rc) {
+			log_error("the web app and API at %s did not start: %s;"
+				  " unmounting", url, strerror(-rc));
+			goto out_uploads;
+		}
+		log_info("serving the web app and the API at %s", url);
+	}
 
 	if (cl->opts.singlethread) {
 		rc = fuse_session_loop(fs.se);
@@ -228,6 +321,9 @@ static int run_mount_with(struct fs_cmdline *cl, struct fs_remote *rem)
 	}
 	ret = rc < 0 ? 1 : 0;
 out_uploads:
+	/* no request may run on a destroyed backend: MHD stops first */
+	api_web_stop(web);
+	web = NULL;
 	upload_table_free(fs.up);
 out_backend:
 	fs.be->ops->destroy(fs.be);
@@ -237,6 +333,8 @@ out_signals:
 	fuse_remove_signal_handlers(fs.se);
 out_session:
 	fuse_session_destroy(fs.se);
+out_web:
+	api_web_stop(web);
 	return ret;
 }
 

@@ -245,6 +245,7 @@ void blob_collect(struct conn *c, const unsigned char *sha)
 	delete_by_sha(c, Q_FEAT_DEL, sha);   /* its cached features */
 	blob_path(c->st, sha, path, sizeof(path));
 	unlink(path);
+	thumbcache_forget(c->st, sha);  /* after the blob: see thumbs.c */
 	kept_forget(c, sha);
 	delete_by_sha(c, Q_GRANT_DEL, sha);  /* who sent it: moot now */
 	delete_by_sha(c, Q_PENDING_DEL, sha);
@@ -409,5 +410,6 @@ int blob_recover(struct conn *c)
 		}
 		closedir(d);
 	}
+	thumbcache_recover(st);
 	return 0;
 }

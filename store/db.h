@@ -175,13 +175,27 @@ int blob_reserve_release(store *st);
 /* kept.c: sha is referenced no more: drops its kept and thumbs rows and
  * collects its thumbnail. Call with wlock held (from blob_collect). */
 void kept_forget(struct conn *c, const unsigned char *sha);
+/* thumbs.c: unlinks every cached thumbnail of sha (its blob is gone;
+ * from blob_collect). recover: at the owner's open (blob_recover), drops
+ * temp files and thumbnails whose blob is gone. */
+void thumbcache_forget(store *st, const unsigned char *sha);
+void thumbcache_recover(store *st);
 /* users.c: binds hash to ?1 of s (a SELECT of user, hash, ...) and steps
  * it: 0 with the row's user into user (STORE_USER_MAX + 1) when a row
  * came whose hash equals it (constant-time), else -EACCES. The caller
  * finalizes s. */
 int users_hash_row(sqlite3_stmt *s, const unsigned char *hash, char *user);
+/* users.c: records that token `id`, whose last recorded use is `last`,
+ * authenticated now, unless that record is younger than
+ * STORE_TOKEN_TOUCH_NS (then nothing is written). Its own short write
+ * transaction; call outside one. 0 or -errno. */
+int users_token_touch(struct conn *c, int64_t id, int64_t last);
 /* sessions.c: deletes the sessions token `token` made (it is revoked).
  * Call inside a write transaction. 0 or -errno. */
 int sessions_end_token(struct conn *c, int64_t token);
+/* table.c: the sample table's counter and its triggers (IF NOT EXISTS:
+ * also the migration of an older catalog). Inside db_schema's
+ * transaction. 0 or -errno. */
+int table_schema(struct conn *c);
 
 #endif

@@ -142,6 +142,38 @@ int store_session_check(store *st, const char *sid, char *user)
 	return rc;
 }
 
+int store_session_auth(store *st, const char *sid, char *user,
+		       int64_t *token)
+{
+	struct conn *c = db_conn(st);
+	unsigned char hash[STORE_SHA_LEN];
+	int64_t tid = 0, last = 0;
+	sqlite3_stmt *s;
+	int rc;
+
+	if (!store_session_format_ok(sid))
+		return -EACCES;
+	if (!c || !(s = db_prep(c, "SELECT s.user, s.hash, t.id, t.last_used"
+			     " FROM sessions s JOIN tokens t ON t.id=s.token"
+			     " WHERE s.hash=?1 AND s.expires>?2"
+			     " AND t.revoked=0")))
+		return -EIO;
+	store_token_hash(sid, hash);
+	sqlite3_bind_int64(s, 2, store_now_ns());
+	rc = users_hash_row(s, hash, user);
+	if (!rc) {
+		tid = sqlite3_column_int64(s, 2);
+		last = sqlite3_column_int64(s, 3);
+	}
+	sqlite3_finalize(s);
+	if (!rc) {
+		users_token_touch(c, tid, last);   /* best effort */
+		if (token)
+			*token = tid;
+	}
+	return rc;
+}
+
 int store_session_delete(store *st, const char *sid)
 {
 	struct conn *c = db_conn(st);

@@ -5,6 +5,9 @@
  * Layout of a store directory:
  *   STORE/catalog.db         SQLite catalog (WAL, synchronous=NORMAL)
  *   STORE/blobs/ab/<sha256>  immutable sample bytes, named by their SHA-256
+ *   STORE/thumbs/ab/<sha>.128
+ *                            server-made thumbnails of blob <sha> (thumbs.c),
+ *                            removed with the blob
  *   STORE/staging/           uploads in progress (deleted by the owner's
  *                            recovery: never valid)
  *   STORE/lock               the owner lock (flock) and the owner's PID
@@ -446,9 +449,47 @@ int store_run_finish(store *st, const struct store_run *r, size_t n,
  * not done or ranked fewer than `keep` samples (*ranked tells how many;
  * may be NULL). */
 int store_run_keep(store *st, int64_t run, size_t keep, int64_t *ranked);
+/* The dataset's latest runs, newest first, at most limit (1..128, else
+ * -EINVAL); free(*out). Reads only. */
+int store_run_list(store *st, int64_t dataset, int limit,
+		   struct store_run **out, size_t *n);
+
 int store_run_scores_each(store *st, int64_t run, int limit,
 			  int (*fn)(void *arg, const char *path, double score),
 			  void *arg);
+
+/* ---- change counters (changes.c) ---- */
+
+/* What the web app polls (db.c, "Dataset change counters"): each counter
+ * moves with every change of its kind, through any door; 0 = never
+ * changed. Opaque: compare for equality only. */
+struct store_changes {
+	uint64_t tree;          /* the live tree's nodes */
+	uint64_t tags;          /* tags made, deleted, renamed */
+	uint64_t selection;     /* the selection's rows and source */
+	uint64_t runs;          /* any write to a run */
+	uint64_t embeddings;    /* embeddings and the built-in embedder */
+	int run_active;         /* the latest run is queued or running */
+};
+/* Reads the counters of dataset (one indexed range, one indexed probe).
+ * 0 or -errno; an unknown dataset reads all 0. */
+int store_changes_get(store *st, int64_t dataset, struct store_changes *out);
+
+/* A file of a tree with its path in the tree ("a/b.jpg", no leading '/'). */
+struct store_tree_file {
+	struct store_node n;
+	char *path;             /* malloc'd */
+};
+/* At most `limit` files (not folders) of tree `tree` whose paths sort
+ * bytewise after `after` ("" = from the start), in path order: one range
+ * of the nodes_path index, so a caller pages through a big tree with
+ * bounded memory and no read transaction held between pages. Free with
+ * store_tree_files_free. 0 or -errno. */
+int store_tree_files_page(store *st, int64_t tree, const char *after,
+			  size_t limit, struct store_tree_file **out,
+			  size_t *n);
+/* Frees what store_tree_files_page gave; NULL is a no-op. */
+void store_tree_files_free(struct store_tree_file *v, size_t n);
 
 /* ---- users and API tokens (server mode; users.c) ---- */
 
@@ -457,10 +498,18 @@ int store_run_scores_each(store *st, int64_t run, int limit,
 #define STORE_TOKEN_LEN 68
 #define STORE_USER_MAX 64
 
+#define STORE_TOKEN_NAME_MAX 64   /* a token's name, bytes */
+/* How often a token's last use is written, at most: a busy client must not
+ * write the catalog on every request. */
+#define STORE_TOKEN_TOUCH_NS (60ll * 1000000000)
+
 struct store_token {
 	int64_t id;
 	char user[STORE_USER_MAX + 1];
+	char name[STORE_TOKEN_NAME_MAX + 1];   /* "" when none was given */
 	int64_t created_ns;
+	int64_t last_used_ns;   /* 0 = never; else within STORE_TOKEN_TOUCH_NS
+	                         * of its last authentication */
 	int revoked;
 };
 
@@ -478,14 +527,32 @@ int store_hash_equal(const unsigned char a[STORE_SHA_LEN],
  * `token` (STORE_TOKEN_LEN + 1 bytes), its id into *id (may be NULL).
  * -EINVAL for a bad user name, -EIO if no randomness. */
 int store_token_create(store *st, const char *user, char *token, int64_t *id);
+/* 1 if `name` may name a token: at most STORE_TOKEN_NAME_MAX bytes of
+ * valid UTF-8 without control characters ("" is valid: no name). */
+int store_token_name_valid(const char *name);
+/* store_token_create with a name (NULL = ""): -EINVAL also for a name
+ * store_token_name_valid refuses. */
+int store_token_create_named(store *st, const char *user, const char *name,
+			     char *token, int64_t *id);
 /* Every token, by id; free(*out). */
 int store_token_list(store *st, struct store_token **out, size_t *n);
+/* The unrevoked tokens of `user`, newest first; free(*out). */
+int store_token_list_user(store *st, const char *user,
+			  struct store_token **out, size_t *n);
+/* Revokes token `id` of `user` and ends its sessions: -ENOENT when no
+ * unrevoked token of that user has that id (another user's too). */
+int store_token_revoke_own(store *st, const char *user, int64_t id);
 /* Revokes a token and ends its sessions: -ENOENT if no such id. Revoking
  * twice is fine. */
 int store_token_revoke(store *st, int64_t id);
 /* The user of a valid, unrevoked token into user (STORE_USER_MAX + 1
  * bytes): 0, or -EACCES (malformed, unknown or revoked). */
 int store_token_check(store *st, const char *token, char *user);
+/* store_token_check that also gives the token's id (*id, may be NULL) and
+ * records its use (last_used_ns) when the last record is older than
+ * STORE_TOKEN_TOUCH_NS: one short write a minute per token at most; a
+ * failed record does not fail the check. */
+int store_token_auth(store *st, const char *token, char *user, int64_t *id);
 
 /* ---- the web app's sessions (sessions.c) ---- */
 
@@ -504,6 +571,11 @@ int store_session_create(store *st, const char *token, int64_t ttl_ns,
 /* The user of a live session (not expired, its token not revoked) into
  * user: 0, or -EACCES (malformed, unknown, expired, revoked); -EIO. */
 int store_session_check(store *st, const char *sid, char *user);
+/* store_session_check that also gives the id of the token that made the
+ * session (*token, may be NULL) and records that token's use as
+ * store_token_auth does. */
+int store_session_auth(store *st, const char *sid, char *user,
+		       int64_t *token);
 /* Ends a session (signs out): 0 also when there was none; -errno. */
 int store_session_delete(store *st, const char *sid);
 
@@ -598,6 +670,24 @@ int store_thumb_get(store *st, const unsigned char sha[STORE_SHA_LEN],
 int store_thumb_get_for(store *st, const char *user,
 			const unsigned char sha[STORE_SHA_LEN],
 			unsigned char thumb[STORE_SHA_LEN], int64_t *size);
+
+/* ---- the cache of server-made thumbnails (thumbs.c) ---- */
+
+/* The one side (longest, pixels) the cache keeps thumbnails at. */
+#define STORE_THUMB_SIDE 128
+
+/* Opens the cached thumbnail of the bytes of blob sha at `side`
+ * (STORE_THUMB_SIDE) read-only: an fd (caller closes), -ENOENT when none
+ * is cached, -EINVAL for another side, or -errno. One open(2), no catalog
+ * read: the caller has checked the user may read sha. */
+int store_thumbcache_open(store *st, const unsigned char sha[STORE_SHA_LEN],
+			  int side);
+/* Caches len bytes of buf as that thumbnail (temp file + rename, so
+ * concurrent puts of the same one leave one whole file). It goes when the
+ * blob of sha is collected; when that blob is already gone it is removed
+ * again and the call returns -ENOENT. 0 or -errno; blocks on I/O. */
+int store_thumbcache_put(store *st, const unsigned char sha[STORE_SHA_LEN],
+			 int side, const void *buf, size_t len);
 
 /* ---- helpers ---- */
 

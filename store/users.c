@@ -12,6 +12,14 @@
  * time compare is the belt to those braces). Revoked tokens stay listed;
  * revoking one deletes the web sessions it made (sessions.c).
  *
+ * A token has a name (the app's preferences list them; untrusted text: at
+ * most 64 bytes of UTF-8, no control characters) and the time of its last
+ * use. That time is written when a token (or a session it made) passes a
+ * check and the recorded time is a minute old or more, in its own short
+ * transaction, with the old value in the WHERE clause so two threads
+ * checking at once write once: a client busy for an hour writes the
+ * catalog 60 times, not once per request.
+ *
  * Blob put takes the store's write lock around the rename/link, the same
  * lock under which blob_collect() decides a blob is unreferenced, so a put
  * and a collection of the same hash never interleave.
@@ -86,7 +94,53 @@ int store_hash_equal(const unsigned char a[STORE_SHA_LEN],
 	return CRYPTO_memcmp(a, b, STORE_SHA_LEN) == 0;
 }
 
+int store_token_name_valid(const char *name)
+{
+	const unsigned char *p = (const unsigned char *)name;
+	size_t n = strlen(name);
+
+	if (n > STORE_TOKEN_NAME_MAX)
+		return 0;
+	while (*p) {
+		unsigned c = *p, need, cp;
+		if (c < 0x20 || c == 0x7f)
+			return 0;
+		if (c < 0x80) {
+			p++;
+			continue;
+		}
+		if (c >= 0xc2 && c <= 0xdf)
+			need = 1, cp = c & 0x1f;
+		else if (c >= 0xe0 && c <= 0xef)
+			need = 2, cp = c & 0x0f;
+		else if (c >= 0xf0 && c <= 0xf4)
+			need = 3, cp = c & 0x07;
+		else
+			return 0;
+		for (unsigned i = 1; i <= need; i++) {
+			if ((p[i] & 0xc0) != 0x80)
+				return 0;
+			cp = cp << 6 | (p[i] & 0x3f);
+		}
+		/* overlong 3/4-byte forms, surrogates, past U+10FFFF, and the
+		 * C1 controls (U+0080..U+009F) */
+		if ((need == 2 && (cp < 0x800 || (cp >= 0xd800 &&
+						  cp <= 0xdfff))) ||
+		    (need == 3 && (cp < 0x10000 || cp > 0x10ffff)) ||
+		    (need == 1 && cp < 0xa0))
+			return 0;
+		p += need + 1;
+	}
+	return 1;
+}
+
 int store_token_create(store *st, const char *user, char *token, int64_t *id)
+{
+	return store_token_create_named(st, user, NULL, token, id);
+}
+
+int store_token_create_named(store *st, const char *user, const char *name,
+			     char *token, int64_t *id)
 {
 	struct conn *c = db_conn(st);
 	unsigned char rnd[32], hash[STORE_SHA_LEN];
@@ -95,7 +149,9 @@ int store_token_create(store *st, const char *user, char *token, int64_t *id)
 	char hex[65];
 	int rc;
 
-	if (!store_user_valid(user))
+	if (!name)
+		name = "";
+	if (!store_user_valid(user) || !store_token_name_valid(name))
 		return -EINVAL;
 	if (!c)
 		return -EIO;
@@ -116,8 +172,8 @@ int store_token_create(store *st, const char *user, char *token, int64_t *id)
 		sqlite3_bind_int64(s, 2, now);
 		rc = db_err(sqlite3_step(s));
 		sqlite3_finalize(s);
-		s = db_prep(c, "INSERT INTO tokens(user, hash, created)"
-			    " VALUES(?1, ?2, ?3)");
+		s = db_prep(c, "INSERT INTO tokens(user, hash, created, name)"
+			    " VALUES(?1, ?2, ?3, ?4)");
 		if (!s)
 			rc = -EIO;
 	}
@@ -125,6 +181,7 @@ int store_token_create(store *st, const char *user, char *token, int64_t *id)
 		sqlite3_bind_text(s, 1, user, -1, SQLITE_STATIC);
 		sqlite3_bind_blob(s, 2, hash, STORE_SHA_LEN, SQLITE_STATIC);
 		sqlite3_bind_int64(s, 3, now);
+		sqlite3_bind_text(s, 4, name, -1, SQLITE_STATIC);
 		rc = db_err(sqlite3_step(s));
 		if (!rc && id)
 			*id = sqlite3_last_insert_rowid(c->db);
@@ -147,7 +204,12 @@ static void token_row(sqlite3_stmt *s, void *out)
 	snprintf(t->user, sizeof(t->user), "%s", u ? (const char *)u : "");
 	t->created_ns = sqlite3_column_int64(s, 2);
 	t->revoked = sqlite3_column_int(s, 3) != 0;
+	u = sqlite3_column_text(s, 4);
+	snprintf(t->name, sizeof(t->name), "%s", u ? (const char *)u : "");
+	t->last_used_ns = sqlite3_column_int64(s, 5);
 }
+
+#define TOKEN_COLS "id, user, created, revoked, name, last_used"
 
 int store_token_list(store *st, struct store_token **out, size_t *n)
 {
@@ -157,12 +219,80 @@ int store_token_list(store *st, struct store_token **out, size_t *n)
 
 	*out = NULL;
 	*n = 0;
-	if (!c || !(s = db_prep(c, "SELECT id, user, created, revoked"
+	if (!c || !(s = db_prep(c, "SELECT " TOKEN_COLS
 			     " FROM tokens ORDER BY id")))
 		return -EIO;
 	rc = db_rows(s, sizeof(**out), token_row, (void **)out, n);
 	sqlite3_finalize(s);
 	return rc;
+}
+
+int store_token_list_user(store *st, const char *user,
+			  struct store_token **out, size_t *n)
+{
+	struct conn *c = db_conn(st);
+	sqlite3_stmt *s;
+	int rc;
+
+	*out = NULL;
+	*n = 0;
+	if (!c || !(s = db_prep(c, "SELECT " TOKEN_COLS " FROM tokens"
+			     " WHERE user=?1 AND revoked=0 ORDER BY id DESC")))
+		return -EIO;
+	sqlite3_bind_text(s, 1, user, -1, SQLITE_STATIC);
+	rc = db_rows(s, sizeof(**out), token_row, (void **)out, n);
+	sqlite3_finalize(s);
+	return rc;
+}
+
+int store_token_revoke_own(store *st, const char *user, int64_t id)
+{
+	struct conn *c = db_conn(st);
+	sqlite3_stmt *s;
+	int rc;
+
+	if (!c)
+		return -EIO;
+	rc = db_begin(c);
+	if (rc)
+		return rc;
+	s = db_prep(c, "UPDATE tokens SET revoked=1 WHERE id=?1 AND user=?2"
+		    " AND revoked=0");
+	if (!s)
+		return db_end(c, -EIO);
+	sqlite3_bind_int64(s, 1, id);
+	sqlite3_bind_text(s, 2, user, -1, SQLITE_STATIC);
+	rc = db_err(sqlite3_step(s));
+	if (!rc && sqlite3_changes(c->db) == 0)
+		rc = -ENOENT;
+	sqlite3_finalize(s);
+	if (!rc)
+		rc = sessions_end_token(c, id);
+	return db_end(c, rc);
+}
+
+int users_token_touch(struct conn *c, int64_t id, int64_t last)
+{
+	int64_t now = store_now_ns();
+	sqlite3_stmt *s;
+	int rc;
+
+	if (last > 0 && now - last < STORE_TOKEN_TOUCH_NS && now >= last)
+		return 0;
+	rc = db_begin(c);
+	if (rc)
+		return rc;
+	/* the old value in the WHERE: of two checks at once, one writes */
+	s = db_prep(c, "UPDATE tokens SET last_used=?2 WHERE id=?1"
+		    " AND last_used=?3");
+	if (!s)
+		return db_end(c, -EIO);
+	sqlite3_bind_int64(s, 1, id);
+	sqlite3_bind_int64(s, 2, now);
+	sqlite3_bind_int64(s, 3, last);
+	rc = db_err(sqlite3_step(s));
+	sqlite3_finalize(s);
+	return db_end(c, rc);
 }
 
 int store_token_revoke(store *st, int64_t id)
@@ -221,6 +351,34 @@ int store_token_check(store *st, const char *token, char *user)
 	store_token_hash(token, hash);
 	rc = users_hash_row(s, hash, user);
 	sqlite3_finalize(s);
+	return rc;
+}
+
+int store_token_auth(store *st, const char *token, char *user, int64_t *id)
+{
+	struct conn *c = db_conn(st);
+	unsigned char hash[STORE_SHA_LEN];
+	int64_t tid = 0, last = 0;
+	sqlite3_stmt *s;
+	int rc;
+
+	if (!store_token_format_ok(token))
+		return -EACCES;
+	if (!c || !(s = db_prep(c, "SELECT user, hash, id, last_used"
+			     " FROM tokens WHERE hash=?1 AND revoked=0")))
+		return -EIO;
+	store_token_hash(token, hash);
+	rc = users_hash_row(s, hash, user);
+	if (!rc) {
+		tid = sqlite3_column_int64(s, 2);
+		last = sqlite3_column_int64(s, 3);
+	}
+	sqlite3_finalize(s);
+	if (!rc) {
+		users_token_touch(c, tid, last);   /* best effort */
+		if (id)
+			*id = tid;
+	}
 	return rc;
 }
 

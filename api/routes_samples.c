@@ -1,0 +1,322 @@
+/*
+ * routes_samples.c — the web app's bulk routes over a dataset's sample
+ * table (docs/api.md "Samples in bulk"), and their table
+ * (srv_routes_samples; api/server_int.h says how a route is called).
+ *
+ *   GET /v1/datasets/{id}/table               the table, JSON (ETag)
+ *   GET /v1/datasets/{id}/members?tag=TAGID   N bytes, 1 = in the tag
+ *                                             (no tag: the selection)
+ *   GET /v1/datasets/{id}/scores              N float32 + N int32
+ *   GET /v1/datasets/{id}/layout?embedding=ID N×2 float32
+ *
+ * Every answer names the table it is in the order of: X-Sievefs-Count and
+ * X-Sievefs-Gen (the app reloads the table when they differ from its own).
+ * Binary arrays are little-endian with no header: the host's own order,
+ * which the build checks below.
+ *
+ * Tables and layouts come from one cache per process (core/table.c),
+ * made on first use with the server's start id as the gen's epoch and
+ * bounded to TABLE_CACHE_BYTES; it lives as long as the process.
+ * Ownership: the dataset, tag and embedding are checked against the
+ * request's user (404 as if absent); a tag or embedding of another
+ * dataset of the same user is a 404 too.
+ *
+ * Threads: handlers run in MHD's threads; they share only the cache
+ * (thread-safe) and the store.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "api/server_int.h"
+#include "core/table.h"
+
+#if !defined(__BYTE_ORDER__) || __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
+#error "the bulk arrays are sent in host order, which must be little-endian"
+#endif
+
+#define TABLE_CACHE_BYTES (512u << 20)
+
+static pthread_mutex_t cache_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct tbl_cache *cache;           /* under cache_lock until set */
+
+static struct tbl_cache *the_cache(struct srv *s)
+{
+	struct tbl_cache *c;
+
+	pthread_mutex_lock(&cache_lock);
+	if (!cache)
+		cache = tbl_cache_new(TABLE_CACHE_BYTES, s->boot);
+	c = cache;
+	pthread_mutex_unlock(&cache_lock);
+	return c;
+}
+
+/* The count and gen headers of every answer in t's order. */
+static void table_headers(struct MHD_Response *resp, const struct tbl *t)
+{
+	char n[24];
+
+	snprintf(n, sizeof(n), "%zu", t->n);
+	MHD_add_response_header(resp, "X-Sievefs-Count", n);
+	MHD_add_response_header(resp, "X-Sievefs-Gen", t->gen_s);
+}
+
+/* 200 with buf (malloc'd, taken over; len may be 0) in t's order. */
+static enum MHD_Result send_array(struct MHD_Connection *c,
+				  const struct tbl *t, char *buf, size_t len,
+				  const char *name, const char *value)
+{
+	struct MHD_Response *resp =
+		MHD_create_response_from_buffer(len, buf,
+						MHD_RESPMEM_MUST_FREE);
+
+	if (!resp) {
+		free(buf);
+		return MHD_NO;
+	}
+	table_headers(resp, t);
+	if (name)
+		MHD_add_response_header(resp, name, value);
+	MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL,
+				"private, no-cache");
+	return srv_send_resp(c, MHD_HTTP_OK, resp, "application/octet-stream");
+}
+
+/* The caller's dataset r->id and its table: 0, or answered (1). */
+static int own_table(struct srv *s, struct req *r, struct MHD_Connection *c,
+		     struct tbl_cache **tc, struct tbl **t,
+		     enum MHD_Result *ret)
+{
+	struct store_dataset d;
+	int rc = srv_own_ds(s, r, r->id, &d);
+
+	*t = NULL;
+	if (!rc && !(*tc = the_cache(s)))
+		rc = -ENOMEM;
+	if (!rc)
+		rc = tbl_get(*tc, s->st, r->id, t);
+	if (rc) {
+		*ret = srv_send_errno(c, rc, rc == -ENOENT ? "no such dataset" :
+				      NULL);
+		return 1;
+	}
+	return 0;
+}
+
+/* An id query parameter: 1 with *id, 0 absent, -1 answered (400). */
+static int query_id(struct req *r, struct MHD_Connection *c, const char *key,
+		    int64_t *id, enum MHD_Result *ret)
+{
+	char v[32], msg[96];
+	int q = srv_query(r, c, key, v, sizeof(v), ret);
+
+	if (q <= 0)
+		return q;
+	if (api_id_parse(v, id)) {
+		snprintf(msg, sizeof(msg), "%s must be an id (a decimal"
+			 " integer > 0)", key);
+		*ret = srv_send_err(c, MHD_HTTP_BAD_REQUEST, "bad_path",
+				    "EINVAL", msg);
+		return -1;
+	}
+	return 1;
+}
+
+/* ---- routes ---- */
+
+static enum MHD_Result r_table(struct srv *s, struct req *r,
+			       struct MHD_Connection *c)
+{
+	struct MHD_Response *resp;
+	struct tbl_cache *tc;
+	struct tbl *t;
+	enum MHD_Result ret;
+	char etag[sizeof(t->gen_s) + 2], *copy;
+	unsigned status = MHD_HTTP_OK;
+
+	if (own_table(s, r, c, &tc, &t, &ret))
+		return ret;
+	snprintf(etag, sizeof(etag), "\"%s\"", t->gen_s);
+	if (srv_none_match_hit(c, etag)) {
+		status = MHD_HTTP_NOT_MODIFIED;
+		resp = MHD_create_response_from_buffer(0, (char *)"",
+						       MHD_RESPMEM_PERSISTENT);
+	} else {
+		/* a copy: the cache may drop t while MHD still sends */
+		copy = malloc(t->json_len);
+		if (copy)
+			memcpy(copy, t->json, t->json_len);
+		resp = copy ? MHD_create_response_from_buffer(
+			t->json_len, copy, MHD_RESPMEM_MUST_FREE) : NULL;
+		if (copy && !resp)
+			free(copy);
+	}
+	if (resp) {
+		table_headers(resp, t);
+		MHD_add_response_header(resp, MHD_HTTP_HEADER_ETAG, etag);
+		MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL,
+					"private, no-cache");
+	}
+	tbl_put(tc, &t->o);
+	if (!resp)
+		return MHD_NO;
+	return srv_send_resp(c, status, resp, status == MHD_HTTP_OK ?
+			     "application/json" : NULL);
+}
+
+static enum MHD_Result r_members(struct srv *s, struct req *r,
+				 struct MHD_Connection *c)
+{
+	struct store_tag tag;
+	struct tbl_cache *tc;
+	struct tbl *t;
+	enum MHD_Result ret;
+	int64_t tid = 0;
+	char *buf;
+	int q, rc;
+
+	/* the dataset first: another user's is a 404 whatever the query */
+	if (own_table(s, r, c, &tc, &t, &ret))
+		return ret;
+	if ((q = query_id(r, c, "tag", &tid, &ret)) < 0)
+		goto out;
+	rc = q ? srv_own_tag(s, r, tid, &tag) : 0;
+	if (!rc && q && tag.dataset != r->id)
+		rc = -ENOENT;
+	if (rc) {
+		ret = srv_send_errno(c, rc, rc == -ENOENT ?
+				     "no such tag in this dataset" : NULL);
+		goto out;
+	}
+	if (!(buf = malloc(t->n ? t->n : 1))) {
+		ret = srv_send_errno(c, -ENOMEM, NULL);
+		goto out;
+	}
+	rc = q ? tbl_members_tree(t, s->st, tag.id, (uint8_t *)buf) :
+		 tbl_members_selection(t, s->st, (uint8_t *)buf);
+	if (rc) {
+		free(buf);
+		ret = srv_send_errno(c, rc, NULL);
+		goto out;
+	}
+	ret = send_array(c, t, buf, t->n, NULL, NULL);
+out:
+	tbl_put(tc, &t->o);
+	return ret;
+}
+
+static enum MHD_Result r_scores(struct srv *s, struct req *r,
+				struct MHD_Connection *c)
+{
+	struct store_run run;
+	struct tbl_cache *tc;
+	struct tbl *t;
+	enum MHD_Result ret;
+	char num[24], *buf;
+	int rc;
+
+	if (own_table(s, r, c, &tc, &t, &ret))
+		return ret;
+	rc = store_run_latest_done(s->st, r->id, &run);
+	if (rc == -ENOENT) {
+		ret = srv_send_err(c, MHD_HTTP_NOT_FOUND, "no_run", "ENOENT",
+				   "the dataset has no finished sampling run");
+		goto out;
+	}
+	if (!rc && !(buf = malloc(t->n ? t->n * 8 : 1)))
+		rc = -ENOMEM;
+	if (!rc) {
+		rc = tbl_scores(t, s->st, run.id, (float *)(void *)buf,
+				(int32_t *)(void *)(buf + t->n * 4));
+		if (rc)
+			free(buf);
+	}
+	if (rc) {
+		ret = srv_send_errno(c, rc, NULL);
+		goto out;
+	}
+	snprintf(num, sizeof(num), "%" PRId64, run.seq);
+	ret = send_array(c, t, buf, t->n * 8, "X-Sievefs-Run", num);
+out:
+	tbl_put(tc, &t->o);
+	return ret;
+}
+
+/* The newest embedding of the dataset: 0, -ENOENT (none), -errno. */
+static int newest_emb(struct srv *s, int64_t ds, struct store_embedding *e)
+{
+	struct store_embedding *v = NULL;
+	size_t n = 0;
+	int rc = store_embedding_list(s->st, ds, &v, &n);
+
+	if (!rc && !n)
+		rc = -ENOENT;
+	if (!rc)
+		*e = v[n - 1];
+	free(v);
+	return rc;
+}
+
+static enum MHD_Result r_layout(struct srv *s, struct req *r,
+				struct MHD_Connection *c)
+{
+	struct store_embedding e;
+	struct tbl_layout *l = NULL;
+	struct tbl_cache *tc;
+	struct tbl *t;
+	enum MHD_Result ret;
+	int64_t eid = 0;
+	char *buf;
+	int q, rc;
+
+	if (own_table(s, r, c, &tc, &t, &ret))
+		return ret;
+	if ((q = query_id(r, c, "embedding", &eid, &ret)) < 0)
+		goto out;
+	if (q) {
+		rc = srv_own_emb(s, r, eid, &e);
+		if (!rc && e.dataset != r->id)
+			rc = -ENOENT;
+		if (rc) {
+			ret = srv_send_errno(c, rc, rc == -ENOENT ?
+					     "no such embedding in this"
+					     " dataset" : NULL);
+			goto out;
+		}
+	} else if ((rc = newest_emb(s, r->id, &e))) {
+		ret = rc == -ENOENT ?
+		      srv_send_err(c, MHD_HTTP_NOT_FOUND, "no_embedding",
+				   "ENOENT", "the dataset has no embedding") :
+		      srv_send_errno(c, rc, NULL);
+		goto out;
+	}
+	rc = tbl_layout_get(tc, s->st, t, e.id, &l);
+	if (!rc && !(buf = malloc(t->n ? t->n * 8 : 1)))
+		rc = -ENOMEM;
+	if (rc) {
+		ret = srv_send_errno(c, rc, rc == -EINVAL ?
+				     "the embedding's vectors cannot be"
+				     " projected (a value is not finite)" :
+				     NULL);
+		goto out;
+	}
+	memcpy(buf, l->xy, t->n * 8);
+	ret = send_array(c, t, buf, t->n * 8, "X-Sievefs-Layout", "pca");
+out:
+	tbl_put(tc, l ? &l->o : NULL);
+	tbl_put(tc, &t->o);
+	return ret;
+}
+
+/* ---- the table ---- */
+
+const struct route srv_routes_samples[] = {
+	{ "datasets/#/table", "GET", r_table, B_NONE, 0 },
+	{ "datasets/#/members", "GET", r_members, B_NONE, 0 },
+	{ "datasets/#/scores", "GET", r_scores, B_NONE, 0 },
+	{ "datasets/#/layout", "GET", r_layout, B_NONE, 0 },
+	{ NULL, NULL, NULL, B_NONE, 0 },
+};

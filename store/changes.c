@@ -1,0 +1,150 @@
+/*
+ * changes.c — what the web app reads of the catalog in bulk: a dataset's
+ * change counters, its latest runs, and a tree's files page by page.
+ *
+ * Change counters, for the web app's poll
+ * (GET /v1/datasets/{id}/state): one number per kind of thing the app
+ * shows, moved by triggers in the transaction of every change whichever
+ * door made it (db.c, "Dataset change counters"). Reading them is one
+ * range of the `changes` primary key, plus, for the runs, the status of
+ * the dataset's latest run (one probe of runs_ds): a run in progress keeps
+ * its progress in memory (core/runs.c), so the caller says "active" and
+ * the app polls the runs while one is.
+ *
+ * Reads only; any thread.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "db.h"
+
+int store_changes_get(store *st, int64_t dataset, struct store_changes *out)
+{
+	struct conn *c = db_conn(st);
+	uint64_t *slot[] = { &out->tree, &out->tags, &out->selection,
+			     &out->runs, &out->embeddings };
+	sqlite3_stmt *s;
+	int r;
+
+	memset(out, 0, sizeof(*out));
+	if (!c || !(s = db_prep(c, "SELECT kind, gen FROM changes"
+			     " WHERE dataset=?1")))
+		return -EIO;
+	sqlite3_bind_int64(s, 1, dataset);
+	while ((r = sqlite3_step(s)) == SQLITE_ROW) {
+		int k = sqlite3_column_int(s, 0);
+		if (k >= 0 && k < (int)(sizeof(slot) / sizeof(slot[0])))
+			*slot[k] = (uint64_t)sqlite3_column_int64(s, 1);
+	}
+	sqlite3_finalize(s);
+	if (r != SQLITE_DONE)
+		return db_err(r);
+	if (!(s = db_prep(c, "SELECT status FROM runs WHERE dataset=?1"
+			  " ORDER BY id DESC LIMIT 1")))
+		return -EIO;
+	sqlite3_bind_int64(s, 1, dataset);
+	r = sqlite3_step(s);
+	if (r == SQLITE_ROW) {
+		int st_ = sqlite3_column_int(s, 0);
+		out->run_active = st_ == STORE_RUN_QUEUED ||
+				  st_ == STORE_RUN_RUNNING;
+	}
+	sqlite3_finalize(s);
+	return r == SQLITE_ROW || r == SQLITE_DONE ? 0 : db_err(r);
+}
+
+int store_run_list(store *st, int64_t dataset, int limit,
+		   struct store_run **out, size_t *n)
+{
+	struct conn *c = db_conn(st);
+	struct store_run *v = NULL;
+	size_t cap = 0, k = 0;
+	int64_t id[128];
+	size_t nid = 0;
+	sqlite3_stmt *s;
+	int r, rc = 0;
+
+	*out = NULL;
+	*n = 0;
+	if (limit < 1 || limit > (int)(sizeof(id) / sizeof(id[0])))
+		return -EINVAL;
+	if (!c || !(s = db_prep(c, "SELECT id FROM runs WHERE dataset=?1"
+			     " ORDER BY id DESC LIMIT ?2")))
+		return -EIO;
+	sqlite3_bind_int64(s, 1, dataset);
+	sqlite3_bind_int(s, 2, limit);
+	while ((r = sqlite3_step(s)) == SQLITE_ROW)
+		id[nid++] = sqlite3_column_int64(s, 0);
+	sqlite3_finalize(s);
+	if (r != SQLITE_DONE)
+		return db_err(r);
+	/* each row as store_run_get reads it, so the two never disagree */
+	for (size_t i = 0; i < nid && !rc; i++) {
+		rc = db_grow((void **)&v, &cap, k, sizeof(*v));
+		if (!rc)
+			rc = store_run_get(st, id[i], &v[k]);
+		if (rc == -ENOENT)       /* deleted meanwhile */
+			rc = 0;
+		else if (!rc)
+			k++;
+	}
+	if (rc) {
+		free(v);
+		return rc;
+	}
+	*out = v;
+	*n = k;
+	return 0;
+}
+
+void store_tree_files_free(struct store_tree_file *v, size_t n)
+{
+	for (size_t i = 0; v && i < n; i++)
+		free(v[i].path);
+	free(v);
+}
+
+int store_tree_files_page(store *st, int64_t tree, const char *after,
+			  size_t limit, struct store_tree_file **out,
+			  size_t *n)
+{
+	struct conn *c = db_conn(st);
+	struct store_tree_file *v = NULL;
+	size_t cap = 0, k = 0;
+	sqlite3_stmt *s;
+	int r, rc = 0;
+
+	*out = NULL;
+	*n = 0;
+	/* (tree, path) is the nodes_path index: one range, in path order */
+	if (!c || !(s = db_prep(c, "SELECT " NODE_COLS ", n.path FROM nodes n"
+			     " JOIN tags t ON t.id=n.tree WHERE n.tree=?1"
+			     " AND n.path>?2 AND n.kind=2 ORDER BY n.path"
+			     " LIMIT ?3")))
+		return -EIO;
+	sqlite3_bind_int64(s, 1, tree);
+	sqlite3_bind_text(s, 2, after ? after : "", -1, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 3, (sqlite3_int64)limit);
+	while ((r = sqlite3_step(s)) == SQLITE_ROW) {
+		const char *p = (const char *)sqlite3_column_text(s, NODE_NCOLS);
+		if ((rc = db_grow((void **)&v, &cap, k, sizeof(*v))))
+			break;
+		db_node_row(s, &v[k].n);
+		if (!(v[k].path = strdup(p ? p : ""))) {
+			rc = -ENOMEM;
+			break;
+		}
+		k++;
+	}
+	sqlite3_finalize(s);
+	if (!rc && r != SQLITE_DONE)
+		rc = db_err(r);
+	if (rc) {
+		store_tree_files_free(v, k);
+		return rc;
+	}
+	*out = v;
+	*n = k;
+	return 0;
+}

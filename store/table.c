@@ -1,0 +1,151 @@
+/*
+ * table.c — the catalog's side of a dataset's sample table (the web app's
+ * data model, docs/api.md "Samples in bulk"): the live tree's change
+ * counter, and the rows of the table in one snapshot.
+ *
+ *   samples_gen(dataset, gen)   -- counts the changes to the rows of a
+ *                                  dataset's live tree (a missing row
+ *                                  reads as 0)
+ *
+ * Why a counter of its own. The folder counters (dirgen, db.c) name one
+ * folder each; the table spans every folder of the live tree, and summing
+ * them costs a scan of the tree and is not even monotonic (a removed
+ * folder takes its row along). So triggers on `nodes` bump one row per
+ * dataset for every inserted, deleted or updated node of a live tree (the
+ * same columns as dirgen's, so a create, commit, setattr, rename or
+ * removal through any door — mount, API, sampling — moves it; a renamed
+ * ancestor's subtree, whose rows change only `path`, is counted once by
+ * the renamed node's own row). A new grant of a hash that some live file
+ * of the grantee names as kept bytes moves it too: the table's `kept`
+ * column is per user. Triggers, not code in the write paths, for the
+ * reason db.c gives for dirgen. Cost: one tags lookup and one upsert per
+ * node write. A deleted dataset's row goes with it. (A per-dataset counter
+ * that another part keeps for GET /state is a different table.)
+ *
+ * Datasets and inos are never reused (AUTOINCREMENT), so (dataset, gen)
+ * names one state of one table for the catalog's life.
+ *
+ * Threads: store_table_each runs one read transaction on the calling
+ * thread's connection (WAL: a snapshot, writers are not blocked).
+ */
+#include <errno.h>
+#include <string.h>
+
+#include "db.h"
+#include "table.h"
+
+#define BUMP_LIVE(tree) "INSERT INTO samples_gen(dataset, gen)" \
+	" SELECT t.dataset, 1 FROM tags t WHERE t.id=" tree " AND t.live<>0" \
+	" ON CONFLICT(dataset) DO UPDATE SET gen=gen+1;"
+
+static const char schema[] =
+	"CREATE TABLE IF NOT EXISTS samples_gen(dataset INTEGER PRIMARY KEY,"
+	" gen INTEGER NOT NULL);"
+	"CREATE TRIGGER IF NOT EXISTS samples_gen_ins AFTER INSERT ON nodes"
+	" BEGIN " BUMP_LIVE("NEW.tree") " END;"
+	"CREATE TRIGGER IF NOT EXISTS samples_gen_del AFTER DELETE ON nodes"
+	" BEGIN " BUMP_LIVE("OLD.tree") " END;"
+	"CREATE TRIGGER IF NOT EXISTS samples_gen_upd AFTER UPDATE OF parent,"
+	" name, kind, mode, uid, gid, size, mtime, ctime, sha, tree ON nodes"
+	" BEGIN " BUMP_LIVE("OLD.tree") " END;"
+	"CREATE TRIGGER IF NOT EXISTS samples_gen_grant AFTER INSERT ON grants"
+	" WHEN EXISTS (SELECT 1 FROM kept WHERE sha=NEW.sha)"
+	" BEGIN INSERT INTO samples_gen(dataset, gen) SELECT DISTINCT"
+	" t.dataset, 1 FROM nodes n JOIN tags t ON t.id=n.tree"
+	" JOIN datasets d ON d.id=t.dataset WHERE n.sha=NEW.sha"
+	" AND t.live<>0 AND d.owner=NEW.user"
+	" ON CONFLICT(dataset) DO UPDATE SET gen=gen+1; END;"
+	"CREATE TRIGGER IF NOT EXISTS samples_gen_ds AFTER DELETE ON datasets"
+	" BEGIN DELETE FROM samples_gen WHERE dataset=OLD.id; END;";
+#undef BUMP_LIVE
+
+int table_schema(struct conn *c)
+{
+	return db_exec(c, schema);
+}
+
+static int read_gen(struct conn *c, int64_t dataset, uint64_t *gen)
+{
+	sqlite3_stmt *s = db_prep(c, "SELECT gen FROM samples_gen"
+				  " WHERE dataset=?1");
+	int r;
+
+	*gen = 0;
+	if (!s)
+		return -EIO;
+	sqlite3_bind_int64(s, 1, dataset);
+	r = sqlite3_step(s);
+	if (r == SQLITE_ROW)
+		*gen = (uint64_t)sqlite3_column_int64(s, 0);
+	sqlite3_finalize(s);
+	return r == SQLITE_ROW || r == SQLITE_DONE ? 0 : db_err(r);
+}
+
+int store_table_gen(store *st, int64_t dataset, uint64_t *gen)
+{
+	struct conn *c = db_conn(st);
+
+	*gen = 0;
+	return c ? read_gen(c, dataset, gen) : -EIO;
+}
+
+/* The rows, in the snapshot the caller opened. */
+static int each_row(struct conn *c, const struct store_dataset *d,
+		    store_trow_fn fn, void *arg)
+{
+	/* kept: the bytes were committed as kept and this user never sent
+	 * them (kept.c, "Who may read what"); the embedded user sends
+	 * nothing, so for it the kept row alone decides. */
+	sqlite3_stmt *s = db_prep(c, "SELECT n.path, n.size, n.ino,"
+		" EXISTS (SELECT 1 FROM kept k WHERE k.sha=n.sha)"
+		" AND NOT EXISTS (SELECT 1 FROM grants g WHERE g.user=?2"
+		" AND g.sha=n.sha)"
+		" FROM nodes n WHERE n.tree=?1 AND n.kind=2"
+		" AND n.sha IS NOT NULL ORDER BY n.path");
+	struct store_trow row;
+	int rc = 0, r;
+
+	if (!s)
+		return -EIO;
+	sqlite3_bind_int64(s, 1, d->live_tree);
+	sqlite3_bind_text(s, 2, d->owner, -1, SQLITE_STATIC);
+	while ((r = sqlite3_step(s)) == SQLITE_ROW) {
+		row.path = (const char *)sqlite3_column_text(s, 0);
+		row.path_len = (size_t)sqlite3_column_bytes(s, 0);
+		row.size = sqlite3_column_int64(s, 1);
+		row.ino = sqlite3_column_int64(s, 2);
+		row.kept = sqlite3_column_int(s, 3) != 0;
+		if (!row.path) {
+			rc = -ENOMEM;
+			break;
+		}
+		if ((rc = fn(arg, &row)))
+			break;
+	}
+	if (!rc && r != SQLITE_DONE && r != SQLITE_ROW)
+		rc = db_err(r);
+	sqlite3_finalize(s);
+	return rc;
+}
+
+int store_table_each(store *st, int64_t dataset, uint64_t *gen,
+		     store_trow_fn fn, void *arg)
+{
+	struct conn *c = db_conn(st);
+	struct store_dataset d;
+	int rc;
+
+	*gen = 0;
+	if (!c)
+		return -EIO;
+	/* one snapshot: the counter names exactly the rows read */
+	if ((rc = db_exec(c, "BEGIN")))
+		return rc;
+	rc = store_dataset_get_id(st, dataset, &d);
+	if (!rc)
+		rc = read_gen(c, dataset, gen);
+	if (!rc)
+		rc = each_row(c, &d, fn, arg);
+	db_exec(c, "COMMIT");
+	return rc;
+}
