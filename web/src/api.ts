@@ -402,6 +402,11 @@ export function nodeCreate(parent: number, n: NodeCreate): Promise<Node> {
   return json(`/v1/nodes/${parent}/children`, { method: 'POST', json: n });
 }
 
+export async function nodeRemove(parent: number, name: string, isDir = false): Promise<void> {
+  await request(`/v1/nodes/${parent}/children${q({ name, is_dir: isDir ? 1 : 0 })}`,
+    { method: 'DELETE' });
+}
+
 // ---- content ----
 
 /** True when the server has the blob and this user has sent it before. */
@@ -418,6 +423,33 @@ export async function blobHead(sha: string): Promise<boolean> {
 export async function blobPut(sha: string, bytes: Blob, signal?: AbortSignal): Promise<void> {
   await request(`/v1/blobs/${sha}`, {
     method: 'PUT', body: bytes, contentType: 'application/octet-stream', signal,
+  });
+}
+
+/** PUT of a blob with upload progress (XMLHttpRequest: fetch reports none).
+ * onProgress(bytesSent); the promise rejects with ApiError like request(). */
+export function blobPutProgress(sha: string, bytes: Blob, onProgress: (sent: number) => void,
+                                signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const x = new XMLHttpRequest();
+    x.open('PUT', `/v1/blobs/${sha}`);
+    x.withCredentials = true;
+    x.setRequestHeader('Content-Type', 'application/octet-stream');
+    x.upload.onprogress = (e) => onProgress(e.loaded);
+    x.onload = () => {
+      if (x.status >= 200 && x.status < 300) {
+        onProgress(bytes.size);
+        resolve();
+        return;
+      }
+      const err = decodeError(x.status, x.responseText ?? '', x.getResponseHeader('Content-Type') ?? '');
+      if (x.status === 401) unauthorized();
+      reject(err);
+    };
+    x.onerror = () => reject(new ApiError(0, 'network', 'the upload was cut off (network error)'));
+    x.onabort = () => reject(new DOMException('aborted', 'AbortError'));
+    if (signal) signal.addEventListener('abort', () => x.abort(), { once: true });
+    x.send(bytes);
   });
 }
 

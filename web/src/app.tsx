@@ -28,14 +28,16 @@ import { TagMenu } from './pages/TagMenu';
 
 function Header() {
   const s = session.value;
+  const name = parseRoute(path.value).name;
   return (
     <header class="top">
       <a class="brand" href="/" onClick={linkClick}>sievefs</a>
       {s && (
         <nav class="top-nav" aria-label="Account">
-          <a href="/" onClick={linkClick}>My datasets</a>
-          <a href="/preferences" onClick={linkClick}>Preferences</a>
-          <span class="user" aria-label="Signed in as">{s.user}</span>
+          <a href="/" onClick={linkClick} aria-current={name === 'home' ? 'page' : undefined}>My datasets</a>
+          <a href="/preferences" onClick={linkClick}
+             aria-current={name === 'preferences' ? 'page' : undefined}>Preferences</a>
+          <span class="user"><span class="sr-only">Signed in as </span>{s.user}</span>
           <button type="button" class="link-button" onClick={() => void signOut()}>Sign out</button>
         </nav>
       )}
@@ -74,7 +76,7 @@ function DatasetFrame({ route, id }: { route: Route; id: number }) {
     void openDataset(id);
   }, [id]);
   const err = datasetError.value;
-  if (err === 'not_found') return <main id="main" class="page"><NotFoundPage what="dataset" /></main>;
+  if (err === 'not_found') return <main id="main" tabIndex={-1} class="page"><NotFoundPage what="dataset" /></main>;
   const d = dataset.value;
   let page;
   switch (route.name) {
@@ -88,10 +90,10 @@ function DatasetFrame({ route, id }: { route: Route; id: number }) {
   }
   return (
     <div class="dataset-layout">
-      <aside class="side" aria-label="Tags">
+      <div class="side">
         <TagMenu datasetId={id} />
-      </aside>
-      <main id="main" class="dataset-main">
+      </div>
+      <main id="main" tabIndex={-1} class="dataset-main">
         <div class="dataset-head">
           <h1 class="dataset-name">{d ? d.name : '\u00a0'}</h1>
           <DatasetTabs id={id} route={route} />
@@ -104,10 +106,23 @@ function DatasetFrame({ route, id }: { route: Route; id: number }) {
   );
 }
 
+const TITLES: Record<Route['name'], string> = {
+  home: 'My datasets', preferences: 'Preferences', overview: 'Overview', samples: 'Samples',
+  sample: 'Sample', upload: 'Upload', sampling: 'Sampling', plot: 'Plot', notfound: 'Not found',
+};
+
 export function App() {
   const route = parseRoute(path.value);
   const signed = session.value;
   const isDataset = 'id' in route;
+  // read in render, so a change of either re-renders the App and its title
+  const dsName = isDataset ? dataset.value?.name : undefined;
+  const gone = isDataset && datasetError.value === 'not_found';
+  const title = [!signed ? 'Sign in' : gone ? 'No such dataset' : TITLES[route.name],
+    ...(signed && dsName && !gone ? [dsName] : []), 'sievefs'].join(' — ');
+  useEffect(() => {
+    document.title = title;
+  }, [title]);
   useEffect(() => {
     if (!isDataset) closeDataset();
   }, [isDataset]);
@@ -116,15 +131,15 @@ export function App() {
 
   let body;
   if (!signed) {
-    body = <main id="main" class="page narrow"><SignInPage /></main>;
+    body = <main id="main" tabIndex={-1} class="page narrow"><SignInPage /></main>;
   } else if (route.name === 'home') {
-    body = <main id="main" class="page"><DatasetsPage /></main>;
+    body = <main id="main" tabIndex={-1} class="page"><DatasetsPage /></main>;
   } else if (route.name === 'preferences') {
-    body = <main id="main" class="page"><PreferencesPage /></main>;
+    body = <main id="main" tabIndex={-1} class="page"><PreferencesPage /></main>;
   } else if ('id' in route) {
     body = <DatasetFrame route={route} id={route.id} />;
   } else {
-    body = <main id="main" class="page"><NotFoundPage what="page" /></main>;
+    body = <main id="main" tabIndex={-1} class="page"><NotFoundPage what="page" /></main>;
   }
   return (
     <>

@@ -22,8 +22,10 @@ import * as api from './api';
 import { ApiError } from './api';
 import {
   dataset, tags, table, chosenTag, active, scores, sliderN, runs, embeddings,
-  datasetState, selectionMembers, sourceMembers, datasetError, missingRoutes,
+  datasetState, selectionMembers, sourceMembers, datasetError, missingRoutes, liveInfo,
 } from './state';
+import { parseInfo } from './info';
+import type { Tag } from './api';
 import { signal } from '@preact/signals';
 
 /** membership of the chosen tag (null chosenTag: the selection's) */
@@ -160,10 +162,26 @@ async function loadScores(ds: number, e: number): Promise<void> {
   }
 }
 
+/** The live tag with the info text's figures when the list has none for it. */
+function patchLive(list: Tag[]): Tag[] {
+  const li = liveInfo.value;
+  if (!li || li.samples === null) return list;
+  return list.map((t) => (t.live && t.files === 0 && t.bytes === 0
+    ? { ...t, files: li.samples ?? 0, bytes: li.bytes ?? 0 } : t));
+}
+
+async function loadInfo(ds: number, e: number): Promise<void> {
+  const text = await soft('info', () => api.infoRead(ds));
+  if (e !== epoch || text === null) return;
+  liveInfo.value = parseInfo(text);
+  const patched = patchLive(tags.value);
+  if (patched.some((t, i) => t !== tags.value[i])) tags.value = patched;
+}
+
 async function loadTags(ds: number, e: number): Promise<void> {
   const t = await soft('tags', () => api.tagList(ds));
   if (e !== epoch || !t) return;
-  tags.value = t;
+  tags.value = patchLive(t);
   const c = chosenTag.value;
   if (c !== null && !t.some((x) => x.id === c)) {
     chosenTag.value = null;
@@ -226,6 +244,7 @@ function resetSignals(): void {
   datasetState.value = null;
   selectionMembers.value = null;
   sourceMembers.value = null;
+  liveInfo.value = null;
   datasetError.value = null;
   missingRoutes.value = {};
 }
@@ -241,12 +260,14 @@ export async function openDataset(id: number): Promise<void> {
   try {
     const st = soft('state', () => api.datasetState(id));
     if (!(await loadDataset(id, e))) return;
+    // everything at once: the arrays do not wait for the table (they are
+    // checked against it below, and fetched again in the rare case the tree
+    // changed between the answers)
     await Promise.all([
-      loadTags(id, e), loadTable(id, e), loadRuns(id, e), loadEmbeddings(id, e),
+      loadInfo(id, e), loadTags(id, e), loadTable(id, e), loadRuns(id, e), loadEmbeddings(id, e),
       st.then((s) => { if (e === epoch) datasetState.value = s; }),
+      loadArrays(id, e),
     ]);
-    if (e !== epoch) return;
-    await loadArrays(id, e);
     if (e === epoch && !arraysFit()) {
       await loadTable(id, e);
       await loadArrays(id, e);
@@ -282,7 +303,7 @@ export async function reloadSelection(): Promise<void> {
   const e = epoch;
   const ds = openId;
   await loadDataset(ds, e);
-  await loadSelectionArrays(ds, e);
+  await Promise.all([loadSelectionArrays(ds, e), loadInfo(ds, e)]);
   const s = await soft('state', () => api.datasetState(ds));
   if (e === epoch && s) datasetState.value = s;
 }
@@ -297,6 +318,7 @@ export async function reloadTree(): Promise<void> {
   if (!openId) return;
   const e = epoch;
   const ds = openId;
+  await loadInfo(ds, e);
   await Promise.all([loadTable(ds, e), loadTags(ds, e)]);
   await loadArrays(ds, e);
 }
@@ -342,6 +364,7 @@ export async function poll(): Promise<void> {
     const jobs: Promise<void>[] = [];
     if (st.tree !== old.tree) {
       jobs.push((async () => {
+        await loadInfo(ds, e);
         await Promise.all([loadTable(ds, e), loadTags(ds, e)]);
         await loadArrays(ds, e);
       })());
@@ -350,7 +373,7 @@ export async function poll(): Promise<void> {
       if (st.selection !== old.selection) {
         jobs.push((async () => {
           await loadDataset(ds, e);
-          await loadSelectionArrays(ds, e);
+          await Promise.all([loadSelectionArrays(ds, e), loadInfo(ds, e)]);
         })());
       }
     }
@@ -375,6 +398,7 @@ export async function poll(): Promise<void> {
 async function pollWithoutState(ds: number, e: number): Promise<void> {
   const before = dataset.value;
   const beforeTags = JSON.stringify(tags.value);
+  await loadInfo(ds, e);
   await Promise.all([loadDataset(ds, e), loadTags(ds, e)]);
   if (e !== epoch) return;
   const d = dataset.value;

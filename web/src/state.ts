@@ -15,6 +15,8 @@
  *    data.ts reloadSelection() rather than writing it.
  *  - scores: data.ts (null when the dataset has no finished run: 404 no_run).
  *  - sliderN: the sampling view while its slider moves; null when released.
+ *  - tags: the live tag (initial-tag) gets its files/bytes from the info text
+ *    when the tag list answers 0 for it (the server counts only frozen tags).
  * Every typed array a signal holds is replaced, never mutated in place, so a
  * subscriber sees each change. */
 import { signal, computed } from '@preact/signals';
@@ -52,6 +54,8 @@ export const sourceMembers = signal<Uint8Array | null>(null);
 export const datasetError = signal<string | null>(null);
 /** a route of the contract the server lacks (404 of the route itself): name → message */
 export const missingRoutes = signal<Record<string, string>>({});
+/** figures of the dataset's info text: live samples/bytes, selection size (see info.ts) */
+export const liveInfo = signal<{ samples: number | null; bytes: number | null; selection: number | null } | null>(null);
 /** the number of active samples (counted once per change of `active`) */
 export const activeCount = computed(() => {
   const a = active.value;

@@ -35,3 +35,33 @@ describe('grid order', () => {
 		expect(Number.isNaN(sc[idx[n - 1]])).toBe(true);
 	});
 });
+
+describe('filtering a sorted order and moving the focus', async () => {
+	const { filterOrder, columnsFor, moveFocus } = await import('./order');
+	it('keeps the members in the sorted order, reusing the buffer', () => {
+		const out = new Int32Array(5);
+		const got = filterOrder(Int32Array.of(4, 2, 0, 3, 1), Uint8Array.of(1, 0, 1, 1, 0), out);
+		expect(Array.from(got)).toEqual([2, 0, 3]);
+		expect(got.buffer).toBe(out.buffer);
+		const all = Int32Array.of(1, 0);
+		expect(filterOrder(all, null)).toBe(all);
+	});
+	it('columns', () => {
+		expect(columnsFor(1000, 136, 8, 8)).toBe(6);
+		expect(columnsFor(100, 136, 8, 8)).toBe(1);
+	});
+	it('keys', () => {
+		// 10 cells, 4 columns: rows 0-3, 4-7, 8-9
+		expect(moveFocus('ArrowRight', 3, 10, 4, 2)).toBe(4);
+		expect(moveFocus('ArrowLeft', 0, 10, 4, 2)).toBe(0);
+		expect(moveFocus('ArrowDown', 5, 10, 4, 2)).toBe(9);
+		expect(moveFocus('ArrowDown', 7, 10, 4, 2)).toBe(9);
+		expect(moveFocus('ArrowUp', 2, 10, 4, 2)).toBe(0);
+		expect(moveFocus('PageDown', 1, 10, 4, 2)).toBe(9);
+		expect(moveFocus('PageUp', 9, 10, 4, 2)).toBe(1);
+		expect(moveFocus('Home', 6, 10, 4, 2)).toBe(0);
+		expect(moveFocus('End', 1, 10, 4, 2)).toBe(9);
+		expect(moveFocus('x', 1, 10, 4, 2)).toBe(-1);
+		expect(moveFocus('ArrowRight', 0, 0, 4, 2)).toBe(-1);
+	});
+});

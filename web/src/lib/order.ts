@@ -56,3 +56,52 @@ export function sortIndices(idx: Int32Array, key: SortKey, desc: boolean,
 	});
 	return idx;
 }
+
+/**
+ * The members of order (mask[i] != 0) in order's order: O(n), no sort, so a
+ * slider step re-filters a sorted order without sorting again. out is
+ * reused when it is long enough; returns a view of the count taken.
+ */
+export function filterOrder(order: Int32Array, mask: Uint8Array | null, out?: Int32Array): Int32Array {
+	if (!mask) return order;
+	const dst = out && out.length >= order.length ? out : new Int32Array(order.length);
+	let k = 0;
+	for (let q = 0; q < order.length; q++) {
+		const i = order[q];
+		if (mask[i]) dst[k++] = i;
+	}
+	return dst.subarray(0, k);
+}
+
+/** Grid geometry: how many columns of cellW (plus gap) fit in width. */
+export function columnsFor(width: number, cellW: number, gap: number, pad: number): number {
+	return Math.max(1, Math.floor((width - 2 * pad + gap) / (cellW + gap)));
+}
+
+/**
+ * The focused cell after a key, or -1 when the key is not a grid key.
+ * cols per row, pageRows rows per page, n cells.
+ */
+export function moveFocus(key: string, pos: number, n: number, cols: number, pageRows: number): number {
+	if (n <= 0) return -1;
+	const p = Math.min(Math.max(pos, 0), n - 1);
+	let q: number;
+	switch (key) {
+		case 'ArrowRight': q = p + 1; break;
+		case 'ArrowLeft': q = p - 1; break;
+		case 'ArrowDown': q = p + cols; break;
+		case 'ArrowUp': q = p - cols; break;
+		case 'PageDown': q = p + cols * Math.max(1, pageRows); break;
+		case 'PageUp': q = p - cols * Math.max(1, pageRows); break;
+		// the cells flow like text, so Home/End go to the first/last sample
+		// (a row's ends are a few arrow presses away)
+		case 'Home': q = 0; break;
+		case 'End': q = n - 1; break;
+		default: return -1;
+	}
+	if (key === 'ArrowDown' || key === 'PageDown') {
+		// past the last row: stay in the column when a cell is there, else the last cell
+		if (q >= n) q = n - 1;
+	}
+	return Math.min(Math.max(q, 0), n - 1);
+}

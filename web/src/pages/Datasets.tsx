@@ -1,3 +1,130 @@
+/* My datasets: name, samples, size, created; create one by name.
+ * Samples and size are those of each dataset's initial-tag (its live tree),
+ * from its info text (GET /v1/datasets/ID/info: the tag list counts only
+ * frozen tags); the server's message is shown as is when a
+ * create is refused (the same rules and messages as mkdir). */
+import { useEffect, useState } from 'preact/hooks';
+import * as api from '../api';
+import { ApiError, type Dataset } from '../api';
+import { formatBytes, formatCount, formatDate, isoDate } from '../format';
+import { parseInfo, type InfoFigures } from '../info';
+import { linkClick } from '../router';
+import { refusal } from './util';
+
+interface Row {
+  ds: Dataset;
+  live?: InfoFigures | null; // undefined while loading, null when it failed
+}
+
 export function DatasetsPage() {
-  return <h1>My datasets</h1>;
+  const [rows, setRows] = useState<Row[] | null>(null);
+  const [loadError, setLoadError] = useState<string | null>(null);
+  const [createError, setCreateError] = useState<string | null>(null);
+  const [status, setStatus] = useState<string>('');
+  const [busy, setBusy] = useState(false);
+
+  const load = async () => {
+    try {
+      const list = await api.datasetList();
+      setLoadError(null);
+      setRows(list.map((ds) => ({ ds })));
+      const lives = await Promise.all(list.map(async (ds) => {
+        try {
+          return parseInfo(await api.infoRead(ds.id));
+        } catch {
+          return null;
+        }
+      }));
+      setRows(list.map((ds, i) => ({ ds, live: lives[i] })));
+    } catch (e) {
+      setLoadError(e instanceof ApiError ? e.message : 'could not load the datasets');
+    }
+  };
+
+  useEffect(() => {
+    void load();
+  }, []);
+
+  const create = async (e: Event) => {
+    e.preventDefault();
+    const form = e.currentTarget as HTMLFormElement;
+    const input = form.elements.namedItem('name') as HTMLInputElement;
+    const name = input.value.trim();
+    if (!name) {
+      setCreateError('Give the dataset a name.');
+      input.focus();
+      return;
+    }
+    setBusy(true);
+    setCreateError(null);
+    setStatus('');
+    try {
+      const ds = await api.datasetCreate(name);
+      input.value = '';
+      setStatus(`Dataset ${ds.name} created.`);
+      await load();
+    } catch (err) {
+      setCreateError(refusal(err, 'dataset', name, 'could not create the dataset'));
+      input.focus();
+    } finally {
+      setBusy(false);
+    }
+  };
+
+  return (
+    <section aria-labelledby="ds-h">
+      <h1 id="ds-h">My datasets</h1>
+      <form class="inline-form card" onSubmit={create}>
+        <label for="new-ds">New dataset</label>
+        <input
+          id="new-ds"
+          name="name"
+          type="text"
+          autocomplete="off"
+          spellcheck={false}
+          maxLength={128}
+          placeholder="e.g. leaves"
+          aria-describedby="new-ds-help"
+          aria-invalid={createError ? true : undefined}
+        />
+        <button type="submit" class="primary" disabled={busy}>Create</button>
+        <p id="new-ds-help" class="help">
+          1–128 letters, digits, <code>.</code> <code>_</code> <code>-</code>, starting with a letter or digit.
+        </p>
+        {createError && <p class="error" role="alert">{createError}</p>}
+        <p class="status" role="status">{status}</p>
+      </form>
+
+      {loadError && <p class="error" role="alert">Could not load your datasets: {loadError}</p>}
+      {rows === null && !loadError && <p class="muted" role="status">Loading…</p>}
+      {rows && rows.length === 0 && (
+        <p class="empty">No datasets yet. Create one above, then upload images into it.</p>
+      )}
+      {rows && rows.length > 0 && (
+        <table class="data">
+          <caption class="sr-only">Your datasets</caption>
+          <thead>
+            <tr>
+              <th scope="col">Name</th>
+              <th scope="col" class="num">Samples</th>
+              <th scope="col" class="num">Size</th>
+              <th scope="col">Created</th>
+            </tr>
+          </thead>
+          <tbody>
+            {rows.map(({ ds, live }) => (
+              <tr key={ds.id}>
+                <th scope="row">
+                  <a href={`/datasets/${ds.id}`} onClick={linkClick}>{ds.name}</a>
+                </th>
+                <td class="num">{live?.samples != null ? formatCount(live.samples) : live === undefined ? '…' : '—'}</td>
+                <td class="num">{live?.bytes != null ? formatBytes(live.bytes) : live === undefined ? '…' : '—'}</td>
+                <td><time dateTime={isoDate(ds.created_ns)}>{formatDate(ds.created_ns)}</time></td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      )}
+    </section>
+  );
 }

@@ -1,10 +1,470 @@
-/* Plot.tsx — the embedding plot (placeholder until filled in). */
-import type { DatasetPageProps } from '../state';
+/*
+ * Plot.tsx — the embedding plot: every sample a point (WebGL 2, plot-gl.ts),
+ * active ones on top in the app's accent, the rest small translucent grey
+ * underneath (or coloured by the tag that holds them); zoom (wheel, + / -,
+ * buttons) and pan (drag in pan mode, arrow keys); hover shows the nearest
+ * point's thumbnail and path; a lasso or a box becomes the dataset's current
+ * selection (PUT /v1/datasets/ID/selection, paths quoted as the selection
+ * file quotes them).
+ *
+ * Data flow: the layout (GET layout, x,y float32 per table index, NaN = no
+ * row) is uploaded once per (embedding, table gen) and indexed once by a
+ * uniform grid (lib/spatial.ts) for hover and selection. The latest run's
+ * ranks are uploaded once per run; the membership bytes once per change of
+ * the chosen tag or selection. While the sampling slider moves (sliderN set)
+ * the plot only sets a uniform: active = rank < N, one draw, no upload.
+ *
+ * PlotPanel is the plot with its controls, usable inside other pages
+ * (the sampling view shows it under its slider); PlotPage is the tab.
+ */
+import { useEffect, useRef, useState } from 'preact/hooks';
+import { useSignal, useSignalEffect } from '@preact/signals';
+import * as api from '../api';
+import { ApiError, type Tag } from '../api';
+import {
+	table, active, scores, sliderN, tags, embeddings, chosenTag, activeCount,
+	type DatasetPageProps,
+} from '../state';
+import { chooseTag, reloadSelection } from '../data';
+import { formatCount } from '../format';
+import { buildGrid, inBox, inPolygon, nearest, type Grid } from '../lib/spatial';
+import { selectionText } from '../lib/selection';
+import { NoWebGL, PALETTE, PlotGL } from './plot-gl';
+import './views.css';
 
-export function PlotPanel(_props: DatasetPageProps) {
-	return <div class="plot-panel"></div>;
+type Mode = 'pan' | 'lasso' | 'box';
+
+interface LayoutData {
+	xy: Float32Array;
+	grid: Grid;
+	count: number;
+	gen: string;
+	missing: number; // samples without a row
+}
+
+/** Tags to colour by: the live tree's tags but initial-tag, newest last, at most 8. */
+function colourTags(all: Tag[]): Tag[] {
+	return all.filter((t) => t.name !== 'initial-tag').slice(-PALETTE.length);
+}
+
+function css(c: number[]): string {
+	return `rgb(${Math.round(c[0] * 255)}, ${Math.round(c[1] * 255)}, ${Math.round(c[2] * 255)})`;
+}
+
+function layoutMessage(e: unknown): string {
+	if (e instanceof ApiError) {
+		if (e.code === 'no_embedding')
+			return 'This dataset has no embedding yet: run a sampling request (Sampling tab; it computes the built-in embedding) or upload a CSV to embeddings/.';
+		if (e.status === 404 && (e.code === 'http_404' || /no such route/i.test(e.message)))
+			return `This server cannot send plot coordinates yet (GET layout: ${e.message}).`;
+		return `The plot could not be loaded: ${e.message}`;
+	}
+	return `The plot could not be loaded: ${String(e)}`;
+}
+
+export function PlotPanel({ datasetId, compact = false }: DatasetPageProps & { compact?: boolean }) {
+	const canvasRef = useRef<HTMLCanvasElement>(null);
+	const wrapRef = useRef<HTMLDivElement>(null);
+	const lassoRef = useRef<SVGPolylineElement>(null);
+	const boxRef = useRef<SVGRectElement>(null);
+	const ringRef = useRef<HTMLDivElement>(null);
+	const plotRef = useRef<PlotGL | null>(null);
+	const lay = useSignal<LayoutData | null>(null);
+	const groups = useSignal<Uint8Array | null>(null);
+	const [glError, setGlError] = useState<string | null>(null);
+	const [message, setMessage] = useState<string | null>(null);
+	const [embId, setEmbId] = useState<number | null>(null);
+	const [mode, setMode] = useState<Mode>('pan');
+	const [byTag, setByTag] = useState(false);
+	const [hover, setHover] = useState<{ i: number; x: number; y: number } | null>(null);
+	const [note, setNote] = useState<{ text: string; error: boolean } | null>(null);
+	const [busy, setBusy] = useState(false);
+	const modeRef = useRef<Mode>('pan');
+	modeRef.current = mode;
+	const stateBuf = useRef<Uint8Array | null>(null);
+
+	// the renderer: made once per canvas
+	useEffect(() => {
+		const c = canvasRef.current!;
+		let p: PlotGL;
+		try {
+			p = new PlotGL(c);
+		} catch (e) {
+			setGlError(e instanceof NoWebGL
+				? 'This browser cannot draw the plot: it has no WebGL 2.'
+				: `The plot cannot be drawn: ${String(e)}`);
+			return;
+		}
+		plotRef.current = p;
+		const ro = new ResizeObserver(() => p.resize());
+		ro.observe(c);
+		p.resize();
+		const lost = (ev: Event) => {
+			ev.preventDefault();
+			setGlError('The graphics context was lost; reload the page to draw the plot again.');
+		};
+		c.addEventListener('webglcontextlost', lost);
+		return () => {
+			ro.disconnect();
+			c.removeEventListener('webglcontextlost', lost);
+			p.destroy();
+			plotRef.current = null;
+		};
+	}, []);
+
+	// the layout: once per (dataset, embedding, table generation)
+	const gen = table.value?.gen ?? '';
+	const count = table.value?.count ?? -1;
+	useEffect(() => {
+		if (count < 0) return;
+		let stale = false;
+		setMessage('Loading the plot…');
+		api.layout(datasetId, embId ?? undefined).then((l) => {
+			if (stale) return;
+			if (l.xy.length !== count * 2) {
+				// made for another version of the table: the loader reloads it
+				setMessage('The samples changed while the plot loaded; it follows in a moment.');
+				lay.value = null;
+				return;
+			}
+			let missing = 0;
+			for (let i = 0; i < l.xy.length; i += 2) if (l.xy[i] !== l.xy[i]) missing++;
+			const grid = buildGrid(l.xy);
+			lay.value = { xy: l.xy, grid, count, gen, missing };
+			plotRef.current?.setPositions(l.xy);
+			setMessage(null);
+		}).catch((e) => {
+			if (stale) return;
+			lay.value = null;
+			plotRef.current?.setPositions(new Float32Array(0));
+			setMessage(layoutMessage(e));
+		});
+		return () => { stale = true; };
+	}, [datasetId, embId, gen, count]);
+
+	// ranks of the latest run: once per run (and per layout)
+	useSignalEffect(() => {
+		const s = scores.value, l = lay.value, p = plotRef.current;
+		if (!p || !l) return;
+		p.setRank(s && s.rank.length === l.count ? s.rank : null);
+	});
+
+	// colour groups: the members of each tag but initial-tag, fetched when asked for
+	useEffect(() => {
+		if (!byTag || count < 0) {
+			groups.value = null;
+			return;
+		}
+		let stale = false;
+		const list = colourTags(tags.value);
+		Promise.all(list.map((t) => api.members(datasetId, t.id))).then((ms) => {
+			if (stale) return;
+			const g = new Uint8Array(count);
+			ms.forEach((m, k) => {
+				if (m.bytes.length !== count) return;
+				for (let i = 0; i < count; i++) if (m.bytes[i]) g[i] = k + 1; // the newest tag wins
+			});
+			groups.value = g;
+		}).catch((e) => {
+			if (!stale) setNote({ text: `Colouring by tag failed: ${e instanceof Error ? e.message : String(e)}`, error: true });
+		});
+		return () => { stale = true; };
+	}, [byTag, datasetId, tags.value, count]);
+
+	// membership bytes: uploaded when the chosen tag / selection / colouring
+	// changes — not while the slider moves (then a uniform does it)
+	useSignalEffect(() => {
+		const p = plotRef.current, l = lay.value, a = active.value, g = groups.value;
+		const moving = sliderN.value !== null && scores.value !== null;
+		if (!p || !l) return;
+		p.setByGroup(g !== null);
+		if (moving) return;
+		if (!stateBuf.current || stateBuf.current.length !== l.count) stateBuf.current = new Uint8Array(l.count);
+		const s = stateBuf.current;
+		const aa = a && a.length === l.count ? a : null;
+		const gg = g && g.length === l.count ? g : null;
+		let c = 0;
+		for (let i = 0; i < l.count; i++) {
+			const on = aa && aa[i] ? 1 : 0;
+			c += on;
+			s[i] = on | (gg ? gg[i] << 1 : 0);
+		}
+		p.setActiveCount(c);
+		p.setState(s);
+	});
+
+	// the slider: one uniform per step
+	useSignalEffect(() => {
+		const p = plotRef.current, n = sliderN.value, l = lay.value;
+		if (!p || !l) return;
+		p.setSlider(scores.value ? n : null);
+	});
+
+	// wheel zoom (not passive: the page must not scroll meanwhile)
+	useEffect(() => {
+		const c = canvasRef.current!;
+		const wheel = (e: WheelEvent) => {
+			const p = plotRef.current;
+			if (!p) return;
+			e.preventDefault();
+			const r = c.getBoundingClientRect();
+			p.zoomAt(e.clientX - r.left, e.clientY - r.top, Math.exp(-e.deltaY * (e.deltaMode ? 0.05 : 0.0015)));
+			setHover(null);
+		};
+		c.addEventListener('wheel', wheel, { passive: false });
+		return () => c.removeEventListener('wheel', wheel);
+	}, []);
+
+	// pointer: pan, lasso, box, hover
+	const drag = useRef<{ id: number; x: number; y: number; pts: number[] } | null>(null);
+	const hoverFrame = useRef(0);
+	const local = (e: PointerEvent): [number, number] => {
+		const r = canvasRef.current!.getBoundingClientRect();
+		return [e.clientX - r.left, e.clientY - r.top];
+	};
+
+	function onPointerDown(e: PointerEvent) {
+		if (e.button !== 0 || !plotRef.current) return;
+		const [x, y] = local(e);
+		canvasRef.current!.setPointerCapture(e.pointerId);
+		drag.current = { id: e.pointerId, x, y, pts: [x, y] };
+		setHover(null);
+		e.preventDefault();
+	}
+
+	function onPointerMove(e: PointerEvent) {
+		const p = plotRef.current;
+		if (!p) return;
+		const [x, y] = local(e);
+		const d = drag.current;
+		if (d && d.id === e.pointerId) {
+			const m = modeRef.current;
+			if (m === 'pan') {
+				p.panBy(x - d.x, y - d.y);
+				d.x = x;
+				d.y = y;
+			} else if (m === 'lasso') {
+				const lx = d.pts[d.pts.length - 2], ly = d.pts[d.pts.length - 1];
+				if ((x - lx) ** 2 + (y - ly) ** 2 >= 9) {
+					d.pts.push(x, y);
+					lassoRef.current?.setAttribute('points', d.pts.join(' '));
+				}
+			} else {
+				const r = boxRef.current;
+				if (r) {
+					r.setAttribute('x', String(Math.min(d.x, x)));
+					r.setAttribute('y', String(Math.min(d.y, y)));
+					r.setAttribute('width', String(Math.abs(x - d.x)));
+					r.setAttribute('height', String(Math.abs(y - d.y)));
+				}
+				d.pts = [d.x, d.y, x, y];
+			}
+			return;
+		}
+		// hover: the nearest point within 12 px, once per frame
+		if (hoverFrame.current) cancelAnimationFrame(hoverFrame.current);
+		hoverFrame.current = requestAnimationFrame(() => {
+			hoverFrame.current = 0;
+			const l = lay.value;
+			if (!l) return;
+			const [dx, dy] = p.toData(x, y);
+			const radius = 12 / (p.basePx() * p.zoom);
+			const i = nearest(l.grid, dx, dy, radius);
+			if (i < 0) {
+				setHover(null);
+				return;
+			}
+			const [sx, sy] = p.toScreen(l.xy[2 * i], l.xy[2 * i + 1]);
+			setHover({ i, x: sx, y: sy });
+		});
+	}
+
+	function clearShapes() {
+		lassoRef.current?.setAttribute('points', '');
+		const r = boxRef.current;
+		if (r) {
+			r.setAttribute('width', '0');
+			r.setAttribute('height', '0');
+		}
+	}
+
+	async function onPointerUp(e: PointerEvent) {
+		const d = drag.current;
+		if (!d || d.id !== e.pointerId) return;
+		drag.current = null;
+		const m = modeRef.current;
+		if (m === 'pan') return;
+		const p = plotRef.current, l = lay.value;
+		clearShapes();
+		if (!p || !l) return;
+		let idx: Int32Array;
+		if (m === 'lasso') {
+			if (d.pts.length < 6) return;
+			const poly = new Float64Array(d.pts.length);
+			for (let k = 0; k < d.pts.length; k += 2) {
+				const [x, y] = p.toData(d.pts[k], d.pts[k + 1]);
+				poly[k] = x;
+				poly[k + 1] = y;
+			}
+			idx = inPolygon(l.grid, poly);
+		} else {
+			if (d.pts.length < 4) return;
+			const [ax, ay] = p.toData(d.pts[0], d.pts[1]);
+			const [bx, by] = p.toData(d.pts[2], d.pts[3]);
+			idx = inBox(l.grid, ax, ay, bx, by);
+		}
+		await selectPoints(idx, m);
+	}
+
+	async function selectPoints(idx: Int32Array, how: Mode) {
+		const t = table.value;
+		if (!t) return;
+		if (idx.length === 0) {
+			setNote({ text: `No point inside the ${how === 'box' ? 'box' : 'lasso'}: the selection is unchanged.`, error: false });
+			return;
+		}
+		setBusy(true);
+		try {
+			await api.selectionPut(datasetId, selectionText(t.path, idx));
+			await reloadSelection();
+			if (chosenTag.value !== null) await chooseTag(null);
+			setNote({
+				text: `The selection is now the ${formatCount(idx.length)} sample${idx.length === 1 ? '' : 's'} in the ${how === 'box' ? 'box' : 'lasso'}. Freeze it as a tag in the tag menu.`,
+				error: false,
+			});
+		} catch (e) {
+			setNote({ text: `The selection could not be set: ${e instanceof Error ? e.message : String(e)}`, error: true });
+		} finally {
+			setBusy(false);
+		}
+	}
+
+	function onKeyDown(e: KeyboardEvent) {
+		const p = plotRef.current;
+		if (!p) return;
+		const step = 40;
+		switch (e.key) {
+			case 'ArrowLeft': p.panBy(step, 0); break;
+			case 'ArrowRight': p.panBy(-step, 0); break;
+			case 'ArrowUp': p.panBy(0, step); break;
+			case 'ArrowDown': p.panBy(0, -step); break;
+			case '+': case '=': p.zoomAt(p.canvas.clientWidth / 2, p.canvas.clientHeight / 2, 1.25); break;
+			case '-': case '_': p.zoomAt(p.canvas.clientWidth / 2, p.canvas.clientHeight / 2, 0.8); break;
+			case '0': p.resetView(); break;
+			case 'Escape': drag.current = null; clearShapes(); break;
+			default: return;
+		}
+		setHover(null);
+		e.preventDefault();
+	}
+
+	const zoomBy = (f: number) => {
+		const p = plotRef.current;
+		if (!p) return;
+		p.zoomAt(p.canvas.clientWidth / 2, p.canvas.clientHeight / 2, f);
+		setHover(null);
+	};
+
+	const t = table.value;
+	const l = lay.value;
+	const nAct = sliderN.value !== null && scores.value ? Math.min(sliderN.value, t?.count ?? 0) : activeCount.value;
+	const embs = embeddings.value;
+	const legendTags = byTag ? colourTags(tags.value) : [];
+	const label = l
+		? `Embedding plot of ${formatCount(l.count - l.missing)} samples, ${nAct === null ? 'none' : formatCount(nAct)} active. `
+			+ 'Arrow keys pan, plus and minus zoom, 0 resets.'
+		: 'Embedding plot (no coordinates loaded)';
+	const hp = hover && t && hover.i < t.count ? hover : null;
+
+	return (
+		<div class={compact ? 'plot-panel compact' : 'plot-panel'}>
+			<div class="plot-toolbar" role="toolbar" aria-label="Plot controls">
+				<div class="plot-modes" role="group" aria-label="Drag mode">
+					{(['pan', 'lasso', 'box'] as Mode[]).map((m) => (
+						<button type="button" class="small" aria-pressed={mode === m} onClick={() => setMode(m)} key={m}>
+							{m === 'pan' ? 'Pan' : m === 'lasso' ? 'Lasso' : 'Box'}
+						</button>
+					))}
+				</div>
+				<button type="button" class="small" aria-label="Zoom in" onClick={() => zoomBy(1.5)}>+</button>
+				<button type="button" class="small" aria-label="Zoom out" onClick={() => zoomBy(1 / 1.5)}>−</button>
+				<button type="button" class="small" onClick={() => { plotRef.current?.resetView(); setHover(null); }}>Reset zoom</button>
+				<label class="plot-check">
+					<input type="checkbox" checked={byTag} onChange={(e) => setByTag((e.currentTarget as HTMLInputElement).checked)} />
+					Colour by tag
+				</label>
+				{!compact && embs.length > 1 && (
+					<label class="plot-emb">
+						Embedding
+						<select value={embId === null ? '' : String(embId)}
+							onChange={(e) => { const v = (e.currentTarget as HTMLSelectElement).value; setEmbId(v ? Number(v) : null); }}>
+							<option value="">newest</option>
+							{embs.map((em) => <option value={String(em.id)} key={em.id}>{em.name}</option>)}
+						</select>
+					</label>
+				)}
+			</div>
+			<div class="plot-wrap" ref={wrapRef}>
+				<canvas
+					ref={canvasRef}
+					class={`plot-canvas mode-${mode}`}
+					data-testid="plot"
+					role="img"
+					aria-label={label}
+					tabIndex={0}
+					onPointerDown={onPointerDown}
+					onPointerMove={onPointerMove}
+					onPointerUp={(e) => void onPointerUp(e)}
+					onPointerCancel={() => { drag.current = null; clearShapes(); }}
+					onPointerLeave={() => { if (!drag.current) setHover(null); }}
+					onKeyDown={onKeyDown}
+				/>
+				<svg class="plot-overlay" aria-hidden="true">
+					<polyline ref={lassoRef} class="plot-lasso" points="" />
+					<rect ref={boxRef} class="plot-box" x="0" y="0" width="0" height="0" />
+				</svg>
+				{hp && t && (
+					<>
+						<div ref={ringRef} class="plot-ring" style={{ left: `${hp.x}px`, top: `${hp.y}px` }} />
+						<div class={`plot-tip${hp.x > (canvasRef.current?.clientWidth ?? 0) - 220 ? ' left' : ''}`} role="tooltip"
+							style={{ left: `${hp.x}px`, top: `${hp.y}px` }}>
+							<img src={api.thumbnailUrl(t.ino[hp.i])} alt="" width={96} height={96} />
+							<span class="plot-tip-path">{t.path[hp.i]}</span>
+						</div>
+					</>
+				)}
+				{(message || glError) && <p class="plot-message" role="status">{glError ?? message}</p>}
+			</div>
+			<div class="plot-legend" aria-label="Legend">
+				{!byTag && (
+					<>
+						<span class="swatch-item"><span class="swatch active" />active{nAct !== null ? ` (${formatCount(nAct)})` : ''}</span>
+						<span class="swatch-item"><span class="swatch inactive" />inactive</span>
+					</>
+				)}
+				{byTag && legendTags.map((tg, k) => (
+					<span class="swatch-item" key={tg.id}>
+						<span class="swatch" style={{ background: css(PALETTE[k]) }} />{tg.name}
+					</span>
+				))}
+				{byTag && legendTags.length === 0 && <span class="muted">No tags but initial-tag yet.</span>}
+				{l && l.missing > 0 && <span class="muted">{formatCount(l.missing)} without a row in the embedding (not drawn)</span>}
+				{busy && <span class="muted" role="status">Setting the selection…</span>}
+			</div>
+			{note && <p class={note.error ? 'error' : 'status'} role={note.error ? 'alert' : 'status'}>{note.text}</p>}
+		</div>
+	);
 }
 
 export function PlotPage(props: DatasetPageProps) {
-	return <section aria-label="Embedding plot"><h2>Embedding plot</h2><PlotPanel datasetId={props.datasetId} /></section>;
+	return (
+		<section class="plot-page" aria-labelledby="plot-h">
+			<h2 id="plot-h">Embedding plot</h2>
+			<p class="help">
+				Every sample is a point (PCA of the embedding). Hover a point to see it; drag with Lasso or Box to make
+				those samples the current selection.
+			</p>
+			<PlotPanel datasetId={props.datasetId} />
+		</section>
+	);
 }

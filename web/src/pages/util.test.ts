@@ -1,0 +1,23 @@
+import { describe, it, expect } from 'vitest';
+import { refusal, countOnes } from './util';
+import { ApiError } from '../api';
+
+describe('refusal', () => {
+  it('says what a bare EEXIST means', () => {
+    const e = new ApiError(409, 'exists', 'File exists', 'EEXIST');
+    expect(refusal(e, 'tag', 'v1', 'x')).toBe('There is already a tag named v1, or the name is reserved (File exists).');
+    expect(refusal(e, 'dataset', 'cats', 'x')).toBe('You already have a dataset named cats (File exists).');
+  });
+  it('explains a tag that is a parent', () => {
+    const e = new ApiError(409, 'not_empty', 'Directory not empty');
+    expect(refusal(e, 'tag', 'v1', 'x')).toMatch(/^Other tags were made from v1/);
+  });
+  it('passes the server message through otherwise', () => {
+    const e = new ApiError(400, 'invalid', "'x y' is not a valid tag name");
+    expect(refusal(e, 'tag', 'x y', 'x')).toBe("'x y' is not a valid tag name");
+    expect(refusal(new Error('boom'), 'tag', 'a', 'fallback')).toBe('fallback');
+  });
+  it('counts ones', () => {
+    expect(countOnes(Uint8Array.from([1, 0, 1, 1]))).toBe(3);
+  });
+});
