@@ -6,6 +6,7 @@
  * in total, skips files already there with the same content and lists each
  * failure with its reason. Files go into the dataset's initial-tag. */
 import { useEffect, useRef, useState } from 'preact/hooks';
+import { signal } from '@preact/signals';
 import { dataset, type DatasetPageProps } from '../state';
 import { planUpload, MAX_FILES, type Refused } from '../uploadplan';
 import { Uploader, fromDrop, fromInput, type Picked, type Progress, type Job } from '../upload';
@@ -38,28 +39,62 @@ function JobRow({ j }: { j: Job }) {
   );
 }
 
+/* The upload of this tab, kept outside the page: moving to another tab of the
+ * app and back shows it still going (or its result). */
+interface UploadRun {
+  ds: number;
+  uploader: Uploader | null;
+  progress: Progress | null;
+  refused: Refused[];
+  refusal: string | null;
+}
+const current = signal<UploadRun | null>(null);
+const tick = signal(0);
+
+function beforeUnload(e: BeforeUnloadEvent): void {
+  // what is committed stays either way; the files in flight would be lost
+  e.preventDefault();
+  e.returnValue = '';
+}
+
+async function startUpload(ds: number, liveRoot: number, picked: Picked[]): Promise<void> {
+  if (current.value?.uploader || picked.length === 0) return;
+  const plan = planUpload(picked.map((p) => ({ path: p.path, size: p.file.size })));
+  if (plan.error) {
+    current.value = { ds, uploader: null, progress: null, refused: [], refusal: plan.error };
+    return;
+  }
+  if (plan.files.length === 0) {
+    current.value = { ds, uploader: null, progress: null, refused: plan.refused, refusal: null };
+    return;
+  }
+  const u = new Uploader(liveRoot, plan, picked.map((p) => p.file), () => {
+    tick.value++;
+  });
+  current.value = { ds, uploader: u, progress: u.p, refused: plan.refused, refusal: null };
+  window.addEventListener('beforeunload', beforeUnload);
+  try {
+    await u.run();
+  } finally {
+    window.removeEventListener('beforeunload', beforeUnload);
+    if (current.value?.uploader === u) current.value = { ...current.value, uploader: null };
+    tick.value++;
+  }
+  void reloadTree();
+}
+
 export function UploadPage({ datasetId }: DatasetPageProps) {
   const [drag, setDrag] = useState(false);
-  const [refusal, setRefusal] = useState<string | null>(null);
-  const [refused, setRefused] = useState<Refused[]>([]);
-  const [progress, setProgress] = useState<Progress | null>(null);
-  const [, setTick] = useState(0);
   const [collecting, setCollecting] = useState(false);
-  const uploader = useRef<Uploader | null>(null);
   const filesRef = useRef<HTMLInputElement>(null);
   const folderRef = useRef<HTMLInputElement>(null);
-  const running = !!progress?.running;
-
-  // warn before a tab is closed mid-upload (what is committed stays either way)
-  useEffect(() => {
-    if (!running) return undefined;
-    const h = (e: BeforeUnloadEvent) => {
-      e.preventDefault();
-      e.returnValue = '';
-    };
-    window.addEventListener('beforeunload', h);
-    return () => window.removeEventListener('beforeunload', h);
-  }, [running]);
+  void tick.value; // re-render on progress
+  const cur = current.value && current.value.ds === datasetId ? current.value : null;
+  const busyElsewhere = !!current.value?.uploader && !cur;
+  const running = !!current.value?.uploader;
+  const progress = cur?.progress ?? null;
+  const refusal = cur?.refusal ?? null;
+  const refused = cur?.refused ?? [];
 
   // the folder input's attribute is not in preact's typings
   useEffect(() => {
@@ -67,28 +102,9 @@ export function UploadPage({ datasetId }: DatasetPageProps) {
   }, []);
 
   const start = async (picked: Picked[]) => {
-    if (running || picked.length === 0) return;
     const d = dataset.value;
-    if (!d) return;
-    setRefusal(null);
-    setRefused([]);
-    const plan = planUpload(picked.map((p) => ({ path: p.path, size: p.file.size })));
-    if (plan.error) {
-      setRefusal(plan.error);
-      setProgress(null);
-      return;
-    }
-    setRefused(plan.refused);
-    if (plan.files.length === 0) return;
-    const u = new Uploader(d.live_root, plan, picked.map((p) => p.file), (p) => {
-      setProgress(p);
-      setTick((t) => t + 1);
-    });
-    uploader.current = u;
-    setProgress(u.p);
-    await u.run();
-    uploader.current = null;
-    void reloadTree();
+    if (!d || running) return;
+    await startUpload(datasetId, d.live_root, picked);
   };
 
   const onDrop = async (e: DragEvent) => {
@@ -143,6 +159,7 @@ export function UploadPage({ datasetId }: DatasetPageProps) {
         <input ref={folderRef} id="pick-folder" class="sr-only" type="file" multiple tabIndex={-1}
                aria-label="Folder to upload" onChange={onPick} />
         {collecting && <p class="muted" role="status">Reading the folder…</p>}
+        {busyElsewhere && <p class="muted" role="status">Another dataset's upload is still going: wait for it to end.</p>}
       </div>
 
       {refusal && <p class="error refusal" role="alert">{refusal}</p>}
@@ -178,7 +195,7 @@ export function UploadPage({ datasetId }: DatasetPageProps) {
               : `${formatCount(p.done - p.failed - p.skipped)} uploaded, ${formatCount(p.skipped)} skipped (already there), ${formatCount(p.failed)} failed.`}
           </p>
           {p.running && (
-            <button type="button" class="small" onClick={() => uploader.current?.stop()}>
+            <button type="button" class="small" onClick={() => cur?.uploader?.stop()}>
               Stop after the files in flight
             </button>
           )}
