@@ -67,15 +67,17 @@ async function tabTo(page, loc, group) {
 	assert.fail(`${loc} cannot be reached with Tab`);
 }
 
-// the 50 samples: cats/c00..c24.png, dogs/d00..d24.png. In the embedding
-// dogs/d15..d24 form a tight cluster far from the rest (the lasso's 10).
-const CATS = Array.from({ length: 25 }, (_, i) => `cats/c${String(i).padStart(2, '0')}.png`);
-const DOGS = Array.from({ length: 25 }, (_, i) => `dogs/d${String(i).padStart(2, '0')}.png`);
+// the 50 samples: the folder photos/ with cats/c00..c24.png and
+// dogs/d00..d24.png (choosing a folder in a browser uploads the folder
+// itself: its name starts every path). In the embedding photos/dogs/d15..d24
+// form a tight cluster far from the rest (the lasso's 10).
+const CATS = Array.from({ length: 25 }, (_, i) => `photos/cats/c${String(i).padStart(2, '0')}.png`);
+const DOGS = Array.from({ length: 25 }, (_, i) => `photos/dogs/d${String(i).padStart(2, '0')}.png`);
 const LASSO = DOGS.slice(15);
 function vector(p, i) {
 	const j = (k) => ((i * 7919 + k * 104729) % 1000) / 1000 - 0.5;   // fixed jitter
 	if (LASSO.includes(p)) return [9 + 0.15 * j(1), 9 + 0.15 * j(2), 0.01 * j(3), 0.01 * j(4)];
-	if (p.startsWith('cats/')) return [-4 + 3 * j(1), 0 + 3 * j(2), 0.01 * j(3), 0.01 * j(4)];
+	if (p.startsWith('photos/cats/')) return [-4 + 3 * j(1), 0 + 3 * j(2), 0.01 * j(3), 0.01 * j(4)];
 	return [3 + 3 * j(1), -5 + 3 * j(2), 0.01 * j(3), 0.01 * j(4)];
 }
 
@@ -89,21 +91,25 @@ async function ensureSamples(ds) {
 	const have = await S.api.files(ds.live_root);
 	if (have.length >= 50) return;
 	const dirs = {};
+	const folder = async (rel) => {   // the node of folder REL, made if missing
+		if (!rel) return { ino: ds.live_root };
+		if (dirs[rel]) return dirs[rel];
+		const parent = await folder(path.dirname(rel) === '.' ? '' : path.dirname(rel));
+		const name = path.basename(rel);
+		const r = await S.api.req('GET', `/v1/nodes/${parent.ino}/lookup?name=${encodeURIComponent(name)}`);
+		return (dirs[rel] = r.status === 200 ? await r.json() : await S.api.mkdir(parent.ino, name));
+	};
 	for (const p of [...CATS, ...DOGS]) {
 		if (have.includes(p)) continue;
-		const [dir, name] = p.split('/');
-		if (!dirs[dir]) {
-			const r = await S.api.req('GET', `/v1/nodes/${ds.live_root}/lookup?name=${dir}`);
-			dirs[dir] = r.status === 200 ? await r.json() : await S.api.mkdir(ds.live_root, dir);
-		}
-		await S.api.put(dirs[dir].ino, name, fs.readFileSync(path.join(S.photos, p)));
+		const dir = await folder(path.dirname(p));
+		await S.api.put(dir.ino, path.basename(p), fs.readFileSync(path.join(S.src, p)));
 	}
 }
 
 async function ensureEmbedding(ds) {
 	const r = await S.api.req('GET', `/v1/datasets/${ds.id}/embeddings?name=mine`);
 	if (r.status === 200) return r.json();
-	const rows = [...CATS, ...DOGS].map((p, i) => [p, vector(p, i), p.startsWith('cats/') ? 0 : 1]);
+	const rows = [...CATS, ...DOGS].map((p, i) => [p, vector(p, i), p.startsWith('photos/cats/') ? 0 : 1]);
 	return S.api.json('PUT', `/v1/datasets/${ds.id}/embeddings?name=mine`, H.embeddingCsv(rows), 201);
 }
 
@@ -136,9 +142,9 @@ describe('the web app against sievefs serve', { concurrency: false }, () => {
 		S.b1 = H.tokenCreate(S.store, 'bob', S.dir);
 		({ url: S.url } = await H.startServe(S.store));
 		S.api = new H.Api(S.url, S.a2.token);
-		S.photos = path.join(S.dir, 'photos');
-		H.makePngs(S.photos, [...CATS, ...DOGS].map((p, i) =>
-			[p, p.startsWith('cats/') ? [200, 40 + 8 * (i % 25), 40] : [40, 60 + 7 * (i % 25), 200]]));
+		S.src = path.join(S.dir, 'src');
+		H.makePngs(S.src, [...CATS, ...DOGS].map((p, i) =>
+			[p, p.startsWith('photos/cats/') ? [200, 40 + 8 * (i % 25), 40] : [40, 60 + 7 * (i % 25), 200]]));
 		S.browser = await H.launch();
 	});
 	after(async () => {
@@ -178,7 +184,7 @@ describe('the web app against sievefs serve', { concurrency: false }, () => {
 
 	test('create a dataset by name (and a bad name is refused with a message)', async () => {
 		const page = await openSignedIn('/');
-		const field = page.getByLabel(/name/i).first();
+		const field = page.getByRole('textbox', { name: /new dataset|dataset name|name/i }).first();
 		await field.fill('a/b');
 		await page.getByRole('button', { name: /create/i }).first().click();
 		await page.getByRole('alert').filter({ hasText: /\S/ }).first().waitFor({ timeout: 10000 });
@@ -198,7 +204,7 @@ describe('the web app against sievefs serve', { concurrency: false }, () => {
 		await H.look(page, 'upload');
 		const folder = page.locator('input[type=file][webkitdirectory]');
 		await folder.waitFor({ state: 'attached', timeout: 10000 });
-		await folder.setInputFiles(S.photos);
+		await folder.setInputFiles(path.join(S.src, 'photos'));
 		await H.waitFor(async () => (await S.api.files(ds.live_root)).length === 50,
 			'the 50 files to be samples', 60000, 250);
 		assert.deepEqual(await S.api.files(ds.live_root), [...CATS, ...DOGS]);
@@ -421,7 +427,7 @@ describe('the web app against sievefs serve', { concurrency: false }, () => {
 			e.isDirectory() ? list(path.join(d, e.name), `${pre}${e.name}/`) : [pre + e.name]);
 		await H.waitFor(() => fs.existsSync(folder), `${folder} in the remote mount`, 15000, 250);
 		assert.deepEqual(list(folder).sort(), LASSO);
-		assert.ok(fs.readFileSync(path.join(folder, LASSO[0])).equals(fs.readFileSync(path.join(S.photos, LASSO[0]))),
+		assert.ok(fs.readFileSync(path.join(folder, LASSO[0])).equals(fs.readFileSync(path.join(S.src, LASSO[0]))),
 			'the file read through the mount differs');
 		await H.look(P.page, 'plot-lasso-frozen');
 	});
@@ -431,8 +437,8 @@ describe('the web app against sievefs serve', { concurrency: false }, () => {
 		const evil = '<img src=x onerror=alert(1)>.jpg';
 		const have = await S.api.files(ds.live_root);
 		if (!have.includes(evil)) {
-			await S.api.put(ds.live_root, evil, fs.readFileSync(path.join(S.photos, CATS[0])));
-			await S.api.put(ds.live_root, 'plain.png', fs.readFileSync(path.join(S.photos, CATS[1])));
+			await S.api.put(ds.live_root, evil, fs.readFileSync(path.join(S.src, CATS[0])));
+			await S.api.put(ds.live_root, 'plain.png', fs.readFileSync(path.join(S.src, CATS[1])));
 		}
 		const page = await openSignedIn(`/datasets/${ds.id}/samples`);
 		const dialogs = [];
@@ -459,15 +465,15 @@ describe('the web app against sievefs serve', { concurrency: false }, () => {
 		page.on('response', (r) => { if (r.url().includes('/v1/')) seen.push([r.url(), r.status()]); });
 		for (const p of [`/datasets/${ds.id}`, `/datasets/${ds.id}/samples`, `/datasets/${ds.id}/plot`]) {
 			await page.goto(S.url + p);
-			await page.getByRole('heading', { name: /not found/i }).first().waitFor({ timeout: 10000 });
+			await page.getByRole('heading', { name: /not found|no such/i }).first().waitFor({ timeout: 10000 });
 			const text = await H.bodyText(page);
-			assert.ok(!/leaves|cats\/|dogs\//.test(text), `${p} shows alice's data`);
+			assert.ok(!/leaves|photos\/|cats\/|dogs\//.test(text), `${p} shows alice's data`);
 		}
 		for (const [u, st] of seen)
 			if (u.includes(`/datasets/${ds.id}`)) assert.equal(st, 404, `${u} answered ${st}`);
 		await H.look(page, 'not-found-other-user');
 		await page.goto(S.url + '/no/such/page');
-		await page.getByRole('heading', { name: /not found/i }).first().waitFor({ timeout: 10000 });
+		await page.getByRole('heading', { name: /not found|no such/i }).first().waitFor({ timeout: 10000 });
 		await H.look(page, 'not-found');
 		await context.close();
 	});
@@ -506,8 +512,12 @@ fetch(${JSON.stringify(S.url + '/v1/datasets')}, {method: 'POST', credentials: '
 		await H.look(page, 'samples');
 		const cells = grid.getByRole('gridcell');
 		await cells.first().waitFor({ timeout: 10000 });
-		await tabTo(page, cells.first(), grid);
-		const at = () => page.evaluate(() => document.activeElement?.outerHTML.slice(0, 200));
+		await tabTo(page, grid);
+		// the focused cell: the focused element, or the grid's active descendant
+		const at = () => page.evaluate(() => {
+			const a = document.activeElement;
+			return a?.getAttribute('aria-activedescendant') || a?.id || a?.outerHTML.slice(0, 200);
+		});
 		const a = await at();
 		await page.keyboard.press('ArrowRight');
 		const b = await at();
@@ -541,22 +551,32 @@ fetch(${JSON.stringify(S.url + '/v1/datasets')}, {method: 'POST', credentials: '
 		const page = await openSignedIn('/preferences');
 		await page.getByRole('heading', { name: /tokens/i }).first().waitFor({ timeout: 10000 });
 		await H.look(page, 'preferences');
-		await page.getByLabel(/name/i).first().fill('laptop');
+		await page.getByRole('textbox', { name: /token name|name/i }).first().fill('laptop');
 		await page.getByRole('button', { name: /create/i }).first().click();
-		const shown = page.getByText(/svf_[0-9a-zA-Z_-]{20,}/).first();
-		await shown.waitFor({ timeout: 10000 });
-		const tok = /svf_[0-9a-zA-Z_-]+/.exec(await shown.innerText())[0];
+		// the new token: in a text or in a (read-only) field
+		const tok = await H.waitFor(() => page.evaluate(() => {
+			const re = /svf_[0-9a-zA-Z_-]{20,}/;
+			for (const i of document.querySelectorAll('input, textarea, output, code, pre'))
+				if (re.test(i.value ?? i.textContent)) return re.exec(i.value ?? i.textContent)[0];
+			return re.exec(document.body.innerText)?.[0] ?? null;
+		}), 'the new token to be shown', 10000);
 		assert.equal((await fetch(`${S.url}/v1/whoami`, { headers: { authorization: `Bearer ${tok}` } })).status, 200,
 			'the token shown does not work');
 		await page.getByRole('button', { name: /copy/i }).first().waitFor();
 		await H.shot(page, 'preferences-token-created');
 		page.allowConfirm = true;   // a confirm() before revoking is fine here
-		await page.getByRole('row', { name: /laptop/ }).getByRole('button', { name: /revoke/i }).click();
+		// revoke: the row's button, then an inline confirmation if there is one
+		const revoke = async (row) => {
+			await row.getByRole('button', { name: /revoke/i }).first().click();
+			const confirm = row.getByRole('group', { name: /confirm/i }).getByRole('button', { name: /revoke/i });
+			if (await confirm.count()) await confirm.first().click();
+		};
+		await revoke(page.getByRole('row', { name: /laptop/ }));
 		await H.waitFor(async () => (await fetch(`${S.url}/v1/whoami`, { headers: { authorization: `Bearer ${tok}` } })).status === 401,
 			'the laptop token to be revoked', 10000);
 		await page.getByRole('row', { name: /laptop/ }).waitFor({ state: 'detached', timeout: 10000 });
 		// the session's own token
-		await page.getByRole('row', { name: /current/i }).getByRole('button', { name: /revoke/i }).click();
+		await revoke(page.getByRole('row', { name: /this session|current/i }));
 		await page.getByLabel(/token/i).first().waitFor({ timeout: 15000 });
 		assert.equal((await S.context.request.get(`${S.url}/app/session`)).status(), 401, 'the session lives on');
 		await H.shot(page, 'signed-out-after-revoke');

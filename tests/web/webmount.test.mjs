@@ -46,7 +46,7 @@ describe('the web app from a mount with -o web=', { concurrency: false }, () => 
 		fs.mkdirSync(path.join(S.mnt, 'fromfs'));
 		await page.getByRole('link', { name: /^\s*fromfs\b/ }).first().waitFor({ timeout: 15000 });
 		// door 2 → door 1: a dataset made in the app is a folder of the mount
-		await page.getByLabel(/name/i).first().fill('fromweb');
+		await page.getByRole('textbox', { name: /new dataset|dataset name|name/i }).first().fill('fromweb');
 		await page.getByRole('button', { name: /create/i }).first().click();
 		await page.getByRole('link', { name: /^\s*fromweb\b/ }).first().waitFor({ timeout: 10000 });
 		await H.waitFor(() => fs.existsSync(path.join(S.mnt, 'fromweb')), 'fromweb in the mount', 10000);
