@@ -363,8 +363,9 @@ export async function poll(): Promise<void> {
     if (!old) return;
     const jobs: Promise<void>[] = [];
     if (st.tree !== old.tree) {
+      const selToo = st.selection !== old.selection;
       jobs.push((async () => {
-        await loadInfo(ds, e);
+        await Promise.all([loadInfo(ds, e), selToo ? loadDataset(ds, e) : Promise.resolve(true)]);
         await Promise.all([loadTable(ds, e), loadTags(ds, e)]);
         await loadArrays(ds, e);
       })());

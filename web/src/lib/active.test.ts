@@ -44,3 +44,15 @@ describe('RankActive', () => {
 		expect(ra.count).toBe(3);
 	});
 });
+
+describe('packState', () => {
+	it('puts active in bit 0 and the group above it', async () => {
+		const { packState } = await import('./active');
+		const out = new Uint8Array(4);
+		expect(packState(Uint8Array.of(1, 0, 1, 0), Uint8Array.of(0, 2, 3, 127), out)).toBe(2);
+		expect(Array.from(out)).toEqual([1, 4, 7, 254]);
+		expect(packState(null, null, out)).toBe(0);
+		expect(Array.from(out)).toEqual([0, 0, 0, 0]);
+		expect(packState(Uint8Array.of(1, 1), null, out)).toBe(0); // another table's array
+	});
+});

@@ -62,3 +62,21 @@ export class RankActive {
 		return b;
 	}
 }
+
+/**
+ * The plot's per-point state bytes: bit 0 = active (active[i] != 0), bits
+ * 1..7 = colour group (groups[i], 0 = none). Arrays of another length than
+ * out are ignored (made for another table). Returns the active count.
+ */
+export function packState(active: Uint8Array | null, groups: Uint8Array | null, out: Uint8Array): number {
+	const n = out.length;
+	const a = active && active.length === n ? active : null;
+	const g = groups && groups.length === n ? groups : null;
+	let c = 0;
+	for (let i = 0; i < n; i++) {
+		const on = a && a[i] ? 1 : 0;
+		c += on;
+		out[i] = on | (g ? (g[i] & 0x7f) << 1 : 0);
+	}
+	return c;
+}

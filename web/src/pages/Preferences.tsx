@@ -139,8 +139,8 @@ export function PreferencesPage() {
                     <span class="confirm-inline" role="group" aria-label="Confirm revoke">
                       <span>{t.current ? 'Revoke it and sign out?' : 'Revoke it?'}</span>
                       <button type="button" class="danger small" disabled={busy}
-                              onClick={() => void revoke(t)} autoFocus>Revoke</button>
-                      <button type="button" class="small" onClick={() => setConfirming(null)}>Cancel</button>
+                              onClick={() => void revoke(t)}>Revoke</button>
+                      <button type="button" class="small" onClick={() => setConfirming(null)} autoFocus>Cancel</button>
                     </span>
                   ) : (
                     <button type="button" class="small"

@@ -183,6 +183,7 @@ function TagActions({ tag }: { tag: Tag }) {
     try {
       await api.tagDelete(tag.id);
       setMode('none');
+      document.querySelector<HTMLElement>('.tag-list')?.focus();
       await chooseTag(null);
       await reloadTags();
       await reloadSelection();
@@ -203,7 +204,8 @@ function TagActions({ tag }: { tag: Tag }) {
       {tag.live ? (
         <p class="help">initial-tag holds the live samples: it cannot be renamed or deleted.</p>
       ) : mode === 'rename' ? (
-        <form class="tag-rename" onSubmit={rename}>
+        <form class="tag-rename" onSubmit={rename}
+              onKeyDown={(e) => { if (e.key === 'Escape') { setMode('none'); setError(null); } }}>
           <label for="tag-rename-input">New name for {tag.name}</label>
           <input id="tag-rename-input" name="name" type="text" defaultValue={tag.name}
                  autocomplete="off" spellcheck={false} maxLength={128} autoFocus />
@@ -216,10 +218,12 @@ function TagActions({ tag }: { tag: Tag }) {
         <div class="confirm" role="group" aria-label="Confirm delete">
           <p>Delete tag <strong>{tag.name}</strong>? Its samples stay in the dataset.</p>
           <div class="row">
-            <button type="button" class="danger small" disabled={busy} onClick={() => void del()} autoFocus>
+            <button type="button" class="danger small" disabled={busy} onClick={() => void del()}>
               Delete tag
             </button>
-            <button type="button" class="small" onClick={() => { setMode('none'); setError(null); }}>Cancel</button>
+            <button type="button" class="small" onClick={() => { setMode('none'); setError(null); }} autoFocus>
+              Cancel
+            </button>
           </div>
         </div>
       ) : (

@@ -29,6 +29,7 @@ import { chooseTag, reloadSelection } from '../data';
 import { formatCount } from '../format';
 import { buildGrid, inBox, inPolygon, nearest, type Grid } from '../lib/spatial';
 import { selectionText } from '../lib/selection';
+import { packState } from '../lib/active';
 import { NoWebGL, PALETTE, PlotGL } from './plot-gl';
 import './views.css';
 
@@ -49,6 +50,11 @@ function colourTags(all: Tag[]): Tag[] {
 
 function css(c: number[]): string {
 	return `rgb(${Math.round(c[0] * 255)}, ${Math.round(c[1] * 255)}, ${Math.round(c[2] * 255)})`;
+}
+
+/** The tooltip's middle, kept inside the plot (it is ~150 px tall). */
+function tipTop(y: number, h: number): number {
+	return h < 170 ? y : Math.min(Math.max(y, 80), h - 80);
 }
 
 function layoutMessage(e: unknown): string {
@@ -181,14 +187,7 @@ export function PlotPanel({ datasetId, compact = false }: DatasetPageProps & { c
 		if (moving) return;
 		if (!stateBuf.current || stateBuf.current.length !== l.count) stateBuf.current = new Uint8Array(l.count);
 		const s = stateBuf.current;
-		const aa = a && a.length === l.count ? a : null;
-		const gg = g && g.length === l.count ? g : null;
-		let c = 0;
-		for (let i = 0; i < l.count; i++) {
-			const on = aa && aa[i] ? 1 : 0;
-			c += on;
-			s[i] = on | (gg ? gg[i] << 1 : 0);
-		}
+		const c = packState(a, g, s);
 		p.setActiveCount(c);
 		p.setState(s);
 	});
@@ -427,7 +426,7 @@ export function PlotPanel({ datasetId, compact = false }: DatasetPageProps & { c
 					<>
 						<div ref={ringRef} class="plot-ring" style={{ left: `${hp.x}px`, top: `${hp.y}px` }} />
 						<div class={`plot-tip${hp.x > (canvasRef.current?.clientWidth ?? 0) - 220 ? ' left' : ''}`} role="tooltip"
-							style={{ left: `${hp.x}px`, top: `${hp.y}px` }}>
+							style={{ left: `${hp.x}px`, top: `${tipTop(hp.y, canvasRef.current?.clientHeight ?? 0)}px` }}>
 							<img src={api.thumbnailUrl(t.ino[hp.i])} alt="" width={96} height={96} />
 							<span class="plot-tip-path">{t.path[hp.i]}</span>
 						</div>

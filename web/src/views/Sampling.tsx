@@ -133,8 +133,10 @@ export function SamplingPage({ datasetId }: DatasetPageProps) {
 	async function loadScores() {
 		try {
 			const sc = await api.scores(datasetId);
-			if (!t || sc.rank.length === t.count) scores.value = { run: sc.run, score: sc.score, rank: sc.rank };
+			// the selection first: the slider starts at its size
 			await reloadSelection();
+			const tt = table.value;
+			if (!tt || sc.rank.length === tt.count) scores.value = { run: sc.run, score: sc.score, rank: sc.rank };
 		} catch (e) {
 			if (!(e instanceof ApiError && e.code === 'no_run')) setError(`Scores could not be loaded: ${msg(e)}`);
 		}

@@ -130,6 +130,7 @@ export class PlotGL {
 	private scratch: Float32Array | null = null;
 	private pixel = new Uint8Array(4);
 	private activeColor = new Float32Array(ACTIVE);
+	private inactiveColor = new Float32Array(INACTIVE);
 
 	constructor(readonly canvas: HTMLCanvasElement) {
 		const gl = canvas.getContext('webgl2', {
@@ -333,7 +334,7 @@ export class PlotGL {
 			gl.blendFunc(gl.ONE, gl.ONE_MINUS_SRC_ALPHA); // premultiplied
 			// points grow a little when zoomed in, so a sparse region stays readable
 			const grow = Math.min(3, Math.sqrt(this.zoom));
-			const dense = this.points > 20000 ? 1 : this.points > 2000 ? 1.5 : 2.2;
+			const dense = this.points > 20000 ? 1 : this.points > 2000 ? 1.6 : 3;
 			const size = Math.max(1, 2 * dense * grow * dpr), activeSize = Math.max(2, 3 * dense * grow * dpr);
 			const round = activeSize >= 4.5 ? 1 : 0;
 			this.prog = this.progs[round];
@@ -347,7 +348,9 @@ export class PlotGL {
 			gl.uniform1i(this.u.u_byGroup, this.byGroup && this.hasState ? 1 : 0);
 			gl.uniform1f(this.u.u_size, size);
 			gl.uniform1f(this.u.u_activeSize, activeSize);
-			gl.uniform4fv(this.u.u_inactive, INACTIVE);
+			// few points: inactive ones more opaque (nothing to pile up)
+			this.inactiveColor[3] = Math.min(0.7, Math.max(INACTIVE[3], INACTIVE[3] * Math.sqrt(50000 / Math.max(1, this.points))));
+			gl.uniform4fv(this.u.u_inactive, this.inactiveColor);
 			const nAct = this.useRank ? Math.min(this.n, this.points) : this.activeCount;
 			const alpha = Math.min(ACTIVE[3], Math.max(0.3, ACTIVE[3] * Math.sqrt(3000 / Math.max(1, nAct))));
 			this.activeColor[3] = alpha;
