@@ -455,12 +455,77 @@ static enum MHD_Result r_children(struct srv *s, struct req *r,
 	return srv_send_tagged(c, j, etag);
 }
 
+static enum MHD_Result blob_missing(struct MHD_Connection *c);
+static int commit_blob(struct srv *s, struct req *r, int64_t ino,
+		       const unsigned char *sha, int64_t size, int64_t mtime,
+		       int durable);
+
+/* The optional "sha256" and "size" of a file's create (both or neither):
+ * *with = 1 when present. 0 or -EINVAL. */
+static int content_fields(const cJSON *j, int *with,
+			  unsigned char sha[STORE_SHA_LEN], int64_t *size)
+{
+	char hex[80];
+	int h = api_get_str(j, "sha256", hex, sizeof(hex), 0);
+	int z = api_get_i64(j, "size", size, 0);
+
+	*with = 0;
+	if (h < 0 || z < 0 || (h == 0) != (z == 0))
+		return -EINVAL;
+	if (h)                          /* absent: api_get_* answered 1 */
+		return 0;
+	if (api_sha_from_hex(hex, sha) || *size < 0)
+		return -EINVAL;
+	*with = 1;
+	return 0;
+}
+
+/*
+ * A file created with its content in one request (the web app's upload):
+ * the blob must be readable by the caller and of that size before
+ * anything is created; then create and commit. If the commit fails the
+ * new node is removed, so a browser tab closed mid-upload never leaves a
+ * pending, empty file behind (the handler runs to its end whatever the
+ * client does).
+ */
+static enum MHD_Result create_with_content(struct srv *s, struct req *r,
+					   struct MHD_Connection *c,
+					   const char *name,
+					   const struct store_newnode *nn,
+					   const unsigned char *sha,
+					   int64_t size)
+{
+	struct store_node n;
+	int rc = srv_blob_readable(s, r, sha);
+
+	if (rc < 0)
+		return srv_send_errno(c, rc, NULL);
+	if (rc == 0)
+		return blob_missing(c);
+	rc = r->be->ops->node_create(r->be, r->id, name, nn, &n);
+	if (rc)
+		return send_node(s, r, c, MHD_HTTP_CREATED, rc, &n);
+	rc = commit_blob(s, r, n.ino, sha, size, nn->mtime_ns, 1);
+	if (rc) {
+		r->be->ops->node_remove(r->be, r->id, name, 0);
+		if (rc == -ENOENT)
+			return blob_missing(c);
+		return srv_send_errno(c, rc, rc == -EINVAL ?
+				      "size does not match the blob" : NULL);
+	}
+	rc = srv_own_node(s, r, n.ino, &n);
+	return send_node(s, r, c, MHD_HTTP_CREATED, rc, &n);
+}
+
 static enum MHD_Result r_node_create(struct srv *s, struct req *r,
 				     struct MHD_Connection *c)
 {
 	struct store_node n;
 	struct store_newnode nn;
+	unsigned char sha[STORE_SHA_LEN];
 	char name[STORE_NAME_MAX + 2];
+	int64_t size = 0;
+	int with = 0;
 	enum MHD_Result ret;
 	cJSON *j;
 	int rc = srv_own_node(s, r, r->id, &n);
@@ -470,12 +535,16 @@ static enum MHD_Result r_node_create(struct srv *s, struct req *r,
 	if (!(j = srv_body_json(r, c, &ret)))
 		return ret;
 	rc = api_newnode_from_json(j, name, sizeof(name), &nn);
+	if (!rc)
+		rc = content_fields(j, &with, sha, &size);
 	cJSON_Delete(j);
 	if (rc == -ENAMETOOLONG)
 		return srv_send_errno(c, rc, "name longer than 255 bytes");
-	if (rc)
+	if (rc || (with && nn.kind != STORE_FILE))
 		return srv_bad_field(c, "name, kind (1 or 2), mode, uid, gid,"
-				     " mtime_ns");
+				     " mtime_ns, sha256 and size (files)");
+	if (with)
+		return create_with_content(s, r, c, name, &nn, sha, size);
 	rc = r->be->ops->node_create(r->be, r->id, name, &nn, &n);
 	return send_node(s, r, c, MHD_HTTP_CREATED, rc, &n);
 }
@@ -652,6 +721,30 @@ static enum MHD_Result commit_kept(struct srv *s, struct req *r,
 	return send_node(s, r, c, MHD_HTTP_OK, rc, &n);
 }
 
+/* Points file node `ino` at blob `sha` of the caller: 0, -ENOENT when the
+ * caller has not sent it (or it was collected meanwhile), -EINVAL when
+ * its size is not `size`, or another -errno. */
+static int commit_blob(struct srv *s, struct req *r, int64_t ino,
+		       const unsigned char *sha, int64_t size, int64_t mtime,
+		       int durable)
+{
+	struct stat sb;
+	int fd, rc = srv_blob_readable(s, r, sha);
+
+	if (rc <= 0)
+		return rc < 0 ? rc : -ENOENT;
+	if ((fd = store_blob_open(s->st, sha)) < 0)
+		return fd;
+	if (fstat(fd, &sb) || sb.st_size != size) {
+		close(fd);
+		return -EINVAL;
+	}
+	rc = r->be->ops->node_commit(r->be, ino, fd, "", sha, size, mtime,
+				     durable);
+	close(fd);
+	return rc;
+}
+
 static enum MHD_Result r_content(struct srv *s, struct req *r,
 				 struct MHD_Connection *c)
 {
@@ -660,9 +753,8 @@ static enum MHD_Result r_content(struct srv *s, struct req *r,
 	int64_t tsize = 0;
 	char hex[80];
 	int64_t size = -1, mtime = 0;
-	int durable = 0, fd, rc, kept = 0, thumb = 0;
+	int durable = 0, rc, kept = 0, thumb = 0;
 	enum MHD_Result ret;
-	struct stat sb;
 	cJSON *j;
 
 	if ((rc = srv_own_node(s, r, r->id, &n)) != 0)
@@ -686,26 +778,12 @@ static enum MHD_Result r_content(struct srv *s, struct req *r,
 	if (kept)
 		return commit_kept(s, r, c, sha, size, mtime,
 				   thumb ? tsha : NULL, tsize, durable);
-	rc = srv_blob_readable(s, r, sha);
-	if (rc < 0)
-		return srv_send_errno(c, rc, NULL);
-	fd = rc ? store_blob_open(s->st, sha) : -ENOENT;  /* not sent: PUT */
-	if (fd == -ENOENT)
-		return blob_missing(c);
-	if (fd < 0)
-		return srv_send_errno(c, fd, NULL);
-	if (fstat(fd, &sb) || sb.st_size != size) {
-		close(fd);
-		return srv_send_errno(c, -EINVAL,
-				      "size does not match the blob");
-	}
-	rc = r->be->ops->node_commit(r->be, r->id, fd, "", sha, size, mtime,
-				     durable);
-	close(fd);
-	if (rc == -ENOENT)       /* collected between open and commit */
+	rc = commit_blob(s, r, r->id, sha, size, mtime, durable);
+	if (rc == -ENOENT)       /* not sent, or collected meanwhile */
 		return blob_missing(c);
 	if (rc)
-		return srv_send_errno(c, rc, NULL);
+		return srv_send_errno(c, rc, rc == -EINVAL ?
+				      "size does not match the blob" : NULL);
 	rc = srv_own_node(s, r, r->id, &n);
 	if (rc == -ENOENT)       /* removed meanwhile: bytes discarded */
 		return srv_send_empty(c, MHD_HTTP_NO_CONTENT);
