@@ -38,27 +38,55 @@ function anyRole(scope, name) {
 		.or(scope.getByRole('button', { name })).or(scope.getByRole('radio', { name }))
 		.or(scope.getByRole('option', { name })).or(scope.getByRole('tab', { name })).first();
 }
-const tagMenu = (page) => page.getByRole('complementary', { name: /tags/i })
-	.or(page.getByRole('navigation', { name: /tags/i })).first();
+const tagMenu = (page) => page.getByRole('navigation', { name: /tag/i })
+	.or(page.getByRole('complementary', { name: /tag/i })).first();
 const bar = (page) => page.getByTestId('active-bar');
+// a slider's value: aria-valuenow, or a native range input's value
+const sliderValue = (loc) => loc.evaluate((el) => Number(el.getAttribute('aria-valuenow') ?? el.value));
 const barValue = async (page) => Number(await bar(page).getAttribute('aria-valuenow'));
-const exactName = (s) => new RegExp(`^\\s*${s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}\\b`);
+// a control whose accessible name starts with NAME (a count may follow,
+// even with no space: "top-n11"), after an optional tree mark
+const exactName = (s) => new RegExp(`^[\\s└─]*${s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}(?![A-Za-z._-])`);
+
+// freezes the selection as tag NAME with the name field + Enter; waits for
+// the tag in the menu (on failure: a screenshot, and the page's messages)
+async function freeze(page, name) {
+	const field = page.getByLabel(/tag name|new tag|freeze/i).first();
+	await field.fill(name);
+	await field.press('Enter');
+	try {
+		await anyRole(tagMenu(page), exactName(name)).waitFor({ timeout: 10000 });
+	} catch (e) {
+		await H.shot(page, `freeze-${name}-failed`);
+		const msgs = await page.getByRole('alert').or(page.getByRole('status')).allInnerTexts();
+		const menu = await tagMenu(page).ariaSnapshot().catch((x) => `(no tag menu: ${x.message.split('\n')[0]})`);
+		throw new Error(`tag ${name} not in the tag menu after Enter; the page says: ${msgs.filter(Boolean).join(' | ')}\n` +
+			`the tag menu:\n${menu}\n${e.message.split('\n')[0]}`);
+	}
+}
 
 async function waitBar(page, want, what) {
 	await H.waitFor(async () => (await barValue(page)) === want,
 		`${what}: the active bar to say ${want} (it says ${await barValue(page).catch(() => '?')})`, 15000);
 }
 
-// presses Tab until `loc` (or, in a widget with roving focus, one of
-// `group`, then arrows) has the focus: proves it is reachable by keyboard
+// presses Tab until `loc` has the focus — itself, inside it, or as the
+// aria-activedescendant of the focused widget — or, in a widget with one tab
+// stop (`group`: a listbox, a tree), until the focus is in the group, then
+// Home and ArrowDown to `loc`: proves it is reachable by keyboard
 async function tabTo(page, loc, group) {
-	const focused = (l) => l.evaluate((el) => el === document.activeElement || el.contains(document.activeElement)).catch(() => false);
+	const focused = (l) => l.evaluate((el) => {
+		const a = document.activeElement;
+		return el === a || el.contains(a) || (!!el.id && a?.getAttribute('aria-activedescendant') === el.id);
+	}).catch(() => false);
+	const inGroup = () => group.evaluate((el) => el.contains(document.activeElement)).catch(() => false);
 	await page.locator('body').click({ position: { x: 1, y: 1 } }).catch(() => {});
 	for (let i = 0; i < 80; i++) {
 		await page.keyboard.press('Tab');
 		if (await focused(loc)) return;
-		if (group && await group.evaluate((el) => el.contains(document.activeElement)).catch(() => false)) {
-			for (let j = 0; j < 30; j++) {
+		if (group && await inGroup()) {
+			await page.keyboard.press('Home');
+			for (let j = 0; j < 30 && await inGroup(); j++) {
 				if (await focused(loc)) return;
 				await page.keyboard.press('ArrowDown');
 			}
@@ -271,7 +299,7 @@ describe('the web app against sievefs serve', { concurrency: false }, () => {
 		await page.mouse.move(box.x + box.width * 0.2, y, { steps: 10 });
 		await page.waitForTimeout(500);
 		// while the button is still down
-		const n = Number(await slider.getAttribute('aria-valuenow'));
+		const n = await sliderValue(slider);
 		assert.ok(n > 0 && n < barBefore, `the slider says ${n} after the drag (the bar said ${barBefore} before)`);
 		await waitBar(page, n, 'while dragging');
 		assert.notEqual(await grid.innerHTML(), gridBefore, 'the grid did not change while dragging');
@@ -280,16 +308,16 @@ describe('the web app against sievefs serve', { concurrency: false }, () => {
 		await H.shot(page, 'sampling-slider-dragged');
 		// the keyboard moves it too
 		await slider.focus();
-		const k0 = Number(await slider.getAttribute('aria-valuenow'));
+		const k0 = await sliderValue(slider);
 		await page.keyboard.press('ArrowRight');
-		await H.waitFor(async () => Number(await slider.getAttribute('aria-valuenow')) === k0 + 1, 'ArrowRight to add one', 5000);
+		await H.waitFor(async () => await sliderValue(slider) === k0 + 1, 'ArrowRight to add one', 5000);
 		await waitBar(page, k0 + 1, 'after ArrowRight');
 		await page.keyboard.press('ArrowLeft');
 		await waitBar(page, k0, 'after ArrowLeft');
 		await page.keyboard.press('Home');
-		await H.waitFor(async () => Number(await slider.getAttribute('aria-valuenow')) < k0, 'Home to lower it', 5000);
+		await H.waitFor(async () => await sliderValue(slider) < k0, 'Home to lower it', 5000);
 		for (let i = 0; i < 10; i++) await page.keyboard.press('ArrowRight');
-		S.sliderN = Number(await slider.getAttribute('aria-valuenow'));
+		S.sliderN = await sliderValue(slider);
 		await waitBar(page, S.sliderN, 'after ten ArrowRight');
 		await H.look(page, 'sampling-slider');
 	});
@@ -306,13 +334,10 @@ describe('the web app against sievefs serve', { concurrency: false }, () => {
 			await slider.focus();
 			await page.keyboard.press('Home');
 			for (let i = 0; i < 10; i++) await page.keyboard.press('ArrowRight');
-			S.sliderN = Number(await slider.getAttribute('aria-valuenow'));
+			S.sliderN = await sliderValue(slider);
 		}
-		const name = page.getByLabel(/tag name|new tag|freeze/i).first();
-		await name.fill('top-n');
-		await name.press('Enter');
+		await freeze(page, 'top-n');
 		const menu = tagMenu(page);
-		await anyRole(menu, exactName('top-n')).waitFor({ timeout: 10000 });
 		const tag = (await S.api.tags(ds.id)).find((t) => t.name === 'top-n');
 		assert.ok(tag, 'no tag top-n in the API');
 		assert.equal((await S.api.files(tag.root)).length, S.sliderN, 'the tag holds the slider\'s N');
@@ -351,14 +376,14 @@ describe('the web app against sievefs serve', { concurrency: false }, () => {
 		return { page, plot, table, lay, idx, cx, cy, spread, gap };
 	}
 
-	// layout [-1,1]² to page pixels: the two ways a plot may fit it
+	// layout [-1,1]² to page pixels: [-1, 1] fitted to the shorter side of
+	// the canvas, centred, with some margin (the scale is found by hovering)
 	function mappings(box) {
-		const s = Math.min(box.width, box.height) / 2;
 		const mx = box.x + box.width / 2, my = box.y + box.height / 2;
-		return [
-			{ name: 'square', f: (x, y) => [mx + x * s, my - y * s], unit: s },
-			{ name: 'stretched', f: (x, y) => [mx + x * box.width / 2, my - y * box.height / 2], unit: Math.min(box.width, box.height) / 2 },
-		];
+		return [0.47, 0.5, 0.45, 0.42, 0.4].map((k) => {
+			const unit = Math.min(box.width, box.height) * k;
+			return { name: `square ${k}`, f: (x, y) => [mx + x * unit, my - y * unit], unit };
+		});
 	}
 
 	test('hover a point: its thumbnail and path', async () => {
@@ -394,7 +419,7 @@ describe('the web app against sievefs serve', { concurrency: false }, () => {
 		await ensureEmbedding(ds);
 		const P = await plotPage(ds);
 		const box = await P.plot.boundingBox();
-		const m = mappings(box).find((x) => x.name === (S.mapping || 'square'));
+		const m = mappings(box).find((x) => x.name === (S.mapping || 'square 0.47'));
 		const [cx, cy] = m.f(P.cx, P.cy);
 		// a circle around the cluster, halfway to the nearest other point
 		const r = m.unit * (P.spread + P.gap) / 2;
@@ -415,10 +440,7 @@ describe('the web app against sievefs serve', { concurrency: false }, () => {
 			'the selection to be the 10 lassoed paths', 10000);
 		await waitBar(P.page, 10, 'after the lasso');
 		await H.shot(P.page, 'plot-lasso');
-		const name = P.page.getByLabel(/tag name|new tag|freeze/i).first();
-		await name.fill('lasso-10');
-		await name.press('Enter');
-		await anyRole(tagMenu(P.page), exactName('lasso-10')).waitFor({ timeout: 10000 });
+		await freeze(P.page, 'lasso-10');
 		// the other door: a remote mount of the same server
 		const mnt = path.join(S.dir, 'remote');
 		await H.remoteMount(S.url, S.a2.file, mnt);

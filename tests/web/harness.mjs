@@ -334,8 +334,13 @@ export async function signInByApi(context, url, token) {
 }
 
 let shotN = 0;
+const shotPrefix = path.basename(process.argv[1] || 'web', '.test.mjs');
 export async function shot(page, name) {
-	const file = path.join(screenshotDir(), `${String(++shotN).padStart(2, '0')}-${name.replace(/[^\w.-]+/g, '_')}.png`);
+	const file = path.join(screenshotDir(),
+		`${shotPrefix}-${String(++shotN).padStart(2, '0')}-${name.replace(/[^\w.-]+/g, '_')}.png`);
+	// from the top: a full-page shot of a scrolled page draws a sticky
+	// header in the middle
+	await page.evaluate(() => window.scrollTo(0, 0)).catch(() => {});
 	await page.screenshot({ path: file, fullPage: true });
 	return file;
 }
