@@ -99,7 +99,7 @@ if [ "$run_web" = yes ]; then
 	start=$SECONDS
 	# the spec reporter streams to the terminal, TAP goes to a file for the
 	# counts; tests/web/harness.mjs says what the tests need
-	SIEVEFS=${SIEVEFS:-$PWD/sievefs} node --test --test-concurrency=1 \
+	SIEVEFS=${SIEVEFS:-$PWD/sievefs} node --test \
 		--test-reporter=spec --test-reporter-destination=stdout \
 		--test-reporter=tap --test-reporter-destination="$tmp/web.tap" \
 		tests/web/*.test.mjs 2>&1 | sed 's/^/    /'
