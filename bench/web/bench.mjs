@@ -7,6 +7,7 @@
 //                            [--store DIR]   (kept and reused: building the
 //                                             datasets is the slow part)
 //                            [--via mount|serve]
+//                            [--only usable,plot,step,bare,longtask]
 //
 // Figures (ms; "ratio" = app / bare page):
 //   usable     dataset page usable after navigation: /datasets/ID until the
@@ -16,7 +17,7 @@
 //              drawArrays/drawElements counts gl.POINTS drawn and reads a
 //              pixel back so the draw has finished; the bare page gets the
 //              same hook); time since navigation, data transfer included
-//   step       a slider step (ArrowRight on the sampling page's slider)
+//   step       a slider step (ArrowLeft on the sampling page's slider)
 //              until N points are drawn again, against the bare page's
 //              redraw of them (and its recolour: an active array uploaded)
 //   longtask   PerformanceObserver 'longtask' while the grid is scrolled
@@ -242,9 +243,12 @@ async function main() {
 	const browser = await H.launch();
 	const R = {};
 	const add = (k, v) => { (R[k] ||= []).push(v); };
-	// a figure that failed once (the app lacks it) is not tried again
+	// a figure that failed once (the app lacks it) is not tried again;
+	// --only a,b measures only the figures whose key starts with a or b
+	const only = arg('only', '').split(',').filter(Boolean);
 	const tryRun = async (k, fn) => {
 		if (R[k + ':error']) return;
+		if (only.length && !only.some((o) => k.startsWith(o))) return;
 		try { await fn(); } catch (e) { log(`${k}: ${e.message.split('\n')[0]}`); R[k + ':error'] = e.message.split('\n')[0]; }
 	};
 	for (let run = 0; run < RUNS; run++) {
@@ -289,7 +293,8 @@ async function main() {
 			await slider.focus();
 			await page.waitForTimeout(300);
 			const t0 = await page.evaluate(() => performance.now());
-			await page.keyboard.press('ArrowRight');
+			// the slider starts at N = every ranked sample: a step down
+			await page.keyboard.press('ArrowLeft');
 			add('step', (await timeDrawn(page, SAMPLES, t0, 30000)) - t0);
 			await context.close();
 		});
