@@ -20,8 +20,11 @@
  * State. Each counter is a row of the catalog's `changes` table, moved by
  * triggers in the transaction of the change (store/db.c), so a mount of
  * the same store in this process, the API and a `sievefs token` beside
- * them all move it; the route reads them in one indexed range. Two values
- * are composed here: the selection's also carries the tree's when the
+ * them all move it; the route reads them in one indexed range. "tree" is
+ * the sample table's gen, the very string its routes send as
+ * X-Sievefs-Gen (routes_samples.c: samples_gen and this server's start
+ * id), so the app may compare it with either. Two values are composed
+ * here: the selection's also carries the tree's when the
  * selection is taken from the live tree (an implicit "all of initial-tag"
  * changes with every file), and the runs' carries the current second
  * while a run is queued or running, because its progress lives in the
@@ -234,8 +237,14 @@ static enum MHD_Result r_state(struct srv *s, struct req *r,
 		rc = store_changes_get(s->st, d.id, &ch);
 	if (!rc && !(j = cJSON_CreateObject()))
 		rc = -ENOMEM;
-	if (!rc)
-		rc = add_u64_str(j, "tree", ch.tree, 0, 0);
+	if (!rc) {
+		/* the sample table's X-Sievefs-Gen (core/table.c) exactly */
+		char gen[48];
+		snprintf(gen, sizeof(gen), "%" PRIu64 "-%016" PRIx64, ch.tree,
+			 s->boot);
+		if (!cJSON_AddStringToObject(j, "tree", gen))
+			rc = -ENOMEM;
+	}
 	if (!rc)
 		rc = add_u64_str(j, "tags", ch.tags, 0, 0);
 	if (!rc)

@@ -16,7 +16,10 @@
  *
  * Tables and layouts come from one cache per process (core/table.c),
  * made on first use with the server's start id as the gen's epoch and
- * bounded to TABLE_CACHE_BYTES; it lives as long as the process.
+ * bounded to TABLE_CACHE_BYTES; it lives as long as the process. The
+ * table's JSON and a layout are sent from the cache without a copy: the
+ * answer holds a reference, dropped by MHD's free callback once sent (so
+ * an entry evicted meanwhile stays whole until then).
  * Ownership: the dataset, tag and embedding are checked against the
  * request's user (404 as if absent); a tag or embedding of another
  * dataset of the same user is a 404 too.
@@ -64,7 +67,23 @@ static void table_headers(struct MHD_Response *resp, const struct tbl *t)
 	MHD_add_response_header(resp, "X-Sievefs-Gen", t->gen_s);
 }
 
-/* 200 with buf (malloc'd, taken over; len may be 0) in t's order. */
+/* 200 with resp (NULL: MHD_NO), an array in t's order. */
+static enum MHD_Result send_array_resp(struct MHD_Connection *c,
+				       const struct tbl *t,
+				       struct MHD_Response *resp,
+				       const char *name, const char *value)
+{
+	if (!resp)
+		return MHD_NO;
+	table_headers(resp, t);
+	if (name)
+		MHD_add_response_header(resp, name, value);
+	MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL,
+				"private, no-cache");
+	return srv_send_resp(c, MHD_HTTP_OK, resp, "application/octet-stream");
+}
+
+/* The same with buf (malloc'd, taken over; len may be 0). */
 static enum MHD_Result send_array(struct MHD_Connection *c,
 				  const struct tbl *t, char *buf, size_t len,
 				  const char *name, const char *value)
@@ -73,16 +92,9 @@ static enum MHD_Result send_array(struct MHD_Connection *c,
 		MHD_create_response_from_buffer(len, buf,
 						MHD_RESPMEM_MUST_FREE);
 
-	if (!resp) {
+	if (!resp)
 		free(buf);
-		return MHD_NO;
-	}
-	table_headers(resp, t);
-	if (name)
-		MHD_add_response_header(resp, name, value);
-	MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL,
-				"private, no-cache");
-	return srv_send_resp(c, MHD_HTTP_OK, resp, "application/octet-stream");
+	return send_array_resp(c, t, resp, name, value);
 }
 
 /* The caller's dataset r->id and its table: 0, or answered (1). */
@@ -127,6 +139,28 @@ static int query_id(struct req *r, struct MHD_Connection *c, const char *key,
 
 /* ---- routes ---- */
 
+/* MHD's free callback of an answer sent from the cache: the reference
+ * the handler took stays with the answer until MHD is done with it. */
+static void put_sent(void *cls)
+{
+	tbl_put(cache, cls);
+}
+
+/* A response of the cached bytes buf (len) of o, without a copy: o's
+ * reference goes with it (also on failure: then dropped here). */
+static struct MHD_Response *cached_resp(struct tbl_cache *tc,
+					struct tbl_obj *o, void *buf,
+					size_t len)
+{
+	struct MHD_Response *resp =
+		MHD_create_response_from_buffer_with_free_callback_cls(
+			len, buf, put_sent, o);
+
+	if (!resp)
+		tbl_put(tc, o);
+	return resp;
+}
+
 static enum MHD_Result r_table(struct srv *s, struct req *r,
 			       struct MHD_Connection *c)
 {
@@ -134,7 +168,7 @@ static enum MHD_Result r_table(struct srv *s, struct req *r,
 	struct tbl_cache *tc;
 	struct tbl *t;
 	enum MHD_Result ret;
-	char etag[sizeof(t->gen_s) + 2], *copy;
+	char etag[sizeof(t->gen_s) + 2];
 	unsigned status = MHD_HTTP_OK;
 
 	if (own_table(s, r, c, &tc, &t, &ret))
@@ -144,25 +178,20 @@ static enum MHD_Result r_table(struct srv *s, struct req *r,
 		status = MHD_HTTP_NOT_MODIFIED;
 		resp = MHD_create_response_from_buffer(0, (char *)"",
 						       MHD_RESPMEM_PERSISTENT);
+		if (resp)
+			table_headers(resp, t);
+		tbl_put(tc, &t->o);
 	} else {
-		/* a copy: the cache may drop t while MHD still sends */
-		copy = malloc(t->json_len);
-		if (copy)
-			memcpy(copy, t->json, t->json_len);
-		resp = copy ? MHD_create_response_from_buffer(
-			t->json_len, copy, MHD_RESPMEM_MUST_FREE) : NULL;
-		if (copy && !resp)
-			free(copy);
+		/* t's reference goes with the response (t lives as long) */
+		resp = cached_resp(tc, &t->o, t->json, t->json_len);
+		if (resp)
+			table_headers(resp, t);
 	}
-	if (resp) {
-		table_headers(resp, t);
-		MHD_add_response_header(resp, MHD_HTTP_HEADER_ETAG, etag);
-		MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL,
-					"private, no-cache");
-	}
-	tbl_put(tc, &t->o);
 	if (!resp)
 		return MHD_NO;
+	MHD_add_response_header(resp, MHD_HTTP_HEADER_ETAG, etag);
+	MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL,
+				"private, no-cache");
 	return srv_send_resp(c, status, resp, status == MHD_HTTP_OK ?
 			     "application/json" : NULL);
 }
@@ -264,12 +293,11 @@ static enum MHD_Result r_layout(struct srv *s, struct req *r,
 				struct MHD_Connection *c)
 {
 	struct store_embedding e;
-	struct tbl_layout *l = NULL;
+	struct tbl_layout *l;
 	struct tbl_cache *tc;
 	struct tbl *t;
 	enum MHD_Result ret;
 	int64_t eid = 0;
-	char *buf;
 	int q, rc;
 
 	if (own_table(s, r, c, &tc, &t, &ret))
@@ -294,8 +322,6 @@ static enum MHD_Result r_layout(struct srv *s, struct req *r,
 		goto out;
 	}
 	rc = tbl_layout_get(tc, s->st, t, e.id, &l);
-	if (!rc && !(buf = malloc(t->n ? t->n * 8 : 1)))
-		rc = -ENOMEM;
 	if (rc) {
 		ret = srv_send_errno(c, rc, rc == -EINVAL ?
 				     "the embedding's vectors cannot be"
@@ -303,10 +329,10 @@ static enum MHD_Result r_layout(struct srv *s, struct req *r,
 				     NULL);
 		goto out;
 	}
-	memcpy(buf, l->xy, t->n * 8);
-	ret = send_array(c, t, buf, t->n * 8, "X-Sievefs-Layout", "pca");
+	/* sent from the cache: l's reference goes with the response */
+	ret = send_array_resp(c, t, cached_resp(tc, &l->o, l->xy, t->n * 8),
+			      "X-Sievefs-Layout", "pca");
 out:
-	tbl_put(tc, l ? &l->o : NULL);
 	tbl_put(tc, &t->o);
 	return ret;
 }

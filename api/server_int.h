@@ -289,8 +289,10 @@ enum MHD_Result srv_send_csrf(struct MHD_Connection *c);
 
 /* ---- ownership (server_http.c) ----
  * The dataset, tag, node or embedding `id` into the record when the
- * request's owner (r->owner) owns its dataset: 0, -ENOENT also when another user owns
- * it (no existence leak), or another -errno of the store. */
+ * request's owner (r->owner, not r->user: see struct req) owns its
+ * dataset: 0, -ENOENT also when another user owns it (no existence leak),
+ * or another -errno of the store. Every route that reaches data by id
+ * checks it with these, and reads blobs with srv_blob_readable. */
 
 int srv_own_ds(struct srv *s, struct req *r, int64_t id,
 	       struct store_dataset *d);

@@ -203,7 +203,7 @@ struct api_server {
 	struct srv *s;
 	struct MHD_Daemon *d;
 	int lfd;                 /* the socket bound ahead (api_web_bind) until
-	                          * MHD has it; -1: none */
+	                          * MHD has its duplicate; -1: none */
 	pthread_t sweeper;
 	int sweeping;
 	char *cert_pem, *key_pem;   /* owned here (api_web_bind), or NULL */
@@ -216,7 +216,7 @@ void api_server_stop(struct api_server *h)
 		return;
 	if (h->d)                /* closes the listening socket too */
 		MHD_stop_daemon(h->d);
-	else if (h->lfd >= 0)
+	if (h->lfd >= 0)         /* bound ahead, MHD never started */
 		close(h->lfd);
 	if (h->sweeping)
 		sweep_stop(h->s, h->sweeper);
@@ -363,10 +363,19 @@ static int server_run(struct api_server *h, const struct sockaddr *sa,
 		{ MHD_OPTION_HTTPS_PRIORITIES, 0, (void *)TLS_PRIORITIES },
 		{ MHD_OPTION_END, 0, NULL },
 	};
-	/* Where to listen: the socket bound ahead, or the address. */
+	/* Where to listen: the socket bound ahead, or the address. MHD gets
+	 * a duplicate: whether it closes a socket it was given when it fails
+	 * to start is its business; ours is closed by api_server_stop. */
+	int mfd = h->lfd >= 0 ? fcntl(h->lfd, F_DUPFD_CLOEXEC, 0) : -1;
+	if (h->lfd >= 0 && mfd < 0) {
+		rc = -errno;
+		log_error("cannot duplicate the listening socket: %s",
+			  strerror(-rc));
+		return rc;
+	}
 	struct MHD_OptionItem where[] = {
-		{ h->lfd >= 0 ? MHD_OPTION_LISTEN_SOCKET : MHD_OPTION_SOCK_ADDR,
-		  h->lfd, (void *)sa },
+		{ mfd >= 0 ? MHD_OPTION_LISTEN_SOCKET : MHD_OPTION_SOCK_ADDR,
+		  mfd, (void *)sa },
 		{ MHD_OPTION_END, 0, NULL },
 	};
 	h->d = MHD_start_daemon(flags, 0, NULL, NULL, srv_handler, s,
@@ -386,7 +395,9 @@ static int server_run(struct api_server *h, const struct sockaddr *sa,
 				tls, MHD_OPTION_END);
 	if (!h->d)
 		return -EADDRNOTAVAIL;
-	h->lfd = -1;             /* MHD's now: MHD_stop_daemon closes it */
+	if (h->lfd >= 0)         /* MHD has its own: MHD_stop_daemon closes it */
+		close(h->lfd);
+	h->lfd = -1;
 	const union MHD_DaemonInfo *di =
 		MHD_get_daemon_info(h->d, MHD_DAEMON_INFO_BIND_PORT);
 	*port = di ? (unsigned)di->port : 0;

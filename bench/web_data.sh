@@ -141,6 +141,7 @@ EOF
 	DIR0=$(sqlite3 "$store/catalog.db" "SELECT ino FROM nodes WHERE tree=$TREE AND path='d0000'")
 	echo "# $N samples written into the catalog in $(since "$T0") ($(du -sh "$store" | cut -f1))"
 	serve "$store"
+	flip=0
 	declare -A R=()
 	for ((r = 0; r < REPS; r++)); do
 		change

@@ -8,14 +8,19 @@
  * read in one query, in one snapshot with the live tree's change counter
  * (store/table.c), and kept whole in memory with its JSON answer built
  * once: the counter names exactly these rows, so "is the cached table
- * current?" costs one indexed read. The JSON is written by hand (measured
- * against cJSON: building 400,000 nodes and printing them took longer than
- * the query; this writer is one pass over the rows).
+ * current?" costs one indexed read. The JSON is written by hand, in one
+ * pass over the rows into one buffer sized beforehand: measured in CPU
+ * time at 100,000 samples (kept files, so both subqueries run), the query
+ * took 0.13-0.18 s, query and this writer 0.12-0.15 s, query and cJSON
+ * (400,000 nodes, then printed) 0.25-0.33 s.
  *
  * Arrays in table order. Paths from elsewhere (a tag's files, the
  * selection, a run's ranking, an embedding's rows) are matched by path:
- * sorted inputs by a merge walk, the others by binary search. A path not
- * in the table is not in the answer (a frozen tag's file since removed).
+ * sorted inputs by a merge walk (galloping: O(1) a path when they
+ * interleave), the others (the selection in importance order, a run's
+ * ranking) through a hash index of the table's paths built on first need
+ * and kept with the table. A path not in the table is not in the answer
+ * (a frozen tag's file since removed).
  *
  * The layout: the embedding's rows that name a sample (a merge of its
  * path-ordered rows with the table), projected to 2-D by smp_pca2 (the
@@ -157,11 +162,12 @@ static struct tbl_obj *publish(struct tbl_cache *c, struct tbl_obj *o)
 		obj_free(o);
 		return had;
 	}
-	/* the same key at an older counter is stale for good */
+	/* the same key at an older counter is stale for good (a dataset's
+	 * counter only grows; an embedding belongs to one dataset) */
 	for (struct tbl_obj **pp = &c->head; *pp;) {
 		struct tbl_obj *x = *pp;
 		if (x->kind == o->kind && x->st == o->st && x->key == o->key &&
-		    x->gen < o->gen && o->kind == TBL_TABLE) {
+		    x->gen < o->gen) {
 			*pp = x->next;
 			x->next = NULL;
 			c->bytes -= x->bytes;

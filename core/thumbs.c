@@ -19,10 +19,13 @@
  * Memory. emb_decode refuses images of more than EMB_MAX_PIXELS pixels or
  * a side over EMB_MAX_SIDE before it allocates pixels, but PNG and BMP
  * always decode at full size, up to 4 bytes per pixel (RGBA before it is
- * packed): 400 MB for a 100-Mpixel PNG a few KB long. So the server reads
- * their headers first and does not thumbnail more than
- * CORE_THUMB_MAX_PIXELS of them (JPEG decodes at 1/8 scale and WebP scales
- * inside its decoder, so EMB_MAX_PIXELS is their limit); at most
+ * packed): 400 MB for a 100-Mpixel PNG a few KB long; and libjpeg keeps
+ * every DCT coefficient of a progressive JPEG (2 bytes per pixel and
+ * component) whatever the scale it outputs. So the server reads those
+ * headers first and does not thumbnail an image that would take more than
+ * CORE_THUMB_MAX_BYTES (a baseline JPEG decodes at 1/8 scale a few rows
+ * at a time, and WebP scales inside its decoder: EMB_MAX_PIXELS is their
+ * limit); at most
  * CORE_THUMB_DECODERS decodes run at once (`gate`: the others wait on its
  * condition); blobs over CORE_THUMB_SRC_MAX bytes are not thumbnailed.
  *
@@ -75,7 +78,8 @@ int core_thumb_record_parse(const unsigned char *head, size_t len, char *why,
 	return 1;
 }
 
-/* Fills out from an open cache file: 0, or -errno (fd closed then). */
+/* Fills out from an open cache file: 0, -EAGAIN when the file is not one
+ * we write (make it again), or -errno (fd closed then). */
 static int from_cache(int fd, struct core_thumb *out)
 {
 	unsigned char head[CORE_THUMB_WHY];
@@ -94,9 +98,11 @@ static int from_cache(int fd, struct core_thumb *out)
 		out->not_image = 1;
 		return 0;
 	}
-	if (got == 0) {               /* cannot be ours: no JPEG is empty */
+	if (got < 3 || head[0] != 0xff) {
+		/* not what we write (a file cut short by a power loss after
+		 * its rename, say): made again, and renamed over it */
 		close(fd);
-		return -EIO;
+		return -EAGAIN;
 	}
 	out->fd = fd;
 	out->size = sb.st_size;
@@ -115,29 +121,78 @@ static int32_t le32(const unsigned char *p)
 			 (uint32_t)p[1] << 8 | p[0]);
 }
 
+/* A JPEG's frame header (SOFn): 1 with w, h, components and whether it is
+ * progressive (or otherwise multi-scan: libjpeg then keeps every DCT
+ * coefficient of the whole image, 2 bytes each, whatever the scale). */
+static int jpeg_frame(const unsigned char *b, size_t len, long long *w,
+		      long long *h, int *nc, int *multi)
+{
+	size_t i = 2;
+
+	while (i + 4 <= len) {
+		unsigned m, seg;
+
+		if (b[i] != 0xff)
+			return 0;
+		while (i < len && b[i] == 0xff)
+			i++;
+		if (i >= len)
+			return 0;
+		m = b[i++];
+		if (m == 0xd8 || m == 0x01 || (m >= 0xd0 && m <= 0xd7))
+			continue;             /* no length */
+		if (m == 0xda || m == 0xd9 || i + 2 > len)
+			return 0;             /* scan data before a frame */
+		seg = (unsigned)b[i] << 8 | b[i + 1];
+		if (m >= 0xc0 && m <= 0xcf && m != 0xc4 && m != 0xc8 &&
+		    m != 0xcc) {
+			if (seg < 8 || i + 8 > len)
+				return 0;
+			*h = (long long)b[i + 3] << 8 | b[i + 4];
+			*w = (long long)b[i + 5] << 8 | b[i + 6];
+			*nc = b[i + 7];
+			*multi = m != 0xc0 && m != 0xc1 && m != 0xc3 &&
+				 m != 0xc5 && m != 0xc7 && m != 0xcb &&
+				 m != 0xcd && m != 0xcf;
+			return 1;
+		}
+		i += seg;
+	}
+	return 0;
+}
+
 int core_thumb_too_big(const unsigned char *buf, size_t len, char *why,
 		       size_t whylen)
 {
 	long long w = 0, h = 0;
+	unsigned long long per = 0;   /* bytes a pixel while decoding */
 	const char *fmt = NULL;
+	int nc = 0, multi = 0;
 
 	if (len >= 24 && !memcmp(buf, "\x89PNG\r\n\x1a\n", 8) &&
 	    !memcmp(buf + 12, "IHDR", 4)) {
 		fmt = "png";
 		w = be32(buf + 16);
 		h = be32(buf + 20);
+		per = 4;                  /* RGBA at full size */
 	} else if (len >= 26 && buf[0] == 'B' && buf[1] == 'M') {
 		fmt = "bmp";
 		w = llabs((long long)le32(buf + 18));
 		h = llabs((long long)le32(buf + 22));
+		per = 4;
+	} else if (len >= 4 && buf[0] == 0xff && buf[1] == 0xd8 &&
+		   jpeg_frame(buf, len, &w, &h, &nc, &multi) && multi) {
+		fmt = "jpeg (progressive)";
+		per = 2ull * (unsigned)(nc > 0 ? nc : 1);   /* coefficients */
 	}
-	/* w, h < 2^32: the product fits in 64 bits unsigned */
+	/* w, h < 2^32: w*h fits in 64 bits; the limit is divided, not the
+	 * product multiplied */
 	if (!fmt || (unsigned long long)w * (unsigned long long)h <=
-		    (unsigned long long)CORE_THUMB_MAX_PIXELS)
+		    CORE_THUMB_MAX_BYTES / per)
 		return 0;
-	snprintf(why, whylen, "%s: %lldx%lld is too large to thumbnail (at"
-		 " most %lld pixels decoded at full size)", fmt, w, h,
-		 (long long)CORE_THUMB_MAX_PIXELS);
+	snprintf(why, whylen, "%s: %lldx%lld is too large to thumbnail (it"
+		 " would take over %lld MB to decode)", fmt, w, h,
+		 (long long)(CORE_THUMB_MAX_BYTES / 1000000));
 	return 1;
 }
 
@@ -184,10 +239,15 @@ int core_thumb_get(store *st, const unsigned char src[STORE_SHA_LEN],
 	memset(out, 0, sizeof(*out));
 	out->fd = -1;
 	fd = store_thumbcache_open(st, src, side);
-	if (fd >= 0)
-		return from_cache(fd, out);
-	if (fd != -ENOENT)
+	if (fd >= 0) {
+		rc = from_cache(fd, out);
+		if (rc != -EAGAIN)
+			return rc;
+		memset(out, 0, sizeof(*out));
+		out->fd = -1;
+	} else if (fd != -ENOENT) {
 		return fd;
+	}
 	fd = store_blob_open(st, src);
 	if (fd < 0)
 		return fd;

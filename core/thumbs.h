@@ -19,9 +19,10 @@
 #define CORE_THUMB_DECODERS 2          /* decodes at once, process-wide */
 #define CORE_THUMB_SRC_MAX (256ll << 20) /* larger blobs: not thumbnailed */
 #define CORE_THUMB_WHY 160             /* a reason, bytes with the NUL */
-/* PNG and BMP decode at full size: more pixels than this (by their
- * header) are not thumbnailed (4 bytes a pixel while decoding: 160 MB) */
-#define CORE_THUMB_MAX_PIXELS (40ll * 1000 * 1000)
+/* PNG and BMP decode at full size (4 bytes a pixel), a progressive JPEG
+ * keeps all its coefficients (2 bytes a pixel and component): those that
+ * would take more than this (by their header) are not thumbnailed */
+#define CORE_THUMB_MAX_BYTES (160ull * 1000 * 1000)
 
 enum core_thumb_how {
 	CORE_THUMB_CACHED = 0,   /* opened from the cache: nothing decoded */
@@ -54,9 +55,9 @@ int core_thumb_get(store *st, const unsigned char src[STORE_SHA_LEN],
 /* Closes or frees what out holds; NULL-safe, idempotent. */
 void core_thumb_release(struct core_thumb *out);
 
-/* 1 with the reason in why when buf (len bytes of a file) is a PNG or BMP
- * whose header claims more than CORE_THUMB_MAX_PIXELS pixels, else 0.
- * Reads the header only. */
+/* 1 with the reason in why when buf (len bytes of a file) is a PNG, a BMP
+ * or a progressive JPEG whose header says decoding would take more than
+ * CORE_THUMB_MAX_BYTES, else 0. Reads the headers only. */
 int core_thumb_too_big(const unsigned char *buf, size_t len, char *why,
 		       size_t whylen);
 

@@ -112,8 +112,28 @@ static void web_name_gone(void *arg, int64_t ds, const char *name)
 					 FUSE_ROOT_ID, name, strlen(name));
 }
 
-/* Checks the web door's options and binds its address, before mounting:
- * 0 (*w NULL without -o web=), or 1 with the reason on stderr. */
+/* The web door's options go together, and with embedded mode: 0, or 1
+ * with the reason on stderr. Before anything is contacted or opened. */
+static int web_opts_check(const struct fs_cmdline *cl)
+{
+	if (!cl->web && (cl->web_root || cl->web_tls_cert || cl->web_tls_key ||
+			 cl->web_insecure)) {
+		fprintf(stderr, "sievefs: web_root, web_tls_cert, web_tls_key"
+			" and web_insecure_http go with -o web=HOST[:PORT]\n");
+		return 1;
+	}
+	if (cl->web && api_is_url(cl->source)) {
+		fprintf(stderr, "sievefs: -o web= serves a store of this"
+			" machine from its mount; %s is a server, which serves"
+			" the web app itself (open it in a browser)\n",
+			cl->source);
+		return 1;
+	}
+	return 0;
+}
+
+/* Binds the web door's address, before mounting: 0 (*w NULL without
+ * -o web=), or 1 with the reason on stderr. */
 static int web_bind(const struct fs_cmdline *cl, struct api_web **w,
 		    char *url, size_t len)
 {
@@ -125,21 +145,8 @@ static int web_bind(const struct fs_cmdline *cl, struct api_web **w,
 	int rc;
 
 	*w = NULL;
-	if (!cl->web) {
-		if (!cl->web_root && !cl->web_tls_cert && !cl->web_tls_key &&
-		    !cl->web_insecure)
-			return 0;
-		fprintf(stderr, "sievefs: web_root, web_tls_cert, web_tls_key"
-			" and web_insecure_http go with -o web=HOST[:PORT]\n");
-		return 1;
-	}
-	if (api_is_url(cl->source)) {
-		fprintf(stderr, "sievefs: -o web= serves a store of this"
-			" machine from its mount; %s is a server, which serves"
-			" the web app itself (open it in a browser)\n",
-			cl->source);
-		return 1;
-	}
+	if (!cl->web)
+		return 0;
 	rc = api_web_bind(&o, w, url, len, msg, sizeof(msg));
 	if (rc) {
 		fprintf(stderr, "sievefs: %s\n", *msg ? msg : strerror(-rc));
@@ -217,7 +224,7 @@ static int run_mount_with(struct fs_cmdline *cl, struct fs_remote *rem)
 		fprintf(stderr, "sievefs: %s\n", msg);
 		return 1;
 	}
-	if (check_source(cl, rem))
+	if (web_opts_check(cl) || check_source(cl, rem))
 		return 1;
 	/* before the store is created or opened: a refused address leaves
 	 * nothing behind */

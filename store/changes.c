@@ -6,8 +6,9 @@
  * (GET /v1/datasets/{id}/state): one number per kind of thing the app
  * shows, moved by triggers in the transaction of every change whichever
  * door made it (db.c, "Dataset change counters"). Reading them is one
- * range of the `changes` primary key, plus, for the runs, the status of
- * the dataset's latest run (one probe of runs_ds): a run in progress keeps
+ * range of the `changes` primary key, the live tree's counter of the
+ * sample table (samples_gen, table.c: one probe), and, for the runs, the
+ * status of the dataset's latest run (one probe of runs_ds): a run in progress keeps
  * its progress in memory (core/runs.c), so the caller says "active" and
  * the app polls the runs while one is.
  *
@@ -18,11 +19,12 @@
 #include <string.h>
 
 #include "db.h"
+#include "table.h"
 
 int store_changes_get(store *st, int64_t dataset, struct store_changes *out)
 {
 	struct conn *c = db_conn(st);
-	uint64_t *slot[] = { &out->tree, &out->tags, &out->selection,
+	uint64_t *slot[] = { NULL, &out->tags, &out->selection,
 			     &out->runs, &out->embeddings };
 	sqlite3_stmt *s;
 	int r;
@@ -34,7 +36,8 @@ int store_changes_get(store *st, int64_t dataset, struct store_changes *out)
 	sqlite3_bind_int64(s, 1, dataset);
 	while ((r = sqlite3_step(s)) == SQLITE_ROW) {
 		int k = sqlite3_column_int(s, 0);
-		if (k >= 0 && k < (int)(sizeof(slot) / sizeof(slot[0])))
+		if (k >= 0 && k < (int)(sizeof(slot) / sizeof(slot[0])) &&
+		    slot[k])
 			*slot[k] = (uint64_t)sqlite3_column_int64(s, 1);
 	}
 	sqlite3_finalize(s);
@@ -51,7 +54,9 @@ int store_changes_get(store *st, int64_t dataset, struct store_changes *out)
 				  st_ == STORE_RUN_RUNNING;
 	}
 	sqlite3_finalize(s);
-	return r == SQLITE_ROW || r == SQLITE_DONE ? 0 : db_err(r);
+	if (r != SQLITE_ROW && r != SQLITE_DONE)
+		return db_err(r);
+	return store_table_gen(st, dataset, &out->tree);
 }
 
 int store_run_list(store *st, int64_t dataset, int limit,

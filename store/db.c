@@ -44,23 +44,25 @@
  *
  * Dataset change counters. changes.gen counts, per dataset and kind, the
  * writes to what the web app shows (GET /v1/datasets/{id}/state, read in
- * one indexed range by store_changes_get, changes.c): 0 the live tree (its
- * nodes written as dirgen counts them), 1 the tags (a tag made, deleted,
- * renamed; a frozen tree's nodes), 2 the selection, 3 the runs (any write
- * to a run row), 4 the embeddings (their rows, the built-in embedder's
- * state). Triggers again, for the same reason as dirgen: every door to the
- * catalog (a mount, the server, a mount serving the app) moves them in the
- * transaction of its change. Cost: one more upsert per row written to
- * nodes, tags, runs and embeddings (the vectors of an embedding are not
- * counted, only its row). The selection is counted by its dataset row,
+ * one indexed range by store_changes_get, changes.c): 1 the tags (a tag
+ * made, deleted, renamed), 2 the selection, 3 the runs (any write to a
+ * run row), 4 the embeddings (their rows, the built-in embedder's state).
+ * The live tree (kind 0 in the first version) is samples_gen's (table.c):
+ * one counter per tree, so the state's "tree" is the sample table's gen.
+ * A frozen tree's nodes change only with its tags row (made, deleted), so
+ * no trigger on nodes is needed here. Triggers again, for the same reason
+ * as dirgen: every door to the catalog (a mount, the server, a mount
+ * serving the app) moves them in the transaction of its change. Cost: one
+ * more upsert per row written to tags, runs and embeddings (the vectors
+ * of an embedding are not counted, only its row). The selection is counted by its dataset row,
  * not its own rows: every write of a selection (set, append, reset, a
  * run's keep and finish, a tag's delete) also sets datasets.sel_tree and
  * sel_explicit in its transaction, which fires chg_sel_src once — a
  * trigger per selection row tripled the time of replacing a 100,000-row
  * selection (0.40 s to 1.19 s, Python's sqlite3, median of 5). The only
- * rows that go alone are those of a removed node, which moves the tree's
- * counter (the state route adds it to the selection's when the selection
- * is taken from the live tree; a frozen tree's node goes only with its
+ * rows that go alone are those of a removed node, which moves the live
+ * tree's counter (the state route adds it to the selection's when the
+ * selection is taken from the live tree; a frozen tree's node goes only with its
  * tag, whose delete resets the selection). A new writer of selection rows
  * must keep that rule. Rows go with their dataset; ids are never reused,
  * so (dataset, kind, gen) names one state for the catalog's life.
@@ -117,6 +119,13 @@ static const char *const sql_text[Q_COUNT] = {
 	[Q_PENDING_DEL] = "DELETE FROM pending WHERE sha=?1",
 	[Q_FEAT_GET] = "SELECT vec, err FROM features WHERE sha=?1 AND kind=?2",
 	[Q_DIR_GEN] = "SELECT gen FROM dirgen WHERE ino=?1",
+	/* store_blob_source (kept.c): every thumbnail request runs it */
+	[Q_BLOB_SOURCE] = "SELECT 0 AS k, ?2 FROM grants"
+		" WHERE user=?1 AND sha=?2"
+		" UNION ALL"
+		" SELECT 1, t.thumb FROM thumbs t JOIN grants g"
+		" ON g.sha=t.thumb AND g.user=?1 WHERE t.sha=?2"
+		" ORDER BY k",
 	[Q_EVENT_ADD] = "INSERT INTO events(dataset,ts,level,msg)"
 		" VALUES(?1,?2,?3,?4)",
 	[Q_NODE_TOUCH_DIR] = "UPDATE nodes SET mtime=?2, ctime=?2 WHERE ino=?1",
@@ -278,16 +287,12 @@ static const char schema[] =
 #define CHG_UPSERT " ON CONFLICT(dataset, kind) DO UPDATE SET gen=gen+1;"
 #define CHG(ds, kind) "INSERT INTO changes(dataset, kind, gen)" \
 	" VALUES(" ds ", " kind ", 1)" CHG_UPSERT
-#define CHG_NODE(tree) "INSERT INTO changes(dataset, kind, gen)" \
-	" SELECT dataset, CASE WHEN live THEN 0 ELSE 1 END, 1 FROM tags" \
-	" WHERE id=" tree CHG_UPSERT
-	"CREATE TRIGGER IF NOT EXISTS chg_nodes_ins AFTER INSERT ON nodes"
-	" BEGIN " CHG_NODE("NEW.tree") " END;"
-	"CREATE TRIGGER IF NOT EXISTS chg_nodes_del AFTER DELETE ON nodes"
-	" BEGIN " CHG_NODE("OLD.tree") " END;"
-	"CREATE TRIGGER IF NOT EXISTS chg_nodes_upd AFTER UPDATE OF parent,"
-	" name, kind, mode, uid, gid, size, mtime, ctime, sha, tree ON nodes"
-	" BEGIN " CHG_NODE("OLD.tree") " END;"
+	/* the live tree is counted by samples_gen (table.c): the node
+	 * triggers of the first version of this table are dropped */
+	"DROP TRIGGER IF EXISTS chg_nodes_ins;"
+	"DROP TRIGGER IF EXISTS chg_nodes_del;"
+	"DROP TRIGGER IF EXISTS chg_nodes_upd;"
+	"DELETE FROM changes WHERE kind=0;"
 	"CREATE TRIGGER IF NOT EXISTS chg_tags_ins AFTER INSERT ON tags"
 	" BEGIN " CHG("NEW.dataset", "1") " END;"
 	"CREATE TRIGGER IF NOT EXISTS chg_tags_del AFTER DELETE ON tags"
@@ -315,7 +320,6 @@ static const char schema[] =
 	" BEGIN " CHG("NEW.dataset", "4") " END;"
 	"CREATE TRIGGER IF NOT EXISTS chg_ds_del AFTER DELETE ON datasets"
 	" BEGIN DELETE FROM changes WHERE dataset=OLD.id; END;";
-#undef CHG_NODE
 #undef CHG
 #undef CHG_UPSERT
 #undef BUMP

@@ -218,12 +218,7 @@ int store_blob_source(store *st, const char *owner,
 	 * same single query whether anyone else has the bytes or not (no
 	 * oracle). Only then the disk, for this user's own grants: a grant
 	 * whose blob is gone (collected meanwhile) reads as not there. */
-	if (!(s = db_prep(c, "SELECT 0 AS k, ?2 FROM grants"
-			  " WHERE user=?1 AND sha=?2"
-			  " UNION ALL"
-			  " SELECT 1, t.thumb FROM thumbs t JOIN grants g"
-			  " ON g.sha=t.thumb AND g.user=?1 WHERE t.sha=?2"
-			  " ORDER BY k")))
+	if (!(s = db_stmt(c, Q_BLOB_SOURCE)))   /* cached: a hot path */
 		return -EIO;
 	sqlite3_bind_text(s, 1, owner, -1, SQLITE_STATIC);
 	sqlite3_bind_blob(s, 2, sha, STORE_SHA_LEN, SQLITE_STATIC);
@@ -242,7 +237,7 @@ int store_blob_source(store *st, const char *owner,
 	}
 	if (r != SQLITE_ROW && r != SQLITE_DONE)
 		rc = db_err(r);
-	sqlite3_finalize(s);
+	sqlite3_reset(s);
 	return rc;
 }
 

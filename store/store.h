@@ -464,14 +464,15 @@ int store_run_scores_each(store *st, int64_t run, int limit,
  * moves with every change of its kind, through any door; 0 = never
  * changed. Opaque: compare for equality only. */
 struct store_changes {
-	uint64_t tree;          /* the live tree's nodes */
+	uint64_t tree;          /* the live tree: store_table_gen's counter
+	                         * (store/table.h), the sample table's gen */
 	uint64_t tags;          /* tags made, deleted, renamed */
 	uint64_t selection;     /* the selection's rows and source */
 	uint64_t runs;          /* any write to a run */
 	uint64_t embeddings;    /* embeddings and the built-in embedder */
 	int run_active;         /* the latest run is queued or running */
 };
-/* Reads the counters of dataset (one indexed range, one indexed probe).
+/* Reads the counters of dataset (one indexed range, two indexed probes).
  * 0 or -errno; an unknown dataset reads all 0. */
 int store_changes_get(store *st, int64_t dataset, struct store_changes *out);
 

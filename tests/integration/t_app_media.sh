@@ -4,7 +4,8 @@
 # "Thumbnails and images") against a real `sievefs serve` on loopback, with
 # samples copied in through real remote mounts.
 #
-# Proves: the thumbnail of a JPEG, a PNG and a WebP sample is a JPEG (read
+# Proves: the thumbnail of a JPEG (baseline and progressive), a PNG and a
+# WebP sample is a JPEG (read
 # back with PIL) whose longest side is 128 with the aspect kept, with
 # ETag "t<sha of the bytes>" and Cache-Control private, max-age=604800; a
 # request naming the ETag gets 304; the cached thumbnail is served from
@@ -14,7 +15,9 @@
 # whole JPEG and leave one cache file and no temp file; a text file, a
 # truncated JPEG and a 20000x20000 PNG header bomb get the "not-image" SVG
 # placeholder (the server keeps serving, the outcome is cached too); a
-# folder, another user's node and an absent ino are 404, and another user
+# folder (not_a_file), an upload not committed yet (pending), another
+# user's node and an absent ino are 404 (the last two alike, and nothing is
+# made for another user's node), and another user
 # who sends a kept commit naming alice's hash gets the "kept" placeholder,
 # not her thumbnail; an upload=meta sample gets the "kept" placeholder and
 # its /image is 404 bytes_kept_by_uploader; an upload=thumbnails sample gets
@@ -70,6 +73,7 @@ def grad(w, h, mode="RGB"):
                 for y in range(h) for x in range(w)])
     return im
 grad(640, 480).save(d + "/photo.jpg", quality=90)
+grad(480, 640).save(d + "/prog.jpg", quality=90, progressive=True)
 grad(300, 200, "RGBA").save(d + "/pic.png")
 grad(200, 300).save(d + "/pic.webp", quality=80)
 grad(90, 60).save(d + "/gc.png")
@@ -104,7 +108,7 @@ ino() {   # ino NAME [PARENT]
 }
 I_JPG=$(ino photo.jpg); I_PNG=$(ino pic.png); I_WEBP=$(ino pic.webp)
 I_TXT=$(ino notes.txt); I_TRUNC=$(ino trunc.jpg); I_BOMB=$(ino bomb.png)
-I_GC=$(ino gc.png); I_RACE=$(ino race.jpg); I_SUB=$(ino sub)
+I_PROG=$(ino prog.jpg); I_GC=$(ino gc.png); I_RACE=$(ino race.jpg); I_SUB=$(ino sub)
 I_NAIVE=$(ino "naïve é.jpg" "$I_SUB")
 [[ -n $I_JPG && -n $I_NAIVE ]] || die "could not look the samples up"
 
@@ -128,6 +132,7 @@ ETAG=$(hdr "$T/th.h" ETag)
 cp "$T/th" "$T/photo.thumb"
 thumb_ok "png 300x200 RGBA" "$I_PNG" 128 85
 thumb_ok "webp 200x300" "$I_WEBP" 85 128
+thumb_ok "progressive jpeg 480x640" "$I_PROG" 96 128
 
 # --- 304 and the cache
 get "$TA" "/v1/nodes/$I_JPG/thumbnail" "$T/th" -H "If-None-Match: $ETAG"
@@ -184,6 +189,8 @@ notimg() {
 	expect_eq "not-image" "$(hdr "$T/ph.h" X-Sievefs-Placeholder)" \
 		"$1: X-Sievefs-Placeholder: not-image"
 	expect_contains "$T/ph" "$3" "$1: the SVG says why"
+	ok "$1: the SVG is well-formed XML" "$PY" -c \
+		'import sys, xml.etree.ElementTree as E; E.parse(sys.argv[1])' "$T/ph"
 }
 notimg "a text file" "$I_TXT" "not an image"
 notimg "a truncated JPEG" "$I_TRUNC" "Premature end of JPEG file"
@@ -207,6 +214,21 @@ expect_code "an absent ino: 404" 404
 ok "bob's 404 is the same as an absent ino's" cmp "$T/x.bob" "$T/x"
 get "$TB" "/v1/nodes/$I_JPG/image" "$T/x"
 expect_code "bob asks for alice's image: 404" 404
+HG=$(sha "$S/gc.png")
+get "$TB" "/v1/nodes/$I_GC/thumbnail" "$T/x"
+expect_code "bob asks for a thumbnail of alice's never made: 404" 404
+ok "... and nothing was made or cached" test ! -e "$STORE/thumbs/${HG:0:2}/$HG.128"
+expect_contains "$T/x" '"not_found"' "... with the body of an absent node"
+get "$TA" "/v1/nodes/$I_SUB/thumbnail" "$T/x"
+expect_contains "$T/x" '"not_a_file"' "a folder's 404 says not_a_file"
+curl -s -o "$T/pn.json" -H "Authorization: Bearer $TA" -X POST \
+	-d '{"name":"pending.jpg","kind":2}' "$U/v1/nodes/$ROOT/children"
+I_PEND=$(json '["ino"]' "$T/pn.json")
+get "$TA" "/v1/nodes/$I_PEND/thumbnail" "$T/x"
+expect_code "an upload not committed yet: 404" 404
+expect_contains "$T/x" '"pending"' "... pending"
+get "$TA" "/v1/nodes/$I_PEND/image" "$T/x"
+expect_code "its image: 404" 404
 # bob names alice's hash in a kept commit of his own: no thumbnail of hers
 curl -s -o "$T/bds.json" -H "Authorization: Bearer $TB" -X POST \
 	-d '{"name":"b"}' "$U/v1/datasets"
@@ -293,7 +315,6 @@ expect_eq "kept" "$(hdr "$T/ph.h" X-Sievefs-Placeholder)" \
 sv_umount "$N"
 
 # --- collection with the blob
-HG=$(sha "$S/gc.png")
 get "$TA" "/v1/nodes/$I_GC/thumbnail" "$T/th"
 ok "gc.png's thumbnail is cached" test -f "$STORE/thumbs/${HG:0:2}/$HG.128"
 ok "rm the only node naming it" rm "$A/d/initial-tag/gc.png"

@@ -213,9 +213,9 @@ refused "a malformed address" "expected HOST[:PORT]" "$M2" "$T/store2" -o web=12
 refused "a TLS cert without its key" "go together" "$M2" "$T/store2" \
 	-o web=127.0.0.1:0 -o "web_tls_cert=$T/web/index.html"
 refused "web_root without web=" "go with -o web=" "$M2" "$T/store2" -o "web_root=$W"
-refused "-o web= in remote mode" "serves a store of this machine" "$M2" \
-	"http://127.0.0.1:$PORT" -o web=127.0.0.1:0 -o "token_file=$T/alice.tok" \
-	-o "cache_dir=$T/cache2"
+refused "-o web= in remote mode (checked before the server is asked)" \
+	"serves a store of this machine" "$M2" "http://127.0.0.1:1" \
+	-o web=127.0.0.1:0 -o "token_file=$T/alice.tok" -o "cache_dir=$T/cache2"
 [[ -e $T/store2 ]] && fail "a refused mount created its store" ||
 	pass "the refused mounts created no store (the address is checked first)"
 refused "the store of a running mount" "in use" "$M2" "$STORE" -o web=127.0.0.1:0

@@ -4,7 +4,7 @@
  *
  * Covered: a cold request decodes and caches, the next one opens the
  * cache (CORE_THUMB_CACHED, the same bytes, by fd); a planted cache file
- * is what a request gets (nothing decoded); bytes that are no image are
+ * is what a request gets (nothing decoded), an empty one is made again; bytes that are no image are
  * "not an image" with a reason, cached as such; an absent blob is
  * -ENOENT; a put for a blob that is gone leaves nothing; a side the cache
  * does not keep is -EINVAL; collecting the blob (the sweep of unnamed
@@ -129,6 +129,38 @@ static unsigned char *make_jpeg(int w, int h, size_t *len)
 	return mem;
 }
 
+/* The first bytes of a w x h 3-component JPEG: SOI, an APP0 segment and
+ * a frame header SOFn (0xc2: progressive) — all the size probe reads. */
+static unsigned char *jpeg_head(int sof, int w, int h, size_t *len)
+{
+	static const unsigned char app0[] = { 0xff, 0xe0, 0, 6, 'J', 'F',
+					      'I', 'F' };
+	unsigned char *b = calloc(1, 64), *p;
+
+	assert_non_null(b);
+	b[0] = 0xff;
+	b[1] = 0xd8;
+	memcpy(b + 2, app0, sizeof(app0));
+	p = b + 2 + sizeof(app0);
+	*p++ = 0xff;
+	*p++ = (unsigned char)sof;
+	*p++ = 0;
+	*p++ = 17;
+	*p++ = 8;
+	*p++ = (unsigned char)(h >> 8);
+	*p++ = (unsigned char)h;
+	*p++ = (unsigned char)(w >> 8);
+	*p++ = (unsigned char)w;
+	*p++ = 3;
+	for (int c = 1; c <= 3; c++) {
+		*p++ = (unsigned char)c;
+		*p++ = 0x11;
+		*p++ = 0;
+	}
+	*len = (size_t)(p - b);
+	return b;
+}
+
 static void cache_path(struct fx *f, const unsigned char *sha, char *buf,
 		       size_t len)
 {
@@ -201,6 +233,31 @@ static void planted_cache_is_served(void **state)
 	assert_int_equal(core_thumb_get(f->st, sha, STORE_THUMB_SIDE, &t), 0);
 	assert_int_equal(t.how, CORE_THUMB_CACHED);
 	assert_int_equal(t.size, (int64_t)sizeof(fake));
+	core_thumb_release(&t);
+}
+
+/* A cache file that is not what we write (empty: a power loss after the
+ * rename) is made again and replaced. */
+static void broken_cache_is_remade(void **state)
+{
+	struct fx *f = *state;
+	unsigned char sha[STORE_SHA_LEN], *src;
+	struct core_thumb t;
+	char path[STORE_PATH_MAX];
+	struct stat sb;
+	size_t len;
+
+	src = make_jpeg(300, 200, &len);
+	put_blob(f, src, len, sha);
+	free(src);
+	assert_int_equal(store_thumbcache_put(f->st, sha, STORE_THUMB_SIDE,
+					      "", 0), 0);
+	assert_int_equal(core_thumb_get(f->st, sha, STORE_THUMB_SIDE, &t), 0);
+	assert_int_equal(t.how, CORE_THUMB_MADE);
+	assert_non_null(t.buf);
+	cache_path(f, sha, path, sizeof(path));
+	assert_int_equal(stat(path, &sb), 0);
+	assert_int_equal(sb.st_size, t.size);
 	core_thumb_release(&t);
 }
 
@@ -464,9 +521,9 @@ static void too_big(void **state)
 	png_head(b, 20000, 20000);
 	assert_int_equal(core_thumb_too_big(b, sizeof(b), why, sizeof(why)), 1);
 	assert_non_null(strstr(why, "png: 20000x20000 is too large"));
-	png_head(b, 7000, 7000);                  /* 49 Mpixels */
+	png_head(b, 7000, 7000);                  /* 49 Mpixels: 196 MB */
 	assert_int_equal(core_thumb_too_big(b, sizeof(b), why, sizeof(why)), 1);
-	png_head(b, 6000, 6000);                  /* 36 Mpixels */
+	png_head(b, 6000, 6000);                  /* 36 Mpixels: 144 MB */
 	assert_int_equal(core_thumb_too_big(b, sizeof(b), why, sizeof(why)), 0);
 	png_head(b, 0xffffffffu, 0xffffffffu);    /* no overflow */
 	assert_int_equal(core_thumb_too_big(b, sizeof(b), why, sizeof(why)), 1);
@@ -478,6 +535,23 @@ static void too_big(void **state)
 	b[22] = 0xc0; b[23] = 0xe0; b[24] = 0xff; b[25] = 0xff;   /* -8000 */
 	assert_int_equal(core_thumb_too_big(b, sizeof(b), why, sizeof(why)), 1);
 	assert_non_null(strstr(why, "bmp: 8000x8000"));
+	/* JPEG: only a progressive one keeps the whole image in memory */
+	{
+		size_t len;
+		unsigned char *j = make_jpeg(64, 48, &len);
+		assert_int_equal(core_thumb_too_big(j, len, why, sizeof(why)), 0);
+		free(j);
+		j = jpeg_head(0xc2, 10000, 10000, &len);
+		assert_int_equal(core_thumb_too_big(j, len, why, sizeof(why)), 1);
+		assert_non_null(strstr(why, "jpeg (progressive): 10000x10000"));
+		free(j);
+		j = jpeg_head(0xc2, 4000, 3000, &len);   /* 12 MP x 3 x 2 */
+		assert_int_equal(core_thumb_too_big(j, len, why, sizeof(why)), 0);
+		free(j);
+		j = jpeg_head(0xc0, 60000, 60000, &len);   /* baseline */
+		assert_int_equal(core_thumb_too_big(j, len, why, sizeof(why)), 0);
+		free(j);
+	}
 	assert_int_equal(core_thumb_too_big((const unsigned char *)
 					    "\xff\xd8\xff", 3, why,
 					    sizeof(why)), 0);
@@ -533,6 +607,8 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(cold_then_cached, setup, teardown),
 		cmocka_unit_test_setup_teardown(planted_cache_is_served, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(broken_cache_is_remade, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(not_an_image_is_cached, setup,
 						teardown),
