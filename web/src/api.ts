@@ -159,6 +159,10 @@ export interface NodeCreate {
   kind: 1 | 2;
   mode?: number;
   mtime_ns?: string;
+  /** A file created with its content in one request (docs/api.md "Create
+   * with content"): a blob this user has sent, and its size. */
+  sha256?: string;
+  size?: number;
 }
 
 // ---- errors ----

@@ -8,11 +8,10 @@
  * 2. Files, 4 in flight: SHA-256 of the bytes; the same name with the same
  *    content in its folder → skipped; else HEAD /v1/blobs/SHA (200 → the
  *    server has the bytes from this user: no PUT), PUT the bytes (with
- *    progress), then POST the node and PUT its content at once — a file
- *    already there with other content gets the new content on its node, as cp
- *    does. The node is made only once its bytes are on the server, so a tab
- *    closed mid-upload leaves at most one empty node per file in flight; a
- *    failed commit removes the node it made (no half sample). 409
+ *    progress), then one POST creates the node with its content (the server
+ *    creates and commits it in one request, or makes nothing), so a tab closed
+ *    mid-upload leaves no empty file; a file already there with other content
+ *    gets the new content on its node (PUT content), as cp does. 409
  *    blob_missing (the pending blob was collected) sends the bytes again once.
  * Progress is kept in plain objects and announced through one callback at
  * most once per animation frame. */
@@ -181,7 +180,6 @@ export class Uploader {
       this.finish(j, 'failed', `could not read the file: ${msg(e)}`);
       return;
     }
-    let made: Node | null = null;
     try {
       const kids = await this.listing(dir);
       let act = fileAction(kids.get(j.plan.name), sha);
@@ -196,11 +194,24 @@ export class Uploader {
       if (!(await api.blobHead(sha))) await this.sendBytes(j, sha);
       j.state = 'committing';
       this.changed();
-      let ino: number;
-      if (act.kind === 'create') {
+      // a pending blob collected meanwhile (409 blob_missing): send the bytes
+      // again once
+      const retryBytes = async <T>(f: () => Promise<T>): Promise<T> => {
         try {
-          made = await api.nodeCreate(dir, { name: j.plan.name, kind: 2, mode: 0o644, mtime_ns: mtimeNs(j.file) });
-          ino = made.ino;
+          return await f();
+        } catch (e) {
+          if (!(e instanceof ApiError && e.code === 'blob_missing')) throw e;
+          await this.sendBytes(j, sha);
+          return f();
+        }
+      };
+      let node: Node | null = null;
+      if (act.kind === 'create') {
+        // the node is created and committed in one request: a tab closed
+        // now leaves either the sample or nothing
+        const create = { name: j.plan.name, kind: 2 as const, mode: 0o644, mtime_ns: mtimeNs(j.file), sha256: sha, size: j.plan.size };
+        try {
+          node = await retryBytes(() => api.nodeCreate(dir, create));
         } catch (e) {
           if (!(e instanceof ApiError && e.code === 'exists')) throw e;
           // made meanwhile (another upload, a mount): decide again
@@ -210,32 +221,16 @@ export class Uploader {
             return;
           }
           if (act.kind !== 'replace') throw e;
-          ino = act.ino;
         }
-      } else {
-        ino = act.ino;
       }
-      const commit = { sha256: sha, size: j.plan.size, mtime_ns: mtimeNs(j.file), durable: true };
-      let node: Node | null;
-      try {
-        node = await api.contentCommit(ino, commit);
-      } catch (e) {
-        if (!(e instanceof ApiError && e.code === 'blob_missing')) throw e;
-        await this.sendBytes(j, sha);
-        node = await api.contentCommit(ino, commit);
+      if (act.kind === 'replace') {
+        const ino = act.ino;
+        const commit = { sha256: sha, size: j.plan.size, mtime_ns: mtimeNs(j.file), durable: true };
+        node = await retryBytes(() => api.contentCommit(ino, commit));
       }
-      made = null;
       if (node) kids.set(j.plan.name, node);
       this.finish(j, 'done', act.kind === 'replace' ? 'replaced the file of that name' : '');
     } catch (e) {
-      if (made) {
-        // no half sample: drop the empty node this upload made
-        try {
-          await api.nodeRemove(dir, j.plan.name);
-        } catch {
-          /* it stays an upload in progress; the reason below says what failed */
-        }
-      }
       this.finish(j, 'failed', msg(e));
     }
   }

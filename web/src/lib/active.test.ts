@@ -56,3 +56,24 @@ describe('packState', () => {
 		expect(packState(Uint8Array.of(1, 1), null, out)).toBe(0); // another table's array
 	});
 });
+
+describe('draw orders', () => {
+	it('by rank: unranked first, then rank high to low, for dense and sparse ranks', async () => {
+		const { drawOrderByRank } = await import('./active');
+		const out = new Uint32Array(6);
+		expect(Array.from(drawOrderByRank(Int32Array.of(2, -1, 0, 3, 1, -1), out))).toEqual([1, 5, 3, 0, 4, 2]);
+		// not 0..R-1 (a gap, a repeat): sorted the same way
+		expect(Array.from(drawOrderByRank(Int32Array.of(5, -1, 0, 9, 5, -1), out))).toEqual([1, 5, 3, 0, 4, 2]);
+		// active = rank < N is a suffix for every N
+		const rank = Int32Array.of(4, 0, -1, 2, 3, 1);
+		const ord = drawOrderByRank(rank, new Uint32Array(6));
+		for (let n = 0; n <= 5; n++) {
+			const act = Array.from(ord).map((i) => rank[i] >= 0 && rank[i] < n);
+			expect(act.indexOf(true) === -1 || act.slice(act.indexOf(true)).every(Boolean)).toBe(true);
+		}
+	});
+	it('by state: inactive first, active last', async () => {
+		const { drawOrderByState } = await import('./active');
+		expect(Array.from(drawOrderByState(Uint8Array.of(1, 0, 3, 2, 0), new Uint32Array(5)))).toEqual([1, 3, 4, 0, 2]);
+	});
+});

@@ -118,35 +118,47 @@ export function PlotPanel({ datasetId, compact = false }: DatasetPageProps & { c
 		};
 	}, []);
 
-	// the layout: once per (dataset, embedding, table generation)
+	/* The layout: once per (dataset, embedding, table generation). It is
+	 * asked for at once, without waiting for the table (the points need no
+	 * paths); the table's gen, once known, must be the layout's
+	 * (X-Sievefs-Gen), else it is asked for again. */
 	const gen = table.value?.gen ?? '';
-	const count = table.value?.count ?? -1;
+	const tcount = table.value?.count ?? -1;
+	const want = useRef<{ ds: number; emb: number | null; gen: string } | null>(null);
 	useEffect(() => {
-		if (count < 0) return;
-		let stale = false;
-		setMessage('Loading the plot…');
+		const cur = want.current;
+		// the same request in flight (gen '': its answer is checked against the
+		// table then), or done for this table or before the table is known
+		if (cur && cur.ds === datasetId && cur.emb === embId && (cur.gen === '' || gen === '' || cur.gen === gen)) return;
+		const mine = { ds: datasetId, emb: embId, gen: '' };
+		want.current = mine;
+		if (!lay.value) setMessage('Loading the plot…');
 		api.layout(datasetId, embId ?? undefined).then((l) => {
-			if (stale) return;
-			if (l.xy.length !== count * 2) {
-				// made for another version of the table: the loader reloads it
+			if (want.current !== mine) return;
+			const n = l.xy.length >> 1;
+			const t = table.value;
+			mine.gen = l.gen || gen;
+			if (t && (n !== t.count || (l.gen && l.gen !== t.gen))) {
+				// made for another version of the table: asked again when the table follows
+				mine.gen = `stale:${l.gen}`;
 				setMessage('The samples changed while the plot loaded; it follows in a moment.');
-				lay.value = null;
 				return;
 			}
 			let missing = 0;
 			for (let i = 0; i < l.xy.length; i += 2) if (l.xy[i] !== l.xy[i]) missing++;
 			const grid = buildGrid(l.xy);
-			lay.value = { xy: l.xy, grid, count, gen, missing };
+			lay.value = { xy: l.xy, grid, count: n, gen: mine.gen, missing };
 			plotRef.current?.setPositions(l.xy);
 			setMessage(null);
 		}).catch((e) => {
-			if (stale) return;
+			if (want.current !== mine) return;
+			mine.gen = 'failed';
 			lay.value = null;
 			plotRef.current?.setPositions(new Float32Array(0));
 			setMessage(layoutMessage(e));
 		});
-		return () => { stale = true; };
-	}, [datasetId, embId, gen, count]);
+	}, [datasetId, embId, gen]);
+	const count = lay.value?.count ?? tcount;
 
 	// ranks of the latest run: once per run (and per layout)
 	useSignalEffect(() => {
@@ -316,8 +328,12 @@ export function PlotPanel({ datasetId, compact = false }: DatasetPageProps & { c
 	}
 
 	async function selectPoints(idx: Int32Array, how: Mode) {
-		const t = table.value;
+		const t = table.value, l = lay.value;
 		if (!t) return;
+		if (!l || l.count !== t.count || (l.gen !== '' && l.gen !== t.gen)) {
+			setNote({ text: 'The samples changed since the plot was drawn; try again in a moment.', error: true });
+			return;
+		}
 		if (idx.length === 0) {
 			setNote({ text: `No point inside the ${how === 'box' ? 'box' : 'lasso'}: the selection is unchanged.`, error: false });
 			return;
@@ -432,10 +448,14 @@ export function PlotPanel({ datasetId, compact = false }: DatasetPageProps & { c
 						</div>
 					</>
 				)}
-				{(message || glError) && <p class="plot-message" role="status">{glError ?? message}</p>}
+				{(message || glError) && (
+					<p class="plot-message" role="status">
+						{glError ?? (t && t.count === 0 ? 'This dataset has no samples yet: upload some (Upload tab), then run a sampling request.' : message)}
+					</p>
+				)}
 			</div>
 			<div class="plot-legend" aria-label="Legend">
-				{!byTag && (
+				{l && !byTag && (
 					<>
 						<span class="swatch-item"><span class="swatch active" />active{nAct !== null ? ` (${formatCount(nAct)})` : ''}</span>
 						<span class="swatch-item"><span class="swatch inactive" />inactive</span>
@@ -446,6 +466,7 @@ export function PlotPanel({ datasetId, compact = false }: DatasetPageProps & { c
 						<span class="swatch" style={{ background: css(PALETTE[k]) }} />{tg.name}
 					</span>
 				))}
+				{l && byTag && <span class="swatch-item"><span class="swatch active" />active, in none of these tags</span>}
 				{byTag && legendTags.length === 0 && <span class="muted">No tags but initial-tag yet.</span>}
 				{l && l.missing > 0 && <span class="muted">{formatCount(l.missing)} without a row in the embedding (not drawn)</span>}
 				{busy && <span class="muted" role="status">Setting the selection…</span>}

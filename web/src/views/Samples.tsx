@@ -155,7 +155,12 @@ export function SamplesGrid({ datasetId, compact = false, sortKey, desc, label }
 			tabIndex={0}
 			onKeyDown={onKeyDown}
 		>
-			{n === 0 && t && <p class="sgrid-empty">{a ? 'No active sample in this view.' : 'No samples.'}</p>}
+			{n === 0 && t && (
+				<p class="sgrid-empty">
+					{t.count === 0 ? 'This dataset has no samples yet: upload some (Upload tab).'
+						: 'No sample of the dataset is in this tag or selection.'}
+				</p>
+			)}
 			<div class="sgrid-inner" style={{ height: `${virt.getTotalSize()}px` }} role="presentation">
 				{t && items.map((row) => {
 					const from = row.index * cols, to = Math.min(n, from + cols);
