@@ -1,9 +1,13 @@
 # sievefs — plain POSIX-ish make. Appends our flags to the user's CFLAGS;
 # every library through pkg-config; objects under $(BUILD) with -MMD -MP.
-#   make             build ./sievefs
+#   make             build ./sievefs, and the web app into web/dist/ when
+#                    Node.js >= 18 and npm are present (else one line says
+#                    it skipped the app)
 #   make test        unit tests (CMocka) + integration tests (real mounts)
 #   make check-asan  the same suite against an ASan+UBSan build
-#   make install     PREFIX=/usr/local DESTDIR=
+#   make install     PREFIX=/usr/local DESTDIR= (+ web/dist when built)
+#   make web         the web app only (npm ci when web/node_modules is
+#                    missing or older than the lockfile, then vite build)
 #   make fuzz        libFuzzer harnesses (clang, ASan+UBSan) in build-fuzz/
 #   make fuzz-run    run each for FUZZ_SECONDS (default 60) from fuzz/corpus/
 
@@ -40,7 +44,7 @@ LIB_OBJ = $(LIB_SRC:%.c=$(BUILD)/%.o)
 MAIN_OBJ = $(MAIN_SRC:%.c=$(BUILD)/%.o)
 UNIT_BIN = $(UNIT:%=$(BUILD)/tests/unit/test_%)
 
-all: sievefs
+all: sievefs web
 
 sievefs: $(BUILD)/sievefs
 	cp $(BUILD)/sievefs $@.tmp && mv -f $@.tmp $@
@@ -57,13 +61,14 @@ $(BUILD)/tests/unit/test_%: $(BUILD)/tests/unit/test_%.o $(LIB_OBJ)
 	      $(shell $(PKG_CONFIG) --libs cmocka)
 
 $(BUILD)/tests/unit/%.o: ALL_CFLAGS += $(shell $(PKG_CONFIG) --cflags cmocka)
-$(BUILD)/api/server.o $(BUILD)/api/server_run.o: ALL_CFLAGS += -DSIEVEFS_WEB_DIR='"$(WEB_DIR)"'
+$(BUILD)/api/server.o $(BUILD)/api/server_run.o: ALL_CFLAGS += -DSIEVEFS_WEB_DIR='"$(WEB_DIR)"' \
+	-DSIEVEFS_SRC_DIR='"$(CURDIR)"'
 
 units: $(UNIT_BIN)
 
 # Every test: unit tests first (fast), then the integration suite, which
 # mounts real filesystems in temp dirs. One summary line at the end.
-test: $(BUILD)/sievefs $(UNIT_BIN)
+test: $(BUILD)/sievefs $(UNIT_BIN) web
 	SIEVEFS=$(abspath $(BUILD)/sievefs) UNIT_BINS="$(UNIT_BIN)" \
 	    bash tests/run-all.sh
 
@@ -72,10 +77,50 @@ check-asan:
 	    CFLAGS="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer" \
 	    LDFLAGS="-fsanitize=address,undefined" WERROR="$(WERROR)" test
 
-install: $(BUILD)/sievefs
+install: $(BUILD)/sievefs web
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)/sbin
 	install -m 755 $(BUILD)/sievefs $(DESTDIR)$(PREFIX)/bin/sievefs
 	ln -sf $(PREFIX)/bin/sievefs $(DESTDIR)/sbin/mount.fuse.sievefs
+	@if [ -f web/dist/index.html ]; then \
+		rm -rf $(DESTDIR)$(WEB_DIR) && install -d $(DESTDIR)$(WEB_DIR) && \
+		cp -R web/dist/. $(DESTDIR)$(WEB_DIR)/ && \
+		chmod -R u=rwX,go=rX $(DESTDIR)$(WEB_DIR) && \
+		echo "installed the web app in $(DESTDIR)$(WEB_DIR)"; \
+	else echo "web app not built: $(DESTDIR)$(WEB_DIR) not installed"; fi
+
+# The web app (web/, issue 17): built with Node.js >= 18 and npm when both
+# are here, else skipped with one line (the server then answers / with how
+# to build it). npm ci runs when web/node_modules is missing or older than
+# the lockfile (a stamp file marks a finished install); vite build writes
+# web/dist/, which `sievefs serve` run from this tree serves by default
+# (api/server_run.c, srv_default_web_root) and `make install` copies to $(WEB_DIR).
+NODE ?= node
+NPM ?= npm
+WEB_OK := $(shell $(NODE) -e 'process.exit(+process.versions.node.split(".")[0] >= 18 ? 0 : 1)' \
+	      >/dev/null 2>&1 && command -v $(NPM) >/dev/null 2>&1 && echo yes)
+WEB_SRC := $(shell find web/src web/public -type f 2>/dev/null) \
+	   $(wildcard web/index.html web/vite.config.ts web/tsconfig.json)
+WEB_STAMP = web/node_modules/.sievefs-npm-ci
+
+ifneq ($(WEB_OK),yes)
+web web-deps:
+	@echo "make: skipped the web app (needs Node.js >= 18 and npm; have: $$($(NODE) --version 2>/dev/null || echo no node), $$($(NPM) --version 2>/dev/null || echo no npm))"
+else ifeq ($(wildcard web/index.html),)
+web: web-deps
+	@echo "make: skipped the web app (web/index.html is missing: no app source)"
+web-deps: $(WEB_STAMP)
+else
+web: web/dist/index.html
+web-deps: $(WEB_STAMP)
+endif
+
+$(WEB_STAMP): web/package-lock.json web/package.json
+	cd web && $(NPM) ci --no-audit --no-fund
+	touch $@
+
+web/dist/index.html: $(WEB_STAMP) $(WEB_SRC)
+	cd web && npx --no-install vite build --logLevel warn
+	@test -f $@ && touch $@
 
 # libFuzzer harnesses (fuzz/*.c, see fuzz/run): the library is rebuilt with
 # clang under ASan+UBSan (UB aborts) and coverage instrumentation into
@@ -113,9 +158,9 @@ fuzz-run: $(FUZZ_BIN)
 	FUZZ_BUILD=$(FUZZ_BUILD) bash fuzz/run $(FUZZ)
 
 clean:
-	rm -rf build build-asan build-fuzz sievefs
+	rm -rf build build-asan build-fuzz sievefs web/dist
 
-.PHONY: all units test check-asan install clean fuzz fuzz-run
+.PHONY: all units test check-asan install clean fuzz fuzz-run web web-deps
 
 -include $(LIB_OBJ:.o=.d) $(MAIN_OBJ:.o=.d) $(UNIT_BIN:=.d) \
          $(FUZZ_LIB_OBJ:.o=.d) $(FUZZ:%=$(FUZZ_BUILD)/fuzz/%.d)

@@ -121,7 +121,7 @@ static int serve_usage(int help)
 		"Tokens for the users: sievefs token create --store STORE USER."
 		" Stops on\n"
 		"SIGINT or SIGTERM.\n", CONNS_DEFAULT, MAX_CONNS_DEFAULT,
-		HEAD_TIMEOUT, PRESSED_TIMEOUT, SIEVEFS_WEB_DIR, SESSION_TTL);
+		HEAD_TIMEOUT, PRESSED_TIMEOUT, srv_default_web_root(), SESSION_TTL);
 	return help ? 0 : 2;
 }
 

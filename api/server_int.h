@@ -89,6 +89,11 @@
 #ifndef SIEVEFS_WEB_DIR
 #define SIEVEFS_WEB_DIR "/usr/local/share/sievefs/web"
 #endif
+/* The web root used without --web-root (server_run.c): the source tree's
+ * web/dist (SIEVEFS_SRC_DIR, Makefile: $(CURDIR)) when this executable
+ * lies inside that tree (./sievefs, build/sievefs: `make` then `./sievefs
+ * serve` serves the app just built), else SIEVEFS_WEB_DIR. Never fails. */
+const char *srv_default_web_root(void);
 
 enum body { B_NONE, B_JSON, B_LINE, B_FILE, B_BLOB };
 

@@ -7,7 +7,8 @@
  * (api/server_int.h says which file holds what).
  *
  * The web app (api/web.c) gets its root from --web-root (-o web_root=),
- * else SIEVEFS_WEB_DIR when that exists (Makefile:
+ * else srv_default_web_root() when that exists (a binary run from its
+ * source tree: that tree's web/dist; else SIEVEFS_WEB_DIR, Makefile:
  * $(PREFIX)/share/sievefs/web), opened once at start, and its sessions'
  * lifetime from --session-ttl.
  *
@@ -44,6 +45,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <netdb.h>
 #include <pthread.h>
 #include <signal.h>
@@ -234,13 +236,34 @@ void api_server_stop(struct api_server *h)
 	free(h);
 }
 
+#ifndef SIEVEFS_SRC_DIR
+#define SIEVEFS_SRC_DIR ""
+#endif
+
+const char *srv_default_web_root(void)
+{
+	char exe[PATH_MAX];
+	size_t n = strlen(SIEVEFS_SRC_DIR);
+	ssize_t len;
+
+	if (!n)
+		return SIEVEFS_WEB_DIR;
+	len = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+	if (len <= (ssize_t)n)
+		return SIEVEFS_WEB_DIR;
+	exe[len] = '\0';
+	if (strncmp(exe, SIEVEFS_SRC_DIR, n) || exe[n] != '/')
+		return SIEVEFS_WEB_DIR;
+	return SIEVEFS_SRC_DIR "/web/dist";
+}
+
 /* The web root's directory (O_PATH) into *fd: `dir` (an error if it
- * cannot be opened), else SIEVEFS_WEB_DIR when it exists, else -1 (the
+ * cannot be opened), else srv_default_web_root() when it exists, else -1 (the
  * app is not installed: web.c says so). 0, or -errno with the reason in
  * msg. */
 static int open_web_root(const char *dir, int *fd, char *msg, size_t len)
 {
-	const char *d = dir ? dir : SIEVEFS_WEB_DIR;
+	const char *d = dir ? dir : srv_default_web_root();
 	int err;
 
 	*fd = open(d, O_PATH | O_DIRECTORY | O_CLOEXEC);
