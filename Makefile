@@ -25,7 +25,7 @@ LIBS = $(shell $(PKG_CONFIG) --libs $(PKGS)) -lm -lpthread $(LDLIBS)
 
 LIB_SRC = store/db.c store/blob.c store/catalog.c store/vectors.c store/users.c \
            store/features.c store/kept.c store/sessions.c store/changes.c store/table.c \
-           store/thumbs.c \
+           store/thumbs.c store/lightly.c \
            core/log.c core/names.c core/local.c core/upload.c core/text.c \
            core/csv.c core/runs.c core/plot.c core/embedder.c core/table.c core/thumbs.c \
            $(wildcard sampling/*.c) $(wildcard embed/*.c) \

@@ -1,0 +1,1525 @@
+/*
+ * routes_lightly.c — the lightly pip package's API (the platform-era client,
+ * 1.1.x) under /lightly, so that its scripts run against `sievefs serve`
+ * unchanged with LIGHTLY_SERVER_LOCATION=http(s)://HOST:PORT/lightly
+ * (docs/api.md "The lightly door"; issue 18).
+ *
+ * A thin translation onto what sievefs has, never a second implementation:
+ *   dataset      a sievefs dataset; its id is the dataset's uid (24 hex)
+ *   sample       a file of the live tree (initial-tag); its id is the
+ *                node's ino as 24 hex digits. POST .../samples makes the
+ *                file and commits it metadata-only (upload=meta: a "kept"
+ *                commit naming the SHA-256 of the door's record of the
+ *                sample, since the client never sends the original's
+ *                bytes); a thumbnail PUT makes it upload=thumbnails (kept
+ *                with that thumbnail), a full PUT a normal commit of the
+ *                bytes sent. So the client's modes are the mounts' modes.
+ *   tag          a sievefs tag (id: its uid); bitMaskData is Python's
+ *                hex() of an integer whose bit k is the k-th sample of the
+ *                `mappings` order, which is the sample table's order
+ *                (core/table.c: committed files of the live tree sorted
+ *                bytewise by path); totSize is that table's count
+ *   embedding    a sievefs embedding, by name; the 24-hex id the client
+ *                holds (given before the CSV exists) is a row of
+ *                store/lightly.c; the CSV goes through emb_put, the v1
+ *                route's validation
+ *   sampling     a `sample` request line (core/runs.c): RANDOM → random,
+ *                CORESET → coreset n= min_distance=; a job id names the
+ *                run; the first poll that finds it done freezes the
+ *                selection as the requested tag (tag_create)
+ *
+ * Auth: `?token=` (the client's only way) on /lightly routes only — the v1
+ * router never reads it. Uploads and downloads go to signed URLs this file
+ * hands out: /lightly/signed/sample/{sample}?k=full|thumb&u=USER&e=EXP&s=MAC
+ * and /lightly/signed/csv/{embedding}?u=USER&e=EXP&s=MAC, where MAC is
+ * HMAC-SHA256 under the store's secret (store_lightly_key, owner-only)
+ * over "METHOD\nPATH\nUSER\nOBJECT\nKIND\nEXP" in hex: bound to the method
+ * (a read URL does not write), the path (so the object), the user and the
+ * expiry (EXP, Unix seconds, URL_TTL after it was made). A changed byte or
+ * a past EXP → 403 before the body is read. A write URL works once: its
+ * MAC is claimed (store_lightly_claim) before the body is read and given
+ * back only if the write fails. The signed routes then act as USER, with
+ * the same ownership checks (another user's sample → 404), quota and caps
+ * as the v1 routes. Query strings are never logged (nothing here logs a
+ * target; the server logs none).
+ *
+ * Threads: handlers run in MHD's threads; shared are the store, the secret
+ * (read once, under key_lock) and the table cache (thread-safe).
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <openssl/crypto.h>
+#include <openssl/hmac.h>
+
+#include "api/server_int.h"
+#include "core/names.h"
+#include "core/table.h"
+#include "store/lightly.h"
+
+#define MIN_VERSION "1.0.0"          /* GET versions/pip/minimum */
+#define LATEST_VERSION "1.1.7"       /* GET versions/pip/latest */
+#define MAX_DATASET_SIZE "1000000"   /* GET quota (samples) */
+#define URL_TTL_DEFAULT 600          /* seconds a signed URL works */
+#define TABLE_CACHE_BYTES (64u << 20)
+#define URL_MAX 2048
+
+/* ---- shared state ---- */
+
+static pthread_mutex_t key_lock = PTHREAD_MUTEX_INITIALIZER;
+static int key_ok;                                  /* under key_lock */
+static unsigned char secret[STORE_LIGHTLY_KEY_LEN]; /* under key_lock */
+static struct tbl_cache *cache;                     /* under key_lock */
+
+/* The signing secret into out: 0 or -errno. */
+static int the_key(struct srv *s, unsigned char out[STORE_LIGHTLY_KEY_LEN])
+{
+	int rc = 0;
+
+	pthread_mutex_lock(&key_lock);
+	if (!key_ok && !(rc = store_lightly_key(s->st, secret)))
+		key_ok = 1;
+	memcpy(out, secret, sizeof(secret));
+	pthread_mutex_unlock(&key_lock);
+	return rc;
+}
+
+static struct tbl_cache *the_cache(struct srv *s)
+{
+	struct tbl_cache *c;
+
+	pthread_mutex_lock(&key_lock);
+	if (!cache)
+		cache = tbl_cache_new(TABLE_CACHE_BYTES, s->boot);
+	c = cache;
+	pthread_mutex_unlock(&key_lock);
+	return c;
+}
+
+/* Seconds a signed URL works: SIEVEFS_LIGHTLY_URL_TTL (1-3600), else
+ * URL_TTL_DEFAULT. */
+static long url_ttl(void)
+{
+	const char *v = getenv("SIEVEFS_LIGHTLY_URL_TTL");
+	char *end;
+	long t;
+
+	if (!v || !*v)
+		return URL_TTL_DEFAULT;
+	t = strtol(v, &end, 10);
+	return *end || t < 1 || t > 3600 ? URL_TTL_DEFAULT : t;
+}
+
+/* ---- small helpers ---- */
+
+static int64_t ms(int64_t ns)
+{
+	return ns / 1000000;
+}
+
+static enum MHD_Result not_impl(struct srv *s, struct req *r,
+				struct MHD_Connection *c)
+{
+	(void)s;
+	(void)r;
+	return srv_send_err(c, 501, "not_implemented", "ENOSYS",
+			    "not supported by sievefs's lightly door"
+			    " (docs/api.md, \"The lightly door\")");
+}
+
+static enum MHD_Result send_str(struct MHD_Connection *c, unsigned status,
+				const char *text)
+{
+	return srv_send_json(c, status, cJSON_CreateString(text));
+}
+
+/* 1 if s is 24 lower-case hex digits. */
+static int hex24(const char *s)
+{
+	return strlen(s) == 24 && strspn(s, "0123456789abcdef") == 24;
+}
+
+/* The path segment after `word` in the request's path, or NULL. */
+static const char *seg_after(const struct req *r, const char *word)
+{
+	for (size_t i = 1; i + 1 < r->path.n; i++)
+		if (!strcmp(r->path.seg[i], word))
+			return r->path.seg[i + 1];
+	return NULL;
+}
+
+/* The request's dataset (the segment after "datasets", a uid) among the
+ * owner's: 0, -ENOENT. */
+static int find_ds(struct req *r, struct store_dataset *out)
+{
+	const char *uid = seg_after(r, "datasets");
+	struct store_dataset *all = NULL;
+	size_t n = 0;
+	int rc;
+
+	if (!uid)
+		return -ENOENT;
+	rc = r->be->ops->dataset_list(r->be, &all, &n);
+	if (rc)
+		return rc;
+	rc = -ENOENT;
+	for (size_t i = 0; i < n; i++)
+		if (!strcmp(all[i].uid, uid)) {
+			*out = all[i];
+			rc = 0;
+			break;
+		}
+	free(all);
+	return rc;
+}
+
+/* Tag `uid` of dataset ds: 0 or -ENOENT. */
+static int find_tag(struct req *r, int64_t ds, const char *uid,
+		    struct store_tag *out)
+{
+	struct store_tag *all = NULL;
+	size_t n = 0;
+	int rc = r->be->ops->tag_list(r->be, ds, &all, &n);
+
+	if (rc)
+		return rc;
+	rc = -ENOENT;
+	for (size_t i = 0; i < n; i++)
+		if (!strcmp(all[i].uid, uid)) {
+			*out = all[i];
+			rc = 0;
+			break;
+		}
+	free(all);
+	return rc;
+}
+
+/* Sample id (24 hex: the ino) → a file of dataset ds's live tree owned by
+ * the request's owner: 0 or -ENOENT. */
+static int find_sample(struct srv *s, struct req *r, const char *id,
+		       int64_t ds, struct store_node *n)
+{
+	char *end;
+	unsigned long long ino;
+	int rc;
+
+	if (!hex24(id))
+		return -ENOENT;
+	ino = strtoull(id, &end, 16);
+	if (*end || !ino || ino > INT64_MAX)
+		return -ENOENT;
+	rc = srv_own_node(s, r, (int64_t)ino, n);
+	if (!rc && (n->dataset != ds || !n->tree_live || n->kind != STORE_FILE))
+		rc = -ENOENT;
+	return rc;
+}
+
+static void sample_id(int64_t ino, char out[25])
+{
+	snprintf(out, 25, "%024" PRIx64, (uint64_t)ino);
+}
+
+/* ---- signed URLs ---- */
+
+/* The MAC of a signed URL, hex, into out (65 bytes). 0 or -errno. */
+static int url_mac(struct srv *s, const char *method, const char *path,
+		   const char *user, const char *object, const char *kind,
+		   long long exp, char out[65])
+{
+	unsigned char k[STORE_LIGHTLY_KEY_LEN], mac[EVP_MAX_MD_SIZE];
+	unsigned int mlen = 0;
+	char msg[URL_MAX];
+	int rc = the_key(s, k), n;
+
+	if (rc)
+		return rc;
+	n = snprintf(msg, sizeof(msg), "%s\n%s\n%s\n%s\n%s\n%lld", method,
+		     path, user, object, kind, exp);
+	if (n < 0 || (size_t)n >= sizeof(msg))
+		return -ENAMETOOLONG;
+	if (!HMAC(EVP_sha256(), k, sizeof(k), (unsigned char *)msg,
+		  (size_t)n, mac, &mlen) || mlen != 32)
+		return -EIO;
+	OPENSSL_cleanse(k, sizeof(k));
+	for (unsigned i = 0; i < 32; i++)
+		snprintf(out + 2 * i, 3, "%02x", mac[i]);
+	return 0;
+}
+
+/* Percent-encodes src into dst (everything but unreserved characters). */
+static void pct_encode(const char *src, char *dst, size_t len)
+{
+	static const char hx[] = "0123456789ABCDEF";
+	size_t o = 0;
+
+	for (; *src && o + 4 < len; src++) {
+		unsigned char ch = (unsigned char)*src;
+		if ((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+		    (ch >= '0' && ch <= '9') || strchr("-._~", ch)) {
+			dst[o++] = (char)ch;
+		} else {
+			dst[o++] = '%';
+			dst[o++] = hx[ch >> 4];
+			dst[o++] = hx[ch & 15];
+		}
+	}
+	dst[o] = '\0';
+}
+
+/* A signed URL for `method` on /lightly/signed/WHAT/OBJECT (kind: "full",
+ * "thumb", or "" for a CSV) into url. 0 or -errno. */
+static int make_url(struct srv *s, struct req *r, struct MHD_Connection *c,
+		    const char *method, const char *what, const char *object,
+		    const char *kind, char *url, size_t len)
+{
+	const char *host = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
+						       MHD_HTTP_HEADER_HOST);
+	char path[2 * API_SEG_MAX + 32], mac[65];
+	char user[3 * STORE_USER_MAX + 4];
+	long long exp = (long long)time(NULL) + url_ttl();
+	int rc, n;
+
+	if (!host || strpbrk(host, "/?#@ \"\\"))
+		return -EINVAL;
+	snprintf(path, sizeof(path), "/lightly/signed/%s/%s", what, object);
+	rc = url_mac(s, method, path, r->user, object, kind, exp, mac);
+	if (rc)
+		return rc;
+	pct_encode(r->user, user, sizeof(user));
+	n = snprintf(url, len, "%s://%s%s?%s%s%su=%s&e=%lld&s=%s",
+		     s->tls ? "https" : "http", host, path, *kind ? "k=" : "",
+		     kind, *kind ? "&" : "", user, exp, mac);
+	return n < 0 || (size_t)n >= len ? -ENAMETOOLONG : 0;
+}
+
+static enum MHD_Result refuse_url(struct MHD_Connection *c, const char *why)
+{
+	return srv_send_err(c, MHD_HTTP_FORBIDDEN, "bad_signature", "EACCES",
+			    why);
+}
+
+/*
+ * Checks the signed URL of the request (route key "signed/WHAT/#"): the
+ * MAC over the method, the path, the user, the object, the kind and the
+ * expiry, then the expiry; a write URL is claimed (used once). Then
+ * authenticates as its user. 0, or 1 answered (403, or the auth's error).
+ */
+static int check_signed(struct srv *s, struct req *r, struct MHD_Connection *c,
+			const char *method, enum MHD_Result *ret)
+{
+	char user[STORE_USER_MAX + 1], kind[8] = "", exp_s[24], mac[80];
+	char want[65], path[2 * API_SEG_MAX + 32];
+	const char *object = r->path.seg[3];
+	long long exp;
+	char *end;
+	int rc;
+
+	if (api_query_get(r->query, "u", user, sizeof(user)) != 1 ||
+	    api_query_get(r->query, "e", exp_s, sizeof(exp_s)) != 1 ||
+	    api_query_get(r->query, "s", mac, sizeof(mac)) != 1 ||
+	    (!strcmp(r->path.seg[2], "sample") &&
+	     api_query_get(r->query, "k", kind, sizeof(kind)) != 1)) {
+		*ret = refuse_url(c, "not a signed URL of this server");
+		return 1;
+	}
+	exp = strtoll(exp_s, &end, 10);
+	snprintf(path, sizeof(path), "/lightly/signed/%s/%s", r->path.seg[2],
+		 object);
+	rc = *end || !*exp_s ? -EINVAL :
+	     url_mac(s, method, path, user, object, kind, exp, want);
+	if (rc || strlen(mac) != 64 || CRYPTO_memcmp(mac, want, 64)) {
+		*ret = refuse_url(c, "the URL's signature does not match (altered,"
+				  " or not for this method)");
+		return 1;
+	}
+	if (exp < (long long)time(NULL)) {
+		*ret = refuse_url(c, "the signed URL has expired: ask for a new"
+				  " one");
+		return 1;
+	}
+	if (!strcmp(method, "PUT")) {
+		rc = store_lightly_claim(s->st, mac, (int64_t)(exp + 1) *
+					 1000000000);
+		if (rc == -EEXIST) {
+			*ret = refuse_url(c, "this write URL was used already: a"
+					  " write URL works once");
+			return 1;
+		}
+		if (rc) {
+			*ret = srv_send_errno(c, rc, NULL);
+			return 1;
+		}
+	}
+	return srv_auth_user(s, r, c, user, ret);
+}
+
+/* The MAC of the request's signed URL (claimed by check_signed). */
+static void give_back(struct srv *s, struct req *r)
+{
+	char mac[80];
+
+	if (api_query_get(r->query, "s", mac, sizeof(mac)) == 1)
+		store_lightly_unclaim(s->st, mac);
+}
+
+/* ---- JSON of the lightly models ---- */
+
+/* The sample table of ds (a reference: tbl_put it). */
+static int table_of(struct srv *s, int64_t ds, struct tbl **t)
+{
+	struct tbl_cache *tc = the_cache(s);
+
+	return tc ? tbl_get(tc, s->st, ds, t) : -ENOMEM;
+}
+
+static void table_done(struct srv *s, struct tbl *t)
+{
+	if (t)
+		tbl_put(the_cache(s), &t->o);
+}
+
+/* DatasetData. NULL when out of memory. */
+static cJSON *dataset_json(struct srv *s, const struct store_dataset *d)
+{
+	cJSON *j = cJSON_CreateObject();
+	char img[16] = "full";
+	struct tbl *t = NULL;
+	int64_t n = 0, bytes = 0;
+
+	if (store_lightly_ds_get(s->st, d->id, img, sizeof(img)) <= 0)
+		snprintf(img, sizeof(img), "full");
+	if (!table_of(s, d->id, &t)) {
+		n = (int64_t)t->n;
+		for (size_t i = 0; i < t->n; i++)
+			bytes += t->size[i];
+	}
+	table_done(s, t);
+	if (!j)
+		return NULL;
+	cJSON_AddStringToObject(j, "id", d->uid);
+	cJSON_AddStringToObject(j, "name", d->name);
+	cJSON_AddStringToObject(j, "type", "Images");
+	cJSON_AddStringToObject(j, "imgType", img);
+	cJSON_AddNumberToObject(j, "nSamples", (double)n);
+	cJSON_AddNumberToObject(j, "sizeInBytes", (double)bytes);
+	cJSON_AddNumberToObject(j, "createdAt", (double)ms(d->created_ns));
+	cJSON_AddNumberToObject(j, "lastModifiedAt", (double)ms(d->created_ns));
+	return j;
+}
+
+/* Python's hex() of the integer whose bit k is bits[k] (n of them). */
+static char *bitmask_hex(const uint8_t *bits, size_t n)
+{
+	size_t nib = (n + 3) / 4, o = 2;
+	char *out = malloc(nib + 4);
+	int started = 0;
+
+	if (!out)
+		return NULL;
+	out[0] = '0';
+	out[1] = 'x';
+	for (size_t j = nib; j-- > 0;) {
+		unsigned v = 0;
+		for (unsigned b = 0; b < 4; b++) {
+			size_t k = 4 * j + b;
+			if (k < n && bits[k])
+				v |= 1u << b;
+		}
+		if (!v && !started)
+			continue;
+		started = 1;
+		out[o++] = "0123456789abcdef"[v];
+	}
+	if (!started)
+		out[o++] = '0';
+	out[o] = '\0';
+	return out;
+}
+
+/* TagData of tag (of dataset d) in table t's order. NULL when out of
+ * memory or on a store error. */
+static cJSON *tag_json(struct srv *s, struct req *r,
+		       const struct store_dataset *d, const struct store_tag *tg,
+		       struct tbl *t)
+{
+	uint8_t *bits = malloc(t->n ? t->n : 1);
+	char *hex = NULL;
+	cJSON *j = NULL;
+	struct store_tag p;
+
+	if (!bits)
+		return NULL;
+	if (tg->live)
+		memset(bits, 1, t->n);
+	else if (tbl_members_tree(t, s->st, tg->id, bits))
+		goto out;
+	if (!(hex = bitmask_hex(bits, t->n)) || !(j = cJSON_CreateObject()))
+		goto out;
+	cJSON_AddStringToObject(j, "id", tg->uid);
+	cJSON_AddStringToObject(j, "datasetId", d->uid);
+	if (tg->parent > 0 && !r->be->ops->tag_get_id(r->be, tg->parent, &p))
+		cJSON_AddStringToObject(j, "prevTagId", p.uid);
+	else
+		cJSON_AddNullToObject(j, "prevTagId");
+	cJSON_AddStringToObject(j, "name", tg->name);
+	cJSON_AddStringToObject(j, "bitMaskData", hex);
+	cJSON_AddNumberToObject(j, "totSize", (double)t->n);
+	cJSON_AddNumberToObject(j, "createdAt", (double)ms(tg->created_ns));
+	cJSON_AddNullToObject(j, "changes");
+out:
+	free(bits);
+	free(hex);
+	return j;
+}
+
+/* ---- routes: versions, quota ---- */
+
+static enum MHD_Result r_min_version(struct srv *s, struct req *r,
+				     struct MHD_Connection *c)
+{
+	(void)s;
+	(void)r;
+	return send_str(c, MHD_HTTP_OK, MIN_VERSION);
+}
+
+static enum MHD_Result r_latest_version(struct srv *s, struct req *r,
+					struct MHD_Connection *c)
+{
+	(void)s;
+	(void)r;
+	return send_str(c, MHD_HTTP_OK, LATEST_VERSION);
+}
+
+static enum MHD_Result r_quota(struct srv *s, struct req *r,
+			       struct MHD_Connection *c)
+{
+	(void)s;
+	(void)r;
+	return send_str(c, MHD_HTTP_OK, MAX_DATASET_SIZE);
+}
+
+/* ---- routes: datasets ---- */
+
+static enum MHD_Result r_datasets(struct srv *s, struct req *r,
+				  struct MHD_Connection *c)
+{
+	struct store_dataset *all = NULL;
+	size_t n = 0;
+	cJSON *arr;
+	int rc = r->be->ops->dataset_list(r->be, &all, &n);
+
+	if (rc)
+		return srv_send_errno(c, rc, NULL);
+	if (!(arr = cJSON_CreateArray())) {
+		free(all);
+		return MHD_NO;
+	}
+	for (size_t i = 0; i < n; i++) {
+		cJSON *j = dataset_json(s, &all[i]);
+		if (!j) {
+			free(all);
+			cJSON_Delete(arr);
+			return MHD_NO;
+		}
+		cJSON_AddItemToArray(arr, j);
+	}
+	free(all);
+	return srv_send_json(c, MHD_HTTP_OK, arr);
+}
+
+static enum MHD_Result r_dataset_create(struct srv *s, struct req *r,
+					struct MHD_Connection *c)
+{
+	char name[STORE_NAME_MAX + 1], msg[BE_MSG] = "";
+	struct store_dataset d;
+	enum MHD_Result ret;
+	cJSON *j, *o;
+	int rc;
+
+	(void)s;
+	if (!(j = srv_body_json(r, c, &ret)))
+		return ret;
+	rc = api_get_str(j, "name", name, sizeof(name), 1);
+	cJSON_Delete(j);
+	if (rc)
+		return srv_bad_field(c, "name");
+	rc = r->be->ops->dataset_create(r->be, name, &d, msg);
+	if (rc)
+		return srv_send_errno(c, rc, msg[0] ? msg : NULL);
+	if (!(o = cJSON_CreateObject()))
+		return MHD_NO;
+	cJSON_AddStringToObject(o, "id", d.uid);
+	return srv_send_json(c, MHD_HTTP_CREATED, o);
+}
+
+static enum MHD_Result r_dataset(struct srv *s, struct req *r,
+				 struct MHD_Connection *c)
+{
+	struct store_dataset d;
+	int rc = find_ds(r, &d);
+	cJSON *j;
+
+	if (rc)
+		return srv_send_errno(c, rc, rc == -ENOENT ? "no such dataset" :
+				      NULL);
+	if (!(j = dataset_json(s, &d)))
+		return MHD_NO;
+	return srv_send_json(c, MHD_HTTP_OK, j);
+}
+
+/* Removes everything under folder `dir` of a live tree (depth first). */
+static int empty_dir(struct backend *be, int64_t dir, int depth)
+{
+	struct store_node *kids = NULL;
+	size_t n = 0;
+	int rc;
+
+	if (depth > 512)
+		return -ELOOP;
+	rc = be->ops->node_children(be, dir, &kids, &n);
+	for (size_t i = 0; !rc && i < n; i++) {
+		if (kids[i].kind == STORE_DIR)
+			rc = empty_dir(be, kids[i].ino, depth + 1);
+		if (!rc)
+			rc = be->ops->node_remove(be, dir, kids[i].name,
+						  kids[i].kind == STORE_DIR);
+	}
+	free(kids);
+	return rc;
+}
+
+/*
+ * DELETE a dataset, as the platform did: with its tags, samples and
+ * embeddings. Through the backend's own operations (tags youngest first,
+ * since a tag that is another's parent cannot go; then the live tree's
+ * files; then the embeddings; then the dataset), so every door sees each
+ * step. Not atomic: a failure midway leaves what was not removed yet, and
+ * the answer says why.
+ */
+static enum MHD_Result r_dataset_delete(struct srv *s, struct req *r,
+					struct MHD_Connection *c)
+{
+	struct store_dataset d;
+	struct store_tag *tags = NULL;
+	struct store_embedding *embs = NULL;
+	char msg[BE_MSG] = "";
+	size_t n = 0;
+	int rc = find_ds(r, &d);
+
+	if (rc)
+		return srv_send_errno(c, rc, NULL);
+	srv_before_remove(s);
+	rc = r->be->ops->tag_list(r->be, d.id, &tags, &n);
+	for (size_t i = n; !rc && i-- > 0;)
+		if (!tags[i].live)
+			rc = r->be->ops->tag_delete(r->be, tags[i].id, msg);
+	free(tags);
+	if (!rc)
+		rc = empty_dir(r->be, d.live_root, 0);
+	if (!rc && !(rc = r->be->ops->emb_list(r->be, d.id, &embs, &n))) {
+		for (size_t i = 0; !rc && i < n; i++)
+			rc = r->be->ops->emb_delete(r->be, embs[i].id);
+		free(embs);
+	}
+	if (!rc)
+		rc = r->be->ops->dataset_delete(r->be, d.id, msg);
+	if (rc)
+		return srv_send_errno(c, rc, msg[0] ? msg : NULL);
+	srv_name_gone(s, d.id, d.name);
+	return srv_send_empty(c, MHD_HTTP_OK);
+}
+
+/* ---- routes: tags ---- */
+
+static enum MHD_Result r_tags(struct srv *s, struct req *r,
+			      struct MHD_Connection *c)
+{
+	struct store_dataset d;
+	struct store_tag *tags = NULL;
+	struct tbl *t = NULL;
+	char img[16];
+	size_t n = 0;
+	cJSON *arr = NULL;
+	int rc = find_ds(r, &d), made;
+
+	if (rc)
+		return srv_send_errno(c, rc, NULL);
+	made = store_lightly_ds_get(s->st, d.id, img, sizeof(img));
+	if (made < 0 || (rc = table_of(s, d.id, &t)))
+		return srv_send_errno(c, made < 0 ? made : rc, NULL);
+	if (!(arr = cJSON_CreateArray()))
+		goto oom;
+	/* the platform had no tag before the initial one: a dataset nobody
+	 * uploaded to has none (the client's upload_dataset checks that) */
+	if (!made && t->n == 0)
+		goto send;
+	if ((rc = r->be->ops->tag_list(r->be, d.id, &tags, &n)))
+		goto fail;
+	for (size_t i = 0; i < n; i++) {
+		cJSON *j = tag_json(s, r, &d, &tags[i], t);
+		if (!j)
+			goto oom;
+		cJSON_AddItemToArray(arr, j);
+	}
+send:
+	free(tags);
+	table_done(s, t);
+	return srv_send_json(c, MHD_HTTP_OK, arr);
+oom:
+	rc = -ENOMEM;
+fail:
+	free(tags);
+	table_done(s, t);
+	cJSON_Delete(arr);
+	return srv_send_errno(c, rc, NULL);
+}
+
+static enum MHD_Result r_tag(struct srv *s, struct req *r,
+			     struct MHD_Connection *c)
+{
+	struct store_dataset d;
+	struct store_tag tg;
+	struct tbl *t = NULL;
+	cJSON *j;
+	int rc = find_ds(r, &d);
+
+	if (!rc)
+		rc = find_tag(r, d.id, seg_after(r, "tags"), &tg);
+	if (!rc)
+		rc = table_of(s, d.id, &t);
+	if (rc)
+		return srv_send_errno(c, rc, NULL);
+	j = tag_json(s, r, &d, &tg, t);
+	table_done(s, t);
+	return j ? srv_send_json(c, MHD_HTTP_OK, j) :
+		   srv_send_errno(c, -ENOMEM, NULL);
+}
+
+static enum MHD_Result r_tag_initial(struct srv *s, struct req *r,
+				     struct MHD_Connection *c)
+{
+	struct store_dataset d;
+	struct store_tag tg;
+	char img[16];
+	enum MHD_Result ret;
+	cJSON *j, *o;
+	int rc = find_ds(r, &d);
+
+	if (rc)
+		return srv_send_errno(c, rc, NULL);
+	if (!(j = srv_body_json(r, c, &ret)))
+		return ret;
+	rc = api_get_str(j, "imgType", img, sizeof(img), 1);
+	cJSON_Delete(j);
+	if (rc || (strcmp(img, "full") && strcmp(img, "thumbnail") &&
+		   strcmp(img, "meta")))
+		return srv_bad_field(c, "imgType (full, thumbnail, meta)");
+	rc = r->be->ops->tag_get_id(r->be, d.live_tree, &tg);
+	if (!rc)
+		rc = store_lightly_ds_set(s->st, d.id, img);
+	if (rc)
+		return srv_send_errno(c, rc, NULL);
+	if (!(o = cJSON_CreateObject()))
+		return MHD_NO;
+	cJSON_AddStringToObject(o, "id", tg.uid);
+	return srv_send_json(c, MHD_HTTP_CREATED, o);
+}
+
+/* GET .../tags/{tag}/filenames: the tag's files, a JSON list, in the
+ * mappings order. */
+static enum MHD_Result r_tag_filenames(struct srv *s, struct req *r,
+				       struct MHD_Connection *c)
+{
+	struct store_dataset d;
+	struct store_tag tg;
+	struct tbl *t = NULL;
+	uint8_t *bits = NULL;
+	cJSON *arr = NULL;
+	int rc = find_ds(r, &d);
+
+	if (!rc)
+		rc = find_tag(r, d.id, seg_after(r, "tags"), &tg);
+	if (!rc)
+		rc = table_of(s, d.id, &t);
+	if (!rc && (!(bits = malloc(t->n ? t->n : 1)) ||
+		    !(arr = cJSON_CreateArray())))
+		rc = -ENOMEM;
+	if (!rc) {
+		if (tg.live)
+			memset(bits, 1, t->n);
+		else
+			rc = tbl_members_tree(t, s->st, tg.id, bits);
+	}
+	for (size_t i = 0; !rc && t && i < t->n; i++)
+		if (bits[i])
+			cJSON_AddItemToArray(arr, cJSON_CreateString(t->path[i]));
+	free(bits);
+	table_done(s, t);
+	if (rc) {
+		cJSON_Delete(arr);
+		return srv_send_errno(c, rc, NULL);
+	}
+	return srv_send_json(c, MHD_HTTP_OK, arr);
+}
+
+/* ---- routes: samples ---- */
+
+/* The folder for fileName's last component under the live root, made as
+ * needed: its ino into *dir and the last component's offset into *base.
+ * 0, -EINVAL (a bad path), or the backend's error. */
+static int sample_dir(struct backend *be, int64_t root, char *path,
+		      int64_t *dir, size_t *base)
+{
+	struct store_newnode nn = { STORE_DIR, 0755, 0, 0, 0 };
+	struct store_node n;
+	char *p = path, *slash;
+	int rc;
+
+	*dir = root;
+	if (!*p || *p == '/')
+		return -EINVAL;
+	while ((slash = strchr(p, '/'))) {
+		*slash = '\0';
+		rc = core_component_check(p);
+		if (!rc) {
+			rc = be->ops->node_lookup(be, *dir, p, &n);
+			if (rc == -ENOENT)
+				rc = be->ops->node_create(be, *dir, p, &nn, &n);
+			if (!rc && n.kind != STORE_DIR)
+				rc = -ENOTDIR;
+		}
+		*slash = '/';
+		if (rc)
+			return rc;
+		*dir = n.ino;
+		p = slash + 1;
+	}
+	*base = (size_t)(p - path);
+	return core_component_check(p);
+}
+
+static enum MHD_Result r_sample_create(struct srv *s, struct req *r,
+				       struct MHD_Connection *c)
+{
+	struct store_newnode nn = { STORE_FILE, 0644, 0, 0, 0 };
+	char name[STORE_TREE_PATH_MAX + 1], id[25], *meta = NULL;
+	unsigned char sha[STORE_SHA_LEN];
+	struct store_dataset d;
+	struct store_node n;
+	enum MHD_Result ret;
+	const cJSON *m;
+	int64_t dir, size = 0;
+	size_t base = 0;
+	EVP_MD_CTX *md = NULL;
+	cJSON *j, *o;
+	int rc = find_ds(r, &d);
+
+	if (rc)
+		return srv_send_errno(c, rc, NULL);
+	if (!(j = srv_body_json(r, c, &ret)))
+		return ret;
+	if ((rc = api_get_str(j, "fileName", name, sizeof(name), 1))) {
+		cJSON_Delete(j);
+		return rc == -ENAMETOOLONG ?
+		       srv_send_errno(c, rc, "fileName too long") :
+		       srv_bad_field(c, "fileName");
+	}
+	m = cJSON_GetObjectItemCaseSensitive(j, "metaData");
+	if (m && cJSON_IsObject(m)) {
+		const cJSON *sz = cJSON_GetObjectItemCaseSensitive(m,
+								   "sizeInBytes");
+		if (cJSON_IsNumber(sz) && sz->valuedouble >= 0 &&
+		    sz->valuedouble < 9e15)
+			size = (int64_t)sz->valuedouble;
+		meta = cJSON_PrintUnformatted(m);
+	}
+	cJSON_Delete(j);
+	/* the bytes stay with the client until a PUT sends them (a kept
+	 * commit, as upload=meta): name the hash of this record of them */
+	if (!(md = EVP_MD_CTX_new()) ||
+	    !EVP_DigestInit_ex(md, EVP_sha256(), NULL) ||
+	    !EVP_DigestUpdate(md, "lightly-meta\n", 13) ||
+	    !EVP_DigestUpdate(md, d.uid, strlen(d.uid)) ||
+	    !EVP_DigestUpdate(md, "\n", 1) ||
+	    !EVP_DigestUpdate(md, name, strlen(name)) ||
+	    !EVP_DigestUpdate(md, "\n", 1) ||
+	    (meta && !EVP_DigestUpdate(md, meta, strlen(meta))) ||
+	    !EVP_DigestFinal_ex(md, sha, NULL))
+		rc = -ENOMEM;
+	EVP_MD_CTX_free(md);
+	free(meta);
+	if (!rc)
+		rc = sample_dir(r->be, d.live_root, name, &dir, &base);
+	if (rc == -EINVAL)
+		return srv_send_err(c, MHD_HTTP_BAD_REQUEST, "invalid",
+				    "EINVAL", "fileName must be a relative path"
+				    " of names (no empty, \".\" or \"..\""
+				    " component)");
+	if (!rc)
+		rc = r->be->ops->node_create(r->be, dir, name + base, &nn, &n);
+	if (!rc) {
+		rc = store_node_commit_kept(s->st, n.ino, sha, size, 0, NULL, 0,
+					    1);
+		if (rc)
+			r->be->ops->node_remove(r->be, dir, name + base, 0);
+	}
+	if (rc)
+		return srv_send_errno(c, rc, rc == -EEXIST ?
+				      "a sample of this fileName exists" : NULL);
+	if (!(o = cJSON_CreateObject()))
+		return MHD_NO;
+	sample_id(n.ino, id);
+	cJSON_AddStringToObject(o, "id", id);
+	return srv_send_json(c, MHD_HTTP_CREATED, o);
+}
+
+/* 1 for "True", "true", "1"; 0 for anything else. */
+static int query_true(struct req *r, const char *key)
+{
+	char v[8];
+
+	return api_query_get(r->query, key, v, sizeof(v)) == 1 &&
+	       (!strcmp(v, "True") || !strcmp(v, "true") || !strcmp(v, "1"));
+}
+
+/* GET .../samples/{id}/writeurl?isThumbnail= and .../readurl?type=. */
+static enum MHD_Result sample_url(struct srv *s, struct req *r,
+				  struct MHD_Connection *c, int write)
+{
+	struct store_dataset d;
+	struct store_node n;
+	char url[URL_MAX], type[16] = "full";
+	const char *kind;
+	int rc = find_ds(r, &d);
+
+	if (!rc)
+		rc = find_sample(s, r, seg_after(r, "samples"), d.id, &n);
+	if (rc)
+		return srv_send_errno(c, rc, rc == -ENOENT ? "no such sample" :
+				      NULL);
+	if (write) {
+		kind = query_true(r, "isThumbnail") ? "thumb" : "full";
+	} else {
+		if (api_query_get(r->query, "type", type, sizeof(type)) < 0 ||
+		    (strcmp(type, "full") && strcmp(type, "thumbnail")))
+			return srv_send_err(c, MHD_HTTP_BAD_REQUEST, "invalid",
+					    "EINVAL", "type: full or thumbnail");
+		kind = strcmp(type, "full") ? "thumb" : "full";
+	}
+	rc = make_url(s, r, c, write ? "PUT" : "GET", "sample",
+		      seg_after(r, "samples"), kind, url, sizeof(url));
+	return rc ? srv_send_errno(c, rc, NULL) : send_str(c, MHD_HTTP_OK, url);
+}
+
+static enum MHD_Result r_writeurl(struct srv *s, struct req *r,
+				  struct MHD_Connection *c)
+{
+	return sample_url(s, r, c, 1);
+}
+
+static enum MHD_Result r_readurl(struct srv *s, struct req *r,
+				 struct MHD_Connection *c)
+{
+	return sample_url(s, r, c, 0);
+}
+
+static enum MHD_Result r_mappings(struct srv *s, struct req *r,
+				  struct MHD_Connection *c)
+{
+	struct store_dataset d;
+	struct tbl *t = NULL;
+	char field[16], id[25];
+	enum MHD_Result ret;
+	cJSON *arr;
+	int rc = find_ds(r, &d), q;
+
+	if (rc)
+		return srv_send_errno(c, rc, NULL);
+	q = srv_query(r, c, "field", field, sizeof(field), &ret);
+	if (q < 0)
+		return ret;
+	if (!q || (strcmp(field, "fileName") && strcmp(field, "_id")))
+		return srv_send_err(c, MHD_HTTP_BAD_REQUEST, "invalid", "EINVAL",
+				    "field: fileName or _id");
+	if ((rc = table_of(s, d.id, &t)))
+		return srv_send_errno(c, rc, NULL);
+	if (!(arr = cJSON_CreateArray())) {
+		table_done(s, t);
+		return MHD_NO;
+	}
+	for (size_t i = 0; i < t->n; i++) {
+		sample_id(t->ino[i], id);
+		cJSON_AddItemToArray(arr, cJSON_CreateString(
+			field[0] == '_' ? id : t->path[i]));
+	}
+	table_done(s, t);
+	return srv_send_json(c, MHD_HTTP_OK, arr);
+}
+
+/* ---- routes: signed uploads and downloads ---- */
+
+/* PUT /lightly/signed/sample/{id}?k=full|thumb: the body (hashed on the
+ * way, B_BLOB) becomes a blob of the URL's user, then the sample's bytes
+ * (full: a normal commit) or its thumbnail (a kept commit with it). */
+static enum MHD_Result r_signed_put(struct srv *s, struct req *r,
+				    struct MHD_Connection *c)
+{
+	unsigned char got[EVP_MAX_MD_SIZE];
+	unsigned int glen = 0;
+	struct store_node n;
+	char kind[8] = "";
+	enum MHD_Result ret;
+	int rc, fd, kept;
+
+	api_query_get(r->query, "k", kind, sizeof(kind));
+	rc = srv_own_node(s, r, r->id, &n);
+	if (!rc && (!n.tree_live || n.kind != STORE_FILE))
+		rc = -ENOENT;
+	if (rc)
+		goto fail;
+	if (r->ioerr) {
+		rc = r->ioerr;
+		goto fail;
+	}
+	if (!EVP_DigestFinal_ex(r->md, got, &glen) || glen != STORE_SHA_LEN) {
+		rc = -EIO;
+		goto fail;
+	}
+	memcpy(r->sha, got, STORE_SHA_LEN);
+	pthread_mutex_lock(&s->quota_lock);
+	if (srv_quota_refuses(s, r, c, r->got, &ret)) {
+		pthread_mutex_unlock(&s->quota_lock);
+		give_back(s, r);
+		return ret;
+	}
+	rc = store_blob_put(s->st, r->fd, r->staged, r->sha, r->owner);
+	r->staged[0] = '\0';
+	pthread_mutex_unlock(&s->quota_lock);
+	if (rc)
+		goto fail;
+	if (!strcmp(kind, "full")) {
+		fd = store_blob_open(s->st, r->sha);
+		if (fd < 0) {
+			rc = fd;
+			goto fail;
+		}
+		rc = r->be->ops->node_commit(r->be, n.ino, fd, "", r->sha,
+					     (int64_t)r->got, 0, 1);
+		close(fd);
+	} else {
+		/* a thumbnail of a sample whose bytes the server has already
+		 * (a full upload) is kept as a blob and changes nothing */
+		kept = n.has_sha ? store_blob_kept(s->st, n.sha) : 0;
+		rc = kept < 0 ? kept : kept == 1 ?
+		     store_node_commit_kept(s->st, n.ino, n.sha, n.size, 0,
+					    r->sha, (int64_t)r->got, 1) : 0;
+	}
+	if (rc)
+		goto fail;
+	return srv_send_empty(c, MHD_HTTP_OK);
+fail:
+	give_back(s, r);
+	return srv_send_errno(c, rc, rc == -ENOENT ? "no such sample" : NULL);
+}
+
+/* GET /lightly/signed/sample/{id}?k=full|thumb: the bytes, if the URL's
+ * user may read them (the rule of GET /v1/blobs/{sha}). */
+static enum MHD_Result r_signed_get(struct srv *s, struct req *r,
+				    struct MHD_Connection *c)
+{
+	unsigned char sha[STORE_SHA_LEN];
+	struct store_node n;
+	struct stat sb;
+	struct MHD_Response *resp;
+	char kind[8] = "";
+	int64_t tsize;
+	int rc = srv_own_node(s, r, r->id, &n), fd;
+
+	api_query_get(r->query, "k", kind, sizeof(kind));
+	if (!rc && (!n.tree_live || n.kind != STORE_FILE || !n.has_sha))
+		rc = -ENOENT;
+	if (rc)
+		return srv_send_errno(c, rc, "no such sample");
+	memcpy(sha, n.sha, sizeof(sha));
+	if (!strcmp(kind, "thumb") &&
+	    store_thumb_get_for(s->st, r->owner, n.sha, sha, &tsize))
+		memcpy(sha, n.sha, sizeof(sha));
+	rc = srv_blob_readable(s, r, sha);
+	if (rc < 0)
+		return srv_send_errno(c, rc, NULL);
+	if (rc == 0)
+		return srv_send_err(c, MHD_HTTP_NOT_FOUND,
+				    "bytes_kept_by_uploader", "EIO",
+				    "the bytes are not on the server (uploaded"
+				    " with mode thumbnails or meta)");
+	fd = store_blob_open(s->st, sha);
+	if (fd < 0)
+		return srv_send_errno(c, fd, NULL);
+	if (fstat(fd, &sb)) {
+		close(fd);
+		return srv_send_errno(c, -EIO, NULL);
+	}
+	resp = MHD_create_response_from_fd((uint64_t)sb.st_size, fd);
+	if (!resp) {
+		close(fd);
+		return MHD_NO;
+	}
+	return srv_send_resp(c, MHD_HTTP_OK, resp, "application/octet-stream");
+}
+
+/* PUT /lightly/signed/csv/{embedding}: the CSV through emb_put (the v1
+ * route's validation); 400 with the reason and nothing stored. */
+static enum MHD_Result r_signed_csv(struct srv *s, struct req *r,
+				    struct MHD_Connection *c)
+{
+	struct store_lightly_id e;
+	struct store_dataset d;
+	char msg[BE_MSG] = "";
+	const char *text;
+	size_t len = 0;
+	void *map = NULL;
+	int rc = store_lightly_id_find(s->st, r->path.seg[3], &e);
+
+	if (!rc && e.kind != STORE_LIGHTLY_EMB)
+		rc = -ENOENT;
+	if (!rc)
+		rc = srv_own_ds(s, r, e.dataset, &d);
+	if (!rc)
+		rc = srv_body_map(r, &text, &len, &map);
+	if (!rc)
+		rc = r->be->ops->emb_put(r->be, d.id, e.name, text, len, msg);
+	if (map)
+		munmap(map, len);
+	if (rc) {
+		give_back(s, r);
+		return srv_send_errno(c, rc, msg[0] ? msg : NULL);
+	}
+	return srv_send_empty(c, MHD_HTTP_OK);
+}
+
+/* ---- routes: embeddings, sampling, jobs ---- */
+
+static enum MHD_Result r_embeddings(struct srv *s, struct req *r,
+				    struct MHD_Connection *c)
+{
+	struct store_dataset d;
+	struct store_embedding *all = NULL;
+	struct store_lightly_id id;
+	size_t n = 0;
+	cJSON *arr = NULL;
+	int rc = find_ds(r, &d);
+
+	if (!rc)
+		rc = r->be->ops->emb_list(r->be, d.id, &all, &n);
+	if (!rc && !(arr = cJSON_CreateArray()))
+		rc = -ENOMEM;
+	for (size_t i = 0; !rc && i < n; i++) {
+		cJSON *j = cJSON_CreateObject();
+		rc = store_lightly_id_get(s->st, STORE_LIGHTLY_EMB, d.id,
+					  all[i].name, 0, &id);
+		if (!rc && !j)
+			rc = -ENOMEM;
+		if (rc) {
+			cJSON_Delete(j);
+			break;
+		}
+		cJSON_AddStringToObject(j, "id", id.id);
+		cJSON_AddStringToObject(j, "name", all[i].name);
+		cJSON_AddBoolToObject(j, "isProcessed", 1);
+		cJSON_AddNumberToObject(j, "createdAt",
+					(double)ms(all[i].created_ns));
+		cJSON_AddBoolToObject(j, "is2d", 0);
+		cJSON_AddItemToArray(arr, j);
+	}
+	free(all);
+	if (rc) {
+		cJSON_Delete(arr);
+		return srv_send_errno(c, rc, NULL);
+	}
+	return srv_send_json(c, MHD_HTTP_OK, arr);
+}
+
+static enum MHD_Result r_csv_url(struct srv *s, struct req *r,
+				 struct MHD_Connection *c)
+{
+	struct store_dataset d;
+	struct store_lightly_id id;
+	char name[STORE_NAME_MAX + 1], url[URL_MAX];
+	enum MHD_Result ret;
+	cJSON *o;
+	int rc = find_ds(r, &d), q;
+
+	if (rc)
+		return srv_send_errno(c, rc, NULL);
+	q = srv_query(r, c, "name", name, sizeof(name), &ret);
+	if (q < 0)
+		return ret;
+	if (!q || !core_name_valid(name))
+		return srv_send_err(c, MHD_HTTP_BAD_REQUEST, "invalid", "EINVAL",
+				    "an embedding name is 1-128 characters of"
+				    " A-Z a-z 0-9 . _ -, starting with a letter"
+				    " or digit");
+	rc = store_lightly_id_get(s->st, STORE_LIGHTLY_EMB, d.id, name, 0, &id);
+	if (!rc)
+		rc = make_url(s, r, c, "PUT", "csv", id.id, "", url,
+			      sizeof(url));
+	if (rc)
+		return srv_send_errno(c, rc, NULL);
+	if (!(o = cJSON_CreateObject()))
+		return MHD_NO;
+	cJSON_AddStringToObject(o, "signedWriteUrl", url);
+	cJSON_AddStringToObject(o, "embeddingId", id.id);
+	return srv_send_json(c, MHD_HTTP_OK, o);
+}
+
+/* The sample request line of a SamplingCreateRequest into line: 0, or
+ * -EINVAL / -ENOSYS with the reason in msg. */
+static int sampling_line(struct req *r, const struct store_dataset *d,
+			 const cJSON *j, const char *emb, char *line,
+			 size_t len, char *msg, size_t msglen)
+{
+	const cJSON *cfg = cJSON_GetObjectItemCaseSensitive(j, "config");
+	const cJSON *stop = cJSON_GetObjectItemCaseSensitive(cfg,
+							     "stoppingCondition");
+	const cJSON *nj = cJSON_GetObjectItemCaseSensitive(stop, "nSamples");
+	const cJSON *mj = cJSON_GetObjectItemCaseSensitive(stop, "minDistance");
+	const cJSON *pre = cJSON_GetObjectItemCaseSensitive(j,
+							    "preselectedTagId");
+	const cJSON *qt = cJSON_GetObjectItemCaseSensitive(j, "queryTagId");
+	char method[32], from[160] = "", nstr[40] = "", mstr[48] = "";
+	struct store_tag tg;
+	int coreset;
+
+	if (api_get_str(j, "method", method, sizeof(method), 1)) {
+		snprintf(msg, msglen, "missing or mistyped field: method");
+		return -EINVAL;
+	}
+	coreset = !strcmp(method, "CORESET");
+	if (!coreset && strcmp(method, "RANDOM")) {
+		snprintf(msg, msglen, "sampling method %.31s is not supported"
+			 " (RANDOM, CORESET)", method);
+		return -ENOSYS;
+	}
+	if (pre && !cJSON_IsNull(pre)) {
+		snprintf(msg, msglen, "preselectedTagId is not supported");
+		return -ENOSYS;
+	}
+	if (qt && cJSON_IsString(qt)) {
+		if (find_tag(r, d->id, qt->valuestring, &tg)) {
+			snprintf(msg, msglen, "no such queryTagId");
+			return -ENOENT;
+		}
+		if (!tg.live)
+			snprintf(from, sizeof(from), " from=%s", tg.name);
+	}
+	if (cJSON_IsNumber(nj) && nj->valuedouble >= 1) {
+		if (nj->valuedouble > 1e15) {
+			snprintf(msg, msglen, "nSamples too large");
+			return -EINVAL;
+		}
+		snprintf(nstr, sizeof(nstr), " n=%lld",
+			 (long long)nj->valuedouble);
+	}
+	if (coreset && cJSON_IsNumber(mj) && mj->valuedouble > 0)
+		snprintf(mstr, sizeof(mstr), " min_distance=%.9g",
+			 mj->valuedouble);
+	if ((size_t)snprintf(line, len, "%s%s%s embedding=%s%s",
+			     coreset ? "coreset" : "random", nstr, mstr, emb,
+			     from) >= len) {
+		snprintf(msg, msglen, "request too long");
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static enum MHD_Result r_sampling(struct srv *s, struct req *r,
+				  struct MHD_Connection *c)
+{
+	struct store_dataset d;
+	struct store_lightly_id e, job;
+	struct store_embedding emb;
+	struct store_tag tg;
+	struct store_run run;
+	char tag[STORE_NAME_MAX + 1], line[CAP_LINE], msg[BE_MSG] = "";
+	enum MHD_Result ret;
+	cJSON *j, *o;
+	int rc = find_ds(r, &d);
+
+	if (!rc)
+		rc = store_lightly_id_find(s->st, seg_after(r, "embeddings"), &e);
+	if (!rc && (e.kind != STORE_LIGHTLY_EMB || e.dataset != d.id))
+		rc = -ENOENT;
+	if (!rc)
+		rc = r->be->ops->emb_get(r->be, d.id, e.name, &emb);
+	if (rc)
+		return srv_send_errno(c, rc, rc == -ENOENT ?
+				      "no such dataset or embedding" : NULL);
+	if (!(j = srv_body_json(r, c, &ret)))
+		return ret;
+	rc = api_get_str(j, "newTagName", tag, sizeof(tag), 1);
+	if (rc) {
+		cJSON_Delete(j);
+		return srv_bad_field(c, "newTagName");
+	}
+	rc = sampling_line(r, &d, j, e.name, line, sizeof(line), msg,
+			   sizeof(msg));
+	cJSON_Delete(j);
+	if (rc == -ENOSYS)
+		return srv_send_err(c, 501, "not_implemented", "ENOSYS", msg);
+	if (rc)
+		return srv_send_errno(c, rc, msg);
+	if (!core_name_valid(tag) || core_name_reserved(tag))
+		return srv_send_err(c, MHD_HTTP_BAD_REQUEST, "invalid", "EINVAL",
+				    "newTagName: 1-128 characters of A-Z a-z"
+				    " 0-9 . _ -, starting with a letter or"
+				    " digit, not a reserved name");
+	if (!r->be->ops->tag_get(r->be, d.id, tag, &tg))
+		return srv_send_errno(c, -EEXIST, "a tag of this name exists");
+	rc = r->be->ops->sample_request(r->be, d.id, line, msg);
+	if (!rc)
+		rc = store_run_latest(s->st, d.id, &run);
+	if (!rc)
+		rc = store_lightly_id_get(s->st, STORE_LIGHTLY_JOB, d.id, tag,
+					  run.id, &job);
+	if (rc)
+		return srv_send_errno(c, rc, msg[0] ? msg : NULL);
+	if (!(o = cJSON_CreateObject()))
+		return MHD_NO;
+	cJSON_AddStringToObject(o, "jobId", job.id);
+	return srv_send_json(c, MHD_HTTP_OK, o);
+}
+
+/* A finished job's tag: made now by the first poll that finds the run
+ * done (the selection is the run's top n), then remembered. */
+static int job_tag(struct srv *s, struct req *r, struct store_lightly_id *job,
+		   struct store_tag *tg, char *msg)
+{
+	int rc;
+
+	if (job->tag > 0)
+		return r->be->ops->tag_get_id(r->be, job->tag, tg);
+	rc = r->be->ops->tag_create(r->be, job->dataset, job->name, tg, msg);
+	if (rc == -EEXIST)   /* a concurrent poll made it */
+		rc = r->be->ops->tag_get(r->be, job->dataset, job->name, tg);
+	if (!rc)
+		rc = store_lightly_job_done(s->st, job->id, tg->id);
+	return rc;
+}
+
+static enum MHD_Result r_job(struct srv *s, struct req *r,
+			     struct MHD_Connection *c)
+{
+	struct store_lightly_id job;
+	struct store_dataset d;
+	struct store_run run;
+	struct store_tag tg;
+	char msg[BE_MSG] = "";
+	const char *status = "UNKNOWN";
+	cJSON *o, *res;
+	int rc = store_lightly_id_find(s->st, seg_after(r, "jobs"), &job);
+
+	if (!rc && job.kind != STORE_LIGHTLY_JOB)
+		rc = -ENOENT;
+	if (!rc)
+		rc = srv_own_ds(s, r, job.dataset, &d);
+	if (!rc)
+		rc = store_run_get(s->st, job.ref, &run);
+	if (rc)
+		return srv_send_errno(c, rc, rc == -ENOENT ? "no such job" : NULL);
+	switch (run.status) {
+	case STORE_RUN_QUEUED: status = "WAITING"; break;
+	case STORE_RUN_RUNNING: status = "RUNNING"; break;
+	case STORE_RUN_DONE: status = "FINISHED"; break;
+	default: status = "FAILED"; break;
+	}
+	if (run.status == STORE_RUN_DONE) {
+		rc = job_tag(s, r, &job, &tg, msg);
+		if (rc == -EBUSY)            /* another run queued: later */
+			status = "RUNNING";
+		else if (rc) {
+			status = "FAILED";
+			snprintf(run.error, sizeof(run.error), "freezing tag %s:"
+				 " %s", job.name, msg[0] ? msg : strerror(-rc));
+		}
+	}
+	if (!(o = cJSON_CreateObject()))
+		return MHD_NO;
+	cJSON_AddStringToObject(o, "id", job.id);
+	cJSON_AddStringToObject(o, "status", status);
+	cJSON_AddNumberToObject(o, "waitTimeTillNextPoll", 1);
+	cJSON_AddNumberToObject(o, "createdAt", (double)ms(run.created_ns));
+	if (run.finished_ns)
+		cJSON_AddNumberToObject(o, "finishedAt",
+					(double)ms(run.finished_ns));
+	if (!strcmp(status, "FAILED"))
+		cJSON_AddStringToObject(o, "error", run.error[0] ? run.error :
+					run.status == STORE_RUN_CANCELLED ?
+					"cancelled" : "failed");
+	if (!strcmp(status, "FINISHED") &&
+	    (res = cJSON_AddObjectToObject(o, "result"))) {
+		cJSON_AddStringToObject(res, "type", "SAMPLING");
+		cJSON_AddStringToObject(res, "data", tg.uid);
+	}
+	return srv_send_json(c, MHD_HTTP_OK, o);
+}
+
+/* ---- routing ---- */
+
+/* The table. Keys are the path after /lightly with each id segment
+ * (after datasets, tags, samples, embeddings, jobs, and the signed
+ * object) as "#". Routes the client has but sievefs does not map answer
+ * 501 (not_impl). */
+static const struct route routes[] = {
+	{ "v1/versions/pip/minimum", "GET", r_min_version, B_NONE, 0 },
+	{ "v1/versions/pip/latest", "GET", r_latest_version, B_NONE, 0 },
+	{ "v1/quota", "GET", r_quota, B_NONE, 0 },
+	{ "v1/datasets", "GET", r_datasets, B_NONE, 0 },
+	{ "v1/datasets", "POST", r_dataset_create, B_JSON, CAP_JSON },
+	{ "v1/datasets/enriched", "GET", not_impl, B_NONE, 0 },
+	{ "v1/datasets/#", "GET", r_dataset, B_NONE, 0 },
+	{ "v1/datasets/#", "DELETE", r_dataset_delete, B_NONE, 0 },
+	{ "v1/datasets/#", "PUT", not_impl, B_JSON, CAP_JSON },
+	{ "v1/datasets/#/tags", "GET", r_tags, B_NONE, 0 },
+	{ "v1/datasets/#/tags", "POST", not_impl, B_JSON, CAP_JSON },
+	{ "v1/datasets/#/tags/initial", "POST", r_tag_initial, B_JSON,
+	  CAP_JSON },
+	{ "v1/datasets/#/tags/arithmetics", "POST", not_impl, B_JSON,
+	  CAP_JSON },
+	{ "v1/datasets/#/tags/#", "GET", r_tag, B_NONE, 0 },
+	{ "v1/datasets/#/tags/#/filenames", "GET", r_tag_filenames, B_NONE,
+	  0 },
+	{ "v1/datasets/#/tags/#/scores", "POST", not_impl, B_JSON, CAP_JSON },
+	{ "v1/datasets/#/samples", "POST", r_sample_create, B_JSON,
+	  CAP_JSON },
+	{ "v1/datasets/#/samples", "GET", not_impl, B_NONE, 0 },
+	{ "v1/datasets/#/samples/#", "GET", not_impl, B_NONE, 0 },
+	{ "v1/datasets/#/samples/#", "PUT", not_impl, B_JSON, CAP_JSON },
+	{ "v1/datasets/#/samples/#/writeurl", "GET", r_writeurl, B_NONE, 0 },
+	{ "v1/datasets/#/samples/#/readurl", "GET", r_readurl, B_NONE, 0 },
+	{ "v1/datasets/#/mappings", "GET", r_mappings, B_NONE, 0 },
+	{ "v1/datasets/#/embeddings", "GET", r_embeddings, B_NONE, 0 },
+	{ "v1/datasets/#/embeddings", "POST", not_impl, B_JSON, CAP_JSON },
+	{ "v1/datasets/#/embeddings/writeCSVUrl", "GET", r_csv_url, B_NONE,
+	  0 },
+	{ "v1/datasets/#/embeddings/#/sampling", "POST", r_sampling, B_JSON,
+	  CAP_JSON },
+	{ "v1/datasets/#/embeddings/#/isProcessed", "PUT", not_impl, B_JSON,
+	  CAP_JSON },
+	{ "v1/datasets/#/embeddings/#/2d", "GET", not_impl, B_NONE, 0 },
+	{ "v1/datasets/#/embeddings/#/2d", "POST", not_impl, B_JSON,
+	  CAP_JSON },
+	{ "v1/jobs", "GET", not_impl, B_NONE, 0 },
+	{ "v1/jobs/#", "GET", r_job, B_NONE, 0 },
+	{ "signed/sample/#", "PUT", r_signed_put, B_BLOB, CAP_BLOB },
+	{ "signed/sample/#", "GET", r_signed_get, B_NONE, 0 },
+	{ "signed/csv/#", "PUT", r_signed_csv, B_FILE, CAP_CSV },
+	{ NULL, NULL, NULL, B_NONE, 0 },
+};
+
+int srv_lightly_target(const struct req *r)
+{
+	return !r->raw_bad && !strncmp(r->raw, "/lightly", 8) &&
+	       (r->raw[8] == '/' || r->raw[8] == '?' || !r->raw[8]);
+}
+
+/* Literal segments that follow an id word (not ids). */
+static int literal(const char *seg)
+{
+	static const char *const lit[] = { "initial", "arithmetics",
+		"writeCSVUrl", "enriched", NULL };
+
+	for (size_t i = 0; lit[i]; i++)
+		if (!strcmp(seg, lit[i]))
+			return 1;
+	return 0;
+}
+
+/* The route key of r->path (seg[0] = "lightly") into key: 0, or -EINVAL
+ * for an id segment that is not 24 hex digits. */
+static int path_key(struct req *r, char *key, size_t len)
+{
+	static const char *const idw[] = { "datasets", "tags", "samples",
+		"embeddings", "jobs", NULL };
+	size_t o = 0;
+
+	key[0] = '\0';
+	for (size_t i = 1; i < r->path.n; i++) {
+		const char *seg = r->path.seg[i];
+		int id = 0;
+		for (size_t w = 0; idw[w]; w++)
+			if (!strcmp(r->path.seg[i - 1], idw[w]))
+				id = !literal(seg);
+		if (i == 3 && !strcmp(r->path.seg[1], "signed"))
+			id = 1;
+		if (id && !hex24(seg))
+			return -EINVAL;
+		o += (size_t)snprintf(key + o, len - o, "%s%s", i > 1 ? "/" : "",
+				      id ? "#" : seg);
+		if (o >= len)
+			return -EINVAL;
+	}
+	return 0;
+}
+
+int srv_route_lightly(struct srv *s, struct req *r, struct MHD_Connection *c,
+		      const char *method, enum MHD_Result *ret)
+{
+	static const struct route *const tabs[] = { routes };
+	char key[API_SEG_MAX], token[128];
+	char *q = strchr(r->raw, '?');
+	size_t plen;
+	int signed_url = !strncmp(r->raw, "/lightly/signed/", 16);
+	int rc;
+
+	r->query = "";
+	if (q) {
+		*q = '\0';
+		r->query = q + 1;
+	}
+	/* the client calls both /v1/datasets and /v1/datasets/ */
+	plen = strlen(r->raw);
+	if (plen > 9 && r->raw[plen - 1] == '/')
+		r->raw[plen - 1] = '\0';
+	rc = api_path_parse(r->raw, &r->path);
+	if (!rc && path_key(r, key, sizeof(key)))
+		rc = -EINVAL;
+	if (rc) {
+		/* a signed URL that does not parse was altered */
+		*ret = signed_url ? refuse_url(c, "not a signed URL of this"
+					       " server") :
+		       srv_send_err(c, MHD_HTTP_BAD_REQUEST, "bad_path",
+				    "EINVAL", "malformed path or id");
+		return 1;
+	}
+	if (srv_find_route(r, c, tabs, 1, key, method, ret))
+		return 1;
+	if (signed_url) {
+		char *end;
+		unsigned long long v = strtoull(r->path.seg[3], &end, 16);
+		r->id = (int64_t)(v > INT64_MAX ? 0 : v);
+	}
+	if (!s)
+		return 0;
+	if (signed_url)
+		return check_signed(s, r, c, method, ret);
+	/* the client's version check sends no token: the two version
+	 * strings are public, as on the platform */
+	if (!strncmp(key, "v1/versions/", 12))
+		return 0;
+	rc = api_query_get(r->query, "token", token, sizeof(token));
+	if (rc != 1) {
+		*ret = srv_send_err(c, MHD_HTTP_UNAUTHORIZED, "unauthorized",
+				    "EACCES", "missing ?token=");
+		return 1;
+	}
+	rc = srv_auth_token(s, r, c, token, ret);
+	OPENSSL_cleanse(token, sizeof(token));
+	return rc;
+}
