@@ -29,36 +29,26 @@
  *                selection as the requested tag (tag_create)
  *
  * Auth: `?token=` (the client's only way) on /lightly routes only — the v1
- * router never reads it. Uploads and downloads go to signed URLs this file
- * hands out: /lightly/signed/sample/{sample}?k=full|thumb&u=USER&e=EXP&s=MAC
- * and /lightly/signed/csv/{embedding}?u=USER&e=EXP&s=MAC, where MAC is
- * HMAC-SHA256 under the store's secret (store_lightly_key, owner-only)
- * over "METHOD\nPATH\nUSER\nOBJECT\nKIND\nEXP" in hex: bound to the method
- * (a read URL does not write), the path (so the object), the user and the
- * expiry (EXP, Unix seconds, URL_TTL after it was made). A changed byte or
- * a past EXP → 403 before the body is read. A write URL works once: its
- * MAC is claimed (store_lightly_claim) before the body is read and given
- * back only if the write fails. The signed routes then act as USER, with
- * the same ownership checks (another user's sample → 404), quota and caps
- * as the v1 routes. Query strings are never logged (nothing here logs a
- * target; the server logs none).
+ * router never reads it; the two version routes take none (the client's
+ * constructor asks them without one). Uploads and downloads go to signed
+ * URLs (api/lightly_urls.c: HMAC over method, path, user, object and
+ * expiry; a write URL works once), whose routes act as the URL's user. The
+ * same ownership (another user's id → 404), limits and caps as v1.
+ * Query strings are never logged (nothing here logs a target; the server
+ * logs none).
  *
- * Threads: handlers run in MHD's threads; shared are the store, the secret
- * (read once, under key_lock) and the table cache (thread-safe).
+ * Threads: handlers run in MHD's threads; shared are the store and the
+ * table cache (thread-safe; made once, under cache_lock).
  */
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
-#include <sys/stat.h>
-#include <time.h>
-#include <unistd.h>
 
 #include <openssl/crypto.h>
-#include <openssl/hmac.h>
 
+#include "api/lightly_int.h"
 #include "api/server_int.h"
 #include "core/names.h"
 #include "core/table.h"
@@ -67,54 +57,23 @@
 #define MIN_VERSION "1.0.0"          /* GET versions/pip/minimum */
 #define LATEST_VERSION "1.1.7"       /* GET versions/pip/latest */
 #define MAX_DATASET_SIZE "1000000"   /* GET quota (samples) */
-#define URL_TTL_DEFAULT 600          /* seconds a signed URL works */
 #define TABLE_CACHE_BYTES (64u << 20)
-#define URL_MAX 2048
 
 /* ---- shared state ---- */
 
-static pthread_mutex_t key_lock = PTHREAD_MUTEX_INITIALIZER;
-static int key_ok;                                  /* under key_lock */
-static unsigned char secret[STORE_LIGHTLY_KEY_LEN]; /* under key_lock */
-static struct tbl_cache *cache;                     /* under key_lock */
-
-/* The signing secret into out: 0 or -errno. */
-static int the_key(struct srv *s, unsigned char out[STORE_LIGHTLY_KEY_LEN])
-{
-	int rc = 0;
-
-	pthread_mutex_lock(&key_lock);
-	if (!key_ok && !(rc = store_lightly_key(s->st, secret)))
-		key_ok = 1;
-	memcpy(out, secret, sizeof(secret));
-	pthread_mutex_unlock(&key_lock);
-	return rc;
-}
+static pthread_mutex_t cache_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct tbl_cache *cache;                     /* under cache_lock */
 
 static struct tbl_cache *the_cache(struct srv *s)
 {
 	struct tbl_cache *c;
 
-	pthread_mutex_lock(&key_lock);
+	pthread_mutex_lock(&cache_lock);
 	if (!cache)
 		cache = tbl_cache_new(TABLE_CACHE_BYTES, s->boot);
 	c = cache;
-	pthread_mutex_unlock(&key_lock);
+	pthread_mutex_unlock(&cache_lock);
 	return c;
-}
-
-/* Seconds a signed URL works: SIEVEFS_LIGHTLY_URL_TTL (1-3600), else
- * URL_TTL_DEFAULT. */
-static long url_ttl(void)
-{
-	const char *v = getenv("SIEVEFS_LIGHTLY_URL_TTL");
-	char *end;
-	long t;
-
-	if (!v || !*v)
-		return URL_TTL_DEFAULT;
-	t = strtol(v, &end, 10);
-	return *end || t < 1 || t > 3600 ? URL_TTL_DEFAULT : t;
 }
 
 /* ---- small helpers ---- */
@@ -138,12 +97,6 @@ static enum MHD_Result send_str(struct MHD_Connection *c, unsigned status,
 				const char *text)
 {
 	return srv_send_json(c, status, cJSON_CreateString(text));
-}
-
-/* 1 if s is 24 lower-case hex digits. */
-static int hex24(const char *s)
-{
-	return strlen(s) == 24 && strspn(s, "0123456789abcdef") == 24;
 }
 
 /* The path segment after `word` in the request's path, or NULL. */
@@ -210,7 +163,7 @@ static int find_sample(struct srv *s, struct req *r, const char *id,
 	unsigned long long ino;
 	int rc;
 
-	if (!hex24(id))
+	if (!srv_lightly_hex24(id))
 		return -ENOENT;
 	ino = strtoull(id, &end, 16);
 	if (*end || !ino || ino > INT64_MAX)
@@ -224,149 +177,6 @@ static int find_sample(struct srv *s, struct req *r, const char *id,
 static void sample_id(int64_t ino, char out[25])
 {
 	snprintf(out, 25, "%024" PRIx64, (uint64_t)ino);
-}
-
-/* ---- signed URLs ---- */
-
-/* The MAC of a signed URL, hex, into out (65 bytes). 0 or -errno. */
-static int url_mac(struct srv *s, const char *method, const char *path,
-		   const char *user, const char *object, const char *kind,
-		   long long exp, char out[65])
-{
-	unsigned char k[STORE_LIGHTLY_KEY_LEN], mac[EVP_MAX_MD_SIZE];
-	unsigned int mlen = 0;
-	char msg[URL_MAX];
-	int rc = the_key(s, k), n;
-
-	if (rc)
-		return rc;
-	n = snprintf(msg, sizeof(msg), "%s\n%s\n%s\n%s\n%s\n%lld", method,
-		     path, user, object, kind, exp);
-	if (n < 0 || (size_t)n >= sizeof(msg))
-		return -ENAMETOOLONG;
-	if (!HMAC(EVP_sha256(), k, sizeof(k), (unsigned char *)msg,
-		  (size_t)n, mac, &mlen) || mlen != 32)
-		return -EIO;
-	OPENSSL_cleanse(k, sizeof(k));
-	for (unsigned i = 0; i < 32; i++)
-		snprintf(out + 2 * i, 3, "%02x", mac[i]);
-	return 0;
-}
-
-/* Percent-encodes src into dst (everything but unreserved characters). */
-static void pct_encode(const char *src, char *dst, size_t len)
-{
-	static const char hx[] = "0123456789ABCDEF";
-	size_t o = 0;
-
-	for (; *src && o + 4 < len; src++) {
-		unsigned char ch = (unsigned char)*src;
-		if ((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
-		    (ch >= '0' && ch <= '9') || strchr("-._~", ch)) {
-			dst[o++] = (char)ch;
-		} else {
-			dst[o++] = '%';
-			dst[o++] = hx[ch >> 4];
-			dst[o++] = hx[ch & 15];
-		}
-	}
-	dst[o] = '\0';
-}
-
-/* A signed URL for `method` on /lightly/signed/WHAT/OBJECT (kind: "full",
- * "thumb", or "" for a CSV) into url. 0 or -errno. */
-static int make_url(struct srv *s, struct req *r, struct MHD_Connection *c,
-		    const char *method, const char *what, const char *object,
-		    const char *kind, char *url, size_t len)
-{
-	const char *host = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
-						       MHD_HTTP_HEADER_HOST);
-	char path[2 * API_SEG_MAX + 32], mac[65];
-	char user[3 * STORE_USER_MAX + 4];
-	long long exp = (long long)time(NULL) + url_ttl();
-	int rc, n;
-
-	if (!host || strpbrk(host, "/?#@ \"\\"))
-		return -EINVAL;
-	snprintf(path, sizeof(path), "/lightly/signed/%s/%s", what, object);
-	rc = url_mac(s, method, path, r->user, object, kind, exp, mac);
-	if (rc)
-		return rc;
-	pct_encode(r->user, user, sizeof(user));
-	n = snprintf(url, len, "%s://%s%s?%s%s%su=%s&e=%lld&s=%s",
-		     s->tls ? "https" : "http", host, path, *kind ? "k=" : "",
-		     kind, *kind ? "&" : "", user, exp, mac);
-	return n < 0 || (size_t)n >= len ? -ENAMETOOLONG : 0;
-}
-
-static enum MHD_Result refuse_url(struct MHD_Connection *c, const char *why)
-{
-	return srv_send_err(c, MHD_HTTP_FORBIDDEN, "bad_signature", "EACCES",
-			    why);
-}
-
-/*
- * Checks the signed URL of the request (route key "signed/WHAT/#"): the
- * MAC over the method, the path, the user, the object, the kind and the
- * expiry, then the expiry; a write URL is claimed (used once). Then
- * authenticates as its user. 0, or 1 answered (403, or the auth's error).
- */
-static int check_signed(struct srv *s, struct req *r, struct MHD_Connection *c,
-			const char *method, enum MHD_Result *ret)
-{
-	char user[STORE_USER_MAX + 1], kind[8] = "", exp_s[24], mac[80];
-	char want[65], path[2 * API_SEG_MAX + 32];
-	const char *object = r->path.seg[3];
-	long long exp;
-	char *end;
-	int rc;
-
-	if (api_query_get(r->query, "u", user, sizeof(user)) != 1 ||
-	    api_query_get(r->query, "e", exp_s, sizeof(exp_s)) != 1 ||
-	    api_query_get(r->query, "s", mac, sizeof(mac)) != 1 ||
-	    (!strcmp(r->path.seg[2], "sample") &&
-	     api_query_get(r->query, "k", kind, sizeof(kind)) != 1)) {
-		*ret = refuse_url(c, "not a signed URL of this server");
-		return 1;
-	}
-	exp = strtoll(exp_s, &end, 10);
-	snprintf(path, sizeof(path), "/lightly/signed/%s/%s", r->path.seg[2],
-		 object);
-	rc = *end || !*exp_s ? -EINVAL :
-	     url_mac(s, method, path, user, object, kind, exp, want);
-	if (rc || strlen(mac) != 64 || CRYPTO_memcmp(mac, want, 64)) {
-		*ret = refuse_url(c, "the URL's signature does not match (altered,"
-				  " or not for this method)");
-		return 1;
-	}
-	if (exp < (long long)time(NULL)) {
-		*ret = refuse_url(c, "the signed URL has expired: ask for a new"
-				  " one");
-		return 1;
-	}
-	if (!strcmp(method, "PUT")) {
-		rc = store_lightly_claim(s->st, mac, (int64_t)(exp + 1) *
-					 1000000000);
-		if (rc == -EEXIST) {
-			*ret = refuse_url(c, "this write URL was used already: a"
-					  " write URL works once");
-			return 1;
-		}
-		if (rc) {
-			*ret = srv_send_errno(c, rc, NULL);
-			return 1;
-		}
-	}
-	return srv_auth_user(s, r, c, user, ret);
-}
-
-/* The MAC of the request's signed URL (claimed by check_signed). */
-static void give_back(struct srv *s, struct req *r)
-{
-	char mac[80];
-
-	if (api_query_get(r->query, "s", mac, sizeof(mac)) == 1)
-		store_lightly_unclaim(s->st, mac);
 }
 
 /* ---- JSON of the lightly models ---- */
@@ -895,7 +705,7 @@ static enum MHD_Result sample_url(struct srv *s, struct req *r,
 {
 	struct store_dataset d;
 	struct store_node n;
-	char url[URL_MAX], type[16] = "full";
+	char url[LIGHTLY_URL_MAX], type[16] = "full";
 	const char *kind;
 	int rc = find_ds(r, &d);
 
@@ -913,7 +723,7 @@ static enum MHD_Result sample_url(struct srv *s, struct req *r,
 					    "EINVAL", "type: full or thumbnail");
 		kind = strcmp(type, "full") ? "thumb" : "full";
 	}
-	rc = make_url(s, r, c, write ? "PUT" : "GET", "sample",
+	rc = srv_lightly_make_url(s, r, c, write ? "PUT" : "GET", "sample",
 		      seg_after(r, "samples"), kind, url, sizeof(url));
 	return rc ? srv_send_errno(c, rc, NULL) : send_str(c, MHD_HTTP_OK, url);
 }
@@ -963,147 +773,6 @@ static enum MHD_Result r_mappings(struct srv *s, struct req *r,
 	return srv_send_json(c, MHD_HTTP_OK, arr);
 }
 
-/* ---- routes: signed uploads and downloads ---- */
-
-/* PUT /lightly/signed/sample/{id}?k=full|thumb: the body (hashed on the
- * way, B_BLOB) becomes a blob of the URL's user, then the sample's bytes
- * (full: a normal commit) or its thumbnail (a kept commit with it). */
-static enum MHD_Result r_signed_put(struct srv *s, struct req *r,
-				    struct MHD_Connection *c)
-{
-	unsigned char got[EVP_MAX_MD_SIZE];
-	unsigned int glen = 0;
-	struct store_node n;
-	char kind[8] = "";
-	enum MHD_Result ret;
-	int rc, fd, kept;
-
-	api_query_get(r->query, "k", kind, sizeof(kind));
-	rc = srv_own_node(s, r, r->id, &n);
-	if (!rc && (!n.tree_live || n.kind != STORE_FILE))
-		rc = -ENOENT;
-	if (rc)
-		goto fail;
-	if (r->ioerr) {
-		rc = r->ioerr;
-		goto fail;
-	}
-	if (!EVP_DigestFinal_ex(r->md, got, &glen) || glen != STORE_SHA_LEN) {
-		rc = -EIO;
-		goto fail;
-	}
-	memcpy(r->sha, got, STORE_SHA_LEN);
-	pthread_mutex_lock(&s->quota_lock);
-	if (srv_quota_refuses(s, r, c, r->got, &ret)) {
-		pthread_mutex_unlock(&s->quota_lock);
-		give_back(s, r);
-		return ret;
-	}
-	rc = store_blob_put(s->st, r->fd, r->staged, r->sha, r->owner);
-	r->staged[0] = '\0';
-	pthread_mutex_unlock(&s->quota_lock);
-	if (rc)
-		goto fail;
-	if (!strcmp(kind, "full")) {
-		fd = store_blob_open(s->st, r->sha);
-		if (fd < 0) {
-			rc = fd;
-			goto fail;
-		}
-		rc = r->be->ops->node_commit(r->be, n.ino, fd, "", r->sha,
-					     (int64_t)r->got, 0, 1);
-		close(fd);
-	} else {
-		/* a thumbnail of a sample whose bytes the server has already
-		 * (a full upload) is kept as a blob and changes nothing */
-		kept = n.has_sha ? store_blob_kept(s->st, n.sha) : 0;
-		rc = kept < 0 ? kept : kept == 1 ?
-		     store_node_commit_kept(s->st, n.ino, n.sha, n.size, 0,
-					    r->sha, (int64_t)r->got, 1) : 0;
-	}
-	if (rc)
-		goto fail;
-	return srv_send_empty(c, MHD_HTTP_OK);
-fail:
-	give_back(s, r);
-	return srv_send_errno(c, rc, rc == -ENOENT ? "no such sample" : NULL);
-}
-
-/* GET /lightly/signed/sample/{id}?k=full|thumb: the bytes, if the URL's
- * user may read them (the rule of GET /v1/blobs/{sha}). */
-static enum MHD_Result r_signed_get(struct srv *s, struct req *r,
-				    struct MHD_Connection *c)
-{
-	unsigned char sha[STORE_SHA_LEN];
-	struct store_node n;
-	struct stat sb;
-	struct MHD_Response *resp;
-	char kind[8] = "";
-	int64_t tsize;
-	int rc = srv_own_node(s, r, r->id, &n), fd;
-
-	api_query_get(r->query, "k", kind, sizeof(kind));
-	if (!rc && (!n.tree_live || n.kind != STORE_FILE || !n.has_sha))
-		rc = -ENOENT;
-	if (rc)
-		return srv_send_errno(c, rc, "no such sample");
-	memcpy(sha, n.sha, sizeof(sha));
-	if (!strcmp(kind, "thumb") &&
-	    store_thumb_get_for(s->st, r->owner, n.sha, sha, &tsize))
-		memcpy(sha, n.sha, sizeof(sha));
-	rc = srv_blob_readable(s, r, sha);
-	if (rc < 0)
-		return srv_send_errno(c, rc, NULL);
-	if (rc == 0)
-		return srv_send_err(c, MHD_HTTP_NOT_FOUND,
-				    "bytes_kept_by_uploader", "EIO",
-				    "the bytes are not on the server (uploaded"
-				    " with mode thumbnails or meta)");
-	fd = store_blob_open(s->st, sha);
-	if (fd < 0)
-		return srv_send_errno(c, fd, NULL);
-	if (fstat(fd, &sb)) {
-		close(fd);
-		return srv_send_errno(c, -EIO, NULL);
-	}
-	resp = MHD_create_response_from_fd((uint64_t)sb.st_size, fd);
-	if (!resp) {
-		close(fd);
-		return MHD_NO;
-	}
-	return srv_send_resp(c, MHD_HTTP_OK, resp, "application/octet-stream");
-}
-
-/* PUT /lightly/signed/csv/{embedding}: the CSV through emb_put (the v1
- * route's validation); 400 with the reason and nothing stored. */
-static enum MHD_Result r_signed_csv(struct srv *s, struct req *r,
-				    struct MHD_Connection *c)
-{
-	struct store_lightly_id e;
-	struct store_dataset d;
-	char msg[BE_MSG] = "";
-	const char *text;
-	size_t len = 0;
-	void *map = NULL;
-	int rc = store_lightly_id_find(s->st, r->path.seg[3], &e);
-
-	if (!rc && e.kind != STORE_LIGHTLY_EMB)
-		rc = -ENOENT;
-	if (!rc)
-		rc = srv_own_ds(s, r, e.dataset, &d);
-	if (!rc)
-		rc = srv_body_map(r, &text, &len, &map);
-	if (!rc)
-		rc = r->be->ops->emb_put(r->be, d.id, e.name, text, len, msg);
-	if (map)
-		munmap(map, len);
-	if (rc) {
-		give_back(s, r);
-		return srv_send_errno(c, rc, msg[0] ? msg : NULL);
-	}
-	return srv_send_empty(c, MHD_HTTP_OK);
-}
-
 /* ---- routes: embeddings, sampling, jobs ---- */
 
 static enum MHD_Result r_embeddings(struct srv *s, struct req *r,
@@ -1151,7 +820,7 @@ static enum MHD_Result r_csv_url(struct srv *s, struct req *r,
 {
 	struct store_dataset d;
 	struct store_lightly_id id;
-	char name[STORE_NAME_MAX + 1], url[URL_MAX];
+	char name[STORE_NAME_MAX + 1], url[LIGHTLY_URL_MAX];
 	enum MHD_Result ret;
 	cJSON *o;
 	int rc = find_ds(r, &d), q;
@@ -1168,7 +837,7 @@ static enum MHD_Result r_csv_url(struct srv *s, struct req *r,
 				    " or digit");
 	rc = store_lightly_id_get(s->st, STORE_LIGHTLY_EMB, d.id, name, 0, &id);
 	if (!rc)
-		rc = make_url(s, r, c, "PUT", "csv", id.id, "", url,
+		rc = srv_lightly_make_url(s, r, c, "PUT", "csv", id.id, "", url,
 			      sizeof(url));
 	if (rc)
 		return srv_send_errno(c, rc, NULL);
@@ -1384,7 +1053,7 @@ static const struct route routes[] = {
 	{ "v1/datasets", "POST", r_dataset_create, B_JSON, CAP_JSON },
 	{ "v1/datasets/enriched", "GET", not_impl, B_NONE, 0 },
 	{ "v1/datasets/#", "GET", r_dataset, B_NONE, 0 },
-	{ "v1/datasets/#", "DELETE", r_dataset_delete, B_NONE, 0 },
+	{ "v1/datasets/#", "DELETE", r_dataset_delete, B_JSON, CAP_JSON },
 	{ "v1/datasets/#", "PUT", not_impl, B_JSON, CAP_JSON },
 	{ "v1/datasets/#/tags", "GET", r_tags, B_NONE, 0 },
 	{ "v1/datasets/#/tags", "POST", not_impl, B_JSON, CAP_JSON },
@@ -1417,9 +1086,9 @@ static const struct route routes[] = {
 	  CAP_JSON },
 	{ "v1/jobs", "GET", not_impl, B_NONE, 0 },
 	{ "v1/jobs/#", "GET", r_job, B_NONE, 0 },
-	{ "signed/sample/#", "PUT", r_signed_put, B_BLOB, CAP_BLOB },
-	{ "signed/sample/#", "GET", r_signed_get, B_NONE, 0 },
-	{ "signed/csv/#", "PUT", r_signed_csv, B_FILE, CAP_CSV },
+	{ "signed/sample/#", "PUT", srv_lightly_signed_put, B_BLOB, CAP_BLOB },
+	{ "signed/sample/#", "GET", srv_lightly_signed_get, B_NONE, 0 },
+	{ "signed/csv/#", "PUT", srv_lightly_signed_csv, B_FILE, CAP_CSV },
 	{ NULL, NULL, NULL, B_NONE, 0 },
 };
 
@@ -1458,7 +1127,7 @@ static int path_key(struct req *r, char *key, size_t len)
 				id = !literal(seg);
 		if (i == 3 && !strcmp(r->path.seg[1], "signed"))
 			id = 1;
-		if (id && !hex24(seg))
+		if (id && !srv_lightly_hex24(seg))
 			return -EINVAL;
 		o += (size_t)snprintf(key + o, len - o, "%s%s", i > 1 ? "/" : "",
 				      id ? "#" : seg);
@@ -1492,7 +1161,7 @@ int srv_route_lightly(struct srv *s, struct req *r, struct MHD_Connection *c,
 		rc = -EINVAL;
 	if (rc) {
 		/* a signed URL that does not parse was altered */
-		*ret = signed_url ? refuse_url(c, "not a signed URL of this"
+		*ret = signed_url ? srv_lightly_refuse(c, "not a signed URL of this"
 					       " server") :
 		       srv_send_err(c, MHD_HTTP_BAD_REQUEST, "bad_path",
 				    "EINVAL", "malformed path or id");
@@ -1508,7 +1177,7 @@ int srv_route_lightly(struct srv *s, struct req *r, struct MHD_Connection *c,
 	if (!s)
 		return 0;
 	if (signed_url)
-		return check_signed(s, r, c, method, ret);
+		return srv_lightly_check_signed(s, r, c, method, ret);
 	/* the client's version check sends no token: the two version
 	 * strings are public, as on the platform */
 	if (!strncmp(key, "v1/versions/", 12))

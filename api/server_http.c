@@ -31,8 +31,10 @@
  * Routing: the raw target's path, /v1/COLLECTION[/ID[/SUB]], becomes a
  * key ("nodes/#/children") looked up with the method in the route tables
  * of the routes_*.c files (tables[] below); no path: 404, no method on a
- * known path: 405. A target whose first segment is not "v1" is the web
- * app's (web_target): /app/... is looked up by its whole path in web.c's
+ * known path: 405. A target under /lightly is the lightly door's
+ * (routes_lightly.c: its table, its auth by ?token= or signed URL). Any
+ * other target whose first segment is not "v1" is the web app's
+ * (web_target): /app/... is looked up by its whole path in web.c's
  * table, anything else is a static file; those are routed before any
  * authentication (their handlers authenticate when they need a user),
  * and every answer to them carries the app's headers (web_answer). /v1

@@ -17,7 +17,8 @@
  *                      table and the arrays in its order (core/table.c)
  *   api/routes_media.c the v1 routes of thumbnails and images of samples
  *   api/routes_lightly.c  the lightly pip package's API under /lightly
- *                      (its own auth by ?token= and signed URLs)
+ *                      (its own auth by ?token= and signed URLs; its
+ *                      router), api/lightly_urls.c its signed URLs
  *   api/web.c          the web app's side: sign-in sessions (/app/...),
  *                      cookie auth's CSRF rule, static files at /, the
  *                      headers every app answer carries
@@ -33,7 +34,9 @@
  * routes file exports its table, ended by a row with a NULL key; the router
  * (server_http.c) looks a request up in the tables it lists, so a new
  * group of routes is a file of its own with its table, added to that list.
- * Targets whose first segment is not "v1" are the web app's (api/web.c):
+ * Targets under /lightly are routed by routes_lightly.c (its own table
+ * and auth). Other targets whose first segment is not "v1" are the web
+ * app's (api/web.c):
  * those under /app/ are looked up by their whole path in srv_routes_app,
  * the rest are static files (srv_route_static); the router does not
  * authenticate them, their handlers call srv_authenticate when they need

@@ -354,7 +354,20 @@ def abuse(base, tokfile, otherfile, v1, ttl):
     check(st == 401, "no ?token= -> 401")
     st, _ = http("GET", base + "/v1/datasets?token=svf_" + "0" * 64)
     check(st == 401, "a bad ?token= -> 401")
+    # delete_dataset_by_id: the client sends a "{}" body; the dataset goes
+    # with its samples and tags, and its ids then answer 404
+    st, _ = http("DELETE", lc.url("/v1/datasets/%s" % ds), b"{}",
+                 "application/json")
+    check(st == 200, "DELETE a dataset with samples (the client's {} body)"
+          " -> 200 (%d)" % st)
+    st, _ = http("GET", lc.url("/v1/datasets/%s" % ds))
+    check(st == 404, "the deleted dataset -> 404 (%d)" % st)
+    st, _ = http("GET", lc.url("/v1/datasets/%s/samples/%s/writeurl" %
+                               (ds, sid), isThumbnail="False"))
+    check(st == 404, "a sample of the deleted dataset -> 404 (%d)" % st)
     # expired
+    ds = lc.call("POST", "/v1/datasets", {"name": "abuse2"})["id"]
+    sid = upload_one(lc, ds, "x.png", png(3, 3, 1), "meta")
     u = wurl()
     time.sleep(ttl + 1.5)
     put(u, "an expired write URL", (403,))

@@ -1,0 +1,48 @@
+/*
+ * lightly_int.h — what the two files of the lightly door share (private to
+ * api/routes_lightly.c and api/lightly_urls.c; docs/api.md "The lightly
+ * door"). routes_lightly.c has the routes over datasets, samples, tags,
+ * embeddings and jobs, and the router; lightly_urls.c the signed URLs and
+ * the routes that take them.
+ */
+#ifndef SIEVEFS_API_LIGHTLY_INT_H
+#define SIEVEFS_API_LIGHTLY_INT_H
+
+#include <stddef.h>
+#include <string.h>
+
+#include "api/server_int.h"
+
+#define LIGHTLY_URL_MAX 2048
+
+/* 1 if s is 24 lower-case hex digits (every id of the door). */
+static inline int srv_lightly_hex24(const char *s)
+{
+	return strlen(s) == 24 && strspn(s, "0123456789abcdef") == 24;
+}
+
+/* A signed URL for `method` on /lightly/signed/WHAT/OBJECT for the
+ * request's user (kind: "full", "thumb", or "" for a CSV) into url, with
+ * the request's Host and the server's scheme. 0 or -errno. */
+int srv_lightly_make_url(struct srv *s, struct req *r, struct MHD_Connection *c,
+			 const char *method, const char *what,
+			 const char *object, const char *kind, char *url,
+			 size_t len);
+/* 403 bad_signature with why. */
+enum MHD_Result srv_lightly_refuse(struct MHD_Connection *c, const char *why);
+/* Checks the request's signed URL (route "signed/WHAT/#"; r->path and
+ * r->query set): signature, expiry, and a write URL's single use (claimed
+ * here); then authenticates as its user. 0, or 1 answered into *ret. */
+int srv_lightly_check_signed(struct srv *s, struct req *r,
+			     struct MHD_Connection *c, const char *method,
+			     enum MHD_Result *ret);
+
+/* The routes of signed URLs (route_fn). */
+enum MHD_Result srv_lightly_signed_put(struct srv *s, struct req *r,
+				       struct MHD_Connection *c);
+enum MHD_Result srv_lightly_signed_get(struct srv *s, struct req *r,
+				       struct MHD_Connection *c);
+enum MHD_Result srv_lightly_signed_csv(struct srv *s, struct req *r,
+				       struct MHD_Connection *c);
+
+#endif
