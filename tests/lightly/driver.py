@@ -25,6 +25,7 @@ import io
 import json
 import os
 import struct
+import subprocess
 import sys
 import time
 import urllib.error
@@ -340,6 +341,22 @@ def abuse(base, tokfile, otherfile, v1, ttl):
         check(True, "bob lists alice's tags -> 404")
     except RuntimeError as e:
         check(False, "bob lists alice's tags -> 404: %s" % e)
+    st, _ = http("DELETE", bob.url("/v1/datasets/%s" % ds), b"{}",
+                 "application/json")
+    check(st == 404, "bob deletes alice's dataset -> 404 (%d)" % st)
+    # the v1 body cap: a JSON body over 1 MiB -> 413, nothing made
+    # (curl: the server answers before the body is read and closes, which
+    # urllib reports as a broken pipe instead of the answer)
+    big = json.dumps({"fileName": "big.png",
+                      "metaData": {"pad": "x" * (1 << 20)}}).encode()
+    res = subprocess.run(["curl", "-s", "-o", "/dev/null", "-w",
+                          "%{http_code}", "-H",
+                          "Content-Type: application/json",
+                          "--data-binary", "@-",
+                          lc.url("/v1/datasets/%s/samples" % ds)],
+                         input=big, capture_output=True)
+    check(res.stdout == b"413", "a sample body over 1 MiB -> 413 (%s)" %
+          res.stdout)
     # path traversal in a fileName
     for bad in ("../x.png", "a/../../x.png", "/etc/x.png", "a//b.png"):
         st, _ = http("POST", lc.url("/v1/datasets/%s/samples" % ds),
