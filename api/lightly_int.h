@@ -31,8 +31,9 @@ int srv_lightly_make_url(struct srv *s, struct req *r, struct MHD_Connection *c,
 /* 403 bad_signature with why. */
 enum MHD_Result srv_lightly_refuse(struct MHD_Connection *c, const char *why);
 /* Checks the request's signed URL (route "signed/WHAT/#"; r->path and
- * r->query set): signature, expiry, and a write URL's single use (claimed
- * here); then authenticates as its user. 0, or 1 answered into *ret. */
+ * r->query set): signature and expiry (a write URL's single use is
+ * claimed by its route, once the body is in); then authenticates as its
+ * user. 0, or 1 answered into *ret. */
 int srv_lightly_check_signed(struct srv *s, struct req *r,
 			     struct MHD_Connection *c, const char *method,
 			     enum MHD_Result *ret);

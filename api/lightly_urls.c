@@ -11,9 +11,10 @@
  * Unix seconds, url_ttl() after the URL was made). Checked in constant time
  * before the body is read; any change, an unparsable path, or a past EXP →
  * 403. A write URL works once: its MAC is claimed in the catalog
- * (store_lightly_claim, lightly_used) before the body is read and given back
- * only when the write fails, so a replay → 403 and two concurrent uses of
- * one URL cannot both write. The routes then act as USER with the v1
+ * (store_lightly_claim, lightly_used) when the body is in, before anything
+ * is stored, and given back only when the write fails, so a replay → 403
+ * and two concurrent uses of one URL cannot both write; a refusal before
+ * the route runs (413, 507, 429) leaves the URL usable. The routes then act as USER with the v1
  * rules: ownership (another user's sample → 404), the upload quota, caps.
  * No target is ever logged.
  *
@@ -187,23 +188,42 @@ int srv_lightly_check_signed(struct srv *s, struct req *r, struct MHD_Connection
 				  " one");
 		return 1;
 	}
-	if (!strcmp(method, "PUT")) {
-		rc = store_lightly_claim(s->st, mac, (int64_t)(exp + 1) *
-					 1000000000);
-		if (rc == -EEXIST) {
-			*ret = srv_lightly_refuse(c, "this write URL was used already: a"
-					  " write URL works once");
-			return 1;
-		}
-		if (rc) {
-			*ret = srv_send_errno(c, rc, NULL);
-			return 1;
-		}
-	}
 	return srv_auth_user(s, r, c, user, ret);
 }
 
-/* The MAC of the request's signed URL (claimed by check_signed). */
+/*
+ * Claims the request's write URL (its MAC, checked by check_signed) when
+ * its body is in: 0, or 1 with 403 (used already) or the store's error
+ * answered into *ret. Claimed here rather than before the body so that a
+ * refusal before the route runs (413 over the cap, 507 over the quota,
+ * 429 over the rate) leaves the URL usable for the client's retry.
+ */
+static int lightly_claim(struct srv *s, struct req *r,
+			 struct MHD_Connection *c, enum MHD_Result *ret)
+{
+	char mac[80], exp_s[24];
+	long long exp = 0;
+	int rc = -EINVAL;
+
+	if (api_query_get(r->query, "s", mac, sizeof(mac)) == 1 &&
+	    api_query_get(r->query, "e", exp_s, sizeof(exp_s)) == 1) {
+		exp = strtoll(exp_s, NULL, 10);
+		rc = store_lightly_claim(s->st, mac, (int64_t)(exp + 1) *
+					 1000000000);
+	}
+	if (rc == -EEXIST) {
+		*ret = srv_lightly_refuse(c, "this write URL was used already:"
+					  " a write URL works once");
+		return 1;
+	}
+	if (rc) {
+		*ret = srv_send_errno(c, rc, NULL);
+		return 1;
+	}
+	return 0;
+}
+
+/* Gives the request's claim back (its write failed). */
 static void lightly_give_back(struct srv *s, struct req *r)
 {
 	char mac[80];
@@ -227,6 +247,8 @@ enum MHD_Result srv_lightly_signed_put(struct srv *s, struct req *r,
 	enum MHD_Result ret;
 	int rc, fd, kept;
 
+	if (lightly_claim(s, r, c, &ret))
+		return ret;
 	api_query_get(r->query, "k", kind, sizeof(kind));
 	rc = srv_own_node(s, r, r->id, &n);
 	if (!rc && (!n.tree_live || n.kind != STORE_FILE))
@@ -334,8 +356,12 @@ enum MHD_Result srv_lightly_signed_csv(struct srv *s, struct req *r,
 	const char *text;
 	size_t len = 0;
 	void *map = NULL;
-	int rc = store_lightly_id_find(s->st, r->path.seg[3], &e);
+	enum MHD_Result ret;
+	int rc;
 
+	if (lightly_claim(s, r, c, &ret))
+		return ret;
+	rc = store_lightly_id_find(s->st, r->path.seg[3], &e);
 	if (!rc && e.kind != STORE_LIGHTLY_EMB)
 		rc = -ENOENT;
 	if (!rc)
