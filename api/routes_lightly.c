@@ -581,6 +581,27 @@ static enum MHD_Result r_tag_filenames(struct srv *s, struct req *r,
 
 /* ---- routes: samples ---- */
 
+/* 0 if path is a relative path of names (no empty, "." or ".."
+ * component, none over 255 bytes), else -EINVAL. */
+static int path_check(char *p)
+{
+	char *slash;
+	int rc;
+
+	if (!*p || *p == '/')
+		return -EINVAL;
+	/* every component first: a bad path makes no folder */
+	for (char *q = p;; q = slash + 1) {
+		if (!(slash = strchr(q, '/')))
+			return core_component_check(q) ? -EINVAL : 0;
+		*slash = '\0';
+		rc = core_component_check(q);
+		*slash = '/';
+		if (rc)
+			return -EINVAL;
+	}
+}
+
 /* The folder for fileName's last component under the live root, made as
  * needed: its ino into *dir and the last component's offset into *base.
  * 0, -EINVAL (a bad path), or the backend's error. */
@@ -590,21 +611,23 @@ static int sample_dir(struct backend *be, int64_t root, char *path,
 	struct store_newnode nn = { STORE_DIR, 0755, 0, 0, 0 };
 	struct store_node n;
 	char *p = path, *slash;
-	int rc;
+	int rc = path_check(path);
 
 	*dir = root;
-	if (!*p || *p == '/')
-		return -EINVAL;
+	if (rc)
+		return rc;
 	while ((slash = strchr(p, '/'))) {
 		*slash = '\0';
-		rc = core_component_check(p);
-		if (!rc) {
-			rc = be->ops->node_lookup(be, *dir, p, &n);
-			if (rc == -ENOENT)
-				rc = be->ops->node_create(be, *dir, p, &nn, &n);
-			if (!rc && n.kind != STORE_DIR)
-				rc = -ENOTDIR;
+		rc = be->ops->node_lookup(be, *dir, p, &n);
+		if (rc == -ENOENT) {
+			rc = be->ops->node_create(be, *dir, p, &nn, &n);
+			/* the client uploads with 8 threads: another one's
+			 * sample may have made this folder meanwhile */
+			if (rc == -EEXIST)
+				rc = be->ops->node_lookup(be, *dir, p, &n);
 		}
+		if (!rc && n.kind != STORE_DIR)
+			rc = -ENOTDIR;
 		*slash = '/';
 		if (rc)
 			return rc;

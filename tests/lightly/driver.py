@@ -358,7 +358,8 @@ def abuse(base, tokfile, otherfile, v1, ttl):
     check(res.stdout == b"413", "a sample body over 1 MiB -> 413 (%s)" %
           res.stdout)
     # path traversal in a fileName
-    for bad in ("../x.png", "a/../../x.png", "/etc/x.png", "a//b.png"):
+    for bad in ("../x.png", "a/../../x.png", "/etc/x.png", "a//b.png",
+                "newdir/..", "newdir/", "newdir/./x.png"):
         st, _ = http("POST", lc.url("/v1/datasets/%s/samples" % ds),
                      json.dumps({"fileName": bad}).encode(),
                      "application/json")
@@ -366,6 +367,13 @@ def abuse(base, tokfile, otherfile, v1, ttl):
     names = lc.call("GET", "/v1/datasets/%s/mappings" % ds, field="fileName")
     check(names == ["x.png", "y.png"], "only the two samples exist (%s)" %
           names)
+    st, body = http("GET", v1 + "/v1/datasets?name=abuse", headers=v1h)
+    root = json.loads(body)["live_root"] if st == 200 else 0
+    st, body = http("GET", v1 + "/v1/nodes/%d/children" % root, headers=v1h)
+    kids = [k["name"] for k in json.loads(body)["children"]] if st == 200 \
+        else None
+    check(kids == ["x.png", "y.png"], "a refused fileName made no folder"
+          " (%s)" % kids)
     # no token, a bad token
     st, _ = http("GET", base + "/v1/datasets")
     check(st == 401, "no ?token= -> 401")
