@@ -931,6 +931,27 @@ static int sampling_line(struct req *r, const struct store_dataset *d,
 	return 0;
 }
 
+/* The run a sample request just queued: the newest of the dataset's
+ * latest runs whose request is `line` (another request of the dataset may
+ * have been queued meanwhile, by any door). 0 or -errno. */
+static int run_of(struct srv *s, int64_t ds, const char *line,
+		  struct store_run *out)
+{
+	struct store_run *runs = NULL;
+	size_t n = 0;
+	int rc = store_run_list(s->st, ds, 16, &runs, &n);
+
+	if (!rc)
+		rc = -ENOENT;
+	for (size_t i = 0; rc == -ENOENT && i < n; i++)
+		if (!strcmp(runs[i].request, line)) {
+			*out = runs[i];
+			rc = 0;
+		}
+	free(runs);
+	return rc;
+}
+
 static enum MHD_Result r_sampling(struct srv *s, struct req *r,
 				  struct MHD_Connection *c)
 {
@@ -976,7 +997,7 @@ static enum MHD_Result r_sampling(struct srv *s, struct req *r,
 		return srv_send_errno(c, -EEXIST, "a tag of this name exists");
 	rc = r->be->ops->sample_request(r->be, d.id, line, msg);
 	if (!rc)
-		rc = store_run_latest(s->st, d.id, &run);
+		rc = run_of(s, d.id, line, &run);
 	if (!rc)
 		rc = store_lightly_id_get(s->st, STORE_LIGHTLY_JOB, d.id, tag,
 					  run.id, &job);
