@@ -14,9 +14,9 @@
  * (store_lightly_claim, lightly_used) when the body is in, before anything
  * is stored, and given back only when the write fails, so a replay → 403
  * and two concurrent uses of one URL cannot both write; a refusal before
- * the route runs (413, 507, 429) leaves the URL usable. The routes then act as USER with the v1
- * rules: ownership (another user's sample → 404), the upload quota, caps.
- * No target is ever logged.
+ * the route runs (413, 507, 429) leaves the URL usable. The routes then
+ * act as USER with the v1 rules: ownership (another user's sample → 404),
+ * the upload quota, caps. No target is ever logged.
  *
  * Threads: MHD's; the secret is read once, under key_lock.
  */
@@ -152,11 +152,13 @@ enum MHD_Result srv_lightly_refuse(struct MHD_Connection *c, const char *why)
 /*
  * Checks the signed URL of the request (route key "signed/WHAT/#"): the
  * MAC over the method, the path, the user, the object, the kind and the
- * expiry, then the expiry; a write URL is claimed (used once). Then
- * authenticates as its user. 0, or 1 answered (403, or the auth's error).
+ * expiry, then the expiry (a write URL is claimed by its route, once the
+ * body is in: lightly_claim). Then authenticates as its user. 0, or 1
+ * answered (403, or the auth's error).
  */
-int srv_lightly_check_signed(struct srv *s, struct req *r, struct MHD_Connection *c,
-			const char *method, enum MHD_Result *ret)
+int srv_lightly_check_signed(struct srv *s, struct req *r,
+			     struct MHD_Connection *c, const char *method,
+			     enum MHD_Result *ret)
 {
 	char user[STORE_USER_MAX + 1], kind[8] = "", exp_s[24], mac[80];
 	char want[65], path[2 * API_SEG_MAX + 32];
@@ -179,13 +181,14 @@ int srv_lightly_check_signed(struct srv *s, struct req *r, struct MHD_Connection
 	rc = *end || !*exp_s ? -EINVAL :
 	     url_mac(s, method, path, user, object, kind, exp, want);
 	if (rc || strlen(mac) != 64 || CRYPTO_memcmp(mac, want, 64)) {
-		*ret = srv_lightly_refuse(c, "the URL's signature does not match (altered,"
-				  " or not for this method)");
+		*ret = srv_lightly_refuse(c, "the URL's signature does not"
+					  " match (altered, or not for this"
+					  " method)");
 		return 1;
 	}
 	if (exp < (long long)time(NULL)) {
-		*ret = srv_lightly_refuse(c, "the signed URL has expired: ask for a new"
-				  " one");
+		*ret = srv_lightly_refuse(c, "the signed URL has expired: ask"
+					  " for a new one");
 		return 1;
 	}
 	return srv_auth_user(s, r, c, user, ret);

@@ -19,14 +19,14 @@
  *                `mappings` order, which is the sample table's order
  *                (core/table.c: committed files of the live tree sorted
  *                bytewise by path); totSize is that table's count
- *   embedding    a sievefs embedding, by name; the 24-hex id the client
- *                holds (given before the CSV exists) is a row of
- *                store/lightly.c; the CSV goes through emb_put, the v1
- *                route's validation
- *   sampling     a `sample` request line (core/runs.c): RANDOM → random,
- *                CORESET → coreset n= min_distance=; a job id names the
- *                run; the first poll that finds it done freezes the
- *                selection as the requested tag (tag_create)
+ *   embedding    (lightly_jobs.c) a sievefs embedding, by name; the
+ *                24-hex id the client holds (given before the CSV
+ *                exists) is a row of store/lightly.c; the CSV goes
+ *                through emb_put, the v1 route's validation
+ *   sampling     (lightly_jobs.c) a `sample` request line (core/runs.c):
+ *                RANDOM → random, CORESET → coreset n= min_distance=; a
+ *                job id names the run; the first poll that finds it done
+ *                freezes the selection as the requested tag (tag_create)
  *
  * Auth: `?token=` (the client's only way) on /lightly routes only — the v1
  * router never reads it; the two version routes take none (the client's
@@ -78,7 +78,7 @@ static struct tbl_cache *the_cache(struct srv *s)
 
 /* ---- small helpers ---- */
 
-static int64_t ms(int64_t ns)
+int64_t srv_lightly_ms(int64_t ns)
 {
 	return ns / 1000000;
 }
@@ -100,7 +100,7 @@ static enum MHD_Result send_str(struct MHD_Connection *c, unsigned status,
 }
 
 /* The path segment after `word` in the request's path, or NULL. */
-static const char *seg_after(const struct req *r, const char *word)
+const char *srv_lightly_seg(const struct req *r, const char *word)
 {
 	for (size_t i = 1; i + 1 < r->path.n; i++)
 		if (!strcmp(r->path.seg[i], word))
@@ -110,9 +110,9 @@ static const char *seg_after(const struct req *r, const char *word)
 
 /* The request's dataset (the segment after "datasets", a uid) among the
  * owner's: 0, -ENOENT. */
-static int find_ds(struct req *r, struct store_dataset *out)
+int srv_lightly_ds(struct req *r, struct store_dataset *out)
 {
-	const char *uid = seg_after(r, "datasets");
+	const char *uid = srv_lightly_seg(r, "datasets");
 	struct store_dataset *all = NULL;
 	size_t n = 0;
 	int rc;
@@ -134,7 +134,7 @@ static int find_ds(struct req *r, struct store_dataset *out)
 }
 
 /* Tag `uid` of dataset ds: 0 or -ENOENT. */
-static int find_tag(struct req *r, int64_t ds, const char *uid,
+int srv_lightly_tag(struct req *r, int64_t ds, const char *uid,
 		    struct store_tag *out)
 {
 	struct store_tag *all = NULL;
@@ -219,8 +219,9 @@ static cJSON *dataset_json(struct srv *s, const struct store_dataset *d)
 	cJSON_AddStringToObject(j, "imgType", img);
 	cJSON_AddNumberToObject(j, "nSamples", (double)n);
 	cJSON_AddNumberToObject(j, "sizeInBytes", (double)bytes);
-	cJSON_AddNumberToObject(j, "createdAt", (double)ms(d->created_ns));
-	cJSON_AddNumberToObject(j, "lastModifiedAt", (double)ms(d->created_ns));
+	cJSON_AddNumberToObject(j, "createdAt", (double)srv_lightly_ms(d->created_ns));
+	cJSON_AddNumberToObject(j, "lastModifiedAt",
+				(double)srv_lightly_ms(d->created_ns));
 	return j;
 }
 
@@ -281,7 +282,8 @@ static cJSON *tag_json(struct srv *s, struct req *r,
 	cJSON_AddStringToObject(j, "name", tg->name);
 	cJSON_AddStringToObject(j, "bitMaskData", hex);
 	cJSON_AddNumberToObject(j, "totSize", (double)t->n);
-	cJSON_AddNumberToObject(j, "createdAt", (double)ms(tg->created_ns));
+	cJSON_AddNumberToObject(j, "createdAt",
+				(double)srv_lightly_ms(tg->created_ns));
 	cJSON_AddNullToObject(j, "changes");
 out:
 	free(bits);
@@ -373,7 +375,7 @@ static enum MHD_Result r_dataset(struct srv *s, struct req *r,
 				 struct MHD_Connection *c)
 {
 	struct store_dataset d;
-	int rc = find_ds(r, &d);
+	int rc = srv_lightly_ds(r, &d);
 	cJSON *j;
 
 	if (rc)
@@ -421,7 +423,7 @@ static enum MHD_Result r_dataset_delete(struct srv *s, struct req *r,
 	struct store_embedding *embs = NULL;
 	char msg[BE_MSG] = "";
 	size_t n = 0;
-	int rc = find_ds(r, &d);
+	int rc = srv_lightly_ds(r, &d);
 
 	if (rc)
 		return srv_send_errno(c, rc, NULL);
@@ -457,7 +459,7 @@ static enum MHD_Result r_tags(struct srv *s, struct req *r,
 	char img[16];
 	size_t n = 0;
 	cJSON *arr = NULL;
-	int rc = find_ds(r, &d), made;
+	int rc = srv_lightly_ds(r, &d), made;
 
 	if (rc)
 		return srv_send_errno(c, rc, NULL);
@@ -498,10 +500,10 @@ static enum MHD_Result r_tag(struct srv *s, struct req *r,
 	struct store_tag tg;
 	struct tbl *t = NULL;
 	cJSON *j;
-	int rc = find_ds(r, &d);
+	int rc = srv_lightly_ds(r, &d);
 
 	if (!rc)
-		rc = find_tag(r, d.id, seg_after(r, "tags"), &tg);
+		rc = srv_lightly_tag(r, d.id, srv_lightly_seg(r, "tags"), &tg);
 	if (!rc)
 		rc = table_of(s, d.id, &t);
 	if (rc)
@@ -520,7 +522,7 @@ static enum MHD_Result r_tag_initial(struct srv *s, struct req *r,
 	char img[16];
 	enum MHD_Result ret;
 	cJSON *j, *o;
-	int rc = find_ds(r, &d);
+	int rc = srv_lightly_ds(r, &d);
 
 	if (rc)
 		return srv_send_errno(c, rc, NULL);
@@ -552,10 +554,10 @@ static enum MHD_Result r_tag_filenames(struct srv *s, struct req *r,
 	struct tbl *t = NULL;
 	uint8_t *bits = NULL;
 	cJSON *arr = NULL;
-	int rc = find_ds(r, &d);
+	int rc = srv_lightly_ds(r, &d);
 
 	if (!rc)
-		rc = find_tag(r, d.id, seg_after(r, "tags"), &tg);
+		rc = srv_lightly_tag(r, d.id, srv_lightly_seg(r, "tags"), &tg);
 	if (!rc)
 		rc = table_of(s, d.id, &t);
 	if (!rc && (!(bits = malloc(t->n ? t->n : 1)) ||
@@ -652,7 +654,7 @@ static enum MHD_Result r_sample_create(struct srv *s, struct req *r,
 	size_t base = 0;
 	EVP_MD_CTX *md = NULL;
 	cJSON *j, *o;
-	int rc = find_ds(r, &d);
+	int rc = srv_lightly_ds(r, &d);
 
 	if (rc)
 		return srv_send_errno(c, rc, NULL);
@@ -730,10 +732,10 @@ static enum MHD_Result sample_url(struct srv *s, struct req *r,
 	struct store_node n;
 	char url[LIGHTLY_URL_MAX], type[16] = "full";
 	const char *kind;
-	int rc = find_ds(r, &d);
+	int rc = srv_lightly_ds(r, &d);
 
 	if (!rc)
-		rc = find_sample(s, r, seg_after(r, "samples"), d.id, &n);
+		rc = find_sample(s, r, srv_lightly_seg(r, "samples"), d.id, &n);
 	if (rc)
 		return srv_send_errno(c, rc, rc == -ENOENT ? "no such sample" :
 				      NULL);
@@ -747,7 +749,7 @@ static enum MHD_Result sample_url(struct srv *s, struct req *r,
 		kind = strcmp(type, "full") ? "thumb" : "full";
 	}
 	rc = srv_lightly_make_url(s, r, c, write ? "PUT" : "GET", "sample",
-		      seg_after(r, "samples"), kind, url, sizeof(url));
+		      srv_lightly_seg(r, "samples"), kind, url, sizeof(url));
 	return rc ? srv_send_errno(c, rc, NULL) : send_str(c, MHD_HTTP_OK, url);
 }
 
@@ -771,7 +773,7 @@ static enum MHD_Result r_mappings(struct srv *s, struct req *r,
 	char field[16], id[25];
 	enum MHD_Result ret;
 	cJSON *arr;
-	int rc = find_ds(r, &d), q;
+	int rc = srv_lightly_ds(r, &d), q;
 
 	if (rc)
 		return srv_send_errno(c, rc, NULL);
@@ -794,293 +796,6 @@ static enum MHD_Result r_mappings(struct srv *s, struct req *r,
 	}
 	table_done(s, t);
 	return srv_send_json(c, MHD_HTTP_OK, arr);
-}
-
-/* ---- routes: embeddings, sampling, jobs ---- */
-
-static enum MHD_Result r_embeddings(struct srv *s, struct req *r,
-				    struct MHD_Connection *c)
-{
-	struct store_dataset d;
-	struct store_embedding *all = NULL;
-	struct store_lightly_id id;
-	size_t n = 0;
-	cJSON *arr = NULL;
-	int rc = find_ds(r, &d);
-
-	if (!rc)
-		rc = r->be->ops->emb_list(r->be, d.id, &all, &n);
-	if (!rc && !(arr = cJSON_CreateArray()))
-		rc = -ENOMEM;
-	for (size_t i = 0; !rc && i < n; i++) {
-		cJSON *j = cJSON_CreateObject();
-		rc = store_lightly_id_get(s->st, STORE_LIGHTLY_EMB, d.id,
-					  all[i].name, 0, &id);
-		if (!rc && !j)
-			rc = -ENOMEM;
-		if (rc) {
-			cJSON_Delete(j);
-			break;
-		}
-		cJSON_AddStringToObject(j, "id", id.id);
-		cJSON_AddStringToObject(j, "name", all[i].name);
-		cJSON_AddBoolToObject(j, "isProcessed", 1);
-		cJSON_AddNumberToObject(j, "createdAt",
-					(double)ms(all[i].created_ns));
-		cJSON_AddBoolToObject(j, "is2d", 0);
-		cJSON_AddItemToArray(arr, j);
-	}
-	free(all);
-	if (rc) {
-		cJSON_Delete(arr);
-		return srv_send_errno(c, rc, NULL);
-	}
-	return srv_send_json(c, MHD_HTTP_OK, arr);
-}
-
-static enum MHD_Result r_csv_url(struct srv *s, struct req *r,
-				 struct MHD_Connection *c)
-{
-	struct store_dataset d;
-	struct store_lightly_id id;
-	char name[STORE_NAME_MAX + 1], url[LIGHTLY_URL_MAX];
-	enum MHD_Result ret;
-	cJSON *o;
-	int rc = find_ds(r, &d), q;
-
-	if (rc)
-		return srv_send_errno(c, rc, NULL);
-	q = srv_query(r, c, "name", name, sizeof(name), &ret);
-	if (q < 0)
-		return ret;
-	if (!q || !core_name_valid(name))
-		return srv_send_err(c, MHD_HTTP_BAD_REQUEST, "invalid", "EINVAL",
-				    "an embedding name is 1-128 characters of"
-				    " A-Z a-z 0-9 . _ -, starting with a letter"
-				    " or digit");
-	rc = store_lightly_id_get(s->st, STORE_LIGHTLY_EMB, d.id, name, 0, &id);
-	if (!rc)
-		rc = srv_lightly_make_url(s, r, c, "PUT", "csv", id.id, "", url,
-			      sizeof(url));
-	if (rc)
-		return srv_send_errno(c, rc, NULL);
-	if (!(o = cJSON_CreateObject()))
-		return MHD_NO;
-	cJSON_AddStringToObject(o, "signedWriteUrl", url);
-	cJSON_AddStringToObject(o, "embeddingId", id.id);
-	return srv_send_json(c, MHD_HTTP_OK, o);
-}
-
-/* The sample request line of a SamplingCreateRequest into line: 0, or
- * -EINVAL / -ENOSYS with the reason in msg. */
-static int sampling_line(struct req *r, const struct store_dataset *d,
-			 const cJSON *j, const char *emb, char *line,
-			 size_t len, char *msg, size_t msglen)
-{
-	const cJSON *cfg = cJSON_GetObjectItemCaseSensitive(j, "config");
-	const cJSON *stop = cJSON_GetObjectItemCaseSensitive(cfg,
-							     "stoppingCondition");
-	const cJSON *nj = cJSON_GetObjectItemCaseSensitive(stop, "nSamples");
-	const cJSON *mj = cJSON_GetObjectItemCaseSensitive(stop, "minDistance");
-	const cJSON *pre = cJSON_GetObjectItemCaseSensitive(j,
-							    "preselectedTagId");
-	const cJSON *qt = cJSON_GetObjectItemCaseSensitive(j, "queryTagId");
-	char method[32], from[160] = "", nstr[40] = "", mstr[48] = "";
-	struct store_tag tg;
-	int coreset;
-
-	if (api_get_str(j, "method", method, sizeof(method), 1)) {
-		snprintf(msg, msglen, "missing or mistyped field: method");
-		return -EINVAL;
-	}
-	coreset = !strcmp(method, "CORESET");
-	if (!coreset && strcmp(method, "RANDOM")) {
-		snprintf(msg, msglen, "sampling method %.31s is not supported"
-			 " (RANDOM, CORESET)", method);
-		return -ENOSYS;
-	}
-	if (pre && !cJSON_IsNull(pre)) {
-		snprintf(msg, msglen, "preselectedTagId is not supported");
-		return -ENOSYS;
-	}
-	if (qt && cJSON_IsString(qt)) {
-		if (find_tag(r, d->id, qt->valuestring, &tg)) {
-			snprintf(msg, msglen, "no such queryTagId");
-			return -ENOENT;
-		}
-		if (!tg.live)
-			snprintf(from, sizeof(from), " from=%s", tg.name);
-	}
-	if (cJSON_IsNumber(nj) && nj->valuedouble >= 1) {
-		if (nj->valuedouble > 1e15) {
-			snprintf(msg, msglen, "nSamples too large");
-			return -EINVAL;
-		}
-		snprintf(nstr, sizeof(nstr), " n=%lld",
-			 (long long)nj->valuedouble);
-	}
-	if (coreset && cJSON_IsNumber(mj) && mj->valuedouble > 0)
-		snprintf(mstr, sizeof(mstr), " min_distance=%.9g",
-			 mj->valuedouble);
-	if ((size_t)snprintf(line, len, "%s%s%s embedding=%s%s",
-			     coreset ? "coreset" : "random", nstr, mstr, emb,
-			     from) >= len) {
-		snprintf(msg, msglen, "request too long");
-		return -EINVAL;
-	}
-	return 0;
-}
-
-/* The run a sample request just queued: the newest of the dataset's
- * latest runs whose request is `line` (another request of the dataset may
- * have been queued meanwhile, by any door). 0 or -errno. */
-static int run_of(struct srv *s, int64_t ds, const char *line,
-		  struct store_run *out)
-{
-	struct store_run *runs = NULL;
-	size_t n = 0;
-	int rc = store_run_list(s->st, ds, 16, &runs, &n);
-
-	if (!rc)
-		rc = -ENOENT;
-	for (size_t i = 0; rc == -ENOENT && i < n; i++)
-		if (!strcmp(runs[i].request, line)) {
-			*out = runs[i];
-			rc = 0;
-		}
-	free(runs);
-	return rc;
-}
-
-static enum MHD_Result r_sampling(struct srv *s, struct req *r,
-				  struct MHD_Connection *c)
-{
-	struct store_dataset d;
-	struct store_lightly_id e, job;
-	struct store_embedding emb;
-	struct store_tag tg;
-	struct store_run run;
-	char tag[STORE_NAME_MAX + 1], line[CAP_LINE], msg[BE_MSG] = "";
-	enum MHD_Result ret;
-	cJSON *j, *o;
-	int rc = find_ds(r, &d);
-
-	if (!rc)
-		rc = store_lightly_id_find(s->st, seg_after(r, "embeddings"), &e);
-	if (!rc && (e.kind != STORE_LIGHTLY_EMB || e.dataset != d.id))
-		rc = -ENOENT;
-	if (!rc)
-		rc = r->be->ops->emb_get(r->be, d.id, e.name, &emb);
-	if (rc)
-		return srv_send_errno(c, rc, rc == -ENOENT ?
-				      "no such dataset or embedding" : NULL);
-	if (!(j = srv_body_json(r, c, &ret)))
-		return ret;
-	rc = api_get_str(j, "newTagName", tag, sizeof(tag), 1);
-	if (rc) {
-		cJSON_Delete(j);
-		return srv_bad_field(c, "newTagName");
-	}
-	rc = sampling_line(r, &d, j, e.name, line, sizeof(line), msg,
-			   sizeof(msg));
-	cJSON_Delete(j);
-	if (rc == -ENOSYS)
-		return srv_send_err(c, 501, "not_implemented", "ENOSYS", msg);
-	if (rc)
-		return srv_send_errno(c, rc, msg);
-	if (!core_name_valid(tag) || core_name_reserved(tag))
-		return srv_send_err(c, MHD_HTTP_BAD_REQUEST, "invalid", "EINVAL",
-				    "newTagName: 1-128 characters of A-Z a-z"
-				    " 0-9 . _ -, starting with a letter or"
-				    " digit, not a reserved name");
-	if (!r->be->ops->tag_get(r->be, d.id, tag, &tg))
-		return srv_send_errno(c, -EEXIST, "a tag of this name exists");
-	rc = r->be->ops->sample_request(r->be, d.id, line, msg);
-	if (!rc)
-		rc = run_of(s, d.id, line, &run);
-	if (!rc)
-		rc = store_lightly_id_get(s->st, STORE_LIGHTLY_JOB, d.id, tag,
-					  run.id, &job);
-	if (rc)
-		return srv_send_errno(c, rc, msg[0] ? msg : NULL);
-	if (!(o = cJSON_CreateObject()))
-		return MHD_NO;
-	cJSON_AddStringToObject(o, "jobId", job.id);
-	return srv_send_json(c, MHD_HTTP_OK, o);
-}
-
-/* A finished job's tag: made now by the first poll that finds the run
- * done (the selection is the run's top n), then remembered. */
-static int job_tag(struct srv *s, struct req *r, struct store_lightly_id *job,
-		   struct store_tag *tg, char *msg)
-{
-	int rc;
-
-	if (job->tag > 0)
-		return r->be->ops->tag_get_id(r->be, job->tag, tg);
-	rc = r->be->ops->tag_create(r->be, job->dataset, job->name, tg, msg);
-	if (rc == -EEXIST)   /* a concurrent poll made it */
-		rc = r->be->ops->tag_get(r->be, job->dataset, job->name, tg);
-	if (!rc)
-		rc = store_lightly_job_done(s->st, job->id, tg->id);
-	return rc;
-}
-
-static enum MHD_Result r_job(struct srv *s, struct req *r,
-			     struct MHD_Connection *c)
-{
-	struct store_lightly_id job;
-	struct store_dataset d;
-	struct store_run run;
-	struct store_tag tg;
-	char msg[BE_MSG] = "";
-	const char *status = "UNKNOWN";
-	cJSON *o, *res;
-	int rc = store_lightly_id_find(s->st, seg_after(r, "jobs"), &job);
-
-	if (!rc && job.kind != STORE_LIGHTLY_JOB)
-		rc = -ENOENT;
-	if (!rc)
-		rc = srv_own_ds(s, r, job.dataset, &d);
-	if (!rc)
-		rc = store_run_get(s->st, job.ref, &run);
-	if (rc)
-		return srv_send_errno(c, rc, rc == -ENOENT ? "no such job" : NULL);
-	switch (run.status) {
-	case STORE_RUN_QUEUED: status = "WAITING"; break;
-	case STORE_RUN_RUNNING: status = "RUNNING"; break;
-	case STORE_RUN_DONE: status = "FINISHED"; break;
-	default: status = "FAILED"; break;
-	}
-	if (run.status == STORE_RUN_DONE) {
-		rc = job_tag(s, r, &job, &tg, msg);
-		if (rc == -EBUSY)            /* another run queued: later */
-			status = "RUNNING";
-		else if (rc) {
-			status = "FAILED";
-			snprintf(run.error, sizeof(run.error), "freezing tag %s:"
-				 " %s", job.name, msg[0] ? msg : strerror(-rc));
-		}
-	}
-	if (!(o = cJSON_CreateObject()))
-		return MHD_NO;
-	cJSON_AddStringToObject(o, "id", job.id);
-	cJSON_AddStringToObject(o, "status", status);
-	cJSON_AddNumberToObject(o, "waitTimeTillNextPoll", 1);
-	cJSON_AddNumberToObject(o, "createdAt", (double)ms(run.created_ns));
-	if (run.finished_ns)
-		cJSON_AddNumberToObject(o, "finishedAt",
-					(double)ms(run.finished_ns));
-	if (!strcmp(status, "FAILED"))
-		cJSON_AddStringToObject(o, "error", run.error[0] ? run.error :
-					run.status == STORE_RUN_CANCELLED ?
-					"cancelled" : "failed");
-	if (!strcmp(status, "FINISHED") &&
-	    (res = cJSON_AddObjectToObject(o, "result"))) {
-		cJSON_AddStringToObject(res, "type", "SAMPLING");
-		cJSON_AddStringToObject(res, "data", tg.uid);
-	}
-	return srv_send_json(c, MHD_HTTP_OK, o);
 }
 
 /* ---- routing ---- */
@@ -1117,11 +832,12 @@ static const struct route routes[] = {
 	{ "v1/datasets/#/samples/#/writeurl", "GET", r_writeurl, B_NONE, 0 },
 	{ "v1/datasets/#/samples/#/readurl", "GET", r_readurl, B_NONE, 0 },
 	{ "v1/datasets/#/mappings", "GET", r_mappings, B_NONE, 0 },
-	{ "v1/datasets/#/embeddings", "GET", r_embeddings, B_NONE, 0 },
-	{ "v1/datasets/#/embeddings", "POST", not_impl, B_JSON, CAP_JSON },
-	{ "v1/datasets/#/embeddings/writeCSVUrl", "GET", r_csv_url, B_NONE,
+	{ "v1/datasets/#/embeddings", "GET", srv_lightly_embeddings, B_NONE,
 	  0 },
-	{ "v1/datasets/#/embeddings/#/sampling", "POST", r_sampling, B_JSON,
+	{ "v1/datasets/#/embeddings", "POST", not_impl, B_JSON, CAP_JSON },
+	{ "v1/datasets/#/embeddings/writeCSVUrl", "GET", srv_lightly_csv_url, B_NONE,
+	  0 },
+	{ "v1/datasets/#/embeddings/#/sampling", "POST", srv_lightly_sampling, B_JSON,
 	  CAP_JSON },
 	{ "v1/datasets/#/embeddings/#/isProcessed", "PUT", not_impl, B_JSON,
 	  CAP_JSON },
@@ -1129,7 +845,7 @@ static const struct route routes[] = {
 	{ "v1/datasets/#/embeddings/#/2d", "POST", not_impl, B_JSON,
 	  CAP_JSON },
 	{ "v1/jobs", "GET", not_impl, B_NONE, 0 },
-	{ "v1/jobs/#", "GET", r_job, B_NONE, 0 },
+	{ "v1/jobs/#", "GET", srv_lightly_job, B_NONE, 0 },
 	{ "signed/sample/#", "PUT", srv_lightly_signed_put, B_BLOB, CAP_BLOB },
 	{ "signed/sample/#", "GET", srv_lightly_signed_get, B_NONE, 0 },
 	{ "signed/csv/#", "PUT", srv_lightly_signed_csv, B_FILE, CAP_CSV },

@@ -18,7 +18,9 @@
  *   api/routes_media.c the v1 routes of thumbnails and images of samples
  *   api/routes_lightly.c  the lightly pip package's API under /lightly
  *                      (its own auth by ?token= and signed URLs; its
- *                      router), api/lightly_urls.c its signed URLs
+ *                      router), api/lightly_jobs.c its embeddings,
+ *                      sampling and jobs, api/lightly_urls.c its signed
+ *                      URLs (api/lightly_int.h between them)
  *   api/web.c          the web app's side: sign-in sessions (/app/...),
  *                      cookie auth's CSRF rule, static files at /, the
  *                      headers every app answer carries
