@@ -155,6 +155,22 @@ static enum MHD_Result send_sent(struct srv *s, struct MHD_Connection *c,
 	return send_jpeg(c, fd, NULL, sb.st_size, etag);
 }
 
+/* 1 when blob t starts like a JPEG (the C mount's upload=thumbnails sends
+ * one), 0 otherwise (the lightly client sends WebP), -errno. */
+static int sent_is_jpeg(struct srv *s, const unsigned char *t)
+{
+	unsigned char head[16];
+	int fd = store_blob_open(s->st, t);
+	ssize_t got;
+
+	if (fd < 0)
+		return fd;
+	got = pread(fd, head, sizeof(head), 0);
+	close(fd);
+	return got > 0 && !strcmp(core_image_type(head, (size_t)got),
+				   "image/jpeg");
+}
+
 static enum MHD_Result r_thumbnail(struct srv *s, struct req *r,
 				   struct MHD_Connection *c)
 {
@@ -188,7 +204,9 @@ static enum MHD_Result r_thumbnail(struct srv *s, struct req *r,
 	snprintf(etag, sizeof(etag), "\"t%s\"", hex);
 	if (srv_none_match_hit(c, etag))
 		return not_modified(c, etag, THUMB_CACHE);
-	if (memcmp(src, n.sha, STORE_SHA_LEN))  /* the mount's thumbnail */
+	/* a thumbnail the uploader sent: a JPEG as it is, anything else (the
+	 * lightly client's WebP) made into one like any image */
+	if (memcmp(src, n.sha, STORE_SHA_LEN) && sent_is_jpeg(s, src) == 1)
 		return send_sent(s, c, src, etag);
 	rc = core_thumb_get(s->st, src, STORE_THUMB_SIDE, &t);
 	if (rc)

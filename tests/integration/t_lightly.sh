@@ -84,6 +84,24 @@ expect_fail "mode=meta: the bytes stay with the uploader (EIO)" \
 expect_fail "mode=thumbnails: no original on the server" \
 	cmp -s "$src/adir/s00.png" "$M/ds-thumbnails/initial-tag/adir/s00.png"
 ok "the embedding is in embeddings/" test -s "$M/ds-full/embeddings/my-embeddings.csv"
+# the web app's thumbnail of a sample whose thumbnail the client sent (not a
+# JPEG: the client names it .webp) is a JPEG the server made of it
+"$PY" - "$base" "$T/alice.tok" "$T/th.out" <<'PYEOF'
+import json, sys, urllib.request, urllib.parse
+base, tok = sys.argv[1], open(sys.argv[2]).read().strip()
+def get(p):
+    r = urllib.request.urlopen(urllib.request.Request(base + p, headers={"Authorization": "Bearer " + tok}))
+    return r, r.read()
+_, b = get("/v1/datasets?name=ds-thumbnails")
+ino = json.loads(b)["live_root"]
+for name in ("adir", "s00.png"):
+    _, b = get("/v1/nodes/%d/lookup?name=%s" % (ino, urllib.parse.quote(name)))
+    ino = json.loads(b)["ino"]
+r, b = get("/v1/nodes/%d/thumbnail" % ino)
+open(sys.argv[3], "w").write("%s %s" % (r.headers["Content-Type"], b[:3].hex()))
+PYEOF
+expect_eq "image/jpeg ffd8ff" "$(cat "$T/th.out" 2>/dev/null)" \
+	"mode=thumbnails: the thumbnail route answers a JPEG made from the client's thumbnail"
 sv_umount "$M"
 
 ok "signed-URL abuse -> 403/404, nothing stored" "$PY" "$DRV" abuse \
