@@ -70,10 +70,8 @@ function layoutMessage(e: unknown): string {
 
 export function PlotPanel({ datasetId, compact = false }: DatasetPageProps & { compact?: boolean }) {
 	const canvasRef = useRef<HTMLCanvasElement>(null);
-	const wrapRef = useRef<HTMLDivElement>(null);
 	const lassoRef = useRef<SVGPolylineElement>(null);
 	const boxRef = useRef<SVGRectElement>(null);
-	const ringRef = useRef<HTMLDivElement>(null);
 	const plotRef = useRef<PlotGL | null>(null);
 	const lay = useSignal<LayoutData | null>(null);
 	const groups = useSignal<Uint8Array | null>(null);
@@ -382,7 +380,7 @@ export function PlotPanel({ datasetId, compact = false }: DatasetPageProps & { c
 
 	const t = table.value;
 	const l = lay.value;
-	const nAct = sliderN.value !== null && scores.value ? Math.min(sliderN.value, t?.count ?? 0) : activeCount.value;
+	const nAct = activeCount.value;
 	const embs = embeddings.value;
 	const legendTags = byTag ? colourTags(tags.value) : [];
 	const label = l
@@ -419,7 +417,7 @@ export function PlotPanel({ datasetId, compact = false }: DatasetPageProps & { c
 					</label>
 				)}
 			</div>
-			<div class="plot-wrap" ref={wrapRef}>
+			<div class="plot-wrap">
 				<canvas
 					ref={canvasRef}
 					class={`plot-canvas mode-${mode}`}
@@ -440,7 +438,7 @@ export function PlotPanel({ datasetId, compact = false }: DatasetPageProps & { c
 				</svg>
 				{hp && t && (
 					<>
-						<div ref={ringRef} class="plot-ring" style={{ left: `${hp.x}px`, top: `${hp.y}px` }} />
+						<div class="plot-ring" style={{ left: `${hp.x}px`, top: `${hp.y}px` }} />
 						<div class={`plot-tip${hp.x > (canvasRef.current?.clientWidth ?? 0) - 220 ? ' left' : ''}`} role="tooltip"
 							style={{ left: `${hp.x}px`, top: `${tipTop(hp.y, canvasRef.current?.clientHeight ?? 0)}px` }}>
 							<img src={api.thumbnailUrl(t.ino[hp.i])} alt="" width={96} height={96} />

@@ -376,11 +376,12 @@ export class PlotGL {
 			gl.uniform1i(this.u.u_byGroup, this.byGroup && this.hasState ? 1 : 0);
 			gl.uniform1f(this.u.u_size, size);
 			gl.uniform1f(this.u.u_activeSize, activeSize);
-			// few points: inactive ones more opaque (nothing to pile up)
-			this.inactiveColor[3] = Math.min(0.7, Math.max(INACTIVE[3], INACTIVE[3] * Math.sqrt(50000 / Math.max(1, this.points))));
+			// few points: inactive ones more opaque (nothing to pile up); very
+			// many: fainter, so a million still show where they are dense
+			this.inactiveColor[3] = Math.min(0.7, Math.max(0.1, INACTIVE[3] * Math.sqrt(100000 / Math.max(1, this.points))));
 			gl.uniform4fv(this.u.u_inactive, this.inactiveColor);
 			const nAct = this.useRank ? Math.min(this.n, this.points) : this.activeCount;
-			const alpha = Math.min(ACTIVE[3], Math.max(0.3, ACTIVE[3] * Math.sqrt(3000 / Math.max(1, nAct))));
+			const alpha = Math.min(ACTIVE[3], Math.max(0.1, ACTIVE[3] * Math.sqrt(3000 / Math.max(1, nAct))));
 			this.activeColor[3] = alpha;
 			gl.uniform4fv(this.u.u_active, this.activeColor);
 			gl.bindVertexArray(this.vao);
