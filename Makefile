@@ -29,7 +29,7 @@ LIBS = $(shell $(PKG_CONFIG) --libs $(PKGS)) -lm -lpthread $(LDLIBS)
 
 LIB_SRC = store/db.c store/blob.c store/catalog.c store/vectors.c store/users.c \
            store/features.c store/kept.c store/sessions.c store/changes.c store/table.c \
-           store/thumbs.c \
+           store/thumbs.c store/lightly.c \
            core/log.c core/names.c core/local.c core/upload.c core/text.c \
            core/csv.c core/runs.c core/plot.c core/embedder.c core/table.c core/thumbs.c \
            $(wildcard sampling/*.c) $(wildcard embed/*.c) \
@@ -39,7 +39,7 @@ LIB_SRC = store/db.c store/blob.c store/catalog.c store/vectors.c store/users.c 
 MAIN_SRC = fs/main.c
 # the built web app's home, served by `sievefs serve` when it exists
 WEB_DIR = $(PREFIX)/share/sievefs/web
-UNIT = store names fsname csv runs sampling decode embed cache api thumb changes table thumbs
+UNIT = store names fsname csv runs sampling decode embed cache api thumb changes table thumbs lightly
 LIB_OBJ = $(LIB_SRC:%.c=$(BUILD)/%.o)
 MAIN_OBJ = $(MAIN_SRC:%.c=$(BUILD)/%.o)
 UNIT_BIN = $(UNIT:%=$(BUILD)/tests/unit/test_%)

@@ -792,47 +792,6 @@ static enum MHD_Result r_content(struct srv *s, struct req *r,
 
 /* ---- routes: blobs ---- */
 
-/* Parses "bytes=A-B", "bytes=A-", "bytes=-N": 1 partial (off, len set),
- * 0 serve everything (absent, or several ranges), -1 unsatisfiable. */
-static int parse_range(const char *h, int64_t size, int64_t *off,
-		       int64_t *len)
-{
-	char *end;
-	long long a = -1, b = -1;
-
-	if (!h)
-		return 0;
-	if (strncmp(h, "bytes=", 6) || strchr(h, ','))
-		return 0;
-	h += 6;
-	if (*h == '-') {
-		b = strtoll(h + 1, &end, 10);
-		if (end == h + 1 || *end || b <= 0)
-			return -1;
-		if (size == 0)
-			return -1;
-		*off = b >= size ? 0 : size - b;
-		*len = size - *off;
-		return 1;
-	}
-	a = strtoll(h, &end, 10);
-	if (end == h || a < 0 || *end != '-')
-		return -1;
-	h = end + 1;
-	if (*h) {
-		b = strtoll(h, &end, 10);
-		if (*end || b < a)
-			return -1;
-	}
-	if (a >= size)
-		return -1;
-	if (b < 0 || b >= size)
-		b = size - 1;
-	*off = a;
-	*len = b - a + 1;
-	return 1;
-}
-
 /*
  * POST /v1/kept {"sha256":[HEX…]} (at most KEPT_MAX): which of these hashes
  * a node of the caller's datasets (live tree or frozen tag) still names:
@@ -887,11 +846,9 @@ static enum MHD_Result r_kept(struct srv *s, struct req *r,
 static enum MHD_Result r_blob_get(struct srv *s, struct req *r,
 				  struct MHD_Connection *c)
 {
-	struct MHD_Response *resp;
-	char etag[72], cr[96], hex[65];
-	int64_t off = 0, len;
+	char etag[72], hex[65];
 	struct stat sb;
-	int fd, rc, pr;
+	int fd, rc;
 
 	rc = srv_blob_readable(s, r, r->sha);  /* sent it once? */
 	if (rc < 0)
@@ -912,40 +869,16 @@ static enum MHD_Result r_blob_get(struct srv *s, struct req *r,
 		close(fd);
 		return srv_send_errno(c, rc, NULL);
 	}
-	len = sb.st_size;
-	pr = parse_range(MHD_lookup_connection_value(c, MHD_HEADER_KIND,
-						     MHD_HTTP_HEADER_RANGE),
-			 sb.st_size, &off, &len);
 	store_sha_hex(r->sha, hex);
 	snprintf(etag, sizeof(etag), "\"%s\"", hex);
-	if (pr < 0) {
-		close(fd);
-		resp = MHD_create_response_from_buffer(0, (char *)"",
-						       MHD_RESPMEM_PERSISTENT);
-		if (!resp)
-			return MHD_NO;
-		snprintf(cr, sizeof(cr), "bytes */%lld", (long long)sb.st_size);
-		MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_RANGE, cr);
-		return srv_send_resp(c, MHD_HTTP_RANGE_NOT_SATISFIABLE, resp,
-				     NULL);
+	{
+		const char *h[] = { MHD_HTTP_HEADER_ETAG, etag,
+				    MHD_HTTP_HEADER_CACHE_CONTROL,
+				    "private, max-age=31536000, immutable",
+				    NULL };
+		return srv_send_fd_ranged(c, fd, sb.st_size,
+					  "application/octet-stream", h);
 	}
-	resp = MHD_create_response_from_fd_at_offset64((uint64_t)len, fd,
-							(uint64_t)off);
-	if (!resp) {
-		close(fd);
-		return MHD_NO;
-	}
-	MHD_add_response_header(resp, MHD_HTTP_HEADER_ETAG, etag);
-	MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL,
-				"private, max-age=31536000, immutable");
-	MHD_add_response_header(resp, MHD_HTTP_HEADER_ACCEPT_RANGES, "bytes");
-	if (pr > 0) {
-		snprintf(cr, sizeof(cr), "bytes %lld-%lld/%lld", (long long)off,
-			 (long long)(off + len - 1), (long long)sb.st_size);
-		MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_RANGE, cr);
-	}
-	return srv_send_resp(c, pr > 0 ? MHD_HTTP_PARTIAL_CONTENT : MHD_HTTP_OK,
-			     resp, "application/octet-stream");
 }
 
 /* 0 if `user` may add `more` pending bytes (docs/api.md, "Uploads"), 1

@@ -41,7 +41,7 @@
 #include "api/server_int.h"
 #include "core/thumbs.h"
 
-#define THUMB_CACHE "private, max-age=604800"
+#define THUMB_CACHE "private, no-cache"  /* a node's bytes may change: revalidate by ETag (304) */
 #define KEPT_TEXT "metadata only \xe2\x80\x94 bytes stay with the uploader"
 #define MEDIA_CSP "default-src 'none'; style-src 'unsafe-inline'; sandbox"
 
@@ -168,7 +168,13 @@ static enum MHD_Result r_thumbnail(struct srv *s, struct req *r,
 	if (own_file(s, r, c, &n, &ret))
 		return ret;
 	store_sha_hex(n.sha, hex);
-	rc = store_blob_source(s->st, r->user, n.sha, src);
+	rc = store_blob_source(s->st, r->owner, n.sha, src);
+	/* a mount's web door (owner ""): its files carry no upload grant, and
+	 * every blob they name is the owner's to read */
+	if (rc == -ENOENT && !r->owner[0] && srv_blob_readable(s, r, n.sha) == 1) {
+		memcpy(src, n.sha, STORE_SHA_LEN);
+		rc = 0;
+	}
 	if (rc == -ENOENT) {         /* nothing of it this user may read */
 		snprintf(etag, sizeof(etag), "\"k%s\"", hex);
 		if (srv_none_match_hit(c, etag))
@@ -196,50 +202,12 @@ static enum MHD_Result r_thumbnail(struct srv *s, struct req *r,
 
 /* ---- the whole image ---- */
 
-/* Parses "bytes=A-B", "bytes=A-", "bytes=-N" (as GET /v1/blobs does): 1
- * partial (off, len set), 0 serve everything (absent, or several ranges),
- * -1 unsatisfiable. */
-static int parse_range(const char *h, int64_t size, int64_t *off,
-		       int64_t *len)
-{
-	char *end;
-	long long a, b = -1;
-
-	if (!h || strncmp(h, "bytes=", 6) || strchr(h, ','))
-		return 0;
-	h += 6;
-	if (*h == '-') {
-		b = strtoll(h + 1, &end, 10);
-		if (end == h + 1 || *end || b <= 0 || size == 0)
-			return -1;
-		*off = b >= size ? 0 : size - b;
-		*len = size - *off;
-		return 1;
-	}
-	a = strtoll(h, &end, 10);
-	if (end == h || a < 0 || *end != '-')
-		return -1;
-	h = end + 1;
-	if (*h) {
-		b = strtoll(h, &end, 10);
-		if (*end || b < a)
-			return -1;
-	}
-	if (a >= size)
-		return -1;
-	if (b < 0 || b >= size)
-		b = size - 1;
-	*off = a;
-	*len = b - a + 1;
-	return 1;
-}
-
 /* The blob of the node for its user, as GET /v1/blobs/{sha} gives it: an
  * fd, or answered (-1). */
 static int open_bytes(struct srv *s, struct req *r, struct MHD_Connection *c,
 		      const struct store_node *n, enum MHD_Result *ret)
 {
-	int rc = store_blob_granted(s->st, r->user, n->sha), fd;
+	int rc = srv_blob_readable(s, r, n->sha), fd;
 
 	if (rc < 0) {
 		*ret = srv_send_errno(c, rc, NULL);
@@ -264,15 +232,13 @@ static int open_bytes(struct srv *s, struct req *r, struct MHD_Connection *c,
 static enum MHD_Result r_image(struct srv *s, struct req *r,
 			       struct MHD_Connection *c)
 {
-	char etag[72], hex[65], cr[96], disp[3 * STORE_NAME_MAX + 64];
+	char etag[72], hex[65], disp[3 * STORE_NAME_MAX + 64];
 	unsigned char head[16];
-	struct MHD_Response *resp;
 	struct store_node n;
 	enum MHD_Result ret;
-	int64_t off = 0, len;
 	struct stat sb;
 	ssize_t got;
-	int fd, pr, rc;
+	int fd, rc;
 
 	if (own_file(s, r, c, &n, &ret))
 		return ret;
@@ -291,42 +257,21 @@ static enum MHD_Result r_image(struct srv *s, struct req *r,
 		close(fd);
 		return not_modified(c, etag, "private, no-cache");
 	}
-	len = sb.st_size;
-	pr = parse_range(MHD_lookup_connection_value(c, MHD_HEADER_KIND,
-						     MHD_HTTP_HEADER_RANGE),
-			 sb.st_size, &off, &len);
-	if (pr < 0) {
-		close(fd);
-		resp = MHD_create_response_from_buffer(0, (char *)"",
-						       MHD_RESPMEM_PERSISTENT);
-		if (!resp)
-			return MHD_NO;
-		snprintf(cr, sizeof(cr), "bytes */%lld", (long long)sb.st_size);
-		MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_RANGE, cr);
-		return srv_send_resp(c, MHD_HTTP_RANGE_NOT_SATISFIABLE, resp,
-				     NULL);
-	}
-	resp = MHD_create_response_from_fd_at_offset64((uint64_t)len, fd,
-							(uint64_t)off);
-	if (!resp) {
-		close(fd);
-		return MHD_NO;
-	}
 	/* the node's content may change: revalidate (cheap, by ETag) */
-	media_headers(resp, etag, "private, no-cache");
-	MHD_add_response_header(resp, MHD_HTTP_HEADER_ACCEPT_RANGES, "bytes");
-	if (!core_disposition(n.name, disp, sizeof(disp)))
-		MHD_add_response_header(resp,
-					MHD_HTTP_HEADER_CONTENT_DISPOSITION,
-					disp);
-	if (pr > 0) {
-		snprintf(cr, sizeof(cr), "bytes %lld-%lld/%lld", (long long)off,
-			 (long long)(off + len - 1), (long long)sb.st_size);
-		MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_RANGE, cr);
+	{
+		int dok = !core_disposition(n.name, disp, sizeof(disp));
+		const char *h[] = { MHD_HTTP_HEADER_ETAG, etag,
+				    MHD_HTTP_HEADER_CACHE_CONTROL,
+				    "private, no-cache",
+				    "X-Content-Type-Options", "nosniff",
+				    "Content-Security-Policy", MEDIA_CSP,
+				    MHD_HTTP_HEADER_CONTENT_DISPOSITION,
+				    dok ? disp : NULL, NULL };
+		return srv_send_fd_ranged(c, fd, sb.st_size,
+					  core_image_type(head, got > 0 ?
+							  (size_t)got : 0),
+					  h);
 	}
-	return srv_send_resp(c, pr > 0 ? MHD_HTTP_PARTIAL_CONTENT : MHD_HTTP_OK,
-			     resp, core_image_type(head, got > 0 ?
-						   (size_t)got : 0));
 }
 
 /* ---- the table ---- */

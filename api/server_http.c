@@ -31,8 +31,10 @@
  * Routing: the raw target's path, /v1/COLLECTION[/ID[/SUB]], becomes a
  * key ("nodes/#/children") looked up with the method in the route tables
  * of the routes_*.c files (tables[] below); no path: 404, no method on a
- * known path: 405. A target whose first segment is not "v1" is the web
- * app's (web_target): /app/... is looked up by its whole path in web.c's
+ * known path: 405. A target under /lightly is the lightly door's
+ * (routes_lightly.c: its table, its auth by ?token= or signed URL). Any
+ * other target whose first segment is not "v1" is the web app's
+ * (web_target): /app/... is looked up by its whole path in web.c's
  * table, anything else is a static file; those are routed before any
  * authentication (their handlers authenticate when they need a user),
  * and every answer to them carries the app's headers (web_answer). /v1
@@ -413,10 +415,6 @@ int srv_authenticate(struct srv *s, struct req *r, struct MHD_Connection *c,
 	const char *sid = h ? NULL :
 			  MHD_lookup_connection_value(c, MHD_COOKIE_KIND,
 						      SRV_COOKIE);
-	char msg[160];
-	unsigned wait;
-	int rc;
-
 	if (sid) {
 		if (cookie_auth(s, r, c, sid, method, ret))
 			return 1;
@@ -431,18 +429,36 @@ int srv_authenticate(struct srv *s, struct req *r, struct MHD_Connection *c,
 		h += 7;
 		while (*h == ' ')
 			h++;
-		rc = store_token_auth(s->st, h, r->user, &r->token_id);
-		if (rc == -EACCES) {
-			*ret = srv_refuse_secret(s, c, "a token",
-						 "unknown or revoked token");
-			return 1;
-		}
-		if (rc) {
-			*ret = srv_send_errno(c, -EBUSY,
-					      "cannot check the token now");
-			return 1;
-		}
+		return srv_auth_token(s, r, c, h, ret);
 	}
+	return srv_auth_user(s, r, c, r->user, ret);
+}
+
+int srv_auth_token(struct srv *s, struct req *r, struct MHD_Connection *c,
+		   const char *token, enum MHD_Result *ret)
+{
+	int rc = store_token_auth(s->st, token, r->user, &r->token_id);
+
+	if (rc == -EACCES) {
+		*ret = srv_refuse_secret(s, c, "a token",
+					 "unknown or revoked token");
+		return 1;
+	}
+	if (rc) {
+		*ret = srv_send_errno(c, -EBUSY, "cannot check the token now");
+		return 1;
+	}
+	return srv_auth_user(s, r, c, r->user, ret);
+}
+
+int srv_auth_user(struct srv *s, struct req *r, struct MHD_Connection *c,
+		  const char *user, enum MHD_Result *ret)
+{
+	char msg[160];
+	unsigned wait;
+
+	if (user != r->user)
+		snprintf(r->user, sizeof(r->user), "%s", user);
 	/* whose data: a mount's web door serves its owner's datasets to
 	 * every valid token of the store (api/server.h) */
 	snprintf(r->owner, sizeof(r->owner), "%s", s->owner ? s->owner : r->user);
@@ -591,11 +607,9 @@ static const struct route *const tables[] = {
 
 #define NTABLES (sizeof(tables) / sizeof(tables[0]))
 
-/* Looks key and method up in the tables: 0 with r->rt, or 404 (no such
- * key) / 405 (the key, not with this method) answered (1). */
-static int find_route(struct req *r, struct MHD_Connection *c,
-		      const struct route *const *tabs, size_t ntabs,
-		      const char *key, const char *method, enum MHD_Result *ret)
+int srv_find_route(struct req *r, struct MHD_Connection *c,
+		   const struct route *const *tabs, size_t ntabs,
+		   const char *key, const char *method, enum MHD_Result *ret)
 {
 	int found_path = 0;
 
@@ -656,7 +670,7 @@ static int route_web(struct req *r, struct MHD_Connection *c,
 
 	split_query(r);
 	if (!strncmp(r->raw, "/app/", 5) || !strcmp(r->raw, "/app"))
-		return find_route(r, c, app, 1, r->raw, method, ret);
+		return srv_find_route(r, c, app, 1, r->raw, method, ret);
 	if (strcmp(method, "GET") && strcmp(method, "HEAD")) {
 		*ret = srv_send_err(c, MHD_HTTP_METHOD_NOT_ALLOWED,
 				    "method_not_allowed", "EINVAL",
@@ -687,7 +701,7 @@ static int route(struct req *r, struct MHD_Connection *c, const char *method,
 	snprintf(key, sizeof(key), "%s%s%s%s", r->path.seg[1],
 		 r->path.n >= 3 ? "/#" : "", r->path.n == 4 ? "/" : "",
 		 r->path.n == 4 ? r->path.seg[3] : "");
-	if (find_route(r, c, tables, NTABLES, key, method, ret))
+	if (srv_find_route(r, c, tables, NTABLES, key, method, ret))
 		return 1;
 	if (r->path.n >= 3) {
 		int bad = !strcmp(r->path.seg[1], "blobs") ?
@@ -707,6 +721,10 @@ static int route(struct req *r, struct MHD_Connection *c, const char *method,
 static int dispatch(struct srv *s, struct req *r, struct MHD_Connection *c,
 		    const char *method, enum MHD_Result *ret)
 {
+	if (srv_lightly_target(r)) {
+		web_answer = 0;
+		return srv_route_lightly(s, r, c, method, ret);
+	}
 	r->web = web_target(r);
 	web_answer = r->web;
 	if (r->web)
@@ -1037,4 +1055,83 @@ int api_server_route_probe(const char *target, const char *method,
 	}
 	free(r);
 	return rc;
+}
+
+/* Parses "bytes=A-B", "bytes=A-", "bytes=-N": 1 partial (off, len set),
+ * 0 serve everything (absent, or several ranges), -1 unsatisfiable. */
+static int parse_range(const char *h, int64_t size, int64_t *off,
+		       int64_t *len)
+{
+	char *end;
+	long long a, b = -1;
+
+	if (!h || strncmp(h, "bytes=", 6) || strchr(h, ','))
+		return 0;
+	h += 6;
+	if (*h == '-') {
+		b = strtoll(h + 1, &end, 10);
+		if (end == h + 1 || *end || b <= 0 || size == 0)
+			return -1;
+		*off = b >= size ? 0 : size - b;
+		*len = size - *off;
+		return 1;
+	}
+	a = strtoll(h, &end, 10);
+	if (end == h || a < 0 || *end != '-')
+		return -1;
+	h = end + 1;
+	if (*h) {
+		b = strtoll(h, &end, 10);
+		if (*end || b < a)
+			return -1;
+	}
+	if (a >= size)
+		return -1;
+	if (b < 0 || b >= size)
+		b = size - 1;
+	*off = a;
+	*len = b - a + 1;
+	return 1;
+}
+
+enum MHD_Result srv_send_fd_ranged(struct MHD_Connection *c, int fd,
+				   int64_t size, const char *type,
+				   const char *const *headers)
+{
+	struct MHD_Response *resp;
+	int64_t off = 0, len = size;
+	char cr[96];
+	int pr = parse_range(MHD_lookup_connection_value(c, MHD_HEADER_KIND,
+						     MHD_HTTP_HEADER_RANGE),
+			     size, &off, &len);
+
+	if (pr < 0) {
+		close(fd);
+		resp = MHD_create_response_from_buffer(0, (char *)"",
+						       MHD_RESPMEM_PERSISTENT);
+		if (!resp)
+			return MHD_NO;
+		snprintf(cr, sizeof(cr), "bytes */%lld", (long long)size);
+		MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_RANGE, cr);
+		return srv_send_resp(c, MHD_HTTP_RANGE_NOT_SATISFIABLE, resp,
+				     NULL);
+	}
+	resp = MHD_create_response_from_fd_at_offset64((uint64_t)len, fd,
+							(uint64_t)off);
+	if (!resp) {
+		close(fd);
+		return MHD_NO;
+	}
+	for (size_t i = 0; headers && headers[i]; i += 2)
+		if (headers[i + 1])
+			MHD_add_response_header(resp, headers[i],
+						headers[i + 1]);
+	MHD_add_response_header(resp, MHD_HTTP_HEADER_ACCEPT_RANGES, "bytes");
+	if (pr > 0) {
+		snprintf(cr, sizeof(cr), "bytes %lld-%lld/%lld", (long long)off,
+			 (long long)(off + len - 1), (long long)size);
+		MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_RANGE, cr);
+	}
+	return srv_send_resp(c, pr > 0 ? MHD_HTTP_PARTIAL_CONTENT : MHD_HTTP_OK,
+			     resp, type);
 }

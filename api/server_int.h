@@ -16,6 +16,11 @@
  *   api/routes_samples.c  the web app's bulk routes: a dataset's sample
  *                      table and the arrays in its order (core/table.c)
  *   api/routes_media.c the v1 routes of thumbnails and images of samples
+ *   api/routes_lightly.c  the lightly pip package's API under /lightly
+ *                      (its own auth by ?token= and signed URLs; its
+ *                      router), api/lightly_jobs.c its embeddings,
+ *                      sampling and jobs, api/lightly_urls.c its signed
+ *                      URLs (api/lightly_int.h between them)
  *   api/web.c          the web app's side: sign-in sessions (/app/...),
  *                      cookie auth's CSRF rule, static files at /, the
  *                      headers every app answer carries
@@ -31,7 +36,9 @@
  * routes file exports its table, ended by a row with a NULL key; the router
  * (server_http.c) looks a request up in the tables it lists, so a new
  * group of routes is a file of its own with its table, added to that list.
- * Targets whose first segment is not "v1" are the web app's (api/web.c):
+ * Targets under /lightly are routed by routes_lightly.c (its own table
+ * and auth). Other targets whose first segment is not "v1" are the web
+ * app's (api/web.c):
  * those under /app/ are looked up by their whole path in srv_routes_app,
  * the rest are static files (srv_route_static); the router does not
  * authenticate them, their handlers call srv_authenticate when they need
@@ -200,6 +207,22 @@ extern const struct route srv_routes_samples[]; /* the sample table and
 extern const struct route srv_routes_media[];  /* thumbnails, images */
 extern const struct route srv_routes_app[];    /* /app/..., keyed by the
                                                 * whole path (web.c) */
+/* Looks key and method up in tabs: 0 with r->rt, or 404 (no such key) /
+ * 405 (the key, not with this method) answered (1). */
+int srv_find_route(struct req *r, struct MHD_Connection *c,
+		   const struct route *const *tabs, size_t ntabs,
+		   const char *key, const char *method, enum MHD_Result *ret);
+
+/* ---- the lightly door (routes_lightly.c), /lightly/... ---- */
+
+/* 1 if the raw target's first segment is "lightly". */
+int srv_lightly_target(const struct req *r);
+/* Authenticates (?token=, or a signed URL's signature) and routes a
+ * /lightly target: 0 with r->rt, r->user and r->owner set, or answered
+ * (1). s is NULL in the route probe: nothing is authenticated. */
+int srv_route_lightly(struct srv *s, struct req *r, struct MHD_Connection *c,
+		      const char *method, enum MHD_Result *ret);
+
 extern const struct route srv_route_static;    /* GET/HEAD of anything
                                                 * else (web.c) */
 
@@ -226,6 +249,13 @@ void srv_on_done(void *cls, struct MHD_Connection *c, void **con_cls,
  * cJSON trees passed in are taken over, also on failure. */
 
 /* Queues resp (destroyed here; NULL: MHD_NO) with an optional type. */
+/* Answers the bytes of fd (size of them; the call owns fd) honouring one
+ * Range of the request: 200, 206 with Content-Range, or 416. headers:
+ * name, value pairs ended by NULL (a NULL value skips its pair), added to
+ * the 200/206, with Accept-Ranges; type is the Content-Type. */
+enum MHD_Result srv_send_fd_ranged(struct MHD_Connection *c, int fd,
+				   int64_t size, const char *type,
+				   const char *const *headers);
 enum MHD_Result srv_send_resp(struct MHD_Connection *c, unsigned status,
 			      struct MHD_Response *resp, const char *ctype);
 /* A malloc'd buffer (NULL: an empty body). */
@@ -270,6 +300,15 @@ struct MHD_Response *srv_json_resp(cJSON *j);
  * with the error (401, 403, 429, 503) answered into *ret. */
 int srv_authenticate(struct srv *s, struct req *r, struct MHD_Connection *c,
 		     const char *method, enum MHD_Result *ret);
+/* The second half of srv_authenticate, for doors that carry the secret
+ * elsewhere (routes_lightly.c: ?token=, signed URLs): checks `token`, or
+ * takes `user` as signed in (the caller verified a signature), then sets
+ * r->owner and takes one request of the user's budget. 0, or 1 with the
+ * error answered into *ret. */
+int srv_auth_token(struct srv *s, struct req *r, struct MHD_Connection *c,
+		   const char *token, enum MHD_Result *ret);
+int srv_auth_user(struct srv *s, struct req *r, struct MHD_Connection *c,
+		  const char *user, enum MHD_Result *ret);
 /* A failed check of a secret (token or session) from the client's address:
  * counted, logged with `what`; answers 401 with msg, or 429 once the
  * address is over the limit. */

@@ -1,7 +1,7 @@
 /*
  * plot-gl.ts — the embedding plot's own WebGL2 renderer.
  *
- * Why not regl-scatterplot (1.16, in package.json): it keeps each point's
+ * Why not regl-scatterplot (1.16, tried and removed from package.json): it keeps each point's
  * x, y and its colour value (valueA/valueB) together in one float "state
  * texture" (src/index.js createStateTexture), so re-colouring a point means
  * setPoints() again: the whole texture is rebuilt and uploaded (positions

@@ -1,0 +1,291 @@
+/*
+ * lightly.c — the lightly door's records (store/lightly.h).
+ *
+ *   lightly_ids(id, kind, dataset, name, ref, tag)
+ *       a 24-hex id the lightly client holds: an embedding (by its name in
+ *       the dataset: sievefs replaces an embedding of the same name under a
+ *       new row id, the client keeps the id it was given before the upload)
+ *       or a sampling job (ref = the run's catalog id, name = the tag to
+ *       freeze when it is done, tag = the tag made). UNIQUE(kind, dataset,
+ *       name).
+ *   lightly_ds(dataset, img_type)
+ *       datasets whose initial tag the door made, with the client's mode.
+ *   lightly_used(sig, expires)
+ *       signed write URLs already used (a write URL works once); rows past
+ *       their expiry are dropped by the next claim.
+ *
+ * The tables are made on first use (CREATE TABLE IF NOT EXISTS in the
+ * first write), so a store that never met the door has none of them.
+ * Rows of a deleted dataset stay (their ids then resolve to a dataset
+ * that is gone: 404 for the caller).
+ *
+ * The secret (STORE/lightly.key, 0600) signs URLs (api/routes_lightly.c).
+ * Made with O_EXCL from getrandom: two first users race to create it and
+ * the loser reads the winner's.
+ *
+ * Threads: writes under the store's wlock (db_begin), as in all of store/.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "db.h"
+#include "store/lightly.h"
+
+#define SCHEMA \
+	"CREATE TABLE IF NOT EXISTS lightly_ids(id TEXT PRIMARY KEY," \
+	" kind INTEGER NOT NULL, dataset INTEGER NOT NULL, name TEXT NOT NULL," \
+	" ref INTEGER NOT NULL DEFAULT 0, tag INTEGER NOT NULL DEFAULT 0," \
+	" UNIQUE(kind, dataset, name));" \
+	"CREATE TABLE IF NOT EXISTS lightly_ds(dataset INTEGER PRIMARY KEY," \
+	" img_type TEXT NOT NULL);" \
+	"CREATE TABLE IF NOT EXISTS lightly_used(sig TEXT PRIMARY KEY," \
+	" expires INTEGER NOT NULL);"
+
+/* Makes the tables once per process and store (cheap to repeat). */
+static int ensure(struct conn *c)
+{
+	return db_exec(c, SCHEMA);
+}
+
+static void id_row(sqlite3_stmt *s, struct store_lightly_id *out)
+{
+	memset(out, 0, sizeof(*out));
+	snprintf(out->id, sizeof(out->id), "%s",
+		 (const char *)sqlite3_column_text(s, 0));
+	out->kind = sqlite3_column_int(s, 1);
+	out->dataset = sqlite3_column_int64(s, 2);
+	snprintf(out->name, sizeof(out->name), "%s",
+		 (const char *)sqlite3_column_text(s, 3));
+	out->ref = sqlite3_column_int64(s, 4);
+	out->tag = sqlite3_column_int64(s, 5);
+}
+
+/* Reads one id row by the query q with text a or (kind, dataset, name). */
+static int id_read(struct conn *c, const char *id, int kind, int64_t ds,
+		   const char *name, struct store_lightly_id *out)
+{
+	sqlite3_stmt *s = db_prep(c, id ?
+		"SELECT id,kind,dataset,name,ref,tag FROM lightly_ids"
+		" WHERE id=?1" :
+		"SELECT id,kind,dataset,name,ref,tag FROM lightly_ids"
+		" WHERE kind=?1 AND dataset=?2 AND name=?3");
+	int rc;
+
+	if (!s)
+		return -ENOENT;  /* no table yet: nothing was ever made */
+	if (id) {
+		sqlite3_bind_text(s, 1, id, -1, SQLITE_STATIC);
+	} else {
+		sqlite3_bind_int(s, 1, kind);
+		sqlite3_bind_int64(s, 2, ds);
+		sqlite3_bind_text(s, 3, name, -1, SQLITE_STATIC);
+	}
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW) {
+		id_row(s, out);
+		rc = 0;
+	} else {
+		rc = rc == SQLITE_DONE ? -ENOENT : db_err(rc);
+	}
+	sqlite3_finalize(s);
+	return rc;
+}
+
+int store_lightly_id_get(store *st, int kind, int64_t dataset,
+			 const char *name, int64_t ref,
+			 struct store_lightly_id *out)
+{
+	struct conn *c = db_conn(st);
+	unsigned char rnd[12];
+	char id[25];
+	sqlite3_stmt *s;
+	int rc;
+
+	if (!c)
+		return -EIO;
+	if ((rc = db_begin(c)) != 0)
+		return rc;
+	rc = ensure(c);
+	if (!rc)
+		rc = id_read(c, NULL, kind, dataset, name, out);
+	if (rc == -ENOENT) {
+		if (getrandom(rnd, sizeof(rnd), 0) != (ssize_t)sizeof(rnd)) {
+			rc = -EIO;
+			goto out;
+		}
+		for (size_t i = 0; i < sizeof(rnd); i++)
+			snprintf(id + 2 * i, 3, "%02x", rnd[i]);
+		s = db_prep(c, "INSERT INTO lightly_ids(id,kind,dataset,name,ref)"
+			    " VALUES(?1,?2,?3,?4,?5)");
+		if (!s) {
+			rc = -EIO;
+			goto out;
+		}
+		sqlite3_bind_text(s, 1, id, -1, SQLITE_STATIC);
+		sqlite3_bind_int(s, 2, kind);
+		sqlite3_bind_int64(s, 3, dataset);
+		sqlite3_bind_text(s, 4, name, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(s, 5, ref);
+		rc = db_err(sqlite3_step(s));
+		sqlite3_finalize(s);
+		if (!rc)
+			rc = id_read(c, id, 0, 0, NULL, out);
+	} else if (!rc && kind == STORE_LIGHTLY_JOB && ref != out->ref) {
+		s = db_prep(c, "UPDATE lightly_ids SET ref=?2, tag=0 WHERE id=?1");
+		if (!s) {
+			rc = -EIO;
+			goto out;
+		}
+		sqlite3_bind_text(s, 1, out->id, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(s, 2, ref);
+		rc = db_err(sqlite3_step(s));
+		sqlite3_finalize(s);
+		out->ref = ref;
+		out->tag = 0;
+	}
+out:
+	return db_end(c, rc);
+}
+
+int store_lightly_id_find(store *st, const char *id,
+			  struct store_lightly_id *out)
+{
+	struct conn *c = db_conn(st);
+
+	return c ? id_read(c, id, 0, 0, NULL, out) : -EIO;
+}
+
+/* Runs one write statement with a text and an integer under wlock. */
+static int write1(store *st, const char *sql, const char *a, int64_t b)
+{
+	struct conn *c = db_conn(st);
+	sqlite3_stmt *s;
+	int rc;
+
+	if (!c)
+		return -EIO;
+	if ((rc = db_begin(c)) != 0)
+		return rc;
+	rc = ensure(c);
+	if (!rc && !(s = db_prep(c, sql)))
+		rc = -EIO;
+	if (!rc) {
+		sqlite3_bind_text(s, 1, a, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(s, 2, b);
+		rc = sqlite3_step(s);
+		rc = rc == SQLITE_CONSTRAINT ? -EEXIST : db_err(rc);
+		sqlite3_finalize(s);
+	}
+	return db_end(c, rc);
+}
+
+int store_lightly_job_done(store *st, const char *id, int64_t tag)
+{
+	return write1(st, "UPDATE lightly_ids SET tag=?2 WHERE id=?1", id, tag);
+}
+
+int store_lightly_ds_get(store *st, int64_t dataset, char *buf, size_t len)
+{
+	struct conn *c = db_conn(st);
+	sqlite3_stmt *s;
+	int rc;
+
+	if (!c)
+		return -EIO;
+	if (!(s = db_prep(c, "SELECT img_type FROM lightly_ds WHERE dataset=?1")))
+		return 0;        /* no table yet */
+	sqlite3_bind_int64(s, 1, dataset);
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW) {
+		snprintf(buf, len, "%s", (const char *)sqlite3_column_text(s, 0));
+		rc = 1;
+	} else {
+		rc = db_err(rc);
+	}
+	sqlite3_finalize(s);
+	return rc;
+}
+
+int store_lightly_ds_set(store *st, int64_t dataset, const char *img_type)
+{
+	return write1(st, "INSERT OR REPLACE INTO lightly_ds(img_type,dataset)"
+		      " VALUES(?1,?2)", img_type, dataset);
+}
+
+int store_lightly_claim(store *st, const char *sig, int64_t expires_ns)
+{
+	struct conn *c = db_conn(st);
+	sqlite3_stmt *s;
+	int rc;
+
+	if (!c)
+		return -EIO;
+	if ((rc = db_begin(c)) != 0)
+		return rc;
+	rc = ensure(c);
+	if (!rc && (s = db_prep(c, "DELETE FROM lightly_used WHERE expires<?1"))) {
+		sqlite3_bind_int64(s, 1, store_now_ns());
+		rc = db_err(sqlite3_step(s));
+		sqlite3_finalize(s);
+	}
+	if (!rc && !(s = db_prep(c, "INSERT INTO lightly_used(sig,expires)"
+				 " VALUES(?1,?2)")))
+		rc = -EIO;
+	if (!rc) {
+		sqlite3_bind_text(s, 1, sig, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(s, 2, expires_ns);
+		rc = sqlite3_step(s);
+		rc = rc == SQLITE_CONSTRAINT ? -EEXIST : db_err(rc);
+		sqlite3_finalize(s);
+	}
+	return db_end(c, rc);
+}
+
+void store_lightly_unclaim(store *st, const char *sig)
+{
+	(void)write1(st, "DELETE FROM lightly_used WHERE sig=?1 AND ?2=?2",
+		     sig, 0);
+}
+
+int store_lightly_key(store *st, unsigned char key[STORE_LIGHTLY_KEY_LEN])
+{
+	char path[STORE_PATH_MAX];
+	unsigned char rnd[STORE_LIGHTLY_KEY_LEN];
+	ssize_t got;
+	int fd, rc = 0;
+
+	if ((size_t)snprintf(path, sizeof(path), "%s/lightly.key", st->dir) >=
+	    sizeof(path))
+		return -ENAMETOOLONG;
+	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	if (fd >= 0) {
+		if (getrandom(rnd, sizeof(rnd), 0) != (ssize_t)sizeof(rnd) ||
+		    write(fd, rnd, sizeof(rnd)) != (ssize_t)sizeof(rnd) ||
+		    fsync(fd))
+			rc = -EIO;
+		close(fd);
+		if (rc) {
+			unlink(path);
+			return rc;
+		}
+	} else if (errno != EEXIST) {
+		return -errno;
+	}
+	/* the winner of a race may still be writing: retry a short read */
+	for (int i = 0; i < 50; i++) {
+		fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+		if (fd < 0)
+			return -errno;
+		got = read(fd, key, STORE_LIGHTLY_KEY_LEN);
+		close(fd);
+		if (got == STORE_LIGHTLY_KEY_LEN)
+			return 0;
+		usleep(10000);
+	}
+	return -EIO;
+}

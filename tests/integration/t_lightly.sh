@@ -1,0 +1,101 @@
+#!/usr/bin/env bash
+#
+# t_lightly — the lightly door (docs/api.md "The lightly door"): the lightly
+# pip package 1.1.x's API at /lightly of a real `sievefs serve`, driven by
+# tests/lightly/driver.py, which speaks the client's routes with its JSON
+# shapes (standard library only: the lightly package is never needed).
+#
+# Proves: the whole 1.1.x workflow in each upload mode (full, thumbnails,
+# meta) — version check without a token, create dataset, samples through
+# signed write URLs, the initial tag as an all-ones bitmask, mappings in
+# table order, embeddings through the CSV write URL (the v1 validation),
+# RANDOM and CORESET sampling with job polling, each job's tag decoded from
+# its bitmask — and that those tags are the folders a remote mount of the
+# same server shows, file for file; with mode full the samples read back
+# through the mount equal the sources, with thumbnails/meta the mount lists
+# them and the bytes stay with the uploader. Signed-URL abuse (expired,
+# altered signature/expiry/kind/user/sample, replayed write, a read URL
+# used to write, another user's sample, path traversal) answers 403/404
+# and stores nothing; ?token= is refused on /v1; the server's log never
+# holds a token, a signature or any query string.
+# The server is started and stopped by PID (also in the trap).
+
+. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/server_lib.sh"
+sv_need_binary
+sv_need curl grep mountpoint fusermount3 cmp
+PY=/usr/bin/python3
+[ -x "$PY" ] || PY=$(command -v python3)
+DRV=$SV_REPO/tests/lightly/driver.py
+TTL=4
+
+port=$(free_port) || die "no free port"
+base=http://127.0.0.1:$port
+mkdir -p "$T/store"
+new_token alice "$T/alice.tok" >/dev/null || die "token create failed"
+new_token bob "$T/bob.tok" >/dev/null || die "token create failed"
+SIEVEFS_LIGHTLY_URL_TTL=$TTL start_server "$port" || die "sievefs serve did not come up"
+note "server pid $SERVER_PID on $base (signed URLs live $TTL s)"
+
+# a small tree of PNGs in two folders (what LightlyDataset reads: its
+# sub-folders), made by the driver
+src=$T/src
+"$PY" - "$src" "$DRV" <<'EOF' || die "could not make the source images"
+import os, sys
+sys.path.insert(0, os.path.dirname(sys.argv[2]))
+import driver
+for i in range(14):
+    d = os.path.join(sys.argv[1], "ab"[i % 2] + "dir")
+    os.makedirs(d, exist_ok=True)
+    with open(os.path.join(d, "s%02d.png" % i), "wb") as f:
+        f.write(driver.png(8 + i, 6 + i % 3, i))
+EOF
+
+for mode in full thumbnails meta; do
+	ok "the 1.1.x workflow, mode=$mode" "$PY" "$DRV" workflow "$base/lightly" \
+		"$T/alice.tok" "$src" "$mode" "ds-$mode" "$T/out-$mode.json"
+done
+
+# the tags as the driver decoded them equal the tag folders of a remote mount
+M=$T/mnt
+sv_mount "$base" "$M" -o "token_file=$T/alice.tok" -o "cache_dir=$T/cache" \
+	-o meta_ttl=1 || die "remote mount failed"
+for mode in full thumbnails meta; do
+	for tag in rand5 core4; do
+		want=$("$PY" -c 'import json,sys; print("\n".join(json.load(open(sys.argv[1]))["tags"][sys.argv[2]]))' \
+			"$T/out-$mode.json" "$tag" 2>/dev/null)
+		got=$(cd "$M/ds-$mode/$tag" 2>/dev/null && find . -type f | sed 's|^\./||' | sort)
+		expect_eq "$want" "$got" "mode=$mode: the bitmask of $tag names the files of its folder"
+	done
+	got=$(cd "$M/ds-$mode/initial-tag" && find . -type f | sed 's|^\./||' | sort)
+	want=$(cd "$src" && find . -type f | sed 's|^\./||' | sort)
+	expect_eq "$want" "$got" "mode=$mode: initial-tag holds every source file"
+done
+same=1
+for f in $(cd "$src" && find . -type f); do
+	cmp -s "$src/$f" "$M/ds-full/initial-tag/$f" || same=0
+done
+expect_eq 1 "$same" "mode=full: the mount reads the sources' bytes"
+size_ok=$(stat -c %s "$M/ds-meta/initial-tag/adir/s00.png" 2>/dev/null)
+expect_eq "$(stat -c %s "$src/adir/s00.png")" "$size_ok" \
+	"mode=meta: the sample's size is the client's sizeInBytes"
+expect_fail "mode=meta: the bytes stay with the uploader (EIO)" \
+	cat "$M/ds-meta/initial-tag/adir/s00.png"
+expect_fail "mode=thumbnails: no original on the server" \
+	cmp -s "$src/adir/s00.png" "$M/ds-thumbnails/initial-tag/adir/s00.png"
+ok "the embedding is in embeddings/" test -s "$M/ds-full/embeddings/my-embeddings.csv"
+sv_umount "$M"
+
+ok "signed-URL abuse -> 403/404, nothing stored" "$PY" "$DRV" abuse \
+	"$base/lightly" "$T/alice.tok" "$T/bob.tok" "$base" "$TTL"
+ok "?token= is refused on /v1" "$PY" "$DRV" v1token "$base" "$T/alice.tok"
+
+# nothing secret in the log: no token, no signature, no query string
+kill "$SERVER_PID"
+wait "$SERVER_PID" 2>/dev/null
+expect_contains "$SERVER_LOG" "listening on" "the server log is there to check"
+tok=$(cat "$T/alice.tok")
+expect_fail "the server log holds no token" grep -qF "$tok" "$SERVER_LOG"
+expect_fail "the server log holds no token (bob's)" grep -qF "$(cat "$T/bob.tok")" "$SERVER_LOG"
+expect_fail "the server log holds no query string" grep -qE 'token=|[?&]s=[0-9a-f]|[?&]e=[0-9]' "$SERVER_LOG"
+ok "the signing secret is owner-only" test "$(stat -c %a "$T/store/lightly.key")" = 600

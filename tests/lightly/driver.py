@@ -1,0 +1,422 @@
+#!/usr/bin/python3
+"""driver.py — the lightly 1.1.x client's route sequence, standard library only.
+
+The project's tests cannot depend on the lightly package (never committed nor
+installed in CI), so this speaks the same routes with the same JSON shapes as
+lightly/api/*.py and its swagger client at v1.1.7 do: the token as ?token=,
+24-hex ids, millisecond times, bare JSON strings, /v1/datasets/ with a
+slash, booleans as True/False, uploads and downloads through signed URLs where
+only status 200 counts, tag bitmasks as Python hex() over the mappings order.
+
+    driver.py workflow BASE TOKENFILE SRC MODE DATASET OUT
+        the whole workflow; writes OUT (JSON: dataset id, tag filenames...)
+    driver.py abuse BASE TOKENFILE OTHER_TOKENFILE V1BASE TTL
+        signed-URL abuse: expired, altered, replayed, another user's
+        sample, path traversal -> 403/404, nothing stored
+    driver.py v1token V1BASE TOKENFILE
+        ?token= is refused on /v1 routes (401)
+
+BASE is http://HOST:PORT/lightly. Exit status 0 when every check held; each
+failed check prints "FAIL: ..." and the run goes on.
+"""
+import csv
+import hashlib
+import io
+import json
+import os
+import struct
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+import zlib
+
+FAILS = []
+
+
+def check(cond, what):
+    if cond:
+        print("ok: " + what)
+    else:
+        print("FAIL: " + what)
+        print("FAIL: " + what, file=sys.stderr)
+        FAILS.append(what)
+    return cond
+
+
+def http(method, url, body=None, ctype=None, headers=None):
+    """(status, bytes) of one request; never raises for an HTTP status."""
+    h = dict(headers or {})
+    if ctype:
+        h["Content-Type"] = ctype
+    req = urllib.request.Request(url, data=body, method=method, headers=h)
+    try:
+        with urllib.request.urlopen(req, timeout=60) as r:
+            return r.status, r.read()
+    except urllib.error.HTTPError as e:
+        return e.code, e.read()
+
+
+class Lightly:
+    """The routes of the swagger client, as ApiWorkflowClient calls them."""
+
+    def __init__(self, base, token):
+        self.base = base.rstrip("/")
+        self.token = token
+
+    def url(self, path, **query):
+        q = [(k, v) for k, v in query.items()]
+        q.append(("token", self.token))
+        return self.base + path + "?" + urllib.parse.urlencode(q)
+
+    def call(self, method, path, body=None, want=(200, 201), **query):
+        data = json.dumps(body).encode() if body is not None else None
+        st, out = http(method, self.url(path, **query), data,
+                       "application/json" if data is not None else None)
+        if st not in want:
+            raise RuntimeError("%s %s -> %d %s" % (method, path, st,
+                                                   out[:300]))
+        return json.loads(out) if out else None
+
+
+def png(w, h, seed):
+    """A small valid PNG (RGB), different per seed."""
+    rows = b""
+    for y in range(h):
+        rows += b"\x00" + bytes(((x * 7 + y * 3 + seed * 31 + c * 50) & 255)
+                                for x in range(w) for c in range(3))
+
+    def chunk(t, d):
+        return (struct.pack(">I", len(d)) + t + d +
+                struct.pack(">I", zlib.crc32(t + d) & 0xffffffff))
+    return (b"\x89PNG\r\n\x1a\n" +
+            chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, 8, 2, 0, 0, 0)) +
+            chunk(b"IDAT", zlib.compress(rows)) + chunk(b"IEND", b""))
+
+
+def source_files(src):
+    out = []
+    for root, _dirs, files in os.walk(src):
+        for f in files:
+            out.append(os.path.relpath(os.path.join(root, f), src))
+    return sorted(out, key=lambda p: p.encode())
+
+
+def bits_of(hexmask, n):
+    v = int(hexmask, 16)
+    return [k for k in range(n) if (v >> k) & 1]
+
+
+def meta_of(data):
+    """The metaData the client computes (check_image): a few fields."""
+    return {"sizeInBytes": len(data), "mean": [0.5, 0.5, 0.5],
+            "std": [0.1, 0.1, 0.1], "snr": 1.0, "sharpness": 1.0,
+            "shape": [8, 8, 3], "sumOfValues": [1, 1, 1],
+            "sumOfSquares": [1, 1, 1], "corruption": "",
+            "is_corrupted": False}
+
+
+def upload_one(lc, ds, name, data, mode):
+    """_upload_single_image: create the sample, then the signed PUTs."""
+    thumb = None if mode == "meta" else name.rsplit(".", 1)[0] + "_thumb.webp"
+    sid = lc.call("POST", "/v1/datasets/%s/samples" % ds,
+                  {"fileName": name, "thumbName": thumb,
+                   "metaData": meta_of(data), "exif": {}})["id"]
+    check(len(sid) == 24 and all(c in "0123456789abcdef" for c in sid),
+          "sample id of %s is 24 hex" % name)
+    if mode in ("thumbnails", "full"):
+        u = lc.call("GET", "/v1/datasets/%s/samples/%s/writeurl" % (ds, sid),
+                    isThumbnail="True")
+        check(isinstance(u, str) and "token=" not in u,
+              "a thumbnail write URL (a bare string, no token)")
+        st, _ = http("PUT", u, png(4, 4, len(name)))
+        check(st == 200, "PUT thumbnail of %s -> 200 (got %d)" % (name, st))
+    if mode == "full":
+        u = lc.call("GET", "/v1/datasets/%s/samples/%s/writeurl" % (ds, sid),
+                    isThumbnail="False")
+        st, _ = http("PUT", u, data)
+        check(st == 200, "PUT full %s -> 200 (got %d)" % (name, st))
+    return sid
+
+
+def wait_job(lc, job):
+    for _ in range(600):
+        j = lc.call("GET", "/v1/jobs/%s" % job)
+        for k in ("id", "status", "waitTimeTillNextPoll", "createdAt"):
+            if k not in j:
+                check(False, "job status has %s" % k)
+                return j
+        if j["status"] not in ("RUNNING", "WAITING", "UNKNOWN"):
+            return j
+        time.sleep(0.2)
+    return j
+
+
+def workflow(base, tokfile, src, mode, dsname, out):
+    lc = Lightly(base, open(tokfile).read().strip())
+    # the constructor's version check: no token at all
+    st, body = http("GET", base + "/v1/versions/pip/minimum")
+    check(st == 200 and isinstance(json.loads(body), str),
+          "versions/pip/minimum without a token -> a bare string")
+    # create_dataset: set_dataset_id_by_name, then create
+    names = [d["name"] for d in lc.call("GET", "/v1/datasets")]
+    check(dsname not in names, "dataset %s not there yet" % dsname)
+    ds = lc.call("POST", "/v1/datasets/", {"name": dsname})["id"]
+    check(len(ds) == 24, "create_dataset -> a 24-hex id")
+    d = lc.call("GET", "/v1/datasets/%s" % ds)
+    for k in ("id", "name", "type", "nSamples", "sizeInBytes", "createdAt",
+              "lastModifiedAt"):
+        check(k in d, "DatasetData has %s" % k)
+    check(any(x["id"] == ds for x in lc.call("GET", "/v1/datasets/")),
+          "the new dataset is listed (with the slash too)")
+    # upload_dataset: no tag yet, quota, samples, initial tag
+    check(lc.call("GET", "/v1/datasets/%s/tags" % ds) == [],
+          "a new dataset has no tag (upload_dataset proceeds)")
+    check(int(lc.call("GET", "/v1/quota")) > 0, "quota is a number string")
+    files = source_files(src)
+    for f in files:
+        with open(os.path.join(src, f), "rb") as fh:
+            upload_one(lc, ds, f, fh.read(), mode)
+    img = {"full": "full", "thumbnails": "thumbnail", "meta": "meta"}[mode]
+    tid = lc.call("POST", "/v1/datasets/%s/tags/initial" % ds,
+                  {"imgType": img, "creator": "USER_PIP"})["id"]
+    tags = lc.call("GET", "/v1/datasets/%s/tags" % ds)
+    n = len(files)
+    check(len(tags) == 1 and tags[0]["id"] == tid and
+          tags[0]["name"] == "initial-tag", "one tag: initial-tag")
+    t0 = tags[0]
+    for k in ("id", "datasetId", "name", "bitMaskData", "totSize",
+              "createdAt"):
+        check(k in t0, "TagData has %s" % k)
+    check(t0["totSize"] == n and t0["bitMaskData"] == hex((1 << n) - 1),
+          "initial tag: all ones over totSize %d (%s)" % (n, t0["bitMaskData"]))
+    check(lc.call("GET", "/v1/datasets/%s" % ds)["imgType"] == img,
+          "imgType is %s" % img)
+    mapped = lc.call("GET", "/v1/datasets/%s/mappings" % ds, field="fileName")
+    check(mapped == files, "mappings?field=fileName are the files, in order")
+    ids = lc.call("GET", "/v1/datasets/%s/mappings" % ds, field="_id")
+    check(len(ids) == n and all(len(i) == 24 for i in ids),
+          "mappings?field=_id: one 24-hex id per sample")
+    # a second upload_dataset is skipped: the dataset has a tag
+    check(len(lc.call("GET", "/v1/datasets/%s/tags" % ds)) > 0,
+          "a re-run of upload_dataset would skip")
+    # upload_embeddings: list, write URL, PUT the CSV sorted like the server
+    check(lc.call("GET", "/v1/datasets/%s/embeddings" % ds) == [],
+          "no embedding yet")
+    w = lc.call("GET", "/v1/datasets/%s/embeddings/writeCSVUrl" % ds,
+                name="my-embeddings")
+    check(set(w) >= {"signedWriteUrl", "embeddingId"}, "WriteCSVUrlData")
+    buf = io.StringIO()
+    cw = csv.writer(buf)          # \r\n line ends, as the client writes
+    cw.writerow(["filenames", "embedding_0", "embedding_1", "embedding_2",
+                 "labels"])
+    for k, f in enumerate(mapped):
+        cw.writerow([f, (k * 37 % 11) / 3.0, (k * 13 % 7) / 2.0,
+                     float(k % 5), 0])
+    st, body = http("PUT", w["signedWriteUrl"], buf.getvalue().encode())
+    check(st == 200, "PUT the CSV to its write URL -> 200 (%d %s)" %
+          (st, body[:200]))
+    embs = lc.call("GET", "/v1/datasets/%s/embeddings" % ds)
+    check(any(e["name"] == "my-embeddings" and e["id"] == w["embeddingId"]
+              for e in embs), "the embedding is listed under its id")
+    # sampling: RANDOM, then CORESET with min_distance
+    result = {"dataset": ds, "files": files, "tags": {}}
+    for method, nsamp, mind, tag in (("RANDOM", 5, -1, "rand5"),
+                                     ("CORESET", 4, 0.01, "core4")):
+        tags = lc.call("GET", "/v1/datasets/%s/tags" % ds)
+        job = lc.call("POST", "/v1/datasets/%s/embeddings/%s/sampling" %
+                      (ds, w["embeddingId"]),
+                      {"newTagName": tag, "method": method,
+                       "config": {"stoppingCondition": {
+                           "nSamples": nsamp, "minDistance": mind}},
+                       "preselectedTagId": None, "queryTagId": None,
+                       "rowCount": tags[0]["totSize"]})["jobId"]
+        j = wait_job(lc, job)
+        check(j["status"] == "FINISHED", "%s job finished (%s)" %
+              (method, j.get("error")))
+        if j["status"] != "FINISHED":
+            continue
+        t = lc.call("GET", "/v1/datasets/%s/tags/%s" % (ds,
+                                                       j["result"]["data"]))
+        check(t["name"] == tag and t["prevTagId"] == tid,
+              "%s: the job's tag %s, child of initial-tag" % (method, tag))
+        picked = [mapped[k] for k in bits_of(t["bitMaskData"], t["totSize"])]
+        check(len(picked) == nsamp, "%s picked %d (%d)" %
+              (method, nsamp, len(picked)))
+        fn = lc.call("GET", "/v1/datasets/%s/tags/%s/filenames" % (ds,
+                                                                  t["id"]))
+        check(fn == picked, "tag filenames agree with the bitmask")
+        result["tags"][tag] = picked
+    # a tag name taken already: 409
+    try:
+        lc.call("POST", "/v1/datasets/%s/embeddings/%s/sampling" %
+                (ds, w["embeddingId"]),
+                {"newTagName": "rand5", "method": "RANDOM",
+                 "config": {"stoppingCondition": {"nSamples": 2}}},
+                want=(409,))
+        check(True, "sampling into an existing tag name -> 409")
+    except RuntimeError as e:
+        check(False, "sampling into an existing tag name -> 409: %s" % e)
+    # download_dataset of rand5 (full only): read URLs give the bytes back
+    if mode == "full" and "rand5" in result["tags"]:
+        ok_all = True
+        for k in bits_of(lc.call("GET", "/v1/datasets/%s/tags" % ds)[1]
+                         ["bitMaskData"], n):
+            u = lc.call("GET", "/v1/datasets/%s/samples/%s/readurl" %
+                        (ds, ids[k]), type="full")
+            st, data = http("GET", u)
+            with open(os.path.join(src, mapped[k]), "rb") as fh:
+                ok_all &= st == 200 and data == fh.read()
+        check(ok_all, "download through read URLs gives the sources back")
+    elif mode != "full":
+        u = lc.call("GET", "/v1/datasets/%s/samples/%s/readurl" %
+                    (ds, ids[0]), type="full")
+        st, _ = http("GET", u)
+        check(st == 404, "mode %s: a full read URL -> 404 (bytes kept)" % mode)
+    with open(out, "w") as fh:
+        json.dump(result, fh)
+
+
+def abuse(base, tokfile, otherfile, v1, ttl):
+    lc = Lightly(base, open(tokfile).read().strip())
+    bob = Lightly(base, open(otherfile).read().strip())
+    ttl = int(ttl)
+    ds = lc.call("POST", "/v1/datasets", {"name": "abuse"})["id"]
+    sid = upload_one(lc, ds, "x.png", png(3, 3, 1), "meta")
+    wurl = lambda thumb="False": lc.call(
+        "GET", "/v1/datasets/%s/samples/%s/writeurl" % (ds, sid),
+        isThumbnail=thumb)
+    evil = b"evil bytes that must never be stored"
+    sha = hashlib.sha256(evil).hexdigest()
+    v1h = {"Authorization": "Bearer " + lc.token}
+
+    def stored():
+        st, _ = http("HEAD", v1 + "/v1/blobs/" + sha, headers=v1h)
+        return st == 200
+
+    def put(u, what, want):
+        st, _ = http("PUT", u, evil)
+        check(st in want, "%s -> %s (got %d)" % (what, want, st))
+        check(not stored(), "%s: nothing stored" % what)
+
+    u = wurl()
+    p = urllib.parse.urlsplit(u)
+    q = urllib.parse.parse_qs(p.query)
+    sig = q["s"][0]
+    flip = ("0" if sig[0] != "0" else "1") + sig[1:]
+    put(u.replace("s=" + sig, "s=" + flip), "altered signature", (403,))
+    put(u.replace("e=" + q["e"][0], "e=" + str(int(q["e"][0]) + 3600)),
+        "altered expiry", (403,))
+    put(u.replace("k=full", "k=thumb"), "altered kind", (403,))
+    put(u.replace("u=" + q["u"][0], "u=bob"), "altered user", (403,))
+    sid2 = upload_one(lc, ds, "y.png", png(3, 3, 2), "meta")
+    put(u.replace(sid, sid2), "the URL of another sample", (403,))
+    put(u.replace("/signed/sample/", "/signed/sample/../../v1/"),
+        "path traversal in a signed URL", (403, 404))
+    put(u.replace("/signed/sample/", "/signed/sample/%2e%2e/"),
+        "encoded path traversal", (403, 404))
+    r = lc.call("GET", "/v1/datasets/%s/samples/%s/readurl" % (ds, sid),
+                type="full")
+    put(r, "a read URL used to write", (403,))
+    # once: a second PUT of the same URL
+    st, _ = http("PUT", u, png(3, 3, 9))
+    check(st == 200, "the write URL works once (%d)" % st)
+    put(u, "the same write URL replayed", (403,))
+    # another user's sample: bob has no such dataset or sample
+    try:
+        bob.call("GET", "/v1/datasets/%s/samples/%s/writeurl" % (ds, sid),
+                 want=(404,), isThumbnail="False")
+        check(True, "bob asks a write URL for alice's sample -> 404")
+    except RuntimeError as e:
+        check(False, "bob asks a write URL for alice's sample -> 404: %s" % e)
+    bds = bob.call("POST", "/v1/datasets", {"name": "bobs"})["id"]
+    bsid = upload_one(bob, bds, "b.png", png(3, 3, 3), "meta")
+    bu = bob.call("GET", "/v1/datasets/%s/samples/%s/writeurl" % (bds, bsid),
+                  isThumbnail="False")
+    put(bu.replace(bsid, sid), "bob's URL pointed at alice's sample", (403,))
+    try:
+        bob.call("GET", "/v1/datasets/%s/tags" % ds, want=(404,))
+        check(True, "bob lists alice's tags -> 404")
+    except RuntimeError as e:
+        check(False, "bob lists alice's tags -> 404: %s" % e)
+    st, _ = http("DELETE", bob.url("/v1/datasets/%s" % ds), b"{}",
+                 "application/json")
+    check(st == 404, "bob deletes alice's dataset -> 404 (%d)" % st)
+    # the v1 body cap: a JSON body over 1 MiB -> 413, nothing made
+    # (curl: the server answers before the body is read and closes, which
+    # urllib reports as a broken pipe instead of the answer)
+    big = json.dumps({"fileName": "big.png",
+                      "metaData": {"pad": "x" * (1 << 20)}}).encode()
+    res = subprocess.run(["curl", "-s", "-o", "/dev/null", "-w",
+                          "%{http_code}", "-H",
+                          "Content-Type: application/json",
+                          "--data-binary", "@-",
+                          lc.url("/v1/datasets/%s/samples" % ds)],
+                         input=big, capture_output=True)
+    check(res.stdout == b"413", "a sample body over 1 MiB -> 413 (%s)" %
+          res.stdout)
+    # path traversal in a fileName
+    for bad in ("../x.png", "a/../../x.png", "/etc/x.png", "a//b.png",
+                "newdir/..", "newdir/", "newdir/./x.png"):
+        st, _ = http("POST", lc.url("/v1/datasets/%s/samples" % ds),
+                     json.dumps({"fileName": bad}).encode(),
+                     "application/json")
+        check(st == 400, "fileName %r -> 400 (%d)" % (bad, st))
+    names = lc.call("GET", "/v1/datasets/%s/mappings" % ds, field="fileName")
+    check(names == ["x.png", "y.png"], "only the two samples exist (%s)" %
+          names)
+    st, body = http("GET", v1 + "/v1/datasets?name=abuse", headers=v1h)
+    root = json.loads(body)["live_root"] if st == 200 else 0
+    st, body = http("GET", v1 + "/v1/nodes/%d/children" % root, headers=v1h)
+    kids = [k["name"] for k in json.loads(body)["children"]] if st == 200 \
+        else None
+    check(kids == ["x.png", "y.png"], "a refused fileName made no folder"
+          " (%s)" % kids)
+    # no token, a bad token
+    st, _ = http("GET", base + "/v1/datasets")
+    check(st == 401, "no ?token= -> 401")
+    st, _ = http("GET", base + "/v1/datasets?token=svf_" + "0" * 64)
+    check(st == 401, "a bad ?token= -> 401")
+    # delete_dataset_by_id: the client sends a "{}" body; the dataset goes
+    # with its samples and tags, and its ids then answer 404
+    st, _ = http("DELETE", lc.url("/v1/datasets/%s" % ds), b"{}",
+                 "application/json")
+    check(st == 200, "DELETE a dataset with samples (the client's {} body)"
+          " -> 200 (%d)" % st)
+    st, _ = http("GET", lc.url("/v1/datasets/%s" % ds))
+    check(st == 404, "the deleted dataset -> 404 (%d)" % st)
+    st, _ = http("GET", lc.url("/v1/datasets/%s/samples/%s/writeurl" %
+                               (ds, sid), isThumbnail="False"))
+    check(st == 404, "a sample of the deleted dataset -> 404 (%d)" % st)
+    # expired
+    ds = lc.call("POST", "/v1/datasets", {"name": "abuse2"})["id"]
+    sid = upload_one(lc, ds, "x.png", png(3, 3, 1), "meta")
+    u = wurl()
+    time.sleep(ttl + 1.5)
+    put(u, "an expired write URL", (403,))
+
+
+def v1token(v1, tokfile):
+    tok = open(tokfile).read().strip()
+    st, _ = http("GET", v1 + "/v1/datasets?token=" + tok)
+    check(st == 401, "?token= on /v1/datasets -> 401 (%d)" % st)
+    st, _ = http("GET", v1 + "/v1/whoami?token=" + tok)
+    check(st == 401, "?token= on /v1/whoami -> 401 (%d)" % st)
+
+
+def main(argv):
+    cmds = {"workflow": (workflow, 6), "abuse": (abuse, 5),
+            "v1token": (v1token, 2)}
+    if len(argv) < 2 or argv[1] not in cmds or \
+            len(argv) != cmds[argv[1]][1] + 2:
+        print(__doc__)
+        return 2
+    cmds[argv[1]][0](*argv[2:])
+    print("%d failed check(s)" % len(FAILS))
+    return 1 if FAILS else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))
