@@ -155,7 +155,7 @@ expect_fail "sievefs help nosuch fails" timeout 10 "$SIEVEFS" help nosuch
 ok "sievefs serve --help exits 0" timeout 10 "$SIEVEFS" serve --help
 expect_contains "$T/last.out" "usage: sievefs serve STORE --listen HOST:PORT" "serve --help prints its usage on stdout"
 ok "sievefs token --help exits 0" timeout 10 "$SIEVEFS" token --help
-expect_contains "$T/last.out" "sievefs token create --store STORE USER" "token --help prints its usage on stdout"
+expect_contains "$T/last.out" "sievefs token create --store STORE [--name NAME] USER" "token --help prints its usage on stdout"
 expect_fail "sievefs serve without arguments fails" timeout 10 "$SIEVEFS" serve
 
 # --- a URL is not a store path

@@ -167,14 +167,14 @@ cmp -s "$T/body" "$M/leaves/initial-tag/a.jpg" &&
 
 # the web app's thumbnail and image of a file copied in through the mount
 # (no upload grant: the mount's owner reads every blob its files name)
-python3 -c 'from PIL import Image; Image.new("RGB", (300, 150), (200, 40, 40)).save("'"$T"'/red.png")'
+/usr/bin/python3 -c 'from PIL import Image; Image.new("RGB", (300, 150), (200, 40, 40)).save("'"$T"'/red.png")'
 cp "$T/red.png" "$M/leaves/initial-tag/red.png"
 by_cookie GET "/v1/nodes/$ROOT/lookup?name=red.png"
 RINO=$(jq_py 'j["ino"]')
 by_cookie GET "/v1/nodes/$RINO/thumbnail"
 expect_eq "200 image/jpeg" "$code $(tr -d '\r' <"$T/hdr" | sed -n 's/^[Cc]ontent-[Tt]ype: //p')" \
 	"GET the thumbnail of a file copied in through the mount: a JPEG, not a placeholder"
-expect_eq "128x64" "$(python3 -c 'import sys; from PIL import Image; i=Image.open(sys.argv[1]); print("%dx%d" % i.size)' "$T/body")" \
+expect_eq "128x64" "$(/usr/bin/python3 -c 'import sys; from PIL import Image; i=Image.open(sys.argv[1]); print("%dx%d" % i.size)' "$T/body")" \
 	"... longest side 128, aspect kept"
 by_cookie GET "/v1/nodes/$RINO/image"
 expect_eq "200 image/png" "$code $(tr -d '\r' <"$T/hdr" | sed -n 's/^[Cc]ontent-[Tt]ype: //p')" \
