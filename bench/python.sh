@@ -30,7 +30,6 @@ BIN=${SIEVEFS:-$TOP/sievefs}
 RUNS=3
 KEEP=0
 PY=/usr/bin/python3
-FILES=$HERE/fs_files.py
 DATA=${BENCH_DATA:-/var/tmp/sievefs-bench-data}
 LIGHTLY_SRC=${LIGHTLY_SRC:-/tmp/lightly}
 N=2000 SIZE=102400 NDIRS=20
@@ -58,11 +57,23 @@ T_ALL=$(now)
 echo "bench/python: sievefs $BIN (tree $(git -C "$TOP" rev-parse --short HEAD 2>/dev/null || echo ?)); work dir $W; runs $RUNS"
 echo "machine: $(nproc) CPUs, load $(cut -d' ' -f1-3 /proc/loadavg)"
 
-SRC=$DATA/files100k-$N
+# PNGs of noise of about $SIZE bytes each, so that every side — the lightly
+# client too, which reads only image files — uploads the same tree
+SRC=$DATA/png100k-$N
 if [ ! -f "$SRC.done" ]; then
-	echo "== writing $N files of $SIZE bytes (once)"
+	echo "== writing $N PNG files of about $SIZE bytes (once)"
 	rm -rf "$SRC"
-	"$PY" "$FILES" tree "$SRC" "$NDIRS" "$N" "$SIZE"
+	"$PY" - "$SRC" "$NDIRS" "$N" "$SIZE" <<'PYEOF' || bench_die "could not write the PNGs (python3-pil)"
+import os, sys
+from PIL import Image
+root, ndirs, n, size = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
+side = int((size / 3) ** 0.5)       # random pixels do not compress: ~3 bytes each
+for i in range(n):
+    d = os.path.join(root, "d%03d" % (i % ndirs))
+    os.makedirs(d, exist_ok=True)
+    Image.frombytes("RGB", (side, side), os.urandom(side * side * 3)).save(
+        os.path.join(d, "f%05d.png" % i), compress_level=1)
+PYEOF
 	touch "$SRC.done"
 fi
 
@@ -149,6 +160,9 @@ for name in ("lightly", "lightly.utils", "lightly.data"):
     if name == "lightly":
         m.__version__ = "1.1.7"
     sys.modules[name] = m
+# the client reads `from lightly.__init__ import __version__`: that module is
+# the package itself, not its __init__.py (which imports hydra, not in Debian)
+sys.modules["lightly.__init__"] = sys.modules["lightly"]
 from lightly.api.api_workflow_client import ApiWorkflowClient
 tok = open(os.environ["TOKEN_FILE"]).read().strip()
 c = ApiWorkflowClient(token=tok)
@@ -167,12 +181,12 @@ done
 
 tm=$(median <"$W/t.mount"); tp=$(median <"$W/t.python")
 tl=""; [ -z "$lightly_why" ] && [ -s "$W/t.lightly" ] && tl=$(median <"$W/t.lightly")
-"$PY" - "$tm" "$tp" "$tl" "$RUNS" "$N" "$SIZE" "$lightly_why" <<'PYEOF'
+"$PY" - "$tm" "$tp" "$tl" "$RUNS" "$N" "$(du -sb --apparent-size "$SRC" | cut -f1)" "$lightly_why" <<'PYEOF'
 import sys
 tm, tp = float(sys.argv[1]), float(sys.argv[2])
 tl = float(sys.argv[3]) if sys.argv[3] else None
-runs, n, size, why = sys.argv[4], int(sys.argv[5]), int(sys.argv[6]), sys.argv[7]
-mb = n * size / 1e6
+runs, n, total, why = sys.argv[4], int(sys.argv[5]), int(sys.argv[6]), sys.argv[7]
+mb = total / 1e6
 print("medians of %s runs (seconds; MB/s = %.0f MB / time)" % (runs, mb))
 print("  %-34s %8.2f s %7.1f MB/s" % ("mount   cp -r (upload=full)", tm, mb / tm))
 print("  %-34s %8.2f s %7.1f MB/s" % ("python  upload_dataset (full, 8)", tp, mb / tp))
