@@ -255,6 +255,9 @@ static enum MHD_Result r_state(struct srv *s, struct req *r,
 				 (uint64_t)time(NULL));
 	if (!rc)
 		rc = add_u64_str(j, "embeddings", ch.embeddings, 0, 0);
+	/* a rename (mv in a mount) changes no counter: the name itself */
+	if (!rc && !cJSON_AddStringToObject(j, "name", d.name))
+		rc = -ENOMEM;
 	if (rc) {
 		cJSON_Delete(j);
 		return srv_send_errno(c, rc, NULL);

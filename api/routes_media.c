@@ -212,7 +212,10 @@ static enum MHD_Result r_thumbnail(struct srv *s, struct req *r,
 	if (rc)
 		return srv_send_errno(c, rc, NULL);
 	if (t.not_image) {
-		snprintf(text, sizeof(text), "not an image: %s", t.why);
+		/* the decoder's reason may say it already */
+		snprintf(text, sizeof(text), "%s%s",
+			 strncmp(t.why, "not an image", 12) ? "not an image: " : "",
+			 t.why);
 		return placeholder(c, "not-image", text, etag, THUMB_CACHE);
 	}
 	return send_jpeg(c, t.fd, t.buf, t.size, etag);

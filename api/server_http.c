@@ -624,6 +624,15 @@ int srv_find_route(struct req *r, struct MHD_Connection *c,
 			}
 		}
 	}
+	/* HEAD is GET without the body (RFC 9110 9.3.2; libmicrohttpd sends
+	 * no body for HEAD) wherever no route says otherwise */
+	for (size_t t = 0; t < ntabs && !r->rt && found_path &&
+			   !strcmp(method, "HEAD"); t++)
+		for (const struct route *e = tabs[t]; e->key; e++)
+			if (!strcmp(e->key, key) && !strcmp(e->method, "GET")) {
+				r->rt = e;
+				break;
+			}
 	if (r->rt)
 		return 0;
 	*ret = found_path ?
@@ -1058,7 +1067,8 @@ int api_server_route_probe(const char *target, const char *method,
 }
 
 /* Parses "bytes=A-B", "bytes=A-", "bytes=-N": 1 partial (off, len set),
- * 0 serve everything (absent, or several ranges), -1 unsatisfiable. */
+ * 0 serve everything (absent, several ranges, or not a valid range, which
+ * RFC 9110 says to ignore), -1 unsatisfiable. */
 static int parse_range(const char *h, int64_t size, int64_t *off,
 		       int64_t *len)
 {
@@ -1070,7 +1080,9 @@ static int parse_range(const char *h, int64_t size, int64_t *off,
 	h += 6;
 	if (*h == '-') {
 		b = strtoll(h + 1, &end, 10);
-		if (end == h + 1 || *end || b <= 0 || size == 0)
+		if (end == h + 1 || *end)
+			return 0;               /* not a range: ignored */
+		if (b <= 0 || size == 0)
 			return -1;
 		*off = b >= size ? 0 : size - b;
 		*len = size - *off;
@@ -1078,12 +1090,12 @@ static int parse_range(const char *h, int64_t size, int64_t *off,
 	}
 	a = strtoll(h, &end, 10);
 	if (end == h || a < 0 || *end != '-')
-		return -1;
+		return 0;               /* not a range: ignored (RFC 9110 14.2) */
 	h = end + 1;
 	if (*h) {
 		b = strtoll(h, &end, 10);
 		if (*end || b < a)
-			return -1;
+			return 0;
 	}
 	if (a >= size)
 		return -1;

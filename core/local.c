@@ -99,6 +99,10 @@ static int l_dataset_get_id(struct backend *be, int64_t id, be_dataset *out)
 	return rc;
 }
 
+/* The mount root's own control file (fs/ops.c, "The root's log"): the
+ * mount refuses mkdir of it (the name exists), and so do the other doors. */
+#define ROOT_LOG "log"
+
 static int l_dataset_create(struct backend *be, const char *name,
 			    be_dataset *out, char *msg)
 {
@@ -111,6 +115,12 @@ static int l_dataset_create(struct backend *be, const char *name,
 			name);
 		log_warn("%s", msg ? msg : "invalid dataset name");
 		return -EINVAL;
+	}
+	if (!strcmp(name, ROOT_LOG)) {
+		set_msg(msg, "'%s' is taken: a mount's root has its own '%s'"
+			" file (the mount's warnings and errors), which a dataset"
+			" of that name would hide", name, ROOT_LOG);
+		return -EEXIST;
 	}
 	rc = store_dataset_create(L(be)->st, L(be)->owner, name, out);
 	if (rc == 0) {
@@ -151,6 +161,14 @@ static int l_dataset_rename(struct backend *be, int64_t id, const char *name,
 			 " A-Z a-z 0-9 . _ - starting with a letter or digit",
 			 d.name, name);
 		return user_error(be, id, msg, -EINVAL, text);
+	}
+	if (!strcmp(name, ROOT_LOG)) {
+		char text[BE_MSG];
+		snprintf(text, sizeof(text), "cannot rename dataset '%s' to '%s':"
+			 " a mount's root has its own '%s' file (the mount's"
+			 " warnings and errors), which a dataset of that name"
+			 " would hide", d.name, name, ROOT_LOG);
+		return user_error(be, id, msg, -EEXIST, text);
 	}
 	return store_dataset_rename(L(be)->st, id, name);
 }

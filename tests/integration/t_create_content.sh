@@ -12,7 +12,9 @@
 # taken name → 409 exists — each leaving the folder's listing as it was
 # (no pending node named); bob cannot create with alice's blob (409: a
 # hash is not a right to the bytes); an upload whose create-with-content
-# is never sent leaves nothing.
+# is never sent leaves nothing. A dataset may not be named `log` (the mount
+# root's own file; mkdir gives EEXIST): POST and a rename by PATCH → 409
+# with the reason, and nothing is made or renamed.
 
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/server_lib.sh"
@@ -88,3 +90,12 @@ expect_eq "hello, world" "$(cat "$T/mnt/d/initial-tag/a.txt")" \
 expect_eq "a.txt" "$(ls "$T/mnt/d/initial-tag")" "... and shows no other file"
 sv_umount "$T/mnt"
 
+code=$(curl -s -o "$T/out.json" -w '%{http_code}' -H "$HA" -X POST -d '{"name":"log"}' "$A/v1/datasets")
+expect_eq 409 "$code" "a dataset named log: 409"
+expect_contains "$T/out.json" "own 'log' file" "... with the reason"
+ds_id=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["id"])' "$T/ds.json")
+code=$(curl -s -o "$T/out.json" -w '%{http_code}' -H "$HA" -X PATCH -d '{"name":"log"}' "$A/v1/datasets/$ds_id")
+expect_eq 409 "$code" "renaming a dataset to log: 409"
+expect_contains "$T/out.json" "own 'log' file" "... with the reason"
+expect_eq "d" "$(curl -sf -H "$HA" "$A/v1/datasets" | python3 -c 'import json,sys; print(" ".join(d["name"] for d in json.load(sys.stdin)["datasets"]))')" \
+	"... and alice's datasets are as they were"

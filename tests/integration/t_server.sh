@@ -170,6 +170,17 @@ expect_code 206 "blob GET with Range"
 expect_eq "sievefs" "$(cat "$T/body")" "Range returns the asked bytes"
 api "$TA" GET "/v1/blobs/$SHA" -r 100-
 expect_code 416 "unsatisfiable Range"
+api "$TA" GET "/v1/blobs/$SHA" -H 'Range: bytes=abc'
+expect_code 200 "a Range that is not one is ignored (RFC 9110): 200"
+cmp -s "$T/body" "$T/a.txt" && pass "... with every byte" || fail "bytes differ after an invalid Range"
+api "$TA" HEAD "/v1/nodes/$INO" -I
+expect_code 200 "HEAD of a GET route (a node): 200"
+api "$TA" HEAD "/v1/datasets/$DS/tags" -I
+expect_code 200 "HEAD of a GET route (tags): 200"
+api "$TA" HEAD "/v1/datasets/$DS/selection" -I
+expect_code 200 "HEAD of a GET route (selection): 200"
+api "$TA" PATCH "/v1/blobs/$SHA" -d '{}'
+expect_code 405 "a method no route has on a path: still 405"
 api "$TB" GET "/v1/blobs/$SHA"
 expect_code 404 "bob reads alice's blob"
 api "$TB" GET "/v1/nodes/$INO"
