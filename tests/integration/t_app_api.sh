@@ -243,13 +243,19 @@ state() {
 changed() { python3 -c 'import json,sys; a=json.load(open(sys.argv[1])); b=json.load(open(sys.argv[2])); print(" ".join(k for k in sorted(a) if a[k]!=b[k]))' "$T/state.$1" "$T/state.$2"; }
 state 0
 expect_code 200 "GET state"
-expect_eq "embeddings runs selection tags tree" "$(python3 -c 'import json,sys; print(" ".join(sorted(json.load(open(sys.argv[1])))))' "$T/state.0")" \
-	"state has the five counters"
+expect_eq "embeddings name runs selection tags tree" "$(python3 -c 'import json,sys; print(" ".join(sorted(json.load(open(sys.argv[1])))))' "$T/state.0")" \
+	"state has the five counters and the dataset's name"
+state_name() { python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["name"])' "$1"; }
 ok "cp the files in through the mount" cp -r "$src/." "$M/ds/initial-tag/"
 state 1
 expect_eq "selection tree" "$(changed 0 1)" "files copied in through the mount move tree (and the implicit selection), nothing else"
 state 1b
 expect_eq "" "$(changed 1 1b)" "unchanged when nothing changed"
+ok "mv the dataset in the mount" mv "$M/ds" "$M/dsx"
+state 1c
+expect_eq "name dsx" "$(changed 1b 1c) $(state_name "$T/state.1c")" \
+	"a rename through the mount: state's name follows, no counter moves"
+ok "mv it back" mv "$M/dsx" "$M/ds"
 api "$TA" GET "/v1/datasets/$DS/table"
 expect_eq "$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["tree"])' "$T/state.1b")" \
 	"$(hdr X-Sievefs-Gen)" "state's tree is the sample table's X-Sievefs-Gen"
