@@ -483,7 +483,8 @@ static int content_fields(const cJSON *j, int *with,
 /*
  * A file created with its content in one request (the web app's upload):
  * the blob must be readable by the caller and of that size before
- * anything is created; then create and commit. If the commit fails the
+ * anything is created; then create and commit (durable unless the body
+ * says "durable":false). If the commit fails the
  * new node is removed, so a browser tab closed mid-upload never leaves a
  * pending, empty file behind (the handler runs to its end whatever the
  * client does).
@@ -493,7 +494,7 @@ static enum MHD_Result create_with_content(struct srv *s, struct req *r,
 					   const char *name,
 					   const struct store_newnode *nn,
 					   const unsigned char *sha,
-					   int64_t size)
+					   int64_t size, int durable)
 {
 	struct store_node n;
 	int rc = srv_blob_readable(s, r, sha);
@@ -505,7 +506,7 @@ static enum MHD_Result create_with_content(struct srv *s, struct req *r,
 	rc = r->be->ops->node_create(r->be, r->id, name, nn, &n);
 	if (rc)
 		return send_node(s, r, c, MHD_HTTP_CREATED, rc, &n);
-	rc = commit_blob(s, r, n.ino, sha, size, nn->mtime_ns, 1);
+	rc = commit_blob(s, r, n.ino, sha, size, nn->mtime_ns, durable);
 	if (rc) {
 		r->be->ops->node_remove(r->be, r->id, name, 0);
 		if (rc == -ENOENT)
@@ -525,7 +526,7 @@ static enum MHD_Result r_node_create(struct srv *s, struct req *r,
 	unsigned char sha[STORE_SHA_LEN];
 	char name[STORE_NAME_MAX + 2];
 	int64_t size = 0;
-	int with = 0;
+	int with = 0, durable = 1;
 	enum MHD_Result ret;
 	cJSON *j;
 	int rc = srv_own_node(s, r, r->id, &n);
@@ -537,6 +538,8 @@ static enum MHD_Result r_node_create(struct srv *s, struct req *r,
 	rc = api_newnode_from_json(j, name, sizeof(name), &nn);
 	if (!rc)
 		rc = content_fields(j, &with, sha, &size);
+	if (!rc && api_get_bool(j, "durable", &durable, 0) < 0)
+		rc = -EINVAL;
 	cJSON_Delete(j);
 	if (rc == -ENAMETOOLONG)
 		return srv_send_errno(c, rc, "name longer than 255 bytes");
@@ -544,7 +547,8 @@ static enum MHD_Result r_node_create(struct srv *s, struct req *r,
 		return srv_bad_field(c, "name, kind (1 or 2), mode, uid, gid,"
 				     " mtime_ns, sha256 and size (files)");
 	if (with)
-		return create_with_content(s, r, c, name, &nn, sha, size);
+		return create_with_content(s, r, c, name, &nn, sha, size,
+					   durable);
 	rc = r->be->ops->node_create(r->be, r->id, name, &nn, &n);
 	return send_node(s, r, c, MHD_HTTP_CREATED, rc, &n);
 }

@@ -142,6 +142,27 @@ class Transfers:
                     bar.add(1, size)
                     return
             mtime_ns = str(st.st_mtime_ns)
+            if node is None and mode == "full":
+                # one request makes the file with its content (the server
+                # commits it or makes nothing): a killed upload leaves no
+                # empty file in anyone's listing
+                for attempt in range(3):
+                    try:
+                        self._mknode(dir_ino[parent], name, 2, st,
+                                     content=(sha, size, durable))
+                        with lock:
+                            res.uploaded += 1
+                        bar.add(1, size)
+                        return
+                    except Conflict as e:
+                        if e.code == "exists":     # made meanwhile: commit it
+                            break
+                        if e.code != "blob_missing" or attempt == 2:
+                            raise
+                        self._put_blob(ap, sha, size)  # collected meanwhile
+                        with lock:
+                            res.blobs_sent += 1
+                            res.bytes_sent += size
             if node is None:
                 try:
                     node = self._mknode(dir_ino[parent], name, 2, st)
@@ -224,11 +245,14 @@ class Transfers:
         finally:
             pass  # the thread keeps its connection for the next file
 
-    def _mknode(self, parent, name, kind, st):
+    def _mknode(self, parent, name, kind, st, content=None):
         body = {"name": name, "kind": kind,
                 "mode": stat.S_IMODE(st.st_mode),
                 "uid": os.getuid(), "gid": os.getgid(),
                 "mtime_ns": str(st.st_mtime_ns)}
+        if content:       # (sha256, size, durable): created with its bytes
+            body["sha256"], body["size"], body["durable"] = \
+                content[0], content[1], bool(content[2])
         return self._json("POST", "/v1/nodes/%d/children" % parent, body)
 
     def _blob_granted(self, sha):
