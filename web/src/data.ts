@@ -22,7 +22,7 @@ import * as api from './api';
 import { ApiError } from './api';
 import {
   dataset, tags, table, chosenTag, active, scores, sliderN, runs, embeddings,
-  datasetState, selectionMembers, sourceMembers, datasetError, missingRoutes, liveInfo,
+  datasetState, selectionMembers, sourceMembers, datasetError, missingRoutes, liveInfo, layoutStamp,
 } from './state';
 import { parseInfo } from './info';
 import type { Tag } from './api';
@@ -378,14 +378,23 @@ export async function poll(): Promise<void> {
         })());
       }
     }
-    if (st.runs !== old.runs) {
-      jobs.push((async () => {
-        await loadRuns(ds, e);
-        const done = runs.value.find((r) => r.state === 'done');
-        if (done && done.number !== scores.value?.run) await loadScores(ds, e);
-      })());
-    }
-    if (st.embeddings !== old.embeddings) jobs.push(loadEmbeddings(ds, e));
+    // a renamed dataset (mv in the mount): its name again
+    if (st.name !== undefined && st.name !== dataset.value?.name
+        && st.selection === old.selection) jobs.push(loadDataset(ds, e).then(() => {}));
+    let embChanged = st.embeddings !== old.embeddings;
+    const runsJob = st.runs === old.runs ? Promise.resolve() : (async () => {
+      await loadRuns(ds, e);
+      const done = runs.value.find((r) => r.state === 'done');
+      if (done && done.number !== scores.value?.run) {
+        embChanged = true; // the run may have computed the built-in embedding
+        await loadScores(ds, e);
+      }
+    })();
+    jobs.push(runsJob.then(async () => {
+      if (!embChanged) return;
+      await loadEmbeddings(ds, e);
+      if (e === epoch) layoutStamp.value++;
+    }));
     await Promise.all(jobs);
   } catch (err) {
     if (!(err instanceof ApiError)) throw err;

@@ -44,6 +44,8 @@ export const sessionChecked = signal(false);
 /** latest runs of the open dataset, latest first (GET /runs; [] when the route is absent) */
 export const runs = signal<Run[]>([]);
 export const embeddings = signal<Embedding[]>([]);
+/** bumps when a poll saw the embeddings change or a run finish: the plot asks for its layout again */
+export const layoutStamp = signal(0);
 /** the last GET /state answer (null before the first, or when the route is absent) */
 export const datasetState = signal<DatasetState | null>(null);
 /** membership of the current selection (members without tag) */
