@@ -11,7 +11,7 @@ import { dataset, type DatasetPageProps } from '../state';
 import { planUpload, MAX_FILES, type Refused } from '../uploadplan';
 import { Uploader, fromDrop, fromInput, type Picked, type Progress, type Job } from '../upload';
 import { reloadTree } from '../data';
-import { formatBytes, formatCount, formatPercent } from '../format';
+import { formatBytes, formatCount, formatPercent, plural } from '../format';
 import { linkClick } from '../router';
 
 const STATE_TEXT: Record<Job['state'], string> = {
@@ -182,7 +182,7 @@ export function UploadPage({ datasetId }: DatasetPageProps) {
           </h3>
           <div class="total">
             <label for="up-total">
-              {formatCount(p.done)} of {formatCount(p.jobs.length)} files ·{' '}
+              {formatCount(p.done)} of {plural(p.jobs.length, 'file')} ·{' '}
               {formatBytes(p.doneBytes)} of {formatBytes(p.totalBytes)}
             </label>
             <progress id="up-total" max={Math.max(1, p.totalBytes)}

@@ -26,7 +26,7 @@ import {
 	type DatasetPageProps,
 } from '../state';
 import { chooseTag, reloadSelection } from '../data';
-import { formatCount } from '../format';
+import { formatCount, plural } from '../format';
 import { buildGrid, inBox, inPolygon, nearest, type Grid } from '../lib/spatial';
 import { selectionText } from '../lib/selection';
 import { packState } from '../lib/active';
@@ -386,7 +386,7 @@ export function PlotPanel({ datasetId, compact = false }: DatasetPageProps & { c
 	const embs = embeddings.value;
 	const legendTags = byTag ? colourTags(tags.value) : [];
 	const label = l
-		? `Embedding plot of ${formatCount(l.count - l.missing)} samples, ${nAct === null ? 'none' : formatCount(nAct)} active. `
+		? `Embedding plot of ${plural(l.count - l.missing, 'sample')}, ${nAct === null ? 'none' : formatCount(nAct)} active. `
 			+ 'Arrow keys pan, plus and minus zoom, 0 resets.'
 		: 'Embedding plot (no coordinates loaded)';
 	const hp = hover && t && hover.i < t.count ? hover : null;

@@ -23,7 +23,7 @@ import * as api from '../api';
 import type { SampleTable } from '../api';
 import { table, active, activeCount, scores, chosenTag, tags, sliderN, type DatasetPageProps } from '../state';
 import { navigate } from '../router';
-import { formatCount } from '../format';
+import { formatCount, plural } from '../format';
 import { columnsFor, filterOrder, maskIndices, moveFocus, sortIndices, type SortKey } from '../lib/order';
 import './views.css';
 
@@ -257,7 +257,7 @@ export function SamplesPage({ datasetId }: DatasetPageProps) {
 				<>
 					<div class="samples-bar">
 						<span class="samples-count" role="status">
-							{formatCount(shown)} of {formatCount(t.count)} samples — {what}
+							{formatCount(shown)} of {plural(t.count, 'sample')} — {what}
 						</span>
 						<label>
 							Sort by
