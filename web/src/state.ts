@@ -39,6 +39,8 @@ export const sliderN = signal<number | null>(null);
 
 // ---- the shell's own (views may read them) ----
 
+/** why the session ended without a sign-out here (a 401 while signed in), shown on the sign-in page */
+export const sessionNote = signal<string | null>(null);
 /** false until the first GET /app/session answered (the app shows nothing before) */
 export const sessionChecked = signal(false);
 /** latest runs of the open dataset, latest first (GET /runs; [] when the route is absent) */
