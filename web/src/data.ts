@@ -22,7 +22,7 @@ import * as api from './api';
 import { ApiError } from './api';
 import {
   dataset, tags, table, chosenTag, active, scores, sliderN, runs, embeddings,
-  datasetState, selectionMembers, sourceMembers, datasetError, missingRoutes, liveInfo, layoutStamp,
+  datasetState, selectionMembers, sourceMembers, datasetError, missingRoutes, liveInfo, layoutStamp, tagNote,
 } from './state';
 import { parseInfo } from './info';
 import type { Tag } from './api';
@@ -181,9 +181,11 @@ async function loadInfo(ds: number, e: number): Promise<void> {
 async function loadTags(ds: number, e: number): Promise<void> {
   const t = await soft('tags', () => api.tagList(ds));
   if (e !== epoch || !t) return;
-  tags.value = patchLive(t);
   const c = chosenTag.value;
+  const gone = c !== null && !t.some((x) => x.id === c) ? tags.value.find((x) => x.id === c) : undefined;
+  tags.value = patchLive(t);
   if (c !== null && !t.some((x) => x.id === c)) {
+    tagNote.value = `Tag ${gone ? gone.name : c} was deleted; showing the current selection.`;
     chosenTag.value = null;
     chosenMembers.value = selectionMembers.value;
   }
@@ -242,6 +244,7 @@ function resetSignals(): void {
   runs.value = [];
   embeddings.value = [];
   datasetState.value = null;
+  tagNote.value = null;
   selectionMembers.value = null;
   sourceMembers.value = null;
   liveInfo.value = null;
@@ -292,6 +295,7 @@ export function closeDataset(): void {
 /** Chooses the tag whose members are active (null = the current selection). */
 export async function chooseTag(tag: number | null): Promise<void> {
   if (!openId) return;
+  tagNote.value = null;
   chosenTag.value = tag;
   sliderN.value = null;
   await loadChosen(openId, epoch);

@@ -137,6 +137,17 @@ describe('poll', () => {
     expect(calls.sort()).toEqual(['dataset', 'state', 'state']);
     expect(state.dataset.value!.name).toBe('e');
   });
+  it('says so when the chosen tag was deleted elsewhere', async () => {
+    await data.openDataset(1);
+    state.tags.value = [...state.tags.value, { id: 7, name: 'lead', parent: 5, live: false, files: 1, bytes: 1 } as never];
+    await data.chooseTag(7);
+    st.tags = '2';
+    await data.poll(); // the list answers without tag 7
+    expect(state.chosenTag.value).toBeNull();
+    expect(state.tagNote.value).toBe('Tag lead was deleted; showing the current selection.');
+    await data.chooseTag(5);
+    expect(state.tagNote.value).toBeNull();
+  });
   it('follows a chosen tag', async () => {
     await data.openDataset(1);
     await data.chooseTag(5);

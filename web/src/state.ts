@@ -48,6 +48,8 @@ export const runs = signal<Run[]>([]);
 export const embeddings = signal<Embedding[]>([]);
 /** bumps when a poll saw the embeddings change or a run finish: the plot asks for its layout again */
 export const layoutStamp = signal(0);
+/** a notice of the tag menu: the chosen tag was deleted elsewhere (cleared when a tag is chosen) */
+export const tagNote = signal<string | null>(null);
 /** the last GET /state answer (null before the first, or when the route is absent) */
 export const datasetState = signal<DatasetState | null>(null);
 /** membership of the current selection (members without tag) */

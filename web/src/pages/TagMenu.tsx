@@ -19,7 +19,7 @@ import * as api from '../api';
 import type { Tag } from '../api';
 import {
   tags, chosenTag, dataset, table, activeCount, selectionMembers, sourceMembers,
-  sliderN, liveInfo, type DatasetPageProps,
+  sliderN, liveInfo, tagNote, type DatasetPageProps,
 } from '../state';
 import { chooseTag, reloadSelection, reloadTags, selectionDiffers } from '../data';
 import { buildTagTree, liveTag } from '../tagtree';
@@ -314,6 +314,7 @@ export function TagMenu({ datasetId }: DatasetPageProps) {
       <h2 class="side-h">Tags</h2>
       <ActiveBar />
       <TagList datasetId={datasetId} />
+      {tagNote.value && <p class="help" role="status">{tagNote.value}</p>}
       {chosen && <TagActions tag={chosen} />}
       <FreezeForm datasetId={datasetId} />
     </nav>
