@@ -24,6 +24,7 @@ import type { SampleTable } from '../api';
 import { table, active, activeCount, scores, chosenTag, tags, sliderN, type DatasetPageProps } from '../state';
 import { navigate } from '../router';
 import { formatCount, plural } from '../format';
+import { pathLabel } from '../lib/label';
 import { columnsFor, filterOrder, maskIndices, moveFocus, sortIndices, type SortKey } from '../lib/order';
 import './views.css';
 
@@ -39,10 +40,6 @@ let lastSort: { key: SortKey; desc: boolean } = { key: 'name', desc: false };
 /** The shown order of the last render, for the sample view's previous/next. */
 export let shownOrder: Int32Array | null = null;
 
-function basename(p: string): string {
-	const k = p.lastIndexOf('/');
-	return k < 0 ? p : p.slice(k + 1);
-}
 
 interface GridProps {
 	datasetId: number;
@@ -220,7 +217,7 @@ class GridRow extends Component<RowProps> {
 					>
 						<img class="sgrid-thumb" src={api.thumbnailUrl(t.ino[i])} alt={p} loading="lazy" decoding="async"
 							width={128} height={128} />
-						<span class="sgrid-name" aria-hidden="true">{basename(p)}</span>
+						<span class="sgrid-name" aria-hidden="true" title={pathLabel(p)}><bdi>{pathLabel(p)}</bdi></span>
 					</a>
 				</div>,
 			);
