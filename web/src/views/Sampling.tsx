@@ -228,7 +228,7 @@ export function SamplingPage({ datasetId }: DatasetPageProps) {
 			<h2 id="sampling-h">Sampling</h2>
 			<form class="card" onSubmit={(e) => void process(e)} aria-label="Sample request">
 				<div class="sampling-form">
-					<div class="field">
+					<div class="field wide">
 						<label for="smp-emb">Embedding</label>
 						<select id="smp-emb" value={form.embedding} onChange={field('embedding')}>
 							<option value="">default (the latest CSV, else built-in)</option>
