@@ -8,7 +8,9 @@
  * GET /v1/datasets/ID/state every 2 s and reloads only what a changed counter
  * names: tree → table (revalidated by ETag) and every membership array, tags
  * → tags, selection → the dataset (sel_tree) and the selection's arrays, runs
- * → runs (and scores when a newer run finished), embeddings → the list.
+ * → runs (and scores when a newer run finished), embeddings or a newly
+ * finished run → the list and layoutStamp (the plot's layout again), a
+ * /state name other than the dataset's (renamed in the mount) → the dataset.
  * A server without /state is polled on dataset + tags instead.
  *
  * `active` follows one rule (applyActive): while sliderN is set and scores
@@ -182,10 +184,11 @@ async function loadTags(ds: number, e: number): Promise<void> {
   const t = await soft('tags', () => api.tagList(ds));
   if (e !== epoch || !t) return;
   const c = chosenTag.value;
-  const gone = c !== null && !t.some((x) => x.id === c) ? tags.value.find((x) => x.id === c) : undefined;
+  const lost = c !== null && !t.some((x) => x.id === c);
+  const name = lost ? tags.value.find((x) => x.id === c)?.name ?? `#${c}` : '';
   tags.value = patchLive(t);
-  if (c !== null && !t.some((x) => x.id === c)) {
-    tagNote.value = `Tag ${gone ? gone.name : c} was deleted; showing the current selection.`;
+  if (lost) {
+    tagNote.value = `Tag ${name} was deleted; showing the current selection.`;
     chosenTag.value = null;
     chosenMembers.value = selectionMembers.value;
   }
