@@ -96,6 +96,8 @@ export interface DatasetState {
   selection: string;
   runs: string;
   embeddings: string;
+  /** the dataset's current name (absent from an older server) */
+  name?: string;
 }
 
 export type RunState = 'queued' | 'running' | 'done' | 'failed' | 'cancelled';

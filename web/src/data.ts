@@ -8,7 +8,9 @@
  * GET /v1/datasets/ID/state every 2 s and reloads only what a changed counter
  * names: tree → table (revalidated by ETag) and every membership array, tags
  * → tags, selection → the dataset (sel_tree) and the selection's arrays, runs
- * → runs (and scores when a newer run finished), embeddings → the list.
+ * → runs (and scores when a newer run finished), embeddings or a newly
+ * finished run → the list and layoutStamp (the plot's layout again), a
+ * /state name other than the dataset's (renamed in the mount) → the dataset.
  * A server without /state is polled on dataset + tags instead.
  *
  * `active` follows one rule (applyActive): while sliderN is set and scores
@@ -22,7 +24,7 @@ import * as api from './api';
 import { ApiError } from './api';
 import {
   dataset, tags, table, chosenTag, active, scores, sliderN, runs, embeddings,
-  datasetState, selectionMembers, sourceMembers, datasetError, missingRoutes, liveInfo,
+  datasetState, selectionMembers, sourceMembers, datasetError, missingRoutes, liveInfo, layoutStamp, tagNote,
 } from './state';
 import { parseInfo } from './info';
 import type { Tag } from './api';
@@ -181,9 +183,12 @@ async function loadInfo(ds: number, e: number): Promise<void> {
 async function loadTags(ds: number, e: number): Promise<void> {
   const t = await soft('tags', () => api.tagList(ds));
   if (e !== epoch || !t) return;
-  tags.value = patchLive(t);
   const c = chosenTag.value;
-  if (c !== null && !t.some((x) => x.id === c)) {
+  const lost = c !== null && !t.some((x) => x.id === c);
+  const name = lost ? tags.value.find((x) => x.id === c)?.name ?? `#${c}` : '';
+  tags.value = patchLive(t);
+  if (lost) {
+    tagNote.value = `Tag ${name} was deleted; showing the current selection.`;
     chosenTag.value = null;
     chosenMembers.value = selectionMembers.value;
   }
@@ -242,6 +247,7 @@ function resetSignals(): void {
   runs.value = [];
   embeddings.value = [];
   datasetState.value = null;
+  tagNote.value = null;
   selectionMembers.value = null;
   sourceMembers.value = null;
   liveInfo.value = null;
@@ -292,6 +298,7 @@ export function closeDataset(): void {
 /** Chooses the tag whose members are active (null = the current selection). */
 export async function chooseTag(tag: number | null): Promise<void> {
   if (!openId) return;
+  tagNote.value = null;
   chosenTag.value = tag;
   sliderN.value = null;
   await loadChosen(openId, epoch);
@@ -378,14 +385,23 @@ export async function poll(): Promise<void> {
         })());
       }
     }
-    if (st.runs !== old.runs) {
-      jobs.push((async () => {
-        await loadRuns(ds, e);
-        const done = runs.value.find((r) => r.state === 'done');
-        if (done && done.number !== scores.value?.run) await loadScores(ds, e);
-      })());
-    }
-    if (st.embeddings !== old.embeddings) jobs.push(loadEmbeddings(ds, e));
+    // a renamed dataset (mv in the mount): its name again
+    if (st.name !== undefined && st.name !== dataset.value?.name
+        && st.selection === old.selection) jobs.push(loadDataset(ds, e).then(() => {}));
+    let embChanged = st.embeddings !== old.embeddings;
+    const runsJob = st.runs === old.runs ? Promise.resolve() : (async () => {
+      await loadRuns(ds, e);
+      const done = runs.value.find((r) => r.state === 'done');
+      if (done && done.number !== scores.value?.run) {
+        embChanged = true; // the run may have computed the built-in embedding
+        await loadScores(ds, e);
+      }
+    })();
+    jobs.push(runsJob.then(async () => {
+      if (!embChanged) return;
+      await loadEmbeddings(ds, e);
+      if (e === epoch) layoutStamp.value++;
+    }));
     await Promise.all(jobs);
   } catch (err) {
     if (!(err instanceof ApiError)) throw err;

@@ -3,7 +3,8 @@
 import { describe, it, expect, vi, beforeEach, afterEach } from 'vitest';
 
 const calls: string[] = [];
-let st = { tree: '1', tags: '1', selection: '1', runs: '1', embeddings: '1' };
+let st: Record<string, string> = { tree: '1', tags: '1', selection: '1', runs: '1', embeddings: '1' };
+let dsName = 'd';
 let count = 3;
 let runsList: { number: number; state: string }[] = [];
 
@@ -17,7 +18,7 @@ vi.mock('./api', () => {
     datasetGet: async (id: number) => {
       log('dataset');
       if (id === 9) throw new ApiError(404, 'not_found', 'no such dataset');
-      return { id, uid: 'u', name: 'd', sel_tree: 5, live_root: 2 };
+      return { id, uid: 'u', name: dsName, sel_tree: 5, live_root: 2 };
     },
     datasetState: async () => { log('state'); return { ...st }; },
     infoRead: async () => { log('info'); return `samples: ${count}\nbytes: 10\nselection: 2 samples from initial-tag\n`; },
@@ -43,6 +44,7 @@ const state = await import('./state');
 beforeEach(() => {
   calls.length = 0;
   st = { tree: '1', tags: '1', selection: '1', runs: '1', embeddings: '1' };
+  dsName = 'd';
   count = 3;
   runsList = [];
 });
@@ -100,8 +102,51 @@ describe('poll', () => {
     st.runs = '2';
     runsList = [{ number: 1, state: 'done' }];
     await data.poll();
-    expect(calls.sort()).toEqual(['runs', 'scores', 'state']);
+    // the run may have computed the built-in embedding: the list and the plot follow
+    expect(calls.sort()).toEqual(['embeddings', 'runs', 'scores', 'state']);
     expect(state.scores.value!.run).toBe(1);
+  });
+  it('reloads the embeddings and bumps the plot\'s layout stamp when embeddings changed', async () => {
+    await data.openDataset(1);
+    calls.length = 0;
+    const before = state.layoutStamp.value;
+    st.embeddings = '2';
+    await data.poll();
+    expect(calls.sort()).toEqual(['embeddings', 'state']);
+    expect(state.layoutStamp.value).toBe(before + 1);
+  });
+  it('does not bump the layout stamp when a run only started', async () => {
+    await data.openDataset(1);
+    calls.length = 0;
+    const before = state.layoutStamp.value;
+    st.runs = '2';
+    runsList = [{ number: 1, state: 'running' }];
+    await data.poll();
+    expect(calls.sort()).toEqual(['runs', 'state']);
+    expect(state.layoutStamp.value).toBe(before);
+  });
+  it('refetches the dataset when /state names it otherwise (renamed in the mount)', async () => {
+    await data.openDataset(1);
+    calls.length = 0;
+    st.name = 'd';
+    await data.poll();
+    expect(calls).toEqual(['state']); // same name: nothing
+    dsName = 'e';
+    st.name = 'e';
+    await data.poll();
+    expect(calls.sort()).toEqual(['dataset', 'state', 'state']);
+    expect(state.dataset.value!.name).toBe('e');
+  });
+  it('says so when the chosen tag was deleted elsewhere', async () => {
+    await data.openDataset(1);
+    state.tags.value = [...state.tags.value, { id: 7, name: 'lead', parent: 5, live: false, files: 1, bytes: 1 } as never];
+    await data.chooseTag(7);
+    st.tags = '2';
+    await data.poll(); // the list answers without tag 7
+    expect(state.chosenTag.value).toBeNull();
+    expect(state.tagNote.value).toBe('Tag lead was deleted; showing the current selection.');
+    await data.chooseTag(5);
+    expect(state.tagNote.value).toBeNull();
   });
   it('follows a chosen tag', async () => {
     await data.openDataset(1);

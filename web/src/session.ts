@@ -4,13 +4,18 @@
  * (DELETE /app/session; fetch sends the Origin the CSRF check wants) or by
  * any 401 (session expired, token revoked elsewhere). */
 import * as api from './api';
-import { session, sessionChecked } from './state';
+import { session, sessionChecked, sessionNote } from './state';
 import { closeDataset } from './data';
 import { navigate } from './router';
 
+export const SESSION_ENDED =
+  'Your session has ended (signed out elsewhere, expired, or its token was revoked). Sign in again.';
+
 export function startSession(): void {
   api.onUnauthorized(() => {
-    if (session.value) signedOut();
+    if (!session.value) return;
+    signedOut();
+    sessionNote.value = SESSION_ENDED;
   });
   api.sessionGet().then(
     (s) => { session.value = s; },
@@ -25,10 +30,12 @@ function signedOut(): void {
 
 export async function signIn(token: string): Promise<void> {
   const s = await api.sessionCreate(token.trim());
+  sessionNote.value = null;
   session.value = s;
 }
 
 export async function signOut(): Promise<void> {
+  sessionNote.value = null;
   try {
     await api.sessionDelete();
   } finally {

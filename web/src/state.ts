@@ -39,11 +39,17 @@ export const sliderN = signal<number | null>(null);
 
 // ---- the shell's own (views may read them) ----
 
+/** why the session ended without a sign-out here (a 401 while signed in), shown on the sign-in page */
+export const sessionNote = signal<string | null>(null);
 /** false until the first GET /app/session answered (the app shows nothing before) */
 export const sessionChecked = signal(false);
 /** latest runs of the open dataset, latest first (GET /runs; [] when the route is absent) */
 export const runs = signal<Run[]>([]);
 export const embeddings = signal<Embedding[]>([]);
+/** bumps when a poll saw the embeddings change or a run finish: the plot asks for its layout again */
+export const layoutStamp = signal(0);
+/** a notice of the tag menu: the chosen tag was deleted elsewhere (cleared when a tag is chosen) */
+export const tagNote = signal<string | null>(null);
 /** the last GET /state answer (null before the first, or when the route is absent) */
 export const datasetState = signal<DatasetState | null>(null);
 /** membership of the current selection (members without tag) */

@@ -1,5 +1,5 @@
 import { describe, it, expect } from 'vitest';
-import { planUpload, fileAction, checkPath, LIMIT_MESSAGE, MAX_BYTES } from './uploadplan';
+import { planUpload, fileAction, checkPath, LIMIT_MESSAGE, MAX_BYTES, limitMessage } from './uploadplan';
 
 const f = (path: string, size = 10) => ({ path, size });
 
@@ -11,13 +11,20 @@ describe('planUpload limits', () => {
   it('refuses 1,001 files before anything, with the message', () => {
     const files = Array.from({ length: 1001 }, (_, i) => f(`a/${i}.jpg`));
     const p = planUpload(files);
-    expect(p.error).toBe(LIMIT_MESSAGE);
+    expect(p.error).toBe(`You chose 1,001 files (10.0 KB). ${LIMIT_MESSAGE}`);
     expect(p.files).toEqual([]);
     expect(p.folders).toEqual([]);
   });
   it('refuses more than 1 GB in all', () => {
     expect(planUpload([f('a', MAX_BYTES)]).error).toBeNull();
-    expect(planUpload([f('a', MAX_BYTES), f('b', 1)]).error).toBe(LIMIT_MESSAGE);
+    expect(planUpload([f('a', MAX_BYTES), f('b', 1)]).error).toBe(`You chose 2 files (1.1 GB). ${LIMIT_MESSAGE}`);
+  });
+  it('says how many files were chosen, or "at least" when a drop was counted only past the limit', () => {
+    expect(limitMessage(1001, 2.5e9)).toBe(
+      'You chose 1,001 files (2.5 GB). At most 1,000 files or 1 GB per upload here — use the mount (cp -r) or the Python client for more');
+    expect(limitMessage(1, 2e9)).toMatch(/^You chose 1 file \(2\.0 GB\)\. /);
+    const files = Array.from({ length: 1001 }, (_, i) => f(`a/${i}.jpg`, 1000));
+    expect(planUpload(files, 1000, MAX_BYTES, true).error).toMatch(/^You chose at least 1,001 files \(at least 1\.0 MB\)\. At most/);
   });
   it('says what to use instead', () => {
     expect(LIMIT_MESSAGE).toContain('At most 1,000 files or 1 GB per upload');
@@ -45,7 +52,8 @@ describe('planUpload folders', () => {
   it('refuses bad paths one by one, with reasons', () => {
     const p = planUpload([f('ok.jpg'), f('a//b.jpg'), f('../x.jpg'), f('ok.jpg'), f('x'.repeat(256))]);
     expect(p.files.map((x) => x.path)).toEqual(['ok.jpg']);
-    expect(p.refused.map((r) => r.index)).toEqual([1, 2, 3, 4]);
+    // listed by path
+    expect(p.refused.map((r) => r.index)).toEqual([2, 1, 3, 4]);
     expect(p.refused[2].reason).toMatch(/twice/);
   });
   it('refuses a file that is also a folder of the upload', () => {

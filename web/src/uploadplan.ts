@@ -3,8 +3,8 @@
  *
  * - Limits: at most MAX_FILES files and MAX_BYTES bytes in one upload (the
  *   original platform's, and the server's cap of blobs not yet committed);
- *   beyond either the whole upload is refused with LIMIT_MESSAGE and nothing
- *   is sent.
+ *   beyond either the whole upload is refused with limitMessage() (how many
+ *   files and bytes were chosen, then LIMIT_MESSAGE) and nothing is sent.
  * - Paths: each file's relative path (a folder upload keeps its sub-folders:
  *   "photos/sub/a.jpg"); a path with an empty, "." or ".." segment, a NUL, or
  *   a segment over 255 bytes is refused for that file with its reason; a path
@@ -14,10 +14,24 @@
  * - Skip: decided later per file, when its SHA-256 is known and its folder
  *   listed: same name and same content → skipped (sameContent below). */
 
+import { formatBytes, plural } from './format';
+
 export const MAX_FILES = 1000;
 export const MAX_BYTES = 1024 * 1024 * 1024; // 1 GiB
 export const LIMIT_MESSAGE =
   'At most 1,000 files or 1 GB per upload here — use the mount (cp -r) or the Python client for more';
+
+/** The refusal: what was chosen, then the limits. `partial`: the files were
+ * counted only to just past the limit (a dropped folder is not read to its end). */
+export function limitMessage(files: number, bytes: number, partial = false): string {
+  const least = partial ? 'at least ' : '';
+  return `You chose ${least}${plural(files, 'file')} (${least}${formatBytes(bytes)}). ${LIMIT_MESSAGE}`;
+}
+
+/** Paths in code-unit order (bytewise for ASCII), for the lists the page shows. */
+export function byPath(a: { path: string }, b: { path: string }): number {
+  return a.path < b.path ? -1 : a.path > b.path ? 1 : 0;
+}
 
 export interface PickedFile {
   path: string; // relative, "/"-separated, no leading slash
@@ -64,11 +78,11 @@ export function checkPath(raw: string): { path: string } | { reason: string } {
 }
 
 export function planUpload(picked: readonly PickedFile[],
-                           maxFiles = MAX_FILES, maxBytes = MAX_BYTES): UploadPlan {
+                           maxFiles = MAX_FILES, maxBytes = MAX_BYTES, partial = false): UploadPlan {
   let total = 0;
   for (const f of picked) total += f.size;
   if (picked.length > maxFiles || total > maxBytes)
-    return { error: LIMIT_MESSAGE, folders: [], files: [], refused: [], totalBytes: total };
+    return { error: limitMessage(picked.length, total, partial && picked.length > maxFiles), folders: [], files: [], refused: [], totalBytes: total };
 
   const files: PlannedFile[] = [];
   const refused: Refused[] = [];
@@ -105,7 +119,7 @@ export function planUpload(picked: readonly PickedFile[],
     const db = b.split('/').length;
     return da !== db ? da - db : a < b ? -1 : a > b ? 1 : 0;
   });
-  refused.sort((a, b) => a.index - b.index);
+  refused.sort(byPath);
   return { error: null, folders: order, files, refused, totalBytes: total };
 }
 

@@ -119,7 +119,7 @@ export function DatasetsPage() {
                 </th>
                 <td class="num">{live?.samples != null ? formatCount(live.samples) : live === undefined ? '…' : '—'}</td>
                 <td class="num">{live?.bytes != null ? formatBytes(live.bytes) : live === undefined ? '…' : '—'}</td>
-                <td><time dateTime={isoDate(ds.created_ns)}>{formatDate(ds.created_ns)}</time></td>
+                <td class="nowrap"><time dateTime={isoDate(ds.created_ns)}>{formatDate(ds.created_ns)}</time></td>
               </tr>
             ))}
           </tbody>

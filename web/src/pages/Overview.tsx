@@ -10,7 +10,7 @@ import {
   dataset, tags, runs, embeddings, missingRoutes, table, type DatasetPageProps,
 } from '../state';
 import { buildTagTree, liveTag } from '../tagtree';
-import { formatBytes, formatCount, formatDate, isoDate } from '../format';
+import { formatBytes, formatCount, formatDate, isoDate, plural } from '../format';
 import { linkClick } from '../router';
 import { copyText } from './util';
 
@@ -39,7 +39,7 @@ function runProgress(r: Run): string {
   }
   if (r.state === 'failed') return r.error || 'failed';
   if (r.state === 'done') {
-    const c = r.candidates !== undefined ? `${formatCount(r.candidates)} candidates` : '';
+    const c = r.candidates !== undefined ? plural(r.candidates, 'candidate') : '';
     const s = r.skipped ? `, ${formatCount(r.skipped)} skipped` : '';
     return c + s;
   }

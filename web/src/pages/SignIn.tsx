@@ -5,6 +5,7 @@
 import { useState } from 'preact/hooks';
 import { signIn } from '../session';
 import { ApiError } from '../api';
+import { sessionNote } from '../state';
 
 export function SignInPage() {
   const [busy, setBusy] = useState(false);
@@ -44,6 +45,7 @@ export function SignInPage() {
         Sign in with an API token. Make one on the server with{' '}
         <code>sievefs token create --store STORE USER</code>.
       </p>
+      {sessionNote.value && <p class="session-note" role="status"><strong>{sessionNote.value}</strong></p>}
       <form onSubmit={submit} method="post" action="/">
         <label for="token">API token</label>
         <input

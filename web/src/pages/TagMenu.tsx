@@ -14,15 +14,16 @@
  *   its source tag (members without tag vs members of dataset.sel_tree).
  * Names are rendered as text only. */
 import { useEffect, useRef, useState } from 'preact/hooks';
+import { signal } from '@preact/signals';
 import * as api from '../api';
 import type { Tag } from '../api';
 import {
   tags, chosenTag, dataset, table, activeCount, selectionMembers, sourceMembers,
-  sliderN, liveInfo, type DatasetPageProps,
+  sliderN, liveInfo, tagNote, type DatasetPageProps,
 } from '../state';
 import { chooseTag, reloadSelection, reloadTags, selectionDiffers } from '../data';
 import { buildTagTree, liveTag } from '../tagtree';
-import { formatBytes, formatCount, formatPercent } from '../format';
+import { formatBytes, formatCount, formatPercent, plural } from '../format';
 import { countOnes, refusal } from './util';
 
 export function ActiveBar() {
@@ -138,7 +139,7 @@ function TagList({ datasetId }: DatasetPageProps) {
           </span>
           <span class="tag-count">{o.count === null ? '' : formatCount(o.count)}</span>
           <span class="sr-only">
-            {o.count !== null ? ` samples${o.bytes !== null ? `, ${formatBytes(o.bytes)}` : ''}` : ''}
+            {o.count !== null ? ` ${o.count === 1 ? 'sample' : 'samples'}${o.bytes !== null ? `, ${formatBytes(o.bytes)}` : ''}` : ''}
             {o.parent ? `, from ${o.parent}` : ''}
           </span>
         </li>
@@ -147,10 +148,15 @@ function TagList({ datasetId }: DatasetPageProps) {
   );
 }
 
+/** Bumps when an action of the tag menu starts: the messages of older actions
+ * (another form's too) are no longer shown under the new one. */
+const actionSeq = signal(0);
+
 function TagActions({ tag }: { tag: Tag }) {
   const [mode, setMode] = useState<'none' | 'rename' | 'delete'>('none');
   const [error, setError] = useState<string | null>(null);
   const [busy, setBusy] = useState(false);
+  const [seq, setSeq] = useState(-1);
   useEffect(() => {
     setMode('none');
     setError(null);
@@ -166,6 +172,7 @@ function TagActions({ tag }: { tag: Tag }) {
     }
     setBusy(true);
     setError(null);
+    setSeq(++actionSeq.value);
     try {
       await api.tagRename(tag.id, name);
       setMode('none');
@@ -180,6 +187,7 @@ function TagActions({ tag }: { tag: Tag }) {
   const del = async () => {
     setBusy(true);
     setError(null);
+    setSeq(++actionSeq.value);
     try {
       await api.tagDelete(tag.id);
       setMode('none');
@@ -232,7 +240,7 @@ function TagActions({ tag }: { tag: Tag }) {
           <button type="button" class="small" onClick={() => setMode('delete')}>Delete…</button>
         </div>
       )}
-      {error && <p class="error" role="alert">{error}</p>}
+      {error && seq === actionSeq.value && <p class="error" role="alert">{error}</p>}
     </div>
   );
 }
@@ -241,6 +249,8 @@ function FreezeForm({ datasetId }: DatasetPageProps) {
   const [error, setError] = useState<string | null>(null);
   const [status, setStatus] = useState('');
   const [busy, setBusy] = useState(false);
+  const [seq, setSeq] = useState(-1);
+  const current = seq === actionSeq.value;
   const sel = selectionMembers.value;
   const src = sourceMembers.value;
   let differs = selectionDiffers(sel, src);
@@ -261,10 +271,12 @@ function FreezeForm({ datasetId }: DatasetPageProps) {
     if (!name) return;
     setBusy(true);
     setError(null);
+    setStatus('');
+    setSeq(++actionSeq.value);
     try {
       const t = await api.tagCreate(datasetId, name);
       input.value = '';
-      setStatus(`Tag ${t.name} frozen: ${formatCount(t.files)} samples.`);
+      setStatus(`Tag ${t.name} frozen: ${plural(t.files, 'sample')}.`);
       await reloadTags();
       await reloadSelection();
     } catch (err) {
@@ -283,13 +295,13 @@ function FreezeForm({ datasetId }: DatasetPageProps) {
                  autocomplete="off" spellcheck={false} maxLength={128} disabled={busy}
                  aria-describedby="freeze-help" />
           <p id="freeze-help" class="help">
-            The current selection ({selCount === null ? '?' : formatCount(selCount)} samples) becomes a
+            The current selection ({selCount === null ? '? samples' : plural(selCount, 'sample')}) becomes a
             read-only tag, a folder in every mount.
           </p>
         </form>
       )}
-      {error && <p class="error" role="alert">{error}</p>}
-      <p class="status" role="status">{status}</p>
+      {error && current && <p class="error" role="alert">{error}</p>}
+      <p class="status" role="status">{current ? status : ''}</p>
     </div>
   );
 }
@@ -302,6 +314,7 @@ export function TagMenu({ datasetId }: DatasetPageProps) {
       <h2 class="side-h">Tags</h2>
       <ActiveBar />
       <TagList datasetId={datasetId} />
+      {tagNote.value && <p class="help" role="status">{tagNote.value}</p>}
       {chosen && <TagActions tag={chosen} />}
       <FreezeForm datasetId={datasetId} />
     </nav>

@@ -8,10 +8,10 @@
 import { useEffect, useRef, useState } from 'preact/hooks';
 import { signal } from '@preact/signals';
 import { dataset, type DatasetPageProps } from '../state';
-import { planUpload, MAX_FILES, type Refused } from '../uploadplan';
+import { planUpload, MAX_FILES, MAX_BYTES, byPath, type Refused } from '../uploadplan';
 import { Uploader, fromDrop, fromInput, type Picked, type Progress, type Job } from '../upload';
 import { reloadTree } from '../data';
-import { formatBytes, formatCount, formatPercent } from '../format';
+import { formatBytes, formatCount, formatPercent, plural } from '../format';
 import { linkClick } from '../router';
 
 const STATE_TEXT: Record<Job['state'], string> = {
@@ -57,9 +57,9 @@ function beforeUnload(e: BeforeUnloadEvent): void {
   e.returnValue = '';
 }
 
-async function startUpload(ds: number, liveRoot: number, picked: Picked[]): Promise<void> {
+async function startUpload(ds: number, liveRoot: number, picked: Picked[], partial = false): Promise<void> {
   if (current.value?.uploader || picked.length === 0) return;
-  const plan = planUpload(picked.map((p) => ({ path: p.path, size: p.file.size })));
+  const plan = planUpload(picked.map((p) => ({ path: p.path, size: p.file.size })), MAX_FILES, MAX_BYTES, partial);
   if (plan.error) {
     current.value = { ds, uploader: null, progress: null, refused: [], refusal: plan.error };
     return;
@@ -101,10 +101,10 @@ export function UploadPage({ datasetId }: DatasetPageProps) {
     folderRef.current?.setAttribute('webkitdirectory', '');
   }, []);
 
-  const start = async (picked: Picked[]) => {
+  const start = async (picked: Picked[], partial = false) => {
     const d = dataset.value;
     if (!d || running) return;
-    await startUpload(datasetId, d.live_root, picked);
+    await startUpload(datasetId, d.live_root, picked, partial);
   };
 
   const onDrop = async (e: DragEvent) => {
@@ -113,7 +113,8 @@ export function UploadPage({ datasetId }: DatasetPageProps) {
     if (!e.dataTransfer || running) return;
     setCollecting(true);
     try {
-      await start(await fromDrop(e.dataTransfer, MAX_FILES));
+      // a drop is read only to past the limit: its count is a lower bound
+      await start(await fromDrop(e.dataTransfer, MAX_FILES), true);
     } finally {
       setCollecting(false);
     }
@@ -182,7 +183,7 @@ export function UploadPage({ datasetId }: DatasetPageProps) {
           </h3>
           <div class="total">
             <label for="up-total">
-              {formatCount(p.done)} of {formatCount(p.jobs.length)} files ·{' '}
+              {formatCount(p.done)} of {plural(p.jobs.length, 'file')} ·{' '}
               {formatBytes(p.doneBytes)} of {formatBytes(p.totalBytes)}
             </label>
             <progress id="up-total" max={Math.max(1, p.totalBytes)}
@@ -206,7 +207,7 @@ export function UploadPage({ datasetId }: DatasetPageProps) {
             <>
               <h4>Failed ({formatCount(failures.length)})</h4>
               <ul class="failures" aria-label="Failed files">
-                {failures.map((j) => (
+                {[...failures].sort((a, b) => byPath(a.plan, b.plan)).map((j) => (
                   <li key={j.plan.path}><span class="job-path">{j.plan.path}</span>: {j.reason}</li>
                 ))}
               </ul>
@@ -214,7 +215,7 @@ export function UploadPage({ datasetId }: DatasetPageProps) {
           )}
           <h4>Files</h4>
           <ul class="jobs" aria-label="Files of this upload">
-            {p.jobs.map((j) => <JobRow key={j.plan.path} j={j} />)}
+            {[...p.jobs].sort((a, b) => byPath(a.plan, b.plan)).map((j) => <JobRow key={j.plan.path} j={j} />)}
           </ul>
         </section>
       )}

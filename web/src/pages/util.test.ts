@@ -10,7 +10,11 @@ describe('refusal', () => {
   });
   it('explains a tag that is a parent', () => {
     const e = new ApiError(409, 'not_empty', 'Directory not empty');
-    expect(refusal(e, 'tag', 'v1', 'x')).toMatch(/^Other tags were made from v1/);
+    expect(refusal(e, 'tag', 'v1', 'x')).toBe('Other tags were made from v1: delete them first.');
+  });
+  it('shows the server\'s own reason once', () => {
+    const msg = "cannot delete tag 'boxed': other tags were made from it (delete them first)";
+    expect(refusal(new ApiError(409, 'not_empty', msg), 'tag', 'boxed', 'x')).toBe(msg);
   });
   it('passes the server message through otherwise', () => {
     const e = new ApiError(400, 'invalid', "'x y' is not a valid tag name");

@@ -42,7 +42,9 @@ export function refusal(e: unknown, kind: 'tag' | 'dataset', name: string, fallb
     return kind === 'tag'
       ? `There is already a tag named ${name}, or the name is reserved (${e.message}).`
       : `You already have a dataset named ${name} (${e.message}).`;
+  // the server's own sentence is shown once; only a bare errno text is explained
   if (e.code === 'not_empty' && kind === 'tag')
-    return `Other tags were made from ${name}: delete them first (${e.message}).`;
+    return /^directory not empty$/i.test(e.message.trim())
+      ? `Other tags were made from ${name}: delete them first.` : e.message;
   return e.message;
 }

@@ -22,11 +22,11 @@ import { useSignal, useSignalEffect } from '@preact/signals';
 import * as api from '../api';
 import { ApiError, type Tag } from '../api';
 import {
-	table, active, scores, sliderN, tags, embeddings, chosenTag, activeCount,
+	table, active, scores, sliderN, tags, embeddings, chosenTag, activeCount, layoutStamp,
 	type DatasetPageProps,
 } from '../state';
 import { chooseTag, reloadSelection } from '../data';
-import { formatCount } from '../format';
+import { formatCount, plural } from '../format';
 import { buildGrid, inBox, inPolygon, nearest, type Grid } from '../lib/spatial';
 import { selectionText } from '../lib/selection';
 import { packState } from '../lib/active';
@@ -122,13 +122,15 @@ export function PlotPanel({ datasetId, compact = false }: DatasetPageProps & { c
 	 * (X-Sievefs-Gen), else it is asked for again. */
 	const gen = table.value?.gen ?? '';
 	const tcount = table.value?.count ?? -1;
-	const want = useRef<{ ds: number; emb: number | null; gen: string } | null>(null);
+	const stamp = layoutStamp.value; // bumps when the embeddings changed or a run finished
+	const want = useRef<{ ds: number; emb: number | null; gen: string; stamp: number } | null>(null);
 	useEffect(() => {
 		const cur = want.current;
 		// the same request in flight (gen '': its answer is checked against the
 		// table then), or done for this table or before the table is known
-		if (cur && cur.ds === datasetId && cur.emb === embId && (cur.gen === '' || gen === '' || cur.gen === gen)) return;
-		const mine = { ds: datasetId, emb: embId, gen: '' };
+		if (cur && cur.ds === datasetId && cur.emb === embId && cur.stamp === stamp
+			&& (cur.gen === '' || gen === '' || cur.gen === gen)) return;
+		const mine = { ds: datasetId, emb: embId, gen: '', stamp };
 		want.current = mine;
 		if (!lay.value) setMessage('Loading the plot…');
 		api.layout(datasetId, embId ?? undefined).then((l) => {
@@ -155,7 +157,7 @@ export function PlotPanel({ datasetId, compact = false }: DatasetPageProps & { c
 			plotRef.current?.setPositions(new Float32Array(0));
 			setMessage(layoutMessage(e));
 		});
-	}, [datasetId, embId, gen]);
+	}, [datasetId, embId, gen, stamp]);
 	const count = lay.value?.count ?? tcount;
 
 	// ranks of the latest run: once per run (and per layout)
@@ -384,7 +386,7 @@ export function PlotPanel({ datasetId, compact = false }: DatasetPageProps & { c
 	const embs = embeddings.value;
 	const legendTags = byTag ? colourTags(tags.value) : [];
 	const label = l
-		? `Embedding plot of ${formatCount(l.count - l.missing)} samples, ${nAct === null ? 'none' : formatCount(nAct)} active. `
+		? `Embedding plot of ${plural(l.count - l.missing, 'sample')}, ${nAct === null ? 'none' : formatCount(nAct)} active. `
 			+ 'Arrow keys pan, plus and minus zoom, 0 resets.'
 		: 'Embedding plot (no coordinates loaded)';
 	const hp = hover && t && hover.i < t.count ? hover : null;

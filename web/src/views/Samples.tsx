@@ -23,7 +23,8 @@ import * as api from '../api';
 import type { SampleTable } from '../api';
 import { table, active, activeCount, scores, chosenTag, tags, sliderN, type DatasetPageProps } from '../state';
 import { navigate } from '../router';
-import { formatCount } from '../format';
+import { formatCount, plural } from '../format';
+import { pathLabel } from '../lib/label';
 import { columnsFor, filterOrder, maskIndices, moveFocus, sortIndices, type SortKey } from '../lib/order';
 import './views.css';
 
@@ -39,10 +40,6 @@ let lastSort: { key: SortKey; desc: boolean } = { key: 'name', desc: false };
 /** The shown order of the last render, for the sample view's previous/next. */
 export let shownOrder: Int32Array | null = null;
 
-function basename(p: string): string {
-	const k = p.lastIndexOf('/');
-	return k < 0 ? p : p.slice(k + 1);
-}
 
 interface GridProps {
 	datasetId: number;
@@ -220,7 +217,7 @@ class GridRow extends Component<RowProps> {
 					>
 						<img class="sgrid-thumb" src={api.thumbnailUrl(t.ino[i])} alt={p} loading="lazy" decoding="async"
 							width={128} height={128} />
-						<span class="sgrid-name" aria-hidden="true">{basename(p)}</span>
+						<span class="sgrid-name" aria-hidden="true" title={pathLabel(p)}><bdi>{pathLabel(p)}</bdi></span>
 					</a>
 				</div>,
 			);
@@ -257,7 +254,7 @@ export function SamplesPage({ datasetId }: DatasetPageProps) {
 				<>
 					<div class="samples-bar">
 						<span class="samples-count" role="status">
-							{formatCount(shown)} of {formatCount(t.count)} samples — {what}
+							{formatCount(shown)} of {plural(t.count, 'sample')} — {what}
 						</span>
 						<label>
 							Sort by

@@ -21,7 +21,7 @@ import {
 	embeddings, runs, scores, sliderN, tags, table, selectionMembers, chosenTag, type DatasetPageProps,
 } from '../state';
 import { chooseTag, reloadSelection } from '../data';
-import { formatCount } from '../format';
+import { formatCount, plural } from '../format';
 import { rankedCount } from '../lib/active';
 import {
 	BUILTIN, STRATEGIES, STRATEGY_HELP, buildSampleRequest, keepRequest, type SampleForm, type Strategy,
@@ -71,7 +71,7 @@ function RunStatus({ run }: { run: Run }) {
 			{run.state === 'queued' && <p class="muted">Queued behind another request (one run at a time per store).</p>}
 			{run.state === 'done' && (
 				<p>
-					Picked from {run.candidates !== undefined ? formatCount(run.candidates) : '?'} candidates
+					Picked from {run.candidates !== undefined ? plural(run.candidates, 'candidate') : '? candidates'}
 					{run.skipped > 0 ? `; ${formatCount(run.skipped)} skipped (no vector)` : ''}.
 				</p>
 			)}
@@ -228,12 +228,12 @@ export function SamplingPage({ datasetId }: DatasetPageProps) {
 			<h2 id="sampling-h">Sampling</h2>
 			<form class="card" onSubmit={(e) => void process(e)} aria-label="Sample request">
 				<div class="sampling-form">
-					<div class="field">
+					<div class="field wide">
 						<label for="smp-emb">Embedding</label>
 						<select id="smp-emb" value={form.embedding} onChange={field('embedding')}>
 							<option value="">default (the latest CSV, else built-in)</option>
 							<option value={BUILTIN}>built-in embedder{hasBuiltin ? '' : ' (computed first)'}</option>
-							{embs.map((em) => <option key={em.id} value={em.name}>{em.name} ({em.dim}-d, {formatCount(em.rows)} rows)</option>)}
+							{embs.map((em) => <option key={em.id} value={em.name}>{em.name} ({em.dim}-d, {plural(em.rows, 'row')})</option>)}
 						</select>
 					</div>
 					<div class="field">
@@ -299,7 +299,7 @@ export function SamplingPage({ datasetId }: DatasetPageProps) {
 						<div class="slider-row">
 							<label for="keep-range">Keep the top</label>
 							<input id="keep-range" type="range" min={1} max={Math.max(1, ranked)} step={1} value={nShown}
-								aria-valuetext={`${formatCount(nShown)} of ${formatCount(ranked)} samples`}
+								aria-valuetext={`${formatCount(nShown)} of ${plural(ranked, 'sample')}`}
 								onInput={(e) => moveTo(Number((e.currentTarget as HTMLInputElement).value))}
 								onChange={(e) => release(Number((e.currentTarget as HTMLInputElement).value))} />
 							<label for="keep-n" class="sr-only">Number of samples to keep</label>
