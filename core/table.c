@@ -570,12 +570,84 @@ int tbl_members_tree(struct tbl *t, store *st, int64_t tree, uint8_t *out)
 	return store_tree_files_each(st, tree, mark_file, &m);
 }
 
+struct nodes {
+	int64_t *v;
+	size_t n, cap;
+};
+
+static int add_node(void *arg, int64_t node)
+{
+	struct nodes *a = arg;
+
+	if (a->n == a->cap) {
+		size_t cap = a->cap ? 2 * a->cap : 4096;
+		int64_t *v = realloc(a->v, cap * sizeof(*v));
+
+		if (!v)
+			return -ENOMEM;
+		a->v = v;
+		a->cap = cap;
+	}
+	a->v[a->n++] = node;
+	return 0;
+}
+
+static int cmp_i64(const void *a, const void *b)
+{
+	int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+
+	return (x > y) - (x < y);
+}
+
+/* out[i] = 1 when t->ino[i] is one of the n sorted nodes. */
+static void mark_nodes(const struct tbl *t, const int64_t *v, size_t n,
+		       uint8_t *out)
+{
+	for (size_t i = 0; i < t->n; i++) {
+		size_t lo = 0, hi = n;
+
+		while (lo < hi) {
+			size_t mid = lo + (hi - lo) / 2;
+
+			if (v[mid] < t->ino[i])
+				lo = mid + 1;
+			else
+				hi = mid;
+		}
+		out[i] = lo < n && v[lo] == t->ino[i];
+	}
+}
+
 int tbl_members_selection(struct tbl *t, store *st, uint8_t *out)
 {
 	/* importance order (an explicit selection: the walk turns to the
 	 * index at the first step back) or path order (the default) */
 	struct mark m = { { t, 0, 1, 0 }, out };
+	struct store_dataset d;
+	int rc = store_dataset_get_id(st, t->o.key, &d);
 
+	if (rc)
+		return rc;
+	/* The selection taken from the live tree itself (what a sampling run
+	 * or a lasso makes): its entries are the table's own nodes, matched
+	 * by ino — one pass over the selection's key, no node read, no path
+	 * compared (at 1,000,000 samples 0.3 s instead of 3.4 s by path). By
+	 * default (not explicit) it is all of that tree: every sample. */
+	if (d.sel_tree == d.live_tree && !d.sel_explicit) {
+		memset(out, 1, t->n);
+		return 0;
+	}
+	if (d.sel_tree == d.live_tree) {
+		struct nodes a = { NULL, 0, 0 };
+
+		rc = store_selection_nodes_each(st, t->o.key, add_node, &a);
+		if (!rc) {
+			qsort(a.v, a.n, sizeof(*a.v), cmp_i64);
+			mark_nodes(t, a.v, a.n, out);
+		}
+		free(a.v);
+		return rc;
+	}
 	memset(out, 0, t->n);
 	return store_selection_each(st, t->o.key, mark_path, &m);
 }

@@ -1568,6 +1568,30 @@ int store_selection_each(store *st, int64_t dataset, store_path_fn fn,
 	return rc;
 }
 
+int store_selection_nodes_each(store *st, int64_t dataset, store_node_fn fn,
+			       void *arg)
+{
+	struct conn *c = db_conn(st);
+	sqlite3_stmt *s;
+	int rc = 0, r;
+
+	if (!c)
+		return -EIO;
+	s = db_prep(c, "SELECT node FROM selection WHERE dataset=?1");
+	if (!s)
+		return -EIO;
+	sqlite3_bind_int64(s, 1, dataset);
+	while ((r = sqlite3_step(s)) == SQLITE_ROW) {
+		rc = fn(arg, sqlite3_column_int64(s, 0));
+		if (rc)
+			break;
+	}
+	if (!rc && r != SQLITE_DONE)
+		rc = db_err(r);
+	sqlite3_finalize(s);
+	return rc;
+}
+
 int store_selection_count(store *st, int64_t dataset, int64_t *n)
 {
 	struct conn *c = db_conn(st);

@@ -280,6 +280,14 @@ typedef int (*store_path_fn)(void *arg, const char *path);
 int store_selection_each(store *st, int64_t dataset, store_path_fn fn,
 			 void *arg);
 int store_selection_count(store *st, int64_t dataset, int64_t *n);
+/* Calls fn with the node (ino) of each entry of an explicit selection, in
+ * no promised order, without reading the nodes (one pass over the
+ * selection's primary key); fn returning non-zero stops the walk. The nodes
+ * are those of the selection's source tree (struct store_dataset.sel_tree):
+ * the caller checks it is the tree it means. */
+typedef int (*store_node_fn)(void *arg, int64_t node);
+int store_selection_nodes_each(store *st, int64_t dataset, store_node_fn fn,
+			       void *arg);
 /* Replaces the selection with `paths` (n relative paths) resolved in tree
  * `tree` of the dataset, in order. Unknown path, directory, pending file or
  * duplicate: -EINVAL, *bad = index of the offending entry, msg says why

@@ -12,7 +12,7 @@
 import { useEffect } from 'preact/hooks';
 import { path, parseRoute, linkClick, type Route } from './router';
 import { session, sessionChecked, dataset, datasetError } from './state';
-import { openDataset, closeDataset, loading } from './data';
+import { openDataset, closeDataset, loading, layoutPrefetch } from './data';
 import { signOut } from './session';
 import { SamplesPage } from './views/Samples';
 import { SamplePage } from './views/SampleView';
@@ -73,6 +73,9 @@ function DatasetTabs({ id, route }: { id: number; route: Route }) {
 
 function DatasetFrame({ route, id }: { route: Route; id: number }) {
   useEffect(() => {
+    // the plot's points need only the layout: asked for first, so it is not
+    // queued behind the table, members and scores (in the browser and the server)
+    if (route.name === 'plot' || route.name === 'sampling') layoutPrefetch.start(id);
     void openDataset(id);
   }, [id]);
   const err = datasetError.value;

@@ -29,6 +29,11 @@ import {
 import { parseInfo } from './info';
 import type { Tag } from './api';
 import { signal } from '@preact/signals';
+import { Prefetch } from './lib/prefetch';
+
+/** The newest embedding's layout, started by the dataset frame before the
+ * dataset's other loads when the page shows the plot (lib/prefetch.ts). */
+export const layoutPrefetch = new Prefetch((ds: number) => api.layout(ds));
 
 /** membership of the chosen tag (null chosenTag: the selection's) */
 export const chosenMembers = signal<Uint8Array | null>(null);

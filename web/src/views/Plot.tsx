@@ -25,7 +25,7 @@ import {
 	table, active, scores, sliderN, tags, embeddings, chosenTag, activeCount, layoutStamp,
 	type DatasetPageProps,
 } from '../state';
-import { chooseTag, reloadSelection } from '../data';
+import { chooseTag, reloadSelection, layoutPrefetch } from '../data';
 import { formatCount, plural } from '../format';
 import { buildGrid, inBox, inPolygon, nearest, type Grid } from '../lib/spatial';
 import { selectionText } from '../lib/selection';
@@ -37,7 +37,7 @@ type Mode = 'pan' | 'lasso' | 'box';
 
 interface LayoutData {
 	xy: Float32Array;
-	grid: Grid;
+	grid: Grid | null; // built on first use (hover, lasso, box), not before the first draw
 	count: number;
 	gen: string;
 	missing: number; // samples without a row
@@ -46,6 +46,12 @@ interface LayoutData {
 /** Tags to colour by: the live tree's tags but initial-tag, newest last, at most 8. */
 function colourTags(all: Tag[]): Tag[] {
 	return all.filter((t) => t.name !== 'initial-tag').slice(-PALETTE.length);
+}
+
+/** The layout's spatial index, built the first time it is asked for. */
+function gridOf(l: LayoutData): Grid {
+	if (!l.grid) l.grid = buildGrid(l.xy);
+	return l.grid;
 }
 
 function css(c: number[]): string {
@@ -133,7 +139,9 @@ export function PlotPanel({ datasetId, compact = false }: DatasetPageProps & { c
 		const mine = { ds: datasetId, emb: embId, gen: '', stamp };
 		want.current = mine;
 		if (!lay.value) setMessage('Loading the plot…');
-		api.layout(datasetId, embId ?? undefined).then((l) => {
+		// the frame may have started it already (first of the dataset's loads)
+		const pre = embId === null ? layoutPrefetch.take(datasetId) : null;
+		(pre ?? api.layout(datasetId, embId ?? undefined)).then((l) => {
 			if (want.current !== mine) return;
 			const n = l.xy.length >> 1;
 			const t = table.value;
@@ -146,9 +154,9 @@ export function PlotPanel({ datasetId, compact = false }: DatasetPageProps & { c
 			}
 			let missing = 0;
 			for (let i = 0; i < l.xy.length; i += 2) if (l.xy[i] !== l.xy[i]) missing++;
-			const grid = buildGrid(l.xy);
-			lay.value = { xy: l.xy, grid, count: n, gen: mine.gen, missing };
+			// positions to the GPU first; the hover/lasso index waits for its first use
 			plotRef.current?.setPositions(l.xy);
+			lay.value = { xy: l.xy, grid: null, count: n, gen: mine.gen, missing };
 			setMessage(null);
 		}).catch((e) => {
 			if (want.current !== mine) return;
@@ -280,7 +288,7 @@ export function PlotPanel({ datasetId, compact = false }: DatasetPageProps & { c
 			if (!l) return;
 			const [dx, dy] = p.toData(x, y);
 			const radius = 12 / (p.basePx() * p.zoom);
-			const i = nearest(l.grid, dx, dy, radius);
+			const i = nearest(gridOf(l), dx, dy, radius);
 			if (i < 0) {
 				setHover(null);
 				return;
@@ -317,12 +325,12 @@ export function PlotPanel({ datasetId, compact = false }: DatasetPageProps & { c
 				poly[k] = x;
 				poly[k + 1] = y;
 			}
-			idx = inPolygon(l.grid, poly);
+			idx = inPolygon(gridOf(l), poly);
 		} else {
 			if (d.pts.length < 4) return;
 			const [ax, ay] = p.toData(d.pts[0], d.pts[1]);
 			const [bx, by] = p.toData(d.pts[2], d.pts[3]);
-			idx = inBox(l.grid, ax, ay, bx, by);
+			idx = inBox(gridOf(l), ax, ay, bx, by);
 		}
 		await selectPoints(idx, m);
 	}
