@@ -284,8 +284,10 @@ enum MHD_Result srv_lightly_job(struct srv *s, struct req *r,
 			status = "RUNNING";
 		else if (rc) {
 			status = "FAILED";
-			snprintf(run.error, sizeof(run.error), "freezing tag %s:"
-				 " %s", job.name, msg[0] ? msg : strerror(-rc));
+			/* run.error is 256 bytes: both parts cut to fit */
+			snprintf(run.error, sizeof(run.error), "freezing tag"
+				 " %.64s: %.170s", job.name,
+				 msg[0] ? msg : strerror(-rc));
 		}
 	}
 	if (!(o = cJSON_CreateObject()))
