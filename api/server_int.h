@@ -8,6 +8,8 @@
  *                      framing checks, auth and limits, the router, body
  *                      sinks, responses, and what every route uses
  *                      (ownership checks, bodies, query parameters)
+ *   api/server_ranged.c  the bytes of an open file with one Range:
+ *                      200, 206 or 416 (srv_send_fd_ranged)
  *   api/routes_data.c  the v1 routes of datasets, tags, nodes and blobs
  *   api/routes_ctl.c   the v1 routes of control files and embeddings
  *   api/routes_app.c   the v1 routes the web app adds: tokens, a
