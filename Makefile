@@ -56,7 +56,9 @@ $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -c -o $@ $<
 
-$(BUILD)/tests/unit/test_%: $(BUILD)/tests/unit/test_%.o $(LIB_OBJ)
+# tstore.o: the temporary store the unit tests' fixtures open (tstore.h)
+$(BUILD)/tests/unit/test_%: $(BUILD)/tests/unit/test_%.o \
+			    $(BUILD)/tests/unit/tstore.o $(LIB_OBJ)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LIBS) \
 	      $(shell $(PKG_CONFIG) --libs cmocka)
 

@@ -28,6 +28,7 @@
 
 #include <sqlite3.h>
 
+#include "tests/unit/tstore.h"
 #include "store/store.h"
 
 #define assert_rc(expr, want) do {                                       \
@@ -44,33 +45,17 @@ struct fx {
 	struct store_dataset ds;
 };
 
-static int rm_entry(const char *path, const struct stat *sb, int flag,
-		    struct FTW *ftw)
-{
-	(void)sb;
-	(void)flag;
-	(void)ftw;
-	return remove(path);
-}
-
 static int setup(void **state)
 {
 	struct fx *f = calloc(1, sizeof(*f));
-	char msg[STORE_ERRMSG] = "";
 
-	if (!f)
-		return -1;
-	snprintf(f->tmp, sizeof(f->tmp), "/tmp/sievefs-test-changes-XXXXXX");
-	if (!mkdtemp(f->tmp)) {
+	if (!f || tstore_open("changes", f->tmp, sizeof(f->tmp), f->dir,
+			      sizeof(f->dir), &f->st)) {
 		free(f);
 		return -1;
 	}
-	snprintf(f->dir, sizeof(f->dir), "%s/store", f->tmp);
-	if (store_open(f->dir, STORE_OPEN_OWNER, &f->st, msg, sizeof(msg)) ||
-	    store_dataset_create(f->st, "alice", "leaves", &f->ds)) {
-		fprintf(stderr, "setup: %s\n", msg);
-		store_close(f->st);
-		nftw(f->tmp, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+	if (store_dataset_create(f->st, "alice", "leaves", &f->ds)) {
+		tstore_close(f->tmp, f->st);
 		free(f);
 		return -1;
 	}
@@ -82,8 +67,7 @@ static int teardown(void **state)
 {
 	struct fx *f = *state;
 
-	store_close(f->st);
-	nftw(f->tmp, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+	tstore_close(f->tmp, f->st);
 	free(f);
 	return 0;
 }

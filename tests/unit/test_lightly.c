@@ -25,6 +25,7 @@
 #include <unistd.h>
 
 #include "store/lightly.h"
+#include "tests/unit/tstore.h"
 #include "store/store.h"
 
 #define assert_rc(expr, want) do {                                       \
@@ -40,31 +41,14 @@ struct fx {
 	store *st;
 };
 
-static int rm_entry(const char *path, const struct stat *sb, int flag,
-		    struct FTW *ftw)
-{
-	(void)sb;
-	(void)flag;
-	(void)ftw;
-	return remove(path);
-}
-
 static int setup(void **state)
 {
 	struct fx *f = calloc(1, sizeof(*f));
-	char msg[STORE_ERRMSG] = "";
 
 	if (!f)
 		return -1;
-	snprintf(f->tmp, sizeof(f->tmp), "/tmp/sievefs-test-lightly-XXXXXX");
-	if (!mkdtemp(f->tmp)) {
-		free(f);
-		return -1;
-	}
-	snprintf(f->dir, sizeof(f->dir), "%s/store", f->tmp);
-	if (store_open(f->dir, STORE_OPEN_OWNER, &f->st, msg, sizeof(msg))) {
-		fprintf(stderr, "setup: %s\n", msg);
-		nftw(f->tmp, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+	if (tstore_open("lightly", f->tmp, sizeof(f->tmp), f->dir, sizeof(f->dir),
+			&f->st)) {
 		free(f);
 		return -1;
 	}
@@ -76,8 +60,7 @@ static int teardown(void **state)
 {
 	struct fx *f = *state;
 
-	store_close(f->st);
-	nftw(f->tmp, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+	tstore_close(f->tmp, f->st);
 	free(f);
 	return 0;
 }

@@ -32,6 +32,7 @@
 
 #include <sqlite3.h>
 
+#include "tests/unit/tstore.h"
 #include "store/store.h"
 
 /* Fixed times, so attribute checks do not depend on the clock. */
@@ -55,37 +56,17 @@ struct fx {
 
 /* ---- fixture ---- */
 
-static int rm_entry(const char *path, const struct stat *sb, int flag,
-		    struct FTW *ftw)
-{
-	(void)sb;
-	(void)flag;
-	(void)ftw;
-	return remove(path);
-}
-
 static int setup(void **state)
 {
 	struct fx *f = calloc(1, sizeof(*f));
-	char msg[STORE_ERRMSG] = "";
 
-	if (!f)
-		return -1;
-	snprintf(f->tmp, sizeof(f->tmp), "/tmp/sievefs-test-store-XXXXXX");
-	if (!mkdtemp(f->tmp)) {
-		free(f);
-		return -1;
-	}
-	snprintf(f->dir, sizeof(f->dir), "%s/store", f->tmp);
-	if (store_open(f->dir, STORE_OPEN_OWNER, &f->st, msg, sizeof(msg)) != 0) {
-		fprintf(stderr, "store_open: %s\n", msg);
-		nftw(f->tmp, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+	if (!f || tstore_open("store", f->tmp, sizeof(f->tmp), f->dir,
+			      sizeof(f->dir), &f->st)) {
 		free(f);
 		return -1;
 	}
 	if (store_dataset_create(f->st, "alice", "leaves", &f->ds) != 0) {
-		store_close(f->st);
-		nftw(f->tmp, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+		tstore_close(f->tmp, f->st);
 		free(f);
 		return -1;
 	}
@@ -97,8 +78,7 @@ static int teardown(void **state)
 {
 	struct fx *f = *state;
 
-	store_close(f->st);
-	nftw(f->tmp, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+	tstore_close(f->tmp, f->st);
 	free(f);
 	return 0;
 }

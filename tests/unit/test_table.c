@@ -30,6 +30,7 @@
 #include <cjson/cJSON.h>
 
 #include "core/table.h"
+#include "tests/unit/tstore.h"
 #include "store/store.h"
 #include "store/table.h"
 
@@ -48,32 +49,19 @@ struct fx {
 	struct tbl_cache *c;
 };
 
-static int rm_entry(const char *path, const struct stat *sb, int flag,
-		    struct FTW *ftw)
-{
-	(void)sb;
-	(void)flag;
-	(void)ftw;
-	return remove(path);
-}
-
 static int setup(void **state)
 {
 	struct fx *f = calloc(1, sizeof(*f));
-	char msg[STORE_ERRMSG] = "";
 
-	if (!f)
-		return -1;
-	snprintf(f->tmp, sizeof(f->tmp), "/tmp/sievefs-test-table-XXXXXX");
-	if (!mkdtemp(f->tmp)) {
+	if (!f || tstore_open("table", f->tmp, sizeof(f->tmp), f->dir,
+			      sizeof(f->dir), &f->st)) {
 		free(f);
 		return -1;
 	}
-	snprintf(f->dir, sizeof(f->dir), "%s/store", f->tmp);
-	if (store_open(f->dir, STORE_OPEN_OWNER, &f->st, msg, sizeof(msg)) ||
-	    store_dataset_create(f->st, "alice", "leaves", &f->ds) ||
+	if (store_dataset_create(f->st, "alice", "leaves", &f->ds) ||
 	    !(f->c = tbl_cache_new(64u << 20, 0xabc))) {
-		fprintf(stderr, "setup: %s\n", msg);
+		tstore_close(f->tmp, f->st);
+		free(f);
 		return -1;
 	}
 	*state = f;
@@ -85,8 +73,7 @@ static int teardown(void **state)
 	struct fx *f = *state;
 
 	tbl_cache_free(f->c);
-	store_close(f->st);
-	nftw(f->tmp, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+	tstore_close(f->tmp, f->st);
 	free(f);
 	return 0;
 }

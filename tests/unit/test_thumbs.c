@@ -34,6 +34,7 @@
 
 #include <jpeglib.h>
 
+#include "tests/unit/tstore.h"
 #include "core/thumbs.h"
 #include "embed/decode.h"
 
@@ -43,31 +44,14 @@ struct fx {
 	store *st;
 };
 
-static int rm_entry(const char *path, const struct stat *sb, int flag,
-		    struct FTW *ftw)
-{
-	(void)sb;
-	(void)flag;
-	(void)ftw;
-	return remove(path);
-}
-
 static int setup(void **state)
 {
 	struct fx *f = calloc(1, sizeof(*f));
-	char msg[STORE_ERRMSG] = "";
 
 	if (!f)
 		return -1;
-	snprintf(f->tmp, sizeof(f->tmp), "/tmp/sievefs-test-thumbs-XXXXXX");
-	if (!mkdtemp(f->tmp)) {
-		free(f);
-		return -1;
-	}
-	snprintf(f->dir, sizeof(f->dir), "%s/store", f->tmp);
-	if (store_open(f->dir, STORE_OPEN_OWNER, &f->st, msg, sizeof(msg))) {
-		fprintf(stderr, "store_open: %s\n", msg);
-		nftw(f->tmp, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+	if (tstore_open("thumbs", f->tmp, sizeof(f->tmp), f->dir, sizeof(f->dir),
+			&f->st)) {
 		free(f);
 		return -1;
 	}
@@ -79,8 +63,7 @@ static int teardown(void **state)
 {
 	struct fx *f = *state;
 
-	store_close(f->st);
-	nftw(f->tmp, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+	tstore_close(f->tmp, f->st);
 	free(f);
 	return 0;
 }

@@ -1,0 +1,25 @@
+/*
+ * tstore.h — the temporary store the CMocka unit tests of store/ and
+ * core/ open in their setup: a fresh directory under /tmp with an owner's
+ * store in it, removed again in teardown.
+ *
+ * Ownership: the caller's fixture holds the two paths and the store;
+ * tstore_open fills them, tstore_close closes the store and removes the
+ * whole directory. On failure tstore_open prints why on stderr, leaves
+ * nothing behind and returns -1 (CMocka then fails the group's setup).
+ */
+#ifndef SIEVEFS_TESTS_TSTORE_H
+#define SIEVEFS_TESTS_TSTORE_H
+
+#include <stddef.h>
+
+#include "store/store.h"
+
+/* mkdtemp /tmp/sievefs-test-NAME-XXXXXX into tmp, the store's path
+ * (tmp/store) into dir, and the store opened as its owner into *st. */
+int tstore_open(const char *name, char *tmp, size_t tmplen, char *dir,
+		size_t dirlen, store **st);
+/* Closes st (when not NULL) and removes tmp with everything in it. */
+void tstore_close(const char *tmp, store *st);
+
+#endif
