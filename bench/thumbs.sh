@@ -180,7 +180,10 @@ wrk_runs() {
 	for i in $(seq "$RUNS"); do
 		SIEVEFS_TOKEN=$tok wrk -t2 -c16 -d5s -s "$lua" "$url" >"$W/$name.$i.wrk" 2>&1 ||
 			{ cat "$W/$name.$i.wrk" >&2; bench_die "wrk failed ($name)"; }
-		awk '/^RESULT/ { if ($3 > 0) { print "errors: " $3 > "/dev/stderr"; exit 1 }
+		# sievefs must answer every request; the peer (python3 -m
+		# http.server, one thread) may drop one under load: said, not fatal
+		awk -v peer="$([ "$name" = static ] && echo 1 || echo 0)" \
+			'/^RESULT/ { if ($3 > 0) { print "'"$name"' run '"$i"': " $3 " non-2xx answers or errors" > "/dev/stderr"; if (!peer) exit 1 }
 			printf "%.0f\n", $2 / $4 }' "$W/$name.$i.wrk" >>"$W/$name.rates" ||
 			bench_die "$name: non-2xx answers (see $W/$name.$i.wrk)"
 	done
