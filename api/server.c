@@ -12,6 +12,7 @@
 #include <fcntl.h>
 #include <netdb.h>
 #include <pthread.h>
+#include <pwd.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -314,7 +315,7 @@ out:
 static int token_usage(int help)
 {
 	fprintf(help ? stdout : stderr,
-		"usage: sievefs token create --store STORE [--name NAME] USER\n"
+		"usage: sievefs token create --store STORE [--name NAME] [USER]\n"
 		"       sievefs token list --store STORE\n"
 		"       sievefs token revoke --store STORE ID\n"
 		"API tokens of a server's users (sievefs serve STORE): create"
@@ -323,7 +324,8 @@ static int token_usage(int help)
 		" app's\n"
 		"preferences show it), list shows ids, users, names, status and"
 		" last use,\n"
-		"revoke stops a token at once.\n");
+		"revoke stops a token at once. USER defaults to the user running"
+		" the command.\n");
 	return help ? 0 : 2;
 }
 
@@ -332,6 +334,7 @@ int api_token_cli(int argc, char **argv)
 	const char *cmd = argc > 1 ? argv[1] : "", *dir = NULL, *arg = NULL,
 		   *name = NULL;
 	char msg[512] = "", token[STORE_TOKEN_LEN + 1], ts[32];
+	char uname[STORE_USER_MAX + 1];
 	struct store_token *v = NULL;
 	store *st = NULL;
 	int64_t id = 0;
@@ -352,6 +355,19 @@ int api_token_cli(int argc, char **argv)
 			arg = argv[i];
 		else
 			return token_usage(0);
+	}
+	/* create without USER: the user running the command (as the web
+	 * door of one's own mount wants it) */
+	if (!strcmp(cmd, "create") && !arg) {
+		struct passwd *pw = getpwuid(getuid());
+		if (!pw || !store_user_valid(pw->pw_name)) {
+			fprintf(stderr, "sievefs: token create: give a USER (the"
+				" user running this has no name that can name"
+				" one)\n");
+			return 2;
+		}
+		snprintf(uname, sizeof(uname), "%s", pw->pw_name);
+		arg = uname;
 	}
 	if (!dir || (strcmp(cmd, "list") ? !arg : arg != NULL) ||
 	    (strcmp(cmd, "create") && strcmp(cmd, "list") &&

@@ -155,8 +155,16 @@ expect_fail "sievefs help nosuch fails" timeout 10 "$SIEVEFS" help nosuch
 ok "sievefs serve --help exits 0" timeout 10 "$SIEVEFS" serve --help
 expect_contains "$T/last.out" "usage: sievefs serve STORE --listen HOST:PORT" "serve --help prints its usage on stdout"
 ok "sievefs token --help exits 0" timeout 10 "$SIEVEFS" token --help
-expect_contains "$T/last.out" "sievefs token create --store STORE [--name NAME] USER" "token --help prints its usage on stdout"
+expect_contains "$T/last.out" "sievefs token create --store STORE [--name NAME] [USER]" "token --help prints its usage on stdout"
 expect_fail "sievefs serve without arguments fails" timeout 10 "$SIEVEFS" serve
+# token create without USER: for the user running it
+mkdir -p "$T/tokstore"
+(umask 077 && timeout 10 "$SIEVEFS" token create --store "$T/tokstore") >"$T/tok.out" 2>"$T/tok.err" &&
+	pass "token create --store STORE without USER exits 0" ||
+	{ fail "token create without USER failed"; sv_show "$T/tok.err"; }
+expect_contains "$T/tok.err" "for user '$(id -un)'" "... and makes a token for the user running it ($(id -un))"
+grep -q '^svf_[0-9a-f]\{64\}$' "$T/tok.out" && pass "... printed once on stdout" ||
+	fail "no token on stdout: $(cat "$T/tok.out")"
 
 # --- a URL is not a store path
 mkdir -p "$T/cwd"
