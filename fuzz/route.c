@@ -111,6 +111,34 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		check(!strcmp(key, "/") || !strcmp(key, target),
 		      "an /app route is keyed by its path");
 		check(id == 0, "web routes have no id");
+	} else if (rc == 0 && (!strncmp(key, "v1/", 3) ||
+			       !strncmp(key, "signed/", 7))) {
+		/* the lightly door's (routes_lightly.c): /lightly/ then the
+		 * key's segments, an id segment ('#') 24 hex digits; the
+		 * client's trailing '/' is dropped */
+		size_t tl = strlen(target), k = 0;
+		const char *kp = key;
+
+		if (tl > 9 && target[tl - 1] == '/')
+			target[tl - 1] = '\0';
+		check(api_path_parse(target, &path) == 0,
+		      "a lightly route's path parses");
+		check(path.n >= 2 && !strcmp(path.seg[0], "lightly"),
+		      "a lightly route is under /lightly/");
+		for (size_t i = 1; i < path.n; i++, k++) {
+			size_t sl = strcspn(kp, "/");
+			if (sl == 1 && kp[0] == '#')
+				check(strlen(path.seg[i]) == 24 &&
+				      strspn(path.seg[i], "0123456789abcdef") == 24,
+				      "a lightly id is 24 hex digits");
+			else
+				check(strlen(path.seg[i]) == sl &&
+				      !strncmp(path.seg[i], kp, sl),
+				      "a lightly key names its path's segments");
+			kp += sl + (kp[sl] == '/');
+		}
+		check(*kp == '\0' && k == path.n - 1,
+		      "a lightly key has one part per segment");
 	} else if (rc == 0) {
 		check(api_path_parse(target, &path) == 0, "a route's path parses");
 		check(path.n >= 2 && path.n <= 4 && !strcmp(path.seg[0], "v1"),
