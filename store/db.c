@@ -126,6 +126,13 @@ static const char *const sql_text[Q_COUNT] = {
 		" SELECT 1, t.thumb FROM thumbs t JOIN grants g"
 		" ON g.sha=t.thumb AND g.user=?1 WHERE t.sha=?2"
 		" ORDER BY k",
+	/* users_token_row and store_session_auth: every authenticated
+	 * request runs one of them */
+	[Q_TOKEN_ROW] = "SELECT user, hash, id, last_used FROM tokens"
+		" WHERE hash=?1 AND revoked=0",
+	[Q_SESSION_ROW] = "SELECT s.user, s.hash, t.id, t.last_used"
+		" FROM sessions s JOIN tokens t ON t.id=s.token"
+		" WHERE s.hash=?1 AND s.expires>?2 AND t.revoked=0",
 	[Q_EVENT_ADD] = "INSERT INTO events(dataset,ts,level,msg)"
 		" VALUES(?1,?2,?3,?4)",
 	[Q_NODE_TOUCH_DIR] = "UPDATE nodes SET mtime=?2, ctime=?2 WHERE ino=?1",

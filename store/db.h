@@ -80,6 +80,7 @@ enum q {
 	Q_DS_GET, Q_DS_GET_ID, Q_TAG_GET, Q_TAG_GET_ID,
 	Q_EVENT_ADD, Q_EVENT_TRIM, Q_FEAT_DEL, Q_FEAT_GET, Q_GRANT_DEL,
 	Q_DIR_GEN, Q_PENDING_DEL, Q_NODE_TOUCH_DIR, Q_BLOB_SOURCE,
+	Q_TOKEN_ROW, Q_SESSION_ROW,
 	Q_BEGIN, Q_COMMIT, Q_ROLLBACK,
 	Q_COUNT
 };
@@ -183,8 +184,14 @@ void thumbcache_recover(store *st);
 /* users.c: binds hash to ?1 of s (a SELECT of user, hash, ...) and steps
  * it: 0 with the row's user into user (STORE_USER_MAX + 1) when a row
  * came whose hash equals it (constant-time), else -EACCES. The caller
- * finalizes s. */
+ * resets or finalizes s. */
 int users_hash_row(sqlite3_stmt *s, const unsigned char *hash, char *user);
+/* users.c: the valid, unrevoked token whose SHA-256 is hash: its user
+ * into user (STORE_USER_MAX + 1), its id into *id and its last recorded
+ * use into *last (either may be NULL). One cached statement (the
+ * per-request auth path), reset before returning. 0, -EACCES or -EIO. */
+int users_token_row(struct conn *c, const unsigned char *hash, char *user,
+		    int64_t *id, int64_t *last);
 /* users.c: records that token `id`, whose last recorded use is `last`,
  * authenticated now, unless that record is younger than
  * STORE_TOKEN_TOUCH_NS (then nothing is written). Its own short write

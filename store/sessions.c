@@ -40,23 +40,6 @@ int store_session_format_ok(const char *sid)
 	return n == STORE_SESSION_LEN;
 }
 
-/* The token's id and user if it is valid and unrevoked: 0 or -EACCES. */
-static int token_row_of(struct conn *c, const unsigned char *hash,
-			int64_t *id, char *user)
-{
-	sqlite3_stmt *s = db_prep(c, "SELECT user, hash, id FROM tokens"
-				  " WHERE hash=?1 AND revoked=0");
-	int rc;
-
-	if (!s)
-		return -EIO;
-	rc = users_hash_row(s, hash, user);
-	if (!rc)
-		*id = sqlite3_column_int64(s, 2);
-	sqlite3_finalize(s);
-	return rc;
-}
-
 /* Inserts the session row and drops expired ones: 0 or -errno. */
 static int session_insert(struct conn *c, const unsigned char *hash,
 			  int64_t token, const char *user, int64_t now,
@@ -105,7 +88,7 @@ int store_session_create(store *st, const char *token, int64_t ttl_ns,
 	rc = db_begin(c);
 	if (rc)
 		goto out;
-	rc = token_row_of(c, hash, &tid, user);
+	rc = users_token_row(c, hash, user, &tid, NULL);
 	if (!rc) {
 		store_sha_hex(rnd, sid);     /* 32 bytes → 64 hex digits */
 		store_token_hash(sid, hash);
@@ -121,29 +104,9 @@ out:
 	return rc;
 }
 
-int store_session_check(store *st, const char *sid, char *user)
-{
-	struct conn *c = db_conn(st);
-	unsigned char hash[STORE_SHA_LEN];
-	sqlite3_stmt *s;
-	int rc;
-
-	if (!store_session_format_ok(sid))
-		return -EACCES;
-	if (!c || !(s = db_prep(c, "SELECT s.user, s.hash FROM sessions s"
-			     " JOIN tokens t ON t.id=s.token"
-			     " WHERE s.hash=?1 AND s.expires>?2"
-			     " AND t.revoked=0")))
-		return -EIO;
-	store_token_hash(sid, hash);
-	sqlite3_bind_int64(s, 2, store_now_ns());
-	rc = users_hash_row(s, hash, user);
-	sqlite3_finalize(s);
-	return rc;
-}
-
-int store_session_auth(store *st, const char *sid, char *user,
-		       int64_t *token)
+/* store_session_check, and with touch set store_session_auth. */
+static int session_auth(store *st, const char *sid, char *user,
+			int64_t *token, int touch)
 {
 	struct conn *c = db_conn(st);
 	unsigned char hash[STORE_SHA_LEN];
@@ -153,10 +116,7 @@ int store_session_auth(store *st, const char *sid, char *user,
 
 	if (!store_session_format_ok(sid))
 		return -EACCES;
-	if (!c || !(s = db_prep(c, "SELECT s.user, s.hash, t.id, t.last_used"
-			     " FROM sessions s JOIN tokens t ON t.id=s.token"
-			     " WHERE s.hash=?1 AND s.expires>?2"
-			     " AND t.revoked=0")))
+	if (!c || !(s = db_stmt(c, Q_SESSION_ROW)))   /* per request */
 		return -EIO;
 	store_token_hash(sid, hash);
 	sqlite3_bind_int64(s, 2, store_now_ns());
@@ -165,13 +125,23 @@ int store_session_auth(store *st, const char *sid, char *user,
 		tid = sqlite3_column_int64(s, 2);
 		last = sqlite3_column_int64(s, 3);
 	}
-	sqlite3_finalize(s);
-	if (!rc) {
+	sqlite3_reset(s);        /* no read transaction left open */
+	if (!rc && touch)
 		users_token_touch(c, tid, last);   /* best effort */
-		if (token)
-			*token = tid;
-	}
+	if (!rc && token)
+		*token = tid;
 	return rc;
+}
+
+int store_session_check(store *st, const char *sid, char *user)
+{
+	return session_auth(st, sid, user, NULL, 0);
+}
+
+int store_session_auth(store *st, const char *sid, char *user,
+		       int64_t *token)
+{
+	return session_auth(st, sid, user, token, 1);
 }
 
 int store_session_delete(store *st, const char *sid)

@@ -336,50 +336,53 @@ int users_hash_row(sqlite3_stmt *s, const unsigned char *hash, char *user)
 	return rc;
 }
 
-int store_token_check(store *st, const char *token, char *user)
+int users_token_row(struct conn *c, const unsigned char *hash, char *user,
+		    int64_t *id, int64_t *last)
 {
-	struct conn *c = db_conn(st);
-	unsigned char hash[STORE_SHA_LEN];
-	sqlite3_stmt *s;
+	sqlite3_stmt *s = db_stmt(c, Q_TOKEN_ROW);
 	int rc;
 
-	if (!store_token_format_ok(token))
-		return -EACCES;
-	if (!c || !(s = db_prep(c, "SELECT user, hash FROM tokens"
-			     " WHERE hash=?1 AND revoked=0")))
+	if (!s)
 		return -EIO;
-	store_token_hash(token, hash);
 	rc = users_hash_row(s, hash, user);
-	sqlite3_finalize(s);
+	if (!rc && id)
+		*id = sqlite3_column_int64(s, 2);
+	if (!rc && last)
+		*last = sqlite3_column_int64(s, 3);
+	sqlite3_reset(s);        /* no read transaction left open */
 	return rc;
 }
 
-int store_token_auth(store *st, const char *token, char *user, int64_t *id)
+/* store_token_check, and with touch set store_token_auth. */
+static int token_auth(store *st, const char *token, char *user, int64_t *id,
+		      int touch)
 {
 	struct conn *c = db_conn(st);
 	unsigned char hash[STORE_SHA_LEN];
 	int64_t tid = 0, last = 0;
-	sqlite3_stmt *s;
 	int rc;
 
 	if (!store_token_format_ok(token))
 		return -EACCES;
-	if (!c || !(s = db_prep(c, "SELECT user, hash, id, last_used"
-			     " FROM tokens WHERE hash=?1 AND revoked=0")))
+	if (!c)
 		return -EIO;
 	store_token_hash(token, hash);
-	rc = users_hash_row(s, hash, user);
-	if (!rc) {
-		tid = sqlite3_column_int64(s, 2);
-		last = sqlite3_column_int64(s, 3);
-	}
-	sqlite3_finalize(s);
-	if (!rc) {
+	rc = users_token_row(c, hash, user, &tid, &last);
+	if (!rc && touch)
 		users_token_touch(c, tid, last);   /* best effort */
-		if (id)
-			*id = tid;
-	}
+	if (!rc && id)
+		*id = tid;
 	return rc;
+}
+
+int store_token_check(store *st, const char *token, char *user)
+{
+	return token_auth(st, token, user, NULL, 0);
+}
+
+int store_token_auth(store *st, const char *token, char *user, int64_t *id)
+{
+	return token_auth(st, token, user, id, 1);
 }
 
 int store_node_children_page(store *st, int64_t parent, const char *after,

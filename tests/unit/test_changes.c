@@ -238,6 +238,14 @@ static void token_use_written_at_most_once_a_minute(void **state)
 	snprintf(sql, sizeof(sql), "SELECT last_used FROM tokens WHERE id=%lld",
 		 (long long)id);
 	assert_true(sql_int(h, sql) >= last);
+	/* the checks' cached statements are reset after use: no read
+	 * transaction stays open on this thread's connection to pin the WAL
+	 * (a TRUNCATE checkpoint by another connection is not busy) */
+	assert_rc(store_token_check(f->st, tok, user), 0);
+	assert_rc(store_token_auth(f->st, tok, user, NULL), 0);
+	assert_rc(store_session_check(f->st, sid, user), 0);
+	assert_rc(store_session_auth(f->st, sid, user, NULL), 0);
+	assert_int_equal(sql_int(h, "PRAGMA wal_checkpoint(TRUNCATE)"), 0);
 	/* revoking the token ends the session (store_session_auth too) */
 	assert_rc(store_token_revoke_own(f->st, "alice", id), 0);
 	assert_rc(store_session_auth(f->st, sid, user, &tid), -EACCES);
