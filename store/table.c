@@ -4,8 +4,9 @@
  * counter, and the rows of the table in one snapshot.
  *
  *   samples_gen(dataset, gen)   -- counts the changes to the rows of a
- *                                  dataset's live tree (a missing row
- *                                  reads as 0)
+ *                                  dataset's live tree (a row from the
+ *                                  dataset's insert; a missing one reads
+ *                                  as 0)
  *
  * Why a counter of its own. The folder counters (dirgen, db.c) name one
  * folder each; the table spans every folder of the live tree, and summing
@@ -15,12 +16,21 @@
  * same columns as dirgen's, so a create, commit, setattr, rename or
  * removal through any door — mount, API, sampling — moves it; a renamed
  * ancestor's subtree, whose rows change only `path`, is counted once by
- * the renamed node's own row). A new grant of a hash that some live file
- * of the grantee names as kept bytes moves it too: the table's `kept`
- * column is per user. Triggers, not code in the write paths, for the
- * reason db.c gives for dirgen. Cost: one tags lookup and one upsert per
- * node write. A deleted dataset's row goes with it. (A per-dataset counter
- * that another part keeps for GET /state is a different table.)
+ * the renamed node's own row). Not counted: a folder's own times, mode and
+ * owner, which no row of the table shows (every create and commit sets
+ * its folder's mtime: that was a third bump per uploaded file). A new
+ * grant of a hash that some live file of the grantee names as kept bytes
+ * moves it too: the table's `kept` column is per user. Triggers, not code
+ * in the write paths, for the reason db.c gives for dirgen. A deleted
+ * dataset's row goes with it. (A per-dataset counter that another part
+ * keeps for GET /state is a different table.)
+ *
+ * Cost: one tags lookup and one UPDATE of a row made with the dataset
+ * (a trigger on datasets, and at open for datasets made before), per node
+ * write. The first version upserted it on every bump and also bumped on
+ * the folder touches: callgrind of the daemon over `cp -r` of 2,000 4 KiB
+ * files into a fresh local mount counted 989 M instructions with it, 889 M
+ * without these node triggers at all, 965 M with this one.
  *
  * Datasets and inos are never reused (AUTOINCREMENT), so (dataset, gen)
  * names one state of one table for the catalog's life.
@@ -34,19 +44,33 @@
 #include "db.h"
 #include "table.h"
 
-#define BUMP_LIVE(tree) "INSERT INTO samples_gen(dataset, gen)" \
-	" SELECT t.dataset, 1 FROM tags t WHERE t.id=" tree " AND t.live<>0" \
-	" ON CONFLICT(dataset) DO UPDATE SET gen=gen+1;"
+/* the dataset's row exists (samples_gen_new): an UPDATE, not an upsert */
+#define BUMP_LIVE(tree) "UPDATE samples_gen SET gen=gen+1 WHERE dataset=" \
+	"(SELECT dataset FROM tags WHERE id=" tree " AND live<>0);"
 
 static const char schema[] =
 	"CREATE TABLE IF NOT EXISTS samples_gen(dataset INTEGER PRIMARY KEY,"
 	" gen INTEGER NOT NULL);"
-	"CREATE TRIGGER IF NOT EXISTS samples_gen_ins AFTER INSERT ON nodes"
+	/* the first version's node triggers upserted (and counted folder
+	 * touches): replaced by the samples_live_* ones below */
+	"DROP TRIGGER IF EXISTS samples_gen_ins;"
+	"DROP TRIGGER IF EXISTS samples_gen_del;"
+	"DROP TRIGGER IF EXISTS samples_gen_upd;"
+	"INSERT OR IGNORE INTO samples_gen(dataset, gen)"
+	" SELECT id, 0 FROM datasets;"
+	"CREATE TRIGGER IF NOT EXISTS samples_gen_new AFTER INSERT ON datasets"
+	" BEGIN INSERT OR IGNORE INTO samples_gen(dataset, gen)"
+	" VALUES(NEW.id, 0); END;"
+	"CREATE TRIGGER IF NOT EXISTS samples_live_ins AFTER INSERT ON nodes"
 	" BEGIN " BUMP_LIVE("NEW.tree") " END;"
-	"CREATE TRIGGER IF NOT EXISTS samples_gen_del AFTER DELETE ON nodes"
+	"CREATE TRIGGER IF NOT EXISTS samples_live_del AFTER DELETE ON nodes"
 	" BEGIN " BUMP_LIVE("OLD.tree") " END;"
-	"CREATE TRIGGER IF NOT EXISTS samples_gen_upd AFTER UPDATE OF parent,"
+	/* a folder counts only when it moves or is renamed (its subtree's
+	 * paths change); its times, mode and owner are in no row */
+	"CREATE TRIGGER IF NOT EXISTS samples_live_upd AFTER UPDATE OF parent,"
 	" name, kind, mode, uid, gid, size, mtime, ctime, sha, tree ON nodes"
+	" WHEN OLD.kind<>1 OR NEW.parent<>OLD.parent OR NEW.name<>OLD.name"
+	" OR NEW.tree<>OLD.tree"
 	" BEGIN " BUMP_LIVE("OLD.tree") " END;"
 	"CREATE TRIGGER IF NOT EXISTS samples_gen_grant AFTER INSERT ON grants"
 	" WHEN EXISTS (SELECT 1 FROM kept WHERE sha=NEW.sha)"

@@ -12,8 +12,9 @@
 #include "store/store.h"
 
 /* The change counter of dataset's live tree into *gen: it moves with every
- * create, commit, setattr, rename and removal of a node of that tree, and
- * with a grant that changes a row's `kept`; 0 for a tree never changed.
+ * create, commit, rename and removal of a node of that tree, every setattr
+ * of a file (a folder's times, mode and owner are in no row), and with a
+ * grant that changes a row's `kept`; 0 for a tree never changed.
  * One indexed read. 0 or -EIO. */
 int store_table_gen(store *st, int64_t dataset, uint64_t *gen);
 

@@ -28,6 +28,7 @@
 
 #include <cmocka.h>
 #include <cjson/cJSON.h>
+#include <sqlite3.h>
 
 #include "core/table.h"
 #include "tests/unit/tstore.h"
@@ -283,6 +284,55 @@ static void gen_moves_with_every_live_change(void **state)
 	assert_true(gen(f) > h);
 }
 
+/* A folder's own times and mode are in no row of the table: setting them
+ * (as every create and commit in it does for its mtime) leaves the
+ * counter; a file's do not. A catalog that still has the first version's
+ * node triggers (upserts, named samples_gen_*) gets the new ones at open. */
+static void folder_attrs_leave_gen(void **state)
+{
+	struct fx *f = *state;
+	uint64_t g, h;
+	int64_t a, x;
+	char db[STORE_PATH_MAX], msg[STORE_ERRMSG] = "";
+	sqlite3 *sq;
+	sqlite3_stmt *s;
+
+	a = mk(f, f->ds.live_root, "a", STORE_DIR);
+	x = put(f, a, "x", "data");
+	g = gen(f);
+	assert_rc(store_node_setattr(f->st, a, STORE_SET_MODE | STORE_SET_MTIME,
+				     0700, 0, 0, 5, 0), 0);
+	assert_int_equal(gen(f), g);
+	assert_rc(store_node_setattr(f->st, x, STORE_SET_MTIME, 0, 0, 0, 5, 0),
+		  0);
+	assert_true((h = gen(f)) > g);
+
+	store_close(f->st);
+	f->st = NULL;
+	snprintf(db, sizeof(db), "%s/catalog.db", f->dir);
+	assert_int_equal(sqlite3_open(db, &sq), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(sq, "DROP TRIGGER samples_live_ins;"
+		"CREATE TRIGGER samples_gen_ins AFTER INSERT ON nodes BEGIN"
+		" SELECT 1; END;", NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(sq);
+	assert_rc(store_open(f->dir, STORE_OPEN_OWNER, &f->st, msg,
+			     sizeof(msg)), 0);
+	assert_int_equal(gen(f), h);
+	put(f, a, "y", "y");
+	assert_true(gen(f) > h);
+	assert_int_equal(sqlite3_open(db, &sq), SQLITE_OK);
+	assert_int_equal(sqlite3_prepare_v2(sq, "SELECT group_concat(name)"
+		" FROM (SELECT name FROM sqlite_master WHERE type='trigger'"
+		" AND name LIKE 'samples_%' ORDER BY name)", -1, &s, NULL),
+		SQLITE_OK);
+	assert_int_equal(sqlite3_step(s), SQLITE_ROW);
+	assert_string_equal((const char *)sqlite3_column_text(s, 0),
+			    "samples_gen_ds,samples_gen_grant,samples_gen_new,"
+			    "samples_live_del,samples_live_ins,samples_live_upd");
+	sqlite3_finalize(s);
+	sqlite3_close(sq);
+}
+
 static void kept_per_user_and_grant_moves_gen(void **state)
 {
 	struct fx *f = *state;
@@ -495,6 +545,7 @@ int main(void)
 		cmocka_unit_test(json_str_escapes_as_cjson),
 		cmocka_unit_test_setup_teardown(empty_dataset_has_empty_table, setup, teardown),
 		cmocka_unit_test_setup_teardown(gen_moves_with_every_live_change, setup, teardown),
+		cmocka_unit_test_setup_teardown(folder_attrs_leave_gen, setup, teardown),
 		cmocka_unit_test_setup_teardown(kept_per_user_and_grant_moves_gen, setup, teardown),
 		cmocka_unit_test_setup_teardown(cache_keeps_one_entry_per_gen, setup, teardown),
 		cmocka_unit_test_setup_teardown(cache_evicts_lru_under_its_bound, setup, teardown),
