@@ -245,32 +245,6 @@ int store_token_list_user(store *st, const char *user,
 	return rc;
 }
 
-int store_token_revoke_own(store *st, const char *user, int64_t id)
-{
-	struct conn *c = db_conn(st);
-	sqlite3_stmt *s;
-	int rc;
-
-	if (!c)
-		return -EIO;
-	rc = db_begin(c);
-	if (rc)
-		return rc;
-	s = db_prep(c, "UPDATE tokens SET revoked=1 WHERE id=?1 AND user=?2"
-		    " AND revoked=0");
-	if (!s)
-		return db_end(c, -EIO);
-	sqlite3_bind_int64(s, 1, id);
-	sqlite3_bind_text(s, 2, user, -1, SQLITE_STATIC);
-	rc = db_err(sqlite3_step(s));
-	if (!rc && sqlite3_changes(c->db) == 0)
-		rc = -ENOENT;
-	sqlite3_finalize(s);
-	if (!rc)
-		rc = sessions_end_token(c, id);
-	return db_end(c, rc);
-}
-
 int users_token_touch(struct conn *c, int64_t id, int64_t last)
 {
 	int64_t now = store_now_ns();
@@ -295,7 +269,9 @@ int users_token_touch(struct conn *c, int64_t id, int64_t last)
 	return db_end(c, rc);
 }
 
-int store_token_revoke(store *st, int64_t id)
+/* store_token_revoke, and with user set store_token_revoke_own: only an
+ * unrevoked token of that user. */
+static int token_revoke(store *st, const char *user, int64_t id)
 {
 	struct conn *c = db_conn(st);
 	sqlite3_stmt *s;
@@ -306,10 +282,12 @@ int store_token_revoke(store *st, int64_t id)
 	rc = db_begin(c);
 	if (rc)
 		return rc;
-	s = db_prep(c, "UPDATE tokens SET revoked=1 WHERE id=?1");
+	s = db_prep(c, "UPDATE tokens SET revoked=1 WHERE id=?1"
+		    " AND (?2 IS NULL OR (user=?2 AND revoked=0))");
 	if (!s)
 		return db_end(c, -EIO);
 	sqlite3_bind_int64(s, 1, id);
+	sqlite3_bind_text(s, 2, user, -1, SQLITE_STATIC);   /* NULL: NULL */
 	rc = db_err(sqlite3_step(s));
 	if (!rc && sqlite3_changes(c->db) == 0)
 		rc = -ENOENT;
@@ -317,6 +295,16 @@ int store_token_revoke(store *st, int64_t id)
 	if (!rc)
 		rc = sessions_end_token(c, id);
 	return db_end(c, rc);
+}
+
+int store_token_revoke(store *st, int64_t id)
+{
+	return token_revoke(st, NULL, id);
+}
+
+int store_token_revoke_own(store *st, const char *user, int64_t id)
+{
+	return token_revoke(st, user, id);
 }
 
 int users_hash_row(sqlite3_stmt *s, const unsigned char *hash, char *user)

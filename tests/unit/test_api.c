@@ -384,6 +384,13 @@ static void test_tokens_in_store(void **state)
 	assert_int_equal(store_token_revoke(st, id1), 0);
 	assert_int_equal(store_token_check(st, t1, user), -EACCES);
 	assert_int_equal(store_token_revoke(st, 9999), -ENOENT);
+	/* the admin's revoke of a revoked token is fine (store.h), unlike
+	 * store_token_revoke_own's */
+	assert_int_equal(store_token_revoke(st, id1), 0);
+	assert_int_equal(store_token_revoke_own(st, "alice", id1), -ENOENT);
+	/* another user's token is not one's own */
+	assert_int_equal(store_token_revoke_own(st, "alice", id2), -ENOENT);
+	assert_int_equal(store_token_check(st, t2, user), 0);
 
 	assert_int_equal(store_token_list(st, &v, &n), 0);
 	assert_int_equal(n, 2);
