@@ -35,34 +35,9 @@
 			 strerror(-rc_), want_, strerror(-want_));        \
 } while (0)
 
-struct fx {
-	char tmp[64];
-	char dir[128];
-	store *st;
-};
-
 static int setup(void **state)
 {
-	struct fx *f = calloc(1, sizeof(*f));
-
-	if (!f)
-		return -1;
-	if (tstore_open("lightly", f->tmp, sizeof(f->tmp), f->dir, sizeof(f->dir),
-			&f->st)) {
-		free(f);
-		return -1;
-	}
-	*state = f;
-	return 0;
-}
-
-static int teardown(void **state)
-{
-	struct fx *f = *state;
-
-	tstore_close(f->tmp, f->st);
-	free(f);
-	return 0;
+	return tstore_fx_setup(state, "lightly");
 }
 
 static int is_hex24(const char *s)
@@ -73,7 +48,7 @@ static int is_hex24(const char *s)
 /* An id is made once per (kind, dataset, name) and found again by id. */
 static void ids_stable(void **state)
 {
-	struct fx *f = *state;
+	struct tstore_fx *f = *state;
 	struct store_lightly_id a, b, c, found;
 
 	/* nothing made yet: no table, an unknown id */
@@ -105,7 +80,7 @@ static void ids_stable(void **state)
  * tag forgotten, under the same id. */
 static void job_rows(void **state)
 {
-	struct fx *f = *state;
+	struct tstore_fx *f = *state;
 	struct store_lightly_id j, k, found;
 
 	assert_rc(store_lightly_id_get(f->st, STORE_LIGHTLY_JOB, 1, "best",
@@ -127,7 +102,7 @@ static void job_rows(void **state)
 
 static void ds_img_type(void **state)
 {
-	struct fx *f = *state;
+	struct tstore_fx *f = *state;
 	char img[16] = "";
 
 	assert_rc(store_lightly_ds_get(f->st, 9, img, sizeof(img)), 0);
@@ -144,7 +119,7 @@ static void ds_img_type(void **state)
  * back may be claimed again; an expired claim is dropped by the next. */
 static void claims(void **state)
 {
-	struct fx *f = *state;
+	struct tstore_fx *f = *state;
 	int64_t later = store_now_ns() + 60000000000LL;
 
 	assert_rc(store_lightly_claim(f->st, "aa", later), 0);
@@ -164,7 +139,7 @@ static void claims(void **state)
  * call and after the store is reopened. */
 static void secret(void **state)
 {
-	struct fx *f = *state;
+	struct tstore_fx *f = *state;
 	unsigned char a[STORE_LIGHTLY_KEY_LEN], b[STORE_LIGHTLY_KEY_LEN];
 	unsigned char zero[STORE_LIGHTLY_KEY_LEN] = { 0 };
 	char path[256], msg[STORE_ERRMSG] = "";
@@ -186,7 +161,7 @@ static void secret(void **state)
 	assert_memory_equal(a, b, sizeof(a));
 }
 
-#define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
+#define T(fn) cmocka_unit_test_setup_teardown(fn, setup, tstore_fx_teardown)
 
 int main(void)
 {

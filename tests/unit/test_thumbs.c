@@ -38,38 +38,13 @@
 #include "core/thumbs.h"
 #include "embed/decode.h"
 
-struct fx {
-	char tmp[64];
-	char dir[128];
-	store *st;
-};
-
 static int setup(void **state)
 {
-	struct fx *f = calloc(1, sizeof(*f));
-
-	if (!f)
-		return -1;
-	if (tstore_open("thumbs", f->tmp, sizeof(f->tmp), f->dir, sizeof(f->dir),
-			&f->st)) {
-		free(f);
-		return -1;
-	}
-	*state = f;
-	return 0;
-}
-
-static int teardown(void **state)
-{
-	struct fx *f = *state;
-
-	tstore_close(f->tmp, f->st);
-	free(f);
-	return 0;
+	return tstore_fx_setup(state, "thumbs");
 }
 
 /* len bytes into the store as an upload of alice no node names. */
-static void put_blob(struct fx *f, const void *data, size_t len,
+static void put_blob(struct tstore_fx *f, const void *data, size_t len,
 		     unsigned char *sha)
 {
 	char staged[STORE_PATH_MAX];
@@ -144,7 +119,7 @@ static unsigned char *jpeg_head(int sof, int w, int h, size_t *len)
 	return b;
 }
 
-static void cache_path(struct fx *f, const unsigned char *sha, char *buf,
+static void cache_path(struct tstore_fx *f, const unsigned char *sha, char *buf,
 		       size_t len)
 {
 	char hex[65];
@@ -165,7 +140,7 @@ static unsigned char *read_fd(int fd, int64_t size)
 
 static void cold_then_cached(void **state)
 {
-	struct fx *f = *state;
+	struct tstore_fx *f = *state;
 	unsigned char sha[STORE_SHA_LEN], *src, *cached;
 	struct core_thumb t, t2;
 	struct emb_image img;
@@ -202,7 +177,7 @@ static void cold_then_cached(void **state)
 
 static void planted_cache_is_served(void **state)
 {
-	struct fx *f = *state;
+	struct tstore_fx *f = *state;
 	unsigned char sha[STORE_SHA_LEN], *src;
 	static const unsigned char fake[] = { 0xff, 0xd8, 0xff, 'x', 'y' };
 	struct core_thumb t;
@@ -223,7 +198,7 @@ static void planted_cache_is_served(void **state)
  * rename) is made again and replaced. */
 static void broken_cache_is_remade(void **state)
 {
-	struct fx *f = *state;
+	struct tstore_fx *f = *state;
 	unsigned char sha[STORE_SHA_LEN], *src;
 	struct core_thumb t;
 	char path[STORE_PATH_MAX];
@@ -246,7 +221,7 @@ static void broken_cache_is_remade(void **state)
 
 static void not_an_image_is_cached(void **state)
 {
-	struct fx *f = *state;
+	struct tstore_fx *f = *state;
 	unsigned char sha[STORE_SHA_LEN], *src;
 	static const char text[] = "hello, not an image\n";
 	struct core_thumb t;
@@ -282,7 +257,7 @@ static void not_an_image_is_cached(void **state)
 
 static void absent_and_bad_side(void **state)
 {
-	struct fx *f = *state;
+	struct tstore_fx *f = *state;
 	unsigned char sha[STORE_SHA_LEN] = { 1, 2, 3 };
 	struct core_thumb t;
 	char path[STORE_PATH_MAX];
@@ -302,7 +277,7 @@ static void absent_and_bad_side(void **state)
 
 static void collected_with_the_blob(void **state)
 {
-	struct fx *f = *state;
+	struct tstore_fx *f = *state;
 	unsigned char sha[STORE_SHA_LEN], *src;
 	struct core_thumb t;
 	char path[STORE_PATH_MAX];
@@ -323,7 +298,7 @@ static void collected_with_the_blob(void **state)
 
 static void reopen_drops_stale(void **state)
 {
-	struct fx *f = *state;
+	struct tstore_fx *f = *state;
 	unsigned char sha[STORE_SHA_LEN], *src;
 	struct core_thumb t;
 	char live[STORE_PATH_MAX], stale[STORE_PATH_MAX], tmp[STORE_PATH_MAX];
@@ -396,7 +371,7 @@ static void *race(void *arg)
 
 static void concurrent_puts_never_tear(void **state)
 {
-	struct fx *f = *state;
+	struct tstore_fx *f = *state;
 	unsigned char sha[STORE_SHA_LEN], a[4096], b[4096];
 	struct racer r[6];
 	pthread_t th[6];
@@ -587,28 +562,23 @@ static void disposition(void **state)
 
 int main(void)
 {
+#define T(fn) cmocka_unit_test_setup_teardown(fn, setup, tstore_fx_teardown)
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(cold_then_cached, setup, teardown),
-		cmocka_unit_test_setup_teardown(planted_cache_is_served, setup,
-						teardown),
-		cmocka_unit_test_setup_teardown(broken_cache_is_remade, setup,
-						teardown),
-		cmocka_unit_test_setup_teardown(not_an_image_is_cached, setup,
-						teardown),
-		cmocka_unit_test_setup_teardown(absent_and_bad_side, setup,
-						teardown),
-		cmocka_unit_test_setup_teardown(collected_with_the_blob, setup,
-						teardown),
-		cmocka_unit_test_setup_teardown(reopen_drops_stale, setup,
-						teardown),
-		cmocka_unit_test_setup_teardown(concurrent_puts_never_tear,
-						setup, teardown),
+		T(cold_then_cached),
+		T(planted_cache_is_served),
+		T(broken_cache_is_remade),
+		T(not_an_image_is_cached),
+		T(absent_and_bad_side),
+		T(collected_with_the_blob),
+		T(reopen_drops_stale),
+		T(concurrent_puts_never_tear),
 		cmocka_unit_test(record_parse),
 		cmocka_unit_test(svg_placeholder),
 		cmocka_unit_test(too_big),
 		cmocka_unit_test(image_types),
 		cmocka_unit_test(disposition),
 	};
+#undef T
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

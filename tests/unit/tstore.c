@@ -44,3 +44,27 @@ void tstore_close(const char *tmp, store *st)
 		store_close(st);
 	nftw(tmp, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
 }
+
+int tstore_fx_setup(void **state, const char *name)
+{
+	struct tstore_fx *f = calloc(1, sizeof(*f));
+
+	if (!f)
+		return -1;
+	if (tstore_open(name, f->tmp, sizeof(f->tmp), f->dir, sizeof(f->dir),
+			&f->st)) {
+		free(f);
+		return -1;
+	}
+	*state = f;
+	return 0;
+}
+
+int tstore_fx_teardown(void **state)
+{
+	struct tstore_fx *f = *state;
+
+	tstore_close(f->tmp, f->st);
+	free(f);
+	return 0;
+}

@@ -22,4 +22,16 @@ int tstore_open(const char *name, char *tmp, size_t tmplen, char *dir,
 /* Closes st (when not NULL) and removes tmp with everything in it. */
 void tstore_close(const char *tmp, store *st);
 
+/* The fixture of a test that needs the store and nothing else. */
+struct tstore_fx {
+	char tmp[64];
+	char dir[128];
+	store *st;
+};
+/* CMocka setup: a calloc'd struct tstore_fx, its store opened by
+ * tstore_open(name), into *state; -1 (nothing left) on failure. */
+int tstore_fx_setup(void **state, const char *name);
+/* CMocka teardown of tstore_fx_setup's fixture. */
+int tstore_fx_teardown(void **state);
+
 #endif
