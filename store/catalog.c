@@ -1684,12 +1684,10 @@ static int sel_put(store *st, int64_t dataset, int64_t tree,
 	else if (!rc && !check)
 		exec_int(c, "DELETE FROM selection WHERE dataset=?1", dataset,
 			 0, &rc);
-	if (!rc && !check) {
-		ins = rc ? NULL : db_prep(c, "INSERT INTO selection(dataset,"
-					  "rank,node) VALUES(?1,?2,?3)");
-		if (!rc && !ins)
-			rc = -EIO;
-	}
+	if (!rc && !check &&
+	    !(ins = db_prep(c, "INSERT INTO selection(dataset,rank,node)"
+			    " VALUES(?1,?2,?3)")))
+		rc = -EIO;
 	for (size_t i = 0; i < n && !rc; i++) {
 		if (bad)
 			*bad = i;
