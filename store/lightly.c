@@ -46,7 +46,9 @@
 	"CREATE TABLE IF NOT EXISTS lightly_used(sig TEXT PRIMARY KEY," \
 	" expires INTEGER NOT NULL);"
 
-/* Makes the tables once per process and store (cheap to repeat). */
+/* Makes the tables when missing. Every write runs it (three CREATE TABLE
+ * IF NOT EXISTS, parsed each time): the door writes once per request at
+ * most, so that is cheaper than remembering per store and connection. */
 static int ensure(struct conn *c)
 {
 	return db_exec(c, SCHEMA);
