@@ -38,7 +38,8 @@
  * logs none).
  *
  * Threads: handlers run in MHD's threads; shared are the store and the
- * table cache (thread-safe; made once, under cache_lock).
+ * web app's table cache (srv_table_cache: thread-safe), so a dataset's
+ * table is built once for both doors and held under one bound.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -57,24 +58,6 @@
 #define MIN_VERSION "1.0.0"          /* GET versions/pip/minimum */
 #define LATEST_VERSION "1.1.7"       /* GET versions/pip/latest */
 #define MAX_DATASET_SIZE "1000000"   /* GET quota (samples) */
-#define TABLE_CACHE_BYTES (64u << 20)
-
-/* ---- shared state ---- */
-
-static pthread_mutex_t cache_lock = PTHREAD_MUTEX_INITIALIZER;
-static struct tbl_cache *cache;                     /* under cache_lock */
-
-static struct tbl_cache *the_cache(struct srv *s)
-{
-	struct tbl_cache *c;
-
-	pthread_mutex_lock(&cache_lock);
-	if (!cache)
-		cache = tbl_cache_new(TABLE_CACHE_BYTES, s->boot);
-	c = cache;
-	pthread_mutex_unlock(&cache_lock);
-	return c;
-}
 
 /* ---- small helpers ---- */
 
@@ -184,7 +167,7 @@ static void sample_id(int64_t ino, char out[25])
 /* The sample table of ds (a reference: tbl_put it). */
 static int table_of(struct srv *s, int64_t ds, struct tbl **t)
 {
-	struct tbl_cache *tc = the_cache(s);
+	struct tbl_cache *tc = srv_table_cache(s);
 
 	return tc ? tbl_get(tc, s->st, ds, t) : -ENOMEM;
 }
@@ -192,7 +175,7 @@ static int table_of(struct srv *s, int64_t ds, struct tbl **t)
 static void table_done(struct srv *s, struct tbl *t)
 {
 	if (t)
-		tbl_put(the_cache(s), &t->o);
+		tbl_put(srv_table_cache(s), &t->o);
 }
 
 /* DatasetData. NULL when out of memory. */

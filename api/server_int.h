@@ -207,6 +207,11 @@ extern const struct route srv_routes_app_v1[]; /* tokens, state, runs,
 extern const struct route srv_routes_samples[]; /* the sample table and
                                                   * arrays in its order */
 extern const struct route srv_routes_media[];  /* thumbnails, images */
+struct tbl_cache;
+/* The process's one cache of sample tables and layouts (core/table.h),
+ * made on first use (routes_samples.c), shared by the web app's bulk
+ * routes and the lightly door; NULL when out of memory. */
+struct tbl_cache *srv_table_cache(struct srv *s);
 extern const struct route srv_routes_app[];    /* /app/..., keyed by the
                                                 * whole path (web.c) */
 /* Looks key and method up in tabs: 0 with r->rt, or 404 (no such key) /
