@@ -972,7 +972,6 @@ const struct route srv_routes_data[] = {
 	{ "nodes/#/rename", "POST", r_node_rename, B_JSON, CAP_JSON },
 	{ "nodes/#/content", "PUT", r_content, B_JSON, CAP_JSON },
 	{ "blobs/#", "GET", r_blob_get, B_NONE, 0 },
-	{ "blobs/#", "HEAD", r_blob_get, B_NONE, 0 },
 	{ "blobs/#", "PUT", r_blob_put, B_BLOB, CAP_BLOB },
 	{ "kept", "POST", r_kept, B_JSON, CAP_JSON },
 	{ NULL, NULL, NULL, B_NONE, 0 },
