@@ -267,17 +267,10 @@ enum MHD_Result srv_lightly_signed_put(struct srv *s, struct req *r,
 		goto fail;
 	}
 	memcpy(r->sha, got, STORE_SHA_LEN);
-	pthread_mutex_lock(&s->quota_lock);
-	if (srv_quota_refuses(s, r, c, r->got, &ret)) {
-		pthread_mutex_unlock(&s->quota_lock);
+	if (srv_blob_keep(s, r, c, &ret)) {
 		lightly_give_back(s, r);
 		return ret;
 	}
-	rc = store_blob_put(s->st, r->fd, r->staged, r->sha, r->owner);
-	r->staged[0] = '\0';
-	pthread_mutex_unlock(&s->quota_lock);
-	if (rc)
-		goto fail;
 	if (!strcmp(kind, "full")) {
 		fd = store_blob_open(s->st, r->sha);
 		if (fd < 0) {

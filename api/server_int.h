@@ -407,8 +407,16 @@ void srv_url(const struct sockaddr_storage *ss, unsigned port, int tls,
 
 /* 0 if the request's user may add `more` bytes of uploads no node names
  * (--upload-cap), else 1 with the 507 (or the error of the count)
- * answered into *ret. Blob PUTs call it under s->quota_lock. */
+ * answered into *ret. Blob PUTs call it under s->quota_lock
+ * (srv_blob_keep), and before the body on its Content-Length. */
 int srv_quota_refuses(struct srv *s, struct req *r, struct MHD_Connection *c,
 		      uint64_t more, enum MHD_Result *ret);
+/* Keeps the request's staged body (B_BLOB, r->sha set) as a blob of its
+ * owner, with the grant and the pending row, after the exact check of the
+ * cap (one check-and-keep under s->quota_lock, so parallel PUTs cannot add
+ * up past it): 0, or 1 with the 507 or the store's error answered into
+ * *ret. Every route that takes a blob's bytes keeps them through this. */
+int srv_blob_keep(struct srv *s, struct req *r, struct MHD_Connection *c,
+		  enum MHD_Result *ret);
 
 #endif
