@@ -406,9 +406,47 @@ def v1token(v1, tokfile):
     check(st == 401, "?token= on /v1/whoami -> 401 (%d)" % st)
 
 
+def geturl(base, tokfile, out):
+    """A sample of a new dataset "restart" and its full write URL (in
+    out), for a write after the server was killed."""
+    lc = Lightly(base, open(tokfile).read().strip())
+    ds = lc.call("POST", "/v1/datasets", {"name": "restart"})["id"]
+    sid = upload_one(lc, ds, "r.png", png(5, 5, 7), "meta")
+    u = lc.call("GET", "/v1/datasets/%s/samples/%s/writeurl" % (ds, sid),
+                isThumbnail="False")
+    with open(out, "w") as f:
+        f.write(u)
+
+
+def useurl(base, tokfile, urlfile):
+    """The URL of geturl, on a server restarted with --upload-cap 1K: over
+    the cap -> 507 and the URL stays usable; then it writes once."""
+    lc = Lightly(base, open(tokfile).read().strip())
+    u = open(urlfile).read().strip()
+    st, body = http("PUT", u, b"x" * 4096)
+    check(st == 507, "a write over --upload-cap -> 507 (%d)" % st)
+    check(b"upload_quota" in body, "the 507 says upload_quota (%s)" %
+          body[:200])
+    data = png(5, 5, 7)
+    st, _ = http("PUT", u, data)
+    check(st == 200, "the write URL made before kill -9 works after the"
+          " restart and the 507 (%d)" % st)
+    st, _ = http("PUT", u, data)
+    check(st == 403, "and only once (%d)" % st)
+    ds = [d["id"] for d in lc.call("GET", "/v1/datasets")
+          if d["name"] == "restart"][0]
+    sid = lc.call("GET", "/v1/datasets/%s/mappings" % ds, field="_id")[0]
+    r = lc.call("GET", "/v1/datasets/%s/samples/%s/readurl" % (ds, sid),
+                type="full")
+    st, got = http("GET", r)
+    check(st == 200 and got == data, "its read URL gives the bytes written"
+          " (%d)" % st)
+
+
 def main(argv):
     cmds = {"workflow": (workflow, 6), "abuse": (abuse, 5),
-            "v1token": (v1token, 2)}
+            "v1token": (v1token, 2), "geturl": (geturl, 3),
+            "useurl": (useurl, 3)}
     if len(argv) < 2 or argv[1] not in cmds or \
             len(argv) != cmds[argv[1]][1] + 2:
         print(__doc__)
