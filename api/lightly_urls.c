@@ -87,11 +87,13 @@ static int url_mac(struct srv *s, const char *method, const char *path,
 	n = snprintf(msg, sizeof(msg), "%s\n%s\n%s\n%s\n%s\n%lld", method,
 		     path, user, object, kind, exp);
 	if (n < 0 || (size_t)n >= sizeof(msg))
-		return -ENAMETOOLONG;
-	if (!HMAC(EVP_sha256(), k, sizeof(k), (unsigned char *)msg,
-		  (size_t)n, mac, &mlen) || mlen != 32)
-		return -EIO;
-	OPENSSL_cleanse(k, sizeof(k));
+		rc = -ENAMETOOLONG;
+	else if (!HMAC(EVP_sha256(), k, sizeof(k), (unsigned char *)msg,
+		       (size_t)n, mac, &mlen) || mlen != 32)
+		rc = -EIO;
+	OPENSSL_cleanse(k, sizeof(k));   /* on every path */
+	if (rc)
+		return rc;
 	for (unsigned i = 0; i < 32; i++)
 		snprintf(out + 2 * i, 3, "%02x", mac[i]);
 	return 0;
