@@ -885,16 +885,11 @@ int srv_route_lightly(struct srv *s, struct req *r, struct MHD_Connection *c,
 {
 	static const struct route *const tabs[] = { routes };
 	char key[API_SEG_MAX], token[128];
-	char *q = strchr(r->raw, '?');
 	size_t plen;
 	int signed_url = !strncmp(r->raw, "/lightly/signed/", 16);
 	int rc;
 
-	r->query = "";
-	if (q) {
-		*q = '\0';
-		r->query = q + 1;
-	}
+	srv_split_query(r);
 	/* the client calls both /v1/datasets and /v1/datasets/ */
 	plen = strlen(r->raw);
 	if (plen > 9 && r->raw[plen - 1] == '/')

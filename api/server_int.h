@@ -222,6 +222,10 @@ int srv_find_route(struct req *r, struct MHD_Connection *c,
 
 /* ---- the lightly door (routes_lightly.c), /lightly/... ---- */
 
+/* Cuts the query off r->raw into r->query ("" if none); every router
+ * (server_http.c's, the lightly door's) starts with it. */
+void srv_split_query(struct req *r);
+
 /* 1 if the raw target's first segment is "lightly". */
 int srv_lightly_target(const struct req *r);
 /* Authenticates (?token=, or a signed URL's signature) and routes a
