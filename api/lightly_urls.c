@@ -286,7 +286,6 @@ enum MHD_Result srv_lightly_signed_get(struct srv *s, struct req *r,
 	unsigned char sha[STORE_SHA_LEN];
 	struct store_node n;
 	struct stat sb;
-	struct MHD_Response *resp;
 	char kind[8] = "";
 	int64_t tsize;
 	int rc = srv_own_node(s, r, r->id, &n), fd;
@@ -315,12 +314,8 @@ enum MHD_Result srv_lightly_signed_get(struct srv *s, struct req *r,
 		close(fd);
 		return srv_send_errno(c, -EIO, NULL);
 	}
-	resp = MHD_create_response_from_fd((uint64_t)sb.st_size, fd);
-	if (!resp) {
-		close(fd);
-		return MHD_NO;
-	}
-	return srv_send_resp(c, MHD_HTTP_OK, resp, "application/octet-stream");
+	return srv_send_fd_ranged(c, fd, sb.st_size, "application/octet-stream",
+				  NULL);
 }
 
 /* PUT /lightly/signed/csv/{embedding}: the CSV through emb_put (the v1

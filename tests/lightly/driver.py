@@ -441,6 +441,9 @@ def useurl(base, tokfile, urlfile):
     st, got = http("GET", r)
     check(st == 200 and got == data, "its read URL gives the bytes written"
           " (%d)" % st)
+    st, got = http("GET", r, headers={"Range": "bytes=1-3"})
+    check(st == 206 and got == data[1:4], "its read URL honours a Range"
+          " (%d)" % st)
 
 
 def main(argv):
