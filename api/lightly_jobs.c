@@ -75,7 +75,7 @@ enum MHD_Result srv_lightly_csv_url(struct srv *s, struct req *r,
 	int rc = srv_lightly_ds(r, &d), q;
 
 	if (rc)
-		return srv_send_errno(c, rc, NULL);
+		return srv_lightly_ds_err(c, rc);
 	q = srv_query(r, c, "name", name, sizeof(name), &ret);
 	if (q < 0)
 		return ret;

@@ -116,6 +116,13 @@ int srv_lightly_ds(struct req *r, struct store_dataset *out)
 	return rc;
 }
 
+enum MHD_Result srv_lightly_ds_err(struct MHD_Connection *c, int rc)
+{
+	return srv_send_errno(c, rc, rc == -ENOENT ? "no such dataset: the id"
+			      " is not one GET /v1/datasets lists for this"
+			      " token" : NULL);
+}
+
 /* Tag `uid` of dataset ds: 0 or -ENOENT. */
 int srv_lightly_tag(struct req *r, int64_t ds, const char *uid,
 		    struct store_tag *out)
@@ -362,8 +369,7 @@ static enum MHD_Result r_dataset(struct srv *s, struct req *r,
 	cJSON *j;
 
 	if (rc)
-		return srv_send_errno(c, rc, rc == -ENOENT ? "no such dataset" :
-				      NULL);
+		return srv_lightly_ds_err(c, rc);
 	if (!(j = dataset_json(s, &d)))
 		return MHD_NO;
 	return srv_send_json(c, MHD_HTTP_OK, j);
@@ -409,7 +415,7 @@ static enum MHD_Result r_dataset_delete(struct srv *s, struct req *r,
 	int rc = srv_lightly_ds(r, &d);
 
 	if (rc)
-		return srv_send_errno(c, rc, NULL);
+		return srv_lightly_ds_err(c, rc);
 	srv_before_remove(s);
 	rc = r->be->ops->tag_list(r->be, d.id, &tags, &n);
 	for (size_t i = n; !rc && i-- > 0;)
@@ -445,7 +451,7 @@ static enum MHD_Result r_tags(struct srv *s, struct req *r,
 	int rc = srv_lightly_ds(r, &d), made;
 
 	if (rc)
-		return srv_send_errno(c, rc, NULL);
+		return srv_lightly_ds_err(c, rc);
 	made = store_lightly_ds_get(s->st, d.id, img, sizeof(img));
 	if (made < 0 || (rc = table_of(s, d.id, &t)))
 		return srv_send_errno(c, made < 0 ? made : rc, NULL);
@@ -508,7 +514,7 @@ static enum MHD_Result r_tag_initial(struct srv *s, struct req *r,
 	int rc = srv_lightly_ds(r, &d);
 
 	if (rc)
-		return srv_send_errno(c, rc, NULL);
+		return srv_lightly_ds_err(c, rc);
 	if (!(j = srv_body_json(r, c, &ret)))
 		return ret;
 	rc = api_get_str(j, "imgType", img, sizeof(img), 1);
@@ -640,7 +646,7 @@ static enum MHD_Result r_sample_create(struct srv *s, struct req *r,
 	int rc = srv_lightly_ds(r, &d);
 
 	if (rc)
-		return srv_send_errno(c, rc, NULL);
+		return srv_lightly_ds_err(c, rc);
 	if (!(j = srv_body_json(r, c, &ret)))
 		return ret;
 	if ((rc = api_get_str(j, "fileName", name, sizeof(name), 1))) {
@@ -759,7 +765,7 @@ static enum MHD_Result r_mappings(struct srv *s, struct req *r,
 	int rc = srv_lightly_ds(r, &d), q;
 
 	if (rc)
-		return srv_send_errno(c, rc, NULL);
+		return srv_lightly_ds_err(c, rc);
 	q = srv_query(r, c, "field", field, sizeof(field), &ret);
 	if (q < 0)
 		return ret;

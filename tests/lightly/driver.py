@@ -341,6 +341,12 @@ def abuse(base, tokfile, otherfile, v1, ttl):
         check(True, "bob lists alice's tags -> 404")
     except RuntimeError as e:
         check(False, "bob lists alice's tags -> 404: %s" % e)
+    st, body = http("GET", bob.url("/v1/datasets/%s/mappings" % ds,
+                                   field="fileName"))
+    check(st == 404 and b"no such dataset" in body and
+          b"GET /v1/datasets" in body,
+          "bob's 404 says the dataset id is unknown and where ids are"
+          " listed (%d %s)" % (st, body[:200]))
     st, _ = http("DELETE", bob.url("/v1/datasets/%s" % ds), b"{}",
                  "application/json")
     check(st == 404, "bob deletes alice's dataset -> 404 (%d)" % st)
