@@ -185,22 +185,19 @@ static void table_done(struct srv *s, struct tbl *t)
 		tbl_put(srv_table_cache(s), &t->o);
 }
 
-/* DatasetData. NULL when out of memory. */
+/* DatasetData. NULL when out of memory. nSamples and sizeInBytes count
+ * the sample table's rows (the live tree's committed files) with one
+ * query, without building the table. */
 static cJSON *dataset_json(struct srv *s, const struct store_dataset *d)
 {
 	cJSON *j = cJSON_CreateObject();
 	char img[16] = "full";
-	struct tbl *t = NULL;
 	int64_t n = 0, bytes = 0;
 
 	if (store_lightly_ds_get(s->st, d->id, img, sizeof(img)) <= 0)
 		snprintf(img, sizeof(img), "full");
-	if (!table_of(s, d->id, &t)) {
-		n = (int64_t)t->n;
-		for (size_t i = 0; i < t->n; i++)
-			bytes += t->size[i];
-	}
-	table_done(s, t);
+	if (store_tree_count(s->st, d->live_tree, &n, &bytes))
+		n = bytes = 0;
 	if (!j)
 		return NULL;
 	cJSON_AddStringToObject(j, "id", d->uid);
