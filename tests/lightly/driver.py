@@ -249,6 +249,25 @@ def workflow(base, tokfile, src, mode, dsname, out):
                                                                   t["id"]))
         check(fn == picked, "tag filenames agree with the bitmask")
         result["tags"][tag] = picked
+    # two jobs queued back to back, the first polled only once the second
+    # has finished: its run's selection is gone, so it fails saying so
+    # (it must not freeze the second run's samples as its tag)
+    jobs = [lc.call("POST", "/v1/datasets/%s/embeddings/%s/sampling" %
+                    (ds, w["embeddingId"]),
+                    {"newTagName": tag, "method": "RANDOM",
+                     "config": {"stoppingCondition": {"nSamples": k}}})
+            ["jobId"] for tag, k in (("late1", 2), ("late2", 3))]
+    j2 = wait_job(lc, jobs[1])
+    check(j2["status"] == "FINISHED", "the second of two queued jobs"
+          " finishes (%s)" % j2.get("error"))
+    j1 = wait_job(lc, jobs[0])
+    check(j1["status"] == "FAILED" and "request the sampling again" in
+          j1.get("error", ""), "the first, polled after the second"
+          " finished, fails with the reason (%s %s)" %
+          (j1["status"], j1.get("error")))
+    check("late1" not in [t["name"] for t in
+                          lc.call("GET", "/v1/datasets/%s/tags" % ds)],
+          "and freezes no tag of the second run's samples")
     # a tag name taken already: 409
     try:
         lc.call("POST", "/v1/datasets/%s/embeddings/%s/sampling" %
