@@ -221,6 +221,37 @@ def workflow(base, tokfile, src, mode, dsname, out):
     embs = lc.call("GET", "/v1/datasets/%s/embeddings" % ds)
     check(any(e["name"] == "my-embeddings" and e["id"] == w["embeddingId"]
               for e in embs), "the embedding is listed under its id")
+    if mode == "full":
+        # a CSV refused (a row of the wrong width): 400 with the row, and
+        # the write URL is given back, so the fixed CSV goes to the same one
+        w2 = lc.call("GET", "/v1/datasets/%s/embeddings/writeCSVUrl" % ds,
+                     name="retried")
+        bad = buf.getvalue().replace(mapped[0] + ",", mapped[0] + ",1,", 1)
+        st, body = http("PUT", w2["signedWriteUrl"], bad.encode())
+        check(st == 400 and b"row" in body, "a malformed CSV -> 400 naming"
+              " the row (%d %s)" % (st, body[:200]))
+        st, body = http("PUT", w2["signedWriteUrl"], buf.getvalue().encode())
+        check(st == 200, "the same write URL then takes the fixed CSV (%d"
+              " %s)" % (st, body[:200]))
+        st, body = http("GET", lc.url("/v1/datasets/%s/embeddings/"
+                                      "writeCSVUrl" % ds, name="../x"))
+        check(st == 400 and b"embedding name" in body,
+              "a bad embedding name -> 400 saying what a name is (%d)" % st)
+        # sampling requests sievefs cannot run: each refused with why
+        sp = "/v1/datasets/%s/embeddings/%s/sampling" % (ds, w["embeddingId"])
+        for body_, want, text in (
+                ({"newTagName": "x1", "method": "BOGUS"}, 501,
+                 b"RANDOM, CORESET"),
+                ({"newTagName": "x2", "method": "RANDOM",
+                  "preselectedTagId": tid}, 501, b"preselectedTagId"),
+                ({"newTagName": "x3", "method": "RANDOM",
+                  "queryTagId": "0" * 24}, 404, b"queryTagId"),
+                ({"newTagName": "bad name", "method": "RANDOM"}, 400,
+                 b"newTagName")):
+            st, out_ = http("POST", lc.url(sp), json.dumps(body_).encode(),
+                            "application/json")
+            check(st == want and text in out_, "sampling %s -> %d with the"
+                  " reason (%d %s)" % (body_, want, st, out_[:200]))
     # sampling: RANDOM, then CORESET with min_distance
     result = {"dataset": ds, "files": files, "tags": {}}
     for method, nsamp, mind, tag in (("RANDOM", 5, -1, "rand5"),
