@@ -48,6 +48,9 @@ const char *srv_lightly_seg(const struct req *r, const char *word);
 /* The request's dataset (the segment after "datasets", a uid) among the
  * owner's: 0, -ENOENT. */
 int srv_lightly_ds(struct req *r, struct store_dataset *out);
+/* The answer when srv_lightly_ds failed: 404 saying which id is unknown
+ * and where the valid ones are listed, or the store's error. */
+enum MHD_Result srv_lightly_ds_err(struct MHD_Connection *c, int rc);
 /* Tag `uid` of dataset ds: 0 or -ENOENT. */
 int srv_lightly_tag(struct req *r, int64_t ds, const char *uid,
 		    struct store_tag *out);

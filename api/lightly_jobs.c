@@ -11,7 +11,9 @@
  * (store/lightly.c keeps the run and the tag name asked for); the first
  * poll that finds the run done freezes the selection — the run's top n —
  * as that tag (tag_create, as `mkdir` does), and every later poll answers
- * the same tag.
+ * the same tag. A poll that comes only after a later run has finished
+ * (the selection is then that run's) answers FAILED with the reason
+ * rather than freeze the wrong samples.
  *
  * Threads: MHD's; shared is only the store.
  */
@@ -75,7 +77,7 @@ enum MHD_Result srv_lightly_csv_url(struct srv *s, struct req *r,
 	int rc = srv_lightly_ds(r, &d), q;
 
 	if (rc)
-		return srv_send_errno(c, rc, NULL);
+		return srv_lightly_ds_err(c, rc);
 	q = srv_query(r, c, "name", name, sizeof(name), &ret);
 	if (q < 0)
 		return ret;
@@ -240,10 +242,24 @@ enum MHD_Result srv_lightly_sampling(struct srv *s, struct req *r,
 static int job_tag(struct srv *s, struct req *r, struct store_lightly_id *job,
 		   struct store_tag *tg, char *msg)
 {
+	struct store_run latest;
 	int rc;
 
 	if (job->tag > 0)
 		return r->be->ops->tag_get_id(r->be, job->tag, tg);
+	/* the selection is the latest ranking run's top n: a run that
+	 * finished after this job's (another job, `sample` in a mount) has
+	 * replaced it, and freezing now would name the wrong samples */
+	rc = store_run_latest_done(s->st, job->dataset, &latest);
+	if (rc)
+		return rc;
+	if (latest.id != job->ref) {
+		snprintf(msg, BE_MSG, "sampling run %lld finished after this"
+			 " job's run and replaced its selection before the"
+			 " job was polled; request the sampling again",
+			 (long long)latest.seq);
+		return -ESTALE;
+	}
 	rc = r->be->ops->tag_create(r->be, job->dataset, job->name, tg, msg);
 	if (rc == -EEXIST)   /* a concurrent poll made it */
 		rc = r->be->ops->tag_get(r->be, job->dataset, job->name, tg);

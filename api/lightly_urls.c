@@ -87,34 +87,16 @@ static int url_mac(struct srv *s, const char *method, const char *path,
 	n = snprintf(msg, sizeof(msg), "%s\n%s\n%s\n%s\n%s\n%lld", method,
 		     path, user, object, kind, exp);
 	if (n < 0 || (size_t)n >= sizeof(msg))
-		return -ENAMETOOLONG;
-	if (!HMAC(EVP_sha256(), k, sizeof(k), (unsigned char *)msg,
-		  (size_t)n, mac, &mlen) || mlen != 32)
-		return -EIO;
-	OPENSSL_cleanse(k, sizeof(k));
+		rc = -ENAMETOOLONG;
+	else if (!HMAC(EVP_sha256(), k, sizeof(k), (unsigned char *)msg,
+		       (size_t)n, mac, &mlen) || mlen != 32)
+		rc = -EIO;
+	OPENSSL_cleanse(k, sizeof(k));   /* on every path */
+	if (rc)
+		return rc;
 	for (unsigned i = 0; i < 32; i++)
 		snprintf(out + 2 * i, 3, "%02x", mac[i]);
 	return 0;
-}
-
-/* Percent-encodes src into dst (everything but unreserved characters). */
-static void pct_encode(const char *src, char *dst, size_t len)
-{
-	static const char hx[] = "0123456789ABCDEF";
-	size_t o = 0;
-
-	for (; *src && o + 4 < len; src++) {
-		unsigned char ch = (unsigned char)*src;
-		if ((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
-		    (ch >= '0' && ch <= '9') || strchr("-._~", ch)) {
-			dst[o++] = (char)ch;
-		} else {
-			dst[o++] = '%';
-			dst[o++] = hx[ch >> 4];
-			dst[o++] = hx[ch & 15];
-		}
-	}
-	dst[o] = '\0';
 }
 
 /* A signed URL for `method` on /lightly/signed/WHAT/OBJECT (kind: "full",
@@ -126,7 +108,6 @@ int srv_lightly_make_url(struct srv *s, struct req *r, struct MHD_Connection *c,
 	const char *host = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
 						       MHD_HTTP_HEADER_HOST);
 	char path[2 * API_SEG_MAX + 32], mac[65];
-	char user[3 * STORE_USER_MAX + 4];
 	long long exp = (long long)time(NULL) + url_ttl();
 	int rc, n;
 
@@ -136,10 +117,11 @@ int srv_lightly_make_url(struct srv *s, struct req *r, struct MHD_Connection *c,
 	rc = url_mac(s, method, path, r->user, object, kind, exp, mac);
 	if (rc)
 		return rc;
-	pct_encode(r->user, user, sizeof(user));
+	/* a user name is A-Z a-z 0-9 . _ - (store_user_valid, checked when
+	 * its token was made): nothing in it needs escaping in a query */
 	n = snprintf(url, len, "%s://%s%s?%s%s%su=%s&e=%lld&s=%s",
 		     s->tls ? "https" : "http", host, path, *kind ? "k=" : "",
-		     kind, *kind ? "&" : "", user, exp, mac);
+		     kind, *kind ? "&" : "", r->user, exp, mac);
 	return n < 0 || (size_t)n >= len ? -ENAMETOOLONG : 0;
 }
 
@@ -267,17 +249,10 @@ enum MHD_Result srv_lightly_signed_put(struct srv *s, struct req *r,
 		goto fail;
 	}
 	memcpy(r->sha, got, STORE_SHA_LEN);
-	pthread_mutex_lock(&s->quota_lock);
-	if (srv_quota_refuses(s, r, c, r->got, &ret)) {
-		pthread_mutex_unlock(&s->quota_lock);
+	if (srv_blob_keep(s, r, c, &ret)) {
 		lightly_give_back(s, r);
 		return ret;
 	}
-	rc = store_blob_put(s->st, r->fd, r->staged, r->sha, r->owner);
-	r->staged[0] = '\0';
-	pthread_mutex_unlock(&s->quota_lock);
-	if (rc)
-		goto fail;
 	if (!strcmp(kind, "full")) {
 		fd = store_blob_open(s->st, r->sha);
 		if (fd < 0) {
@@ -311,7 +286,6 @@ enum MHD_Result srv_lightly_signed_get(struct srv *s, struct req *r,
 	unsigned char sha[STORE_SHA_LEN];
 	struct store_node n;
 	struct stat sb;
-	struct MHD_Response *resp;
 	char kind[8] = "";
 	int64_t tsize;
 	int rc = srv_own_node(s, r, r->id, &n), fd;
@@ -340,12 +314,8 @@ enum MHD_Result srv_lightly_signed_get(struct srv *s, struct req *r,
 		close(fd);
 		return srv_send_errno(c, -EIO, NULL);
 	}
-	resp = MHD_create_response_from_fd((uint64_t)sb.st_size, fd);
-	if (!resp) {
-		close(fd);
-		return MHD_NO;
-	}
-	return srv_send_resp(c, MHD_HTTP_OK, resp, "application/octet-stream");
+	return srv_send_fd_ranged(c, fd, sb.st_size, "application/octet-stream",
+				  NULL);
 }
 
 /* PUT /lightly/signed/csv/{embedding}: the CSV through emb_put (the v1

@@ -492,7 +492,7 @@ static enum MHD_Result r_filenames(struct srv *s, struct req *r,
 struct tarstream {
 	struct srv *s;
 	struct backend *be;
-	char user[STORE_USER_MAX + 1];
+	char owner[STORE_USER_MAX + 1];   /* whose grants (req.owner) */
 	int embedded;              /* the dataset's owner is "" (a mount's
 	                            * own store): no grants to check */
 	int64_t tree;
@@ -604,7 +604,7 @@ static int tar_next_file(struct tarstream *ts, const struct store_tree_file *f)
 		tar_skip(ts, f->path, "upload not finished");
 		return 0;
 	}
-	rc = ts->embedded ? 1 : store_blob_granted(ts->s->st, ts->user,
+	rc = ts->embedded ? 1 : store_blob_granted(ts->s->st, ts->owner,
 						    n->sha);
 	if (rc < 0)
 		return -1;
@@ -711,8 +711,8 @@ static ssize_t tar_pull(void *cls, uint64_t pos, char *buf, size_t max)
 		ts->out_off = ts->out_len = 0;
 		rc = tar_step(ts);
 		if (rc < 0) {
-			log_warn("tar of tag tree %" PRId64 " for user '%s'"
-				 " stopped: %s", ts->tree, ts->user,
+			log_warn("tar of tag tree %" PRId64 " of user '%s'"
+				 " stopped: %s", ts->tree, ts->owner,
 				 archive_error_string(ts->a) ?
 				 archive_error_string(ts->a) : "read error");
 			return MHD_CONTENT_READER_END_WITH_ERROR;
@@ -749,7 +749,7 @@ static enum MHD_Result r_tar(struct srv *s, struct req *r,
 	ts->fd = -1;
 	ts->tree = t.id;
 	ts->embedded = d.owner[0] == '\0';
-	snprintf(ts->user, sizeof(ts->user), "%s", r->user);
+	snprintf(ts->owner, sizeof(ts->owner), "%s", r->owner);
 	tbuf_init(&ts->skipped, SKIP_CAP + 256);
 	if (!(ts->a = archive_write_new()) ||
 	    archive_write_set_format_pax_restricted(ts->a) != ARCHIVE_OK ||

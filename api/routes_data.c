@@ -924,7 +924,6 @@ static enum MHD_Result r_blob_put(struct srv *s, struct req *r,
 	unsigned char got[EVP_MAX_MD_SIZE];
 	unsigned int glen = 0;
 	enum MHD_Result ret;
-	int rc;
 
 	if (r->ioerr)
 		return srv_send_errno(c, r->ioerr, NULL);
@@ -934,18 +933,31 @@ static enum MHD_Result r_blob_put(struct srv *s, struct req *r,
 		return srv_send_err(c, MHD_HTTP_BAD_REQUEST, "hash_mismatch",
 				    "EIO", "the body does not hash to the"
 				    " blob's name; nothing stored");
+	if (srv_blob_keep(s, r, c, &ret))
+		return ret;          /* srv_on_done drops the staged bytes */
+	return srv_send_empty(c, MHD_HTTP_CREATED);
+}
+
+int srv_blob_keep(struct srv *s, struct req *r, struct MHD_Connection *c,
+		  enum MHD_Result *ret)
+{
+	int rc;
+
 	/* the exact size now (a chunked body has no Content-Length) */
 	pthread_mutex_lock(&s->quota_lock);
-	if (srv_quota_refuses(s, r, c, r->got, &ret)) {
+	if (srv_quota_refuses(s, r, c, r->got, ret)) {
 		pthread_mutex_unlock(&s->quota_lock);
-		return ret;          /* srv_on_done drops the staged bytes */
+		return 1;
 	}
 	/* with the grant (this user has shown the bytes) and the pending row */
 	rc = store_blob_put(s->st, r->fd, r->staged, r->sha, r->owner);
 	r->staged[0] = '\0';     /* consumed (renamed or unlinked) */
 	pthread_mutex_unlock(&s->quota_lock);
-	return rc ? srv_send_errno(c, rc, NULL) :
-		    srv_send_empty(c, MHD_HTTP_CREATED);
+	if (rc) {
+		*ret = srv_send_errno(c, rc, NULL);
+		return 1;
+	}
+	return 0;
 }
 
 /* ---- the table ---- */
@@ -972,7 +984,6 @@ const struct route srv_routes_data[] = {
 	{ "nodes/#/rename", "POST", r_node_rename, B_JSON, CAP_JSON },
 	{ "nodes/#/content", "PUT", r_content, B_JSON, CAP_JSON },
 	{ "blobs/#", "GET", r_blob_get, B_NONE, 0 },
-	{ "blobs/#", "HEAD", r_blob_get, B_NONE, 0 },
 	{ "blobs/#", "PUT", r_blob_put, B_BLOB, CAP_BLOB },
 	{ "kept", "POST", r_kept, B_JSON, CAP_JSON },
 	{ NULL, NULL, NULL, B_NONE, 0 },

@@ -38,7 +38,8 @@
  * logs none).
  *
  * Threads: handlers run in MHD's threads; shared are the store and the
- * table cache (thread-safe; made once, under cache_lock).
+ * web app's table cache (srv_table_cache: thread-safe), so a dataset's
+ * table is built once for both doors and held under one bound.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -57,24 +58,6 @@
 #define MIN_VERSION "1.0.0"          /* GET versions/pip/minimum */
 #define LATEST_VERSION "1.1.7"       /* GET versions/pip/latest */
 #define MAX_DATASET_SIZE "1000000"   /* GET quota (samples) */
-#define TABLE_CACHE_BYTES (64u << 20)
-
-/* ---- shared state ---- */
-
-static pthread_mutex_t cache_lock = PTHREAD_MUTEX_INITIALIZER;
-static struct tbl_cache *cache;                     /* under cache_lock */
-
-static struct tbl_cache *the_cache(struct srv *s)
-{
-	struct tbl_cache *c;
-
-	pthread_mutex_lock(&cache_lock);
-	if (!cache)
-		cache = tbl_cache_new(TABLE_CACHE_BYTES, s->boot);
-	c = cache;
-	pthread_mutex_unlock(&cache_lock);
-	return c;
-}
 
 /* ---- small helpers ---- */
 
@@ -133,6 +116,13 @@ int srv_lightly_ds(struct req *r, struct store_dataset *out)
 	return rc;
 }
 
+enum MHD_Result srv_lightly_ds_err(struct MHD_Connection *c, int rc)
+{
+	return srv_send_errno(c, rc, rc == -ENOENT ? "no such dataset: the id"
+			      " is not one GET /v1/datasets lists for this"
+			      " token" : NULL);
+}
+
 /* Tag `uid` of dataset ds: 0 or -ENOENT. */
 int srv_lightly_tag(struct req *r, int64_t ds, const char *uid,
 		    struct store_tag *out)
@@ -184,7 +174,7 @@ static void sample_id(int64_t ino, char out[25])
 /* The sample table of ds (a reference: tbl_put it). */
 static int table_of(struct srv *s, int64_t ds, struct tbl **t)
 {
-	struct tbl_cache *tc = the_cache(s);
+	struct tbl_cache *tc = srv_table_cache(s);
 
 	return tc ? tbl_get(tc, s->st, ds, t) : -ENOMEM;
 }
@@ -192,25 +182,22 @@ static int table_of(struct srv *s, int64_t ds, struct tbl **t)
 static void table_done(struct srv *s, struct tbl *t)
 {
 	if (t)
-		tbl_put(the_cache(s), &t->o);
+		tbl_put(srv_table_cache(s), &t->o);
 }
 
-/* DatasetData. NULL when out of memory. */
+/* DatasetData. NULL when out of memory. nSamples and sizeInBytes count
+ * the sample table's rows (the live tree's committed files) with one
+ * query, without building the table. */
 static cJSON *dataset_json(struct srv *s, const struct store_dataset *d)
 {
 	cJSON *j = cJSON_CreateObject();
 	char img[16] = "full";
-	struct tbl *t = NULL;
 	int64_t n = 0, bytes = 0;
 
 	if (store_lightly_ds_get(s->st, d->id, img, sizeof(img)) <= 0)
 		snprintf(img, sizeof(img), "full");
-	if (!table_of(s, d->id, &t)) {
-		n = (int64_t)t->n;
-		for (size_t i = 0; i < t->n; i++)
-			bytes += t->size[i];
-	}
-	table_done(s, t);
+	if (store_tree_count(s->st, d->live_tree, &n, &bytes))
+		n = bytes = 0;
 	if (!j)
 		return NULL;
 	cJSON_AddStringToObject(j, "id", d->uid);
@@ -379,8 +366,7 @@ static enum MHD_Result r_dataset(struct srv *s, struct req *r,
 	cJSON *j;
 
 	if (rc)
-		return srv_send_errno(c, rc, rc == -ENOENT ? "no such dataset" :
-				      NULL);
+		return srv_lightly_ds_err(c, rc);
 	if (!(j = dataset_json(s, &d)))
 		return MHD_NO;
 	return srv_send_json(c, MHD_HTTP_OK, j);
@@ -426,7 +412,7 @@ static enum MHD_Result r_dataset_delete(struct srv *s, struct req *r,
 	int rc = srv_lightly_ds(r, &d);
 
 	if (rc)
-		return srv_send_errno(c, rc, NULL);
+		return srv_lightly_ds_err(c, rc);
 	srv_before_remove(s);
 	rc = r->be->ops->tag_list(r->be, d.id, &tags, &n);
 	for (size_t i = n; !rc && i-- > 0;)
@@ -462,7 +448,7 @@ static enum MHD_Result r_tags(struct srv *s, struct req *r,
 	int rc = srv_lightly_ds(r, &d), made;
 
 	if (rc)
-		return srv_send_errno(c, rc, NULL);
+		return srv_lightly_ds_err(c, rc);
 	made = store_lightly_ds_get(s->st, d.id, img, sizeof(img));
 	if (made < 0 || (rc = table_of(s, d.id, &t)))
 		return srv_send_errno(c, made < 0 ? made : rc, NULL);
@@ -525,7 +511,7 @@ static enum MHD_Result r_tag_initial(struct srv *s, struct req *r,
 	int rc = srv_lightly_ds(r, &d);
 
 	if (rc)
-		return srv_send_errno(c, rc, NULL);
+		return srv_lightly_ds_err(c, rc);
 	if (!(j = srv_body_json(r, c, &ret)))
 		return ret;
 	rc = api_get_str(j, "imgType", img, sizeof(img), 1);
@@ -657,7 +643,7 @@ static enum MHD_Result r_sample_create(struct srv *s, struct req *r,
 	int rc = srv_lightly_ds(r, &d);
 
 	if (rc)
-		return srv_send_errno(c, rc, NULL);
+		return srv_lightly_ds_err(c, rc);
 	if (!(j = srv_body_json(r, c, &ret)))
 		return ret;
 	if ((rc = api_get_str(j, "fileName", name, sizeof(name), 1))) {
@@ -776,7 +762,7 @@ static enum MHD_Result r_mappings(struct srv *s, struct req *r,
 	int rc = srv_lightly_ds(r, &d), q;
 
 	if (rc)
-		return srv_send_errno(c, rc, NULL);
+		return srv_lightly_ds_err(c, rc);
 	q = srv_query(r, c, "field", field, sizeof(field), &ret);
 	if (q < 0)
 		return ret;
@@ -902,16 +888,11 @@ int srv_route_lightly(struct srv *s, struct req *r, struct MHD_Connection *c,
 {
 	static const struct route *const tabs[] = { routes };
 	char key[API_SEG_MAX], token[128];
-	char *q = strchr(r->raw, '?');
 	size_t plen;
 	int signed_url = !strncmp(r->raw, "/lightly/signed/", 16);
 	int rc;
 
-	r->query = "";
-	if (q) {
-		*q = '\0';
-		r->query = q + 1;
-	}
+	srv_split_query(r);
 	/* the client calls both /v1/datasets and /v1/datasets/ */
 	plen = strlen(r->raw);
 	if (plen > 9 && r->raw[plen - 1] == '/')

@@ -299,8 +299,6 @@ static enum MHD_Result r_image(struct srv *s, struct req *r,
 
 const struct route srv_routes_media[] = {
 	{ "nodes/#/thumbnail", "GET", r_thumbnail, B_NONE, 0 },
-	{ "nodes/#/thumbnail", "HEAD", r_thumbnail, B_NONE, 0 },
 	{ "nodes/#/image", "GET", r_image, B_NONE, 0 },
-	{ "nodes/#/image", "HEAD", r_image, B_NONE, 0 },
 	{ NULL, NULL, NULL, B_NONE, 0 },
 };

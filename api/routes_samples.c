@@ -14,9 +14,10 @@
  * Binary arrays are little-endian with no header: the host's own order,
  * which the build checks below.
  *
- * Tables and layouts come from one cache per process (core/table.c),
- * made on first use with the server's start id as the gen's epoch and
- * bounded to TABLE_CACHE_BYTES; it lives as long as the process. The
+ * Tables and layouts come from one cache per process (core/table.c,
+ * srv_table_cache: the lightly door's routes use it too), made on first
+ * use with the server's start id as the gen's epoch and bounded to
+ * TABLE_CACHE_BYTES; it lives as long as the process. The
  * table's JSON and a layout are sent from the cache without a copy: the
  * answer holds a reference, dropped by MHD's free callback once sent (so
  * an entry evicted meanwhile stays whole until then).
@@ -45,7 +46,7 @@
 static pthread_mutex_t cache_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct tbl_cache *cache;           /* under cache_lock until set */
 
-static struct tbl_cache *the_cache(struct srv *s)
+struct tbl_cache *srv_table_cache(struct srv *s)
 {
 	struct tbl_cache *c;
 
@@ -106,7 +107,7 @@ static int own_table(struct srv *s, struct req *r, struct MHD_Connection *c,
 	int rc = srv_own_ds(s, r, r->id, &d);
 
 	*t = NULL;
-	if (!rc && !(*tc = the_cache(s)))
+	if (!rc && !(*tc = srv_table_cache(s)))
 		rc = -ENOMEM;
 	if (!rc)
 		rc = tbl_get(*tc, s->st, r->id, t);

@@ -644,8 +644,7 @@ int srv_find_route(struct req *r, struct MHD_Connection *c,
 	return 1;
 }
 
-/* Cuts the query off r->raw into r->query ("" if none). */
-static void split_query(struct req *r)
+void srv_split_query(struct req *r)
 {
 	char *q = strchr(r->raw, '?');
 
@@ -677,7 +676,7 @@ static int route_web(struct req *r, struct MHD_Connection *c,
 {
 	static const struct route *const app[] = { srv_routes_app };
 
-	split_query(r);
+	srv_split_query(r);
 	if (!strncmp(r->raw, "/app/", 5) || !strcmp(r->raw, "/app"))
 		return srv_find_route(r, c, app, 1, r->raw, method, ret);
 	if (strcmp(method, "GET") && strcmp(method, "HEAD")) {
@@ -696,7 +695,7 @@ static int route(struct req *r, struct MHD_Connection *c, const char *method,
 {
 	char key[API_SEG_MAX * 2 + 8];
 
-	split_query(r);
+	srv_split_query(r);
 	if (r->raw_bad || api_path_parse(r->raw, &r->path) ||
 	    r->path.n < 2 || r->path.n > 4 || strcmp(r->path.seg[0], "v1")) {
 		*ret = r->raw_bad || (r->path.n && r->path.n <= 4 &&

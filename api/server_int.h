@@ -207,6 +207,11 @@ extern const struct route srv_routes_app_v1[]; /* tokens, state, runs,
 extern const struct route srv_routes_samples[]; /* the sample table and
                                                   * arrays in its order */
 extern const struct route srv_routes_media[];  /* thumbnails, images */
+struct tbl_cache;
+/* The process's one cache of sample tables and layouts (core/table.h),
+ * made on first use (routes_samples.c), shared by the web app's bulk
+ * routes and the lightly door; NULL when out of memory. */
+struct tbl_cache *srv_table_cache(struct srv *s);
 extern const struct route srv_routes_app[];    /* /app/..., keyed by the
                                                 * whole path (web.c) */
 /* Looks key and method up in tabs: 0 with r->rt, or 404 (no such key) /
@@ -216,6 +221,10 @@ int srv_find_route(struct req *r, struct MHD_Connection *c,
 		   const char *key, const char *method, enum MHD_Result *ret);
 
 /* ---- the lightly door (routes_lightly.c), /lightly/... ---- */
+
+/* Cuts the query off r->raw into r->query ("" if none); every router
+ * (server_http.c's, the lightly door's) starts with it. */
+void srv_split_query(struct req *r);
 
 /* 1 if the raw target's first segment is "lightly". */
 int srv_lightly_target(const struct req *r);
@@ -402,8 +411,16 @@ void srv_url(const struct sockaddr_storage *ss, unsigned port, int tls,
 
 /* 0 if the request's user may add `more` bytes of uploads no node names
  * (--upload-cap), else 1 with the 507 (or the error of the count)
- * answered into *ret. Blob PUTs call it under s->quota_lock. */
+ * answered into *ret. Blob PUTs call it under s->quota_lock
+ * (srv_blob_keep), and before the body on its Content-Length. */
 int srv_quota_refuses(struct srv *s, struct req *r, struct MHD_Connection *c,
 		      uint64_t more, enum MHD_Result *ret);
+/* Keeps the request's staged body (B_BLOB, r->sha set) as a blob of its
+ * owner, with the grant and the pending row, after the exact check of the
+ * cap (one check-and-keep under s->quota_lock, so parallel PUTs cannot add
+ * up past it): 0, or 1 with the 507 or the store's error answered into
+ * *ret. Every route that takes a blob's bytes keeps them through this. */
+int srv_blob_keep(struct srv *s, struct req *r, struct MHD_Connection *c,
+		  enum MHD_Result *ret);
 
 #endif

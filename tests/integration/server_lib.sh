@@ -4,7 +4,8 @@
 # SV_BG, so lib.sh's trap stops it on any exit).
 #
 #   free_port                  a free TCP port on 127.0.0.1
-#   start_server PORT [STORE]  serve STORE (default $T/store) on PORT; wait
+#   start_server PORT [STORE [ARGS...]]  serve STORE (default $T/store)
+#                              on PORT with `sievefs serve` ARGS; wait
 #                              ≤ 10 s until it answers; sets SERVER_PID
 #   kill_server                SIGKILL the server, reap it
 #   remote_mount STORE MNT [OPTS...]  serve STORE on a free port, give user
@@ -28,7 +29,7 @@ free_port() {
 }
 
 start_server() {
-	"$SIEVEFS" serve "${2:-$T/store}" --listen "127.0.0.1:$1" >>"$SERVER_LOG" 2>&1 &
+	"$SIEVEFS" serve "${2:-$T/store}" --listen "127.0.0.1:$1" "${@:3}" >>"$SERVER_LOG" 2>&1 &
 	SERVER_PID=$!
 	SV_BG+=("$SERVER_PID")
 	local deadline=$((SECONDS + 10)) code

@@ -268,6 +268,14 @@ expect_eq "bytes 100-149/$(stat -c %s "$S/photo.jpg")" \
 	"$(hdr "$T/im.h" Content-Range)" "Content-Range"
 get "$TA" "/v1/nodes/$I_JPG/image" "$T/im" -H "Range: bytes=99999999-"
 expect_code "a range past the end -> 416" 416
+# HEAD is the router's GET without a body (no HEAD rows of their own)
+get "$TA" "/v1/nodes/$I_JPG/image" "$T/im" -I
+expect_code "HEAD of the image: 200" 200
+expect_eq "$(stat -c %s "$S/photo.jpg")" "$(hdr "$T/im.h" Content-Length)" \
+	"HEAD of the image: the GET's Content-Length"
+get "$TA" "/v1/nodes/$I_JPG/thumbnail" "$T/im" -I
+expect_code "HEAD of the thumbnail: 200" 200
+expect_eq "$ETAG" "$(hdr "$T/im.h" ETag)" "HEAD of the thumbnail: the GET's ETag"
 
 # --- upload=meta and upload=thumbnails mounts
 M=$T/mntM

@@ -16,8 +16,10 @@
 # them and the bytes stay with the uploader. Signed-URL abuse (expired,
 # altered signature/expiry/kind/user/sample, replayed write, a read URL
 # used to write, another user's sample, path traversal) answers 403/404
-# and stores nothing; ?token= is refused on /v1; the server's log never
-# holds a token, a signature or any query string.
+# and stores nothing; ?token= is refused on /v1; a write URL made before
+# a kill -9 of the server works after its restart (after a 507 of the
+# upload cap too), once; the server's log never holds a token, a signature
+# or any query string.
 # The server is started and stopped by PID (also in the trap).
 
 . "$(dirname "$0")/lib.sh"
@@ -107,6 +109,19 @@ sv_umount "$M"
 ok "signed-URL abuse -> 403/404, nothing stored" "$PY" "$DRV" abuse \
 	"$base/lightly" "$T/alice.tok" "$T/bob.tok" "$base" "$TTL"
 ok "?token= is refused on /v1" "$PY" "$DRV" v1token "$base" "$T/alice.tok"
+
+# kill -9 between a signed write URL and its use: the URL (signed with the
+# store's key, claimed in the catalog) works after the restart, also after
+# a 507 of --upload-cap, and still only once
+kill_server
+start_server "$port" || die "sievefs serve did not come up again"
+ok "a write URL for a new sample" "$PY" "$DRV" geturl "$base/lightly" \
+	"$T/alice.tok" "$T/restart.url"
+kill_server
+start_server "$port" "$T/store" --upload-cap 1K ||
+	die "sievefs serve --upload-cap 1K did not come up"
+ok "the write URL after kill -9 of the server" "$PY" "$DRV" useurl \
+	"$base/lightly" "$T/alice.tok" "$T/restart.url"
 
 # nothing secret in the log: no token, no signature, no query string
 kill "$SERVER_PID"

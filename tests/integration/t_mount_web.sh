@@ -14,7 +14,8 @@
 # dataset is in GET /v1/datasets; POST /v1/datasets → `ls MNT` shows it; a
 # file copied into initial-tag → in the API's listing of the live root, and
 # its bytes by GET /v1/blobs/SHA (bytes copied in through the mount carry no
-# upload grant); POST /v1/datasets/ID/tags → a folder with the same files in
+# upload grant); a dataset and a full upload through the lightly door with
+# another user's token → the mount's folder and bytes; POST /v1/datasets/ID/tags → a folder with the same files in
 # the mount; a tag renamed (PATCH) and deleted (DELETE) over HTTP → the old
 # name is gone from the mount at once (the kernel is told: a frozen tag's
 # entry is otherwise kept a day), and a file of it opened before the delete
@@ -194,6 +195,28 @@ TAG=$(jq_py 'j["id"]')
 wait_for "the tag is a folder in the mount" 3 test -d "$M/leaves/picked"
 expect_tree_eq "$M/leaves/initial-tag" "$M/leaves/picked" \
 	"the tag's folder holds initial-tag's files"
+
+# the lightly door of the mount's web door, with bob's token (every valid
+# token acts as the mount's owner): a dataset and a full upload through a
+# signed URL are the mount's folder and file, with the bytes sent
+/usr/bin/python3 - "$U/lightly" "$T/bob.tok" "$T/viadoor.png" "$SV_REPO/tests/lightly" <<'PYEOF' &&
+import sys
+sys.path.insert(0, sys.argv[4])
+import driver
+lc = driver.Lightly(sys.argv[1], open(sys.argv[2]).read().strip())
+ds = lc.call("POST", "/v1/datasets", {"name": "viadoor"})["id"]
+data = driver.png(6, 4, 3)
+open(sys.argv[3], "wb").write(data)
+driver.upload_one(lc, ds, "sub/v.png", data, "full")
+sys.exit(1 if driver.FAILS else 0)
+PYEOF
+	pass "bob makes a dataset and uploads a sample through the mount's lightly door" ||
+	fail "the lightly door of the mount's web door"
+wait_for "... 'ls MNT' shows the lightly door's dataset" 3 \
+	bash -c "ls '$M' | grep -qx viadoor"
+cmp -s "$T/viadoor.png" "$M/viadoor/initial-tag/sub/v.png" &&
+	pass "... and the mount reads the bytes the signed URL took" ||
+	fail "the lightly door's sample differs in the mount"
 
 # rename and delete over HTTP: the mount forgets the old name at once
 ls -R "$M/leaves/picked" >/dev/null   # the kernel now holds its entries

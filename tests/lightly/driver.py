@@ -221,6 +221,37 @@ def workflow(base, tokfile, src, mode, dsname, out):
     embs = lc.call("GET", "/v1/datasets/%s/embeddings" % ds)
     check(any(e["name"] == "my-embeddings" and e["id"] == w["embeddingId"]
               for e in embs), "the embedding is listed under its id")
+    if mode == "full":
+        # a CSV refused (a row of the wrong width): 400 with the row, and
+        # the write URL is given back, so the fixed CSV goes to the same one
+        w2 = lc.call("GET", "/v1/datasets/%s/embeddings/writeCSVUrl" % ds,
+                     name="retried")
+        bad = buf.getvalue().replace(mapped[0] + ",", mapped[0] + ",1,", 1)
+        st, body = http("PUT", w2["signedWriteUrl"], bad.encode())
+        check(st == 400 and b"row" in body, "a malformed CSV -> 400 naming"
+              " the row (%d %s)" % (st, body[:200]))
+        st, body = http("PUT", w2["signedWriteUrl"], buf.getvalue().encode())
+        check(st == 200, "the same write URL then takes the fixed CSV (%d"
+              " %s)" % (st, body[:200]))
+        st, body = http("GET", lc.url("/v1/datasets/%s/embeddings/"
+                                      "writeCSVUrl" % ds, name="../x"))
+        check(st == 400 and b"embedding name" in body,
+              "a bad embedding name -> 400 saying what a name is (%d)" % st)
+        # sampling requests sievefs cannot run: each refused with why
+        sp = "/v1/datasets/%s/embeddings/%s/sampling" % (ds, w["embeddingId"])
+        for body_, want, text in (
+                ({"newTagName": "x1", "method": "BOGUS"}, 501,
+                 b"RANDOM, CORESET"),
+                ({"newTagName": "x2", "method": "RANDOM",
+                  "preselectedTagId": tid}, 501, b"preselectedTagId"),
+                ({"newTagName": "x3", "method": "RANDOM",
+                  "queryTagId": "0" * 24}, 404, b"queryTagId"),
+                ({"newTagName": "bad name", "method": "RANDOM"}, 400,
+                 b"newTagName")):
+            st, out_ = http("POST", lc.url(sp), json.dumps(body_).encode(),
+                            "application/json")
+            check(st == want and text in out_, "sampling %s -> %d with the"
+                  " reason (%d %s)" % (body_, want, st, out_[:200]))
     # sampling: RANDOM, then CORESET with min_distance
     result = {"dataset": ds, "files": files, "tags": {}}
     for method, nsamp, mind, tag in (("RANDOM", 5, -1, "rand5"),
@@ -249,6 +280,25 @@ def workflow(base, tokfile, src, mode, dsname, out):
                                                                   t["id"]))
         check(fn == picked, "tag filenames agree with the bitmask")
         result["tags"][tag] = picked
+    # two jobs queued back to back, the first polled only once the second
+    # has finished: its run's selection is gone, so it fails saying so
+    # (it must not freeze the second run's samples as its tag)
+    jobs = [lc.call("POST", "/v1/datasets/%s/embeddings/%s/sampling" %
+                    (ds, w["embeddingId"]),
+                    {"newTagName": tag, "method": "RANDOM",
+                     "config": {"stoppingCondition": {"nSamples": k}}})
+            ["jobId"] for tag, k in (("late1", 2), ("late2", 3))]
+    j2 = wait_job(lc, jobs[1])
+    check(j2["status"] == "FINISHED", "the second of two queued jobs"
+          " finishes (%s)" % j2.get("error"))
+    j1 = wait_job(lc, jobs[0])
+    check(j1["status"] == "FAILED" and "request the sampling again" in
+          j1.get("error", ""), "the first, polled after the second"
+          " finished, fails with the reason (%s %s)" %
+          (j1["status"], j1.get("error")))
+    check("late1" not in [t["name"] for t in
+                          lc.call("GET", "/v1/datasets/%s/tags" % ds)],
+          "and freezes no tag of the second run's samples")
     # a tag name taken already: 409
     try:
         lc.call("POST", "/v1/datasets/%s/embeddings/%s/sampling" %
@@ -341,6 +391,12 @@ def abuse(base, tokfile, otherfile, v1, ttl):
         check(True, "bob lists alice's tags -> 404")
     except RuntimeError as e:
         check(False, "bob lists alice's tags -> 404: %s" % e)
+    st, body = http("GET", bob.url("/v1/datasets/%s/mappings" % ds,
+                                   field="fileName"))
+    check(st == 404 and b"no such dataset" in body and
+          b"GET /v1/datasets" in body,
+          "bob's 404 says the dataset id is unknown and where ids are"
+          " listed (%d %s)" % (st, body[:200]))
     st, _ = http("DELETE", bob.url("/v1/datasets/%s" % ds), b"{}",
                  "application/json")
     check(st == 404, "bob deletes alice's dataset -> 404 (%d)" % st)
@@ -406,9 +462,50 @@ def v1token(v1, tokfile):
     check(st == 401, "?token= on /v1/whoami -> 401 (%d)" % st)
 
 
+def geturl(base, tokfile, out):
+    """A sample of a new dataset "restart" and its full write URL (in
+    out), for a write after the server was killed."""
+    lc = Lightly(base, open(tokfile).read().strip())
+    ds = lc.call("POST", "/v1/datasets", {"name": "restart"})["id"]
+    sid = upload_one(lc, ds, "r.png", png(5, 5, 7), "meta")
+    u = lc.call("GET", "/v1/datasets/%s/samples/%s/writeurl" % (ds, sid),
+                isThumbnail="False")
+    with open(out, "w") as f:
+        f.write(u)
+
+
+def useurl(base, tokfile, urlfile):
+    """The URL of geturl, on a server restarted with --upload-cap 1K: over
+    the cap -> 507 and the URL stays usable; then it writes once."""
+    lc = Lightly(base, open(tokfile).read().strip())
+    u = open(urlfile).read().strip()
+    st, body = http("PUT", u, b"x" * 4096)
+    check(st == 507, "a write over --upload-cap -> 507 (%d)" % st)
+    check(b"upload_quota" in body, "the 507 says upload_quota (%s)" %
+          body[:200])
+    data = png(5, 5, 7)
+    st, _ = http("PUT", u, data)
+    check(st == 200, "the write URL made before kill -9 works after the"
+          " restart and the 507 (%d)" % st)
+    st, _ = http("PUT", u, data)
+    check(st == 403, "and only once (%d)" % st)
+    ds = [d["id"] for d in lc.call("GET", "/v1/datasets")
+          if d["name"] == "restart"][0]
+    sid = lc.call("GET", "/v1/datasets/%s/mappings" % ds, field="_id")[0]
+    r = lc.call("GET", "/v1/datasets/%s/samples/%s/readurl" % (ds, sid),
+                type="full")
+    st, got = http("GET", r)
+    check(st == 200 and got == data, "its read URL gives the bytes written"
+          " (%d)" % st)
+    st, got = http("GET", r, headers={"Range": "bytes=1-3"})
+    check(st == 206 and got == data[1:4], "its read URL honours a Range"
+          " (%d)" % st)
+
+
 def main(argv):
     cmds = {"workflow": (workflow, 6), "abuse": (abuse, 5),
-            "v1token": (v1token, 2)}
+            "v1token": (v1token, 2), "geturl": (geturl, 3),
+            "useurl": (useurl, 3)}
     if len(argv) < 2 or argv[1] not in cmds or \
             len(argv) != cmds[argv[1]][1] + 2:
         print(__doc__)
