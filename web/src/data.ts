@@ -13,17 +13,15 @@
  * /state name other than the dataset's (renamed in the mount) → the dataset.
  * A server without /state is polled on dataset + tags instead.
  *
- * `active` follows one rule (applyActive): while sliderN is set and scores
- * are loaded, rank < sliderN; else the chosen tag's membership (or the
- * selection's). Each load carries a sequence number so a slow answer for a
+ * `active` is computed from sliderN, scores and chosenMembers (state.ts).
+ * Each load carries a sequence number so a slow answer for a
  * dataset or tag no longer open is dropped. Bulk arrays whose length is not
  * the table's count (the tree changed between the two answers) make the
  * table reload once and the arrays be fetched again. */
-import { effect } from '@preact/signals';
 import * as api from './api';
 import { ApiError } from './api';
 import {
-  dataset, tags, table, chosenTag, active, scores, sliderN, runs, embeddings,
+  dataset, tags, table, chosenTag, chosenMembers, scores, sliderN, runs, embeddings,
   datasetState, selectionMembers, sourceMembers, datasetError, missingRoutes, liveInfo, layoutStamp, tagNote,
 } from './state';
 import { parseInfo } from './info';
@@ -35,8 +33,6 @@ import { Prefetch } from './lib/prefetch';
  * dataset's other loads when the page shows the plot (lib/prefetch.ts). */
 export const layoutPrefetch = new Prefetch((ds: number) => api.layout(ds));
 
-/** membership of the chosen tag (null chosenTag: the selection's) */
-export const chosenMembers = signal<Uint8Array | null>(null);
 /** true while the dataset's first load runs */
 export const loading = signal(false);
 
@@ -83,32 +79,6 @@ async function soft<T>(name: string, fn: () => Promise<T>): Promise<T | null> {
     }
     throw e;
   }
-}
-
-export function applyActive(): void {
-  const n = sliderN.value;
-  const s = scores.value;
-  if (n !== null && s) {
-    const r = s.rank;
-    const a = new Uint8Array(r.length);
-    for (let i = 0; i < r.length; i++) a[i] = r[i] >= 0 && r[i] < n ? 1 : 0;
-    active.value = a;
-  } else {
-    active.value = chosenMembers.value;
-  }
-}
-
-let effectStarted = false;
-function startActiveEffect(): void {
-  if (effectStarted) return;
-  effectStarted = true;
-  effect(() => {
-    // subscribe to all three
-    void sliderN.value;
-    void scores.value;
-    void chosenMembers.value;
-    applyActive();
-  });
 }
 
 function fits(a: { length: number } | null): boolean {
@@ -246,7 +216,6 @@ function resetSignals(): void {
   table.value = null;
   chosenTag.value = null;
   chosenMembers.value = null;
-  active.value = null;
   scores.value = null;
   sliderN.value = null;
   runs.value = [];
@@ -262,7 +231,6 @@ function resetSignals(): void {
 
 /** Opens dataset `id` (no-op when it is open already) and starts polling it. */
 export async function openDataset(id: number): Promise<void> {
-  startActiveEffect();
   if (openId === id) return;
   closeDataset();
   openId = id;
