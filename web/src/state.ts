@@ -20,7 +20,7 @@
  * Every typed array a signal holds is replaced, never mutated in place, so a
  * subscriber sees each change. */
 import { signal, computed } from '@preact/signals';
-import { RankActive } from './lib/active';
+import { RankActive, countOnes } from './lib/active';
 import type {
   Dataset, Tag, SampleTable, Run, Embedding, DatasetState,
 } from './api';
@@ -75,10 +75,7 @@ export const liveInfo = signal<{ samples: number | null; bytes: number | null; s
 /** the number of active samples (counted once per change of `active`) */
 export const activeCount = computed(() => {
   const a = active.value;
-  if (!a) return null;
-  let n = 0;
-  for (let i = 0; i < a.length; i++) n += a[i];
-  return n;
+  return a ? countOnes(a) : null;
 });
 
 // ---- the page props the router hands the views' pages ----
