@@ -352,7 +352,7 @@ export function PlotPanel({ datasetId, compact = false }: DatasetPageProps & { c
 			await reloadSelection();
 			if (chosenTag.value !== null) await chooseTag(null);
 			setNote({
-				text: `The selection is now the ${formatCount(idx.length)} sample${idx.length === 1 ? '' : 's'} in the ${how === 'box' ? 'box' : 'lasso'}. Freeze it as a tag in the tag menu.`,
+				text: `The selection is now the ${plural(idx.length, 'sample')} in the ${how === 'box' ? 'box' : 'lasso'}. Freeze it as a tag in the tag menu.`,
 				error: false,
 			});
 		} catch (e) {
