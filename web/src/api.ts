@@ -328,10 +328,6 @@ export async function sessionDelete(): Promise<void> {
   await request('/app/session', { method: 'DELETE', noAuthHook: true });
 }
 
-export function whoami(): Promise<{ user: string }> {
-  return json('/v1/whoami');
-}
-
 // ---- datasets ----
 
 export async function datasetList(): Promise<Dataset[]> {
@@ -346,22 +342,10 @@ export function datasetCreate(name: string): Promise<Dataset> {
   return json('/v1/datasets', { method: 'POST', json: { name } });
 }
 
-export function datasetRename(id: number, name: string): Promise<Dataset> {
-  return json(`/v1/datasets/${id}`, { method: 'PATCH', json: { name } });
-}
-
-export async function datasetDelete(id: number): Promise<void> {
-  await request(`/v1/datasets/${id}`, { method: 'DELETE' });
-}
-
 // ---- tags ----
 
 export async function tagList(ds: number): Promise<Tag[]> {
   return (await json<{ tags: Tag[] }>(`/v1/datasets/${ds}/tags`)).tags;
-}
-
-export function tagGet(id: number): Promise<Tag> {
-  return json(`/v1/tags/${id}`);
 }
 
 /** Freezes the dataset's current selection as a new tag. */
@@ -381,10 +365,6 @@ export async function tagDelete(id: number): Promise<void> {
 
 export function nodeGet(ino: number): Promise<Node> {
   return json(`/v1/nodes/${ino}`);
-}
-
-export function nodeLookup(parent: number, name: string): Promise<Node> {
-  return json(`/v1/nodes/${parent}/lookup${q({ name })}`);
 }
 
 export function nodeChildren(parent: number, after?: string, limit?: number):
@@ -408,11 +388,6 @@ export function nodeCreate(parent: number, n: NodeCreate): Promise<Node> {
   return json(`/v1/nodes/${parent}/children`, { method: 'POST', json: n });
 }
 
-export async function nodeRemove(parent: number, name: string, isDir = false): Promise<void> {
-  await request(`/v1/nodes/${parent}/children${q({ name, is_dir: isDir ? 1 : 0 })}`,
-    { method: 'DELETE' });
-}
-
 // ---- content ----
 
 /** True when the server has the blob and this user has sent it before. */
@@ -424,12 +399,6 @@ export async function blobHead(sha: string): Promise<boolean> {
     if (e instanceof ApiError && e.status === 404) return false;
     throw e;
   }
-}
-
-export async function blobPut(sha: string, bytes: Blob, signal?: AbortSignal): Promise<void> {
-  await request(`/v1/blobs/${sha}`, {
-    method: 'PUT', body: bytes, contentType: 'application/octet-stream', signal,
-  });
 }
 
 /** PUT of a blob with upload progress (XMLHttpRequest: fetch reports none).
@@ -468,10 +437,6 @@ export async function contentCommit(ino: number, c: ContentCommit): Promise<Node
 
 // ---- control files ----
 
-export function selectionGet(ds: number): Promise<string> {
-  return text(`/v1/datasets/${ds}/selection`);
-}
-
 export async function selectionPut(ds: number, body: string): Promise<void> {
   await request(`/v1/datasets/${ds}/selection`, {
     method: 'PUT', body, contentType: 'text/plain; charset=utf-8',
@@ -484,28 +449,14 @@ export async function sampleRequest(ds: number, line: string): Promise<void> {
   });
 }
 
-export function sampleRead(ds: number): Promise<string> {
-  return text(`/v1/datasets/${ds}/sample`);
-}
-
 export function infoRead(ds: number): Promise<string> {
   return text(`/v1/datasets/${ds}/info`);
-}
-
-export function logRead(ds: number): Promise<string> {
-  return text(`/v1/datasets/${ds}/log`);
 }
 
 // ---- embeddings ----
 
 export async function embeddingList(ds: number): Promise<Embedding[]> {
   return (await json<{ embeddings: Embedding[] }>(`/v1/datasets/${ds}/embeddings`)).embeddings;
-}
-
-export function embeddingPut(ds: number, name: string, csv: Blob | string): Promise<Embedding> {
-  return json(`/v1/datasets/${ds}/embeddings${q({ name })}`, {
-    method: 'PUT', body: csv, contentType: 'text/csv',
-  });
 }
 
 // ---- tokens (contract-17) ----
@@ -612,6 +563,3 @@ export function tarUrl(tag: number): string {
   return `/v1/tags/${tag}/tar`;
 }
 
-export function blobUrl(sha: string): string {
-  return `/v1/blobs/${sha}`;
-}
