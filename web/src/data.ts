@@ -118,7 +118,21 @@ async function loadChosen(ds: number, e: number): Promise<void> {
     return;
   }
   const seq = ++tagSeq;
-  const m = await loadMembers(ds, tag);
+  let m: Uint8Array | null = null;
+  try {
+    m = (await api.members(ds, tag)).bytes;
+    clearMissing('members');
+  } catch (err) {
+    if (!(err instanceof ApiError)) throw err;
+    if (e !== epoch || seq !== tagSeq) return;
+    noteMissing('members', err);
+    // without the array the grid would show every sample under the tag's
+    // name: say why (the tag's count in the bar comes from the tag list)
+    if (!isRouteMissing(err)) {
+      const name = tags.value.find((x) => x.id === tag)?.name ?? `#${tag}`;
+      tagNote.value = `The samples of tag ${name} could not be loaded (${err.message}); choose it again to retry.`;
+    }
+  }
   if (e !== epoch || seq !== tagSeq) return;
   chosenMembers.value = m;
 }

@@ -28,6 +28,7 @@ vi.mock('./api', () => {
     embeddingList: async () => { log('embeddings'); return []; },
     members: async (_ds: number, tag?: number | null) => {
       log(tag ? `members ${tag}` : 'members');
+      if (tag === 8) throw new ApiError(500, 'io', 'Input/output error');
       return { count, gen: st.tree, bytes: tag ? new Uint8Array(count).fill(1) : Uint8Array.from({ length: count }, (_, i) => (i < 2 ? 1 : 0)) };
     },
     scores: async () => {
@@ -147,6 +148,16 @@ describe('poll', () => {
     expect(state.tagNote.value).toBe('Tag lead was deleted; showing the current selection.');
     await data.chooseTag(5);
     expect(state.tagNote.value).toBeNull();
+  });
+  it('says so when the chosen tag\'s members cannot be loaded', async () => {
+    await data.openDataset(1);
+    state.tags.value = [...state.tags.value, { id: 8, name: 'broken', parent: 5, live: false, files: 1, bytes: 1 } as never];
+    await data.chooseTag(8);
+    expect(state.active.value).toBeNull();
+    expect(state.tagNote.value).toBe('The samples of tag broken could not be loaded (Input/output error); choose it again to retry.');
+    await data.chooseTag(5);
+    expect(state.tagNote.value).toBeNull();
+    expect([...state.active.value!]).toEqual([1, 1, 1]);
   });
   it('follows a chosen tag', async () => {
     await data.openDataset(1);
