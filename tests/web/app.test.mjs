@@ -491,6 +491,8 @@ describe('the web app against sievefs serve', { concurrency: false }, () => {
 			const text = await H.bodyText(page);
 			assert.ok(!/leaves|photos\/|cats\/|dogs\//.test(text), `${p} shows alice's data`);
 		}
+		// the loop below proves nothing if the page never asked: it must have
+		assert.ok(seen.some(([u]) => u.includes(`/datasets/${ds.id}`)), `no request for dataset ${ds.id} was seen`);
 		for (const [u, st] of seen)
 			if (u.includes(`/datasets/${ds.id}`)) assert.equal(st, 404, `${u} answered ${st}`);
 		await H.look(page, 'not-found-other-user');
