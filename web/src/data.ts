@@ -23,7 +23,7 @@ import * as api from './api';
 import { ApiError } from './api';
 import {
   dataset, tags, table, chosenTag, chosenMembers, scores, sliderN, runs, embeddings,
-  datasetState, selectionMembers, sourceMembers, datasetError, missingRoutes, liveInfo, layoutStamp, tagNote,
+  datasetState, selectionMembers, sourceMembers, datasetError, missingRoutes, loadFailed, liveInfo, layoutStamp, tagNote,
 } from './state';
 import { parseInfo } from './info';
 import type { Tag } from './api';
@@ -52,8 +52,19 @@ function isRouteMissing(e: unknown): boolean {
     && (e.code === 'http_404' || /no such route/i.test(e.message));
 }
 
+function without(m: Record<string, string>, name: string): Record<string, string> {
+  const c = { ...m };
+  delete c[name];
+  return c;
+}
+
+/** Records a failed load: a route the server lacks, or any other failure
+ * (then the next poll loads everything again). */
 function noteMissing(name: string, e: unknown): void {
-  if (!isRouteMissing(e)) return;
+  if (!isRouteMissing(e)) {
+    if (e instanceof ApiError) loadFailed.value = { ...loadFailed.value, [name]: e.message };
+    return;
+  }
   missingRoutes.value = {
     ...missingRoutes.value,
     [name]: `This server has no ${name} route yet (${(e as ApiError).message}).`,
@@ -61,10 +72,8 @@ function noteMissing(name: string, e: unknown): void {
 }
 
 function clearMissing(name: string): void {
-  if (!(name in missingRoutes.value)) return;
-  const m = { ...missingRoutes.value };
-  delete m[name];
-  missingRoutes.value = m;
+  if (name in missingRoutes.value) missingRoutes.value = without(missingRoutes.value, name);
+  if (name in loadFailed.value) loadFailed.value = without(loadFailed.value, name);
 }
 
 /** Runs fn, records a missing route, and returns null on any ApiError other than
@@ -243,6 +252,7 @@ function resetSignals(): void {
   liveInfo.value = null;
   datasetError.value = null;
   missingRoutes.value = {};
+  loadFailed.value = {};
 }
 
 /** Opens dataset `id` (no-op when it is open already) and starts polling it. */
@@ -351,9 +361,13 @@ export async function poll(): Promise<void> {
       await pollWithoutState(ds, e);
       return;
     }
-    const old = datasetState.value;
+    const last = datasetState.value;
     datasetState.value = st;
-    if (!old) return;
+    if (!last) return;
+    // a load failed since (a 503, a cut connection): load all of it again,
+    // as if every counter had changed
+    const old = Object.keys(loadFailed.value).length === 0 ? last
+      : { tree: '', tags: '', selection: '', runs: '', embeddings: '' };
     const jobs: Promise<void>[] = [];
     if (st.tree !== old.tree) {
       const selToo = st.selection !== old.selection;

@@ -70,6 +70,9 @@ export const sourceMembers = signal<Uint8Array | null>(null);
 export const datasetError = signal<string | null>(null);
 /** a route of the contract the server lacks (404 of the route itself): name → message */
 export const missingRoutes = signal<Record<string, string>>({});
+/** a load of the open dataset that failed otherwise (a 5xx, 429, the network): name →
+ * the server's message; the next poll loads everything again until it is empty */
+export const loadFailed = signal<Record<string, string>>({});
 /** figures of the dataset's info text: live samples/bytes, selection size (see info.ts) */
 export const liveInfo = signal<{ samples: number | null; bytes: number | null; selection: number | null } | null>(null);
 /** the number of active samples (counted once per change of `active`) */
