@@ -554,6 +554,27 @@ fetch(${JSON.stringify(S.url + '/v1/datasets')}, {method: 'POST', credentials: '
 		await H.look(page, 'sample-view');
 	});
 
+	test('a load that fails (503) is shown, and the next poll loads it', async () => {
+		const ds = await ensureDataset('leaves');
+		await ensureSamples(ds);
+		const { context, page } = await H.newPage(S.browser);
+		await H.signInByApi(context, S.url, S.a1.token);
+		let fails = 1;
+		await page.route(`**/v1/datasets/${ds.id}/table`, (r) => (fails-- > 0
+			? r.fulfill({ status: 503, contentType: 'application/json',
+				body: '{"error":{"code":"busy","message":"server busy"}}' })
+			: r.continue()));
+		await page.goto(`${S.url}/datasets/${ds.id}/samples`);
+		const msg = page.getByRole('alert').filter({ hasText: /could not be loaded.*server busy/ });
+		await msg.first().waitFor({ timeout: 10000 });
+		await H.shot(page, 'load-failed');
+		await page.getByRole('grid').first().getByRole('gridcell').first().waitFor({ timeout: 10000 });
+		assert.ok(fails < 0, 'the table was not asked for again');
+		assert.equal(await msg.count(), 0, 'the message stays after the table loaded');
+		H.assertClean(page);
+		await context.close();
+	});
+
 	test('every page: axe-core finds no serious or critical violation', async () => {
 		const ds = await ensureDataset('leaves');
 		await ensureSamples(ds);
