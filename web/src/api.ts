@@ -239,7 +239,6 @@ interface Req {
   body?: Body;
   contentType?: string;
   headers?: Record<string, string>;
-  signal?: AbortSignal;
   noAuthHook?: boolean;
 }
 
@@ -261,10 +260,8 @@ async function request(url: string, r: Req = {}): Promise<Response> {
       body,
       credentials: 'same-origin',
       cache: 'no-cache',
-      signal: r.signal,
     });
-  } catch (e) {
-    if (e instanceof DOMException && e.name === 'AbortError') throw e;
+  } catch {
     throw new ApiError(0, 'network', 'the server cannot be reached — is sievefs still running?');
   }
   if (res.ok || res.status === 304) return res;
@@ -403,8 +400,7 @@ export async function blobHead(sha: string): Promise<boolean> {
 
 /** PUT of a blob with upload progress (XMLHttpRequest: fetch reports none).
  * onProgress(bytesSent); the promise rejects with ApiError like request(). */
-export function blobPutProgress(sha: string, bytes: Blob, onProgress: (sent: number) => void,
-                                signal?: AbortSignal): Promise<void> {
+export function blobPutProgress(sha: string, bytes: Blob, onProgress: (sent: number) => void): Promise<void> {
   return new Promise((resolve, reject) => {
     const x = new XMLHttpRequest();
     x.open('PUT', `/v1/blobs/${sha}`);
@@ -423,7 +419,6 @@ export function blobPutProgress(sha: string, bytes: Blob, onProgress: (sent: num
     };
     x.onerror = () => reject(new ApiError(0, 'network', 'the upload was cut off (network error)'));
     x.onabort = () => reject(new DOMException('aborted', 'AbortError'));
-    if (signal) signal.addEventListener('abort', () => x.abort(), { once: true });
     x.send(bytes);
   });
 }
