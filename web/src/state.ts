@@ -1,12 +1,12 @@
 /* Shared state of the app: preact signals that the shell (app.tsx, pages/,
  * data.ts) and the views (views/) read and write.
  *
- * The first block is exactly the contract's (CONTRACT-17 "Shared state").
- * Who writes what:
+ * The first block is the contract's (CONTRACT-17 "Shared state"), with
+ * chosenMembers, which `active` is computed from. Who writes what:
  *  - session: the shell (sign-in, sign-out, a 401 anywhere).
  *  - dataset, tags, table, runs, embeddings, datasetState, selectionMembers,
- *    tagMembers: the shell's loader (data.ts) when a dataset opens and on
- *    every poll that shows a change.
+ *    sourceMembers, liveInfo, missingRoutes, loadFailed: the shell's loader
+ *    (data.ts) when a dataset opens and on every poll that shows a change.
  *  - chosenTag: the tag menu (shell) — call data.ts chooseTag(), which also
  *    loads the tag's members into chosenMembers.
  *  - chosenMembers: data.ts (the chosen tag's membership, or the selection's).
