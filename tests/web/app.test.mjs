@@ -491,6 +491,8 @@ describe('the web app against sievefs serve', { concurrency: false }, () => {
 			const text = await H.bodyText(page);
 			assert.ok(!/leaves|photos\/|cats\/|dogs\//.test(text), `${p} shows alice's data`);
 		}
+		// the loop below proves nothing if the page never asked: it must have
+		assert.ok(seen.some(([u]) => u.includes(`/datasets/${ds.id}`)), `no request for dataset ${ds.id} was seen`);
 		for (const [u, st] of seen)
 			if (u.includes(`/datasets/${ds.id}`)) assert.equal(st, 404, `${u} answered ${st}`);
 		await H.look(page, 'not-found-other-user');
@@ -550,6 +552,27 @@ fetch(${JSON.stringify(S.url + '/v1/datasets')}, {method: 'POST', credentials: '
 		await page.waitForURL(/\/samples\/\d+$/, { timeout: 10000 });
 		await H.waitFor(async () => /[0-9a-f]{64}/.test(await H.bodyText(page)), 'the sample view to show the hash', 10000);
 		await H.look(page, 'sample-view');
+	});
+
+	test('a load that fails (503) is shown, and the next poll loads it', async () => {
+		const ds = await ensureDataset('leaves');
+		await ensureSamples(ds);
+		const { context, page } = await H.newPage(S.browser);
+		await H.signInByApi(context, S.url, S.a1.token);
+		let fails = 1;
+		await page.route(`**/v1/datasets/${ds.id}/table`, (r) => (fails-- > 0
+			? r.fulfill({ status: 503, contentType: 'application/json',
+				body: '{"error":{"code":"busy","message":"server busy"}}' })
+			: r.continue()));
+		await page.goto(`${S.url}/datasets/${ds.id}/samples`);
+		const msg = page.getByRole('alert').filter({ hasText: /could not be loaded.*server busy/ });
+		await msg.first().waitFor({ timeout: 10000 });
+		await H.shot(page, 'load-failed');
+		await page.getByRole('grid').first().getByRole('gridcell').first().waitFor({ timeout: 10000 });
+		assert.ok(fails < 0, 'the table was not asked for again');
+		assert.equal(await msg.count(), 0, 'the message stays after the table loaded');
+		H.assertClean(page);
+		await context.close();
 	});
 
 	test('every page: axe-core finds no serious or critical violation', async () => {

@@ -5,10 +5,11 @@
 // Proves: the mount comes up with -o web= and prints its address (a binary
 // without the option fails this test, never skips it); the app signs in
 // with a token of `sievefs token create --store STORE`; a dataset made with
-// mkdir in the mount is in the app's list; one made in the app is a folder
-// in the mount; files copied into the mount while the dataset's page is
-// open show in its active bar's total without a reload (the 2 s state
-// poll). Each page: a screenshot, axe-core, no dialog.
+// mkdir in the mount is in the app's list (on a reload, and by the list's
+// own 5-s poll); one made in the app is a folder in the mount; files copied
+// into the mount while the dataset's page is open show in its active bar's
+// total without a reload (the 2 s state poll). Each page: a screenshot,
+// axe-core, no dialog.
 
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -43,11 +44,13 @@ describe('the web app from a mount with -o web=', { concurrency: false }, () => 
 		await page.getByLabel(/token/i).first().fill(S.tok.token);
 		await page.getByRole('button', { name: /sign in/i }).click();
 		await page.getByRole('heading', { name: /datasets/i }).first().waitFor({ timeout: 10000 });
-		// door 1 → door 2: a mkdir in the mount is a dataset in the list
-		// (after a reload: the list of datasets has no poll of its own)
+		// door 1 → door 2: a mkdir in the mount is a dataset in the list,
+		// after a reload, and without one (the list's 5-s poll)
 		fs.mkdirSync(path.join(S.mnt, 'fromfs'));
 		await page.reload();
 		await page.getByRole('link', { name: /^\s*fromfs\b/ }).first().waitFor({ timeout: 10000 });
+		fs.mkdirSync(path.join(S.mnt, 'fromfs2'));
+		await page.getByRole('link', { name: /^\s*fromfs2\b/ }).first().waitFor({ timeout: 15000 });
 		// door 2 → door 1: a dataset made in the app is a folder of the mount
 		await page.getByRole('textbox', { name: /new dataset|dataset name|name/i }).first().fill('fromweb');
 		await page.getByRole('button', { name: /create/i }).first().click();

@@ -239,7 +239,6 @@ interface Req {
   body?: Body;
   contentType?: string;
   headers?: Record<string, string>;
-  signal?: AbortSignal;
   noAuthHook?: boolean;
 }
 
@@ -261,10 +260,8 @@ async function request(url: string, r: Req = {}): Promise<Response> {
       body,
       credentials: 'same-origin',
       cache: 'no-cache',
-      signal: r.signal,
     });
-  } catch (e) {
-    if (e instanceof DOMException && e.name === 'AbortError') throw e;
+  } catch {
     throw new ApiError(0, 'network', 'the server cannot be reached — is sievefs still running?');
   }
   if (res.ok || res.status === 304) return res;
@@ -328,10 +325,6 @@ export async function sessionDelete(): Promise<void> {
   await request('/app/session', { method: 'DELETE', noAuthHook: true });
 }
 
-export function whoami(): Promise<{ user: string }> {
-  return json('/v1/whoami');
-}
-
 // ---- datasets ----
 
 export async function datasetList(): Promise<Dataset[]> {
@@ -346,22 +339,10 @@ export function datasetCreate(name: string): Promise<Dataset> {
   return json('/v1/datasets', { method: 'POST', json: { name } });
 }
 
-export function datasetRename(id: number, name: string): Promise<Dataset> {
-  return json(`/v1/datasets/${id}`, { method: 'PATCH', json: { name } });
-}
-
-export async function datasetDelete(id: number): Promise<void> {
-  await request(`/v1/datasets/${id}`, { method: 'DELETE' });
-}
-
 // ---- tags ----
 
 export async function tagList(ds: number): Promise<Tag[]> {
   return (await json<{ tags: Tag[] }>(`/v1/datasets/${ds}/tags`)).tags;
-}
-
-export function tagGet(id: number): Promise<Tag> {
-  return json(`/v1/tags/${id}`);
 }
 
 /** Freezes the dataset's current selection as a new tag. */
@@ -381,10 +362,6 @@ export async function tagDelete(id: number): Promise<void> {
 
 export function nodeGet(ino: number): Promise<Node> {
   return json(`/v1/nodes/${ino}`);
-}
-
-export function nodeLookup(parent: number, name: string): Promise<Node> {
-  return json(`/v1/nodes/${parent}/lookup${q({ name })}`);
 }
 
 export function nodeChildren(parent: number, after?: string, limit?: number):
@@ -408,11 +385,6 @@ export function nodeCreate(parent: number, n: NodeCreate): Promise<Node> {
   return json(`/v1/nodes/${parent}/children`, { method: 'POST', json: n });
 }
 
-export async function nodeRemove(parent: number, name: string, isDir = false): Promise<void> {
-  await request(`/v1/nodes/${parent}/children${q({ name, is_dir: isDir ? 1 : 0 })}`,
-    { method: 'DELETE' });
-}
-
 // ---- content ----
 
 /** True when the server has the blob and this user has sent it before. */
@@ -426,16 +398,9 @@ export async function blobHead(sha: string): Promise<boolean> {
   }
 }
 
-export async function blobPut(sha: string, bytes: Blob, signal?: AbortSignal): Promise<void> {
-  await request(`/v1/blobs/${sha}`, {
-    method: 'PUT', body: bytes, contentType: 'application/octet-stream', signal,
-  });
-}
-
 /** PUT of a blob with upload progress (XMLHttpRequest: fetch reports none).
  * onProgress(bytesSent); the promise rejects with ApiError like request(). */
-export function blobPutProgress(sha: string, bytes: Blob, onProgress: (sent: number) => void,
-                                signal?: AbortSignal): Promise<void> {
+export function blobPutProgress(sha: string, bytes: Blob, onProgress: (sent: number) => void): Promise<void> {
   return new Promise((resolve, reject) => {
     const x = new XMLHttpRequest();
     x.open('PUT', `/v1/blobs/${sha}`);
@@ -454,7 +419,6 @@ export function blobPutProgress(sha: string, bytes: Blob, onProgress: (sent: num
     };
     x.onerror = () => reject(new ApiError(0, 'network', 'the upload was cut off (network error)'));
     x.onabort = () => reject(new DOMException('aborted', 'AbortError'));
-    if (signal) signal.addEventListener('abort', () => x.abort(), { once: true });
     x.send(bytes);
   });
 }
@@ -468,10 +432,6 @@ export async function contentCommit(ino: number, c: ContentCommit): Promise<Node
 
 // ---- control files ----
 
-export function selectionGet(ds: number): Promise<string> {
-  return text(`/v1/datasets/${ds}/selection`);
-}
-
 export async function selectionPut(ds: number, body: string): Promise<void> {
   await request(`/v1/datasets/${ds}/selection`, {
     method: 'PUT', body, contentType: 'text/plain; charset=utf-8',
@@ -484,28 +444,14 @@ export async function sampleRequest(ds: number, line: string): Promise<void> {
   });
 }
 
-export function sampleRead(ds: number): Promise<string> {
-  return text(`/v1/datasets/${ds}/sample`);
-}
-
 export function infoRead(ds: number): Promise<string> {
   return text(`/v1/datasets/${ds}/info`);
-}
-
-export function logRead(ds: number): Promise<string> {
-  return text(`/v1/datasets/${ds}/log`);
 }
 
 // ---- embeddings ----
 
 export async function embeddingList(ds: number): Promise<Embedding[]> {
   return (await json<{ embeddings: Embedding[] }>(`/v1/datasets/${ds}/embeddings`)).embeddings;
-}
-
-export function embeddingPut(ds: number, name: string, csv: Blob | string): Promise<Embedding> {
-  return json(`/v1/datasets/${ds}/embeddings${q({ name })}`, {
-    method: 'PUT', body: csv, contentType: 'text/csv',
-  });
 }
 
 // ---- tokens (contract-17) ----
@@ -612,6 +558,3 @@ export function tarUrl(tag: number): string {
   return `/v1/tags/${tag}/tar`;
 }
 
-export function blobUrl(sha: string): string {
-  return `/v1/blobs/${sha}`;
-}

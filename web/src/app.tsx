@@ -11,7 +11,7 @@
  * user's) shows the not-found page and no data. */
 import { useEffect } from 'preact/hooks';
 import { path, parseRoute, linkClick, type Route } from './router';
-import { session, sessionChecked, dataset, datasetError } from './state';
+import { session, sessionChecked, dataset, datasetError, loadFailed } from './state';
 import { openDataset, closeDataset, loading, layoutPrefetch } from './data';
 import { signOut } from './session';
 import { SamplesPage } from './views/Samples';
@@ -81,6 +81,7 @@ function DatasetFrame({ route, id }: { route: Route; id: number }) {
   const err = datasetError.value;
   if (err === 'not_found') return <main id="main" tabIndex={-1} class="page"><NotFoundPage what="dataset" /></main>;
   const d = dataset.value;
+  const failed = Object.entries(loadFailed.value);
   let page;
   switch (route.name) {
     case 'overview': page = <OverviewPage datasetId={id} />; break;
@@ -102,6 +103,12 @@ function DatasetFrame({ route, id }: { route: Route; id: number }) {
           <DatasetTabs id={id} route={route} />
         </div>
         {err && <p class="error" role="alert">Could not load the dataset: {err}</p>}
+        {!err && failed.length > 0 && (
+          <p class="error" role="alert">
+            Part of the dataset could not be loaded ({failed.map(([k, m]) => `${k}: ${m}`).join('; ')});
+            trying again every 2 s.
+          </p>
+        )}
         {!d && !err && loading.value && <p class="muted" role="status">Loading…</p>}
         {d && d.id === id && page}
       </main>

@@ -4,8 +4,9 @@
  * dataset, its tags, the sample table, the current selection's membership
  * (the default chosen tag is the current selection: chosenTag null), the
  * selection's source tag's membership, embeddings, runs and scores (404
- * no_run is normal: scores stay null). While a dataset is open, poll() asks
- * GET /v1/datasets/ID/state every 2 s and reloads only what a changed counter
+ * no_run is normal: scores stay null). While a dataset is open and the page
+ * visible (lib/visiblepoll.ts: a hidden tab asks nothing, and asks at once
+ * when shown again), poll() asks GET /v1/datasets/ID/state every 2 s and reloads only what a changed counter
  * names: tree → table (revalidated by ETag) and every membership array, tags
  * → tags, selection → the dataset (sel_tree) and the selection's arrays, runs
  * → runs (and scores when a newer run finished), embeddings or a newly
@@ -13,38 +14,35 @@
  * /state name other than the dataset's (renamed in the mount) → the dataset.
  * A server without /state is polled on dataset + tags instead.
  *
- * `active` follows one rule (applyActive): while sliderN is set and scores
- * are loaded, rank < sliderN; else the chosen tag's membership (or the
- * selection's). Each load carries a sequence number so a slow answer for a
+ * `active` is computed from sliderN, scores and chosenMembers (state.ts).
+ * Each load carries a sequence number so a slow answer for a
  * dataset or tag no longer open is dropped. Bulk arrays whose length is not
  * the table's count (the tree changed between the two answers) make the
  * table reload once and the arrays be fetched again. */
-import { effect } from '@preact/signals';
 import * as api from './api';
 import { ApiError } from './api';
 import {
-  dataset, tags, table, chosenTag, active, scores, sliderN, runs, embeddings,
-  datasetState, selectionMembers, sourceMembers, datasetError, missingRoutes, liveInfo, layoutStamp, tagNote,
+  dataset, tags, table, chosenTag, chosenMembers, scores, sliderN, runs, embeddings,
+  datasetState, selectionMembers, sourceMembers, datasetError, missingRoutes, loadFailed, liveInfo, layoutStamp, tagNote,
 } from './state';
 import { parseInfo } from './info';
 import type { Tag } from './api';
 import { signal } from '@preact/signals';
 import { Prefetch } from './lib/prefetch';
+import { pollWhileVisible } from './lib/visiblepoll';
 
 /** The newest embedding's layout, started by the dataset frame before the
  * dataset's other loads when the page shows the plot (lib/prefetch.ts). */
 export const layoutPrefetch = new Prefetch((ds: number) => api.layout(ds));
 
-/** membership of the chosen tag (null chosenTag: the selection's) */
-export const chosenMembers = signal<Uint8Array | null>(null);
 /** true while the dataset's first load runs */
 export const loading = signal(false);
 
 let openId = 0;          // the dataset open now (0 = none)
 let epoch = 0;           // bumps on every open/close: stale answers are dropped
 let tagSeq = 0;          // bumps on every chooseTag
-let pollTimer: ReturnType<typeof setTimeout> | null = null;
-let polling = false;
+let stopPoll: (() => void) | null = null;
+let polling = false;        // poll() is also called directly (the upload page)
 
 function isRouteMissing(e: unknown): boolean {
   // a 404 from a route this server does not have (the server says "no such
@@ -54,8 +52,19 @@ function isRouteMissing(e: unknown): boolean {
     && (e.code === 'http_404' || /no such route/i.test(e.message));
 }
 
+function without(m: Record<string, string>, name: string): Record<string, string> {
+  const c = { ...m };
+  delete c[name];
+  return c;
+}
+
+/** Records a failed load: a route the server lacks, or any other failure
+ * (then the next poll loads everything again). */
 function noteMissing(name: string, e: unknown): void {
-  if (!isRouteMissing(e)) return;
+  if (!isRouteMissing(e)) {
+    if (e instanceof ApiError) loadFailed.value = { ...loadFailed.value, [name]: e.message };
+    return;
+  }
   missingRoutes.value = {
     ...missingRoutes.value,
     [name]: `This server has no ${name} route yet (${(e as ApiError).message}).`,
@@ -63,10 +72,8 @@ function noteMissing(name: string, e: unknown): void {
 }
 
 function clearMissing(name: string): void {
-  if (!(name in missingRoutes.value)) return;
-  const m = { ...missingRoutes.value };
-  delete m[name];
-  missingRoutes.value = m;
+  if (name in missingRoutes.value) missingRoutes.value = without(missingRoutes.value, name);
+  if (name in loadFailed.value) loadFailed.value = without(loadFailed.value, name);
 }
 
 /** Runs fn, records a missing route, and returns null on any ApiError other than
@@ -83,32 +90,6 @@ async function soft<T>(name: string, fn: () => Promise<T>): Promise<T | null> {
     }
     throw e;
   }
-}
-
-export function applyActive(): void {
-  const n = sliderN.value;
-  const s = scores.value;
-  if (n !== null && s) {
-    const r = s.rank;
-    const a = new Uint8Array(r.length);
-    for (let i = 0; i < r.length; i++) a[i] = r[i] >= 0 && r[i] < n ? 1 : 0;
-    active.value = a;
-  } else {
-    active.value = chosenMembers.value;
-  }
-}
-
-let effectStarted = false;
-function startActiveEffect(): void {
-  if (effectStarted) return;
-  effectStarted = true;
-  effect(() => {
-    // subscribe to all three
-    void sliderN.value;
-    void scores.value;
-    void chosenMembers.value;
-    applyActive();
-  });
 }
 
 function fits(a: { length: number } | null): boolean {
@@ -148,7 +129,21 @@ async function loadChosen(ds: number, e: number): Promise<void> {
     return;
   }
   const seq = ++tagSeq;
-  const m = await loadMembers(ds, tag);
+  let m: Uint8Array | null = null;
+  try {
+    m = (await api.members(ds, tag)).bytes;
+    clearMissing('members');
+  } catch (err) {
+    if (!(err instanceof ApiError)) throw err;
+    if (e !== epoch || seq !== tagSeq) return;
+    noteMissing('members', err);
+    // without the array the grid would show every sample under the tag's
+    // name: say why (the tag's count in the bar comes from the tag list)
+    if (!isRouteMissing(err)) {
+      const name = tags.value.find((x) => x.id === tag)?.name ?? `#${tag}`;
+      tagNote.value = `The samples of tag ${name} could not be loaded (${err.message}); choose it again to retry.`;
+    }
+  }
   if (e !== epoch || seq !== tagSeq) return;
   chosenMembers.value = m;
 }
@@ -246,7 +241,6 @@ function resetSignals(): void {
   table.value = null;
   chosenTag.value = null;
   chosenMembers.value = null;
-  active.value = null;
   scores.value = null;
   sliderN.value = null;
   runs.value = [];
@@ -258,11 +252,11 @@ function resetSignals(): void {
   liveInfo.value = null;
   datasetError.value = null;
   missingRoutes.value = {};
+  loadFailed.value = {};
 }
 
 /** Opens dataset `id` (no-op when it is open already) and starts polling it. */
 export async function openDataset(id: number): Promise<void> {
-  startActiveEffect();
   if (openId === id) return;
   closeDataset();
   openId = id;
@@ -286,14 +280,21 @@ export async function openDataset(id: number): Promise<void> {
   } finally {
     if (e === epoch) {
       loading.value = false;
-      schedulePoll();
+      // no document in the unit tests' Node: they call poll() themselves.
+      // poll() throws only what is not an ApiError, i.e. a bug here: thrown
+      // again outside the poller (which would swallow it), it stays an
+      // uncaught page error, as the browser tests' assertClean sees it
+      if (typeof document !== 'undefined') {
+        stopPoll = pollWhileVisible(
+          () => poll().catch((err) => { setTimeout(() => { throw err; }); }), 2000);
+      }
     }
   }
 }
 
 export function closeDataset(): void {
-  if (pollTimer) clearTimeout(pollTimer);
-  pollTimer = null;
+  stopPoll?.();
+  stopPoll = null;
   openId = 0;
   epoch++;
   resetSignals();
@@ -335,19 +336,9 @@ export async function reloadTree(): Promise<void> {
   await loadArrays(ds, e);
 }
 
-function schedulePoll(): void {
-  if (pollTimer) clearTimeout(pollTimer);
-  if (!openId) return;
-  pollTimer = setTimeout(() => void poll(), 2000);
-}
-
 /** One poll: GET /state, reload what changed. Exported for tests and the upload page. */
 export async function poll(): Promise<void> {
   if (!openId || polling) return;
-  if (typeof document !== 'undefined' && document.hidden) {
-    schedulePoll();
-    return;
-  }
   polling = true;
   const ds = openId;
   const e = epoch;
@@ -370,9 +361,13 @@ export async function poll(): Promise<void> {
       await pollWithoutState(ds, e);
       return;
     }
-    const old = datasetState.value;
+    const last = datasetState.value;
     datasetState.value = st;
-    if (!old) return;
+    if (!last) return;
+    // a load failed since (a 503, a cut connection): load all of it again,
+    // as if every counter had changed
+    const old = Object.keys(loadFailed.value).length === 0 ? last
+      : { tree: '', tags: '', selection: '', runs: '', embeddings: '' };
     const jobs: Promise<void>[] = [];
     if (st.tree !== old.tree) {
       const selToo = st.selection !== old.selection;
@@ -413,7 +408,6 @@ export async function poll(): Promise<void> {
     /* a failed poll is tried again at the next tick */
   } finally {
     polling = false;
-    if (e === epoch) schedulePoll();
   }
 }
 

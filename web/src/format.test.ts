@@ -1,5 +1,5 @@
 import { describe, it, expect } from 'vitest';
-import { formatBytes, formatCount, plural, nsToDate, formatPercent } from './format';
+import { formatBytes, formatCount, plural, nsToDate, formatPercent, errorMessage } from './format';
 
 describe('formatBytes', () => {
   it('writes small sizes in bytes', () => {
@@ -51,5 +51,13 @@ describe('nsToDate', () => {
     expect(nsToDate(0)?.getTime()).toBe(0);
     expect(nsToDate(null)).toBeNull();
     expect(nsToDate('12x')).toBeNull();
+  });
+});
+
+describe('errorMessage', () => {
+  it('is the message of an Error (an ApiError too), else the value as text', () => {
+    expect(errorMessage(new Error('boom'))).toBe('boom');
+    expect(errorMessage('plain')).toBe('plain');
+    expect(errorMessage(42)).toBe('42');
   });
 });

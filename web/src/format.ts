@@ -66,3 +66,8 @@ export function formatPercent(part: number, whole: number): string {
   if (p > 0 && p < 0.1) return '<0.1%';
   return `${p < 10 ? p.toFixed(1).replace(/\.0$/, '') : Math.round(p)}%`;
 }
+
+/** The text to show for any failure: an ApiError's (or any Error's) message. */
+export function errorMessage(e: unknown): string {
+  return e instanceof Error ? e.message : String(e);
+}

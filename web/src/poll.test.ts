@@ -7,6 +7,7 @@ let st: Record<string, string> = { tree: '1', tags: '1', selection: '1', runs: '
 let dsName = 'd';
 let count = 3;
 let runsList: { number: number; state: string }[] = [];
+let tableFails = 0;
 
 vi.mock('./api', () => {
   class ApiError extends Error {
@@ -23,11 +24,16 @@ vi.mock('./api', () => {
     datasetState: async () => { log('state'); return { ...st }; },
     infoRead: async () => { log('info'); return `samples: ${count}\nbytes: 10\nselection: 2 samples from initial-tag\n`; },
     tagList: async () => { log('tags'); return [{ id: 5, name: 'initial-tag', parent: 0, live: true, files: 0, bytes: 0 }]; },
-    table: async () => { log('table'); return { gen: st.tree, count, path: [], size: [], ino: [], kept: new Uint8Array(count) }; },
+    table: async () => {
+      log('table');
+      if (tableFails > 0) { tableFails--; throw new ApiError(503, 'busy', 'server busy'); }
+      return { gen: st.tree, count, path: [], size: [], ino: [], kept: new Uint8Array(count) };
+    },
     runList: async () => { log('runs'); return runsList; },
     embeddingList: async () => { log('embeddings'); return []; },
     members: async (_ds: number, tag?: number | null) => {
       log(tag ? `members ${tag}` : 'members');
+      if (tag === 8) throw new ApiError(500, 'io', 'Input/output error');
       return { count, gen: st.tree, bytes: tag ? new Uint8Array(count).fill(1) : Uint8Array.from({ length: count }, (_, i) => (i < 2 ? 1 : 0)) };
     },
     scores: async () => {
@@ -47,6 +53,7 @@ beforeEach(() => {
   dsName = 'd';
   count = 3;
   runsList = [];
+  tableFails = 0;
 });
 afterEach(() => data.closeDataset());
 
@@ -147,6 +154,34 @@ describe('poll', () => {
     expect(state.tagNote.value).toBe('Tag lead was deleted; showing the current selection.');
     await data.chooseTag(5);
     expect(state.tagNote.value).toBeNull();
+  });
+  it('says so when the chosen tag\'s members cannot be loaded', async () => {
+    await data.openDataset(1);
+    state.tags.value = [...state.tags.value, { id: 8, name: 'broken', parent: 5, live: false, files: 1, bytes: 1 } as never];
+    await data.chooseTag(8);
+    expect(state.active.value).toBeNull();
+    expect(state.tagNote.value).toBe('The samples of tag broken could not be loaded (Input/output error); choose it again to retry.');
+    await data.chooseTag(5);
+    expect(state.tagNote.value).toBeNull();
+    expect([...state.active.value!]).toEqual([1, 1, 1]);
+  });
+  it('loads everything again after a load failed (a 503), until it works', async () => {
+    tableFails = 2;
+    await data.openDataset(1);
+    expect(state.table.value).toBeNull();
+    expect(state.loadFailed.value).toEqual({ table: 'server busy' });
+    calls.length = 0;
+    await data.poll(); // nothing changed, but the table failed: every load again
+    expect(calls).toContain('table');
+    expect(calls).toContain('tags');
+    expect(calls).toContain('runs');
+    expect(state.loadFailed.value).toEqual({ table: 'server busy' });
+    await data.poll();
+    expect(state.table.value!.count).toBe(3);
+    expect(state.loadFailed.value).toEqual({});
+    calls.length = 0;
+    await data.poll();
+    expect(calls).toEqual(['state']);
   });
   it('follows a chosen tag', async () => {
     await data.openDataset(1);

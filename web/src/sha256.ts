@@ -3,9 +3,11 @@
  * crypto.subtle.digest where the page is a secure context (https, or http on
  * loopback — how sievefs serve runs without TLS). A server behind
  * --insecure-http on another address gives an insecure context without
- * crypto.subtle: then the small FIPS 180-4 implementation below does it (in
- * chunks, so the page stays responsive). Unit-tested against the standard's
- * vectors. */
+ * crypto.subtle (browsers hide it there): then the small FIPS 180-4
+ * implementation below does it, in one synchronous pass: 64 MiB took 974 ms
+ * against crypto.subtle's 97 ms (Node 20, loadavg 6.8), so a big file holds
+ * the page for a while — the price of uploading at all in such a context.
+ * Unit-tested against the standard's vectors. */
 
 export function toHex(buf: ArrayBuffer): string {
   const b = new Uint8Array(buf);

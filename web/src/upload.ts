@@ -17,6 +17,7 @@
  * most once per animation frame. */
 import * as api from './api';
 import { ApiError, type Node } from './api';
+import { errorMessage as msg } from './format';
 import { fileAction, type Existing, type PlannedFile, type UploadPlan } from './uploadplan';
 import { sha256Blob } from './sha256';
 
@@ -41,12 +42,6 @@ export interface Progress {
   skipped: number;
   running: boolean;
   stopped: boolean;
-}
-
-function msg(e: unknown): string {
-  if (e instanceof ApiError) return e.message;
-  if (e instanceof Error) return e.message;
-  return String(e);
 }
 
 function mtimeNs(f: File): string {

@@ -97,11 +97,3 @@ export function keepRequest(n: number): string {
 	if (!Number.isInteger(n) || n < 1 || n > INT32_MAX) throw new RangeError(`keep: ${n} is not a positive count`);
 	return `keep ${n}`;
 }
-
-/** `embed` with the built-in embedder's options (dim 2..256, colour on/off). */
-export function embedRequest(dim?: number, color?: boolean): string {
-	let s = 'embed';
-	if (dim !== undefined) s += ` dim=${dim}`;
-	if (color !== undefined) s += ` color=${color ? 'on' : 'off'}`;
-	return s;
-}

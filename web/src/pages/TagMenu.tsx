@@ -24,7 +24,8 @@ import {
 import { chooseTag, reloadSelection, reloadTags, selectionDiffers } from '../data';
 import { buildTagTree, liveTag } from '../tagtree';
 import { formatBytes, formatCount, formatPercent, plural } from '../format';
-import { countOnes, refusal } from './util';
+import { refusal } from './util';
+import { countOnes } from '../lib/active';
 
 export function ActiveBar() {
   const t = table.value;

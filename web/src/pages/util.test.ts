@@ -1,5 +1,6 @@
 import { describe, it, expect } from 'vitest';
-import { refusal, countOnes } from './util';
+import { refusal } from './util';
+import { countOnes } from '../lib/active';
 import { ApiError } from '../api';
 
 describe('refusal', () => {

@@ -1,12 +1,6 @@
 /* Small helpers shared by the shell's pages. */
 import { ApiError } from '../api';
 
-export function countOnes(m: Uint8Array): number {
-  let c = 0;
-  for (let i = 0; i < m.length; i++) c += m[i];
-  return c;
-}
-
 /** Copies text to the clipboard; false when the browser refuses. */
 export async function copyText(text: string): Promise<boolean> {
   try {

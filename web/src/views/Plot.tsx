@@ -26,7 +26,7 @@ import {
 	type DatasetPageProps,
 } from '../state';
 import { chooseTag, reloadSelection, layoutPrefetch } from '../data';
-import { formatCount, plural } from '../format';
+import { errorMessage, formatCount, plural } from '../format';
 import { buildGrid, inBox, inPolygon, nearest, type Grid } from '../lib/spatial';
 import { selectionText } from '../lib/selection';
 import { packState } from '../lib/active';
@@ -192,7 +192,7 @@ export function PlotPanel({ datasetId, compact = false }: DatasetPageProps & { c
 			});
 			groups.value = g;
 		}).catch((e) => {
-			if (!stale) setNote({ text: `Colouring by tag failed: ${e instanceof Error ? e.message : String(e)}`, error: true });
+			if (!stale) setNote({ text: `Colouring by tag failed: ${errorMessage(e)}`, error: true });
 		});
 		return () => { stale = true; };
 	}, [byTag, datasetId, tags.value, count]);
@@ -352,11 +352,11 @@ export function PlotPanel({ datasetId, compact = false }: DatasetPageProps & { c
 			await reloadSelection();
 			if (chosenTag.value !== null) await chooseTag(null);
 			setNote({
-				text: `The selection is now the ${formatCount(idx.length)} sample${idx.length === 1 ? '' : 's'} in the ${how === 'box' ? 'box' : 'lasso'}. Freeze it as a tag in the tag menu.`,
+				text: `The selection is now the ${plural(idx.length, 'sample')} in the ${how === 'box' ? 'box' : 'lasso'}. Freeze it as a tag in the tag menu.`,
 				error: false,
 			});
 		} catch (e) {
-			setNote({ text: `The selection could not be set: ${e instanceof Error ? e.message : String(e)}`, error: true });
+			setNote({ text: `The selection could not be set: ${errorMessage(e)}`, error: true });
 		} finally {
 			setBusy(false);
 		}

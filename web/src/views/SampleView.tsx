@@ -12,7 +12,7 @@ import * as api from '../api';
 import { ApiError, type Node } from '../api';
 import { table, tags, scores, selectionMembers, type SamplePageProps } from '../state';
 import { linkClick } from '../router';
-import { formatBytes, formatCount, formatDate } from '../format';
+import { errorMessage, formatBytes, formatCount, formatDate } from '../format';
 import { shownOrder } from './Samples';
 import './views.css';
 
@@ -50,7 +50,7 @@ export function SamplePage({ datasetId, ino }: SamplePageProps) {
 			else setNode(n);
 		}).catch((e) => {
 			if (stale) return;
-			setErr(e instanceof ApiError && e.status === 404 ? 'not_found' : (e instanceof Error ? e.message : String(e)));
+			setErr(e instanceof ApiError && e.status === 404 ? 'not_found' : errorMessage(e));
 		});
 		return () => { stale = true; };
 	}, [ino, datasetId]);

@@ -21,7 +21,7 @@ import {
 	embeddings, runs, scores, sliderN, tags, table, selectionMembers, chosenTag, type DatasetPageProps,
 } from '../state';
 import { chooseTag, reloadSelection } from '../data';
-import { formatCount, plural } from '../format';
+import { errorMessage as msg, formatCount, plural } from '../format';
 import { rankedCount } from '../lib/active';
 import {
 	BUILTIN, STRATEGIES, STRATEGY_HELP, buildSampleRequest, keepRequest, type SampleForm, type Strategy,
@@ -34,10 +34,6 @@ const PHASES = ['embedding', 'projecting', 'loading', 'sampling'];
 
 function busy(r: Run | undefined): boolean {
 	return !!r && (r.state === 'queued' || r.state === 'running');
-}
-
-function msg(e: unknown): string {
-	return e instanceof Error ? e.message : String(e);
 }
 
 /** The form, kept while the user moves between pages. */
