@@ -697,6 +697,110 @@ class TestErrors(Base):
         self.assertIn("sievefs serve", str(cm.exception))
 
 
+class _Fake:
+    """A scripted HTTP/1.1 server on loopback, for the answers sievefs
+    serve never gives (chunked, 1xx, no length, a close between or inside
+    answers): answers[i] is the raw answer to the i-th request, or
+    (raw, "close") to close the connection after it. `seen` holds the
+    request lines, `accepts` the connections."""
+
+    def __init__(self, answers):
+        import socket
+        import threading
+        self.answers, self.seen, self.accepts = list(answers), [], 0
+        self.s = socket.socket()
+        self.s.bind(("127.0.0.1", 0))
+        self.s.listen(8)
+        self.url = "http://127.0.0.1:%d" % self.s.getsockname()[1]
+        threading.Thread(target=self._run, daemon=True).start()
+
+    def _run(self):
+        while self.answers:
+            try:
+                c, _ = self.s.accept()
+            except OSError:
+                return
+            self.accepts += 1
+            with c, c.makefile("rb") as f:
+                while self.answers:
+                    line = f.readline()
+                    if not line:
+                        break
+                    n = 0
+                    for h in iter(f.readline, b"\r\n"):
+                        k, _, v = h.partition(b":")
+                        if k.strip().lower() == b"content-length":
+                            n = int(v)
+                    f.read(n)
+                    self.seen.append(b" ".join(line.split()[:2]).decode())
+                    a = self.answers.pop(0)
+                    c.sendall(a[0] if isinstance(a, tuple) else a)
+                    if isinstance(a, tuple):
+                        break
+
+    def close(self):
+        self.s.close()
+
+
+def _ok(body, extra=b""):
+    return (b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n%s\r\n%s"
+            % (len(body), extra, body))
+
+
+class TestTransport(unittest.TestCase):
+    """_http.py's paths that sievefs serve does not take (it always sends
+    Content-Length and keeps the connection), against a scripted server."""
+
+    def run_fake(self, answers):
+        f = _Fake(answers)
+        self.addCleanup(f.close)
+        return f, sievefs.Client(server=f.url, token="t", timeout=5)
+
+    def test_chunked_after_interim_answers(self):
+        chunked = (b"HTTP/1.1 100 Continue\r\n\r\n"
+                   b"HTTP/1.1 103 Early Hints\r\nLink: </a>\r\n\r\n"
+                   b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+                   b"6;ext=1\r\n{\"user\r\n0b\r\n\": \"alice\"\r\n1\r\n}\r\n"
+                   b"0\r\nTrailer: x\r\n\r\n")
+        f, c = self.run_fake([chunked, _ok(b'{"user": "bob"}')])
+        self.assertEqual(c.whoami(), "alice")
+        self.assertEqual(c.whoami(), "bob", "the chunked body was read to"
+                         " its end: the next answer parses")
+        self.assertEqual(f.accepts, 1, "one kept-alive connection")
+
+    def test_no_length_and_connection_close(self):
+        f, c = self.run_fake([
+            (b"HTTP/1.1 200 OK\r\n\r\n{\"user\": \"alice\"}", "close"),
+            (_ok(b'{"user": "bob"}', b"Connection: close\r\n"), "close"),
+            _ok(b'{"user": "carol"}')])
+        self.assertEqual(c.whoami(), "alice", "no length: read to the close")
+        self.assertEqual(c.whoami(), "bob")
+        self.assertEqual(c.whoami(), "carol")
+        self.assertEqual((f.accepts, len(f.seen)), (3, 3),
+                         "a new connection after each close, no retry")
+
+    def test_closed_between_requests_is_retried(self):
+        f, c = self.run_fake([(_ok(b'{"user": "alice"}'), "close"),
+                              _ok(b'{"user": "bob"}')])
+        self.assertEqual(c.whoami(), "alice")
+        self.assertEqual(c.whoami(), "bob", "the kept-alive connection the"
+                         " server closed is replaced, the request sent again")
+        self.assertEqual(f.seen, ["GET /v1/whoami"] * 2)
+
+    def test_cut_inside_an_answer_is_not_retried(self):
+        # the server began to answer the POST, so it may have done it: the
+        # client says the connection was lost and does not POST again
+        cut = b"HTTP/1.1 201 Created\r\nContent-Length: 90\r\n\r\n{\"id\""
+        f, c = self.run_fake([_ok(b'{"user": "alice"}'), (cut, "close"),
+                              b"HTTP/1.1 201 Created\r\nContent-Length: 2"
+                              b"\r\n\r\n{}"])
+        self.assertEqual(c.whoami(), "alice")
+        with self.assertRaises(sievefs.ConnectionFailed) as cm:
+            c.request("POST", "/v1/datasets", {"name": "x"})
+        self.assertIn("connection lost", str(cm.exception))
+        self.assertEqual(f.seen, ["GET /v1/whoami", "POST /v1/datasets"])
+
+
 class TestTLS(unittest.TestCase):
     """A server with a self-signed certificate (openssl): trusted with
     cafile=, refused (with the hint) without it."""
