@@ -293,6 +293,68 @@ class TestOddNames(Base):
         c.download("initial-tag", dest, dataset="odd")
         self.assertEqual(_tree_shas(dest), _tree_shas(os.fsdecode(src)))
 
+    def test_selection_lines_as_the_server_writes_them(self):
+        # The client quotes and unquotes selection lines as core/text.c
+        # does: byte for byte the server's text, both ways, for every kind
+        # of odd name; the command line prints that text and reads it back;
+        # a malformed quoted line is refused by both alike.
+        from sievefs import _util
+        src = os.path.join(T, "odd2").encode()
+        os.makedirs(src, exist_ok=True)
+        names = [b"back\\slash", b"del\x7f", b"ctl\x01x", b"cr\rx",
+                 b'mid"quote', b'"', b"#", b" ", b"new\nline", b"\xff\xfe",
+                 b"tab\t", b"bell\a", b"esc\x1b[", b"plain.jpg",
+                 b'a"b\\c\n', b"x\\001", b"#\\n"]
+        for n in names:
+            with open(src + b"/" + n, "wb") as f:
+                f.write(n)
+        c = client()
+        c.upload_dataset(os.fsdecode(src), dataset="odd2")
+        i = c.get_dataset("odd2")["id"]
+        raw = c._text("/v1/datasets/%d/selection" % i)
+        sel = c.get_selection("odd2")
+        self.assertEqual(sorted(sel), sorted(os.fsdecode(n) for n in names))
+        self.assertEqual("".join(_util._quote_path(p) + "\n" for p in sel),
+                         raw, "quoted as the server quotes")
+        r = cli("--token-file", TOKEN, "selection", "odd2")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(r.stdout, raw.encode("utf-8", "surrogateescape"),
+                         "`selection` prints the server's lines")
+        lst = os.path.join(T, "odd2.sel")
+        with open(lst, "wb") as f:
+            f.write(b"".join(ln + b"\n" for ln in
+                             r.stdout.splitlines()[::-1]))
+        r = cli("--token-file", TOKEN, "selection", "odd2", "--set", lst)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(c.get_selection("odd2"), sel[::-1],
+                         "what `selection` printed reads back as itself")
+        c.set_selection(sel, dataset="odd2")
+        self.assertEqual(c._text("/v1/datasets/%d/selection" % i), raw)
+        r = cli("--token-file", TOKEN, "tag", "odd2", "all", "--filenames",
+                lst)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        r = cli("--token-file", TOKEN, "ls", "odd2", "all")
+        self.assertEqual(sorted(r.stdout.splitlines()),
+                         sorted(raw.encode("utf-8", "surrogateescape")
+                                .splitlines()))
+        # a line that is not well-formed quoting is the path itself, to
+        # both (the server: as lists written before quoting)
+        c.set_selection(sel, dataset="odd2")
+        for bad in ('"abc', '"a\\qb"', '"\\01"', '"\\000"', '"a"b"',
+                    '"\\777"', '"x\\"'):
+            self.assertEqual(_util._unquote_line(bad), bad)
+            with self.assertRaises(sievefs.BadRequest, msg=bad) as cm:
+                c.request("PUT", "/v1/datasets/%d/selection" % i,
+                          bad + "\n", ctype="text/plain")
+            self.assertIn("'%s' is not a file" % bad, cm.exception.message)
+        self.assertEqual(c.get_selection("odd2"), sel, "nothing changed")
+        c.request("PUT", "/v1/datasets/%d/selection" % i, '"\r\n',
+                  ctype="text/plain")
+        self.assertEqual((_util._unquote_line('"\r'), c.get_selection("odd2")),
+                         ('"', ['"']), "a lone quote is the file '\"'")
+        c.set_selection(sel, dataset="odd2")
+        self.assertEqual(c.get_selection("odd2"), sel, "nothing changed")
+
     def test_folder_over_a_file(self):
         c = client()
         a = os.path.join(T, "fof-a")
