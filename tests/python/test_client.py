@@ -441,6 +441,53 @@ class TestInterrupted(Base):
                           if not n.get("has_sha")], [])
 
 
+    def test_kill9_and_resume_meta_and_thumbnails(self):
+        # The other modes make a file then commit it (two requests): killed
+        # after 150 commits, some files are made but not committed; the
+        # re-run commits each of those once, no committed file again, and
+        # ends equal to the source (thumbnails: every image has one).
+        commit_re = re.compile(r"^sievefs: PUT /v1/nodes/(\d+)/content 200$")
+        e = dict(os.environ, PYTHONPATH=os.path.join(REPO, "python"),
+                 SIEVEFS_SERVER=URL)
+        for mode in ("meta", "thumbnails"):
+            ds = "killed-" + mode
+            p = subprocess.Popen([PY, "-m", "sievefs", "--token-file", TOKEN,
+                                  "--verbose", "upload", SRC, ds, "--mode",
+                                  mode], env=e, stdout=subprocess.DEVNULL,
+                                 stderr=subprocess.PIPE, text=True)
+            c1 = []
+            for line in p.stderr:
+                m = commit_re.match(line.rstrip("\n"))
+                if m:
+                    c1.append(m.group(1))
+                    if len(c1) == 150:
+                        p.send_signal(signal.SIGKILL)
+                        break
+            p.wait()
+            p.stderr.close()
+            self.assertEqual(p.returncode, -signal.SIGKILL, mode)
+            c = client()
+            files, _ = c._tree(c.get_dataset(ds)["live_root"])
+            committed = {q for q, n in files.items() if n.get("has_sha")}
+            self.assertTrue(150 <= len(committed) < N_IMAGES + 1, mode)
+            r = cli("--token-file", TOKEN, "--verbose", "upload", SRC, ds,
+                    "--mode", mode, text=True)
+            self.assertEqual(r.returncode, 0, r.stderr)
+            c2 = [m.group(1) for m in map(commit_re.match,
+                                          r.stderr.splitlines()) if m]
+            self.assertEqual(set(c1) & set(c2), set(),
+                             mode + ": no file committed twice")
+            self.assertEqual(len(c2), N_IMAGES + 1 - len(committed), mode)
+            self.assertServerTreeEqualsSource(c, ds)
+            files, _ = c._tree(c.get_dataset(ds)["live_root"])
+            self.assertEqual([q for q, n in files.items()
+                              if not n.get("has_sha")], [], mode)
+            if mode == "thumbnails":
+                self.assertEqual(sorted(q for q, n in files.items()
+                                        if "thumb_sha" not in n),
+                                 ["notes/readme.txt"])
+
+
 class TestWorkflow(Base):
     @classmethod
     def setUpClass(cls):
@@ -618,6 +665,44 @@ class TestErrors(Base):
         self.assertNotIn(tok, r.stderr)
         with self.assertRaises(sievefs.Error):
             sievefs.Client(server="http://10.1.2.3:8420", token=tok)
+
+    @unittest.skipUnless(os.geteuid() == 0 and shutil.which("runuser"),
+                         "needs root and runuser for a second Unix user")
+    def test_token_file_of_another_user(self):
+        # As the mount (t_remote): a token file of another uid is refused
+        # even at mode 0600; a second user (nobody) whose own token file
+        # others can read is refused with the chmod advice, at 0600 served.
+        with open(TOKEN) as f:
+            tok = f.read().strip()
+        d = tempfile.mkdtemp(prefix="sievefs-nobody.")
+        self.addCleanup(shutil.rmtree, d, True)
+        os.chmod(d, 0o755)
+        theirs = os.path.join(d, "token")
+        fd = os.open(theirs, os.O_WRONLY | os.O_CREAT, 0o600)
+        os.write(fd, tok.encode() + b"\n")
+        os.close(fd)
+        os.chown(theirs, 65534, 65534)
+        with self.assertRaises(sievefs.TokenError) as cm:
+            sievefs.Client(server=URL, token_file=theirs)
+        self.assertIn("belongs to uid 65534", str(cm.exception))
+        self.assertNotIn(tok, str(cm.exception))
+        os.chmod(theirs, 0o644)
+
+        def as_nobody():
+            return subprocess.run(
+                ["runuser", "-u", "nobody", "--", "env",
+                 "PYTHONPATH=" + os.path.join(REPO, "python"),
+                 "SIEVEFS_SERVER=" + URL, "HOME=" + d, PY, "-m", "sievefs",
+                 "--token-file", theirs, "ls"], cwd=d, text=True,
+                stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        r = as_nobody()
+        self.assertEqual(r.returncode, 1, r.stderr)
+        self.assertIn("has mode 0644", r.stderr)
+        self.assertIn("chmod 600 " + theirs, r.stderr)
+        self.assertNotIn(tok, r.stderr + r.stdout)
+        os.chmod(theirs, 0o600)
+        r = as_nobody()
+        self.assertEqual(r.returncode, 0, r.stderr)
 
     def test_unknown_dataset(self):
         c = client()
@@ -861,6 +946,23 @@ class TestTransport(unittest.TestCase):
             c.request("POST", "/v1/datasets", {"name": "x"})
         self.assertIn("connection lost", str(cm.exception))
         self.assertEqual(f.seen, ["GET /v1/whoami", "POST /v1/datasets"])
+
+    def test_full_disk_of_the_server(self):
+        # 507 no_space (the server's store is full: t_fulldisk makes one)
+        # says whose disk it is and what to do, and keeps the server's text
+        body = (b'{"error":{"code":"no_space","errno":"ENOSPC","message":'
+                b'"No space left on device"}}')
+        f, c = self.run_fake([b"HTTP/1.1 507 Insufficient Storage\r\n"
+                              b"Content-Length: %d\r\n\r\n%s"
+                              % (len(body), body)])
+        with self.assertRaises(sievefs.NoSpace) as cm:
+            c.create_dataset("x")
+        e = cm.exception
+        self.assertEqual((e.status, e.code, e.errno), (507, "no_space",
+                                                       "ENOSPC"))
+        self.assertIn("the server's disk is full (No space left on device)",
+                      e.message)
+        self.assertIn("free space on the server", e.message)
 
 
 class TestTLS(unittest.TestCase):
