@@ -310,6 +310,14 @@ class Client(Transfers):
         return self._json("GET", "/v1/datasets?name=" + _q(dataset))
 
     def _ds(self, dataset):
+        """The dataset's id. An id (given, or the current one) is used as
+        it is: the request it goes into answers NotFound for an unknown
+        one, so asking for the dataset first was a round trip per call
+        (two per poll of wait())."""
+        if dataset is None and self.dataset_id is not None:
+            dataset = self.dataset_id
+        if isinstance(dataset, int) and not isinstance(dataset, bool):
+            return dataset
         return self.get_dataset(dataset)["id"]
 
     def create_dataset(self, dataset_name):

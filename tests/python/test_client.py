@@ -596,6 +596,22 @@ class TestWorkflow(Base):
                 text=True)
         self.assertEqual(r.returncode, 0, r.stderr)
 
+    def test_3b_an_id_is_not_looked_up_again(self):
+        # a dataset id (given or current) goes straight into the request:
+        # no GET /v1/datasets/N before each call, nor before each poll
+        c = client(dataset="wf", verbose=True)
+        err = io.StringIO()
+        real, sys.stderr = sys.stderr, err
+        try:
+            c.get_all_tags()
+            c.sample_status()
+            c.get_selection(c.dataset_id)
+        finally:
+            sys.stderr = real
+        self.assertEqual(len(err.getvalue().splitlines()), 3, err.getvalue())
+        with self.assertRaises(sievefs.NotFound):
+            c.get_all_tags(999999)
+
     def test_4_download(self):
         c = client(dataset="wf")
         dest = os.path.join(T, "dl")
