@@ -78,6 +78,32 @@ def _tree_shas(root):
     return out
 
 
+def _start(store, logp, *extra):
+    """`sievefs serve STORE --listen 127.0.0.1:0 EXTRA...` logging to logp:
+    (Popen, its URL as the "listening on" line gives it, or None if it did
+    not come up within 20 s)."""
+    with open(logp, "wb") as log:
+        srv = subprocess.Popen([SIEVEFS, "serve", store, "--listen",
+                                "127.0.0.1:0"] + list(extra),
+                               stdout=log, stderr=log)
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline and srv.poll() is None:
+        with open(logp, "rb") as f:
+            m = re.search(rb"listening on (https?://[0-9.:]+)", f.read())
+        if m:
+            return srv, m.group(1).decode()
+        time.sleep(0.05)
+    return srv, None
+
+
+def _files(d, n, size, name="f%d"):
+    """n files of `size` random bytes in d (made if missing)."""
+    os.makedirs(d, exist_ok=True)
+    for i in range(n):
+        with open(os.path.join(d, name % i), "wb") as f:
+            f.write(os.urandom(size))
+
+
 def setUpModule():
     global T, URL, SERVER, TOKEN, SRC, SHAS
     if not os.access(SIEVEFS, os.X_OK):
@@ -89,20 +115,7 @@ def setUpModule():
     _token(store, "alice", TOKEN)
     for u in ("bob", "carol", "dave"):   # users with no blobs of alice's
         _token(store, u, os.path.join(T, u + ".tok"))
-    log = open(os.path.join(T, "server.log"), "wb")
-    SERVER = subprocess.Popen([SIEVEFS, "serve", store, "--listen",
-                               "127.0.0.1:0"], stdout=log, stderr=log)
-    log.close()
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline:
-        with open(os.path.join(T, "server.log"), "rb") as f:
-            m = re.search(rb"listening on (http://[0-9.:]+)", f.read())
-        if m:
-            URL = m.group(1).decode()
-            break
-        if SERVER.poll() is not None:
-            break
-        time.sleep(0.05)
+    SERVER, URL = _start(store, os.path.join(T, "server.log"))
     if URL is None:
         tearDownModule()
         raise RuntimeError("sievefs serve did not come up")
@@ -810,10 +823,7 @@ class TestErrors(Base):
         # message; a re-run sends it.
         import sievefs._transfer as sc
         d = os.path.join(T, "changing")
-        os.makedirs(d, exist_ok=True)
-        for i in range(6):
-            with open(os.path.join(d, "f%d" % i), "wb") as f:
-                f.write(os.urandom(2000))
+        _files(d, 6, 2000)
         real = sc._sha256_file
 
         def lying(path):
@@ -1001,21 +1011,8 @@ class TestTLS(unittest.TestCase):
         os.mkdir(store, 0o700)
         cls.tok = os.path.join(d, "alice.tok")
         _token(store, "alice", cls.tok)
-        logp = os.path.join(d, "server.log")
-        with open(logp, "wb") as log:
-            cls.srv = subprocess.Popen(
-                [SIEVEFS, "serve", store, "--listen", "127.0.0.1:0",
-                 "--tls-cert", cls.cert, "--tls-key", key],
-                stdout=log, stderr=log)
-        cls.url = None
-        deadline = time.monotonic() + 20
-        while time.monotonic() < deadline and cls.srv.poll() is None:
-            with open(logp, "rb") as f:
-                m = re.search(rb"listening on https?://([0-9.:]+)", f.read())
-            if m:
-                cls.url = "https://" + m.group(1).decode()
-                break
-            time.sleep(0.05)
+        cls.srv, cls.url = _start(store, os.path.join(d, "server.log"),
+                                  "--tls-cert", cls.cert, "--tls-key", key)
         if cls.url is None:
             cls.tearDownClass()
             raise RuntimeError("the TLS server did not come up")
@@ -1055,18 +1052,10 @@ def _serve(d, *extra):
     os.makedirs(os.path.join(d, "store"), 0o700)
     tok = os.path.join(d, "alice.tok")
     _token(os.path.join(d, "store"), "alice", tok)
-    logp = os.path.join(d, "server.log")
-    with open(logp, "wb") as log:
-        srv = subprocess.Popen([SIEVEFS, "serve", os.path.join(d, "store"),
-                                "--listen", "127.0.0.1:0"] + list(extra),
-                               stdout=log, stderr=log)
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline and srv.poll() is None:
-        with open(logp, "rb") as f:
-            m = re.search(rb"listening on (http://[0-9.:]+)", f.read())
-        if m:
-            return srv, m.group(1).decode(), tok
-        time.sleep(0.05)
+    srv, url = _start(os.path.join(d, "store"),
+                      os.path.join(d, "server.log"), *extra)
+    if url is not None:
+        return srv, url, tok
     srv.kill()
     srv.wait()
     raise RuntimeError("sievefs serve %s did not come up" % " ".join(extra))
@@ -1085,9 +1074,7 @@ class TestServerLimits(unittest.TestCase):
             os.makedirs(src)
             with open(os.path.join(src, "big.bin"), "wb") as f:
                 f.write(os.urandom(8 << 20))
-            for i in range(5):
-                with open(os.path.join(src, "small%d" % i), "wb") as f:
-                    f.write(os.urandom(1000))
+            _files(src, 5, 1000, "small%d")
             c = sievefs.Client(server=url, token_file=tok)
             with self.assertRaises(sievefs.NoSpace) as cm:
                 c.upload_dataset(src, dataset="cap", workers=2)
@@ -1139,10 +1126,7 @@ class TestCommandLine(unittest.TestCase):
 
     def test_upload_quiet_off_a_terminal(self):
         d = os.path.join(T, "small")
-        os.makedirs(d, exist_ok=True)
-        for i in range(5):
-            with open(os.path.join(d, "f%d" % i), "wb") as f:
-                f.write(os.urandom(100))
+        _files(d, 5, 100)
         r = cli("--token-file", TOKEN, "upload", d, "small", text=True)
         self.assertEqual(r.returncode, 0, r.stderr)
         self.assertEqual(r.stderr, "", "no progress bar off a terminal")
@@ -1151,10 +1135,7 @@ class TestCommandLine(unittest.TestCase):
     def test_progress_bar_on_a_terminal(self):
         import pty
         d = os.path.join(T, "small2")
-        os.makedirs(d, exist_ok=True)
-        for i in range(20):
-            with open(os.path.join(d, "f%d" % i), "wb") as f:
-                f.write(os.urandom(100))
+        _files(d, 20, 100)
         e = dict(os.environ, PYTHONPATH=os.path.join(REPO, "python"),
                  SIEVEFS_SERVER=URL)
         m, s = pty.openpty()
