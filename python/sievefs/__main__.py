@@ -15,7 +15,7 @@ from . import client as _c
 from .client import Client, Error
 
 
-def _client(a, dataset=None):
+def _client(a):
     return Client(server=a.server, token_file=a.token_file, cafile=a.cafile,
                   verbose=a.verbose)
 
