@@ -77,8 +77,7 @@ PYEOF
 	touch "$SRC.done"
 fi
 
-stamp() { date +%s.%N; }
-secs() { awk -v a="$1" -v b="$(stamp)" 'BEGIN { printf "%.3f\n", b - a }'; }
+secs() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.3f\n", b - a }'; }
 median() { sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
 
 # serve_fresh NAME — a new store $W/NAME.store served on a free port: sets
@@ -124,7 +123,7 @@ for r in $(seq "$RUNS"); do
 	M=$W/mnt$r
 	bench_mount "$URL" "$M" "$W/mount$r.log" -o "token_file=$W/m$r.token,cache_dir=$W/cache$r,cache_size=4G"
 	mkdir "$M/up$r"
-	t0=$(stamp)
+	t0=$(now)
 	cp -r "$SRC/." "$M/up$r/initial-tag/"
 	secs "$t0" >>"$W/t.mount"
 	bench_umount "$M"
@@ -133,7 +132,7 @@ for r in $(seq "$RUNS"); do
 
 	# --- our client
 	serve_fresh "p$r"
-	t0=$(stamp)
+	t0=$(now)
 	SIEVEFS_SERVER=$URL PYTHONPATH=$TOP/python \
 		$PY -m sievefs --token-file "$W/p$r.token" upload "$SRC" "up$r" \
 		--mode full --workers 8 --quiet >"$W/python$r.out"
@@ -147,7 +146,7 @@ for r in $(seq "$RUNS"); do
 		[ "$code" = 200 ] || lightly_why="the server does not answer /lightly (HTTP $code): issue 18 part 1 not in this build"
 	fi
 	if [ -z "$lightly_why" ]; then
-		t0=$(stamp)
+		t0=$(now)
 		if LIGHTLY_SERVER_LOCATION=$URL/lightly LIGHTLY_SRC=$LIGHTLY_SRC \
 			TOKEN_FILE=$W/p$r.token DSNAME=lightly$r SRC=$SRC \
 			"$PY" - >"$W/lightly$r.out" 2>&1 <<'PYEOF'

@@ -15,7 +15,7 @@ from . import client as _c
 from .client import Client, Error
 
 
-def _client(a, dataset=None):
+def _client(a):
     return Client(server=a.server, token_file=a.token_file, cafile=a.cafile,
                   verbose=a.verbose)
 
@@ -38,7 +38,7 @@ def cmd_ls(a):
                 t["name"], files, nbytes, t.get("parent_name") or "-"))
     else:
         for p in c.get_filenames_in_tag(a.tag, a.dataset):
-            print(p)
+            print(_c._quote_path(p))
     return 0
 
 
@@ -134,9 +134,7 @@ def cmd_tag(a):
         print("deleted tag %s" % a.name)
         return 0
     if a.filenames:
-        f = sys.stdin if a.filenames == "-" else open(a.filenames)
-        with f:
-            names = [ln.rstrip("\n") for ln in f if ln.rstrip("\n")]
+        names = _read_paths(a.filenames)
         t = c.create_tag_from_filenames(names, a.name, parent_tag=a.parent,
                                         dataset=a.dataset)
     else:
@@ -159,20 +157,29 @@ def cmd_download(a):
 def cmd_selection(a):
     c = _client(a)
     if a.set is not None:
-        f = sys.stdin if a.set == "-" else open(a.set)
-        with f:
-            names = [ln.rstrip("\n") for ln in f if ln.rstrip("\n")]
-        c.set_selection(names, from_tag=a.from_tag, dataset=a.dataset)
+        c.set_selection(_read_paths(a.set), from_tag=a.from_tag,
+                        dataset=a.dataset)
     else:
         for p in c.get_selection(a.dataset):
-            print(p)
+            print(_c._quote_path(p))
     return 0
+
+
+def _read_paths(name):
+    """The paths of a file (- for stdin) of selection lines: one a line,
+    quoted as DATASET/selection quotes odd names (what `selection` and
+    `ls DATASET TAG` print)."""
+    f = sys.stdin if name == "-" else open(name, encoding="utf-8",
+                                           errors="surrogateescape")
+    with f:
+        return [_c._unquote_line(ln.rstrip("\n")) for ln in f
+                if ln.rstrip("\n")]
 
 
 def cmd_scores(a):
     c = _client(a)
-    for p, s in c.get_scores(a.dataset):
-        print("%s,%s" % (p, s))
+    sys.stdout.write(c._text("/v1/datasets/%d/scores.csv"
+                             % c._ds(a.dataset)))
     return 0
 
 
@@ -342,6 +349,9 @@ def build_parser():
 def main(argv=None):
     p = build_parser()
     a = p.parse_args(argv)
+    for f in (sys.stdin, sys.stdout):   # names are bytes: keep them so
+        if hasattr(f, "reconfigure"):
+            f.reconfigure(errors="surrogateescape")
     try:
         return a.fn(a)
     except Error as e:

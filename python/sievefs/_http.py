@@ -1,7 +1,8 @@
 """sievefs._http — one keep-alive HTTP/1.1 connection (plain or TLS),
 the client's transport. Each thread of a Client has its own; nothing here
 knows the API. Failure: OSError subclasses (_Disconnected when the server
-closed before an answer began), _FileChanged, _SinkError.
+closed before an answer began, _CutShort when it closed inside one),
+_FileChanged, _SinkError.
 """
 import select
 import socket
@@ -18,7 +19,13 @@ class _SinkError(Exception):
 
 
 class _Disconnected(ConnectionError):
-    """The server closed the connection before an answer began."""
+    """The server closed the connection before an answer began (nothing
+    of it came: a kept-alive connection it had closed meanwhile)."""
+
+
+class _CutShort(ConnectionError):
+    """The connection ended inside an answer: the server had begun to
+    answer, so the request may have been done."""
 
 
 class _Response:
@@ -105,9 +112,22 @@ class _HTTPConn:
             return False
 
     def response(self, method):
+        """The head of the final answer; interim 1xx answers (100 Continue,
+        103 Early Hints: a client must accept them unasked, RFC 9110
+        15.2) are read and dropped."""
         line = self.rfile.readline(65537)
         if not line:
             raise _Disconnected("the server closed the connection")
+        while True:
+            resp = self._head(line)
+            if not 100 <= resp.status < 200 or resp.status == 101:
+                return resp
+            line = self.rfile.readline(65537)
+            if not line:
+                raise _CutShort("the server closed the connection after"
+                                " an interim %d answer" % resp.status)
+
+    def _head(self, line):
         parts = line.split(None, 2)
         if len(parts) < 2 or not parts[0].startswith(b"HTTP/"):
             raise OSError("not an HTTP answer: %r" % line[:80])
@@ -118,8 +138,8 @@ class _HTTPConn:
             if h in (b"\r\n", b"\n"):
                 break
             if not h:
-                raise _Disconnected("the server closed the connection"
-                                    " in an answer's head")
+                raise _CutShort("the server closed the connection in an"
+                                " answer's head")
             k, _, v = h.decode("latin-1").partition(":")
             k = k.strip().lower()
             v = v.strip()
@@ -140,7 +160,7 @@ class _HTTPConn:
             while True:
                 ln = self.rfile.readline(65537)
                 if not ln:
-                    raise _Disconnected("answer cut short")
+                    raise _CutShort("answer cut short")
                 n = int(ln.split(b";")[0].strip() or b"0", 16)
                 if n == 0:
                     while self.rfile.readline(65537) not in (b"\r\n",
@@ -164,6 +184,6 @@ class _HTTPConn:
         while n > 0:
             b = self.rfile.read1(min(n, CHUNK))
             if not b:
-                raise _Disconnected("answer cut short")
+                raise _CutShort("answer cut short")
             put(b)
             n -= len(b)

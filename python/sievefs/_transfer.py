@@ -98,12 +98,9 @@ class Transfers:
         total_bytes = sum(st.st_size for _, _, st in local)
         bar = _Progress("upload", len(local), total_bytes, progress)
         lock = threading.Lock()
-        stop = threading.Event()
 
         def one(item):
             rel, ap, st = item
-            if stop.is_set():
-                return
             parent, _, name = rel.rpartition("/")
             sha, size = _sha256_file(ap)
             node = rfiles.get(rel)
@@ -196,34 +193,9 @@ class Transfers:
                 res.uploaded += 1
             bar.add(1, size)
 
-        fatal = (Unauthorized, ConnectionFailed, NoSpace, TokenError)
-        first_fatal = None
-        with concurrent.futures.ThreadPoolExecutor(
-                workers, thread_name_prefix="sievefs-up") as ex:
-            futs = {ex.submit(self._in_worker, one, it): it for it in local}
-            pending = set(futs)
-            while pending:
-                done, pending = concurrent.futures.wait(
-                    pending, timeout=0.2,
-                    return_when=concurrent.futures.FIRST_COMPLETED)
-                bar.draw()
-                for f in done:
-                    if f.cancelled():
-                        continue
-                    e = f.exception()
-                    if e is None:
-                        continue
-                    if isinstance(e, fatal) or not isinstance(e, (Error,
-                                                                  OSError)):
-                        if first_fatal is None:
-                            first_fatal = e
-                            stop.set()
-                            for p in pending:
-                                p.cancel()
-                    else:
-                        msg = e.message if isinstance(e, Error) else str(e)
-                        res.failed.append((futs[f][0], msg))
-        self._close_dead()
+        res.failed, first_fatal = self._pool(
+            one, local, workers, "sievefs-up", bar,
+            (Unauthorized, ConnectionFailed, NoSpace, TokenError))
         bar.draw(force=True)
         bar.finish()
         res.seconds = time.monotonic() - t0
@@ -239,11 +211,44 @@ class Transfers:
             raise e
         return res
 
-    def _in_worker(self, fn, item):
-        try:
-            return fn(item)
-        finally:
-            pass  # the thread keeps its connection for the next file
+    def _pool(self, fn, items, workers, name, bar, fatal):
+        """Runs fn(item) for each item on `workers` threads (each keeps its
+        connection for the next item; those of ended threads are closed at
+        the end). Returns ([(item[0], message)] of the items that failed
+        with an Error or OSError, the first other exception or None): an
+        instance of `fatal`, or anything not an Error or OSError, stops
+        the items not yet begun."""
+        stop = threading.Event()
+        failed, first = [], None
+
+        def run(item):
+            if not stop.is_set():
+                fn(item)
+        with concurrent.futures.ThreadPoolExecutor(
+                max(1, int(workers)), thread_name_prefix=name) as ex:
+            futs = {ex.submit(run, it): it[0] for it in items}
+            pending = set(futs)
+            while pending:
+                done, pending = concurrent.futures.wait(
+                    pending, timeout=0.2,
+                    return_when=concurrent.futures.FIRST_COMPLETED)
+                bar.draw()
+                for f in done:
+                    e = None if f.cancelled() else f.exception()
+                    if e is None:
+                        continue
+                    if isinstance(e, fatal) or not isinstance(e, (Error,
+                                                                  OSError)):
+                        if first is None:
+                            first = e
+                            stop.set()
+                            for p in pending:
+                                p.cancel()
+                    else:
+                        failed.append((futs[f], e.message if isinstance(
+                            e, Error) else str(e)))
+        self._close_dead()
+        return failed, first
 
     def _mknode(self, parent, name, kind, st, content=None):
         body = {"name": name, "kind": kind,
@@ -367,30 +372,13 @@ class Transfers:
                 res.thumbnails += thumb
             bar.add(1, n.get("size", 0))
 
-        with concurrent.futures.ThreadPoolExecutor(
-                max(1, int(workers)), thread_name_prefix="sievefs-dl") as ex:
-            futs = {ex.submit(one, it): it[0] for it in files.items()}
-            pending = set(futs)
-            while pending:
-                done, pending = concurrent.futures.wait(
-                    pending, timeout=0.2,
-                    return_when=concurrent.futures.FIRST_COMPLETED)
-                bar.draw()
-                for f in done:
-                    if f.cancelled():
-                        continue
-                    e = f.exception()
-                    if e is None:
-                        continue
-                    if isinstance(e, (Unauthorized, ConnectionFailed)):
-                        for p in pending:
-                            p.cancel()
-                        bar.finish()
-                        raise e
-                    res.failed.append((futs[f], getattr(e, "message",
-                                                        str(e))))
-        self._close_dead()
+        res.failed, first_fatal = self._pool(
+            one, files.items(), workers, "sievefs-dl", bar,
+            (Unauthorized, ConnectionFailed))
         bar.finish()
+        if first_fatal is not None:
+            first_fatal.result = res
+            raise first_fatal
         if res.failed:
             res.failed.sort()
             p, m = res.failed[0]

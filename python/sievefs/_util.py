@@ -92,8 +92,10 @@ def _sha256_file(path):
 
 
 def _quote_path(p):
-    """A selection line for path p (README, DATASET/selection)."""
-    needs = (p.startswith(('"', "#", " ")) or p.endswith(" ") or
+    """A selection line for path p, as core/text.c tbuf_put_path_line
+    writes it: as it is, unless it is empty, starts with '"', '#' or a
+    space, ends with a space or holds a control byte; then C-quoted."""
+    needs = (not p or p.startswith(('"', "#", " ")) or p.endswith(" ") or
              any(ord(c) < 32 or ord(c) == 127 for c in p))
     if not needs:
         return p
@@ -111,34 +113,41 @@ def _quote_path(p):
     return "".join(out)
 
 
+_NAMED = dict(zip(b'"\\abtnvfr', b'"\\\a\b\t\n\v\f\r'))
+
+
 def _unquote_line(line):
+    """The path of a selection line, as the server reads one (core/names.c
+    over core/text.c core_path_unquote): a trailing CR dropped; a line that
+    starts with '"' and is well-formed quoting (a closing quote at its end,
+    known escapes, octal as three digits, no NUL) decoded; any other line,
+    a malformed quoted one too, is the path itself."""
+    if line.endswith("\r"):
+        line = line[:-1]
     if not line.startswith('"'):
         return line
     raw = line.encode("utf-8", "surrogateescape")
     out = bytearray()
-    i, n = 1, len(raw)
-    simple = {ord('"'): 34, ord("\\"): 92, ord("a"): 7, ord("b"): 8,
-              ord("t"): 9, ord("n"): 10, ord("v"): 11, ord("f"): 12,
-              ord("r"): 13}
-    while i < n and raw[i] != ord('"'):
+    i, n = 1, len(raw) - 1
+    ok = n >= 1 and raw[n] == ord('"')
+    while ok and i < n:
         c = raw[i]
-        if c == ord("\\") and i + 1 < n:
-            d = raw[i + 1]
-            if d in simple:
-                out.append(simple[d])
-                i += 2
-                continue
-            if 48 <= d <= 55:
-                j = i + 1
-                v = 0
-                while j < n and j < i + 4 and 48 <= raw[j] <= 55:
-                    v = v * 8 + raw[j] - 48
-                    j += 1
-                out.append(v & 255)
-                i = j
-                continue
-        out.append(c)
+        if c == ord('"'):
+            ok = False                      # an unescaped quote inside
+        elif c != ord("\\"):
+            out.append(c)
+        elif i + 1 < n and raw[i + 1] in _NAMED:
+            i += 1
+            out.append(_NAMED[raw[i]])
+        elif (i + 3 < n and all(48 <= d <= 55 for d in raw[i + 1:i + 4])
+              and 0 < int(raw[i + 1:i + 4], 8) <= 255):
+            out.append(int(raw[i + 1:i + 4], 8))
+            i += 3
+        else:
+            ok = False
         i += 1
+    if not ok:
+        return line
     return out.decode("utf-8", "surrogateescape")
 
 

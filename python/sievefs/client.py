@@ -18,7 +18,8 @@ import threading
 import time
 import urllib.parse
 
-from ._http import _HTTPConn, _Disconnected, _FileChanged, _SinkError
+from ._http import (_HTTPConn, _CutShort, _Disconnected, _FileChanged,
+                    _SinkError)
 from ._transfer import Transfers
 from ._util import (DEFAULT_TOKEN_FILE, MODES, UploadResult,
                     DownloadResult, _json_bytes, _json_load, _loopback,
@@ -190,7 +191,7 @@ class Client(Transfers):
         while True:
             attempt += 1
             conn, reused = self._conn()
-            sunk = False
+            began = False          # a byte of the answer came
             if size is not None:
                 body.seek(pos)
             try:
@@ -199,24 +200,26 @@ class Client(Transfers):
                 else:
                     conn.send(method, full, h, body=body)
                 resp = conn.response(method)
+                began = True
                 status = resp.status
                 if sink is not None and 200 <= status < 300:
-                    def counted(b):
-                        nonlocal sunk
-                        sunk = True
+                    def to_sink(b):
                         try:
                             sink(b)
                         except Exception as e:
                             raise _SinkError(e)
-                    data = conn.read_body(method, resp, counted)
+                    data = conn.read_body(method, resp, to_sink)
                 else:
                     data = conn.read_body(method, resp)
-            except (_Disconnected, ConnectionResetError,
+            except (_Disconnected, _CutShort, ConnectionResetError,
                     BrokenPipeError) as e:
                 self._conn(fresh=True)
                 # a kept-alive connection the server closed meanwhile:
-                # nothing was done, try once more on a new one
-                if reused and attempt == 1 and not sunk:
+                # nothing was done, try once more on a new one. Not once
+                # an answer began (as libcurl): the request may have been
+                # done, and a POST must not be done twice.
+                if reused and attempt == 1 and not began and \
+                        not isinstance(e, _CutShort):
                     continue
                 raise ConnectionFailed("%s %s: connection lost: %s"
                                        % (method, path, e or type(e).__name__),
@@ -307,6 +310,14 @@ class Client(Transfers):
         return self._json("GET", "/v1/datasets?name=" + _q(dataset))
 
     def _ds(self, dataset):
+        """The dataset's id. An id (given, or the current one) is used as
+        it is: the request it goes into answers NotFound for an unknown
+        one, so asking for the dataset first was a round trip per call
+        (two per poll of wait())."""
+        if dataset is None and self.dataset_id is not None:
+            dataset = self.dataset_id
+        if isinstance(dataset, int) and not isinstance(dataset, bool):
+            return dataset
         return self.get_dataset(dataset)["id"]
 
     def create_dataset(self, dataset_name):

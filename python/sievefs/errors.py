@@ -62,5 +62,10 @@ def _error_from(status, body, method, path):
         message = body.decode("utf-8", "replace").strip()[:500]
     if not message:
         message = "%s %s: HTTP %d" % (method, path, status)
+    if status == 507 and code == "no_space":
+        # the server's bare strerror would read as a local disk's
+        message = ("the server's disk is full (%s): free space on the"
+                   " server, or ask its admin; an upload run again goes on"
+                   " where it stopped" % message)
     cls = _BY_STATUS.get(status) or (ServerError if status >= 500 else Error)
     return cls(message, status, code, errno, method, path)

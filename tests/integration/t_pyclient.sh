@@ -12,14 +12,19 @@
 # are sized as the mount sizes them, and without Pillow the thumbnails mode
 # says so; an upload killed with SIGKILL after 150 blobs leaves only
 # complete samples and, resumed, sends no blob and commits no file twice,
-# leaves nothing pending and ends equal to the source; odd names (newline,
-# tab, leading #, non-UTF-8 bytes...) survive upload, selection, tags and
-# download; embeddings, sampling (random, coreset, keep), tags from
+# leaves nothing pending and ends equal to the source (in modes meta and
+# thumbnails too, killed after 150 commits); odd names (newline, tab,
+# leading #, non-UTF-8 bytes...) survive upload, selection, tags and
+# download, and selection lines are quoted and read byte for byte as the
+# server does, through the command line too; embeddings, sampling (random, coreset, keep), tags from
 # filenames and download (verified, equal to the source, resumable) work;
-# bad token, token file readable by others, unknown or another user's
+# bad token, token file readable by others or of another uid (and a
+# second Unix user's own, run as nobody), unknown or another user's
 # dataset, bad CSV, name rules, bad requests, a file changed during the
-# upload, the upload cap (507) raise with the server's message; 429 is
-# waited out; a closed keep-alive connection is reopened; TLS with cafile
+# upload, the upload cap (507) raise with the server's message, a full
+# server disk says whose disk; 429 is waited out; a closed keep-alive
+# connection is reopened, a POST cut inside its answer is not sent again,
+# chunked and 1xx answers parse (a scripted server); TLS with cafile
 # works and an untrusted certificate is refused with the hint; the command
 # line has --help for each command, no progress bar off a terminal and one
 # on a terminal. Then: a tree uploaded by the client reads back identical

@@ -78,6 +78,32 @@ def _tree_shas(root):
     return out
 
 
+def _start(store, logp, *extra):
+    """`sievefs serve STORE --listen 127.0.0.1:0 EXTRA...` logging to logp:
+    (Popen, its URL as the "listening on" line gives it, or None if it did
+    not come up within 20 s)."""
+    with open(logp, "wb") as log:
+        srv = subprocess.Popen([SIEVEFS, "serve", store, "--listen",
+                                "127.0.0.1:0"] + list(extra),
+                               stdout=log, stderr=log)
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline and srv.poll() is None:
+        with open(logp, "rb") as f:
+            m = re.search(rb"listening on (https?://[0-9.:]+)", f.read())
+        if m:
+            return srv, m.group(1).decode()
+        time.sleep(0.05)
+    return srv, None
+
+
+def _files(d, n, size, name="f%d"):
+    """n files of `size` random bytes in d (made if missing)."""
+    os.makedirs(d, exist_ok=True)
+    for i in range(n):
+        with open(os.path.join(d, name % i), "wb") as f:
+            f.write(os.urandom(size))
+
+
 def setUpModule():
     global T, URL, SERVER, TOKEN, SRC, SHAS
     if not os.access(SIEVEFS, os.X_OK):
@@ -89,20 +115,7 @@ def setUpModule():
     _token(store, "alice", TOKEN)
     for u in ("bob", "carol", "dave"):   # users with no blobs of alice's
         _token(store, u, os.path.join(T, u + ".tok"))
-    log = open(os.path.join(T, "server.log"), "wb")
-    SERVER = subprocess.Popen([SIEVEFS, "serve", store, "--listen",
-                               "127.0.0.1:0"], stdout=log, stderr=log)
-    log.close()
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline:
-        with open(os.path.join(T, "server.log"), "rb") as f:
-            m = re.search(rb"listening on (http://[0-9.:]+)", f.read())
-        if m:
-            URL = m.group(1).decode()
-            break
-        if SERVER.poll() is not None:
-            break
-        time.sleep(0.05)
+    SERVER, URL = _start(store, os.path.join(T, "server.log"))
     if URL is None:
         tearDownModule()
         raise RuntimeError("sievefs serve did not come up")
@@ -293,6 +306,68 @@ class TestOddNames(Base):
         c.download("initial-tag", dest, dataset="odd")
         self.assertEqual(_tree_shas(dest), _tree_shas(os.fsdecode(src)))
 
+    def test_selection_lines_as_the_server_writes_them(self):
+        # The client quotes and unquotes selection lines as core/text.c
+        # does: byte for byte the server's text, both ways, for every kind
+        # of odd name; the command line prints that text and reads it back;
+        # a malformed quoted line is refused by both alike.
+        from sievefs import _util
+        src = os.path.join(T, "odd2").encode()
+        os.makedirs(src, exist_ok=True)
+        names = [b"back\\slash", b"del\x7f", b"ctl\x01x", b"cr\rx",
+                 b'mid"quote', b'"', b"#", b" ", b"new\nline", b"\xff\xfe",
+                 b"tab\t", b"bell\a", b"esc\x1b[", b"plain.jpg",
+                 b'a"b\\c\n', b"x\\001", b"#\\n"]
+        for n in names:
+            with open(src + b"/" + n, "wb") as f:
+                f.write(n)
+        c = client()
+        c.upload_dataset(os.fsdecode(src), dataset="odd2")
+        i = c.get_dataset("odd2")["id"]
+        raw = c._text("/v1/datasets/%d/selection" % i)
+        sel = c.get_selection("odd2")
+        self.assertEqual(sorted(sel), sorted(os.fsdecode(n) for n in names))
+        self.assertEqual("".join(_util._quote_path(p) + "\n" for p in sel),
+                         raw, "quoted as the server quotes")
+        r = cli("--token-file", TOKEN, "selection", "odd2")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(r.stdout, raw.encode("utf-8", "surrogateescape"),
+                         "`selection` prints the server's lines")
+        lst = os.path.join(T, "odd2.sel")
+        with open(lst, "wb") as f:
+            f.write(b"".join(ln + b"\n" for ln in
+                             r.stdout.splitlines()[::-1]))
+        r = cli("--token-file", TOKEN, "selection", "odd2", "--set", lst)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(c.get_selection("odd2"), sel[::-1],
+                         "what `selection` printed reads back as itself")
+        c.set_selection(sel, dataset="odd2")
+        self.assertEqual(c._text("/v1/datasets/%d/selection" % i), raw)
+        r = cli("--token-file", TOKEN, "tag", "odd2", "all", "--filenames",
+                lst)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        r = cli("--token-file", TOKEN, "ls", "odd2", "all")
+        self.assertEqual(sorted(r.stdout.splitlines()),
+                         sorted(raw.encode("utf-8", "surrogateescape")
+                                .splitlines()))
+        # a line that is not well-formed quoting is the path itself, to
+        # both (the server: as lists written before quoting)
+        c.set_selection(sel, dataset="odd2")
+        for bad in ('"abc', '"a\\qb"', '"\\01"', '"\\000"', '"a"b"',
+                    '"\\777"', '"x\\"'):
+            self.assertEqual(_util._unquote_line(bad), bad)
+            with self.assertRaises(sievefs.BadRequest, msg=bad) as cm:
+                c.request("PUT", "/v1/datasets/%d/selection" % i,
+                          bad + "\n", ctype="text/plain")
+            self.assertIn("'%s' is not a file" % bad, cm.exception.message)
+        self.assertEqual(c.get_selection("odd2"), sel, "nothing changed")
+        c.request("PUT", "/v1/datasets/%d/selection" % i, '"\r\n',
+                  ctype="text/plain")
+        self.assertEqual((_util._unquote_line('"\r'), c.get_selection("odd2")),
+                         ('"', ['"']), "a lone quote is the file '\"'")
+        c.set_selection(sel, dataset="odd2")
+        self.assertEqual(c.get_selection("odd2"), sel, "nothing changed")
+
     def test_folder_over_a_file(self):
         c = client()
         a = os.path.join(T, "fof-a")
@@ -377,6 +452,53 @@ class TestInterrupted(Base):
         files, _ = c._tree(c.get_dataset("killed")["live_root"])
         self.assertEqual([q for q, n in files.items()
                           if not n.get("has_sha")], [])
+
+
+    def test_kill9_and_resume_meta_and_thumbnails(self):
+        # The other modes make a file then commit it (two requests): killed
+        # after 150 commits, some files are made but not committed; the
+        # re-run commits each of those once, no committed file again, and
+        # ends equal to the source (thumbnails: every image has one).
+        commit_re = re.compile(r"^sievefs: PUT /v1/nodes/(\d+)/content 200$")
+        e = dict(os.environ, PYTHONPATH=os.path.join(REPO, "python"),
+                 SIEVEFS_SERVER=URL)
+        for mode in ("meta", "thumbnails"):
+            ds = "killed-" + mode
+            p = subprocess.Popen([PY, "-m", "sievefs", "--token-file", TOKEN,
+                                  "--verbose", "upload", SRC, ds, "--mode",
+                                  mode], env=e, stdout=subprocess.DEVNULL,
+                                 stderr=subprocess.PIPE, text=True)
+            c1 = []
+            for line in p.stderr:
+                m = commit_re.match(line.rstrip("\n"))
+                if m:
+                    c1.append(m.group(1))
+                    if len(c1) == 150:
+                        p.send_signal(signal.SIGKILL)
+                        break
+            p.wait()
+            p.stderr.close()
+            self.assertEqual(p.returncode, -signal.SIGKILL, mode)
+            c = client()
+            files, _ = c._tree(c.get_dataset(ds)["live_root"])
+            committed = {q for q, n in files.items() if n.get("has_sha")}
+            self.assertTrue(150 <= len(committed) < N_IMAGES + 1, mode)
+            r = cli("--token-file", TOKEN, "--verbose", "upload", SRC, ds,
+                    "--mode", mode, text=True)
+            self.assertEqual(r.returncode, 0, r.stderr)
+            c2 = [m.group(1) for m in map(commit_re.match,
+                                          r.stderr.splitlines()) if m]
+            self.assertEqual(set(c1) & set(c2), set(),
+                             mode + ": no file committed twice")
+            self.assertEqual(len(c2), N_IMAGES + 1 - len(committed), mode)
+            self.assertServerTreeEqualsSource(c, ds)
+            files, _ = c._tree(c.get_dataset(ds)["live_root"])
+            self.assertEqual([q for q, n in files.items()
+                              if not n.get("has_sha")], [], mode)
+            if mode == "thumbnails":
+                self.assertEqual(sorted(q for q, n in files.items()
+                                        if "thumb_sha" not in n),
+                                 ["notes/readme.txt"])
 
 
 class TestWorkflow(Base):
@@ -487,6 +609,22 @@ class TestWorkflow(Base):
                 text=True)
         self.assertEqual(r.returncode, 0, r.stderr)
 
+    def test_3b_an_id_is_not_looked_up_again(self):
+        # a dataset id (given or current) goes straight into the request:
+        # no GET /v1/datasets/N before each call, nor before each poll
+        c = client(dataset="wf", verbose=True)
+        err = io.StringIO()
+        real, sys.stderr = sys.stderr, err
+        try:
+            c.get_all_tags()
+            c.sample_status()
+            c.get_selection(c.dataset_id)
+        finally:
+            sys.stderr = real
+        self.assertEqual(len(err.getvalue().splitlines()), 3, err.getvalue())
+        with self.assertRaises(sievefs.NotFound):
+            c.get_all_tags(999999)
+
     def test_4_download(self):
         c = client(dataset="wf")
         dest = os.path.join(T, "dl")
@@ -556,6 +694,44 @@ class TestErrors(Base):
         self.assertNotIn(tok, r.stderr)
         with self.assertRaises(sievefs.Error):
             sievefs.Client(server="http://10.1.2.3:8420", token=tok)
+
+    @unittest.skipUnless(os.geteuid() == 0 and shutil.which("runuser"),
+                         "needs root and runuser for a second Unix user")
+    def test_token_file_of_another_user(self):
+        # As the mount (t_remote): a token file of another uid is refused
+        # even at mode 0600; a second user (nobody) whose own token file
+        # others can read is refused with the chmod advice, at 0600 served.
+        with open(TOKEN) as f:
+            tok = f.read().strip()
+        d = tempfile.mkdtemp(prefix="sievefs-nobody.")
+        self.addCleanup(shutil.rmtree, d, True)
+        os.chmod(d, 0o755)
+        theirs = os.path.join(d, "token")
+        fd = os.open(theirs, os.O_WRONLY | os.O_CREAT, 0o600)
+        os.write(fd, tok.encode() + b"\n")
+        os.close(fd)
+        os.chown(theirs, 65534, 65534)
+        with self.assertRaises(sievefs.TokenError) as cm:
+            sievefs.Client(server=URL, token_file=theirs)
+        self.assertIn("belongs to uid 65534", str(cm.exception))
+        self.assertNotIn(tok, str(cm.exception))
+        os.chmod(theirs, 0o644)
+
+        def as_nobody():
+            return subprocess.run(
+                ["runuser", "-u", "nobody", "--", "env",
+                 "PYTHONPATH=" + os.path.join(REPO, "python"),
+                 "SIEVEFS_SERVER=" + URL, "HOME=" + d, PY, "-m", "sievefs",
+                 "--token-file", theirs, "ls"], cwd=d, text=True,
+                stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        r = as_nobody()
+        self.assertEqual(r.returncode, 1, r.stderr)
+        self.assertIn("has mode 0644", r.stderr)
+        self.assertIn("chmod 600 " + theirs, r.stderr)
+        self.assertNotIn(tok, r.stderr + r.stdout)
+        os.chmod(theirs, 0o600)
+        r = as_nobody()
+        self.assertEqual(r.returncode, 0, r.stderr)
 
     def test_unknown_dataset(self):
         c = client()
@@ -647,10 +823,7 @@ class TestErrors(Base):
         # message; a re-run sends it.
         import sievefs._transfer as sc
         d = os.path.join(T, "changing")
-        os.makedirs(d, exist_ok=True)
-        for i in range(6):
-            with open(os.path.join(d, "f%d" % i), "wb") as f:
-                f.write(os.urandom(2000))
+        _files(d, 6, 2000)
         real = sc._sha256_file
 
         def lying(path):
@@ -697,6 +870,127 @@ class TestErrors(Base):
         self.assertIn("sievefs serve", str(cm.exception))
 
 
+class _Fake:
+    """A scripted HTTP/1.1 server on loopback, for the answers sievefs
+    serve never gives (chunked, 1xx, no length, a close between or inside
+    answers): answers[i] is the raw answer to the i-th request, or
+    (raw, "close") to close the connection after it. `seen` holds the
+    request lines, `accepts` the connections."""
+
+    def __init__(self, answers):
+        import socket
+        import threading
+        self.answers, self.seen, self.accepts = list(answers), [], 0
+        self.s = socket.socket()
+        self.s.bind(("127.0.0.1", 0))
+        self.s.listen(8)
+        self.url = "http://127.0.0.1:%d" % self.s.getsockname()[1]
+        threading.Thread(target=self._run, daemon=True).start()
+
+    def _run(self):
+        while self.answers:
+            try:
+                c, _ = self.s.accept()
+            except OSError:
+                return
+            self.accepts += 1
+            with c, c.makefile("rb") as f:
+                while self.answers:
+                    line = f.readline()
+                    if not line:
+                        break
+                    n = 0
+                    for h in iter(f.readline, b"\r\n"):
+                        k, _, v = h.partition(b":")
+                        if k.strip().lower() == b"content-length":
+                            n = int(v)
+                    f.read(n)
+                    self.seen.append(b" ".join(line.split()[:2]).decode())
+                    a = self.answers.pop(0)
+                    c.sendall(a[0] if isinstance(a, tuple) else a)
+                    if isinstance(a, tuple):
+                        break
+
+    def close(self):
+        self.s.close()
+
+
+def _ok(body, extra=b""):
+    return (b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n%s\r\n%s"
+            % (len(body), extra, body))
+
+
+class TestTransport(unittest.TestCase):
+    """_http.py's paths that sievefs serve does not take (it always sends
+    Content-Length and keeps the connection), against a scripted server."""
+
+    def run_fake(self, answers):
+        f = _Fake(answers)
+        self.addCleanup(f.close)
+        return f, sievefs.Client(server=f.url, token="t", timeout=5)
+
+    def test_chunked_after_interim_answers(self):
+        chunked = (b"HTTP/1.1 100 Continue\r\n\r\n"
+                   b"HTTP/1.1 103 Early Hints\r\nLink: </a>\r\n\r\n"
+                   b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+                   b"6;ext=1\r\n{\"user\r\n0b\r\n\": \"alice\"\r\n1\r\n}\r\n"
+                   b"0\r\nTrailer: x\r\n\r\n")
+        f, c = self.run_fake([chunked, _ok(b'{"user": "bob"}')])
+        self.assertEqual(c.whoami(), "alice")
+        self.assertEqual(c.whoami(), "bob", "the chunked body was read to"
+                         " its end: the next answer parses")
+        self.assertEqual(f.accepts, 1, "one kept-alive connection")
+
+    def test_no_length_and_connection_close(self):
+        f, c = self.run_fake([
+            (b"HTTP/1.1 200 OK\r\n\r\n{\"user\": \"alice\"}", "close"),
+            (_ok(b'{"user": "bob"}', b"Connection: close\r\n"), "close"),
+            _ok(b'{"user": "carol"}')])
+        self.assertEqual(c.whoami(), "alice", "no length: read to the close")
+        self.assertEqual(c.whoami(), "bob")
+        self.assertEqual(c.whoami(), "carol")
+        self.assertEqual((f.accepts, len(f.seen)), (3, 3),
+                         "a new connection after each close, no retry")
+
+    def test_closed_between_requests_is_retried(self):
+        f, c = self.run_fake([(_ok(b'{"user": "alice"}'), "close"),
+                              _ok(b'{"user": "bob"}')])
+        self.assertEqual(c.whoami(), "alice")
+        self.assertEqual(c.whoami(), "bob", "the kept-alive connection the"
+                         " server closed is replaced, the request sent again")
+        self.assertEqual(f.seen, ["GET /v1/whoami"] * 2)
+
+    def test_cut_inside_an_answer_is_not_retried(self):
+        # the server began to answer the POST, so it may have done it: the
+        # client says the connection was lost and does not POST again
+        cut = b"HTTP/1.1 201 Created\r\nContent-Length: 90\r\n\r\n{\"id\""
+        f, c = self.run_fake([_ok(b'{"user": "alice"}'), (cut, "close"),
+                              b"HTTP/1.1 201 Created\r\nContent-Length: 2"
+                              b"\r\n\r\n{}"])
+        self.assertEqual(c.whoami(), "alice")
+        with self.assertRaises(sievefs.ConnectionFailed) as cm:
+            c.request("POST", "/v1/datasets", {"name": "x"})
+        self.assertIn("connection lost", str(cm.exception))
+        self.assertEqual(f.seen, ["GET /v1/whoami", "POST /v1/datasets"])
+
+    def test_full_disk_of_the_server(self):
+        # 507 no_space (the server's store is full: t_fulldisk makes one)
+        # says whose disk it is and what to do, and keeps the server's text
+        body = (b'{"error":{"code":"no_space","errno":"ENOSPC","message":'
+                b'"No space left on device"}}')
+        f, c = self.run_fake([b"HTTP/1.1 507 Insufficient Storage\r\n"
+                              b"Content-Length: %d\r\n\r\n%s"
+                              % (len(body), body)])
+        with self.assertRaises(sievefs.NoSpace) as cm:
+            c.create_dataset("x")
+        e = cm.exception
+        self.assertEqual((e.status, e.code, e.errno), (507, "no_space",
+                                                       "ENOSPC"))
+        self.assertIn("the server's disk is full (No space left on device)",
+                      e.message)
+        self.assertIn("free space on the server", e.message)
+
+
 class TestTLS(unittest.TestCase):
     """A server with a self-signed certificate (openssl): trusted with
     cafile=, refused (with the hint) without it."""
@@ -717,21 +1011,8 @@ class TestTLS(unittest.TestCase):
         os.mkdir(store, 0o700)
         cls.tok = os.path.join(d, "alice.tok")
         _token(store, "alice", cls.tok)
-        logp = os.path.join(d, "server.log")
-        with open(logp, "wb") as log:
-            cls.srv = subprocess.Popen(
-                [SIEVEFS, "serve", store, "--listen", "127.0.0.1:0",
-                 "--tls-cert", cls.cert, "--tls-key", key],
-                stdout=log, stderr=log)
-        cls.url = None
-        deadline = time.monotonic() + 20
-        while time.monotonic() < deadline and cls.srv.poll() is None:
-            with open(logp, "rb") as f:
-                m = re.search(rb"listening on https?://([0-9.:]+)", f.read())
-            if m:
-                cls.url = "https://" + m.group(1).decode()
-                break
-            time.sleep(0.05)
+        cls.srv, cls.url = _start(store, os.path.join(d, "server.log"),
+                                  "--tls-cert", cls.cert, "--tls-key", key)
         if cls.url is None:
             cls.tearDownClass()
             raise RuntimeError("the TLS server did not come up")
@@ -771,18 +1052,10 @@ def _serve(d, *extra):
     os.makedirs(os.path.join(d, "store"), 0o700)
     tok = os.path.join(d, "alice.tok")
     _token(os.path.join(d, "store"), "alice", tok)
-    logp = os.path.join(d, "server.log")
-    with open(logp, "wb") as log:
-        srv = subprocess.Popen([SIEVEFS, "serve", os.path.join(d, "store"),
-                                "--listen", "127.0.0.1:0"] + list(extra),
-                               stdout=log, stderr=log)
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline and srv.poll() is None:
-        with open(logp, "rb") as f:
-            m = re.search(rb"listening on (http://[0-9.:]+)", f.read())
-        if m:
-            return srv, m.group(1).decode(), tok
-        time.sleep(0.05)
+    srv, url = _start(os.path.join(d, "store"),
+                      os.path.join(d, "server.log"), *extra)
+    if url is not None:
+        return srv, url, tok
     srv.kill()
     srv.wait()
     raise RuntimeError("sievefs serve %s did not come up" % " ".join(extra))
@@ -801,9 +1074,7 @@ class TestServerLimits(unittest.TestCase):
             os.makedirs(src)
             with open(os.path.join(src, "big.bin"), "wb") as f:
                 f.write(os.urandom(8 << 20))
-            for i in range(5):
-                with open(os.path.join(src, "small%d" % i), "wb") as f:
-                    f.write(os.urandom(1000))
+            _files(src, 5, 1000, "small%d")
             c = sievefs.Client(server=url, token_file=tok)
             with self.assertRaises(sievefs.NoSpace) as cm:
                 c.upload_dataset(src, dataset="cap", workers=2)
@@ -855,10 +1126,7 @@ class TestCommandLine(unittest.TestCase):
 
     def test_upload_quiet_off_a_terminal(self):
         d = os.path.join(T, "small")
-        os.makedirs(d, exist_ok=True)
-        for i in range(5):
-            with open(os.path.join(d, "f%d" % i), "wb") as f:
-                f.write(os.urandom(100))
+        _files(d, 5, 100)
         r = cli("--token-file", TOKEN, "upload", d, "small", text=True)
         self.assertEqual(r.returncode, 0, r.stderr)
         self.assertEqual(r.stderr, "", "no progress bar off a terminal")
@@ -867,10 +1135,7 @@ class TestCommandLine(unittest.TestCase):
     def test_progress_bar_on_a_terminal(self):
         import pty
         d = os.path.join(T, "small2")
-        os.makedirs(d, exist_ok=True)
-        for i in range(20):
-            with open(os.path.join(d, "f%d" % i), "wb") as f:
-                f.write(os.urandom(100))
+        _files(d, 20, 100)
         e = dict(os.environ, PYTHONPATH=os.path.join(REPO, "python"),
                  SIEVEFS_SERVER=URL)
         m, s = pty.openpty()
