@@ -61,41 +61,13 @@ ok "token list" "$SIEVEFS" token list --store "$STORE"
 expect_contains "$T/last.out" "laptop one" "token list prints the token's name"
 expect_contains "$T/last.out" "LAST-USED" "token list has a last-used column"
 
-# (an ASan build keeps freed memory in quarantine, which would count as
-# RSS held by the download below; other builds ignore ASAN_OPTIONS)
+# the server (api, expect_code, jget: server_lib.sh); an ASan build keeps
+# freed memory in quarantine, which would count as RSS held by the download
+# below (other builds ignore ASAN_OPTIONS)
 ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}quarantine_size_mb=0 \
-	"$SIEVEFS" serve "$STORE" --listen 127.0.0.1:0 </dev/null >"$T/serve.log" 2>&1 &
-SPID=$!
-SV_PIDS+=("$SPID")
-PORT=
-for _ in $(seq 100); do
-	PORT=$(sed -n 's|.*listening on http://127.0.0.1:\([0-9]*\)$|\1|p' "$T/serve.log")
-	[[ -n $PORT ]] && break
-	sleep 0.1
-done
-[[ -n $PORT ]] || { sv_show "$T/serve.log"; die "server did not start"; }
-U=http://127.0.0.1:$PORT
+	serve_port "$T/serve.log" "$STORE"
 ORIGIN=$U
 
-# api TOKEN METHOD PATH [curl args...] — body in $T/body, headers in
-# $T/hdr, status in $code. TOKEN "" = none.
-api() {
-	local tok=$1 method=$2 path=$3
-	shift 3
-	local auth=()
-	[[ -n $tok ]] && auth=(-H "Authorization: Bearer $tok")
-	code=$(curl -s --path-as-is -o "$T/body" -D "$T/hdr" -w '%{http_code}' \
-		-X "$method" "${auth[@]}" "$@" "$U$path")
-}
-expect_code() {
-	if [[ $code == "$1" ]]; then
-		pass "$2 ($1)"
-	else
-		fail "$2: expected HTTP $1, got $code"
-		sv_show "$T/body"
-	fi
-}
-jget() { python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print(eval("d"+sys.argv[2]))' "$T/body" "$1"; }
 hdr() { tr -d '\r' <"$T/hdr" | sed -n "s/^$1: //Ip" | head -1; }
 ntokens() { sqlite3 "$STORE/catalog.db" "SELECT count(*) FROM tokens WHERE user='$1' AND revoked=0"; }
 
