@@ -14,8 +14,9 @@
 #                              step fails
 #   new_token USER FILE        a token for USER into FILE (mode 600); prints
 #                              the token's id
-#   serve_alice                serve $T/store on a free port ($port) with a
-#                              token for alice in $T/alice.tok; dies on failure
+#   serve_alice                serve $T/store on a free port ($port, its URL
+#                              in $U) with a token for alice in $T/alice.tok;
+#                              dies on failure
 #   both_modes FN              FN MNT KIND REMOUNT-FN on a local mount, then
 #                              on a remote one (-o meta_ttl=1), each unmounted
 #                              after; REMOUNT-FN remounts MNT the same way
@@ -83,6 +84,7 @@ serve_alice() {
 	new_token alice "$T/alice.tok" >/dev/null || die "token create failed"
 	port=$(free_port) || die "no free port"
 	start_server "$port" || die "sievefs serve did not come up"
+	U=http://127.0.0.1:$port
 }
 
 both_modes() {

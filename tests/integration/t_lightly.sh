@@ -29,12 +29,9 @@ PY=/usr/bin/python3
 DRV=$SV_REPO/tests/lightly/driver.py
 TTL=4
 
-port=$(free_port) || die "no free port"
-base=http://127.0.0.1:$port
-mkdir -p "$T/store"
-new_token alice "$T/alice.tok" >/dev/null || die "token create failed"
+SIEVEFS_LIGHTLY_URL_TTL=$TTL serve_alice
+base=$U
 new_token bob "$T/bob.tok" >/dev/null || die "token create failed"
-SIEVEFS_LIGHTLY_URL_TTL=$TTL start_server "$port" || die "sievefs serve did not come up"
 note "server pid $SERVER_PID on $base (signed URLs live $TTL s)"
 
 # a small tree of PNGs in two folders (what LightlyDataset reads: its

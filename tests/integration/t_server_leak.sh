@@ -28,16 +28,12 @@ PY=/usr/bin/python3
 "$PY" -c 'import PIL' 2>/dev/null ||
 	die "$PY cannot import PIL (apt-get install python3-pil)"
 
-port=$(free_port) || die "no free port"
-U=http://127.0.0.1:$port
-mkdir -p "$T/store"
-new_token alice "$T/alice.tok" >/dev/null || die "token create failed"
+serve_alice
 new_token bob "$T/bob.tok" >/dev/null || die "token create failed"
 new_token carol "$T/carol.tok" >/dev/null || die "token create failed"
 TA=$(cat "$T/alice.tok")
 TB=$(cat "$T/bob.tok")
 TC=$(cat "$T/carol.tok")
-start_server "$port" || die "sievefs serve did not come up"
 
 sha_of() { sha256sum "$1" | cut -d' ' -f1; }
 
