@@ -62,6 +62,9 @@ for mode in full thumbnails meta; do
 		want=$("$PY" -c 'import json,sys; print("\n".join(json.load(open(sys.argv[1]))["tags"][sys.argv[2]]))' \
 			"$T/out-$mode.json" "$tag" 2>/dev/null)
 		got=$(cd "$M/ds-$mode/$tag" 2>/dev/null && find . -type f | sed 's|^\./||' | sort)
+		# (both empty when the workflow made no tag: count them too)
+		expect_eq "${tag//[a-z]/}" "$(grep -c . <<<"$want")" \
+			"mode=$mode: the driver decoded ${tag//[a-z]/} files from the bitmask of $tag"
 		expect_eq "$want" "$got" "mode=$mode: the bitmask of $tag names the files of its folder"
 	done
 	got=$(cd "$M/ds-$mode/initial-tag" && find . -type f | sed 's|^\./||' | sort)
