@@ -79,25 +79,31 @@ def cmd_upload(a):
     root = ds["live_root"]
     files = sorted(os.listdir(a.dir))
     out = [None] * len(files)
+    errors = []
 
     def work(k):
         cc = _conn(a.url)
-        for i in range(k, len(files), 4):
-            data = open(os.path.join(a.dir, files[i]), "rb").read()
-            sha = hashlib.sha256(data).hexdigest()
-            _req(cc, tok, "PUT", f"/v1/blobs/{sha}", data)
-            n = _req(cc, tok, "POST", f"/v1/nodes/{root}/children",
-                     json.dumps({"name": files[i], "kind": 2}))
-            _req(cc, tok, "PUT", f"/v1/nodes/{n['ino']}/content",
-                 json.dumps({"sha256": sha, "size": len(data)}))
-            out[i] = f"{n['ino']} {sha}"
+        try:
+            for i in range(k, len(files), 4):
+                data = open(os.path.join(a.dir, files[i]), "rb").read()
+                sha = hashlib.sha256(data).hexdigest()
+                _req(cc, tok, "PUT", f"/v1/blobs/{sha}", data)
+                n = _req(cc, tok, "POST", f"/v1/nodes/{root}/children",
+                         json.dumps({"name": files[i], "kind": 2}))
+                _req(cc, tok, "PUT", f"/v1/nodes/{n['ino']}/content",
+                     json.dumps({"sha256": sha, "size": len(data)}))
+                out[i] = f"{n['ino']} {sha}"
+        except (SystemExit, Exception) as e:
+            # a thread drops SystemExit (_req's) without a word: keep it
+            errors.append(f"{files[i]}: {e}")
     th = [threading.Thread(target=work, args=(k,)) for k in range(4)]
     for t in th:
         t.start()
     for t in th:
         t.join()
-    if None in out:
-        sys.exit("upload: some files failed")
+    if errors or None in out:
+        sys.exit("upload: %d of %d files not uploaded; first error: %s" % (
+            out.count(None), len(files), errors[0] if errors else "?"))
     with open(a.out, "w") as f:
         f.write("\n".join(out) + "\n")
 

@@ -65,11 +65,18 @@ serve() {   # STORE: starts the server, sets U and SPID
 	bench_die "the server did not start"
 }
 unserve() { kill "$SPID" 2>/dev/null; wait "$SPID" 2>/dev/null; }
-# t PATH [curl args]: seconds for one GET, body to $work/body
+# t KEY PATH [curl args]: one GET's seconds appended to R[KEY], body to
+# $work/body; an answer other than 200 or 304 stops the bench (a timed
+# error is no figure)
 t() {
-	local path=$1
-	shift
-	curl -s -o "$work/body" -w '%{time_total}' -H "Authorization: Bearer $TOK" "$@" "$U$path"
+	local key=$1 path=$2 out
+	shift 2
+	out=$(curl -s -o "$work/body" -w '%{http_code} %{time_total}' \
+		-H "Authorization: Bearer $TOK" "$@" "$U$path")
+	case ${out%% *} in
+	200 | 304) R[$key]+="${out#* } " ;;
+	*) bench_die "GET $path: HTTP ${out%% *} $(head -c 300 "$work/body")" ;;
+	esac
 }
 median() { sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
 flip=0
@@ -145,26 +152,26 @@ EOF
 	declare -A R=()
 	for ((r = 0; r < REPS; r++)); do
 		change
-		R[tc]+="$(t "/v1/datasets/$DS/table") "
-		R[tw]+="$(t "/v1/datasets/$DS/table") "
+		t tc "/v1/datasets/$DS/table"
+		t tw "/v1/datasets/$DS/table"
 		B_table=$(stat -c %s "$work/body")
 		E=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["gen"])' "$work/body")
-		R[t304]+="$(t "/v1/datasets/$DS/table" -H "If-None-Match: \"$E\"") "
-		R[mem]+="$(t "/v1/datasets/$DS/members") "
+		t t304 "/v1/datasets/$DS/table" -H "If-None-Match: \"$E\""
+		t mem "/v1/datasets/$DS/members"
 		B_mem=$(stat -c %s "$work/body")
-		R[memt]+="$(t "/v1/datasets/$DS/members?tag=$TREE") "
-		R[sc]+="$(t "/v1/datasets/$DS/scores") "
+		t memt "/v1/datasets/$DS/members?tag=$TREE"
+		t sc "/v1/datasets/$DS/scores"
 		B_sc=$(stat -c %s "$work/body")
-		R[lc]+="$(t "/v1/datasets/$DS/layout?embedding=$EMB") "
+		t lc "/v1/datasets/$DS/layout?embedding=$EMB"
 		B_lay=$(stat -c %s "$work/body")
-		R[lw]+="$(t "/v1/datasets/$DS/layout?embedding=$EMB") "
+		t lw "/v1/datasets/$DS/layout?embedding=$EMB"
 		# peers
 		T1=$(now)
 		sqlite3 "$store/catalog.db" "SELECT path, size, ino FROM nodes WHERE tree=$TREE AND kind=2 AND sha IS NOT NULL ORDER BY path" >/dev/null
 		R[psql]+="$(awk -v a="$T1" -v b="$(now)" 'BEGIN { printf "%.6f", b - a }') "
-		R[pcsv]+="$(t "/v1/datasets/$DS/scores.csv") "
+		t pcsv "/v1/datasets/$DS/scores.csv"
 		if ((N <= 200000)); then
-			R[psvg]+="$(t "/v1/datasets/$DS/plot.svg") "
+			t psvg "/v1/datasets/$DS/plot.svg"
 		fi
 	done
 	m() { tr ' ' '\n' <<<"${R[$1]}" | grep . | median; }

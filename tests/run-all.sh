@@ -78,7 +78,7 @@ fi
 
 if [ "$run_vitest" = yes ]; then
 	start=$SECONDS
-	(cd web && npx --no-install vitest run --passWithNoTests --reporter=default) \
+	(cd web && npx --no-install vitest run --reporter=default) \
 		>"$tmp/vitest.out" 2>&1
 	rc=$?
 	line=$(sed 's/\x1b\[[0-9;]*m//g' "$tmp/vitest.out" | grep -E '^ *Tests +' | tail -1)
@@ -86,6 +86,7 @@ if [ "$run_vitest" = yes ]; then
 	f=$(sed -n 's/.* \([0-9][0-9]*\) failed.*/\1/p' <<<"$line")
 	p=${p:-0} f=${f:-0}
 	[ "$rc" -ne 0 ] && [ "$f" -eq 0 ] && f=1
+	[ "$p" -eq 0 ] && [ "$f" -eq 0 ] && f=1   # no case ran: not a pass
 	if [ "$f" -eq 0 ]; then
 		echo "PASS vitest: $p cases ($((SECONDS - start)) s)"
 	else

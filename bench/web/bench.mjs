@@ -36,8 +36,6 @@ import { fileURLToPath } from 'node:url';
 import * as child from 'node:child_process';
 import * as H from '../../tests/web/harness.mjs';
 
-const require_child = () => child;
-
 const here = path.dirname(fileURLToPath(import.meta.url));
 const arg = (k, d) => { const i = process.argv.indexOf(`--${k}`); return i > 0 ? process.argv[i + 1] : d; };
 const SAMPLES = Number(arg('samples', 100000));
@@ -70,9 +68,8 @@ for i in range(lo, hi):
 `;
 	const base = path.join(mnt, name, 'initial-tag');
 	const half = Math.ceil(count / 2000) * 1000;
-	const { spawn } = require_child();
 	return Promise.all([[0, Math.min(half, count)], [Math.min(half, count), count]].map(([lo, hi]) => new Promise((res, rej) => {
-		const c = spawn('/usr/bin/python3', ['-c', script, base, photos, String(lo), String(hi)], { stdio: ['ignore', 'inherit', 'inherit'] });
+		const c = child.spawn('/usr/bin/python3', ['-c', script, base, photos, String(lo), String(hi)], { stdio: ['ignore', 'inherit', 'inherit'] });
 		c.on('exit', (code) => (code === 0 ? res() : rej(new Error(`writer exited ${code}`))));
 	})));
 }

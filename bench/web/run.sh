@@ -10,7 +10,7 @@
 # Prints the command, the load average before and after, then: medians of
 # 5 (bench.mjs says what each figure is), the app's JavaScript gzipped
 # (gzip -9 of web/dist/assets/*.js, target ≤ 250 KiB), and thumbnails/s cold
-# and cached from bench/thumbs.sh when that script exists.
+# and cached (bench/thumbs.sh).
 # --store DIR keeps the store (the 100,000- and 1,000,000-sample datasets
 # take minutes to make through the API) and reuses it on the next run.
 set -euo pipefail
@@ -30,9 +30,5 @@ for f in web/dist/assets/*.js; do
 done
 awk -v t="$total" 'BEGIN { printf "app JavaScript, gzip -9: %.1f KiB (target ≤ 250 KiB)\n", t / 1024 }'
 
-if [ -f bench/thumbs.sh ]; then
-	echo "--- bench/thumbs.sh (thumbnails/s cold and cached)"
-	bash bench/thumbs.sh
-else
-	echo "bench/thumbs.sh: not here (thumbnails/s is the media helper's bench)"
-fi
+echo "--- bench/thumbs.sh (thumbnails/s cold and cached)"
+bash bench/thumbs.sh

@@ -15,11 +15,22 @@
 #                              step fails
 #   new_token USER FILE        a token for USER into FILE (mode 600); prints
 #                              the token's id
-#   serve_alice                serve $T/store on a free port ($port) with a
-#                              token for alice in $T/alice.tok; dies on failure
+#   serve_alice                serve $T/store on a free port ($port, its URL
+#                              in $U) with a token for alice in $T/alice.tok;
+#                              dies on failure
 #   both_modes FN              FN MNT KIND REMOUNT-FN on a local mount, then
 #                              on a remote one (-o meta_ttl=1), each unmounted
 #                              after; REMOUNT-FN remounts MNT the same way
+#   serve_port LOG STORE [ARGS...]  `sievefs serve STORE --listen
+#                              127.0.0.1:0 ARGS` (the kernel picks the port),
+#                              output in LOG; waits ≤ 10 s for its "listening
+#                              on" line; sets SPID, PORT and
+#                              U=http://127.0.0.1:PORT; dies if none comes
+#   api TOKEN METHOD PATH [CURL-ARGS...]  one request to $U (TOKEN "" sends
+#                              none; the path as is): status in $code, body
+#                              in $T/body, headers in $T/hdr
+#   expect_code CODE DESC      $code is CODE, else a failure showing the body
+#   jget EXPR                  python's d+EXPR of the JSON in $T/body
 
 SERVER_PID=
 SERVER_LOG=$T/server.log
@@ -74,6 +85,7 @@ serve_alice() {
 	new_token alice "$T/alice.tok" >/dev/null || die "token create failed"
 	port=$(free_port) || die "no free port"
 	start_server "$port" || die "sievefs serve did not come up"
+	U=http://127.0.0.1:$port
 }
 
 both_modes() {
@@ -97,3 +109,41 @@ both_modes() {
 	kill "$SERVER_PID"
 	wait "$SERVER_PID" 2>/dev/null
 }
+
+serve_port() {
+	local log=$1 store=$2
+	shift 2
+	"$SIEVEFS" serve "$store" --listen 127.0.0.1:0 "$@" </dev/null >"$log" 2>&1 &
+	SPID=$!
+	SV_BG+=("$SPID")
+	PORT=
+	local deadline=$((SECONDS + 10))
+	while ((SECONDS < deadline)); do
+		PORT=$(sed -n 's|.*listening on http://127.0.0.1:\([0-9]*\)$|\1|p' "$log")
+		[[ -n $PORT ]] && break
+		sv_alive "$SPID" || break
+		sleep 0.1
+	done
+	[[ -n $PORT ]] || { sv_show "$log"; die "sievefs serve did not start: $*"; }
+	U=http://127.0.0.1:$PORT
+}
+
+api() {
+	local tok=$1 method=$2 path=$3
+	shift 3
+	local auth=()
+	[[ -n $tok ]] && auth=(-H "Authorization: Bearer $tok")
+	code=$(curl -s --path-as-is -o "$T/body" -D "$T/hdr" -w '%{http_code}' \
+		-X "$method" "${auth[@]}" "$@" "$U$path")
+}
+
+expect_code() {
+	if [[ $code == "$1" ]]; then
+		pass "$2 ($1)"
+	else
+		fail "$2: expected HTTP $1, got $code"
+		sv_show "$T/body"
+	fi
+}
+
+jget() { python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print(eval("d"+sys.argv[2]))' "$T/body" "$1"; }

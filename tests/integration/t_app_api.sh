@@ -61,48 +61,22 @@ ok "token list" "$SIEVEFS" token list --store "$STORE"
 expect_contains "$T/last.out" "laptop one" "token list prints the token's name"
 expect_contains "$T/last.out" "LAST-USED" "token list has a last-used column"
 
-# (an ASan build keeps freed memory in quarantine, which would count as
-# RSS held by the download below; other builds ignore ASAN_OPTIONS)
+# the server (api, expect_code, jget: server_lib.sh); an ASan build keeps
+# freed memory in quarantine, which would count as RSS held by the download
+# below (other builds ignore ASAN_OPTIONS)
 ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}quarantine_size_mb=0 \
-	"$SIEVEFS" serve "$STORE" --listen 127.0.0.1:0 </dev/null >"$T/serve.log" 2>&1 &
-SPID=$!
-SV_PIDS+=("$SPID")
-PORT=
-for _ in $(seq 100); do
-	PORT=$(sed -n 's|.*listening on http://127.0.0.1:\([0-9]*\)$|\1|p' "$T/serve.log")
-	[[ -n $PORT ]] && break
-	sleep 0.1
-done
-[[ -n $PORT ]] || { sv_show "$T/serve.log"; die "server did not start"; }
-U=http://127.0.0.1:$PORT
+	serve_port "$T/serve.log" "$STORE"
 ORIGIN=$U
 
-# api TOKEN METHOD PATH [curl args...] — body in $T/body, headers in
-# $T/hdr, status in $code. TOKEN "" = none.
-api() {
-	local tok=$1 method=$2 path=$3
-	shift 3
-	local auth=()
-	[[ -n $tok ]] && auth=(-H "Authorization: Bearer $tok")
-	code=$(curl -s --path-as-is -o "$T/body" -D "$T/hdr" -w '%{http_code}' \
-		-X "$method" "${auth[@]}" "$@" "$U$path")
-}
-expect_code() {
-	if [[ $code == "$1" ]]; then
-		pass "$2 ($1)"
-	else
-		fail "$2: expected HTTP $1, got $code"
-		sv_show "$T/body"
-	fi
-}
-jget() { python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print(eval("d"+sys.argv[2]))' "$T/body" "$1"; }
+# jpy CODE — python CODE with d the JSON in $T/body
+jpy() { python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); exec(sys.argv[2])' "$T/body" "$1"; }
 hdr() { tr -d '\r' <"$T/hdr" | sed -n "s/^$1: //Ip" | head -1; }
 ntokens() { sqlite3 "$STORE/catalog.db" "SELECT count(*) FROM tokens WHERE user='$1' AND revoked=0"; }
 
 # --- tokens
 api "$TA" GET /v1/tokens
 expect_code 200 "GET /v1/tokens"
-expect_eq "['laptop one']" "$(jget '["tokens"]' | python3 -c 'import sys,ast; print([t["name"] for t in ast.literal_eval(sys.stdin.read())])')" \
+expect_eq "['laptop one']" "$(jpy 'print([t["name"] for t in d["tokens"]])')" \
 	"alice sees her one token by name (not bob's)"
 expect_eq True "$(jget '["tokens"][0]["current"]')" "the request's token is current"
 [[ $(jget '["tokens"][0]["last_used_ns"]') =~ ^[0-9]+$ ]] &&
@@ -118,12 +92,12 @@ expect_eq "no-store" "$(hdr Cache-Control)" "the answer holding a token is no-st
 api "$TC" GET /v1/whoami
 expect_code 200 "the new token works at once"
 api "$TC" GET /v1/tokens
-expect_eq "[$CID, $AID]" "$(jget '["tokens"]' | python3 -c 'import sys,ast; print([t["id"] for t in ast.literal_eval(sys.stdin.read())])')" \
+expect_eq "[$CID, $AID]" "$(jpy 'print([t["id"] for t in d["tokens"]])')" \
 	"newest first"
-expect_eq "[True, False]" "$(jget '["tokens"]' | python3 -c 'import sys,ast; print([t["current"] for t in ast.literal_eval(sys.stdin.read())])')" \
+expect_eq "[True, False]" "$(jpy 'print([t["current"] for t in d["tokens"]])')" \
 	"current marks only the token of this request"
 api "$TB" GET /v1/tokens
-expect_eq 1 "$(jget '["tokens"]' | python3 -c 'import sys,ast; print(len(ast.literal_eval(sys.stdin.read())))')" \
+expect_eq 1 "$(jpy 'print(len(d["tokens"]))')" \
 	"bob sees only his token"
 
 before=$(ntokens alice)
@@ -162,7 +136,7 @@ SID=$(tr -d '\r' <"$T/hdr" | sed -n 's/^[Ss]et-[Cc]ookie: sievefs_session=\([0-9
 CK="sievefs_session=$SID"
 api "" GET /v1/tokens -b "$CK"
 expect_code 200 "GET /v1/tokens by cookie"
-expect_eq "[($AID, True)]" "$(jget '["tokens"]' | python3 -c 'import sys,ast; print([(t["id"],t["current"]) for t in ast.literal_eval(sys.stdin.read())])')" \
+expect_eq "[($AID, True)]" "$(jpy 'print([(t["id"],t["current"]) for t in d["tokens"]])')" \
 	"the session's token is current"
 before=$(ntokens alice)
 api "" POST /v1/tokens -b "$CK" -d '{"name":"phish"}'
@@ -181,7 +155,7 @@ code=$(curl -s -o "$T/body" -D "$T/hdr" -w '%{http_code}' -X POST \
 	-d "{\"token\":\"$TW\"}" "$U/app/session")
 SW=sievefs_session=$(tr -d '\r' <"$T/hdr" | sed -n 's/^[Ss]et-[Cc]ookie: sievefs_session=\([0-9a-f]*\);.*/\1/p')
 api "" GET /v1/tokens -b "$SW"
-expect_eq "$WID" "$(jget '["tokens"]' | python3 -c 'import sys,ast; print([t["id"] for t in ast.literal_eval(sys.stdin.read()) if t["current"]][0])')" \
+expect_eq "$WID" "$(jpy 'print([t["id"] for t in d["tokens"] if t["current"]][0])')" \
 	"the second session's current token is the one it signed in with"
 api "" DELETE "/v1/tokens/$WID" -b "$SW" -H "Origin: $ORIGIN"
 expect_code 204 "revoke the current session's own token"
@@ -313,14 +287,14 @@ state 5
 expect_eq "runs selection" "$(changed 4 5)" "runs (which set the selection) move runs and selection"
 api "$TA" GET "/v1/datasets/$DS/runs"
 expect_code 200 "GET runs"
-expect_eq "[2, 1]" "$(jget '["runs"]' | python3 -c 'import sys,ast; print([r["number"] for r in ast.literal_eval(sys.stdin.read())])')" \
+expect_eq "[2, 1]" "$(jpy 'print([r["number"] for r in d["runs"]])')" \
 	"latest first"
-expect_eq "done random  2 2" "$(jget '["runs"][0]' | python3 -c 'import sys,ast; r=ast.literal_eval(sys.stdin.read()); print(r["state"], r["strategy"], r["phase"], r["done"], r["total"])')" \
+expect_eq "done random  2 2" "$(jpy 'r=d["runs"][0]; print(r["state"], r["strategy"], r["phase"], r["done"], r["total"])')" \
 	"a run's state, strategy, phase and counts"
 [[ $(jget '["runs"][0]["finished_ns"]') =~ ^[0-9]+$ ]] && pass "a finished run has finished_ns" ||
 	fail "finished_ns: $(cat "$T/body")"
 api "$TA" GET "/v1/datasets/$DS/runs?limit=1"
-expect_eq 1 "$(jget '["runs"]' | python3 -c 'import sys,ast; print(len(ast.literal_eval(sys.stdin.read())))')" "?limit=1 gives one"
+expect_eq 1 "$(jpy 'print(len(d["runs"]))')" "?limit=1 gives one"
 for l in 0 101 x -1; do
 	api "$TA" GET "/v1/datasets/$DS/runs?limit=$l"
 	expect_code 400 "?limit=$l"
@@ -412,7 +386,7 @@ expect_code 202 "queue an embed run"
 seen=""
 for _ in $(seq 600); do
 	api "$TA" GET "/v1/datasets/$SDS/runs"
-	r=$(jget '["runs"][0]' | python3 -c 'import sys,ast; r=ast.literal_eval(sys.stdin.read()); print(r["state"], r["phase"], r["total"])')
+	r=$(jpy 'r=d["runs"][0]; print(r["state"], r["phase"], r["total"])')
 	case $r in
 	"running embedding "[1-9]*) seen=$r; break ;;
 	done* | failed* | cancelled*) break ;;
@@ -432,7 +406,7 @@ for _ in $(seq 200); do
 	sleep 0.1
 done
 # the cancel may come after the last image: done is as good
-r=$(jget '["runs"][0]' | python3 -c 'import sys,ast; r=ast.literal_eval(sys.stdin.read()); print(r["state"], r["phase"])')
+r=$(jpy 'r=d["runs"][0]; print(r["state"], r["phase"])')
 [[ $r == "cancelled " || $r == "done " ]] && pass "an ended run has no phase ($r)" ||
 	fail "an ended run: [$r]"
 api "$TA" GET "/v1/datasets/$SDS/state"
@@ -477,7 +451,7 @@ done
 state m5
 expect_eq "runs selection" "$(changed m4 m5)" "a run in the mount moves runs (and the selection it sets)"
 api "$TM" GET "/v1/datasets/$DS/runs"
-expect_eq "done random" "$(jget '["runs"][0]' | python3 -c 'import sys,ast; r=ast.literal_eval(sys.stdin.read()); print(r["state"], r["strategy"])')" \
+expect_eq "done random" "$(jpy 'r=d["runs"][0]; print(r["state"], r["strategy"])')" \
 	"the mount's run at the web door"
 api "$TM" GET "/v1/datasets/$DS/tags"
 MTAG=$(python3 -c 'import json,sys; print([t["id"] for t in json.load(open(sys.argv[1]))["tags"] if t["name"]=="t1"][0])' "$T/body")

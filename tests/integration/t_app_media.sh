@@ -38,14 +38,10 @@ PY=/usr/bin/python3
 	2>/dev/null || die "$PY cannot import PIL with WebP (apt-get install python3-pil)"
 
 STORE=$T/store
-mkdir -p "$STORE"
-new_token alice "$T/alice.tok" >/dev/null || die "token create failed"
+serve_alice
 new_token bob "$T/bob.tok" >/dev/null || die "token create failed"
 TA=$(cat "$T/alice.tok")
 TB=$(cat "$T/bob.tok")
-port=$(free_port) || die "no free port"
-U=http://127.0.0.1:$port
-start_server "$port" || die "sievefs serve did not come up"
 note "server pid $SERVER_PID on $U"
 
 # get TOKEN PATH OUT [curl args] — status into $code, headers into OUT.h

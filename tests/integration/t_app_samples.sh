@@ -42,12 +42,8 @@ sv_need curl python3 find mountpoint fusermount3
 PY=/usr/bin/python3
 [ -x "$PY" ] || PY=$(command -v python3)
 
-port=$(free_port) || die "no free port"
-U=http://127.0.0.1:$port
-mkdir -p "$T/store"
-new_token alice "$T/alice.tok" >/dev/null || die "token create failed"
+serve_alice
 new_token bob "$T/bob.tok" >/dev/null || die "token create failed"
-start_server "$port" || die "sievefs serve did not come up"
 note "server pid $SERVER_PID on $U"
 TA=$(cat "$T/alice.tok")
 TB=$(cat "$T/bob.tok")

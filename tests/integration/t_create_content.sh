@@ -37,8 +37,8 @@ broot=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["live_ro
 printf 'hello, world\n' >"$T/f"
 sha=$(sha256sum "$T/f" | cut -d' ' -f1)
 
-listing() {
-	curl -sf -H "$HA" "$A/v1/nodes/$root/children" |
+listing() {   # [AUTH-HEADER FOLDER] (default: alice's root)
+	curl -sf -H "${1:-$HA}" "$A/v1/nodes/${2:-$root}/children" |
 		python3 -c 'import json,sys; print(" ".join(c["name"] for c in json.load(sys.stdin)["children"]))'
 }
 
@@ -81,6 +81,7 @@ expect_eq "a.txt" "$(listing)" "... and the listing is as it was"
 expect_eq "409 the server does not have this blob: PUT /v1/blobs/{sha} and retry" \
 	"$(post "$(body b.txt 13)" "$HB" "$broot")" \
 	"bob cannot name alice's blob without sending it: 409"
+expect_eq "" "$(listing "$HB" "$broot")" "... and nothing is created in his folder"
 
 mkdir -p "$T/mnt"
 sv_mount "$A" "$T/mnt" -o "token_file=$T/alice.tok" -o "cache_dir=$T/cache" ||

@@ -30,8 +30,9 @@
 # refuses connections; a remount on the same port works (and the session
 # made before still signs in: sessions live in the store); SIGTERM and
 # SIGINT each unmount, stop the server and exit 0; after kill -9 a remount
-# on the same port works (port and store lock freed). No token in the
-# mounts' logs.
+# on the same port works (port and store lock freed). The README's command
+# (no -f: the daemon forks into the background) serves the app and the API,
+# and fusermount3 -u stops its server. No token in the mounts' logs.
 
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/server_lib.sh"
@@ -360,7 +361,7 @@ sv_mount "$STORE" "$M" -o web=127.0.0.1:0 -o "web_tls_cert=$T/cert.pem,web_tls_k
 	die "mount with TLS failed"
 P3=$(sed -n 's|^sievefs: listening on https://127.0.0.1:\([0-9]*\)$|\1|p' "${SV_MNT_LOG[$M]}")
 [[ -n $P3 ]] && pass "with TLS the mount prints an https:// address" ||
-	sv_show "${SV_MNT_LOG[$M]}"
+	{ fail "with TLS the mount printed no https:// address"; sv_show "${SV_MNT_LOG[$M]}"; }
 U=https://127.0.0.1:$P3
 CURL_TLS=$T/cert.pem
 signin "$TB"
@@ -368,6 +369,29 @@ expect_eq 201 "$code" "sign-in over https: 201"
 grep -qi '^Set-Cookie:.*; *Secure' "$T/hdr" && pass "the cookie is Secure over https" ||
 	fail "no Secure cookie over https"
 sv_umount "$M"
+
+# ---- the README's command: the daemon in the background (no -f), the web
+# options in one -o; fusermount3 -u stops its server too
+M3=$T/mnt3
+mkdir -p "$M3"
+SV_MOUNTS+=("$M3")   # the trap unmounts it (and so ends the daemon) on any exit
+timeout 20 "$SIEVEFS" "$STORE" "$M3" -o "web=127.0.0.1:0,web_root=$W" </dev/null >"$T/bg.out" 2>&1
+expect_eq 0 "$?" "a background mount with -o web=…,web_root=… (no -f) exits 0 once mounted"
+sv_is_mounted "$M3" && pass "... and $M3 is mounted" || fail "the background mount is not mounted"
+P4=$(sed -n 's|^sievefs: listening on http://127.0.0.1:\([0-9]*\)$|\1|p' "$T/bg.out")
+[[ -n $P4 ]] && pass "... and it printed its address before going to the background" ||
+	{ fail "the background mount printed no address"; sv_show "$T/bg.out"; }
+U=http://127.0.0.1:$P4
+CURL_TLS=
+req GET /
+expect_eq 200 "$code" "the background daemon serves the app: GET / 200"
+expect_contains "$T/body" "mount app" "... the web root's index.html"
+ok "mkdir in the background mount" mkdir "$M3/bg"
+req GET /v1/datasets -H "Authorization: Bearer $TA"
+expect_contains "$T/body" '"bg"' "... and its API lists the dataset made in the mount"
+ok "fusermount3 -u the background mount" fusermount3 -u "$M3"
+wait_for "... then its port refuses connections (the daemon has stopped)" 10 \
+	bash -c "! curl -s -o /dev/null '$U/v1/whoami'"
 
 grep -qF -- "${TA#svf_}" "$T"/daemon.*.log && fail "a token is in a mount's log" ||
 	pass "no token in the mounts' logs"

@@ -25,6 +25,7 @@
 # and limits, see that section. The servers are stopped by PID.
 
 . "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/server_lib.sh"
 sv_need_binary
 sv_need curl sha256sum python3
 
@@ -48,40 +49,9 @@ fi
 expect_fail "token create with a bad user name" \
 	"$SIEVEFS" token create --store "$STORE" "bad name"
 
-# --- start the server on a free port
-"$SIEVEFS" serve "$STORE" --listen 127.0.0.1:0 </dev/null >"$T/serve.log" 2>&1 &
-SPID=$!
-SV_PIDS+=("$SPID")
-PORT=
-for _ in $(seq 50); do
-	PORT=$(sed -n 's|.*listening on http://127.0.0.1:\([0-9]*\)$|\1|p' "$T/serve.log")
-	[[ -n $PORT ]] && break
-	sv_alive "$SPID" || break
-	sleep 0.1
-done
-[[ -n $PORT ]] || { sv_show "$T/serve.log"; die "server did not start"; }
+# --- start the server on a free port (api, expect_code, jget: server_lib.sh)
+serve_port "$T/serve.log" "$STORE"
 note "server pid $SPID on port $PORT"
-U=http://127.0.0.1:$PORT
-
-# api TOKEN METHOD PATH [curl args...] — body in $T/body, status in $code.
-api() {
-	local tok=$1 method=$2 path=$3
-	shift 3
-	local auth=()
-	[[ -n $tok ]] && auth=(-H "Authorization: Bearer $tok")
-	code=$(curl -s --path-as-is -o "$T/body" -w '%{http_code}' -X "$method" \
-		"${auth[@]}" "$@" "$U$path")
-}
-# expect_code CODE DESC — checks $code.
-expect_code() {
-	if [[ $code == "$1" ]]; then
-		pass "$2 ($1)"
-	else
-		fail "$2: expected HTTP $1, got $code"
-		sv_show "$T/body"
-	fi
-}
-jget() { python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print(eval("d"+sys.argv[2]))' "$T/body" "$1"; }
 
 api "$TA" GET /v1/whoami
 expect_code 200 "whoami"
@@ -346,39 +316,13 @@ fi
 # --- a store from before grants: its users still read what their nodes name
 sqlite3 "$STORE/catalog.db" "DELETE FROM grants; DELETE FROM meta WHERE key='grants_v1'" ||
 	fail "cannot empty the grants"
-"$SIEVEFS" serve "$STORE" --listen 127.0.0.1:0 </dev/null >"$T/serve2.log" 2>&1 &
-SPID=$!
-SV_BG+=("$SPID")
-PORT=
-for _ in $(seq 100); do
-	PORT=$(sed -n 's|.*listening on http://127.0.0.1:\([0-9]*\)$|\1|p' "$T/serve2.log")
-	[[ -n $PORT ]] && break
-	sleep 0.1
-done
-U=http://127.0.0.1:$PORT
+serve_port "$T/serve2.log" "$STORE"
 api "$TA" GET "/v1/blobs/$SHA"
 expect_code 200 "after the upgrade alice reads her blob again"
 kill -TERM "$SPID"
 sv_wait_gone "$SPID" 10 && wait "$SPID"
 
 # --- uploads no node names: swept after the grace, capped per user
-# start2 LOG STORE ARGS... — a server on a free port; sets SPID and U.
-start2() {
-	local log=$1 store=$2
-	shift 2
-	"$SIEVEFS" serve "$store" --listen 127.0.0.1:0 "$@" </dev/null >"$log" 2>&1 &
-	SPID=$!
-	SV_BG+=("$SPID")
-	PORT=
-	for _ in $(seq 100); do
-		PORT=$(sed -n 's|.*listening on http://127.0.0.1:\([0-9]*\)$|\1|p' "$log")
-		[[ -n $PORT ]] && break
-		sv_alive "$SPID" || break
-		sleep 0.1
-	done
-	[[ -n $PORT ]] || { sv_show "$log"; die "server did not start: $*"; }
-	U=http://127.0.0.1:$PORT
-}
 stop2() {
 	kill -TERM "$SPID"
 	sv_wait_gone "$SPID" 10 && wait "$SPID"
@@ -397,7 +341,7 @@ expect_fail "--upload-cap nonsense is refused" "$SIEVEFS" serve "$T/s2" --listen
 S2=$T/s2
 ok "token create dave" "$SIEVEFS" token create --store "$S2" dave
 TD=$(cat "$T/last.out")
-start2 "$T/serve3.log" "$S2" --orphan-grace 2
+serve_port "$T/serve3.log" "$S2" --orphan-grace 2
 api "$TD" POST /v1/datasets -d '{"name":"sweep"}'
 expect_code 201 "dave creates a dataset"
 DROOT=$(jget '["live_root"]')
@@ -444,7 +388,7 @@ blob_on_disk "$S2" "$SO" && pass "a named blob outlives the grace" || fail "a na
 stop2
 
 # the cap: 3 MiB of unnamed uploads per user (long grace: no sweep here)
-start2 "$T/serve4.log" "$S2" --upload-cap 3M
+serve_port "$T/serve4.log" "$S2" --upload-cap 3M
 for i in 1 2 3; do
 	H[i]=$(mkblob "c$i.bin" 1024 $((20 + i)))
 	api "$TD" PUT "/v1/blobs/${H[i]}" -T "$T/c$i.bin"
@@ -479,18 +423,7 @@ stop2
 # the same address while bad ones get 429; the per-user budget gives 429 +
 # Retry-After; the 5th concurrent connection from one address is refused
 # while 4 idle ones stay open and usable.
-"$SIEVEFS" serve "$STORE" --listen 127.0.0.1:0 --user-rate 30/3600 \
-	--conns-per-addr 4 </dev/null >"$T/serve-sec.log" 2>&1 &
-SPID=$!
-SV_BG+=("$SPID")
-PORT=
-for _ in $(seq 100); do
-	PORT=$(sed -n 's|.*listening on http://127.0.0.1:\([0-9]*\)$|\1|p' "$T/serve-sec.log")
-	[[ -n $PORT ]] && break
-	sleep 0.1
-done
-[[ -n $PORT ]] || { sv_show "$T/serve-sec.log"; die "server 3 did not start"; }
-U=http://127.0.0.1:$PORT
+serve_port "$T/serve-sec.log" "$STORE" --user-rate 30/3600 --conns-per-addr 4
 expect_fail "serve refuses a malformed --user-rate" timeout 10 "$SIEVEFS" serve \
 	"$T/store-x" --listen 127.0.0.1:0 --user-rate 10
 expect_contains "$T/last.err" "N/SECONDS" "the message gives the format"

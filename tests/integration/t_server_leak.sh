@@ -28,25 +28,13 @@ PY=/usr/bin/python3
 "$PY" -c 'import PIL' 2>/dev/null ||
 	die "$PY cannot import PIL (apt-get install python3-pil)"
 
-port=$(free_port) || die "no free port"
-U=http://127.0.0.1:$port
-mkdir -p "$T/store"
-new_token alice "$T/alice.tok" >/dev/null || die "token create failed"
+serve_alice
 new_token bob "$T/bob.tok" >/dev/null || die "token create failed"
 new_token carol "$T/carol.tok" >/dev/null || die "token create failed"
 TA=$(cat "$T/alice.tok")
 TB=$(cat "$T/bob.tok")
 TC=$(cat "$T/carol.tok")
-start_server "$port" || die "sievefs serve did not come up"
 
-# api TOKEN METHOD PATH [curl args...] — body in $T/body, status in $code.
-api() {
-	local tok=$1 method=$2 path=$3
-	shift 3
-	code=$(curl -s -o "$T/body" -w '%{http_code}' -X "$method" \
-		-H "Authorization: Bearer $tok" "$@" "$U$path")
-}
-jget() { "$PY" -c 'import json,sys; d=json.load(open(sys.argv[1])); print(eval("d"+sys.argv[2]))' "$T/body" "$1"; }
 sha_of() { sha256sum "$1" | cut -d' ' -f1; }
 
 # upload TOKEN ROOT NAME FILE — PUT the blob, create the node, commit it.
