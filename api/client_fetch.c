@@ -38,6 +38,7 @@
 #include "cache/blobs.h"
 #include "cache/meta.h"
 #include "core/log.h"
+#include "core/util.h"
 
 /* ---- one blob ---- */
 
@@ -50,7 +51,7 @@ static int fetch_blob(struct client *c, const be_node *n)
 	unsigned int glen = 0;
 	int fd, rc;
 
-	store_sha_hex(n->sha, hexs);
+	core_sha_hex(n->sha, hexs);
 	cl_pathf(path, sizeof(path), "/v1/blobs/%s", hexs);
 	fd = cache_blob_tmp(c->blobs, tmp, sizeof(tmp));
 	if (fd < 0)
@@ -292,7 +293,7 @@ int cl_node_open(struct backend *be, const be_node *n)
 		fd = fetch_blob(c, n);
 	pf_release(c, slot);
 	if (fd < 0) {
-		store_sha_hex(n->sha, hexs);
+		core_sha_hex(n->sha, hexs);
 		log_error("remote: cannot read '%s' (blob %.16s…): %s", n->name,
 			  hexs, strerror(-fd));
 		/* Whatever went wrong, the file exists: a read error. */

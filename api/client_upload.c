@@ -44,6 +44,7 @@
 #include "api/json.h"
 #include "cache/blobs.h"
 #include "core/log.h"
+#include "core/util.h"
 #include "embed/thumb.h"
 
 /* ---- pins ---- */
@@ -83,7 +84,7 @@ size_t cl_pins_release(struct client *c,
 		}
 		arr = b ? cJSON_AddArrayToObject(b, "sha256") : NULL;
 		for (size_t i = 0; arr && i < k; i++) {
-			store_sha_hex(sha[at + i], hexs);
+			core_sha_hex(sha[at + i], hexs);
 			if (!cJSON_AddItemToArray(arr, cJSON_CreateString(hexs)))
 				arr = NULL;
 		}
@@ -254,7 +255,7 @@ static int thumb_push(struct client *c, int fd, int64_t size,
 		rc = -EIO;
 		goto out;
 	}
-	store_sha_hex(sha, t->hex);
+	core_sha_hex(sha, t->hex);
 	t->size = (int64_t)jlen;
 	rc = push_blob(c, tfd, t->hex, t->size);
 out:
@@ -286,7 +287,7 @@ static int commit_kept(struct client *c, int64_t ino, int fd,
 	char hexs[65];
 	int rc;
 
-	store_sha_hex(sha, hexs);
+	core_sha_hex(sha, hexs);
 	atomic_fetch_add(&c->pinning, 1); /* before the pin: cl_pins_release */
 	rc = cache_blob_adopt(c->blobs, fd, staged, sha, size, 1);
 	if (staged && staged[0])
@@ -320,7 +321,7 @@ int cl_node_commit(struct backend *be, int64_t ino, int fd,
 	char hexs[65];
 	int rc;
 
-	store_sha_hex(sha, hexs);
+	core_sha_hex(sha, hexs);
 	if (c->upload != API_UPLOAD_FULL)
 		return commit_kept(c, ino, fd, staged, sha, size, mtime_ns,
 				   durable);

@@ -23,6 +23,7 @@
 
 #include "api/json.h"
 #include "core/names.h"
+#include "core/util.h"
 
 /* ---- field helpers ---- */
 
@@ -218,7 +219,7 @@ int api_node_to_json(const struct store_node *n, cJSON **out)
 	if (!rc && n->kind == STORE_DIR) rc = add_num(j, "subdirs", n->subdirs);
 	if (!rc) rc = add_bool(j, "has_sha", n->has_sha);
 	if (!rc && n->has_sha) {
-		store_sha_hex(n->sha, hex);
+		core_sha_hex(n->sha, hex);
 		rc = add_str(j, "sha", hex);
 	}
 	if (!rc) rc = add_str(j, "name", n->name);

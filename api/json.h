@@ -6,7 +6,7 @@
  *
  * Everything here is pure: no I/O, no global state, thread-safe.
  *
- * Conventions: field names are those of store/'s structs. The nanosecond
+ * Conventions: field names are those of the records (core/records.h). The nanosecond
  * times (*_ns) are encoded as strings of decimal digits (they exceed 2^53,
  * which a JSON number parsed as a double cannot hold); every integer field
  * decodes from a number or such a string. Flags encode as booleans and
@@ -26,7 +26,7 @@
 
 #include <cjson/cJSON.h>
 
-#include "store/store.h"
+#include "core/records.h"
 
 /* ---- resources ---- */
 

@@ -67,6 +67,7 @@
 #include "core/log.h"
 #include "core/runs.h"
 #include "core/text.h"
+#include "core/util.h"
 
 #define RUNS_DEFAULT 20
 #define RUNS_MAX 100
@@ -165,7 +166,7 @@ static enum MHD_Result r_token_create(struct srv *s, struct req *r,
 	log_info("token %" PRId64 " made for user '%s' through the API", t.id,
 		 r->user);
 	/* the row as the catalog has it (its time, its name) */
-	t.created_ns = store_now_ns();
+	t.created_ns = core_now_ns();
 	snprintf(t.name, sizeof(t.name), "%s", name);
 	{
 		struct store_token *v = NULL;
@@ -685,7 +686,7 @@ static int tar_step(struct tarstream *ts)
 				    " the list stops here)\n", ts->nskipped);
 		if (tbuf_finish(&ts->skipped, &text, &len) ||
 		    tar_header(ts, "SKIPPED.txt", (int64_t)len,
-			       store_now_ns(), 0644) ||
+			       core_now_ns(), 0644) ||
 		    archive_write_data(ts->a, text, len) != (la_ssize_t)len) {
 			free(text);
 			return -1;

@@ -38,6 +38,7 @@
 
 #include "api/server_int.h"
 #include "core/log.h"
+#include "core/util.h"
 
 #define PAGE_DEFAULT 1000
 #define PAGE_MAX 10000
@@ -340,7 +341,7 @@ static int add_thumb(store *st, const char *user, const struct store_node *n,
 	if (n->kind != STORE_FILE || !n->has_sha ||
 	    store_thumb_get_for(st, user, n->sha, t, &size))
 		return 0;
-	store_sha_hex(t, hex);
+	core_sha_hex(t, hex);
 	if (!cJSON_AddStringToObject(j, "thumb_sha", hex) ||
 	    !cJSON_AddNumberToObject(j, "thumb_size", (double)size))
 		return -ENOMEM;
@@ -873,7 +874,7 @@ static enum MHD_Result r_blob_get(struct srv *s, struct req *r,
 		close(fd);
 		return srv_send_errno(c, rc, NULL);
 	}
-	store_sha_hex(r->sha, hex);
+	core_sha_hex(r->sha, hex);
 	snprintf(etag, sizeof(etag), "\"%s\"", hex);
 	{
 		const char *h[] = { MHD_HTTP_HEADER_ETAG, etag,

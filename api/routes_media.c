@@ -40,6 +40,7 @@
 
 #include "api/server_int.h"
 #include "core/thumbs.h"
+#include "core/util.h"
 
 #define THUMB_CACHE "private, no-cache"  /* a node's bytes may change: revalidate by ETag (304) */
 #define KEPT_TEXT "metadata only \xe2\x80\x94 bytes stay with the uploader"
@@ -183,7 +184,7 @@ static enum MHD_Result r_thumbnail(struct srv *s, struct req *r,
 
 	if (own_file(s, r, c, &n, &ret))
 		return ret;
-	store_sha_hex(n.sha, hex);
+	core_sha_hex(n.sha, hex);
 	rc = store_blob_source(s->st, r->owner, n.sha, src);
 	/* a mount's web door (owner ""): its files carry no upload grant, and
 	 * every blob they name is the owner's to read */
@@ -200,7 +201,7 @@ static enum MHD_Result r_thumbnail(struct srv *s, struct req *r,
 	}
 	if (rc)
 		return srv_send_errno(c, rc, NULL);
-	store_sha_hex(src, hex);
+	core_sha_hex(src, hex);
 	snprintf(etag, sizeof(etag), "\"t%s\"", hex);
 	if (srv_none_match_hit(c, etag))
 		return not_modified(c, etag, THUMB_CACHE);
@@ -272,7 +273,7 @@ static enum MHD_Result r_image(struct srv *s, struct req *r,
 		close(fd);
 		return srv_send_errno(c, rc, NULL);
 	}
-	store_sha_hex(n.sha, hex);
+	core_sha_hex(n.sha, hex);
 	snprintf(etag, sizeof(etag), "\"%s\"", hex);
 	if (srv_none_match_hit(c, etag)) {
 		close(fd);

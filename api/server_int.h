@@ -67,6 +67,7 @@
 #include "api/json.h"
 #include "api/server.h"
 #include "core/backend.h"
+#include "store/store.h"      /* until the routes go through core/ */
 
 #define RAW_MAX 8192                     /* request target, bytes */
 #define CAP_JSON (1u << 20)

@@ -5,8 +5,9 @@
  *
  * core/local.c implements it over store/ (embedded mode); the remote client
  * in api/ implements the same table over HTTP (remote mode). The record types
- * are store/'s plain structs, reused as value types: fs/ reads their fields
- * but never calls store/.
+ * are the value types of core/records.h (store/ fills them; they carry no
+ * function): fs/ and the remote client read their fields and include
+ * nothing of store/ (docs/design.md §2.1).
  *
  * Errors: every operation returns 0 or a negative errno, ready for FUSE.
  * Operations that can fail because of user input write a reason into `msg`
@@ -22,7 +23,7 @@
 #include <stdint.h>
 #include <sys/statvfs.h>
 
-#include "store/store.h"
+#include "core/records.h"
 
 typedef struct store_node be_node;
 typedef struct store_dataset be_dataset;

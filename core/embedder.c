@@ -41,6 +41,7 @@
 #include "embed/decode.h"
 #include "embed/features.h"
 #include "sampling/sampling.h"
+#include "store/store.h"
 
 #define ROUND 512
 #define MAX_FILE (256 << 20)     /* larger files are not decoded */

@@ -20,7 +20,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "store/store.h"
+#include "core/records.h"
 
 #define CORE_BUILTIN_NAME "builtin"
 

@@ -27,6 +27,7 @@
 #include "core/runs.h"
 #include "core/text.h"
 #include "core/view.h"
+#include "store/store.h"
 
 #define TEXT_MAX (256u << 20)   /* cap on a control file's text */
 #define LOG_SHOWN 1000

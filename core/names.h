@@ -8,7 +8,7 @@
 
 #include <stddef.h>
 
-#include "store/store.h"
+#include "core/records.h"
 
 #define CORE_NAME_MAX 128
 

@@ -46,6 +46,7 @@
 #include "core/plot.h"
 #include "core/text.h"
 #include "sampling/sampling.h"
+#include "store/store.h"
 
 #define PLOT_POINTS 20000
 #define PALETTE 10

@@ -7,7 +7,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "store/store.h"
+#include "core/records.h"
 
 /* The plot of dataset ds (named dsname) into *out, malloc'd (caller
  * frees). selnote says what made the current selection ("run 3,

@@ -39,6 +39,7 @@
 #include "core/runs.h"
 #include "core/text.h"
 #include "sampling/sampling.h"
+#include "store/store.h"
 
 #define TEXT_MAX (512u << 20)
 

@@ -15,7 +15,7 @@
 #include <pthread.h>
 #include <stdint.h>
 
-#include "store/store.h"
+#include "core/records.h"
 
 /* What the cache holds: a table or a layout. Read-only for callers. */
 struct tbl_obj {

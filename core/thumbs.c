@@ -42,6 +42,7 @@
 
 #include "core/thumbs.h"
 #include "embed/thumb.h"
+#include "store/store.h"
 
 static pthread_mutex_t gate_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t gate_cond = PTHREAD_COND_INITIALIZER;

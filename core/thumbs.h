@@ -14,7 +14,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "store/store.h"
+#include "core/records.h"
 
 #define CORE_THUMB_DECODERS 2          /* decodes at once, process-wide */
 #define CORE_THUMB_SRC_MAX (256ll << 20) /* larger blobs: not thumbnailed */

@@ -38,6 +38,7 @@
 
 #include "core/log.h"
 #include "core/upload.h"
+#include "store/store.h"
 
 #define NBUCKETS 1024
 

@@ -469,7 +469,7 @@ ssize_t fs_emb_write(struct fs *fs, struct fs_fh *fh, const char *buf,
 }
 
 /* Validates and stores the whole file written so far; see fs/README.md. */
-static int store_upload(struct fs *fs, struct emb_upload *u)
+static int save_upload(struct fs *fs, struct emb_upload *u)
 {
 	char msg[BE_MSG];
 	void *map = NULL;
@@ -511,7 +511,7 @@ int fs_emb_flush(struct fs *fs, struct fs_fh *fh, int by_opener)
 	pthread_mutex_unlock(&fs->emb_lock);
 	if (failed)
 		return -EINVAL;
-	return (dirty || empty_end) && by_opener ? store_upload(fs, u) : 0;
+	return (dirty || empty_end) && by_opener ? save_upload(fs, u) : 0;
 }
 
 /* The last close: stores what no close stored — also a file never
@@ -525,7 +525,7 @@ void fs_emb_release(struct fs *fs, struct fs_fh *fh)
 	todo = !u->failed && (u->dirty || !u->stored);
 	pthread_mutex_unlock(&fs->emb_lock);
 	if (todo) {
-		int rc = store_upload(fs, u);
+		int rc = save_upload(fs, u);
 		if (rc && rc != -EINVAL)
 			log_warn("embedding upload failed at release: %s",
 				 strerror(-rc));

@@ -15,6 +15,7 @@
 #include <sys/xattr.h>
 
 #include "core/names.h"
+#include "core/util.h"
 #include "fs/fs.h"
 
 #define XATTR_PREFIX "user.sievefs."
@@ -50,7 +51,7 @@ static int xattr_value(struct fs *fs, fuse_ino_t ino, const char *key,
 	if (rc)
 		return rc;
 	if (n.kind == STORE_FILE && n.has_sha && !strcmp(key, "sha256")) {
-		store_sha_hex(n.sha, val);
+		core_sha_hex(n.sha, val);
 		return 0;
 	}
 	if (n.parent <= 0) {

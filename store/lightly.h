@@ -15,20 +15,8 @@
 
 #include "store/store.h"
 
-#define STORE_LIGHTLY_KEY_LEN 32
-
-enum store_lightly_kind { STORE_LIGHTLY_EMB = 1, STORE_LIGHTLY_JOB = 2 };
-
-/* One id: kind, dataset, a name (embedding name, or the job's new tag),
- * ref (a job: its run's catalog id) and tag (a job: the tag it made, 0
- * until then). */
-struct store_lightly_id {
-	char id[25];
-	int kind;
-	int64_t dataset;
-	char name[129];
-	int64_t ref, tag;
-};
+/* STORE_LIGHTLY_KEY_LEN, enum store_lightly_kind and struct
+ * store_lightly_id are in core/records.h (value types). */
 
 /* The id of (kind, dataset, name), made (12 random bytes) when there is
  * none; for a job, ref replaces the one recorded (a retried sampling with

@@ -47,6 +47,11 @@
  * -EBUSY, nomem → -ENOMEM, everything else → -EIO). Functions that can fail
  * because of user input also fill an optional message buffer.
  *
+ * Layers: store/ is the bottom of sievefs. It calls nothing above it (no
+ * core/ operation, no core/log.h); the one header it takes from above is
+ * core/records.h, the value types it fills, which has no function and no
+ * state (docs/design.md §2.1). Above store/, only core/ calls it.
+ *
  * Threads: a store may be used from any number of threads at once. Each thread
  * gets its own SQLite connection on first use (closed when the thread exits or
  * at store_close). Writes are serialised by one in-process mutex held only for
@@ -60,82 +65,13 @@
 #include <sys/statvfs.h>
 #include <sys/types.h>
 
-typedef struct store store;
+#include "core/records.h"
 
-#define STORE_NAME_MAX 255     /* one path component, bytes */
-#define STORE_PATH_MAX 4096    /* a path on this machine (store files) */
-/* A node's path inside its tree, bytes. ext4 sets no limit on a tree's
- * depth (only on one syscall's path argument, PATH_MAX, which a deep tree
- * is reached around with relative paths), so this cap only bounds memory:
- * catalog.c builds these paths on the heap, at their length. */
-#define STORE_TREE_PATH_MAX (1u << 20)
-#define STORE_SHA_LEN 32
+/* The records (struct store_node, store_dataset, store_tag, ...) and their
+ * limits are value types every layer reads: core/records.h, types only. */
 #define STORE_ERRMSG 256
 #define STORE_DIR_MODE 0700
 #define STORE_FILE_MODE 0600
-
-enum store_kind { STORE_DIR = 1, STORE_FILE = 2 };
-
-/* One node as the catalog has it. `tree_live` and `dataset` come from the
- * node's tree. has_sha == 0 on a file node means "upload pending". */
-struct store_node {
-	int64_t ino;
-	int64_t tree;           /* tag id of the tree it belongs to */
-	int64_t parent;         /* parent node; a tree root has parent <= 0 */
-	int64_t dataset;
-	int tree_live;          /* 1 = initial-tag (writable), 0 = frozen tag */
-	int kind;               /* enum store_kind */
-	uint32_t mode;          /* permission bits only (07777) */
-	uint32_t uid, gid;
-	int64_t size;
-	int64_t mtime_ns, ctime_ns;
-	int64_t atime_ns;       /* set by utimensat only; reads leave it */
-	int64_t subdirs;        /* a dir: its child dirs (for st_nlink) */
-	int has_sha;
-	unsigned char sha[STORE_SHA_LEN];
-	char name[STORE_NAME_MAX + 1];
-};
-
-struct store_dataset {
-	int64_t id;
-	char uid[25];           /* stable public id, 24 hex digits */
-	char name[129];
-	char owner[65];
-	int64_t created_ns;
-	int64_t live_tree;      /* tag id of initial-tag */
-	int64_t live_root;      /* root node of initial-tag */
-	int64_t sel_tree;       /* tag the selection was taken from */
-	int sel_explicit;       /* 0 = "all of sel_tree" (the default) */
-	int tag_folders;        /* enum store_tag_folders: which folders a
-	                         * new tag gets (store_tag_create) */
-};
-
-/* Which folders of the selection's source tag a new tag gets. */
-enum store_tag_folders {
-	STORE_TAG_FOLDERS_ALL = 0,      /* every one (the default) */
-	STORE_TAG_FOLDERS_SELECTED = 1, /* those holding a selected file */
-};
-
-struct store_tag {
-	int64_t id;             /* catalog row id: what the API's URLs name */
-	char uid[25];           /* stable public id, 24 hex digits, as a
-				 * dataset's: user.sievefs.id, info */
-	int64_t dataset;
-	char name[129];
-	int64_t parent;         /* parent tag id, 0 for initial-tag */
-	char parent_name[129];  /* "" for initial-tag */
-	int64_t created_ns;
-	int64_t root;           /* root dir node */
-	int64_t files, bytes;   /* frozen at creation; live: counted on demand */
-	int live;
-};
-
-/* Attributes for a new node or a change; see store_node for meaning. */
-struct store_newnode {
-	int kind;
-	uint32_t mode, uid, gid;
-	int64_t mtime_ns;       /* 0 = now */
-};
 
 /* ---- opening ---- */
 
@@ -240,11 +176,6 @@ int store_node_rename(store *st, int64_t parent, const char *name,
 		      int64_t newparent, const char *newname, int noreplace);
 /* Sets mode/uid/gid/mtime/atime (flags from STORE_SET_*); ctime becomes
  * now. -ENOENT, -EROFS (frozen tree). */
-#define STORE_SET_MODE  1
-#define STORE_SET_UID   2
-#define STORE_SET_GID   4
-#define STORE_SET_MTIME 8
-#define STORE_SET_ATIME 16
 int store_node_setattr(store *st, int64_t ino, int what, uint32_t mode,
 		       uint32_t uid, uint32_t gid, int64_t mtime_ns,
 		       int64_t atime_ns);
@@ -317,10 +248,6 @@ int store_selection_reset(store *st, int64_t dataset);
 
 /* ---- events (the dataset's `log`) ---- */
 
-/* An event's level; `log` shows info, ERROR, warning. A warning is
- * something the user may want to fix that failed nothing (a file the
- * built-in embedder cannot decode). */
-enum store_level { STORE_INFO = 0, STORE_ERROR = 1, STORE_WARN = 2 };
 /* Appends an event; keeps the newest 1000 per dataset. */
 int store_event_add(store *st, int64_t dataset, int level, const char *msg);
 /* Calls fn for each of the newest `limit` events, oldest first. */
@@ -331,13 +258,6 @@ int store_event_each(store *st, int64_t dataset, int limit, store_event_fn fn,
 
 /* ---- embeddings ---- */
 
-/* An embedding: one float32 vector (and an int64 label) per sample path.
- * Vectors are keyed by path, so they apply to every tree holding the path. */
-struct store_embedding {
-	int64_t id, dataset;
-	char name[129];
-	int64_t dim, rows, created_ns;
-};
 
 /* Rows of an upload that name no sample (store_embedding_put). */
 #define STORE_EMB_SKIP_SHOW 3
@@ -421,23 +341,6 @@ int store_builtin_set(store *st, int64_t dataset, const char *params,
 
 /* ---- sampling runs ---- */
 
-enum store_run_status { STORE_RUN_QUEUED = 0, STORE_RUN_RUNNING = 1,
-			STORE_RUN_DONE = 2, STORE_RUN_CANCELLED = 3,
-			STORE_RUN_FAILED = 4 };
-
-struct store_run {
-	int64_t id, dataset;
-	int64_t seq;            /* the run's number in its dataset: 1, 2, 3… */
-	char request[512];      /* as written by the user */
-	char strategy[32];
-	int64_t n;              /* selection size asked for (0 = all) */
-	int64_t from_tag, emb, seed;
-	int status;
-	int64_t done, total, skipped;
-	int64_t candidates;     /* files the strategy ranked (when done) */
-	int64_t created_ns, started_ns, finished_ns;
-	char error[256];
-};
 
 /* Sets r->id (catalog-wide, the key) and r->seq (max + 1 in r->dataset). */
 int store_run_create(store *st, struct store_run *r);
@@ -468,27 +371,10 @@ int store_run_scores_each(store *st, int64_t run, int limit,
 
 /* ---- change counters (changes.c) ---- */
 
-/* What the web app polls (db.c, "Dataset change counters"): each counter
- * moves with every change of its kind, through any door; 0 = never
- * changed. Opaque: compare for equality only. */
-struct store_changes {
-	uint64_t tree;          /* the live tree: store_table_gen's counter
-	                         * (store/table.h), the sample table's gen */
-	uint64_t tags;          /* tags made, deleted, renamed */
-	uint64_t selection;     /* the selection's rows and source */
-	uint64_t runs;          /* any write to a run */
-	uint64_t embeddings;    /* embeddings and the built-in embedder */
-	int run_active;         /* the latest run is queued or running */
-};
 /* Reads the counters of dataset (one indexed range, two indexed probes).
  * 0 or -errno; an unknown dataset reads all 0. */
 int store_changes_get(store *st, int64_t dataset, struct store_changes *out);
 
-/* A file of a tree with its path in the tree ("a/b.jpg", no leading '/'). */
-struct store_tree_file {
-	struct store_node n;
-	char *path;             /* malloc'd */
-};
 /* At most `limit` files (not folders) of tree `tree` whose paths sort
  * bytewise after `after` ("" = from the start), in path order: one range
  * of the nodes_path index, so a caller pages through a big tree with
@@ -502,25 +388,10 @@ void store_tree_files_free(struct store_tree_file *v, size_t n);
 
 /* ---- users and API tokens (server mode; users.c) ---- */
 
-/* A token is "svf_" + 64 hex digits (32 random bytes). Only its SHA-256 is
- * stored; the token itself is shown once, at creation. */
-#define STORE_TOKEN_LEN 68
-#define STORE_USER_MAX 64
-
-#define STORE_TOKEN_NAME_MAX 64   /* a token's name, bytes */
 /* How often a token's last use is written, at most: a busy client must not
  * write the catalog on every request. */
 #define STORE_TOKEN_TOUCH_NS (60ll * 1000000000)
 
-struct store_token {
-	int64_t id;
-	char user[STORE_USER_MAX + 1];
-	char name[STORE_TOKEN_NAME_MAX + 1];   /* "" when none was given */
-	int64_t created_ns;
-	int64_t last_used_ns;   /* 0 = never; else within STORE_TOKEN_TOUCH_NS
-	                         * of its last authentication */
-	int revoked;
-};
 
 /* 1 if `name` may name a user: 1-64 of A-Z a-z 0-9 . _ -, starting with a
  * letter or digit. */
@@ -565,9 +436,6 @@ int store_token_auth(store *st, const char *token, char *user, int64_t *id);
 
 /* ---- the web app's sessions (sessions.c) ---- */
 
-/* A session id is 64 hex digits (32 random bytes); only its SHA-256 is
- * stored. */
-#define STORE_SESSION_LEN 64
 
 /* 1 if `sid` has the session id format (it may still be unknown). */
 int store_session_format_ok(const char *sid);
@@ -682,8 +550,6 @@ int store_thumb_get_for(store *st, const char *user,
 
 /* ---- the cache of server-made thumbnails (thumbs.c) ---- */
 
-/* The one side (longest, pixels) the cache keeps thumbnails at. */
-#define STORE_THUMB_SIDE 128
 
 /* Opens the cached thumbnail of the bytes of blob sha at `side`
  * (STORE_THUMB_SIDE) read-only: an fd (caller closes), -ENOENT when none

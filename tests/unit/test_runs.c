@@ -27,6 +27,7 @@
 #include "core/plot.h"
 #include "core/runs.h"
 #include "core/text.h"
+#include "store/store.h"
 
 static void expect_bad(const char *req, const char *want);
 
