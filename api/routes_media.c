@@ -209,7 +209,7 @@ static enum MHD_Result r_thumbnail(struct srv *s, struct req *r,
 	 * lightly client's WebP) made into one like any image */
 	if (memcmp(src, n.sha, STORE_SHA_LEN) && sent_is_jpeg(s, src) == 1)
 		return send_sent(s, c, src, etag);
-	rc = core_thumb_get(s->st, src, STORE_THUMB_SIDE, &t);
+	rc = core_thumb_get(s->blobs, src, STORE_THUMB_SIDE, &t);
 	if (rc)
 		return srv_send_errno(c, rc, NULL);
 	if (t.not_image) {

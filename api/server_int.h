@@ -120,7 +120,10 @@ struct rl_slot {
 
 struct srv {
 	struct backend *base;
-	store *st;
+	store *st;                        /* the catalog, for core/'s server
+	                                   * operations (core/auth.h, serve.h,
+	                                   * lightly.h): borrowed from base */
+	struct core_blobs *blobs;         /* the bytes (core/blobs.h): base's */
 	uint64_t boot;                    /* random per start: in every ETag */
 	double rate_n, rate_s;            /* --user-rate N/S */
 	pthread_mutex_t rl_lock;          /* protects rl and rate */

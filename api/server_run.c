@@ -346,6 +346,7 @@ static int server_run(struct api_server *h, const struct sockaddr *sa,
 	if (sa ? sa->sa_family == AF_INET6 : h->v6)
 		flags |= MHD_USE_IPv6;
 	s->st = core_local_store(s->base);
+	s->blobs = core_local_blobs(s->base);
 
 	/* the sweeper inherits the caller's signal mask */
 	rc = pthread_create(&h->sweeper, NULL, sweep_main, s);

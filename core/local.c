@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "core/backend.h"
+#include "core/blobs.h"
 #include "core/csv.h"
 #include "core/log.h"
 #include "core/names.h"
@@ -35,9 +36,11 @@
 struct local {
 	struct backend be;
 	store *st;
+	struct core_blobs *blobs;  /* the bytes (core/blobs.h), over st */
 	struct runner *runner;     /* sampling runs; owns a worker thread */
 	char owner[65];
-	int view;                  /* 1 = borrows st and runner (core_local_view) */
+	int view;                  /* 1 = borrows st, blobs and runner
+	                            * (core_local_view) */
 };
 
 static struct local *L(struct backend *be)
@@ -360,12 +363,12 @@ static int l_node_open(struct backend *be, const be_node *n)
 {
 	if (n->kind != STORE_FILE || !n->has_sha)
 		return -EIO;
-	return store_blob_open(L(be)->st, n->sha);
+	return core_blob_open(L(be)->blobs, n->sha);
 }
 
 static int l_staging_create(struct backend *be, char *path, size_t len)
 {
-	return store_staging_create(L(be)->st, path, len);
+	return core_blob_staging(L(be)->blobs, path, len);
 }
 
 static int l_node_commit(struct backend *be, int64_t ino, int fd,
@@ -946,6 +949,7 @@ static void l_destroy(struct backend *be)
 		return;
 	}
 	runner_free(L(be)->runner);
+	core_blobs_free(L(be)->blobs);
 	store_close(L(be)->st);
 	free(be);
 }
@@ -1013,7 +1017,8 @@ int core_local_open(const char *dir, const char *owner, struct backend **out,
 		return rc;
 	}
 	l->runner = runner_new(l->st);
-	if (!l->runner) {
+	if (!l->runner || core_blobs_local(l->st, &l->blobs)) {
+		runner_free(l->runner);
 		store_close(l->st);
 		free(l);
 		return -ENOMEM;
@@ -1042,4 +1047,9 @@ int core_local_view(struct backend *base, const char *owner,
 store *core_local_store(struct backend *be)
 {
 	return L(be)->st;
+}
+
+struct core_blobs *core_local_blobs(struct backend *be)
+{
+	return L(be)->blobs;
 }

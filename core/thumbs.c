@@ -40,9 +40,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "core/blobs.h"
 #include "core/thumbs.h"
 #include "embed/thumb.h"
-#include "store/store.h"
 
 static pthread_mutex_t gate_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t gate_cond = PTHREAD_COND_INITIALIZER;
@@ -228,7 +228,7 @@ static int make(int bfd, int64_t size, int side, unsigned char **jpg,
 	return rc;
 }
 
-int core_thumb_get(store *st, const unsigned char src[STORE_SHA_LEN],
+int core_thumb_get(struct core_blobs *b, const unsigned char src[STORE_SHA_LEN],
 		   int side, struct core_thumb *out)
 {
 	char rec[CORE_THUMB_WHY + 1];
@@ -239,7 +239,7 @@ int core_thumb_get(store *st, const unsigned char src[STORE_SHA_LEN],
 
 	memset(out, 0, sizeof(*out));
 	out->fd = -1;
-	fd = store_thumbcache_open(st, src, side);
+	fd = core_thumbcache_open(b, src, side);
 	if (fd >= 0) {
 		rc = from_cache(fd, out);
 		if (rc != -EAGAIN)
@@ -249,7 +249,7 @@ int core_thumb_get(store *st, const unsigned char src[STORE_SHA_LEN],
 	} else if (fd != -ENOENT) {
 		return fd;
 	}
-	fd = store_blob_open(st, src);
+	fd = core_blob_open(b, src);
 	if (fd < 0)
 		return fd;
 	rc = fstat(fd, &sb) ? -errno :
@@ -260,14 +260,14 @@ int core_thumb_get(store *st, const unsigned char src[STORE_SHA_LEN],
 	if (rc == -EINVAL || rc == -EFBIG) {    /* a property of the bytes */
 		int n = snprintf(rec, sizeof(rec), "%c%s", CORE_THUMB_NOT_IMAGE,
 				 out->why);
-		store_thumbcache_put(st, src, side, rec, (size_t)n);
+		core_thumbcache_put(b, src, side, rec, (size_t)n);
 		out->not_image = 1;
 		return 0;
 	}
 	if (rc)
 		return rc;
 	/* not cached (disk full, blob collected meanwhile): still answered */
-	store_thumbcache_put(st, src, side, jpg, jlen);
+	core_thumbcache_put(b, src, side, jpg, jlen);
 	out->buf = jpg;
 	out->size = (int64_t)jlen;
 	return 0;

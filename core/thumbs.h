@@ -16,6 +16,8 @@
 
 #include "core/records.h"
 
+struct core_blobs;             /* core/blobs.h */
+
 #define CORE_THUMB_DECODERS 2          /* decodes at once, process-wide */
 #define CORE_THUMB_SRC_MAX (256ll << 20) /* larger blobs: not thumbnailed */
 #define CORE_THUMB_WHY 160             /* a reason, bytes with the NUL */
@@ -43,14 +45,14 @@ struct core_thumb {
 };
 
 /* The thumbnail (longest side `side`, STORE_THUMB_SIDE) of the bytes of
- * blob src: from the cache when it is there (one open and one pread),
+ * blob src, from the blob store b (core/blobs.h): from the cache when it is there (one open and one pread),
  * else decoded (embed/decode.c, at a reduced JPEG DCT scale), encoded as a
- * JPEG (embed/thumb.c) and cached (store_thumbcache_put) — bytes that are
+ * JPEG (embed/thumb.c) and cached (core_thumbcache_put) — bytes that are
  * no decodable image are cached as such too. The caller has checked that
  * the user may read src. 0 and *out filled, -ENOENT (no such blob),
  * -ENOMEM, -EIO. Blocks on I/O and, while CORE_THUMB_DECODERS others
  * decode, on them. */
-int core_thumb_get(store *st, const unsigned char src[STORE_SHA_LEN],
+int core_thumb_get(struct core_blobs *b, const unsigned char src[STORE_SHA_LEN],
 		   int side, struct core_thumb *out);
 /* Closes or frees what out holds; NULL-safe, idempotent. */
 void core_thumb_release(struct core_thumb *out);

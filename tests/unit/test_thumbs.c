@@ -35,8 +35,23 @@
 #include <jpeglib.h>
 
 #include "tests/unit/tstore.h"
+#include "core/blobs.h"
 #include "core/thumbs.h"
 #include "embed/decode.h"
+
+/* core_thumb_get through the local blob store over st (core/blobs.h), as
+ * the server's backend gives it. */
+static int thumb_get(store *st, const unsigned char *sha, int side,
+		     struct core_thumb *out)
+{
+	struct core_blobs *b = NULL;
+	int rc = core_blobs_local(st, &b);
+
+	if (!rc)
+		rc = core_thumb_get(b, sha, side, out);
+	core_blobs_free(b);
+	return rc;
+}
 
 static int setup(void **state)
 {
@@ -150,7 +165,7 @@ static void cold_then_cached(void **state)
 	src = make_jpeg(1024, 512, &len);
 	put_blob(f, src, len, sha);
 	free(src);
-	assert_int_equal(core_thumb_get(f->st, sha, STORE_THUMB_SIDE, &t), 0);
+	assert_int_equal(thumb_get(f->st, sha, STORE_THUMB_SIDE, &t), 0);
 	assert_int_equal(t.how, CORE_THUMB_MADE);
 	assert_false(t.not_image);
 	assert_non_null(t.buf);
@@ -161,7 +176,7 @@ static void cold_then_cached(void **state)
 	cache_path(f, sha, path, sizeof(path));
 	assert_int_equal(access(path, F_OK), 0);
 
-	assert_int_equal(core_thumb_get(f->st, sha, STORE_THUMB_SIDE, &t2), 0);
+	assert_int_equal(thumb_get(f->st, sha, STORE_THUMB_SIDE, &t2), 0);
 	assert_int_equal(t2.how, CORE_THUMB_CACHED);
 	assert_true(t2.fd >= 0);
 	assert_null(t2.buf);
@@ -188,7 +203,7 @@ static void planted_cache_is_served(void **state)
 	free(src);
 	assert_int_equal(store_thumbcache_put(f->st, sha, STORE_THUMB_SIDE,
 					      fake, sizeof(fake)), 0);
-	assert_int_equal(core_thumb_get(f->st, sha, STORE_THUMB_SIDE, &t), 0);
+	assert_int_equal(thumb_get(f->st, sha, STORE_THUMB_SIDE, &t), 0);
 	assert_int_equal(t.how, CORE_THUMB_CACHED);
 	assert_int_equal(t.size, (int64_t)sizeof(fake));
 	core_thumb_release(&t);
@@ -210,7 +225,7 @@ static void broken_cache_is_remade(void **state)
 	free(src);
 	assert_int_equal(store_thumbcache_put(f->st, sha, STORE_THUMB_SIDE,
 					      "", 0), 0);
-	assert_int_equal(core_thumb_get(f->st, sha, STORE_THUMB_SIDE, &t), 0);
+	assert_int_equal(thumb_get(f->st, sha, STORE_THUMB_SIDE, &t), 0);
 	assert_int_equal(t.how, CORE_THUMB_MADE);
 	assert_non_null(t.buf);
 	cache_path(f, sha, path, sizeof(path));
@@ -229,13 +244,13 @@ static void not_an_image_is_cached(void **state)
 	size_t len;
 
 	put_blob(f, text, strlen(text), sha);
-	assert_int_equal(core_thumb_get(f->st, sha, STORE_THUMB_SIDE, &t), 0);
+	assert_int_equal(thumb_get(f->st, sha, STORE_THUMB_SIDE, &t), 0);
 	assert_true(t.not_image);
 	assert_int_equal(t.how, CORE_THUMB_MADE);
 	assert_true(t.fd < 0 && !t.buf);
 	assert_non_null(strstr(t.why, "not an image"));
 	snprintf(why, sizeof(why), "%s", t.why);
-	assert_int_equal(core_thumb_get(f->st, sha, STORE_THUMB_SIDE, &t), 0);
+	assert_int_equal(thumb_get(f->st, sha, STORE_THUMB_SIDE, &t), 0);
 	assert_true(t.not_image);
 	assert_int_equal(t.how, CORE_THUMB_CACHED);
 	assert_string_equal(t.why, why);
@@ -244,13 +259,13 @@ static void not_an_image_is_cached(void **state)
 	src = make_jpeg(200, 100, &len);
 	put_blob(f, src, len / 2, sha);
 	free(src);
-	assert_int_equal(core_thumb_get(f->st, sha, STORE_THUMB_SIDE, &t), 0);
+	assert_int_equal(thumb_get(f->st, sha, STORE_THUMB_SIDE, &t), 0);
 	assert_true(t.not_image);
 	assert_non_null(strstr(t.why, "jpeg"));
 
 	/* an empty file */
 	put_blob(f, "", 0, sha);
-	assert_int_equal(core_thumb_get(f->st, sha, STORE_THUMB_SIDE, &t), 0);
+	assert_int_equal(thumb_get(f->st, sha, STORE_THUMB_SIDE, &t), 0);
 	assert_true(t.not_image);
 	assert_non_null(strstr(t.why, "empty"));
 }
@@ -262,7 +277,7 @@ static void absent_and_bad_side(void **state)
 	struct core_thumb t;
 	char path[STORE_PATH_MAX];
 
-	assert_int_equal(core_thumb_get(f->st, sha, STORE_THUMB_SIDE, &t),
+	assert_int_equal(thumb_get(f->st, sha, STORE_THUMB_SIDE, &t),
 			 -ENOENT);
 	/* the blob is gone: a put leaves nothing behind */
 	assert_int_equal(store_thumbcache_put(f->st, sha, STORE_THUMB_SIDE,
@@ -286,7 +301,7 @@ static void collected_with_the_blob(void **state)
 	src = make_jpeg(256, 256, &len);
 	put_blob(f, src, len, sha);
 	free(src);
-	assert_int_equal(core_thumb_get(f->st, sha, STORE_THUMB_SIDE, &t), 0);
+	assert_int_equal(thumb_get(f->st, sha, STORE_THUMB_SIDE, &t), 0);
 	core_thumb_release(&t);
 	cache_path(f, sha, path, sizeof(path));
 	assert_int_equal(access(path, F_OK), 0);
@@ -309,7 +324,7 @@ static void reopen_drops_stale(void **state)
 	src = make_jpeg(200, 200, &len);
 	put_blob(f, src, len, sha);
 	free(src);
-	assert_int_equal(core_thumb_get(f->st, sha, STORE_THUMB_SIDE, &t), 0);
+	assert_int_equal(thumb_get(f->st, sha, STORE_THUMB_SIDE, &t), 0);
 	core_thumb_release(&t);
 	cache_path(f, sha, live, sizeof(live));
 	snprintf(stale, sizeof(stale), "%s/thumbs/ab/%s.128", f->dir,

@@ -1,0 +1,132 @@
+/*
+ * blobs.c — core/blobs.h's calls: each byte operation goes to the blob
+ * store's engine (b->ops, one file per engine), and the facts about blobs
+ * that the catalog holds whatever the engine — grants, pending uploads,
+ * kept bytes, thumbnails a user sent — are answered here, once, over
+ * store/. The server's ownership rules for bytes live here too (the web
+ * door's owner "" reads what its datasets name), so api/ asks one
+ * question per purpose instead of stringing store/ calls together.
+ */
+#include <errno.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "core/blobs.h"
+#include "store/store.h"
+
+void core_blobs_free(struct core_blobs *b)
+{
+	if (b)
+		b->ops->destroy(b);
+}
+
+/* ---- bytes: the engine's ---- */
+
+int core_blob_open(struct core_blobs *b, const unsigned char sha[STORE_SHA_LEN])
+{
+	return b->ops->open(b, sha);
+}
+
+int core_blob_url(struct core_blobs *b, const unsigned char sha[STORE_SHA_LEN],
+		  unsigned ttl_s, char *url, size_t len)
+{
+	return b->ops->url(b, sha, ttl_s, url, len);
+}
+
+int core_blob_staging(struct core_blobs *b, char *path, size_t len)
+{
+	return b->ops->staging(b, path, len);
+}
+
+int core_blob_put(struct core_blobs *b, int fd, const char *staged,
+		  const unsigned char sha[STORE_SHA_LEN], const char *user)
+{
+	return b->ops->put(b, fd, staged, sha, user);
+}
+
+int core_blob_sweep(struct core_blobs *b, int64_t grace_ns, size_t *removed,
+		    int64_t *bytes)
+{
+	return b->ops->sweep(b, grace_ns, removed, bytes);
+}
+
+int core_thumbcache_open(struct core_blobs *b,
+			 const unsigned char sha[STORE_SHA_LEN], int side)
+{
+	return b->ops->thumb_open(b, sha, side);
+}
+
+int core_thumbcache_put(struct core_blobs *b,
+			const unsigned char sha[STORE_SHA_LEN], int side,
+			const void *buf, size_t len)
+{
+	return b->ops->thumb_put(b, sha, side, buf, len);
+}
+
+/* ---- who may read what: the catalog's ---- */
+
+int core_blob_readable(struct core_blobs *b, const char *owner,
+		       const unsigned char sha[STORE_SHA_LEN])
+{
+	int rc = store_blob_granted(b->st, owner, sha);
+
+	/* a mount's web door: its files carry no upload grant, and every
+	 * blob they name is its owner's */
+	if (rc == 0 && !owner[0])
+		rc = store_blob_owned(b->st, sha, "");
+	return rc;
+}
+
+int core_blob_open_for(struct core_blobs *b, const char *owner,
+		       const unsigned char sha[STORE_SHA_LEN])
+{
+	int rc = core_blob_readable(b, owner, sha);
+
+	if (rc <= 0)
+		return rc < 0 ? rc : -ENOENT;
+	return core_blob_open(b, sha);
+}
+
+int core_blob_named(struct core_blobs *b, const char *owner,
+		    const unsigned char sha[STORE_SHA_LEN])
+{
+	return store_blob_owned(b->st, sha, owner);
+}
+
+int core_blob_kept(struct core_blobs *b, const char *owner,
+		   const unsigned char sha[STORE_SHA_LEN])
+{
+	int rc = store_blob_kept(b->st, sha);
+
+	if (rc == 1 && owner)
+		rc = store_blob_owned(b->st, sha, owner);
+	return rc;
+}
+
+int core_blob_pending(struct core_blobs *b, const char *user, size_t *count,
+		      int64_t *bytes)
+{
+	return store_blob_pending(b->st, user, count, bytes);
+}
+
+int core_blob_source(struct core_blobs *b, const char *owner,
+		     const unsigned char sha[STORE_SHA_LEN],
+		     unsigned char src[STORE_SHA_LEN])
+{
+	int rc = store_blob_source(b->st, owner, sha, src);
+
+	/* the web door (owner ""): every blob its files name is its to
+	 * read, with or without a grant */
+	if (rc == -ENOENT && !owner[0] && core_blob_readable(b, owner, sha) == 1) {
+		memcpy(src, sha, STORE_SHA_LEN);
+		rc = 0;
+	}
+	return rc;
+}
+
+int core_blob_thumb_for(struct core_blobs *b, const char *user,
+			const unsigned char sha[STORE_SHA_LEN],
+			unsigned char thumb[STORE_SHA_LEN], int64_t *size)
+{
+	return store_thumb_get_for(b->st, user, sha, thumb, size);
+}

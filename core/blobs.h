@@ -1,0 +1,152 @@
+/*
+ * blobs.h — THE interface for sample bytes: what the server (api/) and
+ * core/ use to open, stage, store, sweep and hand out the immutable blobs
+ * a content hash names, and the thumbnails made of them. Nothing above
+ * core/ reaches store/'s blob functions; they reach this.
+ *
+ * Two halves:
+ *
+ *   - the bytes, through an engine (struct core_blobs_ops): each engine
+ *     is one file behind this table, and nothing outside that file asks
+ *     which engine it is. Today: core/blobs_local.c, the local directory
+ *     STORE/blobs/ab/<sha256> over store/'s blob functions. Next: an S3
+ *     engine (one bucket, keys by hash, presigned GET URLs), added as its
+ *     own file without touching a caller.
+ *   - the facts about blobs that live in the catalog whatever the engine
+ *     (who sent which bytes — grants —, which are pending, which a
+ *     sample keeps on the uploader's machine, which thumbnail a user may
+ *     see): implemented once, in core/blobs.c, over store/.
+ *
+ * Why in core/ and not store/: the interface is what the operations and
+ * the server program against; store/ stays the persistence under it (the
+ * local engine calls store_blob_*), and an engine may bring its own
+ * client (libcurl, OpenSSL) that store/'s catalog code has no business
+ * with. The catalog-side half needs core/'s rules (the web door's owner
+ * "" reads what its mount names), which store/ must not know.
+ *
+ * Invariants every engine keeps: the bytes under a hash are exactly the
+ * bytes that hash names (a put is verified by its caller and never
+ * overwrites or deletes an existing blob); a failed or cut put leaves at
+ * most staging garbage the owner's recovery or a sweep removes; a blob a
+ * committed node names is never collected.
+ *
+ * Ownership and threads: a struct core_blobs belongs to the backend that
+ * made it (core_local_open; the server borrows it through
+ * core_local_blobs) and is used from any number of threads at once.
+ * Errors: 0 or a negative errno (store/'s, or the engine's: -EIO with the
+ * reason in the log for a remote store that failed); fds are the
+ * caller's to close. Every call may block on I/O.
+ */
+#ifndef SIEVEFS_CORE_BLOBS_H
+#define SIEVEFS_CORE_BLOBS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/records.h"
+
+struct core_blobs;
+
+/* What an engine implements: bytes only. */
+struct core_blobs_ops {
+	const char *name;      /* "local", "s3": for messages only */
+	/* An fd on the blob's bytes, read-only, offset 0: -ENOENT if there
+	 * is no such blob. */
+	int (*open)(struct core_blobs *, const unsigned char sha[STORE_SHA_LEN]);
+	/* A URL a client may GET the blob's bytes from for ttl_s seconds,
+	 * into url (len bytes): 1; 0 when the engine has none to give (the
+	 * local engine: the server sends the bytes itself); -errno. */
+	int (*url)(struct core_blobs *, const unsigned char sha[STORE_SHA_LEN],
+		   unsigned ttl_s, char *url, size_t len);
+	/* A new, empty staging file for an upload (store_staging_create's
+	 * contract: unnamed when path is set to "", else named there). */
+	int (*staging)(struct core_blobs *, char *path, size_t len);
+	/* Stores verified staged bytes as the blob sha, with the grant of
+	 * `user` and a pending row (store_blob_put's contract); the staged
+	 * file is consumed. */
+	int (*put)(struct core_blobs *, int fd, const char *staged,
+		   const unsigned char sha[STORE_SHA_LEN], const char *user);
+	/* Collects pending blobs older than grace_ns (store_blob_sweep). */
+	int (*sweep)(struct core_blobs *, int64_t grace_ns, size_t *removed,
+		     int64_t *bytes);
+	/* The cached thumbnail of blob sha at `side`: an fd, -ENOENT when
+	 * none is cached; and caching one (gone with its blob). */
+	int (*thumb_open)(struct core_blobs *,
+			  const unsigned char sha[STORE_SHA_LEN], int side);
+	int (*thumb_put)(struct core_blobs *,
+			 const unsigned char sha[STORE_SHA_LEN], int side,
+			 const void *buf, size_t len);
+	void (*destroy)(struct core_blobs *);
+};
+
+/* The head an engine's own struct starts with. */
+struct core_blobs {
+	const struct core_blobs_ops *ops;
+	store *st;             /* the catalog: grants, pending, kept rows */
+};
+
+/* The local directory engine over the store st (STORE/blobs, STORE/thumbs,
+ * STORE/staging). It borrows st: free it before closing st. 0 or -ENOMEM. */
+int core_blobs_local(store *st, struct core_blobs **out);
+/* Frees the blob store (not the catalog it borrows). NULL is a no-op. */
+void core_blobs_free(struct core_blobs *b);
+
+/* ---- bytes (the engine's) ---- */
+
+int core_blob_open(struct core_blobs *b, const unsigned char sha[STORE_SHA_LEN]);
+/* 1 with a short-lived URL for reading blob sha, 0 when the engine gives
+ * none (read it with core_blob_open), -errno. The caller has checked the
+ * user may read it (core_blob_readable). */
+int core_blob_url(struct core_blobs *b, const unsigned char sha[STORE_SHA_LEN],
+		  unsigned ttl_s, char *url, size_t len);
+int core_blob_staging(struct core_blobs *b, char *path, size_t len);
+int core_blob_put(struct core_blobs *b, int fd, const char *staged,
+		  const unsigned char sha[STORE_SHA_LEN], const char *user);
+int core_blob_sweep(struct core_blobs *b, int64_t grace_ns, size_t *removed,
+		    int64_t *bytes);
+int core_thumbcache_open(struct core_blobs *b,
+			 const unsigned char sha[STORE_SHA_LEN], int side);
+int core_thumbcache_put(struct core_blobs *b,
+			const unsigned char sha[STORE_SHA_LEN], int side,
+			const void *buf, size_t len);
+
+/* ---- who may read what (the catalog's, the same for every engine) ---- */
+
+/* 1 if `owner` may read blob sha, 0 if not, -errno. A server user (owner
+ * not "") reads only bytes they have sent (a grant: knowing a hash is not
+ * enough); the embedded owner "" (a mount's web door) also reads every
+ * blob a node of its datasets names. One or two indexed probes. */
+int core_blob_readable(struct core_blobs *b, const char *owner,
+		       const unsigned char sha[STORE_SHA_LEN]);
+/* core_blob_readable, then the bytes: an fd, -ENOENT when the owner may
+ * not read them or they are gone (the same answer), or -errno. */
+int core_blob_open_for(struct core_blobs *b, const char *owner,
+		       const unsigned char sha[STORE_SHA_LEN]);
+/* 1 if a node (live or frozen) of a dataset of `owner` names sha, 0 if
+ * none, -errno. */
+int core_blob_named(struct core_blobs *b, const char *owner,
+		    const unsigned char sha[STORE_SHA_LEN]);
+/* 1 if the bytes of sha were committed as kept by their uploader
+ * (upload=meta|thumbnails) — and, with owner non-NULL, a node of owner's
+ * names them, so the answer tells nothing of other users' samples —, 0 if
+ * not, -errno. */
+int core_blob_kept(struct core_blobs *b, const char *owner,
+		   const unsigned char sha[STORE_SHA_LEN]);
+/* How many blobs `user` has sent that no node names yet, and their bytes
+ * (the upload cap's count). 0 or -errno. */
+int core_blob_pending(struct core_blobs *b, const char *user, size_t *count,
+		      int64_t *bytes);
+/* Which bytes `owner` may read for a node naming sha, into src: sha
+ * itself, or its thumbnail sent by that user (upload=thumbnails); the
+ * web door's owner "" also reads sha when a node of its names it. 0,
+ * -ENOENT (nothing this owner may read), -errno. */
+int core_blob_source(struct core_blobs *b, const char *owner,
+		     const unsigned char sha[STORE_SHA_LEN],
+		     unsigned char src[STORE_SHA_LEN]);
+/* The thumbnail of original sha that `user` sent (user "": any), its hash
+ * and size. 0, -ENOENT, -errno. */
+int core_blob_thumb_for(struct core_blobs *b, const char *user,
+			const unsigned char sha[STORE_SHA_LEN],
+			unsigned char thumb[STORE_SHA_LEN], int64_t *size);
+
+#endif
