@@ -335,7 +335,7 @@ int api_token_cli(int argc, char **argv)
 		   *name = NULL;
 	char msg[512] = "", token[STORE_TOKEN_LEN + 1], ts[32];
 	char uname[STORE_USER_MAX + 1];
-	struct store_token *v = NULL;
+	struct store_token *v = NULL, made;
 	store *st = NULL;
 	int64_t id = 0;
 	size_t n = 0;
@@ -360,7 +360,7 @@ int api_token_cli(int argc, char **argv)
 	 * door of one's own mount wants it) */
 	if (!strcmp(cmd, "create") && !arg) {
 		struct passwd *pw = getpwuid(getuid());
-		if (!pw || !store_user_valid(pw->pw_name)) {
+		if (!pw || !core_user_valid(pw->pw_name)) {
 			fprintf(stderr, "sievefs: token create: give a USER (the"
 				" user running this has no name that can name"
 				" one)\n");
@@ -375,13 +375,13 @@ int api_token_cli(int argc, char **argv)
 		return token_usage(0);
 	if (url_as_store(dir))
 		return 2;
-	if (!strcmp(cmd, "create") && !store_user_valid(arg)) {
+	if (!strcmp(cmd, "create") && !core_user_valid(arg)) {
 		fprintf(stderr, "sievefs: '%s' is not a valid user name: use"
 			" 1-64 of A-Z a-z 0-9 . _ - starting with a letter or"
 			" digit\n", arg);
 		return 2;
 	}
-	if (name && !store_token_name_valid(name)) {
+	if (name && !core_token_name_valid(name)) {
 		fprintf(stderr, "sievefs: a token name is at most %d bytes of"
 			" UTF-8 without control characters\n",
 			STORE_TOKEN_NAME_MAX);
@@ -391,13 +391,14 @@ int api_token_cli(int argc, char **argv)
 		fprintf(stderr, "sievefs: '%s' is not a token id\n", arg);
 		return 2;
 	}
-	rc = store_open(dir, STORE_OPEN_ADMIN, &st, msg, sizeof(msg));
+	rc = core_auth_admin_open(dir, &st, msg, sizeof(msg));
 	if (rc) {
 		fprintf(stderr, "sievefs: %s\n", *msg ? msg : strerror(-rc));
 		return 1;
 	}
 	if (!strcmp(cmd, "create")) {
-		rc = store_token_create_named(st, arg, name, token, &id);
+		rc = core_token_create(st, arg, name, token, &made);
+		id = made.id;
 		if (!rc) {
 			printf("%s\n", token);
 			fprintf(stderr, "sievefs: token %lld for user '%s'"
@@ -405,7 +406,7 @@ int api_token_cli(int argc, char **argv)
 				(long long)id, arg);
 		}
 	} else if (!strcmp(cmd, "list")) {
-		rc = store_token_list(st, &v, &n);
+		rc = core_token_list(st, NULL, &v, &n);
 		if (!rc)
 			printf("%-6s %-24s %-20s %-8s %-20s %s\n", "ID", "USER",
 			       "CREATED", "STATUS", "LAST-USED", "NAME");
@@ -429,7 +430,7 @@ int api_token_cli(int argc, char **argv)
 		}
 		free(v);
 	} else {
-		rc = store_token_revoke(st, id);
+		rc = core_token_revoke(st, NULL, id);
 		if (!rc)
 			fprintf(stderr, "sievefs: token %lld revoked\n",
 				(long long)id);
@@ -440,6 +441,6 @@ int api_token_cli(int argc, char **argv)
 	if (rc && rc != -ENOENT)
 		fprintf(stderr, "sievefs: token %s: %s\n", cmd, strerror(-rc));
 	ret = rc ? 1 : 0;
-	store_close(st);
+	core_auth_admin_close(st);
 	return ret;
 }

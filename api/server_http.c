@@ -375,7 +375,7 @@ static int cookie_auth(struct srv *s, struct req *r, struct MHD_Connection *c,
 		       const char *sid, const char *method,
 		       enum MHD_Result *ret)
 {
-	int rc = store_session_auth(s->st, sid, r->user, &r->token_id);
+	int rc = core_auth_session(s->st, sid, r->user, &r->token_id);
 
 	if (rc == -EACCES) {
 		*ret = srv_refuse_secret(s, c, "a session cookie",
@@ -437,7 +437,7 @@ int srv_authenticate(struct srv *s, struct req *r, struct MHD_Connection *c,
 int srv_auth_token(struct srv *s, struct req *r, struct MHD_Connection *c,
 		   const char *token, enum MHD_Result *ret)
 {
-	int rc = store_token_auth(s->st, token, r->user, &r->token_id);
+	int rc = core_auth_token(s->st, token, r->user, &r->token_id);
 
 	if (rc == -EACCES) {
 		*ret = srv_refuse_secret(s, c, "a token",
@@ -478,46 +478,31 @@ int srv_auth_user(struct srv *s, struct req *r, struct MHD_Connection *c,
 int srv_own_ds(struct srv *s, struct req *r, int64_t id,
 	       struct store_dataset *d)
 {
-	int rc = store_dataset_get_id(s->st, id, d);
-
-	return !rc && strcmp(d->owner, r->owner) ? -ENOENT : rc;
+	return core_own_dataset(s->st, r->owner, id, d);
 }
 
 int srv_own_tag(struct srv *s, struct req *r, int64_t id,
 		struct store_tag *t)
 {
-	struct store_dataset d;
-	int rc = store_tag_get_id(s->st, id, t);
-
-	return rc ? rc : srv_own_ds(s, r, t->dataset, &d);
+	return core_own_tag(s->st, r->owner, id, t, NULL);
 }
 
 int srv_own_node(struct srv *s, struct req *r, int64_t ino,
 		 struct store_node *n)
 {
-	struct store_dataset d;
-	int rc = store_node_get(s->st, ino, n);
-
-	return rc ? rc : srv_own_ds(s, r, n->dataset, &d);
+	return core_own_node(s->st, r->owner, ino, n);
 }
 
 int srv_own_emb(struct srv *s, struct req *r, int64_t id,
 		struct store_embedding *e)
 {
-	struct store_dataset d;
-	int rc = store_embedding_get_id(s->st, id, e);
-
-	return rc ? rc : srv_own_ds(s, r, e->dataset, &d);
+	return core_own_embedding(s->st, r->owner, id, e);
 }
 
 int srv_blob_readable(struct srv *s, struct req *r,
 		      const unsigned char sha[STORE_SHA_LEN])
 {
-	int rc = store_blob_granted(s->st, r->owner, sha);
-
-	if (rc == 0 && !r->owner[0])
-		rc = store_blob_owned(s->st, sha, "");
-	return rc;
+	return core_blob_readable(s->blobs, r->owner, sha);
 }
 
 /* ---- bodies ---- */
@@ -767,7 +752,7 @@ static int body_open(struct srv *s, struct req *r, struct MHD_Connection *c,
 		r->over = 1;             /* answered: drop the body */
 		return 1;
 	}
-	rc = store_staging_create(s->st, r->staged, sizeof(r->staged));
+	rc = core_blob_staging(s->blobs, r->staged, sizeof(r->staged));
 	if (rc >= 0 && r->rt->body == B_FILE && r->staged[0]) {
 		unlink(r->staged);       /* scratch only: never committed */
 		r->staged[0] = '\0';

@@ -66,8 +66,11 @@
 
 #include "api/json.h"
 #include "api/server.h"
+#include "core/auth.h"
 #include "core/backend.h"
-#include "store/store.h"      /* until the routes go through core/ */
+#include "core/blobs.h"
+#include "core/serve.h"
+#include "store/store.h"      /* until every route goes through core/ */
 
 #define RAW_MAX 8192                     /* request target, bytes */
 #define CAP_JSON (1u << 20)

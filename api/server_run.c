@@ -19,7 +19,7 @@
  * hold at most `upload_cap` bytes of them (UPLOAD_CAP, --upload-cap;
  * routes_data.c enforces it). A sweep thread collects
  * those older than `grace` (ORPHAN_GRACE, --orphan-grace) every
- * sweep_every(grace) seconds (store_blob_sweep): the grace is the window
+ * sweep_every(grace) seconds (core_blob_sweep): the grace is the window
  * between a client's PUT and its commit; after it, the commit gets 409
  * blob_missing and the client sends the bytes again.
  *
@@ -173,7 +173,7 @@ static void *sweep_main(void *arg)
 		if (s->sweep_stop)
 			break;
 		pthread_mutex_unlock(&s->sweep_lock);
-		rc = store_blob_sweep(s->st, (int64_t)s->grace * 1000000000,
+		rc = core_blob_sweep(s->blobs, (int64_t)s->grace * 1000000000,
 				      &n, &bytes);
 		if (rc)
 			log_warn("sweep of unused uploads failed: %s",

@@ -152,7 +152,7 @@ static enum MHD_Result app_sign_in(struct srv *s, struct req *r,
 	else if ((j = srv_body_json(r, c, &ret))) {
 		tok = cJSON_GetObjectItemCaseSensitive(j, "token");
 		if (cJSON_IsString(tok) && tok->valuestring) {
-			rc = store_session_create(s->st, tok->valuestring,
+			rc = core_session_create(s->st, tok->valuestring,
 						  (int64_t)s->session_ttl *
 						  1000000000, sid, user);
 			OPENSSL_cleanse(tok->valuestring,
@@ -202,7 +202,7 @@ static enum MHD_Result app_sign_out(struct srv *s, struct req *r,
 
 	if (srv_authenticate(s, r, c, "DELETE", &ret))
 		return ret;
-	rc = sid ? store_session_delete(s->st, sid) : 0;
+	rc = sid ? core_session_end(s->st, sid) : 0;
 	if (rc)
 		return srv_send_errno(c, rc, NULL);
 	return send_with_cookie(s, c, MHD_HTTP_NO_CONTENT, NULL, "", 0);
