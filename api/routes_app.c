@@ -11,7 +11,7 @@
  *
  * Ownership as everywhere: a dataset or tag of another user is 404 as if
  * absent (srv_own_ds, srv_own_tag); a token of another user is 404 too
- * (store_token_revoke_own matches id and user in one statement). Creating
+ * (core_token_revoke matches id and user in one statement). Creating
  * a token by session cookie is a change, so the router's CSRF rule
  * (cookie_auth: the server's own Origin) has refused a foreign one before
  * the route runs. A new token's value is answered once, with no-store,
@@ -32,7 +32,7 @@
  * runs while one is active, and stops when it ends.
  *
  * The tar stream. A tag's files are read in pages of TAR_PAGE paths
- * (store_tree_files_page: path order, one index range, no transaction
+ * (core_tree_files_page: path order, one index range, no transaction
  * held between pages) and written by libarchive (pax, ustar when it
  * suffices) whose write callback appends to a small buffer; libmicrohttpd
  * pulls that buffer through MHD_create_response_from_callback, and each
@@ -110,7 +110,7 @@ static enum MHD_Result r_tokens(struct srv *s, struct req *r,
 	struct store_token *v = NULL;
 	cJSON *j = NULL, *arr;
 	size_t n = 0;
-	int rc = store_token_list_user(s->st, r->user, &v, &n);
+	int rc = core_token_list(s->st, r->user, &v, &n);
 
 	if (!rc && (!(j = cJSON_CreateObject()) ||
 		    !(arr = cJSON_AddArrayToObject(j, "tokens"))))
@@ -151,7 +151,7 @@ static enum MHD_Result r_token_create(struct srv *s, struct req *r,
 	}
 	if (!nm->valuestring[0] ||
 	    strlen(nm->valuestring) > STORE_TOKEN_NAME_MAX ||
-	    !store_token_name_valid(nm->valuestring)) {
+	    !core_token_name_valid(nm->valuestring)) {
 		cJSON_Delete(j);
 		return srv_send_err(c, MHD_HTTP_BAD_REQUEST, "invalid",
 				    "EINVAL", "a token name is 1-64 bytes of"
@@ -160,23 +160,12 @@ static enum MHD_Result r_token_create(struct srv *s, struct req *r,
 	}
 	snprintf(name, sizeof(name), "%s", nm->valuestring);
 	cJSON_Delete(j);
-	rc = store_token_create_named(s->st, r->user, name, token, &t.id);
+	/* t: the row as the catalog has it (its time, its name) */
+	rc = core_token_create(s->st, r->user, name, token, &t);
 	if (rc)
 		return srv_send_errno(c, rc, "cannot make a token now");
 	log_info("token %" PRId64 " made for user '%s' through the API", t.id,
 		 r->user);
-	/* the row as the catalog has it (its time, its name) */
-	t.created_ns = core_now_ns();
-	snprintf(t.name, sizeof(t.name), "%s", name);
-	{
-		struct store_token *v = NULL;
-		size_t n = 0;
-		if (!store_token_list_user(s->st, r->user, &v, &n))
-			for (size_t i = 0; i < n; i++)
-				if (v[i].id == t.id)
-					t = v[i];
-		free(v);
-	}
 	out = token_json(&t, -1);
 	if (out) {
 		cJSON_DeleteItemFromObject(out, "last_used_ns");
@@ -199,7 +188,7 @@ static enum MHD_Result r_token_create(struct srv *s, struct req *r,
 static enum MHD_Result r_token_delete(struct srv *s, struct req *r,
 				      struct MHD_Connection *c)
 {
-	int rc = store_token_revoke_own(s->st, r->user, r->id);
+	int rc = core_token_revoke(s->st, r->user, r->id);
 
 	if (rc)
 		return srv_send_errno(c, rc, rc == -ENOENT ? "no such token" :
@@ -235,7 +224,7 @@ static enum MHD_Result r_state(struct srv *s, struct req *r,
 	int rc = srv_own_ds(s, r, r->id, &d);
 
 	if (!rc)
-		rc = store_changes_get(s->st, d.id, &ch);
+		rc = core_dataset_changes(s->st, d.id, &ch);
 	if (!rc && !(j = cJSON_CreateObject()))
 		rc = -ENOMEM;
 	if (!rc) {
@@ -378,7 +367,7 @@ static enum MHD_Result r_runs(struct srv *s, struct req *r,
 					    "EINVAL", "limit is a whole number"
 					    " from 1 to 100");
 	}
-	rc = store_run_list(s->st, d.id, (int)limit, &v, &n);
+	rc = core_run_list(s->st, d.id, (int)limit, &v, &n);
 	if (!rc && (!(j = cJSON_CreateObject()) ||
 		    !(arr = cJSON_AddArrayToObject(j, "runs"))))
 		rc = -ENOMEM;
@@ -458,7 +447,7 @@ static enum MHD_Result r_filenames(struct srv *s, struct req *r,
 		return srv_send_errno(c, rc, NULL);
 	tbuf_init(&b, FILENAMES_CAP);
 	do {
-		rc = store_tree_files_page(s->st, t.id, after, TAR_PAGE, &v,
+		rc = core_tree_files_page(s->st, t.id, after, TAR_PAGE, &v,
 					   &n);
 		free(after);
 		after = NULL;
@@ -466,7 +455,7 @@ static enum MHD_Result r_filenames(struct srv *s, struct req *r,
 			tbuf_put_path_line(&b, v[i].path);
 		if (!rc && n && !(after = strdup(v[n - 1].path)))
 			rc = -ENOMEM;
-		store_tree_files_free(v, n);
+		core_tree_files_free(v, n);
 	} while (!rc && n == TAR_PAGE);
 	free(after);
 	if (rc) {
@@ -544,7 +533,7 @@ static void tar_free(void *cls)
 		close(ts->fd);
 	if (ts->a)
 		archive_write_free(ts->a);   /* closes it if still open */
-	store_tree_files_free(ts->page, ts->page_n);
+	core_tree_files_free(ts->page, ts->page_n);
 	tbuf_free(&ts->skipped);
 	free(ts->out);
 	free(ts);
@@ -605,14 +594,14 @@ static int tar_next_file(struct tarstream *ts, const struct store_tree_file *f)
 		tar_skip(ts, f->path, "upload not finished");
 		return 0;
 	}
-	rc = ts->embedded ? 1 : store_blob_granted(ts->s->st, ts->owner,
+	rc = ts->embedded ? 1 : core_blob_readable(ts->s->blobs, ts->owner,
 						    n->sha);
 	if (rc < 0)
 		return -1;
 	if (rc == 1)
 		fd = ts->be->ops->node_open(ts->be, n);
 	if (fd == -ENOENT || fd == -EIO) {
-		tar_skip(ts, f->path, store_blob_kept(ts->s->st, n->sha) == 1 ?
+		tar_skip(ts, f->path, core_blob_kept(ts->s->blobs, NULL, n->sha) == 1 ?
 			 "kept by the uploader (upload=meta or thumbnails):"
 			 " the bytes are not on the server" :
 			 "the bytes are not on the server");
@@ -665,10 +654,10 @@ static int tar_step(struct tarstream *ts)
 		int rc;
 		if (ts->page_n && !after)
 			return -1;
-		store_tree_files_free(ts->page, ts->page_n);
+		core_tree_files_free(ts->page, ts->page_n);
 		ts->page = NULL;
 		ts->page_n = ts->page_i = 0;
-		rc = store_tree_files_page(ts->s->st, ts->tree, after,
+		rc = core_tree_files_page(ts->s->st, ts->tree, after,
 					   TAR_PAGE, &ts->page, &ts->page_n);
 		free(after);
 		if (rc)
@@ -737,10 +726,8 @@ static enum MHD_Result r_tar(struct srv *s, struct req *r,
 	struct MHD_Response *resp;
 	struct store_tag t;
 	struct tarstream *ts;
-	int rc = own_tag(s, r, &t);
+	int rc = core_own_tag(s->st, r->owner, r->id, &t, &d);
 
-	if (!rc)
-		rc = store_dataset_get_id(s->st, t.dataset, &d);
 	if (rc)
 		return srv_send_errno(c, rc, NULL);
 	if (!(ts = calloc(1, sizeof(*ts))))

@@ -276,7 +276,7 @@ static enum MHD_Result r_emb_csv(struct srv *s, struct req *r,
 	if (rc)
 		return srv_send_errno(c, rc, NULL);
 	/* The export streams through a scratch file of the store. */
-	fd = store_staging_create(s->st, path, sizeof(path));
+	fd = core_blob_staging(s->blobs, path, sizeof(path));
 	if (fd < 0)
 		return srv_send_errno(c, fd, NULL);
 	if (path[0])

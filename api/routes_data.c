@@ -331,15 +331,15 @@ static enum MHD_Result r_tag_delete(struct srv *s, struct req *r,
 /* Adds "thumb_sha" and "thumb_size" to a node's JSON when its bytes have a
  * thumbnail on the server (upload=thumbnails, docs/api.md "Content") that
  * `user` sent: another user's would say who has those bytes. */
-static int add_thumb(store *st, const char *user, const struct store_node *n,
-		     cJSON *j)
+static int add_thumb(struct core_blobs *b, const char *user,
+		     const struct store_node *n, cJSON *j)
 {
 	unsigned char t[STORE_SHA_LEN];
 	char hex[65];
 	int64_t size;
 
 	if (n->kind != STORE_FILE || !n->has_sha ||
-	    store_thumb_get_for(st, user, n->sha, t, &size))
+	    core_blob_thumb_for(b, user, n->sha, t, &size))
 		return 0;
 	core_sha_hex(t, hex);
 	if (!cJSON_AddStringToObject(j, "thumb_sha", hex) ||
@@ -357,7 +357,7 @@ static enum MHD_Result send_node(struct srv *s, const struct req *r,
 	if (!rc)
 		rc = api_node_to_json(n, &j);
 	if (!rc)
-		rc = add_thumb(s->st, r->owner, n, j);
+		rc = add_thumb(s->blobs, r->owner, n, j);
 	return srv_send_obj(c, st, rc, j);
 }
 
@@ -391,7 +391,7 @@ static enum MHD_Result r_node_lookup(struct srv *s, struct req *r,
 }
 
 /* A listing's content is a function of its folder's children, so the
- * folder's change counter (store_node_gen) is its validator: ETag
+ * folder's change counter (core_folder_gen) is its validator: ETag
  * "g<ino>-<gen>-<boot>" (boot: a restored or replaced store starts new
  * ETags). Paging is in the URL, so each page is its own resource. The
  * counter is read before the rows: a change in between labels the newer
@@ -420,7 +420,7 @@ static enum MHD_Result r_children(struct srv *s, struct req *r,
 				    "EINVAL", "limit must be 1-10000");
 	/* Ownership was checked above: a 304 tells nothing about a folder
 	 * of another user's (that was a 404). */
-	rc = store_node_gen(s->st, r->id, &gen);
+	rc = core_folder_gen(s->st, r->id, &gen);
 	if (rc)
 		return srv_send_errno(c, rc, NULL);
 	snprintf(etag, sizeof(etag), "\"g%lld-%" PRIu64 "-%016" PRIx64 "\"",
@@ -428,8 +428,8 @@ static enum MHD_Result r_children(struct srv *s, struct req *r,
 	if (srv_none_match_hit(c, etag))
 		return srv_send_not_modified(c, etag);
 	/* One more than asked tells whether another page follows. */
-	rc = store_node_children_page(s->st, r->id, after, (size_t)limit + 1,
-				      &v, &cnt);
+	rc = core_folder_page(s->st, r->id, after, (size_t)limit + 1, &v,
+			      &cnt);
 	int more = cnt > (size_t)limit;
 	if (more)
 		cnt = (size_t)limit;
@@ -440,7 +440,7 @@ static enum MHD_Result r_children(struct srv *s, struct req *r,
 		cJSON *it, *a = cJSON_GetObjectItemCaseSensitive(j, "children");
 		size_t i = 0;
 		cJSON_ArrayForEach(it, a) {
-			if (i >= cnt || (rc = add_thumb(s->st, r->owner,
+			if (i >= cnt || (rc = add_thumb(s->blobs, r->owner,
 							&v[i++], it)))
 				break;
 		}
@@ -710,12 +710,12 @@ static enum MHD_Result commit_kept(struct srv *s, struct req *r,
 	struct store_node n;
 	int rc;
 
-	/* a thumbnail must be bytes this user has sent (store_blob_grant):
+	/* a thumbnail must be bytes this user has sent (a grant):
 	 * a hash alone is not a right to read */
 	if (tsha && (rc = srv_blob_readable(s, r, tsha)) != 1)
 		return rc < 0 ? srv_send_errno(c, rc, NULL) : blob_missing(c);
-	rc = store_node_commit_kept(s->st, r->id, sha, size, mtime, tsha,
-				    tsize, durable);
+	rc = core_node_commit_kept(s->st, r->id, sha, size, mtime, tsha,
+				   tsize, durable);
 	if (rc == -EAGAIN)
 		return blob_missing(c);
 	if (rc)
@@ -734,11 +734,9 @@ static int commit_blob(struct srv *s, struct req *r, int64_t ino,
 		       int durable)
 {
 	struct stat sb;
-	int fd, rc = srv_blob_readable(s, r, sha);
+	int fd = core_blob_open_for(s->blobs, r->owner, sha), rc;
 
-	if (rc <= 0)
-		return rc < 0 ? rc : -ENOENT;
-	if ((fd = store_blob_open(s->st, sha)) < 0)
+	if (fd < 0)
 		return fd;
 	if (fstat(fd, &sb) || sb.st_size != size) {
 		close(fd);
@@ -832,7 +830,7 @@ static enum MHD_Result r_kept(struct srv *s, struct req *r,
 			cJSON_Delete(out);
 			return srv_bad_field(c, "sha256 (64 hex digits each)");
 		}
-		rc = store_blob_owned(s->st, sha, r->owner);
+		rc = core_blob_named(s->blobs, r->owner, sha);
 		if (rc == 1) {
 			cJSON *h = cJSON_CreateString(it->valuestring);
 			rc = h && cJSON_AddItemToArray(named, h) ? 0 : -ENOMEM;
@@ -855,14 +853,11 @@ static enum MHD_Result r_blob_get(struct srv *s, struct req *r,
 	struct stat sb;
 	int fd, rc;
 
-	rc = srv_blob_readable(s, r, r->sha);  /* sent it once? */
-	if (rc < 0)
-		return srv_send_errno(c, rc, NULL);
+	/* sent it once? */
+	fd = core_blob_open_for(s->blobs, r->owner, r->sha);
 	/* not sent by this user: their own upload=meta sample (bytes on the
 	 * uploading machine) says so; anything else is simply not there */
-	fd = rc ? store_blob_open(s->st, r->sha) : -ENOENT;
-	if (fd == -ENOENT && store_blob_kept(s->st, r->sha) == 1 &&
-	    store_blob_owned(s->st, r->sha, r->owner) == 1)
+	if (fd == -ENOENT && core_blob_kept(s->blobs, r->owner, r->sha) == 1)
 		return srv_send_err(c, MHD_HTTP_NOT_FOUND,
 				    "bytes_kept_by_uploader", "EIO", "the bytes"
 				    " of this sample stay on the machine that"
@@ -898,7 +893,7 @@ int srv_quota_refuses(struct srv *s, struct req *r, struct MHD_Connection *c,
 	int rc = srv_blob_readable(s, r, r->sha);
 
 	if (rc == 0)
-		rc = store_blob_pending(s->st, r->owner, &count, &bytes);
+		rc = core_blob_pending(s->blobs, r->owner, &count, &bytes);
 	if (rc < 0) {
 		*ret = srv_send_errno(c, rc, NULL);
 		return 1;
@@ -951,7 +946,7 @@ int srv_blob_keep(struct srv *s, struct req *r, struct MHD_Connection *c,
 		return 1;
 	}
 	/* with the grant (this user has shown the bytes) and the pending row */
-	rc = store_blob_put(s->st, r->fd, r->staged, r->sha, r->owner);
+	rc = core_blob_put(s->blobs, r->fd, r->staged, r->sha, r->owner);
 	r->staged[0] = '\0';     /* consumed (renamed or unlinked) */
 	pthread_mutex_unlock(&s->quota_lock);
 	if (rc) {

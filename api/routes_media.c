@@ -7,7 +7,7 @@
  *
  * Who may see what. The node must be in a dataset of the request's user
  * (else 404 as if absent, srv_own_node), and then only bytes that user may
- * read are shown, by the rules the embedder follows (store_blob_source,
+ * read are shown, by the rules the embedder follows (core_blob_source,
  * store/kept.c): the bytes the user sent (a grant), else the thumbnail the
  * user's upload=thumbnails mount sent; never bytes or a thumbnail another
  * user sent, even of the same hash. Nothing readable: the "kept"
@@ -18,7 +18,7 @@
  * Thumbnails are made from the bytes the user may read and cached under
  * their hash (core/thumbs.c, store/thumbs.c), so the ETag is "t<hash of
  * those bytes>": a request naming it is answered 304 after the ownership
- * check and one query (store_blob_source), before anything is opened. A
+ * check and one query (core_blob_source), before anything is opened. A
  * cached thumbnail is one open and a file response (the kernel copies it,
  * MHD_create_response_from_fd); a cold one is decoded here, in this MHD
  * thread, at most CORE_THUMB_DECODERS at a time. A thumbnail the user's
@@ -144,7 +144,7 @@ static enum MHD_Result send_sent(struct srv *s, struct MHD_Connection *c,
 				 const unsigned char *t, const char *etag)
 {
 	struct stat sb;
-	int fd = store_blob_open(s->st, t), rc;
+	int fd = core_blob_open(s->blobs, t), rc;
 
 	if (fd < 0)
 		return srv_send_errno(c, fd, NULL);
@@ -161,7 +161,7 @@ static enum MHD_Result send_sent(struct srv *s, struct MHD_Connection *c,
 static int sent_is_jpeg(struct srv *s, const unsigned char *t)
 {
 	unsigned char head[16];
-	int fd = store_blob_open(s->st, t);
+	int fd = core_blob_open(s->blobs, t);
 	ssize_t got;
 
 	if (fd < 0)
@@ -185,13 +185,9 @@ static enum MHD_Result r_thumbnail(struct srv *s, struct req *r,
 	if (own_file(s, r, c, &n, &ret))
 		return ret;
 	core_sha_hex(n.sha, hex);
-	rc = store_blob_source(s->st, r->owner, n.sha, src);
-	/* a mount's web door (owner ""): its files carry no upload grant, and
-	 * every blob they name is the owner's to read */
-	if (rc == -ENOENT && !r->owner[0] && srv_blob_readable(s, r, n.sha) == 1) {
-		memcpy(src, n.sha, STORE_SHA_LEN);
-		rc = 0;
-	}
+	/* what this user may read of it: the bytes, or the thumbnail they
+	 * sent (a mount's web door, owner "": every blob its files name) */
+	rc = core_blob_source(s->blobs, r->owner, n.sha, src);
 	if (rc == -ENOENT) {         /* nothing of it this user may read */
 		snprintf(etag, sizeof(etag), "\"k%s\"", hex);
 		if (srv_none_match_hit(c, etag))
@@ -229,14 +225,9 @@ static enum MHD_Result r_thumbnail(struct srv *s, struct req *r,
 static int open_bytes(struct srv *s, struct req *r, struct MHD_Connection *c,
 		      const struct store_node *n, enum MHD_Result *ret)
 {
-	int rc = srv_blob_readable(s, r, n->sha), fd;
+	int fd = core_blob_open_for(s->blobs, r->owner, n->sha);
 
-	if (rc < 0) {
-		*ret = srv_send_errno(c, rc, NULL);
-		return -1;
-	}
-	fd = rc ? store_blob_open(s->st, n->sha) : -ENOENT;
-	if (fd == -ENOENT && store_blob_kept(s->st, n->sha) == 1) {
+	if (fd == -ENOENT && core_blob_kept(s->blobs, NULL, n->sha) == 1) {
 		/* the node is the user's own (checked): it says so */
 		*ret = srv_send_err(c, MHD_HTTP_NOT_FOUND,
 				    "bytes_kept_by_uploader", "EIO", "the bytes"

@@ -250,7 +250,7 @@ static enum MHD_Result r_scores(struct srv *s, struct req *r,
 
 	if (own_table(s, r, c, &tc, &t, &ret))
 		return ret;
-	rc = store_run_latest_done(s->st, r->id, &run);
+	rc = core_run_latest_done(s->st, r->id, &run);
 	if (rc == -ENOENT) {
 		ret = srv_send_err(c, MHD_HTTP_NOT_FOUND, "no_run", "ENOENT",
 				   "the dataset has no finished sampling run");
@@ -273,21 +273,6 @@ static enum MHD_Result r_scores(struct srv *s, struct req *r,
 out:
 	tbl_put(tc, &t->o);
 	return ret;
-}
-
-/* The newest embedding of the dataset: 0, -ENOENT (none), -errno. */
-static int newest_emb(struct srv *s, int64_t ds, struct store_embedding *e)
-{
-	struct store_embedding *v = NULL;
-	size_t n = 0;
-	int rc = store_embedding_list(s->st, ds, &v, &n);
-
-	if (!rc && !n)
-		rc = -ENOENT;
-	if (!rc)
-		*e = v[n - 1];
-	free(v);
-	return rc;
 }
 
 static enum MHD_Result r_layout(struct srv *s, struct req *r,
@@ -315,7 +300,7 @@ static enum MHD_Result r_layout(struct srv *s, struct req *r,
 					     " dataset" : NULL);
 			goto out;
 		}
-	} else if ((rc = newest_emb(s, r->id, &e))) {
+	} else if ((rc = core_embedding_newest(s->st, r->id, &e))) {
 		ret = rc == -ENOENT ?
 		      srv_send_err(c, MHD_HTTP_NOT_FOUND, "no_embedding",
 				   "ENOENT", "the dataset has no embedding") :
