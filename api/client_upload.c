@@ -202,7 +202,7 @@ static int put_content(struct client *c, int64_t ino, const char *hexs,
 	}
 	cJSON_Delete(b);
 	/* Node removed while open: the bytes go with it, as in embedded
-	 * mode (store_node_commit), and close() succeeds. */
+	 * mode (the backend's node_commit), and close() succeeds. */
 	return rc == -ENOENT ? 0 : rc;
 }
 

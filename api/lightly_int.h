@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "api/server_int.h"
+#include "core/lightly.h"
 
 #define LIGHTLY_URL_MAX 2048
 

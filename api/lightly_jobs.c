@@ -24,7 +24,6 @@
 
 #include "api/lightly_int.h"
 #include "core/names.h"
-#include "store/lightly.h"
 
 enum MHD_Result srv_lightly_embeddings(struct srv *s, struct req *r,
 				    struct MHD_Connection *c)
@@ -42,8 +41,8 @@ enum MHD_Result srv_lightly_embeddings(struct srv *s, struct req *r,
 		rc = -ENOMEM;
 	for (size_t i = 0; !rc && i < n; i++) {
 		cJSON *j = cJSON_CreateObject();
-		rc = store_lightly_id_get(s->st, STORE_LIGHTLY_EMB, d.id,
-					  all[i].name, 0, &id);
+		rc = core_lightly_id(s->st, STORE_LIGHTLY_EMB, d.id,
+				     all[i].name, 0, &id);
 		if (!rc && !j)
 			rc = -ENOMEM;
 		if (rc) {
@@ -86,7 +85,7 @@ enum MHD_Result srv_lightly_csv_url(struct srv *s, struct req *r,
 				    "an embedding name is 1-128 characters of"
 				    " A-Z a-z 0-9 . _ -, starting with a letter"
 				    " or digit");
-	rc = store_lightly_id_get(s->st, STORE_LIGHTLY_EMB, d.id, name, 0, &id);
+	rc = core_lightly_id(s->st, STORE_LIGHTLY_EMB, d.id, name, 0, &id);
 	if (!rc)
 		rc = srv_lightly_make_url(s, r, c, "PUT", "csv", id.id, "", url,
 			      sizeof(url));
@@ -159,27 +158,6 @@ static int sampling_line(struct req *r, const struct store_dataset *d,
 	return 0;
 }
 
-/* The run a sample request just queued: the newest of the dataset's
- * latest runs whose request is `line` (another request of the dataset may
- * have been queued meanwhile, by any door). 0 or -errno. */
-static int run_of(struct srv *s, int64_t ds, const char *line,
-		  struct store_run *out)
-{
-	struct store_run *runs = NULL;
-	size_t n = 0;
-	int rc = store_run_list(s->st, ds, 16, &runs, &n);
-
-	if (!rc)
-		rc = -ENOENT;
-	for (size_t i = 0; rc == -ENOENT && i < n; i++)
-		if (!strcmp(runs[i].request, line)) {
-			*out = runs[i];
-			rc = 0;
-		}
-	free(runs);
-	return rc;
-}
-
 enum MHD_Result srv_lightly_sampling(struct srv *s, struct req *r,
 				  struct MHD_Connection *c)
 {
@@ -194,8 +172,10 @@ enum MHD_Result srv_lightly_sampling(struct srv *s, struct req *r,
 	int rc = srv_lightly_ds(r, &d);
 
 	if (!rc)
-		rc = store_lightly_id_find(s->st, srv_lightly_seg(r, "embeddings"), &e);
-	if (!rc && (e.kind != STORE_LIGHTLY_EMB || e.dataset != d.id))
+		rc = core_lightly_find(s->st, r->owner, STORE_LIGHTLY_EMB,
+				       srv_lightly_seg(r, "embeddings"), &e,
+				       NULL);
+	if (!rc && e.dataset != d.id)
 		rc = -ENOENT;
 	if (!rc)
 		rc = r->be->ops->emb_get(r->be, d.id, e.name, &emb);
@@ -225,10 +205,10 @@ enum MHD_Result srv_lightly_sampling(struct srv *s, struct req *r,
 		return srv_send_errno(c, -EEXIST, "a tag of this name exists");
 	rc = r->be->ops->sample_request(r->be, d.id, line, msg);
 	if (!rc)
-		rc = run_of(s, d.id, line, &run);
+		rc = core_lightly_run_of(s->st, d.id, line, &run);
 	if (!rc)
-		rc = store_lightly_id_get(s->st, STORE_LIGHTLY_JOB, d.id, tag,
-					  run.id, &job);
+		rc = core_lightly_id(s->st, STORE_LIGHTLY_JOB, d.id, tag,
+				     run.id, &job);
 	if (rc)
 		return srv_send_errno(c, rc, msg[0] ? msg : NULL);
 	if (!(o = cJSON_CreateObject()))
@@ -250,7 +230,7 @@ static int job_tag(struct srv *s, struct req *r, struct store_lightly_id *job,
 	/* the selection is the latest ranking run's top n: a run that
 	 * finished after this job's (another job, `sample` in a mount) has
 	 * replaced it, and freezing now would name the wrong samples */
-	rc = store_run_latest_done(s->st, job->dataset, &latest);
+	rc = core_run_latest_done(s->st, job->dataset, &latest);
 	if (rc)
 		return rc;
 	if (latest.id != job->ref) {
@@ -264,7 +244,7 @@ static int job_tag(struct srv *s, struct req *r, struct store_lightly_id *job,
 	if (rc == -EEXIST)   /* a concurrent poll made it */
 		rc = r->be->ops->tag_get(r->be, job->dataset, job->name, tg);
 	if (!rc)
-		rc = store_lightly_job_done(s->st, job->id, tg->id);
+		rc = core_lightly_job_done(s->st, job->id, tg->id);
 	return rc;
 }
 
@@ -272,20 +252,14 @@ enum MHD_Result srv_lightly_job(struct srv *s, struct req *r,
 			     struct MHD_Connection *c)
 {
 	struct store_lightly_id job;
-	struct store_dataset d;
 	struct store_run run;
 	struct store_tag tg;
 	char msg[BE_MSG] = "";
 	const char *status = "UNKNOWN";
 	cJSON *o, *res;
-	int rc = store_lightly_id_find(s->st, srv_lightly_seg(r, "jobs"), &job);
+	int rc = core_lightly_job(s->st, r->owner, srv_lightly_seg(r, "jobs"),
+				  &job, &run);
 
-	if (!rc && job.kind != STORE_LIGHTLY_JOB)
-		rc = -ENOENT;
-	if (!rc)
-		rc = srv_own_ds(s, r, job.dataset, &d);
-	if (!rc)
-		rc = store_run_get(s->st, job.ref, &run);
 	if (rc)
 		return srv_send_errno(c, rc, rc == -ENOENT ? "no such job" : NULL);
 	switch (run.status) {

@@ -5,13 +5,13 @@
  * Form: /lightly/signed/sample/{sample}?k=full|thumb&u=USER&e=EXP&s=MAC
  * (GET: read, PUT: write) and /lightly/signed/csv/{embedding}?u=USER&e=EXP
  * &s=MAC (PUT). MAC is HMAC-SHA256, hex, keyed with the store's secret
- * (store_lightly_key: STORE/lightly.key, 0600), over
+ * (core_lightly_key: STORE/lightly.key, 0600), over
  * "METHOD\nPATH\nUSER\nOBJECT\nKIND\nEXP": so it binds the method (a read
  * URL does not write), the path (the object), the user and the expiry (EXP,
  * Unix seconds, url_ttl() after the URL was made). Checked in constant time
  * before the body is read; any change, an unparsable path, or a past EXP →
  * 403. A write URL works once: its MAC is claimed in the catalog
- * (store_lightly_claim, lightly_used) when the body is in, before anything
+ * (core_lightly_claim, lightly_used) when the body is in, before anything
  * is stored, and given back only when the write fails, so a replay → 403
  * and two concurrent uses of one URL cannot both write; a refusal before
  * the route runs (413, 507, 429) leaves the URL usable. The routes then
@@ -33,7 +33,6 @@
 #include <openssl/hmac.h>
 
 #include "api/lightly_int.h"
-#include "store/lightly.h"
 
 #define URL_TTL_DEFAULT 600          /* seconds a signed URL works */
 
@@ -49,7 +48,7 @@ static int the_key(struct srv *s, unsigned char out[STORE_LIGHTLY_KEY_LEN])
 	int rc = 0;
 
 	pthread_mutex_lock(&key_lock);
-	if (!key_ok && !(rc = store_lightly_key(s->st, secret)))
+	if (!key_ok && !(rc = core_lightly_key(s->st, secret)))
 		key_ok = 1;
 	memcpy(out, secret, sizeof(secret));
 	pthread_mutex_unlock(&key_lock);
@@ -117,7 +116,7 @@ int srv_lightly_make_url(struct srv *s, struct req *r, struct MHD_Connection *c,
 	rc = url_mac(s, method, path, r->user, object, kind, exp, mac);
 	if (rc)
 		return rc;
-	/* a user name is A-Z a-z 0-9 . _ - (store_user_valid, checked when
+	/* a user name is A-Z a-z 0-9 . _ - (core_user_valid, checked when
 	 * its token was made): nothing in it needs escaping in a query */
 	n = snprintf(url, len, "%s://%s%s?%s%s%su=%s&e=%lld&s=%s",
 		     s->tls ? "https" : "http", host, path, *kind ? "k=" : "",
@@ -193,8 +192,8 @@ static int lightly_claim(struct srv *s, struct req *r,
 	if (api_query_get(r->query, "s", mac, sizeof(mac)) == 1 &&
 	    api_query_get(r->query, "e", exp_s, sizeof(exp_s)) == 1) {
 		exp = strtoll(exp_s, NULL, 10);
-		rc = store_lightly_claim(s->st, mac, (int64_t)(exp + 1) *
-					 1000000000);
+		rc = core_lightly_claim(s->st, mac, (int64_t)(exp + 1) *
+					1000000000);
 	}
 	if (rc == -EEXIST) {
 		*ret = srv_lightly_refuse(c, "this write URL was used already:"
@@ -214,7 +213,7 @@ static void lightly_give_back(struct srv *s, struct req *r)
 	char mac[80];
 
 	if (api_query_get(r->query, "s", mac, sizeof(mac)) == 1)
-		store_lightly_unclaim(s->st, mac);
+		core_lightly_unclaim(s->st, mac);
 }
 
 /* ---- routes: signed uploads and downloads ---- */
@@ -230,7 +229,7 @@ enum MHD_Result srv_lightly_signed_put(struct srv *s, struct req *r,
 	struct store_node n;
 	char kind[8] = "";
 	enum MHD_Result ret;
-	int rc, fd, kept;
+	int rc, fd;
 
 	if (lightly_claim(s, r, c, &ret))
 		return ret;
@@ -254,7 +253,7 @@ enum MHD_Result srv_lightly_signed_put(struct srv *s, struct req *r,
 		return ret;
 	}
 	if (!strcmp(kind, "full")) {
-		fd = store_blob_open(s->st, r->sha);
+		fd = core_blob_open(s->blobs, r->sha);
 		if (fd < 0) {
 			rc = fd;
 			goto fail;
@@ -265,10 +264,7 @@ enum MHD_Result srv_lightly_signed_put(struct srv *s, struct req *r,
 	} else {
 		/* a thumbnail of a sample whose bytes the server has already
 		 * (a full upload) is kept as a blob and changes nothing */
-		kept = n.has_sha ? store_blob_kept(s->st, n.sha) : 0;
-		rc = kept < 0 ? kept : kept == 1 ?
-		     store_node_commit_kept(s->st, n.ino, n.sha, n.size, 0,
-					    r->sha, (int64_t)r->got, 1) : 0;
+		rc = core_node_add_thumb(s->st, &n, r->sha, (int64_t)r->got);
 	}
 	if (rc)
 		goto fail;
@@ -297,7 +293,7 @@ enum MHD_Result srv_lightly_signed_get(struct srv *s, struct req *r,
 		return srv_send_errno(c, rc, "no such sample");
 	memcpy(sha, n.sha, sizeof(sha));
 	if (!strcmp(kind, "thumb") &&
-	    store_thumb_get_for(s->st, r->owner, n.sha, sha, &tsize))
+	    core_blob_thumb_for(s->blobs, r->owner, n.sha, sha, &tsize))
 		memcpy(sha, n.sha, sizeof(sha));
 	rc = srv_blob_readable(s, r, sha);
 	if (rc < 0)
@@ -307,7 +303,7 @@ enum MHD_Result srv_lightly_signed_get(struct srv *s, struct req *r,
 				    "bytes_kept_by_uploader", "EIO",
 				    "the bytes are not on the server (uploaded"
 				    " with mode thumbnails or meta)");
-	fd = store_blob_open(s->st, sha);
+	fd = core_blob_open(s->blobs, sha);
 	if (fd < 0)
 		return srv_send_errno(c, fd, NULL);
 	if (fstat(fd, &sb)) {
@@ -334,11 +330,8 @@ enum MHD_Result srv_lightly_signed_csv(struct srv *s, struct req *r,
 
 	if (lightly_claim(s, r, c, &ret))
 		return ret;
-	rc = store_lightly_id_find(s->st, r->path.seg[3], &e);
-	if (!rc && e.kind != STORE_LIGHTLY_EMB)
-		rc = -ENOENT;
-	if (!rc)
-		rc = srv_own_ds(s, r, e.dataset, &d);
+	rc = core_lightly_find(s->st, r->owner, STORE_LIGHTLY_EMB,
+			       r->path.seg[3], &e, &d);
 	if (!rc)
 		rc = srv_body_map(r, &text, &len, &map);
 	if (!rc)

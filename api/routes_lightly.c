@@ -53,7 +53,6 @@
 #include "api/server_int.h"
 #include "core/names.h"
 #include "core/table.h"
-#include "store/lightly.h"
 
 #define MIN_VERSION "1.0.0"          /* GET versions/pip/minimum */
 #define LATEST_VERSION "1.1.7"       /* GET versions/pip/latest */
@@ -194,9 +193,9 @@ static cJSON *dataset_json(struct srv *s, const struct store_dataset *d)
 	char img[16] = "full";
 	int64_t n = 0, bytes = 0;
 
-	if (store_lightly_ds_get(s->st, d->id, img, sizeof(img)) <= 0)
+	if (core_lightly_img_type(s->st, d->id, img, sizeof(img)) <= 0)
 		snprintf(img, sizeof(img), "full");
-	if (store_tree_count(s->st, d->live_tree, &n, &bytes))
+	if (core_tree_count(s->st, d->live_tree, &n, &bytes))
 		n = bytes = 0;
 	if (!j)
 		return NULL;
@@ -449,7 +448,7 @@ static enum MHD_Result r_tags(struct srv *s, struct req *r,
 
 	if (rc)
 		return srv_lightly_ds_err(c, rc);
-	made = store_lightly_ds_get(s->st, d.id, img, sizeof(img));
+	made = core_lightly_img_type(s->st, d.id, img, sizeof(img));
 	if (made < 0 || (rc = table_of(s, d.id, &t)))
 		return srv_send_errno(c, made < 0 ? made : rc, NULL);
 	if (!(arr = cJSON_CreateArray()))
@@ -521,7 +520,7 @@ static enum MHD_Result r_tag_initial(struct srv *s, struct req *r,
 		return srv_bad_field(c, "imgType (full, thumbnail, meta)");
 	rc = r->be->ops->tag_get_id(r->be, d.live_tree, &tg);
 	if (!rc)
-		rc = store_lightly_ds_set(s->st, d.id, img);
+		rc = core_lightly_set_img_type(s->st, d.id, img);
 	if (rc)
 		return srv_send_errno(c, rc, NULL);
 	if (!(o = cJSON_CreateObject()))
@@ -686,8 +685,8 @@ static enum MHD_Result r_sample_create(struct srv *s, struct req *r,
 	if (!rc)
 		rc = r->be->ops->node_create(r->be, dir, name + base, &nn, &n);
 	if (!rc) {
-		rc = store_node_commit_kept(s->st, n.ino, sha, size, 0, NULL, 0,
-					    1);
+		rc = core_node_commit_kept(s->st, n.ino, sha, size, 0, NULL, 0,
+					   1);
 		if (rc)
 			r->be->ops->node_remove(r->be, dir, name + base, 0);
 	}

@@ -70,7 +70,6 @@
 #include "core/backend.h"
 #include "core/blobs.h"
 #include "core/serve.h"
-#include "store/store.h"      /* until every route goes through core/ */
 
 #define RAW_MAX 8192                     /* request target, bytes */
 #define CAP_JSON (1u << 20)
