@@ -37,6 +37,7 @@
 
 #include <openssl/evp.h>
 
+#include "core/blobs.h"
 #include "core/embedder.h"
 #include "embed/decode.h"
 #include "embed/features.h"
@@ -183,7 +184,7 @@ static void files_free(struct files *f)
 /* ---- computing features for one round ---- */
 
 struct round {
-	store *st;
+	struct core_blobs *blobs;      /* where the bytes are read */
 	int color;
 	size_t fdim, n;
 	const unsigned char *shas;    /* n × 32 */
@@ -213,11 +214,12 @@ static void set_err(struct round *r, size_t i, const char *reason)
 
 /* Reads blob sha (a source from store_blob_source) whole. 0, -EFBIG (too
  * large to decode), -ENOENT (collected since), or -errno. */
-static int read_blob(store *st, const unsigned char *sha, unsigned char **buf,
+static int read_blob(struct core_blobs *b, const unsigned char *sha,
+		     unsigned char **buf,
 		     size_t *len)
 {
 	struct stat sb;
-	int fd = store_blob_open(st, sha), rc = 0;
+	int fd = core_blob_open(b, sha), rc = 0;
 
 	*buf = NULL;
 	if (fd < 0)
@@ -258,7 +260,7 @@ static void one_image(struct round *r, size_t i)
 	char why[256];
 	int rc;
 
-	rc = read_blob(r->st, r->shas + i * STORE_SHA_LEN, &buf, &len);
+	rc = read_blob(r->blobs, r->shas + i * STORE_SHA_LEN, &buf, &len);
 	if (rc == -EFBIG) {            /* a sample, not an image we decode */
 		set_err(r, i, "file larger than 256 MiB: not decoded");
 		return;
@@ -370,7 +372,8 @@ static void log_bad(store *st, int64_t ds, const char *path,
  * readable (logged here), else 0; their state is set. Progress counts
  * samples (a hash counts for each of its copies), of nfiles. -EAGAIN: a
  * blob went away meanwhile (why not set). */
-static int compute_missing(store *st, int64_t ds, const char *kind, int color,
+static int compute_missing(store *st, struct core_blobs *b, int64_t ds,
+			   const char *kind, int color,
 			   struct file **uniq, size_t nu, size_t nfiles,
 			   const struct core_embed_ctl *ctl, size_t *bad_logged,
 			   char *why, size_t whylen)
@@ -378,7 +381,7 @@ static int compute_missing(store *st, int64_t ds, const char *kind, int color,
 	size_t fdim = emb_feature_dim(color), done = 0, nmiss = 0;
 	struct file **miss = malloc((nu ? nu : 1) * sizeof(*miss));
 	float *probe = malloc(fdim * sizeof(float));
-	struct round r = { .st = st, .color = color, .fdim = fdim,
+	struct round r = { .blobs = b, .color = color, .fdim = fdim,
 			   .cancel = ctl->cancel, .ctl = ctl,
 			   .total = nfiles };
 	unsigned char *shas = malloc(ROUND * STORE_SHA_LEN);
@@ -534,7 +537,8 @@ static void hex(const unsigned char *v, size_t n, char *out)
 		snprintf(out + 2 * i, 3, "%02x", v[i]);
 }
 
-static int embed_once(store *st, int64_t ds, const struct core_embed_opts *o,
+static int embed_once(store *st, struct core_blobs *b, int64_t ds,
+		      const struct core_embed_opts *o,
 		      const struct core_embed_ctl *ctl, int64_t *emb,
 		      char *why, size_t whylen)
 {
@@ -619,7 +623,7 @@ static int embed_once(store *st, int64_t ds, const struct core_embed_opts *o,
 		progress(ctl, f.n, f.n);
 		goto out;                     /* up to date */
 	}
-	rc = compute_missing(st, ds, kind, o->color, uniq, nu, f.n, ctl,
+	rc = compute_missing(st, b, ds, kind, o->color, uniq, nu, f.n, ctl,
 			     &logged, why, whylen);
 	if (rc)
 		goto out;
@@ -696,7 +700,8 @@ out:
 	return rc;
 }
 
-int core_embed_builtin(store *st, int64_t ds, const struct core_embed_opts *o,
+int core_embed_builtin(store *st, struct core_blobs *b, int64_t ds,
+		       const struct core_embed_opts *o,
 		       const struct core_embed_ctl *ctl, int64_t *emb,
 		       char *why, size_t whylen)
 {
@@ -709,7 +714,7 @@ int core_embed_builtin(store *st, int64_t ds, const struct core_embed_opts *o,
 	/* initial-tag may change while we work; features are cached, so a
 	 * retry only redoes the cheap part */
 	for (int attempt = 0; attempt < 3 && rc == -EAGAIN; attempt++)
-		rc = embed_once(st, ds, o, ctl, emb, why, whylen);
+		rc = embed_once(st, b, ds, o, ctl, emb, why, whylen);
 	if (rc == -EAGAIN) {
 		snprintf(why, whylen, "initial-tag kept changing while the"
 			 " embedding was computed; try again");

@@ -55,9 +55,12 @@ struct core_embed_ctl {
 };
 
 /* Brings dataset ds's `builtin` embedding up to date for options o (see
- * above). *emb = its id. 0; -ECANCELED; -EINVAL with the reason in why
+ * above), reading the samples' bytes from blob store b (core/blobs.h).
+ * *emb = its id. 0; -ECANCELED; -EINVAL with the reason in why
  * (no sample, no sample is an image); another -errno (why says where). */
-int core_embed_builtin(store *st, int64_t ds, const struct core_embed_opts *o,
+struct core_blobs;
+int core_embed_builtin(store *st, struct core_blobs *b, int64_t ds,
+		       const struct core_embed_opts *o,
 		       const struct core_embed_ctl *ctl, int64_t *emb,
 		       char *why, size_t whylen);
 

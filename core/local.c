@@ -1016,9 +1016,9 @@ int core_local_open(const char *dir, const char *owner, struct backend **out,
 		free(l);
 		return rc;
 	}
-	l->runner = runner_new(l->st);
-	if (!l->runner || core_blobs_local(l->st, &l->blobs)) {
-		runner_free(l->runner);
+	if (core_blobs_local(l->st, &l->blobs) ||
+	    !(l->runner = runner_new(l->st, l->blobs))) {
+		core_blobs_free(l->blobs);
 		store_close(l->st);
 		free(l);
 		return -ENOMEM;

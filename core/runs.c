@@ -67,6 +67,7 @@ struct dsstate {
 
 struct runner {
 	store *st;
+	struct core_blobs *blobs;  /* the samples' bytes (core/blobs.h) */
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
 	pthread_t thread;
@@ -442,8 +443,8 @@ static int embed_phase(struct runner *r, struct store_run *run, char *why,
 	r->phase = "embedding";
 	r->done = r->total = 0;
 	pthread_mutex_unlock(&r->lock);
-	return core_embed_builtin(r->st, run->dataset, &o, &ctl, &run->emb,
-				  why, whylen);
+	return core_embed_builtin(r->st, r->blobs, run->dataset, &o, &ctl,
+				  &run->emb, why, whylen);
 }
 
 /* 1 if the matrix's labels tell at least two classes apart. */
@@ -587,13 +588,14 @@ static void *worker(void *arg)
 	return NULL;
 }
 
-struct runner *runner_new(store *st)
+struct runner *runner_new(store *st, struct core_blobs *blobs)
 {
 	struct runner *r = calloc(1, sizeof(*r));
 
 	if (!r)
 		return NULL;
 	r->st = st;
+	r->blobs = blobs;
 	pthread_mutex_init(&r->lock, NULL);
 	pthread_cond_init(&r->cond, NULL);
 	return r;

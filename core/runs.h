@@ -45,8 +45,10 @@ struct core_req {
 int core_req_parse(const char *line, struct core_req *out, char *msg,
 		   size_t msglen);
 
-/* Returns NULL on out-of-memory. The runner does not own the store. */
-struct runner *runner_new(store *st);
+/* Returns NULL on out-of-memory. The runner does not own the store nor
+ * the blob store it reads the samples' bytes from (core/blobs.h). */
+struct core_blobs;
+struct runner *runner_new(store *st, struct core_blobs *blobs);
 /* Cancels the running request, stops the worker, frees. NULL is a no-op. */
 void runner_free(struct runner *r);
 
