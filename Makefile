@@ -40,7 +40,7 @@ LIB_SRC = store/db.c store/blob.c store/catalog.c store/vectors.c store/users.c 
 MAIN_SRC = fs/main.c
 # the built web app's home, served by `sievefs serve` when it exists
 WEB_DIR = $(PREFIX)/share/sievefs/web
-UNIT = store names fsname csv runs sampling decode embed cache api thumb changes table thumbs lightly
+UNIT = store names fsname csv runs sampling decode embed cache api thumb changes table thumbs lightly layer
 LIB_OBJ = $(LIB_SRC:%.c=$(BUILD)/%.o)
 MAIN_OBJ = $(MAIN_SRC:%.c=$(BUILD)/%.o)
 UNIT_BIN = $(UNIT:%=$(BUILD)/tests/unit/test_%)

@@ -48,6 +48,12 @@
  * once the whole body is in, and returns what its srv_send_* answer
  * returned (MHD_NO closes the connection).
  *
+ * Layers (docs/design.md §2.1): these files reach data only through
+ * core/ — the per-user view of the backend (core/view.h) and core/'s
+ * server operations (core/auth.h, core/serve.h, core/lightly.h) over the
+ * opaque store handle s->st — and bytes only through the blob store
+ * s->blobs (core/blobs.h). None calls store/ or includes its headers.
+ *
  * Names: srv_ for what these files share; api_ stays the prefix of the
  * public entry points. The constants below are the ones more than one of
  * the files needs; the others stay in the file that uses them.
@@ -360,7 +366,7 @@ int srv_own_emb(struct srv *s, struct req *r, int64_t id,
 		struct store_embedding *e);
 
 /* 1 if the request's owner may read or reference blob sha, 0 if not, or
- * -errno: a server user once they have sent its bytes (store_blob_granted);
+ * -errno (core_blob_readable): a server user once they have sent its bytes;
  * the embedded owner "" (a mount's web door) also when a node of its
  * datasets names it (bytes copied in through the mount carry no grant). */
 int srv_blob_readable(struct srv *s, struct req *r,
