@@ -14,6 +14,11 @@
  *
  * The handle is the store a backend serves (core_local_store), or one an
  * admin command opened with core_auth_admin_open beside a running owner.
+ *
+ * Layers (docs/design.md §2.1): the server (api/) calls these instead of
+ * store/, which they call; store/ calls nothing here. The handle is the
+ * opaque store of core/records.h, which callers only pass back.
+ *
  * Errors: 0 or a negative errno; -EACCES for a malformed, unknown,
  * revoked or expired secret (one answer for all, so a guess learns
  * nothing); -EINVAL for a bad name. Thread-safe; every call blocks on the

@@ -30,6 +30,10 @@
  * most staging garbage the owner's recovery or a sweep removes; a blob a
  * committed node names is never collected.
  *
+ * Layers (docs/design.md §2.1): api/ and core/ reach bytes only through
+ * this header; engines call down into store/ (and their own clients);
+ * store/ calls nothing here.
+ *
  * Ownership and threads: a struct core_blobs belongs to the backend that
  * made it (core_local_open; the server borrows it through
  * core_local_blobs) and is used from any number of threads at once.

@@ -13,6 +13,10 @@
  * catalog (no server process holds state another needs): claims of write
  * URLs are rows, so a URL works once across every server.
  *
+ * Layers (docs/design.md §2.1): the server (api/) calls these instead of
+ * store/, which they call; store/ calls nothing here. The handle is the
+ * opaque store of core/records.h, which callers only pass back.
+ *
  * Errors: 0 or a negative errno. Thread-safe; every call blocks on the
  * catalog (core_lightly_key also on STORE/lightly.key).
  */

@@ -13,6 +13,10 @@
  * between pages, so a client pages through a big tree with bounded
  * memory. Nothing here keeps state between calls.
  *
+ * Layers (docs/design.md §2.1): the server (api/) calls these instead of
+ * store/, which they call; store/ calls nothing here. The handle is the
+ * opaque store of core/records.h, which callers only pass back.
+ *
  * Errors: 0 or a negative errno; -ENOENT for an id that does not exist
  * and for one of another owner (the same answer). Thread-safe; every call
  * blocks on the catalog. Lists are malloc'd: free() them (tree pages:
