@@ -40,7 +40,8 @@ LIB_SRC = store/sql.c store/sql_sqlite.c store/schema_sqlite.c \
 MAIN_SRC = fs/main.c
 # the built web app's home, served by `sievefs serve` when it exists
 WEB_DIR = $(PREFIX)/share/sievefs/web
-UNIT = store names fsname csv runs sampling decode embed cache api thumb changes table thumbs lightly
+UNIT = store names fsname csv runs sampling decode embed cache api thumb changes table thumbs lightly \
+       sqlite_engine
 LIB_OBJ = $(LIB_SRC:%.c=$(BUILD)/%.o)
 MAIN_OBJ = $(MAIN_SRC:%.c=$(BUILD)/%.o)
 UNIT_BIN = $(UNIT:%=$(BUILD)/tests/unit/test_%)
