@@ -81,7 +81,7 @@ static int each_row(struct conn *c, const struct store_dataset *d,
 	 * nothing, so for it the kept row alone decides. */
 	sql_stmt *s = db_prep(c, "SELECT n.path, n.size, n.ino,"
 		" EXISTS (SELECT 1 FROM kept k WHERE k.sha=n.sha)"
-		" AND NOT EXISTS (SELECT 1 FROM grants g WHERE g.user=?2"
+		" AND NOT EXISTS (SELECT 1 FROM grants g WHERE g.\"user\"=?2"
 		" AND g.sha=n.sha)"
 		" FROM nodes n WHERE n.tree=?1 AND n.kind=2"
 		" AND n.sha IS NOT NULL ORDER BY n.path");
