@@ -18,7 +18,7 @@
  * and never logged.
  *
  * State. Each counter is a row of the catalog's `changes` table, moved by
- * triggers in the transaction of the change (store/db.c), so a mount of
+ * triggers in the transaction of the change (store/schema_sqlite.c), so a mount of
  * the same store in this process, the API and a `sievefs token` beside
  * them all move it; the route reads them in one indexed range. "tree" is
  * the sample table's gen, the very string its routes send as

@@ -136,9 +136,9 @@ struct store_run {
 	char error[256];
 };
 
-/* What the web app polls (store/db.c, "Dataset change counters"): each
- * counter moves with every change of its kind, through any door; 0 =
- * never changed. Opaque: compare for equality only. */
+/* What the web app polls (store/schema_sqlite.c, "Dataset change
+ * counters"): each counter moves with every change of its kind, through
+ * any door; 0 = never changed. Opaque: compare for equality only. */
 struct store_changes {
 	uint64_t tree;          /* the live tree: store_table_gen's counter
 	                         * (store/table.h), the sample table's gen */
