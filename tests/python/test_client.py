@@ -480,8 +480,18 @@ class TestInterrupted(Base):
             p.stderr.close()
             self.assertEqual(p.returncode, -signal.SIGKILL, mode)
             c = client()
-            files, _ = c._tree(c.get_dataset(ds)["live_root"])
-            committed = {q for q, n in files.items() if n.get("has_sha")}
+            # The server still finishes the requests the client had sent
+            # when it died: count once three listings in a row agree.
+            committed, same = None, 0
+            for _ in range(100):
+                files, _ = c._tree(c.get_dataset(ds)["live_root"])
+                now = {q for q, n in files.items() if n.get("has_sha")}
+                same = same + 1 if now == committed else 0
+                committed = now
+                if same == 2:
+                    break
+                time.sleep(0.2)
+            self.assertEqual(same, 2, mode + ": the tree kept changing")
             self.assertTrue(150 <= len(committed) < N_IMAGES + 1, mode)
             r = cli("--token-file", TOKEN, "--verbose", "upload", SRC, ds,
                     "--mode", mode, text=True)
