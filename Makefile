@@ -40,6 +40,9 @@ MAIN_SRC = fs/main.c
 # the built web app's home, served by `sievefs serve` when it exists
 WEB_DIR = $(PREFIX)/share/sievefs/web
 UNIT = store names fsname csv runs sampling decode embed cache api thumb changes table thumbs lightly
+# the PostgreSQL catalog engine (store/sql_pg.c) and its schema
+LIB_SRC += store/sql_pg.c store/schema_pg.c
+PKGS += libpq
 LIB_OBJ = $(LIB_SRC:%.c=$(BUILD)/%.o)
 MAIN_OBJ = $(MAIN_SRC:%.c=$(BUILD)/%.o)
 UNIT_BIN = $(UNIT:%=$(BUILD)/tests/unit/test_%)
@@ -63,6 +66,8 @@ $(BUILD)/tests/unit/test_%: $(BUILD)/tests/unit/test_%.o \
 	      $(shell $(PKG_CONFIG) --libs cmocka)
 
 $(BUILD)/tests/unit/%.o: ALL_CFLAGS += $(shell $(PKG_CONFIG) --cflags cmocka)
+# tstore.c starts tests/scale/pg.sh from the source tree
+$(BUILD)/tests/unit/tstore.o: ALL_CFLAGS += -DSIEVEFS_SRC_DIR='"$(CURDIR)"'
 $(BUILD)/api/server.o $(BUILD)/api/server_run.o: ALL_CFLAGS += -DSIEVEFS_WEB_DIR='"$(WEB_DIR)"' \
 	-DSIEVEFS_SRC_DIR='"$(CURDIR)"'
 

@@ -1,12 +1,23 @@
 /*
  * tstore.c — see tstore.h. The directory is removed with nftw, depth
  * first, without following symlinks.
+ *
+ * PostgreSQL: a test database is named sievefs_t_<pid>_<n> and made from
+ * template0 with the C collation; its URI is the server's with the path
+ * (the database name) replaced. The server started here (no
+ * SIEVEFS_TEST_CATALOG) lives in /tmp/sievefs-test-pg-XXXXXX and is
+ * stopped by tstore_pg_server_stop through pg.sh, which stops it by its
+ * PID file.
  */
 #define _XOPEN_SOURCE 700
 #include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
+
+#include <libpq-fe.h>
 
 #include "tests/unit/tstore.h"
 
@@ -67,4 +78,136 @@ int tstore_fx_teardown(void **state)
 	tstore_close(f->tmp, f->st);
 	free(f);
 	return 0;
+}
+
+#ifndef SIEVEFS_SRC_DIR
+#define SIEVEFS_SRC_DIR "."
+#endif
+
+static char pg_dir[64];   /* the server started here, or "" */
+
+int tstore_pg_server(char *uri, size_t len)
+{
+	const char *env = getenv("SIEVEFS_TEST_CATALOG");
+	char cmd[256];
+	FILE *p;
+	size_t n;
+
+	if (env && *env) {
+		snprintf(uri, len, "%s", env);
+		return 0;
+	}
+	if (!pg_dir[0]) {
+		snprintf(pg_dir, sizeof(pg_dir), "/tmp/sievefs-test-pg-XXXXXX");
+		if (!mkdtemp(pg_dir)) {
+			perror("setup: mkdtemp");
+			pg_dir[0] = '\0';
+			return -1;
+		}
+	}
+	snprintf(cmd, sizeof(cmd), "bash %s/tests/scale/pg.sh start %s",
+		 SIEVEFS_SRC_DIR, pg_dir);
+	p = popen(cmd, "r");
+	if (!p || !fgets(uri, (int)len, p)) {
+		if (p)
+			pclose(p);
+		fprintf(stderr, "setup: %s failed\n", cmd);
+		tstore_pg_server_stop();
+		return -1;
+	}
+	pclose(p);
+	n = strlen(uri);
+	while (n && (uri[n - 1] == '\n' || uri[n - 1] == '\r'))
+		uri[--n] = '\0';
+	return 0;
+}
+
+void tstore_pg_server_stop(void)
+{
+	char cmd[256];
+
+	if (!pg_dir[0])
+		return;
+	snprintf(cmd, sizeof(cmd), "bash %s/tests/scale/pg.sh stop %s",
+		 SIEVEFS_SRC_DIR, pg_dir);
+	if (system(cmd) != 0)
+		fprintf(stderr, "teardown: %s failed\n", cmd);
+	rmdir(pg_dir);
+	pg_dir[0] = '\0';
+}
+
+/* uri with its database name replaced by name. */
+static int with_db(const char *base, const char *name, char *uri,
+		   size_t len)
+{
+	const char *h = strstr(base, "://"), *path, *q;
+	int w;
+
+	if (!h)
+		return -1;
+	h += 3;
+	q = strchr(h, '?');
+	path = strchr(h, '/');
+	if (path && q && path > q)
+		path = NULL;
+	if (!path)
+		path = q ? q : h + strlen(h);
+	w = snprintf(uri, len, "%.*s/%s%s", (int)(path - base), base, name,
+		     q ? q : "");
+	return w < 0 || (size_t)w >= len ? -1 : 0;
+}
+
+/* Runs one statement on the server; 0 or -1 with the reason on stderr. */
+static int pg_run(const char *base, const char *sql)
+{
+	PGconn *pg = PQconnectdb(base);
+	PGresult *r;
+	int rc = -1;
+
+	if (PQstatus(pg) != CONNECTION_OK) {
+		fprintf(stderr, "tstore: cannot connect to PostgreSQL: %s",
+			PQerrorMessage(pg));
+		PQfinish(pg);
+		return -1;
+	}
+	r = PQexec(pg, sql);
+	if (PQresultStatus(r) == PGRES_COMMAND_OK)
+		rc = 0;
+	else
+		fprintf(stderr, "tstore: %s: %s", sql, PQerrorMessage(pg));
+	PQclear(r);
+	PQfinish(pg);
+	return rc;
+}
+
+int tstore_pg_create(const char *base, char *uri, size_t len)
+{
+	static int seq;
+	char name[64], sql[160];
+
+	snprintf(name, sizeof(name), "sievefs_t_%ld_%d", (long)getpid(),
+		 ++seq);
+	if (with_db(base, name, uri, len)) {
+		fprintf(stderr, "tstore: cannot use %s as a server URI\n",
+			base);
+		return -1;
+	}
+	snprintf(sql, sizeof(sql), "CREATE DATABASE %s TEMPLATE template0"
+		 " ENCODING 'UTF8' LC_COLLATE 'C' LC_CTYPE 'C'", name);
+	return pg_run(base, sql);
+}
+
+void tstore_pg_drop(const char *base, const char *uri)
+{
+	const char *name = strrchr(uri, '/');
+	char sql[160];
+	size_t n;
+
+	if (!name)
+		return;
+	name++;
+	n = strcspn(name, "?");
+	snprintf(sql, sizeof(sql), "DROP DATABASE IF EXISTS %.*s WITH (FORCE)",
+		 (int)n, name);
+	pg_run(base, sql);
 }

@@ -22,6 +22,23 @@ int tstore_open(const char *name, char *tmp, size_t tmplen, char *dir,
 /* Closes st (when not NULL) and removes tmp with everything in it. */
 void tstore_close(const char *tmp, store *st);
 
+/* PostgreSQL for the tests (tests/scale/pg.sh). When SIEVEFS_TEST_CATALOG
+ * holds a postgresql:// URI, the store's catalog goes there: tstore_open
+ * makes a fresh database on that server for each store and tstore_close
+ * drops it. */
+
+/* The server to use: SIEVEFS_TEST_CATALOG's, else one started now by
+ * tests/scale/pg.sh in a temp dir (tstore_pg_server_stop stops it). Its
+ * URI into uri. 0, or -1 with the reason on stderr. */
+int tstore_pg_server(char *uri, size_t len);
+void tstore_pg_server_stop(void);
+/* A fresh database on the server `base` (a URI): the URI naming it into
+ * uri. 0, or -1 with the reason on stderr. */
+int tstore_pg_create(const char *base, char *uri, size_t len);
+/* Drops the database of uri (made by tstore_pg_create), even if sessions
+ * are still connected to it. */
+void tstore_pg_drop(const char *base, const char *uri);
+
 /* The fixture of a test that needs the store and nothing else. */
 struct tstore_fx {
 	char tmp[64];
