@@ -27,7 +27,8 @@ ALL_CFLAGS = -std=c11 -D_GNU_SOURCE -D_FILE_OFFSET_BITS=64 -I. $(WARN) \
              $(shell $(PKG_CONFIG) --cflags $(PKGS)) $(CFLAGS) -MMD -MP
 LIBS = $(shell $(PKG_CONFIG) --libs $(PKGS)) -lm -lpthread $(LDLIBS)
 
-LIB_SRC = store/db.c store/blob.c store/catalog.c store/vectors.c store/users.c \
+LIB_SRC = store/sql.c store/sql_sqlite.c store/schema_sqlite.c \
+           store/db.c store/blob.c store/catalog.c store/vectors.c store/users.c \
            store/features.c store/kept.c store/sessions.c store/changes.c store/table.c \
            store/thumbs.c store/lightly.c \
            core/log.c core/names.c core/local.c core/upload.c core/text.c \
