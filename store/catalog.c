@@ -1418,9 +1418,13 @@ int store_node_rename(store *st, int64_t parent, const char *name,
 		}
 		snprintf(lo, ol + 2, "%s/", oldpath);
 		snprintf(hi, ol + 2, "%s0", oldpath);
-		sql_stmt *m = db_prep(c, "SELECT max(length(CAST(path AS BLOB)))"
-				       " FROM nodes WHERE tree=?1 AND path>?2"
-				       " AND path<?3");
+		/* the longest path below, in bytes: measured here, as the
+		 * engines' length() counts characters */
+		sql_stmt *m = db_prep(c, "SELECT path FROM nodes WHERE tree=?1"
+				      " AND path>?2 AND path<?3");
+		size_t most = 0;
+		int r;
+
 		if (!m) {
 			rc = -EIO;
 			goto out;
@@ -1428,9 +1432,13 @@ int store_node_rename(store *st, int64_t parent, const char *name,
 		sql_bind_int64(m, 1, src.tree);
 		db_bind_str(m, 2, lo);
 		db_bind_str(m, 3, hi);
-		if (sql_step(m) == SQL_ROW &&
-		    sql_col_int64(m, 0) - (int64_t)ol +
-		    (int64_t)strlen(newpath) >= STORE_TREE_PATH_MAX)
+		while ((r = sql_step(m)) == SQL_ROW)
+			if (sql_col_bytes(m, 0) > most)
+				most = sql_col_bytes(m, 0);
+		if (r < 0)
+			rc = r;
+		else if (most && (int64_t)most - (int64_t)ol +
+			 (int64_t)strlen(newpath) >= STORE_TREE_PATH_MAX)
 			rc = -ENAMETOOLONG;
 		sql_finalize(m);
 		if (rc)
@@ -1477,7 +1485,7 @@ int store_node_rename(store *st, int64_t parent, const char *name,
 			goto out;
 		}
 		db_bind_str(s, 1, newpath);
-		sql_bind_int64(s, 2, (int64_t)ol + 1);
+		sql_bind_int64(s, 2, db_text_chars(oldpath) + 1);
 		sql_bind_int64(s, 3, src.tree);
 		db_bind_str(s, 4, lo);
 		db_bind_str(s, 5, hi);

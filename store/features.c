@@ -99,8 +99,9 @@ int store_feature_put(store *st, const char *kind, size_t n,
 	rc = db_begin(c);
 	if (rc)
 		return rc;
-	s = db_prep(c, "INSERT OR REPLACE INTO features(sha,kind,vec,err)"
-		    " VALUES(?1,?2,?3,?4)");
+	s = db_prep(c, "INSERT INTO features(sha,kind,vec,err)"
+		    " VALUES(?1,?2,?3,?4) ON CONFLICT(sha,kind) DO UPDATE"
+		    " SET vec=excluded.vec, err=excluded.err");
 	if (!s)
 		rc = -EIO;
 	for (size_t i = 0; i < n && !rc; i++) {
@@ -155,8 +156,11 @@ int store_builtin_set(store *st, int64_t dataset, const char *params,
 	rc = db_begin(c);
 	if (rc)
 		return rc;
-	s = db_prep(c, "INSERT OR REPLACE INTO builtin(dataset,params,fp)"
-		    " VALUES(?1,?2,?3)");
+	/* an update of an existing row moves the embeddings' counter as
+	 * the insert of a new one does (the schema's chg_builtin_*) */
+	s = db_prep(c, "INSERT INTO builtin(dataset,params,fp)"
+		    " VALUES(?1,?2,?3) ON CONFLICT(dataset) DO UPDATE"
+		    " SET params=excluded.params, fp=excluded.fp");
 	if (!s) {
 		rc = -EIO;
 	} else {

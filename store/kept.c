@@ -49,6 +49,7 @@ static int blob_has(store *st, const unsigned char *sha, int64_t size)
 	return stat(path, &sb) == 0 && sb.st_size == size;
 }
 
+/* Runs sql with ?1 = a, ?2 = b (when b) and ?3 = n (when b and n >= 0). */
 static int run1(struct conn *c, const char *sql, const unsigned char *a,
 		const unsigned char *b, int64_t n)
 {
@@ -60,7 +61,7 @@ static int run1(struct conn *c, const char *sql, const unsigned char *a,
 	sql_bind_blob(s, 1, a, STORE_SHA_LEN);
 	if (b)
 		sql_bind_blob(s, 2, b, STORE_SHA_LEN);
-	if (b)
+	if (b && n >= 0)
 		sql_bind_int64(s, 3, n);
 	rc = db_err(sql_step(s));
 	sql_finalize(s);
@@ -113,10 +114,16 @@ int store_node_commit_kept(store *st, int64_t ino,
 	if (thumb && !blob_has(st, thumb, thumb_size))
 		rc = -EAGAIN;
 	if (!rc)
-		rc = run1(c, "INSERT OR IGNORE INTO kept(sha) VALUES(?1)", sha,
-			  NULL, 0);
+		rc = run1(c, "INSERT INTO kept(sha) VALUES(?1)"
+			  " ON CONFLICT(sha) DO NOTHING", sha, NULL, 0);
+	/* a row of the same pair is replaced as a whole (delete, insert),
+	 * so the insert triggers on thumbs (folder counters, pending rows)
+	 * run as for a new one, as INSERT OR REPLACE did */
 	if (!rc && thumb)
-		rc = run1(c, "INSERT OR REPLACE INTO thumbs(sha,thumb,size)"
+		rc = run1(c, "DELETE FROM thumbs WHERE sha=?1 AND thumb=?2",
+			  sha, thumb, -1);
+	if (!rc && thumb)
+		rc = run1(c, "INSERT INTO thumbs(sha,thumb,size)"
 			  " VALUES(?1,?2,?3)", sha, thumb, thumb_size);
 	/* features are cached by the hash of the bytes read (the thumbnail's,
 	 * here), so nothing cached goes stale */

@@ -215,8 +215,9 @@ int store_lightly_ds_get(store *st, int64_t dataset, char *buf, size_t len)
 
 int store_lightly_ds_set(store *st, int64_t dataset, const char *img_type)
 {
-	return write1(st, "INSERT OR REPLACE INTO lightly_ds(img_type,dataset)"
-		      " VALUES(?1,?2)", img_type, dataset);
+	return write1(st, "INSERT INTO lightly_ds(img_type,dataset)"
+		      " VALUES(?1,?2) ON CONFLICT(dataset) DO UPDATE"
+		      " SET img_type=excluded.img_type", img_type, dataset);
 }
 
 int store_lightly_claim(store *st, const char *sig, int64_t expires_ns)

@@ -27,7 +27,7 @@
  * Pending blobs. A verified PUT by a user (store_blob_put) records, in the
  * same write transaction as the link of its file, the grant and a row
  * pending(user, sha, size, put time) unless a node names the hash already.
- * Triggers on nodes and thumbs (db.c) delete the rows of a hash as soon as
+ * Triggers on nodes and thumbs (schema_sqlite.c) delete the rows of a hash as soon as
  * something names it, and blob_collect deletes them with the blob; so the
  * rows are exactly the uploads nobody has committed, and the server's cap
  * (store_blob_pending) is one indexed sum, not a walk of the grants. The
@@ -430,7 +430,8 @@ static int record_put(struct conn *c, const char *user,
 	sql_reset(s);
 	if (rc != SQL_ROW && rc != SQL_DONE)
 		return db_err(rc);
-	s = db_prep(c, "INSERT OR IGNORE INTO grants(user, sha) VALUES(?1,?2)");
+	s = db_prep(c, "INSERT INTO grants(user, sha) VALUES(?1,?2)"
+		    " ON CONFLICT(user, sha) DO NOTHING");
 	if (!s)
 		return -EIO;
 	db_bind_str(s, 1, user);
@@ -502,7 +503,8 @@ int store_blob_grant(store *st, const char *user,
 	rc = db_begin(c);
 	if (rc)
 		return rc;
-	s = db_prep(c, "INSERT OR IGNORE INTO grants(user, sha) VALUES(?1,?2)");
+	s = db_prep(c, "INSERT INTO grants(user, sha) VALUES(?1,?2)"
+		    " ON CONFLICT(user, sha) DO NOTHING");
 	if (!s)
 		return db_end(c, -EIO);
 	db_bind_str(s, 1, user);
