@@ -28,6 +28,9 @@
  *     counters are triggers and what each counts — is store/db.c's
  *     ("Folder generations", "Dataset change counters") and
  *     store/table.c's; it is not repeated here;
+ *   - substr(text, bigint[, bigint]) is defined here, over PostgreSQL's
+ *     int4 one: the engine binds integers as int8, and sql.h allows
+ *     substr(x, ?N) in portable SQL;
  *   - WITHOUT ROWID tables are plain tables with the same primary key;
  *     features keeps UNIQUE(sha, kind).
  *
@@ -147,6 +150,16 @@ static const char v1[] =
 	" img_type " T " NOT NULL);"
 	"CREATE TABLE lightly_used(sig " T " PRIMARY KEY,"
 	" expires BIGINT NOT NULL);"
+
+	/* substr with 64-bit positions: the engine binds every integer as
+	 * int8 and PostgreSQL's substr takes int4 (no implicit cast), so
+	 * portable SQL's substr(x, ?N) would find no function */
+	"CREATE FUNCTION substr(s TEXT, f BIGINT) RETURNS TEXT"
+	" LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE"
+	" AS $f$ SELECT pg_catalog.substr(s, f::INTEGER) $f$;"
+	"CREATE FUNCTION substr(s TEXT, f BIGINT, n BIGINT) RETURNS TEXT"
+	" LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE"
+	" AS $f$ SELECT pg_catalog.substr(s, f::INTEGER, n::INTEGER) $f$;"
 
 	/* ---- pending: gone when a node or a thumbs row names the hash */
 	FN("pending_named", "DELETE FROM pending WHERE sha=NEW.sha;")

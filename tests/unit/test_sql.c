@@ -182,6 +182,15 @@ static void test_params(void **state)
 	assert_int_equal(sql_col_int64(s, 0), 10);
 	assert_string_equal(sql_col_text(s, 2), "ab");
 	sql_finalize(s);
+	/* an integer parameter where a function wants a smaller one */
+	assert_int_equal(sql_prepare(f->c, "SELECT substr('h\xc3\xa9tre', ?1),"
+				     " substr('abcdef', ?1, ?2)", &s), 0);
+	assert_int_equal(sql_bind_int64(s, 1, 2), 0);
+	assert_int_equal(sql_bind_int64(s, 2, 3), 0);
+	assert_int_equal(sql_step(s), SQL_ROW);
+	assert_string_equal(sql_col_text(s, 0), "\xc3\xa9tre");
+	assert_string_equal(sql_col_text(s, 1), "bcd");
+	sql_finalize(s);
 	/* a bare ? is not portable SQL: the PostgreSQL engine refuses it
 	 * (SQLite takes it as an anonymous parameter) */
 	if (is_pg(f))
