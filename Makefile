@@ -40,7 +40,8 @@ LIB_SRC = store/sql.c store/sql_sqlite.c store/schema_sqlite.c \
 MAIN_SRC = fs/main.c
 # the built web app's home, served by `sievefs serve` when it exists
 WEB_DIR = $(PREFIX)/share/sievefs/web
-UNIT = sql store names fsname csv runs sampling decode embed cache api thumb changes table thumbs lightly
+UNIT = sql store names fsname csv runs sampling decode embed cache api thumb changes table thumbs lightly \
+       sqlite_engine
 # the PostgreSQL catalog engine (store/sql_pg.c) and its schema
 LIB_SRC += store/sql_pg.c store/schema_pg.c
 PKGS += libpq

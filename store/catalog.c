@@ -25,7 +25,6 @@
 #include <sys/statvfs.h>
 #include <unistd.h>
 
-#include "core/log.h"
 #include "db.h"
 
 __attribute__((format(printf, 3, 4)))
@@ -256,15 +255,16 @@ static int is_store_file(const char *name)
 /* Stores made before modes were set (store.h, "Modes"): STORE itself, its
  * files (catalog.db, -wal, -shm, lock, reserve), blobs/, blobs/xx/ and the
  * blobs in them, staging/ and what it holds. One stat per entry, the same
- * walk as blob_recover's. Owner only, before the catalog is opened. */
-static void repair_modes(store *st)
+ * walk as blob_recover's. Owner only, before the catalog is opened.
+ * Returns how many it narrowed (store_open tells its caller). */
+static size_t repair_modes(store *st)
 {
 	int fd = open(st->dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	size_t n = 0;
 	struct stat sb;
 
 	if (fd < 0)
-		return;
+		return 0;
 	if (fstat(fd, &sb) == 0 && (sb.st_mode & 077) &&
 	    fchmod(fd, sb.st_mode & STORE_DIR_MODE) == 0)
 		n++;
@@ -272,10 +272,7 @@ static void repair_modes(store *st)
 	n += narrow_dir(open_sub(fd, "blobs"), is_bucket, is_blob);
 	n += narrow_dir(open_sub(fd, "staging"), NULL, NULL);
 	n += narrow_dir(fd, is_store_file, NULL);
-	if (n)
-		log_warn("store %s: %zu file(s) and folder(s) were readable by"
-			 " other users; repaired to owner-only (0700 folders,"
-			 " 0600 files)", st->dir, n);
+	return n;
 }
 
 /* The owner's start: nothing of a previous owner is in progress any more. */
@@ -296,9 +293,11 @@ int store_open(const char *dir, int mode, store **out, char *msg,
 	store *st = calloc(1, sizeof(*st));
 	struct conn *c;
 	char emsg[STORE_ERRMSG] = "";
+	size_t repaired = 0;
 	int rc, owner = mode == STORE_OPEN_OWNER;
 
 	*out = NULL;
+	set_msg(msg, msglen, "%s", "");
 	if (!st)
 		return -ENOMEM;
 	if (mode != STORE_OPEN_OWNER && mode != STORE_OPEN_ADMIN) {
@@ -341,7 +340,7 @@ int store_open(const char *dir, int mode, store **out, char *msg,
 		rc = take_owner_lock(st, msg, msglen);
 		if (rc)
 			goto fail;
-		repair_modes(st);
+		repaired = repair_modes(st);
 		rc = mkdir_p(st->blobdir);
 		if (!rc)
 			rc = mkdir_p(st->stagedir);
@@ -375,6 +374,12 @@ int store_open(const char *dir, int mode, store **out, char *msg,
 			st->dir, strerror(-rc));
 		goto fail;
 	}
+	/* a notice, not an error: the caller reports it (persistence does
+	 * not log) */
+	if (repaired)
+		set_msg(msg, msglen, "store %s: %zu file(s) and folder(s) were"
+			" readable by other users; repaired to owner-only (0700"
+			" folders, 0600 files)", st->dir, repaired);
 	*out = st;
 	return 0;
 fail:

@@ -56,16 +56,16 @@ static const char *const sql_text[Q_COUNT] = {
 	[Q_DIR_GEN] = "SELECT gen FROM dirgen WHERE ino=?1",
 	/* store_blob_source (kept.c): every thumbnail request runs it */
 	[Q_BLOB_SOURCE] = "SELECT 0 AS k, ?2 FROM grants"
-		" WHERE user=?1 AND sha=?2"
+		" WHERE \"user\"=?1 AND sha=?2"
 		" UNION ALL"
 		" SELECT 1, t.thumb FROM thumbs t JOIN grants g"
-		" ON g.sha=t.thumb AND g.user=?1 WHERE t.sha=?2"
+		" ON g.sha=t.thumb AND g.\"user\"=?1 WHERE t.sha=?2"
 		" ORDER BY k",
 	/* users_token_row and store_session_auth: every authenticated
 	 * request runs one of them */
-	[Q_TOKEN_ROW] = "SELECT user, hash, id, last_used FROM tokens"
+	[Q_TOKEN_ROW] = "SELECT \"user\", hash, id, last_used FROM tokens"
 		" WHERE hash=?1 AND revoked=0",
-	[Q_SESSION_ROW] = "SELECT s.user, s.hash, t.id, t.last_used"
+	[Q_SESSION_ROW] = "SELECT s.\"user\", s.hash, t.id, t.last_used"
 		" FROM sessions s JOIN tokens t ON t.id=s.token"
 		" WHERE s.hash=?1 AND s.expires>?2 AND t.revoked=0",
 	[Q_EVENT_ADD] = "INSERT INTO events(dataset,ts,level,msg)"

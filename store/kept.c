@@ -252,7 +252,7 @@ int store_thumb_get_for(store *st, const char *user,
 	if (!user[0])
 		return store_thumb_get(st, sha, thumb, size);
 	if (!c || !(s = db_prep(c, "SELECT t.thumb, t.size FROM thumbs t"
-			     " JOIN grants g ON g.sha=t.thumb AND g.user=?2"
+			     " JOIN grants g ON g.sha=t.thumb AND g.\"user\"=?2"
 			     " WHERE t.sha=?1")))
 		return -EIO;
 	sql_bind_blob(s, 1, sha, STORE_SHA_LEN);

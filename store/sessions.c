@@ -55,7 +55,7 @@ static int session_insert(struct conn *c, const unsigned char *hash,
 	sql_finalize(s);
 	if (rc)
 		return rc;
-	s = db_prep(c, "INSERT INTO sessions(hash, token, user, created,"
+	s = db_prep(c, "INSERT INTO sessions(hash, token, \"user\", created,"
 		    " expires) VALUES(?1, ?2, ?3, ?4, ?5)");
 	if (!s)
 		return -EIO;

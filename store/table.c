@@ -8,7 +8,7 @@
  *                                  dataset's insert; a missing one reads
  *                                  as 0)
  *
- * Why a counter of its own. The folder counters (dirgen, db.c) name one
+ * Why a counter of its own. The folder counters (dirgen, schema_sqlite.c) name one
  * folder each; the table spans every folder of the live tree, and summing
  * them costs a scan of the tree and is not even monotonic (a removed
  * folder takes its row along). So triggers on `nodes` bump one row per
@@ -21,9 +21,12 @@
  * its folder's mtime: that was a third bump per uploaded file). A new
  * grant of a hash that some live file of the grantee names as kept bytes
  * moves it too: the table's `kept` column is per user. Triggers, not code
- * in the write paths, for the reason db.c gives for dirgen. A deleted
+ * in the write paths, for the reason schema_sqlite.c gives for dirgen. A deleted
  * dataset's row goes with it. (A per-dataset counter that another part
  * keeps for GET /state is a different table.)
+ *
+ * The counter's table and triggers are in each engine's schema
+ * (schema_sqlite.c).
  *
  * Cost: one tags lookup and one UPDATE of a row made with the dataset
  * (a trigger on datasets, and at open for datasets made before), per node
@@ -78,7 +81,7 @@ static int each_row(struct conn *c, const struct store_dataset *d,
 	 * nothing, so for it the kept row alone decides. */
 	sql_stmt *s = db_prep(c, "SELECT n.path, n.size, n.ino,"
 		" EXISTS (SELECT 1 FROM kept k WHERE k.sha=n.sha)"
-		" AND NOT EXISTS (SELECT 1 FROM grants g WHERE g.user=?2"
+		" AND NOT EXISTS (SELECT 1 FROM grants g WHERE g.\"user\"=?2"
 		" AND g.sha=n.sha)"
 		" FROM nodes n WHERE n.tree=?1 AND n.kind=2"
 		" AND n.sha IS NOT NULL ORDER BY n.path");

@@ -172,7 +172,7 @@ int store_token_create_named(store *st, const char *user, const char *name,
 		sql_bind_int64(s, 2, now);
 		rc = db_err(sql_step(s));
 		sql_finalize(s);
-		s = db_prep(c, "INSERT INTO tokens(user, hash, created, name)"
+		s = db_prep(c, "INSERT INTO tokens(\"user\", hash, created, name)"
 			    " VALUES(?1, ?2, ?3, ?4) RETURNING id");
 		if (!s)
 			rc = -EIO;
@@ -210,7 +210,7 @@ static void token_row(sql_stmt *s, void *out)
 	t->last_used_ns = sql_col_int64(s, 5);
 }
 
-#define TOKEN_COLS "id, user, created, revoked, name, last_used"
+#define TOKEN_COLS "id, \"user\", created, revoked, name, last_used"
 
 int store_token_list(store *st, struct store_token **out, size_t *n)
 {
@@ -238,7 +238,7 @@ int store_token_list_user(store *st, const char *user,
 	*out = NULL;
 	*n = 0;
 	if (!c || !(s = db_prep(c, "SELECT " TOKEN_COLS " FROM tokens"
-			     " WHERE user=?1 AND revoked=0 ORDER BY id DESC")))
+			     " WHERE \"user\"=?1 AND revoked=0 ORDER BY id DESC")))
 		return -EIO;
 	db_bind_str(s, 1, user);
 	rc = db_rows(s, sizeof(**out), token_row, (void **)out, n);
@@ -284,7 +284,7 @@ static int token_revoke(store *st, const char *user, int64_t id)
 	if (rc)
 		return rc;
 	s = db_prep(c, "UPDATE tokens SET revoked=1 WHERE id=?1"
-		    " AND (?2 IS NULL OR (user=?2 AND revoked=0))");
+		    " AND (?2 IS NULL OR (\"user\"=?2 AND revoked=0))");
 	if (!s)
 		return db_end(c, -EIO);
 	sql_bind_int64(s, 1, id);
@@ -430,8 +430,8 @@ static int record_put(struct conn *c, const char *user,
 	sql_reset(s);
 	if (rc != SQL_ROW && rc != SQL_DONE)
 		return db_err(rc);
-	s = db_prep(c, "INSERT INTO grants(user, sha) VALUES(?1,?2)"
-		    " ON CONFLICT(user, sha) DO NOTHING");
+	s = db_prep(c, "INSERT INTO grants(\"user\", sha) VALUES(?1,?2)"
+		    " ON CONFLICT(\"user\", sha) DO NOTHING");
 	if (!s)
 		return -EIO;
 	db_bind_str(s, 1, user);
@@ -441,8 +441,8 @@ static int record_put(struct conn *c, const char *user,
 	if (rc || named)
 		return rc;
 	/* sent again: its grace starts again */
-	s = db_prep(c, "INSERT INTO pending(user, sha, size, put)"
-		    " VALUES(?1,?2,?3,?4) ON CONFLICT(user, sha)"
+	s = db_prep(c, "INSERT INTO pending(\"user\", sha, size, put)"
+		    " VALUES(?1,?2,?3,?4) ON CONFLICT(\"user\", sha)"
 		    " DO UPDATE SET size=excluded.size, put=excluded.put");
 	if (!s)
 		return -EIO;
@@ -503,8 +503,8 @@ int store_blob_grant(store *st, const char *user,
 	rc = db_begin(c);
 	if (rc)
 		return rc;
-	s = db_prep(c, "INSERT INTO grants(user, sha) VALUES(?1,?2)"
-		    " ON CONFLICT(user, sha) DO NOTHING");
+	s = db_prep(c, "INSERT INTO grants(\"user\", sha) VALUES(?1,?2)"
+		    " ON CONFLICT(\"user\", sha) DO NOTHING");
 	if (!s)
 		return db_end(c, -EIO);
 	db_bind_str(s, 1, user);
@@ -542,7 +542,7 @@ int store_blob_granted(store *st, const char *user,
 	sql_stmt *s;
 	int r;
 
-	if (!c || !(s = db_prep(c, "SELECT 1 FROM grants WHERE user=?1"
+	if (!c || !(s = db_prep(c, "SELECT 1 FROM grants WHERE \"user\"=?1"
 			     " AND sha=?2")))
 		return -EIO;
 	db_bind_str(s, 1, user);
@@ -564,7 +564,7 @@ int store_blob_pending(store *st, const char *user, size_t *count,
 	*count = 0;
 	*bytes = 0;
 	if (!c || !(s = db_prep(c, "SELECT count(*), coalesce(sum(size), 0)"
-			     " FROM pending WHERE user=?1")))
+			     " FROM pending WHERE \"user\"=?1")))
 		return -EIO;
 	db_bind_str(s, 1, user);
 	r = sql_step(s);
@@ -607,7 +607,7 @@ static int sweep_one(struct conn *c, const char *user, const unsigned char *sha,
 	rc = db_begin(c);
 	if (rc)
 		return rc;
-	s = db_prep(c, "DELETE FROM pending WHERE user=?1 AND sha=?2"
+	s = db_prep(c, "DELETE FROM pending WHERE \"user\"=?1 AND sha=?2"
 		    " AND put<?3");
 	if (!s)
 		return db_end(c, -EIO);
@@ -650,7 +650,7 @@ int store_blob_sweep(store *st, int64_t grace_ns, size_t *removed,
 	if (!page)
 		return -ENOMEM;
 	do {
-		sql_stmt *s = db_prep(c, "SELECT user, sha FROM pending"
+		sql_stmt *s = db_prep(c, "SELECT \"user\", sha FROM pending"
 					  " WHERE put<?1 ORDER BY put LIMIT ?2");
 		if (!s) {
 			rc = -EIO;
