@@ -257,8 +257,9 @@ static const char v1[] =
 	TRIG("samples_gen_grant", "INSERT", "grants", "", "samples_gen_grant")
 
 	/* ---- a deleted dataset's counters go with it */
-	FN("ds_del", "DELETE FROM changes WHERE dataset=OLD.id;"
-	   " DELETE FROM samples_gen WHERE dataset=OLD.id;")
-	TRIG("ds_del", "DELETE", "datasets", "", "ds_del");
+	FN("chg_ds_del", "DELETE FROM changes WHERE dataset=OLD.id;")
+	TRIG("chg_ds_del", "DELETE", "datasets", "", "chg_ds_del")
+	FN("samples_gen_ds", "DELETE FROM samples_gen WHERE dataset=OLD.id;")
+	TRIG("samples_gen_ds", "DELETE", "datasets", "", "samples_gen_ds");
 
 const char *const schema_pg_steps[SCHEMA_PG_VERSION] = { v1 };

@@ -69,8 +69,12 @@
  * Errors by SQLSTATE: 23505 -EEXIST (23xxx other constraint violations
  * too, as SQLite's CONSTRAINT maps), 53100 -ENOSPC, 40001/40P01 -EAGAIN,
  * connection loss -EAGAIN (above), 57014 -ETIMEDOUT, 55P03 -EBUSY,
- * 25006 -EROFS, anything else -EIO; the server's message is kept for
- * errmsg until the connection's next call.
+ * 25006 -EROFS, 22021 (text that is not UTF-8) -EILSEQ, anything else
+ * -EIO; the server's message is kept for errmsg until the connection's
+ * next call. -EILSEQ is beyond sql.h's list: a UTF8 database cannot hold
+ * a name whose bytes are not UTF-8, which SQLite's TEXT and Linux file
+ * names can (see the report of issue 19's pg part: BYTEA names or an
+ * SQL_ASCII database are the ways out, each with a cost).
  *
  * Schema: open (SQL_CREATE) applies schema_pg.c's steps in a transaction
  * holding the same advisory lock, so two servers starting at once do not
@@ -196,6 +200,8 @@ static int pg_fail(struct pg_conn *c, PGresult *r)
 		return -EBUSY;
 	if (!strcmp(state, "25006"))
 		return -EROFS;
+	if (!strcmp(state, "22021") || !strcmp(state, "22P05"))
+		return -EILSEQ;
 	return -EIO;
 }
 

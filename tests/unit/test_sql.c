@@ -343,6 +343,13 @@ static void test_bytewise(void **state)
 	sql_finalize(s);
 	assert_int_equal(one_int(f->c, "SELECT count(*) FROM tt"
 				 " WHERE k='A'", 0), 0);
+	/* bytes that are not UTF-8: SQLite's TEXT holds them, a UTF8
+	 * PostgreSQL database refuses them with -EILSEQ */
+	assert_int_equal(sql_prepare(f->c, "INSERT INTO tt(k) VALUES(?1)", &s),
+			 0);
+	assert_int_equal(sql_bind_text(s, 1, "bad\377x", 5), 0);
+	assert_int_equal(sql_step(s), is_pg(f) ? -EILSEQ : SQL_DONE);
+	sql_finalize(s);
 }
 
 /* A statement kept and run many times, its bindings changing type (the
@@ -819,6 +826,107 @@ static void test_pg_schema(void **state)
 	assert_non_null(strstr(msg, "PGPASSWORD"));
 }
 
+/* Names of one kind of schema object, one "table.column" or "name" a
+ * row, from q on c; *n of them, malloc'd. */
+static char **names(sql_conn *c, const char *q, size_t *n)
+{
+	char **v = NULL;
+	sql_stmt *s;
+	size_t cap = 0;
+
+	*n = 0;
+	assert_int_equal(sql_prepare(c, q, &s), 0);
+	while (sql_step(s) == SQL_ROW) {
+		if (*n == cap) {
+			cap = cap ? cap * 2 : 64;
+			v = realloc(v, cap * sizeof(*v));
+			assert_non_null(v);
+		}
+		v[(*n)++] = strdup(sql_col_text(s, 0));
+	}
+	sql_finalize(s);
+	return v;
+}
+
+static int has(char **v, size_t n, const char *x)
+{
+	for (size_t i = 0; i < n; i++)
+		if (!strcmp(v[i], x))
+			return 1;
+	return 0;
+}
+
+static void free_names(char **v, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		free(v[i]);
+	free(v);
+}
+
+/* Every table's columns, every named index and every trigger of the
+ * SQLite schema (schema_sqlite.c, the source of truth) exist in the
+ * PostgreSQL one, and a table both have has the same columns: a column
+ * added to one engine's schema and not the other's fails here. */
+static void test_pg_schema_parity(void **state)
+{
+	struct fx *f = *state;
+	static const char *const q_lite[] = {
+		"SELECT m.name || '.' || p.name FROM sqlite_master m,"
+		" pragma_table_info(m.name) p WHERE m.type='table'"
+		" AND m.name NOT LIKE 'sqlite%'",
+		"SELECT name FROM sqlite_master WHERE type='index'"
+		" AND sql IS NOT NULL",
+		"SELECT name FROM sqlite_master WHERE type='trigger'",
+	};
+	static const char *const q_pg[] = {
+		"SELECT table_name || '.' || column_name FROM"
+		" information_schema.columns WHERE table_schema='public'",
+		"SELECT indexname FROM pg_indexes WHERE schemaname='public'",
+		"SELECT DISTINCT trigger_name FROM information_schema.triggers",
+	};
+	char tmp[64] = "/tmp/sievefs-test-parity-XXXXXX", path[128], msg[256];
+	sql_db *ldb;
+	sql_conn *lc;
+
+	assert_non_null(mkdtemp(tmp));
+	snprintf(path, sizeof(path), "%s/catalog.db", tmp);
+	assert_int_equal(sql_sqlite.open(path, SQL_CREATE, &ldb, msg), 0);
+	assert_int_equal(sql_sqlite.connect(ldb, &lc), 0);
+	for (int k = 0; k < 3; k++) {
+		size_t nl, np, missing = 0;
+		char **l = names(lc, q_lite[k], &nl), **p = names(f->c, q_pg[k],
+								    &np);
+		assert_true(nl > 5);
+		for (size_t i = 0; i < nl; i++)
+			if (!has(p, np, l[i])) {
+				print_error("PostgreSQL schema lacks %s\n", l[i]);
+				missing++;
+			}
+		/* columns: also none that SQLite's tables lack */
+		for (size_t i = 0; k == 0 && i < np; i++) {
+			char t[128];
+			snprintf(t, sizeof(t), "%s", p[i]);
+			*strchr(t, '.') = '\0';
+			if (strcmp(t, "schema_version") && strncmp(t, "lightly_", 8)
+			    && strcmp(t, "tt") && !has(l, nl, p[i])) {
+				print_error("SQLite schema lacks %s\n", p[i]);
+				missing++;
+			}
+		}
+		assert_int_equal(missing, 0);
+		free_names(l, nl);
+		free_names(p, np);
+	}
+	sql_sqlite.disconnect(lc);
+	sql_sqlite.close(ldb);
+	for (const char *x = "catalog.db\0catalog.db-wal\0catalog.db-shm\0"; *x;
+	     x += strlen(x) + 1) {
+		snprintf(path, sizeof(path), "%s/%s", tmp, x);
+		unlink(path);
+	}
+	rmdir(tmp);
+}
+
 #define CASE(t) cmocka_unit_test_setup(t, empty_tt)
 
 int main(void)
@@ -835,7 +943,7 @@ int main(void)
 		CASE(test_nested), CASE(test_rollback), CASE(test_txn_error),
 		CASE(test_writers_exclude), CASE(test_triggers),
 		CASE(test_pg_again), CASE(test_pg_txn_retry),
-		CASE(test_pg_schema),
+		CASE(test_pg_schema), CASE(test_pg_schema_parity),
 	};
 	int fails = 0;
 
