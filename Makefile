@@ -64,7 +64,7 @@ $(BUILD)/%.o: %.c
 # tstore.o: the temporary store the unit tests' fixtures open (tstore.h)
 $(BUILD)/tests/unit/test_%: $(BUILD)/tests/unit/test_%.o \
 			    $(BUILD)/tests/unit/tstore.o $(LIB_OBJ)
-	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LIBS) \
+	$(CC) $(CFLAGS) $(LDFLAGS) -Wl,--wrap=db_open_catalog -o $@ $^ $(LIBS) \
 	      $(shell $(PKG_CONFIG) --libs cmocka)
 
 $(BUILD)/tests/unit/%.o: ALL_CFLAGS += $(shell $(PKG_CONFIG) --cflags cmocka)
@@ -80,6 +80,11 @@ units: $(UNIT_BIN)
 test: $(BUILD)/sievefs $(UNIT_BIN) web
 	SIEVEFS=$(abspath $(BUILD)/sievefs) UNIT_BINS="$(UNIT_BIN)" \
 	    bash tests/run-all.sh
+
+# Every unit binary again with the store's catalog on a throwaway
+# PostgreSQL 15 (tests/scale/pg.sh; needs Debian's postgresql-15).
+test-pg: $(UNIT_BIN)
+	bash tests/scale/test-pg.sh $(UNIT_BIN)
 
 check-asan:
 	$(MAKE) BUILD=build-asan \
@@ -169,7 +174,7 @@ fuzz-run: $(FUZZ_BIN)
 clean:
 	rm -rf build build-asan build-fuzz sievefs web/dist
 
-.PHONY: all units test check-asan install clean fuzz fuzz-run web web-deps
+.PHONY: all units test test-pg check-asan install clean fuzz fuzz-run web web-deps
 
 -include $(LIB_OBJ:.o=.d) $(MAIN_OBJ:.o=.d) $(UNIT_BIN:=.d) \
          $(FUZZ_LIB_OBJ:.o=.d) $(FUZZ:%=$(FUZZ_BUILD)/fuzz/%.d)

@@ -7,6 +7,9 @@
 #                     connection URI on stdout and writes it to DIR/pg/uri
 #   pg.sh stop DIR    stops it by its PID file (fast shutdown) and removes
 #                     DIR/pg
+#   pg.sh halt DIR    stops it, keeping its data (a fault test: the
+#                     server goes away under its clients)
+#   pg.sh resume DIR  starts a halted one again on the same port
 # Sourced, it defines pg_start and pg_stop with the same arguments.
 #
 # Binaries: Debian's postgresql-15 (/usr/lib/postgresql/15/bin, override
@@ -56,9 +59,8 @@ pg_start() {
 	fi
 	for try in 1 2 3; do
 		port=$(_pg_free_port) || return 1
-		if _pg_as "$PG_BIN/pg_ctl" -w -t 30 -D "$pg/data" -l "$pg/log" \
-			-o "-k $pg -p $port -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off" \
-			start >/dev/null; then
+		if _pg_ctl_start "$pg" "$port"; then
+			echo "$port" >"$pg/port"
 			echo "postgresql://postgres@127.0.0.1:$port/postgres" >"$pg/uri"
 			cat "$pg/uri"
 			return 0
@@ -69,26 +71,49 @@ pg_start() {
 	return 1
 }
 
-pg_stop() {
-	local dir=$1 pid n
-	[ -n "$dir" ] && [ -d "$dir/pg" ] || return 0
-	if [ -f "$dir/pg/data/postmaster.pid" ]; then
-		pid=$(head -1 "$dir/pg/data/postmaster.pid")
-		if [ -n "$pid" ] && kill -INT "$pid" 2>/dev/null; then
-			for n in $(seq 1 100); do
-				kill -0 "$pid" 2>/dev/null || break
-				sleep 0.1
-			done
-			kill -0 "$pid" 2>/dev/null && kill -KILL "$pid"
-		fi
+_pg_ctl_start() {   # PGDIR PORT
+	_pg_as "$PG_BIN/pg_ctl" -w -t 30 -D "$1/data" -l "$1/log" \
+		-o "-k $1 -p $2 -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off" \
+		start >/dev/null
+}
+
+# Stops the server of PGDIR by its PID file (fast shutdown) and waits.
+_pg_kill() {
+	local pid n
+	[ -f "$1/data/postmaster.pid" ] || return 0
+	pid=$(head -1 "$1/data/postmaster.pid")
+	if [ -n "$pid" ] && kill -INT "$pid" 2>/dev/null; then
+		for n in $(seq 1 100); do
+			kill -0 "$pid" 2>/dev/null || return 0
+			sleep 0.1
+		done
+		kill -KILL "$pid" 2>/dev/null
 	fi
-	rm -rf "$dir/pg"
+	return 0
+}
+
+pg_halt() {
+	[ -n "$1" ] && [ -d "$1/pg" ] || return 2
+	_pg_kill "$1/pg"
+}
+
+pg_resume() {
+	[ -n "$1" ] && [ -f "$1/pg/port" ] || return 2
+	_pg_ctl_start "$1/pg" "$(cat "$1/pg/port")"
+}
+
+pg_stop() {
+	[ -n "$1" ] && [ -d "$1/pg" ] || return 0
+	_pg_kill "$1/pg"
+	rm -rf "$1/pg"
 }
 
 if [ "${BASH_SOURCE[0]}" = "$0" ]; then
 	case "$1" in
 	start) pg_start "$2" ;;
 	stop) pg_stop "$2" ;;
-	*) echo "usage: $0 start|stop DIR" >&2; exit 2 ;;
+	halt) pg_halt "$2" ;;
+	resume) pg_resume "$2" ;;
+	*) echo "usage: $0 start|stop|halt|resume DIR" >&2; exit 2 ;;
 	esac
 fi

@@ -707,6 +707,33 @@ static void test_pg_again(void **state)
 	f->eng->disconnect(other);
 }
 
+/* The server stops under an open connection and comes back (the issue's
+ * "PostgreSQL restarted during a listing loop"): statements fail with
+ * -EAGAIN for the gap, and work again after it on the same connection,
+ * which nobody reopened. Only with a server this test started. */
+static void test_pg_restart(void **state)
+{
+	struct fx *f = *state;
+	int rc;
+
+	if (getenv("SIEVEFS_TEST_CATALOG")) {
+		print_message("skipped: the server is SIEVEFS_TEST_CATALOG's,"
+			      " not this test's to stop\n");
+		skip();
+	}
+	assert_int_equal(run(f, "INSERT INTO tt(k) VALUES('before')"), 0);
+	assert_int_equal(tstore_pg_server_halt(), 0);
+	assert_int_equal(run(f, "INSERT INTO tt(k) VALUES('gap')"), -EAGAIN);
+	assert_int_equal(run(f, "INSERT INTO tt(k) VALUES('gap')"), -EAGAIN);
+	assert_int_equal(f->eng->begin(f->c), -EAGAIN);
+	assert_int_equal(tstore_pg_server_resume(), 0);
+	rc = run(f, "INSERT INTO tt(k) VALUES('after')");
+	assert_int_equal(rc, 0);
+	assert_int_equal(f->eng->begin(f->c), 0);
+	assert_int_equal(f->eng->commit(f->c), 0);
+	assert_int_equal(one_int(f->c, "SELECT count(*) FROM tt", 0), 2);
+}
+
 struct killer {
 	struct fx *f;
 	int64_t pid;
@@ -944,6 +971,7 @@ int main(void)
 		CASE(test_writers_exclude), CASE(test_triggers),
 		CASE(test_pg_again), CASE(test_pg_txn_retry),
 		CASE(test_pg_schema), CASE(test_pg_schema_parity),
+		CASE(test_pg_restart),
 	};
 	int fails = 0;
 

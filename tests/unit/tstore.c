@@ -10,6 +10,7 @@
  * PID file.
  */
 #define _XOPEN_SOURCE 700
+#include <errno.h>
 #include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,6 +20,8 @@
 
 #include <libpq-fe.h>
 
+#include "store/db.h"
+#include "store/sql.h"
 #include "tests/unit/tstore.h"
 
 static int rm_entry(const char *path, const struct stat *sb, int flag,
@@ -28,6 +31,92 @@ static int rm_entry(const char *path, const struct stat *sb, int flag,
 	(void)flag;
 	(void)ftw;
 	return remove(path);
+}
+
+/* ---- stores on PostgreSQL ----
+ * Every store a test binary opens reaches store/'s db_open_catalog (the
+ * Makefile links the binaries with -Wl,--wrap=db_open_catalog, so
+ * store_open's call comes here first). With SIEVEFS_TEST_CATALOG set,
+ * the first open of a store directory makes a fresh database for it and
+ * every later open of that directory (a test that reopens its store, or
+ * opens it again as admin) uses the same one: pg_stores maps the store's
+ * absolute directory (store->dir) to its database. Without the variable
+ * the catalog is DIR/catalog.db as always. tstore_close drops the
+ * databases of the stores under its directory; exit drops the rest. No
+ * code of store/ knows about this. */
+
+#define MAX_PG_STORES 512
+
+static struct pg_store {
+	char *dir;
+	char uri[512];
+} pg_stores[MAX_PG_STORES];
+static int n_pg_stores;
+
+static void pg_store_drop(struct pg_store *p)
+{
+	if (!p->dir)
+		return;
+	tstore_pg_drop(getenv("SIEVEFS_TEST_CATALOG"), p->uri);
+	free(p->dir);
+	p->dir = NULL;
+}
+
+static void pg_stores_drop_all(void)
+{
+	for (int i = 0; i < n_pg_stores; i++)
+		pg_store_drop(&pg_stores[i]);
+}
+
+/* The database of the store in dir (absolute), made on first use; NULL
+ * on failure (the reason on stderr). */
+static const char *pg_catalog_for(const char *base, const char *dir)
+{
+	struct pg_store *p;
+
+	for (int i = 0; i < n_pg_stores; i++)
+		if (pg_stores[i].dir && !strcmp(pg_stores[i].dir, dir))
+			return pg_stores[i].uri;
+	if (n_pg_stores == MAX_PG_STORES) {
+		fprintf(stderr, "tstore: more than %d stores in one test\n",
+			MAX_PG_STORES);
+		return NULL;
+	}
+	p = &pg_stores[n_pg_stores];
+	if (tstore_pg_create(base, p->uri, sizeof(p->uri)))
+		return NULL;
+	if (!(p->dir = strdup(dir))) {
+		tstore_pg_drop(base, p->uri);
+		return NULL;
+	}
+	if (n_pg_stores++ == 0)
+		atexit(pg_stores_drop_all);
+	return p->uri;
+}
+
+const char *tstore_engine(void)
+{
+	const char *base = getenv("SIEVEFS_TEST_CATALOG");
+
+	return base && *base ? "postgresql" : "sqlite";
+}
+
+int __real_db_open_catalog(store *st, char *msg);
+int __wrap_db_open_catalog(store *st, char *msg);
+
+int __wrap_db_open_catalog(store *st, char *msg)
+{
+	const char *base = getenv("SIEVEFS_TEST_CATALOG"), *uri;
+
+	if (!base || !*base)
+		return __real_db_open_catalog(st, msg);
+	uri = pg_catalog_for(base, st->dir);
+	if (!uri) {
+		snprintf(msg, 256, "tstore: no PostgreSQL database for the"
+			 " test store %s", st->dir);
+		return -EIO;
+	}
+	return sql_engine_for(uri)->open(uri, SQL_CREATE, &st->db, msg);
 }
 
 int tstore_open(const char *name, char *tmp, size_t tmplen, char *dir,
@@ -51,8 +140,17 @@ int tstore_open(const char *name, char *tmp, size_t tmplen, char *dir,
 
 void tstore_close(const char *tmp, store *st)
 {
+	char *abs = realpath(tmp, NULL);
+	size_t n = abs ? strlen(abs) : 0;
+
 	if (st)
 		store_close(st);
+	/* the databases of the stores under tmp */
+	for (int i = 0; abs && i < n_pg_stores; i++)
+		if (pg_stores[i].dir && !strncmp(pg_stores[i].dir, abs, n) &&
+		    pg_stores[i].dir[n] == '/')
+			pg_store_drop(&pg_stores[i]);
+	free(abs);
 	nftw(tmp, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
 }
 
@@ -134,6 +232,27 @@ void tstore_pg_server_stop(void)
 		fprintf(stderr, "teardown: %s failed\n", cmd);
 	rmdir(pg_dir);
 	pg_dir[0] = '\0';
+}
+
+static int pg_sh(const char *verb)
+{
+	char cmd[256];
+
+	if (!pg_dir[0])
+		return -1;
+	snprintf(cmd, sizeof(cmd), "bash %s/tests/scale/pg.sh %s %s",
+		 SIEVEFS_SRC_DIR, verb, pg_dir);
+	return system(cmd) == 0 ? 0 : -1;
+}
+
+int tstore_pg_server_halt(void)
+{
+	return pg_sh("halt");
+}
+
+int tstore_pg_server_resume(void)
+{
+	return pg_sh("resume");
 }
 
 /* uri with its database name replaced by name. */
