@@ -610,6 +610,29 @@ static void test_triggers(void **state)
 	assert_int_equal(run(f, "DELETE FROM dirgen"), 0);
 }
 
+/* tstore_catalog_exec reaches the catalog a test store is on (its own
+ * database under SIEVEFS_TEST_CATALOG, else DIR/catalog.db). */
+static void test_tstore_catalog_exec(void **state)
+{
+	char tmp[64], dir[128];
+	store *st;
+	int64_t n = -1;
+
+	(void)state;
+	assert_int_equal(tstore_open("sqlexec", tmp, sizeof(tmp), dir,
+				     sizeof(dir), &st), 0);
+	assert_int_equal(tstore_catalog_exec(dir, "INSERT INTO users(name,"
+					     " created) VALUES('a', 1), ('b', 2)",
+					     &n), 0);
+	assert_int_equal(n, 2);
+	assert_int_equal(tstore_catalog_exec(dir, "DELETE FROM users"
+					     " WHERE name='a'", &n), 0);
+	assert_int_equal(n, 1);
+	assert_int_not_equal(tstore_catalog_exec(dir, "DELETE FROM nosuch",
+						 NULL), 0);
+	tstore_close(tmp, st);
+}
+
 /* ---- PostgreSQL only ---- */
 
 struct locker {
@@ -963,6 +986,7 @@ int main(void)
 		CASE(test_conflict), CASE(test_bytewise), CASE(test_rerun),
 		CASE(test_nested), CASE(test_rollback), CASE(test_txn_error),
 		CASE(test_writers_exclude), CASE(test_triggers),
+		cmocka_unit_test(test_tstore_catalog_exec),
 	};
 	const struct CMUnitTest pg_only[] = {
 		CASE(test_params), CASE(test_types), CASE(test_bool_count),

@@ -119,6 +119,47 @@ int __wrap_db_open_catalog(store *st, char *msg)
 	return sql_engine_for(uri)->open(uri, SQL_CREATE, &st->db, msg);
 }
 
+int tstore_catalog_exec(const char *dir, const char *sql, int64_t *changes)
+{
+	const char *base = getenv("SIEVEFS_TEST_CATALOG"), *target = NULL;
+	char *abs = realpath(dir, NULL), path[4096], msg[256] = "";
+	const struct sql_engine *e;
+	sql_db *db = NULL;
+	sql_conn *c = NULL;
+	int rc;
+
+	if (!abs)
+		return -errno;
+	if (base && *base) {
+		for (int i = 0; i < n_pg_stores; i++)
+			if (pg_stores[i].dir && !strcmp(pg_stores[i].dir, abs))
+				target = pg_stores[i].uri;
+	} else {
+		snprintf(path, sizeof(path), "%s/catalog.db", abs);
+		target = path;
+	}
+	free(abs);
+	if (!target) {
+		fprintf(stderr, "tstore: no catalog known for %s\n", dir);
+		return -ENOENT;
+	}
+	e = sql_engine_for(target);
+	rc = e->open(target, 0, &db, msg);
+	if (!rc)
+		rc = e->connect(db, &c);
+	if (!rc && (rc = e->exec(c, sql)) != 0)
+		fprintf(stderr, "tstore: %s: %s\n", sql, e->errmsg(c));
+	else if (rc)
+		fprintf(stderr, "tstore: catalog of %s: %s\n", dir, msg);
+	if (!rc && changes)
+		*changes = e->changes(c);
+	if (c)
+		e->disconnect(c);
+	if (db)
+		e->close(db);
+	return rc;
+}
+
 int tstore_open(const char *name, char *tmp, size_t tmplen, char *dir,
 		size_t dirlen, store **st)
 {

@@ -12,6 +12,7 @@
 #define SIEVEFS_TESTS_TSTORE_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "store/store.h"
 
@@ -36,6 +37,13 @@ void tstore_close(const char *tmp, store *st);
  * test on PostgreSQL: it says so and calls CMocka's skip(), which the run
  * reports as SKIPPED, never as passed. */
 const char *tstore_engine(void);
+
+/* Runs sql (statements without results) on the catalog of the store in
+ * dir — its PostgreSQL database under SIEVEFS_TEST_CATALOG, else
+ * DIR/catalog.db — through a connection of its own, as a test that plants
+ * a state does; the rows its last statement changed into *changes (may be
+ * NULL). 0, or -errno with the engine's message on stderr. */
+int tstore_catalog_exec(const char *dir, const char *sql, int64_t *changes);
 
 /* The server to use: SIEVEFS_TEST_CATALOG's, else one started now by
  * tests/scale/pg.sh in a temp dir (tstore_pg_server_stop stops it). Its
