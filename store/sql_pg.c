@@ -848,8 +848,7 @@ static int pg_step(sql_stmt *ss)
 		switch (PQresultStatus(s->res)) {
 		case PGRES_COMMAND_OK:
 			count_changes(c, s->res);
-			s->done = 1;
-			return SQL_DONE;
+			goto done;
 		case PGRES_TUPLES_OK:
 			count_changes(c, s->res);
 			s->nrows = PQntuples(s->res);
@@ -867,6 +866,11 @@ static int pg_step(sql_stmt *ss)
 	}
 	if (++s->row < s->nrows)
 		return SQL_ROW;
+done:
+	/* no column is readable after the last row: a cached statement
+	 * does not hold its result until its next run */
+	PQclear(s->res);
+	s->res = NULL;
 	s->done = 1;
 	return SQL_DONE;
 }
