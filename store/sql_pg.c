@@ -22,14 +22,17 @@
  * PQprepare and run with PQexecPrepared from then on. Prepared names die
  * with their session: a reconnect bumps the connection's epoch and every
  * statement prepared in an older epoch prepares again. finalize queues the
- * name; the queue is sent as one DEALLOCATE batch outside transactions.
+ * name; every 32 names go as one DEALLOCATE batch outside transactions.
  *
  * Parameters go in binary with explicit types: int64 → int8, double →
  * float8, text → text, blob → bytea, NULL → 0 (the server infers it).
  * A prepared statement's types are fixed, so a statement whose non-NULL
- * binding changes type is prepared again under a new name. Consequence
+ * binding changes type is prepared again under a new name. Consequences
  * for portable SQL: an integer parameter is int8, so a function that
- * wants int4 (substr's start) needs CAST(?N AS INTEGER).
+ * wants int4 finds no match (schema_pg.c defines substr(text, bigint)
+ * for that; any other needs CAST(?N AS INTEGER)); and a NULL parameter
+ * whose first use gives it no type (?2 IS NULL OR x=?2) cannot be
+ * inferred by the server: write CAST(?2 AS TEXT) IS NULL.
  *
  * Results come back in binary and are read by the column's type OID:
  * int2/int4/int8/oid/bool and numeric (sum() of bigint) read as integers
