@@ -757,6 +757,37 @@ static void test_pg_restart(void **state)
 	assert_int_equal(one_int(f->c, "SELECT count(*) FROM tt", 0), 2);
 }
 
+/* store_open_catalog: two store directories (two servers' local state)
+ * on one PostgreSQL catalog see the same datasets; neither has a
+ * catalog.db. */
+static void test_pg_store_open_catalog(void **state)
+{
+	struct fx *f = *state;
+	char tmp[64] = "/tmp/sievefs-test-opencat-XXXXXX", a[96], b[96];
+	char uri[512], msg[STORE_ERRMSG], path[128];
+	struct store_dataset d;
+	store *sa, *sb;
+
+	assert_non_null(mkdtemp(tmp));
+	snprintf(a, sizeof(a), "%s/a", tmp);
+	snprintf(b, sizeof(b), "%s/b", tmp);
+	assert_int_equal(tstore_pg_create(f->base, uri, sizeof(uri)), 0);
+	assert_int_equal(store_open_catalog(a, uri, STORE_OPEN_OWNER, &sa, msg,
+					    sizeof(msg)), 0);
+	assert_int_equal(store_dataset_create(sa, "alice", "leaves", &d), 0);
+	assert_int_equal(store_open_catalog(b, uri, STORE_OPEN_OWNER, &sb, msg,
+					    sizeof(msg)), 0);
+	assert_int_equal(store_dataset_get(sb, "alice", "leaves", &d), 0);
+	assert_int_equal(store_dataset_create(sb, "alice", "leaves", &d),
+			 -EEXIST);
+	snprintf(path, sizeof(path), "%s/catalog.db", a);
+	assert_int_not_equal(access(path, F_OK), 0);
+	store_close(sa);
+	store_close(sb);
+	tstore_pg_drop(f->base, uri);
+	tstore_close(tmp, NULL);
+}
+
 struct killer {
 	struct fx *f;
 	int64_t pid;
@@ -995,7 +1026,7 @@ int main(void)
 		CASE(test_writers_exclude), CASE(test_triggers),
 		CASE(test_pg_again), CASE(test_pg_txn_retry),
 		CASE(test_pg_schema), CASE(test_pg_schema_parity),
-		CASE(test_pg_restart),
+		CASE(test_pg_restart), CASE(test_pg_store_open_catalog),
 	};
 	int fails = 0;
 
