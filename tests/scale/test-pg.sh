@@ -31,7 +31,7 @@ if [ "$fails" != 0 ]; then
 	awk '/ERROR:/ { sub(/.*ERROR: +/, ""); e = $0; next }
 	     /STATEMENT:/ && e != "" { sub(/.*STATEMENT: +/, "");
 		print e " | " substr($0, 1, 160); e = "" }' "$dir/pg/log" |
-		grep -v ' | .*\btt\b' | sort | uniq -c | sort -rn | head -40
+		grep -a -v ' | .*\btt\b' | sort | uniq -c | sort -rn | head -40
 fi
 echo "test-pg: $(( $# - fails )) of $# unit binaries pass with the catalog on PostgreSQL 15"
 [ "$fails" = 0 ]
