@@ -41,8 +41,11 @@ LIB_SRC = store/sql.c store/sql_sqlite.c store/schema_sqlite.c \
 MAIN_SRC = fs/main.c
 # the built web app's home, served by `sievefs serve` when it exists
 WEB_DIR = $(PREFIX)/share/sievefs/web
-UNIT = store names fsname csv runs sampling decode embed cache api thumb changes table thumbs lightly \
+UNIT = sql store names fsname csv runs sampling decode embed cache api thumb changes table thumbs lightly \
        layer sqlite_engine
+# the PostgreSQL catalog engine (store/sql_pg.c) and its schema
+LIB_SRC += store/sql_pg.c store/schema_pg.c
+PKGS += libpq
 LIB_OBJ = $(LIB_SRC:%.c=$(BUILD)/%.o)
 MAIN_OBJ = $(MAIN_SRC:%.c=$(BUILD)/%.o)
 UNIT_BIN = $(UNIT:%=$(BUILD)/tests/unit/test_%)
@@ -62,10 +65,12 @@ $(BUILD)/%.o: %.c
 # tstore.o: the temporary store the unit tests' fixtures open (tstore.h)
 $(BUILD)/tests/unit/test_%: $(BUILD)/tests/unit/test_%.o \
 			    $(BUILD)/tests/unit/tstore.o $(LIB_OBJ)
-	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LIBS) \
+	$(CC) $(CFLAGS) $(LDFLAGS) -Wl,--wrap=db_open_catalog -o $@ $^ $(LIBS) \
 	      $(shell $(PKG_CONFIG) --libs cmocka)
 
 $(BUILD)/tests/unit/%.o: ALL_CFLAGS += $(shell $(PKG_CONFIG) --cflags cmocka)
+# tstore.c starts tests/scale/pg.sh from the source tree
+$(BUILD)/tests/unit/tstore.o: ALL_CFLAGS += -DSIEVEFS_SRC_DIR='"$(CURDIR)"'
 $(BUILD)/api/server.o $(BUILD)/api/server_run.o: ALL_CFLAGS += -DSIEVEFS_WEB_DIR='"$(WEB_DIR)"' \
 	-DSIEVEFS_SRC_DIR='"$(CURDIR)"'
 
@@ -76,6 +81,11 @@ units: $(UNIT_BIN)
 test: $(BUILD)/sievefs $(UNIT_BIN) web
 	SIEVEFS=$(abspath $(BUILD)/sievefs) UNIT_BINS="$(UNIT_BIN)" \
 	    bash tests/run-all.sh
+
+# Every unit binary again with the store's catalog on a throwaway
+# PostgreSQL 15 (tests/scale/pg.sh; needs Debian's postgresql-15).
+test-pg: $(UNIT_BIN)
+	bash tests/scale/test-pg.sh $(UNIT_BIN)
 
 check-asan:
 	$(MAKE) BUILD=build-asan \
@@ -165,7 +175,7 @@ fuzz-run: $(FUZZ_BIN)
 clean:
 	rm -rf build build-asan build-fuzz sievefs web/dist
 
-.PHONY: all units test check-asan install clean fuzz fuzz-run web web-deps
+.PHONY: all units test test-pg check-asan install clean fuzz fuzz-run web web-deps
 
 -include $(LIB_OBJ:.o=.d) $(MAIN_OBJ:.o=.d) $(UNIT_BIN:=.d) \
          $(FUZZ_LIB_OBJ:.o=.d) $(FUZZ:%=$(FUZZ_BUILD)/fuzz/%.d)

@@ -290,6 +290,12 @@ static int recover(store *st, struct conn *c)
 int store_open(const char *dir, int mode, store **out, char *msg,
 	       size_t msglen)
 {
+	return store_open_catalog(dir, NULL, mode, out, msg, msglen);
+}
+
+int store_open_catalog(const char *dir, const char *catalog, int mode,
+		       store **out, char *msg, size_t msglen)
+{
 	store *st = calloc(1, sizeof(*st));
 	struct conn *c;
 	char emsg[STORE_ERRMSG] = "";
@@ -355,6 +361,10 @@ int store_open(const char *dir, int mode, store **out, char *msg,
 			goto fail;
 		}
 	}
+	if (catalog && !(st->catalog = strdup(catalog))) {
+		rc = -ENOMEM;
+		goto fail;
+	}
 	rc = db_open_catalog(st, emsg);
 	if (rc) {
 		set_msg(msg, msglen, "%s", emsg);
@@ -397,6 +407,7 @@ void store_close(store *st)
 		close(st->lockfd);
 	free(st->blobdir);
 	free(st->stagedir);
+	free(st->catalog);
 	free(st->dir);
 	free(st);
 }

@@ -306,9 +306,14 @@ int db_init_store(store *st)
 int db_open_catalog(store *st, char *msg)
 {
 	size_t len = strlen(st->dir) + sizeof("/catalog.db");
-	char *path = malloc(len);
+	char *path;
 	int rc;
 
+	if (st->catalog)
+		return sql_engine_for(st->catalog)->open(st->catalog,
+							 SQL_CREATE, &st->db,
+							 msg);
+	path = malloc(len);
 	if (!path)
 		return -ENOMEM;
 	snprintf(path, len, "%s/catalog.db", st->dir);

@@ -85,6 +85,7 @@ struct store {
 	pthread_mutex_t conns_lock;    /* protects conns */
 	struct conn *conns;
 	sql_db *db;                    /* the catalog (db_open_catalog) */
+	char *catalog;                 /* its target, NULL: DIR/catalog.db */
 };
 
 /* This thread's connection, opened on first use; NULL if it cannot be opened. */

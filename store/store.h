@@ -98,6 +98,11 @@ enum store_open_mode {
  * handle with store_close(). */
 int store_open(const char *dir, int mode, store **out, char *msg,
 	       size_t msglen);
+/* store_open with the catalog at `catalog` (sql.h's target: a
+ * "postgresql://" URI or a SQLite file) instead of DIR/catalog.db; the
+ * blobs stay under DIR. NULL: DIR/catalog.db. */
+int store_open_catalog(const char *dir, const char *catalog, int mode,
+		       store **out, char *msg, size_t msglen);
 
 /* Bytes STORE/reserve holds for deletes on a full disk. */
 #define STORE_RESERVE_BYTES (4 << 20)

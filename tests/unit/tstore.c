@@ -1,13 +1,27 @@
 /*
  * tstore.c — see tstore.h. The directory is removed with nftw, depth
  * first, without following symlinks.
+ *
+ * PostgreSQL: a test database is named sievefs_t_<pid>_<n> and made from
+ * template0 with the C collation; its URI is the server's with the path
+ * (the database name) replaced. The server started here (no
+ * SIEVEFS_TEST_CATALOG) lives in /tmp/sievefs-test-pg-XXXXXX and is
+ * stopped by tstore_pg_server_stop through pg.sh, which stops it by its
+ * PID file.
  */
 #define _XOPEN_SOURCE 700
+#include <errno.h>
 #include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
+#include <libpq-fe.h>
+
+#include "store/db.h"
+#include "store/sql.h"
 #include "tests/unit/tstore.h"
 
 static int rm_entry(const char *path, const struct stat *sb, int flag,
@@ -17,6 +31,133 @@ static int rm_entry(const char *path, const struct stat *sb, int flag,
 	(void)flag;
 	(void)ftw;
 	return remove(path);
+}
+
+/* ---- stores on PostgreSQL ----
+ * Every store a test binary opens reaches store/'s db_open_catalog (the
+ * Makefile links the binaries with -Wl,--wrap=db_open_catalog, so
+ * store_open's call comes here first). With SIEVEFS_TEST_CATALOG set,
+ * the first open of a store directory makes a fresh database for it and
+ * every later open of that directory (a test that reopens its store, or
+ * opens it again as admin) uses the same one: pg_stores maps the store's
+ * absolute directory (store->dir) to its database. Without the variable
+ * the catalog is DIR/catalog.db as always. tstore_close drops the
+ * databases of the stores under its directory; exit drops the rest. No
+ * code of store/ knows about this. */
+
+#define MAX_PG_STORES 512
+
+static struct pg_store {
+	char *dir;
+	char uri[512];
+} pg_stores[MAX_PG_STORES];
+static int n_pg_stores;
+
+static void pg_store_drop(struct pg_store *p)
+{
+	if (!p->dir)
+		return;
+	tstore_pg_drop(getenv("SIEVEFS_TEST_CATALOG"), p->uri);
+	free(p->dir);
+	p->dir = NULL;
+}
+
+static void pg_stores_drop_all(void)
+{
+	for (int i = 0; i < n_pg_stores; i++)
+		pg_store_drop(&pg_stores[i]);
+}
+
+/* The database of the store in dir (absolute), made on first use; NULL
+ * on failure (the reason on stderr). */
+static const char *pg_catalog_for(const char *base, const char *dir)
+{
+	struct pg_store *p;
+
+	for (int i = 0; i < n_pg_stores; i++)
+		if (pg_stores[i].dir && !strcmp(pg_stores[i].dir, dir))
+			return pg_stores[i].uri;
+	if (n_pg_stores == MAX_PG_STORES) {
+		fprintf(stderr, "tstore: more than %d stores in one test\n",
+			MAX_PG_STORES);
+		return NULL;
+	}
+	p = &pg_stores[n_pg_stores];
+	if (tstore_pg_create(base, p->uri, sizeof(p->uri)))
+		return NULL;
+	if (!(p->dir = strdup(dir))) {
+		tstore_pg_drop(base, p->uri);
+		return NULL;
+	}
+	if (n_pg_stores++ == 0)
+		atexit(pg_stores_drop_all);
+	return p->uri;
+}
+
+const char *tstore_engine(void)
+{
+	const char *base = getenv("SIEVEFS_TEST_CATALOG");
+
+	return base && *base ? "postgresql" : "sqlite";
+}
+
+int __real_db_open_catalog(store *st, char *msg);
+int __wrap_db_open_catalog(store *st, char *msg);
+
+int __wrap_db_open_catalog(store *st, char *msg)
+{
+	const char *base = getenv("SIEVEFS_TEST_CATALOG"), *uri;
+
+	if (!base || !*base || st->catalog)   /* or the test chose one */
+		return __real_db_open_catalog(st, msg);
+	uri = pg_catalog_for(base, st->dir);
+	if (!uri) {
+		snprintf(msg, 256, "tstore: no PostgreSQL database for the"
+			 " test store %s", st->dir);
+		return -EIO;
+	}
+	return sql_engine_for(uri)->open(uri, SQL_CREATE, &st->db, msg);
+}
+
+int tstore_catalog_exec(const char *dir, const char *sql, int64_t *changes)
+{
+	const char *base = getenv("SIEVEFS_TEST_CATALOG"), *target = NULL;
+	char *abs = realpath(dir, NULL), path[4096], msg[256] = "";
+	const struct sql_engine *e;
+	sql_db *db = NULL;
+	sql_conn *c = NULL;
+	int rc;
+
+	if (!abs)
+		return -errno;
+	if (base && *base) {
+		for (int i = 0; i < n_pg_stores; i++)
+			if (pg_stores[i].dir && !strcmp(pg_stores[i].dir, abs))
+				target = pg_stores[i].uri;
+	} else {
+		snprintf(path, sizeof(path), "%s/catalog.db", abs);
+		target = path;
+	}
+	free(abs);
+	if (!target) {
+		fprintf(stderr, "tstore: no catalog known for %s\n", dir);
+		return -ENOENT;
+	}
+	e = sql_engine_for(target);
+	rc = e->open(target, 0, &db, msg);
+	if (!rc)
+		rc = e->connect(db, &c);
+	if (!rc && (rc = e->exec(c, sql)) != 0)
+		fprintf(stderr, "tstore: %s: %s\n", sql, e->errmsg(c));
+	else if (rc)
+		fprintf(stderr, "tstore: catalog of %s: %s\n", dir, msg);
+	if (!rc && changes)
+		*changes = e->changes(c);
+	if (c)
+		e->disconnect(c);
+	if (db)
+		e->close(db);
+	return rc;
 }
 
 int tstore_open(const char *name, char *tmp, size_t tmplen, char *dir,
@@ -40,8 +181,17 @@ int tstore_open(const char *name, char *tmp, size_t tmplen, char *dir,
 
 void tstore_close(const char *tmp, store *st)
 {
+	char *abs = realpath(tmp, NULL);
+	size_t n = abs ? strlen(abs) : 0;
+
 	if (st)
 		store_close(st);
+	/* the databases of the stores under tmp */
+	for (int i = 0; abs && i < n_pg_stores; i++)
+		if (pg_stores[i].dir && !strncmp(pg_stores[i].dir, abs, n) &&
+		    pg_stores[i].dir[n] == '/')
+			pg_store_drop(&pg_stores[i]);
+	free(abs);
 	nftw(tmp, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
 }
 
@@ -67,4 +217,157 @@ int tstore_fx_teardown(void **state)
 	tstore_close(f->tmp, f->st);
 	free(f);
 	return 0;
+}
+
+#ifndef SIEVEFS_SRC_DIR
+#define SIEVEFS_SRC_DIR "."
+#endif
+
+static char pg_dir[64];   /* the server started here, or "" */
+
+int tstore_pg_server(char *uri, size_t len)
+{
+	const char *env = getenv("SIEVEFS_TEST_CATALOG");
+	char cmd[256];
+	FILE *p;
+	size_t n;
+
+	if (env && *env) {
+		snprintf(uri, len, "%s", env);
+		return 0;
+	}
+	if (!pg_dir[0]) {
+		snprintf(pg_dir, sizeof(pg_dir), "/tmp/sievefs-test-pg-XXXXXX");
+		if (!mkdtemp(pg_dir)) {
+			perror("setup: mkdtemp");
+			pg_dir[0] = '\0';
+			return -1;
+		}
+	}
+	snprintf(cmd, sizeof(cmd), "bash %s/tests/scale/pg.sh start %s",
+		 SIEVEFS_SRC_DIR, pg_dir);
+	p = popen(cmd, "r");
+	if (!p || !fgets(uri, (int)len, p)) {
+		if (p)
+			pclose(p);
+		fprintf(stderr, "setup: %s failed\n", cmd);
+		tstore_pg_server_stop();
+		return -1;
+	}
+	pclose(p);
+	n = strlen(uri);
+	while (n && (uri[n - 1] == '\n' || uri[n - 1] == '\r'))
+		uri[--n] = '\0';
+	return 0;
+}
+
+void tstore_pg_server_stop(void)
+{
+	char cmd[256];
+
+	if (!pg_dir[0])
+		return;
+	snprintf(cmd, sizeof(cmd), "bash %s/tests/scale/pg.sh stop %s",
+		 SIEVEFS_SRC_DIR, pg_dir);
+	if (system(cmd) != 0)
+		fprintf(stderr, "teardown: %s failed\n", cmd);
+	rmdir(pg_dir);
+	pg_dir[0] = '\0';
+}
+
+static int pg_sh(const char *verb)
+{
+	char cmd[256];
+
+	if (!pg_dir[0])
+		return -1;
+	snprintf(cmd, sizeof(cmd), "bash %s/tests/scale/pg.sh %s %s",
+		 SIEVEFS_SRC_DIR, verb, pg_dir);
+	return system(cmd) == 0 ? 0 : -1;
+}
+
+int tstore_pg_server_halt(void)
+{
+	return pg_sh("halt");
+}
+
+int tstore_pg_server_resume(void)
+{
+	return pg_sh("resume");
+}
+
+/* uri with its database name replaced by name. */
+static int with_db(const char *base, const char *name, char *uri,
+		   size_t len)
+{
+	const char *h = strstr(base, "://"), *path, *q;
+	int w;
+
+	if (!h)
+		return -1;
+	h += 3;
+	q = strchr(h, '?');
+	path = strchr(h, '/');
+	if (path && q && path > q)
+		path = NULL;
+	if (!path)
+		path = q ? q : h + strlen(h);
+	w = snprintf(uri, len, "%.*s/%s%s", (int)(path - base), base, name,
+		     q ? q : "");
+	return w < 0 || (size_t)w >= len ? -1 : 0;
+}
+
+/* Runs one statement on the server; 0 or -1 with the reason on stderr. */
+static int pg_run(const char *base, const char *sql)
+{
+	PGconn *pg = PQconnectdb(base);
+	PGresult *r;
+	int rc = -1;
+
+	if (PQstatus(pg) != CONNECTION_OK) {
+		fprintf(stderr, "tstore: cannot connect to PostgreSQL: %s",
+			PQerrorMessage(pg));
+		PQfinish(pg);
+		return -1;
+	}
+	r = PQexec(pg, sql);
+	if (PQresultStatus(r) == PGRES_COMMAND_OK)
+		rc = 0;
+	else
+		fprintf(stderr, "tstore: %s: %s", sql, PQerrorMessage(pg));
+	PQclear(r);
+	PQfinish(pg);
+	return rc;
+}
+
+int tstore_pg_create(const char *base, char *uri, size_t len)
+{
+	static int seq;
+	char name[64], sql[160];
+
+	snprintf(name, sizeof(name), "sievefs_t_%ld_%d", (long)getpid(),
+		 ++seq);
+	if (with_db(base, name, uri, len)) {
+		fprintf(stderr, "tstore: cannot use %s as a server URI\n",
+			base);
+		return -1;
+	}
+	snprintf(sql, sizeof(sql), "CREATE DATABASE %s TEMPLATE template0"
+		 " ENCODING 'UTF8' LC_COLLATE 'C' LC_CTYPE 'C'", name);
+	return pg_run(base, sql);
+}
+
+void tstore_pg_drop(const char *base, const char *uri)
+{
+	const char *name = strrchr(uri, '/');
+	char sql[160];
+	size_t n;
+
+	if (!name)
+		return;
+	name++;
+	n = strcspn(name, "?");
+	snprintf(sql, sizeof(sql), "DROP DATABASE IF EXISTS %.*s WITH (FORCE)",
+		 (int)n, name);
+	pg_run(base, sql);
 }

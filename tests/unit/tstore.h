@@ -12,6 +12,7 @@
 #define SIEVEFS_TESTS_TSTORE_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "store/store.h"
 
@@ -21,6 +22,45 @@ int tstore_open(const char *name, char *tmp, size_t tmplen, char *dir,
 		size_t dirlen, store **st);
 /* Closes st (when not NULL) and removes tmp with everything in it. */
 void tstore_close(const char *tmp, store *st);
+
+/* PostgreSQL for the tests (tests/scale/pg.sh). When SIEVEFS_TEST_CATALOG
+ * holds a postgresql:// URI of a server, every store a test binary opens
+ * (through tstore_open or store_open itself: the binaries are linked with
+ * -Wl,--wrap=db_open_catalog, see tstore.c) has its catalog on a fresh
+ * database of that server, the same one each time the same directory is
+ * opened again; tstore_close drops the databases of its stores, exit the
+ * rest. */
+
+/* The engine the test stores' catalogs are on: "postgresql" when
+ * SIEVEFS_TEST_CATALOG is set, else "sqlite". A case about the SQLite
+ * file itself (it plants an older catalog.db with sqlite3) has nothing to
+ * test on PostgreSQL: it says so and calls CMocka's skip(), which the run
+ * reports as SKIPPED, never as passed. */
+const char *tstore_engine(void);
+
+/* Runs sql (statements without results) on the catalog of the store in
+ * dir — its PostgreSQL database under SIEVEFS_TEST_CATALOG, else
+ * DIR/catalog.db — through a connection of its own, as a test that plants
+ * a state does; the rows its last statement changed into *changes (may be
+ * NULL). 0, or -errno with the engine's message on stderr. */
+int tstore_catalog_exec(const char *dir, const char *sql, int64_t *changes);
+
+/* The server to use: SIEVEFS_TEST_CATALOG's, else one started now by
+ * tests/scale/pg.sh in a temp dir (tstore_pg_server_stop stops it). Its
+ * URI into uri. 0, or -1 with the reason on stderr. */
+int tstore_pg_server(char *uri, size_t len);
+void tstore_pg_server_stop(void);
+/* Stops (halt) and starts again on the same port (resume) the server
+ * tstore_pg_server started: a fault test's outage. -1 when the server is
+ * SIEVEFS_TEST_CATALOG's (not ours to stop) or pg.sh failed. */
+int tstore_pg_server_halt(void);
+int tstore_pg_server_resume(void);
+/* A fresh database on the server `base` (a URI): the URI naming it into
+ * uri. 0, or -1 with the reason on stderr. */
+int tstore_pg_create(const char *base, char *uri, size_t len);
+/* Drops the database of uri (made by tstore_pg_create), even if sessions
+ * are still connected to it. */
+void tstore_pg_drop(const char *base, const char *uri);
 
 /* The fixture of a test that needs the store and nothing else. */
 struct tstore_fx {
