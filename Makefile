@@ -29,7 +29,7 @@ LIBS = $(shell $(PKG_CONFIG) --libs $(PKGS)) -lm -lpthread $(LDLIBS)
 
 LIB_SRC = store/db.c store/blob.c store/catalog.c store/vectors.c store/users.c \
            store/features.c store/kept.c store/sessions.c store/changes.c store/table.c \
-           store/thumbs.c store/lightly.c \
+           store/thumbs.c store/lightly.c store/s3.c \
            core/log.c core/names.c core/local.c core/upload.c core/text.c \
            core/csv.c core/runs.c core/plot.c core/embedder.c core/table.c core/thumbs.c \
            $(wildcard sampling/*.c) $(wildcard embed/*.c) \
@@ -67,6 +67,17 @@ $(BUILD)/api/server.o $(BUILD)/api/server_run.o: ALL_CFLAGS += -DSIEVEFS_WEB_DIR
 	-DSIEVEFS_SRC_DIR='"$(CURDIR)"'
 
 units: $(UNIT_BIN)
+
+# store/s3.c against a real Ceph RGW, started by tests/scale/rgw.sh in a temp
+# dir (~15 s) and stopped in a trap; the binary gets its endpoint, bucket and
+# keys from the RGW's s3.env (environment, never argv). Not part of `units`
+# (it needs radosgw, ceph-mon, ceph-osd: .ci/deps). S3_BENCH=1 adds figures.
+S3_UNIT = $(BUILD)/tests/unit/test_s3
+test-s3: $(S3_UNIT)
+	@d=$$(mktemp -d /tmp/sievefs-rgw.XXXXXX) && \
+	trap 'bash tests/scale/rgw.sh stop '"$$d"' >/dev/null' EXIT INT TERM && \
+	bash tests/scale/rgw.sh start "$$d" >/dev/null && \
+	( set -a && . "$$d/s3.env" && set +a && $(S3_UNIT) )
 
 # Every test: unit tests first (fast), then the integration suite, which
 # mounts real filesystems in temp dirs. One summary line at the end.
@@ -162,7 +173,7 @@ fuzz-run: $(FUZZ_BIN)
 clean:
 	rm -rf build build-asan build-fuzz sievefs web/dist
 
-.PHONY: all units test check-asan install clean fuzz fuzz-run web web-deps
+.PHONY: all units test test-s3 check-asan install clean fuzz fuzz-run web web-deps
 
 -include $(LIB_OBJ:.o=.d) $(MAIN_OBJ:.o=.d) $(UNIT_BIN:=.d) \
          $(FUZZ_LIB_OBJ:.o=.d) $(FUZZ:%=$(FUZZ_BUILD)/fuzz/%.d)
