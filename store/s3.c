@@ -605,6 +605,8 @@ static int run(struct req *r, const char *method, const char *path,
 		curl_easy_setopt(c, CURLOPT_READDATA, r);
 		curl_easy_setopt(c, CURLOPT_INFILESIZE_LARGE,
 				 (curl_off_t)r->up_len);
+		if (r->up_len > (1 << 20))
+			curl_easy_setopt(c, CURLOPT_UPLOAD_BUFFERSIZE, 512L << 10);
 	} else if (!strcmp(method, "POST")) {
 		curl_easy_setopt(c, CURLOPT_POST, 1L);
 		curl_easy_setopt(c, CURLOPT_READFUNCTION, on_read);
@@ -615,6 +617,9 @@ static int run(struct req *r, const char *method, const char *path,
 		curl_easy_setopt(c, CURLOPT_NOBODY, 1L);
 	} else if (strcmp(method, "GET")) {
 		curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
+	} else if (!r->out_dyn) {
+		/* object bytes: fewer, larger reads and callbacks */
+		curl_easy_setopt(c, CURLOPT_BUFFERSIZE, 512L << 10);
 	}
 
 	cc = curl_easy_perform(c);
@@ -997,7 +1002,7 @@ static int upload_query(const char *upload_id, int partno, char *q, size_t cap)
 
 	q[0] = 0;
 	if (partno > 0) {
-		char n[32];
+		char n[48];
 
 		snprintf(n, sizeof n, "?partNumber=%d&uploadId=", partno);
 		rc = cat(q, cap, n);
@@ -1396,14 +1401,19 @@ int s3_list(s3 *h, const char *prefix, s3_list_fn fn, void *arg,
 static void hmac(const void *key, size_t klen, const char *msg,
 		 unsigned char out[32])
 {
+	unsigned char md[32];
 	unsigned int n = 32;
 
+	/* out may be key: the digest goes to md first */
 	HMAC(EVP_sha256(), key, (int)klen, (const unsigned char *)msg,
-	     strlen(msg), out, &n);
+	     strlen(msg), md, &n);
+	memcpy(out, md, 32);
+	OPENSSL_cleanse(md, sizeof md);
 }
 
-int s3_presign_at(s3 *h, const char *method, const char *key,
-		  unsigned expires_s, int64_t now, char *url, size_t cap)
+int s3_presign_ex(s3 *h, const char *method, const char *key,
+		  unsigned expires_s, int64_t now,
+		  const struct s3_presign_opt *opt, char *url, size_t cap)
 {
 	char path[URL_MAX], q[1024], canon[URL_MAX + 1536], sts[512];
 	char date[9], amzdate[17], scope[160], chex[65], ksecret[160], sig[65];
@@ -1412,6 +1422,8 @@ int s3_presign_at(s3 *h, const char *method, const char *key,
 	struct tm tm;
 
 	if (!method || (strcmp(method, "GET") && strcmp(method, "PUT")) ||
+	    (opt && strcmp(method, "GET") &&
+	     (opt->content_type || opt->content_disposition)) ||
 	    !expires_s || expires_s > S3_PRESIGN_MAX_S || !key_ok(h, key) ||
 	    !gmtime_r(&t, &tm))
 		return -EINVAL;
@@ -1432,6 +1444,15 @@ int s3_presign_at(s3 *h, const char *method, const char *key,
 		 "&X-Amz-Date=%s&X-Amz-Expires=%u&X-Amz-SignedHeaders=host",
 		 amzdate, expires_s);
 	if (cat(q, sizeof q, rest))
+		return -ENAMETOOLONG;
+	/* response overrides sort after the X-Amz- ones ('X' < 'r') */
+	if (opt && opt->content_disposition &&
+	    (cat(q, sizeof q, "&response-content-disposition=") ||
+	     uri_enc(q, sizeof q, opt->content_disposition, 0)))
+		return -ENAMETOOLONG;
+	if (opt && opt->content_type &&
+	    (cat(q, sizeof q, "&response-content-type=") ||
+	     uri_enc(q, sizeof q, opt->content_type, 0)))
 		return -ENAMETOOLONG;
 	if ((size_t)snprintf(canon, sizeof canon, "%s\n%s\n%s\nhost:%s\n\nhost\nUNSIGNED-PAYLOAD",
 			     method, path, q, h->host) >= sizeof canon)
@@ -1457,6 +1478,6 @@ int s3_presign_at(s3 *h, const char *method, const char *key,
 int s3_presign(s3 *h, const char *method, const char *key,
 	       unsigned expires_s, char *url, size_t cap)
 {
-	return s3_presign_at(h, method, key, expires_s, (int64_t)time(NULL),
-			     url, cap);
+	return s3_presign_ex(h, method, key, expires_s, (int64_t)time(NULL),
+			     NULL, url, cap);
 }

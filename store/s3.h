@@ -199,9 +199,18 @@ int s3_list(s3 *h, const char *prefix, s3_list_fn fn, void *arg,
 int s3_presign(s3 *h, const char *method, const char *key,
 	       unsigned expires_s, char *url, size_t cap);
 
-/* s3_presign at a given time (unix seconds), for tests of expiry. */
-int s3_presign_at(s3 *h, const char *method, const char *key,
-		  unsigned expires_s, int64_t now, char *url, size_t cap);
+/* What a presigned GET's answer says about the bytes (S3's response-*
+ * overrides, signed into the URL so a holder cannot change them); NULL
+ * fields keep what the object has. */
+struct s3_presign_opt {
+	const char *content_type;         /* e.g. "image/png" */
+	const char *content_disposition;  /* e.g. "attachment; filename=\"a.png\"" */
+};
+/* s3_presign signed at `now` (unix seconds; for tests of expiry), with
+ * opt (may be NULL; GET only, else -EINVAL). */
+int s3_presign_ex(s3 *h, const char *method, const char *key,
+		  unsigned expires_s, int64_t now,
+		  const struct s3_presign_opt *opt, char *url, size_t cap);
 
 /* The lowercase hex SHA-256 of len bytes (65 bytes with the NUL). */
 void s3_sha256_hex(const void *buf, size_t len, char hex[65]);

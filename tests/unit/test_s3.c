@@ -30,11 +30,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
+#include <curl/curl.h>
 #include <openssl/evp.h>
 #include <openssl/rand.h>
 #include <openssl/sha.h>
@@ -129,7 +131,8 @@ static void fd_sha(int fd, unsigned char sha[32], uint64_t *len)
 
 /* Runs the curl program: curl -s -o OUT -w %{http_code} [-T IN] URL (the
  * URL holds a signature, never the secret). Returns the HTTP status. */
-static int curl_status(const char *url, const char *in, const char *out)
+static int curl_run(const char *url, const char *in, const char *out,
+		    const char *hdrs)
 {
 	char codef[128], code[16] = "";
 	const char *argv[16];
@@ -148,6 +151,10 @@ static int curl_status(const char *url, const char *in, const char *out)
 		argv[n++] = "-T";
 		argv[n++] = in;
 	}
+	if (hdrs) {
+		argv[n++] = "-D";
+		argv[n++] = hdrs;
+	}
 	argv[n++] = "--";
 	argv[n++] = url;
 	argv[n] = NULL;
@@ -162,6 +169,27 @@ static int curl_status(const char *url, const char *in, const char *out)
 	assert_true(read(fd, code, sizeof code - 1) >= 0);
 	close(fd);
 	return atoi(code);
+}
+
+static int curl_status(const char *url, const char *in, const char *out)
+{
+	return curl_run(url, in, out, NULL);
+}
+
+/* Whether the file holds the line (case-insensitively, CRLF ignored). */
+static int file_has_line(const char *path, const char *line)
+{
+	char buf[512];
+	FILE *f = fopen(path, "r");
+	int found = 0;
+
+	assert_non_null(f);
+	while (!found && fgets(buf, sizeof buf, f)) {
+		buf[strcspn(buf, "\r\n")] = 0;
+		found = !strcasecmp(buf, line);
+	}
+	fclose(f);
+	return found;
 }
 
 static int file_eq_buf(const char *path, const void *buf, size_t len)
@@ -223,13 +251,13 @@ static void test_presign_shape(void **state)
 	s3 *h = open_h(&base);
 
 	(void)state;
-	assert_int_equal(s3_presign_at(h, "GET", "a b/c", 60, 1700000000, u1, sizeof u1), 0);
-	assert_int_equal(s3_presign_at(h, "GET", "a b/c", 60, 1700000000, u2, sizeof u2), 0);
+	assert_int_equal(s3_presign_ex(h, "GET", "a b/c", 60, 1700000000, NULL, u1, sizeof u1), 0);
+	assert_int_equal(s3_presign_ex(h, "GET", "a b/c", 60, 1700000000, NULL, u2, sizeof u2), 0);
 	assert_string_equal(u1, u2);
 	assert_non_null(strstr(u1, "/a%20b/c?X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential="));
 	assert_non_null(strstr(u1, "&X-Amz-Date=20231114T221320Z&X-Amz-Expires=60&X-Amz-SignedHeaders=host&X-Amz-Signature="));
 	assert_null(strstr(u1, base.secret_key));
-	assert_int_equal(s3_presign_at(h, "GET", "a b/c", 61, 1700000000, u2, sizeof u2), 0);
+	assert_int_equal(s3_presign_ex(h, "GET", "a b/c", 61, 1700000000, NULL, u2, sizeof u2), 0);
 	assert_string_not_equal(u1, u2);
 	assert_int_equal(s3_presign(h, "DELETE", "k", 60, u1, sizeof u1), -EINVAL);
 	assert_int_equal(s3_presign(h, "GET", "k", 0, u1, sizeof u1), -EINVAL);
@@ -677,6 +705,36 @@ static void test_presigned(void **state)
 	s3_close(h);
 }
 
+static void test_presigned_overrides(void **state)
+{
+	/* what the answer says about the bytes is signed into the URL */
+	struct s3_presign_opt o = { "image/png", "attachment; filename=\"a b.png\"" };
+	char url[8192], bad[8192], path[128], hdrs[128];
+	struct s3_err e = { 0 };
+	s3 *h = open_h(&base);
+
+	(void)state;
+	snprintf(path, sizeof path, "%s/pre", tmpdir);
+	snprintf(hdrs, sizeof hdrs, "%s/hdrs", tmpdir);
+	assert_rc(s3_put_buf(h, "ovr/x", "png bytes", 9, NULL, &e), 0);
+	assert_int_equal(s3_presign_ex(h, "GET", "ovr/x", 60, (int64_t)time(NULL), &o,
+				       url, sizeof url), 0);
+	assert_int_equal(curl_run(url, NULL, path, hdrs), 200);
+	assert_true(file_eq_buf(path, "png bytes", 9));
+	assert_true(file_has_line(hdrs, "Content-Type: image/png"));
+	assert_true(file_has_line(hdrs, "Content-Disposition: attachment; filename=\"a b.png\""));
+	/* a holder changing them: refused */
+	char *t = strstr(url, "image%2Fpng");
+	assert_non_null(t);
+	snprintf(bad, sizeof bad, "%.*stext%%2Fhtml%s", (int)(t - url), url, t + strlen("image%2Fpng"));
+	assert_int_equal(curl_status(bad, NULL, NULL), 403);
+	/* PUT URLs take no overrides */
+	assert_int_equal(s3_presign_ex(h, "PUT", "ovr/x", 60, (int64_t)time(NULL), &o,
+				       url, sizeof url), -EINVAL);
+	unlink(hdrs);
+	s3_close(h);
+}
+
 static void test_presigned_expiry(void **state)
 {
 	char url1[8192], url60[8192];
@@ -691,8 +749,8 @@ static void test_presigned_expiry(void **state)
 	assert_int_equal(curl_status(url1, NULL, NULL), 403);
 	assert_int_equal(curl_status(url60, NULL, NULL), 200);
 	/* signed in the past, long expired */
-	assert_int_equal(s3_presign_at(h, "GET", "exp/a", 3600, (int64_t)time(NULL) - 7200,
-				       url1, sizeof url1), 0);
+	assert_int_equal(s3_presign_ex(h, "GET", "exp/a", 3600, (int64_t)time(NULL) - 7200,
+				       NULL, url1, sizeof url1), 0);
 	assert_int_equal(curl_status(url1, NULL, NULL), 403);
 	s3_close(h);
 }
@@ -864,6 +922,30 @@ static void test_bench(void **state)
 	}
 	t = now_s() - t0;
 	printf("# bench: GET 16 KiB: %.0f objects/s (%d in %.2f s)\n", n / t, n, t);
+	/* presigned GETs as a client would fetch them: plain libcurl, one
+	 * kept-alive connection, no credentials (signing is not counted) */
+	static char urls[500][1024];
+	for (int i = 0; i < n; i++) {
+		snprintf(key, sizeof key, "bench/s%d", i);
+		assert_int_equal(s3_presign(h, "GET", key, 600, urls[i], sizeof urls[i]), 0);
+	}
+	CURL *c = curl_easy_init();
+	FILE *devnull = fopen("/dev/null", "w");
+	assert_non_null(c);
+	assert_non_null(devnull);
+	curl_easy_setopt(c, CURLOPT_WRITEDATA, devnull);
+	t0 = now_s();
+	for (int i = 0; i < n; i++) {
+		long code = 0;
+
+		curl_easy_setopt(c, CURLOPT_URL, urls[i]);
+		assert_int_equal(curl_easy_perform(c), CURLE_OK);
+		curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &code);
+		assert_int_equal(code, 200);
+	}
+	t = now_s() - t0;
+	printf("# bench: presigned GET 16 KiB (plain libcurl): %.0f objects/s, %.2f ms each\n",
+	       n / t, t * 1000 / n);
 	t0 = now_s();
 	for (int i = 0; i < nb; i++) {
 		snprintf(key, sizeof key, "bench/b%d", i);
@@ -879,6 +961,23 @@ static void test_bench(void **state)
 	}
 	t = now_s() - t0;
 	printf("# bench: GET 32 MiB: %.0f MiB/s (%d in %.2f s)\n", nb * 32 / t, nb, t);
+	t0 = now_s();
+	for (int i = 0; i < nb; i++) {
+		char u[1024];
+		long code = 0;
+
+		snprintf(key, sizeof key, "bench/b%d", i);
+		assert_int_equal(s3_presign(h, "GET", key, 600, u, sizeof u), 0);
+		curl_easy_setopt(c, CURLOPT_URL, u);
+		assert_int_equal(curl_easy_perform(c), CURLE_OK);
+		curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &code);
+		assert_int_equal(code, 200);
+	}
+	t = now_s() - t0;
+	printf("# bench: presigned GET 32 MiB (plain libcurl, to /dev/null): %.0f MiB/s\n",
+	       nb * 32 / t);
+	curl_easy_cleanup(c);
+	fclose(devnull);
 	free(big);
 	s3_close(h);
 }
@@ -942,6 +1041,7 @@ int main(void)
 		cmocka_unit_test(test_multipart_fails_half_way),
 		cmocka_unit_test(test_lying_put),
 		cmocka_unit_test(test_presigned),
+		cmocka_unit_test(test_presigned_overrides),
 		cmocka_unit_test(test_presigned_expiry),
 		cmocka_unit_test(test_wrong_secret),
 		cmocka_unit_test(test_not_public),
