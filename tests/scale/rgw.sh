@@ -7,6 +7,10 @@
 #   tests/scale/rgw.sh stop DIR    kills exactly the processes `start` started
 #                                  (DIR/pid/*.pid, checked against their
 #                                  command line) and removes DIR
+#   tests/scale/rgw.sh stop-rgw DIR   stops radosgw only (the object store
+#                                  "goes away"; monitor, OSD and data stay)
+#   tests/scale/rgw.sh start-rgw DIR  starts it again on the same port, waits
+#                                  until it answers
 #
 # What `start` leaves in DIR:
 #   ceph.conf   the cluster's configuration (loopback only, auth none)
@@ -248,6 +252,41 @@ kill_all() {
 	fi
 }
 
+# stop_one NAME: SIGTERM, SIGKILL after 10 s.
+stop_one() {
+	local pid n
+	alive "$1" || return 0
+	pid=$(cat "$D/pid/$1.pid")
+	kill -TERM "$pid" 2>/dev/null || true
+	for n in $(seq 1 50); do alive "$1" || return 0; sleep 0.2; done
+	kill -KILL "$pid" 2>/dev/null || true
+	for n in $(seq 1 25); do alive "$1" || return 0; sleep 0.2; done
+	echo "rgw.sh: $1 (pid $pid) did not exit" >&2
+	return 1
+}
+
+need_dir() {
+	[ -d "$D" ] || die "$D: no such directory"
+	D=$(cd "$D" && pwd)
+	[ -f "$D/ceph.conf" ] || die "$D has no ceph.conf: not a directory rgw.sh started"
+}
+
+stop_rgw() {
+	need_dir
+	stop_one rgw || exit 1
+}
+
+start_rgw() {
+	need_dir
+	alive rgw && die "radosgw of $D already runs"
+	ENDPOINT=$(sed -n 's/^S3_ENDPOINT=//p' "$D/s3.env")
+	[ -n "$ENDPOINT" ] || die "$D/s3.env has no S3_ENDPOINT"
+	local t0; t0=$(now)
+	spawn rgw radosgw -c "$D/ceph.conf" -n client.rgw.a -f
+	wait_for 120 "radosgw on $ENDPOINT" rgw_answers || exit 1
+	echo "rgw.sh: radosgw answering again in $(since "$t0") s" >&2
+}
+
 stop() {
 	[ -d "$D" ] || die "$D: no such directory"
 	D=$(cd "$D" && pwd)
@@ -259,10 +298,13 @@ stop() {
 	echo "rgw.sh: stopped in $(since "$t0") s" >&2
 }
 
-[ $# -eq 2 ] || die "usage: rgw.sh start|stop DIR"
+usage="usage: rgw.sh start|stop|stop-rgw|start-rgw DIR"
+[ $# -eq 2 ] || die "$usage"
 D=$2
 case $1 in
 start) start ;;
 stop) stop ;;
-*) die "usage: rgw.sh start|stop DIR" ;;
+stop-rgw) stop_rgw ;;
+start-rgw) start_rgw ;;
+*) die "$usage" ;;
 esac
