@@ -108,16 +108,26 @@ create_bucket() {
 	[ "$code" = 200 ]
 }
 
+# A failed start stops what it started and keeps DIR for its logs.
+start_failed() {
+	local rc=$?
+	[ "$rc" -eq 0 ] && return 0
+	kill_all || true
+	echo "rgw.sh: start failed; logs kept in $D/log (remove $D when done)" >&2
+	return "$rc"
+}
+
 start() {
-	command -v ceph-mon >/dev/null && command -v ceph-osd >/dev/null &&
-		command -v radosgw >/dev/null ||
-		die "needs ceph-mon, ceph-osd and radosgw (Debian: apt-get install radosgw ceph-mon ceph-osd; see .ci/deps)"
+	local tool
+	for tool in ceph-mon ceph-osd radosgw radosgw-admin monmaptool ceph curl; do
+		command -v "$tool" >/dev/null ||
+			die "needs $tool (Debian: apt-get install radosgw ceph-mon ceph-osd curl; see .ci/deps)"
+	done
 	if [ -e "$D" ] && [ -n "$(ls -A "$D")" ]; then die "$D exists and is not empty"; fi
 	mkdir -p "$D"
 	D=$(cd "$D" && pwd)
 	mkdir -p "$D"/{pid,log,run,mon/a,osd/0,crash}
-	# a failed start stops what it started and keeps DIR for its logs
-	trap 'rc=$?; if [ $rc -ne 0 ]; then kill_all; echo "rgw.sh: start failed; logs kept in $D/log (remove $D when done)" >&2; fi' EXIT
+	trap start_failed EXIT
 	local t0 fsid mon_port rgw_port
 	t0=$(now)
 	fsid=$(cat /proc/sys/kernel/random/uuid)
@@ -227,11 +237,11 @@ EOF
 # kill_all: SIGTERM to the daemons (radosgw, then the OSD, then the
 # monitor), SIGKILL to any still alive after 10 s — memstore keeps nothing.
 kill_all() {
-	local name pid n
+	local name pid
 	for name in rgw osd mon; do
-		alive "$name" && kill -TERM "$(cat "$D/pid/$name.pid")" 2>/dev/null || true
+		if alive "$name"; then kill -TERM "$(cat "$D/pid/$name.pid")" 2>/dev/null || true; fi
 	done
-	for n in $(seq 1 50); do
+	for _ in $(seq 1 50); do
 		alive rgw || alive osd || alive mon || break
 		sleep 0.2
 	done
@@ -242,7 +252,7 @@ kill_all() {
 			kill -KILL "$pid" 2>/dev/null || true
 		fi
 	done
-	for n in $(seq 1 25); do
+	for _ in $(seq 1 25); do
 		alive rgw || alive osd || alive mon || break
 		sleep 0.2
 	done
@@ -254,13 +264,13 @@ kill_all() {
 
 # stop_one NAME: SIGTERM, SIGKILL after 10 s.
 stop_one() {
-	local pid n
+	local pid
 	alive "$1" || return 0
 	pid=$(cat "$D/pid/$1.pid")
 	kill -TERM "$pid" 2>/dev/null || true
-	for n in $(seq 1 50); do alive "$1" || return 0; sleep 0.2; done
+	for _ in $(seq 1 50); do alive "$1" || return 0; sleep 0.2; done
 	kill -KILL "$pid" 2>/dev/null || true
-	for n in $(seq 1 25); do alive "$1" || return 0; sleep 0.2; done
+	for _ in $(seq 1 25); do alive "$1" || return 0; sleep 0.2; done
 	echo "rgw.sh: $1 (pid $pid) did not exit" >&2
 	return 1
 }
