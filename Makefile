@@ -77,7 +77,7 @@ test-s3: $(S3_UNIT)
 	@d=$$(mktemp -d /tmp/sievefs-rgw.XXXXXX) && \
 	trap 'bash tests/scale/rgw.sh stop '"$$d"' >/dev/null' EXIT INT TERM && \
 	bash tests/scale/rgw.sh start "$$d" >/dev/null && \
-	( set -a && . "$$d/s3.env" && set +a && $(S3_UNIT) )
+	( set -a && . "$$d/s3.env" && set +a && S3_RGW_DIR="$$d" $(S3_UNIT) )
 
 # Every test: unit tests first (fast), then the integration suite, which
 # mounts real filesystems in temp dirs. One summary line at the end.

@@ -368,6 +368,18 @@ static size_t on_read(char *buf, size_t size, size_t n, void *arg)
 	return want;
 }
 
+/* curl rewinds a body to resend it on a fresh connection when a kept-alive
+ * one turned out dead. */
+static int on_seek(void *arg, curl_off_t off, int origin)
+{
+	struct req *r = arg;
+
+	if (origin != SEEK_SET || off < 0 || (uint64_t)off > r->up_len)
+		return CURL_SEEKFUNC_CANTSEEK;
+	r->up_pos = (uint64_t)off;
+	return CURL_SEEKFUNC_OK;
+}
+
 static size_t on_write(char *data, size_t size, size_t n, void *arg)
 {
 	struct req *r = arg;
@@ -599,6 +611,8 @@ static int run(struct req *r, const char *method, const char *path,
 	curl_easy_setopt(c, CURLOPT_WRITEDATA, r);
 	curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
 	curl_easy_setopt(c, CURLOPT_HEADERDATA, r);
+	curl_easy_setopt(c, CURLOPT_SEEKFUNCTION, on_seek);
+	curl_easy_setopt(c, CURLOPT_SEEKDATA, r);
 	if (!strcmp(method, "PUT")) {
 		curl_easy_setopt(c, CURLOPT_UPLOAD, 1L);
 		curl_easy_setopt(c, CURLOPT_READFUNCTION, on_read);

@@ -152,7 +152,9 @@ int s3_mp_abort(s3 *h, const char *key, const char *upload_id,
  * S3_TO_END (off 0, S3_TO_END: the whole object, no Range header). -ERANGE
  * when off is past the end. s3_get_fd writes them to fd (at its offset,
  * write(2)) and sets *got (may be NULL) to their count; a failing write
- * stops the transfer with its errno. s3_get_buf fills buf (cap bytes;
+ * stops the transfer with its errno. On any failure fd may have received
+ * part of the bytes (the caller truncates or discards). len 0 sends
+ * nothing and answers 0. s3_get_buf fills buf (cap bytes;
  * -EOVERFLOW when the answer is larger) and sets *got. */
 #define S3_TO_END UINT64_MAX
 int s3_get_fd(s3 *h, const char *key, uint64_t off, uint64_t len, int fd,

@@ -8,8 +8,9 @@
  *
  * Run with `make test-s3`: it starts an RGW with tests/scale/rgw.sh in a
  * temp dir, runs this binary with that RGW's s3.env in the environment
- * (S3_TARGET, AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY) and stops the RGW
- * in a trap. Without those variables every test FAILS (never skips).
+ * (S3_TARGET, AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, and S3_RGW_DIR, the
+ * RGW's directory, for a test that stops and restarts radosgw) and stops
+ * the RGW in a trap. Without those variables every test FAILS (never skips).
  * S3_BENCH=1 adds a measurement (objects/s and MiB/s, printed, never
  * asserted).
  *
@@ -31,6 +32,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -829,6 +833,75 @@ static void test_no_server(void **state)
 	s3_close(h);
 }
 
+static void test_stalled_server(void **state)
+{
+	/* a socket that accepts (the kernel's backlog does) and never
+	 * answers: -ETIMEDOUT after stall_s, not a hang */
+	struct s3_config c = base;
+	struct s3_err e = { 0 };
+	struct sockaddr_in a = { .sin_family = AF_INET };
+	socklen_t al = sizeof a;
+	char back[8];
+	size_t got;
+	int ls = socket(AF_INET, SOCK_STREAM, 0);
+	s3 *h;
+
+	(void)state;
+	assert_true(ls >= 0);
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	assert_int_equal(bind(ls, (struct sockaddr *)&a, sizeof a), 0);
+	assert_int_equal(listen(ls, 4), 0);
+	assert_int_equal(getsockname(ls, (struct sockaddr *)&a, &al), 0);
+	snprintf(c.endpoint, sizeof c.endpoint, "http://127.0.0.1:%d", ntohs(a.sin_port));
+	c.stall_s = 1;
+	h = open_h(&c);
+	assert_rc(s3_get_buf(h, "x", 0, S3_TO_END, back, sizeof back, &got, &e), -ETIMEDOUT);
+	no_secret(&e);
+	s3_close(h);
+	close(ls);
+}
+
+/* Runs tests/scale/rgw.sh CMD $S3_RGW_DIR (from the repository's root, where
+ * make runs us); 0 when it succeeded. */
+static int rgw_sh(const char *cmd)
+{
+	const char *dir = getenv("S3_RGW_DIR");
+	const char *argv[] = { "bash", "tests/scale/rgw.sh", cmd, dir, NULL };
+	pid_t pid;
+	int st;
+
+	if (!dir)
+		fail_msg("S3_RGW_DIR (the RGW's directory) is not set: run `make test-s3`");
+	if (posix_spawnp(&pid, "bash", NULL, NULL, (char **)argv, environ))
+		fail_msg("cannot run tests/scale/rgw.sh");
+	assert_int_equal(waitpid(pid, &st, 0), pid);
+	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+static void test_rgw_restart(void **state)
+{
+	/* the object store goes away: calls fail cleanly (-EIO, a reason);
+	 * it comes back: the same handle works again, objects intact */
+	struct s3_err e = { 0 };
+	char back[16];
+	size_t got;
+	s3 *h = open_h(&base);
+
+	(void)state;
+	assert_rc(s3_put_buf(h, "restart/a", "before", 6, NULL, &e), 0);
+	assert_int_equal(rgw_sh("stop-rgw"), 0);
+	assert_rc(s3_get_buf(h, "restart/a", 0, S3_TO_END, back, sizeof back, &got, &e), -EIO);
+	assert_non_null(strstr(e.message, "onnect"));
+	assert_rc(s3_put_buf(h, "restart/b", "during", 6, NULL, &e), -EIO);
+	assert_int_equal(rgw_sh("start-rgw"), 0);
+	assert_rc(s3_get_buf(h, "restart/a", 0, S3_TO_END, back, sizeof back, &got, &e), 0);
+	assert_int_equal(got, 6);
+	assert_memory_equal(back, "before", 6);
+	assert_rc(s3_head(h, "restart/b", NULL, NULL, &e), -ENOENT);
+	assert_rc(s3_put_buf(h, "restart/b", "after", 5, NULL, &e), 0);
+	s3_close(h);
+}
+
 /* ------------------------------------------------------------ threads */
 
 struct worker {
@@ -1046,6 +1119,8 @@ int main(void)
 		cmocka_unit_test(test_wrong_secret),
 		cmocka_unit_test(test_not_public),
 		cmocka_unit_test(test_no_server),
+		cmocka_unit_test(test_stalled_server),
+		cmocka_unit_test(test_rgw_restart),
 		cmocka_unit_test(test_threads),
 		cmocka_unit_test(test_bench),
 	};
