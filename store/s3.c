@@ -1410,6 +1410,87 @@ int s3_list(s3 *h, const char *prefix, s3_list_fn fn, void *arg,
 	}
 }
 
+int s3_mp_list(s3 *h, const char *prefix, s3_upload_fn fn, void *arg,
+	       struct s3_err *err)
+{
+	char path[URL_MAX], q[URL_MAX], full[S3_KEY_MAX + 1];
+	char kmark[3 * S3_KEY_MAX + 1] = "", umark[S3_UPLOAD_ID_MAX] = "";
+	size_t pl = strlen(h->cfg.prefix);
+	int rc = 0;
+
+	if (!prefix)
+		prefix = "";
+	if (pl + strlen(prefix) > S3_KEY_MAX)
+		return -EINVAL;
+	snprintf(full, sizeof full, "%s%s", h->cfg.prefix, prefix);
+	object_path(h, NULL, path, sizeof path);
+	for (;;) {
+		struct req r;
+
+		req_init(&r, h, err);
+		/* canonical order: encoding-type, key-marker, prefix,
+		 * upload-id-marker, uploads. The key marker is decoded like the
+		 * keys and encoded again here. */
+		q[0] = 0;
+		if (cat(q, sizeof q, "?encoding-type=url"))
+			return -ENAMETOOLONG;
+		if (kmark[0] && (cat(q, sizeof q, "&key-marker=") ||
+				 uri_enc(q, sizeof q, kmark, 0)))
+			return -ENAMETOOLONG;
+		if (cat(q, sizeof q, "&prefix=") || uri_enc(q, sizeof q, full, 0))
+			return -ENAMETOOLONG;
+		if (umark[0] && (cat(q, sizeof q, "&upload-id-marker=") ||
+				 uri_enc(q, sizeof q, umark, 0)))
+			return -ENAMETOOLONG;
+		if (cat(q, sizeof q, "&uploads="))
+			return -ENAMETOOLONG;
+		r.out_dyn = 1;
+		rc = run(&r, "GET", path, q, NULL, NULL, 0);
+		if (rc) {
+			free(r.out);
+			return rc;
+		}
+		const char *t = req_text(&r), *e = t + strlen(t), *vs, *ve;
+		const char *p = t;
+		char key[S3_KEY_MAX + 1], id[S3_UPLOAD_ID_MAX], init[64];
+		char trunc[8] = "";
+
+		/* keys come back url-encoded as asked (RGW 16.2 encodes them
+		 * but leaves out <EncodingType>, so we do not look for it) */
+		while (!rc && xml_tag(p, e, "Upload", &vs, &ve)) {
+			struct s3_upload u;
+
+			if (xml_get(vs, ve, "Key", key, sizeof key) ||
+			    key_decode(key) ||
+			    xml_get(vs, ve, "UploadId", id, sizeof id)) {
+				err_set(err, r.status, NULL,
+					"GET %s?uploads: an entry without Key or UploadId", path);
+				rc = -EIO;
+				break;
+			}
+			if (xml_get(vs, ve, "Initiated", init, sizeof init))
+				init[0] = 0;
+			u.key = strncmp(key, h->cfg.prefix, pl) ? key : key + pl;
+			u.upload_id = id;
+			u.initiated = init;
+			rc = fn(arg, &u);
+			p = ve;
+		}
+		xml_get(t, e, "IsTruncated", trunc, sizeof trunc);
+		if (!rc && !strcmp(trunc, "true") &&
+		    (xml_get(t, e, "NextKeyMarker", kmark, sizeof kmark) ||
+		     xml_get(t, e, "NextUploadIdMarker", umark, sizeof umark) ||
+		     !kmark[0] || key_decode(kmark))) {
+			err_set(err, r.status, NULL,
+				"GET %s?uploads: truncated listing without markers", path);
+			rc = -EIO;
+		}
+		free(r.out);
+		if (rc || strcmp(trunc, "true"))
+			return rc;
+	}
+}
+
 /* ------------------------------------------------------------ presign */
 
 static void hmac(const void *key, size_t klen, const char *msg,

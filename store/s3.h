@@ -193,6 +193,20 @@ typedef int (*s3_list_fn)(void *arg, const struct s3_obj *obj);
 int s3_list(s3 *h, const char *prefix, s3_list_fn fn, void *arg,
 	    struct s3_err *err);
 
+/* One multipart upload not yet completed nor aborted (its parts take
+ * space and show in no object listing); valid during the callback. */
+struct s3_upload {
+	const char *key;         /* relative to the handle's prefix */
+	const char *upload_id;
+	const char *initiated;   /* ISO 8601, as the server wrote it */
+};
+typedef int (*s3_upload_fn)(void *arg, const struct s3_upload *u);
+/* Lists the open multipart uploads of keys starting with prefix, page by
+ * page (ListMultipartUploads), calling fn for each; stops when fn returns
+ * non-zero and returns that. For a sweep: s3_mp_abort what a crash left. */
+int s3_mp_list(s3 *h, const char *prefix, s3_upload_fn fn, void *arg,
+	       struct s3_err *err);
+
 /* A presigned URL for method "GET" or "PUT" on KEY, valid for expires_s
  * seconds (1..S3_PRESIGN_MAX_S) from now, into url (cap bytes). Anyone
  * holding it may do that one request until it expires; a presigned PUT's

@@ -561,6 +561,102 @@ static void test_multipart(void **state)
 	s3_close(h);
 }
 
+struct ups {
+	int n;
+	char key[64], id[S3_UPLOAD_ID_MAX];
+};
+
+static int ups_fn(void *arg, const struct s3_upload *u)
+{
+	struct ups *x = arg;
+
+	x->n++;
+	snprintf(x->key, sizeof x->key, "%s", u->key);
+	snprintf(x->id, sizeof x->id, "%s", u->upload_id);
+	return 0;
+}
+
+static void test_multipart_list(void **state)
+{
+	/* what a crash leaves (an upload never completed) is found by a
+	 * sweep and aborted */
+	struct s3_err e = { 0 };
+	struct ups u = { 0 };
+	char id1[S3_UPLOAD_ID_MAX], id2[S3_UPLOAD_ID_MAX];
+	s3 *h = open_h(&base);
+
+	(void)state;
+	assert_rc(s3_mp_list(h, "mpl/", ups_fn, &u, &e), 0);
+	assert_int_equal(u.n, 0);
+	assert_rc(s3_mp_create(h, "mpl/a b+c", id1, &e), 0);
+	assert_rc(s3_mp_create(h, "mpl/z", id2, &e), 0);
+	assert_rc(s3_mp_list(h, "mpl/", ups_fn, &u, &e), 0);
+	assert_int_equal(u.n, 2);
+	assert_string_equal(u.key, "mpl/z");
+	assert_string_equal(u.id, id2);
+	memset(&u, 0, sizeof u);
+	assert_rc(s3_mp_list(h, "mpl/a", ups_fn, &u, &e), 0);
+	assert_int_equal(u.n, 1);
+	assert_string_equal(u.key, "mpl/a b+c");
+	assert_string_equal(u.id, id1);
+	assert_rc(s3_mp_abort(h, u.key, u.id, &e), 0);
+	assert_rc(s3_mp_abort(h, "mpl/z", id2, &e), 0);
+	memset(&u, 0, sizeof u);
+	assert_rc(s3_mp_list(h, "mpl/", ups_fn, &u, &e), 0);
+	assert_int_equal(u.n, 0);
+	s3_close(h);
+}
+
+struct sweep {
+	int n;
+	char (*keys)[64];
+	char (*ids)[S3_UPLOAD_ID_MAX];
+};
+
+static int sweep_fn(void *arg, const struct s3_upload *u)
+{
+	struct sweep *w = arg;
+
+	if (w->n >= 1100)
+		return -ENOSPC;
+	snprintf(w->keys[w->n], 64, "%s", u->key);
+	snprintf(w->ids[w->n], S3_UPLOAD_ID_MAX, "%s", u->upload_id);
+	w->n++;
+	return 0;
+}
+
+static void test_multipart_list_pages(void **state)
+{
+	/* 1000 uploads are a page: a sweep of 1003 crosses the markers */
+	struct s3_err e = { 0 };
+	struct sweep w = { 0 };
+	char key[64], id[S3_UPLOAD_ID_MAX];
+	s3 *h = open_h(&base);
+
+	(void)state;
+	w.keys = calloc(1100, sizeof *w.keys);
+	w.ids = calloc(1100, sizeof *w.ids);
+	assert_non_null(w.keys);
+	assert_non_null(w.ids);
+	for (int i = 0; i < 1003; i++) {
+		/* two uploads of one key on the last page boundary's side */
+		snprintf(key, sizeof key, "mpp/%04d", i < 1002 ? i : 1001);
+		assert_rc(s3_mp_create(h, key, id, &e), 0);
+	}
+	assert_rc(s3_mp_list(h, "mpp/", sweep_fn, &w, &e), 0);
+	assert_int_equal(w.n, 1003);
+	for (int i = 1; i < w.n; i++)
+		assert_true(strcmp(w.keys[i - 1], w.keys[i]) <= 0);
+	for (int i = 0; i < w.n; i++)
+		assert_rc(s3_mp_abort(h, w.keys[i], w.ids[i], &e), 0);
+	w.n = 0;
+	assert_rc(s3_mp_list(h, "mpp/", sweep_fn, &w, &e), 0);
+	assert_int_equal(w.n, 0);
+	free(w.keys);
+	free(w.ids);
+	s3_close(h);
+}
+
 static void test_multipart_abort(void **state)
 {
 	struct s3_err e = { 0 };
@@ -577,6 +673,9 @@ static void test_multipart_abort(void **state)
 	assert_true(etag[0] == '"');
 	assert_rc(s3_mp_abort(h, "mpa/x", id, &e), 0);
 	/* nothing left: no object, no listing entry, the upload is gone */
+	struct ups u = { 0 };
+	assert_rc(s3_mp_list(h, "mpa/", ups_fn, &u, &e), 0);
+	assert_int_equal(u.n, 0);
 	assert_rc(s3_head(h, "mpa/x", NULL, NULL, &e), -ENOENT);
 	assert_rc(s3_list(h, "mpa/", count_fn, &n, &e), 0);
 	assert_int_equal(n, 0);
@@ -613,6 +712,9 @@ static void test_multipart_fails_half_way(void **state)
 	int rc = s3_put_file(h, "mpf/x", fd, 3 * (uint64_t)S3_PART_MIN, &e);
 	close(fd);
 	assert_true(rc < 0);
+	struct ups u = { 0 };    /* the upload was aborted */
+	assert_rc(s3_mp_list(h, "mpf/", ups_fn, &u, &e), 0);
+	assert_int_equal(u.n, 0);
 	assert_rc(s3_get_buf(h, "mpf/x", 0, S3_TO_END, back, sizeof back, &got, &e), 0);
 	assert_int_equal(got, 6);
 	assert_memory_equal(back, "before", 6);
@@ -1110,6 +1212,8 @@ int main(void)
 		cmocka_unit_test(test_list_stop),
 		cmocka_unit_test(test_copy),
 		cmocka_unit_test(test_multipart),
+		cmocka_unit_test(test_multipart_list),
+		cmocka_unit_test(test_multipart_list_pages),
 		cmocka_unit_test(test_multipart_abort),
 		cmocka_unit_test(test_multipart_fails_half_way),
 		cmocka_unit_test(test_lying_put),
