@@ -1040,6 +1040,21 @@ int s3_mp_part_fd(s3 *h, const char *key, const char *upload_id, int partno,
 	return put(h, key, NULL, fd, off, len, NULL, q, etag, err);
 }
 
+int s3_mp_part_buf(s3 *h, const char *key, const char *upload_id,
+		   int partno, const void *buf, size_t len,
+		   const unsigned char sha256[32], char *etag,
+		   struct s3_err *err)
+{
+	char q[S3_UPLOAD_ID_MAX * 3 + 64];
+
+	if (partno < 1 || partno > S3_PARTS_MAX || !upload_id || !*upload_id ||
+	    upload_query(upload_id, partno, q, sizeof q)) {
+		err_set(err, 0, NULL, "bad part number or upload id");
+		return -EINVAL;
+	}
+	return put(h, key, buf ? buf : "", -1, 0, len, sha256, q, etag, err);
+}
+
 int s3_mp_complete(s3 *h, const char *key, const char *upload_id,
 		   char (*etags)[S3_ETAG_MAX], int nparts, struct s3_err *err)
 {

@@ -33,8 +33,10 @@
  *               RequestTimeTooSkewed, an expired presigned URL)
  *   -EBADMSG    the body does not match its x-amz-content-sha256 (or its
  *               Content-MD5): nothing was written
- *   -ENOSPC     507 / InsufficientCapacity / the cluster is full
+ *   -ENOSPC     507 / InsufficientCapacity (a full cluster; not provoked
+ *               in the tests)
  *   -EDQUOT     QuotaExceeded
+ *   -EFBIG      EntityTooLarge, a copy over 5 GiB, more than 10,000 parts
  *   -ERANGE     416: a range beyond the object's end
  *   -EOVERFLOW  an answer larger than the caller's buffer
  *   -EAGAIN     503 SlowDown / ServiceUnavailable: retry later
@@ -46,8 +48,10 @@
  * Each call takes an optional struct s3_err (NULL: none) that it fills on
  * failure with the HTTP status, S3's error code and message and a text a
  * person can act on, for a log line. None of them ever holds the secret.
- * No call retries: a failed call may have changed nothing or everything
- * (a PUT is all-or-nothing per object); the caller decides.
+ * No call retries (libcurl alone resends a request, body rewound, when a
+ * kept-alive connection turns out dead before any answer): a failed call
+ * may have changed nothing or everything (a PUT is all-or-nothing per
+ * object); the caller decides.
  */
 #ifndef SIEVEFS_STORE_S3_H
 #define SIEVEFS_STORE_S3_H
@@ -143,6 +147,12 @@ int s3_mp_create(s3 *h, const char *key, char *upload_id,
 int s3_mp_part_fd(s3 *h, const char *key, const char *upload_id, int partno,
 		  int fd, off_t off, uint64_t len, char *etag,
 		  struct s3_err *err);
+/* The same from len bytes of buf, with their SHA-256 when the caller has it
+ * (NULL: computed), for a body streamed through memory part by part. */
+int s3_mp_part_buf(s3 *h, const char *key, const char *upload_id,
+		   int partno, const void *buf, size_t len,
+		   const unsigned char sha256[32], char *etag,
+		   struct s3_err *err);
 int s3_mp_complete(s3 *h, const char *key, const char *upload_id,
 		   char (*etags)[S3_ETAG_MAX], int nparts, struct s3_err *err);
 int s3_mp_abort(s3 *h, const char *key, const char *upload_id,
