@@ -20,7 +20,7 @@ CFLAGS ?= -O2 -g
 WERROR ?=
 
 PKGS = fuse3 sqlite3 libcrypto openblas lapacke libjpeg libpng libwebp stb \
-       libmicrohttpd libcurl libcjson libarchive
+       libmicrohttpd libcurl libcjson libarchive expat
 WARN = -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
        -Wformat=2 $(WERROR)
 ALL_CFLAGS = -std=c11 -D_GNU_SOURCE -D_FILE_OFFSET_BITS=64 -I. $(WARN) \
@@ -29,7 +29,8 @@ LIBS = $(shell $(PKG_CONFIG) --libs $(PKGS)) -lm -lpthread $(LDLIBS)
 
 LIB_SRC = store/db.c store/blob.c store/catalog.c store/vectors.c store/users.c \
            store/features.c store/kept.c store/sessions.c store/changes.c store/table.c \
-           store/thumbs.c store/lightly.c store/s3.c \
+           store/thumbs.c store/lightly.c \
+           store/s3.c store/s3_sign.c store/s3_ops.c store/s3_xml.c \
            core/log.c core/names.c core/local.c core/upload.c core/text.c \
            core/csv.c core/runs.c core/plot.c core/embedder.c core/table.c core/thumbs.c \
            $(wildcard sampling/*.c) $(wildcard embed/*.c) \
