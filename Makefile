@@ -31,6 +31,7 @@ LIB_SRC = store/db.c store/blob.c store/catalog.c store/vectors.c store/users.c 
            store/features.c store/kept.c store/sessions.c store/changes.c store/table.c \
            store/thumbs.c store/lightly.c \
            store/s3.c store/s3_sign.c store/s3_ops.c store/s3_xml.c \
+           store/blobs_iface.c store/blobs_local.c store/blobs_s3.c \
            core/log.c core/names.c core/local.c core/upload.c core/text.c \
            core/csv.c core/runs.c core/plot.c core/embedder.c core/table.c core/thumbs.c \
            $(wildcard sampling/*.c) $(wildcard embed/*.c) \
@@ -40,7 +41,8 @@ LIB_SRC = store/db.c store/blob.c store/catalog.c store/vectors.c store/users.c 
 MAIN_SRC = fs/main.c
 # the built web app's home, served by `sievefs serve` when it exists
 WEB_DIR = $(PREFIX)/share/sievefs/web
-UNIT = store names fsname csv runs sampling decode embed cache api thumb changes table thumbs lightly
+UNIT = store names fsname csv runs sampling decode embed cache api thumb changes table thumbs lightly \
+       blobstore
 LIB_OBJ = $(LIB_SRC:%.c=$(BUILD)/%.o)
 MAIN_OBJ = $(MAIN_SRC:%.c=$(BUILD)/%.o)
 UNIT_BIN = $(UNIT:%=$(BUILD)/tests/unit/test_%)
@@ -69,16 +71,20 @@ $(BUILD)/api/server.o $(BUILD)/api/server_run.o: ALL_CFLAGS += -DSIEVEFS_WEB_DIR
 
 units: $(UNIT_BIN)
 
-# store/s3.c against a real Ceph RGW, started by tests/scale/rgw.sh in a temp
-# dir (~15 s) and stopped in a trap; the binary gets its endpoint, bucket and
-# keys from the RGW's s3.env (environment, never argv). Not part of `units`
-# (it needs radosgw, ceph-mon, ceph-osd: .ci/deps). S3_BENCH=1 adds figures.
+# store/s3*.c and the blob store's S3 engine (test_blobstore with
+# BLOBSTORE_S3=1: the contract both engines keep) against a real Ceph RGW,
+# started by tests/scale/rgw.sh in a temp dir (~15 s) and stopped in a trap;
+# the binaries get the endpoint, bucket and keys from the RGW's s3.env
+# (environment, never argv). Not part of `units` (it needs radosgw,
+# ceph-mon, ceph-osd: .ci/deps). S3_BENCH=1 / BLOBS_BENCH=1 add figures.
 S3_UNIT = $(BUILD)/tests/unit/test_s3
-test-s3: $(S3_UNIT)
+BLOBS_UNIT = $(BUILD)/tests/unit/test_blobstore
+test-s3: $(S3_UNIT) $(BLOBS_UNIT)
 	@d=$$(mktemp -d /tmp/sievefs-rgw.XXXXXX) && \
 	trap 'bash tests/scale/rgw.sh stop '"$$d"' >/dev/null' EXIT INT TERM && \
 	bash tests/scale/rgw.sh start "$$d" >/dev/null && \
-	( set -a && . "$$d/s3.env" && set +a && S3_RGW_DIR="$$d" $(S3_UNIT) )
+	( set -a && . "$$d/s3.env" && set +a && S3_RGW_DIR="$$d" $(S3_UNIT) && \
+	  BLOBSTORE_S3=1 $(BLOBS_UNIT) )
 
 # Every test: unit tests first (fast), then the integration suite, which
 # mounts real filesystems in temp dirs. One summary line at the end.
