@@ -27,7 +27,8 @@ ALL_CFLAGS = -std=c11 -D_GNU_SOURCE -D_FILE_OFFSET_BITS=64 -I. $(WARN) \
              $(shell $(PKG_CONFIG) --cflags $(PKGS)) $(CFLAGS) -MMD -MP
 LIBS = $(shell $(PKG_CONFIG) --libs $(PKGS)) -lm -lpthread $(LDLIBS)
 
-LIB_SRC = store/db.c store/blob.c store/catalog.c store/vectors.c store/users.c \
+LIB_SRC = store/sql.c store/sql_sqlite.c store/schema_sqlite.c \
+           store/db.c store/blob.c store/catalog.c store/vectors.c store/users.c \
            store/features.c store/kept.c store/sessions.c store/changes.c store/table.c \
            store/thumbs.c store/lightly.c \
            store/s3.c store/s3_sign.c store/s3_ops.c store/s3_xml.c \
@@ -42,7 +43,7 @@ MAIN_SRC = fs/main.c
 # the built web app's home, served by `sievefs serve` when it exists
 WEB_DIR = $(PREFIX)/share/sievefs/web
 UNIT = store names fsname csv runs sampling decode embed cache api thumb changes table thumbs lightly \
-       blobstore
+       sqlite_engine blobstore
 LIB_OBJ = $(LIB_SRC:%.c=$(BUILD)/%.o)
 MAIN_OBJ = $(MAIN_SRC:%.c=$(BUILD)/%.o)
 UNIT_BIN = $(UNIT:%=$(BUILD)/tests/unit/test_%)

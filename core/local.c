@@ -1011,6 +1011,12 @@ int core_local_open(const char *dir, const char *owner, struct backend **out,
 		free(l);
 		return rc;
 	}
+	/* store_open's warning on success (modes it repaired): ours to
+	 * report, the store does not log */
+	if (msg && msglen && msg[0]) {
+		log_warn("%s", msg);
+		msg[0] = '\0';
+	}
 	l->runner = runner_new(l->st);
 	if (!l->runner) {
 		store_close(l->st);

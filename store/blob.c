@@ -221,25 +221,25 @@ int store_staging_create(store *st, char *path, size_t len)
 /* Runs cached statement q ("DELETE ... WHERE sha=?1") for sha. */
 static void delete_by_sha(struct conn *c, enum q q, const unsigned char *sha)
 {
-	sqlite3_stmt *s = db_stmt(c, q);
+	sql_stmt *s = db_stmt(c, q);
 
 	if (!s)
 		return;
-	sqlite3_bind_blob(s, 1, sha, STORE_SHA_LEN, SQLITE_STATIC);
-	sqlite3_step(s);
-	sqlite3_reset(s);
+	sql_bind_blob(s, 1, sha, STORE_SHA_LEN);
+	sql_step(s);
+	sql_reset(s);
 }
 
 void blob_collect(struct conn *c, const unsigned char *sha)
 {
-	sqlite3_stmt *s = db_stmt(c, Q_SHA_REF);
+	sql_stmt *s = db_stmt(c, Q_SHA_REF);
 	char path[STORE_PATH_MAX];
 
 	if (!s)
 		return;
-	sqlite3_bind_blob(s, 1, sha, STORE_SHA_LEN, SQLITE_STATIC);
-	int referenced = sqlite3_step(s) == SQLITE_ROW;
-	sqlite3_reset(s);
+	sql_bind_blob(s, 1, sha, STORE_SHA_LEN);
+	int referenced = sql_step(s) == SQL_ROW;
+	sql_reset(s);
 	if (referenced)
 		return;
 	delete_by_sha(c, Q_FEAT_DEL, sha);   /* its cached features */
@@ -296,7 +296,7 @@ int store_node_commit(store *st, int64_t ino, int fd, const char *staged,
 	char path[STORE_PATH_MAX];
 	struct store_node old;
 	int64_t now = store_now_ns();
-	sqlite3_stmt *s;
+	sql_stmt *s;
 	int rc;
 
 	if (!c) {
@@ -336,26 +336,21 @@ int store_node_commit(store *st, int64_t ino, int fd, const char *staged,
 			rc = -EIO;
 	}
 	if (rc == 0) {
-		sqlite3_bind_int64(s, 1, ino);
-		sqlite3_bind_blob(s, 2, sha, STORE_SHA_LEN, SQLITE_STATIC);
-		sqlite3_bind_int64(s, 3, size);
-		sqlite3_bind_int64(s, 4, mtime_ns ? mtime_ns : now);
-		sqlite3_bind_int64(s, 5, now);
-		rc = db_err(sqlite3_step(s));
-		sqlite3_reset(s);
+		sql_bind_int64(s, 1, ino);
+		sql_bind_blob(s, 2, sha, STORE_SHA_LEN);
+		sql_bind_int64(s, 3, size);
+		sql_bind_int64(s, 4, mtime_ns ? mtime_ns : now);
+		sql_bind_int64(s, 5, now);
+		rc = db_err(sql_step(s));
+		sql_reset(s);
 	}
 	if (rc) {
 		drop_staged(staged);
 		blob_collect(c, sha);
 		return db_end(c, rc);
 	}
-	if (durable)
-		db_exec(c, "PRAGMA synchronous=FULL");
-	rc = db_run(c, Q_COMMIT);
-	if (durable)
-		db_exec(c, "PRAGMA synchronous=NORMAL");
+	rc = db_commit(c, durable);
 	if (rc) {
-		db_run(c, Q_ROLLBACK);
 		blob_collect(c, sha);
 	} else if (old.has_sha && memcmp(old.sha, sha, STORE_SHA_LEN)) {
 		blob_collect(c, old.sha);

@@ -25,7 +25,6 @@
 #include <sys/statvfs.h>
 #include <unistd.h>
 
-#include "core/log.h"
 #include "db.h"
 
 __attribute__((format(printf, 3, 4)))
@@ -256,15 +255,16 @@ static int is_store_file(const char *name)
 /* Stores made before modes were set (store.h, "Modes"): STORE itself, its
  * files (catalog.db, -wal, -shm, lock, reserve), blobs/, blobs/xx/ and the
  * blobs in them, staging/ and what it holds. One stat per entry, the same
- * walk as blob_recover's. Owner only, before the catalog is opened. */
-static void repair_modes(store *st)
+ * walk as blob_recover's. Owner only, before the catalog is opened.
+ * Returns how many it narrowed (store_open tells its caller). */
+static size_t repair_modes(store *st)
 {
 	int fd = open(st->dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	size_t n = 0;
 	struct stat sb;
 
 	if (fd < 0)
-		return;
+		return 0;
 	if (fstat(fd, &sb) == 0 && (sb.st_mode & 077) &&
 	    fchmod(fd, sb.st_mode & STORE_DIR_MODE) == 0)
 		n++;
@@ -272,10 +272,7 @@ static void repair_modes(store *st)
 	n += narrow_dir(open_sub(fd, "blobs"), is_bucket, is_blob);
 	n += narrow_dir(open_sub(fd, "staging"), NULL, NULL);
 	n += narrow_dir(fd, is_store_file, NULL);
-	if (n)
-		log_warn("store %s: %zu file(s) and folder(s) were readable by"
-			 " other users; repaired to owner-only (0700 folders,"
-			 " 0600 files)", st->dir, n);
+	return n;
 }
 
 /* The owner's start: nothing of a previous owner is in progress any more. */
@@ -295,9 +292,12 @@ int store_open(const char *dir, int mode, store **out, char *msg,
 {
 	store *st = calloc(1, sizeof(*st));
 	struct conn *c;
+	char emsg[STORE_ERRMSG] = "";
+	size_t repaired = 0;
 	int rc, owner = mode == STORE_OPEN_OWNER;
 
 	*out = NULL;
+	set_msg(msg, msglen, "%s", "");
 	if (!st)
 		return -ENOMEM;
 	if (mode != STORE_OPEN_OWNER && mode != STORE_OPEN_ADMIN) {
@@ -340,7 +340,7 @@ int store_open(const char *dir, int mode, store **out, char *msg,
 		rc = take_owner_lock(st, msg, msglen);
 		if (rc)
 			goto fail;
-		repair_modes(st);
+		repaired = repair_modes(st);
 		rc = mkdir_p(st->blobdir);
 		if (!rc)
 			rc = mkdir_p(st->stagedir);
@@ -355,6 +355,11 @@ int store_open(const char *dir, int mode, store **out, char *msg,
 			goto fail;
 		}
 	}
+	rc = db_open_catalog(st, emsg);
+	if (rc) {
+		set_msg(msg, msglen, "%s", emsg);
+		goto fail;
+	}
 	c = db_conn(st);
 	if (!c) {
 		rc = -EIO;
@@ -362,14 +367,19 @@ int store_open(const char *dir, int mode, store **out, char *msg,
 			st->dir, " (not a sievefs store, or unreadable)");
 		goto fail;
 	}
-	rc = db_schema(c);
-	if (!rc && owner)
+	if (owner)
 		rc = recover(st, c);
 	if (rc) {
 		set_msg(msg, msglen, "cannot initialise catalog in %s: %s",
 			st->dir, strerror(-rc));
 		goto fail;
 	}
+	/* a notice, not an error: the caller reports it (persistence does
+	 * not log) */
+	if (repaired)
+		set_msg(msg, msglen, "store %s: %zu file(s) and folder(s) were"
+			" readable by other users; repaired to owner-only (0700"
+			" folders, 0600 files)", st->dir, repaired);
 	*out = st;
 	return 0;
 fail:
@@ -398,88 +408,88 @@ int store_statvfs(store *st, struct statvfs *out)
 
 /* ---- datasets ---- */
 
-static void ds_row(sqlite3_stmt *s, void *out)
+static void ds_row(sql_stmt *s, void *out)
 {
 	struct store_dataset *d = out;
 
 	memset(d, 0, sizeof(*d));
-	d->id = sqlite3_column_int64(s, 0);
+	d->id = sql_col_int64(s, 0);
 	snprintf(d->uid, sizeof(d->uid), "%s",
-		 (const char *)sqlite3_column_text(s, 1));
+		 sql_col_text(s, 1));
 	snprintf(d->name, sizeof(d->name), "%s",
-		 (const char *)sqlite3_column_text(s, 2));
+		 sql_col_text(s, 2));
 	snprintf(d->owner, sizeof(d->owner), "%s",
-		 (const char *)sqlite3_column_text(s, 3));
-	d->created_ns = sqlite3_column_int64(s, 4);
-	d->live_tree = sqlite3_column_int64(s, 5);
-	d->live_root = sqlite3_column_int64(s, 6);
-	d->sel_tree = sqlite3_column_int64(s, 7);
-	d->sel_explicit = sqlite3_column_int(s, 8);
-	d->tag_folders = sqlite3_column_int(s, 9);
+		 sql_col_text(s, 3));
+	d->created_ns = sql_col_int64(s, 4);
+	d->live_tree = sql_col_int64(s, 5);
+	d->live_root = sql_col_int64(s, 6);
+	d->sel_tree = sql_col_int64(s, 7);
+	d->sel_explicit = (int)sql_col_int64(s, 8);
+	d->tag_folders = (int)sql_col_int64(s, 9);
 }
 
 /* Steps a statement expected to return at most one row. */
-static int step_one(sqlite3_stmt *s)
+static int step_one(sql_stmt *s)
 {
-	int rc = sqlite3_step(s);
+	int rc = sql_step(s);
 
-	if (rc == SQLITE_ROW)
+	if (rc == SQL_ROW)
 		return 0;
-	return rc == SQLITE_DONE ? -ENOENT : db_err(rc);
+	return rc == SQL_DONE ? -ENOENT : db_err(rc);
 }
 
 int store_dataset_get(store *st, const char *owner, const char *name,
 		      struct store_dataset *out)
 {
 	struct conn *c = db_conn(st);
-	sqlite3_stmt *s = c ? db_stmt(c, Q_DS_GET) : NULL;
+	sql_stmt *s = c ? db_stmt(c, Q_DS_GET) : NULL;
 	int rc;
 
 	if (!s)
 		return -EIO;
-	sqlite3_bind_text(s, 1, owner, -1, SQLITE_STATIC);
-	sqlite3_bind_text(s, 2, name, -1, SQLITE_STATIC);
+	db_bind_str(s, 1, owner);
+	db_bind_str(s, 2, name);
 	rc = step_one(s);
 	if (!rc)
 		ds_row(s, out);
-	sqlite3_reset(s);
+	sql_reset(s);
 	return rc;
 }
 
 int store_dataset_get_id(store *st, int64_t id, struct store_dataset *out)
 {
 	struct conn *c = db_conn(st);
-	sqlite3_stmt *s = c ? db_stmt(c, Q_DS_GET_ID) : NULL;
+	sql_stmt *s = c ? db_stmt(c, Q_DS_GET_ID) : NULL;
 	int rc;
 
 	if (!s)
 		return -EIO;
-	sqlite3_bind_int64(s, 1, id);
+	sql_bind_int64(s, 1, id);
 	rc = step_one(s);
 	if (!rc)
 		ds_row(s, out);
-	sqlite3_reset(s);
+	sql_reset(s);
 	return rc;
 }
 
 static int64_t exec_int(struct conn *c, const char *sql, int64_t a,
 			int64_t b, int *rc)
 {
-	sqlite3_stmt *s = db_prep(c, sql);
+	sql_stmt *s = db_prep(c, sql);
 	int64_t v = 0;
 
 	if (!s) {
 		*rc = -EIO;
 		return 0;
 	}
-	sqlite3_bind_int64(s, 1, a);
-	sqlite3_bind_int64(s, 2, b);
-	int r = sqlite3_step(s);
-	if (r == SQLITE_ROW)
-		v = sqlite3_column_int64(s, 0);
-	else if (r != SQLITE_DONE)
+	sql_bind_int64(s, 1, a);
+	sql_bind_int64(s, 2, b);
+	int r = sql_step(s);
+	if (r == SQL_ROW)
+		v = sql_col_int64(s, 0);
+	else if (r != SQL_DONE)
 		*rc = db_err(r);
-	sqlite3_finalize(s);
+	sql_finalize(s);
 	return v;
 }
 
@@ -487,30 +497,43 @@ static int insert_node(struct conn *c, int64_t tree, int64_t parent,
 		       const char *name, const char *path,
 		       const struct store_node *a, int64_t *ino)
 {
-	sqlite3_stmt *s = db_stmt(c, Q_NODE_INSERT);
+	sql_stmt *s = db_stmt(c, Q_NODE_INSERT);
 	int rc;
 
 	if (!s)
 		return -EIO;
-	sqlite3_bind_int64(s, 1, tree);
-	sqlite3_bind_int64(s, 2, parent);
-	sqlite3_bind_text(s, 3, name, -1, SQLITE_STATIC);
-	sqlite3_bind_text(s, 4, path, -1, SQLITE_STATIC);
-	sqlite3_bind_int(s, 5, a->kind);
-	sqlite3_bind_int(s, 6, (int)a->mode);
-	sqlite3_bind_int64(s, 7, a->uid);
-	sqlite3_bind_int64(s, 8, a->gid);
-	sqlite3_bind_int64(s, 9, a->size);
-	sqlite3_bind_int64(s, 10, a->mtime_ns);
-	sqlite3_bind_int64(s, 11, a->ctime_ns);
+	sql_bind_int64(s, 1, tree);
+	sql_bind_int64(s, 2, parent);
+	db_bind_str(s, 3, name);
+	db_bind_str(s, 4, path);
+	sql_bind_int64(s, 5, a->kind);
+	sql_bind_int64(s, 6, (int)a->mode);
+	sql_bind_int64(s, 7, a->uid);
+	sql_bind_int64(s, 8, a->gid);
+	sql_bind_int64(s, 9, a->size);
+	sql_bind_int64(s, 10, a->mtime_ns);
+	sql_bind_int64(s, 11, a->ctime_ns);
 	if (a->has_sha)
-		sqlite3_bind_blob(s, 12, a->sha, STORE_SHA_LEN, SQLITE_STATIC);
-	sqlite3_bind_int64(s, 13, a->atime_ns ? a->atime_ns : a->mtime_ns);
-	rc = db_err(sqlite3_step(s));
-	sqlite3_reset(s);
-	if (!rc)
-		*ino = sqlite3_last_insert_rowid(c->db);
+		sql_bind_blob(s, 12, a->sha, STORE_SHA_LEN);
+	else
+		sql_bind_null(s, 12);
+	sql_bind_int64(s, 13, a->atime_ns ? a->atime_ns : a->mtime_ns);
+	rc = db_insert_id(s, ino);
+	sql_reset(s);
 	return rc;
+}
+
+/* 12 random bytes as 24 lower-case hex digits (a dataset's or tag's public
+ * uid) into uid[25]. 0 or -EIO. */
+static int random_uid(char uid[25])
+{
+	unsigned char rnd[12];
+
+	if (getrandom(rnd, sizeof(rnd), 0) != (ssize_t)sizeof(rnd))
+		return -EIO;
+	for (int i = 0; i < 12; i++)
+		snprintf(uid + 2 * i, 3, "%02x", rnd[i]);
+	return 0;
 }
 
 /* Inserts a tag row and its root dir node; returns the tag id in *tag. */
@@ -518,25 +541,28 @@ static int make_tree(struct conn *c, int64_t dataset, const char *name,
 		     int64_t parent, int live, const struct store_node *rootattr,
 		     int64_t now, int64_t *tag, int64_t *root)
 {
-	/* uid: 12 random bytes as hex, like a dataset's (SQLite's PRNG is
-	 * seeded from the OS); unique, see db.c */
-	sqlite3_stmt *s = db_prep(c, "INSERT INTO tags(dataset,name,parent,"
-			       "created,live,uid) VALUES(?1,?2,?3,?4,?5,"
-			       "lower(hex(randomblob(12))))");
-	int rc;
+	/* uid: 12 random bytes as hex, like a dataset's; unique (the
+	 * schema's tags_uid index) */
+	sql_stmt *s = db_prep(c, "INSERT INTO tags(dataset,name,parent,"
+			      "created,live,uid) VALUES(?1,?2,?3,?4,?5,?6)"
+			      " RETURNING id");
+	char uid[25];
+	int rc = random_uid(uid);
 
-	if (!s)
-		return -EIO;
-	sqlite3_bind_int64(s, 1, dataset);
-	sqlite3_bind_text(s, 2, name, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(s, 3, parent);
-	sqlite3_bind_int64(s, 4, now);
-	sqlite3_bind_int(s, 5, live);
-	rc = db_err(sqlite3_step(s));
-	sqlite3_finalize(s);
 	if (rc)
 		return rc;
-	*tag = sqlite3_last_insert_rowid(c->db);
+	if (!s)
+		return -EIO;
+	sql_bind_int64(s, 1, dataset);
+	db_bind_str(s, 2, name);
+	sql_bind_int64(s, 3, parent);
+	sql_bind_int64(s, 4, now);
+	sql_bind_int64(s, 5, live);
+	db_bind_str(s, 6, uid);
+	rc = db_insert_id(s, tag);
+	sql_finalize(s);
+	if (rc)
+		return rc;
 	rc = insert_node(c, *tag, -*tag, "", "", rootattr, root);
 	if (rc)
 		return rc;
@@ -548,19 +574,16 @@ int store_dataset_create(store *st, const char *owner, const char *name,
 			 struct store_dataset *out)
 {
 	struct conn *c = db_conn(st);
-	unsigned char rnd[12];
 	char uid[25];
 	struct store_node root = { .kind = STORE_DIR, .mode = 0755 };
 	int64_t now = store_now_ns(), id = 0, tag = 0, rootino = 0;
-	sqlite3_stmt *s;
+	sql_stmt *s;
 	int rc;
 
 	if (!c)
 		return -EIO;
-	if (getrandom(rnd, sizeof(rnd), 0) != (ssize_t)sizeof(rnd))
+	if (random_uid(uid))
 		return -EIO;
-	for (int i = 0; i < 12; i++)
-		snprintf(uid + 2 * i, 3, "%02x", rnd[i]);
 	root.uid = getuid();
 	root.gid = getgid();
 	root.mtime_ns = root.ctime_ns = now;
@@ -568,20 +591,19 @@ int store_dataset_create(store *st, const char *owner, const char *name,
 	if (rc)
 		return rc;
 	s = db_prep(c, "INSERT INTO datasets(uid,owner,name,created)"
-		 " VALUES(?1,?2,?3,?4)");
+		 " VALUES(?1,?2,?3,?4) RETURNING id");
 	if (!s) {
 		rc = -EIO;
 		goto out;
 	}
-	sqlite3_bind_text(s, 1, uid, -1, SQLITE_STATIC);
-	sqlite3_bind_text(s, 2, owner, -1, SQLITE_STATIC);
-	sqlite3_bind_text(s, 3, name, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(s, 4, now);
-	rc = db_err(sqlite3_step(s));
-	sqlite3_finalize(s);
+	db_bind_str(s, 1, uid);
+	db_bind_str(s, 2, owner);
+	db_bind_str(s, 3, name);
+	sql_bind_int64(s, 4, now);
+	rc = db_insert_id(s, &id);
+	sql_finalize(s);
 	if (rc)
 		goto out;
-	id = sqlite3_last_insert_rowid(c->db);
 	rc = make_tree(c, id, "initial-tag", 0, 1, &root, now, &tag, &rootino);
 	if (!rc)
 		exec_int(c, "UPDATE datasets SET live_tree=?2, sel_tree=?2"
@@ -597,7 +619,7 @@ int store_dataset_list(store *st, const char *owner,
 		       struct store_dataset **out, size_t *n)
 {
 	struct conn *c = db_conn(st);
-	sqlite3_stmt *s;
+	sql_stmt *s;
 	int rc;
 
 	*out = NULL;
@@ -605,9 +627,9 @@ int store_dataset_list(store *st, const char *owner,
 	if (!c || !(s = db_prep(c, "SELECT " DS_COLS " FROM datasets d"
 			     " WHERE d.owner=?1 ORDER BY d.name")))
 		return -EIO;
-	sqlite3_bind_text(s, 1, owner, -1, SQLITE_STATIC);
+	db_bind_str(s, 1, owner);
 	rc = db_rows(s, sizeof(**out), ds_row, (void **)out, n);
-	sqlite3_finalize(s);
+	sql_finalize(s);
 	return rc;
 }
 
@@ -652,7 +674,7 @@ static int rename_row(store *st, const char *sql, int64_t id,
 		      const char *newname)
 {
 	struct conn *c = db_conn(st);
-	sqlite3_stmt *s;
+	sql_stmt *s;
 	int rc;
 
 	if (!c)
@@ -663,12 +685,12 @@ static int rename_row(store *st, const char *sql, int64_t id,
 	s = db_prep(c, sql);
 	if (!s)
 		return db_end(c, -EIO);
-	sqlite3_bind_int64(s, 1, id);
-	sqlite3_bind_text(s, 2, newname, -1, SQLITE_STATIC);
-	rc = db_err(sqlite3_step(s));
-	if (!rc && sqlite3_changes(c->db) == 0)
+	sql_bind_int64(s, 1, id);
+	db_bind_str(s, 2, newname);
+	rc = db_err(sql_step(s));
+	if (!rc && sql_changes(c->db) == 0)
 		rc = -ENOENT;
-	sqlite3_finalize(s);
+	sql_finalize(s);
 	return db_end(c, rc);
 }
 
@@ -690,65 +712,65 @@ int store_dataset_set_tag_folders(store *st, int64_t id, int mode)
 		return rc;
 	exec_int(c, "UPDATE datasets SET tag_folders=?2 WHERE id=?1", id, mode,
 		 &rc);
-	if (!rc && sqlite3_changes(c->db) == 0)
+	if (!rc && sql_changes(c->db) == 0)
 		rc = -ENOENT;
 	return db_end(c, rc);
 }
 
 /* ---- tags ---- */
 
-static void tag_row(sqlite3_stmt *s, void *out)
+static void tag_row(sql_stmt *s, void *out)
 {
 	struct store_tag *t = out;
 
 	memset(t, 0, sizeof(*t));
-	t->id = sqlite3_column_int64(s, 0);
-	t->dataset = sqlite3_column_int64(s, 1);
+	t->id = sql_col_int64(s, 0);
+	t->dataset = sql_col_int64(s, 1);
 	snprintf(t->name, sizeof(t->name), "%s",
-		 (const char *)sqlite3_column_text(s, 2));
-	t->parent = sqlite3_column_int64(s, 3);
+		 sql_col_text(s, 2));
+	t->parent = sql_col_int64(s, 3);
 	snprintf(t->parent_name, sizeof(t->parent_name), "%s",
-		 (const char *)sqlite3_column_text(s, 4));
-	t->created_ns = sqlite3_column_int64(s, 5);
-	t->root = sqlite3_column_int64(s, 6);
-	t->files = sqlite3_column_int64(s, 7);
-	t->bytes = sqlite3_column_int64(s, 8);
-	t->live = sqlite3_column_int(s, 9);
+		 sql_col_text(s, 4));
+	t->created_ns = sql_col_int64(s, 5);
+	t->root = sql_col_int64(s, 6);
+	t->files = sql_col_int64(s, 7);
+	t->bytes = sql_col_int64(s, 8);
+	t->live = (int)sql_col_int64(s, 9);
 	snprintf(t->uid, sizeof(t->uid), "%s",
-		 (const char *)sqlite3_column_text(s, 10));
+		 sql_col_text(s, 10));
 }
 
 int store_tag_get(store *st, int64_t dataset, const char *name,
 		  struct store_tag *out)
 {
 	struct conn *c = db_conn(st);
-	sqlite3_stmt *s = c ? db_stmt(c, Q_TAG_GET) : NULL;
+	sql_stmt *s = c ? db_stmt(c, Q_TAG_GET) : NULL;
 	int rc;
 
 	if (!s)
 		return -EIO;
-	sqlite3_bind_int64(s, 1, dataset);
-	sqlite3_bind_text(s, 2, name, -1, SQLITE_STATIC);
+	sql_bind_int64(s, 1, dataset);
+	db_bind_str(s, 2, name);
 	rc = step_one(s);
 	if (!rc)
 		tag_row(s, out);
-	sqlite3_reset(s);
+	sql_reset(s);
 	return rc;
 }
 
 int store_tag_get_id(store *st, int64_t id, struct store_tag *out)
 {
 	struct conn *c = db_conn(st);
-	sqlite3_stmt *s = c ? db_stmt(c, Q_TAG_GET_ID) : NULL;
+	sql_stmt *s = c ? db_stmt(c, Q_TAG_GET_ID) : NULL;
 	int rc;
 
 	if (!s)
 		return -EIO;
-	sqlite3_bind_int64(s, 1, id);
+	sql_bind_int64(s, 1, id);
 	rc = step_one(s);
 	if (!rc)
 		tag_row(s, out);
-	sqlite3_reset(s);
+	sql_reset(s);
 	return rc;
 }
 
@@ -756,7 +778,7 @@ int store_tag_list(store *st, int64_t dataset, struct store_tag **out,
 		   size_t *n)
 {
 	struct conn *c = db_conn(st);
-	sqlite3_stmt *s;
+	sql_stmt *s;
 	int rc;
 
 	*out = NULL;
@@ -764,29 +786,29 @@ int store_tag_list(store *st, int64_t dataset, struct store_tag **out,
 	if (!c || !(s = db_prep(c, "SELECT " TAG_COLS " FROM tags t"
 			     " WHERE t.dataset=?1 ORDER BY t.live DESC, t.id")))
 		return -EIO;
-	sqlite3_bind_int64(s, 1, dataset);
+	sql_bind_int64(s, 1, dataset);
 	rc = db_rows(s, sizeof(**out), tag_row, (void **)out, n);
-	sqlite3_finalize(s);
+	sql_finalize(s);
 	return rc;
 }
 
 int store_tree_count(store *st, int64_t tree, int64_t *files, int64_t *bytes)
 {
 	struct conn *c = db_conn(st);
-	sqlite3_stmt *s;
+	sql_stmt *s;
 	int rc;
 
 	if (!c || !(s = db_prep(c, "SELECT count(*), coalesce(sum(size),0)"
 			     " FROM nodes WHERE tree=?1 AND kind=2"
 			     " AND sha IS NOT NULL")))
 		return -EIO;
-	sqlite3_bind_int64(s, 1, tree);
+	sql_bind_int64(s, 1, tree);
 	rc = step_one(s);
 	if (!rc) {
-		*files = sqlite3_column_int64(s, 0);
-		*bytes = sqlite3_column_int64(s, 1);
+		*files = sql_col_int64(s, 0);
+		*bytes = sql_col_int64(s, 1);
 	}
-	sqlite3_finalize(s);
+	sql_finalize(s);
 	return rc;
 }
 
@@ -796,7 +818,7 @@ struct freeze {
 	int64_t src, tag, root, now;
 	char *lastdir;                 /* malloc'd, NULL if none yet */
 	int64_t lastino;
-	sqlite3_stmt *srcdir;
+	sql_stmt *srcdir;
 };
 
 /* The node of path `path` (length len, not NUL-terminated there) in tree
@@ -804,19 +826,19 @@ struct freeze {
 static int node_at(struct freeze *f, int64_t tree, const char *path,
 		   size_t len, struct store_node *got, int64_t *ino)
 {
-	sqlite3_stmt *s = db_stmt(f->c, Q_NODE_BY_PATH);
+	sql_stmt *s = db_stmt(f->c, Q_NODE_BY_PATH);
 	int rc;
 
 	if (!s)
 		return -EIO;
-	sqlite3_bind_int64(s, 1, tree);
-	sqlite3_bind_text(s, 2, path, (int)len, SQLITE_STATIC);
+	sql_bind_int64(s, 1, tree);
+	sql_bind_text(s, 2, path, (size_t)((int)len));
 	rc = step_one(s);
 	if (!rc && ino)
-		*ino = sqlite3_column_int64(s, 0);
+		*ino = sql_col_int64(s, 0);
 	if (!rc && got)
 		db_node_row(s, got);
-	sqlite3_reset(s);
+	sql_reset(s);
 	return rc;
 }
 
@@ -927,7 +949,7 @@ int store_tag_create(store *st, int64_t dataset, const char *name,
 	struct store_node srcroot;
 	struct freeze f = { .c = c, .now = now_ns };
 	int64_t files = 0, bytes = 0;
-	sqlite3_stmt *s = NULL;
+	sql_stmt *s = NULL;
 	int rc, r;
 
 	if (!c)
@@ -977,31 +999,31 @@ int store_tag_create(store *st, int64_t dataset, const char *name,
 		rc = -EIO;
 		goto out;
 	}
-	sqlite3_bind_int64(s, 1, dataset);
-	sqlite3_bind_int64(s, 2, d.sel_tree);
-	sqlite3_bind_int(s, 3, d.tag_folders == STORE_TAG_FOLDERS_SELECTED);
-	while ((r = sqlite3_step(s)) == SQLITE_ROW && !rc) {
+	sql_bind_int64(s, 1, dataset);
+	sql_bind_int64(s, 2, d.sel_tree);
+	sql_bind_int64(s, 3, d.tag_folders == STORE_TAG_FOLDERS_SELECTED);
+	while ((r = sql_step(s)) == SQL_ROW && !rc) {
 		struct store_node n;
 		db_node_row(s, &n);
 		rc = freeze_node(&f, &n,
-				 (const char *)sqlite3_column_text(s, NODE_NCOLS),
+				 sql_col_text(s, NODE_NCOLS),
 				 &files, &bytes);
 	}
-	if (!rc && r != SQLITE_DONE && r != SQLITE_ROW)
+	if (!rc && r != SQL_DONE && r != SQL_ROW)
 		rc = db_err(r);
-	sqlite3_finalize(s);
+	sql_finalize(s);
 	if (!rc) {
-		sqlite3_stmt *u = db_prep(c, "UPDATE tags SET files=?2, bytes=?3"
+		sql_stmt *u = db_prep(c, "UPDATE tags SET files=?2, bytes=?3"
 				       " WHERE id=?1");
 		if (!u) {
 			rc = -EIO;
 			goto out;
 		}
-		sqlite3_bind_int64(u, 1, f.tag);
-		sqlite3_bind_int64(u, 2, files);
-		sqlite3_bind_int64(u, 3, bytes);
-		rc = db_err(sqlite3_step(u));
-		sqlite3_finalize(u);
+		sql_bind_int64(u, 1, f.tag);
+		sql_bind_int64(u, 2, files);
+		sql_bind_int64(u, 3, bytes);
+		rc = db_err(sql_step(u));
+		sql_finalize(u);
 	}
 out:
 	free(f.lastdir);
@@ -1018,7 +1040,7 @@ int store_tag_delete(store *st, int64_t tag)
 	struct store_dataset d;
 	unsigned char (*shas)[STORE_SHA_LEN] = NULL;
 	size_t nsha = 0, cap = 0;
-	sqlite3_stmt *s;
+	sql_stmt *s;
 	int rc, r;
 
 	if (!c)
@@ -1042,15 +1064,15 @@ int store_tag_delete(store *st, int64_t tag)
 		rc = -EIO;
 		goto out;
 	}
-	sqlite3_bind_int64(s, 1, tag);
-	while ((r = sqlite3_step(s)) == SQLITE_ROW) {
+	sql_bind_int64(s, 1, tag);
+	while ((r = sql_step(s)) == SQL_ROW) {
 		if ((rc = db_grow((void **)&shas, &cap, nsha, STORE_SHA_LEN)) != 0)
 			break;
-		if (sqlite3_column_bytes(s, 0) == STORE_SHA_LEN)
-			memcpy(shas[nsha++], sqlite3_column_blob(s, 0),
+		if ((int)sql_col_bytes(s, 0) == STORE_SHA_LEN)
+			memcpy(shas[nsha++], sql_col_blob(s, 0),
 			       STORE_SHA_LEN);
 	}
-	sqlite3_finalize(s);
+	sql_finalize(s);
 	if (rc)
 		goto out;
 	if (d.sel_tree == tag) {
@@ -1063,7 +1085,7 @@ int store_tag_delete(store *st, int64_t tag)
 	exec_int(c, "DELETE FROM tags WHERE id=?1", tag, 0, &rc);
 	if (rc)
 		goto out;
-	rc = db_exec(c, "COMMIT");
+	rc = db_commit(c, 0);
 	if (rc)
 		goto out;
 	for (size_t i = 0; i < nsha; i++)
@@ -1087,16 +1109,16 @@ int store_tag_rename(store *st, int64_t tag, const char *newname)
 int store_node_get(store *st, int64_t ino, struct store_node *out)
 {
 	struct conn *c = db_conn(st);
-	sqlite3_stmt *s = c ? db_stmt(c, Q_NODE_GET) : NULL;
+	sql_stmt *s = c ? db_stmt(c, Q_NODE_GET) : NULL;
 	int rc;
 
 	if (!s)
 		return -EIO;
-	sqlite3_bind_int64(s, 1, ino);
+	sql_bind_int64(s, 1, ino);
 	rc = step_one(s);
 	if (!rc)
 		db_node_row(s, out);
-	sqlite3_reset(s);
+	sql_reset(s);
 	return rc;
 }
 
@@ -1104,17 +1126,17 @@ int store_node_lookup(store *st, int64_t parent, const char *name,
 		      struct store_node *out)
 {
 	struct conn *c = db_conn(st);
-	sqlite3_stmt *s = c ? db_stmt(c, Q_NODE_LOOKUP) : NULL;
+	sql_stmt *s = c ? db_stmt(c, Q_NODE_LOOKUP) : NULL;
 	int rc;
 
 	if (!s)
 		return -EIO;
-	sqlite3_bind_int64(s, 1, parent);
-	sqlite3_bind_text(s, 2, name, -1, SQLITE_STATIC);
+	sql_bind_int64(s, 1, parent);
+	db_bind_str(s, 2, name);
 	rc = step_one(s);
 	if (!rc)
 		db_node_row(s, out);
-	sqlite3_reset(s);
+	sql_reset(s);
 	return rc;
 }
 
@@ -1122,16 +1144,16 @@ int store_node_children(store *st, int64_t parent, struct store_node **out,
 			size_t *n)
 {
 	struct conn *c = db_conn(st);
-	sqlite3_stmt *s = c ? db_stmt(c, Q_NODE_CHILDREN) : NULL;
+	sql_stmt *s = c ? db_stmt(c, Q_NODE_CHILDREN) : NULL;
 	int rc;
 
 	*out = NULL;
 	*n = 0;
 	if (!s)
 		return -EIO;
-	sqlite3_bind_int64(s, 1, parent);
+	sql_bind_int64(s, 1, parent);
 	rc = db_rows(s, sizeof(**out), db_node_row, (void **)out, n);
-	sqlite3_reset(s);
+	sql_reset(s);
 	return rc;
 }
 
@@ -1141,17 +1163,17 @@ int store_node_children(store *st, int64_t parent, struct store_node **out,
 static int node_path_dup(store *st, int64_t ino, char **out)
 {
 	struct conn *c = db_conn(st);
-	sqlite3_stmt *s = c ? db_stmt(c, Q_NODE_PATH) : NULL;
+	sql_stmt *s = c ? db_stmt(c, Q_NODE_PATH) : NULL;
 	int rc;
 
 	*out = NULL;
 	if (!s)
 		return -EIO;
-	sqlite3_bind_int64(s, 1, ino);
+	sql_bind_int64(s, 1, ino);
 	rc = step_one(s);
-	if (!rc && !(*out = strdup((const char *)sqlite3_column_text(s, 0))))
+	if (!rc && !(*out = strdup(sql_col_text(s, 0))))
 		rc = -ENOMEM;
-	sqlite3_reset(s);
+	sql_reset(s);
 	return rc;
 }
 
@@ -1202,15 +1224,15 @@ static int child_path(store *st, const struct store_node *p, const char *name,
 /* The folder ino changed now (a child came or went): its mtime and ctime. */
 static int touch_dir(struct conn *c, int64_t ino, int64_t now)
 {
-	sqlite3_stmt *s = db_stmt(c, Q_NODE_TOUCH_DIR);
+	sql_stmt *s = db_stmt(c, Q_NODE_TOUCH_DIR);
 	int rc;
 
 	if (!s)
 		return -EIO;
-	sqlite3_bind_int64(s, 1, ino);
-	sqlite3_bind_int64(s, 2, now);
-	rc = db_err(sqlite3_step(s));
-	sqlite3_reset(s);
+	sql_bind_int64(s, 1, ino);
+	sql_bind_int64(s, 2, now);
+	rc = db_err(sql_step(s));
+	sql_reset(s);
 	return rc;
 }
 
@@ -1263,36 +1285,36 @@ out:
 
 static int delete_node(struct conn *c, const struct store_node *n)
 {
-	sqlite3_stmt *s = db_stmt(c, Q_NODE_DELETE);
+	sql_stmt *s = db_stmt(c, Q_NODE_DELETE);
 	int rc;
 
 	if (!s)
 		return -EIO;
-	sqlite3_bind_int64(s, 1, n->ino);
-	rc = db_err(sqlite3_step(s));
-	sqlite3_reset(s);
+	sql_bind_int64(s, 1, n->ino);
+	rc = db_err(sql_step(s));
+	sql_reset(s);
 	if (rc || n->kind != STORE_FILE)
 		return rc;
 	s = db_stmt(c, Q_SEL_DEL_NODE);
 	if (!s)
 		return -EIO;
-	sqlite3_bind_int64(s, 1, n->ino);
-	rc = db_err(sqlite3_step(s));
-	sqlite3_reset(s);
+	sql_bind_int64(s, 1, n->ino);
+	rc = db_err(sql_step(s));
+	sql_reset(s);
 	return rc;
 }
 
 static int has_child(struct conn *c, int64_t ino)
 {
-	sqlite3_stmt *s = db_stmt(c, Q_NODE_HAS_CHILD);
+	sql_stmt *s = db_stmt(c, Q_NODE_HAS_CHILD);
 	int r;
 
 	if (!s)
 		return -EIO;
-	sqlite3_bind_int64(s, 1, ino);
-	r = sqlite3_step(s);
-	sqlite3_reset(s);
-	return r == SQLITE_ROW ? 1 : r == SQLITE_DONE ? 0 : db_err(r);
+	sql_bind_int64(s, 1, ino);
+	r = sql_step(s);
+	sql_reset(s);
+	return r == SQL_ROW ? 1 : r == SQL_DONE ? 0 : db_err(r);
 }
 
 /* Ends a write transaction that removed node `gone` (or none): commits, then
@@ -1302,10 +1324,8 @@ static int end_and_collect(struct conn *c, int rc,
 {
 	if (rc)
 		return db_end(c, rc);
-	rc = db_exec(c, "COMMIT");
-	if (rc)
-		db_exec(c, "ROLLBACK");
-	else if (gone && gone->kind == STORE_FILE && gone->has_sha)
+	rc = db_commit(c, 0);
+	if (!rc && gone && gone->kind == STORE_FILE && gone->has_sha)
 		blob_collect(c, gone->sha);
 	db_unlock(c);
 	return rc;
@@ -1366,7 +1386,7 @@ int store_node_rename(store *st, int64_t parent, const char *name,
 	char *oldpath = NULL, *newpath = NULL, *lo = NULL, *hi = NULL;
 	int64_t now = store_now_ns();
 	int have_dst = 0, rc;
-	sqlite3_stmt *s;
+	sql_stmt *s;
 
 	if (!c)
 		return -EIO;
@@ -1403,21 +1423,29 @@ int store_node_rename(store *st, int64_t parent, const char *name,
 		}
 		snprintf(lo, ol + 2, "%s/", oldpath);
 		snprintf(hi, ol + 2, "%s0", oldpath);
-		sqlite3_stmt *m = db_prep(c, "SELECT max(length(CAST(path AS BLOB)))"
-				       " FROM nodes WHERE tree=?1 AND path>?2"
-				       " AND path<?3");
+		/* the longest path below, in bytes: measured here, as the
+		 * engines' length() counts characters */
+		sql_stmt *m = db_prep(c, "SELECT path FROM nodes WHERE tree=?1"
+				      " AND path>?2 AND path<?3");
+		size_t most = 0;
+		int r;
+
 		if (!m) {
 			rc = -EIO;
 			goto out;
 		}
-		sqlite3_bind_int64(m, 1, src.tree);
-		sqlite3_bind_text(m, 2, lo, -1, SQLITE_STATIC);
-		sqlite3_bind_text(m, 3, hi, -1, SQLITE_STATIC);
-		if (sqlite3_step(m) == SQLITE_ROW &&
-		    sqlite3_column_int64(m, 0) - (int64_t)ol +
-		    (int64_t)strlen(newpath) >= STORE_TREE_PATH_MAX)
+		sql_bind_int64(m, 1, src.tree);
+		db_bind_str(m, 2, lo);
+		db_bind_str(m, 3, hi);
+		while ((r = sql_step(m)) == SQL_ROW)
+			if (sql_col_bytes(m, 0) > most)
+				most = sql_col_bytes(m, 0);
+		if (r < 0)
+			rc = r;
+		else if (most && (int64_t)most - (int64_t)ol +
+			 (int64_t)strlen(newpath) >= STORE_TREE_PATH_MAX)
 			rc = -ENAMETOOLONG;
-		sqlite3_finalize(m);
+		sql_finalize(m);
 		if (rc)
 			goto out;
 	}
@@ -1448,26 +1476,26 @@ int store_node_rename(store *st, int64_t parent, const char *name,
 		rc = -EIO;
 		goto out;
 	}
-	sqlite3_bind_int64(s, 1, src.ino);
-	sqlite3_bind_int64(s, 2, newparent);
-	sqlite3_bind_text(s, 3, newname, -1, SQLITE_STATIC);
-	sqlite3_bind_text(s, 4, newpath, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(s, 5, now);
-	rc = db_err(sqlite3_step(s));
-	sqlite3_reset(s);
+	sql_bind_int64(s, 1, src.ino);
+	sql_bind_int64(s, 2, newparent);
+	db_bind_str(s, 3, newname);
+	db_bind_str(s, 4, newpath);
+	sql_bind_int64(s, 5, now);
+	rc = db_err(sql_step(s));
+	sql_reset(s);
 	if (!rc && src.kind == STORE_DIR) {
 		s = db_stmt(c, Q_NODE_MOVE_SUBTREE);
 		if (!s) {
 			rc = -EIO;
 			goto out;
 		}
-		sqlite3_bind_text(s, 1, newpath, -1, SQLITE_STATIC);
-		sqlite3_bind_int64(s, 2, (int64_t)ol + 1);
-		sqlite3_bind_int64(s, 3, src.tree);
-		sqlite3_bind_text(s, 4, lo, -1, SQLITE_STATIC);
-		sqlite3_bind_text(s, 5, hi, -1, SQLITE_STATIC);
-		rc = db_err(sqlite3_step(s));
-		sqlite3_reset(s);
+		db_bind_str(s, 1, newpath);
+		sql_bind_int64(s, 2, db_text_chars(oldpath) + 1);
+		sql_bind_int64(s, 3, src.tree);
+		db_bind_str(s, 4, lo);
+		db_bind_str(s, 5, hi);
+		rc = db_err(sql_step(s));
+		sql_reset(s);
 	}
 	if (!rc)
 		exec_int(c, "UPDATE nodes SET mtime=?2, ctime=?2 WHERE ino=?1",
@@ -1489,7 +1517,7 @@ int store_node_setattr(store *st, int64_t ino, int what, uint32_t mode,
 {
 	struct conn *c = db_conn(st);
 	struct store_node n;
-	sqlite3_stmt *s;
+	sql_stmt *s;
 	int rc;
 
 	if (!c)
@@ -1518,15 +1546,15 @@ int store_node_setattr(store *st, int64_t ino, int what, uint32_t mode,
 		rc = -EIO;
 		goto out;
 	}
-	sqlite3_bind_int64(s, 1, ino);
-	sqlite3_bind_int(s, 2, (int)n.mode);
-	sqlite3_bind_int64(s, 3, n.uid);
-	sqlite3_bind_int64(s, 4, n.gid);
-	sqlite3_bind_int64(s, 5, n.mtime_ns);
-	sqlite3_bind_int64(s, 6, store_now_ns());
-	sqlite3_bind_int64(s, 7, n.atime_ns);
-	rc = db_err(sqlite3_step(s));
-	sqlite3_finalize(s);
+	sql_bind_int64(s, 1, ino);
+	sql_bind_int64(s, 2, (int)n.mode);
+	sql_bind_int64(s, 3, n.uid);
+	sql_bind_int64(s, 4, n.gid);
+	sql_bind_int64(s, 5, n.mtime_ns);
+	sql_bind_int64(s, 6, store_now_ns());
+	sql_bind_int64(s, 7, n.atime_ns);
+	rc = db_err(sql_step(s));
+	sql_finalize(s);
 out:
 	return db_end(c, rc);
 }
@@ -1538,7 +1566,7 @@ int store_selection_each(store *st, int64_t dataset, store_path_fn fn,
 {
 	struct conn *c = db_conn(st);
 	struct store_dataset d;
-	sqlite3_stmt *s;
+	sql_stmt *s;
 	int rc, r;
 
 	if (!c)
@@ -1555,16 +1583,16 @@ int store_selection_each(store *st, int64_t dataset, store_path_fn fn,
 			 " AND sha IS NOT NULL ORDER BY path");
 	if (!s)
 		return -EIO;
-	sqlite3_bind_int64(s, 1, dataset);
-	sqlite3_bind_int64(s, 2, d.sel_tree);
-	while ((r = sqlite3_step(s)) == SQLITE_ROW) {
-		rc = fn(arg, (const char *)sqlite3_column_text(s, 0));
+	sql_bind_int64(s, 1, dataset);
+	sql_bind_int64(s, 2, d.sel_tree);
+	while ((r = sql_step(s)) == SQL_ROW) {
+		rc = fn(arg, sql_col_text(s, 0));
 		if (rc)
 			break;
 	}
-	if (!rc && r != SQLITE_DONE)
+	if (!rc && r != SQL_DONE)
 		rc = db_err(r);
-	sqlite3_finalize(s);
+	sql_finalize(s);
 	return rc;
 }
 
@@ -1572,7 +1600,7 @@ int store_selection_nodes_each(store *st, int64_t dataset, store_node_fn fn,
 			       void *arg)
 {
 	struct conn *c = db_conn(st);
-	sqlite3_stmt *s;
+	sql_stmt *s;
 	int rc = 0, r;
 
 	if (!c)
@@ -1580,15 +1608,15 @@ int store_selection_nodes_each(store *st, int64_t dataset, store_node_fn fn,
 	s = db_prep(c, "SELECT node FROM selection WHERE dataset=?1");
 	if (!s)
 		return -EIO;
-	sqlite3_bind_int64(s, 1, dataset);
-	while ((r = sqlite3_step(s)) == SQLITE_ROW) {
-		rc = fn(arg, sqlite3_column_int64(s, 0));
+	sql_bind_int64(s, 1, dataset);
+	while ((r = sql_step(s)) == SQL_ROW) {
+		rc = fn(arg, sql_col_int64(s, 0));
 		if (rc)
 			break;
 	}
-	if (!rc && r != SQLITE_DONE)
+	if (!rc && r != SQL_DONE)
 		rc = db_err(r);
-	sqlite3_finalize(s);
+	sql_finalize(s);
 	return rc;
 }
 
@@ -1619,17 +1647,17 @@ static int sel_resolve(struct conn *c, const struct store_tag *t,
 		       const char *path, struct store_node *node, char *msg,
 		       size_t msglen)
 {
-	sqlite3_stmt *s = db_stmt(c, Q_NODE_BY_PATH);
+	sql_stmt *s = db_stmt(c, Q_NODE_BY_PATH);
 	int rc;
 
 	if (!s)
 		return -EIO;
-	sqlite3_bind_int64(s, 1, t->id);
-	sqlite3_bind_text(s, 2, path, -1, SQLITE_STATIC);
+	sql_bind_int64(s, 1, t->id);
+	db_bind_str(s, 2, path);
 	rc = step_one(s);
 	if (!rc)
 		db_node_row(s, node);
-	sqlite3_reset(s);
+	sql_reset(s);
 	if (rc == -ENOENT || (!rc && node->kind == STORE_DIR) ||
 	    (!rc && !node->has_sha) || !*path) {
 		set_msg(msg, msglen, "'%s' is not a file of tag '%s'", path,
@@ -1667,7 +1695,7 @@ static int sel_put(store *st, int64_t dataset, int64_t tree,
 	struct conn *c = db_conn(st);
 	struct store_tag t;
 	struct store_node node;
-	sqlite3_stmt *ins = NULL;
+	sql_stmt *ins = NULL;
 	int64_t rank = 0;
 	int check = mode == SEL_CHECK, rc;
 
@@ -1694,11 +1722,11 @@ static int sel_put(store *st, int64_t dataset, int64_t tree,
 		rc = sel_resolve(c, &t, paths[i], &node, msg, msglen);
 		if (rc || check)
 			continue;
-		sqlite3_reset(ins);
-		sqlite3_bind_int64(ins, 1, dataset);
-		sqlite3_bind_int64(ins, 2, rank);
-		sqlite3_bind_int64(ins, 3, node.ino);
-		rc = db_err(sqlite3_step(ins));
+		sql_reset(ins);
+		sql_bind_int64(ins, 1, dataset);
+		sql_bind_int64(ins, 2, rank);
+		sql_bind_int64(ins, 3, node.ino);
+		rc = db_err(sql_step(ins));
 		if (rc == -EEXIST && mode != SEL_REPLACE) {
 			rc = 0;
 		} else if (rc == -EEXIST) {
@@ -1714,7 +1742,7 @@ static int sel_put(store *st, int64_t dataset, int64_t tree,
 	if (!rc)
 		exec_int(c, "UPDATE datasets SET sel_tree=?2, sel_explicit=1"
 			 " WHERE id=?1", dataset, tree, &rc);
-	sqlite3_finalize(ins);
+	sql_finalize(ins);
 	return db_end(c, rc);
 }
 
@@ -1771,7 +1799,7 @@ int store_selection_reset(store *st, int64_t dataset)
 int store_event_add(store *st, int64_t dataset, int level, const char *msg)
 {
 	struct conn *c = db_conn(st);
-	sqlite3_stmt *s;
+	sql_stmt *s;
 	int rc;
 
 	if (!c)
@@ -1782,16 +1810,16 @@ int store_event_add(store *st, int64_t dataset, int level, const char *msg)
 	s = db_stmt(c, Q_EVENT_ADD);
 	if (!s)
 		return db_end(c, -EIO);
-	sqlite3_bind_int64(s, 1, dataset);
-	sqlite3_bind_int64(s, 2, store_now_ns());
-	sqlite3_bind_int(s, 3, level);
-	sqlite3_bind_text(s, 4, msg, -1, SQLITE_STATIC);
-	rc = db_err(sqlite3_step(s));
-	sqlite3_reset(s);
+	sql_bind_int64(s, 1, dataset);
+	sql_bind_int64(s, 2, store_now_ns());
+	sql_bind_int64(s, 3, level);
+	db_bind_str(s, 4, msg);
+	rc = db_err(sql_step(s));
+	sql_reset(s);
 	if (!rc && (s = db_stmt(c, Q_EVENT_TRIM)) != NULL) {
-		sqlite3_bind_int64(s, 1, dataset);
-		rc = db_err(sqlite3_step(s));
-		sqlite3_reset(s);
+		sql_bind_int64(s, 1, dataset);
+		rc = db_err(sql_step(s));
+		sql_reset(s);
 	}
 	return db_end(c, rc);
 }
@@ -1800,23 +1828,23 @@ int store_event_each(store *st, int64_t dataset, int limit, store_event_fn fn,
 		     void *arg)
 {
 	struct conn *c = db_conn(st);
-	sqlite3_stmt *s;
+	sql_stmt *s;
 	int rc = 0, r;
 
 	if (!c || !(s = db_prep(c, "SELECT ts, level, msg FROM (SELECT id, ts,"
 			     " level, msg FROM events WHERE dataset=?1 ORDER BY"
 			     " id DESC LIMIT ?2) ORDER BY id")))
 		return -EIO;
-	sqlite3_bind_int64(s, 1, dataset);
-	sqlite3_bind_int(s, 2, limit);
-	while ((r = sqlite3_step(s)) == SQLITE_ROW) {
-		rc = fn(arg, sqlite3_column_int64(s, 0), sqlite3_column_int(s, 1),
-			(const char *)sqlite3_column_text(s, 2));
+	sql_bind_int64(s, 1, dataset);
+	sql_bind_int64(s, 2, limit);
+	while ((r = sql_step(s)) == SQL_ROW) {
+		rc = fn(arg, sql_col_int64(s, 0), (int)sql_col_int64(s, 1),
+			sql_col_text(s, 2));
 		if (rc)
 			break;
 	}
-	if (!rc && r != SQLITE_DONE)
+	if (!rc && r != SQL_DONE)
 		rc = db_err(r);
-	sqlite3_finalize(s);
+	sql_finalize(s);
 	return rc;
 }

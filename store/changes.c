@@ -5,7 +5,7 @@
  * Change counters, for the web app's poll
  * (GET /v1/datasets/{id}/state): one number per kind of thing the app
  * shows, moved by triggers in the transaction of every change whichever
- * door made it (db.c, "Dataset change counters"). Reading them is one
+ * door made it (schema_sqlite.c, "Dataset change counters"). Reading them is one
  * range of the `changes` primary key, the live tree's counter of the
  * sample table (samples_gen, table.c: one probe), and, for the runs, the
  * status of the dataset's latest run (one probe of runs_ds): a run in progress keeps
@@ -26,35 +26,35 @@ int store_changes_get(store *st, int64_t dataset, struct store_changes *out)
 	struct conn *c = db_conn(st);
 	uint64_t *slot[] = { NULL, &out->tags, &out->selection,
 			     &out->runs, &out->embeddings };
-	sqlite3_stmt *s;
+	sql_stmt *s;
 	int r;
 
 	memset(out, 0, sizeof(*out));
 	if (!c || !(s = db_prep(c, "SELECT kind, gen FROM changes"
 			     " WHERE dataset=?1")))
 		return -EIO;
-	sqlite3_bind_int64(s, 1, dataset);
-	while ((r = sqlite3_step(s)) == SQLITE_ROW) {
-		int k = sqlite3_column_int(s, 0);
+	sql_bind_int64(s, 1, dataset);
+	while ((r = sql_step(s)) == SQL_ROW) {
+		int k = (int)sql_col_int64(s, 0);
 		if (k >= 0 && k < (int)(sizeof(slot) / sizeof(slot[0])) &&
 		    slot[k])
-			*slot[k] = (uint64_t)sqlite3_column_int64(s, 1);
+			*slot[k] = (uint64_t)sql_col_int64(s, 1);
 	}
-	sqlite3_finalize(s);
-	if (r != SQLITE_DONE)
+	sql_finalize(s);
+	if (r != SQL_DONE)
 		return db_err(r);
 	if (!(s = db_prep(c, "SELECT status FROM runs WHERE dataset=?1"
 			  " ORDER BY id DESC LIMIT 1")))
 		return -EIO;
-	sqlite3_bind_int64(s, 1, dataset);
-	r = sqlite3_step(s);
-	if (r == SQLITE_ROW) {
-		int st_ = sqlite3_column_int(s, 0);
+	sql_bind_int64(s, 1, dataset);
+	r = sql_step(s);
+	if (r == SQL_ROW) {
+		int st_ = (int)sql_col_int64(s, 0);
 		out->run_active = st_ == STORE_RUN_QUEUED ||
 				  st_ == STORE_RUN_RUNNING;
 	}
-	sqlite3_finalize(s);
-	if (r != SQLITE_ROW && r != SQLITE_DONE)
+	sql_finalize(s);
+	if (r != SQL_ROW && r != SQL_DONE)
 		return db_err(r);
 	return store_table_gen(st, dataset, &out->tree);
 }
@@ -67,7 +67,7 @@ int store_run_list(store *st, int64_t dataset, int limit,
 	size_t cap = 0, k = 0;
 	int64_t id[128];
 	size_t nid = 0;
-	sqlite3_stmt *s;
+	sql_stmt *s;
 	int r, rc = 0;
 
 	*out = NULL;
@@ -77,12 +77,12 @@ int store_run_list(store *st, int64_t dataset, int limit,
 	if (!c || !(s = db_prep(c, "SELECT id FROM runs WHERE dataset=?1"
 			     " ORDER BY id DESC LIMIT ?2")))
 		return -EIO;
-	sqlite3_bind_int64(s, 1, dataset);
-	sqlite3_bind_int(s, 2, limit);
-	while ((r = sqlite3_step(s)) == SQLITE_ROW)
-		id[nid++] = sqlite3_column_int64(s, 0);
-	sqlite3_finalize(s);
-	if (r != SQLITE_DONE)
+	sql_bind_int64(s, 1, dataset);
+	sql_bind_int64(s, 2, limit);
+	while ((r = sql_step(s)) == SQL_ROW)
+		id[nid++] = sql_col_int64(s, 0);
+	sql_finalize(s);
+	if (r != SQL_DONE)
 		return db_err(r);
 	/* each row as store_run_get reads it, so the two never disagree */
 	for (size_t i = 0; i < nid && !rc; i++) {
@@ -117,7 +117,7 @@ int store_tree_files_page(store *st, int64_t tree, const char *after,
 	struct conn *c = db_conn(st);
 	struct store_tree_file *v = NULL;
 	size_t cap = 0, k = 0;
-	sqlite3_stmt *s;
+	sql_stmt *s;
 	int r, rc = 0;
 
 	*out = NULL;
@@ -128,11 +128,11 @@ int store_tree_files_page(store *st, int64_t tree, const char *after,
 			     " AND n.path>?2 AND n.kind=2 ORDER BY n.path"
 			     " LIMIT ?3")))
 		return -EIO;
-	sqlite3_bind_int64(s, 1, tree);
-	sqlite3_bind_text(s, 2, after ? after : "", -1, SQLITE_STATIC);
-	sqlite3_bind_int64(s, 3, (sqlite3_int64)limit);
-	while ((r = sqlite3_step(s)) == SQLITE_ROW) {
-		const char *p = (const char *)sqlite3_column_text(s, NODE_NCOLS);
+	sql_bind_int64(s, 1, tree);
+	db_bind_str(s, 2, after ? after : "");
+	sql_bind_int64(s, 3, (int64_t)limit);
+	while ((r = sql_step(s)) == SQL_ROW) {
+		const char *p = sql_col_text(s, NODE_NCOLS);
 		if ((rc = db_grow((void **)&v, &cap, k, sizeof(*v))))
 			break;
 		db_node_row(s, &v[k].n);
@@ -142,8 +142,8 @@ int store_tree_files_page(store *st, int64_t tree, const char *after,
 		}
 		k++;
 	}
-	sqlite3_finalize(s);
-	if (!rc && r != SQLITE_DONE)
+	sql_finalize(s);
+	if (!rc && r != SQL_DONE)
 		rc = db_err(r);
 	if (rc) {
 		store_tree_files_free(v, k);

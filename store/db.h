@@ -1,16 +1,18 @@
 /*
- * db.h — private to store/: per-thread SQLite connections, the statement
- * cache, the write lock and error translation. Not part of the store's public
- * contract; nothing outside store/ includes this file.
+ * db.h — private to store/: per-thread catalog connections, the statement
+ * cache, the write lock and the catalog's engine (sql.h). Not part of the
+ * store's public contract; nothing outside store/ includes this file.
  *
- * Each thread that touches a store gets one `struct conn` (a connection plus
- * its prepared statements), created on first use and closed by a pthread key
- * destructor when the thread exits, or by store_close(). Write transactions
- * run under `store.wlock` (BEGIN IMMEDIATE inside it), so writers of this
- * process queue on a mutex instead of spinning in SQLite's busy handler; the
- * busy timeout only matters for other processes (e.g. the sqlite3 shell).
- * Lock order: wlock, then conns_lock. Neither is held across file I/O except
- * the blob store's rename/unlink, which are metadata operations.
+ * Each thread that touches a store gets one `struct conn` (an engine
+ * connection plus its prepared statements), created on first use and
+ * closed by a pthread key destructor when the thread exits, or by
+ * store_close(). Write transactions run under `store.wlock` (the engine's
+ * begin inside it), so writers of this process queue on a mutex instead
+ * of spinning in the engine's lock wait (SQLite's busy handler, a
+ * PostgreSQL advisory lock); the engine's own waiting only matters for
+ * other processes. Lock order: wlock, then conns_lock, then the engine's
+ * locks. Neither is held across file I/O except the blob store's
+ * rename/unlink, which are metadata operations.
  *
  * Writer connection. Every write transaction of the process runs on one
  * connection, `store.writer`: db_begin() swaps its handle and statements
@@ -21,43 +23,19 @@
  * connection per FUSE thread nearly every write began by re-reading the
  * b-tree pages it touched (~10 preads per transaction); the writer's cache
  * stays valid from one write to the next. Reads outside transactions keep
- * the thread's own connection (they run in parallel).
- *
- * Checkpoints. SQLite's automatic checkpoint runs inside the COMMIT that
- * brings the WAL past 1000 pages, with two fsyncs, so one close() in ~40 of
- * a cp -r waited for the disk. The writer's WAL hook instead wakes a
- * checkpointer thread (started on first need, stopped by db_close_all())
- * that runs PASSIVE checkpoints on its own connection, beside the writers.
- * Durability is unchanged: with synchronous=NORMAL a COMMIT never waited
- * for fsync (a committed transaction is in the OS's page cache: it
- * survives kill -9; on power loss the last ones may roll back, as before),
- * and a checkpoint syncs the WAL before copying it, wherever it runs.
- *
- * Keeping the WAL small (issue 16). SQLite writes a WAL from its start
- * again only when a write begins while every frame is already copied back
- * (and no reader is inside the WAL); it never shrinks the file by itself.
- * A checkpoint beside the writers never gets there under a steady stream
- * of commits — they add frames while it copies — so a cp -r of 5,000
- * files grew the WAL to 197 MB (its high-water mark for the mount's life;
- * no reader held a snapshot: every checkpoint copied all it saw). So a
- * round is now the bulk PASSIVE beside the writers and, once the WAL is
- * past 16 MiB (CKPT_RESTART_PAGES), a RESTART under wlock: it copies only
- * the frames added meanwhile (two fsyncs) and waits up to
- * CKPT_READER_WAIT_MS for readers to leave the WAL, so the next commit
- * starts it over and cuts the file to journal_size_limit (16 MiB). Below
- * that size a commit that finds the WAL all copied back starts it over
- * for free. CKPT_IDLE_MS after the last commit a TRUNCATE under wlock
- * leaves it at 0 bytes (retried after each further idle time while a
- * reader is in the way). Writers wait for wlock only during those short
- * tails, never for the bulk. The checkpointer starts at the first commit.
+ * the thread's own connection (they run in parallel). Nothing in the swap
+ * is SQLite's: on PostgreSQL it keeps the process's writes on one session
+ * (wlock serialises them anyway). The engine's own machinery (SQLite's
+ * WAL, checkpointer, pragmas, file modes) is in its file, sql_sqlite.c.
  */
 #ifndef SIEVEFS_STORE_DB_H
 #define SIEVEFS_STORE_DB_H
 
 #include <pthread.h>
 #include <stdint.h>
-#include <sqlite3.h>
+#include <string.h>
 
+#include "sql.h"
 #include "store.h"
 
 /* Column lists shared by the statements that fill the structs below. */
@@ -81,13 +59,12 @@ enum q {
 	Q_EVENT_ADD, Q_EVENT_TRIM, Q_FEAT_DEL, Q_FEAT_GET, Q_GRANT_DEL,
 	Q_DIR_GEN, Q_PENDING_DEL, Q_NODE_TOUCH_DIR, Q_BLOB_SOURCE,
 	Q_TOKEN_ROW, Q_SESSION_ROW,
-	Q_BEGIN, Q_COMMIT, Q_ROLLBACK,
 	Q_COUNT
 };
 
 struct conn {
-	sqlite3 *db;
-	sqlite3_stmt *stmt[Q_COUNT];   /* prepared lazily, reset after use */
+	sql_conn *db;                  /* the engine's connection */
+	sql_stmt *stmt[Q_COUNT];       /* prepared lazily, reset before use */
 	struct conn *prev, *next;      /* in store.conns, under conns_lock */
 	struct store *st;
 };
@@ -106,31 +83,35 @@ struct store {
 	struct conn *writer;           /* write transactions' connection,
 	                                * under wlock (top of this file) */
 	pthread_mutex_t conns_lock;    /* protects conns */
-	pthread_mutex_t ckpt_lock;     /* protects ckpt_* (after wlock) */
-	pthread_cond_t ckpt_cond;      /* ckpt_want or ckpt_stop changed */
-	pthread_t ckpt_thread;
-	int ckpt_running, ckpt_want, ckpt_stop;
-	int ckpt_frames;               /* WAL frames at the last checkpoint */
-	int ckpt_dirty;                /* a commit since the idle truncation */
-	int64_t ckpt_last;             /* its time, CLOCK_MONOTONIC ms */
 	struct conn *conns;
+	sql_db *db;                    /* the catalog (db_open_catalog) */
 };
 
 /* This thread's connection, opened on first use; NULL if it cannot be opened. */
 struct conn *db_conn(store *st);
-/* The cached statement for q, reset and with bindings cleared. */
-sqlite3_stmt *db_stmt(struct conn *c, enum q q);
-/* SQLite result code → negative errno (0 for OK/ROW/DONE). */
-int db_err(int rc);
+/* The cached statement for q, reset (its bindings are kept until
+ * rebound: bind every parameter). NULL if it cannot be prepared. */
+sql_stmt *db_stmt(struct conn *c, enum q q);
+/* An sql_step answer (SQL_ROW, SQL_DONE or -errno) → 0 or -errno. */
+static inline int db_err(int r) { return r < 0 ? r : 0; }
 /* Prepares a one-off statement (not cached: for paths off the hot ones);
- * NULL on error. Caller finalizes. */
-sqlite3_stmt *db_prep(struct conn *c, const char *sql);
+ * NULL on error. Caller finalizes with sql_finalize. */
+sql_stmt *db_prep(struct conn *c, const char *sql);
 /* Runs SQL without results. Returns 0 or -errno. */
 int db_exec(struct conn *c, const char *sql);
-/* Runs cached statement q (one without parameters or results: Q_BEGIN,
- * Q_COMMIT, Q_ROLLBACK) and resets it; parsing "COMMIT" anew for every
- * transaction cost more than the transaction's own work. 0 or -errno. */
-int db_run(struct conn *c, enum q q);
+/* Binds a NUL-terminated string (NULL binds NULL), as SQLite's length -1
+ * did. 0 or -errno. */
+static inline int db_bind_str(sql_stmt *s, int i, const char *v)
+{
+	return v ? sql_bind_text(s, i, v, strlen(v)) : sql_bind_null(s, i);
+}
+/* Commit or roll back the transaction db_begin opened, keeping wlock
+ * (db_unlock releases it): for the paths that must do more under the lock
+ * after their commit. durable: the commit returns once it is on disk
+ * (sql_engine.commit_durable). 0 or -errno (the transaction is then
+ * rolled back). */
+int db_commit(struct conn *c, int durable);
+void db_rollback(struct conn *c);
 /* Write transaction: takes wlock and begins; db_end commits when rc == 0,
  * else rolls back, and always releases wlock. Returns rc or the commit's
  * error. */
@@ -139,24 +120,34 @@ int db_end(struct conn *c, int rc);
 /* Releases wlock after a transaction the caller ended itself (COMMIT, then
  * work that must stay under the lock, such as blob_collect()). */
 void db_unlock(struct conn *c);
+/* The length of s in characters as the engines' substr and length count
+ * them: a byte from 0xc0 up with the continuation bytes (0x80-0xbf) after
+ * it is one character, any other byte one (as SQLite counts; valid UTF-8,
+ * all PostgreSQL stores, counts the same). */
+int64_t db_text_chars(const char *s);
+/* Steps s, an INSERT ... RETURNING id, once: the new row's id into *id.
+ * The caller resets or finalizes s. 0 or -errno. */
+int db_insert_id(sql_stmt *s, int64_t *id);
 /* Makes room for one more element in *v (cap doubles, from 16): 0 or
  * -ENOMEM, leaving *v untouched on failure. */
 int db_grow(void **v, size_t *cap, size_t n, size_t elem);
 /* Fills a node (a struct store_node *) from a row whose columns follow
  * NODE_COLS (see catalog.c). A db_row_fn. */
-void db_node_row(sqlite3_stmt *s, void *n);
+void db_node_row(sql_stmt *s, void *n);
 /* Fills one list element from the current row of s. */
-typedef void (*db_row_fn)(sqlite3_stmt *s, void *elem);
+typedef void (*db_row_fn)(sql_stmt *s, void *elem);
 /* Steps s to its end, one element of `elem` bytes per row filled by row();
  * *out malloc'd (NULL when empty), *n the count. The caller finalizes or
  * resets s. 0, or -ENOMEM / the step's error with *out NULL and *n 0. */
-int db_rows(sqlite3_stmt *s, size_t elem, db_row_fn row, void **out,
+int db_rows(sql_stmt *s, size_t elem, db_row_fn row, void **out,
 	    size_t *n);
 
-/* Lifecycle, for store_open/store_close: key and mutexes; the schema, run
- * once with the opening thread's connection; closing every connection. */
+/* Lifecycle, for store_open/store_close: key and mutexes; opening the
+ * catalog STORE/catalog.db with its engine (which creates or upgrades the
+ * schema; msg gets the reason on failure, at least 256 bytes); closing
+ * every connection and the catalog. */
 int db_init_store(store *st);
-int db_schema(struct conn *c);
+int db_open_catalog(store *st, char *msg);
 void db_close_all(store *st);
 
 /* Blob store internals (blob.c). */
@@ -185,7 +176,7 @@ void thumbcache_recover(store *st);
  * it: 0 with the row's user into user (STORE_USER_MAX + 1) when a row
  * came whose hash equals it (constant-time), else -EACCES. The caller
  * resets or finalizes s. */
-int users_hash_row(sqlite3_stmt *s, const unsigned char *hash, char *user);
+int users_hash_row(sql_stmt *s, const unsigned char *hash, char *user);
 /* users.c: the valid, unrevoked token whose SHA-256 is hash: its user
  * into user (STORE_USER_MAX + 1), its id into *id and its last recorded
  * use into *last (either may be NULL). One cached statement (the
@@ -200,9 +191,5 @@ int users_token_touch(struct conn *c, int64_t id, int64_t last);
 /* sessions.c: deletes the sessions token `token` made (it is revoked).
  * Call inside a write transaction. 0 or -errno. */
 int sessions_end_token(struct conn *c, int64_t token);
-/* table.c: the sample table's counter and its triggers (IF NOT EXISTS:
- * also the migration of an older catalog). Inside db_schema's
- * transaction. 0 or -errno. */
-int table_schema(struct conn *c);
 
 #endif

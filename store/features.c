@@ -28,27 +28,27 @@ int store_tree_files_each(store *st, int64_t tree, store_file_fn fn,
 			  void *arg)
 {
 	struct conn *c = db_conn(st);
-	sqlite3_stmt *s;
+	sql_stmt *s;
 	int rc = 0, r;
 
 	if (!c || !(s = db_prep(c, "SELECT path, sha, size FROM nodes"
 			     " WHERE tree=?1 AND kind=2 AND sha IS NOT NULL"
 			     " ORDER BY path")))
 		return -EIO;
-	sqlite3_bind_int64(s, 1, tree);
-	while ((r = sqlite3_step(s)) == SQLITE_ROW) {
-		if (sqlite3_column_bytes(s, 1) != STORE_SHA_LEN) {
+	sql_bind_int64(s, 1, tree);
+	while ((r = sql_step(s)) == SQL_ROW) {
+		if ((int)sql_col_bytes(s, 1) != STORE_SHA_LEN) {
 			rc = -EIO;
 			break;
 		}
-		rc = fn(arg, (const char *)sqlite3_column_text(s, 0),
-			sqlite3_column_blob(s, 1), sqlite3_column_int64(s, 2));
+		rc = fn(arg, sql_col_text(s, 0),
+			sql_col_blob(s, 1), sql_col_int64(s, 2));
 		if (rc)
 			break;
 	}
-	if (!rc && r != SQLITE_ROW)
+	if (!rc && r != SQL_ROW)
 		rc = db_err(r);
-	sqlite3_finalize(s);
+	sql_finalize(s);
 	return rc;
 }
 
@@ -57,32 +57,32 @@ int store_feature_get(store *st, const char *kind,
 		      size_t dim, char *why, size_t whylen)
 {
 	struct conn *c = db_conn(st);
-	sqlite3_stmt *s;
+	sql_stmt *s;
 	int rc;
 
 	if (!c || !(s = db_stmt(c, Q_FEAT_GET)))   /* cached: hot path */
 		return -EIO;
-	sqlite3_bind_blob(s, 1, sha, STORE_SHA_LEN, SQLITE_STATIC);
-	sqlite3_bind_text(s, 2, kind, -1, SQLITE_STATIC);
-	rc = sqlite3_step(s);
-	if (rc == SQLITE_ROW) {
-		if (sqlite3_column_type(s, 0) == SQLITE_NULL) {
-			const char *e = (const char *)sqlite3_column_text(s, 1);
+	sql_bind_blob(s, 1, sha, STORE_SHA_LEN);
+	db_bind_str(s, 2, kind);
+	rc = sql_step(s);
+	if (rc == SQL_ROW) {
+		if (sql_col_is_null(s, 0)) {
+			const char *e = sql_col_text(s, 1);
 			if (why)
 				snprintf(why, whylen, "%s", e ? e : "");
 			rc = 1;
-		} else if ((size_t)sqlite3_column_bytes(s, 0) !=
+		} else if ((size_t)(int)sql_col_bytes(s, 0) !=
 			   dim * sizeof(float)) {
 			rc = -ENOENT;   /* another dimension: recompute */
 		} else {
-			memcpy(vec, sqlite3_column_blob(s, 0),
+			memcpy(vec, sql_col_blob(s, 0),
 			       dim * sizeof(float));
 			rc = 0;
 		}
 	} else {
-		rc = rc == SQLITE_DONE ? -ENOENT : db_err(rc);
+		rc = rc == SQL_DONE ? -ENOENT : db_err(rc);
 	}
-	sqlite3_reset(s);
+	sql_reset(s);
 	return rc;
 }
 
@@ -91,7 +91,7 @@ int store_feature_put(store *st, const char *kind, size_t n,
 		      size_t dim, const char *const *errs)
 {
 	struct conn *c = db_conn(st);
-	sqlite3_stmt *s;
+	sql_stmt *s;
 	int rc;
 
 	if (!c)
@@ -99,27 +99,25 @@ int store_feature_put(store *st, const char *kind, size_t n,
 	rc = db_begin(c);
 	if (rc)
 		return rc;
-	s = db_prep(c, "INSERT OR REPLACE INTO features(sha,kind,vec,err)"
-		    " VALUES(?1,?2,?3,?4)");
+	s = db_prep(c, "INSERT INTO features(sha,kind,vec,err)"
+		    " VALUES(?1,?2,?3,?4) ON CONFLICT(sha,kind) DO UPDATE"
+		    " SET vec=excluded.vec, err=excluded.err");
 	if (!s)
 		rc = -EIO;
 	for (size_t i = 0; i < n && !rc; i++) {
-		sqlite3_reset(s);
-		sqlite3_bind_blob(s, 1, shas + i * STORE_SHA_LEN,
-				  STORE_SHA_LEN, SQLITE_STATIC);
-		sqlite3_bind_text(s, 2, kind, -1, SQLITE_STATIC);
+		sql_reset(s);
+		sql_bind_blob(s, 1, shas + i * STORE_SHA_LEN, STORE_SHA_LEN);
+		db_bind_str(s, 2, kind);
 		if (errs && errs[i]) {
-			sqlite3_bind_null(s, 3);
-			sqlite3_bind_text(s, 4, errs[i], -1, SQLITE_STATIC);
+			sql_bind_null(s, 3);
+			db_bind_str(s, 4, errs[i]);
 		} else {
-			sqlite3_bind_blob(s, 3, vecs + i * dim,
-					  (int)(dim * sizeof(float)),
-					  SQLITE_STATIC);
-			sqlite3_bind_null(s, 4);
+			sql_bind_blob(s, 3, vecs + i * dim, (size_t)((int)(dim * sizeof(float))));
+			sql_bind_null(s, 4);
 		}
-		rc = db_err(sqlite3_step(s));
+		rc = db_err(sql_step(s));
 	}
-	sqlite3_finalize(s);
+	sql_finalize(s);
 	return db_end(c, rc);
 }
 
@@ -127,22 +125,22 @@ int store_builtin_get(store *st, int64_t dataset, char *params, size_t plen,
 		      char *fp, size_t fplen)
 {
 	struct conn *c = db_conn(st);
-	sqlite3_stmt *s;
+	sql_stmt *s;
 	int rc;
 
 	if (!c || !(s = db_prep(c, "SELECT params, fp FROM builtin"
 			     " WHERE dataset=?1")))
 		return -EIO;
-	sqlite3_bind_int64(s, 1, dataset);
-	rc = sqlite3_step(s);
-	if (rc == SQLITE_ROW) {
-		snprintf(params, plen, "%s", sqlite3_column_text(s, 0));
-		snprintf(fp, fplen, "%s", sqlite3_column_text(s, 1));
+	sql_bind_int64(s, 1, dataset);
+	rc = sql_step(s);
+	if (rc == SQL_ROW) {
+		snprintf(params, plen, "%s", sql_col_text(s, 0));
+		snprintf(fp, fplen, "%s", sql_col_text(s, 1));
 		rc = 0;
 	} else {
-		rc = rc == SQLITE_DONE ? -ENOENT : db_err(rc);
+		rc = rc == SQL_DONE ? -ENOENT : db_err(rc);
 	}
-	sqlite3_finalize(s);
+	sql_finalize(s);
 	return rc;
 }
 
@@ -150,7 +148,7 @@ int store_builtin_set(store *st, int64_t dataset, const char *params,
 		      const char *fp)
 {
 	struct conn *c = db_conn(st);
-	sqlite3_stmt *s;
+	sql_stmt *s;
 	int rc;
 
 	if (!c)
@@ -158,16 +156,19 @@ int store_builtin_set(store *st, int64_t dataset, const char *params,
 	rc = db_begin(c);
 	if (rc)
 		return rc;
-	s = db_prep(c, "INSERT OR REPLACE INTO builtin(dataset,params,fp)"
-		    " VALUES(?1,?2,?3)");
+	/* an update of an existing row moves the embeddings' counter as
+	 * the insert of a new one does (the schema's chg_builtin_*) */
+	s = db_prep(c, "INSERT INTO builtin(dataset,params,fp)"
+		    " VALUES(?1,?2,?3) ON CONFLICT(dataset) DO UPDATE"
+		    " SET params=excluded.params, fp=excluded.fp");
 	if (!s) {
 		rc = -EIO;
 	} else {
-		sqlite3_bind_int64(s, 1, dataset);
-		sqlite3_bind_text(s, 2, params, -1, SQLITE_STATIC);
-		sqlite3_bind_text(s, 3, fp, -1, SQLITE_STATIC);
-		rc = db_err(sqlite3_step(s));
-		sqlite3_finalize(s);
+		sql_bind_int64(s, 1, dataset);
+		db_bind_str(s, 2, params);
+		db_bind_str(s, 3, fp);
+		rc = db_err(sql_step(s));
+		sql_finalize(s);
 	}
 	return db_end(c, rc);
 }

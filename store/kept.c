@@ -49,40 +49,41 @@ static int blob_has(store *st, const unsigned char *sha, int64_t size)
 	return stat(path, &sb) == 0 && sb.st_size == size;
 }
 
+/* Runs sql with ?1 = a, ?2 = b (when b) and ?3 = n (when b and n >= 0). */
 static int run1(struct conn *c, const char *sql, const unsigned char *a,
 		const unsigned char *b, int64_t n)
 {
-	sqlite3_stmt *s = db_prep(c, sql);
+	sql_stmt *s = db_prep(c, sql);
 	int rc;
 
 	if (!s)
 		return -EIO;
-	sqlite3_bind_blob(s, 1, a, STORE_SHA_LEN, SQLITE_STATIC);
+	sql_bind_blob(s, 1, a, STORE_SHA_LEN);
 	if (b)
-		sqlite3_bind_blob(s, 2, b, STORE_SHA_LEN, SQLITE_STATIC);
-	if (b)
-		sqlite3_bind_int64(s, 3, n);
-	rc = db_err(sqlite3_step(s));
-	sqlite3_finalize(s);
+		sql_bind_blob(s, 2, b, STORE_SHA_LEN);
+	if (b && n >= 0)
+		sql_bind_int64(s, 3, n);
+	rc = db_err(sql_step(s));
+	sql_finalize(s);
 	return rc;
 }
 
 static int set_content(struct conn *c, int64_t ino,
 		       const unsigned char *sha, int64_t size, int64_t mtime_ns)
 {
-	sqlite3_stmt *s = db_stmt(c, Q_NODE_SET_CONTENT);
+	sql_stmt *s = db_stmt(c, Q_NODE_SET_CONTENT);
 	int64_t now = store_now_ns();
 	int rc;
 
 	if (!s)
 		return -EIO;
-	sqlite3_bind_int64(s, 1, ino);
-	sqlite3_bind_blob(s, 2, sha, STORE_SHA_LEN, SQLITE_STATIC);
-	sqlite3_bind_int64(s, 3, size);
-	sqlite3_bind_int64(s, 4, mtime_ns ? mtime_ns : now);
-	sqlite3_bind_int64(s, 5, now);
-	rc = db_err(sqlite3_step(s));
-	sqlite3_reset(s);
+	sql_bind_int64(s, 1, ino);
+	sql_bind_blob(s, 2, sha, STORE_SHA_LEN);
+	sql_bind_int64(s, 3, size);
+	sql_bind_int64(s, 4, mtime_ns ? mtime_ns : now);
+	sql_bind_int64(s, 5, now);
+	rc = db_err(sql_step(s));
+	sql_reset(s);
 	return rc;
 }
 
@@ -113,10 +114,16 @@ int store_node_commit_kept(store *st, int64_t ino,
 	if (thumb && !blob_has(st, thumb, thumb_size))
 		rc = -EAGAIN;
 	if (!rc)
-		rc = run1(c, "INSERT OR IGNORE INTO kept(sha) VALUES(?1)", sha,
-			  NULL, 0);
+		rc = run1(c, "INSERT INTO kept(sha) VALUES(?1)"
+			  " ON CONFLICT(sha) DO NOTHING", sha, NULL, 0);
+	/* a row of the same pair is replaced as a whole (delete, insert),
+	 * so the insert triggers on thumbs (folder counters, pending rows)
+	 * run as for a new one, as INSERT OR REPLACE did */
 	if (!rc && thumb)
-		rc = run1(c, "INSERT OR REPLACE INTO thumbs(sha,thumb,size)"
+		rc = run1(c, "DELETE FROM thumbs WHERE sha=?1 AND thumb=?2",
+			  sha, thumb, -1);
+	if (!rc && thumb)
+		rc = run1(c, "INSERT INTO thumbs(sha,thumb,size)"
 			  " VALUES(?1,?2,?3)", sha, thumb, thumb_size);
 	/* features are cached by the hash of the bytes read (the thumbnail's,
 	 * here), so nothing cached goes stale */
@@ -124,14 +131,8 @@ int store_node_commit_kept(store *st, int64_t ino,
 		rc = set_content(c, ino, sha, size, mtime_ns);
 	if (rc)
 		return db_end(c, rc);
-	if (durable)
-		db_exec(c, "PRAGMA synchronous=FULL");
-	rc = db_exec(c, "COMMIT");
-	if (durable)
-		db_exec(c, "PRAGMA synchronous=NORMAL");
-	if (rc)
-		db_exec(c, "ROLLBACK");
-	else if (old.has_sha && memcmp(old.sha, sha, STORE_SHA_LEN))
+	rc = db_commit(c, durable);
+	if (!rc && old.has_sha && memcmp(old.sha, sha, STORE_SHA_LEN))
 		blob_collect(c, old.sha);
 	db_unlock(c);
 	return rc;
@@ -140,35 +141,35 @@ int store_node_commit_kept(store *st, int64_t ino,
 int store_blob_kept(store *st, const unsigned char sha[STORE_SHA_LEN])
 {
 	struct conn *c = db_conn(st);
-	sqlite3_stmt *s;
+	sql_stmt *s;
 	int r;
 
 	if (!c || !(s = db_prep(c, "SELECT 1 FROM kept WHERE sha=?1")))
 		return -EIO;
-	sqlite3_bind_blob(s, 1, sha, STORE_SHA_LEN, SQLITE_STATIC);
-	r = sqlite3_step(s);
-	sqlite3_finalize(s);
-	if (r == SQLITE_ROW)
+	sql_bind_blob(s, 1, sha, STORE_SHA_LEN);
+	r = sql_step(s);
+	sql_finalize(s);
+	if (r == SQL_ROW)
 		return 1;
-	return r == SQLITE_DONE ? 0 : db_err(r);
+	return r == SQL_DONE ? 0 : db_err(r);
 }
 
 /* Steps s (bound; columns thumb, size) once into thumb/size and finalizes
  * it: 0, -ENOENT when there is no row, or -errno. */
-static int thumb_row(sqlite3_stmt *s, unsigned char thumb[STORE_SHA_LEN],
+static int thumb_row(sql_stmt *s, unsigned char thumb[STORE_SHA_LEN],
 		     int64_t *size)
 {
-	int r = sqlite3_step(s), rc = -ENOENT;
+	int r = sql_step(s), rc = -ENOENT;
 
-	if (r == SQLITE_ROW &&
-	    sqlite3_column_bytes(s, 0) == STORE_SHA_LEN) {
-		memcpy(thumb, sqlite3_column_blob(s, 0), STORE_SHA_LEN);
-		*size = sqlite3_column_int64(s, 1);
+	if (r == SQL_ROW &&
+	    (int)sql_col_bytes(s, 0) == STORE_SHA_LEN) {
+		memcpy(thumb, sql_col_blob(s, 0), STORE_SHA_LEN);
+		*size = sql_col_int64(s, 1);
 		rc = 0;
-	} else if (r != SQLITE_ROW && r != SQLITE_DONE) {
+	} else if (r != SQL_ROW && r != SQL_DONE) {
 		rc = db_err(r);
 	}
-	sqlite3_finalize(s);
+	sql_finalize(s);
 	return rc;
 }
 
@@ -176,12 +177,12 @@ int store_thumb_get(store *st, const unsigned char sha[STORE_SHA_LEN],
 		    unsigned char thumb[STORE_SHA_LEN], int64_t *size)
 {
 	struct conn *c = db_conn(st);
-	sqlite3_stmt *s;
+	sql_stmt *s;
 
 	if (!c || !(s = db_prep(c, "SELECT thumb, size FROM thumbs"
 			     " WHERE sha=?1 ORDER BY thumb LIMIT 1")))
 		return -EIO;
-	sqlite3_bind_blob(s, 1, sha, STORE_SHA_LEN, SQLITE_STATIC);
+	sql_bind_blob(s, 1, sha, STORE_SHA_LEN);
 	return thumb_row(s, thumb, size);
 }
 
@@ -191,7 +192,7 @@ int store_blob_source(store *st, const char *owner,
 {
 	struct conn *c = db_conn(st);
 	unsigned char thumb[STORE_SHA_LEN];
-	sqlite3_stmt *s;
+	sql_stmt *s;
 	int64_t size;
 	int r, rc = -ENOENT;
 
@@ -220,24 +221,24 @@ int store_blob_source(store *st, const char *owner,
 	 * whose blob is gone (collected meanwhile) reads as not there. */
 	if (!(s = db_stmt(c, Q_BLOB_SOURCE)))   /* cached: a hot path */
 		return -EIO;
-	sqlite3_bind_text(s, 1, owner, -1, SQLITE_STATIC);
-	sqlite3_bind_blob(s, 2, sha, STORE_SHA_LEN, SQLITE_STATIC);
-	while ((r = sqlite3_step(s)) == SQLITE_ROW) {
+	db_bind_str(s, 1, owner);
+	sql_bind_blob(s, 2, sha, STORE_SHA_LEN);
+	while ((r = sql_step(s)) == SQL_ROW) {
 		char path[STORE_PATH_MAX];
 		struct stat sb;
 
-		if (sqlite3_column_bytes(s, 1) != STORE_SHA_LEN)
+		if ((int)sql_col_bytes(s, 1) != STORE_SHA_LEN)
 			continue;
-		blob_path(st, sqlite3_column_blob(s, 1), path, sizeof(path));
+		blob_path(st, sql_col_blob(s, 1), path, sizeof(path));
 		if (stat(path, &sb) == 0) {
-			memcpy(src, sqlite3_column_blob(s, 1), STORE_SHA_LEN);
+			memcpy(src, sql_col_blob(s, 1), STORE_SHA_LEN);
 			rc = 0;
 			break;
 		}
 	}
-	if (r != SQLITE_ROW && r != SQLITE_DONE)
+	if (r != SQL_ROW && r != SQL_DONE)
 		rc = db_err(r);
-	sqlite3_reset(s);
+	sql_reset(s);
 	return rc;
 }
 
@@ -246,16 +247,16 @@ int store_thumb_get_for(store *st, const char *user,
 			unsigned char thumb[STORE_SHA_LEN], int64_t *size)
 {
 	struct conn *c = db_conn(st);
-	sqlite3_stmt *s;
+	sql_stmt *s;
 
 	if (!user[0])
 		return store_thumb_get(st, sha, thumb, size);
 	if (!c || !(s = db_prep(c, "SELECT t.thumb, t.size FROM thumbs t"
-			     " JOIN grants g ON g.sha=t.thumb AND g.user=?2"
+			     " JOIN grants g ON g.sha=t.thumb AND g.\"user\"=?2"
 			     " WHERE t.sha=?1")))
 		return -EIO;
-	sqlite3_bind_blob(s, 1, sha, STORE_SHA_LEN, SQLITE_STATIC);
-	sqlite3_bind_text(s, 2, user, -1, SQLITE_STATIC);
+	sql_bind_blob(s, 1, sha, STORE_SHA_LEN);
+	db_bind_str(s, 2, user);
 	return thumb_row(s, thumb, size);
 }
 

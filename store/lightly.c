@@ -54,24 +54,24 @@ static int ensure(struct conn *c)
 	return db_exec(c, SCHEMA);
 }
 
-static void id_row(sqlite3_stmt *s, struct store_lightly_id *out)
+static void id_row(sql_stmt *s, struct store_lightly_id *out)
 {
 	memset(out, 0, sizeof(*out));
 	snprintf(out->id, sizeof(out->id), "%s",
-		 (const char *)sqlite3_column_text(s, 0));
-	out->kind = sqlite3_column_int(s, 1);
-	out->dataset = sqlite3_column_int64(s, 2);
+		 sql_col_text(s, 0));
+	out->kind = (int)sql_col_int64(s, 1);
+	out->dataset = sql_col_int64(s, 2);
 	snprintf(out->name, sizeof(out->name), "%s",
-		 (const char *)sqlite3_column_text(s, 3));
-	out->ref = sqlite3_column_int64(s, 4);
-	out->tag = sqlite3_column_int64(s, 5);
+		 sql_col_text(s, 3));
+	out->ref = sql_col_int64(s, 4);
+	out->tag = sql_col_int64(s, 5);
 }
 
 /* Reads one id row by the query q with text a or (kind, dataset, name). */
 static int id_read(struct conn *c, const char *id, int kind, int64_t ds,
 		   const char *name, struct store_lightly_id *out)
 {
-	sqlite3_stmt *s = db_prep(c, id ?
+	sql_stmt *s = db_prep(c, id ?
 		"SELECT id,kind,dataset,name,ref,tag FROM lightly_ids"
 		" WHERE id=?1" :
 		"SELECT id,kind,dataset,name,ref,tag FROM lightly_ids"
@@ -81,20 +81,20 @@ static int id_read(struct conn *c, const char *id, int kind, int64_t ds,
 	if (!s)
 		return -ENOENT;  /* no table yet: nothing was ever made */
 	if (id) {
-		sqlite3_bind_text(s, 1, id, -1, SQLITE_STATIC);
+		db_bind_str(s, 1, id);
 	} else {
-		sqlite3_bind_int(s, 1, kind);
-		sqlite3_bind_int64(s, 2, ds);
-		sqlite3_bind_text(s, 3, name, -1, SQLITE_STATIC);
+		sql_bind_int64(s, 1, kind);
+		sql_bind_int64(s, 2, ds);
+		db_bind_str(s, 3, name);
 	}
-	rc = sqlite3_step(s);
-	if (rc == SQLITE_ROW) {
+	rc = sql_step(s);
+	if (rc == SQL_ROW) {
 		id_row(s, out);
 		rc = 0;
 	} else {
-		rc = rc == SQLITE_DONE ? -ENOENT : db_err(rc);
+		rc = rc == SQL_DONE ? -ENOENT : db_err(rc);
 	}
-	sqlite3_finalize(s);
+	sql_finalize(s);
 	return rc;
 }
 
@@ -105,7 +105,7 @@ int store_lightly_id_get(store *st, int kind, int64_t dataset,
 	struct conn *c = db_conn(st);
 	unsigned char rnd[12];
 	char id[25];
-	sqlite3_stmt *s;
+	sql_stmt *s;
 	int rc;
 
 	if (!c)
@@ -128,13 +128,13 @@ int store_lightly_id_get(store *st, int kind, int64_t dataset,
 			rc = -EIO;
 			goto out;
 		}
-		sqlite3_bind_text(s, 1, id, -1, SQLITE_STATIC);
-		sqlite3_bind_int(s, 2, kind);
-		sqlite3_bind_int64(s, 3, dataset);
-		sqlite3_bind_text(s, 4, name, -1, SQLITE_STATIC);
-		sqlite3_bind_int64(s, 5, ref);
-		rc = db_err(sqlite3_step(s));
-		sqlite3_finalize(s);
+		db_bind_str(s, 1, id);
+		sql_bind_int64(s, 2, kind);
+		sql_bind_int64(s, 3, dataset);
+		db_bind_str(s, 4, name);
+		sql_bind_int64(s, 5, ref);
+		rc = db_err(sql_step(s));
+		sql_finalize(s);
 		if (!rc)
 			rc = id_read(c, id, 0, 0, NULL, out);
 	} else if (!rc && kind == STORE_LIGHTLY_JOB && ref != out->ref) {
@@ -143,10 +143,10 @@ int store_lightly_id_get(store *st, int kind, int64_t dataset,
 			rc = -EIO;
 			goto out;
 		}
-		sqlite3_bind_text(s, 1, out->id, -1, SQLITE_STATIC);
-		sqlite3_bind_int64(s, 2, ref);
-		rc = db_err(sqlite3_step(s));
-		sqlite3_finalize(s);
+		db_bind_str(s, 1, out->id);
+		sql_bind_int64(s, 2, ref);
+		rc = db_err(sql_step(s));
+		sql_finalize(s);
 		out->ref = ref;
 		out->tag = 0;
 	}
@@ -166,7 +166,7 @@ int store_lightly_id_find(store *st, const char *id,
 static int write1(store *st, const char *sql, const char *a, int64_t b)
 {
 	struct conn *c = db_conn(st);
-	sqlite3_stmt *s;
+	sql_stmt *s;
 	int rc;
 
 	if (!c)
@@ -177,11 +177,11 @@ static int write1(store *st, const char *sql, const char *a, int64_t b)
 	if (!rc && !(s = db_prep(c, sql)))
 		rc = -EIO;
 	if (!rc) {
-		sqlite3_bind_text(s, 1, a, -1, SQLITE_STATIC);
-		sqlite3_bind_int64(s, 2, b);
-		rc = sqlite3_step(s);
-		rc = rc == SQLITE_CONSTRAINT ? -EEXIST : db_err(rc);
-		sqlite3_finalize(s);
+		db_bind_str(s, 1, a);
+		sql_bind_int64(s, 2, b);
+		rc = sql_step(s);
+		rc = db_err(rc);
+		sql_finalize(s);
 	}
 	return db_end(c, rc);
 }
@@ -194,35 +194,36 @@ int store_lightly_job_done(store *st, const char *id, int64_t tag)
 int store_lightly_ds_get(store *st, int64_t dataset, char *buf, size_t len)
 {
 	struct conn *c = db_conn(st);
-	sqlite3_stmt *s;
+	sql_stmt *s;
 	int rc;
 
 	if (!c)
 		return -EIO;
 	if (!(s = db_prep(c, "SELECT img_type FROM lightly_ds WHERE dataset=?1")))
 		return 0;        /* no table yet */
-	sqlite3_bind_int64(s, 1, dataset);
-	rc = sqlite3_step(s);
-	if (rc == SQLITE_ROW) {
-		snprintf(buf, len, "%s", (const char *)sqlite3_column_text(s, 0));
+	sql_bind_int64(s, 1, dataset);
+	rc = sql_step(s);
+	if (rc == SQL_ROW) {
+		snprintf(buf, len, "%s", sql_col_text(s, 0));
 		rc = 1;
 	} else {
 		rc = db_err(rc);
 	}
-	sqlite3_finalize(s);
+	sql_finalize(s);
 	return rc;
 }
 
 int store_lightly_ds_set(store *st, int64_t dataset, const char *img_type)
 {
-	return write1(st, "INSERT OR REPLACE INTO lightly_ds(img_type,dataset)"
-		      " VALUES(?1,?2)", img_type, dataset);
+	return write1(st, "INSERT INTO lightly_ds(img_type,dataset)"
+		      " VALUES(?1,?2) ON CONFLICT(dataset) DO UPDATE"
+		      " SET img_type=excluded.img_type", img_type, dataset);
 }
 
 int store_lightly_claim(store *st, const char *sig, int64_t expires_ns)
 {
 	struct conn *c = db_conn(st);
-	sqlite3_stmt *s;
+	sql_stmt *s;
 	int rc;
 
 	if (!c)
@@ -231,19 +232,19 @@ int store_lightly_claim(store *st, const char *sig, int64_t expires_ns)
 		return rc;
 	rc = ensure(c);
 	if (!rc && (s = db_prep(c, "DELETE FROM lightly_used WHERE expires<?1"))) {
-		sqlite3_bind_int64(s, 1, store_now_ns());
-		rc = db_err(sqlite3_step(s));
-		sqlite3_finalize(s);
+		sql_bind_int64(s, 1, store_now_ns());
+		rc = db_err(sql_step(s));
+		sql_finalize(s);
 	}
 	if (!rc && !(s = db_prep(c, "INSERT INTO lightly_used(sig,expires)"
 				 " VALUES(?1,?2)")))
 		rc = -EIO;
 	if (!rc) {
-		sqlite3_bind_text(s, 1, sig, -1, SQLITE_STATIC);
-		sqlite3_bind_int64(s, 2, expires_ns);
-		rc = sqlite3_step(s);
-		rc = rc == SQLITE_CONSTRAINT ? -EEXIST : db_err(rc);
-		sqlite3_finalize(s);
+		db_bind_str(s, 1, sig);
+		sql_bind_int64(s, 2, expires_ns);
+		rc = sql_step(s);
+		rc = db_err(rc);
+		sql_finalize(s);
 	}
 	return db_end(c, rc);
 }

@@ -45,27 +45,27 @@ static int session_insert(struct conn *c, const unsigned char *hash,
 			  int64_t token, const char *user, int64_t now,
 			  int64_t expires)
 {
-	sqlite3_stmt *s = db_prep(c, "DELETE FROM sessions WHERE expires<=?1");
+	sql_stmt *s = db_prep(c, "DELETE FROM sessions WHERE expires<=?1");
 	int rc;
 
 	if (!s)
 		return -EIO;
-	sqlite3_bind_int64(s, 1, now);
-	rc = db_err(sqlite3_step(s));
-	sqlite3_finalize(s);
+	sql_bind_int64(s, 1, now);
+	rc = db_err(sql_step(s));
+	sql_finalize(s);
 	if (rc)
 		return rc;
-	s = db_prep(c, "INSERT INTO sessions(hash, token, user, created,"
+	s = db_prep(c, "INSERT INTO sessions(hash, token, \"user\", created,"
 		    " expires) VALUES(?1, ?2, ?3, ?4, ?5)");
 	if (!s)
 		return -EIO;
-	sqlite3_bind_blob(s, 1, hash, STORE_SHA_LEN, SQLITE_STATIC);
-	sqlite3_bind_int64(s, 2, token);
-	sqlite3_bind_text(s, 3, user, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(s, 4, now);
-	sqlite3_bind_int64(s, 5, expires);
-	rc = db_err(sqlite3_step(s));
-	sqlite3_finalize(s);
+	sql_bind_blob(s, 1, hash, STORE_SHA_LEN);
+	sql_bind_int64(s, 2, token);
+	db_bind_str(s, 3, user);
+	sql_bind_int64(s, 4, now);
+	sql_bind_int64(s, 5, expires);
+	rc = db_err(sql_step(s));
+	sql_finalize(s);
 	return rc;
 }
 
@@ -111,7 +111,7 @@ static int session_auth(store *st, const char *sid, char *user,
 	struct conn *c = db_conn(st);
 	unsigned char hash[STORE_SHA_LEN];
 	int64_t tid = 0, last = 0;
-	sqlite3_stmt *s;
+	sql_stmt *s;
 	int rc;
 
 	if (!store_session_format_ok(sid))
@@ -119,13 +119,13 @@ static int session_auth(store *st, const char *sid, char *user,
 	if (!c || !(s = db_stmt(c, Q_SESSION_ROW)))   /* per request */
 		return -EIO;
 	store_token_hash(sid, hash);
-	sqlite3_bind_int64(s, 2, store_now_ns());
+	sql_bind_int64(s, 2, store_now_ns());
 	rc = users_hash_row(s, hash, user);
 	if (!rc) {
-		tid = sqlite3_column_int64(s, 2);
-		last = sqlite3_column_int64(s, 3);
+		tid = sql_col_int64(s, 2);
+		last = sql_col_int64(s, 3);
 	}
-	sqlite3_reset(s);        /* no read transaction left open */
+	sql_reset(s);        /* no read transaction left open */
 	if (!rc && touch)
 		users_token_touch(c, tid, last);   /* best effort */
 	if (!rc && token)
@@ -148,7 +148,7 @@ int store_session_delete(store *st, const char *sid)
 {
 	struct conn *c = db_conn(st);
 	unsigned char hash[STORE_SHA_LEN];
-	sqlite3_stmt *s;
+	sql_stmt *s;
 	int rc;
 
 	if (!store_session_format_ok(sid))
@@ -162,21 +162,21 @@ int store_session_delete(store *st, const char *sid)
 	s = db_prep(c, "DELETE FROM sessions WHERE hash=?1");
 	if (!s)
 		return db_end(c, -EIO);
-	sqlite3_bind_blob(s, 1, hash, STORE_SHA_LEN, SQLITE_STATIC);
-	rc = db_err(sqlite3_step(s));
-	sqlite3_finalize(s);
+	sql_bind_blob(s, 1, hash, STORE_SHA_LEN);
+	rc = db_err(sql_step(s));
+	sql_finalize(s);
 	return db_end(c, rc);
 }
 
 int sessions_end_token(struct conn *c, int64_t token)
 {
-	sqlite3_stmt *s = db_prep(c, "DELETE FROM sessions WHERE token=?1");
+	sql_stmt *s = db_prep(c, "DELETE FROM sessions WHERE token=?1");
 	int rc;
 
 	if (!s)
 		return -EIO;
-	sqlite3_bind_int64(s, 1, token);
-	rc = db_err(sqlite3_step(s));
-	sqlite3_finalize(s);
+	sql_bind_int64(s, 1, token);
+	rc = db_err(sql_step(s));
+	sql_finalize(s);
 	return rc;
 }

@@ -109,6 +109,11 @@ struct sql_engine {
 	int (*commit)(sql_conn *c);
 	void (*rollback)(sql_conn *c);
 	const char *(*errmsg)(sql_conn *c);
+	/* Optional (NULL: commit is already durable): a commit that
+	 * returns only once the transaction is on disk (SQLite runs with
+	 * synchronous=NORMAL; an upload may ask for more). Same answers as
+	 * commit. */
+	int (*commit_durable)(sql_conn *c);
 };
 
 struct sql_db {

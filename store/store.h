@@ -1,6 +1,8 @@
 /*
- * store.h — persistence for sievefs: the catalog (SQLite, WAL) and the
- * content-addressed blob store, behind one opaque handle.
+ * store.h — persistence for sievefs: the catalog and the content-addressed
+ * blob store, behind one opaque handle. The catalog is SQL behind one
+ * engine interface (store/sql.h): SQLite, the default and the embedded
+ * store's, in STORE/catalog.db (WAL); PostgreSQL for a team server.
  *
  * Layout of a store directory:
  *   STORE/catalog.db         SQLite catalog (WAL, synchronous=NORMAL)
@@ -35,21 +37,22 @@
  * have uploads in progress or a sampling run going. A second owner is
  * refused with -EBUSY ("store in use by PID N"). Admin commands (`sievefs
  * token ...`) open with STORE_OPEN_ADMIN: no lock, no recovery, no cleanup;
- * they only run short catalog transactions, which SQLite (WAL, busy timeout)
- * serialises with the owner's. The lock is on the open file description
+ * they only run short catalog transactions, which the catalog's engine
+ * serialises with the owner's (SQLite: WAL and a busy timeout). The lock is on the open file description
  * (O_CLOEXEC): a fork shares it, an exec does not inherit it.
  *
- * Node numbers (`ino`) are SQLite AUTOINCREMENT row ids: stable across
- * remounts and never reused.
+ * Node numbers (`ino`) are the catalog's ids of node rows (AUTOINCREMENT
+ * in SQLite): stable across remounts and never reused.
  *
- * Errors: every function returns 0 or a negative errno value (SQLite errors
- * are translated here, once: constraint → -EEXIST, full → -ENOSPC, busy →
- * -EBUSY, nomem → -ENOMEM, everything else → -EIO). Functions that can fail
+ * Errors: every function returns 0 or a negative errno value (the catalog
+ * engine's errors are translated once, by the engine (store/sql.h):
+ * constraint → -EEXIST, full → -ENOSPC, busy → -EBUSY, read-only → -EROFS,
+ * nomem → -ENOMEM, everything else → -EIO). Functions that can fail
  * because of user input also fill an optional message buffer.
  *
  * Threads: a store may be used from any number of threads at once. Each thread
- * gets its own SQLite connection on first use (closed when the thread exits or
- * at store_close). Writes are serialised by one in-process mutex held only for
+ * gets its own catalog connection on first use (closed when the thread exits
+ * or at store_close). Writes are serialised by one in-process mutex held only for
  * the duration of one short transaction; reads never take it.
  */
 #ifndef SIEVEFS_STORE_H
@@ -153,8 +156,10 @@ enum store_open_mode {
 
 /* Opens (creating if needed) the store in directory `dir` in `mode` (enum
  * store_open_mode). On failure returns -errno and writes a reason into msg
- * (may be NULL): -EBUSY "store in use by PID N" for a second owner. The
- * caller frees the handle with store_close(). */
+ * (may be NULL): -EBUSY "store in use by PID N" for a second owner. On
+ * success msg is empty, or holds a warning for the caller to report (an
+ * owner's open narrowed modes, store.h "Modes"). The caller frees the
+ * handle with store_close(). */
 int store_open(const char *dir, int mode, store **out, char *msg,
 	       size_t msglen);
 
@@ -468,7 +473,7 @@ int store_run_scores_each(store *st, int64_t run, int limit,
 
 /* ---- change counters (changes.c) ---- */
 
-/* What the web app polls (db.c, "Dataset change counters"): each counter
+/* What the web app polls (schema_sqlite.c, "Dataset change counters"): each counter
  * moves with every change of its kind, through any door; 0 = never
  * changed. Opaque: compare for equality only. */
 struct store_changes {
@@ -596,7 +601,7 @@ int store_node_children_page(store *st, int64_t parent, const char *after,
 			     size_t limit, struct store_node **out, size_t *n);
 /* The change counter of folder `ino` into *gen: it moves whenever a child
  * of ino is created, committed, renamed in or out, removed or has its
- * attributes set (db.c, "Folder generations"); 0 for a folder never
+ * attributes set (schema_sqlite.c, "Folder generations"); 0 for a folder never
  * changed. One indexed read. 0 or -EIO. */
 int store_node_gen(store *st, int64_t ino, uint64_t *gen);
 /* Gives staged bytes (fd; staged = path, "" if unnamed) whose hash the

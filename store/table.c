@@ -8,7 +8,7 @@
  *                                  dataset's insert; a missing one reads
  *                                  as 0)
  *
- * Why a counter of its own. The folder counters (dirgen, db.c) name one
+ * Why a counter of its own. The folder counters (dirgen, schema_sqlite.c) name one
  * folder each; the table spans every folder of the live tree, and summing
  * them costs a scan of the tree and is not even monotonic (a removed
  * folder takes its row along). So triggers on `nodes` bump one row per
@@ -21,9 +21,12 @@
  * its folder's mtime: that was a third bump per uploaded file). A new
  * grant of a hash that some live file of the grantee names as kept bytes
  * moves it too: the table's `kept` column is per user. Triggers, not code
- * in the write paths, for the reason db.c gives for dirgen. A deleted
+ * in the write paths, for the reason schema_sqlite.c gives for dirgen. A deleted
  * dataset's row goes with it. (A per-dataset counter that another part
  * keeps for GET /state is a different table.)
+ *
+ * The counter's table and triggers are in each engine's schema
+ * (schema_sqlite.c).
  *
  * Cost: one tags lookup and one UPDATE of a row made with the dataset
  * (a trigger on datasets, and at open for datasets made before), per node
@@ -44,65 +47,21 @@
 #include "db.h"
 #include "table.h"
 
-/* the dataset's row exists (samples_gen_new): an UPDATE, not an upsert */
-#define BUMP_LIVE(tree) "UPDATE samples_gen SET gen=gen+1 WHERE dataset=" \
-	"(SELECT dataset FROM tags WHERE id=" tree " AND live<>0);"
-
-static const char schema[] =
-	"CREATE TABLE IF NOT EXISTS samples_gen(dataset INTEGER PRIMARY KEY,"
-	" gen INTEGER NOT NULL);"
-	/* the first version's node triggers upserted (and counted folder
-	 * touches): replaced by the samples_live_* ones below */
-	"DROP TRIGGER IF EXISTS samples_gen_ins;"
-	"DROP TRIGGER IF EXISTS samples_gen_del;"
-	"DROP TRIGGER IF EXISTS samples_gen_upd;"
-	"INSERT OR IGNORE INTO samples_gen(dataset, gen)"
-	" SELECT id, 0 FROM datasets;"
-	"CREATE TRIGGER IF NOT EXISTS samples_gen_new AFTER INSERT ON datasets"
-	" BEGIN INSERT OR IGNORE INTO samples_gen(dataset, gen)"
-	" VALUES(NEW.id, 0); END;"
-	"CREATE TRIGGER IF NOT EXISTS samples_live_ins AFTER INSERT ON nodes"
-	" BEGIN " BUMP_LIVE("NEW.tree") " END;"
-	"CREATE TRIGGER IF NOT EXISTS samples_live_del AFTER DELETE ON nodes"
-	" BEGIN " BUMP_LIVE("OLD.tree") " END;"
-	/* a folder counts only when it moves or is renamed (its subtree's
-	 * paths change); its times, mode and owner are in no row */
-	"CREATE TRIGGER IF NOT EXISTS samples_live_upd AFTER UPDATE OF parent,"
-	" name, kind, mode, uid, gid, size, mtime, ctime, sha, tree ON nodes"
-	" WHEN OLD.kind<>1 OR NEW.parent<>OLD.parent OR NEW.name<>OLD.name"
-	" OR NEW.tree<>OLD.tree"
-	" BEGIN " BUMP_LIVE("OLD.tree") " END;"
-	"CREATE TRIGGER IF NOT EXISTS samples_gen_grant AFTER INSERT ON grants"
-	" WHEN EXISTS (SELECT 1 FROM kept WHERE sha=NEW.sha)"
-	" BEGIN INSERT INTO samples_gen(dataset, gen) SELECT DISTINCT"
-	" t.dataset, 1 FROM nodes n JOIN tags t ON t.id=n.tree"
-	" JOIN datasets d ON d.id=t.dataset WHERE n.sha=NEW.sha"
-	" AND t.live<>0 AND d.owner=NEW.user"
-	" ON CONFLICT(dataset) DO UPDATE SET gen=gen+1; END;"
-	"CREATE TRIGGER IF NOT EXISTS samples_gen_ds AFTER DELETE ON datasets"
-	" BEGIN DELETE FROM samples_gen WHERE dataset=OLD.id; END;";
-#undef BUMP_LIVE
-
-int table_schema(struct conn *c)
-{
-	return db_exec(c, schema);
-}
-
 static int read_gen(struct conn *c, int64_t dataset, uint64_t *gen)
 {
-	sqlite3_stmt *s = db_prep(c, "SELECT gen FROM samples_gen"
+	sql_stmt *s = db_prep(c, "SELECT gen FROM samples_gen"
 				  " WHERE dataset=?1");
 	int r;
 
 	*gen = 0;
 	if (!s)
 		return -EIO;
-	sqlite3_bind_int64(s, 1, dataset);
-	r = sqlite3_step(s);
-	if (r == SQLITE_ROW)
-		*gen = (uint64_t)sqlite3_column_int64(s, 0);
-	sqlite3_finalize(s);
-	return r == SQLITE_ROW || r == SQLITE_DONE ? 0 : db_err(r);
+	sql_bind_int64(s, 1, dataset);
+	r = sql_step(s);
+	if (r == SQL_ROW)
+		*gen = (uint64_t)sql_col_int64(s, 0);
+	sql_finalize(s);
+	return r == SQL_ROW || r == SQL_DONE ? 0 : db_err(r);
 }
 
 int store_table_gen(store *st, int64_t dataset, uint64_t *gen)
@@ -120,9 +79,9 @@ static int each_row(struct conn *c, const struct store_dataset *d,
 	/* kept: the bytes were committed as kept and this user never sent
 	 * them (kept.c, "Who may read what"); the embedded user sends
 	 * nothing, so for it the kept row alone decides. */
-	sqlite3_stmt *s = db_prep(c, "SELECT n.path, n.size, n.ino,"
+	sql_stmt *s = db_prep(c, "SELECT n.path, n.size, n.ino,"
 		" EXISTS (SELECT 1 FROM kept k WHERE k.sha=n.sha)"
-		" AND NOT EXISTS (SELECT 1 FROM grants g WHERE g.user=?2"
+		" AND NOT EXISTS (SELECT 1 FROM grants g WHERE g.\"user\"=?2"
 		" AND g.sha=n.sha)"
 		" FROM nodes n WHERE n.tree=?1 AND n.kind=2"
 		" AND n.sha IS NOT NULL ORDER BY n.path");
@@ -131,14 +90,14 @@ static int each_row(struct conn *c, const struct store_dataset *d,
 
 	if (!s)
 		return -EIO;
-	sqlite3_bind_int64(s, 1, d->live_tree);
-	sqlite3_bind_text(s, 2, d->owner, -1, SQLITE_STATIC);
-	while ((r = sqlite3_step(s)) == SQLITE_ROW) {
-		row.path = (const char *)sqlite3_column_text(s, 0);
-		row.path_len = (size_t)sqlite3_column_bytes(s, 0);
-		row.size = sqlite3_column_int64(s, 1);
-		row.ino = sqlite3_column_int64(s, 2);
-		row.kept = sqlite3_column_int(s, 3) != 0;
+	sql_bind_int64(s, 1, d->live_tree);
+	db_bind_str(s, 2, d->owner);
+	while ((r = sql_step(s)) == SQL_ROW) {
+		row.path = sql_col_text(s, 0);
+		row.path_len = (size_t)(int)sql_col_bytes(s, 0);
+		row.size = sql_col_int64(s, 1);
+		row.ino = sql_col_int64(s, 2);
+		row.kept = (int)sql_col_int64(s, 3) != 0;
 		if (!row.path) {
 			rc = -ENOMEM;
 			break;
@@ -146,9 +105,9 @@ static int each_row(struct conn *c, const struct store_dataset *d,
 		if ((rc = fn(arg, &row)))
 			break;
 	}
-	if (!rc && r != SQLITE_DONE && r != SQLITE_ROW)
+	if (!rc && r != SQL_DONE && r != SQL_ROW)
 		rc = db_err(r);
-	sqlite3_finalize(s);
+	sql_finalize(s);
 	return rc;
 }
 

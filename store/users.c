@@ -27,7 +27,7 @@
  * Pending blobs. A verified PUT by a user (store_blob_put) records, in the
  * same write transaction as the link of its file, the grant and a row
  * pending(user, sha, size, put time) unless a node names the hash already.
- * Triggers on nodes and thumbs (db.c) delete the rows of a hash as soon as
+ * Triggers on nodes and thumbs (schema_sqlite.c) delete the rows of a hash as soon as
  * something names it, and blob_collect deletes them with the blob; so the
  * rows are exactly the uploads nobody has committed, and the server's cap
  * (store_blob_pending) is one indexed sum, not a walk of the grants. The
@@ -144,7 +144,7 @@ int store_token_create_named(store *st, const char *user, const char *name,
 {
 	struct conn *c = db_conn(st);
 	unsigned char rnd[32], hash[STORE_SHA_LEN];
-	sqlite3_stmt *s = NULL;
+	sql_stmt *s = NULL;
 	int64_t now = store_now_ns();
 	char hex[65];
 	int rc;
@@ -163,30 +163,31 @@ int store_token_create_named(store *st, const char *user, const char *name,
 	rc = db_begin(c);
 	if (rc)
 		return rc;
-	s = db_prep(c, "INSERT OR IGNORE INTO users(name, created)"
-		    " VALUES(?1, ?2)");
+	s = db_prep(c, "INSERT INTO users(name, created)"
+		    " VALUES(?1, ?2) ON CONFLICT(name) DO NOTHING");
 	if (!s)
 		rc = -EIO;
 	if (!rc) {
-		sqlite3_bind_text(s, 1, user, -1, SQLITE_STATIC);
-		sqlite3_bind_int64(s, 2, now);
-		rc = db_err(sqlite3_step(s));
-		sqlite3_finalize(s);
-		s = db_prep(c, "INSERT INTO tokens(user, hash, created, name)"
-			    " VALUES(?1, ?2, ?3, ?4)");
+		db_bind_str(s, 1, user);
+		sql_bind_int64(s, 2, now);
+		rc = db_err(sql_step(s));
+		sql_finalize(s);
+		s = db_prep(c, "INSERT INTO tokens(\"user\", hash, created, name)"
+			    " VALUES(?1, ?2, ?3, ?4) RETURNING id");
 		if (!s)
 			rc = -EIO;
 	}
 	if (!rc) {
-		sqlite3_bind_text(s, 1, user, -1, SQLITE_STATIC);
-		sqlite3_bind_blob(s, 2, hash, STORE_SHA_LEN, SQLITE_STATIC);
-		sqlite3_bind_int64(s, 3, now);
-		sqlite3_bind_text(s, 4, name, -1, SQLITE_STATIC);
-		rc = db_err(sqlite3_step(s));
+		db_bind_str(s, 1, user);
+		sql_bind_blob(s, 2, hash, STORE_SHA_LEN);
+		sql_bind_int64(s, 3, now);
+		db_bind_str(s, 4, name);
+		int64_t tid = 0;
+		rc = db_insert_id(s, &tid);
 		if (!rc && id)
-			*id = sqlite3_last_insert_rowid(c->db);
+			*id = tid;
 	}
-	sqlite3_finalize(s);
+	sql_finalize(s);
 	OPENSSL_cleanse(rnd, sizeof(rnd));
 	OPENSSL_cleanse(hex, sizeof(hex));
 	rc = db_end(c, rc);
@@ -195,26 +196,26 @@ int store_token_create_named(store *st, const char *user, const char *name,
 	return rc;
 }
 
-static void token_row(sqlite3_stmt *s, void *out)
+static void token_row(sql_stmt *s, void *out)
 {
 	struct store_token *t = out;
-	const unsigned char *u = sqlite3_column_text(s, 1);
+	const char *u = sql_col_text(s, 1);
 
-	t->id = sqlite3_column_int64(s, 0);
-	snprintf(t->user, sizeof(t->user), "%s", u ? (const char *)u : "");
-	t->created_ns = sqlite3_column_int64(s, 2);
-	t->revoked = sqlite3_column_int(s, 3) != 0;
-	u = sqlite3_column_text(s, 4);
-	snprintf(t->name, sizeof(t->name), "%s", u ? (const char *)u : "");
-	t->last_used_ns = sqlite3_column_int64(s, 5);
+	t->id = sql_col_int64(s, 0);
+	snprintf(t->user, sizeof(t->user), "%s", u);
+	t->created_ns = sql_col_int64(s, 2);
+	t->revoked = (int)sql_col_int64(s, 3) != 0;
+	u = sql_col_text(s, 4);
+	snprintf(t->name, sizeof(t->name), "%s", u);
+	t->last_used_ns = sql_col_int64(s, 5);
 }
 
-#define TOKEN_COLS "id, user, created, revoked, name, last_used"
+#define TOKEN_COLS "id, \"user\", created, revoked, name, last_used"
 
 int store_token_list(store *st, struct store_token **out, size_t *n)
 {
 	struct conn *c = db_conn(st);
-	sqlite3_stmt *s;
+	sql_stmt *s;
 	int rc;
 
 	*out = NULL;
@@ -223,7 +224,7 @@ int store_token_list(store *st, struct store_token **out, size_t *n)
 			     " FROM tokens ORDER BY id")))
 		return -EIO;
 	rc = db_rows(s, sizeof(**out), token_row, (void **)out, n);
-	sqlite3_finalize(s);
+	sql_finalize(s);
 	return rc;
 }
 
@@ -231,24 +232,24 @@ int store_token_list_user(store *st, const char *user,
 			  struct store_token **out, size_t *n)
 {
 	struct conn *c = db_conn(st);
-	sqlite3_stmt *s;
+	sql_stmt *s;
 	int rc;
 
 	*out = NULL;
 	*n = 0;
 	if (!c || !(s = db_prep(c, "SELECT " TOKEN_COLS " FROM tokens"
-			     " WHERE user=?1 AND revoked=0 ORDER BY id DESC")))
+			     " WHERE \"user\"=?1 AND revoked=0 ORDER BY id DESC")))
 		return -EIO;
-	sqlite3_bind_text(s, 1, user, -1, SQLITE_STATIC);
+	db_bind_str(s, 1, user);
 	rc = db_rows(s, sizeof(**out), token_row, (void **)out, n);
-	sqlite3_finalize(s);
+	sql_finalize(s);
 	return rc;
 }
 
 int users_token_touch(struct conn *c, int64_t id, int64_t last)
 {
 	int64_t now = store_now_ns();
-	sqlite3_stmt *s;
+	sql_stmt *s;
 	int rc;
 
 	if (last > 0 && now - last < STORE_TOKEN_TOUCH_NS && now >= last)
@@ -261,11 +262,11 @@ int users_token_touch(struct conn *c, int64_t id, int64_t last)
 		    " AND last_used=?3");
 	if (!s)
 		return db_end(c, -EIO);
-	sqlite3_bind_int64(s, 1, id);
-	sqlite3_bind_int64(s, 2, now);
-	sqlite3_bind_int64(s, 3, last);
-	rc = db_err(sqlite3_step(s));
-	sqlite3_finalize(s);
+	sql_bind_int64(s, 1, id);
+	sql_bind_int64(s, 2, now);
+	sql_bind_int64(s, 3, last);
+	rc = db_err(sql_step(s));
+	sql_finalize(s);
 	return db_end(c, rc);
 }
 
@@ -274,7 +275,7 @@ int users_token_touch(struct conn *c, int64_t id, int64_t last)
 static int token_revoke(store *st, const char *user, int64_t id)
 {
 	struct conn *c = db_conn(st);
-	sqlite3_stmt *s;
+	sql_stmt *s;
 	int rc;
 
 	if (!c)
@@ -283,15 +284,15 @@ static int token_revoke(store *st, const char *user, int64_t id)
 	if (rc)
 		return rc;
 	s = db_prep(c, "UPDATE tokens SET revoked=1 WHERE id=?1"
-		    " AND (?2 IS NULL OR (user=?2 AND revoked=0))");
+		    " AND (?2 IS NULL OR (\"user\"=?2 AND revoked=0))");
 	if (!s)
 		return db_end(c, -EIO);
-	sqlite3_bind_int64(s, 1, id);
-	sqlite3_bind_text(s, 2, user, -1, SQLITE_STATIC);   /* NULL: NULL */
-	rc = db_err(sqlite3_step(s));
-	if (!rc && sqlite3_changes(c->db) == 0)
+	sql_bind_int64(s, 1, id);
+	db_bind_str(s, 2, user);   /* NULL: NULL */
+	rc = db_err(sql_step(s));
+	if (!rc && sql_changes(c->db) == 0)
 		rc = -ENOENT;
-	sqlite3_finalize(s);
+	sql_finalize(s);
 	if (!rc)
 		rc = sessions_end_token(c, id);
 	return db_end(c, rc);
@@ -307,18 +308,18 @@ int store_token_revoke_own(store *st, const char *user, int64_t id)
 	return token_revoke(st, user, id);
 }
 
-int users_hash_row(sqlite3_stmt *s, const unsigned char *hash, char *user)
+int users_hash_row(sql_stmt *s, const unsigned char *hash, char *user)
 {
-	const unsigned char *u;
+	const char *u;
 	int rc = -EACCES;
 
-	sqlite3_bind_blob(s, 1, hash, STORE_SHA_LEN, SQLITE_STATIC);
-	if (sqlite3_step(s) == SQLITE_ROW &&
-	    sqlite3_column_bytes(s, 1) == STORE_SHA_LEN &&
-	    store_hash_equal(sqlite3_column_blob(s, 1), hash)) {
-		u = sqlite3_column_text(s, 0);
+	sql_bind_blob(s, 1, hash, STORE_SHA_LEN);
+	if (sql_step(s) == SQL_ROW &&
+	    (int)sql_col_bytes(s, 1) == STORE_SHA_LEN &&
+	    store_hash_equal(sql_col_blob(s, 1), hash)) {
+		u = sql_col_text(s, 0);
 		snprintf(user, STORE_USER_MAX + 1, "%s",
-			 u ? (const char *)u : "");
+			 u);
 		rc = 0;
 	}
 	return rc;
@@ -327,17 +328,17 @@ int users_hash_row(sqlite3_stmt *s, const unsigned char *hash, char *user)
 int users_token_row(struct conn *c, const unsigned char *hash, char *user,
 		    int64_t *id, int64_t *last)
 {
-	sqlite3_stmt *s = db_stmt(c, Q_TOKEN_ROW);
+	sql_stmt *s = db_stmt(c, Q_TOKEN_ROW);
 	int rc;
 
 	if (!s)
 		return -EIO;
 	rc = users_hash_row(s, hash, user);
 	if (!rc && id)
-		*id = sqlite3_column_int64(s, 2);
+		*id = sql_col_int64(s, 2);
 	if (!rc && last)
-		*last = sqlite3_column_int64(s, 3);
-	sqlite3_reset(s);        /* no read transaction left open */
+		*last = sql_col_int64(s, 3);
+	sql_reset(s);        /* no read transaction left open */
 	return rc;
 }
 
@@ -377,7 +378,7 @@ int store_node_children_page(store *st, int64_t parent, const char *after,
 			     size_t limit, struct store_node **out, size_t *n)
 {
 	struct conn *c = db_conn(st);
-	sqlite3_stmt *s;
+	sql_stmt *s;
 	int rc;
 
 	*out = NULL;
@@ -388,29 +389,29 @@ int store_node_children_page(store *st, int64_t parent, const char *after,
 			     " WHERE n.parent=?1 AND n.name>?2"
 			     " ORDER BY n.name LIMIT ?3")))
 		return -EIO;
-	sqlite3_bind_int64(s, 1, parent);
-	sqlite3_bind_text(s, 2, after ? after : "", -1, SQLITE_STATIC);
-	sqlite3_bind_int64(s, 3, (sqlite3_int64)limit);
+	sql_bind_int64(s, 1, parent);
+	db_bind_str(s, 2, after ? after : "");
+	sql_bind_int64(s, 3, (int64_t)limit);
 	rc = db_rows(s, sizeof(**out), db_node_row, (void **)out, n);
-	sqlite3_finalize(s);
+	sql_finalize(s);
 	return rc;
 }
 
 int store_node_gen(store *st, int64_t ino, uint64_t *gen)
 {
 	struct conn *c = db_conn(st);
-	sqlite3_stmt *s;
+	sql_stmt *s;
 	int r;
 
 	*gen = 0;
 	if (!c || !(s = db_stmt(c, Q_DIR_GEN)))
 		return -EIO;
-	sqlite3_bind_int64(s, 1, ino);
-	r = sqlite3_step(s);
-	if (r == SQLITE_ROW)
-		*gen = (uint64_t)sqlite3_column_int64(s, 0);
-	sqlite3_reset(s);
-	return r == SQLITE_ROW || r == SQLITE_DONE ? 0 : db_err(r);
+	sql_bind_int64(s, 1, ino);
+	r = sql_step(s);
+	if (r == SQL_ROW)
+		*gen = (uint64_t)sql_col_int64(s, 0);
+	sql_reset(s);
+	return r == SQL_ROW || r == SQL_DONE ? 0 : db_err(r);
 }
 
 /* Records that `user` sent sha (size bytes): the grant, and the pending
@@ -418,38 +419,39 @@ int store_node_gen(store *st, int64_t ino, uint64_t *gen)
 static int record_put(struct conn *c, const char *user,
 		      const unsigned char *sha, int64_t size)
 {
-	sqlite3_stmt *s = db_stmt(c, Q_SHA_REF);
+	sql_stmt *s = db_stmt(c, Q_SHA_REF);
 	int named, rc;
 
 	if (!s)
 		return -EIO;
-	sqlite3_bind_blob(s, 1, sha, STORE_SHA_LEN, SQLITE_STATIC);
-	rc = sqlite3_step(s);
-	named = rc == SQLITE_ROW;
-	sqlite3_reset(s);
-	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+	sql_bind_blob(s, 1, sha, STORE_SHA_LEN);
+	rc = sql_step(s);
+	named = rc == SQL_ROW;
+	sql_reset(s);
+	if (rc != SQL_ROW && rc != SQL_DONE)
 		return db_err(rc);
-	s = db_prep(c, "INSERT OR IGNORE INTO grants(user, sha) VALUES(?1,?2)");
+	s = db_prep(c, "INSERT INTO grants(\"user\", sha) VALUES(?1,?2)"
+		    " ON CONFLICT(\"user\", sha) DO NOTHING");
 	if (!s)
 		return -EIO;
-	sqlite3_bind_text(s, 1, user, -1, SQLITE_STATIC);
-	sqlite3_bind_blob(s, 2, sha, STORE_SHA_LEN, SQLITE_STATIC);
-	rc = db_err(sqlite3_step(s));
-	sqlite3_finalize(s);
+	db_bind_str(s, 1, user);
+	sql_bind_blob(s, 2, sha, STORE_SHA_LEN);
+	rc = db_err(sql_step(s));
+	sql_finalize(s);
 	if (rc || named)
 		return rc;
 	/* sent again: its grace starts again */
-	s = db_prep(c, "INSERT INTO pending(user, sha, size, put)"
-		    " VALUES(?1,?2,?3,?4) ON CONFLICT(user, sha)"
+	s = db_prep(c, "INSERT INTO pending(\"user\", sha, size, put)"
+		    " VALUES(?1,?2,?3,?4) ON CONFLICT(\"user\", sha)"
 		    " DO UPDATE SET size=excluded.size, put=excluded.put");
 	if (!s)
 		return -EIO;
-	sqlite3_bind_text(s, 1, user, -1, SQLITE_STATIC);
-	sqlite3_bind_blob(s, 2, sha, STORE_SHA_LEN, SQLITE_STATIC);
-	sqlite3_bind_int64(s, 3, size);
-	sqlite3_bind_int64(s, 4, store_now_ns());
-	rc = db_err(sqlite3_step(s));
-	sqlite3_finalize(s);
+	db_bind_str(s, 1, user);
+	sql_bind_blob(s, 2, sha, STORE_SHA_LEN);
+	sql_bind_int64(s, 3, size);
+	sql_bind_int64(s, 4, store_now_ns());
+	rc = db_err(sql_step(s));
+	sql_finalize(s);
 	return rc;
 }
 
@@ -493,7 +495,7 @@ int store_blob_grant(store *st, const char *user,
 		     const unsigned char sha[STORE_SHA_LEN])
 {
 	struct conn *c = db_conn(st);
-	sqlite3_stmt *s;
+	sql_stmt *s;
 	int rc;
 
 	if (!c)
@@ -501,13 +503,14 @@ int store_blob_grant(store *st, const char *user,
 	rc = db_begin(c);
 	if (rc)
 		return rc;
-	s = db_prep(c, "INSERT OR IGNORE INTO grants(user, sha) VALUES(?1,?2)");
+	s = db_prep(c, "INSERT INTO grants(\"user\", sha) VALUES(?1,?2)"
+		    " ON CONFLICT(\"user\", sha) DO NOTHING");
 	if (!s)
 		return db_end(c, -EIO);
-	sqlite3_bind_text(s, 1, user, -1, SQLITE_STATIC);
-	sqlite3_bind_blob(s, 2, sha, STORE_SHA_LEN, SQLITE_STATIC);
-	rc = db_err(sqlite3_step(s));
-	sqlite3_finalize(s);
+	db_bind_str(s, 1, user);
+	sql_bind_blob(s, 2, sha, STORE_SHA_LEN);
+	rc = db_err(sql_step(s));
+	sql_finalize(s);
 	return db_end(c, rc);
 }
 
@@ -515,7 +518,7 @@ int store_blob_owned(store *st, const unsigned char sha[STORE_SHA_LEN],
 		     const char *owner)
 {
 	struct conn *c = db_conn(st);
-	sqlite3_stmt *s;
+	sql_stmt *s;
 	int r;
 
 	if (!c || !(s = db_prep(c, "SELECT 1 FROM nodes n"
@@ -523,69 +526,69 @@ int store_blob_owned(store *st, const unsigned char sha[STORE_SHA_LEN],
 			     " JOIN datasets d ON d.id=t.dataset"
 			     " WHERE d.owner=?2 AND n.sha=?1 LIMIT 1")))
 		return -EIO;
-	sqlite3_bind_blob(s, 1, sha, STORE_SHA_LEN, SQLITE_STATIC);
-	sqlite3_bind_text(s, 2, owner, -1, SQLITE_STATIC);
-	r = sqlite3_step(s);
-	sqlite3_finalize(s);
-	if (r == SQLITE_ROW)
+	sql_bind_blob(s, 1, sha, STORE_SHA_LEN);
+	db_bind_str(s, 2, owner);
+	r = sql_step(s);
+	sql_finalize(s);
+	if (r == SQL_ROW)
 		return 1;
-	return r == SQLITE_DONE ? 0 : db_err(r);
+	return r == SQL_DONE ? 0 : db_err(r);
 }
 
 int store_blob_granted(store *st, const char *user,
 		       const unsigned char sha[STORE_SHA_LEN])
 {
 	struct conn *c = db_conn(st);
-	sqlite3_stmt *s;
+	sql_stmt *s;
 	int r;
 
-	if (!c || !(s = db_prep(c, "SELECT 1 FROM grants WHERE user=?1"
+	if (!c || !(s = db_prep(c, "SELECT 1 FROM grants WHERE \"user\"=?1"
 			     " AND sha=?2")))
 		return -EIO;
-	sqlite3_bind_text(s, 1, user, -1, SQLITE_STATIC);
-	sqlite3_bind_blob(s, 2, sha, STORE_SHA_LEN, SQLITE_STATIC);
-	r = sqlite3_step(s);
-	sqlite3_finalize(s);
-	if (r == SQLITE_ROW)
+	db_bind_str(s, 1, user);
+	sql_bind_blob(s, 2, sha, STORE_SHA_LEN);
+	r = sql_step(s);
+	sql_finalize(s);
+	if (r == SQL_ROW)
 		return 1;
-	return r == SQLITE_DONE ? 0 : db_err(r);
+	return r == SQL_DONE ? 0 : db_err(r);
 }
 
 int store_blob_pending(store *st, const char *user, size_t *count,
 		       int64_t *bytes)
 {
 	struct conn *c = db_conn(st);
-	sqlite3_stmt *s;
+	sql_stmt *s;
 	int r;
 
 	*count = 0;
 	*bytes = 0;
 	if (!c || !(s = db_prep(c, "SELECT count(*), coalesce(sum(size), 0)"
-			     " FROM pending WHERE user=?1")))
+			     " FROM pending WHERE \"user\"=?1")))
 		return -EIO;
-	sqlite3_bind_text(s, 1, user, -1, SQLITE_STATIC);
-	r = sqlite3_step(s);
-	if (r == SQLITE_ROW) {
-		*count = (size_t)sqlite3_column_int64(s, 0);
-		*bytes = sqlite3_column_int64(s, 1);
+	db_bind_str(s, 1, user);
+	r = sql_step(s);
+	if (r == SQL_ROW) {
+		*count = (size_t)sql_col_int64(s, 0);
+		*bytes = sql_col_int64(s, 1);
 	}
-	sqlite3_finalize(s);
-	return r == SQLITE_ROW ? 0 : db_err(r);
+	sql_finalize(s);
+	return r == SQL_ROW ? 0 : db_err(r);
 }
 
 #define SWEEP_PAGE 256
 
 /* 1 if statement s (?1 = sha) returns a row, 0 if not, or -errno. */
-static int any_row(sqlite3_stmt *s, const unsigned char *sha)
+static int any_row(sql_stmt *s, const unsigned char *sha)
 {
 	int r;
 
 	if (!s)
 		return -EIO;
-	sqlite3_bind_blob(s, 1, sha, STORE_SHA_LEN, SQLITE_STATIC);
-	r = sqlite3_step(s);
-	sqlite3_reset(s);
-	return r == SQLITE_ROW ? 1 : r == SQLITE_DONE ? 0 : db_err(r);
+	sql_bind_blob(s, 1, sha, STORE_SHA_LEN);
+	r = sql_step(s);
+	sql_reset(s);
+	return r == SQL_ROW ? 1 : r == SQL_DONE ? 0 : db_err(r);
 }
 
 /* Ends user's pending row of sha if it is still older than `before` (a PUT
@@ -597,27 +600,27 @@ static int sweep_one(struct conn *c, const char *user, const unsigned char *sha,
 {
 	char path[STORE_PATH_MAX];
 	struct stat sb;
-	sqlite3_stmt *s;
+	sql_stmt *s;
 	int rc, had, gone = 0;
 
 	*size = 0;
 	rc = db_begin(c);
 	if (rc)
 		return rc;
-	s = db_prep(c, "DELETE FROM pending WHERE user=?1 AND sha=?2"
+	s = db_prep(c, "DELETE FROM pending WHERE \"user\"=?1 AND sha=?2"
 		    " AND put<?3");
 	if (!s)
 		return db_end(c, -EIO);
-	sqlite3_bind_text(s, 1, user, -1, SQLITE_STATIC);
-	sqlite3_bind_blob(s, 2, sha, STORE_SHA_LEN, SQLITE_STATIC);
-	sqlite3_bind_int64(s, 3, before);
-	rc = db_err(sqlite3_step(s));
-	sqlite3_finalize(s);
-	if (rc || sqlite3_changes(c->db) == 0)
+	db_bind_str(s, 1, user);
+	sql_bind_blob(s, 2, sha, STORE_SHA_LEN);
+	sql_bind_int64(s, 3, before);
+	rc = db_err(sql_step(s));
+	sql_finalize(s);
+	if (rc || sql_changes(c->db) == 0)
 		return db_end(c, rc);          /* renewed meanwhile */
 	s = db_prep(c, "SELECT 1 FROM pending WHERE sha=?1");
 	rc = any_row(s, sha);
-	sqlite3_finalize(s);
+	sql_finalize(s);
 	if (rc == 0)
 		rc = any_row(db_stmt(c, Q_SHA_REF), sha);
 	if (rc == 0) {                     /* nobody's any more */
@@ -647,25 +650,25 @@ int store_blob_sweep(store *st, int64_t grace_ns, size_t *removed,
 	if (!page)
 		return -ENOMEM;
 	do {
-		sqlite3_stmt *s = db_prep(c, "SELECT user, sha FROM pending"
+		sql_stmt *s = db_prep(c, "SELECT \"user\", sha FROM pending"
 					  " WHERE put<?1 ORDER BY put LIMIT ?2");
 		if (!s) {
 			rc = -EIO;
 			break;
 		}
-		sqlite3_bind_int64(s, 1, before);
-		sqlite3_bind_int(s, 2, SWEEP_PAGE);
+		sql_bind_int64(s, 1, before);
+		sql_bind_int64(s, 2, SWEEP_PAGE);
 		n = 0;
-		while ((r = sqlite3_step(s)) == SQLITE_ROW) {
-			const char *u = (const char *)sqlite3_column_text(s, 0);
-			if (sqlite3_column_bytes(s, 1) != STORE_SHA_LEN || !u)
+		while ((r = sql_step(s)) == SQL_ROW) {
+			const char *u = sql_col_text(s, 0);
+			if ((int)sql_col_bytes(s, 1) != STORE_SHA_LEN || !u)
 				continue;
 			snprintf(page[n].user, sizeof(page[n].user), "%s", u);
-			memcpy(page[n++].sha, sqlite3_column_blob(s, 1),
+			memcpy(page[n++].sha, sql_col_blob(s, 1),
 			       STORE_SHA_LEN);
 		}
-		sqlite3_finalize(s);
-		if (r != SQLITE_DONE) {
+		sql_finalize(s);
+		if (r != SQL_DONE) {
 			rc = db_err(r);
 			break;
 		}

@@ -27,16 +27,16 @@
 static int exec3(struct conn *c, const char *sql, int64_t a, int64_t b,
 		 int64_t d)
 {
-	sqlite3_stmt *s = db_prep(c, sql);
+	sql_stmt *s = db_prep(c, sql);
 	int rc;
 
 	if (!s)
 		return -EIO;
-	sqlite3_bind_int64(s, 1, a);
-	sqlite3_bind_int64(s, 2, b);
-	sqlite3_bind_int64(s, 3, d);
-	rc = db_err(sqlite3_step(s));
-	sqlite3_finalize(s);
+	sql_bind_int64(s, 1, a);
+	sql_bind_int64(s, 2, b);
+	sql_bind_int64(s, 3, d);
+	rc = db_err(sql_step(s));
+	sql_finalize(s);
 	return rc;
 }
 
@@ -44,18 +44,18 @@ static int exec3(struct conn *c, const char *sql, int64_t a, int64_t b,
 
 #define EMB_COLS "id, dataset, name, dim, rows, created"
 
-static void emb_row(sqlite3_stmt *s, void *out)
+static void emb_row(sql_stmt *s, void *out)
 {
 	struct store_embedding *e = out;
 
 	memset(e, 0, sizeof(*e));
-	e->id = sqlite3_column_int64(s, 0);
-	e->dataset = sqlite3_column_int64(s, 1);
+	e->id = sql_col_int64(s, 0);
+	e->dataset = sql_col_int64(s, 1);
 	snprintf(e->name, sizeof(e->name), "%s",
-		 (const char *)sqlite3_column_text(s, 2));
-	e->dim = sqlite3_column_int64(s, 3);
-	e->rows = sqlite3_column_int64(s, 4);
-	e->created_ns = sqlite3_column_int64(s, 5);
+		 sql_col_text(s, 2));
+	e->dim = sql_col_int64(s, 3);
+	e->rows = sql_col_int64(s, 4);
+	e->created_ns = sql_col_int64(s, 5);
 }
 
 int store_embedding_put(store *st, int64_t dataset, int64_t tree,
@@ -66,7 +66,7 @@ int store_embedding_put(store *st, int64_t dataset, int64_t tree,
 			struct store_embedding *out)
 {
 	struct conn *c = db_conn(st);
-	sqlite3_stmt *s = NULL, *ins = NULL, *chk = NULL;
+	sql_stmt *s = NULL, *ins = NULL, *chk = NULL;
 	struct store_emb_skip sk = { 0 };
 	int64_t id = 0, kept = 0;
 	int rc;
@@ -89,35 +89,34 @@ int store_embedding_put(store *st, int64_t dataset, int64_t tree,
 		rc = -EIO;
 		goto out;
 	}
-	sqlite3_bind_int64(s, 1, dataset);
-	sqlite3_bind_text(s, 2, name, -1, SQLITE_STATIC);
-	rc = db_err(sqlite3_step(s));
-	sqlite3_finalize(s);
+	sql_bind_int64(s, 1, dataset);
+	db_bind_str(s, 2, name);
+	rc = db_err(sql_step(s));
+	sql_finalize(s);
 	s = db_prep(c, "DELETE FROM embeddings WHERE dataset=?1 AND name=?2");
 	if (rc || !s) {
 		rc = rc ? rc : -EIO;
 		goto out;
 	}
-	sqlite3_bind_int64(s, 1, dataset);
-	sqlite3_bind_text(s, 2, name, -1, SQLITE_STATIC);
-	rc = db_err(sqlite3_step(s));
-	sqlite3_finalize(s);
+	sql_bind_int64(s, 1, dataset);
+	db_bind_str(s, 2, name);
+	rc = db_err(sql_step(s));
+	sql_finalize(s);
 	s = db_prep(c, "INSERT INTO embeddings(dataset,name,dim,rows,created)"
-		 " VALUES(?1,?2,?3,?4,?5)");
+		 " VALUES(?1,?2,?3,?4,?5) RETURNING id");
 	if (rc || !s) {
 		rc = rc ? rc : -EIO;
 		goto out;
 	}
-	sqlite3_bind_int64(s, 1, dataset);
-	sqlite3_bind_text(s, 2, name, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(s, 3, (int64_t)dim);
-	sqlite3_bind_int64(s, 4, (int64_t)n);
-	sqlite3_bind_int64(s, 5, store_now_ns());
-	rc = db_err(sqlite3_step(s));
-	sqlite3_finalize(s);
+	sql_bind_int64(s, 1, dataset);
+	db_bind_str(s, 2, name);
+	sql_bind_int64(s, 3, (int64_t)dim);
+	sql_bind_int64(s, 4, (int64_t)n);
+	sql_bind_int64(s, 5, store_now_ns());
+	rc = db_insert_id(s, &id);
+	sql_finalize(s);
 	if (rc)
 		goto out;
-	id = sqlite3_last_insert_rowid(c->db);
 	chk = db_prep(c, "SELECT 1 FROM nodes WHERE tree=?1 AND path=?2 AND"
 		   " kind=2 AND sha IS NOT NULL");
 	ins = db_prep(c, "INSERT INTO vectors(emb,path,label,vec)"
@@ -127,27 +126,26 @@ int store_embedding_put(store *st, int64_t dataset, int64_t tree,
 		goto out;
 	}
 	for (size_t i = 0; i < n && !rc; i++) {
-		sqlite3_reset(chk);
-		sqlite3_bind_int64(chk, 1, tree);
-		sqlite3_bind_text(chk, 2, paths[i], -1, SQLITE_STATIC);
-		int r = sqlite3_step(chk);
-		if (r == SQLITE_DONE) {
+		sql_reset(chk);
+		sql_bind_int64(chk, 1, tree);
+		db_bind_str(chk, 2, paths[i]);
+		int r = sql_step(chk);
+		if (r == SQL_DONE) {
 			if (sk.n < STORE_EMB_SKIP_SHOW)
 				sk.first[sk.n] = i;
 			sk.n++;
 			continue;
 		}
-		if (r != SQLITE_ROW) {
+		if (r != SQL_ROW) {
 			rc = db_err(r);
 			break;
 		}
-		sqlite3_reset(ins);
-		sqlite3_bind_int64(ins, 1, id);
-		sqlite3_bind_text(ins, 2, paths[i], -1, SQLITE_STATIC);
-		sqlite3_bind_int64(ins, 3, labels[i]);
-		sqlite3_bind_blob(ins, 4, x + i * dim, (int)(dim * sizeof(float)),
-				  SQLITE_STATIC);
-		rc = db_err(sqlite3_step(ins));
+		sql_reset(ins);
+		sql_bind_int64(ins, 1, id);
+		db_bind_str(ins, 2, paths[i]);
+		sql_bind_int64(ins, 3, labels[i]);
+		sql_bind_blob(ins, 4, x + i * dim, (size_t)((int)(dim * sizeof(float))));
+		rc = db_err(sql_step(ins));
 		if (rc == -EEXIST) {
 			if (bad)
 				*bad = i;
@@ -163,8 +161,8 @@ int store_embedding_put(store *st, int64_t dataset, int64_t tree,
 	if (skip)
 		*skip = sk;
 out:
-	sqlite3_finalize(chk);
-	sqlite3_finalize(ins);
+	sql_finalize(chk);
+	sql_finalize(ins);
 	rc = db_end(c, rc);
 	if (!rc && out)
 		rc = store_embedding_get_id(st, id, out);
@@ -175,19 +173,19 @@ static int emb_query(store *st, const char *sql, int64_t a, const char *b,
 		     struct store_embedding *out)
 {
 	struct conn *c = db_conn(st);
-	sqlite3_stmt *s = c ? db_prep(c, sql) : NULL;
+	sql_stmt *s = c ? db_prep(c, sql) : NULL;
 	int r;
 
 	if (!s)
 		return -EIO;
-	sqlite3_bind_int64(s, 1, a);
+	sql_bind_int64(s, 1, a);
 	if (b)
-		sqlite3_bind_text(s, 2, b, -1, SQLITE_STATIC);
-	r = sqlite3_step(s);
-	if (r == SQLITE_ROW)
+		db_bind_str(s, 2, b);
+	r = sql_step(s);
+	if (r == SQL_ROW)
 		emb_row(s, out);
-	sqlite3_finalize(s);
-	return r == SQLITE_ROW ? 0 : r == SQLITE_DONE ? -ENOENT : db_err(r);
+	sql_finalize(s);
+	return r == SQL_ROW ? 0 : r == SQL_DONE ? -ENOENT : db_err(r);
 }
 
 int store_embedding_get(store *st, int64_t dataset, const char *name,
@@ -207,7 +205,7 @@ int store_embedding_list(store *st, int64_t dataset,
 			 struct store_embedding **out, size_t *n)
 {
 	struct conn *c = db_conn(st);
-	sqlite3_stmt *s;
+	sql_stmt *s;
 	int rc;
 
 	*out = NULL;
@@ -215,9 +213,9 @@ int store_embedding_list(store *st, int64_t dataset,
 	if (!c || !(s = db_prep(c, "SELECT " EMB_COLS " FROM embeddings WHERE"
 			     " dataset=?1 ORDER BY created, id")))
 		return -EIO;
-	sqlite3_bind_int64(s, 1, dataset);
+	sql_bind_int64(s, 1, dataset);
 	rc = db_rows(s, sizeof(**out), emb_row, (void **)out, n);
-	sqlite3_finalize(s);
+	sql_finalize(s);
 	return rc;
 }
 
@@ -234,7 +232,7 @@ int store_embedding_delete(store *st, int64_t id)
 	rc = exec3(c, "DELETE FROM vectors WHERE emb=?1", id, 0, 0);
 	if (!rc)
 		rc = exec3(c, "DELETE FROM embeddings WHERE id=?1", id, 0, 0);
-	if (!rc && sqlite3_changes(c->db) == 0)
+	if (!rc && sql_changes(c->db) == 0)
 		rc = -ENOENT;
 	return db_end(c, rc);
 }
@@ -243,7 +241,7 @@ int store_embedding_each(store *st, int64_t emb, store_vec_fn fn, void *arg)
 {
 	struct conn *c = db_conn(st);
 	struct store_embedding e;
-	sqlite3_stmt *s;
+	sql_stmt *s;
 	int rc, r;
 
 	if (!c)
@@ -255,21 +253,21 @@ int store_embedding_each(store *st, int64_t emb, store_vec_fn fn, void *arg)
 		 " ORDER BY path");
 	if (!s)
 		return -EIO;
-	sqlite3_bind_int64(s, 1, emb);
-	while ((r = sqlite3_step(s)) == SQLITE_ROW) {
-		if ((size_t)sqlite3_column_bytes(s, 1) !=
+	sql_bind_int64(s, 1, emb);
+	while ((r = sql_step(s)) == SQL_ROW) {
+		if ((size_t)(int)sql_col_bytes(s, 1) !=
 		    (size_t)e.dim * sizeof(float)) {
 			rc = -EIO;
 			break;
 		}
-		rc = fn(arg, (const char *)sqlite3_column_text(s, 0),
-			sqlite3_column_blob(s, 1), sqlite3_column_int64(s, 2));
+		rc = fn(arg, sql_col_text(s, 0),
+			sql_col_blob(s, 1), sql_col_int64(s, 2));
 		if (rc)
 			break;
 	}
-	if (!rc && r != SQLITE_DONE && r != SQLITE_ROW)
+	if (!rc && r != SQL_DONE && r != SQL_ROW)
 		rc = db_err(r);
-	sqlite3_finalize(s);
+	sql_finalize(s);
 	return rc;
 }
 
@@ -328,7 +326,7 @@ int store_matrix_load(store *st, int64_t emb, int64_t tree,
 	size_t *offs = NULL;
 	int64_t *raw = NULL;
 	int64_t files = 0, bytes = 0;
-	sqlite3_stmt *s = NULL;
+	sql_stmt *s = NULL;
 	int rc, r;
 
 	memset(m, 0, sizeof(*m));
@@ -345,12 +343,12 @@ int store_matrix_load(store *st, int64_t emb, int64_t tree,
 		 " AND n.sha IS NOT NULL ORDER BY n.path");
 	if (!s)
 		return -EIO;
-	sqlite3_bind_int64(s, 1, emb);
-	sqlite3_bind_int64(s, 2, tree);
-	while ((r = sqlite3_step(s)) == SQLITE_ROW) {
-		const char *p = (const char *)sqlite3_column_text(s, 0);
+	sql_bind_int64(s, 1, emb);
+	sql_bind_int64(s, 2, tree);
+	while ((r = sql_step(s)) == SQL_ROW) {
+		const char *p = sql_col_text(s, 0);
 		size_t plen = strlen(p) + 1;
-		if ((size_t)sqlite3_column_bytes(s, 1) != m->dim * sizeof(float)) {
+		if ((size_t)(int)sql_col_bytes(s, 1) != m->dim * sizeof(float)) {
 			rc = -EIO;
 			break;
 		}
@@ -385,14 +383,14 @@ int store_matrix_load(store *st, int64_t emb, int64_t tree,
 		memcpy(m->pool + poollen, p, plen);
 		offs[m->n] = poollen;
 		poollen += plen;
-		memcpy(m->x + m->n * m->dim, sqlite3_column_blob(s, 1),
+		memcpy(m->x + m->n * m->dim, sql_col_blob(s, 1),
 		       m->dim * sizeof(float));
-		raw[m->n] = sqlite3_column_int64(s, 2);
+		raw[m->n] = sql_col_int64(s, 2);
 		m->n++;
 	}
-	if (!rc && r != SQLITE_DONE)
+	if (!rc && r != SQL_DONE)
 		rc = db_err(r);
-	sqlite3_finalize(s);
+	sql_finalize(s);
 	if (!rc && m->n) {
 		m->paths = malloc(m->n * sizeof(*m->paths));
 		if (!m->paths)
@@ -425,36 +423,36 @@ int store_matrix_load(store *st, int64_t emb, int64_t tree,
 	" status, done, total, skipped, created, started, finished, error," \
 	" seq, candidates"
 
-static void run_row(sqlite3_stmt *s, struct store_run *r)
+static void run_row(sql_stmt *s, struct store_run *r)
 {
 	memset(r, 0, sizeof(*r));
-	r->id = sqlite3_column_int64(s, 0);
-	r->dataset = sqlite3_column_int64(s, 1);
+	r->id = sql_col_int64(s, 0);
+	r->dataset = sql_col_int64(s, 1);
 	snprintf(r->request, sizeof(r->request), "%s",
-		 (const char *)sqlite3_column_text(s, 2));
+		 sql_col_text(s, 2));
 	snprintf(r->strategy, sizeof(r->strategy), "%s",
-		 (const char *)sqlite3_column_text(s, 3));
-	r->n = sqlite3_column_int64(s, 4);
-	r->from_tag = sqlite3_column_int64(s, 5);
-	r->emb = sqlite3_column_int64(s, 6);
-	r->seed = sqlite3_column_int64(s, 7);
-	r->status = sqlite3_column_int(s, 8);
-	r->done = sqlite3_column_int64(s, 9);
-	r->total = sqlite3_column_int64(s, 10);
-	r->skipped = sqlite3_column_int64(s, 11);
-	r->created_ns = sqlite3_column_int64(s, 12);
-	r->started_ns = sqlite3_column_int64(s, 13);
-	r->finished_ns = sqlite3_column_int64(s, 14);
+		 sql_col_text(s, 3));
+	r->n = sql_col_int64(s, 4);
+	r->from_tag = sql_col_int64(s, 5);
+	r->emb = sql_col_int64(s, 6);
+	r->seed = sql_col_int64(s, 7);
+	r->status = (int)sql_col_int64(s, 8);
+	r->done = sql_col_int64(s, 9);
+	r->total = sql_col_int64(s, 10);
+	r->skipped = sql_col_int64(s, 11);
+	r->created_ns = sql_col_int64(s, 12);
+	r->started_ns = sql_col_int64(s, 13);
+	r->finished_ns = sql_col_int64(s, 14);
 	snprintf(r->error, sizeof(r->error), "%s",
-		 (const char *)sqlite3_column_text(s, 15));
-	r->seq = sqlite3_column_int64(s, 16);
-	r->candidates = sqlite3_column_int64(s, 17);
+		 sql_col_text(s, 15));
+	r->seq = sql_col_int64(s, 16);
+	r->candidates = sql_col_int64(s, 17);
 }
 
 int store_run_create(store *st, struct store_run *r)
 {
 	struct conn *c = db_conn(st);
-	sqlite3_stmt *s;
+	sql_stmt *s;
 	int rc;
 
 	if (!c)
@@ -470,30 +468,30 @@ int store_run_create(store *st, struct store_run *r)
 	if (!s)
 		return db_end(c, -EIO);
 	r->created_ns = store_now_ns();
-	sqlite3_bind_int64(s, 1, r->dataset);
-	sqlite3_bind_text(s, 2, r->request, -1, SQLITE_STATIC);
-	sqlite3_bind_text(s, 3, r->strategy, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(s, 4, r->n);
-	sqlite3_bind_int64(s, 5, r->from_tag);
-	sqlite3_bind_int64(s, 6, r->emb);
-	sqlite3_bind_int64(s, 7, r->seed);
-	sqlite3_bind_int(s, 8, r->status);
-	sqlite3_bind_int64(s, 9, r->created_ns);
-	rc = sqlite3_step(s);
-	if (rc == SQLITE_ROW) {
-		r->id = sqlite3_column_int64(s, 0);
-		r->seq = sqlite3_column_int64(s, 1);
-		rc = sqlite3_step(s);
+	sql_bind_int64(s, 1, r->dataset);
+	db_bind_str(s, 2, r->request);
+	db_bind_str(s, 3, r->strategy);
+	sql_bind_int64(s, 4, r->n);
+	sql_bind_int64(s, 5, r->from_tag);
+	sql_bind_int64(s, 6, r->emb);
+	sql_bind_int64(s, 7, r->seed);
+	sql_bind_int64(s, 8, r->status);
+	sql_bind_int64(s, 9, r->created_ns);
+	rc = sql_step(s);
+	if (rc == SQL_ROW) {
+		r->id = sql_col_int64(s, 0);
+		r->seq = sql_col_int64(s, 1);
+		rc = sql_step(s);
 	}
 	rc = db_err(rc);
-	sqlite3_finalize(s);
+	sql_finalize(s);
 	return db_end(c, rc);
 }
 
 int store_run_update(store *st, const struct store_run *r)
 {
 	struct conn *c = db_conn(st);
-	sqlite3_stmt *s;
+	sql_stmt *s;
 	int rc;
 
 	if (!c)
@@ -506,18 +504,18 @@ int store_run_update(store *st, const struct store_run *r)
 		 " WHERE id=?1");
 	if (!s)
 		return db_end(c, -EIO);
-	sqlite3_bind_int64(s, 1, r->id);
-	sqlite3_bind_int(s, 2, r->status);
-	sqlite3_bind_int64(s, 3, r->done);
-	sqlite3_bind_int64(s, 4, r->total);
-	sqlite3_bind_int64(s, 5, r->skipped);
-	sqlite3_bind_int64(s, 6, r->started_ns);
-	sqlite3_bind_int64(s, 7, r->finished_ns);
-	sqlite3_bind_text(s, 8, r->error, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(s, 9, r->emb);
-	sqlite3_bind_int64(s, 10, r->candidates);
-	rc = db_err(sqlite3_step(s));
-	sqlite3_finalize(s);
+	sql_bind_int64(s, 1, r->id);
+	sql_bind_int64(s, 2, r->status);
+	sql_bind_int64(s, 3, r->done);
+	sql_bind_int64(s, 4, r->total);
+	sql_bind_int64(s, 5, r->skipped);
+	sql_bind_int64(s, 6, r->started_ns);
+	sql_bind_int64(s, 7, r->finished_ns);
+	db_bind_str(s, 8, r->error);
+	sql_bind_int64(s, 9, r->emb);
+	sql_bind_int64(s, 10, r->candidates);
+	rc = db_err(sql_step(s));
+	sql_finalize(s);
 	return db_end(c, rc);
 }
 
@@ -525,17 +523,17 @@ static int run_query(store *st, const char *sql, int64_t a,
 		     struct store_run *out)
 {
 	struct conn *c = db_conn(st);
-	sqlite3_stmt *s = c ? db_prep(c, sql) : NULL;
+	sql_stmt *s = c ? db_prep(c, sql) : NULL;
 	int r;
 
 	if (!s)
 		return -EIO;
-	sqlite3_bind_int64(s, 1, a);
-	r = sqlite3_step(s);
-	if (r == SQLITE_ROW)
+	sql_bind_int64(s, 1, a);
+	r = sql_step(s);
+	if (r == SQL_ROW)
 		run_row(s, out);
-	sqlite3_finalize(s);
-	return r == SQLITE_ROW ? 0 : r == SQLITE_DONE ? -ENOENT : db_err(r);
+	sql_finalize(s);
+	return r == SQL_ROW ? 0 : r == SQL_DONE ? -ENOENT : db_err(r);
 }
 
 int store_run_get(store *st, int64_t id, struct store_run *out)
@@ -562,18 +560,18 @@ static int select_top(struct conn *c, const struct store_run *r, size_t keep)
 {
 	int rc = exec3(c, "DELETE FROM selection WHERE dataset=?1", r->dataset,
 		       0, 0);
-	sqlite3_stmt *s = rc ? NULL : db_prep(c, "INSERT INTO selection(dataset,"
+	sql_stmt *s = rc ? NULL : db_prep(c, "INSERT INTO selection(dataset,"
 		"rank,node) SELECT ?1, s.rank, n.ino FROM scores s JOIN nodes n"
 		" ON n.tree=?3 AND n.path=s.path WHERE s.run=?2 AND s.rank<?4");
 
 	if (rc || !s)
 		return rc ? rc : -EIO;
-	sqlite3_bind_int64(s, 1, r->dataset);
-	sqlite3_bind_int64(s, 2, r->id);
-	sqlite3_bind_int64(s, 3, r->from_tag);
-	sqlite3_bind_int64(s, 4, (int64_t)keep);
-	rc = db_err(sqlite3_step(s));
-	sqlite3_finalize(s);
+	sql_bind_int64(s, 1, r->dataset);
+	sql_bind_int64(s, 2, r->id);
+	sql_bind_int64(s, 3, r->from_tag);
+	sql_bind_int64(s, 4, (int64_t)keep);
+	rc = db_err(sql_step(s));
+	sql_finalize(s);
 	return rc;
 }
 
@@ -582,7 +580,7 @@ int store_run_finish(store *st, const struct store_run *r, size_t n,
 		     size_t keep)
 {
 	struct conn *c = db_conn(st);
-	sqlite3_stmt *s;
+	sql_stmt *s;
 	int rc;
 
 	if (!c)
@@ -593,18 +591,18 @@ int store_run_finish(store *st, const struct store_run *r, size_t n,
 	rc = exec3(c, "DELETE FROM scores WHERE run=?1", r->id, 0, 0);
 	s = db_prep(c, "INSERT INTO scores(run,rank,path,score) VALUES(?1,?2,?3,?4)");
 	if (rc || !s) {
-		sqlite3_finalize(s);
+		sql_finalize(s);
 		return db_end(c, rc ? rc : -EIO);
 	}
 	for (size_t i = 0; i < n && !rc; i++) {
-		sqlite3_reset(s);
-		sqlite3_bind_int64(s, 1, r->id);
-		sqlite3_bind_int64(s, 2, (int64_t)i);
-		sqlite3_bind_text(s, 3, paths[i], -1, SQLITE_STATIC);
-		sqlite3_bind_double(s, 4, scores[i]);
-		rc = db_err(sqlite3_step(s));
+		sql_reset(s);
+		sql_bind_int64(s, 1, r->id);
+		sql_bind_int64(s, 2, (int64_t)i);
+		db_bind_str(s, 3, paths[i]);
+		sql_bind_double(s, 4, scores[i]);
+		rc = db_err(sql_step(s));
 	}
-	sqlite3_finalize(s);
+	sql_finalize(s);
 	/* Scores of older runs are not shown anywhere: keep only this one. */
 	if (!rc)
 		rc = exec3(c, "DELETE FROM scores WHERE run IN (SELECT id FROM"
@@ -622,7 +620,7 @@ int store_run_keep(store *st, int64_t run, size_t keep, int64_t *ranked)
 {
 	struct conn *c = db_conn(st);
 	struct store_run r;
-	sqlite3_stmt *s;
+	sql_stmt *s;
 	int64_t n = 0;
 	int rc;
 
@@ -639,10 +637,10 @@ int store_run_keep(store *st, int64_t run, size_t keep, int64_t *ranked)
 	s = db_prep(c, "SELECT count(*) FROM scores WHERE run=?1");
 	if (!s)
 		return db_end(c, -EIO);
-	sqlite3_bind_int64(s, 1, run);
-	if (sqlite3_step(s) == SQLITE_ROW)
-		n = sqlite3_column_int64(s, 0);
-	sqlite3_finalize(s);
+	sql_bind_int64(s, 1, run);
+	if (sql_step(s) == SQL_ROW)
+		n = sql_col_int64(s, 0);
+	sql_finalize(s);
 	if (ranked)
 		*ranked = n;
 	if ((int64_t)keep > n)
@@ -659,22 +657,22 @@ int store_run_scores_each(store *st, int64_t run, int limit,
 			  void *arg)
 {
 	struct conn *c = db_conn(st);
-	sqlite3_stmt *s;
+	sql_stmt *s;
 	int rc = 0, r;
 
 	if (!c || !(s = db_prep(c, "SELECT path, score FROM scores WHERE run=?1"
 			     " ORDER BY rank LIMIT ?2")))
 		return -EIO;
-	sqlite3_bind_int64(s, 1, run);
-	sqlite3_bind_int(s, 2, limit);
-	while ((r = sqlite3_step(s)) == SQLITE_ROW) {
-		rc = fn(arg, (const char *)sqlite3_column_text(s, 0),
-			sqlite3_column_double(s, 1));
+	sql_bind_int64(s, 1, run);
+	sql_bind_int64(s, 2, limit);
+	while ((r = sql_step(s)) == SQL_ROW) {
+		rc = fn(arg, sql_col_text(s, 0),
+			sql_col_double(s, 1));
 		if (rc)
 			break;
 	}
-	if (!rc && r != SQLITE_DONE && r != SQLITE_ROW)
+	if (!rc && r != SQL_DONE && r != SQL_ROW)
 		rc = db_err(r);
-	sqlite3_finalize(s);
+	sql_finalize(s);
 	return rc;
 }
