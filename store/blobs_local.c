@@ -16,7 +16,7 @@
  * bytes survive a power loss once the call returns.
  *
  * The dir-level functions (blobs_local_path, _stage, _link, _unstage,
- * _open_fd, _unlink) are the only copies of these file operations; the
+ * _open_fd, _unlink, _sweep) are the only copies of these file operations; the
  * catalog's side (store/blob.c) calls them for its uploads, which are
  * written at random offsets and hashed there, and the engine's streaming
  * writer below calls them too.
@@ -173,6 +173,36 @@ int blobs_local_unlink(const char *dir, const unsigned char sha[BLOBS_SHA_LEN])
 	return unlink(path) == 0 || errno == ENOENT ? 0 : -errno;
 }
 
+int blobs_local_sweep(const char *dir, int64_t older_than_s,
+		      unsigned *removed)
+{
+	char d[PATH_MAX], path[PATH_MAX];
+	time_t cut = time(NULL) - (time_t)older_than_s;
+	struct dirent *de;
+	DIR *dp;
+
+	snprintf(d, sizeof d, "%s/staging", dir);
+	if (!(dp = opendir(d)))
+		return -errno;
+	while ((de = readdir(dp)) != NULL) {
+		struct stat sb;
+
+		if (de->d_name[0] == '.')
+			continue;
+		if ((size_t)snprintf(path, sizeof path, "%s/%s", d, de->d_name) >=
+		    sizeof path)
+			continue;
+		/* ctime: when the upload began or last wrote, whatever
+		 * mtime the writer set */
+		if (lstat(path, &sb) || !S_ISREG(sb.st_mode) || sb.st_ctime > cut)
+			continue;
+		if (unlink(path) == 0 && removed)
+			(*removed)++;
+	}
+	closedir(dp);
+	return 0;
+}
+
 /* ------------------------------------------------------------ the engine */
 
 struct local {
@@ -314,31 +344,7 @@ static int l_presign(blobstore *b, const unsigned char *sha,
 
 static int l_sweep(blobstore *b, int64_t older_than_s, unsigned *removed)
 {
-	char d[PATH_MAX], path[PATH_MAX];
-	time_t cut = time(NULL) - (time_t)older_than_s;
-	struct dirent *de;
-	DIR *dp;
-
-	snprintf(d, sizeof d, "%s/staging", L(b)->dir);
-	if (!(dp = opendir(d)))
-		return -errno;
-	while ((de = readdir(dp)) != NULL) {
-		struct stat sb;
-
-		if (de->d_name[0] == '.')
-			continue;
-		if ((size_t)snprintf(path, sizeof path, "%s/%s", d, de->d_name) >=
-		    sizeof path)
-			continue;
-		/* ctime: when the upload began or last wrote, whatever
-		 * mtime the writer set */
-		if (lstat(path, &sb) || !S_ISREG(sb.st_mode) || sb.st_ctime > cut)
-			continue;
-		if (unlink(path) == 0)
-			(*removed)++;
-	}
-	closedir(dp);
-	return 0;
+	return blobs_local_sweep(L(b)->dir, older_than_s, removed);
 }
 
 static void l_close(blobstore *b)

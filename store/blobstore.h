@@ -153,6 +153,11 @@ int blobs_local_link(const char *dir, int fd, const char *staged,
 		     const unsigned char sha[BLOBS_SHA_LEN], int durable);
 /* Drops a staging file's name ("" : nothing to do). */
 void blobs_local_unstage(const char *staged);
+/* Unlinks the files in DIR/staging/ whose ctime is older_than_s or more
+ * seconds ago (0: all), counting them into *removed (may be NULL); the
+ * engine's sweep, and the owner's recovery at open. */
+int blobs_local_sweep(const char *dir, int64_t older_than_s,
+		      unsigned *removed);
 /* Opens the blob read-only: the fd or -errno (-ENOENT). */
 int blobs_local_open_fd(const char *dir,
 			const unsigned char sha[BLOBS_SHA_LEN]);
