@@ -46,6 +46,7 @@
 #include <openssl/sha.h>
 
 #include "store/s3.h"
+#include "store/s3_int.h"   /* s3i_xml: the expat reader, tested alone */
 
 extern char **environ;
 
@@ -209,6 +210,93 @@ static int file_eq_buf(const char *path, const void *buf, size_t len)
 	ok = k == (ssize_t)len && !memcmp(b, buf, len);
 	free(b);
 	return ok;
+}
+
+/* ------------------------------------------------------------ XML */
+
+struct xseen {
+	int n;
+	char keys[4][64];
+	char parents[4][32];
+};
+
+static int xml_keys(void *arg, const char *parent, const char *name,
+		    const char *text)
+{
+	struct xseen *x = arg;
+
+	if (strcmp(name, "Key") || x->n == 4)
+		return 0;
+	snprintf(x->keys[x->n], sizeof x->keys[0], "%s", text);
+	snprintf(x->parents[x->n], sizeof x->parents[0], "%s", parent);
+	x->n++;
+	return 0;
+}
+
+static int xml_stop(void *arg, const char *parent, const char *name,
+		    const char *text)
+{
+	(void)parent, (void)text;
+	++*(int *)arg;
+	return strcmp(name, "Key") ? 0 : 7;
+}
+
+/* expat reads S3's answers: entities, character references (UTF-8 out),
+ * CDATA, the parent's name; refuses what is not XML, a bomb of entity
+ * expansions, text past its cap; a callback's non-zero stops it. */
+static void test_xml_reader(void **state)
+{
+	const char doc[] =
+		"<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
+		"<ListBucketResult xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\">"
+		"<Contents><Key>a&amp;b&lt;&#x41;&#228;&#x1F600;</Key></Contents>"
+		"<Contents><Key><![CDATA[x<y>&z]]></Key></Contents>"
+		"<Key>top</Key></ListBucketResult>";
+	struct xseen x = { 0 };
+	char out[64];
+	int n = 0;
+
+	(void)state;
+	assert_int_equal(s3i_xml(doc, strlen(doc), xml_keys, &x), 0);
+	assert_int_equal(x.n, 3);
+	assert_string_equal(x.keys[0], "a&b<A\xc3\xa4\xf0\x9f\x98\x80");
+	assert_string_equal(x.parents[0], "Contents");
+	assert_string_equal(x.keys[1], "x<y>&z");
+	assert_string_equal(x.keys[2], "top");
+	assert_string_equal(x.parents[2], "ListBucketResult");
+	assert_int_equal(s3i_xml_get(doc, strlen(doc), "ListBucketResult", "Key",
+				     out, sizeof out), 0);
+	assert_string_equal(out, "top");
+	assert_int_equal(s3i_xml_get(doc, strlen(doc), NULL, "Nope", out,
+				     sizeof out), -ENOENT);
+	assert_int_equal(s3i_xml_get(doc, strlen(doc), NULL, "Key", out, 4),
+			 -EOVERFLOW);
+	assert_int_equal(s3i_xml(doc, strlen(doc), xml_stop, &n), 7);
+	assert_int_equal(n, 1);   /* stopped at the first </Key> */
+	/* not XML, cut, an unknown entity, a body an HTML proxy sent */
+	const char *bad[] = { "<a><b></a>", "<Error><Code>NoSuch", "<a>&nope;</a>",
+			      "<html><body>502 Bad Gateway</body>" };
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+		assert_int_equal(s3i_xml(bad[i], strlen(bad[i]), xml_keys, &x),
+				 -EBADMSG);
+	/* a billion laughs: refused by expat's amplification limit */
+	char bomb[4096];
+	int k = snprintf(bomb, sizeof bomb, "<!DOCTYPE d [<!ENTITY e0 \"laugh\">");
+	for (int i = 1; i < 12; i++)
+		k += snprintf(bomb + k, sizeof bomb - (size_t)k,
+			      "<!ENTITY e%d \"&e%d;&e%d;&e%d;&e%d;&e%d;&e%d;&e%d;&e%d;\">",
+			      i, i - 1, i - 1, i - 1, i - 1, i - 1, i - 1, i - 1, i - 1);
+	snprintf(bomb + k, sizeof bomb - (size_t)k, "]><d><Key>&e11;</Key></d>");
+	assert_int_equal(s3i_xml(bomb, strlen(bomb), xml_keys, &x), -EBADMSG);
+	/* an element's text past 16 KiB */
+	size_t big = 20000;
+	char *d = malloc(big + 32);
+	assert_non_null(d);
+	memcpy(d, "<Key>", 5);
+	memset(d + 5, 'k', big);
+	memcpy(d + 5 + big, "</Key>", 7);
+	assert_int_equal(s3i_xml(d, strlen(d), xml_keys, &x), -EBADMSG);
+	free(d);
 }
 
 /* ------------------------------------------------------------ config */
@@ -1232,6 +1320,7 @@ static int teardown(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_xml_reader),
 		cmocka_unit_test(test_config_parse),
 		cmocka_unit_test(test_presign_shape),
 		cmocka_unit_test(test_put_get_binary),
