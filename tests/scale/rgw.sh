@@ -19,8 +19,9 @@
 #               S3_TARGET (s3://BUCKET/?endpoint=…&region=…)
 #   pid/ log/ mon/ osd/ run/   daemons' PID files, logs, data
 #
-# Layout: one monitor, one OSD on memstore (bytes in RAM, 2 GiB cap; nothing
-# survives a stop), pools of size 1, no manager (RGW does not need one), one
+# Layout: one monitor, one OSD on memstore (bytes in RAM, 2 GiB cap, or
+# RGW_MEMSTORE_BYTES; nothing survives a stop; a full OSD makes RGW's writes
+# hang, not fail: the client's stall timeout then answers -ETIMEDOUT), pools of size 1, no manager (RGW does not need one), one
 # radosgw with the beast frontend. Ceph's own authentication (cephx) is off:
 # the cluster listens on 127.0.0.1 only. S3's authentication is not: RGW
 # checks every request's SigV4 signature and a presigned URL's expiry.
@@ -160,7 +161,7 @@ crash dir = $D/crash
 mon data = $D/mon/\$id
 osd data = $D/osd/\$id
 osd objectstore = memstore
-memstore device bytes = 2147483648
+memstore device bytes = ${RGW_MEMSTORE_BYTES:-2147483648}
 osd max object name len = 460
 osd max object namespace len = 64
 osd pool default size = 1
@@ -177,6 +178,11 @@ mon allow pool delete = true
 rgw frontends = beast endpoint=127.0.0.1:$rgw_port tcp_nodelay=1
 rgw data = $D/rgw
 rgw thread pool size = 64
+# deleted objects' tails (past the 4 MiB head) go to RGW's garbage
+# collector, which by default waits 2 h: in a test that deletes and
+# writes again (benchmarks) memstore fills and every write then hangs
+rgw gc obj min wait = 5
+rgw gc processor period = 5
 EOF
 	: >"$D/keyring"
 
