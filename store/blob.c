@@ -2,9 +2,9 @@
  * blob.c — the content-addressed blob store and the upload commit.
  *
  * A blob is an immutable file STORE/blobs/<first hex byte>/<sha256 hex>.
- * Uploads are written to STORE/staging/<random> by the layer above; commit
- * renames the staging file onto its blob name (or drops it when the blob is
- * already there: same name, same bytes) and points the node at the hash, both
+ * Uploads are written to a staging file by the layer above; commit links
+ * the staging file to its blob name (or drops it when the blob is already
+ * there: same name, same bytes) and points the node at the hash, both
  * under the write lock so that collection (unlink when no node references the
  * hash) cannot race with a commit of the same bytes.
  *
