@@ -45,6 +45,12 @@
  *     when told (blobs_remove), and the catalog calls it under its write
  *     lock when no node names the hash (store/blob.c). The engines never
  *     remove a final key on their own — not on failure, not in a sweep.
+ *     The catalog must also keep a collection from running between an
+ *     upload's finish (which may find the blob there and send nothing)
+ *     and the commit of the node naming it: the local commit links under
+ *     the write lock; an S3 upload, finished outside any lock, needs its
+ *     hash recorded as pending (the `pending` table) before finish, and
+ *     collection must spare pending hashes.
  *  4. A crash leaves at most garbage under the staging area: uploads write
  *     nothing but staging until finish; blobs_sweep removes what is older
  *     than a given age (local: files in staging/; S3: objects under

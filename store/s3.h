@@ -1,7 +1,7 @@
 /*
  * s3.h — a small S3 client: the transport under the blob store's S3 engine
- * (issue 19), which a later step builds on it. It knows objects, keys and
- * buckets, nothing of blobs: key naming, hashing policy, staging prefixes
+ * (store/blobs_s3.c, issue 19). It knows objects, keys and buckets,
+ * nothing of blobs: key naming, hashing policy, staging prefixes
  * and garbage collection belong to the engine above.
  *
  * What it does. One handle names one bucket and one key prefix on one
@@ -14,6 +14,10 @@
  * PUT URLs are signed here (SigV4 query signing over OpenSSL's HMAC): the
  * server checks a grant and hands a client a short-lived URL, and the
  * client fetches the bytes from the object store without a server hop.
+ *
+ * Files: s3.c (requests, pool, errors), s3_sign.c (config, URI encoding,
+ * presigned URLs), s3_ops.c (the operations below), s3_xml.c (S3's XML
+ * answers, read with libexpat); s3_int.h is what they share.
  *
  * Ownership. s3_open copies the configuration (secret included) into the
  * handle; s3_close wipes and frees it. The caller's struct s3_config may be
