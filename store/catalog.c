@@ -832,7 +832,7 @@ static int node_at(struct freeze *f, int64_t tree, const char *path,
 	if (!s)
 		return -EIO;
 	sql_bind_int64(s, 1, tree);
-	sql_bind_text(s, 2, path, (size_t)((int)len));
+	sql_bind_text(s, 2, path, (size_t)len);
 	rc = step_one(s);
 	if (!rc && ino)
 		*ino = sql_col_int64(s, 0);
@@ -1068,7 +1068,7 @@ int store_tag_delete(store *st, int64_t tag)
 	while ((r = sql_step(s)) == SQL_ROW) {
 		if ((rc = db_grow((void **)&shas, &cap, nsha, STORE_SHA_LEN)) != 0)
 			break;
-		if ((int)sql_col_bytes(s, 0) == STORE_SHA_LEN)
+		if (sql_col_bytes(s, 0) == STORE_SHA_LEN)
 			memcpy(shas[nsha++], sql_col_blob(s, 0),
 			       STORE_SHA_LEN);
 	}

@@ -5,8 +5,8 @@
  * Change counters, for the web app's poll
  * (GET /v1/datasets/{id}/state): one number per kind of thing the app
  * shows, moved by triggers in the transaction of every change whichever
- * door made it (schema_sqlite.c, "Dataset change counters"). Reading them is one
- * range of the `changes` primary key, the live tree's counter of the
+ * door made it (schema_sqlite.c, "Dataset change counters"). Reading them
+ * is one range of the `changes` primary key, the live tree's counter of the
  * sample table (samples_gen, table.c: one probe), and, for the runs, the
  * status of the dataset's latest run (one probe of runs_ds): a run in progress keeps
  * its progress in memory (core/runs.c), so the caller says "active" and

@@ -37,7 +37,7 @@ int store_tree_files_each(store *st, int64_t tree, store_file_fn fn,
 		return -EIO;
 	sql_bind_int64(s, 1, tree);
 	while ((r = sql_step(s)) == SQL_ROW) {
-		if ((int)sql_col_bytes(s, 1) != STORE_SHA_LEN) {
+		if (sql_col_bytes(s, 1) != STORE_SHA_LEN) {
 			rc = -EIO;
 			break;
 		}
@@ -71,7 +71,7 @@ int store_feature_get(store *st, const char *kind,
 			if (why)
 				snprintf(why, whylen, "%s", e ? e : "");
 			rc = 1;
-		} else if ((size_t)(int)sql_col_bytes(s, 0) !=
+		} else if (sql_col_bytes(s, 0) !=
 			   dim * sizeof(float)) {
 			rc = -ENOENT;   /* another dimension: recompute */
 		} else {
@@ -112,7 +112,7 @@ int store_feature_put(store *st, const char *kind, size_t n,
 			sql_bind_null(s, 3);
 			db_bind_str(s, 4, errs[i]);
 		} else {
-			sql_bind_blob(s, 3, vecs + i * dim, (size_t)((int)(dim * sizeof(float))));
+			sql_bind_blob(s, 3, vecs + i * dim, dim * sizeof(float));
 			sql_bind_null(s, 4);
 		}
 		rc = db_err(sql_step(s));

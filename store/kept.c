@@ -162,7 +162,7 @@ static int thumb_row(sql_stmt *s, unsigned char thumb[STORE_SHA_LEN],
 	int r = sql_step(s), rc = -ENOENT;
 
 	if (r == SQL_ROW &&
-	    (int)sql_col_bytes(s, 0) == STORE_SHA_LEN) {
+	    sql_col_bytes(s, 0) == STORE_SHA_LEN) {
 		memcpy(thumb, sql_col_blob(s, 0), STORE_SHA_LEN);
 		*size = sql_col_int64(s, 1);
 		rc = 0;
@@ -227,7 +227,7 @@ int store_blob_source(store *st, const char *owner,
 		char path[STORE_PATH_MAX];
 		struct stat sb;
 
-		if ((int)sql_col_bytes(s, 1) != STORE_SHA_LEN)
+		if (sql_col_bytes(s, 1) != STORE_SHA_LEN)
 			continue;
 		blob_path(st, sql_col_blob(s, 1), path, sizeof(path));
 		if (stat(path, &sb) == 0) {

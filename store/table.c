@@ -8,9 +8,9 @@
  *                                  dataset's insert; a missing one reads
  *                                  as 0)
  *
- * Why a counter of its own. The folder counters (dirgen, schema_sqlite.c) name one
- * folder each; the table spans every folder of the live tree, and summing
- * them costs a scan of the tree and is not even monotonic (a removed
+ * Why a counter of its own. The folder counters (dirgen, schema_sqlite.c)
+ * name one folder each; the table spans every folder of the live tree, and
+ * summing them costs a scan of the tree and is not even monotonic (a removed
  * folder takes its row along). So triggers on `nodes` bump one row per
  * dataset for every inserted, deleted or updated node of a live tree (the
  * same columns as dirgen's, so a create, commit, setattr, rename or
@@ -21,8 +21,8 @@
  * its folder's mtime: that was a third bump per uploaded file). A new
  * grant of a hash that some live file of the grantee names as kept bytes
  * moves it too: the table's `kept` column is per user. Triggers, not code
- * in the write paths, for the reason schema_sqlite.c gives for dirgen. A deleted
- * dataset's row goes with it. (A per-dataset counter that another part
+ * in the write paths, for the reason schema_sqlite.c gives for dirgen. A
+ * deleted dataset's row goes with it. (A per-dataset counter that another part
  * keeps for GET /state is a different table.)
  *
  * The counter's table and triggers are in each engine's schema
@@ -94,7 +94,7 @@ static int each_row(struct conn *c, const struct store_dataset *d,
 	db_bind_str(s, 2, d->owner);
 	while ((r = sql_step(s)) == SQL_ROW) {
 		row.path = sql_col_text(s, 0);
-		row.path_len = (size_t)(int)sql_col_bytes(s, 0);
+		row.path_len = sql_col_bytes(s, 0);
 		row.size = sql_col_int64(s, 1);
 		row.ino = sql_col_int64(s, 2);
 		row.kept = (int)sql_col_int64(s, 3) != 0;

@@ -27,10 +27,10 @@
  * Pending blobs. A verified PUT by a user (store_blob_put) records, in the
  * same write transaction as the link of its file, the grant and a row
  * pending(user, sha, size, put time) unless a node names the hash already.
- * Triggers on nodes and thumbs (schema_sqlite.c) delete the rows of a hash as soon as
- * something names it, and blob_collect deletes them with the blob; so the
- * rows are exactly the uploads nobody has committed, and the server's cap
- * (store_blob_pending) is one indexed sum, not a walk of the grants. The
+ * Triggers on nodes and thumbs (schema_sqlite.c) delete the rows of a hash
+ * as soon as something names it, and blob_collect deletes them with the blob;
+ * so the rows are exactly the uploads nobody has committed, and the server's
+ * cap (store_blob_pending) is one indexed sum, not a walk of the grants. The
  * sweep (store_blob_sweep) takes the rows older than the grace (index on
  * put) in pages, and for each one, in its own write transaction, deletes
  * the row if it is still that old (a PUT again renews it, under the same
@@ -315,7 +315,7 @@ int users_hash_row(sql_stmt *s, const unsigned char *hash, char *user)
 
 	sql_bind_blob(s, 1, hash, STORE_SHA_LEN);
 	if (sql_step(s) == SQL_ROW &&
-	    (int)sql_col_bytes(s, 1) == STORE_SHA_LEN &&
+	    sql_col_bytes(s, 1) == STORE_SHA_LEN &&
 	    store_hash_equal(sql_col_blob(s, 1), hash)) {
 		u = sql_col_text(s, 0);
 		snprintf(user, STORE_USER_MAX + 1, "%s",
@@ -661,7 +661,7 @@ int store_blob_sweep(store *st, int64_t grace_ns, size_t *removed,
 		n = 0;
 		while ((r = sql_step(s)) == SQL_ROW) {
 			const char *u = sql_col_text(s, 0);
-			if ((int)sql_col_bytes(s, 1) != STORE_SHA_LEN || !u)
+			if (sql_col_bytes(s, 1) != STORE_SHA_LEN || !u)
 				continue;
 			snprintf(page[n].user, sizeof(page[n].user), "%s", u);
 			memcpy(page[n++].sha, sql_col_blob(s, 1),

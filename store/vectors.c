@@ -144,7 +144,7 @@ int store_embedding_put(store *st, int64_t dataset, int64_t tree,
 		sql_bind_int64(ins, 1, id);
 		db_bind_str(ins, 2, paths[i]);
 		sql_bind_int64(ins, 3, labels[i]);
-		sql_bind_blob(ins, 4, x + i * dim, (size_t)((int)(dim * sizeof(float))));
+		sql_bind_blob(ins, 4, x + i * dim, dim * sizeof(float));
 		rc = db_err(sql_step(ins));
 		if (rc == -EEXIST) {
 			if (bad)
@@ -255,7 +255,7 @@ int store_embedding_each(store *st, int64_t emb, store_vec_fn fn, void *arg)
 		return -EIO;
 	sql_bind_int64(s, 1, emb);
 	while ((r = sql_step(s)) == SQL_ROW) {
-		if ((size_t)(int)sql_col_bytes(s, 1) !=
+		if (sql_col_bytes(s, 1) !=
 		    (size_t)e.dim * sizeof(float)) {
 			rc = -EIO;
 			break;
@@ -348,7 +348,7 @@ int store_matrix_load(store *st, int64_t emb, int64_t tree,
 	while ((r = sql_step(s)) == SQL_ROW) {
 		const char *p = sql_col_text(s, 0);
 		size_t plen = strlen(p) + 1;
-		if ((size_t)(int)sql_col_bytes(s, 1) != m->dim * sizeof(float)) {
+		if (sql_col_bytes(s, 1) != m->dim * sizeof(float)) {
 			rc = -EIO;
 			break;
 		}
