@@ -2,11 +2,17 @@
  * blob.c — the content-addressed blob store and the upload commit.
  *
  * A blob is an immutable file STORE/blobs/<first hex byte>/<sha256 hex>.
- * Uploads are written to STORE/staging/<random> by the layer above; commit
- * renames the staging file onto its blob name (or drops it when the blob is
- * already there: same name, same bytes) and points the node at the hash, both
+ * Uploads are written to a staging file by the layer above; commit links
+ * the staging file to its blob name (or drops it when the blob is already
+ * there: same name, same bytes) and points the node at the hash, both
  * under the write lock so that collection (unlink when no node references the
  * hash) cannot race with a commit of the same bytes.
+ *
+ * This file is the catalog's side only. Every file operation on blobs and
+ * staging (the blob path, a staging file, staging → blob by link(2), open
+ * for reading, unlink, the staging wipe of recovery) is the local blob
+ * engine's (store/blobs_local.c, store/blobstore.h), called with the
+ * store's folder.
  *
  * Crash safety: the rename happens before the catalog commit. A crash between
  * the two leaves an unreferenced blob, which blob_recover() collects at the
@@ -43,6 +49,7 @@
 #include <openssl/evp.h>
 
 #include "db.h"
+#include "store/blobstore.h"
 
 int64_t store_now_ns(void)
 {
@@ -72,10 +79,7 @@ void store_sha_hex(const unsigned char sha[STORE_SHA_LEN], char hex[65])
 void blob_path(const store *st, const unsigned char *sha, char *buf,
 	       size_t len)
 {
-	char hex[65];
-
-	store_sha_hex(sha, hex);
-	snprintf(buf, len, "%s/%.2s/%s", st->blobdir, hex, hex);
+	blobs_local_path(st->dir, sha, buf, len);
 }
 
 int store_sha256_fd(int fd, unsigned char sha[STORE_SHA_LEN])
@@ -111,12 +115,7 @@ out:
 
 int store_blob_open(store *st, const unsigned char sha[STORE_SHA_LEN])
 {
-	char path[STORE_PATH_MAX];
-	int fd;
-
-	blob_path(st, sha, path, sizeof(path));
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	return fd < 0 ? -errno : fd;
+	return blobs_local_open_fd(st->dir, sha);
 }
 
 /* The reserve grows in steps, so a disk with less room than the whole
@@ -170,19 +169,9 @@ int blob_reserve_release(store *st)
 	return freed;
 }
 
-/* A staging file becomes a blob as it is: it gets STORE_FILE_MODE exactly,
- * whatever the umask took from it. */
-static int owner_only(int fd)
-{
-	fchmod(fd, STORE_FILE_MODE);
-	return fd;
-}
-
 int store_staging_create(store *st, char *path, size_t len)
 {
-	unsigned char rnd[12];
-	char hex[25];
-	int fd, is_short;
+	int is_short;
 
 	blob_reserve_ensure(st);
 	pthread_mutex_lock(&st->reserve_lock);
@@ -191,31 +180,7 @@ int store_staging_create(store *st, char *path, size_t len)
 	if (is_short)
 		return -ENOSPC;   /* the room left is the next delete's */
 
-	/* An unnamed file: nothing to clean up if we crash, no directory
-	 * entry to make and remove per upload. */
-	fd = open(st->stagedir, O_TMPFILE | O_RDWR | O_CLOEXEC,
-		  STORE_FILE_MODE);
-	if (fd >= 0) {
-		if (len)
-			path[0] = '\0';
-		return owner_only(fd);
-	}
-	if (errno != EOPNOTSUPP && errno != EISDIR && errno != EINVAL)
-		return -errno;
-	for (int tries = 0; tries < 8; tries++) {
-		if (getrandom(rnd, sizeof(rnd), 0) != (ssize_t)sizeof(rnd))
-			return -EIO;
-		store_sha_hex_n(rnd, sizeof(rnd), hex);
-		if ((size_t)snprintf(path, len, "%s/%s", st->stagedir, hex) >= len)
-			return -ENAMETOOLONG;
-		fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC,
-			  STORE_FILE_MODE);
-		if (fd >= 0)
-			return owner_only(fd);
-		if (errno != EEXIST)
-			return -errno;
-	}
-	return -EEXIST;
+	return blobs_local_stage(st->dir, path, len);
 }
 
 /* Runs cached statement q ("DELETE ... WHERE sha=?1") for sha. */
@@ -233,7 +198,6 @@ static void delete_by_sha(struct conn *c, enum q q, const unsigned char *sha)
 void blob_collect(struct conn *c, const unsigned char *sha)
 {
 	sql_stmt *s = db_stmt(c, Q_SHA_REF);
-	char path[STORE_PATH_MAX];
 
 	if (!s)
 		return;
@@ -243,49 +207,16 @@ void blob_collect(struct conn *c, const unsigned char *sha)
 	if (referenced)
 		return;
 	delete_by_sha(c, Q_FEAT_DEL, sha);   /* its cached features */
-	blob_path(c->st, sha, path, sizeof(path));
-	unlink(path);
+	blobs_local_unlink(c->st->dir, sha);
 	thumbcache_forget(c->st, sha);  /* after the blob: see thumbs.c */
 	kept_forget(c, sha);
 	delete_by_sha(c, Q_GRANT_DEL, sha);  /* who sent it: moot now */
 	delete_by_sha(c, Q_PENDING_DEL, sha);
 }
 
-static int fsync_path(const char *path, int flags)
-{
-	int fd = open(path, flags | O_CLOEXEC);
-	int rc = 0;
-
-	if (fd < 0)
-		return -errno;
-	if (fsync(fd))
-		rc = -errno;
-	close(fd);
-	return rc;
-}
-
-/* Gives the staged bytes (fd, and path when the file has a name) their
- * blob name. A blob already there has the same bytes: keep it. */
-static int stage_to_blob(int fd, const char *staged, const char *blob)
-{
-	char proc[64];
-
-	if (staged[0]) {
-		if (access(blob, F_OK) == 0)
-			return unlink(staged) ? -errno : 0;
-		return rename(staged, blob) ? -errno : 0;
-	}
-	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
-	if (linkat(AT_FDCWD, proc, AT_FDCWD, blob, AT_SYMLINK_FOLLOW) == 0 ||
-	    errno == EEXIST)
-		return 0;
-	return -errno;
-}
-
 static void drop_staged(const char *staged)
 {
-	if (staged[0])
-		unlink(staged);
+	blobs_local_unstage(staged);
 }
 
 int store_node_commit(store *st, int64_t ino, int fd, const char *staged,
@@ -293,7 +224,6 @@ int store_node_commit(store *st, int64_t ino, int fd, const char *staged,
 		      int64_t mtime_ns, int durable)
 {
 	struct conn *c = db_conn(st);
-	char path[STORE_PATH_MAX];
 	struct store_node old;
 	int64_t now = store_now_ns();
 	sql_stmt *s;
@@ -308,7 +238,6 @@ int store_node_commit(store *st, int64_t ino, int fd, const char *staged,
 		drop_staged(staged);
 		return rc;
 	}
-	blob_path(st, sha, path, sizeof(path));
 	rc = db_begin(c);
 	if (rc) {
 		drop_staged(staged);
@@ -323,13 +252,9 @@ int store_node_commit(store *st, int64_t ino, int fd, const char *staged,
 		rc = rc == -ENOENT ? 0 : rc;
 		return db_end(c, rc);
 	}
-	rc = stage_to_blob(fd, staged, path);
-	if (rc == 0 && durable) {
-		char dir[STORE_PATH_MAX];
-		snprintf(dir, sizeof(dir), "%s", path);
-		*strrchr(dir, '/') = '\0';
-		rc = fsync_path(dir, O_RDONLY | O_DIRECTORY);
-	}
+	/* the bytes were fsync'd above, outside the lock: the link fsyncs
+	 * only the (clean) file again and the blob's folder */
+	rc = blobs_local_link(st->dir, fd, staged, sha, durable);
 	if (rc == 0) {
 		s = db_stmt(c, Q_NODE_SET_CONTENT);
 		if (!s)
@@ -375,17 +300,11 @@ int blob_recover(struct conn *c)
 	store *st = c->st;
 	char path[STORE_PATH_MAX];
 	struct dirent *de;
-	DIR *d = opendir(st->stagedir);
+	DIR *d;
+	int rc = blobs_local_sweep(st->dir, 0, NULL);   /* all of staging/ */
 
-	if (!d)
-		return -errno;
-	while ((de = readdir(d)) != NULL) {
-		if (de->d_name[0] == '.')
-			continue;
-		snprintf(path, sizeof(path), "%s/%s", st->stagedir, de->d_name);
-		unlink(path);
-	}
-	closedir(d);
+	if (rc)
+		return rc;
 
 	for (int b = 0; b < 256; b++) {
 		snprintf(path, sizeof(path), "%s/%02x", st->blobdir, b);
