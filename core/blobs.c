@@ -1,66 +1,83 @@
 /*
- * blobs.c — core/blobs.h's calls: each byte operation goes to the blob
- * store's engine (b->ops, one file per engine), and the facts about blobs
- * that the catalog holds whatever the engine — grants, pending uploads,
- * kept bytes, thumbnails a user sent — are answered here, once, over
- * store/. The server's ownership rules for bytes live here too (the web
+ * blobs.c — core/blobs.h's calls: each byte operation goes to the store's
+ * blob functions (store/blob.c, over an engine of store/blobstore.h), and
+ * the facts about blobs that the catalog holds whatever the engine —
+ * grants, pending uploads, kept bytes, thumbnails a user sent — are
+ * answered here, once, over store/. The server's ownership rules for bytes live here too (the web
  * door's owner "" reads what its datasets name), so api/ asks one
  * question per purpose instead of stringing store/ calls together.
  */
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "core/blobs.h"
 #include "store/store.h"
 
-void core_blobs_free(struct core_blobs *b)
+int core_blobs_open(store *st, struct core_blobs **out)
 {
-	if (b)
-		b->ops->destroy(b);
+	struct core_blobs *b = calloc(1, sizeof(*b));
+
+	if (!b)
+		return -ENOMEM;
+	b->st = st;
+	*out = b;
+	return 0;
 }
 
-/* ---- bytes: the engine's ---- */
+void core_blobs_free(struct core_blobs *b)
+{
+	free(b);
+}
+
+/* ---- bytes: the store's blob engine's ---- */
 
 int core_blob_open(struct core_blobs *b, const unsigned char sha[STORE_SHA_LEN])
 {
-	return b->ops->open(b, sha);
+	return store_blob_open(b->st, sha);
 }
 
+/* No URL yet: the store's blobs are on its local engine, and the server
+ * sends their bytes itself. The S3 engine's presigned URLs come here when
+ * the store holds that engine (docs/design.md §2.9). */
 int core_blob_url(struct core_blobs *b, const unsigned char sha[STORE_SHA_LEN],
 		  unsigned ttl_s, char *url, size_t len)
 {
-	return b->ops->url(b, sha, ttl_s, url, len);
+	(void)b, (void)sha, (void)ttl_s;
+	if (url && len)
+		url[0] = '\0';
+	return 0;
 }
 
 int core_blob_staging(struct core_blobs *b, char *path, size_t len)
 {
-	return b->ops->staging(b, path, len);
+	return store_staging_create(b->st, path, len);
 }
 
 int core_blob_put(struct core_blobs *b, int fd, const char *staged,
 		  const unsigned char sha[STORE_SHA_LEN], const char *user)
 {
-	return b->ops->put(b, fd, staged, sha, user);
+	return store_blob_put(b->st, fd, staged, sha, user);
 }
 
 int core_blob_sweep(struct core_blobs *b, int64_t grace_ns, size_t *removed,
 		    int64_t *bytes)
 {
-	return b->ops->sweep(b, grace_ns, removed, bytes);
+	return store_blob_sweep(b->st, grace_ns, removed, bytes);
 }
 
 int core_thumbcache_open(struct core_blobs *b,
 			 const unsigned char sha[STORE_SHA_LEN], int side)
 {
-	return b->ops->thumb_open(b, sha, side);
+	return store_thumbcache_open(b->st, sha, side);
 }
 
 int core_thumbcache_put(struct core_blobs *b,
 			const unsigned char sha[STORE_SHA_LEN], int side,
 			const void *buf, size_t len)
 {
-	return b->ops->thumb_put(b, sha, side, buf, len);
+	return store_thumbcache_put(b->st, sha, side, buf, len);
 }
 
 /* ---- who may read what: the catalog's ---- */

@@ -6,22 +6,20 @@
  *
  * Two halves:
  *
- *   - the bytes, through an engine (struct core_blobs_ops): each engine
- *     is one file behind this table, and nothing outside that file asks
- *     which engine it is. Today: core/blobs_local.c, the local directory
- *     STORE/blobs/ab/<sha256> over store/'s blob functions. Next: an S3
- *     engine (one bucket, keys by hash, presigned GET URLs), added as its
- *     own file without touching a caller.
+ *   - the bytes: the store's blob functions (store/blob.c), which keep
+ *     them through an engine of store/blobstore.h — the local directory
+ *     STORE/blobs/ab/<sha256> today; the S3 engine (one bucket, keys by
+ *     hash, presigned GET URLs) is built behind that interface and comes
+ *     here without touching a caller once the store holds it (§2.9).
  *   - the facts about blobs that live in the catalog whatever the engine
  *     (who sent which bytes — grants —, which are pending, which a
  *     sample keeps on the uploader's machine, which thumbnail a user may
  *     see): implemented once, in core/blobs.c, over store/.
  *
- * Why in core/ and not store/: the interface is what the operations and
- * the server program against; store/ stays the persistence under it (the
- * local engine calls store_blob_*), and an engine may bring its own
- * client (libcurl, OpenSSL) that store/'s catalog code has no business
- * with. The catalog-side half needs core/'s rules (the web door's owner
+ * Why engines below, in store/, and this interface in core/: the engines
+ * are persistence (bytes named by their hash, the catalog's collection
+ * deciding when one goes, under the catalog's write lock), while what
+ * callers program against here needs core/'s rules (the web door's owner
  * "" reads what its mount names), which store/ must not know.
  *
  * Invariants every engine keeps: the bytes under a hash are exactly the
@@ -51,49 +49,15 @@
 
 struct core_blobs;
 
-/* What an engine implements: bytes only. */
-struct core_blobs_ops {
-	const char *name;      /* "local", "s3": for messages only */
-	/* An fd on the blob's bytes, read-only, offset 0: -ENOENT if there
-	 * is no such blob. */
-	int (*open)(struct core_blobs *, const unsigned char sha[STORE_SHA_LEN]);
-	/* A URL a client may GET the blob's bytes from for ttl_s seconds,
-	 * into url (len bytes): 1; 0 when the engine has none to give (the
-	 * local engine: the server sends the bytes itself); -errno. */
-	int (*url)(struct core_blobs *, const unsigned char sha[STORE_SHA_LEN],
-		   unsigned ttl_s, char *url, size_t len);
-	/* A new, empty staging file for an upload (store_staging_create's
-	 * contract: unnamed when path is set to "", else named there). */
-	int (*staging)(struct core_blobs *, char *path, size_t len);
-	/* Stores verified staged bytes as the blob sha, with the grant of
-	 * `user` and a pending row (store_blob_put's contract); the staged
-	 * file is consumed. */
-	int (*put)(struct core_blobs *, int fd, const char *staged,
-		   const unsigned char sha[STORE_SHA_LEN], const char *user);
-	/* Collects pending blobs older than grace_ns (store_blob_sweep). */
-	int (*sweep)(struct core_blobs *, int64_t grace_ns, size_t *removed,
-		     int64_t *bytes);
-	/* The cached thumbnail of blob sha at `side`: an fd, -ENOENT when
-	 * none is cached; and caching one (gone with its blob). */
-	int (*thumb_open)(struct core_blobs *,
-			  const unsigned char sha[STORE_SHA_LEN], int side);
-	int (*thumb_put)(struct core_blobs *,
-			 const unsigned char sha[STORE_SHA_LEN], int side,
-			 const void *buf, size_t len);
-	void (*destroy)(struct core_blobs *);
-};
-
-/* The head an engine's own struct starts with. */
-struct core_blobs {
-	const struct core_blobs_ops *ops;
-	store *st;             /* the catalog: grants, pending, kept rows */
-};
-
-/* The local directory engine over the store st (STORE/blobs, STORE/thumbs,
- * STORE/staging). It borrows st: free it before closing st. 0 or -ENOMEM. */
-int core_blobs_local(store *st, struct core_blobs **out);
+/* The blob store of the catalog st: bytes and the facts about them. It
+ * borrows st: free it before closing st. 0 or -ENOMEM. */
+int core_blobs_open(store *st, struct core_blobs **out);
 /* Frees the blob store (not the catalog it borrows). NULL is a no-op. */
 void core_blobs_free(struct core_blobs *b);
+
+struct core_blobs {
+	store *st;             /* the catalog and its blob engine */
+};
 
 /* ---- bytes (the engine's) ---- */
 

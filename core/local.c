@@ -1022,7 +1022,7 @@ int core_local_open(const char *dir, const char *owner, struct backend **out,
 		log_warn("%s", msg);
 		msg[0] = '\0';
 	}
-	if (core_blobs_local(l->st, &l->blobs) ||
+	if (core_blobs_open(l->st, &l->blobs) ||
 	    !(l->runner = runner_new(l->st, l->blobs))) {
 		core_blobs_free(l->blobs);
 		store_close(l->st);

@@ -75,7 +75,7 @@ static void test_own_ids(void **state)
 	struct core_blobs *bs;
 	unsigned char sha[STORE_SHA_LEN];
 
-	assert_int_equal(core_blobs_local(f->st, &bs), 0);
+	assert_int_equal(core_blobs_open(f->st, &bs), 0);
 	assert_int_equal(store_dataset_create(f->st, "alice", "da", &a), 0);
 	assert_int_equal(store_dataset_create(f->st, "bob", "db", &b), 0);
 	put_blob(bs, "alice", "x", 1, sha);
@@ -109,8 +109,7 @@ static void test_blob_rules(void **state)
 	char url[64] = "unset";
 	int fd;
 
-	assert_int_equal(core_blobs_local(f->st, &b), 0);
-	assert_string_equal(b->ops->name, "local");
+	assert_int_equal(core_blobs_open(f->st, &b), 0);
 	put_blob(b, "alice", "hello", 5, sha);
 	memset(other, 0xab, sizeof(other));
 

@@ -45,7 +45,7 @@ static int thumb_get(store *st, const unsigned char *sha, int side,
 		     struct core_thumb *out)
 {
 	struct core_blobs *b = NULL;
-	int rc = core_blobs_local(st, &b);
+	int rc = core_blobs_open(st, &b);
 
 	if (!rc)
 		rc = core_thumb_get(b, sha, side, out);
