@@ -32,11 +32,20 @@ void tstore_close(const char *tmp, store *st);
  * rest. */
 
 /* The engine the test stores' catalogs are on: "postgresql" when
- * SIEVEFS_TEST_CATALOG is set, else "sqlite". A case about the SQLite
- * file itself (it plants an older catalog.db with sqlite3) has nothing to
- * test on PostgreSQL: it says so and calls CMocka's skip(), which the run
- * reports as SKIPPED, never as passed. */
+ * SIEVEFS_TEST_CATALOG is set, else "sqlite". */
 const char *tstore_engine(void);
+
+/* Cases about the SQLite file itself (they plant an older catalog.db with
+ * sqlite3 to test its upgrade, check the file's modes, ...) have nothing
+ * to test on PostgreSQL. A test binary registers them in a group of their
+ * own and runs it only when this answers 0; on PostgreSQL it answers 1
+ * after printing one line on stdout, "N cases are SQLite-file cases, not
+ * run on postgresql: NAMES", so they are never skipped silently. */
+struct CMUnitTest;
+int tstore_sqlite_only(const struct CMUnitTest *cases, size_t n);
+#define TSTORE_SQLITE_FILE_GROUP(name, cases, setup, teardown)            \
+	(tstore_sqlite_only(cases, sizeof(cases) / sizeof((cases)[0])) ? 0 :  \
+	 cmocka_run_group_tests_name(name, cases, setup, teardown))
 
 /* Runs sql (statements without results) on the catalog of the store in
  * dir — its PostgreSQL database under SIEVEFS_TEST_CATALOG, else
@@ -44,6 +53,13 @@ const char *tstore_engine(void);
  * a state does; the rows its last statement changed into *changes (may be
  * NULL). 0, or -errno with the engine's message on stderr. */
 int tstore_catalog_exec(const char *dir, const char *sql, int64_t *changes);
+/* Reads a value back the same way: the first column of the first row of
+ * the query sql, as an integer into *out or as text into out (len bytes,
+ * "" for NULL). 0, -ENOENT when there is no row, or -errno with the
+ * engine's message on stderr. */
+int tstore_catalog_int(const char *dir, const char *sql, int64_t *out);
+int tstore_catalog_text(const char *dir, const char *sql, char *out,
+			size_t len);
 
 /* The server to use: SIEVEFS_TEST_CATALOG's, else one started now by
  * tests/scale/pg.sh in a temp dir (tstore_pg_server_stop stops it). Its
