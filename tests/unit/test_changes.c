@@ -473,9 +473,5 @@ int main(void)
 		T(token_use_written_at_most_once_a_minute),
 		T(tokens_of_an_older_catalog_open),
 	};
-	int fails = cmocka_run_group_tests_name("changes", tests, NULL, NULL);
-
-	fails += TSTORE_SQLITE_FILE_GROUP("changes_sqlite_file", sqlite_file,
-					  NULL, NULL);
-	return fails;
+	return TSTORE_RUN_GROUP("changes", tests, sqlite_file, NULL, NULL);
 }

@@ -356,9 +356,5 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_seq_migration, setup,
 						teardown),
 	};
-	int fails = cmocka_run_group_tests(tests, NULL, NULL);
-
-	fails += TSTORE_SQLITE_FILE_GROUP("runs_sqlite_file", sqlite_file,
-					  NULL, NULL);
-	return fails;
+	return TSTORE_RUN_GROUP("tests", tests, sqlite_file, NULL, NULL);
 }

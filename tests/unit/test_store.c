@@ -3289,9 +3289,5 @@ int main(void)
 		T(tag_uid_is_24_hex_stable_and_migrated),
 		T(modes_owner_only_and_repaired),
 	};
-	int fails = cmocka_run_group_tests_name("store", tests, NULL, NULL);
-
-	fails += TSTORE_SQLITE_FILE_GROUP("store_sqlite_file", sqlite_file,
-					  NULL, NULL);
-	return fails;
+	return TSTORE_RUN_GROUP("store", tests, sqlite_file, NULL, NULL);
 }

@@ -580,9 +580,5 @@ int main(void)
 		cmocka_unit_test_setup_teardown(older_sample_triggers_replaced,
 						setup, teardown),
 	};
-	int fails = cmocka_run_group_tests(tests, NULL, NULL);
-
-	fails += TSTORE_SQLITE_FILE_GROUP("table_sqlite_file", sqlite_file,
-					  NULL, NULL);
-	return fails;
+	return TSTORE_RUN_GROUP("tests", tests, sqlite_file, NULL, NULL);
 }

@@ -106,17 +106,33 @@ const char *tstore_engine(void)
 	return base && *base ? "postgresql" : "sqlite";
 }
 
-int tstore_sqlite_only(const struct CMUnitTest *cases, size_t n)
+int tstore_run_group(const char *name, const struct CMUnitTest *cases,
+		     size_t n, const struct CMUnitTest *sqlite_file,
+		     size_t nsq, int (*setup)(void **),
+		     int (*teardown)(void **))
 {
-	if (!strcmp(tstore_engine(), "sqlite"))
-		return 0;
-	printf("%zu cases are SQLite-file cases, not run on %s:", n,
-	       tstore_engine());
-	for (size_t i = 0; i < n; i++)
-		printf(" %s", cases[i].name);
-	printf("\n");
-	fflush(stdout);
-	return 1;
+	struct CMUnitTest *all;
+	int fails;
+
+	if (strcmp(tstore_engine(), "sqlite")) {
+		printf("%zu cases are SQLite-file cases, not run on %s:", nsq,
+		       tstore_engine());
+		for (size_t i = 0; i < nsq; i++)
+			printf(" %s", sqlite_file[i].name);
+		printf("\n");
+		fflush(stdout);
+		return _cmocka_run_group_tests(name, cases, n, setup, teardown);
+	}
+	all = malloc((n + nsq) * sizeof(*all));
+	if (!all) {
+		fprintf(stderr, "tstore: out of memory\n");
+		return 1;
+	}
+	memcpy(all, cases, n * sizeof(*all));
+	memcpy(all + n, sqlite_file, nsq * sizeof(*all));
+	fails = _cmocka_run_group_tests(name, all, n + nsq, setup, teardown);
+	free(all);
+	return fails;
 }
 
 int __real_db_open_catalog(store *st, char *msg);

@@ -37,15 +37,22 @@ const char *tstore_engine(void);
 
 /* Cases about the SQLite file itself (they plant an older catalog.db with
  * sqlite3 to test its upgrade, check the file's modes, ...) have nothing
- * to test on PostgreSQL. A test binary registers them in a group of their
- * own and runs it only when this answers 0; on PostgreSQL it answers 1
- * after printing one line on stdout, "N cases are SQLite-file cases, not
- * run on postgresql: NAMES", so they are never skipped silently. */
+ * to test on PostgreSQL. A test binary lists them in an array of their
+ * own and runs its group with TSTORE_RUN_GROUP(name, cases, sqlite_file,
+ * setup, teardown): on SQLite one group of both arrays (so the run's
+ * count is every case); on PostgreSQL the cases alone, after one line on
+ * stdout, "N cases are SQLite-file cases, not run on postgresql: NAMES",
+ * so none is skipped silently. Answers as cmocka_run_group_tests. */
 struct CMUnitTest;
-int tstore_sqlite_only(const struct CMUnitTest *cases, size_t n);
-#define TSTORE_SQLITE_FILE_GROUP(name, cases, setup, teardown)            \
-	(tstore_sqlite_only(cases, sizeof(cases) / sizeof((cases)[0])) ? 0 :  \
-	 cmocka_run_group_tests_name(name, cases, setup, teardown))
+int tstore_run_group(const char *name, const struct CMUnitTest *cases,
+		     size_t n, const struct CMUnitTest *sqlite_file,
+		     size_t nsq, int (*setup)(void **),
+		     int (*teardown)(void **));
+#define TSTORE_RUN_GROUP(name, cases, sqlite_file, setup, teardown)         \
+	tstore_run_group(name, cases, sizeof(cases) / sizeof((cases)[0]),    \
+			 sqlite_file,                                        \
+			 sizeof(sqlite_file) / sizeof((sqlite_file)[0]),     \
+			 setup, teardown)
 
 /* Runs sql (statements without results) on the catalog of the store in
  * dir — its PostgreSQL database under SIEVEFS_TEST_CATALOG, else
