@@ -1415,9 +1415,8 @@ static void blob_source_follows_grants(void **state)
  * own, neither replaces the other; both go with the last node naming the
  * original. A catalog whose thumbs table had one row per original is
  * rebuilt on open, its rows kept. */
-static void thumbs_one_per_sender(void **state)
+static void thumbs_one_per_sender_in(struct fx *f, int older)
 {
-	struct fx *f = *state;
 	unsigned char o[STORE_SHA_LEN], th[STORE_SHA_LEN], bth[STORE_SHA_LEN];
 	unsigned char t[STORE_SHA_LEN], src[STORE_SHA_LEN];
 	struct store_dataset bob;
@@ -1431,20 +1430,24 @@ static void thumbs_one_per_sender(void **state)
 	qa = mkfile_pending(f, f->ds.live_root, "o");
 	assert_rc(store_node_commit_kept(f->st, qa, o, 100, T2, th, 13, 0), 0);
 
-	/* an older catalog: one thumbnail per original */
+	/* an older catalog: one thumbnail per original (older: the SQLite
+	 * file's upgrade; else a plain reopen, either engine) */
 	store_close(f->st);
 	f->st = NULL;
-	snprintf(db, sizeof(db), "%s/catalog.db", f->dir);
-	assert_int_equal(sqlite3_open(db, &h), SQLITE_OK);
-	assert_int_equal(sqlite3_exec(h, "CREATE TABLE old AS SELECT * FROM"
-				      " thumbs; DROP TABLE thumbs;"
-				      "CREATE TABLE thumbs(sha BLOB PRIMARY KEY,"
-				      " thumb BLOB NOT NULL, size INTEGER NOT"
-				      " NULL) WITHOUT ROWID;"
-				      "INSERT INTO thumbs SELECT * FROM old;"
-				      "DROP TABLE old;", NULL, NULL, NULL),
-			 SQLITE_OK);
-	sqlite3_close(h);
+	if (older) {
+		snprintf(db, sizeof(db), "%s/catalog.db", f->dir);
+		assert_int_equal(sqlite3_open(db, &h), SQLITE_OK);
+		assert_int_equal(sqlite3_exec(h, "CREATE TABLE old AS SELECT *"
+					      " FROM thumbs; DROP TABLE thumbs;"
+					      "CREATE TABLE thumbs(sha BLOB"
+					      " PRIMARY KEY, thumb BLOB NOT NULL,"
+					      " size INTEGER NOT NULL) WITHOUT"
+					      " ROWID;"
+					      "INSERT INTO thumbs SELECT * FROM"
+					      " old; DROP TABLE old;", NULL, NULL,
+					      NULL), SQLITE_OK);
+		sqlite3_close(h);
+	}
 	reopen(f);
 	assert_rc(store_thumb_get_for(f->st, "alice", o, t, &size), 0);
 	assert_memory_equal(t, th, STORE_SHA_LEN);
@@ -1470,6 +1473,16 @@ static void thumbs_one_per_sender(void **state)
 	assert_false(blob_exists(f, th));
 	assert_false(blob_exists(f, bth));
 	assert_rc(store_thumb_get(f->st, o, t, &size), -ENOENT);
+}
+
+static void thumbs_one_per_sender(void **state)
+{
+	thumbs_one_per_sender_in(*state, 0);
+}
+
+static void thumbs_one_per_sender_of_an_older_catalog(void **state)
+{
+	thumbs_one_per_sender_in(*state, 1);
 }
 
 /* A catalog from before features were keyed by the bytes read: its rows
@@ -2330,12 +2343,11 @@ static void assert_hex24(const char *uid)
 
 /* Tags have a public 24-hex uid like datasets, kept across reopens; a
  * catalog made before tag uids gets one for each of its tags on open. */
-static void tag_uid_is_24_hex_stable_and_migrated(void **state)
+/* A tag's uid: 24 hex digits, the live tree's differs from the tag's, the
+ * same after a reopen. */
+static void tag_uid_stable_in(struct fx *f)
 {
-	struct fx *f = *state;
 	struct store_tag live, v1, got;
-	char path[192], uid_live[25], uid_v1[25];
-	sqlite3 *db;
 
 	assert_rc(store_tag_create(f->st, f->ds.id, "v1", T1, &v1), 0);
 	assert_rc(store_tag_get_id(f->st, f->ds.live_tree, &live), 0);
@@ -2347,7 +2359,21 @@ static void tag_uid_is_24_hex_stable_and_migrated(void **state)
 	assert_string_equal(got.uid, v1.uid);
 	assert_rc(store_tag_get_id(f->st, f->ds.live_tree, &got), 0);
 	assert_string_equal(got.uid, live.uid);
+}
 
+static void tag_uid_is_24_hex_and_stable(void **state)
+{
+	tag_uid_stable_in(*state);
+}
+
+static void tag_uid_is_24_hex_stable_and_migrated(void **state)
+{
+	struct fx *f = *state;
+	struct store_tag got;
+	char path[192], uid_live[25], uid_v1[25];
+	sqlite3 *db;
+
+	tag_uid_stable_in(f);
 	/* an old catalog: the column is not there */
 	store_close(f->st);
 	f->st = NULL;
@@ -3275,6 +3301,8 @@ int main(void)
 
 		T(pending_counted_until_named_and_swept_after_grace),
 		T(pending_rows_go_with_the_blob_at_open),
+		T(thumbs_one_per_sender),
+		T(tag_uid_is_24_hex_and_stable),
 	};
 	/* about the SQLite file: an older catalog.db planted with sqlite3
 	 * and upgraded at open, the file's modes, a file that is no catalog
@@ -3282,7 +3310,7 @@ int main(void)
 	const struct CMUnitTest sqlite_file[] = {
 		T(open_on_foreign_catalog_fails_with_message),
 		T(open_migrates_catalog_without_atime),
-		T(thumbs_one_per_sender),
+		T(thumbs_one_per_sender_of_an_older_catalog),
 		T(features_of_the_old_keying_dropped_on_open),
 		T(features_kept_in_leaves),
 		T(gen_added_to_an_older_catalog),
