@@ -372,9 +372,12 @@ int store_open_catalog(const char *dir, const char *catalog, int mode,
 	}
 	c = db_conn(st);
 	if (!c) {
+		char where[256];
+
 		rc = -EIO;
-		set_msg(msg, msglen, "cannot open catalog %s/catalog.db%s",
-			st->dir, " (not a sievefs store, or unreadable)");
+		st->db->eng->where(st->db, where, sizeof(where));
+		set_msg(msg, msglen, "cannot open catalog %s%s", where,
+			" (not a sievefs store, or unreadable)");
 		goto fail;
 	}
 	if (owner)
@@ -1434,8 +1437,8 @@ int store_node_rename(store *st, int64_t parent, const char *name,
 		}
 		snprintf(lo, ol + 2, "%s/", oldpath);
 		snprintf(hi, ol + 2, "%s0", oldpath);
-		/* the longest path below, in bytes: measured here, as the
-		 * engines' length() counts characters */
+		/* the longest path below, in bytes: measured here, as
+		 * length() counts in each engine's own units (sql.h) */
 		sql_stmt *m = db_prep(c, "SELECT path FROM nodes WHERE tree=?1"
 				      " AND path>?2 AND path<?3");
 		size_t most = 0;
@@ -1501,10 +1504,9 @@ int store_node_rename(store *st, int64_t parent, const char *name,
 			goto out;
 		}
 		db_bind_str(s, 1, newpath);
-		sql_bind_int64(s, 2, db_text_chars(oldpath) + 1);
-		sql_bind_int64(s, 3, src.tree);
-		db_bind_str(s, 4, lo);
-		db_bind_str(s, 5, hi);
+		sql_bind_int64(s, 2, src.tree);
+		db_bind_str(s, 3, lo);
+		db_bind_str(s, 4, hi);
 		rc = db_err(sql_step(s));
 		sql_reset(s);
 	}
@@ -1723,9 +1725,12 @@ static int sel_put(store *st, int64_t dataset, int64_t tree,
 	else if (!rc && !check)
 		exec_int(c, "DELETE FROM selection WHERE dataset=?1", dataset,
 			 0, &rc);
+	/* a node listed again changes no row (ON CONFLICT: a failed
+	 * statement would end the transaction on PostgreSQL, sql.h) */
 	if (!rc && !check &&
 	    !(ins = db_prep(c, "INSERT INTO selection(dataset,rank,node)"
-			    " VALUES(?1,?2,?3)")))
+			    " VALUES(?1,?2,?3) ON CONFLICT (dataset, node)"
+			    " DO NOTHING")))
 		rc = -EIO;
 	for (size_t i = 0; i < n && !rc; i++) {
 		if (bad)
@@ -1738,14 +1743,14 @@ static int sel_put(store *st, int64_t dataset, int64_t tree,
 		sql_bind_int64(ins, 2, rank);
 		sql_bind_int64(ins, 3, node.ino);
 		rc = db_err(sql_step(ins));
-		if (rc == -EEXIST && mode != SEL_REPLACE) {
-			rc = 0;
-		} else if (rc == -EEXIST) {
+		if (rc)
+			break;
+		if (sql_changes(c->db) == 1) {
+			rank++;
+		} else if (mode == SEL_REPLACE) {
 			set_msg(msg, msglen, "'%s' is listed twice",
 				paths[i]);
 			rc = -EINVAL;
-		} else if (!rc) {
-			rank++;
 		}
 	}
 	if (check)
@@ -1844,10 +1849,10 @@ int store_event_each(store *st, int64_t dataset, int limit, store_event_fn fn,
 
 	if (!c || !(s = db_prep(c, "SELECT ts, level, msg FROM (SELECT id, ts,"
 			     " level, msg FROM events WHERE dataset=?1 ORDER BY"
-			     " id DESC LIMIT ?2) ORDER BY id")))
+			     " id DESC LIMIT ?2) AS last ORDER BY id")))
 		return -EIO;
 	sql_bind_int64(s, 1, dataset);
-	sql_bind_int64(s, 2, limit);
+	sql_bind_int64(s, 2, db_limit(limit));
 	while ((r = sql_step(s)) == SQL_ROW) {
 		rc = fn(arg, sql_col_int64(s, 0), (int)sql_col_int64(s, 1),
 			sql_col_text(s, 2));

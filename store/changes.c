@@ -130,7 +130,7 @@ int store_tree_files_page(store *st, int64_t tree, const char *after,
 		return -EIO;
 	sql_bind_int64(s, 1, tree);
 	db_bind_str(s, 2, after ? after : "");
-	sql_bind_int64(s, 3, (int64_t)limit);
+	sql_bind_int64(s, 3, db_limit((int64_t)limit));
 	while ((r = sql_step(s)) == SQL_ROW) {
 		const char *p = sql_col_text(s, NODE_NCOLS);
 		if ((rc = db_grow((void **)&v, &cap, k, sizeof(*v))))

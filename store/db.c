@@ -29,10 +29,13 @@ static const char *const sql_text[Q_COUNT] = {
 	[Q_NODE_HAS_CHILD] = "SELECT 1 FROM nodes WHERE parent=?1 LIMIT 1",
 	[Q_NODE_MOVE] = "UPDATE nodes SET parent=?2, name=?3, path=?4,"
 		" ctime=?5 WHERE ino=?1",
-	/* ?2: 1 + the old prefix's length in characters (sql.h: substr
-	 * counts characters in both engines; db_text_chars) */
-	[Q_NODE_MOVE_SUBTREE] = "UPDATE nodes SET path=?1 || substr(path,?2)"
-		" WHERE tree=?3 AND path>?4 AND path<?5",
+	/* ?3 is the old path + '/', which every path moved starts with:
+	 * substr(path, length(?3)) keeps that '/' and what follows. Both
+	 * sides count in the engine's own units (sql.h), so the cut is
+	 * right whatever the bytes of the names. */
+	[Q_NODE_MOVE_SUBTREE] = "UPDATE nodes SET path=?1 ||"
+		" substr(path, length(?3)) WHERE tree=?2 AND path>?3"
+		" AND path<?4",
 	[Q_NODE_SET_CONTENT] = "UPDATE nodes SET sha=?2, size=?3, mtime=?4,"
 		" ctime=?5 WHERE ino=?1",
 	[Q_NODE_BY_PATH] = "SELECT " NODE_COLS
@@ -224,20 +227,6 @@ int db_end(struct conn *c, int rc)
 		db_rollback(c);
 	db_unlock(c);
 	return rc;
-}
-
-int64_t db_text_chars(const char *s)
-{
-	const unsigned char *p = (const unsigned char *)s;
-	int64_t n = 0;
-
-	while (*p) {
-		if (*p++ >= 0xc0)
-			while ((*p & 0xc0) == 0x80)
-				p++;
-		n++;
-	}
-	return n;
 }
 
 int db_insert_id(sql_stmt *s, int64_t *id)

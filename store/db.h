@@ -121,11 +121,12 @@ int db_end(struct conn *c, int rc);
 /* Releases wlock after a transaction the caller ended itself (COMMIT, then
  * work that must stay under the lock, such as blob_collect()). */
 void db_unlock(struct conn *c);
-/* The length of s in characters as the engines' substr and length count
- * them: a byte from 0xc0 up with the continuation bytes (0x80-0xbf) after
- * it is one character, any other byte one (as SQLite counts; valid UTF-8,
- * all PostgreSQL stores, counts the same). */
-int64_t db_text_chars(const char *s);
+/* What to bind to a LIMIT: n, or INT64_MAX for a negative n ("no
+ * limit": SQLite reads LIMIT -1 so, PostgreSQL refuses it). */
+static inline int64_t db_limit(int64_t n)
+{
+	return n < 0 ? INT64_MAX : n;
+}
 /* Steps s, an INSERT ... RETURNING id, once: the new row's id into *id.
  * The caller resets or finalizes s. 0 or -errno. */
 int db_insert_id(sql_stmt *s, int64_t *id);

@@ -16,7 +16,8 @@
  *   - parameters are ?1 ?2 ... (numbered; the same number may repeat); an
  *     engine rewrites them to its own syntax ($1 for PostgreSQL) outside
  *     string literals;
- *   - integers are 64-bit (BIGINT), text is UTF-8 TEXT, bytes are BLOB /
+ *   - integers are 64-bit (BIGINT), text is TEXT holding any bytes but
+ *     NUL (names need not be UTF-8, as on Linux), bytes are BLOB /
  *     BYTEA and are bound and read only with the _blob calls; a boolean
  *     expression in a result column is read with sql_col_int64 (0 or 1);
  *   - no rowid, no last_insert_rowid(): a new id comes back with
@@ -26,7 +27,11 @@
  *     (coalesce, substr, length, lower, abs, count, sum, min, max as
  *     aggregates, CASE, ||, EXISTS are fine; SQLite's scalar max(a,b),
  *     hex(), randomblob(), glob, iif, printf, PRAGMA are not — do that
- *     work in C); substr and length count characters in both engines;
+ *     work in C); substr and length count in the engine's own units
+ *     (SQLite: UTF-8 characters; PostgreSQL, an SQL_ASCII database:
+ *     bytes), so use them only within one statement, against each other
+ *     (substr(path, length(?1)) where path starts with ?1), never with
+ *     a position counted in C;
  *   - string comparison of ORDER BY and = is bytewise: the PostgreSQL
  *     schema gives text columns COLLATE "C", as SQLite's BINARY compares.
  *
@@ -114,6 +119,10 @@ struct sql_engine {
 	 * synchronous=NORMAL; an upload may ask for more). Same answers as
 	 * commit. */
 	int (*commit_durable)(sql_conn *c);
+	/* Where db's catalog is, for a message (SQLite: the file's path;
+	 * PostgreSQL: host, port, database and user, never a password):
+	 * at most len bytes into out. */
+	void (*where)(sql_db *db, char *out, size_t len);
 };
 
 struct sql_db {

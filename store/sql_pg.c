@@ -72,12 +72,18 @@
  * Errors by SQLSTATE: 23505 -EEXIST (23xxx other constraint violations
  * too, as SQLite's CONSTRAINT maps), 53100 -ENOSPC, 40001/40P01 -EAGAIN,
  * connection loss -EAGAIN (above), 57014 -ETIMEDOUT, 55P03 -EBUSY,
- * 25006 -EROFS, 22021 (text that is not UTF-8) -EILSEQ, anything else
- * -EIO; the server's message is kept for errmsg until the connection's
- * next call. -EILSEQ is beyond sql.h's list: a UTF8 database cannot hold
- * a name whose bytes are not UTF-8, which SQLite's TEXT and Linux file
- * names can (see the report of issue 19's pg part: BYTEA names or an
- * SQL_ASCII database are the ways out, each with a cost).
+ * 25006 -EROFS, anything else -EIO; the server's message is kept for
+ * errmsg until the connection's next call.
+ *
+ * Encoding: a sievefs catalog is a database with ENCODING 'SQL_ASCII'
+ * (LC_COLLATE and LC_CTYPE 'C', TEMPLATE template0), so a name is its
+ * bytes, as on Linux and in SQLite's TEXT: a file name that is not UTF-8
+ * ("bad\377x.txt") is stored and read back as it came, and substr and
+ * length count bytes (sql.h). open refuses a database with any other
+ * server_encoding (-EINVAL, the CREATE DATABASE command in the message),
+ * and every connection sets client_encoding SQL_ASCII, so the server
+ * neither converts nor validates what it is sent (a PGCLIENTENCODING of
+ * UTF8 would have it refuse those bytes).
  *
  * Schema: open (SQL_CREATE) applies schema_pg.c's steps in a transaction
  * holding the same advisory lock, so two servers starting at once do not
@@ -203,8 +209,6 @@ static int pg_fail(struct pg_conn *c, PGresult *r)
 		return -EBUSY;
 	if (!strcmp(state, "25006"))
 		return -EROFS;
-	if (!strcmp(state, "22021") || !strcmp(state, "22P05"))
-		return -EILSEQ;
 	return -EIO;
 }
 
@@ -307,8 +311,8 @@ static void scrub(const char *target, char *msg)
 static PGconn *pg_connect(const struct pg_db *db)
 {
 	const char *keys[] = { "application_name", "connect_timeout",
-			       "options", "dbname", NULL };
-	const char *vals[] = { "sievefs", "10",
+			       "client_encoding", "options", "dbname", NULL };
+	const char *vals[] = { "sievefs", "10", "SQL_ASCII",
 			       db->readonly ? "-c default_transaction_read_only=on"
 					    : "",
 			       db->target, NULL };
@@ -414,6 +418,22 @@ out:
 
 static int conn_wrap(sql_db *d, PGconn *pg, sql_conn **out);
 
+/* 0 when pg's database is SQL_ASCII (top of file), else -EINVAL and msg
+ * gives the command that makes one. */
+static int check_encoding(PGconn *pg, char *msg)
+{
+	const char *enc = PQparameterStatus(pg, "server_encoding");
+	const char *name = PQdb(pg);
+
+	if (enc && !strcmp(enc, "SQL_ASCII"))
+		return 0;
+	snprintf(msg, 256, "PostgreSQL database %.40s has ENCODING '%.12s',"
+		 " sievefs needs one made so: CREATE DATABASE %.40s TEMPLATE"
+		 " template0 ENCODING 'SQL_ASCII' LC_COLLATE 'C' LC_CTYPE 'C'",
+		 name ? name : "?", enc ? enc : "unknown", name ? name : "NAME");
+	return -EINVAL;
+}
+
 static int pg_open(const char *target, int flags, sql_db **out, char *msg)
 {
 	struct pg_db *db = calloc(1, sizeof(*db));
@@ -440,6 +460,10 @@ static int pg_open(const char *target, int flags, sql_db **out, char *msg)
 		rc = -EIO;
 		goto fail;
 	}
+	if ((rc = check_encoding(pg, msg)) != 0) {
+		PQfinish(pg);
+		goto fail;
+	}
 	if ((rc = conn_wrap(&db->base, pg, &c)) != 0) {
 		snprintf(msg, 256, "out of memory");
 		goto fail;
@@ -454,6 +478,14 @@ fail:
 	free(db->target);
 	free(db);
 	return rc;
+}
+
+static void pg_where(sql_db *d, char *out, size_t len)
+{
+	char where[200];
+
+	describe(((struct pg_db *)d)->target, where, sizeof(where));
+	snprintf(out, len, "PostgreSQL %s", where);
 }
 
 static void pg_close(sql_db *d)
@@ -1181,4 +1213,5 @@ const struct sql_engine sql_pg = {
 	.commit = pg_commit,
 	.rollback = pg_rollback,
 	.errmsg = pg_errmsg,
+	.where = pg_where,
 };

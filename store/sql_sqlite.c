@@ -670,6 +670,11 @@ static int e_commit_durable(sql_conn *conn)
 
 static const char *e_errmsg(sql_conn *c) { return sqlite3_errmsg(SCONN(c)->h); }
 
+static void e_where(sql_db *d, char *out, size_t len)
+{
+	snprintf(out, len, "%s", ((struct sdb *)d)->path);
+}
+
 const struct sql_engine sql_sqlite = {
 	.name = "sqlite",
 	.open = e_open,
@@ -698,4 +703,5 @@ const struct sql_engine sql_sqlite = {
 	.rollback = e_rollback,
 	.errmsg = e_errmsg,
 	.commit_durable = e_commit_durable,
+	.where = e_where,
 };

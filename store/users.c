@@ -284,7 +284,8 @@ static int token_revoke(store *st, const char *user, int64_t id)
 	if (rc)
 		return rc;
 	s = db_prep(c, "UPDATE tokens SET revoked=1 WHERE id=?1"
-		    " AND (?2 IS NULL OR (\"user\"=?2 AND revoked=0))");
+		    " AND (CAST(?2 AS TEXT) IS NULL OR (\"user\"=?2"
+		    " AND revoked=0))");
 	if (!s)
 		return db_end(c, -EIO);
 	sql_bind_int64(s, 1, id);
@@ -391,7 +392,7 @@ int store_node_children_page(store *st, int64_t parent, const char *after,
 		return -EIO;
 	sql_bind_int64(s, 1, parent);
 	db_bind_str(s, 2, after ? after : "");
-	sql_bind_int64(s, 3, (int64_t)limit);
+	sql_bind_int64(s, 3, db_limit((int64_t)limit));
 	rc = db_rows(s, sizeof(**out), db_node_row, (void **)out, n);
 	sql_finalize(s);
 	return rc;

@@ -664,7 +664,7 @@ int store_run_scores_each(store *st, int64_t run, int limit,
 			     " ORDER BY rank LIMIT ?2")))
 		return -EIO;
 	sql_bind_int64(s, 1, run);
-	sql_bind_int64(s, 2, limit);
+	sql_bind_int64(s, 2, db_limit(limit));
 	while ((r = sql_step(s)) == SQL_ROW) {
 		rc = fn(arg, sql_col_text(s, 0),
 			sql_col_double(s, 1));

@@ -52,7 +52,7 @@ pg_start() {
 		chmod 0711 "$dir" && chown postgres: "$pg" || return 1
 	fi
 	if ! _pg_as "$PG_BIN/initdb" -D "$pg/data" -A trust -U postgres \
-		--no-sync -E UTF8 --locale=C >"$pg/initdb.log" 2>&1; then
+		--no-sync -E SQL_ASCII --locale=C >"$pg/initdb.log" 2>&1; then
 		echo "pg.sh: initdb failed, see $pg/initdb.log:" >&2
 		tail -5 "$pg/initdb.log" >&2
 		return 1

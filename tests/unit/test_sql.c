@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+#include <libpq-fe.h>
 
 #include "store/sql.h"
 #include "tests/unit/tstore.h"
@@ -343,12 +344,25 @@ static void test_bytewise(void **state)
 	sql_finalize(s);
 	assert_int_equal(one_int(f->c, "SELECT count(*) FROM tt"
 				 " WHERE k='A'", 0), 0);
-	/* bytes that are not UTF-8: SQLite's TEXT holds them, a UTF8
-	 * PostgreSQL database refuses them with -EILSEQ */
+	/* bytes that are not UTF-8: both engines hold them as they came
+	 * (PostgreSQL: an SQL_ASCII database, store/sql_pg.c) */
 	assert_int_equal(sql_prepare(f->c, "INSERT INTO tt(k) VALUES(?1)", &s),
 			 0);
-	assert_int_equal(sql_bind_text(s, 1, "bad\377x", 5), 0);
-	assert_int_equal(sql_step(s), is_pg(f) ? -EILSEQ : SQL_DONE);
+	assert_int_equal(sql_bind_text(s, 1, "bad\377x/\xc3\xa9\377z", 10), 0);
+	assert_int_equal(sql_step(s), SQL_DONE);
+	sql_finalize(s);
+	/* substr and length count in the engine's own units, the same on
+	 * both sides of a statement (sql.h): cutting a prefix measured by
+	 * length() leaves the rest's bytes whatever the names hold */
+	assert_int_equal(sql_prepare(f->c, "SELECT k, substr(k, length(?1))"
+				     " FROM tt WHERE k>?1 AND k<?2", &s), 0);
+	assert_int_equal(sql_bind_text(s, 1, "bad\377x/", 6), 0);
+	assert_int_equal(sql_bind_text(s, 2, "bad\377x0", 6), 0);
+	assert_int_equal(sql_step(s), SQL_ROW);
+	assert_int_equal(sql_col_bytes(s, 0), 10);
+	assert_memory_equal(sql_col_text(s, 0), "bad\377x/\xc3\xa9\377z", 10);
+	assert_string_equal(sql_col_text(s, 1), "/\xc3\xa9\377z");
+	assert_int_equal(sql_step(s), SQL_DONE);
 	sql_finalize(s);
 }
 
@@ -614,7 +628,7 @@ static void test_triggers(void **state)
  * database under SIEVEFS_TEST_CATALOG, else DIR/catalog.db). */
 static void test_tstore_catalog_exec(void **state)
 {
-	char tmp[64], dir[128];
+	char tmp[64], dir[128], text[16];
 	store *st;
 	int64_t n = -1;
 
@@ -630,10 +644,79 @@ static void test_tstore_catalog_exec(void **state)
 	assert_int_equal(n, 1);
 	assert_int_not_equal(tstore_catalog_exec(dir, "DELETE FROM nosuch",
 						 NULL), 0);
+	/* reading a value back */
+	assert_int_equal(tstore_catalog_int(dir, "SELECT created FROM users"
+					    " WHERE name='b'", &n), 0);
+	assert_int_equal(n, 2);
+	assert_int_equal(tstore_catalog_text(dir, "SELECT name FROM users"
+					     " WHERE created=2", text,
+					     sizeof(text)), 0);
+	assert_string_equal(text, "b");
+	assert_int_equal(tstore_catalog_int(dir, "SELECT created FROM users"
+					    " WHERE name='a'", &n), -ENOENT);
 	tstore_close(tmp, st);
 }
 
 /* ---- PostgreSQL only ---- */
+
+/* A catalog needs an SQL_ASCII database (store/sql_pg.c): open refuses a
+ * UTF8 one with the command that makes a right one. */
+static void test_pg_encoding(void **state)
+{
+	struct fx *f = *state;
+	char uri[512], q[160], msg[256] = "";
+	const char *name;
+	sql_db *db = NULL;
+	PGconn *pg;
+	PGresult *r;
+
+	assert_int_equal(tstore_pg_create(f->base, uri, sizeof(uri)), 0);
+	tstore_pg_drop(f->base, uri);
+	name = strrchr(uri, '/') + 1;
+	snprintf(q, sizeof(q), "CREATE DATABASE %s TEMPLATE template0"
+		 " ENCODING 'UTF8' LC_COLLATE 'C' LC_CTYPE 'C'", name);
+	pg = PQconnectdb(f->base);
+	assert_int_equal(PQstatus(pg), CONNECTION_OK);
+	r = PQexec(pg, q);
+	assert_int_equal(PQresultStatus(r), PGRES_COMMAND_OK);
+	PQclear(r);
+	PQfinish(pg);
+	assert_int_equal(sql_pg.open(uri, SQL_CREATE, &db, msg), -EINVAL);
+	assert_null(db);
+	assert_non_null(strstr(msg, "'UTF8'"));
+	assert_non_null(strstr(msg, "CREATE DATABASE "));
+	assert_non_null(strstr(msg, name));
+	assert_non_null(strstr(msg, "ENCODING 'SQL_ASCII'"));
+	tstore_pg_drop(f->base, uri);
+}
+
+/* where() names the catalog for a message, never its password. */
+static void test_where(void **state)
+{
+	struct fx *f = *state;
+	char out[256], uri[600];
+	sql_db *db = NULL;
+	const char *at;
+
+	f->eng->where(f->db, out, sizeof(out));
+	if (!is_pg(f)) {
+		assert_string_equal(out, f->target);
+		return;
+	}
+	assert_non_null(strstr(out, "PostgreSQL"));
+	assert_non_null(strstr(out, strrchr(f->target, '/') + 1));
+	/* the same database through a URI with a password (trust auth
+	 * ignores it) */
+	at = strstr(f->target, "@");
+	assert_non_null(at);
+	snprintf(uri, sizeof(uri), "%.*s:s3cr3t%s",
+		 (int)(at - f->target), f->target, at);
+	assert_int_equal(sql_pg.open(uri, 0, &db, NULL), 0);
+	sql_pg.where(db, out, sizeof(out));
+	assert_null(strstr(out, "s3cr3t"));
+	assert_non_null(strstr(out, "dbname="));
+	sql_pg.close(db);
+}
 
 struct locker {
 	sql_conn *c;
@@ -1017,7 +1100,7 @@ int main(void)
 		CASE(test_conflict), CASE(test_bytewise), CASE(test_rerun),
 		CASE(test_nested), CASE(test_rollback), CASE(test_txn_error),
 		CASE(test_writers_exclude), CASE(test_triggers),
-		cmocka_unit_test(test_tstore_catalog_exec),
+		cmocka_unit_test(test_tstore_catalog_exec), CASE(test_where),
 	};
 	const struct CMUnitTest pg_only[] = {
 		CASE(test_params), CASE(test_types), CASE(test_bool_count),
@@ -1027,6 +1110,7 @@ int main(void)
 		CASE(test_pg_again), CASE(test_pg_txn_retry),
 		CASE(test_pg_schema), CASE(test_pg_schema_parity),
 		CASE(test_pg_restart), CASE(test_pg_store_open_catalog),
+		CASE(test_pg_encoding), CASE(test_where),
 	};
 	int fails = 0;
 

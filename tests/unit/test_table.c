@@ -286,16 +286,13 @@ static void gen_moves_with_every_live_change(void **state)
 
 /* A folder's own times and mode are in no row of the table: setting them
  * (as every create and commit in it does for its mtime) leaves the
- * counter; a file's do not. A catalog that still has the first version's
- * node triggers (upserts, named samples_gen_*) gets the new ones at open. */
-static void folder_attrs_leave_gen(void **state)
+ * counter; a file's do not. The folder "a" into *a, the counter after
+ * into *h. */
+static void folder_attrs_leave_gen_in(struct fx *f, int64_t *a_out,
+				      uint64_t *h_out)
 {
-	struct fx *f = *state;
 	uint64_t g, h;
 	int64_t a, x;
-	char db[STORE_PATH_MAX], msg[STORE_ERRMSG] = "";
-	sqlite3 *sq;
-	sqlite3_stmt *s;
 
 	a = mk(f, f->ds.live_root, "a", STORE_DIR);
 	x = put(f, a, "x", "data");
@@ -306,7 +303,30 @@ static void folder_attrs_leave_gen(void **state)
 	assert_rc(store_node_setattr(f->st, x, STORE_SET_MTIME, 0, 0, 0, 5, 0),
 		  0);
 	assert_true((h = gen(f)) > g);
+	*a_out = a;
+	*h_out = h;
+}
 
+static void folder_attrs_leave_gen(void **state)
+{
+	int64_t a;
+	uint64_t h;
+
+	folder_attrs_leave_gen_in(*state, &a, &h);
+}
+
+/* A catalog.db that still has the first version's node triggers
+ * (upserts, named samples_gen_*) gets the new ones at open (SQLite). */
+static void older_sample_triggers_replaced(void **state)
+{
+	struct fx *f = *state;
+	uint64_t h;
+	int64_t a;
+	char db[STORE_PATH_MAX], msg[STORE_ERRMSG] = "";
+	sqlite3 *sq;
+	sqlite3_stmt *s;
+
+	folder_attrs_leave_gen_in(f, &a, &h);
 	store_close(f->st);
 	f->st = NULL;
 	snprintf(db, sizeof(db), "%s/catalog.db", f->dir);
@@ -554,5 +574,11 @@ int main(void)
 		cmocka_unit_test_setup_teardown(layout_pca_nan_and_cache, setup, teardown),
 		cmocka_unit_test(scale_xy_edges),
 	};
-	return cmocka_run_group_tests(tests, NULL, NULL);
+	/* about the SQLite file (tstore.h): an older catalog.db planted
+	 * with sqlite3 and upgraded at open */
+	const struct CMUnitTest sqlite_file[] = {
+		cmocka_unit_test_setup_teardown(older_sample_triggers_replaced,
+						setup, teardown),
+	};
+	return TSTORE_RUN_GROUP("tests", tests, sqlite_file, NULL, NULL);
 }

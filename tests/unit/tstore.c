@@ -3,7 +3,8 @@
  * first, without following symlinks.
  *
  * PostgreSQL: a test database is named sievefs_t_<pid>_<n> and made from
- * template0 with the C collation; its URI is the server's with the path
+ * template0 with ENCODING 'SQL_ASCII' and the C collation, as every
+ * sievefs catalog is (store/sql_pg.c); its URI is the server's with the path
  * (the database name) replaced. The server started here (no
  * SIEVEFS_TEST_CATALOG) lives in /tmp/sievefs-test-pg-XXXXXX and is
  * stopped by tstore_pg_server_stop through pg.sh, which stops it by its
@@ -12,12 +13,16 @@
 #define _XOPEN_SOURCE 700
 #include <errno.h>
 #include <ftw.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <cmocka.h>
 #include <libpq-fe.h>
 
 #include "store/db.h"
@@ -101,6 +106,35 @@ const char *tstore_engine(void)
 	return base && *base ? "postgresql" : "sqlite";
 }
 
+int tstore_run_group(const char *name, const struct CMUnitTest *cases,
+		     size_t n, const struct CMUnitTest *sqlite_file,
+		     size_t nsq, int (*setup)(void **),
+		     int (*teardown)(void **))
+{
+	struct CMUnitTest *all;
+	int fails;
+
+	if (strcmp(tstore_engine(), "sqlite")) {
+		printf("%zu cases are SQLite-file cases, not run on %s:", nsq,
+		       tstore_engine());
+		for (size_t i = 0; i < nsq; i++)
+			printf(" %s", sqlite_file[i].name);
+		printf("\n");
+		fflush(stdout);
+		return _cmocka_run_group_tests(name, cases, n, setup, teardown);
+	}
+	all = malloc((n + nsq) * sizeof(*all));
+	if (!all) {
+		fprintf(stderr, "tstore: out of memory\n");
+		return 1;
+	}
+	memcpy(all, cases, n * sizeof(*all));
+	memcpy(all + n, sqlite_file, nsq * sizeof(*all));
+	fails = _cmocka_run_group_tests(name, all, n + nsq, setup, teardown);
+	free(all);
+	return fails;
+}
+
 int __real_db_open_catalog(store *st, char *msg);
 int __wrap_db_open_catalog(store *st, char *msg);
 
@@ -119,14 +153,12 @@ int __wrap_db_open_catalog(store *st, char *msg)
 	return sql_engine_for(uri)->open(uri, SQL_CREATE, &st->db, msg);
 }
 
-int tstore_catalog_exec(const char *dir, const char *sql, int64_t *changes)
+/* The catalog target of the store in dir into path (len bytes): its
+ * database's URI under SIEVEFS_TEST_CATALOG, else DIR/catalog.db. */
+static int catalog_target(const char *dir, char *path, size_t len)
 {
 	const char *base = getenv("SIEVEFS_TEST_CATALOG"), *target = NULL;
-	char *abs = realpath(dir, NULL), path[4096], msg[256] = "";
-	const struct sql_engine *e;
-	sql_db *db = NULL;
-	sql_conn *c = NULL;
-	int rc;
+	char *abs = realpath(dir, NULL);
 
 	if (!abs)
 		return -errno;
@@ -134,8 +166,10 @@ int tstore_catalog_exec(const char *dir, const char *sql, int64_t *changes)
 		for (int i = 0; i < n_pg_stores; i++)
 			if (pg_stores[i].dir && !strcmp(pg_stores[i].dir, abs))
 				target = pg_stores[i].uri;
+		if (target)
+			snprintf(path, len, "%s", target);
 	} else {
-		snprintf(path, sizeof(path), "%s/catalog.db", abs);
+		snprintf(path, len, "%s/catalog.db", abs);
 		target = path;
 	}
 	free(abs);
@@ -143,21 +177,71 @@ int tstore_catalog_exec(const char *dir, const char *sql, int64_t *changes)
 		fprintf(stderr, "tstore: no catalog known for %s\n", dir);
 		return -ENOENT;
 	}
+	return 0;
+}
+
+/* Runs sql on the catalog of dir through a connection of its own: a
+ * statement without results (exec), or, with out, one whose first row's
+ * first column is read as an integer (*out) or text (text, textlen). */
+static int catalog_run(const char *dir, const char *sql, int64_t *changes,
+		       int64_t *out, char *text, size_t textlen)
+{
+	char target[4096], msg[256] = "";
+	const struct sql_engine *e;
+	sql_db *db = NULL;
+	sql_conn *c = NULL;
+	sql_stmt *s = NULL;
+	int rc = catalog_target(dir, target, sizeof(target));
+
+	if (rc)
+		return rc;
 	e = sql_engine_for(target);
 	rc = e->open(target, 0, &db, msg);
-	if (!rc)
-		rc = e->connect(db, &c);
-	if (!rc && (rc = e->exec(c, sql)) != 0)
-		fprintf(stderr, "tstore: %s: %s\n", sql, e->errmsg(c));
-	else if (rc)
+	if (rc)
 		fprintf(stderr, "tstore: catalog of %s: %s\n", dir, msg);
-	if (!rc && changes)
-		*changes = e->changes(c);
+	else if ((rc = e->connect(db, &c)) != 0)
+		fprintf(stderr, "tstore: catalog of %s: cannot connect\n", dir);
+	else if (!out && !text) {
+		if ((rc = e->exec(c, sql)) != 0)
+			fprintf(stderr, "tstore: %s: %s\n", sql, e->errmsg(c));
+		else if (changes)
+			*changes = e->changes(c);
+	} else if ((rc = e->prepare(c, sql, &s)) != 0) {
+		fprintf(stderr, "tstore: %s: %s\n", sql, e->errmsg(c));
+	} else if ((rc = e->step(s)) != SQL_ROW) {
+		fprintf(stderr, "tstore: %s: %s\n", sql, rc == SQL_DONE ?
+			"no row" : e->errmsg(c));
+		rc = rc == SQL_DONE ? -ENOENT : rc;
+	} else {
+		rc = 0;
+		if (out)
+			*out = e->col_int64(s, 0);
+		if (text)
+			snprintf(text, textlen, "%s", e->col_text(s, 0));
+	}
+	if (s)
+		e->finalize(s);
 	if (c)
 		e->disconnect(c);
 	if (db)
 		e->close(db);
 	return rc;
+}
+
+int tstore_catalog_exec(const char *dir, const char *sql, int64_t *changes)
+{
+	return catalog_run(dir, sql, changes, NULL, NULL, 0);
+}
+
+int tstore_catalog_int(const char *dir, const char *sql, int64_t *out)
+{
+	return catalog_run(dir, sql, NULL, out, NULL, 0);
+}
+
+int tstore_catalog_text(const char *dir, const char *sql, char *out,
+			size_t len)
+{
+	return catalog_run(dir, sql, NULL, NULL, out, len);
 }
 
 int tstore_open(const char *name, char *tmp, size_t tmplen, char *dir,
@@ -353,7 +437,7 @@ int tstore_pg_create(const char *base, char *uri, size_t len)
 		return -1;
 	}
 	snprintf(sql, sizeof(sql), "CREATE DATABASE %s TEMPLATE template0"
-		 " ENCODING 'UTF8' LC_COLLATE 'C' LC_CTYPE 'C'", name);
+		 " ENCODING 'SQL_ASCII' LC_COLLATE 'C' LC_CTYPE 'C'", name);
 	return pg_run(base, sql);
 }
 

@@ -32,11 +32,27 @@ void tstore_close(const char *tmp, store *st);
  * rest. */
 
 /* The engine the test stores' catalogs are on: "postgresql" when
- * SIEVEFS_TEST_CATALOG is set, else "sqlite". A case about the SQLite
- * file itself (it plants an older catalog.db with sqlite3) has nothing to
- * test on PostgreSQL: it says so and calls CMocka's skip(), which the run
- * reports as SKIPPED, never as passed. */
+ * SIEVEFS_TEST_CATALOG is set, else "sqlite". */
 const char *tstore_engine(void);
+
+/* Cases about the SQLite file itself (they plant an older catalog.db with
+ * sqlite3 to test its upgrade, check the file's modes, ...) have nothing
+ * to test on PostgreSQL. A test binary lists them in an array of their
+ * own and runs its group with TSTORE_RUN_GROUP(name, cases, sqlite_file,
+ * setup, teardown): on SQLite one group of both arrays (so the run's
+ * count is every case); on PostgreSQL the cases alone, after one line on
+ * stdout, "N cases are SQLite-file cases, not run on postgresql: NAMES",
+ * so none is skipped silently. Answers as cmocka_run_group_tests. */
+struct CMUnitTest;
+int tstore_run_group(const char *name, const struct CMUnitTest *cases,
+		     size_t n, const struct CMUnitTest *sqlite_file,
+		     size_t nsq, int (*setup)(void **),
+		     int (*teardown)(void **));
+#define TSTORE_RUN_GROUP(name, cases, sqlite_file, setup, teardown)         \
+	tstore_run_group(name, cases, sizeof(cases) / sizeof((cases)[0]),    \
+			 sqlite_file,                                        \
+			 sizeof(sqlite_file) / sizeof((sqlite_file)[0]),     \
+			 setup, teardown)
 
 /* Runs sql (statements without results) on the catalog of the store in
  * dir — its PostgreSQL database under SIEVEFS_TEST_CATALOG, else
@@ -44,6 +60,13 @@ const char *tstore_engine(void);
  * a state does; the rows its last statement changed into *changes (may be
  * NULL). 0, or -errno with the engine's message on stderr. */
 int tstore_catalog_exec(const char *dir, const char *sql, int64_t *changes);
+/* Reads a value back the same way: the first column of the first row of
+ * the query sql, as an integer into *out or as text into out (len bytes,
+ * "" for NULL). 0, -ENOENT when there is no row, or -errno with the
+ * engine's message on stderr. */
+int tstore_catalog_int(const char *dir, const char *sql, int64_t *out);
+int tstore_catalog_text(const char *dir, const char *sql, char *out,
+			size_t len);
 
 /* The server to use: SIEVEFS_TEST_CATALOG's, else one started now by
  * tests/scale/pg.sh in a temp dir (tstore_pg_server_stop stops it). Its
