@@ -1192,10 +1192,6 @@ static void test_bench(void **state)
 	s3 *h = open_h(&base);
 
 	(void)state;
-	if (!getenv("S3_BENCH")) {
-		s3_close(h);
-		return;
-	}
 	rnd(small, sizeof small);
 	assert_non_null(big = malloc(bigsz));
 	rnd(big, bigsz);
@@ -1344,7 +1340,11 @@ int main(void)
 		cmocka_unit_test(test_stalled_server),
 		cmocka_unit_test(test_rgw_restart),
 		cmocka_unit_test(test_threads),
-		cmocka_unit_test(test_bench),
+		cmocka_unit_test(test_bench),   /* last: only with S3_BENCH */
 	};
-	return cmocka_run_group_tests_name("s3", tests, setup, teardown);
+	/* the bench is a measurement, not a check: a case only when asked */
+	size_t n = sizeof(tests) / sizeof(tests[0]) -
+		   (getenv("S3_BENCH") ? 0 : 1);
+
+	return _cmocka_run_group_tests("s3", tests, n, setup, teardown);
 }
