@@ -225,8 +225,6 @@ int store_node_commit(store *st, int64_t ino, int fd, const char *staged,
 {
 	struct conn *c = db_conn(st);
 	struct store_node old;
-	int64_t now = store_now_ns();
-	sql_stmt *s;
 	int rc;
 
 	if (!c) {
@@ -255,20 +253,8 @@ int store_node_commit(store *st, int64_t ino, int fd, const char *staged,
 	/* the bytes were fsync'd above, outside the lock: the link fsyncs
 	 * only the (clean) file again and the blob's folder */
 	rc = blobs_local_link(st->dir, fd, staged, sha, durable);
-	if (rc == 0) {
-		s = db_stmt(c, Q_NODE_SET_CONTENT);
-		if (!s)
-			rc = -EIO;
-	}
-	if (rc == 0) {
-		sql_bind_int64(s, 1, ino);
-		sql_bind_blob(s, 2, sha, STORE_SHA_LEN);
-		sql_bind_int64(s, 3, size);
-		sql_bind_int64(s, 4, mtime_ns ? mtime_ns : now);
-		sql_bind_int64(s, 5, now);
-		rc = db_err(sql_step(s));
-		sql_reset(s);
-	}
+	if (rc == 0)
+		rc = db_node_set_content(c, ino, sha, size, mtime_ns);
 	if (rc) {
 		drop_staged(staged);
 		blob_collect(c, sha);

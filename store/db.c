@@ -357,3 +357,22 @@ int db_rows(sql_stmt *s, size_t elem, db_row_fn row, void **out,
 	*n = cnt;
 	return 0;
 }
+
+int db_node_set_content(struct conn *c, int64_t ino, const unsigned char *sha,
+			int64_t size, int64_t mtime_ns)
+{
+	sql_stmt *s = db_stmt(c, Q_NODE_SET_CONTENT);
+	int64_t now = store_now_ns();
+	int rc;
+
+	if (!s)
+		return -EIO;
+	sql_bind_int64(s, 1, ino);
+	sql_bind_blob(s, 2, sha, STORE_SHA_LEN);
+	sql_bind_int64(s, 3, size);
+	sql_bind_int64(s, 4, mtime_ns ? mtime_ns : now);
+	sql_bind_int64(s, 5, now);
+	rc = db_err(sql_step(s));
+	sql_reset(s);
+	return rc;
+}

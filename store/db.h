@@ -133,6 +133,11 @@ int db_insert_id(sql_stmt *s, int64_t *id);
 /* Makes room for one more element in *v (cap doubles, from 16): 0 or
  * -ENOMEM, leaving *v untouched on failure. */
 int db_grow(void **v, size_t *cap, size_t n, size_t elem);
+/* Points file node ino at blob sha of `size` bytes, mtime mtime_ns (0:
+ * now), ctime now: the commit of an upload (blob.c) or of kept bytes
+ * (kept.c). Inside a write transaction. 0 or -errno. */
+int db_node_set_content(struct conn *c, int64_t ino, const unsigned char *sha,
+			int64_t size, int64_t mtime_ns);
 /* Fills a node (a struct store_node *) from a row whose columns follow
  * NODE_COLS (see catalog.c). A db_row_fn. */
 void db_node_row(sql_stmt *s, void *n);

@@ -68,25 +68,6 @@ static int run1(struct conn *c, const char *sql, const unsigned char *a,
 	return rc;
 }
 
-static int set_content(struct conn *c, int64_t ino,
-		       const unsigned char *sha, int64_t size, int64_t mtime_ns)
-{
-	sql_stmt *s = db_stmt(c, Q_NODE_SET_CONTENT);
-	int64_t now = store_now_ns();
-	int rc;
-
-	if (!s)
-		return -EIO;
-	sql_bind_int64(s, 1, ino);
-	sql_bind_blob(s, 2, sha, STORE_SHA_LEN);
-	sql_bind_int64(s, 3, size);
-	sql_bind_int64(s, 4, mtime_ns ? mtime_ns : now);
-	sql_bind_int64(s, 5, now);
-	rc = db_err(sql_step(s));
-	sql_reset(s);
-	return rc;
-}
-
 int store_node_commit_kept(store *st, int64_t ino,
 			   const unsigned char sha[STORE_SHA_LEN], int64_t size,
 			   int64_t mtime_ns,
@@ -128,7 +109,7 @@ int store_node_commit_kept(store *st, int64_t ino,
 	/* features are cached by the hash of the bytes read (the thumbnail's,
 	 * here), so nothing cached goes stale */
 	if (!rc)
-		rc = set_content(c, ino, sha, size, mtime_ns);
+		rc = db_node_set_content(c, ino, sha, size, mtime_ns);
 	if (rc)
 		return db_end(c, rc);
 	rc = db_commit(c, durable);
