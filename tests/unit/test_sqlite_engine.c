@@ -151,7 +151,7 @@ static void test_returning_id(void **state)
 	sql_stmt *s;
 	assert_int_equal(sql_prepare(f->c, q, &s), 0);
 	for (int i = 0; i < 3; i++) {
-		char k[8];
+		char k[16];
 		snprintf(k, sizeof(k), "c%d", i);
 		sql_reset(s);
 		sql_bind_text(s, 1, k, strlen(k));
