@@ -251,7 +251,7 @@ int store_node_commit(store *st, int64_t ino, int fd, const char *staged,
 		return db_end(c, rc);
 	}
 	/* the bytes were fsync'd above, outside the lock: the link fsyncs
-	 * only the (clean) file again and the blob's folder */
+	 * only the blob's folder */
 	rc = blobs_local_link(st->dir, fd, staged, sha, durable);
 	if (rc == 0)
 		rc = db_node_set_content(c, ino, sha, size, mtime_ns);

@@ -12,8 +12,10 @@
  * (linkat of /proc/self/fd/N for an unnamed one): the name comes with all
  * its bytes, and a name already there is never replaced (EEXIST: same
  * name, same bytes, the staging is dropped). Durable: the file is fsync'd
- * before the link and the blob's folder after it, so the name and its
- * bytes survive a power loss once the call returns.
+ * before the link (by the caller of blobs_local_link, outside any lock it
+ * holds: the engine's finish, store/blob.c's commit before its write lock)
+ * and the blob's folder after it, so the name and its bytes survive a
+ * power loss once the call returns.
  *
  * The dir-level functions (blobs_local_path, _stage, _link, _unstage,
  * _open_fd, _unlink, _sweep) are the only copies of these file operations; the
@@ -134,10 +136,6 @@ int blobs_local_link(const char *dir, int fd, const char *staged,
 
 	if ((rc = blobs_local_path(dir, sha, blob, sizeof blob)))
 		goto out;
-	if (durable && fsync(fd)) {
-		rc = -errno;
-		goto out;
-	}
 	if (staged && staged[0]) {
 		rc = link(staged, blob) == 0 || errno == EEXIST ? 0 : -errno;
 	} else {
@@ -270,11 +268,17 @@ static void l_free(struct local_upload *u)
 static int l_finish(blob_upload *bu, const unsigned char *sha, int durable)
 {
 	struct local_upload *u = LU(bu);
-	int rc = blobs_local_link(L(bu->b)->dir, u->fd, u->staged, sha, durable);
+	int rc = 0;
 
-	if (rc)
+	if (durable && fsync(u->fd)) {
+		rc = -errno;
+		blobs_set_error("fsync of a staging file: %s", strerror(-rc));
+		blobs_local_unstage(u->staged);
+	} else if ((rc = blobs_local_link(L(bu->b)->dir, u->fd, u->staged,
+					    sha, durable))) {
 		blobs_set_error("linking a staging file to its blob name: %s",
 				strerror(-rc));
+	}
 	l_free(u);
 	return rc;
 }

@@ -152,9 +152,10 @@ int blobs_local_path(const char *dir, const unsigned char sha[BLOBS_SHA_LEN],
 int blobs_local_stage(const char *dir, char *path, size_t len);
 /* Gives a complete staging file (fd; staged its path, "" if unnamed) its
  * blob name, or drops it when that blob exists already (same name, same
- * bytes; never replaced). durable: fsync the file first and the blob's
- * folder after. The staging name is gone after the call whatever the
- * outcome; fd stays the caller's. */
+ * bytes; never replaced). durable: fsync the blob's folder after the link;
+ * the caller has fsync'd fd already (a file's fsync is the slow one: done
+ * once, outside the catalog's write lock). The staging name is gone after
+ * the call whatever the outcome; fd stays the caller's. */
 int blobs_local_link(const char *dir, int fd, const char *staged,
 		     const unsigned char sha[BLOBS_SHA_LEN], int durable);
 /* Drops a staging file's name ("" : nothing to do). */

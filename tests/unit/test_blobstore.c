@@ -68,9 +68,10 @@ static void rnd(void *buf, size_t n)
 }
 
 /* Uploads len bytes of buf in uneven pieces; finish with want (NULL: no
- * claim). Returns finish's rc, the hash in got. */
-static int upload(blobstore *b, const unsigned char *buf, size_t len,
-		  const unsigned char *want, unsigned char got[32])
+ * claim) and durable. Returns finish's rc, the hash in got. */
+static int upload_d(blobstore *b, const unsigned char *buf, size_t len,
+		    const unsigned char *want, unsigned char got[32],
+		    int durable)
 {
 	blob_upload *u;
 	size_t off = 0, step = 1;
@@ -90,7 +91,13 @@ static int upload(blobstore *b, const unsigned char *buf, size_t len,
 		if (step > (3u << 20))
 			step = 65537;
 	}
-	return blobs_finish(u, want, got, 0);
+	return blobs_finish(u, want, got, durable);
+}
+
+static int upload(blobstore *b, const unsigned char *buf, size_t len,
+		  const unsigned char *want, unsigned char got[32])
+{
+	return upload_d(b, buf, len, want, got, 0);
 }
 
 static void assert_blob(blobstore *b, const unsigned char *sha,
@@ -154,6 +161,29 @@ static void test_round_trip(void **state)
 	}
 	assert_int_equal(sweep(f->b, 0), 0);   /* nothing left in staging */
 	free(buf);
+}
+
+/* durable (local: the engine's finish fsyncs the file, the link the
+ * blob's folder; S3 answers once stored): a new blob, the same bytes again
+ * (found there: only the staging goes), a lying upload refused. */
+static void test_durable(void **state)
+{
+	struct fx *f = *state;
+	unsigned char buf[70000], want[32], got[32], other[32];
+
+	rnd(buf, sizeof buf);
+	SHA256(buf, sizeof buf, want);
+	assert_rc(upload_d(f->b, buf, sizeof buf, want, got, 1), 0);
+	assert_memory_equal(got, want, 32);
+	assert_blob(f->b, want, buf, sizeof buf);
+	assert_rc(upload_d(f->b, buf, sizeof buf, want, got, 1), 0);
+	assert_blob(f->b, want, buf, sizeof buf);
+	memcpy(other, want, 32);
+	other[31] ^= 1;
+	assert_rc(upload_d(f->b, buf, sizeof buf, other, got, 1), -EBADMSG);
+	assert_rc(blobs_stat(f->b, other, NULL), -ENOENT);
+	assert_int_equal(sweep(f->b, 0), 0);   /* nothing left in staging */
+	assert_rc(blobs_remove(f->b, want), 0);
 }
 
 static void test_wrong_hash(void **state)
@@ -588,6 +618,7 @@ static int fx_teardown(void **state)
 
 #define CONTRACT                                            \
 	cmocka_unit_test(test_round_trip),                  \
+	cmocka_unit_test(test_durable),                     \
 	cmocka_unit_test(test_wrong_hash),                  \
 	cmocka_unit_test(test_abort_and_sweep),             \
 	cmocka_unit_test(test_concurrent_same_hash),        \
