@@ -59,21 +59,9 @@ int64_t store_now_ns(void)
 	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
-/* n bytes as 2n lowercase hex digits and a NUL. */
-static void store_sha_hex_n(const unsigned char *b, size_t n, char *hex)
-{
-	static const char digits[] = "0123456789abcdef";
-
-	for (size_t i = 0; i < n; i++) {
-		hex[2 * i] = digits[b[i] >> 4];
-		hex[2 * i + 1] = digits[b[i] & 15];
-	}
-	hex[2 * n] = '\0';
-}
-
 void store_sha_hex(const unsigned char sha[STORE_SHA_LEN], char hex[65])
 {
-	store_sha_hex_n(sha, STORE_SHA_LEN, hex);
+	s3_hex(sha, STORE_SHA_LEN, hex);
 }
 
 void blob_path(const store *st, const unsigned char *sha, char *buf,

@@ -40,17 +40,6 @@
 #define DIR_MODE 0700
 #define FILE_MODE 0600
 
-static void hex(const unsigned char *b, size_t n, char *out)
-{
-	static const char d[] = "0123456789abcdef";
-
-	for (size_t i = 0; i < n; i++) {
-		out[2 * i] = d[b[i] >> 4];
-		out[2 * i + 1] = d[b[i] & 15];
-	}
-	out[2 * n] = 0;
-}
-
 /* ------------------------------------------------- the file operations */
 
 int blobs_local_path(const char *dir, const unsigned char sha[BLOBS_SHA_LEN],
@@ -58,7 +47,7 @@ int blobs_local_path(const char *dir, const unsigned char sha[BLOBS_SHA_LEN],
 {
 	char h[2 * BLOBS_SHA_LEN + 1];
 
-	hex(sha, BLOBS_SHA_LEN, h);
+	s3_hex(sha, BLOBS_SHA_LEN, h);
 	if ((size_t)snprintf(buf, len, "%s/blobs/%.2s/%s", dir, h, h) >= len)
 		return -ENAMETOOLONG;
 	return 0;
@@ -93,7 +82,7 @@ int blobs_local_stage(const char *dir, char *path, size_t len)
 	for (int tries = 0; tries < 8; tries++) {
 		if (getrandom(rnd, sizeof(rnd), 0) != (ssize_t)sizeof(rnd))
 			return -EIO;
-		hex(rnd, sizeof(rnd), h);
+		s3_hex(rnd, sizeof(rnd), h);
 		if ((size_t)snprintf(path, len, "%s/%s", stagedir, h) >= len)
 			return -ENAMETOOLONG;
 		fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC,

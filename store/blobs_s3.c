@@ -61,22 +61,11 @@ struct s3u {
 #define E(b) ((struct s3e *)(b))
 #define U(u) ((struct s3u *)(u))
 
-static void hex(const unsigned char *b, size_t n, char *out)
-{
-	static const char d[] = "0123456789abcdef";
-
-	for (size_t i = 0; i < n; i++) {
-		out[2 * i] = d[b[i] >> 4];
-		out[2 * i + 1] = d[b[i] & 15];
-	}
-	out[2 * n] = 0;
-}
-
 static void blob_key(const unsigned char *sha, char key[KEY_MAX])
 {
 	char h[2 * BLOBS_SHA_LEN + 1];
 
-	hex(sha, BLOBS_SHA_LEN, h);
+	s3_hex(sha, BLOBS_SHA_LEN, h);
 	snprintf(key, KEY_MAX, "blobs/%.2s/%s", h, h);
 }
 
@@ -102,7 +91,7 @@ static int e_begin(blobstore *b, blob_upload **out)
 		return -EIO;
 	if (!(u = calloc(1, sizeof *u)))
 		return -ENOMEM;
-	hex(rnd, sizeof rnd, h);
+	s3_hex(rnd, sizeof rnd, h);
 	snprintf(u->staging, sizeof u->staging, "staging/%s", h);
 	*out = &u->base;
 	return 0;

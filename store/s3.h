@@ -244,5 +244,10 @@ int s3_presign_ex(s3 *h, const char *method, const char *key,
 
 /* The lowercase hex SHA-256 of len bytes (65 bytes with the NUL). */
 void s3_sha256_hex(const void *buf, size_t len, char hex[65]);
+/* n bytes as 2n lowercase hex digits and a NUL (out: 2n + 1 bytes). The
+ * store's one hex encoder — SigV4 here, blob and staging names in the
+ * blob engines (blobstore.h), store_sha_hex in the catalog (blob.c): this
+ * module is the lowest of store/ and every one of them includes it. */
+void s3_hex(const unsigned char *b, size_t n, char *out);
 
 #endif

@@ -98,7 +98,6 @@ int s3i_error_body(const struct req *r, const char *what, const char *path);
 
 /* ---- s3_sign.c */
 
-void s3i_hex(const unsigned char *b, size_t n, char *out);
 /* Appends s to dst (cap bytes) percent-encoded as SigV4 wants: unreserved
  * bytes as they are, '/' too when keep_slash. -ENAMETOOLONG on overflow. */
 int s3i_uri_enc(char *dst, size_t cap, const char *s, int keep_slash);

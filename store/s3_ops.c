@@ -59,7 +59,7 @@ static int fd_sha256(int fd, off_t off, uint64_t len, char out[65])
 		done += (uint64_t)k;
 	}
 	EVP_DigestFinal_ex(ctx, md, NULL);
-	s3i_hex(md, 32, out);
+	s3_hex(md, 32, out);
 out:
 	EVP_MD_CTX_free(ctx);
 	free(buf);
@@ -84,7 +84,7 @@ static int put(s3 *h, const char *key, const void *buf, int fd, off_t off,
 		return rc;
 	}
 	if (sha)
-		s3i_hex(sha, 32, shahex);
+		s3_hex(sha, 32, shahex);
 	else if (buf || !len)
 		s3_sha256_hex(buf ? buf : "", buf ? (size_t)len : 0, shahex);
 	else if ((rc = fd_sha256(fd, off, len, shahex))) {

@@ -29,7 +29,7 @@
 
 #include "store/s3_int.h"
 
-void s3i_hex(const unsigned char *b, size_t n, char *out)
+void s3_hex(const unsigned char *b, size_t n, char *out)
 {
 	static const char d[] = "0123456789abcdef";
 
@@ -45,7 +45,7 @@ void s3_sha256_hex(const void *buf, size_t len, char out[65])
 	unsigned char md[32];
 
 	SHA256(buf, len, md);
-	s3i_hex(md, 32, out);
+	s3_hex(md, 32, out);
 }
 
 /* Appends s to dst (cap bytes) percent-encoded as SigV4 wants: unreserved
@@ -298,7 +298,7 @@ int s3_presign_ex(s3 *h, const char *method, const char *key,
 	hmac(k, 32, "s3", k);
 	hmac(k, 32, "aws4_request", k);
 	hmac(k, 32, sts, k);
-	s3i_hex(k, 32, sig);
+	s3_hex(k, 32, sig);
 	OPENSSL_cleanse(k, sizeof k);
 	if ((size_t)snprintf(url, cap, "%s%s?%s&X-Amz-Signature=%s",
 			     h->cfg.endpoint, path, q, sig) >= cap)
