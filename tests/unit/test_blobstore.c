@@ -186,6 +186,65 @@ static void test_durable(void **state)
 	assert_rc(blobs_remove(f->b, want), 0);
 }
 
+/* The engine's reason for a failure: said, and never the secret. */
+static void assert_reason(const char *secret)
+{
+	const char *why = blobs_last_error();
+
+	if (!why[0])
+		fail_msg("a failure without a reason in blobs_last_error");
+	if (secret && secret[0] && strstr(why, secret))
+		fail_msg("blobs_last_error holds the secret");
+}
+
+/* Failures say why and change nothing. Local: no staging folder, so no
+ * upload can begin. S3: a wrong secret — a small upload (HEAD, PUT) and a
+ * multipart one (its first part) are refused, so is a stat; no blob
+ * appears under the right keys either. */
+static void test_errors(void **state)
+{
+	struct fx *f = *state;
+	unsigned char *buf = malloc(PART + 1), sha[32], big[32], got[32];
+	blob_upload *u = NULL;
+
+	assert_non_null(buf);
+	rnd(buf, PART + 1);
+	SHA256(buf, 1000, sha);
+	SHA256(buf, PART + 1, big);
+	if (f->is_s3) {
+		struct s3_config c = f->cfg;
+		blobstore *bad = NULL;
+		char msg[256] = "";
+
+		c.secret_key[0] = c.secret_key[0] == 'A' ? 'B' : 'A';
+		assert_rc(blobs_s3_open(&c, &bad, msg, sizeof msg), 0);
+		assert_rc(upload(bad, buf, 1000, sha, got), -EACCES);
+		assert_reason(c.secret_key);
+		assert_reason(f->cfg.secret_key);
+		assert_rc(upload(bad, buf, PART + 1, NULL, got), -EACCES);
+		assert_reason(c.secret_key);
+		assert_reason(f->cfg.secret_key);
+		assert_rc(blobs_stat(bad, sha, NULL), -EACCES);
+		blobs_close(bad);
+		s3_config_wipe(&c);
+		assert_rc(blobs_stat(f->b, big, NULL), -ENOENT);
+	} else {
+		char st[128], gone[140];
+
+		snprintf(st, sizeof st, "%s/staging", f->tmp);
+		snprintf(gone, sizeof gone, "%s/staging.gone", f->tmp);
+		assert_int_equal(rename(st, gone), 0);
+		assert_rc(blobs_begin(f->b, &u), -ENOENT);
+		assert_null(u);
+		assert_reason(NULL);
+		assert_non_null(strstr(blobs_last_error(), "staging"));
+		assert_int_equal(rename(gone, st), 0);
+	}
+	assert_rc(blobs_stat(f->b, sha, NULL), -ENOENT);
+	assert_int_equal(sweep(f->b, 0), 0);
+	free(buf);
+}
+
 static void test_wrong_hash(void **state)
 {
 	struct fx *f = *state;
@@ -619,6 +678,7 @@ static int fx_teardown(void **state)
 #define CONTRACT                                            \
 	cmocka_unit_test(test_round_trip),                  \
 	cmocka_unit_test(test_durable),                     \
+	cmocka_unit_test(test_errors),                      \
 	cmocka_unit_test(test_wrong_hash),                  \
 	cmocka_unit_test(test_abort_and_sweep),             \
 	cmocka_unit_test(test_concurrent_same_hash),        \

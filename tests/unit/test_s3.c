@@ -993,10 +993,15 @@ static void test_wrong_secret(void **state)
 	assert_int_equal(e.http, 403);
 	assert_string_equal(e.code, "SignatureDoesNotMatch");
 	no_secret(&e);
+	/* nor the secret the request was signed with */
+	assert_null(strstr(e.message, c.secret_key));
 	assert_rc(s3_put_buf(h, "auth/x", "evil", 4, NULL, &e), -EACCES);
+	assert_null(strstr(e.message, c.secret_key));
 	assert_rc(s3_delete(h, "auth/x", &e), -EACCES);
+	assert_null(strstr(e.message, c.secret_key));
 	/* a URL presigned with the wrong secret is refused too */
 	assert_int_equal(s3_presign(h, "GET", "auth/x", 60, url, sizeof url), 0);
+	assert_null(strstr(url, c.secret_key));
 	assert_int_equal(curl_status(url, NULL, NULL), 403);
 	s3_close(h);
 	/* an unknown access key */
