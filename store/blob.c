@@ -8,13 +8,20 @@
  * under the write lock so that collection (unlink when no node references the
  * hash) cannot race with a commit of the same bytes.
  *
+ * That holds because the link is made under the lock. The S3 engine's
+ * finish runs outside it and may find the blob there and send nothing
+ * (store/blobstore.h, invariant 3): before commits go through it, the
+ * upload's hash must be recorded pending before finish and blob_collect
+ * must spare pending hashes — today it does the opposite, it drops the
+ * pending rows of a hash no node names (see blob_collect).
+ *
  * This file is the catalog's side only. Every file operation on blobs and
  * staging (the blob path, a staging file, staging → blob by link(2), open
  * for reading, unlink, the staging wipe of recovery) is the local blob
  * engine's (store/blobs_local.c, store/blobstore.h), called with the
  * store's folder.
  *
- * Crash safety: the rename happens before the catalog commit. A crash between
+ * Crash safety: the link happens before the catalog commit. A crash between
  * the two leaves an unreferenced blob, which blob_recover() collects at the
  * next owner's open; the node still names its previous blob, which was not
  * touched. Recovery runs only in the owner (store.h): another process may
@@ -183,6 +190,9 @@ static void delete_by_sha(struct conn *c, enum q q, const unsigned char *sha)
 	sql_reset(s);
 }
 
+/* Not safe for an engine that finishes outside the write lock (S3): a
+ * hash only pending is collected here, its pending rows with it — see the
+ * design comment above and store/blobstore.h, invariant 3. */
 void blob_collect(struct conn *c, const unsigned char *sha)
 {
 	sql_stmt *s = db_stmt(c, Q_SHA_REF);
