@@ -6,7 +6,8 @@
 #                                  endpoint (http://127.0.0.1:PORT) on stdout
 #   tests/scale/rgw.sh stop DIR    kills exactly the processes `start` started
 #                                  (DIR/pid/*.pid, checked against their
-#                                  command line) and removes DIR
+#                                  command line) and removes DIR (an empty
+#                                  DIR: only removes it)
 #   tests/scale/rgw.sh stop-rgw DIR   stops radosgw only (the object store
 #                                  "goes away"; monitor, OSD and data stay)
 #   tests/scale/rgw.sh start-rgw DIR  starts it again on the same port, waits
@@ -109,10 +110,16 @@ create_bucket() {
 	[ "$code" = 200 ]
 }
 
-# A failed start stops what it started and keeps DIR for its logs.
+# A failed start stops what it started and keeps DIR for its logs; their
+# last lines go to stderr too, since a caller (make test-s3) may remove DIR.
 start_failed() {
-	local rc=$?
+	local rc=$? f
 	[ "$rc" -eq 0 ] && return 0
+	for f in "$D"/log/*; do     # before the kill: then they say why
+		[ -s "$f" ] || continue
+		echo "rgw.sh: the end of $f:" >&2
+		tail -n 3 "$f" | sed 's/^/    /' >&2
+	done
 	kill_all || true
 	echo "rgw.sh: start failed; logs kept in $D/log (remove $D when done)" >&2
 	return "$rc"
@@ -306,6 +313,9 @@ start_rgw() {
 stop() {
 	[ -d "$D" ] || die "$D: no such directory"
 	D=$(cd "$D" && pwd)
+	# a start that failed before making anything (a tool missing): the
+	# caller's empty directory goes, nothing was started
+	if [ -z "$(ls -A "$D")" ]; then rmdir "$D"; exit 0; fi
 	[ -f "$D/ceph.conf" ] || die "$D has no ceph.conf: not a directory rgw.sh started"
 	local t0
 	t0=$(now)
