@@ -107,6 +107,11 @@ int s3i_cat(char *dst, size_t cap, const char *s);
 int s3i_key_ok(const s3 *h, const char *key);
 /* The path "/BUCKET/PREFIX+KEY" (key NULL: "/BUCKET/"), encoded. */
 int s3i_object_path(const s3 *h, const char *key, char *out, size_t cap);
+/* A key checked (s3i_key_ok) and its path (s3i_object_path): 0, or
+ * -EINVAL with err's reason (an empty key; one too long with the prefix).
+ * The one check of every call that names a key. */
+int s3i_key_path(const s3 *h, const char *key, char *out, size_t cap,
+		 struct s3_err *err);
 
 /* ---- s3_xml.c */
 

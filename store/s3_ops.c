@@ -75,13 +75,12 @@ static int put(s3 *h, const char *key, const void *buf, int fd, off_t off,
 	int rc;
 
 	s3i_req_init(&r, h, err);
-	if (!s3i_key_ok(h, key) || (!buf && fd < 0 && len)) {
-		s3i_err_set(err, 0, NULL, "bad key or body");
-		return -EINVAL;
-	}
-	if ((rc = s3i_object_path(h, key, path, sizeof path))) {
-		s3i_err_set(err, 0, NULL, "key too long");
+	if ((rc = s3i_key_path(h, key, path, sizeof path, err)))
 		return rc;
+	if (!buf && fd < 0 && len) {
+		s3i_err_set(err, 0, NULL, "a body of %" PRIu64
+			    " bytes and neither a buffer nor an fd", len);
+		return -EINVAL;
 	}
 	if (sha)
 		s3_hex(sha, 32, shahex);
@@ -137,10 +136,8 @@ int s3_mp_create(s3 *h, const char *key, char *upload_id, struct s3_err *err)
 	int rc;
 
 	s3i_req_init(&r, h, err);
-	if (!s3i_key_ok(h, key) || s3i_object_path(h, key, path, sizeof path)) {
-		s3i_err_set(err, 0, NULL, "bad key");
-		return -EINVAL;
-	}
+	if ((rc = s3i_key_path(h, key, path, sizeof path, err)))
+		return rc;
 	rc = post_xml(&r, path, "?uploads=", "");
 	if (!rc) {
 		const char *t = s3i_req_text(&r);
@@ -211,10 +208,12 @@ int s3_mp_complete(s3 *h, const char *key, const char *upload_id,
 	int rc;
 
 	s3i_req_init(&r, h, err);
-	if (nparts < 1 || nparts > S3_PARTS_MAX || !s3i_key_ok(h, key) ||
-	    s3i_object_path(h, key, path, sizeof path) || !upload_id ||
+	if ((rc = s3i_key_path(h, key, path, sizeof path, err)))
+		return rc;
+	if (nparts < 1 || nparts > S3_PARTS_MAX || !upload_id ||
 	    upload_query(upload_id, 0, q, sizeof q)) {
-		s3i_err_set(err, 0, NULL, "bad key, upload id or part count");
+		s3i_err_set(err, 0, NULL, "bad upload id or part count (%d)",
+			    nparts);
 		return -EINVAL;
 	}
 	if (!(body = malloc(cap)))
@@ -249,14 +248,17 @@ int s3_mp_abort(s3 *h, const char *key, const char *upload_id,
 	char path[S3I_URL_MAX], q[S3_UPLOAD_ID_MAX * 3 + 32];
 	struct req r;
 
+	int rc;
+
 	s3i_req_init(&r, h, err);
-	if (!s3i_key_ok(h, key) || s3i_object_path(h, key, path, sizeof path) ||
-	    !upload_id || upload_query(upload_id, 0, q, sizeof q)) {
-		s3i_err_set(err, 0, NULL, "bad key or upload id");
+	if ((rc = s3i_key_path(h, key, path, sizeof path, err)))
+		return rc;
+	if (!upload_id || upload_query(upload_id, 0, q, sizeof q)) {
+		s3i_err_set(err, 0, NULL, "bad upload id");
 		return -EINVAL;
 	}
 	r.out_dyn = 1;
-	int rc = s3i_run(&r, "DELETE", path, q, NULL, NULL, 0);
+	rc = s3i_run(&r, "DELETE", path, q, NULL, NULL, 0);
 	free(r.out);
 	return rc;
 }
@@ -310,10 +312,10 @@ static int get(s3 *h, const char *key, uint64_t off, uint64_t len,
 	char path[S3I_URL_MAX], range[80];
 	struct curl_slist rh = { range, NULL };
 
-	if (!s3i_key_ok(h, key) || s3i_object_path(h, key, path, sizeof path)) {
-		s3i_err_set(r->err, 0, NULL, "bad key");
-		return -EINVAL;
-	}
+	int rc;
+
+	if ((rc = s3i_key_path(h, key, path, sizeof path, r->err)))
+		return rc;
 	if (len == 0) {
 		return 0;
 	}
@@ -324,7 +326,7 @@ static int get(s3 *h, const char *key, uint64_t off, uint64_t len,
 	else
 		snprintf(range, sizeof range, "Range: bytes=%" PRIu64 "-%" PRIu64,
 			 off, off + len - 1);
-	int rc = s3i_run(r, "GET", path, "", &rh, NULL, 0);
+	rc = s3i_run(r, "GET", path, "", &rh, NULL, 0);
 	if (!rc && r->status != 206) {
 		/* a server that ignored the Range sent the whole object */
 		s3i_err_set(r->err, r->status, NULL,
@@ -372,10 +374,8 @@ int s3_head(s3 *h, const char *key, uint64_t *size, char *etag,
 	int rc;
 
 	s3i_req_init(&r, h, err);
-	if (!s3i_key_ok(h, key) || s3i_object_path(h, key, path, sizeof path)) {
-		s3i_err_set(err, 0, NULL, "bad key");
-		return -EINVAL;
-	}
+	if ((rc = s3i_key_path(h, key, path, sizeof path, err)))
+		return rc;
 	rc = s3i_run(&r, "HEAD", path, "", NULL, NULL, 1);
 	if (rc)
 		return rc;
@@ -399,10 +399,8 @@ int s3_delete(s3 *h, const char *key, struct s3_err *err)
 	int rc;
 
 	s3i_req_init(&r, h, err);
-	if (!s3i_key_ok(h, key) || s3i_object_path(h, key, path, sizeof path)) {
-		s3i_err_set(err, 0, NULL, "bad key");
-		return -EINVAL;
-	}
+	if ((rc = s3i_key_path(h, key, path, sizeof path, err)))
+		return rc;
 	r.out_dyn = 1;
 	rc = s3i_run(&r, "DELETE", path, "", NULL, NULL, 0);
 	free(r.out);
@@ -418,17 +416,11 @@ int s3_copy(s3 *h, const char *src_key, const char *dst_key,
 	int rc;
 
 	s3i_req_init(&r, h, err);
-	if (!s3i_key_ok(h, src_key) || !s3i_key_ok(h, dst_key) ||
-	    s3i_object_path(h, dst_key, path, sizeof path)) {
-		s3i_err_set(err, 0, NULL, "bad key");
-		return -EINVAL;
-	}
 	snprintf(src, sizeof src, "x-amz-copy-source: ");
-	if (s3i_object_path(h, src_key, src + strlen(src),
-			sizeof src - strlen(src))) {
-		s3i_err_set(err, 0, NULL, "key too long");
-		return -ENAMETOOLONG;
-	}
+	if ((rc = s3i_key_path(h, dst_key, path, sizeof path, err)) ||
+	    (rc = s3i_key_path(h, src_key, src + strlen(src),
+			       sizeof src - strlen(src), err)))
+		return rc;
 	r.out_dyn = 1;
 	r.up_buf = (const unsigned char *)"";
 	rc = s3i_run(&r, "PUT", path, "", &sh, NULL, 0);

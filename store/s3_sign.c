@@ -110,6 +110,22 @@ int s3i_object_path(const s3 *h, const char *key, char *out, size_t cap)
 		return rc;
 	return 0;
 }
+
+int s3i_key_path(const s3 *h, const char *key, char *out, size_t cap,
+		 struct s3_err *err)
+{
+	if (!key || !*key) {
+		s3i_err_set(err, 0, NULL, "an empty key");
+		return -EINVAL;
+	}
+	if (!s3i_key_ok(h, key) || s3i_object_path(h, key, out, cap)) {
+		s3i_err_set(err, 0, NULL,
+			    "a key of %zu bytes: with the prefix's %zu, over S3's %d",
+			    strlen(key), strlen(h->cfg.prefix), S3_KEY_MAX);
+		return -EINVAL;
+	}
+	return 0;
+}
 /* ------------------------------------------------------------- config */
 
 

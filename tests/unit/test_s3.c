@@ -532,6 +532,25 @@ static void test_delete(void **state)
 	memset(big, 'k', sizeof big - 1);
 	big[sizeof big - 1] = 0;
 	assert_rc(s3_put_buf(h, big, "x", 1, NULL, &e), -EINVAL);
+	/* every call that names a key says which check it failed */
+	assert_non_null(strstr(e.message, "a key of 1025 bytes"));
+	assert_rc(s3_put_buf(h, "", "x", 1, NULL, &e), -EINVAL);
+	assert_string_equal(e.message, "an empty key");
+	memset(&e, 0, sizeof e);
+	assert_rc(s3_head(h, "", NULL, NULL, &e), -EINVAL);
+	assert_string_equal(e.message, "an empty key");
+	memset(&e, 0, sizeof e);
+	assert_rc(s3_get_buf(h, big, 0, S3_TO_END, back, sizeof back, &got, &e), -EINVAL);
+	assert_non_null(strstr(e.message, "a key of 1025 bytes"));
+	memset(&e, 0, sizeof e);
+	assert_rc(s3_delete(h, NULL, &e), -EINVAL);
+	assert_string_equal(e.message, "an empty key");
+	memset(&e, 0, sizeof e);
+	assert_rc(s3_copy(h, "del/x", big, &e), -EINVAL);
+	assert_non_null(strstr(e.message, "a key of 1025 bytes"));
+	memset(&e, 0, sizeof e);
+	assert_rc(s3_copy(h, "", "del/y", &e), -EINVAL);
+	assert_string_equal(e.message, "an empty key");
 	s3_close(h);
 }
 
