@@ -247,12 +247,16 @@ EOF
 	echo "$ENDPOINT"
 }
 
-# kill_all: SIGTERM to the daemons (radosgw, then the OSD, then the
-# monitor), SIGKILL to any still alive after 10 s — memstore keeps nothing.
+# kill_all: radosgw first, SIGTERM (it answers clients: let it close them;
+# it exits in under a second — with the OSD gone it would hang until its
+# SIGKILL), then SIGKILL to the OSD and the monitor: memstore keeps nothing
+# and the monitor's store goes with DIR, while their clean shutdown took
+# 2.6 s and 2.0 s. SIGKILL to any still alive after 10 s.
 kill_all() {
 	local name pid
-	for name in rgw osd mon; do
-		if alive "$name"; then kill -TERM "$(cat "$D/pid/$name.pid")" 2>/dev/null || true; fi
+	stop_one rgw || true
+	for name in osd mon; do
+		if alive "$name"; then kill -KILL "$(cat "$D/pid/$name.pid")" 2>/dev/null || true; fi
 	done
 	for _ in $(seq 1 50); do
 		alive rgw || alive osd || alive mon || break
