@@ -675,6 +675,69 @@ static int fx_teardown(void **state)
 	return 0;
 }
 
+/* ---------------------------------------- the local engine's file calls */
+
+/* A named staging file DIR/staging/NAME holding len bytes of buf: what
+ * blobs_local_stage makes where the filesystem has no O_TMPFILE (here it
+ * has, so that branch is made by hand). Returns its fd. */
+static int named_staging(struct fx *f, const char *name, char *path,
+			 size_t cap, const unsigned char *buf, size_t len)
+{
+	int fd;
+
+	snprintf(path, cap, "%s/staging/%s", f->tmp, name);
+	fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, buf, len), (ssize_t)len);
+	return fd;
+}
+
+/* blobs_local_link of a named staging file (store/blob.c's commit, which
+ * renamed it before): the blob appears with its bytes, the staging name
+ * goes — also when the blob was there already (kept, not replaced) and
+ * when the link fails (its folder gone: the errno, nothing left). */
+static void test_local_link_named(void **state)
+{
+	struct fx *f = *state;
+	unsigned char buf[5000], sha[32];
+	char staged[256], ab[160], away[170], h[65];
+	struct stat before, after;
+	int fd;
+
+	rnd(buf, sizeof buf);
+	SHA256(buf, sizeof buf, sha);
+	fd = named_staging(f, "n1", staged, sizeof staged, buf, sizeof buf);
+	assert_rc(blobs_local_link(f->tmp, fd, staged, sha, 1), 0);
+	close(fd);
+	assert_int_equal(access(staged, F_OK), -1);
+	assert_blob(f->b, sha, buf, sizeof buf);
+	assert_rc(blobs_local_open_fd(f->tmp, sha) >= 0 ? 0 : -1, 0);
+
+	s3_hex(sha, 32, h);
+	snprintf(ab, sizeof ab, "%s/blobs/%.2s/%s", f->tmp, h, h);
+	assert_int_equal(stat(ab, &before), 0);
+	fd = named_staging(f, "n2", staged, sizeof staged, buf, sizeof buf);
+	assert_rc(blobs_local_link(f->tmp, fd, staged, sha, 0), 0);
+	close(fd);
+	assert_int_equal(access(staged, F_OK), -1);
+	assert_int_equal(stat(ab, &after), 0);
+	assert_int_equal(after.st_ino, before.st_ino);   /* not replaced */
+	assert_blob(f->b, sha, buf, sizeof buf);
+	assert_rc(blobs_local_unlink(f->tmp, sha), 0);
+	assert_rc(blobs_local_unlink(f->tmp, sha), 0);   /* gone: still 0 */
+
+	snprintf(ab, sizeof ab, "%s/blobs/%.2s", f->tmp, h);
+	snprintf(away, sizeof away, "%s.away", ab);
+	assert_int_equal(rename(ab, away), 0);
+	fd = named_staging(f, "n3", staged, sizeof staged, buf, sizeof buf);
+	assert_rc(blobs_local_link(f->tmp, fd, staged, sha, 1), -ENOENT);
+	close(fd);
+	assert_int_equal(access(staged, F_OK), -1);
+	assert_int_equal(rename(away, ab), 0);
+	assert_rc(blobs_stat(f->b, sha, NULL), -ENOENT);
+	assert_int_equal(sweep(f->b, 0), 0);
+}
+
 #define CONTRACT                                            \
 	cmocka_unit_test(test_round_trip),                  \
 	cmocka_unit_test(test_durable),                     \
@@ -684,24 +747,31 @@ static int fx_teardown(void **state)
 	cmocka_unit_test(test_concurrent_same_hash),        \
 	cmocka_unit_test(test_remove),                      \
 	cmocka_unit_test(test_ranges),                      \
-	cmocka_unit_test(test_presign),                     \
-	cmocka_unit_test(test_bench)   /* last: run only with BLOBS_BENCH */
+	cmocka_unit_test(test_presign)
+/* last in each group: run only with BLOBS_BENCH */
+#define BENCH cmocka_unit_test(test_bench)
 
 int main(void)
 {
-	const struct CMUnitTest tests[] = { CONTRACT };
+	/* the local group adds the local engine's file calls, which
+	 * store/blob.c uses directly */
+	const struct CMUnitTest local[] = {
+		CONTRACT, cmocka_unit_test(test_local_link_named), BENCH
+	};
+	const struct CMUnitTest remote[] = { CONTRACT, BENCH };
 	/* the bench is a measurement, not a check: a case only when asked */
-	size_t n = sizeof(tests) / sizeof(tests[0]) -
-		   (getenv("BLOBS_BENCH") ? 0 : 1);
+	size_t skip = getenv("BLOBS_BENCH") ? 0 : 1;
 	const char *want_s3 = getenv("BLOBSTORE_S3");
 	int rc;
 
 	curl_global_init(CURL_GLOBAL_DEFAULT);
-	rc = _cmocka_run_group_tests("blobstore local", tests, n, local_setup,
-				     fx_teardown);
+	rc = _cmocka_run_group_tests("blobstore local", local,
+				     sizeof local / sizeof local[0] - skip,
+				     local_setup, fx_teardown);
 	if (want_s3 && !strcmp(want_s3, "1"))
-		rc |= _cmocka_run_group_tests("blobstore s3", tests, n, s3_setup,
-					      fx_teardown);
+		rc |= _cmocka_run_group_tests("blobstore s3", remote,
+					      sizeof remote / sizeof remote[0] - skip,
+					      s3_setup, fx_teardown);
 	else
 		printf("# the S3 engine's run of this contract is `make test-s3` "
 		       "(BLOBSTORE_S3=1 against a real RGW)\n");
