@@ -385,6 +385,23 @@ class TestOddNames(Base):
 
 
 class TestInterrupted(Base):
+    def settled_committed(self, c, ds, what):
+        """The committed files of ds's live tree ({path: node}) once three
+        listings in a row agree: the server still finishes the requests a
+        killed client had sent (a commit may land after the kill)."""
+        committed, shas, same = None, None, 0
+        for _ in range(100):
+            files, _ = c._tree(c.get_dataset(ds)["live_root"])
+            committed = {q: n for q, n in files.items() if n.get("has_sha")}
+            now = {q: n["sha"] for q, n in committed.items()}
+            same = same + 1 if now == shas else 0
+            shas = now
+            if same == 2:
+                break
+            time.sleep(0.2)
+        self.assertEqual(same, 2, what + ": the tree kept changing")
+        return committed
+
     def test_kill9_and_resume(self):
         # dave: a user who has sent none of these bytes, so the first run
         # has to send every blob (and is killed after 150 of them)
@@ -413,9 +430,9 @@ class TestInterrupted(Base):
                          "the upload was killed mid-way")
         c = client(token_file=tok)
         # nothing half-made: every file the server calls committed has the
-        # source's bytes; the rest are not samples
-        files, _ = c._tree(c.get_dataset("killed")["live_root"])
-        committed = {q: n for q, n in files.items() if n.get("has_sha")}
+        # source's bytes; the rest are not samples (counted once the
+        # commits the client had sent when it died have landed)
+        committed = self.settled_committed(c, "killed", "full")
         self.assertLess(len(committed), N_IMAGES + 1)
         self.assertGreater(len(committed), 0)
         for q, n in committed.items():
@@ -480,18 +497,7 @@ class TestInterrupted(Base):
             p.stderr.close()
             self.assertEqual(p.returncode, -signal.SIGKILL, mode)
             c = client()
-            # The server still finishes the requests the client had sent
-            # when it died: count once three listings in a row agree.
-            committed, same = None, 0
-            for _ in range(100):
-                files, _ = c._tree(c.get_dataset(ds)["live_root"])
-                now = {q for q, n in files.items() if n.get("has_sha")}
-                same = same + 1 if now == committed else 0
-                committed = now
-                if same == 2:
-                    break
-                time.sleep(0.2)
-            self.assertEqual(same, 2, mode + ": the tree kept changing")
+            committed = self.settled_committed(c, ds, mode)
             self.assertTrue(150 <= len(committed) < N_IMAGES + 1, mode)
             r = cli("--token-file", TOKEN, "--verbose", "upload", SRC, ds,
                     "--mode", mode, text=True)
