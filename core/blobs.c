@@ -15,6 +15,10 @@
 #include "core/blobs.h"
 #include "store/store.h"
 
+struct core_blobs {
+	store *st;             /* the catalog and its blob engine (borrowed) */
+};
+
 int core_blobs_open(store *st, struct core_blobs **out)
 {
 	struct core_blobs *b = calloc(1, sizeof(*b));
