@@ -241,6 +241,9 @@ class TestUpload(Base):
         res = cm.exception.result
         self.assertEqual(res.thumbnails, N_IMAGES)
         self.assertEqual([p for p, _ in res.failed], ["notes/readme.txt"])
+        self.assertTrue(str(cm.exception).startswith(
+            "1 of %d files not downloaded; first: notes/readme.txt: "
+            % (N_IMAGES + 1)), str(cm.exception))
 
     def test_thumbnail_sizes_as_the_mount(self):
         # As t_remote_modes holds the mount to: longest side 128, never
@@ -857,6 +860,8 @@ class TestErrors(Base):
         e = cm.exception
         self.assertEqual([p for p, _ in e.result.failed], ["f3"])
         self.assertIn("f3", str(e))
+        self.assertTrue(str(e).startswith(
+            "1 of 6 files not uploaded; first: f3: "), str(e))
         self.assertEqual(e.result.uploaded, 5)
         self.assertEqual(sorted(c.list_files("initial-tag", "changing")),
                          ["f0", "f1", "f2", "f4", "f5"])
