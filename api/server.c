@@ -398,12 +398,11 @@ int api_token_cli(int argc, char **argv)
 	}
 	if (!strcmp(cmd, "create")) {
 		rc = core_token_create(st, arg, name, token, &made);
-		id = made.id;
-		if (!rc) {
+		if (!rc) {            /* made is filled only on success */
 			printf("%s\n", token);
 			fprintf(stderr, "sievefs: token %lld for user '%s'"
 				" created; it is shown only this once\n",
-				(long long)id, arg);
+				(long long)made.id, arg);
 		}
 	} else if (!strcmp(cmd, "list")) {
 		rc = core_token_list(st, NULL, &v, &n);

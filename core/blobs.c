@@ -1,11 +1,12 @@
 /*
  * blobs.c — core/blobs.h's calls: each byte operation goes to the store's
- * blob functions (store/blob.c, over an engine of store/blobstore.h), and
- * the facts about blobs that the catalog holds whatever the engine —
- * grants, pending uploads, kept bytes, thumbnails a user sent — are
- * answered here, once, over store/. The server's ownership rules for bytes live here too (the web
- * door's owner "" reads what its datasets name), so api/ asks one
- * question per purpose instead of stringing store/ calls together.
+ * blob functions (store/blob.c, today over the local engine of
+ * store/blobstore.h), and the facts about blobs that the catalog holds
+ * whatever the engine — grants, pending uploads, kept bytes, thumbnails a
+ * user sent — are answered here, once, over store/. The server's
+ * ownership rules for bytes live here too (the web door's owner "" reads
+ * what its datasets name), so api/ asks one question per purpose instead
+ * of stringing store/ calls together.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -14,6 +15,10 @@
 
 #include "core/blobs.h"
 #include "store/store.h"
+
+struct core_blobs {
+	store *st;             /* the catalog and its blob engine (borrowed) */
+};
 
 int core_blobs_open(store *st, struct core_blobs **out)
 {

@@ -55,10 +55,6 @@ int core_blobs_open(store *st, struct core_blobs **out);
 /* Frees the blob store (not the catalog it borrows). NULL is a no-op. */
 void core_blobs_free(struct core_blobs *b);
 
-struct core_blobs {
-	store *st;             /* the catalog and its blob engine */
-};
-
 /* ---- bytes (the engine's) ---- */
 
 int core_blob_open(struct core_blobs *b, const unsigned char sha[STORE_SHA_LEN]);

@@ -85,11 +85,6 @@ int core_run_list(store *st, int64_t ds, int limit, struct store_run **out,
 	return store_run_list(st, ds, limit, out, n);
 }
 
-int core_run_get(store *st, int64_t id, struct store_run *out)
-{
-	return store_run_get(st, id, out);
-}
-
 int core_run_latest_done(store *st, int64_t ds, struct store_run *out)
 {
 	return store_run_latest_done(st, ds, out);

@@ -67,7 +67,6 @@ int core_dataset_changes(store *st, int64_t ds, struct store_changes *out);
 /* The dataset's latest runs, newest first, at most limit (1..128). */
 int core_run_list(store *st, int64_t ds, int limit, struct store_run **out,
 		  size_t *n);
-int core_run_get(store *st, int64_t id, struct store_run *out);
 /* The latest finished run that ranked samples: -ENOENT when none. */
 int core_run_latest_done(store *st, int64_t ds, struct store_run *out);
 /* The dataset's newest embedding: -ENOENT when it has none. */

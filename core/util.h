@@ -1,9 +1,9 @@
 /*
  * util.h — small pure helpers every layer above store/ may use: the hex
  * text of a content hash and the wall clock. No state, no I/O beyond
- * reading the clock, never fails. (store/ keeps its own store_sha_hex:
- * it calls nothing above it; this is the one the server, the remote
- * client and fs/ use.)
+ * reading the clock, never fails. They are store/'s store_sha_hex and
+ * store_now_ns (store/ calls nothing above it, so the definition is
+ * there), under the name the server, the remote client and fs/ may call.
  */
 #ifndef SIEVEFS_CORE_UTIL_H
 #define SIEVEFS_CORE_UTIL_H

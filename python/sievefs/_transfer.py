@@ -22,6 +22,23 @@ from .errors import (Error, Conflict, NotFound, Unauthorized,
                      ConnectionFailed, NoSpace, TokenError)
 
 
+def _raise_failures(res, fatal, total, done):
+    """The end of a bulk transfer: raises `fatal` (what stopped it) or,
+    when items failed (res.failed, sorted here), an Error naming how many
+    of `total` were not `done` and the first; either with .result = res.
+    Returns when nothing failed."""
+    if fatal is not None:
+        fatal.result = res
+        raise fatal
+    if res.failed:
+        res.failed.sort()
+        p, m = res.failed[0]
+        e = Error("%d of %d files not %s; first: %s: %s"
+                  % (len(res.failed), total, done, p, m))
+        e.result = res
+        raise e
+
+
 class Transfers:
     """Mixin of Client: needs its request(), _json(), get_dataset(),
     create_dataset(), _tree(), list_files(), _log(), _close_dead()."""
@@ -199,16 +216,7 @@ class Transfers:
         bar.draw(force=True)
         bar.finish()
         res.seconds = time.monotonic() - t0
-        if first_fatal is not None:
-            first_fatal.result = res
-            raise first_fatal
-        if res.failed:
-            res.failed.sort()
-            p, m = res.failed[0]
-            e = Error("%d of %d files not uploaded; first: %s: %s"
-                      % (len(res.failed), res.files, p, m))
-            e.result = res
-            raise e
+        _raise_failures(res, first_fatal, res.files, "uploaded")
         return res
 
     def _pool(self, fn, items, workers, name, bar, fatal):
@@ -376,16 +384,7 @@ class Transfers:
             one, files.items(), workers, "sievefs-dl", bar,
             (Unauthorized, ConnectionFailed))
         bar.finish()
-        if first_fatal is not None:
-            first_fatal.result = res
-            raise first_fatal
-        if res.failed:
-            res.failed.sort()
-            p, m = res.failed[0]
-            e = Error("%d of %d files not downloaded; first: %s: %s"
-                      % (len(res.failed), len(files), p, m))
-            e.result = res
-            raise e
+        _raise_failures(res, first_fatal, len(files), "downloaded")
         return res
 
     def download_dataset(self, output_dir, tag_name="initial-tag",

@@ -37,9 +37,13 @@ broot=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["live_ro
 printf 'hello, world\n' >"$T/f"
 sha=$(sha256sum "$T/f" | cut -d' ' -f1)
 
-listing() {   # [AUTH-HEADER FOLDER] (default: alice's root)
+# listing [AUTH-HEADER FOLDER] (default: alice's root) — the children's
+# names; "(listing failed)" when the request or its JSON does, so an
+# expected empty listing cannot pass on an error
+listing() {
 	curl -sf -H "${1:-$HA}" "$A/v1/nodes/${2:-$root}/children" |
-		python3 -c 'import json,sys; print(" ".join(c["name"] for c in json.load(sys.stdin)["children"]))'
+		python3 -c 'import json,sys; print(" ".join(c["name"] for c in json.load(sys.stdin)["children"]))' 2>/dev/null ||
+		echo "(listing failed)"
 }
 
 # post BODY → "CODE MESSAGE-OR-NAME"

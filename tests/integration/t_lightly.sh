@@ -16,7 +16,8 @@
 # them and the bytes stay with the uploader. Signed-URL abuse (expired,
 # altered signature/expiry/kind/user/sample, replayed write, a read URL
 # used to write, another user's sample, path traversal) answers 403/404
-# and stores nothing; ?token= is refused on /v1; a write URL made before
+# and stores nothing, as do another user's job, embedding and CSV write
+# URL; ?token= is refused on /v1; a write URL made before
 # a kill -9 of the server works after its restart (after a 507 of the
 # upload cap too), once; the server's log never holds a token, a signature
 # or any query string.

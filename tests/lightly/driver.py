@@ -12,7 +12,8 @@ only status 200 counts, tag bitmasks as Python hex() over the mappings order.
         the whole workflow; writes OUT (JSON: dataset id, tag filenames...)
     driver.py abuse BASE TOKENFILE OTHER_TOKENFILE V1BASE TTL
         signed-URL abuse: expired, altered, replayed, another user's
-        sample, path traversal -> 403/404, nothing stored
+        sample, embedding or job, path traversal -> 403/404, nothing
+        stored
     driver.py v1token V1BASE TOKENFILE
         ?token= is refused on /v1 routes (401)
 
@@ -400,6 +401,45 @@ def abuse(base, tokfile, otherfile, v1, ttl):
     st, _ = http("DELETE", bob.url("/v1/datasets/%s" % ds), b"{}",
                  "application/json")
     check(st == 404, "bob deletes alice's dataset -> 404 (%d)" % st)
+    # alice's embedding and sampling job, by their ids: bob gets 404 as
+    # for an unknown id (the job, a sampling of his own dataset with her
+    # embedding, her embedding CSV's write URL pointed at by his)
+    w = lc.call("GET", "/v1/datasets/%s/embeddings/writeCSVUrl" % ds,
+                name="abuse-emb")
+    rows = ["filenames,embedding_0,embedding_1,labels"] + [
+        "%s,%d,%d,0" % (f, k, k * 2) for k, f in enumerate(
+            lc.call("GET", "/v1/datasets/%s/mappings" % ds,
+                    field="fileName"))]
+    st, body = http("PUT", w["signedWriteUrl"],
+                    ("\r\n".join(rows) + "\r\n").encode())
+    check(st == 200, "alice's embedding CSV -> 200 (%d %s)" % (st, body[:200]))
+    job = lc.call("POST", "/v1/datasets/%s/embeddings/%s/sampling" %
+                  (ds, w["embeddingId"]),
+                  {"newTagName": "abuse-pick", "method": "RANDOM",
+                   "config": {"stoppingCondition": {"nSamples": 1}}})["jobId"]
+    check(wait_job(lc, job)["status"] == "FINISHED", "alice's job finishes")
+    st, body = http("GET", bob.url("/v1/jobs/%s" % job))
+    check(st == 404, "bob polls alice's job -> 404 (%d %s)" % (st, body[:200]))
+    st, body = http("GET", bob.url("/v1/jobs/%s" % w["embeddingId"]))
+    check(st == 404, "an embedding id polled as a job -> 404 (%d)" % st)
+    st, body = http("POST", bob.url("/v1/datasets/%s/embeddings/%s/sampling"
+                                    % (bds, w["embeddingId"])),
+                    json.dumps({"newTagName": "stolen", "method": "RANDOM",
+                                "config": {"stoppingCondition":
+                                           {"nSamples": 1}}}).encode(),
+                    "application/json")
+    check(st == 404, "bob samples his dataset with alice's embedding -> 404"
+          " (%d %s)" % (st, body[:200]))
+    check("stolen" not in [t["name"] for t in
+                           bob.call("GET", "/v1/datasets/%s/tags" % bds)],
+          "... and no tag is made")
+    bw = bob.call("GET", "/v1/datasets/%s/embeddings/writeCSVUrl" % bds,
+                  name="mine")
+    st, _ = http("PUT", bw["signedWriteUrl"].replace(bw["embeddingId"],
+                                                     w["embeddingId"]),
+                 ("\r\n".join(rows) + "\r\n").encode())
+    check(st == 403, "bob's CSV write URL pointed at alice's embedding -> 403"
+          " (%d)" % st)
     # the v1 body cap: a JSON body over 1 MiB -> 413, nothing made
     # (curl: the server answers before the body is read and closes, which
     # urllib reports as a broken pipe instead of the answer)

@@ -241,6 +241,9 @@ class TestUpload(Base):
         res = cm.exception.result
         self.assertEqual(res.thumbnails, N_IMAGES)
         self.assertEqual([p for p, _ in res.failed], ["notes/readme.txt"])
+        self.assertTrue(str(cm.exception).startswith(
+            "1 of %d files not downloaded; first: notes/readme.txt: "
+            % (N_IMAGES + 1)), str(cm.exception))
 
     def test_thumbnail_sizes_as_the_mount(self):
         # As t_remote_modes holds the mount to: longest side 128, never
@@ -385,6 +388,23 @@ class TestOddNames(Base):
 
 
 class TestInterrupted(Base):
+    def settled_committed(self, c, ds, what):
+        """The committed files of ds's live tree ({path: node}) once three
+        listings in a row agree: the server still finishes the requests a
+        killed client had sent (a commit may land after the kill)."""
+        committed, shas, same = None, None, 0
+        for _ in range(100):
+            files, _ = c._tree(c.get_dataset(ds)["live_root"])
+            committed = {q: n for q, n in files.items() if n.get("has_sha")}
+            now = {q: n["sha"] for q, n in committed.items()}
+            same = same + 1 if now == shas else 0
+            shas = now
+            if same == 2:
+                break
+            time.sleep(0.2)
+        self.assertEqual(same, 2, what + ": the tree kept changing")
+        return committed
+
     def test_kill9_and_resume(self):
         # dave: a user who has sent none of these bytes, so the first run
         # has to send every blob (and is killed after 150 of them)
@@ -413,9 +433,9 @@ class TestInterrupted(Base):
                          "the upload was killed mid-way")
         c = client(token_file=tok)
         # nothing half-made: every file the server calls committed has the
-        # source's bytes; the rest are not samples
-        files, _ = c._tree(c.get_dataset("killed")["live_root"])
-        committed = {q: n for q, n in files.items() if n.get("has_sha")}
+        # source's bytes; the rest are not samples (counted once the
+        # commits the client had sent when it died have landed)
+        committed = self.settled_committed(c, "killed", "full")
         self.assertLess(len(committed), N_IMAGES + 1)
         self.assertGreater(len(committed), 0)
         for q, n in committed.items():
@@ -480,18 +500,7 @@ class TestInterrupted(Base):
             p.stderr.close()
             self.assertEqual(p.returncode, -signal.SIGKILL, mode)
             c = client()
-            # The server still finishes the requests the client had sent
-            # when it died: count once three listings in a row agree.
-            committed, same = None, 0
-            for _ in range(100):
-                files, _ = c._tree(c.get_dataset(ds)["live_root"])
-                now = {q for q, n in files.items() if n.get("has_sha")}
-                same = same + 1 if now == committed else 0
-                committed = now
-                if same == 2:
-                    break
-                time.sleep(0.2)
-            self.assertEqual(same, 2, mode + ": the tree kept changing")
+            committed = self.settled_committed(c, ds, mode)
             self.assertTrue(150 <= len(committed) < N_IMAGES + 1, mode)
             r = cli("--token-file", TOKEN, "--verbose", "upload", SRC, ds,
                     "--mode", mode, text=True)
@@ -851,6 +860,8 @@ class TestErrors(Base):
         e = cm.exception
         self.assertEqual([p for p, _ in e.result.failed], ["f3"])
         self.assertIn("f3", str(e))
+        self.assertTrue(str(e).startswith(
+            "1 of 6 files not uploaded; first: f3: "), str(e))
         self.assertEqual(e.result.uploaded, 5)
         self.assertEqual(sorted(c.list_files("initial-tag", "changing")),
                          ["f0", "f1", "f2", "f4", "f5"])
