@@ -58,9 +58,9 @@
  *
  * Locks: txn_lock is held from begin to commit or rollback (store/'s
  * write lock is always taken before it, so it is uncontended but for the
- * checkpointer's tails); ckpt_lock protects ckpt_* and is taken after
- * txn_lock. The schema and its upgrades are schema_sqlite.c's, run by
- * open when SQL_CREATE is given.
+ * checkpointer's tails); ckpt_lock protects ckpt_* and spare and is taken
+ * after txn_lock. The schema and its upgrades are schema_sqlite.c's, run
+ * by open when SQL_CREATE is given.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -99,7 +99,8 @@ struct sdb {
 	char *path;                    /* catalog.db */
 	int flags;                     /* SQL_READONLY */
 	pthread_mutex_t txn_lock;      /* begin .. commit/rollback */
-	pthread_mutex_t ckpt_lock;     /* protects ckpt_* (after txn_lock) */
+	pthread_mutex_t ckpt_lock;     /* protects ckpt_* and spare (after
+	                                * txn_lock) */
 	pthread_cond_t ckpt_cond;      /* ckpt_want or ckpt_stop changed */
 	pthread_t ckpt_thread;
 	int ckpt_running, ckpt_want, ckpt_stop;
