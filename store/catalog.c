@@ -486,12 +486,20 @@ int store_dataset_get_id(store *st, int64_t id, struct store_dataset *out)
 	return rc;
 }
 
+/* Runs sql with ?1 = a, ?2 = b: its first row's first column, 0 when
+ * none. A failure goes into *rc; once *rc holds one, it runs nothing and
+ * answers 0, so a sequence of calls stops at its first failed statement
+ * (the one whose error the caller reports), as a PostgreSQL transaction
+ * does anyway (sql.h). */
 static int64_t exec_int(struct conn *c, const char *sql, int64_t a,
 			int64_t b, int *rc)
 {
-	sql_stmt *s = db_prep(c, sql);
+	sql_stmt *s;
 	int64_t v = 0;
 
+	if (*rc)
+		return 0;
+	s = db_prep(c, sql);
 	if (!s) {
 		*rc = -EIO;
 		return 0;

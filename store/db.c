@@ -214,17 +214,12 @@ int db_commit(struct conn *c, int durable)
 	return e->commit(c->db);
 }
 
-void db_rollback(struct conn *c)
-{
-	c->db->eng->rollback(c->db);
-}
-
 int db_end(struct conn *c, int rc)
 {
 	if (rc == 0)
 		rc = db_commit(c, 0);
 	else
-		db_rollback(c);
+		c->db->eng->rollback(c->db);
 	db_unlock(c);
 	return rc;
 }

@@ -106,13 +106,12 @@ static inline int db_bind_str(sql_stmt *s, int i, const char *v)
 {
 	return v ? sql_bind_text(s, i, v, strlen(v)) : sql_bind_null(s, i);
 }
-/* Commit or roll back the transaction db_begin opened, keeping wlock
- * (db_unlock releases it): for the paths that must do more under the lock
- * after their commit. durable: the commit returns once it is on disk
- * (sql_engine.commit_durable). 0 or -errno (the transaction is then
- * rolled back). */
+/* Commit the transaction db_begin opened, keeping wlock (db_unlock
+ * releases it): for the paths that must do more under the lock after
+ * their commit (their failures end with db_end). durable: the commit
+ * returns once it is on disk (sql_engine.commit_durable). 0 or -errno
+ * (the transaction is then rolled back). */
 int db_commit(struct conn *c, int durable);
-void db_rollback(struct conn *c);
 /* Write transaction: takes wlock and begins; db_end commits when rc == 0,
  * else rolls back, and always releases wlock. Returns rc or the commit's
  * error. */

@@ -14,8 +14,8 @@
  *       signed write URLs already used (a write URL works once); rows past
  *       their expiry are dropped by the next claim.
  *
- * The tables are made on first use (CREATE TABLE IF NOT EXISTS in the
- * first write), so a store that never met the door has none of them.
+ * The tables are each engine's schema's (schema_sqlite.c, schema_pg.c),
+ * made when the catalog is opened, like every other table.
  * Rows of a deleted dataset stay (their ids then resolve to a dataset
  * that is gone: 404 for the caller).
  *
@@ -35,24 +35,6 @@
 
 #include "db.h"
 #include "store/lightly.h"
-
-#define SCHEMA \
-	"CREATE TABLE IF NOT EXISTS lightly_ids(id TEXT PRIMARY KEY," \
-	" kind INTEGER NOT NULL, dataset INTEGER NOT NULL, name TEXT NOT NULL," \
-	" ref INTEGER NOT NULL DEFAULT 0, tag INTEGER NOT NULL DEFAULT 0," \
-	" UNIQUE(kind, dataset, name));" \
-	"CREATE TABLE IF NOT EXISTS lightly_ds(dataset INTEGER PRIMARY KEY," \
-	" img_type TEXT NOT NULL);" \
-	"CREATE TABLE IF NOT EXISTS lightly_used(sig TEXT PRIMARY KEY," \
-	" expires INTEGER NOT NULL);"
-
-/* Makes the tables when missing. Every write runs it (three CREATE TABLE
- * IF NOT EXISTS, parsed each time): the door writes once per request at
- * most, so that is cheaper than remembering per store and connection. */
-static int ensure(struct conn *c)
-{
-	return db_exec(c, SCHEMA);
-}
 
 static void id_row(sql_stmt *s, struct store_lightly_id *out)
 {
@@ -79,7 +61,7 @@ static int id_read(struct conn *c, const char *id, int kind, int64_t ds,
 	int rc;
 
 	if (!s)
-		return -ENOENT;  /* no table yet: nothing was ever made */
+		return -EIO;
 	if (id) {
 		db_bind_str(s, 1, id);
 	} else {
@@ -112,9 +94,7 @@ int store_lightly_id_get(store *st, int kind, int64_t dataset,
 		return -EIO;
 	if ((rc = db_begin(c)) != 0)
 		return rc;
-	rc = ensure(c);
-	if (!rc)
-		rc = id_read(c, NULL, kind, dataset, name, out);
+	rc = id_read(c, NULL, kind, dataset, name, out);
 	if (rc == -ENOENT) {
 		if (getrandom(rnd, sizeof(rnd), 0) != (ssize_t)sizeof(rnd)) {
 			rc = -EIO;
@@ -173,8 +153,7 @@ static int write1(store *st, const char *sql, const char *a, int64_t b)
 		return -EIO;
 	if ((rc = db_begin(c)) != 0)
 		return rc;
-	rc = ensure(c);
-	if (!rc && !(s = db_prep(c, sql)))
+	if (!(s = db_prep(c, sql)))
 		rc = -EIO;
 	if (!rc) {
 		db_bind_str(s, 1, a);
@@ -200,7 +179,7 @@ int store_lightly_ds_get(store *st, int64_t dataset, char *buf, size_t len)
 	if (!c)
 		return -EIO;
 	if (!(s = db_prep(c, "SELECT img_type FROM lightly_ds WHERE dataset=?1")))
-		return 0;        /* no table yet */
+		return -EIO;
 	sql_bind_int64(s, 1, dataset);
 	rc = sql_step(s);
 	if (rc == SQL_ROW) {
@@ -230,8 +209,9 @@ int store_lightly_claim(store *st, const char *sig, int64_t expires_ns)
 		return -EIO;
 	if ((rc = db_begin(c)) != 0)
 		return rc;
-	rc = ensure(c);
-	if (!rc && (s = db_prep(c, "DELETE FROM lightly_used WHERE expires<?1"))) {
+	if (!(s = db_prep(c, "DELETE FROM lightly_used WHERE expires<?1"))) {
+		rc = -EIO;
+	} else {
 		sql_bind_int64(s, 1, store_now_ns());
 		rc = db_err(sql_step(s));
 		sql_finalize(s);

@@ -260,7 +260,18 @@ static const char schema[] =
 	"CREATE TRIGGER IF NOT EXISTS chg_builtin_upd AFTER UPDATE ON builtin"
 	" BEGIN " CHG("NEW.dataset", "4") " END;"
 	"CREATE TRIGGER IF NOT EXISTS chg_ds_del AFTER DELETE ON datasets"
-	" BEGIN DELETE FROM changes WHERE dataset=OLD.id; END;";
+	" BEGIN DELETE FROM changes WHERE dataset=OLD.id; END;"
+	/* the lightly door's records (lightly.c); IF NOT EXISTS: also the
+	 * tables a catalog got from the door's first write before they were
+	 * made here (the same columns) */
+	"CREATE TABLE IF NOT EXISTS lightly_ids(id TEXT PRIMARY KEY,"
+	" kind INTEGER NOT NULL, dataset INTEGER NOT NULL, name TEXT NOT NULL,"
+	" ref INTEGER NOT NULL DEFAULT 0, tag INTEGER NOT NULL DEFAULT 0,"
+	" UNIQUE(kind, dataset, name));"
+	"CREATE TABLE IF NOT EXISTS lightly_ds(dataset INTEGER PRIMARY KEY,"
+	" img_type TEXT NOT NULL);"
+	"CREATE TABLE IF NOT EXISTS lightly_used(sig TEXT PRIMARY KEY,"
+	" expires INTEGER NOT NULL);";
 #undef CHG
 #undef CHG_UPSERT
 #undef BUMP

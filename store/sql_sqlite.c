@@ -47,19 +47,20 @@
  *
  * INSERT ... RETURNING id. The catalog's portable way to learn a new row's
  * id costs SQLite an ephemeral table per statement (callgrind: ~17,000
- * instructions per created file, +4% over a cp -r). When the statement
- * inserts one row (INSERT INTO t(...) VALUES(...), no SELECT, no second
- * row, no ON CONFLICT: an upsert's update sets no last rowid) and the
- * returned column is the table's INTEGER PRIMARY KEY (SQLite's rowid),
- * prepare drops the RETURNING clause and step answers the one row itself
- * from sqlite3_last_insert_rowid(), as the code before sql.h did. Any
- * other RETURNING runs as SQLite runs it.
+ * instructions per created file, +4% over a cp -r). When the statement is
+ * exactly INSERT INTO t(...) VALUES(...) RETURNING col — one row, nothing
+ * between the row and RETURNING (no ON CONFLICT: an upsert's update sets
+ * no last rowid), no SELECT — and col is t's INTEGER PRIMARY KEY
+ * AUTOINCREMENT (SQLite's rowid, as sqlite3_table_column_metadata reports
+ * it), prepare drops the RETURNING clause and step answers the one row
+ * itself from sqlite3_last_insert_rowid(), as the code before sql.h did.
+ * Any other RETURNING runs as SQLite runs it.
  *
  * Locks: txn_lock is held from begin to commit or rollback (store/'s
  * write lock is always taken before it, so it is uncontended but for the
- * checkpointer's tails); ckpt_lock protects ckpt_* and is taken after
- * txn_lock. The schema and its upgrades are schema_sqlite.c's, run by
- * open when SQL_CREATE is given.
+ * checkpointer's tails); ckpt_lock protects ckpt_* and spare and is taken
+ * after txn_lock. The schema and its upgrades are schema_sqlite.c's, run
+ * by open when SQL_CREATE is given.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -98,7 +99,8 @@ struct sdb {
 	char *path;                    /* catalog.db */
 	int flags;                     /* SQL_READONLY */
 	pthread_mutex_t txn_lock;      /* begin .. commit/rollback */
-	pthread_mutex_t ckpt_lock;     /* protects ckpt_* (after txn_lock) */
+	pthread_mutex_t ckpt_lock;     /* protects ckpt_* and spare (after
+	                                * txn_lock) */
 	pthread_cond_t ckpt_cond;      /* ckpt_want or ckpt_stop changed */
 	pthread_t ckpt_thread;
 	int ckpt_running, ckpt_want, ckpt_stop;
@@ -411,55 +413,78 @@ static void e_disconnect(sql_conn *conn)
 	free(c);
 }
 
-/* 1 if column col of table is its INTEGER PRIMARY KEY, an alias of the
- * rowid (a rowid table whose CREATE names it so), else 0. */
+/* 1 if column col of table is declared INTEGER PRIMARY KEY AUTOINCREMENT:
+ * then it is the rowid (SQLite allows AUTOINCREMENT on nothing else), and
+ * every table of the catalog that hands out ids declares its id so (ids
+ * are never reused). Else 0, also for an INTEGER PRIMARY KEY without it:
+ * that insert keeps SQLite's own RETURNING. */
 static int is_rowid_alias(sqlite3 *h, const char *table, size_t tlen,
 			  const char *col, size_t clen)
 {
-	sqlite3_stmt *s = NULL;
-	char pat[80];
-	int yes = 0;
+	char t[64], c[64];
+	int autoinc = 0;
 
-	if (clen + sizeof(" INTEGER PRIMARY KEY") > sizeof(pat) ||
-	    sqlite3_prepare_v2(h, "SELECT sql FROM sqlite_schema WHERE"
-			       " type='table' AND name=?1", -1, &s, NULL)) {
-		sqlite3_finalize(s);
+	if (tlen >= sizeof(t) || clen >= sizeof(c))
 		return 0;
-	}
-	snprintf(pat, sizeof(pat), "%.*s INTEGER PRIMARY KEY", (int)clen, col);
-	sqlite3_bind_text(s, 1, table, (int)tlen, SQLITE_STATIC);
-	if (sqlite3_step(s) == SQLITE_ROW) {
-		const char *sql = (const char *)sqlite3_column_text(s, 0);
-		const char *p = sql ? strstr(sql, pat) : NULL;
-
-		yes = p && p > sql && strchr("( ,", p[-1]) &&
-		      !strstr(sql, "WITHOUT ROWID");
-	}
-	sqlite3_finalize(s);
-	return yes;
+	memcpy(t, table, tlen);
+	t[tlen] = '\0';
+	memcpy(c, col, clen);
+	c[clen] = '\0';
+	return sqlite3_table_column_metadata(h, "main", t, c, NULL, NULL, NULL,
+					     NULL, &autoinc) == SQLITE_OK &&
+	       autoinc;
 }
 
-/* The length of q without its " RETURNING col" clause when q is an
- * INSERT returning its table's rowid alias (top of this file), else 0. */
+/* p at '(': just past its matching ')', skipping quoted text; NULL if it
+ * is not closed. */
+static const char *past_group(const char *p)
+{
+	int depth = 0;
+	char quote = 0;
+
+	for (; *p; p++) {
+		if (quote) {
+			quote = *p == quote ? 0 : quote;
+		} else if (*p == '\'' || *p == '"') {
+			quote = *p;
+		} else if (*p == '(') {
+			depth++;
+		} else if (*p == ')' && --depth == 0) {
+			return p + 1;
+		}
+	}
+	return NULL;
+}
+
+/* The length of q without its " RETURNING col" clause when q is exactly
+ * INSERT INTO table[(cols)] VALUES(one row) RETURNING col, col the
+ * table's rowid (top of this file); else 0. */
 static size_t rowid_returning(sqlite3 *h, const char *q)
 {
 	static const char ins[] = "INSERT INTO ", ret[] = " RETURNING ";
-	const char *r, *t, *c, *e;
+	const char *t, *e, *p, *c;
+	size_t clen;
 
 	if (strncmp(q, ins, sizeof(ins) - 1))
 		return 0;
 	t = q + sizeof(ins) - 1;
 	e = t + strcspn(t, "( ");
-	r = strstr(e, ret);
-	if (!r || e == t || strstr(q, " SELECT ") || strstr(q, "ON CONFLICT") ||
-	    strstr(q, "),(") || strstr(q, "), (") || !strstr(q, "VALUES"))
+	p = e + strspn(e, " ");
+	if (e == t || (*p == '(' && !(p = past_group(p))))
 		return 0;
-	c = r + sizeof(ret) - 1;
-	size_t clen = strspn(c, "abcdefghijklmnopqrstuvwxyz_");
+	p += strspn(p, " ");
+	if (strncmp(p, "VALUES", 6))
+		return 0;
+	p += 6 + strspn(p + 6, " ");
+	if (*p != '(' || !(p = past_group(p)) ||
+	    strncmp(p, ret, sizeof(ret) - 1))
+		return 0;
+	c = p + sizeof(ret) - 1;
+	clen = strspn(c, "abcdefghijklmnopqrstuvwxyz_");
 	if (!clen || c[clen + strspn(c + clen, " ;")] != '\0' ||
 	    !is_rowid_alias(h, t, (size_t)(e - t), c, clen))
 		return 0;
-	return (size_t)(r - q);
+	return (size_t)(p - q);
 }
 
 static int e_prepare(sql_conn *conn, const char *q, sql_stmt **out)

@@ -5,7 +5,8 @@
  * store's, in STORE/catalog.db (WAL); PostgreSQL for a team server.
  *
  * Layout of a store directory:
- *   STORE/catalog.db         SQLite catalog (WAL, synchronous=NORMAL)
+ *   STORE/catalog.db         SQLite catalog (WAL, synchronous=NORMAL);
+ *                            none when store_open_catalog names another
  *   STORE/blobs/ab/<sha256>  immutable sample bytes, named by their SHA-256
  *   STORE/thumbs/ab/<sha>.128
  *                            server-made thumbnails of blob <sha> (thumbs.c),
@@ -38,8 +39,9 @@
  * refused with -EBUSY ("store in use by PID N"). Admin commands (`sievefs
  * token ...`) open with STORE_OPEN_ADMIN: no lock, no recovery, no cleanup;
  * they only run short catalog transactions, which the catalog's engine
- * serialises with the owner's (SQLite: WAL and a busy timeout). The lock is on the open file description
- * (O_CLOEXEC): a fork shares it, an exec does not inherit it.
+ * serialises with the owner's (SQLite: WAL and a busy timeout). The lock
+ * is on the open file description (O_CLOEXEC): a fork shares it, an exec
+ * does not inherit it.
  *
  * Node numbers (`ino`) are the catalog's ids of node rows (AUTOINCREMENT
  * in SQLite): stable across remounts and never reused.
@@ -47,8 +49,11 @@
  * Errors: every function returns 0 or a negative errno value (the catalog
  * engine's errors are translated once, by the engine (store/sql.h):
  * constraint → -EEXIST, full → -ENOSPC, busy → -EBUSY, read-only → -EROFS,
- * nomem → -ENOMEM, everything else → -EIO). Functions that can fail
- * because of user input also fill an optional message buffer.
+ * nomem → -ENOMEM, a statement timeout → -ETIMEDOUT, a lost PostgreSQL
+ * connection, serialization failure or deadlock → -EAGAIN (the write was
+ * rolled back whole; nothing in store/ runs it again), everything else →
+ * -EIO). Functions that can fail because of user input also fill an
+ * optional message buffer.
  *
  * Layers: store/ is the bottom of sievefs. It calls nothing above it (no
  * core/ operation, no core/log.h); the one header it takes from above is
@@ -57,8 +62,8 @@
  *
  * Threads: a store may be used from any number of threads at once. Each thread
  * gets its own catalog connection on first use (closed when the thread exits
- * or at store_close). Writes are serialised by one in-process mutex held only for
- * the duration of one short transaction; reads never take it.
+ * or at store_close). Writes are serialised by one in-process mutex held
+ * only for the duration of one short transaction; reads never take it.
  */
 #ifndef SIEVEFS_STORE_H
 #define SIEVEFS_STORE_H

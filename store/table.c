@@ -39,7 +39,11 @@
  * names one state of one table for the catalog's life.
  *
  * Threads: store_table_each runs one read transaction on the calling
- * thread's connection (WAL: a snapshot, writers are not blocked).
+ * thread's connection (WAL: a snapshot, writers are not blocked). On
+ * PostgreSQL (READ COMMITTED, the engine's default) each statement of it
+ * has a snapshot of its own: the counter is read before the rows, so the
+ * rows are never older than the counter they are labelled with; a write
+ * between the two moves the counter, and the next reader rebuilds.
  */
 #include <errno.h>
 #include <string.h>
@@ -121,7 +125,8 @@ int store_table_each(store *st, int64_t dataset, uint64_t *gen,
 	*gen = 0;
 	if (!c)
 		return -EIO;
-	/* one snapshot: the counter names exactly the rows read */
+	/* one snapshot (SQLite): the counter names exactly the rows read;
+	 * PostgreSQL: rows at least as new as it (top of this file) */
 	if ((rc = db_exec(c, "BEGIN")))
 		return rc;
 	rc = store_dataset_get_id(st, dataset, &d);

@@ -638,9 +638,13 @@ int store_run_keep(store *st, int64_t run, size_t keep, int64_t *ranked)
 	if (!s)
 		return db_end(c, -EIO);
 	sql_bind_int64(s, 1, run);
-	if (sql_step(s) == SQL_ROW)
+	rc = sql_step(s);
+	if (rc == SQL_ROW)
 		n = sql_col_int64(s, 0);
 	sql_finalize(s);
+	/* a failed count is that error, not "keep more than ranked" */
+	if (rc != SQL_ROW)
+		return db_end(c, rc < 0 ? rc : -EIO);
 	if (ranked)
 		*ranked = n;
 	if ((int64_t)keep > n)

@@ -174,6 +174,60 @@ static void test_returning_id(void **state)
 				" RETURNING k", "d", &c), SQL_ROW);
 }
 
+/* Steps q (no parameters) to its end: the ids of the rows it returned
+ * into ids (at most max), how many into *n; the last step's answer. */
+static int returned(sql_conn *c, const char *q, int64_t *ids, int max,
+		    int *n)
+{
+	sql_stmt *s;
+	int r;
+
+	*n = 0;
+	assert_int_equal(sql_prepare(c, q, &s), 0);
+	while ((r = sql_step(s)) == SQL_ROW && *n < max)
+		ids[(*n)++] = sql_col_int64(s, 0);
+	sql_finalize(s);
+	return r;
+}
+
+/* What the engine's RETURNING id shortcut must not take for a one-row
+ * insert of a rowid alias: every row of a multi-row VALUES however it is
+ * spaced, a column that is not the rowid however its table's CREATE reads,
+ * and a VALUES inside an INSERT ... SELECT. */
+static void test_returning_not_one_rowid(void **state)
+{
+	struct fx *f = *state;
+	int64_t ids[4] = { 0 };
+	int n = 0;
+
+	assert_int_equal(returned(f->c, "INSERT INTO t(k) VALUES('m1') ,"
+				  "('m2') RETURNING id", ids, 4, &n), SQL_DONE);
+	assert_int_equal(n, 2);
+	assert_int_equal(ids[1], ids[0] + 1);
+	assert_int_equal(returned(f->c, "INSERT INTO t(k) VALUES('m3')\n,"
+				  "('m4') RETURNING id", ids, 4, &n), SQL_DONE);
+	assert_int_equal(n, 2);
+	assert_int_equal(returned(f->c, "INSERT INTO t(k) SELECT column1 FROM"
+				  " (VALUES('m5'),('m6')) RETURNING id", ids, 4,
+				  &n), SQL_DONE);
+	assert_int_equal(n, 2);
+	/* INTEGER PRIMARY KEY DESC is no rowid alias (SQLite's quirk): an
+	 * id not given stays NULL, which RETURNING reads as 0 */
+	assert_int_equal(sql_exec(f->c, "CREATE TABLE u(id INTEGER PRIMARY"
+				  " KEY DESC, k TEXT)"), 0);
+	assert_int_equal(returned(f->c, "INSERT INTO u(k) VALUES('x')"
+				  " RETURNING id", ids, 4, &n), SQL_DONE);
+	assert_int_equal(n, 1);
+	assert_int_equal(ids[0], 0);
+	/* a WITHOUT ROWID table's integer key: the value given */
+	assert_int_equal(sql_exec(f->c, "CREATE TABLE w(id INTEGER PRIMARY"
+				  " KEY, k TEXT) WITHOUT ROWID"), 0);
+	assert_int_equal(returned(f->c, "INSERT INTO w(id, k) VALUES(42, 'x')"
+				  " RETURNING id", ids, 4, &n), SQL_DONE);
+	assert_int_equal(n, 1);
+	assert_int_equal(ids[0], 42);
+}
+
 static void test_nulls(void **state)
 {
 	struct fx *f = *state;
@@ -297,6 +351,8 @@ int main(void)
 						teardown),
 		cmocka_unit_test_setup_teardown(test_returning_id, setup,
 						teardown),
+		cmocka_unit_test_setup_teardown(test_returning_not_one_rowid,
+						setup, teardown),
 		cmocka_unit_test_setup_teardown(test_nulls, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_txn_retry, setup,
 						teardown),

@@ -1617,6 +1617,32 @@ static void gen_added_to_an_older_catalog(void **state)
 	assert_true(gen_of(f, a) > 0);
 }
 
+/* A write transaction stops at its first failed statement and answers
+ * its error, as on PostgreSQL (where the rest could not run): planted
+ * triggers make dataset delete's DELETE of the live tree's nodes fail
+ * with a constraint (-EEXIST) and its later DELETE of the dataset row
+ * fail to prepare (-EIO, a trigger naming a dropped table). Nothing of
+ * the dataset goes; without the triggers the delete works. */
+static void sql_on_catalog(const struct fx *f, const char *sql);
+
+static void write_stops_at_first_failed_statement(void **state)
+{
+	struct fx *f = *state;
+	struct store_dataset d;
+
+	sql_on_catalog(f, "CREATE TABLE gone(x);"
+		       "CREATE TRIGGER t_nodes BEFORE DELETE ON nodes"
+		       " BEGIN SELECT RAISE(ABORT, 'planted'); END;"
+		       "CREATE TRIGGER t_ds BEFORE DELETE ON datasets"
+		       " BEGIN INSERT INTO gone VALUES(1); END;"
+		       "DROP TABLE gone");
+	assert_rc(store_dataset_delete(f->st, f->ds.id), -EEXIST);
+	assert_rc(store_dataset_get_id(f->st, f->ds.id, &d), 0);
+	sql_on_catalog(f, "DROP TRIGGER t_nodes; DROP TRIGGER t_ds");
+	assert_rc(store_dataset_delete(f->st, f->ds.id), 0);
+	assert_rc(store_dataset_get_id(f->st, f->ds.id, &d), -ENOENT);
+}
+
 /* ==== blobs and upload commit ==== */
 
 static void sha256_and_hex_known_vector(void **state)
@@ -3316,6 +3342,7 @@ int main(void)
 		T(gen_added_to_an_older_catalog),
 		T(tag_uid_is_24_hex_stable_and_migrated),
 		T(modes_owner_only_and_repaired),
+		T(write_stops_at_first_failed_statement),
 	};
 	return TSTORE_RUN_GROUP("store", tests, sqlite_file, NULL, NULL);
 }
