@@ -71,6 +71,8 @@ static const char *const sql_text[Q_COUNT] = {
 	[Q_SESSION_ROW] = "SELECT s.\"user\", s.hash, t.id, t.last_used"
 		" FROM sessions s JOIN tokens t ON t.id=s.token"
 		" WHERE s.hash=?1 AND s.expires>?2 AND t.revoked=0",
+	/* store_blob_granted: every GET of a blob or an image runs it */
+	[Q_GRANT_GET] = "SELECT 1 FROM grants WHERE \"user\"=?1 AND sha=?2",
 	[Q_EVENT_ADD] = "INSERT INTO events(dataset,ts,level,msg)"
 		" VALUES(?1,?2,?3,?4)",
 	[Q_NODE_TOUCH_DIR] = "UPDATE nodes SET mtime=?2, ctime=?2 WHERE ino=?1",

@@ -543,13 +543,12 @@ int store_blob_granted(store *st, const char *user,
 	sql_stmt *s;
 	int r;
 
-	if (!c || !(s = db_prep(c, "SELECT 1 FROM grants WHERE \"user\"=?1"
-			     " AND sha=?2")))
+	if (!c || !(s = db_stmt(c, Q_GRANT_GET)))
 		return -EIO;
 	db_bind_str(s, 1, user);
 	sql_bind_blob(s, 2, sha, STORE_SHA_LEN);
 	r = sql_step(s);
-	sql_finalize(s);
+	sql_reset(s);
 	if (r == SQL_ROW)
 		return 1;
 	return r == SQL_DONE ? 0 : db_err(r);
