@@ -670,22 +670,29 @@ out:
 	s->name[0] = '\0';
 }
 
-/* Sends the queued DEALLOCATEs in one round trip (outside transactions:
- * inside an aborted one they would fail). */
+/* Sends the queued DEALLOCATEs, PG_DEALLOC_BATCH to a round trip
+ * (outside transactions: inside an aborted one they would fail; so a
+ * long transaction may have queued many more than one batch). */
 static void dealloc_flush(struct pg_conn *c)
 {
+	/* "DEALLOCATE s4294967295;" is 23 bytes */
 	char q[PG_DEALLOC_BATCH * 32 + 1];
-	size_t n = 0, i;
+	size_t i = 0;
 
 	if (c->in_txn || c->ndealloc < PG_DEALLOC_BATCH)
 		return;
-	for (i = 0; i < c->ndealloc; i++) {
-		n += (size_t)snprintf(q + n, sizeof(q) - n, "DEALLOCATE %s;",
-				      c->dealloc[i]);
-		free(c->dealloc[i]);
+	while (i < c->ndealloc) {
+		size_t n = 0;
+
+		for (int k = 0; k < PG_DEALLOC_BATCH && i < c->ndealloc;
+		     k++, i++) {
+			n += (size_t)snprintf(q + n, sizeof(q) - n,
+					      "DEALLOCATE %s;", c->dealloc[i]);
+			free(c->dealloc[i]);
+		}
+		PQclear(PQexec(c->pg, q));
 	}
 	c->ndealloc = 0;
-	PQclear(PQexec(c->pg, q));
 }
 
 static void pg_finalize(sql_stmt *ss)

@@ -813,6 +813,32 @@ static void test_pg_again(void **state)
 	f->eng->disconnect(other);
 }
 
+/* Statements run twice (so prepared under a name) and finalized inside
+ * one transaction: their names wait for DEALLOCATE until a step outside
+ * it, however many there are, and are all freed on the server then. */
+static void test_pg_dealloc(void **state)
+{
+	struct fx *f = *state;
+	const char *q = "SELECT count(*) FROM pg_prepared_statements";
+	sql_stmt *s;
+
+	assert_int_equal(one_int(f->c, q, 0), 0);
+	assert_int_equal(f->eng->begin(f->c), 0);
+	for (int i = 0; i < 200; i++) {
+		assert_int_equal(sql_prepare(f->c, "SELECT ?1", &s), 0);
+		for (int k = 0; k < 2; k++) {
+			sql_reset(s);
+			assert_int_equal(sql_bind_int64(s, 1, i), 0);
+			assert_int_equal(sql_step(s), SQL_ROW);
+			assert_int_equal(sql_col_int64(s, 0), i);
+		}
+		sql_finalize(s);
+	}
+	assert_int_equal(f->eng->commit(f->c), 0);
+	/* the first step outside sends them all before it runs */
+	assert_int_equal(one_int(f->c, q, 0), 0);
+}
+
 /* The server stops under an open connection and comes back (the issue's
  * "PostgreSQL restarted during a listing loop"): statements fail with
  * -EAGAIN for the gap, and work again after it on the same connection,
@@ -1107,7 +1133,7 @@ int main(void)
 		CASE(test_conflict), CASE(test_bytewise), CASE(test_rerun),
 		CASE(test_nested), CASE(test_rollback), CASE(test_txn_error),
 		CASE(test_writers_exclude), CASE(test_triggers),
-		CASE(test_pg_again), CASE(test_pg_txn_retry),
+		CASE(test_pg_again), CASE(test_pg_txn_retry), CASE(test_pg_dealloc),
 		CASE(test_pg_schema), CASE(test_pg_schema_parity),
 		CASE(test_pg_restart), CASE(test_pg_store_open_catalog),
 		CASE(test_pg_encoding), CASE(test_where),
