@@ -283,29 +283,50 @@ out:
 	PQconninfoFree(o);
 }
 
-/* Replaces every occurrence of target's password in msg by "***" (libpq's
- * connection messages do not quote the URI today; this keeps it so). */
+/* Masks every occurrence of the pl bytes at pw in msg with "***". */
+static void mask(char *msg, const char *pw, size_t pl)
+{
+	char *hit, *from = msg;
+
+	if (!pl)
+		return;
+	/* on from the mask: a password such as "*" must not match it */
+	while ((hit = memmem(from, strlen(from), pw, pl)) != NULL) {
+		memcpy(hit, "***", pl < 3 ? pl : 3);
+		if (pl > 3)
+			memmove(hit + 3, hit + pl, strlen(hit + pl) + 1);
+		from = hit + (pl < 3 ? pl : 3);
+	}
+}
+
+/* Masks target's password in msg: its parsed value, and as written in
+ * target, since libpq quotes an unparsable URI whole ("IPv6 host address
+ * may not be empty in URI: \"postgresql://u:pw@[]/x\"") and a bad token
+ * raw — the URI's user:password@ and any password=… in a URI query or a
+ * keyword string. */
 static void scrub(const char *target, char *msg)
 {
 	PQconninfoOption *o = PQconninfoParse(target, NULL), *p;
+	const char *s, *end, *at, *colon;
 
-	if (!o)
-		return;
-	for (p = o; p->keyword; p++) {
-		char *hit;
-		size_t pl;
-
-		if (strcmp(p->keyword, "password") || !p->val || !*p->val)
-			continue;
-		pl = strlen(p->val);
-		while ((hit = strstr(msg, p->val)) != NULL) {
-			size_t rest = strlen(hit + pl);
-			memcpy(hit, "***", pl < 3 ? pl : 3);
-			if (pl > 3)
-				memmove(hit + 3, hit + pl, rest + 1);
-		}
-	}
+	for (p = o; p && p->keyword; p++)
+		if (!strcmp(p->keyword, "password") && p->val)
+			mask(msg, p->val, strlen(p->val));
 	PQconninfoFree(o);
+	if ((s = strstr(target, "://")) != NULL) {
+		s += 3;
+		end = s + strcspn(s, "/?");
+		at = memrchr(s, '@', (size_t)(end - s));
+		colon = at ? memchr(s, ':', (size_t)(at - s)) : NULL;
+		if (colon)
+			mask(msg, colon + 1, (size_t)(at - colon - 1));
+	}
+	for (s = target; (s = strstr(s, "password=")) != NULL;) {
+		s += strlen("password=");
+		if (*s == '\'')
+			s++;
+		mask(msg, s, strcspn(s, "&' "));
+	}
 }
 
 static PGconn *pg_connect(const struct pg_db *db)

@@ -1014,6 +1014,27 @@ static void test_pg_schema(void **state)
 	assert_null(strstr(msg, "s3cr3tpw"));
 	assert_non_null(strstr(msg, "127.0.0.1"));
 	assert_non_null(strstr(msg, "PGPASSWORD"));
+	/* an unparsable URI, which libpq's message quotes whole or in
+	 * part: still no password */
+	assert_int_equal(sql_pg.open("postgresql://alice:s3cr3tpw@[]/x",
+				     SQL_CREATE, &db, msg), -EIO);
+	assert_null(strstr(msg, "s3cr3tpw"));
+	assert_non_null(strstr(msg, "IPv6"));
+	assert_int_equal(sql_pg.open("postgresql://alice@h/x?password=s3cr3t%zz",
+				     SQL_CREATE, &db, msg), -EIO);
+	assert_null(strstr(msg, "s3cr3t"));
+	assert_non_null(strstr(msg, "percent-encoded"));
+	assert_int_equal(sql_pg.open("host=h password=s3cr3tpw port=x",
+				     SQL_CREATE, &db, msg), -EIO);
+	assert_null(strstr(msg, "s3cr3tpw"));
+	/* a password that is the mask itself ends the masking (it looped
+	 * for ever), and a short one is masked too */
+	assert_int_equal(sql_pg.open("postgresql://alice:***@[]/x",
+				     SQL_CREATE, &db, msg), -EIO);
+	assert_non_null(strstr(msg, "IPv6"));
+	assert_int_equal(sql_pg.open("postgresql://alice:pw@[]/x",
+				     SQL_CREATE, &db, msg), -EIO);
+	assert_null(strstr(msg, "alice:pw@"));
 }
 
 /* Names of one kind of schema object, one "table.column" or "name" a
