@@ -540,30 +540,18 @@ static void test_writers_exclude(void **state)
 
 /* ---- the catalog's triggers, through portable SQL ---- */
 
-static int64_t insert_id(struct fx *f, const char *q)
-{
-	sql_stmt *s;
-	int64_t id;
-
-	assert_int_equal(sql_prepare(f->c, q, &s), 0);
-	assert_int_equal(sql_step(s), SQL_ROW);
-	id = sql_col_int64(s, 0);
-	sql_finalize(s);
-	return id;
-}
-
 static void test_triggers(void **state)
 {
 	struct fx *f = *state;
 	char q[512];
 	int64_t ds, tag, dir, file;
 
-	ds = insert_id(f, "INSERT INTO datasets(uid, owner, name, created)"
-		       " VALUES('u1', '', 'd', 1) RETURNING id");
+	ds = one_int(f->c, "INSERT INTO datasets(uid, owner, name, created)"
+		       " VALUES('u1', '', 'd', 1) RETURNING id", 0);
 	snprintf(q, sizeof(q), "INSERT INTO tags(dataset, name, created,"
 		 " live, uid) VALUES(%lld, 'initial-tag', 1, 1, 't1')"
 		 " RETURNING id", (long long)ds);
-	tag = insert_id(f, q);
+	tag = one_int(f->c, q, 0);
 	assert_int_equal(one_int(f->c, "SELECT gen FROM changes"
 				 " WHERE dataset=?1 AND kind=1", ds), 1);
 	assert_int_equal(one_int(f->c, "SELECT gen FROM samples_gen"
@@ -572,12 +560,12 @@ static void test_triggers(void **state)
 		 " kind, mode, uid, gid, mtime, ctime) VALUES(%lld, %lld, '',"
 		 " '', 1, 493, 0, 0, 1, 1) RETURNING ino", (long long)tag,
 		 (long long)-tag);
-	dir = insert_id(f, q);
+	dir = one_int(f->c, q, 0);
 	snprintf(q, sizeof(q), "INSERT INTO nodes(tree, parent, name, path,"
 		 " kind, mode, uid, gid, mtime, ctime, sha) VALUES(%lld, %lld,"
 		 " 'f', 'f', 0, 420, 0, 0, 1, 1, NULL) RETURNING ino",
 		 (long long)tag, (long long)dir);
-	file = insert_id(f, q);
+	file = one_int(f->c, q, 0);
 	assert_true(file > dir);
 	assert_int_equal(one_int(f->c, "SELECT gen FROM dirgen WHERE ino=?1",
 				 dir), 1);
@@ -615,9 +603,9 @@ static void test_triggers(void **state)
 	assert_int_equal(one_int(f->c, "SELECT count(*) FROM samples_gen"
 				 " WHERE dataset=?1", ds), 0);
 	/* ids are never reused */
-	assert_true(insert_id(f, "INSERT INTO datasets(uid, owner, name,"
+	assert_true(one_int(f->c, "INSERT INTO datasets(uid, owner, name,"
 			      " created) VALUES('u2', '', 'd', 1)"
-			      " RETURNING id") > ds);
+			      " RETURNING id", 0) > ds);
 	assert_int_equal(run(f, "DELETE FROM datasets"), 0);
 	assert_int_equal(run(f, "DELETE FROM tags"), 0);
 	assert_int_equal(run(f, "DELETE FROM nodes"), 0);
@@ -634,7 +622,8 @@ static int64_t run_b(struct fx *f, const char *q, const char *b1,
 
 	assert_int_equal(sql_prepare(f->c, q, &s), 0);
 	for (int i = 0; i < 3 && b[i]; i++)
-		assert_int_equal(sql_bind_blob(s, i + 1, b[i], strlen(b[i])), 0);
+		assert_int_equal(sql_bind_blob(s, i + 1, b[i], strlen(b[i])),
+				 0);
 	assert_int_equal(sql_step(s), SQL_DONE);
 	sql_finalize(s);
 	return sql_changes(f->c);
@@ -654,11 +643,6 @@ static int64_t one_int_b(struct fx *f, const char *q, const char *b)
 	return v;
 }
 
-static int64_t gen_of(struct fx *f, const char *q, int64_t id)
-{
-	return one_int(f->c, q, id);
-}
-
 #define DIRGEN "SELECT coalesce(sum(gen), 0) FROM dirgen WHERE ino=?1"
 #define SAMPLES "SELECT gen FROM samples_gen WHERE dataset=?1"
 #define PENDING "SELECT count(*) FROM pending WHERE sha=?1"
@@ -675,22 +659,22 @@ static void test_triggers_rest(void **state)
 	char q[512];
 	int64_t ds, tag, tag2, dir, sub, file, g, run_id, emb;
 
-	ds = insert_id(f, "INSERT INTO datasets(uid, owner, name, created)"
-		       " VALUES('u3', 'alice', 'e', 1) RETURNING id");
+	ds = one_int(f->c, "INSERT INTO datasets(uid, owner, name, created)"
+		       " VALUES('u3', 'alice', 'e', 1) RETURNING id", 0);
 	snprintf(q, sizeof(q), "INSERT INTO tags(dataset, name, created,"
 		 " live, uid) VALUES(%lld, 't', 1, 1, 't3') RETURNING id",
 		 (long long)ds);
-	tag = insert_id(f, q);
+	tag = one_int(f->c, q, 0);
 	snprintf(q, sizeof(q), "INSERT INTO nodes(tree, parent, name, path,"
 		 " kind, mode, uid, gid, mtime, ctime) VALUES(%lld, %lld, '',"
 		 " '', 1, 493, 0, 0, 1, 1) RETURNING ino", (long long)tag,
 		 (long long)-tag);
-	dir = insert_id(f, q);
+	dir = one_int(f->c, q, 0);
 	snprintf(q, sizeof(q), "INSERT INTO nodes(tree, parent, name, path,"
 		 " kind, mode, uid, gid, mtime, ctime) VALUES(%lld, %lld,"
 		 " 'sub', 'sub', 1, 493, 0, 0, 1, 1) RETURNING ino",
 		 (long long)tag, (long long)dir);
-	sub = insert_id(f, q);
+	sub = one_int(f->c, q, 0);
 
 	/* pending_named_ins / _upd: a node naming an uploaded hash */
 	for (const char *h = "A\0B\0T\0U\0"; *h; h += 2)
@@ -712,104 +696,104 @@ static void test_triggers_rest(void **state)
 	assert_int_equal(one_int_b(f, PENDING, "B"), 0);
 
 	/* nodes_gen_move: both folders of a move */
-	g = gen_of(f, DIRGEN, sub);
-	int64_t gdir = gen_of(f, DIRGEN, dir);
+	g = one_int(f->c, DIRGEN, sub);
+	int64_t gdir = one_int(f->c, DIRGEN, dir);
 	snprintf(q, sizeof(q), "UPDATE nodes SET parent=%lld, path='sub/f'"
 		 " WHERE ino=%lld", (long long)sub, (long long)file);
 	assert_int_equal(run(f, q), 0);
-	assert_int_equal(gen_of(f, DIRGEN, sub), g + 1);
-	assert_int_equal(gen_of(f, DIRGEN, dir), gdir + 1);
+	assert_int_equal(one_int(f->c, DIRGEN, sub), g + 1);
+	assert_int_equal(one_int(f->c, DIRGEN, dir), gdir + 1);
 
 	/* pending_thumb_ins; thumbs_gen: a thumbnail shows in a folder of
 	 * an owned dataset only with the owner's grant on it */
-	g = gen_of(f, DIRGEN, sub);
+	g = one_int(f->c, DIRGEN, sub);
 	assert_int_equal(run_b(f, "INSERT INTO thumbs(sha, thumb, size)"
 			       " VALUES(?1, ?2, 1)", "B", "T", NULL), 1);
 	assert_int_equal(one_int_b(f, PENDING, "T"), 0);
-	assert_int_equal(gen_of(f, DIRGEN, sub), g);
+	assert_int_equal(one_int(f->c, DIRGEN, sub), g);
 	/* grants_gen: the grant of that thumbnail bumps its folder */
 	assert_int_equal(run_b(f, "INSERT INTO grants(\"user\", sha)"
 			       " VALUES('alice', ?1)", "T", NULL, NULL), 1);
-	assert_int_equal(gen_of(f, DIRGEN, sub), g + 1);
+	assert_int_equal(one_int(f->c, DIRGEN, sub), g + 1);
 	/* thumbs_gen with the grant first */
 	assert_int_equal(run_b(f, "INSERT INTO grants(\"user\", sha)"
 			       " VALUES('alice', ?1)", "V", NULL, NULL), 1);
-	assert_int_equal(gen_of(f, DIRGEN, sub), g + 1);
+	assert_int_equal(one_int(f->c, DIRGEN, sub), g + 1);
 	assert_int_equal(run_b(f, "INSERT INTO thumbs(sha, thumb, size)"
 			       " VALUES(?1, ?2, 1)", "B", "V", NULL), 1);
-	assert_int_equal(gen_of(f, DIRGEN, sub), g + 2);
+	assert_int_equal(one_int(f->c, DIRGEN, sub), g + 2);
 	/* pending_thumb_upd */
 	assert_int_equal(run_b(f, "UPDATE thumbs SET thumb=?1 WHERE thumb=?2",
 			       "U", "V", NULL), 1);
 	assert_int_equal(one_int_b(f, PENDING, "U"), 0);
 
 	/* samples_gen_grant: a grant of a kept blob in the live tree */
-	g = gen_of(f, SAMPLES, ds);
+	g = one_int(f->c, SAMPLES, ds);
 	assert_int_equal(run_b(f, "INSERT INTO grants(\"user\", sha)"
 			       " VALUES('alice', ?1)", "B", NULL, NULL), 1);
-	assert_int_equal(gen_of(f, SAMPLES, ds), g);
+	assert_int_equal(one_int(f->c, SAMPLES, ds), g);
 	assert_int_equal(run_b(f, "DELETE FROM grants WHERE sha=?1", "B",
 			       NULL, NULL), 1);
 	assert_int_equal(run_b(f, "INSERT INTO kept(sha) VALUES(?1)", "B",
 			       NULL, NULL), 1);
 	assert_int_equal(run_b(f, "INSERT INTO grants(\"user\", sha)"
 			       " VALUES('alice', ?1)", "B", NULL, NULL), 1);
-	assert_int_equal(gen_of(f, SAMPLES, ds), g + 1);
+	assert_int_equal(one_int(f->c, SAMPLES, ds), g + 1);
 
 	/* chg_tags_upd (its columns only) and chg_tags_ins / _del */
 #define CHANGES(kind) "SELECT gen FROM changes WHERE kind=" kind \
 	" AND dataset=?1"
-	g = gen_of(f, CHANGES("1"), ds);
+	g = one_int(f->c, CHANGES("1"), ds);
 	snprintf(q, sizeof(q), "UPDATE tags SET files=5 WHERE id=%lld",
 		 (long long)tag);
 	assert_int_equal(run(f, q), 0);
-	assert_int_equal(gen_of(f, CHANGES("1"), ds), g + 1);
+	assert_int_equal(one_int(f->c, CHANGES("1"), ds), g + 1);
 	snprintf(q, sizeof(q), "UPDATE tags SET live=1 WHERE id=%lld",
 		 (long long)tag);
 	assert_int_equal(run(f, q), 0);
-	assert_int_equal(gen_of(f, CHANGES("1"), ds), g + 1);
+	assert_int_equal(one_int(f->c, CHANGES("1"), ds), g + 1);
 	snprintf(q, sizeof(q), "INSERT INTO tags(dataset, name, created,"
 		 " live, uid) VALUES(%lld, 't2', 1, 0, 't4') RETURNING id",
 		 (long long)ds);
-	tag2 = insert_id(f, q);
+	tag2 = one_int(f->c, q, 0);
 	snprintf(q, sizeof(q), "DELETE FROM tags WHERE id=%lld",
 		 (long long)tag2);
 	assert_int_equal(run(f, q), 0);
-	assert_int_equal(gen_of(f, CHANGES("1"), ds), g + 3);
+	assert_int_equal(one_int(f->c, CHANGES("1"), ds), g + 3);
 
 	/* chg_runs_*: kind 3 */
 	snprintf(q, sizeof(q), "INSERT INTO runs(dataset, request, strategy,"
 		 " n, from_tag, emb, seed, status, created) VALUES(%lld, 'r',"
 		 " 's', 1, 0, 0, 0, 0, 1) RETURNING id", (long long)ds);
-	run_id = insert_id(f, q);
-	assert_int_equal(gen_of(f, CHANGES("3"), ds), 1);
+	run_id = one_int(f->c, q, 0);
+	assert_int_equal(one_int(f->c, CHANGES("3"), ds), 1);
 	snprintf(q, sizeof(q), "UPDATE runs SET done=1 WHERE id=%lld",
 		 (long long)run_id);
 	assert_int_equal(run(f, q), 0);
 	snprintf(q, sizeof(q), "DELETE FROM runs WHERE id=%lld",
 		 (long long)run_id);
 	assert_int_equal(run(f, q), 0);
-	assert_int_equal(gen_of(f, CHANGES("3"), ds), 3);
+	assert_int_equal(one_int(f->c, CHANGES("3"), ds), 3);
 
 	/* chg_emb_* and chg_builtin_*: kind 4 */
 	snprintf(q, sizeof(q), "INSERT INTO embeddings(dataset, name, dim,"
 		 " rows, created) VALUES(%lld, 'e', 2, 0, 1) RETURNING id",
 		 (long long)ds);
-	emb = insert_id(f, q);
+	emb = one_int(f->c, q, 0);
 	snprintf(q, sizeof(q), "UPDATE embeddings SET rows=1 WHERE id=%lld",
 		 (long long)emb);
 	assert_int_equal(run(f, q), 0);
 	snprintf(q, sizeof(q), "DELETE FROM embeddings WHERE id=%lld",
 		 (long long)emb);
 	assert_int_equal(run(f, q), 0);
-	assert_int_equal(gen_of(f, CHANGES("4"), ds), 3);
+	assert_int_equal(one_int(f->c, CHANGES("4"), ds), 3);
 	snprintf(q, sizeof(q), "INSERT INTO builtin(dataset, params)"
 		 " VALUES(%lld, 'p')", (long long)ds);
 	assert_int_equal(run(f, q), 0);
 	snprintf(q, sizeof(q), "UPDATE builtin SET fp='x' WHERE dataset=%lld",
 		 (long long)ds);
 	assert_int_equal(run(f, q), 0);
-	assert_int_equal(gen_of(f, CHANGES("4"), ds), 5);
+	assert_int_equal(one_int(f->c, CHANGES("4"), ds), 5);
 #undef CHANGES
 
 	for (const char *t = "datasets\0tags\0nodes\0dirgen\0pending\0thumbs\0"
@@ -1216,8 +1200,9 @@ static void test_pg_schema(void **state)
 				     SQL_CREATE, &db, msg), -EIO);
 	assert_null(strstr(msg, "s3cr3tpw"));
 	assert_non_null(strstr(msg, "IPv6"));
-	assert_int_equal(sql_pg.open("postgresql://alice@h/x?password=s3cr3t%zz",
-				     SQL_CREATE, &db, msg), -EIO);
+	assert_int_equal(sql_pg.open("postgresql://alice@h/x"
+				     "?password=s3cr3t%zz", SQL_CREATE, &db,
+				     msg), -EIO);
 	assert_null(strstr(msg, "s3cr3t"));
 	assert_non_null(strstr(msg, "percent-encoded"));
 	assert_int_equal(sql_pg.open("host=h password=s3cr3tpw port=x",
@@ -1351,7 +1336,8 @@ int main(void)
 		CASE(test_conflict), CASE(test_bytewise), CASE(test_rerun),
 		CASE(test_nested), CASE(test_rollback), CASE(test_txn_error),
 		CASE(test_writers_exclude), CASE(test_triggers),
-		CASE(test_triggers_rest), CASE(test_pg_again), CASE(test_pg_txn_retry), CASE(test_pg_dealloc),
+		CASE(test_triggers_rest), CASE(test_pg_again),
+		CASE(test_pg_txn_retry), CASE(test_pg_dealloc),
 		CASE(test_pg_schema), CASE(test_pg_schema_parity),
 		CASE(test_pg_restart), CASE(test_pg_store_open_catalog),
 		CASE(test_pg_encoding), CASE(test_where),
