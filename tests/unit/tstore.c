@@ -328,8 +328,10 @@ int tstore_pg_server(char *uri, size_t len)
 			return -1;
 		}
 	}
-	snprintf(cmd, sizeof(cmd), "bash %s/tests/scale/pg.sh start %s",
-		 SIEVEFS_SRC_DIR, pg_dir);
+	/* PG_OWNER_PID: pg.sh stops the server when this process ends
+	 * without tstore_pg_server_stop (a crash) */
+	snprintf(cmd, sizeof(cmd), "PG_OWNER_PID=%ld bash %s/tests/scale/pg.sh"
+		 " start %s", (long)getpid(), SIEVEFS_SRC_DIR, pg_dir);
 	p = popen(cmd, "r");
 	if (!p || !fgets(uri, (int)len, p)) {
 		if (p)
