@@ -870,6 +870,37 @@ static void test_pg_encoding(void **state)
 	tstore_pg_drop(f->base, uri);
 }
 
+/* tstore_pg_drop drops the database tstore_pg_create made, also when
+ * the server's URI has a '/' after the database's name (a socket
+ * directory in ?host=...): it once took the name after the last '/'. */
+static void test_pg_tstore_drop(void **state)
+{
+	struct fx *f = *state;
+	char base[600], uri[600], name[64];
+	const char *p[1];
+	PGconn *pg;
+	PGresult *r;
+
+	assert_null(strchr(f->base, '?'));
+	snprintf(base, sizeof(base), "%s?application_name=sievefs/test",
+		 f->base);
+	assert_int_equal(tstore_pg_create(base, uri, sizeof(uri)), 0);
+	assert_non_null(strstr(uri, "sievefs_t_"));
+	snprintf(name, sizeof(name), "%.*s",
+		 (int)strcspn(strstr(uri, "sievefs_t_"), "?"),
+		 strstr(uri, "sievefs_t_"));
+	tstore_pg_drop(base, uri);
+	pg = PQconnectdb(f->base);
+	assert_int_equal(PQstatus(pg), CONNECTION_OK);
+	p[0] = name;
+	r = PQexecParams(pg, "SELECT count(*) FROM pg_database"
+			 " WHERE datname=$1", 1, NULL, p, NULL, NULL, 0);
+	assert_int_equal(PQresultStatus(r), PGRES_TUPLES_OK);
+	assert_string_equal(PQgetvalue(r, 0, 0), "0");
+	PQclear(r);
+	PQfinish(pg);
+}
+
 /* where() names the catalog for a message, never its password. */
 static void test_where(void **state)
 {
@@ -1340,7 +1371,8 @@ int main(void)
 		CASE(test_pg_txn_retry), CASE(test_pg_dealloc),
 		CASE(test_pg_schema), CASE(test_pg_schema_parity),
 		CASE(test_pg_restart), CASE(test_pg_store_open_catalog),
-		CASE(test_pg_encoding), CASE(test_where),
+		CASE(test_pg_encoding), CASE(test_pg_tstore_drop),
+		CASE(test_where),
 	};
 	int fails = 0;
 
