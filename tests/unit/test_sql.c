@@ -192,10 +192,27 @@ static void test_params(void **state)
 	assert_string_equal(sql_col_text(s, 0), "\xc3\xa9tre");
 	assert_string_equal(sql_col_text(s, 1), "bcd");
 	sql_finalize(s);
+	/* no parameter inside a quoted identifier or a block comment (on
+	 * PostgreSQL a ?2 taken for one would be a $2 of no known type,
+	 * which the server refuses) */
+	assert_int_equal(sql_prepare(f->c, "SELECT ?1 AS \"a?2\" /* ?3 */"
+				     " -- ?4", &s), 0);
+	assert_int_equal(sql_bind_int64(s, 1, 7), 0);
+	assert_int_equal(sql_step(s), SQL_ROW);
+	assert_int_equal(sql_col_int64(s, 0), 7);
+	sql_finalize(s);
 	/* a bare ? is not portable SQL: the PostgreSQL engine refuses it
-	 * (SQLite takes it as an anonymous parameter) */
-	if (is_pg(f))
+	 * (SQLite takes it as an anonymous parameter), and ?? ?0 and a
+	 * number past PostgreSQL's 65535 parameters too */
+	if (is_pg(f)) {
 		assert_int_equal(sql_prepare(f->c, "SELECT ?", &s), -EINVAL);
+		assert_int_equal(sql_prepare(f->c, "SELECT ??1", &s), -EINVAL);
+		assert_int_equal(sql_prepare(f->c, "SELECT ?0", &s), -EINVAL);
+		assert_int_equal(sql_prepare(f->c, "SELECT ?65536", &s),
+				 -EINVAL);
+		assert_int_equal(sql_prepare(f->c, "SELECT ?1234567", &s),
+				 -EINVAL);
+	}
 }
 
 static void test_types(void **state)
