@@ -291,7 +291,7 @@ static int schema(sql_conn *sc, int flags, char *msg)
 			PQclear(r);
 			goto fail;
 		}
-		ver = atoi(PQgetvalue(r, 0, 0));
+		ver = (int)strtol(PQgetvalue(r, 0, 0), NULL, 10);
 		PQclear(r);
 	}
 	if (ver > SCHEMA_PG_VERSION) {
