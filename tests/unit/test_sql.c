@@ -1067,6 +1067,46 @@ static void test_pg_dealloc(void **state)
 	assert_int_equal(one_int(f->c, q, 0), 0);
 }
 
+/* A statement prepared under a name (it ran twice) whose session is
+ * lost: the step that finds the loss answers -EAGAIN, and the next one
+ * prepares it again on the new session instead of naming a statement
+ * the server no longer has. */
+static void test_pg_reprepare(void **state)
+{
+	struct fx *f = *state;
+	const char *named = "SELECT count(*) FROM pg_prepared_statements";
+	sql_conn *other;
+	sql_stmt *s;
+	char q[96];
+	int64_t pid = one_int(f->c, "SELECT pg_backend_pid()", 0);
+
+	assert_int_equal(sql_prepare(f->c, "SELECT ?1 + 1", &s), 0);
+	for (int k = 0; k < 2; k++) {
+		sql_reset(s);
+		assert_int_equal(sql_bind_int64(s, 1, k), 0);
+		assert_int_equal(sql_step(s), SQL_ROW);
+		assert_int_equal(sql_col_int64(s, 0), k + 1);
+	}
+	assert_int_equal(one_int(f->c, named, 0), 1);
+	assert_int_equal(f->eng->connect(f->db, &other), 0);
+	snprintf(q, sizeof(q), "SELECT pg_terminate_backend(%lld)",
+		 (long long)pid);
+	assert_int_equal(one_int(other, q, 0), 1);
+	f->eng->disconnect(other);
+	sql_reset(s);
+	assert_int_equal(sql_bind_int64(s, 1, 5), 0);
+	assert_int_equal(sql_step(s), -EAGAIN);
+	for (int k = 6; k < 9; k++) {
+		sql_reset(s);
+		assert_int_equal(sql_bind_int64(s, 1, k), 0);
+		assert_int_equal(sql_step(s), SQL_ROW);
+		assert_int_equal(sql_col_int64(s, 0), k + 1);
+	}
+	assert_true(one_int(f->c, "SELECT pg_backend_pid()", 0) != pid);
+	assert_int_equal(one_int(f->c, named, 0), 1);
+	sql_finalize(s);
+}
+
 /* The server stops under an open connection and comes back (the issue's
  * "PostgreSQL restarted during a listing loop"): statements fail with
  * -EAGAIN for the gap, and work again after it on the same connection,
@@ -1386,6 +1426,7 @@ int main(void)
 		CASE(test_writers_exclude), CASE(test_triggers),
 		CASE(test_triggers_rest), CASE(test_pg_again),
 		CASE(test_pg_txn_retry), CASE(test_pg_dealloc),
+		CASE(test_pg_reprepare),
 		CASE(test_pg_schema), CASE(test_pg_schema_parity),
 		CASE(test_pg_restart), CASE(test_pg_store_open_catalog),
 		CASE(test_pg_encoding), CASE(test_pg_tstore_drop),
