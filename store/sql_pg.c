@@ -230,14 +230,17 @@ static void scrub(const char *target, char *msg)
 	}
 }
 
+/* libpq takes the keys in order, a later value winning: the target
+ * (dbname, expanded) may override the first ones, never client_encoding,
+ * which a catalog's bytes depend on (top of file). */
 static PGconn *pg_connect(const struct pg_db *db)
 {
 	const char *keys[] = { "application_name", "connect_timeout",
-			       "client_encoding", "options", "dbname", NULL };
-	const char *vals[] = { "sievefs", "10", "SQL_ASCII",
+			       "options", "dbname", "client_encoding", NULL };
+	const char *vals[] = { "sievefs", "10",
 			       db->readonly ? "-c default_transaction_read_only=on"
 					    : "",
-			       db->target, NULL };
+			       db->target, "SQL_ASCII", NULL };
 
 	return PQconnectdbParams(keys, vals, 1);
 }

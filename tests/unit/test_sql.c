@@ -885,6 +885,27 @@ static void test_pg_encoding(void **state)
 	assert_non_null(strstr(msg, name));
 	assert_non_null(strstr(msg, "ENCODING 'SQL_ASCII'"));
 	tstore_pg_drop(f->base, uri);
+
+	/* the client side stays SQL_ASCII whatever the target says: a name
+	 * that is not UTF-8 goes through unconverted and unchecked */
+	{
+		char target[600];
+		sql_conn *c;
+		sql_stmt *s;
+
+		assert_null(strchr(f->target, '?'));
+		snprintf(target, sizeof(target), "%s?client_encoding=UTF8",
+			 f->target);
+		assert_int_equal(sql_pg.open(target, 0, &db, msg), 0);
+		assert_int_equal(sql_pg.connect(db, &c), 0);
+		assert_int_equal(sql_prepare(c, "INSERT INTO tt(k) VALUES(?1)",
+					     &s), 0);
+		assert_int_equal(sql_bind_text(s, 1, "enc\377x", 5), 0);
+		assert_int_equal(sql_step(s), SQL_DONE);
+		sql_finalize(s);
+		sql_pg.disconnect(c);
+		sql_pg.close(db);
+	}
 }
 
 /* tstore_pg_drop drops the database tstore_pg_create made, also when
