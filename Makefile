@@ -46,7 +46,7 @@ WEB_DIR = $(PREFIX)/share/sievefs/web
 UNIT = sql store names fsname csv runs sampling decode embed cache api thumb changes table thumbs lightly \
        layer sqlite_engine blobstore
 # the PostgreSQL catalog engine (store/sql_pg.c) and its schema
-LIB_SRC += store/sql_pg.c store/schema_pg.c
+LIB_SRC += store/sql_pg.c store/sql_pg_stmt.c store/schema_pg.c
 PKGS += libpq
 LIB_OBJ = $(LIB_SRC:%.c=$(BUILD)/%.o)
 MAIN_OBJ = $(MAIN_SRC:%.c=$(BUILD)/%.o)

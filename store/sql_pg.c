@@ -12,50 +12,6 @@
  * PQreset first, so a caller that retries its transaction (sql_txn) lands
  * on a fresh session without anyone restarting.
  *
- * Statements. prepare only rewrites ?N to $N (outside '…' literals, "…"
- * identifiers and comments) and counts the parameters: nothing is sent.
- * The first step runs the statement with PQexecParams (parse, bind and
- * execute in one round trip, on the unnamed statement), so a one-off
- * statement costs one round trip and leaves nothing on the server. When
- * the same sql_stmt runs again (reset and step: the statement caches of
- * catalog code), it is prepared under a per-connection name ("s<n>") with
- * PQprepare and run with PQexecPrepared from then on. Prepared names die
- * with their session: a reconnect bumps the connection's epoch and every
- * statement prepared in an older epoch prepares again. finalize queues the
- * name; every 32 names go as one DEALLOCATE batch outside transactions.
- *
- * Parameters go in binary with explicit types: int64 → int8, double →
- * float8, text → text, blob → bytea, NULL → 0 (the server infers it).
- * A prepared statement's types are fixed, so a statement whose non-NULL
- * binding changes type is prepared again under a new name. Consequences
- * for portable SQL: an integer parameter is int8, so a function that
- * wants int4 finds no match (schema_pg.c defines substr(text, bigint)
- * for that; any other needs CAST(?N AS INTEGER)); and a NULL parameter
- * whose first use gives it no type (?2 IS NULL OR x=?2) cannot be
- * inferred by the server: write CAST(?2 AS TEXT) IS NULL.
- *
- * Results come back in binary and are read by the column's type OID:
- * int2/int4/int8/oid/bool and numeric (sum() of bigint) read as integers
- * with col_int64 (a boolean reads 0 or 1, as sql.h says), float4/float8
- * as doubles; text-like types and bytea as their bytes (libpq always puts
- * a NUL after a value, so col_text of a text column needs no copy); a
- * number asked for as text is formatted into the statement's buffer.
- *
- * Large results: the whole result set is fetched by the first step
- * (PQexecParams/PQexecPrepared), not streamed in single-row mode. Why:
- * catalog code written for SQLite steps a SELECT and runs other
- * statements on the same connection inside the loop; single-row mode
- * holds the connection until the last row is read, so that code would
- * fail. Cost, measured on this machine (2 vCPU shared, loadavg 6.4):
- * 100,000 rows of (bigint, text of ~19 B) from generate_series over the
- * Unix socket, binary results, median of 11 runs: fetch-all 77 ms and
- * 8.4 MB of client heap while the result is held (~84 B a row, mallinfo2),
- * single-row mode 83 ms — no faster, so only the memory differs; the
- * catalog's biggest results (a dataset's nodes, the sample table) are
- * bounded by what the caller keeps in memory from them anyway. (A
- * throwaway libpq program, kept out of the tree; the figures move with
- * the load: the 5-run trial before it gave 126 and 98 ms.)
- *
  * Transactions. begin sends "BEGIN; SELECT pg_advisory_xact_lock(K)" in
  * one round trip: K is fixed (advisory locks are scoped to the database,
  * so one key per catalog), every write transaction of every process takes
@@ -85,6 +41,9 @@
  * neither converts nor validates what it is sent (a PGCLIENTENCODING of
  * UTF8 would have it refuse those bytes).
  *
+ * Statements, their parameters and results: store/sql_pg_stmt.c; the
+ * structs both files share: store/sql_pg.h.
+ *
  * Schema: open (SQL_CREATE) applies schema_pg.c's steps in a transaction
  * holding the same advisory lock, so two servers starting at once do not
  * both create it, and refuses a catalog newer than this binary.
@@ -99,72 +58,14 @@
 
 #include "store/schema_pg.h"
 #include "store/sql.h"
+#include "store/sql_pg.h"
 
 /* the advisory lock key of write transactions: the bytes "sievefs\x01" */
 #define PG_LOCK_KEY "8316289746098090753"
-#define PG_ERRMSG 512
-#define PG_DEALLOC_BATCH 32
-
-/* type OIDs (pg_type.dat) */
-#define OID_BOOL 16
-#define OID_BYTEA 17
-#define OID_INT8 20
-#define OID_INT2 21
-#define OID_INT4 23
-#define OID_TEXT 25
-#define OID_OID 26
-#define OID_FLOAT4 700
-#define OID_FLOAT8 701
-#define OID_NUMERIC 1700
-
-struct pg_db {
-	struct sql_db base;
-	char *target;
-	int readonly;
-};
-
-struct pg_conn {
-	struct sql_conn base;
-	PGconn *pg;
-	int broken;             /* lost: PQreset before the next call */
-	unsigned epoch;         /* bumped by each reconnect */
-	unsigned next_name;     /* for prepared statement names */
-	int in_txn;
-	int txn_err;            /* first error inside the transaction */
-	int64_t changes;
-	char **dealloc;         /* names to DEALLOCATE (current epoch) */
-	size_t ndealloc;
-	char err[PG_ERRMSG];
-};
-
-struct pg_param {
-	Oid type;               /* 0 for NULL or unbound */
-	int len;
-	char *data;             /* NULL for NULL; else buf or malloc'd */
-	int owned;
-	char buf[8];
-};
-
-struct pg_stmt {
-	struct sql_stmt base;
-	char *sql;              /* rewritten, $N */
-	int nparams;
-	struct pg_param *par;
-	char name[24];          /* "" until prepared */
-	unsigned epoch;         /* of the preparation */
-	Oid *ptypes;            /* types it was prepared with */
-	int runs;
-	PGresult *res;
-	int row, nrows, done;
-	char tbuf[64];          /* a number asked for as text */
-};
-
-static struct pg_conn *PC(sql_conn *c) { return (struct pg_conn *)c; }
-static struct pg_stmt *PS(sql_stmt *s) { return (struct pg_stmt *)s; }
 
 /* ---- errors ---- */
 
-static void set_err(struct pg_conn *c, const char *what, const char *why)
+void sqlpg_set_err(struct pg_conn *c, const char *what, const char *why)
 {
 	size_t n;
 
@@ -183,14 +84,14 @@ static int lost(const char *state)
 
 /* The error of result r (may be NULL) on c, as a negative errno; marks c
  * for reconnect when the session is gone. */
-static int pg_fail(struct pg_conn *c, PGresult *r)
+int sqlpg_fail(struct pg_conn *c, PGresult *r)
 {
 	const char *state = r ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : NULL;
 	const char *m = r ? PQresultErrorMessage(r) : "";
 
 	if (!m || !*m)
 		m = PQerrorMessage(c->pg);
-	set_err(c, "", m);
+	sqlpg_set_err(c, "", m);
 	if ((state && lost(state)) || PQstatus(c->pg) == CONNECTION_BAD) {
 		c->broken = 1;
 		return -EAGAIN;
@@ -213,7 +114,7 @@ static int pg_fail(struct pg_conn *c, PGresult *r)
 }
 
 /* An error inside a transaction aborts it (top of file). */
-static int txn_fail(struct pg_conn *c, int rc)
+int sqlpg_txn_fail(struct pg_conn *c, int rc)
 {
 	if (c->in_txn && !c->txn_err)
 		c->txn_err = rc;
@@ -223,7 +124,7 @@ static int txn_fail(struct pg_conn *c, int rc)
 /* Before any call that talks to the server: reconnects a lost session
  * (outside a transaction: inside one, the transaction is gone and the
  * caller must start again) and answers an aborted transaction's error. */
-static int ready(struct pg_conn *c)
+int sqlpg_ready(struct pg_conn *c)
 {
 	size_t i;
 
@@ -234,7 +135,7 @@ static int ready(struct pg_conn *c)
 		return 0;
 	if (c->in_txn) {
 		c->txn_err = -EAGAIN;
-		set_err(c, "", "the connection to PostgreSQL was lost;"
+		sqlpg_set_err(c, "", "the connection to PostgreSQL was lost;"
 			" the transaction was rolled back");
 		return -EAGAIN;
 	}
@@ -244,7 +145,7 @@ static int ready(struct pg_conn *c)
 	c->ndealloc = 0;
 	c->epoch++;
 	if (PQstatus(c->pg) != CONNECTION_OK) {
-		set_err(c, "cannot reconnect to PostgreSQL",
+		sqlpg_set_err(c, "cannot reconnect to PostgreSQL",
 			PQerrorMessage(c->pg));
 		return -EAGAIN;
 	}
@@ -283,39 +184,63 @@ out:
 	PQconninfoFree(o);
 }
 
-/* Replaces every occurrence of target's password in msg by "***" (libpq's
- * connection messages do not quote the URI today; this keeps it so). */
+/* Masks every occurrence of the pl bytes at pw in msg with "***". */
+static void mask(char *msg, const char *pw, size_t pl)
+{
+	char *hit, *from = msg;
+
+	if (!pl)
+		return;
+	/* on from the mask: a password such as "*" must not match it */
+	while ((hit = memmem(from, strlen(from), pw, pl)) != NULL) {
+		memcpy(hit, "***", pl < 3 ? pl : 3);
+		if (pl > 3)
+			memmove(hit + 3, hit + pl, strlen(hit + pl) + 1);
+		from = hit + (pl < 3 ? pl : 3);
+	}
+}
+
+/* Masks target's password in msg: its parsed value, and as written in
+ * target, since libpq quotes an unparsable URI whole ("IPv6 host address
+ * may not be empty in URI: \"postgresql://u:pw@[]/x\"") and a bad token
+ * raw — the URI's user:password@ and any password=… in a URI query or a
+ * keyword string. */
 static void scrub(const char *target, char *msg)
 {
 	PQconninfoOption *o = PQconninfoParse(target, NULL), *p;
+	const char *s, *end, *at, *colon;
 
-	if (!o)
-		return;
-	for (p = o; p->keyword; p++) {
-		char *hit;
-		size_t pl;
-
-		if (strcmp(p->keyword, "password") || !p->val || !*p->val)
-			continue;
-		pl = strlen(p->val);
-		while ((hit = strstr(msg, p->val)) != NULL) {
-			size_t rest = strlen(hit + pl);
-			memcpy(hit, "***", pl < 3 ? pl : 3);
-			if (pl > 3)
-				memmove(hit + 3, hit + pl, rest + 1);
-		}
-	}
+	for (p = o; p && p->keyword; p++)
+		if (!strcmp(p->keyword, "password") && p->val)
+			mask(msg, p->val, strlen(p->val));
 	PQconninfoFree(o);
+	if ((s = strstr(target, "://")) != NULL) {
+		s += 3;
+		end = s + strcspn(s, "/?");
+		at = memrchr(s, '@', (size_t)(end - s));
+		colon = at ? memchr(s, ':', (size_t)(at - s)) : NULL;
+		if (colon)
+			mask(msg, colon + 1, (size_t)(at - colon - 1));
+	}
+	for (s = target; (s = strstr(s, "password=")) != NULL;) {
+		s += strlen("password=");
+		if (*s == '\'')
+			s++;
+		mask(msg, s, strcspn(s, "&' "));
+	}
 }
 
+/* libpq takes the keys in order, a later value winning: the target
+ * (dbname, expanded) may override the first ones, never client_encoding,
+ * which a catalog's bytes depend on (top of file). */
 static PGconn *pg_connect(const struct pg_db *db)
 {
 	const char *keys[] = { "application_name", "connect_timeout",
-			       "client_encoding", "options", "dbname", NULL };
-	const char *vals[] = { "sievefs", "10", "SQL_ASCII",
+			       "options", "dbname", "client_encoding", NULL };
+	const char *vals[] = { "sievefs", "10",
 			       db->readonly ? "-c default_transaction_read_only=on"
 					    : "",
-			       db->target, NULL };
+			       db->target, "SQL_ASCII", NULL };
 
 	return PQconnectdbParams(keys, vals, 1);
 }
@@ -356,7 +281,7 @@ static int schema(sql_conn *sc, int flags, char *msg)
 	c->in_txn = 1;
 	r = PQexec(c->pg, "SELECT to_regclass('schema_version') IS NOT NULL");
 	if (PQresultStatus(r) != PGRES_TUPLES_OK) {
-		rc = pg_fail(c, r);
+		rc = sqlpg_fail(c, r);
 		PQclear(r);
 		goto fail;
 	}
@@ -365,11 +290,11 @@ static int schema(sql_conn *sc, int flags, char *msg)
 	if (have) {
 		r = PQexec(c->pg, "SELECT max(version) FROM schema_version");
 		if (PQresultStatus(r) != PGRES_TUPLES_OK) {
-			rc = pg_fail(c, r);
+			rc = sqlpg_fail(c, r);
 			PQclear(r);
 			goto fail;
 		}
-		ver = atoi(PQgetvalue(r, 0, 0));
+		ver = (int)strtol(PQgetvalue(r, 0, 0), NULL, 10);
 		PQclear(r);
 	}
 	if (ver > SCHEMA_PG_VERSION) {
@@ -553,251 +478,10 @@ static void pg_disconnect(sql_conn *sc)
 	free(c);
 }
 
-/* ---- statements ---- */
-
-/* ?N → $N outside literals, identifiers and comments; *np = highest N.
- * NULL with -EINVAL in *rc for a bare '?' or a bad number. */
-static char *rewrite(const char *in, int *np, int *rc)
-{
-	size_t n = strlen(in);
-	char *out = malloc(n + 1), *o = out;
-	const char *p = in;
-	int max = 0;
-
-	*rc = -ENOMEM;
-	if (!out)
-		return NULL;
-	while (*p) {
-		char q = *p;
-		if (q == '\'' || q == '"') {
-			*o++ = *p++;
-			while (*p && *p != q)
-				*o++ = *p++;
-			if (*p)
-				*o++ = *p++;   /* '' re-enters the loop */
-		} else if (q == '-' && p[1] == '-') {
-			while (*p && *p != '\n')
-				*o++ = *p++;
-		} else if (q == '/' && p[1] == '*') {
-			const char *e = strstr(p + 2, "*/");
-			size_t l = e ? (size_t)(e + 2 - p) : strlen(p);
-			memcpy(o, p, l);
-			o += l;
-			p += l;
-		} else if (q == '?') {
-			long v = 0;
-			p++;
-			if (*p < '1' || *p > '9')
-				goto bad;
-			while (*p >= '0' && *p <= '9' && v < 100000)
-				v = v * 10 + (*p++ - '0');
-			if (v > 65535)
-				goto bad;
-			if (v > max)
-				max = (int)v;
-			/* "$N" is no longer than "?N" */
-			o += sprintf(o, "$%ld", v);
-		} else {
-			*o++ = *p++;
-		}
-	}
-	*o = '\0';
-	*np = max;
-	*rc = 0;
-	return out;
-bad:
-	free(out);
-	*rc = -EINVAL;
-	return NULL;
-}
-
-static int pg_prepare(sql_conn *sc, const char *sql, sql_stmt **out)
-{
-	struct pg_conn *c = PC(sc);
-	struct pg_stmt *s = calloc(1, sizeof(*s));
-	int rc;
-
-	*out = NULL;
-	if (!s)
-		return -ENOMEM;
-	s->base.eng = &sql_pg;
-	s->base.conn = sc;
-	s->sql = rewrite(sql, &s->nparams, &rc);
-	if (!s->sql) {
-		set_err(c, "", rc == -EINVAL ? "a parameter is not ?N (N >= 1)"
-			: "out of memory");
-		free(s);
-		return rc;
-	}
-	if (s->nparams) {
-		s->par = calloc((size_t)s->nparams, sizeof(*s->par));
-		s->ptypes = calloc((size_t)s->nparams, sizeof(*s->ptypes));
-		if (!s->par || !s->ptypes) {
-			free(s->par);
-			free(s->ptypes);
-			free(s->sql);
-			free(s);
-			return -ENOMEM;
-		}
-	}
-	*out = &s->base;
-	return 0;
-}
-
-static void clear_param(struct pg_param *p)
-{
-	if (p->owned)
-		free(p->data);
-	memset(p, 0, sizeof(*p));
-}
-
-/* Queues s's server-side statement for DEALLOCATE, when it has one in
- * the current session. */
-static void forget_name(struct pg_stmt *s)
-{
-	struct pg_conn *c = PC(s->base.conn);
-	char **v;
-
-	if (!s->name[0] || s->epoch != c->epoch)
-		goto out;
-	v = realloc(c->dealloc, (c->ndealloc + 1) * sizeof(*v));
-	if (!v)
-		goto out;   /* leaks a name on the server until reconnect */
-	c->dealloc = v;
-	if ((v[c->ndealloc] = strdup(s->name)) != NULL)
-		c->ndealloc++;
-out:
-	s->name[0] = '\0';
-}
-
-/* Sends the queued DEALLOCATEs in one round trip (outside transactions:
- * inside an aborted one they would fail). */
-static void dealloc_flush(struct pg_conn *c)
-{
-	char q[PG_DEALLOC_BATCH * 32 + 1];
-	size_t n = 0, i;
-
-	if (c->in_txn || c->ndealloc < PG_DEALLOC_BATCH)
-		return;
-	for (i = 0; i < c->ndealloc; i++) {
-		n += (size_t)snprintf(q + n, sizeof(q) - n, "DEALLOCATE %s;",
-				      c->dealloc[i]);
-		free(c->dealloc[i]);
-	}
-	c->ndealloc = 0;
-	PQclear(PQexec(c->pg, q));
-}
-
-static void pg_finalize(sql_stmt *ss)
-{
-	struct pg_stmt *s = PS(ss);
-
-	if (!s)
-		return;
-	PQclear(s->res);
-	forget_name(s);
-	for (int i = 0; i < s->nparams; i++)
-		clear_param(&s->par[i]);
-	free(s->par);
-	free(s->ptypes);
-	free(s->sql);
-	free(s);
-}
-
-static void pg_reset(sql_stmt *ss)
-{
-	struct pg_stmt *s = PS(ss);
-
-	PQclear(s->res);
-	s->res = NULL;
-	s->row = s->nrows = s->done = 0;
-}
-
-static struct pg_param *param(struct pg_stmt *s, int i)
-{
-	if (i < 1 || i > s->nparams) {
-		set_err(PC(s->base.conn), "", "parameter index out of range");
-		return NULL;
-	}
-	clear_param(&s->par[i - 1]);
-	return &s->par[i - 1];
-}
-
-static void put_be64(char *b, uint64_t v)
-{
-	for (int k = 7; k >= 0; k--, v >>= 8)
-		b[k] = (char)(v & 0xff);
-}
-
-static int pg_bind_int64(sql_stmt *ss, int i, int64_t v)
-{
-	struct pg_param *p = param(PS(ss), i);
-
-	if (!p)
-		return -EINVAL;
-	p->type = OID_INT8;
-	put_be64(p->buf, (uint64_t)v);
-	p->data = p->buf;
-	p->len = 8;
-	return 0;
-}
-
-static int pg_bind_double(sql_stmt *ss, int i, double v)
-{
-	struct pg_param *p = param(PS(ss), i);
-	uint64_t u;
-
-	if (!p)
-		return -EINVAL;
-	memcpy(&u, &v, sizeof(u));
-	p->type = OID_FLOAT8;
-	put_be64(p->buf, u);
-	p->data = p->buf;
-	p->len = 8;
-	return 0;
-}
-
-static int bind_bytes(sql_stmt *ss, int i, Oid type, const void *v,
-		      size_t len)
-{
-	struct pg_param *p = param(PS(ss), i);
-
-	if (!p)
-		return -EINVAL;
-	if (len > INT32_MAX)
-		return -EFBIG;
-	p->data = malloc(len ? len : 1);
-	if (!p->data)
-		return -ENOMEM;
-	if (len)
-		memcpy(p->data, v, len);
-	p->owned = 1;
-	p->type = type;
-	p->len = (int)len;
-	return 0;
-}
-
-static int pg_bind_text(sql_stmt *ss, int i, const char *v, size_t len)
-{
-	if (!v)
-		return ss->eng->bind_null(ss, i);
-	return bind_bytes(ss, i, OID_TEXT, v, len);
-}
-
-static int pg_bind_blob(sql_stmt *ss, int i, const void *v, size_t len)
-{
-	if (!v && len)
-		return ss->eng->bind_null(ss, i);
-	return bind_bytes(ss, i, OID_BYTEA, v, len);
-}
-
-static int pg_bind_null(sql_stmt *ss, int i)
-{
-	return param(PS(ss), i) ? 0 : -EINVAL;
-}
+/* ---- connection-level calls ---- */
 
 /* The command's row count into c->changes, for INSERT/UPDATE/DELETE. */
-static void count_changes(struct pg_conn *c, PGresult *r)
+void sqlpg_count_changes(struct pg_conn *c, PGresult *r)
 {
 	const char *st = PQcmdStatus(r);
 
@@ -805,289 +489,6 @@ static void count_changes(struct pg_conn *c, PGresult *r)
 	    !strncmp(st, "DELETE", 6) || !strncmp(st, "MERGE", 5))
 		c->changes = strtoll(PQcmdTuples(r), NULL, 10);
 }
-
-/* A prepared statement can take this run's bindings: every non-NULL
- * binding has the type it was prepared with. */
-static int types_fit(const struct pg_stmt *s)
-{
-	for (int i = 0; i < s->nparams; i++)
-		if (s->par[i].type && s->par[i].type != s->ptypes[i])
-			return 0;
-	return 1;
-}
-
-static PGresult *run(struct pg_conn *c, struct pg_stmt *s)
-{
-	const char **vals = NULL;
-	int *lens = NULL, *fmts = NULL;
-	Oid *types = NULL;
-	PGresult *r = NULL;
-	int n = s->nparams;
-
-	if (n) {
-		vals = calloc((size_t)n, sizeof(*vals));
-		lens = calloc((size_t)n, sizeof(*lens));
-		fmts = calloc((size_t)n, sizeof(*fmts));
-		types = calloc((size_t)n, sizeof(*types));
-		if (!vals || !lens || !fmts || !types)
-			goto out;
-		for (int i = 0; i < n; i++) {
-			vals[i] = s->par[i].data;
-			lens[i] = s->par[i].len;
-			fmts[i] = 1;
-			types[i] = s->par[i].type;
-		}
-	}
-	if (s->name[0] && (s->epoch != c->epoch || !types_fit(s)))
-		forget_name(s);
-	if (!s->name[0] && s->runs > 0) {
-		/* run again: worth a named statement */
-		snprintf(s->name, sizeof(s->name), "s%u", ++c->next_name);
-		r = PQprepare(c->pg, s->name, s->sql, n, types);
-		if (PQresultStatus(r) != PGRES_COMMAND_OK) {
-			s->name[0] = '\0';
-			goto out;
-		}
-		PQclear(r);
-		r = NULL;
-		s->epoch = c->epoch;
-		if (n)
-			memcpy(s->ptypes, types, (size_t)n * sizeof(*types));
-	}
-	if (s->name[0])
-		r = PQexecPrepared(c->pg, s->name, n, vals, lens, fmts, 1);
-	else
-		r = PQexecParams(c->pg, s->sql, n, types, vals, lens, fmts, 1);
-out:
-	free(vals);
-	free(lens);
-	free(fmts);
-	free(types);
-	return r;
-}
-
-static int pg_step(sql_stmt *ss)
-{
-	struct pg_stmt *s = PS(ss);
-	struct pg_conn *c = PC(ss->conn);
-	int rc;
-
-	if (s->done)
-		return SQL_DONE;
-	if (!s->res) {
-		if ((rc = ready(c)) != 0)
-			return rc;
-		dealloc_flush(c);
-		s->res = run(c, s);
-		s->runs++;
-		switch (PQresultStatus(s->res)) {
-		case PGRES_COMMAND_OK:
-			count_changes(c, s->res);
-			goto done;
-		case PGRES_TUPLES_OK:
-			count_changes(c, s->res);
-			s->nrows = PQntuples(s->res);
-			s->row = -1;
-			break;
-		default:
-			rc = s->res ? pg_fail(c, s->res) : -ENOMEM;
-			if (!s->res)
-				set_err(c, "", "out of memory");
-			PQclear(s->res);
-			s->res = NULL;
-			/* a statement that failed to prepare names nothing */
-			return txn_fail(c, rc);
-		}
-	}
-	if (++s->row < s->nrows)
-		return SQL_ROW;
-done:
-	/* no column is readable after the last row: a cached statement
-	 * does not hold its result until its next run */
-	PQclear(s->res);
-	s->res = NULL;
-	s->done = 1;
-	return SQL_DONE;
-}
-
-/* ---- columns ---- */
-
-static uint64_t get_be(const unsigned char *b, int n)
-{
-	uint64_t v = 0;
-
-	for (int k = 0; k < n; k++)
-		v = v << 8 | b[k];
-	return v;
-}
-
-/* Binary numeric: ndigits, weight, sign, dscale, then base-10000 digits.
- * Into *iv (truncated) and *dv. */
-static void numeric(const unsigned char *b, int len, int64_t *iv,
-		    double *dv)
-{
-	int nd, weight, sign;
-	double d = 0;
-	int64_t v = 0;
-
-	*iv = 0;
-	*dv = 0;
-	if (len < 8)
-		return;
-	nd = (int)get_be(b, 2);
-	weight = (int16_t)get_be(b + 2, 2);
-	sign = (int)get_be(b + 4, 2);
-	if (len < 8 + 2 * nd || sign == 0xC000)   /* NaN */
-		return;
-	for (int k = 0; k < nd; k++) {
-		int dig = (int)get_be(b + 8 + 2 * k, 2);
-		int pos = weight - k;   /* power of 10000 */
-		double m = 1;
-		for (int e = 0; e < (pos < 0 ? -pos : pos); e++)
-			m *= 10000;
-		d += pos < 0 ? dig / m : dig * m;
-		if (pos >= 0) {
-			int64_t t = dig;
-			for (int e = 0; e < pos; e++)
-				t *= 10000;
-			v += t;
-		}
-	}
-	*iv = sign == 0x4000 ? -v : v;
-	*dv = sign == 0x4000 ? -d : d;
-}
-
-static int col_ok(struct pg_stmt *s, int i)
-{
-	return s->res && s->row >= 0 && s->row < s->nrows && i >= 0 &&
-	       i < PQnfields(s->res);
-}
-
-static int pg_col_is_null(sql_stmt *ss, int i)
-{
-	struct pg_stmt *s = PS(ss);
-
-	return !col_ok(s, i) || PQgetisnull(s->res, s->row, i);
-}
-
-/* Reads column i as a number: 1 integer (*iv), 2 double (*dv), 0 not a
- * number type (text/bytea: the caller parses the text). */
-static int number(struct pg_stmt *s, int i, int64_t *iv, double *dv)
-{
-	const unsigned char *b =
-		(const unsigned char *)PQgetvalue(s->res, s->row, i);
-	int len = PQgetlength(s->res, s->row, i);
-
-	switch (PQftype(s->res, i)) {
-	case OID_BOOL:
-		*iv = len >= 1 && b[0];
-		return 1;
-	case OID_INT2:
-		*iv = len >= 2 ? (int16_t)get_be(b, 2) : 0;
-		return 1;
-	case OID_INT4:
-		*iv = len >= 4 ? (int32_t)get_be(b, 4) : 0;
-		return 1;
-	case OID_OID:
-		*iv = len >= 4 ? (int64_t)get_be(b, 4) : 0;
-		return 1;
-	case OID_INT8:
-		*iv = len >= 8 ? (int64_t)get_be(b, 8) : 0;
-		return 1;
-	case OID_FLOAT4: {
-		uint32_t u = len >= 4 ? (uint32_t)get_be(b, 4) : 0;
-		float f;
-		memcpy(&f, &u, sizeof(f));
-		*dv = f;
-		return 2;
-	}
-	case OID_FLOAT8: {
-		uint64_t u = len >= 8 ? get_be(b, 8) : 0;
-		memcpy(dv, &u, sizeof(*dv));
-		return 2;
-	}
-	case OID_NUMERIC:
-		numeric(b, len, iv, dv);
-		/* an integral value reads as one (sum of bigint) */
-		return (double)*iv == *dv ? 1 : 2;
-	default:
-		return 0;
-	}
-}
-
-static int64_t pg_col_int64(sql_stmt *ss, int i)
-{
-	struct pg_stmt *s = PS(ss);
-	int64_t iv = 0;
-	double dv = 0;
-
-	if (pg_col_is_null(ss, i))
-		return 0;
-	switch (number(s, i, &iv, &dv)) {
-	case 1: return iv;
-	case 2: return (int64_t)dv;
-	default: return strtoll(PQgetvalue(s->res, s->row, i), NULL, 10);
-	}
-}
-
-static double pg_col_double(sql_stmt *ss, int i)
-{
-	struct pg_stmt *s = PS(ss);
-	int64_t iv = 0;
-	double dv = 0;
-
-	if (pg_col_is_null(ss, i))
-		return 0;
-	switch (number(s, i, &iv, &dv)) {
-	case 1: return (double)iv;
-	case 2: return dv;
-	default: return strtod(PQgetvalue(s->res, s->row, i), NULL);
-	}
-}
-
-static const char *pg_col_text(sql_stmt *ss, int i)
-{
-	struct pg_stmt *s = PS(ss);
-	int64_t iv = 0;
-	double dv = 0;
-
-	if (pg_col_is_null(ss, i))
-		return "";
-	switch (number(s, i, &iv, &dv)) {
-	case 1:
-		snprintf(s->tbuf, sizeof(s->tbuf), "%" PRId64, iv);
-		return s->tbuf;
-	case 2:
-		snprintf(s->tbuf, sizeof(s->tbuf), "%.17g", dv);
-		return s->tbuf;
-	default:
-		return PQgetvalue(s->res, s->row, i);
-	}
-}
-
-static const void *pg_col_blob(sql_stmt *ss, int i)
-{
-	struct pg_stmt *s = PS(ss);
-
-	if (pg_col_is_null(ss, i))
-		return NULL;
-	if (number(s, i, &(int64_t){0}, &(double){0}))
-		return pg_col_text(ss, i);
-	return PQgetvalue(s->res, s->row, i);
-}
-
-static size_t pg_col_bytes(sql_stmt *ss, int i)
-{
-	struct pg_stmt *s = PS(ss);
-
-	if (pg_col_is_null(ss, i))
-		return 0;
-	if (number(s, i, &(int64_t){0}, &(double){0}))
-		return strlen(pg_col_text(ss, i));
-	return (size_t)PQgetlength(s->res, s->row, i);
-}
-
-/* ---- connection-level calls ---- */
 
 static int64_t pg_changes(sql_conn *c)
 {
@@ -1100,20 +501,20 @@ static int pg_exec_conn(sql_conn *sc, const char *sql)
 	PGresult *r;
 	int rc;
 
-	if ((rc = ready(c)) != 0)
+	if ((rc = sqlpg_ready(c)) != 0)
 		return rc;
 	r = PQexec(c->pg, sql);
 	switch (PQresultStatus(r)) {
 	case PGRES_COMMAND_OK:
 	case PGRES_TUPLES_OK:
 	case PGRES_EMPTY_QUERY:
-		count_changes(c, r);
+		sqlpg_count_changes(c, r);
 		PQclear(r);
 		return 0;
 	default:
-		rc = r ? pg_fail(c, r) : -ENOMEM;
+		rc = r ? sqlpg_fail(c, r) : -ENOMEM;
 		PQclear(r);
-		return txn_fail(c, rc);
+		return sqlpg_txn_fail(c, rc);
 	}
 }
 
@@ -1123,7 +524,7 @@ static int pg_begin(sql_conn *sc)
 	int rc;
 
 	if (c->in_txn) {
-		set_err(c, "", "a transaction is already open on this"
+		sqlpg_set_err(c, "", "a transaction is already open on this"
 			" connection");
 		return -EINVAL;
 	}
@@ -1148,7 +549,8 @@ static int pg_commit(sql_conn *sc)
 	int rc;
 
 	if (!c->in_txn) {
-		set_err(c, "", "no transaction is open on this connection");
+		sqlpg_set_err(c, "", "no transaction is open on this"
+			      " connection");
 		return -EINVAL;
 	}
 	if (c->txn_err) {
@@ -1159,10 +561,11 @@ static int pg_commit(sql_conn *sc)
 	r = PQexec(c->pg, "COMMIT");
 	c->in_txn = 0;
 	if (PQresultStatus(r) != PGRES_COMMAND_OK) {
-		rc = r ? pg_fail(c, r) : -ENOMEM;
+		rc = r ? sqlpg_fail(c, r) : -ENOMEM;
 	} else if (strcmp(PQcmdStatus(r), "COMMIT")) {
 		/* the server rolled back (an earlier error we did not see) */
-		set_err(c, "", "the transaction was rolled back by the server");
+		sqlpg_set_err(c, "", "the transaction was rolled back by the"
+			      " server");
 		rc = -EIO;
 	} else {
 		rc = 0;
@@ -1192,21 +595,21 @@ const struct sql_engine sql_pg = {
 	.close = pg_close,
 	.connect = pg_conn_open,
 	.disconnect = pg_disconnect,
-	.prepare = pg_prepare,
-	.finalize = pg_finalize,
-	.reset = pg_reset,
-	.bind_int64 = pg_bind_int64,
-	.bind_double = pg_bind_double,
-	.bind_text = pg_bind_text,
-	.bind_blob = pg_bind_blob,
-	.bind_null = pg_bind_null,
-	.step = pg_step,
-	.col_is_null = pg_col_is_null,
-	.col_int64 = pg_col_int64,
-	.col_double = pg_col_double,
-	.col_text = pg_col_text,
-	.col_blob = pg_col_blob,
-	.col_bytes = pg_col_bytes,
+	.prepare = sqlpg_prepare,
+	.finalize = sqlpg_finalize,
+	.reset = sqlpg_reset,
+	.bind_int64 = sqlpg_bind_int64,
+	.bind_double = sqlpg_bind_double,
+	.bind_text = sqlpg_bind_text,
+	.bind_blob = sqlpg_bind_blob,
+	.bind_null = sqlpg_bind_null,
+	.step = sqlpg_step,
+	.col_is_null = sqlpg_col_is_null,
+	.col_int64 = sqlpg_col_int64,
+	.col_double = sqlpg_col_double,
+	.col_text = sqlpg_col_text,
+	.col_blob = sqlpg_col_blob,
+	.col_bytes = sqlpg_col_bytes,
 	.changes = pg_changes,
 	.exec = pg_exec_conn,
 	.begin = pg_begin,

@@ -4,7 +4,9 @@
 #
 #   pg.sh start DIR   initdb DIR/pg/data, start it listening on 127.0.0.1
 #                     (a free port) and a Unix socket in DIR/pg; prints the
-#                     connection URI on stdout and writes it to DIR/pg/uri
+#                     connection URI on stdout and writes it to DIR/pg/uri;
+#                     with PG_OWNER_PID set, the server is also stopped
+#                     (and DIR removed when empty) once that process ends
 #   pg.sh stop DIR    stops it by its PID file (fast shutdown) and removes
 #                     DIR/pg
 #   pg.sh halt DIR    stops it, keeping its data (a fault test: the
@@ -62,6 +64,7 @@ pg_start() {
 		if _pg_ctl_start "$pg" "$port"; then
 			echo "$port" >"$pg/port"
 			echo "postgresql://postgres@127.0.0.1:$port/postgres" >"$pg/uri"
+			[ -n "$PG_OWNER_PID" ] && _pg_watch "$dir" "$PG_OWNER_PID"
 			cat "$pg/uri"
 			return 0
 		fi
@@ -79,9 +82,15 @@ _pg_ctl_start() {   # PGDIR PORT
 
 # Stops the server of PGDIR by its PID file (fast shutdown) and waits.
 _pg_kill() {
-	local pid n
+	local pid n pg
 	[ -f "$1/data/postmaster.pid" ] || return 0
+	pg=$(cd "$1" && pwd) || return 0
 	pid=$(head -1 "$1/data/postmaster.pid")
+	# a PID file left by a server that died may name another process now
+	case "$(tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null)" in
+	*postgres*" -D $pg/data "*) ;;
+	*) return 0 ;;
+	esac
 	if [ -n "$pid" ] && kill -INT "$pid" 2>/dev/null; then
 		for n in $(seq 1 100); do
 			kill -0 "$pid" 2>/dev/null || return 0
@@ -90,6 +99,19 @@ _pg_kill() {
 		kill -KILL "$pid" 2>/dev/null
 	fi
 	return 0
+}
+
+# Stops the server of DIR (and removes DIR if empty) once process OWNER
+# is gone, however it ended: a test binary that crashes before its
+# teardown leaves no server behind. Detached, its output nowhere, so the
+# caller's pipe closes.
+_pg_watch() {   # DIR OWNER
+	(
+		trap '' HUP INT
+		while kill -0 "$2" 2>/dev/null; do sleep 1; done
+		pg_stop "$1"
+		rmdir "$1" 2>/dev/null
+	) </dev/null >/dev/null 2>&1 &
 }
 
 pg_halt() {

@@ -18,6 +18,10 @@ for bin in "$@"; do
 		echo "ok    $(basename "$bin"): $(grep -c '^\[       OK \]' "$log") cases"
 		# cases about the SQLite file, which the binary names (tstore.h)
 		grep -a 'SQLite-file cases, not run on' "$log" | sed 's/^/      /'
+		# and the cases that skipped themselves (each says why in the log)
+		skipped=$(grep -a '^\[  SKIPPED \] [a-z_]' "$log" | sed 's/.*\] //' |
+			  sort -u | tr '\n' ' ')
+		[ -z "$skipped" ] || echo "      skipped: $skipped"
 	else
 		fails=$((fails + 1))
 		echo "FAIL  $(basename "$bin"): $(grep -c '^\[       OK \]' "$log") ok," \

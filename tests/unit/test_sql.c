@@ -192,10 +192,27 @@ static void test_params(void **state)
 	assert_string_equal(sql_col_text(s, 0), "\xc3\xa9tre");
 	assert_string_equal(sql_col_text(s, 1), "bcd");
 	sql_finalize(s);
+	/* no parameter inside a quoted identifier or a block comment (on
+	 * PostgreSQL a ?2 taken for one would be a $2 of no known type,
+	 * which the server refuses) */
+	assert_int_equal(sql_prepare(f->c, "SELECT ?1 AS \"a?2\" /* ?3 */"
+				     " -- ?4", &s), 0);
+	assert_int_equal(sql_bind_int64(s, 1, 7), 0);
+	assert_int_equal(sql_step(s), SQL_ROW);
+	assert_int_equal(sql_col_int64(s, 0), 7);
+	sql_finalize(s);
 	/* a bare ? is not portable SQL: the PostgreSQL engine refuses it
-	 * (SQLite takes it as an anonymous parameter) */
-	if (is_pg(f))
+	 * (SQLite takes it as an anonymous parameter), and ?? ?0 and a
+	 * number past PostgreSQL's 65535 parameters too */
+	if (is_pg(f)) {
 		assert_int_equal(sql_prepare(f->c, "SELECT ?", &s), -EINVAL);
+		assert_int_equal(sql_prepare(f->c, "SELECT ??1", &s), -EINVAL);
+		assert_int_equal(sql_prepare(f->c, "SELECT ?0", &s), -EINVAL);
+		assert_int_equal(sql_prepare(f->c, "SELECT ?65536", &s),
+				 -EINVAL);
+		assert_int_equal(sql_prepare(f->c, "SELECT ?1234567", &s),
+				 -EINVAL);
+	}
 }
 
 static void test_types(void **state)
@@ -540,30 +557,18 @@ static void test_writers_exclude(void **state)
 
 /* ---- the catalog's triggers, through portable SQL ---- */
 
-static int64_t insert_id(struct fx *f, const char *q)
-{
-	sql_stmt *s;
-	int64_t id;
-
-	assert_int_equal(sql_prepare(f->c, q, &s), 0);
-	assert_int_equal(sql_step(s), SQL_ROW);
-	id = sql_col_int64(s, 0);
-	sql_finalize(s);
-	return id;
-}
-
 static void test_triggers(void **state)
 {
 	struct fx *f = *state;
 	char q[512];
 	int64_t ds, tag, dir, file;
 
-	ds = insert_id(f, "INSERT INTO datasets(uid, owner, name, created)"
-		       " VALUES('u1', '', 'd', 1) RETURNING id");
+	ds = one_int(f->c, "INSERT INTO datasets(uid, owner, name, created)"
+		       " VALUES('u1', '', 'd', 1) RETURNING id", 0);
 	snprintf(q, sizeof(q), "INSERT INTO tags(dataset, name, created,"
 		 " live, uid) VALUES(%lld, 'initial-tag', 1, 1, 't1')"
 		 " RETURNING id", (long long)ds);
-	tag = insert_id(f, q);
+	tag = one_int(f->c, q, 0);
 	assert_int_equal(one_int(f->c, "SELECT gen FROM changes"
 				 " WHERE dataset=?1 AND kind=1", ds), 1);
 	assert_int_equal(one_int(f->c, "SELECT gen FROM samples_gen"
@@ -572,12 +577,12 @@ static void test_triggers(void **state)
 		 " kind, mode, uid, gid, mtime, ctime) VALUES(%lld, %lld, '',"
 		 " '', 1, 493, 0, 0, 1, 1) RETURNING ino", (long long)tag,
 		 (long long)-tag);
-	dir = insert_id(f, q);
+	dir = one_int(f->c, q, 0);
 	snprintf(q, sizeof(q), "INSERT INTO nodes(tree, parent, name, path,"
 		 " kind, mode, uid, gid, mtime, ctime, sha) VALUES(%lld, %lld,"
 		 " 'f', 'f', 0, 420, 0, 0, 1, 1, NULL) RETURNING ino",
 		 (long long)tag, (long long)dir);
-	file = insert_id(f, q);
+	file = one_int(f->c, q, 0);
 	assert_true(file > dir);
 	assert_int_equal(one_int(f->c, "SELECT gen FROM dirgen WHERE ino=?1",
 				 dir), 1);
@@ -615,13 +620,205 @@ static void test_triggers(void **state)
 	assert_int_equal(one_int(f->c, "SELECT count(*) FROM samples_gen"
 				 " WHERE dataset=?1", ds), 0);
 	/* ids are never reused */
-	assert_true(insert_id(f, "INSERT INTO datasets(uid, owner, name,"
+	assert_true(one_int(f->c, "INSERT INTO datasets(uid, owner, name,"
 			      " created) VALUES('u2', '', 'd', 1)"
-			      " RETURNING id") > ds);
+			      " RETURNING id", 0) > ds);
 	assert_int_equal(run(f, "DELETE FROM datasets"), 0);
 	assert_int_equal(run(f, "DELETE FROM tags"), 0);
 	assert_int_equal(run(f, "DELETE FROM nodes"), 0);
 	assert_int_equal(run(f, "DELETE FROM dirgen"), 0);
+}
+
+/* Runs q with up to three blob parameters (NULL: none), expecting no
+ * row; returns the rows it changed. */
+static int64_t run_b(struct fx *f, const char *q, const char *b1,
+		     const char *b2, const char *b3)
+{
+	const char *b[] = { b1, b2, b3 };
+	sql_stmt *s;
+
+	assert_int_equal(sql_prepare(f->c, q, &s), 0);
+	for (int i = 0; i < 3 && b[i]; i++)
+		assert_int_equal(sql_bind_blob(s, i + 1, b[i], strlen(b[i])),
+				 0);
+	assert_int_equal(sql_step(s), SQL_DONE);
+	sql_finalize(s);
+	return sql_changes(f->c);
+}
+
+/* One integer from a query with one blob parameter. */
+static int64_t one_int_b(struct fx *f, const char *q, const char *b)
+{
+	sql_stmt *s;
+	int64_t v;
+
+	assert_int_equal(sql_prepare(f->c, q, &s), 0);
+	assert_int_equal(sql_bind_blob(s, 1, b, strlen(b)), 0);
+	assert_int_equal(sql_step(s), SQL_ROW);
+	v = sql_col_int64(s, 0);
+	sql_finalize(s);
+	return v;
+}
+
+#define DIRGEN "SELECT coalesce(sum(gen), 0) FROM dirgen WHERE ino=?1"
+#define SAMPLES "SELECT gen FROM samples_gen WHERE dataset=?1"
+#define PENDING "SELECT count(*) FROM pending WHERE sha=?1"
+
+/* The triggers test_triggers leaves out, on both engines with the same
+ * expectations (the parity test only compares their names): pending
+ * rows named by a node or a thumbnail go, a move bumps both folders, a
+ * thumbnail or a grant bumps the folders that show it, a grant of a kept
+ * blob bumps the live tree, and tags, runs, embeddings and builtin count
+ * their dataset's changes. */
+static void test_triggers_rest(void **state)
+{
+	struct fx *f = *state;
+	char q[512];
+	int64_t ds, tag, tag2, dir, sub, file, g, run_id, emb;
+
+	ds = one_int(f->c, "INSERT INTO datasets(uid, owner, name, created)"
+		       " VALUES('u3', 'alice', 'e', 1) RETURNING id", 0);
+	snprintf(q, sizeof(q), "INSERT INTO tags(dataset, name, created,"
+		 " live, uid) VALUES(%lld, 't', 1, 1, 't3') RETURNING id",
+		 (long long)ds);
+	tag = one_int(f->c, q, 0);
+	snprintf(q, sizeof(q), "INSERT INTO nodes(tree, parent, name, path,"
+		 " kind, mode, uid, gid, mtime, ctime) VALUES(%lld, %lld, '',"
+		 " '', 1, 493, 0, 0, 1, 1) RETURNING ino", (long long)tag,
+		 (long long)-tag);
+	dir = one_int(f->c, q, 0);
+	snprintf(q, sizeof(q), "INSERT INTO nodes(tree, parent, name, path,"
+		 " kind, mode, uid, gid, mtime, ctime) VALUES(%lld, %lld,"
+		 " 'sub', 'sub', 1, 493, 0, 0, 1, 1) RETURNING ino",
+		 (long long)tag, (long long)dir);
+	sub = one_int(f->c, q, 0);
+
+	/* pending_named_ins / _upd: a node naming an uploaded hash */
+	for (const char *h = "A\0B\0T\0U\0"; *h; h += 2)
+		assert_int_equal(run_b(f, "INSERT INTO pending(\"user\", sha,"
+				       " size, put) VALUES('alice', ?1, 1, 1)",
+				       h, NULL, NULL), 1);
+	snprintf(q, sizeof(q), "INSERT INTO nodes(tree, parent, name, path,"
+		 " kind, mode, uid, gid, mtime, ctime, sha) VALUES(%lld, %lld,"
+		 " 'f', 'f', 0, 420, 0, 0, 1, 1, ?1)", (long long)tag,
+		 (long long)dir);
+	run_b(f, q, "A", NULL, NULL);
+	assert_int_equal(one_int_b(f, PENDING, "A"), 0);
+	assert_int_equal(one_int_b(f, PENDING, "B"), 1);
+	file = one_int(f->c, "SELECT ino FROM nodes WHERE name='f'"
+		       " AND parent=?1", dir);
+	snprintf(q, sizeof(q), "UPDATE nodes SET sha=?1 WHERE ino=%lld",
+		 (long long)file);
+	assert_int_equal(run_b(f, q, "B", NULL, NULL), 1);
+	assert_int_equal(one_int_b(f, PENDING, "B"), 0);
+
+	/* nodes_gen_move: both folders of a move */
+	g = one_int(f->c, DIRGEN, sub);
+	int64_t gdir = one_int(f->c, DIRGEN, dir);
+	snprintf(q, sizeof(q), "UPDATE nodes SET parent=%lld, path='sub/f'"
+		 " WHERE ino=%lld", (long long)sub, (long long)file);
+	assert_int_equal(run(f, q), 0);
+	assert_int_equal(one_int(f->c, DIRGEN, sub), g + 1);
+	assert_int_equal(one_int(f->c, DIRGEN, dir), gdir + 1);
+
+	/* pending_thumb_ins; thumbs_gen: a thumbnail shows in a folder of
+	 * an owned dataset only with the owner's grant on it */
+	g = one_int(f->c, DIRGEN, sub);
+	assert_int_equal(run_b(f, "INSERT INTO thumbs(sha, thumb, size)"
+			       " VALUES(?1, ?2, 1)", "B", "T", NULL), 1);
+	assert_int_equal(one_int_b(f, PENDING, "T"), 0);
+	assert_int_equal(one_int(f->c, DIRGEN, sub), g);
+	/* grants_gen: the grant of that thumbnail bumps its folder */
+	assert_int_equal(run_b(f, "INSERT INTO grants(\"user\", sha)"
+			       " VALUES('alice', ?1)", "T", NULL, NULL), 1);
+	assert_int_equal(one_int(f->c, DIRGEN, sub), g + 1);
+	/* thumbs_gen with the grant first */
+	assert_int_equal(run_b(f, "INSERT INTO grants(\"user\", sha)"
+			       " VALUES('alice', ?1)", "V", NULL, NULL), 1);
+	assert_int_equal(one_int(f->c, DIRGEN, sub), g + 1);
+	assert_int_equal(run_b(f, "INSERT INTO thumbs(sha, thumb, size)"
+			       " VALUES(?1, ?2, 1)", "B", "V", NULL), 1);
+	assert_int_equal(one_int(f->c, DIRGEN, sub), g + 2);
+	/* pending_thumb_upd */
+	assert_int_equal(run_b(f, "UPDATE thumbs SET thumb=?1 WHERE thumb=?2",
+			       "U", "V", NULL), 1);
+	assert_int_equal(one_int_b(f, PENDING, "U"), 0);
+
+	/* samples_gen_grant: a grant of a kept blob in the live tree */
+	g = one_int(f->c, SAMPLES, ds);
+	assert_int_equal(run_b(f, "INSERT INTO grants(\"user\", sha)"
+			       " VALUES('alice', ?1)", "B", NULL, NULL), 1);
+	assert_int_equal(one_int(f->c, SAMPLES, ds), g);
+	assert_int_equal(run_b(f, "DELETE FROM grants WHERE sha=?1", "B",
+			       NULL, NULL), 1);
+	assert_int_equal(run_b(f, "INSERT INTO kept(sha) VALUES(?1)", "B",
+			       NULL, NULL), 1);
+	assert_int_equal(run_b(f, "INSERT INTO grants(\"user\", sha)"
+			       " VALUES('alice', ?1)", "B", NULL, NULL), 1);
+	assert_int_equal(one_int(f->c, SAMPLES, ds), g + 1);
+
+	/* chg_tags_upd (its columns only) and chg_tags_ins / _del */
+#define CHANGES(kind) "SELECT gen FROM changes WHERE kind=" kind \
+	" AND dataset=?1"
+	g = one_int(f->c, CHANGES("1"), ds);
+	snprintf(q, sizeof(q), "UPDATE tags SET files=5 WHERE id=%lld",
+		 (long long)tag);
+	assert_int_equal(run(f, q), 0);
+	assert_int_equal(one_int(f->c, CHANGES("1"), ds), g + 1);
+	snprintf(q, sizeof(q), "UPDATE tags SET live=1 WHERE id=%lld",
+		 (long long)tag);
+	assert_int_equal(run(f, q), 0);
+	assert_int_equal(one_int(f->c, CHANGES("1"), ds), g + 1);
+	snprintf(q, sizeof(q), "INSERT INTO tags(dataset, name, created,"
+		 " live, uid) VALUES(%lld, 't2', 1, 0, 't4') RETURNING id",
+		 (long long)ds);
+	tag2 = one_int(f->c, q, 0);
+	snprintf(q, sizeof(q), "DELETE FROM tags WHERE id=%lld",
+		 (long long)tag2);
+	assert_int_equal(run(f, q), 0);
+	assert_int_equal(one_int(f->c, CHANGES("1"), ds), g + 3);
+
+	/* chg_runs_*: kind 3 */
+	snprintf(q, sizeof(q), "INSERT INTO runs(dataset, request, strategy,"
+		 " n, from_tag, emb, seed, status, created) VALUES(%lld, 'r',"
+		 " 's', 1, 0, 0, 0, 0, 1) RETURNING id", (long long)ds);
+	run_id = one_int(f->c, q, 0);
+	assert_int_equal(one_int(f->c, CHANGES("3"), ds), 1);
+	snprintf(q, sizeof(q), "UPDATE runs SET done=1 WHERE id=%lld",
+		 (long long)run_id);
+	assert_int_equal(run(f, q), 0);
+	snprintf(q, sizeof(q), "DELETE FROM runs WHERE id=%lld",
+		 (long long)run_id);
+	assert_int_equal(run(f, q), 0);
+	assert_int_equal(one_int(f->c, CHANGES("3"), ds), 3);
+
+	/* chg_emb_* and chg_builtin_*: kind 4 */
+	snprintf(q, sizeof(q), "INSERT INTO embeddings(dataset, name, dim,"
+		 " rows, created) VALUES(%lld, 'e', 2, 0, 1) RETURNING id",
+		 (long long)ds);
+	emb = one_int(f->c, q, 0);
+	snprintf(q, sizeof(q), "UPDATE embeddings SET rows=1 WHERE id=%lld",
+		 (long long)emb);
+	assert_int_equal(run(f, q), 0);
+	snprintf(q, sizeof(q), "DELETE FROM embeddings WHERE id=%lld",
+		 (long long)emb);
+	assert_int_equal(run(f, q), 0);
+	assert_int_equal(one_int(f->c, CHANGES("4"), ds), 3);
+	snprintf(q, sizeof(q), "INSERT INTO builtin(dataset, params)"
+		 " VALUES(%lld, 'p')", (long long)ds);
+	assert_int_equal(run(f, q), 0);
+	snprintf(q, sizeof(q), "UPDATE builtin SET fp='x' WHERE dataset=%lld",
+		 (long long)ds);
+	assert_int_equal(run(f, q), 0);
+	assert_int_equal(one_int(f->c, CHANGES("4"), ds), 5);
+#undef CHANGES
+
+	for (const char *t = "datasets\0tags\0nodes\0dirgen\0pending\0thumbs\0"
+			     "grants\0kept\0builtin\0changes\0samples_gen\0";
+	     *t; t += strlen(t) + 1) {
+		snprintf(q, sizeof(q), "DELETE FROM %s", t);
+		assert_int_equal(run(f, q), 0);
+	}
 }
 
 /* tstore_catalog_exec reaches the catalog a test store is on (its own
@@ -688,6 +885,58 @@ static void test_pg_encoding(void **state)
 	assert_non_null(strstr(msg, name));
 	assert_non_null(strstr(msg, "ENCODING 'SQL_ASCII'"));
 	tstore_pg_drop(f->base, uri);
+
+	/* the client side stays SQL_ASCII whatever the target says: a name
+	 * that is not UTF-8 goes through unconverted and unchecked */
+	{
+		char target[600];
+		sql_conn *c;
+		sql_stmt *s;
+
+		assert_null(strchr(f->target, '?'));
+		snprintf(target, sizeof(target), "%s?client_encoding=UTF8",
+			 f->target);
+		assert_int_equal(sql_pg.open(target, 0, &db, msg), 0);
+		assert_int_equal(sql_pg.connect(db, &c), 0);
+		assert_int_equal(sql_prepare(c, "INSERT INTO tt(k) VALUES(?1)",
+					     &s), 0);
+		assert_int_equal(sql_bind_text(s, 1, "enc\377x", 5), 0);
+		assert_int_equal(sql_step(s), SQL_DONE);
+		sql_finalize(s);
+		sql_pg.disconnect(c);
+		sql_pg.close(db);
+	}
+}
+
+/* tstore_pg_drop drops the database tstore_pg_create made, also when
+ * the server's URI has a '/' after the database's name (a socket
+ * directory in ?host=...): it once took the name after the last '/'. */
+static void test_pg_tstore_drop(void **state)
+{
+	struct fx *f = *state;
+	char base[600], uri[600], name[64];
+	const char *p[1];
+	PGconn *pg;
+	PGresult *r;
+
+	assert_null(strchr(f->base, '?'));
+	snprintf(base, sizeof(base), "%s?application_name=sievefs/test",
+		 f->base);
+	assert_int_equal(tstore_pg_create(base, uri, sizeof(uri)), 0);
+	assert_non_null(strstr(uri, "sievefs_t_"));
+	snprintf(name, sizeof(name), "%.*s",
+		 (int)strcspn(strstr(uri, "sievefs_t_"), "?"),
+		 strstr(uri, "sievefs_t_"));
+	tstore_pg_drop(base, uri);
+	pg = PQconnectdb(f->base);
+	assert_int_equal(PQstatus(pg), CONNECTION_OK);
+	p[0] = name;
+	r = PQexecParams(pg, "SELECT count(*) FROM pg_database"
+			 " WHERE datname=$1", 1, NULL, p, NULL, NULL, 0);
+	assert_int_equal(PQresultStatus(r), PGRES_TUPLES_OK);
+	assert_string_equal(PQgetvalue(r, 0, 0), "0");
+	PQclear(r);
+	PQfinish(pg);
 }
 
 /* where() names the catalog for a message, never its password. */
@@ -811,6 +1060,72 @@ static void test_pg_again(void **state)
 	assert_int_equal(run(f, "INSERT INTO tt(k) VALUES('c')"), -EAGAIN);
 	assert_int_equal(run(f, "INSERT INTO tt(k) VALUES('c')"), 0);
 	f->eng->disconnect(other);
+}
+
+/* Statements run twice (so prepared under a name) and finalized inside
+ * one transaction: their names wait for DEALLOCATE until a step outside
+ * it, however many there are, and are all freed on the server then. */
+static void test_pg_dealloc(void **state)
+{
+	struct fx *f = *state;
+	const char *q = "SELECT count(*) FROM pg_prepared_statements";
+	sql_stmt *s;
+
+	assert_int_equal(one_int(f->c, q, 0), 0);
+	assert_int_equal(f->eng->begin(f->c), 0);
+	for (int i = 0; i < 200; i++) {
+		assert_int_equal(sql_prepare(f->c, "SELECT ?1", &s), 0);
+		for (int k = 0; k < 2; k++) {
+			sql_reset(s);
+			assert_int_equal(sql_bind_int64(s, 1, i), 0);
+			assert_int_equal(sql_step(s), SQL_ROW);
+			assert_int_equal(sql_col_int64(s, 0), i);
+		}
+		sql_finalize(s);
+	}
+	assert_int_equal(f->eng->commit(f->c), 0);
+	/* the first step outside sends them all before it runs */
+	assert_int_equal(one_int(f->c, q, 0), 0);
+}
+
+/* A statement prepared under a name (it ran twice) whose session is
+ * lost: the step that finds the loss answers -EAGAIN, and the next one
+ * prepares it again on the new session instead of naming a statement
+ * the server no longer has. */
+static void test_pg_reprepare(void **state)
+{
+	struct fx *f = *state;
+	const char *named = "SELECT count(*) FROM pg_prepared_statements";
+	sql_conn *other;
+	sql_stmt *s;
+	char q[96];
+	int64_t pid = one_int(f->c, "SELECT pg_backend_pid()", 0);
+
+	assert_int_equal(sql_prepare(f->c, "SELECT ?1 + 1", &s), 0);
+	for (int k = 0; k < 2; k++) {
+		sql_reset(s);
+		assert_int_equal(sql_bind_int64(s, 1, k), 0);
+		assert_int_equal(sql_step(s), SQL_ROW);
+		assert_int_equal(sql_col_int64(s, 0), k + 1);
+	}
+	assert_int_equal(one_int(f->c, named, 0), 1);
+	assert_int_equal(f->eng->connect(f->db, &other), 0);
+	snprintf(q, sizeof(q), "SELECT pg_terminate_backend(%lld)",
+		 (long long)pid);
+	assert_int_equal(one_int(other, q, 0), 1);
+	f->eng->disconnect(other);
+	sql_reset(s);
+	assert_int_equal(sql_bind_int64(s, 1, 5), 0);
+	assert_int_equal(sql_step(s), -EAGAIN);
+	for (int k = 6; k < 9; k++) {
+		sql_reset(s);
+		assert_int_equal(sql_bind_int64(s, 1, k), 0);
+		assert_int_equal(sql_step(s), SQL_ROW);
+		assert_int_equal(sql_col_int64(s, 0), k + 1);
+	}
+	assert_true(one_int(f->c, "SELECT pg_backend_pid()", 0) != pid);
+	assert_int_equal(one_int(f->c, named, 0), 1);
+	sql_finalize(s);
 }
 
 /* The server stops under an open connection and comes back (the issue's
@@ -988,6 +1303,28 @@ static void test_pg_schema(void **state)
 	assert_null(strstr(msg, "s3cr3tpw"));
 	assert_non_null(strstr(msg, "127.0.0.1"));
 	assert_non_null(strstr(msg, "PGPASSWORD"));
+	/* an unparsable URI, which libpq's message quotes whole or in
+	 * part: still no password */
+	assert_int_equal(sql_pg.open("postgresql://alice:s3cr3tpw@[]/x",
+				     SQL_CREATE, &db, msg), -EIO);
+	assert_null(strstr(msg, "s3cr3tpw"));
+	assert_non_null(strstr(msg, "IPv6"));
+	assert_int_equal(sql_pg.open("postgresql://alice@h/x"
+				     "?password=s3cr3t%zz", SQL_CREATE, &db,
+				     msg), -EIO);
+	assert_null(strstr(msg, "s3cr3t"));
+	assert_non_null(strstr(msg, "percent-encoded"));
+	assert_int_equal(sql_pg.open("host=h password=s3cr3tpw port=x",
+				     SQL_CREATE, &db, msg), -EIO);
+	assert_null(strstr(msg, "s3cr3tpw"));
+	/* a password that is the mask itself ends the masking (it looped
+	 * for ever), and a short one is masked too */
+	assert_int_equal(sql_pg.open("postgresql://alice:***@[]/x",
+				     SQL_CREATE, &db, msg), -EIO);
+	assert_non_null(strstr(msg, "IPv6"));
+	assert_int_equal(sql_pg.open("postgresql://alice:pw@[]/x",
+				     SQL_CREATE, &db, msg), -EIO);
+	assert_null(strstr(msg, "alice:pw@"));
 }
 
 /* Names of one kind of schema object, one "table.column" or "name" a
@@ -1100,6 +1437,7 @@ int main(void)
 		CASE(test_conflict), CASE(test_bytewise), CASE(test_rerun),
 		CASE(test_nested), CASE(test_rollback), CASE(test_txn_error),
 		CASE(test_writers_exclude), CASE(test_triggers),
+		CASE(test_triggers_rest),
 		cmocka_unit_test(test_tstore_catalog_exec), CASE(test_where),
 	};
 	const struct CMUnitTest pg_only[] = {
@@ -1107,10 +1445,13 @@ int main(void)
 		CASE(test_conflict), CASE(test_bytewise), CASE(test_rerun),
 		CASE(test_nested), CASE(test_rollback), CASE(test_txn_error),
 		CASE(test_writers_exclude), CASE(test_triggers),
-		CASE(test_pg_again), CASE(test_pg_txn_retry),
+		CASE(test_triggers_rest), CASE(test_pg_again),
+		CASE(test_pg_txn_retry), CASE(test_pg_dealloc),
+		CASE(test_pg_reprepare),
 		CASE(test_pg_schema), CASE(test_pg_schema_parity),
 		CASE(test_pg_restart), CASE(test_pg_store_open_catalog),
-		CASE(test_pg_encoding), CASE(test_where),
+		CASE(test_pg_encoding), CASE(test_pg_tstore_drop),
+		CASE(test_where),
 	};
 	int fails = 0;
 

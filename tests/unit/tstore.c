@@ -328,8 +328,10 @@ int tstore_pg_server(char *uri, size_t len)
 			return -1;
 		}
 	}
-	snprintf(cmd, sizeof(cmd), "bash %s/tests/scale/pg.sh start %s",
-		 SIEVEFS_SRC_DIR, pg_dir);
+	/* PG_OWNER_PID: pg.sh stops the server when this process ends
+	 * without tstore_pg_server_stop (a crash) */
+	snprintf(cmd, sizeof(cmd), "PG_OWNER_PID=%ld bash %s/tests/scale/pg.sh"
+		 " start %s", (long)getpid(), SIEVEFS_SRC_DIR, pg_dir);
 	p = popen(cmd, "r");
 	if (!p || !fgets(uri, (int)len, p)) {
 		if (p)
@@ -443,15 +445,18 @@ int tstore_pg_create(const char *base, char *uri, size_t len)
 
 void tstore_pg_drop(const char *base, const char *uri)
 {
-	const char *name = strrchr(uri, '/');
+	/* libpq's reading of uri: a '/' may follow the database's name
+	 * (postgresql:///db?host=/run/postgresql) */
+	PQconninfoOption *o = PQconninfoParse(uri, NULL), *p;
 	char sql[160];
-	size_t n;
 
-	if (!name)
-		return;
-	name++;
-	n = strcspn(name, "?");
-	snprintf(sql, sizeof(sql), "DROP DATABASE IF EXISTS %.*s WITH (FORCE)",
-		 (int)n, name);
-	pg_run(base, sql);
+	for (p = o; p && p->keyword; p++)
+		if (!strcmp(p->keyword, "dbname") && p->val &&
+		    !strncmp(p->val, "sievefs_t_", 10) &&
+		    strspn(p->val + 10, "0123456789_") == strlen(p->val + 10)) {
+			snprintf(sql, sizeof(sql), "DROP DATABASE IF EXISTS %.60s"
+				 " WITH (FORCE)", p->val);
+			pg_run(base, sql);
+		}
+	PQconninfoFree(o);
 }

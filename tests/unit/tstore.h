@@ -82,7 +82,8 @@ int tstore_pg_server_resume(void);
  * uri. 0, or -1 with the reason on stderr. */
 int tstore_pg_create(const char *base, char *uri, size_t len);
 /* Drops the database of uri (made by tstore_pg_create), even if sessions
- * are still connected to it. */
+ * are still connected to it; a database not named as tstore_pg_create
+ * names them is left alone. */
 void tstore_pg_drop(const char *base, const char *uri);
 
 /* The fixture of a test that needs the store and nothing else. */
