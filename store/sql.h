@@ -6,7 +6,8 @@
  *   store/sql_sqlite.c  SQLite (the embedded store and a single server; the
  *                       default): one file STORE/catalog.db, WAL
  *   store/sql_pg.c      PostgreSQL 15 through libpq (several stateless
- *                       servers on one catalog)
+ *                       servers on one catalog); sql_pg_stmt.c its
+ *                       statements
  *
  * and each engine brings its own schema (CREATE TABLE, indexes, triggers,
  * upgrades), because DDL and triggers are where the dialects differ most.
@@ -45,7 +46,10 @@
  * of that, or because of a serialization failure or deadlock (SQLSTATE
  * 40001, 40P01), returns -EAGAIN, and so does sql_commit: the caller's
  * transaction was rolled back as a whole and may be run again from its
- * start (sql_txn does that).
+ * start (sql_txn does that). A connection lost while COMMIT itself was
+ * on its way is not that: the server may have committed, so sql_commit
+ * answers -EIO ("may or may not have been committed") and nothing runs
+ * it again.
  *
  * Ownership and threads. An sql_db is one open catalog, shared by every
  * thread; an sql_conn belongs to one thread at a time; an sql_stmt belongs

@@ -562,6 +562,15 @@ static int pg_commit(sql_conn *sc)
 	c->in_txn = 0;
 	if (PQresultStatus(r) != PGRES_COMMAND_OK) {
 		rc = r ? sqlpg_fail(c, r) : -ENOMEM;
+		/* The session was lost with COMMIT on its way: the server may
+		 * have committed before it went. Not -EAGAIN, which says
+		 * "rolled back, run it again" (sql_txn would write twice). */
+		if (rc == -EAGAIN && c->broken) {
+			sqlpg_set_err(c, "", "the connection to the catalog was"
+				      " lost during COMMIT: the transaction"
+				      " may or may not have been committed");
+			rc = -EIO;
+		}
 	} else if (strcmp(PQcmdStatus(r), "COMMIT")) {
 		/* the server rolled back (an earlier error we did not see) */
 		sqlpg_set_err(c, "", "the transaction was rolled back by the"

@@ -1051,6 +1051,19 @@ static void test_pg_again(void **state)
 	/* the next call reconnects; nothing of the lost transaction stays */
 	assert_int_equal(one_int(f->c, "SELECT count(*) FROM tt", 0), 0);
 	assert_true(one_int(f->c, "SELECT pg_backend_pid()", 0) != pid);
+	/* killed after the transaction's statements, before its COMMIT:
+	 * the client cannot tell whether COMMIT reached the server, so it
+	 * is not "rolled back, run it again" (-EAGAIN) but -EIO, saying so;
+	 * here nothing was committed */
+	pid = one_int(f->c, "SELECT pg_backend_pid()", 0);
+	assert_int_equal(f->eng->begin(f->c), 0);
+	assert_int_equal(run(f, "INSERT INTO tt(k) VALUES('at-commit')"), 0);
+	snprintf(q, sizeof(q), "SELECT pg_terminate_backend(%lld)",
+		 (long long)pid);
+	assert_int_equal(one_int(other, q, 0), 1);
+	assert_int_equal(f->eng->commit(f->c), -EIO);
+	assert_non_null(strstr(sql_errmsg(f->c), "may or may not"));
+	assert_int_equal(one_int(f->c, "SELECT count(*) FROM tt", 0), 0);
 	/* killed between transactions: the statement that finds it
 	 * answers -EAGAIN, the next one works */
 	pid = one_int(f->c, "SELECT pg_backend_pid()", 0);
