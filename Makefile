@@ -20,7 +20,7 @@ CFLAGS ?= -O2 -g
 WERROR ?=
 
 PKGS = fuse3 sqlite3 libcrypto openblas lapacke libjpeg libpng libwebp stb \
-       libmicrohttpd libcurl libcjson libarchive expat
+       libmicrohttpd libcurl libcjson libarchive expat libpq
 WARN = -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
        -Wformat=2 $(WERROR)
 ALL_CFLAGS = -std=c11 -D_GNU_SOURCE -D_FILE_OFFSET_BITS=64 -I. $(WARN) \
@@ -28,6 +28,7 @@ ALL_CFLAGS = -std=c11 -D_GNU_SOURCE -D_FILE_OFFSET_BITS=64 -I. $(WARN) \
 LIBS = $(shell $(PKG_CONFIG) --libs $(PKGS)) -lm -lpthread $(LDLIBS)
 
 LIB_SRC = store/sql.c store/sql_sqlite.c store/schema_sqlite.c \
+           store/sql_pg.c store/sql_pg_stmt.c store/schema_pg.c \
            store/db.c store/blob.c store/catalog.c store/vectors.c store/users.c \
            store/features.c store/kept.c store/sessions.c store/changes.c store/table.c \
            store/thumbs.c store/lightly.c \
@@ -45,9 +46,6 @@ MAIN_SRC = fs/main.c
 WEB_DIR = $(PREFIX)/share/sievefs/web
 UNIT = sql store names fsname csv runs sampling decode embed cache api thumb changes table thumbs lightly \
        layer sqlite_engine blobstore
-# the PostgreSQL catalog engine (store/sql_pg.c) and its schema
-LIB_SRC += store/sql_pg.c store/sql_pg_stmt.c store/schema_pg.c
-PKGS += libpq
 LIB_OBJ = $(LIB_SRC:%.c=$(BUILD)/%.o)
 MAIN_OBJ = $(MAIN_SRC:%.c=$(BUILD)/%.o)
 UNIT_BIN = $(UNIT:%=$(BUILD)/tests/unit/test_%)
