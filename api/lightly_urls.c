@@ -5,7 +5,7 @@
  * Form: /lightly/signed/sample/{sample}?k=full|thumb&u=USER&e=EXP&s=MAC
  * (GET: read, PUT: write) and /lightly/signed/csv/{embedding}?u=USER&e=EXP
  * &s=MAC (PUT). MAC is HMAC-SHA256, hex, keyed with the store's secret
- * (core_lightly_key: STORE/lightly.key, 0600), over
+ * (core_lightly_key: the catalog's, one for every server), over
  * "METHOD\nPATH\nUSER\nOBJECT\nKIND\nEXP": so it binds the method (a read
  * URL does not write), the path (the object), the user and the expiry (EXP,
  * Unix seconds, url_ttl() after the URL was made). Checked in constant time
