@@ -347,6 +347,8 @@ static int server_run(struct api_server *h, const struct sockaddr *sa,
 		flags |= MHD_USE_IPv6;
 	s->st = core_local_store(s->base);
 	s->blobs = core_local_blobs(s->base);
+	/* the object store's origin for the app's CSP (presigned images) */
+	(void)srv_media_origin(s, (char[256]){ 0 }, 256);
 
 	/* the sweeper inherits the caller's signal mask */
 	rc = pthread_create(&h->sweeper, NULL, sweep_main, s);
