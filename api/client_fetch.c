@@ -318,9 +318,18 @@ static int fetch_blob(struct client *c, const be_node *n)
 	if (rc == 1) {
 		rc = fetch_once(c, n, url, fd, &len, code, sizeof(code));
 		/* refused (expired, or our clock): a new URL, once */
-		if (rc == -EACCES && pu_get(c, n->sha, url, 1) == 1)
+		if (rc == -EACCES && pu_get(c, n->sha, url, 1) == 1) {
 			rc = fetch_once(c, n, url, fd, &len, code,
 					sizeof(code));
+			if (rc == -EACCES) {
+				char hexs[65];
+				core_sha_hex(n->sha, hexs);
+				log_error("remote: the object store refused"
+					  " two fresh presigned URLs of blob"
+					  " %.16s… (HTTP 403): is this"
+					  " machine's clock right?", hexs);
+			}
+		}
 	} else if (rc == 0) {
 		rc = fetch_once(c, n, NULL, fd, &len, code, sizeof(code));
 	}

@@ -399,7 +399,8 @@ static int outcome(struct client *c, struct req *r, CURLcode res)
 	if (res == CURLE_OK && r->status == 304 && r->inm)
 		return 0;
 	if (res != CURLE_OK && r->status == 0) {
-		const char *hint = r->abs ? "" : net_hint(c, res);
+		const char *hint = r->abs ? " (the object store that holds"
+				   " the server's blobs)" : net_hint(c, res);
 		r->net = 1;
 		log_error("remote: %s %s%s: %s%s", r->method,
 			  r->abs ? "" : c->base, r->path,
@@ -429,7 +430,9 @@ static int outcome(struct client *c, struct req *r, CURLcode res)
 		err = EIO;
 	if (r->msg && message[0])
 		snprintf(r->msg, BE_MSG, "%s", message);
-	log_msg(r->status == 404 && r->quiet404 ? LOG_LVL_DEBUG : LOG_LVL_WARN,
+	/* an expired presigned URL is asked again (client_fetch.c) */
+	log_msg((r->status == 404 && r->quiet404) ||
+		(r->status == 403 && r->abs) ? LOG_LVL_DEBUG : LOG_LVL_WARN,
 		"remote: %s %s: HTTP %ld %s%s%s", r->method, r->path, r->status,
 		name[0] ? name : strerror(err), message[0] ? ": " : "",
 		message);
