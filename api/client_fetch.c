@@ -139,16 +139,14 @@ static void pu_put(struct client *c, const unsigned char *sha, const char *url,
 	c->pu_n++;
 }
 
-/* Takes sha's URL out of the table into url (PU_URL_MAX): 1, or 0 when
- * there is none still good for PU_MARGIN_S. */
+/* Takes sha's URL out of the table into url (PU_URL_MAX), under pf_lock:
+ * 1, or 0 when there is none still good. */
 static int pu_take(struct client *c, const unsigned char *sha, char *url)
 {
-	struct purl **p, *u;
+	struct purl **p = pu_find(c, sha), *u = *p;
 	int rc = 0;
 
-	pthread_mutex_lock(&c->pf_lock);
-	p = pu_find(c, sha);
-	if ((u = *p)) {
+	if (u) {
 		*p = u->next;
 		c->pu_n--;
 		rc = u->good_until > now_s();
@@ -156,7 +154,6 @@ static int pu_take(struct client *c, const unsigned char *sha, char *url)
 			memcpy(url, u->url, strlen(u->url) + 1);
 		free(u);
 	}
-	pthread_mutex_unlock(&c->pf_lock);
 	return rc;
 }
 
@@ -236,21 +233,38 @@ out:
 
 /* The URL of blob sha into url (PU_URL_MAX): 1, 0 when the server gives
  * none for it (read it from the server), -errno. fresh: ask, whatever is
- * kept. */
+ * kept. One thread asks at a time (pu_asking): the prefetch threads that
+ * miss together would otherwise ask for the same batch each; the others
+ * wait, then find their URL in what came. */
 static int pu_get(struct client *c, const unsigned char *sha, char *url,
 		  int fresh)
 {
-	int rc, off;
+	int rc;
 
 	pthread_mutex_lock(&c->pf_lock);
-	off = pu_is_off(c);
+	for (;;) {
+		if (pu_is_off(c)) {
+			pthread_mutex_unlock(&c->pf_lock);
+			return 0;
+		}
+		if (!fresh && pu_take(c, sha, url)) {
+			pthread_mutex_unlock(&c->pf_lock);
+			return 1;
+		}
+		if (!c->pu_asking)
+			break;
+		pthread_cond_wait(&c->pf_done, &c->pf_lock);
+	}
+	c->pu_asking = 1;
 	pthread_mutex_unlock(&c->pf_lock);
-	if (off)
-		return 0;
-	if (!fresh && pu_take(c, sha, url))
-		return 1;
 	rc = pu_ask(c, sha);
-	return rc ? rc : pu_take(c, sha, url);
+	pthread_mutex_lock(&c->pf_lock);
+	c->pu_asking = 0;
+	pthread_cond_broadcast(&c->pf_done);
+	if (!rc)
+		rc = !pu_is_off(c) && pu_take(c, sha, url);
+	pthread_mutex_unlock(&c->pf_lock);
+	return rc;
 }
 
 /* The URL for logs: scheme://host/path, without the query (the

@@ -78,7 +78,8 @@ struct client {
 	 * lock is taken while it is held. */
 	pthread_mutex_t pf_lock;
 	pthread_cond_t pf_work;        /* queue not empty, or pf_stop */
-	pthread_cond_t pf_done;        /* a pf_busy slot was freed */
+	pthread_cond_t pf_done;        /* a pf_busy slot was freed, or an
+					* ask for URLs ended (pu_asking) */
 	struct pf_item *pf_head, *pf_tail;
 	size_t pf_len;
 	uint64_t pf_bytes;             /* sizes of the queued items */
@@ -94,6 +95,8 @@ struct client {
 	struct purl *pu[PU_BUCKETS];
 	size_t pu_n;
 	int pu_off;                    /* 1: the server gives none (or off) */
+	int pu_asking;                 /* a thread is asking for URLs: the
+					* others wait on pf_done */
 	atomic_int pinning;            /* upload=meta commits under way */
 };
 
