@@ -111,6 +111,16 @@ test: $(BUILD)/sievefs $(UNIT_BIN) $(S3_UNIT) web
 test-pg: $(UNIT_BIN)
 	bash tests/scale/test-pg.sh $(UNIT_BIN)
 
+# The server's integration tests again with `sievefs serve`'s and `sievefs
+# token`'s catalog in a throwaway PostgreSQL 15, blobs still in STORE
+# (SV_CATALOG=pg: tests/integration/server_lib.sh starts one per script).
+# SERVE_PG_TESTS: those that pass so; the others and why: the branch's
+# report (they read STORE/catalog.db with sqlite3, or run no server).
+SERVE_PG_TESTS ?= t_server t_remote t_serve_pg
+test-serve-pg: $(BUILD)/sievefs
+	SV_CATALOG=pg SIEVEFS=$(abspath $(BUILD)/sievefs) \
+	    bash tests/integration/run.sh $(SERVE_PG_TESTS)
+
 check-asan:
 	$(MAKE) BUILD=build-asan \
 	    CFLAGS="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer" \
@@ -199,7 +209,7 @@ fuzz-run: $(FUZZ_BIN)
 clean:
 	rm -rf build build-asan build-fuzz sievefs web/dist
 
-.PHONY: all units test test-pg test-s3 check-asan install clean fuzz fuzz-run web web-deps
+.PHONY: all units test test-pg test-s3 test-serve-pg check-asan install clean fuzz fuzz-run web web-deps
 
 -include $(LIB_OBJ:.o=.d) $(MAIN_OBJ:.o=.d) $(UNIT_BIN:=.d) \
          $(FUZZ_LIB_OBJ:.o=.d) $(FUZZ:%=$(FUZZ_BUILD)/fuzz/%.d)

@@ -31,6 +31,20 @@
 #                              in $T/body, headers in $T/hdr
 #   expect_code CODE DESC      $code is CODE, else a failure showing the body
 #   jget EXPR                  python's d+EXPR of the JSON in $T/body
+#
+# SV_CATALOG=pg runs the same tests with the catalog in PostgreSQL: at
+# source time one throwaway PostgreSQL 15 starts (tests/scale/pg.sh, in its
+# own /tmp dir that the server's user can reach; stopped and removed in the
+# EXIT trap, before lib.sh's cleanup), and $SIEVEFS becomes a wrapper
+# ($T/sievefs-pg) that adds `--catalog postgresql://…/DB` to every
+# `sievefs serve STORE` and `sievefs token … --store STORE` not giving a
+# catalog itself: one SQL_ASCII database per STORE directory (sv_ + 16 hex
+# of the md5 of its absolute path, made on first use), so a test's several
+# stores stay apart and a restarted server finds its catalog again. Mounts
+# and every other command go to the real binary unchanged (exec: the PID a
+# test holds is the real process's). A test that reads STORE/catalog.db
+# itself (sqlite3) cannot pass this way. Sets SV_PGDIR (pg.sh's DIR) and
+# SV_PGBASE (the URI without a database: the superuser, trusted).
 
 SERVER_PID=
 SERVER_LOG=$T/server.log
@@ -147,3 +161,70 @@ expect_code() {
 }
 
 jget() { python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print(eval("d"+sys.argv[2]))' "$T/body" "$1"; }
+
+# ---- SV_CATALOG=pg (header) ----
+
+sv_pg_setup() {
+	sv_need psql md5sum realpath
+	SV_PGDIR=$(mktemp -d /tmp/sievefs-pgcat.XXXXXX) || die "mktemp for PostgreSQL failed"
+	# shellcheck source=../scale/pg.sh
+	. "$SV_REPO/tests/scale/pg.sh"
+	local uri
+	if ! uri=$(pg_start "$SV_PGDIR" 2>"$T/pg.err"); then
+		sv_show "$T/pg.err"
+		pg_stop "$SV_PGDIR"
+		rm -rf -- "$SV_PGDIR"
+		die "PostgreSQL 15 did not start (tests/scale/pg.sh)"
+	fi
+	# lib.sh's cleanup reads $? first and exits: stop PostgreSQL before it,
+	# keeping the status it reports.
+	trap 'sv_pg_rc=$?; pg_stop "$SV_PGDIR"; rm -rf -- "$SV_PGDIR"; (exit $sv_pg_rc); sv_cleanup' EXIT
+	SV_PGBASE=${uri%/*}     # postgresql://postgres@127.0.0.1:PORT (trust)
+	note "catalogs in PostgreSQL $SV_PGBASE (SV_CATALOG=pg)"
+	cat >"$T/sievefs-pg" <<EOF
+#!/bin/bash
+# \$SIEVEFS with SV_CATALOG=pg (tests/integration/server_lib.sh)
+real='$SIEVEFS' base='${uri%/*}'
+EOF
+	cat >>"$T/sievefs-pg" <<'EOF'
+store= has=0 skip=0 prev=
+case ${1:-} in
+serve)
+	for a in "${@:2}"; do
+		if ((skip)); then skip=0; continue; fi
+		case $a in
+		--catalog | --catalog-file) has=1 skip=1 ;;
+		--listen | --tls-cert | --tls-key | --orphan-grace | --upload-cap | \
+		--user-rate | --conns-per-addr | --max-conns | --web-root | \
+		--session-ttl) skip=1 ;;
+		-*) ;;
+		*) [[ -z $store ]] && store=$a ;;
+		esac
+	done ;;
+token)
+	for a in "${@:2}"; do
+		[[ $prev == --store ]] && store=$a
+		[[ $a == --catalog || $a == --catalog-file ]] && has=1
+		prev=$a
+	done ;;
+esac
+if [[ -z $store || $has == 1 || $store == *://* ]]; then
+	exec "$real" "$@"
+fi
+db=sv_$(realpath -m -- "$store" | md5sum | cut -c1-16)
+have() { [[ $(psql -qtAX -d "$base/postgres" -c "SELECT 1 FROM pg_database WHERE datname='$db'") == 1 ]]; }
+if ! have; then
+	psql -qX -d "$base/postgres" -c "CREATE DATABASE $db TEMPLATE template0 ENCODING 'SQL_ASCII' LC_COLLATE 'C' LC_CTYPE 'C'" >/dev/null 2>&1 ||
+		have || { echo "sievefs-pg: cannot create database $db" >&2; exit 1; }
+fi
+exec "$real" "$@" --catalog "$base/$db"
+EOF
+	chmod 755 "$T/sievefs-pg"
+	SIEVEFS=$T/sievefs-pg
+}
+
+if [[ ${SV_CATALOG:-} == pg ]]; then
+	sv_pg_setup
+elif [[ -n ${SV_CATALOG:-} ]]; then
+	die "SV_CATALOG=${SV_CATALOG}: want pg (or unset: SQLite)"
+fi
