@@ -114,9 +114,15 @@ test-pg: $(UNIT_BIN)
 # The server's integration tests again with `sievefs serve`'s and `sievefs
 # token`'s catalog in a throwaway PostgreSQL 15, blobs still in STORE
 # (SV_CATALOG=pg: tests/integration/server_lib.sh starts one per script).
-# SERVE_PG_TESTS: those that pass so; the others and why: the branch's
-# report (they read STORE/catalog.db with sqlite3, or run no server).
-SERVE_PG_TESTS ?= t_server t_remote t_serve_pg
+# SERVE_PG_TESTS: every script that starts a server or a token command
+# (they source server_lib.sh); one in which none reached PostgreSQL fails.
+SERVE_PG_TESTS ?= t_serve_pg t_server t_remote t_remote_crash t_remote_emb \
+	t_remote_modes t_remote_pins t_remote_rate t_remote_reval t_remote_two \
+	t_app_api t_app_media t_app_samples t_web_session t_mount_web t_tls \
+	t_serve_framing t_serve_starve t_server_leak t_lightly t_pyclient \
+	t_cli t_owner t_perms t_chown t_create_content t_deep t_generated \
+	t_mount_log t_open_unlinked t_parity t_posix t_selnames t_shell \
+	t_tag_busy t_tag_folders t_tag_selected
 test-serve-pg: $(BUILD)/sievefs
 	SV_CATALOG=pg SIEVEFS=$(abspath $(BUILD)/sievefs) \
 	    bash tests/integration/run.sh $(SERVE_PG_TESTS)

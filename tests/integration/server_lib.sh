@@ -42,9 +42,19 @@
 # of the md5 of its absolute path, made on first use), so a test's several
 # stores stay apart and a restarted server finds its catalog again. Mounts
 # and every other command go to the real binary unchanged (exec: the PID a
-# test holds is the real process's). A test that reads STORE/catalog.db
-# itself (sqlite3) cannot pass this way. Sets SV_PGDIR (pg.sh's DIR) and
-# SV_PGBASE (the URI without a database: the superuser, trusted).
+# test holds is the real process's). A STORE the test mounts locally
+# (`sievefs STORE MNT`, whose catalog is STORE/catalog.db) is remembered and
+# keeps that catalog for the serve and token commands after the mount
+# (a mount's web door: -o web=). Sets SV_PGDIR (pg.sh's DIR) and SV_PGBASE
+# (the URI without a database: the superuser, trusted). A test under
+# SV_CATALOG=pg in which no serve or token command reached PostgreSQL
+# fails at exit (it would prove nothing about it). A test reads a
+# catalog with these, on either engine:
+#   sv_catalog_sql STORE SQL   the rows of SQL ("|" between columns) from
+#                              STORE's catalog (portable SQL: store/sql.h)
+#   sv_catalog_dump STORE FILE the catalog as SQL text (schema and rows;
+#                              PostgreSQL's table names without "public.")
+#   sv_catalog_pg STORE        0 (true) when STORE's catalog is in PostgreSQL
 
 SERVER_PID=
 SERVER_LOG=$T/server.log
@@ -164,6 +174,18 @@ jget() { python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print(eval
 
 # ---- SV_CATALOG=pg (header) ----
 
+# At exit: how many catalogs the test used in PostgreSQL. None is a
+# failure: the test ran, but proved nothing about PostgreSQL.
+sv_pg_used() {
+	local n
+	n=$(sort -u "$T/sievefs-pg.used" 2>/dev/null | grep -c .)
+	if ((n > 0)); then
+		note "SV_CATALOG=pg: $n store(s) had their catalog in PostgreSQL"
+	else
+		fail "SV_CATALOG=pg: no sievefs serve or token command ran on a PostgreSQL catalog"
+	fi
+}
+
 sv_pg_setup() {
 	sv_need psql md5sum realpath
 	SV_PGDIR=$(mktemp -d /tmp/sievefs-pgcat.XXXXXX) || die "mktemp for PostgreSQL failed"
@@ -178,7 +200,7 @@ sv_pg_setup() {
 	fi
 	# lib.sh's cleanup reads $? first and exits: stop PostgreSQL before it,
 	# keeping the status it reports.
-	trap 'sv_pg_rc=$?; pg_stop "$SV_PGDIR"; rm -rf -- "$SV_PGDIR"; (exit $sv_pg_rc); sv_cleanup' EXIT
+	trap 'sv_pg_rc=$?; sv_pg_used; pg_stop "$SV_PGDIR"; rm -rf -- "$SV_PGDIR"; (exit $sv_pg_rc); sv_cleanup' EXIT
 	SV_PGBASE=${uri%/*}     # postgresql://postgres@127.0.0.1:PORT (trust)
 	note "catalogs in PostgreSQL $SV_PGBASE (SV_CATALOG=pg)"
 	cat >"$T/sievefs-pg" <<EOF
@@ -188,7 +210,10 @@ real='$SIEVEFS' base='${uri%/*}'
 EOF
 	cat >>"$T/sievefs-pg" <<'EOF'
 store= has=0 skip=0 prev=
+local_list=${0%/*}/sievefs-pg.local
+key() { realpath -m -- "$1"; }
 case ${1:-} in
+help | sample | -*) ;;
 serve)
 	for a in "${@:2}"; do
 		if ((skip)); then skip=0; continue; fi
@@ -207,11 +232,16 @@ token)
 		[[ $a == --catalog || $a == --catalog-file ]] && has=1
 		prev=$a
 	done ;;
+*)	# a mount: a local STORE keeps its SQLite catalog, also for later
+	# serve and token commands on it
+	[[ $# -ge 2 && ${1:-} != *://* ]] && key "$1" >>"$local_list" ;;
 esac
-if [[ -z $store || $has == 1 || $store == *://* ]]; then
+if [[ -z $store || $has == 1 || $store == *://* ]] ||
+	grep -qxF -- "$(key "$store")" "$local_list" 2>/dev/null; then
 	exec "$real" "$@"
 fi
-db=sv_$(realpath -m -- "$store" | md5sum | cut -c1-16)
+db=sv_$(key "$store" | md5sum | cut -c1-16)
+echo "$db" >>"${0%/*}/sievefs-pg.used"
 have() { [[ $(psql -qtAX -d "$base/postgres" -c "SELECT 1 FROM pg_database WHERE datname='$db'") == 1 ]]; }
 if ! have; then
 	psql -qX -d "$base/postgres" -c "CREATE DATABASE $db TEMPLATE template0 ENCODING 'SQL_ASCII' LC_COLLATE 'C' LC_CTYPE 'C'" >/dev/null 2>&1 ||
@@ -228,3 +258,33 @@ if [[ ${SV_CATALOG:-} == pg ]]; then
 elif [[ -n ${SV_CATALOG:-} ]]; then
 	die "SV_CATALOG=${SV_CATALOG}: want pg (or unset: SQLite)"
 fi
+
+# STORE's database name under SV_CATALOG=pg (the wrapper's), or "" when its
+# catalog is STORE/catalog.db.
+sv_catalog_db() {
+	[[ ${SV_CATALOG:-} == pg ]] || return 0
+	grep -qxF -- "$(realpath -m -- "$1")" "$T/sievefs-pg.local" 2>/dev/null && return 0
+	echo "sv_$(realpath -m -- "$1" | md5sum | cut -c1-16)"
+}
+
+sv_catalog_pg() { [[ -n $(sv_catalog_db "$1") ]]; }
+
+sv_catalog_sql() {
+	local db
+	db=$(sv_catalog_db "$1")
+	if [[ -n $db ]]; then
+		psql -qtAX -F '|' -v ON_ERROR_STOP=1 -d "$SV_PGBASE/$db" <<<"$2"
+	else
+		sqlite3 "$1/catalog.db" "$2"
+	fi
+}
+
+sv_catalog_dump() {
+	local db
+	db=$(sv_catalog_db "$1")
+	if [[ -n $db ]]; then
+		pg_dump --no-owner -d "$SV_PGBASE/$db" | sed 's/^CREATE TABLE public\./CREATE TABLE /' >"$2"
+		return "${PIPESTATUS[0]}"
+	fi
+	sqlite3 "$1/catalog.db" .dump >"$2"
+}
