@@ -42,10 +42,10 @@
 # of the md5 of its absolute path, made on first use), so a test's several
 # stores stay apart and a restarted server finds its catalog again. Mounts
 # and every other command go to the real binary unchanged (exec: the PID a
-# test holds is the real process's). A STORE the test mounts locally
-# (`sievefs STORE MNT`, whose catalog is STORE/catalog.db) is remembered and
-# keeps that catalog for the serve and token commands after the mount
-# (a mount's web door: -o web=). Sets SV_PGDIR (pg.sh's DIR) and SV_PGBASE
+# test holds is the real process's). A STORE a test mounts locally
+# (`sievefs STORE MNT`, whose catalog is STORE/catalog.db) before any serve
+# or token command used it is remembered and keeps that catalog for the
+# serve and token commands after the mount (a mount's web door: -o web=). Sets SV_PGDIR (pg.sh's DIR) and SV_PGBASE
 # (the URI without a database: the superuser, trusted). A test under
 # SV_CATALOG=pg in which no serve or token command reached PostgreSQL
 # fails at exit (it would prove nothing about it). A test reads a
@@ -210,7 +210,7 @@ real='$SIEVEFS' base='${uri%/*}'
 EOF
 	cat >>"$T/sievefs-pg" <<'EOF'
 store= has=0 skip=0 prev=
-local_list=${0%/*}/sievefs-pg.local
+local_list=${0%/*}/sievefs-pg.local used=${0%/*}/sievefs-pg.used
 key() { realpath -m -- "$1"; }
 case ${1:-} in
 help | sample | -*) ;;
@@ -232,16 +232,21 @@ token)
 		[[ $a == --catalog || $a == --catalog-file ]] && has=1
 		prev=$a
 	done ;;
-*)	# a mount: a local STORE keeps its SQLite catalog, also for later
-	# serve and token commands on it
-	[[ $# -ge 2 && ${1:-} != *://* ]] && key "$1" >>"$local_list" ;;
+*)	# a mount: a STORE a mount used first keeps its SQLite catalog, also
+	# for later serve and token commands on it (one serve or token used
+	# first stays in PostgreSQL: a refused mount beside a server)
+	if [[ $# -ge 2 && ${1:-} != *://* ]] &&
+		! grep -qxF "sv_$(key "$1" | md5sum | cut -c1-16)" "$used" 2>/dev/null; then
+		key "$1" >>"$local_list"
+	fi ;;
 esac
+[[ $has == 1 ]] && echo "given" >>"$used"   # the test chose the catalog
 if [[ -z $store || $has == 1 || $store == *://* ]] ||
 	grep -qxF -- "$(key "$store")" "$local_list" 2>/dev/null; then
 	exec "$real" "$@"
 fi
 db=sv_$(key "$store" | md5sum | cut -c1-16)
-echo "$db" >>"${0%/*}/sievefs-pg.used"
+echo "$db" >>"$used"
 have() { [[ $(psql -qtAX -d "$base/postgres" -c "SELECT 1 FROM pg_database WHERE datname='$db'") == 1 ]]; }
 if ! have; then
 	psql -qX -d "$base/postgres" -c "CREATE DATABASE $db TEMPLATE template0 ENCODING 'SQL_ASCII' LC_COLLATE 'C' LC_CTYPE 'C'" >/dev/null 2>&1 ||
