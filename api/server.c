@@ -197,16 +197,20 @@ static int catalog_is_pg(const char *t)
 	return !strncmp(t, "postgresql://", 13) || !strncmp(t, "postgres://", 11);
 }
 
-/* 1 if the URI t carries a password: "user:password@" in its authority,
- * or a password= parameter. Such a URI is refused on argv, which every
- * user of the machine reads (/proc/PID/cmdline, ps). */
+/* 1 if the URI t carries a secret: "user:password@" in its authority, or
+ * a password= or sslpassword= (the client key's passphrase) parameter.
+ * Such a URI is refused on argv, which every user of the machine reads
+ * (/proc/PID/cmdline, ps). */
 static int catalog_has_password(const char *t)
 {
 	const char *a = strstr(t, "://"), *end, *at = NULL;
 
-	for (const char *p = t; (p = strstr(p, "password=")) != NULL; p++)
-		if (p == t || p[-1] == '?' || p[-1] == '&')
+	for (const char *p = t; (p = strstr(p, "password=")) != NULL; p++) {
+		const char *k = p - t >= 3 && !strncmp(p - 3, "ssl", 3) ?
+				p - 3 : p;
+		if (k == t || k[-1] == '?' || k[-1] == '&')
 			return 1;
+	}
 	if (!a)
 		return 0;
 	a += 3;

@@ -8,8 +8,8 @@
 # Proves: a role with a password (scram-sha-256 on 127.0.0.1) and a wrong
 # PGPASSWORD: serve and token exit non-zero with a message naming host,
 # port, database and user and saying the password was refused, never
-# showing a password; a URI holding a password on the command line is
-# refused (exit 2) without echoing it; --catalog-file at 0644 (and 0640)
+# showing a password; a URI holding a password (user:pw@, password=,
+# sslpassword=) on the command line is refused (exit 2) without echoing it; --catalog-file at 0644 (and 0640)
 # is refused with the mode in the message, at 0600 and 0400 taken; with the
 # right password from PGPASSWORD, ~/.pgpass or a --catalog-file, token
 # create / list / revoke work on the PostgreSQL catalog (the rows are in
@@ -94,6 +94,9 @@ grep -qF "not-the-password" "$T/argv.out" && fail "... the refusal echoes the pa
 timeout 30 "$SIEVEFS" serve "$T/s1" --listen 127.0.0.1:0 \
 	--catalog "postgresql://$HP/svdb?user=svuser&password=not-the-password" >"$T/argv2.out" 2>&1
 expect_eq 2 "$?" "serve: a password= parameter on argv is refused (exit 2)"
+timeout 30 "$SIEVEFS" token list --store "$T/s1" \
+	--catalog "postgresql://svuser@$HP/svdb?sslmode=disable&sslpassword=not-the-password" >"$T/argv3.out" 2>&1
+expect_eq 2 "$?" "an sslpassword= parameter on argv is refused (exit 2)"
 
 # --- --catalog-file: only its owner may read it
 (umask 077 && echo "postgresql://svuser:$PW@$HP/svdb" >"$T/cat")
