@@ -198,9 +198,19 @@ sv_pg_setup() {
 		rm -rf -- "$SV_PGDIR"
 		die "PostgreSQL 15 did not start (tests/scale/pg.sh)"
 	fi
-	# lib.sh's cleanup reads $? first and exits: stop PostgreSQL before it,
-	# keeping the status it reports.
-	trap 'sv_pg_rc=$?; sv_pg_used; pg_stop "$SV_PGDIR"; rm -rf -- "$SV_PGDIR"; (exit $sv_pg_rc); sv_cleanup' EXIT
+	# lib.sh's cleanup reads $? first and exits: PostgreSQL stops before
+	# it, keeping the status it reports. sv_cleanup itself is wrapped, not
+	# the trap: a test that sets its own EXIT trap ends it with sv_cleanup
+	# (t_perms, t_fulldisk), and would otherwise leave the server running.
+	eval "sv_cleanup_sqlite() $(declare -f sv_cleanup | tail -n +2)"
+	sv_cleanup() {
+		local sv_pg_rc=$?
+		sv_pg_used
+		pg_stop "$SV_PGDIR"
+		rm -rf -- "$SV_PGDIR"
+		(exit "$sv_pg_rc")
+		sv_cleanup_sqlite
+	}
 	SV_PGBASE=${uri%/*}     # postgresql://postgres@127.0.0.1:PORT (trust)
 	note "catalogs in PostgreSQL $SV_PGBASE (SV_CATALOG=pg)"
 	cat >"$T/sievefs-pg" <<EOF
