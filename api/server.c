@@ -78,6 +78,7 @@ static int serve_usage(int help)
 		" [--max-conns N]\n"
 		"                     [--insecure-http] [--web-root DIR]"
 		" [--session-ttl SECS]\n"
+		"                     [--catalog URI | --catalog-file FILE]\n"
 		"Serves the datasets of the store in directory STORE (created if"
 		" missing) over\n"
 		"HTTP (docs/api.md) to remote mounts: sievefs"
@@ -119,6 +120,19 @@ static int serve_usage(int help)
 		"  --session-ttl SECS   web sign-in sessions expire after this"
 		" (default %d,\n"
 		"                       7 days; 60 to 31536000)\n"
+		"  --catalog URI        the catalog in PostgreSQL 15:"
+		" postgresql://USER@HOST:PORT/DB\n"
+		"                       (an SQL_ASCII database; schema created"
+		" or upgraded at\n"
+		"                       start); STORE keeps blobs, staging and"
+		" thumbnails.\n"
+		"                       The password: PGPASSWORD or ~/.pgpass,"
+		" never the URI\n"
+		"                       here. Default: the SQLite file"
+		" STORE/catalog.db\n"
+		"  --catalog-file FILE  the URI from FILE's one line (mode 0600"
+		" or 0400; may\n"
+		"                       hold the password)\n"
 		"Tokens for the users: sievefs token create --store STORE USER."
 		" Stops on\n"
 		"SIGINT or SIGTERM.\n", CONNS_DEFAULT, MAX_CONNS_DEFAULT,
@@ -173,11 +187,176 @@ static int url_as_store(const char *dir)
 	return 1;
 }
 
+/* ---- the catalog's target: --catalog URI or --catalog-file FILE ---- */
+
+#define CATALOG_FILE_MAX 4096
+
+/* 1 if target begins with a scheme the PostgreSQL engine takes. */
+static int catalog_is_pg(const char *t)
+{
+	return !strncmp(t, "postgresql://", 13) || !strncmp(t, "postgres://", 11);
+}
+
+/* 1 if the URI t carries a secret: "user:password@" in its authority, or
+ * a password= or sslpassword= (the client key's passphrase) parameter.
+ * Such a URI is refused on argv, which every user of the machine reads
+ * (/proc/PID/cmdline, ps). */
+static int catalog_has_password(const char *t)
+{
+	const char *a = strstr(t, "://"), *end, *at = NULL;
+
+	for (const char *p = t; (p = strstr(p, "password=")) != NULL; p++) {
+		const char *k = p - t >= 3 && !strncmp(p - 3, "ssl", 3) ?
+				p - 3 : p;
+		if (k == t || k[-1] == '?' || k[-1] == '&')
+			return 1;
+	}
+	if (!a)
+		return 0;
+	a += 3;
+	end = a + strcspn(a, "/?");
+	for (const char *p = a; p < end; p++)
+		if (*p == '@')
+			at = p;
+	return at && memchr(a, ':', (size_t)(at - a)) != NULL;
+}
+
+/* The URI in file `path` into *out (malloc'd): its one line that is not
+ * blank or a # comment. Refused when group or others may read it (mode
+ * must be 0600 or 0400: it may hold the password). 0, or -1 with the
+ * reason on stderr (never the file's text). */
+static int catalog_read_file(const char *path, char **out)
+{
+	char *buf = NULL, *line = NULL;
+	struct stat sb;
+	ssize_t n;
+	size_t len = 0;
+	int fd, rc = -1, lines = 0;
+
+	*out = NULL;
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	if (fd < 0 || fstat(fd, &sb)) {
+		fprintf(stderr, "sievefs: --catalog-file %s: %s\n", path,
+			strerror(errno));
+		goto out;
+	}
+	if (!S_ISREG(sb.st_mode)) {
+		fprintf(stderr, "sievefs: --catalog-file %s: not a regular"
+			" file\n", path);
+		goto out;
+	}
+	if (sb.st_mode & 077) {
+		fprintf(stderr, "sievefs: --catalog-file %s has mode %04o:"
+			" group or others may read it, and it may hold the"
+			" catalog's password; refusing it (chmod 600 %s)\n",
+			path, (unsigned)(sb.st_mode & 07777), path);
+		goto out;
+	}
+	if (sb.st_size >= CATALOG_FILE_MAX ||
+	    !(buf = calloc(1, CATALOG_FILE_MAX))) {
+		fprintf(stderr, "sievefs: --catalog-file %s: %s\n", path,
+			buf ? "out of memory" : "larger than 4 KiB");
+		goto out;
+	}
+	while (len < CATALOG_FILE_MAX - 1 &&
+	       (n = read(fd, buf + len, CATALOG_FILE_MAX - 1 - len)) != 0) {
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			fprintf(stderr, "sievefs: --catalog-file %s: %s\n",
+				path, strerror(errno));
+			goto out;
+		}
+		len += (size_t)n;
+	}
+	for (char *p = buf, *nl; *p; p = nl) {
+		char *e;
+
+		nl = p + strcspn(p, "\n");
+		if (*nl)
+			*nl++ = '\0';
+		while (*p == ' ' || *p == '\t')
+			p++;
+		e = p + strlen(p);
+		while (e > p && (e[-1] == ' ' || e[-1] == '\t' ||
+				 e[-1] == '\r'))
+			*--e = '\0';
+		if (!*p || *p == '#')
+			continue;
+		lines++;
+		line = p;
+	}
+	if (lines != 1 || !catalog_is_pg(line)) {
+		fprintf(stderr, "sievefs: --catalog-file %s: want one line"
+			" holding a postgresql:// URI (blank lines and # comments"
+			" aside)\n", path);
+		goto out;
+	}
+	if (!(*out = strdup(line))) {
+		fprintf(stderr, "sievefs: out of memory\n");
+		goto out;
+	}
+	rc = 0;
+out:
+	if (buf) {
+		explicit_bzero(buf, CATALOG_FILE_MAX);
+		free(buf);
+	}
+	if (fd >= 0)
+		close(fd);
+	return rc;
+}
+
+/* The catalog's target from --catalog `uri` or --catalog-file `file` (at
+ * most one given) into *out (malloc'd; NULL when neither: the store's
+ * SQLite file). 0, or the exit status (1, 2) with the reason printed. */
+static int catalog_target(const char *uri, const char *file, char **out)
+{
+	*out = NULL;
+	if (uri && file) {
+		fprintf(stderr, "sievefs: give --catalog or --catalog-file, not"
+			" both\n");
+		return 2;
+	}
+	if (file)
+		return catalog_read_file(file, out) ? 1 : 0;
+	if (!uri)
+		return 0;
+	if (!catalog_is_pg(uri)) {
+		fprintf(stderr, "sievefs: --catalog: want a postgresql:// URI"
+			" (postgresql://USER@HOST:PORT/DATABASE); without"
+			" --catalog the catalog is STORE/catalog.db\n");
+		return 2;
+	}
+	if (catalog_has_password(uri)) {
+		fprintf(stderr, "sievefs: --catalog: the URI holds a password,"
+			" which any user of this machine can read on a command"
+			" line; give it in PGPASSWORD, ~/.pgpass, or put the URI"
+			" in a --catalog-file (mode 0600)\n");
+		return 2;
+	}
+	if (!(*out = strdup(uri))) {
+		fprintf(stderr, "sievefs: out of memory\n");
+		return 1;
+	}
+	return 0;
+}
+
+/* Frees a target from catalog_target, wiping it (it may hold a password). */
+static void catalog_free(char *t)
+{
+	if (!t)
+		return;
+	explicit_bzero(t, strlen(t));
+	free(t);
+}
+
 int api_serve_cli(int argc, char **argv)
 {
 	const char *dir = NULL, *listen = NULL, *cert = NULL, *key = NULL,
 		   *rate = RATE_DEFAULT, *conns = NULL, *maxc = NULL,
-		   *ttl = NULL;
+		   *ttl = NULL, *cat_uri = NULL, *cat_file = NULL;
+	char *catalog = NULL;
 	struct api_server_opts o = { .per_addr = CONNS_DEFAULT,
 				     .upload_cap = UPLOAD_CAP,
 				     .grace = ORPHAN_GRACE };
@@ -207,6 +386,8 @@ int api_serve_cli(int argc, char **argv)
 				   !strcmp(argv[i], "--max-conns") ? &maxc :
 				   !strcmp(argv[i], "--web-root") ? &o.web_root :
 				   !strcmp(argv[i], "--session-ttl") ? &ttl :
+				   !strcmp(argv[i], "--catalog") ? &cat_uri :
+				   !strcmp(argv[i], "--catalog-file") ? &cat_file :
 				   NULL;
 		if (opt && i + 1 < argc)
 			*opt = argv[++i];
@@ -263,15 +444,20 @@ int api_serve_cli(int argc, char **argv)
 			" from 1 to 65535\n", maxc);
 		return 2;
 	}
+	if ((rc = catalog_target(cat_uri, cat_file, &catalog)) != 0)
+		return rc;
+	o.catalog = catalog;
 	if (cert) {
 		if (MHD_is_feature_supported(MHD_FEATURE_TLS) != MHD_YES) {
 			fprintf(stderr, "sievefs: this libmicrohttpd has no TLS\n");
+			catalog_free(catalog);
 			return 1;
 		}
 		if (srv_read_file(cert, &cert_pem) || srv_read_file(key, &key_pem)) {
 			fprintf(stderr, "sievefs: cannot read %s or %s\n", cert,
 				key);
 			free(cert_pem);
+			catalog_free(catalog);
 			return 1;
 		}
 		o.cert_pem = cert_pem;
@@ -280,6 +466,7 @@ int api_serve_cli(int argc, char **argv)
 	struct stat dst;
 	if (stat(dir, &dst) && errno == ENOENT)
 		fprintf(stderr, "sievefs: creating new store in %s\n", dir);
+
 
 	/* Signals are taken by sigwait below; the server's threads (started
 	 * after the mask) inherit it. */
@@ -296,6 +483,9 @@ int api_serve_cli(int argc, char **argv)
 		goto out;
 	}
 	srv_url(&ss, port, cert != NULL, host, sizeof(host));
+	if (catalog)
+		log_info("the catalog is in PostgreSQL; blobs, staging and"
+			 " thumbnails in %s", dir);
 	fprintf(stderr, "sievefs: listening on %s\n", host);
 	fflush(stderr);
 	do {
@@ -308,6 +498,7 @@ out:
 	api_server_stop(h);
 	free(cert_pem);
 	free(key_pem);
+	catalog_free(catalog);
 	return ret;
 }
 
@@ -318,6 +509,8 @@ static int token_usage(int help)
 		"usage: sievefs token create --store STORE [--name NAME] [USER]\n"
 		"       sievefs token list --store STORE\n"
 		"       sievefs token revoke --store STORE ID\n"
+		"       each with --catalog URI or --catalog-file FILE for a"
+		" store served so\n"
 		"API tokens of a server's users (sievefs serve STORE): create"
 		" prints a new\n"
 		"token once (only its hash is kept; --name labels it, as the"
@@ -332,7 +525,8 @@ static int token_usage(int help)
 int api_token_cli(int argc, char **argv)
 {
 	const char *cmd = argc > 1 ? argv[1] : "", *dir = NULL, *arg = NULL,
-		   *name = NULL;
+		   *name = NULL, *cat_uri = NULL, *cat_file = NULL;
+	char *catalog = NULL;
 	char msg[512] = "", token[STORE_TOKEN_LEN + 1], ts[32];
 	char uname[STORE_USER_MAX + 1];
 	struct store_token *v = NULL, made;
@@ -348,6 +542,10 @@ int api_token_cli(int argc, char **argv)
 	for (int i = 2; i < argc; i++) {
 		if (!strcmp(argv[i], "--store") && i + 1 < argc)
 			dir = argv[++i];
+		else if (!strcmp(argv[i], "--catalog") && i + 1 < argc)
+			cat_uri = argv[++i];
+		else if (!strcmp(argv[i], "--catalog-file") && i + 1 < argc)
+			cat_file = argv[++i];
 		else if (!strcmp(argv[i], "--name") && i + 1 < argc &&
 			 !strcmp(cmd, "create"))
 			name = argv[++i];
@@ -391,7 +589,11 @@ int api_token_cli(int argc, char **argv)
 		fprintf(stderr, "sievefs: '%s' is not a token id\n", arg);
 		return 2;
 	}
-	rc = core_auth_admin_open(dir, &st, msg, sizeof(msg));
+	if ((rc = catalog_target(cat_uri, cat_file, &catalog)) != 0)
+		return rc;
+	const struct core_store_cfg cfg = { .dir = dir, .catalog = catalog };
+	rc = core_auth_admin_open(&cfg, &st, msg, sizeof(msg));
+	catalog_free(catalog);      /* the store keeps its own copy */
 	if (rc) {
 		fprintf(stderr, "sievefs: %s\n", *msg ? msg : strerror(-rc));
 		return 1;

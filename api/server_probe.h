@@ -32,6 +32,9 @@ struct api_server_opts {
 	unsigned session_ttl;             /* --session-ttl, seconds; 0: the
 	                                   * default */
 	const char *web_root;             /* --web-root; NULL: none */
+	const char *catalog;              /* --catalog(-file): the catalog's
+	                                   * target (core_store_cfg); NULL:
+	                                   * STORE/catalog.db */
 };
 
 struct api_server;
