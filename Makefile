@@ -33,7 +33,7 @@ LIB_SRC = store/sql.c store/sql_sqlite.c store/schema_sqlite.c \
            store/features.c store/kept.c store/sessions.c store/changes.c store/table.c \
            store/thumbs.c store/lightly.c \
            store/s3.c store/s3_sign.c store/s3_ops.c store/s3_xml.c \
-           store/blobs_iface.c store/blobs_local.c store/blobs_s3.c store/blobs_spec.c \
+           store/blobs_iface.c store/blobs_local.c store/blobs_s3.c store/blobs_spec.c store/blobs_cache.c \
            store/migrate.c \
            core/log.c core/names.c core/local.c core/upload.c core/text.c \
            core/csv.c core/runs.c core/plot.c core/embedder.c core/table.c core/thumbs.c \
