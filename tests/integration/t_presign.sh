@@ -37,7 +37,7 @@ LA=$(cat "$T/la.tok")
 printf 'local bytes\n' >"$T/lb.txt"
 lsha=$(sha256sum "$T/lb.txt" | cut -c1-64)
 api "$LA" PUT "/v1/blobs/$lsha" -T "$T/lb.txt"
-expect_code 200 "local blobs: alice sends a blob"
+expect_code 201 "local blobs: alice sends a blob"
 api "$LA" POST /v1/blob-urls -H 'Content-Type: application/json' --data "{\"sha256\":[\"$lsha\"]}"
 expect_code 200 "local blobs: POST /v1/blob-urls"
 expect_eq "False {}" "$(jget "['presign']") $(jget "['urls']")" "local blobs: no URL, \"presign\": false"
