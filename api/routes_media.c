@@ -25,7 +25,9 @@
  * soon worthless); SIEVEFS_PRESIGN=off turns them off for the whole server
  * (every read through the server's byte route; bench/scale compares the
  * two). A URL is a bearer capability: never logged. Local blobs: nothing
- * changes (core_blob_url answers 0 at once, before any query).
+ * changes (core_blob_url answers 0 at once, before any query). Thumbnails
+ * the server makes stay its own (STORE/thumbs, store/thumbs.c: on each
+ * server's disk, not in the object store), so they are sent as before.
  *
  * Who may see what. The node must be in a dataset of the request's user
  * (else 404 as if absent, srv_own_node), and then only bytes that user may
