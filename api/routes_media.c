@@ -9,10 +9,12 @@
  * Bytes without a server hop (issue 19 item 4). When the blob engine can
  * presign (S3: core_blob_url), a read is answered, after the same grant
  * check as the bytes, with a short-lived URL of the object store instead
- * of the bytes: /image and a sent thumbnail with 307 and Location (a
- * browser follows it; the object store's origin is in the app's img-src,
- * srv_media_origin), GET /v1/blobs/{sha}?redirect=1 the same (without
- * ?redirect=1 it keeps sending the bytes: the server's own byte route),
+ * of the bytes, when the request asks with ?redirect=1: /image, a sent
+ * thumbnail and GET /v1/blobs/{sha} answer 307 with Location (a browser
+ * follows it: the web app's image and download links ask; the object
+ * store's origin is in the app's img-src, srv_media_origin). Without
+ * ?redirect=1 they keep sending the bytes (the server's own byte route,
+ * which clients of the v1 API already use: ranges, HEAD, headers),
  * and POST /v1/blob-urls {"sha256":[HEX…]} with {"expires_in":S,
  * "urls":{HEX:URL…}} for up to BATCH_MAX hashes at once — the remote
  * mount asks it once per folder, so a cold read of many small files costs
@@ -230,14 +232,22 @@ static enum MHD_Result r_blob_urls(struct srv *s, struct req *r,
 	return srv_send_json(c, MHD_HTTP_OK, out);
 }
 
+/* 1 when the request asks for the object store's URL (?redirect=1). */
+static int wants_redirect(struct req *r)
+{
+	char v[8];
+
+	return api_query_get(r->query, "redirect", v, sizeof(v)) == 1 &&
+	       !strcmp(v, "1");
+}
+
 int srv_blob_redirect(struct srv *s, struct req *r, struct MHD_Connection *c,
 		      enum MHD_Result *ret)
 {
-	char url[PURL_MAX], v[8];
+	char url[PURL_MAX];
 	int rc;
 
-	if (api_query_get(r->query, "redirect", v, sizeof(v)) != 1 ||
-	    strcmp(v, "1"))
+	if (!wants_redirect(r))
 		return 0;
 	rc = srv_presign(s, r->sha, url, sizeof(url));
 	if (rc == 1)
@@ -343,12 +353,14 @@ static enum MHD_Result send_jpeg(struct MHD_Connection *c, int fd,
 }
 
 /* The thumbnail an upload=thumbnails mount sent, blob `t`, as it is. */
-static enum MHD_Result send_sent(struct srv *s, struct MHD_Connection *c,
+static enum MHD_Result send_sent(struct srv *s, struct req *r,
+				 struct MHD_Connection *c,
 				 const unsigned char *t, const char *etag)
 {
 	char url[PURL_MAX];
 	struct stat sb;
-	int fd, rc = srv_presign(s, t, url, sizeof(url));
+	int fd, rc = wants_redirect(r) ? srv_presign(s, t, url, sizeof(url)) :
+		     0;
 
 	if (rc == 1)             /* core_blob_source checked the grant */
 		return srv_send_redirect(c, url);
@@ -411,7 +423,7 @@ static enum MHD_Result r_thumbnail(struct srv *s, struct req *r,
 	/* a thumbnail the uploader sent: a JPEG as it is, anything else (the
 	 * lightly client's WebP) made into one like any image */
 	if (memcmp(src, n.sha, STORE_SHA_LEN) && sent_is_jpeg(s, src) == 1)
-		return send_sent(s, c, src, etag);
+		return send_sent(s, r, c, src, etag);
 	rc = core_thumb_get(s->blobs, src, STORE_THUMB_SIDE, &t);
 	if (rc)
 		return srv_send_errno(c, rc, NULL);
@@ -463,7 +475,7 @@ static enum MHD_Result r_image(struct srv *s, struct req *r,
 	if (own_file(s, r, c, &n, &ret))
 		return ret;
 	/* the object store's URL, after the grant open_bytes checks */
-	if (srv_presign(s, n.sha, url, sizeof(url)) == 1 &&
+	if (wants_redirect(r) && srv_presign(s, n.sha, url, sizeof(url)) == 1 &&
 	    srv_blob_readable(s, r, n.sha) == 1)
 		return srv_send_redirect(c, url);
 	fd = open_bytes(s, r, c, &n, &ret);

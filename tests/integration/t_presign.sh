@@ -12,8 +12,8 @@
 # presigned GETs) and warm; POST /v1/blob-urls gives alice a URL of her
 # blob that curl reads (bytes of the hash), and bob — who knows the hash
 # but never sent the bytes — no URL; GET /v1/blobs/SHA?redirect=1 is 307
-# to the object store for alice, 404 for bob; /v1/nodes/INO/image is 307
-# for alice, 404 for bob; the URL with a changed signature, or used to
+# to the object store for alice, 404 for bob; /v1/nodes/INO/image?redirect=1
+# is 307 for alice, 404 for bob, and 200 without ?redirect=1; the URL with a changed signature, or used to
 # PUT, is refused by RGW (403), and after its expiry (SIEVEFS_PRESIGN_TTL
 # 10 s on a second start of the server) too; the web app's CSP lets
 # images come from the object store; RGW stopped: files read before still
@@ -137,9 +137,11 @@ api "$A" GET "/v1/blobs/$sha"
 expect_code 200 "without ?redirect=1 the server sends the bytes itself"
 expect_eq "$sha" "$(sha256sum <"$T/body" | cut -c1-64)" "the server route's bytes are the blob's"
 ino=$(stat -c %i "$M/ds/initial-tag/big.bin")
+api "$A" GET "/v1/nodes/$ino/image?redirect=1"
+expect_code 307 "the web app's image of a sample (?redirect=1): 307 to the object store"
 api "$A" GET "/v1/nodes/$ino/image"
-expect_code 307 "the web app's image of a sample: 307 to the object store"
-api "$B" GET "/v1/nodes/$ino/image"
+expect_code 200 "without ?redirect=1 the image's bytes from the server, as before"
+api "$B" GET "/v1/nodes/$ino/image?redirect=1"
 expect_code 404 "bob: no image of alice's sample"
 
 # a changed signature, a PUT with a GET URL: RGW refuses (403)
