@@ -850,9 +850,12 @@ static enum MHD_Result r_blob_get(struct srv *s, struct req *r,
 				  struct MHD_Connection *c)
 {
 	char etag[72], hex[65];
+	enum MHD_Result ret;
 	struct stat sb;
 	int fd, rc;
 
+	if (srv_blob_redirect(s, r, c, &ret))   /* ?redirect=1: 307 */
+		return ret;
 	/* sent it once? */
 	fd = core_blob_open_for(s->blobs, r->owner, r->sha);
 	/* not sent by this user: their own upload=meta sample (bytes on the

@@ -218,7 +218,24 @@ extern const struct route srv_routes_app_v1[]; /* tokens, state, runs,
                                                 * (routes_app.c) */
 extern const struct route srv_routes_samples[]; /* the sample table and
                                                   * arrays in its order */
-extern const struct route srv_routes_media[];  /* thumbnails, images */
+extern const struct route srv_routes_media[];  /* thumbnails, images,
+                                                * blob URLs */
+/* Presigned reads (routes_media.c, issue 19 item 4). srv_presign: 1 with
+ * a short-lived URL of the object store for blob sha, 0 when the engine
+ * gives none (local blobs, or SIEVEFS_PRESIGN=off), -errno; the caller
+ * checks the grant (srv_blob_readable) before handing it out, and never
+ * logs it. srv_send_redirect: 307 to url, never cached.
+ * srv_blob_redirect: GET /v1/blobs/{sha}?redirect=1 answered with 307
+ * after the grant check (1, *ret set), else 0: send the bytes as before.
+ * srv_media_origin: the object store's "scheme://host:port" into out (1),
+ * or "" (0) when the engine gives no URLs (s may be NULL: only what is
+ * known already). */
+int srv_presign(struct srv *s, const unsigned char sha[STORE_SHA_LEN],
+		char *url, size_t len);
+enum MHD_Result srv_send_redirect(struct MHD_Connection *c, const char *url);
+int srv_blob_redirect(struct srv *s, struct req *r, struct MHD_Connection *c,
+		      enum MHD_Result *ret);
+int srv_media_origin(struct srv *s, char *out, size_t len);
 struct tbl_cache;
 /* The process's one cache of sample tables and layouts (core/table.h),
  * made on first use (routes_samples.c), shared by the web app's bulk

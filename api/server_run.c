@@ -347,6 +347,8 @@ static int server_run(struct api_server *h, const struct sockaddr *sa,
 		flags |= MHD_USE_IPv6;
 	s->st = core_local_store(s->base);
 	s->blobs = core_local_blobs(s->base);
+	/* the object store's origin for the app's CSP (presigned images) */
+	(void)srv_media_origin(s, (char[256]){ 0 }, 256);
 
 	/* the sweeper inherits the caller's signal mask */
 	rc = pthread_create(&h->sweeper, NULL, sweep_main, s);
@@ -419,7 +421,11 @@ int api_server_start(const char *dir, const struct sockaddr *sa,
 		fprintf(stderr, "sievefs: %s\n", *msg ? msg : strerror(-rc));
 		return rc;
 	}
-	rc = core_local_open(dir, "", &h->s->base, msg, sizeof(msg));
+	const struct core_store_cfg cfg = { .dir = dir, .catalog = o->catalog,
+					    .blobs = o->blobs,
+					    .s3_key_id = o->s3_key_id,
+					    .s3_secret = o->s3_secret };
+	rc = core_local_open_cfg(&cfg, "", &h->s->base, msg, sizeof(msg));
 	if (rc) {
 		h->s->base = NULL;
 		fprintf(stderr, "sievefs: %s\n", *msg ? msg : strerror(-rc));
