@@ -20,7 +20,9 @@
  * every bad token from that address gets 429 until the window ends; valid
  * tokens still pass (see authenticate). Limits, so that one client cannot
  * starve the rest: each user has a token bucket of requests (rate,
- * --user-rate N/S: bursts of N, N per S seconds sustained), and each
+ * --user-rate N/S: bursts of N, N per S seconds sustained; kept in the
+ * catalog and shared by every server on it, spent from leases: rate_take),
+ * and each
  * address at most --conns-per-addr connections at once (libmicrohttpd
  * closes the one over, before reading it). Over a limit: 429 + Retry-After.
  * In all at most --max-conns connections, and silent ones do not keep
@@ -44,8 +46,13 @@
  * Authorization header; a change by cookie must carry the server's own
  * Origin (CSRF), see cookie_auth.
  *
+ * The failure count per address (rl) stays in this process: k servers
+ * answer an address k × RL_MAX failures a window before 429 (a catalog
+ * write per bad token would hand whoever sends them a write amplifier).
+ *
  * Threads: everything here runs in MHD's threads; shared between them are
- * the limit tables (s->rl_lock) and the count of open connections
+ * the limit tables (s->rl_lock; s->lease_lock, taken first, makes one
+ * lease from the catalog at a time) and the count of open connections
  * (s->conns, atomic). A struct req belongs to its request's connection,
  * one thread at a time. Memory per connection is bounded: MHD's pool plus
  * at most one JSON body (1 MiB).
