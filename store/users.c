@@ -463,7 +463,11 @@ static int record_put(struct conn *c, const char *user,
  * adds no pending row (user holds a grant for sha already, or a node names
  * it) or the user's pending rows, with this one (size bytes, replacing
  * the user's own row of sha), stay within cap; -EDQUOT when not; or
- * -errno. *count and *bytes: the user's pending rows before the put. */
+ * -errno. *count and *bytes: the user's pending rows before the put.
+ * No row lock (SELECT … FOR UPDATE, which SQLite lacks) is needed while
+ * sql_begin excludes every other writer; should write transactions ever
+ * run side by side, this check must lock a row of the user's first
+ * (an upsert of a per-user row, then this sum). */
 static int cap_check(struct conn *c, const char *user,
 		     const unsigned char *sha, int64_t size,
 		     const struct store_cap *cap, size_t *count,
