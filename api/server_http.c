@@ -319,8 +319,9 @@ static unsigned rl_fail(struct srv *s, const char *addr)
  * The bound, for k servers: in any span of t seconds a user is admitted
  * at most rate_n + t × rate_n / rate_s requests (the bucket's own
  * arithmetic, exact in the catalog) plus what the servers held leased and
- * unspent at the span's start, at most k × (RATE_SLICE + 1): with the
- * defaults (20000/10, 2 servers) 20,000 + 2,000 a second + 4,002. A lease
+ * unspent at the span's start, at most k × (slice + 1) with slice =
+ * rate_n / RATE_SLICE: with the defaults (20000/10, 2 servers) 20,000 +
+ * 2,000 a second + 4,002. A lease
  * left unspent on one server is not given back (the user's requests on
  * the others find less): that, not more, is the cost of the slices.
  * When the catalog cannot take the lease (a full disk, a read-only
