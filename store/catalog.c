@@ -275,10 +275,15 @@ static size_t repair_modes(store *st)
 	return n;
 }
 
-/* The owner's start: nothing of a previous owner is in progress any more. */
+/* The owner's start: nothing of a previous owner is in progress any more
+ * — in this STORE directory (its staging and blobs: the flock is ours),
+ * and in the catalog too when the catalog is this store's alone (SQLite).
+ * A shared catalog (sql.h `shared`) may hold other live servers' uploads
+ * and runs: this server joins its servers instead, whose sweep recovers
+ * only what expired servers left (servers.c). */
 static int recover(store *st, struct conn *c)
 {
-	int rc = recover_pending(c);
+	int rc = st->db->eng->shared ? servers_join(st) : recover_pending(c);
 
 	if (!rc)
 		rc = blob_recover(c);
@@ -404,6 +409,7 @@ void store_close(store *st)
 {
 	if (!st)
 		return;
+	servers_leave(st);
 	db_close_all(st);
 	/* After the catalog: the next owner finds every connection closed. */
 	if (st->lockfd >= 0)
@@ -540,6 +546,12 @@ static int insert_node(struct conn *c, int64_t tree, int64_t parent,
 	else
 		sql_bind_null(s, 12);
 	sql_bind_int64(s, 13, a->atime_ns ? a->atime_ns : a->mtime_ns);
+	/* a pending upload names its server, whose lease decides when a
+	 * sweep may take it (servers.c); none on an embedded store */
+	if (!a->has_sha && a->kind == STORE_FILE && c->st->server)
+		sql_bind_int64(s, 14, c->st->server);
+	else
+		sql_bind_null(s, 14);
 	rc = db_insert_id(s, ino);
 	sql_reset(s);
 	return rc;

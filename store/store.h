@@ -384,6 +384,79 @@ int store_run_scores_each(store *st, int64_t run, int limit,
 			  int (*fn)(void *arg, const char *path, double score),
 			  void *arg);
 
+/* ---- the run queue (queue.c) ----
+ *
+ * Runs are a queue in the catalog, so any server of a shared catalog may
+ * run any dataset's request and `sample` reads the same from each. A
+ * worker claims the oldest run that is queued, or running under a lease
+ * that expired (its server died or stalled): one statement, the row
+ * picked with SQL_SKIP_LOCKED (sql.h) inside a write transaction, so two
+ * claimers never get the same run. The claimer holds the run under a
+ * lease (runs.srv, runs.lease) it renews with store_run_beat, which also
+ * writes its progress and reads whether `cancel` was asked. Every later
+ * write of the run's state by its worker (store_run_put, store_run_finish)
+ * checks, in the statement that writes, that the lease is still its own:
+ * a worker whose run was taken over gets -ESTALE and its result is not
+ * written, so a run completes exactly once. Times are each server's
+ * CLOCK_REALTIME: servers of one catalog need clocks in step (NTP) to
+ * well within a lease. */
+
+/* The length of a lease (a run's and a server's), renewed every third
+ * of it: 30 s, or SIEVEFS_LEASE_MS from the environment (500 ms .. 1 h;
+ * for tests that kill a server and wait for the takeover). Read once. */
+int64_t store_lease_ns(void);
+/* This process's id among the servers of a shared catalog (servers.c),
+ * the `srv` its workers claim runs with; 0 for an embedded store (its
+ * flock makes it the one owner) and for admin handles. */
+int64_t store_server_id(store *st);
+/* Claims the oldest claimable run for server srv until lease_ns (ns, an
+ * absolute time): status running, started set when it was queued, its
+ * progress reset (a taken-over run starts again), into *out. 0, -ENOENT
+ * when there is none, or -errno. */
+int store_run_claim(store *st, int64_t srv, int64_t lease_ns,
+		    struct store_run *out);
+/* 1 if a run is claimable now, 0 if not: one read, no transaction, what
+ * an idle worker polls before it claims. Or -errno. */
+int store_run_claimable(store *st);
+/* The worker's heartbeat: extends the lease of run id held by srv to
+ * lease_ns and records its progress (done of total, phase); *cancel
+ * (may be NULL) = 1 when cancel was asked. -ESTALE when srv no longer
+ * holds it (taken over, or ended); nothing written then. */
+int store_run_beat(store *st, int64_t id, int64_t srv, int64_t lease_ns,
+		   int64_t done, int64_t total, const char *phase,
+		   int *cancel);
+/* The worker's write of r's state (status, done, total, skipped, times,
+ * error, emb, candidates, phase), only if r->srv still holds r: the end
+ * of a failed, cancelled or `embed` run, or the embedding it now has.
+ * -ESTALE when not (nothing written). */
+int store_run_put(store *st, const struct store_run *r);
+/* `cancel` for dataset ds: its queued runs become cancelled at once, its
+ * running ones get the cancel flag their worker reads at its next beat.
+ * How many of each into *queued and *running (either may be NULL). */
+int store_run_cancel(store *st, int64_t ds, int64_t *queued,
+		     int64_t *running);
+/* The first run of ds that is queued or running and will set the
+ * selection (not `embed`), into *out: 0, or -ENOENT when none. */
+int store_run_active(store *st, int64_t ds, struct store_run *out);
+
+/* ---- servers of a shared catalog (servers.c) ----
+ *
+ * On an engine whose catalog is shared (sql.h `shared`: PostgreSQL), an
+ * owner's store_open registers the process in `servers` with a lease
+ * that a thread of the store renews every third of store_lease_ns(); the
+ * same thread sweeps what servers whose lease expired left behind: their
+ * pending uploads (file nodes with no hash, which carry the id of the
+ * server that made them), and pending nodes of no live server older than
+ * STORE_PENDING_GRACE_NS. A live server's in-flight upload is never
+ * touched. Their runs need no sweep: they are claimed again once their
+ * own lease expires (above). On SQLite none of this runs: the flock is
+ * the owner, and its open recovers everything. */
+#define STORE_PENDING_GRACE_NS (3600LL * 1000000000LL)
+/* One sweep now (the renewing thread calls it; a test may): deletes the
+ * pending nodes described above and the rows of expired servers. How
+ * many nodes into *nodes (may be NULL). 0 or -errno. */
+int store_servers_sweep(store *st, int64_t *nodes);
+
 /* ---- change counters (changes.c) ---- */
 
 /* Reads the counters of dataset (one indexed range, two indexed probes).
