@@ -1005,13 +1005,23 @@ static const struct backend_ops local_ops = {
 int core_local_open(const char *dir, const char *owner, struct backend **out,
 		    char *msg, size_t msglen)
 {
+	const struct core_store_cfg cfg = { .dir = dir };
+
+	return core_local_open_cfg(&cfg, owner, out, msg, msglen);
+}
+
+int core_local_open_cfg(const struct core_store_cfg *cfg, const char *owner,
+			struct backend **out, char *msg, size_t msglen)
+{
 	struct local *l = calloc(1, sizeof(*l));
 	int rc;
 
 	*out = NULL;
 	if (!l)
 		return -ENOMEM;
-	rc = store_open(dir, STORE_OPEN_OWNER, &l->st, msg, msglen);
+	rc = store_open_engines(cfg->dir, cfg->catalog, cfg->blobs,
+				cfg->s3_key_id, cfg->s3_secret,
+				STORE_OPEN_OWNER, &l->st, msg, msglen);
 	if (rc) {
 		free(l);
 		return rc;

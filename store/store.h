@@ -43,6 +43,33 @@
  * is on the open file description (O_CLOEXEC): a fork shares it, an exec
  * does not inherit it.
  *
+ * A catalog in PostgreSQL (store_open_catalog, `sievefs serve
+ * --catalog`), blobs still in STORE: the same model, one server per STORE
+ * directory. The owner lock is still the flock on STORE/lock, and it is
+ * what recovery relies on: since every upload stages in STORE/staging and
+ * every run is this server's, the one holding STORE/lock is the only
+ * writer of pending nodes, staging and runs of that catalog. It assumes no
+ * second STORE directory is served on the same catalog: nothing in the
+ * catalog stops that today, and such a pair would each delete the other's
+ * pending uploads and fail its runs at start. Admin opens reach the
+ * catalog without STORE/lock, as before (PostgreSQL's advisory lock
+ * serialises their writes with the server's: store/sql.h).
+ *
+ * What changes when several servers share one catalog (the next step of
+ * issue 19, not built): the flock cannot be the owner lock, since servers
+ * on other machines do not see it and the blobs move to S3
+ * (store/blobstore.h). Each server then registers in the catalog (a row
+ * with its id and a lease it renews); crash recovery stops being "at the
+ * owner's open, everything": a pending node, a staged upload and a run
+ * carry the id of the server that made them, and are reclaimed only when
+ * that server's lease has expired (taken over with FOR UPDATE SKIP LOCKED,
+ * so two survivors never both reclaim one), never at another server's
+ * start; orphan-blob collection runs under the catalog's advisory lock
+ * against a grace period instead of "nobody else is uploading"; the space
+ * reserve and repair of modes stay per STORE directory (local blobs only);
+ * STORE_OPEN_OWNER becomes "a member of the catalog's servers", -EBUSY
+ * only for a second process on the same STORE directory.
+ *
  * Node numbers (`ino`) are the catalog's ids of node rows (AUTOINCREMENT
  * in SQLite): stable across remounts and never reused.
  *
@@ -108,6 +135,27 @@ int store_open(const char *dir, int mode, store **out, char *msg,
  * blobs stay under DIR. NULL: DIR/catalog.db. */
 int store_open_catalog(const char *dir, const char *catalog, int mode,
 		       store **out, char *msg, size_t msglen);
+
+/* store_open_catalog with the blob engine `blobs` (store/blobstore.h's
+ * blobs_open_spec: NULL or "" the local folder DIR/blobs; "s3://…" an S3
+ * bucket, with key_id and secret from a config file, else the
+ * environment's AWS_* keys; neither is kept past the engine's open). With
+ * a remote engine DIR still holds the catalog (SQLite), the staging files
+ * and the read cache (DIR/cache, STORE_BLOB_CACHE_BYTES). -EINVAL with
+ * the reason in msg for a bad spec. */
+int store_open_engines(const char *dir, const char *catalog,
+		       const char *blobs, const char *key_id,
+		       const char *secret, int mode, store **out, char *msg,
+		       size_t msglen);
+/* "local" or "s3": the store's blob engine. */
+const char *store_blob_engine(const store *st);
+/* The blob engine's reason for this thread's last failure ("" when none;
+ * never a secret): for the caller's log line (store/ does not log). */
+const char *store_blob_engine_error(void);
+/* The read cache's bound for a remote engine: the blobs most recently
+ * read stay in DIR/cache until their bytes pass it (then the least
+ * recently used go). SIEVEFS_BLOB_CACHE_MB in the environment changes it. */
+#define STORE_BLOB_CACHE_BYTES (1ull << 30)
 
 /* Bytes STORE/reserve holds for deletes on a full disk. */
 #define STORE_RESERVE_BYTES (4 << 20)
@@ -210,6 +258,19 @@ int store_node_commit(store *st, int64_t ino, int fd, const char *staged,
 
 /* Opens the blob of `sha` read-only. Returns an fd (caller closes) or -errno. */
 int store_blob_open(store *st, const unsigned char sha[STORE_SHA_LEN]);
+/* 1 with a URL anyone may GET blob sha's bytes from for ttl_s seconds
+ * (the S3 engine's presigned GET; the bucket stays private), 0 when the
+ * engine gives none (local files: the caller sends the bytes), -errno
+ * (-ENAMETOOLONG: len too small). Sends nothing. The caller has checked
+ * the user may read sha. */
+int store_blob_url(store *st, const unsigned char sha[STORE_SHA_LEN],
+		   unsigned ttl_s, char *url, size_t len);
+/* Removes what uploads older than age_s seconds left in the engine's
+ * staging area (a crashed server's; S3: objects and open multipart
+ * uploads under PREFIX/staging/), counting them into *removed (may be
+ * NULL). Local: nothing (the owner's open empties staging/). 0 or -errno;
+ * blocks on I/O. */
+int store_blob_engine_sweep(store *st, int64_t age_s, unsigned *removed);
 /* Makes a new, empty staging file: unnamed (O_TMPFILE, path set to "")
  * where the filesystem allows, else named in STORE/staging (path set).
  * First re-creates the space reserve if it was given up and there is room

@@ -49,6 +49,7 @@
 #include <openssl/evp.h>
 
 #include "db.h"
+#include "store/blobstore.h"
 
 #define TOKEN_PREFIX "svf_"
 
@@ -460,36 +461,38 @@ int store_blob_put(store *st, int fd, const char *staged,
 		   const unsigned char sha[STORE_SHA_LEN], const char *user)
 {
 	struct conn *c = db_conn(st);
-	char path[STORE_PATH_MAX], proc[64];
+	const struct blob_eng *e = st->eng;
 	struct stat sb;
 	int rc;
 
-	rc = c ? db_begin(c) : -EIO;      /* wlock: see blob_collect */
-	if (rc) {
-		if (staged[0])
-			unlink(staged);
+	if (fstat(fd, &sb)) {
+		rc = -errno;
+		blobs_local_unstage(staged);
 		return rc;
 	}
-	blob_path(st, sha, path, sizeof(path));
-	if (staged[0]) {
-		if (access(path, F_OK) == 0)
-			rc = unlink(staged) ? -errno : 0;
-		else if (rename(staged, path))
-			rc = -errno;
-	} else {
-		snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
-		if (linkat(AT_FDCWD, proc, AT_FDCWD, path, AT_SYMLINK_FOLLOW) &&
-		    errno != EEXIST)
-			rc = -errno;
+	rc = c ? db_begin(c) : -EIO;      /* wlock: see blob_collect */
+	if (rc) {
+		blobs_local_unstage(staged);
+		return rc;
 	}
-	if (!rc && user)
-		rc = fstat(fd, &sb) ? -errno :
-		     record_put(c, user, sha, (int64_t)sb.st_size);
-	if (rc && staged[0])
-		unlink(staged);
+	/* a local engine names the bytes under the lock; one whose bytes
+	 * travel (S3, e->send) sends them after this transaction recorded
+	 * them pending, so no collection takes what it finds or sends
+	 * (blob.c) */
+	if (!e->send)
+		rc = e->link(st, fd, staged, sha, 0);
+	if (!rc)
+		rc = user ? record_put(c, user, sha, (int64_t)sb.st_size) :
+		     e->send ? -EINVAL : 0;   /* nothing would keep it */
 	/* A failure after the link leaves a blob nobody names and no row
 	 * says is pending: the owner's next open collects it (blob.c). */
-	return db_end(c, rc);
+	rc = db_end(c, rc);
+	if (!rc && e->send)
+		rc = e->send(st, fd, staged, sha, 0);
+	/* A failed send leaves the pending row: the sweep ends it after the
+	 * grace (and collects what a cut send may have left). */
+	blobs_local_unstage(staged);
+	return rc;
 }
 
 int store_blob_grant(store *st, const char *user,
@@ -598,9 +601,8 @@ static int any_row(sql_stmt *s, const unsigned char *sha)
 static int sweep_one(struct conn *c, const char *user, const unsigned char *sha,
 		     int64_t before, int64_t *size)
 {
-	char path[STORE_PATH_MAX];
-	struct stat sb;
 	sql_stmt *s;
+	int64_t had_size = 0;
 	int rc, had, gone = 0;
 
 	*size = 0;
@@ -624,11 +626,10 @@ static int sweep_one(struct conn *c, const char *user, const unsigned char *sha,
 	if (rc == 0)
 		rc = any_row(db_stmt(c, Q_SHA_REF), sha);
 	if (rc == 0) {                     /* nobody's any more */
-		blob_path(c->st, sha, path, sizeof(path));
-		had = stat(path, &sb) == 0;
+		had = blob_exists(c->st, sha, &had_size);
 		blob_collect(c, sha);
-		gone = had && access(path, F_OK) != 0;
-		*size = gone ? sb.st_size : 0;
+		gone = had && !blob_exists(c->st, sha, NULL);
+		*size = gone ? had_size : 0;
 	}
 	rc = db_end(c, rc < 0 ? rc : 0);
 	return rc ? rc : gone;
