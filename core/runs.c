@@ -16,11 +16,12 @@
  * Runs are numbered per dataset (store_run.seq): that number is what
  * `sample`, `log` and `info` show; the catalog id is internal.
  *
- * Locking: runner.lock protects the queue, the active run's progress and
- * cancel flag, and the per-dataset last errors and keeps; it is never held
- * while a
- * strategy runs or the catalog is written. The worker owns the matrix it
- * loads and frees it before taking the next job.
+ * Threads and locking: the worker (claims and runs; owns the matrix it
+ * loads and frees it before the next claim) and the beat (the active
+ * run's lease and progress in the catalog). runner.lock protects the
+ * active run's id, progress, phase and cancel/lost flags, kick and stop,
+ * and the per-dataset last errors and keeps; it is never held while a
+ * strategy runs or the catalog is written.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -574,23 +575,31 @@ static void do_job(struct runner *r, const struct store_run *claimed)
 }
 
 /* Claims and runs every claimable run, until none is left or the
- * runner stops. */
-static void drain(struct runner *r)
+ * runner stops: 0, or -errno when the catalog failed (the worker then
+ * tries again after POLL_NS, embedded or not). */
+static int drain(struct runner *r)
 {
 	struct store_run run;
+	int rc;
 
 	for (;;) {
 		pthread_mutex_lock(&r->lock);
 		int stop = r->stop;
 		pthread_mutex_unlock(&r->lock);
-		if (stop || store_run_claimable(r->st) <= 0 ||
-		    store_run_claim(r->st, r->srv, store_now_ns() +
-				    store_lease_ns(), &run))
-			return;
+		if (stop)
+			return 0;
+		rc = store_run_claimable(r->st);
+		if (rc > 0)
+			rc = store_run_claim(r->st, r->srv, store_now_ns() +
+					     store_lease_ns(), &run);
+		else if (rc == 0)
+			rc = -ENOENT;
+		if (rc)
+			return rc == -ENOENT ? 0 : rc;
 		pthread_mutex_lock(&r->lock);
 		r->active_run = run.id;
 		r->active_ds = run.dataset;
-		r->cancel = 0;
+		r->cancel = r->stop;    /* a stop since the check above */
 		r->lost = 0;
 		r->done = r->total = 0;
 		r->phase = "starting";
@@ -634,8 +643,16 @@ static void *worker(void *arg)
 			break;
 		r->kick = 0;
 		pthread_mutex_unlock(&r->lock);
-		drain(r);
+		int rc = drain(r);
 		pthread_mutex_lock(&r->lock);
+		if (rc && !r->stop) {
+			/* the catalog failed (busy, unreachable): a queued run
+			 * must not wait for the next request to be tried */
+			log_warn("sample: cannot take the next run: %s; trying"
+				 " again", strerror(-rc));
+			wait_until(r, store_now_ns() + POLL_NS);
+			r->kick = 1;
+		}
 	}
 	pthread_mutex_unlock(&r->lock);
 	return NULL;
