@@ -279,6 +279,6 @@ static const char v2_runq[] =
 	"CREATE INDEX IF NOT EXISTS runs_q ON runs(status, id);"
 	"CREATE TABLE IF NOT EXISTS servers(id " ID ", started BIGINT NOT"
 	" NULL, lease BIGINT NOT NULL, host " T " NOT NULL DEFAULT '',"
-	" pid BIGINT NOT NULL DEFAULT 0);";
+	" pid BIGINT NOT NULL DEFAULT 0, dir " T " NOT NULL DEFAULT '');";
 
 const char *const schema_pg_steps[SCHEMA_PG_VERSION] = { v1, v2_runq };

@@ -485,7 +485,8 @@ static int migrate_tokens(sqlite3 *h)
  * it ran, runs.phase: the running phase's name, so `sample` reads the same
  * from every server (store/queue.c). nodes.srv: the server whose upload a
  * pending file node is (NULL: none recorded). servers: one row per
- * serving process of a shared catalog (store/servers.c); an embedded
+ * serving process of a shared catalog (store/servers.c: its host, pid
+ * and STORE directory beside the lease); an embedded
  * store (this engine) never writes one, its flock names its owner.
  * Idempotent. */
 static int migrate_runq(sqlite3 *h)
@@ -508,7 +509,8 @@ static int migrate_runq(sqlite3 *h)
 			     "CREATE TABLE IF NOT EXISTS servers(id INTEGER"
 			     " PRIMARY KEY AUTOINCREMENT, started INTEGER NOT"
 			     " NULL, lease INTEGER NOT NULL, host TEXT NOT NULL"
-			     " DEFAULT '', pid INTEGER NOT NULL DEFAULT 0)");
+			     " DEFAULT '', pid INTEGER NOT NULL DEFAULT 0,"
+			     " dir TEXT NOT NULL DEFAULT '')");
 	return rc < 0 ? rc : 0;
 }
 

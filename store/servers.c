@@ -2,7 +2,8 @@
  * servers.c — the servers of a shared catalog and their leases (store.h
  * "servers of a shared catalog").
  *
- *   servers(id, started, lease, host, pid)   one row per serving process
+ *   servers(id, started, lease, host, pid, dir)
+ *                                            one row per serving process
  *   nodes.srv                                the server whose upload a
  *                                            pending file node is
  *
@@ -18,6 +19,12 @@
  * are older than STORE_PENDING_GRACE_NS (made before nodes carried a
  * server, or by a server whose row is gone). Runs are not swept: a run's
  * own lease (queue.c) makes it claimable again.
+ *
+ * A restart in place needs no wait: a server that opens a STORE
+ * directory holds its flock, so every earlier server of that host and
+ * directory is dead; their leases (and their runs') are ended at once.
+ * (host, dir) names a directory: machines serving one catalog need
+ * distinct host names.
  *
  * A server that could not renew in time (the catalog unreachable longer
  * than a lease) may find its row swept and its pending uploads gone: it
@@ -47,22 +54,23 @@ static int register_row(struct conn *c, int64_t *id)
 	rc = db_begin(c);
 	if (rc)
 		return rc;
-	/* ?1..?4 the row, ?5 the id it had (restored after a sweep) */
+	/* ?1..?5 the row, ?6 the id it had (restored after a sweep) */
 	if (*id)
 		s = db_prep(c, "INSERT INTO servers(started, lease, host, pid,"
-			    " id) VALUES(?1,?2,?3,?4,?5)"
+			    " dir, id) VALUES(?1,?2,?3,?4,?5,?6)"
 			    " ON CONFLICT(id) DO UPDATE SET lease=excluded.lease");
 	else
-		s = db_prep(c, "INSERT INTO servers(started, lease, host, pid)"
-			    " VALUES(?1,?2,?3,?4) RETURNING id");
+		s = db_prep(c, "INSERT INTO servers(started, lease, host, pid,"
+			    " dir) VALUES(?1,?2,?3,?4,?5) RETURNING id");
 	if (!s)
 		return db_end(c, -EIO);
 	sql_bind_int64(s, 1, now);
 	sql_bind_int64(s, 2, now + store_lease_ns());
 	db_bind_str(s, 3, host);
 	sql_bind_int64(s, 4, (int64_t)getpid());
+	db_bind_str(s, 5, c->st->dir);
 	if (*id)
-		sql_bind_int64(s, 5, *id);
+		sql_bind_int64(s, 6, *id);
 	if (*id)
 		rc = db_err(sql_step(s));
 	else
@@ -184,6 +192,40 @@ static void *beat_main(void *arg)
 	return NULL;
 }
 
+/* Servers that had this STORE directory before us (same host and
+ * directory, another id) are dead: we hold the directory's flock, which
+ * died with them. Their leases end now, and so do those of their runs,
+ * so the sweep below takes their pending uploads at once and any worker
+ * (ours included) takes their runs over — a restart in place recovers
+ * without waiting out a lease. */
+static int end_predecessors(struct conn *c, int64_t me)
+{
+	static const char *const q[] = {
+		"UPDATE runs SET lease=0 WHERE status=1 AND srv IN (SELECT id"
+		" FROM servers WHERE host=?1 AND dir=?2 AND id<>?3)",
+		"UPDATE servers SET lease=0 WHERE host=?1 AND dir=?2 AND id<>?3",
+	};
+	char host[256] = "";
+	int rc = db_begin(c);
+
+	if (rc)
+		return rc;
+	gethostname(host, sizeof(host) - 1);
+	for (size_t i = 0; i < sizeof(q) / sizeof(q[0]) && !rc; i++) {
+		sql_stmt *s = db_prep(c, q[i]);
+		if (!s) {
+			rc = -EIO;
+			break;
+		}
+		db_bind_str(s, 1, host);
+		db_bind_str(s, 2, c->st->dir);
+		sql_bind_int64(s, 3, me);
+		rc = db_err(sql_step(s));
+		sql_finalize(s);
+	}
+	return db_end(c, rc);
+}
+
 int servers_join(store *st)
 {
 	struct conn *c = db_conn(st);
@@ -192,6 +234,8 @@ int servers_join(store *st)
 	if (!c)
 		return -EIO;
 	rc = register_row(c, &st->server);
+	if (!rc)
+		rc = end_predecessors(c, st->server);
 	if (!rc)
 		rc = store_servers_sweep(st, NULL);
 	if (rc)

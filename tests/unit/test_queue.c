@@ -8,7 +8,9 @@
  * lost it can neither renew it nor write its end or its result, while
  * the new holder's result is written once; cancel reaches queued and
  * running runs; the sweep takes the pending uploads of an expired server
- * and old ones no live server claims, and spares a live server's.
+ * and old ones no live server claims, and spares a live server's; a
+ * server started again on the same STORE directory recovers what the
+ * dead one left at once.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -22,6 +24,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "store/store.h"
 #include "tests/unit/tstore.h"
@@ -288,6 +291,49 @@ static void sweep_spares_live_servers_uploads(void **state)
 	assert_int_equal(n, 0);
 }
 
+/* A server started again on the same STORE directory (it holds the
+ * flock, so the earlier one is dead) recovers at once: the dead one's
+ * pending upload goes and its run is free to be taken over (PostgreSQL),
+ * or failed as interrupted by the owner's recovery (SQLite), without
+ * waiting for a lease that has an hour to run. */
+static void restart_in_place_recovers_at_once(void **state)
+{
+	struct tstore_fx *f = *state;
+	struct store_dataset d;
+	struct store_run r;
+	char host[256] = "", sql[1024], msg[STORE_ERRMSG], *dir;
+	int64_t up, run, rows = -1;
+
+	assert_rc(store_dataset_create(f->st, "", "q6", &d), 0);
+	up = pending_node(f->st, &d, "inflight.bin");
+	run = queue_run(f->st, &d, "random");
+	gethostname(host, sizeof(host) - 1);
+	dir = realpath(f->dir, NULL);
+	assert_non_null(dir);
+	snprintf(sql, sizeof(sql), "INSERT INTO servers(id, started, lease,"
+		 " host, pid, dir) VALUES (9100, 1, 9000000000000000000, '%s',"
+		 " 1, '%s'); UPDATE nodes SET srv=9100 WHERE ino=%lld;"
+		 " UPDATE runs SET status=1, srv=9100, lease=9000000000000000000"
+		 " WHERE id=%lld", host, dir, (long long)up, (long long)run);
+	free(dir);
+	assert_rc(tstore_catalog_exec(f->dir, sql, NULL), 0);
+	store_close(f->st);
+	f->st = NULL;
+	assert_rc(store_open(f->dir, STORE_OPEN_OWNER, &f->st, msg,
+			     sizeof(msg)), 0);
+	assert_int_equal(node_exists(f->dir, up), 0);
+	assert_rc(store_run_get(f->st, run, &r), 0);
+	if (!strcmp(tstore_engine(), "postgresql")) {
+		assert_int_equal(r.status, STORE_RUN_RUNNING);
+		assert_int_equal(store_run_claimable(f->st), 1);
+		assert_rc(tstore_catalog_int(f->dir, "SELECT count(*) FROM"
+					     " servers WHERE id=9100", &rows), 0);
+		assert_int_equal(rows, 0);
+	} else {
+		assert_int_equal(r.status, STORE_RUN_FAILED);
+	}
+}
+
 /* SQL_SKIP_LOCKED reaches the engine whole or not at all (sql.h): the
  * claim's statement prepares and runs on both. Covered by every claim
  * above; this one checks an embedded store is no server (srv 0) and a
@@ -317,6 +363,8 @@ int main(void)
 			sweep_spares_live_servers_uploads, setup, teardown),
 		cmocka_unit_test_setup_teardown(server_id_follows_the_engine,
 						setup, teardown),
+		cmocka_unit_test_setup_teardown(
+			restart_in_place_recovers_at_once, setup, teardown),
 	};
 	const struct CMUnitTest sqlite_file[] = { 0 };
 
