@@ -363,19 +363,48 @@ static int run_strategy(struct runner *r, const struct store_run *run,
 	return -EINVAL;
 }
 
-/* Ends run `run` with rc: its final state is written (unless `written`:
- * store_run_finish wrote it with the result) only while this server
- * still holds it, and only then is the end logged, so a run taken over
- * is reported once, by the server that finished it. A run stopped
- * because this server stops is handed back instead on a shared catalog
- * (its lease dropped: another server takes it over at once). */
+/* The `log` line of run's end with rc (status, counts and error set). */
+static void end_line(struct runner *r, const struct store_run *run, int rc,
+		     char *line, size_t len)
+{
+	struct store_tag t;
+
+	if (store_tag_get_id(r->st, run->from_tag, &t))
+		snprintf(t.name, sizeof(t.name), "?");
+	if (rc == 0 && !strcmp(run->strategy, "embed"))
+		snprintf(line, len, "sample: run %" PRId64 " done:"
+			 " embed, %" PRId64 " sample%s", run->seq, run->total,
+			 core_s(run->total));
+	else if (rc == 0)
+		snprintf(line, len, "sample: run %" PRId64 " done: %s"
+			 " picked %" PRId64 " of %" PRId64 " candidate%s from"
+			 " '%s' (%" PRId64 " skipped: no vector)",
+			 run->seq, run->strategy, run->done, run->candidates,
+			 core_s(run->candidates), t.name, run->skipped);
+	else if (rc == -ECANCELED)
+		snprintf(line, len, "sample: run %" PRId64 " cancelled",
+			 run->seq);
+	else
+		snprintf(line, len, "sample: run %" PRId64 " failed: %s",
+			 run->seq, run->error);
+}
+
+/* Ends run `run` with rc, unless `written` (store_run_finish_log wrote
+ * the result, the status and the log line already): its final state and
+ * its `log` line are written in one transaction only while this server
+ * still holds it, so a run taken over is reported once, by the server
+ * that finished it, and its line is in `log` once `sample` says it
+ * ended. A run stopped because this server stops is handed back instead
+ * on a shared catalog (its lease dropped: another server takes it over at
+ * once). */
 static void finish_run(struct runner *r, struct store_run *run, int rc,
 		       const char *why, int written)
 {
 	char line[700];
-	struct store_tag t;
 	int lost, stop;
 
+	if (written)
+		return;
 	pthread_mutex_lock(&r->lock);
 	lost = r->lost;
 	stop = r->stop;
@@ -400,31 +429,11 @@ static void finish_run(struct runner *r, struct store_run *run, int rc,
 	} else {
 		run->status = STORE_RUN_DONE;
 	}
-	if (!written && store_run_put(r->st, run) == -ESTALE) {
+	end_line(r, run, rc, line, sizeof(line));
+	if (store_run_end(r->st, run, rc && rc != -ECANCELED ? STORE_ERROR :
+			  STORE_INFO, line) == -ESTALE)
 		log_info("sample: run %" PRId64 " was taken over by another"
 			 " server; this one's end is dropped", run->seq);
-		return;
-	}
-	if (store_tag_get_id(r->st, run->from_tag, &t))
-		snprintf(t.name, sizeof(t.name), "?");
-	if (rc == 0 && !strcmp(run->strategy, "embed"))
-		snprintf(line, sizeof(line), "sample: run %" PRId64 " done:"
-			 " embed, %" PRId64 " sample%s", run->seq, run->total,
-			 core_s(run->total));
-	else if (rc == 0)
-		snprintf(line, sizeof(line), "sample: run %" PRId64 " done: %s"
-			 " picked %" PRId64 " of %" PRId64 " candidate%s from"
-			 " '%s' (%" PRId64 " skipped: no vector)",
-			 run->seq, run->strategy, run->done, run->candidates,
-			 core_s(run->candidates), t.name, run->skipped);
-	else if (rc == -ECANCELED)
-		snprintf(line, sizeof(line), "sample: run %" PRId64
-			 " cancelled", run->seq);
-	else
-		snprintf(line, sizeof(line), "sample: run %" PRId64 " failed:"
-			 " %s", run->seq, run->error);
-	store_event_add(r->st, run->dataset, rc && rc != -ECANCELED ?
-			STORE_ERROR : STORE_INFO, line);
 }
 
 /* Brings the built-in embedding up to date for run `run` (an `embed`
@@ -562,9 +571,13 @@ static void do_job(struct runner *r, const struct store_run *claimed)
 		run.candidates = (int64_t)m.n;
 		run.finished_ns = store_now_ns();
 		run.error[0] = '\0';
-		/* the result and status done in one transaction, only if the
-		 * run is still ours (store/queue.c) */
-		rc = store_run_finish(r->st, &run, m.n, paths, scores, k);
+		run.status = STORE_RUN_DONE;
+		/* the result, status done and the log line in one
+		 * transaction, only if the run is still ours (queue.c) */
+		char line[700];
+		end_line(r, &run, 0, line, sizeof(line));
+		rc = store_run_finish_log(r->st, &run, m.n, paths, scores, k,
+					  STORE_INFO, line);
 		written = rc == 0;
 	}
 	finish_run(r, &run, rc, NULL, written);
@@ -682,6 +695,12 @@ static void *beat_main(void *arg)
 				r->cancel = 1;
 				r->lost |= rc == -ESTALE;
 			}
+		}
+		/* idle: sleep until a claim wakes us (no timer while no run
+		 * is active, so an idle mount does not wake each second) */
+		if (!r->active_run && !r->stop) {
+			pthread_cond_wait(&r->cond, &r->lock);
+			continue;
 		}
 		int64_t until = store_now_ns() + POLL_NS;
 		while (!r->stop && store_now_ns() < until)

@@ -1846,20 +1846,13 @@ int store_selection_reset(store *st, int64_t dataset)
 
 /* ---- events ---- */
 
-int store_event_add(store *st, int64_t dataset, int level, const char *msg)
+int db_event_add(struct conn *c, int64_t dataset, int level, const char *msg)
 {
-	struct conn *c = db_conn(st);
-	sql_stmt *s;
+	sql_stmt *s = db_stmt(c, Q_EVENT_ADD);
 	int rc;
 
-	if (!c)
-		return -EIO;
-	rc = db_begin(c);
-	if (rc)
-		return rc;
-	s = db_stmt(c, Q_EVENT_ADD);
 	if (!s)
-		return db_end(c, -EIO);
+		return -EIO;
 	sql_bind_int64(s, 1, dataset);
 	sql_bind_int64(s, 2, store_now_ns());
 	sql_bind_int64(s, 3, level);
@@ -1871,7 +1864,20 @@ int store_event_add(store *st, int64_t dataset, int level, const char *msg)
 		rc = db_err(sql_step(s));
 		sql_reset(s);
 	}
-	return db_end(c, rc);
+	return rc;
+}
+
+int store_event_add(store *st, int64_t dataset, int level, const char *msg)
+{
+	struct conn *c = db_conn(st);
+	int rc;
+
+	if (!c)
+		return -EIO;
+	rc = db_begin(c);
+	if (rc)
+		return rc;
+	return db_end(c, db_event_add(c, dataset, level, msg));
 }
 
 int store_event_each(store *st, int64_t dataset, int limit, store_event_fn fn,

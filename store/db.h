@@ -172,6 +172,10 @@ typedef void (*db_row_fn)(sql_stmt *s, void *elem);
 int db_rows(sql_stmt *s, size_t elem, db_row_fn row, void **out,
 	    size_t *n);
 
+/* catalog.c: adds event msg at level to dataset's `log` (and trims it),
+ * inside a write transaction. 0 or -errno. */
+int db_event_add(struct conn *c, int64_t dataset, int level,
+		 const char *msg);
 /* vectors.c: fills a run from a row of RUN_COLS. */
 void db_run_row(sql_stmt *s, struct store_run *r);
 /* queue.c: inside a write transaction, writes run r's state (status

@@ -188,6 +188,12 @@ int db_run_put(struct conn *c, const struct store_run *r, int status)
 
 int store_run_put(store *st, const struct store_run *r)
 {
+	return store_run_end(st, r, 0, NULL);
+}
+
+int store_run_end(store *st, const struct store_run *r, int level,
+		  const char *event)
+{
 	struct conn *c = db_conn(st);
 	int rc;
 
@@ -196,7 +202,10 @@ int store_run_put(store *st, const struct store_run *r)
 	rc = db_begin(c);
 	if (rc)
 		return rc;
-	return db_end(c, db_run_put(c, r, r->status));
+	rc = db_run_put(c, r, r->status);
+	if (!rc && event)
+		rc = db_event_add(c, r->dataset, level, event);
+	return db_end(c, rc);
 }
 
 int store_run_cancel(store *st, int64_t ds, int64_t *queued,

@@ -420,10 +420,18 @@ int store_run_latest(store *st, int64_t dataset, struct store_run *out);
 int store_run_latest_done(store *st, int64_t dataset, struct store_run *out);
 /* Stores the ranking of a finished run (paths in rank order with scores) and
  * makes its top `keep` the dataset's selection (from tag r->from_tag), all
- * in one transaction. */
+ * in one transaction with r's state written as done — only while r->srv
+ * holds r (queue.c): -ESTALE and nothing written otherwise. */
 int store_run_finish(store *st, const struct store_run *r, size_t n,
 		     const char *const *paths, const float *scores,
 		     size_t keep);
+/* store_run_finish that also writes r's state as done (store_run_put's
+ * check: -ESTALE, nothing written, when r->srv no longer holds it) and
+ * event (NULL: none) at level into the dataset's log, all in one
+ * transaction. (store_run_finish does the same with no event.) */
+int store_run_finish_log(store *st, const struct store_run *r, size_t n,
+			 const char *const *paths, const float *scores,
+			 size_t keep, int level, const char *event);
 /* The selection becomes the top `keep` of run `run`. -EINVAL if the run is
  * not done or ranked fewer than `keep` samples (*ranked tells how many;
  * may be NULL). */
@@ -483,6 +491,12 @@ int store_run_beat(store *st, int64_t id, int64_t srv, int64_t lease_ns,
  * of a failed, cancelled or `embed` run, or the embedding it now has.
  * -ESTALE when not (nothing written). */
 int store_run_put(store *st, const struct store_run *r);
+/* store_run_put and, in the same transaction, event `event` (NULL: none)
+ * at `level` in the run's dataset's `log`: a run's end is logged once,
+ * by the server whose write landed, and is in `log` as soon as the
+ * status says it ended. */
+int store_run_end(store *st, const struct store_run *r, int level,
+		  const char *event);
 /* `cancel` for dataset ds: its queued runs become cancelled at once, its
  * running ones get the cancel flag their worker reads at its next beat.
  * How many of each into *queued and *running (either may be NULL). */

@@ -579,6 +579,13 @@ int store_run_finish(store *st, const struct store_run *r, size_t n,
 		     const char *const *paths, const float *scores,
 		     size_t keep)
 {
+	return store_run_finish_log(st, r, n, paths, scores, keep, 0, NULL);
+}
+
+int store_run_finish_log(store *st, const struct store_run *r, size_t n,
+			 const char *const *paths, const float *scores,
+			 size_t keep, int level, const char *event)
+{
 	struct conn *c = db_conn(st);
 	sql_stmt *s;
 	int rc;
@@ -619,6 +626,8 @@ int store_run_finish(store *st, const struct store_run *r, size_t n,
 	if (!rc)
 		rc = exec3(c, "UPDATE datasets SET sel_tree=?2, sel_explicit=1"
 			   " WHERE id=?1", r->dataset, r->from_tag, 0);
+	if (!rc && event)
+		rc = db_event_add(c, r->dataset, level, event);
 	return db_end(c, rc);
 }
 
