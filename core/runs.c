@@ -19,9 +19,9 @@
  * Threads and locking: the worker (claims and runs; owns the matrix it
  * loads and frees it before the next claim) and the beat (the active
  * run's lease and progress in the catalog). runner.lock protects the
- * active run's id, progress, phase and cancel/lost flags, kick and stop,
- * and the per-dataset last errors and keeps; it is never held while a
- * strategy runs or the catalog is written.
+ * active run's id, progress, phase and cancel/lost flags, kick and stop
+ * (the per-dataset last errors and keeps are the catalog's run_notes); it
+ * is never held while a strategy runs or the catalog is written.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -48,17 +48,6 @@ static const char *const strategies[] = {
 	"random", "coreset", "typicality", "kmeans", "balance",
 };
 
-struct dsstate {
-	int64_t ds;
-	char last_error[512];
-	int64_t error_ns;
-	/* the latest `keep`, until the selection is written otherwise:
-	 * keep_n asked, keep_got in the selection (picks removed since the
-	 * run are not) */
-	int64_t keep_n, keep_got, keep_seq, keep_ns;
-	int64_t hand_ns;        /* the selection was last written by hand */
-	struct dsstate *next;
-};
 
 struct runner {
 	store *st;
@@ -75,7 +64,6 @@ struct runner {
 	int lost;               /* ... because its lease is no longer ours */
 	size_t done, total;
 	const char *phase;      /* of the active run: "embedding", "sampling" */
-	struct dsstate *states;
 };
 
 /* How often an idle worker of a shared catalog looks for runs other
@@ -249,33 +237,15 @@ int core_req_parse(const char *line, struct core_req *out, char *msg,
 
 /* ---- runner state ---- */
 
-static struct dsstate *ds_state(struct runner *r, int64_t ds)
-{
-	struct dsstate *s;
-
-	for (s = r->states; s; s = s->next)
-		if (s->ds == ds)
-			return s;
-	s = calloc(1, sizeof(*s));
-	if (!s)
-		return NULL;
-	s->ds = ds;
-	s->next = r->states;
-	r->states = s;
-	return s;
-}
-
+/* The rejected request's reason, the latest keep and the hand-written
+ * selection are the catalog's (store_run_note_*), so `sample` and
+ * plot.svg say the same on every server and after a remount; a failed
+ * write of them loses only that line, never the request's answer. */
 static void note_error(struct runner *r, int64_t ds, const char *why)
 {
 	char line[600];
 
-	pthread_mutex_lock(&r->lock);
-	struct dsstate *s = ds_state(r, ds);
-	if (s) {
-		snprintf(s->last_error, sizeof(s->last_error), "%s", why);
-		s->error_ns = store_now_ns();
-	}
-	pthread_mutex_unlock(&r->lock);
+	store_run_note_error(r->st, ds, why, store_now_ns());
 	snprintf(line, sizeof(line), "sample: %s", why);
 	store_event_add(r->st, ds, STORE_ERROR, line);
 }
@@ -283,26 +253,12 @@ static void note_error(struct runner *r, int64_t ds, const char *why)
 static void note_keep(struct runner *r, int64_t ds, int64_t n, int64_t got,
 		      int64_t seq)
 {
-	pthread_mutex_lock(&r->lock);
-	struct dsstate *s = ds_state(r, ds);
-	if (s) {
-		s->keep_n = n;
-		s->keep_got = got;
-		s->keep_seq = seq;
-		s->keep_ns = store_now_ns();
-	}
-	pthread_mutex_unlock(&r->lock);
+	store_run_note_keep(r->st, ds, n, got, seq, store_now_ns());
 }
 
 void runner_selection_written(struct runner *r, int64_t ds)
 {
-	pthread_mutex_lock(&r->lock);
-	struct dsstate *s = ds_state(r, ds);
-	if (s) {
-		s->keep_n = 0;
-		s->hand_ns = store_now_ns();
-	}
-	pthread_mutex_unlock(&r->lock);
+	store_run_note_hand(r->st, ds, store_now_ns());
 }
 
 int runner_busy(struct runner *r, int64_t ds, int64_t *seq, int *running)
@@ -768,11 +724,6 @@ void runner_free(struct runner *r)
 		pthread_join(r->thread, NULL);
 		pthread_join(r->beat, NULL);
 	}
-	while (r->states) {
-		struct dsstate *s = r->states;
-		r->states = s->next;
-		free(s);
-	}
 	pthread_cond_destroy(&r->cond);
 	pthread_mutex_destroy(&r->lock);
 	free(r);
@@ -956,17 +907,15 @@ static void status_selection(struct runner *r, int64_t ds,
 			     const struct store_run *run, struct tbuf *b)
 {
 	int64_t nsel = 0, keep_n = 0, keep_got = 0, keep_seq = 0;
+	struct store_run_note nt;
 	char kt[200];
 
-	pthread_mutex_lock(&r->lock);
-	for (struct dsstate *s = r->states; s; s = s->next)
-		if (s->ds == ds && s->keep_n && (!run ||
-						 s->keep_ns > run->created_ns)) {
-			keep_n = s->keep_n;
-			keep_got = s->keep_got;
-			keep_seq = s->keep_seq;
-		}
-	pthread_mutex_unlock(&r->lock);
+	if (store_run_note_get(r->st, ds, &nt) == 0 && nt.keep_n &&
+	    (!run || nt.keep_ns > run->created_ns)) {
+		keep_n = nt.keep_n;
+		keep_got = nt.keep_got;
+		keep_seq = nt.keep_seq;
+	}
 	if (store_selection_count(r->st, ds, &nsel) == 0)
 		tbuf_printf(b, "selection: %" PRId64 " sample%s\n", nsel,
 			    core_s(nsel));
@@ -1010,14 +959,13 @@ int runner_status_text(struct runner *r, int64_t ds, char **out, size_t *len)
 	int64_t err_ns = 0;
 	int rc;
 
+	struct store_run_note nt;
+
 	tbuf_init(&b, 1 << 20);
-	pthread_mutex_lock(&r->lock);
-	for (struct dsstate *s = r->states; s; s = s->next)
-		if (s->ds == ds) {
-			snprintf(err, sizeof(err), "%s", s->last_error);
-			err_ns = s->error_ns;
-		}
-	pthread_mutex_unlock(&r->lock);
+	if (store_run_note_get(r->st, ds, &nt) == 0) {
+		snprintf(err, sizeof(err), "%s", nt.error);
+		err_ns = nt.error_ns;
+	}
 	rc = store_run_latest(r->st, ds, &run);
 	if (rc == -ENOENT) {
 		tbuf_printf(&b, "status: idle\n");
@@ -1149,8 +1097,8 @@ int runner_scores_text(struct runner *r, int64_t ds, char **out, size_t *len)
 
 /* What made the selection of ds, for plot.svg's title: the latest `keep`
  * or hand-written list if it came after the latest finished run, else that
- * run. This mount's memory only: after a restart a selection that does not
- * have the run's size is described by its source tag alone. */
+ * run (the catalog's run_notes: the same on every server and after a
+ * restart). */
 static void selection_note(struct runner *r, int64_t ds, char *out,
 			   size_t len)
 {
@@ -1166,18 +1114,15 @@ static void selection_note(struct runner *r, int64_t ds, char *out,
 		return;
 	if (store_tag_get_id(r->st, d.sel_tree, &t))
 		snprintf(t.name, sizeof(t.name), "?");
-	pthread_mutex_lock(&r->lock);
-	for (struct dsstate *s = r->states; s; s = s->next)
-		if (s->ds == ds) {
-			if (s->keep_n && (!have_run ||
-					  s->keep_ns > run.created_ns)) {
-				keep_n = s->keep_n;
-				keep_got = s->keep_got;
-				keep_seq = s->keep_seq;
-			}
-			hand_ns = s->hand_ns;
+	struct store_run_note nt;
+	if (store_run_note_get(r->st, ds, &nt) == 0) {
+		if (nt.keep_n && (!have_run || nt.keep_ns > run.created_ns)) {
+			keep_n = nt.keep_n;
+			keep_got = nt.keep_got;
+			keep_seq = nt.keep_seq;
 		}
-	pthread_mutex_unlock(&r->lock);
+		hand_ns = nt.hand_ns;
+	}
 	if (!d.sel_explicit) {
 		snprintf(out, len, "all of %s: nothing sampled or written",
 			 t.name);

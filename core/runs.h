@@ -18,9 +18,10 @@
  * every second for runs other servers queued, or left when they died (a
  * run whose lease expired is taken over and run again from its start; the
  * stale worker's writes are refused, so it completes once). A server
- * that stops hands its active run back (lease 0). What stays in memory,
- * per server: the last rejected request and the latest `keep` of each
- * dataset (the `rejected:` and `kept:` lines). Runs are numbered 1, 2,
+ * that stops hands its active run back (lease 0). The last rejected
+ * request, the latest `keep` and a hand-written selection of each dataset
+ * (the `rejected:` and `kept:` lines, plot.svg's note) are the catalog's
+ * too (store_run_note_*). Runs are numbered 1, 2,
  * 3… in each dataset (store_run.seq); that is the number users see.
  *
  * SIEVEFS_LEASE_MS (store_lease_ns) shortens the lease for tests.

@@ -268,3 +268,91 @@ int store_run_active(store *st, int64_t ds, struct store_run *out)
 	sql_finalize(s);
 	return r == SQL_ROW ? 0 : r == SQL_DONE ? -ENOENT : db_err(r);
 }
+
+/* ---- run_notes ---- */
+
+int store_run_note_get(store *st, int64_t ds, struct store_run_note *out)
+{
+	struct conn *c = db_conn(st);
+	sql_stmt *s = c ? db_prep(c, "SELECT error, error_at, keep_n, keep_got,"
+				  " keep_seq, keep_at, hand_at FROM run_notes"
+				  " WHERE dataset=?1") : NULL;
+	int r;
+
+	memset(out, 0, sizeof(*out));
+	if (!s)
+		return -EIO;
+	sql_bind_int64(s, 1, ds);
+	r = sql_step(s);
+	if (r == SQL_ROW) {
+		snprintf(out->error, sizeof(out->error), "%s",
+			 sql_col_text(s, 0));
+		out->error_ns = sql_col_int64(s, 1);
+		out->keep_n = sql_col_int64(s, 2);
+		out->keep_got = sql_col_int64(s, 3);
+		out->keep_seq = sql_col_int64(s, 4);
+		out->keep_ns = sql_col_int64(s, 5);
+		out->hand_ns = sql_col_int64(s, 6);
+	}
+	sql_finalize(s);
+	return r == SQL_ROW || r == SQL_DONE ? 0 : db_err(r);
+}
+
+/* One upsert of run_notes: ?1 the dataset, then the text (when txt is
+ * not NULL) and the nv integers, numbered on from ?2 (PostgreSQL must
+ * see every parameter number it is given). */
+static int note_put(store *st, const char *sql, int64_t ds, const char *txt,
+		    const int64_t *v, int nv)
+{
+	struct conn *c = db_conn(st);
+	sql_stmt *s;
+	int rc;
+
+	if (!c)
+		return -EIO;
+	rc = db_begin(c);
+	if (rc)
+		return rc;
+	if (!(s = db_prep(c, sql)))
+		return db_end(c, -EIO);
+	sql_bind_int64(s, 1, ds);
+	if (txt)
+		db_bind_str(s, 2, txt);
+	for (int i = 0; i < nv; i++)
+		sql_bind_int64(s, (txt ? 3 : 2) + i, v[i]);
+	rc = db_err(sql_step(s));
+	sql_finalize(s);
+	return db_end(c, rc);
+}
+
+int store_run_note_error(store *st, int64_t ds, const char *why, int64_t ns)
+{
+	int64_t v[] = { ns };
+
+	return note_put(st, "INSERT INTO run_notes(dataset, error, error_at)"
+			" VALUES(?1,?2,?3) ON CONFLICT(dataset) DO UPDATE SET"
+			" error=excluded.error, error_at=excluded.error_at",
+			ds, why, v, 1);
+}
+
+int store_run_note_keep(store *st, int64_t ds, int64_t n, int64_t got,
+			int64_t seq, int64_t ns)
+{
+	int64_t v[] = { n, got, seq, ns };
+
+	return note_put(st, "INSERT INTO run_notes(dataset, keep_n, keep_got,"
+			" keep_seq, keep_at) VALUES(?1,?2,?3,?4,?5)"
+			" ON CONFLICT(dataset) DO UPDATE SET"
+			" keep_n=excluded.keep_n, keep_got=excluded.keep_got,"
+			" keep_seq=excluded.keep_seq, keep_at=excluded.keep_at",
+			ds, NULL, v, 4);
+}
+
+int store_run_note_hand(store *st, int64_t ds, int64_t ns)
+{
+	int64_t v[] = { ns };
+
+	return note_put(st, "INSERT INTO run_notes(dataset, hand_at)"
+			" VALUES(?1,?2) ON CONFLICT(dataset) DO UPDATE SET"
+			" keep_n=0, hand_at=excluded.hand_at", ds, NULL, v, 1);
+}

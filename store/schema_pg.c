@@ -279,6 +279,11 @@ static const char v2_runq[] =
 	"CREATE INDEX IF NOT EXISTS runs_q ON runs(status, id);"
 	"CREATE TABLE IF NOT EXISTS servers(id " ID ", started BIGINT NOT"
 	" NULL, lease BIGINT NOT NULL, host " T " NOT NULL DEFAULT '',"
-	" pid BIGINT NOT NULL DEFAULT 0, dir " T " NOT NULL DEFAULT '');";
+	" pid BIGINT NOT NULL DEFAULT 0, dir " T " NOT NULL DEFAULT '');"
+	"CREATE TABLE IF NOT EXISTS run_notes(dataset BIGINT PRIMARY KEY,"
+	" error " T " NOT NULL DEFAULT '', error_at BIGINT NOT NULL DEFAULT 0,"
+	" keep_n BIGINT NOT NULL DEFAULT 0, keep_got BIGINT NOT NULL DEFAULT 0,"
+	" keep_seq BIGINT NOT NULL DEFAULT 0, keep_at BIGINT NOT NULL DEFAULT 0,"
+	" hand_at BIGINT NOT NULL DEFAULT 0);";
 
 const char *const schema_pg_steps[SCHEMA_PG_VERSION] = { v1, v2_runq };

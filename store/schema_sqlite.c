@@ -486,7 +486,9 @@ static int migrate_tokens(sqlite3 *h)
  * from every server (store/queue.c). nodes.srv: the server whose upload a
  * pending file node is (NULL: none recorded). servers: one row per
  * serving process of a shared catalog (store/servers.c: its host, pid
- * and STORE directory beside the lease); an embedded
+ * and STORE directory beside the lease); run_notes: what `sample` says
+ * besides the run (the last rejected request, the latest `keep`, when
+ * the selection was last written by hand), per dataset; an embedded
  * store (this engine) never writes one, its flock names its owner.
  * Idempotent. */
 static int migrate_runq(sqlite3 *h)
@@ -510,7 +512,14 @@ static int migrate_runq(sqlite3 *h)
 			     " PRIMARY KEY AUTOINCREMENT, started INTEGER NOT"
 			     " NULL, lease INTEGER NOT NULL, host TEXT NOT NULL"
 			     " DEFAULT '', pid INTEGER NOT NULL DEFAULT 0,"
-			     " dir TEXT NOT NULL DEFAULT '')");
+			     " dir TEXT NOT NULL DEFAULT '');"
+			     "CREATE TABLE IF NOT EXISTS run_notes(dataset"
+			     " INTEGER PRIMARY KEY, error TEXT NOT NULL DEFAULT"
+			     " '', error_at INTEGER NOT NULL DEFAULT 0, keep_n"
+			     " INTEGER NOT NULL DEFAULT 0, keep_got INTEGER NOT"
+			     " NULL DEFAULT 0, keep_seq INTEGER NOT NULL DEFAULT"
+			     " 0, keep_at INTEGER NOT NULL DEFAULT 0, hand_at"
+			     " INTEGER NOT NULL DEFAULT 0)");
 	return rc < 0 ? rc : 0;
 }
 

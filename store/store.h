@@ -506,6 +506,26 @@ int store_run_cancel(store *st, int64_t ds, int64_t *queued,
  * selection (not `embed`), into *out: 0, or -ENOENT when none. */
 int store_run_active(store *st, int64_t ds, struct store_run *out);
 
+/* What `sample` says of a dataset besides its runs, kept in the catalog
+ * so every server says the same (run_notes; all 0 / "" when never set). */
+struct store_run_note {
+	char error[512];        /* the last rejected request's reason */
+	int64_t error_ns;
+	/* the latest `keep`, until the selection is written otherwise:
+	 * keep_n asked, keep_got in the selection, of run keep_seq */
+	int64_t keep_n, keep_got, keep_seq, keep_ns;
+	int64_t hand_ns;        /* the selection was last written by hand */
+};
+/* Reads ds's note into *out (zeroed when there is none). 0 or -errno. */
+int store_run_note_get(store *st, int64_t ds, struct store_run_note *out);
+/* Sets the rejected request's reason (at ns), the latest keep, or that
+ * the selection was written by hand (which forgets the keep). Each one
+ * upsert. 0 or -errno. */
+int store_run_note_error(store *st, int64_t ds, const char *why, int64_t ns);
+int store_run_note_keep(store *st, int64_t ds, int64_t n, int64_t got,
+			int64_t seq, int64_t ns);
+int store_run_note_hand(store *st, int64_t ds, int64_t ns);
+
 /* ---- servers of a shared catalog (servers.c) ----
  *
  * On an engine whose catalog is shared (sql.h `shared`: PostgreSQL), an

@@ -15,7 +15,8 @@
 # has expired and finishes it: status done, runs.srv the survivor's, every
 # candidate scored, one "sample: run 1 done" in the dataset's log; the
 # dead server's row is swept; a server started again on the dead one's
-# STORE reads `sample` byte for byte as the survivor does.
+# STORE reads `sample` byte for byte as the survivor does, with the
+# `kept:` and `rejected:` lines of requests the survivor answered.
 
 SV_CATALOG=pg
 . "$(dirname "$0")/lib.sh"
@@ -163,11 +164,23 @@ grep -q "^progress: $N/$N$" "$T/done.S" && grep -q "^candidates: $N$" "$T/done.S
 	pass "the dead server's row was swept" ||
 	fail "servers: $(cat_sql 'SELECT id, pid, lease FROM servers')"
 
-# a server started again on the dead one's STORE reads the same state
+# a server started again on the dead one's STORE reads the same state,
+# also what `sample` says besides the run: a `keep` and a rejected
+# request sent to the survivor (the catalog's run_notes)
+post_sample() {   # PORT LINE → HTTP code
+	curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $TOK" \
+		-H 'Content-Type: text/plain' --data-binary "$2" \
+		"http://127.0.0.1:$1/v1/datasets/$DS/sample"
+}
+[[ $(post_sample "$survivor" "keep 10") == 202 ]] || fail "keep 10 refused"
+[[ $(post_sample "$survivor" "nosuchstrategy") == 400 ]] || fail "a bad request was not refused"
 PORT_C=$(free_port) && start_server "$PORT_C" "$dead_store" --catalog "$CAT" ||
 	die "restart on $dead_store failed"
 sample_of "$PORT_C" >"$T/done.C"
 sample_of "$survivor" >"$T/done.S"
+grep -q '^kept: top 10 of run 1$' "$T/done.C" && grep -q '^rejected: unknown strategy' "$T/done.C" &&
+	pass "the restarted server says kept: and rejected: as sent to the survivor" ||
+	{ sv_show "$T/done.C"; fail "kept: or rejected: missing on the restarted server"; }
 cmp -s "$T/done.C" "$T/done.S" &&
 	pass "sample reads byte for byte the same from the restarted server and the survivor" ||
 	{ diff "$T/done.S" "$T/done.C" | sed 's/^/    # /'; fail "sample differs between servers"; }

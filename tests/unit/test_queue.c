@@ -10,7 +10,8 @@
  * running runs; the sweep takes the pending uploads of an expired server
  * and old ones no live server claims, and spares a live server's; a
  * server started again on the same STORE directory recovers what the
- * dead one left at once.
+ * dead one left at once; the notes `sample` shows besides the run are
+ * read alike through another handle.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -334,6 +335,39 @@ static void restart_in_place_recovers_at_once(void **state)
 	}
 }
 
+/* What `sample` says besides the run is the catalog's: a second handle
+ * (another server) reads what the first wrote. */
+static void notes_are_the_catalogs(void **state)
+{
+	struct tstore_fx *f = *state;
+	struct store_run_note nt;
+	char msg[STORE_ERRMSG];
+	store *other;
+
+	assert_rc(store_open(f->dir, STORE_OPEN_ADMIN, &other, msg,
+			     sizeof(msg)), 0);
+	assert_rc(store_run_note_get(other, 42, &nt), 0);
+	assert_string_equal(nt.error, "");
+	assert_int_equal(nt.keep_n, 0);
+	assert_rc(store_run_note_error(f->st, 42, "unknown strategy 'x'", 5),
+		  0);
+	assert_rc(store_run_note_keep(f->st, 42, 10, 9, 3, 6), 0);
+	assert_rc(store_run_note_get(other, 42, &nt), 0);
+	assert_string_equal(nt.error, "unknown strategy 'x'");
+	assert_int_equal(nt.error_ns, 5);
+	assert_int_equal(nt.keep_n, 10);
+	assert_int_equal(nt.keep_got, 9);
+	assert_int_equal(nt.keep_seq, 3);
+	assert_int_equal(nt.keep_ns, 6);
+	/* a hand-written selection forgets the keep, keeps the error */
+	assert_rc(store_run_note_hand(other, 42, 7), 0);
+	assert_rc(store_run_note_get(f->st, 42, &nt), 0);
+	assert_int_equal(nt.keep_n, 0);
+	assert_int_equal(nt.hand_ns, 7);
+	assert_string_equal(nt.error, "unknown strategy 'x'");
+	store_close(other);
+}
+
 /* SQL_SKIP_LOCKED reaches the engine whole or not at all (sql.h): the
  * claim's statement prepares and runs on both. Covered by every claim
  * above; this one checks an embedded store is no server (srv 0) and a
@@ -365,6 +399,8 @@ int main(void)
 						setup, teardown),
 		cmocka_unit_test_setup_teardown(
 			restart_in_place_recovers_at_once, setup, teardown),
+		cmocka_unit_test_setup_teardown(notes_are_the_catalogs, setup,
+						teardown),
 	};
 	const struct CMUnitTest sqlite_file[] = { 0 };
 
