@@ -78,7 +78,8 @@ static int serve_usage(int help)
 		" [--max-conns N]\n"
 		"                     [--insecure-http] [--web-root DIR]"
 		" [--session-ttl SECS]\n"
-		"                     [--catalog URI | --catalog-file FILE]\n"
+		"                     [--catalog URI | --catalog-file FILE]"
+		" [--blobs SPEC]\n"
 		"Serves the datasets of the store in directory STORE (created if"
 		" missing) over\n"
 		"HTTP (docs/api.md) to remote mounts: sievefs"
@@ -133,6 +134,13 @@ static int serve_usage(int help)
 		"  --catalog-file FILE  the URI from FILE's one line (mode 0600"
 		" or 0400; may\n"
 		"                       hold the password)\n"
+		"  --blobs SPEC         the samples' bytes in S3:"
+		" s3://BUCKET[/PREFIX]?endpoint=\n"
+		"                       http(s)://HOST:PORT&region=R (keys:"
+		" AWS_ACCESS_KEY_ID,\n"
+		"                       AWS_SECRET_ACCESS_KEY); STORE keeps"
+		" staging and a read\n"
+		"                       cache. Default: STORE/blobs\n"
 		"Tokens for the users: sievefs token create --store STORE USER."
 		" Stops on\n"
 		"SIGINT or SIGTERM.\n", CONNS_DEFAULT, MAX_CONNS_DEFAULT,
@@ -355,7 +363,8 @@ int api_serve_cli(int argc, char **argv)
 {
 	const char *dir = NULL, *listen = NULL, *cert = NULL, *key = NULL,
 		   *rate = RATE_DEFAULT, *conns = NULL, *maxc = NULL,
-		   *ttl = NULL, *cat_uri = NULL, *cat_file = NULL;
+		   *ttl = NULL, *cat_uri = NULL, *cat_file = NULL,
+		   *blobs = NULL;
 	char *catalog = NULL;
 	struct api_server_opts o = { .per_addr = CONNS_DEFAULT,
 				     .upload_cap = UPLOAD_CAP,
@@ -388,6 +397,7 @@ int api_serve_cli(int argc, char **argv)
 				   !strcmp(argv[i], "--session-ttl") ? &ttl :
 				   !strcmp(argv[i], "--catalog") ? &cat_uri :
 				   !strcmp(argv[i], "--catalog-file") ? &cat_file :
+				   !strcmp(argv[i], "--blobs") ? &blobs :
 				   NULL;
 		if (opt && i + 1 < argc)
 			*opt = argv[++i];
@@ -447,6 +457,7 @@ int api_serve_cli(int argc, char **argv)
 	if ((rc = catalog_target(cat_uri, cat_file, &catalog)) != 0)
 		return rc;
 	o.catalog = catalog;
+	o.blobs = blobs;
 	if (cert) {
 		if (MHD_is_feature_supported(MHD_FEATURE_TLS) != MHD_YES) {
 			fprintf(stderr, "sievefs: this libmicrohttpd has no TLS\n");

@@ -35,6 +35,10 @@ struct api_server_opts {
 	const char *catalog;              /* --catalog(-file): the catalog's
 	                                   * target (core_store_cfg); NULL:
 	                                   * STORE/catalog.db */
+	const char *blobs;                /* --blobs: the blob engine's spec
+	                                   * (core_store_cfg); NULL: STORE */
+	const char *s3_key_id, *s3_secret;/* from a config file; NULL: the
+	                                   * environment's AWS_* keys */
 };
 
 struct api_server;

@@ -1019,8 +1019,9 @@ int core_local_open_cfg(const struct core_store_cfg *cfg, const char *owner,
 	*out = NULL;
 	if (!l)
 		return -ENOMEM;
-	rc = store_open_catalog(cfg->dir, cfg->catalog, STORE_OPEN_OWNER,
-				&l->st, msg, msglen);
+	rc = store_open_engines(cfg->dir, cfg->catalog, cfg->blobs,
+				cfg->s3_key_id, cfg->s3_secret,
+				STORE_OPEN_OWNER, &l->st, msg, msglen);
 	if (rc) {
 		free(l);
 		return rc;

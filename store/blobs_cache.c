@@ -286,15 +286,19 @@ static int rem_remove(store *st, const unsigned char *sha)
 	return rc;
 }
 
-/* The owner's open: staging files of a crash, here and in the cache. The
- * engine's own staging goes with the periodic sweep (rem_sweep), by age:
- * other servers may be uploading. No walk of the bucket. */
+/* The owner's open: staging files of a crash, here and in the cache, and
+ * the server-made thumbnails (STORE/thumbs, kept per server) whose blob is
+ * gone (one HEAD each when not cached). The engine's own staging goes
+ * with the periodic sweep (rem_sweep), by age: other servers may be
+ * uploading. No walk of the bucket. */
 static int rem_recover(struct conn *c)
 {
 	int rc = blobs_local_sweep(c->st->dir, 0, NULL);
 
 	if (!rc)
 		rc = blobs_local_sweep(c->st->cachedir, 0, NULL);
+	if (!rc)
+		thumbcache_recover(c->st);
 	return rc;
 }
 
