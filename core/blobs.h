@@ -7,10 +7,11 @@
  * Two halves:
  *
  *   - the bytes: the store's blob functions (store/blob.c), which keep
- *     them through an engine of store/blobstore.h — the local directory
- *     STORE/blobs/ab/<sha256> today; the S3 engine (one bucket, keys by
- *     hash, presigned GET URLs) is built behind that interface and comes
- *     here without touching a caller once the store holds it (§2.9).
+ *     them through the store's engine of store/blobstore.h — the local
+ *     directory STORE/blobs/ab/<sha256>, or S3 (one bucket, keys by
+ *     hash, presigned GET URLs: core_blob_url), chosen when the store is
+ *     opened (core_store_cfg's blobs). An fd on S3 bytes comes from the
+ *     store's bounded read cache (store/blobs_cache.c).
  *   - the facts about blobs that live in the catalog whatever the engine
  *     (who sent which bytes — grants —, which are pending, which a
  *     sample keeps on the uploader's machine, which thumbnail a user may

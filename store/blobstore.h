@@ -50,9 +50,8 @@
  *     and the commit of the node naming it: the local commit links under
  *     the write lock; an S3 upload, finished outside any lock, needs its
  *     hash recorded as pending (the `pending` table) before finish, and
- *     collection must spare pending hashes — store/blob.c's blob_collect
- *     does not yet (it drops a pending row with its blob): the first S3
- *     commit changes it there (said at blob_collect too).
+ *     collection spares pending hashes (store/blob.c's blob_collect; the
+ *     order is said at the top of blob.c).
  *  4. A crash leaves at most garbage under the staging area: uploads write
  *     nothing but staging until finish; blobs_sweep removes what is older
  *     than a given age (local: files in staging/; S3: objects under

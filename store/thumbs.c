@@ -27,6 +27,11 @@
  * rename it; rename is atomic, so a reader opens one whole file or none,
  * never a mix.
  *
+ * Whether the blob is there is its engine's answer (blob_exists): with
+ * S3 blobs this cache stays per server in STORE/thumbs (made again from
+ * the bytes by each server that is asked; not yet kept in the bucket), and
+ * a put looks for the blob in the read cache or with a HEAD.
+ *
  * No lock: every step is one filesystem call on paths nobody else writes
  * in another way. Threads: any number.
  */
