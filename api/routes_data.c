@@ -946,8 +946,10 @@ int srv_blob_keep(struct srv *s, struct req *r, struct MHD_Connection *c,
 		return 1;
 	}
 	/* with the grant (this user has shown the bytes) and the pending row */
-	rc = core_blob_put(s->blobs, r->fd, r->staged, r->sha, r->owner);
+	rc = core_blob_put_stream(s->blobs, r->fd, r->staged, r->up, r->sha,
+				  r->owner);
 	r->staged[0] = '\0';     /* consumed (renamed or unlinked) */
+	r->up = NULL;            /* consumed (finished or dropped) */
 	pthread_mutex_unlock(&s->quota_lock);
 	if (rc) {
 		*ret = srv_send_errno(c, rc, NULL);

@@ -66,6 +66,55 @@ int core_blob_put(struct core_blobs *b, int fd, const char *staged,
 /* The catalog's pending uploads past the grace, then what crashed
  * uploads left in the engine's staging area, by the same age: an upload
  * still running after the grace would find its pending row gone anyway. */
+struct core_blob_stream {
+	struct blob_upload *u;   /* the store's engine upload */
+};
+
+int core_blob_stream_begin(struct core_blobs *b, struct core_blob_stream **out)
+{
+	struct blob_upload *u;
+	int rc = store_blob_stream_begin(b->st, &u);
+
+	*out = NULL;
+	if (rc || !u)
+		return rc;
+	if (!(*out = malloc(sizeof **out))) {
+		store_blob_stream_abort(u);
+		return -ENOMEM;
+	}
+	(*out)->u = u;
+	return 0;
+}
+
+int core_blob_stream_write(struct core_blob_stream *u, const void *buf,
+			   size_t len)
+{
+	return store_blob_stream_write(u->u, buf, len);
+}
+
+void core_blob_stream_abort(struct core_blob_stream *u)
+{
+	if (!u)
+		return;
+	store_blob_stream_abort(u->u);
+	free(u);
+}
+
+int core_blob_put_stream(struct core_blobs *b, int fd, const char *staged,
+			 struct core_blob_stream *u,
+			 const unsigned char sha[STORE_SHA_LEN],
+			 const char *user)
+{
+	struct blob_upload *bu = u ? u->u : NULL;
+	int rc;
+
+	free(u);
+	rc = store_blob_put_streamed(b->st, fd, staged, bu, sha, user);
+	if (rc && store_blob_engine_error()[0])
+		log_warn("storing blob: %s", store_blob_engine_error());
+	return rc;
+}
+
 int core_blob_sweep(struct core_blobs *b, int64_t grace_ns, size_t *removed,
 		    int64_t *bytes)
 {

@@ -69,6 +69,22 @@ int core_blob_put(struct core_blobs *b, int fd, const char *staged,
 		  const unsigned char sha[STORE_SHA_LEN], const char *user);
 int core_blob_sweep(struct core_blobs *b, int64_t grace_ns, size_t *removed,
 		    int64_t *bytes);
+/* A PUT body streamed to the engine as it arrives (S3: into parts while
+ * the body still comes), beside the staging file it is also written to
+ * (the read cache's copy afterwards). begin: 0 with *out, or 0 with *out
+ * NULL when the engine takes the bytes from the staging file at the put
+ * (local files); -errno. write: -errno (abort it then). put: as
+ * core_blob_put, finishing the stream (NULL: core_blob_put); consumes it
+ * whatever the outcome. abort: NULL is a no-op. */
+struct core_blob_stream;
+int core_blob_stream_begin(struct core_blobs *b, struct core_blob_stream **out);
+int core_blob_stream_write(struct core_blob_stream *u, const void *buf,
+			   size_t len);
+void core_blob_stream_abort(struct core_blob_stream *u);
+int core_blob_put_stream(struct core_blobs *b, int fd, const char *staged,
+			 struct core_blob_stream *u,
+			 const unsigned char sha[STORE_SHA_LEN],
+			 const char *user);
 int core_thumbcache_open(struct core_blobs *b,
 			 const unsigned char sha[STORE_SHA_LEN], int side);
 int core_thumbcache_put(struct core_blobs *b,

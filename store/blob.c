@@ -172,6 +172,23 @@ const char *store_blob_engine_error(void)
 	return blobs_last_error();
 }
 
+int store_blob_stream_begin(store *st, struct blob_upload **out)
+{
+	*out = NULL;
+	return st->eng->finish ? blobs_begin(st->blobs, out) : 0;
+}
+
+int store_blob_stream_write(struct blob_upload *u, const void *buf,
+			    size_t len)
+{
+	return blobs_write(u, buf, len);
+}
+
+void store_blob_stream_abort(struct blob_upload *u)
+{
+	blobs_abort(u);
+}
+
 /* ---- the local engine's table: files in the store's folder ---- */
 
 static int local_open_fd(store *st, const unsigned char *sha)
@@ -207,7 +224,8 @@ static int local_recover(struct conn *c);
 
 const struct blob_eng blob_eng_local = {
 	.name = "local", .open_fd = local_open_fd, .stat = local_stat,
-	.send = NULL, .link = local_link, .remove = local_remove,
+	.send = NULL, .finish = NULL, .link = local_link,
+	.remove = local_remove,
 	.recover = local_recover, .sweep = NULL,
 };
 

@@ -460,18 +460,32 @@ static int record_put(struct conn *c, const char *user,
 int store_blob_put(store *st, int fd, const char *staged,
 		   const unsigned char sha[STORE_SHA_LEN], const char *user)
 {
+	return store_blob_put_streamed(st, fd, staged, NULL, sha, user);
+}
+
+int store_blob_put_streamed(store *st, int fd, const char *staged,
+			    struct blob_upload *u,
+			    const unsigned char sha[STORE_SHA_LEN],
+			    const char *user)
+{
 	struct conn *c = db_conn(st);
 	const struct blob_eng *e = st->eng;
 	struct stat sb;
 	int rc;
 
+	if (u && !e->finish) {          /* not this engine's: cannot be */
+		blobs_abort(u);
+		u = NULL;
+	}
 	if (fstat(fd, &sb)) {
 		rc = -errno;
+		blobs_abort(u);
 		blobs_local_unstage(staged);
 		return rc;
 	}
 	rc = c ? db_begin(c) : -EIO;      /* wlock: see blob_collect */
 	if (rc) {
+		blobs_abort(u);
 		blobs_local_unstage(staged);
 		return rc;
 	}
@@ -487,7 +501,11 @@ int store_blob_put(store *st, int fd, const char *staged,
 	/* A failure after the link leaves a blob nobody names and no row
 	 * says is pending: the owner's next open collects it (blob.c). */
 	rc = db_end(c, rc);
-	if (!rc && e->send)
+	if (u && !rc)                   /* streamed as it came: finish */
+		rc = e->finish(st, u, fd, staged, sha);
+	else if (u)
+		blobs_abort(u);
+	else if (!rc && e->send)
 		rc = e->send(st, fd, staged, sha, 0);
 	/* A failed send leaves the pending row: the sweep ends it after the
 	 * grace (and collects what a cut send may have left). */
