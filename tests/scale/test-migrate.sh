@@ -19,9 +19,10 @@
 #   nothing; the identity sequences are past the copied ids;
 # - every blob is in the bucket under PREFIX/blobs/ab/<sha> with exactly
 #   its bytes (fetched back with SigV4 curl, hashed);
-# - `sievefs serve` on the migrated catalog answers alice's old token with
-#   the same dataset listing and tags as before, a remote mount of it shows
-#   the same tree and bytes (diff -r), and new rows get new ids (a new
+# - `sievefs serve NEWDIR --catalog … --blobs s3://…` on the migrated
+#   catalog and bucket answers alice's old token with the same dataset
+#   listing and tags as before, a remote mount of it shows the same tree
+#   and bytes (diff -r: read from S3), and new rows get new ids (a new
 #   dataset's id is above every migrated one).
 
 . "$(dirname "$0")/../integration/lib.sh"
@@ -179,8 +180,10 @@ expect_eq "$(find "$SRC/blobs" -type f -name '[0-9a-f]*' | wc -l)" "$((seen))" \
 	"the re-run saw every local blob: copied or already there"
 
 # --- sievefs serve on the migrated catalog: same listing, bytes, token
+# a new STORE folder (staging, cache, lock): the bytes come from S3 (the
+# keys from the environment: rgw.sh's s3.env)
 mkdir -p "$T/new"
-serve_port "$T/serve.log" "$SRC" --catalog "$CAT"
+serve_port "$T/serve.log" "$T/new" --catalog "$CAT" --blobs "$BLOBS"
 api "$TOK" GET /v1/datasets
 expect_code 200 "alice's old token works on the migrated catalog"
 python3 - "$T/datasets.before" "$T/body" <<'PY' && pass "... the same dataset listing" || fail "the dataset listing differs"
@@ -197,6 +200,8 @@ PY
 sv_mount "$U" "$T/m2" -o "token_file=$T/alice.tok" -o "cache_dir=$T/m2.cache" ||
 	die "mount of the migrated server failed"
 ok "the migrated tree has every file with its bytes" diff -r "$T/orig" "$T/m2/pets/initial-tag"
+expect_eq 0 "$(find "$T/new" -path "$T/new/cache" -prune -o -type f -name '[0-9a-f]*' -size +0 -print | grep -c '/[0-9a-f]\{64\}$')" \
+	"... and the new STORE folder holds no blob of its own (outside the read cache): they came from S3"
 ok "the frozen tag is there" test -d "$T/m2/pets/first40"
 expect_eq "$(cat "$T/sel.before")" "$(cat "$T/m2/pets/selection")" "the selection came along"
 ok "the embedding is listed" test -e "$T/m2/pets/embeddings/mine.csv"
