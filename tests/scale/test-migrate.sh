@@ -15,8 +15,8 @@
 #   catalog is not copied, and no object appears under its hash;
 # - kill -9 of migrate in the middle of the blob copy, then a re-run:
 #   it resumes (blobs already there counted, not sent again) and ends with
-#   every table's row count equal to the source's, and a third run copies
-#   nothing; the identity sequences are past the copied ids;
+#   every table's row count equal to the source's, and a third run (its
+#   catalog, blob store and S3 keys from a --config file) copies nothing; the identity sequences are past the copied ids;
 # - every blob is in the bucket under PREFIX/blobs/ab/<sha> with exactly
 #   its bytes (fetched back with SigV4 curl, hashed);
 # - `sievefs serve NEWDIR --catalog … --blobs s3://…` on the migrated
@@ -153,8 +153,11 @@ grep -E "^sievefs: migrate: blobs: .* [1-9][0-9]* already there, 0 corrupt" "$T/
 	pass "... resuming: blobs the killed run stored are not sent again" ||
 	{ fail "the re-run found no blob already there"; sv_show "$T/m2.out"; }
 expect_contains "$T/m2.out" "the source holds 1 datasets" "... the summary counts the datasets"
-timeout 600 "$SIEVEFS" store migrate "$SRC" --catalog "$CAT" --blobs "$BLOBS" >"$T/m3.out" 2>&1
-expect_eq 0 "$?" "a third run completes"
+(umask 077 && printf '%s\n' "# the team server" "catalog = $CAT" "blobs = $BLOBS" \
+	"s3_access_key_id = $AWS_ACCESS_KEY_ID" "s3_secret_access_key = $AWS_SECRET_ACCESS_KEY" >"$T/team.conf")
+env -u AWS_ACCESS_KEY_ID -u AWS_SECRET_ACCESS_KEY timeout 600 "$SIEVEFS" store migrate "$SRC" \
+	--config "$T/team.conf" >"$T/m3.out" 2>&1
+expect_eq 0 "$?" "a third run, from a --config file with the S3 keys, completes" || sv_show "$T/m3.out"
 expect_contains "$T/m3.out" "copied 0 tables (0 rows), 0 blobs (0 bytes)" "... and copies nothing"
 
 # --- every table as in the source
