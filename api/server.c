@@ -26,6 +26,7 @@
 #include "api/server.h"
 #include "api/server_int.h"
 #include "api/server_probe.h"
+#include "api/serve_config.h"
 #include "core/log.h"
 
 /* "N", "N[KMG]" (binary) into *out; 0, or -1 if not that or 0. */
@@ -80,6 +81,7 @@ static int serve_usage(int help)
 		" [--session-ttl SECS]\n"
 		"                     [--catalog URI | --catalog-file FILE]"
 		" [--blobs SPEC]\n"
+		"                     [--config FILE]\n"
 		"Serves the datasets of the store in directory STORE (created if"
 		" missing) over\n"
 		"HTTP (docs/api.md) to remote mounts: sievefs"
@@ -133,14 +135,21 @@ static int serve_usage(int help)
 		" STORE/catalog.db\n"
 		"  --catalog-file FILE  the URI from FILE's one line (mode 0600"
 		" or 0400; may\n"
-		"                       hold the password)\n"
-		"  --blobs SPEC         the samples' bytes in S3:"
-		" s3://BUCKET[/PREFIX]?endpoint=\n"
-		"                       http(s)://HOST:PORT&region=R (keys:"
-		" AWS_ACCESS_KEY_ID,\n"
-		"                       AWS_SECRET_ACCESS_KEY); STORE keeps"
-		" staging and a read\n"
-		"                       cache. Default: STORE/blobs\n"
+		"                       hold the password)\n"		"  --blobs SPEC         the blobs in S3:"
+		" s3://BUCKET/PREFIX?endpoint=URL&region=R\n"
+		"                       (credentials: AWS_ACCESS_KEY_ID and"
+		" AWS_SECRET_ACCESS_KEY,\n"
+		"                       or the config file; never in SPEC)."
+		" Default: STORE/blobs\n"
+		"  --config FILE        settings, one KEY = VALUE a line (#"
+		" comments): catalog,\n"
+		"                       blobs, s3_access_key_id,"
+		" s3_secret_access_key, listen,\n"
+		"                       tls_cert, tls_key, web_root; mode 0600"
+		" or 0400 (it may\n"
+		"                       hold secrets); a setting given here and"
+		" as an option\n"
+		"                       is refused\n"
 		"Tokens for the users: sievefs token create --store STORE USER."
 		" Stops on\n"
 		"SIGINT or SIGTERM.\n", CONNS_DEFAULT, MAX_CONNS_DEFAULT,
@@ -195,168 +204,19 @@ static int url_as_store(const char *dir)
 	return 1;
 }
 
-/* ---- the catalog's target: --catalog URI or --catalog-file FILE ---- */
-
-#define CATALOG_FILE_MAX 4096
-
-/* 1 if target begins with a scheme the PostgreSQL engine takes. */
-static int catalog_is_pg(const char *t)
+/* A setting from the command line, else from the config file (conf_val,
+ * may be NULL): 0, or 2 (said on stderr) when both give it. */
+static int from_conf(const char **opt, const char *flag, const char *conf_val,
+		     const char *key)
 {
-	return !strncmp(t, "postgresql://", 13) || !strncmp(t, "postgres://", 11);
-}
-
-/* 1 if the URI t carries a secret: "user:password@" in its authority, or
- * a password= or sslpassword= (the client key's passphrase) parameter.
- * Such a URI is refused on argv, which every user of the machine reads
- * (/proc/PID/cmdline, ps). */
-static int catalog_has_password(const char *t)
-{
-	const char *a = strstr(t, "://"), *end, *at = NULL;
-
-	for (const char *p = t; (p = strstr(p, "password=")) != NULL; p++) {
-		const char *k = p - t >= 3 && !strncmp(p - 3, "ssl", 3) ?
-				p - 3 : p;
-		if (k == t || k[-1] == '?' || k[-1] == '&')
-			return 1;
-	}
-	if (!a)
-		return 0;
-	a += 3;
-	end = a + strcspn(a, "/?");
-	for (const char *p = a; p < end; p++)
-		if (*p == '@')
-			at = p;
-	return at && memchr(a, ':', (size_t)(at - a)) != NULL;
-}
-
-/* The URI in file `path` into *out (malloc'd): its one line that is not
- * blank or a # comment. Refused when group or others may read it (mode
- * must be 0600 or 0400: it may hold the password). 0, or -1 with the
- * reason on stderr (never the file's text). */
-static int catalog_read_file(const char *path, char **out)
-{
-	char *buf = NULL, *line = NULL;
-	struct stat sb;
-	ssize_t n;
-	size_t len = 0;
-	int fd, rc = -1, lines = 0;
-
-	*out = NULL;
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-	if (fd < 0 || fstat(fd, &sb)) {
-		fprintf(stderr, "sievefs: --catalog-file %s: %s\n", path,
-			strerror(errno));
-		goto out;
-	}
-	if (!S_ISREG(sb.st_mode)) {
-		fprintf(stderr, "sievefs: --catalog-file %s: not a regular"
-			" file\n", path);
-		goto out;
-	}
-	if (sb.st_mode & 077) {
-		fprintf(stderr, "sievefs: --catalog-file %s has mode %04o:"
-			" group or others may read it, and it may hold the"
-			" catalog's password; refusing it (chmod 600 %s)\n",
-			path, (unsigned)(sb.st_mode & 07777), path);
-		goto out;
-	}
-	if (sb.st_size >= CATALOG_FILE_MAX ||
-	    !(buf = calloc(1, CATALOG_FILE_MAX))) {
-		fprintf(stderr, "sievefs: --catalog-file %s: %s\n", path,
-			buf ? "out of memory" : "larger than 4 KiB");
-		goto out;
-	}
-	while (len < CATALOG_FILE_MAX - 1 &&
-	       (n = read(fd, buf + len, CATALOG_FILE_MAX - 1 - len)) != 0) {
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			fprintf(stderr, "sievefs: --catalog-file %s: %s\n",
-				path, strerror(errno));
-			goto out;
-		}
-		len += (size_t)n;
-	}
-	for (char *p = buf, *nl; *p; p = nl) {
-		char *e;
-
-		nl = p + strcspn(p, "\n");
-		if (*nl)
-			*nl++ = '\0';
-		while (*p == ' ' || *p == '\t')
-			p++;
-		e = p + strlen(p);
-		while (e > p && (e[-1] == ' ' || e[-1] == '\t' ||
-				 e[-1] == '\r'))
-			*--e = '\0';
-		if (!*p || *p == '#')
-			continue;
-		lines++;
-		line = p;
-	}
-	if (lines != 1 || !catalog_is_pg(line)) {
-		fprintf(stderr, "sievefs: --catalog-file %s: want one line"
-			" holding a postgresql:// URI (blank lines and # comments"
-			" aside)\n", path);
-		goto out;
-	}
-	if (!(*out = strdup(line))) {
-		fprintf(stderr, "sievefs: out of memory\n");
-		goto out;
-	}
-	rc = 0;
-out:
-	if (buf) {
-		explicit_bzero(buf, CATALOG_FILE_MAX);
-		free(buf);
-	}
-	if (fd >= 0)
-		close(fd);
-	return rc;
-}
-
-/* The catalog's target from --catalog `uri` or --catalog-file `file` (at
- * most one given) into *out (malloc'd; NULL when neither: the store's
- * SQLite file). 0, or the exit status (1, 2) with the reason printed. */
-static int catalog_target(const char *uri, const char *file, char **out)
-{
-	*out = NULL;
-	if (uri && file) {
-		fprintf(stderr, "sievefs: give --catalog or --catalog-file, not"
-			" both\n");
+	if (*opt && conf_val) {
+		fprintf(stderr, "sievefs: %s and the --config file's %s line"
+			" both give it: say it once\n", flag, key);
 		return 2;
 	}
-	if (file)
-		return catalog_read_file(file, out) ? 1 : 0;
-	if (!uri)
-		return 0;
-	if (!catalog_is_pg(uri)) {
-		fprintf(stderr, "sievefs: --catalog: want a postgresql:// URI"
-			" (postgresql://USER@HOST:PORT/DATABASE); without"
-			" --catalog the catalog is STORE/catalog.db\n");
-		return 2;
-	}
-	if (catalog_has_password(uri)) {
-		fprintf(stderr, "sievefs: --catalog: the URI holds a password,"
-			" which any user of this machine can read on a command"
-			" line; give it in PGPASSWORD, ~/.pgpass, or put the URI"
-			" in a --catalog-file (mode 0600)\n");
-		return 2;
-	}
-	if (!(*out = strdup(uri))) {
-		fprintf(stderr, "sievefs: out of memory\n");
-		return 1;
-	}
+	if (!*opt)
+		*opt = conf_val;
 	return 0;
-}
-
-/* Frees a target from catalog_target, wiping it (it may hold a password). */
-static void catalog_free(char *t)
-{
-	if (!t)
-		return;
-	explicit_bzero(t, strlen(t));
-	free(t);
 }
 
 int api_serve_cli(int argc, char **argv)
@@ -364,8 +224,9 @@ int api_serve_cli(int argc, char **argv)
 	const char *dir = NULL, *listen = NULL, *cert = NULL, *key = NULL,
 		   *rate = RATE_DEFAULT, *conns = NULL, *maxc = NULL,
 		   *ttl = NULL, *cat_uri = NULL, *cat_file = NULL,
-		   *blobs = NULL;
+		   *conf_path = NULL, *blobs_arg = NULL;
 	char *catalog = NULL;
+	struct srv_config conf = { 0 };
 	struct api_server_opts o = { .per_addr = CONNS_DEFAULT,
 				     .upload_cap = UPLOAD_CAP,
 				     .grace = ORPHAN_GRACE };
@@ -375,7 +236,7 @@ int api_serve_cli(int argc, char **argv)
 	struct api_server *h = NULL;
 	sigset_t sigs;
 	unsigned port = 0;
-	int v6 = 0, rc, sig, ret = 1, insecure = 0;
+	int v6 = 0, rc, sig, ret = 1, insecure = 0, on_pg = 0;
 
 	for (int i = 1; i < argc; i++)
 		if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help"))
@@ -397,7 +258,8 @@ int api_serve_cli(int argc, char **argv)
 				   !strcmp(argv[i], "--session-ttl") ? &ttl :
 				   !strcmp(argv[i], "--catalog") ? &cat_uri :
 				   !strcmp(argv[i], "--catalog-file") ? &cat_file :
-				   !strcmp(argv[i], "--blobs") ? &blobs :
+				   !strcmp(argv[i], "--config") ? &conf_path :
+				   !strcmp(argv[i], "--blobs") ? &blobs_arg :
 				   NULL;
 		if (opt && i + 1 < argc)
 			*opt = argv[++i];
@@ -406,29 +268,46 @@ int api_serve_cli(int argc, char **argv)
 		else
 			return serve_usage(0);
 	}
-	if (!dir || !listen || !cert != !key)
+	if (!dir)
 		return serve_usage(0);
 	if (url_as_store(dir))
 		return 2;
+	if (blobs_arg && (rc = srv_blobs_argv_check(blobs_arg)) != 0)
+		return rc;
+	if (conf_path && srv_config_read(conf_path, &conf))
+		return 1;
+	if ((ret = from_conf(&listen, "--listen", conf.listen, "listen")) ||
+	    (ret = from_conf(&cert, "--tls-cert", conf.tls_cert, "tls_cert")) ||
+	    (ret = from_conf(&key, "--tls-key", conf.tls_key, "tls_key")) ||
+	    (ret = from_conf(&o.web_root, "--web-root", conf.web_root,
+			     "web_root")) ||
+	    (ret = srv_blobs_settings(blobs_arg, &conf, &o.blobs, &o.s3_key_id,
+				      &o.s3_secret)))
+		goto out;
+	ret = 2;
+	if (!listen || !cert != !key) {
+		serve_usage(0);
+		goto out;
+	}
 	if (grace && parse_secs(grace, 1, 2592000, &o.grace)) {
 		fprintf(stderr, "sievefs: --orphan-grace %s: want seconds, 1 to"
 			" 2592000 (30 days)\n", grace);
-		return 2;
+		goto out;
 	}
 	if (ttl && parse_secs(ttl, 60, 31536000, &o.session_ttl)) {
 		fprintf(stderr, "sievefs: --session-ttl %s: want seconds, 60 to"
 			" 31536000 (a year)\n", ttl);
-		return 2;
+		goto out;
 	}
 	if (cap && parse_bytes(cap, &o.upload_cap)) {
 		fprintf(stderr, "sievefs: --upload-cap %s: want a size above 0,"
 			" such as 500M or 2G\n", cap);
-		return 2;
+		goto out;
 	}
 	if (srv_parse_listen(listen, &ss, &v6)) {
 		fprintf(stderr, "sievefs: --listen %s: expected HOST:PORT\n",
 			listen);
-		return 2;
+		goto out;
 	}
 	if (!cert && !insecure && !srv_listen_loopback(&ss)) {
 		fprintf(stderr, "sievefs: --listen %s: refusing plain http on an"
@@ -437,39 +316,38 @@ int api_serve_cli(int argc, char **argv)
 			" and --tls-key, listen on 127.0.0.1 behind a TLS proxy,"
 			" or add --insecure-http if the network is trusted\n",
 			listen);
-		return 2;
+		goto out;
 	}
 	if (parse_rate(rate, &o.rate_n, &o.rate_s)) {
 		fprintf(stderr, "sievefs: --user-rate %s: expected N/SECONDS"
 			" (integers >= 1), e.g. " RATE_DEFAULT "\n", rate);
-		return 2;
+		goto out;
 	}
 	if (conns && parse_count(conns, &o.per_addr)) {
 		fprintf(stderr, "sievefs: --conns-per-addr %s: expected a"
 			" number from 1 to 65535\n", conns);
-		return 2;
+		goto out;
 	}
 	if (maxc && parse_count(maxc, &o.max_conns)) {
 		fprintf(stderr, "sievefs: --max-conns %s: expected a number"
 			" from 1 to 65535\n", maxc);
-		return 2;
+		goto out;
 	}
-	if ((rc = catalog_target(cat_uri, cat_file, &catalog)) != 0)
-		return rc;
+	if ((ret = srv_catalog_target(cat_uri, cat_file, conf.catalog,
+				      &catalog)) != 0)
+		goto out;
+	ret = 1;
 	o.catalog = catalog;
-	o.blobs = blobs;
+	on_pg = catalog != NULL;
 	if (cert) {
 		if (MHD_is_feature_supported(MHD_FEATURE_TLS) != MHD_YES) {
 			fprintf(stderr, "sievefs: this libmicrohttpd has no TLS\n");
-			catalog_free(catalog);
-			return 1;
+			goto out;
 		}
 		if (srv_read_file(cert, &cert_pem) || srv_read_file(key, &key_pem)) {
 			fprintf(stderr, "sievefs: cannot read %s or %s\n", cert,
 				key);
-			free(cert_pem);
-			catalog_free(catalog);
-			return 1;
+			goto out;
 		}
 		o.cert_pem = cert_pem;
 		o.key_pem = key_pem;
@@ -493,10 +371,20 @@ int api_serve_cli(int argc, char **argv)
 				listen);
 		goto out;
 	}
+	/* the store and its engines hold their own copies now: the
+	 * secrets read from argv's files go from this process's memory */
+	o.catalog = o.s3_key_id = o.s3_secret = NULL;
+	srv_secret_free(conf.s3_secret);
+	srv_secret_free(conf.s3_key_id);
+	srv_secret_free(conf.catalog);
+	conf.s3_secret = conf.s3_key_id = conf.catalog = NULL;
+	srv_secret_free(catalog);
+	catalog = NULL;
 	srv_url(&ss, port, cert != NULL, host, sizeof(host));
-	if (catalog)
-		log_info("the catalog is in PostgreSQL; blobs, staging and"
-			 " thumbnails in %s", dir);
+	if (on_pg || (o.blobs && *o.blobs))
+		log_info("the catalog is %s; %s", on_pg ? "in PostgreSQL" :
+			 "STORE/catalog.db", o.blobs && *o.blobs ?
+			 "blobs in S3" : "blobs, staging and thumbnails in STORE");
 	fprintf(stderr, "sievefs: listening on %s\n", host);
 	fflush(stderr);
 	do {
@@ -509,7 +397,8 @@ out:
 	api_server_stop(h);
 	free(cert_pem);
 	free(key_pem);
-	catalog_free(catalog);
+	srv_secret_free(catalog);
+	srv_config_free(&conf);   /* wipes the secrets it held */
 	return ret;
 }
 
@@ -520,8 +409,9 @@ static int token_usage(int help)
 		"usage: sievefs token create --store STORE [--name NAME] [USER]\n"
 		"       sievefs token list --store STORE\n"
 		"       sievefs token revoke --store STORE ID\n"
-		"       each with --catalog URI or --catalog-file FILE for a"
-		" store served so\n"
+		"       each with the --catalog URI, --catalog-file FILE or"
+		" --config FILE\n"
+		"       of a store served so\n"
 		"API tokens of a server's users (sievefs serve STORE): create"
 		" prints a new\n"
 		"token once (only its hash is kept; --name labels it, as the"
@@ -536,8 +426,10 @@ static int token_usage(int help)
 int api_token_cli(int argc, char **argv)
 {
 	const char *cmd = argc > 1 ? argv[1] : "", *dir = NULL, *arg = NULL,
-		   *name = NULL, *cat_uri = NULL, *cat_file = NULL;
+		   *name = NULL, *cat_uri = NULL, *cat_file = NULL,
+		   *conf_path = NULL;
 	char *catalog = NULL;
+	struct srv_config conf = { 0 };
 	char msg[512] = "", token[STORE_TOKEN_LEN + 1], ts[32];
 	char uname[STORE_USER_MAX + 1];
 	struct store_token *v = NULL, made;
@@ -557,6 +449,8 @@ int api_token_cli(int argc, char **argv)
 			cat_uri = argv[++i];
 		else if (!strcmp(argv[i], "--catalog-file") && i + 1 < argc)
 			cat_file = argv[++i];
+		else if (!strcmp(argv[i], "--config") && i + 1 < argc)
+			conf_path = argv[++i];
 		else if (!strcmp(argv[i], "--name") && i + 1 < argc &&
 			 !strcmp(cmd, "create"))
 			name = argv[++i];
@@ -600,11 +494,17 @@ int api_token_cli(int argc, char **argv)
 		fprintf(stderr, "sievefs: '%s' is not a token id\n", arg);
 		return 2;
 	}
-	if ((rc = catalog_target(cat_uri, cat_file, &catalog)) != 0)
+	/* the config's blob store and listen are the server's: a token
+	 * needs only the catalog */
+	if (conf_path && srv_config_read(conf_path, &conf))
+		return 1;
+	rc = srv_catalog_target(cat_uri, cat_file, conf.catalog, &catalog);
+	srv_config_free(&conf);
+	if (rc)
 		return rc;
 	const struct core_store_cfg cfg = { .dir = dir, .catalog = catalog };
 	rc = core_auth_admin_open(&cfg, &st, msg, sizeof(msg));
-	catalog_free(catalog);      /* the store keeps its own copy */
+	srv_secret_free(catalog);   /* the store keeps its own copy */
 	if (rc) {
 		fprintf(stderr, "sievefs: %s\n", *msg ? msg : strerror(-rc));
 		return 1;

@@ -36,6 +36,11 @@ int api_serve_cli(int argc, char **argv);
  * each with the --catalog or --catalog-file its server was started with. */
 int api_token_cli(int argc, char **argv);
 
+/* sievefs store migrate STORE (--config FILE | --catalog URI |
+ *                               --catalog-file FILE) [--blobs SPEC]
+ * an embedded store copied into PostgreSQL (+ S3): api/store_cli.c. */
+int api_store_cli(int argc, char **argv);
+
 /* ---- the web door of a mount: `sievefs STORE MNT -o web=ADDR` ----
  *
  * One process owns a store (its owner lock), so a mount that also serves

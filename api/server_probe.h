@@ -35,10 +35,11 @@ struct api_server_opts {
 	const char *catalog;              /* --catalog(-file): the catalog's
 	                                   * target (core_store_cfg); NULL:
 	                                   * STORE/catalog.db */
-	const char *blobs;                /* --blobs: the blob engine's spec
-	                                   * (core_store_cfg); NULL: STORE */
-	const char *s3_key_id, *s3_secret;/* from a config file; NULL: the
-	                                   * environment's AWS_* keys */
+	const char *blobs;                /* --blobs: the blob store's spec
+	                                   * (core_store_cfg); NULL: local */
+	const char *s3_key_id, *s3_secret;  /* the config file's S3
+	                                   * credentials; NULL: the
+	                                   * environment's */
 };
 
 struct api_server;

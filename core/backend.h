@@ -159,12 +159,13 @@ struct core_store_cfg {
 	 * created or upgraded at the open. It may hold a password (read from
 	 * a --catalog-file): never copied into a message. */
 	const char *catalog;
-	/* NULL or "": the blobs in DIR/blobs; else the blob engine's spec
-	 * (store/blobstore.h, blobs_open_spec), e.g. "s3://BUCKET/PREFIX?
-	 * endpoint=https://HOST:PORT&region=R", with its keys: s3_key_id and
-	 * s3_secret (a config file's; both NULL: AWS_ACCESS_KEY_ID and
-	 * AWS_SECRET_ACCESS_KEY from the environment). Never in a message. */
+	/* NULL or "": the blobs in DIR/blobs (the local engine); else the
+	 * blob engine's spec (store/blobstore.h, blobs_open_spec), e.g.
+	 * "s3://BUCKET/PREFIX?endpoint=…&region=…". It holds no secret. */
 	const char *blobs;
+	/* The S3 credentials of a config file, both or neither; NULL: the
+	 * engine reads AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY. The
+	 * secret is never copied into a message nor a log line. */
 	const char *s3_key_id, *s3_secret;
 };
 

@@ -38,11 +38,12 @@
 # EXIT trap, before lib.sh's cleanup), and $SIEVEFS becomes a wrapper
 # ($T/sievefs-pg) that adds `--catalog postgresql://…/DB` to every
 # `sievefs serve STORE` and `sievefs token … --store STORE` not giving a
-# catalog itself: one SQL_ASCII database per STORE directory (sv_ + 16 hex
-# of the md5 of its absolute path, made on first use), so a test's several
-# stores stay apart and a restarted server finds its catalog again. Mounts
-# and every other command go to the real binary unchanged (exec: the PID a
-# test holds is the real process's). A STORE a test mounts locally
+# catalog itself (--catalog, --catalog-file or --config): one SQL_ASCII
+# database per STORE directory (sv_ + 16 hex of the md5 of its absolute
+# path, made on first use), so a test's several stores stay apart and a
+# restarted server finds its catalog again. Mounts and every other
+# command go to the real binary unchanged (exec: the PID a test holds is
+# the real process's). A STORE a test mounts locally
 # (`sievefs STORE MNT`, whose catalog is STORE/catalog.db) before any serve
 # or token command used it is remembered and keeps that catalog for the
 # serve and token commands after the mount (a mount's web door: -o web=). Sets SV_PGDIR (pg.sh's DIR) and SV_PGBASE
@@ -228,10 +229,10 @@ serve)
 	for a in "${@:2}"; do
 		if ((skip)); then skip=0; continue; fi
 		case $a in
-		--catalog | --catalog-file) has=1 skip=1 ;;
+		--catalog | --catalog-file | --config) has=1 skip=1 ;;
 		--listen | --tls-cert | --tls-key | --orphan-grace | --upload-cap | \
 		--user-rate | --conns-per-addr | --max-conns | --web-root | \
-		--session-ttl) skip=1 ;;
+		--session-ttl | --blobs) skip=1 ;;
 		-*) ;;
 		*) [[ -z $store ]] && store=$a ;;
 		esac
@@ -239,7 +240,7 @@ serve)
 token)
 	for a in "${@:2}"; do
 		[[ $prev == --store ]] && store=$a
-		[[ $a == --catalog || $a == --catalog-file ]] && has=1
+		[[ $a == --catalog || $a == --catalog-file || $a == --config ]] && has=1
 		prev=$a
 	done ;;
 *)	# a mount: a STORE a mount used first keeps its SQLite catalog, also
