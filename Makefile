@@ -141,8 +141,9 @@ test-serve-pg: $(BUILD)/sievefs
 # (SV_BLOBS=s3: every serve gets --blobs s3://…, tests/integration/
 # server_lib.sh), on one Ceph RGW started here for all of them (~16 s,
 # tests/scale/rgw.sh, stopped in a trap). With SV_CATALOG=pg too, the
-# catalogs go to PostgreSQL as in test-serve-pg. The same scripts.
-SERVE_S3_TESTS ?= $(SERVE_PG_TESTS)
+# catalogs go to PostgreSQL as in test-serve-pg. The same scripts, and
+# t_serve_s3 (S3 only: streaming, a lying PUT, kill -9 mid-upload, sweep).
+SERVE_S3_TESTS ?= t_serve_s3 $(SERVE_PG_TESTS)
 test-serve-s3: $(BUILD)/sievefs
 	@d=$$(mktemp -d /tmp/sievefs-rgw.XXXXXX) && \
 	trap 'bash tests/scale/rgw.sh stop '"$$d"' >/dev/null' EXIT INT TERM && \
