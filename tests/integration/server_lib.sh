@@ -56,6 +56,15 @@
 #   sv_catalog_dump STORE FILE the catalog as SQL text (schema and rows;
 #                              PostgreSQL's table names without "public.")
 #   sv_catalog_pg STORE        0 (true) when STORE's catalog is in PostgreSQL
+#
+# SV_BLOBS=s3 runs them with `sievefs serve`'s blobs in S3 (a Ceph RGW:
+# SV_RGW_DIR's, else one started for the script): the wrapper $T/sievefs-s3
+# adds --blobs s3://BUCKET/sv-KEY/?… to every serve not giving --blobs
+# (KEY: 16 hex of the md5 of STORE's absolute path); combines with
+# SV_CATALOG=pg. A test reads where a blob is with:
+#   sv_blob_stored STORE SHA   0 (true) when blob SHA is stored (STORE/blobs,
+#                              or its object: a signed HEAD)
+#   sv_blobs_prefix STORE      the S3 prefix of STORE's blobs ("" local)
 
 SERVER_PID=
 SERVER_LOG=$T/server.log
