@@ -11,7 +11,11 @@
 # of a blob's key answers 403); kill -9 of the server in the middle of a
 # large PUT leaves no blob, only an open multipart upload under
 # PREFIX/staging/, which the next server's periodic sweep removes (its log
-# says so); the same bytes sent again then store and read back.
+# says so); the same bytes sent again then store and read back. A
+# server-made thumbnail is kept in the bucket too (thumbs/ab/<sha>.128):
+# a server without it in STORE/thumbs (another server's view) answers the
+# same bytes from the bucket's copy, and the sample's removal (its blob
+# collected) removes that copy.
 
 SV_BLOBS=s3
 . "$(dirname "$0")/lib.sh"
@@ -19,11 +23,13 @@ SV_BLOBS=s3
 sv_need_binary
 sv_need python3 curl cmp head sha256sum
 
-# s3_signed ARGS...: curl signed with the RGW's keys (on stdin, not argv).
+# s3_signed ARGS...: curl signed with the RGW's keys (on stdin, not argv);
+# BODY (a file, default none) is the request's body.
 s3_signed() {
+	local body=${BODY:-/dev/null}
 	printf 'user = "%s:%s"\n' "$AWS_ACCESS_KEY_ID" "$AWS_SECRET_ACCESS_KEY" |
 		curl -s -K - --aws-sigv4 "aws:amz:$S3_REGION:s3" \
-			-H "x-amz-content-sha256: $(sha256sum </dev/null | cut -c1-64)" "$@"
+			-H "x-amz-content-sha256: $(sha256sum <"$body" | cut -c1-64)" "$@"
 }
 # open multipart uploads under STORE's staging prefix (the query sorted
 # and encoded as SigV4 signs it: curl 7.88 signs it as written)
@@ -105,6 +111,52 @@ expect_code 201 "the same bytes sent again"
 rm -f "$S"/cache/blobs/*/*
 api "$TOK" GET "/v1/blobs/$CUT"
 cmp -s "$T/body" "$T/cut.bin" && pass "and read back whole" || fail "they read back otherwise"
+
+# a thumbnail, kept in the bucket too
+/usr/bin/python3 -c '
+import sys
+from PIL import Image
+im = Image.new("RGB", (640, 480))
+im.putdata([(x % 256, y % 256, (x * y) % 256) for y in range(480) for x in range(640)])
+im.save(sys.argv[1], quality=90)' "$T/photo.jpg" || die "python3 with PIL needed (python3-pil)"
+PH=$(sha256sum "$T/photo.jpg" | cut -c1-64)
+api "$TOK" POST /v1/datasets -d '{"name":"pics"}'
+expect_code 201 "a dataset"
+ROOT=$(jget '["live_root"]')
+api "$TOK" PUT "/v1/blobs/$PH" -T "$T/photo.jpg"
+api "$TOK" POST "/v1/nodes/$ROOT/children" -d '{"name":"p.jpg","kind":2,"mode":420}'
+INO=$(jget '["ino"]')
+api "$TOK" PUT "/v1/nodes/$INO/content" -d "{\"sha256\":\"$PH\",\"size\":$(stat -c %s "$T/photo.jpg")}"
+expect_code 200 "an image committed"
+api "$TOK" GET "/v1/nodes/$INO/thumbnail"
+expect_code 200 "its thumbnail"
+cp "$T/body" "$T/thumb1"
+thumb_key="$(sv_blobs_prefix "$S")thumbs/${PH:0:2}/$PH.128"
+code=$(s3_signed -I -o /dev/null -w '%{http_code}' "$S3_ENDPOINT/$S3_BUCKET/$thumb_key")
+[[ $code == 200 ]] && pass "the thumbnail is kept in the bucket too" ||
+	fail "no thumbnail object in the bucket ($code)"
+rm -rf "$S/thumbs"
+api "$TOK" GET "/v1/nodes/$INO/thumbnail"
+expect_code 200 "the thumbnail again, STORE/thumbs emptied (another server's view)"
+cmp -s "$T/body" "$T/thumb1" && pass "the same bytes" || fail "the thumbnail differs"
+# it comes from the bucket: another JPEG planted there is what is served
+/usr/bin/python3 -c '
+import sys
+from PIL import Image
+Image.new("RGB", (96, 72), (200, 30, 30)).save(sys.argv[1], quality=80)' "$T/planted.jpg"
+code=$(BODY=$T/planted.jpg s3_signed -X PUT -o /dev/null -w '%{http_code}' \
+	--data-binary @"$T/planted.jpg" "$S3_ENDPOINT/$S3_BUCKET/$thumb_key")
+[[ $code == 200 ]] || fail "planting a thumbnail in the bucket answered $code"
+rm -rf "$S/thumbs"
+api "$TOK" GET "/v1/nodes/$INO/thumbnail"
+expect_code 200 "the thumbnail with STORE/thumbs emptied again"
+cmp -s "$T/body" "$T/planted.jpg" && pass "it is the bucket's copy (the one planted there)" ||
+	fail "not the bucket's copy: made again from the image"
+api "$TOK" DELETE "/v1/nodes/$ROOT/children?name=p.jpg&is_dir=0"
+code=$(s3_signed -I -o /dev/null -w '%{http_code}' "$S3_ENDPOINT/$S3_BUCKET/$thumb_key")
+[[ $code == 404 ]] && pass "the sample's removal removed the thumbnail's object" ||
+	fail "the thumbnail's object is still there ($code)"
+
 kill "$SPID"
 wait "$SPID" 2>/dev/null
 rm -f "$T/big.bin" "$T/cut.bin"
