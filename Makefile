@@ -137,6 +137,20 @@ test-serve-pg: $(BUILD)/sievefs
 	SV_CATALOG=pg SIEVEFS=$(abspath $(BUILD)/sievefs) \
 	    bash tests/integration/run.sh $(SERVE_PG_TESTS)
 
+# The server's integration tests again with `sievefs serve`'s blobs in S3
+# (SV_BLOBS=s3: every serve gets --blobs s3://…, tests/integration/
+# server_lib.sh), on one Ceph RGW started here for all of them (~16 s,
+# tests/scale/rgw.sh, stopped in a trap). With SV_CATALOG=pg too, the
+# catalogs go to PostgreSQL as in test-serve-pg. The same scripts, and
+# t_serve_s3 (S3 only: streaming, a lying PUT, kill -9 mid-upload, sweep).
+SERVE_S3_TESTS ?= t_serve_s3 $(SERVE_PG_TESTS)
+test-serve-s3: $(BUILD)/sievefs
+	@d=$$(mktemp -d /tmp/sievefs-rgw.XXXXXX) && \
+	trap 'bash tests/scale/rgw.sh stop '"$$d"' >/dev/null' EXIT INT TERM && \
+	bash tests/scale/rgw.sh start "$$d" >/dev/null && \
+	SV_RGW_DIR="$$d" SV_BLOBS=s3 SIEVEFS=$(abspath $(BUILD)/sievefs) \
+	    bash tests/integration/run.sh $(SERVE_S3_TESTS)
+
 check-asan:
 	$(MAKE) BUILD=build-asan \
 	    CFLAGS="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer" \
@@ -225,7 +239,7 @@ fuzz-run: $(FUZZ_BIN)
 clean:
 	rm -rf build build-asan build-fuzz sievefs web/dist
 
-.PHONY: all units test test-pg test-s3 test-serve-pg test-migrate check-asan install clean fuzz fuzz-run web web-deps
+.PHONY: all units test test-pg test-s3 test-serve-pg test-serve-s3 test-migrate check-asan install clean fuzz fuzz-run web web-deps
 
 -include $(LIB_OBJ:.o=.d) $(MAIN_OBJ:.o=.d) $(UNIT_BIN:=.d) $(BUILD)/tests/unit/tstore.d \
          $(FUZZ_LIB_OBJ:.o=.d) $(FUZZ:%=$(FUZZ_BUILD)/fuzz/%.d)

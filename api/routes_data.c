@@ -951,6 +951,7 @@ static enum MHD_Result r_blob_put(struct srv *s, struct req *r,
 int srv_blob_keep(struct srv *s, struct req *r, struct MHD_Connection *c,
 		  enum MHD_Result *ret)
 {
+	const struct core_blob_cap cap = { s->upload_cap, PENDING_MAX };
 	int64_t bytes = 0;
 	size_t count = 0;
 	int rc;
@@ -958,10 +959,12 @@ int srv_blob_keep(struct srv *s, struct req *r, struct MHD_Connection *c,
 	/* the exact size now (a chunked body has no Content-Length), checked
 	 * against the catalog's pending rows in the keep's own transaction:
 	 * exact across servers (core_blob_put_capped); with the grant (this
-	 * user has shown the bytes) and the pending row */
-	rc = core_blob_put_capped(s->blobs, r->fd, r->staged, r->sha, r->owner,
-				  s->upload_cap, PENDING_MAX, &count, &bytes);
+	 * user has shown the bytes) and the pending row; the body streamed to
+	 * the engine as it came (r->up) is finished or dropped */
+	rc = core_blob_put_capped(s->blobs, r->fd, r->staged, r->up, r->sha,
+				  r->owner, &cap, &count, &bytes);
 	r->staged[0] = '\0';     /* consumed (renamed or unlinked) */
+	r->up = NULL;            /* consumed (finished or dropped) */
 	if (rc == -EDQUOT) {
 		*ret = send_quota(s, c, count, bytes, r->got);
 		return 1;

@@ -236,7 +236,7 @@ int api_serve_cli(int argc, char **argv)
 	struct api_server *h = NULL;
 	sigset_t sigs;
 	unsigned port = 0;
-	int v6 = 0, rc, sig, ret = 1, insecure = 0;
+	int v6 = 0, rc, sig, ret = 1, insecure = 0, on_pg = 0;
 
 	for (int i = 1; i < argc; i++)
 		if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help"))
@@ -338,6 +338,7 @@ int api_serve_cli(int argc, char **argv)
 		goto out;
 	ret = 1;
 	o.catalog = catalog;
+	on_pg = catalog != NULL;
 	if (cert) {
 		if (MHD_is_feature_supported(MHD_FEATURE_TLS) != MHD_YES) {
 			fprintf(stderr, "sievefs: this libmicrohttpd has no TLS\n");
@@ -370,9 +371,19 @@ int api_serve_cli(int argc, char **argv)
 				listen);
 		goto out;
 	}
+	/* the store and its engines hold their own copies now: the
+	 * secrets read from argv's files go from this process's memory */
+	o.catalog = o.s3_key_id = o.s3_secret = NULL;
+	srv_secret_free(conf.s3_secret);
+	srv_secret_free(conf.s3_key_id);
+	srv_secret_free(conf.catalog);
+	conf.s3_secret = conf.s3_key_id = conf.catalog = NULL;
+	srv_secret_free(catalog);
+	catalog = NULL;
 	srv_url(&ss, port, cert != NULL, host, sizeof(host));
-	if (catalog)
-		log_info("the catalog is in PostgreSQL; %s", o.blobs && *o.blobs ?
+	if (on_pg || (o.blobs && *o.blobs))
+		log_info("the catalog is %s; %s", on_pg ? "in PostgreSQL" :
+			 "STORE/catalog.db", o.blobs && *o.blobs ?
 			 "blobs in S3" : "blobs, staging and thumbnails in STORE");
 	fprintf(stderr, "sievefs: listening on %s\n", host);
 	fflush(stderr);

@@ -838,6 +838,10 @@ static int body_open(struct srv *s, struct req *r, struct MHD_Connection *c,
 		    (!(r->md = EVP_MD_CTX_new()) ||
 		     !EVP_DigestInit_ex(r->md, EVP_sha256(), NULL)))
 			rc = -ENOMEM;
+		/* an engine that takes the bytes as they come (S3): they
+		 * travel while the body arrives, parts as they fill */
+		if (rc >= 0 && r->rt->body == B_BLOB)
+			rc = core_blob_stream_begin(s->blobs, &r->up);
 	}
 	if (rc < 0) {
 		*ret = srv_send_errno(c, rc, NULL);
@@ -866,6 +870,12 @@ static int body_take(struct req *r, const char *data, size_t n)
 	}
 	if (r->md)
 		EVP_DigestUpdate(r->md, data, n);
+	if (r->up && !r->ioerr) {
+		int rc = core_blob_stream_write(r->up, data, n);
+
+		if (rc)
+			r->ioerr = rc;
+	}
 	while (n && !r->ioerr) {
 		ssize_t w = write(r->fd, data, n);
 		if (w < 0) {
@@ -1098,6 +1108,7 @@ void srv_on_done(void *cls, struct MHD_Connection *c, void **con_cls,
 		close(r->fd);
 	if (r->staged[0])
 		unlink(r->staged);
+	core_blob_stream_abort(r->up);   /* not kept: its staging goes */
 	EVP_MD_CTX_free(r->md);
 	free(r->buf);
 	free(r);

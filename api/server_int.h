@@ -209,6 +209,8 @@ struct req {
 	int fd;
 	char staged[STORE_PATH_MAX];
 	EVP_MD_CTX *md;
+	struct core_blob_stream *up;  /* B_BLOB: the body also streamed to
+	                               * the blob engine (S3), or NULL */
 	int ioerr;                /* first write error, -errno */
 	int over;                 /* Content-Length over the cap: answered */
 	uint64_t discard;         /* bytes dropped past the cap (chunked) */

@@ -4,6 +4,8 @@
  * secrets given as to `sievefs serve` (api/serve_config.h: --config,
  * --catalog, --catalog-file, --blobs; never a secret on argv).
  *
+ * (store/migrate.h says what is copied; core/serve.h carries it.)
+ *
  * Output: progress lines and the summary on stderr ("sievefs: …"); exit
  * 0 when the store was copied whole, 1 on failure (a re-run resumes), 2
  * on a usage error.
@@ -15,9 +17,8 @@
 #include "api/serve_config.h"
 #include "api/server.h"
 #include "core/serve.h"
-#include "store/migrate.h"
 
-static int store_usage(int help)
+static int migrate_usage(int help)
 {
 	fprintf(help ? stdout : stderr,
 		"usage: sievefs store migrate STORE (--config FILE |"
@@ -53,7 +54,7 @@ static int migrate_cli(int argc, char **argv)
 	const char *src = NULL, *cat_uri = NULL, *cat_file = NULL,
 		   *conf_path = NULL, *blobs_arg = NULL, *blobs, *kid, *sec;
 	struct srv_config conf = { 0 };
-	struct store_migrate_stats st;
+	struct core_migrate_stats st;
 	char *catalog = NULL, msg[512] = "";
 	int rc, ret = 1;
 
@@ -67,10 +68,10 @@ static int migrate_cli(int argc, char **argv)
 		else if (!opt && argv[i][0] != '-' && !src)
 			src = argv[i];
 		else
-			return store_usage(0);
+			return migrate_usage(0);
 	}
 	if (!src || (!cat_uri && !cat_file && !conf_path))
-		return store_usage(0);
+		return migrate_usage(0);
 	if (blobs_arg && (rc = srv_blobs_argv_check(blobs_arg)) != 0)
 		return rc;
 	if (conf_path && srv_config_read(conf_path, &conf))
@@ -85,7 +86,7 @@ static int migrate_cli(int argc, char **argv)
 			" no catalog\n");
 		goto out;
 	}
-	const struct store_migrate_opts o = {
+	const struct core_migrate_opts o = {
 		.src_dir = src, .catalog = catalog, .blobs = blobs,
 		.s3_key_id = kid, .s3_secret = sec, .progress = progress,
 	};
@@ -120,8 +121,8 @@ int api_store_cli(int argc, char **argv)
 {
 	for (int i = 1; i < argc; i++)
 		if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help"))
-			return store_usage(1);
+			return migrate_usage(1);
 	if (argc > 1 && !strcmp(argv[1], "migrate"))
 		return migrate_cli(argc, argv);
-	return store_usage(0);
+	return migrate_usage(0);
 }

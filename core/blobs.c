@@ -63,20 +63,75 @@ int core_blob_put(struct core_blobs *b, int fd, const char *staged,
 	return store_blob_put(b->st, fd, staged, sha, user);
 }
 
-int core_blob_put_capped(struct core_blobs *b, int fd, const char *staged,
-			 const unsigned char sha[STORE_SHA_LEN],
-			 const char *user, uint64_t cap_bytes,
-			 size_t cap_count, size_t *count, int64_t *bytes)
-{
-	const struct store_cap cap = { cap_bytes, cap_count };
+struct core_blob_stream {
+	struct blob_upload *u;   /* the store's engine upload */
+};
 
-	return store_blob_put_capped(b->st, fd, staged, sha, user, &cap,
-				     count, bytes);
+int core_blob_stream_begin(struct core_blobs *b, struct core_blob_stream **out)
+{
+	struct blob_upload *u;
+	int rc = store_blob_stream_begin(b->st, &u);
+
+	*out = NULL;
+	if (rc || !u)
+		return rc;
+	if (!(*out = malloc(sizeof **out))) {
+		store_blob_stream_abort(u);
+		return -ENOMEM;
+	}
+	(*out)->u = u;
+	return 0;
+}
+
+int core_blob_stream_write(struct core_blob_stream *u, const void *buf,
+			   size_t len)
+{
+	return store_blob_stream_write(u->u, buf, len);
+}
+
+void core_blob_stream_abort(struct core_blob_stream *u)
+{
+	if (!u)
+		return;
+	store_blob_stream_abort(u->u);
+	free(u);
+}
+
+int core_blob_put_stream(struct core_blobs *b, int fd, const char *staged,
+			 struct core_blob_stream *u,
+			 const unsigned char sha[STORE_SHA_LEN],
+			 const char *user)
+{
+	return core_blob_put_capped(b, fd, staged, u, sha, user, NULL, NULL,
+				    NULL);
+}
+
+int core_blob_put_capped(struct core_blobs *b, int fd, const char *staged,
+			 struct core_blob_stream *u,
+			 const unsigned char sha[STORE_SHA_LEN],
+			 const char *user, const struct core_blob_cap *cap,
+			 size_t *count, int64_t *bytes)
+{
+	struct blob_upload *bu = u ? u->u : NULL;
+	struct store_cap sc;
+	int rc;
+
+	free(u);
+	if (cap) {
+		sc.bytes = cap->bytes;
+		sc.count = cap->count;
+	}
+	rc = store_blob_put_capped(b->st, fd, staged, bu, sha, user,
+				   cap ? &sc : NULL, count, bytes);
+	if (rc && rc != -EDQUOT && store_blob_engine_error()[0])
+		log_warn("storing blob: %s", store_blob_engine_error());
+	return rc;
 }
 
 /* The catalog's pending uploads past the grace, then what crashed
  * uploads left in the engine's staging area, by the same age: an upload
  * still running after the grace would find its pending row gone anyway. */
+
 int core_blob_sweep(struct core_blobs *b, int64_t grace_ns, size_t *removed,
 		    int64_t *bytes)
 {

@@ -7,10 +7,11 @@
  * Two halves:
  *
  *   - the bytes: the store's blob functions (store/blob.c), which keep
- *     them through an engine of store/blobstore.h — the local directory
- *     STORE/blobs/ab/<sha256> today; the S3 engine (one bucket, keys by
- *     hash, presigned GET URLs) is built behind that interface and comes
- *     here without touching a caller once the store holds it (§2.9).
+ *     them through the store's engine of store/blobstore.h — the local
+ *     directory STORE/blobs/ab/<sha256>, or S3 (one bucket, keys by
+ *     hash, presigned GET URLs: core_blob_url), chosen when the store is
+ *     opened (core_store_cfg's blobs). An fd on S3 bytes comes from the
+ *     store's bounded read cache (store/blobs_cache.c).
  *   - the facts about blobs that live in the catalog whatever the engine
  *     (who sent which bytes — grants —, which are pending, which a
  *     sample keeps on the uploader's machine, which thumbnail a user may
@@ -66,16 +67,38 @@ int core_blob_url(struct core_blobs *b, const unsigned char sha[STORE_SHA_LEN],
 int core_blob_staging(struct core_blobs *b, char *path, size_t len);
 int core_blob_put(struct core_blobs *b, int fd, const char *staged,
 		  const unsigned char sha[STORE_SHA_LEN], const char *user);
-/* core_blob_put under user's upload cap (cap_bytes pending bytes,
- * cap_count pending blobs), checked inside the put's write
- * transaction (store_blob_put_capped): -EDQUOT, with the pending rows
- * the check saw in *count and *bytes, when it would go over. */
-int core_blob_put_capped(struct core_blobs *b, int fd, const char *staged,
-			 const unsigned char sha[STORE_SHA_LEN],
-			 const char *user, uint64_t cap_bytes,
-			 size_t cap_count, size_t *count, int64_t *bytes);
 int core_blob_sweep(struct core_blobs *b, int64_t grace_ns, size_t *removed,
 		    int64_t *bytes);
+/* A PUT body streamed to the engine as it arrives (S3: into parts while
+ * the body still comes), beside the staging file it is also written to
+ * (the read cache's copy afterwards). begin: 0 with *out, or 0 with *out
+ * NULL when the engine takes the bytes from the staging file at the put
+ * (local files); -errno. write: -errno (abort it then). put: as
+ * core_blob_put, finishing the stream (NULL: core_blob_put); consumes it
+ * whatever the outcome. abort: NULL is a no-op. */
+struct core_blob_stream;
+int core_blob_stream_begin(struct core_blobs *b, struct core_blob_stream **out);
+int core_blob_stream_write(struct core_blob_stream *u, const void *buf,
+			   size_t len);
+void core_blob_stream_abort(struct core_blob_stream *u);
+int core_blob_put_stream(struct core_blobs *b, int fd, const char *staged,
+			 struct core_blob_stream *u,
+			 const unsigned char sha[STORE_SHA_LEN],
+			 const char *user);
+/* core_blob_put_stream under user's upload cap (cap NULL: none), checked
+ * inside the put's write transaction (store_blob_put_capped), so puts
+ * through any number of servers never add up past it: -EDQUOT, with the
+ * pending rows the check saw in *count and *bytes (may be NULL), when it
+ * would go over — nothing stored, the stream dropped. */
+struct core_blob_cap {
+	uint64_t bytes;          /* pending bytes */
+	size_t count;            /* pending blobs */
+};
+int core_blob_put_capped(struct core_blobs *b, int fd, const char *staged,
+			 struct core_blob_stream *u,
+			 const unsigned char sha[STORE_SHA_LEN],
+			 const char *user, const struct core_blob_cap *cap,
+			 size_t *count, int64_t *bytes);
 int core_thumbcache_open(struct core_blobs *b,
 			 const unsigned char sha[STORE_SHA_LEN], int side);
 int core_thumbcache_put(struct core_blobs *b,

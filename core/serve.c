@@ -130,9 +130,25 @@ int core_node_add_thumb(store *st, const struct store_node *n,
 				      size, 1);
 }
 
-int core_store_migrate(const struct store_migrate_opts *o,
-		       struct store_migrate_stats *stats, char *msg,
+int core_store_migrate(const struct core_migrate_opts *o,
+		       struct core_migrate_stats *stats, char *msg,
 		       size_t msglen)
 {
-	return store_migrate(o, stats, msg, msglen);
+	const struct store_migrate_opts so = {
+		.src_dir = o->src_dir, .catalog = o->catalog,
+		.blobs = o->blobs, .s3_key_id = o->s3_key_id,
+		.s3_secret = o->s3_secret, .progress = o->progress,
+		.arg = o->arg,
+	};
+	struct store_migrate_stats ss;
+	int rc = store_migrate(&so, &ss, msg, msglen);
+
+	*stats = (struct core_migrate_stats){
+		.datasets = ss.datasets, .tags = ss.tags, .nodes = ss.nodes,
+		.tokens = ss.tokens, .users = ss.users, .tables = ss.tables,
+		.rows = ss.rows, .blobs = ss.blobs,
+		.blob_bytes = ss.blob_bytes, .blobs_there = ss.blobs_there,
+		.corrupt = ss.corrupt,
+	};
+	return rc;
 }

@@ -94,13 +94,28 @@ int core_node_add_thumb(store *st, const struct store_node *n,
 
 /* ---- moving up: `sievefs store migrate` ---- */
 
+/* What to migrate where (store/migrate.h's store_migrate_opts). */
+struct core_migrate_opts {
+	const char *src_dir;     /* the embedded store */
+	const char *catalog;     /* the target: a postgresql:// URI */
+	const char *blobs;       /* blobs_open_spec's spec; NULL/"": none */
+	const char *s3_key_id;   /* NULL: AWS_ACCESS_KEY_ID */
+	const char *s3_secret;   /* NULL: AWS_SECRET_ACCESS_KEY */
+	void (*progress)(void *arg, const char *line);   /* may be NULL */
+	void *arg;
+};
+/* What it found and did (store/migrate.h's store_migrate_stats). */
+struct core_migrate_stats {
+	uint64_t datasets, tags, nodes, tokens, users;   /* in the source */
+	uint64_t tables, rows, blobs, blob_bytes;        /* copied by this run */
+	uint64_t blobs_there, corrupt;
+};
+
 /* An embedded store copied into PostgreSQL and a blob engine: store/
  * migrate.h says what, in which order, how a re-run resumes, and how it
  * fails (0 or -errno with the reason in msg, never a secret). */
-struct store_migrate_opts;
-struct store_migrate_stats;
-int core_store_migrate(const struct store_migrate_opts *o,
-		       struct store_migrate_stats *stats, char *msg,
+int core_store_migrate(const struct core_migrate_opts *o,
+		       struct core_migrate_stats *stats, char *msg,
 		       size_t msglen);
 
 #endif

@@ -19,16 +19,20 @@
  * O_TMPFILE staging, one link(2) under the lock, no extra round trip.
  *
  * Remote engine (S3). The bytes cannot be linked under the lock: they
- * travel for milliseconds to minutes. So an upload still lands in a local
- * staging file first — the server's body and the mount's writes come at
- * random offsets, or are hashed before anyone knows the hash, and S3 has
- * no random-offset writes; the file is then streamed into the engine
- * (blobs_write, hashed again on the way, multipart when large) — and the
- * order is: (1) record the hash pending, in its own write transaction
- * (store_blob_put's grant + pending row; blob_pending_mark for a node
- * commit); (2) send the bytes, outside any lock (the engine finds a blob
- * already there and sends nothing more); (3) the transaction naming the
- * hash. blob_collect spares a hash that has a pending row, so a collection
+ * travel for milliseconds to minutes. Two ways in. A server's PUT body
+ * comes in order: it is streamed into the engine as it arrives
+ * (store_blob_stream_*: parts of a multipart upload under staging/ while
+ * the body still comes, hashed by the engine) and also written to a local
+ * staging file, which becomes the read cache's copy. The mount's writes
+ * (and a commit of bytes the server already has) come at random offsets
+ * or before anyone knows the hash, and S3 has no random-offset writes:
+ * they land in a local staging file, which is then streamed into the
+ * engine (blobs_write, hashed again on the way, multipart when large).
+ * Either way the order is: (1) record the hash pending, in its own write
+ * transaction (store_blob_put's grant + pending row; blob_pending_mark for
+ * a node commit); (2) finish the engine's upload, outside any lock (it
+ * checks the hash, and finds a blob already there and sends nothing
+ * more); (3) the transaction naming the hash. blob_collect spares a hash that has a pending row, so a collection
  * cannot remove, between (2) and (3), the blob (2) found or wrote;
  * pending rows go when a node names the hash (schema triggers) or when the
  * sweep (users.c) ends them after the grace. The staging file is then
@@ -172,6 +176,23 @@ const char *store_blob_engine_error(void)
 	return blobs_last_error();
 }
 
+int store_blob_stream_begin(store *st, struct blob_upload **out)
+{
+	*out = NULL;
+	return st->eng->finish ? blobs_begin(st->blobs, out) : 0;
+}
+
+int store_blob_stream_write(struct blob_upload *u, const void *buf,
+			    size_t len)
+{
+	return blobs_write(u, buf, len);
+}
+
+void store_blob_stream_abort(struct blob_upload *u)
+{
+	blobs_abort(u);
+}
+
 /* ---- the local engine's table: files in the store's folder ---- */
 
 static int local_open_fd(store *st, const unsigned char *sha)
@@ -207,7 +228,8 @@ static int local_recover(struct conn *c);
 
 const struct blob_eng blob_eng_local = {
 	.name = "local", .open_fd = local_open_fd, .stat = local_stat,
-	.send = NULL, .link = local_link, .remove = local_remove,
+	.send = NULL, .finish = NULL, .link = local_link,
+	.remove = local_remove,
 	.recover = local_recover, .sweep = NULL,
 };
 

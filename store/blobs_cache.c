@@ -217,15 +217,30 @@ static int rem_stat(store *st, const unsigned char *sha, int64_t *size)
 	return rc;
 }
 
+/* The staging file (fd, staged) of a blob just stored becomes the read
+ * cache's copy (no copy: a link), unless one is there; staged is gone
+ * after the call. */
+static void adopt(store *st, int fd, const char *staged,
+		  const unsigned char *sha, int64_t size)
+{
+	char path[STORE_PATH_MAX];
+	struct stat cs;
+
+	if (blobs_local_path(st->cachedir, sha, path, sizeof path) ||
+	    stat(path, &cs) == 0)
+		blobs_local_unstage(staged);
+	else if (blobs_local_link(st->cachedir, fd, staged, sha, 0) == 0)
+		cache_added(st, size);
+}
+
 static int rem_send(store *st, int fd, const char *staged,
 		    const unsigned char *sha, int durable)
 {
-	char path[STORE_PATH_MAX];
 	unsigned char *buf = NULL;
 	blob_upload *u = NULL;
-	struct stat sb, cs;
+	struct stat sb;
 	off_t off = 0;
-	int rc, cached;
+	int rc;
 
 	if (fstat(fd, &sb))
 		return -errno;
@@ -256,17 +271,23 @@ static int rem_send(store *st, int fd, const char *staged,
 		/* verified: bytes that do not hash to sha go nowhere */
 		rc = blobs_finish(u, sha, NULL, durable);
 	}
-	if (rc)
-		goto out;
-	/* the staging file becomes the read cache's copy */
-	cached = blobs_local_path(st->cachedir, sha, path, sizeof path) ||
-		 stat(path, &cs) == 0;
-	if (!cached && blobs_local_link(st->cachedir, fd, staged, sha, 0) == 0)
-		cache_added(st, (int64_t)sb.st_size);
-	else if (cached)
-		blobs_local_unstage(staged);
+	if (!rc)
+		adopt(st, fd, staged, sha, (int64_t)sb.st_size);
 out:
 	free(buf);
+	return rc;
+}
+
+static int rem_finish(store *st, struct blob_upload *u, int fd,
+		      const char *staged, const unsigned char *sha)
+{
+	struct stat sb;
+	int rc = blobs_finish(u, sha, NULL, 0);   /* consumes u */
+
+	if (!rc && fstat(fd, &sb) == 0)
+		adopt(st, fd, staged, sha, (int64_t)sb.st_size);
+	else
+		blobs_local_unstage(staged);
 	return rc;
 }
 
@@ -286,15 +307,19 @@ static int rem_remove(store *st, const unsigned char *sha)
 	return rc;
 }
 
-/* The owner's open: staging files of a crash, here and in the cache. The
- * engine's own staging goes with the periodic sweep (rem_sweep), by age:
- * other servers may be uploading. No walk of the bucket. */
+/* The owner's open: staging files of a crash, here and in the cache, and
+ * the server-made thumbnails (STORE/thumbs, kept per server) whose blob is
+ * gone (one HEAD each when not cached). The engine's own staging goes
+ * with the periodic sweep (rem_sweep), by age: other servers may be
+ * uploading. No walk of the bucket. */
 static int rem_recover(struct conn *c)
 {
 	int rc = blobs_local_sweep(c->st->dir, 0, NULL);
 
 	if (!rc)
 		rc = blobs_local_sweep(c->st->cachedir, 0, NULL);
+	if (!rc)
+		thumbcache_recover(c->st);
 	return rc;
 }
 
@@ -305,7 +330,8 @@ static int rem_sweep(store *st, int64_t age_s, unsigned *removed)
 
 const struct blob_eng blob_eng_remote = {
 	.name = "remote", .open_fd = rem_open_fd, .stat = rem_stat,
-	.send = rem_send, .link = rem_link, .remove = rem_remove,
+	.send = rem_send, .finish = rem_finish, .link = rem_link,
+	.remove = rem_remove,
 	.recover = rem_recover, .sweep = rem_sweep,
 };
 

@@ -149,3 +149,42 @@ int blobs_sweep(blobstore *b, int64_t older_than_s, unsigned *removed)
 		*removed = n;
 	return rc;
 }
+
+/* A derived object's name: relative, of [a-z0-9./_-], no "..", not empty. */
+static int aux_name_ok(const char *name)
+{
+	size_t n = 0;
+
+	if (!name || !*name || *name == '/' || strstr(name, ".."))
+		return 0;
+	for (const char *p = name; *p; p++, n++)
+		if (!((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') ||
+		      *p == '.' || *p == '/' || *p == '_' || *p == '-'))
+			return 0;
+	return n < 200;
+}
+
+int blobs_aux_put(blobstore *b, const char *name, const void *buf,
+		  size_t len)
+{
+	if (!b->ops->aux_put)
+		return -ENOTSUP;
+	return aux_name_ok(name) ? b->ops->aux_put(b, name, buf, len) : -EINVAL;
+}
+
+int blobs_aux_get(blobstore *b, const char *name, void *buf, size_t cap,
+		  size_t *got)
+{
+	*got = 0;
+	if (!b->ops->aux_get)
+		return -ENOTSUP;
+	return aux_name_ok(name) ? b->ops->aux_get(b, name, buf, cap, got) :
+	       -EINVAL;
+}
+
+int blobs_aux_remove(blobstore *b, const char *name)
+{
+	if (!b->ops->aux_remove)
+		return -ENOTSUP;
+	return aux_name_ok(name) ? b->ops->aux_remove(b, name) : -EINVAL;
+}

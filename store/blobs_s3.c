@@ -3,7 +3,8 @@
  *
  * Keys, under the handle's prefix: blobs/ab/<sha256 hex> (ab: the hash's
  * first byte in hex, as on disk, so a listing of one shard stays short),
- * staging/<24 random hex> for an upload in progress.
+ * staging/<24 random hex> for an upload in progress, and the derived
+ * objects the store names (blobs_aux_*: thumbs/ab/<sha>.<side>).
  *
  * An upload holds one buffer, grown up to the part size (s3_config's
  * part_size, 16 MiB by default). While the bytes fit in it nothing is
@@ -363,6 +364,34 @@ static int e_sweep(blobstore *b, int64_t older_than_s, unsigned *removed)
 	return rc;
 }
 
+/* ------------------------------------------------------------ derived */
+
+static int e_aux_put(blobstore *b, const char *name, const void *buf,
+		     size_t len)
+{
+	struct s3_err err;
+
+	return why(s3_put_buf(E(b)->h, name, buf, len, NULL, &err), &err,
+		   "storing a derived object");
+}
+
+static int e_aux_get(blobstore *b, const char *name, void *buf, size_t cap,
+		     size_t *got)
+{
+	struct s3_err err;
+
+	return why(s3_get_buf(E(b)->h, name, 0, S3_TO_END, buf, cap, got, &err),
+		   &err, "reading a derived object");
+}
+
+static int e_aux_remove(blobstore *b, const char *name)
+{
+	struct s3_err err;
+
+	return why(s3_delete(E(b)->h, name, &err), &err,
+		   "removing a derived object");
+}
+
 static void e_close(blobstore *b)
 {
 	s3_close(E(b)->h);
@@ -373,7 +402,8 @@ static const struct blobs_ops s3_ops = {
 	.name = "s3", .begin = e_begin, .write = e_write,
 	.finish = e_finish, .abort = e_abort, .open_fd = e_open_fd,
 	.read = e_read, .stat = e_stat, .remove = e_remove,
-	.presign = e_presign, .sweep = e_sweep, .close = e_close,
+	.presign = e_presign, .sweep = e_sweep, .aux_put = e_aux_put,
+	.aux_get = e_aux_get, .aux_remove = e_aux_remove, .close = e_close,
 };
 
 int blobs_s3_open(const struct s3_config *cfg, blobstore **out, char *msg,

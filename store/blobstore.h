@@ -50,9 +50,8 @@
  *     and the commit of the node naming it: the local commit links under
  *     the write lock; an S3 upload, finished outside any lock, needs its
  *     hash recorded as pending (the `pending` table) before finish, and
- *     collection must spare pending hashes — store/blob.c's blob_collect
- *     does not yet (it drops a pending row with its blob): the first S3
- *     commit changes it there (said at blob_collect too).
+ *     collection spares pending hashes (store/blob.c's blob_collect; the
+ *     order is said at the top of blob.c).
  *  4. A crash leaves at most garbage under the staging area: uploads write
  *     nothing but staging until finish; blobs_sweep removes what is older
  *     than a given age (local: files in staging/; S3: objects under
@@ -149,6 +148,19 @@ int blobs_presign(blobstore *b, const unsigned char sha[BLOBS_SHA_LEN],
  * NULL). Never touches a blob. */
 int blobs_sweep(blobstore *b, int64_t older_than_s, unsigned *removed);
 
+/* Small derived objects kept beside the blobs (server-made thumbnails):
+ * NAME is a relative key of [a-z0-9./_-], e.g. "thumbs/ab/<sha>.128";
+ * its bytes are whatever the caller put, replaced whole by a put (S3:
+ * PREFIX/NAME, one PUT checked against its SHA-256). get: 0 and *got
+ * bytes into buf (cap; -EOVERFLOW when larger), -ENOENT. remove: 0 also
+ * when absent. The local engine has none (-ENOTSUP): the store keeps
+ * them as its own files. */
+int blobs_aux_put(blobstore *b, const char *name, const void *buf,
+		  size_t len);
+int blobs_aux_get(blobstore *b, const char *name, void *buf, size_t cap,
+		  size_t *got);
+int blobs_aux_remove(blobstore *b, const char *name);
+
 /* The last failure's reason on this thread ("" when none): for a log
  * line; never holds a secret. */
 const char *blobs_last_error(void);
@@ -202,6 +214,12 @@ struct blobs_ops {
 	int (*presign)(blobstore *b, const unsigned char *sha,
 		       unsigned expires_s, char *url, size_t cap);
 	int (*sweep)(blobstore *b, int64_t older_than_s, unsigned *removed);
+	/* NULL: no derived objects (blobs_aux_*: -ENOTSUP) */
+	int (*aux_put)(blobstore *b, const char *name, const void *buf,
+		       size_t len);
+	int (*aux_get)(blobstore *b, const char *name, void *buf, size_t cap,
+		       size_t *got);
+	int (*aux_remove)(blobstore *b, const char *name);
 	void (*close)(blobstore *b);
 };
 /* An engine's handle and upload start with these. */

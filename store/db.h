@@ -218,6 +218,12 @@ struct blob_eng {
 	 * after the caller recorded sha pending; consumes staged */
 	int (*send)(store *st, int fd, const char *staged,
 		    const unsigned char *sha, int durable);
+	/* engines that take an upload's bytes as they arrive (NULL: none):
+	 * finishes u (streamed, hashed by the engine) as the blob sha after
+	 * the caller recorded sha pending; the staging file (fd, staged)
+	 * that holds the same bytes is consumed (the read cache's copy) */
+	int (*finish)(store *st, struct blob_upload *u, int fd,
+		      const char *staged, const unsigned char *sha);
 	/* under the write lock: gives the staged bytes their blob name
 	 * (after send: only drops what is left of the staging) */
 	int (*link)(store *st, int fd, const char *staged,

@@ -656,6 +656,26 @@ int store_node_gen(store *st, int64_t ino, uint64_t *gen);
  * commit a node to it soon. 0 or -errno; the staged file is consumed. */
 int store_blob_put(store *st, int fd, const char *staged,
 		   const unsigned char sha[STORE_SHA_LEN], const char *user);
+/* An upload streamed to the store's engine as its bytes arrive (a
+ * server's PUT body), beside the staging file they are also written to.
+ * begin: 0 with *out, or 0 with *out NULL when the engine takes the bytes
+ * from the staging file at the put instead (local files: a link); -errno.
+ * write: the next len bytes, in order; -errno (S3: a part that failed),
+ * the upload must then be aborted. abort: drops it (NULL: no-op). */
+struct blob_upload;
+int store_blob_stream_begin(store *st, struct blob_upload **out);
+int store_blob_stream_write(struct blob_upload *u, const void *buf,
+			    size_t len);
+void store_blob_stream_abort(struct blob_upload *u);
+/* store_blob_put for bytes also streamed into u (NULL: store_blob_put):
+ * the grant and pending row first, then the engine's finish of u, which
+ * refuses bytes that do not hash to sha (-EBADMSG; nothing stored) and
+ * makes the blob appear; the staging file then becomes the read cache's
+ * copy. u is consumed whatever the outcome. */
+int store_blob_put_streamed(store *st, int fd, const char *staged,
+			    struct blob_upload *u,
+			    const unsigned char sha[STORE_SHA_LEN],
+			    const char *user);
 /* The upload cap of one user: pending bytes and rows. */
 struct store_cap {
 	uint64_t bytes;
@@ -668,8 +688,9 @@ struct store_cap {
  * stored; *count and *bytes, when not NULL, get the user's pending rows
  * as the check saw them); a put that adds no pending row (user holds a
  * grant for sha, or something names it) is not capped. cap NULL: no cap.
- * Else as store_blob_put. */
+ * u: as store_blob_put_streamed (consumed). Else as store_blob_put. */
 int store_blob_put_capped(store *st, int fd, const char *staged,
+			  struct blob_upload *u,
 			  const unsigned char sha[STORE_SHA_LEN],
 			  const char *user, const struct store_cap *cap,
 			  size_t *count, int64_t *bytes);

@@ -27,6 +27,14 @@
  * rename it; rename is atomic, so a reader opens one whole file or none,
  * never a mix.
  *
+ * With an engine that keeps derived objects (S3: blobs_aux_*), every
+ * thumbnail is also put there, under thumbs/ab/<sha>.<side> beside the
+ * blobs, so the other servers fetch it (one GET, then their own file here)
+ * instead of decoding the image again; the collection of a blob removes
+ * that copy too (thumbcache_forget), and a put or a fetch that finds the
+ * blob gone removes both again. Whether the blob is there is its engine's
+ * answer (blob_exists: a file, or the read cache or a HEAD).
+ *
  * No lock: every step is one filesystem call on paths nobody else writes
  * in another way. Threads: any number.
  */
@@ -41,8 +49,12 @@
 #include <unistd.h>
 
 #include "db.h"
+#include "store/blobstore.h"
 
 static const int sides[] = { STORE_THUMB_SIDE };
+/* The largest thumbnail kept in the engine too (a 128 px JPEG is a few
+ * KiB; core/thumbs.c's records are smaller). */
+#define THUMB_AUX_MAX (1u << 20)
 #define NSIDES (sizeof(sides) / sizeof(sides[0]))
 
 static int side_ok(int side)
@@ -65,19 +77,6 @@ static void thumb_path(const store *st, const unsigned char *sha, int side,
 	else
 		snprintf(buf, len, "%s/thumbs/%.2s/%s.%d", st->dir, hex, hex,
 			 side);
-}
-
-int store_thumbcache_open(store *st, const unsigned char sha[STORE_SHA_LEN],
-			  int side)
-{
-	char path[STORE_PATH_MAX];
-	int fd;
-
-	if (!side_ok(side))
-		return -EINVAL;
-	thumb_path(st, sha, side, path, sizeof(path), 0);
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-	return fd < 0 ? -errno : fd;
 }
 
 /* mkdir STORE/thumbs and STORE/thumbs/ab as needed. 0 or -errno. */
@@ -110,15 +109,14 @@ static int write_all(int fd, const unsigned char *p, size_t len)
 	return 0;
 }
 
-int store_thumbcache_put(store *st, const unsigned char sha[STORE_SHA_LEN],
-			 int side, const void *buf, size_t len)
+/* Writes the cache file of (sha, side): temp file + rename. 0 or -errno. */
+static int local_put(store *st, const unsigned char *sha, int side,
+		     const void *buf, size_t len)
 {
 	char dir[STORE_PATH_MAX], path[STORE_PATH_MAX], tmp[STORE_PATH_MAX];
 	unsigned char rnd[8];
 	int fd, rc;
 
-	if (!side_ok(side))
-		return -EINVAL;
 	thumb_path(st, sha, side, dir, sizeof(dir), 1);
 	thumb_path(st, sha, side, path, sizeof(path), 0);
 	rc = make_dirs(st, dir);
@@ -140,25 +138,97 @@ int store_thumbcache_put(store *st, const unsigned char sha[STORE_SHA_LEN],
 		rc = -errno;
 	if (!rc && rename(tmp, path))
 		rc = -errno;
-	if (rc) {
+	if (rc)
 		unlink(tmp);
-		return rc;
-	}
-	/* after the rename: see the top of this file */
-	if (!blob_exists(st, sha, NULL)) {
-		unlink(path);
+	return rc;
+}
+
+/* The engine's name of the thumbnail (sha, side): thumbs/ab/<hex>.<side>. */
+static void aux_name(const unsigned char *sha, int side, char *buf,
+		     size_t len)
+{
+	char hex[65];
+
+	store_sha_hex(sha, hex);
+	snprintf(buf, len, "thumbs/%.2s/%s.%d", hex, hex, side);
+}
+
+/* After a put (here, or a copy fetched from the engine): if the blob is
+ * gone the put may have come after the collection's removal, so the
+ * thumbnail goes again (see the top of this file). 0 or -ENOENT. */
+static int still_blob(store *st, const unsigned char *sha, int side)
+{
+	char path[STORE_PATH_MAX], name[100];
+
+	if (blob_exists(st, sha, NULL))
+		return 0;
+	thumb_path(st, sha, side, path, sizeof(path), 0);
+	unlink(path);
+	aux_name(sha, side, name, sizeof(name));
+	blobs_aux_remove(st->blobs, name);
+	return -ENOENT;
+}
+
+int store_thumbcache_open(store *st, const unsigned char sha[STORE_SHA_LEN],
+			  int side)
+{
+	char path[STORE_PATH_MAX], name[100];
+	unsigned char *buf;
+	size_t got;
+	int fd, rc;
+
+	if (!side_ok(side))
+		return -EINVAL;
+	thumb_path(st, sha, side, path, sizeof(path), 0);
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (fd >= 0 || errno != ENOENT)
+		return fd < 0 ? -errno : fd;
+	/* not here: the engine's copy, made by another server (S3) */
+	if (!(buf = malloc(THUMB_AUX_MAX)))
+		return -ENOMEM;
+	aux_name(sha, side, name, sizeof(name));
+	rc = blobs_aux_get(st->blobs, name, buf, THUMB_AUX_MAX, &got);
+	if (rc == 0)
+		rc = local_put(st, sha, side, buf, got);
+	free(buf);
+	if (rc == 0)
+		rc = still_blob(st, sha, side);
+	if (rc)   /* none kept anywhere, or unreadable: make it again */
 		return -ENOENT;
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	return fd < 0 ? -errno : fd;
+}
+
+int store_thumbcache_put(store *st, const unsigned char sha[STORE_SHA_LEN],
+			 int side, const void *buf, size_t len)
+{
+	char name[100];
+	int rc;
+
+	if (!side_ok(side))
+		return -EINVAL;
+	rc = local_put(st, sha, side, buf, len);
+	if (rc)
+		return rc;
+	/* the engine's copy for the other servers (S3; the local engine has
+	 * none): a failure only costs them making it again */
+	if (len <= THUMB_AUX_MAX) {
+		aux_name(sha, side, name, sizeof(name));
+		blobs_aux_put(st->blobs, name, buf, len);
 	}
-	return 0;
+	/* after the rename and the copy: see the top of this file */
+	return still_blob(st, sha, side);
 }
 
 void thumbcache_forget(store *st, const unsigned char *sha)
 {
-	char path[STORE_PATH_MAX];
+	char path[STORE_PATH_MAX], name[100];
 
 	for (size_t i = 0; i < NSIDES; i++) {
 		thumb_path(st, sha, sides[i], path, sizeof(path), 0);
 		unlink(path);
+		aux_name(sha, sides[i], name, sizeof(name));
+		blobs_aux_remove(st->blobs, name);   /* -ENOTSUP: local */
 	}
 }
 

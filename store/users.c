@@ -508,11 +508,21 @@ static int cap_check(struct conn *c, const char *user,
 int store_blob_put(store *st, int fd, const char *staged,
 		   const unsigned char sha[STORE_SHA_LEN], const char *user)
 {
-	return store_blob_put_capped(st, fd, staged, sha, user, NULL, NULL,
+	return store_blob_put_capped(st, fd, staged, NULL, sha, user, NULL,
+				     NULL, NULL);
+}
+
+int store_blob_put_streamed(store *st, int fd, const char *staged,
+			    struct blob_upload *u,
+			    const unsigned char sha[STORE_SHA_LEN],
+			    const char *user)
+{
+	return store_blob_put_capped(st, fd, staged, u, sha, user, NULL, NULL,
 				     NULL);
 }
 
 int store_blob_put_capped(store *st, int fd, const char *staged,
+			  struct blob_upload *u,
 			  const unsigned char sha[STORE_SHA_LEN],
 			  const char *user, const struct store_cap *cap,
 			  size_t *count, int64_t *bytes)
@@ -524,6 +534,10 @@ int store_blob_put_capped(store *st, int fd, const char *staged,
 	int64_t sum = 0;
 	int rc, tries = 0;
 
+	if (u && !e->finish) {          /* not this engine's: cannot be */
+		blobs_abort(u);
+		u = NULL;
+	}
 	if (fstat(fd, &sb)) {
 		rc = -errno;
 		goto fail;
@@ -555,13 +569,18 @@ again:
 	/* A failure after the link leaves a blob nobody names and no row
 	 * says is pending: the owner's next open collects it (blob.c). */
 	rc = db_end(c, rc);
-	if (!rc && e->send)
+	if (u && !rc)                   /* streamed as it came: finish */
+		rc = e->finish(st, u, fd, staged, sha);
+	else if (u)
+		blobs_abort(u);
+	else if (!rc && e->send)
 		rc = e->send(st, fd, staged, sha, 0);
 	/* A failed send leaves the pending row: the sweep ends it after the
 	 * grace (and collects what a cut send may have left). */
 	blobs_local_unstage(staged);
 	return rc;
 fail:
+	blobs_abort(u);
 	blobs_local_unstage(staged);
 	if (rc == -EDQUOT) {
 		if (count)

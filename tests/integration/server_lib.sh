@@ -56,6 +56,15 @@
 #   sv_catalog_dump STORE FILE the catalog as SQL text (schema and rows;
 #                              PostgreSQL's table names without "public.")
 #   sv_catalog_pg STORE        0 (true) when STORE's catalog is in PostgreSQL
+#
+# SV_BLOBS=s3 runs them with `sievefs serve`'s blobs in S3 (a Ceph RGW:
+# SV_RGW_DIR's, else one started for the script): the wrapper $T/sievefs-s3
+# adds --blobs s3://BUCKET/sv-KEY/?… to every serve not giving --blobs
+# (KEY: 16 hex of the md5 of STORE's absolute path); combines with
+# SV_CATALOG=pg. A test reads where a blob is with:
+#   sv_blob_stored STORE SHA   0 (true) when blob SHA is stored (STORE/blobs,
+#                              or its object: a signed HEAD)
+#   sv_blobs_prefix STORE      the S3 prefix of STORE's blobs ("" local)
 
 SERVER_PID=
 SERVER_LOG=$T/server.log
@@ -274,6 +283,113 @@ if [[ ${SV_CATALOG:-} == pg ]]; then
 elif [[ -n ${SV_CATALOG:-} ]]; then
 	die "SV_CATALOG=${SV_CATALOG}: want pg (or unset: SQLite)"
 fi
+
+# ---- SV_BLOBS=s3 ----
+# The server tests again with `sievefs serve`'s blobs in S3 (a Ceph RGW):
+# every serve gets --blobs s3://BUCKET/sv-<store's key>/?endpoint=…&region=…
+# unless the test gave --blobs itself; mounts and token commands are left
+# as they are. The RGW: the one whose s3.env SV_RGW_DIR names (`make
+# test-serve-s3` starts one for all scripts), else one started here for
+# this script (~16 s) and stopped at exit. The keys reach the server in
+# its environment (AWS_*), never on argv. Combines with SV_CATALOG=pg.
+sv_s3_used() {
+	local n
+	n=$(sort -u "$T/sievefs-s3.used" 2>/dev/null | grep -c .)
+	if ((n > 0)); then
+		note "SV_BLOBS=s3: $n store(s) had their blobs in S3"
+	else
+		fail "SV_BLOBS=s3: no sievefs serve ran with its blobs in S3"
+	fi
+}
+
+sv_s3_setup() {
+	sv_need curl md5sum realpath
+	if [[ -z ${SV_RGW_DIR:-} ]]; then
+		SV_RGW_OWN=$(mktemp -d /tmp/sievefs-rgw.XXXXXX) || die "mktemp for RGW failed"
+		if ! bash "$SV_REPO/tests/scale/rgw.sh" start "$SV_RGW_OWN" >/dev/null 2>"$T/rgw.err"; then
+			sv_show "$T/rgw.err"
+			bash "$SV_REPO/tests/scale/rgw.sh" stop "$SV_RGW_OWN" >/dev/null 2>&1
+			die "Ceph RGW did not start (tests/scale/rgw.sh)"
+		fi
+		SV_RGW_DIR=$SV_RGW_OWN
+	fi
+	[[ -r $SV_RGW_DIR/s3.env ]] || die "SV_RGW_DIR=$SV_RGW_DIR has no s3.env"
+	set -a
+	# shellcheck disable=SC1091
+	. "$SV_RGW_DIR/s3.env"
+	set +a
+	eval "sv_cleanup_s3_next() $(declare -f sv_cleanup | tail -n +2)"
+	sv_cleanup() {
+		local sv_s3_rc=$?
+		sv_s3_used
+		if [[ -n ${SV_RGW_OWN:-} ]]; then
+			bash "$SV_REPO/tests/scale/rgw.sh" stop "$SV_RGW_OWN" >/dev/null 2>&1
+		fi
+		(exit "$sv_s3_rc")
+		sv_cleanup_s3_next
+	}
+	note "blobs in S3 $S3_ENDPOINT bucket $S3_BUCKET (SV_BLOBS=s3)"
+	cat >"$T/sievefs-s3" <<EOF
+#!/bin/bash
+# \$SIEVEFS with SV_BLOBS=s3 (tests/integration/server_lib.sh)
+real='$SIEVEFS' bucket='$S3_BUCKET' q='?endpoint=$S3_ENDPOINT&region=$S3_REGION'
+EOF
+	cat >>"$T/sievefs-s3" <<'EOF'
+store= has=0 skip=0
+used=${0%/*}/sievefs-s3.used
+if [[ ${1:-} == serve ]]; then
+	for a in "${@:2}"; do
+		if ((skip)); then skip=0; continue; fi
+		case $a in
+		--blobs) has=1 skip=1 ;;
+		--listen | --tls-cert | --tls-key | --orphan-grace | --upload-cap | \
+		--user-rate | --conns-per-addr | --max-conns | --web-root | \
+		--session-ttl | --catalog | --catalog-file | --config) skip=1 ;;
+		-*) ;;
+		*) [[ -z $store ]] && store=$a ;;
+		esac
+	done
+fi
+if [[ ${1:-} != serve || -z $store || $has == 1 || $store == *://* ]]; then
+	exec "$real" "$@"
+fi
+key=$(realpath -m -- "$store" | md5sum | cut -c1-16)
+echo "$key" >>"$used"
+exec "$real" "$@" --blobs "s3://$bucket/sv-$key/$q"
+EOF
+	chmod 755 "$T/sievefs-s3"
+	SIEVEFS=$T/sievefs-s3
+}
+
+if [[ ${SV_BLOBS:-} == s3 ]]; then
+	sv_s3_setup
+elif [[ -n ${SV_BLOBS:-} ]]; then
+	die "SV_BLOBS=${SV_BLOBS}: want s3 (or unset: STORE/blobs)"
+fi
+
+# STORE's blob prefix under SV_BLOBS=s3 (the wrapper's: sv-KEY/), or ""
+# when its blobs are in STORE/blobs.
+sv_blobs_prefix() {
+	[[ ${SV_BLOBS:-} == s3 ]] || return 0
+	echo "sv-$(realpath -m -- "$1" | md5sum | cut -c1-16)/"
+}
+
+# sv_blob_stored STORE SHA: true when the blob SHA of STORE's server is
+# stored: STORE/blobs/ab/SHA, or under SV_BLOBS=s3 its object (a signed
+# HEAD; the key pair goes to curl on stdin, never on argv).
+sv_blob_stored() {
+	if [[ ${SV_BLOBS:-} != s3 ]]; then
+		[[ -f $1/blobs/${2:0:2}/$2 ]]
+		return
+	fi
+	local code
+	code=$(printf 'user = "%s:%s"\n' "$AWS_ACCESS_KEY_ID" "$AWS_SECRET_ACCESS_KEY" |
+		curl -s -K - -I -o /dev/null -w '%{http_code}' \
+			--aws-sigv4 "aws:amz:$S3_REGION:s3" \
+			-H "x-amz-content-sha256: $(sha256sum </dev/null | cut -c1-64)" \
+			"$S3_ENDPOINT/$S3_BUCKET/$(sv_blobs_prefix "$1")blobs/${2:0:2}/$2")
+	[[ $code == 200 ]]
+}
 
 # STORE's database name under SV_CATALOG=pg (the wrapper's), or "" when its
 # catalog is STORE/catalog.db.

@@ -339,7 +339,7 @@ mkblob() {
 		"$T/$1" "$2" "$3" >"$T/$1"
 	sha256sum "$T/$1" | cut -d' ' -f1
 }
-blob_on_disk() { [[ -f $1/blobs/${2:0:2}/$2 ]]; }
+blob_on_disk() { sv_blob_stored "$1" "$2"; }   # STORE/blobs, or S3 (SV_BLOBS)
 
 expect_fail "--orphan-grace 0 is refused" "$SIEVEFS" serve "$T/s2" --listen 127.0.0.1:0 --orphan-grace 0
 expect_fail "--upload-cap nonsense is refused" "$SIEVEFS" serve "$T/s2" --listen 127.0.0.1:0 --upload-cap lots

@@ -15,13 +15,14 @@
 #   catalog is not copied, and no object appears under its hash;
 # - kill -9 of migrate in the middle of the blob copy, then a re-run:
 #   it resumes (blobs already there counted, not sent again) and ends with
-#   every table's row count equal to the source's, and a third run copies
-#   nothing; the identity sequences are past the copied ids;
+#   every table's row count equal to the source's, and a third run (its
+#   catalog, blob store and S3 keys from a --config file) copies nothing; the identity sequences are past the copied ids;
 # - every blob is in the bucket under PREFIX/blobs/ab/<sha> with exactly
 #   its bytes (fetched back with SigV4 curl, hashed);
-# - `sievefs serve` on the migrated catalog answers alice's old token with
-#   the same dataset listing and tags as before, a remote mount of it shows
-#   the same tree and bytes (diff -r), and new rows get new ids (a new
+# - `sievefs serve NEWDIR --catalog … --blobs s3://…` on the migrated
+#   catalog and bucket answers alice's old token with the same dataset
+#   listing and tags as before, a remote mount of it shows the same tree
+#   and bytes (diff -r: read from S3), and new rows get new ids (a new
 #   dataset's id is above every migrated one).
 
 . "$(dirname "$0")/../integration/lib.sh"
@@ -152,8 +153,11 @@ grep -E "^sievefs: migrate: blobs: .* [1-9][0-9]* already there, 0 corrupt" "$T/
 	pass "... resuming: blobs the killed run stored are not sent again" ||
 	{ fail "the re-run found no blob already there"; sv_show "$T/m2.out"; }
 expect_contains "$T/m2.out" "the source holds 1 datasets" "... the summary counts the datasets"
-timeout 600 "$SIEVEFS" store migrate "$SRC" --catalog "$CAT" --blobs "$BLOBS" >"$T/m3.out" 2>&1
-expect_eq 0 "$?" "a third run completes"
+(umask 077 && printf '%s\n' "# the team server" "catalog = $CAT" "blobs = $BLOBS" \
+	"s3_access_key_id = $AWS_ACCESS_KEY_ID" "s3_secret_access_key = $AWS_SECRET_ACCESS_KEY" >"$T/team.conf")
+env -u AWS_ACCESS_KEY_ID -u AWS_SECRET_ACCESS_KEY timeout 600 "$SIEVEFS" store migrate "$SRC" \
+	--config "$T/team.conf" >"$T/m3.out" 2>&1
+expect_eq 0 "$?" "a third run, from a --config file with the S3 keys, completes" || sv_show "$T/m3.out"
 expect_contains "$T/m3.out" "copied 0 tables (0 rows), 0 blobs (0 bytes)" "... and copies nothing"
 
 # --- every table as in the source
@@ -179,8 +183,10 @@ expect_eq "$(find "$SRC/blobs" -type f -name '[0-9a-f]*' | wc -l)" "$((seen))" \
 	"the re-run saw every local blob: copied or already there"
 
 # --- sievefs serve on the migrated catalog: same listing, bytes, token
+# a new STORE folder (staging, cache, lock): the bytes come from S3 (the
+# keys from the environment: rgw.sh's s3.env)
 mkdir -p "$T/new"
-serve_port "$T/serve.log" "$SRC" --catalog "$CAT"
+serve_port "$T/serve.log" "$T/new" --catalog "$CAT" --blobs "$BLOBS"
 api "$TOK" GET /v1/datasets
 expect_code 200 "alice's old token works on the migrated catalog"
 python3 - "$T/datasets.before" "$T/body" <<'PY' && pass "... the same dataset listing" || fail "the dataset listing differs"
@@ -197,6 +203,8 @@ PY
 sv_mount "$U" "$T/m2" -o "token_file=$T/alice.tok" -o "cache_dir=$T/m2.cache" ||
 	die "mount of the migrated server failed"
 ok "the migrated tree has every file with its bytes" diff -r "$T/orig" "$T/m2/pets/initial-tag"
+expect_eq 0 "$(find "$T/new" -path "$T/new/cache" -prune -o -type f -name '[0-9a-f]*' -size +0 -print | grep -c '/[0-9a-f]\{64\}$')" \
+	"... and the new STORE folder holds no blob of its own (outside the read cache): they came from S3"
 ok "the frozen tag is there" test -d "$T/m2/pets/first40"
 expect_eq "$(cat "$T/sel.before")" "$(cat "$T/m2/pets/selection")" "the selection came along"
 ok "the embedding is listed" test -e "$T/m2/pets/embeddings/mine.csv"

@@ -266,7 +266,7 @@ static void *upload(void *arg)
 			u->rc = -EIO;
 			break;
 		}
-		rc = store_blob_put_capped(u->st, fd, staged, sha, "dave", &cap,
+		rc = store_blob_put_capped(u->st, fd, staged, NULL, sha, "dave", &cap,
 					   NULL, NULL);
 		close(fd);
 		if (rc == -EDQUOT) {
@@ -322,7 +322,7 @@ static void test_cap_rules(void **state)
 	blob_bytes(1, buf);
 	assert_int_equal(write(fd, buf, sizeof(buf)), sizeof(buf));
 	assert_rc(store_sha256_fd(fd, first), 0);
-	assert_rc(store_blob_put_capped(f->st, fd, staged, first, "erin",
+	assert_rc(store_blob_put_capped(f->st, fd, staged, NULL, first, "erin",
 					&cap, &count, &bytes), 0);
 	close(fd);
 	/* another 1000: over, nothing stored, the state said */
@@ -331,7 +331,7 @@ static void test_cap_rules(void **state)
 	blob_bytes(2, buf);
 	assert_int_equal(write(fd, buf, sizeof(buf)), sizeof(buf));
 	assert_rc(store_sha256_fd(fd, sha), 0);
-	assert_rc(store_blob_put_capped(f->st2, fd, staged, sha, "erin", &cap,
+	assert_rc(store_blob_put_capped(f->st2, fd, staged, NULL, sha, "erin", &cap,
 					&count, &bytes), -EDQUOT);
 	close(fd);
 	assert_int_equal(count, 1);
@@ -344,7 +344,7 @@ static void test_cap_rules(void **state)
 	blob_bytes(1, buf);
 	assert_int_equal(write(fd, buf, sizeof(buf)), sizeof(buf));
 	assert_rc(store_sha256_fd(fd, sha), 0);
-	assert_rc(store_blob_put_capped(f->st2, fd, staged, sha, "erin", &cap,
+	assert_rc(store_blob_put_capped(f->st2, fd, staged, NULL, sha, "erin", &cap,
 					NULL, NULL), 0);
 	close(fd);
 	/* another user is not counted against erin */
@@ -353,7 +353,7 @@ static void test_cap_rules(void **state)
 	blob_bytes(2, buf);
 	assert_int_equal(write(fd, buf, sizeof(buf)), sizeof(buf));
 	assert_rc(store_sha256_fd(fd, sha), 0);
-	assert_rc(store_blob_put_capped(f->st, fd, staged, sha, "frank", &cap,
+	assert_rc(store_blob_put_capped(f->st, fd, staged, NULL, sha, "frank", &cap,
 					NULL, NULL), 0);
 	close(fd);
 	assert_rc(store_blob_pending(f->st, "erin", &count, &bytes), 0);
