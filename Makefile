@@ -45,7 +45,7 @@ LIB_SRC = store/sql.c store/sql_sqlite.c store/schema_sqlite.c \
 MAIN_SRC = fs/main.c
 # the built web app's home, served by `sievefs serve` when it exists
 WEB_DIR = $(PREFIX)/share/sievefs/web
-UNIT = sql store names fsname csv runs sampling decode embed cache api thumb changes table thumbs lightly \
+UNIT = sql store names fsname csv runs sampling decode embed cache api thumb changes table thumbs lightly state \
        layer sqlite_engine blobstore
 LIB_OBJ = $(LIB_SRC:%.c=$(BUILD)/%.o)
 MAIN_OBJ = $(MAIN_SRC:%.c=$(BUILD)/%.o)

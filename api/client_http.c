@@ -22,6 +22,11 @@
  * its Retry-After (1 to 5 s) and goes again, whatever the method: the server
  * did not run it.
  *
+ * A request with req.abs goes to that whole URL instead — an object
+ * store's presigned one (client_fetch.c) — with no Authorization header,
+ * no -o cafile (the system's CAs), its failures never marking the server
+ * down, and logged by req.path (the URL without its signature).
+ *
  * Invariants. A try starts clean (restart): an answer streamed to a file
  * is cut back to where it began, its hash restarted, so a retry never
  * appends to a partial body. An in-memory answer never grows past r->max
@@ -291,9 +296,9 @@ static void setup(struct client *c, struct req *r, struct curl_slist *hdr,
 	/* Plain http is allowed to loopback only because it stays on this
 	 * machine: an http_proxy of the environment would carry the token
 	 * off it in clear. (https through a proxy is an end-to-end tunnel.) */
-	if (c->plain)
+	if (c->plain || (r->abs && !strncmp(r->abs, "http://", 7)))
 		curl_easy_setopt(h, CURLOPT_PROXY, "");
-	if (c->cafile[0])
+	if (c->cafile[0] && !r->abs)    /* an object store: the system's */
 		curl_easy_setopt(h, CURLOPT_CAINFO, c->cafile);
 	if (!strcmp(r->method, "HEAD")) {
 		curl_easy_setopt(h, CURLOPT_NOBODY, 1L);
@@ -394,9 +399,11 @@ static int outcome(struct client *c, struct req *r, CURLcode res)
 	if (res == CURLE_OK && r->status == 304 && r->inm)
 		return 0;
 	if (res != CURLE_OK && r->status == 0) {
-		const char *hint = net_hint(c, res);
+		const char *hint = r->abs ? " (the object store that holds"
+				   " the server's blobs)" : net_hint(c, res);
 		r->net = 1;
-		log_error("remote: %s %s%s: %s%s", r->method, c->base, r->path,
+		log_error("remote: %s %s%s: %s%s", r->method,
+			  r->abs ? "" : c->base, r->path,
 			  r->curlerr[0] ? r->curlerr : curl_easy_strerror(res),
 			  hint);
 		if (r->msg)
@@ -423,7 +430,9 @@ static int outcome(struct client *c, struct req *r, CURLcode res)
 		err = EIO;
 	if (r->msg && message[0])
 		snprintf(r->msg, BE_MSG, "%s", message);
-	log_msg(r->status == 404 && r->quiet404 ? LOG_LVL_DEBUG : LOG_LVL_WARN,
+	/* an expired presigned URL is asked again (client_fetch.c) */
+	log_msg((r->status == 404 && r->quiet404) ||
+		(r->status == 403 && r->abs) ? LOG_LVL_DEBUG : LOG_LVL_WARN,
 		"remote: %s %s: HTTP %ld %s%s%s", r->method, r->path, r->status,
 		name[0] ? name : strerror(err), message[0] ? ": " : "",
 		message);
@@ -456,15 +465,16 @@ int cl_http(struct client *c, struct req *r)
 	if (!r->max)
 		r->max = JSON_MAX;
 	r->resp.max = r->max;
-	if ((size_t)snprintf(url, sizeof(url), "%s%s", c->base, r->path) >=
-	    sizeof(url))
+	if ((size_t)snprintf(url, sizeof(url), "%s%s", r->abs ? r->abs :
+			     c->base, r->abs ? "" : r->path) >= sizeof(url))
 		return -ENAMETOOLONG;
 	if (r->out_fd >= 0) {
 		out_start = lseek(r->out_fd, 0, SEEK_CUR);
 		if (out_start < 0)
 			out_start = 0;
 	}
-	hdr = curl_slist_append(NULL, c->auth);
+	/* never a credential of ours to another host (r->abs) */
+	hdr = curl_slist_append(NULL, r->abs ? "Expect:" : c->auth);
 	/* No "Expect: 100-continue" round trip before bodies. */
 	h2 = hdr ? curl_slist_append(hdr, "Expect:") : NULL;
 	if (h2 && r->ctype) {
@@ -479,7 +489,7 @@ int cl_http(struct client *c, struct req *r)
 		curl_slist_free_all(hdr);
 		return -ENOMEM;
 	}
-	tries = cl_server_down(c) ? 1 : RETRIES + 1;
+	tries = !r->abs && cl_server_down(c) ? 1 : RETRIES + 1;
 	for (int t = 0; t < tries; t++) {
 		if (t) {
 			struct timespec ts = { 0, 200000000L << (t - 1) };
@@ -520,7 +530,8 @@ int cl_http(struct client *c, struct req *r)
 		rc = outcome(c, r, res);
 	if (!rc && r->want_etag)
 		keep_etag(r);
-	mark_down(c, r->net);
+	if (!r->abs)                   /* the object store is not the server */
+		mark_down(c, r->net);
 	log_debug("remote: %s %s: %ld", r->method, r->path, r->status);
 out:
 	curl_slist_free_all(hdr);

@@ -41,6 +41,10 @@
 #define PF_BUSY 32                     /* blobs being fetched, at most */
 #define PF_DIRS 256                    /* folders remembered as queued */
 #define PF_QUEUE 65536                 /* queued blobs, at most */
+#define PU_BUCKETS 4096                /* presigned URLs kept: hash buckets */
+#define PU_MAX 16384                   /* presigned URLs kept, at most */
+
+struct purl;                           /* client_fetch.c */
 
 struct pf_item {
 	unsigned char sha[STORE_SHA_LEN];
@@ -74,7 +78,8 @@ struct client {
 	 * lock is taken while it is held. */
 	pthread_mutex_t pf_lock;
 	pthread_cond_t pf_work;        /* queue not empty, or pf_stop */
-	pthread_cond_t pf_done;        /* a pf_busy slot was freed */
+	pthread_cond_t pf_done;        /* a pf_busy slot was freed, or an
+					* ask for URLs ended (pu_asking) */
 	struct pf_item *pf_head, *pf_tail;
 	size_t pf_len;
 	uint64_t pf_bytes;             /* sizes of the queued items */
@@ -85,6 +90,13 @@ struct client {
 	int64_t pf_failed;             /* folder whose last fetch failed */
 	pthread_t pf_tid[PF_THREADS];
 	int pf_threads, pf_stop;
+	/* Presigned URLs of the object store (client_fetch.c), also under
+	 * pf_lock: the ones asked for and not used yet, by hash. */
+	struct purl *pu[PU_BUCKETS];
+	size_t pu_n;
+	int pu_off;                    /* 1: the server gives none (or off) */
+	int pu_asking;                 /* a thread is asking for URLs: the
+					* others wait on pf_done */
 	atomic_int pinning;            /* upload=meta commits under way */
 };
 
@@ -112,6 +124,10 @@ struct rbuf {
 struct req {
 	const char *method;
 	const char *path;              /* "/v1/...", query included, encoded */
+	const char *abs;               /* else: this whole URL (an object
+					* store's presigned one) with no
+					* credential of ours; path then
+					* names it in logs, without query */
 	const char *body;              /* in-memory request body, or NULL */
 	size_t blen;
 	const char *ctype;

@@ -30,6 +30,13 @@ int srv_lightly_make_url(struct srv *s, struct req *r, struct MHD_Connection *c,
 			 const char *method, const char *what,
 			 const char *object, const char *kind, char *url,
 			 size_t len);
+/* The object store's presigned URL of what a read of sample n (kind
+ * "full" or "thumb") gives the request's user: 1 with url, 0 when there
+ * is none (local blobs, or nothing of it this user may read: the signed
+ * URL of ours answers why), -errno. */
+int srv_lightly_read_url(struct srv *s, struct req *r,
+			 const struct store_node *n, const char *kind,
+			 char *url, size_t len);
 /* 403 bad_signature with why. */
 enum MHD_Result srv_lightly_refuse(struct MHD_Connection *c, const char *why);
 /* Checks the request's signed URL (route "signed/WHAT/#"; r->path and

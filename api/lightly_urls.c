@@ -5,7 +5,7 @@
  * Form: /lightly/signed/sample/{sample}?k=full|thumb&u=USER&e=EXP&s=MAC
  * (GET: read, PUT: write) and /lightly/signed/csv/{embedding}?u=USER&e=EXP
  * &s=MAC (PUT). MAC is HMAC-SHA256, hex, keyed with the store's secret
- * (core_lightly_key: STORE/lightly.key, 0600), over
+ * (core_lightly_key: the catalog's, one for every server), over
  * "METHOD\nPATH\nUSER\nOBJECT\nKIND\nEXP": so it binds the method (a read
  * URL does not write), the path (the object), the user and the expiry (EXP,
  * Unix seconds, url_ttl() after the URL was made). Checked in constant time
@@ -17,6 +17,13 @@
  * the route runs (413, 507, 429) leaves the URL usable. The routes then
  * act as USER with the v1 rules: ownership (another user's sample → 404),
  * the upload quota, caps. No target is ever logged.
+ *
+ * Reads where the blobs live in an object store (issue 19 item 4): a
+ * read URL handed out (readurl) is the object store's presigned URL of
+ * the bytes the user may read (srv_lightly_read_url, after the same checks
+ * as GET below), and a signed GET of ours answers 307 to one; the lightly
+ * client reads a read URL with a plain urllib GET (no header of ours),
+ * which either form serves. Local blobs: our own signed URL, as before.
  *
  * Threads: MHD's; the secret is read once, under key_lock.
  */
@@ -274,16 +281,44 @@ fail:
 	return srv_send_errno(c, rc, rc == -ENOENT ? "no such sample" : NULL);
 }
 
+/* The blob a read of sample n (kind "full" or "thumb") gives the
+ * request's user, into sha: 1, 0 when the user may read none of it (its
+ * bytes stay with the uploader), -errno. The rule of GET /v1/blobs/{sha}. */
+static int read_blob(struct srv *s, struct req *r, const struct store_node *n,
+		     const char *kind, unsigned char sha[STORE_SHA_LEN])
+{
+	int64_t tsize;
+
+	memcpy(sha, n->sha, STORE_SHA_LEN);
+	if (!strcmp(kind, "thumb") &&
+	    core_blob_thumb_for(s->blobs, r->owner, n->sha, sha, &tsize))
+		memcpy(sha, n->sha, STORE_SHA_LEN);
+	return srv_blob_readable(s, r, sha);
+}
+
+int srv_lightly_read_url(struct srv *s, struct req *r,
+			 const struct store_node *n, const char *kind,
+			 char *url, size_t len)
+{
+	unsigned char sha[STORE_SHA_LEN];
+	int rc;
+
+	if (!n->has_sha)
+		return 0;
+	rc = read_blob(s, r, n, kind, sha);
+	return rc == 1 ? srv_presign(s, sha, url, len) : rc;
+}
+
 /* GET /lightly/signed/sample/{id}?k=full|thumb: the bytes, if the URL's
- * user may read them (the rule of GET /v1/blobs/{sha}). */
+ * user may read them (the rule of GET /v1/blobs/{sha}); 307 to the object
+ * store's presigned URL where the blobs live there. */
 enum MHD_Result srv_lightly_signed_get(struct srv *s, struct req *r,
 				    struct MHD_Connection *c)
 {
 	unsigned char sha[STORE_SHA_LEN];
 	struct store_node n;
 	struct stat sb;
-	char kind[8] = "";
-	int64_t tsize;
+	char kind[8] = "", url[LIGHTLY_URL_MAX];
 	int rc = srv_own_node(s, r, r->id, &n), fd;
 
 	api_query_get(r->query, "k", kind, sizeof(kind));
@@ -291,11 +326,7 @@ enum MHD_Result srv_lightly_signed_get(struct srv *s, struct req *r,
 		rc = -ENOENT;
 	if (rc)
 		return srv_send_errno(c, rc, "no such sample");
-	memcpy(sha, n.sha, sizeof(sha));
-	if (!strcmp(kind, "thumb") &&
-	    core_blob_thumb_for(s->blobs, r->owner, n.sha, sha, &tsize))
-		memcpy(sha, n.sha, sizeof(sha));
-	rc = srv_blob_readable(s, r, sha);
+	rc = read_blob(s, r, &n, kind, sha);
 	if (rc < 0)
 		return srv_send_errno(c, rc, NULL);
 	if (rc == 0)
@@ -303,7 +334,10 @@ enum MHD_Result srv_lightly_signed_get(struct srv *s, struct req *r,
 				    "bytes_kept_by_uploader", "EIO",
 				    "the bytes are not on the server (uploaded"
 				    " with mode thumbnails or meta)");
-	fd = core_blob_open(s->blobs, sha);
+	rc = srv_presign(s, sha, url, sizeof(url));
+	if (rc == 1)
+		return srv_send_redirect(c, url);
+	fd = rc < 0 ? rc : core_blob_open(s->blobs, sha);
 	if (fd < 0)
 		return srv_send_errno(c, fd, NULL);
 	if (fstat(fd, &sb)) {

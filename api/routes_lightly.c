@@ -733,8 +733,15 @@ static enum MHD_Result sample_url(struct srv *s, struct req *r,
 					    "EINVAL", "type: full or thumbnail");
 		kind = strcmp(type, "full") ? "thumb" : "full";
 	}
-	rc = srv_lightly_make_url(s, r, c, write ? "PUT" : "GET", "sample",
-		      srv_lightly_seg(r, "samples"), kind, url, sizeof(url));
+	/* a read where the blobs are in an object store: its presigned URL
+	 * (lightly_urls.c); else, and for writes, our own signed URL */
+	rc = write ? 0 : srv_lightly_read_url(s, r, &n, kind, url, sizeof(url));
+	if (rc == 1)
+		return send_str(c, MHD_HTTP_OK, url);
+	if (rc == 0)
+		rc = srv_lightly_make_url(s, r, c, write ? "PUT" : "GET",
+			"sample", srv_lightly_seg(r, "samples"), kind, url,
+			sizeof(url));
 	return rc ? srv_send_errno(c, rc, NULL) : send_str(c, MHD_HTTP_OK, url);
 }
 

@@ -4,6 +4,32 @@
  *
  *   GET|HEAD /v1/nodes/{ino}/thumbnail   a JPEG, longest side at most 128
  *   GET|HEAD /v1/nodes/{ino}/image       the sample's bytes, ranges allowed
+ *   POST /v1/blob-urls                   presigned URLs of many blobs
+ *
+ * Bytes without a server hop (issue 19 item 4). When the blob engine can
+ * presign (S3: core_blob_url), a read is answered, after the same grant
+ * check as the bytes, with a short-lived URL of the object store instead
+ * of the bytes, when the request asks with ?redirect=1: /image, a sent
+ * thumbnail and GET /v1/blobs/{sha} answer 307 with Location (a browser
+ * follows it: the web app's image and download links ask; the object
+ * store's origin is in the app's img-src, srv_media_origin). Without
+ * ?redirect=1 they keep sending the bytes (the server's own byte route,
+ * which clients of the v1 API already use: ranges, HEAD, headers),
+ * and POST /v1/blob-urls {"sha256":[HEX…]} with {"expires_in":S,
+ * "urls":{HEX:URL…}} for up to BATCH_MAX hashes at once — the remote
+ * mount asks it once per folder, so a cold read of many small files costs
+ * one server request per folder, not one per file. A hash the user may not
+ * read is simply absent from "urls" (as one whose blob is gone: knowing a
+ * hash gives nothing). "presign": false says the engine gives no URLs (the
+ * local engine): read the bytes from the server. URLs live
+ * SIEVEFS_PRESIGN_TTL seconds (PRESIGN_TTL by default: long enough for a
+ * listing's files to be read, short enough that a URL leaked in a log is
+ * soon worthless); SIEVEFS_PRESIGN=off turns them off for the whole server
+ * (every read through the server's byte route; bench/scale compares the
+ * two). A URL is a bearer capability: never logged. Local blobs: nothing
+ * changes (core_blob_url answers 0 at once, before any query). Thumbnails
+ * the server makes stay its own (STORE/thumbs, store/thumbs.c: on each
+ * server's disk, not in the object store), so they are sent as before.
  *
  * Who may see what. The node must be in a dataset of the request's user
  * (else 404 as if absent, srv_own_node), and then only bytes that user may
@@ -32,12 +58,14 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "api/json.h"
 #include "api/server_int.h"
 #include "core/thumbs.h"
 #include "core/util.h"
@@ -45,6 +73,191 @@
 #define THUMB_CACHE "private, no-cache"  /* a node's bytes may change: revalidate by ETag (304) */
 #define KEPT_TEXT "metadata only \xe2\x80\x94 bytes stay with the uploader"
 #define MEDIA_CSP "default-src 'none'; style-src 'unsafe-inline'; sandbox"
+#define PRESIGN_TTL 900              /* seconds a presigned URL works */
+#define BATCH_MAX 10000              /* hashes per POST /v1/blob-urls */
+#define PURL_MAX 2048                /* a presigned URL, at most */
+
+/* ---- presigned URLs ---- */
+
+/* Seconds a presigned URL works: SIEVEFS_PRESIGN_TTL (10-604800, SigV4's
+ * longest), else PRESIGN_TTL. */
+static unsigned presign_ttl(void)
+{
+	const char *v = getenv("SIEVEFS_PRESIGN_TTL");
+	char *end;
+	long t;
+
+	if (!v || !*v)
+		return PRESIGN_TTL;
+	t = strtol(v, &end, 10);
+	return *end || t < 10 || t > 604800 ? PRESIGN_TTL : (unsigned)t;
+}
+
+/* 0 when SIEVEFS_PRESIGN=off (or 0, no): the server sends every byte. */
+static int presign_on(void)
+{
+	const char *v = getenv("SIEVEFS_PRESIGN");
+
+	return !v || (strcmp(v, "off") && strcmp(v, "0") && strcmp(v, "no"));
+}
+
+/* The object store's origin ("scheme://host[:port]"), once a URL was made
+ * (under origin_lock): the web app's CSP lets images load from it. */
+static pthread_mutex_t origin_lock = PTHREAD_MUTEX_INITIALIZER;
+static char origin[256];
+
+static void keep_origin(const char *url)
+{
+	const char *p = strstr(url, "://"), *e;
+
+	if (!p)
+		return;
+	e = strpbrk(p + 3, "/?#");
+	if (!e)
+		e = p + strlen(p);
+	/* only what a CSP source may hold: no quote, space, ';' or ',' */
+	if ((size_t)(e - url) >= sizeof(origin) ||
+	    strcspn(url, " ;,'\"\\") < (size_t)(e - url))
+		return;
+	pthread_mutex_lock(&origin_lock);
+	if (!origin[0])
+		snprintf(origin, sizeof(origin), "%.*s", (int)(e - url), url);
+	pthread_mutex_unlock(&origin_lock);
+}
+
+int srv_media_origin(struct srv *s, char *out, size_t len)
+{
+	static const unsigned char zero[STORE_SHA_LEN];
+	char url[PURL_MAX];
+	int rc;
+
+	pthread_mutex_lock(&origin_lock);
+	rc = origin[0] != '\0';
+	pthread_mutex_unlock(&origin_lock);
+	/* a URL of any hash tells the origin: sending nothing */
+	if (!rc && s && srv_presign(s, zero, url, sizeof(url)) == 1)
+		keep_origin(url);
+	pthread_mutex_lock(&origin_lock);
+	rc = origin[0] && strlen(origin) < len;
+	snprintf(out, len, "%s", rc ? origin : "");
+	pthread_mutex_unlock(&origin_lock);
+	return rc;
+}
+
+int srv_presign(struct srv *s, const unsigned char sha[STORE_SHA_LEN],
+		char *url, size_t len)
+{
+	int rc;
+
+	if (!presign_on())
+		return 0;
+	rc = core_blob_url(s->blobs, sha, presign_ttl(), url, len);
+	if (rc == -ENOTSUP)
+		rc = 0;
+	if (rc == 1)
+		keep_origin(url);
+	return rc;
+}
+
+enum MHD_Result srv_send_redirect(struct MHD_Connection *c, const char *url)
+{
+	struct MHD_Response *resp = MHD_create_response_from_buffer(
+		0, (char *)"", MHD_RESPMEM_PERSISTENT);
+
+	if (!resp)
+		return MHD_NO;
+	MHD_add_response_header(resp, MHD_HTTP_HEADER_LOCATION, url);
+	/* the URL expires: never keep the redirect */
+	MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL,
+				"no-store");
+	MHD_add_response_header(resp, "Referrer-Policy", "no-referrer");
+	return srv_send_resp(c, MHD_HTTP_TEMPORARY_REDIRECT, resp, NULL);
+}
+
+/* POST /v1/blob-urls {"sha256":[HEX…]}: see the top. */
+static enum MHD_Result r_blob_urls(struct srv *s, struct req *r,
+				   struct MHD_Connection *c)
+{
+	enum MHD_Result ret;
+	cJSON *j = srv_body_json(r, c, &ret), *in, *out = NULL, *urls, *it;
+	unsigned char sha[STORE_SHA_LEN];
+	char url[PURL_MAX];
+	int rc = 0, engine = 1;
+
+	if (!j)
+		return ret;
+	in = cJSON_GetObjectItemCaseSensitive(j, "sha256");
+	if (!cJSON_IsArray(in) || cJSON_GetArraySize(in) > BATCH_MAX) {
+		cJSON_Delete(j);
+		return srv_bad_field(c, "sha256 (an array of at most 10000"
+				     " hashes)");
+	}
+	out = cJSON_CreateObject();
+	urls = out ? cJSON_AddObjectToObject(out, "urls") : NULL;
+	if (!urls)
+		rc = -ENOMEM;
+	cJSON_ArrayForEach(it, in) {
+		if (!cJSON_IsString(it) ||
+		    api_sha_from_hex(it->valuestring, sha)) {
+			cJSON_Delete(j);
+			cJSON_Delete(out);
+			return srv_bad_field(c, "sha256 (64 hex digits each)");
+		}
+		if (rc || !engine)
+			continue;
+		/* the grant first, exactly as GET /v1/blobs/{sha} */
+		rc = srv_blob_readable(s, r, sha);
+		if (rc != 1)
+			continue;       /* not this user's: absent; or -errno */
+		rc = srv_presign(s, sha, url, sizeof(url));
+		if (rc == 0)
+			engine = 0;     /* the engine gives none */
+		else if (rc == 1)
+			rc = cJSON_AddStringToObject(urls, it->valuestring,
+						     url) ? 0 : -ENOMEM;
+	}
+	/* no URL at all: does the engine give any? (an answer that cannot
+	 * say "no" for hashes the user may not read: one empty probe) */
+	if (!rc && engine && !cJSON_GetArraySize(urls)) {
+		static const unsigned char zero[STORE_SHA_LEN];
+		engine = srv_presign(s, zero, url, sizeof(url)) == 1;
+	}
+	cJSON_Delete(j);
+	if (rc < 0 || !cJSON_AddNumberToObject(out, "expires_in",
+					       engine ? presign_ttl() : 0) ||
+	    !cJSON_AddBoolToObject(out, "presign", engine)) {
+		cJSON_Delete(out);
+		return srv_send_errno(c, rc < 0 ? rc : -ENOMEM, NULL);
+	}
+	return srv_send_json(c, MHD_HTTP_OK, out);
+}
+
+/* 1 when the request asks for the object store's URL (?redirect=1). */
+static int wants_redirect(struct req *r)
+{
+	char v[8];
+
+	return api_query_get(r->query, "redirect", v, sizeof(v)) == 1 &&
+	       !strcmp(v, "1");
+}
+
+int srv_blob_redirect(struct srv *s, struct req *r, struct MHD_Connection *c,
+		      enum MHD_Result *ret)
+{
+	char url[PURL_MAX];
+	int rc;
+
+	if (!wants_redirect(r))
+		return 0;
+	rc = srv_presign(s, r->sha, url, sizeof(url));
+	if (rc == 1)
+		rc = srv_blob_readable(s, r, r->sha);
+	if (rc == 0)
+		return 0;       /* the bytes themselves, or the route's 404 */
+	*ret = rc < 0 ? srv_send_errno(c, rc, NULL) :
+	       srv_send_redirect(c, url);
+	return 1;
+}
 
 /* Headers every answer of these routes carries. */
 static void media_headers(struct MHD_Response *resp, const char *etag,
@@ -140,12 +353,18 @@ static enum MHD_Result send_jpeg(struct MHD_Connection *c, int fd,
 }
 
 /* The thumbnail an upload=thumbnails mount sent, blob `t`, as it is. */
-static enum MHD_Result send_sent(struct srv *s, struct MHD_Connection *c,
+static enum MHD_Result send_sent(struct srv *s, struct req *r,
+				 struct MHD_Connection *c,
 				 const unsigned char *t, const char *etag)
 {
+	char url[PURL_MAX];
 	struct stat sb;
-	int fd = core_blob_open(s->blobs, t), rc;
+	int fd, rc = wants_redirect(r) ? srv_presign(s, t, url, sizeof(url)) :
+		     0;
 
+	if (rc == 1)             /* core_blob_source checked the grant */
+		return srv_send_redirect(c, url);
+	fd = rc < 0 ? rc : core_blob_open(s->blobs, t);
 	if (fd < 0)
 		return srv_send_errno(c, fd, NULL);
 	if (fstat(fd, &sb)) {
@@ -204,7 +423,7 @@ static enum MHD_Result r_thumbnail(struct srv *s, struct req *r,
 	/* a thumbnail the uploader sent: a JPEG as it is, anything else (the
 	 * lightly client's WebP) made into one like any image */
 	if (memcmp(src, n.sha, STORE_SHA_LEN) && sent_is_jpeg(s, src) == 1)
-		return send_sent(s, c, src, etag);
+		return send_sent(s, r, c, src, etag);
 	rc = core_thumb_get(s->blobs, src, STORE_THUMB_SIDE, &t);
 	if (rc)
 		return srv_send_errno(c, rc, NULL);
@@ -245,7 +464,7 @@ static int open_bytes(struct srv *s, struct req *r, struct MHD_Connection *c,
 static enum MHD_Result r_image(struct srv *s, struct req *r,
 			       struct MHD_Connection *c)
 {
-	char etag[72], hex[65], disp[3 * STORE_NAME_MAX + 64];
+	char etag[72], hex[65], disp[3 * STORE_NAME_MAX + 64], url[PURL_MAX];
 	unsigned char head[16];
 	struct store_node n;
 	enum MHD_Result ret;
@@ -255,6 +474,10 @@ static enum MHD_Result r_image(struct srv *s, struct req *r,
 
 	if (own_file(s, r, c, &n, &ret))
 		return ret;
+	/* the object store's URL, after the grant open_bytes checks */
+	if (wants_redirect(r) && srv_presign(s, n.sha, url, sizeof(url)) == 1 &&
+	    srv_blob_readable(s, r, n.sha) == 1)
+		return srv_send_redirect(c, url);
 	fd = open_bytes(s, r, c, &n, &ret);
 	if (fd < 0)
 		return ret;
@@ -292,5 +515,6 @@ static enum MHD_Result r_image(struct srv *s, struct req *r,
 const struct route srv_routes_media[] = {
 	{ "nodes/#/thumbnail", "GET", r_thumbnail, B_NONE, 0 },
 	{ "nodes/#/image", "GET", r_image, B_NONE, 0 },
+	{ "blob-urls", "POST", r_blob_urls, B_JSON, CAP_JSON },
 	{ NULL, NULL, NULL, B_NONE, 0 },
 };

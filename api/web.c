@@ -60,8 +60,9 @@
 #include "api/server_int.h"
 #include "core/log.h"
 
-#define CSP "default-src 'self'; script-src 'self'; style-src 'self';" \
-	" img-src 'self' data: blob:; connect-src 'self'; object-src 'none';" \
+#define CSP_A "default-src 'self'; script-src 'self'; style-src 'self';" \
+	" img-src 'self' data: blob:"
+#define CSP_B "; connect-src 'self'; object-src 'none';" \
 	" base-uri 'none'; frame-ancestors 'none'; form-action 'self'"
 #define ASSET_MAX_AGE "public, max-age=31536000, immutable"
 
@@ -72,7 +73,15 @@ static const char not_installed[] =
 
 void srv_web_headers(struct MHD_Response *resp)
 {
-	MHD_add_response_header(resp, "Content-Security-Policy", CSP);
+	char csp[sizeof(CSP_A CSP_B) + 260], o[256];
+
+	/* images and downloads may come from the object store, by presigned
+	 * URLs (routes_media.c): its origin, when the blobs live there */
+	if (srv_media_origin(NULL, o, sizeof(o)))
+		snprintf(csp, sizeof(csp), "%s %s%s", CSP_A, o, CSP_B);
+	else
+		snprintf(csp, sizeof(csp), "%s%s", CSP_A, CSP_B);
+	MHD_add_response_header(resp, "Content-Security-Policy", csp);
 	MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
 	MHD_add_response_header(resp, "Referrer-Policy", "no-referrer");
 	MHD_add_response_header(resp, "X-Frame-Options", "DENY");

@@ -11,6 +11,9 @@ Subcommands (all paths are plain directories; nothing here knows about FUSE):
                                    with random.Random(SEED), one per line
   read ROOT LIST SIZE              open(ROOT/p, 'rb').read() every path p of LIST,
                                    in LIST order; exit 1 if a file is not SIZE bytes
+  read0 ROOT LIST SIZE             the same with open(ROOT/p, 'rb', buffering=0):
+                                   no buffered reader, so no isatty() (an ioctl,
+                                   on FUSE a request of its own) per file
   readpar N ROOT LIST SIZE         the same by N processes at once (fork): reader k
                                    reads paths k, k+N, k+2N, ... of LIST (a disjoint
                                    1/N each, all of LIST in all); waits for all and
@@ -60,6 +63,10 @@ def cmd_read(root, listfile, size):
     return read_paths(load_list(root, listfile), size)
 
 
+def cmd_read0(root, listfile, size):
+    return read_paths(load_list(root, listfile), size, 0)
+
+
 def cmd_readpar(n, root, listfile, size):
     import os
     paths = load_list(root, listfile)   # before the fork: no reader pays for it
@@ -84,10 +91,10 @@ def cmd_readpar(n, root, listfile, size):
     return 0
 
 
-def read_paths(paths, size):
+def read_paths(paths, size, buffering=-1):
     bad = 0
     for p in paths:
-        if len(open(p, "rb").read()) != size:
+        if len(open(p, "rb", buffering=buffering).read()) != size:
             bad += 1
             if bad <= 5:
                 sys.stderr.write("fs_files.py: %s: wrong size\n" % p)
@@ -111,6 +118,8 @@ def main(argv):
         cmd_list(int(a[0]), int(a[1]), int(a[2]))
     elif cmd == "read" and len(a) == 3:
         return cmd_read(a[0], a[1], int(a[2]))
+    elif cmd == "read0" and len(a) == 3:
+        return cmd_read0(a[0], a[1], int(a[2]))
     elif cmd == "readpar" and len(a) == 4 and int(a[0]) > 0:
         return cmd_readpar(int(a[0]), a[1], a[2], int(a[3]))
     else:

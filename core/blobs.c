@@ -63,6 +63,17 @@ int core_blob_put(struct core_blobs *b, int fd, const char *staged,
 	return store_blob_put(b->st, fd, staged, sha, user);
 }
 
+int core_blob_put_capped(struct core_blobs *b, int fd, const char *staged,
+			 const unsigned char sha[STORE_SHA_LEN],
+			 const char *user, uint64_t cap_bytes,
+			 size_t cap_count, size_t *count, int64_t *bytes)
+{
+	const struct store_cap cap = { cap_bytes, cap_count };
+
+	return store_blob_put_capped(b->st, fd, staged, sha, user, &cap,
+				     count, bytes);
+}
+
 /* The catalog's pending uploads past the grace, then what crashed
  * uploads left in the engine's staging area, by the same age: an upload
  * still running after the grace would find its pending row gone anyway. */

@@ -18,7 +18,7 @@
  * opaque store of core/records.h, which callers only pass back.
  *
  * Errors: 0 or a negative errno. Thread-safe; every call blocks on the
- * catalog (core_lightly_key also on STORE/lightly.key).
+ * catalog (core_lightly_key too: meta's lightly_key row).
  */
 #ifndef SIEVEFS_CORE_LIGHTLY_H
 #define SIEVEFS_CORE_LIGHTLY_H

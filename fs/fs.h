@@ -61,6 +61,22 @@
  *    which a warm `ls` never sends (cache_readdir); 13.1 M instructions per
  *    OPENDIR of 2,000 entries before, none after.
  *
+ * The read gap (issue 20). bench/fs's "floor" side (bench/floor.c) is the
+ * least a FUSE file system can do: read-only, OPEN and OPENDIR answered
+ * ENOSYS, so the kernel sends no OPEN, FLUSH or RELEASE for the whole
+ * connection and keeps pages across opens. A warm re-read then costs no
+ * request at all with open(p, 'rb', buffering=0) (workload 9), and one
+ * IOCTL with a buffered open (workload 3). sievefs pays OPEN, IOCTL and
+ * RELEASE per warm re-read — two round trips more than the floor, each a
+ * wake-up of an idle CPU (bench/fs prints the cpuidle driver) and the
+ * largest part of the gap (bench/PROFILE.md has the measured table). The
+ * one-connection design keeps it: no-open mode holds for every file of a
+ * connection, and this connection also carries initial-tag's writable
+ * files, whose OPEN and RELEASE mark when an upload starts and becomes a
+ * sample. Closing the gap would take a second connection for frozen tags
+ * alone (a read-only mount in no-open mode beside the live one), with its
+ * own inode space and cache lifetime — not built.
+ *
  * Open files outlive their names (POSIX unlink): fs/ keeps a small table of
  * the file nodes that have an open handle, with their attributes as last
  * seen, so that fstat and f*() calls on a descriptor whose file was removed

@@ -19,9 +19,13 @@
  * Rows of a deleted dataset stay (their ids then resolve to a dataset
  * that is gone: 404 for the caller).
  *
- * The secret (STORE/lightly.key, 0600) signs URLs (api/routes_lightly.c).
- * Made with O_EXCL from getrandom: two first users race to create it and
- * the loser reads the winner's.
+ * The secret that signs URLs (api/routes_lightly.c) is the catalog's —
+ * meta's 'lightly_key' row, 64 hex — so every server of one catalog signs
+ * and checks alike (a URL one server made works at another behind a
+ * balancer). Made once from getrandom, or taken from an older store's
+ * STORE/lightly.key so the URLs it signed stay valid; the first writer's
+ * row wins (INSERT … ON CONFLICT DO NOTHING, then read back). The catalog
+ * is owner-only (SQLite file 0600; PostgreSQL: its role's grants).
  *
  * Threads: writes under the store's wlock (db_begin), as in all of store/.
  */
@@ -35,6 +39,7 @@
 
 #include "db.h"
 #include "store/lightly.h"
+#include "store/s3.h"
 
 static void id_row(sql_stmt *s, struct store_lightly_id *out)
 {
@@ -235,40 +240,90 @@ void store_lightly_unclaim(store *st, const char *sig)
 		     sig, 0);
 }
 
-int store_lightly_key(store *st, unsigned char key[STORE_LIGHTLY_KEY_LEN])
+/* The key from meta's 'lightly_key' row (64 hex) into key: 1 when there,
+ * 0 when there is no row, -errno. */
+static int key_read(struct conn *c, unsigned char key[STORE_LIGHTLY_KEY_LEN])
+{
+	sql_stmt *s = db_prep(c, "SELECT value FROM meta WHERE key='lightly_key'");
+	const char *hex;
+	int rc;
+
+	if (!s)
+		return -EIO;
+	rc = sql_step(s);
+	if (rc == SQL_ROW) {
+		hex = sql_col_text(s, 0);
+		rc = hex && strlen(hex) == 2 * STORE_LIGHTLY_KEY_LEN ? 1 : -EIO;
+		for (size_t i = 0; rc == 1 && i < STORE_LIGHTLY_KEY_LEN; i++) {
+			unsigned v;
+			if (sscanf(hex + 2 * i, "%2x", &v) != 1)
+				rc = -EIO;
+			key[i] = (unsigned char)v;
+		}
+	} else {
+		rc = db_err(rc);
+	}
+	sql_finalize(s);
+	return rc;
+}
+
+/* An older store's STORE/lightly.key (32 bytes) into key: 0, or -errno
+ * (-ENOENT when there is none). */
+static int key_file(store *st, unsigned char key[STORE_LIGHTLY_KEY_LEN])
 {
 	char path[STORE_PATH_MAX];
-	unsigned char rnd[STORE_LIGHTLY_KEY_LEN];
 	ssize_t got;
-	int fd, rc = 0;
+	int fd;
 
 	if ((size_t)snprintf(path, sizeof(path), "%s/lightly.key", st->dir) >=
 	    sizeof(path))
 		return -ENAMETOOLONG;
-	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-	if (fd >= 0) {
-		if (getrandom(rnd, sizeof(rnd), 0) != (ssize_t)sizeof(rnd) ||
-		    write(fd, rnd, sizeof(rnd)) != (ssize_t)sizeof(rnd) ||
-		    fsync(fd))
-			rc = -EIO;
-		close(fd);
-		if (rc) {
-			unlink(path);
-			return rc;
-		}
-	} else if (errno != EEXIST) {
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0)
 		return -errno;
+	got = read(fd, key, STORE_LIGHTLY_KEY_LEN);
+	close(fd);
+	return got == STORE_LIGHTLY_KEY_LEN ? 0 : -EIO;
+}
+
+int store_lightly_key(store *st, unsigned char key[STORE_LIGHTLY_KEY_LEN])
+{
+	struct conn *c = db_conn(st);
+	unsigned char made[STORE_LIGHTLY_KEY_LEN];
+	char hex[2 * STORE_LIGHTLY_KEY_LEN + 1];
+	sql_stmt *s;
+	int rc;
+
+	if (!c)
+		return -EIO;
+	if ((rc = key_read(c, key)) != 0)
+		return rc < 0 ? rc : 0;
+	/* None yet: an older store's file key (its signed URLs stay valid),
+	 * else a new one. Every server of the catalog then reads the row the
+	 * first writer left (ON CONFLICT: a second first user keeps it). */
+	rc = key_file(st, made);
+	if (rc == -ENOENT)
+		rc = getrandom(made, sizeof(made), 0) == (ssize_t)sizeof(made) ?
+			0 : -EIO;
+	if (rc)
+		return rc;
+	s3_hex(made, sizeof(made), hex);
+	explicit_bzero(made, sizeof(made));
+	if ((rc = db_begin(c)) != 0)
+		goto out;
+	if (!(s = db_prep(c, "INSERT INTO meta(key, value)"
+			  " VALUES('lightly_key', ?1) ON CONFLICT(key) DO NOTHING")))
+		rc = -EIO;
+	if (!rc) {
+		db_bind_str(s, 1, hex);
+		rc = db_err(sql_step(s));
+		sql_finalize(s);
 	}
-	/* the winner of a race may still be writing: retry a short read */
-	for (int i = 0; i < 50; i++) {
-		fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-		if (fd < 0)
-			return -errno;
-		got = read(fd, key, STORE_LIGHTLY_KEY_LEN);
-		close(fd);
-		if (got == STORE_LIGHTLY_KEY_LEN)
-			return 0;
-		usleep(10000);
-	}
-	return -EIO;
+	if ((rc = db_end(c, rc)) != 0)
+		goto out;
+	rc = key_read(c, key);
+	rc = rc == 1 ? 0 : rc < 0 ? rc : -EIO;
+out:
+	explicit_bzero(hex, sizeof(hex));
+	return rc;
 }

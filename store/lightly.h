@@ -44,9 +44,10 @@ int store_lightly_claim(store *st, const char *sig, int64_t expires_ns);
  * again until it expires). */
 void store_lightly_unclaim(store *st, const char *sig);
 
-/* The server's secret for signed URLs: STORE/lightly.key, 32 random
- * bytes, owner-only (0600), made on first use (O_EXCL, so concurrent
- * first users agree). */
+/* The server's secret for signed URLs: 32 random bytes kept in the
+ * catalog (meta 'lightly_key'), the same for every server of the catalog;
+ * made on first use (from an older store's STORE/lightly.key when there is
+ * one), concurrent first users agree. 0 or -errno. */
 int store_lightly_key(store *st, unsigned char key[STORE_LIGHTLY_KEY_LEN]);
 
 #endif

@@ -450,6 +450,10 @@ int store_run_scores_each(store *st, int64_t run, int limit,
 /* Reads the counters of dataset (one indexed range, two indexed probes).
  * 0 or -errno; an unknown dataset reads all 0. */
 int store_changes_get(store *st, int64_t dataset, struct store_changes *out);
+/* The catalog's epoch (changes.c): random, made with the schema, the same
+ * for every server on the catalog; ETags and table gens carry it. Made
+ * here once for a catalog older than it. 0 or -errno. */
+int store_catalog_epoch(store *st, uint64_t *epoch);
 
 /* At most `limit` files (not folders) of tree `tree` whose paths sort
  * bytewise after `after` ("" = from the start), in path order: one range
@@ -553,6 +557,23 @@ int store_node_gen(store *st, int64_t ino, uint64_t *gen);
  * commit a node to it soon. 0 or -errno; the staged file is consumed. */
 int store_blob_put(store *st, int fd, const char *staged,
 		   const unsigned char sha[STORE_SHA_LEN], const char *user);
+/* The upload cap of one user: pending bytes and rows. */
+struct store_cap {
+	uint64_t bytes;
+	size_t count;
+};
+/* store_blob_put under an upload cap: the check of user's pending rows
+ * against cap is made inside the put's write transaction, before the
+ * bytes are linked, so puts from any number of servers at once never add
+ * up past it (users.c). -EDQUOT when the put would go over (nothing
+ * stored; *count and *bytes, when not NULL, get the user's pending rows
+ * as the check saw them); a put that adds no pending row (user holds a
+ * grant for sha, or something names it) is not capped. cap NULL: no cap.
+ * Else as store_blob_put. */
+int store_blob_put_capped(store *st, int fd, const char *staged,
+			  const unsigned char sha[STORE_SHA_LEN],
+			  const char *user, const struct store_cap *cap,
+			  size_t *count, int64_t *bytes);
 /* Content addressing makes a hash look like a capability: whoever knows
  * it could point a node at the bytes and read them. So a server user may
  * read or reference a blob only after sending its bytes once (a verified
@@ -583,6 +604,19 @@ int store_blob_pending(store *st, const char *user, size_t *count,
  * blocks on I/O. */
 int store_blob_sweep(store *st, int64_t grace_ns, size_t *removed,
 		     int64_t *bytes);
+
+/* ---- request budgets shared by servers (users.c) ---- */
+
+/* Takes a lease of up to `want` requests (>= 1; at most burst) from
+ * user's token bucket in the catalog (burst requests, refilled at per_s
+ * a second; a new user's starts full), as of now_ns (CLOCK_REALTIME):
+ * *got the requests leased (want; or, when fewer are left, all that are
+ * if at least one, fractions included; else 0), *left what the bucket
+ * holds after. One upsert in its own write transaction, retried on
+ * -EAGAIN. The caller spends *got itself. 0, -EINVAL, or -errno. */
+int store_rate_lease(store *st, const char *user, double burst,
+		     double per_s, double want, int64_t now_ns, double *got,
+		     double *left);
 
 /* ---- bytes kept by the uploader (upload=meta|thumbnails; kept.c) ---- */
 

@@ -546,8 +546,11 @@ export function thumbnailUrl(ino: number): string {
   return `/v1/nodes/${ino}/thumbnail`;
 }
 
+// ?redirect=1: where the server's blobs are in an object store, the image
+// (or download) comes from it by a presigned URL, not through the server
+// (docs/api.md, "Blobs in an object store"); elsewhere the bytes as before.
 export function imageUrl(ino: number): string {
-  return `/v1/nodes/${ino}/image`;
+  return `/v1/nodes/${ino}/image?redirect=1`;
 }
 
 export function filenamesUrl(tag: number): string {
