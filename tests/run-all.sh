@@ -36,14 +36,14 @@ done
 # SV_TESTS="t_copy t_cli" limits the integration part to those tests; the
 # words `vitest` and `web` in it name the web app's unit and browser tests
 # (SV_TESTS="web" runs only the browser tests; without SV_TESTS all run);
-# `pg` and `s3` name the Makefile's engine runs (test-pg, test-s3), which
-# `make test` starts after this script.
+# `pg`, `s3` and `migrate` name the Makefile's engine runs (test-pg,
+# test-s3, test-migrate), which `make test` starts after this script.
 itests='' run_vitest=${SV_TESTS:+no} run_web=${SV_TESTS:+no}
 for t in ${SV_TESTS:-}; do
 	case $t in
 	vitest) run_vitest=yes ;;
 	web) run_web=yes ;;
-	pg | s3) ;;
+	pg | s3 | migrate) ;;
 	*) itests+=" $t" ;;
 	esac
 done
