@@ -26,6 +26,7 @@
 #include "api/server.h"
 #include "api/server_int.h"
 #include "api/server_probe.h"
+#include "api/serve_config.h"
 #include "core/log.h"
 
 /* "N", "N[KMG]" (binary) into *out; 0, or -1 if not that or 0. */
@@ -78,6 +79,9 @@ static int serve_usage(int help)
 		" [--max-conns N]\n"
 		"                     [--insecure-http] [--web-root DIR]"
 		" [--session-ttl SECS]\n"
+		"                     [--catalog URI | --catalog-file FILE]"
+		" [--blobs SPEC]\n"
+		"                     [--config FILE]\n"
 		"Serves the datasets of the store in directory STORE (created if"
 		" missing) over\n"
 		"HTTP (docs/api.md) to remote mounts: sievefs"
@@ -119,6 +123,33 @@ static int serve_usage(int help)
 		"  --session-ttl SECS   web sign-in sessions expire after this"
 		" (default %d,\n"
 		"                       7 days; 60 to 31536000)\n"
+		"  --catalog URI        the catalog in PostgreSQL 15:"
+		" postgresql://USER@HOST:PORT/DB\n"
+		"                       (an SQL_ASCII database; schema created"
+		" or upgraded at\n"
+		"                       start); STORE keeps blobs, staging and"
+		" thumbnails.\n"
+		"                       The password: PGPASSWORD or ~/.pgpass,"
+		" never the URI\n"
+		"                       here. Default: the SQLite file"
+		" STORE/catalog.db\n"
+		"  --catalog-file FILE  the URI from FILE's one line (mode 0600"
+		" or 0400; may\n"
+		"                       hold the password)\n"		"  --blobs SPEC         the blobs in S3:"
+		" s3://BUCKET/PREFIX?endpoint=URL&region=R\n"
+		"                       (credentials: AWS_ACCESS_KEY_ID and"
+		" AWS_SECRET_ACCESS_KEY,\n"
+		"                       or the config file; never in SPEC)."
+		" Default: STORE/blobs\n"
+		"  --config FILE        settings, one KEY = VALUE a line (#"
+		" comments): catalog,\n"
+		"                       blobs, s3_access_key_id,"
+		" s3_secret_access_key, listen,\n"
+		"                       tls_cert, tls_key, web_root; mode 0600"
+		" or 0400 (it may\n"
+		"                       hold secrets); a setting given here and"
+		" as an option\n"
+		"                       is refused\n"
 		"Tokens for the users: sievefs token create --store STORE USER."
 		" Stops on\n"
 		"SIGINT or SIGTERM.\n", CONNS_DEFAULT, MAX_CONNS_DEFAULT,
@@ -173,11 +204,29 @@ static int url_as_store(const char *dir)
 	return 1;
 }
 
+/* A setting from the command line, else from the config file (conf_val,
+ * may be NULL): 0, or 2 (said on stderr) when both give it. */
+static int from_conf(const char **opt, const char *flag, const char *conf_val,
+		     const char *key)
+{
+	if (*opt && conf_val) {
+		fprintf(stderr, "sievefs: %s and the --config file's %s line"
+			" both give it: say it once\n", flag, key);
+		return 2;
+	}
+	if (!*opt)
+		*opt = conf_val;
+	return 0;
+}
+
 int api_serve_cli(int argc, char **argv)
 {
 	const char *dir = NULL, *listen = NULL, *cert = NULL, *key = NULL,
 		   *rate = RATE_DEFAULT, *conns = NULL, *maxc = NULL,
-		   *ttl = NULL;
+		   *ttl = NULL, *cat_uri = NULL, *cat_file = NULL,
+		   *conf_path = NULL, *blobs_arg = NULL;
+	char *catalog = NULL;
+	struct srv_config conf = { 0 };
 	struct api_server_opts o = { .per_addr = CONNS_DEFAULT,
 				     .upload_cap = UPLOAD_CAP,
 				     .grace = ORPHAN_GRACE };
@@ -207,6 +256,10 @@ int api_serve_cli(int argc, char **argv)
 				   !strcmp(argv[i], "--max-conns") ? &maxc :
 				   !strcmp(argv[i], "--web-root") ? &o.web_root :
 				   !strcmp(argv[i], "--session-ttl") ? &ttl :
+				   !strcmp(argv[i], "--catalog") ? &cat_uri :
+				   !strcmp(argv[i], "--catalog-file") ? &cat_file :
+				   !strcmp(argv[i], "--config") ? &conf_path :
+				   !strcmp(argv[i], "--blobs") ? &blobs_arg :
 				   NULL;
 		if (opt && i + 1 < argc)
 			*opt = argv[++i];
@@ -215,29 +268,46 @@ int api_serve_cli(int argc, char **argv)
 		else
 			return serve_usage(0);
 	}
-	if (!dir || !listen || !cert != !key)
+	if (!dir)
 		return serve_usage(0);
 	if (url_as_store(dir))
 		return 2;
+	if (blobs_arg && (rc = srv_blobs_argv_check(blobs_arg)) != 0)
+		return rc;
+	if (conf_path && srv_config_read(conf_path, &conf))
+		return 1;
+	if ((ret = from_conf(&listen, "--listen", conf.listen, "listen")) ||
+	    (ret = from_conf(&cert, "--tls-cert", conf.tls_cert, "tls_cert")) ||
+	    (ret = from_conf(&key, "--tls-key", conf.tls_key, "tls_key")) ||
+	    (ret = from_conf(&o.web_root, "--web-root", conf.web_root,
+			     "web_root")) ||
+	    (ret = srv_blobs_settings(blobs_arg, &conf, &o.blobs, &o.s3_key_id,
+				      &o.s3_secret)))
+		goto out;
+	ret = 2;
+	if (!listen || !cert != !key) {
+		serve_usage(0);
+		goto out;
+	}
 	if (grace && parse_secs(grace, 1, 2592000, &o.grace)) {
 		fprintf(stderr, "sievefs: --orphan-grace %s: want seconds, 1 to"
 			" 2592000 (30 days)\n", grace);
-		return 2;
+		goto out;
 	}
 	if (ttl && parse_secs(ttl, 60, 31536000, &o.session_ttl)) {
 		fprintf(stderr, "sievefs: --session-ttl %s: want seconds, 60 to"
 			" 31536000 (a year)\n", ttl);
-		return 2;
+		goto out;
 	}
 	if (cap && parse_bytes(cap, &o.upload_cap)) {
 		fprintf(stderr, "sievefs: --upload-cap %s: want a size above 0,"
 			" such as 500M or 2G\n", cap);
-		return 2;
+		goto out;
 	}
 	if (srv_parse_listen(listen, &ss, &v6)) {
 		fprintf(stderr, "sievefs: --listen %s: expected HOST:PORT\n",
 			listen);
-		return 2;
+		goto out;
 	}
 	if (!cert && !insecure && !srv_listen_loopback(&ss)) {
 		fprintf(stderr, "sievefs: --listen %s: refusing plain http on an"
@@ -246,33 +316,37 @@ int api_serve_cli(int argc, char **argv)
 			" and --tls-key, listen on 127.0.0.1 behind a TLS proxy,"
 			" or add --insecure-http if the network is trusted\n",
 			listen);
-		return 2;
+		goto out;
 	}
 	if (parse_rate(rate, &o.rate_n, &o.rate_s)) {
 		fprintf(stderr, "sievefs: --user-rate %s: expected N/SECONDS"
 			" (integers >= 1), e.g. " RATE_DEFAULT "\n", rate);
-		return 2;
+		goto out;
 	}
 	if (conns && parse_count(conns, &o.per_addr)) {
 		fprintf(stderr, "sievefs: --conns-per-addr %s: expected a"
 			" number from 1 to 65535\n", conns);
-		return 2;
+		goto out;
 	}
 	if (maxc && parse_count(maxc, &o.max_conns)) {
 		fprintf(stderr, "sievefs: --max-conns %s: expected a number"
 			" from 1 to 65535\n", maxc);
-		return 2;
+		goto out;
 	}
+	if ((ret = srv_catalog_target(cat_uri, cat_file, conf.catalog,
+				      &catalog)) != 0)
+		goto out;
+	ret = 1;
+	o.catalog = catalog;
 	if (cert) {
 		if (MHD_is_feature_supported(MHD_FEATURE_TLS) != MHD_YES) {
 			fprintf(stderr, "sievefs: this libmicrohttpd has no TLS\n");
-			return 1;
+			goto out;
 		}
 		if (srv_read_file(cert, &cert_pem) || srv_read_file(key, &key_pem)) {
 			fprintf(stderr, "sievefs: cannot read %s or %s\n", cert,
 				key);
-			free(cert_pem);
-			return 1;
+			goto out;
 		}
 		o.cert_pem = cert_pem;
 		o.key_pem = key_pem;
@@ -280,6 +354,7 @@ int api_serve_cli(int argc, char **argv)
 	struct stat dst;
 	if (stat(dir, &dst) && errno == ENOENT)
 		fprintf(stderr, "sievefs: creating new store in %s\n", dir);
+
 
 	/* Signals are taken by sigwait below; the server's threads (started
 	 * after the mask) inherit it. */
@@ -296,6 +371,9 @@ int api_serve_cli(int argc, char **argv)
 		goto out;
 	}
 	srv_url(&ss, port, cert != NULL, host, sizeof(host));
+	if (catalog)
+		log_info("the catalog is in PostgreSQL; %s", o.blobs && *o.blobs ?
+			 "blobs in S3" : "blobs, staging and thumbnails in STORE");
 	fprintf(stderr, "sievefs: listening on %s\n", host);
 	fflush(stderr);
 	do {
@@ -308,6 +386,8 @@ out:
 	api_server_stop(h);
 	free(cert_pem);
 	free(key_pem);
+	srv_secret_free(catalog);
+	srv_config_free(&conf);   /* wipes the secrets it held */
 	return ret;
 }
 
@@ -318,6 +398,9 @@ static int token_usage(int help)
 		"usage: sievefs token create --store STORE [--name NAME] [USER]\n"
 		"       sievefs token list --store STORE\n"
 		"       sievefs token revoke --store STORE ID\n"
+		"       each with the --catalog URI, --catalog-file FILE or"
+		" --config FILE\n"
+		"       of a store served so\n"
 		"API tokens of a server's users (sievefs serve STORE): create"
 		" prints a new\n"
 		"token once (only its hash is kept; --name labels it, as the"
@@ -332,7 +415,10 @@ static int token_usage(int help)
 int api_token_cli(int argc, char **argv)
 {
 	const char *cmd = argc > 1 ? argv[1] : "", *dir = NULL, *arg = NULL,
-		   *name = NULL;
+		   *name = NULL, *cat_uri = NULL, *cat_file = NULL,
+		   *conf_path = NULL;
+	char *catalog = NULL;
+	struct srv_config conf = { 0 };
 	char msg[512] = "", token[STORE_TOKEN_LEN + 1], ts[32];
 	char uname[STORE_USER_MAX + 1];
 	struct store_token *v = NULL, made;
@@ -348,6 +434,12 @@ int api_token_cli(int argc, char **argv)
 	for (int i = 2; i < argc; i++) {
 		if (!strcmp(argv[i], "--store") && i + 1 < argc)
 			dir = argv[++i];
+		else if (!strcmp(argv[i], "--catalog") && i + 1 < argc)
+			cat_uri = argv[++i];
+		else if (!strcmp(argv[i], "--catalog-file") && i + 1 < argc)
+			cat_file = argv[++i];
+		else if (!strcmp(argv[i], "--config") && i + 1 < argc)
+			conf_path = argv[++i];
 		else if (!strcmp(argv[i], "--name") && i + 1 < argc &&
 			 !strcmp(cmd, "create"))
 			name = argv[++i];
@@ -391,7 +483,17 @@ int api_token_cli(int argc, char **argv)
 		fprintf(stderr, "sievefs: '%s' is not a token id\n", arg);
 		return 2;
 	}
-	rc = core_auth_admin_open(dir, &st, msg, sizeof(msg));
+	/* the config's blob store and listen are the server's: a token
+	 * needs only the catalog */
+	if (conf_path && srv_config_read(conf_path, &conf))
+		return 1;
+	rc = srv_catalog_target(cat_uri, cat_file, conf.catalog, &catalog);
+	srv_config_free(&conf);
+	if (rc)
+		return rc;
+	const struct core_store_cfg cfg = { .dir = dir, .catalog = catalog };
+	rc = core_auth_admin_open(&cfg, &st, msg, sizeof(msg));
+	srv_secret_free(catalog);   /* the store keeps its own copy */
 	if (rc) {
 		fprintf(stderr, "sievefs: %s\n", *msg ? msg : strerror(-rc));
 		return 1;

@@ -20,14 +20,26 @@
  *               [--user-rate N/S] [--conns-per-addr N] [--max-conns N]
  *               [--insecure-http]   (needed for plain http off loopback)
  *               [--web-root DIR] [--session-ttl SECS]   (the web app)
+ *               [--catalog URI | --catalog-file FILE]
+ * --catalog puts the catalog in PostgreSQL (a postgresql:// URI without a
+ * password: those come from PGPASSWORD or ~/.pgpass, as libpq reads them;
+ * a URI with one is refused on argv); --catalog-file reads the URI from a
+ * file only its owner may read (mode 0600 or 0400, else refused). STORE
+ * keeps the blobs, staging and thumbnails, and the owner lock.
  * Port 0 picks a free port; the address actually bound is printed on stderr
  * as "sievefs: listening on http(s)://HOST:PORT". */
 int api_serve_cli(int argc, char **argv);
 
 /* sievefs token create --store STORE USER   (prints the new token once)
  * sievefs token list --store STORE
- * sievefs token revoke --store STORE ID */
+ * sievefs token revoke --store STORE ID
+ * each with the --catalog or --catalog-file its server was started with. */
 int api_token_cli(int argc, char **argv);
+
+/* sievefs store migrate STORE (--config FILE | --catalog URI |
+ *                               --catalog-file FILE) [--blobs SPEC]
+ * an embedded store copied into PostgreSQL (+ S3): api/store_cli.c. */
+int api_store_cli(int argc, char **argv);
 
 /* ---- the web door of a mount: `sievefs STORE MNT -o web=ADDR` ----
  *

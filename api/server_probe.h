@@ -32,6 +32,14 @@ struct api_server_opts {
 	unsigned session_ttl;             /* --session-ttl, seconds; 0: the
 	                                   * default */
 	const char *web_root;             /* --web-root; NULL: none */
+	const char *catalog;              /* --catalog(-file): the catalog's
+	                                   * target (core_store_cfg); NULL:
+	                                   * STORE/catalog.db */
+	const char *blobs;                /* --blobs: the blob store's spec
+	                                   * (core_store_cfg); NULL: local */
+	const char *s3_key_id, *s3_secret;  /* the config file's S3
+	                                   * credentials; NULL: the
+	                                   * environment's */
 };
 
 struct api_server;

@@ -419,7 +419,11 @@ int api_server_start(const char *dir, const struct sockaddr *sa,
 		fprintf(stderr, "sievefs: %s\n", *msg ? msg : strerror(-rc));
 		return rc;
 	}
-	rc = core_local_open(dir, "", &h->s->base, msg, sizeof(msg));
+	const struct core_store_cfg cfg = { .dir = dir, .catalog = o->catalog,
+					    .blobs = o->blobs,
+					    .s3_key_id = o->s3_key_id,
+					    .s3_secret = o->s3_secret };
+	rc = core_local_open_cfg(&cfg, "", &h->s->base, msg, sizeof(msg));
 	if (rc) {
 		h->s->base = NULL;
 		fprintf(stderr, "sievefs: %s\n", *msg ? msg : strerror(-rc));

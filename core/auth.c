@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "core/auth.h"
+#include "core/backend.h"
 #include "core/util.h"
 #include "store/store.h"
 
@@ -82,10 +83,11 @@ int core_token_revoke(store *st, const char *user, int64_t id)
 		      store_token_revoke(st, id);
 }
 
-int core_auth_admin_open(const char *dir, store **out, char *msg,
-			 size_t msglen)
+int core_auth_admin_open(const struct core_store_cfg *cfg, store **out,
+			 char *msg, size_t msglen)
 {
-	return store_open(dir, STORE_OPEN_ADMIN, out, msg, msglen);
+	return store_open_catalog(cfg->dir, cfg->catalog, STORE_OPEN_ADMIN,
+				  out, msg, msglen);
 }
 
 void core_auth_admin_close(store *st)

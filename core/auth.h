@@ -70,11 +70,14 @@ int core_token_list(store *st, const char *user, struct store_token **out,
  * (the admin) any token, twice is fine. -ENOENT: no such token. */
 int core_token_revoke(store *st, const char *user, int64_t id);
 
-/* For `sievefs token`: the catalog of the store in `dir`, opened beside a
- * running owner (no lock, no recovery). -errno with a reason in msg.
- * Close with core_auth_admin_close (NULL is a no-op). */
-int core_auth_admin_open(const char *dir, store **out, char *msg,
-			 size_t msglen);
+/* For `sievefs token`: the catalog of the store cfg names (core/backend.h:
+ * DIR/catalog.db, or cfg->catalog, whose schema is created or upgraded),
+ * opened beside a running owner (no lock, no recovery). -errno with a
+ * reason in msg (never the catalog's password). Close with
+ * core_auth_admin_close (NULL is a no-op). */
+struct core_store_cfg;
+int core_auth_admin_open(const struct core_store_cfg *cfg, store **out,
+			 char *msg, size_t msglen);
 void core_auth_admin_close(store *st);
 
 #endif

@@ -150,10 +150,32 @@ struct backend {
 	const struct backend_ops *ops;
 };
 
+/* Where a store lives: its directory (blobs, staging, thumbnails, the
+ * owner lock; created if missing) and its catalog. */
+struct core_store_cfg {
+	const char *dir;
+	/* NULL: the SQLite file DIR/catalog.db; else the catalog engine's
+	 * target (store/sql.h), e.g. a "postgresql://" URI, whose schema is
+	 * created or upgraded at the open. It may hold a password (read from
+	 * a --catalog-file): never copied into a message. */
+	const char *catalog;
+	/* NULL or "": the blobs in DIR/blobs (the local engine); else the
+	 * blob engine's spec (store/blobstore.h, blobs_open_spec), e.g.
+	 * "s3://BUCKET/PREFIX?endpoint=…&region=…". It holds no secret. */
+	const char *blobs;
+	/* The S3 credentials of a config file, both or neither; NULL: the
+	 * engine reads AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY. The
+	 * secret is never copied into a message nor a log line. */
+	const char *s3_key_id, *s3_secret;
+};
+
 /* Embedded mode: a backend over the store in `dir` for user `owner`.
  * Runs crash recovery. Returns 0 or -errno with a reason in msg.
  * Free with be->ops->destroy(be). */
 int core_local_open(const char *dir, const char *owner, struct backend **out,
 		    char *msg, size_t msglen);
+/* The same for the store cfg names (`sievefs serve --catalog`). */
+int core_local_open_cfg(const struct core_store_cfg *cfg, const char *owner,
+			struct backend **out, char *msg, size_t msglen);
 
 #endif

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "core/serve.h"
+#include "store/migrate.h"
 #include "store/store.h"
 
 int core_own_dataset(store *st, const char *owner, int64_t id,
@@ -122,4 +123,11 @@ int core_node_add_thumb(store *st, const struct store_node *n,
 		return kept < 0 ? kept : 0;
 	return store_node_commit_kept(st, n->ino, n->sha, n->size, 0, thumb,
 				      size, 1);
+}
+
+int core_store_migrate(const struct store_migrate_opts *o,
+		       struct store_migrate_stats *stats, char *msg,
+		       size_t msglen)
+{
+	return store_migrate(o, stats, msg, msglen);
 }

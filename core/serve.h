@@ -89,4 +89,15 @@ int core_node_commit_kept(store *st, int64_t ino,
 int core_node_add_thumb(store *st, const struct store_node *n,
 			const unsigned char thumb[STORE_SHA_LEN], int64_t size);
 
+/* ---- moving up: `sievefs store migrate` ---- */
+
+/* An embedded store copied into PostgreSQL and a blob engine: store/
+ * migrate.h says what, in which order, how a re-run resumes, and how it
+ * fails (0 or -errno with the reason in msg, never a secret). */
+struct store_migrate_opts;
+struct store_migrate_stats;
+int core_store_migrate(const struct store_migrate_opts *o,
+		       struct store_migrate_stats *stats, char *msg,
+		       size_t msglen);
+
 #endif

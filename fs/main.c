@@ -369,9 +369,11 @@ int main(int argc, char **argv)
 			return api_serve_cli(2, sub);
 		if (argc > 2 && !strcmp(argv[2], "token"))
 			return api_token_cli(2, sub);
+		if (argc > 2 && !strcmp(argv[2], "store"))
+			return api_store_cli(2, sub);
 		if (argc > 2) {
 			fprintf(stderr, "sievefs help: no command '%s' (sample,"
-				" serve, token)\n", argv[2]);
+				" serve, token, store)\n", argv[2]);
 			return 2;
 		}
 		fs_usage(argv[0]);
@@ -383,6 +385,8 @@ int main(int argc, char **argv)
 		return api_serve_cli(argc - 1, argv + 1);
 	if (argc > 1 && !strcmp(argv[1], "token"))
 		return api_token_cli(argc - 1, argv + 1);
+	if (argc > 1 && !strcmp(argv[1], "store"))
+		return api_store_cli(argc - 1, argv + 1);
 	fuse_set_log_func(fuse_log_to_ours);
 	rc = fs_cmdline_parse(argc, argv, &cl);
 	if (rc) {

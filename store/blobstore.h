@@ -91,6 +91,18 @@ int blobs_local_open(const char *dir, blobstore **out);
  * reason in msg, -ENOMEM. */
 int blobs_s3_open(const struct s3_config *cfg, blobstore **out, char *msg,
 		  size_t msglen);
+/* The engine a store's blobs live in, from the text of `serve --blobs`:
+ * NULL or "" the local engine on dir; "s3://BUCKET[/PREFIX]?endpoint=
+ * http(s)://HOST[:PORT]&region=REGION" the S3 engine (store/blobs_spec.c
+ * says the strict form). Credentials: key_id and secret (a config file's
+ * s3_access_key_id, s3_secret_access_key; both or neither), else the
+ * environment's AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY. Sends
+ * nothing. -EINVAL with a reason in msg naming the bad part (never the
+ * secret), -ENOMEM, a mkdir's errno (local). Caller closes with
+ * blobs_close. */
+int blobs_open_spec(const char *dir, const char *spec, const char *key_id,
+		    const char *secret, blobstore **out, char *msg,
+		    size_t msglen);
 /* Closes an engine; no call or upload may be running on it. NULL: no-op. */
 void blobs_close(blobstore *b);
 /* "local" or "s3". */

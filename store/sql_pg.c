@@ -255,12 +255,18 @@ static void conn_msg(const struct pg_db *db, PGconn *pg, char *msg)
 	snprintf(why, sizeof(why), "%s", pg ? PQerrorMessage(pg)
 					    : "out of memory");
 	for (char *p = why; *p; p++)
-		if (*p == '\n')
+		if (*p == '\n' || *p == '\t')
 			*p = ' ';
+	for (size_t n = strlen(why); n && why[n - 1] == ' '; n--)
+		why[n - 1] = '\0';
 	scrub(db->target, why);
+	/* libpq opens with "connection to server at "H", port P failed: ",
+	 * which `where` says already; the reason after it must fit */
+	const char *r = strstr(why, " failed: ");
+	r = r ? r + 9 : why;
 	snprintf(msg, 256, "cannot connect to the PostgreSQL catalog (%.60s):"
 		 " %.90s; check the URI, the server, PGPASSWORD or ~/.pgpass",
-		 where, why);
+		 where, r);
 	scrub(db->target, msg);
 }
 

@@ -43,6 +43,33 @@
  * is on the open file description (O_CLOEXEC): a fork shares it, an exec
  * does not inherit it.
  *
+ * A catalog in PostgreSQL (store_open_catalog, `sievefs serve
+ * --catalog`), blobs still in STORE: the same model, one server per STORE
+ * directory. The owner lock is still the flock on STORE/lock, and it is
+ * what recovery relies on: since every upload stages in STORE/staging and
+ * every run is this server's, the one holding STORE/lock is the only
+ * writer of pending nodes, staging and runs of that catalog. It assumes no
+ * second STORE directory is served on the same catalog: nothing in the
+ * catalog stops that today, and such a pair would each delete the other's
+ * pending uploads and fail its runs at start. Admin opens reach the
+ * catalog without STORE/lock, as before (PostgreSQL's advisory lock
+ * serialises their writes with the server's: store/sql.h).
+ *
+ * What changes when several servers share one catalog (the next step of
+ * issue 19, not built): the flock cannot be the owner lock, since servers
+ * on other machines do not see it and the blobs move to S3
+ * (store/blobstore.h). Each server then registers in the catalog (a row
+ * with its id and a lease it renews); crash recovery stops being "at the
+ * owner's open, everything": a pending node, a staged upload and a run
+ * carry the id of the server that made them, and are reclaimed only when
+ * that server's lease has expired (taken over with FOR UPDATE SKIP LOCKED,
+ * so two survivors never both reclaim one), never at another server's
+ * start; orphan-blob collection runs under the catalog's advisory lock
+ * against a grace period instead of "nobody else is uploading"; the space
+ * reserve and repair of modes stay per STORE directory (local blobs only);
+ * STORE_OPEN_OWNER becomes "a member of the catalog's servers", -EBUSY
+ * only for a second process on the same STORE directory.
+ *
  * Node numbers (`ino`) are the catalog's ids of node rows (AUTOINCREMENT
  * in SQLite): stable across remounts and never reused.
  *

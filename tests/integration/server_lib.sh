@@ -31,6 +31,31 @@
 #                              in $T/body, headers in $T/hdr
 #   expect_code CODE DESC      $code is CODE, else a failure showing the body
 #   jget EXPR                  python's d+EXPR of the JSON in $T/body
+#
+# SV_CATALOG=pg runs the same tests with the catalog in PostgreSQL: at
+# source time one throwaway PostgreSQL 15 starts (tests/scale/pg.sh, in its
+# own /tmp dir that the server's user can reach; stopped and removed in the
+# EXIT trap, before lib.sh's cleanup), and $SIEVEFS becomes a wrapper
+# ($T/sievefs-pg) that adds `--catalog postgresql://…/DB` to every
+# `sievefs serve STORE` and `sievefs token … --store STORE` not giving a
+# catalog itself (--catalog, --catalog-file or --config): one SQL_ASCII
+# database per STORE directory (sv_ + 16 hex of the md5 of its absolute
+# path, made on first use), so a test's several stores stay apart and a
+# restarted server finds its catalog again. Mounts and every other
+# command go to the real binary unchanged (exec: the PID a test holds is
+# the real process's). A STORE a test mounts locally
+# (`sievefs STORE MNT`, whose catalog is STORE/catalog.db) before any serve
+# or token command used it is remembered and keeps that catalog for the
+# serve and token commands after the mount (a mount's web door: -o web=). Sets SV_PGDIR (pg.sh's DIR) and SV_PGBASE
+# (the URI without a database: the superuser, trusted). A test under
+# SV_CATALOG=pg in which no serve or token command reached PostgreSQL
+# fails at exit (it would prove nothing about it). A test reads a
+# catalog with these, on either engine:
+#   sv_catalog_sql STORE SQL   the rows of SQL ("|" between columns) from
+#                              STORE's catalog (portable SQL: store/sql.h)
+#   sv_catalog_dump STORE FILE the catalog as SQL text (schema and rows;
+#                              PostgreSQL's table names without "public.")
+#   sv_catalog_pg STORE        0 (true) when STORE's catalog is in PostgreSQL
 
 SERVER_PID=
 SERVER_LOG=$T/server.log
@@ -147,3 +172,135 @@ expect_code() {
 }
 
 jget() { python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print(eval("d"+sys.argv[2]))' "$T/body" "$1"; }
+
+# ---- SV_CATALOG=pg (header) ----
+
+# At exit: how many catalogs the test used in PostgreSQL. None is a
+# failure: the test ran, but proved nothing about PostgreSQL.
+sv_pg_used() {
+	local n
+	n=$(sort -u "$T/sievefs-pg.used" 2>/dev/null | grep -c .)
+	if ((n > 0)); then
+		note "SV_CATALOG=pg: $n store(s) had their catalog in PostgreSQL"
+	else
+		fail "SV_CATALOG=pg: no sievefs serve or token command ran on a PostgreSQL catalog"
+	fi
+}
+
+sv_pg_setup() {
+	sv_need psql md5sum realpath
+	SV_PGDIR=$(mktemp -d /tmp/sievefs-pgcat.XXXXXX) || die "mktemp for PostgreSQL failed"
+	# shellcheck source=../scale/pg.sh
+	. "$SV_REPO/tests/scale/pg.sh"
+	local uri
+	if ! uri=$(pg_start "$SV_PGDIR" 2>"$T/pg.err"); then
+		sv_show "$T/pg.err"
+		pg_stop "$SV_PGDIR"
+		rm -rf -- "$SV_PGDIR"
+		die "PostgreSQL 15 did not start (tests/scale/pg.sh)"
+	fi
+	# lib.sh's cleanup reads $? first and exits: PostgreSQL stops before
+	# it, keeping the status it reports. sv_cleanup itself is wrapped, not
+	# the trap: a test that sets its own EXIT trap ends it with sv_cleanup
+	# (t_perms, t_fulldisk), and would otherwise leave the server running.
+	eval "sv_cleanup_sqlite() $(declare -f sv_cleanup | tail -n +2)"
+	sv_cleanup() {
+		local sv_pg_rc=$?
+		sv_pg_used
+		pg_stop "$SV_PGDIR"
+		rm -rf -- "$SV_PGDIR"
+		(exit "$sv_pg_rc")
+		sv_cleanup_sqlite
+	}
+	SV_PGBASE=${uri%/*}     # postgresql://postgres@127.0.0.1:PORT (trust)
+	note "catalogs in PostgreSQL $SV_PGBASE (SV_CATALOG=pg)"
+	cat >"$T/sievefs-pg" <<EOF
+#!/bin/bash
+# \$SIEVEFS with SV_CATALOG=pg (tests/integration/server_lib.sh)
+real='$SIEVEFS' base='${uri%/*}'
+EOF
+	cat >>"$T/sievefs-pg" <<'EOF'
+store= has=0 skip=0 prev=
+local_list=${0%/*}/sievefs-pg.local used=${0%/*}/sievefs-pg.used
+key() { realpath -m -- "$1"; }
+case ${1:-} in
+help | sample | -*) ;;
+serve)
+	for a in "${@:2}"; do
+		if ((skip)); then skip=0; continue; fi
+		case $a in
+		--catalog | --catalog-file | --config) has=1 skip=1 ;;
+		--listen | --tls-cert | --tls-key | --orphan-grace | --upload-cap | \
+		--user-rate | --conns-per-addr | --max-conns | --web-root | \
+		--session-ttl | --blobs) skip=1 ;;
+		-*) ;;
+		*) [[ -z $store ]] && store=$a ;;
+		esac
+	done ;;
+token)
+	for a in "${@:2}"; do
+		[[ $prev == --store ]] && store=$a
+		[[ $a == --catalog || $a == --catalog-file || $a == --config ]] && has=1
+		prev=$a
+	done ;;
+*)	# a mount: a STORE a mount used first keeps its SQLite catalog, also
+	# for later serve and token commands on it (one serve or token used
+	# first stays in PostgreSQL: a refused mount beside a server)
+	if [[ $# -ge 2 && ${1:-} != *://* ]] &&
+		! grep -qxF "sv_$(key "$1" | md5sum | cut -c1-16)" "$used" 2>/dev/null; then
+		key "$1" >>"$local_list"
+	fi ;;
+esac
+[[ $has == 1 ]] && echo "given" >>"$used"   # the test chose the catalog
+if [[ -z $store || $has == 1 || $store == *://* ]] ||
+	grep -qxF -- "$(key "$store")" "$local_list" 2>/dev/null; then
+	exec "$real" "$@"
+fi
+db=sv_$(key "$store" | md5sum | cut -c1-16)
+echo "$db" >>"$used"
+have() { [[ $(psql -qtAX -d "$base/postgres" -c "SELECT 1 FROM pg_database WHERE datname='$db'") == 1 ]]; }
+if ! have; then
+	psql -qX -d "$base/postgres" -c "CREATE DATABASE $db TEMPLATE template0 ENCODING 'SQL_ASCII' LC_COLLATE 'C' LC_CTYPE 'C'" >/dev/null 2>&1 ||
+		have || { echo "sievefs-pg: cannot create database $db" >&2; exit 1; }
+fi
+exec "$real" "$@" --catalog "$base/$db"
+EOF
+	chmod 755 "$T/sievefs-pg"
+	SIEVEFS=$T/sievefs-pg
+}
+
+if [[ ${SV_CATALOG:-} == pg ]]; then
+	sv_pg_setup
+elif [[ -n ${SV_CATALOG:-} ]]; then
+	die "SV_CATALOG=${SV_CATALOG}: want pg (or unset: SQLite)"
+fi
+
+# STORE's database name under SV_CATALOG=pg (the wrapper's), or "" when its
+# catalog is STORE/catalog.db.
+sv_catalog_db() {
+	[[ ${SV_CATALOG:-} == pg ]] || return 0
+	grep -qxF -- "$(realpath -m -- "$1")" "$T/sievefs-pg.local" 2>/dev/null && return 0
+	echo "sv_$(realpath -m -- "$1" | md5sum | cut -c1-16)"
+}
+
+sv_catalog_pg() { [[ -n $(sv_catalog_db "$1") ]]; }
+
+sv_catalog_sql() {
+	local db
+	db=$(sv_catalog_db "$1")
+	if [[ -n $db ]]; then
+		psql -qtAX -F '|' -v ON_ERROR_STOP=1 -d "$SV_PGBASE/$db" <<<"$2"
+	else
+		sqlite3 "$1/catalog.db" "$2"
+	fi
+}
+
+sv_catalog_dump() {
+	local db
+	db=$(sv_catalog_db "$1")
+	if [[ -n $db ]]; then
+		pg_dump --no-owner -d "$SV_PGBASE/$db" | sed 's/^CREATE TABLE public\./CREATE TABLE /' >"$2"
+		return "${PIPESTATUS[0]}"
+	fi
+	sqlite3 "$1/catalog.db" .dump >"$2"
+}

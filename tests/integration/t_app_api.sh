@@ -71,7 +71,7 @@ ORIGIN=$U
 # jpy CODE — python CODE with d the JSON in $T/body
 jpy() { python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); exec(sys.argv[2])' "$T/body" "$1"; }
 hdr() { tr -d '\r' <"$T/hdr" | sed -n "s/^$1: //Ip" | head -1; }
-ntokens() { sqlite3 "$STORE/catalog.db" "SELECT count(*) FROM tokens WHERE user='$1' AND revoked=0"; }
+ntokens() { sv_catalog_sql "$STORE" "SELECT count(*) FROM tokens WHERE \"user\"='$1' AND revoked=0"; }
 
 # --- tokens
 api "$TA" GET /v1/tokens
@@ -164,7 +164,23 @@ expect_code 401 "... and that session has ended"
 api "" GET /v1/tokens -b "$CK"
 expect_code 200 "the other session lives on"
 
-# no write per request: data_version counts other connections' commits
+# no write per request: SQLite's data_version counts other connections'
+# commits; PostgreSQL's next transaction id moves only when a transaction
+# writes (a read-only one gets none)
+if sv_catalog_pg "$STORE"; then
+	xid() { sv_catalog_sql "$STORE" "SELECT pg_snapshot_xmax(pg_current_snapshot())"; }
+	lu() { sv_catalog_sql "$STORE" "SELECT last_used FROM tokens WHERE id=$AID"; }
+	for _ in 1 2 3 4 5 6 7 8; do
+		a=$(xid); sleep 1.5
+		[[ $(xid) == "$a" ]] && break
+	done
+	v0=$(xid) l0=$(lu)
+	for _ in $(seq 60); do
+		curl -s -o /dev/null -H "Authorization: Bearer $TA" "$U/v1/whoami"
+	done
+	[[ $(lu) == "$l0" ]] && lsame=True || lsame=False
+	echo "$(($(xid) - v0)) $lsame" >"$T/dv.out"
+else
 python3 - "$STORE/catalog.db" "$U" "$TA" "$AID" >"$T/dv.out" 2>&1 <<'EOF'
 import sqlite3, subprocess, sys
 db, url, tok, tid = sys.argv[1:5]
@@ -184,6 +200,7 @@ for _ in range(60):
                     url + "/v1/whoami"], check=True)
 print(dv() - v0, lu() == l0)
 EOF
+fi
 read -r dvn lsame <"$T/dv.out"
 note "60 authenticated requests: data_version moved by $dvn, last_used unchanged: $lsame"
 [[ $dvn =~ ^[01]$ && $lsame == True ]] &&

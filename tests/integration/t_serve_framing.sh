@@ -110,7 +110,8 @@ for _ in $(seq 100); do
 	sv_alive "$pid" || break
 	sleep 0.1
 done
-expect_eq 401 "$code" "serve --listen 0.0.0.0 --insecure-http starts and answers"
+expect_eq 401 "$code" "serve --listen 0.0.0.0 --insecure-http starts and answers" ||
+	sv_show "$T/insecure.out"
 kill "$pid"
 wait "$pid" 2>/dev/null
 
@@ -125,6 +126,7 @@ for _ in $(seq 100); do
 	sv_alive "$pid" || break
 	sleep 0.1
 done
-expect_eq 401 "$code" "serve --listen 127.0.0.2 (loopback) starts without TLS"
+expect_eq 401 "$code" "serve --listen 127.0.0.2 (loopback) starts without TLS" ||
+	sv_show "$T/lo.out"
 kill "$pid"
 wait "$pid" 2>/dev/null

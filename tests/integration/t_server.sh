@@ -314,6 +314,11 @@ else
 fi
 
 # --- a store from before grants: its users still read what their nodes name
+# (an upgrade of a SQLite catalog file; a PostgreSQL catalog never held data
+# from before grants: schema_pg.c has no such migration to prove)
+if [[ ${SV_CATALOG:-} == pg ]]; then
+	note "SV_CATALOG=pg: the SQLite-file upgrade to grants is not run (no catalog.db)"
+else
 sqlite3 "$STORE/catalog.db" "DELETE FROM grants; DELETE FROM meta WHERE key='grants_v1'" ||
 	fail "cannot empty the grants"
 serve_port "$T/serve2.log" "$STORE"
@@ -321,6 +326,7 @@ api "$TA" GET "/v1/blobs/$SHA"
 expect_code 200 "after the upgrade alice reads her blob again"
 kill -TERM "$SPID"
 sv_wait_gone "$SPID" 10 && wait "$SPID"
+fi
 
 # --- uploads no node names: swept after the grace, capped per user
 stop2() {

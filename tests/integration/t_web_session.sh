@@ -13,7 +13,7 @@
 # 201; a forged cookie → 401; `sievefs token revoke` of the token that
 # signed in ends its session (401); sign-out by cookie needs the Origin,
 # then answers 204, clears the cookie and ends the session; the catalog's
-# sessions rows hold no session id (sqlite3 on catalog.db), and neither
+# sessions rows hold no session id (a dump of the catalog), and neither
 # the token nor a session id is in the server's log. Static files from
 # --web-root: / is index.html (text/html, no-cache), an asset under
 # /assets/ has its type and a long max-age, an app route without an
@@ -216,10 +216,10 @@ req GET /v1/datasets -b "sievefs_session=${C:0:63}"
 expect_eq 401 "$code" "a truncated session id: 401"
 
 # ---- what the catalog and the log hold
-sqlite3 "$STORE/catalog.db" .dump >"$T/dump.sql" 2>"$T/sqlite.err" ||
-	{ sv_show "$T/sqlite.err"; fail "sqlite3 .dump of the catalog failed"; }
+sv_catalog_dump "$STORE" "$T/dump.sql" 2>"$T/sqlite.err" ||
+	{ sv_show "$T/sqlite.err"; fail "a dump of the catalog failed"; }
 expect_contains "$T/dump.sql" "CREATE TABLE sessions" "the catalog has a sessions table"
-rows=$(sqlite3 "$STORE/catalog.db" "SELECT count(*) FROM sessions")
+rows=$(sv_catalog_sql "$STORE" "SELECT count(*) FROM sessions")
 expect_eq 2 "$rows" "two sessions in the catalog"
 C_UP=$(tr a-f A-F <<<"$C")
 if grep -qiF -e "$C" -e "$C_UP" -e "$C2" "$T/dump.sql"; then
@@ -241,7 +241,7 @@ setc=$(tr -d '\r' <"$T/hdr" | grep -i '^Set-Cookie:')
 	pass "sign-out clears the cookie" || fail "sign-out cookie: $setc"
 req GET /v1/datasets -b "sievefs_session=$C2"
 expect_eq 401 "$code" "a signed-out session: 401"
-rows=$(sqlite3 "$STORE/catalog.db" "SELECT count(*) FROM sessions")
+rows=$(sv_catalog_sql "$STORE" "SELECT count(*) FROM sessions")
 expect_eq 1 "$rows" "sign-out deleted its row"
 
 req GET /v1/datasets -b "sievefs_session=$C"

@@ -64,7 +64,7 @@ pg_start() {
 		if _pg_ctl_start "$pg" "$port"; then
 			echo "$port" >"$pg/port"
 			echo "postgresql://postgres@127.0.0.1:$port/postgres" >"$pg/uri"
-			[ -n "$PG_OWNER_PID" ] && _pg_watch "$dir" "$PG_OWNER_PID"
+			[ -n "${PG_OWNER_PID:-}" ] && _pg_watch "$dir" "$PG_OWNER_PID"
 			cat "$pg/uri"
 			return 0
 		fi

@@ -748,6 +748,146 @@ static void test_local_link_named(void **state)
 	cmocka_unit_test(test_remove),                      \
 	cmocka_unit_test(test_ranges),                      \
 	cmocka_unit_test(test_presign)
+/* ------------------------------------------------------------ the spec */
+
+/* blobs_open_spec on spec with the given keys: rc, and the message. */
+static int spec(const char *sp, const char *id, const char *sk, char *msg,
+		size_t cap)
+{
+	blobstore *b = NULL;
+	int rc = blobs_open_spec("/nonexistent-sievefs-dir", sp, id, sk, &b,
+				 msg, cap);
+
+	if (rc == 0) {
+		assert_non_null(b);
+		assert_string_equal(blobs_engine(b), "s3");
+		blobs_close(b);
+	} else {
+		assert_null(b);
+	}
+	return rc;
+}
+
+/* A refused spec: -EINVAL, and a message holding `part` (the bad part). */
+static void refused(const char *sp, const char *part)
+{
+	char msg[300] = "";
+
+	if (spec(sp, "AKID", "SECRETKEY", msg, sizeof msg) != -EINVAL)
+		fail_msg("'%s' was accepted", sp);
+	if (!strstr(msg, part))
+		fail_msg("'%s': the reason '%s' does not name '%s'", sp, msg,
+			 part);
+	assert_null(strstr(msg, "SECRETKEY"));
+}
+
+static void test_spec_parse(void **state)
+{
+	char msg[300], tmp[] = "/tmp/sievefs-spec.XXXXXX";
+	blobstore *b;
+
+	(void)state;
+	/* NULL and "": the local engine on dir */
+	assert_non_null(mkdtemp(tmp));
+	assert_rc(blobs_open_spec(tmp, NULL, NULL, NULL, &b, msg, sizeof msg), 0);
+	assert_string_equal(blobs_engine(b), "local");
+	blobs_close(b);
+	assert_rc(blobs_open_spec(tmp, "", NULL, NULL, &b, msg, sizeof msg), 0);
+	assert_string_equal(blobs_engine(b), "local");
+	blobs_close(b);
+	char cmd[100];
+	snprintf(cmd, sizeof cmd, "rm -rf %s", tmp);
+	assert_int_equal(system(cmd), 0);
+
+	/* good S3 forms (nothing is sent: the keys need not work) */
+	assert_rc(spec("s3://bkt?endpoint=http://127.0.0.1:7480&region=r1",
+		       "A", "S", msg, sizeof msg), 0);
+	assert_rc(spec("s3://bkt/team/a?region=us-east-1&endpoint=https://s3.example.com",
+		       "A", "S", msg, sizeof msg), 0);
+	assert_rc(spec("s3://my.bkt-1/p/?endpoint=http://[::1]:8000/&region=x",
+		       "A", "S", msg, sizeof msg), 0);
+
+	/* strict: each refusal names its part */
+	refused("S3://bkt?endpoint=http://h:1&region=r", "unknown engine");
+	refused("file:///tmp/x", "unknown engine");
+	refused("s3://bkt", "?endpoint");
+	refused("s3://bkt?", "?endpoint");
+	refused("s3://bkt?region=r", "endpoint= is missing");
+	refused("s3://bkt?endpoint=http://h:1", "region= is missing");
+	refused("s3://bkt?endpoint=http://h:1&endpoint=http://g:2&region=r",
+		"endpoint given twice");
+	refused("s3://bkt?endpoint=http://h:1&region=r&region=s",
+		"region given twice");
+	refused("s3://bkt?endpoint=&region=r", "'endpoint' has no value");
+	refused("s3://bkt?endpoint=http://h:1&region", "'region' has no value");
+	refused("s3://bkt?endpoint=http://h:1&&region=r", "empty parameter");
+	refused("s3://bkt?endpoint=http://h:1&region=r&", "empty parameter");
+	refused("s3://bkt?endpoint=http://h:1&region=r&secret=x",
+		"unknown parameter 'secret'");
+	refused("s3://bkt?endpoint=ftp://h:1&region=r", "http:// or https://");
+	refused("s3://bkt?endpoint=http://:1&region=r", "no host");
+	refused("s3://bkt?endpoint=http://h:0&region=r", "port");
+	refused("s3://bkt?endpoint=http://h:65536&region=r", "port");
+	refused("s3://bkt?endpoint=http://h:x&region=r", "port");
+	refused("s3://bkt?endpoint=http://h:1/path&region=r", "without a path");
+	refused("s3://bkt?endpoint=http://[::1&region=r", "IPv6");
+	refused("s3://bkt?endpoint=http://h:1&region=us east", "region may hold");
+	refused("s3://bkt//p?endpoint=http://h:1&region=r", "empty segment");
+	refused("s3://bkt/a//b?endpoint=http://h:1&region=r", "empty segment");
+	refused("s3://bkt/a/../b?endpoint=http://h:1&region=r", "'..' segment");
+	refused("s3://bkt/./b?endpoint=http://h:1&region=r", "'..' segment");
+	refused("s3://bkt/a b?endpoint=http://h:1&region=r", "prefix holds");
+	refused("s3://bkt/a?endpoint=http://h:1&region=r#x", "'#'");
+	refused("s3://Bkt?endpoint=http://h:1&region=r", "bucket name");
+	refused("s3://bk?endpoint=http://h:1&region=r", "bucket name");
+
+	/* a password in the endpoint is refused and never echoed */
+	assert_rc(spec("s3://bkt?endpoint=http://u:hunter2@h:1&region=r",
+		       "A", "S", msg, sizeof msg), -EINVAL);
+	assert_non_null(strstr(msg, "no user or password"));
+	assert_null(strstr(msg, "hunter2"));
+}
+
+static void test_spec_credentials(void **state)
+{
+	const char *good = "s3://bkt?endpoint=http://127.0.0.1:7480&region=r";
+	char *ak = getenv("AWS_ACCESS_KEY_ID"), *sk = getenv("AWS_SECRET_ACCESS_KEY");
+	char *sak = ak ? strdup(ak) : NULL, *ssk = sk ? strdup(sk) : NULL;
+	char msg[300];
+
+	(void)state;
+	unsetenv("AWS_ACCESS_KEY_ID");
+	unsetenv("AWS_SECRET_ACCESS_KEY");
+	/* none anywhere: the message names both places */
+	assert_rc(spec(good, NULL, NULL, msg, sizeof msg), -EINVAL);
+	assert_non_null(strstr(msg, "AWS_ACCESS_KEY_ID"));
+	assert_non_null(strstr(msg, "AWS_SECRET_ACCESS_KEY"));
+	assert_non_null(strstr(msg, "s3_access_key_id"));
+	assert_non_null(strstr(msg, "s3_secret_access_key"));
+	/* half of the config file's pair */
+	assert_rc(spec(good, "AKID", NULL, msg, sizeof msg), -EINVAL);
+	assert_non_null(strstr(msg, "s3_secret_access_key"));
+	assert_rc(spec(good, NULL, "TOPSECRET", msg, sizeof msg), -EINVAL);
+	assert_non_null(strstr(msg, "s3_access_key_id"));
+	assert_null(strstr(msg, "TOPSECRET"));
+	/* only one of the environment's */
+	setenv("AWS_ACCESS_KEY_ID", "AKID", 1);
+	assert_rc(spec(good, NULL, NULL, msg, sizeof msg), -EINVAL);
+	assert_non_null(strstr(msg, "AWS_SECRET_ACCESS_KEY"));
+	/* the environment's pair, and the config's pair */
+	setenv("AWS_SECRET_ACCESS_KEY", "TOPSECRET", 1);
+	assert_rc(spec(good, NULL, NULL, msg, sizeof msg), 0);
+	unsetenv("AWS_ACCESS_KEY_ID");
+	unsetenv("AWS_SECRET_ACCESS_KEY");
+	assert_rc(spec(good, "AKID", "TOPSECRET", msg, sizeof msg), 0);
+	if (sak)
+		setenv("AWS_ACCESS_KEY_ID", sak, 1);
+	if (ssk)
+		setenv("AWS_SECRET_ACCESS_KEY", ssk, 1);
+	free(sak);
+	free(ssk);
+}
+
 /* last in each group: run only with BLOBS_BENCH */
 #define BENCH cmocka_unit_test(test_bench)
 
@@ -756,7 +896,9 @@ int main(void)
 	/* the local group adds the local engine's file calls, which
 	 * store/blob.c uses directly */
 	const struct CMUnitTest local[] = {
-		CONTRACT, cmocka_unit_test(test_local_link_named), BENCH
+		CONTRACT, cmocka_unit_test(test_local_link_named),
+		cmocka_unit_test(test_spec_parse),
+		cmocka_unit_test(test_spec_credentials), BENCH
 	};
 	const struct CMUnitTest remote[] = { CONTRACT, BENCH };
 	/* the bench is a measurement, not a check: a case only when asked */
