@@ -137,6 +137,12 @@ test-serve-pg: $(BUILD)/sievefs
 	SV_CATALOG=pg SIEVEFS=$(abspath $(BUILD)/sievefs) \
 	    bash tests/integration/run.sh $(SERVE_PG_TESTS)
 
+# A team deployment on loopback (tests/scale/deploy.sh: PostgreSQL 15, two
+# servers on one catalog and one blob store, HAProxy in front): its faults
+# (kill -9 of a server under cp -r, PostgreSQL restarted under listings).
+test-deploy-faults: $(BUILD)/sievefs
+	SIEVEFS=$(abspath $(BUILD)/sievefs) bash tests/scale/t_deploy_faults.sh
+
 check-asan:
 	$(MAKE) BUILD=build-asan \
 	    CFLAGS="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer" \
@@ -225,7 +231,7 @@ fuzz-run: $(FUZZ_BIN)
 clean:
 	rm -rf build build-asan build-fuzz sievefs web/dist
 
-.PHONY: all units test test-pg test-s3 test-serve-pg test-migrate check-asan install clean fuzz fuzz-run web web-deps
+.PHONY: all units test test-pg test-s3 test-deploy-faults test-serve-pg test-migrate check-asan install clean fuzz fuzz-run web web-deps
 
 -include $(LIB_OBJ:.o=.d) $(MAIN_OBJ:.o=.d) $(UNIT_BIN:=.d) \
          $(FUZZ_LIB_OBJ:.o=.d) $(FUZZ:%=$(FUZZ_BUILD)/fuzz/%.d)

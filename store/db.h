@@ -187,7 +187,8 @@ void thumbcache_forget(store *st, const unsigned char *sha);
 void thumbcache_recover(store *st);
 /* users.c: binds hash to ?1 of s (a SELECT of user, hash, ...) and steps
  * it: 0 with the row's user into user (STORE_USER_MAX + 1) when a row
- * came whose hash equals it (constant-time), else -EACCES. The caller
+ * came whose hash equals it (constant-time), else -EACCES; the step's
+ * -errno when the catalog failed (not a refused secret). The caller
  * resets or finalizes s. */
 int users_hash_row(sql_stmt *s, const unsigned char *hash, char *user);
 /* users.c: the valid, unrevoked token whose SHA-256 is hash: its user

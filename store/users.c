@@ -312,10 +312,13 @@ int store_token_revoke_own(store *st, const char *user, int64_t id)
 int users_hash_row(sql_stmt *s, const unsigned char *hash, char *user)
 {
 	const char *u;
-	int rc = -EACCES;
+	int rc = -EACCES, st;
 
 	sql_bind_blob(s, 1, hash, STORE_SHA_LEN);
-	if (sql_step(s) == SQL_ROW &&
+	st = sql_step(s);
+	if (st < 0)
+		return st;    /* the catalog failed: not a refused token */
+	if (st == SQL_ROW &&
 	    sql_col_bytes(s, 1) == STORE_SHA_LEN &&
 	    store_hash_equal(sql_col_blob(s, 1), hash)) {
 		u = sql_col_text(s, 0);
