@@ -137,6 +137,16 @@ test-serve-pg: $(BUILD)/sievefs
 	SV_CATALOG=pg SIEVEFS=$(abspath $(BUILD)/sievefs) \
 	    bash tests/integration/run.sh $(SERVE_PG_TESTS)
 
+# The remote integration suite, unchanged, against a deployment per test:
+# SV_CATALOG=pg + SV_DEPLOY=1 make every start_server two servers on the
+# test's PostgreSQL catalog behind HAProxy (tests/integration/deploy_lib.sh).
+DEPLOY_TESTS = t_remote t_remote_crash t_remote_emb t_remote_modes \
+	t_remote_pins t_remote_rate t_remote_reval t_remote_two t_remote_idem \
+	t_server t_app_api t_app_media t_app_samples t_lightly t_pyclient
+test-deploy: $(BUILD)/sievefs
+	SV_CATALOG=pg SV_DEPLOY=1 SIEVEFS=$(abspath $(BUILD)/sievefs) \
+	    bash tests/integration/run.sh $(DEPLOY_TESTS)
+
 # A team deployment on loopback (tests/scale/deploy.sh: PostgreSQL 15, two
 # servers on one catalog and one blob store, HAProxy in front): its faults
 # (kill -9 of a server under cp -r, PostgreSQL restarted under listings).
@@ -231,7 +241,7 @@ fuzz-run: $(FUZZ_BIN)
 clean:
 	rm -rf build build-asan build-fuzz sievefs web/dist
 
-.PHONY: all units test test-pg test-s3 test-deploy-faults test-serve-pg test-migrate check-asan install clean fuzz fuzz-run web web-deps
+.PHONY: all units test test-pg test-s3 test-deploy test-deploy-faults test-serve-pg test-migrate check-asan install clean fuzz fuzz-run web web-deps
 
 -include $(LIB_OBJ:.o=.d) $(MAIN_OBJ:.o=.d) $(UNIT_BIN:=.d) \
          $(FUZZ_LIB_OBJ:.o=.d) $(FUZZ:%=$(FUZZ_BUILD)/fuzz/%.d)

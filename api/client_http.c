@@ -56,7 +56,11 @@
  * request logs one line (404s at debug level: a lookup of a missing name is
  * normal); one that got no HTTP answer adds a hint to curl's text
  * (net_hint: an untrusted certificate, http:// to an https port and the
- * reverse, nothing listening). cl_http blocks for the whole of its tries.
+ * reverse, nothing listening). A 502, 503 or 504 without the server's JSON
+ * error body comes from a proxy in front (HAProxy with no live server):
+ * it counts as no HTTP answer (r->net), so the server is marked down and
+ * expired cached copies may answer, as for a refused connection.
+ * cl_http blocks for the whole of its tries.
  *
  * Threads: `hlock` protects the handle list; `down_lock` the down-until time
  * (and the nodes' wrote_at); the share locks are libcurl's. No two of them
@@ -430,6 +434,23 @@ static int outcome(struct client *c, struct req *r, CURLcode res)
 					    sizeof(name), message,
 					    sizeof(message));
 		cJSON_Delete(j);
+	}
+	if (!name[0] && (r->status == 502 || r->status == 503 ||
+			  r->status == 504)) {
+		/* not the server's own error (no errno in a JSON body): a
+		 * proxy or balancer in front of it (HAProxy) found no server
+		 * to answer — unreachable, as a refused connection is: the
+		 * caches may answer from expired copies, and the server
+		 * counts as down */
+		r->net = 1;
+		log_error("remote: %s %s%s: HTTP %ld from a proxy in front of"
+			  " the server (no server behind it answered)",
+			  r->method, c->base, r->path, r->status);
+		if (r->msg)
+			snprintf(r->msg, BE_MSG, "server %.120s unreachable:"
+				 " HTTP %ld from its proxy", c->base,
+				 r->status);
+		return -EIO;
 	}
 	if (name[0])
 		err = api_errno_from_name(name);
