@@ -509,6 +509,11 @@ int store_node_children_page(store *st, int64_t parent, const char *after,
  * attributes set (schema_sqlite.c, "Folder generations"); 0 for a folder never
  * changed. One indexed read. 0 or -EIO. */
 int store_node_gen(store *st, int64_t ino, uint64_t *gen);
+/* Node ino when its dataset belongs to owner (else -ENOENT, also for
+ * another owner's), and its change counter (as store_node_gen) into *gen:
+ * one statement, for a listing. 0 or -errno. */
+int store_node_owned_gen(store *st, const char *owner, int64_t ino,
+			 struct store_node *out, uint64_t *gen);
 /* Gives staged bytes (fd; staged = path, "" if unnamed) whose hash the
  * caller verified their blob name without pointing any node at them. With
  * `user` (NULL: none), also records in the same transaction that user sent

@@ -82,8 +82,8 @@ for ((i = 0; i < N; i++)); do
 	curl -sf -o /dev/null -H "$H" "$URL$PATHQ"
 done
 echo "## catalog statements for $N listings through HAProxy (pg_stat_statements)"
-psql -qX -d "$DEPLOY_CATALOG" -v n="$N" -c "
-  SELECT sum(calls) AS calls, round(sum(calls)::numeric / :n, 2) AS per_listing
+psql -qX -d "$DEPLOY_CATALOG" -c "
+  SELECT sum(calls) AS calls, round(sum(calls)::numeric / $N, 2) AS per_listing
   FROM pg_stat_statements
   WHERE query NOT ILIKE '%pg_stat_statements%'"
 psql -qX -d "$DEPLOY_CATALOG" -c "
