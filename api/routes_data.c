@@ -19,12 +19,14 @@
  * hold at most `upload_cap` bytes of them (--upload-cap); a PUT
  * that would go over is answered 507 "upload_quota" and stores nothing,
  * checked from Content-Length before the body is read and again, exactly,
- * before the blob is kept (quota_lock serialises that check with the keep,
- * so parallel PUTs cannot add up past the cap). The sweep of api/server.c
- * collects those older than the grace.
+ * when the blob is kept: inside the keep's write transaction, which
+ * excludes every other writer of the catalog (store_blob_put_capped), so
+ * parallel PUTs, to this server or to others on the same catalog, cannot
+ * add up past the cap. The sweep of api/server_run.c collects those older
+ * than the grace.
  *
- * Threads: handlers run in MHD's threads and block on SQLite and disk I/O;
- * they share the backend (thread-safe) and s->quota_lock.
+ * Threads: handlers run in MHD's threads and block on the catalog and disk
+ * I/O; they share the backend (thread-safe).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -392,8 +394,9 @@ static enum MHD_Result r_node_lookup(struct srv *s, struct req *r,
 
 /* A listing's content is a function of its folder's children, so the
  * folder's change counter (core_folder_gen) is its validator: ETag
- * "g<ino>-<gen>-<boot>" (boot: a restored or replaced store starts new
- * ETags). Paging is in the URL, so each page is its own resource. The
+ * "g<ino>-<gen>-<epoch>" (epoch: the catalog's, core_catalog_epoch: the
+ * same on every server of the catalog, so a 304 of one is right at any
+ * other; another catalog, such as a migrated one, starts new ETags). Paging is in the URL, so each page is its own resource. The
  * counter is read before the rows: a change in between labels the newer
  * rows with the older counter, which only costs the client one more 200. */
 static enum MHD_Result r_children(struct srv *s, struct req *r,
@@ -882,10 +885,27 @@ static enum MHD_Result r_blob_get(struct srv *s, struct req *r,
 /* 0 if `user` may add `more` pending bytes (docs/api.md, "Uploads"), 1
  * with the 507 answered (or the error of the count). A blob this user has
  * sent already costs nothing more (it is pending, and counted, or named). */
+/* 507 upload_quota: count blobs of bytes pending, with `more` over. */
+static enum MHD_Result send_quota(struct srv *s, struct MHD_Connection *c,
+				  size_t count, int64_t bytes, uint64_t more)
+{
+	char why[320];
+
+	snprintf(why, sizeof(why), "%zu%s uploaded blob(s) of %lld bytes that no"
+		 " node names yet; with this one (%llu bytes) over the cap of"
+		 " %llu bytes%s: commit them (PUT /v1/nodes/{id}/content), or"
+		 " wait %u s for the unused ones to be collected; nothing"
+		 " stored", count, count >= PENDING_MAX ? " (the most allowed)" :
+		 "", (long long)bytes, (unsigned long long)more,
+		 (unsigned long long)s->upload_cap,
+		 count >= PENDING_MAX ? " or the count cap" : "", s->grace);
+	return srv_send_err(c, MHD_HTTP_INSUFFICIENT_STORAGE, "upload_quota",
+			    "EDQUOT", why);
+}
+
 int srv_quota_refuses(struct srv *s, struct req *r, struct MHD_Connection *c,
 		      uint64_t more, enum MHD_Result *ret)
 {
-	char why[320];
 	int64_t bytes;
 	size_t count;
 	int rc = srv_blob_readable(s, r, r->sha);
@@ -899,16 +919,7 @@ int srv_quota_refuses(struct srv *s, struct req *r, struct MHD_Connection *c,
 	if (rc == 1 || (count < PENDING_MAX &&
 			(uint64_t)bytes + more <= s->upload_cap))
 		return 0;
-	snprintf(why, sizeof(why), "%zu%s uploaded blob(s) of %lld bytes that no"
-		 " node names yet; with this one (%llu bytes) over the cap of"
-		 " %llu bytes%s: commit them (PUT /v1/nodes/{id}/content), or"
-		 " wait %u s for the unused ones to be collected; nothing"
-		 " stored", count, count >= PENDING_MAX ? " (the most allowed)" :
-		 "", (long long)bytes, (unsigned long long)more,
-		 (unsigned long long)s->upload_cap,
-		 count >= PENDING_MAX ? " or the count cap" : "", s->grace);
-	*ret = srv_send_err(c, MHD_HTTP_INSUFFICIENT_STORAGE, "upload_quota",
-			    "EDQUOT", why);
+	*ret = send_quota(s, c, count, bytes, more);
 	return 1;
 }
 
@@ -935,18 +946,21 @@ static enum MHD_Result r_blob_put(struct srv *s, struct req *r,
 int srv_blob_keep(struct srv *s, struct req *r, struct MHD_Connection *c,
 		  enum MHD_Result *ret)
 {
+	int64_t bytes = 0;
+	size_t count = 0;
 	int rc;
 
-	/* the exact size now (a chunked body has no Content-Length) */
-	pthread_mutex_lock(&s->quota_lock);
-	if (srv_quota_refuses(s, r, c, r->got, ret)) {
-		pthread_mutex_unlock(&s->quota_lock);
+	/* the exact size now (a chunked body has no Content-Length), checked
+	 * against the catalog's pending rows in the keep's own transaction:
+	 * exact across servers (core_blob_put_capped); with the grant (this
+	 * user has shown the bytes) and the pending row */
+	rc = core_blob_put_capped(s->blobs, r->fd, r->staged, r->sha, r->owner,
+				  s->upload_cap, PENDING_MAX, &count, &bytes);
+	r->staged[0] = '\0';     /* consumed (renamed or unlinked) */
+	if (rc == -EDQUOT) {
+		*ret = send_quota(s, c, count, bytes, r->got);
 		return 1;
 	}
-	/* with the grant (this user has shown the bytes) and the pending row */
-	rc = core_blob_put(s->blobs, r->fd, r->staged, r->sha, r->owner);
-	r->staged[0] = '\0';     /* consumed (renamed or unlinked) */
-	pthread_mutex_unlock(&s->quota_lock);
 	if (rc) {
 		*ret = srv_send_errno(c, rc, NULL);
 		return 1;

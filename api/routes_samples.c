@@ -16,8 +16,14 @@
  *
  * Tables and layouts come from one cache per process (core/table.c,
  * srv_table_cache: the lightly door's routes use it too), made on first
- * use with the server's start id as the gen's epoch and bounded to
- * TABLE_CACHE_BYTES; it lives as long as the process. The
+ * use with the catalog's epoch (s->boot, core_catalog_epoch: the same on
+ * every server of the catalog) as the gen's epoch and bounded to
+ * TABLE_CACHE_BYTES; it lives as long as the process. Another server's
+ * writes cannot make it serve a stale table: each request reads the live
+ * tree's counter from the catalog (tbl_get: store_table_gen, moved by
+ * triggers in the writer's transaction) and an entry is found only by
+ * that counter, so a table and its gen, and thus the ETag, are the same
+ * whichever server answers. The
  * table's JSON and a layout are sent from the cache without a copy: the
  * answer holds a reference, dropped by MHD's free callback once sent (so
  * an entry evicted meanwhile stays whole until then).

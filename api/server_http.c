@@ -20,7 +20,9 @@
  * every bad token from that address gets 429 until the window ends; valid
  * tokens still pass (see authenticate). Limits, so that one client cannot
  * starve the rest: each user has a token bucket of requests (rate,
- * --user-rate N/S: bursts of N, N per S seconds sustained), and each
+ * --user-rate N/S: bursts of N, N per S seconds sustained; kept in the
+ * catalog and shared by every server on it, spent from leases: rate_take),
+ * and each
  * address at most --conns-per-addr connections at once (libmicrohttpd
  * closes the one over, before reading it). Over a limit: 429 + Retry-After.
  * In all at most --max-conns connections, and silent ones do not keep
@@ -44,8 +46,13 @@
  * Authorization header; a change by cookie must carry the server's own
  * Origin (CSRF), see cookie_auth.
  *
+ * The failure count per address (rl) stays in this process: k servers
+ * answer an address k × RL_MAX failures a window before 429 (a catalog
+ * write per bad token would hand whoever sends them a write amplifier).
+ *
  * Threads: everything here runs in MHD's threads; shared between them are
- * the limit tables (s->rl_lock) and the count of open connections
+ * the limit tables (s->rl_lock; s->lease_lock, taken first, makes one
+ * lease from the catalog at a time) and the count of open connections
  * (s->conns, atomic). A struct req belongs to its request's connection,
  * one thread at a time. Memory per connection is bounded: MHD's pool plus
  * at most one JSON body (1 MiB).
@@ -70,6 +77,7 @@
 #define DISCARD_MAX (16ull << 20) /* swallowed past a cap before closing */
 #define RL_MAX 10                /* failed token checks per address... */
 #define RL_WINDOW 60             /* ...per this many seconds */
+#define RATE_SLICE 10.0          /* a lease: at most burst / this */
 
 /* ---- responses ---- */
 
@@ -304,34 +312,101 @@ static unsigned rl_fail(struct srv *s, const char *addr)
 	return wait;
 }
 
-/* Takes one request from the user's token bucket (s->rate_n requests,
- * refilled at rate_n per rate_s seconds). Returns 0, or the seconds until
- * the bucket holds a request again. */
+/* Takes one request from the user's budget: a token bucket in the
+ * catalog (s->rate_n requests, refilled at rate_n per rate_s seconds),
+ * shared by every server on it (core_rate_lease). A request spends a
+ * token this server leased before (e->tokens), so a listing writes
+ * nothing; when none is left, one lease of up to a tenth of the burst
+ * (RATE_SLICE) is taken from the catalog, one at a time per server
+ * (lease_lock, not held with rl_lock). An empty bucket says when it holds
+ * a request again; until then this server refuses that user without
+ * asking (e->retry), as no server can lease it sooner.
+ *
+ * The bound, for k servers: in any span of t seconds a user is admitted
+ * at most rate_n + t × rate_n / rate_s requests (the bucket's own
+ * arithmetic, exact in the catalog) plus what the servers held leased and
+ * unspent at the span's start, at most k × (slice + 1) with slice =
+ * rate_n / RATE_SLICE: with the defaults (20000/10, 2 servers) 20,000 +
+ * 2,000 a second + 4,002. A lease
+ * left unspent on one server is not given back (the user's requests on
+ * the others find less): that, not more, is the cost of the slices.
+ * When the catalog cannot take the lease (a full disk, a read-only
+ * catalog), this server grants itself the slice and says so in the log:
+ * limits go on per server rather than every request being refused.
+ *
+ * Returns 0, or the seconds until the bucket holds a request again. */
 static unsigned rate_take(struct srv *s, const char *user)
 {
 	double now = mono_now(), per_s = s->rate_n / s->rate_s;
+	double want = s->rate_n / RATE_SLICE, got = 0, left = 0;
 	unsigned wait = 0;
-	int fresh, first = 0;
+	int fresh, first = 0, rc;
+	struct rl_slot *e;
 
+	if (want < 1)
+		want = 1;
 	pthread_mutex_lock(&s->rl_lock);
-	struct rl_slot *e = rl_find(s->rate, RATE_SLOTS, user, now, &fresh);
+	e = rl_find(s->rate, RATE_SLOTS, user, now, &fresh);
 	if (fresh) {
-		e->tokens = s->rate_n;
+		e->tokens = 0;
+		e->retry = 0;
 		e->over = 0;
 	}
-	e->tokens += (now - e->last) * per_s;
-	if (e->tokens > s->rate_n)
-		e->tokens = s->rate_n;
 	e->last = now;
 	if (e->tokens >= 1.0) {
 		e->tokens -= 1.0;
 		e->over = 0;
+		pthread_mutex_unlock(&s->rl_lock);
+		return 0;
+	}
+	if (now < e->retry) {
+		wait = (unsigned)(e->retry - now) + 1;
+		pthread_mutex_unlock(&s->rl_lock);
+		return wait;
+	}
+	pthread_mutex_unlock(&s->rl_lock);
+
+	pthread_mutex_lock(&s->lease_lock);
+	/* another thread of this server may have leased meanwhile */
+	pthread_mutex_lock(&s->rl_lock);
+	e = rl_find(s->rate, RATE_SLOTS, user, now, &fresh);
+	if (!fresh && e->tokens >= 1.0) {
+		e->tokens -= 1.0;
+		e->over = 0;
+		pthread_mutex_unlock(&s->rl_lock);
+		pthread_mutex_unlock(&s->lease_lock);
+		return 0;
+	}
+	pthread_mutex_unlock(&s->rl_lock);
+	rc = core_rate_lease(s->st, user, s->rate_n, per_s, want, &got, &left);
+	if (rc) {
+		log_warn("cannot lease requests of user '%s' from the catalog"
+			 " (%s): limiting them on this server alone", user,
+			 strerror(-rc));
+		got = want;
+	}
+	now = mono_now();
+	pthread_mutex_lock(&s->rl_lock);
+	e = rl_find(s->rate, RATE_SLOTS, user, now, &fresh);
+	if (fresh) {
+		e->tokens = 0;
+		e->over = 0;
+	}
+	e->tokens += got;
+	e->last = now;
+	e->retry = 0;
+	if (e->tokens >= 1.0) {
+		e->tokens -= 1.0;
+		e->over = 0;
 	} else {
-		wait = (unsigned)((1.0 - e->tokens) / per_s) + 1;
+		double need = (1.0 - (left > 0 ? left : 0)) / per_s;
+		e->retry = now + need;
+		wait = (unsigned)need + 1;
 		first = !e->over;
 		e->over = 1;
 	}
 	pthread_mutex_unlock(&s->rl_lock);
+	pthread_mutex_unlock(&s->lease_lock);
 	if (first)      /* once per episode, not per refused request */
 		log_warn("user '%s' is over --user-rate %g/%g: answering 429",
 			 user, s->rate_n, s->rate_s);

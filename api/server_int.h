@@ -120,9 +120,11 @@ struct rl_slot {
 	char key[STORE_USER_MAX + 64];
 	int used;
 	double start;        /* rl: window start (monotonic s) */
-	double last;         /* last use; rate: last refill */
+	double last;         /* last use */
 	int count;           /* rl: failures in the window */
-	double tokens;       /* rate: requests left in the bucket */
+	double tokens;       /* rate: requests leased, not yet spent */
+	double retry;        /* rate: the catalog's bucket is empty until
+	                      * then (monotonic s): refused without asking */
 	int over;            /* rate: the last request was refused */
 };
 
@@ -132,14 +134,19 @@ struct srv {
 	                                   * operations (core/auth.h, serve.h,
 	                                   * lightly.h): borrowed from base */
 	struct core_blobs *blobs;         /* the bytes (core/blobs.h): base's */
-	uint64_t boot;                    /* random per start: in every ETag */
+	uint64_t boot;                    /* the catalog's epoch (random, made
+	                                   * with it, the same on every server:
+	                                   * core_catalog_epoch): in every ETag
+	                                   * and table gen */
 	double rate_n, rate_s;            /* --user-rate N/S */
 	pthread_mutex_t rl_lock;          /* protects rl and rate */
+	pthread_mutex_t lease_lock;       /* one lease from the catalog at a
+	                                   * time (server_http.c, rate_take);
+	                                   * taken before rl_lock */
 	struct rl_slot rl[RL_SLOTS];
 	struct rl_slot rate[RATE_SLOTS];
 	uint64_t upload_cap;              /* pending bytes per user */
 	unsigned grace;                   /* seconds before a sweep takes one */
-	pthread_mutex_t quota_lock;       /* the cap's check + the blob's keep */
 	pthread_mutex_t sweep_lock;       /* protects sweep_stop */
 	pthread_cond_t sweep_cond;        /* signalled to stop the sweep */
 	int sweep_stop;
@@ -439,15 +446,16 @@ void srv_url(const struct sockaddr_storage *ss, unsigned port, int tls,
 
 /* 0 if the request's user may add `more` bytes of uploads no node names
  * (--upload-cap), else 1 with the 507 (or the error of the count)
- * answered into *ret. Blob PUTs call it under s->quota_lock
- * (srv_blob_keep), and before the body on its Content-Length. */
+ * answered into *ret: the early check, before the body, on its
+ * Content-Length (srv_blob_keep makes the exact one). */
 int srv_quota_refuses(struct srv *s, struct req *r, struct MHD_Connection *c,
 		      uint64_t more, enum MHD_Result *ret);
 /* Keeps the request's staged body (B_BLOB, r->sha set) as a blob of its
  * owner, with the grant and the pending row, after the exact check of the
- * cap (one check-and-keep under s->quota_lock, so parallel PUTs cannot add
- * up past it): 0, or 1 with the 507 or the store's error answered into
- * *ret. Every route that takes a blob's bytes keeps them through this. */
+ * cap, made inside the keep's write transaction in the catalog (so PUTs
+ * in parallel, on any servers of the catalog, cannot add up past it): 0,
+ * or 1 with the 507 or the store's error answered into *ret. Every route
+ * that takes a blob's bytes keeps them through this. */
 int srv_blob_keep(struct srv *s, struct req *r, struct MHD_Connection *c,
 		  enum MHD_Result *ret);
 

@@ -26,7 +26,7 @@
  * Threads: MHD's internal thread pool (one epoll per thread, as many threads
  * as cores); handlers block on SQLite and disk I/O in those threads; one
  * sweep thread. State shared between threads: the backend (thread-safe),
- * the limit tables (rl_lock), the quota check (quota_lock) and the sweep's
+ * the limit tables (rl_lock, lease_lock) and the sweep's
  * stop flag (sweep_lock). All of it is set up before the threads start and
  * torn down after they stop (server_run, api_server_stop).
  *
@@ -53,7 +53,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -224,7 +223,7 @@ void api_server_stop(struct api_server *h)
 		if (h->s->base && h->s->own_base)
 			h->s->base->ops->destroy(h->s->base);
 		pthread_mutex_destroy(&h->s->rl_lock);
-		pthread_mutex_destroy(&h->s->quota_lock);
+		pthread_mutex_destroy(&h->s->lease_lock);
 		pthread_mutex_destroy(&h->s->sweep_lock);
 		pthread_cond_destroy(&h->s->sweep_cond);
 		if (h->s->web_fd >= 0)
@@ -306,9 +305,9 @@ static struct api_server *server_new(const struct api_server_opts *o,
 	h->s = s;
 	h->lfd = -1;
 	pthread_mutex_init(&s->rl_lock, NULL);
+	pthread_mutex_init(&s->lease_lock, NULL);
 	s->rate_n = o->rate_n;
 	s->rate_s = o->rate_s;
-	pthread_mutex_init(&s->quota_lock, NULL);
 	pthread_mutex_init(&s->sweep_lock, NULL);
 	pthread_cond_init(&s->sweep_cond, NULL);
 	s->upload_cap = o->upload_cap;
@@ -324,8 +323,6 @@ static struct api_server *server_new(const struct api_server_opts *o,
 		api_server_stop(h);
 		return NULL;
 	}
-	if (getrandom(&s->boot, sizeof(s->boot), 0) != (ssize_t)sizeof(s->boot))
-		s->boot = (uint64_t)time(NULL) ^ (uint64_t)getpid() << 32;
 	return h;
 }
 
@@ -347,6 +344,14 @@ static int server_run(struct api_server *h, const struct sockaddr *sa,
 		flags |= MHD_USE_IPv6;
 	s->st = core_local_store(s->base);
 	s->blobs = core_local_blobs(s->base);
+	/* ETags and table gens carry the catalog's epoch, not one of this
+	 * process: every server on the catalog answers the same validator
+	 * for the same state (core_catalog_epoch) */
+	rc = core_catalog_epoch(s->st, &s->boot);
+	if (rc) {
+		log_error("cannot read the catalog's epoch: %s", strerror(-rc));
+		return rc;
+	}
 
 	/* the sweeper inherits the caller's signal mask */
 	rc = pthread_create(&h->sweeper, NULL, sweep_main, s);

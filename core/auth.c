@@ -34,6 +34,13 @@ int core_auth_session(store *st, const char *sid, char *user, int64_t *token)
 	return store_session_auth(st, sid, user, token);
 }
 
+int core_rate_lease(store *st, const char *user, double burst, double per_s,
+		    double want, double *got, double *left)
+{
+	return store_rate_lease(st, user, burst, per_s, want, core_now_ns(),
+				got, left);
+}
+
 int core_session_create(store *st, const char *token, int64_t ttl_ns,
 			char *sid, char *user)
 {

@@ -48,6 +48,12 @@ int core_auth_token(store *st, const char *token, char *user, int64_t *id);
 int core_auth_session(store *st, const char *sid, char *user,
 		      int64_t *token);
 
+/* Leases up to `want` requests of user's budget (burst, per_s a second)
+ * from the catalog, shared by every server on it: *got leased, *left in
+ * the bucket after (store_rate_lease). One write. 0 or -errno. */
+int core_rate_lease(store *st, const char *user, double burst, double per_s,
+		    double want, double *got, double *left);
+
 /* Signs in with `token`: a new session valid ttl_ns, its id into sid
  * (STORE_SESSION_LEN + 1 bytes), the user into user. -EACCES as above. */
 int core_session_create(store *st, const char *token, int64_t ttl_ns,

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "core/blobs.h"
+#include "core/log.h"
 #include "store/store.h"
 
 struct core_blobs {
@@ -43,16 +44,12 @@ int core_blob_open(struct core_blobs *b, const unsigned char sha[STORE_SHA_LEN])
 	return store_blob_open(b->st, sha);
 }
 
-/* No URL yet: the store's blobs are on its local engine, and the server
- * sends their bytes itself. The S3 engine's presigned URLs come here when
- * the store holds that engine (docs/design.md §2.9). */
+/* The engine's presigned GET (S3), or 0 and "" when it has files (local:
+ * the server sends the bytes itself). */
 int core_blob_url(struct core_blobs *b, const unsigned char sha[STORE_SHA_LEN],
 		  unsigned ttl_s, char *url, size_t len)
 {
-	(void)b, (void)sha, (void)ttl_s;
-	if (url && len)
-		url[0] = '\0';
-	return 0;
+	return store_blob_url(b->st, sha, ttl_s, url, len);
 }
 
 int core_blob_staging(struct core_blobs *b, char *path, size_t len)
@@ -66,10 +63,35 @@ int core_blob_put(struct core_blobs *b, int fd, const char *staged,
 	return store_blob_put(b->st, fd, staged, sha, user);
 }
 
+int core_blob_put_capped(struct core_blobs *b, int fd, const char *staged,
+			 const unsigned char sha[STORE_SHA_LEN],
+			 const char *user, uint64_t cap_bytes,
+			 size_t cap_count, size_t *count, int64_t *bytes)
+{
+	const struct store_cap cap = { cap_bytes, cap_count };
+
+	return store_blob_put_capped(b->st, fd, staged, sha, user, &cap,
+				     count, bytes);
+}
+
+/* The catalog's pending uploads past the grace, then what crashed
+ * uploads left in the engine's staging area, by the same age: an upload
+ * still running after the grace would find its pending row gone anyway. */
 int core_blob_sweep(struct core_blobs *b, int64_t grace_ns, size_t *removed,
 		    int64_t *bytes)
 {
-	return store_blob_sweep(b->st, grace_ns, removed, bytes);
+	unsigned staged = 0;
+	int rc = store_blob_sweep(b->st, grace_ns, removed, bytes);
+
+	if (!rc)
+		rc = store_blob_engine_sweep(b->st, grace_ns / 1000000000,
+					     &staged);
+	if (!rc && staged)
+		log_info("removed %u upload(s) left unfinished in the blob"
+			 " store's staging area", staged);
+	else if (rc && store_blob_engine_error()[0])
+		log_warn("blob store: %s", store_blob_engine_error());
+	return rc;
 }
 
 int core_thumbcache_open(struct core_blobs *b,

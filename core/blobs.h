@@ -66,6 +66,14 @@ int core_blob_url(struct core_blobs *b, const unsigned char sha[STORE_SHA_LEN],
 int core_blob_staging(struct core_blobs *b, char *path, size_t len);
 int core_blob_put(struct core_blobs *b, int fd, const char *staged,
 		  const unsigned char sha[STORE_SHA_LEN], const char *user);
+/* core_blob_put under user's upload cap (cap_bytes pending bytes,
+ * cap_count pending blobs), checked inside the put's write
+ * transaction (store_blob_put_capped): -EDQUOT, with the pending rows
+ * the check saw in *count and *bytes, when it would go over. */
+int core_blob_put_capped(struct core_blobs *b, int fd, const char *staged,
+			 const unsigned char sha[STORE_SHA_LEN],
+			 const char *user, uint64_t cap_bytes,
+			 size_t cap_count, size_t *count, int64_t *bytes);
 int core_blob_sweep(struct core_blobs *b, int64_t grace_ns, size_t *removed,
 		    int64_t *bytes);
 int core_thumbcache_open(struct core_blobs *b,

@@ -28,7 +28,6 @@
 #include "core/runs.h"
 #include "core/text.h"
 #include "core/view.h"
-#include "store/blobstore.h"
 #include "store/store.h"
 
 #define TEXT_MAX (256u << 20)   /* cap on a control file's text */
@@ -1003,32 +1002,6 @@ static const struct backend_ops local_ops = {
 	.destroy = l_destroy,
 };
 
-/* cfg's blob store: its spec and credentials checked by the engine
- * (blobs_open_spec, which sends nothing). The store does not hold an
- * engine yet (store/blobstore.h): until it does, a spec naming S3 is
- * refused here, never silently served from STORE/blobs. */
-static int blobs_spec_check(const struct core_store_cfg *cfg, char *msg,
-			    size_t msglen)
-{
-	blobstore *b = NULL;
-	int rc;
-
-	if (!cfg->blobs || !*cfg->blobs)
-		return 0;
-	rc = blobs_open_spec(cfg->dir, cfg->blobs, cfg->s3_key_id,
-			     cfg->s3_secret, &b, msg, msglen);
-	if (rc)
-		return rc;
-	if (strcmp(blobs_engine(b), "local")) {
-		snprintf(msg, msglen, "--blobs %s: this build keeps blobs only"
-			 " in the store's folder (the store cannot hold the"
-			 " S3 engine yet)", blobs_engine(b));
-		rc = -ENOTSUP;
-	}
-	blobs_close(b);
-	return rc;
-}
-
 int core_local_open(const char *dir, const char *owner, struct backend **out,
 		    char *msg, size_t msglen)
 {
@@ -1046,12 +1019,9 @@ int core_local_open_cfg(const struct core_store_cfg *cfg, const char *owner,
 	*out = NULL;
 	if (!l)
 		return -ENOMEM;
-	if ((rc = blobs_spec_check(cfg, msg, msglen)) != 0) {
-		free(l);
-		return rc;
-	}
-	rc = store_open_catalog(cfg->dir, cfg->catalog, STORE_OPEN_OWNER,
-				&l->st, msg, msglen);
+	rc = store_open_engines(cfg->dir, cfg->catalog, cfg->blobs,
+				cfg->s3_key_id, cfg->s3_secret,
+				STORE_OPEN_OWNER, &l->st, msg, msglen);
 	if (rc) {
 		free(l);
 		return rc;

@@ -53,6 +53,11 @@ int core_own_embedding(store *st, const char *owner, int64_t id,
 	return rc ? rc : core_own_dataset(st, owner, out->dataset, &d);
 }
 
+int core_catalog_epoch(store *st, uint64_t *epoch)
+{
+	return store_catalog_epoch(st, epoch);
+}
+
 int core_folder_gen(store *st, int64_t ino, uint64_t *gen)
 {
 	return store_node_gen(st, ino, gen);

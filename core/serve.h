@@ -48,6 +48,9 @@ int core_own_embedding(store *st, const char *owner, int64_t id,
 
 /* ---- pages ---- */
 
+/* The catalog's epoch: random, the same for every server on the catalog;
+ * with a change counter it names one state for ETags. 0 or -errno. */
+int core_catalog_epoch(store *st, uint64_t *epoch);
 /* The change counter of folder ino (a listing's validator: it moves with
  * every change of a child; 0 = never changed). One indexed read. */
 int core_folder_gen(store *st, int64_t ino, uint64_t *gen);

@@ -60,8 +60,9 @@ struct tbl_layout {
 struct tbl_cache;
 
 /* A cache of at most about cap bytes (the newest entry stays even when
- * it alone is larger). epoch goes into every gen string (a server start
- * id: answers cached by a client before a restart revalidate once).
+ * it alone is larger). epoch goes into every gen string (the catalog's
+ * epoch, core_catalog_epoch: every server of the catalog names a table
+ * alike, and another catalog's counters never match).
  * NULL when out of memory; free with tbl_cache_free (entries still held
  * are freed by their last tbl_put). */
 struct tbl_cache *tbl_cache_new(size_t cap, uint64_t epoch);

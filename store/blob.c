@@ -1,31 +1,55 @@
 /*
- * blob.c — the content-addressed blob store and the upload commit.
+ * blob.c — the content-addressed blob store and the upload commit: the
+ * catalog's side of the bytes. Which bytes exist, and where, is the blob
+ * engine's (store/blobstore.h): the store holds one (st->blobs), chosen at
+ * open (store_open_engines: the local directory by default, or S3), and
+ * drives it through one table of its own (struct blob_eng, db.h) — this
+ * file's blob_eng_local over the store's folder, blobs_cache.c's
+ * blob_eng_remote for an engine without files. Nothing below asks which
+ * engine it is; the table decides.
  *
- * A blob is an immutable file STORE/blobs/<first hex byte>/<sha256 hex>.
- * Uploads are written to a staging file by the layer above; commit links
- * the staging file to its blob name (or drops it when the blob is already
- * there: same name, same bytes) and points the node at the hash, both
- * under the write lock so that collection (unlink when no node references the
- * hash) cannot race with a commit of the same bytes.
+ * Local engine (the embedded mount, a single server's default). A blob is
+ * an immutable file STORE/blobs/<first hex byte>/<sha256 hex>. Uploads are
+ * written to a staging file by the layer above (at random offsets: the
+ * mount's writes, the server's body); commit links the staging file to its
+ * blob name (or drops it when the blob is already there: same name, same
+ * bytes) and points the node at the hash, both under the write lock so
+ * that collection (unlink when no node references the hash) cannot race
+ * with a commit of the same bytes. Its fast paths stay what they were:
+ * O_TMPFILE staging, one link(2) under the lock, no extra round trip.
  *
- * That holds because the link is made under the lock. The S3 engine's
- * finish runs outside it and may find the blob there and send nothing
- * (store/blobstore.h, invariant 3): before commits go through it, the
- * upload's hash must be recorded pending before finish and blob_collect
- * must spare pending hashes — today it does the opposite, it drops the
- * pending rows of a hash no node names (see blob_collect).
+ * Remote engine (S3). The bytes cannot be linked under the lock: they
+ * travel for milliseconds to minutes. So an upload still lands in a local
+ * staging file first — the server's body and the mount's writes come at
+ * random offsets, or are hashed before anyone knows the hash, and S3 has
+ * no random-offset writes; the file is then streamed into the engine
+ * (blobs_write, hashed again on the way, multipart when large) — and the
+ * order is: (1) record the hash pending, in its own write transaction
+ * (store_blob_put's grant + pending row; blob_pending_mark for a node
+ * commit); (2) send the bytes, outside any lock (the engine finds a blob
+ * already there and sends nothing more); (3) the transaction naming the
+ * hash. blob_collect spares a hash that has a pending row, so a collection
+ * cannot remove, between (2) and (3), the blob (2) found or wrote;
+ * pending rows go when a node names the hash (schema triggers) or when the
+ * sweep (users.c) ends them after the grace. The staging file is then
+ * kept as the read cache's copy of the blob (blobs_cache.c), so the
+ * commit and the first reads after an upload cost no GET.
  *
- * This file is the catalog's side only. Every file operation on blobs and
- * staging (the blob path, a staging file, staging → blob by link(2), open
- * for reading, unlink, the staging wipe of recovery) is the local blob
- * engine's (store/blobs_local.c, store/blobstore.h), called with the
- * store's folder.
+ * Collection after a commit runs in a transaction of its own
+ * (blob_collect_after): on PostgreSQL a write transaction holds the
+ * catalog's advisory lock, so "no node names it, no row pending" and the
+ * removal are not interleaved with another server's (1) above; the
+ * process's write lock alone would only keep its own threads out.
  *
- * Crash safety: the link happens before the catalog commit. A crash between
- * the two leaves an unreferenced blob, which blob_recover() collects at the
- * next owner's open; the node still names its previous blob, which was not
- * touched. Recovery runs only in the owner (store.h): another process may
- * be between the two steps of a commit, or writing a staging file.
+ * Crash safety: the link (or the send) happens before the catalog commit.
+ * A crash between the two leaves an unreferenced blob: local, the next
+ * owner's open collects it (blob_recover); remote, the pending row
+ * recorded in (1) makes the sweep collect it after the grace. The node
+ * still names its previous blob, which was not touched. Recovery runs only
+ * in the owner (store.h): another process may be between the two steps of
+ * a commit, or writing a staging file. What a crash leaves in the remote
+ * engine's staging area goes with the server's periodic sweep
+ * (store_blob_engine_sweep).
  *
  * Full disk. Deleting a sample frees space only after the catalog has
  * recorded the delete, and SQLite needs room for that (WAL frames). So the
@@ -110,8 +134,82 @@ out:
 
 int store_blob_open(store *st, const unsigned char sha[STORE_SHA_LEN])
 {
+	return st->eng->open_fd(st, sha);
+}
+
+int blob_exists(store *st, const unsigned char *sha, int64_t *size)
+{
+	return st->eng->stat(st, sha, size) == 0;
+}
+
+int store_blob_url(store *st, const unsigned char sha[STORE_SHA_LEN],
+		   unsigned ttl_s, char *url, size_t len)
+{
+	int rc = blobs_presign(st->blobs, sha, ttl_s, url, len);
+
+	if (rc == -ENOTSUP) {       /* files: the server sends the bytes */
+		if (url && len)
+			url[0] = '\0';
+		return 0;
+	}
+	return rc ? rc : 1;
+}
+
+int store_blob_engine_sweep(store *st, int64_t age_s, unsigned *removed)
+{
+	if (removed)
+		*removed = 0;
+	return st->eng->sweep ? st->eng->sweep(st, age_s, removed) : 0;
+}
+
+const char *store_blob_engine(const store *st)
+{
+	return blobs_engine(st->blobs);
+}
+
+const char *store_blob_engine_error(void)
+{
+	return blobs_last_error();
+}
+
+/* ---- the local engine's table: files in the store's folder ---- */
+
+static int local_open_fd(store *st, const unsigned char *sha)
+{
 	return blobs_local_open_fd(st->dir, sha);
 }
+
+static int local_stat(store *st, const unsigned char *sha, int64_t *size)
+{
+	char path[STORE_PATH_MAX];
+	struct stat sb;
+
+	blobs_local_path(st->dir, sha, path, sizeof(path));
+	if (stat(path, &sb))
+		return -errno;
+	if (size)
+		*size = sb.st_size;
+	return 0;
+}
+
+static int local_link(store *st, int fd, const char *staged,
+		      const unsigned char *sha, int durable)
+{
+	return blobs_local_link(st->dir, fd, staged, sha, durable);
+}
+
+static int local_remove(store *st, const unsigned char *sha)
+{
+	return blobs_local_unlink(st->dir, sha);
+}
+
+static int local_recover(struct conn *c);
+
+const struct blob_eng blob_eng_local = {
+	.name = "local", .open_fd = local_open_fd, .stat = local_stat,
+	.send = NULL, .link = local_link, .remove = local_remove,
+	.recover = local_recover, .sweep = NULL,
+};
 
 /* The reserve grows in steps, so a disk with less room than the whole
  * reserve still gets what it has. */
@@ -190,10 +288,13 @@ static void delete_by_sha(struct conn *c, enum q q, const unsigned char *sha)
 	sql_reset(s);
 }
 
-/* Not safe for an engine that finishes outside the write lock (S3): a
- * hash only pending is collected here, its pending rows with it — see the
- * design comment above and store/blobstore.h, invariant 3. */
-void blob_collect(struct conn *c, const unsigned char *sha)
+/* Removes the blob of sha and what hangs on it, unless a node names it or
+ * an upload has it pending: a pending hash is one whose bytes an upload is
+ * sending or has sent and whose node is not committed yet (the design
+ * comment at the top); its pending rows end with a commit naming it
+ * (schema triggers) or with the sweep, which calls this again. */
+static void collect(struct conn *c, const unsigned char *sha,
+		    int spare_pending)
 {
 	sql_stmt *s = db_stmt(c, Q_SHA_REF);
 
@@ -204,12 +305,61 @@ void blob_collect(struct conn *c, const unsigned char *sha)
 	sql_reset(s);
 	if (referenced)
 		return;
+	if (spare_pending) {
+		if (!(s = db_stmt(c, Q_PENDING_ANY)))
+			return;
+		sql_bind_blob(s, 1, sha, STORE_SHA_LEN);
+		referenced = sql_step(s) != SQL_DONE;   /* a row, or unsure */
+		sql_reset(s);
+		if (referenced)
+			return;
+	} else {
+		delete_by_sha(c, Q_PENDING_DEL, sha);
+	}
 	delete_by_sha(c, Q_FEAT_DEL, sha);   /* its cached features */
-	blobs_local_unlink(c->st->dir, sha);
+	c->st->eng->remove(c->st, sha);
 	thumbcache_forget(c->st, sha);  /* after the blob: see thumbs.c */
 	kept_forget(c, sha);
 	delete_by_sha(c, Q_GRANT_DEL, sha);  /* who sent it: moot now */
-	delete_by_sha(c, Q_PENDING_DEL, sha);
+}
+
+void blob_collect(struct conn *c, const unsigned char *sha)
+{
+	collect(c, sha, 1);
+}
+
+void blob_collect_after(struct conn *c, const unsigned char *sha)
+{
+	if (c->db->eng->begin(c->db))
+		return;        /* left for the sweep or the next open */
+	blob_collect(c, sha);
+	if (c->db->eng->commit(c->db))
+		c->db->eng->rollback(c->db);
+}
+
+int blob_pending_mark(store *st, const char *user, const unsigned char *sha,
+		      int64_t size)
+{
+	struct conn *c = db_conn(st);
+	sql_stmt *s;
+	int rc;
+
+	if (!c)
+		return -EIO;
+	if ((rc = db_begin(c)))
+		return rc;
+	s = db_prep(c, "INSERT INTO pending(\"user\", sha, size, put)"
+		    " VALUES(?1,?2,?3,?4) ON CONFLICT(\"user\", sha)"
+		    " DO UPDATE SET size=excluded.size, put=excluded.put");
+	if (!s)
+		return db_end(c, -EIO);
+	db_bind_str(s, 1, user);
+	sql_bind_blob(s, 2, sha, STORE_SHA_LEN);
+	sql_bind_int64(s, 3, size);
+	sql_bind_int64(s, 4, store_now_ns());
+	rc = db_err(sql_step(s));
+	sql_finalize(s);
+	return db_end(c, rc);
 }
 
 static void drop_staged(const char *staged)
@@ -222,6 +372,7 @@ int store_node_commit(store *st, int64_t ino, int fd, const char *staged,
 		      int64_t mtime_ns, int durable)
 {
 	struct conn *c = db_conn(st);
+	const struct blob_eng *e = st->eng;
 	struct store_node old;
 	int rc;
 
@@ -231,6 +382,14 @@ int store_node_commit(store *st, int64_t ino, int fd, const char *staged,
 	}
 	if (durable && fsync(fd)) {
 		rc = -errno;
+		drop_staged(staged);
+		return rc;
+	}
+	/* bytes that travel outside the lock: pending first (the node's
+	 * owner is not known here: the row is the store's own, user ""),
+	 * then sent; the commit below names them */
+	if (e->send && ((rc = blob_pending_mark(st, "", sha, size)) ||
+			(rc = e->send(st, fd, staged, sha, durable)))) {
 		drop_staged(staged);
 		return rc;
 	}
@@ -250,7 +409,7 @@ int store_node_commit(store *st, int64_t ino, int fd, const char *staged,
 	}
 	/* the bytes were fsync'd above, outside the lock: the link fsyncs
 	 * only the blob's folder */
-	rc = blobs_local_link(st->dir, fd, staged, sha, durable);
+	rc = e->link(st, fd, staged, sha, durable);
 	if (rc == 0)
 		rc = db_node_set_content(c, ino, sha, size, mtime_ns);
 	if (rc) {
@@ -260,9 +419,9 @@ int store_node_commit(store *st, int64_t ino, int fd, const char *staged,
 	}
 	rc = db_commit(c, durable);
 	if (rc) {
-		blob_collect(c, sha);
+		blob_collect_after(c, sha);
 	} else if (old.has_sha && memcmp(old.sha, sha, STORE_SHA_LEN)) {
-		blob_collect(c, old.sha);
+		blob_collect_after(c, old.sha);
 	}
 	db_unlock(c);
 	return rc;
@@ -278,8 +437,14 @@ static int is_hex64(const char *s)
 	return i == 64;
 }
 
-/* Removes every staging file and every blob no node references. */
+/* The owner's open: what a crash left, as far as the engine keeps it. */
 int blob_recover(struct conn *c)
+{
+	return c->st->eng->recover ? c->st->eng->recover(c) : 0;
+}
+
+/* Removes every staging file and every blob no node references. */
+static int local_recover(struct conn *c)
 {
 	store *st = c->st;
 	char path[STORE_PATH_MAX];
@@ -304,7 +469,10 @@ int blob_recover(struct conn *c)
 				sscanf(de->d_name + 2 * i, "%2x", &v);
 				sha[i] = (unsigned char)v;
 			}
-			blob_collect(c, sha);
+			/* at the owner's open no upload is under way: a
+			 * pending row is one a crash or a restart cut off,
+			 * whose client sends its bytes again */
+			collect(c, sha, 0);
 		}
 		closedir(d);
 	}

@@ -296,6 +296,15 @@ int store_open(const char *dir, int mode, store **out, char *msg,
 int store_open_catalog(const char *dir, const char *catalog, int mode,
 		       store **out, char *msg, size_t msglen)
 {
+	return store_open_engines(dir, catalog, NULL, NULL, NULL, mode, out,
+				  msg, msglen);
+}
+
+int store_open_engines(const char *dir, const char *catalog,
+		       const char *blobs, const char *key_id,
+		       const char *secret, int mode, store **out, char *msg,
+		       size_t msglen)
+{
 	store *st = calloc(1, sizeof(*st));
 	struct conn *c;
 	char emsg[STORE_ERRMSG] = "";
@@ -361,6 +370,10 @@ int store_open_catalog(const char *dir, const char *catalog, int mode,
 			goto fail;
 		}
 	}
+	/* the bytes' engine before recovery, which may collect blobs */
+	rc = blob_engines_open(st, blobs, key_id, secret, msg, msglen);
+	if (rc)
+		goto fail;
 	if (catalog && !(st->catalog = strdup(catalog))) {
 		rc = -ENOMEM;
 		goto fail;
@@ -405,6 +418,7 @@ void store_close(store *st)
 	if (!st)
 		return;
 	db_close_all(st);
+	blob_engines_close(st);
 	/* After the catalog: the next owner finds every connection closed. */
 	if (st->lockfd >= 0)
 		close(st->lockfd);
@@ -1111,7 +1125,7 @@ int store_tag_delete(store *st, int64_t tag)
 	if (rc)
 		goto out;
 	for (size_t i = 0; i < nsha; i++)
-		blob_collect(c, shas[i]);
+		blob_collect_after(c, shas[i]);
 	free(shas);
 	db_unlock(c);
 	return 0;
@@ -1348,7 +1362,7 @@ static int end_and_collect(struct conn *c, int rc,
 		return db_end(c, rc);
 	rc = db_commit(c, 0);
 	if (!rc && gone && gone->kind == STORE_FILE && gone->has_sha)
-		blob_collect(c, gone->sha);
+		blob_collect_after(c, gone->sha);
 	db_unlock(c);
 	return rc;
 }

@@ -12,11 +12,16 @@
  * its progress in memory (core/runs.c), so the caller says "active" and
  * the app polls the runs while one is.
  *
- * Reads only; any thread.
+ * The catalog's epoch (store_catalog_epoch, below): read by each server
+ * at its start, written once for a catalog made before it existed.
+ *
+ * Reads only but for that one write; any thread.
  */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 
 #include "db.h"
 #include "table.h"
@@ -152,4 +157,72 @@ int store_tree_files_page(store *st, int64_t tree, const char *after,
 	*out = v;
 	*n = k;
 	return 0;
+}
+
+/* ---- the catalog's epoch ----
+ * 16 random hex digits in meta, made with the schema (schema_sqlite.c,
+ * schema_pg.c): the part of every ETag and table gen that tells one
+ * catalog's counters from another's (a counter alone names a state only
+ * within one catalog's life). Every server on the catalog reads the same,
+ * so an ETag of one is valid at the others. A catalog made before the
+ * epoch existed gets one here, once (ON CONFLICT: two servers at once
+ * agree on the first). */
+static int epoch_read(struct conn *c, uint64_t *epoch)
+{
+	sql_stmt *s = db_prep(c, "SELECT value FROM meta WHERE key='epoch'");
+	char *end;
+	int r;
+
+	if (!s)
+		return -EIO;
+	r = sql_step(s);
+	if (r == SQL_ROW) {
+		const char *v = sql_col_text(s, 0);
+		unsigned long long e;
+		errno = 0;
+		e = strtoull(v, &end, 16);
+		*epoch = (uint64_t)e;
+		r = (strlen(v) != 16 || *end || errno) ? -EIO : 0;
+	} else if (r == SQL_DONE) {
+		r = -ENOENT;
+	}
+	sql_finalize(s);
+	return r;
+}
+
+static int epoch_make(struct conn *c)
+{
+	unsigned char rnd[8];
+	char hex[17];
+	sql_stmt *s;
+	int rc;
+
+	if (getrandom(rnd, sizeof(rnd), 0) != (ssize_t)sizeof(rnd))
+		return -EIO;
+	for (size_t i = 0; i < sizeof(rnd); i++)
+		snprintf(hex + 2 * i, 3, "%02x", rnd[i]);
+	if ((rc = db_begin(c)))
+		return rc;
+	s = db_prep(c, "INSERT INTO meta(key, value) VALUES('epoch', ?1)"
+		    " ON CONFLICT(key) DO NOTHING");
+	if (!s)
+		return db_end(c, -EIO);
+	db_bind_str(s, 1, hex);
+	rc = db_err(sql_step(s));
+	sql_finalize(s);
+	return db_end(c, rc);
+}
+
+int store_catalog_epoch(store *st, uint64_t *epoch)
+{
+	struct conn *c = db_conn(st);
+	int rc;
+
+	*epoch = 0;
+	if (!c)
+		return -EIO;
+	rc = epoch_read(c, epoch);
+	if (rc == -ENOENT && !(rc = epoch_make(c)))
+		rc = epoch_read(c, epoch);
+	return rc;
 }

@@ -58,7 +58,7 @@ enum q {
 	Q_DS_GET, Q_DS_GET_ID, Q_TAG_GET, Q_TAG_GET_ID,
 	Q_EVENT_ADD, Q_EVENT_TRIM, Q_FEAT_DEL, Q_FEAT_GET, Q_GRANT_DEL,
 	Q_DIR_GEN, Q_PENDING_DEL, Q_NODE_TOUCH_DIR, Q_BLOB_SOURCE,
-	Q_TOKEN_ROW, Q_SESSION_ROW, Q_GRANT_GET,
+	Q_TOKEN_ROW, Q_SESSION_ROW, Q_GRANT_GET, Q_PENDING_ANY,
 	Q_COUNT
 };
 
@@ -86,6 +86,17 @@ struct store {
 	struct conn *conns;
 	sql_db *db;                    /* the catalog (db_open_catalog) */
 	char *catalog;                 /* its target, NULL: DIR/catalog.db */
+	/* the bytes (blob.c): the engine (store/blobstore.h; the local one on
+	 * DIR by default) and how the catalog's side drives it */
+	struct blobstore *blobs;
+	const struct blob_eng *eng;
+	/* remote engines only (blobs_cache.c): the bounded read cache by
+	 * hash, a local engine on DIR/cache; cache_bytes under cache_lock */
+	struct blobstore *cache;
+	char *cachedir;
+	pthread_mutex_t cache_lock;
+	uint64_t cache_bytes, cache_max;
+	int cache_counted;             /* cache_bytes was summed at first use */
 };
 
 /* This thread's connection, opened on first use; NULL if it cannot be opened. */
@@ -163,7 +174,51 @@ int db_init_store(store *st);
 int db_open_catalog(store *st, char *msg);
 void db_close_all(store *st);
 
-/* Blob store internals (blob.c). */
+/* Blob store internals (blob.c). How the catalog's side drives its
+ * engine: one table per kind of engine, chosen at open (blob.c's local
+ * one over the store's folder; blobs_cache.c's for an engine without
+ * files, S3). Every call takes the store; hashes are verified by the
+ * caller. */
+struct blob_eng {
+	const char *name;
+	/* an fd reading the blob's bytes; -ENOENT */
+	int (*open_fd)(store *st, const unsigned char *sha);
+	/* 0 and the size (may be NULL) when the blob exists; -ENOENT */
+	int (*stat)(store *st, const unsigned char *sha, int64_t *size);
+	/* engines whose bytes travel outside the write lock (NULL: none):
+	 * sends a complete staging file (fd, staged) whose hash is sha,
+	 * after the caller recorded sha pending; consumes staged */
+	int (*send)(store *st, int fd, const char *staged,
+		    const unsigned char *sha, int durable);
+	/* under the write lock: gives the staged bytes their blob name
+	 * (after send: only drops what is left of the staging) */
+	int (*link)(store *st, int fd, const char *staged,
+		    const unsigned char *sha, int durable);
+	/* removes the blob (0 also when absent); under the write lock */
+	int (*remove)(store *st, const unsigned char *sha);
+	/* the owner's open: removes blobs no node names (NULL: no walk) */
+	int (*recover)(struct conn *c);
+	/* the staging an upload older than age_s left (NULL: none to do) */
+	int (*sweep)(store *st, int64_t age_s, unsigned *removed);
+};
+/* Opens the store's engine from spec (blobs_open_spec) and, for a remote
+ * one, its read cache on DIR/cache; close frees both (NULL ones too).
+ * -errno with the reason in msg. */
+int blob_engines_open(store *st, const char *spec, const char *key_id,
+		      const char *secret, char *msg, size_t msglen);
+void blob_engines_close(store *st);
+extern const struct blob_eng blob_eng_local;
+extern const struct blob_eng blob_eng_remote;   /* blobs_cache.c */
+/* 1 if the blob of sha exists (its size into *size, may be NULL). */
+int blob_exists(store *st, const unsigned char *sha, int64_t *size);
+/* Records sha pending for user in its own write transaction (an engine
+ * with send: before the bytes travel, so collection spares them). */
+int blob_pending_mark(store *st, const char *user, const unsigned char *sha,
+		      int64_t size);
+/* blob_collect in a transaction of its own on c, for the calls right
+ * after a commit (wlock still held): the check of references and the
+ * removal then run under the catalog's lock between processes too. */
+void blob_collect_after(struct conn *c, const unsigned char *sha);
 void blob_path(const store *st, const unsigned char *sha, char *buf,
 	       size_t len);
 /* Unlinks the blob of sha unless a node still references it. Call with

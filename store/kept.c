@@ -29,6 +29,9 @@
  * a user only a thumbnail he sent, and one user's kept commit of a hash
  * adds his thumbnail beside another's instead of replacing it.
  *
+ * Whether a blob exists is its engine's answer (blob_exists: a file, or the
+ * S3 engine's read cache or a HEAD), never a path of the store's folder.
+ *
  * Threads and locks: writes under the store's wlock, as everywhere in store/.
  */
 #include <errno.h>
@@ -39,14 +42,13 @@
 
 #include "db.h"
 
-/* 1 if the blob file of sha exists with `size` bytes, else 0. */
+/* 1 if the blob of sha exists with `size` bytes, else 0 (its engine's
+ * answer: a file's stat, or the read cache's or a HEAD). */
 static int blob_has(store *st, const unsigned char *sha, int64_t size)
 {
-	char path[STORE_PATH_MAX];
-	struct stat sb;
+	int64_t n;
 
-	blob_path(st, sha, path, sizeof(path));
-	return stat(path, &sb) == 0 && sb.st_size == size;
+	return blob_exists(st, sha, &n) && n == size;
 }
 
 /* Runs sql with ?1 = a, ?2 = b (when b) and ?3 = n (when b and n >= 0). */
@@ -114,7 +116,7 @@ int store_node_commit_kept(store *st, int64_t ino,
 		return db_end(c, rc);
 	rc = db_commit(c, durable);
 	if (!rc && old.has_sha && memcmp(old.sha, sha, STORE_SHA_LEN))
-		blob_collect(c, old.sha);
+		blob_collect_after(c, old.sha);
 	db_unlock(c);
 	return rc;
 }
@@ -180,11 +182,7 @@ int store_blob_source(store *st, const char *owner,
 	if (!c)
 		return -EIO;
 	if (!owner[0]) {                     /* embedded: the one local user */
-		char path[STORE_PATH_MAX];
-		struct stat sb;
-
-		blob_path(st, sha, path, sizeof(path));
-		if (stat(path, &sb) == 0) {
+		if (blob_exists(st, sha, NULL)) {
 			memcpy(src, sha, STORE_SHA_LEN);
 			return 0;
 		}
@@ -205,13 +203,9 @@ int store_blob_source(store *st, const char *owner,
 	db_bind_str(s, 1, owner);
 	sql_bind_blob(s, 2, sha, STORE_SHA_LEN);
 	while ((r = sql_step(s)) == SQL_ROW) {
-		char path[STORE_PATH_MAX];
-		struct stat sb;
-
 		if (sql_col_bytes(s, 1) != STORE_SHA_LEN)
 			continue;
-		blob_path(st, sql_col_blob(s, 1), path, sizeof(path));
-		if (stat(path, &sb) == 0) {
+		if (blob_exists(st, sql_col_blob(s, 1), NULL)) {
 			memcpy(src, sql_col_blob(s, 1), STORE_SHA_LEN);
 			rc = 0;
 			break;

@@ -159,6 +159,15 @@ static const char v1[] =
 	" PRIMARY KEY(\"user\", key));"
 	"CREATE INDEX IF NOT EXISTS idem_created ON idem(created);"
 
+	/* ---- state (issue 19: a server's memory in the catalog):
+	 * the catalog's epoch in every ETag (changes.c), request budgets
+	 * taken in leases (users.c, store_rate_lease) */
+	"INSERT INTO meta VALUES('epoch',"
+	" substr(replace(gen_random_uuid()::text, '-', ''), 1, 16));"
+	"CREATE TABLE rate_buckets(\"user\" " T " PRIMARY KEY,"
+	" tokens DOUBLE PRECISION NOT NULL, at BIGINT NOT NULL,"
+	" took DOUBLE PRECISION NOT NULL);"
+
 	/* substr with 64-bit positions: the engine binds every integer as
 	 * int8 and PostgreSQL's substr takes int4 (no implicit cast), so
 	 * portable SQL's substr(x, ?N) would find no function */

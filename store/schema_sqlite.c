@@ -30,6 +30,10 @@
  *   samples_gen(dataset, gen)   -- a live tree's change counter, table.c
  *   idem(user, key, created, status, ctype, body)
  *                               -- idempotency keys of requests, idem.c
+ *   rate_buckets(user, tokens, at, took)
+ *                               -- request budgets shared by servers, users.c
+ *   meta 'epoch'                -- the catalog's random epoch (ETags),
+ *                                  changes.c
  * tokens.name and tokens.last_used are added by migrate_tokens().
  * A tree root node has parent = -tree and name ''. Times are ns since epoch.
  *
@@ -327,6 +331,19 @@ static const char table_schema[] =
 	" BEGIN DELETE FROM samples_gen WHERE dataset=OLD.id; END;";
 #undef BUMP_LIVE
 
+/* ---- state (issue 19: a server's memory in the catalog) ----
+ * The catalog's epoch: 16 random hex digits made with the schema (and
+ * once for a catalog made before it), in every ETag and table gen, so all
+ * servers on the catalog name one state alike (changes.c). The request
+ * budgets of users, taken by servers in leases (users.c,
+ * store_rate_lease). IF NOT EXISTS / OR IGNORE: also the upgrade. */
+static const char state_schema[] =
+	"INSERT OR IGNORE INTO meta(key, value)"
+	" VALUES('epoch', lower(hex(randomblob(8))));"
+	"CREATE TABLE IF NOT EXISTS rate_buckets(user TEXT PRIMARY KEY,"
+	" tokens REAL NOT NULL, at INTEGER NOT NULL, took REAL NOT NULL)"
+	" WITHOUT ROWID;";
+
 /* Runs SQL without results on h. 0 or -errno. */
 static int exec(sqlite3 *h, const char *sql)
 {
@@ -569,6 +586,8 @@ int sqlite_schema(sqlite3 *h)
 		rc = migrate_tokens(h);
 	if (!rc)
 		rc = exec(h, table_schema);
+	if (!rc)
+		rc = exec(h, state_schema);
 	if (!rc)
 		rc = exec(h, "COMMIT");
 	if (rc)

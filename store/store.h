@@ -136,6 +136,27 @@ int store_open(const char *dir, int mode, store **out, char *msg,
 int store_open_catalog(const char *dir, const char *catalog, int mode,
 		       store **out, char *msg, size_t msglen);
 
+/* store_open_catalog with the blob engine `blobs` (store/blobstore.h's
+ * blobs_open_spec: NULL or "" the local folder DIR/blobs; "s3://…" an S3
+ * bucket, with key_id and secret from a config file, else the
+ * environment's AWS_* keys; neither is kept past the engine's open). With
+ * a remote engine DIR still holds the catalog (SQLite), the staging files
+ * and the read cache (DIR/cache, STORE_BLOB_CACHE_BYTES). -EINVAL with
+ * the reason in msg for a bad spec. */
+int store_open_engines(const char *dir, const char *catalog,
+		       const char *blobs, const char *key_id,
+		       const char *secret, int mode, store **out, char *msg,
+		       size_t msglen);
+/* "local" or "s3": the store's blob engine. */
+const char *store_blob_engine(const store *st);
+/* The blob engine's reason for this thread's last failure ("" when none;
+ * never a secret): for the caller's log line (store/ does not log). */
+const char *store_blob_engine_error(void);
+/* The read cache's bound for a remote engine: the blobs most recently
+ * read stay in DIR/cache until their bytes pass it (then the least
+ * recently used go). SIEVEFS_BLOB_CACHE_MB in the environment changes it. */
+#define STORE_BLOB_CACHE_BYTES (1ull << 30)
+
 /* Bytes STORE/reserve holds for deletes on a full disk. */
 #define STORE_RESERVE_BYTES (4 << 20)
 
@@ -237,6 +258,19 @@ int store_node_commit(store *st, int64_t ino, int fd, const char *staged,
 
 /* Opens the blob of `sha` read-only. Returns an fd (caller closes) or -errno. */
 int store_blob_open(store *st, const unsigned char sha[STORE_SHA_LEN]);
+/* 1 with a URL anyone may GET blob sha's bytes from for ttl_s seconds
+ * (the S3 engine's presigned GET; the bucket stays private), 0 when the
+ * engine gives none (local files: the caller sends the bytes), -errno
+ * (-ENAMETOOLONG: len too small). Sends nothing. The caller has checked
+ * the user may read sha. */
+int store_blob_url(store *st, const unsigned char sha[STORE_SHA_LEN],
+		   unsigned ttl_s, char *url, size_t len);
+/* Removes what uploads older than age_s seconds left in the engine's
+ * staging area (a crashed server's; S3: objects and open multipart
+ * uploads under PREFIX/staging/), counting them into *removed (may be
+ * NULL). Local: nothing (the owner's open empties staging/). 0 or -errno;
+ * blocks on I/O. */
+int store_blob_engine_sweep(store *st, int64_t age_s, unsigned *removed);
 /* Makes a new, empty staging file: unnamed (O_TMPFILE, path set to "")
  * where the filesystem allows, else named in STORE/staging (path set).
  * First re-creates the space reserve if it was given up and there is room
@@ -416,6 +450,10 @@ int store_run_scores_each(store *st, int64_t run, int limit,
 /* Reads the counters of dataset (one indexed range, two indexed probes).
  * 0 or -errno; an unknown dataset reads all 0. */
 int store_changes_get(store *st, int64_t dataset, struct store_changes *out);
+/* The catalog's epoch (changes.c): random, made with the schema, the same
+ * for every server on the catalog; ETags and table gens carry it. Made
+ * here once for a catalog older than it. 0 or -errno. */
+int store_catalog_epoch(store *st, uint64_t *epoch);
 
 /* At most `limit` files (not folders) of tree `tree` whose paths sort
  * bytewise after `after` ("" = from the start), in path order: one range
@@ -524,6 +562,23 @@ int store_node_owned_gen(store *st, const char *owner, int64_t ino,
  * commit a node to it soon. 0 or -errno; the staged file is consumed. */
 int store_blob_put(store *st, int fd, const char *staged,
 		   const unsigned char sha[STORE_SHA_LEN], const char *user);
+/* The upload cap of one user: pending bytes and rows. */
+struct store_cap {
+	uint64_t bytes;
+	size_t count;
+};
+/* store_blob_put under an upload cap: the check of user's pending rows
+ * against cap is made inside the put's write transaction, before the
+ * bytes are linked, so puts from any number of servers at once never add
+ * up past it (users.c). -EDQUOT when the put would go over (nothing
+ * stored; *count and *bytes, when not NULL, get the user's pending rows
+ * as the check saw them); a put that adds no pending row (user holds a
+ * grant for sha, or something names it) is not capped. cap NULL: no cap.
+ * Else as store_blob_put. */
+int store_blob_put_capped(store *st, int fd, const char *staged,
+			  const unsigned char sha[STORE_SHA_LEN],
+			  const char *user, const struct store_cap *cap,
+			  size_t *count, int64_t *bytes);
 /* Content addressing makes a hash look like a capability: whoever knows
  * it could point a node at the bytes and read them. So a server user may
  * read or reference a blob only after sending its bytes once (a verified
@@ -554,6 +609,19 @@ int store_blob_pending(store *st, const char *user, size_t *count,
  * blocks on I/O. */
 int store_blob_sweep(store *st, int64_t grace_ns, size_t *removed,
 		     int64_t *bytes);
+
+/* ---- request budgets shared by servers (users.c) ---- */
+
+/* Takes a lease of up to `want` requests (>= 1; at most burst) from
+ * user's token bucket in the catalog (burst requests, refilled at per_s
+ * a second; a new user's starts full), as of now_ns (CLOCK_REALTIME):
+ * *got the requests leased (want; or, when fewer are left, all that are
+ * if at least one, fractions included; else 0), *left what the bucket
+ * holds after. One upsert in its own write transaction, retried on
+ * -EAGAIN. The caller spends *got itself. 0, -EINVAL, or -errno. */
+int store_rate_lease(store *st, const char *user, double burst,
+		     double per_s, double want, int64_t now_ns, double *got,
+		     double *left);
 
 /* ---- bytes kept by the uploader (upload=meta|thumbnails; kept.c) ---- */
 

@@ -114,7 +114,6 @@ int store_thumbcache_put(store *st, const unsigned char sha[STORE_SHA_LEN],
 			 int side, const void *buf, size_t len)
 {
 	char dir[STORE_PATH_MAX], path[STORE_PATH_MAX], tmp[STORE_PATH_MAX];
-	char blob[STORE_PATH_MAX];
 	unsigned char rnd[8];
 	int fd, rc;
 
@@ -146,8 +145,7 @@ int store_thumbcache_put(store *st, const unsigned char sha[STORE_SHA_LEN],
 		return rc;
 	}
 	/* after the rename: see the top of this file */
-	blob_path(st, sha, blob, sizeof(blob));
-	if (access(blob, F_OK) && errno == ENOENT) {
+	if (!blob_exists(st, sha, NULL)) {
 		unlink(path);
 		return -ENOENT;
 	}
@@ -186,7 +184,7 @@ static int parse_name(const char *name, unsigned char sha[STORE_SHA_LEN])
 
 void thumbcache_recover(store *st)
 {
-	char path[STORE_PATH_MAX], blob[STORE_PATH_MAX];
+	char path[STORE_PATH_MAX];
 	struct dirent *de;
 	DIR *d;
 
@@ -202,10 +200,8 @@ void thumbcache_recover(store *st)
 			if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
 				continue;
 			stale = !strncmp(de->d_name, ".tmp-", 5);
-			if (!stale && parse_name(de->d_name, sha)) {
-				blob_path(st, sha, blob, sizeof(blob));
-				stale = access(blob, F_OK) && errno == ENOENT;
-			}
+			if (!stale && parse_name(de->d_name, sha))
+				stale = !blob_exists(st, sha, NULL);
 			if (stale)
 				unlinkat(dirfd(d), de->d_name, 0);
 		}

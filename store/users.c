@@ -49,6 +49,7 @@
 #include <openssl/evp.h>
 
 #include "db.h"
+#include "store/blobstore.h"
 
 #define TOKEN_PREFIX "svf_"
 
@@ -489,40 +490,119 @@ static int record_put(struct conn *c, const char *user,
 	return rc;
 }
 
+/* The upload cap's exact check, inside the put's write transaction
+ * (which excludes every other writer of the catalog, from any server:
+ * sql.h), so two servers cannot both admit the last bytes: 0 when the put
+ * adds no pending row (user holds a grant for sha already, or a node names
+ * it) or the user's pending rows, with this one (size bytes, replacing
+ * the user's own row of sha), stay within cap; -EDQUOT when not; or
+ * -errno. *count and *bytes: the user's pending rows before the put.
+ * No row lock (SELECT … FOR UPDATE, which SQLite lacks) is needed while
+ * sql_begin excludes every other writer; should write transactions ever
+ * run side by side, this check must lock a row of the user's first
+ * (an upsert of a per-user row, then this sum). */
+static int cap_check(struct conn *c, const char *user,
+		     const unsigned char *sha, int64_t size,
+		     const struct store_cap *cap, size_t *count,
+		     int64_t *bytes)
+{
+	sql_stmt *s = db_prep(c, "SELECT count(*), coalesce(sum(size), 0),"
+		" coalesce(sum(CASE WHEN sha=?2 THEN size ELSE 0 END), 0),"
+		" EXISTS (SELECT 1 FROM grants WHERE \"user\"=?1 AND sha=?2)"
+		" OR EXISTS (SELECT 1 FROM nodes WHERE sha=?2)"
+		" OR EXISTS (SELECT 1 FROM thumbs WHERE thumb=?2)"
+		" FROM pending WHERE \"user\"=?1");
+	int64_t mine = 0;
+	int free_, r;
+
+	if (!s)
+		return -EIO;
+	db_bind_str(s, 1, user);
+	sql_bind_blob(s, 2, sha, STORE_SHA_LEN);
+	r = sql_step(s);
+	if (r == SQL_ROW) {
+		*count = (size_t)sql_col_int64(s, 0);
+		*bytes = sql_col_int64(s, 1);
+		mine = sql_col_int64(s, 2);
+		free_ = sql_col_int64(s, 3) != 0;
+	}
+	sql_finalize(s);
+	if (r != SQL_ROW)
+		return r < 0 ? r : -EIO;
+	if (free_)
+		return 0;
+	if (mine == 0 && *count >= cap->count)
+		return -EDQUOT;
+	if (size < 0 || (uint64_t)(*bytes - mine) + (uint64_t)size > cap->bytes)
+		return -EDQUOT;
+	return 0;
+}
+
 int store_blob_put(store *st, int fd, const char *staged,
 		   const unsigned char sha[STORE_SHA_LEN], const char *user)
 {
-	struct conn *c = db_conn(st);
-	char path[STORE_PATH_MAX], proc[64];
-	struct stat sb;
-	int rc;
+	return store_blob_put_capped(st, fd, staged, sha, user, NULL, NULL,
+				     NULL);
+}
 
+int store_blob_put_capped(store *st, int fd, const char *staged,
+			  const unsigned char sha[STORE_SHA_LEN],
+			  const char *user, const struct store_cap *cap,
+			  size_t *count, int64_t *bytes)
+{
+	struct conn *c = db_conn(st);
+	const struct blob_eng *e = st->eng;
+	struct stat sb;
+	size_t cnt = 0;
+	int64_t sum = 0;
+	int rc, tries = 0;
+
+	if (fstat(fd, &sb)) {
+		rc = -errno;
+		goto fail;
+	}
+again:
 	rc = c ? db_begin(c) : -EIO;      /* wlock: see blob_collect */
+	if (rc)
+		goto fail;
+	/* before the bytes go anywhere: a refusal or a retry leaves
+	 * nothing behind */
+	if (cap && user)
+		rc = cap_check(c, user, sha, (int64_t)sb.st_size, cap, &cnt,
+			       &sum);
 	if (rc) {
-		if (staged[0])
-			unlink(staged);
-		return rc;
+		rc = db_end(c, rc);
+		if (rc == -EAGAIN && ++tries < SQL_TXN_TRIES)
+			goto again;
+		goto fail;
 	}
-	blob_path(st, sha, path, sizeof(path));
-	if (staged[0]) {
-		if (access(path, F_OK) == 0)
-			rc = unlink(staged) ? -errno : 0;
-		else if (rename(staged, path))
-			rc = -errno;
-	} else {
-		snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
-		if (linkat(AT_FDCWD, proc, AT_FDCWD, path, AT_SYMLINK_FOLLOW) &&
-		    errno != EEXIST)
-			rc = -errno;
-	}
-	if (!rc && user)
-		rc = fstat(fd, &sb) ? -errno :
-		     record_put(c, user, sha, (int64_t)sb.st_size);
-	if (rc && staged[0])
-		unlink(staged);
+	/* a local engine names the bytes under the lock; one whose bytes
+	 * travel (S3, e->send) sends them after this transaction recorded
+	 * them pending, so no collection takes what it finds or sends
+	 * (blob.c) */
+	if (!e->send)
+		rc = e->link(st, fd, staged, sha, 0);
+	if (!rc)
+		rc = user ? record_put(c, user, sha, (int64_t)sb.st_size) :
+		     e->send ? -EINVAL : 0;   /* nothing would keep it */
 	/* A failure after the link leaves a blob nobody names and no row
 	 * says is pending: the owner's next open collects it (blob.c). */
-	return db_end(c, rc);
+	rc = db_end(c, rc);
+	if (!rc && e->send)
+		rc = e->send(st, fd, staged, sha, 0);
+	/* A failed send leaves the pending row: the sweep ends it after the
+	 * grace (and collects what a cut send may have left). */
+	blobs_local_unstage(staged);
+	return rc;
+fail:
+	blobs_local_unstage(staged);
+	if (rc == -EDQUOT) {
+		if (count)
+			*count = cnt;
+		if (bytes)
+			*bytes = sum;
+	}
+	return rc;
 }
 
 int store_blob_grant(store *st, const char *user,
@@ -631,9 +711,8 @@ static int any_row(sql_stmt *s, const unsigned char *sha)
 static int sweep_one(struct conn *c, const char *user, const unsigned char *sha,
 		     int64_t before, int64_t *size)
 {
-	char path[STORE_PATH_MAX];
-	struct stat sb;
 	sql_stmt *s;
+	int64_t had_size = 0;
 	int rc, had, gone = 0;
 
 	*size = 0;
@@ -657,11 +736,10 @@ static int sweep_one(struct conn *c, const char *user, const unsigned char *sha,
 	if (rc == 0)
 		rc = any_row(db_stmt(c, Q_SHA_REF), sha);
 	if (rc == 0) {                     /* nobody's any more */
-		blob_path(c->st, sha, path, sizeof(path));
-		had = stat(path, &sb) == 0;
+		had = blob_exists(c->st, sha, &had_size);
 		blob_collect(c, sha);
-		gone = had && access(path, F_OK) != 0;
-		*size = gone ? sb.st_size : 0;
+		gone = had && !blob_exists(c->st, sha, NULL);
+		*size = gone ? had_size : 0;
 	}
 	rc = db_end(c, rc < 0 ? rc : 0);
 	return rc ? rc : gone;
@@ -725,5 +803,78 @@ int store_blob_sweep(store *st, int64_t grace_ns, size_t *removed,
 		*removed = gone;
 	if (bytes)
 		*bytes = freed;
+	return rc;
+}
+
+/* ---- request budgets shared by servers (rate_buckets) ----
+ * One row per user: a token bucket (tokens, refilled at `per_ns` a
+ * nanosecond up to `burst`, as of `at`, ns since the epoch). A server
+ * never spends from it request by request: it takes a lease, up to `want`
+ * tokens, in one upsert, and spends them in its memory; so a listing
+ * writes nothing, and a busy user costs one write per lease. What one
+ * statement does: refill for the time since `at` (none when this server's
+ * clock reads earlier than the last writer's: a skewed clock can only slow
+ * the refill), take `want` when the bucket holds that many, else all it
+ * holds when that is at least one request, else nothing; `took` keeps
+ * what this lease took, returned with what is left. The bucket's
+ * arithmetic is the same on every server, so the tokens leased by all of
+ * them over any span of time never exceed burst + span × rate. */
+#define RATE_E "(CASE WHEN ?4>rate_buckets.at THEN ?4-rate_buckets.at" \
+	" ELSE 0 END)"
+#define RATE_R "(CASE WHEN rate_buckets.tokens+" RATE_E "*?5>?2 THEN ?2" \
+	" ELSE rate_buckets.tokens+" RATE_E "*?5 END)"
+
+static int rate_lease(struct conn *c, const char *user, double burst,
+		      double per_ns, double want, int64_t now, double *got,
+		      double *left)
+{
+	sql_stmt *s = db_prep(c, "INSERT INTO rate_buckets(\"user\", tokens,"
+		" at, took) VALUES(?1, ?2-?3, ?4, ?3) ON CONFLICT(\"user\")"
+		" DO UPDATE SET took=CASE WHEN " RATE_R ">=?3 THEN ?3"
+		" WHEN " RATE_R ">=1 THEN " RATE_R " ELSE 0 END,"
+		" tokens=" RATE_R "-CASE WHEN " RATE_R ">=?3 THEN ?3"
+		" WHEN " RATE_R ">=1 THEN " RATE_R " ELSE 0 END,"
+		" at=CASE WHEN ?4>rate_buckets.at THEN ?4"
+		" ELSE rate_buckets.at END RETURNING took, tokens");
+	int r;
+
+	if (!s)
+		return -EIO;
+	db_bind_str(s, 1, user);
+	sql_bind_double(s, 2, burst);
+	sql_bind_double(s, 3, want);
+	sql_bind_int64(s, 4, now);
+	sql_bind_double(s, 5, per_ns);
+	r = sql_step(s);
+	if (r == SQL_ROW) {
+		*got = sql_col_double(s, 0);
+		*left = sql_col_double(s, 1);
+	}
+	sql_finalize(s);
+	return r == SQL_ROW ? 0 : r < 0 ? r : -EIO;
+}
+
+int store_rate_lease(store *st, const char *user, double burst,
+		     double per_s, double want, int64_t now_ns, double *got,
+		     double *left)
+{
+	struct conn *c = db_conn(st);
+	int rc, tries = 0;
+
+	*got = *left = 0;
+	if (!store_user_valid(user) && user[0])
+		return -EINVAL;
+	if (!(burst >= 1) || !(per_s > 0) || !(want >= 1))
+		return -EINVAL;
+	if (want > burst)
+		want = burst;
+	if (!c)
+		return -EIO;
+	do {
+		rc = db_begin(c);
+		if (!rc)
+			rc = db_end(c, rate_lease(c, user, burst, per_s / 1e9,
+						  want, now_ns, got, left));
+	} while (rc == -EAGAIN && ++tries < SQL_TXN_TRIES);
 	return rc;
 }
