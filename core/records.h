@@ -134,6 +134,13 @@ struct store_run {
 	int64_t candidates;     /* files the strategy ranked (when done) */
 	int64_t created_ns, started_ns, finished_ns;
 	char error[256];
+	/* the queue (store/queue.c): the server whose worker holds it
+	 * (0: none yet, or the embedded store's one worker), until when
+	 * (ns), whether `cancel` was asked while it ran, and the phase the
+	 * worker is in ("embedding", "loading", "sampling"; "" otherwise) */
+	int64_t srv, lease_ns;
+	int cancel;
+	char phase[16];
 };
 
 /* What the web app polls (store/schema_sqlite.c, "Dataset change

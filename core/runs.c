@@ -16,11 +16,12 @@
  * Runs are numbered per dataset (store_run.seq): that number is what
  * `sample`, `log` and `info` show; the catalog id is internal.
  *
- * Locking: runner.lock protects the queue, the active run's progress and
- * cancel flag, and the per-dataset last errors and keeps; it is never held
- * while a
- * strategy runs or the catalog is written. The worker owns the matrix it
- * loads and frees it before taking the next job.
+ * Threads and locking: the worker (claims and runs; owns the matrix it
+ * loads and frees it before the next claim) and the beat (the active
+ * run's lease and progress in the catalog). runner.lock protects the
+ * active run's id, progress, phase and cancel/lost flags, kick and stop,
+ * and the per-dataset last errors and keeps; it is never held while a
+ * strategy runs or the catalog is written.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -47,12 +48,6 @@ static const char *const strategies[] = {
 	"random", "coreset", "typicality", "kmeans", "balance",
 };
 
-struct job {
-	int64_t run, ds, seq;
-	int selects;            /* 1: ends by setting the selection (not embed) */
-	struct job *next;
-};
-
 struct dsstate {
 	int64_t ds;
 	char last_error[512];
@@ -68,18 +63,25 @@ struct dsstate {
 struct runner {
 	store *st;
 	struct core_blobs *blobs;  /* the samples' bytes (core/blobs.h) */
+	int64_t srv;            /* store_server_id: who claims (0: embedded) */
+	int shared;             /* a shared catalog: poll for runs other
+	                         * servers queued or left, release on stop */
 	pthread_mutex_t lock;
-	pthread_cond_t cond;
-	pthread_t thread;
-	int started, stop;
-	struct job *head, *tail;
-	int64_t active_run, active_ds, active_seq;
-	int active_selects;
-	volatile int cancel;
+	pthread_cond_t cond;    /* kick, stop; the beat's timer */
+	pthread_t thread, beat;
+	int started, stop, kick;
+	int64_t active_run, active_ds;
+	volatile int cancel;    /* the active run stops (user, stop, lost) */
+	int lost;               /* ... because its lease is no longer ours */
 	size_t done, total;
 	const char *phase;      /* of the active run: "embedding", "sampling" */
 	struct dsstate *states;
 };
+
+/* How often an idle worker of a shared catalog looks for runs other
+ * servers queued or left behind, and how often the active run's beat
+ * writes progress (a lease is renewed at least every third of it). */
+#define POLL_NS 1000000000LL
 
 /* ---- request parsing ---- */
 
@@ -305,22 +307,14 @@ void runner_selection_written(struct runner *r, int64_t ds)
 
 int runner_busy(struct runner *r, int64_t ds, int64_t *seq, int *running)
 {
-	int busy = 0;
+	struct store_run run;
 
-	pthread_mutex_lock(&r->lock);
-	if (r->active_run && r->active_ds == ds && r->active_selects) {
-		busy = 1;
-		*seq = r->active_seq;
-		*running = 1;
-	}
-	for (struct job *j = r->head; j && !busy; j = j->next)
-		if (j->ds == ds && j->selects) {
-			busy = 1;
-			*seq = j->seq;
-			*running = 0;
-		}
-	pthread_mutex_unlock(&r->lock);
-	return busy;
+	/* the catalog's, so every server answers alike */
+	if (store_run_active(r->st, ds, &run))
+		return 0;
+	*seq = run.seq;
+	*running = run.status == STORE_RUN_RUNNING;
+	return 1;
 }
 
 static void on_progress(void *arg, size_t done, size_t total)
@@ -369,18 +363,61 @@ static int run_strategy(struct runner *r, const struct store_run *run,
 	return -EINVAL;
 }
 
-static void finish_run(struct runner *r, struct store_run *run, int rc,
-		       const char *why)
+/* The `log` line of run's end with rc (status, counts and error set). */
+static void end_line(struct runner *r, const struct store_run *run, int rc,
+		     char *line, size_t len)
 {
-	char line[700];
 	struct store_tag t;
 
-	/* No longer in the way of a tag before anyone can read the final
-	 * status (`sievefs sample DS && mkdir DS/TAG` must not see EBUSY);
-	 * a done run's selection is committed by now. */
+	if (store_tag_get_id(r->st, run->from_tag, &t))
+		snprintf(t.name, sizeof(t.name), "?");
+	if (rc == 0 && !strcmp(run->strategy, "embed"))
+		snprintf(line, len, "sample: run %" PRId64 " done:"
+			 " embed, %" PRId64 " sample%s", run->seq, run->total,
+			 core_s(run->total));
+	else if (rc == 0)
+		snprintf(line, len, "sample: run %" PRId64 " done: %s"
+			 " picked %" PRId64 " of %" PRId64 " candidate%s from"
+			 " '%s' (%" PRId64 " skipped: no vector)",
+			 run->seq, run->strategy, run->done, run->candidates,
+			 core_s(run->candidates), t.name, run->skipped);
+	else if (rc == -ECANCELED)
+		snprintf(line, len, "sample: run %" PRId64 " cancelled",
+			 run->seq);
+	else
+		snprintf(line, len, "sample: run %" PRId64 " failed: %s",
+			 run->seq, run->error);
+}
+
+/* Ends run `run` with rc, unless `written` (store_run_finish_log wrote
+ * the result, the status and the log line already): its final state and
+ * its `log` line are written in one transaction only while this server
+ * still holds it, so a run taken over is reported once, by the server
+ * that finished it, and its line is in `log` once `sample` says it
+ * ended. A run stopped because this server stops is handed back instead
+ * on a shared catalog (its lease dropped: another server takes it over at
+ * once). */
+static void finish_run(struct runner *r, struct store_run *run, int rc,
+		       const char *why, int written)
+{
+	char line[700];
+	int lost, stop;
+
+	if (written)
+		return;
 	pthread_mutex_lock(&r->lock);
-	r->active_selects = 0;
+	lost = r->lost;
+	stop = r->stop;
 	pthread_mutex_unlock(&r->lock);
+	if (lost || rc == -ESTALE) {
+		log_info("sample: run %" PRId64 " was taken over by another"
+			 " server; this one's result is dropped", run->seq);
+		return;
+	}
+	if (rc == -ECANCELED && stop && r->shared) {
+		store_run_beat(r->st, run->id, r->srv, 0, 0, 0, "", NULL);
+		return;
+	}
 	run->finished_ns = store_now_ns();
 	if (rc == -ECANCELED) {
 		run->status = STORE_RUN_CANCELLED;
@@ -392,27 +429,11 @@ static void finish_run(struct runner *r, struct store_run *run, int rc,
 	} else {
 		run->status = STORE_RUN_DONE;
 	}
-	store_run_update(r->st, run);
-	if (store_tag_get_id(r->st, run->from_tag, &t))
-		snprintf(t.name, sizeof(t.name), "?");
-	if (rc == 0 && !strcmp(run->strategy, "embed"))
-		snprintf(line, sizeof(line), "sample: run %" PRId64 " done:"
-			 " embed, %" PRId64 " sample%s", run->seq, run->total,
-			 core_s(run->total));
-	else if (rc == 0)
-		snprintf(line, sizeof(line), "sample: run %" PRId64 " done: %s"
-			 " picked %" PRId64 " of %" PRId64 " candidate%s from"
-			 " '%s' (%" PRId64 " skipped: no vector)",
-			 run->seq, run->strategy, run->done, run->candidates,
-			 core_s(run->candidates), t.name, run->skipped);
-	else if (rc == -ECANCELED)
-		snprintf(line, sizeof(line), "sample: run %" PRId64
-			 " cancelled", run->seq);
-	else
-		snprintf(line, sizeof(line), "sample: run %" PRId64 " failed:"
-			 " %s", run->seq, run->error);
-	store_event_add(r->st, run->dataset, rc && rc != -ECANCELED ?
-			STORE_ERROR : STORE_INFO, line);
+	end_line(r, run, rc, line, sizeof(line));
+	if (store_run_end(r->st, run, rc && rc != -ECANCELED ? STORE_ERROR :
+			  STORE_INFO, line) == -ESTALE)
+		log_info("sample: run %" PRId64 " was taken over by another"
+			 " server; this one's end is dropped", run->seq);
 }
 
 /* Brings the built-in embedding up to date for run `run` (an `embed`
@@ -456,9 +477,10 @@ static int has_labels(const struct store_matrix *m)
 	return 0;
 }
 
-static void do_job(struct runner *r, int64_t id)
+/* Runs the claimed run `claimed` (status running, held by r->srv). */
+static void do_job(struct runner *r, const struct store_run *claimed)
 {
-	struct store_run run;
+	struct store_run run = *claimed;
 	struct store_matrix m;
 	struct smp_result res = { 0 };
 	struct store_embedding e;
@@ -469,16 +491,12 @@ static void do_job(struct runner *r, int64_t id)
 	struct core_req q;
 	size_t k;
 	float mind = 0;
-	int rc;
+	int rc, written = 0;
 
-	if (store_run_get(r->st, id, &run))
+	if (run.cancel) {       /* asked while its last holder ran it */
+		finish_run(r, &run, -ECANCELED, NULL, 0);
 		return;
-	if (run.status != STORE_RUN_QUEUED)
-		return;      /* cancelled while queued */
-	run.status = STORE_RUN_RUNNING;
-	run.started_ns = store_now_ns();
-	store_run_update(r->st, &run);
-
+	}
 	if (!strcmp(run.strategy, "embed") || run.emb == 0) {
 		why[0] = '\0';
 		rc = embed_phase(r, &run, why, sizeof(why));
@@ -487,15 +505,20 @@ static void do_job(struct runner *r, int64_t id)
 			run.done = (int64_t)r->done;
 			run.total = (int64_t)r->total;
 			pthread_mutex_unlock(&r->lock);
-			finish_run(r, &run, rc, why[0] ? why : NULL);
+			finish_run(r, &run, rc, why[0] ? why : NULL, 0);
 			return;
 		}
-		store_run_update(r->st, &run);       /* records run.emb */
+		/* records run.emb; a run no longer ours stops here */
+		rc = store_run_put(r->st, &run);
+		if (rc == -ESTALE) {
+			finish_run(r, &run, rc, NULL, 0);
+			return;
+		}
 	}
 	on_phase(r, "loading");     /* the candidates' vectors, one query */
 	rc = store_matrix_load(r->st, run.emb, run.from_tag, &m);
 	if (rc) {
-		finish_run(r, &run, rc, "cannot load the embedding");
+		finish_run(r, &run, rc, "cannot load the embedding", 0);
 		return;
 	}
 	run.skipped = (int64_t)m.skipped;
@@ -505,7 +528,7 @@ static void do_job(struct runner *r, int64_t id)
 		snprintf(why, sizeof(why), "no candidates: no file of '%s' has a"
 			 " vector in embedding '%s'", t.name, e.name);
 		store_matrix_free(&m);
-		finish_run(r, &run, -EINVAL, why);
+		finish_run(r, &run, -EINVAL, why, 0);
 		return;
 	}
 	if (!strcmp(run.strategy, "balance") && !has_labels(&m)) {
@@ -516,7 +539,7 @@ static void do_job(struct runner *r, int64_t id)
 			 " labels column holds the classes, or use another"
 			 " strategy", e.name, m.n);
 		store_matrix_free(&m);
-		finish_run(r, &run, -EINVAL, why);
+		finish_run(r, &run, -EINVAL, why, 0);
 		return;
 	}
 	k = run.n > 0 && (size_t)run.n < m.n ? (size_t)run.n : m.n;
@@ -546,13 +569,70 @@ static void do_job(struct runner *r, int64_t id)
 			k = res.picked;
 		run.done = run.total = (int64_t)k;
 		run.candidates = (int64_t)m.n;
-		rc = store_run_finish(r->st, &run, m.n, paths, scores, k);
+		run.finished_ns = store_now_ns();
+		run.error[0] = '\0';
+		run.status = STORE_RUN_DONE;
+		/* the result, status done and the log line in one
+		 * transaction, only if the run is still ours (queue.c) */
+		char line[700];
+		end_line(r, &run, 0, line, sizeof(line));
+		rc = store_run_finish_log(r->st, &run, m.n, paths, scores, k,
+					  STORE_INFO, line);
+		written = rc == 0;
 	}
-	finish_run(r, &run, rc, NULL);
+	finish_run(r, &run, rc, NULL, written);
 	free(paths);
 	free(scores);
 	smp_result_free(&res);
 	store_matrix_free(&m);
+}
+
+/* Claims and runs every claimable run, until none is left or the
+ * runner stops: 0, or -errno when the catalog failed (the worker then
+ * tries again after POLL_NS, embedded or not). */
+static int drain(struct runner *r)
+{
+	struct store_run run;
+	int rc;
+
+	for (;;) {
+		pthread_mutex_lock(&r->lock);
+		int stop = r->stop;
+		pthread_mutex_unlock(&r->lock);
+		if (stop)
+			return 0;
+		rc = store_run_claimable(r->st);
+		if (rc > 0)
+			rc = store_run_claim(r->st, r->srv, store_now_ns() +
+					     store_lease_ns(), &run);
+		else if (rc == 0)
+			rc = -ENOENT;
+		if (rc)
+			return rc == -ENOENT ? 0 : rc;
+		pthread_mutex_lock(&r->lock);
+		r->active_run = run.id;
+		r->active_ds = run.dataset;
+		r->cancel = r->stop;    /* a stop since the check above */
+		r->lost = 0;
+		r->done = r->total = 0;
+		r->phase = "starting";
+		pthread_cond_broadcast(&r->cond);       /* the beat */
+		pthread_mutex_unlock(&r->lock);
+		do_job(r, &run);
+		pthread_mutex_lock(&r->lock);
+		r->active_run = 0;
+		r->active_ds = 0;
+		pthread_mutex_unlock(&r->lock);
+	}
+}
+
+/* r->lock held: waits until `until` (CLOCK_REALTIME ns) or a signal. */
+static void wait_until(struct runner *r, int64_t until)
+{
+	struct timespec ts = { .tv_sec = until / 1000000000,
+			       .tv_nsec = until % 1000000000 };
+
+	pthread_cond_timedwait(&r->cond, &r->lock, &ts);
 }
 
 static void *worker(void *arg)
@@ -561,31 +641,93 @@ static void *worker(void *arg)
 
 	pthread_mutex_lock(&r->lock);
 	for (;;) {
-		while (!r->head && !r->stop)
-			pthread_cond_wait(&r->cond, &r->lock);
+		/* embedded: only this runner queues, so it sleeps until
+		 * kicked; shared: other servers queue and die, so it also
+		 * looks every POLL_NS */
+		int64_t until = store_now_ns() + POLL_NS;
+		while (!r->kick && !r->stop &&
+		       (!r->shared || store_now_ns() < until)) {
+			if (r->shared)
+				wait_until(r, until);
+			else
+				pthread_cond_wait(&r->cond, &r->lock);
+		}
 		if (r->stop)
 			break;
-		struct job *j = r->head;
-		r->head = j->next;
-		if (!r->head)
-			r->tail = NULL;
-		r->active_run = j->run;
-		r->active_ds = j->ds;
-		r->active_seq = j->seq;
-		r->active_selects = j->selects;
-		r->cancel = 0;
-		r->done = r->total = 0;
-		r->phase = "starting";
+		r->kick = 0;
 		pthread_mutex_unlock(&r->lock);
-		do_job(r, j->run);
-		free(j);
+		int rc = drain(r);
 		pthread_mutex_lock(&r->lock);
-		r->active_run = 0;
-		r->active_ds = 0;
-		r->active_selects = 0;
+		if (rc && !r->stop) {
+			/* the catalog failed (busy, unreachable): a queued run
+			 * must not wait for the next request to be tried */
+			log_warn("sample: cannot take the next run: %s; trying"
+				 " again", strerror(-rc));
+			wait_until(r, store_now_ns() + POLL_NS);
+			r->kick = 1;
+		}
 	}
 	pthread_mutex_unlock(&r->lock);
 	return NULL;
+}
+
+/* The active run's heartbeat: every POLL_NS (well within a lease) its
+ * progress goes to the catalog, its lease is renewed, and a cancel asked
+ * on any server, or the loss of the lease, reaches the strategy. */
+static void *beat_main(void *arg)
+{
+	struct runner *r = arg;
+
+	pthread_mutex_lock(&r->lock);
+	while (!r->stop) {
+		int64_t id = r->active_run, done = (int64_t)r->done,
+			total = (int64_t)r->total;
+		char phase[16];
+		snprintf(phase, sizeof(phase), "%s", r->phase ? r->phase : "");
+		if (id) {
+			int cancel = 0, rc;
+			pthread_mutex_unlock(&r->lock);
+			rc = store_run_beat(r->st, id, r->srv, store_now_ns() +
+					    store_lease_ns(), done, total,
+					    phase, &cancel);
+			pthread_mutex_lock(&r->lock);
+			if (r->active_run == id && (rc == -ESTALE || cancel)) {
+				r->cancel = 1;
+				r->lost |= rc == -ESTALE;
+			}
+		}
+		/* idle: sleep until a claim wakes us (no timer while no run
+		 * is active, so an idle mount does not wake each second) */
+		if (!r->active_run && !r->stop) {
+			pthread_cond_wait(&r->cond, &r->lock);
+			continue;
+		}
+		int64_t until = store_now_ns() + POLL_NS;
+		while (!r->stop && store_now_ns() < until)
+			wait_until(r, until);
+	}
+	pthread_mutex_unlock(&r->lock);
+	return NULL;
+}
+
+/* r->lock held: starts the worker and its beat once. */
+static int start_locked(struct runner *r)
+{
+	if (r->started)
+		return 0;
+	if (pthread_create(&r->thread, NULL, worker, r))
+		return -EAGAIN;
+	if (pthread_create(&r->beat, NULL, beat_main, r)) {
+		r->stop = 1;
+		pthread_cond_broadcast(&r->cond);
+		pthread_mutex_unlock(&r->lock);
+		pthread_join(r->thread, NULL);
+		pthread_mutex_lock(&r->lock);
+		r->stop = 0;
+		return -EAGAIN;
+	}
+	r->started = 1;
+	return 0;
 }
 
 struct runner *runner_new(store *st, struct core_blobs *blobs)
@@ -596,8 +738,20 @@ struct runner *runner_new(store *st, struct core_blobs *blobs)
 		return NULL;
 	r->st = st;
 	r->blobs = blobs;
+	r->srv = store_server_id(st);
+	r->shared = r->srv != 0;
 	pthread_mutex_init(&r->lock, NULL);
 	pthread_cond_init(&r->cond, NULL);
+	/* a server of a shared catalog takes runs from the start: those
+	 * queued on, or left by, other servers */
+	if (r->shared) {
+		pthread_mutex_lock(&r->lock);
+		r->kick = 1;
+		if (start_locked(r))
+			log_warn("sample: cannot start the run worker; runs"
+				 " queued here wait for another server");
+		pthread_mutex_unlock(&r->lock);
+	}
 	return r;
 }
 
@@ -610,12 +764,9 @@ void runner_free(struct runner *r)
 	r->cancel = 1;
 	pthread_cond_broadcast(&r->cond);
 	pthread_mutex_unlock(&r->lock);
-	if (r->started)
+	if (r->started) {
 		pthread_join(r->thread, NULL);
-	while (r->head) {
-		struct job *j = r->head;
-		r->head = j->next;
-		free(j);
+		pthread_join(r->beat, NULL);
 	}
 	while (r->states) {
 		struct dsstate *s = r->states;
@@ -627,77 +778,32 @@ void runner_free(struct runner *r)
 	free(r);
 }
 
-static int enqueue(struct runner *r, const struct store_run *run)
+/* A run was queued here: wake the worker (starting it on first use). */
+static int kick(struct runner *r)
 {
-	struct job *j = calloc(1, sizeof(*j));
-	int rc = 0;
+	int rc;
 
-	if (!j)
-		return -ENOMEM;
-	j->run = run->id;
-	j->ds = run->dataset;
-	j->seq = run->seq;
-	j->selects = strcmp(run->strategy, "embed") != 0;
 	pthread_mutex_lock(&r->lock);
-	if (!r->started) {
-		if (pthread_create(&r->thread, NULL, worker, r))
-			rc = -EAGAIN;
-		else
-			r->started = 1;
-	}
-	if (!rc) {
-		if (r->tail)
-			r->tail->next = j;
-		else
-			r->head = j;
-		r->tail = j;
-		pthread_cond_signal(&r->cond);
-	}
+	rc = start_locked(r);
+	r->kick = 1;
+	pthread_cond_broadcast(&r->cond);
 	pthread_mutex_unlock(&r->lock);
-	if (rc)
-		free(j);
 	return rc;
 }
 
-/* Cancels the dataset's running request and everything it has queued. */
+/* Cancels the dataset's running request and everything it has queued,
+ * on whichever server they are: 1 if there was any. */
 static int cancel_ds(struct runner *r, int64_t ds)
 {
-	struct job **p;
-	int found = 0;
-	int64_t queued[64];
-	size_t nq = 0;
+	int64_t q = 0, a = 0;
 
+	if (store_run_cancel(r->st, ds, &q, &a))
+		return 0;
 	pthread_mutex_lock(&r->lock);
-	if (r->active_ds == ds && r->active_run) {
-		r->cancel = 1;
-		found = 1;
-	}
-	for (p = &r->head; *p;) {
-		struct job *j = *p;
-		if (j->ds == ds) {
-			*p = j->next;
-			if (nq < 64)
-				queued[nq++] = j->run;
-			free(j);
-			found = 1;
-			continue;
-		}
-		p = &j->next;
-	}
-	r->tail = NULL;
-	for (struct job *j = r->head; j; j = j->next)
-		r->tail = j;
+	if (r->active_ds == ds && r->active_run)
+		r->cancel = 1;          /* here: at once, not at the beat */
 	pthread_mutex_unlock(&r->lock);
-	for (size_t i = 0; i < nq; i++) {
-		struct store_run run;
-		if (store_run_get(r->st, queued[i], &run) == 0) {
-			run.status = STORE_RUN_CANCELLED;
-			run.finished_ns = store_now_ns();
-			run.error[0] = '\0';
-			store_run_update(r->st, &run);
-		}
-	}
-	return found;
+	return q + a > 0;
 }
 
 /* "top N of run R", and how many of those picks are gone (removed from
@@ -823,7 +929,7 @@ queue:
 	run.status = STORE_RUN_QUEUED;
 	rc = store_run_create(r->st, &run);
 	if (!rc)
-		rc = enqueue(r, &run);
+		rc = kick(r);
 	if (!rc) {
 		snprintf(why, sizeof(why), "sample: run %" PRId64 " queued: %s",
 			 run.seq, line);
@@ -937,7 +1043,11 @@ int runner_status_text(struct runner *r, int64_t ds, char **out, size_t *len)
 			 CORE_BUILTIN_NAME);
 	else if (store_embedding_get_id(r->st, run.emb, &e))
 		snprintf(e.name, sizeof(e.name), "(deleted)");
-	const char *phase = NULL;
+	/* The catalog's progress, which the run's worker writes at each
+	 * beat wherever it runs; the worker's own server reads its memory,
+	 * fresher by at most one beat (POLL_NS). */
+	const char *phase = run.status == STORE_RUN_RUNNING && run.phase[0] ?
+			    run.phase : NULL;
 	pthread_mutex_lock(&r->lock);
 	if (r->active_run == run.id) {
 		run.done = (int64_t)r->done;

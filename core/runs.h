@@ -4,13 +4,26 @@
  * vectors of an embedding (store/), and the texts of `sample`, `scores.csv`
  * and `plot.svg`.
  *
- * One worker thread per backend, started on the first request, runs queued
- * requests one at a time, oldest first. A request is accepted (and written
- * to the catalog as `queued`) before the write that carried it returns; the
- * work happens afterwards. Progress and cancellation of the running request
- * live in memory, under the runner's mutex; everything else is in the
- * catalog, so a remount shows the last finished run. Runs are numbered
- * 1, 2, 3… in each dataset (store_run.seq); that is the number users see.
+ * Runs are a queue in the catalog (store/queue.c, store.h "the run
+ * queue"): a request is written as a `queued` run before the write that
+ * carried it returns, and a worker claims it (oldest first) under a lease.
+ * One worker thread per backend runs claimed runs one at a time; a beat
+ * thread renews the active run's lease every second and writes its
+ * progress and phase, and reads whether `cancel` was asked, so `sample`
+ * reads the same from every server of a shared catalog (the worker's own
+ * server shows its memory's progress, at most one beat fresher). On an
+ * embedded store (store_server_id 0) the worker starts on the first
+ * request and sleeps until the next, as before; on a shared catalog
+ * (PostgreSQL, several `sievefs serve`) it starts at once and also looks
+ * every second for runs other servers queued, or left when they died (a
+ * run whose lease expired is taken over and run again from its start; the
+ * stale worker's writes are refused, so it completes once). A server
+ * that stops hands its active run back (lease 0). What stays in memory,
+ * per server: the last rejected request and the latest `keep` of each
+ * dataset (the `rejected:` and `kept:` lines). Runs are numbered 1, 2,
+ * 3… in each dataset (store_run.seq); that is the number users see.
+ *
+ * SIEVEFS_LEASE_MS (store_lease_ns) shortens the lease for tests.
  */
 #ifndef SIEVEFS_CORE_RUNS_H
 #define SIEVEFS_CORE_RUNS_H

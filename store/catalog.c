@@ -275,10 +275,15 @@ static size_t repair_modes(store *st)
 	return n;
 }
 
-/* The owner's start: nothing of a previous owner is in progress any more. */
+/* The owner's start: nothing of a previous owner is in progress any more
+ * — in this STORE directory (its staging and blobs: the flock is ours),
+ * and in the catalog too when the catalog is this store's alone (SQLite).
+ * A shared catalog (sql.h `shared`) may hold other live servers' uploads
+ * and runs: this server joins its servers instead, whose sweep recovers
+ * only what expired servers left (servers.c). */
 static int recover(store *st, struct conn *c)
 {
-	int rc = recover_pending(c);
+	int rc = st->db->eng->shared ? servers_join(st) : recover_pending(c);
 
 	if (!rc)
 		rc = blob_recover(c);
@@ -417,6 +422,7 @@ void store_close(store *st)
 {
 	if (!st)
 		return;
+	servers_leave(st);
 	db_close_all(st);
 	blob_engines_close(st);
 	/* After the catalog: the next owner finds every connection closed. */
@@ -554,6 +560,12 @@ static int insert_node(struct conn *c, int64_t tree, int64_t parent,
 	else
 		sql_bind_null(s, 12);
 	sql_bind_int64(s, 13, a->atime_ns ? a->atime_ns : a->mtime_ns);
+	/* a pending upload names its server, whose lease decides when a
+	 * sweep may take it (servers.c); none on an embedded store */
+	if (!a->has_sha && a->kind == STORE_FILE && c->st->server)
+		sql_bind_int64(s, 14, c->st->server);
+	else
+		sql_bind_null(s, 14);
 	rc = db_insert_id(s, ino);
 	sql_reset(s);
 	return rc;
@@ -1834,20 +1846,13 @@ int store_selection_reset(store *st, int64_t dataset)
 
 /* ---- events ---- */
 
-int store_event_add(store *st, int64_t dataset, int level, const char *msg)
+int db_event_add(struct conn *c, int64_t dataset, int level, const char *msg)
 {
-	struct conn *c = db_conn(st);
-	sql_stmt *s;
+	sql_stmt *s = db_stmt(c, Q_EVENT_ADD);
 	int rc;
 
-	if (!c)
-		return -EIO;
-	rc = db_begin(c);
-	if (rc)
-		return rc;
-	s = db_stmt(c, Q_EVENT_ADD);
 	if (!s)
-		return db_end(c, -EIO);
+		return -EIO;
 	sql_bind_int64(s, 1, dataset);
 	sql_bind_int64(s, 2, store_now_ns());
 	sql_bind_int64(s, 3, level);
@@ -1859,7 +1864,20 @@ int store_event_add(store *st, int64_t dataset, int level, const char *msg)
 		rc = db_err(sql_step(s));
 		sql_reset(s);
 	}
-	return db_end(c, rc);
+	return rc;
+}
+
+int store_event_add(store *st, int64_t dataset, int level, const char *msg)
+{
+	struct conn *c = db_conn(st);
+	int rc;
+
+	if (!c)
+		return -EIO;
+	rc = db_begin(c);
+	if (rc)
+		return rc;
+	return db_end(c, db_event_add(c, dataset, level, msg));
 }
 
 int store_event_each(store *st, int64_t dataset, int limit, store_event_fn fn,

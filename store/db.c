@@ -23,8 +23,8 @@ static const char *const sql_text[Q_COUNT] = {
 		" WHERE n.parent=?1 ORDER BY n.name",
 	[Q_NODE_PATH] = "SELECT path FROM nodes WHERE ino=?1",
 	[Q_NODE_INSERT] = "INSERT INTO nodes(tree,parent,name,path,kind,mode,"
-		"uid,gid,size,mtime,ctime,sha,atime) VALUES(?1,?2,?3,?4,?5,?6,"
-		"?7,?8,?9,?10,?11,?12,?13) RETURNING ino",
+		"uid,gid,size,mtime,ctime,sha,atime,srv) VALUES(?1,?2,?3,?4,?5,"
+		"?6,?7,?8,?9,?10,?11,?12,?13,?14) RETURNING ino",
 	[Q_NODE_DELETE] = "DELETE FROM nodes WHERE ino=?1",
 	[Q_NODE_HAS_CHILD] = "SELECT 1 FROM nodes WHERE parent=?1 LIMIT 1",
 	[Q_NODE_MOVE] = "UPDATE nodes SET parent=?2, name=?3, path=?4,"

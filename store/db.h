@@ -51,6 +51,11 @@
 	"coalesce((SELECT name FROM tags p WHERE p.id=t.parent),'')," \
 	"t.created,t.root,t.files,t.bytes,t.live,coalesce(t.uid,'')"
 
+/* Every column of runs, in the order db_run_row reads them. */
+#define RUN_COLS "id, dataset, request, strategy, n, from_tag, emb, seed," \
+	" status, done, total, skipped, created, started, finished, error," \
+	" seq, candidates, srv, lease, cancel, phase"
+
 enum q {
 	Q_NODE_GET, Q_NODE_LOOKUP, Q_NODE_CHILDREN, Q_NODE_PATH, Q_NODE_INSERT,
 	Q_NODE_DELETE, Q_NODE_HAS_CHILD, Q_NODE_MOVE, Q_NODE_MOVE_SUBTREE,
@@ -85,6 +90,14 @@ struct store {
 	pthread_mutex_t conns_lock;    /* protects conns */
 	struct conn *conns;
 	sql_db *db;                    /* the catalog (db_open_catalog) */
+	/* runq: this process's row in `servers` (0: none — an embedded
+	 * store, or an admin handle) and the thread renewing its lease
+	 * (servers.c; srv_lock protects srv_stop) */
+	int64_t server;
+	pthread_t srv_thread;
+	int srv_started, srv_stop;
+	pthread_mutex_t srv_lock;
+	pthread_cond_t srv_cond;
 	char *catalog;                 /* its target, NULL: DIR/catalog.db */
 	/* the bytes (blob.c): the engine (store/blobstore.h; the local one on
 	 * DIR by default) and how the catalog's side drives it */
@@ -165,6 +178,28 @@ typedef void (*db_row_fn)(sql_stmt *s, void *elem);
  * resets s. 0, or -ENOMEM / the step's error with *out NULL and *n 0. */
 int db_rows(sql_stmt *s, size_t elem, db_row_fn row, void **out,
 	    size_t *n);
+
+/* catalog.c: adds event msg at level to dataset's `log` (and trims it),
+ * inside a write transaction. 0 or -errno. */
+int db_event_add(struct conn *c, int64_t dataset, int level,
+		 const char *msg);
+/* vectors.c: fills a run from a row of RUN_COLS. */
+void db_run_row(sql_stmt *s, struct store_run *r);
+/* queue.c: inside a write transaction, writes run r's state (status
+ * `status`, done, total, skipped, started, finished, error, emb,
+ * candidates, phase) if server r->srv still holds it (status running;
+ * for status done also a run already done under r->srv, whose result
+ * is then replaced): -ESTALE (nothing written) when the run was taken
+ * over by another server, or ended otherwise (cancelled while queued,
+ * failed). The check and the write are one statement. */
+int db_run_put(struct conn *c, const struct store_run *r, int status);
+/* servers.c: the shared catalog's membership, for store_open and
+ * store_close (owner handles on an engine with `shared` only): join
+ * registers this process as a server with a lease and starts the thread
+ * that renews it and sweeps what expired servers left; leave stops the
+ * thread and deletes the row. */
+int servers_join(store *st);
+void servers_leave(store *st);
 
 /* Lifecycle, for store_open/store_close: key and mutexes; opening the
  * catalog STORE/catalog.db with its engine (which creates or upgrades the

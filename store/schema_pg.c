@@ -279,4 +279,23 @@ static const char v1[] =
 	FN("samples_gen_ds", "DELETE FROM samples_gen WHERE dataset=OLD.id;")
 	TRIG("samples_gen_ds", "DELETE", "datasets", "", "samples_gen_ds");
 
-const char *const schema_pg_steps[SCHEMA_PG_VERSION] = { v1 };
+/* ---- runq (issue 19): version 2, the run queue and the servers'
+ * leases (store/queue.c, store/servers.c; the columns' meaning is
+ * schema_sqlite.c's migrate_runq). IF NOT EXISTS throughout, so this
+ * step may be reordered with another part's step when branches merge. */
+static const char v2_runq[] =
+	"ALTER TABLE runs ADD COLUMN IF NOT EXISTS srv BIGINT NOT NULL"
+	" DEFAULT 0;"
+	"ALTER TABLE runs ADD COLUMN IF NOT EXISTS lease BIGINT NOT NULL"
+	" DEFAULT 0;"
+	"ALTER TABLE runs ADD COLUMN IF NOT EXISTS cancel BIGINT NOT NULL"
+	" DEFAULT 0;"
+	"ALTER TABLE runs ADD COLUMN IF NOT EXISTS phase " T " NOT NULL"
+	" DEFAULT '';"
+	"ALTER TABLE nodes ADD COLUMN IF NOT EXISTS srv BIGINT;"
+	"CREATE INDEX IF NOT EXISTS runs_q ON runs(status, id);"
+	"CREATE TABLE IF NOT EXISTS servers(id " ID ", started BIGINT NOT"
+	" NULL, lease BIGINT NOT NULL, host " T " NOT NULL DEFAULT '',"
+	" pid BIGINT NOT NULL DEFAULT 0, dir " T " NOT NULL DEFAULT '');";
+
+const char *const schema_pg_steps[SCHEMA_PG_VERSION] = { v1, v2_runq };

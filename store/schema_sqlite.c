@@ -505,6 +505,42 @@ static int migrate_tokens(sqlite3 *h)
 	return rc < 0 ? rc : 0;
 }
 
+/* ---- runq (issue 19): the run queue and the servers' leases ----
+ * runs.srv: the server whose worker holds a running run (0: none, or the
+ * embedded store's one worker), runs.lease: until when (ns; an expired
+ * lease may be taken over), runs.cancel: 1 once `cancel` was asked while
+ * it ran, runs.phase: the running phase's name, so `sample` reads the same
+ * from every server (store/queue.c). nodes.srv: the server whose upload a
+ * pending file node is (NULL: none recorded). servers: one row per
+ * serving process of a shared catalog (store/servers.c: its host, pid
+ * and STORE directory beside the lease); an embedded
+ * store (this engine) never writes one, its flock names its owner.
+ * Idempotent. */
+static int migrate_runq(sqlite3 *h)
+{
+	int rc = add_column(h, "runs", "srv", "INTEGER NOT NULL DEFAULT 0");
+
+	if (rc >= 0)
+		rc = add_column(h, "runs", "lease",
+				"INTEGER NOT NULL DEFAULT 0");
+	if (rc >= 0)
+		rc = add_column(h, "runs", "cancel",
+				"INTEGER NOT NULL DEFAULT 0");
+	if (rc >= 0)
+		rc = add_column(h, "runs", "phase", "TEXT NOT NULL DEFAULT ''");
+	if (rc >= 0)
+		rc = add_column(h, "nodes", "srv", "INTEGER");
+	if (rc >= 0)
+		rc = exec(h, "CREATE INDEX IF NOT EXISTS runs_q ON"
+			     " runs(status, id);"
+			     "CREATE TABLE IF NOT EXISTS servers(id INTEGER"
+			     " PRIMARY KEY AUTOINCREMENT, started INTEGER NOT"
+			     " NULL, lease INTEGER NOT NULL, host TEXT NOT NULL"
+			     " DEFAULT '', pid INTEGER NOT NULL DEFAULT 0,"
+			     " dir TEXT NOT NULL DEFAULT '')");
+	return rc < 0 ? rc : 0;
+}
+
 /* Thumbnails were one per original (thumbs.sha the key): a second user's
  * kept commit of the same hash replaced the first one's. Now one row per
  * (original, thumbnail), each user seeing those they sent (kept.c). An
@@ -584,6 +620,8 @@ int sqlite_schema(sqlite3 *h)
 		rc = migrate_runs_seq(h);
 	if (!rc)
 		rc = migrate_tokens(h);
+	if (!rc)
+		rc = migrate_runq(h);
 	if (!rc)
 		rc = exec(h, table_schema);
 	if (!rc)

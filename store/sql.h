@@ -34,7 +34,15 @@
  *     (substr(path, length(?1)) where path starts with ?1), never with
  *     a position counted in C;
  *   - string comparison of ORDER BY and = is bytewise: the PostgreSQL
- *     schema gives text columns COLLATE "C", as SQLite's BINARY compares.
+ *     schema gives text columns COLLATE "C", as SQLite's BINARY compares;
+ *   - a queue's claim locks the row it takes and passes over rows another
+ *     transaction holds: write SQL_SKIP_LOCKED (" FOR UPDATE SKIP
+ *     LOCKED") after the SELECT that picks the row (a subquery of the
+ *     claiming UPDATE is fine). PostgreSQL runs it as written; SQLite has
+ *     no row locks (a write transaction holds the whole database, so two
+ *     claimers are serialised anyway) and its engine drops the clause at
+ *     prepare — the one rewrite of a statement's words an engine makes
+ *     besides parameters.
  *
  * Transactions. sql_begin starts a write transaction that excludes every
  * other write transaction on the same catalog, from any process (SQLite:
@@ -81,8 +89,17 @@ typedef struct sql_stmt sql_stmt;
 #define SQL_CREATE 1    /* create the catalog (schema) if it is missing */
 #define SQL_READONLY 2  /* no write will be made through this handle */
 
+/* See "Portable SQL": the claim of a queue's row. */
+#define SQL_SKIP_LOCKED " FOR UPDATE SKIP LOCKED"
+
 struct sql_engine {
 	const char *name;      /* "sqlite", "postgresql" */
+	/* 1: processes on other machines may open the same catalog as
+	 * serving owners at once (PostgreSQL), so a directory's flock does
+	 * not make one owner of it: crash recovery goes by server leases in
+	 * the catalog (store/servers.c). 0: the catalog is a file beside the
+	 * store's lock (SQLite): its flock holder is its one owner. */
+	int shared;
 	/* Opens the catalog `target` (SQLite: a file path; PostgreSQL: a
 	 * libpq connection URI or keyword string — its secrets come from
 	 * libpq's own places: the URI, PGPASSWORD, ~/.pgpass), creating or

@@ -606,6 +606,7 @@ static const char *pg_errmsg(sql_conn *c)
 
 const struct sql_engine sql_pg = {
 	.name = "postgresql",
+	.shared = 1,
 	.open = pg_open,
 	.close = pg_close,
 	.connect = pg_conn_open,

@@ -487,22 +487,55 @@ static size_t rowid_returning(sqlite3 *h, const char *q)
 	return (size_t)(p - q);
 }
 
+/* q without its SQL_SKIP_LOCKED clauses (sql.h), malloc'd; NULL when it
+ * has none (*oom set when the copy could not be made). SQLite locks the
+ * whole database for a write transaction, so a row lock has nothing to
+ * add: the clause is dropped, not translated. */
+static char *drop_skip_locked(const char *q, int *oom)
+{
+	static const char cl[] = SQL_SKIP_LOCKED;
+	const char *p = strstr(q, cl);
+	char *out, *w;
+
+	*oom = 0;
+	if (!p)
+		return NULL;
+	out = malloc(strlen(q) + 1);
+	if (!out) {
+		*oom = 1;
+		return NULL;
+	}
+	for (w = out; p; p = strstr(q, cl)) {
+		memcpy(w, q, (size_t)(p - q));
+		w += p - q;
+		q = p + sizeof(cl) - 1;
+	}
+	memcpy(w, q, strlen(q) + 1);
+	return out;
+}
+
 static int e_prepare(sql_conn *conn, const char *q, sql_stmt **out)
 {
 	struct sstmt *s = calloc(1, sizeof(*s));
 	sqlite3 *h = SCONN(conn)->h;
 	size_t len;
-	int rc;
+	int rc, oom;
+	char *plain = drop_skip_locked(q, &oom);
 
 	*out = NULL;
-	if (!s)
+	if (!s || oom) {
+		free(s);
 		return -ENOMEM;
+	}
+	if (plain)
+		q = plain;
 	s->base.eng = &sql_sqlite;
 	s->base.conn = conn;
 	len = rowid_returning(h, q);
 	s->rowid_ret = len > 0;
 	rc = sqlite3_prepare_v3(h, q, len ? (int)len : -1,
 				SQLITE_PREPARE_PERSISTENT, &s->s, NULL);
+	free(plain);
 	if (rc) {
 		free(s);
 		return sqlite_err(rc) ? sqlite_err(rc) : -EIO;
@@ -702,6 +735,7 @@ static void e_where(sql_db *d, char *out, size_t len)
 
 const struct sql_engine sql_sqlite = {
 	.name = "sqlite",
+	.shared = 0,
 	.open = e_open,
 	.close = e_close,
 	.connect = e_connect,

@@ -43,32 +43,21 @@
  * is on the open file description (O_CLOEXEC): a fork shares it, an exec
  * does not inherit it.
  *
- * A catalog in PostgreSQL (store_open_catalog, `sievefs serve
- * --catalog`), blobs still in STORE: the same model, one server per STORE
- * directory. The owner lock is still the flock on STORE/lock, and it is
- * what recovery relies on: since every upload stages in STORE/staging and
- * every run is this server's, the one holding STORE/lock is the only
- * writer of pending nodes, staging and runs of that catalog. It assumes no
- * second STORE directory is served on the same catalog: nothing in the
- * catalog stops that today, and such a pair would each delete the other's
- * pending uploads and fail its runs at start. Admin opens reach the
- * catalog without STORE/lock, as before (PostgreSQL's advisory lock
- * serialises their writes with the server's: store/sql.h).
- *
- * What changes when several servers share one catalog (the next step of
- * issue 19, not built): the flock cannot be the owner lock, since servers
- * on other machines do not see it and the blobs move to S3
- * (store/blobstore.h). Each server then registers in the catalog (a row
- * with its id and a lease it renews); crash recovery stops being "at the
- * owner's open, everything": a pending node, a staged upload and a run
- * carry the id of the server that made them, and are reclaimed only when
- * that server's lease has expired (taken over with FOR UPDATE SKIP LOCKED,
- * so two survivors never both reclaim one), never at another server's
- * start; orphan-blob collection runs under the catalog's advisory lock
- * against a grace period instead of "nobody else is uploading"; the space
- * reserve and repair of modes stay per STORE directory (local blobs only);
- * STORE_OPEN_OWNER becomes "a member of the catalog's servers", -EBUSY
- * only for a second process on the same STORE directory.
+ * A shared catalog (an engine with sql.h `shared`: PostgreSQL;
+ * store_open_catalog, `sievefs serve --catalog`): any number of servers
+ * own it at once, each with its own STORE directory (its staging, local
+ * blobs, reserve), each still the one flock owner of that directory. What
+ * the flock guarded in the catalog is done by leases instead (servers.c,
+ * queue.c; "servers of a shared catalog" and "the run queue" below): the
+ * owner's open recovers its STORE directory as before (staging, orphan
+ * blobs of its folder) but not the catalog — it registers in `servers`
+ * under a renewed lease, pending file nodes carry the id of the server
+ * whose upload they are, and a sweep deletes only those of servers whose
+ * lease expired (or of no live server, older than a grace), never at
+ * another server's start; runs are not failed at open but claimed again
+ * once their own lease expires. Admin opens reach the catalog without
+ * STORE/lock, as before (PostgreSQL's advisory lock serialises their
+ * writes with the servers': store/sql.h). On SQLite nothing of this runs.
  *
  * Node numbers (`ino`) are the catalog's ids of node rows (AUTOINCREMENT
  * in SQLite): stable across remounts and never reused.
@@ -115,7 +104,10 @@ enum store_open_mode {
 	 * then runs crash recovery: deletes pending uploads, marks queued and
 	 * running sampling runs failed, empties staging, collects orphan
 	 * blobs; keeps the space reserve. -EBUSY when another process (or
-	 * another handle of this one) owns the store. */
+	 * another handle of this one) owns the store. On a shared catalog
+	 * the catalog's part of the recovery is the sweep by lease instead
+	 * (store.h "A shared catalog"): the pending nodes and runs of other
+	 * live servers are left alone. */
 	STORE_OPEN_OWNER = 1,
 	/* Catalog access beside a running owner (token commands): no lock,
 	 * no recovery, no staging or blob cleanup, no reserve. */
@@ -428,10 +420,18 @@ int store_run_latest(store *st, int64_t dataset, struct store_run *out);
 int store_run_latest_done(store *st, int64_t dataset, struct store_run *out);
 /* Stores the ranking of a finished run (paths in rank order with scores) and
  * makes its top `keep` the dataset's selection (from tag r->from_tag), all
- * in one transaction. */
+ * in one transaction with r's state written as done — only while r->srv
+ * holds r (queue.c): -ESTALE and nothing written otherwise. */
 int store_run_finish(store *st, const struct store_run *r, size_t n,
 		     const char *const *paths, const float *scores,
 		     size_t keep);
+/* store_run_finish that also writes r's state as done (store_run_put's
+ * check: -ESTALE, nothing written, when r->srv no longer holds it) and
+ * event (NULL: none) at level into the dataset's log, all in one
+ * transaction. (store_run_finish does the same with no event.) */
+int store_run_finish_log(store *st, const struct store_run *r, size_t n,
+			 const char *const *paths, const float *scores,
+			 size_t keep, int level, const char *event);
 /* The selection becomes the top `keep` of run `run`. -EINVAL if the run is
  * not done or ranked fewer than `keep` samples (*ranked tells how many;
  * may be NULL). */
@@ -444,6 +444,85 @@ int store_run_list(store *st, int64_t dataset, int limit,
 int store_run_scores_each(store *st, int64_t run, int limit,
 			  int (*fn)(void *arg, const char *path, double score),
 			  void *arg);
+
+/* ---- the run queue (queue.c) ----
+ *
+ * Runs are a queue in the catalog, so any server of a shared catalog may
+ * run any dataset's request and `sample` reads the same from each. A
+ * worker claims the oldest run that is queued, or running under a lease
+ * that expired (its server died or stalled): one statement, the row
+ * picked with SQL_SKIP_LOCKED (sql.h) inside a write transaction, so two
+ * claimers never get the same run. The claimer holds the run under a
+ * lease (runs.srv, runs.lease) it renews with store_run_beat, which also
+ * writes its progress and reads whether `cancel` was asked. Every later
+ * write of the run's state by its worker (store_run_put, store_run_finish)
+ * checks, in the statement that writes, that the lease is still its own:
+ * a worker whose run was taken over gets -ESTALE and its result is not
+ * written, so a run completes exactly once. Times are each server's
+ * CLOCK_REALTIME: servers of one catalog need clocks in step (NTP) to
+ * well within a lease. */
+
+/* The length of a lease (a run's and a server's), renewed every third
+ * of it: 30 s, or SIEVEFS_LEASE_MS from the environment (500 ms .. 1 h;
+ * for tests that kill a server and wait for the takeover). Read once. */
+int64_t store_lease_ns(void);
+/* This process's id among the servers of a shared catalog (servers.c),
+ * the `srv` its workers claim runs with; 0 for an embedded store (its
+ * flock makes it the one owner) and for admin handles. */
+int64_t store_server_id(store *st);
+/* Claims the oldest claimable run for server srv until lease_ns (ns, an
+ * absolute time): status running, started set when it was queued, its
+ * progress reset (a taken-over run starts again), into *out. 0, -ENOENT
+ * when there is none, or -errno. */
+int store_run_claim(store *st, int64_t srv, int64_t lease_ns,
+		    struct store_run *out);
+/* 1 if a run is claimable now, 0 if not: one read, no transaction, what
+ * an idle worker polls before it claims. Or -errno. */
+int store_run_claimable(store *st);
+/* The worker's heartbeat: extends the lease of run id held by srv to
+ * lease_ns and records its progress (done of total, phase); *cancel
+ * (may be NULL) = 1 when cancel was asked. -ESTALE when srv no longer
+ * holds it (taken over, or ended); nothing written then. */
+int store_run_beat(store *st, int64_t id, int64_t srv, int64_t lease_ns,
+		   int64_t done, int64_t total, const char *phase,
+		   int *cancel);
+/* The worker's write of r's state (status, done, total, skipped, times,
+ * error, emb, candidates, phase), only if r->srv still holds r: the end
+ * of a failed, cancelled or `embed` run, or the embedding it now has.
+ * -ESTALE when not (nothing written). */
+int store_run_put(store *st, const struct store_run *r);
+/* store_run_put and, in the same transaction, event `event` (NULL: none)
+ * at `level` in the run's dataset's `log`: a run's end is logged once,
+ * by the server whose write landed, and is in `log` as soon as the
+ * status says it ended. */
+int store_run_end(store *st, const struct store_run *r, int level,
+		  const char *event);
+/* `cancel` for dataset ds: its queued runs become cancelled at once, its
+ * running ones get the cancel flag their worker reads at its next beat.
+ * How many of each into *queued and *running (either may be NULL). */
+int store_run_cancel(store *st, int64_t ds, int64_t *queued,
+		     int64_t *running);
+/* The first run of ds that is queued or running and will set the
+ * selection (not `embed`), into *out: 0, or -ENOENT when none. */
+int store_run_active(store *st, int64_t ds, struct store_run *out);
+
+/* ---- servers of a shared catalog (servers.c) ----
+ *
+ * On an engine whose catalog is shared (sql.h `shared`: PostgreSQL), an
+ * owner's store_open registers the process in `servers` with a lease
+ * that a thread of the store renews every third of store_lease_ns(); the
+ * same thread sweeps what servers whose lease expired left behind: their
+ * pending uploads (file nodes with no hash, which carry the id of the
+ * server that made them), and pending nodes of no live server older than
+ * STORE_PENDING_GRACE_NS. A live server's in-flight upload is never
+ * touched. Their runs need no sweep: they are claimed again once their
+ * own lease expires (above). On SQLite none of this runs: the flock is
+ * the owner, and its open recovers everything. */
+#define STORE_PENDING_GRACE_NS (3600LL * 1000000000LL)
+/* One sweep now (the renewing thread calls it; a test may): deletes the
+ * pending nodes described above and the rows of expired servers. How
+ * many nodes into *nodes (may be NULL). 0 or -errno. */
+int store_servers_sweep(store *st, int64_t *nodes);
 
 /* ---- change counters (changes.c) ---- */
 

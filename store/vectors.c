@@ -419,11 +419,7 @@ int store_matrix_load(store *st, int64_t emb, int64_t tree,
 
 /* ---- runs ---- */
 
-#define RUN_COLS "id, dataset, request, strategy, n, from_tag, emb, seed," \
-	" status, done, total, skipped, created, started, finished, error," \
-	" seq, candidates"
-
-static void run_row(sql_stmt *s, struct store_run *r)
+void db_run_row(sql_stmt *s, struct store_run *r)
 {
 	memset(r, 0, sizeof(*r));
 	r->id = sql_col_int64(s, 0);
@@ -447,6 +443,10 @@ static void run_row(sql_stmt *s, struct store_run *r)
 		 sql_col_text(s, 15));
 	r->seq = sql_col_int64(s, 16);
 	r->candidates = sql_col_int64(s, 17);
+	r->srv = sql_col_int64(s, 18);
+	r->lease_ns = sql_col_int64(s, 19);
+	r->cancel = sql_col_int64(s, 20) != 0;
+	snprintf(r->phase, sizeof(r->phase), "%s", sql_col_text(s, 21));
 }
 
 int store_run_create(store *st, struct store_run *r)
@@ -531,7 +531,7 @@ static int run_query(store *st, const char *sql, int64_t a,
 	sql_bind_int64(s, 1, a);
 	r = sql_step(s);
 	if (r == SQL_ROW)
-		run_row(s, out);
+		db_run_row(s, out);
 	sql_finalize(s);
 	return r == SQL_ROW ? 0 : r == SQL_DONE ? -ENOENT : db_err(r);
 }
@@ -579,6 +579,13 @@ int store_run_finish(store *st, const struct store_run *r, size_t n,
 		     const char *const *paths, const float *scores,
 		     size_t keep)
 {
+	return store_run_finish_log(st, r, n, paths, scores, keep, 0, NULL);
+}
+
+int store_run_finish_log(store *st, const struct store_run *r, size_t n,
+			 const char *const *paths, const float *scores,
+			 size_t keep, int level, const char *event)
+{
 	struct conn *c = db_conn(st);
 	sql_stmt *s;
 	int rc;
@@ -588,8 +595,14 @@ int store_run_finish(store *st, const struct store_run *r, size_t n,
 	rc = db_begin(c);
 	if (rc)
 		return rc;
-	rc = exec3(c, "DELETE FROM scores WHERE run=?1", r->id, 0, 0);
-	s = db_prep(c, "INSERT INTO scores(run,rank,path,score) VALUES(?1,?2,?3,?4)");
+	/* Exactly once: the result lands only while r->srv still holds the
+	 * run (store/queue.c); a worker whose run was taken over is refused
+	 * here, in the transaction that would have written its result. */
+	rc = db_run_put(c, r, STORE_RUN_DONE);
+	if (!rc)
+		rc = exec3(c, "DELETE FROM scores WHERE run=?1", r->id, 0, 0);
+	s = rc ? NULL : db_prep(c, "INSERT INTO scores(run,rank,path,score)"
+				" VALUES(?1,?2,?3,?4)");
 	if (rc || !s) {
 		sql_finalize(s);
 		return db_end(c, rc ? rc : -EIO);
@@ -613,6 +626,8 @@ int store_run_finish(store *st, const struct store_run *r, size_t n,
 	if (!rc)
 		rc = exec3(c, "UPDATE datasets SET sel_tree=?2, sel_explicit=1"
 			   " WHERE id=?1", r->dataset, r->from_tag, 0);
+	if (!rc && event)
+		rc = db_event_add(c, r->dataset, level, event);
 	return db_end(c, rc);
 }
 

@@ -1973,7 +1973,13 @@ static void admin_open_beside_owner_recovers_nothing(void **state)
 	reopen(f);
 	assert_rc(store_node_get(f->st, pend, &n), -ENOENT);
 	assert_false(exists(path));
-	assert_int_equal(run_status(f), 4);
+	if (!strcmp(tstore_engine(), "postgresql"))
+		/* a shared catalog fails no run at a server's start (other
+		 * servers may be running theirs): a run whose lease ran out
+		 * is claimed again and run to its end (test_queue) */
+		assert_int_equal(store_run_claimable(f->st), 1);
+	else
+		assert_int_equal(run_status(f), 4);
 }
 
 static void admin_open_without_owner_works(void **state)
