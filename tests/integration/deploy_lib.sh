@@ -8,7 +8,8 @@
 #       STORE's catalog (the SV_CATALOG=pg wrapper's PostgreSQL database of
 #       STORE): server 1 on STORE itself, server 2 on STORE.s2 (its own
 #       owner lock and staging; blobs and thumbnails are STORE's, linked,
-#       as a shared filesystem would hold them), each on a free port, and
+#       as a shared filesystem would hold them; STORE/lightly.key, the
+#       lightly door's signing secret, hard-linked), each on a free port, and
 #       HAProxy (tests/scale/deploy.sh's settings: round robin, health
 #       checks every 0.5 s) listening on PORT in front of them. Both log
 #       to $SERVER_LOG, which then gets a last line "listening on
@@ -80,6 +81,12 @@ start_server() {
 			mkdir -p -m 0700 "$store/$a"
 			[[ -e $store.s2/$a ]] || ln -s "$(realpath "$store")/$a" "$store.s2/$a"
 		done
+		# the lightly door's signing secret (store/lightly.c reads
+		# STORE/lightly.key, O_NOFOLLOW): one for the deployment,
+		# provisioned here and hard-linked, as an admin would copy it
+		[[ -s $store/lightly.key ]] ||
+			(umask 077 && head -c 32 /dev/urandom >"$store/lightly.key")
+		ln -f "$store/lightly.key" "$store.s2/lightly.key"
 		"$SIEVEFS" serve "$store.s2" --catalog "$SV_PGBASE/$db" \
 			--listen "127.0.0.1:$p2" "${args[@]}" >>"$SERVER_LOG" 2>&1 &
 		pid2=$!
