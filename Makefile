@@ -96,7 +96,8 @@ test-s3: $(S3_UNIT) $(BLOBS_UNIT)
 # mounts real filesystems in temp dirs (one summary line), then the
 # store's engines against the real servers: test-pg, test-s3. SV_TESTS
 # picks integration scripts (tests/run-all.sh); with it set, the engine
-# runs happen only when it names them too ("pg", "s3").
+# runs happen only when it names them too ("pg", "s3"), and so does the
+# deployment's ("deploy": test-deploy and test-deploy-faults).
 test: $(BUILD)/sievefs $(UNIT_BIN) $(S3_UNIT) web
 	SIEVEFS=$(abspath $(BUILD)/sievefs) UNIT_BINS="$(UNIT_BIN)" \
 	    bash tests/run-all.sh
@@ -104,6 +105,8 @@ test: $(BUILD)/sievefs $(UNIT_BIN) $(S3_UNIT) web
 	    $(MAKE) --no-print-directory test-pg;; esac
 	@case " $(SV_TESTS) " in "  "|*" s3 "*) \
 	    $(MAKE) --no-print-directory test-s3;; esac
+	@case " $(SV_TESTS) " in "  "|*" deploy "*) \
+	    $(MAKE) --no-print-directory test-deploy test-deploy-faults;; esac
 
 # Every unit binary again with the store's catalog on a throwaway
 # PostgreSQL 15 (tests/scale/pg.sh; needs Debian's postgresql-15).
