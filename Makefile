@@ -247,4 +247,5 @@ clean:
 .PHONY: all units test test-pg test-s3 test-deploy test-deploy-faults test-serve-pg test-migrate check-asan install clean fuzz fuzz-run web web-deps
 
 -include $(LIB_OBJ:.o=.d) $(MAIN_OBJ:.o=.d) $(UNIT_BIN:=.d) \
+         $(BUILD)/tests/unit/tstore.d \
          $(FUZZ_LIB_OBJ:.o=.d) $(FUZZ:%=$(FUZZ_BUILD)/fuzz/%.d)

@@ -89,7 +89,8 @@ int idem_on_commit(struct conn *c)
 	sql_stmt *s;
 	int rc;
 
-	if (claim.st != c->st || claim.state != STORE_IDEM_ARMED)
+	if (!claim.st || claim.st != c->st ||
+	    claim.state != STORE_IDEM_ARMED)
 		return 0;
 	s = db_prep(c, "INSERT INTO idem(\"user\", key, created, status)"
 		    " VALUES(?1, ?2, ?3, 0)");
@@ -108,7 +109,7 @@ int idem_on_commit(struct conn *c)
 /* Called by db_commit once the COMMIT that carried the claim succeeded. */
 void idem_committed(struct conn *c)
 {
-	if (claim.st == c->st && claim.state == STORE_IDEM_ARMED)
+	if (claim.st && claim.st == c->st && claim.state == STORE_IDEM_ARMED)
 		claim.state = STORE_IDEM_RECORDED;
 }
 
