@@ -31,13 +31,13 @@ LIB_SRC = store/sql.c store/sql_sqlite.c store/schema_sqlite.c \
            store/sql_pg.c store/sql_pg_stmt.c store/schema_pg.c \
            store/db.c store/blob.c store/catalog.c store/vectors.c store/users.c \
            store/features.c store/kept.c store/sessions.c store/changes.c store/table.c \
-           store/thumbs.c store/lightly.c store/queue.c store/servers.c \
+           store/thumbs.c store/lightly.c store/idem.c store/queue.c store/servers.c \
            store/s3.c store/s3_sign.c store/s3_ops.c store/s3_xml.c \
            store/blobs_iface.c store/blobs_local.c store/blobs_s3.c store/blobs_spec.c store/blobs_cache.c \
            store/migrate.c \
            core/log.c core/names.c core/local.c core/upload.c core/text.c \
            core/csv.c core/runs.c core/plot.c core/embedder.c core/table.c core/thumbs.c \
-           core/util.c core/blobs.c core/auth.c core/serve.c core/lightly.c \
+           core/util.c core/blobs.c core/auth.c core/serve.c core/lightly.c core/idem.c \
            $(wildcard sampling/*.c) $(wildcard embed/*.c) \
           $(wildcard api/*.c) $(wildcard cache/*.c) \
           fs/ino.c fs/ops.c fs/openfiles.c fs/files.c fs/xattr.c fs/nodecache.c fs/ctl.c fs/emb.c fs/scratch.c fs/cmdline.c \
@@ -46,7 +46,7 @@ MAIN_SRC = fs/main.c
 # the built web app's home, served by `sievefs serve` when it exists
 WEB_DIR = $(PREFIX)/share/sievefs/web
 UNIT = sql store names fsname csv runs sampling decode embed cache api thumb changes table thumbs lightly state \
-       layer sqlite_engine blobstore queue
+       layer sqlite_engine blobstore idem queue
 LIB_OBJ = $(LIB_SRC:%.c=$(BUILD)/%.o)
 MAIN_OBJ = $(MAIN_SRC:%.c=$(BUILD)/%.o)
 UNIT_BIN = $(UNIT:%=$(BUILD)/tests/unit/test_%)
@@ -94,10 +94,11 @@ test-s3: $(S3_UNIT) $(BLOBS_UNIT)
 
 # Every test: unit tests first (fast), then the integration suite, which
 # mounts real filesystems in temp dirs (one summary line), then the
-# store's engines against the real servers: test-pg, test-s3, and
-# test-migrate. SV_TESTS picks integration scripts (tests/run-all.sh); with
-# it set, the engine runs happen only when it names them too ("pg", "s3",
-# "migrate").
+# store's engines against the real servers: test-pg, test-s3 and
+# test-migrate, then a team deployment (test-deploy: PostgreSQL, Ceph RGW,
+# two servers, HAProxy; test-deploy-faults). SV_TESTS picks integration
+# scripts (tests/run-all.sh); with it set, the engine runs happen only when
+# it names them too ("pg", "s3", "migrate", "deploy").
 test: $(BUILD)/sievefs $(UNIT_BIN) $(S3_UNIT) web
 	SIEVEFS=$(abspath $(BUILD)/sievefs) UNIT_BINS="$(UNIT_BIN)" \
 	    bash tests/run-all.sh
@@ -107,6 +108,8 @@ test: $(BUILD)/sievefs $(UNIT_BIN) $(S3_UNIT) web
 	    $(MAKE) --no-print-directory test-s3;; esac
 	@case " $(SV_TESTS) " in "  "|*" migrate "*) \
 	    $(MAKE) --no-print-directory test-migrate;; esac
+	@case " $(SV_TESTS) " in "  "|*" deploy "*) \
+	    $(MAKE) --no-print-directory test-deploy test-deploy-faults;; esac
 
 # Every unit binary again with the store's catalog on a throwaway
 # PostgreSQL 15 (tests/scale/pg.sh; needs Debian's postgresql-15).
@@ -153,6 +156,31 @@ test-serve-s3: $(BUILD)/sievefs
 	bash tests/scale/rgw.sh start "$$d" >/dev/null && \
 	SV_RGW_DIR="$$d" SV_BLOBS=s3 SIEVEFS=$(abspath $(BUILD)/sievefs) \
 	    bash tests/integration/run.sh $(SERVE_S3_TESTS)
+
+# The remote integration suite, unchanged, against a team deployment per
+# test: SV_CATALOG=pg + SV_BLOBS=s3 + SV_DEPLOY=1 make every start_server two
+# servers on the test's PostgreSQL catalog and one bucket of a Ceph RGW
+# (started here once for all of them), behind HAProxy
+# (tests/integration/deploy_lib.sh).
+DEPLOY_TESTS = t_remote t_remote_crash t_remote_emb t_remote_modes \
+	t_remote_pins t_remote_rate t_remote_reval t_remote_two t_remote_idem \
+	t_server t_app_api t_app_media t_app_samples t_lightly t_pyclient \
+	t_serve_s3
+test-deploy: $(BUILD)/sievefs
+	@d=$$(mktemp -d /tmp/sievefs-rgw.XXXXXX) && \
+	trap 'bash tests/scale/rgw.sh stop '"$$d"' >/dev/null' EXIT INT TERM && \
+	bash tests/scale/rgw.sh start "$$d" >/dev/null && \
+	SV_RGW_DIR="$$d" SV_BLOBS=s3 SV_CATALOG=pg SV_DEPLOY=1 \
+	    SIEVEFS=$(abspath $(BUILD)/sievefs) \
+	    bash tests/integration/run.sh $(DEPLOY_TESTS)
+
+# A team deployment on loopback (tests/scale/deploy.sh: PostgreSQL 15, Ceph
+# RGW, two servers on one catalog and one bucket, HAProxy in front): its
+# faults (kill -9 of a server under cp -r, PostgreSQL restarted under
+# listings, the object store stopped).
+test-deploy-faults: $(BUILD)/sievefs
+	DEPLOY_BLOBS=s3 SIEVEFS=$(abspath $(BUILD)/sievefs) \
+	    bash tests/scale/t_deploy_faults.sh
 
 check-asan:
 	$(MAKE) BUILD=build-asan \
@@ -242,7 +270,7 @@ fuzz-run: $(FUZZ_BIN)
 clean:
 	rm -rf build build-asan build-fuzz sievefs web/dist
 
-.PHONY: all units test test-pg test-s3 test-serve-pg test-serve-s3 test-migrate check-asan install clean fuzz fuzz-run web web-deps
+.PHONY: all units test test-pg test-s3 test-deploy test-deploy-faults test-serve-pg test-serve-s3 test-migrate check-asan install clean fuzz fuzz-run web web-deps
 
 -include $(LIB_OBJ:.o=.d) $(MAIN_OBJ:.o=.d) $(UNIT_BIN:=.d) $(BUILD)/tests/unit/tstore.d \
          $(FUZZ_LIB_OBJ:.o=.d) $(FUZZ:%=$(FUZZ_BUILD)/fuzz/%.d)

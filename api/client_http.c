@@ -16,7 +16,23 @@
  * Retries: up to 3 more tries after 0.2, 0.4 and 0.8 s on network errors and
  * 5xx, never on 4xx. Requests that are not idempotent (POST, PATCH, DELETE)
  * are retried on a network error only when nothing reached the server
- * (could not connect). After a network failure the server counts as down for
+ * (could not connect) — unless they carry a request id (below).
+ *
+ * Request ids (issue 19 item 8, part "deploy"): every request that may
+ * change state (any method but GET and HEAD) carries `Idempotency-Key:`
+ * 32 hex digits of a random 128-bit id, drawn once per cl_http call and
+ * sent again on each of its retries. The server records (user, key) with
+ * the change, in its transaction, and answers a retry with the first
+ * answer (api/server_idem.c), so a keyed request is safe to retry: it is
+ * retried as a GET is when its connection failed before any byte of an
+ * answer came (a timeout, a send or receive error, an empty answer: the
+ * server died after the request reached it; a cut answer is not retried),
+ * and on a 502, 503 or 504 (a balancer whose server died). A retry whose
+ * first try was applied but whose answer was lost with its server gets
+ * 409 "answer_lost" (-EALREADY): cl_node_create then looks the node up;
+ * a change without an answer body (rename, delete, setattr) takes it as
+ * done. Without randomness (getrandom failed) no key is sent and the old
+ * rule holds. After a network failure the server counts as down for
  * 2 s: requests in that window make one try each, so a mount whose server is
  * gone answers from its caches without stalling on backoff. A 429 waits for
  * its Retry-After (1 to 5 s) and goes again, whatever the method: the server
@@ -45,7 +61,11 @@
  * request logs one line (404s at debug level: a lookup of a missing name is
  * normal); one that got no HTTP answer adds a hint to curl's text
  * (net_hint: an untrusted certificate, http:// to an https port and the
- * reverse, nothing listening). cl_http blocks for the whole of its tries.
+ * reverse, nothing listening). A 502, 503 or 504 without the server's JSON
+ * error body comes from a proxy in front (HAProxy with no live server):
+ * it counts as no HTTP answer (r->net), so the server is marked down and
+ * expired cached copies may answer, as for a refused connection.
+ * cl_http blocks for the whole of its tries.
  *
  * Threads: `hlock` protects the handle list; `down_lock` the down-until time
  * (and the nodes' wrote_at); the share locks are libcurl's. No two of them
@@ -57,6 +77,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -263,11 +284,12 @@ static int is_idempotent(const char *m)
 	return !strcmp(m, "GET") || !strcmp(m, "HEAD") || !strcmp(m, "PUT");
 }
 
-static int retryable(const struct req *r, CURLcode res)
+static int retryable(const struct req *r, CURLcode res, int keyed)
 {
 	if (res == CURLE_COULDNT_CONNECT || res == CURLE_COULDNT_RESOLVE_HOST)
 		return 1;
-	if (!is_idempotent(r->method))
+	/* a keyed change only when no answer began (status still 0) */
+	if (!is_idempotent(r->method) && (!keyed || r->status))
 		return 0;
 	return res == CURLE_OPERATION_TIMEDOUT || res == CURLE_SEND_ERROR ||
 	       res == CURLE_RECV_ERROR || res == CURLE_GOT_NOTHING ||
@@ -420,6 +442,23 @@ static int outcome(struct client *c, struct req *r, CURLcode res)
 					    sizeof(message));
 		cJSON_Delete(j);
 	}
+	if (!name[0] && (r->status == 502 || r->status == 503 ||
+			  r->status == 504)) {
+		/* not the server's own error (no errno in a JSON body): a
+		 * proxy or balancer in front of it (HAProxy) found no server
+		 * to answer — unreachable, as a refused connection is: the
+		 * caches may answer from expired copies, and the server
+		 * counts as down */
+		r->net = 1;
+		log_error("remote: %s %s%s: HTTP %ld from a proxy in front of"
+			  " the server (no server behind it answered)",
+			  r->method, c->base, r->path, r->status);
+		if (r->msg)
+			snprintf(r->msg, BE_MSG, "server %.120s unreachable:"
+				 " HTTP %ld from its proxy", c->base,
+				 r->status);
+		return -EIO;
+	}
 	if (name[0])
 		err = api_errno_from_name(name);
 	else if (r->status == 401 || r->status == 403)
@@ -449,12 +488,32 @@ static void keep_etag(struct req *r)
 		snprintf(r->etag, sizeof(r->etag), "%s", hd->value);
 }
 
+/* "Idempotency-Key: " and a new random 128-bit id in hex into out (64
+ * bytes): 0, or -EIO without randomness (then no key is sent). */
+static int new_key_header(char *out, size_t len)
+{
+	static const char hexd[] = "0123456789abcdef";
+	unsigned char id[16];
+	int n;
+
+	if (getrandom(id, sizeof(id), GRND_NONBLOCK) != (ssize_t)sizeof(id))
+		return -EIO;
+	n = snprintf(out, len, "Idempotency-Key: ");
+	for (size_t i = 0; i < sizeof(id) && (size_t)n + 2 < len; i++) {
+		out[n++] = hexd[id[i] >> 4];
+		out[n++] = hexd[id[i] & 15];
+	}
+	out[n] = '\0';
+	return 0;
+}
+
 /* Runs a request with retries. 0 for a 2xx answer (or a 304 to r->inm),
  * else -errno. */
 int cl_http(struct client *c, struct req *r)
 {
 	struct curl_slist *hdr = NULL, *h2;
-	char url[URL_MAX], ct[96], inm[128];
+	char url[URL_MAX], ct[96], inm[128], idem[64];
+	int keyed = 0;
 	off_t out_start = 0;
 	CURLcode res = CURLE_OK;
 	int rc, tries;
@@ -484,6 +543,11 @@ int cl_http(struct client *c, struct req *r)
 	if (h2 && r->inm) {
 		snprintf(inm, sizeof(inm), "If-None-Match: %s", r->inm);
 		h2 = curl_slist_append(h2, inm);
+	}
+	if (h2 && strcmp(r->method, "GET") && strcmp(r->method, "HEAD") &&
+	    !new_key_header(idem, sizeof(idem))) {
+		h2 = curl_slist_append(h2, idem);
+		keyed = 1;
 	}
 	if (!h2) {
 		curl_slist_free_all(hdr);
@@ -518,10 +582,11 @@ int cl_http(struct client *c, struct req *r)
 		}
 		if (res == CURLE_OK && r->status < 500)
 			break;
-		if (res != CURLE_OK && !retryable(r, res))
+		if (res != CURLE_OK && !retryable(r, res, keyed))
 			break;
 		if (res == CURLE_OK && !is_idempotent(r->method) &&
-		    r->status != 502 && r->status != 503)
+		    r->status != 502 && r->status != 503 &&
+		    !(keyed && r->status == 504))
 			break;
 	}
 	if (res == CURLE_OK && r->resp.over)
@@ -714,6 +779,8 @@ int cl_send_json(struct client *c, const char *method, const char *path,
 	}
 	r.msg = msg;
 	rc = cl_http(c, &r);
+	if (rc == -EALREADY && !out && !strcmp(r.code, "answer_lost"))
+		rc = 0;     /* applied by a try whose answer was lost */
 	free(text);
 	if (!rc && out && r.resp.len) {
 		*out = cJSON_ParseWithLength(r.resp.p, r.resp.len);

@@ -449,6 +449,14 @@ int cl_node_create(struct backend *be, int64_t parent, const char *name,
 	rc = cl_send_json(C(be), "POST", path, b, &j, NULL);
 	cJSON_Delete(b);
 	cl_changed_nodes(C(be));
+	if (rc == -EALREADY) {
+		/* a retry of ours was told the first try made the node and
+		 * its answer was lost (client_http.c, request ids): it is
+		 * the node by that name now */
+		log_info("remote: create %s: the answer was lost with its"
+			 " server, looking the node up", name);
+		return cl_node_lookup(be, parent, name, out);
+	}
 	if (!rc)
 		rc = j && !api_node_from_json(j, out) ? 0 : -EIO;
 	cJSON_Delete(j);

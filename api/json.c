@@ -525,6 +525,9 @@ static const struct {
 	{ EMLINK, "EMLINK", 409, "too_many_links" },
 	{ ERANGE, "ERANGE", 400, "invalid" },
 	{ EOVERFLOW, "EOVERFLOW", 400, "invalid" },
+	/* a keyed request applied by an earlier try whose answer was lost
+	 * (api/server_idem.c) */
+	{ EALREADY, "EALREADY", 409, "answer_lost" },
 };
 
 #define NERR (sizeof(errtab) / sizeof(errtab[0]))

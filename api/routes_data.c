@@ -409,7 +409,8 @@ static enum MHD_Result r_children(struct srv *s, struct req *r,
 	uint64_t gen;
 	size_t cnt = 0;
 	cJSON *j = NULL;
-	int rc = srv_own_node(s, r, r->id, &n), q;
+	/* the owner check and the validator in one query (core/serve.h) */
+	int rc = core_own_folder(s->st, r->owner, r->id, &n, &gen), q;
 
 	if (rc)
 		return srv_send_errno(c, rc, NULL);
@@ -423,9 +424,6 @@ static enum MHD_Result r_children(struct srv *s, struct req *r,
 				    "EINVAL", "limit must be 1-10000");
 	/* Ownership was checked above: a 304 tells nothing about a folder
 	 * of another user's (that was a 404). */
-	rc = core_folder_gen(s->st, r->id, &gen);
-	if (rc)
-		return srv_send_errno(c, rc, NULL);
 	snprintf(etag, sizeof(etag), "\"g%lld-%" PRIu64 "-%016" PRIx64 "\"",
 		 (long long)r->id, gen, s->boot);
 	if (srv_none_match_hit(c, etag))

@@ -95,6 +95,10 @@ enum MHD_Result srv_send_resp(struct MHD_Connection *c, unsigned status,
 
 	if (!resp)
 		return MHD_NO;
+	/* a keyed request's answer is kept, or replaced (server_idem.c) */
+	resp = srv_idem_answer(c, &status, resp, ctype);
+	if (!resp)
+		return MHD_NO;
 	if (web_answer)
 		srv_web_headers(resp);
 	if (ctype)
@@ -115,6 +119,7 @@ enum MHD_Result srv_send_buf(struct MHD_Connection *c, unsigned status,
 						MHD_RESPMEM_PERSISTENT);
 	if (!resp)
 		free(buf);
+	srv_idem_body(resp, buf, len);
 	return srv_send_resp(c, status, resp, ctype);
 }
 
@@ -130,6 +135,7 @@ struct MHD_Response *srv_json_resp(cJSON *j)
 					       MHD_RESPMEM_MUST_FREE);
 	if (!resp)
 		free(text);
+	srv_idem_body(resp, text, strlen(text));
 	return resp;
 }
 
@@ -1037,7 +1043,7 @@ enum MHD_Result srv_handler(void *cls, struct MHD_Connection *c,
 				    "request body over the cap");
 	if (r->ioerr && r->rt->body != B_FILE && r->rt->body != B_BLOB)
 		return srv_send_errno(c, r->ioerr, NULL);
-	return r->rt->fn(s, r, c);
+	return srv_idem_run(s, r, c, method);
 }
 
 void *srv_on_uri(void *cls, const char *uri, struct MHD_Connection *c)

@@ -338,6 +338,22 @@ enum MHD_Result srv_send_text(struct MHD_Connection *c, int rc,
 /* A response with j's text (j taken over), or NULL when out of memory. */
 struct MHD_Response *srv_json_resp(cJSON *j);
 
+/* ---- idempotency keys (server_idem.c; part "deploy") ---- */
+
+/* Runs the request's route, honouring its Idempotency-Key (replays a
+ * stored answer instead when the key was used; see server_idem.c). */
+enum MHD_Result srv_idem_run(struct srv *s, struct req *r,
+			     struct MHD_Connection *c, const char *method);
+/* Tells the keyed request of this thread (if any) the body of resp. */
+void srv_idem_body(struct MHD_Response *resp, const char *body, size_t len);
+/* srv_send_resp's hook: a keyed request's answer is stored (resp
+ * returned), or replaced by the answer of the try that holds the key
+ * (*status changed, resp destroyed). NULL when out of memory. */
+struct MHD_Response *srv_idem_answer(struct MHD_Connection *c,
+				     unsigned *status,
+				     struct MHD_Response *resp,
+				     const char *ctype);
+
 /* ---- auth (server_http.c) ---- */
 
 /* The name of the session cookie (web.c sets it, the auth reads it). */

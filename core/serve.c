@@ -38,6 +38,12 @@ int core_own_node(store *st, const char *owner, int64_t ino,
 	return rc ? rc : core_own_dataset(st, owner, out->dataset, &d);
 }
 
+int core_own_folder(store *st, const char *owner, int64_t ino,
+		    struct store_node *out, uint64_t *gen)
+{
+	return store_node_owned_gen(st, owner, ino, out, gen);
+}
+
 int core_own_embedding(store *st, const char *owner, int64_t id,
 		       struct store_embedding *out)
 {

@@ -39,6 +39,10 @@ int core_own_tag(store *st, const char *owner, int64_t id,
 		 struct store_tag *out, struct store_dataset *d);
 int core_own_node(store *st, const char *owner, int64_t ino,
 		  struct store_node *out);
+/* core_own_node and core_folder_gen of the same node in one catalog
+ * query (a listing's owner check and validator). */
+int core_own_folder(store *st, const char *owner, int64_t ino,
+		    struct store_node *out, uint64_t *gen);
 int core_own_embedding(store *st, const char *owner, int64_t id,
 		       struct store_embedding *out);
 

@@ -212,10 +212,22 @@ void db_unlock(struct conn *c)
 int db_commit(struct conn *c, int durable)
 {
 	const struct sql_engine *e = c->db->eng;
+	int rc;
 
+	/* part "deploy": an armed idempotency key goes in with the change
+	 * (store/idem.c) */
+	rc = idem_on_commit(c);
+	if (rc) {
+		e->rollback(c->db);
+		return rc;
+	}
 	if (durable && e->commit_durable)
-		return e->commit_durable(c->db);
-	return e->commit(c->db);
+		rc = e->commit_durable(c->db);
+	else
+		rc = e->commit(c->db);
+	if (!rc)
+		idem_committed(c);
+	return rc;
 }
 
 int db_end(struct conn *c, int rc)

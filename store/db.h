@@ -136,6 +136,13 @@ static inline int db_bind_str(sql_stmt *s, int i, const char *v)
  * returns once it is on disk (sql_engine.commit_durable). 0 or -errno
  * (the transaction is then rolled back). */
 int db_commit(struct conn *c, int durable);
+/* Idempotency keys (idem.c), part "deploy": inside db_commit, before the
+ * COMMIT, the thread's armed key is inserted into the transaction (0, or
+ * -errno: -EEXIST when another try of the request holds the key — the
+ * transaction is then rolled back); after a successful COMMIT,
+ * idem_committed marks the key recorded. */
+int idem_on_commit(struct conn *c);
+void idem_committed(struct conn *c);
 /* Write transaction: takes wlock and begins; db_end commits when rc == 0,
  * else rolls back, and always releases wlock. Returns rc or the commit's
  * error. */
@@ -276,7 +283,8 @@ void thumbcache_forget(store *st, const unsigned char *sha);
 void thumbcache_recover(store *st);
 /* users.c: binds hash to ?1 of s (a SELECT of user, hash, ...) and steps
  * it: 0 with the row's user into user (STORE_USER_MAX + 1) when a row
- * came whose hash equals it (constant-time), else -EACCES. The caller
+ * came whose hash equals it (constant-time), else -EACCES; the step's
+ * -errno when the catalog failed (not a refused secret). The caller
  * resets or finalizes s. */
 int users_hash_row(sql_stmt *s, const unsigned char *hash, char *user);
 /* users.c: the valid, unrevoked token whose SHA-256 is hash: its user

@@ -150,6 +150,14 @@ static const char v1[] =
 	" img_type " T " NOT NULL);"
 	"CREATE TABLE lightly_used(sig " T " PRIMARY KEY,"
 	" expires BIGINT NOT NULL);"
+	/* part "deploy" (issue 19 item 8): idempotency keys (store/idem.c);
+	 * IF NOT EXISTS so that a later version step may repeat it for a
+	 * catalog made before it */
+	"CREATE TABLE IF NOT EXISTS idem(\"user\" " T " NOT NULL,"
+	" key " T " NOT NULL, created BIGINT NOT NULL, status BIGINT NOT NULL,"
+	" ctype " T " NOT NULL DEFAULT '', body BYTEA,"
+	" PRIMARY KEY(\"user\", key));"
+	"CREATE INDEX IF NOT EXISTS idem_created ON idem(created);"
 
 	/* ---- state (issue 19: a server's memory in the catalog):
 	 * the catalog's epoch in every ETag (changes.c), request budgets

@@ -28,6 +28,8 @@
  *                               -- uploads no node names yet, see users.c
  *   changes(dataset, kind, gen) -- a dataset's change counters, see below
  *   samples_gen(dataset, gen)   -- a live tree's change counter, table.c
+ *   idem(user, key, created, status, ctype, body)
+ *                               -- idempotency keys of requests, idem.c
  *   rate_buckets(user, tokens, at, took)
  *                               -- request budgets shared by servers, users.c
  *   meta 'epoch'                -- the catalog's random epoch (ETags),
@@ -275,7 +277,15 @@ static const char schema[] =
 	"CREATE TABLE IF NOT EXISTS lightly_ds(dataset INTEGER PRIMARY KEY,"
 	" img_type TEXT NOT NULL);"
 	"CREATE TABLE IF NOT EXISTS lightly_used(sig TEXT PRIMARY KEY,"
-	" expires INTEGER NOT NULL);";
+	" expires INTEGER NOT NULL);"
+	/* part "deploy" (issue 19 item 8): idempotency keys of state-changing
+	 * requests (idem.c): status 0 = recorded with the change, no answer
+	 * stored yet; IF NOT EXISTS: also the migration of an older catalog */
+	"CREATE TABLE IF NOT EXISTS idem(user TEXT NOT NULL, key TEXT NOT NULL,"
+	" created INTEGER NOT NULL, status INTEGER NOT NULL,"
+	" ctype TEXT NOT NULL DEFAULT '', body BLOB,"
+	" PRIMARY KEY(user, key)) WITHOUT ROWID;"
+	"CREATE INDEX IF NOT EXISTS idem_created ON idem(created);";
 #undef CHG
 #undef CHG_UPSERT
 #undef BUMP

@@ -646,6 +646,11 @@ int store_node_children_page(store *st, int64_t parent, const char *after,
  * attributes set (schema_sqlite.c, "Folder generations"); 0 for a folder never
  * changed. One indexed read. 0 or -EIO. */
 int store_node_gen(store *st, int64_t ino, uint64_t *gen);
+/* Node ino when its dataset belongs to owner (else -ENOENT, also for
+ * another owner's), and its change counter (as store_node_gen) into *gen:
+ * one statement, for a listing. 0 or -errno. */
+int store_node_owned_gen(store *st, const char *owner, int64_t ino,
+			 struct store_node *out, uint64_t *gen);
 /* Gives staged bytes (fd; staged = path, "" if unnamed) whose hash the
  * caller verified their blob name without pointing any node at them. With
  * `user` (NULL: none), also records in the same transaction that user sent
@@ -800,5 +805,44 @@ int store_thumbcache_put(store *st, const unsigned char sha[STORE_SHA_LEN],
 int store_sha256_fd(int fd, unsigned char sha[STORE_SHA_LEN]);
 void store_sha_hex(const unsigned char sha[STORE_SHA_LEN], char hex[65]);
 int64_t store_now_ns(void);
+
+/* ---- idempotency keys of state-changing requests (idem.c; part
+ * "deploy", issue 19 item 8) ---- */
+
+#define STORE_IDEM_KEY_MIN 16
+#define STORE_IDEM_KEY_MAX 64
+/* What became of the thread's armed key (store_idem_state/_disarm). */
+enum store_idem_state {
+	STORE_IDEM_ARMED = 0,      /* no write committed (yet) */
+	STORE_IDEM_RECORDED = 1,   /* committed with the request's first write */
+	STORE_IDEM_TAKEN = 2,      /* another try holds the key: this try's
+	                            * write was rolled back */
+};
+/* A stored row: status 0 = recorded, no answer yet. */
+struct store_idem_answer {
+	int status;
+	char ctype[96];
+	char *body;                /* malloc'd, NUL-terminated: free() */
+	size_t len;
+	int has_body;
+};
+/* 1 if key is 16..64 characters of [0-9A-Za-z_-]. */
+int store_idem_key_ok(const char *key);
+/* Arms the calling thread: the next write transaction it commits on st
+ * inserts (user, key) with the change, in the same transaction. */
+void store_idem_arm(store *st, const char *user, const char *key);
+/* The armed key's state (enum store_idem_state), still armed. */
+int store_idem_state(void);
+/* Disarms the thread; its key's state. */
+int store_idem_disarm(void);
+/* The row of (user, key): 0 (free out->body), -ENOENT, -errno. */
+int store_idem_lookup(store *st, const char *user, const char *key,
+		      struct store_idem_answer *out);
+/* Stores the answer of a recorded key (body NULL: none kept). 0/-errno. */
+int store_idem_answer(store *st, const char *user, const char *key,
+		      int status, const char *ctype, const char *body,
+		      size_t len);
+/* Deletes the keys made before before_ns; how many into *deleted. */
+int store_idem_sweep(store *st, int64_t before_ns, int64_t *deleted);
 
 #endif

@@ -313,10 +313,13 @@ int store_token_revoke_own(store *st, const char *user, int64_t id)
 int users_hash_row(sql_stmt *s, const unsigned char *hash, char *user)
 {
 	const char *u;
-	int rc = -EACCES;
+	int rc = -EACCES, st;
 
 	sql_bind_blob(s, 1, hash, STORE_SHA_LEN);
-	if (sql_step(s) == SQL_ROW &&
+	st = sql_step(s);
+	if (st < 0)
+		return st;    /* the catalog failed: not a refused token */
+	if (st == SQL_ROW &&
 	    sql_col_bytes(s, 1) == STORE_SHA_LEN &&
 	    store_hash_equal(sql_col_blob(s, 1), hash)) {
 		u = sql_col_text(s, 0);
@@ -414,6 +417,36 @@ int store_node_gen(store *st, int64_t ino, uint64_t *gen)
 		*gen = (uint64_t)sql_col_int64(s, 0);
 	sql_reset(s);
 	return r == SQL_ROW || r == SQL_DONE ? 0 : db_err(r);
+}
+
+int store_node_owned_gen(store *st, const char *owner, int64_t ino,
+			 struct store_node *out, uint64_t *gen)
+{
+	struct conn *c = db_conn(st);
+	sql_stmt *s;
+	int r, rc = -ENOENT;
+
+	*gen = 0;
+	/* one statement where a listing made three (node, its dataset's
+	 * owner, the folder's counter): part "deploy", bench/scale */
+	if (!c || !(s = db_prep(c, "SELECT " NODE_COLS ", d.owner,"
+				" coalesce((SELECT g.gen FROM dirgen g"
+				" WHERE g.ino=n.ino), 0)"
+				" FROM nodes n JOIN tags t ON t.id=n.tree"
+				" JOIN datasets d ON d.id=t.dataset"
+				" WHERE n.ino=?1")))
+		return -EIO;
+	sql_bind_int64(s, 1, ino);
+	r = sql_step(s);
+	if (r == SQL_ROW && !strcmp(sql_col_text(s, NODE_NCOLS), owner)) {
+		db_node_row(s, out);
+		*gen = (uint64_t)sql_col_int64(s, NODE_NCOLS + 1);
+		rc = 0;
+	} else if (r < 0) {
+		rc = r;
+	}
+	sql_finalize(s);
+	return rc;
 }
 
 /* Records that `user` sent sha (size bytes): the grant, and the pending

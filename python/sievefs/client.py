@@ -174,6 +174,15 @@ class Client(Transfers):
         elif isinstance(body, str):
             body = body.encode("utf-8", "surrogateescape")
         h = {"Authorization": "Bearer " + self.__token}
+        # A request that may change state carries a request id, the same
+        # on every retry: the server records it with the change and
+        # answers a retry with the first answer (api/server_idem.c), so
+        # such a request may be retried after its server died mid-way
+        # (connection lost, or 502/503/504 from a balancer) without being
+        # done twice.
+        keyed = method not in ("GET", "HEAD")
+        if keyed:
+            h["Idempotency-Key"] = os.urandom(16).hex()
         if ctype:
             h["Content-Type"] = ctype
         if headers:
@@ -221,6 +230,11 @@ class Client(Transfers):
                 if reused and attempt == 1 and not began and \
                         not isinstance(e, _CutShort):
                     continue
+                # a keyed request that got no answer byte: its retry
+                # cannot do it twice (a cut answer is still not retried)
+                if keyed and not began and attempt <= 3:
+                    time.sleep(0.2 * attempt)
+                    continue
                 raise ConnectionFailed("%s %s: connection lost: %s"
                                        % (method, path, e or type(e).__name__),
                                        method=method, path=path) from None
@@ -254,6 +268,9 @@ class Client(Transfers):
             self._log("%s %s %d" % (method, full.split("?")[0], status))
             if resp.will_close:
                 self._conn(fresh=True)
+            if keyed and status in (502, 503, 504) and attempt <= 3:
+                time.sleep(0.2 * attempt)
+                continue
             if status == 429 and rate_tries < 3:
                 rate_tries += 1
                 try:

@@ -420,3 +420,12 @@ sv_catalog_dump() {
 	fi
 	sqlite3 "$1/catalog.db" .dump >"$2"
 }
+
+# SV_DEPLOY=1 (with SV_CATALOG=pg; part "deploy" of issue 19): every
+# start_server is two servers on one catalog behind HAProxy
+# (tests/integration/deploy_lib.sh; make test-deploy).
+if [[ ${SV_DEPLOY:-} == 1 ]]; then
+	[[ ${SV_CATALOG:-} == pg ]] || die "SV_DEPLOY=1 needs SV_CATALOG=pg"
+	# shellcheck source=deploy_lib.sh
+	. "$(dirname "${BASH_SOURCE[0]}")/deploy_lib.sh"
+fi

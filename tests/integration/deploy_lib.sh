@@ -1,0 +1,134 @@
+# shellcheck shell=bash
+# deploy_lib.sh — SV_DEPLOY=1 (with SV_CATALOG=pg): the remote integration
+# tests, unchanged, against a deployment instead of one server (issue 19,
+# part "deploy"; make test-deploy). Sourced by server_lib.sh after its
+# SV_CATALOG=pg setup; replaces start_server and kill_server:
+#
+#   start_server PORT [STORE [ARGS...]]  two `sievefs serve` processes on
+#       STORE's catalog (the SV_CATALOG=pg wrapper's PostgreSQL database of
+#       STORE): server 1 on STORE itself, server 2 on STORE.s2 (its own
+#       owner lock and staging; blobs and thumbnails are STORE's, linked,
+#       as a shared filesystem would hold them; STORE/lightly.key, the
+#       lightly door's signing secret, hard-linked), each on a free port, and
+#       HAProxy (tests/scale/deploy.sh's settings: round robin, health
+#       checks every 0.5 s) listening on PORT in front of them. Both log
+#       to $SERVER_LOG, which then gets a last line "listening on
+#       http://127.0.0.1:PORT" for the tests that read the port there.
+#       SERVER_PID is server 1's. HAProxy stays for the test's life (one
+#       per PORT); a later start_server on the same PORT first stops what is
+#       left of the earlier pair (a test that killed SERVER_PID left server
+#       2), then starts both again on their same ports.
+#   kill_server   kill -9 of both servers of the last start_server (the
+#       service is gone, as the tests mean: HAProxy then answers 503).
+#
+# What stays direct: serve_port (the kernel picks the port; its tests
+# check one process), a STORE whose catalog stays SQLite under the wrapper
+# (a mount used it first: one server behind HAProxy, said in a note), a
+# test that passes its own --catalog/--config (one server behind HAProxy).
+
+sv_need haproxy
+
+# PORT → state in $T/deploy.PORT/: p1 p2 (ports), pid1 pid2, ha.pid, ha.cfg
+sv_deploy_dir() { echo "$T/deploy.$1"; }
+
+sv_deploy_wait() {   # PORT PID: ≤ 10 s until /v1/whoami answers 401
+	local deadline=$((SECONDS + 10)) code
+	while ((SECONDS < deadline)); do
+		code=$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$1/v1/whoami")
+		[[ $code == 401 ]] && return 0
+		[[ -n ${2:-} ]] && ! sv_alive "$2" && return 1
+		sleep 0.1
+	done
+	return 1
+}
+
+sv_deploy_stop_pair() {   # PORT: stops what is left of its servers
+	local st pid
+	st=$(sv_deploy_dir "$1")
+	for pid in $(cat "$st/pid1" "$st/pid2" 2>/dev/null); do
+		sv_alive "$pid" || continue
+		kill "$pid" 2>/dev/null
+		sv_wait_gone "$pid" 5 || kill -9 "$pid" 2>/dev/null
+		wait "$pid" 2>/dev/null
+	done
+	rm -f "$st/pid1" "$st/pid2"
+}
+
+start_server() {
+	local port=$1 store=${2:-$T/store} st p1 p2 pid1 pid2 db own=0 a
+	local args=("${@:3}")
+	st=$(sv_deploy_dir "$port")
+	mkdir -p "$st"
+	sv_deploy_stop_pair "$port"
+	p1=$(cat "$st/p1" 2>/dev/null) || p1=$(free_port)
+	p2=$(cat "$st/p2" 2>/dev/null) || p2=$(free_port)
+	echo "$p1" >"$st/p1"
+	echo "$p2" >"$st/p2"
+	for a in "${args[@]}"; do
+		[[ $a == --catalog || $a == --catalog-file || $a == --config ]] && own=1
+	done
+	"$SIEVEFS" serve "$store" --listen "127.0.0.1:$p1" "${args[@]}" >>"$SERVER_LOG" 2>&1 &
+	pid1=$!
+	SV_BG+=("$pid1")
+	echo "$pid1" >"$st/pid1"
+	SERVER_PID=$pid1
+	sv_deploy_wait "$p1" "$pid1" || { sv_show "$SERVER_LOG"; return 1; }
+	db=$(sv_catalog_db "$store")
+	if [[ -n $db && $own == 0 ]]; then
+		# server 2: same catalog, same blobs, its own STORE
+		mkdir -p -m 0700 "$store.s2"
+		for a in blobs thumbs; do
+			mkdir -p -m 0700 "$store/$a"
+			[[ -e $store.s2/$a ]] || ln -s "$(realpath "$store")/$a" "$store.s2/$a"
+		done
+		# the lightly door's signing secret (store/lightly.c reads
+		# STORE/lightly.key, O_NOFOLLOW): one for the deployment,
+		# provisioned here and hard-linked, as an admin would copy it
+		[[ -s $store/lightly.key ]] ||
+			(umask 077 && head -c 32 /dev/urandom >"$store/lightly.key")
+		ln -f "$store/lightly.key" "$store.s2/lightly.key"
+		"$SIEVEFS" serve "$store.s2" --catalog "$SV_PGBASE/$db" \
+			--listen "127.0.0.1:$p2" "${args[@]}" >>"$SERVER_LOG" 2>&1 &
+		pid2=$!
+		SV_BG+=("$pid2")
+		echo "$pid2" >"$st/pid2"
+		sv_deploy_wait "$p2" "$pid2" || { sv_show "$SERVER_LOG"; return 1; }
+	else
+		note "SV_DEPLOY: $store keeps one server behind HAProxy (its catalog is not the wrapper's PostgreSQL database)"
+	fi
+	if ! { [[ -s $st/ha.pid ]] && sv_alive "$(cat "$st/ha.pid")"; }; then
+		{
+			printf 'global\n\tmaxconn 4000\n'
+			printf 'defaults\n\tmode http\n\ttimeout connect 2s\n'
+			printf '\ttimeout client 300s\n\ttimeout server 300s\n'
+			printf '\ttimeout http-keep-alive 60s\n\ttimeout check 2s\n'
+			printf '\tretries 2\n\toption redispatch\n'
+			printf 'frontend fe\n\tbind 127.0.0.1:%s\n\tdefault_backend be\n' "$port"
+			printf 'backend be\n\tbalance roundrobin\n'
+			printf '\toption httpchk GET /v1/whoami\n\thttp-check expect status 401\n'
+			printf '\tdefault-server inter 500ms fall 2 rise 1\n'
+			printf '\tserver s1 127.0.0.1:%s check\n' "$p1"
+			[[ -s $st/pid2 ]] && printf '\tserver s2 127.0.0.1:%s check\n' "$p2"
+		} >"$st/ha.cfg"
+		haproxy -db -f "$st/ha.cfg" </dev/null >>"$st/ha.log" 2>&1 &
+		echo $! >"$st/ha.pid"
+		SV_BG+=("$!")
+	fi
+	sv_deploy_wait "$port" "$(cat "$st/ha.pid")" ||
+		{ sv_show "$st/ha.log"; return 1; }
+	sleep 0.6         # a health check of each server has passed
+	echo "sievefs: listening on http://127.0.0.1:$port (SV_DEPLOY: HAProxy in front of 127.0.0.1:$p1 and 127.0.0.1:$p2)" >>"$SERVER_LOG"
+	return 0
+}
+
+kill_server() {
+	local st pid
+	for st in "$T"/deploy.*; do
+		for pid in $(cat "$st/pid1" "$st/pid2" 2>/dev/null); do
+			sv_alive "$pid" || continue
+			kill -9 "$pid" 2>/dev/null
+			wait "$pid" 2>/dev/null
+		done
+	done
+	note "killed the servers (SV_DEPLOY: both, pids $(cat "$T"/deploy.*/pid[12] 2>/dev/null | tr '\n' ' ')) with SIGKILL"
+}
