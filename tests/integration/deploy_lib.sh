@@ -7,9 +7,10 @@
 #   start_server PORT [STORE [ARGS...]]  two `sievefs serve` processes on
 #       STORE's catalog (the SV_CATALOG=pg wrapper's PostgreSQL database of
 #       STORE): server 1 on STORE itself, server 2 on STORE.s2 (its own
-#       owner lock and staging; blobs and thumbnails are STORE's, linked,
-#       as a shared filesystem would hold them; STORE/lightly.key, the
-#       lightly door's signing secret, hard-linked), each on a free port, and
+#       owner lock, staging and caches). Their bytes: with SV_BLOBS=s3 (make
+#       test-deploy) one bucket prefix for both, server 2 given server 1's
+#       --blobs; else STORE's blobs and thumbnails, linked, as a shared
+#       filesystem would hold them. Each on a free port, and
 #       HAProxy (tests/scale/deploy.sh's settings: round robin, health
 #       checks every 0.5 s) listening on PORT in front of them. Both log
 #       to $SERVER_LOG, which then gets a last line "listening on
@@ -75,19 +76,19 @@ start_server() {
 	sv_deploy_wait "$p1" "$pid1" || { sv_show "$SERVER_LOG"; return 1; }
 	db=$(sv_catalog_db "$store")
 	if [[ -n $db && $own == 0 ]]; then
-		# server 2: same catalog, same blobs, its own STORE
+		# server 2: same catalog, same blobs, its own STORE (the
+		# lightly door's signing secret is the catalog's)
 		mkdir -p -m 0700 "$store.s2"
-		for a in blobs thumbs; do
-			mkdir -p -m 0700 "$store/$a"
-			[[ -e $store.s2/$a ]] || ln -s "$(realpath "$store")/$a" "$store.s2/$a"
-		done
-		# the lightly door's signing secret (store/lightly.c reads
-		# STORE/lightly.key, O_NOFOLLOW): one for the deployment,
-		# provisioned here and hard-linked, as an admin would copy it
-		[[ -s $store/lightly.key ]] ||
-			(umask 077 && head -c 32 /dev/urandom >"$store/lightly.key")
-		ln -f "$store/lightly.key" "$store.s2/lightly.key"
-		"$SIEVEFS" serve "$store.s2" --catalog "$SV_PGBASE/$db" \
+		local blobs=()
+		if [[ ${SV_BLOBS:-} == s3 ]]; then
+			blobs=(--blobs "s3://$S3_BUCKET/$(sv_blobs_prefix "$store")?endpoint=$S3_ENDPOINT&region=$S3_REGION")
+		else
+			for a in blobs thumbs; do
+				mkdir -p -m 0700 "$store/$a"
+				[[ -e $store.s2/$a ]] || ln -s "$(realpath "$store")/$a" "$store.s2/$a"
+			done
+		fi
+		"$SIEVEFS" serve "$store.s2" --catalog "$SV_PGBASE/$db" "${blobs[@]}" \
 			--listen "127.0.0.1:$p2" "${args[@]}" >>"$SERVER_LOG" 2>&1 &
 		pid2=$!
 		SV_BG+=("$pid2")

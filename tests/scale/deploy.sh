@@ -102,13 +102,6 @@ start_server() {
 	store=$d/srv$i
 	log=$d/serve$i.log
 	mkdir -p -m 0700 "$store"
-	# one signing secret for the lightly door's URLs (store/lightly.c:
-	# STORE/lightly.key, read with O_NOFOLLOW): server 1's, hard-linked
-	if [[ $i != 1 ]]; then
-		[[ -s $d/srv1/lightly.key ]] ||
-			(umask 077 && head -c 32 /dev/urandom >"$d/srv1/lightly.key")
-		ln -f "$d/srv1/lightly.key" "$store/lightly.key"
-	fi
 	if [[ $DEPLOY_BLOBS == local && $i != 1 ]]; then
 		for sub in blobs thumbs; do
 			mkdir -p "$d/srv1/$sub"

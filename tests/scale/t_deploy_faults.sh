@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 #
 # t_deploy_faults — faults in a team deployment (tests/scale/deploy.sh:
-# PostgreSQL 15, two `sievefs serve` on one catalog and one blob store,
+# PostgreSQL 15, Ceph RGW, two `sievefs serve` on one catalog and one bucket,
 # HAProxy in front; issue 19, "Faults, with nothing lost").
 #
 # Proves:
@@ -16,7 +16,10 @@
 #      answer is a clean error (5xx with a JSON error body, within the
 #      client's timeout), never a hang or a wrong 2xx/404; after, 200s
 #      again with the same servers (their PIDs unchanged).
-#   3. the object store stopped (DEPLOY_BLOBS=s3 only; see the end).
+#   3. the object store stopped (radosgw only, under DEPLOY_BLOBS=s3, which
+#      make test-deploy-faults sets): cached reads work, an uncached read
+#      fails with EIO and the mount's log names the object store, an upload
+#      fails cleanly; all works again when it returns, nothing restarted.
 #
 # Run: make test-deploy-faults (SIEVEFS=build-dev/sievefs). Needs haproxy,
 # postgresql-15, fuse3, curl, python3.
@@ -169,9 +172,51 @@ for p in $pids_before; do
 done
 
 # ---- 3. the object store stopped
+# The mount reads by presigned URL straight from RGW and uploads through
+# the servers, which stream to RGW. With radosgw stopped (monitor, OSD and
+# data stay; tests/scale/rgw.sh stop-rgw): files the mount has cached
+# still read; an uncached one fails with EIO and the mount's log names the
+# object store; an upload fails cleanly (an error from cp, the file absent
+# afterwards, nothing half-applied); and with radosgw back all of it works
+# again without restarting anything.
 if [[ $DEPLOY_BLOBS == s3 ]]; then
-	note "DEPLOY_BLOBS=s3: the object store fault is not written yet"
-	fail "object store fault: not written"
+	M3=$T/mnt3
+	sv_mount "$URL" "$M3" -o "token_file=$T/alice.tok" -o "cache_dir=$T/cache3" \
+		-o meta_ttl=1 || die "remote mount through HAProxy failed"
+	mapfile -t files < <(sv_files "$M3/faults/initial-tag" | head -n 40)
+	ok "40 files read (now cached) before the object store stops" \
+		bash -c 'for f in "${@:2}"; do cmp -s "$1/$f" "'"$M3"'/faults/initial-tag/$f" || exit 1; done' _ "$src" "${files[@]:0:20}"
+	bash "$SV_REPO/tests/scale/rgw.sh" stop-rgw "$DEPLOY_RGWDIR" >/dev/null 2>&1 ||
+		fail "rgw.sh stop-rgw failed"
+	note "radosgw stopped"
+	ok "cached files still read with the object store gone" \
+		bash -c 'for f in "${@:2}"; do cmp -s "$1/$f" "'"$M3"'/faults/initial-tag/$f" || exit 1; done' _ "$src" "${files[@]:0:20}"
+	err=$(cat "$M3/faults/initial-tag/${files[30]}" 2>&1 >/dev/null)
+	rc=$?
+	((rc != 0)) && [[ $err == *"Input/output error"* ]] &&
+		pass "an uncached file fails with EIO ($err)" ||
+		fail "an uncached file: exit $rc, '$err' (want EIO)"
+	rgw_host=$(. "$DEPLOY_RGWDIR/s3.env" && echo "${S3_ENDPOINT#*://}")
+	expect_contains "${SV_MNT_LOG[$M3]}" "$rgw_host" "the mount's log names the object store it could not reach ($rgw_host)"
+	head -c 300000 /dev/urandom >"$T/late.bin"
+	if cp "$T/late.bin" "$M3/faults/initial-tag/late.bin" 2>"$T/late.err"; then
+		fail "an upload succeeded with the object store stopped"
+	else
+		pass "an upload fails cleanly: $(head -c 160 "$T/late.err")"
+	fi
+	sleep 1.5                                     # past meta_ttl
+	ok "the failed upload left no file behind" test ! -e "$M3/faults/initial-tag/late.bin"
+	bash "$SV_REPO/tests/scale/rgw.sh" start-rgw "$DEPLOY_RGWDIR" >/dev/null 2>&1 ||
+		fail "rgw.sh start-rgw failed"
+	note "radosgw started again"
+	ok "the uncached file reads once the object store is back" \
+		cmp -s "$src/${files[30]}" "$M3/faults/initial-tag/${files[30]}"
+	ok "an upload works again" cp "$T/late.bin" "$M3/faults/initial-tag/late.bin"
+	sleep 1.5
+	ok "and reads back whole" cmp -s "$T/late.bin" "$M3/faults/initial-tag/late.bin"
+	. "$D/deploy.env"
+	expect_eq "$DEPLOY_PID_1 $DEPLOY_PID_2" "$pids_before" "the same server processes throughout"
+	sv_umount "$M3"
 else
-	note "object store fault: needs DEPLOY_BLOBS=s3 (serve --blobs s3://, part s3store); this run's blobs are a shared local directory"
+	fail "object store fault: run with DEPLOY_BLOBS=s3 (make test-deploy-faults does): this run's blobs are a shared local directory"
 fi
