@@ -279,6 +279,20 @@ static size_t on_read(char *buf, size_t size, size_t nmemb, void *arg)
 	return (size_t)got;
 }
 
+/* curl rewinds a body it must send again on a new connection (a kept-alive
+ * one the server or a balancer closed under the request): without this it
+ * fails the request with "necessary data rewind wasn't possible". The
+ * body is read by offset, so a rewind is only moving it. */
+static int on_seek(void *arg, curl_off_t off, int origin)
+{
+	struct req *r = arg;
+
+	if (origin != SEEK_SET || off < 0 || off > r->in_size)
+		return CURL_SEEKFUNC_CANTSEEK;
+	r->in_off = off;
+	return CURL_SEEKFUNC_OK;
+}
+
 static int is_idempotent(const char *m)
 {
 	return !strcmp(m, "GET") || !strcmp(m, "HEAD") || !strcmp(m, "PUT");
@@ -328,6 +342,8 @@ static void setup(struct client *c, struct req *r, struct curl_slist *hdr,
 		curl_easy_setopt(h, CURLOPT_UPLOAD, 1L);
 		curl_easy_setopt(h, CURLOPT_READFUNCTION, on_read);
 		curl_easy_setopt(h, CURLOPT_READDATA, r);
+		curl_easy_setopt(h, CURLOPT_SEEKFUNCTION, on_seek);
+		curl_easy_setopt(h, CURLOPT_SEEKDATA, r);
 		curl_easy_setopt(h, CURLOPT_INFILESIZE_LARGE,
 				 (curl_off_t)r->in_size);
 	} else if (r->body) {
