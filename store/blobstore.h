@@ -35,12 +35,14 @@
  *     the same way, and the final key is only ever made by a server-side
  *     copy of a completed staging object whose whole hash we computed.
  *  2. A failed, cut or lying upload never overwrites or deletes an existing
- *     blob. Both: finish looks for the final key first and, when it is
- *     there (same name, so same bytes), only drops the staging; a hash
- *     mismatch never touches the final key. Local: link(2) fails with
- *     EEXIST rather than replace. S3: a concurrent upload of the same hash
- *     may still PUT or copy over it — with the same, verified bytes, so a
- *     reader sees those bytes before and after.
+ *     blob. A hash mismatch never touches the final key. Local: link(2)
+ *     fails with EEXIST rather than replace; a blob already there (same
+ *     name, so same bytes) only drops the staging. S3: a multipart upload
+ *     looks for the final key first and, when it is there, only drops its
+ *     staging; a one-part blob is PUT whether or not the key is there (a
+ *     HEAD first would cost a round trip as long as the PUT), and so may
+ *     a concurrent upload of the same hash — always the same, verified
+ *     bytes, so a reader sees those bytes before and after.
  *  3. A blob a committed node names is never deleted: engines delete only
  *     when told (blobs_remove), and the catalog calls it under its write
  *     lock when no node names the hash (store/blob.c). The engines never
