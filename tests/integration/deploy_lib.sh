@@ -9,8 +9,9 @@
 #       STORE): server 1 on STORE itself, server 2 on STORE.s2 (its own
 #       owner lock, staging and caches). Their bytes: with SV_BLOBS=s3 (make
 #       test-deploy) one bucket prefix for both, server 2 given server 1's
-#       --blobs; else STORE's blobs and thumbnails, linked, as a shared
-#       filesystem would hold them. Each on a free port, and
+#       --blobs; else STORE's blobs, linked, as a shared filesystem would
+#       hold them; STORE/thumbs, the server-made thumbnails' cache, linked
+#       either way (the tests look there). Each on a free port, and
 #       HAProxy (tests/scale/deploy.sh's settings: round robin, health
 #       checks every 0.5 s) listening on PORT in front of them. Both log
 #       to $SERVER_LOG, which then gets a last line "listening on
@@ -79,15 +80,17 @@ start_server() {
 		# server 2: same catalog, same blobs, its own STORE (the
 		# lightly door's signing secret is the catalog's)
 		mkdir -p -m 0700 "$store.s2"
-		local blobs=()
+		# (STORE/thumbs, the server-made thumbnails' cache, linked in
+		# both cases: the tests look there for what the server made)
+		local blobs=() shared=(blobs thumbs)
 		if [[ ${SV_BLOBS:-} == s3 ]]; then
 			blobs=(--blobs "s3://$S3_BUCKET/$(sv_blobs_prefix "$store")?endpoint=$S3_ENDPOINT&region=$S3_REGION")
-		else
-			for a in blobs thumbs; do
-				mkdir -p -m 0700 "$store/$a"
-				[[ -e $store.s2/$a ]] || ln -s "$(realpath "$store")/$a" "$store.s2/$a"
-			done
+			shared=(thumbs)
 		fi
+		for a in "${shared[@]}"; do
+			mkdir -p -m 0700 "$store/$a"
+			[[ -e $store.s2/$a ]] || ln -s "$(realpath "$store")/$a" "$store.s2/$a"
+		done
 		"$SIEVEFS" serve "$store.s2" --catalog "$SV_PGBASE/$db" "${blobs[@]}" \
 			--listen "127.0.0.1:$p2" "${args[@]}" >>"$SERVER_LOG" 2>&1 &
 		pid2=$!
