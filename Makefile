@@ -97,7 +97,8 @@ test-s3: $(S3_UNIT) $(BLOBS_UNIT)
 # mounts real filesystems in temp dirs (one summary line), then the
 # store's engines against the real servers: test-pg, test-s3 and
 # test-migrate, then a team deployment (test-deploy: PostgreSQL, Ceph RGW,
-# two servers, HAProxy; test-deploy-faults). SV_TESTS picks integration
+# two servers, HAProxy; test-deploy-faults; test-deploy-web: the browser
+# tests through it). SV_TESTS picks integration
 # scripts (tests/run-all.sh); with it set, the engine runs happen only when
 # it names them too ("pg", "s3", "migrate", "deploy"); without it, those
 # ENGINE_RUNS names (check-asan leaves out the deployment and migrate: the
@@ -114,7 +115,7 @@ test: $(BUILD)/sievefs $(UNIT_BIN) $(S3_UNIT) web
 	@case " $(RUNS_NOW) " in *" migrate "*) \
 	    $(MAKE) --no-print-directory test-migrate;; esac
 	@case " $(RUNS_NOW) " in *" deploy "*) \
-	    $(MAKE) --no-print-directory test-deploy test-deploy-faults;; esac
+	    $(MAKE) --no-print-directory test-deploy test-deploy-faults test-deploy-web;; esac
 
 # Every unit binary again with the store's catalog on a throwaway
 # PostgreSQL 15 (tests/scale/pg.sh; needs Debian's postgresql-15).
@@ -186,6 +187,21 @@ test-deploy: $(BUILD)/sievefs
 test-deploy-faults: $(BUILD)/sievefs
 	DEPLOY_BLOBS=s3 SIEVEFS=$(abspath $(BUILD)/sievefs) \
 	    bash tests/scale/t_deploy_faults.sh
+
+# The web app's browser tests (tests/web/app.test.mjs, unchanged) against a
+# team deployment: SV_WEB_DEPLOY=1 makes tests/web/harness.mjs's startServe
+# two servers on a PostgreSQL catalog and one S3 prefix of a Ceph RGW, behind
+# HAProxy; PostgreSQL 15 (tests/scale/pg.sh) and the RGW (tests/scale/rgw.sh)
+# start here once and stop in a trap. Not here: webmount.test.mjs (a mount's
+# web door, -o web=, is no server).
+test-deploy-web: $(BUILD)/sievefs web
+	@d=$$(mktemp -d /tmp/sievefs-rgw.XXXXXX) && p=$$(mktemp -d /tmp/sievefs-pgweb.XXXXXX) && \
+	trap 'bash tests/scale/rgw.sh stop '"$$d"' >/dev/null; bash tests/scale/pg.sh stop '"$$p"' >/dev/null; rm -rf -- '"$$p" EXIT INT TERM && \
+	bash tests/scale/rgw.sh start "$$d" >/dev/null && \
+	u=$$(bash tests/scale/pg.sh start "$$p") && \
+	SV_WEB_DEPLOY=1 SV_PGBASE="$${u%/*}" SV_RGW_DIR="$$d" \
+	    SV_TESTS=web SV_WEB_TESTS=tests/web/app.test.mjs \
+	    SIEVEFS=$(abspath $(BUILD)/sievefs) bash tests/run-all.sh
 
 check-asan:
 	$(MAKE) BUILD=build-asan \
@@ -276,7 +292,7 @@ fuzz-run: $(FUZZ_BIN)
 clean:
 	rm -rf build build-asan build-fuzz sievefs web/dist
 
-.PHONY: all units test test-pg test-s3 test-deploy test-deploy-faults test-serve-pg test-serve-s3 test-migrate check-asan install clean fuzz fuzz-run web web-deps
+.PHONY: all units test test-pg test-s3 test-deploy test-deploy-faults test-deploy-web test-serve-pg test-serve-s3 test-migrate check-asan install clean fuzz fuzz-run web web-deps
 
 -include $(LIB_OBJ:.o=.d) $(MAIN_OBJ:.o=.d) $(UNIT_BIN:=.d) $(BUILD)/tests/unit/tstore.d \
          $(FUZZ_LIB_OBJ:.o=.d) $(FUZZ:%=$(FUZZ_BUILD)/fuzz/%.d)

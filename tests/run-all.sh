@@ -38,6 +38,8 @@ done
 # (SV_TESTS="web" runs only the browser tests; without SV_TESTS all run);
 # `pg`, `s3` and `migrate` name the Makefile's engine runs (test-pg,
 # test-s3, test-migrate), which `make test` starts after this script.
+# SV_WEB_TESTS names the browser test files (default tests/web/*.test.mjs;
+# make test-deploy-web: app.test.mjs only).
 itests='' run_vitest=${SV_TESTS:+no} run_web=${SV_TESTS:+no}
 for t in ${SV_TESTS:-}; do
 	case $t in
@@ -103,10 +105,11 @@ if [ "$run_web" = yes ]; then
 	start=$SECONDS
 	# the spec reporter streams to the terminal, TAP goes to a file for the
 	# counts; tests/web/harness.mjs says what the tests need
+	# shellcheck disable=SC2086
 	SIEVEFS=${SIEVEFS:-$PWD/sievefs} node --test \
 		--test-reporter=spec --test-reporter-destination=stdout \
 		--test-reporter=tap --test-reporter-destination="$tmp/web.tap" \
-		tests/web/*.test.mjs 2>&1 | sed 's/^/    /'
+		${SV_WEB_TESTS:-tests/web/*.test.mjs} 2>&1 | sed 's/^/    /'
 	rc=${PIPESTATUS[0]}
 	p=$(sed -n 's/^# pass \([0-9]*\)$/\1/p' "$tmp/web.tap" | tail -1)
 	f=$(sed -n 's/^# fail \([0-9]*\)$/\1/p' "$tmp/web.tap" | tail -1)

@@ -16,6 +16,19 @@
 //
 // Screenshots of every page go to $SV_SCREENSHOTS (default: a temp dir,
 // printed once), named after the test and the page.
+//
+// SV_WEB_DEPLOY=1 (make test-deploy-web; issue 19): the same tests against a
+// team deployment. startServe(STORE) then starts two `sievefs serve` on
+// STORE's catalog in PostgreSQL (database sv_<md5 of STORE's path>, made on
+// first use under $SV_PGBASE, a postgresql://USER@HOST:PORT base) and one
+// S3 prefix of the Ceph RGW whose s3.env $SV_RGW_DIR names (its keys reach
+// the servers in their environment, AWS_*, never on argv): server 1 on
+// STORE, server 2 on STORE.s2 (its own owner lock, staging, caches), and
+// HAProxy (tests/integration/deploy_lib.sh's settings: round robin, health
+// checks every 0.5 s) in front; it resolves to HAProxy's URL, the only one
+// the browser and the API calls see. tokenCreate and tokenRevoke pass the
+// same --catalog. Without SV_WEB_DEPLOY nothing here changes. A mount with
+// -o web= (webmount.test.mjs) is no server: that file is not run so.
 
 import { spawn, spawnSync, execFileSync } from 'node:child_process';
 import { once } from 'node:events';
@@ -26,6 +39,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 export const SIEVEFS = process.env.SIEVEFS || path.join(ROOT, 'sievefs');
@@ -76,7 +90,8 @@ export async function playwright() {
 // a token for USER in STORE: {id, token, file} (file mode 600)
 export function tokenCreate(store, user, dir) {
 	fs.mkdirSync(store, { recursive: true });
-	const r = spawnSync(SIEVEFS, ['token', 'create', '--store', store, user], { encoding: 'utf8' });
+	const r = spawnSync(SIEVEFS, ['token', 'create', '--store', store, user, ...deployCatalog(store)],
+		{ encoding: 'utf8' });
 	assert.equal(r.status, 0, `sievefs token create ${user} failed: ${r.stderr}`);
 	const m = /token (\d+) for user/.exec(r.stderr);
 	assert.ok(m, `token create said no id: ${r.stderr}`);
@@ -87,7 +102,8 @@ export function tokenCreate(store, user, dir) {
 }
 
 export function tokenRevoke(store, id) {
-	const r = spawnSync(SIEVEFS, ['token', 'revoke', '--store', store, String(id)], { encoding: 'utf8' });
+	const r = spawnSync(SIEVEFS, ['token', 'revoke', '--store', store, String(id), ...deployCatalog(store)],
+		{ encoding: 'utf8' });
 	assert.equal(r.status, 0, `sievefs token revoke ${id} failed: ${r.stderr}`);
 }
 
@@ -116,6 +132,7 @@ export { waitFor };
 // `sievefs serve STORE --listen 127.0.0.1:0 --web-root web/dist`; resolves
 // to {url, pid, proc} once it printed its address and answers.
 export async function startServe(store, { webRoot = WEB_DIST, args = [] } = {}) {
+	if (DEPLOY) return startDeploy(store, { webRoot, args });
 	fs.mkdirSync(store, { recursive: true });
 	const child = spawn(SIEVEFS, ['serve', store, '--listen', '127.0.0.1:0',
 		...(webRoot ? ['--web-root', webRoot] : []), ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
@@ -127,6 +144,102 @@ export async function startServe(store, { webRoot = WEB_DIST, args = [] } = {}) 
 	}, 'sievefs serve to print its address');
 	await waitFor(async () => (await fetch(`${url}/v1/whoami`)).status === 401, 'the server to answer');
 	return { url, pid: child.pid, proc: p };
+}
+
+/* ---- SV_WEB_DEPLOY=1: PostgreSQL + S3 (Ceph RGW) + two servers + HAProxy ---- */
+
+const DEPLOY = process.env.SV_WEB_DEPLOY === '1';
+const deployDbs = new Set();
+
+function storeKey(store) {
+	return createHash('md5').update(path.resolve(store) + '\n').digest('hex').slice(0, 16);
+}
+
+// ['--catalog', URI] of STORE's PostgreSQL database (made on first use), or
+// [] without SV_WEB_DEPLOY
+function deployCatalog(store) {
+	if (!DEPLOY) return [];
+	const base = process.env.SV_PGBASE;
+	assert.ok(base && /^postgresql:\/\//.test(base),
+		'SV_WEB_DEPLOY=1 needs SV_PGBASE=postgresql://USER@HOST:PORT (make test-deploy-web)');
+	const db = `sv_${storeKey(store)}`;
+	if (!deployDbs.has(db)) {
+		const psql = (sql) => spawnSync('psql', ['-qtAX', '-v', 'ON_ERROR_STOP=1', '-d', `${base}/postgres`,
+			'-c', sql], { encoding: 'utf8' });
+		const have = () => psql(`SELECT 1 FROM pg_database WHERE datname='${db}'`).stdout.trim() === '1';
+		if (!have()) {
+			const r = psql(`CREATE DATABASE ${db} TEMPLATE template0 ENCODING 'SQL_ASCII' LC_COLLATE 'C' LC_CTYPE 'C'`);
+			assert.ok(r.status === 0 || have(), `cannot create database ${db} in ${base}: ${r.stderr || r.error}`);
+		}
+		deployDbs.add(db);
+	}
+	return ['--catalog', `${base}/${db}`];
+}
+
+// the RGW's s3.env (KEY=VALUE lines, a value maybe in single quotes)
+function deployS3() {
+	const dir = process.env.SV_RGW_DIR;
+	assert.ok(dir && fs.existsSync(path.join(dir, 's3.env')),
+		'SV_WEB_DEPLOY=1 needs SV_RGW_DIR, a directory with the s3.env of tests/scale/rgw.sh (make test-deploy-web)');
+	const env = {};
+	for (const line of fs.readFileSync(path.join(dir, 's3.env'), 'utf8').split('\n')) {
+		const m = /^([A-Z0-9_]+)=(.*)$/.exec(line);
+		if (m) env[m[1]] = m[2].replace(/^'(.*)'$/, '$1');
+	}
+	for (const k of ['AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY', 'S3_ENDPOINT', 'S3_REGION', 'S3_BUCKET'])
+		assert.ok(env[k], `${dir}/s3.env has no ${k}`);
+	return env;
+}
+
+// one `sievefs serve` on 127.0.0.1:0 with ARGS and ENV; resolves to its URL
+async function serveOne(store, args, env, what) {
+	fs.mkdirSync(store, { recursive: true, mode: 0o700 });
+	const child = spawn(SIEVEFS, ['serve', store, '--listen', '127.0.0.1:0', ...args],
+		{ stdio: ['ignore', 'pipe', 'pipe'], env });
+	const p = track(child, 'serve');
+	const url = await waitFor(() => {
+		if (child.exitCode !== null) throw new Error(`${what}: sievefs serve exited ${child.exitCode}: ${p.out}`);
+		const m = /listening on (http:\/\/127\.0\.0\.1:\d+)/.exec(p.out);
+		return m && m[1];
+	}, `${what} (sievefs serve) to print its address`);
+	await waitFor(async () => (await fetch(`${url}/v1/whoami`)).status === 401, `${what} to answer`);
+	return { url, pid: child.pid, proc: p };
+}
+
+async function startDeploy(store, { webRoot, args }) {
+	const s3 = deployS3();
+	const env = { ...process.env, AWS_ACCESS_KEY_ID: s3.AWS_ACCESS_KEY_ID,
+		AWS_SECRET_ACCESS_KEY: s3.AWS_SECRET_ACCESS_KEY };
+	const blobs = `s3://${s3.S3_BUCKET}/sv-${storeKey(store)}/?endpoint=${s3.S3_ENDPOINT}&region=${s3.S3_REGION}`;
+	const common = [...deployCatalog(store), '--blobs', blobs,
+		...(webRoot ? ['--web-root', webRoot] : []), ...args];
+	const s1 = await serveOne(store, common, env, 'server 1');
+	const s2 = await serveOne(`${store}.s2`, common, env, 'server 2');
+	const port = await freePort();
+	const cfg = path.join(path.dirname(path.resolve(store)), `haproxy.${port}.cfg`);
+	const [p1, p2] = [s1.url, s2.url].map((u) => new URL(u).port);
+	fs.writeFileSync(cfg, ['global', '\tmaxconn 4000',
+		'defaults', '\tmode http', '\ttimeout connect 2s', '\ttimeout client 300s', '\ttimeout server 300s',
+		'\ttimeout http-keep-alive 60s', '\ttimeout check 2s', '\tretries 2', '\toption redispatch',
+		'frontend fe', `\tbind 127.0.0.1:${port}`, '\tdefault_backend be',
+		'backend be', '\tbalance roundrobin',
+		'\toption httpchk GET /v1/whoami', '\thttp-check expect status 401',
+		'\tdefault-server inter 500ms fall 2 rise 1',
+		`\tserver s1 127.0.0.1:${p1} check`, `\tserver s2 127.0.0.1:${p2} check`, ''].join('\n'));
+	const ha = spawn('haproxy', ['-db', '-f', cfg], { stdio: ['ignore', 'pipe', 'pipe'] });
+	ha.on('error', () => {});   // no haproxy: the wait below says so
+	const hp = track(ha, 'haproxy');
+	const url = `http://127.0.0.1:${port}`;
+	await waitFor(async () => {
+		if (ha.exitCode !== null || ha.pid === undefined)
+			throw new Error(`haproxy (.ci/deps) did not run: ${hp.out}`);
+		return (await fetch(`${url}/v1/whoami`)).status === 401;
+	}, `HAProxy on ${url}`);
+	// a health check of each server has passed (every 0.5 s)
+	await new Promise((r) => setTimeout(r, 600));
+	console.log(`# SV_WEB_DEPLOY: ${url} is HAProxy in front of ${s1.url} and ${s2.url} ` +
+		`(catalog in PostgreSQL, blobs in s3://${s3.S3_BUCKET}/sv-${storeKey(store)}/)`);
+	return { url, pid: s1.pid, proc: s1.proc, servers: [s1, s2], haproxy: hp };
 }
 
 export function freePort() {
