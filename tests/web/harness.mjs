@@ -216,6 +216,7 @@ async function startDeploy(store, { webRoot, args }) {
 	const s1 = await serveOne(store, common, env, 'server 1');
 	const s2 = await serveOne(`${store}.s2`, common, env, 'server 2');
 	const port = await freePort();
+	const statsPort = await freePort();
 	const cfg = path.join(path.dirname(path.resolve(store)), `haproxy.${port}.cfg`);
 	const [p1, p2] = [s1.url, s2.url].map((u) => new URL(u).port);
 	fs.writeFileSync(cfg, ['global', '\tmaxconn 4000',
@@ -225,7 +226,8 @@ async function startDeploy(store, { webRoot, args }) {
 		'backend be', '\tbalance roundrobin',
 		'\toption httpchk GET /v1/whoami', '\thttp-check expect status 401',
 		'\tdefault-server inter 500ms fall 2 rise 1',
-		`\tserver s1 127.0.0.1:${p1} check`, `\tserver s2 127.0.0.1:${p2} check`, ''].join('\n'));
+		`\tserver s1 127.0.0.1:${p1} check`, `\tserver s2 127.0.0.1:${p2} check`,
+		'frontend stats', `\tbind 127.0.0.1:${statsPort}`, '\tstats enable', '\tstats uri /stats', ''].join('\n'));
 	const ha = spawn('haproxy', ['-db', '-f', cfg], { stdio: ['ignore', 'pipe', 'pipe'] });
 	ha.on('error', () => {});   // no haproxy: the wait below says so
 	const hp = track(ha, 'haproxy');
@@ -239,7 +241,36 @@ async function startDeploy(store, { webRoot, args }) {
 	await new Promise((r) => setTimeout(r, 600));
 	console.log(`# SV_WEB_DEPLOY: ${url} is HAProxy in front of ${s1.url} and ${s2.url} ` +
 		`(catalog in PostgreSQL, blobs in s3://${s3.S3_BUCKET}/sv-${storeKey(store)}/)`);
+	const d = { url, stats: `http://127.0.0.1:${statsPort}/stats;csv` };
+	d.base = await serverConns(d.stats);   // the waits' own requests
+	deploys.push(d);
 	return { url, pid: s1.pid, proc: s1.proc, servers: [s1, s2], haproxy: hp };
+}
+
+// HAProxy's connections so far to server 1 and 2 ({s1, s2}: stot, which
+// leaves out its health checks)
+async function serverConns(stats) {
+	const csv = await (await fetch(stats)).text();
+	const [head, ...rows] = csv.split('\n').filter(Boolean).map((l) => l.replace(/^# /, '').split(','));
+	const stot = head.indexOf('stot');
+	return Object.fromEntries(rows.filter((r) => r[0] === 'be' && /^s[12]$/.test(r[1]))
+		.map((r) => [r[1], Number(r[stot])]));
+}
+
+// at stopAll: each deployment's two servers both got connections from the
+// test (after startServe's own), else the run did not test two servers and
+// fails
+const deploys = [];
+async function checkDeploys() {
+	const bad = [];
+	for (const d of deploys.splice(0)) {
+		let c;
+		try { c = await serverConns(d.stats); } catch (e) { bad.push(`${d.url}: no HAProxy stats: ${e.message}`); continue; }
+		const n = { s1: c.s1 - d.base.s1, s2: c.s2 - d.base.s2 };
+		console.log(`# SV_WEB_DEPLOY: ${d.url}: the test made ${n.s1} connections to server 1, ${n.s2} to server 2`);
+		if (!(n.s1 > 0 && n.s2 > 0)) bad.push(`${d.url}: not both servers answered the test (server 1: ${n.s1} connections, server 2: ${n.s2})`);
+	}
+	assert.deepEqual(bad, [], `SV_WEB_DEPLOY: ${bad.join('; ')}`);
 }
 
 export function freePort() {
@@ -293,9 +324,12 @@ export async function stopProc(p) {
 }
 
 export async function stopAll() {
+	let deployErr = null;
+	if (deploys.length) await checkDeploys().catch((e) => { deployErr = e; });
 	for (const p of [...procs].reverse()) await stopProc(p);
 	for (const s of servers.splice(0)) await new Promise((r) => s.close(r));
 	for (const d of tmpdirs.splice(0)) fs.rmSync(d, { recursive: true, force: true, maxRetries: 2 });
+	if (deployErr) throw deployErr;
 }
 
 const servers = [];
