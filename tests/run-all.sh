@@ -36,8 +36,9 @@ done
 # SV_TESTS="t_copy t_cli" limits the integration part to those tests; the
 # words `vitest` and `web` in it name the web app's unit and browser tests
 # (SV_TESTS="web" runs only the browser tests; without SV_TESTS all run);
-# `pg`, `s3` and `migrate` name the Makefile's engine runs (test-pg,
-# test-s3, test-migrate), which `make test` starts after this script.
+# `pg`, `s3`, `migrate` and `deploy` name the Makefile's engine runs
+# (test-pg, test-s3, test-migrate; test-deploy, test-deploy-faults and
+# test-deploy-web), which `make test` starts after this script.
 # SV_WEB_TESTS names the browser test files (default tests/web/*.test.mjs;
 # make test-deploy-web: app.test.mjs only).
 itests='' run_vitest=${SV_TESTS:+no} run_web=${SV_TESTS:+no}
@@ -45,7 +46,7 @@ for t in ${SV_TESTS:-}; do
 	case $t in
 	vitest) run_vitest=yes ;;
 	web) run_web=yes ;;
-	pg | s3 | migrate) ;;
+	pg | s3 | migrate | deploy) ;;
 	*) itests+=" $t" ;;
 	esac
 done
