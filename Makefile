@@ -203,11 +203,17 @@ test-deploy-web: $(BUILD)/sievefs web
 	    SV_TESTS=web SV_WEB_TESTS=tests/web/app.test.mjs \
 	    SIEVEFS=$(abspath $(BUILD)/sievefs) bash tests/run-all.sh
 
+# What check-asan leaves out (tests/run-all.sh's SV_SKIP): the web app's
+# Vitest (no C) and browser tests (their routes are t_app_*'s), and the
+# slowest scripts whose C paths other scripts cover: kill -9 loops, the
+# local/remote parity rerun, deep trees, the web door of a mount, rate
+# limits' waiting. About 10 of CI's minutes.
+ASAN_SKIP ?= vitest web t_crash_loop t_mount_web t_parity t_deep t_remote_rate
 check-asan:
 	$(MAKE) BUILD=build-asan \
 	    CFLAGS="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer" \
 	    LDFLAGS="-fsanitize=address,undefined" WERROR="$(WERROR)" \
-	    ENGINE_RUNS="pg s3" test
+	    ENGINE_RUNS="pg s3" SV_SKIP="$(ASAN_SKIP)" test
 
 install: $(BUILD)/sievefs web
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)/sbin

@@ -273,10 +273,24 @@ int runner_busy(struct runner *r, int64_t ds, int64_t *seq, int *running)
 	return 1;
 }
 
+/* Test-only: while the file SIEVEFS_TEST_RUN_HOLD names exists, the
+ * run's worker waits at each progress step (its lease beat goes on; a
+ * cancel still ends the wait), so a test can act on a run that is surely
+ * still running whatever the machine's speed (t_runq_takeover kills the
+ * server running it). */
+static void test_hold(struct runner *r)
+{
+	const char *f = getenv("SIEVEFS_TEST_RUN_HOLD");
+
+	while (f && *f && !r->cancel && access(f, F_OK) == 0)
+		usleep(10000);
+}
+
 static void on_progress(void *arg, size_t done, size_t total)
 {
 	struct runner *r = arg;
 
+	test_hold(r);
 	pthread_mutex_lock(&r->lock);
 	r->done = done;
 	r->total = total;

@@ -25,12 +25,17 @@
  * object between complete and delete. blobs_sweep aborts and deletes
  * those older than its age, comparing the server's own times
  * (LastModified, Initiated) with our clock: keep the age well above any
- * clock skew.
+ * clock skew. It never touches an upload this handle has open (a list of
+ * them, under live_lock): a short age — a server's --orphan-grace of a
+ * few seconds — must not cut a slow upload of its own under it (a 40 MB
+ * PUT through a busy server did exactly that). Another process's slow
+ * upload it cannot tell from a dead one: the age is the only guard there.
  *
  * Limits: a multipart blob over 5 GiB cannot be copied with one
  * server-side copy (-EFBIG, s3_copy); 10,000 parts (160 GiB at 16 MiB).
  */
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -42,14 +47,19 @@
 #define KEY_MAX 96
 #define BUF_START (1u << 20)
 
+struct s3u;
+
 struct s3e {
 	struct blobstore base;
 	s3 *h;
 	size_t part;            /* the part size: the buffer's cap */
+	pthread_mutex_t live_lock;
+	struct s3u *live;       /* the uploads open on this handle */
 };
 
 struct s3u {
 	struct blob_upload base;
+	struct s3u *prev, *next;   /* in live, under live_lock */
 	char staging[KEY_MAX];
 	unsigned char *buf;
 	size_t len, cap;
@@ -94,8 +104,26 @@ static int e_begin(blobstore *b, blob_upload **out)
 		return -ENOMEM;
 	s3_hex(rnd, sizeof rnd, h);
 	snprintf(u->staging, sizeof u->staging, "staging/%s", h);
+	pthread_mutex_lock(&E(b)->live_lock);
+	u->next = E(b)->live;
+	if (u->next)
+		u->next->prev = u;
+	E(b)->live = u;
+	pthread_mutex_unlock(&E(b)->live_lock);
 	*out = &u->base;
 	return 0;
+}
+
+/* Is key the staging key of an upload open on this handle? */
+static int live_key(struct s3e *e, const char *key)
+{
+	int found = 0;
+
+	pthread_mutex_lock(&e->live_lock);
+	for (struct s3u *u = e->live; u && !found; u = u->next)
+		found = !strcmp(u->staging, key);
+	pthread_mutex_unlock(&e->live_lock);
+	return found;
 }
 
 /* Sends the buffer as the next part of the staging key's multipart
@@ -168,6 +196,15 @@ static int e_write(blob_upload *bu, const void *buf, size_t len)
 static void e_drop(struct s3e *e, struct s3u *u)
 {
 	struct s3_err err;
+
+	pthread_mutex_lock(&e->live_lock);
+	if (u->prev)
+		u->prev->next = u->next;
+	else
+		e->live = u->next;
+	if (u->next)
+		u->next->prev = u->prev;
+	pthread_mutex_unlock(&e->live_lock);
 
 	if (u->completed)
 		s3_delete(e->h, u->staging, &err);
@@ -351,14 +388,16 @@ static int e_sweep(blobstore *b, int64_t older_than_s, unsigned *removed)
 	rc = why(s3_mp_list(E(b)->h, "staging/", old_upload, &f, &err), &err,
 		 "listing open uploads under staging/");
 	for (size_t i = 0; !rc && i < f.n; i++)
-		if (s3_mp_abort(E(b)->h, f.keys[i], f.ids[i], &err) == 0)
+		if (!live_key(E(b), f.keys[i]) &&
+		    s3_mp_abort(E(b)->h, f.keys[i], f.ids[i], &err) == 0)
 			(*removed)++;
 	f.n = 0;
 	if (!rc)
 		rc = why(s3_list(E(b)->h, "staging/", old_object, &f, &err),
 			 &err, "listing staging/");
 	for (size_t i = 0; !rc && i < f.n; i++)
-		if (s3_delete(E(b)->h, f.keys[i], &err) == 0)
+		if (!live_key(E(b), f.keys[i]) &&
+		    s3_delete(E(b)->h, f.keys[i], &err) == 0)
 			(*removed)++;
 	free(f.keys);
 	free(f.ids);
@@ -395,6 +434,7 @@ static int e_aux_remove(blobstore *b, const char *name)
 
 static void e_close(blobstore *b)
 {
+	pthread_mutex_destroy(&E(b)->live_lock);
 	s3_close(E(b)->h);
 	free(b);
 }
@@ -422,6 +462,7 @@ int blobs_s3_open(const struct s3_config *cfg, blobstore **out, char *msg,
 	}
 	/* s3_open's default part size when the config leaves it 0 */
 	e->part = cfg->part_size ? (size_t)cfg->part_size : 16u << 20;
+	pthread_mutex_init(&e->live_lock, NULL);
 	e->base.ops = &s3_ops;
 	*out = &e->base;
 	return 0;

@@ -52,6 +52,19 @@ for t in ${SV_TESTS:-}; do
 done
 run_vitest=${run_vitest:-yes} run_web=${run_web:-yes}
 
+# SV_SKIP="t_a web" (without SV_TESTS) runs everything but those: the
+# integration scripts named, and `web` / `vitest` for the web app's tests
+# (make check-asan leaves out the slowest scripts whose C paths others
+# cover too, which CI's time cannot pay twice). Each one left out is said.
+if [ -z "${SV_TESTS:-}" ] && [ -n "${SV_SKIP:-}" ]; then
+	for f in tests/integration/t_*.sh; do
+		t=$(basename "$f" .sh)
+		case " $SV_SKIP " in *" $t "*) echo "SKIP $t (SV_SKIP)" ;; *) itests+=" $t" ;; esac
+	done
+	case " $SV_SKIP " in *" web "*) run_web=no; echo "SKIP browser tests (SV_SKIP)" ;; esac
+	case " $SV_SKIP " in *" vitest "*) run_vitest=no; echo "SKIP vitest (SV_SKIP)" ;; esac
+fi
+
 if [ -z "${SV_TESTS:-}" ] || [ -n "$itests" ]; then
 	# shellcheck disable=SC2086
 	bash tests/integration/run.sh $itests 2>&1 | tee "$tmp/integration.out"

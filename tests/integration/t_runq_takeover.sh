@@ -25,7 +25,11 @@ sv_need_binary
 sv_need curl psql python3
 
 export SIEVEFS_LEASE_MS=2000
-N=${RUNQ_N:-3000}       # samples; coreset over all of them takes seconds
+# Runs wait at each progress step while this file exists (core/runs.c,
+# test_hold): the run is surely still running when the test reads it from
+# both servers and kills the one running it, however fast the machine.
+export SIEVEFS_TEST_RUN_HOLD=$T/hold
+N=${RUNQ_N:-3000}       # samples (the hold file keeps the run going)
 DIM=${RUNQ_DIM:-256}
 
 psql -qtAX -v ON_ERROR_STOP=1 -d "$SV_PGBASE/postgres" <<<"CREATE DATABASE rq
@@ -94,6 +98,7 @@ pass "dataset $DS: $N samples and a ${DIM}-d embedding through server A"
 sample_of() {   # PORT → the `sample` text
 	curl -sf -H "Authorization: Bearer $TOK" "http://127.0.0.1:$1/v1/datasets/$DS/sample"
 }
+touch "$T/hold"
 code=$(curl -s -o "$T/post.out" -w '%{http_code}' -H "Authorization: Bearer $TOK" \
 	-H 'Content-Type: text/plain' --data-binary "coreset n=$N embedding=e seed=1" \
 	"http://127.0.0.1:$PORT_A/v1/datasets/$DS/sample")
@@ -108,7 +113,7 @@ while ((SECONDS < deadline)); do
 		WHERE r.dataset=$DS AND r.status=1 AND r.phase='sampling'")
 	[[ -n $victim ]] && break
 	st=$(cat_sql "SELECT status FROM runs WHERE dataset=$DS")
-	[[ $st == 2 ]] && die "the run ended before it could be interrupted: raise RUNQ_N"
+	[[ $st == 2 ]] && die "the run ended before it could be interrupted (SIEVEFS_TEST_RUN_HOLD did not hold it)"
 	sleep 0.1
 done
 [[ -n $victim ]] || die "no server claimed the run in 60 s"
@@ -134,6 +139,7 @@ grep -q '^status: running$' "$T/run.A" && pass "while running, A and B agree on 
 kill -9 "$victim" 2>/dev/null
 wait "$victim" 2>/dev/null
 note "killed the server running the run (pid $victim) with SIGKILL"
+rm -f "$T/hold"           # the survivor's takeover runs to its end
 
 deadline=$((SECONDS + 180))
 while ((SECONDS < deadline)); do
