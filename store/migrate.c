@@ -331,13 +331,22 @@ static int copy_blobs(struct mig *m)
 		DIR *d;
 		struct dirent *e;
 
-		snprintf(dir, sizeof(dir), "%s/blobs/%02x", m->srcid, b);
+		if ((size_t)snprintf(dir, sizeof(dir), "%s/blobs/%02x",
+				     m->srcid, b) >= sizeof(dir)) {
+			rc = fail(m, -ENAMETOOLONG, "the store's path is too long");
+			break;
+		}
 		if (!(d = opendir(dir)))
 			continue;
 		while (!rc && (e = readdir(d)) != NULL) {
 			if (parse_sha(e->d_name, sha))
 				continue;
-			snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
+			if ((size_t)snprintf(path, sizeof(path), "%s/%s", dir,
+					     e->d_name) >= sizeof(path)) {
+				rc = fail(m, -ENAMETOOLONG,
+					  "the store's path is too long");
+				break;
+			}
 			rc = copy_blob(m, path, e->d_name, sha, buf);
 			if (time(NULL) - last >= 2) {
 				last = time(NULL);
