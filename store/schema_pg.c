@@ -39,7 +39,8 @@
  *
  * Versions: schema_pg_steps[0] makes version 1 from an empty database;
  * a later change appends a step (ALTER TABLE …) and bumps
- * SCHEMA_PG_VERSION. sql_pg.c runs them (see schema_pg.h).
+ * SCHEMA_PG_VERSION; a released step is never edited (a catalog at its
+ * version would never see the edit). sql_pg.c runs them (see schema_pg.h).
  */
 #include "store/schema_pg.h"
 
@@ -150,23 +151,6 @@ static const char v1[] =
 	" img_type " T " NOT NULL);"
 	"CREATE TABLE lightly_used(sig " T " PRIMARY KEY,"
 	" expires BIGINT NOT NULL);"
-	/* part "deploy" (issue 19 item 8): idempotency keys (store/idem.c);
-	 * IF NOT EXISTS so that a later version step may repeat it for a
-	 * catalog made before it */
-	"CREATE TABLE IF NOT EXISTS idem(\"user\" " T " NOT NULL,"
-	" key " T " NOT NULL, created BIGINT NOT NULL, status BIGINT NOT NULL,"
-	" ctype " T " NOT NULL DEFAULT '', body BYTEA,"
-	" PRIMARY KEY(\"user\", key));"
-	"CREATE INDEX IF NOT EXISTS idem_created ON idem(created);"
-
-	/* ---- state (issue 19: a server's memory in the catalog):
-	 * the catalog's epoch in every ETag (changes.c), request budgets
-	 * taken in leases (users.c, store_rate_lease) */
-	"INSERT INTO meta VALUES('epoch',"
-	" substr(replace(gen_random_uuid()::text, '-', ''), 1, 16));"
-	"CREATE TABLE rate_buckets(\"user\" " T " PRIMARY KEY,"
-	" tokens DOUBLE PRECISION NOT NULL, at BIGINT NOT NULL,"
-	" took DOUBLE PRECISION NOT NULL);"
 
 	/* substr with 64-bit positions: the engine binds every integer as
 	 * int8 and PostgreSQL's substr takes int4 (no implicit cast), so
@@ -279,11 +263,32 @@ static const char v1[] =
 	FN("samples_gen_ds", "DELETE FROM samples_gen WHERE dataset=OLD.id;")
 	TRIG("samples_gen_ds", "DELETE", "datasets", "", "samples_gen_ds");
 
-/* ---- runq (issue 19): version 2, the run queue and the servers'
- * leases (store/queue.c, store/servers.c; the columns' meaning is
- * schema_sqlite.c's migrate_runq). IF NOT EXISTS throughout, so this
- * step may be reordered with another part's step when branches merge. */
-static const char v2_runq[] =
+/* ---- version 2: what issue 19 (several servers on one catalog) keeps
+ * in it. Version 1 is left as it was released, so a catalog made then
+ * gets all of this here; IF NOT EXISTS and ON CONFLICT DO NOTHING
+ * throughout, so the step also completes a catalog a development build
+ * made with part of it already in version 1.
+ *
+ * deploy: idempotency keys (store/idem.c).
+ * state: the catalog's epoch in every ETag (changes.c), request budgets
+ *   taken in leases (users.c, store_rate_lease).
+ * runq: the run queue and the servers' leases (store/queue.c,
+ *   store/servers.c; the columns' meaning is schema_sqlite.c's
+ *   migrate_runq). */
+static const char v2[] =
+	"CREATE TABLE IF NOT EXISTS idem(\"user\" " T " NOT NULL,"
+	" key " T " NOT NULL, created BIGINT NOT NULL, status BIGINT NOT NULL,"
+	" ctype " T " NOT NULL DEFAULT '', body BYTEA,"
+	" PRIMARY KEY(\"user\", key));"
+	"CREATE INDEX IF NOT EXISTS idem_created ON idem(created);"
+
+	"INSERT INTO meta VALUES('epoch',"
+	" substr(replace(gen_random_uuid()::text, '-', ''), 1, 16))"
+	" ON CONFLICT(key) DO NOTHING;"
+	"CREATE TABLE IF NOT EXISTS rate_buckets(\"user\" " T " PRIMARY KEY,"
+	" tokens DOUBLE PRECISION NOT NULL, at BIGINT NOT NULL,"
+	" took DOUBLE PRECISION NOT NULL);"
+
 	"ALTER TABLE runs ADD COLUMN IF NOT EXISTS srv BIGINT NOT NULL"
 	" DEFAULT 0;"
 	"ALTER TABLE runs ADD COLUMN IF NOT EXISTS lease BIGINT NOT NULL"
@@ -303,4 +308,4 @@ static const char v2_runq[] =
 	" keep_seq BIGINT NOT NULL DEFAULT 0, keep_at BIGINT NOT NULL DEFAULT 0,"
 	" hand_at BIGINT NOT NULL DEFAULT 0);";
 
-const char *const schema_pg_steps[SCHEMA_PG_VERSION] = { v1, v2_runq };
+const char *const schema_pg_steps[SCHEMA_PG_VERSION] = { v1, v2 };

@@ -1287,7 +1287,7 @@ static void test_pg_schema(void **state)
 	/* without SQL_CREATE an existing catalog opens */
 	assert_int_equal(sql_pg.open(uri, 0, &db, msg), 0);
 	assert_int_equal(sql_pg.connect(db, &c), 0);
-	/* one row per version, each made once (runq's step made 2) */
+	/* one row per version, each made once (issue 19's step made 2) */
 	assert_int_equal(one_int(c, "SELECT count(*) FROM schema_version", 0),
 			 SCHEMA_PG_VERSION);
 	assert_int_equal(sql_exec(c, "UPDATE schema_version SET"
@@ -1383,9 +1383,8 @@ static void free_names(char **v, size_t n)
  * SQLite schema (schema_sqlite.c, the source of truth) exist in the
  * PostgreSQL one, and a table both have has the same columns: a column
  * added to one engine's schema and not the other's fails here. */
-static void test_pg_schema_parity(void **state)
+static void schema_parity(sql_conn *pgc)
 {
-	struct fx *f = *state;
 	static const char *const q_lite[] = {
 		"SELECT m.name || '.' || p.name FROM sqlite_master m,"
 		" pragma_table_info(m.name) p WHERE m.type='table'"
@@ -1410,7 +1409,7 @@ static void test_pg_schema_parity(void **state)
 	assert_int_equal(sql_sqlite.connect(ldb, &lc), 0);
 	for (int k = 0; k < 3; k++) {
 		size_t nl, np, missing = 0;
-		char **l = names(lc, q_lite[k], &nl), **p = names(f->c, q_pg[k],
+		char **l = names(lc, q_lite[k], &nl), **p = names(pgc, q_pg[k],
 								    &np);
 		assert_true(nl > 5);
 		for (size_t i = 0; i < nl; i++)
@@ -1443,6 +1442,102 @@ static void test_pg_schema_parity(void **state)
 	rmdir(tmp);
 }
 
+static void test_pg_schema_parity(void **state)
+{
+	struct fx *f = *state;
+
+	schema_parity(f->c);
+}
+
+/* Runs sql on pg, which must succeed. */
+static void pq_ok(PGconn *pg, const char *sql)
+{
+	PGresult *r = PQexec(pg, sql);
+
+	if (PQresultStatus(r) != PGRES_COMMAND_OK &&
+	    PQresultStatus(r) != PGRES_TUPLES_OK)
+		print_error("%s\n", PQresultErrorMessage(r));
+	assert_true(PQresultStatus(r) == PGRES_COMMAND_OK ||
+		    PQresultStatus(r) == PGRES_TUPLES_OK);
+	PQclear(r);
+}
+
+/* FNV-1a of a released step's SQL, as it was released. */
+static uint64_t fnv1a(const char *p)
+{
+	uint64_t h = 1469598103934665603ULL;
+
+	for (; *p; p++) {
+		h ^= (unsigned char)*p;
+		h *= 1099511628211ULL;
+	}
+	return h;
+}
+
+/* A catalog at every earlier version upgrades to the whole schema: one
+ * made at version 1 only (the step pinned below as it was released, so
+ * an edit made to it in place instead of in a new step fails here: a
+ * catalog already at version 1 would never see it) opens with SQL_CREATE into the schema a new
+ * catalog gets (the parity with SQLite's), its epoch made once; and the
+ * latest step may run again over itself (its IF NOT EXISTS / ON
+ * CONFLICT: a development build's catalog that had part of it). */
+static void test_pg_schema_upgrade(void **state)
+{
+	struct fx *f = *state;
+	char uri[512], msg[256], epoch[64], again[64];
+	PGconn *pg;
+	PGresult *r;
+	sql_db *db;
+	sql_conn *c;
+
+	assert_true(fnv1a(schema_pg_steps[0]) == 0x3445c051a779f115ULL);
+	for (int from = 1; from <= SCHEMA_PG_VERSION; from++) {
+		assert_int_equal(tstore_pg_create(f->base, uri, sizeof(uri)),
+				 0);
+		pg = PQconnectdb(uri);
+		assert_int_equal(PQstatus(pg), CONNECTION_OK);
+		pq_ok(pg, "BEGIN");
+		pq_ok(pg, "CREATE TABLE schema_version(version INTEGER NOT"
+		      " NULL, upgraded TIMESTAMPTZ NOT NULL DEFAULT now())");
+		for (int v = 0; v < from; v++) {
+			char q[80];
+			pq_ok(pg, schema_pg_steps[v]);
+			snprintf(q, sizeof(q), "INSERT INTO schema_version"
+				 " VALUES(%d)", v + 1);
+			pq_ok(pg, q);
+		}
+		pq_ok(pg, "COMMIT");
+		if (from < SCHEMA_PG_VERSION)
+			assert_int_equal(sql_pg.open(uri, 0, &db, msg), -EPROTO);
+		assert_int_equal(sql_pg.open(uri, SQL_CREATE, &db, msg), 0);
+		assert_int_equal(sql_pg.connect(db, &c), 0);
+		assert_int_equal(one_int(c, "SELECT max(version) FROM"
+					 " schema_version", 0),
+				 SCHEMA_PG_VERSION);
+		assert_int_equal(one_int(c, "SELECT count(*) FROM meta WHERE"
+					 " key='epoch' AND length(value)=16",
+					 0), 1);
+		schema_parity(c);
+		sql_pg.disconnect(c);
+		sql_pg.close(db);
+		/* the latest step again over a complete catalog */
+		r = PQexec(pg, "SELECT value FROM meta WHERE key='epoch'");
+		assert_int_equal(PQresultStatus(r), PGRES_TUPLES_OK);
+		snprintf(epoch, sizeof(epoch), "%s", PQgetvalue(r, 0, 0));
+		PQclear(r);
+		pq_ok(pg, "BEGIN");
+		pq_ok(pg, schema_pg_steps[SCHEMA_PG_VERSION - 1]);
+		pq_ok(pg, "COMMIT");
+		r = PQexec(pg, "SELECT value FROM meta WHERE key='epoch'");
+		assert_int_equal(PQresultStatus(r), PGRES_TUPLES_OK);
+		snprintf(again, sizeof(again), "%s", PQgetvalue(r, 0, 0));
+		PQclear(r);
+		assert_string_equal(again, epoch);
+		PQfinish(pg);
+		tstore_pg_drop(f->base, uri);
+	}
+}
+
 #define CASE(t) cmocka_unit_test_setup(t, empty_tt)
 
 int main(void)
@@ -1464,7 +1559,7 @@ int main(void)
 		CASE(test_pg_txn_retry), CASE(test_pg_dealloc),
 		CASE(test_pg_reprepare),
 		CASE(test_pg_schema), CASE(test_pg_schema_parity),
-		CASE(test_pg_restart), CASE(test_pg_store_open_catalog),
+		CASE(test_pg_schema_upgrade), CASE(test_pg_restart), CASE(test_pg_store_open_catalog),
 		CASE(test_pg_encoding), CASE(test_pg_tstore_drop),
 		CASE(test_where),
 	};
