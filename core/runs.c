@@ -64,6 +64,8 @@ struct runner {
 	int lost;               /* ... because its lease is no longer ours */
 	size_t done, total;
 	const char *phase;      /* of the active run: "embedding", "sampling" */
+	const char *hold;       /* SIEVEFS_TEST_RUN_HOLD (test_hold), read
+	                         * once; NULL when unset */
 };
 
 /* How often an idle worker of a shared catalog looks for runs other
@@ -280,9 +282,7 @@ int runner_busy(struct runner *r, int64_t ds, int64_t *seq, int *running)
  * server running it). */
 static void test_hold(struct runner *r)
 {
-	const char *f = getenv("SIEVEFS_TEST_RUN_HOLD");
-
-	while (f && *f && !r->cancel && access(f, F_OK) == 0)
+	while (r->hold && !r->cancel && access(r->hold, F_OK) == 0)
 		usleep(10000);
 }
 
@@ -710,6 +710,11 @@ struct runner *runner_new(store *st, struct core_blobs *blobs)
 	r->blobs = blobs;
 	r->srv = store_server_id(st);
 	r->shared = r->srv != 0;
+	/* read here, not at each progress step (on_progress runs per
+	 * sample of a strategy's loop) */
+	r->hold = getenv("SIEVEFS_TEST_RUN_HOLD");
+	if (r->hold && !*r->hold)
+		r->hold = NULL;
 	pthread_mutex_init(&r->lock, NULL);
 	pthread_cond_init(&r->cond, NULL);
 	/* a server of a shared catalog takes runs from the start: those
