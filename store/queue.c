@@ -78,9 +78,9 @@ int store_run_claim(store *st, int64_t srv, int64_t lease_ns,
 		    struct store_run *out)
 {
 	struct conn *c = db_conn(st);
-	int64_t now = store_now_ns(), id = 0;
+	int64_t now = store_now_ns();
 	sql_stmt *s;
-	int rc, r;
+	int rc, r, got = 0;
 
 	if (!c)
 		return -EIO;
@@ -92,7 +92,7 @@ int store_run_claim(store *st, int64_t srv, int64_t lease_ns,
 		    " done=0, total=0, phase='starting'"
 		    " WHERE id=(SELECT id FROM runs WHERE status=0 OR"
 		    " (status=1 AND lease<?3) ORDER BY id LIMIT 1"
-		    SQL_SKIP_LOCKED ") RETURNING id");
+		    SQL_SKIP_LOCKED ") RETURNING " RUN_COLS);
 	if (!s)
 		return db_end(c, -EIO);
 	sql_bind_int64(s, 1, srv);
@@ -100,16 +100,16 @@ int store_run_claim(store *st, int64_t srv, int64_t lease_ns,
 	sql_bind_int64(s, 3, now);
 	r = sql_step(s);
 	if (r == SQL_ROW) {
-		id = sql_col_int64(s, 0);
+		/* the run as claimed, in the claim's own statement */
+		db_run_row(s, out);
+		got = 1;
 		r = sql_step(s);
 	}
 	sql_finalize(s);
 	rc = db_end(c, db_err(r));
 	if (rc)
 		return rc;
-	if (!id)
-		return -ENOENT;
-	return store_run_get(st, id, out);
+	return got ? 0 : -ENOENT;
 }
 
 int store_run_beat(store *st, int64_t id, int64_t srv, int64_t lease_ns,

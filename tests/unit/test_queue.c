@@ -144,6 +144,16 @@ static void expired_lease_taken_over_stale_refused(void **state)
 	assert_int_equal(cur.id, id);
 	assert_int_equal(cur.srv, 2);
 	assert_int_equal(cur.started_ns, old.started_ns);  /* kept */
+	/* the claim answers the run as the catalog now holds it */
+	assert_int_equal(cur.status, STORE_RUN_RUNNING);
+	assert_int_equal(cur.lease_ns, now + hour);
+	assert_string_equal(cur.phase, "starting");
+	assert_rc(store_run_get(f->st, id, &r), 0);
+	assert_memory_equal(&r, &cur, offsetof(struct store_run, error));
+	assert_string_equal(r.error, cur.error);
+	assert_int_equal(r.srv, cur.srv);
+	assert_int_equal(r.lease_ns, cur.lease_ns);
+	assert_string_equal(r.phase, cur.phase);
 	/* a live lease is not claimable */
 	assert_int_equal(store_run_claimable(f->st), 0);
 	assert_rc(store_run_claim(f->st, 3, now + hour, &r), -ENOENT);
