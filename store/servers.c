@@ -253,8 +253,17 @@ int servers_join(store *st)
 
 void servers_leave(store *st)
 {
+	/* A clean stop: this server's pending uploads are over (their
+	 * handles are closed by now), and its row need not wait for the
+	 * lease to run out. Best effort: the sweep does it otherwise. */
+	static const char *const q[] = {
+		"DELETE FROM selection WHERE node IN (SELECT ino FROM nodes"
+		" WHERE kind=2 AND sha IS NULL AND srv=?1)",
+		"DELETE FROM nodes WHERE kind=2 AND sha IS NULL AND srv=?1",
+		"DELETE FROM servers WHERE id=?1",
+	};
 	struct conn *c;
-	sql_stmt *s;
+	int rc;
 
 	if (st->srv_started) {
 		pthread_mutex_lock(&st->srv_lock);
@@ -266,36 +275,18 @@ void servers_leave(store *st)
 		pthread_mutex_destroy(&st->srv_lock);
 		st->srv_started = 0;
 	}
-	if (!st->server || !(c = db_conn(st)))
+	if (!st->server || !(c = db_conn(st)) || db_begin(c))
 		return;
-	/* A clean stop: this server's pending uploads are over (their
-	 * handles are closed by now), and its row need not wait for the
-	 * lease to run out. Best effort: the sweep does it otherwise. */
-	if (db_begin(c) == 0) {
-		int rc = 0;
-		s = db_prep(c, "DELETE FROM selection WHERE node IN (SELECT ino"
-			    " FROM nodes WHERE kind=2 AND sha IS NULL AND"
-			    " srv=?1)");
-		if (!s)
+	rc = 0;
+	for (size_t i = 0; i < sizeof(q) / sizeof(q[0]) && !rc; i++) {
+		sql_stmt *s = db_prep(c, q[i]);
+		if (!s) {
 			rc = -EIO;
-		else {
-			sql_bind_int64(s, 1, st->server);
-			rc = db_err(sql_step(s));
-			sql_finalize(s);
+			break;
 		}
-		s = rc ? NULL : db_prep(c, "DELETE FROM nodes WHERE kind=2 AND"
-					" sha IS NULL AND srv=?1");
-		if (!rc && s) {
-			sql_bind_int64(s, 1, st->server);
-			rc = db_err(sql_step(s));
-			sql_finalize(s);
-		}
-		s = rc ? NULL : db_prep(c, "DELETE FROM servers WHERE id=?1");
-		if (!rc && s) {
-			sql_bind_int64(s, 1, st->server);
-			rc = db_err(sql_step(s));
-			sql_finalize(s);
-		}
-		db_end(c, rc);
+		sql_bind_int64(s, 1, st->server);
+		rc = db_err(sql_step(s));
+		sql_finalize(s);
 	}
+	db_end(c, rc);
 }

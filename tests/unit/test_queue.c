@@ -345,6 +345,41 @@ static void restart_in_place_recovers_at_once(void **state)
 	}
 }
 
+/* A clean stop leaves nothing of this server in the catalog (servers.c
+ * servers_leave): its row and its pending uploads go at once, not at the
+ * next sweep a lease later; another live server's row and upload stay.
+ * An embedded store registers nothing. */
+static void clean_close_leaves_the_catalog(void **state)
+{
+	struct tstore_fx *f = *state;
+	struct store_dataset d;
+	char sql[256];
+	int64_t me = store_server_id(f->st), mine, theirs, rows = -1;
+
+	assert_rc(store_dataset_create(f->st, "", "q7", &d), 0);
+	mine = pending_node(f->st, &d, "mine.bin");
+	theirs = pending_node(f->st, &d, "theirs.bin");
+	snprintf(sql, sizeof(sql), "INSERT INTO servers(id, started, lease)"
+		 " VALUES (9200, 1, 9000000000000000000); UPDATE nodes SET"
+		 " srv=9200 WHERE ino=%lld", (long long)theirs);
+	assert_rc(tstore_catalog_exec(f->dir, sql, NULL), 0);
+	snprintf(sql, sizeof(sql), "SELECT count(*) FROM servers WHERE"
+		 " id=%lld", (long long)me);
+	assert_rc(tstore_catalog_int(f->dir, sql, &rows), 0);
+	assert_int_equal(rows, me ? 1 : 0);
+	store_close(f->st);
+	f->st = NULL;
+	assert_rc(tstore_catalog_int(f->dir, sql, &rows), 0);
+	assert_int_equal(rows, 0);
+	assert_rc(tstore_catalog_int(f->dir, "SELECT count(*) FROM servers"
+				     " WHERE id=9200", &rows), 0);
+	assert_int_equal(rows, 1);
+	assert_int_equal(node_exists(f->dir, theirs), 1);
+	/* the embedded store's pending upload waits for its owner's next
+	 * open (recover_pending); a server's goes with it */
+	assert_int_equal(node_exists(f->dir, mine), me ? 0 : 1);
+}
+
 /* What `sample` says besides the run is the catalog's: a second handle
  * (another server) reads what the first wrote. */
 static void notes_are_the_catalogs(void **state)
@@ -411,6 +446,8 @@ int main(void)
 			restart_in_place_recovers_at_once, setup, teardown),
 		cmocka_unit_test_setup_teardown(notes_are_the_catalogs, setup,
 						teardown),
+		cmocka_unit_test_setup_teardown(clean_close_leaves_the_catalog,
+						setup, teardown),
 	};
 	const struct CMUnitTest sqlite_file[] = { 0 };
 
