@@ -442,8 +442,10 @@ static int sent_find(store *st, const unsigned char *sha,
  * collection spares a hash with a pending row (collect): so nothing has
  * removed it, and the node this transaction points at it keeps it from now
  * on. A row the sweep ended, or a node's commit cleared, or a later put
- * rewrote: not sure (0), the caller marks and looks. 1, 0 or -errno. */
-static int sent_still_pending(struct conn *c, const struct blob_sent *n)
+ * rewrote: not sure (0), the caller marks and looks. 1 (the blob's size
+ * into *size, may be NULL), 0 or -errno. */
+static int sent_still_pending(struct conn *c, const struct blob_sent *n,
+			      int64_t *size)
 {
 	sql_stmt *s = db_stmt(c, Q_PENDING_SAME);
 	int r;
@@ -454,8 +456,30 @@ static int sent_still_pending(struct conn *c, const struct blob_sent *n)
 	sql_bind_blob(s, 2, n->sha, STORE_SHA_LEN);
 	sql_bind_int64(s, 3, n->put);
 	r = sql_step(s);
+	if (r == SQL_ROW && size)
+		*size = sql_col_int64(s, 0);
 	sql_reset(s);
 	return r == SQL_ROW ? 1 : r == SQL_DONE ? 0 : db_err(r);
+}
+
+int blob_exists_locked(struct conn *c, const unsigned char *sha,
+		       int64_t *size)
+{
+	store *st = c->st;
+	struct blob_sent n;
+	uint64_t got = 0;
+	int rc;
+
+	if (!st->eng->send)          /* files: the stat is the answer */
+		return blob_exists(st, sha, size);
+	if (sent_find(st, sha, &n) && sent_still_pending(c, &n, size) == 1)
+		return 1;
+	/* the engine itself, not the read cache: another server may have
+	 * collected the blob since this one cached it */
+	rc = blobs_stat(st->blobs, sha, &got);
+	if (!rc && size)
+		*size = (int64_t)got;
+	return rc == 0;
 }
 
 int store_node_commit(store *st, int64_t ino, int fd, const char *staged,
@@ -496,7 +520,7 @@ again:
 		drop_staged(staged);
 		return rc;
 	}
-	if (noted && (rc = sent_still_pending(c, &sent)) != 1) {
+	if (noted && (rc = sent_still_pending(c, &sent, NULL)) != 1) {
 		db_end(c, -EAGAIN);         /* nothing written: roll back */
 		if (rc < 0) {
 			drop_staged(staged);

@@ -260,8 +260,16 @@ int blob_engines_open(store *st, const char *spec, const char *key_id,
 void blob_engines_close(store *st);
 extern const struct blob_eng blob_eng_local;
 extern const struct blob_eng blob_eng_remote;   /* blobs_cache.c */
-/* 1 if the blob of sha exists (its size into *size, may be NULL). */
+/* 1 if the blob of sha exists (its size into *size, may be NULL). An
+ * engine without files answers from its read cache when it holds the
+ * bytes: a blob another server collected may still read as there. */
 int blob_exists(store *st, const unsigned char *sha, int64_t *size);
+/* blob_exists inside a write transaction on c, for a row about to name
+ * sha: the engine's own answer (S3: never the read cache alone; no round
+ * trip for a blob this process sent whose put's pending row is unchanged,
+ * store_node_commit's check). 1 or 0. */
+int blob_exists_locked(struct conn *c, const unsigned char *sha,
+		       int64_t *size);
 /* Records sha pending for user in its own write transaction (an engine
  * with send: before the bytes travel, so collection spares them). */
 /* An engine with send: this process finished storing sha in the engine

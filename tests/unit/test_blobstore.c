@@ -1294,6 +1294,41 @@ static void test_store_commit_after_put(void **state)
 	assert_store_blob(f, sy, y, sizeof y);
 }
 
+/* A kept commit (the bytes stay with the uploader) names a thumbnail the
+ * user sent: only while the engine holds it. One this process has just
+ * sent: fine. One another server's sweep collected while this store's
+ * read cache still holds it: refused (-EAGAIN: the client sends it again),
+ * not a thumbs row naming bytes no other server can read. */
+static void test_store_kept_thumb_collected(void **state)
+{
+	struct sfx *f = *state;
+	unsigned char x[32], t[2000], sx[32], st[32];
+	char staged[STORE_PATH_MAX];
+	int64_t a = new_file(f, "a"), b = new_file(f, "b");
+	int fd;
+
+	rnd(x, sizeof x);
+	SHA256(x, sizeof x, sx);
+	rnd(t, sizeof t);
+	SHA256(t, sizeof t, st);
+	fd = staged_bytes(f, t, sizeof t, staged, sizeof staged);
+	assert_rc(store_blob_put(f->st, fd, staged, st, "alice"), 0);
+	close(fd);
+	assert_rc(store_node_commit_kept(f->st, a, sx, 5000, 0, st, sizeof t,
+					 0), 0);
+	assert_true(engine_has(f, st));
+	if (!f->spec[0])
+		return;
+	t[0] ^= 1;
+	SHA256(t, sizeof t, st);
+	fd = staged_bytes(f, t, sizeof t, staged, sizeof staged);
+	assert_rc(store_blob_put(f->st, fd, staged, st, "alice"), 0);
+	close(fd);
+	collected_elsewhere(f, st);
+	assert_rc(store_node_commit_kept(f->st, b, sx, 5000, 0, st, sizeof t,
+					 0), -EAGAIN);
+}
+
 #define STORE_CASE(fn, setup) \
 	cmocka_unit_test_setup_teardown(fn, setup, sfx_teardown)
 #define STORE_CASES(setup)                                          \
@@ -1301,7 +1336,8 @@ static void test_store_commit_after_put(void **state)
 	STORE_CASE(test_store_lying_upload, setup),                 \
 	STORE_CASE(test_store_concurrent_same_hash, setup),         \
 	STORE_CASE(test_store_sweep_after_kill, setup),             \
-	STORE_CASE(test_store_commit_after_put, setup)
+	STORE_CASE(test_store_commit_after_put, setup),             \
+	STORE_CASE(test_store_kept_thumb_collected, setup)
 
 /* last in each group: run only with BLOBS_BENCH */
 #define BENCH cmocka_unit_test(test_bench)
