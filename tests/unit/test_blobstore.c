@@ -246,6 +246,15 @@ static void test_errors(void **state)
 	}
 	assert_rc(blobs_stat(f->b, sha, NULL), -ENOENT);
 	assert_int_equal(sweep(f->b, 0), 0);
+	/* the reason is the last call's: one that succeeds after a failure
+	 * leaves none (a log line must not blame an older failure) */
+	assert_rc(upload(f->b, buf, 1000, sha, got), 0);
+	assert_rc(blobs_stat(f->b, big, NULL), -ENOENT);
+	assert_rc(blobs_stat(f->b, sha, NULL), 0);
+	assert_string_equal(blobs_last_error(), "");
+	assert_rc(blobs_remove(f->b, big), 0);
+	assert_string_equal(blobs_last_error(), "");
+	assert_rc(blobs_remove(f->b, sha), 0);
 	free(buf);
 }
 
