@@ -41,7 +41,17 @@ void core_blobs_free(struct core_blobs *b)
 
 int core_blob_open(struct core_blobs *b, const unsigned char sha[STORE_SHA_LEN])
 {
-	return store_blob_open(b->st, sha);
+	int fd = store_blob_open(b->st, sha);
+
+	/* the client gets an errno; the operator, the engine's reason (S3:
+	 * refused keys, an unreachable endpoint, bytes that do not hash) */
+	if (fd < 0 && fd != -ENOENT && store_blob_engine_error()[0]) {
+		char hex[65];
+
+		store_sha_hex(sha, hex);
+		log_warn("reading blob %s: %s", hex, store_blob_engine_error());
+	}
+	return fd;
 }
 
 /* The engine's presigned GET (S3), or 0 and "" when it has files (local:

@@ -386,6 +386,10 @@ static int l_node_commit(struct backend *be, int64_t ino, int fd,
 				 " failed: %s", n.name, strerror(-rc));
 			l_log_event(be, n.dataset, STORE_ERROR, text);
 		}
+		/* the operator's half: why the blob store refused (S3) */
+		if (store_blob_engine_error()[0])
+			log_warn("upload of inode %lld: blob store: %s",
+				 (long long)ino, store_blob_engine_error());
 	}
 	return rc;
 }

@@ -39,6 +39,16 @@
  * kept as the read cache's copy of the blob (blobs_cache.c), so the
  * commit and the first reads after an upload cost no GET.
  *
+ * A server's upload is a PUT (store_blob_put: (1) with the user's pending
+ * row, then (2)) and a commit naming the hash, its bytes from the read
+ * cache. That commit skips its own (1) and (2) — a transaction and a HEAD,
+ * most of an S3 upload's time on one writer — when this process finished
+ * (2) for the put (blob_sent_note) and the put's pending row is still
+ * there, with the same put time, inside the commit's transaction: a row
+ * there since before the blob was, collection spares, so the blob is still
+ * there; the cache alone cannot say so (another server may have collected
+ * it). Any doubt (the row swept, named, rewritten; no note): the long way.
+ *
  * Collection after a commit runs in a transaction of its own
  * (blob_collect_after): on PostgreSQL a write transaction holds the
  * catalog's advisory lock, so "no node names it, no row pending" and the
@@ -389,6 +399,89 @@ static void drop_staged(const char *staged)
 	blobs_local_unstage(staged);
 }
 
+void blob_sent_note(store *st, const char *user, const unsigned char *sha,
+		    int64_t put)
+{
+	struct blob_sent *n;
+
+	if (!st->eng->send || !user || put == 0 ||
+	    strlen(user) >= sizeof n->user)
+		return;
+	pthread_mutex_lock(&st->sent_lock);
+	n = &st->sent[st->sent_next++ % (sizeof st->sent / sizeof *n)];
+	memcpy(n->sha, sha, STORE_SHA_LEN);
+	snprintf(n->user, sizeof n->user, "%s", user);
+	n->put = put;
+	pthread_mutex_unlock(&st->sent_lock);
+}
+
+/* The newest note of sha (blob_sent_note) into *out: 1, or 0 when none. */
+static int sent_find(store *st, const unsigned char *sha,
+		     struct blob_sent *out)
+{
+	const unsigned nmax = sizeof st->sent / sizeof *st->sent;
+	int found = 0;
+
+	pthread_mutex_lock(&st->sent_lock);
+	for (unsigned i = 1; i <= nmax && !found; i++) {
+		const struct blob_sent *n =
+			&st->sent[(st->sent_next - i) % nmax];
+
+		if (n->put && !memcmp(n->sha, sha, STORE_SHA_LEN)) {
+			*out = *n;
+			found = 1;
+		}
+	}
+	pthread_mutex_unlock(&st->sent_lock);
+	return found;
+}
+
+/* Inside the commit's write transaction: is the blob of a note (sent_find)
+ * surely still in the engine? The note's pending row, unchanged (the same
+ * put time), has been there since before the engine held the blob, and
+ * collection spares a hash with a pending row (collect): so nothing has
+ * removed it, and the node this transaction points at it keeps it from now
+ * on. A row the sweep ended, or a node's commit cleared, or a later put
+ * rewrote: not sure (0), the caller marks and looks. 1 (the blob's size
+ * into *size, may be NULL), 0 or -errno. */
+static int sent_still_pending(struct conn *c, const struct blob_sent *n,
+			      int64_t *size)
+{
+	sql_stmt *s = db_stmt(c, Q_PENDING_SAME);
+	int r;
+
+	if (!s)
+		return -EIO;
+	db_bind_str(s, 1, n->user);
+	sql_bind_blob(s, 2, n->sha, STORE_SHA_LEN);
+	sql_bind_int64(s, 3, n->put);
+	r = sql_step(s);
+	if (r == SQL_ROW && size)
+		*size = sql_col_int64(s, 0);
+	sql_reset(s);
+	return r == SQL_ROW ? 1 : r == SQL_DONE ? 0 : db_err(r);
+}
+
+int blob_exists_locked(struct conn *c, const unsigned char *sha,
+		       int64_t *size)
+{
+	store *st = c->st;
+	struct blob_sent n;
+	uint64_t got = 0;
+	int rc;
+
+	if (!st->eng->send)          /* files: the stat is the answer */
+		return blob_exists(st, sha, size);
+	if (sent_find(st, sha, &n) && sent_still_pending(c, &n, size) == 1)
+		return 1;
+	/* the engine itself, not the read cache: another server may have
+	 * collected the blob since this one cached it */
+	rc = blobs_stat(st->blobs, sha, &got);
+	if (!rc && size)
+		*size = (int64_t)got;
+	return rc == 0;
+}
+
 int store_node_commit(store *st, int64_t ino, int fd, const char *staged,
 		      const unsigned char sha[STORE_SHA_LEN], int64_t size,
 		      int64_t mtime_ns, int durable)
@@ -396,7 +489,8 @@ int store_node_commit(store *st, int64_t ino, int fd, const char *staged,
 	struct conn *c = db_conn(st);
 	const struct blob_eng *e = st->eng;
 	struct store_node old;
-	int rc;
+	struct blob_sent sent;
+	int rc, noted;
 
 	if (!c) {
 		drop_staged(staged);
@@ -407,11 +501,17 @@ int store_node_commit(store *st, int64_t ino, int fd, const char *staged,
 		drop_staged(staged);
 		return rc;
 	}
+	/* a blob this process sent moments ago (the server's PUT, then this
+	 * commit): checked inside the transaction below instead
+	 * (sent_still_pending), no round trip to the engine */
+	noted = e->send && sent_find(st, sha, &sent);
+again:
 	/* bytes that travel outside the lock: pending first (the node's
 	 * owner is not known here: the row is the store's own, user ""),
 	 * then sent; the commit below names them */
-	if (e->send && ((rc = blob_pending_mark(st, "", sha, size)) ||
-			(rc = e->send(st, fd, staged, sha, durable)))) {
+	if (e->send && !noted &&
+	    ((rc = blob_pending_mark(st, "", sha, size)) ||
+	     (rc = e->send(st, fd, staged, sha, durable)))) {
 		drop_staged(staged);
 		return rc;
 	}
@@ -419,6 +519,15 @@ int store_node_commit(store *st, int64_t ino, int fd, const char *staged,
 	if (rc) {
 		drop_staged(staged);
 		return rc;
+	}
+	if (noted && (rc = sent_still_pending(c, &sent, NULL)) != 1) {
+		db_end(c, -EAGAIN);         /* nothing written: roll back */
+		if (rc < 0) {
+			drop_staged(staged);
+			return rc;
+		}
+		noted = 0;                  /* not sure: the long way */
+		goto again;
 	}
 	rc = store_node_get(st, ino, &old);
 	if (rc == 0 && (old.kind != STORE_FILE || !old.tree_live))

@@ -355,6 +355,7 @@ int blob_engines_open(store *st, const char *spec, const char *key_id,
 	}
 	st->eng = &blob_eng_remote;
 	pthread_mutex_init(&st->cache_lock, NULL);
+	pthread_mutex_init(&st->sent_lock, NULL);
 	st->cache_max = STORE_BLOB_CACHE_BYTES;
 	if (mb && *mb) {
 		char *end;
@@ -382,8 +383,10 @@ void blob_engines_close(store *st)
 {
 	blobs_close(st->cache);
 	blobs_close(st->blobs);
-	if (st->cachedir)
+	if (st->cachedir) {
 		pthread_mutex_destroy(&st->cache_lock);
+		pthread_mutex_destroy(&st->sent_lock);
+	}
 	free(st->cachedir);
 	st->cache = st->blobs = NULL;
 	st->cachedir = NULL;

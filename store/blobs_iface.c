@@ -3,7 +3,9 @@
  * calls dispatched to the engine's table, the SHA-256 of an upload's bytes
  * computed here as they pass, so each engine gets finish() only with the
  * hash its bytes really have and a mismatch with the caller's hash is
- * refused in one place, and the per-thread reason of the last failure.
+ * refused in one place, and the per-thread reason of the last failure
+ * (emptied as each call starts, so a reason read after a failure is that
+ * failure's, never an older one's).
  */
 #include <errno.h>
 #include <stdarg.h>
@@ -110,6 +112,7 @@ void blobs_abort(blob_upload *u)
 
 int blobs_open_fd(blobstore *b, const unsigned char sha[BLOBS_SHA_LEN])
 {
+	last_error[0] = 0;
 	return b->ops->open_fd(b, sha);
 }
 
@@ -117,17 +120,20 @@ int blobs_read(blobstore *b, const unsigned char sha[BLOBS_SHA_LEN],
 	       uint64_t off, void *buf, size_t len, size_t *got)
 {
 	*got = 0;
+	last_error[0] = 0;
 	return len ? b->ops->read(b, sha, off, buf, len, got) : 0;
 }
 
 int blobs_stat(blobstore *b, const unsigned char sha[BLOBS_SHA_LEN],
 	       uint64_t *size)
 {
+	last_error[0] = 0;
 	return b->ops->stat(b, sha, size);
 }
 
 int blobs_remove(blobstore *b, const unsigned char sha[BLOBS_SHA_LEN])
 {
+	last_error[0] = 0;
 	return b->ops->remove(b, sha);
 }
 
@@ -144,6 +150,7 @@ int blobs_sweep(blobstore *b, int64_t older_than_s, unsigned *removed)
 
 	if (older_than_s < 0)
 		return -EINVAL;
+	last_error[0] = 0;
 	rc = b->ops->sweep(b, older_than_s, &n);
 	if (removed)
 		*removed = n;

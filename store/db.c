@@ -57,6 +57,9 @@ static const char *const sql_text[Q_COUNT] = {
 	[Q_PENDING_DEL] = "DELETE FROM pending WHERE sha=?1",
 	/* blob_collect spares a hash an upload has pending (blob.c) */
 	[Q_PENDING_ANY] = "SELECT 1 FROM pending WHERE sha=?1 LIMIT 1",
+	/* store_node_commit's check of a blob this process sent (blob.c) */
+	[Q_PENDING_SAME] = "SELECT size FROM pending WHERE \"user\"=?1 AND"
+		" sha=?2 AND put=?3",
 	[Q_FEAT_GET] = "SELECT vec, err FROM features WHERE sha=?1 AND kind=?2",
 	[Q_DIR_GEN] = "SELECT gen FROM dirgen WHERE ino=?1",
 	/* store_blob_source (kept.c): every thumbnail request runs it */

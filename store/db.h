@@ -63,7 +63,7 @@ enum q {
 	Q_DS_GET, Q_DS_GET_ID, Q_TAG_GET, Q_TAG_GET_ID,
 	Q_EVENT_ADD, Q_EVENT_TRIM, Q_FEAT_DEL, Q_FEAT_GET, Q_GRANT_DEL,
 	Q_DIR_GEN, Q_PENDING_DEL, Q_NODE_TOUCH_DIR, Q_BLOB_SOURCE,
-	Q_TOKEN_ROW, Q_SESSION_ROW, Q_GRANT_GET, Q_PENDING_ANY,
+	Q_TOKEN_ROW, Q_SESSION_ROW, Q_GRANT_GET, Q_PENDING_ANY, Q_PENDING_SAME,
 	Q_COUNT
 };
 
@@ -110,6 +110,16 @@ struct store {
 	pthread_mutex_t cache_lock;
 	uint64_t cache_bytes, cache_max;
 	int cache_counted;             /* cache_bytes was summed at first use */
+	/* remote engines only: the blobs this process sent lately, each with
+	 * the pending row its put wrote (blob_sent_note, blob.c); a ring
+	 * under sent_lock */
+	pthread_mutex_t sent_lock;
+	struct blob_sent {
+		unsigned char sha[STORE_SHA_LEN];
+		char user[STORE_USER_MAX + 1];
+		int64_t put;               /* the row's put; 0: an empty slot */
+	} sent[64];
+	unsigned sent_next;
 };
 
 /* This thread's connection, opened on first use; NULL if it cannot be opened. */
@@ -250,10 +260,25 @@ int blob_engines_open(store *st, const char *spec, const char *key_id,
 void blob_engines_close(store *st);
 extern const struct blob_eng blob_eng_local;
 extern const struct blob_eng blob_eng_remote;   /* blobs_cache.c */
-/* 1 if the blob of sha exists (its size into *size, may be NULL). */
+/* 1 if the blob of sha exists (its size into *size, may be NULL). An
+ * engine without files answers from its read cache when it holds the
+ * bytes: a blob another server collected may still read as there. */
 int blob_exists(store *st, const unsigned char *sha, int64_t *size);
+/* blob_exists inside a write transaction on c, for a row about to name
+ * sha: the engine's own answer (S3: never the read cache alone; no round
+ * trip for a blob this process sent whose put's pending row is unchanged,
+ * store_node_commit's check). 1 or 0. */
+int blob_exists_locked(struct conn *c, const unsigned char *sha,
+		       int64_t *size);
 /* Records sha pending for user in its own write transaction (an engine
  * with send: before the bytes travel, so collection spares them). */
+/* An engine with send: this process finished storing sha in the engine
+ * after its put's transaction had written user's pending row of sha with
+ * put time `put` (ns). store_node_commit then needs neither a pending row
+ * of its own nor a look in the engine while that row is still there,
+ * unchanged (blob.c). */
+void blob_sent_note(store *st, const char *user, const unsigned char *sha,
+		    int64_t put);
 int blob_pending_mark(store *st, const char *user, const unsigned char *sha,
 		      int64_t size);
 /* blob_collect in a transaction of its own on c, for the calls right

@@ -51,6 +51,16 @@ static int blob_has(store *st, const unsigned char *sha, int64_t size)
 	return blob_exists(st, sha, &n) && n == size;
 }
 
+/* blob_has inside the write transaction of a row that will name sha: the
+ * engine's answer, never a stale read cache (blob_exists_locked). */
+static int blob_has_locked(struct conn *c, const unsigned char *sha,
+			   int64_t size)
+{
+	int64_t n = -1;
+
+	return blob_exists_locked(c, sha, &n) && n == size;
+}
+
 /* Runs sql with ?1 = a, ?2 = b (when b) and ?3 = n (when b and n >= 0). */
 static int run1(struct conn *c, const char *sql, const unsigned char *a,
 		const unsigned char *b, int64_t n)
@@ -94,7 +104,7 @@ int store_node_commit_kept(store *st, int64_t ino,
 		return db_end(c, rc == -ENOENT ? 0 : rc);
 	/* Under wlock, so the thumbnail cannot be collected before the
 	 * thumbs row references it. */
-	if (thumb && !blob_has(st, thumb, thumb_size))
+	if (thumb && !blob_has_locked(c, thumb, thumb_size))
 		rc = -EAGAIN;
 	if (!rc)
 		rc = run1(c, "INSERT INTO kept(sha) VALUES(?1)"

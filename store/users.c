@@ -450,13 +450,15 @@ int store_node_owned_gen(store *st, const char *owner, int64_t ino,
 }
 
 /* Records that `user` sent sha (size bytes): the grant, and the pending
- * row unless a node names it already. Inside the caller's transaction. */
+ * row unless a node names it already (its put time into *put, else 0).
+ * Inside the caller's transaction. */
 static int record_put(struct conn *c, const char *user,
-		      const unsigned char *sha, int64_t size)
+		      const unsigned char *sha, int64_t size, int64_t *put)
 {
 	sql_stmt *s = db_stmt(c, Q_SHA_REF);
 	int named, rc;
 
+	*put = 0;
 	if (!s)
 		return -EIO;
 	sql_bind_blob(s, 1, sha, STORE_SHA_LEN);
@@ -484,7 +486,7 @@ static int record_put(struct conn *c, const char *user,
 	db_bind_str(s, 1, user);
 	sql_bind_blob(s, 2, sha, STORE_SHA_LEN);
 	sql_bind_int64(s, 3, size);
-	sql_bind_int64(s, 4, store_now_ns());
+	sql_bind_int64(s, 4, *put = store_now_ns());
 	rc = db_err(sql_step(s));
 	sql_finalize(s);
 	return rc;
@@ -564,7 +566,7 @@ int store_blob_put_capped(store *st, int fd, const char *staged,
 	const struct blob_eng *e = st->eng;
 	struct stat sb;
 	size_t cnt = 0;
-	int64_t sum = 0;
+	int64_t sum = 0, put = 0;
 	int rc, tries = 0;
 
 	if (u && !e->finish) {          /* not this engine's: cannot be */
@@ -597,7 +599,8 @@ again:
 	if (!e->send)
 		rc = e->link(st, fd, staged, sha, 0);
 	if (!rc)
-		rc = user ? record_put(c, user, sha, (int64_t)sb.st_size) :
+		rc = user ? record_put(c, user, sha, (int64_t)sb.st_size,
+				       &put) :
 		     e->send ? -EINVAL : 0;   /* nothing would keep it */
 	/* A failure after the link leaves a blob nobody names and no row
 	 * says is pending: the owner's next open collects it (blob.c). */
@@ -608,6 +611,9 @@ again:
 		blobs_abort(u);
 	else if (!rc && e->send)
 		rc = e->send(st, fd, staged, sha, 0);
+	/* the commit that names it spares a look in the engine (blob.c) */
+	if (!rc && e->send)
+		blob_sent_note(st, user, sha, put);
 	/* A failed send leaves the pending row: the sweep ends it after the
 	 * grace (and collects what a cut send may have left). */
 	blobs_local_unstage(staged);

@@ -246,6 +246,15 @@ static void test_errors(void **state)
 	}
 	assert_rc(blobs_stat(f->b, sha, NULL), -ENOENT);
 	assert_int_equal(sweep(f->b, 0), 0);
+	/* the reason is the last call's: one that succeeds after a failure
+	 * leaves none (a log line must not blame an older failure) */
+	assert_rc(upload(f->b, buf, 1000, sha, got), 0);
+	assert_rc(blobs_stat(f->b, big, NULL), -ENOENT);
+	assert_rc(blobs_stat(f->b, sha, NULL), 0);
+	assert_string_equal(blobs_last_error(), "");
+	assert_rc(blobs_remove(f->b, big), 0);
+	assert_string_equal(blobs_last_error(), "");
+	assert_rc(blobs_remove(f->b, sha), 0);
 	free(buf);
 }
 
@@ -1231,13 +1240,113 @@ static void test_store_sweep_after_kill(void **state)
 	}
 }
 
+/* The delete of sha's pending rows and its blob from the engine that
+ * another server's sweep would make (after the grace), behind this
+ * store's back: this store's read cache still holds the bytes. */
+static void collected_elsewhere(struct sfx *f, const unsigned char *sha)
+{
+	char hex[65], sql[300], msg[256] = "";
+	blobstore *b = NULL;
+
+	s3_hex(sha, 32, hex);
+	snprintf(sql, sizeof sql, "DELETE FROM pending WHERE sha=%s%s%s",
+		 strcmp(tstore_engine(), "sqlite") ? "decode('" : "X'", hex,
+		 strcmp(tstore_engine(), "sqlite") ? "', 'hex')" : "'");
+	assert_rc(tstore_catalog_exec(f->dir, sql, NULL), 0);
+	assert_rc(blobs_open_spec(f->dir, f->spec, NULL, NULL, &b, msg,
+				  sizeof msg), 0);
+	assert_rc(blobs_remove(b, sha), 0);
+	blobs_close(b);
+}
+
+/* A server's upload: the PUT (store_blob_put), then the commit naming
+ * the blob, from an fd on the store's copy (api/routes_data.c's
+ * commit_blob). The commit of a blob this process has just sent needs no
+ * look in the engine while the put's pending row is there as the put
+ * left it; once another server's sweep ended that row and collected the
+ * blob, the commit must send the bytes again, not trust the stale cache. */
+static void test_store_commit_after_put(void **state)
+{
+	struct sfx *f = *state;
+	unsigned char x[4000], y[4000], sx[32], sy[32];
+	char staged[STORE_PATH_MAX];
+	struct store_node n;
+	int64_t a = new_file(f, "a"), b = new_file(f, "b");
+	int fd;
+
+	rnd(x, sizeof x);
+	rnd(y, sizeof y);
+	SHA256(x, sizeof x, sx);
+	SHA256(y, sizeof y, sy);
+	fd = staged_bytes(f, x, sizeof x, staged, sizeof staged);
+	assert_rc(store_blob_put(f->st, fd, staged, sx, "alice"), 0);
+	close(fd);
+	fd = store_blob_open(f->st, sx);
+	assert_true(fd >= 0);
+	assert_rc(store_node_commit(f->st, a, fd, "", sx, sizeof x, 0, 0), 0);
+	close(fd);
+	assert_rc(store_node_get(f->st, a, &n), 0);
+	assert_true(n.has_sha && !memcmp(n.sha, sx, 32));
+	assert_true(engine_has(f, sx));
+	assert_store_blob(f, sx, x, sizeof x);
+
+	fd = staged_bytes(f, y, sizeof y, staged, sizeof staged);
+	assert_rc(store_blob_put(f->st, fd, staged, sy, "alice"), 0);
+	close(fd);
+	if (f->spec[0])
+		collected_elsewhere(f, sy);
+	fd = store_blob_open(f->st, sy);    /* the cache's copy, stale */
+	assert_true(fd >= 0);
+	assert_rc(store_node_commit(f->st, b, fd, "", sy, sizeof y, 0, 0), 0);
+	close(fd);
+	assert_true(engine_has(f, sy));     /* sent again */
+	assert_store_blob(f, sy, y, sizeof y);
+}
+
+/* A kept commit (the bytes stay with the uploader) names a thumbnail the
+ * user sent: only while the engine holds it. One this process has just
+ * sent: fine. One another server's sweep collected while this store's
+ * read cache still holds it: refused (-EAGAIN: the client sends it again),
+ * not a thumbs row naming bytes no other server can read. */
+static void test_store_kept_thumb_collected(void **state)
+{
+	struct sfx *f = *state;
+	unsigned char x[32], t[2000], sx[32], st[32];
+	char staged[STORE_PATH_MAX];
+	int64_t a = new_file(f, "a"), b = new_file(f, "b");
+	int fd;
+
+	rnd(x, sizeof x);
+	SHA256(x, sizeof x, sx);
+	rnd(t, sizeof t);
+	SHA256(t, sizeof t, st);
+	fd = staged_bytes(f, t, sizeof t, staged, sizeof staged);
+	assert_rc(store_blob_put(f->st, fd, staged, st, "alice"), 0);
+	close(fd);
+	assert_rc(store_node_commit_kept(f->st, a, sx, 5000, 0, st, sizeof t,
+					 0), 0);
+	assert_true(engine_has(f, st));
+	if (!f->spec[0])
+		return;
+	t[0] ^= 1;
+	SHA256(t, sizeof t, st);
+	fd = staged_bytes(f, t, sizeof t, staged, sizeof staged);
+	assert_rc(store_blob_put(f->st, fd, staged, st, "alice"), 0);
+	close(fd);
+	collected_elsewhere(f, st);
+	assert_rc(store_node_commit_kept(f->st, b, sx, 5000, 0, st, sizeof t,
+					 0), -EAGAIN);
+}
+
 #define STORE_CASE(fn, setup) \
 	cmocka_unit_test_setup_teardown(fn, setup, sfx_teardown)
 #define STORE_CASES(setup)                                          \
 	STORE_CASE(test_store_collect_spares_pending, setup),       \
 	STORE_CASE(test_store_lying_upload, setup),                 \
 	STORE_CASE(test_store_concurrent_same_hash, setup),         \
-	STORE_CASE(test_store_sweep_after_kill, setup)
+	STORE_CASE(test_store_sweep_after_kill, setup),             \
+	STORE_CASE(test_store_commit_after_put, setup),             \
+	STORE_CASE(test_store_kept_thumb_collected, setup)
 
 /* last in each group: run only with BLOBS_BENCH */
 #define BENCH cmocka_unit_test(test_bench)
