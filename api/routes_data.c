@@ -393,7 +393,7 @@ static enum MHD_Result r_node_lookup(struct srv *s, struct req *r,
 }
 
 /* A listing's content is a function of its folder's children, so the
- * folder's change counter (core_folder_gen) is its validator: ETag
+ * folder's change counter (core_own_folder) is its validator: ETag
  * "g<ino>-<gen>-<epoch>" (epoch: the catalog's, core_catalog_epoch: the
  * same on every server of the catalog, so a 304 of one is right at any
  * other; another catalog, such as a migrated one, starts new ETags). Paging is in the URL, so each page is its own resource. The

@@ -447,6 +447,19 @@ enum MHD_Result srv_refuse_secret(struct srv *s, struct MHD_Connection *c,
 	return send_429(c, wait, text);
 }
 
+/* 503 for a token or session the catalog could not check (it is down or
+ * unreachable: rc): the message says so, and that a retry may pass. */
+static enum MHD_Result send_catalog_down(struct MHD_Connection *c,
+					 const char *what, int rc)
+{
+	char msg[192];
+
+	snprintf(msg, sizeof(msg), "cannot check the %s now: the catalog did"
+		 " not answer (%s); retry shortly, or tell the server's admin"
+		 " if it lasts", what, strerror(rc < 0 ? -rc : rc));
+	return srv_send_errno(c, -EBUSY, msg);
+}
+
 /* A session cookie instead of a token (the web app's, web.c): 0 with
  * r->user set, or 1 answered. A cookie sent by a browser is sent whoever
  * made the page that sends it, so a change (a method other than GET and
@@ -465,7 +478,7 @@ static int cookie_auth(struct srv *s, struct req *r, struct MHD_Connection *c,
 		return 1;
 	}
 	if (rc) {
-		*ret = srv_send_errno(c, -EBUSY, "cannot check the session now");
+		*ret = send_catalog_down(c, "session", rc);
 		return 1;
 	}
 	r->by_cookie = 1;
@@ -526,7 +539,7 @@ int srv_auth_token(struct srv *s, struct req *r, struct MHD_Connection *c,
 		return 1;
 	}
 	if (rc) {
-		*ret = srv_send_errno(c, -EBUSY, "cannot check the token now");
+		*ret = send_catalog_down(c, "token", rc);
 		return 1;
 	}
 	return srv_auth_user(s, r, c, r->user, ret);

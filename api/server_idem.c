@@ -25,7 +25,11 @@
  *
  * A request that commits nothing (a refused one, a 4xx) leaves no row: its
  * retry runs again, which is right, since nothing was done. Keys are per
- * signed-in user (r->user): another user's K is another key. GET and HEAD
+ * signed-in user (r->user): another user's K is another key; and per
+ * request: the catalog keeps SHA-256(K, method, path, query) in hex
+ * (scoped_key), so K sent again on another method or path (a client that
+ * reuses keys) runs as a request of its own instead of being answered
+ * with the other request's stored answer. GET and HEAD
  * ignore the header (they change nothing); so does the web app (its
  * requests never carry one). Rows older than IDEM_TTL_S (24 h, or
  * SIEVEFS_IDEM_TTL seconds) are deleted, at most once a minute per
@@ -53,9 +57,12 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <openssl/evp.h>
+
 #include "api/server_int.h"
 #include "core/idem.h"
 #include "core/log.h"
+#include "core/util.h"
 
 #define IDEM_TTL_S (24 * 3600)
 #define IDEM_WAIT_MS 5000
@@ -66,7 +73,8 @@
 struct idem_cur {
 	struct srv *s;
 	struct req *r;
-	const char *key;
+	const char *key;                  /* the client's, for the log */
+	const char *skey;                 /* the catalog's: scoped_key */
 	int answered;
 	struct MHD_Response *body_resp;   /* the response body_p belongs to */
 	const char *body_p;
@@ -160,6 +168,28 @@ static int wait_answer(struct srv *s, const char *user, const char *key,
 	}
 }
 
+/* The catalog's key of a request: hex SHA-256 of the client's key, the
+ * method and the target (path and query, as sent), so that one key is one
+ * request. 0, or -ENOMEM. */
+static int scoped_key(const char *key, const char *method,
+		      const struct req *r, char out[65])
+{
+	unsigned char md[STORE_SHA_LEN];
+	EVP_MD_CTX *x = EVP_MD_CTX_new();
+	int ok = x && EVP_DigestInit_ex(x, EVP_sha256(), NULL) &&
+		 EVP_DigestUpdate(x, key, strlen(key) + 1) &&
+		 EVP_DigestUpdate(x, method, strlen(method) + 1) &&
+		 EVP_DigestUpdate(x, r->raw, strlen(r->raw) + 1) &&
+		 EVP_DigestUpdate(x, r->query, strlen(r->query)) &&
+		 EVP_DigestFinal_ex(x, md, NULL);
+
+	EVP_MD_CTX_free(x);
+	if (!ok)
+		return -ENOMEM;
+	core_sha_hex(md, out);
+	return 0;
+}
+
 static enum MHD_Result send_lost(struct MHD_Connection *c)
 {
 	return srv_send_err(c, 409, "answer_lost", "EALREADY",
@@ -176,6 +206,7 @@ enum MHD_Result srv_idem_run(struct srv *s, struct req *r,
 	unsigned status = 0;
 	enum MHD_Result ret;
 	const char *key;
+	char skey[65];
 	int rc;
 
 	key = strcmp(method, "GET") && strcmp(method, "HEAD") && !r->web &&
@@ -188,8 +219,10 @@ enum MHD_Result srv_idem_run(struct srv *s, struct req *r,
 		return srv_send_err(c, MHD_HTTP_BAD_REQUEST, "bad_request",
 				    "EINVAL", "Idempotency-Key must be 16 to"
 				    " 64 characters of [0-9A-Za-z_-]");
+	if ((rc = scoped_key(key, method, r, skey)) != 0)
+		return srv_send_errno(c, rc, NULL);
 	maybe_sweep(s);
-	rc = wait_answer(s, r->user, key, &resp, &status);
+	rc = wait_answer(s, r->user, skey, &resp, &status);
 	if (!rc) {
 		log_debug("%s %s: replayed the answer of Idempotency-Key %.8s…",
 			  method, r->path.seg[1] ? r->path.seg[1] : "", key);
@@ -203,7 +236,8 @@ enum MHD_Result srv_idem_run(struct srv *s, struct req *r,
 	ctx.s = s;
 	ctx.r = r;
 	ctx.key = key;
-	core_idem_arm(s->st, r->user, key);
+	ctx.skey = skey;
+	core_idem_arm(s->st, r->user, skey);
 	cur = &ctx;
 	ret = r->rt->fn(s, r, c);
 	cur = NULL;
@@ -240,7 +274,7 @@ struct MHD_Response *srv_idem_answer(struct MHD_Connection *c,
 		/* another try holds the key and did the change: its answer
 		 * is this request's (ours was rolled back) */
 		MHD_destroy_response(resp);
-		rc = wait_answer(x->s, x->r->user, x->key, &other, status);
+		rc = wait_answer(x->s, x->r->user, x->skey, &other, status);
 		if (rc) {
 			*status = 409;
 			return srv_json_resp(api_error_json(
@@ -257,7 +291,7 @@ struct MHD_Response *srv_idem_answer(struct MHD_Connection *c,
 		body = x->body_p ? x->body_p : "";
 		len = x->body_len;
 	}
-	rc = core_idem_answer(x->s->st, x->r->user, x->key, (int)*status,
+	rc = core_idem_answer(x->s->st, x->r->user, x->skey, (int)*status,
 			      body ? ctype : NULL, body, len);
 	if (rc)
 		log_warn("Idempotency-Key %.8s…: the answer (HTTP %u) was not"

@@ -58,11 +58,6 @@ int core_catalog_epoch(store *st, uint64_t *epoch)
 	return store_catalog_epoch(st, epoch);
 }
 
-int core_folder_gen(store *st, int64_t ino, uint64_t *gen)
-{
-	return store_node_gen(st, ino, gen);
-}
-
 int core_folder_page(store *st, int64_t parent, const char *after,
 		     size_t limit, struct store_node **out, size_t *n)
 {

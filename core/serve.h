@@ -39,8 +39,9 @@ int core_own_tag(store *st, const char *owner, int64_t id,
 		 struct store_tag *out, struct store_dataset *d);
 int core_own_node(store *st, const char *owner, int64_t ino,
 		  struct store_node *out);
-/* core_own_node and core_folder_gen of the same node in one catalog
- * query (a listing's owner check and validator). */
+/* core_own_node and the folder's change counter (a listing's validator:
+ * it moves with every change of a child; 0 = never changed) in one
+ * catalog query: the owner check and the validator of a listing. */
 int core_own_folder(store *st, const char *owner, int64_t ino,
 		    struct store_node *out, uint64_t *gen);
 int core_own_embedding(store *st, const char *owner, int64_t id,
@@ -51,9 +52,6 @@ int core_own_embedding(store *st, const char *owner, int64_t id,
 /* The catalog's epoch: random, the same for every server on the catalog;
  * with a change counter it names one state for ETags. 0 or -errno. */
 int core_catalog_epoch(store *st, uint64_t *epoch);
-/* The change counter of folder ino (a listing's validator: it moves with
- * every change of a child; 0 = never changed). One indexed read. */
-int core_folder_gen(store *st, int64_t ino, uint64_t *gen);
 /* At most limit children of folder parent whose names sort bytewise after
  * `after` ("" = from the start), by name. free(*out). */
 int core_folder_page(store *st, int64_t parent, const char *after,

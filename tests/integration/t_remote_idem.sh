@@ -101,6 +101,23 @@ replayed && fail "bob got a replay of alice's answer" || pass "not a replay"
 [[ $(jget '["ino"]') != "$INO" ]] && pass "bob's node is not alice's" ||
 	fail "bob got alice's node $INO"
 
+# ---- a key reused on another path or method is another request's key
+# (alice's $K made folder a above: its answer must not come back here)
+kapi "$TA" "$K" POST /v1/datasets "${J[@]}" -d '{"name":"reused"}'
+expect_code 201 "alice's key of folder a, on POST /v1/datasets: it runs"
+replayed && fail "another path got the replay of folder a's answer" ||
+	pass "another path: not a replay"
+[[ $(jget '["name"]') == reused ]] && pass "another path: its own answer (dataset reused)" ||
+	fail "another path answered: $(cat "$T/body")"
+kapi "$TA" "$K" DELETE "/v1/datasets/$(jget '["id"]')"
+expect_code 204 "the same key on DELETE of that dataset: it runs"
+replayed && fail "another method got a replay" || pass "another method: not a replay"
+kapi "$TA" "$K" POST "/v1/nodes/$ROOT/children" "${J[@]}" -d '{"name":"a","kind":1}'
+expect_code 201 "the key on its own request still replays folder a"
+replayed && pass "its own request: a replay" || fail "its own request ran again"
+[[ $(jget '["ino"]') == "$INO" ]] && pass "its own request: folder a's ino" ||
+	fail "its own request answered ino $(jget '["ino"]'), not $INO"
+
 # ---- malformed keys, GET
 kapi "$TA" "short" POST "/v1/nodes/$ROOT/children" "${J[@]}" -d '{"name":"c","kind":1}'
 expect_code 400 "a key of 5 characters"

@@ -15,7 +15,8 @@
 # create / list / revoke work on the PostgreSQL catalog (the rows are in
 # PostgreSQL, STORE has no catalog.db), the schema is made at the first
 # start, a server started with --catalog-file authenticates the token and
-# stops honouring it once revoked; neither that server's command line
+# stops honouring it once revoked, and while PostgreSQL is down answers 503
+# saying the catalog did not answer, then 200 once it is back; neither that server's command line
 # (/proc/PID/cmdline) nor its log holds the password; a database with
 # ENCODING UTF8 is refused with the CREATE DATABASE command that makes a
 # right one. Every password here goes to psql on stdin, never on argv.
@@ -157,6 +158,21 @@ expect_code 201 "alice creates a dataset"
 tr '\0' '\n' <"/proc/$SPID/cmdline" >"$T/cmdline"
 no_secret "$T/cmdline" "the server's command line holds no password"
 expect_contains "$T/serve.log" "the catalog is in PostgreSQL" "the log says where the catalog is"
+
+# --- the catalog down: 503 saying so (a retry may pass), and back after
+pg_halt "$SV_PGDIR" >/dev/null 2>&1 || fail "pg.sh halt failed"
+api "$TA" GET /v1/whoami
+expect_code 503 "PostgreSQL down: the token cannot be checked"
+expect_contains "$T/body" "the catalog did not answer" "... the answer says the catalog did not answer"
+expect_contains "$T/body" "retry shortly" "... and that a retry may pass"
+no_secret "$T/body" "... and holds no password"
+pg_resume "$SV_PGDIR" >/dev/null 2>&1 || fail "pg.sh resume failed"
+for _ in $(seq 100); do
+	api "$TA" GET /v1/whoami
+	[[ $code == 200 ]] && break
+	sleep 0.1
+done
+expect_code 200 "PostgreSQL back: the token authenticates again"
 
 PGPASSWORD=$PW ok "token revoke alice's token" timeout 30 "$SIEVEFS" token revoke \
 	--store "$T/s1" --catalog "$CAT" "$AID"
