@@ -26,8 +26,9 @@
  * PU_BATCH files, not one per file — and GETs it with no credential of
  * ours (req.abs), over the same kept-alive connection pool (per host), its
  * bytes hashed and checked before they enter the cache as any fetch. A
- * refusal by the store (403: the URL expired, or the clock) asks the
- * server for a new URL once. A URL is kept until used or until
+ * refusal by the store (403: the URL expired, the server's clock and the
+ * store's apart, the server's key refused) asks the server for a new URL
+ * once; refused again, the open is -EIO and the log says so. A URL is kept until used or until
  * PU_MARGIN_S (a quarter of its life, when shorter) before it expires,
  * and never logged (the log names the URL without its query). The server answers "presign": false (local blobs),
  * or SIEVEFS_PRESIGN=off is set for the mount: every blob through GET
@@ -338,10 +339,16 @@ static int fetch_blob(struct client *c, const be_node *n)
 			if (rc == -EACCES) {
 				char hexs[65];
 				core_sha_hex(n->sha, hexs);
+				/* the server signs the URLs and the store
+				 * judges them by its own clock: this
+				 * machine's plays no part */
 				log_error("remote: the object store refused"
 					  " two fresh presigned URLs of blob"
-					  " %.16s… (HTTP 403): is this"
-					  " machine's clock right?", hexs);
+					  " %.16s… (HTTP 403): are the"
+					  " server's and the object store's"
+					  " clocks in step, and may the"
+					  " server's S3 key read the bucket?",
+					  hexs);
 			}
 		}
 	} else if (rc == 0) {

@@ -458,13 +458,14 @@ static int outcome(struct client *c, struct req *r, CURLcode res)
 					    sizeof(message));
 		cJSON_Delete(j);
 	}
-	if (!name[0] && (r->status == 502 || r->status == 503 ||
-			  r->status == 504)) {
+	if (!name[0] && !r->abs && (r->status == 502 || r->status == 503 ||
+				    r->status == 504)) {
 		/* not the server's own error (no errno in a JSON body): a
 		 * proxy or balancer in front of it (HAProxy) found no server
 		 * to answer — unreachable, as a refused connection is: the
 		 * caches may answer from expired copies, and the server
-		 * counts as down */
+		 * counts as down. (An object store's own 503, r->abs, is
+		 * the store's: logged below by its URL, as any status.) */
 		r->net = 1;
 		log_error("remote: %s %s%s: HTTP %ld from a proxy in front of"
 			  " the server (no server behind it answered)",

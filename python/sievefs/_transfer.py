@@ -266,7 +266,17 @@ class Transfers:
         if content:       # (sha256, size, durable): created with its bytes
             body["sha256"], body["size"], body["durable"] = \
                 content[0], content[1], bool(content[2])
-        return self._json("POST", "/v1/nodes/%d/children" % parent, body)
+        try:
+            return self._json("POST", "/v1/nodes/%d/children" % parent, body)
+        except Conflict as e:
+            if e.code != "answer_lost":
+                raise
+            # a retry of ours (its Idempotency-Key) was told an earlier try
+            # made the node and its answer was lost with its server (behind
+            # a balancer): it is the node by that name now, as the remote
+            # mount takes it (api/client_nodes.c)
+            return self._json("GET", "/v1/nodes/%d/lookup?name=%s"
+                              % (parent, _q(name)))
 
     def _blob_granted(self, sha):
         st, _, _ = self.request("HEAD", "/v1/blobs/" + sha,

@@ -230,9 +230,10 @@ class Client(Transfers):
                 if reused and attempt == 1 and not began and \
                         not isinstance(e, _CutShort):
                     continue
-                # a keyed request that got no answer byte: its retry
-                # cannot do it twice (a cut answer is still not retried)
-                if keyed and not began and attempt <= 3:
+                # no answer byte came: its retry cannot do it twice (a
+                # change is keyed; a read changes nothing) — a cut answer
+                # is still not retried (part of it may be in a sink)
+                if not began and attempt <= 3:
                     time.sleep(0.2 * attempt)
                     continue
                 raise ConnectionFailed("%s %s: connection lost: %s"
@@ -268,7 +269,9 @@ class Client(Transfers):
             self._log("%s %s %d" % (method, full.split("?")[0], status))
             if resp.will_close:
                 self._conn(fresh=True)
-            if keyed and status in (502, 503, 504) and attempt <= 3:
+            # a balancer with no live server behind it: again, a read as
+            # a keyed change (the remote mount retries both too)
+            if status in (502, 503, 504) and attempt <= 3:
                 time.sleep(0.2 * attempt)
                 continue
             if status == 429 and rate_tries < 3:

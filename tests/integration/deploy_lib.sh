@@ -12,8 +12,9 @@
 #       --blobs; else STORE's blobs, linked, as a shared filesystem would
 #       hold them; STORE/thumbs, the server-made thumbnails' cache, linked
 #       either way (the tests look there). Each on a free port, and
-#       HAProxy (tests/scale/deploy.sh's settings: round robin, health
-#       checks every 0.5 s) listening on PORT in front of them. Both log
+#       HAProxy (the config of tests/scale/deploy.sh haproxy-cfg: round
+#       robin, health checks every 0.5 s) listening on PORT in front of
+#       them. Both log
 #       to $SERVER_LOG, which then gets a last line "listening on
 #       http://127.0.0.1:PORT" for the tests that read the port there.
 #       SERVER_PID is server 1's. HAProxy stays for the test's life (one
@@ -101,19 +102,11 @@ start_server() {
 		note "SV_DEPLOY: $store keeps one server behind HAProxy (its catalog is not the wrapper's PostgreSQL database)"
 	fi
 	if ! { [[ -s $st/ha.pid ]] && sv_alive "$(cat "$st/ha.pid")"; }; then
-		{
-			printf 'global\n\tmaxconn 4000\n'
-			printf 'defaults\n\tmode http\n\ttimeout connect 2s\n'
-			printf '\ttimeout client 300s\n\ttimeout server 300s\n'
-			printf '\ttimeout http-keep-alive 60s\n\ttimeout check 2s\n'
-			printf '\tretries 2\n\toption redispatch\n'
-			printf 'frontend fe\n\tbind 127.0.0.1:%s\n\tdefault_backend be\n' "$port"
-			printf 'backend be\n\tbalance roundrobin\n'
-			printf '\toption httpchk GET /v1/whoami\n\thttp-check expect status 401\n'
-			printf '\tdefault-server inter 500ms fall 2 rise 1\n'
-			printf '\tserver s1 127.0.0.1:%s check\n' "$p1"
-			[[ -s $st/pid2 ]] && printf '\tserver s2 127.0.0.1:%s check\n' "$p2"
-		} >"$st/ha.cfg"
+		# the config tests/scale/deploy.sh writes (one place for it)
+		local ports=("$p1")
+		[[ -s $st/pid2 ]] && ports+=("$p2")
+		bash "$SV_REPO/tests/scale/deploy.sh" haproxy-cfg "$port" "${ports[@]}" \
+			>"$st/ha.cfg" || die "deploy.sh haproxy-cfg failed"
 		haproxy -db -f "$st/ha.cfg" </dev/null >>"$st/ha.log" 2>&1 &
 		echo $! >"$st/ha.pid"
 		SV_BG+=("$!")

@@ -18,13 +18,16 @@
 # 10 s on a second start of the server) too; the web app's CSP lets
 # images come from the object store; RGW stopped: files read before still
 # read (cache), uncached ones fail with EIO and the mount's log says why
-# (the object store's address), and once RGW is back they read; no
+# (the object store's address), and once RGW is back they read; RGW's
+# user suspended (every URL refused, 403): the mount asks for a fresh URL
+# once, then the read fails with EIO and a log line saying what to
+# check, and reads again once the user is enabled; no
 # presigned URL's signature in the server's or the mount's log.
 
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/server_lib.sh"
 sv_need_binary
-sv_need python3 curl diff grep mountpoint fusermount3 radosgw ceph-mon ceph-osd
+sv_need python3 curl diff grep mountpoint fusermount3 radosgw ceph-mon ceph-osd radosgw-admin
 
 # ---------------------------------------------------------------- local blobs
 # a server whose blobs are local gives no URL and sends the bytes as before
@@ -172,6 +175,27 @@ expect_contains "$M/log" "$rgw_host" "the mount's log names the object store it 
 ok "start RGW again" bash "$RGWSH" start-rgw "$RGW"
 ok "the uncached file reads once RGW is back" cmp -s "$T/src/$unread" "$M/ds/initial-tag/$unread"
 ok "and every file of the tree" diff -r "$T/src" "$M/ds/initial-tag"
+sv_umount "$M"
+
+# ---------------------------------------------------------------- the store refuses (403)
+# RGW's user suspended: every presigned URL of the server is refused
+# (403). The mount asks the server for a fresh URL once (a second POST
+# /v1/blob-urls), is refused again, and the open is EIO with a log line
+# that says what to check; with the user enabled again the file reads.
+rgwuid=$(timeout 60 radosgw-admin -c "$RGW/ceph.conf" metadata list user 2>/dev/null |
+	python3 -c 'import json,sys; print([u for u in json.load(sys.stdin) if u.startswith("t")][0])') ||
+	die "no RGW user found (radosgw-admin metadata list user)"
+sv_mount "$U" "$M" -o "token_file=$T/alice.tok" -o "cache_dir=$T/cache403" \
+	-o meta_ttl=1 || die "remote remount failed"
+ok "suspend RGW's user" timeout 60 radosgw-admin -c "$RGW/ceph.conf" user suspend --uid="$rgwuid"
+code=$(curl -s -o /dev/null -w '%{http_code}' "$url")
+expect_eq 403 "$code" "RGW refuses the URLs of a suspended user"
+expect_errno "Input/output error" cat "$M/ds/initial-tag/f007.bin"
+# (logged only when the re-ask after the first 403 gave a second URL)
+expect_contains "${SV_MNT_LOG[$M]}" "refused two fresh presigned URLs" "the mount asked again after the 403, was refused again, and says so"
+expect_contains "${SV_MNT_LOG[$M]}" "clocks in step" "the log line says what to check"
+ok "enable RGW's user again" timeout 60 radosgw-admin -c "$RGW/ceph.conf" user enable --uid="$rgwuid"
+ok "the file reads once the store takes the URLs again" cmp -s "$T/src/f007.bin" "$M/ds/initial-tag/f007.bin"
 sv_umount "$M"
 
 # ---------------------------------------------------------------- expiry

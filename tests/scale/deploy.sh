@@ -16,6 +16,10 @@
 #                          trap (also on a signal); CMD's status
 #   deploy.sh kill-server DIR I     kill -9 of server I (1-based)
 #   deploy.sh start-server DIR I    start server I again (same port, dir)
+#   deploy.sh haproxy-cfg [--stats SPORT] FPORT PORT...   prints the
+#                          HAProxy config of the settings below (FPORT in
+#                          front of servers on PORT...): deploy_lib.sh and
+#                          tests/web/harness.mjs write theirs with it
 #
 # deploy.env (shell-sourceable, mode 0600): DEPLOY_URL (HAProxy),
 # DEPLOY_CATALOG (the libpq URI: trust auth on loopback, no password),
@@ -137,13 +141,24 @@ kill_server() {
 	env_set "$d/deploy.env" "DEPLOY_PID_$i" ""
 }
 
+# haproxy_cfg [--stats SPORT] FPORT PORT...: the HAProxy config (the
+# settings above) of a frontend on 127.0.0.1:FPORT in front of servers on
+# 127.0.0.1:PORT..., with --stats a stats page on SPORT (/stats). The one
+# place it is written: deploy_lib.sh (make test-deploy) and
+# tests/web/harness.mjs (make test-deploy-web) print it with
+# `deploy.sh haproxy-cfg`.
 haproxy_cfg() {
-	local d=$1 fport=$2 n=$3
+	local sport= fport i=0 p
+	if [[ ${1:-} == --stats ]]; then
+		sport=$2
+		shift 2
+	fi
+	fport=$1
+	shift
 	cat <<EOF
-# written by tests/scale/deploy.sh: HAProxy in front of $n sievefs servers
+# written by tests/scale/deploy.sh: HAProxy in front of $# sievefs servers
 global
 	maxconn 4000
-	pidfile $d/haproxy.pid
 defaults
 	mode http
 	timeout connect 2s
@@ -163,14 +178,16 @@ backend servers
 	http-check expect status 401
 	default-server inter 500ms fall 2 rise 1
 EOF
-	for ((i = 1; i <= n; i++)); do
-		printf '\tserver s%d 127.0.0.1:%s check\n' "$i" \
-			"$(sed -n "s/^DEPLOY_PORT_$i=//p" "$d/deploy.env")"
+	for p in "$@"; do
+		i=$((i + 1))
+		printf '\tserver s%d 127.0.0.1:%s check\n' "$i" "$p"
 	done
+	[[ -z $sport ]] ||
+		printf 'frontend stats\n\tbind 127.0.0.1:%s\n\tstats enable\n\tstats uri /stats\n' "$sport"
 }
 
 start() {
-	local d=$1 n=${DEPLOY_N:-2} blobs=${DEPLOY_BLOBS:-local} uri fport
+	local d=$1 n=${DEPLOY_N:-2} blobs=${DEPLOY_BLOBS:-local} uri fport ports
 	[[ -d $d ]] || die "start: no directory $d"
 	[[ -z $(ls -A "$d") ]] || die "start: $d is not empty"
 	d=$(cd "$d" && pwd)
@@ -196,7 +213,11 @@ start() {
 		start_server "$d" "$i"
 	done
 	fport=$(free_port)
-	haproxy_cfg "$d" "$fport" "$n" >"$d/haproxy.cfg"
+	ports=()
+	for ((i = 1; i <= n; i++)); do
+		ports+=("$(sed -n "s/^DEPLOY_PORT_$i=//p" "$d/deploy.env")")
+	done
+	haproxy_cfg "$fport" "${ports[@]}" >"$d/haproxy.cfg"
 	haproxy -c -q -f "$d/haproxy.cfg" || die "haproxy refused $d/haproxy.cfg"
 	haproxy -db -f "$d/haproxy.cfg" </dev/null >>"$d/haproxy.log" 2>&1 &
 	env_set "$d/deploy.env" DEPLOY_HAPROXY_PID "$!"
@@ -260,5 +281,6 @@ stop) stop "${2:?stop DIR}" ;;
 run) shift; run "$@" ;;
 kill-server) kill_server "${2:?DIR}" "${3:?I}" ;;
 start-server) start_server "${2:?DIR}" "${3:?I}" ;;
-*) sed -n '2,30p' "$0" >&2; exit 2 ;;
+haproxy-cfg) shift; haproxy_cfg "$@" ;;
+*) sed -n '2,34p' "$0" >&2; exit 2 ;;
 esac

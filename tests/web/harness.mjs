@@ -24,8 +24,8 @@
 // S3 prefix of the Ceph RGW whose s3.env $SV_RGW_DIR names (its keys reach
 // the servers in their environment, AWS_*, never on argv): server 1 on
 // STORE, server 2 on STORE.s2 (its own owner lock, staging, caches), and
-// HAProxy (tests/integration/deploy_lib.sh's settings: round robin, health
-// checks every 0.5 s) in front; it resolves to HAProxy's URL, the only one
+// HAProxy (the config of tests/scale/deploy.sh haproxy-cfg: round robin,
+// health checks every 0.5 s) in front; it resolves to HAProxy's URL, the only one
 // the browser and the API calls see. tokenCreate and tokenRevoke pass the
 // same --catalog. Without SV_WEB_DEPLOY nothing here changes. A mount with
 // -o web= (webmount.test.mjs) is no server: that file is not run so.
@@ -219,15 +219,9 @@ async function startDeploy(store, { webRoot, args }) {
 	const statsPort = await freePort();
 	const cfg = path.join(path.dirname(path.resolve(store)), `haproxy.${port}.cfg`);
 	const [p1, p2] = [s1.url, s2.url].map((u) => new URL(u).port);
-	fs.writeFileSync(cfg, ['global', '\tmaxconn 4000',
-		'defaults', '\tmode http', '\ttimeout connect 2s', '\ttimeout client 300s', '\ttimeout server 300s',
-		'\ttimeout http-keep-alive 60s', '\ttimeout check 2s', '\tretries 2', '\toption redispatch',
-		'frontend fe', `\tbind 127.0.0.1:${port}`, '\tdefault_backend be',
-		'backend be', '\tbalance roundrobin',
-		'\toption httpchk GET /v1/whoami', '\thttp-check expect status 401',
-		'\tdefault-server inter 500ms fall 2 rise 1',
-		`\tserver s1 127.0.0.1:${p1} check`, `\tserver s2 127.0.0.1:${p2} check`,
-		'frontend stats', `\tbind 127.0.0.1:${statsPort}`, '\tstats enable', '\tstats uri /stats', ''].join('\n'));
+	// the config tests/scale/deploy.sh writes (one place for it)
+	fs.writeFileSync(cfg, execFileSync('bash', [path.join(ROOT, 'tests/scale/deploy.sh'), 'haproxy-cfg',
+		'--stats', String(statsPort), String(port), p1, p2], { encoding: 'utf8' }));
 	const ha = spawn('haproxy', ['-db', '-f', cfg], { stdio: ['ignore', 'pipe', 'pipe'] });
 	ha.on('error', () => {});   // no haproxy: the wait below says so
 	const hp = track(ha, 'haproxy');
@@ -253,7 +247,7 @@ async function serverConns(stats) {
 	const csv = await (await fetch(stats)).text();
 	const [head, ...rows] = csv.split('\n').filter(Boolean).map((l) => l.replace(/^# /, '').split(','));
 	const stot = head.indexOf('stot');
-	return Object.fromEntries(rows.filter((r) => r[0] === 'be' && /^s[12]$/.test(r[1]))
+	return Object.fromEntries(rows.filter((r) => r[0] === 'servers' && /^s[12]$/.test(r[1]))
 		.map((r) => [r[1], Number(r[stot])]));
 }
 
