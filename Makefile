@@ -80,7 +80,7 @@ units: $(UNIT_BIN)
 
 # store/s3*.c and the blob store's S3 engine (test_blobstore with
 # BLOBSTORE_S3=1: the contract both engines keep) against a real Ceph RGW,
-# started by tests/scale/rgw.sh in a temp dir (~15 s) and stopped in a trap;
+# started by tests/scale/rgw.sh in a temp dir (~3 s) and stopped in a trap;
 # the binaries get the endpoint, bucket and keys from the RGW's s3.env
 # (environment, never argv). Not part of `units` (it needs radosgw,
 # ceph-mon, ceph-osd: .ci/deps). S3_BENCH=1 / BLOBS_BENCH=1 add figures.
@@ -151,7 +151,7 @@ test-serve-pg: $(BUILD)/sievefs
 
 # The server's integration tests again with `sievefs serve`'s blobs in S3
 # (SV_BLOBS=s3: every serve gets --blobs s3://…, tests/integration/
-# server_lib.sh), on one Ceph RGW started here for all of them (~16 s,
+# server_lib.sh), on one Ceph RGW started here for all of them (~3 s,
 # tests/scale/rgw.sh, stopped in a trap). With SV_CATALOG=pg too, the
 # catalogs go to PostgreSQL as in test-serve-pg. The same scripts, and
 # t_serve_s3 (S3 only: streaming, a lying PUT, kill -9 mid-upload, sweep).
