@@ -65,13 +65,15 @@ bench_cleanup() {
 			fusermount3 -u -z "$m" 2>/dev/null || true
 		fi
 	done
+	# every step here may fail (a daemon already gone) without ending the
+	# trap under the caller's set -e, which would leave the rest behind
 	for p in "${BENCH_SERVERS[@]}"; do
-		kill -TERM "$p" 2>/dev/null
+		kill -TERM "$p" 2>/dev/null || true
 		wait "$p" 2>/dev/null || true
 	done
 	for p in "${BENCH_PIDS[@]}"; do   # in -f mode a daemon exits once unmounted
 		for i in $(seq 20); do kill -0 "$p" 2>/dev/null || break; sleep 0.5; done
-		kill -0 "$p" 2>/dev/null && kill -TERM "$p" 2>/dev/null
+		kill -0 "$p" 2>/dev/null && { kill -TERM "$p" 2>/dev/null || true; }
 		wait "$p" 2>/dev/null || true
 	done
 	[ -n "$BENCH_RM" ] && rm -rf --one-file-system "$BENCH_RM"

@@ -46,14 +46,14 @@ TOK=$(umask 077; "$SIEVEFS" token create --store "$DEPLOY_STORE_1" \
 H="Authorization: Bearer $TOK"
 ROOT=$(curl -sf -H "$H" -H 'Content-Type: application/json' \
 	-d '{"name":"bench"}' "$URL/v1/datasets" |
-	python3 -c 'import json,sys; print(json.load(sys.stdin)["live_root"])')
+	/usr/bin/python3 -c 'import json,sys; print(json.load(sys.stdin)["live_root"])')
 for ((i = 0; i < NDIRS; i++)); do
 	printf '{"name":"d%05d","kind":1}' "$i" |
 		curl -sf -o /dev/null -H "$H" -H 'Content-Type: application/json' \
 			--data-binary @- "$URL/v1/nodes/$ROOT/children"
 done
 PATHQ="/v1/nodes/$ROOT/children?limit=$NDIRS"
-n=$(curl -sf -H "$H" "$URL$PATHQ" | python3 -c 'import json,sys; print(len(json.load(sys.stdin)["children"]))')
+n=$(curl -sf -H "$H" "$URL$PATHQ" | /usr/bin/python3 -c 'import json,sys; print(len(json.load(sys.stdin)["children"]))')
 echo "# dataset bench: $n folders in its live root; GET $PATHQ"
 
 bench() {   # NAME BASE-URL

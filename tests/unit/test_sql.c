@@ -558,6 +558,21 @@ static void test_writers_exclude(void **state)
 
 /* ---- the catalog's triggers, through portable SQL ---- */
 
+/* A node of tree under parent (its path = name; a folder when dir, else
+ * a file without a blob): its ino. */
+static int64_t mk_node(struct fx *f, int64_t tree, int64_t parent,
+		       const char *name, int dir)
+{
+	char q[512];
+
+	snprintf(q, sizeof(q), "INSERT INTO nodes(tree, parent, name, path,"
+		 " kind, mode, uid, gid, mtime, ctime) VALUES(%lld, %lld,"
+		 " '%s', '%s', %d, %d, 0, 0, 1, 1) RETURNING ino",
+		 (long long)tree, (long long)parent, name, name, dir ? 1 : 0,
+		 dir ? 493 : 420);
+	return one_int(f->c, q, 0);
+}
+
 static void test_triggers(void **state)
 {
 	struct fx *f = *state;
@@ -574,16 +589,8 @@ static void test_triggers(void **state)
 				 " WHERE dataset=?1 AND kind=1", ds), 1);
 	assert_int_equal(one_int(f->c, "SELECT gen FROM samples_gen"
 				 " WHERE dataset=?1", ds), 0);
-	snprintf(q, sizeof(q), "INSERT INTO nodes(tree, parent, name, path,"
-		 " kind, mode, uid, gid, mtime, ctime) VALUES(%lld, %lld, '',"
-		 " '', 1, 493, 0, 0, 1, 1) RETURNING ino", (long long)tag,
-		 (long long)-tag);
-	dir = one_int(f->c, q, 0);
-	snprintf(q, sizeof(q), "INSERT INTO nodes(tree, parent, name, path,"
-		 " kind, mode, uid, gid, mtime, ctime, sha) VALUES(%lld, %lld,"
-		 " 'f', 'f', 0, 420, 0, 0, 1, 1, NULL) RETURNING ino",
-		 (long long)tag, (long long)dir);
-	file = one_int(f->c, q, 0);
+	dir = mk_node(f, tag, -tag, "", 1);
+	file = mk_node(f, tag, dir, "f", 0);
 	assert_true(file > dir);
 	assert_int_equal(one_int(f->c, "SELECT gen FROM dirgen WHERE ino=?1",
 				 dir), 1);
@@ -683,16 +690,8 @@ static void test_triggers_rest(void **state)
 		 " live, uid) VALUES(%lld, 't', 1, 1, 't3') RETURNING id",
 		 (long long)ds);
 	tag = one_int(f->c, q, 0);
-	snprintf(q, sizeof(q), "INSERT INTO nodes(tree, parent, name, path,"
-		 " kind, mode, uid, gid, mtime, ctime) VALUES(%lld, %lld, '',"
-		 " '', 1, 493, 0, 0, 1, 1) RETURNING ino", (long long)tag,
-		 (long long)-tag);
-	dir = one_int(f->c, q, 0);
-	snprintf(q, sizeof(q), "INSERT INTO nodes(tree, parent, name, path,"
-		 " kind, mode, uid, gid, mtime, ctime) VALUES(%lld, %lld,"
-		 " 'sub', 'sub', 1, 493, 0, 0, 1, 1) RETURNING ino",
-		 (long long)tag, (long long)dir);
-	sub = one_int(f->c, q, 0);
+	dir = mk_node(f, tag, -tag, "", 1);
+	sub = mk_node(f, tag, dir, "sub", 1);
 
 	/* pending_named_ins / _upd: a node naming an uploaded hash */
 	for (const char *h = "A\0B\0T\0U\0"; *h; h += 2)

@@ -141,7 +141,18 @@ int __wrap_db_open_catalog(store *st, char *msg);
 int __wrap_db_open_catalog(store *st, char *msg)
 {
 	const char *base = getenv("SIEVEFS_TEST_CATALOG"), *uri;
+	const char *nocat = getenv("SIEVEFS_TEST_NO_CATALOG");
 
+	/* make test: a binary of the Makefile's UNIT_NOCAT, which test-pg
+	 * leaves out, must open no catalog */
+	if (nocat && *nocat) {
+		fprintf(stderr, "tstore: this binary opened a catalog (%s):"
+			" take it out of the Makefile's UNIT_NOCAT, so that"
+			" make test-pg runs it on PostgreSQL\n", st->dir);
+		snprintf(msg, 256, "tstore: a catalog opened under"
+			 " SIEVEFS_TEST_NO_CATALOG");
+		return -EPERM;
+	}
 	if (!base || !*base || st->catalog)   /* or the test chose one */
 		return __real_db_open_catalog(st, msg);
 	uri = pg_catalog_for(base, st->dir);
