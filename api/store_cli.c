@@ -1,14 +1,20 @@
 /*
- * store_cli.c — `sievefs store migrate`: the command line over
- * core_store_migrate (store/migrate.h), with the catalog, blob store and
- * secrets given as to `sievefs serve` (api/serve_config.h: --config,
- * --catalog, --catalog-file, --blobs; never a secret on argv).
+ * store_cli.c — `sievefs store migrate` and `sievefs store renew-epoch`:
+ * the command lines over core_store_migrate (store/migrate.h) and
+ * core_catalog_renew_epoch (core/serve.h), with the catalog, blob store
+ * and secrets given as to `sievefs serve` (api/serve_config.h: --config,
+ * --catalog, --catalog-file, --blobs; never a secret on argv), parsed
+ * once for both (struct target).
  *
- * (store/migrate.h says what is copied; core/serve.h carries it.)
+ * renew-epoch is for a catalog restored from a backup: its change
+ * counters then repeat with other contents, so a client's cached ETag
+ * could match a different state. A new epoch (in every ETag and table
+ * gen) makes all of them stale. Run it with every server of the catalog
+ * stopped: it refuses while a mount or server holds it.
  *
  * Output: progress lines and the summary on stderr ("sievefs: …"); exit
- * 0 when the store was copied whole, 1 on failure (a re-run resumes), 2
- * on a usage error.
+ * 0 done, 1 on failure (migrate: a re-run resumes; nothing half-done by
+ * renew-epoch), 2 on a usage error.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -38,7 +44,19 @@ static int migrate_usage(int help)
 		" server of STORE\n"
 		"first. Interrupted, run it again: it resumes. Then:"
 		" sievefs serve NEWDIR\n"
-		"--config FILE (or the same --catalog and --blobs).\n");
+		"--config FILE (or the same --catalog and --blobs).\n"
+		"\n"
+		"usage: sievefs store renew-epoch STORE [--config FILE |"
+		" --catalog URI |\n"
+		"                                        --catalog-file FILE]\n"
+		"After restoring a backup of a catalog (STORE/catalog.db, or"
+		" the PostgreSQL\n"
+		"catalog named as for serve), before any server starts on it:"
+		" gives the\n"
+		"catalog a new epoch, so no ETag a client cached before can"
+		" match a state of\n"
+		"the restored catalog. Refused while a mount or server uses"
+		" the catalog.\n");
 	return help ? 0 : 2;
 }
 
@@ -49,49 +67,83 @@ static void progress(void *arg, const char *line)
 	fflush(stderr);
 }
 
-static int migrate_cli(int argc, char **argv)
-{
-	const char *src = NULL, *cat_uri = NULL, *cat_file = NULL,
-		   *conf_path = NULL, *blobs_arg = NULL, *blobs, *kid, *sec;
-	struct srv_config conf = { 0 };
-	struct core_migrate_stats st;
-	char *catalog = NULL, msg[512] = "";
-	int rc, ret = 1;
+/* STORE and where its catalog is, as for serve: argv[2..] parsed, the
+ * config read and the catalog target resolved (*catalog NULL: STORE's
+ * own catalog.db). want_blobs: --blobs is an option of the command. 0,
+ * or the exit status of a usage error (2) or a failure (1), said on
+ * stderr. */
+struct target {
+	const char *dir, *blobs_arg;
+	int named;              /* --catalog, --catalog-file or --config given */
+	struct srv_config conf;
+	char *catalog;          /* a secret: srv_secret_free */
+};
 
+static int target_parse(int argc, char **argv, int want_blobs,
+			struct target *t)
+{
+	const char *cat_uri = NULL, *cat_file = NULL, *conf_path = NULL;
+
+	memset(t, 0, sizeof(*t));
 	for (int i = 2; i < argc; i++) {
 		const char **opt = !strcmp(argv[i], "--catalog") ? &cat_uri :
 				   !strcmp(argv[i], "--catalog-file") ? &cat_file :
 				   !strcmp(argv[i], "--config") ? &conf_path :
-				   !strcmp(argv[i], "--blobs") ? &blobs_arg : NULL;
+				   want_blobs && !strcmp(argv[i], "--blobs") ?
+				   &t->blobs_arg : NULL;
 		if (opt && i + 1 < argc)
 			*opt = argv[++i];
-		else if (!opt && argv[i][0] != '-' && !src)
-			src = argv[i];
+		else if (!opt && argv[i][0] != '-' && !t->dir)
+			t->dir = argv[i];
 		else
 			return migrate_usage(0);
 	}
-	if (!src || (!cat_uri && !cat_file && !conf_path))
+	t->named = cat_uri || cat_file || conf_path;
+	if (!t->dir)
 		return migrate_usage(0);
-	if (blobs_arg && (rc = srv_blobs_argv_check(blobs_arg)) != 0)
-		return rc;
-	if (conf_path && srv_config_read(conf_path, &conf))
+	if (t->blobs_arg && srv_blobs_argv_check(t->blobs_arg))
+		return 2;
+	if (conf_path && srv_config_read(conf_path, &t->conf))
 		return 1;
-	if ((ret = srv_blobs_settings(blobs_arg, &conf, &blobs, &kid, &sec)) ||
-	    (ret = srv_catalog_target(cat_uri, cat_file, conf.catalog,
-				      &catalog)))
+	return srv_catalog_target(cat_uri, cat_file, t->conf.catalog,
+				  &t->catalog);
+}
+
+static void target_free(struct target *t)
+{
+	srv_secret_free(t->catalog);
+	srv_config_free(&t->conf);
+}
+
+static int migrate_cli(int argc, char **argv)
+{
+	const char *blobs, *kid, *sec;
+	struct target t;
+	struct core_migrate_stats st;
+	char msg[512] = "";
+	int rc, ret;
+
+	if ((ret = target_parse(argc, argv, 1, &t)))
+		goto out;
+	if (!t.named) {
+		ret = migrate_usage(0);
+		goto out;
+	}
+	if ((ret = srv_blobs_settings(t.blobs_arg, &t.conf, &blobs, &kid,
+				      &sec)))
 		goto out;
 	ret = 2;
-	if (!catalog) {
+	if (!t.catalog) {
 		fprintf(stderr, "sievefs: store migrate: the config file names"
 			" no catalog\n");
 		goto out;
 	}
 	const struct core_migrate_opts o = {
-		.src_dir = src, .catalog = catalog, .blobs = blobs,
+		.src_dir = t.dir, .catalog = t.catalog, .blobs = blobs,
 		.s3_key_id = kid, .s3_secret = sec, .progress = progress,
 	};
 	fprintf(stderr, "sievefs: migrate: %s into the PostgreSQL catalog%s\n",
-		src, blobs && *blobs ? " and the blob store" : "");
+		t.dir, blobs && *blobs ? " and the blob store" : "");
 	rc = core_store_migrate(&o, &st, msg, sizeof(msg));
 	fprintf(stderr, "sievefs: migrate: the source holds %llu datasets,"
 		" %llu tags, %llu nodes, %llu users, %llu tokens; this run"
@@ -112,8 +164,42 @@ static int migrate_cli(int argc, char **argv)
 		ret = 0;
 	}
 out:
-	srv_secret_free(catalog);
-	srv_config_free(&conf);
+	target_free(&t);
+	return ret;
+}
+
+static int renew_cli(int argc, char **argv)
+{
+	struct target t;
+	uint64_t old, fresh;
+	int64_t live, lease_s;
+	char msg[512] = "";
+	int rc, ret;
+
+	if ((ret = target_parse(argc, argv, 0, &t)))
+		goto out;
+	rc = core_catalog_renew_epoch(t.dir, t.catalog, &old, &fresh, &live,
+				      &lease_s, msg, sizeof(msg));
+	if (rc == -EBUSY && live > 0)
+		fprintf(stderr, "sievefs: renew-epoch: refused: %lld server%s"
+			" on this catalog hold%s a live lease; stop every"
+			" server of the catalog first (one killed without"
+			" stopping holds its lease for up to %lld s more;"
+			" nothing was changed)\n",
+			(long long)live, live == 1 ? "" : "s",
+			live == 1 ? "s" : "",
+			(long long)lease_s);
+	else if (rc)
+		fprintf(stderr, "sievefs: renew-epoch: refused: %s (nothing"
+			" was changed)\n", *msg ? msg : strerror(-rc));
+	else
+		fprintf(stderr, "sievefs: renew-epoch: the catalog's epoch was"
+			" %016llx, is now %016llx: ETags given before no longer"
+			" match\n", (unsigned long long)old,
+			(unsigned long long)fresh);
+	ret = rc ? 1 : 0;
+out:
+	target_free(&t);
 	return ret;
 }
 
@@ -124,5 +210,7 @@ int api_store_cli(int argc, char **argv)
 			return migrate_usage(1);
 	if (argc > 1 && !strcmp(argv[1], "migrate"))
 		return migrate_cli(argc, argv);
+	if (argc > 1 && !strcmp(argv[1], "renew-epoch"))
+		return renew_cli(argc, argv);
 	return migrate_usage(0);
 }

@@ -58,6 +58,28 @@ int core_catalog_epoch(store *st, uint64_t *epoch)
 	return store_catalog_epoch(st, epoch);
 }
 
+int core_catalog_renew_epoch(const char *dir, const char *catalog,
+			     uint64_t *old, uint64_t *fresh, int64_t *live,
+			     int64_t *lease_s, char *msg, size_t msglen)
+{
+	int mode = store_catalog_shared(catalog) ? STORE_OPEN_ADMIN :
+						   STORE_OPEN_OWNER;
+	store *st;
+	int rc;
+
+	*old = *fresh = 0;
+	*live = 0;
+	*lease_s = store_lease_ns() / 1000000000;
+	rc = store_open_catalog(dir, catalog, mode, &st, msg, msglen);
+	if (rc)
+		return rc;
+	if (msg && msglen)
+		msg[0] = 0;     /* the open's warning (modes repaired): not ours */
+	rc = store_catalog_epoch_renew(st, old, fresh, live);
+	store_close(st);
+	return rc;
+}
+
 int core_folder_page(store *st, int64_t parent, const char *after,
 		     size_t limit, struct store_node **out, size_t *n)
 {

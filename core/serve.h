@@ -120,4 +120,14 @@ int core_store_migrate(const struct core_migrate_opts *o,
 		       struct core_migrate_stats *stats, char *msg,
 		       size_t msglen);
 
+
+/* `sievefs store renew-epoch`: opens the store in dir with `catalog`
+ * (NULL: dir/catalog.db) — an embedded one as its owner, so -EBUSY with
+ * "store in use by PID N" in msg while a mount or server has it — and
+ * renews the catalog's epoch (store_catalog_epoch_renew: -EBUSY with
+ * *live servers holding a lease on a shared one; *lease_s, the longest
+ * a killed server's lease outlives it). 0 or -errno. */
+int core_catalog_renew_epoch(const char *dir, const char *catalog,
+			     uint64_t *old, uint64_t *fresh, int64_t *live,
+			     int64_t *lease_s, char *msg, size_t msglen);
 #endif

@@ -298,6 +298,11 @@ int store_open(const char *dir, int mode, store **out, char *msg,
 	return store_open_catalog(dir, NULL, mode, out, msg, msglen);
 }
 
+int store_catalog_shared(const char *catalog)
+{
+	return catalog && sql_engine_for(catalog)->shared;
+}
+
 int store_open_catalog(const char *dir, const char *catalog, int mode,
 		       store **out, char *msg, size_t msglen)
 {

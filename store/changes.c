@@ -190,7 +190,10 @@ static int epoch_read(struct conn *c, uint64_t *epoch)
 	return r;
 }
 
-static int epoch_make(struct conn *c)
+/* Writes a new random epoch: only where none is (replace 0: two servers
+ * at once agree on the first) or over the one there (replace 1). In the
+ * caller's transaction. */
+static int epoch_write(struct conn *c, int replace)
 {
 	unsigned char rnd[8];
 	char hex[17];
@@ -201,16 +204,24 @@ static int epoch_make(struct conn *c)
 		return -EIO;
 	for (size_t i = 0; i < sizeof(rnd); i++)
 		snprintf(hex + 2 * i, 3, "%02x", rnd[i]);
-	if ((rc = db_begin(c)))
-		return rc;
-	s = db_prep(c, "INSERT INTO meta(key, value) VALUES('epoch', ?1)"
+	s = db_prep(c, replace ?
+		    "INSERT INTO meta(key, value) VALUES('epoch', ?1)"
+		    " ON CONFLICT(key) DO UPDATE SET value=excluded.value" :
+		    "INSERT INTO meta(key, value) VALUES('epoch', ?1)"
 		    " ON CONFLICT(key) DO NOTHING");
 	if (!s)
-		return db_end(c, -EIO);
+		return -EIO;
 	db_bind_str(s, 1, hex);
 	rc = db_err(sql_step(s));
 	sql_finalize(s);
-	return db_end(c, rc);
+	return rc;
+}
+
+static int epoch_make(struct conn *c)
+{
+	int rc = db_begin(c);
+
+	return rc ? rc : db_end(c, epoch_write(c, 0));
 }
 
 int store_catalog_epoch(store *st, uint64_t *epoch)
@@ -225,4 +236,44 @@ int store_catalog_epoch(store *st, uint64_t *epoch)
 	if (rc == -ENOENT && !(rc = epoch_make(c)))
 		rc = epoch_read(c, epoch);
 	return rc;
+}
+
+/* A restored backup repeats counters with other contents: a new epoch
+ * makes every validator given before it stale. Refused while a server
+ * other than this handle's holds a live lease on the catalog: it keeps
+ * the epoch it read at its start (an embedded store's owner is kept out
+ * by the flock the caller's owner open took). */
+int store_catalog_epoch_renew(store *st, uint64_t *old, uint64_t *fresh,
+			      int64_t *live)
+{
+	struct conn *c = db_conn(st);
+	sql_stmt *s;
+	int rc;
+
+	*old = *fresh = 0;
+	*live = 0;
+	if (!c)
+		return -EIO;
+	if ((rc = db_begin(c)))
+		return rc;
+	s = db_prep(c, "SELECT count(*) FROM servers WHERE lease>=?1"
+		    " AND id<>?2");
+	if (!s)
+		return db_end(c, -EIO);
+	sql_bind_int64(s, 1, store_now_ns());
+	sql_bind_int64(s, 2, st->server);
+	rc = sql_step(s);
+	if (rc == SQL_ROW)
+		*live = sql_col_int64(s, 0);
+	rc = rc == SQL_ROW ? 0 : db_err(rc);
+	sql_finalize(s);
+	if (!rc && *live > 0)
+		rc = -EBUSY;
+	if (!rc && (rc = epoch_read(c, old)) == -ENOENT)
+		rc = 0;
+	if (!rc)
+		rc = epoch_write(c, 1);
+	if (!rc)
+		rc = epoch_read(c, fresh);
+	return db_end(c, rc);
 }

@@ -128,6 +128,10 @@ int store_open(const char *dir, int mode, store **out, char *msg,
 int store_open_catalog(const char *dir, const char *catalog, int mode,
 		       store **out, char *msg, size_t msglen);
 
+/* 1 when `catalog` names an engine several servers share (PostgreSQL):
+ * its owners hold leases, not the STORE directory's flock alone. */
+int store_catalog_shared(const char *catalog);
+
 /* store_open_catalog with the blob engine `blobs` (store/blobstore.h's
  * blobs_open_spec: NULL or "" the local folder DIR/blobs; "s3://…" an S3
  * bucket, with key_id and secret from a config file, else the
@@ -553,6 +557,13 @@ int store_changes_get(store *st, int64_t dataset, struct store_changes *out);
  * for every server on the catalog; ETags and table gens carry it. Made
  * here once for a catalog older than it. 0 or -errno. */
 int store_catalog_epoch(store *st, uint64_t *epoch);
+/* Renews it (a restored backup of a catalog repeats counters with other
+ * contents): *old (0 when none was) and *fresh. -EBUSY, nothing written,
+ * when *live servers other than this handle's hold a live lease on the
+ * catalog (they keep the epoch they read at their start): the caller
+ * opened an embedded store as its owner, so no mount or server has it. */
+int store_catalog_epoch_renew(store *st, uint64_t *old, uint64_t *fresh,
+			      int64_t *live);
 
 /* At most `limit` files (not folders) of tree `tree` whose paths sort
  * bytewise after `after` ("" = from the start), in path order: one range

@@ -15,7 +15,10 @@
 #   - --user-rate is one budget: a user alternating between A and B is let
 #     through at most the burst (60) plus the refill during the test plus
 #     what the two servers held leased (docs/design.md §2.5: 2 × 7), not
-#     a burst per server, and both answer 429 with Retry-After after.
+#     a burst per server, and both answer 429 with Retry-After after;
+#   - `sievefs store renew-epoch` (after restoring a catalog) is refused
+#     while the servers hold leases and changes nothing; with them stopped
+#     it renews the epoch: an ETag given before gets 200, not 304.
 # Counts and statuses only; no time is asserted.
 
 . "$(dirname "$0")/lib.sh"
@@ -135,6 +138,28 @@ expect_eq 0 "$other" "every answer was 200 or 429"
 at "$UA" "$ta" GET /v1/whoami
 expect_code 200 "alice's budget is her own"
 
+# ---- renew-epoch (a restored catalog): refused while servers run ----
+at "$UA" "$ta" GET "/v1/nodes/$root/children"
+e_before=$(etag)
+"$SIEVEFS" store renew-epoch "$T/a" --catalog "$CAT" 2>"$T/renew.err" &&
+	fail "renew-epoch ran while two servers held the catalog"
+cat "$T/renew.err"
+expect_contains "$T/renew.err" "2 servers on this catalog hold a live lease" \
+	"renew-epoch names the live servers"
+at "$UB" "$ta" GET "/v1/nodes/$root/children" -H "If-None-Match: $e_before"
+expect_code 304 "and changed nothing: the ETag still revalidates"
+
 kill "$PA" "$PB"
 wait "$PA" "$PB" 2>/dev/null
+"$SIEVEFS" store renew-epoch "$T/a" --catalog "$CAT" 2>"$T/renew.err" ||
+	{ sv_show "$T/renew.err"; fail "renew-epoch with the servers stopped"; }
+cat "$T/renew.err"
+expect_contains "$T/renew.err" "is now" "renew-epoch says the new epoch"
+serve_port "$T/a2.log" "$T/a" "${opts[@]}"
+UA=$U PA=$SPID
+at "$UA" "$ta" GET "/v1/nodes/$root/children" -H "If-None-Match: $e_before"
+expect_code 200 "after renew-epoch an ETag given before gets the listing, not 304"
+[[ $(etag) != "$e_before" ]] && pass "with a new ETag" || fail "the ETag did not change"
+kill "$PA"
+wait "$PA" 2>/dev/null
 stop_pg
