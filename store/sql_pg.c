@@ -50,6 +50,7 @@
  */
 #include <errno.h>
 #include <inttypes.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -121,6 +122,24 @@ int sqlpg_txn_fail(struct pg_conn *c, int rc)
 	return rc;
 }
 
+/* 1 when an idle session (no transaction, no query outstanding) was
+ * ended by the server. Such a session has nothing to read; input there
+ * is a restart's or an administrator's FATAL (57P01) and the EOF after
+ * it. Without this look (one poll, no round trip), each thread's first
+ * statement after a PostgreSQL restart failed with -EAGAIN (a 503 per
+ * server thread) before the next one reconnected. A harmless message
+ * (a ParameterStatus after a reload) costs one reconnect. */
+static int idle_session_ended(struct pg_conn *c)
+{
+	struct pollfd p = { .fd = PQsocket(c->pg), .events = POLLIN };
+
+	if (p.fd < 0)
+		return 1;
+	if (poll(&p, 1, 0) <= 0)
+		return 0;
+	return 1;
+}
+
 /* Before any call that talks to the server: reconnects a lost session
  * (outside a transaction: inside one, the transaction is gone and the
  * caller must start again) and answers an aborted transaction's error. */
@@ -131,7 +150,8 @@ int sqlpg_ready(struct pg_conn *c)
 	if (c->in_txn && c->txn_err) {
 		return c->txn_err;
 	}
-	if (!c->broken && PQstatus(c->pg) == CONNECTION_OK)
+	if (!c->broken && PQstatus(c->pg) == CONNECTION_OK &&
+	    (c->in_txn || !idle_session_ended(c)))
 		return 0;
 	if (c->in_txn) {
 		c->txn_err = -EAGAIN;

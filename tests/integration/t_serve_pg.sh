@@ -173,6 +173,14 @@ for _ in $(seq 100); do
 	sleep 0.1
 done
 expect_code 200 "PostgreSQL back: the token authenticates again"
+# every worker thread's session died with the restart: none may answer
+# 503 for it (each reconnects before its first statement)
+n503=0
+for _ in $(seq 40); do
+	api "$TA" GET /v1/whoami
+	[[ $code == 200 ]] || n503=$((n503 + 1))
+done
+expect_eq 0 "$n503" "40 requests after the restart: no answer but 200"
 
 PGPASSWORD=$PW ok "token revoke alice's token" timeout 30 "$SIEVEFS" token revoke \
 	--store "$T/s1" --catalog "$CAT" "$AID"
