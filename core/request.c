@@ -377,6 +377,12 @@ int core_objs_parse(const char *line, struct core_req *q, char *msg,
 			obj->strength = 1;
 			continue;
 		}
+		if (start && (s->nobj || s->nthr)) {
+			snprintf(msg, msglen, "'+' joins two objectives: one"
+				 " is missing before '%.64s', e.g. `diversity"
+				 " + typicality n=100`", tok);
+			return -EINVAL;
+		}
 		start = 0;
 		*eq = '\0';
 		if ((rc = group_key(q, obj, thr, &have_op, &have_val, tok,
