@@ -803,6 +803,13 @@ static void test_grammar(void **state)
 	parse_bad("diversity op=<", "op= belongs to threshold");
 	parse_bad("diversity column=a.b", "column= belongs to");
 	parse_bad("n=3 path=a(", "path=a(: ");
+	/* regcomp's exponential cases are refused before it runs */
+	parse_bad("n=3 path=^]++++++++++++++++/]jpg$", "a repetition right"
+		  " after another");
+	parse_bad("n=3 path=(a{1,200}){1,200}", "repetition bounds too large");
+	parse_bad("n=3 path=(a*){2000}", "repetition bounds too large");
+	parse_ok("n=3 path=^a[+*]+\\++b{2}(c|d)?$", &q);
+	parse_ok("n=3 path=[[:alpha:]]+x*[]+]", &q);
 	parse_bad("n=3 proportion=0", "proportion=0: expected");
 	parse_bad("n=3 proportion=1.5", "proportion=1.5");
 	parse_bad("diversity colour=red", "unknown key 'colour'");
