@@ -55,6 +55,8 @@ struct sel {
 	const struct smp_select_spec *s;
 	uint8_t *elig;          /* remaining eligible (cleared when picked) */
 	double *stat;           /* nobj*n static scores (NULL for dynamic) */
+	double *base;           /* n: the product of the static objectives'
+				 * score^strength, made once */
 	double *mind2;          /* n: squared distance to the nearest picked */
 	float *xn;              /* n row norms² */
 	float *g;               /* n dot products with the new pick */
@@ -276,10 +278,10 @@ static void combine(struct sel *t, double *sc, double *tmp)
 	size_t n = s->n;
 
 	for (size_t i = 0; i < n; i++)
-		sc[i] = t->elig[i] ? 1.0 : 0.0;
+		sc[i] = t->elig[i] ? t->base[i] : 0.0;
 	for (size_t o = 0; o < s->nobj; o++) {
 		const struct smp_objective *b = &s->obj[o];
-		const double *v = t->stat + o * n;
+		const double *v;
 		if (b->kind == SMP_OBJ_DIVERSITY) {
 			for (size_t i = 0; i < n; i++)
 				tmp[i] = t->havepick ? sqrt(t->mind2[i]) : 1.0;
@@ -292,6 +294,8 @@ static void combine(struct sel *t, double *sc, double *tmp)
 					 (double)(t->cnts[o][b->cat[i]] + 1);
 			by_max(tmp, t->elig, n);
 			v = tmp;
+		} else {
+			continue;       /* static: in base */
 		}
 		for (size_t i = 0; i < n; i++) {
 			if (!t->elig[i])
@@ -313,6 +317,7 @@ static void sel_free(struct sel *t)
 	free(t->cnts);
 	free(t->elig);
 	free(t->stat);
+	free(t->base);
 	free(t->mind2);
 	free(t->xn);
 	free(t->g);
@@ -394,6 +399,21 @@ int smp_select(const struct smp_select_spec *s, const struct smp_ctl *ctl,
 			goto out;
 	}
 	t.dist |= s->min_distance > 0;
+	if (!(t.base = malloc(n * sizeof(*t.base)))) {
+		rc = -ENOMEM;
+		goto out;
+	}
+	for (size_t i = 0; i < n; i++)
+		t.base[i] = 1.0;
+	for (size_t o = 0; o < s->nobj; o++) {
+		const struct smp_objective *b = &s->obj[o];
+		const double *v = t.stat + o * n;
+		if (b->kind == SMP_OBJ_DIVERSITY || b->kind == SMP_OBJ_BALANCE)
+			continue;
+		for (size_t i = 0; i < n; i++)
+			t.base[i] *= b->strength == 1.0 ? v[i]
+						       : pow(v[i], b->strength);
+	}
 	if (t.dist) {
 		t.mind2 = malloc(n * sizeof(*t.mind2));
 		t.xn = malloc(n * sizeof(*t.xn));
