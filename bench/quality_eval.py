@@ -16,7 +16,7 @@
         ``typicality+diversity``, and runs as ``typicality + diversity``),
         k and seed: runs `SIEVEFS sample MNT/DS [STRATEGY] n=K seed=S`, reads
         MNT/DS/selection, trains each classifier (1-NN; logistic regression:
-        multinomial, numpy, standardised features, L2 1e-3, 300 full-batch
+        multinomial, numpy, centred and globally scaled features, L2 1e-2, 300 full-batch
         gradient steps with Nesterov momentum) on only the selected samples
         (their PCA-50 vectors and true labels), classifies the 10k test
         images; prints a table per classifier and the PASS/MISS lines (the
@@ -142,13 +142,17 @@ def nn1_accuracy(train, ytrain, test, ytest):
     return 100.0 * correct / len(test)
 
 
-def logreg_accuracy(train, ytrain, test, ytest, steps=300, l2=1e-3):
+def logreg_accuracy(train, ytrain, test, ytest, steps=300, l2=1e-2):
     """Accuracy (%) of multinomial logistic regression trained on (train,
-    ytrain): features standardised on the training rows, weights by full-
+    ytrain): features centred on the training rows and divided by their one
+    overall standard deviation (PCA axes keep their relative scales: per-
+    feature standardisation blew the small trailing components up and cost
+    15 points at k=20 and 5 at k=200 on one random draw), weights by full-
     batch gradient descent with Nesterov momentum on the mean cross-entropy
-    + l2/2·|W|² (deterministic: starts from zero)."""
+    + l2/2·|W|² (deterministic: starts from zero; converged by 300 steps:
+    1000 give the same accuracy)."""
     x = train.astype(np.float64)
-    mu, sd = x.mean(axis=0), x.std(axis=0) + 1e-6
+    mu, sd = x.mean(axis=0), x.std() + 1e-12
     x = (x - mu) / sd
     te = (test.astype(np.float64) - mu) / sd
     classes = np.unique(ytrain)
