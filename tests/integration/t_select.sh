@@ -24,7 +24,8 @@
 # column (until i21a's inputs land, every column: "no input named") —
 # fail the write with EINVAL, `sample` (rejected:) and the last `log`
 # line say why, and the selection, scores.csv and the run state are
-# unchanged.
+# unchanged; a balance target naming no class ends the run "failed" with
+# the reason, and changes nothing either.
 
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/server_lib.sh"
@@ -214,6 +215,17 @@ threshold column=nosuchinput.brightness op=gt value=0.2 + diversity n=5|no input
 balance column=nosuchmeta.kind + diversity n=5|no input named 'nosuchmeta'
 diversity + n=3|'+' joins two objectives
 EOF
+	# a target naming no class of the labels: known only when the run
+	# reads them, so the run fails with the reason; nothing changes
+	ok "[$MODE] echo \"balance target=9:1 + diversity n=3\" > sample" \
+		sample_req "$ds" "balance target=9:1 + diversity n=3"
+	expect_eq failed "$(wait_run "$ds")" "[$MODE] balance target=9:1: the run fails"
+	expect_line "$T/sample.txt" "reason: target: no class '9' in the column" \
+		"[$MODE] balance target=9:1: sample gives the reason"
+	cat "$ds/selection" | cmp -s "$T/sel.before" - ||
+		fail "[$MODE] a failed selection run changed the selection"
+	cat "$ds/scores.csv" | cmp -s "$T/scores.before" - ||
+		fail "[$MODE] a failed selection run changed scores.csv"
 }
 
 both_modes check
