@@ -377,7 +377,7 @@ def issue21(results, ks, strategies, classifiers, nseeds):
     for c in classifiers:
         print()
         print(f"{c}: mean accuracy (%) over {nseeds} seed(s), and the delta to random")
-        hdr = f"{'strategy':<24}" + "".join(f" | k={k:<5}{'':>7}" for k in ks)
+        hdr = f"{'strategy':<24}" + "".join(f" | {'k=' + str(k):<11}" for k in ks)
         print(hdr)
         print("-" * len(hdr))
         for s in strategies:
