@@ -185,7 +185,8 @@ struct smp_select_spec {
 	double min_distance;    /* >= 0: a candidate nearer than this to a
 				 * picked or preselected one is never picked
 				 * (0 = off) */
-	uint64_t seed;          /* RANDOM objective, typicality's subset */
+	uint64_t seed;          /* RANDOM objective, typicality's subset;
+				 * ties go to the first from row seed % n */
 };
 /* Runs the selection. out ranks all n: the picks in pick order, then the
  * other eligible candidates by their final combined score, then the

@@ -10,7 +10,9 @@
  *    excludes the rest).
  * 3. Each step scores every remaining eligible candidate i as
  *        S(i) = Π_o  s_o(i) ^ strength_o
- *    and picks the largest (ties: lowest index). Each s_o is in [0,1]:
+ *    and picks the largest (ties: the first from row seed % n on,
+ *    cyclically: the seed chooses among equals, e.g. diversity's first
+ *    pick when nothing is preselected). Each s_o is in [0,1]:
  *      DIVERSITY   m(i) / max m over the remaining, m(i) the Euclidean
  *                  distance to the nearest picked or preselected row; 1
  *                  for all while nothing is picked.
@@ -440,7 +442,10 @@ int smp_select(const struct smp_select_spec *s, const struct smp_ctl *ctl,
 			goto out;
 		}
 		combine(&t, sc, tmp);
-		for (size_t i = 0; i < n; i++)
+		/* ties: the first from row seed % n on, cyclically (so the
+		 * seed picks the start, as coreset's; seed 0: lowest index) */
+		for (size_t j = 0, i = s->seed % n; j < n; j++, i = i + 1 < n ?
+		     i + 1 : 0)
 			if (t.elig[i] && (best == n || sc[i] > sc[best]))
 				best = i;
 		picks[np++] = (uint32_t)best;

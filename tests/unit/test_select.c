@@ -248,9 +248,11 @@ static size_t ref_select(const struct smp_select_spec *s, uint32_t *picks)
 			}
 		}
 		size_t best = n;
-		for (size_t i = 0; i < n; i++)
+		for (size_t j = 0; j < n; j++) {
+			size_t i = (j + s->seed) % n;
 			if (el[i] && (best == n || sc[i] > sc[best]))
 				best = i;
+		}
 		picks[np++] = (uint32_t)best;
 		el[best] = 0;
 		for (size_t o = 0; o < s->nobj; o++)
@@ -303,6 +305,19 @@ static void test_diversity(void **state)
 	assert_int_equal(smp_coreset(x, n, d, k, 0, 0, NULL, &c), 0);
 	for (size_t i = 0; i < k; i++)
 		assert_int_equal(r.order[i], c.order[i]);
+	/* a seed: farthest-first from row seed % n, as coreset's start */
+	smp_result_free(&r);
+	smp_result_free(&c);
+	s.seed = 1234;
+	same_as_ref(&s, &r);
+	assert_int_equal(smp_coreset(x, n, d, k, 1234 % n, 0, NULL, &c), 0);
+	for (size_t i = 0; i < k; i++)
+		assert_int_equal(r.order[i], c.order[i]);
+	smp_result_free(&r);
+	smp_result_free(&c);
+	s.seed = 0;
+	same_as_ref(&s, &r);
+	assert_int_equal(smp_coreset(x, n, d, k, 0, 0, NULL, &c), 0);
 	/* the strength does not change a single objective's argmax */
 	smp_result_free(&r);
 	o.strength = 3;
