@@ -39,6 +39,8 @@ LIB_SRC = store/sql.c store/sql_sqlite.c store/schema_sqlite.c \
            core/log.c core/names.c core/local.c core/upload.c core/text.c \
            core/csv.c core/runs.c core/plot.c core/embedder.c core/table.c core/thumbs.c \
            core/util.c core/blobs.c core/auth.c core/serve.c core/lightly.c core/idem.c \
+           core/columns.c \
+           core/request.c \
            $(wildcard sampling/*.c) $(wildcard embed/*.c) \
           $(wildcard api/*.c) $(wildcard cache/*.c) \
           fs/ino.c fs/ops.c fs/openfiles.c fs/files.c fs/xattr.c fs/nodecache.c fs/ctl.c fs/emb.c fs/scratch.c fs/cmdline.c \
@@ -47,7 +49,7 @@ MAIN_SRC = fs/main.c
 # the built web app's home, served by `sievefs serve` when it exists
 WEB_DIR = $(PREFIX)/share/sievefs/web
 UNIT = sql store names fsname csv runs sampling decode embed cache api thumb changes table thumbs lightly state \
-       layer sqlite_engine blobstore idem queue
+       layer sqlite_engine blobstore idem queue select
 LIB_OBJ = $(LIB_SRC:%.c=$(BUILD)/%.o)
 MAIN_OBJ = $(MAIN_SRC:%.c=$(BUILD)/%.o)
 UNIT_BIN = $(UNIT:%=$(BUILD)/tests/unit/test_%)

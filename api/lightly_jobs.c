@@ -7,7 +7,13 @@
  * holds (given before the CSV exists, with its write URL) is a row of
  * store/lightly.c. A sampling request becomes one `sample` request line
  * (core/runs.c): RANDOM → random, CORESET → coreset n= min_distance=, over
- * the embedding by name, from the query tag. Its job id names the run
+ * the embedding by name, from the query tag. With a preselectedTagId the
+ * line is a selection (core/request.h): RANDOM → `random`, CORESET →
+ * `diversity`, plus preselected=TAG. ACTIVE_LEARNING → `weights
+ * column=lightly.SCORETYPE`, CORAL → that `+ diversity` (the scores the
+ * client uploads to …/tags/{tagId}/scores, a column named
+ * lightly.<scoreType>; refused with core_column_load's reason while the
+ * dataset has none). Its job id names the run
  * (store/lightly.c keeps the run and the tag name asked for); the first
  * poll that finds the run done freezes the selection — the run's top n —
  * as that tag (tag_create, as `mkdir` does), and every later poll answers
@@ -112,24 +118,43 @@ static int sampling_line(struct req *r, const struct store_dataset *d,
 	const cJSON *pre = cJSON_GetObjectItemCaseSensitive(j,
 							    "preselectedTagId");
 	const cJSON *qt = cJSON_GetObjectItemCaseSensitive(j, "queryTagId");
+	const cJSON *stj = cJSON_GetObjectItemCaseSensitive(j, "scoreType");
 	char method[32], from[160] = "", nstr[40] = "", mstr[48] = "";
+	char prestr[160] = "", obj[200];
 	struct store_tag tg;
-	int coreset;
+	int coreset, al = 0, sel;
 
 	if (api_get_str(j, "method", method, sizeof(method), 1)) {
 		snprintf(msg, msglen, "missing or mistyped field: method");
 		return -EINVAL;
 	}
-	coreset = !strcmp(method, "CORESET");
-	if (!coreset && strcmp(method, "RANDOM")) {
+	coreset = !strcmp(method, "CORESET") || !strcmp(method, "CORAL");
+	al = !strcmp(method, "ACTIVE_LEARNING") || !strcmp(method, "CORAL");
+	if (!coreset && !al && strcmp(method, "RANDOM")) {
 		snprintf(msg, msglen, "sampling method %.31s is not supported"
-			 " (RANDOM, CORESET)", method);
+			 " (RANDOM, CORESET, ACTIVE_LEARNING, CORAL)", method);
 		return -ENOSYS;
 	}
 	if (pre && !cJSON_IsNull(pre)) {
-		snprintf(msg, msglen, "preselectedTagId is not supported");
-		return -ENOSYS;
+		if (!cJSON_IsString(pre) ||
+		    srv_lightly_tag(r, d->id, pre->valuestring, &tg)) {
+			snprintf(msg, msglen, "no such preselectedTagId");
+			return -ENOENT;
+		}
+		snprintf(prestr, sizeof(prestr), " preselected=%s", tg.name);
 	}
+	if (al) {
+		const char *st = cJSON_IsString(stj) ? stj->valuestring : "";
+		size_t ok = strspn(st, "abcdefghijklmnopqrstuvwxyz"
+				       "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_");
+		if (!*st || st[ok] || ok > 64) {
+			snprintf(msg, msglen, "%s needs scoreType (e.g."
+				 " uncertainty_margin: the scores uploaded to"
+				 " /tags/{tagId}/scores)", method);
+			return -EINVAL;
+		}
+	}
+	sel = al || prestr[0];
 	if (qt && cJSON_IsString(qt)) {
 		if (srv_lightly_tag(r, d->id, qt->valuestring, &tg)) {
 			snprintf(msg, msglen, "no such queryTagId");
@@ -149,9 +174,14 @@ static int sampling_line(struct req *r, const struct store_dataset *d,
 	if (coreset && cJSON_IsNumber(mj) && mj->valuedouble > 0)
 		snprintf(mstr, sizeof(mstr), " min_distance=%.9g",
 			 mj->valuedouble);
-	if ((size_t)snprintf(line, len, "%s%s%s embedding=%s%s",
-			     coreset ? "coreset" : "random", nstr, mstr, emb,
-			     from) >= len) {
+	if (al)
+		snprintf(obj, sizeof(obj), "weights column=lightly.%s%s",
+			 stj->valuestring, coreset ? " + diversity" : "");
+	else
+		snprintf(obj, sizeof(obj), "%s", !sel ? (coreset ? "coreset"
+			 : "random") : coreset ? "diversity" : "random");
+	if ((size_t)snprintf(line, len, "%s%s%s embedding=%s%s%s", obj, nstr,
+			     mstr, emb, from, prestr) >= len) {
 		snprintf(msg, msglen, "request too long");
 		return -EINVAL;
 	}

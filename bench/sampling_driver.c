@@ -8,6 +8,8 @@
  *       up with memory); best of 7 passes; prints "bw GBPS".
  *   driver coreset FILE N D K START THREADS PICKS_OUT
  *   driver kmeans|typicality FILE N D K SEED THREADS PICKS_OUT
+ *   driver select|diversity FILE N D K SEED THREADS PICKS_OUT
+ *       select.c's greedy: typicality + diversity, or diversity alone
  *       FILE: N*D raw little-endian float32, read into anonymous memory
  *       as the daemon holds an embedding, then read once more before the
  *       clock starts (see warm()); times the strategy call alone
@@ -173,6 +175,18 @@ int main(int argc, char **argv)
 		rc = smp_kmeans(x, n, d, k, arg5, &ctl, &r);
 	else if (!strcmp(argv[1], "typicality"))
 		rc = smp_typicality(x, n, d, k, arg5, &ctl, &r);
+	else if (!strcmp(argv[1], "select") || !strcmp(argv[1], "diversity")) {
+		/* select: typicality + diversity (a selection naming no
+		 * objective); diversity: that objective alone (select.c) */
+		struct smp_objective o[2] = {
+			{ .kind = SMP_OBJ_DIVERSITY, .strength = 1 },
+			{ .kind = SMP_OBJ_TYPICALITY, .strength = 1 },
+		};
+		struct smp_select_spec sp = { .x = x, .n = n, .d = d, .obj = o,
+					      .nobj = argv[1][0] == 's' ? 2 : 1,
+					      .k = k, .seed = arg5 };
+		rc = smp_select(&sp, &ctl, &r);
+	}
 	else
 		rc = -EINVAL;
 	t = now() - t0;

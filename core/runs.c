@@ -8,7 +8,10 @@
  *   embed [dim=N] [color=on|off]
  * STRATEGY is random, coreset, typicality, kmeans or balance; a line of
  * only key=value words is a sample request with the default strategy, an
- * empty (or blank) line is refused. A sample
+ * empty (or blank) line is refused. A line combining objectives
+ * (`diversity + typicality n=100`, path=, preselected=, ...: the
+ * selection form, core/request.h) is parsed by core/request.c and runs
+ * as strategy "select". A sample
  * request whose embedding is the built-in one (named, or none uploaded)
  * first brings it up to date (core/embedder.c), in the same job; `embed`
  * alone does only that, and its options become the dataset's.
@@ -37,6 +40,7 @@
 #include "core/log.h"
 #include "core/names.h"
 #include "core/plot.h"
+#include "core/request.h"
 #include "core/runs.h"
 #include "core/text.h"
 #include "sampling/sampling.h"
@@ -126,6 +130,8 @@ int core_req_parse(const char *line, struct core_req *out, char *msg,
 			 " `cancel` or `embed`", CORE_DEFAULT_STRATEGY);
 		return -EINVAL;
 	}
+	if (core_objs_detect(buf))   /* several objectives: request.c */
+		return core_objs_parse(line, out, msg, msglen);
 	out->kind = REQ_SAMPLE;
 	out->color = -1;
 	snprintf(out->strategy, sizeof(out->strategy), "%s",
@@ -150,8 +156,10 @@ int core_req_parse(const char *line, struct core_req *out, char *msg,
 			if (i == ns) {
 				snprintf(msg, msglen, "unknown strategy '%.64s'"
 					 " (known: random, coreset, typicality,"
-					 " kmeans, balance; or keep N, cancel,"
-					 " embed)",
+					 " kmeans, balance; objectives"
+					 " diversity, similarity, weights,"
+					 " threshold joined by +; or keep N,"
+					 " cancel, embed)",
 					 tok);
 				return -EINVAL;
 			}
@@ -312,7 +320,7 @@ static void on_phase(void *arg, const char *name)
 /* Runs the strategy of run `run` over matrix m. */
 static int run_strategy(struct runner *r, const struct store_run *run,
 			const struct store_matrix *m, size_t k, float mind,
-			struct smp_result *res)
+			struct smp_result *res, char *why, size_t whylen)
 {
 	struct smp_ctl ctl = { .cancel = &r->cancel, .progress = on_progress,
 			       .arg = r, .threads = 2 };
@@ -330,6 +338,15 @@ static int run_strategy(struct runner *r, const struct store_run *run,
 		return smp_kmeans(m->x, m->n, m->dim, k, seed, &ctl, res);
 	if (!strcmp(s, "balance"))
 		return smp_balance(m->labels, m->n, k, seed, &ctl, res);
+	if (!strcmp(s, "select")) {
+		struct core_req q;
+		char ign[256];
+		if (core_req_parse(run->request, &q, ign, sizeof(ign)) ||
+		    !q.sel.on)
+			return -EINVAL;
+		return core_objs_run(r->st, run->dataset, run->emb, &q, seed, m,
+				    &ctl, res, why, whylen);
+	}
 	return -EINVAL;
 }
 
@@ -522,7 +539,12 @@ static void do_job(struct runner *r, const struct store_run *claimed)
 	r->done = 0;
 	r->total = k;
 	pthread_mutex_unlock(&r->lock);
-	rc = run_strategy(r, &run, &m, k, mind, &res);
+	why[0] = '\0';
+	rc = run_strategy(r, &run, &m, k, mind, &res, why, sizeof(why));
+	/* a selection's picks are what it picked (thresholds, min_distance,
+	 * proportion): never more */
+	if (!rc && !strcmp(run.strategy, "select"))
+		k = res.picked;
 	if (!rc) {
 		paths = malloc(m.n * sizeof(*paths));
 		scores = malloc(m.n * sizeof(*scores));
@@ -535,7 +557,8 @@ static void do_job(struct runner *r, const struct store_run *claimed)
 			scores[i] = res.score[res.order[i]];
 		}
 		/* coreset stops early at min_distance: keep what it picked */
-		if (res.picked > 0 && res.picked < k)
+		if (strcmp(run.strategy, "select") && res.picked > 0 &&
+		    res.picked < k)
 			k = res.picked;
 		run.done = run.total = (int64_t)k;
 		run.candidates = (int64_t)m.n;
@@ -550,7 +573,7 @@ static void do_job(struct runner *r, const struct store_run *claimed)
 					  STORE_INFO, line);
 		written = rc == 0;
 	}
-	finish_run(r, &run, rc, NULL, written);
+	finish_run(r, &run, rc, why[0] ? why : NULL, written);
 	free(paths);
 	free(scores);
 	smp_result_free(&res);
@@ -880,6 +903,12 @@ int runner_request(struct runner *r, int64_t ds, const char *line, char *msg,
 	}
 	if (rc)
 		return rc;
+	if (q.sel.on && (rc = core_objs_check(r->st, ds, &q, why,
+					     sizeof(why)))) {
+		if (rc == -EINVAL)
+			goto bad;
+		return rc;
+	}
 	if (!strcmp(q.strategy, "balance") && e.id == 0) {
 		snprintf(why, sizeof(why), "balance: the built-in embedding"
 			 " has no labels (all 0), so there is nothing to"
@@ -993,6 +1022,11 @@ int runner_status_text(struct runner *r, int64_t ds, char **out, size_t *len)
 			tbuf_printf(&b, "rejected: %s\n", err);
 		tbuf_printf(&b, "usage: echo \"[STRATEGY] [n=N] [from=TAG]"
 			    " [embedding=NAME] [seed=S]\" > sample\n"
+			    "       echo \"OBJECTIVE [KEY=V].. [+ OBJECTIVE"
+			    " ..] [n=N|proportion=P] [path=REGEX]"
+			    " [preselected=TAG]\" > sample\n"
+			    "objectives: diversity typicality similarity"
+			    " weights threshold balance random (README)\n"
 			    "       echo \"embed [dim=N] [color=on|off]\" >"
 			    " sample\n"
 			    "strategies: random coreset typicality kmeans"

@@ -33,6 +33,7 @@
 #include <stdint.h>
 
 #include "core/records.h"
+#include "core/request.h"
 
 struct runner;
 
@@ -52,6 +53,8 @@ struct core_req {
 	float min_distance;     /* coreset only; 0 = off */
 	int dim;                /* embed: 0 = the dataset's current option */
 	int color;              /* embed: -1 = the dataset's, else 0/1 */
+	struct core_objs sel;    /* strategy "select": the objectives
+				 * (core/request.h); sel.on = 0 otherwise */
 };
 
 /* Parses one request line. 0, or -EINVAL with the reason in msg (unknown

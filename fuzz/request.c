@@ -7,7 +7,10 @@
  *
  * Checks: no crash, no ASan/UBSan error; a failure says why; a success is
  * well-formed (a known kind; a known strategy; n >= 0, > 0 for keep;
- * names NUL-terminated and valid; min_distance finite, >= 0, coreset only).
+ * names NUL-terminated and valid; min_distance finite, >= 0, coreset or
+ * a selection only; a selection (strategy "select", core/request.c) has
+ * 1..8 known objectives with strengths in (0, 100] and its thresholds
+ * known operators).
  * Property: the parsed request printed in canonical form (harness-side
  * printer: only the fields that differ from the defaults) parses again to
  * the same request.
@@ -22,7 +25,7 @@
 #include "fuzz/fuzz.h"
 
 static const char *const known[] = {
-	"random", "coreset", "typicality", "kmeans", "balance",
+	"random", "coreset", "typicality", "kmeans", "balance", "select",
 };
 
 static int known_strategy(const char *s)
@@ -53,6 +56,10 @@ static void print_req(const struct core_req *q, char *buf, size_t len)
 			PUT(" color=%s", q->color ? "on" : "off");
 		break;
 	case REQ_SAMPLE:
+		if (q->sel.on) {
+			core_objs_format(q, buf, len);
+			break;
+		}
 		PUT("%s", q->strategy);
 		if (q->n)
 			PUT(" n=%" PRId64, q->n);
@@ -104,8 +111,22 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	      "embedding is a valid name");
 	check(isfinite(q.min_distance) && q.min_distance >= 0,
 	      "min_distance finite and >= 0");
-	check(q.min_distance == 0 || !strcmp(q.strategy, "coreset"),
-	      "min_distance only for coreset");
+	check(q.min_distance == 0 || !strcmp(q.strategy, "coreset") ||
+	      q.sel.on, "min_distance only for coreset or a selection");
+	check(q.sel.on == !strcmp(q.strategy, "select"),
+	      "a selection is strategy select");
+	if (q.sel.on) {
+		check(q.sel.nobj >= 1 && q.sel.nobj <= CORE_OBJS_MAX &&
+		      q.sel.nthr <= CORE_OBJS_MAX, "objective counts");
+		for (size_t i = 0; i < q.sel.nobj; i++)
+			check(q.sel.obj[i].strength > 0 &&
+			      q.sel.obj[i].strength <= 100, "strength range");
+		for (size_t i = 0; i < q.sel.nthr; i++)
+			check(q.sel.thr[i].op >= 0 && q.sel.thr[i].op <= 3 &&
+			      isfinite(q.sel.thr[i].value), "a known operator");
+		check(q.sel.proportion >= 0 && q.sel.proportion <= 1,
+		      "proportion range");
+	}
 
 	print_req(&q, text, sizeof(text));
 	msg[0] = '\0';
@@ -117,6 +138,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	      q2.n == q.n && !strcmp(q2.from, q.from) &&
 	      !strcmp(q2.embedding, q.embedding) && q2.seed == q.seed &&
 	      q2.min_distance == q.min_distance && q2.dim == q.dim &&
-	      q2.color == q.color, "the same request after the round trip");
+	      q2.color == q.color &&
+	      !memcmp(&q2.sel, &q.sel, sizeof(q.sel)),
+	      "the same request after the round trip");
 	return 0;
 }

@@ -133,4 +133,76 @@ int smp_pca2(const float *x, size_t n, size_t d, float *out);
  * reproduce the decisions exactly. */
 double smp_dist2_ref(const float *a, const float *b, size_t d);
 
+/* ---- one selection, several objectives (select.c) ----
+ *
+ * A greedy selection as LightlyOne's selection config does it: candidates
+ * failing a threshold (or not allowed, or preselected) are never picked;
+ * then each step picks the remaining candidate maximising the product
+ * over the objectives of (its normalised score in [0,1]) ^ strength. See
+ * select.c for each objective's score. */
+enum smp_obj_kind {
+	SMP_OBJ_DIVERSITY,  /* distance to the nearest picked (or preselected) */
+	SMP_OBJ_TYPICALITY, /* density: 1 / mean distance to K neighbours */
+	SMP_OBJ_SIMILARITY, /* max cosine similarity to the query rows */
+	SMP_OBJ_WEIGHTS,    /* a per-candidate value, min-max normalised */
+	SMP_OBJ_BALANCE,    /* favours classes below their target share */
+	SMP_OBJ_RANDOM      /* a seeded uniform value per candidate */
+};
+struct smp_objective {
+	int kind;               /* enum smp_obj_kind */
+	double strength;        /* exponent, finite and > 0 */
+	const double *w;        /* WEIGHTS: n values; NAN = no value (0) */
+	const int32_t *cat;     /* BALANCE: n class ids < ncat, -1 = none */
+	size_t ncat;
+	const double *target;   /* BALANCE: ncat shares >= 0 (any sum > 0);
+				 * NULL = uniform over the classes the
+				 * eligible candidates have */
+	const float *q;         /* SIMILARITY: nq query rows of d floats */
+	size_t nq;
+};
+enum smp_op { SMP_OP_LT, SMP_OP_LE, SMP_OP_GT, SMP_OP_GE };
+struct smp_threshold {
+	const double *v;        /* n values; NAN fails every comparison */
+	int op;                 /* enum smp_op */
+	double value;
+};
+struct smp_select_spec {
+	const float *x;         /* n candidate rows of d floats */
+	size_t n, d;
+	const struct smp_objective *obj;   /* nobj >= 1 */
+	size_t nobj;
+	const struct smp_threshold *thr;
+	size_t nthr;
+	const uint8_t *allowed; /* n flags, 0 = not a candidate; NULL = all */
+	const uint8_t *pre;     /* n flags, 1 = preselected: counts as picked
+				 * (diversity, balance), never picked; NULL */
+	const float *prex;      /* npre preselected rows that are not among
+				 * the candidates (diversity only); NULL */
+	size_t npre;
+	size_t k;               /* picks at most; 0 = no count limit */
+	double proportion;      /* in (0,1]: picks at most ceil(p·eligible);
+				 * 0 = none. k and proportion: the smaller */
+	double min_distance;    /* >= 0: a candidate nearer than this to a
+				 * picked or preselected one is never picked
+				 * (0 = off) */
+	uint64_t seed;          /* RANDOM objective, typicality's subset;
+				 * ties go to the first from row seed % n */
+};
+/* Runs the selection. out ranks all n: the picks in pick order, then the
+ * other eligible candidates by their final combined score, then the
+ * ineligible ones (thresholds, allowed, preselected). out->picked = the
+ * number of picks (0 when none could be made). Scores: pick r scores
+ * 1 - 0.5·r/max(1, picks-1); an eligible non-pick 0.25 + 0.249·p/pmax
+ * (p its combined score at the end); ineligible 0. 0, -EINVAL (bad spec),
+ * -ENOMEM, -ECANCELED. */
+int smp_select(const struct smp_select_spec *s, const struct smp_ctl *ctl,
+	       struct smp_result *out);
+
+/* The density typicality's objective uses: for every row, the mean
+ * Euclidean distance to its K nearest other rows, K = n/10 clamped to
+ * [5, 50] and to n-1, searched among a seeded subset of at most 2,000
+ * rows (all when n <= 2,000); -1 when n = 1. meand: OUT n doubles. */
+int smp_density(const float *x, size_t n, size_t d, uint64_t seed,
+		const struct smp_ctl *ctl, double *meand);
+
 #endif

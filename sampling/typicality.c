@@ -482,3 +482,38 @@ out:
 		smp_result_free(out);
 	return rc;
 }
+
+int smp_density(const float *x, size_t n, size_t d, uint64_t seed,
+		const struct smp_ctl *ctl, double *meand)
+{
+	struct typ t = {0};
+	struct scratch s;
+	uint32_t *mem;
+	size_t off[2] = { 0, n };
+	int rc;
+
+	if (smp_check_matrix(x, n, d) || !meand || d > INT32_MAX)
+		return -EINVAL;
+	mem = malloc(n * sizeof(*mem));
+	if (!mem)
+		return -ENOMEM;
+	for (size_t i = 0; i < n; i++)
+		mem[i] = (uint32_t)i;
+	t.x = x;
+	t.n = n;
+	t.d = d;
+	t.k = 1;
+	t.seed = seed;
+	t.mem = mem;
+	t.off = off;
+	t.meand = meand;
+	t.ctl = ctl;
+	smp_blas_init();
+	/* one cluster: all rows (the same pass as typicality's clusters) */
+	if (!(rc = scratch_alloc(&s, d, n))) {
+		one_cluster(&t, &s, 0);
+		scratch_free(&s);
+	}
+	free(mem);
+	return smp_cancelled(ctl) ? -ECANCELED : rc;
+}

@@ -565,7 +565,9 @@ expect_contains "$T/cli0.err" "usage: sievefs sample" "... with the usage"
 timeout 20 "$SIEVEFS" sample --help >"$T/help.out" 2>&1
 expect_eq 0 $? "sievefs sample --help exits 0"
 for w in "keep N" "cancel" "embed [dim=N] [color=on|off]" "min_distance" "from=TAG" "embedding=NAME" \
-	"seed=S" typicality kmeans coreset random balance "Exit status"; do
+	"seed=S" typicality kmeans coreset random balance "Exit status" \
+	"+ OBJECTIVE" diversity "similarity query=TAG" "weights column=INPUT.COLUMN" \
+	"threshold column=INPUT.COLUMN op=" "proportion=P" "path=REGEX" "preselected=TAG"; do
 	expect_contains "$T/help.out" "$w" "sievefs sample --help shows '$w'"
 done
 

@@ -244,7 +244,19 @@ def workflow(base, tokfile, src, mode, dsname, out):
                 ({"newTagName": "x1", "method": "BOGUS"}, 501,
                  b"RANDOM, CORESET"),
                 ({"newTagName": "x2", "method": "RANDOM",
-                  "preselectedTagId": tid}, 501, b"preselectedTagId"),
+                  "preselectedTagId": "0" * 24}, 404, b"preselectedTagId"),
+                ({"newTagName": "x4", "method": "ACTIVE_LEARNING"}, 400,
+                 b"needs scoreType"),
+                ({"newTagName": "x5", "method": "CORAL",
+                  "scoreType": "../x"}, 400, b"needs scoreType"),
+                # until the dataset has scores (the client's upload to
+                # /tags/{tagId}/scores): refused with the reason
+                ({"newTagName": "x6", "method": "ACTIVE_LEARNING",
+                  "scoreType": "uncertainty_margin"}, 400,
+                 b"no input named 'lightly'"),
+                ({"newTagName": "x7", "method": "CORAL",
+                  "scoreType": "uncertainty_entropy"}, 400,
+                 b"no input named 'lightly'"),
                 ({"newTagName": "x3", "method": "RANDOM",
                   "queryTagId": "0" * 24}, 404, b"queryTagId"),
                 ({"newTagName": "bad name", "method": "RANDOM"}, 400,
@@ -281,6 +293,26 @@ def workflow(base, tokfile, src, mode, dsname, out):
                                                                   t["id"]))
         check(fn == picked, "tag filenames agree with the bitmask")
         result["tags"][tag] = picked
+        result.setdefault("ids", {})[tag] = t["id"]
+    # preselectedTagId: the samples of rand5 count as picked; CORESET
+    # with them picks 3 others (a selection: diversity preselected=rand5)
+    if "rand5" in result["tags"]:
+        job = lc.call("POST", "/v1/datasets/%s/embeddings/%s/sampling" %
+                      (ds, w["embeddingId"]),
+                      {"newTagName": "pre3", "method": "CORESET",
+                       "config": {"stoppingCondition": {"nSamples": 3}},
+                       "preselectedTagId": result["ids"]["rand5"]})["jobId"]
+        j = wait_job(lc, job)
+        check(j["status"] == "FINISHED", "CORESET with preselectedTagId"
+              " finished (%s)" % j.get("error"))
+        if j["status"] == "FINISHED":
+            t = lc.call("GET", "/v1/datasets/%s/tags/%s" %
+                        (ds, j["result"]["data"]))
+            got = [mapped[k] for k in bits_of(t["bitMaskData"],
+                                              t["totSize"])]
+            check(len(got) == 3 and not set(got) & set(result["tags"]["rand5"]),
+                  "preselectedTagId: 3 picks, none of them preselected"
+                  " (%r, preselected %r)" % (got, result["tags"]["rand5"]))
     # two jobs queued back to back, the first polled only once the second
     # has finished: its run's selection is gone, so it fails saying so
     # (it must not freeze the second run's samples as its tag)
