@@ -1101,18 +1101,49 @@ static void test_pg_dealloc(void **state)
 	assert_int_equal(one_int(f->c, q, 0), 0);
 }
 
+/* Waits until PostgreSQL's backend pid is gone (from another session):
+ * then its socket holds the FATAL and the EOF of its end. */
+static void backend_gone(sql_conn *other, int64_t pid)
+{
+	for (int i = 0; i < 500; i++) {
+		if (one_int(other, "SELECT count(*) FROM pg_stat_activity"
+			    " WHERE pid=?1", pid) == 0)
+			return;
+		usleep(10000);
+	}
+	fail_msg("backend %lld still there after 5 s", (long long)pid);
+}
+
+/* Ends the session of f->c from another one and waits until it is gone. */
+static void end_session(struct fx *f, int64_t pid)
+{
+	sql_conn *other;
+	char q[96];
+
+	assert_int_equal(f->eng->connect(f->db, &other), 0);
+	snprintf(q, sizeof(q), "SELECT pg_terminate_backend(%lld)",
+		 (long long)pid);
+	assert_int_equal(one_int(other, q, 0), 1);
+	backend_gone(other, pid);
+	f->eng->disconnect(other);
+}
+
 /* A statement prepared under a name (it ran twice) whose session is
- * lost: the step that finds the loss answers -EAGAIN, and the next one
- * prepares it again on the new session instead of naming a statement
- * the server no longer has. */
+ * lost. Idle (no transaction): the loss is seen before the next step
+ * sends anything (sqlpg_ready's look at the socket), so that step
+ * already runs on a new session — no -EAGAIN for a session that ended
+ * while nobody used it (a server restart) — preparing the statement
+ * again instead of naming one the server no longer has. Inside a
+ * transaction the step that finds the loss answers -EAGAIN (the
+ * transaction is gone), and after the rollback the next one prepares
+ * it again on a new session. */
 static void test_pg_reprepare(void **state)
 {
 	struct fx *f = *state;
 	const char *named = "SELECT count(*) FROM pg_prepared_statements";
-	sql_conn *other;
+	const char *me = "SELECT pg_backend_pid()";
 	sql_stmt *s;
-	char q[96];
-	int64_t pid = one_int(f->c, "SELECT pg_backend_pid()", 0);
+	int64_t pid = one_int(f->c, me, 0), pid2;
 
 	assert_int_equal(sql_prepare(f->c, "SELECT ?1 + 1", &s), 0);
 	for (int k = 0; k < 2; k++) {
@@ -1122,21 +1153,37 @@ static void test_pg_reprepare(void **state)
 		assert_int_equal(sql_col_int64(s, 0), k + 1);
 	}
 	assert_int_equal(one_int(f->c, named, 0), 1);
-	assert_int_equal(f->eng->connect(f->db, &other), 0);
-	snprintf(q, sizeof(q), "SELECT pg_terminate_backend(%lld)",
-		 (long long)pid);
-	assert_int_equal(one_int(other, q, 0), 1);
-	f->eng->disconnect(other);
+
+	/* idle: reconnected before the step */
+	end_session(f, pid);
 	sql_reset(s);
 	assert_int_equal(sql_bind_int64(s, 1, 5), 0);
-	assert_int_equal(sql_step(s), -EAGAIN);
+	assert_int_equal(sql_step(s), SQL_ROW);
+	assert_int_equal(sql_col_int64(s, 0), 6);
+	pid2 = one_int(f->c, me, 0);
+	assert_true(pid2 != pid);
 	for (int k = 6; k < 9; k++) {
 		sql_reset(s);
 		assert_int_equal(sql_bind_int64(s, 1, k), 0);
 		assert_int_equal(sql_step(s), SQL_ROW);
 		assert_int_equal(sql_col_int64(s, 0), k + 1);
 	}
-	assert_true(one_int(f->c, "SELECT pg_backend_pid()", 0) != pid);
+	assert_int_equal(one_int(f->c, named, 0), 1);
+
+	/* in a transaction: -EAGAIN, then a new session after the rollback */
+	assert_int_equal(f->eng->begin(f->c), 0);
+	end_session(f, pid2);
+	sql_reset(s);
+	assert_int_equal(sql_bind_int64(s, 1, 9), 0);
+	assert_int_equal(sql_step(s), -EAGAIN);
+	f->eng->rollback(f->c);
+	for (int k = 10; k < 13; k++) {
+		sql_reset(s);
+		assert_int_equal(sql_bind_int64(s, 1, k), 0);
+		assert_int_equal(sql_step(s), SQL_ROW);
+		assert_int_equal(sql_col_int64(s, 0), k + 1);
+	}
+	assert_true(one_int(f->c, me, 0) != pid2);
 	assert_int_equal(one_int(f->c, named, 0), 1);
 	sql_finalize(s);
 }
