@@ -482,6 +482,9 @@ int smp_layout2_ex(const float *x, size_t n, size_t d, uint64_t seed,
 
 	if (!out || smp_check_matrix(x, n, d) || max_full < 2)
 		return -EINVAL;
+	for (size_t i = 0; i < n * d; i++)
+		if (!isfinite(x[i]))
+			return -EINVAL;
 	if (n == 1) {
 		out[0] = out[1] = 0;
 		return 0;
