@@ -341,14 +341,15 @@ static void draw_legend(struct tbuf *b, const struct store_matrix *m,
 }
 
 /* Dot radius and opacity for `drawn` points: 2.2 px at 0.55 up to 1,000
- * points, then shrinking with sqrt(1000/drawn) to 1.1 px at 0.3, so that
- * 20,000 dots cover about as much of the frame as 2,000 did. */
+ * points, then shrinking with sqrt(1000/drawn) to 1.3 px at 0.45 (from
+ * about 3,000), so that many dots still show their colour but pile up
+ * less; the shading says where they pile up anyway. */
 static void dot_style(size_t drawn, double *r, double *alpha)
 {
 	double f = drawn > 1000 ? sqrt(1000.0 / (double)drawn) : 1;
 
-	*r = 2.2 * f < 1.1 ? 1.1 : 2.2 * f;
-	*alpha = 0.55 * f < 0.3 ? 0.3 : 0.55 * f;
+	*r = 2.2 * f < 1.3 ? 1.3 : 2.2 * f;
+	*alpha = 0.55 * f < 0.45 ? 0.45 : 0.55 * f;
 }
 
 /* The density shading: GRID × GRID cells over the frame, each a grey
@@ -380,7 +381,7 @@ static int draw_density(struct tbuf *b, const struct frame *f,
 			tbuf_printf(b, "<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\""
 				    " height=\"%.1f\" fill-opacity=\"%.3f\"/>\n",
 				    f->L + cx * cw, f->T + cy * ch, cw + 0.05,
-				    ch + 0.05, 0.04 + 0.36 * sqrt((double)c / max));
+				    ch + 0.05, 0.03 + 0.17 * sqrt((double)c / max));
 		}
 	tbuf_printf(b, "</g>\n");
 	free(cnt);
@@ -510,8 +511,8 @@ int core_plot_svg(store *st, int64_t ds, const char *dsname,
 			   point_colour(&m, nlab, i), r);
 	tbuf_printf(&b, "</g>\n<g id=\"selected\" fill=\"none\""
 		    " stroke=\"#111\" stroke-width=\"%.2f\""
-		    " stroke-opacity=\"%.2f\">\n", r > 1.8 ? 1.1 : 0.7,
-		    r > 1.8 ? 0.9 : 0.65);
+		    " stroke-opacity=\"%.2f\">\n", r > 1.8 ? 1.1 : 0.6,
+		    r > 1.8 ? 0.9 : 0.55);
 	for (size_t i = 0; i < m.n && d.sel_explicit; i++) {
 		if (!set_has(&sel, m.paths[i]))
 			continue;
