@@ -53,6 +53,9 @@
 #define PLACE_K 10          /* sampled neighbours placing a left-out row */
 #define NEG 5               /* negative samples per positive one */
 #define CLIP 4.0f           /* gradient clip, as UMAP */
+#ifndef LAYOUT_EPOCHS_BIG
+#define LAYOUT_EPOCHS_BIG 200 /* SGD epochs over 10,000 rows (UMAP: 200) */
+#endif
 
 /* ---- exact kNN ----------------------------------------------------------- */
 
@@ -424,7 +427,7 @@ static int layout_full(struct smp_team *team, const float *x, size_t n,
 	free(dist);
 	idx = NULL;
 	dist = NULL;
-	rc = sgd(y, n, e, ne, n <= 10000 ? 500 : 200, rng, ctl);
+	rc = sgd(y, n, e, ne, n <= 10000 ? 500 : LAYOUT_EPOCHS_BIG, rng, ctl);
 out:
 	free(e);
 	free(idx);
