@@ -115,14 +115,20 @@ static void knn_block(struct knn_job *jb, float *g, size_t lo)
 			    g, (int)cols);
 		for (size_t a = 0; a < rows; a++) {
 			float *rd = kd + a * k, qn = jb->qn[lo + a];
+			float thr = rd[k - 1];
 			uint32_t *ri = ki + a * k;
-			const float *ga = g + a * cols;
+			float *ga = g + a * cols;
+			const float *rn = jb->rn + c0;
+			/* a row is not its own neighbour: its distance +inf */
+			if (jb->self && lo + a >= c0 && lo + a < c0 + cols)
+				ga[lo + a - c0] = -INFINITY;
 			for (size_t b = 0; b < cols; b++) {
-				float v = qn + jb->rn[c0 + b] - 2 * ga[b];
-				if (v < rd[k - 1] &&
-				    !(jb->self && c0 + b == lo + a))
+				float v = qn + rn[b] - 2 * ga[b];
+				if (v < thr) {
 					topk_insert(rd, ri, k, v,
 						    (uint32_t)(c0 + b));
+					thr = rd[k - 1];
+				}
 			}
 		}
 	}
