@@ -4,7 +4,7 @@
  *
  * Methods: "pca" (sampling/ smp_pca2: milliseconds, what both doors drew
  * before and still draw by default) and "umap" (smp_layout2 with seed
- * CORE_LAYOUT_SEED: seconds — about 8 s for 20k × 48, 25 s for 100k on a
+ * CORE_LAYOUT_SEED: seconds — about 6 s for 20k × 48, 28 s for 100k on a
  * loaded 2-core machine — and far better at keeping neighbours: 0.20 of
  * each point's 10 nearest kept on Fashion-MNIST against PCA's 0.04,
  * bench/layout).

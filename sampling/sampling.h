@@ -134,8 +134,8 @@ int smp_pca2(const float *x, size_t n, size_t d, float *out);
  * is laid out and every other row placed at the weighted mean of its
  * nearest sampled rows (smp_layout2 uses SMP_LAYOUT_FULL). n = 1: (0,0).
  * 0, -EINVAL (bad matrix, a value not finite, max_full < 2), -ENOMEM,
- * -ECANCELED, -EIO (the PCA start failed). Blocks: about 8 s for 20k × 48
- * and 25 s for 100k × 48 on a loaded 2-core machine (bench/layout). */
+ * -ECANCELED, -EIO (the PCA start failed). Blocks: about 6 s for 20k × 48
+ * and 28 s for 100k × 48 on 2 cores at load 9 (bench/layout). */
 #define SMP_LAYOUT_FULL 25000
 int smp_layout2(const float *x, size_t n, size_t d, uint64_t seed,
 		const struct smp_ctl *ctl, float *out);
