@@ -5,9 +5,9 @@
  * Methods: "pca" (sampling/ smp_pca2: milliseconds, what both doors drew
  * before and still draw by default) and "umap" (smp_layout2 with seed
  * CORE_LAYOUT_SEED: seconds — about 6 s for 20k × 48, 28 s for 100k on a
- * loaded 2-core machine — and far better at keeping neighbours: 0.20 of
- * each point's 10 nearest kept on Fashion-MNIST against PCA's 0.04,
- * bench/layout).
+ * loaded 2-core machine — and far better at keeping neighbours: 0.17 of
+ * each point's 10 nearest kept on 20k Fashion-MNIST built-in embeddings
+ * against PCA's 0.023, bench/layout).
  *
  * The cache: the umap layout is a function of the rows' bytes (and the
  * fixed seed), so it is keyed by a 64-bit FNV-1a of n, d and the rows,
