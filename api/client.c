@@ -70,6 +70,7 @@
 #include "api/json.h"
 #include "cache/blobs.h"
 #include "cache/meta.h"
+#include "core/layout.h"
 #include "core/log.h"
 
 #define TEXT_MAX (512u << 20)          /* cap on a control file's text */
@@ -418,9 +419,11 @@ static int c_scores_read(struct backend *be, int64_t ds, char **out,
 	return ds_text(be, ds, "scores.csv", out, len);
 }
 
-static int c_plot_read(struct backend *be, int64_t ds, char **out, size_t *len)
+static int c_plot_read(struct backend *be, int64_t ds, int method, char **out,
+		       size_t *len)
 {
-	return ds_text(be, ds, "plot.svg", out, len);
+	return ds_text(be, ds, method == CORE_LAYOUT_UMAP ?
+		       "plot.svg?method=umap" : "plot.svg", out, len);
 }
 
 /* ---- embeddings ---- */

@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "api/server_int.h"
+#include "core/layout.h"
 #include "core/log.h"
 
 /* ---- routes: control files ---- */
@@ -118,10 +119,25 @@ static enum MHD_Result r_scores(struct srv *s, struct req *r,
 	return text_route(s, r, c, r->be->ops->scores_read, "text/csv");
 }
 
+/* ?method=pca|umap (issue 21, the layout): pca without it. */
 static enum MHD_Result r_plot(struct srv *s, struct req *r,
 			      struct MHD_Connection *c)
 {
-	return text_route(s, r, c, r->be->ops->plot_read, "image/svg+xml");
+	struct store_dataset d;
+	enum MHD_Result ret;
+	char v[16];
+	char *text = NULL;
+	size_t len = 0;
+	int m = CORE_LAYOUT_PCA, q, rc;
+
+	if ((rc = srv_own_ds(s, r, r->id, &d)))
+		return srv_send_text(c, rc, "image/svg+xml", NULL, 0);
+	if ((q = srv_query(r, c, "method", v, sizeof(v), &ret)) < 0)
+		return ret;
+	if (q && (m = core_layout_parse(v)) < 0)
+		return srv_send_errno(c, -EINVAL, "method must be pca or umap");
+	rc = r->be->ops->plot_read(r->be, r->id, m, &text, &len);
+	return srv_send_text(c, rc, "image/svg+xml", text, len);
 }
 
 static enum MHD_Result r_log_post(struct srv *s, struct req *r,

@@ -7,7 +7,8 @@
  *   GET /v1/datasets/{id}/members?tag=TAGID   N bytes, 1 = in the tag
  *                                             (no tag: the selection)
  *   GET /v1/datasets/{id}/scores              N float32 + N int32
- *   GET /v1/datasets/{id}/layout?embedding=ID N×2 float32
+ *   GET /v1/datasets/{id}/layout?embedding=ID&method=pca|umap
+ *                                             N×2 float32
  *
  * Every answer names the table it is in the order of: X-Sievefs-Count and
  * X-Sievefs-Gen (the app reloads the table when they differ from its own).
@@ -41,6 +42,7 @@
 #include <string.h>
 
 #include "api/server_int.h"
+#include "core/layout.h"
 #include "core/table.h"
 
 #if !defined(__BYTE_ORDER__) || __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
@@ -290,12 +292,20 @@ static enum MHD_Result r_layout(struct srv *s, struct req *r,
 	struct tbl *t;
 	enum MHD_Result ret;
 	int64_t eid = 0;
-	int q, rc;
+	int m = CORE_LAYOUT_DEFAULT, q, qm, rc;
+	char v[16];
 
 	if (own_table(s, r, c, &tc, &t, &ret))
 		return ret;
 	if ((q = query_id(r, c, "embedding", &eid, &ret)) < 0)
 		goto out;
+	/* issue 21, the layout (i21d): ?method=pca|umap */
+	if ((qm = srv_query(r, c, "method", v, sizeof(v), &ret)) < 0)
+		goto out;
+	if (qm && (m = core_layout_parse(v)) < 0) {
+		ret = srv_send_errno(c, -EINVAL, "method must be pca or umap");
+		goto out;
+	}
 	if (q) {
 		rc = srv_own_emb(s, r, eid, &e);
 		if (!rc && e.dataset != r->id)
@@ -313,7 +323,7 @@ static enum MHD_Result r_layout(struct srv *s, struct req *r,
 		      srv_send_errno(c, rc, NULL);
 		goto out;
 	}
-	rc = tbl_layout_get(tc, s->st, t, e.id, &l);
+	rc = tbl_layout_get(tc, s->st, t, e.id, m, &l);
 	if (rc) {
 		ret = srv_send_errno(c, rc, rc == -EINVAL ?
 				     "the embedding's vectors cannot be"
@@ -323,7 +333,7 @@ static enum MHD_Result r_layout(struct srv *s, struct req *r,
 	}
 	/* sent from the cache: l's reference goes with the response */
 	ret = send_array_resp(c, t, cached_resp(tc, &l->o, l->xy, t->n * 8),
-			      "X-Sievefs-Layout", "pca");
+			      "X-Sievefs-Layout", core_layout_name(m));
 out:
 	tbl_put(tc, &t->o);
 	return ret;

@@ -122,7 +122,10 @@ struct backend_ops {
 			   size_t *len);
 	int (*scores_read)(struct backend *, int64_t ds, char **out,
 			   size_t *len);
-	int (*plot_read)(struct backend *, int64_t ds, char **out, size_t *len);
+	/* method: CORE_LAYOUT_* (core/layout.h): plot.svg is PCA,
+	 * plot-umap.svg the neighbour-preserving layout (issue 21). */
+	int (*plot_read)(struct backend *, int64_t ds, int method, char **out,
+			 size_t *len);
 
 	/* Embeddings: list (free(*out)), get by name or id, upload a whole
 	 * CSV text (validated: -EINVAL and msg names row and column; nothing

@@ -23,6 +23,7 @@
 #include "core/backend.h"
 #include "core/blobs.h"
 #include "core/csv.h"
+#include "core/layout.h"
 #include "core/log.h"
 #include "core/names.h"
 #include "core/runs.h"
@@ -709,12 +710,14 @@ static int l_scores_read(struct backend *be, int64_t ds, char **out,
 	return runner_scores_text(L(be)->runner, ds, out, len);
 }
 
-static int l_plot_read(struct backend *be, int64_t ds, char **out, size_t *len)
+static int l_plot_read(struct backend *be, int64_t ds, int method, char **out,
+		       size_t *len)
 {
 	be_dataset d;
 	int rc = l_dataset_get_id(be, ds, &d);
 
-	return rc ? rc : runner_plot_svg(L(be)->runner, ds, d.name, out, len);
+	return rc ? rc : runner_plot_svg(L(be)->runner, ds, d.name, method,
+					 out, len);
 }
 
 /* ---- embeddings ---- */

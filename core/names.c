@@ -14,6 +14,7 @@
 static const char *const reserved[] = {
 	"initial-tag", "sample", "selection", "scores.csv", "embeddings",
 	"plot.svg", "info", "log",
+	"plot-umap.svg",            /* issue 21, the layout (i21d) */
 };
 
 static int is_alnum(char c)

@@ -1194,10 +1194,10 @@ static void selection_note(struct runner *r, int64_t ds, char *out,
 }
 
 int runner_plot_svg(struct runner *r, int64_t ds, const char *dsname,
-		    char **out, size_t *len)
+		    int method, char **out, size_t *len)
 {
 	char note[400];
 
 	selection_note(r, ds, note, sizeof(note));
-	return core_plot_svg(r->st, ds, dsname, note, out, len);
+	return core_plot_svg(r->st, ds, dsname, note, method, out, len);
 }

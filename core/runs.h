@@ -91,7 +91,8 @@ const char *core_run_status_name(int status);
 /* Texts of the control files; *out malloc'd (caller frees). */
 int runner_status_text(struct runner *r, int64_t ds, char **out, size_t *len);
 int runner_scores_text(struct runner *r, int64_t ds, char **out, size_t *len);
+/* method: CORE_LAYOUT_* (core/layout.h). */
 int runner_plot_svg(struct runner *r, int64_t ds, const char *dsname,
-		    char **out, size_t *len);
+		    int method, char **out, size_t *len);
 
 #endif

@@ -23,11 +23,13 @@
  * (a frozen tag's file since removed).
  *
  * The layout: the embedding's rows that name a sample (a merge of its
- * path-ordered rows with the table), projected to 2-D by smp_pca2 (the
- * same PCA as plot.svg), scaled into [-1, 1] keeping the aspect ratio,
- * scattered into table order (NaN,NaN for a sample without a row).
- * Cached per (embedding, table counter): a new embedding of the same name
- * is a new id, and any change of the tree a new counter.
+ * path-ordered rows with the table), laid out in 2-D by the method asked
+ * (core_layout_xy: PCA as plot.svg, or umap as plot-umap.svg), scaled
+ * into [-1, 1] keeping the aspect ratio, scattered into table order
+ * (NaN,NaN for a sample without a row). Cached per (embedding, method,
+ * table counter): a new embedding of the same name is a new id, and any
+ * change of the tree a new counter (umap's costly part is cached by the
+ * rows' content too, core/layout.c).
  *
  * The cache. One list of tables and layouts, LRU by a tick, bounded by the
  * bytes they hold; entries are reference counted, so eviction only unlinks
@@ -44,6 +46,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/layout.h"
 #include "core/table.h"
 #include "sampling/sampling.h"
 #include "store/table.h"
@@ -742,7 +745,7 @@ static int gather_row(void *arg, const char *path, const float *vec,
 	return 0;
 }
 
-static int layout_build(store *st, struct tbl *t, int64_t emb,
+static int layout_build(store *st, struct tbl *t, int64_t emb, int method,
 			struct tbl_layout **out)
 {
 	struct store_embedding e;
@@ -767,7 +770,7 @@ static int layout_build(store *st, struct tbl *t, int64_t emb,
 	if (!rc && g.m && !(xy = malloc(g.m * 2 * sizeof(float))))
 		rc = -ENOMEM;
 	if (!rc && g.m)
-		rc = smp_pca2(g.x, g.m, g.dim, xy);
+		rc = core_layout_xy(method, g.x, g.m, g.dim, xy);
 	if (!rc) {
 		tbl_scale_xy(xy, g.m);
 		for (size_t i = 0; i < 2 * t->n; i++)
@@ -784,7 +787,7 @@ static int layout_build(store *st, struct tbl *t, int64_t emb,
 		obj_free(&l->o);
 		return rc;
 	}
-	l->o.kind = TBL_LAYOUT;
+	l->o.kind = TBL_LAYOUT + method;
 	l->o.st = st;
 	l->o.key = emb;
 	l->o.gen = t->o.gen;
@@ -794,21 +797,23 @@ static int layout_build(store *st, struct tbl *t, int64_t emb,
 }
 
 int tbl_layout_get(struct tbl_cache *c, store *st, struct tbl *t,
-		   int64_t emb, struct tbl_layout **out)
+		   int64_t emb, int method, struct tbl_layout **out)
 {
 	struct tbl_layout *l;
 	struct tbl_obj *o;
 	int rc;
 
 	*out = NULL;
+	if (method < 0 || method >= CORE_LAYOUT_N)
+		return -EINVAL;
 	pthread_mutex_lock(&c->lock);
-	o = lookup(c, TBL_LAYOUT, st, emb, t->o.gen);
+	o = lookup(c, TBL_LAYOUT + method, st, emb, t->o.gen);
 	pthread_mutex_unlock(&c->lock);
 	if (o) {
 		*out = (struct tbl_layout *)o;
 		return 0;
 	}
-	if ((rc = layout_build(st, t, emb, &l)))
+	if ((rc = layout_build(st, t, emb, method, &l)))
 		return rc;
 	*out = (struct tbl_layout *)publish(c, &l->o);
 	return 0;

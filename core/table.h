@@ -19,7 +19,7 @@
 
 /* What the cache holds: a table or a layout. Read-only for callers. */
 struct tbl_obj {
-	int kind;                  /* TBL_TABLE or TBL_LAYOUT */
+	int kind;                  /* TBL_TABLE, or TBL_LAYOUT + method */
 	const store *st;           /* the store it was read from */
 	int64_t key;               /* table: dataset id; layout: embedding */
 	uint64_t gen;              /* the table's counter (store/table.h) */
@@ -29,6 +29,8 @@ struct tbl_obj {
 	struct tbl_obj *next;      /* the cache's list, under its lock */
 };
 enum { TBL_TABLE = 1, TBL_LAYOUT = 2 };
+/* A layout's kind is TBL_LAYOUT + its method (core/layout.h: PCA 0,
+ * umap 1), so each method is cached apart. */
 
 /* The live tree's committed files sorted bytewise by path. */
 struct tbl {
@@ -73,10 +75,13 @@ void tbl_cache_free(struct tbl_cache *c);
  * cached. *out is a reference: tbl_put it. -ENOENT: no such dataset. */
 int tbl_get(struct tbl_cache *c, store *st, int64_t dataset,
 	    struct tbl **out);
-/* The PCA layout of embedding emb (of t's dataset; the caller checked)
- * in t's order, cached per (emb, t's gen). A reference: tbl_put it. */
+/* The layout by method (CORE_LAYOUT_*: PCA, umap) of embedding emb (of
+ * t's dataset; the caller checked) in t's order, cached per (emb, method,
+ * t's gen); umap's coordinates are also cached by content (core/layout.c),
+ * so a new gen that leaves the rows alone costs no new layout. A
+ * reference: tbl_put it. */
 int tbl_layout_get(struct tbl_cache *c, store *st, struct tbl *t,
-		   int64_t emb, struct tbl_layout **out);
+		   int64_t emb, int method, struct tbl_layout **out);
 /* Drops a reference from tbl_get / tbl_layout_get. NULL is a no-op. */
 void tbl_put(struct tbl_cache *c, struct tbl_obj *o);
 

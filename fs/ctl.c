@@ -58,6 +58,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "core/layout.h"
 #include "core/log.h"
 #include "fs/fs.h"
 
@@ -84,6 +85,8 @@ static const struct fs_ctl ctls[] = {
 	{ "scores.csv", FS_SLOT_SCORES, S_IFREG | 0444 },
 	{ "plot.svg", FS_SLOT_PLOT, S_IFREG | 0444 },
 	{ "embeddings", FS_SLOT_EMBDIR, S_IFDIR | 0755 },
+	/* issue 21, the layout (i21d) */
+	{ "plot-umap.svg", FS_SLOT_PLOT_UMAP, S_IFREG | 0444 },
 	{ "info", FS_SLOT_INFO, S_IFREG | 0444 },
 	{ "log", FS_SLOT_LOG, S_IFREG | 0444 },
 };
@@ -212,7 +215,9 @@ static int generate(struct fs *fs, int64_t ds, int slot, char **out,
 	case FS_SLOT_SCORES:
 		return be->ops->scores_read(be, ds, out, len);
 	case FS_SLOT_PLOT:
-		return be->ops->plot_read(be, ds, out, len);
+		return be->ops->plot_read(be, ds, CORE_LAYOUT_PCA, out, len);
+	case FS_SLOT_PLOT_UMAP:     /* issue 21, the layout (i21d) */
+		return be->ops->plot_read(be, ds, CORE_LAYOUT_UMAP, out, len);
 	default:
 		return -ENOENT;
 	}

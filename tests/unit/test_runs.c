@@ -24,6 +24,7 @@
 #include <cmocka.h>
 #include <sqlite3.h>
 
+#include "core/layout.h"
 #include "core/plot.h"
 #include "core/runs.h"
 #include "core/text.h"
@@ -320,8 +321,8 @@ static void test_plot_names(void **state)
 	assert_int_equal(store_embedding_put(f->st, f->a.id, f->a.live_tree,
 					     "e", 4, 2, names, x, labels, &bad,
 					     NULL, &e), 0);
-	assert_int_equal(core_plot_svg(f->st, f->a.id, "a", "my note", &svg,
-				       &len), 0);
+	assert_int_equal(core_plot_svg(f->st, f->a.id, "a", "my note",
+				       CORE_LAYOUT_PCA, &svg, &len), 0);
 	assert_int_equal(strlen(svg), len);
 	assert_non_null(strstr(svg, "<title>a&lt;&amp;&gt;&quot;.txt</title>"));
 	assert_non_null(strstr(svg, "<title>ctl\357\277\275x.txt</title>"));
@@ -332,7 +333,26 @@ static void test_plot_names(void **state)
 	assert_non_null(strstr(svg, "selection: 4 of 4 (my note)"));
 	assert_non_null(strstr(svg, "label 7 (2)"));
 	assert_non_null(strstr(svg, "label 9 (2)"));
+	assert_non_null(strstr(svg, ">principal component 1</text>"));
 	free(svg);
+	/* the neighbour-preserving layout (issue 21): same points and
+	 * escapes, its own axis titles, twice the same bytes (cached or not) */
+	char *svg2 = NULL;
+	size_t len2 = 0;
+	assert_int_equal(core_plot_svg(f->st, f->a.id, "a", "my note",
+				       CORE_LAYOUT_UMAP, &svg, &len), 0);
+	assert_non_null(strstr(svg, "<title>a&lt;&amp;&gt;&quot;.txt</title>"));
+	assert_non_null(strstr(svg, "<title>bad\357\277\275x.txt</title>"));
+	assert_non_null(strstr(svg, "umap layout"));
+	assert_non_null(strstr(svg, ">umap 1 ("));
+	assert_null(strstr(svg, "principal component"));
+	assert_null(strstr(svg, "nan"));
+	assert_int_equal(core_plot_svg(f->st, f->a.id, "a", "my note",
+				       CORE_LAYOUT_UMAP, &svg2, &len2), 0);
+	assert_int_equal(len, len2);
+	assert_memory_equal(svg, svg2, len);
+	free(svg);
+	free(svg2);
 }
 
 int main(void)

@@ -30,6 +30,7 @@
 #include <cjson/cJSON.h>
 #include <sqlite3.h>
 
+#include "core/layout.h"
 #include "core/table.h"
 #include "tests/unit/tstore.h"
 #include "store/store.h"
@@ -516,7 +517,7 @@ static void layout_pca_nan_and_cache(void **state)
 				      4, 2, paths, x, labels, &bad, &skip, &e),
 		  0);
 	assert_rc(tbl_get(f->c, f->st, f->ds.id, &t), 0);
-	assert_rc(tbl_layout_get(f->c, f->st, t, e.id, &l), 0);
+	assert_rc(tbl_layout_get(f->c, f->st, t, e.id, CORE_LAYOUT_PCA, &l), 0);
 	assert_int_equal(l->n, 4);
 	assert_int_equal(l->rows, 3);
 	assert_true(isnan(l->xy[2]) && isnan(l->xy[3]));     /* b */
@@ -533,7 +534,7 @@ static void layout_pca_nan_and_cache(void **state)
 	/* the first component spans [-1, 1]: (0,0) (4,0) (0,2) projects
 	 * with extent 4 on it, less on the second */
 	assert_true(lo == -1.0f && hi == 1.0f);
-	assert_rc(tbl_layout_get(f->c, f->st, t, e.id, &l2), 0);
+	assert_rc(tbl_layout_get(f->c, f->st, t, e.id, CORE_LAYOUT_PCA, &l2), 0);
 	assert_ptr_equal(l, l2);
 	tbl_put(f->c, &l2->o);
 	tbl_put(f->c, &l->o);
