@@ -67,9 +67,11 @@
  * connection and keeps pages across opens. A warm re-read then costs no
  * request at all with open(p, 'rb', buffering=0) (workload 9), and one
  * IOCTL with a buffered open (workload 3). sievefs pays OPEN, IOCTL and
- * RELEASE per warm re-read — two round trips more than the floor, each a
- * wake-up of an idle CPU (bench/fs prints the cpuidle driver) and the
- * largest part of the gap (bench/PROFILE.md has the measured table). The
+ * RELEASE per warm re-read (OPEN and RELEASE with buffering=0) — two
+ * requests more than the floor: the OPEN the reader waits for, a wake-up
+ * of an idle CPU (bench/fs prints the cpuidle driver) and the largest part
+ * of the gap, and the RELEASE it does not wait for, daemon CPU only
+ * (bench/PROFILE.md, "The read floor, measured", has the counts). The
  * one-connection design keeps it: no-open mode holds for every file of a
  * connection, and this connection also carries initial-tag's writable
  * files, whose OPEN and RELEASE mark when an upload starts and becomes a
