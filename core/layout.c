@@ -19,7 +19,17 @@
  * layout of the same n and d: at 2^-64 per pair, accepted. Hashing reads
  * the rows once (~2 ms for 20k × 48): nothing next to the layout.
  *
- * Threads: cache_lock protects the slots; no layout is computed under it.
+ * Without waiting (core_layout_xy_nowait, for plot-umap.svg): a file a
+ * plain `ls -l` stats must not take seconds, so a miss starts a detached
+ * thread that computes the layout into the cache from its own copy of
+ * the rows (one per content at a time: `running`, at most RUN_MAX at
+ * once) and answers -EINPROGRESS; the caller draws a note instead, and a
+ * read after the thread ends finds the layout cached. A computation that
+ * failed is remembered by its key (`failed`), so that error is answered
+ * rather than started again.
+ *
+ * Threads: cache_lock protects the slots and the running/failed lists; no
+ * layout is computed under it.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -40,9 +50,14 @@ struct slot {
 	float *xy;              /* n*2, NULL: empty */
 };
 
+#define RUN_MAX 2
+
 static pthread_mutex_t cache_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct slot cache[CACHE_SLOTS];   /* under cache_lock */
 static uint64_t tick;                    /* under cache_lock */
+static uint64_t running[RUN_MAX];        /* keys being computed; 0 free */
+static struct { uint64_t key; int rc; } failed[CACHE_SLOTS];
+static unsigned nfailed;                 /* ring index into failed */
 
 int core_layout_parse(const char *s)
 {
@@ -137,5 +152,93 @@ int core_layout_xy(int m, const float *x, size_t n, size_t d, float *out)
 	rc = smp_layout2(x, n, d, CORE_LAYOUT_SEED, &ctl, out);
 	if (!rc)
 		cache_put(key, n, d, out);
+	return rc;
+}
+
+struct job {
+	uint64_t key;
+	size_t n, d;
+	float *x;               /* the rows, the job's own copy */
+};
+
+static void *job_main(void *arg)
+{
+	struct job *j = arg;
+	struct smp_ctl ctl = { .threads = 2 };
+	float *xy = malloc(j->n * 2 * sizeof(float));
+	int rc = xy ? smp_layout2(j->x, j->n, j->d, CORE_LAYOUT_SEED, &ctl,
+				  xy) : -ENOMEM;
+
+	if (!rc)
+		cache_put(j->key, j->n, j->d, xy);
+	pthread_mutex_lock(&cache_lock);
+	for (int i = 0; i < RUN_MAX; i++)
+		if (running[i] == j->key)
+			running[i] = 0;
+	if (rc) {
+		failed[nfailed % CACHE_SLOTS].key = j->key;
+		failed[nfailed % CACHE_SLOTS].rc = rc;
+		nfailed++;
+	}
+	pthread_mutex_unlock(&cache_lock);
+	free(xy);
+	free(j->x);
+	free(j);
+	return NULL;
+}
+
+int core_layout_xy_nowait(int m, const float *x, size_t n, size_t d,
+			  float *out)
+{
+	struct job *j;
+	pthread_attr_t a;
+	pthread_t t;
+	uint64_t key;
+	int slot = -1, rc = -EINPROGRESS;
+
+	if (m != CORE_LAYOUT_UMAP)
+		return core_layout_xy(m, x, n, d, out);
+	if (!x || !n || !d)
+		return -EINVAL;
+	key = rows_hash(x, n, d);
+	if (cache_get(key, n, d, out))
+		return 0;
+	pthread_mutex_lock(&cache_lock);
+	for (int i = 0; i < CACHE_SLOTS; i++)
+		if (failed[i].key == key && failed[i].rc) {
+			rc = failed[i].rc;
+			goto out;
+		}
+	for (int i = 0; i < RUN_MAX; i++) {
+		if (running[i] == key)
+			goto out;               /* under way */
+		if (!running[i] && slot < 0)
+			slot = i;
+	}
+	if (slot < 0)
+		goto out;                       /* others first; read again */
+	if (!(j = calloc(1, sizeof(*j))) ||
+	    !(j->x = malloc(n * d * sizeof(float)))) {
+		if (j)
+			free(j);
+		rc = -ENOMEM;
+		goto out;
+	}
+	memcpy(j->x, x, n * d * sizeof(float));
+	j->key = key;
+	j->n = n;
+	j->d = d;
+	pthread_attr_init(&a);
+	pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);
+	if (pthread_create(&t, &a, job_main, j)) {
+		free(j->x);
+		free(j);
+		rc = -EAGAIN;
+	} else {
+		running[slot] = key;
+	}
+	pthread_attr_destroy(&a);
+out:
+	pthread_mutex_unlock(&cache_lock);
 	return rc;
 }

@@ -25,5 +25,11 @@ void core_layout_axes(int m, const char **x, const char **y);
  * safe (two callers missing at once both compute). 0, -EINVAL (a value
  * not finite, bad m), -ENOMEM, -EIO. */
 int core_layout_xy(int m, const float *x, size_t n, size_t d, float *out);
+/* core_layout_xy that never computes umap on the caller's thread: on a
+ * cache miss it starts the computation in the background (layout.c) and
+ * answers -EINPROGRESS — read again later; a failed computation's error
+ * is answered from then on. PCA is computed as by core_layout_xy. */
+int core_layout_xy_nowait(int m, const float *x, size_t n, size_t d,
+			  float *out);
 
 #endif

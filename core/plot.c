@@ -469,7 +469,21 @@ int core_plot_svg(store *st, int64_t ds, const char *dsname,
 	if (!rc && m.n && !(xy = malloc(m.n * 2 * sizeof(float))))
 		rc = -ENOMEM;
 	if (!rc && m.n)
-		rc = core_layout_xy(method, m.x, m.n, m.dim, xy);
+		rc = core_layout_xy_nowait(method, m.x, m.n, m.dim, xy);
+	if (rc == -EINPROGRESS) {
+		/* seconds of work: not on a stat's thread (layout.h) */
+		tbuf_printf(&b, "<g text-anchor=\"middle\"><text id=\"pending\""
+			    " x=\"%.0f\" y=\"%.0f\">The neighbour-preserving"
+			    " layout of %zu sample%s (embedding ", W / 2,
+			    H / 2 - 20, m.n, core_s((long long)m.n));
+		svg_escape(&b, e.name);
+		tbuf_printf(&b, ") is being computed: read this file again in"
+			    " a few seconds.</text>\n<text x=\"%.0f\""
+			    " y=\"%.0f\">plot.svg draws the PCA layout at"
+			    " once.</text></g>\n</svg>\n", W / 2, H / 2);
+		rc = tbuf_finish(&b, out, len);
+		goto out;
+	}
 	if (rc) {
 		tbuf_free(&b);
 		goto out;

@@ -339,8 +339,21 @@ static void test_plot_names(void **state)
 	 * escapes, its own axis titles, twice the same bytes (cached or not) */
 	char *svg2 = NULL;
 	size_t len2 = 0;
+	/* the first read starts the layout in the background and says so
+	 * (never seconds on a stat's thread); a later one draws it */
 	assert_int_equal(core_plot_svg(f->st, f->a.id, "a", "my note",
 				       CORE_LAYOUT_UMAP, &svg, &len), 0);
+	assert_non_null(strstr(svg, "id=\"pending\""));
+	assert_non_null(strstr(svg, "layout of 4 samples (embedding e) is"
+			       " being computed"));
+	for (int i = 0; i < 3000 && strstr(svg, "id=\"pending\""); i++) {
+		free(svg);
+		usleep(10000);
+		assert_int_equal(core_plot_svg(f->st, f->a.id, "a", "my note",
+					       CORE_LAYOUT_UMAP, &svg, &len),
+				 0);
+	}
+	assert_null(strstr(svg, "id=\"pending\""));
 	assert_non_null(strstr(svg, "<title>a&lt;&amp;&gt;&quot;.txt</title>"));
 	assert_non_null(strstr(svg, "<title>bad\357\277\275x.txt</title>"));
 	assert_non_null(strstr(svg, "umap layout"));
