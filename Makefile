@@ -31,13 +31,13 @@ LIBS = $(shell $(PKG_CONFIG) --libs $(PKGS)) -lm -lpthread $(LDLIBS)
 LIB_SRC = store/sql.c store/sql_sqlite.c store/schema_sqlite.c \
            store/sql_pg.c store/sql_pg_stmt.c store/schema_pg.c \
            store/db.c store/blob.c store/catalog.c store/vectors.c store/users.c \
-           store/features.c store/kept.c store/sessions.c store/changes.c store/table.c \
+           store/features.c store/inputs.c store/kept.c store/sessions.c store/changes.c store/table.c \
            store/thumbs.c store/lightly.c store/idem.c store/queue.c store/servers.c \
            store/s3.c store/s3_sign.c store/s3_ops.c store/s3_xml.c \
            store/blobs_iface.c store/blobs_local.c store/blobs_s3.c store/blobs_spec.c store/blobs_cache.c \
            store/migrate.c \
            core/log.c core/names.c core/local.c core/upload.c core/text.c \
-           core/csv.c core/runs.c core/plot.c core/embedder.c core/table.c core/thumbs.c \
+           core/csv.c core/incsv.c core/columns.c core/runs.c core/plot.c core/embedder.c core/table.c core/thumbs.c \
            core/util.c core/blobs.c core/auth.c core/serve.c core/lightly.c core/idem.c \
            $(wildcard sampling/*.c) $(wildcard embed/*.c) \
           $(wildcard api/*.c) $(wildcard cache/*.c) \
@@ -47,7 +47,7 @@ MAIN_SRC = fs/main.c
 # the built web app's home, served by `sievefs serve` when it exists
 WEB_DIR = $(PREFIX)/share/sievefs/web
 UNIT = sql store names fsname csv runs sampling decode embed cache api thumb changes table thumbs lightly state \
-       layer sqlite_engine blobstore idem queue
+       layer sqlite_engine blobstore idem queue incsv
 LIB_OBJ = $(LIB_SRC:%.c=$(BUILD)/%.o)
 MAIN_OBJ = $(MAIN_SRC:%.c=$(BUILD)/%.o)
 UNIT_BIN = $(UNIT:%=$(BUILD)/tests/unit/test_%)
