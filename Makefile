@@ -37,7 +37,7 @@ LIB_SRC = store/sql.c store/sql_sqlite.c store/schema_sqlite.c \
            store/blobs_iface.c store/blobs_local.c store/blobs_s3.c store/blobs_spec.c store/blobs_cache.c \
            store/migrate.c \
            core/log.c core/names.c core/local.c core/upload.c core/text.c \
-           core/csv.c core/incsv.c core/columns.c core/runs.c core/plot.c core/embedder.c core/table.c core/thumbs.c \
+           core/csv.c core/incsv.c core/inputs.c core/columns.c core/runs.c core/plot.c core/embedder.c core/table.c core/thumbs.c \
            core/util.c core/blobs.c core/auth.c core/serve.c core/lightly.c core/idem.c \
            $(wildcard sampling/*.c) $(wildcard embed/*.c) \
           $(wildcard api/*.c) $(wildcard cache/*.c) \

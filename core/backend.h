@@ -138,6 +138,25 @@ struct backend_ops {
 	int (*emb_delete)(struct backend *, int64_t id);
 	int (*emb_export)(struct backend *, int64_t id, int fd);
 
+	/* Selection inputs (issue 21, i21a): the predictions/ and metadata/
+	 * CSVs (core/incsv.h); kind: enum core_input_kind. list: of one
+	 * kind (0: all), free(*out). put: validated (-EINVAL, msg names row
+	 * and column; nothing stored), stored as the bytes given. export:
+	 * what CORE_INPUT_TEXT (the CSV as uploaded) or CORE_INPUT_SCORES
+	 * (predictions: NAME.scores.csv) into fd. Another user's input or
+	 * dataset: -ENOENT. */
+	int (*input_list)(struct backend *, int64_t ds, int kind,
+			  struct store_input **out, size_t *n);
+	int (*input_get)(struct backend *, int64_t ds, int kind,
+			 const char *name, struct store_input *out);
+	int (*input_get_id)(struct backend *, int64_t id,
+			    struct store_input *out);
+	int (*input_put)(struct backend *, int64_t ds, int kind,
+			 const char *name, const char *text, size_t len,
+			 char *msg);
+	int (*input_delete)(struct backend *, int64_t id);
+	int (*input_export)(struct backend *, int64_t id, int what, int fd);
+
 	int (*statfs)(struct backend *, struct statvfs *out);
 	/* Frozen trees never change: may the kernel cache them for long? */
 	int frozen_cache_ok;

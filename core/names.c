@@ -14,6 +14,7 @@
 static const char *const reserved[] = {
 	"initial-tag", "sample", "selection", "scores.csv", "embeddings",
 	"plot.svg", "info", "log",
+	"predictions", "metadata",      /* issue 21 (i21a) */
 };
 
 static int is_alnum(char c)

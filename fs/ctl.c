@@ -84,6 +84,9 @@ static const struct fs_ctl ctls[] = {
 	{ "scores.csv", FS_SLOT_SCORES, S_IFREG | 0444 },
 	{ "plot.svg", FS_SLOT_PLOT, S_IFREG | 0444 },
 	{ "embeddings", FS_SLOT_EMBDIR, S_IFDIR | 0755 },
+	/* issue 21 (i21a): the selection inputs */
+	{ "predictions", FS_SLOT_PREDDIR, S_IFDIR | 0755 },
+	{ "metadata", FS_SLOT_METADIR, S_IFDIR | 0755 },
 	{ "info", FS_SLOT_INFO, S_IFREG | 0444 },
 	{ "log", FS_SLOT_LOG, S_IFREG | 0444 },
 };
