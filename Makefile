@@ -37,7 +37,7 @@ LIB_SRC = store/sql.c store/sql_sqlite.c store/schema_sqlite.c \
            store/blobs_iface.c store/blobs_local.c store/blobs_s3.c store/blobs_spec.c store/blobs_cache.c \
            store/migrate.c \
            core/log.c core/names.c core/local.c core/upload.c core/text.c \
-           core/csv.c core/incsv.c core/inputs.c core/columns.c core/runs.c core/plot.c core/embedder.c core/table.c core/thumbs.c \
+           core/csv.c core/incsv.c core/inputs.c core/imgmeta.c core/columns.c core/runs.c core/plot.c core/embedder.c core/table.c core/thumbs.c \
            core/util.c core/blobs.c core/auth.c core/serve.c core/lightly.c core/idem.c \
            $(wildcard sampling/*.c) $(wildcard embed/*.c) \
           $(wildcard api/*.c) $(wildcard cache/*.c) \
@@ -47,7 +47,7 @@ MAIN_SRC = fs/main.c
 # the built web app's home, served by `sievefs serve` when it exists
 WEB_DIR = $(PREFIX)/share/sievefs/web
 UNIT = sql store names fsname csv runs sampling decode embed cache api thumb changes table thumbs lightly state \
-       layer sqlite_engine blobstore idem queue incsv
+       layer sqlite_engine blobstore idem queue incsv imgstats
 LIB_OBJ = $(LIB_SRC:%.c=$(BUILD)/%.o)
 MAIN_OBJ = $(MAIN_SRC:%.c=$(BUILD)/%.o)
 UNIT_BIN = $(UNIT:%=$(BUILD)/tests/unit/test_%)
@@ -123,7 +123,7 @@ test: $(BUILD)/sievefs $(UNIT_BIN) $(S3_UNIT) web
 # would run again unchanged (test_sampling alone is 22 s under ASan). make
 # test runs them with SIEVEFS_TEST_NO_CATALOG=1, under which tstore.c
 # fails any catalog they open, so the list cannot go stale unseen.
-UNIT_NOCAT = names fsname csv sampling decode embed cache thumb sqlite_engine
+UNIT_NOCAT = names fsname csv sampling decode embed cache thumb sqlite_engine imgstats
 UNIT_NOCAT_BIN = $(UNIT_NOCAT:%=$(BUILD)/tests/unit/test_%)
 test-pg: $(UNIT_BIN)
 	@echo "test-pg: not run again on PostgreSQL (they open no catalog): $(UNIT_NOCAT:%=test_%)"

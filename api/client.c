@@ -580,6 +580,8 @@ static const struct backend_ops client_ops = {
 	.input_put = cl_input_put,
 	.input_delete = cl_input_delete,
 	.input_export = cl_input_export,
+	.imgmeta_read = cl_imgmeta_read,
+	.node_imgmeta = cl_node_imgmeta,
 	.statfs = c_statfs,
 	/* Frozen tags never change, whoever made them. Live trees change
 	 * on other machines too: set from meta_ttl at open. */

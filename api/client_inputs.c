@@ -125,3 +125,38 @@ int cl_input_export(struct backend *be, int64_t id, int what, int fd)
 	cl_req_free(&r);
 	return rc;
 }
+
+int cl_imgmeta_read(struct backend *be, int64_t ds, char **out, size_t *len)
+{
+	char path[96];
+	enum got how;
+
+	cl_pathf(path, sizeof(path), "/v1/datasets/%lld/metadata/builtin.csv",
+		 (long long)ds);
+	return cl_get_body(C(be), path, 0, out, len, &how);
+}
+
+int cl_node_imgmeta(struct backend *be, int64_t ino, struct emb_imgstats *out)
+{
+	char path[64];
+	cJSON *j, *img;
+	int rc;
+
+	cl_pathf(path, sizeof(path), "/v1/nodes/%lld/imgmeta", (long long)ino);
+	rc = cl_get_json(C(be), path, 1, &j);
+	if (rc)
+		return rc;
+	img = cJSON_GetObjectItemCaseSensitive(j, "image");
+	if (!cJSON_IsTrue(img))
+		rc = -ENODATA;
+	for (int k = 0; !rc && k < EMB_IMGSTATS_N; k++) {
+		const cJSON *v = cJSON_GetObjectItemCaseSensitive(j,
+						emb_imgstats_names[k]);
+		if (!cJSON_IsNumber(v))
+			rc = -EIO;
+		else
+			out->v[k] = v->valuedouble;
+	}
+	cJSON_Delete(j);
+	return rc;
+}

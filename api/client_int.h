@@ -257,6 +257,8 @@ int cl_input_put(struct backend *be, int64_t ds, int kind, const char *name,
 		 const char *text, size_t len, char *msg);
 int cl_input_delete(struct backend *be, int64_t id);
 int cl_input_export(struct backend *be, int64_t id, int what, int fd);
+int cl_imgmeta_read(struct backend *be, int64_t ds, char **out, size_t *len);
+int cl_node_imgmeta(struct backend *be, int64_t ino, struct emb_imgstats *out);
 
 /* ---- uploads (client_upload.c) ---- */
 

@@ -9,6 +9,10 @@
  *   DELETE /v1/inputs/{id}
  *   GET    /v1/inputs/{id}/csv[?what=scores]            the CSV as uploaded,
  *                                                       or its scores
+ *   GET    /v1/datasets/{id}/metadata/builtin.csv       built-in image
+ *                                                       metadata (imgmeta.h)
+ *   GET    /v1/nodes/{id}/imgmeta                       one file's values:
+ *          {"image":true,"width":…,…} or {"image":false}
  * K is "predictions" or "metadata". Every route checks that the token's
  * user owns the dataset (srv_own_ds) or the input (the backend's
  * input_get_id through the user's view): 404 otherwise. A refused upload
@@ -185,7 +189,49 @@ static enum MHD_Result r_input_csv(struct srv *s, struct req *r,
 	return srv_send_resp(c, MHD_HTTP_OK, resp, "text/csv");
 }
 
+static enum MHD_Result r_builtin_csv(struct srv *s, struct req *r,
+				     struct MHD_Connection *c)
+{
+	struct store_dataset d;
+	char *text = NULL;
+	size_t len = 0;
+	int rc = srv_own_ds(s, r, r->id, &d);
+
+	if (!rc)
+		rc = r->be->ops->imgmeta_read(r->be, r->id, &text, &len);
+	return srv_send_text(c, rc, "text/csv", text, len);
+}
+
+static enum MHD_Result r_node_imgmeta(struct srv *s, struct req *r,
+				      struct MHD_Connection *c)
+{
+	struct store_node n;
+	struct emb_imgstats v;
+	cJSON *j;
+	int rc = srv_own_node(s, r, r->id, &n);
+
+	if (rc)
+		return srv_send_errno(c, rc, NULL);
+	rc = r->be->ops->node_imgmeta(r->be, r->id, &v);
+	if (rc && rc != -ENODATA)
+		return srv_send_errno(c, rc, NULL);
+	j = cJSON_CreateObject();
+	if (j && !cJSON_AddBoolToObject(j, "image", rc == 0)) {
+		cJSON_Delete(j);
+		j = NULL;
+	}
+	for (int k = 0; j && !rc && k < EMB_IMGSTATS_N; k++)
+		if (!cJSON_AddNumberToObject(j, emb_imgstats_names[k],
+					     v.v[k])) {
+			cJSON_Delete(j);
+			j = NULL;
+		}
+	return srv_send_obj(c, MHD_HTTP_OK, j ? 0 : -ENOMEM, j);
+}
+
 const struct route srv_routes_inputs[] = {
+	{ "datasets/#/metadata/builtin.csv", "GET", r_builtin_csv, B_NONE, 0 },
+	{ "nodes/#/imgmeta", "GET", r_node_imgmeta, B_NONE, 0 },
 	{ "datasets/#/inputs", "GET", r_inputs, B_NONE, 0 },
 	{ "datasets/#/inputs", "PUT", r_input_put, B_FILE, CAP_CSV },
 	{ "inputs/#", "GET", r_input, B_NONE, 0 },

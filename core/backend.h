@@ -24,6 +24,7 @@
 #include <sys/statvfs.h>
 
 #include "core/records.h"
+#include "embed/imgstats.h"
 
 typedef struct store_node be_node;
 typedef struct store_dataset be_dataset;
@@ -156,6 +157,14 @@ struct backend_ops {
 			 char *msg);
 	int (*input_delete)(struct backend *, int64_t id);
 	int (*input_export)(struct backend *, int64_t id, int what, int fd);
+	/* Built-in image metadata (core/imgmeta.h): metadata/builtin.csv of
+	 * the dataset's initial-tag (malloc'd; computes what is missing, so
+	 * it may take a while the first time), and the values of one file
+	 * node (0; -ENODATA not an image or bytes not here). */
+	int (*imgmeta_read)(struct backend *, int64_t ds, char **out,
+			    size_t *len);
+	int (*node_imgmeta)(struct backend *, int64_t ino,
+			    struct emb_imgstats *out);
 
 	int (*statfs)(struct backend *, struct statvfs *out);
 	/* Frozen trees never change: may the kernel cache them for long? */

@@ -11,7 +11,10 @@
  * the longest name of the dataset's inputs that SPEC starts with followed
  * by '.'; names are unique per kind, and a name both a predictions and a
  * metadata input have resolves to the predictions (say so in the README).
- * Sample ids are node ids (store_node_path gives their paths).
+ * Sample ids are node ids (store_node_path gives their paths). builtin.*
+ * columns read the image metadata cache (core/imgmeta.h) and the catalog's
+ * file sizes; a value not computed yet is NAN (core_imgmeta_fill computes
+ * them, given the blob store this module does not have).
  */
 #include <errno.h>
 #include <math.h>
@@ -20,6 +23,7 @@
 #include <string.h>
 
 #include "core/columns.h"
+#include "core/imgmeta.h"
 #include "core/incsv.h"
 #include "core/text.h"
 
@@ -273,6 +277,91 @@ static int fill(const struct core_input *p, long ci, const char *const *paths,
 	return rc;
 }
 
+/* ---- builtin.* (core/imgmeta.h) ---- */
+
+struct tfile {
+	char *path;
+	unsigned char sha[STORE_SHA_LEN];
+	int64_t size;
+};
+
+struct tfiles {
+	struct tfile *v;
+	size_t n, cap;
+};
+
+static int tfile_add(void *arg, const char *path, const unsigned char *sha,
+		     int64_t size)
+{
+	struct tfiles *t = arg;
+
+	if (t->n == t->cap) {
+		size_t c = t->cap ? 2 * t->cap : 256;
+		struct tfile *g = realloc(t->v, c * sizeof(*g));
+		if (!g)
+			return -ENOMEM;
+		t->v = g;
+		t->cap = c;
+	}
+	if (!(t->v[t->n].path = strdup(path)))
+		return -ENOMEM;
+	memcpy(t->v[t->n].sha, sha, STORE_SHA_LEN);
+	t->v[t->n].size = size;
+	t->n++;
+	return 0;
+}
+
+static int cmp_tfile(const void *a, const void *b)
+{
+	return strcmp(((const struct tfile *)a)->path,
+		      ((const struct tfile *)b)->path);
+}
+
+/* builtin.COL for paths: the cached values (imgmeta.h: computed when
+ * metadata/builtin.csv is read, or by core_imgmeta_fill), NAN where not
+ * computed yet or not an image; file_size from the catalog. */
+static int builtin_load(store *st, int64_t ds, const char *col,
+			const char *const *paths, size_t n,
+			struct sv_column *out, char *why, size_t whylen)
+{
+	struct store_dataset d;
+	struct tfiles t = { 0 };
+	int k = -1, rc;
+
+	for (int i = 0; i < CORE_IMGMETA_NCOLS; i++)
+		if (!strcmp(col, core_imgmeta_cols[i]))
+			k = i;
+	if (k < 0) {
+		snprintf(why, whylen, "no column '%.100s' in metadata/builtin.csv"
+			 " (columns: width, height, brightness, contrast,"
+			 " sharpness, colourfulness, file_size)", col);
+		return -EINVAL;
+	}
+	rc = store_dataset_get_id(st, ds, &d);
+	if (!rc)
+		rc = store_tree_files_each(st, d.live_tree, tfile_add, &t);
+	if (!rc && !(out->v = malloc((n ? n : 1) * sizeof(double))))
+		rc = -ENOMEM;
+	if (!rc) {
+		qsort(t.v, t.n, sizeof(*t.v), cmp_tfile);
+		out->n = n;
+		for (size_t i = 0; i < n; i++) {
+			struct tfile key = { .path = (char *)paths[i] }, *f;
+			struct emb_imgstats v;
+			f = bsearch(&key, t.v, t.n, sizeof(*t.v), cmp_tfile);
+			out->v[i] = NAN;
+			if (f && k == EMB_IMGSTATS_N)
+				out->v[i] = (double)f->size;
+			else if (f && !core_imgmeta_cached(st, f->sha, &v))
+				out->v[i] = v.v[k];
+		}
+	}
+	for (size_t i = 0; i < t.n; i++)
+		free(t.v[i].path);
+	free(t.v);
+	return rc;
+}
+
 int core_column_load_paths(store *st, int64_t ds, const char *spec,
 			   const char *const *paths, size_t n,
 			   struct sv_column *out, char *why, size_t whylen)
@@ -292,11 +381,9 @@ int core_column_load_paths(store *st, int64_t ds, const char *spec,
 		why = msg;
 		whylen = sizeof(msg);
 	}
-	if (!strncmp(spec, BUILTIN_PREFIX, strlen(BUILTIN_PREFIX))) {
-		snprintf(why, whylen, "column '%.100s': built-in image metadata"
-			 " is not computed by this version", spec);
-		return -EINVAL;
-	}
+	if (!strncmp(spec, BUILTIN_PREFIX, strlen(BUILTIN_PREFIX)))
+		return builtin_load(st, ds, spec + strlen(BUILTIN_PREFIX),
+				    paths, n, out, why, whylen);
 	rc = resolve(st, ds, spec, &in, &col, why, whylen);
 	if (rc)
 		return rc;
@@ -406,6 +493,8 @@ int core_column_list(store *st, int64_t ds, char ***names, size_t *n)
 		core_input_free(&p);
 	}
 	free(v);
+	for (int k = 0; !rc && k < CORE_IMGMETA_NCOLS; k++)
+		rc = add_name(names, n, &cap, "builtin", core_imgmeta_cols[k]);
 	if (rc) {
 		core_column_list_free(*names, *n);
 		*names = NULL;

@@ -30,6 +30,7 @@
 #include "core/view.h"
 #include "core/incsv.h"
 #include "core/inputs.h"
+#include "core/imgmeta.h"
 #include "store/store.h"
 
 #define TEXT_MAX (256u << 20)   /* cap on a control file's text */
@@ -1015,6 +1016,32 @@ static int l_input_export(struct backend *be, int64_t id, int what, int fd)
 	return rc ? rc : core_input_export(L(be)->st, &in, what, fd);
 }
 
+static int l_imgmeta_read(struct backend *be, int64_t ds, char **out,
+			  size_t *len)
+{
+	be_dataset d;
+	int rc = l_dataset_get_id(be, ds, &d);
+
+	*out = NULL;
+	*len = 0;
+	return rc ? rc : core_imgmeta_csv(L(be)->st, L(be)->blobs,
+					  d.live_tree, out, len);
+}
+
+static int l_node_imgmeta(struct backend *be, int64_t ino,
+			  struct emb_imgstats *out)
+{
+	be_node n;
+	int rc = l_node_get(be, ino, &n);
+
+	if (rc)
+		return rc;
+	if (n.kind != STORE_FILE || !n.has_sha)
+		return -ENODATA;
+	rc = core_imgmeta_get(L(be)->st, L(be)->blobs, n.sha, out, NULL, 0);
+	return rc == 1 ? -ENODATA : rc;
+}
+
 static int l_statfs(struct backend *be, struct statvfs *out)
 {
 	return store_statvfs(L(be)->st, out);
@@ -1079,6 +1106,8 @@ static const struct backend_ops local_ops = {
 	.input_put = l_input_put,
 	.input_delete = l_input_delete,
 	.input_export = l_input_export,
+	.imgmeta_read = l_imgmeta_read,
+	.node_imgmeta = l_node_imgmeta,
 	.statfs = l_statfs,
 	/* Every change to a local store passes through this mount's kernel,
 	 * which keeps its caches coherent itself; only sampling (background)

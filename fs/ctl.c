@@ -105,8 +105,21 @@ const struct fs_ctl *fs_ctl_by_name(const char *name)
 	return NULL;
 }
 
+/* metadata/builtin.csv (issue 21, i21a): a generated file like the
+ * others, shown in metadata/ (fs/ops.c), not in the dataset folder. */
+static const struct fs_ctl builtin_meta = {
+	"builtin.csv", FS_SLOT_BUILTINMETA, S_IFREG | 0444
+};
+
+const struct fs_ctl *fs_ctl_builtin_meta(void)
+{
+	return &builtin_meta;
+}
+
 const struct fs_ctl *fs_ctl_by_slot(int slot)
 {
+	if (slot == FS_SLOT_BUILTINMETA)
+		return &builtin_meta;
 	for (size_t i = 0; i < sizeof(ctls) / sizeof(ctls[0]); i++)
 		if (ctls[i].slot == slot)
 			return &ctls[i];
@@ -216,6 +229,8 @@ static int generate(struct fs *fs, int64_t ds, int slot, char **out,
 		return be->ops->scores_read(be, ds, out, len);
 	case FS_SLOT_PLOT:
 		return be->ops->plot_read(be, ds, out, len);
+	case FS_SLOT_BUILTINMETA:
+		return be->ops->imgmeta_read(be, ds, out, len);
 	default:
 		return -ENOENT;
 	}

@@ -32,6 +32,7 @@ enum fs_slot { FS_SLOT_DIR = 0, FS_SLOT_SELECTION = 1, FS_SLOT_INFO = 2,
 	       FS_SLOT_PLOT = 6, FS_SLOT_EMBDIR = 7,
 	       /* issue 21 (i21a): the selection inputs' folders */
 	       FS_SLOT_PREDDIR = 8, FS_SLOT_METADIR = 9,
+	       FS_SLOT_BUILTINMETA = 10,   /* metadata/builtin.csv */
 	       FS_SLOT_MAX = 255 };
 
 struct fs_ino {

@@ -262,6 +262,12 @@ static int do_lookup(struct fs *fs, fuse_ino_t parent, const char *name,
 			return -ENOTDIR;
 		if (fs_scratch_name(p.slot, name))
 			return fs_scratch_lookup(p.id, p.slot, name, e);
+		if (p.slot == FS_SLOT_METADIR && !strcmp(name, "builtin.csv")) {
+			rc = be->ops->dataset_get_id(be, p.id, &d);
+			if (!rc)
+				ctl_entry(fs, &d, fs_ctl_builtin_meta(), e, 0);
+			return rc;
+		}
 		rc = fs_emb_lookup(fs, fs_csv_slot_kind(p.slot), p.id, name, e);
 		e->attr_timeout = 0;
 		e->entry_timeout = 0;
@@ -594,6 +600,11 @@ static int snap_emb(struct fs *fs, int64_t ds, int slot, struct dirsnap *s)
 		rc = snap_dots(s, fs_ino_ctl(ds, slot), fs_ino_dataset(ds));
 	if (!rc)
 		rc = fs_scratch_list(ds, slot, snap_add_fn, s);
+	if (!rc && slot == FS_SLOT_METADIR) {
+		struct fuse_entry_param e;
+		ctl_entry(fs, &d, fs_ctl_builtin_meta(), &e, 0);
+		rc = snap_add(s, "builtin.csv", &e);
+	}
 	return rc ? rc : fs_emb_list(fs, fs_csv_slot_kind(slot), ds,
 				     snap_add_fn, s);
 }
