@@ -131,7 +131,7 @@ int cl_imgmeta_read(struct backend *be, int64_t ds, char **out, size_t *len)
 	char path[96];
 	enum got how;
 
-	cl_pathf(path, sizeof(path), "/v1/datasets/%lld/metadata/builtin.csv",
+	cl_pathf(path, sizeof(path), "/v1/datasets/%lld/builtin.csv",
 		 (long long)ds);
 	return cl_get_body(C(be), path, 0, out, len, &how);
 }

@@ -9,7 +9,7 @@
  *   DELETE /v1/inputs/{id}
  *   GET    /v1/inputs/{id}/csv[?what=scores]            the CSV as uploaded,
  *                                                       or its scores
- *   GET    /v1/datasets/{id}/metadata/builtin.csv       built-in image
+ *   GET    /v1/datasets/{id}/builtin.csv                built-in image
  *                                                       metadata (imgmeta.h)
  *   GET    /v1/nodes/{id}/imgmeta                       one file's values:
  *          {"image":true,"width":…,…} or {"image":false}
@@ -230,7 +230,7 @@ static enum MHD_Result r_node_imgmeta(struct srv *s, struct req *r,
 }
 
 const struct route srv_routes_inputs[] = {
-	{ "datasets/#/metadata/builtin.csv", "GET", r_builtin_csv, B_NONE, 0 },
+	{ "datasets/#/builtin.csv", "GET", r_builtin_csv, B_NONE, 0 },
 	{ "nodes/#/imgmeta", "GET", r_node_imgmeta, B_NONE, 0 },
 	{ "datasets/#/inputs", "GET", r_inputs, B_NONE, 0 },
 	{ "datasets/#/inputs", "PUT", r_input_put, B_FILE, CAP_CSV },

@@ -940,6 +940,9 @@ static void op_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
 		if (fs_csv_slot_kind(p.slot) >= 0 &&
 		    fs_scratch_name(p.slot, name))
 			rc = fs_scratch_unlink(p.id, p.slot, name);
+		else if (p.slot == FS_SLOT_METADIR &&
+			 !strcmp(name, "builtin.csv"))
+			rc = -EPERM;      /* computed by sievefs */
 		else
 			rc = fs_csv_slot_kind(p.slot) >= 0 ?
 			     fs_emb_unlink(fs, fs_csv_slot_kind(p.slot), p.id,

@@ -20,7 +20,14 @@
 #   with too few columns, a CSV naming no sample, a bad name, metadata/
 #   builtin.csv and writing predictions/NAME.scores.csv (read-only), rm of
 #   NAME.scores.csv (EPERM) while rm NAME.csv removes both;
-# - the dataset's info and the other folders are untouched by all this.
+# - the dataset's info and the other folders are untouched by all this;
+# - built-in image metadata: metadata/builtin.csv (parsed with Python's csv)
+#   has width, height, brightness, contrast, sharpness, colourfulness and
+#   file_size of two PPM images equal to values computed by hand, and
+#   file_size only for a file that is not an image; the same values as
+#   user.sievefs.<name> attributes (getfattr), none but file_size on the
+#   non-image; builtin.csv is read-only (EACCES, also to cp) and cannot be removed
+#   (EPERM).
 
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/server_lib.sh"
@@ -53,6 +60,47 @@ printf '%s\n' "filename,weather,score,note" \
 printf '%s\r\n' "filename,cat,dog" "s1.bin,0.5,abc" >"$T/badval.csv"
 printf '%s\r\n' "filename,cat,dog" "s1.bin,0.5,0.5" "s2.bin,0.5" >"$T/short.csv"
 printf '%s\r\n' "filename,w" "nope.bin,1" >"$T/none.csv"
+
+# Two images (binary PPM, which the embedder's decoder reads): a 2x2 grey
+# checker 0 255 / 0 255 (brightness 0.5, contrast 0.5, no interior:
+# sharpness 0, grey: colourfulness 0) and a 2x1 red, blue pair
+# (brightness 0.2065, contrast 0.0925, colourfulness 1.06909).
+printf 'P6\n2 2\n255\n\x00\x00\x00\xff\xff\xff\x00\x00\x00\xff\xff\xff' >"$T/checker.ppm"
+printf 'P6\n2 1\n255\n\xff\x00\x00\x00\x00\xff' >"$T/rb.ppm"
+
+builtin_flows() {
+	local ds=$1
+	ok "cp images" cp "$T/checker.ppm" "$T/rb.ppm" "$ds/initial-tag/"
+	ok "ls metadata" ls "$ds/metadata"
+	expect_line "$T/last.out" "builtin.csv" "metadata/ lists builtin.csv"
+	ok "builtin.csv parses with Python's csv, values as computed by hand" \
+		python3 - "$ds/metadata/builtin.csv" "$(wc -c <"$T/checker.ppm")" "$(wc -c <"$T/rb.ppm")" <<'EOF'
+import csv, sys
+rows = {r["filename"]: r for r in csv.DictReader(open(sys.argv[1], newline=""))}
+c, rb, s1 = rows["checker.ppm"], rows["rb.ppm"], rows["s1.bin"]
+def near(a, b): assert abs(float(a) - b) < 1e-4, (a, b)
+assert (c["width"], c["height"], c["file_size"]) == ("2", "2", sys.argv[2]), c
+near(c["brightness"], 0.5); near(c["contrast"], 0.5)
+near(c["sharpness"], 0); near(c["colourfulness"], 0)
+assert (rb["width"], rb["height"], rb["file_size"]) == ("2", "1", sys.argv[3]), rb
+near(rb["brightness"], 0.2065); near(rb["contrast"], 0.0925)
+near(rb["colourfulness"], 1.069093)
+assert s1["width"] == "" and s1["brightness"] == "" and s1["file_size"] == "9", s1
+assert len(rows) == 7, sorted(rows)
+EOF
+	ok "getfattr width" getfattr --only-values -n user.sievefs.width "$ds/initial-tag/checker.ppm"
+	expect_eq "2" "$(cat "$T/last.out")" "user.sievefs.width of the checker is 2"
+	ok "getfattr colourfulness" getfattr --only-values -n user.sievefs.colourfulness "$ds/initial-tag/rb.ppm"
+	expect_eq "1.06909" "$(cat "$T/last.out")" "user.sievefs.colourfulness of red+blue is 1.06909"
+	ok "getfattr -d lists the metadata" getfattr -d -m user.sievefs "$ds/initial-tag/rb.ppm"
+	expect_contains "$T/last.out" 'user.sievefs.brightness="0.2065"' "getfattr -d shows brightness"
+	expect_contains "$T/last.out" 'user.sievefs.file_size="17"' "getfattr -d shows file_size"
+	expect_errno "No such attribute" getfattr -n user.sievefs.width "$ds/initial-tag/s1.bin"
+	ok "getfattr file_size of a non-image" getfattr --only-values -n user.sievefs.file_size "$ds/initial-tag/s1.bin"
+	expect_eq "9" "$(cat "$T/last.out")" "a non-image has file_size"
+	expect_errno "Permission denied" bash -c 'echo x > "$1"' _ "$ds/metadata/builtin.csv"
+	expect_errno "Operation not permitted" rm "$ds/metadata/builtin.csv"
+}
 
 flows() {
 	local M=$1 kind=$2
@@ -128,7 +176,7 @@ EOF
 	expect_contains "$T/last.out" "metadata/none.csv not stored: no row names a sample of initial-tag" \
 		"log: a CSV naming no sample is refused"
 	expect_errno "No such file or directory" cat "$ds/metadata/none.csv"
-	expect_errno "Operation not permitted" cp "$T/meta.csv" "$ds/metadata/builtin.csv"
+	expect_errno "Permission denied" cp "$T/meta.csv" "$ds/metadata/builtin.csv"
 	expect_errno "Invalid argument" cp "$T/meta.csv" "$ds/metadata/bad name.csv"
 	expect_errno "Permission denied" bash -c 'cat "$1" > "$2"' _ "$T/pred.csv" "$ds/predictions/m.scores.csv"
 	expect_errno "Operation not permitted" rm "$ds/predictions/m.scores.csv"
@@ -146,6 +194,7 @@ EOF
 	expect_list_eq "$T/ls2.expected" "$T/last.out" "rm NAME.csv removes NAME.scores.csv too"
 	ok "cat log" cat "$ds/log"
 	expect_contains "$T/last.out" "predictions 'm' deleted" "log: deletion"
+	builtin_flows "$ds"
 }
 
 both_modes flows
