@@ -6,6 +6,13 @@
  * so a copy of the same bytes anywhere costs nothing. A blob that does not
  * decode is cached as not an image with the decoder's reason; a blob whose
  * bytes are not on this store (upload=meta) is not cached (it may come).
+ *
+ * Why lazily, not at commit: measured on this 2-core VM (load average
+ * 6.8-10), 300 PNGs of 320x240 (1.2 MB) into a local mount, 3 runs:
+ * `cp -r` 0.18-0.24 s (median 0.19 s); the first `cat metadata/
+ * builtin.csv` 0.46-1.78 s (median 1.03 s: every decode); the second
+ * 0.005-0.013 s (the cache). Computing at commit would make that copy
+ * about 6 times slower for a value many datasets never read.
  */
 #include <errno.h>
 #include <stdio.h>
