@@ -276,7 +276,7 @@ FUZZ_CC ?= clang
 FUZZ_BUILD ?= build-fuzz
 FUZZ_CFLAGS ?= -O1 -g -fno-omit-frame-pointer
 FUZZ_SAN = -fsanitize=address,undefined -fno-sanitize-recover=undefined
-FUZZ = csv selection request json route http
+FUZZ = csv selection request json route http incsv
 FUZZ_ALL_CFLAGS = -std=c11 -D_GNU_SOURCE -D_FILE_OFFSET_BITS=64 -I. \
                   -Wall -Wextra -Wshadow -Wstrict-prototypes \
                   -Wmissing-prototypes -Wformat=2 \
