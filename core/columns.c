@@ -12,9 +12,8 @@
  * by '.'; names are unique per kind, and a name both a predictions and a
  * metadata input have resolves to the predictions (say so in the README).
  * Sample ids are node ids (store_node_path gives their paths). builtin.*
- * columns read the image metadata cache (core/imgmeta.h) and the catalog's
- * file sizes; a value not computed yet is NAN (core_imgmeta_fill computes
- * them, given the blob store this module does not have).
+ * columns read the image metadata cache (core/imgmeta.h), computing the
+ * missing values of the samples asked for, and the catalog's file sizes.
  */
 #include <errno.h>
 #include <math.h>
@@ -23,6 +22,7 @@
 #include <string.h>
 
 #include "core/columns.h"
+#include "core/blobs.h"
 #include "core/imgmeta.h"
 #include "core/incsv.h"
 #include "core/text.h"
@@ -317,15 +317,17 @@ static int cmp_tfile(const void *a, const void *b)
 		      ((const struct tfile *)b)->path);
 }
 
-/* builtin.COL for paths: the cached values (imgmeta.h: computed when
- * metadata/builtin.csv is read, or by core_imgmeta_fill), NAN where not
- * computed yet or not an image; file_size from the catalog. */
+/* builtin.COL for paths: the cached values (imgmeta.h), computing those of
+ * the samples asked for that are missing (the blob store of st: cheap to
+ * open); NAN for a file that is not an image or whose bytes are not here;
+ * file_size from the catalog. */
 static int builtin_load(store *st, int64_t ds, const char *col,
 			const char *const *paths, size_t n,
 			struct sv_column *out, char *why, size_t whylen)
 {
 	struct store_dataset d;
 	struct tfiles t = { 0 };
+	struct core_blobs *b = NULL;
 	int k = -1, rc;
 
 	for (int i = 0; i < CORE_IMGMETA_NCOLS; i++)
@@ -342,6 +344,8 @@ static int builtin_load(store *st, int64_t ds, const char *col,
 		rc = store_tree_files_each(st, d.live_tree, tfile_add, &t);
 	if (!rc && !(out->v = malloc((n ? n : 1) * sizeof(double))))
 		rc = -ENOMEM;
+	if (!rc && k < EMB_IMGSTATS_N)
+		rc = core_blobs_open(st, &b);
 	if (!rc) {
 		qsort(t.v, t.n, sizeof(*t.v), cmp_tfile);
 		out->n = n;
@@ -352,13 +356,21 @@ static int builtin_load(store *st, int64_t ds, const char *col,
 			out->v[i] = NAN;
 			if (f && k == EMB_IMGSTATS_N)
 				out->v[i] = (double)f->size;
-			else if (f && !core_imgmeta_cached(st, f->sha, &v))
+			else if (f && !(rc = core_imgmeta_get(st, b, f->sha,
+							      &v, NULL, 0)))
 				out->v[i] = v.v[k];
+			if (rc > 0)
+				rc = 0;       /* not an image: no value */
+			if (rc)
+				break;
 		}
 	}
+	core_blobs_free(b);
 	for (size_t i = 0; i < t.n; i++)
 		free(t.v[i].path);
 	free(t.v);
+	if (rc)
+		sv_column_free(out);
 	return rc;
 }
 

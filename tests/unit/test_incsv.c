@@ -6,7 +6,8 @@
  * CRLF/LF/CR, BOM, empty metadata values, numeric vs categorical columns),
  * the probabilities-or-logits rule, uncertainty scores against values
  * computed by hand, the scores export, and core_column_load_paths /
- * core_column_list over a temporary store (both catalog engines).
+ * core_column_list over a temporary store (both catalog engines), with
+ * builtin.* columns computed from a committed PPM.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -20,8 +21,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "core/columns.h"
+#include "core/imgmeta.h"
 #include "core/incsv.h"
 #include "core/text.h"
 #include "tests/unit/tstore.h"
@@ -409,6 +412,80 @@ static void test_columns(void **state)
 	assert_int_equal(store_input_get(f->st, 7, P, "m.v1", &in), -ENOENT);
 }
 
+/* A committed file `name` holding data[0..len) in ds's initial-tag. */
+static void put_file(store *st, const struct store_dataset *ds,
+		     const char *name, const void *data, size_t len)
+{
+	struct store_newnode nn = { .kind = STORE_FILE, .mode = 0644 };
+	struct store_node n;
+	unsigned char sha[STORE_SHA_LEN];
+	char staged[4096];
+	int fd;
+
+	assert_int_equal(store_node_create(st, ds->live_root, name, &nn, &n),
+			 0);
+	fd = store_staging_create(st, staged, sizeof(staged));
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, data, len), (ssize_t)len);
+	assert_int_equal(store_sha256_fd(fd, sha), 0);
+	assert_int_equal(store_node_commit(st, n.ino, fd, staged, sha,
+					   (int64_t)len, 0, 0), 0);
+	close(fd);
+}
+
+/* builtin.* columns: computed on load for the samples asked for (a red +
+ * blue PPM: brightness 0.2065, colourfulness 1.069093, 2 x 1), NAN for a
+ * file that is not an image and for an unknown path; file_size for any
+ * file; then cached (core_imgmeta_cached finds it). */
+static void test_builtin_columns(void **state)
+{
+	struct fx *f = *state;
+	static const char ppm[] = "P6\n2 1\n255\n\xff\x00\x00\x00\x00\xff";
+	const char *paths[] = { "rb.ppm", "note.txt", "nope" };
+	struct store_dataset d;
+	struct sv_column c;
+	struct emb_imgstats v;
+	char why[512];
+
+	assert_int_equal(store_dataset_create(f->st, "", "bi", &d), 0);
+	put_file(f->st, &d, "rb.ppm", ppm, sizeof(ppm) - 1);
+	put_file(f->st, &d, "note.txt", "hello", 5);
+	assert_int_equal(core_column_load_paths(f->st, d.id,
+		"builtin.colourfulness", paths, 3, &c, why, sizeof(why)), 0);
+	assert_int_equal(c.categorical, 0);
+	assert_true(fabs(c.v[0] - 1.069093) < 1e-5);
+	assert_true(isnan(c.v[1]) && isnan(c.v[2]));
+	sv_column_free(&c);
+	assert_int_equal(core_column_load_paths(f->st, d.id, "builtin.width",
+						paths, 3, &c, why, sizeof(why)), 0);
+	assert_true(c.v[0] == 2);
+	sv_column_free(&c);
+	assert_int_equal(core_column_load_paths(f->st, d.id,
+		"builtin.file_size", paths, 3, &c, why, sizeof(why)), 0);
+	assert_true(c.v[0] == sizeof(ppm) - 1 && c.v[1] == 5 && isnan(c.v[2]));
+	sv_column_free(&c);
+	assert_int_equal(core_column_load_paths(f->st, d.id, "builtin.hue",
+						paths, 3, &c, why, sizeof(why)),
+			 -EINVAL);
+	assert_string_equal(why, "no column 'hue' in metadata/builtin.csv "
+			    "(columns: width, height, brightness, contrast, "
+			    "sharpness, colourfulness, file_size)");
+	/* the value is cached per content hash now */
+	unsigned char sha[STORE_SHA_LEN];
+	{
+		char tmp[] = "/tmp/sievefs-i21a-ppm-XXXXXX";
+		int t = mkstemp(tmp);
+		assert_true(t >= 0);
+		assert_int_equal(write(t, ppm, sizeof(ppm) - 1),
+				 (ssize_t)(sizeof(ppm) - 1));
+		assert_int_equal(store_sha256_fd(t, sha), 0);
+		close(t);
+		unlink(tmp);
+	}
+	assert_int_equal(core_imgmeta_cached(f->st, sha, &v), 0);
+	assert_true(fabs(v.v[2] - 0.2065) < 1e-6);
+}
+
 int main(void)
 {
 	/* one group (its setup opens the store the column case uses), so the
@@ -422,6 +499,7 @@ int main(void)
 		cmocka_unit_test(test_scores_export),
 		cmocka_unit_test(test_metadata_good),
 		cmocka_unit_test(test_columns),
+		cmocka_unit_test(test_builtin_columns),
 	};
 
 	return cmocka_run_group_tests_name("incsv", cases, setup, teardown);
