@@ -31,13 +31,13 @@ LIBS = $(shell $(PKG_CONFIG) --libs $(PKGS)) -lm -lpthread $(LDLIBS)
 LIB_SRC = store/sql.c store/sql_sqlite.c store/schema_sqlite.c \
            store/sql_pg.c store/sql_pg_stmt.c store/schema_pg.c \
            store/db.c store/blob.c store/catalog.c store/vectors.c store/users.c \
-           store/features.c store/kept.c store/sessions.c store/changes.c store/table.c \
+           store/features.c store/inputs.c store/kept.c store/sessions.c store/changes.c store/table.c \
            store/thumbs.c store/lightly.c store/idem.c store/queue.c store/servers.c \
            store/s3.c store/s3_sign.c store/s3_ops.c store/s3_xml.c \
            store/blobs_iface.c store/blobs_local.c store/blobs_s3.c store/blobs_spec.c store/blobs_cache.c \
            store/migrate.c \
            core/log.c core/names.c core/local.c core/upload.c core/text.c \
-           core/csv.c core/runs.c core/plot.c core/layout.c core/embedder.c core/table.c core/thumbs.c \
+           core/csv.c core/incsv.c core/inputs.c core/imgmeta.c core/runs.c core/plot.c core/layout.c core/embedder.c core/table.c core/thumbs.c \
            core/util.c core/blobs.c core/auth.c core/serve.c core/lightly.c core/idem.c \
            core/columns.c \
            core/request.c \
@@ -49,7 +49,7 @@ MAIN_SRC = fs/main.c
 # the built web app's home, served by `sievefs serve` when it exists
 WEB_DIR = $(PREFIX)/share/sievefs/web
 UNIT = sql store names fsname csv runs sampling layout decode embed cache api thumb changes table thumbs lightly state \
-       layer sqlite_engine blobstore idem queue select
+       layer sqlite_engine blobstore idem queue select incsv imgstats
 LIB_OBJ = $(LIB_SRC:%.c=$(BUILD)/%.o)
 MAIN_OBJ = $(MAIN_SRC:%.c=$(BUILD)/%.o)
 UNIT_BIN = $(UNIT:%=$(BUILD)/tests/unit/test_%)
@@ -125,7 +125,7 @@ test: $(BUILD)/sievefs $(UNIT_BIN) $(S3_UNIT) web
 # would run again unchanged (test_sampling alone is 22 s under ASan). make
 # test runs them with SIEVEFS_TEST_NO_CATALOG=1, under which tstore.c
 # fails any catalog they open, so the list cannot go stale unseen.
-UNIT_NOCAT = names fsname csv sampling layout decode embed cache thumb sqlite_engine
+UNIT_NOCAT = names fsname csv sampling layout decode embed cache thumb sqlite_engine imgstats
 UNIT_NOCAT_BIN = $(UNIT_NOCAT:%=$(BUILD)/tests/unit/test_%)
 test-pg: $(UNIT_BIN)
 	@echo "test-pg: not run again on PostgreSQL (they open no catalog): $(UNIT_NOCAT:%=test_%)"
@@ -278,7 +278,7 @@ FUZZ_CC ?= clang
 FUZZ_BUILD ?= build-fuzz
 FUZZ_CFLAGS ?= -O1 -g -fno-omit-frame-pointer
 FUZZ_SAN = -fsanitize=address,undefined -fno-sanitize-recover=undefined
-FUZZ = csv selection request json route http
+FUZZ = csv selection request json route http incsv
 FUZZ_ALL_CFLAGS = -std=c11 -D_GNU_SOURCE -D_FILE_OFFSET_BITS=64 -I. \
                   -Wall -Wextra -Wshadow -Wstrict-prototypes \
                   -Wmissing-prototypes -Wformat=2 \

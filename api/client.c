@@ -577,6 +577,14 @@ static const struct backend_ops client_ops = {
 	.emb_put = c_emb_put,
 	.emb_delete = c_emb_delete,
 	.emb_export = c_emb_export,
+	.input_list = cl_input_list,
+	.input_get = cl_input_get,
+	.input_get_id = cl_input_get_id,
+	.input_put = cl_input_put,
+	.input_delete = cl_input_delete,
+	.input_export = cl_input_export,
+	.imgmeta_read = cl_imgmeta_read,
+	.node_imgmeta = cl_node_imgmeta,
 	.statfs = c_statfs,
 	/* Frozen tags never change, whoever made them. Live trees change
 	 * on other machines too: set from meta_ttl at open. */

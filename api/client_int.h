@@ -246,6 +246,20 @@ int cl_node_open(struct backend *be, const be_node *n);
  * queue. */
 void cl_prefetch_stop(struct client *c);
 
+/* ---- selection inputs (client_inputs.c; issue 21, i21a) ---- */
+
+int cl_input_list(struct backend *be, int64_t ds, int kind,
+		  struct store_input **out, size_t *n);
+int cl_input_get(struct backend *be, int64_t ds, int kind, const char *name,
+		 struct store_input *out);
+int cl_input_get_id(struct backend *be, int64_t id, struct store_input *out);
+int cl_input_put(struct backend *be, int64_t ds, int kind, const char *name,
+		 const char *text, size_t len, char *msg);
+int cl_input_delete(struct backend *be, int64_t id);
+int cl_input_export(struct backend *be, int64_t id, int what, int fd);
+int cl_imgmeta_read(struct backend *be, int64_t ds, char **out, size_t *len);
+int cl_node_imgmeta(struct backend *be, int64_t ino, struct emb_imgstats *out);
+
 /* ---- uploads (client_upload.c) ---- */
 
 int cl_staging_create(struct backend *be, char *path, size_t len);

@@ -22,6 +22,7 @@
 #include <string.h>
 
 #include "api/json.h"
+#include "core/incsv.h"
 #include "core/names.h"
 #include "core/util.h"
 
@@ -389,6 +390,44 @@ int api_embedding_from_json(const cJSON *j, struct store_embedding *out)
 	return 0;
 }
 
+int api_input_to_json(const struct store_input *e, cJSON **out)
+{
+	cJSON *j = cJSON_CreateObject();
+	int rc = j ? 0 : -ENOMEM;
+	const char *kind = core_input_kind_name(e->kind);
+
+	if (!rc) rc = add_num(j, "id", e->id);
+	if (!rc) rc = add_num(j, "dataset", e->dataset);
+	if (!rc) rc = add_str(j, "kind", kind ? kind : "");
+	if (!rc) rc = add_str(j, "name", e->name);
+	if (!rc) rc = add_num(j, "rows", e->rows);
+	if (!rc) rc = add_num(j, "cols", e->cols);
+	if (!rc) rc = add_num(j, "bytes", e->bytes);
+	if (!rc) rc = api_add_i64_str(j, "created_ns", e->created_ns);
+	return finish(j, rc, out);
+}
+
+int api_input_from_json(const cJSON *j, struct store_input *out)
+{
+	struct store_input e;
+	char kind[32];
+	int rc;
+
+	memset(&e, 0, sizeof(e));
+	rc = api_get_i64(j, "id", &e.id, 1);
+	if (!rc) rc = api_get_i64(j, "dataset", &e.dataset, 1);
+	if (!rc) rc = api_get_str(j, "kind", kind, sizeof(kind), 1);
+	if (!rc) rc = api_get_str(j, "name", e.name, sizeof(e.name), 1);
+	if (!rc) rc = api_get_i64(j, "rows", &e.rows, 1);
+	if (!rc) rc = api_get_i64(j, "cols", &e.cols, 1);
+	if (!rc) rc = api_get_i64(j, "bytes", &e.bytes, 1);
+	if (!rc) rc = api_get_i64(j, "created_ns", &e.created_ns, 1);
+	if (rc || !(e.kind = core_input_kind_of(kind)))
+		return -EINVAL;
+	*out = e;
+	return 0;
+}
+
 int api_statfs_to_json(const struct statvfs *s, cJSON **out)
 {
 	cJSON *j = cJSON_CreateObject();
@@ -493,6 +532,7 @@ int api_node_any(const void *n, cJSON **out) { return api_node_to_json(n, out); 
 int api_dataset_any(const void *d, cJSON **out) { return api_dataset_to_json(d, out); }
 int api_tag_any(const void *t, cJSON **out) { return api_tag_to_json(t, out); }
 int api_embedding_any(const void *e, cJSON **out) { return api_embedding_to_json(e, out); }
+int api_input_any(const void *e, cJSON **out) { return api_input_to_json(e, out); }
 
 /* ---- errors ---- */
 

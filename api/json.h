@@ -38,6 +38,10 @@ int api_tag_to_json(const struct store_tag *t, cJSON **out);
 int api_tag_from_json(const cJSON *j, struct store_tag *out);
 int api_embedding_to_json(const struct store_embedding *e, cJSON **out);
 int api_embedding_from_json(const cJSON *j, struct store_embedding *out);
+/* A predictions/ or metadata/ input (issue 21): id, dataset, kind
+ * ("predictions" | "metadata"), name, rows, cols, bytes, created_ns. */
+int api_input_to_json(const struct store_input *e, cJSON **out);
+int api_input_from_json(const cJSON *j, struct store_input *out);
 int api_statfs_to_json(const struct statvfs *s, cJSON **out);
 int api_statfs_from_json(const cJSON *j, struct statvfs *out);
 
@@ -59,6 +63,7 @@ int api_node_any(const void *n, cJSON **out);
 int api_dataset_any(const void *d, cJSON **out);
 int api_tag_any(const void *t, cJSON **out);
 int api_embedding_any(const void *e, cJSON **out);
+int api_input_any(const void *e, cJSON **out);
 
 /* Field helpers, usable on any object: a string field copied into buf
  * (-EINVAL absent/not a string, -ENAMETOOLONG too long), an integer field

@@ -63,6 +63,11 @@ enum MHD_Result srv_lightly_ds_err(struct MHD_Connection *c, int rc);
 int srv_lightly_tag(struct req *r, int64_t ds, const char *uid,
 		    struct store_tag *out);
 
+/* ---- lightly_scores.c's route (issue 21, i21a): POST
+ * /v1/datasets/{id}/tags/{tagId}/scores into metadata/lightly.csv ---- */
+enum MHD_Result srv_lightly_scores(struct srv *s, struct req *r,
+				   struct MHD_Connection *c);
+
 /* ---- lightly_jobs.c's routes (route_fn) ---- */
 
 enum MHD_Result srv_lightly_embeddings(struct srv *s, struct req *r,

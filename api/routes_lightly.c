@@ -815,7 +815,9 @@ static const struct route routes[] = {
 	{ "v1/datasets/#/tags/#", "GET", r_tag, B_NONE, 0 },
 	{ "v1/datasets/#/tags/#/filenames", "GET", r_tag_filenames, B_NONE,
 	  0 },
-	{ "v1/datasets/#/tags/#/scores", "POST", not_impl, B_JSON, CAP_JSON },
+	/* issue 21 (i21a): active-learning scores (lightly_scores.c) */
+	{ "v1/datasets/#/tags/#/scores", "POST", srv_lightly_scores, B_JSON,
+	  64u << 20 },   /* a float per sample: millions of them */
 	{ "v1/datasets/#/samples", "POST", r_sample_create, B_JSON,
 	  CAP_JSON },
 	{ "v1/datasets/#/samples", "GET", not_impl, B_NONE, 0 },

@@ -682,6 +682,8 @@ static const struct route *const tables[] = {
 	srv_routes_app_v1,
 	srv_routes_samples,
 	srv_routes_media,
+	/* issue 21 (i21a): selection inputs */
+	srv_routes_inputs,
 };
 
 #define NTABLES (sizeof(tables) / sizeof(tables[0]))

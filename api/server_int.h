@@ -227,6 +227,8 @@ extern const struct route srv_routes_app_v1[]; /* tokens, state, runs,
                                                 * (routes_app.c) */
 extern const struct route srv_routes_samples[]; /* the sample table and
                                                   * arrays in its order */
+/* issue 21 (i21a): predictions/ and metadata/ inputs (routes_inputs.c) */
+extern const struct route srv_routes_inputs[];
 extern const struct route srv_routes_media[];  /* thumbnails, images,
                                                 * blob URLs */
 /* Presigned reads (routes_media.c, issue 19 item 4). srv_presign: 1 with

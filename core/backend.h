@@ -24,6 +24,7 @@
 #include <sys/statvfs.h>
 
 #include "core/records.h"
+#include "embed/imgstats.h"
 
 typedef struct store_node be_node;
 typedef struct store_dataset be_dataset;
@@ -140,6 +141,33 @@ struct backend_ops {
 		       const char *text, size_t len, char *msg);
 	int (*emb_delete)(struct backend *, int64_t id);
 	int (*emb_export)(struct backend *, int64_t id, int fd);
+
+	/* Selection inputs (issue 21, i21a): the predictions/ and metadata/
+	 * CSVs (core/incsv.h); kind: enum core_input_kind. list: of one
+	 * kind (0: all), free(*out). put: validated (-EINVAL, msg names row
+	 * and column; nothing stored), stored as the bytes given. export:
+	 * what CORE_INPUT_TEXT (the CSV as uploaded) or CORE_INPUT_SCORES
+	 * (predictions: NAME.scores.csv) into fd. Another user's input or
+	 * dataset: -ENOENT. */
+	int (*input_list)(struct backend *, int64_t ds, int kind,
+			  struct store_input **out, size_t *n);
+	int (*input_get)(struct backend *, int64_t ds, int kind,
+			 const char *name, struct store_input *out);
+	int (*input_get_id)(struct backend *, int64_t id,
+			    struct store_input *out);
+	int (*input_put)(struct backend *, int64_t ds, int kind,
+			 const char *name, const char *text, size_t len,
+			 char *msg);
+	int (*input_delete)(struct backend *, int64_t id);
+	int (*input_export)(struct backend *, int64_t id, int what, int fd);
+	/* Built-in image metadata (core/imgmeta.h): metadata/builtin.csv of
+	 * the dataset's initial-tag (malloc'd; computes what is missing, so
+	 * it may take a while the first time), and the values of one file
+	 * node (0; -ENODATA not an image or bytes not here). */
+	int (*imgmeta_read)(struct backend *, int64_t ds, char **out,
+			    size_t *len);
+	int (*node_imgmeta)(struct backend *, int64_t ino,
+			    struct emb_imgstats *out);
 
 	int (*statfs)(struct backend *, struct statvfs *out);
 	/* Frozen trees never change: may the kernel cache them for long? */

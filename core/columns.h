@@ -1,7 +1,10 @@
 /*
- * columns.h — per-sample columns for selection (issue 21; OWNER: i21a).
- * Placeholder of i21a's module for the merge: the interface exactly as
- * /work/wt/I21-CONTRACT.md gives it; the integrator takes i21a's file.
+ * columns.h — per-sample columns for selection (issue 21; the interface of
+ * /work/wt/I21-CONTRACT.md, owned by i21a): a score or metadata value per
+ * sample, read from the dataset's predictions/ and metadata/ inputs
+ * (core/incsv.h) and matched to samples by relative path. Runs on a store
+ * (embedded mode and the server); thread-safe as store/ is; blocks on the
+ * catalog. A sample the input has no row for has no value (NAN / -1).
  */
 #ifndef SIEVEFS_CORE_COLUMNS_H
 #define SIEVEFS_CORE_COLUMNS_H
@@ -9,16 +12,16 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "core/records.h"
+#include "store/store.h"
 
 /* A per-sample column, aligned with the ids asked for. */
 struct sv_column {
-    size_t n;
-    int categorical;        /* 0: v[] numeric; 1: cat[] indexes names[] */
-    double *v;              /* n values, NAN = the sample has no value */
-    int32_t *cat;           /* n indexes into names, -1 = no value */
-    char **names;           /* ncat category names (classes, labels) */
-    size_t ncat;
+	size_t n;
+	int categorical;        /* 0: v[] numeric; 1: cat[] indexes names[] */
+	double *v;              /* n values, NAN = the sample has no value */
+	int32_t *cat;           /* n indexes into names, -1 = no value */
+	char **names;           /* ncat category names (classes, labels) */
+	size_t ncat;
 };
 /* Loads column SPEC of dataset ds for samples ids[0..n) (sample ids as
  * core/runs.c uses for candidates). SPEC is "INPUT.COLUMN":
@@ -32,11 +35,20 @@ struct sv_column {
  * metadata: c)", "no column 'y' in metadata/c.csv (columns: ...)"),
  * or another -errno. Caller frees with sv_column_free. */
 int core_column_load(store *st, int64_t ds, const char *spec,
-                     const int64_t *ids, size_t n, struct sv_column *out,
-                     char *why, size_t whylen);
+		     const int64_t *ids, size_t n, struct sv_column *out,
+		     char *why, size_t whylen);
 void sv_column_free(struct sv_column *c);
 /* The names of every column the dataset has, "INPUT.COLUMN", for
  * messages and exports; 0 or -errno; *names malloc'd, caller frees. */
 int core_column_list(store *st, int64_t ds, char ***names, size_t *n);
+
+/* Beyond the contract (i21a): the same as core_column_load for samples
+ * named by their relative paths (what store_matrix_load gives a run's
+ * candidates), without a catalog query per sample. */
+int core_column_load_paths(store *st, int64_t ds, const char *spec,
+			   const char *const *paths, size_t n,
+			   struct sv_column *out, char *why, size_t whylen);
+/* Frees what core_column_list returned (names[0..n) and the array). */
+void core_column_list_free(char **names, size_t n);
 
 #endif

@@ -29,6 +29,9 @@
 #include "core/runs.h"
 #include "core/text.h"
 #include "core/view.h"
+#include "core/incsv.h"
+#include "core/inputs.h"
+#include "core/imgmeta.h"
 #include "store/store.h"
 
 #define TEXT_MAX (256u << 20)   /* cap on a control file's text */
@@ -942,6 +945,106 @@ static int l_emb_export(struct backend *be, int64_t id, int fd)
 	return rc;
 }
 
+/* ---- selection inputs (issue 21, i21a; core/inputs.c) ---- */
+
+static int l_input_list(struct backend *be, int64_t ds, int kind,
+			struct store_input **out, size_t *n)
+{
+	be_dataset d;
+	int rc = l_dataset_get_id(be, ds, &d);
+
+	*out = NULL;
+	*n = 0;
+	return rc ? rc : store_input_list(L(be)->st, ds, kind, out, n);
+}
+
+static int l_input_get(struct backend *be, int64_t ds, int kind,
+		       const char *name, struct store_input *out)
+{
+	be_dataset d;
+	int rc = l_dataset_get_id(be, ds, &d);
+
+	return rc ? rc : store_input_get(L(be)->st, ds, kind, name, out);
+}
+
+static int l_input_get_id(struct backend *be, int64_t id,
+			  struct store_input *out)
+{
+	be_dataset d;
+	int rc = store_input_get_id(L(be)->st, id, out);
+
+	return rc ? rc : l_dataset_get_id(be, out->dataset, &d);
+}
+
+static int l_input_put(struct backend *be, int64_t ds, int kind,
+		       const char *name, const char *text, size_t len,
+		       char *msg)
+{
+	be_dataset d;
+	char line[BE_MSG + 256];
+	int rc = l_dataset_get_id(be, ds, &d);
+
+	if (rc)
+		return rc;
+	rc = core_input_put(L(be)->st, ds, d.live_tree, kind, name, text, len,
+			    line, sizeof(line));
+	if (rc == -EINVAL)
+		return user_error(be, ds, msg, rc, line);
+	if (!rc)
+		l_log_event(be, ds, STORE_INFO, line);
+	return rc;
+}
+
+static int l_input_delete(struct backend *be, int64_t id)
+{
+	struct store_input in;
+	char line[BE_MSG];
+	int rc = l_input_get_id(be, id, &in);
+
+	if (!rc)
+		rc = store_input_delete(L(be)->st, id);
+	if (!rc) {
+		snprintf(line, sizeof(line), "%s '%s' deleted",
+			 core_input_kind_name(in.kind), in.name);
+		l_log_event(be, in.dataset, STORE_INFO, line);
+	}
+	return rc;
+}
+
+static int l_input_export(struct backend *be, int64_t id, int what, int fd)
+{
+	struct store_input in;
+	int rc = l_input_get_id(be, id, &in);
+
+	return rc ? rc : core_input_export(L(be)->st, &in, what, fd);
+}
+
+static int l_imgmeta_read(struct backend *be, int64_t ds, char **out,
+			  size_t *len)
+{
+	be_dataset d;
+	int rc = l_dataset_get_id(be, ds, &d);
+
+	*out = NULL;
+	*len = 0;
+	return rc ? rc : core_imgmeta_csv(L(be)->st, L(be)->blobs,
+					  d.live_tree, out, len);
+}
+
+static int l_node_imgmeta(struct backend *be, int64_t ino,
+			  struct emb_imgstats *out)
+{
+	be_node n;
+	int rc = l_node_get(be, ino, &n);
+
+	if (rc)
+		return rc;
+	if (n.kind != STORE_FILE || !n.has_sha)
+		return -ENODATA;
+	rc = core_imgmeta_get(L(be)->st, L(be)->blobs, n.sha, out, NULL, 0);
+	return rc == 1 ? -ENODATA : rc;
+}
+
 static int l_statfs(struct backend *be, struct statvfs *out)
 {
 	return store_statvfs(L(be)->st, out);
@@ -1000,6 +1103,14 @@ static const struct backend_ops local_ops = {
 	.emb_put = l_emb_put,
 	.emb_delete = l_emb_delete,
 	.emb_export = l_emb_export,
+	.input_list = l_input_list,
+	.input_get = l_input_get,
+	.input_get_id = l_input_get_id,
+	.input_put = l_input_put,
+	.input_delete = l_input_delete,
+	.input_export = l_input_export,
+	.imgmeta_read = l_imgmeta_read,
+	.node_imgmeta = l_node_imgmeta,
 	.statfs = l_statfs,
 	/* Every change to a local store passes through this mount's kernel,
 	 * which keeps its caches coherent itself; only sampling (background)

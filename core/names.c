@@ -15,6 +15,7 @@ static const char *const reserved[] = {
 	"initial-tag", "sample", "selection", "scores.csv", "embeddings",
 	"plot.svg", "info", "log",
 	"plot-umap.svg",            /* issue 21, the layout (i21d) */
+	"predictions", "metadata",      /* issue 21 (i21a) */
 };
 
 static int is_alnum(char c)

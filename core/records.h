@@ -117,6 +117,18 @@ struct store_embedding {
 	int64_t dim, rows, created_ns;
 };
 
+/* A predictions/ or metadata/ input (store/inputs.c): its CSV text is kept
+ * as uploaded. kind: enum core_input_kind (core/incsv.h). */
+struct store_input {
+	int64_t id, dataset;
+	int kind;
+	char name[129];
+	int64_t rows;        /* rows naming a sample when uploaded */
+	int64_t cols;        /* value columns (classes, metadata columns) */
+	int64_t bytes;       /* of the CSV text */
+	int64_t created_ns;
+};
+
 enum store_run_status { STORE_RUN_QUEUED = 0, STORE_RUN_RUNNING = 1,
 			STORE_RUN_DONE = 2, STORE_RUN_CANCELLED = 3,
 			STORE_RUN_FAILED = 4 };

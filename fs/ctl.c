@@ -87,6 +87,9 @@ static const struct fs_ctl ctls[] = {
 	{ "embeddings", FS_SLOT_EMBDIR, S_IFDIR | 0755 },
 	/* issue 21, the layout (i21d) */
 	{ "plot-umap.svg", FS_SLOT_PLOT_UMAP, S_IFREG | 0444 },
+	/* issue 21 (i21a): the selection inputs */
+	{ "predictions", FS_SLOT_PREDDIR, S_IFDIR | 0755 },
+	{ "metadata", FS_SLOT_METADIR, S_IFDIR | 0755 },
 	{ "info", FS_SLOT_INFO, S_IFREG | 0444 },
 	{ "log", FS_SLOT_LOG, S_IFREG | 0444 },
 };
@@ -105,8 +108,21 @@ const struct fs_ctl *fs_ctl_by_name(const char *name)
 	return NULL;
 }
 
+/* metadata/builtin.csv (issue 21, i21a): a generated file like the
+ * others, shown in metadata/ (fs/ops.c), not in the dataset folder. */
+static const struct fs_ctl builtin_meta = {
+	"builtin.csv", FS_SLOT_BUILTINMETA, S_IFREG | 0444
+};
+
+const struct fs_ctl *fs_ctl_builtin_meta(void)
+{
+	return &builtin_meta;
+}
+
 const struct fs_ctl *fs_ctl_by_slot(int slot)
 {
+	if (slot == FS_SLOT_BUILTINMETA)
+		return &builtin_meta;
 	for (size_t i = 0; i < sizeof(ctls) / sizeof(ctls[0]); i++)
 		if (ctls[i].slot == slot)
 			return &ctls[i];
@@ -218,6 +234,8 @@ static int generate(struct fs *fs, int64_t ds, int slot, char **out,
 		return be->ops->plot_read(be, ds, CORE_LAYOUT_PCA, out, len);
 	case FS_SLOT_PLOT_UMAP:     /* issue 21, the layout (i21d) */
 		return be->ops->plot_read(be, ds, CORE_LAYOUT_UMAP, out, len);
+	case FS_SLOT_BUILTINMETA:
+		return be->ops->imgmeta_read(be, ds, out, len);
 	default:
 		return -ENOENT;
 	}

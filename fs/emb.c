@@ -24,6 +24,13 @@
  * dropped first (an open handle keeps its own fd). A listing or lookup
  * never renders: it shows the kept size, or 0, with attribute timeout 0.
  *
+ * The predictions/ and metadata/ folders (issue 21, i21a) are the same
+ * machinery over the backend's input_* operations: `kind` 0 is
+ * embeddings/, else the enum core_input_kind of the folder. Their
+ * uploads are checked with core_input_check_*; their exports are the text
+ * as uploaded; predictions/ also lists NAME.scores.csv per NAME.csv, a
+ * read-only export of its uncertainty scores (export `what` 1).
+ *
  * Threads: the pending list is protected by fs->emb_lock; a pending
  * upload's fd and size by the same lock (writes are rare and sequential).
  * Kept exports by exp_lock (one mount per process, so they are this
@@ -42,6 +49,8 @@
 
 #include "core/log.h"
 #include "core/csv.h"
+#include "core/incsv.h"
+#include "core/inputs.h"
 #include "core/names.h"
 #include "core/embedder.h"
 #include "fs/emb.h"
@@ -50,8 +59,18 @@
 #define EXPORTS_KEPT 8
 #define EXPORTS_BYTES ((off_t)2 << 30)
 
+/* One file of the three folders, as its export is keyed. kind: 0 an
+ * embedding, else an input's enum core_input_kind; what: 1 the scores of
+ * predictions/NAME.csv. */
+struct csvfile {
+	int kind, what;
+	int64_t id, ds, created_ns, rows, dim;
+	char name[129];
+};
+
 /* A rendered export; see the top of the file. */
 struct export {
+	int kind, what;
 	int64_t id, created_ns, rows, dim;
 	int fd;                   /* -1 while being rendered */
 	off_t size;
@@ -68,12 +87,14 @@ static uint64_t exp_clock;
 struct emb_upload {
 	int64_t n;                /* inode number part */
 	int64_t ds;
+	int kind;                 /* 0 embeddings, else core_input_kind */
 	char name[130];           /* without .csv */
 	int fd;
 	off_t size;
 	int refs;
 	struct core_csv_check *ck; /* checks rows as they arrive; NULL once
 				      the writes are not sequential */
+	struct core_input_check *ick;  /* the same for inputs */
 	off_t checked;            /* bytes fed to ck */
 	int dirty;                /* written since the last store */
 	int stored;               /* a store was tried */
@@ -92,11 +113,97 @@ int fs_tmpfile_fd(void)
 	return fd < 0 ? -errno : fd;
 }
 
-static int same_version(const struct export *x,
-			const struct store_embedding *e)
+const char *fs_csv_folder(int kind)
 {
-	return x->id == e->id && x->created_ns == e->created_ns &&
-	       x->rows == e->rows && x->dim == e->dim;
+	return kind ? core_input_kind_name(kind) : "embeddings";
+}
+
+int fs_csv_slot_kind(int slot)
+{
+	return slot == FS_SLOT_EMBDIR ? 0
+	     : slot == FS_SLOT_PREDDIR ? CORE_INPUT_PREDICTIONS
+	     : slot == FS_SLOT_METADIR ? CORE_INPUT_METADATA : -1;
+}
+
+static void from_emb(struct csvfile *f, const struct store_embedding *e)
+{
+	memset(f, 0, sizeof(*f));
+	f->id = e->id;
+	f->ds = e->dataset;
+	f->created_ns = e->created_ns;
+	f->rows = e->rows;
+	f->dim = e->dim;
+	snprintf(f->name, sizeof(f->name), "%s", e->name);
+}
+
+static void from_input(struct csvfile *f, const struct store_input *in,
+		       int what)
+{
+	memset(f, 0, sizeof(*f));
+	f->kind = in->kind;
+	f->what = what;
+	f->id = in->id;
+	f->ds = in->dataset;
+	f->created_ns = in->created_ns;
+	f->rows = in->rows;
+	f->dim = in->bytes;
+	snprintf(f->name, sizeof(f->name), "%s", in->name);
+}
+
+/* The file of inode i (EMB, INPUT, INPUT_SCORES). */
+static int file_of_ino(struct fs *fs, struct fs_ino i, struct csvfile *f)
+{
+	struct store_embedding se;
+	struct store_input in;
+	int rc;
+
+	if (i.kind == FS_INO_EMB) {
+		rc = fs->be->ops->emb_get_id(fs->be, i.id, &se);
+		if (!rc)
+			from_emb(f, &se);
+		return rc;
+	}
+	if (i.kind != FS_INO_INPUT && i.kind != FS_INO_INPUT_SCORES)
+		return -ENOENT;
+	rc = fs->be->ops->input_get_id(fs->be, i.id, &in);
+	if (!rc && i.kind == FS_INO_INPUT_SCORES &&
+	    in.kind != CORE_INPUT_PREDICTIONS)
+		rc = -ENOENT;
+	if (!rc)
+		from_input(f, &in, i.kind == FS_INO_INPUT_SCORES);
+	return rc;
+}
+
+/* The file named base (scores: NAME.scores.csv's NAME) in folder kind. */
+static int file_of_name(struct fs *fs, int kind, int64_t ds, const char *base,
+			int scores, struct csvfile *f)
+{
+	struct store_embedding se;
+	struct store_input in;
+	int rc;
+
+	if (!kind) {
+		rc = fs->be->ops->emb_get(fs->be, ds, base, &se);
+		if (!rc)
+			from_emb(f, &se);
+		return rc;
+	}
+	rc = fs->be->ops->input_get(fs->be, ds, kind, base, &in);
+	if (!rc)
+		from_input(f, &in, scores);
+	return rc;
+}
+
+static int same_version(const struct export *x, const struct csvfile *e)
+{
+	return x->created_ns == e->created_ns && x->rows == e->rows &&
+	       x->dim == e->dim;
+}
+
+static int same_file(const struct export *x, const struct csvfile *e)
+{
+	return x->id == e->id && (x->kind != 0) == (e->kind != 0) &&
+	       x->what == e->what;
 }
 
 /* Unlinks *p and closes its file. Caller holds exp_lock. */
@@ -131,12 +238,13 @@ static void export_trim(const struct export *keep)
 	}
 }
 
-/* Forgets every kept export of embedding id. */
-static void export_forget(int64_t id)
+/* Forgets every kept export of embedding (kind 0) or input id. */
+static void export_forget(int kind, int64_t id)
 {
 	pthread_mutex_lock(&exp_lock);
 	for (struct export **p = &exports; *p;) {
-		if ((*p)->id == id && !(*p)->busy)
+		if ((*p)->id == id && ((*p)->kind != 0) == (kind != 0) &&
+		    !(*p)->busy)
 			export_unlink(p);
 		else
 			p = &(*p)->next;
@@ -144,10 +252,19 @@ static void export_forget(int64_t id)
 	pthread_mutex_unlock(&exp_lock);
 }
 
+static int render(struct fs *fs, const struct csvfile *e, int fd)
+{
+	if (!e->kind)
+		return fs->be->ops->emb_export(fs->be, e->id, fd);
+	return fs->be->ops->input_export(fs->be, e->id, e->what ?
+					 CORE_INPUT_SCORES : CORE_INPUT_TEXT,
+					 fd);
+}
+
 /* The export of e's version: its size, and (fd non-NULL) a dup of its file.
  * gen = 0: only if already rendered (-ENOENT otherwise). Renders it when
  * needed (blocks). 0 or -errno. */
-static int export_get(struct fs *fs, const struct store_embedding *e, int gen,
+static int export_get(struct fs *fs, const struct csvfile *e, int gen,
 		      off_t *size, int *fd)
 {
 	struct export *x;
@@ -160,7 +277,7 @@ static int export_get(struct fs *fs, const struct store_embedding *e, int gen,
 again:
 	for (struct export **p = &exports; *p; p = &(*p)->next) {
 		x = *p;
-		if (x->id != e->id)
+		if (!same_file(x, e))
 			continue;
 		if (x->busy) {
 			if (!gen)
@@ -188,6 +305,8 @@ again:
 		pthread_mutex_unlock(&exp_lock);
 		return -ENOMEM;
 	}
+	x->kind = e->kind;
+	x->what = e->what;
 	x->id = e->id;
 	x->created_ns = e->created_ns;
 	x->rows = e->rows;
@@ -199,7 +318,7 @@ again:
 	pthread_mutex_unlock(&exp_lock);
 
 	tfd = fs_tmpfile_fd();
-	rc = tfd < 0 ? tfd : fs->be->ops->emb_export(fs->be, e->id, tfd);
+	rc = tfd < 0 ? tfd : render(fs, e, tfd);
 	if (!rc && fstat(tfd, &st))
 		rc = -errno;
 
@@ -239,15 +358,34 @@ int fs_emb_base(const char *file, char *base, size_t len)
 	return core_name_valid(base) ? 0 : -EINVAL;
 }
 
-static struct emb_upload *find_pending(struct fs *fs, int64_t ds,
+/* predictions/: "NAME.scores.csv" → NAME and 1; else fs_emb_base's. */
+static int csv_base(int kind, const char *file, char *base, size_t len,
+		    int *scores)
+{
+	int rc = fs_emb_base(file, base, len);
+	size_t l;
+
+	*scores = 0;
+	if (rc || kind != CORE_INPUT_PREDICTIONS)
+		return rc;
+	l = strlen(base);
+	if (l > 7 && !strcmp(base + l - 7, ".scores")) {
+		base[l - 7] = '\0';
+		*scores = 1;
+		return core_name_valid(base) ? 0 : -EINVAL;
+	}
+	return 0;
+}
+
+static struct emb_upload *find_pending(struct fs *fs, int kind, int64_t ds,
 				       const char *base)
 {
 	for (struct emb_upload *u = fs->emb_pending; u; u = u->next)
 		/* once stored (and not written since), the name is the
 		 * stored embedding's: a lookup must not hand out an upload
 		 * inode that the RELEASE the kernel sends next takes away */
-		if (u->ds == ds && !strcmp(u->name, base) && !u->gone &&
-		    (!u->stored || u->dirty))
+		if (u->ds == ds && u->kind == kind && !strcmp(u->name, base) &&
+		    !u->gone && (!u->stored || u->dirty))
 			return u;
 	return NULL;
 }
@@ -269,8 +407,8 @@ static void pending_attr(struct fs *fs, const struct emb_upload *u,
 /* gen = 0 (listings, lookups: their attributes expire at once, and an rm
  * must not render): the size only if already known, else 0. A render that
  * fails shows 0 (the open reports why). */
-static void emb_attr(struct fs *fs, const struct store_embedding *e,
-		     struct stat *st, int gen)
+static void emb_attr(struct fs *fs, const struct csvfile *e, struct stat *st,
+		     int gen)
 {
 	off_t size = 0;
 
@@ -279,8 +417,8 @@ static void emb_attr(struct fs *fs, const struct store_embedding *e,
 	memset(st, 0, sizeof(*st));
 	st->st_size = size;
 	st->st_blocks = (size + 511) / 512;
-	st->st_ino = fs_ino_emb(e->id);
-	st->st_mode = S_IFREG | 0644;
+	st->st_ino = e->kind ? fs_ino_input(e->id, e->what) : fs_ino_emb(e->id);
+	st->st_mode = S_IFREG | (e->what ? 0444 : 0644);
 	st->st_nlink = 1;
 	st->st_uid = fs->uid;
 	st->st_gid = fs->gid;
@@ -289,27 +427,28 @@ static void emb_attr(struct fs *fs, const struct store_embedding *e,
 	st->st_ctim = st->st_atim = st->st_mtim;
 }
 
-int fs_emb_lookup(struct fs *fs, int64_t ds, const char *file,
+int fs_emb_lookup(struct fs *fs, int kind, int64_t ds, const char *file,
 		  struct fuse_entry_param *e)
 {
-	struct store_embedding se;
-	struct emb_upload *u;
+	struct csvfile f;
+	struct emb_upload *u = NULL;
 	char base[130];
-	int rc = fs_emb_base(file, base, sizeof(base));
+	int scores, rc = csv_base(kind, file, base, sizeof(base), &scores);
 
 	if (rc)
 		return -ENOENT;
 	memset(e, 0, sizeof(*e));
 	pthread_mutex_lock(&fs->emb_lock);
-	u = find_pending(fs, ds, base);
+	if (!scores)
+		u = find_pending(fs, kind, ds, base);
 	if (u)
 		pending_attr(fs, u, &e->attr);
 	pthread_mutex_unlock(&fs->emb_lock);
 	if (!u) {
-		rc = fs->be->ops->emb_get(fs->be, ds, base, &se);
+		rc = file_of_name(fs, kind, ds, base, scores, &f);
 		if (rc)
 			return rc;
-		emb_attr(fs, &se, &e->attr, 0);
+		emb_attr(fs, &f, &e->attr, 0);
 	}
 	e->ino = e->attr.st_ino;
 	return 0;
@@ -317,7 +456,7 @@ int fs_emb_lookup(struct fs *fs, int64_t ds, const char *file,
 
 int fs_emb_getattr(struct fs *fs, struct fs_ino i, struct stat *st)
 {
-	struct store_embedding se;
+	struct csvfile f;
 	int rc = -ENOENT;
 
 	if (i.kind == FS_INO_EMB_UPLOAD) {
@@ -330,58 +469,106 @@ int fs_emb_getattr(struct fs *fs, struct fs_ino i, struct stat *st)
 		pthread_mutex_unlock(&fs->emb_lock);
 		return rc;
 	}
-	rc = fs->be->ops->emb_get_id(fs->be, i.id, &se);
+	rc = file_of_ino(fs, i, &f);
 	if (!rc)
-		emb_attr(fs, &se, st, 1);
+		emb_attr(fs, &f, st, 1);
 	return rc;
 }
 
-int fs_emb_list(struct fs *fs, int64_t ds, fs_emb_list_fn fn, void *arg)
+static int list_one(struct fs *fs, const struct csvfile *f, fs_emb_list_fn fn,
+		    void *arg)
 {
-	struct store_embedding *v;
 	struct fuse_entry_param e;
-	char name[140];
-	size_t n;
-	int rc = fs->be->ops->emb_list(fs->be, ds, &v, &n);
+	char name[150];
 
-	if (rc)
+	memset(&e, 0, sizeof(e));
+	emb_attr(fs, f, &e.attr, 0);
+	e.ino = e.attr.st_ino;
+	snprintf(name, sizeof(name), "%s%s.csv", f->name,
+		 f->what ? ".scores" : "");
+	return fn(arg, name, &e);
+}
+
+int fs_emb_list(struct fs *fs, int kind, int64_t ds, fs_emb_list_fn fn,
+		void *arg)
+{
+	struct store_embedding *v = NULL;
+	struct store_input *w = NULL;
+	struct csvfile f;
+	size_t n = 0;
+	int rc;
+
+	if (!kind) {
+		rc = fs->be->ops->emb_list(fs->be, ds, &v, &n);
+		for (size_t i = 0; i < n && !rc; i++) {
+			from_emb(&f, &v[i]);
+			rc = list_one(fs, &f, fn, arg);
+		}
+		free(v);
 		return rc;
-	for (size_t i = 0; i < n && !rc; i++) {
-		memset(&e, 0, sizeof(e));
-		emb_attr(fs, &v[i], &e.attr, 0);
-		e.ino = e.attr.st_ino;
-		snprintf(name, sizeof(name), "%s.csv", v[i].name);
-		rc = fn(arg, name, &e);
 	}
-	free(v);
+	rc = fs->be->ops->input_list(fs->be, ds, kind, &w, &n);
+	for (size_t i = 0; i < n && !rc; i++) {
+		from_input(&f, &w[i], 0);
+		rc = list_one(fs, &f, fn, arg);
+		if (!rc && kind == CORE_INPUT_PREDICTIONS) {
+			from_input(&f, &w[i], 1);
+			rc = list_one(fs, &f, fn, arg);
+		}
+	}
+	free(w);
 	return rc;
 }
 
-/* A new pending upload for ds/base; the caller holds a reference. */
-int fs_emb_upload_new(struct fs *fs, int64_t ds, const char *file,
-		      struct fs_fh **out, struct fuse_entry_param *e)
+/* Why a name of folder kind cannot be uploaded (logged), or 0. */
+static int refuse_name(struct fs *fs, int kind, int64_t ds, const char *file,
+		       const char *base, int rc, int scores)
 {
-	struct emb_upload *u;
-	struct fs_fh *fh;
-	char base[130];
-	int rc = fs_emb_base(file, base, sizeof(base));
+	const char *folder = fs_csv_folder(kind);
+	char line[800];
 
-	*out = NULL;
 	if (rc) {
-		char line[400];
-		snprintf(line, sizeof(line), "embeddings/%.200s: name it"
-			 " NAME.csv, NAME being 1-128 of A-Z a-z 0-9 . _ -",
-			 file);
+		snprintf(line, sizeof(line), "%s/%.200s: name it NAME.csv, NAME"
+			 " being 1-128 of A-Z a-z 0-9 . _ -", folder, file);
 		fs->be->ops->log_event(fs->be, ds, STORE_ERROR, line);
 		return rc;
 	}
-	if (!strcmp(base, CORE_BUILTIN_NAME)) {
+	if (scores) {
+		snprintf(line, sizeof(line), "predictions/%.200s is computed"
+			 " from %.130s.csv (read-only); upload the"
+			 " probabilities as %.130s.csv", file, base, base);
+		fs->be->ops->log_event(fs->be, ds, STORE_ERROR, line);
+		return -EPERM;
+	}
+	if (!kind && !strcmp(base, CORE_BUILTIN_NAME)) {
 		fs->be->ops->log_event(fs->be, ds, STORE_ERROR, "embeddings/"
 				       CORE_BUILTIN_NAME ".csv is computed by"
 				       " sievefs (echo embed > sample); upload"
 				       " your CSV under another name");
 		return -EPERM;
 	}
+	if (kind == CORE_INPUT_METADATA && !strcmp(base, "builtin")) {
+		fs->be->ops->log_event(fs->be, ds, STORE_ERROR, "metadata/"
+				       "builtin.csv is computed by sievefs;"
+				       " upload your CSV under another name");
+		return -EPERM;
+	}
+	return 0;
+}
+
+/* A new pending upload for ds/base; the caller holds a reference. */
+int fs_emb_upload_new(struct fs *fs, int kind, int64_t ds, const char *file,
+		      struct fs_fh **out, struct fuse_entry_param *e)
+{
+	struct emb_upload *u;
+	struct fs_fh *fh;
+	char base[130];
+	int scores, rc = csv_base(kind, file, base, sizeof(base), &scores);
+
+	*out = NULL;
+	rc = refuse_name(fs, kind, ds, file, base, rc, scores);
+	if (rc)
+		return rc;
 	u = calloc(1, sizeof(*u));
 	fh = calloc(1, sizeof(*fh));
 	if (!u || !fh) {
@@ -390,17 +577,22 @@ int fs_emb_upload_new(struct fs *fs, int64_t ds, const char *file,
 		return -ENOMEM;
 	}
 	u->fd = fs_tmpfile_fd();
-	u->ck = core_csv_check_new();
-	if (u->fd < 0 || !u->ck) {
+	if (kind)
+		u->ick = core_input_check_new(kind);
+	else
+		u->ck = core_csv_check_new();
+	if (u->fd < 0 || (!u->ck && !u->ick)) {
 		rc = u->fd < 0 ? u->fd : -ENOMEM;
 		if (u->fd >= 0)
 			close(u->fd);
 		core_csv_check_free(u->ck);
+		core_input_check_free(u->ick);
 		free(u);
 		free(fh);
 		return rc;
 	}
 	u->ds = ds;
+	u->kind = kind;
 	snprintf(u->name, sizeof(u->name), "%s", base);
 	u->refs = 1;
 	pthread_mutex_lock(&fs->emb_lock);
@@ -448,24 +640,36 @@ ssize_t fs_emb_write(struct fs *fs, struct fs_fh *fh, const char *buf,
 	if (off + n > u->size)
 		u->size = off + n;
 	u->dirty = 1;
-	if (u->ck && off == u->checked) {
-		rc = core_csv_check_feed(u->ck, buf, (size_t)n, msg,
-					 sizeof(msg));
+	if ((u->ck || u->ick) && off == u->checked) {
+		rc = u->ck ? core_csv_check_feed(u->ck, buf, (size_t)n, msg,
+						 sizeof(msg))
+			   : core_input_check_feed(u->ick, buf, (size_t)n, msg,
+						   sizeof(msg));
 		u->checked += n;
-	} else if (u->ck) {
+	} else if (u->ck || u->ick) {
 		/* Out of order (dd seek=, a rewrite): the close judges. */
 		core_csv_check_free(u->ck);
+		core_input_check_free(u->ick);
 		u->ck = NULL;
+		u->ick = NULL;
 	}
 	if (rc == -EINVAL)
 		u->failed = 1;
 	pthread_mutex_unlock(&fs->emb_lock);
 	if (rc == -EINVAL) {
-		snprintf(line, sizeof(line), "embeddings/%s.csv not stored: %s",
-			 u->name, msg);
+		snprintf(line, sizeof(line), "%s/%s.csv not stored: %s",
+			 fs_csv_folder(u->kind), u->name, msg);
 		fs->be->ops->log_event(fs->be, u->ds, STORE_ERROR, line);
 	}
 	return rc ? rc : n;
+}
+
+int fs_csv_put(struct fs *fs, int kind, int64_t ds, const char *name,
+	       const char *text, size_t len, char *msg)
+{
+	if (!kind)
+		return fs->be->ops->emb_put(fs->be, ds, name, text, len, msg);
+	return fs->be->ops->input_put(fs->be, ds, kind, name, text, len, msg);
 }
 
 /* Validates and stores the whole file written so far; see fs/README.md. */
@@ -486,8 +690,8 @@ static int save_upload(struct fs *fs, struct emb_upload *u)
 		if (map == MAP_FAILED)
 			return -errno;
 	}
-	rc = fs->be->ops->emb_put(fs->be, u->ds, u->name, map ? map : "",
-				  (size_t)size, msg);
+	rc = fs_csv_put(fs, u->kind, u->ds, u->name, map ? map : "",
+			(size_t)size, msg);
 	if (map)
 		munmap(map, (size_t)size);
 	return rc;
@@ -543,24 +747,25 @@ void fs_emb_release(struct fs *fs, struct fs_fh *fh)
 	if (last) {
 		close(u->fd);
 		core_csv_check_free(u->ck);
+		core_input_check_free(u->ick);
 		free(u);
 	}
 	free(fh);
 }
 
-int fs_emb_open_read(struct fs *fs, int64_t id, struct fs_fh **out)
+int fs_emb_open_read(struct fs *fs, struct fs_ino i, struct fs_fh **out)
 {
 	struct fs_fh *fh = calloc(1, sizeof(*fh));
-	struct store_embedding se;
+	struct csvfile f;
 	off_t size;
 	int fd = -1, rc;
 
 	*out = NULL;
 	if (!fh)
 		return -ENOMEM;
-	rc = fs->be->ops->emb_get_id(fs->be, id, &se);
+	rc = file_of_ino(fs, i, &f);
 	if (!rc)
-		rc = export_get(fs, &se, 1, &size, &fd);
+		rc = export_get(fs, &f, 1, &size, &fd);
 	if (rc) {
 		if (fd >= 0)
 			close(fd);
@@ -573,18 +778,21 @@ int fs_emb_open_read(struct fs *fs, int64_t id, struct fs_fh **out)
 	return 0;
 }
 
-int fs_emb_unlink(struct fs *fs, int64_t ds, const char *file)
+int fs_emb_unlink(struct fs *fs, int kind, int64_t ds, const char *file)
 {
-	struct store_embedding se;
+	struct csvfile f;
 	char base[130];
-	int rc = fs_emb_base(file, base, sizeof(base));
+	int scores, rc = csv_base(kind, file, base, sizeof(base), &scores);
 
 	if (rc)
 		return -ENOENT;
-	rc = fs->be->ops->emb_get(fs->be, ds, base, &se);
+	rc = file_of_name(fs, kind, ds, base, scores, &f);
+	if (!rc && scores)
+		return -EPERM;     /* computed from NAME.csv: rm that */
 	if (!rc)
-		rc = fs->be->ops->emb_delete(fs->be, se.id);
+		rc = kind ? fs->be->ops->input_delete(fs->be, f.id)
+			  : fs->be->ops->emb_delete(fs->be, f.id);
 	if (!rc)
-		export_forget(se.id);
+		export_forget(kind, f.id);
 	return rc;
 }

@@ -155,6 +155,7 @@ void fs_op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 		break;
 	case FS_INO_EMB:
 	case FS_INO_EMB_UPLOAD:
+	case FS_INO_INPUT:
 	case FS_INO_CTL:
 		/* Truncation is how shells open for writing; the text is
 		 * replaced on close anyway. */
@@ -209,14 +210,32 @@ void fs_op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		rc = fs->be->ops->emb_get_id(fs->be, i.id, &se);
 		if (!rc && wr) {
 			snprintf(file, sizeof(file), "%s.csv", se.name);
-			rc = fs_emb_upload_new(fs, se.dataset, file, &fh, NULL);
+			rc = fs_emb_upload_new(fs, 0, se.dataset, file, &fh,
+					       NULL);
 		} else if (!rc) {
-			rc = fs_emb_open_read(fs, i.id, &fh);
+			rc = fs_emb_open_read(fs, i, &fh);
 		}
 		reply_open_direct(req, fi, fh, rc);
 		return;
 	}
-	if (i.kind == FS_INO_CTL && i.slot == FS_SLOT_EMBDIR) {
+	/* issue 21 (i21a): predictions/ and metadata/ files */
+	if (i.kind == FS_INO_INPUT || i.kind == FS_INO_INPUT_SCORES) {
+		struct store_input in;
+		char file[140];
+		rc = fs->be->ops->input_get_id(fs->be, i.id, &in);
+		if (!rc && wr && i.kind == FS_INO_INPUT_SCORES) {
+			rc = -EACCES;
+		} else if (!rc && wr) {
+			snprintf(file, sizeof(file), "%s.csv", in.name);
+			rc = fs_emb_upload_new(fs, in.kind, in.dataset, file,
+					       &fh, NULL);
+		} else if (!rc) {
+			rc = fs_emb_open_read(fs, i, &fh);
+		}
+		reply_open_direct(req, fi, fh, rc);
+		return;
+	}
+	if (i.kind == FS_INO_CTL && fs_csv_slot_kind(i.slot) >= 0) {
 		fuse_reply_err(req, EISDIR);
 		return;
 	}

@@ -267,6 +267,8 @@ struct fs_ctl {
 /* The control file named `name`, or NULL. */
 const struct fs_ctl *fs_ctl_by_name(const char *name);
 const struct fs_ctl *fs_ctl_by_slot(int slot);
+/* metadata/builtin.csv's entry (slot FS_SLOT_BUILTINMETA; issue 21). */
+const struct fs_ctl *fs_ctl_builtin_meta(void);
 /* The control files, for readdir; *n set to their count. */
 const struct fs_ctl *fs_ctl_all(size_t *n);
 /* Size and mtime (= ctime) of a readable control file's text. gen = 0:

@@ -7,6 +7,8 @@
 #define EBIT (UINT64_C(1) << 61)
 #define UBIT (UINT64_C(1) << 60)
 #define SBIT (UINT64_C(1) << 59)
+#define IBIT (UINT64_C(1) << 58)   /* issue 21: predictions/, metadata/ */
+#define RBIT (UINT64_C(1) << 57)   /* predictions/NAME.scores.csv */
 
 uint64_t fs_ino_node(int64_t node)
 {
@@ -33,6 +35,11 @@ uint64_t fs_ino_emb_upload(int64_t n)
 	return EBIT | UBIT | (uint64_t)n;
 }
 
+uint64_t fs_ino_input(int64_t input, int scores)
+{
+	return EBIT | IBIT | (scores ? RBIT : 0) | (uint64_t)input;
+}
+
 uint64_t fs_ino_scratch(int64_t n)
 {
 	return EBIT | SBIT | (uint64_t)n;
@@ -54,6 +61,11 @@ struct fs_ino fs_ino_decode(uint64_t ino)
 		if (r.id <= 0)
 			return r;
 		r.kind = r.slot == FS_SLOT_DIR ? FS_INO_DATASET : FS_INO_CTL;
+	} else if ((ino & EBIT) && (ino & IBIT)) {
+		r.kind = (ino & RBIT) ? FS_INO_INPUT_SCORES : FS_INO_INPUT;
+		r.id = (int64_t)(ino & ~(EBIT | IBIT | RBIT));
+		if ((ino & (UBIT | SBIT)) || r.id <= 0)
+			r.kind = FS_INO_BAD;
 	} else if (ino & EBIT) {
 		r.kind = (ino & UBIT) ? FS_INO_EMB_UPLOAD
 			 : (ino & SBIT) ? FS_INO_SCRATCH : FS_INO_EMB;

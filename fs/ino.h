@@ -11,6 +11,8 @@
  *   1<<61 | embedding                  embeddings/NAME.csv
  *   1<<61 | 1<<60 | n                  a CSV being copied into embeddings/
  *   1<<61 | 1<<59 | n                  a scratch file (scratch.c)
+ *   1<<61 | 1<<58 | input              predictions/ or metadata/NAME.csv
+ *   1<<61 | 1<<58 | 1<<57 | input      predictions/NAME.scores.csv
  * Node and embedding ids stay far below 2^59, and dataset ids below 2^54.
  * Pure functions, no state.
  */
@@ -20,13 +22,17 @@
 #include <stdint.h>
 
 enum fs_ino_kind { FS_INO_ROOT, FS_INO_DATASET, FS_INO_CTL, FS_INO_NODE,
-		   FS_INO_EMB, FS_INO_EMB_UPLOAD, FS_INO_SCRATCH, FS_INO_BAD };
+		   FS_INO_EMB, FS_INO_EMB_UPLOAD, FS_INO_SCRATCH,
+		   FS_INO_INPUT, FS_INO_INPUT_SCORES, FS_INO_BAD };
 
 /* Control files of a dataset; slot numbers are part of the inode numbers
  * users see, so never renumber. */
 enum fs_slot { FS_SLOT_DIR = 0, FS_SLOT_SELECTION = 1, FS_SLOT_INFO = 2,
 	       FS_SLOT_LOG = 3, FS_SLOT_SAMPLE = 4, FS_SLOT_SCORES = 5,
 	       FS_SLOT_PLOT = 6, FS_SLOT_EMBDIR = 7,
+	       /* issue 21 (i21a): the selection inputs' folders */
+	       FS_SLOT_PREDDIR = 8, FS_SLOT_METADIR = 9,
+	       FS_SLOT_BUILTINMETA = 10,   /* metadata/builtin.csv */
 	       /* issue 21, the layout (i21d): far from 8.. that the other
 		* parts of issue 21 take */
 	       FS_SLOT_PLOT_UMAP = 32,
@@ -36,6 +42,7 @@ struct fs_ino {
 	enum fs_ino_kind kind;
 	int64_t id;      /* dataset id (DATASET, CTL), node id (NODE),
 			    embedding id (EMB), upload number (EMB_UPLOAD),
+			    input id (INPUT, INPUT_SCORES),
 			    scratch file number (SCRATCH) */
 	int slot;        /* CTL only */
 };
@@ -46,6 +53,8 @@ uint64_t fs_ino_ctl(int64_t dataset, int slot);
 uint64_t fs_ino_emb(int64_t embedding);
 uint64_t fs_ino_emb_upload(int64_t n);
 uint64_t fs_ino_scratch(int64_t n);
+/* predictions/ or metadata/NAME.csv of input id; scores: NAME.scores.csv */
+uint64_t fs_ino_input(int64_t input, int scores);
 /* Splits an inode number; FS_INO_BAD for numbers fs/ never hands out. */
 struct fs_ino fs_ino_decode(uint64_t ino);
 

@@ -91,7 +91,8 @@ static void dataset_attr(struct fs *fs, const be_dataset *d, struct stat *st)
 	memset(st, 0, sizeof(*st));
 	st->st_ino = fs_ino_dataset(d->id);
 	st->st_mode = S_IFDIR | 0755;
-	st->st_nlink = 2 + ntags + 1;   /* + embeddings/ */
+	st->st_nlink = 2 + ntags + 3;   /* + embeddings/, predictions/,
+					   metadata/ */
 	st->st_uid = fs->uid;
 	st->st_gid = fs->gid;
 	st->st_blksize = 4096;
@@ -257,11 +258,17 @@ static int do_lookup(struct fs *fs, fuse_ino_t parent, const char *name,
 			node_entry(fs, &n, e);
 		return rc;
 	case FS_INO_CTL:
-		if (p.slot != FS_SLOT_EMBDIR)
+		if (fs_csv_slot_kind(p.slot) < 0)
 			return -ENOTDIR;
 		if (fs_scratch_name(p.slot, name))
 			return fs_scratch_lookup(p.id, p.slot, name, e);
-		rc = fs_emb_lookup(fs, p.id, name, e);
+		if (p.slot == FS_SLOT_METADIR && !strcmp(name, "builtin.csv")) {
+			rc = be->ops->dataset_get_id(be, p.id, &d);
+			if (!rc)
+				ctl_entry(fs, &d, fs_ctl_builtin_meta(), e, 0);
+			return rc;
+		}
+		rc = fs_emb_lookup(fs, fs_csv_slot_kind(p.slot), p.id, name, e);
 		e->attr_timeout = 0;
 		e->entry_timeout = 0;
 		return rc;
@@ -384,6 +391,8 @@ int fs_getattr(struct fs *fs, fuse_ino_t ino, struct stat *st,
 	}
 	case FS_INO_EMB:
 	case FS_INO_EMB_UPLOAD:
+	case FS_INO_INPUT:
+	case FS_INO_INPUT_SCORES:
 		*ttl = 0;
 		return fs_emb_getattr(fs, i, st);
 	case FS_INO_SCRATCH:
@@ -581,17 +590,23 @@ static int snap_node(struct fs *fs, int64_t ino, struct dirsnap *s)
 	return snap_children(fs, s);
 }
 
-static int snap_emb(struct fs *fs, int64_t ds, struct dirsnap *s)
+/* embeddings/, predictions/ or metadata/ (slot) */
+static int snap_emb(struct fs *fs, int64_t ds, int slot, struct dirsnap *s)
 {
 	be_dataset d;
 	int rc = fs->be->ops->dataset_get_id(fs->be, ds, &d);
 
 	if (!rc)
-		rc = snap_dots(s, fs_ino_ctl(ds, FS_SLOT_EMBDIR),
-			       fs_ino_dataset(ds));
+		rc = snap_dots(s, fs_ino_ctl(ds, slot), fs_ino_dataset(ds));
 	if (!rc)
-		rc = fs_scratch_list(ds, FS_SLOT_EMBDIR, snap_add_fn, s);
-	return rc ? rc : fs_emb_list(fs, ds, snap_add_fn, s);
+		rc = fs_scratch_list(ds, slot, snap_add_fn, s);
+	if (!rc && slot == FS_SLOT_METADIR) {
+		struct fuse_entry_param e;
+		ctl_entry(fs, &d, fs_ctl_builtin_meta(), &e, 0);
+		rc = snap_add(s, "builtin.csv", &e);
+	}
+	return rc ? rc : fs_emb_list(fs, fs_csv_slot_kind(slot), ds,
+				     snap_add_fn, s);
 }
 
 static void op_opendir(fuse_req_t req, fuse_ino_t ino,
@@ -612,7 +627,8 @@ static void op_opendir(fuse_req_t req, fuse_ino_t ino,
 	case FS_INO_DATASET: rc = snap_dataset(fs, i.id, s); break;
 	case FS_INO_NODE: rc = snap_node(fs, i.id, s); break;
 	case FS_INO_CTL:
-		rc = i.slot == FS_SLOT_EMBDIR ? snap_emb(fs, i.id, s) : -ENOTDIR;
+		rc = fs_csv_slot_kind(i.slot) >= 0 ? snap_emb(fs, i.id, i.slot,
+							      s) : -ENOTDIR;
 		break;
 	default: rc = -ENOENT;
 	}
@@ -767,7 +783,7 @@ static void op_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name,
 		break;
 	}
 	case FS_INO_CTL:
-		rc = p.slot == FS_SLOT_EMBDIR ? -EPERM : -ENOTDIR;
+		rc = fs_csv_slot_kind(p.slot) >= 0 ? -EPERM : -ENOTDIR;
 		break;
 	default:
 		rc = -ENOENT;
@@ -805,11 +821,11 @@ static void op_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 	int rc;
 
 	if ((p.kind == FS_INO_DATASET && fs_scratch_name(FS_SLOT_DIR, name)) ||
-	    (p.kind == FS_INO_CTL && p.slot == FS_SLOT_EMBDIR &&
+	    (p.kind == FS_INO_CTL && fs_csv_slot_kind(p.slot) >= 0 &&
 	     fs_scratch_name(p.slot, name))) {
 		const struct fuse_ctx *ctx = fuse_req_ctx(req);
 		rc = fs_scratch_create(fs, p.id, p.kind == FS_INO_DATASET ?
-				       FS_SLOT_DIR : FS_SLOT_EMBDIR, name,
+				       FS_SLOT_DIR : p.slot, name,
 				       mode, ctx->uid, ctx->gid, &fh, &e);
 		if (rc) {
 			fuse_reply_err(req, -rc);
@@ -820,8 +836,9 @@ static void op_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 			fs_scratch_release(fh);
 		return;
 	}
-	if (p.kind == FS_INO_CTL && p.slot == FS_SLOT_EMBDIR) {
-		rc = fs_emb_upload_new(fs, p.id, name, &fh, &e);
+	if (p.kind == FS_INO_CTL && fs_csv_slot_kind(p.slot) >= 0) {
+		rc = fs_emb_upload_new(fs, fs_csv_slot_kind(p.slot), p.id,
+				       name, &fh, &e);
 		if (rc) {
 			fuse_reply_err(req, -rc);
 			return;
@@ -920,11 +937,16 @@ static void op_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
 		rc = -EISDIR;
 		break;
 	case FS_INO_CTL:
-		if (p.slot == FS_SLOT_EMBDIR && fs_scratch_name(p.slot, name))
+		if (fs_csv_slot_kind(p.slot) >= 0 &&
+		    fs_scratch_name(p.slot, name))
 			rc = fs_scratch_unlink(p.id, p.slot, name);
+		else if (p.slot == FS_SLOT_METADIR &&
+			 !strcmp(name, "builtin.csv"))
+			rc = -EPERM;      /* computed by sievefs */
 		else
-			rc = p.slot == FS_SLOT_EMBDIR ?
-			     fs_emb_unlink(fs, p.id, name) : -ENOTDIR;
+			rc = fs_csv_slot_kind(p.slot) >= 0 ?
+			     fs_emb_unlink(fs, fs_csv_slot_kind(p.slot), p.id,
+					   name) : -ENOTDIR;
 		break;
 	default:
 		rc = -ENOTDIR;
@@ -1028,7 +1050,7 @@ static void op_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 					  noreplace);
 		break;
 	case FS_INO_CTL:
-		if (p.slot != FS_SLOT_EMBDIR)
+		if (fs_csv_slot_kind(p.slot) < 0)
 			rc = -ENOTDIR;
 		else if (fs_scratch_name(p.slot, name))
 			rc = fs_scratch_rename(fs, p.id, p.slot, name, newname,

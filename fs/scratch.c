@@ -35,13 +35,15 @@
 #include <unistd.h>
 
 #include "core/embedder.h"
+#include "core/incsv.h"
 #include "fs/emb.h"
 #include "fs/scratch.h"
 
 struct scratch {
 	int64_t n;                /* inode number part */
 	int64_t ds;
-	int slot;                 /* FS_SLOT_DIR or FS_SLOT_EMBDIR */
+	int slot;                 /* FS_SLOT_DIR or a CSV folder's
+				     (fs_csv_slot_kind) */
 	char name[256];
 	int fd;                   /* the bytes (O_TMPFILE) */
 	mode_t mode;
@@ -63,7 +65,8 @@ int fs_scratch_name(int slot, const char *name)
 
 	if (name[0] != '.' || !strcmp(name, ".") || !strcmp(name, ".."))
 		return 0;
-	return slot != FS_SLOT_EMBDIR || l < 4 || strcmp(name + l - 4, ".csv");
+	return fs_csv_slot_kind(slot) < 0 || l < 4 ||
+	       strcmp(name + l - 4, ".csv");
 }
 
 /* Caller holds lock. */
@@ -344,7 +347,6 @@ int fs_scratch_unlink(int64_t ds, int slot, const char *name)
 static int apply(struct fs *fs, int64_t ds, int slot, const char *target,
 		 int fd)
 {
-	struct backend *be = fs->be;
 	const struct fs_ctl *c = slot == FS_SLOT_DIR ? fs_ctl_by_name(target)
 						     : NULL;
 	char base[130], msg[BE_MSG] = "";
@@ -355,10 +357,16 @@ static int apply(struct fs *fs, int64_t ds, int slot, const char *target,
 	if (slot == FS_SLOT_DIR && (!c || !(c->mode & 0200) ||
 				    S_ISDIR(c->mode)))
 		return -EPERM;
-	if (slot == FS_SLOT_EMBDIR) {
+	if (fs_csv_slot_kind(slot) >= 0) {
+		int kind = fs_csv_slot_kind(slot);
+		size_t l;
 		if (fs_emb_base(target, base, sizeof(base)))
 			return -EPERM;
-		if (!strcmp(base, CORE_BUILTIN_NAME))
+		l = strlen(base);
+		if ((!kind && !strcmp(base, CORE_BUILTIN_NAME)) ||
+		    (kind == CORE_INPUT_METADATA && !strcmp(base, "builtin")) ||
+		    (kind == CORE_INPUT_PREDICTIONS && l > 7 &&
+		     !strcmp(base + l - 7, ".scores")))
 			return -EPERM;
 	}
 	if (fstat(fd, &st))
@@ -369,9 +377,9 @@ static int apply(struct fs *fs, int64_t ds, int slot, const char *target,
 		if (map == MAP_FAILED)
 			return -errno;
 	}
-	if (slot == FS_SLOT_EMBDIR)
-		rc = be->ops->emb_put(be, ds, base, map ? map : "",
-				      (size_t)st.st_size, msg);
+	if (fs_csv_slot_kind(slot) >= 0)
+		rc = fs_csv_put(fs, fs_csv_slot_kind(slot), ds, base,
+				map ? map : "", (size_t)st.st_size, msg);
 	else
 		rc = fs_ctl_apply(fs, ds, c->slot, map ? map : "",
 				  (size_t)st.st_size);

@@ -1,6 +1,8 @@
 /*
  * xattr.c — extended attributes: user.sievefs.* names (id of a dataset or
- * tag, parent of a tag, sha256 of a file: read-only), and one setting,
+ * tag, parent of a tag, sha256 of a file; of an image file its built-in
+ * metadata, issue 21: width, height, brightness, contrast, sharpness,
+ * colourfulness, and of any file file_size: read-only), and one setting,
  * user.sievefs.tag_folders on a dataset folder ("all" or "selected":
  * which folders later tags get, core/backend.h), which setfattr sets and
  * removexattr puts back to "all"; nothing else. The setting lives in the
@@ -52,6 +54,23 @@ static int xattr_value(struct fs *fs, fuse_ino_t ino, const char *key,
 		return rc;
 	if (n.kind == STORE_FILE && n.has_sha && !strcmp(key, "sha256")) {
 		core_sha_hex(n.sha, val);
+		return 0;
+	}
+	/* issue 21 (i21a): built-in image metadata (core/imgmeta.h),
+	 * computed at the first read of one of them */
+	if (n.kind == STORE_FILE && n.has_sha && !strcmp(key, "file_size")) {
+		snprintf(val, len, "%lld", (long long)n.size);
+		return 0;
+	}
+	for (int k = 0; n.kind == STORE_FILE && n.has_sha &&
+			k < EMB_IMGSTATS_N; k++) {
+		struct emb_imgstats st;
+		if (strcmp(key, emb_imgstats_names[k]))
+			continue;
+		rc = be->ops->node_imgmeta(be, i.id, &st);
+		if (rc)
+			return rc;
+		snprintf(val, len, k < 2 ? "%.0f" : "%.6g", st.v[k]);
 		return 0;
 	}
 	if (n.parent <= 0) {
@@ -125,8 +144,11 @@ void fs_op_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
 void fs_op_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
 {
 	static const char *const keys[] = { "id", "parent", "sha256",
-					    "tag_folders" };
-	char list[160], val[256];
+					    "tag_folders", "width", "height",
+					    "brightness", "contrast",
+					    "sharpness", "colourfulness",
+					    "file_size" };
+	char list[400], val[256];
 	size_t len = 0;
 
 	for (size_t k = 0; k < sizeof(keys) / sizeof(keys[0]); k++) {

@@ -308,4 +308,18 @@ static const char v2[] =
 	" keep_seq BIGINT NOT NULL DEFAULT 0, keep_at BIGINT NOT NULL DEFAULT 0,"
 	" hand_at BIGINT NOT NULL DEFAULT 0);";
 
-const char *const schema_pg_steps[SCHEMA_PG_VERSION] = { v1, v2 };
+/* ---- version 3: issue 21's selection inputs (store/inputs.c): the
+ * predictions/ and metadata/ CSVs, kept as uploaded; their writes bump the
+ * embeddings' change counter (kind 4) like an embedding's do. */
+static const char v3[] =
+	"CREATE TABLE IF NOT EXISTS inputs(id " ID ", dataset BIGINT NOT NULL,"
+	" kind BIGINT NOT NULL, name " T " NOT NULL, rows BIGINT NOT NULL,"
+	" cols BIGINT NOT NULL, bytes BIGINT NOT NULL,"
+	" created BIGINT NOT NULL, body BYTEA NOT NULL,"
+	" UNIQUE(dataset, kind, name));"
+	"CREATE OR REPLACE TRIGGER chg_inputs_ins AFTER INSERT ON inputs"
+	" FOR EACH ROW EXECUTE FUNCTION chg_row('4');"
+	"CREATE OR REPLACE TRIGGER chg_inputs_del AFTER DELETE ON inputs"
+	" FOR EACH ROW EXECUTE FUNCTION chg_row('4');";
+
+const char *const schema_pg_steps[SCHEMA_PG_VERSION] = { v1, v2, v3 };

@@ -261,6 +261,17 @@ static const char schema[] =
 	" BEGIN " CHG("NEW.dataset", "4") " END;"
 	"CREATE TRIGGER IF NOT EXISTS chg_emb_del AFTER DELETE ON embeddings"
 	" BEGIN " CHG("OLD.dataset", "4") " END;"
+	/* issue 21's selection inputs (inputs.c), PostgreSQL's version 3;
+	 * IF NOT EXISTS: also the migration of an older catalog */
+	"CREATE TABLE IF NOT EXISTS inputs(id INTEGER PRIMARY KEY,"
+	" dataset INTEGER NOT NULL, kind INTEGER NOT NULL, name TEXT NOT NULL,"
+	" rows INTEGER NOT NULL, cols INTEGER NOT NULL, bytes INTEGER NOT NULL,"
+	" created INTEGER NOT NULL, body BLOB NOT NULL,"
+	" UNIQUE(dataset, kind, name));"
+	"CREATE TRIGGER IF NOT EXISTS chg_inputs_ins AFTER INSERT ON inputs"
+	" BEGIN " CHG("NEW.dataset", "4") " END;"
+	"CREATE TRIGGER IF NOT EXISTS chg_inputs_del AFTER DELETE ON inputs"
+	" BEGIN " CHG("OLD.dataset", "4") " END;"
 	"CREATE TRIGGER IF NOT EXISTS chg_builtin_ins AFTER INSERT ON builtin"
 	" BEGIN " CHG("NEW.dataset", "4") " END;"
 	"CREATE TRIGGER IF NOT EXISTS chg_builtin_upd AFTER UPDATE ON builtin"

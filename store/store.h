@@ -381,6 +381,25 @@ int store_matrix_load(store *st, int64_t emb, int64_t tree,
 		      struct store_matrix *out);
 void store_matrix_free(struct store_matrix *m);
 
+/* ---- predictions/ and metadata/ inputs (inputs.c) ---- */
+
+/* Stores (or replaces) input kind/name of dataset with its CSV text (as
+ * uploaded, already validated by the caller), in one transaction. */
+int store_input_put(store *st, int64_t dataset, int kind, const char *name,
+		    const char *text, size_t len, int64_t rows, int64_t cols,
+		    struct store_input *out);
+int store_input_get(store *st, int64_t dataset, int kind, const char *name,
+		    struct store_input *out);                  /* -ENOENT */
+int store_input_get_id(store *st, int64_t id, struct store_input *out);
+/* Of one kind (0: all), by creation. free(*out). */
+int store_input_list(store *st, int64_t dataset, int kind,
+		     struct store_input **out, size_t *n);
+int store_input_delete(store *st, int64_t id);                /* -ENOENT */
+/* The CSV text of input id, malloc'd (NUL-terminated; caller frees). */
+int store_input_text(store *st, int64_t id, char **text, size_t *len);
+/* Whether path is a committed file of tree: 1, 0, or -errno. */
+int store_tree_has_file(store *st, int64_t tree, const char *path);
+
 /* ---- built-in embedder ---- */
 
 /* Calls fn for each committed file of tree `tree` (path order) with its

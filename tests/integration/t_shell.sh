@@ -16,6 +16,7 @@
 #   initial-tag/ (read back byte for byte), embeddings/NAME.csv (the export
 #   reads back as written), selection (reads back as written) and sample
 #   (the run's request line is the one written);
+# - the same for predictions/NAME.csv and metadata/NAME.csv (issue 21);
 # - errors where the shell sees them: `echo bad > selection`, `echo x >>
 #   selection`, a bad CSV row through `>` and a NUL byte in a sample request
 #   make bash print "write error: Invalid argument", with the reason in
@@ -50,6 +51,24 @@ with open(out, 'w', newline='') as f:
     f.write('filenames,embedding_0,embedding_1,labels\r\n')
     for i, n in enumerate(names):
         f.write('%s,%s,%s,%d\r\n' % (n, repr(0.5 + i), repr(-1.25 * i), i % 3))
+EOF
+
+# issue 21 (i21a): a predictions and a metadata CSV over the same files,
+# and a predictions CSV with a bad value on its 4th row.
+python3 - "$T/pred.csv" "$T/meta.csv" "$T/pred.bad" "${files[@]}" <<'EOF'
+import sys
+pred, meta, bad, names = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4:]
+with open(pred, 'w', newline='') as f, open(bad, 'w', newline='') as b:
+    for o in (f, b):
+        o.write('filename,cat,dog\r\n')
+    for i, n in enumerate(names):
+        p = (i % 10) / 10
+        f.write('%s,%r,%r\r\n' % (n, p, round(1 - p, 1)))
+        b.write('%s,%s,0.5\r\n' % (n, 'zz' if i == 2 else '0.5'))
+with open(meta, 'w', newline='') as f:
+    f.write('filename,w,kind\n')
+    for i, n in enumerate(names):
+        f.write('%s,%d,%s\n' % (n, i, 'ab'[i % 2]))
 EOF
 
 # The idioms: each `idiom_NAME SRC DST` writes file SRC to DST.
@@ -197,6 +216,20 @@ flows() {
 	expect_errno "Invalid argument" rsync -I "$T/emb.bad" "$ds/embeddings/cp.csv"
 	ok "embeddings: rsync's refused rename leaves cp.csv as it was" cmp -s "$T/emb.csv" "$ds/embeddings/cp.csv"
 	ok "embeddings: and no temporary file" test -z "$(ls -A "$ds/embeddings" | grep '^\.')"
+
+	# predictions/ and metadata/ (issue 21, i21a): every idiom stores
+	# exactly what was written; a bad row through > is the shell's write
+	# error; rsync's refused rename leaves the file as it was.
+	each_idiom predictions "$T/pred.csv" "$ds/predictions/%s.csv"
+	each_idiom metadata "$T/meta.csv" "$ds/metadata/%s.csv"
+	shell_error "predictions: a bad row through >" bash -c 'cat "$1" > "$2"' _ "$T/pred.bad" "$ds/predictions/cp.csv"
+	log_has "$ds" "predictions/cp.csv not stored: row 4, column 2 (cat): 'zz' is not a number" \
+		"predictions: a bad row"
+	ok "predictions: the refused text leaves cp.csv as it was" cmp -s "$T/pred.csv" "$ds/predictions/cp.csv"
+	expect_errno "Invalid argument" rsync -I "$T/pred.bad" "$ds/predictions/cp.csv"
+	ok "predictions: rsync's refused rename leaves cp.csv as it was" cmp -s "$T/pred.csv" "$ds/predictions/cp.csv"
+	ok "predictions, metadata: no temporary file" \
+		test -z "$(ls -A "$ds/predictions" "$ds/metadata" | grep '^\.')"
 
 	# Scratch files: made, listed, renamed and removed like files.
 	ok "touch a scratch file in the dataset folder" touch "$ds/.scratch"

@@ -1,0 +1,198 @@
+/*
+ * imgmeta.c — see imgmeta.h. A value is computed by reading the blob whole,
+ * decoding it at full size (sharpness depends on the scale: a reduced decode
+ * would change it) and running emb_imgstats; the six values go to the
+ * features table as float32 under CORE_IMGMETA_KIND, keyed by the blob hash,
+ * so a copy of the same bytes anywhere costs nothing. A blob that does not
+ * decode is cached as not an image with the decoder's reason; a blob whose
+ * bytes are not on this store (upload=meta) is not cached (it may come).
+ *
+ * Why lazily, not at commit: measured on this 2-core VM (load average
+ * 6.8-10), 300 PNGs of 320x240 (1.2 MB) into a local mount, 3 runs:
+ * `cp -r` 0.18-0.24 s (median 0.19 s); the first `cat metadata/
+ * builtin.csv` 0.46-1.78 s (median 1.03 s: every decode); the second
+ * 0.005-0.013 s (the cache). Computing at commit would make that copy
+ * about 6 times slower for a value many datasets never read.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "core/blobs.h"
+#include "core/imgmeta.h"
+#include "core/text.h"
+#include "embed/decode.h"
+
+#define MAX_BLOB ((off_t)256 << 20)
+
+const char *const core_imgmeta_cols[CORE_IMGMETA_NCOLS] = {
+	"width", "height", "brightness", "contrast", "sharpness",
+	"colourfulness", "file_size"
+};
+
+int core_imgmeta_cached(store *st, const unsigned char sha[STORE_SHA_LEN],
+			struct emb_imgstats *out)
+{
+	float v[EMB_IMGSTATS_N];
+	int rc = store_feature_get(st, CORE_IMGMETA_KIND, sha, v,
+				   EMB_IMGSTATS_N, NULL, 0);
+
+	if (rc == 0)
+		for (int k = 0; k < EMB_IMGSTATS_N; k++)
+			out->v[k] = v[k];
+	return rc;
+}
+
+static int read_all(int fd, unsigned char **buf, size_t *len)
+{
+	struct stat sb;
+	size_t got = 0;
+
+	*buf = NULL;
+	if (fstat(fd, &sb))
+		return -errno;
+	if (sb.st_size > MAX_BLOB)
+		return -EFBIG;
+	if (!(*buf = malloc((size_t)sb.st_size + 1)))
+		return -ENOMEM;
+	while (got < (size_t)sb.st_size) {
+		ssize_t r = read(fd, *buf + got, (size_t)sb.st_size - got);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0) {
+			free(*buf);
+			*buf = NULL;
+			return r < 0 ? -errno : -EIO;
+		}
+		got += (size_t)r;
+	}
+	*len = got;
+	return 0;
+}
+
+int core_imgmeta_get(store *st, struct core_blobs *b,
+		     const unsigned char sha[STORE_SHA_LEN],
+		     struct emb_imgstats *out, char *why, size_t whylen)
+{
+	struct emb_image img;
+	unsigned char *buf = NULL;
+	char reason[256] = "";
+	float v[EMB_IMGSTATS_N];
+	size_t len = 0;
+	int fd, rc = store_feature_get(st, CORE_IMGMETA_KIND, sha, v,
+				       EMB_IMGSTATS_N, why, whylen);
+
+	if (rc == 0)
+		for (int k = 0; k < EMB_IMGSTATS_N; k++)
+			out->v[k] = v[k];
+	if (rc != -ENOENT)
+		return rc;
+	fd = core_blob_open(b, sha);
+	if (fd < 0) {
+		if (why && whylen)
+			snprintf(why, whylen, "bytes not here");
+		return 1;
+	}
+	rc = read_all(fd, &buf, &len);
+	close(fd);
+	if (rc == -EFBIG) {
+		snprintf(reason, sizeof(reason), "file too large to decode");
+		rc = 1;
+	} else if (!rc) {
+		rc = emb_decode(buf, len, 0, &img, reason, sizeof(reason));
+		if (rc == -EINVAL || rc == -EFBIG)
+			rc = 1;
+	}
+	free(buf);
+	if (rc < 0)
+		return rc;
+	if (rc == 0) {
+		emb_imgstats(&img, out);
+		emb_image_free(&img);
+		for (int k = 0; k < EMB_IMGSTATS_N; k++)
+			v[k] = (float)out->v[k];
+		store_feature_put(st, CORE_IMGMETA_KIND, 1, sha, v,
+				  EMB_IMGSTATS_N, NULL);
+		return 0;
+	}
+	const char *errs[1] = { reason };
+	store_feature_put(st, CORE_IMGMETA_KIND, 1, sha, v, EMB_IMGSTATS_N,
+			  errs);
+	if (why && whylen)
+		snprintf(why, whylen, "%s", reason);
+	return 1;
+}
+
+struct walk {
+	store *st;
+	struct core_blobs *b;
+	struct tbuf *t;          /* NULL: fill only */
+	int rc;
+};
+
+static void put_field(struct tbuf *b, const char *s)
+{
+	if (!strpbrk(s, ",\"\r\n")) {
+		tbuf_put(b, s, strlen(s));
+		return;
+	}
+	tbuf_put(b, "\"", 1);
+	for (const char *q; (q = strchr(s, '"')); s = q + 1) {
+		tbuf_put(b, s, (size_t)(q - s) + 1);
+		tbuf_put(b, "\"", 1);
+	}
+	tbuf_put(b, s, strlen(s));
+	tbuf_put(b, "\"", 1);
+}
+
+static int one_file(void *arg, const char *path, const unsigned char *sha,
+		    int64_t size)
+{
+	struct walk *w = arg;
+	struct emb_imgstats s;
+	int rc = core_imgmeta_get(w->st, w->b, sha, &s, NULL, 0);
+
+	if (rc < 0)
+		return w->rc = rc;
+	if (!w->t)
+		return 0;
+	put_field(w->t, path);
+	if (rc == 0)
+		tbuf_printf(w->t, ",%.0f,%.0f,%.6g,%.6g,%.6g,%.6g", s.v[0],
+			    s.v[1], s.v[2], s.v[3], s.v[4], s.v[5]);
+	else
+		tbuf_printf(w->t, ",,,,,,");
+	tbuf_printf(w->t, ",%lld\r\n", (long long)size);
+	return 0;
+}
+
+int core_imgmeta_fill(store *st, struct core_blobs *b, int64_t tree)
+{
+	struct walk w = { st, b, NULL, 0 };
+	int rc = store_tree_files_each(st, tree, one_file, &w);
+
+	return w.rc ? w.rc : rc;
+}
+
+int core_imgmeta_csv(store *st, struct core_blobs *b, int64_t tree,
+		     char **out, size_t *len)
+{
+	struct tbuf t;
+	struct walk w = { st, b, &t, 0 };
+	int rc;
+
+	tbuf_init(&t, (size_t)1 << 30);
+	tbuf_printf(&t, "filename");
+	for (int k = 0; k < CORE_IMGMETA_NCOLS; k++)
+		tbuf_printf(&t, ",%s", core_imgmeta_cols[k]);
+	tbuf_put(&t, "\r\n", 2);
+	rc = store_tree_files_each(st, tree, one_file, &w);
+	if (w.rc || rc) {
+		tbuf_free(&t);
+		return w.rc ? w.rc : rc;
+	}
+	return tbuf_finish(&t, out, len);
+}
