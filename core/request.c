@@ -537,23 +537,15 @@ void core_objs_format(const struct core_req *q, char *buf, size_t len)
 #undef PUT
 }
 
-/* The single place columns are loaded: aligned with candidates 0..n-1.
- * The candidates are the matrix's rows (paths); the sample ids the
- * contract's core_column_load takes are their row numbers until i21a's
- * module says otherwise (n = 0: only checks the spec). */
-static int load_col(store *st, int64_t ds, const char *spec, size_t n,
-		    struct sv_column *c, char *why, size_t whylen)
+/* The single place columns are loaded: aligned with candidates 0..n-1,
+ * the matrix's rows, named by their paths (core_column_load_paths: no
+ * query per sample); n = 0 only checks the spec. */
+static int load_col(store *st, int64_t ds, const char *spec,
+		    char *const *paths, size_t n, struct sv_column *c,
+		    char *why, size_t whylen)
 {
-	int64_t *ids = n ? malloc(n * sizeof(*ids)) : NULL;
-	int rc;
-
-	if (n && !ids)
-		return -ENOMEM;
-	for (size_t i = 0; i < n; i++)
-		ids[i] = (int64_t)i;
-	rc = core_column_load(st, ds, spec, ids, n, c, why, whylen);
-	free(ids);
-	return rc;
+	return core_column_load_paths(st, ds, spec, (const char *const *)paths,
+				      n, c, why, whylen);
 }
 
 static int tag_check(store *st, int64_t ds, const char *key,
@@ -588,12 +580,12 @@ int core_objs_check(store *st, int64_t ds, const struct core_req *q,
 			return rc;
 		if (!col[0])
 			continue;
-		if ((rc = load_col(st, ds, col, 0, &c, why, whylen)))
+		if ((rc = load_col(st, ds, col, NULL, 0, &c, why, whylen)))
 			return rc;
 		sv_column_free(&c);
 	}
 	for (size_t i = 0; i < s->nthr; i++) {
-		if ((rc = load_col(st, ds, s->thr[i].column, 0, &c, why,
+		if ((rc = load_col(st, ds, s->thr[i].column, NULL, 0, &c, why,
 				   whylen)))
 			return rc;
 		sv_column_free(&c);
@@ -848,7 +840,7 @@ int core_objs_run(store *st, int64_t ds, int64_t emb, const struct core_req *q,
 		}
 		if (!o->column[0])
 			continue;
-		if ((rc = load_col(st, ds, o->column, m->n, &b.col[i], why,
+		if ((rc = load_col(st, ds, o->column, m->paths, m->n, &b.col[i], why,
 				   whylen)))
 			goto out;
 		if (o->kind == SMP_OBJ_WEIGHTS) {
@@ -878,7 +870,7 @@ int core_objs_run(store *st, int64_t ds, int64_t emb, const struct core_req *q,
 		}
 	}
 	for (size_t i = 0; i < s->nthr; i++) {
-		if ((rc = load_col(st, ds, s->thr[i].column, m->n, &b.tcol[i],
+		if ((rc = load_col(st, ds, s->thr[i].column, m->paths, m->n, &b.tcol[i],
 				   why, whylen)))
 			goto out;
 		if (b.tcol[i].categorical) {

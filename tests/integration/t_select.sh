@@ -16,12 +16,16 @@
 # proportion=0.1` picks ceil(0.1·60) = 6; `balance strength=10 + diversity
 # n=6` picks
 # 2 per label; `diversity min_distance=…` stops when the rest are nearer;
+# over uploaded inputs: `weights column=m.score n=3` (metadata/m.csv)
+# picks the 3 highest, `threshold column=m.score op=< value=10` only
+# a/00..a/09, `balance column=m.kind` 2 per category, `weights
+# column=p.uncertainty_entropy` (predictions/p.csv) the 3 undecided;
 # each result is a ranking of all 60 candidates in scores.csv (scores
 # non-increasing), the selection its picks, `keep 2` and `mkdir` work on
 # it as on any run; `sample` says `strategy: select`. Refusals — an
 # unknown objective, a bad operator, a bad strength, a regex error (with
 # regerror's text), an unknown query or preselected tag, an unknown
-# column (until i21a's inputs land, every column: "no input named") —
+# input ("no input named") or column of a known input ("no column") —
 # fail the write with EINVAL, `sample` (rejected:) and the last `log`
 # line say why, and the selection, scores.csv and the run state are
 # unchanged; a balance target naming no class ends the run "failed" with
@@ -52,6 +56,17 @@ for i in range(60):
     open("%s/%s" % (src, name), "w").write("sample %d\n" % i)
     rows.append("%s,%s,%d" % (name, ",".join("%.6f" % x for x in v), c))
 open(out, "w").write("\r\n".join(rows) + "\r\n")
+t = out.rsplit("/", 1)[0]
+with open(t + "/m.csv", "w") as f:
+    f.write("filename,score,kind\n")
+    for i in range(60):
+        name = ("a/%02d.txt" if i < 30 else "b/%02d.txt") % i
+        f.write("%s,%d,%s\n" % (name, i, "ABC"[0 if i < 20 else 1 if i < 40 else 2]))
+with open(t + "/p.csv", "w") as f:
+    f.write("filename,cat,dog\n")
+    for i in range(60):
+        name = ("a/%02d.txt" if i < 30 else "b/%02d.txt") % i
+        f.write("%s,%s\n" % (name, "0.5,0.5" if 10 <= i <= 12 else "0.99,0.01"))
 EOF
 
 # cluster NAME: A, B or C.
@@ -168,6 +183,31 @@ check() {   # check MNT KIND REMOUNT-FUNCTION
 	# leaves one per cluster
 	run_sel "$ds" "diversity min_distance=3 n=20" 3 &&
 		one_per_cluster "diversity min_distance=3"
+
+	# column-based objectives over uploaded inputs (issue 21 item 1):
+	# metadata/m.csv: score = the file's number, kind = its cluster;
+	# predictions/p.csv: a/10..a/12 undecided (0.5/0.5), the rest sure
+	ok "[$MODE] cp m.csv into metadata/" cp "$T/m.csv" "$ds/metadata/m.csv"
+	ok "[$MODE] cp p.csv into predictions/" cp "$T/p.csv" "$ds/predictions/p.csv"
+	run_sel "$ds" "weights column=m.score n=3" 3 &&
+		expect_eq "b/57.txt b/58.txt b/59.txt" "$(sort "$T/sel" | tr '\n' ' ' | sed 's/ $//')" \
+			"[$MODE] weights column=m.score: the 3 highest scores"
+	run_sel "$ds" "threshold column=m.score op=< value=10 + diversity n=4" 4 &&
+		expect_eq "" "$(grep -v '^a/0[0-9]\.txt$' "$T/sel")" \
+			"[$MODE] threshold m.score < 10: picks only a/00..a/09"
+	run_sel "$ds" "balance column=m.kind strength=10 + diversity n=6" 6 &&
+		expect_eq "AABBCC" \
+			"$(while read -r p; do cluster "$p"; done <"$T/sel" | sort | tr -d '\n')" \
+			"[$MODE] balance over a metadata column: 2 of each"
+	run_sel "$ds" "weights column=p.uncertainty_entropy n=3" 3 &&
+		expect_eq "a/10.txt a/11.txt a/12.txt" "$(sort "$T/sel" | tr '\n' ' ' | sed 's/ $//')" \
+			"[$MODE] weights on the predictions' entropy: the 3 undecided"
+	expect_errno "Invalid argument" sample_req "$ds" "weights column=m.nosuch n=3"
+	cat "$ds/log" >"$T/log" 2>&1
+	tail -n 1 "$T/log" | grep -qF "no column 'nosuch'" &&
+		pass "[$MODE] an unknown column of a known input: the log names it" ||
+		fail "[$MODE] unknown column: $(tail -n 1 "$T/log")"
+	rm "$ds/metadata/m.csv" "$ds/predictions/p.csv"
 
 	# the result works as any run's: keep, mkdir
 	ok "[$MODE] keep 2" sample_req "$ds" "keep 2"
