@@ -347,6 +347,45 @@ static int revalidate_listing(struct client *c, int64_t parent)
 	return 0;
 }
 
+/*
+ * Names just found absent. A create is preceded by two lookups of its name:
+ * the tool's stat() and the kernel's own before an O_EXCL create (it
+ * revalidates even a negative entry it holds). The second is answered
+ * from a record of the first's 404, kept ABSENT_S at most (and dropped with
+ * every other node record at our own changes, cl_changed_nodes): a name
+ * another mount makes shows at most ABSENT_S later than it would anyway,
+ * well inside the kernel's own negative-entry TTL (live_ttl).
+ */
+#define ABSENT "\001absent"
+#define ABSENT_S 0.5
+
+static int absent_get(struct client *c, const char *path)
+{
+	char key[3 * STORE_NAME_MAX + 130], *b = NULL;
+	size_t len = 0;
+	double at;
+	int hit = 0;
+
+	if (cl_pathf(key, sizeof(key), "%s" ABSENT, path) ||
+	    cache_meta_get(c->meta, key, &b, &len))
+		return 0;
+	if (len == sizeof(at)) {
+		memcpy(&at, b, sizeof(at));
+		hit = now_s() - at < ABSENT_S;
+	}
+	free(b);
+	return hit;
+}
+
+static void absent_put(struct client *c, const char *path)
+{
+	char key[3 * STORE_NAME_MAX + 130];
+	double at = now_s();
+
+	if (!cl_pathf(key, sizeof(key), "%s" ABSENT, path))
+		cache_meta_put(c->meta, key, (const char *)&at, sizeof(at));
+}
+
 int cl_node_lookup(struct backend *be, int64_t parent, const char *name,
 		   be_node *out)
 {
@@ -362,12 +401,17 @@ int cl_node_lookup(struct backend *be, int64_t parent, const char *name,
 		return -ENAMETOOLONG;
 	if (memo_get(C(be), path, out, 0) == 0)
 		return 0;               /* primed by a listing, or seen */
+	if (absent_get(C(be), path))
+		return -ENOENT;
 	if (cache_meta_get(C(be)->meta, path, &body, &len) == 0)
 		free(body);             /* fresh: get_node answers, no request */
 	else if ((rc = lookup_by_listing(C(be), parent, name, path, out)) !=
 		 -EAGAIN)
 		return rc;
-	return get_node(C(be), path, out);
+	rc = get_node(C(be), path, out);
+	if (rc == -ENOENT)
+		absent_put(C(be), path);
+	return rc;
 }
 
 int cl_node_children(struct backend *be, int64_t parent, be_node **out,
