@@ -224,6 +224,10 @@ void cl_thumb_view(struct client *c, const cJSON *j, be_node *n);
 /* The cache key (request path) of parent's one-page listing. */
 void cl_listing_path(char *path, size_t len, int64_t parent);
 
+/* Keeps the node record j (a server's answer to a change of ours, after
+ * cl_changed_nodes) as the node's fresh record; anything else is ignored. */
+void cl_node_remember(struct client *c, const cJSON *j);
+
 int cl_node_get(struct backend *be, int64_t ino, be_node *out);
 int cl_node_lookup(struct backend *be, int64_t parent, const char *name,
 		   be_node *out);

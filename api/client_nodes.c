@@ -478,6 +478,24 @@ int cl_node_children(struct backend *be, int64_t parent, be_node **out,
 	return 0;
 }
 
+/* A node the server just answered a change of ours with (a create, a
+ * setattr, a content commit) is its record as of that change: kept under
+ * its id, after cl_changed_nodes dropped the older one, so the getattr the
+ * kernel sends right after the change costs no request (rsync: a GET after
+ * each of its create, chmod and utimes). */
+void cl_node_remember(struct client *c, const cJSON *j)
+{
+	char path[64];
+	be_node n;
+
+	if (!j || api_node_from_json(j, &n) || n.ino <= 0)
+		return;
+	cl_thumb_view(c, j, &n);
+	if (!cl_pathf(path, sizeof(path), "/v1/nodes/%lld",
+		      (long long)n.ino))
+		memo_put(c, path, &n, NULL);
+}
+
 int cl_node_create(struct backend *be, int64_t parent, const char *name,
 		   const struct store_newnode *nn, be_node *out)
 {
@@ -503,6 +521,8 @@ int cl_node_create(struct backend *be, int64_t parent, const char *name,
 	}
 	if (!rc)
 		rc = j && !api_node_from_json(j, out) ? 0 : -EIO;
+	if (!rc)
+		cl_node_remember(C(be), j);
 	cJSON_Delete(j);
 	return rc;
 }
@@ -563,7 +583,7 @@ int cl_node_setattr(struct backend *be, int64_t ino, int what,
 		    uint32_t mode, uint32_t uid, uint32_t gid,
 		    int64_t mtime_ns, int64_t atime_ns)
 {
-	cJSON *b = cJSON_CreateObject();
+	cJSON *b = cJSON_CreateObject(), *j = NULL;
 	char path[64];
 	int rc = -ENOMEM;
 
@@ -578,6 +598,18 @@ int cl_node_setattr(struct backend *be, int64_t ino, int what,
 		rc = -EINVAL;
 		goto out;
 	}
+	/* A chmod to the mode the node has (rsync's fchmod of the temporary
+	 * file it just created with that mode) changes nothing a stat shows
+	 * but ctime: no request, when the record is fresh. */
+	if (what == STORE_SET_MODE) {
+		be_node cur;
+
+		cl_pathf(path, sizeof(path), "/v1/nodes/%lld", (long long)ino);
+		if (memo_get(C(be), path, &cur, 0) == 0 && cur.mode == mode) {
+			rc = 0;
+			goto out;
+		}
+	}
 	if ((what & STORE_SET_MODE) &&
 	    !cJSON_AddNumberToObject(b, "mode", mode))
 		goto out;
@@ -590,9 +622,12 @@ int cl_node_setattr(struct backend *be, int64_t ino, int what,
 	if ((what & STORE_SET_ATIME) && api_add_i64_str(b, "atime_ns", atime_ns))
 		goto out;
 	cl_pathf(path, sizeof(path), "/v1/nodes/%lld", (long long)ino);
-	rc = cl_send_json(C(be), "PATCH", path, b, NULL, NULL);
+	rc = cl_send_json(C(be), "PATCH", path, b, &j, NULL);
 	cl_changed_nodes(C(be));
+	if (!rc)
+		cl_node_remember(C(be), j);
 out:
+	cJSON_Delete(j);
 	cJSON_Delete(b);
 	return rc;
 }

@@ -335,6 +335,14 @@ static int put_bytes(struct client *c, int64_t ino, int fd, const char *hexs,
 	p.ctype = "application/octet-stream";
 	p.quiet404 = 1;
 	rc = cl_http(c, &p);
+	cl_changed_nodes(c);             /* whatever the outcome; and before
+	                                  * the fresh record goes in */
+	if (!rc && p.resp.len) {
+		cJSON *j = cJSON_ParseWithLength(p.resp.p, p.resp.len);
+
+		cl_node_remember(c, j);
+		cJSON_Delete(j);
+	}
 	cl_req_free(&p);
 	return rc;
 }
@@ -346,7 +354,7 @@ int cl_node_commit(struct backend *be, int64_t ino, int fd,
 {
 	struct client *c = C(be);
 	char hexs[65];
-	int rc;
+	int rc, one = 0;
 
 	core_sha_hex(sha, hexs);
 	if (c->upload != API_UPLOAD_FULL)
@@ -357,8 +365,10 @@ int cl_node_commit(struct backend *be, int64_t ino, int fd,
 	 * which sorts it out. */
 	rc = size <= SMALL_MAX ?
 	     put_bytes(c, ino, fd, hexs, size, mtime_ns, durable) : -ENOENT;
-	if (rc != -ENOENT && rc != -EAGAIN)
+	if (rc != -ENOENT && rc != -EAGAIN) {
+		one = 1;                 /* its answer is the node's record */
 		goto done;
+	}
 	rc = push_blob(c, fd, hexs, size);
 	/* The server may collect an unreferenced blob between our PUT and
 	 * the commit (blob_missing): send it once more. */
@@ -387,6 +397,7 @@ done:
 	if (rc)
 		log_error("remote: upload of node %lld failed: %s",
 			  (long long)ino, strerror(-rc));
-	cl_changed_nodes(c);
+	if (!one)
+		cl_changed_nodes(c);
 	return rc;
 }
