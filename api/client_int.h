@@ -139,6 +139,9 @@ struct req {
 	int out_err;
 	size_t max;                    /* cap on an in-memory body */
 	int quiet404;                  /* 404 is an answer, log at debug */
+	int unkeyed;                   /* a PUT whose repeat changes nothing
+	                                * more: no Idempotency-Key (spares
+	                                * the server the key's rows) */
 	char *msg;                     /* BE_MSG: the server's message */
 	const char *inm;               /* If-None-Match: a 304 is an answer */
 	int want_etag;                 /* keep the answer's ETag in etag */

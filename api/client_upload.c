@@ -334,6 +334,11 @@ static int put_bytes(struct client *c, int64_t ino, int fd, const char *hexs,
 	p.in_size = size;
 	p.ctype = "application/octet-stream";
 	p.quiet404 = 1;
+	/* A repeat (a retry after a lost answer) keeps the same bytes and
+	 * commits them again: the same state, but for an mtime of 0 ("the
+	 * time of the commit") taken anew. No request id needed, and the
+	 * server writes no key rows. */
+	p.unkeyed = 1;
 	rc = cl_http(c, &p);
 	cl_changed_nodes(c);             /* whatever the outcome; and before
 	                                  * the fresh record goes in */
