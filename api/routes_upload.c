@@ -15,7 +15,8 @@
  * sends nothing the server already has.
  *
  * Order and failure: the node is checked first (404 as if absent unless the
- * caller owns it, a folder is 400), before anything is kept; a body that
+ * caller owns it, a folder is 400, a frozen tag's 403), before anything is
+ * kept; a body that
  * does not hash to `sha256` is 400 "hash_mismatch" and nothing is stored.
  * Keeping the blob and the commit are two catalog transactions: a crash or
  * a failed commit between them leaves a blob no node names, pending under
@@ -80,6 +81,8 @@ static enum MHD_Result r_node_bytes(struct srv *s, struct req *r,
 	if (n.kind != STORE_FILE)
 		return srv_send_err(c, MHD_HTTP_BAD_REQUEST, "not_a_file",
 				    "EISDIR", "only a file has bytes");
+	if (!n.tree_live)            /* before keeping anything */
+		return srv_send_errno(c, -EROFS, NULL);
 	if (bytes_query(r, c, &mtime, &durable, &ret))
 		return ret;
 	if (r->ioerr)

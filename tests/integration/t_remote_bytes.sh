@@ -11,7 +11,8 @@
 # changes nothing — the node keeps its committed bytes, no blob is kept:
 # a body that does not hash to sha256 (400 hash_mismatch), no sha256 or a
 # malformed one (400), a bad durable or mtime_ns (400), a folder (400
-# not_a_file), a node that does not exist (404), bob's PUT to alice's node
+# not_a_file), a file of a frozen tag (403 read_only), a node that does
+# not exist (404), bob's PUT to alice's node
 # (404, as if absent; her node unchanged, and he gets no right to the
 # bytes), a body over the server's --upload-cap (507 upload_quota).
 # Through a remote mount: cp of a 3 KiB and a 300 KiB file (the one
@@ -38,6 +39,7 @@ O=(-H 'Content-Type: application/octet-stream')
 api "$TA" POST /v1/datasets "${J[@]}" -d '{"name":"b"}'
 expect_code 201 "create a dataset"
 ROOT=$(jget '["live_root"]')
+DSID=$(jget '["id"]')
 api "$TA" POST "/v1/nodes/$ROOT/children" "${J[@]}" -d '{"name":"f.bin","kind":2}'
 expect_code 201 "create a file"
 INO=$(jget '["ino"]')
@@ -106,6 +108,16 @@ api "$TB" PUT "/v1/nodes/$INO/bytes?sha256=$SO" "${O[@]}" --data-binary "@$T/oth
 refused 404 not_found "bob's PUT to alice's node"
 api "$TB" GET "/v1/blobs/$SA"
 expect_code 404 "bob still cannot read alice's blob"
+api "$TA" POST "/v1/datasets/$DSID/tags" "${J[@]}" -d '{"name":"t1"}'
+expect_code 201 "freeze a tag"
+TROOT=$(jget '["root"]')
+api "$TA" GET "/v1/nodes/$TROOT/lookup?name=f.bin"
+expect_code 200 "the file in the frozen tag"
+FROZEN=$(jget '["ino"]')
+api "$TA" PUT "/v1/nodes/$FROZEN/bytes?sha256=$SO" "${O[@]}" --data-binary "@$T/other"
+refused 403 read_only "a file of a frozen tag"
+api "$TA" GET "/v1/nodes/$FROZEN"
+expect_eq "$(jget '["sha"]')" "$SA" "the frozen file keeps its bytes"
 python3 -c 'import os,sys; open(sys.argv[1],"wb").write(os.urandom(500000))' "$T/big"
 SB=$(sha256sum "$T/big" | cut -c1-64)
 api "$TA" PUT "/v1/nodes/$INO/bytes?sha256=$SB" "${O[@]}" --data-binary "@$T/big"
