@@ -21,7 +21,9 @@
  * Request ids (issue 19 item 8, part "deploy"): every request that may
  * change state (any method but GET and HEAD) carries `Idempotency-Key:`
  * 32 hex digits of a random 128-bit id, drawn once per cl_http call and
- * sent again on each of its retries. The server records (user, key) with
+ * sent again on each of its retries (but a PUT marked unkeyed: a small
+ * file's bytes and commit, whose repeat commits the same bytes again). The
+ * server records (user, key) with
  * the change, in its transaction, and answers a retry with the first
  * answer (api/server_idem.c), so a keyed request is safe to retry: it is
  * retried as a GET is when its connection failed before any byte of an
@@ -562,6 +564,7 @@ int cl_http(struct client *c, struct req *r)
 		h2 = curl_slist_append(h2, inm);
 	}
 	if (h2 && strcmp(r->method, "GET") && strcmp(r->method, "HEAD") &&
+	    !(r->unkeyed && !strcmp(r->method, "PUT")) &&
 	    !new_key_header(idem, sizeof(idem))) {
 		h2 = curl_slist_append(h2, idem);
 		keyed = 1;

@@ -139,6 +139,9 @@ struct req {
 	int out_err;
 	size_t max;                    /* cap on an in-memory body */
 	int quiet404;                  /* 404 is an answer, log at debug */
+	int unkeyed;                   /* a PUT whose repeat changes nothing
+	                                * more: no Idempotency-Key (spares
+	                                * the server the key's rows) */
 	char *msg;                     /* BE_MSG: the server's message */
 	const char *inm;               /* If-None-Match: a 304 is an answer */
 	int want_etag;                 /* keep the answer's ETag in etag */
@@ -223,6 +226,10 @@ void cl_prime(struct client *c, const cJSON *list, const char *key,
 void cl_thumb_view(struct client *c, const cJSON *j, be_node *n);
 /* The cache key (request path) of parent's one-page listing. */
 void cl_listing_path(char *path, size_t len, int64_t parent);
+
+/* Keeps the node record j (a server's answer to a change of ours, after
+ * cl_changed_nodes) as the node's fresh record; anything else is ignored. */
+void cl_node_remember(struct client *c, const cJSON *j);
 
 int cl_node_get(struct backend *be, int64_t ino, be_node *out);
 int cl_node_lookup(struct backend *be, int64_t parent, const char *name,

@@ -347,6 +347,45 @@ static int revalidate_listing(struct client *c, int64_t parent)
 	return 0;
 }
 
+/*
+ * Names just found absent. A create is preceded by two lookups of its name:
+ * the tool's stat() and the kernel's own before an O_EXCL create (it
+ * revalidates even a negative entry it holds). The second is answered
+ * from a record of the first's 404, kept ABSENT_S at most (and dropped with
+ * every other node record at our own changes, cl_changed_nodes): a name
+ * another mount makes shows at most ABSENT_S later than it would anyway,
+ * well inside the kernel's own negative-entry TTL (live_ttl).
+ */
+#define ABSENT "\001absent"
+#define ABSENT_S 0.5
+
+static int absent_get(struct client *c, const char *path)
+{
+	char key[3 * STORE_NAME_MAX + 130], *b = NULL;
+	size_t len = 0;
+	double at;
+	int hit = 0;
+
+	if (cl_pathf(key, sizeof(key), "%s" ABSENT, path) ||
+	    cache_meta_get(c->meta, key, &b, &len))
+		return 0;
+	if (len == sizeof(at)) {
+		memcpy(&at, b, sizeof(at));
+		hit = now_s() - at < ABSENT_S;
+	}
+	free(b);
+	return hit;
+}
+
+static void absent_put(struct client *c, const char *path)
+{
+	char key[3 * STORE_NAME_MAX + 130];
+	double at = now_s();
+
+	if (!cl_pathf(key, sizeof(key), "%s" ABSENT, path))
+		cache_meta_put(c->meta, key, (const char *)&at, sizeof(at));
+}
+
 int cl_node_lookup(struct backend *be, int64_t parent, const char *name,
 		   be_node *out)
 {
@@ -362,12 +401,17 @@ int cl_node_lookup(struct backend *be, int64_t parent, const char *name,
 		return -ENAMETOOLONG;
 	if (memo_get(C(be), path, out, 0) == 0)
 		return 0;               /* primed by a listing, or seen */
+	if (absent_get(C(be), path))
+		return -ENOENT;
 	if (cache_meta_get(C(be)->meta, path, &body, &len) == 0)
 		free(body);             /* fresh: get_node answers, no request */
 	else if ((rc = lookup_by_listing(C(be), parent, name, path, out)) !=
 		 -EAGAIN)
 		return rc;
-	return get_node(C(be), path, out);
+	rc = get_node(C(be), path, out);
+	if (rc == -ENOENT)
+		absent_put(C(be), path);
+	return rc;
 }
 
 int cl_node_children(struct backend *be, int64_t parent, be_node **out,
@@ -434,6 +478,24 @@ int cl_node_children(struct backend *be, int64_t parent, be_node **out,
 	return 0;
 }
 
+/* A node the server just answered a change of ours with (a create, a
+ * setattr, a content commit) is its record as of that change: kept under
+ * its id, after cl_changed_nodes dropped the older one, so the getattr the
+ * kernel sends right after the change costs no request (rsync: a GET after
+ * each of its create, chmod and utimes). */
+void cl_node_remember(struct client *c, const cJSON *j)
+{
+	char path[64];
+	be_node n;
+
+	if (!j || api_node_from_json(j, &n) || n.ino <= 0)
+		return;
+	cl_thumb_view(c, j, &n);
+	if (!cl_pathf(path, sizeof(path), "/v1/nodes/%lld",
+		      (long long)n.ino))
+		memo_put(c, path, &n, NULL);
+}
+
 int cl_node_create(struct backend *be, int64_t parent, const char *name,
 		   const struct store_newnode *nn, be_node *out)
 {
@@ -459,6 +521,8 @@ int cl_node_create(struct backend *be, int64_t parent, const char *name,
 	}
 	if (!rc)
 		rc = j && !api_node_from_json(j, out) ? 0 : -EIO;
+	if (!rc)
+		cl_node_remember(C(be), j);
 	cJSON_Delete(j);
 	return rc;
 }
@@ -519,7 +583,7 @@ int cl_node_setattr(struct backend *be, int64_t ino, int what,
 		    uint32_t mode, uint32_t uid, uint32_t gid,
 		    int64_t mtime_ns, int64_t atime_ns)
 {
-	cJSON *b = cJSON_CreateObject();
+	cJSON *b = cJSON_CreateObject(), *j = NULL;
 	char path[64];
 	int rc = -ENOMEM;
 
@@ -534,6 +598,18 @@ int cl_node_setattr(struct backend *be, int64_t ino, int what,
 		rc = -EINVAL;
 		goto out;
 	}
+	/* A chmod to the mode the node has (rsync's fchmod of the temporary
+	 * file it just created with that mode) changes nothing a stat shows
+	 * but ctime: no request, when the record is fresh. */
+	if (what == STORE_SET_MODE) {
+		be_node cur;
+
+		cl_pathf(path, sizeof(path), "/v1/nodes/%lld", (long long)ino);
+		if (memo_get(C(be), path, &cur, 0) == 0 && cur.mode == mode) {
+			rc = 0;
+			goto out;
+		}
+	}
 	if ((what & STORE_SET_MODE) &&
 	    !cJSON_AddNumberToObject(b, "mode", mode))
 		goto out;
@@ -546,9 +622,12 @@ int cl_node_setattr(struct backend *be, int64_t ino, int what,
 	if ((what & STORE_SET_ATIME) && api_add_i64_str(b, "atime_ns", atime_ns))
 		goto out;
 	cl_pathf(path, sizeof(path), "/v1/nodes/%lld", (long long)ino);
-	rc = cl_send_json(C(be), "PATCH", path, b, NULL, NULL);
+	rc = cl_send_json(C(be), "PATCH", path, b, &j, NULL);
 	cl_changed_nodes(C(be));
+	if (!rc)
+		cl_node_remember(C(be), j);
 out:
+	cJSON_Delete(j);
 	cJSON_Delete(b);
 	return rc;
 }

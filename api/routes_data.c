@@ -350,9 +350,9 @@ static int add_thumb(struct core_blobs *b, const char *user,
 	return 0;
 }
 
-static enum MHD_Result send_node(struct srv *s, const struct req *r,
-				 struct MHD_Connection *c, unsigned st, int rc,
-				 const struct store_node *n)
+enum MHD_Result srv_send_node(struct srv *s, const struct req *r,
+			      struct MHD_Connection *c, unsigned st, int rc,
+			      const struct store_node *n)
 {
 	cJSON *j = NULL;
 
@@ -368,7 +368,7 @@ static enum MHD_Result r_node(struct srv *s, struct req *r,
 {
 	struct store_node n;
 
-	return send_node(s, r, c, MHD_HTTP_OK, srv_own_node(s, r, r->id, &n),
+	return srv_send_node(s, r, c, MHD_HTTP_OK, srv_own_node(s, r, r->id, &n),
 			 &n);
 }
 
@@ -389,7 +389,7 @@ static enum MHD_Result r_node_lookup(struct srv *s, struct req *r,
 		return srv_send_err(c, MHD_HTTP_BAD_REQUEST, "bad_path",
 				    "EINVAL", "lookup needs ?name=");
 	rc = r->be->ops->node_lookup(r->be, r->id, name, &n);
-	return send_node(s, r, c, MHD_HTTP_OK, rc, &n);
+	return srv_send_node(s, r, c, MHD_HTTP_OK, rc, &n);
 }
 
 /* A listing's content is a function of its folder's children, so the
@@ -457,10 +457,6 @@ static enum MHD_Result r_children(struct srv *s, struct req *r,
 	return srv_send_tagged(c, j, etag);
 }
 
-static enum MHD_Result blob_missing(struct MHD_Connection *c);
-static int commit_blob(struct srv *s, struct req *r, int64_t ino,
-		       const unsigned char *sha, int64_t size, int64_t mtime,
-		       int durable);
 
 /* The optional "sha256" and "size" of a file's create (both or neither):
  * *with = 1 when present. 0 or -EINVAL. */
@@ -504,20 +500,20 @@ static enum MHD_Result create_with_content(struct srv *s, struct req *r,
 	if (rc < 0)
 		return srv_send_errno(c, rc, NULL);
 	if (rc == 0)
-		return blob_missing(c);
+		return srv_blob_missing(c);
 	rc = r->be->ops->node_create(r->be, r->id, name, nn, &n);
 	if (rc)
-		return send_node(s, r, c, MHD_HTTP_CREATED, rc, &n);
-	rc = commit_blob(s, r, n.ino, sha, size, nn->mtime_ns, durable);
+		return srv_send_node(s, r, c, MHD_HTTP_CREATED, rc, &n);
+	rc = srv_commit_blob(s, r, n.ino, sha, size, nn->mtime_ns, durable);
 	if (rc) {
 		r->be->ops->node_remove(r->be, r->id, name, 0);
 		if (rc == -ENOENT)
-			return blob_missing(c);
+			return srv_blob_missing(c);
 		return srv_send_errno(c, rc, rc == -EINVAL ?
 				      "size does not match the blob" : NULL);
 	}
 	rc = srv_own_node(s, r, n.ino, &n);
-	return send_node(s, r, c, MHD_HTTP_CREATED, rc, &n);
+	return srv_send_node(s, r, c, MHD_HTTP_CREATED, rc, &n);
 }
 
 static enum MHD_Result r_node_create(struct srv *s, struct req *r,
@@ -552,7 +548,7 @@ static enum MHD_Result r_node_create(struct srv *s, struct req *r,
 		return create_with_content(s, r, c, name, &nn, sha, size,
 					   durable);
 	rc = r->be->ops->node_create(r->be, r->id, name, &nn, &n);
-	return send_node(s, r, c, MHD_HTTP_CREATED, rc, &n);
+	return srv_send_node(s, r, c, MHD_HTTP_CREATED, rc, &n);
 }
 
 static enum MHD_Result r_node_remove(struct srv *s, struct req *r,
@@ -665,11 +661,11 @@ static enum MHD_Result r_node_setattr(struct srv *s, struct req *r,
 				      atime);
 	if (rc)
 		return srv_send_errno(c, rc, NULL);
-	return send_node(s, r, c, MHD_HTTP_OK, srv_own_node(s, r, r->id, &n),
+	return srv_send_node(s, r, c, MHD_HTTP_OK, srv_own_node(s, r, r->id, &n),
 			 &n);
 }
 
-static enum MHD_Result blob_missing(struct MHD_Connection *c)
+enum MHD_Result srv_blob_missing(struct MHD_Connection *c)
 {
 	return srv_send_err(c, MHD_HTTP_CONFLICT, "blob_missing", "EAGAIN",
 			    "the server does not have this blob: PUT"
@@ -714,25 +710,25 @@ static enum MHD_Result commit_kept(struct srv *s, struct req *r,
 	/* a thumbnail must be bytes this user has sent (a grant):
 	 * a hash alone is not a right to read */
 	if (tsha && (rc = srv_blob_readable(s, r, tsha)) != 1)
-		return rc < 0 ? srv_send_errno(c, rc, NULL) : blob_missing(c);
+		return rc < 0 ? srv_send_errno(c, rc, NULL) : srv_blob_missing(c);
 	rc = core_node_commit_kept(s->st, r->id, sha, size, mtime, tsha,
 				   tsize, durable);
 	if (rc == -EAGAIN)
-		return blob_missing(c);
+		return srv_blob_missing(c);
 	if (rc)
 		return srv_send_errno(c, rc, NULL);
 	rc = srv_own_node(s, r, r->id, &n);
 	if (rc == -ENOENT)
 		return srv_send_empty(c, MHD_HTTP_NO_CONTENT);
-	return send_node(s, r, c, MHD_HTTP_OK, rc, &n);
+	return srv_send_node(s, r, c, MHD_HTTP_OK, rc, &n);
 }
 
 /* Points file node `ino` at blob `sha` of the caller: 0, -ENOENT when the
  * caller has not sent it (or it was collected meanwhile), -EINVAL when
  * its size is not `size`, or another -errno. */
-static int commit_blob(struct srv *s, struct req *r, int64_t ino,
-		       const unsigned char *sha, int64_t size, int64_t mtime,
-		       int durable)
+int srv_commit_blob(struct srv *s, struct req *r, int64_t ino,
+		    const unsigned char *sha, int64_t size, int64_t mtime,
+		    int durable)
 {
 	struct stat sb;
 	int fd = core_blob_open_for(s->blobs, r->owner, sha), rc;
@@ -782,16 +778,16 @@ static enum MHD_Result r_content(struct srv *s, struct req *r,
 	if (kept)
 		return commit_kept(s, r, c, sha, size, mtime,
 				   thumb ? tsha : NULL, tsize, durable);
-	rc = commit_blob(s, r, r->id, sha, size, mtime, durable);
+	rc = srv_commit_blob(s, r, r->id, sha, size, mtime, durable);
 	if (rc == -ENOENT)       /* not sent, or collected meanwhile */
-		return blob_missing(c);
+		return srv_blob_missing(c);
 	if (rc)
 		return srv_send_errno(c, rc, rc == -EINVAL ?
 				      "size does not match the blob" : NULL);
 	rc = srv_own_node(s, r, r->id, &n);
 	if (rc == -ENOENT)       /* removed meanwhile: bytes discarded */
 		return srv_send_empty(c, MHD_HTTP_NO_CONTENT);
-	return send_node(s, r, c, MHD_HTTP_OK, rc, &n);
+	return srv_send_node(s, r, c, MHD_HTTP_OK, rc, &n);
 }
 
 /* ---- routes: blobs ---- */

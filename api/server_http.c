@@ -684,6 +684,7 @@ static const struct route *const tables[] = {
 	srv_routes_media,
 	/* issue 21 (i21a): selection inputs */
 	srv_routes_inputs,
+	srv_routes_upload,
 };
 
 #define NTABLES (sizeof(tables) / sizeof(tables[0]))
@@ -799,6 +800,21 @@ static int route(struct req *r, struct MHD_Connection *c, const char *method,
 		if (bad) {
 			*ret = srv_send_err(c, MHD_HTTP_BAD_REQUEST, "bad_path",
 					    "EINVAL", "bad id in path");
+			return 1;
+		}
+	}
+	/* a blob body under another collection (PUT /v1/nodes/{id}/bytes)
+	 * names its hash in the query: known before the body, which is
+	 * hashed, quota-checked and streamed as a blob PUT's is */
+	if (r->rt->body == B_BLOB && strcmp(r->path.seg[1], "blobs")) {
+		char hex[80];
+		int q = srv_query(r, c, "sha256", hex, sizeof(hex), ret);
+
+		if (q < 0)
+			return 1;
+		if (q == 0 || api_sha_from_hex(hex, r->sha)) {
+			*ret = srv_bad_field(c, "sha256 (64 hex digits, in the"
+					     " query)");
 			return 1;
 		}
 	}

@@ -231,6 +231,9 @@ extern const struct route srv_routes_samples[]; /* the sample table and
 extern const struct route srv_routes_inputs[];
 extern const struct route srv_routes_media[];  /* thumbnails, images,
                                                 * blob URLs */
+extern const struct route srv_routes_upload[]; /* a small file's bytes
+                                                * and commit in one
+                                                * request (routes_upload.c) */
 /* Presigned reads (routes_media.c, issue 19 item 4). srv_presign: 1 with
  * a short-lived URL of the object store for blob sha, 0 when the engine
  * gives none (local blobs, or SIEVEFS_PRESIGN=off), -errno; the caller
@@ -479,5 +482,18 @@ int srv_quota_refuses(struct srv *s, struct req *r, struct MHD_Connection *c,
  * that takes a blob's bytes keeps them through this. */
 int srv_blob_keep(struct srv *s, struct req *r, struct MHD_Connection *c,
 		  enum MHD_Result *ret);
+/* Points file node `ino` at blob `sha` the request's owner has sent: 0,
+ * -ENOENT when not sent (or collected meanwhile), -EINVAL when its size is
+ * not `size`, or another -errno of the commit (routes_data.c). */
+int srv_commit_blob(struct srv *s, struct req *r, int64_t ino,
+		    const unsigned char *sha, int64_t size, int64_t mtime,
+		    int durable);
+/* A node's JSON (with its thumbnail fields) with status st, or the error
+ * rc when not 0. */
+enum MHD_Result srv_send_node(struct srv *s, const struct req *r,
+			      struct MHD_Connection *c, unsigned st, int rc,
+			      const struct store_node *n);
+/* 409 "blob_missing" (EAGAIN): PUT the blob and commit again. */
+enum MHD_Result srv_blob_missing(struct MHD_Connection *c);
 
 #endif

@@ -111,11 +111,23 @@ struct sdb {
 	                                * connect (its schema is parsed) */
 };
 
+#define IDLE_MAX 64                /* finalized statements kept per
+                                    * connection (e_prepare) */
+struct sstmt;
+
 struct sconn {
 	struct sql_conn base;
 	sqlite3 *h;
 	sqlite3_stmt *begin, *commit, *rollback;   /* prepared on first use */
 	int in_txn;                    /* holds txn_lock */
+	pthread_mutex_t idle_lock;     /* protects idle and nidle (store/
+	                                * swaps a connection between threads:
+	                                * db.h, so a statement may be finalized
+	                                * by a thread that no longer holds its
+	                                * connection) */
+	struct sstmt *idle[IDLE_MAX];  /* finalized, reset, ready again;
+	                                * most recent last */
+	int nidle;
 };
 
 struct sstmt {
@@ -125,6 +137,8 @@ struct sstmt {
 	                                * 1, then 2 once the row was given,
 	                                * 3 when it is gone; 0 otherwise */
 	int64_t id;                    /* that row's id */
+	char *text;                    /* the statement as asked (the idle
+	                                * cache's key) */
 };
 
 #define SDB(d) ((struct sdb *)(d))
@@ -381,6 +395,7 @@ static int e_connect(sql_db *db, sql_conn **out)
 		return -ENOMEM;
 	c->base.eng = &sql_sqlite;
 	c->base.db = db;
+	pthread_mutex_init(&c->idle_lock, NULL);
 	pthread_mutex_lock(&SDB(db)->ckpt_lock);
 	c->h = SDB(db)->spare;
 	SDB(db)->spare = NULL;
@@ -409,6 +424,12 @@ static void e_disconnect(sql_conn *conn)
 	sqlite3_finalize(c->begin);
 	sqlite3_finalize(c->commit);
 	sqlite3_finalize(c->rollback);
+	for (int i = 0; i < c->nidle; i++) {
+		sqlite3_finalize(c->idle[i]->s);
+		free(c->idle[i]->text);
+		free(c->idle[i]);
+	}
+	pthread_mutex_destroy(&c->idle_lock);
 	sqlite3_close(c->h);
 	free(c);
 }
@@ -514,19 +535,82 @@ static char *drop_skip_locked(const char *q, int *oom)
 	return out;
 }
 
+/*
+ * Idle statements. Most of store/'s statements are prepared, run once and
+ * finalized per call (db_prep), so a server parsed the same SQL for every
+ * request: a quarter of its CPU in a cp -r of small files into a remote
+ * mount (perf, issue 20). A finalized statement is instead reset, its
+ * bindings cleared, and kept on its connection (at most IDLE_MAX, the
+ * oldest finalized for real); a prepare of the same text on the same
+ * connection takes it back. Callers see no difference: a statement they
+ * get is reset and unbound either way.
+ */
+static struct sstmt *idle_take(struct sconn *c, const char *q)
+{
+	struct sstmt *s = NULL;
+
+	pthread_mutex_lock(&c->idle_lock);
+	for (int i = c->nidle - 1; i >= 0; i--)
+		if (!strcmp(c->idle[i]->text, q)) {
+			s = c->idle[i];
+			memmove(&c->idle[i], &c->idle[i + 1],
+				(size_t)(c->nidle - i - 1) * sizeof(s));
+			c->nidle--;
+			break;
+		}
+	pthread_mutex_unlock(&c->idle_lock);
+	return s;
+}
+
+/* 1 if s was kept idle, 0 if the caller finalizes it. */
+static int idle_put(struct sstmt *s)
+{
+	struct sconn *c = SCONN(s->base.conn);
+	struct sstmt *old = NULL;
+
+	if (!s->text)
+		return 0;
+	sqlite3_reset(s->s);
+	sqlite3_clear_bindings(s->s);
+	if (s->rowid_ret)
+		s->rowid_ret = 1;
+	pthread_mutex_lock(&c->idle_lock);
+	if (c->nidle == IDLE_MAX) {
+		old = c->idle[0];
+		memmove(&c->idle[0], &c->idle[1],
+			(size_t)(IDLE_MAX - 1) * sizeof(old));
+		c->nidle--;
+	}
+	c->idle[c->nidle++] = s;
+	pthread_mutex_unlock(&c->idle_lock);
+	if (old) {
+		sqlite3_finalize(old->s);
+		free(old->text);
+		free(old);
+	}
+	return 1;
+}
+
 static int e_prepare(sql_conn *conn, const char *q, sql_stmt **out)
 {
-	struct sstmt *s = calloc(1, sizeof(*s));
+	struct sstmt *s = idle_take(SCONN(conn), q);
 	sqlite3 *h = SCONN(conn)->h;
 	size_t len;
 	int rc, oom;
-	char *plain = drop_skip_locked(q, &oom);
+	char *plain;
 
+	if (s) {
+		*out = &s->base;
+		return 0;
+	}
+	s = calloc(1, sizeof(*s));
+	plain = drop_skip_locked(q, &oom);
 	*out = NULL;
 	if (!s || oom) {
 		free(s);
 		return -ENOMEM;
 	}
+	s->text = strdup(q);            /* NULL: not kept idle, no harm */
 	if (plain)
 		q = plain;
 	s->base.eng = &sql_sqlite;
@@ -537,6 +621,7 @@ static int e_prepare(sql_conn *conn, const char *q, sql_stmt **out)
 				SQLITE_PREPARE_PERSISTENT, &s->s, NULL);
 	free(plain);
 	if (rc) {
+		free(s->text);
 		free(s);
 		return sqlite_err(rc) ? sqlite_err(rc) : -EIO;
 	}
@@ -546,7 +631,10 @@ static int e_prepare(sql_conn *conn, const char *q, sql_stmt **out)
 
 static void e_finalize(sql_stmt *s)
 {
+	if (idle_put((struct sstmt *)s))
+		return;
 	sqlite3_finalize(SSTMT(s));
+	free(((struct sstmt *)s)->text);
 	free(s);
 }
 
