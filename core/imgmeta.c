@@ -7,6 +7,13 @@
  * decode is cached as not an image with the decoder's reason; a blob whose
  * bytes are not on this store (upload=meta) is not cached (it may come).
  *
+ * metadata/builtin.csv never waits for a decode: it shows the values
+ * computed so far (a file not computed yet has empty values, as one that
+ * is not an image) and the backend kicks the filler below, a thread that
+ * computes the rest; a read after it ended shows them all. Decoding full
+ * size costs ~3 ms per 320x240 PNG and tens of ms per photo, so a stat of
+ * the file (ls -l metadata/) would otherwise wait minutes on a big tree.
+ *
  * Why lazily, not at commit: measured on this 2-core VM (load average
  * 6.8-10), 300 PNGs of 320x240 (1.2 MB) into a local mount, 3 runs:
  * `cp -r` 0.18-0.24 s (median 0.19 s); the first `cat metadata/
@@ -15,6 +22,8 @@
  * about 6 times slower for a value many datasets never read.
  */
 #include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -131,6 +140,9 @@ struct walk {
 	struct core_blobs *b;
 	struct tbuf *t;          /* NULL: fill only */
 	int rc;
+	int cached_only;         /* the CSV of what is computed (b unused) */
+	size_t missing;          /* cached_only: files not computed yet */
+	atomic_int *stop;        /* fill: set to stop (may be NULL) */
 };
 
 static void put_field(struct tbuf *b, const char *s)
@@ -153,8 +165,16 @@ static int one_file(void *arg, const char *path, const unsigned char *sha,
 {
 	struct walk *w = arg;
 	struct emb_imgstats s;
-	int rc = core_imgmeta_get(w->st, w->b, sha, &s, NULL, 0);
+	int rc;
 
+	if (w->stop && atomic_load(w->stop))
+		return w->rc = -ECANCELED;
+	rc = w->cached_only ? core_imgmeta_cached(w->st, sha, &s) :
+			      core_imgmeta_get(w->st, w->b, sha, &s, NULL, 0);
+	if (rc == -ENOENT && w->cached_only) {
+		w->missing++;
+		rc = 1;                 /* empty values, for now */
+	}
 	if (rc < 0)
 		return w->rc = rc;
 	if (!w->t)
@@ -169,19 +189,26 @@ static int one_file(void *arg, const char *path, const unsigned char *sha,
 	return 0;
 }
 
-int core_imgmeta_fill(store *st, struct core_blobs *b, int64_t tree)
+static int fill(store *st, struct core_blobs *b, int64_t tree,
+		atomic_int *stop)
 {
-	struct walk w = { st, b, NULL, 0 };
+	struct walk w = { .st = st, .b = b, .stop = stop };
 	int rc = store_tree_files_each(st, tree, one_file, &w);
 
 	return w.rc ? w.rc : rc;
 }
 
+int core_imgmeta_fill(store *st, struct core_blobs *b, int64_t tree)
+{
+	return fill(st, b, tree, NULL);
+}
+
 int core_imgmeta_csv(store *st, struct core_blobs *b, int64_t tree,
-		     char **out, size_t *len)
+		     char **out, size_t *len, size_t *missing)
 {
 	struct tbuf t;
-	struct walk w = { st, b, &t, 0 };
+	struct walk w = { .st = st, .b = b, .t = &t,
+			  .cached_only = missing != NULL };
 	int rc;
 
 	tbuf_init(&t, (size_t)1 << 30);
@@ -194,5 +221,88 @@ int core_imgmeta_csv(store *st, struct core_blobs *b, int64_t tree,
 		tbuf_free(&t);
 		return w.rc ? w.rc : rc;
 	}
+	if (missing)
+		*missing = w.missing;
 	return tbuf_finish(&t, out, len);
+}
+
+/* ---- the background filler ----
+ * One thread at a time per store (the backend owner's), computing what a
+ * tree misses; kick() starts it unless it runs, free() stops it between
+ * two files and joins it. */
+struct core_imgmeta_filler {
+	store *st;
+	struct core_blobs *b;
+	pthread_mutex_t lock;
+	pthread_t thread;
+	int started, running;    /* under lock */
+	int64_t tree;
+	atomic_int stop;
+};
+
+static void *filler_main(void *arg)
+{
+	struct core_imgmeta_filler *f = arg;
+
+	fill(f->st, f->b, f->tree, &f->stop);
+	pthread_mutex_lock(&f->lock);
+	f->running = 0;
+	pthread_mutex_unlock(&f->lock);
+	return NULL;
+}
+
+struct core_imgmeta_filler *core_imgmeta_filler_new(store *st,
+						    struct core_blobs *b)
+{
+	struct core_imgmeta_filler *f = calloc(1, sizeof(*f));
+
+	if (!f)
+		return NULL;
+	f->st = st;
+	f->b = b;
+	pthread_mutex_init(&f->lock, NULL);
+	atomic_init(&f->stop, 0);
+	return f;
+}
+
+int core_imgmeta_filler_kick(struct core_imgmeta_filler *f, int64_t tree)
+{
+	int rc = 0;
+
+	if (!f)
+		return -EINVAL;
+	pthread_mutex_lock(&f->lock);
+	if (f->running || atomic_load(&f->stop))
+		goto out;
+	if (f->started)
+		pthread_join(f->thread, NULL);    /* it has ended */
+	f->started = 0;
+	f->tree = tree;
+	f->running = 1;
+	if (pthread_create(&f->thread, NULL, filler_main, f)) {
+		f->running = 0;
+		rc = -EAGAIN;
+	} else {
+		f->started = 1;
+		rc = 1;
+	}
+out:
+	pthread_mutex_unlock(&f->lock);
+	return rc;
+}
+
+void core_imgmeta_filler_free(struct core_imgmeta_filler *f)
+{
+	int started;
+
+	if (!f)
+		return;
+	atomic_store(&f->stop, 1);
+	pthread_mutex_lock(&f->lock);
+	started = f->started;
+	pthread_mutex_unlock(&f->lock);
+	if (started)
+		pthread_join(f->thread, NULL);
+	pthread_mutex_destroy(&f->lock);
+	free(f);
 }

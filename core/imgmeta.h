@@ -40,8 +40,20 @@ int core_imgmeta_fill(store *st, struct core_blobs *b, int64_t tree);
  *   file_size\r\n
  * a row per committed file in path order, Python csv quoting, %.6g (width,
  * height and file_size as integers); a file that is not an image has empty
- * values but its file_size. 0 or -errno. */
+ * values but its file_size. missing NULL: computes what is missing first
+ * (blocks: decodes); else the cached values only, a file not computed yet
+ * with empty values, counted in *missing. 0 or -errno. */
 int core_imgmeta_csv(store *st, struct core_blobs *b, int64_t tree,
-		     char **out, size_t *len);
+		     char **out, size_t *len, size_t *missing);
+
+/* A thread computing what a tree misses, in the background (imgmeta.c):
+ * owned by the backend that made it. kick: starts it over tree unless it
+ * runs (1 started, 0 already running, -errno); free: stops it after the
+ * file at hand and joins it (NULL: no-op). new: NULL on -ENOMEM. */
+struct core_imgmeta_filler;
+struct core_imgmeta_filler *core_imgmeta_filler_new(store *st,
+						    struct core_blobs *b);
+int core_imgmeta_filler_kick(struct core_imgmeta_filler *f, int64_t tree);
+void core_imgmeta_filler_free(struct core_imgmeta_filler *f);
 
 #endif

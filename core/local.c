@@ -42,6 +42,8 @@ struct local {
 	store *st;
 	struct core_blobs *blobs;  /* the bytes (core/blobs.h), over st */
 	struct runner *runner;     /* sampling runs; owns a worker thread */
+	struct core_imgmeta_filler *filler;  /* builtin.csv's background
+	                            * decodes (core/imgmeta.h); NULL: none */
 	char owner[65];
 	int view;                  /* 1 = borrows st, blobs and runner
 	                            * (core_local_view) */
@@ -1025,10 +1027,26 @@ static int l_imgmeta_read(struct backend *be, int64_t ds, char **out,
 	be_dataset d;
 	int rc = l_dataset_get_id(be, ds, &d);
 
+	size_t missing = 0;
+	char text[160];
+
 	*out = NULL;
 	*len = 0;
-	return rc ? rc : core_imgmeta_csv(L(be)->st, L(be)->blobs,
-					  d.live_tree, out, len);
+	if (rc)
+		return rc;
+	/* never a decode on a stat's thread: what is computed, and the rest
+	 * in the background (core/imgmeta.c) */
+	rc = core_imgmeta_csv(L(be)->st, L(be)->blobs, d.live_tree, out, len,
+			      &missing);
+	if (!rc && missing &&
+	    core_imgmeta_filler_kick(L(be)->filler, d.live_tree) == 1) {
+		snprintf(text, sizeof(text), "metadata/builtin.csv: computing"
+			 " the values of %zu file%s in the background; they"
+			 " are empty until then", missing,
+			 missing == 1 ? "" : "s");
+		l_log_event(be, ds, STORE_INFO, text);
+	}
+	return rc;
 }
 
 static int l_node_imgmeta(struct backend *be, int64_t ino,
@@ -1058,6 +1076,7 @@ static void l_destroy(struct backend *be)
 		free(be);
 		return;
 	}
+	core_imgmeta_filler_free(L(be)->filler);
 	runner_free(L(be)->runner);
 	core_blobs_free(L(be)->blobs);
 	store_close(L(be)->st);
@@ -1157,6 +1176,8 @@ int core_local_open_cfg(const struct core_store_cfg *cfg, const char *owner,
 		free(l);
 		return -ENOMEM;
 	}
+	/* no filler (-ENOMEM): builtin.csv only shows what runs computed */
+	l->filler = core_imgmeta_filler_new(l->st, l->blobs);
 	l->be.ops = &local_ops;
 	snprintf(l->owner, sizeof(l->owner), "%s", owner);
 	*out = &l->be;

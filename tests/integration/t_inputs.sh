@@ -21,8 +21,9 @@
 #   builtin.csv and writing predictions/NAME.scores.csv (read-only), rm of
 #   NAME.scores.csv (EPERM) while rm NAME.csv removes both;
 # - the dataset's info and the other folders are untouched by all this;
-# - built-in image metadata: metadata/builtin.csv (parsed with Python's csv)
-#   has width, height, brightness, contrast, sharpness, colourfulness and
+# - built-in image metadata: metadata/builtin.csv answers at once (the
+#   values are computed in the background: log says so, a later read has
+#   them); parsed with Python's csv it has width, height, brightness, contrast, sharpness, colourfulness and
 #   file_size of two PPM images equal to values computed by hand, and
 #   file_size only for a file that is not an image; the same values as
 #   user.sievefs.<name> attributes (getfattr), none but file_size on the
@@ -73,6 +74,20 @@ builtin_flows() {
 	ok "cp images" cp "$T/checker.ppm" "$T/rb.ppm" "$ds/initial-tag/"
 	ok "ls metadata" ls "$ds/metadata"
 	expect_line "$T/last.out" "builtin.csv" "metadata/ lists builtin.csv"
+	# the first read never waits for a decode: the values computed so far
+	# (none yet), and the rest in the background, which log says
+	cat "$ds/metadata/builtin.csv" >"$T/builtin0.csv"
+	expect_contains "$T/builtin0.csv" "filename,width,height" "builtin.csv answers at once with its header"
+	if grep -q '^checker.ppm,,' "$T/builtin0.csv"; then
+		expect_contains "$ds/log" "metadata/builtin.csv: computing the values of" \
+			"log says the values are being computed in the background"
+	else
+		note "builtin.csv's values were already there at the first read"
+	fi
+	for _ in $(seq 300); do
+		grep -q '^checker.ppm,2,' "$ds/metadata/builtin.csv" && break
+		sleep 0.1
+	done
 	ok "builtin.csv parses with Python's csv, values as computed by hand" \
 		python3 - "$ds/metadata/builtin.csv" "$(wc -c <"$T/checker.ppm")" "$(wc -c <"$T/rb.ppm")" <<'EOF'
 import csv, sys
