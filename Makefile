@@ -43,6 +43,8 @@ LIB_SRC = store/sql.c store/sql_sqlite.c store/schema_sqlite.c \
           $(wildcard api/*.c) $(wildcard cache/*.c) \
           fs/ino.c fs/ops.c fs/openfiles.c fs/files.c fs/xattr.c fs/nodecache.c fs/ctl.c fs/emb.c fs/scratch.c fs/cmdline.c \
           fs/sample_cli.c
+# issue 21: core/columns.c is i21a's (a placeholder in other branches)
+LIB_SRC += core/columns.c
 MAIN_SRC = fs/main.c
 # the built web app's home, served by `sievefs serve` when it exists
 WEB_DIR = $(PREFIX)/share/sievefs/web

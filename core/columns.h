@@ -1,0 +1,42 @@
+/*
+ * columns.h — per-sample columns for selection (issue 21; OWNER: i21a).
+ * This branch carries a placeholder of i21a's module so the code built on
+ * the interface compiles; the merge takes i21a's core/columns.c.
+ */
+#ifndef SIEVEFS_CORE_COLUMNS_H
+#define SIEVEFS_CORE_COLUMNS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "store/store.h"
+
+/* A per-sample column, aligned with the ids asked for. */
+struct sv_column {
+    size_t n;
+    int categorical;        /* 0: v[] numeric; 1: cat[] indexes names[] */
+    double *v;              /* n values, NAN = the sample has no value */
+    int32_t *cat;           /* n indexes into names, -1 = no value */
+    char **names;           /* ncat category names (classes, labels) */
+    size_t ncat;
+};
+/* Loads column SPEC of dataset ds for samples ids[0..n) (sample ids as
+ * core/runs.c uses for candidates). SPEC is "INPUT.COLUMN":
+ *   predictions/NAME.csv -> "NAME.uncertainty_least_confidence",
+ *       "NAME.uncertainty_margin", "NAME.uncertainty_entropy",
+ *       "NAME.class" (categorical: argmax), "NAME.<classname>" (prob.);
+ *   metadata/NAME.csv    -> "NAME.<column>" (numeric or categorical);
+ *   built-in             -> "builtin.width|height|brightness|contrast|
+ *                            sharpness|colourfulness|file_size".
+ * 0, or -EINVAL with why (e.g. "no input named 'x' (predictions: a, b;
+ * metadata: c)", "no column 'y' in metadata/c.csv (columns: ...)"),
+ * or another -errno. Caller frees with sv_column_free. */
+int core_column_load(store *st, int64_t ds, const char *spec,
+                     const int64_t *ids, size_t n, struct sv_column *out,
+                     char *why, size_t whylen);
+void sv_column_free(struct sv_column *c);
+/* The names of every column the dataset has, "INPUT.COLUMN", for
+ * messages and exports; 0 or -errno; *names malloc'd, caller frees. */
+int core_column_list(store *st, int64_t ds, char ***names, size_t *n);
+
+#endif
