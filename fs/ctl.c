@@ -59,6 +59,7 @@
 #include <time.h>
 
 #include "core/log.h"
+#include "core/tagalg.h"
 #include "fs/fs.h"
 
 #define CTL_WRITE_MAX (256u << 20)
@@ -357,6 +358,26 @@ static int check_lines(struct fs *fs, struct fs_fh *fh)
 		}
 	if (!nl)
 		return 0;
+	/* a tag algebra form (core/tagalg.h) is judged whole: its later
+	 * lines alone would read as paths */
+	{
+		struct core_tagalg a;
+		size_t upto = (size_t)(nl + 1 - fh->text);
+		if (core_tagalg_parse(fh->text, upto, &a, msg,
+				      sizeof(msg)) != 0) {
+			rc = fs->be->ops->selection_write(fs->be, fh->ds,
+							  fh->text, upto,
+							  sel_flags(fh) |
+							  BE_SEL_CHECK, msg);
+			if (!rc) {
+				for (const char *p = chunk; p <= nl; p++)
+					lines += *p == '\n';
+				fh->checked = upto;
+				fh->checked_lines += lines;
+			}
+			return rc;
+		}
+	}
 	clen = (size_t)(nl + 1 - chunk);
 	for (const char *p = chunk; p <= nl; p++)
 		lines += *p == '\n';
