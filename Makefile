@@ -46,12 +46,12 @@ LIB_SRC = store/sql.c store/sql_sqlite.c store/schema_sqlite.c \
 # issue 21: core/columns.c is i21a's (a placeholder in other branches)
 LIB_SRC += core/columns.c
 # issue 21 i21c: tag algebra, exports, duplicates
-LIB_SRC += core/tagalg.c core/tagalg_run.c store/selalg.c
+LIB_SRC += core/tagalg.c core/tagalg_run.c store/selalg.c core/dups.c
 MAIN_SRC = fs/main.c
 # the built web app's home, served by `sievefs serve` when it exists
 WEB_DIR = $(PREFIX)/share/sievefs/web
 UNIT = sql store names fsname csv runs sampling decode embed cache api thumb changes table thumbs lightly state \
-       layer sqlite_engine blobstore idem queue tagalg
+       layer sqlite_engine blobstore idem queue tagalg dups
 LIB_OBJ = $(LIB_SRC:%.c=$(BUILD)/%.o)
 MAIN_OBJ = $(MAIN_SRC:%.c=$(BUILD)/%.o)
 UNIT_BIN = $(UNIT:%=$(BUILD)/tests/unit/test_%)
@@ -127,7 +127,7 @@ test: $(BUILD)/sievefs $(UNIT_BIN) $(S3_UNIT) web
 # would run again unchanged (test_sampling alone is 22 s under ASan). make
 # test runs them with SIEVEFS_TEST_NO_CATALOG=1, under which tstore.c
 # fails any catalog they open, so the list cannot go stale unseen.
-UNIT_NOCAT = names fsname csv sampling decode embed cache thumb sqlite_engine
+UNIT_NOCAT = names fsname csv sampling decode embed cache thumb sqlite_engine dups
 UNIT_NOCAT_BIN = $(UNIT_NOCAT:%=$(BUILD)/tests/unit/test_%)
 test-pg: $(UNIT_BIN)
 	@echo "test-pg: not run again on PostgreSQL (they open no catalog): $(UNIT_NOCAT:%=test_%)"
