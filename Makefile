@@ -46,7 +46,7 @@ LIB_SRC = store/sql.c store/sql_sqlite.c store/schema_sqlite.c \
 # issue 21: core/columns.c is i21a's (a placeholder in other branches)
 LIB_SRC += core/columns.c
 # issue 21 i21c: tag algebra, exports, duplicates
-LIB_SRC += core/tagalg.c core/tagalg_run.c store/selalg.c core/dups.c
+LIB_SRC += core/tagalg.c core/tagalg_run.c store/selalg.c core/dups.c core/dups_run.c
 MAIN_SRC = fs/main.c
 # the built web app's home, served by `sievefs serve` when it exists
 WEB_DIR = $(PREFIX)/share/sievefs/web

@@ -44,4 +44,23 @@ int core_dups_near(const float *x, size_t n, size_t dim, double max_distance,
 void core_dups_mask(const struct core_dups *g, size_t n, uint8_t *drop);
 void core_dups_free(struct core_dups *g);
 
+/* ---- the `duplicates` file of a dataset (dups_run.c) ---- */
+
+typedef struct store store;
+
+/* Sets what the file shows beside exact duplicates, from one line:
+ * "max_distance=D embedding=NAME" (D in [0, 1e6], NAME an embedding of
+ * the dataset; words in any order, each once) or "exact" (exact ones
+ * only, the default). Kept in this process's memory (the server's for a
+ * remote mount) until it stops. 0, or -EINVAL with the reason in why
+ * ("duplicates: no embedding named 'x' (embeddings: a, b)"), nothing
+ * changed; -ENOMEM. */
+int core_dups_config(store *st, int64_t ds, const char *line, char *why,
+		     size_t whylen);
+/* The file's text (malloc'd): the groups of the live tree's files, one
+ * path a line (quoted as `selection` quotes), a blank line between
+ * groups, the first of each the one a dedup keeps; exact groups first,
+ * then near ones when set. 0 or -errno. */
+int core_dups_text(store *st, int64_t ds, char **out, size_t *len);
+
 #endif

@@ -26,6 +26,7 @@
 #include "core/log.h"
 #include "core/names.h"
 #include "core/tagalg.h"
+#include "core/dups.h"
 #include "core/runs.h"
 #include "core/text.h"
 #include "core/view.h"
@@ -592,6 +593,31 @@ static int l_selection_write(struct backend *be, int64_t ds, const char *text,
 	return rc;
 }
 
+/* issue 21 (i21c): the `duplicates` file (core/dups.h). */
+static int l_dups_read(struct backend *be, int64_t ds, char **out,
+		       size_t *len)
+{
+	return core_dups_text(L(be)->st, ds, out, len);
+}
+
+static int l_dups_config(struct backend *be, int64_t ds, const char *line,
+			 char *msg)
+{
+	char why[BE_MSG], text[BE_MSG + 64];
+	int rc = core_dups_config(L(be)->st, ds, line, why, sizeof(why));
+
+	if (rc == -EINVAL) {
+		snprintf(text, sizeof(text), "%s; nothing changed", why);
+		return user_error(be, ds, msg, rc, text);
+	}
+	if (!rc) {
+		snprintf(text, sizeof(text), "duplicates: set to '%.200s'",
+			 line);
+		l_log_event(be, ds, STORE_INFO, text);
+	}
+	return rc;
+}
+
 /* Prints the tag tree below `parent`, depth first, by creation. */
 static void info_tags(struct tbuf *b, const be_tag *tags, size_t n,
 		      int64_t parent, const char *indent)
@@ -1028,6 +1054,8 @@ static const struct backend_ops local_ops = {
 	.log_read = l_log_read,
 	.log_event = l_log_event,
 	.sample_request = l_sample_request,
+	.dups_read = l_dups_read,           /* issue 21, i21c */
+	.dups_config = l_dups_config,
 	.sample_read = l_sample_read,
 	.scores_read = l_scores_read,
 	.plot_read = l_plot_read,

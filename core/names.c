@@ -14,6 +14,7 @@
 static const char *const reserved[] = {
 	"initial-tag", "sample", "selection", "scores.csv", "embeddings",
 	"plot.svg", "info", "log",
+	"duplicates",                       /* issue 21, i21c */
 };
 
 static int is_alnum(char c)

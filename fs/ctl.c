@@ -87,6 +87,8 @@ static const struct fs_ctl ctls[] = {
 	{ "embeddings", FS_SLOT_EMBDIR, S_IFDIR | 0755 },
 	{ "info", FS_SLOT_INFO, S_IFREG | 0444 },
 	{ "log", FS_SLOT_LOG, S_IFREG | 0444 },
+	/* issue 21, i21c: a line per setting, as `sample` takes requests */
+	{ "duplicates", FS_SLOT_DUPS, S_IFREG | 0644 },
 };
 
 const struct fs_ctl *fs_ctl_all(size_t *n)
@@ -214,6 +216,8 @@ static int generate(struct fs *fs, int64_t ds, int slot, char **out,
 		return be->ops->scores_read(be, ds, out, len);
 	case FS_SLOT_PLOT:
 		return be->ops->plot_read(be, ds, out, len);
+	case FS_SLOT_DUPS:
+		return be->ops->dups_read(be, ds, out, len);
 	default:
 		return -ENOENT;
 	}
@@ -408,6 +412,14 @@ static int check_lines(struct fs *fs, struct fs_fh *fh)
  * (the backend takes C strings: it would see only what precedes the
  * NUL). After a refused line the open file takes no more requests: its
  * later writes and its close fail too. */
+static int line_request(struct fs *fs, struct fs_fh *fh, const char *line,
+			char *msg)
+{
+	if (fh->slot == FS_SLOT_DUPS)       /* issue 21, i21c */
+		return fs->be->ops->dups_config(fs->be, fh->ds, line, msg);
+	return fs->be->ops->sample_request(fs->be, fh->ds, line, msg);
+}
+
 static int sample_lines(struct fs *fs, struct fs_fh *fh, int final)
 {
 	char msg[BE_MSG] = "";
@@ -421,8 +433,7 @@ static int sample_lines(struct fs *fs, struct fs_fh *fh, int final)
 		if (memchr(fh->text + start, '\0', i - start))
 			rc = -EINVAL;
 		else
-			rc = fs->be->ops->sample_request(fs->be, fh->ds,
-							 fh->text + start, msg);
+			rc = line_request(fs, fh, fh->text + start, msg);
 		start = i + 1;
 	}
 	if (!rc && final && start < fh->len) {
@@ -433,14 +444,16 @@ static int sample_lines(struct fs *fs, struct fs_fh *fh, int final)
 					     fh->len - start);
 			if (!line)
 				return -ENOMEM;
-			rc = fs->be->ops->sample_request(fs->be, fh->ds, line,
-							 msg);
+			rc = line_request(fs, fh, line, msg);
 			free(line);
 		}
 		start = fh->len;
 	}
 	if (rc == -EINVAL && !*msg)
 		fs->be->ops->log_event(fs->be, fh->ds, STORE_ERROR,
+				       fh->slot == FS_SLOT_DUPS ?
+				       "duplicates: line refused: it holds a"
+				       " NUL byte" :
 				       "sample: request refused: it holds a"
 				       " NUL byte");
 	if (rc) {
@@ -457,7 +470,7 @@ static int sample_lines(struct fs *fs, struct fs_fh *fh, int final)
 static ssize_t ctl_write(struct fs *fs, struct fs_fh *fh, const char *buf,
 			 size_t size, off_t off)
 {
-	int sample = fh->slot == FS_SLOT_SAMPLE;
+	int sample = fh->slot == FS_SLOT_SAMPLE || fh->slot == FS_SLOT_DUPS;
 	ssize_t n;
 	int rc;
 
@@ -525,7 +538,7 @@ static int ctl_flush(struct fs *fs, struct fs_fh *fh, int by_opener)
 		return apply(fs, fh);
 	if (!fh->dirty)
 		return 0;
-	if (fh->slot == FS_SLOT_SAMPLE) {
+	if (fh->slot == FS_SLOT_SAMPLE || fh->slot == FS_SLOT_DUPS) {
 		fh->dirty = 0;
 		rc = sample_lines(fs, fh, 1);
 		rec_expire(fh->ds);
@@ -583,7 +596,7 @@ int fs_ctl_apply(struct fs *fs, int64_t ds, int slot, const char *text,
 		rec_expire(ds);
 		return rc;
 	}
-	if (slot != FS_SLOT_SAMPLE)
+	if (slot != FS_SLOT_SAMPLE && slot != FS_SLOT_DUPS)
 		return -EPERM;
 	/* Requests, one a line, as written (sample_lines edits the text). */
 	fh.text = malloc(len + 1);

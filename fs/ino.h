@@ -26,7 +26,9 @@ enum fs_ino_kind { FS_INO_ROOT, FS_INO_DATASET, FS_INO_CTL, FS_INO_NODE,
  * users see, so never renumber. */
 enum fs_slot { FS_SLOT_DIR = 0, FS_SLOT_SELECTION = 1, FS_SLOT_INFO = 2,
 	       FS_SLOT_LOG = 3, FS_SLOT_SAMPLE = 4, FS_SLOT_SCORES = 5,
-	       FS_SLOT_PLOT = 6, FS_SLOT_EMBDIR = 7, FS_SLOT_MAX = 255 };
+	       FS_SLOT_PLOT = 6, FS_SLOT_EMBDIR = 7,
+	       FS_SLOT_DUPS = 8,              /* issue 21, i21c: duplicates */
+	       FS_SLOT_MAX = 255 };
 
 struct fs_ino {
 	enum fs_ino_kind kind;
