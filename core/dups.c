@@ -240,6 +240,52 @@ out:
 	return rc;
 }
 
+int core_dups_rerank(const float *x, size_t n, size_t dim,
+		     double max_distance, uint32_t *order, float *score,
+		     size_t *kept)
+{
+	struct core_dups g;
+	size_t *rank = malloc((n ? n : 1) * sizeof(*rank));
+	uint32_t *tmp = malloc((n ? n : 1) * sizeof(*tmp));
+	uint8_t *drop = calloc(n ? n : 1, 1);
+	size_t o = 0;
+	int rc = rank && tmp && drop ? 0 : -ENOMEM;
+
+	if (!rc)
+		rc = core_dups_near(x, n, dim, max_distance, &g);
+	if (rc) {
+		free(rank);
+		free(tmp);
+		free(drop);
+		return rc;
+	}
+	for (size_t i = 0; i < n; i++)
+		rank[order[i]] = i;
+	for (size_t k = 0; k < g.ngroups; k++) {
+		size_t best = g.member[g.start[k]];
+		for (size_t m = g.start[k]; m < g.start[k + 1]; m++)
+			if (rank[g.member[m]] < rank[best])
+				best = g.member[m];
+		for (size_t m = g.start[k]; m < g.start[k + 1]; m++)
+			drop[g.member[m]] = g.member[m] != best;
+	}
+	for (size_t i = 0; i < n; i++)
+		if (!drop[order[i]])
+			tmp[o++] = order[i];
+	*kept = o;
+	for (size_t i = 0; i < n; i++)
+		if (drop[order[i]]) {
+			tmp[o++] = order[i];
+			score[order[i]] = 0;
+		}
+	memcpy(order, tmp, n * sizeof(*order));
+	core_dups_free(&g);
+	free(rank);
+	free(tmp);
+	free(drop);
+	return 0;
+}
+
 void core_dups_mask(const struct core_dups *g, size_t n, uint8_t *drop)
 {
 	memset(drop, 0, n);

@@ -40,6 +40,14 @@ int core_dups_exact(const unsigned char *sha, size_t hlen, size_t n,
  * dim 0 with n > 0), -ENOMEM. */
 int core_dups_near(const float *x, size_t n, size_t dim, double max_distance,
 		   struct core_dups *out);
+/* A ranking without near-duplicates (a sample request's dedup=D): of
+ * each group of core_dups_near(x, n, dim, max_distance), the member
+ * ranked best (earliest in order) stays, the others move to the end of
+ * order (in their order) with score 0. *kept = n minus those moved.
+ * 0, -EINVAL, -ENOMEM (order and score unchanged then). */
+int core_dups_rerank(const float *x, size_t n, size_t dim,
+		     double max_distance, uint32_t *order, float *score,
+		     size_t *kept);
 /* drop[0..n) = 1 for each member of a group but its first, else 0. */
 void core_dups_mask(const struct core_dups *g, size_t n, uint8_t *drop);
 void core_dups_free(struct core_dups *g);

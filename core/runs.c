@@ -37,6 +37,7 @@
 #include "core/log.h"
 #include "core/names.h"
 #include "core/plot.h"
+#include "core/dups.h"
 #include "core/runs.h"
 #include "core/text.h"
 #include "sampling/sampling.h"
@@ -220,9 +221,19 @@ int core_req_parse(const char *line, struct core_req *out, char *msg,
 				return -EINVAL;
 			}
 			out->min_distance = f;
+		} else if (!strcmp(key, "dedup")) {   /* issue 21, i21c */
+			char *end;
+			float f = strtof(val, &end);
+			if (!*val || *end || !isfinite(f) || f < 0) {
+				snprintf(msg, msglen, "dedup=%.64s: expected a"
+					 " distance >= 0", val);
+				return -EINVAL;
+			}
+			out->dedup_on = 1;
+			out->dedup = f;
 		} else {
 			snprintf(msg, msglen, "unknown key '%.64s' (known: n,"
-				 " from, embedding, seed, min_distance)", key);
+				 " from, embedding, seed, min_distance, dedup)", key);
 			return -EINVAL;
 		}
 	}
@@ -517,12 +528,25 @@ static void do_job(struct runner *r, const struct store_run *claimed)
 	 * kept in its own column. */
 	if (core_req_parse(run.request, &q, why, sizeof(why)) == 0)
 		mind = q.min_distance;
+	else
+		q.dedup_on = 0;
 	pthread_mutex_lock(&r->lock);
 	r->phase = "sampling";
 	r->done = 0;
 	r->total = k;
 	pthread_mutex_unlock(&r->lock);
 	rc = run_strategy(r, &run, &m, k, mind, &res);
+	/* dedup=D: near-duplicates of a better-ranked sample go last, and
+	 * are never among the k kept */
+	if (!rc && q.dedup_on) {
+		size_t kept = m.n;
+		rc = core_dups_rerank(m.x, m.n, m.dim, q.dedup, res.order,
+				      res.score, &kept);
+		if (!rc && kept < k)
+			k = kept;
+		if (!rc && res.picked > k)
+			res.picked = k;
+	}
 	if (!rc) {
 		paths = malloc(m.n * sizeof(*paths));
 		scores = malloc(m.n * sizeof(*scores));

@@ -17,7 +17,8 @@
 # unknown word, a word twice) fails the write with "Invalid argument",
 # puts the reason in `log` and leaves the file's text as it was; ls -l
 # gives the size cat reads; `mkdir duplicates` is refused (a reserved
-# name).
+# name); a sample request with dedup=0.05 picks one of each planted pair
+# only, and dedup=-1 is refused with its reason.
 
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/server_lib.sh"
@@ -100,6 +101,16 @@ a/f21.txt" "$(cat "$T/near.txt")" "the near groups are the planted pairs"
 	refused "$ds" "max_distance=0.1 max_distance=0.2 embedding=e" "duplicates: max_distance is given twice"
 	refused "$ds" "exact max_distance=0.1" "duplicates: 'exact' takes no other word"
 	expect_list_eq "$T/before.txt" <(cat "$ds/duplicates") "after the refusals the text is as before"
+
+	# dedup=D in a sample request: no two of a near group are picked
+	sample_req "$ds" "random n=44 seed=3 embedding=e dedup=0.05"
+	expect_eq done "$(wait_run "$ds")" "random n=44 dedup=0.05 ran"
+	sel=$(cat "$ds/selection")
+	expect_eq 42 "$(printf '%s\n' "$sel" | grep -c .)" "dedup keeps 44 - 2 samples"
+	expect_eq 1 "$(printf '%s\n' "$sel" | grep -cx 'a/f1[01].txt')" "f10 or f11, not both"
+	expect_eq 1 "$(printf '%s\n' "$sel" | grep -cx 'a/f2[01].txt')" "f20 or f21, not both"
+	expect_errno "Invalid argument" sample_req "$ds" "random n=4 dedup=-1"
+	expect_contains "$ds/log" "dedup=-1: expected a distance >= 0" "a bad dedup: the log says why"
 
 	ok "exact" put "$ds" "exact"
 	expect_contains "$ds/duplicates" "# near duplicates: not asked" "'exact' goes back to exact groups only"

@@ -164,6 +164,25 @@ static void test_near_chain(void **state)
 	core_dups_free(&g);
 }
 
+/* dedup: of each near group the best-ranked member stays, the others go
+ * last with score 0, in their order */
+static void test_rerank(void **state)
+{
+	/* 0 and 3 within 0.1, 1 and 4 too; 2 alone */
+	const float x[] = { 0.0f, 5.0f, 9.0f, 0.05f, 5.05f };
+	uint32_t order[] = { 3, 1, 2, 4, 0 };
+	float score[] = { 0.2f, 0.9f, 0.8f, 1.0f, 0.7f };
+	size_t kept = 0;
+
+	(void)state;
+	assert_int_equal(core_dups_rerank(x, 5, 1, 0.1, order, score, &kept), 0);
+	assert_int_equal(kept, 3);
+	assert_memory_equal(order, ((uint32_t[]){ 3, 1, 2, 4, 0 }), 5 * 4);
+	assert_true(score[4] == 0 && score[0] == 0 && score[3] == 1.0f);
+	assert_int_equal(core_dups_rerank(x, 5, 1, -1, order, score, &kept),
+			 -EINVAL);
+}
+
 static void test_bench(void **state)
 {
 	size_t n = 60000, dim = 50, planted = 600;
@@ -214,6 +233,7 @@ int main(void)
 		cmocka_unit_test(test_exact),
 		cmocka_unit_test(test_near_vs_brute),
 		cmocka_unit_test(test_near_chain),
+		cmocka_unit_test(test_rerank),
 		cmocka_unit_test(test_bench),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
