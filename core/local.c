@@ -597,14 +597,22 @@ static int l_selection_write(struct backend *be, int64_t ds, const char *text,
 static int l_dups_read(struct backend *be, int64_t ds, char **out,
 		       size_t *len)
 {
-	return core_dups_text(L(be)->st, ds, out, len);
+	be_dataset d;
+	int rc = l_dataset_get_id(be, ds, &d);     /* the user's, or absent */
+
+	return rc ? rc : core_dups_text(L(be)->st, ds, out, len);
 }
 
 static int l_dups_config(struct backend *be, int64_t ds, const char *line,
 			 char *msg)
 {
 	char why[BE_MSG], text[BE_MSG + 64];
-	int rc = core_dups_config(L(be)->st, ds, line, why, sizeof(why));
+	be_dataset d;
+	int rc = l_dataset_get_id(be, ds, &d);     /* the user's, or absent */
+
+	if (rc)
+		return rc;
+	rc = core_dups_config(L(be)->st, ds, line, why, sizeof(why));
 
 	if (rc == -EINVAL) {
 		snprintf(text, sizeof(text), "%s; nothing changed", why);

@@ -313,10 +313,10 @@ EOF
 	local k=0
 	for i in "${idioms[@]}"; do
 		k=$((k + 1))
-		printf 'max_distance=0.%s embedding=z\n' "$k" >"$T/req"
+		printf 'max_distance=%s.5 embedding=z\n' "$k" >"$T/req"
 		"idiom_$i" "$T/req" "$ds/duplicates" >"$T/last.err" 2>&1 ||
 			{ fail "duplicates: $i exited non-zero"; sv_show "$T/last.err"; }
-		expect_contains "$ds/duplicates" "(embedding 'z', distance <= 0.$k)" \
+		expect_contains "$ds/duplicates" "(embedding 'z', distance <= $k.5)" \
 			"duplicates: $i: the setting is the line written"
 	done
 	cat "$ds/duplicates" >"$T/dups.before"
