@@ -2,7 +2,8 @@
  * runs.c — see runs.h for the design.
  *
  * Request grammar (one line; tokens separated by blanks):
- *   [STRATEGY] [n=N] [from=TAG] [embedding=NAME] [seed=S] [min_distance=F] [dedup=D]
+ *   [STRATEGY] [n=N] [from=TAG] [embedding=NAME] [seed=S] [min_distance=F]
+ *     [dedup=D]
  *   keep N
  *   cancel
  *   embed [dim=N] [color=on|off]
