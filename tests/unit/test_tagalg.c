@@ -312,7 +312,7 @@ static void test_run_catalog(void **state)
 	int64_t n;
 
 	for (int i = 0; i < 6; i++) {
-		char name[8], data[16];
+		char name[16], data[32];
 		snprintf(name, sizeof(name), "f%d", i);
 		snprintf(data, sizeof(data), "data %d\n", i);
 		f->ino[i] = put(f, name, data);
