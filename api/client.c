@@ -426,6 +426,24 @@ static int c_plot_read(struct backend *be, int64_t ds, int method, char **out,
 		       "plot.svg?method=umap" : "plot.svg", out, len);
 }
 
+/* issue 21 (i21c): the `duplicates` file, on the server. */
+static int c_dups_read(struct backend *be, int64_t ds, char **out,
+		       size_t *len)
+{
+	return ds_text(be, ds, "duplicates", out, len);
+}
+
+static int c_dups_config(struct backend *be, int64_t ds, const char *line,
+			 char *msg)
+{
+	char path[96];
+
+	cl_pathf(path, sizeof(path), "/v1/datasets/%lld/duplicates",
+		 (long long)ds);
+	return send_text(C(be), "POST", path, "text/plain", line, strlen(line),
+			 msg);
+}
+
 /* ---- embeddings ---- */
 
 static int c_emb_list(struct backend *be, int64_t ds,
@@ -568,6 +586,8 @@ static const struct backend_ops client_ops = {
 	.log_read = c_log_read,
 	.log_event = c_log_event,
 	.sample_request = c_sample_request,
+	.dups_read = c_dups_read,           /* issue 21, i21c */
+	.dups_config = c_dups_config,
 	.sample_read = c_sample_read,
 	.scores_read = c_scores_read,
 	.plot_read = c_plot_read,

@@ -68,6 +68,18 @@ int srv_lightly_tag(struct req *r, int64_t ds, const char *uid,
 enum MHD_Result srv_lightly_scores(struct srv *s, struct req *r,
 				   struct MHD_Connection *c);
 
+/* The sample table of ds (a reference: hand it back with _table_done),
+ * and Python's hex() of the integer whose bit k is bits[k] (malloc'd,
+ * NULL when out of memory). */
+struct tbl;
+int srv_lightly_table(struct srv *s, int64_t ds, struct tbl **t);
+void srv_lightly_table_done(struct srv *s, struct tbl *t);
+char *srv_lightly_bitmask_hex(const uint8_t *bits, size_t n);
+
+/* lightly_tags.c (issue 21, i21c): POST .../tags/arithmetics. */
+enum MHD_Result srv_lightly_tag_arithmetics(struct srv *s, struct req *r,
+					    struct MHD_Connection *c);
+
 /* ---- lightly_jobs.c's routes (route_fn) ---- */
 
 enum MHD_Result srv_lightly_embeddings(struct srv *s, struct req *r,

@@ -313,6 +313,36 @@ static enum MHD_Result r_emb_csv(struct srv *s, struct req *r,
 	return srv_send_resp(c, MHD_HTTP_OK, resp, "text/csv");
 }
 
+/* issue 21 (i21c): the `duplicates` file: GET its text, POST a setting
+ * line (204, or 400 with the reason; nothing changed). */
+static enum MHD_Result r_dups(struct srv *s, struct req *r,
+			      struct MHD_Connection *c)
+{
+	return text_route(s, r, c, r->be->ops->dups_read,
+			  "text/plain; charset=utf-8");
+}
+
+static enum MHD_Result r_dups_post(struct srv *s, struct req *r,
+				   struct MHD_Connection *c)
+{
+	struct store_dataset d;
+	char line[CAP_LINE + 1], msg[BE_MSG] = "";
+	int rc = srv_own_ds(s, r, r->id, &d);
+
+	if (rc)
+		return srv_send_errno(c, rc, NULL);
+	memcpy(line, r->buf ? r->buf : "", r->len);
+	line[r->len] = '\0';
+	if (strlen(line) != r->len)
+		return srv_send_errno(c, -EINVAL, "the line contains a NUL byte");
+	while (r->len && (line[r->len - 1] == '\n' || line[r->len - 1] == '\r'))
+		line[--r->len] = '\0';
+	rc = r->be->ops->dups_config(r->be, r->id, line, msg);
+	if (rc)
+		return srv_send_errno(c, rc, msg);
+	return srv_send_empty(c, MHD_HTTP_NO_CONTENT);
+}
+
 /* ---- the table ---- */
 
 const struct route srv_routes_ctl[] = {
@@ -326,6 +356,9 @@ const struct route srv_routes_ctl[] = {
 	{ "datasets/#/sample", "POST", r_sample_post, B_LINE, CAP_LINE },
 	{ "datasets/#/scores.csv", "GET", r_scores, B_NONE, 0 },
 	{ "datasets/#/plot.svg", "GET", r_plot, B_NONE, 0 },
+	/* issue 21, i21c: duplicates */
+	{ "datasets/#/duplicates", "GET", r_dups, B_NONE, 0 },
+	{ "datasets/#/duplicates", "POST", r_dups_post, B_LINE, CAP_LINE },
 	{ "datasets/#/embeddings", "GET", r_embs, B_NONE, 0 },
 	{ "datasets/#/embeddings", "PUT", r_emb_put, B_FILE, CAP_CSV },
 	{ "embeddings/#", "GET", r_emb, B_NONE, 0 },

@@ -240,6 +240,22 @@ static char *bitmask_hex(const uint8_t *bits, size_t n)
 	return out;
 }
 
+/* For api/lightly_tags.c (issue 21, i21c). */
+int srv_lightly_table(struct srv *s, int64_t ds, struct tbl **t)
+{
+	return table_of(s, ds, t);
+}
+
+void srv_lightly_table_done(struct srv *s, struct tbl *t)
+{
+	table_done(s, t);
+}
+
+char *srv_lightly_bitmask_hex(const uint8_t *bits, size_t n)
+{
+	return bitmask_hex(bits, n);
+}
+
 /* TagData of tag (of dataset d) in table t's order. NULL when out of
  * memory or on a store error. */
 static cJSON *tag_json(struct srv *s, struct req *r,
@@ -810,8 +826,9 @@ static const struct route routes[] = {
 	{ "v1/datasets/#/tags", "POST", not_impl, B_JSON, CAP_JSON },
 	{ "v1/datasets/#/tags/initial", "POST", r_tag_initial, B_JSON,
 	  CAP_JSON },
-	{ "v1/datasets/#/tags/arithmetics", "POST", not_impl, B_JSON,
-	  CAP_JSON },
+	/* issue 21, i21c: tag arithmetic (api/lightly_tags.c) */
+	{ "v1/datasets/#/tags/arithmetics", "POST",
+	  srv_lightly_tag_arithmetics, B_JSON, CAP_JSON },
 	{ "v1/datasets/#/tags/#", "GET", r_tag, B_NONE, 0 },
 	{ "v1/datasets/#/tags/#/filenames", "GET", r_tag_filenames, B_NONE,
 	  0 },

@@ -168,6 +168,14 @@ struct backend_ops {
 			    size_t *len);
 	int (*node_imgmeta)(struct backend *, int64_t ino,
 			    struct emb_imgstats *out);
+	/* issue 21 (i21c): the `duplicates` file (core/dups.h). read: its
+	 * text; config: one line ("max_distance=D embedding=NAME" or
+	 * "exact"), 0 or -EINVAL with the reason in msg (and the log),
+	 * nothing changed. */
+	int (*dups_read)(struct backend *, int64_t ds, char **out,
+			 size_t *len);
+	int (*dups_config)(struct backend *, int64_t ds, const char *line,
+			   char *msg);
 
 	int (*statfs)(struct backend *, struct statvfs *out);
 	/* Frozen trees never change: may the kernel cache them for long? */

@@ -26,6 +26,8 @@
 #include "core/layout.h"
 #include "core/log.h"
 #include "core/names.h"
+#include "core/tagalg.h"
+#include "core/dups.h"
 #include "core/runs.h"
 #include "core/text.h"
 #include "core/view.h"
@@ -458,6 +460,42 @@ static void pathv_free(struct pathv *pv)
 	free(pv->v);
 }
 
+/* A `selection` text that is a tag algebra form (core/tagalg.h): 1 when
+ * it is none (the caller parses paths), else the write's answer. */
+static int selection_algebra(struct backend *be, int64_t ds, const char *text,
+			     size_t len, int flags, char *msg)
+{
+	struct core_tagalg a;
+	char why[BE_MSG], line[BE_MSG + 64], src[129] = "";
+	int64_t count = 0, srcid = 0;
+	int rc = core_tagalg_parse(text, len, &a, why, sizeof(why));
+
+	if (rc == 0)
+		return 1;
+	if (rc == 1 && (flags & BE_SEL_APPEND)) {
+		snprintf(why, sizeof(why), "%s: an algebra form replaces the"
+			 " selection: write it with '>', not '>>'",
+			 core_tagop_name(a.op));
+		rc = -EINVAL;
+	}
+	if (rc == 1)
+		rc = core_tagalg_run(L(be)->st, ds, &a,
+				     (flags & BE_SEL_CHECK) != 0, &count,
+				     &srcid, src, why, sizeof(why));
+	if (rc == -EINVAL) {
+		snprintf(line, sizeof(line), "selection not changed: %s", why);
+		return user_error(be, ds, msg, rc, line);
+	}
+	if (rc || (flags & BE_SEL_CHECK))
+		return rc;
+	runner_selection_written(L(be)->runner, ds);
+	snprintf(line, sizeof(line), "selection set: %lld sample%s by %s of"
+		 " %zu operands, from '%s'", (long long)count,
+		 core_s((long long)count), core_tagop_name(a.op), a.n, src);
+	l_log_event(be, ds, STORE_INFO, line);
+	return 0;
+}
+
 static int l_selection_write(struct backend *be, int64_t ds, const char *text,
 			     size_t len, int flags, char *msg)
 {
@@ -474,6 +512,9 @@ static int l_selection_write(struct backend *be, int64_t ds, const char *text,
 
 	rc = l_dataset_get_id(be, ds, &d);
 	if (rc)
+		return rc;
+	rc = selection_algebra(be, ds, text, len, flags, msg);
+	if (rc != 1)
 		return rc;
 	rc = core_sel_parse(text, len, &sel, why, sizeof(why));
 	if (rc) {
@@ -555,6 +596,39 @@ static int l_selection_write(struct backend *be, int64_t ds, const char *text,
 	free(paths);
 	pathv_free(&cur);
 	core_sel_free(&sel);
+	return rc;
+}
+
+/* issue 21 (i21c): the `duplicates` file (core/dups.h). */
+static int l_dups_read(struct backend *be, int64_t ds, char **out,
+		       size_t *len)
+{
+	be_dataset d;
+	int rc = l_dataset_get_id(be, ds, &d);     /* the user's, or absent */
+
+	return rc ? rc : core_dups_text(L(be)->st, ds, out, len);
+}
+
+static int l_dups_config(struct backend *be, int64_t ds, const char *line,
+			 char *msg)
+{
+	char why[BE_MSG], text[BE_MSG + 64];
+	be_dataset d;
+	int rc = l_dataset_get_id(be, ds, &d);     /* the user's, or absent */
+
+	if (rc)
+		return rc;
+	rc = core_dups_config(L(be)->st, ds, line, why, sizeof(why));
+
+	if (rc == -EINVAL) {
+		snprintf(text, sizeof(text), "%s; nothing changed", why);
+		return user_error(be, ds, msg, rc, text);
+	}
+	if (!rc) {
+		snprintf(text, sizeof(text), "duplicates: set to '%.200s'",
+			 line);
+		l_log_event(be, ds, STORE_INFO, text);
+	}
 	return rc;
 }
 
@@ -1113,6 +1187,8 @@ static const struct backend_ops local_ops = {
 	.log_read = l_log_read,
 	.log_event = l_log_event,
 	.sample_request = l_sample_request,
+	.dups_read = l_dups_read,           /* issue 21, i21c */
+	.dups_config = l_dups_config,
 	.sample_read = l_sample_read,
 	.scores_read = l_scores_read,
 	.plot_read = l_plot_read,

@@ -16,6 +16,7 @@ static const char *const reserved[] = {
 	"plot.svg", "info", "log",
 	"plot-umap.svg",            /* issue 21, the layout (i21d) */
 	"predictions", "metadata",      /* issue 21 (i21a) */
+	"duplicates",                       /* issue 21, i21c */
 };
 
 static int is_alnum(char c)

@@ -17,7 +17,7 @@
 int core_name_valid(const char *name);
 
 /* 1 if `name` is one of the entries every dataset has (initial-tag, sample,
- * selection, scores.csv, embeddings, plot.svg, info, log). */
+ * selection, scores.csv, embeddings, plot.svg, info, log, duplicates). */
 int core_name_reserved(const char *name);
 
 /* 0 if `name` may name a file or folder inside a tree, else -EINVAL

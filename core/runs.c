@@ -3,6 +3,7 @@
  *
  * Request grammar (one line; tokens separated by blanks):
  *   [STRATEGY] [n=N] [from=TAG] [embedding=NAME] [seed=S] [min_distance=F]
+ *     [dedup=D]
  *   keep N
  *   cancel
  *   embed [dim=N] [color=on|off]
@@ -36,6 +37,7 @@
 #include <unistd.h>
 
 #include "core/csv.h"
+#include "core/dups.h"
 #include "core/embedder.h"
 #include "core/log.h"
 #include "core/names.h"
@@ -228,9 +230,19 @@ int core_req_parse(const char *line, struct core_req *out, char *msg,
 				return -EINVAL;
 			}
 			out->min_distance = f;
+		} else if (!strcmp(key, "dedup")) {   /* issue 21, i21c */
+			char *end;
+			float f = strtof(val, &end);
+			if (!*val || *end || !isfinite(f) || f < 0) {
+				snprintf(msg, msglen, "dedup=%.64s: expected a"
+					 " distance >= 0", val);
+				return -EINVAL;
+			}
+			out->dedup_on = 1;
+			out->dedup = f;
 		} else {
 			snprintf(msg, msglen, "unknown key '%.64s' (known: n,"
-				 " from, embedding, seed, min_distance)", key);
+				 " from, embedding, seed, min_distance, dedup)", key);
 			return -EINVAL;
 		}
 	}
@@ -534,6 +546,8 @@ static void do_job(struct runner *r, const struct store_run *claimed)
 	 * kept in its own column. */
 	if (core_req_parse(run.request, &q, why, sizeof(why)) == 0)
 		mind = q.min_distance;
+	else
+		q.dedup_on = 0;
 	pthread_mutex_lock(&r->lock);
 	r->phase = "sampling";
 	r->done = 0;
@@ -545,6 +559,17 @@ static void do_job(struct runner *r, const struct store_run *claimed)
 	 * proportion): never more */
 	if (!rc && !strcmp(run.strategy, "select"))
 		k = res.picked;
+	/* dedup=D: near-duplicates of a better-ranked sample go last, and
+	 * are never among the k kept */
+	if (!rc && q.dedup_on) {
+		size_t kept = m.n;
+		rc = core_dups_rerank(m.x, m.n, m.dim, q.dedup, res.order,
+				      res.score, &kept);
+		if (!rc && kept < k)
+			k = kept;
+		if (!rc && res.picked > k)
+			res.picked = k;
+	}
 	if (!rc) {
 		paths = malloc(m.n * sizeof(*paths));
 		scores = malloc(m.n * sizeof(*scores));

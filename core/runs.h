@@ -51,6 +51,8 @@ struct core_req {
 	char embedding[129];    /* "" = latest uploaded */
 	uint64_t seed;
 	float min_distance;     /* coreset only; 0 = off */
+	int dedup_on;           /* dedup=D (issue 21, i21c; core/dups.h): */
+	float dedup;            /* near-duplicates within D ranked last */
 	int dim;                /* embed: 0 = the dataset's current option */
 	int color;              /* embed: -1 = the dataset's, else 0/1 */
 	struct core_objs sel;    /* strategy "select": the objectives

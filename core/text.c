@@ -120,7 +120,10 @@ int core_path_needs_quote(const char *path)
 	for (size_t i = 0; i < n; i++)
 		if (is_ctl((unsigned char)path[i]))
 			return 1;
-	return 0;
+	/* a first line so written is a tag algebra form (core/tagalg.h) */
+	return !strncmp(path, "union:", 6) ||
+	       !strncmp(path, "intersection:", 13) ||
+	       !strncmp(path, "difference:", 11);
 }
 
 /* The escape letter of a named control byte, or 0. */

@@ -28,7 +28,8 @@ void tbuf_free(struct tbuf *b);
 /* Selection lines. A path is written as it is — so `wc -l` counts paths
  * and grep works — unless it would not read back as itself: when it holds a
  * control character (a byte below 0x20, such as newline, CR or tab, or 0x7f),
- * starts with '"', '#' or a space, or ends with a space, it is written as a
+ * starts with '"', '#', a space, "union:", "intersection:" or "difference:"
+ * (tag algebra's words, core/tagalg.h), or ends with a space, it is written as a
  * C-style quoted string, as git quotes unusual paths: between double quotes,
  * '"' and '\' escaped with a backslash, \a \b \t \n \v \f \r named, any
  * other control byte as three octal digits (\ooo); other bytes (UTF-8)

@@ -60,6 +60,7 @@
 
 #include "core/layout.h"
 #include "core/log.h"
+#include "core/tagalg.h"
 #include "fs/fs.h"
 
 #define CTL_WRITE_MAX (256u << 20)
@@ -92,6 +93,8 @@ static const struct fs_ctl ctls[] = {
 	{ "metadata", FS_SLOT_METADIR, S_IFDIR | 0755 },
 	{ "info", FS_SLOT_INFO, S_IFREG | 0444 },
 	{ "log", FS_SLOT_LOG, S_IFREG | 0444 },
+	/* issue 21, i21c: a line per setting, as `sample` takes requests */
+	{ "duplicates", FS_SLOT_DUPS, S_IFREG | 0644 },
 };
 
 const struct fs_ctl *fs_ctl_all(size_t *n)
@@ -236,6 +239,8 @@ static int generate(struct fs *fs, int64_t ds, int slot, char **out,
 		return be->ops->plot_read(be, ds, CORE_LAYOUT_UMAP, out, len);
 	case FS_SLOT_BUILTINMETA:
 		return be->ops->imgmeta_read(be, ds, out, len);
+	case FS_SLOT_DUPS:
+		return be->ops->dups_read(be, ds, out, len);
 	default:
 		return -ENOENT;
 	}
@@ -380,6 +385,26 @@ static int check_lines(struct fs *fs, struct fs_fh *fh)
 		}
 	if (!nl)
 		return 0;
+	/* a tag algebra form (core/tagalg.h) is judged whole: its later
+	 * lines alone would read as paths */
+	{
+		struct core_tagalg a;
+		size_t upto = (size_t)(nl + 1 - fh->text);
+		if (core_tagalg_parse(fh->text, upto, &a, msg,
+				      sizeof(msg)) != 0) {
+			rc = fs->be->ops->selection_write(fs->be, fh->ds,
+							  fh->text, upto,
+							  sel_flags(fh) |
+							  BE_SEL_CHECK, msg);
+			if (!rc) {
+				for (const char *p = chunk; p <= nl; p++)
+					lines += *p == '\n';
+				fh->checked = upto;
+				fh->checked_lines += lines;
+			}
+			return rc;
+		}
+	}
 	clen = (size_t)(nl + 1 - chunk);
 	for (const char *p = chunk; p <= nl; p++)
 		lines += *p == '\n';
@@ -410,6 +435,14 @@ static int check_lines(struct fs *fs, struct fs_fh *fh)
  * (the backend takes C strings: it would see only what precedes the
  * NUL). After a refused line the open file takes no more requests: its
  * later writes and its close fail too. */
+static int line_request(struct fs *fs, struct fs_fh *fh, const char *line,
+			char *msg)
+{
+	if (fh->slot == FS_SLOT_DUPS)       /* issue 21, i21c */
+		return fs->be->ops->dups_config(fs->be, fh->ds, line, msg);
+	return fs->be->ops->sample_request(fs->be, fh->ds, line, msg);
+}
+
 static int sample_lines(struct fs *fs, struct fs_fh *fh, int final)
 {
 	char msg[BE_MSG] = "";
@@ -423,8 +456,7 @@ static int sample_lines(struct fs *fs, struct fs_fh *fh, int final)
 		if (memchr(fh->text + start, '\0', i - start))
 			rc = -EINVAL;
 		else
-			rc = fs->be->ops->sample_request(fs->be, fh->ds,
-							 fh->text + start, msg);
+			rc = line_request(fs, fh, fh->text + start, msg);
 		start = i + 1;
 	}
 	if (!rc && final && start < fh->len) {
@@ -435,14 +467,16 @@ static int sample_lines(struct fs *fs, struct fs_fh *fh, int final)
 					     fh->len - start);
 			if (!line)
 				return -ENOMEM;
-			rc = fs->be->ops->sample_request(fs->be, fh->ds, line,
-							 msg);
+			rc = line_request(fs, fh, line, msg);
 			free(line);
 		}
 		start = fh->len;
 	}
 	if (rc == -EINVAL && !*msg)
 		fs->be->ops->log_event(fs->be, fh->ds, STORE_ERROR,
+				       fh->slot == FS_SLOT_DUPS ?
+				       "duplicates: line refused: it holds a"
+				       " NUL byte" :
 				       "sample: request refused: it holds a"
 				       " NUL byte");
 	if (rc) {
@@ -459,7 +493,7 @@ static int sample_lines(struct fs *fs, struct fs_fh *fh, int final)
 static ssize_t ctl_write(struct fs *fs, struct fs_fh *fh, const char *buf,
 			 size_t size, off_t off)
 {
-	int sample = fh->slot == FS_SLOT_SAMPLE;
+	int sample = fh->slot == FS_SLOT_SAMPLE || fh->slot == FS_SLOT_DUPS;
 	ssize_t n;
 	int rc;
 
@@ -527,7 +561,7 @@ static int ctl_flush(struct fs *fs, struct fs_fh *fh, int by_opener)
 		return apply(fs, fh);
 	if (!fh->dirty)
 		return 0;
-	if (fh->slot == FS_SLOT_SAMPLE) {
+	if (fh->slot == FS_SLOT_SAMPLE || fh->slot == FS_SLOT_DUPS) {
 		fh->dirty = 0;
 		rc = sample_lines(fs, fh, 1);
 		rec_expire(fh->ds);
@@ -585,7 +619,7 @@ int fs_ctl_apply(struct fs *fs, int64_t ds, int slot, const char *text,
 		rec_expire(ds);
 		return rc;
 	}
-	if (slot != FS_SLOT_SAMPLE)
+	if (slot != FS_SLOT_SAMPLE && slot != FS_SLOT_DUPS)
 		return -EPERM;
 	/* Requests, one a line, as written (sample_lines edits the text). */
 	fh.text = malloc(len + 1);

@@ -36,6 +36,7 @@ enum fs_slot { FS_SLOT_DIR = 0, FS_SLOT_SELECTION = 1, FS_SLOT_INFO = 2,
 	       /* issue 21, the layout (i21d): far from 8.. that the other
 		* parts of issue 21 take */
 	       FS_SLOT_PLOT_UMAP = 32,
+	       FS_SLOT_DUPS = 11,             /* issue 21, i21c: duplicates */
 	       FS_SLOT_MAX = 255 };
 
 struct fs_ino {

@@ -1129,7 +1129,12 @@ int store_tag_delete(store *st, int64_t tag)
 	sql_finalize(s);
 	if (rc)
 		goto out;
-	if (d.sel_tree == tag) {
+	/* also a selection holding nodes of the tag (tag algebra's union,
+	 * store/selalg.c), which would lose them */
+	if (d.sel_tree == tag ||
+	    exec_int(c, "SELECT 1 FROM selection x JOIN nodes n ON"
+		     " n.ino=x.node WHERE x.dataset=?1 AND n.tree=?2 LIMIT 1",
+		     d.id, tag, &rc)) {
 		exec_int(c, "DELETE FROM selection WHERE dataset=?1", d.id, 0,
 			 &rc);
 		exec_int(c, "UPDATE datasets SET sel_tree=live_tree,"

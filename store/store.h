@@ -318,6 +318,22 @@ int store_selection_check(store *st, int64_t dataset, int64_t tree,
 /* Back to the default: all of initial-tag. */
 int store_selection_reset(store *st, int64_t dataset);
 
+/* Tag algebra (selalg.c, issue 21 i21c). fn gets each committed file's
+ * node and path; non-zero stops the walk (and is returned). Of a tree,
+ * by path; of the selection, in its order (all of its source tree when
+ * it is implicit). */
+typedef int (*store_file_node_fn)(void *arg, int64_t node, const char *path);
+int store_tree_nodes_each(store *st, int64_t tree, store_file_node_fn fn,
+			  void *arg);
+int store_selection_files_each(store *st, int64_t dataset,
+			       store_file_node_fn fn, void *arg);
+/* Replaces the selection with `nodes` in order: committed files of any
+ * tree of the dataset, distinct, whose paths the caller made distinct;
+ * the source (sel_tree, the parent of a tag frozen from it) is `tree`.
+ * -EINVAL when tree or a node is not of the dataset (nothing changes). */
+int store_selection_set_nodes(store *st, int64_t dataset, int64_t tree,
+			      const int64_t *nodes, size_t n);
+
 /* ---- events (the dataset's `log`) ---- */
 
 /* Appends an event; keeps the newest 1000 per dataset. */

@@ -14,8 +14,9 @@
 #   a Python '.'-named temp file + os.replace, and vim saving in place
 #   (selection, a CSV), each store exactly what was written in
 #   initial-tag/ (read back byte for byte), embeddings/NAME.csv (the export
-#   reads back as written), selection (reads back as written) and sample
-#   (the run's request line is the one written);
+#   reads back as written), selection (reads back as written), sample
+#   (the run's request line is the one written) and duplicates (the
+#   setting shown is the line written);
 # - the same for predictions/NAME.csv and metadata/NAME.csv (issue 21);
 # - errors where the shell sees them: `echo bad > selection`, `echo x >>
 #   selection`, a bad CSV row through `>` and a NUL byte in a sample request
@@ -340,6 +341,22 @@ EOF
 	log_has "$ds" "sample: request refused: it holds a NUL byte" "a NUL byte in a request"
 	shell_error "sample: a bad request" bash -c 'echo "coreset n=x" > "$1"' _ "$ds/sample"
 	unchanged "$ds" "a bad request"
+
+	# duplicates (issue 21): each idiom's line is the setting shown.
+	local k=0
+	for i in "${idioms[@]}"; do
+		k=$((k + 1))
+		printf 'max_distance=%s.5 embedding=z\n' "$k" >"$T/req"
+		"idiom_$i" "$T/req" "$ds/duplicates" >"$T/last.err" 2>&1 ||
+			{ fail "duplicates: $i exited non-zero"; sv_show "$T/last.err"; }
+		expect_contains "$ds/duplicates" "(embedding 'z', distance <= $k.5)" \
+			"duplicates: $i: the setting is the line written"
+	done
+	cat "$ds/duplicates" >"$T/dups.before"
+	shell_error "duplicates: a NUL byte in a line" bash -c 'printf "exact\\0\\n" > "$1"' _ "$ds/duplicates"
+	log_has "$ds" "duplicates: line refused: it holds a NUL byte" "a NUL byte in a duplicates line"
+	shell_error "duplicates: a bad line" bash -c 'echo "max_distance=x embedding=z" > "$1"' _ "$ds/duplicates"
+	expect_list_eq "$T/dups.before" <(cat "$ds/duplicates") "duplicates: refused lines changed nothing"
 }
 
 MODE=local
