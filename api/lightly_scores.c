@@ -34,21 +34,6 @@
 
 #define INPUT_NAME "lightly"
 
-static void put_field(struct tbuf *b, const char *s)
-{
-	if (!strpbrk(s, ",\"\r\n")) {
-		tbuf_put(b, s, strlen(s));
-		return;
-	}
-	tbuf_put(b, "\"", 1);
-	for (const char *q; (q = strchr(s, '"')); s = q + 1) {
-		tbuf_put(b, s, (size_t)(q - s) + 1);
-		tbuf_put(b, "\"", 1);
-	}
-	tbuf_put(b, s, strlen(s));
-	tbuf_put(b, "\"", 1);
-}
-
 /* The CSV text of input id (malloc'd, NUL-ended) through the backend's
  * export, by way of an anonymous file. */
 static int input_text(struct req *r, int64_t id, char **out, size_t *len)
@@ -114,19 +99,19 @@ static int build(const struct core_input *old, const char *type,
 	for (size_t k = 0; k < old->ncols; k++)
 		if (strcmp(old->cols[k], type)) {
 			tbuf_put(&b, ",", 1);
-			put_field(&b, old->cols[k]);
+			tbuf_put_csv_field(&b, old->cols[k]);
 			keep++;
 		}
 	tbuf_put(&b, ",", 1);
-	put_field(&b, type);
+	tbuf_put_csv_field(&b, type);
 	tbuf_put(&b, "\r\n", 2);
 	/* old rows, with the new value where the tag has the sample */
 	for (size_t i = 0; i < old->n; i++) {
-		put_field(&b, old->names[i]);
+		tbuf_put_csv_field(&b, old->names[i]);
 		for (size_t k = 0; k < old->ncols; k++)
 			if (strcmp(old->cols[k], type)) {
 				tbuf_put(&b, ",", 1);
-				put_field(&b, old->cells[i * old->ncols + k]);
+				tbuf_put_csv_field(&b, old->cells[i * old->ncols + k]);
 			}
 		tbuf_put(&b, ",", 1);
 		for (size_t j = 0; j < n; j++)
@@ -140,7 +125,7 @@ static int build(const struct core_input *old, const char *type,
 	for (size_t j = 0; j < n; j++) {
 		if (!paths[j])
 			continue;
-		put_field(&b, paths[j]);
+		tbuf_put_csv_field(&b, paths[j]);
 		for (size_t k = 0; k < keep; k++)
 			tbuf_put(&b, ",", 1);
 		tbuf_printf(&b, ",%.17g\r\n", vals[j]);

@@ -145,21 +145,6 @@ struct walk {
 	atomic_int *stop;        /* fill: set to stop (may be NULL) */
 };
 
-static void put_field(struct tbuf *b, const char *s)
-{
-	if (!strpbrk(s, ",\"\r\n")) {
-		tbuf_put(b, s, strlen(s));
-		return;
-	}
-	tbuf_put(b, "\"", 1);
-	for (const char *q; (q = strchr(s, '"')); s = q + 1) {
-		tbuf_put(b, s, (size_t)(q - s) + 1);
-		tbuf_put(b, "\"", 1);
-	}
-	tbuf_put(b, s, strlen(s));
-	tbuf_put(b, "\"", 1);
-}
-
 static int one_file(void *arg, const char *path, const unsigned char *sha,
 		    int64_t size)
 {
@@ -179,7 +164,7 @@ static int one_file(void *arg, const char *path, const unsigned char *sha,
 		return w->rc = rc;
 	if (!w->t)
 		return 0;
-	put_field(w->t, path);
+	tbuf_put_csv_field(w->t, path);
 	if (rc == 0)
 		tbuf_printf(w->t, ",%.0f,%.0f,%.6g,%.6g,%.6g,%.6g", s.v[0],
 			    s.v[1], s.v[2], s.v[3], s.v[4], s.v[5]);

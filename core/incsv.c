@@ -754,22 +754,6 @@ void core_pred_scores(const double *p, size_t c, struct core_pred_scores *out)
 	out->entropy = clamp01(h / log((double)c));
 }
 
-/* A field as Python's csv module writes it (minimal quoting). */
-static void put_field(struct tbuf *b, const char *s)
-{
-	if (!strpbrk(s, ",\"\r\n")) {
-		tbuf_put(b, s, strlen(s));
-		return;
-	}
-	tbuf_put(b, "\"", 1);
-	for (const char *q; (q = strchr(s, '"')); s = q + 1) {
-		tbuf_put(b, s, (size_t)(q - s) + 1);
-		tbuf_put(b, "\"", 1);
-	}
-	tbuf_put(b, s, strlen(s));
-	tbuf_put(b, "\"", 1);
-}
-
 void core_input_write_scores(struct tbuf *b, const struct core_input *in)
 {
 	struct core_pred_scores s;
@@ -778,10 +762,10 @@ void core_input_write_scores(struct tbuf *b, const struct core_input *in)
 		    "uncertainty_margin,uncertainty_entropy,class\r\n");
 	for (size_t i = 0; i < in->n; i++) {
 		core_pred_scores(in->x + i * in->ncols, in->ncols, &s);
-		put_field(b, in->names[i]);
+		tbuf_put_csv_field(b, in->names[i]);
 		tbuf_printf(b, ",%.6g,%.6g,%.6g,", s.least_confidence,
 			    s.margin, s.entropy);
-		put_field(b, in->cols[s.argmax]);
+		tbuf_put_csv_field(b, in->cols[s.argmax]);
 		tbuf_put(b, "\r\n", 2);
 	}
 }

@@ -136,6 +136,21 @@ static char named_escape(unsigned char c)
 	return p ? to[p - from] : 0;
 }
 
+void tbuf_put_csv_field(struct tbuf *b, const char *s)
+{
+	if (!strpbrk(s, ",\"\r\n")) {
+		tbuf_put(b, s, strlen(s));
+		return;
+	}
+	tbuf_put(b, "\"", 1);
+	for (const char *q; (q = strchr(s, '"')); s = q + 1) {
+		tbuf_put(b, s, (size_t)(q - s) + 1);
+		tbuf_put(b, "\"", 1);
+	}
+	tbuf_put(b, s, strlen(s));
+	tbuf_put(b, "\"", 1);
+}
+
 void tbuf_put_path_line(struct tbuf *b, const char *path)
 {
 	char esc[5];

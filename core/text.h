@@ -40,6 +40,9 @@ void tbuf_free(struct tbuf *b);
 int core_path_needs_quote(const char *path);
 /* Appends path as one selection line, with its "\n". */
 void tbuf_put_path_line(struct tbuf *b, const char *path);
+/* Appends s as one CSV field as Python's csv module writes it (minimal
+ * quoting: quoted, quotes doubled, only when it holds ',', '"', CR or LF). */
+void tbuf_put_csv_field(struct tbuf *b, const char *s);
 /* Decodes a quoted line (line[0] == '"', *len bytes, no line end) in place
  * and NUL-terminates it; *len becomes the path's length. -EINVAL, line
  * unchanged, when it is not a well-formed quoted string (no closing quote
