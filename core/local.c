@@ -1102,24 +1102,19 @@ static int l_imgmeta_read(struct backend *be, int64_t ds, char **out,
 	int rc = l_dataset_get_id(be, ds, &d);
 
 	size_t missing = 0;
-	char text[160];
 
 	*out = NULL;
 	*len = 0;
 	if (rc)
 		return rc;
 	/* never a decode on a stat's thread: what is computed, and the rest
-	 * in the background (core/imgmeta.c) */
+	 * in the background (core/imgmeta.c). Nothing is logged: a read
+	 * must not change another file (log), which tools copying the
+	 * dataset twice would see as a change. */
 	rc = core_imgmeta_csv(L(be)->st, L(be)->blobs, d.live_tree, out, len,
 			      &missing);
-	if (!rc && missing &&
-	    core_imgmeta_filler_kick(L(be)->filler, d.live_tree) == 1) {
-		snprintf(text, sizeof(text), "metadata/builtin.csv: computing"
-			 " the values of %zu file%s in the background; they"
-			 " are empty until then", missing,
-			 missing == 1 ? "" : "s");
-		l_log_event(be, ds, STORE_INFO, text);
-	}
+	if (!rc && missing)
+		core_imgmeta_filler_kick(L(be)->filler, d.live_tree);
 	return rc;
 }
 

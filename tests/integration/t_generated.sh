@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 #
 # t_generated — the generated files of a dataset (info, log, selection,
-# sample, scores.csv, plot.svg, embeddings/*.csv) copy whole with the tools
+# sample, scores.csv, plot.svg, plot-umap.svg, metadata/builtin.csv,
+# embeddings/*.csv) copy whole with the tools
 # that trust stat: their size is the size of their text.
 #
 # Proves, on a local mount and on a remote mount of a real `sievefs serve`,
 # for a dataset with samples, an uploaded embeddings CSV and a finished
-# sampling run, once the dataset is idle:
+# sampling run, once the dataset is idle (plot-umap.svg's layout drawn):
 #  - `stat -c %s` equals `wc -c` (and `ls -l`'s size), `test -s` holds, and two
 #    stats in a row give the same size, mtime and ctime;
 #  - `rsync -a DATASET/ copy/` copies every generated file byte for byte (equal
@@ -24,7 +25,8 @@
 sv_need_binary
 sv_need python3 rsync tar cmp curl stat wc mountpoint fusermount3
 
-GEN=(info log selection sample scores.csv plot.svg embeddings/emb.csv)
+GEN=(info log selection sample scores.csv plot.svg plot-umap.svg
+	metadata/builtin.csv embeddings/emb.csv)
 
 src=$T/src
 sv_gen_tree "$src" 40 3000 711 || die "could not generate samples"
@@ -52,6 +54,16 @@ setup() {
 	sample_req "$ds" "random n=10 seed=3"
 	st=$(wait_run "$ds")
 	expect_eq done "$st" "the sampling run finished"
+	# idle also means the layout plot-umap.svg computes in the background
+	# (its first read starts it) is drawn: until then the file is a note,
+	# and a copy made before and one made after differ, as they should
+	for _ in $(seq 300); do
+		grep -q 'id="pending"' "$ds/plot-umap.svg" || break
+		sleep 0.1
+	done
+	grep -q 'id="pending"' "$ds/plot-umap.svg" &&
+		fail "plot-umap.svg still says its layout is being computed after 30 s"
+	return 0
 }
 
 # check LABEL DS — the copy checks on an idle dataset.
