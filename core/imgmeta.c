@@ -82,9 +82,14 @@ static int read_all(int fd, unsigned char **buf, size_t *len)
 	return 0;
 }
 
-int core_imgmeta_get(store *st, struct core_blobs *b,
-		     const unsigned char sha[STORE_SHA_LEN],
-		     struct emb_imgstats *out, char *why, size_t whylen)
+/* core_imgmeta_get; *kept 1 when the answer is in the cache now (found
+ * there or put), 0 when it could not be (its bytes are not here). Said
+ * here, not read back: a caller inside store_tree_files_each reads a
+ * snapshot from before the put. */
+static int imgmeta_get(store *st, struct core_blobs *b,
+		       const unsigned char sha[STORE_SHA_LEN],
+		       struct emb_imgstats *out, char *why, size_t whylen,
+		       int *kept)
 {
 	struct emb_image img;
 	unsigned char *buf = NULL;
@@ -94,11 +99,13 @@ int core_imgmeta_get(store *st, struct core_blobs *b,
 	int fd, rc = store_feature_get(st, CORE_IMGMETA_KIND, sha, v,
 				       EMB_IMGSTATS_N, why, whylen);
 
+	*kept = 1;
 	if (rc == 0)
 		for (int k = 0; k < EMB_IMGSTATS_N; k++)
 			out->v[k] = v[k];
 	if (rc != -ENOENT)
 		return rc;
+	*kept = 0;
 	fd = core_blob_open(b, sha);
 	if (fd < 0) {
 		if (why && whylen)
@@ -123,16 +130,25 @@ int core_imgmeta_get(store *st, struct core_blobs *b,
 		emb_image_free(&img);
 		for (int k = 0; k < EMB_IMGSTATS_N; k++)
 			v[k] = (float)out->v[k];
-		store_feature_put(st, CORE_IMGMETA_KIND, 1, sha, v,
-				  EMB_IMGSTATS_N, NULL);
+		*kept = !store_feature_put(st, CORE_IMGMETA_KIND, 1, sha, v,
+					   EMB_IMGSTATS_N, NULL);
 		return 0;
 	}
 	const char *errs[1] = { reason };
-	store_feature_put(st, CORE_IMGMETA_KIND, 1, sha, v, EMB_IMGSTATS_N,
-			  errs);
+	*kept = !store_feature_put(st, CORE_IMGMETA_KIND, 1, sha, v,
+				   EMB_IMGSTATS_N, errs);
 	if (why && whylen)
 		snprintf(why, whylen, "%s", reason);
 	return 1;
+}
+
+int core_imgmeta_get(store *st, struct core_blobs *b,
+		     const unsigned char sha[STORE_SHA_LEN],
+		     struct emb_imgstats *out, char *why, size_t whylen)
+{
+	int kept;
+
+	return imgmeta_get(st, b, sha, out, why, whylen, &kept);
 }
 
 struct walk {
@@ -142,6 +158,8 @@ struct walk {
 	int rc;
 	int cached_only;         /* the CSV of what is computed (b unused) */
 	size_t missing;          /* cached_only: files not computed yet */
+	size_t left;             /* fill: files it could not cache (their
+	                          * bytes are not here: upload=meta) */
 	atomic_int *stop;        /* fill: set to stop (may be NULL) */
 };
 
@@ -150,20 +168,23 @@ static int one_file(void *arg, const char *path, const unsigned char *sha,
 {
 	struct walk *w = arg;
 	struct emb_imgstats s;
-	int rc;
+	int rc, kept = 1;
 
 	if (w->stop && atomic_load(w->stop))
 		return w->rc = -ECANCELED;
 	rc = w->cached_only ? core_imgmeta_cached(w->st, sha, &s) :
-			      core_imgmeta_get(w->st, w->b, sha, &s, NULL, 0);
+			      imgmeta_get(w->st, w->b, sha, &s, NULL, 0,
+					  &kept);
 	if (rc == -ENOENT && w->cached_only) {
 		w->missing++;
 		rc = 1;                 /* empty values, for now */
 	}
 	if (rc < 0)
 		return w->rc = rc;
-	if (!w->t)
+	if (!w->t) {
+		w->left += !kept;
 		return 0;
+	}
 	tbuf_put_csv_field(w->t, path);
 	if (rc == 0)
 		tbuf_printf(w->t, ",%.0f,%.0f,%.6g,%.6g,%.6g,%.6g", s.v[0],
@@ -175,17 +196,19 @@ static int one_file(void *arg, const char *path, const unsigned char *sha,
 }
 
 static int fill(store *st, struct core_blobs *b, int64_t tree,
-		atomic_int *stop)
+		atomic_int *stop, size_t *left)
 {
 	struct walk w = { .st = st, .b = b, .stop = stop };
 	int rc = store_tree_files_each(st, tree, one_file, &w);
 
+	if (left)
+		*left = w.left;
 	return w.rc ? w.rc : rc;
 }
 
 int core_imgmeta_fill(store *st, struct core_blobs *b, int64_t tree)
 {
-	return fill(st, b, tree, NULL);
+	return fill(st, b, tree, NULL, NULL);
 }
 
 int core_imgmeta_csv(store *st, struct core_blobs *b, int64_t tree,
@@ -214,7 +237,10 @@ int core_imgmeta_csv(store *st, struct core_blobs *b, int64_t tree,
 /* ---- the background filler ----
  * One thread at a time per store (the backend owner's), computing what a
  * tree misses; kick() starts it unless it runs, free() stops it between
- * two files and joins it. */
+ * two files and joins it. A pass that ended whole remembers how many
+ * files it could not cache (bytes kept by their uploader, upload=meta):
+ * a read of the same tree missing no more than those starts no new pass,
+ * or every stat of builtin.csv would walk the whole tree again. */
 struct core_imgmeta_filler {
 	store *st;
 	struct core_blobs *b;
@@ -222,16 +248,23 @@ struct core_imgmeta_filler {
 	pthread_t thread;
 	int started, running;    /* under lock */
 	int64_t tree;
+	int64_t done_tree;       /* under lock: the last whole pass's tree */
+	size_t done_left;        /* and the files it could not cache */
 	atomic_int stop;
 };
 
 static void *filler_main(void *arg)
 {
 	struct core_imgmeta_filler *f = arg;
+	size_t left = 0;
+	int rc = fill(f->st, f->b, f->tree, &f->stop, &left);
 
-	fill(f->st, f->b, f->tree, &f->stop);
 	pthread_mutex_lock(&f->lock);
 	f->running = 0;
+	if (!rc) {
+		f->done_tree = f->tree;
+		f->done_left = left;
+	}
 	pthread_mutex_unlock(&f->lock);
 	return NULL;
 }
@@ -250,14 +283,16 @@ struct core_imgmeta_filler *core_imgmeta_filler_new(store *st,
 	return f;
 }
 
-int core_imgmeta_filler_kick(struct core_imgmeta_filler *f, int64_t tree)
+int core_imgmeta_filler_kick(struct core_imgmeta_filler *f, int64_t tree,
+			      size_t missing)
 {
 	int rc = 0;
 
 	if (!f)
 		return -EINVAL;
 	pthread_mutex_lock(&f->lock);
-	if (f->running || atomic_load(&f->stop))
+	if (f->running || atomic_load(&f->stop) ||
+	    (f->done_tree == tree && tree && missing <= f->done_left))
 		goto out;
 	if (f->started)
 		pthread_join(f->thread, NULL);    /* it has ended */

@@ -47,13 +47,16 @@ int core_imgmeta_csv(store *st, struct core_blobs *b, int64_t tree,
 		     char **out, size_t *len, size_t *missing);
 
 /* A thread computing what a tree misses, in the background (imgmeta.c):
- * owned by the backend that made it. kick: starts it over tree unless it
- * runs (1 started, 0 already running, -errno); free: stops it after the
- * file at hand and joins it (NULL: no-op). new: NULL on -ENOMEM. */
+ * owned by the backend that made it. kick: starts it over tree, which
+ * misses `missing` files, unless it runs or its last whole pass over tree
+ * left at least that many it could not cache (1 started, 0 not, -errno);
+ * free: stops it after the file at hand and joins it (NULL: no-op). new:
+ * NULL on -ENOMEM. */
 struct core_imgmeta_filler;
 struct core_imgmeta_filler *core_imgmeta_filler_new(store *st,
 						    struct core_blobs *b);
-int core_imgmeta_filler_kick(struct core_imgmeta_filler *f, int64_t tree);
+int core_imgmeta_filler_kick(struct core_imgmeta_filler *f, int64_t tree,
+			      size_t missing);
 void core_imgmeta_filler_free(struct core_imgmeta_filler *f);
 
 #endif

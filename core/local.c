@@ -1114,7 +1114,8 @@ static int l_imgmeta_read(struct backend *be, int64_t ds, char **out,
 	rc = core_imgmeta_csv(L(be)->st, L(be)->blobs, d.live_tree, out, len,
 			      &missing);
 	if (!rc && missing)
-		core_imgmeta_filler_kick(L(be)->filler, d.live_tree);
+		core_imgmeta_filler_kick(L(be)->filler, d.live_tree,
+					 missing);
 	return rc;
 }
 

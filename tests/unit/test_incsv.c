@@ -24,6 +24,7 @@
 #include <unistd.h>
 
 #include "core/columns.h"
+#include "core/blobs.h"
 #include "core/imgmeta.h"
 #include "core/incsv.h"
 #include "core/text.h"
@@ -486,6 +487,71 @@ static void test_builtin_columns(void **state)
 	assert_true(fabs(v.v[2] - 0.2065) < 1e-6);
 }
 
+/* A committed file whose blob is then removed: its bytes are not here,
+ * as an upload=meta sample's on the server. */
+static void put_file_gone(struct fx *f, const struct store_dataset *ds,
+			  const char *name, const char *data)
+{
+	unsigned char sha[STORE_SHA_LEN];
+	char hex[65], path[4200], tmp[] = "/tmp/sievefs-i21a-gone-XXXXXX";
+	int t = mkstemp(tmp);
+
+	put_file(f->st, ds, name, data, strlen(data));
+	assert_true(t >= 0);
+	assert_int_equal(write(t, data, strlen(data)), (ssize_t)strlen(data));
+	assert_int_equal(store_sha256_fd(t, sha), 0);
+	close(t);
+	unlink(tmp);
+	store_sha_hex(sha, hex);
+	snprintf(path, sizeof(path), "%s/blobs/%.2s/%s", f->dir, hex, hex);
+	assert_int_equal(unlink(path), 0);
+}
+
+/* The background filler of builtin.csv: a kick over a tree missing values
+ * starts a pass, which caches what it can; a file whose bytes are not
+ * here stays missing, and a kick missing no more than that pass left
+ * starts no new pass (without this, every stat of builtin.csv walked the
+ * whole tree again); a tree missing more starts one. */
+static void test_filler(void **state)
+{
+	struct fx *f = *state;
+	static const char ppm[] = "P6\n1 1\n255\n\x10\x20\x30";
+	struct core_imgmeta_filler *fl;
+	struct core_blobs *b;
+	struct store_dataset d;
+	char *text = NULL;
+	size_t len, missing = 0;
+
+	assert_int_equal(store_dataset_create(f->st, "", "fill", &d), 0);
+	put_file(f->st, &d, "one.ppm", ppm, sizeof(ppm) - 1);
+	put_file(f->st, &d, "two.txt", "two", 3);
+	put_file_gone(f, &d, "three.txt", "bytes kept elsewhere");
+	assert_int_equal(core_blobs_open(f->st, &b), 0);
+	assert_non_null(fl = core_imgmeta_filler_new(f->st, b));
+	assert_int_equal(core_imgmeta_csv(f->st, b, d.live_tree, &text, &len,
+					  &missing), 0);
+	free(text);
+	assert_int_equal(missing, 3);
+	assert_int_equal(core_imgmeta_filler_kick(fl, d.live_tree, missing), 1);
+	for (int i = 0; i < 500 && missing > 1; i++) {
+		usleep(10000);
+		assert_int_equal(core_imgmeta_csv(f->st, b, d.live_tree, &text,
+						  &len, &missing), 0);
+		free(text);
+	}
+	assert_int_equal(missing, 1);       /* three.txt: bytes not here */
+	/* while the pass ends, and after: the one it could not cache starts
+	 * nothing (a kick that started a pass would answer 1) */
+	for (int i = 0; i < 300; i++) {
+		assert_int_equal(core_imgmeta_filler_kick(fl, d.live_tree, 1),
+				 0);
+		usleep(1000);
+	}
+	assert_int_equal(core_imgmeta_filler_kick(fl, d.live_tree, 2), 1);
+	core_imgmeta_filler_free(fl);
+	core_blobs_free(b);
+}
+
 int main(void)
 {
 	/* one group (its setup opens the store the column case uses), so the
@@ -500,6 +566,7 @@ int main(void)
 		cmocka_unit_test(test_metadata_good),
 		cmocka_unit_test(test_columns),
 		cmocka_unit_test(test_builtin_columns),
+		cmocka_unit_test(test_filler),
 	};
 
 	return cmocka_run_group_tests_name("incsv", cases, setup, teardown);
