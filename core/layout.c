@@ -25,8 +25,9 @@
  * the rows (one per content at a time: `running`, at most RUN_MAX at
  * once) and answers -EINPROGRESS; the caller draws a note instead, and a
  * read after the thread ends finds the layout cached. A computation that
- * failed is remembered by its key (`failed`), so that error is answered
- * rather than started again.
+ * failed on its rows (-EINVAL: a value not finite) is remembered by its
+ * key (`failed`), so that error is answered rather than started again;
+ * another failure (-ENOMEM) is tried again at the next read.
  *
  * Threads: cache_lock protects the slots and the running/failed lists; no
  * layout is computed under it.
@@ -175,7 +176,7 @@ static void *job_main(void *arg)
 	for (int i = 0; i < RUN_MAX; i++)
 		if (running[i] == j->key)
 			running[i] = 0;
-	if (rc) {
+	if (rc == -EINVAL) {    /* the rows' fault: the same every time */
 		failed[nfailed % CACHE_SLOTS].key = j->key;
 		failed[nfailed % CACHE_SLOTS].rc = rc;
 		nfailed++;
