@@ -922,21 +922,33 @@ int srv_quota_refuses(struct srv *s, struct req *r, struct MHD_Connection *c,
 	return 1;
 }
 
-static enum MHD_Result r_blob_put(struct srv *s, struct req *r,
-				  struct MHD_Connection *c)
+int srv_blob_body_ok(struct req *r, struct MHD_Connection *c,
+		     const char *mismatch, enum MHD_Result *ret)
 {
 	unsigned char got[EVP_MAX_MD_SIZE];
 	unsigned int glen = 0;
-	enum MHD_Result ret;
 
 	if (r->ioerr)
-		return srv_send_errno(c, r->ioerr, NULL);
-	if (!EVP_DigestFinal_ex(r->md, got, &glen) || glen != STORE_SHA_LEN)
-		return srv_send_errno(c, -EIO, "hashing failed");
-	if (memcmp(got, r->sha, STORE_SHA_LEN))
-		return srv_send_err(c, MHD_HTTP_BAD_REQUEST, "hash_mismatch",
-				    "EIO", "the body does not hash to the"
-				    " blob's name; nothing stored");
+		*ret = srv_send_errno(c, r->ioerr, NULL);
+	else if (!EVP_DigestFinal_ex(r->md, got, &glen) ||
+		 glen != STORE_SHA_LEN)
+		*ret = srv_send_errno(c, -EIO, "hashing failed");
+	else if (memcmp(got, r->sha, STORE_SHA_LEN))
+		*ret = srv_send_err(c, MHD_HTTP_BAD_REQUEST, "hash_mismatch",
+				    "EIO", mismatch);
+	else
+		return 1;
+	return 0;
+}
+
+static enum MHD_Result r_blob_put(struct srv *s, struct req *r,
+				  struct MHD_Connection *c)
+{
+	enum MHD_Result ret;
+
+	if (!srv_blob_body_ok(r, c, "the body does not hash to the blob's"
+			      " name; nothing stored", &ret))
+		return ret;
 	if (srv_blob_keep(s, r, c, &ret))
 		return ret;          /* srv_on_done drops the staged bytes */
 	return srv_send_empty(c, MHD_HTTP_CREATED);

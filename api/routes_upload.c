@@ -69,8 +69,6 @@ static int bytes_query(struct req *r, struct MHD_Connection *c,
 static enum MHD_Result r_node_bytes(struct srv *s, struct req *r,
 				    struct MHD_Connection *c)
 {
-	unsigned char got[EVP_MAX_MD_SIZE];
-	unsigned int glen = 0;
 	struct store_node n;
 	enum MHD_Result ret;
 	int64_t mtime;
@@ -85,14 +83,9 @@ static enum MHD_Result r_node_bytes(struct srv *s, struct req *r,
 		return srv_send_errno(c, -EROFS, NULL);
 	if (bytes_query(r, c, &mtime, &durable, &ret))
 		return ret;
-	if (r->ioerr)
-		return srv_send_errno(c, r->ioerr, NULL);
-	if (!EVP_DigestFinal_ex(r->md, got, &glen) || glen != STORE_SHA_LEN)
-		return srv_send_errno(c, -EIO, "hashing failed");
-	if (memcmp(got, r->sha, STORE_SHA_LEN))
-		return srv_send_err(c, MHD_HTTP_BAD_REQUEST, "hash_mismatch",
-				    "EIO", "the body does not hash to sha256;"
-				    " nothing stored");
+	if (!srv_blob_body_ok(r, c, "the body does not hash to sha256;"
+			      " nothing stored", &ret))
+		return ret;
 	if (srv_blob_keep(s, r, c, &ret))
 		return ret;          /* srv_on_done drops the staged bytes */
 	rc = srv_commit_blob(s, r, r->id, r->sha, (int64_t)r->got, mtime,

@@ -482,6 +482,11 @@ int srv_quota_refuses(struct srv *s, struct req *r, struct MHD_Connection *c,
  * that takes a blob's bytes keeps them through this. */
 int srv_blob_keep(struct srv *s, struct req *r, struct MHD_Connection *c,
 		  enum MHD_Result *ret);
+/* 1 if the request's body (B_BLOB) arrived whole and hashes to r->sha;
+ * else 0 with the error answered into *ret (the read's, or 400
+ * "hash_mismatch" with the message `mismatch`). */
+int srv_blob_body_ok(struct req *r, struct MHD_Connection *c,
+		     const char *mismatch, enum MHD_Result *ret);
 /* Points file node `ino` at blob `sha` the request's owner has sent: 0,
  * -ENOENT when not sent (or collected meanwhile), -EINVAL when its size is
  * not `size`, or another -errno of the commit (routes_data.c). */

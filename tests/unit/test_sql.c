@@ -418,6 +418,71 @@ static void test_rerun(void **state)
 	assert_int_equal(one_int(f->c, "SELECT count(*) FROM tt", 0), 50);
 }
 
+/* A statement finalized and prepared again with the same text (the SQLite
+ * engine keeps finalized ones idle, store/sql_sqlite.c) starts over: its
+ * old bindings gone, its rows from the first, an INSERT ... RETURNING
+ * answering the new row; two of one text open at once are two; and a text
+ * prepared again after more than the idle cache holds still runs. */
+static void test_reuse(void **state)
+{
+	struct fx *f = *state;
+	const char *ins = "INSERT INTO tt(k) VALUES(?1) RETURNING id";
+	sql_stmt *s, *s2;
+	int64_t id1;
+
+	for (int n = 0; n < 3; n++) {
+		char k[16];
+		snprintf(k, sizeof(k), "r%d", n);
+		assert_int_equal(sql_prepare(f->c, ins, &s), 0);
+		assert_int_equal(sql_bind_text(s, 1, k, strlen(k)), 0);
+		assert_int_equal(sql_step(s), SQL_ROW);
+		sql_finalize(s);
+	}
+	assert_int_equal(sql_prepare(f->c, "SELECT k FROM tt WHERE k=?1 OR"
+				     " ?1 IS NULL ORDER BY k", &s), 0);
+	assert_int_equal(sql_bind_text(s, 1, "r1", 2), 0);
+	assert_int_equal(sql_step(s), SQL_ROW);
+	assert_string_equal(sql_col_text(s, 0), "r1");
+	sql_finalize(s);              /* unbound and reset, or gone */
+	assert_int_equal(sql_prepare(f->c, "SELECT k FROM tt WHERE k=?1 OR"
+				     " ?1 IS NULL ORDER BY k", &s), 0);
+	assert_int_equal(sql_prepare(f->c, "SELECT k FROM tt WHERE k=?1 OR"
+				     " ?1 IS NULL ORDER BY k", &s2), 0);
+	assert_ptr_not_equal(s, s2);
+	assert_int_equal(sql_step(s), SQL_ROW);   /* ?1 NULL: every row */
+	assert_string_equal(sql_col_text(s, 0), "r0");
+	sql_finalize(s);              /* mid-rows */
+	assert_int_equal(sql_bind_text(s2, 1, "r2", 2), 0);
+	assert_int_equal(sql_step(s2), SQL_ROW);
+	assert_string_equal(sql_col_text(s2, 0), "r2");
+	assert_int_equal(sql_step(s2), SQL_DONE);
+	sql_finalize(s2);
+	assert_int_equal(sql_prepare(f->c, "SELECT k FROM tt WHERE k=?1 OR"
+				     " ?1 IS NULL ORDER BY k", &s), 0);
+	assert_int_equal(sql_step(s), SQL_ROW);   /* from the first row */
+	assert_string_equal(sql_col_text(s, 0), "r0");
+	sql_finalize(s);
+
+	for (int n = 0; n < 2; n++) {
+		char k[16];
+		snprintf(k, sizeof(k), "ret%d", n);
+		assert_int_equal(sql_prepare(f->c, ins, &s), 0);
+		assert_int_equal(sql_bind_text(s, 1, k, strlen(k)), 0);
+		assert_int_equal(sql_step(s), SQL_ROW);
+		if (n == 0)
+			id1 = sql_col_int64(s, 0);
+		else
+			assert_true(sql_col_int64(s, 0) > id1);
+		sql_finalize(s);
+	}
+	for (int n = 0; n < 100; n++) {       /* past the idle cache */
+		char q[64];
+		snprintf(q, sizeof(q), "SELECT %d + ?1", n);
+		assert_int_equal(one_int(f->c, q, 1), n + 1);
+	}
+	assert_int_equal(one_int(f->c, "SELECT 0 + ?1", 7), 7);
+}
+
 /* Statements of one connection interleave: a row loop writes. */
 static void test_nested(void **state)
 {
@@ -1591,6 +1656,7 @@ int main(void)
 	const struct CMUnitTest both[] = {
 		CASE(test_params), CASE(test_types), CASE(test_bool_count),
 		CASE(test_conflict), CASE(test_bytewise), CASE(test_rerun),
+		CASE(test_reuse),
 		CASE(test_nested), CASE(test_rollback), CASE(test_txn_error),
 		CASE(test_writers_exclude), CASE(test_triggers),
 		CASE(test_triggers_rest),
