@@ -71,16 +71,6 @@ struct knn_job {
 	int cancelled;          /* set by any member */
 };
 
-static void norms(const float *x, size_t n, size_t d, float *out)
-{
-	for (size_t i = 0; i < n; i++) {
-		double s = 0;
-		for (size_t j = 0; j < d; j++)
-			s += (double)x[i * d + j] * x[i * d + j];
-		out[i] = (float)s;
-	}
-}
-
 /* Inserts (v, j) into the sorted arrays kd/ki of length k when v beats the
  * last entry. */
 static void topk_insert(float *kd, uint32_t *ki, size_t k, float v,
@@ -174,9 +164,9 @@ static int knn(struct smp_team *team, const float *q, size_t nq,
 			rc = -ENOMEM;
 			goto out;
 		}
-	norms(q, nq, d, qn);
+	smp_row_norms(q, nq, d, qn);
 	if (!self)
-		norms(r, nr, d, rn);
+		smp_row_norms(r, nr, d, rn);
 	jb.qn = qn;
 	jb.rn = rn;
 	smp_team_run(team, knn_member, &jb);
