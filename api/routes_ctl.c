@@ -164,6 +164,19 @@ static enum MHD_Result r_log_post(struct srv *s, struct req *r,
 	return srv_send_empty(c, MHD_HTTP_NO_CONTENT);
 }
 
+/* The B_LINE body (at most CAP_LINE bytes) into line, NUL-terminated,
+ * its trailing CR/LF dropped; -EINVAL when it holds a NUL byte. */
+static int body_line(struct req *r, char line[CAP_LINE + 1])
+{
+	memcpy(line, r->buf ? r->buf : "", r->len);
+	line[r->len] = '\0';
+	if (strlen(line) != r->len)
+		return -EINVAL;
+	while (r->len && (line[r->len - 1] == '\n' || line[r->len - 1] == '\r'))
+		line[--r->len] = '\0';
+	return 0;
+}
+
 static enum MHD_Result r_sample_post(struct srv *s, struct req *r,
 				     struct MHD_Connection *c)
 {
@@ -174,12 +187,8 @@ static enum MHD_Result r_sample_post(struct srv *s, struct req *r,
 
 	if (rc)
 		return srv_send_errno(c, rc, NULL);
-	memcpy(line, r->buf ? r->buf : "", r->len);
-	line[r->len] = '\0';
-	if (strlen(line) != r->len)
+	if (body_line(r, line))
 		return srv_send_errno(c, -EINVAL, "the request contains a NUL byte");
-	while (r->len && (line[r->len - 1] == '\n' || line[r->len - 1] == '\r'))
-		line[--r->len] = '\0';
 	rc = r->be->ops->sample_request(r->be, r->id, line, msg);
 	if (rc)
 		return srv_send_errno(c, rc, msg);
@@ -331,12 +340,8 @@ static enum MHD_Result r_dups_post(struct srv *s, struct req *r,
 
 	if (rc)
 		return srv_send_errno(c, rc, NULL);
-	memcpy(line, r->buf ? r->buf : "", r->len);
-	line[r->len] = '\0';
-	if (strlen(line) != r->len)
-		return srv_send_errno(c, -EINVAL, "the line contains a NUL byte");
-	while (r->len && (line[r->len - 1] == '\n' || line[r->len - 1] == '\r'))
-		line[--r->len] = '\0';
+	if (body_line(r, line))
+		return srv_send_errno(c, -EINVAL, "the request contains a NUL byte");
 	rc = r->be->ops->dups_config(r->be, r->id, line, msg);
 	if (rc)
 		return srv_send_errno(c, rc, msg);

@@ -23,6 +23,7 @@
 #include "core/names.h"
 #include "core/request.h"
 #include "core/runs.h"
+#include "core/text.h"
 #include "sampling/sampling.h"
 #include "store/store.h"
 
@@ -37,23 +38,6 @@ static const char *const obj_names[] = {
 		  " balance, random"
 static const char *const op_names[] = { "<", "<=", ">", ">=" };
 static const char *const op_words[] = { "lt", "le", "gt", "ge" };
-
-static char *next_tok(char **s)
-{
-	char *p = *s, *tok;
-
-	while (*p == ' ' || *p == '\t' || *p == '\r' || *p == '\n')
-		p++;
-	if (!*p)
-		return NULL;
-	tok = p;
-	while (*p && *p != ' ' && *p != '\t' && *p != '\r' && *p != '\n')
-		p++;
-	if (*p)
-		*p++ = '\0';
-	*s = p;
-	return tok;
-}
 
 /* dst = val, the rest of dst zeroed (a value given twice leaves no trace
  * of the first: parses compare whole structs). */
@@ -169,7 +153,7 @@ int core_objs_detect(const char *line)
 	int first = 1;
 
 	snprintf(buf, sizeof(buf), "%s", line);
-	for (; (tok = next_tok(&rest)) != NULL; first = 0) {
+	for (; (tok = core_next_token(&rest)) != NULL; first = 0) {
 		char *eq = strchr(tok, '=');
 		if (!strcmp(tok, "+"))
 			return 1;
@@ -424,7 +408,7 @@ int core_objs_parse(const char *line, struct core_req *q, char *msg,
 		return -EINVAL;
 	}
 	snprintf(buf, sizeof(buf), "%s", line);
-	while ((tok = next_tok(&rest)) != NULL) {
+	while ((tok = core_next_token(&rest)) != NULL) {
 		char *eq = strchr(tok, '=');
 		if (!strcmp(tok, "+")) {
 			if (start || (!obj && !thr)) {

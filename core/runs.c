@@ -95,24 +95,6 @@ static int parse_u64(const char *s, uint64_t *out)
 	return 0;
 }
 
-/* Splits off the next blank-separated token of *s in place; NULL at end. */
-static char *next_token(char **s)
-{
-	char *p = *s, *tok;
-
-	while (*p == ' ' || *p == '\t' || *p == '\r' || *p == '\n')
-		p++;
-	if (!*p)
-		return NULL;
-	tok = p;
-	while (*p && *p != ' ' && *p != '\t' && *p != '\r' && *p != '\n')
-		p++;
-	if (*p)
-		*p++ = '\0';
-	*s = p;
-	return tok;
-}
-
 int core_req_parse(const char *line, struct core_req *out, char *msg,
 		   size_t msglen)
 {
@@ -138,7 +120,7 @@ int core_req_parse(const char *line, struct core_req *out, char *msg,
 	out->color = -1;
 	snprintf(out->strategy, sizeof(out->strategy), "%s",
 		 CORE_DEFAULT_STRATEGY);
-	for (; (tok = next_token(&rest)) != NULL; first = 0) {
+	for (; (tok = core_next_token(&rest)) != NULL; first = 0) {
 		char *eq = strchr(tok, '=');
 		if (first && !eq) {
 			if (!strcmp(tok, "cancel") || !strcmp(tok, "keep")) {

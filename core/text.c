@@ -246,3 +246,20 @@ void core_fmt_time(int64_t ns, char buf[32])
 	gmtime_r(&t, &tm);
 	strftime(buf, 32, "%Y-%m-%dT%H:%M:%SZ", &tm);
 }
+
+char *core_next_token(char **s)
+{
+	char *p = *s, *tok;
+
+	while (*p == ' ' || *p == '\t' || *p == '\r' || *p == '\n')
+		p++;
+	if (!*p)
+		return NULL;
+	tok = p;
+	while (*p && *p != ' ' && *p != '\t' && *p != '\r' && *p != '\n')
+		p++;
+	if (*p)
+		*p++ = '\0';
+	*s = p;
+	return tok;
+}

@@ -48,6 +48,9 @@ void tbuf_put_csv_field(struct tbuf *b, const char *s);
  * unchanged, when it is not a well-formed quoted string (no closing quote
  * at the end, an unknown escape, an escaped NUL), or -ENOMEM. */
 int core_path_unquote(char *line, size_t *len);
+/* Splits off the next blank-separated (space, tab, CR, LF) token of *s in
+ * place, NUL-terminating it and advancing *s past it; NULL at the end. */
+char *core_next_token(char **s);
 
 /* "s" unless n is 1 (or -1): "%lld sample%s", n, core_s(n). Static text. */
 static inline const char *core_s(long long n)

@@ -302,6 +302,13 @@ for i in 1 2; do
 done
 state 5
 expect_eq "runs selection" "$(changed 4 5)" "runs (which set the selection) move runs and selection"
+# a line body with a NUL byte is refused, and says so (both B_LINE routes)
+printf 'random n=2\0 seed=1\n' > "$T/nul.line"
+for p in sample duplicates; do
+	api "$TA" POST "/v1/datasets/$DS/$p" --data-binary @"$T/nul.line"
+	expect_code 400 "POST $p with a NUL byte"
+	expect_contains "$T/body" "contains a NUL byte" "... says it holds a NUL byte"
+done
 api "$TA" GET "/v1/datasets/$DS/runs"
 expect_code 200 "GET runs"
 expect_eq "[2, 1]" "$(jpy 'print([r["number"] for r in d["runs"]])')" \
