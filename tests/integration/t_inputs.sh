@@ -61,6 +61,7 @@ printf '%s\n' "filename,weather,score,note" \
 printf '%s\r\n' "filename,cat,dog" "s1.bin,0.5,abc" >"$T/badval.csv"
 printf '%s\r\n' "filename,cat,dog" "s1.bin,0.5,0.5" "s2.bin,0.5" >"$T/short.csv"
 printf '%s\r\n' "filename,w" "nope.bin,1" >"$T/none.csv"
+printf '%s\r\n' "filename,w" "nope.bin,1" "s1.bin,2" >"$T/part.csv"
 
 # Two images (binary PPM, which the embedder's decoder reads): a 2x2 grey
 # checker 0 255 / 0 255 (brightness 0.5, contrast 0.5, no interior:
@@ -204,6 +205,12 @@ EOF
 	expect_list_eq "$T/info.before" "$T/info.after" "info unchanged by the refusals"
 	ok "ls embeddings" ls "$ds/embeddings"
 	expect_eq "" "$(cat "$T/last.out")" "embeddings/ untouched"
+
+	ok "cp a CSV with a row naming no sample" cp "$T/part.csv" "$ds/metadata/part.csv"
+	ok "cat log" cat "$ds/log"
+	expect_contains "$T/last.out" "metadata 'part' stored: 1 sample, 1 column (skipped 1 row naming no sample: 'nope.bin')" \
+		"log: the rows naming no sample are counted and named"
+	ok "rm part.csv" rm "$ds/metadata/part.csv"
 
 	# --- rm
 	ok "rm m.csv" rm "$ds/predictions/m.csv"
