@@ -114,6 +114,15 @@ EOF
 	ok "getfattr -d lists the metadata" getfattr -d -m user.sievefs "$ds/initial-tag/rb.ppm"
 	expect_contains "$T/last.out" 'user.sievefs.brightness="0.2065"' "getfattr -d shows brightness"
 	expect_contains "$T/last.out" 'user.sievefs.file_size="17"' "getfattr -d shows file_size"
+	for a in width height contrast sharpness colourfulness; do
+		expect_contains "$T/last.out" "user.sievefs.$a=" "getfattr -d lists $a of an image"
+	done
+	ok "getfattr -d on a non-image" getfattr -d -m user.sievefs "$ds/initial-tag/s1.bin"
+	expect_contains "$T/last.out" 'user.sievefs.file_size="9"' "getfattr -d lists file_size of a non-image"
+	cp "$T/last.out" "$T/nonimage.xattrs"
+	for a in width height brightness contrast sharpness colourfulness; do
+		expect_fail "getfattr -d lists no $a of a non-image" grep -qF "user.sievefs.$a=" "$T/nonimage.xattrs"
+	done
 	expect_errno "No such attribute" getfattr -n user.sievefs.width "$ds/initial-tag/s1.bin"
 	ok "getfattr file_size of a non-image" getfattr --only-values -n user.sievefs.file_size "$ds/initial-tag/s1.bin"
 	expect_eq "9" "$(cat "$T/last.out")" "a non-image has file_size"
