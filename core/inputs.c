@@ -38,6 +38,7 @@ int core_input_put(store *st, int64_t ds, int64_t live_tree, int kind,
 	struct store_input si;
 	char why[512], skipped[400] = "";
 	size_t kept = 0, nskip = 0;
+	unsigned char *has = NULL;
 	int rc;
 
 	if (!folder)
@@ -57,11 +58,13 @@ int core_input_put(store *st, int64_t ds, int64_t live_tree, int kind,
 			 name, why);
 		return rc;
 	}
-	for (size_t i = 0; i < in.n && rc >= 0; i++) {
-		rc = store_tree_has_file(st, live_tree, in.names[i]);
-		if (rc > 0) {
+	has = malloc(in.n ? in.n : 1);
+	rc = has ? store_tree_has_files(st, live_tree, in.names, in.n, has)
+		 : -ENOMEM;
+	for (size_t i = 0; i < in.n && !rc; i++) {
+		if (has[i]) {
 			kept++;
-		} else if (rc == 0) {
+		} else {
 			size_t o = strlen(skipped);
 			if (nskip < 3 && o < sizeof(skipped) - 120)
 				snprintf(skipped + o, sizeof(skipped) - o,
@@ -99,6 +102,7 @@ int core_input_put(store *st, int64_t ds, int64_t live_tree, int kind,
 				 nskip > 3 ? ", ..." : "");
 	}
 out:
+	free(has);
 	core_input_free(&in);
 	return rc;
 }

@@ -150,10 +150,20 @@ void fs_op_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
 					    "file_size" };
 	char list[400], val[256];
 	size_t len = 0;
+	int image = 0;
 
 	for (size_t k = 0; k < sizeof(keys) / sizeof(keys[0]); k++) {
-		if (xattr_value(fs_of(req), ino, keys[k], val, sizeof(val)))
+		/* keys 4-9 come from one node_imgmeta: all there or none, so
+		 * "width" answers for the five after it (one call, not six) */
+		if (k > 4 && k < 10) {
+			if (!image)
+				continue;
+		} else if (xattr_value(fs_of(req), ino, keys[k], val,
+				       sizeof(val))) {
 			continue;
+		} else if (k == 4) {
+			image = 1;
+		}
 		len += (size_t)snprintf(list + len, sizeof(list) - len, "%s%s",
 					XATTR_PREFIX, keys[k]) + 1;
 	}

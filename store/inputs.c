@@ -190,18 +190,27 @@ int store_input_text(store *st, int64_t id, char **text, size_t *len)
 	return rc;
 }
 
-int store_tree_has_file(store *st, int64_t tree, const char *path)
+int store_tree_has_files(store *st, int64_t tree, char *const *paths,
+			 size_t n, unsigned char *has)
 {
 	struct conn *c = db_conn(st);
 	sql_stmt *s;
-	int r;
+	int rc = 0;
 
 	if (!c || !(s = db_prep(c, "SELECT 1 FROM nodes WHERE tree=?1 AND"
 			     " path=?2 AND kind=2 AND sha IS NOT NULL")))
 		return -EIO;
-	sql_bind_int64(s, 1, tree);
-	db_bind_str(s, 2, path);
-	r = sql_step(s);
+	for (size_t i = 0; i < n && !rc; i++) {
+		int r;
+
+		sql_reset(s);
+		sql_bind_int64(s, 1, tree);
+		db_bind_str(s, 2, paths[i]);
+		r = sql_step(s);
+		has[i] = r == SQL_ROW;
+		if (r != SQL_ROW && r != SQL_DONE)
+			rc = db_err(r);
+	}
 	sql_finalize(s);
-	return r == SQL_ROW ? 1 : r == SQL_DONE ? 0 : db_err(r);
+	return rc;
 }

@@ -413,8 +413,10 @@ int store_input_list(store *st, int64_t dataset, int kind,
 int store_input_delete(store *st, int64_t id);                /* -ENOENT */
 /* The CSV text of input id, malloc'd (NUL-terminated; caller frees). */
 int store_input_text(store *st, int64_t id, char **text, size_t *len);
-/* Whether path is a committed file of tree: 1, 0, or -errno. */
-int store_tree_has_file(store *st, int64_t tree, const char *path);
+/* has[i] = whether paths[i] is a committed file of tree (one statement
+ * for all n, as store_embedding_put checks its rows). 0 or -errno. */
+int store_tree_has_files(store *st, int64_t tree, char *const *paths,
+			 size_t n, unsigned char *has);
 
 /* ---- built-in embedder ---- */
 

@@ -61,6 +61,7 @@ printf '%s\n' "filename,weather,score,note" \
 printf '%s\r\n' "filename,cat,dog" "s1.bin,0.5,abc" >"$T/badval.csv"
 printf '%s\r\n' "filename,cat,dog" "s1.bin,0.5,0.5" "s2.bin,0.5" >"$T/short.csv"
 printf '%s\r\n' "filename,w" "nope.bin,1" >"$T/none.csv"
+printf '%s\r\n' "filename,w" "nope.bin,1" "s1.bin,2" >"$T/part.csv"
 
 # Two images (binary PPM, which the embedder's decoder reads): a 2x2 grey
 # checker 0 255 / 0 255 (brightness 0.5, contrast 0.5, no interior:
@@ -113,6 +114,15 @@ EOF
 	ok "getfattr -d lists the metadata" getfattr -d -m user.sievefs "$ds/initial-tag/rb.ppm"
 	expect_contains "$T/last.out" 'user.sievefs.brightness="0.2065"' "getfattr -d shows brightness"
 	expect_contains "$T/last.out" 'user.sievefs.file_size="17"' "getfattr -d shows file_size"
+	for a in width height contrast sharpness colourfulness; do
+		expect_contains "$T/last.out" "user.sievefs.$a=" "getfattr -d lists $a of an image"
+	done
+	ok "getfattr -d on a non-image" getfattr -d -m user.sievefs "$ds/initial-tag/s1.bin"
+	expect_contains "$T/last.out" 'user.sievefs.file_size="9"' "getfattr -d lists file_size of a non-image"
+	cp "$T/last.out" "$T/nonimage.xattrs"
+	for a in width height brightness contrast sharpness colourfulness; do
+		expect_fail "getfattr -d lists no $a of a non-image" grep -qF "user.sievefs.$a=" "$T/nonimage.xattrs"
+	done
 	expect_errno "No such attribute" getfattr -n user.sievefs.width "$ds/initial-tag/s1.bin"
 	ok "getfattr file_size of a non-image" getfattr --only-values -n user.sievefs.file_size "$ds/initial-tag/s1.bin"
 	expect_eq "9" "$(cat "$T/last.out")" "a non-image has file_size"
@@ -204,6 +214,12 @@ EOF
 	expect_list_eq "$T/info.before" "$T/info.after" "info unchanged by the refusals"
 	ok "ls embeddings" ls "$ds/embeddings"
 	expect_eq "" "$(cat "$T/last.out")" "embeddings/ untouched"
+
+	ok "cp a CSV with a row naming no sample" cp "$T/part.csv" "$ds/metadata/part.csv"
+	ok "cat log" cat "$ds/log"
+	expect_contains "$T/last.out" "metadata 'part' stored: 1 sample, 1 column (skipped 1 row naming no sample: 'nope.bin')" \
+		"log: the rows naming no sample are counted and named"
+	ok "rm part.csv" rm "$ds/metadata/part.csv"
 
 	# --- rm
 	ok "rm m.csv" rm "$ds/predictions/m.csv"
