@@ -489,7 +489,10 @@ static void do_job(struct runner *r, const struct store_run *claimed)
 			finish_run(r, &run, rc, why[0] ? why : NULL, 0);
 			return;
 		}
-		/* records run.emb; a run no longer ours stops here */
+		/* records run.emb, and the step that comes next (the claim's
+		 * "starting" would be stale); a run no longer ours stops here */
+		on_phase(r, "loading");
+		snprintf(run.phase, sizeof(run.phase), "loading");
 		rc = store_run_put(r->st, &run);
 		if (rc == -ESTALE) {
 			finish_run(r, &run, rc, NULL, 0);
@@ -1057,12 +1060,27 @@ int runner_status_text(struct runner *r, int64_t ds, char **out, size_t *len)
 	const char *phase = run.status == STORE_RUN_RUNNING && run.phase[0] ?
 			    run.phase : NULL;
 	pthread_mutex_lock(&r->lock);
-	if (r->active_run == run.id) {
+	int here = r->active_run == run.id;
+	if (here) {
 		run.done = (int64_t)r->done;
 		run.total = (int64_t)r->total;
 		phase = r->phase;
 	}
 	pthread_mutex_unlock(&r->lock);
+	/* The row was read before the lock: this runner may have ended the
+	 * run since. It writes the end before it lets go of the run, so a
+	 * row read now is at least as new as the memory just looked at (a
+	 * stale row showed a running run's claim-time phase after its last
+	 * one, t_messages). */
+	if (!here && run.status == STORE_RUN_RUNNING) {
+		struct store_run now;
+
+		if (store_run_get(r->st, run.id, &now) == 0) {
+			run = now;
+			phase = run.status == STORE_RUN_RUNNING &&
+				run.phase[0] ? run.phase : NULL;
+		}
+	}
 	int64_t end = run.finished_ns ? run.finished_ns : store_now_ns();
 	double elapsed = run.started_ns ? (double)(end - run.started_ns) / 1e9
 					: 0.0;
