@@ -35,6 +35,8 @@ struct parse_state {
 	char *cafile;
 	char *web, *web_root, *web_tls_cert, *web_tls_key;
 	int web_insecure;
+	int nonopts;            /* positional arguments seen */
+	char *surplus;          /* the first one after MOUNTPOINT */
 };
 
 /* Remote-mode options: fuse_opt stores their values in parse_state. */
@@ -93,8 +95,14 @@ static int opt_proc(void *data, const char *arg, int key,
 		return 0;
 	case FUSE_OPT_KEY_NONOPT:
 		if (!ps->cl->source) {
+			ps->nonopts++;
 			ps->cl->source = strdup(arg);
 			return ps->cl->source ? 0 : -1;
+		}
+		if (++ps->nonopts > 2 && !ps->surplus) {
+			/* libfuse would say "invalid argument `X'" */
+			ps->surplus = strdup(arg);
+			return ps->surplus ? 0 : -1;
 		}
 		return 1;
 	case FUSE_OPT_KEY_OPT:
@@ -349,8 +357,20 @@ int fs_cmdline_parse(int argc, char **argv, struct fs_cmdline *out)
 	out->web_tls_cert = ps.web_tls_cert;
 	out->web_tls_key = ps.web_tls_key;
 	out->web_insecure = ps.web_insecure;
-	if (prc == -1)
+	if (prc == -1) {
+		free(ps.surplus);
 		return -EINVAL;
+	}
+	if (ps.surplus) {
+		fprintf(stderr, "sievefs: one argument too many: '%s'"
+			" (usage: sievefs STORE MOUNTPOINT [-o opt,...];"
+			" `sievefs --help` lists the commands)\n", ps.surplus);
+		if (out->source && !strcmp(out->source, "mount"))
+			fprintf(stderr, "sievefs: there is no 'mount' command:"
+				" `sievefs STORE MOUNTPOINT` mounts\n");
+		free(ps.surplus);
+		return -EINVAL;
+	}
 	if (expand_opt(&out->token_file, "token_file") ||
 	    expand_opt(&out->cache_dir, "cache_dir") ||
 	    expand_opt(&out->cafile, "cafile") ||

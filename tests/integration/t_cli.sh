@@ -157,6 +157,13 @@ expect_contains "$T/last.out" "usage: sievefs serve STORE --listen HOST:PORT" "s
 ok "sievefs token --help exits 0" timeout 10 "$SIEVEFS" token --help
 expect_contains "$T/last.out" "sievefs token create --store STORE [--name NAME] [USER]" "token --help prints its usage on stdout"
 expect_fail "sievefs serve without arguments fails" timeout 10 "$SIEVEFS" serve
+# a third argument (a user typing `sievefs mount STORE MNT`): our message,
+# not libfuse's "invalid argument", and nothing created
+expect_fail "sievefs mount st mnt fails" timeout 10 "$SIEVEFS" mount "$T/st3" "$T/mnt3"
+expect_contains "$T/last.err" "one argument too many: '$T/mnt3'" "... naming the argument too many"
+expect_contains "$T/last.err" "there is no 'mount' command: \`sievefs STORE MOUNTPOINT\` mounts" "... and saying how to mount"
+if [ -e "$T/st3" ] || [ -e mount ]; then fail "a store was created by the refused command"
+else pass "the refused command created no store"; fi
 # token create without USER: for the user running it
 mkdir -p "$T/tokstore"
 (umask 077 && timeout 10 "$SIEVEFS" token create --store "$T/tokstore") >"$T/tok.out" 2>"$T/tok.err" &&
