@@ -48,12 +48,13 @@ LIB_SRC = store/sql.c store/sql_sqlite.c store/schema_sqlite.c \
 # issue 21: core/columns.c is i21a's (a placeholder in other branches)
 LIB_SRC += core/columns.c
 # issue 21 i21c: tag algebra, exports, duplicates
-LIB_SRC += core/tagalg.c core/tagalg_run.c store/selalg.c core/dups.c core/dups_run.c
+LIB_SRC += core/tagalg.c core/tagalg_run.c store/selalg.c core/dups.c core/dups_run.c \
+           store/dups.c
 MAIN_SRC = fs/main.c
 # the built web app's home, served by `sievefs serve` when it exists
 WEB_DIR = $(PREFIX)/share/sievefs/web
 UNIT = sql store names fsname csv runs sampling layout decode embed cache api thumb changes table thumbs lightly state \
-       layer sqlite_engine blobstore idem queue select incsv imgstats tagalg dups
+       layer sqlite_engine blobstore idem queue select incsv imgstats tagalg dups dupset
 LIB_OBJ = $(LIB_SRC:%.c=$(BUILD)/%.o)
 MAIN_OBJ = $(MAIN_SRC:%.c=$(BUILD)/%.o)
 UNIT_BIN = $(UNIT:%=$(BUILD)/tests/unit/test_%)
