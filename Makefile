@@ -150,7 +150,7 @@ SERVE_PG_TESTS ?= t_serve_pg t_serve_config t_server t_remote t_remote_crash t_r
 	t_remote_modes t_remote_pins t_remote_rate t_remote_reval t_remote_two \
 	t_remote_bytes \
 	t_app_api t_app_media t_app_samples t_web_session t_tls \
-	t_serve_framing t_serve_starve t_server_leak t_lightly \
+	t_serve_framing t_serve_starve t_server_leak t_lightly t_lightly_al t_duplicates_kept \
 	t_cli t_owner t_perms t_chown t_create_content t_deep t_generated \
 	t_mount_log t_open_unlinked t_parity t_posix t_selnames t_shell \
 	t_tag_busy t_tag_folders t_tag_selected
