@@ -48,12 +48,13 @@ LIB_SRC = store/sql.c store/sql_sqlite.c store/schema_sqlite.c \
 # issue 21: core/columns.c is i21a's (a placeholder in other branches)
 LIB_SRC += core/columns.c
 # issue 21 i21c: tag algebra, exports, duplicates
-LIB_SRC += core/tagalg.c core/tagalg_run.c store/selalg.c core/dups.c core/dups_run.c
+LIB_SRC += core/tagalg.c core/tagalg_run.c store/selalg.c core/dups.c core/dups_run.c \
+           store/dups.c
 MAIN_SRC = fs/main.c
 # the built web app's home, served by `sievefs serve` when it exists
 WEB_DIR = $(PREFIX)/share/sievefs/web
 UNIT = sql store names fsname csv runs sampling layout decode embed cache api thumb changes table thumbs lightly state \
-       layer sqlite_engine blobstore idem queue select incsv imgstats tagalg dups
+       layer sqlite_engine blobstore idem queue select incsv imgstats tagalg dups dupset
 LIB_OBJ = $(LIB_SRC:%.c=$(BUILD)/%.o)
 MAIN_OBJ = $(MAIN_SRC:%.c=$(BUILD)/%.o)
 UNIT_BIN = $(UNIT:%=$(BUILD)/tests/unit/test_%)
@@ -149,7 +150,7 @@ SERVE_PG_TESTS ?= t_serve_pg t_serve_config t_server t_remote t_remote_crash t_r
 	t_remote_modes t_remote_pins t_remote_rate t_remote_reval t_remote_two \
 	t_remote_bytes \
 	t_app_api t_app_media t_app_samples t_web_session t_tls \
-	t_serve_framing t_serve_starve t_server_leak t_lightly \
+	t_serve_framing t_serve_starve t_server_leak t_lightly t_lightly_al t_duplicates_kept \
 	t_cli t_owner t_perms t_chown t_create_content t_deep t_generated \
 	t_mount_log t_open_unlinked t_parity t_posix t_selnames t_shell \
 	t_tag_busy t_tag_folders t_tag_selected

@@ -13,7 +13,8 @@
  * column=lightly.SCORETYPE`, CORAL → that `+ diversity` (the scores the
  * client uploads to …/tags/{tagId}/scores, a column named
  * lightly.<scoreType>; refused with core_column_load's reason while the
- * dataset has none). Its job id names the run
+ * dataset has none). The pip client 1.1.x never sends a scoreType: without
+ * one it is uncertainty_margin (LIGHTLY_SCORE_DEFAULT). Its job id names the run
  * (store/lightly.c keeps the run and the tag name asked for); the first
  * poll that finds the run done freezes the selection — the run's top n —
  * as that tag (tag_create, as `mkdir` does), and every later poll answers
@@ -30,6 +31,11 @@
 
 #include "api/lightly_int.h"
 #include "core/names.h"
+
+/* The score an ACTIVE_LEARNING or CORAL request without scoreType weighs
+ * by: one the client's ScorerClassification and ScorerDetection both
+ * upload (1 - the margin of the two likeliest classes, in [0, 1]). */
+#define LIGHTLY_SCORE_DEFAULT "uncertainty_margin"
 
 enum MHD_Result srv_lightly_embeddings(struct srv *s, struct req *r,
 				    struct MHD_Connection *c)
@@ -121,6 +127,8 @@ static int sampling_line(struct req *r, const struct store_dataset *d,
 	const cJSON *stj = cJSON_GetObjectItemCaseSensitive(j, "scoreType");
 	char method[32], from[160] = "", nstr[40] = "", mstr[48] = "";
 	char prestr[160] = "", obj[200];
+	const char *scoretype = "";
+	int64_t npre = 0;
 	struct store_tag tg;
 	int coreset, al = 0, sel;
 
@@ -142,14 +150,24 @@ static int sampling_line(struct req *r, const struct store_dataset *d,
 			return -ENOENT;
 		}
 		snprintf(prestr, sizeof(prestr), " preselected=%s", tg.name);
+		npre = tg.live ? 0 : tg.files;
 	}
 	if (al) {
-		const char *st = cJSON_IsString(stj) ? stj->valuestring : "";
-		size_t ok = strspn(st, "abcdefghijklmnopqrstuvwxyz"
-				       "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_");
-		if (!*st || st[ok] || ok > 64) {
-			snprintf(msg, msglen, "%s needs scoreType (e.g."
-				 " uncertainty_margin: the scores uploaded to"
+		/* the pip client 1.1.x sends no scoreType (its
+		 * SamplingCreateRequest has none): absent or null is
+		 * LIGHTLY_SCORE_DEFAULT, a score every scorer of the client
+		 * uploads (classification's and detection's) */
+		size_t ok;
+		if (!stj || cJSON_IsNull(stj))
+			scoretype = LIGHTLY_SCORE_DEFAULT;
+		else if (cJSON_IsString(stj))
+			scoretype = stj->valuestring;
+		ok = strspn(scoretype, "abcdefghijklmnopqrstuvwxyz"
+			    "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_");
+		if (!*scoretype || scoretype[ok] || ok > 64) {
+			snprintf(msg, msglen, "%s needs scoreType of letters,"
+				 " digits and _ (e.g. uncertainty_margin, the"
+				 " default: the scores uploaded to"
 				 " /tags/{tagId}/scores)", method);
 			return -EINVAL;
 		}
@@ -168,15 +186,26 @@ static int sampling_line(struct req *r, const struct store_dataset *d,
 			snprintf(msg, msglen, "nSamples too large");
 			return -EINVAL;
 		}
+		/* the platform's nSamples is the new tag's size, the
+		 * preselected samples included (the client's agent asks
+		 * labelled + batch): the run picks the rest */
+		if ((long long)nj->valuedouble <= npre) {
+			snprintf(msg, msglen, "nSamples (%lld) must be more than"
+				 " the preselected tag's %lld samples: it is"
+				 " the size of the new tag, the preselected"
+				 " ones included", (long long)nj->valuedouble,
+				 (long long)npre);
+			return -EINVAL;
+		}
 		snprintf(nstr, sizeof(nstr), " n=%lld",
-			 (long long)nj->valuedouble);
+			 (long long)nj->valuedouble - (long long)npre);
 	}
 	if (coreset && cJSON_IsNumber(mj) && mj->valuedouble > 0)
 		snprintf(mstr, sizeof(mstr), " min_distance=%.9g",
 			 mj->valuedouble);
 	if (al)
 		snprintf(obj, sizeof(obj), "weights column=lightly.%s%s",
-			 stj->valuestring, coreset ? " + diversity" : "");
+			 scoretype, coreset ? " + diversity" : "");
 	else
 		snprintf(obj, sizeof(obj), "%s", !sel ? (coreset ? "coreset"
 			 : "random") : coreset ? "diversity" : "random");
@@ -247,12 +276,33 @@ enum MHD_Result srv_lightly_sampling(struct srv *s, struct req *r,
 	return srv_send_json(c, MHD_HTTP_OK, o);
 }
 
+/* The preselected=TAG of a run's request line into name ("" if none). */
+static void run_preselected(const struct store_run *run, char *name,
+			    size_t len)
+{
+	const char *p = strstr(run->request, " preselected=");
+	size_t n;
+
+	name[0] = '\0';
+	if (!p)
+		return;
+	p += strlen(" preselected=");
+	n = strcspn(p, " \t\n");
+	if (n < len)
+		snprintf(name, len, "%.*s", (int)n, p);
+}
+
 /* A finished job's tag: made now by the first poll that finds the run
- * done (the selection is the run's top n), then remembered. */
+ * done (the selection is the run's top n; with a preselected tag, the
+ * union of that tag and the run's picks, as the platform's tag holds the
+ * labelled samples and the new ones: the selection file's algebra, so
+ * the tag's parent is the preselected tag), then remembered. */
 static int job_tag(struct srv *s, struct req *r, struct store_lightly_id *job,
-		   struct store_tag *tg, char *msg)
+		   const struct store_run *run, struct store_tag *tg,
+		   char *msg)
 {
 	struct store_run latest;
+	char pre[CORE_NAME_MAX + 2], text[2 * CORE_NAME_MAX + 40];
 	int rc;
 
 	if (job->tag > 0)
@@ -269,6 +319,14 @@ static int job_tag(struct srv *s, struct req *r, struct store_lightly_id *job,
 			 " job was polled; request the sampling again",
 			 (long long)latest.seq);
 		return -ESTALE;
+	}
+	run_preselected(run, pre, sizeof(pre));
+	if (pre[0]) {
+		snprintf(text, sizeof(text), "union: %s selection\n", pre);
+		rc = r->be->ops->selection_write(r->be, job->dataset, text,
+						 strlen(text), 0, msg);
+		if (rc)
+			return rc;
 	}
 	rc = r->be->ops->tag_create(r->be, job->dataset, job->name, tg, msg);
 	if (rc == -EEXIST)   /* a concurrent poll made it */
@@ -299,7 +357,7 @@ enum MHD_Result srv_lightly_job(struct srv *s, struct req *r,
 	default: status = "FAILED"; break;
 	}
 	if (run.status == STORE_RUN_DONE) {
-		rc = job_tag(s, r, &job, &tg, msg);
+		rc = job_tag(s, r, &job, &run, &tg, msg);
 		if (rc == -EBUSY)            /* another run queued: later */
 			status = "RUNNING";
 		else if (rc) {

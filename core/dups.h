@@ -59,8 +59,8 @@ typedef struct store store;
 /* Sets what the file shows beside exact duplicates, from one line:
  * "max_distance=D embedding=NAME" (D in [0, 1e6], NAME an embedding of
  * the dataset; words in any order, each once) or "exact" (exact ones
- * only, the default). Kept in this process's memory (the server's for a
- * remote mount) until it stops. 0, or -EINVAL with the reason in why
+ * only, the default). Kept in the catalog (store_dups_setting_set): a
+ * restart keeps it, servers sharing the catalog see the same. 0, or -EINVAL with the reason in why
  * ("duplicates: no embedding named 'x' (embeddings: a, b)"), nothing
  * changed; -ENOMEM. */
 int core_dups_config(store *st, int64_t ds, const char *line, char *why,

@@ -1,13 +1,12 @@
 /*
  * dups_run.c — the `duplicates` file of a dataset (core/dups.h): its
- * setting (a list in this process's memory under one mutex, one entry a
- * dataset), and its text, from the live tree's hashes (store/) and, when
+ * setting (a row of the catalog, store_dups_setting_*: it outlives the
+ * process and every server on the catalog reads the same), and its text, from the live tree's hashes (store/) and, when
  * set, the vectors of an embedding (store_matrix_load), grouped by
  * core_dups_exact and core_dups_near.
  */
 #include <errno.h>
 #include <math.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,29 +17,16 @@
 
 #define DUPS_TEXT_MAX (256u << 20)
 
+/* The dataset's setting, read from the catalog (store/dups.c). */
 struct setting {
-	store *st;
-	int64_t ds;
 	double max_distance;
 	char emb[129];
-	struct setting *next;
 };
-
-static pthread_mutex_t set_lock = PTHREAD_MUTEX_INITIALIZER;
-static struct setting *settings;     /* protected by set_lock */
 
 static int get_setting(store *st, int64_t ds, struct setting *out)
 {
-	int found = 0;
-
-	pthread_mutex_lock(&set_lock);
-	for (struct setting *s = settings; s && !found; s = s->next)
-		if (s->st == st && s->ds == ds) {
-			*out = *s;
-			found = 1;
-		}
-	pthread_mutex_unlock(&set_lock);
-	return found;
+	return store_dups_setting_get(st, ds, &out->max_distance, out->emb,
+				      sizeof(out->emb));
 }
 
 /* The embedding names of ds, "a, b", into buf ("none" when none). */
@@ -134,34 +120,7 @@ int core_dups_config(store *st, int64_t ds, const char *line, char *why,
 		if (rc)
 			return rc;
 	}
-	pthread_mutex_lock(&set_lock);
-	struct setting **pp = &settings, *s;
-	while (*pp && !((*pp)->st == st && (*pp)->ds == ds))
-		pp = &(*pp)->next;
-	if (exact) {
-		if ((s = *pp)) {
-			*pp = s->next;
-			free(s);
-		}
-	} else {
-		if (!(s = *pp)) {
-			s = calloc(1, sizeof(*s));
-			if (s) {
-				s->st = st;
-				s->ds = ds;
-				s->next = settings;
-				settings = s;
-			}
-		}
-		if (s) {
-			s->max_distance = d;
-			snprintf(s->emb, sizeof(s->emb), "%s", emb);
-		} else {
-			rc = -ENOMEM;
-		}
-	}
-	pthread_mutex_unlock(&set_lock);
-	return rc;
+	return store_dups_setting_set(st, ds, d, exact ? NULL : emb);
 }
 
 struct files {
@@ -227,7 +186,11 @@ int core_dups_text(store *st, int64_t ds, char **out, size_t *len)
 		rc = store_tree_files_each(st, d.live_tree, add_file, &f);
 	if (!rc)
 		rc = core_dups_exact(f.sha, STORE_SHA_LEN, f.n, &ex);
-	if (!rc && (have = get_setting(st, ds, &s))) {
+	if (!rc && (have = get_setting(st, ds, &s)) < 0) {
+		rc = have;
+		have = 0;
+	}
+	if (!rc && have) {
 		struct store_embedding e;
 		rc = store_embedding_get(st, ds, s.emb, &e);
 		if (!rc)

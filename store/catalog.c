@@ -714,6 +714,7 @@ int store_dataset_delete(store *st, int64_t id)
 		 " embeddings WHERE dataset=?1)", id, 0, &rc);
 	exec_int(c, "DELETE FROM embeddings WHERE dataset=?1", id, 0, &rc);
 	exec_int(c, "DELETE FROM inputs WHERE dataset=?1", id, 0, &rc);
+	exec_int(c, "DELETE FROM dups_settings WHERE dataset=?1", id, 0, &rc);
 	exec_int(c, "DELETE FROM scores WHERE run IN (SELECT id FROM runs"
 		 " WHERE dataset=?1)", id, 0, &rc);
 	exec_int(c, "DELETE FROM runs WHERE dataset=?1", id, 0, &rc);

@@ -322,4 +322,11 @@ static const char v3[] =
 	"CREATE OR REPLACE TRIGGER chg_inputs_del AFTER DELETE ON inputs"
 	" FOR EACH ROW EXECUTE FUNCTION chg_row('4');";
 
-const char *const schema_pg_steps[SCHEMA_PG_VERSION] = { v1, v2, v3 };
+/* ---- version 4: the `duplicates` setting of a dataset (core/dups_run.c,
+ * store_dups_setting_*), kept in the catalog (session 27) rather than in a
+ * server's memory; SQLite's dups_schema. */
+static const char v4[] =
+	"CREATE TABLE IF NOT EXISTS dups_settings(dataset BIGINT PRIMARY KEY,"
+	" max_distance DOUBLE PRECISION NOT NULL, emb " T " NOT NULL);";
+
+const char *const schema_pg_steps[SCHEMA_PG_VERSION] = { v1, v2, v3, v4 };

@@ -9,7 +9,7 @@
 #define SIEVEFS_STORE_SCHEMA_PG_H
 
 /* The version this binary writes; a catalog newer than it is refused. */
-#define SCHEMA_PG_VERSION 3
+#define SCHEMA_PG_VERSION 4
 
 /* SQL of each step, SCHEMA_PG_VERSION entries; each may hold several
  * statements (run with the simple-query protocol). */

@@ -34,6 +34,9 @@
  *                               -- request budgets shared by servers, users.c
  *   meta 'epoch'                -- the catalog's random epoch (ETags),
  *                                  changes.c
+ *   dups_settings(dataset, max_distance, emb)
+ *                               -- a dataset's `duplicates` setting,
+ *                                  core/dups_run.c (dups_schema below)
  * tokens.name and tokens.last_used are added by migrate_tokens().
  * A tree root node has parent = -tree and name ''. Times are ns since epoch.
  *
@@ -355,6 +358,18 @@ static const char state_schema[] =
 	" tokens REAL NOT NULL, at INTEGER NOT NULL, took REAL NOT NULL)"
 	" WITHOUT ROWID;";
 
+/* ---- the `duplicates` setting (issue 21, kept in the catalog since
+ * session 27; PostgreSQL's version 4): what a user wrote to a dataset's
+ * `duplicates` file ("max_distance=D embedding=NAME"), one row a dataset
+ * with a near-duplicate search set (none: exact duplicates only), so a
+ * restart keeps it and servers sharing the catalog agree. The embedding is
+ * named, not referenced: deleting it leaves the row, and the file then
+ * says the embedding was deleted (core/dups_run.c). The row goes with its
+ * dataset (store_dataset_delete). IF NOT EXISTS: also the upgrade. */
+static const char dups_schema[] =
+	"CREATE TABLE IF NOT EXISTS dups_settings(dataset INTEGER PRIMARY KEY,"
+	" max_distance REAL NOT NULL, emb TEXT NOT NULL);";
+
 /* Runs SQL without results on h. 0 or -errno. */
 static int exec(sqlite3 *h, const char *sql)
 {
@@ -646,6 +661,8 @@ int sqlite_schema(sqlite3 *h)
 		rc = exec(h, table_schema);
 	if (!rc)
 		rc = exec(h, state_schema);
+	if (!rc)
+		rc = exec(h, dups_schema);
 	if (!rc)
 		rc = exec(h, "COMMIT");
 	if (rc)

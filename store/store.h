@@ -179,6 +179,14 @@ int store_dataset_list(store *st, const char *owner,
  * but initial-tag: else -ENOTEMPTY. */
 int store_dataset_delete(store *st, int64_t id);
 int store_dataset_rename(store *st, int64_t id, const char *newname);
+/* A dataset's `duplicates` setting (store/dups.c; core/dups.h says what
+ * it means): get → 1 with *max_distance and emb (NUL-terminated, cut to
+ * emblen) when set, 0 when not (exact duplicates only), -errno. set:
+ * emb NULL clears it; the caller validated the values. 0 or -errno. */
+int store_dups_setting_get(store *st, int64_t ds, double *max_distance,
+			   char *emb, size_t emblen);
+int store_dups_setting_set(store *st, int64_t ds, double max_distance,
+			   const char *emb);
 /* Sets the dataset's tag_folders (enum store_tag_folders; the caller
  * checks the value). -ENOENT if there is no such dataset. */
 int store_dataset_set_tag_folders(store *st, int64_t id, int mode);

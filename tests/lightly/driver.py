@@ -16,6 +16,12 @@ only status 200 counts, tag bitmasks as Python hex() over the mappings order.
         stored
     driver.py v1token V1BASE TOKENFILE
         ?token= is refused on /v1 routes (401)
+    driver.py activelearning BASE TOKENFILE SRC DATASET OUT
+        what the client's ActiveLearningAgent sends (recorded from a run of
+        the real 1.1.7 package): scores of a ScorerClassification per
+        type, ACTIVE_LEARNING / CORAL / CORESET with preselectedTagId and
+        queryTagId and no scoreType, nSamples = the new tag's size; tag
+        arithmetics; writes OUT (JSON: the tags' filenames)
 
 BASE is http://HOST:PORT/lightly. Exit status 0 when every check held; each
 failed check prints "FAIL: ..." and the run goes on.
@@ -24,6 +30,7 @@ import csv
 import hashlib
 import io
 import json
+import math
 import os
 import struct
 import subprocess
@@ -245,8 +252,11 @@ def workflow(base, tokfile, src, mode, dsname, out):
                  b"RANDOM, CORESET"),
                 ({"newTagName": "x2", "method": "RANDOM",
                   "preselectedTagId": "0" * 24}, 404, b"preselectedTagId"),
+                # no scoreType (the 1.1.x client never sends one): the
+                # default uncertainty_margin, refused while the dataset
+                # has no scores
                 ({"newTagName": "x4", "method": "ACTIVE_LEARNING"}, 400,
-                 b"needs scoreType"),
+                 b"no input named 'lightly'"),
                 ({"newTagName": "x5", "method": "CORAL",
                   "scoreType": "../x"}, 400, b"needs scoreType"),
                 # until the dataset has scores (the client's upload to
@@ -295,12 +305,15 @@ def workflow(base, tokfile, src, mode, dsname, out):
         result["tags"][tag] = picked
         result.setdefault("ids", {})[tag] = t["id"]
     # preselectedTagId: the samples of rand5 count as picked; CORESET
-    # with them picks 3 others (a selection: diversity preselected=rand5)
+    # with them picks 3 others (a selection: diversity preselected=rand5).
+    # nSamples is the new tag's size, the preselected included (the
+    # platform's rule, which the client's ActiveLearningAgent relies on):
+    # 5 + 3; the tag holds rand5 and the 3 picks
     if "rand5" in result["tags"]:
         job = lc.call("POST", "/v1/datasets/%s/embeddings/%s/sampling" %
                       (ds, w["embeddingId"]),
                       {"newTagName": "pre3", "method": "CORESET",
-                       "config": {"stoppingCondition": {"nSamples": 3}},
+                       "config": {"stoppingCondition": {"nSamples": 8}},
                        "preselectedTagId": result["ids"]["rand5"]})["jobId"]
         j = wait_job(lc, job)
         check(j["status"] == "FINISHED", "CORESET with preselectedTagId"
@@ -310,6 +323,10 @@ def workflow(base, tokfile, src, mode, dsname, out):
                         (ds, j["result"]["data"]))
             got = [mapped[k] for k in bits_of(t["bitMaskData"],
                                               t["totSize"])]
+            check(set(result["tags"]["rand5"]) <= set(got),
+                  "preselectedTagId: the new tag holds the preselected"
+                  " (%r, preselected %r)" % (got, result["tags"]["rand5"]))
+            got = [g for g in got if g not in result["tags"]["rand5"]]
             check(len(got) == 3 and not set(got) & set(result["tags"]["rand5"]),
                   "preselectedTagId: 3 picks, none of them preselected"
                   " (%r, preselected %r)" % (got, result["tags"]["rand5"]))
@@ -574,10 +591,170 @@ def useurl(base, tokfile, urlfile):
           " (%d)" % st)
 
 
+def uncertainty(p):
+    """ScorerClassification's three scores of one probability row."""
+    q = sorted(p, reverse=True)
+    k = len(p)
+    ent = -sum(x * math.log(x) for x in p if x > 0) / math.log(k)
+    return {"uncertainty_least_confidence": (1 - q[0]) / (1 - 1.0 / k),
+            "uncertainty_margin": 1 - (q[0] - q[1]),
+            "uncertainty_entropy": ent}
+
+
+def activelearning(base, tokfile, src, dsname, out):
+    lc = Lightly(base, open(tokfile).read().strip())
+    ds = lc.call("POST", "/v1/datasets/", {"name": dsname})["id"]
+    files = source_files(src)
+    for f in files:
+        with open(os.path.join(src, f), "rb") as fh:
+            upload_one(lc, ds, f, fh.read(), "full")
+    lc.call("POST", "/v1/datasets/%s/tags/initial" % ds,
+            {"imgType": "full", "creator": "USER_PIP"})
+    mapped = lc.call("GET", "/v1/datasets/%s/mappings" % ds, field="fileName")
+    n = len(mapped)
+    w = lc.call("GET", "/v1/datasets/%s/embeddings/writeCSVUrl" % ds,
+                name="default")
+    buf = io.StringIO()
+    cw = csv.writer(buf)
+    cw.writerow(["filenames", "embedding_0", "embedding_1", "labels"])
+    for k, f in enumerate(mapped):
+        cw.writerow([f, k % 5, k // 5, 0])
+    st, _ = http("PUT", w["signedWriteUrl"], buf.getvalue().encode())
+    check(st == 200, "upload_embeddings -> 200 (%d)" % st)
+    emb = w["embeddingId"]
+
+    def tags():
+        return {t["name"]: t for t in lc.call("GET", "/v1/datasets/%s/tags"
+                                              % ds)}
+
+    def members(name):
+        t = tags()[name]
+        return set(mapped[k] for k in bits_of(t["bitMaskData"], n))
+
+    def sampling(body, want=(200,)):
+        """ApiWorkflowClient.sampling's request (rowCount: totSize)."""
+        body = dict(body)
+        body.setdefault("preselectedTagId", None)
+        body.setdefault("queryTagId", None)
+        body["rowCount"] = list(tags().values())[0]["totSize"]
+        st, o = http("POST", lc.url("/v1/datasets/%s/embeddings/%s/sampling"
+                                    % (ds, emb)), json.dumps(body).encode(),
+                     "application/json")
+        if st not in want or st != 200:
+            return st, o
+        j = wait_job(lc, json.loads(o)["jobId"])
+        check(j["status"] == "FINISHED", "%s %s finished (%s)" %
+              (body["method"], body["newTagName"], j.get("error")))
+        return st, j
+
+    def cfg(k):
+        return {"stoppingCondition": {"nSamples": k, "minDistance": -1}}
+
+    tid = tags()["initial-tag"]["id"]
+    sampling({"newTagName": "labeled-5", "method": "RANDOM",
+              "config": cfg(5)})
+    pre = members("labeled-5")
+    check(len(pre) == 5, "RANDOM labeled-5: 5 samples")
+    # the agent: scores of the query tag (initial-tag), one POST per type,
+    # in the order of the tag's filenames (all ones: the mappings order)
+    probs = []
+    for k in range(n):
+        a, b, c = 1 + (k * 7) % 11 + k / 97, 1 + (k * 3) % 5, 1 + (k * 5) % 13
+        probs.append([a / (a + b + c), b / (a + b + c), c / (a + b + c)])
+    sc = [uncertainty(p) for p in probs]
+
+    def upload_scores(rows):
+        for t in ("uncertainty_least_confidence", "uncertainty_margin",
+                  "uncertainty_entropy"):
+            lc.call("POST", "/v1/datasets/%s/tags/%s/scores" % (ds, tid),
+                    {"scoreType": t, "scores": [r[t] for r in rows]})
+    upload_scores(sc)
+    st, _ = sampling({"newTagName": "al-10", "method": "ACTIVE_LEARNING",
+                      "config": cfg(10),
+                      "preselectedTagId": tags()["labeled-5"]["id"],
+                      "queryTagId": tid})
+    check(st == 200, "ACTIVE_LEARNING without scoreType -> 200 (%d)" % st)
+    new = members("al-10")
+    margin = {f: r["uncertainty_margin"] for f, r in zip(mapped, sc)}
+    top = sorted((f for f in mapped if f not in pre),
+                 key=lambda f: (-margin[f], f))[:5]
+    check(len(new) == 10 and pre <= new,
+          "al-10: nSamples 10 = the 5 preselected + 5 (%d, kept %s)" %
+          (len(new), pre <= new))
+    check(new - pre == set(top), "al-10: the 5 picks are the 5 unlabelled"
+          " with the highest uncertainty_margin (the default scoreType):"
+          " %r, want %r" % (sorted(new - pre), sorted(top)))
+    check(tags()["al-10"]["prevTagId"] == tags()["labeled-5"]["id"],
+          "al-10's prevTagId is the preselected tag")
+    # CORAL: new scores (the model retrained), preselected al-10
+    sc2 = [uncertainty(p[::-1] if k % 2 else p) for k, p in enumerate(probs)]
+    upload_scores(sc2)
+    st, _ = sampling({"newTagName": "coral-15", "method": "CORAL",
+                      "config": cfg(15),
+                      "preselectedTagId": tags()["al-10"]["id"],
+                      "queryTagId": tid})
+    coral = members("coral-15")
+    check(st == 200 and len(coral) == 15 and new <= coral,
+          "CORAL coral-15: al-10 and 5 more (%d %d)" % (st, len(coral)))
+    # an explicit scoreType still chooses the column
+    st, _ = sampling({"newTagName": "ent-12", "method": "ACTIVE_LEARNING",
+                      "config": cfg(12), "scoreType": "uncertainty_entropy",
+                      "preselectedTagId": tags()["al-10"]["id"]})
+    ent = {f: r["uncertainty_entropy"] for f, r in zip(mapped, sc2)}
+    top = sorted((f for f in mapped if f not in new),
+                 key=lambda f: (-ent[f], f))[:2]
+    check(st == 200 and members("ent-12") - new == set(top),
+          "scoreType uncertainty_entropy: the 2 picks are its top 2")
+    # CORESET with a preselected tag (the agent without a scorer)
+    st, _ = sampling({"newTagName": "core-12", "method": "CORESET",
+                      "config": cfg(12),
+                      "preselectedTagId": tags()["al-10"]["id"]})
+    check(st == 200 and len(members("core-12")) == 12 and
+          new <= members("core-12"), "CORESET core-12: al-10 and 2 more")
+    # refusals: nothing made
+    before = sorted(tags())
+    for body, want, text in (
+            ({"newTagName": "same", "method": "CORESET", "config": cfg(12),
+              "preselectedTagId": tags()["core-12"]["id"]}, 400,
+             b"nSamples (12) must be more than the preselected tag's 12"),
+            ({"newTagName": "bad", "method": "ACTIVE_LEARNING",
+              "config": cfg(12), "scoreType": "a-b"}, 400,
+             b"needs scoreType"),
+            ({"newTagName": "none", "method": "ACTIVE_LEARNING",
+              "config": cfg(12), "scoreType": "nope"}, 400, b"nope")):
+        st, o = sampling(body, want=(want,))
+        check(st == want and text in o, "%s -> %d with the reason (%d %s)"
+              % (body["newTagName"], want, st, o[:200]))
+    check(sorted(tags()) == before, "the refusals made no tag")
+    # tag arithmetics (tags_api.perform_tag_arithmetics)
+    t = tags()
+    a = int(t["coral-15"]["bitMaskData"], 16)
+    b = int(t["core-12"]["bitMaskData"], 16)
+    for op, want in (("UNION", a | b), ("INTERSECTION", a & b),
+                     ("DIFFERENCE", a & ~b)):
+        r = lc.call("POST", "/v1/datasets/%s/tags/arithmetics" % ds,
+                    {"tagId1": t["coral-15"]["id"],
+                     "tagId2": t["core-12"]["id"], "operation": op})
+        check(r["bitMaskData"] == hex(want), "arithmetics %s: %s (want %s)"
+              % (op, r["bitMaskData"], hex(want)))
+    r = lc.call("POST", "/v1/datasets/%s/tags/arithmetics" % ds,
+                {"tagId1": t["labeled-5"]["id"], "tagId2": t["core-12"]["id"],
+                 "operation": "UNION", "newTagName": "union-tag"})
+    t = tags()
+    check("union-tag" in t and t["union-tag"]["prevTagId"] ==
+          t["labeled-5"]["id"] and int(t["union-tag"]["bitMaskData"], 16) ==
+          int(t["labeled-5"]["bitMaskData"], 16) | b,
+          "arithmetics with newTagName: the tag, child of tagId1")
+    with open(out, "w") as fh:
+        json.dump({"dataset": ds, "tags": {k: sorted(members(k)) for k in
+                                           ("labeled-5", "al-10", "coral-15",
+                                            "core-12", "union-tag")}}, fh)
+
+
 def main(argv):
     cmds = {"workflow": (workflow, 6), "abuse": (abuse, 5),
             "v1token": (v1token, 2), "geturl": (geturl, 3),
-            "useurl": (useurl, 3)}
+            "useurl": (useurl, 3), "activelearning": (activelearning, 5)}
     if len(argv) < 2 or argv[1] not in cmds or \
             len(argv) != cmds[argv[1]][1] + 2:
         print(__doc__)

@@ -191,6 +191,11 @@ static int catalog_target(const char *dir, char *path, size_t len)
 	return 0;
 }
 
+int tstore_catalog_target(const char *dir, char *path, size_t len)
+{
+	return catalog_target(dir, path, len);
+}
+
 /* Runs sql on the catalog of dir through a connection of its own: a
  * statement without results (exec), or, with out, one whose first row's
  * first column is read as an integer (*out) or text (text, textlen). */

@@ -59,6 +59,11 @@ int tstore_run_group(const char *name, const struct CMUnitTest *cases,
  * DIR/catalog.db — through a connection of its own, as a test that plants
  * a state does; the rows its last statement changed into *changes (may be
  * NULL). 0, or -errno with the engine's message on stderr. */
+/* The catalog target (store_open_catalog's `catalog`) of the test store
+ * in dir: its PostgreSQL database's URI under SIEVEFS_TEST_CATALOG, else
+ * DIR/catalog.db; for a second store on the same catalog (another
+ * server). 0 or -errno. */
+int tstore_catalog_target(const char *dir, char *path, size_t len);
 int tstore_catalog_exec(const char *dir, const char *sql, int64_t *changes);
 /* Reads a value back the same way: the first column of the first row of
  * the query sql, as an integer into *out or as text into out (len bytes,
