@@ -260,7 +260,7 @@ static int load_scores(store *st, int64_t ds, const char *const *paths,
 	if (rc == -ENOENT)
 		return 0;
 	if (!rc)
-		rc = store_run_scores_each(st, r.id, 0, score_add, &a);
+		rc = store_run_scores_each(st, r.id, -1, score_add, &a);
 	if (!rc) {
 		qsort(a.v, a.n, sizeof(*a.v), cmp_kv);
 		for (size_t i = 0; i < n; i++) {

@@ -60,12 +60,24 @@ static double mono_now(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-static uint64_t text_hash(const char *p, size_t len)
+/* FNV-1a of the text; of a Label Studio text (fmt 1) without the query
+ * strings of its URLs (from '?' to the string's closing '"'): a server's
+ * read URLs carry an expiry and a signature made afresh at every read, of
+ * fixed length, and a text whose files and URL paths did not change keeps
+ * its mtime (tar's "file changed as we read it", rsync's quick check). */
+static uint64_t text_hash(const char *p, size_t len, int fmt)
 {
 	uint64_t h = 1469598103934665603ULL;
+	int query = 0;
 
-	for (size_t i = 0; i < len; i++)
-		h = (h ^ (unsigned char)p[i]) * 1099511628211ULL;
+	for (size_t i = 0; i < len; i++) {
+		if (fmt == CORE_EXPORT_LS && p[i] == '?')
+			query = 1;
+		else if (p[i] == '"')
+			query = 0;
+		if (!query)
+			h = (h ^ (unsigned char)p[i]) * 1099511628211ULL;
+	}
 	return h;
 }
 
@@ -81,7 +93,7 @@ static struct xrec *rec_find(int64_t tag, int fmt)
 static void rec_note(int64_t tag, int fmt, const char *text, size_t len,
 		     double started, struct xrec *out)
 {
-	uint64_t h = text_hash(text, len);
+	uint64_t h = text_hash(text, len, fmt);
 	struct xrec *r;
 
 	pthread_mutex_lock(&rec_lock);
