@@ -92,8 +92,8 @@ static void dataset_attr(struct fs *fs, const be_dataset *d, struct stat *st)
 	memset(st, 0, sizeof(*st));
 	st->st_ino = fs_ino_dataset(d->id);
 	st->st_mode = S_IFDIR | 0755;
-	st->st_nlink = 2 + ntags + 3;   /* + embeddings/, predictions/,
-					   metadata/ */
+	st->st_nlink = 2 + ntags + 4;   /* + embeddings/, predictions/,
+					   metadata/, exports/ */
 	st->st_uid = fs->uid;
 	st->st_gid = fs->gid;
 	st->st_blksize = 4096;
