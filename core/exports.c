@@ -6,7 +6,8 @@
  * (store_tree_files_page: bounded memory per query, no read transaction
  * held across pages). The CSV's columns are loaded with
  * core_column_load_paths (one load per column for all files, no query per
- * file); builtin.* shows what is computed (core/columns.c). The Label
+ * file); builtin.* shows the cached values of the tag's own bytes (a
+ * decode never runs here, on a stat's thread) and their sizes. The Label
  * Studio tasks are written one cJSON object per line, so the text is valid
  * JSON that `grep` and `wc -l` still read. The score column is the latest
  * finished ranking run's (store_run_latest_done): scores are kept per run,
@@ -23,6 +24,7 @@
 
 #include "core/columns.h"
 #include "core/exports.h"
+#include "core/imgmeta.h"
 #include "core/text.h"
 #include "store/store.h"
 
@@ -277,11 +279,61 @@ static int load_scores(store *st, int64_t ds, const char *const *paths,
 	return rc;
 }
 
+/* builtin.* of the tag's own files: the cached values only (a decode
+ * never runs on a stat's thread: what metadata/builtin.csv has computed,
+ * empty for the rest), file_size from the tag's node; one lookup per file
+ * for all the columns. */
+static int builtin_cols(store *st, const struct tfiles *t, char *const *names,
+			size_t nn, struct sv_column *cols)
+{
+	struct emb_imgstats *v = NULL;
+	signed char *has = NULL;
+	int rc = 0, any = 0;
+
+	for (size_t k = 0; k < nn; k++)
+		any |= !strncmp(names[k], "builtin.", 8);
+	if (!any)
+		return 0;
+	v = malloc((t->n ? t->n : 1) * sizeof(*v));
+	has = malloc(t->n ? t->n : 1);
+	if (!v || !has)
+		rc = -ENOMEM;
+	for (size_t i = 0; !rc && i < t->n; i++) {
+		int r = t->v[i].n.has_sha ?
+			core_imgmeta_cached(st, t->v[i].n.sha, &v[i]) : 1;
+		if (r < 0 && r != -ENOENT)
+			rc = r;
+		has[i] = r == 0;
+	}
+	for (size_t k = 0; !rc && k < nn; k++) {
+		const char *col = names[k] + 8;
+		int c = -1;
+		if (strncmp(names[k], "builtin.", 8))
+			continue;
+		for (int j = 0; j < CORE_IMGMETA_NCOLS; j++)
+			if (!strcmp(col, core_imgmeta_cols[j]))
+				c = j;
+		if (!(cols[k].v = malloc((t->n ? t->n : 1) * sizeof(double)))) {
+			rc = -ENOMEM;
+			break;
+		}
+		cols[k].n = t->n;
+		for (size_t i = 0; i < t->n; i++)
+			cols[k].v[i] = c == EMB_IMGSTATS_N ?
+				       (double)t->v[i].n.size :
+				       c >= 0 && has[i] ? v[i].v[c] : NAN;
+	}
+	free(v);
+	free(has);
+	return rc;
+}
+
 static int render_csv(store *st, const struct store_tag *tag,
-		      const char *const *paths, size_t n, struct tbuf *b)
+		      const struct tfiles *t, const char *const *paths,
+		      struct tbuf *b)
 {
 	char **names = NULL;
-	size_t nn = 0, k = 0;
+	size_t n = t->n, nn = 0, k = 0;
 	struct sv_column *cols = NULL;
 	double *score = malloc((n ? n : 1) * sizeof(double));
 	int rc = score ? load_scores(st, tag->dataset, paths, n, score)
@@ -291,8 +343,12 @@ static int render_csv(store *st, const struct store_tag *tag,
 		rc = core_column_list(st, tag->dataset, &names, &nn);
 	if (!rc && !(cols = calloc(nn ? nn : 1, sizeof(*cols))))
 		rc = -ENOMEM;
+	if (!rc)
+		rc = builtin_cols(st, t, names, nn, cols);
 	for (; !rc && k < nn; k++) {
 		char why[256];
+		if (!strncmp(names[k], "builtin.", 8))
+			continue;
 		rc = core_column_load_paths(st, tag->dataset, names[k], paths,
 					    n, &cols[k], why, sizeof(why));
 	}
@@ -377,7 +433,7 @@ int core_export_render(store *st, const struct store_tag *tag, int fmt,
 	if (fmt == CORE_EXPORT_TXT)
 		core_export_txt(&b, paths, t.n);
 	else if (fmt == CORE_EXPORT_CSV)
-		rc = render_csv(st, tag, paths, t.n, &b);
+		rc = render_csv(st, tag, &t, paths, &b);
 	else
 		rc = render_ls(st, tag, &t, image, arg, &b);
 	free(paths);

@@ -17,8 +17,9 @@
 #   file's bytes;
 # - TAG.csv parses with Python's csv: filename, score, every column of
 #   predictions/ and metadata/ and builtin.*; metadata values as
-#   uploaded; the uncertainty scores of predictions/; a tag frozen from a
-#   sampling run has that run's score in every row;
+#   uploaded; the uncertainty scores of predictions/; builtin.* as
+#   metadata/builtin.csv has computed them; a tag frozen from a sampling
+#   run has that run's score in every row;
 # - stat sizes are exact (stat = bytes read), and `cp -a`, `tar c` and
 #   `rsync -a` of exports/ give byte-identical files of the stated sizes
 #   (a remote Label Studio file's URLs carry an expiry and signature made
@@ -151,6 +152,21 @@ rows = list(csv.DictReader(open(sys.argv[1], newline="", encoding="utf-8")))
 assert len(rows) == 3, rows
 for r in rows:
     float(r["score"])
+EOF
+
+	# builtin.*: what metadata/builtin.csv has computed (a read of an
+	# export never decodes: the values come once computed)
+	for _ in $(seq 300); do
+		grep -q '^rb.ppm,2,' "$ds/metadata/builtin.csv" && break
+		sleep 0.1
+	done
+	ok "initial-tag.csv has rb.ppm's computed builtin values" python3 - "$ds/exports/initial-tag.csv" <<'EOF'
+import csv, sys
+rows = {r["filename"]: r for r in csv.DictReader(open(sys.argv[1], newline="", encoding="utf-8"))}
+rb = rows["rb.ppm"]
+assert (rb["builtin.width"], rb["builtin.height"], rb["builtin.file_size"]) == ("2", "1", "17"), rb
+assert abs(float(rb["builtin.colourfulness"]) - 1.069093) < 1e-4, rb
+assert rows["a.bin"]["builtin.width"] == "" and rows["a.bin"]["builtin.file_size"] == "6", rows["a.bin"]
 EOF
 
 	# --- exact sizes; cp -a, tar, rsync give the same bytes
