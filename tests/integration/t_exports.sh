@@ -29,6 +29,9 @@
 # - refusals, each EACCES with its message in log and nothing changed:
 #   writing (>, cp over, truncate), creating, rm, mkdir, mv in, out and
 #   within exports/;
+# - a file changed in initial-tag after the tag: its task shows the tag's
+#   bytes (the path through the tag folder; the presigned URL where blobs
+#   are in S3), or null remotely with local blobs;
 # - remotely, GET /v1/tags/{id}/export is 404 for another user, as for a
 #   tag that does not exist, 400 for an unknown format.
 # Tag names are A-Z a-z 0-9 . _ - (core/names.h): a name with spaces,
@@ -233,6 +236,28 @@ EOF
 	(cd "$ds/exports" && ls) >"$T/ls.after"
 	expect_list_eq "$T/ls.before" "$T/ls.after" "exports/ lists the same files after the refusals"
 	ok "the tag folder unchanged" bash -c '(cd "$1/sel" && find . -type f | sed "s|^\./||" | sort) | cmp - "$2"' _ "$ds" "$T/files.sel"
+
+	# --- a sample changed in initial-tag after the tag was made: the tag's
+	# task still shows the tag's bytes (locally, its path through the tag
+	# folder; remotely the object store's URL of them), or null where the
+	# server has no URL of those bytes (local blobs: the signed URL serves
+	# initial-tag's sample)
+	ok "change a.bin in initial-tag" bash -c 'printf "changed\n" >"$1"' _ "$ds/initial-tag/a.bin"
+	local s3=0
+	[[ $kind == remote && -n $(sv_blobs_prefix "$T/rstore") ]] && s3=1
+	ok "sel's task for a.bin after the change" python3 - "$ds/exports/sel.label-studio.json" "$kind" "$s3" "$T/src/a.bin" <<'EOF'
+import json, sys, urllib.request
+tasks = json.load(open(sys.argv[1], encoding="utf-8"))
+img = tasks[0]["data"]["image"]
+old = open(sys.argv[4], "rb").read()
+if sys.argv[2] == "local":
+    assert open(img, "rb").read() == old, img
+elif sys.argv[3] == "1":
+    assert urllib.request.urlopen(img).read() == old, img
+else:
+    assert img is None, img
+assert all(t["data"]["image"] for t in tasks[1:]), tasks
+EOF
 
 	if [[ $kind == remote ]]; then
 		U=http://127.0.0.1:$port
