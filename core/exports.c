@@ -28,7 +28,8 @@
 #include "core/text.h"
 #include "store/store.h"
 
-#define EXPORT_MAX (1u << 30)     /* cap on one export's text */
+#define EXPORT_MAX (256u << 20)   /* cap on one export's text (-EFBIG), as
+				   local.c's on a control file's */
 #define PAGE 4096                 /* tag files per catalog query */
 #define IMAGE_MAX 4096            /* one image path or URL */
 
