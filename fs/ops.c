@@ -1106,18 +1106,19 @@ static void op_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent,
 		    const char *newname)
 {
 	(void)ino;
-	(void)newparent;
-	(void)newname;
-	fuse_reply_err(req, EPERM);
+	/* exports/ (issue 21 item 5): refused with its reason in log */
+	fuse_reply_err(req, fs_exports_refuse(fs_of(req),
+					      fs_ino_decode(newparent), "link",
+					      newname) ? EACCES : EPERM);
 }
 
 static void op_symlink(fuse_req_t req, const char *link, fuse_ino_t parent,
 		       const char *name)
 {
 	(void)link;
-	(void)parent;
-	(void)name;
-	fuse_reply_err(req, EPERM);
+	fuse_reply_err(req, fs_exports_refuse(fs_of(req),
+					      fs_ino_decode(parent), "symlink",
+					      name) ? EACCES : EPERM);
 }
 
 static void op_statfs(fuse_req_t req, fuse_ino_t ino)

@@ -27,8 +27,8 @@
 # - a tag made shows its three files at once, a tag removed takes them
 #   away (ls and stat), with no stale names;
 # - refusals, each EACCES with its message in log and nothing changed:
-#   writing (>, cp over, truncate), creating, rm, mkdir, mv in, out and
-#   within exports/;
+#   writing (>, cp over, truncate), creating, rm, mkdir, ln -s, ln, mv
+#   in, out and within exports/;
 # - a file changed in initial-tag after the tag: its task shows the tag's
 #   bytes (the path through the tag folder; the presigned URL where blobs
 #   are in S3), or null remotely with local blobs;
@@ -226,6 +226,10 @@ EOF
 	ok "cat log" cat "$ds/log"
 	expect_contains "$T/last.out" "exports/sel.txt: unlink refused" "log says why rm was refused"
 	expect_errno "Permission denied" mkdir "$ds/exports/sub"
+	expect_errno "Permission denied" ln -s /etc/hostname "$ds/exports/l.txt"
+	ok "cat log" cat "$ds/log"
+	expect_contains "$T/last.out" "exports/l.txt: symlink refused" "log says why ln -s was refused"
+	expect_errno "Permission denied" ln "$ds/initial-tag/a.bin" "$ds/exports/h.txt"
 	expect_errno "Permission denied" mv "$ds/exports/sel.txt" "$ds/exports/other.txt"
 	ok "cat log" cat "$ds/log"
 	expect_contains "$T/last.out" "exports/sel.txt: rename refused" "log says why mv was refused"
