@@ -277,6 +277,8 @@ EOF
 			fail "the route's txt differs from exports/sel.txt"
 		api "$tok" GET "/v1/tags/$tagid/export?format=yaml"
 		expect_code 400 "an unknown format"
+		api "$tok" POST "/v1/datasets/$dsid/tags" -d '{"name":"exports"}'
+		expect_code 409 "a tag may not be named exports (reserved)"
 		STORE=$T/rstore new_token bob "$T/bob.tok" >/dev/null || fail "token for bob"
 		api "$(cat "$T/bob.tok")" GET "/v1/tags/$tagid/export?format=csv"
 		expect_code 404 "bob cannot read alice's export"
