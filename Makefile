@@ -50,11 +50,14 @@ LIB_SRC += core/columns.c
 # issue 21 i21c: tag algebra, exports, duplicates
 LIB_SRC += core/tagalg.c core/tagalg_run.c store/selalg.c core/dups.c core/dups_run.c \
            store/dups.c
+# issue 21 item 5 (x1): exports/
+LIB_SRC += core/exports.c fs/exports.c
 MAIN_SRC = fs/main.c
 # the built web app's home, served by `sievefs serve` when it exists
 WEB_DIR = $(PREFIX)/share/sievefs/web
 UNIT = sql store names fsname csv runs sampling layout decode embed cache api thumb changes table thumbs lightly state \
-       layer sqlite_engine blobstore idem queue select incsv imgstats tagalg dups dupset
+       layer sqlite_engine blobstore idem queue select incsv imgstats tagalg dups dupset \
+       exports
 LIB_OBJ = $(LIB_SRC:%.c=$(BUILD)/%.o)
 MAIN_OBJ = $(MAIN_SRC:%.c=$(BUILD)/%.o)
 UNIT_BIN = $(UNIT:%=$(BUILD)/tests/unit/test_%)

@@ -426,6 +426,22 @@ static int c_plot_read(struct backend *be, int64_t ds, int method, char **out,
 		       "plot.svg?method=umap" : "plot.svg", out, len);
 }
 
+/* issue 21 item 5: a tag's export, made by the server (its Label Studio
+ * images are URLs it serves; prefix is for embedded mode only). */
+static int c_export_read(struct backend *be, int64_t tag, int fmt,
+			 const char *prefix, char **out, size_t *len)
+{
+	static const char *const word[] = { "txt", "label-studio", "csv" };
+	char path[96];
+
+	(void)prefix;
+	if (fmt < 0 || fmt > 2)
+		return -EINVAL;
+	cl_pathf(path, sizeof(path), "/v1/tags/%lld/export?format=%s",
+		 (long long)tag, word[fmt]);
+	return get_text(C(be), path, out, len);
+}
+
 /* issue 21 (i21c): the `duplicates` file, on the server. */
 static int c_dups_read(struct backend *be, int64_t ds, char **out,
 		       size_t *len)
@@ -588,6 +604,7 @@ static const struct backend_ops client_ops = {
 	.sample_request = c_sample_request,
 	.dups_read = c_dups_read,           /* issue 21, i21c */
 	.dups_config = c_dups_config,
+	.export_read = c_export_read,      /* issue 21 item 5 */
 	.sample_read = c_sample_read,
 	.scores_read = c_scores_read,
 	.plot_read = c_plot_read,

@@ -685,6 +685,8 @@ static const struct route *const tables[] = {
 	/* issue 21 (i21a): selection inputs */
 	srv_routes_inputs,
 	srv_routes_upload,
+	/* issue 21 item 5 (x1): a tag's exports */
+	srv_routes_exports,
 };
 
 #define NTABLES (sizeof(tables) / sizeof(tables[0]))

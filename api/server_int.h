@@ -229,6 +229,8 @@ extern const struct route srv_routes_samples[]; /* the sample table and
                                                   * arrays in its order */
 /* issue 21 (i21a): predictions/ and metadata/ inputs (routes_inputs.c) */
 extern const struct route srv_routes_inputs[];
+/* issue 21 item 5 (x1): a tag's exports (routes_exports.c) */
+extern const struct route srv_routes_exports[];
 extern const struct route srv_routes_media[];  /* thumbnails, images,
                                                 * blob URLs */
 extern const struct route srv_routes_upload[]; /* a small file's bytes

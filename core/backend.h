@@ -177,6 +177,14 @@ struct backend_ops {
 	int (*dups_config)(struct backend *, int64_t ds, const char *line,
 			   char *msg);
 
+	/* issue 21 item 5: the text of export fmt (CORE_EXPORT_*,
+	 * core/exports.h) of tag `tag`, malloc'd. prefix: the absolute path
+	 * of the tag's folder through the mount (embedded mode's Label Studio
+	 * images are PREFIX/PATH); a remote backend's server makes URLs
+	 * instead. Another user's tag: -ENOENT. */
+	int (*export_read)(struct backend *, int64_t tag, int fmt,
+			   const char *prefix, char **out, size_t *len);
+
 	int (*statfs)(struct backend *, struct statvfs *out);
 	/* Frozen trees never change: may the kernel cache them for long? */
 	int frozen_cache_ok;

@@ -34,6 +34,7 @@
 #include "core/incsv.h"
 #include "core/inputs.h"
 #include "core/imgmeta.h"
+#include "core/exports.h"
 #include "store/store.h"
 
 #define TEXT_MAX (256u << 20)   /* cap on a control file's text */
@@ -1133,6 +1134,14 @@ static int l_node_imgmeta(struct backend *be, int64_t ino,
 	return rc == 1 ? -ENODATA : rc;
 }
 
+/* issue 21 item 5: exports/ (core/exports.h), owner checked there */
+static int l_export_read(struct backend *be, int64_t tag, int fmt,
+			 const char *prefix, char **out, size_t *len)
+{
+	return core_export_local(L(be)->st, L(be)->owner, tag, fmt, prefix,
+				 out, len);
+}
+
 static int l_statfs(struct backend *be, struct statvfs *out)
 {
 	return store_statvfs(L(be)->st, out);
@@ -1202,6 +1211,7 @@ static const struct backend_ops local_ops = {
 	.input_export = l_input_export,
 	.imgmeta_read = l_imgmeta_read,
 	.node_imgmeta = l_node_imgmeta,
+	.export_read = l_export_read,      /* issue 21 item 5 */
 	.statfs = l_statfs,
 	/* Every change to a local store passes through this mount's kernel,
 	 * which keeps its caches coherent itself; only sampling (background)

@@ -17,6 +17,7 @@ static const char *const reserved[] = {
 	"plot-umap.svg",            /* issue 21, the layout (i21d) */
 	"predictions", "metadata",      /* issue 21 (i21a) */
 	"duplicates",                       /* issue 21, i21c */
+	"exports",                          /* issue 21 item 5 */
 };
 
 static int is_alnum(char c)

@@ -95,6 +95,8 @@ static const struct fs_ctl ctls[] = {
 	{ "log", FS_SLOT_LOG, S_IFREG | 0444 },
 	/* issue 21, i21c: a line per setting, as `sample` takes requests */
 	{ "duplicates", FS_SLOT_DUPS, S_IFREG | 0644 },
+	/* issue 21 item 5: read-only, a tag's exports (fs/exports.c) */
+	{ "exports", FS_SLOT_EXPORTDIR, S_IFDIR | 0555 },
 };
 
 const struct fs_ctl *fs_ctl_all(size_t *n)

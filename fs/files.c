@@ -21,6 +21,7 @@
 
 #include "core/log.h"
 #include "fs/emb.h"
+#include "fs/exports.h"
 #include "fs/fs.h"
 #include "fs/scratch.h"
 
@@ -153,6 +154,11 @@ void fs_op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 	case FS_INO_SCRATCH:
 		rc = fs_scratch_setattr(i.id, attr, to_set);
 		break;
+	case FS_INO_EXPORT:                    /* issue 21 item 5 */
+		if (to_set & (FUSE_SET_ATTR_MODE | FUSE_SET_ATTR_UID |
+			      FUSE_SET_ATTR_GID | FUSE_SET_ATTR_SIZE))
+			rc = fs_exports_refuse(fs, i, "setattr", NULL);
+		break;
 	case FS_INO_EMB:
 	case FS_INO_EMB_UPLOAD:
 	case FS_INO_INPUT:
@@ -235,7 +241,13 @@ void fs_op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		reply_open_direct(req, fi, fh, rc);
 		return;
 	}
-	if (i.kind == FS_INO_CTL && fs_csv_slot_kind(i.slot) >= 0) {
+	if (i.kind == FS_INO_EXPORT) {         /* issue 21 item 5 */
+		rc = fs_exports_open(fs, i, fi->flags, &fh);
+		reply_open_direct(req, fi, fh, rc);
+		return;
+	}
+	if (i.kind == FS_INO_CTL && (fs_csv_slot_kind(i.slot) >= 0 ||
+				     i.slot == FS_SLOT_EXPORTDIR)) {
 		fuse_reply_err(req, EISDIR);
 		return;
 	}

@@ -135,6 +135,9 @@ struct fs {
 					mode; remote mode has its own memo) */
 	struct nodecache *nc;        /* made in op_init; NULL = none */
 	int64_t started_ns;          /* when the mount started (op_init) */
+	char *mountpoint;            /* absolute, for exports/ (owned; NULL:
+					unknown, Label Studio paths then
+					start at the dataset) */
 };
 
 /* Kinds of open file handles (fuse_file_info.fh points at one). */

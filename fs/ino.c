@@ -40,6 +40,11 @@ uint64_t fs_ino_input(int64_t input, int scores)
 	return EBIT | IBIT | (scores ? RBIT : 0) | (uint64_t)input;
 }
 
+uint64_t fs_ino_export(int64_t tag, int fmt)
+{
+	return EBIT | IBIT | UBIT | ((uint64_t)tag << 2) | ((uint64_t)fmt & 3);
+}
+
 uint64_t fs_ino_scratch(int64_t n)
 {
 	return EBIT | SBIT | (uint64_t)n;
@@ -61,6 +66,12 @@ struct fs_ino fs_ino_decode(uint64_t ino)
 		if (r.id <= 0)
 			return r;
 		r.kind = r.slot == FS_SLOT_DIR ? FS_INO_DATASET : FS_INO_CTL;
+	} else if ((ino & EBIT) && (ino & IBIT) && (ino & UBIT)) {
+		r.kind = FS_INO_EXPORT;
+		r.id = (int64_t)((ino & ~(EBIT | IBIT | UBIT)) >> 2);
+		r.slot = (int)(ino & 3);
+		if ((ino & (SBIT | RBIT)) || r.id <= 0 || r.slot == 3)
+			r.kind = FS_INO_BAD;
 	} else if ((ino & EBIT) && (ino & IBIT)) {
 		r.kind = (ino & RBIT) ? FS_INO_INPUT_SCORES : FS_INO_INPUT;
 		r.id = (int64_t)(ino & ~(EBIT | IBIT | RBIT));

@@ -13,6 +13,8 @@
  *   1<<61 | 1<<59 | n                  a scratch file (scratch.c)
  *   1<<61 | 1<<58 | input              predictions/ or metadata/NAME.csv
  *   1<<61 | 1<<58 | 1<<57 | input      predictions/NAME.scores.csv
+ *   1<<61 | 1<<58 | 1<<60 | tag<<2 | f exports/TAG.* (issue 21 item 5;
+ *                                      f: enum core_export_fmt)
  * Node and embedding ids stay far below 2^59, and dataset ids below 2^54.
  * Pure functions, no state.
  */
@@ -23,7 +25,9 @@
 
 enum fs_ino_kind { FS_INO_ROOT, FS_INO_DATASET, FS_INO_CTL, FS_INO_NODE,
 		   FS_INO_EMB, FS_INO_EMB_UPLOAD, FS_INO_SCRATCH,
-		   FS_INO_INPUT, FS_INO_INPUT_SCORES, FS_INO_BAD };
+		   FS_INO_INPUT, FS_INO_INPUT_SCORES,
+		   FS_INO_EXPORT,       /* issue 21 item 5: exports/TAG.* */
+		   FS_INO_BAD };
 
 /* Control files of a dataset; slot numbers are part of the inode numbers
  * users see, so never renumber. */
@@ -37,6 +41,7 @@ enum fs_slot { FS_SLOT_DIR = 0, FS_SLOT_SELECTION = 1, FS_SLOT_INFO = 2,
 		* parts of issue 21 take */
 	       FS_SLOT_PLOT_UMAP = 32,
 	       FS_SLOT_DUPS = 11,             /* issue 21, i21c: duplicates */
+	       FS_SLOT_EXPORTDIR = 40,        /* issue 21 item 5: exports/ */
 	       FS_SLOT_MAX = 255 };
 
 struct fs_ino {
@@ -44,8 +49,8 @@ struct fs_ino {
 	int64_t id;      /* dataset id (DATASET, CTL), node id (NODE),
 			    embedding id (EMB), upload number (EMB_UPLOAD),
 			    input id (INPUT, INPUT_SCORES),
-			    scratch file number (SCRATCH) */
-	int slot;        /* CTL only */
+			    scratch file number (SCRATCH), tag id (EXPORT) */
+	int slot;        /* CTL; EXPORT: the format */
 };
 
 uint64_t fs_ino_node(int64_t node);
@@ -56,6 +61,8 @@ uint64_t fs_ino_emb_upload(int64_t n);
 uint64_t fs_ino_scratch(int64_t n);
 /* predictions/ or metadata/NAME.csv of input id; scores: NAME.scores.csv */
 uint64_t fs_ino_input(int64_t input, int scores);
+/* exports/TAG.EXT of tag id, format fmt (0..3) */
+uint64_t fs_ino_export(int64_t tag, int fmt);
 /* Splits an inode number; FS_INO_BAD for numbers fs/ never hands out. */
 struct fs_ino fs_ino_decode(uint64_t ino);
 

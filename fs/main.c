@@ -226,10 +226,13 @@ static int run_mount_with(struct fs_cmdline *cl, struct fs_remote *rem)
 	}
 	if (web_opts_check(cl) || check_source(cl, rem))
 		return 1;
+
 	/* before the store is created or opened: a refused address leaves
 	 * nothing behind */
 	if (web_bind(cl, &web, url, sizeof(url)))
 		return 1;
+	/* exports/' Label Studio paths (issue 21 item 5); freed at out_web */
+	fs.mountpoint = realpath(cl->opts.mountpoint, NULL);
 	if (!api_is_url(cl->source)) {
 		if (strstr(cl->source, "://")) {
 			fprintf(stderr, "sievefs: %s: a server URL starts with"
@@ -342,6 +345,7 @@ out_session:
 	fuse_session_destroy(fs.se);
 out_web:
 	api_web_stop(web);
+	free(fs.mountpoint);
 	return ret;
 }
 

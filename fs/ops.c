@@ -26,6 +26,7 @@
 #include "core/log.h"
 #include "core/names.h"
 #include "fs/emb.h"
+#include "fs/exports.h"
 #include "fs/scratch.h"
 #include "fs/fs.h"
 
@@ -91,8 +92,8 @@ static void dataset_attr(struct fs *fs, const be_dataset *d, struct stat *st)
 	memset(st, 0, sizeof(*st));
 	st->st_ino = fs_ino_dataset(d->id);
 	st->st_mode = S_IFDIR | 0755;
-	st->st_nlink = 2 + ntags + 3;   /* + embeddings/, predictions/,
-					   metadata/ */
+	st->st_nlink = 2 + ntags + 4;   /* + embeddings/, predictions/,
+					   metadata/, exports/ */
 	st->st_uid = fs->uid;
 	st->st_gid = fs->gid;
 	st->st_blksize = 4096;
@@ -258,6 +259,8 @@ static int do_lookup(struct fs *fs, fuse_ino_t parent, const char *name,
 			node_entry(fs, &n, e);
 		return rc;
 	case FS_INO_CTL:
+		if (p.slot == FS_SLOT_EXPORTDIR)   /* issue 21 item 5 */
+			return fs_exports_lookup(fs, p.id, name, e);
 		if (fs_csv_slot_kind(p.slot) < 0)
 			return -ENOTDIR;
 		if (fs_scratch_name(p.slot, name))
@@ -318,8 +321,12 @@ static void op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 	if (rc == -ENOENT) {
 		/* Negative entry: names appear only through this mount (or
 		 * after the TTL in remote mode). */
+		struct fs_ino p = fs_ino_decode(parent);
 		memset(&e, 0, sizeof(e));
-		e.entry_timeout = fs->live_ttl;
+		/* exports/: a tag made by another door shows at once */
+		e.entry_timeout = p.kind == FS_INO_CTL &&
+				  p.slot == FS_SLOT_EXPORTDIR ? 0
+							      : fs->live_ttl;
 		fuse_reply_entry(req, &e);
 		return;
 	}
@@ -398,6 +405,9 @@ int fs_getattr(struct fs *fs, fuse_ino_t ino, struct stat *st,
 	case FS_INO_SCRATCH:
 		*ttl = 0;
 		return fs_scratch_getattr(i.id, st);
+	case FS_INO_EXPORT:                /* issue 21 item 5 */
+		*ttl = 0;
+		return fs_exports_getattr(fs, i, st);
 	default:
 		return -ENOENT;
 	}
@@ -609,6 +619,15 @@ static int snap_emb(struct fs *fs, int64_t ds, int slot, struct dirsnap *s)
 				     snap_add_fn, s);
 }
 
+/* exports/ (issue 21 item 5) */
+static int snap_exports(struct fs *fs, int64_t ds, struct dirsnap *s)
+{
+	int rc = snap_dots(s, fs_ino_ctl(ds, FS_SLOT_EXPORTDIR),
+			   fs_ino_dataset(ds));
+
+	return rc ? rc : fs_exports_list(fs, ds, snap_add_fn, s);
+}
+
 static void op_opendir(fuse_req_t req, fuse_ino_t ino,
 		       struct fuse_file_info *fi)
 {
@@ -627,7 +646,8 @@ static void op_opendir(fuse_req_t req, fuse_ino_t ino,
 	case FS_INO_DATASET: rc = snap_dataset(fs, i.id, s); break;
 	case FS_INO_NODE: rc = snap_node(fs, i.id, s); break;
 	case FS_INO_CTL:
-		rc = fs_csv_slot_kind(i.slot) >= 0 ? snap_emb(fs, i.id, i.slot,
+		rc = i.slot == FS_SLOT_EXPORTDIR ? snap_exports(fs, i.id, s) :
+		     fs_csv_slot_kind(i.slot) >= 0 ? snap_emb(fs, i.id, i.slot,
 							      s) : -ENOTDIR;
 		break;
 	default: rc = -ENOENT;
@@ -750,6 +770,8 @@ static void op_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name,
 	be_node n;
 	int rc = name_check(name);
 
+	if (!rc)
+		rc = fs_exports_refuse(fs, p, "mkdir", name);
 	if (rc) {
 		fuse_reply_err(req, -rc);
 		return;
@@ -803,6 +825,8 @@ static int make_file(fuse_req_t req, fuse_ino_t parent, const char *name,
 
 	if (strlen(name) > STORE_NAME_MAX)
 		return -ENAMETOOLONG;
+	if (fs_exports_refuse(fs, p, "create", name))
+		return -EACCES;
 	if (p.kind == FS_INO_DATASET)
 		return fs_ctl_by_name(name) ? -EEXIST : -EPERM;
 	if (p.kind != FS_INO_NODE)
@@ -916,8 +940,12 @@ static void op_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
 	struct fs *fs = fs_of(req);
 	struct fs_ino p = fs_ino_decode(parent);
 	be_tag t;
-	int rc;
+	int rc = fs_exports_refuse(fs, p, "unlink", name);
 
+	if (rc) {
+		fuse_reply_err(req, -rc);
+		return;
+	}
 	switch (p.kind) {
 	case FS_INO_NODE:
 		fs_open_forget_name(fs, p.id, name);
@@ -992,6 +1020,11 @@ static void op_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
 		fs_open_forget_name(fs, p.id, name);
 		rc = be->ops->node_remove(be, p.id, name, 1);
 		break;
+	case FS_INO_CTL:
+		rc = fs_exports_refuse(fs, p, "rmdir", name);
+		if (!rc)
+			rc = -ENOTDIR;
+		break;
 	default:
 		rc = -ENOTDIR;
 	}
@@ -1017,6 +1050,11 @@ static void op_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 	}
 	if (name_check(name) || name_check(newname)) {
 		fuse_reply_err(req, ENAMETOOLONG);
+		return;
+	}
+	if (fs_exports_refuse(fs, p, "rename", name) ||
+	    fs_exports_refuse(fs, np, "rename", newname)) {
+		fuse_reply_err(req, EACCES);
 		return;
 	}
 	if (p.kind != np.kind || (p.kind != FS_INO_NODE && p.id != np.id)) {
@@ -1068,18 +1106,19 @@ static void op_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent,
 		    const char *newname)
 {
 	(void)ino;
-	(void)newparent;
-	(void)newname;
-	fuse_reply_err(req, EPERM);
+	/* exports/ (issue 21 item 5): refused with its reason in log */
+	fuse_reply_err(req, fs_exports_refuse(fs_of(req),
+					      fs_ino_decode(newparent), "link",
+					      newname) ? EACCES : EPERM);
 }
 
 static void op_symlink(fuse_req_t req, const char *link, fuse_ino_t parent,
 		       const char *name)
 {
 	(void)link;
-	(void)parent;
-	(void)name;
-	fuse_reply_err(req, EPERM);
+	fuse_reply_err(req, fs_exports_refuse(fs_of(req),
+					      fs_ino_decode(parent), "symlink",
+					      name) ? EACCES : EPERM);
 }
 
 static void op_statfs(fuse_req_t req, fuse_ino_t ino)

@@ -1,0 +1,354 @@
+/*
+ * exports.c — a dataset's read-only `exports/` folder (issue 21 item 5):
+ * TAG.txt, TAG.label-studio.json and TAG.csv for every tag, at dataset
+ * level (never inside a tag folder, which loaders read). The texts are the
+ * backend's (export_read: core/exports.c in embedded mode, the server's
+ * GET /v1/tags/{id}/export remotely); on an embedded mount Label Studio
+ * images are absolute paths through this mount's tag folder
+ * (MOUNTPOINT/DATASET/TAG/PATH).
+ *
+ * Sizes are exact, as ctl.c's "Sizes" does for control files: a stat
+ * makes the text and keeps its length, a 64-bit hash and when that content
+ * was first seen (mtime = ctime, stable while the text is, so rsync's quick
+ * check and tar's "file changed as we read it" hold); stats within four
+ * times the last making's cost (at most 30 s) reuse the length; an open
+ * always makes the text afresh and updates the record, and reads serve
+ * that snapshot (direct_io). Lookups and listings never make a text: they
+ * show the kept length or 0 with attribute and entry timeouts 0, so the
+ * kernel asks again at every stat and name: tags made or removed (by any
+ * door) appear and go at once, with no invalidation needed. Negative
+ * entries in exports/ are not cached either (ops.c).
+ *
+ * Every change in exports/ (create, write, truncate, unlink, mkdir, rmdir,
+ * rename to or from it) is refused with EACCES, and the reason goes to the
+ * dataset's log; nothing changes.
+ *
+ * Threads: the records are protected by rec_lock, never held while a text
+ * is made. One mount per process, so they are this file's.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "core/exports.h"
+#include "core/log.h"
+#include "fs/exports.h"
+
+struct xrec {
+	int64_t tag;
+	int fmt;
+	uint64_t hash;               /* FNV-1a of the content */
+	size_t len;
+	struct timespec mtime;       /* when this content was first seen */
+	double checked, cost;        /* monotonic time of the last making,
+					and the seconds it took */
+	struct xrec *next;
+};
+
+static pthread_mutex_t rec_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct xrec *recs;            /* protected by rec_lock */
+
+static double mono_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* FNV-1a of the text; of a Label Studio text (fmt 1) without the query
+ * strings of its URLs (from '?' to the string's closing '"'): a server's
+ * read URLs carry an expiry and a signature made afresh at every read, of
+ * fixed length, and a text whose files and URL paths did not change keeps
+ * its mtime (tar's "file changed as we read it", rsync's quick check). */
+static uint64_t text_hash(const char *p, size_t len, int fmt)
+{
+	uint64_t h = 1469598103934665603ULL;
+	int query = 0;
+
+	for (size_t i = 0; i < len; i++) {
+		if (fmt == CORE_EXPORT_LS && p[i] == '?')
+			query = 1;
+		else if (p[i] == '"')
+			query = 0;
+		if (!query)
+			h = (h ^ (unsigned char)p[i]) * 1099511628211ULL;
+	}
+	return h;
+}
+
+/* Caller holds rec_lock. */
+static struct xrec *rec_find(int64_t tag, int fmt)
+{
+	for (struct xrec *r = recs; r; r = r->next)
+		if (r->tag == tag && r->fmt == fmt)
+			return r;
+	return NULL;
+}
+
+static void rec_note(int64_t tag, int fmt, const char *text, size_t len,
+		     double started, struct xrec *out)
+{
+	uint64_t h = text_hash(text, len, fmt);
+	struct xrec *r;
+
+	pthread_mutex_lock(&rec_lock);
+	r = rec_find(tag, fmt);
+	if (!r && (r = calloc(1, sizeof(*r)))) {
+		r->tag = tag;
+		r->fmt = fmt;
+		r->hash = ~h;
+		r->next = recs;
+		recs = r;
+	}
+	if (r) {
+		if (r->hash != h || r->len != len) {
+			r->hash = h;
+			r->len = len;
+			clock_gettime(CLOCK_REALTIME, &r->mtime);
+		}
+		r->checked = mono_now();
+		r->cost = r->checked - started;
+		*out = *r;
+	} else {
+		memset(out, 0, sizeof(*out));
+		out->len = len;
+		clock_gettime(CLOCK_REALTIME, &out->mtime);
+	}
+	pthread_mutex_unlock(&rec_lock);
+}
+
+static void rec_drop(int64_t tag)
+{
+	pthread_mutex_lock(&rec_lock);
+	for (struct xrec **p = &recs; *p;) {
+		if ((*p)->tag == tag) {
+			struct xrec *r = *p;
+			*p = r->next;
+			free(r);
+		} else {
+			p = &(*p)->next;
+		}
+	}
+	pthread_mutex_unlock(&rec_lock);
+}
+
+/* The text of export fmt of tag t (of dataset d). */
+static int make_text(struct fs *fs, const be_dataset *d, const be_tag *t,
+		     int fmt, char **out, size_t *len)
+{
+	char prefix[4096 + 2 * 130];
+	int n = snprintf(prefix, sizeof(prefix), "%s/%s/%s",
+			 fs->mountpoint ? fs->mountpoint : "", d->name,
+			 t->name);
+
+	if (n < 0 || (size_t)n >= sizeof(prefix))
+		return -ENAMETOOLONG;
+	return fs->be->ops->export_read(fs->be, t->id, fmt, prefix, out, len);
+}
+
+/* Tag id and its dataset (checked by the backend: another user's is
+ * -ENOENT). */
+static int tag_of(struct fs *fs, int64_t tag, be_tag *t, be_dataset *d)
+{
+	int rc = fs->be->ops->tag_get_id(fs->be, tag, t);
+
+	if (!rc)
+		rc = fs->be->ops->dataset_get_id(fs->be, t->dataset, d);
+	if (rc == -ENOENT)
+		rec_drop(tag);
+	return rc;
+}
+
+static void fill_attr(struct fs *fs, int64_t tag, int fmt, size_t len,
+		      const struct timespec *mtime, struct stat *st)
+{
+	memset(st, 0, sizeof(*st));
+	st->st_ino = fs_ino_export(tag, fmt);
+	st->st_mode = S_IFREG | 0444;
+	st->st_nlink = 1;
+	st->st_uid = fs->uid;
+	st->st_gid = fs->gid;
+	st->st_blksize = 4096;
+	st->st_size = (off_t)len;
+	st->st_blocks = ((off_t)len + 511) / 512;
+	st->st_mtim = *mtime;
+	st->st_ctim = st->st_atim = *mtime;
+}
+
+/* Attributes without making the text (gen 0) or exact (gen 1). */
+static int export_attr(struct fs *fs, const be_dataset *d, const be_tag *t,
+		       int fmt, int gen, struct stat *st)
+{
+	struct xrec r;
+	struct timespec ct;
+	char *text = NULL;
+	size_t len = 0;
+	double started = mono_now();
+	int found, rc;
+
+	pthread_mutex_lock(&rec_lock);
+	struct xrec *p = rec_find(t->id, fmt);
+	found = p != NULL;
+	if (found)
+		r = *p;
+	pthread_mutex_unlock(&rec_lock);
+	if (found && (!gen || started - r.checked <
+				  (r.cost < 7.5 ? 4 * r.cost : 30))) {
+		fill_attr(fs, t->id, fmt, r.len, &r.mtime, st);
+		return 0;
+	}
+	if (!gen) {
+		ct.tv_sec = (time_t)(t->created_ns / 1000000000);
+		ct.tv_nsec = (long)(t->created_ns % 1000000000);
+		fill_attr(fs, t->id, fmt, 0, &ct, st);
+		return 0;
+	}
+	rc = make_text(fs, d, t, fmt, &text, &len);
+	if (rc)
+		return rc;
+	rec_note(t->id, fmt, text, len, started, &r);
+	free(text);
+	fill_attr(fs, t->id, fmt, r.len, &r.mtime, st);
+	return 0;
+}
+
+static void entry_of(const struct stat *st, struct fuse_entry_param *e)
+{
+	memset(e, 0, sizeof(*e));
+	e->attr = *st;
+	e->ino = st->st_ino;
+	e->attr_timeout = 0;
+	e->entry_timeout = 0;
+}
+
+int fs_exports_lookup(struct fs *fs, int64_t ds, const char *name,
+		      struct fuse_entry_param *e)
+{
+	char tag[STORE_NAME_MAX + 1];
+	struct stat st;
+	be_dataset d;
+	be_tag t;
+	int fmt, rc = core_export_split(name, tag, sizeof(tag), &fmt);
+
+	if (rc)
+		return -ENOENT;
+	rc = fs->be->ops->dataset_get_id(fs->be, ds, &d);
+	if (!rc)
+		rc = fs->be->ops->tag_get(fs->be, ds, tag, &t);
+	if (!rc)
+		rc = export_attr(fs, &d, &t, fmt, 0, &st);
+	if (!rc)
+		entry_of(&st, e);
+	return rc;
+}
+
+int fs_exports_list(struct fs *fs, int64_t ds, fs_emb_list_fn fn, void *arg)
+{
+	be_dataset d;
+	be_tag *tags = NULL;
+	size_t n = 0;
+	int rc = fs->be->ops->dataset_get_id(fs->be, ds, &d);
+
+	if (!rc)
+		rc = fs->be->ops->tag_list(fs->be, ds, &tags, &n);
+	for (size_t i = 0; !rc && i < n; i++)
+		for (int f = 0; !rc && f < CORE_EXPORT_NFMT; f++) {
+			char name[STORE_NAME_MAX + 32];
+			struct fuse_entry_param e;
+			struct stat st;
+			snprintf(name, sizeof(name), "%s%s", tags[i].name,
+				 core_export_suffix(f));
+			rc = export_attr(fs, &d, &tags[i], f, 0, &st);
+			if (!rc) {
+				entry_of(&st, &e);
+				rc = fn(arg, name, &e);
+			}
+		}
+	free(tags);
+	return rc;
+}
+
+int fs_exports_getattr(struct fs *fs, struct fs_ino i, struct stat *st)
+{
+	be_dataset d;
+	be_tag t;
+	int rc = tag_of(fs, i.id, &t, &d);
+
+	return rc ? rc : export_attr(fs, &d, &t, i.slot, 1, st);
+}
+
+/* The reason for a refused change, into the dataset's log. */
+static void refuse_log(struct fs *fs, int64_t ds, const char *op,
+		       const char *name)
+{
+	char msg[BE_MSG];
+
+	snprintf(msg, sizeof(msg), "exports/%.200s: %s refused: exports/ is"
+		 " read-only (made from the tags; change a tag, its"
+		 " predictions/ or metadata/ instead)", name ? name : "", op);
+	fs->be->ops->log_event(fs->be, ds, STORE_ERROR, msg);
+}
+
+int fs_exports_open(struct fs *fs, struct fs_ino i, int flags,
+		    struct fs_fh **out)
+{
+	struct fs_fh *fh;
+	struct xrec r;
+	be_dataset d;
+	be_tag t;
+	double started = mono_now();
+	int rc = tag_of(fs, i.id, &t, &d);
+
+	*out = NULL;
+	if (rc)
+		return rc;
+	if ((flags & O_ACCMODE) != O_RDONLY || (flags & O_TRUNC)) {
+		char name[STORE_NAME_MAX + 32];
+		snprintf(name, sizeof(name), "%s%s", t.name,
+			 core_export_suffix(i.slot));
+		refuse_log(fs, d.id, "writing", name);
+		return -EACCES;
+	}
+	fh = calloc(1, sizeof(*fh));
+	if (!fh)
+		return -ENOMEM;
+	fh->kind = FH_CTL;
+	fh->fd = -1;
+	fh->refs = 1;
+	fh->ds = d.id;
+	fh->slot = FS_SLOT_EXPORTDIR;
+	rc = make_text(fs, &d, &t, i.slot, &fh->text, &fh->len);
+	if (rc) {
+		free(fh);
+		return rc;
+	}
+	rec_note(t.id, i.slot, fh->text, fh->len, started, &r);
+	*out = fh;
+	return 0;
+}
+
+int fs_exports_refuse(struct fs *fs, struct fs_ino p, const char *op,
+		      const char *name)
+{
+	be_dataset d;
+	be_tag t;
+	char file[STORE_NAME_MAX + 32];
+
+	if (p.kind == FS_INO_CTL && p.slot == FS_SLOT_EXPORTDIR) {
+		refuse_log(fs, p.id, op, name);
+		return -EACCES;
+	}
+	if (p.kind != FS_INO_EXPORT)
+		return 0;
+	if (tag_of(fs, p.id, &t, &d))
+		return -EACCES;
+	snprintf(file, sizeof(file), "%s%s", t.name,
+		 core_export_suffix(p.slot));
+	refuse_log(fs, d.id, op, file);
+	return -EACCES;
+}
