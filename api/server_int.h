@@ -229,6 +229,8 @@ extern const struct route srv_routes_samples[]; /* the sample table and
                                                   * arrays in its order */
 /* issue 21 (i21a): predictions/ and metadata/ inputs (routes_inputs.c) */
 extern const struct route srv_routes_inputs[];
+/* issue 21 item 6: per-sample columns for the web app (routes_columns.c) */
+extern const struct route srv_routes_columns[];
 extern const struct route srv_routes_media[];  /* thumbnails, images,
                                                 * blob URLs */
 extern const struct route srv_routes_upload[]; /* a small file's bytes
