@@ -34,16 +34,21 @@ describe('sortByColumn', () => {
 
 describe('histogram', () => {
 	it('equal-width bins, the last closed, missing counted apart', () => {
-		const h = histogram(Float64Array.of(0, 1, 2, 3, 4, NaN, 10), null, 5);
+		const h = histogram(Float64Array.of(0, 1, 2, 3, 4, NaN, 10.5), null, 5);
 		expect(h.lo).toBe(0);
-		expect(h.hi).toBe(10);
-		expect(h.counts).toEqual([2, 2, 1, 0, 1]);
+		expect(h.hi).toBe(10.5);
+		expect(h.counts).toEqual([3, 2, 0, 0, 1]); // width 2.1: [0,2.1) [2.1,4.2) … [8.4,10.5]
 		expect(h.missing).toBe(1);
 		expect(h.total).toBe(7);
 	});
+	it('small whole numbers: one bin per value', () => {
+		const h = histogram(Float64Array.of(174, 176, 176, 181), null, 30);
+		expect([h.lo, h.hi, h.min, h.max]).toEqual([173.5, 181.5, 174, 181]);
+		expect(h.counts).toEqual([1, 0, 2, 0, 0, 0, 0, 1]);
+	});
 	it('only the samples of the mask', () => {
-		const h = histogram(Float64Array.of(0, 1, 2, 3), Uint8Array.of(0, 1, 1, 0), 2);
-		expect([h.lo, h.hi, h.total]).toEqual([1, 2, 2]);
+		const h = histogram(Float64Array.of(0, 1.5, 2, 3), Uint8Array.of(0, 1, 1, 0), 2);
+		expect([h.lo, h.hi, h.total]).toEqual([1.5, 2, 2]);
 		expect(h.counts).toEqual([1, 1]);
 	});
 	it('one value: one bin; no value: no bins', () => {

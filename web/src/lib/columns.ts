@@ -93,6 +93,8 @@ export function sortByColumn(idx: Int32Array, c: Column, desc: boolean): Int32Ar
 export interface Histogram {
 	lo: number;         // the first bin's left edge (NaN when no value)
 	hi: number;         // the last bin's right edge
+	min: number;        // the smallest and largest value (NaN when none)
+	max: number;
 	counts: number[];   // per bin
 	missing: number;    // samples in the mask without a value
 	total: number;      // samples in the mask
@@ -101,21 +103,30 @@ export interface Histogram {
 /**
  * Equal-width bins over [min, max] of the finite values of the samples in
  * mask (null: all). The last bin is closed on the right; all values equal:
- * one bin. No value at all: counts empty, lo/hi NaN.
+ * one bin. Whole numbers spanning fewer than `bins` values get one bin per
+ * value (edges at ±0.5), so counts of small integers show no empty gaps. No
+ * value at all: counts empty, lo/hi NaN.
  */
 export function histogram(values: Float64Array, mask: Uint8Array | null, bins: number): Histogram {
-	let lo = Infinity, hi = -Infinity, missing = 0, total = 0;
+	let lo = Infinity, hi = -Infinity, missing = 0, total = 0, ints = true;
 	const n = values.length;
 	for (let i = 0; i < n; i++) {
 		if (mask && !mask[i]) continue;
 		total++;
 		const v = values[i];
 		if (v !== v) { missing++; continue; }
+		if (ints && !Number.isInteger(v)) ints = false;
 		if (v < lo) lo = v;
 		if (v > hi) hi = v;
 	}
-	if (lo > hi) return { lo: NaN, hi: NaN, counts: [], missing, total };
-	const nb = lo === hi ? 1 : Math.max(1, Math.floor(bins));
+	if (lo > hi) return { lo: NaN, hi: NaN, min: NaN, max: NaN, counts: [], missing, total };
+	const min = lo, max = hi;
+	let nb = lo === hi ? 1 : Math.max(1, Math.floor(bins));
+	if (ints && lo !== hi && hi - lo + 1 <= nb) {
+		nb = hi - lo + 1;
+		lo -= 0.5;
+		hi += 0.5;
+	}
 	const counts = new Array<number>(nb).fill(0);
 	const w = (hi - lo) / nb;
 	for (let i = 0; i < n; i++) {
@@ -124,7 +135,7 @@ export function histogram(values: Float64Array, mask: Uint8Array | null, bins: n
 		if (v !== v) continue;
 		counts[binOf(v, lo, w, nb)]++;
 	}
-	return { lo, hi, counts, missing, total };
+	return { lo, hi, min, max, counts, missing, total };
 }
 
 /** The bin of v for bins of width w from lo (nb of them; the last closed). */

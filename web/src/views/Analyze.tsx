@@ -138,7 +138,7 @@ function NumberFilter({ col, mask, pass, idBase }: NumProps) {
 				</svg>
 			)}
 			<p class="an-axis muted">
-				{nb > 0 ? (h.lo === h.hi ? <>every value is {formatNumber(h.lo)}</> : <>{formatNumber(h.lo)} to {formatNumber(h.hi)}</>) : null}
+				{nb > 0 ? (h.min === h.max ? <>every value is {formatNumber(h.min)}</> : <>{formatNumber(h.min)} to {formatNumber(h.max)}</>) : null}
 				{h.missing > 0 && <> · {plural(h.missing, 'sample')} without a value</>}
 			</p>
 			<div class="an-range-fields">
