@@ -10,7 +10,8 @@
 // and sorting by it (ascending, descending) puts the samples without a value
 // last; on Analyze & Filter a range typed for a numeric column and a picked
 // category give the live count the data says, and the button makes exactly
-// those samples the selection (read back through the API); the plot switches
+// those samples the selection (read back through the API), which the tag
+// menu freezes as a tag of exactly those files; the plot switches
 // to the server's UMAP layout; a column name and a category that are HTML
 // are shown as text and fire no dialog. Every page: axe-core finds no
 // serious or critical violation, a screenshot is taken, no dialog fires.
@@ -186,6 +187,13 @@ describe('columns, sort, Analyze & Filter, layouts', { concurrency: false }, () 
 		await page.getByText(/The selection is now the/).waitFor();
 		assert.deepEqual(await S.api.selection(S.ds.id), want);
 		await H.look(page, 'analyze-selection-made');
+		// frozen in the tag menu (name + Enter): a tag of exactly those files
+		const field = page.getByLabel(/tag name|new tag|freeze/i).first();
+		await field.fill('filtered');
+		await field.press('Enter');
+		const tag = await H.waitFor(async () => (await S.api.tags(S.ds.id)).find((x) => x.name === 'filtered'),
+			'the tag filtered to exist');
+		assert.deepEqual(await S.api.files(tag.root), want);
 	});
 
 	test('Analyze & Filter from the keyboard: Tab reaches the fields, a range by typing', async () => {
@@ -208,6 +216,27 @@ describe('columns, sort, Analyze & Filter, layouts', { concurrency: false }, () 
 		await H.waitFor(async () => (await count.innerText()).startsWith(`${want.length} of `),
 			`the count of >= 0.9 (${want.length}); it says ${await count.innerText()}`);
 		H.assertClean(page);
+	});
+
+	test('Analyze & Filter: dragging across a histogram sets the range', async () => {
+		const page = await openSignedIn(`/datasets/${S.ds.id}/analyze`);
+		const hist = page.getByRole('region', { name: 'meta.quality', exact: true }).locator('.an-hist');
+		await hist.waitFor();
+		const box = await hist.boundingBox();
+		await page.mouse.move(box.x + box.width * 0.5, box.y + box.height / 2);
+		await page.mouse.down();
+		await page.mouse.move(box.x + box.width * 0.7, box.y + box.height / 2, { steps: 5 });
+		await page.mouse.move(box.x + box.width * 0.99, box.y + box.height / 2, { steps: 5 });
+		await page.mouse.up();
+		const lo = Number(await page.getByLabel('Minimum of meta.quality').inputValue());
+		const hi = Number(await page.getByLabel('Maximum of meta.quality').inputValue());
+		// the histogram spans 0.034..1: the drag's ends are half way and the right edge
+		assert.ok(lo > 0.45 && lo < 0.57 && hi > 0.95 && hi <= 1, `the dragged range is ${lo}..${hi}`);
+		const want = PATHS.filter((_, i) => quality(i) !== null && quality(i) >= lo && quality(i) <= hi);
+		const count = page.locator('.an-count');
+		await H.waitFor(async () => (await count.innerText()).startsWith(`${want.length} of 30 samples pass`),
+			`the count of the dragged range (${want.length}); it says ${await count.innerText()}`);
+		await H.look(page, 'analyze-dragged');
 	});
 
 	test('the plot: PCA, then the server\'s UMAP layout', async () => {
