@@ -110,7 +110,12 @@ function NumberFilter({ col, mask, pass, idBase }: NumProps) {
 		if (!d) return;
 		const x1 = localX(e);
 		if (Math.abs(x1 - d.x0) < 3) return; // a click, not a drag
-		const a = vOf(Math.min(d.x0, x1)), b = vOf(Math.max(d.x0, x1));
+		// the ends snap outwards to bin edges: the bins the drag touched are
+		// kept whole (a drag to the right end keeps the largest value)
+		const bw = HIST_W / nb;
+		const b0 = Math.max(0, Math.floor(Math.min(d.x0, x1) / bw));
+		const b1 = Math.min(nb, Math.ceil(Math.max(d.x0, x1) / bw));
+		const a = b0 === 0 ? h.lo : vOf(b0 * bw), b = b1 === nb ? h.hi : vOf(b1 * bw);
 		setFilter(col.name, { kind: 'range', lo: Number(a.toPrecision(6)), hi: Number(b.toPrecision(6)) });
 	}
 
