@@ -246,8 +246,15 @@ describe('columns, sort, Analyze & Filter, layouts', { concurrency: false }, () 
 		await page.getByTestId('plot').waitFor();
 		await H.waitFor(async () => (await page.locator('.plot-message').count()) === 0, 'the PCA plot to load');
 		await H.look(page, 'plot-pca');
+		// the server's answer held back until the page showed its pending state
+		let release;
+		const held = new Promise((r) => { release = r; });
+		await page.route(/\/layout\?.*method=umap/, async (route) => { await held; await route.continue(); });
 		const got = page.waitForResponse((r) => /\/layout\?.*method=umap/.test(r.url()), { timeout: 60000 });
 		await page.getByLabel('Layout').selectOption('umap');
+		await page.getByRole('status').filter({ hasText: /computing the (neighbour-preserving )?layout/i }).first().waitFor();
+		await H.shot(page, 'plot-umap-pending');
+		release();
 		const res = await got;
 		assert.equal(res.status(), 200);
 		assert.equal(res.headers()['x-sievefs-layout'], 'umap');

@@ -226,7 +226,13 @@ export function AnalyzePage({ datasetId }: DatasetPageProps) {
 
 	useEffect(() => { void loadColumnNames(datasetId); }, [datasetId]);
 	useEffect(() => {
-		if (names && names.length) void ensureColumns(datasetId, names.slice(0, 64));
+		if (!names || !names.length) return;
+		// builtin.* may make the server decode every image the first time: asked
+		// apart, so the uploaded columns show without waiting for it
+		const all = names.slice(0, 64);
+		const builtin = all.filter((n) => n.startsWith('builtin.'));
+		void ensureColumns(datasetId, all.filter((n) => !n.startsWith('builtin.')));
+		if (builtin.length) void ensureColumns(datasetId, builtin);
 	}, [datasetId, names, t?.gen]);
 
 	const mask = t && a && a.length === t.count ? a : null;
