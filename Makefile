@@ -49,6 +49,8 @@ LIB_SRC = store/sql.c store/sql_sqlite.c store/schema_sqlite.c \
 LIB_SRC += core/columns.c
 # issue 21 i21c: tag algebra, exports, duplicates
 LIB_SRC += core/tagalg.c core/tagalg_run.c store/selalg.c core/dups.c core/dups_run.c
+# issue 21 item 6 (x2): the web app's columns, cached (api/routes_columns.c)
+LIB_SRC += core/colcache.c
 MAIN_SRC = fs/main.c
 # the built web app's home, served by `sievefs serve` when it exists
 WEB_DIR = $(PREFIX)/share/sievefs/web

@@ -21,11 +21,12 @@
  *
  * Validator: the answer's ETag is a SHA-256 of its body (inputs live
  * outside the tree, so the table's gen alone does not name them); an
- * If-None-Match that matches answers 304 without the body. The values are
- * read again per request: a column is one parse of the input's CSV (small)
- * and builtin.* reads the image metadata cache (core/imgmeta.h computes a
- * missing value once per content hash, which may take a while the first
- * time over many images).
+ * If-None-Match that matches answers 304 without the body. Names and
+ * values come through core/colcache.h (kept per table gen and inputs
+ * stamp): a repeated ask costs one catalog read, a copy and the JSON; the
+ * first ask of a column parses its input's CSV, and builtin.* reads the
+ * image metadata cache (core/imgmeta.h computes a missing value once per
+ * content hash, which may take a while the first time over many images).
  *
  * Ownership: the dataset and tag are checked against the request's user
  * (404 as if absent); a tag of another dataset is a 404 too.
@@ -39,6 +40,7 @@
 #include <string.h>
 
 #include "api/server_int.h"
+#include "core/colcache.h"
 #include "core/columns.h"
 #include "core/table.h"
 
@@ -263,12 +265,15 @@ static enum MHD_Result r_columns(struct srv *s, struct req *r,
 	size_t idx[COLS_MAX], nn = 0;
 	char **names = NULL, cols[1024], why[512], etag[40], num[24];
 	uint8_t *in = NULL;
+	uint64_t stamp = 0;
 	int q, k, rc;
 
 	/* the dataset first: another user's is a 404 whatever the query */
 	rc = srv_own_ds(s, r, r->id, &d);
 	if (!rc)
-		rc = core_column_list(s->st, r->id, &names, &nn);
+		rc = colcache_stamp(s->st, r->id, &stamp);
+	if (!rc)
+		rc = colcache_names(s->st, r->id, stamp, &names, &nn);
 	if (rc)
 		return srv_send_errno(c, rc, rc == -ENOENT ?
 				      "no such dataset" : NULL);
@@ -308,9 +313,9 @@ static enum MHD_Result r_columns(struct srv *s, struct req *r,
 		struct sv_column col;
 
 		why[0] = 0;
-		rc = core_column_load_paths(s->st, r->id, names[idx[j]],
-					    t->path, t->n, &col, why,
-					    sizeof(why));
+		rc = colcache_column(s->st, r->id, t->gen_s, stamp,
+				     names[idx[j]], t->path, t->n, &col, why,
+				     sizeof(why));
 		if (rc) {
 			ret = srv_send_errno(c, rc, why[0] ? why : NULL);
 			goto out;

@@ -104,13 +104,40 @@ describe('columns, sort, Analyze & Filter, layouts', { concurrency: false }, () 
 		const r304 = await S.api.req('GET', `/v1/datasets/${id}/columns?cols=${qi},${wi}`, undefined, { 'if-none-match': etag });
 		assert.equal(r304.status, 304);
 		assert.equal(await r304.text(), '');
+		// a replaced input is read again (the server caches columns per inputs
+		// and table): quality of s01 changed to 0.5, then back
+		const changed = metadataCsv().replace(`${PATHS[1]},${quality(1)},`, `${PATHS[1]},0.5,`);
+		assert.notEqual(changed, metadataCsv());
+		// (a replaced input is listed anew, after the others: the indexes move,
+		// and each answer names its columns)
+		const colsOf = async (...want) => {
+			const l = (await S.api.json('GET', `/v1/datasets/${id}/columns`)).columns;
+			return want.map((n) => l.indexOf(n)).join(',');
+		};
+		await S.api.json('PUT', `/v1/datasets/${id}/inputs?kind=metadata&name=meta`, changed, 201);
+		const c2 = await colsOf('meta.quality', 'meta.weather');
+		const r2 = await S.api.req('GET', `/v1/datasets/${id}/columns?cols=${c2}`, undefined, { 'if-none-match': etag });
+		assert.equal(r2.status, 200, 'a replaced input still answered 304');
+		const j2 = await r2.json();
+		assert.deepEqual(j2.columns.map((c) => c.name), ['meta.quality', 'meta.weather']);
+		assert.equal(j2.columns[0].values[1], 0.5);
+		await S.api.json('PUT', `/v1/datasets/${id}/inputs?kind=metadata&name=meta`, metadataCsv(), 201);
+		const r3 = await S.api.req('GET', `/v1/datasets/${id}/columns?cols=${await colsOf('meta.quality', 'meta.weather')}`);
+		assert.equal(r3.headers.get('etag'), etag, 'the same inputs again, not the same ETag');
+		// another input adds its columns to the list at once
+		await S.api.json('PUT', `/v1/datasets/${id}/inputs?kind=metadata&name=extra`, `filename,z\n${PATHS[0]},7\n`, 201);
+		assert.ok((await S.api.json('GET', `/v1/datasets/${id}/columns`)).columns.includes('extra.z'));
+		await S.api.req('DELETE', `/v1/inputs/${(await S.api.json('GET', `/v1/datasets/${id}/inputs?kind=metadata&name=extra`)).id}`)
+			.then((x) => assert.equal(x.status, 204));
+		assert.ok(!(await S.api.json('GET', `/v1/datasets/${id}/columns`)).columns.includes('extra.z'));
 		// masked to a tag: the selection as a tag of 3 samples
 		await S.api.req('PUT', `/v1/datasets/${id}/selection`, `${PATHS[1]}\n${PATHS[2]}\n${PATHS[3]}\n`,
 			{ 'content-type': 'text/plain' }).then((x) => assert.ok(x.ok, `PUT selection ${x.status}`));
 		const tag = await S.api.json('POST', `/v1/datasets/${id}/tags`, { name: 'three' }, 201);
-		const m = await S.api.json('GET', `/v1/datasets/${id}/columns?cols=${qi}&tag=${tag.id}`);
+		const q2 = await colsOf('meta.quality');
+		const m = await S.api.json('GET', `/v1/datasets/${id}/columns?cols=${q2}&tag=${tag.id}`);
 		assert.deepEqual(m.columns[0].values, PATHS.map((_, i) => (i >= 1 && i <= 3 ? quality(i) : null)));
-		const ms = await S.api.json('GET', `/v1/datasets/${id}/columns?cols=${qi}&selection=1`);
+		const ms = await S.api.json('GET', `/v1/datasets/${id}/columns?cols=${q2}&selection=1`);
 		assert.deepEqual(ms.columns[0].values, m.columns[0].values);
 		// refusals: malformed cols (with the range), another user's dataset and tag
 		for (const bad of ['x', `${names.length}`, '1,,2', '-1', Array.from({ length: 65 }, () => 0).join(',')]) {
