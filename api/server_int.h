@@ -17,6 +17,8 @@
  *                      file names and .tar stream
  *   api/routes_samples.c  the web app's bulk routes: a dataset's sample
  *                      table and the arrays in its order (core/table.c)
+ *   api/routes_columns.c  the web app's per-sample columns (issue 21):
+ *                      names, and values in the table's order
  *   api/routes_media.c the v1 routes of thumbnails and images of samples
  *   api/routes_lightly.c  the lightly pip package's API under /lightly
  *                      (its own auth by ?token= and signed URLs; its

@@ -1,3 +1,6 @@
+// columns.test.ts — lib/columns.ts against hand-computed answers: decoding,
+// sort with missing values last, histogram bins, category counts, filters,
+// formatting.
 import { describe, expect, it } from 'vitest';
 import {
 	applyFilters, categoryCounts, decodeColumn, formatNumber, formatValue, histogram, sortByColumn,
