@@ -8,6 +8,11 @@
 // PID, removes the temp dir; prints the median of RUNS per request and the
 // answer's size, with /proc/loadavg. Samples are tiny distinct files sent
 // through the API (PUT blob, create node, commit), 16 at a time.
+//
+// Measured (2 vCPU shared, N=20000, 7 runs, loadavg ~13.4): before
+// core/colcache.c names 352.6 ms, 5 columns 1829.3 ms, 304 1624.8 ms;
+// with it names 4.7 ms, 5 columns 85.8 ms (the first, cold, 1039 ms),
+// 304 88.0 ms (medians; 775,448 bytes for 5 columns).
 import { spawn, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
