@@ -119,6 +119,17 @@ static int parse_cols(const char *v, size_t n, size_t *idx)
 	return k;
 }
 
+/* v into buf after sep as the shortest of %.15g and %.17g that reads back
+ * as v (0.1 stays "0.1"; 1700000000123 keeps every digit). */
+static int put_num(char *buf, size_t len, const char *sep, double v)
+{
+	int m = snprintf(buf, len, "%s%.15g", sep, v);
+
+	if (strtod(buf + strlen(sep), NULL) != v)
+		m = snprintf(buf, len, "%s%.17g", sep, v);
+	return m;
+}
+
 /* Appends column c (aligned with t; in[i] = 0 leaves sample i out). */
 static void put_column(struct obuf *b, const char *name,
 		       const struct sv_column *c, const uint8_t *in)
@@ -151,8 +162,7 @@ static void put_column(struct obuf *b, const char *name,
 				m = snprintf(num, sizeof(num), i ? ",null" :
 					     "null");
 			else
-				m = snprintf(num, sizeof(num), i ? ",%.9g" :
-					     "%.9g", v);
+				m = put_num(num, sizeof(num), i ? "," : "", v);
 			ob_add(b, num, (size_t)m);
 		}
 	}

@@ -125,8 +125,13 @@ describe('columns, sort, Analyze & Filter, layouts', { concurrency: false }, () 
 		const r3 = await S.api.req('GET', `/v1/datasets/${id}/columns?cols=${await colsOf('meta.quality', 'meta.weather')}`);
 		assert.equal(r3.headers.get('etag'), etag, 'the same inputs again, not the same ETag');
 		// another input adds its columns to the list at once
-		await S.api.json('PUT', `/v1/datasets/${id}/inputs?kind=metadata&name=extra`, `filename,z\n${PATHS[0]},7\n`, 201);
-		assert.ok((await S.api.json('GET', `/v1/datasets/${id}/columns`)).columns.includes('extra.z'));
+		// (numbers keep every digit and no more: 0.1 stays 0.1)
+		await S.api.json('PUT', `/v1/datasets/${id}/inputs?kind=metadata&name=extra`,
+			`filename,z\n${PATHS[0]},1700000000123\n${PATHS[1]},0.1\n${PATHS[2]},-2.5e-7\n`, 201);
+		const ez = await S.api.req('GET', `/v1/datasets/${id}/columns?cols=${await colsOf('extra.z')}`);
+		const ezText = await ez.text();
+		assert.match(ezText, /"values":\[1700000000123,0\.1,-2\.5e-0?7,null/);
+		assert.deepEqual(JSON.parse(ezText).columns[0].values.slice(0, 3), [1700000000123, 0.1, -2.5e-7]);
 		await S.api.req('DELETE', `/v1/inputs/${(await S.api.json('GET', `/v1/datasets/${id}/inputs?kind=metadata&name=extra`)).id}`)
 			.then((x) => assert.equal(x.status, 204));
 		assert.ok(!(await S.api.json('GET', `/v1/datasets/${id}/columns`)).columns.includes('extra.z'));
