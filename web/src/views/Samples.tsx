@@ -301,7 +301,9 @@ export function SamplesPage({ datasetId }: DatasetPageProps) {
 	const names = columnNames.value;
 	const cols = columns.value;
 	const shownNames = shownColumns.value;
-	const sortCol = sort.key.startsWith('col:') ? sort.key.slice(4) : null;
+	const wantCol = sort.key.startsWith('col:') ? sort.key.slice(4) : null;
+	// a column whose input was removed meanwhile: name order until chosen again
+	const sortCol = wantCol && (!columnNames.value || columnNames.value.includes(wantCol)) ? wantCol : null;
 	useEffect(() => { void loadColumnNames(datasetId); }, [datasetId]);
 	useEffect(() => {
 		const want = [...shownNames, ...(sortCol ? [sortCol] : [])];
@@ -325,7 +327,7 @@ export function SamplesPage({ datasetId }: DatasetPageProps) {
 						</span>
 						<label>
 							Sort by
-							<select value={sort.key}
+							<select value={sortCol || !wantCol ? sort.key : 'name'}
 								onChange={(e) => setSort({ ...sort, key: (e.currentTarget as HTMLSelectElement).value })}>
 								<option value="name">name</option>
 								<option value="size">size</option>
