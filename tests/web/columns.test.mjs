@@ -260,6 +260,9 @@ describe('columns, sort, Analyze & Filter, layouts', { concurrency: false }, () 
 		await page.mouse.move(box.x + box.width * 0.7, box.y + box.height / 2, { steps: 5 });
 		await page.mouse.move(box.x + box.width * 0.99, box.y + box.height / 2, { steps: 5 });
 		await page.mouse.up();
+		// the fields follow the drag once the page re-rendered
+		await H.waitFor(async () => (await page.getByLabel('Maximum of meta.quality').inputValue()) !== '',
+			'the range fields to show the dragged range');
 		const lo = Number(await page.getByLabel('Minimum of meta.quality').inputValue());
 		const hi = Number(await page.getByLabel('Maximum of meta.quality').inputValue());
 		// the histogram spans 0.034..1 in 30 bins: the drag's ends (half way, the
