@@ -52,12 +52,14 @@ LIB_SRC += core/tagalg.c core/tagalg_run.c store/selalg.c core/dups.c core/dups_
            store/dups.c
 # issue 21 item 5 (x1): exports/
 LIB_SRC += core/exports.c fs/exports.c
+# issue 21 item 6 (x2): the web app's columns, cached (api/routes_columns.c)
+LIB_SRC += core/colcache.c
 MAIN_SRC = fs/main.c
 # the built web app's home, served by `sievefs serve` when it exists
 WEB_DIR = $(PREFIX)/share/sievefs/web
 UNIT = sql store names fsname csv runs sampling layout decode embed cache api thumb changes table thumbs lightly state \
        layer sqlite_engine blobstore idem queue select incsv imgstats tagalg dups dupset \
-       exports
+       exports colcache
 LIB_OBJ = $(LIB_SRC:%.c=$(BUILD)/%.o)
 MAIN_OBJ = $(MAIN_SRC:%.c=$(BUILD)/%.o)
 UNIT_BIN = $(UNIT:%=$(BUILD)/tests/unit/test_%)

@@ -684,6 +684,7 @@ static const struct route *const tables[] = {
 	srv_routes_media,
 	/* issue 21 (i21a): selection inputs */
 	srv_routes_inputs,
+	srv_routes_columns,
 	srv_routes_upload,
 	/* issue 21 item 5 (x1): a tag's exports */
 	srv_routes_exports,

@@ -17,6 +17,8 @@
  *                      file names and .tar stream
  *   api/routes_samples.c  the web app's bulk routes: a dataset's sample
  *                      table and the arrays in its order (core/table.c)
+ *   api/routes_columns.c  the web app's per-sample columns (issue 21):
+ *                      names, and values in the table's order
  *   api/routes_media.c the v1 routes of thumbnails and images of samples
  *   api/routes_lightly.c  the lightly pip package's API under /lightly
  *                      (its own auth by ?token= and signed URLs; its
@@ -231,6 +233,8 @@ extern const struct route srv_routes_samples[]; /* the sample table and
 extern const struct route srv_routes_inputs[];
 /* issue 21 item 5 (x1): a tag's exports (routes_exports.c) */
 extern const struct route srv_routes_exports[];
+/* issue 21 item 6: per-sample columns for the web app (routes_columns.c) */
+extern const struct route srv_routes_columns[];
 extern const struct route srv_routes_media[];  /* thumbnails, images,
                                                 * blob URLs */
 extern const struct route srv_routes_upload[]; /* a small file's bytes

@@ -57,6 +57,7 @@ describe('parseRoute', () => {
     expect(parseRoute('/datasets/12/upload')).toEqual({ name: 'upload', id: 12 });
     expect(parseRoute('/datasets/12/sampling')).toEqual({ name: 'sampling', id: 12 });
     expect(parseRoute('/datasets/12/plot')).toEqual({ name: 'plot', id: 12 });
+    expect(parseRoute('/datasets/12/analyze')).toEqual({ name: 'analyze', id: 12 });
   });
   it('sends everything else to not found', () => {
     for (const p of ['/x', '/datasets', '/datasets/0', '/datasets/01', '/datasets/a',

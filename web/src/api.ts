@@ -18,6 +18,8 @@
 
 // ---- shapes (docs/api.md "Resources"; contract-17) ----
 
+import type { ColumnJson } from './lib/columns';
+
 export interface Dataset {
   id: number;
   uid: string;
@@ -531,13 +533,37 @@ export async function scores(ds: number): Promise<Scores> {
 }
 
 /** 2-D layout of an embedding (default the newest); ApiError 404 no_embedding when none. */
-export async function layout(ds: number, embedding?: number): Promise<Layout> {
-  const { buf, res } = await binary(`/v1/datasets/${ds}/layout${q({ embedding })}`);
+export async function layout(ds: number, embedding?: number, method?: 'pca' | 'umap'): Promise<Layout> {
+  const { buf, res } = await binary(`/v1/datasets/${ds}/layout${q({ embedding, method })}`);
   const m = meta(res);
   const n = Number.isFinite(m.count) ? m.count : Math.floor(buf.byteLength / 8);
   if (buf.byteLength < n * 8)
     throw new ApiError(200, 'bad_answer', `layout: ${buf.byteLength} bytes for ${n} samples`);
   return { ...m, kind: res.headers.get('X-Sievefs-Layout') ?? '', xy: new Float32Array(buf, 0, n * 2) };
+}
+
+// ---- per-sample columns (issue 21: predictions, metadata, builtin.*) ----
+
+/** The names of the dataset's columns ("INPUT.COLUMN"), in the server's order. */
+export async function columnList(ds: number): Promise<string[]> {
+  const j = (await (await request(`/v1/datasets/${ds}/columns`)).json()) as { columns: unknown[] };
+  return (j.columns ?? []).map(String);
+}
+
+export interface ColumnsAnswer extends BulkMeta {
+  etag: string;
+  columns: ColumnJson[];
+}
+
+/** Values of the columns at indexes `cols` of columnList, in table order;
+ * with `etag` null when unchanged (304). */
+export async function columnValues(ds: number, cols: number[], etag?: string): Promise<ColumnsAnswer | null> {
+  const headers: Record<string, string> = {};
+  if (etag) headers['If-None-Match'] = etag;
+  const res = await request(`/v1/datasets/${ds}/columns${q({ cols: cols.join(',') })}`, { headers });
+  if (res.status === 304) return null;
+  const j = (await res.json()) as { count: number; gen: string; columns: ColumnJson[] };
+  return { count: int(j.count), gen: String(j.gen), etag: res.headers.get('ETag') ?? '', columns: j.columns ?? [] };
 }
 
 // ---- URLs the browser loads itself (img src, download links) ----

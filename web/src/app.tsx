@@ -17,6 +17,7 @@ import { signOut } from './session';
 import { SamplesPage } from './views/Samples';
 import { SamplePage } from './views/SampleView';
 import { PlotPage } from './views/Plot';
+import { AnalyzePage } from './views/Analyze';
 import { SamplingPage } from './views/Sampling';
 import { SignInPage } from './pages/SignIn';
 import { DatasetsPage } from './pages/Datasets';
@@ -49,6 +50,7 @@ const TABS: { name: Route['name']; label: string; suffix: string }[] = [
   { name: 'overview', label: 'Overview', suffix: '' },
   { name: 'samples', label: 'Samples', suffix: '/samples' },
   { name: 'plot', label: 'Plot', suffix: '/plot' },
+  { name: 'analyze', label: 'Analyze & Filter', suffix: '/analyze' },
   { name: 'sampling', label: 'Sampling', suffix: '/sampling' },
   { name: 'upload', label: 'Upload', suffix: '/upload' },
 ];
@@ -88,6 +90,7 @@ function DatasetFrame({ route, id }: { route: Route; id: number }) {
     case 'samples': page = <SamplesPage datasetId={id} />; break;
     case 'sample': page = <SamplePage datasetId={id} ino={route.ino} />; break;
     case 'plot': page = <PlotPage datasetId={id} />; break;
+    case 'analyze': page = <AnalyzePage datasetId={id} />; break;
     case 'sampling': page = <SamplingPage datasetId={id} />; break;
     case 'upload': page = <UploadPage datasetId={id} />; break;
     default: page = null;
@@ -118,7 +121,7 @@ function DatasetFrame({ route, id }: { route: Route; id: number }) {
 
 const TITLES: Record<Route['name'], string> = {
   home: 'My datasets', preferences: 'Preferences', overview: 'Overview', samples: 'Samples',
-  sample: 'Sample', upload: 'Upload', sampling: 'Sampling', plot: 'Plot', notfound: 'Not found',
+  sample: 'Sample', upload: 'Upload', sampling: 'Sampling', plot: 'Plot', analyze: 'Analyze & Filter', notfound: 'Not found',
 };
 
 export function App() {

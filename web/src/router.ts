@@ -43,6 +43,7 @@ export type Route =
   | { name: 'upload'; id: number }
   | { name: 'sampling'; id: number }
   | { name: 'plot'; id: number }
+  | { name: 'analyze'; id: number }
   | { name: 'notfound' };
 
 const ID = /^[1-9][0-9]{0,17}$/;
@@ -62,6 +63,7 @@ export function parseRoute(p: string): Route {
       case 'upload': return { name: 'upload', id };
       case 'sampling': return { name: 'sampling', id };
       case 'plot': return { name: 'plot', id };
+      case 'analyze': return { name: 'analyze', id };
       default: return { name: 'notfound' };
     }
   }

@@ -63,8 +63,15 @@ function tipTop(y: number, h: number): number {
 	return h < 170 ? y : Math.min(Math.max(y, 80), h - 80);
 }
 
-function layoutMessage(e: unknown): string {
+/** The layout method chosen last (kept while the user moves between pages):
+ * 'pca', or 'umap', the server's neighbour-preserving layout (issue 21). */
+let lastMethod: LayoutMethod = 'pca';
+type LayoutMethod = 'pca' | 'umap';
+
+function layoutMessage(e: unknown, method: LayoutMethod = 'pca'): string {
 	if (e instanceof ApiError) {
+		if (method === 'umap' && e.status === 400 && /method/i.test(e.message))
+			return `This server offers only the PCA layout (${e.message}): choose PCA.`;
 		if (e.code === 'no_embedding')
 			return 'This dataset has no embedding yet: run a sampling request (Sampling tab; it computes the built-in embedding) or upload a CSV to embeddings/.';
 		if (e.status === 404 && (e.code === 'http_404' || /no such route/i.test(e.message)))
@@ -84,6 +91,9 @@ export function PlotPanel({ datasetId, compact = false }: DatasetPageProps & { c
 	const [glError, setGlError] = useState<string | null>(null);
 	const [message, setMessage] = useState<string | null>(null);
 	const [embId, setEmbId] = useState<number | null>(null);
+	const [method, setMethodState] = useState<LayoutMethod>(lastMethod);
+	const setMethod = (m: LayoutMethod) => { lastMethod = m; setMethodState(m); };
+	const [pending, setPending] = useState(false);
 	const [mode, setMode] = useState<Mode>('pan');
 	const [byTag, setByTag] = useState(false);
 	const [hover, setHover] = useState<{ i: number; x: number; y: number } | null>(null);
@@ -129,20 +139,25 @@ export function PlotPanel({ datasetId, compact = false }: DatasetPageProps & { c
 	const gen = table.value?.gen ?? '';
 	const tcount = table.value?.count ?? -1;
 	const stamp = layoutStamp.value; // bumps when the embeddings changed or a run finished
-	const want = useRef<{ ds: number; emb: number | null; gen: string; stamp: number } | null>(null);
+	const want = useRef<{ ds: number; emb: number | null; gen: string; stamp: number; method: LayoutMethod } | null>(null);
 	useEffect(() => {
 		const cur = want.current;
 		// the same request in flight (gen '': its answer is checked against the
 		// table then), or done for this table or before the table is known
-		if (cur && cur.ds === datasetId && cur.emb === embId && cur.stamp === stamp
+		if (cur && cur.ds === datasetId && cur.emb === embId && cur.stamp === stamp && cur.method === method
 			&& (cur.gen === '' || gen === '' || cur.gen === gen)) return;
-		const mine = { ds: datasetId, emb: embId, gen: '', stamp };
+		const mine = { ds: datasetId, emb: embId, gen: '', stamp, method };
 		want.current = mine;
-		if (!lay.value) setMessage('Loading the plot…');
-		// the frame may have started it already (first of the dataset's loads)
-		const pre = embId === null ? layoutPrefetch.take(datasetId) : null;
-		(pre ?? api.layout(datasetId, embId ?? undefined)).then((l) => {
+		const methodChanged = cur !== null && cur.method !== method;
+		if (method === 'umap' && (!lay.value || methodChanged))
+			setMessage('The server is computing the neighbour-preserving layout (UMAP); it can take a while for a large dataset…');
+		else if (!lay.value || methodChanged) setMessage('Loading the plot…');
+		setPending(true);
+		// the frame may have started it already (first of the dataset's loads: PCA)
+		const pre = embId === null && method === 'pca' ? layoutPrefetch.take(datasetId) : null;
+		(pre ?? api.layout(datasetId, embId ?? undefined, method === 'pca' ? undefined : method)).then((l) => {
 			if (want.current !== mine) return;
+			setPending(false);
 			const n = l.xy.length >> 1;
 			const t = table.value;
 			mine.gen = l.gen || gen;
@@ -160,12 +175,13 @@ export function PlotPanel({ datasetId, compact = false }: DatasetPageProps & { c
 			setMessage(null);
 		}).catch((e) => {
 			if (want.current !== mine) return;
+			setPending(false);
 			mine.gen = 'failed';
 			lay.value = null;
 			plotRef.current?.setPositions(new Float32Array(0));
-			setMessage(layoutMessage(e));
+			setMessage(layoutMessage(e, method));
 		});
-	}, [datasetId, embId, gen, stamp]);
+	}, [datasetId, embId, gen, stamp, method]);
 	const count = lay.value?.count ?? tcount;
 
 	// ranks of the latest run: once per run (and per layout)
@@ -416,6 +432,15 @@ export function PlotPanel({ datasetId, compact = false }: DatasetPageProps & { c
 					<input type="checkbox" checked={byTag} onChange={(e) => setByTag((e.currentTarget as HTMLInputElement).checked)} />
 					Colour by tag
 				</label>
+				<label class="plot-emb">
+					Layout
+					<select value={method} aria-busy={pending}
+						onChange={(e) => setMethod((e.currentTarget as HTMLSelectElement).value as LayoutMethod)}>
+						<option value="pca">PCA</option>
+						<option value="umap">UMAP (keeps neighbours)</option>
+					</select>
+				</label>
+				{pending && <span class="muted plot-pending" role="status">{method === 'umap' ? 'Computing the layout…' : 'Loading…'}</span>}
 				{!compact && embs.length > 1 && (
 					<label class="plot-emb">
 						Embedding
@@ -489,7 +514,8 @@ export function PlotPage(props: DatasetPageProps) {
 		<section class="plot-page" aria-labelledby="plot-h">
 			<h2 id="plot-h">Embedding plot</h2>
 			<p class="help">
-				Every sample is a point (PCA of the embedding). Hover a point to see it; drag with Lasso or Box to make
+				Every sample is a point: the embedding laid out in 2-D by PCA, or by a neighbour-preserving layout (UMAP:
+				near samples stay near; choose it under Layout). Hover a point to see it; drag with Lasso or Box to make
 				those samples the current selection.
 			</p>
 			<PlotPanel datasetId={props.datasetId} />

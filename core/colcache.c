@@ -1,0 +1,193 @@
+/*
+ * colcache.c — see colcache.h. Two small arrays searched linearly (at most
+ * 64 and 32 entries: a lookup is far cheaper than the catalog read that
+ * precedes it), each entry owning its copy; a hit hands out a fresh copy,
+ * so nothing is shared with callers and no reference counts are needed.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/colcache.h"
+
+#define NAMES_MAX 32
+
+struct col_ent {
+	int64_t ds;
+	uint64_t stamp, used;
+	char *gen, *spec;              /* NULL: free slot */
+	struct sv_column c;
+};
+
+struct names_ent {
+	int64_t ds;
+	uint64_t stamp, used;
+	char **names;                  /* NULL: free slot */
+	size_t n;
+};
+
+static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+static struct col_ent cols[COLCACHE_MAX];
+static struct names_ent lists[NAMES_MAX];
+static uint64_t tick;
+
+static uint64_t fnv(uint64_t h, const void *p, size_t n)
+{
+	const unsigned char *b = p;
+
+	for (size_t i = 0; i < n; i++) {
+		h ^= b[i];
+		h *= 1099511628211ull;
+	}
+	return h;
+}
+
+int colcache_stamp(store *st, int64_t ds, uint64_t *stamp)
+{
+	struct store_input *v = NULL;
+	size_t n = 0;
+	uint64_t h = 1469598103934665603ull;
+	int rc = store_input_list(st, ds, 0, &v, &n);
+
+	if (rc)
+		return rc;
+	h = fnv(h, &n, sizeof(n));
+	for (size_t i = 0; i < n; i++) {
+		h = fnv(h, &v[i].id, sizeof(v[i].id));
+		h = fnv(h, &v[i].kind, sizeof(v[i].kind));
+		h = fnv(h, v[i].name, strlen(v[i].name) + 1);
+		h = fnv(h, &v[i].bytes, sizeof(v[i].bytes));
+		h = fnv(h, &v[i].created_ns, sizeof(v[i].created_ns));
+	}
+	free(v);
+	*stamp = h;
+	return 0;
+}
+
+static int copy_names(char **src, size_t n, char ***out)
+{
+	char **d = calloc(n ? n : 1, sizeof(*d));
+
+	if (!d)
+		return -ENOMEM;
+	for (size_t i = 0; i < n; i++)
+		if (!(d[i] = strdup(src[i]))) {
+			core_column_list_free(d, i);
+			return -ENOMEM;
+		}
+	*out = d;
+	return 0;
+}
+
+static int copy_column(const struct sv_column *s, struct sv_column *d)
+{
+	memset(d, 0, sizeof(*d));
+	d->n = s->n;
+	d->categorical = s->categorical;
+	if (s->v && !(d->v = malloc((s->n ? s->n : 1) * sizeof(double))))
+		goto fail;
+	if (s->v)
+		memcpy(d->v, s->v, s->n * sizeof(double));
+	if (s->cat && !(d->cat = malloc((s->n ? s->n : 1) * sizeof(int32_t))))
+		goto fail;
+	if (s->cat)
+		memcpy(d->cat, s->cat, s->n * sizeof(int32_t));
+	if (s->names) {
+		if (copy_names(s->names, s->ncat, &d->names))
+			goto fail;
+		d->ncat = s->ncat;
+	}
+	return 0;
+fail:
+	sv_column_free(d);
+	return -ENOMEM;
+}
+
+int colcache_names(store *st, int64_t ds, uint64_t stamp, char ***names,
+		   size_t *n)
+{
+	char **got = NULL;
+	size_t ng = 0, victim = 0;
+	int rc;
+
+	pthread_mutex_lock(&lock);
+	for (size_t i = 0; i < NAMES_MAX; i++) {
+		struct names_ent *e = &lists[i];
+		if (e->names && e->ds == ds && e->stamp == stamp) {
+			e->used = ++tick;
+			rc = copy_names(e->names, e->n, names);
+			if (!rc)
+				*n = e->n;
+			pthread_mutex_unlock(&lock);
+			return rc;
+		}
+	}
+	pthread_mutex_unlock(&lock);
+	if ((rc = core_column_list(st, ds, &got, &ng)))
+		return rc;
+	if ((rc = copy_names(got, ng, names))) {
+		core_column_list_free(got, ng);
+		return rc;
+	}
+	*n = ng;
+	pthread_mutex_lock(&lock);
+	for (size_t i = 1; i < NAMES_MAX; i++)
+		if (!lists[i].names || (lists[victim].names &&
+					lists[i].used < lists[victim].used))
+			victim = i;
+	core_column_list_free(lists[victim].names, lists[victim].n);
+	lists[victim] = (struct names_ent){ ds, stamp, ++tick, got, ng };
+	pthread_mutex_unlock(&lock);
+	return 0;
+}
+
+int colcache_column(store *st, int64_t ds, const char *gen, uint64_t stamp,
+		    const char *spec, const char *const *paths, size_t n,
+		    struct sv_column *out, char *why, size_t whylen)
+{
+	struct sv_column c;
+	char *g, *s;
+	size_t victim = 0;
+	int rc;
+
+	pthread_mutex_lock(&lock);
+	for (size_t i = 0; i < COLCACHE_MAX; i++) {
+		struct col_ent *e = &cols[i];
+		if (e->spec && e->ds == ds && e->stamp == stamp &&
+		    e->c.n == n && !strcmp(e->gen, gen) &&
+		    !strcmp(e->spec, spec)) {
+			e->used = ++tick;
+			rc = copy_column(&e->c, out);
+			pthread_mutex_unlock(&lock);
+			return rc;
+		}
+	}
+	pthread_mutex_unlock(&lock);
+	rc = core_column_load_paths(st, ds, spec, paths, n, &c, why, whylen);
+	if (rc)
+		return rc;
+	if ((rc = copy_column(&c, out))) {
+		sv_column_free(&c);
+		return rc;
+	}
+	g = strdup(gen);
+	s = strdup(spec);
+	if (!g || !s) {             /* answered, just not kept */
+		free(g);
+		free(s);
+		sv_column_free(&c);
+		return 0;
+	}
+	pthread_mutex_lock(&lock);
+	for (size_t i = 1; i < COLCACHE_MAX; i++)
+		if (!cols[i].spec || (cols[victim].spec &&
+				      cols[i].used < cols[victim].used))
+			victim = i;
+	free(cols[victim].gen);
+	free(cols[victim].spec);
+	sv_column_free(&cols[victim].c);
+	cols[victim] = (struct col_ent){ ds, stamp, ++tick, g, s, c };
+	pthread_mutex_unlock(&lock);
+	return 0;
+}
