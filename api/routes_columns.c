@@ -25,8 +25,10 @@
  * values come through core/colcache.h (kept per table gen and inputs
  * stamp): a repeated ask costs one catalog read, a copy and the JSON; the
  * first ask of a column parses its input's CSV, and builtin.* reads the
- * image metadata cache (core/imgmeta.h computes a missing value once per
- * content hash, which may take a while the first time over many images).
+ * image metadata cache only: a value not computed yet is null and counted
+ * in "pending" (never a decode inside a request: a first ask over 100k
+ * photos would take minutes), the backend's filler is kicked to compute
+ * them, and a later ask has them.
  *
  * Ownership: the dataset and tag are checked against the request's user
  * (404 as if absent); a tag of another dataset is a 404 too.
@@ -272,7 +274,7 @@ static enum MHD_Result r_columns(struct srv *s, struct req *r,
 	struct tbl *t = NULL;
 	struct obuf b = { NULL, 0, 0, 1 };
 	enum MHD_Result ret;
-	size_t idx[COLS_MAX], nn = 0;
+	size_t idx[COLS_MAX], nn = 0, pending = 0;
 	char **names = NULL, cols[1024], why[512], etag[40], num[24];
 	uint8_t *in = NULL;
 	uint64_t stamp = 0;
@@ -323,9 +325,12 @@ static enum MHD_Result r_columns(struct srv *s, struct req *r,
 		struct sv_column col;
 
 		why[0] = 0;
+		size_t pend = 0;
+
 		rc = colcache_column(s->st, r->id, t->gen_s, stamp,
-				     names[idx[j]], t->path, t->n, &col, why,
-				     sizeof(why));
+				     names[idx[j]], t->path, t->n, &col, &pend,
+				     why, sizeof(why));
+		pending += pend;
 		if (rc) {
 			ret = srv_send_errno(c, rc, why[0] ? why : NULL);
 			goto out;
@@ -335,7 +340,20 @@ static enum MHD_Result r_columns(struct srv *s, struct req *r,
 		put_column(&b, names[idx[j]], &col, in);
 		sv_column_free(&col);
 	}
-	ob_add(&b, "]}", 2);
+	/* "pending": builtin.* values not computed yet (null above); the
+	 * local backend's filler computes them in the background (its
+	 * builtin.csv read kicks it), and a later ask has them */
+	snprintf(num, sizeof(num), "%zu", pending);
+	ob_add(&b, "],\"pending\":", 12);
+	ob_add(&b, num, strlen(num));
+	ob_add(&b, "}", 1);
+	if (pending) {
+		char *text = NULL;
+		size_t len = 0;
+
+		if (r->be->ops->imgmeta_read(r->be, r->id, &text, &len) == 0)
+			free(text);
+	}
 	if (!b.ok || body_etag(b.p, b.len, etag)) {
 		ret = srv_send_errno(c, -ENOMEM, NULL);
 		goto out;

@@ -144,13 +144,17 @@ int colcache_names(store *st, int64_t ds, uint64_t stamp, char ***names,
 
 int colcache_column(store *st, int64_t ds, const char *gen, uint64_t stamp,
 		    const char *spec, const char *const *paths, size_t n,
-		    struct sv_column *out, char *why, size_t whylen)
+		    struct sv_column *out, size_t *pending, char *why,
+		    size_t whylen)
 {
 	struct sv_column c;
+	size_t missing = 0;
 	char *g, *s;
 	size_t victim = 0;
 	int rc;
 
+	if (pending)
+		*pending = 0;
 	pthread_mutex_lock(&lock);
 	for (size_t i = 0; i < COLCACHE_MAX; i++) {
 		struct col_ent *e = &cols[i];
@@ -164,9 +168,16 @@ int colcache_column(store *st, int64_t ds, const char *gen, uint64_t stamp,
 		}
 	}
 	pthread_mutex_unlock(&lock);
-	rc = core_column_load_paths(st, ds, spec, paths, n, &c, why, whylen);
+	rc = core_column_load_paths_nowait(st, ds, spec, paths, n, &missing,
+					   &c, why, whylen);
 	if (rc)
 		return rc;
+	if (missing) {          /* answered, not kept: more come */
+		if (pending)
+			*pending = missing;
+		*out = c;
+		return 0;
+	}
 	if ((rc = copy_column(&c, out))) {
 		sv_column_free(&c);
 		return rc;

@@ -36,11 +36,15 @@ int colcache_stamp(store *st, int64_t ds, uint64_t *stamp);
  * core_column_list_free. */
 int colcache_names(store *st, int64_t ds, uint64_t stamp, char ***names,
 		   size_t *n);
-/* core_column_load_paths of spec for the table `gen` (its n paths in
- * order) through the cache: *out a copy the caller frees with
- * sv_column_free. */
+/* core_column_load_paths_nowait of spec for the table `gen` (its n paths
+ * in order) through the cache: *out a copy the caller frees with
+ * sv_column_free; *pending (may be NULL) the samples whose builtin.*
+ * value is not computed yet — such a column is answered (NAN there) but
+ * not kept, so a later ask sees what was computed meanwhile. Never
+ * decodes an image. */
 int colcache_column(store *st, int64_t ds, const char *gen, uint64_t stamp,
 		    const char *spec, const char *const *paths, size_t n,
-		    struct sv_column *out, char *why, size_t whylen);
+		    struct sv_column *out, size_t *pending, char *why,
+		    size_t whylen);
 
 #endif

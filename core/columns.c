@@ -322,7 +322,7 @@ static int cmp_tfile(const void *a, const void *b)
  * open); NAN for a file that is not an image or whose bytes are not here;
  * file_size from the catalog. */
 static int builtin_load(store *st, int64_t ds, const char *col,
-			const char *const *paths, size_t n,
+			const char *const *paths, size_t n, size_t *missing,
 			struct sv_column *out, char *why, size_t whylen)
 {
 	struct store_dataset d;
@@ -344,7 +344,7 @@ static int builtin_load(store *st, int64_t ds, const char *col,
 		rc = store_tree_files_each(st, d.live_tree, tfile_add, &t);
 	if (!rc && !(out->v = malloc((n ? n : 1) * sizeof(double))))
 		rc = -ENOMEM;
-	if (!rc && k < EMB_IMGSTATS_N)
+	if (!rc && k < EMB_IMGSTATS_N && !missing)
 		rc = core_blobs_open(st, &b);
 	if (!rc) {
 		qsort(t.v, t.n, sizeof(*t.v), cmp_tfile);
@@ -356,7 +356,14 @@ static int builtin_load(store *st, int64_t ds, const char *col,
 			out->v[i] = NAN;
 			if (f && k == EMB_IMGSTATS_N)
 				out->v[i] = (double)f->size;
-			else if (f && !(rc = core_imgmeta_get(st, b, f->sha,
+			else if (f && missing) {
+				rc = core_imgmeta_cached(st, f->sha, &v);
+				if (rc == -ENOENT) {
+					(*missing)++;
+					rc = 0;
+				} else if (!rc)
+					out->v[i] = v.v[k];
+			} else if (f && !(rc = core_imgmeta_get(st, b, f->sha,
 							      &v, NULL, 0)))
 				out->v[i] = v.v[k];
 			if (rc > 0)
@@ -378,6 +385,15 @@ int core_column_load_paths(store *st, int64_t ds, const char *spec,
 			   const char *const *paths, size_t n,
 			   struct sv_column *out, char *why, size_t whylen)
 {
+	return core_column_load_paths_nowait(st, ds, spec, paths, n, NULL,
+					     out, why, whylen);
+}
+
+int core_column_load_paths_nowait(store *st, int64_t ds, const char *spec,
+				  const char *const *paths, size_t n,
+				  size_t *missing, struct sv_column *out,
+				  char *why, size_t whylen)
+{
 	struct store_input in;
 	struct core_input p;
 	const char *col = NULL;
@@ -395,7 +411,7 @@ int core_column_load_paths(store *st, int64_t ds, const char *spec,
 	}
 	if (!strncmp(spec, BUILTIN_PREFIX, strlen(BUILTIN_PREFIX)))
 		return builtin_load(st, ds, spec + strlen(BUILTIN_PREFIX),
-				    paths, n, out, why, whylen);
+				    paths, n, missing, out, why, whylen);
 	rc = resolve(st, ds, spec, &in, &col, why, whylen);
 	if (rc)
 		return rc;

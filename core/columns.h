@@ -48,6 +48,14 @@ int core_column_list(store *st, int64_t ds, char ***names, size_t *n);
 int core_column_load_paths(store *st, int64_t ds, const char *spec,
 			   const char *const *paths, size_t n,
 			   struct sv_column *out, char *why, size_t whylen);
+/* The same, with missing non-NULL: builtin.* values only as far as they
+ * are computed (core_imgmeta_cached: no decode), *missing counting the
+ * samples whose value is not computed yet (NAN here); missing NULL:
+ * computes them, as core_column_load_paths does. */
+int core_column_load_paths_nowait(store *st, int64_t ds, const char *spec,
+				  const char *const *paths, size_t n,
+				  size_t *missing, struct sv_column *out,
+				  char *why, size_t whylen);
 /* Frees what core_column_list returned (names[0..n) and the array). */
 void core_column_list_free(char **names, size_t n);
 

@@ -88,7 +88,7 @@ static void load(struct fx *f, const char *gen, uint64_t stamp,
 	char why[256] = "";
 
 	assert_rc(colcache_column(f->st, f->ds.id, gen, stamp, spec, PATHS, 3,
-				  c, why, sizeof(why)), 0);
+				  c, NULL, why, sizeof(why)), 0);
 	assert_int_equal(c->n, 3);
 }
 
@@ -209,7 +209,7 @@ static void unknown_column_says_why(void **state)
 	put(f, "m", CSV1);
 	assert_rc(colcache_stamp(f->st, f->ds.id, &s), 0);
 	assert_rc(colcache_column(f->st, f->ds.id, "1-a", s, "m.nope", PATHS,
-				  3, &q, why, sizeof(why)), -EINVAL);
+				  3, &q, NULL, why, sizeof(why)), -EINVAL);
 	assert_non_null(strstr(why, "nope"));
 }
 

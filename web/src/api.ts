@@ -553,6 +553,8 @@ export async function columnList(ds: number): Promise<string[]> {
 export interface ColumnsAnswer extends BulkMeta {
   etag: string;
   columns: ColumnJson[];
+  /** builtin.* values the server has not computed yet (null in columns) */
+  pending: number;
 }
 
 /** Values of the columns at indexes `cols` of columnList, in table order;
@@ -562,8 +564,14 @@ export async function columnValues(ds: number, cols: number[], etag?: string): P
   if (etag) headers['If-None-Match'] = etag;
   const res = await request(`/v1/datasets/${ds}/columns${q({ cols: cols.join(',') })}`, { headers });
   if (res.status === 304) return null;
-  const j = (await res.json()) as { count: number; gen: string; columns: ColumnJson[] };
-  return { count: int(j.count), gen: String(j.gen), etag: res.headers.get('ETag') ?? '', columns: j.columns ?? [] };
+  const j = (await res.json()) as { count: number; gen: string; columns: ColumnJson[]; pending?: number };
+  return {
+    count: int(j.count),
+    gen: String(j.gen),
+    etag: res.headers.get('ETag') ?? '',
+    columns: j.columns ?? [],
+    pending: int(j.pending ?? 0),
+  };
 }
 
 // ---- URLs the browser loads itself (img src, download links) ----

@@ -24,11 +24,19 @@ export const columnsError = signal<string | null>(null);
 export const shownColumns = signal<string[]>([]);
 /** Analyze & Filter's filters by column name. */
 export const filters = signal<ReadonlyMap<string, Filter>>(new Map());
+/** Samples whose builtin.* values the server is still computing (0: none):
+ * such columns are shown as far as computed and asked for again. */
+export const columnsPending = signal(0);
+
+/** How long to wait before asking again for values still being computed. */
+const PENDING_RETRY_MS = 3000;
 
 let ds = 0;
 let gen = '';
 const inflight = new Map<string, Promise<void>>();
 const etags = new Map<string, string>();
+/** Loaded columns whose values were partly pending: asked for again. */
+const partial = new Set<string>();
 
 function reset(id: number): void {
 	ds = id;
@@ -40,6 +48,8 @@ function reset(id: number): void {
 	filters.value = new Map();
 	inflight.clear();
 	etags.clear();
+	partial.clear();
+	columnsPending.value = 0;
 }
 
 function why(e: unknown): string {
@@ -74,7 +84,7 @@ export async function ensureColumns(id: number, want: string[]): Promise<void> {
 	const idx: number[] = [];
 	for (const w of want) {
 		const k = names.indexOf(w);
-		if (k >= 0 && !have.has(w) && !inflight.has(`${gen}\u0000${w}`)) idx.push(k);
+		if (k >= 0 && (!have.has(w) || partial.has(w)) && !inflight.has(`${gen}\u0000${w}`)) idx.push(k);
 	}
 	if (idx.length === 0) {
 		await Promise.all(want.map((w) => inflight.get(`${gen}\u0000${w}`)).filter(Boolean));
@@ -92,6 +102,17 @@ export async function ensureColumns(id: number, want: string[]): Promise<void> {
 			for (const cj of a.columns) m.set(String(cj.name), decodeColumn(cj));
 			columns.value = m;
 			columnsError.value = null;
+			const asked = idx.map((k) => names[k]);
+			if (a.pending > 0) {
+				for (const w of asked) partial.add(w);
+				columnsPending.value = a.pending;
+				setTimeout(() => {
+					if (id === ds) void ensureColumns(id, asked);
+				}, PENDING_RETRY_MS);
+			} else {
+				for (const w of asked) partial.delete(w);
+				if (partial.size === 0) columnsPending.value = 0;
+			}
 		} catch (e) {
 			if (id === ds) columnsError.value = `The column values could not be loaded: ${why(e)}`;
 		} finally {

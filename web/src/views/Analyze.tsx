@@ -28,7 +28,7 @@ import {
 	applyFilters, binOf, categoryCounts, filterActive, formatNumber, histogram,
 	type CategoryColumn, type Filter, type NumberColumn,
 } from '../lib/columns';
-import { columnNames, columns, columnsError, ensureColumns, filters, loadColumnNames } from '../columnsdata';
+import { columnNames, columns, columnsError, columnsPending, ensureColumns, filters, loadColumnNames } from '../columnsdata';
 import './views.css';
 
 const BINS = 30;
@@ -296,6 +296,12 @@ export function AnalyzePage({ datasetId }: DatasetPageProps) {
 			</div>
 			{note && <p class={note.error ? 'error' : 'status'} role={note.error ? 'alert' : 'status'}>{note.text}</p>}
 			{columnsError.value && <p class="error" role="alert">{columnsError.value}</p>}
+			{columnsPending.value > 0 && (
+				<p class="muted" role="status">
+					The built-in image metadata of {columnsPending.value.toLocaleString()} samples is still being
+					computed; their values fill in as it is.
+				</p>
+			)}
 			{!names && !columnsError.value && <p class="muted" role="status">Loading the columns…</p>}
 			{names && names.length === 0 && <p class="muted">This dataset has no columns.</p>}
 			<div class="an-grid">
