@@ -330,7 +330,8 @@ static enum MHD_Result r_columns(struct srv *s, struct req *r,
 		rc = colcache_column(s->st, r->id, t->gen_s, stamp,
 				     names[idx[j]], t->path, t->n, &col, &pend,
 				     why, sizeof(why));
-		pending += pend;
+		if (pend > pending)     /* samples, not values */
+			pending = pend;
 		if (rc) {
 			ret = srv_send_errno(c, rc, why[0] ? why : NULL);
 			goto out;
