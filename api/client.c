@@ -552,6 +552,7 @@ static void c_destroy(struct backend *be)
 	pthread_cond_destroy(&c->pf_done);
 	cache_blobs_close(c->blobs);
 	cache_meta_free(c->meta);
+	cl_whole_free(c);
 	explicit_bzero(c->auth, sizeof(c->auth));
 	free(c);
 }
@@ -842,7 +843,7 @@ int api_client_open(const struct api_client_opts *o, struct backend **out,
 		return -ENOMEM;
 	}
 	c->meta = cache_meta_new(o->meta_ttl, META_BYTES);
-	if (!c->meta) {
+	if (!c->meta || cl_whole_init(c)) {
 		rc = -ENOMEM;
 		goto fail;
 	}

@@ -386,6 +386,48 @@ static void absent_put(struct client *c, const char *path)
 		cache_meta_put(c->meta, key, (const char *)&at, sizeof(at));
 }
 
+/* Renews a folder known whole whose record expired (client_whole.c): one
+ * listing of all of it, fetched now (never a cached copy: the record's
+ * time is when it was asked for). 0, or -errno: the folder is then looked
+ * up by name (a folder past one page is no longer known whole). */
+static int whole_renew(struct client *c, int64_t parent)
+{
+	char path[96], *body = NULL;
+	const char **names = NULL;
+	const cJSON *a, *it;
+	double t0 = now_s();
+	size_t blen, n = 0;
+	enum got how;
+	cJSON *j;
+	int rc;
+
+	cl_listing_path(path, sizeof(path), parent);
+	rc = cl_get_body(c, path, 0, &body, &blen, &how);
+	j = !rc && how == GOT_FETCHED ? cl_parse_body(path, body, blen) : NULL;
+	free(body);
+	a = j ? cJSON_GetObjectItemCaseSensitive(j, "children") : NULL;
+	if (!j || !whole_folder(j) || !cJSON_IsArray(a)) {
+		cl_whole_drop(c, parent);   /* not again at every lookup */
+		cJSON_Delete(j);
+		return rc ? rc : -EAGAIN;
+	}
+	names = calloc((size_t)cJSON_GetArraySize(a) + 1, sizeof(*names));
+	cJSON_ArrayForEach(it, a) {
+		const cJSON *nm = cJSON_GetObjectItemCaseSensitive(it, "name");
+		if (!names || !cJSON_IsString(nm))
+			break;
+		names[n++] = nm->valuestring;
+	}
+	rc = names && !it ? 0 : -EAGAIN;
+	if (!rc)
+		cl_whole_vouch(c, parent, t0, names, n);
+	else
+		cl_whole_drop(c, parent);
+	free(names);
+	cJSON_Delete(j);
+	return rc;
+}
+
 int cl_node_lookup(struct backend *be, int64_t parent, const char *name,
 		   be_node *out)
 {
@@ -403,6 +445,11 @@ int cl_node_lookup(struct backend *be, int64_t parent, const char *name,
 		return 0;               /* primed by a listing, or seen */
 	if (absent_get(C(be), path))
 		return -ENOENT;
+	rc = cl_whole_absent(C(be), parent, name);
+	if (rc < 0 && whole_renew(C(be), parent) == 0)
+		rc = cl_whole_absent(C(be), parent, name);
+	if (rc == 1)
+		return -ENOENT;         /* a folder known whole: client_whole.c */
 	if (cache_meta_get(C(be)->meta, path, &body, &len) == 0)
 		free(body);             /* fresh: get_node answers, no request */
 	else if ((rc = lookup_by_listing(C(be), parent, name, path, out)) !=
@@ -503,11 +550,14 @@ int cl_node_create(struct backend *be, int64_t parent, const char *name,
 	char path[64];
 	int rc;
 
+	double t0 = now_s();
+
 	rc = api_newnode_to_json(name, nn, &b);
 	if (rc)
 		return rc;
 	cl_pathf(path, sizeof(path), "/v1/nodes/%lld/children",
 		 (long long)parent);
+	cl_whole_named(C(be), parent, name);
 	rc = cl_send_json(C(be), "POST", path, b, &j, NULL);
 	cJSON_Delete(b);
 	cl_changed_nodes(C(be));
@@ -523,6 +573,8 @@ int cl_node_create(struct backend *be, int64_t parent, const char *name,
 		rc = j && !api_node_from_json(j, out) ? 0 : -EIO;
 	if (!rc)
 		cl_node_remember(C(be), j);
+	if (!rc && out->kind == STORE_DIR)
+		cl_whole_made(C(be), out->ino, t0);  /* empty as of t0 */
 	cJSON_Delete(j);
 	return rc;
 }
@@ -572,6 +624,7 @@ int cl_node_rename(struct backend *be, int64_t parent, const char *name,
 	    cJSON_AddBoolToObject(b, "noreplace", noreplace)) {
 		cl_pathf(path, sizeof(path), "/v1/nodes/%lld/rename",
 			 (long long)parent);
+		cl_whole_named(C(be), newparent, newname);
 		rc = cl_send_json(C(be), "POST", path, b, NULL, NULL);
 		cl_changed_nodes(C(be));
 	}
