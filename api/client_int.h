@@ -160,9 +160,10 @@ struct req {
 	int out_err;
 	size_t max;                    /* cap on an in-memory body */
 	int quiet404;                  /* 404 is an answer, log at debug */
-	int unkeyed;                   /* a PUT whose repeat changes nothing
-	                                * more: no Idempotency-Key (spares
-	                                * the server the key's rows) */
+	int unkeyed;                   /* a change whose repeat changes
+	                                * nothing more: no Idempotency-Key
+	                                * (spares the server the key's rows),
+	                                * retried as a PUT */
 	char *msg;                     /* BE_MSG: the server's message */
 	const char *inm;               /* If-None-Match: a 304 is an answer */
 	int want_etag;                 /* keep the answer's ETag in etag */
@@ -226,6 +227,10 @@ int cl_get_json(struct client *c, const char *path, int cached,
  * and is NULL after a 204). msg: the server's message (BE_MSG), or NULL. */
 int cl_send_json(struct client *c, const char *method, const char *path,
 		 const cJSON *body, cJSON **out, char *msg);
+/* The same, unkeyed (struct req): for a change whose repeat changes
+ * nothing more. */
+int cl_send_json_u(struct client *c, const char *method, const char *path,
+		   const cJSON *body, cJSON **out, char *msg, int unkeyed);
 /* Decodes {"key":[...]} into a malloc'd array of n records. */
 int cl_decode_list(const cJSON *j, const char *key, size_t size,
 		   int (*one)(const cJSON *, void *), void **out, size_t *n);

@@ -675,7 +675,10 @@ int cl_node_setattr(struct backend *be, int64_t ino, int what,
 	if ((what & STORE_SET_ATIME) && api_add_i64_str(b, "atime_ns", atime_ns))
 		goto out;
 	cl_pathf(path, sizeof(path), "/v1/nodes/%lld", (long long)ino);
-	rc = cl_send_json(C(be), "PATCH", path, b, &j, NULL);
+	/* Every field is an absolute value: a repeat (a retry after a lost
+	 * answer) sets the same values again, so no request id and no key
+	 * rows on the server (rsync -a: a chmod and a utimes per file). */
+	rc = cl_send_json_u(C(be), "PATCH", path, b, &j, NULL, 1);
 	cl_changed_nodes(C(be));
 	if (!rc)
 		cl_node_remember(C(be), j);

@@ -14,7 +14,10 @@
 #   - A's O_EXCL create of a name B took meanwhile (A still calls it absent)
 #     is refused by the server with EEXIST, and B's bytes are unchanged;
 #   - a name A removed and one A renamed into such a folder are answered
-#     right (the first absent, the second there) at once.
+#     right (the first absent, the second there) at once;
+#   - a chmod and a utimes (rsync's two per file) write no idempotency key
+#     row on the server (they are sent unkeyed: a repeat sets the same
+#     values) and show on B.
 # No wall-clock time is asserted; the sleeps only wait out TTLs.
 
 . "$(dirname "$0")/lib.sh"
@@ -94,6 +97,21 @@ ok "mv into the fresh folder" mv "$A/ds/initial-tag/cp/w0/moved" "$A/ds/initial-
 expect_eq two "$(cat "$A/ds/initial-tag/own/b")" "the renamed file is there at once"
 echo three >"$A/ds/initial-tag/own/a" || fail "write own/a again"
 expect_eq three "$(cat "$A/ds/initial-tag/own/a")" "a name made again after its remove reads back"
+
+# --- setattr: unkeyed, and it takes effect
+keys() { sv_catalog_sql "$T/store" "SELECT count(*) FROM idem"; }
+k0=$(keys)
+f=$A/ds/initial-tag/own/b
+ok "chmod 640 through A" chmod 640 "$f"
+ok "touch -d through A" touch -m -d "2001-02-03 04:05:06 UTC" "$f"
+expect_eq "$k0" "$(keys)" "chmod and utimes wrote no idempotency key row"
+sleep 4.5
+expect_eq "640 981173106" "$(stat -c '%a %Y' "$B/ds/initial-tag/own/b")" \
+	"B sees the mode and the mtime"
+k0=$(keys)
+ok "mkdir through A (a keyed change)" mkdir "$A/ds/initial-tag/keyed"
+(($(keys) > k0)) && pass "a create still writes its key row" ||
+	fail "no key row for a create (keys $k0 -> $(keys))"
 
 sv_umount "$B"
 sv_umount "$A"
