@@ -187,8 +187,15 @@ static int c_dataset_get_id(struct backend *be, int64_t id, be_dataset *out)
 static int c_dataset_create(struct backend *be, const char *name,
 			    be_dataset *out, char *msg)
 {
-	return create_named(C(be), "/v1/datasets", name, one_dataset, out,
-			    msg);
+	double t0 = now_s();
+	int rc = create_named(C(be), "/v1/datasets", name, one_dataset, out,
+			      msg);
+
+	/* its initial-tag was empty when the request went out:
+	 * client_whole.c (`mkdir ds; cp -r files ds/initial-tag/`) */
+	if (!rc)
+		cl_whole_made(C(be), out->live_root, t0);
+	return rc;
 }
 
 /* DELETE /v1/KIND/ID (name NULL), or PATCH it to {"name": name}: a

@@ -7,7 +7,8 @@
  *
  * A folder is known whole from a moment t0 on when
  *   - this mount created it (cl_whole_made: it was empty at t0, the time
- *     before the mkdir's request went out), or
+ *     before the mkdir's request went out; a new dataset's initial-tag
+ *     too), or
  *   - a listing of all of it was fetched from the server (cl_whole_vouch,
  *     t0 again the time before the request: client_nodes.c renews an
  *     expired record that way, one request instead of one per name);

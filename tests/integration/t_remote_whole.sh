@@ -5,10 +5,10 @@
 # nothing another mount does is hidden longer than meta_ttl.
 #
 # Proves, with two mounts of one user on a real `sievefs serve`:
-#   - `cp -r` and `rsync -a` into folders mount A just made send no lookup
-#     by name of the new files (nor of rsync's temporary names) — A's own
-#     debug log (-d), the client's "remote: GET PATH: STATUS" lines — and
-#     every file arrives whole;
+#   - `cp -r` and `rsync -a` into folders mount A just made, and into a new
+#     dataset's initial-tag, send no lookup by name of the new files (nor
+#     of rsync's temporary names) — A's own debug log (-d), the client's
+#     "remote: GET PATH: STATUS" lines — and every file arrives whole;
 #   - a file mount B makes in a folder A knows whole is read on A once
 #     meta_ttl has passed;
 #   - A's O_EXCL create of a name B took meanwhile (A still calls it absent)
@@ -65,6 +65,15 @@ ncreate=$(grep -c 'remote: POST /v1/nodes/[0-9]*/children: 20[01]' "$T/copy.log"
 ((ncreate >= 240)) && pass "the copies did create their files ($ncreate creates)" ||
 	fail "only $ncreate creates in A's log for 240 files"
 ((n == 0)) || grep 'lookup?name=' "$T/copy.log" | head -n 10 | sed 's/^/#   | /'
+
+# --- files straight into a new dataset's initial-tag: no lookup either
+m=$(mark)
+ok "mkdir a second dataset on A" mkdir "$A/ds2"
+ok "cp -r of 40 files into its initial-tag" cp -r "$T/src/w1/." "$A/ds2/initial-tag/"
+since "$m" >"$T/copy2.log"
+expect_tree_eq "$T/src/w1" "$A/ds2/initial-tag" "every file arrived whole"
+n=$(grep -c 'remote: GET /v1/nodes/[0-9]*/lookup?name=f[0-9]*\.bin' "$T/copy2.log")
+expect_eq 0 "$n" "no lookup by name of a new file in a new dataset's initial-tag"
 
 # --- another mount's file shows within meta_ttl
 ok "mkdir a fresh folder on A" mkdir "$A/ds/initial-tag/fresh"
