@@ -244,6 +244,17 @@ static void prime_children(struct client *c, int64_t parent,
 	cl_prime(c, j, "children", path, fmt, "ino", "/v1/nodes/");
 }
 
+/* 1 while this mount is writing nodes (a change within meta_ttl). */
+static int writing_nodes(struct client *c)
+{
+	int w;
+
+	pthread_mutex_lock(&c->down_lock);
+	w = c->wrote_at > 0 && now_s() - c->wrote_at < c->meta_ttl;
+	pthread_mutex_unlock(&c->down_lock);
+	return w;
+}
+
 /* A lookup that missed the cache, answered by one listing of the whole
  * directory: a loader reading a folder then costs one request per folder
  * per meta_ttl instead of one per name, and the listing primes the node
@@ -265,7 +276,7 @@ static int lookup_by_listing(struct client *c, int64_t parent,
 	size_t mlen, blen;
 	enum got how;
 	cJSON *j;
-	int rc, writing;
+	int rc;
 
 	cl_listing_path(path, sizeof(path), parent);
 	cl_pathf(big, sizeof(big), "%s#big", path);
@@ -276,10 +287,7 @@ static int lookup_by_listing(struct client *c, int64_t parent,
 	/* A mount that is writing (cp -r in) invalidates listings with every
 	 * file it creates: re-listing for each new name would cost more than
 	 * the name's own request. */
-	pthread_mutex_lock(&c->down_lock);
-	writing = c->wrote_at > 0 && now_s() - c->wrote_at < c->meta_ttl;
-	pthread_mutex_unlock(&c->down_lock);
-	if (writing)
+	if (writing_nodes(c))
 		return -EAGAIN;
 	rc = cl_get_body(c, path, 1, &body, &blen, &how);
 	if (rc)
@@ -386,10 +394,12 @@ static void absent_put(struct client *c, const char *path)
 		cache_meta_put(c->meta, key, (const char *)&at, sizeof(at));
 }
 
-/* Renews a folder known whole whose record expired (client_whole.c): one
- * listing of all of it, fetched now (never a cached copy: the record's
- * time is when it was asked for). 0, or -errno: the folder is then looked
- * up by name (a folder past one page is no longer known whole). */
+/* Renews a folder known whole whose record expired (client_whole.c), while
+ * this mount is writing (a reader's lookups go by lookup_by_listing, which
+ * revalidates its cached listing): one listing of all of it, fetched now
+ * (never a cached copy: the record's time is when it was asked for). 0,
+ * or -errno: the folder is then looked up by name (a folder past one page
+ * is no longer known whole). */
 static int whole_renew(struct client *c, int64_t parent)
 {
 	char path[96], *body = NULL;
@@ -446,8 +456,10 @@ int cl_node_lookup(struct backend *be, int64_t parent, const char *name,
 	if (absent_get(C(be), path))
 		return -ENOENT;
 	rc = cl_whole_absent(C(be), parent, name);
-	if (rc < 0 && whole_renew(C(be), parent) == 0)
+	if (rc < 0 && writing_nodes(C(be)) && whole_renew(C(be), parent) == 0)
 		rc = cl_whole_absent(C(be), parent, name);
+	else if (rc < 0)
+		cl_whole_drop(C(be), parent);  /* a reader: lookup_by_listing */
 	if (rc == 1)
 		return -ENOENT;         /* a folder known whole: client_whole.c */
 	if (cache_meta_get(C(be)->meta, path, &body, &len) == 0)

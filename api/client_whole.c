@@ -11,7 +11,9 @@
  *     too), or
  *   - a listing of all of it was fetched from the server (cl_whole_vouch,
  *     t0 again the time before the request: client_nodes.c renews an
- *     expired record that way, one request instead of one per name);
+ *     expired record that way while the mount is writing, one request
+ *     instead of one per name; a reader's lookup drops it instead, and
+ *     goes by client_nodes.c's revalidated listing as before);
  * and stays so for the kernel's live TTL (live_ttl, half of meta_ttl)
  * after t0. Meanwhile every name this mount creates or renames into it is
  * added (cl_whole_named) — before its request is sent, whatever its
