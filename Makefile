@@ -53,7 +53,7 @@ MAIN_SRC = fs/main.c
 # the built web app's home, served by `sievefs serve` when it exists
 WEB_DIR = $(PREFIX)/share/sievefs/web
 UNIT = sql store names fsname csv runs sampling layout decode embed cache api thumb changes table thumbs lightly state \
-       layer sqlite_engine blobstore idem queue select incsv imgstats tagalg dups
+       layer sqlite_engine blobstore idem queue select incsv imgstats tagalg dups whole
 LIB_OBJ = $(LIB_SRC:%.c=$(BUILD)/%.o)
 MAIN_OBJ = $(MAIN_SRC:%.c=$(BUILD)/%.o)
 UNIT_BIN = $(UNIT:%=$(BUILD)/tests/unit/test_%)
