@@ -59,7 +59,7 @@ MAIN_SRC = fs/main.c
 WEB_DIR = $(PREFIX)/share/sievefs/web
 UNIT = sql store names fsname csv runs sampling layout decode embed cache api thumb changes table thumbs lightly state \
        layer sqlite_engine blobstore idem queue select incsv imgstats tagalg dups dupset \
-       exports colcache
+       exports colcache whole
 LIB_OBJ = $(LIB_SRC:%.c=$(BUILD)/%.o)
 MAIN_OBJ = $(MAIN_SRC:%.c=$(BUILD)/%.o)
 UNIT_BIN = $(UNIT:%=$(BUILD)/tests/unit/test_%)
@@ -153,7 +153,7 @@ test-pg: $(UNIT_BIN)
 # on PostgreSQL in 1 of 3 runs).
 SERVE_PG_TESTS ?= t_serve_pg t_serve_config t_server t_remote t_remote_crash t_remote_emb \
 	t_remote_modes t_remote_pins t_remote_rate t_remote_reval t_remote_two \
-	t_remote_bytes \
+	t_remote_bytes t_remote_whole \
 	t_app_api t_app_media t_app_samples t_web_session t_tls \
 	t_serve_framing t_serve_starve t_server_leak t_lightly t_lightly_al t_duplicates_kept \
 	t_cli t_owner t_perms t_chown t_create_content t_deep t_generated \
@@ -190,7 +190,7 @@ test-serve-s3: $(BUILD)/sievefs
 # (tests/integration/deploy_lib.sh).
 DEPLOY_TESTS = t_remote t_remote_crash t_remote_emb t_remote_modes \
 	t_remote_pins t_remote_rate t_remote_reval t_remote_two t_remote_idem \
-	t_remote_bytes t_server t_app_api t_app_media t_app_samples t_lightly t_pyclient \
+	t_remote_bytes t_remote_whole t_server t_app_api t_app_media t_app_samples t_lightly t_pyclient \
 	t_serve_s3
 test-deploy: $(BUILD)/sievefs
 	@d=$$(mktemp -d /tmp/sievefs-rgw.XXXXXX) && \

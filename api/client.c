@@ -187,8 +187,15 @@ static int c_dataset_get_id(struct backend *be, int64_t id, be_dataset *out)
 static int c_dataset_create(struct backend *be, const char *name,
 			    be_dataset *out, char *msg)
 {
-	return create_named(C(be), "/v1/datasets", name, one_dataset, out,
-			    msg);
+	double t0 = now_s();
+	int rc = create_named(C(be), "/v1/datasets", name, one_dataset, out,
+			      msg);
+
+	/* its initial-tag was empty when the request went out:
+	 * client_whole.c (`mkdir ds; cp -r files ds/initial-tag/`) */
+	if (!rc)
+		cl_whole_made(C(be), out->live_root, t0);
+	return rc;
 }
 
 /* DELETE /v1/KIND/ID (name NULL), or PATCH it to {"name": name}: a
@@ -568,6 +575,7 @@ static void c_destroy(struct backend *be)
 	pthread_cond_destroy(&c->pf_done);
 	cache_blobs_close(c->blobs);
 	cache_meta_free(c->meta);
+	cl_whole_free(c);
 	explicit_bzero(c->auth, sizeof(c->auth));
 	free(c);
 }
@@ -859,7 +867,7 @@ int api_client_open(const struct api_client_opts *o, struct backend **out,
 		return -ENOMEM;
 	}
 	c->meta = cache_meta_new(o->meta_ttl, META_BYTES);
-	if (!c->meta) {
+	if (!c->meta || cl_whole_init(c)) {
 		rc = -ENOMEM;
 		goto fail;
 	}

@@ -21,8 +21,10 @@
  * Request ids (issue 19 item 8, part "deploy"): every request that may
  * change state (any method but GET and HEAD) carries `Idempotency-Key:`
  * 32 hex digits of a random 128-bit id, drawn once per cl_http call and
- * sent again on each of its retries (but a PUT marked unkeyed: a small
- * file's bytes and commit, whose repeat commits the same bytes again). The
+ * sent again on each of its retries (but a request marked unkeyed, whose
+ * repeat changes nothing more, is sent without one and retried as a PUT
+ * is: a small file's bytes and commit, which commits the same bytes again;
+ * a setattr, which sets the same values again — no key rows). The
  * server records (user, key) with
  * the change, in its transaction, and answers a retry with the first
  * answer (api/server_idem.c), so a keyed request is safe to retry: it is
@@ -305,7 +307,7 @@ static int retryable(const struct req *r, CURLcode res, int keyed)
 	if (res == CURLE_COULDNT_CONNECT || res == CURLE_COULDNT_RESOLVE_HOST)
 		return 1;
 	/* a keyed change only when no answer began (status still 0) */
-	if (!is_idempotent(r->method) && (!keyed || r->status))
+	if (!is_idempotent(r->method) && !r->unkeyed && (!keyed || r->status))
 		return 0;
 	return res == CURLE_OPERATION_TIMEDOUT || res == CURLE_SEND_ERROR ||
 	       res == CURLE_RECV_ERROR || res == CURLE_GOT_NOTHING ||
@@ -564,7 +566,7 @@ int cl_http(struct client *c, struct req *r)
 		h2 = curl_slist_append(h2, inm);
 	}
 	if (h2 && strcmp(r->method, "GET") && strcmp(r->method, "HEAD") &&
-	    !(r->unkeyed && !strcmp(r->method, "PUT")) &&
+	    !r->unkeyed &&
 	    !new_key_header(idem, sizeof(idem))) {
 		h2 = curl_slist_append(h2, idem);
 		keyed = 1;
@@ -605,6 +607,7 @@ int cl_http(struct client *c, struct req *r)
 		if (res != CURLE_OK && !retryable(r, res, keyed))
 			break;
 		if (res == CURLE_OK && !is_idempotent(r->method) &&
+		    !r->unkeyed &&
 		    r->status != 502 && r->status != 503 &&
 		    !(keyed && r->status == 504))
 			break;
@@ -783,10 +786,17 @@ int cl_get_json(struct client *c, const char *path, int cached,
 int cl_send_json(struct client *c, const char *method, const char *path,
 		 const cJSON *body, cJSON **out, char *msg)
 {
+	return cl_send_json_u(c, method, path, body, out, msg, 0);
+}
+
+int cl_send_json_u(struct client *c, const char *method, const char *path,
+		   const cJSON *body, cJSON **out, char *msg, int unkeyed)
+{
 	struct req r = REQ(method, path);
 	char *text = NULL;
 	int rc;
 
+	r.unkeyed = unkeyed;
 	if (out)
 		*out = NULL;
 	if (body) {

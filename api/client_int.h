@@ -10,6 +10,8 @@
  *   api/client_fetch.c   sample bytes read: blob fetch, prefetch, node_open
  *   api/client_upload.c  sample bytes written: staging, commits in each
  *                        upload mode, upload=meta pins
+ *   api/client_whole.c   folders this mount knows whole (absent names
+ *                        answered without a request)
  *
  * One struct client per mount (api_client_open); every file works on it
  * through these declarations, none reaches into another's statics.
@@ -53,6 +55,7 @@ struct pf_item {
 };
 
 struct hnode;                          /* client_http.c */
+struct cl_whole;                       /* client_whole.c */
 
 struct client {
 	struct backend be;
@@ -98,6 +101,7 @@ struct client {
 	int pu_asking;                 /* a thread is asking for URLs: the
 					* others wait on pf_done */
 	atomic_int pinning;            /* upload=meta commits under way */
+	struct cl_whole *whole;        /* folders known whole; own lock */
 };
 
 static inline struct client *C(struct backend *be)
@@ -112,6 +116,23 @@ static inline double now_s(void)
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
+
+/* ---- folders known whole (client_whole.c) ---- */
+
+int cl_whole_init(struct client *c);
+void cl_whole_free(struct client *c);
+/* dir was created by this mount: empty at t0 (now_s() before its request). */
+void cl_whole_made(struct client *c, int64_t dir, double t0);
+/* A listing of all of dir, asked for at t0, named these n names. */
+void cl_whole_vouch(struct client *c, int64_t dir, double t0,
+		    const char *const *names, size_t n);
+/* dir is no longer known whole (a listing failed or was too long). */
+void cl_whole_drop(struct client *c, int64_t dir);
+/* This mount is about to make `name` in dir (create, rename target). */
+void cl_whole_named(struct client *c, int64_t dir, const char *name);
+/* 1: name is absent from dir (known whole, fresh); 0: not known; -1: dir
+ * was known whole, but that has expired (a listing would renew it). */
+int cl_whole_absent(struct client *c, int64_t dir, const char *name);
 
 /* ---- transport (client_http.c) ---- */
 
@@ -139,9 +160,10 @@ struct req {
 	int out_err;
 	size_t max;                    /* cap on an in-memory body */
 	int quiet404;                  /* 404 is an answer, log at debug */
-	int unkeyed;                   /* a PUT whose repeat changes nothing
-	                                * more: no Idempotency-Key (spares
-	                                * the server the key's rows) */
+	int unkeyed;                   /* a change whose repeat changes
+	                                * nothing more: no Idempotency-Key
+	                                * (spares the server the key's rows),
+	                                * retried as a PUT */
 	char *msg;                     /* BE_MSG: the server's message */
 	const char *inm;               /* If-None-Match: a 304 is an answer */
 	int want_etag;                 /* keep the answer's ETag in etag */
@@ -205,6 +227,10 @@ int cl_get_json(struct client *c, const char *path, int cached,
  * and is NULL after a 204). msg: the server's message (BE_MSG), or NULL. */
 int cl_send_json(struct client *c, const char *method, const char *path,
 		 const cJSON *body, cJSON **out, char *msg);
+/* The same, unkeyed (struct req): for a change whose repeat changes
+ * nothing more. */
+int cl_send_json_u(struct client *c, const char *method, const char *path,
+		   const cJSON *body, cJSON **out, char *msg, int unkeyed);
 /* Decodes {"key":[...]} into a malloc'd array of n records. */
 int cl_decode_list(const cJSON *j, const char *key, size_t size,
 		   int (*one)(const cJSON *, void *), void **out, size_t *n);

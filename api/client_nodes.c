@@ -244,6 +244,17 @@ static void prime_children(struct client *c, int64_t parent,
 	cl_prime(c, j, "children", path, fmt, "ino", "/v1/nodes/");
 }
 
+/* 1 while this mount is writing nodes (a change within meta_ttl). */
+static int writing_nodes(struct client *c)
+{
+	int w;
+
+	pthread_mutex_lock(&c->down_lock);
+	w = c->wrote_at > 0 && now_s() - c->wrote_at < c->meta_ttl;
+	pthread_mutex_unlock(&c->down_lock);
+	return w;
+}
+
 /* A lookup that missed the cache, answered by one listing of the whole
  * directory: a loader reading a folder then costs one request per folder
  * per meta_ttl instead of one per name, and the listing primes the node
@@ -265,7 +276,7 @@ static int lookup_by_listing(struct client *c, int64_t parent,
 	size_t mlen, blen;
 	enum got how;
 	cJSON *j;
-	int rc, writing;
+	int rc;
 
 	cl_listing_path(path, sizeof(path), parent);
 	cl_pathf(big, sizeof(big), "%s#big", path);
@@ -276,10 +287,7 @@ static int lookup_by_listing(struct client *c, int64_t parent,
 	/* A mount that is writing (cp -r in) invalidates listings with every
 	 * file it creates: re-listing for each new name would cost more than
 	 * the name's own request. */
-	pthread_mutex_lock(&c->down_lock);
-	writing = c->wrote_at > 0 && now_s() - c->wrote_at < c->meta_ttl;
-	pthread_mutex_unlock(&c->down_lock);
-	if (writing)
+	if (writing_nodes(c))
 		return -EAGAIN;
 	rc = cl_get_body(c, path, 1, &body, &blen, &how);
 	if (rc)
@@ -386,6 +394,50 @@ static void absent_put(struct client *c, const char *path)
 		cache_meta_put(c->meta, key, (const char *)&at, sizeof(at));
 }
 
+/* Renews a folder known whole whose record expired (client_whole.c), while
+ * this mount is writing (a reader's lookups go by lookup_by_listing, which
+ * revalidates its cached listing): one listing of all of it, fetched now
+ * (never a cached copy: the record's time is when it was asked for). 0,
+ * or -errno: the folder is then looked up by name (a folder past one page
+ * is no longer known whole). */
+static int whole_renew(struct client *c, int64_t parent)
+{
+	char path[96], *body = NULL;
+	const char **names = NULL;
+	const cJSON *a, *it;
+	double t0 = now_s();
+	size_t blen, n = 0;
+	enum got how;
+	cJSON *j;
+	int rc;
+
+	cl_listing_path(path, sizeof(path), parent);
+	rc = cl_get_body(c, path, 0, &body, &blen, &how);
+	j = !rc && how == GOT_FETCHED ? cl_parse_body(path, body, blen) : NULL;
+	free(body);
+	a = j ? cJSON_GetObjectItemCaseSensitive(j, "children") : NULL;
+	if (!j || !whole_folder(j) || !cJSON_IsArray(a)) {
+		cl_whole_drop(c, parent);   /* not again at every lookup */
+		cJSON_Delete(j);
+		return rc ? rc : -EAGAIN;
+	}
+	names = calloc((size_t)cJSON_GetArraySize(a) + 1, sizeof(*names));
+	cJSON_ArrayForEach(it, a) {
+		const cJSON *nm = cJSON_GetObjectItemCaseSensitive(it, "name");
+		if (!names || !cJSON_IsString(nm))
+			break;
+		names[n++] = nm->valuestring;
+	}
+	rc = names && !it ? 0 : -EAGAIN;
+	if (!rc)
+		cl_whole_vouch(c, parent, t0, names, n);
+	else
+		cl_whole_drop(c, parent);
+	free(names);
+	cJSON_Delete(j);
+	return rc;
+}
+
 int cl_node_lookup(struct backend *be, int64_t parent, const char *name,
 		   be_node *out)
 {
@@ -403,6 +455,13 @@ int cl_node_lookup(struct backend *be, int64_t parent, const char *name,
 		return 0;               /* primed by a listing, or seen */
 	if (absent_get(C(be), path))
 		return -ENOENT;
+	rc = cl_whole_absent(C(be), parent, name);
+	if (rc < 0 && writing_nodes(C(be)) && whole_renew(C(be), parent) == 0)
+		rc = cl_whole_absent(C(be), parent, name);
+	else if (rc < 0)
+		cl_whole_drop(C(be), parent);  /* a reader: lookup_by_listing */
+	if (rc == 1)
+		return -ENOENT;         /* a folder known whole: client_whole.c */
 	if (cache_meta_get(C(be)->meta, path, &body, &len) == 0)
 		free(body);             /* fresh: get_node answers, no request */
 	else if ((rc = lookup_by_listing(C(be), parent, name, path, out)) !=
@@ -503,11 +562,14 @@ int cl_node_create(struct backend *be, int64_t parent, const char *name,
 	char path[64];
 	int rc;
 
+	double t0 = now_s();
+
 	rc = api_newnode_to_json(name, nn, &b);
 	if (rc)
 		return rc;
 	cl_pathf(path, sizeof(path), "/v1/nodes/%lld/children",
 		 (long long)parent);
+	cl_whole_named(C(be), parent, name);
 	rc = cl_send_json(C(be), "POST", path, b, &j, NULL);
 	cJSON_Delete(b);
 	cl_changed_nodes(C(be));
@@ -523,6 +585,8 @@ int cl_node_create(struct backend *be, int64_t parent, const char *name,
 		rc = j && !api_node_from_json(j, out) ? 0 : -EIO;
 	if (!rc)
 		cl_node_remember(C(be), j);
+	if (!rc && out->kind == STORE_DIR)
+		cl_whole_made(C(be), out->ino, t0);  /* empty as of t0 */
 	cJSON_Delete(j);
 	return rc;
 }
@@ -572,6 +636,7 @@ int cl_node_rename(struct backend *be, int64_t parent, const char *name,
 	    cJSON_AddBoolToObject(b, "noreplace", noreplace)) {
 		cl_pathf(path, sizeof(path), "/v1/nodes/%lld/rename",
 			 (long long)parent);
+		cl_whole_named(C(be), newparent, newname);
 		rc = cl_send_json(C(be), "POST", path, b, NULL, NULL);
 		cl_changed_nodes(C(be));
 	}
@@ -622,7 +687,10 @@ int cl_node_setattr(struct backend *be, int64_t ino, int what,
 	if ((what & STORE_SET_ATIME) && api_add_i64_str(b, "atime_ns", atime_ns))
 		goto out;
 	cl_pathf(path, sizeof(path), "/v1/nodes/%lld", (long long)ino);
-	rc = cl_send_json(C(be), "PATCH", path, b, &j, NULL);
+	/* Every field is an absolute value: a repeat (a retry after a lost
+	 * answer) sets the same values again, so no request id and no key
+	 * rows on the server (rsync -a: a chmod and a utimes per file). */
+	rc = cl_send_json_u(C(be), "PATCH", path, b, &j, NULL, 1);
 	cl_changed_nodes(C(be));
 	if (!rc)
 		cl_node_remember(C(be), j);
