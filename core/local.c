@@ -35,27 +35,11 @@
 #include "core/inputs.h"
 #include "core/imgmeta.h"
 #include "core/exports.h"
+#include "core/local_int.h"
 #include "store/store.h"
 
 #define TEXT_MAX (256u << 20)   /* cap on a control file's text */
 #define LOG_SHOWN 1000
-
-struct local {
-	struct backend be;
-	store *st;
-	struct core_blobs *blobs;  /* the bytes (core/blobs.h), over st */
-	struct runner *runner;     /* sampling runs; owns a worker thread */
-	struct core_imgmeta_filler *filler;  /* builtin.csv's background
-	                            * decodes (core/imgmeta.h); NULL: none */
-	char owner[65];
-	int view;                  /* 1 = borrows st, blobs and runner
-	                            * (core_local_view) */
-};
-
-static struct local *L(struct backend *be)
-{
-	return (struct local *)be;
-}
 
 static void set_msg(char *msg, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
@@ -70,8 +54,7 @@ static void set_msg(char *msg, const char *fmt, ...)
 	va_end(ap);
 }
 
-static void l_log_event(struct backend *be, int64_t ds, int level,
-			const char *msg)
+void l_log_event(struct backend *be, int64_t ds, int level, const char *msg)
 {
 	if (level == STORE_ERROR)
 		log_warn("%s", msg);
@@ -82,8 +65,8 @@ static void l_log_event(struct backend *be, int64_t ds, int level,
 }
 
 /* Reports a user error: into msg and the dataset's log. Returns rc. */
-static int user_error(struct backend *be, int64_t ds, char *msg, int rc,
-		      const char *text)
+int user_error(struct backend *be, int64_t ds, char *msg, int rc,
+	       const char *text)
 {
 	set_msg(msg, "%s", text);
 	l_log_event(be, ds, STORE_ERROR, text);
@@ -102,7 +85,7 @@ static int l_dataset_get(struct backend *be, const char *name, be_dataset *out)
 	return store_dataset_get(L(be)->st, L(be)->owner, name, out);
 }
 
-static int l_dataset_get_id(struct backend *be, int64_t id, be_dataset *out)
+int l_dataset_get_id(struct backend *be, int64_t id, be_dataset *out)
 {
 	int rc = store_dataset_get_id(L(be)->st, id, out);
 
@@ -320,7 +303,7 @@ static int l_tag_rename(struct backend *be, int64_t tag, const char *name,
 
 /* ---- nodes ---- */
 
-static int l_node_get(struct backend *be, int64_t ino, be_node *out)
+int l_node_get(struct backend *be, int64_t ino, be_node *out)
 {
 	return store_node_get(L(be)->st, ino, out);
 }
