@@ -6,7 +6,10 @@
  * The backend's files, along its seams:
  *   local.c       its lifetime (open, view, destroy), the ops table, the
  *                 shared helpers below, and the tree: datasets, tags, nodes
- *                 and uploads; for now also every other op
+ *                 and uploads; for now also the tables (embeddings,
+ *                 inputs, image metadata, exports)
+ *   local_text.c  the control files' text: selection, duplicates, info,
+ *                 log, and the sampling files (sample, scores.csv, plot)
  * The l_* functions are the ops of core/backend.h (local_ops in local.c
  * names them); they keep the names they had as statics of one file. No
  * other module defines an l_* symbol.
@@ -57,5 +60,22 @@ int user_error(struct backend *be, int64_t ds, char *msg, int rc,
 int l_dataset_get_id(struct backend *be, int64_t id, be_dataset *out);
 /* Node `ino` (no owner check: see core/view.h). 0 or -ENOENT. */
 int l_node_get(struct backend *be, int64_t ino, be_node *out);
+
+/* local_text.c: the control files (ops of core/backend.h, which say how
+ * each fails; the texts are malloc'd, the caller frees them). */
+int l_selection_read(struct backend *be, int64_t ds, char **out, size_t *len);
+int l_selection_write(struct backend *be, int64_t ds, const char *text,
+		      size_t len, int flags, char *msg);
+int l_dups_read(struct backend *be, int64_t ds, char **out, size_t *len);
+int l_dups_config(struct backend *be, int64_t ds, const char *line,
+		  char *msg);
+int l_info_read(struct backend *be, int64_t ds, char **out, size_t *len);
+int l_log_read(struct backend *be, int64_t ds, char **out, size_t *len);
+int l_sample_request(struct backend *be, int64_t ds, const char *line,
+		     char *msg);
+int l_sample_read(struct backend *be, int64_t ds, char **out, size_t *len);
+int l_scores_read(struct backend *be, int64_t ds, char **out, size_t *len);
+int l_plot_read(struct backend *be, int64_t ds, int method, char **out,
+		size_t *len);
 
 #endif
