@@ -53,7 +53,7 @@ LIB_SRC += core/tagalg.c core/tagalg_run.c store/selalg.c core/dups.c core/dups_
 # issue 21 item 5 (x1): exports/
 LIB_SRC += core/exports.c fs/exports.c
 # core/local.c split along its seams (core/local_int.h)
-LIB_SRC += core/local_text.c
+LIB_SRC += core/local_text.c core/local_data.c
 MAIN_SRC = fs/main.c
 # the built web app's home, served by `sievefs serve` when it exists
 WEB_DIR = $(PREFIX)/share/sievefs/web

@@ -6,10 +6,11 @@
  * The backend's files, along its seams:
  *   local.c       its lifetime (open, view, destroy), the ops table, the
  *                 shared helpers below, and the tree: datasets, tags, nodes
- *                 and uploads; for now also the tables (embeddings,
- *                 inputs, image metadata, exports)
+ *                 and uploads
  *   local_text.c  the control files' text: selection, duplicates, info,
  *                 log, and the sampling files (sample, scores.csv, plot)
+ *   local_data.c  the tables beside the samples: embeddings, selection
+ *                 inputs, built-in image metadata, and exports/
  * The l_* functions are the ops of core/backend.h (local_ops in local.c
  * names them); they keep the names they had as statics of one file. No
  * other module defines an l_* symbol.
@@ -77,5 +78,30 @@ int l_sample_read(struct backend *be, int64_t ds, char **out, size_t *len);
 int l_scores_read(struct backend *be, int64_t ds, char **out, size_t *len);
 int l_plot_read(struct backend *be, int64_t ds, int method, char **out,
 		size_t *len);
+
+/* local_data.c: embeddings, selection inputs, image metadata, exports/
+ * (ops of core/backend.h, which say how each fails and who frees what). */
+int l_emb_list(struct backend *be, int64_t ds, struct store_embedding **out,
+	       size_t *n);
+int l_emb_get(struct backend *be, int64_t ds, const char *name,
+	      struct store_embedding *out);
+int l_emb_get_id(struct backend *be, int64_t id, struct store_embedding *out);
+int l_emb_put(struct backend *be, int64_t ds, const char *name,
+	      const char *text, size_t len, char *msg);
+int l_emb_delete(struct backend *be, int64_t id);
+int l_emb_export(struct backend *be, int64_t id, int fd);
+int l_input_list(struct backend *be, int64_t ds, int kind,
+		 struct store_input **out, size_t *n);
+int l_input_get(struct backend *be, int64_t ds, int kind, const char *name,
+		struct store_input *out);
+int l_input_get_id(struct backend *be, int64_t id, struct store_input *out);
+int l_input_put(struct backend *be, int64_t ds, int kind, const char *name,
+		const char *text, size_t len, char *msg);
+int l_input_delete(struct backend *be, int64_t id);
+int l_input_export(struct backend *be, int64_t id, int what, int fd);
+int l_imgmeta_read(struct backend *be, int64_t ds, char **out, size_t *len);
+int l_node_imgmeta(struct backend *be, int64_t ino, struct emb_imgstats *out);
+int l_export_read(struct backend *be, int64_t tag, int fmt,
+		  const char *prefix, char **out, size_t *len);
 
 #endif
