@@ -2,12 +2,18 @@
  * local.c — the embedded backend: the operations of backend.h over store/.
  *
  * This is where the platform's rules that are not storage rules live: name
- * validation, reserved names, turning `selection` text into a selection,
- * recording events and errors in the dataset's log, and rendering `info` and
- * `log`. Everything a user can get wrong produces a message that goes both to
+ * validation, reserved names, recording events and errors in the dataset's
+ * log. Everything a user can get wrong produces a message that goes both to
  * the caller (msg) and to the dataset's log. A tag is not made while a
  * sample request of its dataset is queued or running (EBUSY): it would
  * freeze the selection that run is about to replace.
+ *
+ * This file holds the backend's lifetime (open, view, destroy), its ops
+ * table, the helpers its files share, and the tree: datasets, tags, nodes
+ * and uploads. The control files' text (turning `selection` text into a
+ * selection, rendering `info` and `log`, sampling) is in local_text.c; the
+ * embeddings, selection inputs, image metadata and exports in
+ * local_data.c; what they share in local_int.h.
  *
  * Ownership: the backend owns the store; one owner (user) per backend.
  * Threads: stateless apart from the store handle, so every op is as
