@@ -54,6 +54,8 @@ LIB_SRC += core/tagalg.c core/tagalg_run.c store/selalg.c core/dups.c core/dups_
 LIB_SRC += core/exports.c fs/exports.c
 # issue 21 item 6 (x2): the web app's columns, cached (api/routes_columns.c)
 LIB_SRC += core/colcache.c
+# core/local.c split along its seams (core/local_int.h)
+LIB_SRC += core/local_text.c core/local_data.c
 MAIN_SRC = fs/main.c
 # the built web app's home, served by `sievefs serve` when it exists
 WEB_DIR = $(PREFIX)/share/sievefs/web

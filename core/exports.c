@@ -29,7 +29,7 @@
 #include "store/store.h"
 
 #define EXPORT_MAX (256u << 20)   /* cap on one export's text (-EFBIG), as
-				   local.c's on a control file's */
+				   local_text.c's on a control file's */
 #define PAGE 4096                 /* tag files per catalog query */
 #define IMAGE_MAX 4096            /* one image path or URL */
 

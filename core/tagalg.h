@@ -14,7 +14,7 @@
  * order, then (union) each later operand's own; its source, and so the
  * parent of a tag frozen from it, is the first operand's tag.
  *
- * Pure functions, no I/O, thread-safe. Callers: core/local.c (the
+ * Pure functions, no I/O, thread-safe. Callers: core/local_text.c (the
  * `selection` write, which the server's route also reaches) and
  * api/routes_lightly.c (POST /v1/datasets/{id}/tags/arithmetics).
  */

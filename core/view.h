@@ -8,7 +8,7 @@
  * (be->ops->destroy) before base is. Views are cheap (one small allocation)
  * and as thread-safe as the backend they view.
  *
- * Ownership is NOT fully enforced by the view: local.c checks the owner for
+ * Ownership is NOT fully enforced by the view: local*.c check the owner for
  * operations addressed by dataset id, but tags, nodes and embeddings addressed
  * by their own id are not checked; the caller (the server) checks the owning
  * dataset of every id before calling the view.

@@ -9,7 +9,7 @@
  * outcomes); a failure says why; every parsed path is non-empty and
  * relative (no leading '/'), with strictly increasing line numbers.
  * Property: parse → print → parse gives the same `from` and the same paths,
- * printing as the daemon prints the file (l_selection_read in core/local.c:
+ * printing as the daemon prints the file (l_selection_read in core/local_text.c:
  * tbuf_put_path_line, which quotes a path that would not read back as
  * itself), with the "# from: TAG" first line when a tag was named. The
  * property covers selections whose paths are all paths a tree can hold
