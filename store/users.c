@@ -466,18 +466,20 @@ static int record_put(struct conn *c, const char *user,
 		      const unsigned char *sha, int64_t size, int hold,
 		      int64_t *put)
 {
-	sql_stmt *s = db_stmt(c, Q_SHA_REF);
-	int named, rc;
+	sql_stmt *s;
+	int named = 0, rc;
 
 	*put = 0;
-	if (!s)
-		return -EIO;
-	sql_bind_blob(s, 1, sha, STORE_SHA_LEN);
-	rc = sql_step(s);
-	named = rc == SQL_ROW;
-	sql_reset(s);
-	if (rc != SQL_ROW && rc != SQL_DONE)
-		return db_err(rc);
+	if (!hold) {           /* held: the row goes in either way */
+		if (!(s = db_stmt(c, Q_SHA_REF)))
+			return -EIO;
+		sql_bind_blob(s, 1, sha, STORE_SHA_LEN);
+		rc = sql_step(s);
+		named = rc == SQL_ROW;
+		sql_reset(s);
+		if (rc != SQL_ROW && rc != SQL_DONE)
+			return db_err(rc);
+	}
 	s = db_prep(c, "INSERT INTO grants(\"user\", sha) VALUES(?1,?2)"
 		    " ON CONFLICT(\"user\", sha) DO NOTHING");
 	if (!s)
@@ -486,7 +488,7 @@ static int record_put(struct conn *c, const char *user,
 	sql_bind_blob(s, 2, sha, STORE_SHA_LEN);
 	rc = db_err(sql_step(s));
 	sql_finalize(s);
-	if (rc || (named && !hold))
+	if (rc || named)
 		return rc;
 	/* sent again: its grace starts again */
 	s = db_prep(c, "INSERT INTO pending(\"user\", sha, size, put)"
