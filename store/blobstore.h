@@ -53,7 +53,10 @@
  *     the write lock; an S3 upload, finished outside any lock, needs its
  *     hash recorded as pending (the `pending` table) before finish, and
  *     collection spares pending hashes (store/blob.c's blob_collect; the
- *     order is said at the top of blob.c).
+ *     order is said at the top of blob.c). Also when a node names the
+ *     hash already (the same bytes sent again): that node may go before
+ *     the new commit, and the blob with it, were the row not there
+ *     (store/users.c's record_put).
  *  4. A crash leaves at most garbage under the staging area: uploads write
  *     nothing but staging until finish; blobs_sweep removes what is older
  *     than a given age (local: files in staging/; S3: objects under

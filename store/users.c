@@ -450,23 +450,36 @@ int store_node_owned_gen(store *st, const char *owner, int64_t ino,
 }
 
 /* Records that `user` sent sha (size bytes): the grant, and the pending
- * row unless a node names it already (its put time into *put, else 0).
- * Inside the caller's transaction. */
+ * row (its put time into *put, else 0) unless a node names it already and
+ * !hold. Inside the caller's transaction.
+ *
+ * hold: an engine whose bytes travel after this transaction (S3). A node
+ * naming the hash now may be gone, and the blob collected, before the
+ * commit that names it again; the row keeps collection off it until then,
+ * and lets that commit skip a transaction and a HEAD of its own
+ * (blob_sent_note, store/blob.c): a re-sent file (the same bytes in
+ * another dataset) costs what a new one does. The row ends as every
+ * pending row does: with the commit naming the hash (schema triggers) or
+ * with the sweep after the grace. The local engine links under this
+ * transaction and needs no row for a named hash. */
 static int record_put(struct conn *c, const char *user,
-		      const unsigned char *sha, int64_t size, int64_t *put)
+		      const unsigned char *sha, int64_t size, int hold,
+		      int64_t *put)
 {
-	sql_stmt *s = db_stmt(c, Q_SHA_REF);
-	int named, rc;
+	sql_stmt *s;
+	int named = 0, rc;
 
 	*put = 0;
-	if (!s)
-		return -EIO;
-	sql_bind_blob(s, 1, sha, STORE_SHA_LEN);
-	rc = sql_step(s);
-	named = rc == SQL_ROW;
-	sql_reset(s);
-	if (rc != SQL_ROW && rc != SQL_DONE)
-		return db_err(rc);
+	if (!hold) {           /* held: the row goes in either way */
+		if (!(s = db_stmt(c, Q_SHA_REF)))
+			return -EIO;
+		sql_bind_blob(s, 1, sha, STORE_SHA_LEN);
+		rc = sql_step(s);
+		named = rc == SQL_ROW;
+		sql_reset(s);
+		if (rc != SQL_ROW && rc != SQL_DONE)
+			return db_err(rc);
+	}
 	s = db_prep(c, "INSERT INTO grants(\"user\", sha) VALUES(?1,?2)"
 		    " ON CONFLICT(\"user\", sha) DO NOTHING");
 	if (!s)
@@ -600,7 +613,7 @@ again:
 		rc = e->link(st, fd, staged, sha, 0);
 	if (!rc)
 		rc = user ? record_put(c, user, sha, (int64_t)sb.st_size,
-				       &put) :
+				       e->send != NULL, &put) :
 		     e->send ? -EINVAL : 0;   /* nothing would keep it */
 	/* A failure after the link leaves a blob nobody names and no row
 	 * says is pending: the owner's next open collects it (blob.c). */

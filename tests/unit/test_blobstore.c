@@ -1303,6 +1303,54 @@ static void test_store_commit_after_put(void **state)
 	assert_store_blob(f, sy, y, sizeof y);
 }
 
+/* The same bytes sent again (a file copied into a second dataset): the
+ * blob is named already. S3: the put records them pending all the same,
+ * so the node naming them can go before the second commit without the
+ * blob going with it, and that commit finds its put's row (no pending
+ * mark and HEAD of its own); the commit ends the row. Local: the link
+ * under the put's transaction is all it needs, no row (as before). */
+static void test_store_resent_named(void **state)
+{
+	struct sfx *f = *state;
+	unsigned char x[3000], sx[32];
+	char staged[STORE_PATH_MAX];
+	int64_t a = new_file(f, "a"), b = new_file(f, "b"), bytes;
+	size_t n;
+	int fd;
+
+	rnd(x, sizeof x);
+	SHA256(x, sizeof x, sx);
+	fd = staged_bytes(f, x, sizeof x, staged, sizeof staged);
+	assert_rc(store_blob_put(f->st, fd, staged, sx, "alice"), 0);
+	close(fd);
+	fd = store_blob_open(f->st, sx);
+	assert_true(fd >= 0);
+	assert_rc(store_node_commit(f->st, a, fd, "", sx, sizeof x, 0, 0), 0);
+	close(fd);
+	assert_rc(store_blob_pending(f->st, "alice", &n, &bytes), 0);
+	assert_int_equal(n, 0);
+
+	fd = staged_bytes(f, x, sizeof x, staged, sizeof staged);
+	assert_rc(store_blob_put(f->st, fd, staged, sx, "alice"), 0);
+	close(fd);
+	assert_rc(store_blob_pending(f->st, "alice", &n, &bytes), 0);
+	assert_int_equal(n, f->spec[0] ? 1 : 0);
+	if (f->spec[0]) {
+		assert_int_equal(bytes, sizeof x);
+		/* the only node naming it goes: pending, so the blob stays */
+		assert_rc(store_node_remove(f->st, f->ds.live_root, "a", 0), 0);
+		assert_true(engine_has(f, sx));
+	}
+	fd = store_blob_open(f->st, sx);
+	assert_true(fd >= 0);
+	assert_rc(store_node_commit(f->st, b, fd, "", sx, sizeof x, 0, 0), 0);
+	close(fd);
+	assert_rc(store_blob_pending(f->st, "alice", &n, &bytes), 0);
+	assert_int_equal(n, 0);
+	assert_true(engine_has(f, sx));
+	assert_store_blob(f, sx, x, sizeof x);
+}
+
 /* A kept commit (the bytes stay with the uploader) names a thumbnail the
  * user sent: only while the engine holds it. One this process has just
  * sent: fine. One another server's sweep collected while this store's
@@ -1346,6 +1394,7 @@ static void test_store_kept_thumb_collected(void **state)
 	STORE_CASE(test_store_concurrent_same_hash, setup),         \
 	STORE_CASE(test_store_sweep_after_kill, setup),             \
 	STORE_CASE(test_store_commit_after_put, setup),             \
+	STORE_CASE(test_store_resent_named, setup),                 \
 	STORE_CASE(test_store_kept_thumb_collected, setup)
 
 /* last in each group: run only with BLOBS_BENCH */
