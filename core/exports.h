@@ -48,7 +48,9 @@ int core_export_split(const char *file, char *tag, size_t len, int *fmt);
 
 /* A file of the tag, for the image function: its relative path, its
  * bytes' hash (has_sha 0: none), and the node of the same path in the
- * dataset's live tree (0: none there) with whether it has the same bytes. */
+ * dataset's live tree (0: none there) with whether it has the same bytes;
+ * both 0 for embedded mode's images (core_export_local), which never read
+ * them. */
 struct core_export_file {
 	const char *path;
 	const unsigned char *sha;
