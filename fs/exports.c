@@ -11,7 +11,9 @@
  * makes the text and keeps its length, a 64-bit hash and when that content
  * was first seen (mtime = ctime, stable while the text is, so rsync's quick
  * check and tar's "file changed as we read it" hold); stats within four
- * times the last making's cost (at most 30 s) reuse the length; an open
+ * times the last making's cost (at most 30 s) reuse the length, and a
+ * frozen tag's TAG.txt, whose paths are frozen with the tag, is made by
+ * its first stat or open only (no re-making at every `ls -l`); an open
  * always makes the text afresh and updates the record, and reads serve
  * that snapshot (direct_io). Lookups and listings never make a text: they
  * show the kept length or 0 with attribute and entry timeouts 0, so the
@@ -41,6 +43,10 @@
 struct xrec {
 	int64_t tag;
 	int fmt;
+	int64_t created_ns;          /* the tag's (an id made again is another
+					tag) */
+	int fixed;                   /* the text never changes: a frozen tag's
+					TXT (its paths are frozen with it) */
 	uint64_t hash;               /* FNV-1a of the content */
 	size_t len;
 	struct timespec mtime;       /* when this content was first seen */
@@ -90,22 +96,27 @@ static struct xrec *rec_find(int64_t tag, int fmt)
 	return NULL;
 }
 
-static void rec_note(int64_t tag, int fmt, const char *text, size_t len,
+static void rec_note(const be_tag *t, int fmt, const char *text, size_t len,
 		     double started, struct xrec *out)
 {
 	uint64_t h = text_hash(text, len, fmt);
 	struct xrec *r;
 
 	pthread_mutex_lock(&rec_lock);
-	r = rec_find(tag, fmt);
+	r = rec_find(t->id, fmt);
 	if (!r && (r = calloc(1, sizeof(*r)))) {
-		r->tag = tag;
+		r->tag = t->id;
 		r->fmt = fmt;
 		r->hash = ~h;
 		r->next = recs;
 		recs = r;
 	}
 	if (r) {
+		r->fixed = fmt == CORE_EXPORT_TXT && !t->live;
+		if (r->created_ns != t->created_ns) {
+			r->created_ns = t->created_ns;
+			r->hash = ~h;
+		}
 		if (r->hash != h || r->len != len) {
 			r->hash = h;
 			r->len = len;
@@ -197,8 +208,10 @@ static int export_attr(struct fs *fs, const be_dataset *d, const be_tag *t,
 	if (found)
 		r = *p;
 	pthread_mutex_unlock(&rec_lock);
-	if (found && (!gen || started - r.checked <
-				  (r.cost < 7.5 ? 4 * r.cost : 30))) {
+	if (found && r.created_ns != t->created_ns)
+		found = 0;                   /* a former tag of this id */
+	if (found && (!gen || r.fixed ||
+		      started - r.checked < (r.cost < 7.5 ? 4 * r.cost : 30))) {
 		fill_attr(fs, t->id, fmt, r.len, &r.mtime, st);
 		return 0;
 	}
@@ -211,7 +224,7 @@ static int export_attr(struct fs *fs, const be_dataset *d, const be_tag *t,
 	rc = make_text(fs, d, t, fmt, &text, &len);
 	if (rc)
 		return rc;
-	rec_note(t->id, fmt, text, len, started, &r);
+	rec_note(t, fmt, text, len, started, &r);
 	free(text);
 	fill_attr(fs, t->id, fmt, r.len, &r.mtime, st);
 	return 0;
@@ -327,7 +340,7 @@ int fs_exports_open(struct fs *fs, struct fs_ino i, int flags,
 		free(fh);
 		return rc;
 	}
-	rec_note(t.id, i.slot, fh->text, fh->len, started, &r);
+	rec_note(&t, i.slot, fh->text, fh->len, started, &r);
 	*out = fh;
 	return 0;
 }

@@ -208,6 +208,13 @@ EOF
 	expect_errno "No such file or directory" stat "$ds/exports/late.csv"
 	ok "ls exports after rmdir" ls "$ds/exports"
 	expect_list_eq "$T/ls.want" "$T/last.out" "a removed tag's files are gone"
+	# a tag made again under the name (the catalog may give it the
+	# removed one's id): its files, and the size of what it holds now
+	ok "select two for a new late" bash -c 'printf "%s\n" "a.bin" "rb.ppm" >"$1/selection"' _ "$ds"
+	ok "mkdir tag late again" mkdir "$ds/late"
+	expect_eq "13" "$(stat -c %s "$ds/exports/late.txt")" "stat size of the new late.txt is of its two files"
+	expect_eq "$(printf 'a.bin\nrb.ppm')" "$(cat "$ds/exports/late.txt")" "the new late's export shows its two files"
+	ok "rmdir tag late again" rmdir "$ds/late"
 
 	# --- refusals: EACCES, message in log, nothing changed
 	cat "$ds/exports/sel.txt" >"$T/sel.before"
