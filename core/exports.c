@@ -45,6 +45,11 @@ const char *core_export_suffix(int fmt)
 	return fmt >= 0 && fmt < CORE_EXPORT_NFMT ? suffix[fmt] : NULL;
 }
 
+const char *core_export_word(int fmt)
+{
+	return fmt >= 0 && fmt < CORE_EXPORT_NFMT ? word[fmt] : NULL;
+}
+
 int core_export_format(const char *w)
 {
 	for (int i = 0; w && i < CORE_EXPORT_NFMT; i++)

@@ -39,6 +39,9 @@ enum core_export_fmt { CORE_EXPORT_TXT = 0, CORE_EXPORT_LS = 1,
 
 /* ".txt", ".label-studio.json", ".csv"; NULL for another value. */
 const char *core_export_suffix(int fmt);
+/* The API's ?format= word of fmt ("txt", "label-studio", "csv"); NULL
+ * for another value. */
+const char *core_export_word(int fmt);
 /* The format named by the API's ?format= word ("txt", "label-studio",
  * "csv"), or -EINVAL. */
 int core_export_format(const char *word);
