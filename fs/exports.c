@@ -67,20 +67,26 @@ static double mono_now(void)
 }
 
 /* FNV-1a of the text; of a Label Studio text (fmt 1) without the query
- * strings of its URLs (from '?' to the string's closing '"'): a server's
- * read URLs carry an expiry and a signature made afresh at every read, of
- * fixed length, and a text whose files and URL paths did not change keeps
- * its mtime (tar's "file changed as we read it", rsync's quick check). */
+ * strings of its URLs (from a '?' after "://" to the string's closing
+ * '"'): a server's read URLs carry an expiry and a signature made afresh
+ * at every read, of fixed length, and a text whose files and URL paths did
+ * not change keeps its mtime (tar's "file changed as we read it", rsync's
+ * quick check). Only a URL's '?' starts one: an embedded mount's images are
+ * paths, and a file name's '?' is content (renaming "a?1.jpg" to "a?2.jpg"
+ * gives the text a new mtime, so rsync copies it again). */
 static uint64_t text_hash(const char *p, size_t len, int fmt)
 {
 	uint64_t h = 1469598103934665603ULL;
-	int query = 0;
+	int query = 0, url = 0;
 
 	for (size_t i = 0; i < len; i++) {
-		if (fmt == CORE_EXPORT_LS && p[i] == '?')
+		if (p[i] == '"')
+			query = url = 0;
+		else if (fmt == CORE_EXPORT_LS && !url && p[i] == ':' &&
+			 i + 2 < len && p[i + 1] == '/' && p[i + 2] == '/')
+			url = 1;
+		else if (url && p[i] == '?')
 			query = 1;
-		else if (p[i] == '"')
-			query = 0;
 		if (!query)
 			h = (h ^ (unsigned char)p[i]) * 1099511628211ULL;
 	}
