@@ -215,6 +215,19 @@ EOF
 	expect_eq "13" "$(stat -c %s "$ds/exports/late.txt")" "stat size of the new late.txt is of its two files"
 	expect_eq "$(printf 'a.bin\nrb.ppm')" "$(cat "$ds/exports/late.txt")" "the new late's export shows its two files"
 	ok "rmdir tag late again" rmdir "$ds/late"
+	# a tag renamed: its exports under the new name, each stat's size
+	# that of what a read gives now (locally its Label Studio images are
+	# paths through the new folder: the text is longer)
+	ok "stat exports/picked.label-studio.json" stat "$ds/exports/picked.label-studio.json"
+	ok "mv tag picked picked-renamed" mv "$ds/picked" "$ds/picked-renamed"
+	f=$ds/exports/picked-renamed.label-studio.json
+	expect_eq "$(stat -c %s "$f")" "$(wc -c <"$f")" "stat size of a renamed tag's Label Studio text = bytes read"
+	if [[ $kind == local ]]; then
+		expect_contains "$f" "/picked-renamed/" "its images are paths through the new folder"
+	fi
+	ok "mv tag picked-renamed picked" mv "$ds/picked-renamed" "$ds/picked"
+	f=$ds/exports/picked.label-studio.json
+	expect_eq "$(stat -c %s "$f")" "$(wc -c <"$f")" "stat size after the rename back = bytes read"
 
 	# --- refusals: EACCES, message in log, nothing changed
 	cat "$ds/exports/sel.txt" >"$T/sel.before"
