@@ -70,6 +70,7 @@
 #include "api/json.h"
 #include "cache/blobs.h"
 #include "cache/meta.h"
+#include "core/exports.h"
 #include "core/layout.h"
 #include "core/log.h"
 
@@ -438,14 +439,14 @@ static int c_plot_read(struct backend *be, int64_t ds, int method, char **out,
 static int c_export_read(struct backend *be, int64_t tag, int fmt,
 			 const char *prefix, char **out, size_t *len)
 {
-	static const char *const word[] = { "txt", "label-studio", "csv" };
+	const char *word = core_export_word(fmt);
 	char path[96];
 
 	(void)prefix;
-	if (fmt < 0 || fmt > 2)
+	if (!word)
 		return -EINVAL;
 	cl_pathf(path, sizeof(path), "/v1/tags/%lld/export?format=%s",
-		 (long long)tag, word[fmt]);
+		 (long long)tag, word);
 	return get_text(C(be), path, out, len);
 }
 

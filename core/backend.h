@@ -184,6 +184,9 @@ struct backend_ops {
 	 * instead. Another user's tag: -ENOENT. */
 	int (*export_read)(struct backend *, int64_t tag, int fmt,
 			   const char *prefix, char **out, size_t *len);
+	/* export_read's Label Studio images are PREFIX/PATH and nothing
+	 * else: a frozen tag's text is fixed while its prefix is. */
+	int export_paths;
 
 	int (*statfs)(struct backend *, struct statvfs *out);
 	/* Frozen trees never change: may the kernel cache them for long? */

@@ -1,9 +1,10 @@
 /*
  * dups_run.c — the `duplicates` file of a dataset (core/dups.h): its
  * setting (a row of the catalog, store_dups_setting_*: it outlives the
- * process and every server on the catalog reads the same), and its text, from the live tree's hashes (store/) and, when
- * set, the vectors of an embedding (store_matrix_load), grouped by
- * core_dups_exact and core_dups_near.
+ * process and every server on the catalog reads the same), and its text,
+ * from the live tree's hashes (store/) and, when set, the vectors of an
+ * embedding (store_matrix_load), grouped by core_dups_exact and
+ * core_dups_near.
  */
 #include <errno.h>
 #include <math.h>

@@ -45,6 +45,11 @@ const char *core_export_suffix(int fmt)
 	return fmt >= 0 && fmt < CORE_EXPORT_NFMT ? suffix[fmt] : NULL;
 }
 
+const char *core_export_word(int fmt)
+{
+	return fmt >= 0 && fmt < CORE_EXPORT_NFMT ? word[fmt] : NULL;
+}
+
 int core_export_format(const char *w)
 {
 	for (int i = 0; w && i < CORE_EXPORT_NFMT; i++)
@@ -363,6 +368,9 @@ static int render_csv(store *st, const struct store_tag *tag,
 	return rc;
 }
 
+static int local_image(void *arg, const struct core_export_file *f,
+		       char *out, size_t len);
+
 static int render_ls(store *st, const struct store_tag *tag,
 		     const struct tfiles *t, core_export_image_fn image,
 		     void *arg, struct tbuf *b)
@@ -373,8 +381,13 @@ static int render_ls(store *st, const struct store_tag *tag,
 	char *buf = malloc(IMAGE_MAX);
 	int rc = images && buf ? store_dataset_get_id(st, tag->dataset, &d)
 			       : -ENOMEM;
+	/* embedded mode's images (local_image) never read live_ino and
+	 * live_same: the live tree is not loaded for them (half the cost of
+	 * a frozen tag's text, made at every stat and open) */
+	int want_live = !rc && image && image != local_image &&
+			d.live_tree != tag->id;
 
-	if (!rc && d.live_tree != tag->id)
+	if (!rc && want_live)
 		rc = tfiles_load(st, d.live_tree, &live);
 	if (!rc)
 		qsort(live.v, live.n, sizeof(*live.v), cmp_tfile);
@@ -383,7 +396,7 @@ static int render_ls(store *st, const struct store_tag *tag,
 		struct core_export_file f = { tf->path, tf->n.sha,
 					      tf->n.has_sha, 0, 0 };
 		if (d.live_tree != tag->id)
-			lf = live.n ? bsearch(tf, live.v, live.n,
+			lf = want_live && live.n ? bsearch(tf, live.v, live.n,
 					      sizeof(*live.v), cmp_tfile)
 				    : NULL;
 		if (lf) {

@@ -39,6 +39,9 @@ enum core_export_fmt { CORE_EXPORT_TXT = 0, CORE_EXPORT_LS = 1,
 
 /* ".txt", ".label-studio.json", ".csv"; NULL for another value. */
 const char *core_export_suffix(int fmt);
+/* The API's ?format= word of fmt ("txt", "label-studio", "csv"); NULL
+ * for another value. */
+const char *core_export_word(int fmt);
 /* The format named by the API's ?format= word ("txt", "label-studio",
  * "csv"), or -EINVAL. */
 int core_export_format(const char *word);
@@ -48,7 +51,9 @@ int core_export_split(const char *file, char *tag, size_t len, int *fmt);
 
 /* A file of the tag, for the image function: its relative path, its
  * bytes' hash (has_sha 0: none), and the node of the same path in the
- * dataset's live tree (0: none there) with whether it has the same bytes. */
+ * dataset's live tree (0: none there) with whether it has the same bytes;
+ * both 0 for embedded mode's images (core_export_local), which never read
+ * them. */
 struct core_export_file {
 	const char *path;
 	const unsigned char *sha;

@@ -452,6 +452,7 @@ static const struct backend_ops local_ops = {
 	.imgmeta_read = l_imgmeta_read,
 	.node_imgmeta = l_node_imgmeta,
 	.export_read = l_export_read,      /* issue 21 item 5 */
+	.export_paths = 1,
 	.statfs = l_statfs,
 	/* Every change to a local store passes through this mount's kernel,
 	 * which keeps its caches coherent itself; only sampling (background)

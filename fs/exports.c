@@ -11,7 +11,12 @@
  * makes the text and keeps its length, a 64-bit hash and when that content
  * was first seen (mtime = ctime, stable while the text is, so rsync's quick
  * check and tar's "file changed as we read it" hold); stats within four
- * times the last making's cost (at most 30 s) reuse the length; an open
+ * times the last making's cost (at most 30 s) reuse the length, and a
+ * frozen tag's TAG.txt, whose paths are frozen with the tag, is made by
+ * its first stat or open only (no re-making at every `ls -l`), as is its
+ * TAG.label-studio.json where the backend's images are PREFIX/PATH
+ * (export_paths: embedded mode), while the tag's folder path is the same
+ * (a dataset or tag renamed makes it again); an open
  * always makes the text afresh and updates the record, and reads serve
  * that snapshot (direct_io). Lookups and listings never make a text: they
  * show the kept length or 0 with attribute and entry timeouts 0, so the
@@ -41,6 +46,13 @@
 struct xrec {
 	int64_t tag;
 	int fmt;
+	int64_t created_ns;          /* the tag's (an id made again is another
+					tag) */
+	int fixed;                   /* the text never changes while the tag's
+					folder path (pkey) does not: a frozen
+					tag's TXT, and its Label Studio text
+					where images are PREFIX/PATH */
+	uint64_t pkey;               /* FNV-1a of MOUNT/DATASET/TAG */
 	uint64_t hash;               /* FNV-1a of the content */
 	size_t len;
 	struct timespec mtime;       /* when this content was first seen */
@@ -61,20 +73,26 @@ static double mono_now(void)
 }
 
 /* FNV-1a of the text; of a Label Studio text (fmt 1) without the query
- * strings of its URLs (from '?' to the string's closing '"'): a server's
- * read URLs carry an expiry and a signature made afresh at every read, of
- * fixed length, and a text whose files and URL paths did not change keeps
- * its mtime (tar's "file changed as we read it", rsync's quick check). */
+ * strings of its URLs (from a '?' after "://" to the string's closing
+ * '"'): a server's read URLs carry an expiry and a signature made afresh
+ * at every read, of fixed length, and a text whose files and URL paths did
+ * not change keeps its mtime (tar's "file changed as we read it", rsync's
+ * quick check). Only a URL's '?' starts one: an embedded mount's images are
+ * paths, and a file name's '?' is content (renaming "a?1.jpg" to "a?2.jpg"
+ * gives the text a new mtime, so rsync copies it again). */
 static uint64_t text_hash(const char *p, size_t len, int fmt)
 {
 	uint64_t h = 1469598103934665603ULL;
-	int query = 0;
+	int query = 0, url = 0;
 
 	for (size_t i = 0; i < len; i++) {
-		if (fmt == CORE_EXPORT_LS && p[i] == '?')
+		if (p[i] == '"')
+			query = url = 0;
+		else if (fmt == CORE_EXPORT_LS && !url && p[i] == ':' &&
+			 i + 2 < len && p[i + 1] == '/' && p[i + 2] == '/')
+			url = 1;
+		else if (url && p[i] == '?')
 			query = 1;
-		else if (p[i] == '"')
-			query = 0;
 		if (!query)
 			h = (h ^ (unsigned char)p[i]) * 1099511628211ULL;
 	}
@@ -90,22 +108,51 @@ static struct xrec *rec_find(int64_t tag, int fmt)
 	return NULL;
 }
 
-static void rec_note(int64_t tag, int fmt, const char *text, size_t len,
-		     double started, struct xrec *out)
+/* The absolute path of tag t's folder through this mount into buf, and
+ * its FNV-1a into *key. */
+static int tag_prefix(struct fs *fs, const be_dataset *d, const be_tag *t,
+		      char *buf, size_t len, uint64_t *key)
+{
+	int n = snprintf(buf, len, "%s/%s/%s",
+			 fs->mountpoint ? fs->mountpoint : "", d->name,
+			 t->name);
+
+	if (n < 0 || (size_t)n >= len)
+		return -ENAMETOOLONG;
+	*key = text_hash(buf, (size_t)n, CORE_EXPORT_TXT);
+	return 0;
+}
+
+/* Whether export fmt of t is fixed once made (struct xrec). */
+static int text_fixed(struct fs *fs, const be_tag *t, int fmt)
+{
+	return !t->live && (fmt == CORE_EXPORT_TXT ||
+			    (fmt == CORE_EXPORT_LS && fs->be->ops->export_paths));
+}
+
+static void rec_note(struct fs *fs, const be_tag *t, int fmt, uint64_t pkey,
+		     const char *text, size_t len, double started,
+		     struct xrec *out)
 {
 	uint64_t h = text_hash(text, len, fmt);
 	struct xrec *r;
 
 	pthread_mutex_lock(&rec_lock);
-	r = rec_find(tag, fmt);
+	r = rec_find(t->id, fmt);
 	if (!r && (r = calloc(1, sizeof(*r)))) {
-		r->tag = tag;
+		r->tag = t->id;
 		r->fmt = fmt;
 		r->hash = ~h;
 		r->next = recs;
 		recs = r;
 	}
 	if (r) {
+		r->fixed = text_fixed(fs, t, fmt);
+		r->pkey = pkey;
+		if (r->created_ns != t->created_ns) {
+			r->created_ns = t->created_ns;
+			r->hash = ~h;
+		}
 		if (r->hash != h || r->len != len) {
 			r->hash = h;
 			r->len = len;
@@ -139,16 +186,13 @@ static void rec_drop(int64_t tag)
 
 /* The text of export fmt of tag t (of dataset d). */
 static int make_text(struct fs *fs, const be_dataset *d, const be_tag *t,
-		     int fmt, char **out, size_t *len)
+		     int fmt, char **out, size_t *len, uint64_t *pkey)
 {
 	char prefix[4096 + 2 * 130];
-	int n = snprintf(prefix, sizeof(prefix), "%s/%s/%s",
-			 fs->mountpoint ? fs->mountpoint : "", d->name,
-			 t->name);
+	int rc = tag_prefix(fs, d, t, prefix, sizeof(prefix), pkey);
 
-	if (n < 0 || (size_t)n >= sizeof(prefix))
-		return -ENAMETOOLONG;
-	return fs->be->ops->export_read(fs->be, t->id, fmt, prefix, out, len);
+	return rc ? rc : fs->be->ops->export_read(fs->be, t->id, fmt, prefix,
+						  out, len);
 }
 
 /* Tag id and its dataset (checked by the backend: another user's is
@@ -186,19 +230,24 @@ static int export_attr(struct fs *fs, const be_dataset *d, const be_tag *t,
 {
 	struct xrec r;
 	struct timespec ct;
-	char *text = NULL;
+	char *text = NULL, prefix[4096 + 2 * 130];
 	size_t len = 0;
+	uint64_t pkey = 0;
 	double started = mono_now();
-	int found, rc;
+	int found, rc = tag_prefix(fs, d, t, prefix, sizeof(prefix), &pkey);
 
+	if (rc)
+		return rc;
 	pthread_mutex_lock(&rec_lock);
 	struct xrec *p = rec_find(t->id, fmt);
 	found = p != NULL;
 	if (found)
 		r = *p;
 	pthread_mutex_unlock(&rec_lock);
-	if (found && (!gen || started - r.checked <
-				  (r.cost < 7.5 ? 4 * r.cost : 30))) {
+	if (found && r.created_ns != t->created_ns)
+		found = 0;                   /* a former tag of this id */
+	if (found && (!gen || (r.fixed && r.pkey == pkey) ||
+		      started - r.checked < (r.cost < 7.5 ? 4 * r.cost : 30))) {
 		fill_attr(fs, t->id, fmt, r.len, &r.mtime, st);
 		return 0;
 	}
@@ -208,10 +257,10 @@ static int export_attr(struct fs *fs, const be_dataset *d, const be_tag *t,
 		fill_attr(fs, t->id, fmt, 0, &ct, st);
 		return 0;
 	}
-	rc = make_text(fs, d, t, fmt, &text, &len);
+	rc = make_text(fs, d, t, fmt, &text, &len, &pkey);
 	if (rc)
 		return rc;
-	rec_note(t->id, fmt, text, len, started, &r);
+	rec_note(fs, t, fmt, pkey, text, len, started, &r);
 	free(text);
 	fill_attr(fs, t->id, fmt, r.len, &r.mtime, st);
 	return 0;
@@ -301,6 +350,7 @@ int fs_exports_open(struct fs *fs, struct fs_ino i, int flags,
 	struct xrec r;
 	be_dataset d;
 	be_tag t;
+	uint64_t pkey = 0;
 	double started = mono_now();
 	int rc = tag_of(fs, i.id, &t, &d);
 
@@ -322,12 +372,12 @@ int fs_exports_open(struct fs *fs, struct fs_ino i, int flags,
 	fh->refs = 1;
 	fh->ds = d.id;
 	fh->slot = FS_SLOT_EXPORTDIR;
-	rc = make_text(fs, &d, &t, i.slot, &fh->text, &fh->len);
+	rc = make_text(fs, &d, &t, i.slot, &fh->text, &fh->len, &pkey);
 	if (rc) {
 		free(fh);
 		return rc;
 	}
-	rec_note(t.id, i.slot, fh->text, fh->len, started, &r);
+	rec_note(fs, &t, i.slot, pkey, fh->text, fh->len, started, &r);
 	*out = fh;
 	return 0;
 }

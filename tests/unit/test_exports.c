@@ -174,6 +174,11 @@ static void test_names(void **state)
 	assert_string_equal(core_export_suffix(CORE_EXPORT_LS),
 			    ".label-studio.json");
 	assert_null(core_export_suffix(3));
+	/* the word the remote backend sends names the format back */
+	for (int f = 0; f < CORE_EXPORT_NFMT; f++)
+		assert_int_equal(core_export_format(core_export_word(f)), f);
+	assert_null(core_export_word(-1));
+	assert_null(core_export_word(CORE_EXPORT_NFMT));
 }
 
 int main(void)
