@@ -20,6 +20,7 @@
 #include <string.h>
 
 #include "core/columns.h"
+#include "core/dups.h"
 #include "core/names.h"
 #include "core/request.h"
 #include "core/runs.h"
@@ -246,6 +247,18 @@ static int group_key(struct core_req *q, struct core_objs_obj *obj,
 			return -EINVAL;
 		}
 		q->min_distance = (float)f;
+	} else if (!strcmp(key, "dedup")) {
+		/* the same words and limits as the one-strategy form's
+		 * dedup=D (core/runs.c) */
+		char *end;
+		float d = strtof(val, &end);
+		if (!*val || *end || !isfinite(d) || d < 0) {
+			snprintf(msg, msglen, "dedup=%.64s: expected a"
+				 " distance >= 0", val);
+			return -EINVAL;
+		}
+		q->dedup_on = 1;
+		q->dedup = d;
 	} else if (!strcmp(key, "from") || !strcmp(key, "embedding") ||
 		   !strcmp(key, "preselected") || !strcmp(key, "query")) {
 		if (!core_name_valid(val)) {
@@ -357,7 +370,7 @@ static int group_key(struct core_req *q, struct core_objs_obj *obj,
 	} else {
 		snprintf(msg, msglen, "unknown key '%.64s' (known: n,"
 			 " proportion, from, embedding, seed, min_distance,"
-			 " path, preselected; per objective: strength, column,"
+			 " dedup, path, preselected; per objective: strength, column,"
 			 " query, target, op, value)", key);
 		return -EINVAL;
 	}
@@ -514,6 +527,8 @@ void core_objs_format(const struct core_req *q, char *buf, size_t len)
 		PUT(" seed=%" PRIu64, q->seed);
 	if (q->min_distance > 0)
 		PUT(" min_distance=%.9g", (double)q->min_distance);
+	if (q->dedup_on)
+		PUT(" dedup=%.9g", (double)q->dedup);
 	if (s->path[0])
 		PUT(" path=%s", s->path);
 	if (s->preselected[0])
@@ -696,6 +711,50 @@ static int parse_target(const char *spec, char *const *names, size_t ncat,
 	return 0;
 }
 
+/* Does candidate j pass every threshold (a NaN value fails)? */
+static int thr_pass(const struct smp_threshold *thr, size_t nthr, size_t j)
+{
+	for (size_t i = 0; i < nthr; i++) {
+		double v = thr[i].v[j], t = thr[i].value;
+		int ok = thr[i].op == 0 ? v < t : thr[i].op == 1 ? v <= t :
+			 thr[i].op == 2 ? v > t : v >= t;
+		if (isnan(v) || !ok)
+			return 0;
+	}
+	return 1;
+}
+
+int core_objs_dedup_mask(const float *x, size_t n, size_t dim, double d,
+			 const uint8_t *pre, const struct smp_threshold *thr,
+			 size_t nthr, uint8_t *allowed)
+{
+	struct core_dups g;
+	int rc = core_dups_near(x, n, dim, d, &g);
+
+	if (rc)
+		return rc;
+	for (size_t gi = 0; gi < g.ngroups; gi++) {
+		const size_t *mem = g.member + g.start[gi];
+		size_t cnt = g.start[gi + 1] - g.start[gi], keep = SIZE_MAX;
+		int labelled = 0;
+		for (size_t i = 0; i < cnt; i++)
+			labelled |= pre && pre[mem[i]];
+		for (size_t i = 0; i < cnt && !labelled; i++) {
+			size_t j = mem[i];
+			if (allowed[j] && !(pre && pre[j]) &&
+			    thr_pass(thr, nthr, j)) {
+				keep = j;
+				break;
+			}
+		}
+		for (size_t i = 0; i < cnt; i++)
+			if (mem[i] != keep && !(pre && pre[mem[i]]))
+				allowed[mem[i]] = 0;
+	}
+	core_dups_free(&g);
+	return 0;
+}
+
 /* Everything one run holds besides the matrix. */
 struct sel_bufs {
 	uint8_t *allowed, *pre;
@@ -867,6 +926,25 @@ int core_objs_run(store *st, int64_t ds, int64_t emb, const struct core_req *q,
 		thr[i].v = b.tcol[i].v;
 		thr[i].op = s->thr[i].op;
 		thr[i].value = s->thr[i].value;
+	}
+	if (q->dedup_on) {
+		if (!b.allowed) {
+			if (!(b.allowed = malloc(m->n ? m->n : 1))) {
+				rc = -ENOMEM;
+				goto out;
+			}
+			memset(b.allowed, 1, m->n);
+			spec.allowed = b.allowed;
+		}
+		if ((rc = core_objs_dedup_mask(m->x, m->n, m->dim, q->dedup,
+					       b.pre, thr, s->nthr,
+					       b.allowed))) {
+			if (rc == -EINVAL)
+				snprintf(why, whylen, "dedup=%g: not a"
+					 " distance the search takes",
+					 (double)q->dedup);
+			goto out;
+		}
 	}
 	rc = smp_select(&spec, ctl, res);
 	if (rc == -EINVAL)
