@@ -20,7 +20,6 @@
 #include <string.h>
 
 #include "core/columns.h"
-#include "core/dups.h"
 #include "core/names.h"
 #include "core/request.h"
 #include "core/runs.h"
@@ -711,50 +710,6 @@ static int parse_target(const char *spec, char *const *names, size_t ncat,
 	return 0;
 }
 
-/* Does candidate j pass every threshold (a NaN value fails)? */
-static int thr_pass(const struct smp_threshold *thr, size_t nthr, size_t j)
-{
-	for (size_t i = 0; i < nthr; i++) {
-		double v = thr[i].v[j], t = thr[i].value;
-		int ok = thr[i].op == 0 ? v < t : thr[i].op == 1 ? v <= t :
-			 thr[i].op == 2 ? v > t : v >= t;
-		if (isnan(v) || !ok)
-			return 0;
-	}
-	return 1;
-}
-
-int core_objs_dedup_mask(const float *x, size_t n, size_t dim, double d,
-			 const uint8_t *pre, const struct smp_threshold *thr,
-			 size_t nthr, uint8_t *allowed)
-{
-	struct core_dups g;
-	int rc = core_dups_near(x, n, dim, d, &g);
-
-	if (rc)
-		return rc;
-	for (size_t gi = 0; gi < g.ngroups; gi++) {
-		const size_t *mem = g.member + g.start[gi];
-		size_t cnt = g.start[gi + 1] - g.start[gi], keep = SIZE_MAX;
-		int labelled = 0;
-		for (size_t i = 0; i < cnt; i++)
-			labelled |= pre && pre[mem[i]];
-		for (size_t i = 0; i < cnt && !labelled; i++) {
-			size_t j = mem[i];
-			if (allowed[j] && !(pre && pre[j]) &&
-			    thr_pass(thr, nthr, j)) {
-				keep = j;
-				break;
-			}
-		}
-		for (size_t i = 0; i < cnt; i++)
-			if (mem[i] != keep && !(pre && pre[mem[i]]))
-				allowed[mem[i]] = 0;
-	}
-	core_dups_free(&g);
-	return 0;
-}
-
 /* Everything one run holds besides the matrix. */
 struct sel_bufs {
 	uint8_t *allowed, *pre;
@@ -936,15 +891,9 @@ int core_objs_run(store *st, int64_t ds, int64_t emb, const struct core_req *q,
 			memset(b.allowed, 1, m->n);
 			spec.allowed = b.allowed;
 		}
-		if ((rc = core_objs_dedup_mask(m->x, m->n, m->dim, q->dedup,
-					       b.pre, thr, s->nthr,
-					       b.allowed))) {
-			if (rc == -EINVAL)
-				snprintf(why, whylen, "dedup=%g: not a"
-					 " distance the search takes",
-					 (double)q->dedup);
+		if ((rc = core_objs_dedup(st, ds, q, m, b.pre, thr, s->nthr,
+					  b.allowed, why, whylen)))
 			goto out;
-		}
 	}
 	rc = smp_select(&spec, ctl, res);
 	if (rc == -EINVAL)
