@@ -511,6 +511,24 @@ def issue21(results, ks, strategies, classifiers, nseeds, emb="pca50"):
               f" {classifiers[0]}: {bs} {bm:.1f} %")
 
 
+def cmd_table(a):
+    """The tables of a results.json again (a finished or interrupted run)."""
+    with open(a.results) as f:
+        res = json.load(f)
+    runs = res["runs"]
+    full = res["full_1nn"] if isinstance(res["full_1nn"], dict) else {"pca50": res["full_1nn"]}
+    embs = list(dict.fromkeys(r.get("embedding", "pca50") for r in runs))
+    classifiers = [k[4:] for k in runs[0] if k.startswith("acc_")] if runs else ["1nn"]
+    for e in embs:
+        rs = [r for r in runs if r.get("embedding", "pca50") == e]
+        ks = sorted({r["k"] for r in rs})
+        strategies = list(dict.fromkeys(r["strategy"] for r in rs))
+        seeds = sorted({r["seed"] for r in rs})
+        print(f"({len(rs)} runs of {e})")
+        report(rs, e, full.get(e, float("nan")), ks, strategies, seeds, classifiers)
+    return 0
+
+
 # ------------------------------------------------------------------ active learning
 def selection_idx(a, index):
     with open(os.path.join(a.dataset, "selection")) as f:
@@ -639,6 +657,8 @@ def main():
     e = sub.add_parser("embcsv")
     e.add_argument("--work", required=True)
     e.add_argument("--csv", required=True)
+    t = sub.add_parser("table")
+    t.add_argument("--results", required=True)
     al = sub.add_parser("al")
     al.add_argument("--dataset", required=True)
     al.add_argument("--bin", required=True)
@@ -652,7 +672,8 @@ def main():
     # On TERM (from bench/quality when interrupted), raise SystemExit: subprocess.run
     # then kills the running `sievefs sample` before the exception goes on.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
-    return {"prep": cmd_prep, "run": cmd_run, "embcsv": cmd_embcsv, "al": cmd_al}[a.cmd](a)
+    return {"prep": cmd_prep, "run": cmd_run, "embcsv": cmd_embcsv, "al": cmd_al,
+            "table": cmd_table}[a.cmd](a)
 
 
 if __name__ == "__main__":
