@@ -487,8 +487,10 @@ def issue21(results, ks, strategies, classifiers, nseeds, emb="pca50"):
         if not d:
             continue
         worse = [k for k, m, r in d if m <= r]
+        wk, wm, wr = min(d, key=lambda t: t[1] - t[2])
         print(f"{'PASS' if not worse else 'MISS'}  issue 21: default beats random at every"
-              f" budget with {c} on {emb}" + (f" (not at k={','.join(map(str, worse))})" if worse else ""))
+              f" budget with {c} on {emb}" + (f" (not at k={','.join(map(str, worse))})" if worse else "")
+              + f"; smallest margin {wm - wr:+.2f} points at k={wk}")
         small = [m - r for k, m, r in d if k <= 200]
         if small:
             avg = float(np.mean(small))
