@@ -40,7 +40,7 @@ LIB_SRC = store/sql.c store/sql_sqlite.c store/schema_sqlite.c \
            core/csv.c core/incsv.c core/inputs.c core/imgmeta.c core/runs.c core/plot.c core/layout.c core/embedder.c core/table.c core/thumbs.c \
            core/util.c core/blobs.c core/auth.c core/serve.c core/lightly.c core/idem.c \
            core/columns.c \
-           core/request.c \
+           core/request.c core/request_dedup.c \
            $(wildcard sampling/*.c) $(wildcard embed/*.c) \
           $(wildcard api/*.c) $(wildcard cache/*.c) \
           fs/ino.c fs/ops.c fs/openfiles.c fs/files.c fs/xattr.c fs/nodecache.c fs/ctl.c fs/emb.c fs/scratch.c fs/cmdline.c \

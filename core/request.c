@@ -246,6 +246,18 @@ static int group_key(struct core_req *q, struct core_objs_obj *obj,
 			return -EINVAL;
 		}
 		q->min_distance = (float)f;
+	} else if (!strcmp(key, "dedup")) {
+		/* the same words and limits as the one-strategy form's
+		 * dedup=D (core/runs.c) */
+		char *end;
+		float d = strtof(val, &end);
+		if (!*val || *end || !isfinite(d) || d < 0) {
+			snprintf(msg, msglen, "dedup=%.64s: expected a"
+				 " distance >= 0", val);
+			return -EINVAL;
+		}
+		q->dedup_on = 1;
+		q->dedup = d;
 	} else if (!strcmp(key, "from") || !strcmp(key, "embedding") ||
 		   !strcmp(key, "preselected") || !strcmp(key, "query")) {
 		if (!core_name_valid(val)) {
@@ -357,7 +369,7 @@ static int group_key(struct core_req *q, struct core_objs_obj *obj,
 	} else {
 		snprintf(msg, msglen, "unknown key '%.64s' (known: n,"
 			 " proportion, from, embedding, seed, min_distance,"
-			 " path, preselected; per objective: strength, column,"
+			 " dedup, path, preselected; per objective: strength, column,"
 			 " query, target, op, value)", key);
 		return -EINVAL;
 	}
@@ -514,6 +526,8 @@ void core_objs_format(const struct core_req *q, char *buf, size_t len)
 		PUT(" seed=%" PRIu64, q->seed);
 	if (q->min_distance > 0)
 		PUT(" min_distance=%.9g", (double)q->min_distance);
+	if (q->dedup_on)
+		PUT(" dedup=%.9g", (double)q->dedup);
 	if (s->path[0])
 		PUT(" path=%s", s->path);
 	if (s->preselected[0])
@@ -867,6 +881,19 @@ int core_objs_run(store *st, int64_t ds, int64_t emb, const struct core_req *q,
 		thr[i].v = b.tcol[i].v;
 		thr[i].op = s->thr[i].op;
 		thr[i].value = s->thr[i].value;
+	}
+	if (q->dedup_on) {
+		if (!b.allowed) {
+			if (!(b.allowed = malloc(m->n ? m->n : 1))) {
+				rc = -ENOMEM;
+				goto out;
+			}
+			memset(b.allowed, 1, m->n);
+			spec.allowed = b.allowed;
+		}
+		if ((rc = core_objs_dedup(st, ds, q, m, b.pre, thr, s->nthr,
+					  b.allowed, why, whylen)))
+			goto out;
 	}
 	rc = smp_select(&spec, ctl, res);
 	if (rc == -EINVAL)

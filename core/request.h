@@ -15,7 +15,12 @@
  *     balance [column=INPUT.COLUMN] [target=uniform|CLASS:SHARE,...]
  *       (no column: the embedding CSV's labels);
  *   global, anywhere: n=N proportion=P (0 < P <= 1) from=TAG
- *     embedding=NAME seed=S min_distance=F path=REGEX preselected=TAG.
+ *     embedding=NAME seed=S min_distance=F path=REGEX preselected=TAG
+ *     dedup=D (D >= 0: of each group of candidates with the same
+ *     content, then of each whose vectors lie within D of one another,
+ *     transitively — core/dups.h — one stays a candidate, the first by
+ *     path that path= and the thresholds let through; none when a member
+ *     is preselected; core/request_dedup.c).
  * A line is in this form when it has a `+`, names diversity, similarity,
  * weights or threshold, gives an objective's key (strength, column,
  * query, target, op, value) or one of proportion, path, preselected; so
@@ -86,6 +91,34 @@ int core_objs_check(store *st, int64_t ds, const struct core_req *q,
  * otherwise). 0, -EINVAL (why: regerror's text), -ENOMEM. */
 int core_objs_path_mask(const char *re, char *const *paths, size_t n,
 		       uint8_t *allowed, char *why, size_t whylen);
+
+struct smp_threshold;
+struct core_dups;
+struct store_matrix;
+/* ---- dedup=D (request_dedup.c) ---- */
+/* For each group of g (indexes of candidates): clears allowed[] of every
+ * member but the first that is allowed, not preselected (pre may be
+ * NULL) and passes the nthr thresholds; a group with a preselected
+ * member keeps none besides it. */
+void core_objs_dedup_groups(const struct core_dups *g, const uint8_t *pre,
+			    const struct smp_threshold *thr, size_t nthr,
+			    uint8_t *allowed);
+/* The exact groups (content hashes of the candidates' files in q's from=
+ * tag), then the near groups within q->dedup, both as
+ * core_objs_dedup_groups. 0, -EINVAL with why, -ENOMEM, -errno. */
+int core_objs_dedup(store *st, int64_t ds, const struct core_req *q,
+		    const struct store_matrix *m, const uint8_t *pre,
+		    const struct smp_threshold *thr, size_t nthr,
+		    uint8_t *allowed, char *why, size_t whylen);
+/* dedup=D before a selection, near groups only: clears allowed[j] (n flags, 1 = may be
+ * picked) of every member of each near-duplicate group of x (n rows of
+ * dim floats) but one: the first (in row order) that is allowed, not
+ * preselected (pre, may be NULL) and passes the nthr thresholds; a group
+ * with a preselected member keeps none besides it. 0, -EINVAL (d not a
+ * distance core_dups_near takes), -ENOMEM (allowed unchanged then). */
+int core_objs_dedup_mask(const float *x, size_t n, size_t dim, double d,
+			 const uint8_t *pre, const struct smp_threshold *thr,
+			 size_t nthr, uint8_t *allowed);
 
 struct store_matrix;
 struct smp_ctl;

@@ -545,8 +545,9 @@ static void do_job(struct runner *r, const struct store_run *claimed)
 	if (!rc && !strcmp(run.strategy, "select"))
 		k = res.picked;
 	/* dedup=D: near-duplicates of a better-ranked sample go last, and
-	 * are never among the k kept */
-	if (!rc && q.dedup_on) {
+	 * are never among the k kept (a selection of several objectives
+	 * drops them from its candidates before it picks: request.c) */
+	if (!rc && q.dedup_on && strcmp(run.strategy, "select")) {
 		size_t kept = m.n;
 		rc = core_dups_rerank(m.x, m.n, m.dim, q.dedup, res.order,
 				      res.score, &kept);

@@ -18,7 +18,12 @@
 # puts the reason in `log` and leaves the file's text as it was; ls -l
 # gives the size cat reads; `mkdir duplicates` is refused (a reserved
 # name); a sample request with dedup=0.05 picks one of each planted pair
-# only, and dedup=-1 is refused with its reason.
+# only, and dedup=-1 is refused with its reason. A request of several
+# objectives takes dedup=D too (before it picks): of the 4 byte copies of
+# f3, the 2 of f7 (exact: whatever their vectors) and each near pair,
+# exactly one is picked, 38 in all; with f10 labelled (preselected=) its
+# near copy f11 is picked without dedup and never with it; dedup=-1 there is refused with its
+# reason and the selection stays as it was.
 
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/server_lib.sh"
@@ -111,6 +116,39 @@ a/f21.txt" "$(cat "$T/near.txt")" "the near groups are the planted pairs"
 	expect_eq 1 "$(printf '%s\n' "$sel" | grep -cx 'a/f2[01].txt')" "f20 or f21, not both"
 	expect_errno "Invalid argument" sample_req "$ds" "random n=4 dedup=-1"
 	expect_contains "$ds/log" "dedup=-1: expected a distance >= 0" "a bad dedup: the log says why"
+
+	# dedup=D in a request of several objectives
+	sample_req "$ds" "diversity + random strength=0.5 n=44 seed=2 embedding=e dedup=0.05"
+	expect_eq done "$(wait_run "$ds")" "diversity + random dedup=0.05 ran"
+	sel=$(cat "$ds/selection")
+	expect_eq 38 "$(printf '%s\n' "$sel" | grep -c .)" "44 - 3 copies of f3 - 1 of f7 - 2 near"
+	expect_eq 1 "$(printf '%s\n' "$sel" | grep -cE '^(a/f3\.txt|a/f3-again\.txt|b/copy-of-3\.txt|b/zz3\.txt)$')" \
+		"one of the 4 exact copies of f3"
+	expect_eq 1 "$(printf '%s\n' "$sel" | grep -cE '^(a/f7\.txt|b/seven\.txt)$')" "one of f7 and its copy"
+	expect_eq 1 "$(printf '%s\n' "$sel" | grep -cx 'a/f1[01].txt')" "several objectives: f10 or f11, not both"
+	expect_eq 1 "$(printf '%s\n' "$sel" | grep -cx 'a/f2[01].txt')" "several objectives: f20 or f21, not both"
+	expect_contains "$ds/sample" "dedup=0.05" "sample shows the request with its dedup"
+	printf 'a/f10.txt\na/f5.txt\n' >"$ds/selection" || fail "write the selection"
+	ok "mkdir the labelled tag" mkdir "$ds/lab"
+	# candidates f10 (labelled), f11 (its near copy), f12: without dedup
+	# both others are picked, with it only f12
+	sample_req "$ds" "diversity n=2 embedding=e preselected=lab path=^a/f1[012][.]txt$"
+	expect_eq done "$(wait_run "$ds")" "diversity preselected=lab path=f10..f12 ran"
+	expect_eq "a/f11.txt a/f12.txt" "$(sort "$ds/selection" | tr '\n' ' ' | sed 's/ $//')" \
+		"without dedup the near copy f11 of the labelled f10 is picked"
+	sample_req "$ds" "diversity n=2 embedding=e preselected=lab path=^a/f1[012][.]txt$ dedup=0.05"
+	expect_eq done "$(wait_run "$ds")" "the same with dedup=0.05 ran"
+	expect_eq "a/f12.txt" "$(cat "$ds/selection")" "with dedup it is not: only f12"
+	sample_req "$ds" "diversity n=10 embedding=e dedup=0.05 preselected=lab"
+	expect_eq done "$(wait_run "$ds")" "diversity preselected=lab dedup=0.05 ran"
+	sel=$(cat "$ds/selection")
+	expect_eq 10 "$(printf '%s\n' "$sel" | grep -c .)" "10 new picks"
+	expect_eq 0 "$(printf '%s\n' "$sel" | grep -cxE 'a/f1[01].txt|a/f5.txt')" \
+		"neither the labelled f10, f5 nor f10's near copy f11 is picked"
+	printf '%s\n' "$sel" >"$T/sel-before.txt"
+	expect_errno "Invalid argument" sample_req "$ds" "diversity + random n=4 dedup=-1"
+	expect_contains "$ds/log" "dedup=-1: expected a distance >= 0" "several objectives, a bad dedup: the log says why"
+	expect_list_eq "$T/sel-before.txt" <(cat "$ds/selection") "a refused dedup leaves the selection as it was"
 
 	ok "exact" put "$ds" "exact"
 	expect_contains "$ds/duplicates" "# near duplicates: not asked" "'exact' goes back to exact groups only"

@@ -728,6 +728,8 @@ static void parse_ok(const char *line, struct core_req *q)
 	assert_true(q2.min_distance == q->min_distance);
 	assert_string_equal(q2.from, q->from);
 	assert_string_equal(q2.embedding, q->embedding);
+	assert_int_equal(q2.dedup_on, q->dedup_on);
+	assert_true(q2.dedup == q->dedup);
 }
 
 static void parse_bad(const char *line, const char *want)
@@ -834,6 +836,112 @@ static void test_grammar(void **state)
 	parse_bad("diversity n=0", "n=0: expected a positive count");
 }
 
+/* dedup=D in a request of several objectives: the grammar, and the
+ * mask that leaves one member of each near-duplicate group a candidate
+ * (core_objs_dedup_mask) before smp_select. Ten rows far apart (a grid
+ * of spacing 1), row 7 an exact copy of row 2, row 8 within 0.01 of 4. */
+static void test_dedup(void **state)
+{
+	(void)state;
+	enum { N = 10, D = 2 };
+	float x[N * D];
+	uint8_t allow[N], pre[N];
+	double tv[N];
+	struct smp_threshold thr = { .v = tv, .op = SMP_OP_GT, .value = 0 };
+	struct core_req q;
+
+	for (size_t i = 0; i < N; i++) {
+		x[i * D] = (float)(i % 4);
+		x[i * D + 1] = (float)(i / 4) * 1.5f;
+		tv[i] = 1;
+	}
+	x[7 * D] = x[2 * D];
+	x[7 * D + 1] = x[2 * D + 1];
+	x[8 * D] = x[4 * D] + 0.01f;
+	x[8 * D + 1] = x[4 * D + 1];
+
+	/* the grammar: dedup=D is a global key of the selection form */
+	parse_ok("typicality + diversity n=5 dedup=0.05", &q);
+	assert_true(q.sel.on);
+	assert_true(q.dedup_on);
+	assert_true(q.dedup == 0.05f);
+	parse_ok("weights column=p.uncertainty_entropy + diversity n=5"
+		 " preselected=lab dedup=0", &q);
+	assert_true(q.dedup_on);
+	assert_true(q.dedup == 0);
+	parse_ok("diversity n=5", &q);
+	assert_false(q.dedup_on);
+	parse_bad("diversity n=3 dedup=-1", "dedup=-1: expected a distance"
+		  " >= 0");
+	parse_bad("diversity n=3 dedup=abc", "dedup=abc: expected");
+	parse_bad("diversity n=3 dedup=nan", "dedup=nan: expected");
+	parse_bad("diversity n=3 dedup=", "dedup=: expected");
+
+	/* plain: the first of each group stays */
+	memset(allow, 1, N);
+	assert_int_equal(core_objs_dedup_mask(x, N, D, 0.05, NULL, NULL, 0,
+					      allow), 0);
+	for (size_t i = 0; i < N; i++)
+		assert_int_equal(allow[i], i != 7 && i != 8);
+	/* D = 0 still joins the exact copy, not the near one */
+	memset(allow, 1, N);
+	assert_int_equal(core_objs_dedup_mask(x, N, D, 0, NULL, NULL, 0,
+					      allow), 0);
+	for (size_t i = 0; i < N; i++)
+		assert_int_equal(allow[i], i != 7);
+	/* path= left 2 out: its copy 7 stays instead */
+	memset(allow, 1, N);
+	allow[2] = 0;
+	assert_int_equal(core_objs_dedup_mask(x, N, D, 0.05, NULL, NULL, 0,
+					      allow), 0);
+	assert_int_equal(allow[2], 0);
+	assert_int_equal(allow[7], 1);
+	assert_int_equal(allow[8], 0);
+	/* a threshold 4 fails: 8 stays */
+	memset(allow, 1, N);
+	tv[4] = -1;
+	assert_int_equal(core_objs_dedup_mask(x, N, D, 0.05, NULL, &thr, 1,
+					      allow), 0);
+	assert_int_equal(allow[4], 0);  /* not the kept one */
+	assert_int_equal(allow[8], 1);
+	assert_int_equal(allow[7], 0);
+	tv[4] = 1;
+	/* 4 preselected (labelled already): its near copy 8 never a pick */
+	memset(allow, 1, N);
+	memset(pre, 0, N);
+	pre[4] = 1;
+	assert_int_equal(core_objs_dedup_mask(x, N, D, 0.05, pre, NULL, 0,
+					      allow), 0);
+	assert_int_equal(allow[4], 1);
+	assert_int_equal(allow[8], 0);
+	assert_int_equal(allow[7], 0);
+	assert_int_equal(allow[2], 1);
+	/* a bad distance: refused, nothing changed */
+	memset(allow, 1, N);
+	assert_int_equal(core_objs_dedup_mask(x, N, D, -1, NULL, NULL, 0,
+					      allow), -EINVAL);
+	for (size_t i = 0; i < N; i++)
+		assert_int_equal(allow[i], 1);
+
+	/* through smp_select: every candidate picked, never both members */
+	struct smp_objective o = { .kind = SMP_OBJ_DIVERSITY, .strength = 1 };
+	struct smp_select_spec s = { .x = x, .n = N, .d = D, .obj = &o,
+				     .nobj = 1, .allowed = allow, .k = N };
+	struct smp_result r;
+	memset(allow, 1, N);
+	assert_int_equal(core_objs_dedup_mask(x, N, D, 0.05, NULL, NULL, 0,
+					      allow), 0);
+	assert_int_equal(smp_select(&s, NULL, &r), 0);
+	check_result(&r, N);
+	assert_int_equal(r.picked, N - 2);
+	int got[N] = { 0 };
+	for (size_t i = 0; i < r.picked; i++)
+		got[r.order[i]] = 1;
+	assert_false(got[2] && got[7]);
+	assert_false(got[4] && got[8]);
+	smp_result_free(&r);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -849,6 +957,7 @@ int main(void)
 		cmocka_unit_test(test_bad_spec),
 		cmocka_unit_test(test_path_mask),
 		cmocka_unit_test(test_grammar),
+		cmocka_unit_test(test_dedup),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
