@@ -69,11 +69,7 @@
 struct gen_rec {
 	int64_t ds;
 	int slot;
-	uint64_t hash;               /* FNV-1a of the content */
-	size_t len;
-	struct timespec mtime;       /* when this content was first seen */
-	double checked;              /* monotonic time of the last generation */
-	double cost;                 /* seconds that generation took */
+	struct fs_textrec t;
 	struct gen_rec *next;
 };
 
@@ -134,12 +130,36 @@ const struct fs_ctl *fs_ctl_by_slot(int slot)
 	return NULL;
 }
 
-static double mono_now(void)
+double fs_mono_now(void)
 {
 	struct timespec ts;
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+void fs_textrec_note(struct fs_textrec *r, uint64_t h, size_t len,
+		     double started)
+{
+	if (r->hash != h || r->len != len) {
+		r->hash = h;
+		r->len = len;
+		clock_gettime(CLOCK_REALTIME, &r->mtime);
+	}
+	r->checked = fs_mono_now();
+	r->cost = r->checked - started;
+}
+
+void fs_textrec_unkept(struct fs_textrec *out, size_t len)
+{
+	memset(out, 0, sizeof(*out));
+	out->len = len;
+	clock_gettime(CLOCK_REALTIME, &out->mtime);
+}
+
+int fs_textrec_recent(const struct fs_textrec *r, double now)
+{
+	return now - r->checked < (r->cost < 7.5 ? 4 * r->cost : 30);
 }
 
 static uint64_t text_hash(const char *p, size_t len)
@@ -163,7 +183,7 @@ static struct gen_rec *rec_find(int64_t ds, int slot)
 /* Records a freshly generated text; *out gets the record's values. A text
  * that differs from the last one seen gets mtime = now. */
 static void rec_note(int64_t ds, int slot, const char *text, size_t len,
-		     double started, struct gen_rec *out)
+		     double started, struct fs_textrec *out)
 {
 	uint64_t h = text_hash(text, len);
 	struct gen_rec *r;
@@ -175,21 +195,13 @@ static void rec_note(int64_t ds, int slot, const char *text, size_t len,
 		r->slot = slot;
 		r->next = gen_recs;
 		gen_recs = r;
-		r->hash = ~h;        /* differs: mtime set below */
+		r->t.hash = ~h;      /* differs: mtime set below */
 	}
 	if (r) {
-		if (r->hash != h || r->len != len) {
-			r->hash = h;
-			r->len = len;
-			clock_gettime(CLOCK_REALTIME, &r->mtime);
-		}
-		r->checked = mono_now();
-		r->cost = r->checked - started;
-		*out = *r;
+		fs_textrec_note(&r->t, h, len, started);
+		*out = r->t;
 	} else {
-		memset(out, 0, sizeof(*out));
-		out->len = len;
-		clock_gettime(CLOCK_REALTIME, &out->mtime);
+		fs_textrec_unkept(out, len);
 	}
 	pthread_mutex_unlock(&gen_lock);
 }
@@ -200,7 +212,7 @@ static void rec_expire(int64_t ds)
 	pthread_mutex_lock(&gen_lock);
 	for (struct gen_rec *r = gen_recs; r; r = r->next)
 		if (r->ds == ds)
-			r->checked = -1e18;
+			r->t.checked = -1e18;
 	pthread_mutex_unlock(&gen_lock);
 }
 
@@ -251,7 +263,7 @@ static int generate(struct fs *fs, int64_t ds, int slot, char **out,
 int fs_ctl_stat(struct fs *fs, int64_t ds, int slot, int gen, off_t *size,
 		struct timespec *mtime)
 {
-	struct gen_rec r;
+	struct fs_textrec r;
 	char *text = NULL;
 	size_t len = 0;
 	double started;
@@ -261,12 +273,11 @@ int fs_ctl_stat(struct fs *fs, int64_t ds, int slot, int gen, off_t *size,
 	struct gen_rec *p = rec_find(ds, slot);
 	found = p != NULL;
 	if (found)
-		r = *p;
+		r = p->t;
 	pthread_mutex_unlock(&gen_lock);
-	started = mono_now();
+	started = fs_mono_now();
 	if (found && (!gen || (slot != FS_SLOT_SAMPLE &&
-			       started - r.checked <
-			       (r.cost < 7.5 ? 4 * r.cost : 30)))) {
+			       fs_textrec_recent(&r, started)))) {
 		*size = (off_t)r.len;
 		*mtime = r.mtime;
 		return 0;
@@ -290,7 +301,7 @@ int fs_ctl_open(struct fs *fs, int64_t ds, int slot, int flags,
 		struct fs_fh **out)
 {
 	const struct fs_ctl *c = fs_ctl_by_slot(slot);
-	struct gen_rec r;
+	struct fs_textrec r;
 	double started;
 	struct fs_fh *fh;
 	int acc = flags & O_ACCMODE;
@@ -319,7 +330,7 @@ int fs_ctl_open(struct fs *fs, int64_t ds, int slot, int flags,
 		*out = fh;
 		return 0;
 	}
-	started = mono_now();
+	started = fs_mono_now();
 	rc = generate(fs, ds, slot, &fh->text, &fh->len);
 	if (rc) {
 		free(fh);

@@ -53,24 +53,12 @@ struct xrec {
 					tag's TXT, and its Label Studio text
 					where images are PREFIX/PATH */
 	uint64_t pkey;               /* FNV-1a of MOUNT/DATASET/TAG */
-	uint64_t hash;               /* FNV-1a of the content */
-	size_t len;
-	struct timespec mtime;       /* when this content was first seen */
-	double checked, cost;        /* monotonic time of the last making,
-					and the seconds it took */
+	struct fs_textrec t;         /* its hash: text_hash below */
 	struct xrec *next;
 };
 
 static pthread_mutex_t rec_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct xrec *recs;            /* protected by rec_lock */
-
-static double mono_now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 /* FNV-1a of the text; of a Label Studio text (fmt 1) without the query
  * strings of its URLs (from a '?' after "://" to the string's closing
@@ -142,7 +130,7 @@ static void rec_note(struct fs *fs, const be_tag *t, int fmt, uint64_t pkey,
 	if (!r && (r = calloc(1, sizeof(*r)))) {
 		r->tag = t->id;
 		r->fmt = fmt;
-		r->hash = ~h;
+		r->t.hash = ~h;
 		r->next = recs;
 		recs = r;
 	}
@@ -151,20 +139,13 @@ static void rec_note(struct fs *fs, const be_tag *t, int fmt, uint64_t pkey,
 		r->pkey = pkey;
 		if (r->created_ns != t->created_ns) {
 			r->created_ns = t->created_ns;
-			r->hash = ~h;
+			r->t.hash = ~h;
 		}
-		if (r->hash != h || r->len != len) {
-			r->hash = h;
-			r->len = len;
-			clock_gettime(CLOCK_REALTIME, &r->mtime);
-		}
-		r->checked = mono_now();
-		r->cost = r->checked - started;
+		fs_textrec_note(&r->t, h, len, started);
 		*out = *r;
 	} else {
 		memset(out, 0, sizeof(*out));
-		out->len = len;
-		clock_gettime(CLOCK_REALTIME, &out->mtime);
+		fs_textrec_unkept(&out->t, len);
 	}
 	pthread_mutex_unlock(&rec_lock);
 }
@@ -233,7 +214,7 @@ static int export_attr(struct fs *fs, const be_dataset *d, const be_tag *t,
 	char *text = NULL, prefix[4096 + 2 * 130];
 	size_t len = 0;
 	uint64_t pkey = 0;
-	double started = mono_now();
+	double started = fs_mono_now();
 	int found, rc = tag_prefix(fs, d, t, prefix, sizeof(prefix), &pkey);
 
 	if (rc)
@@ -247,8 +228,8 @@ static int export_attr(struct fs *fs, const be_dataset *d, const be_tag *t,
 	if (found && r.created_ns != t->created_ns)
 		found = 0;                   /* a former tag of this id */
 	if (found && (!gen || (r.fixed && r.pkey == pkey) ||
-		      started - r.checked < (r.cost < 7.5 ? 4 * r.cost : 30))) {
-		fill_attr(fs, t->id, fmt, r.len, &r.mtime, st);
+		      fs_textrec_recent(&r.t, started))) {
+		fill_attr(fs, t->id, fmt, r.t.len, &r.t.mtime, st);
 		return 0;
 	}
 	if (!gen) {
@@ -262,7 +243,7 @@ static int export_attr(struct fs *fs, const be_dataset *d, const be_tag *t,
 		return rc;
 	rec_note(fs, t, fmt, pkey, text, len, started, &r);
 	free(text);
-	fill_attr(fs, t->id, fmt, r.len, &r.mtime, st);
+	fill_attr(fs, t->id, fmt, r.t.len, &r.t.mtime, st);
 	return 0;
 }
 
@@ -351,7 +332,7 @@ int fs_exports_open(struct fs *fs, struct fs_ino i, int flags,
 	be_dataset d;
 	be_tag t;
 	uint64_t pkey = 0;
-	double started = mono_now();
+	double started = fs_mono_now();
 	int rc = tag_of(fs, i.id, &t, &d);
 
 	*out = NULL;

@@ -268,6 +268,29 @@ struct fs_ctl {
 	mode_t mode;
 };
 /* The control file named `name`, or NULL. */
+/* The size record of a generated text (the control files, fs/ctl.c, and
+ * exports/, fs/exports.c; defined in ctl.c). A stat must give the text's
+ * exact size (cp, tar and rsync read st_size), so it makes the text unless
+ * the record is recent: made within 4 times its own cost, at most 30 s,
+ * ago. mtime moves only when the text does. Callers lock their records. */
+struct fs_textrec {
+	uint64_t hash;               /* FNV-1a of the content (as its owner
+					hashes it) */
+	size_t len;
+	struct timespec mtime;       /* when this content was first seen */
+	double checked, cost;        /* monotonic time of the last making,
+					and the seconds it took */
+};
+/* CLOCK_MONOTONIC in seconds. */
+double fs_mono_now(void);
+/* r saw a making of a text of hash h and len bytes, begun at `started`
+ * (fs_mono_now): a new hash or length sets mtime to now. */
+void fs_textrec_note(struct fs_textrec *r, uint64_t h, size_t len,
+		     double started);
+/* *out: len bytes, mtime now, for a text no record could be kept of. */
+void fs_textrec_unkept(struct fs_textrec *out, size_t len);
+/* 1 if r may answer a stat at `now` without making the text again. */
+int fs_textrec_recent(const struct fs_textrec *r, double now);
 const struct fs_ctl *fs_ctl_by_name(const char *name);
 const struct fs_ctl *fs_ctl_by_slot(int slot);
 /* metadata/builtin.csv's entry (slot FS_SLOT_BUILTINMETA; issue 21). */
