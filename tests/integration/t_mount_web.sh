@@ -270,8 +270,14 @@ BIG=$(jq_py '[n["sha"] for n in j["children"] if n["name"]=="big.bin"][0]')
 cat >"$T/slow.py" <<'EOF'
 import os, socket, sys, time
 port, tok, sha, go = sys.argv[1:5]
-s = socket.create_connection(("127.0.0.1", int(port)))
+s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
 s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+# a small segment size: a receiver never opens its window by less than a
+# segment (64 KiB on loopback, more than this buffer), so without it the
+# rest of the answer came only with the sender's zero-window probes,
+# backing off to 2 minutes apart (the wait below took 98 s)
+s.setsockopt(socket.IPPROTO_TCP, socket.TCP_MAXSEG, 1024)
+s.connect(("127.0.0.1", int(port)))
 s.sendall(f"GET /v1/blobs/{sha} HTTP/1.1\r\nHost: x\r\n"
           f"Authorization: Bearer {tok}\r\n\r\n".encode())
 got = len(s.recv(4096))
