@@ -38,42 +38,19 @@
 			 strerror(-rc_), want_, strerror(-want_));        \
 } while (0)
 
-struct fx {
-	char tmp[64];
-	char dir[128];
-	store *st;
-	struct store_dataset ds;
-};
 
 static int setup(void **state)
 {
-	struct fx *f = calloc(1, sizeof(*f));
-
-	if (!f || tstore_open("changes", f->tmp, sizeof(f->tmp), f->dir,
-			      sizeof(f->dir), &f->st)) {
-		free(f);
-		return -1;
-	}
-	if (store_dataset_create(f->st, "alice", "leaves", &f->ds)) {
-		tstore_close(f->tmp, f->st);
-		free(f);
-		return -1;
-	}
-	*state = f;
-	return 0;
+	return tstore_fx_setup_ds(state, "changes", "leaves");
 }
 
 static int teardown(void **state)
 {
-	struct fx *f = *state;
-
-	tstore_close(f->tmp, f->st);
-	free(f);
-	return 0;
+	return tstore_fx_teardown(state);
 }
 
 /* A connection of the test's own on the catalog (a second door). */
-static sqlite3 *side_db(const struct fx *f)
+static sqlite3 *side_db(const struct tstore_fx *f)
 {
 	char db[STORE_PATH_MAX];
 	sqlite3 *h = NULL;
@@ -96,7 +73,7 @@ static int64_t sql_int(sqlite3 *h, const char *sql)
 	return v;
 }
 
-static int64_t put(struct fx *f, int64_t parent, const char *name,
+static int64_t put(struct tstore_fx *f, int64_t parent, const char *name,
 		   const char *data)
 {
 	struct store_newnode nn = { .kind = STORE_FILE, .mode = 0644 };
@@ -148,7 +125,7 @@ static void token_names_are_checked(void **state)
  * user's id is -ENOENT to revoke and keeps working. */
 static void tokens_are_per_user(void **state)
 {
-	struct fx *f = *state;
+	struct tstore_fx *f = *state;
 	char t1[STORE_TOKEN_LEN + 1], t2[STORE_TOKEN_LEN + 1];
 	char t3[STORE_TOKEN_LEN + 1], user[STORE_USER_MAX + 1];
 	struct store_token *v = NULL;
@@ -195,7 +172,7 @@ static void tokens_are_per_user(void **state)
  * SQLite's PRAGMA data_version on the second connection h; PostgreSQL's
  * next transaction id (a transaction gets one at its first write; the
  * test's database is the only one written meanwhile). */
-static int64_t writes(const struct fx *f, sqlite3 *h)
+static int64_t writes(const struct tstore_fx *f, sqlite3 *h)
 {
 	int64_t v = -1;
 
@@ -208,7 +185,7 @@ static int64_t writes(const struct fx *f, sqlite3 *h)
 }
 
 /* The first row's integer of sql, through h or a connection of its own. */
-static int64_t side_int(const struct fx *f, sqlite3 *h, const char *sql)
+static int64_t side_int(const struct tstore_fx *f, sqlite3 *h, const char *sql)
 {
 	int64_t v = -1;
 
@@ -224,7 +201,7 @@ static int64_t side_int(const struct fx *f, sqlite3 *h, const char *sql)
  * token the same way. Both engines. */
 static void token_use_written_at_most_once_a_minute(void **state)
 {
-	struct fx *f = *state;
+	struct tstore_fx *f = *state;
 	char tok[STORE_TOKEN_LEN + 1], user[STORE_USER_MAX + 1];
 	char sid[STORE_SESSION_LEN + 1];
 	int64_t id, tid = 0, last;
@@ -289,7 +266,7 @@ static void token_use_written_at_most_once_a_minute(void **state)
  * version are dropped (the live tree is samples_gen's). */
 static void tokens_of_an_older_catalog_open(void **state)
 {
-	struct fx *f = *state;
+	struct tstore_fx *f = *state;
 	char tok[STORE_TOKEN_LEN + 1], user[STORE_USER_MAX + 1];
 	char msg[STORE_ERRMSG] = "";
 	struct store_token *v = NULL;
@@ -328,7 +305,7 @@ static void tokens_of_an_older_catalog_open(void **state)
 
 /* ==== change counters ==== */
 
-static struct store_changes changes(struct fx *f)
+static struct store_changes changes(struct tstore_fx *f)
 {
 	struct store_changes c;
 
@@ -354,7 +331,7 @@ static struct store_changes changes(struct fx *f)
 
 static void counters_move_with_their_things(void **state)
 {
-	struct fx *f = *state;
+	struct tstore_fx *f = *state;
 	struct store_newnode dir = { .kind = STORE_DIR, .mode = 0755 };
 	const char *sel[] = { "a.txt" };
 	const char *paths[] = { "a.txt", "d/b.txt" };
@@ -423,7 +400,7 @@ static void counters_move_with_their_things(void **state)
 
 static void run_list_newest_first_with_limit(void **state)
 {
-	struct fx *f = *state;
+	struct tstore_fx *f = *state;
 	struct store_run run = { 0 }, *v = NULL;
 	size_t n = 0;
 
@@ -448,7 +425,7 @@ static void run_list_newest_first_with_limit(void **state)
 
 static void tree_files_page_in_path_order(void **state)
 {
-	struct fx *f = *state;
+	struct tstore_fx *f = *state;
 	struct store_newnode dir = { .kind = STORE_DIR, .mode = 0755 };
 	struct store_tree_file *v = NULL;
 	struct store_node d;

@@ -36,18 +36,12 @@
 			 strerror(-rc_), want_, strerror(-want_));        \
 } while (0)
 
-struct fx {
-	char tmp[64];
-	char dir[128];
-	store *st;
-	struct store_dataset ds;
-};
 
 static const char CSV1[] = "filename,q,c\na.png,1.5,sunny\nb.png,,rainy\n";
 static const char CSV2[] = "filename,q,c\na.png,2.5,fog\nb.png,3,\n";
 static const char *const PATHS[] = { "a.png", "b.png", "zz.png" };
 
-static void put(struct fx *f, const char *name, const char *csv)
+static void put(struct tstore_fx *f, const char *name, const char *csv)
 {
 	struct store_input in;
 
@@ -57,32 +51,15 @@ static void put(struct fx *f, const char *name, const char *csv)
 
 static int setup(void **state)
 {
-	struct fx *f = calloc(1, sizeof(*f));
-
-	if (!f || tstore_open("colcache", f->tmp, sizeof(f->tmp), f->dir,
-			      sizeof(f->dir), &f->st)) {
-		free(f);
-		return -1;
-	}
-	if (store_dataset_create(f->st, "alice", "cols", &f->ds)) {
-		tstore_close(f->tmp, f->st);
-		free(f);
-		return -1;
-	}
-	*state = f;
-	return 0;
+	return tstore_fx_setup_ds(state, "colcache", "cols");
 }
 
 static int teardown(void **state)
 {
-	struct fx *f = *state;
-
-	tstore_close(f->tmp, f->st);
-	free(f);
-	return 0;
+	return tstore_fx_teardown(state);
 }
 
-static void load(struct fx *f, const char *gen, uint64_t stamp,
+static void load(struct tstore_fx *f, const char *gen, uint64_t stamp,
 		 const char *spec, struct sv_column *c)
 {
 	char why[256] = "";
@@ -94,7 +71,7 @@ static void load(struct fx *f, const char *gen, uint64_t stamp,
 
 static void stamp_moves_with_inputs(void **state)
 {
-	struct fx *f = *state;
+	struct tstore_fx *f = *state;
 	uint64_t s0, s1, s1b, s2, s3;
 	struct store_input *v = NULL;
 	size_t n = 0;
@@ -118,7 +95,7 @@ static void stamp_moves_with_inputs(void **state)
 
 static void names_and_values_as_read(void **state)
 {
-	struct fx *f = *state;
+	struct tstore_fx *f = *state;
 	struct sv_column q, c;
 	char **names = NULL;
 	size_t n = 0;
@@ -153,7 +130,7 @@ static void names_and_values_as_read(void **state)
 
 static void kept_until_stamp_or_gen_changes(void **state)
 {
-	struct fx *f = *state;
+	struct tstore_fx *f = *state;
 	struct sv_column q;
 	uint64_t s1, s2;
 
@@ -179,7 +156,7 @@ static void kept_until_stamp_or_gen_changes(void **state)
 
 static void lru_entry_goes_past_the_bound(void **state)
 {
-	struct fx *f = *state;
+	struct tstore_fx *f = *state;
 	struct sv_column q;
 	uint64_t s1;
 	char gen[32];
@@ -201,7 +178,7 @@ static void lru_entry_goes_past_the_bound(void **state)
 
 static void unknown_column_says_why(void **state)
 {
-	struct fx *f = *state;
+	struct tstore_fx *f = *state;
 	struct sv_column q;
 	char why[256] = "";
 	uint64_t s;

@@ -31,41 +31,18 @@
 			 strerror(-rc_), want_, strerror(-want_));        \
 } while (0)
 
-struct fx {
-	char tmp[64];
-	char dir[128];
-	store *st;
-	struct store_dataset ds;
-};
 
 static int setup(void **state)
 {
-	struct fx *f = calloc(1, sizeof(*f));
-
-	if (!f || tstore_open("dupset", f->tmp, sizeof(f->tmp), f->dir,
-			      sizeof(f->dir), &f->st)) {
-		free(f);
-		return -1;
-	}
-	if (store_dataset_create(f->st, "alice", "leaves", &f->ds)) {
-		tstore_close(f->tmp, f->st);
-		free(f);
-		return -1;
-	}
-	*state = f;
-	return 0;
+	return tstore_fx_setup_ds(state, "dupset", "leaves");
 }
 
 static int teardown(void **state)
 {
-	struct fx *f = *state;
-
-	tstore_close(f->tmp, f->st);
-	free(f);
-	return 0;
+	return tstore_fx_teardown(state);
 }
 
-static void put(struct fx *f, const char *name, const char *data)
+static void put(struct tstore_fx *f, const char *name, const char *data)
 {
 	struct store_newnode nn = { .kind = STORE_FILE, .mode = 0644 };
 	struct store_node n;
@@ -85,7 +62,7 @@ static void put(struct fx *f, const char *name, const char *data)
 }
 
 /* a.txt, b.txt 0.01 apart, c.txt far; a.txt and d.txt the same bytes */
-static void files_and_embedding(struct fx *f)
+static void files_and_embedding(struct tstore_fx *f)
 {
 	const char *paths[] = { "a.txt", "b.txt", "c.txt", "d.txt" };
 	const float x[] = { 0, 0, 0.01f, 0, 5, 0, 9, 0 };
@@ -122,7 +99,7 @@ static const char with_near[] =
 
 static void setting_is_a_catalog_row(void **state)
 {
-	struct fx *f = *state;
+	struct tstore_fx *f = *state;
 	char why[256] = "", emb[129];
 	double d = -1;
 	char *t;
@@ -172,7 +149,7 @@ static void setting_is_a_catalog_row(void **state)
  * same catalog (another server) read the same setting and groups. */
 static void setting_outlives_the_process(void **state)
 {
-	struct fx *f = *state;
+	struct tstore_fx *f = *state;
 	char why[256], msg[256], cat[4096], odir[160];
 	store *other = NULL;
 	char *t;
@@ -209,7 +186,7 @@ static void setting_outlives_the_process(void **state)
  * deleted: the row goes with it. */
 static void setting_follows_its_dataset(void **state)
 {
-	struct fx *f = *state;
+	struct tstore_fx *f = *state;
 	struct store_embedding e;
 	struct store_dataset d2;
 	char why[256], emb[129];

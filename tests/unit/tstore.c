@@ -310,6 +310,20 @@ int tstore_fx_setup(void **state, const char *name)
 	return 0;
 }
 
+int tstore_fx_setup_ds(void **state, const char *name, const char *dataset)
+{
+	struct tstore_fx *f;
+
+	if (tstore_fx_setup(state, name))
+		return -1;
+	f = *state;
+	if (store_dataset_create(f->st, "alice", dataset, &f->ds)) {
+		tstore_fx_teardown(state);
+		return -1;
+	}
+	return 0;
+}
+
 int tstore_fx_teardown(void **state)
 {
 	struct tstore_fx *f = *state;

@@ -91,15 +91,18 @@ int tstore_pg_create(const char *base, char *uri, size_t len);
  * names them is left alone. */
 void tstore_pg_drop(const char *base, const char *uri);
 
-/* The fixture of a test that needs the store and nothing else. */
+/* The fixture of a test that needs the store (and maybe one dataset). */
 struct tstore_fx {
 	char tmp[64];
 	char dir[128];
 	store *st;
+	struct store_dataset ds;     /* tstore_fx_setup_ds's; else zero */
 };
 /* CMocka setup: a calloc'd struct tstore_fx, its store opened by
  * tstore_open(name), into *state; -1 (nothing left) on failure. */
 int tstore_fx_setup(void **state, const char *name);
+/* The same, with user alice's dataset `dataset` made into ds. */
+int tstore_fx_setup_ds(void **state, const char *name, const char *dataset);
 /* CMocka teardown of tstore_fx_setup's fixture. */
 int tstore_fx_teardown(void **state);
 
