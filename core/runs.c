@@ -66,6 +66,7 @@ struct runner {
 	pthread_t thread, beat;
 	int started, stop, kick;
 	int64_t active_run, active_ds;
+	uint64_t ends;          /* runs this runner has let go of */
 	volatile int cancel;    /* the active run stops (user, stop, lost) */
 	int lost;               /* ... because its lease is no longer ours */
 	size_t done, total;
@@ -491,7 +492,6 @@ static void do_job(struct runner *r, const struct store_run *claimed)
 		}
 		/* records run.emb, and the step that comes next (the claim's
 		 * "starting" would be stale); a run no longer ours stops here */
-		on_phase(r, "loading");
 		snprintf(run.phase, sizeof(run.phase), "loading");
 		rc = store_run_put(r->st, &run);
 		if (rc == -ESTALE) {
@@ -624,6 +624,7 @@ static int drain(struct runner *r)
 		pthread_mutex_unlock(&r->lock);
 		do_job(r, &run);
 		pthread_mutex_lock(&r->lock);
+		r->ends++;
 		r->active_run = 0;
 		r->active_ds = 0;
 		pthread_mutex_unlock(&r->lock);
@@ -1025,6 +1026,9 @@ int runner_status_text(struct runner *r, int64_t ds, char **out, size_t *len)
 		snprintf(err, sizeof(err), "%s", nt.error);
 		err_ns = nt.error_ns;
 	}
+	pthread_mutex_lock(&r->lock);
+	uint64_t ends = r->ends;        /* before the row is read */
+	pthread_mutex_unlock(&r->lock);
 	rc = store_run_latest(r->st, ds, &run);
 	if (rc == -ENOENT) {
 		tbuf_printf(&b, "status: idle\n");
@@ -1062,6 +1066,7 @@ int runner_status_text(struct runner *r, int64_t ds, char **out, size_t *len)
 			    run.phase : NULL;
 	pthread_mutex_lock(&r->lock);
 	int here = r->active_run == run.id;
+	int ended_since = r->ends != ends;
 	if (here) {
 		run.done = (int64_t)r->done;
 		run.total = (int64_t)r->total;
@@ -1072,8 +1077,10 @@ int runner_status_text(struct runner *r, int64_t ds, char **out, size_t *len)
 	 * run since. It writes the end before it lets go of the run, so a
 	 * row read now is at least as new as the memory just looked at (a
 	 * stale row showed a running run's claim-time phase after its last
-	 * one, t_messages). */
-	if (!here && run.status == STORE_RUN_RUNNING) {
+	 * one, t_messages). Only when this runner let go of a run between
+	 * the two reads: another server's running run costs no second
+	 * query. */
+	if (!here && ended_since && run.status == STORE_RUN_RUNNING) {
 		struct store_run now;
 
 		if (store_run_get(r->st, run.id, &now) == 0) {
