@@ -765,8 +765,9 @@ static int label_classes(const struct store_matrix *m, struct sel_bufs *b)
 	return 0;
 }
 
-int core_objs_run(store *st, int64_t ds, int64_t emb, const struct core_req *q,
-		 uint64_t seed, const struct store_matrix *m,
+int core_objs_run(store *st, int64_t ds, int64_t emb, int64_t tree,
+		 const struct core_req *q, uint64_t seed,
+		 const struct store_matrix *m,
 		 const struct smp_ctl *ctl, struct smp_result *res, char *why,
 		 size_t whylen)
 {
@@ -891,7 +892,7 @@ int core_objs_run(store *st, int64_t ds, int64_t emb, const struct core_req *q,
 			memset(b.allowed, 1, m->n);
 			spec.allowed = b.allowed;
 		}
-		if ((rc = core_objs_dedup(st, ds, q, m, b.pre, thr, s->nthr,
+		if ((rc = core_objs_dedup(st, tree, q, m, b.pre, thr, s->nthr,
 					  b.allowed, why, whylen)))
 			goto out;
 	}

@@ -338,8 +338,9 @@ static int run_strategy(struct runner *r, const struct store_run *run,
 		if (core_req_parse(run->request, &q, ign, sizeof(ign)) ||
 		    !q.sel.on)
 			return -EINVAL;
-		return core_objs_run(r->st, run->dataset, run->emb, &q, seed, m,
-				    &ctl, res, why, whylen);
+		return core_objs_run(r->st, run->dataset, run->emb,
+				    run->from_tag, &q, seed, m, &ctl, res,
+				    why, whylen);
 	}
 	return -EINVAL;
 }
