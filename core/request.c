@@ -247,17 +247,9 @@ static int group_key(struct core_req *q, struct core_objs_obj *obj,
 		}
 		q->min_distance = (float)f;
 	} else if (!strcmp(key, "dedup")) {
-		/* the same words and limits as the one-strategy form's
-		 * dedup=D (core/runs.c) */
-		char *end;
-		float d = strtof(val, &end);
-		if (!*val || *end || !isfinite(d) || d < 0) {
-			snprintf(msg, msglen, "dedup=%.64s: expected a"
-				 " distance >= 0", val);
+		/* the one-strategy form's dedup=D (core/runs.c) */
+		if (core_req_dedup(val, q, msg, msglen))
 			return -EINVAL;
-		}
-		q->dedup_on = 1;
-		q->dedup = d;
 	} else if (!strcmp(key, "from") || !strcmp(key, "embedding") ||
 		   !strcmp(key, "preselected") || !strcmp(key, "query")) {
 		if (!core_name_valid(val)) {
