@@ -31,6 +31,7 @@
 
 #include "api/lightly_int.h"
 #include "core/names.h"
+#include "core/runs.h"
 
 /* The score an ACTIVE_LEARNING or CORAL request without scoreType weighs
  * by: one the client's ScorerClassification and ScorerDetection both
@@ -276,20 +277,17 @@ enum MHD_Result srv_lightly_sampling(struct srv *s, struct req *r,
 	return srv_send_json(c, MHD_HTTP_OK, o);
 }
 
-/* The preselected=TAG of a run's request line into name ("" if none). */
+/* The preselected=TAG of a run's request line into name ("" if none):
+ * the line as the runner reads it (core_req_parse). */
 static void run_preselected(const struct store_run *run, char *name,
 			    size_t len)
 {
-	const char *p = strstr(run->request, " preselected=");
-	size_t n;
+	struct core_req q;
+	char ign[256];
 
 	name[0] = '\0';
-	if (!p)
-		return;
-	p += strlen(" preselected=");
-	n = strcspn(p, " \t\n");
-	if (n < len)
-		snprintf(name, len, "%.*s", (int)n, p);
+	if (!core_req_parse(run->request, &q, ign, sizeof(ign)) && q.sel.on)
+		snprintf(name, len, "%s", q.sel.preselected);
 }
 
 /* A finished job's tag: made now by the first poll that finds the run

@@ -34,6 +34,7 @@
 #include "core/imgmeta.h"
 #include "core/text.h"
 #include "embed/decode.h"
+#include "store/table.h"
 
 #define MAX_BLOB ((off_t)256 << 20)
 
@@ -239,8 +240,10 @@ int core_imgmeta_csv(store *st, struct core_blobs *b, int64_t tree,
  * tree misses; kick() starts it unless it runs, free() stops it between
  * two files and joins it. A pass that ended whole remembers how many
  * files it could not cache (bytes kept by their uploader, upload=meta):
- * a read of the same tree missing no more than those starts no new pass,
- * or every stat of builtin.csv would walk the whole tree again. */
+ * a read of the same tree, unchanged since (its dataset's table gen,
+ * store/table.h), missing no more than those starts no new pass, or every
+ * stat of builtin.csv would walk the whole tree again; a changed tree
+ * (such a file uploaded again with its bytes: as many missing) does. */
 struct core_imgmeta_filler {
 	store *st;
 	struct core_blobs *b;
@@ -249,20 +252,34 @@ struct core_imgmeta_filler {
 	int started, running;    /* under lock */
 	int64_t tree;
 	int64_t done_tree;       /* under lock: the last whole pass's tree */
+	uint64_t done_gen;       /* its table gen when that pass began */
 	size_t done_left;        /* and the files it could not cache */
 	atomic_int stop;
 };
+
+/* The change counter of the dataset whose live tree is tree. 0 or -errno. */
+static int tree_gen(store *st, int64_t tree, uint64_t *gen)
+{
+	struct store_tag t;
+	int rc = store_tag_get_id(st, tree, &t);
+
+	return rc ? rc : store_table_gen(st, t.dataset, gen);
+}
 
 static void *filler_main(void *arg)
 {
 	struct core_imgmeta_filler *f = arg;
 	size_t left = 0;
-	int rc = fill(f->st, f->b, f->tree, &f->stop, &left);
+	uint64_t gen = 0;
+	int rc = tree_gen(f->st, f->tree, &gen);
 
+	if (!rc)
+		rc = fill(f->st, f->b, f->tree, &f->stop, &left);
 	pthread_mutex_lock(&f->lock);
 	f->running = 0;
 	if (!rc) {
 		f->done_tree = f->tree;
+		f->done_gen = gen;
 		f->done_left = left;
 	}
 	pthread_mutex_unlock(&f->lock);
@@ -286,13 +303,16 @@ struct core_imgmeta_filler *core_imgmeta_filler_new(store *st,
 int core_imgmeta_filler_kick(struct core_imgmeta_filler *f, int64_t tree,
 			      size_t missing)
 {
-	int rc = 0;
+	uint64_t gen = 0;
+	int rc = 0, known;
 
 	if (!f)
 		return -EINVAL;
+	known = !tree_gen(f->st, tree, &gen);
 	pthread_mutex_lock(&f->lock);
 	if (f->running || atomic_load(&f->stop) ||
-	    (f->done_tree == tree && tree && missing <= f->done_left))
+	    (known && f->done_tree == tree && tree && f->done_gen == gen &&
+	     missing <= f->done_left))
 		goto out;
 	if (f->started)
 		pthread_join(f->thread, NULL);    /* it has ended */

@@ -48,8 +48,9 @@ int core_imgmeta_csv(store *st, struct core_blobs *b, int64_t tree,
 
 /* A thread computing what a tree misses, in the background (imgmeta.c):
  * owned by the backend that made it. kick: starts it over tree, which
- * misses `missing` files, unless it runs or its last whole pass over tree
- * left at least that many it could not cache (1 started, 0 not, -errno);
+ * misses `missing` files, unless it runs or its last whole pass over tree,
+ * unchanged since, left at least that many it could not cache (1 started,
+ * 0 not, -errno);
  * free: stops it after the file at hand and joins it (NULL: no-op). new:
  * NULL on -ENOMEM. */
 struct core_imgmeta_filler;

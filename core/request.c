@@ -247,17 +247,9 @@ static int group_key(struct core_req *q, struct core_objs_obj *obj,
 		}
 		q->min_distance = (float)f;
 	} else if (!strcmp(key, "dedup")) {
-		/* the same words and limits as the one-strategy form's
-		 * dedup=D (core/runs.c) */
-		char *end;
-		float d = strtof(val, &end);
-		if (!*val || *end || !isfinite(d) || d < 0) {
-			snprintf(msg, msglen, "dedup=%.64s: expected a"
-				 " distance >= 0", val);
+		/* the one-strategy form's dedup=D (core/runs.c) */
+		if (core_req_dedup(val, q, msg, msglen))
 			return -EINVAL;
-		}
-		q->dedup_on = 1;
-		q->dedup = d;
 	} else if (!strcmp(key, "from") || !strcmp(key, "embedding") ||
 		   !strcmp(key, "preselected") || !strcmp(key, "query")) {
 		if (!core_name_valid(val)) {
@@ -765,8 +757,9 @@ static int label_classes(const struct store_matrix *m, struct sel_bufs *b)
 	return 0;
 }
 
-int core_objs_run(store *st, int64_t ds, int64_t emb, const struct core_req *q,
-		 uint64_t seed, const struct store_matrix *m,
+int core_objs_run(store *st, int64_t ds, int64_t emb, int64_t tree,
+		 const struct core_req *q, uint64_t seed,
+		 const struct store_matrix *m,
 		 const struct smp_ctl *ctl, struct smp_result *res, char *why,
 		 size_t whylen)
 {
@@ -891,7 +884,7 @@ int core_objs_run(store *st, int64_t ds, int64_t emb, const struct core_req *q,
 			memset(b.allowed, 1, m->n);
 			spec.allowed = b.allowed;
 		}
-		if ((rc = core_objs_dedup(st, ds, q, m, b.pre, thr, s->nthr,
+		if ((rc = core_objs_dedup(st, tree, q, m, b.pre, thr, s->nthr,
 					  b.allowed, why, whylen)))
 			goto out;
 	}

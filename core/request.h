@@ -103,10 +103,10 @@ struct store_matrix;
 void core_objs_dedup_groups(const struct core_dups *g, const uint8_t *pre,
 			    const struct smp_threshold *thr, size_t nthr,
 			    uint8_t *allowed);
-/* The exact groups (content hashes of the candidates' files in q's from=
- * tag), then the near groups within q->dedup, both as
+/* The exact groups (content hashes of the candidates' files in tree, the
+ * one m was loaded from), then the near groups within q->dedup, both as
  * core_objs_dedup_groups. 0, -EINVAL with why, -ENOMEM, -errno. */
-int core_objs_dedup(store *st, int64_t ds, const struct core_req *q,
+int core_objs_dedup(store *st, int64_t tree, const struct core_req *q,
 		    const struct store_matrix *m, const uint8_t *pre,
 		    const struct smp_threshold *thr, size_t nthr,
 		    uint8_t *allowed, char *why, size_t whylen);
@@ -120,14 +120,15 @@ int core_objs_dedup_mask(const float *x, size_t n, size_t dim, double d,
 			 const uint8_t *pre, const struct smp_threshold *thr,
 			 size_t nthr, uint8_t *allowed);
 
-struct store_matrix;
 struct smp_ctl;
 struct smp_result;
-/* Runs selection q over the candidates m (embedding emb of dataset ds):
- * loads the query and preselected tags' vectors and the columns, then
- * smp_select. res->picked = the picks. 0, -EINVAL with why, -errno. */
-int core_objs_run(store *st, int64_t ds, int64_t emb, const struct core_req *q,
-		 uint64_t seed, const struct store_matrix *m,
+/* Runs selection q over the candidates m (embedding emb of dataset ds,
+ * loaded from tree: the run's from= tag): loads the query and preselected
+ * tags' vectors and the columns, then smp_select. res->picked = the
+ * picks. 0, -EINVAL with why, -errno. */
+int core_objs_run(store *st, int64_t ds, int64_t emb, int64_t tree,
+		 const struct core_req *q, uint64_t seed,
+		 const struct store_matrix *m,
 		 const struct smp_ctl *ctl, struct smp_result *res, char *why,
 		 size_t whylen);
 

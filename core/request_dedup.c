@@ -6,8 +6,8 @@
  * holds two copies of one sample.
  *
  * Two passes over the groups of core/dups.h, in this order: the exact
- * duplicates (the same content hash: the files of the request's from=
- * tag, matched to the candidates by path), then the near ones (vectors
+ * duplicates (the same content hash: the files of the tree the
+ * candidates' vectors were loaded from, matched to them by path), then the near ones (vectors
  * within D, transitively). Of a group, the first candidate in path order
  * that path= and the thresholds let through stays; none when a member is
  * preselected (a copy of a labelled sample is no new information).
@@ -80,44 +80,26 @@ int core_objs_dedup_mask(const float *x, size_t n, size_t dim, double d,
 	return 0;
 }
 
-/* The files of a tree, as store_tree_files_each gives them. */
-struct tree_files {
-	size_t n, cap;
-	char **path;
+/* The walk of candidate_hashes: the tree's files and the candidates
+ * (m->paths) both come in bytewise path order (store_tree_files_each,
+ * store_matrix_load), so one pass matches them. */
+struct hash_walk {
+	const struct store_matrix *m;
 	unsigned char *sha;
-	int err;
+	size_t i;                /* the next candidate not matched yet */
 };
 
-static int add_file(void *arg, const char *path, const unsigned char *sha,
-		    int64_t size)
+static int hash_file(void *arg, const char *path, const unsigned char *sha,
+		     int64_t size)
 {
-	struct tree_files *f = arg;
+	struct hash_walk *w = arg;
 
 	(void)size;
-	if (f->n == f->cap) {
-		size_t nc = f->cap ? 2 * f->cap : 256;
-		char **np = realloc(f->path, nc * sizeof(*np));
-		if (!np)
-			return f->err = -ENOMEM;
-		f->path = np;
-		unsigned char *ns = realloc(f->sha, nc * STORE_SHA_LEN);
-		if (!ns)
-			return f->err = -ENOMEM;
-		f->sha = ns;
-		f->cap = nc;
-	}
-	if (!(f->path[f->n] = strdup(path)))
-		return f->err = -ENOMEM;
-	memcpy(f->sha + f->n * STORE_SHA_LEN, sha, STORE_SHA_LEN);
-	f->n++;
+	while (w->i < w->m->n && strcmp(w->m->paths[w->i], path) < 0)
+		w->i++;
+	if (w->i < w->m->n && !strcmp(w->m->paths[w->i], path))
+		memcpy(w->sha + w->i++ * STORE_SHA_LEN, sha, STORE_SHA_LEN);
 	return 0;
-}
-
-static int cmp_idx(const void *a, const void *b, void *arg)
-{
-	char *const *p = arg;
-
-	return strcmp(p[*(const size_t *)a], p[*(const size_t *)b]);
 }
 
 /* sha[i] = the content hash of candidate i (m->paths[i]) in tree; a
@@ -125,65 +107,28 @@ static int cmp_idx(const void *a, const void *b, void *arg)
 static int candidate_hashes(store *st, int64_t tree,
 			    const struct store_matrix *m, unsigned char *sha)
 {
-	struct tree_files f = { 0 };
-	size_t *idx = NULL;
-	int rc = store_tree_files_each(st, tree, add_file, &f);
+	struct hash_walk w = { .m = m, .sha = sha };
 
-	if (f.err)
-		rc = f.err;
-	if (!rc && !(idx = malloc((f.n ? f.n : 1) * sizeof(*idx))))
-		rc = -ENOMEM;
-	if (!rc) {
-		for (size_t i = 0; i < f.n; i++)
-			idx[i] = i;
-		qsort_r(idx, f.n, sizeof(*idx), cmp_idx, f.path);
-		for (size_t i = 0; i < m->n; i++) {
-			size_t lo = 0, hi = f.n;
-			while (lo < hi) {
-				size_t mid = lo + (hi - lo) / 2;
-				if (strcmp(f.path[idx[mid]], m->paths[i]) < 0)
-					lo = mid + 1;
-				else
-					hi = mid;
-			}
-			unsigned char *h = sha + i * STORE_SHA_LEN;
-			if (lo < f.n && !strcmp(f.path[idx[lo]], m->paths[i])) {
-				memcpy(h, f.sha + idx[lo] * STORE_SHA_LEN,
-				       STORE_SHA_LEN);
-			} else {
-				memset(h, 0xff, STORE_SHA_LEN);
-				memcpy(h, &i, sizeof(i));
-			}
-		}
+	for (size_t i = 0; i < m->n; i++) {
+		unsigned char *h = sha + i * STORE_SHA_LEN;
+		memset(h, 0xff, STORE_SHA_LEN);
+		memcpy(h, &i, sizeof(i));
 	}
-	for (size_t i = 0; i < f.n; i++)
-		free(f.path[i]);
-	free(f.path);
-	free(f.sha);
-	free(idx);
-	return rc;
+	return store_tree_files_each(st, tree, hash_file, &w);
 }
 
-int core_objs_dedup(store *st, int64_t ds, const struct core_req *q,
+int core_objs_dedup(store *st, int64_t tree, const struct core_req *q,
 		    const struct store_matrix *m, const uint8_t *pre,
 		    const struct smp_threshold *thr, size_t nthr,
 		    uint8_t *allowed, char *why, size_t whylen)
 {
-	const char *from = q->from[0] ? q->from : "initial-tag";
-	struct store_tag t;
 	struct core_dups g;
 	unsigned char *sha;
-	int rc = store_tag_get(st, ds, from, &t);
+	int rc;
 
-	if (rc == -ENOENT) {
-		snprintf(why, whylen, "from=%s: no such tag", from);
-		return -EINVAL;
-	}
-	if (rc)
-		return rc;
 	if (!(sha = malloc((m->n ? m->n : 1) * STORE_SHA_LEN)))
 		return -ENOMEM;
-	rc = candidate_hashes(st, t.id, m, sha);
+	rc = candidate_hashes(st, tree, m, sha);
 	if (!rc)
 		rc = core_dups_exact(sha, STORE_SHA_LEN, m->n, &g);
 	free(sha);

@@ -96,6 +96,22 @@ static int parse_u64(const char *s, uint64_t *out)
 	return 0;
 }
 
+int core_req_dedup(const char *val, struct core_req *out, char *msg,
+		   size_t msglen)
+{
+	char *end;
+	float f = strtof(val, &end);
+
+	if (!*val || *end || !isfinite(f) || f < 0) {
+		snprintf(msg, msglen, "dedup=%.64s: expected a distance >= 0",
+			 val);
+		return -EINVAL;
+	}
+	out->dedup_on = 1;
+	out->dedup = f;
+	return 0;
+}
+
 int core_req_parse(const char *line, struct core_req *out, char *msg,
 		   size_t msglen)
 {
@@ -214,15 +230,8 @@ int core_req_parse(const char *line, struct core_req *out, char *msg,
 			}
 			out->min_distance = f;
 		} else if (!strcmp(key, "dedup")) {   /* issue 21, i21c */
-			char *end;
-			float f = strtof(val, &end);
-			if (!*val || *end || !isfinite(f) || f < 0) {
-				snprintf(msg, msglen, "dedup=%.64s: expected a"
-					 " distance >= 0", val);
+			if (core_req_dedup(val, out, msg, msglen))
 				return -EINVAL;
-			}
-			out->dedup_on = 1;
-			out->dedup = f;
 		} else {
 			snprintf(msg, msglen, "unknown key '%.64s' (known: n,"
 				 " from, embedding, seed, min_distance, dedup)", key);
@@ -339,8 +348,9 @@ static int run_strategy(struct runner *r, const struct store_run *run,
 		if (core_req_parse(run->request, &q, ign, sizeof(ign)) ||
 		    !q.sel.on)
 			return -EINVAL;
-		return core_objs_run(r->st, run->dataset, run->emb, &q, seed, m,
-				    &ctl, res, why, whylen);
+		return core_objs_run(r->st, run->dataset, run->emb,
+				    run->from_tag, &q, seed, m, &ctl, res,
+				    why, whylen);
 	}
 	return -EINVAL;
 }

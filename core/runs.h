@@ -63,6 +63,11 @@ struct core_req {
  * strategy or key, bad value, missing argument). Pure. */
 int core_req_parse(const char *line, struct core_req *out, char *msg,
 		   size_t msglen);
+/* The value of dedup=D, in either form of request line (this one's and
+ * core/request.c's): sets out->dedup_on and out->dedup. 0, or -EINVAL with
+ * the reason in msg (not a number, not finite, negative). */
+int core_req_dedup(const char *val, struct core_req *out, char *msg,
+		   size_t msglen);
 
 /* Returns NULL on out-of-memory. The runner does not own the store nor
  * the blob store it reads the samples' bytes from (core/blobs.h). */

@@ -511,7 +511,8 @@ static void put_file_gone(struct fx *f, const struct store_dataset *ds,
  * starts a pass, which caches what it can; a file whose bytes are not
  * here stays missing, and a kick missing no more than that pass left
  * starts no new pass (without this, every stat of builtin.csv walked the
- * whole tree again); a tree missing more starts one. */
+ * whole tree again); a tree missing more starts one, and so does a tree
+ * changed since that pass (the file uploaded again with its bytes). */
 static void test_filler(void **state)
 {
 	struct fx *f = *state;
@@ -548,6 +549,40 @@ static void test_filler(void **state)
 		usleep(1000);
 	}
 	assert_int_equal(core_imgmeta_filler_kick(fl, d.live_tree, 2), 1);
+	/* three.txt uploaded again, its bytes here now: as many missing as
+	 * that pass left, but the tree changed, so a kick starts a pass, and
+	 * it caches three.txt */
+	{
+		struct store_node n;
+		unsigned char sha[STORE_SHA_LEN];
+		char staged[4096];
+		int fd, rc = 0;
+
+		usleep(300000);     /* the pass just kicked ends (as above) */
+		assert_int_equal(store_node_lookup(f->st, d.live_root,
+						   "three.txt", &n), 0);
+		fd = store_staging_create(f->st, staged, sizeof(staged));
+		assert_true(fd >= 0);
+		assert_int_equal(write(fd, "three, whole", 12), 12);
+		assert_int_equal(store_sha256_fd(fd, sha), 0);
+		assert_int_equal(store_node_commit(f->st, n.ino, fd, staged,
+						   sha, 12, 0, 0), 0);
+		close(fd);
+		for (int i = 0; i < 500 && rc != 1; i++) {
+			rc = core_imgmeta_filler_kick(fl, d.live_tree, 1);
+			if (rc != 1)
+				usleep(10000);
+		}
+		assert_int_equal(rc, 1);
+		for (int i = 0; i < 500 && missing > 0; i++) {
+			usleep(10000);
+			assert_int_equal(core_imgmeta_csv(f->st, b,
+							  d.live_tree, &text,
+							  &len, &missing), 0);
+			free(text);
+		}
+		assert_int_equal(missing, 0);
+	}
 	core_imgmeta_filler_free(fl);
 	core_blobs_free(b);
 }
