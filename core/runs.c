@@ -501,7 +501,10 @@ static void do_job(struct runner *r, const struct store_run *claimed)
 			return;
 		}
 		/* records run.emb, and the step that comes next (the claim's
-		 * "starting" would be stale); a run no longer ours stops here */
+		 * "starting" would be stale), in memory first so the beat
+		 * cannot write the older phase over it; a run no longer ours
+		 * stops here */
+		on_phase(r, "loading");
 		snprintf(run.phase, sizeof(run.phase), "loading");
 		rc = store_run_put(r->st, &run);
 		if (rc == -ESTALE) {
