@@ -15,6 +15,8 @@
 #     is refused by the server with EEXIST, and B's bytes are unchanged;
 #   - a name A removed and one A renamed into such a folder are answered
 #     right (the first absent, the second there) at once;
+#   - while A keeps writing, a folder whose record expired is listed once
+#     more, and a file B made in it meanwhile is read on A;
 #   - a chmod and a utimes (rsync's two per file) write no idempotency key
 #     row on the server (they are sent unkeyed: a repeat sets the same
 #     values) and show on B.
@@ -106,6 +108,20 @@ ok "mv into the fresh folder" mv "$A/ds/initial-tag/cp/w0/moved" "$A/ds/initial-
 expect_eq two "$(cat "$A/ds/initial-tag/own/b")" "the renamed file is there at once"
 echo three >"$A/ds/initial-tag/own/a" || fail "write own/a again"
 expect_eq three "$(cat "$A/ds/initial-tag/own/a")" "a name made again after its remove reads back"
+
+# --- while A keeps writing, an expired record is renewed by one listing
+# (client_nodes.c's whole_renew), which shows what B made meanwhile
+ok "mkdir a fourth fresh folder on A" mkdir "$A/ds/initial-tag/busy"
+ok "B sees it" ls "$B/ds/initial-tag/busy"
+ok "B writes busy/c.txt" cp "$T/b.txt" "$B/ds/initial-tag/busy/c.txt"
+sleep 2.5
+echo w >"$A/ds/initial-tag/own/w" || fail "write own/w (A is writing)"
+m=$(mark)
+ok "A, writing, reads B's file once its record of busy/ expired" \
+	cmp "$T/b.txt" "$A/ds/initial-tag/busy/c.txt"
+n=$(since "$m" | grep -c 'remote: GET /v1/nodes/[0-9]*/children?limit=[0-9]*: 200')
+((n >= 1)) && pass "the expired record was renewed by a listing" ||
+	fail "no listing in A's log after the record expired"
 
 # --- setattr: unkeyed, and it takes effect
 keys() { sv_catalog_sql "$T/store" "SELECT count(*) FROM idem"; }
