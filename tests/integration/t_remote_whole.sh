@@ -8,7 +8,8 @@
 #   - `cp -r` and `rsync -a` into folders mount A just made, and into a new
 #     dataset's initial-tag, send no lookup by name of the new files (nor
 #     of rsync's temporary names) — A's own debug log (-d), the client's
-#     "remote: GET PATH: STATUS" lines — and every file arrives whole;
+#     "remote: GET PATH: STATUS" lines — and every file arrives whole; a
+#     second `rsync -a` at once sends only the file changed meanwhile;
 #   - a file mount B makes in a folder A knows whole is read on A once
 #     meta_ttl has passed;
 #   - A's O_EXCL create of a name B took meanwhile (A still calls it absent)
@@ -67,6 +68,19 @@ ncreate=$(grep -c 'remote: POST /v1/nodes/[0-9]*/children: 20[01]' "$T/copy.log"
 ((ncreate >= 240)) && pass "the copies did create their files ($ncreate creates)" ||
 	fail "only $ncreate creates in A's log for 240 files"
 ((n == 0)) || grep 'lookup?name=' "$T/copy.log" | head -n 10 | sed 's/^/#   | /'
+
+# --- rsync -a again at once, one file changed: every name A made in these
+# folders is found (none called absent), so only that file goes again,
+# over its old copy (a rename onto a name the record holds)
+echo more >>"$T/src/w2/f005.bin"
+if rsync -ai "$T/src/" "$A/ds/initial-tag/rs/" >"$T/rsync2.out" 2>&1; then
+	pass "rsync -a again into A"
+else
+	fail "rsync -a again into A: $(tail -n 3 "$T/rsync2.out")"
+fi
+expect_eq "w2/f005.bin" "$(grep '^[<>c]f' "$T/rsync2.out" | awk '{ print $2 }' | tr '\n' ' ' | sed 's/ $//')" \
+	"the second rsync -a sends only the changed file"
+expect_tree_eq "$T/src" "$A/ds/initial-tag/rs" "rsync -a again: the tree is the source's"
 
 # --- files straight into a new dataset's initial-tag: no lookup either
 m=$(mark)
