@@ -302,12 +302,19 @@ static int is_idempotent(const char *m)
 	return !strcmp(m, "GET") || !strcmp(m, "HEAD") || !strcmp(m, "PUT");
 }
 
+/* A request whose repeat changes nothing more: GET, HEAD, PUT, or one
+ * marked unkeyed (struct req) — retried after any failure. */
+static int repeatable(const struct req *r)
+{
+	return is_idempotent(r->method) || r->unkeyed;
+}
+
 static int retryable(const struct req *r, CURLcode res, int keyed)
 {
 	if (res == CURLE_COULDNT_CONNECT || res == CURLE_COULDNT_RESOLVE_HOST)
 		return 1;
 	/* a keyed change only when no answer began (status still 0) */
-	if (!is_idempotent(r->method) && !r->unkeyed && (!keyed || r->status))
+	if (!repeatable(r) && (!keyed || r->status))
 		return 0;
 	return res == CURLE_OPERATION_TIMEDOUT || res == CURLE_SEND_ERROR ||
 	       res == CURLE_RECV_ERROR || res == CURLE_GOT_NOTHING ||
@@ -606,8 +613,7 @@ int cl_http(struct client *c, struct req *r)
 			break;
 		if (res != CURLE_OK && !retryable(r, res, keyed))
 			break;
-		if (res == CURLE_OK && !is_idempotent(r->method) &&
-		    !r->unkeyed &&
+		if (res == CURLE_OK && !repeatable(r) &&
 		    r->status != 502 && r->status != 503 &&
 		    !(keyed && r->status == 504))
 			break;

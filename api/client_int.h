@@ -123,7 +123,8 @@ int cl_whole_init(struct client *c);
 void cl_whole_free(struct client *c);
 /* dir was created by this mount: empty at t0 (now_s() before its request). */
 void cl_whole_made(struct client *c, int64_t dir, double t0);
-/* A listing of all of dir, asked for at t0, named these n names. */
+/* A listing of all of dir, asked for at t0, named these n names: renews
+ * dir's record, if it still has one (names added meanwhile stay). */
 void cl_whole_vouch(struct client *c, int64_t dir, double t0,
 		    const char *const *names, size_t n);
 /* dir is no longer known whole (a listing failed or was too long). */

@@ -9,11 +9,12 @@
  *   - this mount created it (cl_whole_made: it was empty at t0, the time
  *     before the mkdir's request went out; a new dataset's initial-tag
  *     too), or
- *   - a listing of all of it was fetched from the server (cl_whole_vouch,
- *     t0 again the time before the request: client_nodes.c renews an
- *     expired record that way while the mount is writing, one request
- *     instead of one per name; a reader's lookup drops it instead, and
- *     goes by client_nodes.c's revalidated listing as before);
+ *   - it was known whole, and a listing of all of it was fetched from the
+ *     server while its record stayed (cl_whole_vouch, t0 again the time
+ *     before the request: client_nodes.c renews an expired record that
+ *     way while the mount is writing, one request instead of one per
+ *     name; a reader's lookup drops it instead, and goes by
+ *     client_nodes.c's revalidated listing as before);
  * and stays so for the kernel's live TTL (live_ttl, half of meta_ttl)
  * after t0. Meanwhile every name this mount creates or renames into it is
  * added (cl_whole_named) — before its request is sent, whatever its
@@ -175,26 +176,21 @@ void cl_whole_made(struct client *c, int64_t dir, double t0)
 void cl_whole_vouch(struct client *c, int64_t dir, double t0,
 		    const char *const *names, size_t n)
 {
-	struct whole_dir *w, keep;
+	struct whole_dir *w;
 
 	if (!c->whole || dir <= 0)
 		return;
 	pthread_mutex_lock(&c->whole->lock);
-	/* Names this mount added while the listing was on its way stay: the
-	 * old record's names join the listing's. */
+	/* Only a record still there is renewed, and its names stay: a name
+	 * this mount added while the listing was on its way (its create may
+	 * reach the server after the listing did) is in it. A record dropped
+	 * or given way meanwhile took such names with it; one made here from
+	 * the listing alone would call them absent. */
 	w = find(c->whole, dir);
-	memset(&keep, 0, sizeof(keep));
-	if (w) {
-		keep = *w;
-		memset(w, 0, sizeof(*w));
-	}
-	w = slot(c->whole, dir);
-	w->t0 = t0;
-	for (size_t i = 0; i < keep.n && w->dir; i++)
-		add(w, keep.names[i]);
-	for (size_t i = 0; i < n && w->dir; i++)
+	if (w)
+		w->t0 = t0;
+	for (size_t i = 0; w && i < n && w->dir; i++)
 		add(w, names[i]);
-	dir_clear(&keep);
 	pthread_mutex_unlock(&c->whole->lock);
 }
 

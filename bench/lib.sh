@@ -10,6 +10,9 @@
 #                                      made, reap the daemons, TERM the PIDs in
 #                                      BENCH_SERVERS, remove $BENCH_RM
 #   now / since T0                     wall clock, "12.3 s" since T0
+#   secs T0                            seconds since T0, "12.345" (a line)
+#   median <FILE                       the median of one number a line (the
+#                                      lower one of an even count)
 #   bench_die MSG                      message and exit 1 (cleanup runs)
 # Only daemons this script started are signalled, by PID.
 
@@ -20,6 +23,8 @@ BENCH_RM=''        # a work dir to remove at the end ('' = keep)
 
 now() { date +%s.%N; }
 since() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.1f s", b - a }'; }
+secs() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.3f\n", b - a }'; }
+median() { sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
 bench_die() { echo "$BENCH_NAME: $*" >&2; exit 1; }
 bench_mounted() { findmnt -rn -M "$1" >/dev/null 2>&1; }
 

@@ -508,9 +508,12 @@ static int record_put(struct conn *c, const char *user,
 /* The upload cap's exact check, inside the put's write transaction
  * (which excludes every other writer of the catalog, from any server:
  * sql.h), so two servers cannot both admit the last bytes: 0 when the put
- * adds no pending row (user holds a grant for sha already, or a node names
- * it) or the user's pending rows, with this one (size bytes, replacing
- * the user's own row of sha), stay within cap; -EDQUOT when not; or
+ * adds no bytes to keep (user holds a grant for sha already, or a node or
+ * a thumbnail names it — on S3 such a put still leaves a pending row,
+ * record_put's hold, which counts against the next put until the commit
+ * naming the hash ends it) or the user's pending rows, with this one (size
+ * bytes, replacing the user's own row of sha), stay within cap; -EDQUOT
+ * when not; or
  * -errno. *count and *bytes: the user's pending rows before the put.
  * No row lock (SELECT … FOR UPDATE, which SQLite lacks) is needed while
  * sql_begin excludes every other writer; should write transactions ever

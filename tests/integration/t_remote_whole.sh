@@ -8,13 +8,16 @@
 #   - `cp -r` and `rsync -a` into folders mount A just made, and into a new
 #     dataset's initial-tag, send no lookup by name of the new files (nor
 #     of rsync's temporary names) — A's own debug log (-d), the client's
-#     "remote: GET PATH: STATUS" lines — and every file arrives whole;
+#     "remote: GET PATH: STATUS" lines — and every file arrives whole; a
+#     second `rsync -a` at once sends only the file changed meanwhile;
 #   - a file mount B makes in a folder A knows whole is read on A once
 #     meta_ttl has passed;
 #   - A's O_EXCL create of a name B took meanwhile (A still calls it absent)
 #     is refused by the server with EEXIST, and B's bytes are unchanged;
 #   - a name A removed and one A renamed into such a folder are answered
 #     right (the first absent, the second there) at once;
+#   - while A keeps writing, a folder whose record expired is listed once
+#     more, and a file B made in it meanwhile is read on A;
 #   - a chmod and a utimes (rsync's two per file) write no idempotency key
 #     row on the server (they are sent unkeyed: a repeat sets the same
 #     values) and show on B.
@@ -66,6 +69,19 @@ ncreate=$(grep -c 'remote: POST /v1/nodes/[0-9]*/children: 20[01]' "$T/copy.log"
 	fail "only $ncreate creates in A's log for 240 files"
 ((n == 0)) || grep 'lookup?name=' "$T/copy.log" | head -n 10 | sed 's/^/#   | /'
 
+# --- rsync -a again at once, one file changed: every name A made in these
+# folders is found (none called absent), so only that file goes again,
+# over its old copy (a rename onto a name the record holds)
+echo more >>"$T/src/w2/f005.bin"
+if rsync -ai "$T/src/" "$A/ds/initial-tag/rs/" >"$T/rsync2.out" 2>&1; then
+	pass "rsync -a again into A"
+else
+	fail "rsync -a again into A: $(tail -n 3 "$T/rsync2.out")"
+fi
+expect_eq "w2/f005.bin" "$(grep '^[<>c]f' "$T/rsync2.out" | awk '{ print $2 }' | tr '\n' ' ' | sed 's/ $//')" \
+	"the second rsync -a sends only the changed file"
+expect_tree_eq "$T/src" "$A/ds/initial-tag/rs" "rsync -a again: the tree is the source's"
+
 # --- files straight into a new dataset's initial-tag: no lookup either
 m=$(mark)
 ok "mkdir a second dataset on A" mkdir "$A/ds2"
@@ -106,6 +122,20 @@ ok "mv into the fresh folder" mv "$A/ds/initial-tag/cp/w0/moved" "$A/ds/initial-
 expect_eq two "$(cat "$A/ds/initial-tag/own/b")" "the renamed file is there at once"
 echo three >"$A/ds/initial-tag/own/a" || fail "write own/a again"
 expect_eq three "$(cat "$A/ds/initial-tag/own/a")" "a name made again after its remove reads back"
+
+# --- while A keeps writing, an expired record is renewed by one listing
+# (client_nodes.c's whole_renew), which shows what B made meanwhile
+ok "mkdir a fourth fresh folder on A" mkdir "$A/ds/initial-tag/busy"
+ok "B sees it" ls "$B/ds/initial-tag/busy"
+ok "B writes busy/c.txt" cp "$T/b.txt" "$B/ds/initial-tag/busy/c.txt"
+sleep 2.5
+echo w >"$A/ds/initial-tag/own/w" || fail "write own/w (A is writing)"
+m=$(mark)
+ok "A, writing, reads B's file once its record of busy/ expired" \
+	cmp "$T/b.txt" "$A/ds/initial-tag/busy/c.txt"
+n=$(since "$m" | grep -c 'remote: GET /v1/nodes/[0-9]*/children?limit=[0-9]*: 200')
+((n >= 1)) && pass "the expired record was renewed by a listing" ||
+	fail "no listing in A's log after the record expired"
 
 # --- setattr: unkeyed, and it takes effect
 keys() { sv_catalog_sql "$T/store" "SELECT count(*) FROM idem"; }

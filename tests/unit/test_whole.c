@@ -66,6 +66,34 @@ static void test_expiry_and_vouch(void **state)
 	free_client(c);
 }
 
+/* A listing renews only a record still there: one dropped, or given way
+ * to other folders, while the listing was on its way took the names this
+ * mount added meanwhile (a create that may reach the server after the
+ * listing did), so the listing alone must not call them absent. */
+static void test_vouch_after_drop(void **state)
+{
+	struct client *c = new_client();
+	const char *names[] = { "a" };
+	double t = now_s();
+
+	(void)state;
+	cl_whole_made(c, 8, t - 1.5);                         /* expired */
+	cl_whole_named(c, 8, "inflight");                     /* our create */
+	cl_whole_drop(c, 8);                                  /* another thread */
+	cl_whole_vouch(c, 8, now_s(), names, 1);              /* the listing */
+	assert_int_equal(cl_whole_absent(c, 8, "inflight"), 0);
+	assert_int_equal(cl_whole_absent(c, 8, "z"), 0);      /* no record */
+
+	cl_whole_made(c, 9, t - 1.5);
+	cl_whole_named(c, 9, "inflight");
+	for (int d = 100; d < 164; d++)                       /* 9 gives way */
+		cl_whole_made(c, d, t);
+	cl_whole_vouch(c, 9, now_s(), names, 1);
+	assert_int_equal(cl_whole_absent(c, 9, "inflight"), 0);
+	assert_int_equal(cl_whole_absent(c, 100, "q"), 1);    /* none evicted */
+	free_client(c);
+}
+
 static void test_bounds(void **state)
 {
 	struct client *c = new_client();
@@ -100,6 +128,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_made_named_absent),
 		cmocka_unit_test(test_expiry_and_vouch),
+		cmocka_unit_test(test_vouch_after_drop),
 		cmocka_unit_test(test_bounds),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
