@@ -77,8 +77,6 @@ PYEOF
 	touch "$SRC.done"
 fi
 
-secs() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.3f\n", b - a }'; }
-median() { sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
 
 # serve_fresh NAME — a new store $W/NAME.store served on a free port: sets
 # URL, SRV_PID and $W/NAME.token (mode 600)

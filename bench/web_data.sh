@@ -78,7 +78,6 @@ t() {
 	*) bench_die "GET $path: HTTP ${out%% *} $(head -c 300 "$work/body")" ;;
 	esac
 }
-median() { sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
 flip=0
 change() {   # renames a file back and forth through the API: a new gen
 	local from=f0000000.jpg to=g0000000.jpg
