@@ -92,23 +92,30 @@ export async function ensureColumns(id: number, want: string[]): Promise<void> {
 	}
 	const myGen = gen;
 	const key = idx.join(',');
+	const asked = idx.map((k) => names[k]);
+	const askAgain = () => setTimeout(() => {
+		if (id === ds) void ensureColumns(id, asked);
+	}, PENDING_RETRY_MS);
 	const p = (async () => {
 		try {
 			const a = await api.columnValues(id, idx, etags.get(key));
-			if (id !== ds || myGen !== gen || !a) return;
+			if (id !== ds || myGen !== gen) return;
+			// 304: nothing computed since the last ask (the filler may be busy
+			// with another tree or a large image); still pending, so ask again
+			if (!a) {
+				if (asked.some((w) => partial.has(w))) askAgain();
+				return;
+			}
 			if (a.gen !== myGen || a.count !== t.count) return; // another table: asked again when it follows
 			etags.set(key, a.etag);
 			const m = new Map(columns.value);
 			for (const cj of a.columns) m.set(String(cj.name), decodeColumn(cj));
 			columns.value = m;
 			columnsError.value = null;
-			const asked = idx.map((k) => names[k]);
 			if (a.pending > 0) {
 				for (const w of asked) partial.add(w);
 				columnsPending.value = a.pending;
-				setTimeout(() => {
-					if (id === ds) void ensureColumns(id, asked);
-				}, PENDING_RETRY_MS);
+				askAgain();
 			} else {
 				for (const w of asked) partial.delete(w);
 				if (partial.size === 0) columnsPending.value = 0;
