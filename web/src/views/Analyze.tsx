@@ -68,9 +68,11 @@ interface NumProps {
 	mask: Uint8Array | null;
 	pass: Uint8Array | null;
 	idBase: string;
+	/** the server is still computing values of this column (builtin.*) */
+	pending: boolean;
 }
 
-function NumberFilter({ col, mask, pass, idBase }: NumProps) {
+function NumberFilter({ col, mask, pass, idBase, pending }: NumProps) {
 	const h = useMemo(() => histogram(col.values, mask, BINS), [col, mask]);
 	const passed = useMemo(() => (h.counts.length && pass ? binCounts(col.values, pass, h.lo, h.hi, h.counts.length) : null),
 		[col, pass, h]);
@@ -124,7 +126,8 @@ function NumberFilter({ col, mask, pass, idBase }: NumProps) {
 		? [range.lo === null ? 0 : xOf(range.lo), range.hi === null ? HIST_W : xOf(range.hi)] : null);
 	return (
 		<div class="an-body">
-			{nb === 0 ? <p class="muted">No sample of this tag has a value.</p> : (
+			{nb === 0 ? <p class="muted">{pending ? 'Being computed: the values fill in as the server has them.'
+				: 'None of these samples has a value.'}</p> : (
 				<svg class="an-hist" viewBox={`0 0 ${HIST_W} ${HIST_H}`} width={HIST_W} height={HIST_H} aria-hidden="true"
 					onPointerDown={onDown} onPointerMove={onMove} onPointerUp={onUp}
 					onPointerCancel={() => { drag.current = null; setDragBox(null); }}>
@@ -144,7 +147,7 @@ function NumberFilter({ col, mask, pass, idBase }: NumProps) {
 			)}
 			<p class="an-axis muted">
 				{nb > 0 ? (h.min === h.max ? <>every value is {formatNumber(h.min)}</> : <>{formatNumber(h.min)} to {formatNumber(h.max)}</>) : null}
-				{h.missing > 0 && <> · {plural(h.missing, 'sample')} without a value</>}
+				{h.missing > 0 && <>{nb > 0 ? ' · ' : ''}{plural(h.missing, 'sample')} without a value</>}
 			</p>
 			<div class="an-range-fields">
 				<label>
@@ -227,8 +230,8 @@ export function AnalyzePage({ datasetId }: DatasetPageProps) {
 	useEffect(() => { void loadColumnNames(datasetId); }, [datasetId]);
 	useEffect(() => {
 		if (!names || !names.length) return;
-		// builtin.* may make the server decode every image the first time: asked
-		// apart, so the uploaded columns show without waiting for it
+		// builtin.* asked apart: while the server computes them (pending) they
+		// are asked again alone, and their ETag does not move with the others
 		const all = names.slice(0, 64);
 		const builtin = all.filter((n) => n.startsWith('builtin.'));
 		void ensureColumns(datasetId, all.filter((n) => !n.startsWith('builtin.')));
@@ -313,7 +316,8 @@ export function AnalyzePage({ datasetId }: DatasetPageProps) {
 							<h3 id={hid} class="an-name" title={n}><bdi>{n}</bdi>
 								{filterActive(fs.get(n)) && <span class="an-on"> (filtered)</span>}</h3>
 							{!c ? <p class="muted">Loading…</p>
-								: c.kind === 'number' ? <NumberFilter col={c} mask={mask} pass={anyFilter ? pass : null} idBase={hid} />
+								: c.kind === 'number' ? <NumberFilter col={c} mask={mask} pass={anyFilter ? pass : null} idBase={hid}
+									pending={columnsPending.value > 0 && n.startsWith('builtin.')} />
 									: <CategoryFilter col={c} mask={mask} pass={anyFilter ? pass : null} />}
 						</section>
 					);
