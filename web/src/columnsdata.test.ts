@@ -5,6 +5,7 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 
 const answers: ({ pending: number; values: (number | null)[]; etag: string } | null)[] = [];
 const asks: (string | undefined)[] = [];
+let answerMs = 0;   // how long the fake server takes to answer
 
 vi.mock('./api', () => {
   class ApiError extends Error {
@@ -15,6 +16,7 @@ vi.mock('./api', () => {
     columnList: async () => ['builtin.width'],
     columnValues: async (_ds: number, _cols: number[], etag?: string) => {
       asks.push(etag);
+      if (answerMs) vi.setSystemTime(Date.now() + answerMs);
       const a = answers.shift();
       if (a === undefined) throw new Error('asked once too often');
       if (a === null) return null;
@@ -53,5 +55,24 @@ describe('ensureColumns with pending builtin.* values', () => {
     // nothing pending: no more asks
     await vi.advanceTimersByTimeAsync(10000);
     expect(asks.length).toBe(4);
+  });
+
+  it('waits longer when the server took long to answer', async () => {
+    vi.useFakeTimers();
+    asks.length = 0;
+    answerMs = 2000;   // 4 x 2 s: the next ask after 8 s, not 3
+    state.table.value = { gen: 'g1', count: 2 } as typeof state.table.value;
+    answers.push(
+      { pending: 2, values: [null, null], etag: '"d"' },
+      { pending: 0, values: [16, 17], etag: '"e"' },
+    );
+    await cd.loadColumnNames(8);
+    await cd.ensureColumns(8, ['builtin.width']);
+    await vi.advanceTimersByTimeAsync(7000);
+    expect(asks.length).toBe(1);
+    await vi.advanceTimersByTimeAsync(1500);
+    expect(asks.length).toBe(2);
+    expect(cd.columnsPending.value).toBe(0);
+    answerMs = 0;
   });
 });
