@@ -35,6 +35,18 @@ const BINS = 30;
 const HIST_W = 300;
 const HIST_H = 80;
 const MAX_CATS = 40;
+/** Columns shown at most: what the server gives in one ask. */
+const MAX_COLS = 64;
+
+/** The columns shown, in the server's order: every builtin.* one (a few,
+ * listed last) and the others up to MAX_COLS in all, so a model of many
+ * classes does not push the image metadata out; and how many are left out. */
+function pickColumns(names: string[]): { shown: string[]; left: number } {
+	const builtin = names.filter((n) => n.startsWith('builtin.')).slice(0, MAX_COLS);
+	const others = names.filter((n) => !n.startsWith('builtin.')).slice(0, MAX_COLS - builtin.length);
+	const keep = new Set([...others, ...builtin]);
+	return { shown: names.filter((n) => keep.has(n)), left: names.length - keep.size };
+}
 
 function setFilter(name: string, f: Filter | null): void {
 	const m = new Map(filters.value);
@@ -228,15 +240,15 @@ export function AnalyzePage({ datasetId }: DatasetPageProps) {
 	const [busy, setBusy] = useState(false);
 
 	useEffect(() => { void loadColumnNames(datasetId); }, [datasetId]);
+	const { shown, left } = useMemo(() => pickColumns(names ?? []), [names]);
 	useEffect(() => {
-		if (!names || !names.length) return;
+		if (!shown.length) return;
 		// builtin.* asked apart: while the server computes them (pending) they
 		// are asked again alone, and their ETag does not move with the others
-		const all = names.slice(0, 64);
-		const builtin = all.filter((n) => n.startsWith('builtin.'));
-		void ensureColumns(datasetId, all.filter((n) => !n.startsWith('builtin.')));
+		const builtin = shown.filter((n) => n.startsWith('builtin.'));
+		void ensureColumns(datasetId, shown.filter((n) => !n.startsWith('builtin.')));
 		if (builtin.length) void ensureColumns(datasetId, builtin);
-	}, [datasetId, names, t?.gen]);
+	}, [datasetId, shown, t?.gen]);
 
 	const mask = t && a && a.length === t.count ? a : null;
 	const anyFilter = [...fs.values()].some(filterActive);
@@ -279,7 +291,6 @@ export function AnalyzePage({ datasetId }: DatasetPageProps) {
 		}
 	}
 
-	const shown = names ? names.slice(0, 64) : [];
 	return (
 		<section aria-labelledby="analyze-h" class="analyze">
 			<h2 id="analyze-h">Analyze &amp; Filter</h2>
@@ -307,6 +318,12 @@ export function AnalyzePage({ datasetId }: DatasetPageProps) {
 			)}
 			{!names && !columnsError.value && <p class="muted" role="status">Loading the columns…</p>}
 			{names && names.length === 0 && <p class="muted">This dataset has no columns.</p>}
+			{left > 0 && (
+				<p class="muted">
+					{plural(left, 'more column')} not shown (at most {MAX_COLS}): sort the Samples grid by one of them, or
+					choose it under Columns shown there.
+				</p>
+			)}
 			<div class="an-grid">
 				{shown.map((n, k) => {
 					const c = cols.get(n);
