@@ -315,6 +315,11 @@ describe('columns, sort, Analyze & Filter, layouts', { concurrency: false }, () 
 		const { columns: names } = await S.api.json('GET', `/v1/datasets/${ds.id}/columns`);
 		const nb = names.filter((n) => n.startsWith('builtin.')).length;
 		assert.ok(names.length > 64 && nb > 0, `${names.length} columns, ${nb} builtin`);
+		// a tag of the same user's other dataset is no tag of this one
+		const three = (await S.api.tags(S.ds.id)).find((x) => x.name === 'three');
+		const other = await S.api.req('GET', `/v1/datasets/${ds.id}/columns?cols=0&tag=${three.id}`);
+		assert.equal(other.status, 404, `a tag of another dataset: ${other.status}`);
+		assert.match((await other.json()).error.message, /no such tag in this dataset/);
 		const page = await openSignedIn(`/datasets/${ds.id}/analyze`);
 		await page.getByRole('heading', { name: 'wide.c00' }).waitFor();
 		await page.getByRole('heading', { name: 'builtin.width' }).waitFor();
