@@ -256,6 +256,8 @@ static enum MHD_Result r_columns(struct srv *s, struct req *r,
 	struct tbuf b;
 	enum MHD_Result ret;
 	size_t idx[COLS_MAX], nn = 0, pending = 0, len = 0;
+	const char *specs[COLS_MAX];
+	struct sv_column col[COLS_MAX];
 	char **names = NULL, cols[1024], why[512], etag[40], *body = NULL;
 	uint8_t *in = NULL;
 	uint64_t stamp = 0;
@@ -300,25 +302,20 @@ static enum MHD_Result r_columns(struct srv *s, struct req *r,
 	tbuf_printf(&b, "{\"count\":%zu,\"gen\":", t->n);
 	put_str(&b, t->gen_s);
 	PUT(&b, ",\"columns\":[");
+	for (int j = 0; j < k; j++)
+		specs[j] = names[idx[j]];
+	why[0] = 0;
+	rc = colcache_columns(s->st, r->id, t->gen_s, stamp, specs, (size_t)k,
+			      t->path, t->n, col, &pending, why, sizeof(why));
+	if (rc) {
+		ret = srv_send_errno(c, rc, why[0] ? why : NULL);
+		goto out;
+	}
 	for (int j = 0; j < k; j++) {
-		struct sv_column col;
-
-		why[0] = 0;
-		size_t pend = 0;
-
-		rc = colcache_column(s->st, r->id, t->gen_s, stamp,
-				     names[idx[j]], t->path, t->n, &col, &pend,
-				     why, sizeof(why));
-		if (pend > pending)     /* samples, not values */
-			pending = pend;
-		if (rc) {
-			ret = srv_send_errno(c, rc, why[0] ? why : NULL);
-			goto out;
-		}
 		if (j)
 			PUT(&b, ",");
-		put_column(&b, names[idx[j]], &col, in);
-		sv_column_free(&col);
+		put_column(&b, names[idx[j]], &col[j], in);
+		sv_column_free(&col[j]);
 	}
 	/* "pending": builtin.* values not computed yet (null above); the
 	 * local backend's filler computes them in the background (its
