@@ -45,50 +45,31 @@
 #include "core/colcache.h"
 #include "core/columns.h"
 #include "core/table.h"
+#include "core/text.h"
 
 #define COLS_MAX 64                 /* columns per request */
 
-/* A growing output buffer; ok stays 0 after a failed growth. */
-struct obuf {
-	char *p;
-	size_t len, cap;
-	int ok;
-};
+/* An answer's JSON at most (64 columns of ~700,000 samples): past it the
+ * request is refused (413) rather than the server holding gigabytes. */
+#define BODY_MAX ((size_t)1 << 30)
 
-static int ob_room(struct obuf *b, size_t more)
-{
-	size_t cap = b->cap ? b->cap : 4096;
-	char *np;
+#define PUT(b, lit) tbuf_put(b, lit, sizeof(lit) - 1)
 
-	if (!b->ok)
-		return 0;
-	while (cap - b->len < more + 1)
-		cap *= 2;
-	if (cap != b->cap) {
-		if (!(np = realloc(b->p, cap))) {
-			b->ok = 0;
-			return 0;
-		}
-		b->p = np;
-		b->cap = cap;
-	}
-	return 1;
-}
-
-static void ob_add(struct obuf *b, const char *s, size_t n)
-{
-	if (ob_room(b, n)) {
-		memcpy(b->p + b->len, s, n);
-		b->len += n;
-	}
-}
-
-static void ob_str(struct obuf *b, const char *s)
+/* s as a JSON string (tbl_json_str: at most 6 bytes a byte, 2 quotes). */
+static void put_str(struct tbuf *b, const char *s)
 {
 	size_t n = strlen(s);
+	char small[256];
+	char *q = 6 * n + 2 <= sizeof(small) ? small : malloc(6 * n + 2);
 
-	if (ob_room(b, 6 * n + 2))
-		b->len += tbl_json_str(b->p + b->len, s, n);
+	if (!q) {
+		if (!b->err)
+			b->err = -ENOMEM;
+		return;
+	}
+	tbuf_put(b, q, tbl_json_str(q, s, n));
+	if (q != small)
+		free(q);
 }
 
 /* "cols": "all" or I,J,... into idx (at most COLS_MAX, each < n): the
@@ -133,29 +114,29 @@ static int put_num(char *buf, size_t len, const char *sep, double v)
 }
 
 /* Appends column c (aligned with t; in[i] = 0 leaves sample i out). */
-static void put_column(struct obuf *b, const char *name,
+static void put_column(struct tbuf *b, const char *name,
 		       const struct sv_column *c, const uint8_t *in)
 {
 	char num[40];
 
-	ob_add(b, "{\"name\":", 8);
-	ob_str(b, name);
+	PUT(b, "{\"name\":");
+	put_str(b, name);
 	if (c->categorical) {
-		ob_add(b, ",\"kind\":\"category\",\"categories\":[", 33);
+		PUT(b, ",\"kind\":\"category\",\"categories\":[");
 		for (size_t k = 0; k < c->ncat; k++) {
 			if (k)
-				ob_add(b, ",", 1);
-			ob_str(b, c->names[k]);
+				PUT(b, ",");
+			put_str(b, c->names[k]);
 		}
-		ob_add(b, "],\"values\":[", 12);
+		PUT(b, "],\"values\":[");
 		for (size_t i = 0; i < c->n; i++) {
 			int32_t v = in && !in[i] ? -1 : c->cat[i];
 			int m = snprintf(num, sizeof(num), i ? ",%d" : "%d",
 					 (int)v);
-			ob_add(b, num, (size_t)m);
+			tbuf_put(b, num, (size_t)m);
 		}
 	} else {
-		ob_add(b, ",\"kind\":\"number\",\"values\":[", 27);
+		PUT(b, ",\"kind\":\"number\",\"values\":[");
 		for (size_t i = 0; i < c->n; i++) {
 			double v = c->v[i];
 			int m;
@@ -165,10 +146,10 @@ static void put_column(struct obuf *b, const char *name,
 					     "null");
 			else
 				m = put_num(num, sizeof(num), i ? "," : "", v);
-			ob_add(b, num, (size_t)m);
+			tbuf_put(b, num, (size_t)m);
 		}
 	}
-	ob_add(b, "]}", 2);
+	PUT(b, "]}");
 }
 
 /* The ETag of body: a quoted hex SHA-256 (prefix of 32 hex digits). */
@@ -272,14 +253,17 @@ static enum MHD_Result r_columns(struct srv *s, struct req *r,
 	struct store_dataset d;
 	struct tbl_cache *tc = NULL;
 	struct tbl *t = NULL;
-	struct obuf b = { NULL, 0, 0, 1 };
+	struct tbuf b;
 	enum MHD_Result ret;
-	size_t idx[COLS_MAX], nn = 0, pending = 0;
-	char **names = NULL, cols[1024], why[512], etag[40], num[24];
+	size_t idx[COLS_MAX], nn = 0, pending = 0, len = 0;
+	const char *specs[COLS_MAX];
+	struct sv_column col[COLS_MAX];
+	char **names = NULL, cols[1024], why[512], etag[40], *body = NULL;
 	uint8_t *in = NULL;
 	uint64_t stamp = 0;
 	int q, k, rc;
 
+	tbuf_init(&b, BODY_MAX);
 	/* the dataset first: another user's is a 404 whatever the query */
 	rc = srv_own_ds(s, r, r->id, &d);
 	if (!rc)
@@ -315,48 +299,39 @@ static enum MHD_Result r_columns(struct srv *s, struct req *r,
 	}
 	if (members(s, r, c, t, &in, &ret))
 		goto out;
-	ob_add(&b, "{\"count\":", 9);
-	snprintf(num, sizeof(num), "%zu", t->n);
-	ob_add(&b, num, strlen(num));
-	ob_add(&b, ",\"gen\":", 7);
-	ob_str(&b, t->gen_s);
-	ob_add(&b, ",\"columns\":[", 12);
+	tbuf_printf(&b, "{\"count\":%zu,\"gen\":", t->n);
+	put_str(&b, t->gen_s);
+	PUT(&b, ",\"columns\":[");
+	for (int j = 0; j < k; j++)
+		specs[j] = names[idx[j]];
+	why[0] = 0;
+	rc = colcache_columns(s->st, r->id, t->gen_s, stamp, specs, (size_t)k,
+			      t->path, t->n, col, &pending, why, sizeof(why));
+	if (rc) {
+		ret = srv_send_errno(c, rc, why[0] ? why : NULL);
+		goto out;
+	}
 	for (int j = 0; j < k; j++) {
-		struct sv_column col;
-
-		why[0] = 0;
-		size_t pend = 0;
-
-		rc = colcache_column(s->st, r->id, t->gen_s, stamp,
-				     names[idx[j]], t->path, t->n, &col, &pend,
-				     why, sizeof(why));
-		if (pend > pending)     /* samples, not values */
-			pending = pend;
-		if (rc) {
-			ret = srv_send_errno(c, rc, why[0] ? why : NULL);
-			goto out;
-		}
 		if (j)
-			ob_add(&b, ",", 1);
-		put_column(&b, names[idx[j]], &col, in);
-		sv_column_free(&col);
+			PUT(&b, ",");
+		put_column(&b, names[idx[j]], &col[j], in);
+		sv_column_free(&col[j]);
 	}
 	/* "pending": builtin.* values not computed yet (null above); the
 	 * local backend's filler computes them in the background (its
 	 * builtin.csv read kicks it), and a later ask has them */
-	snprintf(num, sizeof(num), "%zu", pending);
-	ob_add(&b, "],\"pending\":", 12);
-	ob_add(&b, num, strlen(num));
-	ob_add(&b, "}", 1);
+	tbuf_printf(&b, "],\"pending\":%zu}", pending);
 	if (pending) {
 		char *text = NULL;
-		size_t len = 0;
+		size_t tlen = 0;
 
-		if (r->be->ops->imgmeta_read(r->be, r->id, &text, &len) == 0)
+		if (r->be->ops->imgmeta_read(r->be, r->id, &text, &tlen) == 0)
 			free(text);
 	}
-	if (!b.ok || body_etag(b.p, b.len, etag)) {
-		ret = srv_send_errno(c, -ENOMEM, NULL);
+	if ((rc = tbuf_finish(&b, &body, &len)) || body_etag(body, len, etag)) {
+		ret = srv_send_errno(c, rc ? rc : -ENOMEM, rc == -EFBIG ?
+				     "the answer would be too large: ask for"
+				     " fewer columns at once" : NULL);
 		goto out;
 	}
 	{
@@ -370,9 +345,9 @@ static enum MHD_Result r_columns(struct srv *s, struct req *r,
 				0, (char *)"", MHD_RESPMEM_PERSISTENT);
 		} else {
 			resp = MHD_create_response_from_buffer(
-				b.len, b.p, MHD_RESPMEM_MUST_FREE);
+				len, body, MHD_RESPMEM_MUST_FREE);
 			if (resp)
-				b.p = NULL;
+				body = NULL;
 		}
 		if (!resp) {
 			ret = MHD_NO;
@@ -388,7 +363,8 @@ static enum MHD_Result r_columns(struct srv *s, struct req *r,
 				    "application/json" : NULL);
 	}
 out:
-	free(b.p);
+	tbuf_free(&b);
+	free(body);
 	free(in);
 	if (t)
 		tbl_put(tc, &t->o);

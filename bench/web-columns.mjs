@@ -4,8 +4,9 @@
 // metadata + uncertainty values (cold and warm), and a 304.
 //
 // Usage: node bench/web-columns.mjs [N=20000] [RUNS=7]
-// Starts its own `sievefs serve` on a temp store (./sievefs), stops it by
-// PID, removes the temp dir; prints the median of RUNS per request and the
+// Starts its own `sievefs serve` on a temp store (./sievefs or $SIEVEFS)
+// through tests/web/harness.mjs, which stops it by PID and removes the temp
+// dir; prints the median of RUNS per request and the
 // answer's size, with /proc/loadavg. Samples are tiny distinct files sent
 // through the API (PUT blob, create node, commit), 16 at a time.
 //
@@ -13,55 +14,29 @@
 // core/colcache.c names 352.6 ms, 5 columns 1829.3 ms, 304 1624.8 ms;
 // with it names 4.7 ms, 5 columns 85.8 ms (the first, cold, 1039 ms),
 // 304 88.0 ms (medians; 775,448 bytes for 5 columns).
-import { spawn, spawnSync } from 'node:child_process';
-import { createHash } from 'node:crypto';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
+import * as H from '../tests/web/harness.mjs';
 
 const N = Number(process.argv[2] || 20000), RUNS = Number(process.argv[3] || 7);
-const ROOT = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..');
-const SIEVEFS = process.env.SIEVEFS || path.join(ROOT, 'sievefs');
-const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sievefs-bench-cols.'));
-const store = path.join(dir, 'store');
-let srv;
 try {
-	fs.mkdirSync(store);
-	const t = spawnSync(SIEVEFS, ['token', 'create', '--store', store, 'bench'], { encoding: 'utf8' });
-	if (t.status !== 0) throw new Error(t.stderr);
-	const token = t.stdout.trim();
-	srv = spawn(SIEVEFS, ['serve', store, '--listen', '127.0.0.1:0'], { stdio: ['ignore', 'pipe', 'pipe'] });
-	let out = '';
-	srv.stdout.on('data', (b) => { out += b; });
-	srv.stderr.on('data', (b) => { out += b; });
-	let url;
-	for (let i = 0; i < 100 && !url; i++) {
-		await new Promise((r) => setTimeout(r, 100));
-		url = /listening on (http:\/\/127\.0\.0\.1:\d+)/.exec(out)?.[1];
-	}
-	if (!url) throw new Error(`no server: ${out}`);
+	const store = path.join(H.tmpdir('bench-cols'), 'store');
+	const { token } = H.tokenCreate(store, 'bench');
+	const { url } = await H.startServe(store, { webRoot: null });
+	const api = new H.Api(url, token);
 	const req = async (method, p, body, headers = {}) => {
-		const h = { authorization: `Bearer ${token}`, ...headers };
-		if (body !== undefined && typeof body === 'object' && !(body instanceof Uint8Array)) {
-			body = JSON.stringify(body);
-			h['content-type'] = 'application/json';
-		}
-		const r = await fetch(url + p, { method, headers: h, body });
+		const r = await api.req(method, p, body, headers);
 		if (!r.ok && r.status !== 304) throw new Error(`${method} ${p}: ${r.status} ${await r.text()}`);
 		return r;
 	};
-	const ds = await (await req('POST', '/v1/datasets', { name: 'bench' })).json();
-	const d = await (await req('POST', `/v1/nodes/${ds.live_root}/children`, { name: 'img', kind: 1 })).json();
+	const ds = await api.json('POST', '/v1/datasets', { name: 'bench' }, 201);
+	const d = await api.mkdir(ds.live_root, 'img');
 	const names = Array.from({ length: N }, (_, i) => `img/s${String(i).padStart(6, '0')}.bin`);
 	let next = 0;
 	const worker = async () => {
 		while (next < N) {
 			const i = next++;
-			const bytes = new TextEncoder().encode(`sample ${i}\n`);
-			const sha = createHash('sha256').update(bytes).digest('hex');
-			await req('PUT', `/v1/blobs/${sha}`, bytes, { 'content-type': 'application/octet-stream' });
-			const n = await (await req('POST', `/v1/nodes/${d.ino}/children`, { name: path.basename(names[i]), kind: 2 })).json();
-			await req('PUT', `/v1/nodes/${n.ino}/content`, { sha256: sha, size: bytes.length });
+			await api.put(d.ino, path.basename(names[i]), new TextEncoder().encode(`sample ${i}\n`));
 		}
 	};
 	await Promise.all(Array.from({ length: 16 }, worker));
@@ -98,9 +73,5 @@ try {
 	console.log(`  5 columns' values:            ${f(vals)}`);
 	console.log(`  the same with If-None-Match:  ${f(nm)}`);
 } finally {
-	if (srv && srv.exitCode === null) {
-		srv.kill('SIGTERM');
-		await new Promise((r) => srv.once('exit', r));
-	}
-	fs.rmSync(dir, { recursive: true, force: true });
+	await H.stopAll();
 }

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "core/colcache.h"
+#include "core/imgmeta.h"
 
 #define NAMES_MAX 32
 
@@ -142,53 +143,24 @@ int colcache_names(store *st, int64_t ds, uint64_t stamp, char ***names,
 	return 0;
 }
 
-int colcache_column(store *st, int64_t ds, const char *gen, uint64_t stamp,
-		    const char *spec, const char *const *paths, size_t n,
-		    struct sv_column *out, size_t *pending, char *why,
-		    size_t whylen)
+/* Keeps a copy of c (complete: nothing pending) as spec of (ds, gen,
+ * stamp), the least recently used entry out; not kept when out of memory. */
+static void keep(int64_t ds, const char *gen, uint64_t stamp,
+		 const char *spec, const struct sv_column *c)
 {
-	struct sv_column c;
-	size_t missing = 0;
+	struct sv_column k;
 	char *g, *s;
 	size_t victim = 0;
-	int rc;
 
-	if (pending)
-		*pending = 0;
-	pthread_mutex_lock(&lock);
-	for (size_t i = 0; i < COLCACHE_MAX; i++) {
-		struct col_ent *e = &cols[i];
-		if (e->spec && e->ds == ds && e->stamp == stamp &&
-		    e->c.n == n && !strcmp(e->gen, gen) &&
-		    !strcmp(e->spec, spec)) {
-			e->used = ++tick;
-			rc = copy_column(&e->c, out);
-			pthread_mutex_unlock(&lock);
-			return rc;
-		}
-	}
-	pthread_mutex_unlock(&lock);
-	rc = core_column_load_paths_nowait(st, ds, spec, paths, n, &missing,
-					   &c, why, whylen);
-	if (rc)
-		return rc;
-	if (missing) {          /* answered, not kept: more come */
-		if (pending)
-			*pending = missing;
-		*out = c;
-		return 0;
-	}
-	if ((rc = copy_column(&c, out))) {
-		sv_column_free(&c);
-		return rc;
-	}
+	if (copy_column(c, &k))
+		return;
 	g = strdup(gen);
 	s = strdup(spec);
-	if (!g || !s) {             /* answered, just not kept */
+	if (!g || !s) {
 		free(g);
 		free(s);
-		sv_column_free(&c);
-		return 0;
+		sv_column_free(&k);
+		return;
 	}
 	pthread_mutex_lock(&lock);
 	for (size_t i = 1; i < COLCACHE_MAX; i++)
@@ -198,7 +170,117 @@ int colcache_column(store *st, int64_t ds, const char *gen, uint64_t stamp,
 	free(cols[victim].gen);
 	free(cols[victim].spec);
 	sv_column_free(&cols[victim].c);
-	cols[victim] = (struct col_ent){ ds, stamp, ++tick, g, s, c };
+	cols[victim] = (struct col_ent){ ds, stamp, ++tick, g, s, k };
 	pthread_mutex_unlock(&lock);
-	return 0;
+}
+
+/* A copy of the kept column spec into *out: 1, or 0 when not kept (or
+ * -ENOMEM). */
+static int find(int64_t ds, const char *gen, uint64_t stamp,
+		const char *spec, size_t n, struct sv_column *out)
+{
+	int rc = 0;
+
+	pthread_mutex_lock(&lock);
+	for (size_t i = 0; i < COLCACHE_MAX; i++) {
+		struct col_ent *e = &cols[i];
+		if (e->spec && e->ds == ds && e->stamp == stamp &&
+		    e->c.n == n && !strcmp(e->gen, gen) &&
+		    !strcmp(e->spec, spec)) {
+			e->used = ++tick;
+			rc = copy_column(&e->c, out) ? -ENOMEM : 1;
+			break;
+		}
+	}
+	pthread_mutex_unlock(&lock);
+	return rc;
+}
+
+/* k of "builtin." core_imgmeta_cols[k], or -1. */
+static int builtin_index(const char *spec)
+{
+	if (strncmp(spec, "builtin.", 8))
+		return -1;
+	for (int i = 0; i < CORE_IMGMETA_NCOLS; i++)
+		if (!strcmp(spec + 8, core_imgmeta_cols[i]))
+			return i;
+	return -1;
+}
+
+/* Which builtin.* columns specs[0..k) name (bit k: core_imgmeta_cols[k]). */
+static unsigned builtin_mask(const char *const *specs, size_t k)
+{
+	unsigned m = 0;
+
+	for (size_t j = 0; j < k; j++) {
+		int b = builtin_index(specs[j]);
+		if (b >= 0)
+			m |= 1u << b;
+	}
+	return m;
+}
+
+int colcache_columns(store *st, int64_t ds, const char *gen, uint64_t stamp,
+		     const char *const *specs, size_t k,
+		     const char *const *paths, size_t n,
+		     struct sv_column *out, size_t *pending, char *why,
+		     size_t whylen)
+{
+	struct sv_column bi[CORE_IMGMETA_NCOLS];
+	size_t missing = 0, bmissing = 0;
+	int loaded = 0, rc = 0;
+
+	memset(out, 0, k * sizeof(*out));
+	memset(bi, 0, sizeof(bi));
+	if (pending)
+		*pending = 0;
+	for (size_t j = 0; !rc && j < k; j++) {
+		const char *spec = specs[j];
+		int b;
+
+		b = builtin_index(spec);
+		if ((rc = find(ds, gen, stamp, spec, n, &out[j])) != 0) {
+			rc = rc < 0 ? rc : 0;
+			continue;
+		}
+		if (b >= 0) {
+			/* the builtin.* columns from here on in one pass */
+			if (!loaded && !(rc = core_builtin_load(st, ds,
+					builtin_mask(specs + j, k - j), paths,
+					n, &bmissing, bi)))
+				loaded = 1;
+			if (!rc)
+				rc = copy_column(&bi[b], &out[j]);
+			/* file_size comes from the catalog: never pending */
+			missing = b == EMB_IMGSTATS_N ? 0 : bmissing;
+		} else {
+			missing = 0;
+			rc = core_column_load_paths_nowait(st, ds, spec, paths,
+							   n, &missing, &out[j],
+							   why, whylen);
+		}
+		if (rc)
+			break;
+		if (missing) {        /* answered, not kept: more come */
+			if (pending && missing > *pending)
+				*pending = missing;
+		} else {
+			keep(ds, gen, stamp, spec, &out[j]);
+		}
+	}
+	for (int i = 0; i < CORE_IMGMETA_NCOLS; i++)
+		sv_column_free(&bi[i]);
+	if (rc)
+		for (size_t j = 0; j < k; j++)
+			sv_column_free(&out[j]);
+	return rc;
+}
+
+int colcache_column(store *st, int64_t ds, const char *gen, uint64_t stamp,
+		    const char *spec, const char *const *paths, size_t n,
+		    struct sv_column *out, size_t *pending, char *why,
+		    size_t whylen)
+{
+	return colcache_columns(st, ds, gen, stamp, &spec, 1, paths, n, out,
+				pending, why, whylen);
 }

@@ -46,5 +46,14 @@ int colcache_column(store *st, int64_t ds, const char *gen, uint64_t stamp,
 		    const char *spec, const char *const *paths, size_t n,
 		    struct sv_column *out, size_t *pending, char *why,
 		    size_t whylen);
+/* colcache_column of specs[0..k) into out[0..k), *pending the largest
+ * over them; the builtin.* ones not kept are read in one pass for all
+ * (core_builtin_load_all), not once each. On an error every out[] is
+ * freed (why names the column). */
+int colcache_columns(store *st, int64_t ds, const char *gen, uint64_t stamp,
+		     const char *const *specs, size_t k,
+		     const char *const *paths, size_t n,
+		     struct sv_column *out, size_t *pending, char *why,
+		     size_t whylen);
 
 #endif

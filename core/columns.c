@@ -317,17 +317,83 @@ static int cmp_tfile(const void *a, const void *b)
 		      ((const struct tfile *)b)->path);
 }
 
-/* builtin.COL for paths: the cached values (imgmeta.h), computing those of
- * the samples asked for that are missing (the blob store of st: cheap to
- * open); NAN for a file that is not an image or whose bytes are not here;
+/* The builtin.* columns of `want` (bit k: core_imgmeta_cols[k]) for paths
+ * into out[k]: one tree walk and at most one cache read (or computation) a
+ * file, whichever columns are asked. The cached values (imgmeta.h),
+ * computing those of the samples asked for that are missing (the blob
+ * store of st: cheap to open) unless missing is set (then counted there);
+ * NAN for a file that is not an image or whose bytes are not here;
  * file_size from the catalog. */
-static int builtin_load(store *st, int64_t ds, const char *col,
+static int builtin_fill(store *st, int64_t ds, unsigned want,
 			const char *const *paths, size_t n, size_t *missing,
-			struct sv_column *out, char *why, size_t whylen)
+			struct sv_column *out)
 {
 	struct store_dataset d;
 	struct tfiles t = { 0 };
 	struct core_blobs *b = NULL;
+	unsigned stats = want & ((1u << EMB_IMGSTATS_N) - 1);
+	int rc;
+
+	rc = store_dataset_get_id(st, ds, &d);
+	if (!rc)
+		rc = store_tree_files_each(st, d.live_tree, tfile_add, &t);
+	for (int k = 0; !rc && k < CORE_IMGMETA_NCOLS; k++) {
+		if (!(want & (1u << k)))
+			continue;
+		out[k].n = n;
+		if (!(out[k].v = malloc((n ? n : 1) * sizeof(double))))
+			rc = -ENOMEM;
+	}
+	if (!rc && stats && !missing)
+		rc = core_blobs_open(st, &b);
+	if (!rc) {
+		qsort(t.v, t.n, sizeof(*t.v), cmp_tfile);
+		for (size_t i = 0; i < n; i++) {
+			struct tfile key = { .path = (char *)paths[i] }, *f;
+			struct emb_imgstats v;
+			int have = 0;
+			f = bsearch(&key, t.v, t.n, sizeof(*t.v), cmp_tfile);
+			if (f && stats && missing) {
+				rc = core_imgmeta_cached(st, f->sha, &v);
+				if (rc == -ENOENT) {
+					(*missing)++;
+					rc = 0;
+				} else if (!rc)
+					have = 1;
+			} else if (f && stats) {
+				rc = core_imgmeta_get(st, b, f->sha, &v, NULL, 0);
+				have = rc == 0;
+			}
+			if (rc > 0)
+				rc = 0;       /* not an image: no value */
+			if (rc)
+				break;
+			for (int k = 0; k < CORE_IMGMETA_NCOLS; k++) {
+				if (!(want & (1u << k)))
+					continue;
+				out[k].v[i] = !f ? NAN :
+					      k == EMB_IMGSTATS_N ?
+					      (double)f->size :
+					      have ? v.v[k] : NAN;
+			}
+		}
+	}
+	core_blobs_free(b);
+	for (size_t i = 0; i < t.n; i++)
+		free(t.v[i].path);
+	free(t.v);
+	if (rc)
+		for (int k = 0; k < CORE_IMGMETA_NCOLS; k++)
+			sv_column_free(&out[k]);
+	return rc;
+}
+
+/* builtin.COL for paths (builtin_fill of that one column). */
+static int builtin_load(store *st, int64_t ds, const char *col,
+			const char *const *paths, size_t n, size_t *missing,
+			struct sv_column *out, char *why, size_t whylen)
+{
+	struct sv_column all[CORE_IMGMETA_NCOLS];
 	int k = -1, rc;
 
 	for (int i = 0; i < CORE_IMGMETA_NCOLS; i++)
@@ -339,46 +405,20 @@ static int builtin_load(store *st, int64_t ds, const char *col,
 			 " sharpness, colourfulness, file_size)", col);
 		return -EINVAL;
 	}
-	rc = store_dataset_get_id(st, ds, &d);
+	memset(all, 0, sizeof(all));
+	rc = builtin_fill(st, ds, 1u << k, paths, n, missing, all);
 	if (!rc)
-		rc = store_tree_files_each(st, d.live_tree, tfile_add, &t);
-	if (!rc && !(out->v = malloc((n ? n : 1) * sizeof(double))))
-		rc = -ENOMEM;
-	if (!rc && k < EMB_IMGSTATS_N && !missing)
-		rc = core_blobs_open(st, &b);
-	if (!rc) {
-		qsort(t.v, t.n, sizeof(*t.v), cmp_tfile);
-		out->n = n;
-		for (size_t i = 0; i < n; i++) {
-			struct tfile key = { .path = (char *)paths[i] }, *f;
-			struct emb_imgstats v;
-			f = bsearch(&key, t.v, t.n, sizeof(*t.v), cmp_tfile);
-			out->v[i] = NAN;
-			if (f && k == EMB_IMGSTATS_N)
-				out->v[i] = (double)f->size;
-			else if (f && missing) {
-				rc = core_imgmeta_cached(st, f->sha, &v);
-				if (rc == -ENOENT) {
-					(*missing)++;
-					rc = 0;
-				} else if (!rc)
-					out->v[i] = v.v[k];
-			} else if (f && !(rc = core_imgmeta_get(st, b, f->sha,
-							      &v, NULL, 0)))
-				out->v[i] = v.v[k];
-			if (rc > 0)
-				rc = 0;       /* not an image: no value */
-			if (rc)
-				break;
-		}
-	}
-	core_blobs_free(b);
-	for (size_t i = 0; i < t.n; i++)
-		free(t.v[i].path);
-	free(t.v);
-	if (rc)
-		sv_column_free(out);
+		*out = all[k];
 	return rc;
+}
+
+int core_builtin_load(store *st, int64_t ds, unsigned want,
+		      const char *const *paths, size_t n, size_t *missing,
+		      struct sv_column *out)
+{
+	memset(out, 0, CORE_IMGMETA_NCOLS * sizeof(*out));
+	return builtin_fill(st, ds, want & ((1u << CORE_IMGMETA_NCOLS) - 1),
+			    paths, n, missing, out);
 }
 
 int core_column_load_paths(store *st, int64_t ds, const char *spec,

@@ -56,6 +56,16 @@ int core_column_load_paths_nowait(store *st, int64_t ds, const char *spec,
 				  const char *const *paths, size_t n,
 				  size_t *missing, struct sv_column *out,
 				  char *why, size_t whylen);
+/* The builtin.* columns of want at once (bit k: "builtin."
+ * core_imgmeta_cols[k], core/imgmeta.h; CORE_IMGMETA_NCOLS of them) into
+ * out[k] (the others left empty), for paths as
+ * core_column_load_paths_nowait (missing NULL: computes what is missing;
+ * else counts each file once, file_size never): one tree walk and one
+ * cache read a file, where loading them one by one does each once a
+ * column. The caller frees each with sv_column_free. */
+int core_builtin_load(store *st, int64_t ds, unsigned want,
+		      const char *const *paths, size_t n, size_t *missing,
+		      struct sv_column *out);
 /* Frees what core_column_list returned (names[0..n) and the array). */
 void core_column_list_free(char **names, size_t n);
 

@@ -21,6 +21,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -190,6 +191,83 @@ static void unknown_column_says_why(void **state)
 	assert_non_null(strstr(why, "nope"));
 }
 
+/* A committed file `name` holding data[0..len) in ds's initial-tag (as
+ * test_incsv.c's put_file). */
+static void put_file(store *st, const struct store_dataset *ds,
+		     const char *name, const void *data, size_t len)
+{
+	struct store_newnode nn = { .kind = STORE_FILE, .mode = 0644 };
+	struct store_node n;
+	unsigned char sha[STORE_SHA_LEN];
+	char staged[4096];
+	int fd;
+
+	assert_rc(store_node_create(st, ds->live_root, name, &nn, &n), 0);
+	fd = store_staging_create(st, staged, sizeof(staged));
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, data, len), (ssize_t)len);
+	assert_rc(store_sha256_fd(fd, sha), 0);
+	assert_rc(store_node_commit(st, n.ino, fd, staged, sha, (int64_t)len,
+				    0, 0), 0);
+	close(fd);
+}
+
+/* builtin.* columns asked together (one pass for all): before the image
+ * metadata is computed, the image's and the text file's values are
+ * pending (null, counted once a file, not once a column) and file_size is
+ * whole; once computed, the values are what core_column_load_paths gives
+ * one column at a time. */
+static void builtin_columns_together(void **state)
+{
+	struct fx *f = *state;
+	static const char ppm[] = "P6\n2 1\n255\n\xff\x00\x00\x00\x00\xff";
+	const char *const paths[] = { "rb.ppm", "note.txt", "nope" };
+	const char *const specs[] = { "builtin.width", "builtin.file_size",
+				      "builtin.colourfulness" };
+	struct sv_column c[3], one;
+	size_t pending = 0;
+	uint64_t s;
+	char why[256] = "";
+
+	put_file(f->st, &f->ds, "rb.ppm", ppm, sizeof(ppm) - 1);
+	put_file(f->st, &f->ds, "note.txt", "hello", 5);
+	assert_rc(colcache_stamp(f->st, f->ds.id, &s), 0);
+	assert_rc(colcache_columns(f->st, f->ds.id, "9-b", s, specs, 3, paths,
+				   3, c, &pending, why, sizeof(why)), 0);
+	assert_int_equal(pending, 2);
+	for (int j = 0; j < 3; j++)
+		assert_int_equal(c[j].n, 3);
+	assert_true(isnan(c[0].v[0]) && isnan(c[0].v[1]) && isnan(c[0].v[2]));
+	assert_true(isnan(c[2].v[0]) && isnan(c[2].v[1]));
+	assert_true(c[1].v[0] == sizeof(ppm) - 1 && c[1].v[1] == 5 &&
+		    isnan(c[1].v[2]));
+	for (int j = 0; j < 3; j++)
+		sv_column_free(&c[j]);
+	/* computed (and cached per content) by a load that may decode */
+	assert_rc(core_column_load_paths(f->st, f->ds.id, "builtin.width",
+					 paths, 3, &one, why, sizeof(why)), 0);
+	sv_column_free(&one);
+	assert_rc(colcache_columns(f->st, f->ds.id, "9-b", s, specs, 3, paths,
+				   3, c, &pending, why, sizeof(why)), 0);
+	assert_int_equal(pending, 0);
+	for (int j = 0; j < 3; j++) {
+		assert_rc(core_column_load_paths(f->st, f->ds.id, specs[j],
+						 paths, 3, &one, why,
+						 sizeof(why)), 0);
+		for (size_t i = 0; i < 3; i++)
+			assert_true(isnan(one.v[i]) ? isnan(c[j].v[i]) :
+				    one.v[i] == c[j].v[i]);
+		sv_column_free(&one);
+		sv_column_free(&c[j]);
+	}
+	/* a column alone is the same */
+	assert_rc(colcache_columns(f->st, f->ds.id, "9-c", s, specs + 2, 1,
+				   paths, 3, c, &pending, why, sizeof(why)), 0);
+	assert_int_equal(pending, 0);
+	assert_true(fabs(c[0].v[0] - 1.069093) < 1e-5 && isnan(c[0].v[1]));
+	sv_column_free(&c[0]);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -198,6 +276,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(kept_until_stamp_or_gen_changes, setup, teardown),
 		cmocka_unit_test_setup_teardown(lru_entry_goes_past_the_bound, setup, teardown),
 		cmocka_unit_test_setup_teardown(unknown_column_says_why, setup, teardown),
+		cmocka_unit_test_setup_teardown(builtin_columns_together, setup, teardown),
 	};
 	const struct CMUnitTest sqlite_file[] = { { 0 } };
 

@@ -35,6 +35,18 @@ const BINS = 30;
 const HIST_W = 300;
 const HIST_H = 80;
 const MAX_CATS = 40;
+/** Columns shown at most: what the server gives in one ask. */
+const MAX_COLS = 64;
+
+/** The columns shown, in the server's order: every builtin.* one (a few,
+ * listed last) and the others up to MAX_COLS in all, so a model of many
+ * classes does not push the image metadata out; and how many are left out. */
+function pickColumns(names: string[]): { shown: string[]; left: number } {
+	const builtin = names.filter((n) => n.startsWith('builtin.')).slice(0, MAX_COLS);
+	const others = names.filter((n) => !n.startsWith('builtin.')).slice(0, MAX_COLS - builtin.length);
+	const keep = new Set([...others, ...builtin]);
+	return { shown: names.filter((n) => keep.has(n)), left: names.length - keep.size };
+}
 
 function setFilter(name: string, f: Filter | null): void {
 	const m = new Map(filters.value);
@@ -68,9 +80,11 @@ interface NumProps {
 	mask: Uint8Array | null;
 	pass: Uint8Array | null;
 	idBase: string;
+	/** the server is still computing values of this column (builtin.*) */
+	pending: boolean;
 }
 
-function NumberFilter({ col, mask, pass, idBase }: NumProps) {
+function NumberFilter({ col, mask, pass, idBase, pending }: NumProps) {
 	const h = useMemo(() => histogram(col.values, mask, BINS), [col, mask]);
 	const passed = useMemo(() => (h.counts.length && pass ? binCounts(col.values, pass, h.lo, h.hi, h.counts.length) : null),
 		[col, pass, h]);
@@ -124,7 +138,8 @@ function NumberFilter({ col, mask, pass, idBase }: NumProps) {
 		? [range.lo === null ? 0 : xOf(range.lo), range.hi === null ? HIST_W : xOf(range.hi)] : null);
 	return (
 		<div class="an-body">
-			{nb === 0 ? <p class="muted">No sample of this tag has a value.</p> : (
+			{nb === 0 ? <p class="muted">{pending ? 'Being computed: the values fill in as the server has them.'
+				: 'None of these samples has a value.'}</p> : (
 				<svg class="an-hist" viewBox={`0 0 ${HIST_W} ${HIST_H}`} width={HIST_W} height={HIST_H} aria-hidden="true"
 					onPointerDown={onDown} onPointerMove={onMove} onPointerUp={onUp}
 					onPointerCancel={() => { drag.current = null; setDragBox(null); }}>
@@ -144,7 +159,7 @@ function NumberFilter({ col, mask, pass, idBase }: NumProps) {
 			)}
 			<p class="an-axis muted">
 				{nb > 0 ? (h.min === h.max ? <>every value is {formatNumber(h.min)}</> : <>{formatNumber(h.min)} to {formatNumber(h.max)}</>) : null}
-				{h.missing > 0 && <> · {plural(h.missing, 'sample')} without a value</>}
+				{h.missing > 0 && <>{nb > 0 ? ' · ' : ''}{plural(h.missing, 'sample')} without a value</>}
 			</p>
 			<div class="an-range-fields">
 				<label>
@@ -225,15 +240,15 @@ export function AnalyzePage({ datasetId }: DatasetPageProps) {
 	const [busy, setBusy] = useState(false);
 
 	useEffect(() => { void loadColumnNames(datasetId); }, [datasetId]);
+	const { shown, left } = useMemo(() => pickColumns(names ?? []), [names]);
 	useEffect(() => {
-		if (!names || !names.length) return;
-		// builtin.* may make the server decode every image the first time: asked
-		// apart, so the uploaded columns show without waiting for it
-		const all = names.slice(0, 64);
-		const builtin = all.filter((n) => n.startsWith('builtin.'));
-		void ensureColumns(datasetId, all.filter((n) => !n.startsWith('builtin.')));
+		if (!shown.length) return;
+		// builtin.* asked apart: while the server computes them (pending) they
+		// are asked again alone, and their ETag does not move with the others
+		const builtin = shown.filter((n) => n.startsWith('builtin.'));
+		void ensureColumns(datasetId, shown.filter((n) => !n.startsWith('builtin.')));
 		if (builtin.length) void ensureColumns(datasetId, builtin);
-	}, [datasetId, names, t?.gen]);
+	}, [datasetId, shown, t?.gen]);
 
 	const mask = t && a && a.length === t.count ? a : null;
 	const anyFilter = [...fs.values()].some(filterActive);
@@ -276,7 +291,6 @@ export function AnalyzePage({ datasetId }: DatasetPageProps) {
 		}
 	}
 
-	const shown = names ? names.slice(0, 64) : [];
 	return (
 		<section aria-labelledby="analyze-h" class="analyze">
 			<h2 id="analyze-h">Analyze &amp; Filter</h2>
@@ -304,6 +318,12 @@ export function AnalyzePage({ datasetId }: DatasetPageProps) {
 			)}
 			{!names && !columnsError.value && <p class="muted" role="status">Loading the columns…</p>}
 			{names && names.length === 0 && <p class="muted">This dataset has no columns.</p>}
+			{left > 0 && (
+				<p class="muted">
+					{plural(left, 'more column')} not shown (at most {MAX_COLS}): sort the Samples grid by one of them, or
+					choose it under Columns shown there.
+				</p>
+			)}
 			<div class="an-grid">
 				{shown.map((n, k) => {
 					const c = cols.get(n);
@@ -313,7 +333,8 @@ export function AnalyzePage({ datasetId }: DatasetPageProps) {
 							<h3 id={hid} class="an-name" title={n}><bdi>{n}</bdi>
 								{filterActive(fs.get(n)) && <span class="an-on"> (filtered)</span>}</h3>
 							{!c ? <p class="muted">Loading…</p>
-								: c.kind === 'number' ? <NumberFilter col={c} mask={mask} pass={anyFilter ? pass : null} idBase={hid} />
+								: c.kind === 'number' ? <NumberFilter col={c} mask={mask} pass={anyFilter ? pass : null} idBase={hid}
+									pending={columnsPending.value > 0 && n.startsWith('builtin.')} />
 									: <CategoryFilter col={c} mask={mask} pass={anyFilter ? pass : null} />}
 						</section>
 					);
