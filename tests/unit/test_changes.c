@@ -76,22 +76,11 @@ static int64_t sql_int(sqlite3 *h, const char *sql)
 static int64_t put(struct tstore_fx *f, int64_t parent, const char *name,
 		   const char *data)
 {
-	struct store_newnode nn = { .kind = STORE_FILE, .mode = 0644 };
-	struct store_node n;
-	unsigned char h[STORE_SHA_LEN];
-	char staged[STORE_PATH_MAX];
-	size_t len = strlen(data);
-	int fd;
+	int64_t ino = 0;
 
-	assert_rc(store_node_create(f->st, parent, name, &nn, &n), 0);
-	fd = store_staging_create(f->st, staged, sizeof(staged));
-	assert_true(fd >= 0);
-	assert_int_equal(write(fd, data, len), len);
-	assert_rc(store_sha256_fd(fd, h), 0);
-	assert_rc(store_node_commit(f->st, n.ino, fd, staged, h, (int64_t)len,
-				    0, 0), 0);
-	close(fd);
-	return n.ino;
+	assert_rc(tstore_put_file(f->st, parent, name, data, strlen(data),
+				  &ino), 0);
+	return ino;
 }
 
 /* ==== tokens ==== */

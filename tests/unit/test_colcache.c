@@ -192,24 +192,11 @@ static void unknown_column_says_why(void **state)
 }
 
 /* A committed file `name` holding data[0..len) in ds's initial-tag (as
- * test_incsv.c's put_file). */
+ * tstore_put_file). */
 static void put_file(store *st, const struct store_dataset *ds,
 		     const char *name, const void *data, size_t len)
 {
-	struct store_newnode nn = { .kind = STORE_FILE, .mode = 0644 };
-	struct store_node n;
-	unsigned char sha[STORE_SHA_LEN];
-	char staged[4096];
-	int fd;
-
-	assert_rc(store_node_create(st, ds->live_root, name, &nn, &n), 0);
-	fd = store_staging_create(st, staged, sizeof(staged));
-	assert_true(fd >= 0);
-	assert_int_equal(write(fd, data, len), (ssize_t)len);
-	assert_rc(store_sha256_fd(fd, sha), 0);
-	assert_rc(store_node_commit(st, n.ino, fd, staged, sha, (int64_t)len,
-				    0, 0), 0);
-	close(fd);
+	assert_rc(tstore_put_file(st, ds->live_root, name, data, len, NULL), 0);
 }
 
 /* builtin.* columns asked together (one pass for all): before the image
@@ -219,7 +206,7 @@ static void put_file(store *st, const struct store_dataset *ds,
  * one column at a time. */
 static void builtin_columns_together(void **state)
 {
-	struct fx *f = *state;
+	struct tstore_fx *f = *state;
 	static const char ppm[] = "P6\n2 1\n255\n\xff\x00\x00\x00\x00\xff";
 	const char *const paths[] = { "rb.ppm", "note.txt", "nope" };
 	const char *const specs[] = { "builtin.width", "builtin.file_size",

@@ -44,21 +44,8 @@ static int teardown(void **state)
 
 static void put(struct tstore_fx *f, const char *name, const char *data)
 {
-	struct store_newnode nn = { .kind = STORE_FILE, .mode = 0644 };
-	struct store_node n;
-	unsigned char h[STORE_SHA_LEN];
-	char staged[STORE_PATH_MAX];
-	size_t len = strlen(data);
-	int fd;
-
-	assert_rc(store_node_create(f->st, f->ds.live_root, name, &nn, &n), 0);
-	fd = store_staging_create(f->st, staged, sizeof(staged));
-	assert_true(fd >= 0);
-	assert_int_equal(write(fd, data, len), len);
-	assert_rc(store_sha256_fd(fd, h), 0);
-	assert_rc(store_node_commit(f->st, n.ino, fd, staged, h, (int64_t)len,
-				    0, 0), 0);
-	close(fd);
+	assert_rc(tstore_put_file(f->st, f->ds.live_root, name, data,
+				  strlen(data), NULL), 0);
 }
 
 /* a.txt, b.txt 0.01 apart, c.txt far; a.txt and d.txt the same bytes */

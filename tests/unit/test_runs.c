@@ -288,21 +288,8 @@ static void test_too_long(void **state)
 static void put_file(store *st, const struct store_dataset *ds,
 		     const char *name)
 {
-	struct store_newnode nn = { .kind = STORE_FILE, .mode = 0644 };
-	struct store_node n;
-	unsigned char sha[STORE_SHA_LEN];
-	char staged[4096];
-	int fd;
-
-	assert_int_equal(store_node_create(st, ds->live_root, name, &nn, &n),
-			 0);
-	fd = store_staging_create(st, staged, sizeof(staged));
-	assert_true(fd >= 0);
-	assert_int_equal(write(fd, name, strlen(name)), (ssize_t)strlen(name));
-	assert_int_equal(store_sha256_fd(fd, sha), 0);
-	assert_int_equal(store_node_commit(st, n.ino, fd, staged, sha,
-					   (int64_t)strlen(name), 0, 0), 0);
-	close(fd);
+	assert_int_equal(tstore_put_file(st, ds->live_root, name, name,
+					 strlen(name), NULL), 0);
 }
 
 static void test_plot_names(void **state)

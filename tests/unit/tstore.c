@@ -324,6 +324,33 @@ int tstore_fx_setup_ds(void **state, const char *name, const char *dataset)
 	return 0;
 }
 
+int tstore_put_file(store *st, int64_t parent, const char *name,
+		    const void *data, size_t len, int64_t *ino)
+{
+	struct store_newnode nn = { .kind = STORE_FILE, .mode = 0644 };
+	struct store_node n;
+	unsigned char sha[STORE_SHA_LEN];
+	char staged[STORE_PATH_MAX];
+	int fd, rc = store_node_create(st, parent, name, &nn, &n);
+
+	if (rc)
+		return rc;
+	fd = store_staging_create(st, staged, sizeof(staged));
+	if (fd < 0)
+		return fd;
+	if (write(fd, data, len) != (ssize_t)len)
+		rc = -EIO;
+	if (!rc)
+		rc = store_sha256_fd(fd, sha);
+	if (!rc)
+		rc = store_node_commit(st, n.ino, fd, staged, sha,
+				       (int64_t)len, 0, 0);
+	close(fd);
+	if (!rc && ino)
+		*ino = n.ino;
+	return rc;
+}
+
 int tstore_fx_teardown(void **state)
 {
 	struct tstore_fx *f = *state;

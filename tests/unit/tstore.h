@@ -103,6 +103,11 @@ struct tstore_fx {
 int tstore_fx_setup(void **state, const char *name);
 /* The same, with user alice's dataset `dataset` made into ds. */
 int tstore_fx_setup_ds(void **state, const char *name, const char *dataset);
+/* A committed file `name` under folder `parent` (a dataset's live_root:
+ * its initial-tag) holding data[0..len), mode 0644; its inode into *ino
+ * (may be NULL). 0 or -errno. */
+int tstore_put_file(store *st, int64_t parent, const char *name,
+		    const void *data, size_t len, int64_t *ino);
 /* CMocka teardown of tstore_fx_setup's fixture. */
 int tstore_fx_teardown(void **state);
 
