@@ -23,6 +23,7 @@
 #include <cjson/cJSON.h>
 
 #include "core/columns.h"
+#include "core/csv.h"
 #include "core/exports.h"
 #include "core/imgmeta.h"
 #include "core/text.h"
@@ -132,6 +133,21 @@ static void put_number(struct tbuf *b, double v)
 	tbuf_put(b, s, strlen(s));
 }
 
+/* A score as the dataset's scores.csv shows it: scores are kept as
+ * float32 (store_run_scores_each widens them), so a value that is one is
+ * the shortest text of that float32 (core_csv_fmt_float: "0.1", not
+ * 0.10000000149011612's digits); anything else as put_number. */
+static void put_score(struct tbuf *b, double v)
+{
+	char s[32];
+
+	if ((double)(float)v != v) {
+		put_number(b, v);
+		return;
+	}
+	tbuf_put(b, s, core_csv_fmt_float((float)v, s));
+}
+
 void core_export_csv(struct tbuf *b, const char *const *paths, size_t n,
 		     const double *score, const struct sv_column *cols,
 		     char *const *names, size_t ncols)
@@ -146,7 +162,7 @@ void core_export_csv(struct tbuf *b, const char *const *paths, size_t n,
 		tbuf_put_csv_field(b, paths[i]);
 		tbuf_put(b, ",", 1);
 		if (score && !isnan(score[i]))
-			put_number(b, score[i]);
+			put_score(b, score[i]);
 		for (size_t k = 0; k < ncols; k++) {
 			const struct sv_column *c = &cols[k];
 			tbuf_put(b, ",", 1);

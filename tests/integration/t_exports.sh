@@ -156,6 +156,14 @@ assert len(rows) == 3, rows
 for r in rows:
     float(r["score"])
 EOF
+	ok "picked.csv's scores are scores.csv's text for the same files" python3 - "$ds/exports/picked.csv" "$ds/scores.csv" <<'EOF'
+import csv, sys
+rows = list(csv.DictReader(open(sys.argv[1], newline="", encoding="utf-8")))
+want = {r["filename"]: r["score"]
+        for r in csv.DictReader(open(sys.argv[2], newline="", encoding="utf-8"))}
+got = {r["filename"]: r["score"] for r in rows}
+assert got and all(want.get(k) == v for k, v in got.items()), (got, want)
+EOF
 
 	# builtin.*: what metadata/builtin.csv has computed (a read of an
 	# export never decodes: the values come once computed)
