@@ -191,7 +191,9 @@ static void tfiles_free(struct tfiles *t)
 	memset(t, 0, sizeof(*t));
 }
 
-/* Every file of tree (tag id), in path order. */
+/* Every file of tree (tag id), in path order: bytewise, as strcmp and
+ * cmp_tfile compare (the nodes_path index's order; PostgreSQL's text
+ * columns are COLLATE "C"). */
 static int tfiles_load(store *st, int64_t tree, struct tfiles *t)
 {
 	const char *after = "";
@@ -403,10 +405,10 @@ static int render_ls(store *st, const struct store_tag *tag,
 	int want_live = !rc && image && image != local_image &&
 			d.live_tree != tag->id;
 
+	/* already in cmp_tfile's order (tfiles_load): no sort before the
+	 * bsearch */
 	if (!rc && want_live)
 		rc = tfiles_load(st, d.live_tree, &live);
-	if (!rc)
-		qsort(live.v, live.n, sizeof(*live.v), cmp_tfile);
 	for (size_t i = 0; !rc && i < t->n; i++) {
 		const struct store_tree_file *tf = &t->v[i], *lf = tf;
 		struct core_export_file f = { tf->path, tf->n.sha,
