@@ -5,8 +5,8 @@
  * The tag's files are paged out of the catalog in path order
  * (store_tree_files_page: bounded memory per query, no read transaction
  * held across pages). The CSV's columns are loaded with
- * core_column_load_paths (one load per column for all files, no query per
- * file); builtin.* shows the cached values of the tag's own bytes (a
+ * core_column_load_inputs_paths (each input read and parsed once for all
+ * its columns and files, no query per file); builtin.* shows the cached values of the tag's own bytes (a
  * decode never runs here, on a stat's thread) and their sizes. The Label
  * Studio tasks are written one cJSON object per line, so the text is valid
  * JSON that `grep` and `wc -l` still read. The score column is the latest
@@ -357,7 +357,7 @@ static int render_csv(store *st, const struct store_tag *tag,
 		      struct tbuf *b)
 {
 	char **names = NULL;
-	size_t n = t->n, nn = 0, k = 0;
+	size_t n = t->n, nn = 0;
 	struct sv_column *cols = NULL;
 	double *score = malloc((n ? n : 1) * sizeof(double));
 	int rc = score ? load_scores(st, tag->dataset, paths, n, score)
@@ -368,14 +368,10 @@ static int render_csv(store *st, const struct store_tag *tag,
 	if (!rc && !(cols = calloc(nn ? nn : 1, sizeof(*cols))))
 		rc = -ENOMEM;
 	if (!rc)
+		rc = core_column_load_inputs_paths(st, tag->dataset, names, nn,
+						   paths, n, cols, NULL, 0);
+	if (!rc)
 		rc = builtin_cols(st, t, names, nn, cols);
-	for (; !rc && k < nn; k++) {
-		char why[256];
-		if (!strncmp(names[k], "builtin.", 8))
-			continue;
-		rc = core_column_load_paths(st, tag->dataset, names[k], paths,
-					    n, &cols[k], why, sizeof(why));
-	}
 	if (!rc)
 		core_export_csv(b, paths, n, score, cols, names, nn);
 	for (size_t i = 0; cols && i < nn; i++)
