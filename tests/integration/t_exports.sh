@@ -236,6 +236,26 @@ EOF
 	ok "mv tag picked-renamed picked" mv "$ds/picked-renamed" "$ds/picked"
 	f=$ds/exports/picked.label-studio.json
 	expect_eq "$(stat -c %s "$f")" "$(wc -c <"$f")" "stat size after the rename back = bytes read"
+	# initial-tag's texts follow its files at once: a file added, renamed
+	# and removed, each stat's size that of what a read gives then
+	# (locally kept while the live tree's change counter stands, made
+	# again when it moves)
+	local it=$ds/exports/initial-tag x
+	ok "stat initial-tag's exports" stat "$it.txt" "$it.label-studio.json"
+	ok "add a file to initial-tag" cp "$T/src/a.bin" "$ds/initial-tag/late-add.bin"
+	for x in txt label-studio.json; do
+		expect_eq "$(stat -c %s "$it.$x")" "$(wc -c <"$it.$x")" "initial-tag.$x's size after a file added = bytes read"
+	done
+	expect_contains "$it.txt" "late-add.bin" "initial-tag.txt lists the added file"
+	ok "mv a file within initial-tag" mv "$ds/initial-tag/late-add.bin" "$ds/initial-tag/late-add-renamed.bin"
+	for x in txt label-studio.json; do
+		expect_eq "$(stat -c %s "$it.$x")" "$(wc -c <"$it.$x")" "initial-tag.$x's size after a file renamed = bytes read"
+	done
+	expect_contains "$it.txt" "late-add-renamed.bin" "initial-tag.txt lists the renamed file"
+	ok "rm the file from initial-tag" rm "$ds/initial-tag/late-add-renamed.bin"
+	for x in txt label-studio.json; do
+		expect_eq "$(stat -c %s "$it.$x")" "$(wc -c <"$it.$x")" "initial-tag.$x's size after a file removed = bytes read"
+	done
 
 	# --- refusals: EACCES, message in log, nothing changed
 	cat "$ds/exports/sel.txt" >"$T/sel.before"
