@@ -303,6 +303,19 @@ static int load_scores(store *st, int64_t ds, const char *const *paths,
 	return rc;
 }
 
+/* Value v of builtin column c as metadata/builtin.csv writes it
+ * (core/imgmeta.c: %.0f for width and height, %.6g for the rest), read
+ * back: the cache keeps float32s, and put_number of the widened double
+ * would print its 17 digits ("0.20649999380111694" for builtin.csv's
+ * "0.2065"); of this value it prints builtin.csv's text. */
+static double as_builtin_csv(double v, int c)
+{
+	char s[40];
+
+	snprintf(s, sizeof(s), c < 2 ? "%.0f" : "%.6g", v);
+	return strtod(s, NULL);
+}
+
 /* builtin.* of the tag's own files: the cached values only (a decode
  * never runs on a stat's thread: what metadata/builtin.csv has computed,
  * empty for the rest), file_size from the tag's node; one lookup per file
@@ -345,7 +358,8 @@ static int builtin_cols(store *st, const struct tfiles *t, char *const *names,
 		for (size_t i = 0; i < t->n; i++)
 			cols[k].v[i] = c == EMB_IMGSTATS_N ?
 				       (double)t->v[i].n.size :
-				       c >= 0 && has[i] ? v[i].v[c] : NAN;
+				       c >= 0 && has[i] ?
+				       as_builtin_csv(v[i].v[c], c) : NAN;
 	}
 	free(v);
 	free(has);

@@ -179,6 +179,13 @@ assert (rb["builtin.width"], rb["builtin.height"], rb["builtin.file_size"]) == (
 assert abs(float(rb["builtin.colourfulness"]) - 1.069093) < 1e-4, rb
 assert rows["a.bin"]["builtin.width"] == "" and rows["a.bin"]["builtin.file_size"] == "6", rows["a.bin"]
 EOF
+	ok "initial-tag.csv's builtin.* values are metadata/builtin.csv's text" python3 - "$ds/exports/initial-tag.csv" "$ds/metadata/builtin.csv" <<'EOF'
+import csv, sys
+got = {r["filename"]: r for r in csv.DictReader(open(sys.argv[1], newline="", encoding="utf-8"))}
+want = {r["filename"]: r for r in csv.DictReader(open(sys.argv[2], newline="", encoding="utf-8"))}
+for k in ("width", "height", "brightness", "contrast", "sharpness", "colourfulness", "file_size"):
+    assert got["rb.ppm"]["builtin." + k] == want["rb.ppm"][k], (k, got["rb.ppm"], want["rb.ppm"])
+EOF
 
 	# --- exact sizes; cp -a, tar, rsync give the same bytes
 	for f in "$ds"/exports/*; do
