@@ -8,7 +8,8 @@
  * file by a URL this server serves its bytes at for this user, with no
  * header of ours (Label Studio fetches it as is):
  *  - blobs in an object store: the store's presigned GET URL of the
- *    tag's bytes (srv_presign, after the grant check srv_blob_readable),
+ *    tag's bytes (srv_presign, kept only if the grant check
+ *    srv_blob_readable passes),
  *    valid for what the engine signs (store/blobs_s3.c);
  *  - local blobs: the lightly door's signed read URL of the sample of the
  *    same path in initial-tag (api/lightly_urls.c: HMAC-bound to the
@@ -38,10 +39,15 @@ static int server_image(void *arg, const struct core_export_file *f,
 	char id[32];
 	int rc = 0;
 
+	/* the signature first: it reads no catalog (srv_media_origin signs
+	 * a made-up hash) and is 0 at once where blobs are local files, so
+	 * only an object store's URL pays the grant check's catalog read,
+	 * not every file of every render (a remote mount makes this text at
+	 * its stats); a URL of bytes the user may not read is dropped */
 	if (f->has_sha) {
-		rc = srv_blob_readable(x->s, x->r, f->sha);
+		rc = srv_presign(x->s, f->sha, out, len);
 		if (rc == 1)
-			rc = srv_presign(x->s, f->sha, out, len);
+			rc = srv_blob_readable(x->s, x->r, f->sha);
 		if (rc < 0)
 			return rc;
 		if (rc == 1)

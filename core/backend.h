@@ -187,6 +187,12 @@ struct backend_ops {
 	/* export_read's Label Studio images are PREFIX/PATH and nothing
 	 * else: a frozen tag's text is fixed while its prefix is. */
 	int export_paths;
+	/* The change counter of dataset ds's live tree (store_table_gen: it
+	 * moves with every create, commit, rename and removal in it), so a
+	 * live tag's TXT, and its Label Studio text where export_paths, is
+	 * made again only when it moves. NULL: none (made at stats outside
+	 * the reuse window, fs/exports.c). */
+	int (*export_tree_gen)(struct backend *, int64_t ds, uint64_t *gen);
 
 	int (*statfs)(struct backend *, struct statvfs *out);
 	/* Frozen trees never change: may the kernel cache them for long? */

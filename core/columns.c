@@ -76,17 +76,14 @@ static void inputs_text(const struct store_input *v, size_t n, struct tbuf *b)
 }
 
 /* The input SPEC names: *in and the column part (*col into spec). */
-static int resolve(store *st, int64_t ds, const char *spec,
-		   struct store_input *in, const char **col, char *why,
-		   size_t whylen)
+static int resolve_in(const struct store_input *v, size_t n,
+		      const char *spec, struct store_input *in,
+		      const char **col, char *why, size_t whylen)
 {
-	struct store_input *v = NULL;
 	const struct store_input *best = NULL;
-	size_t n = 0, bl = 0;
-	int rc = store_input_list(st, ds, 0, &v, &n);
+	size_t bl = 0;
+	int rc = 0;
 
-	if (rc)
-		return rc;
 	for (size_t i = 0; i < n; i++) {
 		size_t l = strlen(v[i].name);
 		if (strncmp(spec, v[i].name, l) || spec[l] != '.')
@@ -118,7 +115,42 @@ static int resolve(store *st, int64_t ds, const char *spec,
 		free(t);
 		rc = -EINVAL;
 	}
+	return rc;
+}
+
+/* resolve_in over the dataset's inputs (one catalog read). */
+static int resolve(store *st, int64_t ds, const char *spec,
+		   struct store_input *in, const char **col, char *why,
+		   size_t whylen)
+{
+	struct store_input *v = NULL;
+	size_t n = 0;
+	int rc = store_input_list(st, ds, 0, &v, &n);
+
+	if (!rc)
+		rc = resolve_in(v, n, spec, in, col, why, whylen);
 	free(v);
+	return rc;
+}
+
+/* The stored text of input `in`, parsed into *p (core_input_free it). */
+static int load_input(store *st, const struct store_input *in,
+		      struct core_input *p, char *why, size_t whylen)
+{
+	char *text = NULL, msg[512];
+	size_t len = 0;
+	int rc = store_input_text(st, in->id, &text, &len);
+
+	if (rc)
+		return rc;
+	rc = core_input_parse(in->kind, text, len, p, msg, sizeof(msg));
+	free(text);
+	if (rc == -EINVAL) {
+		/* stored texts were valid when uploaded */
+		snprintf(why, whylen, "%s/%s.csv: %s",
+			 core_input_kind_name(in->kind), in->name, msg);
+		return -EIO;
+	}
 	return rc;
 }
 
@@ -437,8 +469,7 @@ int core_column_load_paths_nowait(store *st, int64_t ds, const char *spec,
 	struct store_input in;
 	struct core_input p;
 	const char *col = NULL;
-	char *text = NULL, msg[512];
-	size_t len = 0;
+	char msg[512];
 	long ci;
 	int rc;
 
@@ -453,19 +484,8 @@ int core_column_load_paths_nowait(store *st, int64_t ds, const char *spec,
 		return builtin_load(st, ds, spec + strlen(BUILTIN_PREFIX),
 				    paths, n, missing, out, why, whylen);
 	rc = resolve(st, ds, spec, &in, &col, why, whylen);
-	if (rc)
-		return rc;
-	rc = store_input_text(st, in.id, &text, &len);
-	if (rc)
-		return rc;
-	rc = core_input_parse(in.kind, text, len, &p, msg, sizeof(msg));
-	free(text);
-	if (rc == -EINVAL) {
-		/* stored texts were valid when uploaded */
-		snprintf(why, whylen, "%s/%s.csv: %s",
-			 core_input_kind_name(in.kind), in.name, msg);
-		return -EIO;
-	}
+	if (!rc)
+		rc = load_input(st, &in, &p, why, whylen);
 	if (rc)
 		return rc;
 	ci = column_index(&p, col);
@@ -478,6 +498,58 @@ int core_column_load_paths_nowait(store *st, int64_t ds, const char *spec,
 	core_input_free(&p);
 	if (rc)
 		sv_column_free(out);
+	return rc;
+}
+
+int core_column_load_inputs_paths(store *st, int64_t ds,
+				  char *const *specs, size_t ns,
+				  const char *const *paths, size_t n,
+				  struct sv_column *out, char *why,
+				  size_t whylen)
+{
+	struct store_input *v = NULL, in;
+	struct core_input p;
+	int64_t cur = 0;                 /* the input p holds (have) */
+	size_t nv = 0;
+	char msg[512];
+	int have = 0, rc;
+
+	memset(out, 0, ns * sizeof(*out));
+	if (!why || !whylen) {
+		why = msg;
+		whylen = sizeof(msg);
+	}
+	why[0] = '\0';
+	rc = store_input_list(st, ds, 0, &v, &nv);
+	for (size_t k = 0; !rc && k < ns; k++) {
+		const char *col = NULL;
+		long ci;
+		if (!strncmp(specs[k], BUILTIN_PREFIX, strlen(BUILTIN_PREFIX)))
+			continue;
+		rc = resolve_in(v, nv, specs[k], &in, &col, why, whylen);
+		if (!rc && (!have || in.id != cur)) {
+			if (have)
+				core_input_free(&p);
+			have = 0;
+			rc = load_input(st, &in, &p, why, whylen);
+			have = !rc;
+			cur = in.id;
+		}
+		if (rc)
+			break;
+		ci = column_index(&p, col);
+		if (ci < 0) {
+			no_column(&in, &p, col, why, whylen);
+			rc = -EINVAL;
+		} else {
+			rc = fill(&p, ci, paths, n, &out[k]);
+		}
+	}
+	if (have)
+		core_input_free(&p);
+	free(v);
+	for (size_t k = 0; rc && k < ns; k++)
+		sv_column_free(&out[k]);
 	return rc;
 }
 

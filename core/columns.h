@@ -66,6 +66,18 @@ int core_column_load_paths_nowait(store *st, int64_t ds, const char *spec,
 int core_builtin_load(store *st, int64_t ds, unsigned want,
 		      const char *const *paths, size_t n, size_t *missing,
 		      struct sv_column *out);
+/* core_column_load_paths of every spec of specs[0..ns) into out[k], but
+ * each input read and parsed once however many of its columns are asked
+ * (core_column_list names them input by input) and the inputs listed once:
+ * not a read and parse of a predictions file per class. builtin.* specs
+ * are skipped (out[k] empty: whose bytes they describe is the caller's;
+ * core_column_load_paths reads the live tree's). On an error every out[k]
+ * is freed. For exports/TAG.csv (core/exports.c). */
+int core_column_load_inputs_paths(store *st, int64_t ds,
+				  char *const *specs, size_t ns,
+				  const char *const *paths, size_t n,
+				  struct sv_column *out, char *why,
+				  size_t whylen);
 /* Frees what core_column_list returned (names[0..n) and the array). */
 void core_column_list_free(char **names, size_t n);
 

@@ -5,8 +5,8 @@
  * The tag's files are paged out of the catalog in path order
  * (store_tree_files_page: bounded memory per query, no read transaction
  * held across pages). The CSV's columns are loaded with
- * core_column_load_paths (one load per column for all files, no query per
- * file); builtin.* shows the cached values of the tag's own bytes (a
+ * core_column_load_inputs_paths (each input read and parsed once for all
+ * its columns and files, no query per file); builtin.* shows the cached values of the tag's own bytes (a
  * decode never runs here, on a stat's thread) and their sizes. The Label
  * Studio tasks are written one cJSON object per line, so the text is valid
  * JSON that `grep` and `wc -l` still read. The score column is the latest
@@ -23,6 +23,7 @@
 #include <cjson/cJSON.h>
 
 #include "core/columns.h"
+#include "core/csv.h"
 #include "core/exports.h"
 #include "core/imgmeta.h"
 #include "core/text.h"
@@ -132,6 +133,21 @@ static void put_number(struct tbuf *b, double v)
 	tbuf_put(b, s, strlen(s));
 }
 
+/* A score as the dataset's scores.csv shows it: scores are kept as
+ * float32 (store_run_scores_each widens them), so a value that is one is
+ * the shortest text of that float32 (core_csv_fmt_float: "0.1", not
+ * 0.10000000149011612's digits); anything else as put_number. */
+static void put_score(struct tbuf *b, double v)
+{
+	char s[32];
+
+	if ((double)(float)v != v) {
+		put_number(b, v);
+		return;
+	}
+	tbuf_put(b, s, core_csv_fmt_float((float)v, s));
+}
+
 void core_export_csv(struct tbuf *b, const char *const *paths, size_t n,
 		     const double *score, const struct sv_column *cols,
 		     char *const *names, size_t ncols)
@@ -146,7 +162,7 @@ void core_export_csv(struct tbuf *b, const char *const *paths, size_t n,
 		tbuf_put_csv_field(b, paths[i]);
 		tbuf_put(b, ",", 1);
 		if (score && !isnan(score[i]))
-			put_number(b, score[i]);
+			put_score(b, score[i]);
 		for (size_t k = 0; k < ncols; k++) {
 			const struct sv_column *c = &cols[k];
 			tbuf_put(b, ",", 1);
@@ -175,7 +191,9 @@ static void tfiles_free(struct tfiles *t)
 	memset(t, 0, sizeof(*t));
 }
 
-/* Every file of tree (tag id), in path order. */
+/* Every file of tree (tag id), in path order: bytewise, as strcmp and
+ * cmp_tfile compare (the nodes_path index's order; PostgreSQL's text
+ * columns are COLLATE "C"). */
 static int tfiles_load(store *st, int64_t tree, struct tfiles *t)
 {
 	const char *after = "";
@@ -285,6 +303,19 @@ static int load_scores(store *st, int64_t ds, const char *const *paths,
 	return rc;
 }
 
+/* Value v of builtin column c as metadata/builtin.csv writes it
+ * (core/imgmeta.c: %.0f for width and height, %.6g for the rest), read
+ * back: the cache keeps float32s, and put_number of the widened double
+ * would print its 17 digits ("0.20649999380111694" for builtin.csv's
+ * "0.2065"); of this value it prints builtin.csv's text. */
+static double as_builtin_csv(double v, int c)
+{
+	char s[40];
+
+	snprintf(s, sizeof(s), c < 2 ? "%.0f" : "%.6g", v);
+	return strtod(s, NULL);
+}
+
 /* builtin.* of the tag's own files: the cached values only (a decode
  * never runs on a stat's thread: what metadata/builtin.csv has computed,
  * empty for the rest), file_size from the tag's node; one lookup per file
@@ -327,7 +358,8 @@ static int builtin_cols(store *st, const struct tfiles *t, char *const *names,
 		for (size_t i = 0; i < t->n; i++)
 			cols[k].v[i] = c == EMB_IMGSTATS_N ?
 				       (double)t->v[i].n.size :
-				       c >= 0 && has[i] ? v[i].v[c] : NAN;
+				       c >= 0 && has[i] ?
+				       as_builtin_csv(v[i].v[c], c) : NAN;
 	}
 	free(v);
 	free(has);
@@ -339,7 +371,7 @@ static int render_csv(store *st, const struct store_tag *tag,
 		      struct tbuf *b)
 {
 	char **names = NULL;
-	size_t n = t->n, nn = 0, k = 0;
+	size_t n = t->n, nn = 0;
 	struct sv_column *cols = NULL;
 	double *score = malloc((n ? n : 1) * sizeof(double));
 	int rc = score ? load_scores(st, tag->dataset, paths, n, score)
@@ -350,14 +382,10 @@ static int render_csv(store *st, const struct store_tag *tag,
 	if (!rc && !(cols = calloc(nn ? nn : 1, sizeof(*cols))))
 		rc = -ENOMEM;
 	if (!rc)
+		rc = core_column_load_inputs_paths(st, tag->dataset, names, nn,
+						   paths, n, cols, NULL, 0);
+	if (!rc)
 		rc = builtin_cols(st, t, names, nn, cols);
-	for (; !rc && k < nn; k++) {
-		char why[256];
-		if (!strncmp(names[k], "builtin.", 8))
-			continue;
-		rc = core_column_load_paths(st, tag->dataset, names[k], paths,
-					    n, &cols[k], why, sizeof(why));
-	}
 	if (!rc)
 		core_export_csv(b, paths, n, score, cols, names, nn);
 	for (size_t i = 0; cols && i < nn; i++)
@@ -387,10 +415,10 @@ static int render_ls(store *st, const struct store_tag *tag,
 	int want_live = !rc && image && image != local_image &&
 			d.live_tree != tag->id;
 
+	/* already in cmp_tfile's order (tfiles_load): no sort before the
+	 * bsearch */
 	if (!rc && want_live)
 		rc = tfiles_load(st, d.live_tree, &live);
-	if (!rc)
-		qsort(live.v, live.n, sizeof(*live.v), cmp_tfile);
 	for (size_t i = 0; !rc && i < t->n; i++) {
 		const struct store_tree_file *tf = &t->v[i], *lf = tf;
 		struct core_export_file f = { tf->path, tf->n.sha,

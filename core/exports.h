@@ -11,11 +11,13 @@
  *                          through the mount, a URL from a server; null
  *                          when it makes none);
  *   TAG.csv                filename, score (the dataset's latest finished
- *                          ranking run's score of the file; empty when that
- *                          run did not rank it), then every column
+ *                          ranking run's score of the file, as scores.csv
+ *                          writes it; empty when that run did not rank
+ *                          it), then every column
  *                          core_column_list names (predictions' uncertainty
- *                          scores and classes, metadata, builtin.*), RFC
- *                          4180 fields as Python's csv module writes them.
+ *                          scores and classes, metadata, builtin.* with
+ *                          metadata/builtin.csv's text), RFC 4180 fields
+ *                          as Python's csv module writes them.
  * The same bytes every time for the same state (getattr sizes are exact).
  *
  * The renderers (core_export_txt/_ls/_csv) are pure functions of their

@@ -453,6 +453,7 @@ static const struct backend_ops local_ops = {
 	.node_imgmeta = l_node_imgmeta,
 	.export_read = l_export_read,      /* issue 21 item 5 */
 	.export_paths = 1,
+	.export_tree_gen = l_export_tree_gen,
 	.statfs = l_statfs,
 	/* Every change to a local store passes through this mount's kernel,
 	 * which keeps its caches coherent itself; only sampling (background)

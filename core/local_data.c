@@ -37,6 +37,7 @@
 #include "core/names.h"
 #include "core/text.h"
 #include "store/store.h"
+#include "store/table.h"
 
 /* ---- embeddings ---- */
 
@@ -378,4 +379,12 @@ int l_export_read(struct backend *be, int64_t tag, int fmt,
 {
 	return core_export_local(L(be)->st, L(be)->owner, tag, fmt, prefix,
 				 out, len);
+}
+
+int l_export_tree_gen(struct backend *be, int64_t ds, uint64_t *gen)
+{
+	be_dataset d;
+	int rc = l_dataset_get_id(be, ds, &d);
+
+	return rc ? rc : store_table_gen(L(be)->st, ds, gen);
 }

@@ -103,5 +103,6 @@ int l_imgmeta_read(struct backend *be, int64_t ds, char **out, size_t *len);
 int l_node_imgmeta(struct backend *be, int64_t ino, struct emb_imgstats *out);
 int l_export_read(struct backend *be, int64_t tag, int fmt,
 		  const char *prefix, char **out, size_t *len);
+int l_export_tree_gen(struct backend *be, int64_t ds, uint64_t *gen);
 
 #endif

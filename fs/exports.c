@@ -16,7 +16,10 @@
  * its first stat or open only (no re-making at every `ls -l`), as is its
  * TAG.label-studio.json where the backend's images are PREFIX/PATH
  * (export_paths: embedded mode), while the tag's folder path is the same
- * (a dataset or tag renamed makes it again); an open
+ * (a dataset or tag renamed makes it again); a live tag's (initial-tag's)
+ * texts of those kinds are made again only when the live tree's change
+ * counter moved (export_tree_gen: embedded mode; read before the making,
+ * so a change during it makes the next stat make the text again); an open
  * always makes the text afresh and updates the record, and reads serve
  * that snapshot (direct_io). Lookups and listings never make a text: they
  * show the kept length or 0 with attribute and entry timeouts 0, so the
@@ -53,6 +56,9 @@ struct xrec {
 					tag's TXT, and its Label Studio text
 					where images are PREFIX/PATH */
 	uint64_t pkey;               /* FNV-1a of MOUNT/DATASET/TAG */
+	int has_tgen;                /* tgen was read: the live tree's change
+					counter before the making (tree_gen) */
+	uint64_t tgen;
 	struct fs_textrec t;         /* its hash: text_hash below */
 	struct xrec *next;
 };
@@ -118,9 +124,21 @@ static int text_fixed(struct fs *fs, const be_tag *t, int fmt)
 			    (fmt == CORE_EXPORT_LS && fs->be->ops->export_paths));
 }
 
+/* 1 and the live tree's change counter into *g when export fmt of live
+ * tag t is a function of the tree's paths and the prefix alone (fmt as in
+ * text_fixed) and the backend tells the counter; else 0. */
+static int tree_gen(struct fs *fs, const be_tag *t, int fmt, uint64_t *g)
+{
+	*g = 0;
+	return t->live && fs->be->ops->export_tree_gen &&
+	       (fmt == CORE_EXPORT_TXT ||
+		(fmt == CORE_EXPORT_LS && fs->be->ops->export_paths)) &&
+	       !fs->be->ops->export_tree_gen(fs->be, t->dataset, g);
+}
+
 static void rec_note(struct fs *fs, const be_tag *t, int fmt, uint64_t pkey,
-		     const char *text, size_t len, double started,
-		     struct xrec *out)
+		     int has_tgen, uint64_t tgen, const char *text, size_t len,
+		     double started, struct xrec *out)
 {
 	uint64_t h = text_hash(text, len, fmt);
 	struct xrec *r;
@@ -137,6 +155,8 @@ static void rec_note(struct fs *fs, const be_tag *t, int fmt, uint64_t pkey,
 	if (r) {
 		r->fixed = text_fixed(fs, t, fmt);
 		r->pkey = pkey;
+		r->has_tgen = has_tgen;
+		r->tgen = tgen;
 		if (r->created_ns != t->created_ns) {
 			r->created_ns = t->created_ns;
 			r->t.hash = ~h;
@@ -213,12 +233,15 @@ static int export_attr(struct fs *fs, const be_dataset *d, const be_tag *t,
 	struct timespec ct;
 	char *text = NULL, prefix[4096 + 2 * 130];
 	size_t len = 0;
-	uint64_t pkey = 0;
+	uint64_t pkey = 0, tgen = 0;
 	double started = fs_mono_now();
-	int found, rc = tag_prefix(fs, d, t, prefix, sizeof(prefix), &pkey);
+	int found, has_tgen = 0, rc = tag_prefix(fs, d, t, prefix,
+						 sizeof(prefix), &pkey);
 
 	if (rc)
 		return rc;
+	if (gen)
+		has_tgen = tree_gen(fs, t, fmt, &tgen);
 	pthread_mutex_lock(&rec_lock);
 	struct xrec *p = rec_find(t->id, fmt);
 	found = p != NULL;
@@ -228,6 +251,8 @@ static int export_attr(struct fs *fs, const be_dataset *d, const be_tag *t,
 	if (found && r.created_ns != t->created_ns)
 		found = 0;                   /* a former tag of this id */
 	if (found && (!gen || (r.fixed && r.pkey == pkey) ||
+		      (has_tgen && r.has_tgen && r.tgen == tgen &&
+		       r.pkey == pkey) ||
 		      fs_textrec_recent(&r.t, started))) {
 		fill_attr(fs, t->id, fmt, r.t.len, &r.t.mtime, st);
 		return 0;
@@ -241,7 +266,7 @@ static int export_attr(struct fs *fs, const be_dataset *d, const be_tag *t,
 	rc = make_text(fs, d, t, fmt, &text, &len, &pkey);
 	if (rc)
 		return rc;
-	rec_note(fs, t, fmt, pkey, text, len, started, &r);
+	rec_note(fs, t, fmt, pkey, has_tgen, tgen, text, len, started, &r);
 	free(text);
 	fill_attr(fs, t->id, fmt, r.t.len, &r.t.mtime, st);
 	return 0;
@@ -331,9 +356,9 @@ int fs_exports_open(struct fs *fs, struct fs_ino i, int flags,
 	struct xrec r;
 	be_dataset d;
 	be_tag t;
-	uint64_t pkey = 0;
+	uint64_t pkey = 0, tgen;
 	double started = fs_mono_now();
-	int rc = tag_of(fs, i.id, &t, &d);
+	int has_tgen, rc = tag_of(fs, i.id, &t, &d);
 
 	*out = NULL;
 	if (rc)
@@ -353,12 +378,14 @@ int fs_exports_open(struct fs *fs, struct fs_ino i, int flags,
 	fh->refs = 1;
 	fh->ds = d.id;
 	fh->slot = FS_SLOT_EXPORTDIR;
+	has_tgen = tree_gen(fs, &t, i.slot, &tgen);
 	rc = make_text(fs, &d, &t, i.slot, &fh->text, &fh->len, &pkey);
 	if (rc) {
 		free(fh);
 		return rc;
 	}
-	rec_note(fs, &t, i.slot, pkey, fh->text, fh->len, started, &r);
+	rec_note(fs, &t, i.slot, pkey, has_tgen, tgen, fh->text, fh->len,
+		 started, &r);
 	*out = fh;
 	return 0;
 }

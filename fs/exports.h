@@ -15,7 +15,8 @@ int fs_exports_lookup(struct fs *fs, int64_t ds, const char *name,
 		      struct fuse_entry_param *e);
 /* Every tag's three files, in tag order. */
 int fs_exports_list(struct fs *fs, int64_t ds, fs_emb_list_fn fn, void *arg);
-/* Exact size (the text is made, or a recent one's length reused). */
+/* Exact size (the text is made, or the length of one reused: made
+ * recently, or unchanged since by its key, fs/exports.c). */
 int fs_exports_getattr(struct fs *fs, struct fs_ino i, struct stat *st);
 /* A read handle on a fresh text; a write open: -EACCES, logged. */
 int fs_exports_open(struct fs *fs, struct fs_ino i, int flags,

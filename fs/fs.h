@@ -267,7 +267,6 @@ struct fs_ctl {
 	int slot;
 	mode_t mode;
 };
-/* The control file named `name`, or NULL. */
 /* The size record of a generated text (the control files, fs/ctl.c, and
  * exports/, fs/exports.c; defined in ctl.c). A stat must give the text's
  * exact size (cp, tar and rsync read st_size), so it makes the text unless
@@ -291,6 +290,7 @@ void fs_textrec_note(struct fs_textrec *r, uint64_t h, size_t len,
 void fs_textrec_unkept(struct fs_textrec *out, size_t len);
 /* 1 if r may answer a stat at `now` without making the text again. */
 int fs_textrec_recent(const struct fs_textrec *r, double now);
+/* The control file named `name`, or NULL. */
 const struct fs_ctl *fs_ctl_by_name(const char *name);
 const struct fs_ctl *fs_ctl_by_slot(int slot);
 /* metadata/builtin.csv's entry (slot FS_SLOT_BUILTINMETA; issue 21). */

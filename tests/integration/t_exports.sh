@@ -156,6 +156,14 @@ assert len(rows) == 3, rows
 for r in rows:
     float(r["score"])
 EOF
+	ok "picked.csv's scores are scores.csv's text for the same files" python3 - "$ds/exports/picked.csv" "$ds/scores.csv" <<'EOF'
+import csv, sys
+rows = list(csv.DictReader(open(sys.argv[1], newline="", encoding="utf-8")))
+want = {r["filename"]: r["score"]
+        for r in csv.DictReader(open(sys.argv[2], newline="", encoding="utf-8"))}
+got = {r["filename"]: r["score"] for r in rows}
+assert got and all(want.get(k) == v for k, v in got.items()), (got, want)
+EOF
 
 	# builtin.*: what metadata/builtin.csv has computed (a read of an
 	# export never decodes: the values come once computed)
@@ -170,6 +178,13 @@ rb = rows["rb.ppm"]
 assert (rb["builtin.width"], rb["builtin.height"], rb["builtin.file_size"]) == ("2", "1", "17"), rb
 assert abs(float(rb["builtin.colourfulness"]) - 1.069093) < 1e-4, rb
 assert rows["a.bin"]["builtin.width"] == "" and rows["a.bin"]["builtin.file_size"] == "6", rows["a.bin"]
+EOF
+	ok "initial-tag.csv's builtin.* values are metadata/builtin.csv's text" python3 - "$ds/exports/initial-tag.csv" "$ds/metadata/builtin.csv" <<'EOF'
+import csv, sys
+got = {r["filename"]: r for r in csv.DictReader(open(sys.argv[1], newline="", encoding="utf-8"))}
+want = {r["filename"]: r for r in csv.DictReader(open(sys.argv[2], newline="", encoding="utf-8"))}
+for k in ("width", "height", "brightness", "contrast", "sharpness", "colourfulness", "file_size"):
+    assert got["rb.ppm"]["builtin." + k] == want["rb.ppm"][k], (k, got["rb.ppm"], want["rb.ppm"])
 EOF
 
 	# --- exact sizes; cp -a, tar, rsync give the same bytes
@@ -228,6 +243,26 @@ EOF
 	ok "mv tag picked-renamed picked" mv "$ds/picked-renamed" "$ds/picked"
 	f=$ds/exports/picked.label-studio.json
 	expect_eq "$(stat -c %s "$f")" "$(wc -c <"$f")" "stat size after the rename back = bytes read"
+	# initial-tag's texts follow its files at once: a file added, renamed
+	# and removed, each stat's size that of what a read gives then
+	# (locally kept while the live tree's change counter stands, made
+	# again when it moves)
+	local it=$ds/exports/initial-tag x
+	ok "stat initial-tag's exports" stat "$it.txt" "$it.label-studio.json"
+	ok "add a file to initial-tag" cp "$T/src/a.bin" "$ds/initial-tag/late-add.bin"
+	for x in txt label-studio.json; do
+		expect_eq "$(stat -c %s "$it.$x")" "$(wc -c <"$it.$x")" "initial-tag.$x's size after a file added = bytes read"
+	done
+	expect_contains "$it.txt" "late-add.bin" "initial-tag.txt lists the added file"
+	ok "mv a file within initial-tag" mv "$ds/initial-tag/late-add.bin" "$ds/initial-tag/late-add-renamed.bin"
+	for x in txt label-studio.json; do
+		expect_eq "$(stat -c %s "$it.$x")" "$(wc -c <"$it.$x")" "initial-tag.$x's size after a file renamed = bytes read"
+	done
+	expect_contains "$it.txt" "late-add-renamed.bin" "initial-tag.txt lists the renamed file"
+	ok "rm the file from initial-tag" rm "$ds/initial-tag/late-add-renamed.bin"
+	for x in txt label-studio.json; do
+		expect_eq "$(stat -c %s "$it.$x")" "$(wc -c <"$it.$x")" "initial-tag.$x's size after a file removed = bytes read"
+	done
 
 	# --- refusals: EACCES, message in log, nothing changed
 	cat "$ds/exports/sel.txt" >"$T/sel.before"

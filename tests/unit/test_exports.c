@@ -135,6 +135,20 @@ static void test_csv(void **state)
 	s = finish(&b, &len);
 	assert_string_equal(s, "filename,score\r\na.jpg,\r\n");
 	free(s);
+
+	/* a run's scores are float32, widened: shown as scores.csv shows
+	 * them (the float32's shortest text), not the double's 17 digits */
+	{
+		double fs[] = { (double)0.1f, (double)0.7234f, 1.0 };
+		tbuf_init(&b, 1 << 20);
+		core_export_csv(&b, paths, 3, fs, NULL, NULL, 0);
+		s = finish(&b, &len);
+		assert_string_equal(s, "filename,score\r\n"
+				    "a.jpg,0.1\r\n"
+				    "\"b, c.jpg\",0.7234\r\n"
+				    "\"d\"\"e.jpg\",1.0\r\n");
+		free(s);
+	}
 }
 
 static void test_names(void **state)

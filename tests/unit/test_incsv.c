@@ -413,6 +413,71 @@ static void test_columns(void **state)
 	assert_int_equal(store_input_get(f->st, 7, P, "m.v1", &in), -ENOENT);
 }
 
+/* core_column_load_inputs_paths: every column core_column_list names,
+ * as core_column_load_paths gives each alone (the input parsed once for
+ * all its columns), builtin.* left empty; an unknown name is -EINVAL with
+ * why and nothing left allocated. */
+static void test_columns_inputs(void **state)
+{
+	struct fx *f = *state;
+	const char *paths[] = { "b.jpg", "nope.jpg", "a.jpg" };
+	const char pred[] = "filename,cat,dog\r\na.jpg,0.8,0.2\r\n"
+			    "b.jpg,0.4,0.6\r\n";
+	const char meta[] = "filename,w,kind\na.jpg,3,x\nb.jpg,,y\n";
+	struct store_input in;
+	struct sv_column *all, one, bad[2];
+	char why[512], **names;
+	char *badnames[] = { "info.w", "info.h" };
+	size_t n;
+
+	assert_int_equal(store_input_put(f->st, 9, P, "m.v1", pred,
+					 strlen(pred), 2, 2, &in), 0);
+	assert_int_equal(store_input_put(f->st, 9, M, "info", meta,
+					 strlen(meta), 2, 2, &in), 0);
+	assert_int_equal(core_column_list(f->st, 9, &names, &n), 0);
+	assert_int_equal(n, 15);
+	all = calloc(n, sizeof(*all));
+	assert_non_null(all);
+	assert_int_equal(core_column_load_inputs_paths(f->st, 9, names, n,
+						       paths, 3, all, why,
+						       sizeof(why)), 0);
+	for (size_t k = 0; k < n; k++) {
+		if (!strncmp(names[k], "builtin.", 8)) {
+			assert_int_equal(all[k].n, 0);
+			assert_null(all[k].v);
+			continue;
+		}
+		assert_int_equal(core_column_load_paths(f->st, 9, names[k],
+							paths, 3, &one, why,
+							sizeof(why)), 0);
+		assert_int_equal(all[k].n, one.n);
+		assert_int_equal(all[k].categorical, one.categorical);
+		assert_int_equal(all[k].ncat, one.ncat);
+		for (size_t j = 0; j < one.ncat; j++)
+			assert_string_equal(all[k].names[j], one.names[j]);
+		for (size_t i = 0; i < one.n; i++) {
+			if (one.categorical)
+				assert_int_equal(all[k].cat[i], one.cat[i]);
+			else if (isnan(one.v[i]))
+				assert_true(isnan(all[k].v[i]));
+			else
+				assert_true(all[k].v[i] == one.v[i]);
+		}
+		sv_column_free(&one);
+		sv_column_free(&all[k]);
+	}
+	free(all);
+	core_column_list_free(names, n);
+
+	assert_int_equal(core_column_load_inputs_paths(f->st, 9, badnames, 2,
+						       paths, 3, bad, why,
+						       sizeof(why)), -EINVAL);
+	assert_string_equal(why, "no column 'h' in metadata/info.csv "
+			    "(columns: w, kind)");
+	assert_null(bad[0].v);
+	assert_int_equal(bad[0].n, 0);
+}
+
 /* A committed file `name` holding data[0..len) in ds's initial-tag. */
 static void put_file(store *st, const struct store_dataset *ds,
 		     const char *name, const void *data, size_t len)
@@ -587,6 +652,7 @@ int main(void)
 		cmocka_unit_test(test_scores_export),
 		cmocka_unit_test(test_metadata_good),
 		cmocka_unit_test(test_columns),
+		cmocka_unit_test(test_columns_inputs),
 		cmocka_unit_test(test_builtin_columns),
 		cmocka_unit_test(test_filler),
 	};
