@@ -318,16 +318,11 @@ static enum MHD_Result r_columns(struct srv *s, struct req *r,
 		sv_column_free(&col[j]);
 	}
 	/* "pending": builtin.* values not computed yet (null above); the
-	 * local backend's filler computes them in the background (its
-	 * builtin.csv read kicks it), and a later ask has them */
+	 * backend's filler computes them in the background, and a later ask
+	 * has them */
 	tbuf_printf(&b, "],\"pending\":%zu}", pending);
-	if (pending) {
-		char *text = NULL;
-		size_t tlen = 0;
-
-		if (r->be->ops->imgmeta_read(r->be, r->id, &text, &tlen) == 0)
-			free(text);
-	}
+	if (pending && r->be->ops->imgmeta_fill)
+		r->be->ops->imgmeta_fill(r->be, r->id, pending);
 	if ((rc = tbuf_finish(&b, &body, &len)) || body_etag(body, len, etag)) {
 		ret = srv_send_errno(c, rc ? rc : -ENOMEM, rc == -EFBIG ?
 				     "the answer would be too large: ask for"

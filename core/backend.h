@@ -161,11 +161,15 @@ struct backend_ops {
 	int (*input_delete)(struct backend *, int64_t id);
 	int (*input_export)(struct backend *, int64_t id, int what, int fd);
 	/* Built-in image metadata (core/imgmeta.h): metadata/builtin.csv of
-	 * the dataset's initial-tag (malloc'd; computes what is missing, so
-	 * it may take a while the first time), and the values of one file
-	 * node (0; -ENODATA not an image or bytes not here). */
+	 * the dataset's initial-tag (malloc'd; the values computed so far,
+	 * never a decode: what is missing is computed in the background), and
+	 * the values of one file node (0; -ENODATA not an image or bytes not
+	 * here). fill: starts the background computing of the `missing`
+	 * values a caller found absent, without making the text (NULL in
+	 * remote mode: the server computes); 0 or -errno. */
 	int (*imgmeta_read)(struct backend *, int64_t ds, char **out,
 			    size_t *len);
+	int (*imgmeta_fill)(struct backend *, int64_t ds, size_t missing);
 	int (*node_imgmeta)(struct backend *, int64_t ino,
 			    struct emb_imgstats *out);
 	/* issue 21 (i21c): the `duplicates` file (core/dups.h). read: its

@@ -450,6 +450,7 @@ static const struct backend_ops local_ops = {
 	.input_delete = l_input_delete,
 	.input_export = l_input_export,
 	.imgmeta_read = l_imgmeta_read,
+	.imgmeta_fill = l_imgmeta_fill,
 	.node_imgmeta = l_node_imgmeta,
 	.export_read = l_export_read,      /* issue 21 item 5 */
 	.export_paths = 1,

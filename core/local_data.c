@@ -359,6 +359,16 @@ int l_imgmeta_read(struct backend *be, int64_t ds, char **out,
 	return rc;
 }
 
+int l_imgmeta_fill(struct backend *be, int64_t ds, size_t missing)
+{
+	be_dataset d;
+	int rc = l_dataset_get_id(be, ds, &d);
+
+	if (!rc && missing)
+		core_imgmeta_filler_kick(L(be)->filler, d.live_tree, missing);
+	return rc;
+}
+
 int l_node_imgmeta(struct backend *be, int64_t ino,
 		   struct emb_imgstats *out)
 {

@@ -100,6 +100,7 @@ int l_input_put(struct backend *be, int64_t ds, int kind, const char *name,
 int l_input_delete(struct backend *be, int64_t id);
 int l_input_export(struct backend *be, int64_t id, int what, int fd);
 int l_imgmeta_read(struct backend *be, int64_t ds, char **out, size_t *len);
+int l_imgmeta_fill(struct backend *be, int64_t ds, size_t missing);
 int l_node_imgmeta(struct backend *be, int64_t ino, struct emb_imgstats *out);
 int l_export_read(struct backend *be, int64_t tag, int fmt,
 		  const char *prefix, char **out, size_t *len);
