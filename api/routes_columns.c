@@ -194,10 +194,9 @@ static enum MHD_Result send_names(struct MHD_Connection *c, char **names,
 static int members(struct srv *s, struct req *r, struct MHD_Connection *c,
 		   struct tbl *t, uint8_t **in, enum MHD_Result *ret)
 {
-	struct store_tag tag;
 	char v[32];
 	int64_t tid = 0;
-	int qt, qs, rc = 0;
+	int qt, qs;
 
 	*in = NULL;
 	if ((qt = srv_query(r, c, "tag", v, sizeof(v), ret)) < 0)
@@ -222,29 +221,7 @@ static int members(struct srv *s, struct req *r, struct MHD_Connection *c,
 	}
 	if (!qt && !qs)
 		return 0;
-	if (qt) {
-		rc = srv_own_tag(s, r, tid, &tag);
-		if (!rc && tag.dataset != r->id)
-			rc = -ENOENT;
-		if (rc) {
-			*ret = srv_send_errno(c, rc, rc == -ENOENT ?
-					      "no such tag in this dataset" :
-					      NULL);
-			return -1;
-		}
-	}
-	if (!(*in = malloc(t->n ? t->n : 1)))
-		rc = -ENOMEM;
-	else
-		rc = qt ? tbl_members_tree(t, s->st, tag.id, *in) :
-			  tbl_members_selection(t, s->st, *in);
-	if (rc) {
-		free(*in);
-		*in = NULL;
-		*ret = srv_send_errno(c, rc, NULL);
-		return -1;
-	}
-	return 0;
+	return srv_table_members(s, r, c, t, qt ? tid : 0, in, ret);
 }
 
 static enum MHD_Result r_columns(struct srv *s, struct req *r,
@@ -332,7 +309,6 @@ static enum MHD_Result r_columns(struct srv *s, struct req *r,
 	{
 		struct MHD_Response *resp;
 		unsigned status = MHD_HTTP_OK;
-		char n[24];
 
 		if (srv_none_match_hit(c, etag)) {
 			status = MHD_HTTP_NOT_MODIFIED;
@@ -348,9 +324,7 @@ static enum MHD_Result r_columns(struct srv *s, struct req *r,
 			ret = MHD_NO;
 			goto out;
 		}
-		snprintf(n, sizeof(n), "%zu", t->n);
-		MHD_add_response_header(resp, "X-Sievefs-Count", n);
-		MHD_add_response_header(resp, "X-Sievefs-Gen", t->gen_s);
+		srv_table_headers(resp, t);
 		MHD_add_response_header(resp, MHD_HTTP_HEADER_ETAG, etag);
 		MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL,
 					"private, no-cache");

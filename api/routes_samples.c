@@ -67,7 +67,7 @@ struct tbl_cache *srv_table_cache(struct srv *s)
 }
 
 /* The count and gen headers of every answer in t's order. */
-static void table_headers(struct MHD_Response *resp, const struct tbl *t)
+void srv_table_headers(struct MHD_Response *resp, const struct tbl *t)
 {
 	char n[24];
 
@@ -84,7 +84,7 @@ static enum MHD_Result send_array_resp(struct MHD_Connection *c,
 {
 	if (!resp)
 		return MHD_NO;
-	table_headers(resp, t);
+	srv_table_headers(resp, t);
 	if (name)
 		MHD_add_response_header(resp, name, value);
 	MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL,
@@ -188,13 +188,13 @@ static enum MHD_Result r_table(struct srv *s, struct req *r,
 		resp = MHD_create_response_from_buffer(0, (char *)"",
 						       MHD_RESPMEM_PERSISTENT);
 		if (resp)
-			table_headers(resp, t);
+			srv_table_headers(resp, t);
 		tbl_put(tc, &t->o);
 	} else {
 		/* t's reference goes with the response (t lives as long) */
 		resp = cached_resp(tc, &t->o, t->json, t->json_len);
 		if (resp)
-			table_headers(resp, t);
+			srv_table_headers(resp, t);
 	}
 	if (!resp)
 		return MHD_NO;
@@ -205,43 +205,50 @@ static enum MHD_Result r_table(struct srv *s, struct req *r,
 			     "application/json" : NULL);
 }
 
+int srv_table_members(struct srv *s, struct req *r, struct MHD_Connection *c,
+		      struct tbl *t, int64_t tid, uint8_t **out,
+		      enum MHD_Result *ret)
+{
+	struct store_tag tag;
+	int rc = tid ? srv_own_tag(s, r, tid, &tag) : 0;
+
+	*out = NULL;
+	if (!rc && tid && tag.dataset != r->id)
+		rc = -ENOENT;
+	if (rc) {
+		*ret = srv_send_errno(c, rc, rc == -ENOENT ?
+				      "no such tag in this dataset" : NULL);
+		return -1;
+	}
+	if (!(*out = malloc(t->n ? t->n : 1)))
+		rc = -ENOMEM;
+	else
+		rc = tid ? tbl_members_tree(t, s->st, tag.id, *out) :
+			   tbl_members_selection(t, s->st, *out);
+	if (rc) {
+		free(*out);
+		*out = NULL;
+		*ret = srv_send_errno(c, rc, NULL);
+		return -1;
+	}
+	return 0;
+}
+
 static enum MHD_Result r_members(struct srv *s, struct req *r,
 				 struct MHD_Connection *c)
 {
-	struct store_tag tag;
 	struct tbl_cache *tc;
 	struct tbl *t;
 	enum MHD_Result ret;
 	int64_t tid = 0;
-	char *buf;
-	int q, rc;
+	uint8_t *buf;
 
 	/* the dataset first: another user's is a 404 whatever the query */
 	if (own_table(s, r, c, &tc, &t, &ret))
 		return ret;
-	if ((q = query_id(r, c, "tag", &tid, &ret)) < 0)
-		goto out;
-	rc = q ? srv_own_tag(s, r, tid, &tag) : 0;
-	if (!rc && q && tag.dataset != r->id)
-		rc = -ENOENT;
-	if (rc) {
-		ret = srv_send_errno(c, rc, rc == -ENOENT ?
-				     "no such tag in this dataset" : NULL);
-		goto out;
-	}
-	if (!(buf = malloc(t->n ? t->n : 1))) {
-		ret = srv_send_errno(c, -ENOMEM, NULL);
-		goto out;
-	}
-	rc = q ? tbl_members_tree(t, s->st, tag.id, (uint8_t *)buf) :
-		 tbl_members_selection(t, s->st, (uint8_t *)buf);
-	if (rc) {
-		free(buf);
-		ret = srv_send_errno(c, rc, NULL);
-		goto out;
-	}
-	ret = send_array(c, t, buf, t->n, NULL, NULL);
-out:
+	if (query_id(r, c, "tag", &tid, &ret) >= 0 &&
+	    !srv_table_members(s, r, c, t, tid, &buf, &ret))
+		ret = send_array(c, t, (char *)buf, t->n, NULL, NULL);
 	tbl_put(tc, &t->o);
 	return ret;
 }

@@ -261,6 +261,17 @@ struct tbl_cache;
  * made on first use (routes_samples.c), shared by the web app's bulk
  * routes and the lightly door; NULL when out of memory. */
 struct tbl_cache *srv_table_cache(struct srv *s);
+struct tbl;
+/* X-Sievefs-Count and X-Sievefs-Gen of table t on resp (the bulk routes'
+ * answers, routes_samples.c). */
+void srv_table_headers(struct MHD_Response *resp, const struct tbl *t);
+/* The members of tag tid (0: the dataset's selection) in t's order, one
+ * byte a sample, into *out (malloc'd, the caller frees): the tag checked
+ * against the request's user and dataset (404 "no such tag in this
+ * dataset"). 0, or -1 with the error answered in *ret. */
+int srv_table_members(struct srv *s, struct req *r, struct MHD_Connection *c,
+		      struct tbl *t, int64_t tid, uint8_t **out,
+		      enum MHD_Result *ret);
 extern const struct route srv_routes_app[];    /* /app/..., keyed by the
                                                 * whole path (web.c) */
 /* Looks key and method up in tabs: 0 with r->rt, or 404 (no such key) /
