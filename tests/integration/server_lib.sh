@@ -429,3 +429,23 @@ if [[ ${SV_DEPLOY:-} == 1 ]]; then
 	# shellcheck source=deploy_lib.sh
 	. "$(dirname "${BASH_SOURCE[0]}")/deploy_lib.sh"
 fi
+
+# shared_pg_catalog NAME — a PostgreSQL 15 of the test's own (tests/scale/
+# pg.sh, in a temp dir /tmp/sievefs-NAME.XXXXXX) with a database "shared"
+# for servers that share one catalog: its URI in CAT; stop_pg stops the
+# server and removes the dir (call it before die once this returned).
+shared_pg_catalog() {
+	local base
+	PGD=$(mktemp -d "/tmp/sievefs-$1.XXXXXX") || die "mktemp failed"
+	# shellcheck source=../scale/pg.sh
+	. "$SV_REPO/tests/scale/pg.sh"
+	base=$(PG_OWNER_PID=$$ pg_start "$PGD" 2>"$T/pg.err") || {
+		sv_show "$T/pg.err"; pg_stop "$PGD"; rm -rf -- "$PGD"
+		die "PostgreSQL 15 did not start (tests/scale/pg.sh)"
+	}
+	stop_pg() { pg_stop "$PGD" 2>/dev/null; rm -rf -- "$PGD"; }
+	psql -qX -d "$base" -c "CREATE DATABASE shared TEMPLATE template0
+		ENCODING 'SQL_ASCII' LC_COLLATE 'C' LC_CTYPE 'C'" >/dev/null 2>"$T/pg.err" ||
+		{ sv_show "$T/pg.err"; stop_pg; die "CREATE DATABASE failed"; }
+	CAT=${base%/*}/shared
+}

@@ -27,18 +27,7 @@ sv_need_binary
 sv_need python3 curl psql sha256sum
 
 # ---- the catalog: a PostgreSQL of this test's own ----
-PGD=$(mktemp -d /tmp/sievefs-shared.XXXXXX) || die "mktemp failed"
-# shellcheck source=../scale/pg.sh
-. "$SV_REPO/tests/scale/pg.sh"
-base=$(PG_OWNER_PID=$$ pg_start "$PGD" 2>"$T/pg.err") || {
-	sv_show "$T/pg.err"; pg_stop "$PGD"; rm -rf -- "$PGD"
-	die "PostgreSQL 15 did not start (tests/scale/pg.sh)"
-}
-stop_pg() { pg_stop "$PGD" 2>/dev/null; rm -rf -- "$PGD"; }
-psql -qX -d "$base" -c "CREATE DATABASE shared TEMPLATE template0
-	ENCODING 'SQL_ASCII' LC_COLLATE 'C' LC_CTYPE 'C'" >/dev/null 2>"$T/pg.err" ||
-	{ sv_show "$T/pg.err"; stop_pg; die "CREATE DATABASE failed"; }
-CAT=${base%/*}/shared
+shared_pg_catalog shared
 
 mkdir -p "$T/a" "$T/b"
 tok() {   # tok USER FILE: a token made in the shared catalog
